@@ -1,0 +1,319 @@
+/*
+ * machine.h — the tables botc emits for one bot, and the generic interpreter
+ * (machine.c) that runs them.
+ *
+ * A generated bot is a `const bm_machine` plus two DFA matcher functions that
+ * re2c compiles from the generated .re file. Everything is indices into flat
+ * const arrays; -1 means "none" wherever an index is optional.
+ *
+ * The interpreter is pure: it takes a session (what we know of one user), one
+ * input, and appends effects (messages to send, edits, actions for the
+ * runtime) to a bm_effects list. It performs no I/O. Persisting the session
+ * and delivering the effects is the caller's job (bot.c, console.c, tgbot.c),
+ * which keeps the interpreter usable from conversation tests in-process.
+ */
+#ifndef BOTC_MACHINE_H
+#define BOTC_MACHINE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define BM_NONE (-1)
+#define BM_KB_REMOVE (-2) /* reply_kb: send ReplyKeyboardRemove on entry */
+
+/* What a transition asks the runtime to do besides moving. The runtime
+ * answers these (later issues give LLM, handoff, transcription their real
+ * backends); the interpreter only reports them as BM_FX_ACTION effects. */
+typedef enum bm_action {
+    BM_ACT_NONE = 0,
+    BM_ACT_LLM,           /* answer the user's text with the LLM */
+    BM_ACT_HANDOFF,       /* hand the chat to a human operator */
+    BM_ACT_TRANSCRIBE,    /* transcribe the voice note, then treat it as text */
+    BM_ACT_EXPORT_DATA,   /* send the user everything stored about them */
+    BM_ACT_DELETE_DATA,   /* erase everything stored about the user */
+    BM_ACT_SESSION_START, /* open a new AI session */
+    BM_ACT_SESSION_END,   /* close the current AI session */
+    BM_ACT_SESSION_LIST,  /* list the user's AI sessions */
+    BM_ACT_COUNT
+} bm_action;
+
+/* Texts the runtime itself needs. botc always fills them: from the spec's
+ * texts of the same name (e.g. `sys_migrated`) or from built-in en/ru
+ * defaults. Indices into bm_machine.sys_texts. */
+typedef enum bm_sys_text {
+    BM_SYS_MIGRATED = 0,  /* the user's state vanished in an update */
+    BM_SYS_CANCELLED,     /* /cancel inside a form with no cancel: say */
+    BM_SYS_INVALID,       /* default retry text of a form field */
+    BM_SYS_SHARE_CONTACT, /* default label of a request_contact button */
+    BM_SYS_UNAVAILABLE,   /* an action this build cannot perform */
+    BM_SYS_USE_BUTTONS,   /* text sent where only a button press fits */
+    BM_SYS_DATA_DELETED,  /* confirmation after delete_data */
+    BM_SYS_COUNT
+} bm_sys_text;
+
+typedef enum bm_button_kind {
+    BM_BTN_REPLY = 0, /* reply keyboard: pressing sends its label as text */
+    BM_BTN_CALLBACK,  /* inline: pressing sends callback_data */
+    BM_BTN_URL,       /* inline: opens a URL, no transition */
+    BM_BTN_CONTACT,   /* reply keyboard: request_contact */
+} bm_button_kind;
+
+typedef struct bm_assign {
+    int var;          /* index into bm_machine.vars */
+    const char *value; /* template: may hold {placeholders}, incl. {text} */
+} bm_assign;
+
+typedef struct bm_transition {
+    int target;      /* state index, BM_NONE = stay (no re-entry) */
+    int say;         /* text index sent before entering target, BM_NONE */
+    int form;        /* form index to start instead of entering target */
+    int first_assign;
+    int n_assign;
+    bm_action action;
+} bm_transition;
+
+typedef struct bm_button {
+    bm_button_kind kind;
+    int label;       /* text index */
+    int transition;  /* BM_NONE for URL buttons */
+    const char *data; /* callback_data (CALLBACK), url (URL), else NULL */
+} bm_button;
+
+typedef struct bm_row {
+    int first_button;
+    int n_buttons;
+} bm_row;
+
+typedef struct bm_keyboard {
+    int first_row;
+    int n_rows;
+} bm_keyboard;
+
+typedef struct bm_state {
+    const char *name;
+    uint32_t id;     /* stable id: FNV-1a 32 of name */
+    int first_say;   /* indices into bm_machine.says (text indices) */
+    int n_say;
+    int reply_kb;    /* keyboard index, BM_NONE, or BM_KB_REMOVE */
+    int inline_kb;   /* keyboard index or BM_NONE */
+    int contact_tr;  /* transition on a shared contact, BM_NONE */
+    int voice_tr;    /* transition on a voice note, BM_NONE */
+    int fallback_tr; /* transition on any other text, BM_NONE */
+} bm_state;
+
+typedef enum bm_validator {
+    BM_V_TEXT = 0, /* any non-empty text */
+    BM_V_INTEGER,  /* whole number within [min, max] */
+    BM_V_NUMBER,   /* decimal number within [min, max] */
+    BM_V_DATE,     /* a real calendar date: YYYY-MM-DD, DD.MM.YYYY, DD/MM/YYYY */
+    BM_V_PHONE,    /* contact via request_contact button, or a typed number */
+    BM_V_REGEX,    /* the generated regex matcher accepts it */
+    BM_V_CHOICE,   /* one of the choice labels (in any language) */
+} bm_validator;
+
+typedef struct bm_field {
+    const char *name;
+    uint32_t id;     /* stable id: FNV-1a 32 of "form.field" */
+    int ask;         /* text index */
+    int retry;       /* text index (BM_SYS_INVALID's text when unset) */
+    int button;      /* request_contact label text for PHONE, else BM_NONE */
+    int var;         /* variable that receives the value ("form.field") */
+    bm_validator validator;
+    int regex;       /* regex id for match_regex (BM_V_REGEX), else BM_NONE */
+    double min, max; /* INTEGER/NUMBER bounds; -inf/+inf when open */
+    int first_choice; /* indices into bm_machine.choices (text indices) */
+    int n_choices;
+} bm_field;
+
+typedef struct bm_form {
+    const char *name;
+    uint32_t id;
+    int first_field;
+    int n_fields;
+    int done_tr;     /* transition taken when the last field is valid */
+    int cancel_tr;   /* transition taken on /cancel, BM_NONE = stay + sys text */
+} bm_form;
+
+typedef struct bm_command {
+    const char *name;   /* without the slash */
+    int description;    /* text index, BM_NONE for hidden commands */
+    int transition;     /* global transition, BM_NONE if only states handle it */
+} bm_command;
+
+typedef struct bm_var {
+    const char *name;
+    const char *initial; /* value before anything sets it ("" by default) */
+} bm_var;
+
+typedef struct bm_move {   /* a stored state name that no longer exists */
+    const char *from;
+    int to;                /* state index */
+} bm_move;
+
+typedef struct bm_machine {
+    const char *name;        /* the bot's name, a C identifier */
+    uint64_t shape_hash;     /* FNV-1a 64 over states, fields, transitions */
+
+    const char *const *langs; /* language codes, e.g. "en", "ru" */
+    int n_langs;
+    int default_lang;
+
+    const char *const *texts; /* [n_texts * n_langs]; never NULL: botc fills
+                               * a missing translation from default_lang */
+    int n_texts;
+    int sys_texts[BM_SYS_COUNT];
+
+    const bm_state *states;
+    int n_states;
+    int start_state;
+    const int *says;          /* text indices for bm_state.first_say */
+
+    const bm_transition *transitions;
+    int n_transitions;
+    const bm_assign *assigns;
+
+    const bm_button *buttons;
+    const bm_row *rows;
+    const bm_keyboard *keyboards;
+
+    const bm_form *forms;
+    int n_forms;
+    const bm_field *fields;
+    const int *choices;       /* text indices for bm_field.first_choice */
+
+    const bm_command *commands;
+    int n_commands;
+
+    const bm_var *vars;
+    int n_vars;
+
+    const bm_move *moves;     /* from `moved:` and `renamed_from:` */
+    int n_moves;
+
+    /* The generated DFA. `s` is NUL-terminated UTF-8. match_text returns
+     * the transition index for a text typed or a reply button pressed in
+     * `state` (state-local triggers first, then global commands; pass
+     * BM_NONE for global commands only), or BM_NONE. match_regex returns 1
+     * when regex `id` accepts `s`. */
+    int (*match_text)(int state, const char *s);
+    int (*match_regex)(int id, const char *s);
+} bm_machine;
+
+/* ---- Interpreter I/O ----------------------------------------------- */
+
+typedef struct bm_user {
+    int64_t id;
+    int64_t chat_id;
+    const char *first_name;    /* may be NULL */
+    const char *last_name;     /* may be NULL */
+    const char *username;      /* may be NULL */
+    const char *language_code; /* may be NULL; "ru", "en-US", ... */
+} bm_user;
+
+typedef enum bm_input_kind {
+    BM_IN_TEXT = 0,  /* a text message (commands included) */
+    BM_IN_CALLBACK,  /* an inline button press: text = callback_data */
+    BM_IN_CONTACT,   /* a shared contact: text = phone number */
+    BM_IN_VOICE,     /* a voice note: text = file_id */
+    BM_IN_OTHER,     /* photo, sticker, ...: only a fallback may take it */
+} bm_input_kind;
+
+typedef struct bm_input {
+    bm_input_kind kind;
+    bm_user user;
+    const char *text;         /* see kind; never NULL (may be "") */
+    int64_t contact_user_id;  /* CONTACT: whose contact it is, 0 unknown */
+    int64_t message_id;       /* CALLBACK: the message holding the button */
+    const char *callback_id;  /* CALLBACK: callback_query id to answer */
+} bm_input;
+
+/* A user's conversation state. Owned by the caller; the interpreter updates
+ * it in place. vars has machine->n_vars heap strings (NULL = initial). */
+typedef struct bm_session {
+    int64_t user_id;
+    int64_t chat_id;
+    int lang;        /* index into machine->langs */
+    int state;       /* index into machine->states */
+    int form;        /* active form index or BM_NONE */
+    int field;       /* active field index within the form */
+    char **vars;     /* [machine->n_vars], malloc'd strings or NULL */
+    bool is_new;     /* no stored row yet */
+} bm_session;
+
+typedef enum bm_markup_kind {
+    BM_MK_NONE = 0,
+    BM_MK_REPLY,
+    BM_MK_INLINE,
+    BM_MK_REMOVE,
+} bm_markup_kind;
+
+typedef struct bm_button_out {
+    char *label;          /* expanded, in the user's language */
+    char *data;           /* callback_data or url (by kind), else NULL */
+    bm_button_kind kind;
+} bm_button_out;
+
+typedef struct bm_markup {
+    bm_markup_kind kind;
+    int n_rows;
+    int *row_len;         /* [n_rows] */
+    int n_buttons;
+    bm_button_out *buttons; /* [n_buttons], row-major */
+} bm_markup;
+
+typedef enum bm_effect_kind {
+    BM_FX_SEND = 0,  /* sendMessage(chat_id, text, markup) */
+    BM_FX_EDIT,      /* editMessageText(chat_id, message_id, text, inline) */
+    BM_FX_ANSWER,    /* answerCallbackQuery(callback_id) */
+    BM_FX_ACTION,    /* run `action` for the user (input text attached) */
+    BM_FX_RECORD,    /* a completed form: store `text` (JSON) for `form` */
+} bm_effect_kind;
+
+typedef struct bm_effect {
+    bm_effect_kind kind;
+    int64_t chat_id;
+    int64_t message_id;   /* EDIT */
+    char *text;           /* SEND/EDIT text, ACTION input, RECORD JSON */
+    char *callback_id;    /* ANSWER */
+    bm_markup markup;     /* SEND/EDIT */
+    bm_action action;     /* ACTION */
+    int form;             /* RECORD */
+} bm_effect;
+
+/* Effects of one step, in order. Owns every string in it. */
+typedef struct bm_effects {
+    bm_effect *v;
+    int n, cap;
+} bm_effects;
+
+void bm_effects_init(bm_effects *fx);
+void bm_effects_clear(bm_effects *fx); /* frees contents, keeps capacity */
+void bm_effects_free(bm_effects *fx);
+
+/* Pick the language index for a Telegram language_code ("ru-RU" -> "ru"),
+ * falling back to the machine's default. */
+int bm_lang_for(const bm_machine *m, const char *language_code);
+
+/* Prepare a fresh session for `user` in the start state (does not enter it). */
+int bm_session_init(const bm_machine *m, bm_session *s, const bm_user *user);
+void bm_session_free(const bm_machine *m, bm_session *s);
+
+/* Enter state `state`: append its messages and keyboards to fx. */
+int bm_enter(const bm_machine *m, bm_session *s, const bm_user *user,
+             int state, bm_effects *fx);
+
+/* Run one input. Returns 0, or -1 on out-of-memory (session unchanged
+ * as far as stored fields go; fx may hold partial effects to discard). */
+int bm_step(const bm_machine *m, bm_session *s, const bm_input *in,
+            bm_effects *fx);
+
+/* Look up a state by stored name, following moves. BM_NONE if gone. */
+int bm_state_by_name(const bm_machine *m, const char *name);
+int bm_form_by_name(const bm_machine *m, const char *name);
+int bm_var_by_name(const bm_machine *m, const char *name);
+
+/* The text `text` in language `lang` (never NULL). */
+const char *bm_text(const bm_machine *m, int text, int lang);
+
+#endif
