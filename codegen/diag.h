@@ -22,7 +22,7 @@ typedef enum diag_level { DIAG_ERROR = 0, DIAG_WARNING } diag_level;
 typedef struct diag_list diag_list;
 
 /* `path` names the spec as given on the command line; `source` is its
- * whole text (borrowed, must outlive the list) used to quote lines. */
+ * whole text used to quote lines (both are copied: the list owns them). */
 diag_list *diag_new(const char *path, const char *source);
 void diag_free(diag_list *d);
 
@@ -35,7 +35,15 @@ void diag_report(diag_list *d, diag_level level, src_pos pos,
 int diag_errors(const diag_list *d);
 int diag_warnings(const diag_list *d);
 
-/* Print all, sorted by position (stable), to `out`. */
+/* Print all, sorted by position (stable), to `out`, then a summary line
+ * ("2 errors, 1 warning") when there is anything to report. */
 void diag_print(const diag_list *d, FILE *out);
+
+/* Refine a position inside a scalar: when `needle` occurs on the source
+ * line of `at`, at or after its column, return the position of byte
+ * `offset` of that occurrence; otherwise `at` unchanged. Used to point at a
+ * placeholder inside a text or at the bad character of a regex. */
+src_pos diag_locate(const diag_list *d, src_pos at, const char *needle,
+                    size_t offset);
 
 #endif

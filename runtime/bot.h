@@ -7,6 +7,7 @@
 #define BOTC_BOT_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "machine.h"
 
@@ -31,5 +32,11 @@ int bot_migrate(bot *b, bm_effects *fx);
  * deliver are appended to fx. Returns 0, or -1 when the input could not be
  * handled (nothing was committed; the reason is logged). */
 int bot_handle(bot *b, const bm_input *in, bm_effects *fx);
+/* What bot_handle and bot_migrate append: SEND, EDIT and ANSWER effects
+ * only. ACTION effects are answered inside (unsupported actions become the
+ * sys_unavailable text) and RECORD effects are stored, not passed on. */
+
+/* 1 when the store knows user_id, 0 when not, -1 on a storage error. */
+int bot_user_exists(bot *b, int64_t user_id);
 
 #endif

@@ -290,6 +290,13 @@ typedef struct bm_effects {
 void bm_effects_init(bm_effects *fx);
 void bm_effects_clear(bm_effects *fx); /* frees contents, keeps capacity */
 void bm_effects_free(bm_effects *fx);
+/* Append a zeroed effect of `kind` for `chat_id` (markup BM_MK_NONE, form
+ * BM_NONE) and return it for the caller to fill with malloc'd strings the
+ * list then owns; NULL on out-of-memory. For runtime code that adds
+ * messages of its own (action handlers, transports). */
+bm_effect *bm_effects_add(bm_effects *fx, bm_effect_kind kind, int64_t chat_id);
+/* Free the effects from index `n` on, leaving the first n. */
+void bm_effects_truncate(bm_effects *fx, int n);
 
 /* Pick the language index for a Telegram language_code ("ru-RU" -> "ru"),
  * falling back to the machine's default. */
@@ -315,5 +322,11 @@ int bm_var_by_name(const bm_machine *m, const char *name);
 
 /* The text `text` in language `lang` (never NULL). */
 const char *bm_text(const bm_machine *m, int text, int lang);
+
+/* Text `text` in the session's language with its {placeholders} expanded
+ * for `user` (may be NULL) and the session's variables; `input` is what
+ * {text} stands for (NULL = ""). Returns a malloc'd string, NULL on OOM. */
+char *bm_render(const bm_machine *m, const bm_session *s, const bm_user *user,
+                int text, const char *input);
 
 #endif

@@ -1,0 +1,562 @@
+/*
+ * store.c — see store.h.
+ */
+#include "store.h"
+
+#include <cJSON.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+
+#define STORE_SCHEMA_VERSION 1
+#define NOW "strftime('%Y-%m-%dT%H:%M:%SZ','now')"
+
+static const char *const schema_sql =
+    "CREATE TABLE IF NOT EXISTS meta("
+    "  key TEXT PRIMARY KEY, value TEXT NOT NULL);"
+    "CREATE TABLE IF NOT EXISTS users("
+    "  user_id INTEGER PRIMARY KEY,"
+    "  chat_id INTEGER NOT NULL,"
+    "  lang TEXT,"
+    "  first_name TEXT,"
+    "  username TEXT,"
+    "  state TEXT NOT NULL,"
+    "  form TEXT,"
+    "  field TEXT,"
+    "  active INTEGER NOT NULL DEFAULT 1,"
+    "  created TEXT NOT NULL,"
+    "  updated TEXT NOT NULL);"
+    "CREATE TABLE IF NOT EXISTS vars("
+    "  user_id INTEGER NOT NULL REFERENCES users(user_id) ON DELETE CASCADE,"
+    "  name TEXT NOT NULL,"
+    "  value TEXT NOT NULL,"
+    "  PRIMARY KEY(user_id, name)) WITHOUT ROWID;"
+    "CREATE TABLE IF NOT EXISTS records("
+    "  id INTEGER PRIMARY KEY AUTOINCREMENT,"
+    "  user_id INTEGER NOT NULL REFERENCES users(user_id) ON DELETE CASCADE,"
+    "  form TEXT NOT NULL,"
+    "  json TEXT NOT NULL,"
+    "  created TEXT NOT NULL);"
+    "CREATE INDEX IF NOT EXISTS records_user ON records(user_id);";
+
+enum {
+    Q_BEGIN, Q_COMMIT, Q_ROLLBACK,
+    Q_LOAD_USER, Q_LOAD_VARS, Q_SAVE_USER, Q_SET_VAR, Q_DEL_VAR,
+    Q_ADD_RECORD, Q_ALL_USERS, Q_DEL_VARS, Q_DEL_RECORDS, Q_DEL_USER,
+    Q_EXPORT_USER, Q_EXPORT_RECORDS, Q_EXISTS, Q_COUNT, Q_GET_META, Q_SET_META,
+    Q_COUNT_ALL
+};
+
+static const char *const queries[Q_COUNT_ALL] = {
+    [Q_BEGIN] = "BEGIN IMMEDIATE",
+    [Q_COMMIT] = "COMMIT",
+    [Q_ROLLBACK] = "ROLLBACK",
+    [Q_LOAD_USER] = "SELECT chat_id, lang, state, form, field FROM users WHERE user_id = ?1",
+    [Q_LOAD_VARS] = "SELECT name, value FROM vars WHERE user_id = ?1",
+    [Q_SAVE_USER] =
+        "INSERT INTO users(user_id, chat_id, lang, first_name, username, state, form,"
+        " field, active, created, updated)"
+        " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 1, " NOW ", " NOW ")"
+        " ON CONFLICT(user_id) DO UPDATE SET chat_id = excluded.chat_id,"
+        " lang = excluded.lang,"
+        " first_name = COALESCE(excluded.first_name, users.first_name),"
+        " username = COALESCE(excluded.username, users.username),"
+        " state = excluded.state, form = excluded.form, field = excluded.field,"
+        " active = 1, updated = excluded.updated",
+    [Q_SET_VAR] = "INSERT INTO vars(user_id, name, value) VALUES(?1, ?2, ?3)"
+                  " ON CONFLICT(user_id, name) DO UPDATE SET value = excluded.value",
+    [Q_DEL_VAR] = "DELETE FROM vars WHERE user_id = ?1 AND name = ?2",
+    [Q_ADD_RECORD] = "INSERT INTO records(user_id, form, json, created)"
+                     " VALUES(?1, ?2, ?3, " NOW ")",
+    [Q_ALL_USERS] = "SELECT user_id, chat_id, state, lang, first_name, username"
+                    " FROM users ORDER BY user_id",
+    [Q_DEL_VARS] = "DELETE FROM vars WHERE user_id = ?1",
+    [Q_DEL_RECORDS] = "DELETE FROM records WHERE user_id = ?1",
+    [Q_DEL_USER] = "DELETE FROM users WHERE user_id = ?1",
+    [Q_EXPORT_USER] = "SELECT user_id, chat_id, lang, first_name, username, state, form,"
+                      " field, active, created, updated FROM users WHERE user_id = ?1",
+    [Q_EXPORT_RECORDS] = "SELECT id, form, json, created FROM records"
+                         " WHERE user_id = ?1 ORDER BY id",
+    [Q_EXISTS] = "SELECT 1 FROM users WHERE user_id = ?1",
+    [Q_COUNT] = "SELECT count(*) FROM users",
+    [Q_GET_META] = "SELECT value FROM meta WHERE key = ?1",
+    [Q_SET_META] = "INSERT INTO meta(key, value) VALUES(?1, ?2)"
+                   " ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+};
+
+struct store {
+    sqlite3 *db;
+    const bm_machine *m;
+    sqlite3_stmt *q[Q_COUNT_ALL];
+};
+
+static int fail(store *st, const char *what)
+{
+    log_error("store", "%s: %s", what, sqlite3_errmsg(st->db));
+    return -1;
+}
+
+/* Reset and clear a kept statement before use. */
+static sqlite3_stmt *stmt(store *st, int q)
+{
+    sqlite3_stmt *s = st->q[q];
+    sqlite3_reset(s);
+    sqlite3_clear_bindings(s);
+    return s;
+}
+
+/* Run a statement that returns no rows. */
+static int exec_done(store *st, sqlite3_stmt *s, const char *what)
+{
+    int rc = sqlite3_step(s);
+    sqlite3_reset(s);
+    if (rc != SQLITE_DONE)
+        return fail(st, what);
+    return 0;
+}
+
+static void bind_text_or_null(sqlite3_stmt *s, int i, const char *v)
+{
+    if (v)
+        sqlite3_bind_text(s, i, v, -1, SQLITE_TRANSIENT);
+    else
+        sqlite3_bind_null(s, i);
+}
+
+static char *col_dup(sqlite3_stmt *s, int i)
+{
+    const unsigned char *t = sqlite3_column_text(s, i);
+    return t ? strdup((const char *)t) : NULL;
+}
+
+store *store_open(const char *path, const bm_machine *m, char *err, size_t errlen)
+{
+    store *st = calloc(1, sizeof *st);
+    if (!st) {
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+    st->m = m;
+    if (sqlite3_open_v2(path, &st->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL) != SQLITE_OK) {
+        snprintf(err, errlen, "cannot open %s: %s", path,
+                 st->db ? sqlite3_errmsg(st->db) : "out of memory");
+        goto bad;
+    }
+    sqlite3_busy_timeout(st->db, 5000);
+    char *msg = NULL;
+    /* WAL: readers never block the writer; NORMAL sync is durable across
+     * application crashes, which is what WAL needs. */
+    if (sqlite3_exec(st->db,
+                     "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"
+                     " PRAGMA foreign_keys=ON;",
+                     NULL, NULL, &msg) != SQLITE_OK ||
+        sqlite3_exec(st->db, "BEGIN IMMEDIATE", NULL, NULL, &msg) != SQLITE_OK) {
+        snprintf(err, errlen, "%s: %s", path, msg ? msg : sqlite3_errmsg(st->db));
+        sqlite3_free(msg);
+        goto bad;
+    }
+    if (sqlite3_exec(st->db, schema_sql, NULL, NULL, &msg) != SQLITE_OK) {
+        snprintf(err, errlen, "%s: schema: %s", path, msg ? msg : "?");
+        sqlite3_free(msg);
+        sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
+        goto bad;
+    }
+    for (int i = 0; i < Q_COUNT_ALL; i++) {
+        if (sqlite3_prepare_v3(st->db, queries[i], -1, SQLITE_PREPARE_PERSISTENT,
+                               &st->q[i], NULL) != SQLITE_OK) {
+            snprintf(err, errlen, "%s: prepare: %s", path, sqlite3_errmsg(st->db));
+            sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
+            goto bad;
+        }
+    }
+    int found = 0;
+    char *ver = store_get_meta(st, "schema_version", &found);
+    if (found < 0) {
+        snprintf(err, errlen, "%s: cannot read schema version", path);
+        sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
+        goto bad;
+    }
+    if (ver && atoi(ver) > STORE_SCHEMA_VERSION) {
+        snprintf(err, errlen, "%s: schema version %s is newer than this build (%d)",
+                 path, ver, STORE_SCHEMA_VERSION);
+        free(ver);
+        sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
+        goto bad;
+    }
+    free(ver);
+    char vbuf[16];
+    snprintf(vbuf, sizeof vbuf, "%d", STORE_SCHEMA_VERSION);
+    if (store_set_meta(st, "schema_version", vbuf) ||
+        sqlite3_exec(st->db, "COMMIT", NULL, NULL, &msg) != SQLITE_OK) {
+        snprintf(err, errlen, "%s: cannot write schema version", path);
+        sqlite3_free(msg);
+        sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
+        goto bad;
+    }
+    return st;
+bad:
+    store_close(st);
+    return NULL;
+}
+
+void store_close(store *st)
+{
+    if (!st)
+        return;
+    for (int i = 0; i < Q_COUNT_ALL; i++)
+        sqlite3_finalize(st->q[i]);
+    sqlite3_close(st->db);
+    free(st);
+}
+
+int store_begin(store *st) { return exec_done(st, stmt(st, Q_BEGIN), "begin"); }
+int store_commit(store *st) { return exec_done(st, stmt(st, Q_COMMIT), "commit"); }
+
+int store_rollback(store *st)
+{
+    if (sqlite3_get_autocommit(st->db))
+        return 0; /* nothing open (SQLite may have rolled back itself) */
+    return exec_done(st, stmt(st, Q_ROLLBACK), "rollback");
+}
+
+char *store_get_meta(store *st, const char *key, int *found)
+{
+    sqlite3_stmt *s = stmt(st, Q_GET_META);
+    sqlite3_bind_text(s, 1, key, -1, SQLITE_STATIC);
+    int rc = sqlite3_step(s);
+    char *v = NULL;
+    int f = 0;
+    if (rc == SQLITE_ROW) {
+        v = col_dup(s, 0);
+        f = v ? 1 : -1;
+    } else if (rc != SQLITE_DONE) {
+        fail(st, "get meta");
+        f = -1;
+    }
+    sqlite3_reset(s);
+    if (found)
+        *found = f;
+    return v;
+}
+
+int store_set_meta(store *st, const char *key, const char *value)
+{
+    sqlite3_stmt *s = stmt(st, Q_SET_META);
+    sqlite3_bind_text(s, 1, key, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 2, value, -1, SQLITE_STATIC);
+    return exec_done(st, s, "set meta");
+}
+
+static int lang_index(const bm_machine *m, const char *code)
+{
+    if (code)
+        for (int i = 0; i < m->n_langs; i++)
+            if (!strcmp(m->langs[i], code))
+                return i;
+    return m->default_lang;
+}
+
+static int field_by_name(const bm_machine *m, int form, const char *name)
+{
+    if (form < 0 || !name)
+        return BM_NONE;
+    const bm_form *F = &m->forms[form];
+    for (int i = 0; i < F->n_fields; i++)
+        if (!strcmp(m->fields[F->first_field + i].name, name))
+            return i;
+    return BM_NONE;
+}
+
+int store_load_session(store *st, int64_t user_id, bm_session *out)
+{
+    const bm_machine *m = st->m;
+    sqlite3_stmt *s = stmt(st, Q_LOAD_USER);
+    sqlite3_bind_int64(s, 1, user_id);
+    int rc = sqlite3_step(s);
+    if (rc == SQLITE_DONE) {
+        sqlite3_reset(s);
+        return 0;
+    }
+    if (rc != SQLITE_ROW) {
+        sqlite3_reset(s);
+        return fail(st, "load user");
+    }
+    bm_session ss;
+    if (bm_session_init(m, &ss, NULL)) {
+        sqlite3_reset(s);
+        return -1;
+    }
+    ss.user_id = user_id;
+    ss.chat_id = sqlite3_column_int64(s, 0);
+    ss.lang = lang_index(m, (const char *)sqlite3_column_text(s, 1));
+    int state = bm_state_by_name(m, (const char *)sqlite3_column_text(s, 2));
+    ss.state = state >= 0 ? state : m->start_state;
+    int form = bm_form_by_name(m, (const char *)sqlite3_column_text(s, 3));
+    int field = field_by_name(m, form, (const char *)sqlite3_column_text(s, 4));
+    if (form >= 0 && field >= 0) {
+        ss.form = form;
+        ss.field = field;
+    }
+    ss.is_new = false;
+    sqlite3_reset(s);
+
+    s = stmt(st, Q_LOAD_VARS);
+    sqlite3_bind_int64(s, 1, user_id);
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+        int v = bm_var_by_name(m, (const char *)sqlite3_column_text(s, 0));
+        if (v < 0)
+            continue;
+        char *val = col_dup(s, 1);
+        if (!val) {
+            rc = SQLITE_NOMEM;
+            break;
+        }
+        free(ss.vars[v]);
+        ss.vars[v] = val;
+    }
+    sqlite3_reset(s);
+    if (rc != SQLITE_DONE) {
+        bm_session_free(m, &ss);
+        return fail(st, "load vars");
+    }
+    *out = ss;
+    return 1;
+}
+
+int store_save_session(store *st, const bm_session *ss, const bm_user *u)
+{
+    const bm_machine *m = st->m;
+    if (ss->state < 0 || ss->state >= m->n_states) {
+        log_error("store", "save: user %lld has no valid state", (long long)ss->user_id);
+        return -1;
+    }
+    const char *form = NULL, *field = NULL;
+    if (ss->form >= 0 && ss->form < m->n_forms && ss->field >= 0 &&
+        ss->field < m->forms[ss->form].n_fields) {
+        form = m->forms[ss->form].name;
+        field = m->fields[m->forms[ss->form].first_field + ss->field].name;
+    }
+    int lang = ss->lang >= 0 && ss->lang < m->n_langs ? ss->lang : m->default_lang;
+    sqlite3_stmt *s = stmt(st, Q_SAVE_USER);
+    sqlite3_bind_int64(s, 1, ss->user_id);
+    sqlite3_bind_int64(s, 2, ss->chat_id);
+    sqlite3_bind_text(s, 3, m->langs[lang], -1, SQLITE_STATIC);
+    bind_text_or_null(s, 4, u ? u->first_name : NULL);
+    bind_text_or_null(s, 5, u ? u->username : NULL);
+    sqlite3_bind_text(s, 6, m->states[ss->state].name, -1, SQLITE_STATIC);
+    bind_text_or_null(s, 7, form);
+    bind_text_or_null(s, 8, field);
+    if (exec_done(st, s, "save user"))
+        return -1;
+    for (int i = 0; i < m->n_vars; i++) {
+        const char *v = ss->vars ? ss->vars[i] : NULL;
+        s = stmt(st, v ? Q_SET_VAR : Q_DEL_VAR);
+        sqlite3_bind_int64(s, 1, ss->user_id);
+        sqlite3_bind_text(s, 2, m->vars[i].name, -1, SQLITE_STATIC);
+        if (v)
+            sqlite3_bind_text(s, 3, v, -1, SQLITE_STATIC);
+        if (exec_done(st, s, "save var"))
+            return -1;
+    }
+    return 0;
+}
+
+int store_add_record(store *st, int64_t user_id, int form, const char *json)
+{
+    if (form < 0 || form >= st->m->n_forms)
+        return -1;
+    sqlite3_stmt *s = stmt(st, Q_ADD_RECORD);
+    sqlite3_bind_int64(s, 1, user_id);
+    sqlite3_bind_text(s, 2, st->m->forms[form].name, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 3, json, -1, SQLITE_STATIC);
+    return exec_done(st, s, "add record");
+}
+
+void store_users_free(store_user *v, int n)
+{
+    for (int i = 0; i < n; i++) {
+        free(v[i].state);
+        free(v[i].lang);
+        free(v[i].first_name);
+        free(v[i].username);
+    }
+    free(v);
+}
+
+static bool is_state(const bm_machine *m, const char *name)
+{
+    for (int i = 0; i < m->n_states; i++)
+        if (!strcmp(m->states[i].name, name))
+            return true;
+    return false;
+}
+
+int store_list_stale(store *st, store_user **out, int *n)
+{
+    *out = NULL;
+    *n = 0;
+    int cap = 0, rc;
+    sqlite3_stmt *s = stmt(st, Q_ALL_USERS);
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+        const char *state = (const char *)sqlite3_column_text(s, 2);
+        if (state && is_state(st->m, state))
+            continue;
+        if (*n == cap) {
+            int nc = cap ? cap * 2 : 16;
+            store_user *nv = realloc(*out, (size_t)nc * sizeof *nv);
+            if (!nv) {
+                rc = SQLITE_NOMEM;
+                break;
+            }
+            *out = nv;
+            cap = nc;
+        }
+        store_user *u = &(*out)[(*n)++];
+        memset(u, 0, sizeof *u);
+        u->user_id = sqlite3_column_int64(s, 0);
+        u->chat_id = sqlite3_column_int64(s, 1);
+        u->state = strdup(state ? state : "");
+        u->lang = col_dup(s, 3);
+        u->first_name = col_dup(s, 4);
+        u->username = col_dup(s, 5);
+        if (!u->state) {
+            rc = SQLITE_NOMEM;
+            break;
+        }
+    }
+    sqlite3_reset(s);
+    if (rc != SQLITE_DONE) {
+        store_users_free(*out, *n);
+        *out = NULL;
+        *n = 0;
+        return fail(st, "list users");
+    }
+    return 0;
+}
+
+int store_delete_user(store *st, int64_t user_id)
+{
+    static const int qs[] = {Q_DEL_VARS, Q_DEL_RECORDS, Q_DEL_USER};
+    for (size_t i = 0; i < sizeof qs / sizeof qs[0]; i++) {
+        sqlite3_stmt *s = stmt(st, qs[i]);
+        sqlite3_bind_int64(s, 1, user_id);
+        if (exec_done(st, s, "delete user"))
+            return -1;
+    }
+    return 0;
+}
+
+/* Column i as a JSON value: numbers as numbers, text as strings, NULL as null. */
+static cJSON *col_json(sqlite3_stmt *s, int i)
+{
+    switch (sqlite3_column_type(s, i)) {
+    case SQLITE_INTEGER:
+        return cJSON_CreateNumber((double)sqlite3_column_int64(s, i));
+    case SQLITE_NULL:
+        return cJSON_CreateNull();
+    default:
+        return cJSON_CreateString((const char *)sqlite3_column_text(s, i));
+    }
+}
+
+char *store_export_user(store *st, int64_t user_id)
+{
+    cJSON *root = cJSON_CreateObject();
+    cJSON *vars = cJSON_CreateObject();
+    cJSON *recs = cJSON_CreateArray();
+    cJSON *user = NULL;
+    char *out = NULL;
+    int rc;
+    if (!root || !vars || !recs)
+        goto done;
+
+    sqlite3_stmt *s = stmt(st, Q_EXPORT_USER);
+    sqlite3_bind_int64(s, 1, user_id);
+    rc = sqlite3_step(s);
+    if (rc == SQLITE_ROW) {
+        user = cJSON_CreateObject();
+        int nc = sqlite3_column_count(s);
+        for (int i = 0; user && i < nc; i++)
+            cJSON_AddItemToObject(user, sqlite3_column_name(s, i), col_json(s, i));
+    } else if (rc == SQLITE_DONE) {
+        user = cJSON_CreateNull();
+    }
+    sqlite3_reset(s);
+    if (!user) {
+        fail(st, "export user");
+        goto done;
+    }
+    cJSON_AddItemToObject(root, "user", user);
+
+    s = stmt(st, Q_LOAD_VARS);
+    sqlite3_bind_int64(s, 1, user_id);
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW)
+        cJSON_AddItemToObject(vars, (const char *)sqlite3_column_text(s, 0),
+                              cJSON_CreateString((const char *)sqlite3_column_text(s, 1)));
+    sqlite3_reset(s);
+    cJSON_AddItemToObject(root, "variables", vars);
+    vars = NULL;
+    if (rc != SQLITE_DONE) {
+        fail(st, "export vars");
+        goto done;
+    }
+
+    s = stmt(st, Q_EXPORT_RECORDS);
+    sqlite3_bind_int64(s, 1, user_id);
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+        cJSON *r = cJSON_CreateObject();
+        if (!r)
+            break;
+        cJSON_AddItemToObject(r, "id", col_json(s, 0));
+        cJSON_AddItemToObject(r, "form", col_json(s, 1));
+        cJSON_AddItemToObject(r, "created", col_json(s, 3));
+        const char *js = (const char *)sqlite3_column_text(s, 2);
+        cJSON *data = js ? cJSON_Parse(js) : NULL;
+        cJSON_AddItemToObject(r, "data", data ? data : cJSON_CreateString(js ? js : ""));
+        cJSON_AddItemToArray(recs, r);
+    }
+    sqlite3_reset(s);
+    cJSON_AddItemToObject(root, "records", recs);
+    recs = NULL;
+    if (rc != SQLITE_DONE) {
+        fail(st, "export records");
+        goto done;
+    }
+    char *js = cJSON_Print(root);
+    if (js) {
+        out = strdup(js);
+        cJSON_free(js);
+    }
+done:
+    cJSON_Delete(root);
+    cJSON_Delete(vars);
+    cJSON_Delete(recs);
+    return out;
+}
+
+int store_user_exists(store *st, int64_t user_id)
+{
+    sqlite3_stmt *s = stmt(st, Q_EXISTS);
+    sqlite3_bind_int64(s, 1, user_id);
+    int rc = sqlite3_step(s);
+    sqlite3_reset(s);
+    if (rc == SQLITE_ROW)
+        return 1;
+    if (rc == SQLITE_DONE)
+        return 0;
+    return fail(st, "user exists");
+}
+
+int store_count_users(store *st)
+{
+    sqlite3_stmt *s = stmt(st, Q_COUNT);
+    int rc = sqlite3_step(s);
+    int n = rc == SQLITE_ROW ? sqlite3_column_int(s, 0) : -1;
+    sqlite3_reset(s);
+    if (n < 0)
+        return fail(st, "count users");
+    return n;
+}

@@ -1,0 +1,540 @@
+/*
+ * tg.c — Telegram Bot API client: one CURLM, one easy handle per call.
+ *
+ * The multi handle owns the connection cache, so a fresh easy handle per
+ * call still reuses the kept-alive connections to the API host. Each call
+ * carries its own body buffer (capped), error buffer and callback.
+ */
+#include "tg.h"
+
+#include <ctype.h>
+#include <math.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <curl/curl.h>
+
+#include "log.h"
+
+#define TG_DEFAULT_BASE "https://api.telegram.org"
+#define TG_METHOD_MAX 64
+#define TG_DESC_MAX 512
+#define TG_I64_EXACT 9007199254740992.0 /* 2^53 */
+
+typedef struct tg_req {
+    struct tg_req *prev, *next;
+    tg_client *tg;
+    CURL *easy;
+    char method[TG_METHOD_MAX];
+    char *body;          /* request JSON, alive until the transfer ends */
+    char *resp;          /* response bytes, NUL-terminated when done */
+    size_t resp_len, resp_cap, resp_max;
+    bool toobig;
+    long start_ms;
+    tg_done_fn cb;
+    void *ud;
+    char errbuf[CURL_ERROR_SIZE];
+} tg_req;
+
+struct tg_client {
+    CURLM *multi;
+    struct curl_slist *headers;
+    char *base;   /* without a trailing slash */
+    char *token;
+    tg_options opt;
+    tg_req *head; /* calls in flight */
+    int n_flight;
+    bool closing; /* refuse new calls (inside cancel/free) */
+};
+
+static int g_curl_users; /* curl_global_init refcount; clients live on one thread */
+
+static long now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+const char *tg_err_str(tg_err e)
+{
+    switch (e) {
+    case TG_OK: return "ok";
+    case TG_ERR_API: return "Bot API error";
+    case TG_ERR_HTTP: return "HTTP error";
+    case TG_ERR_NETWORK: return "network error";
+    case TG_ERR_TOOBIG: return "response too large";
+    case TG_ERR_PARSE: return "unparsable response";
+    case TG_ERR_NOMEM: return "out of memory";
+    case TG_ERR_CANCELLED: return "cancelled";
+    case TG_ERR_CONFIG: return "configuration error";
+    }
+    return "unknown error";
+}
+
+/* ---- JSON helpers ------------------------------------------------------ */
+
+int tg_json_i64(const cJSON *obj, const char *key, int64_t *out)
+{
+    const cJSON *it = obj ? cJSON_GetObjectItemCaseSensitive(obj, key) : NULL;
+    if (!cJSON_IsNumber(it))
+        return -1;
+    double d = it->valuedouble;
+    /* valueint saturates at INT_MAX; the double is exact up to 2^53. */
+    if (!isfinite(d) || d != floor(d) || fabs(d) > TG_I64_EXACT)
+        return -1;
+    *out = (int64_t)d;
+    return 0;
+}
+
+cJSON *tg_json_add_i64(cJSON *obj, const char *key, int64_t v)
+{
+    return cJSON_AddNumberToObject(obj, key, (double)v);
+}
+
+const char *tg_json_str(const cJSON *obj, const char *key)
+{
+    const cJSON *it = obj ? cJSON_GetObjectItemCaseSensitive(obj, key) : NULL;
+    return cJSON_IsString(it) ? it->valuestring : NULL;
+}
+
+/* ---- client ------------------------------------------------------------ */
+
+static void set_err(char *err, size_t errlen, const char *msg)
+{
+    if (err && errlen)
+        snprintf(err, errlen, "%s", msg);
+}
+
+static char *dup_str(const char *s)
+{
+    size_t n = strlen(s);
+    char *p = malloc(n + 1);
+    if (p)
+        memcpy(p, s, n + 1);
+    return p;
+}
+
+/* A token goes into the URL path verbatim, so refuse anything that would
+ * change the URL's meaning. */
+static bool token_ok(const char *t)
+{
+    if (!*t)
+        return false;
+    for (const unsigned char *p = (const unsigned char *)t; *p; p++)
+        if (*p <= ' ' || *p >= 0x7f || *p == '/' || *p == '?' || *p == '#' ||
+            *p == '%')
+            return false;
+    return true;
+}
+
+static bool method_ok(const char *m)
+{
+    size_t n = strlen(m);
+    if (n == 0 || n >= TG_METHOD_MAX)
+        return false;
+    for (size_t i = 0; i < n; i++)
+        if (!isalnum((unsigned char)m[i]) && m[i] != '_')
+            return false;
+    return true;
+}
+
+tg_client *tg_new(const tg_options *opts, char *err, size_t errlen)
+{
+    tg_options o = {0};
+    if (opts)
+        o = *opts;
+    const char *base = o.api_base;
+    if (!base || !*base)
+        base = getenv("TELEGRAM_API_BASE");
+    if (!base || !*base)
+        base = TG_DEFAULT_BASE;
+    const char *token = o.token;
+    if (!token || !*token)
+        token = getenv("TELEGRAM_BOT_TOKEN");
+    if (!token || !*token) {
+        set_err(err, errlen, "TELEGRAM_BOT_TOKEN is not set");
+        return NULL;
+    }
+    if (!token_ok(token)) {
+        set_err(err, errlen, "TELEGRAM_BOT_TOKEN holds characters a token cannot have");
+        return NULL;
+    }
+    if (strncmp(base, "http://", 7) != 0 && strncmp(base, "https://", 8) != 0) {
+        set_err(err, errlen, "TELEGRAM_API_BASE must start with http:// or https://");
+        return NULL;
+    }
+    log_add_secret(token);
+
+    if (!o.connect_timeout_ms) o.connect_timeout_ms = 10000;
+    if (!o.timeout_ms) o.timeout_ms = 30000;
+    if (!o.poll_margin_ms) o.poll_margin_ms = 15000;
+    if (!o.low_speed_time_s) o.low_speed_time_s = 20;
+    if (!o.max_body) o.max_body = (size_t)1 << 20;
+    if (!o.max_body_updates) o.max_body_updates = (size_t)8 << 20;
+    if (!o.max_host_connections) o.max_host_connections = 16;
+    o.api_base = NULL; /* not kept: the copies below are */
+    o.token = NULL;
+
+    tg_client *tg = calloc(1, sizeof *tg);
+    if (!tg) {
+        set_err(err, errlen, "out of memory");
+        return NULL;
+    }
+    tg->opt = o;
+    tg->base = dup_str(base);
+    tg->token = dup_str(token);
+    if (!tg->base || !tg->token) {
+        set_err(err, errlen, "out of memory");
+        goto fail;
+    }
+    size_t bl = strlen(tg->base);
+    while (bl > 0 && tg->base[bl - 1] == '/')
+        tg->base[--bl] = '\0';
+
+    if (g_curl_users++ == 0 && curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+        g_curl_users--;
+        set_err(err, errlen, "curl_global_init failed");
+        goto fail;
+    }
+    tg->multi = curl_multi_init();
+    if (!tg->multi) {
+        set_err(err, errlen, "curl_multi_init failed");
+        goto fail_curl;
+    }
+    curl_multi_setopt(tg->multi, CURLMOPT_MAX_HOST_CONNECTIONS, o.max_host_connections);
+    curl_multi_setopt(tg->multi, CURLMOPT_MAXCONNECTS, o.max_host_connections + 4);
+
+    /* "Expect:" stops curl from waiting on 100-continue for larger bodies. */
+    struct curl_slist *h = curl_slist_append(NULL, "Content-Type: application/json");
+    struct curl_slist *h2 = h ? curl_slist_append(h, "Expect:") : NULL;
+    if (!h2) {
+        curl_slist_free_all(h);
+        set_err(err, errlen, "out of memory");
+        goto fail_multi;
+    }
+    tg->headers = h2;
+    return tg;
+
+fail_multi:
+    curl_multi_cleanup(tg->multi);
+fail_curl:
+    if (--g_curl_users == 0)
+        curl_global_cleanup();
+fail:
+    free(tg->base);
+    free(tg->token);
+    free(tg);
+    return NULL;
+}
+
+static void req_free(tg_req *r)
+{
+    if (!r)
+        return;
+    if (r->easy)
+        curl_easy_cleanup(r->easy);
+    free(r->body);
+    free(r->resp);
+    free(r);
+}
+
+static void req_unlink(tg_client *tg, tg_req *r)
+{
+    if (r->prev)
+        r->prev->next = r->next;
+    else
+        tg->head = r->next;
+    if (r->next)
+        r->next->prev = r->prev;
+    r->prev = r->next = NULL;
+    tg->n_flight--;
+}
+
+void tg_cancel_all(tg_client *tg)
+{
+    if (!tg)
+        return;
+    bool was = tg->closing;
+    tg->closing = true;
+    while (tg->head) {
+        tg_req *r = tg->head;
+        curl_multi_remove_handle(tg->multi, r->easy);
+        req_unlink(tg, r);
+        tg_result res = {
+            .err = TG_ERR_CANCELLED, .method = r->method,
+            .description = "cancelled at shutdown",
+        };
+        log_debug("tg", "%s cancelled", r->method);
+        if (r->cb)
+            r->cb(&res, r->ud);
+        req_free(r);
+    }
+    tg->closing = was;
+}
+
+void tg_free(tg_client *tg)
+{
+    if (!tg)
+        return;
+    tg->closing = true;
+    tg_cancel_all(tg);
+    curl_slist_free_all(tg->headers);
+    curl_multi_cleanup(tg->multi);
+    if (--g_curl_users == 0)
+        curl_global_cleanup();
+    free(tg->base);
+    free(tg->token);
+    free(tg);
+}
+
+int tg_in_flight(const tg_client *tg)
+{
+    return tg ? tg->n_flight : 0;
+}
+
+void tg_wakeup(tg_client *tg)
+{
+    if (tg)
+        curl_multi_wakeup(tg->multi);
+}
+
+/* Collects the response, refusing to grow past resp_max. */
+static size_t on_write(char *data, size_t size, size_t nmemb, void *ud)
+{
+    tg_req *r = ud;
+    size_t n = size * nmemb;
+    if (n > r->resp_max - r->resp_len) {
+        r->toobig = true;
+        return 0; /* aborts the transfer with CURLE_WRITE_ERROR */
+    }
+    if (r->resp_len + n + 1 > r->resp_cap) {
+        size_t cap = r->resp_cap ? r->resp_cap : 4096;
+        while (cap < r->resp_len + n + 1)
+            cap *= 2;
+        if (cap > r->resp_max + 1)
+            cap = r->resp_max + 1;
+        char *p = realloc(r->resp, cap);
+        if (!p)
+            return 0;
+        r->resp = p;
+        r->resp_cap = cap;
+    }
+    memcpy(r->resp + r->resp_len, data, n);
+    r->resp_len += n;
+    r->resp[r->resp_len] = '\0';
+    return n;
+}
+
+tg_err tg_call(tg_client *tg, const char *method, cJSON *params,
+               tg_done_fn cb, void *ud)
+{
+    if (!tg || !method || !method_ok(method)) {
+        cJSON_Delete(params);
+        return TG_ERR_CONFIG;
+    }
+    if (tg->closing) {
+        cJSON_Delete(params);
+        return TG_ERR_CANCELLED;
+    }
+    bool is_updates = strcmp(method, "getUpdates") == 0;
+    long poll_s = 0;
+    if (is_updates) {
+        int64_t t;
+        if (tg_json_i64(params, "timeout", &t) == 0 && t > 0 && t < 3600)
+            poll_s = (long)t;
+    }
+
+    tg_req *r = calloc(1, sizeof *r);
+    if (!r) {
+        cJSON_Delete(params);
+        return TG_ERR_NOMEM;
+    }
+    snprintf(r->method, sizeof r->method, "%s", method);
+    r->tg = tg;
+    r->cb = cb;
+    r->ud = ud;
+    r->resp_max = is_updates ? tg->opt.max_body_updates : tg->opt.max_body;
+    r->body = params ? cJSON_PrintUnformatted(params) : dup_str("{}");
+    cJSON_Delete(params);
+    r->easy = curl_easy_init();
+    if (!r->body || !r->easy) {
+        req_free(r);
+        return TG_ERR_NOMEM;
+    }
+
+    size_t ulen = strlen(tg->base) + strlen(tg->token) + strlen(method) + 8;
+    char *url = malloc(ulen);
+    if (!url) {
+        req_free(r);
+        return TG_ERR_NOMEM;
+    }
+    snprintf(url, ulen, "%s/bot%s/%s", tg->base, tg->token, method);
+
+    CURL *e = r->easy;
+    long total_ms = is_updates ? poll_s * 1000 + tg->opt.poll_margin_ms : tg->opt.timeout_ms;
+    long low_s = tg->opt.low_speed_time_s;
+    if (is_updates && low_s < total_ms / 1000)
+        low_s = total_ms / 1000; /* a long poll is silent by design */
+
+    curl_easy_setopt(e, CURLOPT_URL, url); /* curl copies it */
+    curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
+    curl_easy_setopt(e, CURLOPT_HTTPHEADER, tg->headers);
+    curl_easy_setopt(e, CURLOPT_POST, 1L);
+    curl_easy_setopt(e, CURLOPT_POSTFIELDS, r->body);
+    curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)strlen(r->body));
+    curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_write);
+    curl_easy_setopt(e, CURLOPT_WRITEDATA, r);
+    curl_easy_setopt(e, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)r->resp_max);
+    curl_easy_setopt(e, CURLOPT_ERRORBUFFER, r->errbuf);
+    curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, tg->opt.connect_timeout_ms);
+    curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, total_ms);
+    curl_easy_setopt(e, CURLOPT_LOW_SPEED_LIMIT, 1L);
+    curl_easy_setopt(e, CURLOPT_LOW_SPEED_TIME, low_s);
+    curl_easy_setopt(e, CURLOPT_TCP_KEEPALIVE, 1L);
+    curl_easy_setopt(e, CURLOPT_TCP_KEEPIDLE, 30L);
+    curl_easy_setopt(e, CURLOPT_TCP_KEEPINTVL, 15L);
+    curl_easy_setopt(e, CURLOPT_USERAGENT, "botc/1");
+    curl_easy_setopt(e, CURLOPT_PRIVATE, r);
+    free(url);
+
+    if (curl_multi_add_handle(tg->multi, e) != CURLM_OK) {
+        req_free(r);
+        return TG_ERR_NOMEM;
+    }
+    r->start_ms = now_ms();
+    r->next = tg->head;
+    if (tg->head)
+        tg->head->prev = r;
+    tg->head = r;
+    tg->n_flight++;
+    log_debug("tg", "%s started", r->method);
+    return TG_OK;
+}
+
+/* Fills res from a finished transfer. desc is scratch for the description;
+ * *json receives the parsed body the result points into (caller frees). */
+static void finish(tg_req *r, CURLcode cc, tg_result *res, char *desc,
+                   size_t desclen, cJSON **json)
+{
+    long status = 0;
+    curl_easy_getinfo(r->easy, CURLINFO_RESPONSE_CODE, &status);
+    res->method = r->method;
+    res->http_status = status;
+    res->description = "";
+
+    if (r->toobig || cc == CURLE_FILESIZE_EXCEEDED) {
+        res->err = TG_ERR_TOOBIG;
+        snprintf(desc, desclen, "response over %zu bytes", r->resp_max);
+        res->description = desc;
+        return;
+    }
+    if (cc != CURLE_OK) {
+        res->err = cc == CURLE_OUT_OF_MEMORY ? TG_ERR_NOMEM : TG_ERR_NETWORK;
+        snprintf(desc, desclen, "%s", r->errbuf[0] ? r->errbuf : curl_easy_strerror(cc));
+        res->description = desc;
+        return;
+    }
+
+    cJSON *j = r->resp ? cJSON_ParseWithLength(r->resp, r->resp_len) : NULL;
+    const cJSON *ok = j ? cJSON_GetObjectItemCaseSensitive(j, "ok") : NULL;
+    if (!cJSON_IsObject(j) || !cJSON_IsBool(ok)) {
+        cJSON_Delete(j);
+        if (status < 200 || status >= 300) {
+            res->err = TG_ERR_HTTP;
+            res->error_code = (int)status;
+            snprintf(desc, desclen, "HTTP %ld without a Bot API reply", status);
+        } else {
+            res->err = TG_ERR_PARSE;
+            snprintf(desc, desclen, "HTTP %ld body is not a Bot API reply", status);
+        }
+        res->description = desc;
+        return;
+    }
+    *json = j;
+    if (cJSON_IsTrue(ok)) {
+        const cJSON *result = cJSON_GetObjectItemCaseSensitive(j, "result");
+        if (!result) {
+            res->err = TG_ERR_PARSE;
+            res->description = "ok reply without a result";
+            return;
+        }
+        res->err = TG_OK;
+        res->result = result;
+        return;
+    }
+    res->err = TG_ERR_API;
+    int64_t code = 0;
+    res->error_code = tg_json_i64(j, "error_code", &code) == 0 && code > 0 && code < 1000
+                          ? (int)code : (int)status;
+    const char *d = tg_json_str(j, "description");
+    res->description = d ? d : "";
+    const cJSON *p = cJSON_GetObjectItemCaseSensitive(j, "parameters");
+    int64_t v;
+    if (tg_json_i64(p, "retry_after", &v) == 0 && v > 0)
+        res->retry_after = v > 86400 ? 86400 : (int)v;
+    if (tg_json_i64(p, "migrate_to_chat_id", &v) == 0)
+        res->migrate_to_chat_id = v;
+}
+
+static int dispatch(tg_client *tg)
+{
+    int n = 0, left;
+    CURLMsg *m;
+    while ((m = curl_multi_info_read(tg->multi, &left))) {
+        if (m->msg != CURLMSG_DONE)
+            continue;
+        CURL *e = m->easy_handle;
+        CURLcode cc = m->data.result;
+        tg_req *r = NULL;
+        curl_easy_getinfo(e, CURLINFO_PRIVATE, (char **)&r);
+        curl_multi_remove_handle(tg->multi, e); /* m is invalid from here */
+        if (!r)
+            continue;
+        req_unlink(tg, r);
+
+        tg_result res = {0};
+        char desc[TG_DESC_MAX];
+        cJSON *json = NULL;
+        finish(r, cc, &res, desc, sizeof desc, &json);
+        long ms = now_ms() - r->start_ms;
+        if (res.err == TG_OK)
+            log_debug("tg", "%s ok (%ld ms)", r->method, ms);
+        else
+            log_debug("tg", "%s failed (%ld ms): %s %d: %s", r->method, ms,
+                      tg_err_str(res.err), res.error_code, res.description);
+        if (r->cb)
+            r->cb(&res, r->ud);
+        cJSON_Delete(json);
+        req_free(r);
+        n++;
+    }
+    return n;
+}
+
+int tg_poll(tg_client *tg, int timeout_ms)
+{
+    int running = 0;
+    CURLMcode mc = curl_multi_perform(tg->multi, &running);
+    if (mc != CURLM_OK) {
+        log_error("tg", "curl_multi_perform: %s", curl_multi_strerror(mc));
+        return -1;
+    }
+    int n = dispatch(tg);
+    if (n > 0)
+        return n; /* let the caller act on it before waiting */
+    mc = curl_multi_poll(tg->multi, NULL, 0, timeout_ms > 0 ? timeout_ms : 0, NULL);
+    if (mc != CURLM_OK) {
+        log_error("tg", "curl_multi_poll: %s", curl_multi_strerror(mc));
+        return -1;
+    }
+    mc = curl_multi_perform(tg->multi, &running);
+    if (mc != CURLM_OK) {
+        log_error("tg", "curl_multi_perform: %s", curl_multi_strerror(mc));
+        return -1;
+    }
+    return dispatch(tg);
+}

@@ -1,0 +1,46 @@
+#!/usr/bin/env bash
+# check-generated.sh BOTC — fail when generated/ is stale.
+#
+# For every spec/<bot>/bot.{yaml,lua}, regenerate into a temporary directory
+# with the given botc and compare with the checked-in generated/<bot>/.
+# Prints the difference and exits 1 on any; run from the repository root
+# (paths in #line directives are the spec paths as given, so they must be
+# the same relative paths the Makefile uses).
+set -u
+
+BOTC=${1:?usage: check-generated.sh BOTC}
+if [ ! -x "$BOTC" ]; then
+    echo "check-generated: $BOTC is not an executable" >&2
+    exit 2
+fi
+
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/botc-check.XXXXXX") || exit 2
+trap 'rm -rf "$tmp"' EXIT
+
+status=0
+n=0
+shopt -s nullglob
+for spec in spec/*/bot.yaml spec/*/bot.lua; do
+    bot=$(basename "$(dirname "$spec")")
+    n=$((n + 1))
+    if ! "$BOTC" gen "$spec" -o "$tmp/$bot" 2>"$tmp/$bot.err"; then
+        cat "$tmp/$bot.err" >&2
+        echo "check-generated: botc gen $spec failed" >&2
+        status=1
+        continue
+    fi
+    if [ ! -d "generated/$bot" ]; then
+        echo "generated/$bot is missing: run make" >&2
+        status=1
+        continue
+    fi
+    if ! diff -r -u "generated/$bot" "$tmp/$bot"; then
+        echo "generated/$bot is stale: run make" >&2
+        status=1
+    fi
+done
+
+if [ "$status" -eq 0 ]; then
+    echo "check-generated: $n bot(s) up to date"
+fi
+exit "$status"

@@ -1,0 +1,203 @@
+/*
+ * fake_tg.h — a strict fake Telegram Bot API server for tests and benchmarks.
+ *
+ * An in-process libmicrohttpd server on 127.0.0.1 that answers
+ * `/bot<token>/<method>` (GET query strings, POST JSON bodies, POST
+ * application/x-www-form-urlencoded) and checks every request against the
+ * Bot API schema (tests/fake_tg/schema.json, derived from the scraped docs by
+ * scripts/tg-schema.py) the way the real server does:
+ *
+ *   wrong token                 401 "Unauthorized"
+ *   unknown method              404 "Not Found"
+ *   missing / mistyped field    400 "Bad Request: ..."
+ *   text outside 1..4096 UTF-16 units (trimmed)   400 "Bad Request: message text is empty" /
+ *                                                 "Bad Request: message is too long"
+ *   callback_data outside 1..64 bytes             400 "Bad Request: BUTTON_DATA_INVALID"
+ *   reply_markup not matching its types, recursively  400
+ *   body over opts.max_body                       413
+ *
+ * Unknown fields are accepted (the real server ignores them) but recorded as
+ * warnings on the call, so a test can assert there are none.
+ *
+ * Behaviour: getMe, getUpdates (long poll with timeout, offset confirmation,
+ * limit, allowed_updates; a newer poll ends an older one with 409 as Telegram
+ * does), setWebhook / deleteWebhook / getWebhookInfo, setMyCommands /
+ * getMyCommands / deleteMyCommands (per language_code), sendMessage,
+ * editMessageText, answerCallbackQuery, sendChatAction. Any other method that
+ * passes validation answers {"ok":true,"result":true} (or a minimal Message
+ * for methods that return one).
+ *
+ * Threads: the server runs its own threads (one per connection, so a long
+ * poll never blocks other calls). Every function below is thread-safe.
+ *
+ * Ownership: functions returning cJSON * or struct copies give the caller a
+ * deep copy to free with cJSON_Delete / the matching *_free function. Inputs
+ * marked "consumed" are owned by the fake afterwards, on success or failure.
+ */
+#ifndef BOTC_FAKE_TG_H
+#define BOTC_FAKE_TG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cjson/cJSON.h>
+
+typedef struct fake_tg fake_tg;
+
+#define FAKE_TG_TOKEN "123456789:AAFakeTokenForTestsOnly_0123456789abc"
+#define FAKE_TG_SCHEMA "tests/fake_tg/schema.json"
+
+typedef struct fake_tg_opts {
+    const char *schema_path; /* NULL: $FAKE_TG_SCHEMA, else FAKE_TG_SCHEMA */
+    const char *token;       /* NULL: FAKE_TG_TOKEN; "<bot id>:<secret>" */
+    uint16_t port;           /* 0: any free port on 127.0.0.1 */
+    const char *bot_username; /* NULL: "fake_test_bot" */
+    size_t max_body;         /* 0: 1 MiB; larger bodies get 413 */
+    bool allow_unknown_chats; /* false: sending to a chat no update came
+                               * from is 400 "Bad Request: chat not found" */
+    bool verbose;            /* print every call to stderr as it happens */
+} fake_tg_opts;
+
+/* Starts the server. opts may be NULL for defaults. On failure returns NULL
+ * and writes the reason into err. */
+fake_tg *fake_tg_new(const fake_tg_opts *opts, char *err, size_t errlen);
+/* Stops the server (ends pending long polls) and frees everything. */
+void fake_tg_free(fake_tg *ft);
+
+uint16_t fake_tg_port(const fake_tg *ft);
+const char *fake_tg_token(const fake_tg *ft);   /* owned by ft */
+/* "http://127.0.0.1:<port>" into buf (the TELEGRAM_API_BASE to give a bot). */
+void fake_tg_base_url(const fake_tg *ft, char *buf, size_t len);
+
+/* ---- Updates the "users" send ------------------------------------------ */
+
+typedef struct fake_tg_user {
+    int64_t id;                /* also the private chat id */
+    const char *first_name;    /* NULL: "User" */
+    const char *last_name;     /* may be NULL */
+    const char *username;      /* may be NULL */
+    const char *language_code; /* may be NULL */
+} fake_tg_user;
+
+/* Queue an update for getUpdates. `update` is consumed. update_id is assigned
+ * when absent. The chat of a message / callback query becomes known (see
+ * allow_unknown_chats). The update is checked against the schema's Update
+ * type; problems are printed to stderr, the update is queued anyway.
+ * Returns the update_id, or -1 if update is not an object. */
+int64_t fake_tg_push_update(fake_tg *ft, cJSON *update);
+
+/* A private text message from u (a leading /command gets its bot_command
+ * entity). Returns the update_id. */
+int64_t fake_tg_push_text(fake_tg *ft, const fake_tg_user *u, const char *text);
+
+/* A shared contact; own = the user's own contact (contact.user_id = u->id),
+ * as the request_contact button sends it. */
+int64_t fake_tg_push_contact(fake_tg *ft, const fake_tg_user *u,
+                             const char *phone, bool own);
+
+/* A press of the inline button carrying `data` on bot message `message_id`
+ * in u's chat. The message must be one the bot sent (else -1). The callback
+ * query id the fake issued goes into query_id (may be NULL). */
+int64_t fake_tg_push_callback(fake_tg *ft, const fake_tg_user *u,
+                              int64_t message_id, const char *data,
+                              char *query_id, size_t query_id_len);
+
+/* Updates queued and not yet confirmed by a getUpdates offset. */
+size_t fake_tg_pending_updates(fake_tg *ft);
+
+/* ---- Recorded calls ------------------------------------------------------ */
+
+typedef struct fake_tg_call {
+    uint64_t seq;       /* 0, 1, 2, ... in arrival order */
+    char method[64];    /* as the schema spells it (or as requested if unknown) */
+    cJSON *params;      /* parsed, with form values converted to their types */
+    int status;         /* HTTP status answered */
+    char *response;     /* the JSON body answered */
+    char *description;  /* "description" of an error answer, else NULL */
+    char **warnings;    /* unknown fields etc. (e.g. "sendMessage: unknown field \"foo\"") */
+    int n_warnings;
+} fake_tg_call;
+
+void fake_tg_call_clear(fake_tg_call *c);
+
+/* Number of calls recorded so far (the seq the next call gets). */
+uint64_t fake_tg_ncalls(fake_tg *ft);
+
+/* Copies of calls with seq >= since (up to the current end). *n gets the
+ * count. Free with fake_tg_calls_free. NULL with *n = 0 when none. */
+fake_tg_call *fake_tg_calls_since(fake_tg *ft, uint64_t since, size_t *n);
+void fake_tg_calls_free(fake_tg_call *calls, size_t n);
+
+typedef bool (*fake_tg_pred)(const fake_tg_call *call, void *ud);
+
+/* Waits up to timeout_ms for a call with seq >= since for which pred (NULL =
+ * any call) returns true; the first one found is copied into *out (may be
+ * NULL). Returns true if found. pred runs under the fake's lock: keep it
+ * short and do not call back into the fake. */
+bool fake_tg_wait_call(fake_tg *ft, uint64_t since, fake_tg_pred pred, void *ud,
+                       int timeout_ms, fake_tg_call *out);
+
+/* ---- What the bot did, per chat ------------------------------------------ */
+
+typedef enum fake_tg_event_kind {
+    FAKE_TG_SENT = 0,   /* sendMessage (or another send*) accepted */
+    FAKE_TG_EDITED,     /* editMessageText accepted */
+    FAKE_TG_ANSWERED,   /* answerCallbackQuery for a query from this chat */
+    FAKE_TG_ACTION,     /* sendChatAction accepted */
+    FAKE_TG_EVENT_KINDS
+} fake_tg_event_kind;
+
+typedef struct fake_tg_event {
+    fake_tg_event_kind kind;
+    uint64_t seq;        /* the call that made it */
+    int64_t chat_id;
+    int64_t message_id;  /* SENT/EDITED: the message; ANSWERED: the message
+                          * whose button was pressed */
+    char *text;          /* SENT/EDITED: message text; ANSWERED: answer text
+                          * or NULL; ACTION: the action */
+    char *query_id;      /* ANSWERED */
+    cJSON *reply_markup; /* SENT/EDITED: as sent, or NULL */
+} fake_tg_event;
+
+void fake_tg_event_clear(fake_tg_event *e);
+
+/* Number of events of `kind` recorded for chat_id. */
+size_t fake_tg_count_events(fake_tg *ft, int64_t chat_id, fake_tg_event_kind kind);
+
+/* Waits up to timeout_ms until chat_id has more than `index` events of
+ * `kind` and copies event number `index` (0-based, in order) into *out.
+ * Returns false on timeout. */
+bool fake_tg_wait_event(fake_tg *ft, int64_t chat_id, fake_tg_event_kind kind,
+                        size_t index, int timeout_ms, fake_tg_event *out);
+
+/* The reply keyboard currently shown in chat_id: the ReplyKeyboardMarkup of
+ * the latest message that carried one, NULL if none or a later message
+ * removed it. Copy; caller frees. */
+cJSON *fake_tg_reply_keyboard(fake_tg *ft, int64_t chat_id);
+
+/* The latest bot message in chat_id whose current markup is an inline
+ * keyboard: its message_id into *message_id and a copy of the markup. NULL if
+ * none. */
+cJSON *fake_tg_last_inline(fake_tg *ft, int64_t chat_id, int64_t *message_id);
+
+/* The text of bot message (chat_id, message_id) as it stands now (after
+ * edits). Copy (free()), NULL if no such message. */
+char *fake_tg_message_text(fake_tg *ft, int64_t chat_id, int64_t message_id);
+
+/* Whether the bot answered callback query `query_id`. */
+bool fake_tg_callback_answered(fake_tg *ft, const char *query_id);
+
+/* The commands last set with setMyCommands for language_code `lang` (NULL or
+ * "" = no language_code): a copy of the BotCommand array, NULL if never set. */
+cJSON *fake_tg_commands(fake_tg *ft, const char *lang);
+
+/* ---- Fault injection (for retry and rate-limit tests) -------------------- */
+
+/* The next `count` calls of `method` (NULL = any method) that pass
+ * validation fail with `status` and `description`; retry_after > 0 adds
+ * "parameters":{"retry_after":N} (use with 429). Replaces any earlier rule. */
+void fake_tg_fail_next(fake_tg *ft, const char *method, int status,
+                       const char *description, int retry_after, int count);
+
+#endif

@@ -1,0 +1,515 @@
+/*
+ * test_tgupdate.c — Update JSON -> bm_input (cases in
+ * tests/unit/data/tgupdate/updates.json), effects -> Bot API calls, and
+ * setMyCommands per language.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <CUnit/Basic.h>
+#include <cjson/cJSON.h>
+
+#include "machine.h"
+#include "text.h"
+#include "tg.h"
+#include "tgupdate.h"
+
+#define UPDATES_FILE "tests/unit/data/tgupdate/updates.json"
+
+static char *read_file(const char *path)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return NULL;
+    size_t cap = 1 << 20, n;
+    char *buf = malloc(cap + 1);
+    n = buf ? fread(buf, 1, cap, f) : 0;
+    fclose(f);
+    if (buf)
+        buf[n] = '\0';
+    return buf;
+}
+
+/* ---- parsing: data-driven ------------------------------------------------ */
+
+static const char *kind_name(bm_input_kind k)
+{
+    switch (k) {
+    case BM_IN_TEXT: return "text";
+    case BM_IN_CALLBACK: return "callback";
+    case BM_IN_CONTACT: return "contact";
+    case BM_IN_VOICE: return "voice";
+    case BM_IN_OTHER: return "other";
+    }
+    return "?";
+}
+
+
+#define CHECK_CASE(cond, name, what)                                              \
+    do {                                                                          \
+        CU_ASSERT(cond);                                                          \
+        if (!(cond)) {                                                            \
+            fprintf(stderr, "\n  case \"%s\": %s\n", name, what);                \
+        }                                                                         \
+    } while (0)
+
+/* expected 64-bit values are strings, so the check does not itself go
+ * through cJSON's doubles */
+static void check_i64(const cJSON *exp, const char *key, int64_t got, const char *name)
+{
+    const cJSON *e = cJSON_GetObjectItemCaseSensitive(exp, key);
+    if (!e)
+        return;
+    long long want = strtoll(e->valuestring, NULL, 10);
+    char msg[160];
+    snprintf(msg, sizeof msg, "%s: want %lld got %lld", key, want, (long long)got);
+    CHECK_CASE(want == got, name, msg);
+}
+
+static void check_str(const cJSON *exp, const char *key, const char *got, const char *name)
+{
+    const cJSON *e = cJSON_GetObjectItemCaseSensitive(exp, key);
+    if (!e)
+        return;
+    char msg[200];
+    if (cJSON_IsNull(e)) {
+        snprintf(msg, sizeof msg, "%s: want NULL got \"%s\"", key, got ? got : "");
+        CHECK_CASE(got == NULL, name, msg);
+        return;
+    }
+    snprintf(msg, sizeof msg, "%s: want \"%s\" got \"%s\"", key, e->valuestring,
+             got ? got : "(NULL)");
+    CHECK_CASE(got && strcmp(got, e->valuestring) == 0, name, msg);
+}
+
+static void test_parse_cases(void)
+{
+    char *text = read_file(UPDATES_FILE);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(text);
+    cJSON *cases = cJSON_Parse(text);
+    free(text);
+    CU_ASSERT_FATAL(cJSON_IsArray(cases));
+    CU_ASSERT(cJSON_GetArraySize(cases) >= 30);
+
+    const cJSON *c;
+    cJSON_ArrayForEach(c, cases) {
+        const char *name = tg_json_str(c, "name");
+        const cJSON *u = cJSON_GetObjectItemCaseSensitive(c, "update");
+        const cJSON *exp = cJSON_GetObjectItemCaseSensitive(c, "expect");
+        const char *status = tg_json_str(exp, "status");
+        int64_t uid = -777;
+        bm_input in;
+        char err[256];
+        tgu_status st = tgu_parse(u, &uid, &in, err, sizeof err);
+
+        const char *got_status = st == TGU_OK ? "ok" : st == TGU_SKIP ? "skip" : "error";
+        char msg[400];
+        snprintf(msg, sizeof msg, "status: want %s got %s (%s)", status, got_status, err);
+        CHECK_CASE(strcmp(status, got_status) == 0, name, msg);
+
+        const cJSON *eu = cJSON_GetObjectItemCaseSensitive(exp, "update_id");
+        if (cJSON_IsNull(eu)) {
+            CHECK_CASE(uid == -777, name, "update_id should be left untouched");
+        } else {
+            check_i64(exp, "update_id", uid, name);
+        }
+
+        if (st == TGU_ERROR) {
+            const char *has = tg_json_str(exp, "error_has");
+            snprintf(msg, sizeof msg, "error \"%s\" should mention \"%s\"", err, has);
+            CHECK_CASE(err[0] && has && strstr(err, has), name, msg);
+            CU_ASSERT_PTR_NOT_NULL(in.text); /* never NULL, even on error */
+            continue;
+        }
+        if (st != TGU_OK)
+            continue;
+        check_str(exp, "kind", kind_name(in.kind), name);
+        check_str(exp, "text", in.text, name);
+        check_i64(exp, "user_id", in.user.id, name);
+        check_i64(exp, "chat_id", in.user.chat_id, name);
+        check_i64(exp, "contact_user_id", in.contact_user_id, name);
+        check_i64(exp, "message_id", in.message_id, name);
+        check_str(exp, "callback_id", in.callback_id, name);
+        check_str(exp, "first_name", in.user.first_name, name);
+        check_str(exp, "last_name", in.user.last_name, name);
+        check_str(exp, "username", in.user.username, name);
+        check_str(exp, "language_code", in.user.language_code, name);
+    }
+    cJSON_Delete(cases);
+}
+
+static void test_parse_null(void)
+{
+    int64_t uid = -1;
+    bm_input in;
+    char err[64];
+    CU_ASSERT_EQUAL(tgu_parse(NULL, &uid, &in, err, sizeof err), TGU_ERROR);
+    CU_ASSERT_EQUAL(uid, -1);
+}
+
+/* ---- rendering --------------------------------------------------------- */
+
+static bm_button_out btn(bm_button_kind k, const char *label, const char *data)
+{
+    return (bm_button_out){.label = (char *)label, .data = (char *)data, .kind = k};
+}
+
+static const cJSON *get(const cJSON *o, const char *k)
+{
+    return cJSON_GetObjectItemCaseSensitive(o, k);
+}
+
+static const cJSON *at(const cJSON *a, int i)
+{
+    return cJSON_GetArrayItem(a, i);
+}
+
+static void test_render_reply_keyboard(void)
+{
+    int row_len[] = {2, 1};
+    bm_button_out b[] = {
+        btn(BM_BTN_REPLY, "Cars", NULL), btn(BM_BTN_REPLY, "Terms", NULL),
+        btn(BM_BTN_CONTACT, "Share phone", NULL),
+    };
+    bm_effect fx = {.kind = BM_FX_SEND, .chat_id = 5000000001LL, .text = "Menu",
+                    .markup = {.kind = BM_MK_REPLY, .n_rows = 2, .row_len = row_len,
+                               .n_buttons = 3, .buttons = b}};
+    tgu_calls calls;
+    tgu_calls_init(&calls);
+    char err[128];
+    CU_ASSERT_EQUAL_FATAL(tgu_render(&fx, &calls, err, sizeof err), 0);
+    CU_ASSERT_EQUAL_FATAL(calls.n, 1);
+    CU_ASSERT_STRING_EQUAL(calls.v[0].method, "sendMessage");
+    CU_ASSERT_EQUAL(calls.v[0].chat_id, 5000000001LL);
+    const cJSON *p = calls.v[0].params;
+    int64_t chat = 0;
+    CU_ASSERT_EQUAL(tg_json_i64(p, "chat_id", &chat), 0);
+    CU_ASSERT_EQUAL(chat, 5000000001LL);
+    CU_ASSERT_STRING_EQUAL(tg_json_str(p, "text"), "Menu");
+    const cJSON *mk = get(p, "reply_markup");
+    CU_ASSERT_FATAL(cJSON_IsObject(mk));
+    CU_ASSERT(cJSON_IsTrue(get(mk, "resize_keyboard")));
+    CU_ASSERT_PTR_NULL(get(mk, "inline_keyboard"));
+    const cJSON *kb = get(mk, "keyboard");
+    CU_ASSERT_FATAL(cJSON_IsArray(kb));
+    CU_ASSERT_EQUAL(cJSON_GetArraySize(kb), 2);
+    CU_ASSERT_EQUAL(cJSON_GetArraySize(at(kb, 0)), 2);
+    CU_ASSERT_EQUAL(cJSON_GetArraySize(at(kb, 1)), 1);
+    CU_ASSERT_STRING_EQUAL(tg_json_str(at(at(kb, 0), 1), "text"), "Terms");
+    CU_ASSERT_PTR_NULL(get(at(at(kb, 0), 0), "request_contact"));
+    CU_ASSERT_STRING_EQUAL(tg_json_str(at(at(kb, 1), 0), "text"), "Share phone");
+    CU_ASSERT(cJSON_IsTrue(get(at(at(kb, 1), 0), "request_contact")));
+
+    /* the wire form keeps the 64-bit id exact */
+    char *s = cJSON_PrintUnformatted(p);
+    CU_ASSERT_PTR_NOT_NULL(strstr(s, "\"chat_id\":5000000001"));
+    free(s);
+    tgu_calls_free(&calls);
+}
+
+static void test_render_inline_keyboard(void)
+{
+    int row_len[] = {1, 1};
+    bm_button_out b[] = {
+        btn(BM_BTN_CALLBACK, "More", "more:1"),
+        btn(BM_BTN_URL, "Site", "https://example.com"),
+    };
+    bm_effect fx = {.kind = BM_FX_SEND, .chat_id = -1001234567890123LL, .text = "Pick",
+                    .markup = {.kind = BM_MK_INLINE, .n_rows = 2, .row_len = row_len,
+                               .n_buttons = 2, .buttons = b}};
+    tgu_calls calls;
+    tgu_calls_init(&calls);
+    CU_ASSERT_EQUAL_FATAL(tgu_render(&fx, &calls, NULL, 0), 0);
+    CU_ASSERT_EQUAL_FATAL(calls.n, 1);
+    const cJSON *mk = get(calls.v[0].params, "reply_markup");
+    const cJSON *kb = get(mk, "inline_keyboard");
+    CU_ASSERT_FATAL(cJSON_IsArray(kb));
+    CU_ASSERT_PTR_NULL(get(mk, "keyboard"));
+    CU_ASSERT_PTR_NULL(get(mk, "resize_keyboard"));
+    const cJSON *b0 = at(at(kb, 0), 0), *b1 = at(at(kb, 1), 0);
+    CU_ASSERT_STRING_EQUAL(tg_json_str(b0, "text"), "More");
+    CU_ASSERT_STRING_EQUAL(tg_json_str(b0, "callback_data"), "more:1");
+    CU_ASSERT_PTR_NULL(get(b0, "url"));
+    CU_ASSERT_STRING_EQUAL(tg_json_str(b1, "url"), "https://example.com");
+    CU_ASSERT_PTR_NULL(get(b1, "callback_data"));
+    char *s = cJSON_PrintUnformatted(calls.v[0].params);
+    CU_ASSERT_PTR_NOT_NULL(strstr(s, "\"chat_id\":-1001234567890123"));
+    free(s);
+    tgu_calls_free(&calls);
+}
+
+static void test_render_remove_and_none(void)
+{
+    bm_effect fx = {.kind = BM_FX_SEND, .chat_id = 1, .text = "Bye",
+                    .markup = {.kind = BM_MK_REMOVE}};
+    tgu_calls calls;
+    tgu_calls_init(&calls);
+    CU_ASSERT_EQUAL_FATAL(tgu_render(&fx, &calls, NULL, 0), 0);
+    CU_ASSERT_EQUAL_FATAL(calls.n, 1);
+    const cJSON *mk = get(calls.v[0].params, "reply_markup");
+    CU_ASSERT(cJSON_IsTrue(get(mk, "remove_keyboard")));
+    CU_ASSERT_EQUAL(cJSON_GetArraySize(mk), 1);
+
+    fx.markup.kind = BM_MK_NONE;
+    tgu_calls_clear(&calls);
+    CU_ASSERT_EQUAL_FATAL(tgu_render(&fx, &calls, NULL, 0), 0);
+    CU_ASSERT_EQUAL_FATAL(calls.n, 1);
+    CU_ASSERT_PTR_NULL(get(calls.v[0].params, "reply_markup"));
+    CU_ASSERT_EQUAL(cJSON_GetArraySize(calls.v[0].params), 2); /* chat_id, text */
+    tgu_calls_free(&calls);
+}
+
+static void test_render_edit_answer_skip(void)
+{
+    int row_len[] = {1};
+    bm_button_out b[] = {btn(BM_BTN_CALLBACK, "Back", "back")};
+    bm_effect fx = {.kind = BM_FX_EDIT, .chat_id = 77, .message_id = 3000000000LL,
+                    .text = "Edited",
+                    .markup = {.kind = BM_MK_INLINE, .n_rows = 1, .row_len = row_len,
+                               .n_buttons = 1, .buttons = b}};
+    tgu_calls calls;
+    tgu_calls_init(&calls);
+    CU_ASSERT_EQUAL_FATAL(tgu_render(&fx, &calls, NULL, 0), 0);
+    CU_ASSERT_EQUAL_FATAL(calls.n, 1);
+    CU_ASSERT_STRING_EQUAL(calls.v[0].method, "editMessageText");
+    const cJSON *p = calls.v[0].params;
+    int64_t v = 0;
+    CU_ASSERT(tg_json_i64(p, "message_id", &v) == 0 && v == 3000000000LL);
+    CU_ASSERT(tg_json_i64(p, "chat_id", &v) == 0 && v == 77);
+    CU_ASSERT_STRING_EQUAL(tg_json_str(p, "text"), "Edited");
+    CU_ASSERT(cJSON_IsArray(get(get(p, "reply_markup"), "inline_keyboard")));
+
+    /* a reply keyboard cannot be edited in: it is left out */
+    fx.markup.kind = BM_MK_REPLY;
+    b[0].kind = BM_BTN_REPLY;
+    tgu_calls_clear(&calls);
+    CU_ASSERT_EQUAL_FATAL(tgu_render(&fx, &calls, NULL, 0), 0);
+    CU_ASSERT_EQUAL_FATAL(calls.n, 1);
+    CU_ASSERT_PTR_NULL(get(calls.v[0].params, "reply_markup"));
+
+    bm_effect ans = {.kind = BM_FX_ANSWER, .chat_id = 77, .callback_id = "cb-123"};
+    tgu_calls_clear(&calls);
+    CU_ASSERT_EQUAL_FATAL(tgu_render(&ans, &calls, NULL, 0), 0);
+    CU_ASSERT_EQUAL_FATAL(calls.n, 1);
+    CU_ASSERT_STRING_EQUAL(calls.v[0].method, "answerCallbackQuery");
+    CU_ASSERT_STRING_EQUAL(tg_json_str(calls.v[0].params, "callback_query_id"), "cb-123");
+    CU_ASSERT_EQUAL(calls.v[0].chat_id, 77);
+
+    bm_effect act = {.kind = BM_FX_ACTION, .chat_id = 77, .text = "hi", .action = BM_ACT_LLM};
+    bm_effect rec = {.kind = BM_FX_RECORD, .chat_id = 77, .text = "{}", .form = 0};
+    bm_effect empty = {.kind = BM_FX_SEND, .chat_id = 77, .text = ""};
+    tgu_calls_clear(&calls);
+    CU_ASSERT_EQUAL(tgu_render(&act, &calls, NULL, 0), 0);
+    CU_ASSERT_EQUAL(tgu_render(&rec, &calls, NULL, 0), 0);
+    CU_ASSERT_EQUAL(tgu_render(&empty, &calls, NULL, 0), 0);
+    CU_ASSERT_EQUAL(calls.n, 0);
+    tgu_calls_free(&calls);
+}
+
+static void test_render_malformed(void)
+{
+    int row_len[] = {1};
+    bm_button_out b[] = {btn(BM_BTN_CALLBACK, "Broken", NULL)};
+    bm_effect fx = {.kind = BM_FX_SEND, .chat_id = 1, .text = "x",
+                    .markup = {.kind = BM_MK_INLINE, .n_rows = 1, .row_len = row_len,
+                               .n_buttons = 1, .buttons = b}};
+    tgu_calls calls;
+    tgu_calls_init(&calls);
+    char err[128] = "";
+    CU_ASSERT_EQUAL(tgu_render(&fx, &calls, err, sizeof err), -1);
+    CU_ASSERT(err[0] != '\0');
+    CU_ASSERT_EQUAL(calls.n, 0);
+
+    int bad_len[] = {3}; /* more buttons than there are */
+    bm_effect fx2 = {.kind = BM_FX_SEND, .chat_id = 1, .text = "x",
+                     .markup = {.kind = BM_MK_REPLY, .n_rows = 1, .row_len = bad_len,
+                                .n_buttons = 1, .buttons = b}};
+    CU_ASSERT_EQUAL(tgu_render(&fx2, &calls, err, sizeof err), -1);
+    bm_effect ans = {.kind = BM_FX_ANSWER, .chat_id = 1, .callback_id = NULL};
+    CU_ASSERT_EQUAL(tgu_render(&ans, &calls, err, sizeof err), -1);
+    CU_ASSERT_EQUAL(calls.n, 0);
+    tgu_calls_free(&calls);
+}
+
+/* A text longer than 4096 UTF-16 units becomes several messages, each within
+ * the limit, the keyboard only on the last. */
+static void test_render_split(void)
+{
+    /* 3000 emoji (2 UTF-16 units each, 4 bytes) in words, then a tail */
+    size_t cap = 3000 * 5 + 64;
+    char *text = malloc(cap);
+    size_t n = 0;
+    for (int i = 0; i < 3000; i++) {
+        memcpy(text + n, "\xF0\x9F\x98\x80", 4); /* U+1F600 */
+        n += 4;
+        if (i % 10 == 9)
+            text[n++] = ' ';
+    }
+    n += (size_t)snprintf(text + n, cap - n, "THE END");
+    size_t units = text_utf16_len(text, n);
+    CU_ASSERT(units > TGU_TEXT_MAX);
+
+    int row_len[] = {1};
+    bm_button_out b[] = {btn(BM_BTN_REPLY, "OK", NULL)};
+    bm_effect fx = {.kind = BM_FX_SEND, .chat_id = 9, .text = text,
+                    .markup = {.kind = BM_MK_REPLY, .n_rows = 1, .row_len = row_len,
+                               .n_buttons = 1, .buttons = b}};
+    tgu_calls calls;
+    tgu_calls_init(&calls);
+    CU_ASSERT_EQUAL_FATAL(tgu_render(&fx, &calls, NULL, 0), 0);
+    CU_ASSERT_EQUAL_FATAL(calls.n, 2);
+    size_t total = 0;
+    for (int i = 0; i < calls.n; i++) {
+        CU_ASSERT_STRING_EQUAL(calls.v[i].method, "sendMessage");
+        const char *t = tg_json_str(calls.v[i].params, "text");
+        CU_ASSERT_PTR_NOT_NULL_FATAL(t);
+        size_t u = text_utf16_len(t, strlen(t));
+        CU_ASSERT(u >= 1 && u <= TGU_TEXT_MAX);
+        CU_ASSERT(text_utf8_valid(t, strlen(t)));
+        total += u;
+        CU_ASSERT_EQUAL(get(calls.v[i].params, "reply_markup") != NULL, i == calls.n - 1);
+    }
+    /* only the separators at the cuts are dropped */
+    CU_ASSERT(total >= units - (size_t)calls.n && total <= units);
+    const char *last = tg_json_str(calls.v[calls.n - 1].params, "text");
+    CU_ASSERT(strlen(last) >= 7 && strcmp(last + strlen(last) - 7, "THE END") == 0);
+
+    /* an over-long edit: the first part edits, the rest is sent */
+    int irow[] = {1};
+    bm_button_out ib[] = {btn(BM_BTN_CALLBACK, "Back", "back")};
+    bm_effect ed = {.kind = BM_FX_EDIT, .chat_id = 9, .message_id = 5, .text = text,
+                    .markup = {.kind = BM_MK_INLINE, .n_rows = 1, .row_len = irow,
+                               .n_buttons = 1, .buttons = ib}};
+    tgu_calls_clear(&calls);
+    CU_ASSERT_EQUAL_FATAL(tgu_render(&ed, &calls, NULL, 0), 0);
+    CU_ASSERT_EQUAL_FATAL(calls.n, 2);
+    CU_ASSERT_STRING_EQUAL(calls.v[0].method, "editMessageText");
+    CU_ASSERT_PTR_NULL(get(calls.v[0].params, "reply_markup"));
+    CU_ASSERT_STRING_EQUAL(calls.v[1].method, "sendMessage");
+    CU_ASSERT(cJSON_IsArray(get(get(calls.v[1].params, "reply_markup"), "inline_keyboard")));
+    tgu_calls_free(&calls);
+    free(text);
+}
+
+/* ---- setMyCommands ------------------------------------------------------- */
+
+static const char *const langs[] = {"en", "ru"};
+static const char *const texts[] = {
+    "Start over", "Начать заново",  /* 0 */
+    "Get help", "Помощь",           /* 1 */
+};
+static const bm_command commands[] = {
+    {.name = "start", .description = 0, .transition = BM_NONE},
+    {.name = "debug", .description = BM_NONE, .transition = BM_NONE},
+    {.name = "help", .description = 1, .transition = BM_NONE},
+};
+
+static const cJSON *find_command(const cJSON *arr, const char *name)
+{
+    const cJSON *c;
+    cJSON_ArrayForEach(c, arr) {
+        const char *n = tg_json_str(c, "command");
+        if (n && !strcmp(n, name))
+            return c;
+    }
+    return NULL;
+}
+
+static void test_commands(void)
+{
+    bm_machine m = {.name = "t", .langs = langs, .n_langs = 2, .default_lang = 1,
+                    .texts = texts, .n_texts = 2, .commands = commands, .n_commands = 3};
+    tgu_calls calls;
+    tgu_calls_init(&calls);
+    char err[128];
+    CU_ASSERT_EQUAL_FATAL(tgu_commands(&m, &calls, err, sizeof err), 0);
+    CU_ASSERT_EQUAL_FATAL(calls.n, 3);
+    const char *want_lang[] = {"en", "ru", NULL};
+    const char *want_start[] = {"Start over", "Начать заново", "Начать заново"};
+    for (int i = 0; i < 3; i++) {
+        CU_ASSERT_STRING_EQUAL(calls.v[i].method, "setMyCommands");
+        CU_ASSERT_EQUAL(calls.v[i].chat_id, 0);
+        const cJSON *p = calls.v[i].params;
+        const char *lc = tg_json_str(p, "language_code");
+        if (want_lang[i]) {
+            CU_ASSERT(lc && !strcmp(lc, want_lang[i]));
+        } else {
+            CU_ASSERT_PTR_NULL(get(p, "language_code"));
+        }
+        const cJSON *arr = get(p, "commands");
+        CU_ASSERT_FATAL(cJSON_IsArray(arr));
+        CU_ASSERT_EQUAL(cJSON_GetArraySize(arr), 2);
+        CU_ASSERT_PTR_NULL(find_command(arr, "debug")); /* hidden */
+        const cJSON *st = find_command(arr, "start");
+        CU_ASSERT_PTR_NOT_NULL_FATAL(st);
+        CU_ASSERT_STRING_EQUAL(tg_json_str(st, "description"), want_start[i]);
+        CU_ASSERT_PTR_NOT_NULL(find_command(arr, "help"));
+    }
+    tgu_calls_free(&calls);
+
+    /* only hidden commands: nothing to publish, the lists are deleted */
+    bm_machine h = m;
+    h.commands = &commands[1];
+    h.n_commands = 1;
+    CU_ASSERT_EQUAL_FATAL(tgu_commands(&h, &calls, err, sizeof err), 0);
+    CU_ASSERT_EQUAL_FATAL(calls.n, 3);
+    for (int i = 0; i < 3; i++) {
+        CU_ASSERT_STRING_EQUAL(calls.v[i].method, "deleteMyCommands");
+        CU_ASSERT_PTR_NULL(get(calls.v[i].params, "commands"));
+    }
+    CU_ASSERT_STRING_EQUAL(tg_json_str(calls.v[1].params, "language_code"), "ru");
+    tgu_calls_free(&calls);
+}
+
+/* ---- JSON helpers ---------------------------------------------------------- */
+
+static void test_json_i64(void)
+{
+    cJSON *o = cJSON_Parse("{\"a\":9007199254740991,\"b\":-1001234567890123,"
+                           "\"c\":1.5,\"d\":\"7\",\"e\":1e300,\"f\":2147483648}");
+    int64_t v = 0;
+    CU_ASSERT(tg_json_i64(o, "a", &v) == 0 && v == 9007199254740991LL);
+    CU_ASSERT(tg_json_i64(o, "b", &v) == 0 && v == -1001234567890123LL);
+    CU_ASSERT(tg_json_i64(o, "f", &v) == 0 && v == 2147483648LL);
+    v = 5;
+    CU_ASSERT_EQUAL(tg_json_i64(o, "c", &v), -1);
+    CU_ASSERT_EQUAL(tg_json_i64(o, "d", &v), -1);
+    CU_ASSERT_EQUAL(tg_json_i64(o, "e", &v), -1);
+    CU_ASSERT_EQUAL(tg_json_i64(o, "missing", &v), -1);
+    CU_ASSERT_EQUAL(v, 5);
+    cJSON_Delete(o);
+
+    cJSON *w = cJSON_CreateObject();
+    tg_json_add_i64(w, "id", 5000000001234LL);
+    tg_json_add_i64(w, "neg", -1001234567890123LL);
+    char *s = cJSON_PrintUnformatted(w);
+    CU_ASSERT_STRING_EQUAL(s, "{\"id\":5000000001234,\"neg\":-1001234567890123}");
+    cJSON *back = cJSON_Parse(s);
+    CU_ASSERT(tg_json_i64(back, "neg", &v) == 0 && v == -1001234567890123LL);
+    cJSON_Delete(back);
+    free(s);
+    cJSON_Delete(w);
+}
+
+int main(void)
+{
+    if (CU_initialize_registry() != CUE_SUCCESS)
+        return 1;
+    CU_pSuite s = CU_add_suite("tgupdate", NULL, NULL);
+    CU_add_test(s, "parse cases from data file", test_parse_cases);
+    CU_add_test(s, "parse NULL", test_parse_null);
+    CU_add_test(s, "render reply keyboard", test_render_reply_keyboard);
+    CU_add_test(s, "render inline keyboard", test_render_inline_keyboard);
+    CU_add_test(s, "render remove / no markup", test_render_remove_and_none);
+    CU_add_test(s, "render edit, answer, skipped kinds", test_render_edit_answer_skip);
+    CU_add_test(s, "render malformed", test_render_malformed);
+    CU_add_test(s, "render split long text", test_render_split);
+    CU_add_test(s, "setMyCommands per language", test_commands);
+    CU_add_test(s, "64-bit JSON ids", test_json_i64);
+    CU_basic_set_mode(CU_BRM_VERBOSE);
+    CU_basic_run_tests();
+    unsigned fails = CU_get_number_of_failures();
+    CU_cleanup_registry();
+    return fails ? 1 : 0;
+}
