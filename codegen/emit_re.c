@@ -44,9 +44,14 @@ const char *emit_re(arena *a, const low_machine *m)
     /* global commands */
     sb_puts(sb, "/* Global commands: valid in every state. */\n"
                 "static int match_global(const unsigned char *YYCURSOR)\n{\n");
-    put_block_open(sb);
-    put_rules(sb, m->global_rules, m->n_global_rules);
-    sb_puts(sb, "        * { return BM_NONE; }\n    */\n}\n\n");
+    if (m->n_global_rules == 0) {
+        /* an empty DFA would leave re2c's yych unused */
+        sb_puts(sb, "    (void)YYCURSOR;\n    return BM_NONE;\n}\n\n");
+    } else {
+        put_block_open(sb);
+        put_rules(sb, m->global_rules, m->n_global_rules);
+        sb_puts(sb, "        * { return BM_NONE; }\n    */\n}\n\n");
+    }
 
     /* one block per state with triggers */
     for (int s = 0; s < m->n_states; s++) {

@@ -492,6 +492,76 @@ static void pick_callback_data(lower_ctx *c)
     }
 }
 
+/* ---- shadowed patterns ------------------------------------------------------- */
+
+/* Split an unanchored pattern made only of literal alternatives ("price|
+ * cost") into lower-cased (ASCII) alternatives. Returns the count, 0 when
+ * the pattern uses any other syntax. */
+static int literal_alts(arena *a, const char *pat, char ***out)
+{
+    if (!*pat)
+        return 0;
+    int n = 1;
+    for (const char *p = pat; *p; p++) {
+        if (strchr(".[](){}*+?^$\\", *p))
+            return 0;
+        n += *p == '|';
+    }
+    char **v = ARENA_ARRAY(a, char *, n);
+    char *copy = arena_strdup(a, pat);
+    int k = 0;
+    for (char *p = copy, *bar; p; p = bar) {
+        bar = strchr(p, '|');
+        if (bar)
+            *bar++ = '\0';
+        if (!*p)
+            return 0; /* an empty alternative matches everything anyway */
+        for (char *q = p; *q; q++)
+            if (*q >= 'A' && *q <= 'Z')
+                *q = (char)(*q + 32);
+        v[k++] = p;
+    }
+    *out = v;
+    return k;
+}
+
+/* re2c -Werror rejects a rule no input can reach; catch the common case
+ * here, with the spec's positions: a literal pattern every text of which
+ * already contains an earlier literal pattern ("price" before "price list"). */
+static void check_shadowed(lower_ctx *c, const ir_state *st)
+{
+    for (int j = 0; j < st->n_on; j++) {
+        const ir_on *b = &st->on[j];
+        char **bv;
+        int nb;
+        if (b->trigger != IR_ON_PATTERN || !b->arg || !(nb = literal_alts(c->a, b->arg, &bv)))
+            continue;
+        for (int i = 0; i < j; i++) {
+            const ir_on *a = &st->on[i];
+            char **av;
+            int na;
+            if (a->trigger != IR_ON_PATTERN || !a->arg || !(na = literal_alts(c->a, a->arg, &av)))
+                continue;
+            int all = 1;
+            for (int y = 0; y < nb && all; y++) {
+                int hit = 0;
+                for (int x = 0; x < na && !hit; x++)
+                    hit = strstr(bv[y], av[x]) != NULL;
+                all = hit;
+            }
+            if (all) {
+                diag_error(c->d, b->arg_pos,
+                           "put the more specific pattern first, or remove this one",
+                           "pattern '%s' can never match in state '%s': the earlier pattern "
+                           "'%s' (line %u) takes every text it would", b->arg, st->name,
+                           a->arg, a->arg_pos.line);
+                c->errors++;
+                break;
+            }
+        }
+    }
+}
+
 /* ---- states ------------------------------------------------------------------------- */
 
 static const char *trigger_name(ir_trigger t)
@@ -605,6 +675,7 @@ static void lower_state(lower_ctx *c, int si)
     }
     ls->rules = rules;
     ls->n_rules = n;
+    check_shadowed(c, st);
 }
 
 /* ---- forms ---------------------------------------------------------------------------- */

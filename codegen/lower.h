@@ -22,14 +22,23 @@
  *                64 bytes is cut and followed by "~<fnv32 hex>"; a clash with
  *                an explicit value gets "~<k>".
  *   ids          FNV-1a 32 of the state / form name and of "form.field".
- *   shape_hash   FNV-1a 64 over the sorted lines of a canonical description:
- *                "state <name>", "form <name>", "field <form>.<name>
- *                <validator>", "var <name>", "tr <source> -> <effect>" for
- *                every transition (source = "cmd /x", "<state> button <label
- *                text name>", "<state> on <trigger> <arg>", "<form> done" ...;
- *                effect = goto target / form / action names). Texts, their
- *                wording, labels' translations and the order of elements are
- *                not part of the shape: rewording a text keeps the hash.
+ *   shape_hash   FNV-1a 64 over the sorted lines of a canonical description,
+ *                each followed by '\n': "state <name>", "form <name>",
+ *                "field <form>.<field> <validator>", "var <name>",
+ *                "start <state>", "cmd /<name>" (a command with no
+ *                transition), and "tr <source> -> [set <var>]... [action
+ *                <name>] [form <name>] [goto <state>]" for every transition,
+ *                where source is "cmd /<name>", "<state> button|inline|contact
+ *                <label text name>", "<state> on <trigger> <arg>", "<form>
+ *                done" or "<form> cancel". Names only, never indices, and
+ *                sorted, so reordering the spec keeps the hash; texts and
+ *                their wording, descriptions, URLs, callback data and
+ *                `moved:` are not part of the shape.
+ *   rules        a state's text rules in matching priority order: `on:
+ *                command`, reply button labels (every language), `on: text`,
+ *                `on: pattern`; an exact duplicate keeps the first. A literal
+ *                pattern that an earlier literal pattern always beats is an
+ *                error here (re2c -Werror would reject the unreachable rule).
  */
 #ifndef BOTC_LOWER_H
 #define BOTC_LOWER_H

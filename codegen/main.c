@@ -52,11 +52,15 @@ static int usage_error(const char *fmt, const char *arg)
     return 2;
 }
 
-/* Load and check; prints diagnostics. Returns the IR or NULL on errors. */
-static ir_spec *load_checked(arena *a, const char *path)
+/* Load and check `path`; with `m`, lower it too (lowering reports what
+ * only it can see, e.g. a pattern shadowed by an earlier one). Prints every
+ * diagnostic once. Returns the IR, or NULL when there are errors. */
+static ir_spec *load_checked(arena *a, const char *path, low_machine **m)
 {
     diag_list *d = NULL;
     ir_spec *s = load_spec(a, path, &d);
+    if (s && diag_errors(d) == 0 && m)
+        *m = low_lower(a, s, d);
     int errors = diag_errors(d);
     diag_print(d, stderr);
     diag_free(d);
@@ -66,16 +70,8 @@ static ir_spec *load_checked(arena *a, const char *path)
 static int cmd_check(const char *path)
 {
     arena *a = arena_new();
-    ir_spec *s = load_checked(a, path);
-    int rc = 1;
-    if (s) {
-        /* lowering catches what only it can see (e.g. a pattern the
-         * translator rejects) */
-        diag_list *d = diag_new(path, "");
-        rc = low_lower(a, s, d) ? 0 : 1;
-        diag_print(d, stderr);
-        diag_free(d);
-    }
+    low_machine *m = NULL;
+    int rc = load_checked(a, path, &m) && m ? 0 : 1;
     arena_free(a);
     return rc;
 }
@@ -84,21 +80,15 @@ static int cmd_gen(const char *path, const char *dir)
 {
     arena *a = arena_new();
     int rc = 1;
-    ir_spec *s = load_checked(a, path);
-    if (s) {
-        diag_list *d = diag_new(path, "");
-        low_machine *m = low_lower(a, s, d);
-        diag_print(d, stderr);
-        diag_free(d);
-        if (m) {
-            out_file files[OUT_N_FILES];
-            char err[512];
-            out_render(a, m, files);
-            if (out_write(dir, files, OUT_N_FILES, err, sizeof err) < 0)
-                fprintf(stderr, "botc: %s\n", err);
-            else
-                rc = 0;
-        }
+    low_machine *m = NULL;
+    if (load_checked(a, path, &m) && m) {
+        out_file files[OUT_N_FILES];
+        char err[512];
+        out_render(a, m, files);
+        if (out_write(dir, files, OUT_N_FILES, err, sizeof err) < 0)
+            fprintf(stderr, "botc: %s\n", err);
+        else
+            rc = 0;
     } else {
         fprintf(stderr, "botc: %s has errors; nothing written\n", path);
     }
@@ -109,7 +99,7 @@ static int cmd_gen(const char *path, const char *dir)
 static int cmd_dot(const char *path)
 {
     arena *a = arena_new();
-    ir_spec *s = load_checked(a, path);
+    ir_spec *s = load_checked(a, path, NULL);
     int rc = 1;
     if (s)
         rc = emit_dot(s, stdout) == 0 && fflush(stdout) == 0 ? 0 : 1;
@@ -120,8 +110,8 @@ static int cmd_dot(const char *path)
 static int cmd_diff(const char *old_path, const char *new_path, const char *db)
 {
     arena *a = arena_new();
-    ir_spec *o = load_checked(a, old_path);
-    ir_spec *n = o ? load_checked(a, new_path) : NULL;
+    ir_spec *o = load_checked(a, old_path, NULL);
+    ir_spec *n = o ? load_checked(a, new_path, NULL) : NULL;
     int rc = 1;
     if (o && n)
         rc = spec_diff(o, n, db, stdout) == 0 ? 0 : 1;

@@ -631,7 +631,7 @@ static int validate(step *st, const bm_field *f, const bm_input *in, char **valu
     } else if (in->kind != BM_IN_TEXT) {
         return 0;
     }
-    char *t = trim_dup(in->text);
+    char *t = trim_dup(st->input);
     if (!t)
         return -1;
     int rc = 0;
@@ -735,7 +735,7 @@ static int form_input(step *st, const bm_input *in)
     bm_session *s = st->s;
     const bm_form *F = &m->forms[s->form];
     if (in->kind == BM_IN_TEXT) {
-        if (is_cancel(in->text)) {
+        if (is_cancel(st->input)) {
             end_form(st);
             if (F->cancel_tr >= 0)
                 return run_tr(st, F->cancel_tr, 0);
@@ -749,7 +749,7 @@ static int form_input(step *st, const bm_input *in)
                 mk.kind = BM_MK_REMOVE;
             return send_text(st, m->sys_texts[BM_SYS_CANCELLED], &mk);
         }
-        int g = m->match_text ? m->match_text(BM_NONE, in->text) : BM_NONE;
+        int g = m->match_text ? m->match_text(BM_NONE, st->input) : BM_NONE;
         if (g >= 0) {
             end_form(st);
             return run_tr(st, g, 0);
@@ -873,10 +873,10 @@ static int on_callback(step *st, const bm_input *in)
     e->callback_id = strdup(in->callback_id ? in->callback_id : "");
     if (!e->callback_id)
         return -1;
-    int b = find_callback(m, m->states[st->s->state].inline_kb, in->text);
+    int b = find_callback(m, m->states[st->s->state].inline_kb, st->input);
     /* a button of a menu the user has since left still does what it says */
     for (int i = 0; b < 0 && i < m->n_states; i++)
-        b = find_callback(m, m->states[i].inline_kb, in->text);
+        b = find_callback(m, m->states[i].inline_kb, st->input);
     if (b < 0 || m->buttons[b].transition < 0)
         return 0;
     if (st->s->form >= 0)
@@ -900,6 +900,32 @@ static int contact_button_tr(const bm_machine *m, const bm_state *S)
     return BM_NONE;
 }
 
+/* A reply keyboard stays on the user's screen until another replaces it,
+ * so a state without one of its own still receives presses of the last
+ * one shown: the exact label (any language) of a reply button of any
+ * state runs that button's transition, like a stale inline button. */
+static int stale_reply_tr(const bm_machine *m, const char *text)
+{
+    for (int s = 0; s < m->n_states; s++) {
+        int kb = m->states[s].reply_kb;
+        if (kb < 0)
+            continue;
+        const bm_keyboard *k = &m->keyboards[kb];
+        for (int r = 0; r < k->n_rows; r++) {
+            const bm_row *row = &m->rows[k->first_row + r];
+            for (int i = 0; i < row->n_buttons; i++) {
+                const bm_button *b = &m->buttons[row->first_button + i];
+                if (b->kind != BM_BTN_REPLY || b->transition < 0)
+                    continue;
+                for (int l = 0; l < m->n_langs; l++)
+                    if (!strcmp(text, bm_text(m, b->label, l)))
+                        return b->transition;
+            }
+        }
+    }
+    return BM_NONE;
+}
+
 static int dispatch(step *st, const bm_input *in)
 {
     const bm_machine *m = st->m;
@@ -913,6 +939,8 @@ static int dispatch(step *st, const bm_input *in)
     switch (in->kind) {
     case BM_IN_TEXT:
         t = m->match_text ? m->match_text(s->state, st->input) : BM_NONE;
+        if (t < 0)
+            t = stale_reply_tr(m, st->input);
         break;
     case BM_IN_CONTACT:
         t = S->contact_tr >= 0 ? S->contact_tr : contact_button_tr(m, S);

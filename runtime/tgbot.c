@@ -15,6 +15,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -93,6 +94,16 @@ static bool token_rejected(const tg_result *r)
            (r->error_code == 401 || r->error_code == 404);
 }
 
+/* "network error: ...", "Bot API error 400: ..." for log lines. */
+static const char *describe(const tg_result *r, char *buf, size_t len)
+{
+    if (r->error_code)
+        snprintf(buf, len, "%s %d: %s", tg_err_str(r->err), r->error_code, r->description);
+    else
+        snprintf(buf, len, "%s: %s", tg_err_str(r->err), r->description);
+    return buf;
+}
+
 /* Renders effects and queues their calls in effect order. */
 static void deliver(tgb *t, const bm_effects *fx)
 {
@@ -137,8 +148,9 @@ static void on_webhook(const tg_result *r, void *ud)
     }
     long d = r->error_code == 429 && r->retry_after > 0 ? r->retry_after * 1000L
                                                          : backoff(++t->poll_failures);
-    log_warn("tgbot", "deleteWebhook failed (%s %d: %s), retrying in %ld ms",
-             tg_err_str(r->err), r->error_code, r->description, d);
+    char why[320];
+    log_warn("tgbot", "deleteWebhook failed (%s), retrying in %ld ms",
+             describe(r, why, sizeof why), d);
     t->poll_not_before = now_ms() + d;
 }
 
@@ -206,9 +218,10 @@ static void on_updates(const tg_result *r, void *ud)
                  "is polling with the same token, or a webhook is set; retrying in %ld ms",
                  r->description, d);
     } else {
+        char why[320];
         d = backoff(++t->poll_failures);
-        log_warn("tgbot", "getUpdates failed (%s %d: %s), retrying in %ld ms",
-                 tg_err_str(r->err), r->error_code, r->description, d);
+        log_warn("tgbot", "getUpdates failed (%s), retrying in %ld ms",
+                 describe(r, why, sizeof why), d);
     }
     t->poll_not_before = now_ms() + d;
 }

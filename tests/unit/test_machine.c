@@ -102,6 +102,11 @@ static void test_navigation_both_languages(void)
     CU_ASSERT_EQUAL(S.state, TS_INFO);
     CU_ASSERT_STRING_EQUAL(txt(0), "Info for @ann (id 42)");
 
+    /* the main menu's reply keyboard is still on screen in info */
+    CU_ASSERT_EQUAL(step_text("📝 Заявка"), 0);
+    CU_ASSERT_EQUAL(S.form, TF_BOOKING);
+    CU_ASSERT_STRING_EQUAL(txt(0), "Your name?");
+
     /* global command from anywhere */
     CU_ASSERT_EQUAL(step_text("/start"), 0);
     CU_ASSERT_EQUAL(S.state, TS_MAIN);

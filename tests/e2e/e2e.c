@@ -1,0 +1,1082 @@
+/*
+ * e2e.c — the end-to-end driver: runs real bot binaries against the fake
+ * Telegram Bot API over loopback, following transcripts (tests/e2e/NAME.e2e;
+ * the format is in tests/e2e/README.md).
+ *
+ *   e2e FILE.e2e...          BIN (default "bin") holds the bots
+ *
+ * For each transcript: a fresh fake server and temp dir, the bot started
+ * with TELEGRAM_API_BASE / TELEGRAM_BOT_TOKEN / BOT_DB / TELEGRAM_POLL_TIMEOUT
+ * pointing at them, the steps run in order; the first failure ends the
+ * transcript and prints `FILE:LINE: expected ..., got ...` plus the bot's
+ * log. Any call the fake rejected (4xx other than a 409 poll conflict) or
+ * accepted with a warning (unknown field) fails the transcript unless an
+ * `allow` step expected it. Prints PASS/FAIL per transcript and a last line
+ * `N passed, M failed`; exits 1 if any failed.
+ */
+#define _GNU_SOURCE /* strsignal, nftw flags */
+#include <errno.h>
+#include <ftw.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <sqlite3.h>
+
+/* The build puts codegen/ on every include path, and codegen/regex.h (the
+ * spec's regex translator) shadows the system <regex.h>; reach POSIX regex
+ * by its absolute path until that header is renamed. */
+#include "/usr/include/regex.h"
+
+#include "../fake_tg/fake_tg.h"
+#include "proc.h"
+
+#define MAX_TOKENS 256
+#define MAX_USERS 64
+#define MAX_ALLOW 32
+#define MAX_QUERIES 256
+#define LOG_TAIL_LINES 60
+
+/* ---- tokens ---------------------------------------------------------------- */
+
+typedef struct token {
+    char *s;
+    bool quoted;
+} token;
+
+/* Splits a line into words and "quoted strings" (escapes \" \\ \n \t); a
+ * bare word starting with # begins a comment. Returns the count, -1 on an
+ * unterminated quote. Strings are malloc'd. */
+static int tokenize(const char *line, token *tok, int max)
+{
+    int n = 0;
+    const char *p = line;
+    for (;;) {
+        while (*p == ' ' || *p == '\t' || *p == '\r' || *p == '\n') p++;
+        if (!*p || *p == '#') break;
+        if (n == max) return -1;
+        size_t cap = strlen(p) + 1, len = 0;
+        char *s = malloc(cap);
+        if (!s) abort();
+        if (*p == '"') {
+            p++;
+            while (*p && *p != '"') {
+                if (*p == '\\' && p[1]) {
+                    p++;
+                    s[len++] = *p == 'n' ? '\n' : *p == 't' ? '\t' : *p;
+                } else {
+                    s[len++] = *p;
+                }
+                p++;
+            }
+            if (*p != '"') {
+                free(s);
+                for (int i = 0; i < n; i++) free(tok[i].s);
+                return -1;
+            }
+            p++;
+            tok[n].quoted = true;
+        } else {
+            while (*p && *p != ' ' && *p != '\t' && *p != '\r' && *p != '\n') s[len++] = *p++;
+            tok[n].quoted = false;
+        }
+        s[len] = 0;
+        tok[n++].s = s;
+    }
+    return n;
+}
+
+/* ---- transcript state -------------------------------------------------------- */
+
+typedef struct user {
+    char name[32];
+    char first[64], last[64], username[64], lang[16], phone[32];
+    fake_tg_user u;
+    size_t cur[FAKE_TG_EVENT_KINDS]; /* events consumed by expect, per kind */
+    cJSON *last_inline;              /* inline markup of the last consumed message */
+} user;
+
+typedef struct allow {
+    int status;
+    char *desc;
+    int line;
+    bool used;
+} allow;
+
+typedef struct query {
+    char id[32];
+    int line;
+    int64_t chat;
+} query;
+
+typedef struct run {
+    const char *file;
+    int line;
+    fake_tg *ft;
+    char dir[512], db[600], log[600], bin[512];
+    char botname[64];
+    proc bot;
+    bool stopped;      /* the driver stopped the bot (stop, sql): not a death */
+    user users[MAX_USERS];
+    int nusers;
+    user *load_users;  /* `load` step users */
+    int nload;
+    int64_t load_next; /* load users so far: each load step gets fresh ids */
+    allow allows[MAX_ALLOW];
+    int nallows;
+    query queries[MAX_QUERIES];
+    int nqueries;
+    uint64_t checked;  /* calls already scanned for rejections */
+    int timeout_ms;    /* how long an expect waits */
+    int quiet_ms;      /* how long `expect nothing` listens */
+    bool failed;
+} run;
+
+static int g_default_timeout_ms = 5000;
+
+static void fail(run *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void fail(run *r, const char *fmt, ...)
+{
+    if (r->failed) return;
+    r->failed = true;
+    fprintf(stdout, "%s:%d: ", r->file, r->line);
+    va_list ap;
+    va_start(ap, fmt);
+    vfprintf(stdout, fmt, ap);
+    va_end(ap);
+    fputc('\n', stdout);
+}
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static void sleep_ms(int ms)
+{
+    struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000L };
+    while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
+    }
+}
+
+/* ---- the bot process ----------------------------------------------------------- */
+
+static bool bot_start(run *r)
+{
+    if (r->bot.pid > 0) return true;
+    if (!r->botname[0]) {
+        fail(r, "expected a `bot NAME` line before the first step, got none");
+        return false;
+    }
+    char base[128], db[640];
+    fake_tg_base_url(r->ft, base, sizeof base);
+    char e_base[160], e_token[160], e_db[700], e_level[64];
+    snprintf(e_base, sizeof e_base, "TELEGRAM_API_BASE=%s", base);
+    snprintf(e_token, sizeof e_token, "TELEGRAM_BOT_TOKEN=%s", fake_tg_token(r->ft));
+    snprintf(db, sizeof db, "%s", r->db);
+    snprintf(e_db, sizeof e_db, "BOT_DB=%s", db);
+    const char *lvl = getenv("E2E_LOG_LEVEL");
+    snprintf(e_level, sizeof e_level, "BOT_LOG_LEVEL=%s", lvl ? lvl : "info");
+    /* Hermetic: no real LLM, operator group or web app from the caller's env. */
+    char *env[] = { e_base, e_token, e_db, "TELEGRAM_POLL_TIMEOUT=1", e_level,
+                    "OPENAI_API_BASE", "OPENAI_API_KEY", "OPENAI_MODEL_NAME",
+                    "MANAGER_GROUP_CHAT_ID", "ADMIN_USER_ID", "WEB_APP_URL",
+                    "TELEGRAM_WEBHOOK_URL", NULL };
+    char err[600];
+    r->stopped = false;
+    if (proc_start(&r->bot, r->bin, env, r->log, err, sizeof err) != 0) {
+        fail(r, "expected the bot to start, got %s", err);
+        return false;
+    }
+    return true;
+}
+
+/* Stops the bot; a SIGTERM stop must end with exit status 0. */
+static void bot_stop(run *r, int sig)
+{
+    if (r->bot.pid <= 0) return;
+    r->stopped = true;
+    bool in_time = proc_stop(&r->bot, sig, 5000);
+    if (sig == SIGKILL) return;
+    char why[128];
+    if (!in_time)
+        fail(r, "expected the bot to exit within 5 s of SIGTERM, got no exit (killed)");
+    else if (!WIFEXITED(r->bot.status) || WEXITSTATUS(r->bot.status) != 0)
+        fail(r, "expected exit status 0 after SIGTERM, got %s",
+             proc_describe(&r->bot, why, sizeof why));
+}
+
+/* Fails if the bot died on its own. */
+static bool bot_check_alive(run *r)
+{
+    if (r->stopped || (r->bot.pid <= 0 && !r->bot.exited)) return true; /* stopped or never started */
+    if (r->bot.pid > 0 && proc_alive(&r->bot)) return true;
+    if (r->bot.pid <= 0 && r->bot.exited) {
+        char why[128];
+        fail(r, "expected the bot to keep running, got %s", proc_describe(&r->bot, why, sizeof why));
+        return false;
+    }
+    return true;
+}
+
+static void show_log(const char *path)
+{
+    FILE *f = fopen(path, "r");
+    if (!f) return;
+    char **lines = calloc(LOG_TAIL_LINES, sizeof *lines);
+    if (!lines) abort();
+    size_t n = 0;
+    char buf[4096];
+    while (fgets(buf, sizeof buf, f)) {
+        free(lines[n % LOG_TAIL_LINES]);
+        lines[n % LOG_TAIL_LINES] = strdup(buf);
+        n++;
+    }
+    fclose(f);
+    size_t first = n > LOG_TAIL_LINES ? n - LOG_TAIL_LINES : 0;
+    printf("---- bot log (%s, last %zu of %zu lines) ----\n", path, n - first, n);
+    for (size_t i = first; i < n; i++) fputs(lines[i % LOG_TAIL_LINES], stdout);
+    printf("---- end of bot log ----\n");
+    for (size_t i = 0; i < LOG_TAIL_LINES; i++) free(lines[i]);
+    free(lines);
+}
+
+/* ---- rejected calls ------------------------------------------------------------ */
+
+/* Scans calls since the last check: a rejection or warning nobody allowed
+ * fails the transcript. */
+static void check_calls(run *r)
+{
+    size_t n;
+    fake_tg_call *c = fake_tg_calls_since(r->ft, r->checked, &n);
+    for (size_t i = 0; i < n && !r->failed; i++) {
+        r->checked = c[i].seq + 1;
+        char *params = c[i].params ? cJSON_PrintUnformatted(c[i].params) : NULL;
+        if (c[i].status >= 400 && c[i].status != 409) {
+            bool ok = false;
+            for (int a = 0; a < r->nallows && !ok; a++) {
+                allow *al = &r->allows[a];
+                if (!al->used && al->status == c[i].status && c[i].description &&
+                    strstr(c[i].description, al->desc)) {
+                    al->used = true;
+                    ok = true;
+                }
+            }
+            if (!ok)
+                fail(r, "expected every bot call to be accepted, got %s rejected: %d %s\n  params: %.600s",
+                     c[i].method, c[i].status, c[i].description ? c[i].description : "",
+                     params ? params : "{}");
+        }
+        for (int w = 0; w < c[i].n_warnings && !r->failed; w++)
+            if (c[i].status < 400)
+                fail(r, "expected bot calls without unknown fields, got a warning: %s", c[i].warnings[w]);
+        free(params);
+    }
+    fake_tg_calls_free(c, n);
+}
+
+/* ---- users ------------------------------------------------------------------------ */
+
+static user *find_user(run *r, const char *name)
+{
+    for (int i = 0; i < r->nusers; i++)
+        if (!strcmp(r->users[i].name, name)) return &r->users[i];
+    fail(r, "expected a user declared with `user %s id=...`, got none", name);
+    return NULL;
+}
+
+static void user_fix_ptrs(user *u)
+{
+    u->u.first_name = u->first[0] ? u->first : "User";
+    u->u.last_name = u->last[0] ? u->last : NULL;
+    u->u.username = u->username[0] ? u->username : NULL;
+    u->u.language_code = u->lang[0] ? u->lang : NULL;
+}
+
+static void user_free(user *u)
+{
+    cJSON_Delete(u->last_inline);
+    u->last_inline = NULL;
+}
+
+/* ---- markup helpers ----------------------------------------------------------------- */
+
+/* Renders keyboard rows as `"A" | "B" / "C"`. */
+static void render_rows(const cJSON *rows, char *buf, size_t len)
+{
+    size_t o = 0;
+    buf[0] = 0;
+    int ri = 0;
+    const cJSON *row;
+    cJSON_ArrayForEach(row, rows) {
+        if (ri++ && o < len) o += (size_t)snprintf(buf + o, len - o, " / ");
+        int bi = 0;
+        const cJSON *b;
+        cJSON_ArrayForEach(b, row) {
+            const char *t = cJSON_GetStringValue(cJSON_GetObjectItem(b, "text"));
+            if (o < len) o += (size_t)snprintf(buf + o, len - o, "%s\"%s\"", bi++ ? " | " : "", t ? t : "?");
+        }
+    }
+    if (!rows && len) snprintf(buf, len, "none");
+}
+
+/* Parses `"A" | "B" / "C"` (or `none`) from tokens into rows; NULL on a
+ * syntax error. */
+static cJSON *parse_rows(run *r, token *t, int n)
+{
+    cJSON *rows = cJSON_CreateArray();
+    if (n == 1 && !t[0].quoted && !strcmp(t[0].s, "none")) return rows;
+    cJSON *row = cJSON_CreateArray();
+    cJSON_AddItemToArray(rows, row);
+    bool want_label = true;
+    for (int i = 0; i < n; i++) {
+        if (want_label) {
+            if (!t[i].quoted) {
+                fail(r, "expected a quoted button label, got %s", t[i].s);
+                cJSON_Delete(rows);
+                return NULL;
+            }
+            cJSON_AddItemToArray(row, cJSON_CreateString(t[i].s));
+            want_label = false;
+        } else if (!t[i].quoted && !strcmp(t[i].s, "|")) {
+            want_label = true;
+        } else if (!t[i].quoted && !strcmp(t[i].s, "/")) {
+            row = cJSON_CreateArray();
+            cJSON_AddItemToArray(rows, row);
+            want_label = true;
+        } else {
+            fail(r, "expected | or / between labels, got %s", t[i].s);
+            cJSON_Delete(rows);
+            return NULL;
+        }
+    }
+    if (want_label) {
+        fail(r, "expected a label after the last separator, got the end of the line");
+        cJSON_Delete(rows);
+        return NULL;
+    }
+    return rows;
+}
+
+/* Compares keyboard rows (arrays of button objects) with expected labels. */
+static bool rows_match(const cJSON *kb_rows, const cJSON *want)
+{
+    if (!kb_rows) return cJSON_GetArraySize(want) == 0;
+    if (cJSON_GetArraySize(kb_rows) != cJSON_GetArraySize(want)) return false;
+    for (int i = 0; i < cJSON_GetArraySize(want); i++) {
+        const cJSON *kr = cJSON_GetArrayItem(kb_rows, i), *wr = cJSON_GetArrayItem(want, i);
+        if (cJSON_GetArraySize(kr) != cJSON_GetArraySize(wr)) return false;
+        for (int j = 0; j < cJSON_GetArraySize(wr); j++) {
+            const char *t = cJSON_GetStringValue(cJSON_GetObjectItem(cJSON_GetArrayItem(kr, j), "text"));
+            if (!t || strcmp(t, cJSON_GetArrayItem(wr, j)->valuestring)) return false;
+        }
+    }
+    return true;
+}
+
+static const cJSON *find_button(const cJSON *rows, const char *label)
+{
+    const cJSON *row, *b;
+    cJSON_ArrayForEach(row, rows) cJSON_ArrayForEach(b, row) {
+        const char *t = cJSON_GetStringValue(cJSON_GetObjectItem(b, "text"));
+        if (t && !strcmp(t, label)) return b;
+    }
+    return NULL;
+}
+
+/* The reply keyboard the user sees after the first `upto` messages: the
+ * latest ReplyKeyboardMarkup among them, unless a later one removed it. */
+static cJSON *keyboard_after(run *r, user *u, size_t upto)
+{
+    cJSON *kb = NULL;
+    for (size_t i = 0; i < upto; i++) {
+        fake_tg_event ev;
+        if (!fake_tg_wait_event(r->ft, u->u.id, FAKE_TG_SENT, i, 0, &ev)) break;
+        const cJSON *mk = ev.reply_markup;
+        if (mk && cJSON_GetObjectItem(mk, "keyboard")) {
+            cJSON_Delete(kb);
+            kb = cJSON_Duplicate(mk, 1);
+        } else if (mk && cJSON_GetObjectItem(mk, "remove_keyboard")) {
+            cJSON_Delete(kb);
+            kb = NULL;
+        }
+        fake_tg_event_clear(&ev);
+    }
+    return kb;
+}
+
+/* ---- actions ---------------------------------------------------------------------- */
+
+static void do_send(run *r, user *u, const char *text)
+{
+    if (!bot_start(r)) return;
+    fake_tg_push_text(r->ft, &u->u, text);
+}
+
+static void do_contact(run *r, user *u, const char *phone, bool own)
+{
+    if (!bot_start(r)) return;
+    fake_tg_push_contact(r->ft, &u->u, phone, own);
+}
+
+/* A reply-keyboard button: it must be on the keyboard the user sees (after
+ * the messages consumed so far, or, failing that, after everything the bot
+ * has sent within the timeout). */
+static void do_press(run *r, user *u, const char *label, int timeout_ms)
+{
+    if (!bot_start(r)) return;
+    cJSON *kb = keyboard_after(r, u, u->cur[FAKE_TG_SENT]);
+    const cJSON *b = kb ? find_button(cJSON_GetObjectItem(kb, "keyboard"), label) : NULL;
+    double until = now_s() + timeout_ms / 1000.0;
+    while (!b && now_s() < until) {
+        cJSON_Delete(kb);
+        kb = fake_tg_reply_keyboard(r->ft, u->u.id);
+        b = kb ? find_button(cJSON_GetObjectItem(kb, "keyboard"), label) : NULL;
+        if (!b) sleep_ms(20);
+    }
+    if (!b) {
+        char have[2048];
+        render_rows(kb ? cJSON_GetObjectItem(kb, "keyboard") : NULL, have, sizeof have);
+        fail(r, "expected \"%s\" on %s's reply keyboard, got %s", label, u->name, have);
+    } else if (cJSON_IsTrue(cJSON_GetObjectItem(b, "request_contact"))) {
+        if (!u->phone[0])
+            fail(r, "expected phone=... on `user %s` to press a contact button, got none", u->name);
+        else
+            fake_tg_push_contact(r->ft, &u->u, u->phone, true);
+    } else {
+        fake_tg_push_text(r->ft, &u->u, label);
+    }
+    cJSON_Delete(kb);
+}
+
+/* An inline button: found on the latest bot message in the chat that has an
+ * inline keyboard (as it stands after edits). */
+static void do_tap(run *r, user *u, const char *label, int timeout_ms)
+{
+    if (!bot_start(r)) return;
+    double until = now_s() + timeout_ms / 1000.0;
+    cJSON *mk = NULL;
+    const cJSON *b = NULL;
+    int64_t mid = 0;
+    for (;;) {
+        mk = fake_tg_last_inline(r->ft, u->u.id, &mid);
+        b = mk ? find_button(cJSON_GetObjectItem(mk, "inline_keyboard"), label) : NULL;
+        if (b || now_s() >= until) break;
+        cJSON_Delete(mk);
+        mk = NULL;
+        sleep_ms(20);
+    }
+    if (!b) {
+        char have[2048];
+        render_rows(mk ? cJSON_GetObjectItem(mk, "inline_keyboard") : NULL, have, sizeof have);
+        fail(r, "expected an inline button \"%s\" in %s's chat, got %s", label, u->name, have);
+    } else {
+        const char *data = cJSON_GetStringValue(cJSON_GetObjectItem(b, "callback_data"));
+        if (!data) {
+            fail(r, "expected \"%s\" to be a callback button, got a button without callback_data", label);
+        } else {
+            query *q = r->nqueries < MAX_QUERIES ? &r->queries[r->nqueries++] : NULL;
+            char qid[32];
+            if (fake_tg_push_callback(r->ft, &u->u, mid, data, qid, sizeof qid) < 0)
+                fail(r, "expected message %" PRId64 " to exist, got none", mid);
+            else if (q) {
+                snprintf(q->id, sizeof q->id, "%s", qid);
+                q->line = r->line;
+                q->chat = u->u.id;
+            }
+        }
+    }
+    cJSON_Delete(mk);
+}
+
+/* ---- expectations ----------------------------------------------------------------- */
+
+typedef enum match_kind { M_CONTAINS, M_TEXT, M_REGEX } match_kind;
+
+static bool text_matches(run *r, match_kind k, const char *want, const char *got)
+{
+    if (!got) got = "";
+    if (k == M_CONTAINS) return strstr(got, want) != NULL;
+    if (k == M_TEXT) return !strcmp(got, want);
+    regex_t re;
+    if (regcomp(&re, want, REG_EXTENDED | REG_NOSUB) != 0) {
+        fail(r, "expected a valid POSIX regex, got \"%s\"", want);
+        return false;
+    }
+    bool ok = regexec(&re, got, 0, NULL, 0) == 0;
+    regfree(&re);
+    return ok;
+}
+
+static const char *kind_word(match_kind k)
+{
+    return k == M_CONTAINS ? "containing" : k == M_TEXT ? "exactly" : "matching";
+}
+
+static void why_nothing(run *r, char *buf, size_t len)
+{
+    if (r->bot.pid > 0 && !proc_alive(&r->bot)) {
+        char d[128];
+        snprintf(buf, len, "nothing (the bot is gone: %s)", proc_describe(&r->bot, d, sizeof d));
+    } else {
+        snprintf(buf, len, "nothing");
+    }
+}
+
+static void expect_text_all(run *r, user *u, fake_tg_event_kind kind, match_kind k,
+                            token *wants, int nwants, int timeout_ms);
+
+static void expect_text(run *r, user *u, fake_tg_event_kind kind, match_kind k, const char *want,
+                        int timeout_ms)
+{
+    token t = { (char *)want, true };
+    expect_text_all(r, u, kind, k, &t, 1, timeout_ms);
+}
+
+/* Consumes the next message (or edit) to u; every one of wants must match
+ * it (several only make sense with contains). */
+static void expect_text_all(run *r, user *u, fake_tg_event_kind kind, match_kind k,
+                            token *wants, int nwants, int timeout_ms)
+{
+    const char *want = wants[0].s;
+    if (!bot_start(r)) return;
+    fake_tg_event ev;
+    const char *what = kind == FAKE_TG_EDITED ? "an edit" : "a message";
+    if (!fake_tg_wait_event(r->ft, u->u.id, kind, u->cur[kind], timeout_ms, &ev)) {
+        char got[256];
+        why_nothing(r, got, sizeof got);
+        fail(r, "expected %s to %s %s \"%s\" within %d ms, got %s", what, u->name, kind_word(k), want,
+             timeout_ms, got);
+        return;
+    }
+    u->cur[kind]++;
+    if (kind == FAKE_TG_SENT || kind == FAKE_TG_EDITED) {
+        cJSON_Delete(u->last_inline);
+        u->last_inline = NULL;
+        if (ev.reply_markup && cJSON_GetObjectItem(ev.reply_markup, "inline_keyboard"))
+            u->last_inline = cJSON_Duplicate(ev.reply_markup, 1);
+    }
+    for (int i = 0; i < nwants && !r->failed; i++)
+        if (!text_matches(r, k, wants[i].s, ev.text) && !r->failed)
+            fail(r, "expected %s to %s %s \"%s\", got \"%s\"", what, u->name, kind_word(k),
+                 wants[i].s, ev.text ? ev.text : "");
+    fake_tg_event_clear(&ev);
+}
+
+static void expect_keyboard(run *r, user *u, token *t, int n, bool inline_kb)
+{
+    cJSON *want = parse_rows(r, t, n);
+    if (!want) return;
+    cJSON *kb = NULL;
+    const cJSON *rows;
+    if (inline_kb) {
+        rows = u->last_inline ? cJSON_GetObjectItem(u->last_inline, "inline_keyboard") : NULL;
+    } else {
+        kb = keyboard_after(r, u, u->cur[FAKE_TG_SENT]);
+        rows = kb ? cJSON_GetObjectItem(kb, "keyboard") : NULL;
+    }
+    if (!rows_match(rows, want)) {
+        char have[4096], exp[4096];
+        render_rows(rows, have, sizeof have);
+        size_t o = 0; /* want holds plain strings: render it here */
+        exp[0] = 0;
+        int ri = 0;
+        const cJSON *row, *s;
+        cJSON_ArrayForEach(row, want) {
+            if (ri++ && o < sizeof exp) o += (size_t)snprintf(exp + o, sizeof exp - o, " / ");
+            int bi = 0;
+            cJSON_ArrayForEach(s, row) if (o < sizeof exp)
+                o += (size_t)snprintf(exp + o, sizeof exp - o, "%s\"%s\"", bi++ ? " | " : "", s->valuestring);
+        }
+        if (!ri) snprintf(exp, sizeof exp, "none");
+        fail(r, "expected %s keyboard %s, got %s", inline_kb ? "inline" : "reply", exp, have);
+    }
+    cJSON_Delete(kb);
+    cJSON_Delete(want);
+}
+
+static void expect_answered(run *r, user *u)
+{
+    if (!bot_start(r)) return;
+    fake_tg_event ev;
+    if (!fake_tg_wait_event(r->ft, u->u.id, FAKE_TG_ANSWERED, u->cur[FAKE_TG_ANSWERED], r->timeout_ms, &ev)) {
+        char got[256];
+        why_nothing(r, got, sizeof got);
+        fail(r, "expected the bot to answer %s's callback query within %d ms, got %s", u->name,
+             r->timeout_ms, got);
+        return;
+    }
+    u->cur[FAKE_TG_ANSWERED]++;
+    fake_tg_event_clear(&ev);
+}
+
+static void expect_nothing(run *r, user *u)
+{
+    if (!bot_start(r)) return;
+    sleep_ms(r->quiet_ms);
+    fake_tg_event ev;
+    if (fake_tg_wait_event(r->ft, u->u.id, FAKE_TG_SENT, u->cur[FAKE_TG_SENT], 0, &ev)) {
+        fail(r, "expected no more messages to %s, got \"%s\"", u->name, ev.text ? ev.text : "");
+        fake_tg_event_clear(&ev);
+    } else if (fake_tg_wait_event(r->ft, u->u.id, FAKE_TG_EDITED, u->cur[FAKE_TG_EDITED], 0, &ev)) {
+        fail(r, "expected no more edits in %s's chat, got \"%s\"", u->name, ev.text ? ev.text : "");
+        fake_tg_event_clear(&ev);
+    }
+}
+
+static bool parse_match_kind(run *r, const char *w, match_kind *k)
+{
+    if (!strcmp(w, "contains")) *k = M_CONTAINS;
+    else if (!strcmp(w, "text")) *k = M_TEXT;
+    else if (!strcmp(w, "regex")) *k = M_REGEX;
+    else {
+        fail(r, "expected contains, text or regex, got %s", w);
+        return false;
+    }
+    return true;
+}
+
+/* expect USER (contains STR... | text STR | regex STR) | edit (same) |
+ *        keyboard ROWS | inline ROWS | answered | nothing */
+static void step_expect(run *r, token *t, int n)
+{
+    if (n < 3) {
+        fail(r, "expected `expect USER WHAT ...`, got %d words", n);
+        return;
+    }
+    user *u = find_user(r, t[1].s);
+    if (!u) return;
+    const char *w = t[2].s;
+    match_kind k;
+    if (!strcmp(w, "keyboard") || !strcmp(w, "inline")) {
+        if (!bot_start(r)) return;
+        expect_keyboard(r, u, t + 3, n - 3, w[0] == 'i');
+    } else if (!strcmp(w, "answered") && n == 3) {
+        expect_answered(r, u);
+    } else if (!strcmp(w, "nothing") && n == 3) {
+        expect_nothing(r, u);
+    } else if (!strcmp(w, "edit") && (n == 5 || (n > 5 && !strcmp(t[3].s, "contains")))) {
+        if (parse_match_kind(r, t[3].s, &k))
+            expect_text_all(r, u, FAKE_TG_EDITED, k, t + 4, n - 4, r->timeout_ms);
+    } else if (n == 4 || (n > 4 && !strcmp(w, "contains"))) {
+        if (parse_match_kind(r, w, &k)) expect_text_all(r, u, FAKE_TG_SENT, k, t + 3, n - 3, r->timeout_ms);
+    } else {
+        fail(r, "expected `expect USER contains|text|regex \"...\"` (or edit, keyboard, inline, answered, "
+                "nothing), got `%s` with %d words", w, n);
+    }
+}
+
+/* ---- the other steps ---------------------------------------------------------------- */
+
+/* user NAME id=N [lang=L] [first=F] [last=L] [username=U] [phone=P] */
+static void step_user(run *r, token *t, int n)
+{
+    if (n < 3) {
+        fail(r, "expected `user NAME id=N ...`, got %d words", n);
+        return;
+    }
+    if (r->nusers == MAX_USERS) {
+        fail(r, "expected at most %d users, got more", MAX_USERS);
+        return;
+    }
+    user *u = &r->users[r->nusers];
+    memset(u, 0, sizeof *u);
+    snprintf(u->name, sizeof u->name, "%s", t[1].s);
+    for (int i = 2; i < n; i++) {
+        char *eq = strchr(t[i].s, '=');
+        const char *v = eq ? eq + 1 : "";
+        if (eq && eq[1] == 0 && i + 1 < n && t[i + 1].quoted) v = t[++i].s; /* first= "Anna Maria" */
+        if (!eq) {
+            fail(r, "expected key=value, got %s", t[i].s);
+            return;
+        }
+        size_t kl = (size_t)(eq - t[i].s);
+        if (kl == 2 && !strncmp(t[i].s, "id", 2)) u->u.id = strtoll(v, NULL, 10);
+        else if (kl == 4 && !strncmp(t[i].s, "lang", 4)) snprintf(u->lang, sizeof u->lang, "%s", v);
+        else if (kl == 5 && !strncmp(t[i].s, "first", 5)) snprintf(u->first, sizeof u->first, "%s", v);
+        else if (kl == 4 && !strncmp(t[i].s, "last", 4)) snprintf(u->last, sizeof u->last, "%s", v);
+        else if (kl == 8 && !strncmp(t[i].s, "username", 8)) snprintf(u->username, sizeof u->username, "%s", v);
+        else if (kl == 5 && !strncmp(t[i].s, "phone", 5)) snprintf(u->phone, sizeof u->phone, "%s", v);
+        else {
+            fail(r, "expected id, lang, first, last, username or phone, got %.*s", (int)kl, t[i].s);
+            return;
+        }
+    }
+    if (u->u.id <= 0) {
+        fail(r, "expected id=N (a positive user id), got none");
+        return;
+    }
+    user_fix_ptrs(u);
+    r->nusers++;
+}
+
+/* Joins tokens [from, n) with spaces: `send ann hello there`. */
+static void join(token *t, int from, int n, char *buf, size_t len)
+{
+    size_t o = 0;
+    buf[0] = 0;
+    for (int i = from; i < n && o < len; i++)
+        o += (size_t)snprintf(buf + o, len - o, "%s%s", i > from ? " " : "", t[i].s);
+}
+
+/* sql "STATEMENTS" [== "VALUE"]: the bot is stopped first (cleanly); with
+ * == the first column of the first row must equal VALUE. */
+static void step_sql(run *r, token *t, int n)
+{
+    if (n != 2 && !(n == 4 && !strcmp(t[2].s, "=="))) {
+        fail(r, "expected `sql \"...\"` or `sql \"SELECT ...\" == \"value\"`, got %d words", n);
+        return;
+    }
+    bot_stop(r, SIGTERM);
+    if (r->failed) return;
+    sqlite3 *db = NULL;
+    if (sqlite3_open_v2(r->db, &db, SQLITE_OPEN_READWRITE, NULL) != SQLITE_OK) {
+        fail(r, "expected the bot's database at %s, got %s", r->db, db ? sqlite3_errmsg(db) : "no handle");
+        sqlite3_close(db);
+        return;
+    }
+    sqlite3_busy_timeout(db, 5000);
+    if (n == 2) {
+        char *err = NULL;
+        if (sqlite3_exec(db, t[1].s, NULL, NULL, &err) != SQLITE_OK)
+            fail(r, "expected the SQL to run, got %s", err ? err : "an error");
+        else if (sqlite3_changes(db) == 0 && strncasecmp(t[1].s, "update", 6) == 0)
+            fail(r, "expected the UPDATE to change a row, got 0 rows changed");
+        sqlite3_free(err);
+    } else {
+        sqlite3_stmt *st = NULL;
+        if (sqlite3_prepare_v2(db, t[1].s, -1, &st, NULL) != SQLITE_OK) {
+            fail(r, "expected the SQL to compile, got %s", sqlite3_errmsg(db));
+        } else {
+            int rc = sqlite3_step(st);
+            const char *got = rc == SQLITE_ROW ? (const char *)sqlite3_column_text(st, 0) : NULL;
+            if (!got || strcmp(got, t[3].s))
+                fail(r, "expected \"%s\", got %s%s%s", t[3].s, got ? "\"" : "", got ? got : "no row",
+                     got ? "\"" : "");
+        }
+        sqlite3_finalize(st);
+    }
+    sqlite3_close(db);
+}
+
+/* commands LANG NAME...: the commands setMyCommands published for LANG
+ * ("-" = without language_code), in order. */
+static void step_commands(run *r, token *t, int n)
+{
+    if (n < 2) {
+        fail(r, "expected `commands LANG \"name\"...`, got nothing");
+        return;
+    }
+    if (!bot_start(r)) return;
+    const char *lang = strcmp(t[1].s, "-") ? t[1].s : NULL;
+    cJSON *cmds = NULL;
+    double until = now_s() + r->timeout_ms / 1000.0;
+    while (!(cmds = fake_tg_commands(r->ft, lang)) && now_s() < until) sleep_ms(20);
+    char want[2048], got[2048];
+    join(t, 2, n, want, sizeof want);
+    size_t o = 0;
+    got[0] = 0;
+    const cJSON *c;
+    cJSON_ArrayForEach(c, cmds) if (o < sizeof got)
+        o += (size_t)snprintf(got + o, sizeof got - o, "%s%s", o ? " " : "",
+                              cJSON_GetStringValue(cJSON_GetObjectItem(c, "command")));
+    if (!cmds)
+        fail(r, "expected setMyCommands for language %s, got none", lang ? lang : "-");
+    else if (strcmp(want, got))
+        fail(r, "expected commands %s for language %s, got %s", want, lang ? lang : "-", got);
+    cJSON_Delete(cmds);
+}
+
+/* allow STATUS "description": the next bot call rejected so is expected. */
+static void step_allow(run *r, token *t, int n)
+{
+    if (n != 3 || r->nallows == MAX_ALLOW) {
+        fail(r, "expected `allow STATUS \"description\"`, got %d words", n);
+        return;
+    }
+    allow *a = &r->allows[r->nallows++];
+    a->status = atoi(t[1].s);
+    a->desc = strdup(t[2].s);
+    a->line = r->line;
+    a->used = false;
+}
+
+/* ---- load ------------------------------------------------------------------------------ */
+
+typedef enum sub_kind { S_SEND, S_PRESS, S_TAP, S_CONTACT, S_EXPECT } sub_kind;
+
+typedef struct sub {
+    sub_kind kind;
+    match_kind match;
+    const char *arg;
+} sub;
+
+/* load N [lang=L] (send X | press X | tap X | contact X | expect KIND X)...
+ * N fresh users run the sub-steps in lockstep: every user does step 1, then
+ * every user step 2, ..., so the bot sees N chats at once. */
+static void step_load(run *r, token *t, int n)
+{
+    if (n < 3) {
+        fail(r, "expected `load N step...`, got %d words", n);
+        return;
+    }
+    int count = atoi(t[1].s);
+    if (count < 1 || count > 100000) {
+        fail(r, "expected 1..100000 users, got %s", t[1].s);
+        return;
+    }
+    const char *lang = NULL;
+    int i = 2;
+    if (!strncmp(t[i].s, "lang=", 5)) lang = t[i++].s + 5;
+    sub subs[64];
+    int nsub = 0;
+    while (i < n && nsub < 64) {
+        const char *v = t[i].s;
+        sub *s = &subs[nsub];
+        if (!strcmp(v, "expect") && i + 2 < n) {
+            s->kind = S_EXPECT;
+            if (!parse_match_kind(r, t[i + 1].s, &s->match)) return;
+            s->arg = t[i + 2].s;
+            i += 3;
+        } else if (i + 1 < n && (!strcmp(v, "send") || !strcmp(v, "press") || !strcmp(v, "tap") ||
+                                 !strcmp(v, "contact"))) {
+            s->kind = v[0] == 's' ? S_SEND : v[0] == 'p' ? S_PRESS : v[0] == 't' ? S_TAP : S_CONTACT;
+            s->arg = t[i + 1].s;
+            i += 2;
+        } else {
+            fail(r, "expected send, press, tap, contact or expect in a load step, got %s", v);
+            return;
+        }
+        nsub++;
+    }
+    if (!bot_start(r)) return;
+    free(r->load_users);
+    r->load_users = calloc((size_t)count, sizeof *r->load_users);
+    if (!r->load_users) abort();
+    r->nload = count;
+    for (int k = 0; k < count; k++) {
+        user *u = &r->load_users[k];
+        int64_t no = r->load_next + k + 1;
+        snprintf(u->name, sizeof u->name, "load%" PRId64, no);
+        snprintf(u->first, sizeof u->first, "Load%" PRId64, no);
+        snprintf(u->lang, sizeof u->lang, "%s", lang ? lang : "");
+        snprintf(u->phone, sizeof u->phone, "+38160%07" PRId64, no % 10000000);
+        /* Above 2^32, so a bot that keeps ids in an int fails here. */
+        u->u.id = INT64_C(7000000000) + no;
+        user_fix_ptrs(u);
+    }
+    r->load_next += count;
+    double t0 = now_s();
+    int load_timeout = r->timeout_ms > 60000 ? r->timeout_ms : 60000;
+    for (int s = 0; s < nsub && !r->failed; s++) {
+        for (int k = 0; k < count && !r->failed; k++) {
+            user *u = &r->load_users[k];
+            switch (subs[s].kind) {
+            case S_SEND: do_send(r, u, subs[s].arg); break;
+            case S_CONTACT: do_contact(r, u, subs[s].arg, true); break;
+            case S_PRESS: do_press(r, u, subs[s].arg, load_timeout); break;
+            case S_TAP: do_tap(r, u, subs[s].arg, load_timeout); break;
+            case S_EXPECT: expect_text(r, u, FAKE_TG_SENT, subs[s].match, subs[s].arg, load_timeout); break;
+            }
+            if (r->failed) printf("%s:%d:   (load user %s, id %" PRId64 ", step %d)\n", r->file, r->line,
+                                  u->name, u->u.id, s + 1);
+        }
+        check_calls(r);
+    }
+    for (int k = 0; k < count; k++) user_free(&r->load_users[k]);
+    if (!r->failed)
+        printf("  load: %d users x %d steps in %.2f s\n", count, nsub, now_s() - t0);
+}
+
+/* ---- one transcript ------------------------------------------------------------------- */
+
+static int rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
+{
+    (void)sb;
+    (void)flag;
+    (void)ftw;
+    return remove(path);
+}
+
+static void run_step(run *r, token *t, int n)
+{
+    const char *v = t[0].s;
+    if (!strcmp(v, "bot") && n == 2) {
+        snprintf(r->botname, sizeof r->botname, "%s", t[1].s);
+        const char *bindir = getenv("BIN");
+        snprintf(r->bin, sizeof r->bin, "%s/%s", bindir && *bindir ? bindir : "bin", t[1].s);
+        if (access(r->bin, X_OK) != 0) fail(r, "expected an executable %s, got %s", r->bin, strerror(errno));
+    } else if (!strcmp(v, "user")) {
+        step_user(r, t, n);
+    } else if (!strcmp(v, "start") && n == 1) {
+        bot_start(r);
+    } else if (!strcmp(v, "stop") && n == 1) {
+        bot_stop(r, SIGTERM);
+    } else if (!strcmp(v, "restart") && n == 1) {
+        bot_stop(r, SIGTERM);
+        if (!r->failed) bot_start(r);
+    } else if (!strcmp(v, "crash") && n == 1) {
+        bot_stop(r, SIGKILL);
+        bot_start(r);
+    } else if (!strcmp(v, "send") && n >= 3) {
+        user *u = find_user(r, t[1].s);
+        char text[8192];
+        join(t, 2, n, text, sizeof text);
+        if (u) do_send(r, u, text);
+    } else if (!strcmp(v, "press") && n == 3) {
+        user *u = find_user(r, t[1].s);
+        if (u) do_press(r, u, t[2].s, r->timeout_ms);
+    } else if (!strcmp(v, "tap") && n == 3) {
+        user *u = find_user(r, t[1].s);
+        if (u) do_tap(r, u, t[2].s, r->timeout_ms);
+    } else if (!strcmp(v, "contact") && (n == 3 || (n == 4 && !strcmp(t[3].s, "other")))) {
+        user *u = find_user(r, t[1].s);
+        if (u) do_contact(r, u, t[2].s, n == 3);
+    } else if (!strcmp(v, "expect")) {
+        step_expect(r, t, n);
+    } else if (!strcmp(v, "sql")) {
+        step_sql(r, t, n);
+    } else if (!strcmp(v, "commands")) {
+        step_commands(r, t, n);
+    } else if (!strcmp(v, "allow")) {
+        step_allow(r, t, n);
+    } else if (!strcmp(v, "timeout") && n == 2) {
+        r->timeout_ms = (int)(atof(t[1].s) * 1000);
+    } else if (!strcmp(v, "sleep") && n == 2) {
+        sleep_ms((int)(atof(t[1].s) * 1000));
+    } else if (!strcmp(v, "load")) {
+        step_load(r, t, n);
+    } else {
+        fail(r, "expected a step (bot, user, send, press, tap, contact, expect, restart, crash, stop, "
+                "start, sql, commands, allow, timeout, sleep, load), got `%s` with %d words", v, n);
+    }
+}
+
+/* Runs one transcript; returns true if it passed. */
+static bool run_file(const char *path, bool verbose)
+{
+    run r;
+    memset(&r, 0, sizeof r);
+    r.file = path;
+    r.timeout_ms = g_default_timeout_ms;
+    r.quiet_ms = 500;
+    double t0 = now_s();
+
+    FILE *f = fopen(path, "r");
+    if (!f) {
+        printf("%s:0: expected a readable transcript, got %s\n", path, strerror(errno));
+        printf("FAIL %s\n", path);
+        return false;
+    }
+    const char *tmp = getenv("TMPDIR");
+    snprintf(r.dir, sizeof r.dir, "%s/botc-e2e-XXXXXX", tmp && *tmp ? tmp : "/tmp");
+    if (!mkdtemp(r.dir)) {
+        printf("%s:0: expected a temp dir, got %s\n", path, strerror(errno));
+        fclose(f);
+        return false;
+    }
+    snprintf(r.db, sizeof r.db, "%s/bot.db", r.dir);
+    snprintf(r.log, sizeof r.log, "%s/bot.log", r.dir);
+
+    char err[256];
+    fake_tg_opts o = { .verbose = verbose };
+    r.ft = fake_tg_new(&o, err, sizeof err);
+    if (!r.ft) {
+        printf("%s:0: expected the fake Bot API to start, got %s\n", path, err);
+        fclose(f);
+        return false;
+    }
+
+    char line[16384];
+    while (!r.failed && fgets(line, sizeof line, f)) {
+        r.line++;
+        token t[MAX_TOKENS];
+        int n = tokenize(line, t, MAX_TOKENS);
+        if (n < 0) {
+            fail(&r, "expected a closing quote, got the end of the line");
+            break;
+        }
+        if (n > 0) {
+            run_step(&r, t, n);
+            if (!r.failed) check_calls(&r);
+            if (!r.failed) bot_check_alive(&r);
+        }
+        for (int i = 0; i < n; i++) free(t[i].s);
+    }
+    fclose(f);
+    r.line++; /* end-of-file checks report the line after the last */
+
+    if (!r.failed) {
+        for (int i = 0; i < r.nqueries && !r.failed; i++) {
+            double until = now_s() + r.timeout_ms / 1000.0;
+            while (!fake_tg_callback_answered(r.ft, r.queries[i].id) && now_s() < until) sleep_ms(20);
+            if (!fake_tg_callback_answered(r.ft, r.queries[i].id)) {
+                r.line = r.queries[i].line;
+                fail(&r, "expected the callback query of this tap to be answered, got no answerCallbackQuery");
+            }
+        }
+    }
+    if (!r.failed) check_calls(&r);
+    for (int i = 0; i < r.nallows && !r.failed; i++)
+        if (!r.allows[i].used) {
+            r.line = r.allows[i].line;
+            fail(&r, "expected a bot call rejected with %d \"%s\", got none", r.allows[i].status,
+                 r.allows[i].desc);
+        }
+    if (!r.failed)
+        bot_stop(&r, SIGTERM);
+    else
+        proc_stop(&r.bot, SIGTERM, 3000);
+
+    bool ok = !r.failed;
+    if (!ok) {
+        show_log(r.log);
+        printf("  (temp dir kept: %s)\n", r.dir);
+    } else {
+        nftw(r.dir, rm_entry, 8, FTW_DEPTH | FTW_PHYS);
+    }
+    printf("%s %s (%.1f s)\n", ok ? "PASS" : "FAIL", path, now_s() - t0);
+    fflush(stdout);
+    for (int i = 0; i < r.nusers; i++) user_free(&r.users[i]);
+    free(r.load_users);
+    for (int i = 0; i < r.nallows; i++) free(r.allows[i].desc);
+    fake_tg_free(r.ft);
+    return ok;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
+        fprintf(argc < 2 ? stderr : stdout,
+                "usage: e2e FILE.e2e...\n"
+                "  BIN=dir          where the bots are (default bin)\n"
+                "  E2E_TIMEOUT=s    how long an expect waits (default 5)\n"
+                "  E2E_VERBOSE=1    print every Bot API call\n"
+                "  E2E_LOG_LEVEL=l  BOT_LOG_LEVEL for the bot (default info)\n");
+        return argc < 2 ? 2 : 0;
+    }
+    signal(SIGPIPE, SIG_IGN);
+    const char *to = getenv("E2E_TIMEOUT");
+    if (to && atof(to) > 0) g_default_timeout_ms = (int)(atof(to) * 1000);
+    const char *vb = getenv("E2E_VERBOSE");
+    bool verbose = vb && *vb && strcmp(vb, "0");
+    int passed = 0, failed = 0;
+    for (int i = 1; i < argc; i++) {
+        if (run_file(argv[i], verbose))
+            passed++;
+        else
+            failed++;
+    }
+    printf("%d passed, %d failed\n", passed, failed);
+    return failed ? 1 : 0;
+}

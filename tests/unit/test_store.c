@@ -1,0 +1,317 @@
+/*
+ * test_store.c — runtime/store.c and runtime/bot.c on a real SQLite file in
+ * a temporary directory: round trips, a restart in the middle of a form,
+ * migration after a machine update, delete and export of a user's data.
+ */
+#include <CUnit/Basic.h>
+#include <cJSON.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "bot.h"
+#include "log.h"
+#include "store.h"
+#include "support/tiny_machine.h"
+
+static char dir[64];
+static char db[128];
+static int n_db;
+
+/* a fresh database path per test */
+static void new_db(void)
+{
+    snprintf(db, sizeof db, "%s/t%d.db", dir, n_db++);
+}
+
+static bm_user user(int64_t id, const char *lang)
+{
+    return (bm_user){.id = id, .chat_id = id + 1000, .first_name = "Ann", .username = "ann",
+                     .language_code = lang};
+}
+
+static void test_round_trip(void)
+{
+    new_db();
+    char err[256];
+    store *st = store_open(db, &tiny_machine, err, sizeof err);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(st);
+    CU_ASSERT_EQUAL(store_count_users(st), 0);
+    bm_user u = user(7, "ru");
+    bm_session s;
+    CU_ASSERT_EQUAL(store_load_session(st, 7, &s), 0);
+    bm_session_init(&tiny_machine, &s, &u);
+    s.state = TS_ECHO;
+    s.form = TF_BOOKING;
+    s.field = 3;
+    s.vars[TV_NICK] = strdup("Bobby 'quoted' \"name\"; DROP TABLE users;");
+    s.vars[TV_B_NAME] = strdup("Ann");
+    CU_ASSERT_EQUAL(store_begin(st), 0);
+    CU_ASSERT_EQUAL(store_save_session(st, &s, &u), 0);
+    CU_ASSERT_EQUAL(store_commit(st), 0);
+    /* unset a variable: its row goes away */
+    free(s.vars[TV_B_NAME]);
+    s.vars[TV_B_NAME] = NULL;
+    CU_ASSERT_EQUAL(store_save_session(st, &s, NULL), 0);
+    bm_session_free(&tiny_machine, &s);
+    store_close(st);
+
+    st = store_open(db, &tiny_machine, err, sizeof err);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(st);
+    CU_ASSERT_EQUAL(store_count_users(st), 1);
+    CU_ASSERT_EQUAL(store_user_exists(st, 7), 1);
+    CU_ASSERT_EQUAL(store_user_exists(st, 8), 0);
+    bm_session r;
+    CU_ASSERT_EQUAL_FATAL(store_load_session(st, 7, &r), 1);
+    CU_ASSERT_EQUAL(r.user_id, 7);
+    CU_ASSERT_EQUAL(r.chat_id, 1007);
+    CU_ASSERT_EQUAL(r.lang, 1);
+    CU_ASSERT_EQUAL(r.state, TS_ECHO);
+    CU_ASSERT_EQUAL(r.form, TF_BOOKING);
+    CU_ASSERT_EQUAL(r.field, 3);
+    CU_ASSERT_FALSE(r.is_new);
+    CU_ASSERT_STRING_EQUAL(r.vars[TV_NICK], "Bobby 'quoted' \"name\"; DROP TABLE users;");
+    CU_ASSERT_PTR_NULL(r.vars[TV_B_NAME]);
+    CU_ASSERT_PTR_NULL(r.vars[TV_LAST]);
+    bm_session_free(&tiny_machine, &r);
+
+    /* rollback drops what the transaction wrote */
+    bm_user u2 = user(9, "en");
+    bm_session s2;
+    bm_session_init(&tiny_machine, &s2, &u2);
+    CU_ASSERT_EQUAL(store_begin(st), 0);
+    CU_ASSERT_EQUAL(store_save_session(st, &s2, &u2), 0);
+    CU_ASSERT_EQUAL(store_rollback(st), 0);
+    CU_ASSERT_EQUAL(store_user_exists(st, 9), 0);
+    bm_session_free(&tiny_machine, &s2);
+
+    int found;
+    char *ver = store_get_meta(st, "schema_version", &found);
+    CU_ASSERT_EQUAL(found, 1);
+    CU_ASSERT_STRING_EQUAL(ver, "1");
+    free(ver);
+    store_close(st);
+}
+
+static void test_open_fails(void)
+{
+    char err[256] = "";
+    store *st = store_open("/nonexistent-dir/x/y.db", &tiny_machine, err, sizeof err);
+    CU_ASSERT_PTR_NULL(st);
+    CU_ASSERT(strlen(err) > 0);
+    bot *b = bot_new(&tiny_machine, "/nonexistent-dir/x/y.db", err, sizeof err);
+    CU_ASSERT_PTR_NULL(b);
+}
+
+static int handle(bot *b, const bm_user *u, const char *text, bm_effects *fx)
+{
+    bm_effects_clear(fx);
+    bm_input in = {.kind = BM_IN_TEXT, .user = *u, .text = text};
+    return bot_handle(b, &in, fx);
+}
+
+static const char *last_text(const bm_effects *fx)
+{
+    return fx->n ? fx->v[fx->n - 1].text : "(none)";
+}
+
+static void test_restart_mid_form(void)
+{
+    new_db();
+    char err[256];
+    bm_effects fx;
+    bm_effects_init(&fx);
+    bm_user u = user(42, "en");
+    bot *b = bot_new(&tiny_machine, db, err, sizeof err);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(b);
+    CU_ASSERT_EQUAL(bot_user_exists(b, 42), 0);
+    CU_ASSERT_EQUAL(handle(b, &u, "/start", &fx), 0);
+    CU_ASSERT_EQUAL(fx.n, 2);
+    CU_ASSERT_EQUAL(bot_user_exists(b, 42), 1);
+    CU_ASSERT_EQUAL(handle(b, &u, "📝 Book", &fx), 0);
+    CU_ASSERT_STRING_EQUAL(last_text(&fx), "Your name?");
+    CU_ASSERT_EQUAL(handle(b, &u, "Ann", &fx), 0);
+    CU_ASSERT_EQUAL(handle(b, &u, "30", &fx), 0);
+    CU_ASSERT_STRING_EQUAL(last_text(&fx), "Weight in kg?");
+    bot_free(b);
+
+    /* a new process: the form goes on where it was */
+    b = bot_new(&tiny_machine, db, err, sizeof err);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(b);
+    CU_ASSERT_EQUAL(bot_migrate(b, &fx), 0);
+    CU_ASSERT_EQUAL(handle(b, &u, "80", &fx), 0);
+    CU_ASSERT_STRING_EQUAL(last_text(&fx), "Date?");
+    const char *answers[] = {"01.06.2025", "+381601234567", "ABC12", "SUV"};
+    for (int i = 0; i < 4; i++)
+        CU_ASSERT_EQUAL(handle(b, &u, answers[i], &fx), 0);
+    /* the record is stored, not passed on to the transport */
+    for (int i = 0; i < fx.n; i++)
+        CU_ASSERT(fx.v[i].kind == BM_FX_SEND);
+    CU_ASSERT_EQUAL_FATAL(fx.n, 3);
+    CU_ASSERT_STRING_EQUAL(fx.v[0].text, "Booked: Ann|30|80|2025-06-01|+381601234567|ABC12|SUV");
+
+    /* export: everything about the user as JSON */
+    CU_ASSERT_EQUAL(handle(b, &u, "/export", &fx), 0);
+    CU_ASSERT_EQUAL_FATAL(fx.n, 1);
+    cJSON *js = cJSON_Parse(fx.v[0].text);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(js);
+    cJSON *usr = cJSON_GetObjectItem(js, "user");
+    CU_ASSERT_EQUAL(cJSON_GetObjectItem(usr, "user_id")->valuedouble, 42);
+    CU_ASSERT_STRING_EQUAL(cJSON_GetObjectItem(usr, "state")->valuestring, "main");
+    CU_ASSERT_STRING_EQUAL(cJSON_GetObjectItem(usr, "first_name")->valuestring, "Ann");
+    cJSON *vars = cJSON_GetObjectItem(js, "variables");
+    CU_ASSERT_STRING_EQUAL(cJSON_GetObjectItem(vars, "booking.phone")->valuestring, "+381601234567");
+    cJSON *recs = cJSON_GetObjectItem(js, "records");
+    CU_ASSERT_EQUAL_FATAL(cJSON_GetArraySize(recs), 1);
+    cJSON *rec = cJSON_GetArrayItem(recs, 0);
+    CU_ASSERT_STRING_EQUAL(cJSON_GetObjectItem(rec, "form")->valuestring, "booking");
+    CU_ASSERT_STRING_EQUAL(cJSON_GetObjectItem(cJSON_GetObjectItem(rec, "data"), "date")->valuestring,
+                           "2025-06-01");
+    cJSON_Delete(js);
+
+    /* an action this build cannot do */
+    CU_ASSERT_EQUAL(handle(b, &u, "/ask", &fx), 0);
+    CU_ASSERT_EQUAL_FATAL(fx.n, 1);
+    CU_ASSERT_STRING_EQUAL(fx.v[0].text, "Not available yet.");
+
+    /* delete: every row goes, the confirmation comes before the menu */
+    bm_user other = user(43, "ru");
+    CU_ASSERT_EQUAL(handle(b, &other, "/start", &fx), 0);
+    CU_ASSERT_EQUAL(handle(b, &u, "/delete", &fx), 0);
+    CU_ASSERT_EQUAL_FATAL(fx.n, 3);
+    CU_ASSERT_STRING_EQUAL(fx.v[0].text, "Your data was deleted.");
+    CU_ASSERT_STRING_EQUAL(fx.v[1].text, "Hello, Ann!");
+    CU_ASSERT_EQUAL(bot_user_exists(b, 42), 0);
+    CU_ASSERT_EQUAL(bot_user_exists(b, 43), 1);
+    CU_ASSERT_EQUAL(handle(b, &u, "/export", &fx), 0);
+    js = cJSON_Parse(fx.v[0].text);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(js);
+    CU_ASSERT_TRUE(cJSON_IsNull(cJSON_GetObjectItem(js, "user")));
+    CU_ASSERT_EQUAL(cJSON_GetArraySize(cJSON_GetObjectItem(js, "records")), 0);
+    cJSON_Delete(js);
+    bot_free(b);
+    bm_effects_free(&fx);
+}
+
+static void test_migration(void)
+{
+    new_db();
+    char err[256];
+    bm_effects fx;
+    bm_effects_init(&fx);
+    bm_user a = user(1, "en"), c = user(2, "ru"), d = user(3, "en");
+    bot *b = bot_new(&tiny_machine, db, err, sizeof err);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(b);
+    handle(b, &a, "ℹ️ Info", &fx); /* a: info (renamed in v2) */
+    handle(b, &c, "ℹ️ Info", &fx); /* c: more (deleted in v2) */
+    bm_effects_clear(&fx);
+    bm_input cb = {.kind = BM_IN_CALLBACK, .user = c, .text = "more", .message_id = 1};
+    CU_ASSERT_EQUAL(bot_handle(b, &cb, &fx), 0);
+    handle(b, &d, "/start", &fx); /* d: main (unchanged) */
+    CU_ASSERT_EQUAL(bot_migrate(b, &fx), 0);
+    bot_free(b);
+
+    bm_machine v2;
+    tiny_machine_v2(&v2);
+    b = bot_new(&v2, db, err, sizeof err);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(b);
+    bm_effects_clear(&fx);
+    CU_ASSERT_EQUAL(bot_migrate(b, &fx), 2);
+    /* only the user whose state vanished hears about it, in their language */
+    CU_ASSERT_EQUAL_FATAL(fx.n, 3);
+    CU_ASSERT_EQUAL(fx.v[0].chat_id, 1002);
+    CU_ASSERT_STRING_EQUAL(fx.v[0].text, "Бот обновлён, начнём сначала.");
+    CU_ASSERT_STRING_EQUAL(fx.v[1].text, "Привет, Ann!");
+    CU_ASSERT_EQUAL(fx.v[1].markup.kind, BM_MK_REPLY);
+    bm_effects_clear(&fx);
+    CU_ASSERT_EQUAL(bot_migrate(b, &fx), 0);
+    CU_ASSERT_EQUAL(fx.n, 0);
+    bot_free(b);
+
+    store *st = store_open(db, &v2, err, sizeof err);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(st);
+    bm_session s;
+    CU_ASSERT_EQUAL_FATAL(store_load_session(st, 1, &s), 1);
+    CU_ASSERT_EQUAL(s.state, TS_INFO);
+    bm_session_free(&v2, &s);
+    CU_ASSERT_EQUAL_FATAL(store_load_session(st, 2, &s), 1);
+    CU_ASSERT_EQUAL(s.state, TS_MAIN);
+    bm_session_free(&v2, &s);
+    CU_ASSERT_EQUAL_FATAL(store_load_session(st, 3, &s), 1);
+    CU_ASSERT_EQUAL(s.state, TS_MAIN);
+    bm_session_free(&v2, &s);
+    int found;
+    char *h = store_get_meta(st, "shape_hash", &found);
+    CU_ASSERT_STRING_EQUAL(h, "2222222222222222");
+    free(h);
+    store_user *stale;
+    int n;
+    CU_ASSERT_EQUAL(store_list_stale(st, &stale, &n), 0);
+    CU_ASSERT_EQUAL(n, 0);
+    store_users_free(stale, n);
+    store_close(st);
+
+    /* listing stale users by the old machine's eyes: the v2 names */
+    st = store_open(db, &tiny_machine, err, sizeof err);
+    CU_ASSERT_EQUAL(store_list_stale(st, &stale, &n), 0);
+    CU_ASSERT_EQUAL_FATAL(n, 1);
+    CU_ASSERT_EQUAL(stale[0].user_id, 1);
+    CU_ASSERT_STRING_EQUAL(stale[0].state, "information");
+    CU_ASSERT_STRING_EQUAL(stale[0].lang, "en");
+    store_users_free(stale, n);
+    store_close(st);
+    bm_effects_free(&fx);
+}
+
+static void test_export_split(void)
+{
+    new_db();
+    char err[256];
+    bm_effects fx;
+    bm_effects_init(&fx);
+    bm_user u = user(5, "en");
+    bot *b = bot_new(&tiny_machine, db, err, sizeof err);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(b);
+    /* a long variable makes the export longer than one message */
+    char *big = malloc(6001);
+    memset(big, 'x', 6000);
+    big[0] = 'n', big[1] = 'i', big[2] = 'c', big[3] = 'k', big[4] = ' ';
+    big[6000] = '\0';
+    CU_ASSERT_EQUAL(handle(b, &u, big, &fx), 0);
+    CU_ASSERT_EQUAL(handle(b, &u, "/export", &fx), 0);
+    CU_ASSERT(fx.n >= 2);
+    size_t total = 0;
+    for (int i = 0; i < fx.n; i++) {
+        CU_ASSERT(strlen(fx.v[i].text) <= 4096);
+        total += strlen(fx.v[i].text);
+    }
+    CU_ASSERT(total > 6000);
+    free(big);
+    bot_free(b);
+    bm_effects_free(&fx);
+}
+
+int main(void)
+{
+    snprintf(dir, sizeof dir, "/tmp/botc_store_XXXXXX");
+    if (!mkdtemp(dir))
+        return 1;
+    log_set_level(LOG_WARN);
+    if (CU_initialize_registry() != CUE_SUCCESS)
+        return 1;
+    CU_pSuite s = CU_add_suite("store", NULL, NULL);
+    CU_add_test(s, "save and load round trip", test_round_trip);
+    CU_add_test(s, "open failures", test_open_fails);
+    CU_add_test(s, "restart mid-form, export, delete", test_restart_mid_form);
+    CU_add_test(s, "migration by moves and to start", test_migration);
+    CU_add_test(s, "long export is split", test_export_split);
+    CU_basic_set_mode(CU_BRM_VERBOSE);
+    CU_basic_run_tests();
+    unsigned fails = CU_get_number_of_failures();
+    CU_cleanup_registry();
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    if (system(cmd) != 0)
+        fprintf(stderr, "could not remove %s\n", dir);
+    return fails ? 1 : 0;
+}
