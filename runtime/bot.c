@@ -134,6 +134,18 @@ int bot_handle(bot *b, const bm_input *in, bm_effects *fx)
 
     if (store_begin(b->st))
         return -1;
+    if (in->update_id > 0) {
+        /* the handled mark commits with the effects: a redelivered update
+         * (the process died before its offset was confirmed) is a no-op */
+        int fresh = store_mark_handled(b->st, in->update_id);
+        if (fresh < 0)
+            goto fail;
+        if (!fresh) {
+            store_rollback(b->st);
+            log_info("bot", "update %" PRId64 " was handled before; skipped", in->update_id);
+            return 0;
+        }
+    }
     int found = store_load_session(b->st, in->user.id, &s);
     if (found < 0)
         goto fail;

@@ -29,7 +29,8 @@ int bot_migrate(bot *b, bm_effects *fx);
 /* Handle one input: load the user's session, step the machine, run the
  * actions the runtime answers itself (delete_data, export_data, ...), and
  * commit the new session and any form record in one transaction. Effects to
- * deliver are appended to fx. Returns 0, or -1 when the input could not be
+ * deliver are appended to fx. An input carrying an update_id that was handled
+ * before does nothing and returns 0. Returns 0, or -1 when the input could not be
  * handled (nothing was committed; the reason is logged). */
 int bot_handle(bot *b, const bm_input *in, bm_effects *fx);
 /* What bot_handle and bot_migrate append: SEND, EDIT and ANSWER effects

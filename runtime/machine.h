@@ -226,6 +226,7 @@ typedef struct bm_input {
     int64_t contact_user_id;  /* CONTACT: whose contact it is, 0 unknown */
     int64_t message_id;       /* CALLBACK: the message holding the button */
     const char *callback_id;  /* CALLBACK: callback_query id to answer */
+    int64_t update_id;        /* Telegram update_id, 0 when none (console) */
 } bm_input;
 
 /* A user's conversation state. Owned by the caller; the interpreter updates

@@ -40,13 +40,17 @@ static const char *const schema_sql =
     "  form TEXT NOT NULL,"
     "  json TEXT NOT NULL,"
     "  created TEXT NOT NULL);"
-    "CREATE INDEX IF NOT EXISTS records_user ON records(user_id);";
+    "CREATE INDEX IF NOT EXISTS records_user ON records(user_id);"
+    "CREATE TABLE IF NOT EXISTS handled("
+    "  update_id INTEGER PRIMARY KEY,"
+    "  at INTEGER NOT NULL);";
 
 enum {
     Q_BEGIN, Q_COMMIT, Q_ROLLBACK,
     Q_LOAD_USER, Q_LOAD_VARS, Q_SAVE_USER, Q_SET_VAR, Q_DEL_VAR,
     Q_ADD_RECORD, Q_ALL_USERS, Q_DEL_VARS, Q_DEL_RECORDS, Q_DEL_USER,
     Q_EXPORT_USER, Q_EXPORT_RECORDS, Q_EXISTS, Q_COUNT, Q_GET_META, Q_SET_META,
+    Q_MARK_HANDLED, Q_PRUNE_HANDLED,
     Q_COUNT_ALL
 };
 
@@ -85,6 +89,11 @@ static const char *const queries[Q_COUNT_ALL] = {
     [Q_GET_META] = "SELECT value FROM meta WHERE key = ?1",
     [Q_SET_META] = "INSERT INTO meta(key, value) VALUES(?1, ?2)"
                    " ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+    [Q_MARK_HANDLED] = "INSERT OR IGNORE INTO handled(update_id, at)"
+                       " VALUES(?1, CAST(strftime('%s','now') AS INTEGER))",
+    /* Telegram keeps an update for 24 hours; two days covers any redelivery */
+    [Q_PRUNE_HANDLED] = "DELETE FROM handled"
+                        " WHERE at < CAST(strftime('%s','now') AS INTEGER) - 172800",
 };
 
 struct store {
@@ -559,4 +568,18 @@ int store_count_users(store *st)
     if (n < 0)
         return fail(st, "count users");
     return n;
+}
+
+int store_mark_handled(store *st, int64_t update_id)
+{
+    sqlite3_stmt *s = stmt(st, Q_MARK_HANDLED);
+    sqlite3_bind_int64(s, 1, update_id);
+    if (exec_done(st, s, "mark update handled"))
+        return -1;
+    int fresh = sqlite3_changes(st->db) == 1;
+    /* prune now and then, inside the same transaction */
+    if (fresh && update_id % 1024 == 0 &&
+        exec_done(st, stmt(st, Q_PRUNE_HANDLED), "prune handled updates"))
+        return -1;
+    return fresh;
 }

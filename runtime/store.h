@@ -11,6 +11,7 @@
  *         field, active, created, updated)
  *   vars(user_id, name, value, PK(user_id, name))
  *   records(id PK, user_id, form, json, created)
+ *   handled(update_id PK, at)           Telegram updates already handled
  *
  * Every statement is prepared once at open and uses bound parameters only.
  * Functions returning int give 0 on success and -1 on a database error
@@ -49,6 +50,13 @@ int store_load_session(store *st, int64_t user_id, bm_session *s);
 int store_save_session(store *st, const bm_session *s, const bm_user *u);
 
 int store_add_record(store *st, int64_t user_id, int form, const char *json);
+
+/* Remember that Telegram update `update_id` is handled, inside the current
+ * transaction, so that a redelivery after a crash is recognised by its exact
+ * id (ids are not monotonic across idle periods). Returns 1 when the id is
+ * new, 0 when it was handled before, -1 on error. Ids older than two days
+ * are pruned. */
+int store_mark_handled(store *st, int64_t update_id);
 
 /* What the store holds about a user beyond the session. */
 typedef struct store_user {

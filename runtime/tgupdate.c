@@ -182,6 +182,8 @@ tgu_status tgu_parse(const cJSON *update, int64_t *update_id, bm_input *in,
     if (st != TGU_OK) {
         memset(in, 0, sizeof *in);
         in->text = "";
+    } else {
+        in->update_id = uid; /* bot_handle de-duplicates by it */
     }
     return st;
 }
