@@ -8,7 +8,7 @@
 #include <string.h>
 
 #include "build.h"
-#include "regex.h"
+#include "rx.h"
 
 #define CK_TEXT_MAX 4096      /* Telegram: message text, UTF-16 code units */
 #define CK_DESC_MAX 256       /* Telegram: BotCommand.description */

@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "regex.h"
+#include "rx.h"
 #include "strbuf.h"
 
 #define LOW_CB_MAX 64 /* Telegram's callback_data limit, in bytes */

@@ -3,15 +3,18 @@
  *
  *   botc check SPEC            load and check; print diagnostics
  *   botc gen SPEC -o DIR       ... and write DIR/<bot>.{h,c,re} and <bot>_main.c
- *   botc dot SPEC              the machine as a Graphviz graph on stdout
+ *   botc graph SPEC [-o BASE]  the machine as a Graphviz graph
  *   botc diff OLD NEW [--db FILE]  what a spec change means for live users
  *   botc --help | -h | help,  botc --version
  *
  * Exit status: 0 ok (warnings go to stderr), 1 errors in the spec (every
  * diagnostic printed) or an I/O failure, 2 a usage error.
  */
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "arena.h"
 #include "diag.h"
@@ -27,14 +30,15 @@ static void usage(FILE *out)
 {
     fputs("usage: botc check SPEC\n"
           "       botc gen SPEC -o DIR\n"
-          "       botc dot SPEC\n"
+          "       botc graph SPEC [-o BASE]\n"
           "       botc diff OLD_SPEC NEW_SPEC [--db FILE]\n"
           "       botc --help | --version\n"
           "\n"
           "  check   read SPEC (bot.yaml or bot.lua), report every error and warning\n"
           "  gen     check SPEC, then write DIR/<bot>.h, <bot>.c, <bot>.re and\n"
           "          <bot>_main.c (files whose content is unchanged are not touched)\n"
-          "  dot     print the state machine as a Graphviz DOT graph\n"
+          "  graph   draw the state machine: Graphviz DOT on stdout, or with -o\n"
+          "          BASE.dot and (when Graphviz is installed) BASE.svg, BASE.png\n"
           "  diff    list states, fields and commands added, removed or renamed\n"
           "          between two versions of a spec; with --db, count the users\n"
           "          stranded in removed states\n"
@@ -96,13 +100,65 @@ static int cmd_gen(const char *path, const char *dir)
     return rc;
 }
 
-static int cmd_dot(const char *path)
+/* Run Graphviz's `dot -T<format> in -o out`. Returns 0 on success, 1 when
+ * dot is not installed, -1 when it failed. */
+static int run_graphviz(const char *format, const char *in, const char *out)
+{
+    char fmt_arg[16];
+    snprintf(fmt_arg, sizeof fmt_arg, "-T%s", format);
+    pid_t pid = fork();
+    if (pid < 0)
+        return -1;
+    if (pid == 0) {
+        execlp("dot", "dot", fmt_arg, in, "-o", out, (char *)NULL);
+        _exit(errno == ENOENT ? 127 : 126);
+    }
+    int status;
+    while (waitpid(pid, &status, 0) < 0)
+        if (errno != EINTR)
+            return -1;
+    if (WIFEXITED(status) && WEXITSTATUS(status) == 127)
+        return 1;
+    return WIFEXITED(status) && WEXITSTATUS(status) == 0 ? 0 : -1;
+}
+
+/* DOT on stdout, or BASE.dot plus BASE.svg and BASE.png when Graphviz is
+ * installed. */
+static int cmd_graph(const char *path, const char *base)
 {
     arena *a = arena_new();
     ir_spec *s = load_checked(a, path, NULL);
     int rc = 1;
-    if (s)
+    if (s && !base) {
         rc = emit_dot(s, stdout) == 0 && fflush(stdout) == 0 ? 0 : 1;
+    } else if (s) {
+        char *dot_path = arena_printf(a, "%s.dot", base);
+        FILE *f = fopen(dot_path, "w");
+        if (!f) {
+            fprintf(stderr, "botc: cannot write %s: %s\n", dot_path, strerror(errno));
+        } else {
+            int bad = emit_dot(s, f);
+            if (fclose(f) != 0 || bad) {
+                fprintf(stderr, "botc: cannot write %s\n", dot_path);
+            } else {
+                rc = 0;
+                static const char *const formats[] = {"svg", "png"};
+                for (int i = 0; i < 2 && rc == 0; i++) {
+                    char *img = arena_printf(a, "%s.%s", base, formats[i]);
+                    int g = run_graphviz(formats[i], dot_path, img);
+                    if (g == 1) {
+                        fprintf(stderr, "botc: Graphviz is not installed (apt-get install graphviz);"
+                                        " wrote %s only\n", dot_path);
+                        break;
+                    }
+                    if (g < 0) {
+                        fprintf(stderr, "botc: dot failed to render %s\n", img);
+                        rc = 1;
+                    }
+                }
+            }
+        }
+    }
     arena_free(a);
     return rc;
 }
@@ -153,11 +209,11 @@ int main(int argc, char **argv)
         }
     }
     int want = !strcmp(cmd, "diff") ? 2 : 1;
-    if (strcmp(cmd, "check") && strcmp(cmd, "gen") && strcmp(cmd, "dot") && strcmp(cmd, "diff"))
+    if (strcmp(cmd, "check") && strcmp(cmd, "gen") && strcmp(cmd, "graph") && strcmp(cmd, "diff"))
         return usage_error("unknown command '%s'", cmd);
     if (n_pos != want)
         return usage_error(n_pos < want ? "'%s': missing SPEC" : "'%s': too many arguments", cmd);
-    if (out && strcmp(cmd, "gen"))
+    if (out && strcmp(cmd, "gen") && strcmp(cmd, "graph"))
         return usage_error("'%s' takes no -o", cmd);
     if (db && strcmp(cmd, "diff"))
         return usage_error("'%s' takes no --db", cmd);
@@ -168,7 +224,7 @@ int main(int argc, char **argv)
             return usage_error("%s", "gen needs -o DIR");
         return cmd_gen(pos[0], out);
     }
-    if (!strcmp(cmd, "dot"))
-        return cmd_dot(pos[0]);
+    if (!strcmp(cmd, "graph"))
+        return cmd_graph(pos[0], out);
     return cmd_diff(pos[0], pos[1], db);
 }

@@ -18,6 +18,7 @@
 #include <errno.h>
 #include <ftw.h>
 #include <inttypes.h>
+#include <regex.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -30,11 +31,6 @@
 #include <unistd.h>
 
 #include <sqlite3.h>
-
-/* The build puts codegen/ on every include path, and codegen/regex.h (the
- * spec's regex translator) shadows the system <regex.h>; reach POSIX regex
- * by its absolute path until that header is renamed. */
-#include "/usr/include/regex.h"
 
 #include "../fake_tg/fake_tg.h"
 #include "proc.h"

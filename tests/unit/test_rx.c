@@ -1,5 +1,5 @@
 /*
- * test_regex.c — the spec regex dialect → re2c translation (codegen/regex.c).
+ * test_regex.c — the spec regex dialect → re2c translation (codegen/rx.c).
  *
  * Cases live in tests/unit/data/regex/cases.txt: exact translations, every
  * rejection with its byte offset, and matching behaviour — the "M" cases
@@ -14,7 +14,7 @@
 #include <CUnit/Basic.h>
 
 #include "arena.h"
-#include "regex.h"
+#include "rx.h"
 #include "strbuf.h"
 
 #define CASES "tests/unit/data/regex/cases.txt"

@@ -1,5 +1,5 @@
 /*
- * regex.h — the spec's regex dialect, translated to re2c.
+ * rx.h — the spec's regex dialect, translated to re2c.
  *
  * Spec authors write familiar regexes (a subset of POSIX ERE / PCRE):
  * literals (any UTF-8), `.`, classes `[a-zа-я0-9_]` `[^...]`, escapes
@@ -12,8 +12,8 @@
  * validators are case-sensitive and must match the whole text (as if
  * wrapped in ^...$).
  */
-#ifndef BOTC_REGEX_H
-#define BOTC_REGEX_H
+#ifndef BOTC_RX_H
+#define BOTC_RX_H
 
 #include <stddef.h>
 

@@ -1,5 +1,5 @@
 /*
- * regex.c — translate the spec's regex dialect into re2c syntax (regex.h).
+ * rx.c — translate the spec's regex dialect into re2c syntax (rx.h).
  *
  * A recursive-descent parser over the pattern's bytes that writes re2c text
  * as it goes; no tree is kept because every construct maps one-to-one:
@@ -16,7 +16,7 @@
  * class, a class gains the other case of every letter in it. Each top-level
  * alternative is wrapped in [^\x00]* on the side it is not anchored.
  */
-#include "regex.h"
+#include "rx.h"
 
 #include <stdarg.h>
 #include <stdint.h>
