@@ -600,13 +600,15 @@ static bool parse_phone(const char *t, bool need_plus, char out[17])
     return n >= 7;
 }
 
-static char *choice_value(const bm_machine *m, const bm_field *f, const char *t)
+/* The label of the choice `t` names (in any language), in language `lang`;
+ * NULL when `t` is no choice of f. Borrowed from the machine. */
+static const char *choice_label(const bm_machine *m, const bm_field *f, const char *t, int lang)
 {
     for (int i = 0; i < f->n_choices; i++) {
         int text = m->choices[f->first_choice + i];
         for (int l = 0; l < m->n_langs; l++)
             if (!strcmp(t, bm_text(m, text, l)))
-                return strdup(bm_text(m, text, m->default_lang));
+                return bm_text(m, text, lang);
     }
     return NULL;
 }
@@ -677,7 +679,9 @@ static int validate(step *st, const bm_field *f, const bm_input *in, char **valu
             for (int l = 0; l < m->n_langs && !known; l++)
                 known = !strcmp(t, bm_text(m, m->choices[f->first_choice + i], l));
         if (known) {
-            *value = choice_value(m, f, t);
+            /* the variable speaks the user's language ({booking.car_class}
+             * in a Russian confirmation); the stored record is canonical */
+            *value = strdup(choice_label(m, f, t, st->s->lang));
             rc = *value ? 1 : -1;
         }
         break;
@@ -697,6 +701,11 @@ static char *record_json(step *st, int form)
     for (int i = 0; i < F->n_fields; i++) {
         const bm_field *f = &m->fields[F->first_field + i];
         const char *v = f->var >= 0 ? var_value(st, f->var) : "";
+        if (f->validator == BM_V_CHOICE) {
+            const char *canonical = choice_label(m, f, v, m->default_lang);
+            if (canonical)
+                v = canonical;
+        }
         if (!cJSON_AddStringToObject(o, f->name, v)) {
             cJSON_Delete(o);
             return NULL;
@@ -751,6 +760,14 @@ static int form_input(step *st, const bm_input *in)
         }
         int g = m->match_text ? m->match_text(BM_NONE, st->input) : BM_NONE;
         if (g >= 0) {
+            const bm_transition *T = &m->transitions[g];
+            if (T->target < 0 && T->form < 0) {
+                /* a command that only answers (/help): answer, then ask
+                 * the same question again; the form goes on */
+                if (run_tr(st, g, 0))
+                    return -1;
+                return ask(st);
+            }
             end_form(st);
             return run_tr(st, g, 0);
         }

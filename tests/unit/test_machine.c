@@ -428,13 +428,16 @@ static void test_cancel_and_global_commands(void)
     CU_ASSERT_STRING_EQUAL(txt(0), "Cancelled.");
     CU_ASSERT_EQUAL(FX.v[0].markup.kind, BM_MK_REPLY);
 
-    /* a global command abandons the form and runs */
+    /* a command that only answers (/help) keeps the form and asks again */
     step_text("📝 Book");
     CU_ASSERT_EQUAL(S.form, TF_BOOKING);
     CU_ASSERT_EQUAL(step_text("/help"), 0);
-    CU_ASSERT_EQUAL(S.form, BM_NONE);
+    CU_ASSERT_EQUAL(S.form, TF_BOOKING);
+    CU_ASSERT_EQUAL(S.field, 0);
+    CU_ASSERT_EQUAL_FATAL(FX.n, 2);
     CU_ASSERT_STRING_EQUAL(txt(0), "Help text");
-    step_text("/book");
+    CU_ASSERT_STRING_EQUAL(txt(1), "Your name?");
+    /* a global command that goes somewhere abandons the form */
     step_text("/echo");
     CU_ASSERT_EQUAL(S.form, BM_NONE);
     CU_ASSERT_EQUAL(S.state, TS_ECHO);
@@ -454,6 +457,22 @@ static void test_cancel_and_global_commands(void)
     CU_ASSERT_EQUAL(step_cb("more", 9), 0);
     CU_ASSERT_EQUAL(S.form, BM_NONE);
     CU_ASSERT_EQUAL(S.state, TS_MORE);
+}
+
+/* A choice answer reads back in the user's language; the record keeps the
+ * default language's label so every record of a form is comparable. */
+static void test_choice_language(void)
+{
+    reset("ru");
+    step_text("📝 Book");
+    S.field = tiny_machine.forms[TF_BOOKING].n_fields - 1; /* the class question */
+    CU_ASSERT_EQUAL(step_text("SUV"), 0);
+    CU_ASSERT_STRING_EQUAL(var(TV_B_CLASS), "Внедорожник");
+    CU_ASSERT_EQUAL_FATAL(FX.v[0].kind, BM_FX_RECORD);
+    cJSON *js = cJSON_Parse(txt(0));
+    CU_ASSERT_PTR_NOT_NULL_FATAL(js);
+    CU_ASSERT_STRING_EQUAL(cJSON_GetObjectItem(js, "class")->valuestring, "SUV");
+    cJSON_Delete(js);
 }
 
 static void test_lang(void)
@@ -532,6 +551,7 @@ int main(void)
     CU_add_test(s, "every validator", test_validators);
     CU_add_test(s, "cancel and global commands", test_cancel_and_global_commands);
     CU_add_test(s, "languages", test_lang);
+    CU_add_test(s, "choice in the user's language", test_choice_language);
     CU_add_test(s, "lookups by name", test_by_name);
     CU_add_test(s, "effects helpers", test_effects_helpers);
     CU_basic_set_mode(CU_BRM_VERBOSE);
