@@ -1,5 +1,5 @@
 /*
- * build.h — node tree → IR (ir.h), following spec/LANGUAGE-DRAFT.md.
+ * build.h — node tree → IR (ir.h), following the spec language of spec/REFERENCE.md.
  *
  * Schema errors (unknown key with a did-you-mean, wrong type, missing
  * required key) go to the diagnostics list; building goes on after each so

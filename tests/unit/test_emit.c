@@ -120,6 +120,71 @@ static const char *tmpdir(void)
     return tmp_root;
 }
 
+/* ---- 0. a small spec edit is a small diff ------------------------------ */
+
+/* Lines that differ between two texts of the same line count; -1 when the
+ * line counts differ. *first gets the first differing line of `b`. */
+static int diff_lines(const char *a, const char *b, const char **first)
+{
+    int n = 0;
+    *first = NULL;
+    while (*a && *b) {
+        size_t la = strcspn(a, "\n"), lb = strcspn(b, "\n");
+        if (la != lb || memcmp(a, b, la) != 0) {
+            if (!n)
+                *first = b;
+            n++;
+        }
+        a += la + (a[la] == '\n');
+        b += lb + (b[lb] == '\n');
+    }
+    return (*a || *b) ? -1 : n;
+}
+
+/* Editing one text of the rental bot changes exactly the generated line
+ * that holds it: reviewers see the wording change, nothing else moves. */
+static void test_one_text_edit(void)
+{
+    char *orig = read_all("spec/rental/bot.yaml");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(orig);
+    const char *old_text = "Main menu. What are you interested in?";
+    char *at = strstr(orig, old_text);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(at);
+    char path[128];
+    snprintf(path, sizeof path, "%s/edit.yaml", tmpdir());
+
+    out_file before[OUT_N_FILES], after[OUT_N_FILES];
+    arena *a = arena_new();
+    FILE *f = fopen(path, "w");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(f);
+    fputs(orig, f);
+    fclose(f);
+    CU_ASSERT_EQUAL_FATAL(gen(a, path, before, NULL), 0);
+
+    f = fopen(path, "w");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(f);
+    fwrite(orig, 1, (size_t)(at - orig), f);
+    fputs("Main menu. How can we help?", f);
+    fputs(at + strlen(old_text), f);
+    fclose(f);
+    CU_ASSERT_EQUAL_FATAL(gen(a, path, after, NULL), 0);
+
+    int changed = 0;
+    for (int i = 0; i < OUT_N_FILES; i++) {
+        const char *line;
+        int n = diff_lines(before[i].text, after[i].text, &line);
+        CU_ASSERT(n >= 0);
+        if (n > 0) {
+            CU_ASSERT_STRING_EQUAL(after[i].name, "rental.c");
+            CU_ASSERT(strncmp(strstr(line, "\""), "\"Main menu. How can we help?\",", 29) == 0);
+        }
+        changed += n;
+    }
+    CU_ASSERT_EQUAL(changed, 1);
+    arena_free(a);
+    free(orig);
+}
+
 /* ---- 1. YAML and Lua agree --------------------------------------------- */
 
 static void test_same_bot(void)
@@ -415,6 +480,7 @@ int main(void)
     if (CU_initialize_registry() != CUE_SUCCESS)
         return 1;
     CU_pSuite s = CU_add_suite("emit", NULL, NULL);
+    CU_add_test(s, "one text edited, one line changed", test_one_text_edit);
     CU_add_test(s, "YAML and Lua generate the same code", test_same_bot);
     CU_add_test(s, "generated code compiles and runs", test_compile_run);
     CU_add_test(s, "deterministic, writes only changes", test_determinism);
