@@ -1,7 +1,8 @@
 # botc — compile dialogue specs into Telegram bots.
 #
 #   make            build bin/botc and every bot under spec/
-#   make run        the rental bot (terminal without TELEGRAM_BOT_TOKEN, live with it)
+#   make run        the rental bot (terminal without TELEGRAM_BOT_TOKEN, live with it),
+#                   reloaded in place when its spec changes
 #   make test       unit tests, generated/ freshness, end-to-end tests
 #   make test SANITIZE=1   the same under AddressSanitizer + UBSan (build-san/)
 #
@@ -67,7 +68,8 @@ BOTS := $(foreach s,$(BOT_SPECS),$(notdir $(patsubst %/,%,$(dir $(s)))))
 
 # $(1) = bot name, $(2) = spec file
 define BOT_RULES
-generated/$(1)/$(1).c generated/$(1)/$(1).h generated/$(1)/$(1).re generated/$(1)/$(1)_main.c &: $(2) $(BOTC)
+# (the spec's knowledge files, *.txt beside it, are embedded: they count too)
+generated/$(1)/$(1).c generated/$(1)/$(1).h generated/$(1)/$(1).re generated/$(1)/$(1)_main.c &: $(2) $(wildcard $(dir $(2))*.txt) $(BOTC)
 	$(BOTC) gen $(2) -o generated/$(1)
 
 $(B)/gen/$(1)/$(1)_match.c: generated/$(1)/$(1).re | $(DEPS_STAMP)
@@ -97,14 +99,47 @@ all: $(BOTC) $(BOT_BINS)
 
 # ---- run --------------------------------------------------------------------
 RUN_BOT ?= rental
-run: $(BIN)/$(RUN_BOT)
+# scripts/run-dev.sh: the bot in this terminal (or on Telegram), rebuilt (in
+# $(B)/dev/, see scripts/dev-bot.mk) and reloaded in place whenever its spec
+# changes.
+run: $(BOTC)
 	@mkdir -p var
-	$(BIN)/$(RUN_BOT)
+	@RUN_BOT=$(RUN_BOT) BIN=$(BIN) SANITIZE=$(SANITIZE) MAKE="$(RUN_MAKE)" \
+	  $(if $(RUN_SPEC),RUN_SPEC="$(RUN_SPEC)") bash scripts/run-dev.sh
+RUN_MAKE = $(MAKE)# not $(MAKE) in the recipe: that would run it under make -n
+
+# ---- pictures: spec/<bot>/flow.dot (+ .svg, .png when Graphviz is installed)
+.PHONY: graph
+graph: $(BOTC)
+	@set -e; for s in $(BOT_SPECS); do \
+	  echo "$(BOTC) graph $$s -o $$(dirname $$s)/flow"; \
+	  $(BOTC) graph $$s -o $$(dirname $$s)/flow; done
 
 # ---- tests ------------------------------------------------------------------
 -include tests/tests.mk
 
-.PHONY: all deps run test check-generated clean
+# ---- benchmarks (scripts/bench/; always the normal -O2 build) ----------------
+$(BIN)/bench: $(B)/scripts/bench/bench.o $(B)/tests/e2e/proc.o $(LIBFAKE) $(LIBBOTRT)
+	@mkdir -p $(@D)
+	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(LDLIBS_ALL)
+
+# The "slow" row's bot (scripts/bench/slow.yaml), generated under $(B)/: it
+# is a benchmark fixture, not a product bot, so nothing lands in generated/.
+SLOWB := $(B)/bench/slowbench
+$(SLOWB)/slowbench.c $(SLOWB)/slowbench.h $(SLOWB)/slowbench.re $(SLOWB)/slowbench_main.c &: scripts/bench/slow.yaml $(BOTC)
+	$(BOTC) gen $< -o $(SLOWB)
+$(SLOWB)/slowbench_match.c: $(SLOWB)/slowbench.re
+	$(RE2C) -W -Werror --utf8 -o $@ $<
+$(SLOWB)/%.o: $(SLOWB)/%.c $(SLOWB)/slowbench.h
+	$(CC) $(ALL_CFLAGS) -Iruntime -I$(SLOWB) -c -o $@ $<
+$(BIN)/slowbench: $(SLOWB)/slowbench_main.o $(SLOWB)/slowbench.o $(SLOWB)/slowbench_match.o $(LIBBOTRT)
+	@mkdir -p $(@D)
+	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(LDLIBS_ALL)
+
+bench:
+	@bash scripts/bench/run.sh
+
+.PHONY: all deps run test check-generated clean bench
 clean:
 	rm -rf build build-san bin
 

@@ -775,6 +775,101 @@ static void bl_bot(bld *b, const node *bot, src_pos at)
         s->start_pos = bot->pos;
 }
 
+/* variable -> initial-value | {initial: value, max: characters}
+ * Returns the initial value ("" when absent); *max gets `max:` or 0. */
+static const char *bl_var_body(bld *b, const node *val, int *max)
+{
+    static const char *const keys[] = { "initial", "max", NULL };
+    *max = 0;
+    if (val->kind == NODE_NULL)
+        return "";
+    if (val->kind != NODE_MAP) {
+        const char *init = bl_str(b, val, "a value, or {initial: value, max: characters}", 1);
+        return init ? init : "";
+    }
+    bl_keys(b, val, keys, "a variable");
+    const char *init = "";
+    const node *n = node_get(val, "initial");
+    if (n && n->kind != NODE_NULL) {
+        const char *str = bl_str(b, n, "a value", 1);
+        init = str ? str : "";
+    }
+    n = node_get(val, "max");
+    if (n) {
+        char *end = NULL;
+        long m = n->kind == NODE_NUM ? strtol(n->str, &end, 10) : 0;
+        if (n->kind != NODE_NUM || !end || *end || m < 1 || m > 4096)
+            diag_error(b->d, n->pos, "the longest value in characters, e.g. max: 32",
+                       "max: expects a whole number from 1 to 4096");
+        else
+            *max = (int)m;
+    }
+    return init;
+}
+
+/* llm -> {knowledge: [file...], persona: textref, policy: textref,
+ *         strict: bool, daily_tokens: int, timezone: name, model: name,
+ *         handoff_patterns: [regex...]} */
+static void bl_llm(bld *b, const node *n)
+{
+    static const char *const keys[] = { "knowledge", "persona", "policy", "strict",
+                                        "daily_tokens", "timezone", "model",
+                                        "handoff_patterns", NULL };
+    ir_llm *l = &b->s->llm;
+    l->strict = true;
+    l->persona.idx = l->policy.idx = -1;
+    if (!n || n->kind == NODE_NULL)
+        return;
+    if (n->kind != NODE_MAP) {
+        bl_type_error(b, n, "a map with knowledge:, persona:, strict:, ...",
+                      "llm: {knowledge: [company_context.txt], strict: true}");
+        return;
+    }
+    l->present = true;
+    l->pos = n->pos;
+    bl_keys(b, n, keys, "llm:");
+    const node *v;
+    if ((v = node_get(n, "knowledge"))) {
+        const char **files = NULL;
+        src_pos *pos = NULL;
+        int count = 0;
+        bl_names(b, v, &files, &pos, &count, "a file name or a list of them");
+        l->knowledge = ARENA_ARRAY(b->a, ir_knowledge, count ? count : 1);
+        for (int i = 0; i < count; i++) {
+            ir_knowledge *k = &l->knowledge[l->n_knowledge++];
+            k->file = files[i];
+            k->pos = pos[i];
+            k->lang = -1;
+        }
+    }
+    if ((v = node_get(n, "persona")))
+        l->persona = bl_textref(b, v, "llm.persona");
+    if ((v = node_get(n, "policy")))
+        l->policy = bl_textref(b, v, "llm.policy");
+    if ((v = node_get(n, "strict"))) {
+        if (v->kind == NODE_BOOL)
+            l->strict = strcmp(v->str, "true") == 0;
+        else
+            bl_type_error(b, v, "true or false", NULL);
+    }
+    if ((v = node_get(n, "daily_tokens"))) {
+        char *end = NULL;
+        long t = v->kind == NODE_NUM ? strtol(v->str, &end, 10) : -1;
+        if (v->kind != NODE_NUM || !end || *end || t < 0 || t > 1000000000L)
+            diag_error(b->d, v->pos, "tokens per user per day, e.g. daily_tokens: 20000 (0 = no limit)",
+                       "daily_tokens: expects a whole number from 0 to 1000000000");
+        else
+            l->daily_tokens = t;
+    }
+    if ((v = node_get(n, "timezone")) && (l->timezone = bl_str(b, v, "a time zone name", 0)))
+        l->timezone_pos = v->pos;
+    if ((v = node_get(n, "model")))
+        l->model = bl_str(b, v, "a model name", 0);
+    if ((v = node_get(n, "handoff_patterns")))
+        bl_names(b, v, &l->handoff, &l->handoff_pos, &l->n_handoff,
+                 "a regular expression or a list of them");
+}
+
 static int bl_count(const node *n)
 {
     return n && (n->kind == NODE_MAP || n->kind == NODE_SEQ) ? n->n : 0;
@@ -783,7 +878,7 @@ static int bl_count(const node *n)
 ir_spec *build_spec(arena *a, diag_list *d, const node *root, const char *path)
 {
     static const char *const keys[] = { "bot", "variables", "texts", "commands", "states",
-                                        "forms", "moved", NULL };
+                                        "forms", "moved", "llm", NULL };
     bld b = { a, d, ARENA_NEW(a, ir_spec), 0 };
     ir_spec *s = b.s;
     s->path = path;
@@ -804,12 +899,10 @@ ir_spec *build_spec(arena *a, diag_list *d, const node *root, const char *path)
         } else {
             s->vars = ARENA_ARRAY(a, ir_var, v->n ? v->n : 1);
             for (int i = 0; i < v->n; i++) {
-                const node *val = v->items[i];
-                const char *init = val->kind == NODE_NULL ? "" : bl_str(&b, val, "a value", 1);
                 ir_var *var = &s->vars[s->n_vars++];
                 var->name = v->keys[i];
                 var->pos = v->key_pos[i];
-                var->initial = init ? init : "";
+                var->initial = bl_var_body(&b, v->items[i], &var->max);
                 var->declared = true;
             }
         }
@@ -826,6 +919,8 @@ ir_spec *build_spec(arena *a, diag_list *d, const node *root, const char *path)
     v = node_get(root, "forms");
     s->forms = ARENA_ARRAY(a, ir_form, bl_count(v) ? bl_count(v) : 1);
     bl_collection(&b, v, "forms", bl_form_entry);
+
+    bl_llm(&b, node_get(root, "llm"));
 
     v = node_get(root, "moved");
     if (v && v->kind != NODE_NULL) {

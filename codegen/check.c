@@ -5,6 +5,8 @@
 #include "check.h"
 
 #include <ctype.h>
+#include <errno.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "build.h"
@@ -29,7 +31,7 @@ typedef struct ck {
 /* Indices match bm_action (runtime/machine.h): 0 is BM_ACT_NONE. */
 static const char *const CK_ACTIONS[] = { "llm", "handoff", "transcribe", "export_data",
                                           "delete_data", "session_start", "session_end",
-                                          "session_list", NULL };
+                                          "session_list", "http_get", NULL };
 
 static const char *const CK_BUILTIN_PLACEHOLDERS[] = { "first_name", "last_name", "username",
                                                        "user_id", "language", "text", NULL };
@@ -78,6 +80,19 @@ static const char *ck_list(ck *c, const char *const *names, int n)
     if (n > 12)
         out = arena_printf(c->a, "%s, ...", out);
     return out;
+}
+
+/* `str` cut to at most `max` bytes at a character boundary, "..." marking
+ * the cut: long values stay readable in one diagnostic line. */
+static const char *ck_clip(ck *c, const char *str, size_t max)
+{
+    size_t n = strlen(str);
+    if (n <= max)
+        return str;
+    size_t cut = max - 3;
+    while (cut > 0 && ((unsigned char)str[cut] & 0xC0) == 0x80)
+        cut--;
+    return arena_printf(c->a, "%.*s...", (int)cut, str);
 }
 
 /* ---- names -------------------------------------------------------------- */
@@ -139,6 +154,7 @@ static int ck_add_var(ck *c, const char *name, src_pos pos)
     v->pos = pos;
     v->initial = "";
     v->declared = false;
+    v->max = 0;
     return s->n_vars++;
 }
 
@@ -159,12 +175,12 @@ static void ck_transition(ck *c, ir_transition *t)
     }
     t->action_id = 0;
     if (t->action) {
-        int i = ck_find(CK_ACTIONS, 8, t->action);
+        int i = ck_find(CK_ACTIONS, 9, t->action);
         if (i < 0)
             CK_ERR(c, t->action_pos,
-                   ck_hint(c, t->action, CK_ACTIONS, 8,
+                   ck_hint(c, t->action, CK_ACTIONS, 9,
                            "actions: llm, handoff, transcribe, export_data, delete_data, "
-                           "session_start, session_end, session_list"),
+                           "session_start, session_end, session_list, http_get"),
                    "unknown action '%s'", t->action);
         else
             t->action_id = i + 1;
@@ -172,8 +188,20 @@ static void ck_transition(ck *c, ir_transition *t)
     for (int i = 0; i < t->n_set; i++) {
         ir_assign *as = &t->set[i];
         as->var_idx = ck_var(c, as->var);
-        if (as->var_idx < 0)
+        if (as->var_idx < 0) {
+            /* Setting an undeclared variable declares it, so a typo would
+             * silently make a second variable: warn when it looks like one. */
+            const char **known = ARENA_ARRAY(c->a, const char *, c->s->n_vars + 1);
+            int n_known = 0;
+            for (int k = 0; k < c->s->n_vars; k++)
+                if (c->s->vars[k].declared || strchr(c->s->vars[k].name, '.'))
+                    known[n_known++] = c->s->vars[k].name;
+            const char *sug = build_suggest(as->var, known, n_known);
+            if (sug)
+                diag_warning(c->d, as->pos, arena_printf(c->a, "did you mean '%s'?", sug),
+                             "variable '%s' is not declared", as->var);
             as->var_idx = ck_add_var(c, as->var, as->pos);
+        }
     }
 }
 
@@ -302,6 +330,50 @@ static void ck_keyboard(ck *c, ir_keyboard *kb)
             ck_button(c, &kb->rows[r].buttons[b]);
 }
 
+/* The first translation of text `a` equal to some translation of text `b`
+ * (in any language: a reply keyboard matches labels in every language), or
+ * NULL. */
+static const char *ck_same_label(const ir_spec *s, int a, int b)
+{
+    if (a < 0 || b < 0)
+        return NULL;
+    const ir_text *ta = &s->texts[a], *tb = &s->texts[b];
+    for (int i = 0; i < ta->n_trs; i++)
+        for (int k = 0; k < tb->n_trs; k++)
+            if (strcmp(ta->trs[i].value, tb->trs[k].value) == 0)
+                return ta->trs[i].value;
+    return NULL;
+}
+
+/* Warn once per button whose label repeats an earlier one of the keyboard:
+ * in a reply keyboard only the first of them can ever be pressed (the label
+ * is all Telegram sends back); in an inline one users cannot tell them apart. */
+static void ck_repeated_labels(ck *c, const ir_keyboard *kb)
+{
+    for (int r = 0; r < kb->n_rows; r++)
+        for (int b = 0; b < kb->rows[r].n_buttons; b++) {
+            const ir_button *btn = &kb->rows[r].buttons[b];
+            const char *same = NULL;
+            const ir_button *first = NULL;
+            for (int r2 = 0; r2 <= r && !same; r2++)
+                for (int b2 = 0; b2 < (r2 == r ? b : kb->rows[r2].n_buttons) && !same; b2++) {
+                    first = &kb->rows[r2].buttons[b2];
+                    same = ck_same_label(c->s, btn->label.idx, first->label.idx);
+                }
+            if (!same)
+                continue;
+            const char *shown = ck_clip(c, same, 60);
+            diag_warning(c->d, btn->pos,
+                         arena_printf(c->a, "the button at line %u has the same label; %s",
+                                      first->pos.line,
+                                      btn->kind == IR_BTN_REPLY || btn->kind == IR_BTN_CONTACT
+                                          ? "a press sends only the label, so the first button "
+                                            "always wins"
+                                          : "users cannot tell the buttons apart"),
+                         "button label '%s' repeats in this keyboard", shown);
+        }
+}
+
 static void ck_states(ck *c)
 {
     ir_spec *s = c->s;
@@ -316,6 +388,8 @@ static void ck_states(ck *c)
             ck_textref(c, &st->say[k]);
         ck_keyboard(c, &st->reply);
         ck_keyboard(c, &st->inl);
+        ck_repeated_labels(c, &st->reply);
+        ck_repeated_labels(c, &st->inl);
         if (st->reply.present && st->inl.present && st->n_say < 2)
             CK_ERR(c, st->pos,
                    "the reply keyboard rides on the first message and the inline keyboard on "
@@ -530,6 +604,340 @@ static void ck_placeholders(ck *c)
     }
 }
 
+/* ---- length after placeholders ------------------------------------------ */
+
+/* A message never exceeds this: Telegram's limit, so also the longest text a
+ * user can send ({text}, a form answer). Sums saturate here. */
+#define CK_LEN_CAP CK_TEXT_MAX
+
+static long ck_sat(long n)
+{
+    return n > CK_LEN_CAP ? CK_LEN_CAP : n;
+}
+
+/* UTF-16 units of the character starting at `p` (2 outside the BMP). */
+static int ck_units(const unsigned char *p)
+{
+    return *p >= 0xF0 ? 2 : 1;
+}
+
+/* The longest answer (UTF-16 units, capped) a validator regex accepts; it
+ * was checked by rx already. Unbounded repetition gives the cap. Grammar:
+ *   alt -> concat ('|' concat)* ; concat -> (atom quant?)*
+ *   atom -> '(' ['?:'] alt ')' | '[' class ']' | '\' escape | '.' | '^' | '$' | char */
+static long ck_rx_alt(const unsigned char **pp, int depth);
+
+/* A decimal count at *pp, saturating at 100000 (rx allows up to 1000). */
+static long ck_rx_count(const unsigned char **pp)
+{
+    long n = 0;
+    for (; **pp >= '0' && **pp <= '9'; (*pp)++)
+        if (n < 100000)
+            n = n * 10 + (**pp - '0');
+    return n;
+}
+
+/* {n} {n,} {n,m} at p: its length in bytes, *hi = m (-1 unbounded); 0 when
+ * p starts no quantifier. */
+static int ck_rx_braces(const unsigned char *p, long *hi)
+{
+    const unsigned char *q = p + 1;
+    if (*p != '{' || *q < '0' || *q > '9')
+        return 0;
+    long m = ck_rx_count(&q);
+    if (*q == ',') {
+        q++;
+        m = *q == '}' ? -1 : ck_rx_count(&q);
+    }
+    if (*q != '}')
+        return 0;
+    *hi = m;
+    return (int)(q + 1 - p);
+}
+
+static long ck_rx_atom(const unsigned char **pp, int depth)
+{
+    const unsigned char *p = *pp;
+    long len = 1;
+    if (*p == '(') {
+        p++;
+        if (p[0] == '?' && p[1] == ':')
+            p += 2;
+        len = depth > 50 ? CK_LEN_CAP : ck_rx_alt(&p, depth + 1);
+        if (*p == ')')
+            p++;
+    } else if (*p == '[') {
+        p++;
+        len = 1;
+        if (*p == '^') {
+            len = 2; /* anything but ...: possibly outside the BMP */
+            p++;
+        }
+        if (*p == ']')
+            p++; /* a leading ] is literal */
+        while (*p && *p != ']') {
+            if (*p == '\\' && p[1])
+                p++;
+            if (ck_units(p) == 2)
+                len = 2;
+            p++;
+            while ((*p & 0xC0) == 0x80)
+                p++;
+        }
+        if (*p == ']')
+            p++;
+    } else if (*p == '\\' && p[1]) {
+        p++;
+        len = (*p == 'D' || *p == 'W' || *p == 'S') ? 2 : 1;
+        if (*p == 'x' && p[1] && p[2])
+            p += 2;
+        p++;
+    } else if (*p == '^' || *p == '$') {
+        len = 0;
+        p++;
+    } else if (*p == '.') {
+        len = 2;
+        p++;
+    } else {
+        len = ck_units(p);
+        p++;
+        while ((*p & 0xC0) == 0x80)
+            p++;
+    }
+    *pp = p;
+    return len;
+}
+
+static long ck_rx_concat(const unsigned char **pp, int depth)
+{
+    const unsigned char *p = *pp;
+    long total = 0;
+    while (*p && *p != '|' && *p != ')') {
+        long len = ck_rx_atom(&p, depth);
+        long hi;
+        int q;
+        if (*p == '*' || *p == '+') {
+            len = len ? CK_LEN_CAP : 0;
+            p++;
+        } else if (*p == '?') {
+            p++;
+        } else if ((q = ck_rx_braces(p, &hi)) > 0) {
+            len = hi < 0 ? (len ? CK_LEN_CAP : 0) : ck_sat(len * hi);
+            p += q;
+        }
+        total = ck_sat(total + len);
+    }
+    *pp = p;
+    return total;
+}
+
+static long ck_rx_alt(const unsigned char **pp, int depth)
+{
+    long best = ck_rx_concat(pp, depth);
+    while (**pp == '|') {
+        (*pp)++;
+        long n = ck_rx_concat(pp, depth);
+        if (n > best)
+            best = n;
+    }
+    return best;
+}
+
+static long ck_rx_max(const char *pattern)
+{
+    const unsigned char *p = (const unsigned char *)pattern;
+    return ck_rx_alt(&p, 0);
+}
+
+static long ck_text_max_len(ck *c, int text_idx)
+{
+    long best = 0;
+    if (text_idx < 0)
+        return 0;
+    const ir_text *t = &c->s->texts[text_idx];
+    for (int k = 0; k < t->n_trs; k++) {
+        long n = (long)ck_utf16_len(t->trs[k].value);
+        if (n > best)
+            best = n;
+    }
+    return best;
+}
+
+/* The longest value of a form field's variable, by its validator. */
+static long ck_field_max(ck *c, const ir_field *fd)
+{
+    switch (fd->v) {
+    case IR_V_INTEGER: return 20;
+    case IR_V_NUMBER: return 24;
+    case IR_V_DATE: return 10;
+    case IR_V_PHONE: return 16;
+    case IR_V_CHOICE: {
+        long best = 0;
+        for (int j = 0; j < fd->n_choices; j++) {
+            long n = ck_text_max_len(c, fd->choices[j].idx);
+            if (n > best)
+                best = n;
+        }
+        return best;
+    }
+    case IR_V_REGEX: return fd->regex ? ck_rx_max(fd->regex) : CK_LEN_CAP;
+    default: return CK_LEN_CAP;
+    }
+}
+
+typedef struct ck_len {
+    ck *c;
+    long *var_max;   /* per variable: -1 unknown yet, -2 being computed */
+    int target;      /* ck_len_assign: the variable looked for */
+    long found;      /* ck_len_assign: its longest value so far */
+} ck_len;
+
+static long ck_template_max(ck_len *L, const char *v);
+
+/* Call fn on every transition of the spec (commands, forms, states). */
+static void ck_each_transition(ck *c, void (*fn)(ck_len *, const ir_transition *), ck_len *L)
+{
+    ir_spec *s = c->s;
+    for (int i = 0; i < s->n_commands; i++)
+        fn(L, &s->commands[i].tr);
+    for (int i = 0; i < s->n_forms; i++) {
+        fn(L, &s->forms[i].done);
+        fn(L, &s->forms[i].cancel);
+    }
+    for (int i = 0; i < s->n_states; i++) {
+        ir_state *st = &s->states[i];
+        for (int k = 0; k < st->n_on; k++)
+            fn(L, &st->on[k].tr);
+        ir_keyboard *kbs[2] = { &st->reply, &st->inl };
+        for (int q = 0; q < 2; q++)
+            for (int r = 0; r < kbs[q]->n_rows; r++)
+                for (int b = 0; b < kbs[q]->rows[r].n_buttons; b++)
+                    fn(L, &kbs[q]->rows[r].buttons[b].tr);
+    }
+}
+
+static void ck_len_assign(ck_len *L, const ir_transition *t)
+{
+    for (int i = 0; i < t->n_set; i++)
+        if (t->set[i].var_idx == L->target) {
+            long n = ck_template_max(L, t->set[i].value);
+            if (n > L->found)
+                L->found = n;
+        }
+}
+
+/* The longest value variable `v` can hold: its `max:`, else a form field's
+ * by the validator, else the longest of its initial value and every `set:`
+ * of it (a cycle of variables set from each other gives the cap). */
+static long ck_var_max(ck_len *L, int v)
+{
+    ck *c = L->c;
+    if (L->var_max[v] >= 0)
+        return L->var_max[v];
+    if (L->var_max[v] == -2)
+        return CK_LEN_CAP;
+    const ir_var *var = &c->s->vars[v];
+    long n = -1;
+    if (var->max > 0)
+        n = var->max;
+    for (int i = 0; i < c->s->n_forms && n < 0; i++) {
+        const ir_form *f = &c->s->forms[i];
+        size_t fl = strlen(f->name);
+        if (strncmp(var->name, f->name, fl) != 0 || var->name[fl] != '.')
+            continue;
+        for (int k = 0; k < f->n_fields && n < 0; k++)
+            if (strcmp(var->name + fl + 1, f->fields[k].name) == 0)
+                n = ck_field_max(c, &f->fields[k]);
+    }
+    if (n < 0) {
+        L->var_max[v] = -2;
+        long best = (long)ck_utf16_len(var->initial ? var->initial : "");
+        int saved_target = L->target; /* ck_template_max may recurse here */
+        long saved_found = L->found;
+        L->target = v;
+        L->found = best;
+        ck_each_transition(c, ck_len_assign, L);
+        n = L->found;
+        L->target = saved_target;
+        L->found = saved_found;
+    }
+    L->var_max[v] = ck_sat(n);
+    return L->var_max[v];
+}
+
+/* Built-in placeholders: Telegram's limits on profile fields. */
+static long ck_builtin_max(const char *name)
+{
+    static const struct { const char *name; long max; } b[] = {
+        { "first_name", 64 }, { "last_name", 64 }, { "username", 32 },
+        { "user_id", 20 },    { "language", 8 },   { "text", CK_LEN_CAP },
+    };
+    for (size_t i = 0; i < sizeof b / sizeof *b; i++)
+        if (strcmp(b[i].name, name) == 0)
+            return b[i].max;
+    return -1;
+}
+
+/* The longest expansion of template `v` (capped); unknown placeholders
+ * (already errors) count as nothing. */
+static long ck_template_max(ck_len *L, const char *v)
+{
+    long n = 0;
+    for (const char *p = v; *p; p++) {
+        if ((*p == '{' && p[1] == '{') || (*p == '}' && p[1] == '}')) {
+            p++;
+            n++;
+            continue;
+        }
+        if (*p != '{') {
+            if (((unsigned char)*p & 0xC0) != 0x80)
+                n += ck_units((const unsigned char *)p);
+            continue;
+        }
+        const char *e = strchr(p, '}');
+        if (!e)
+            break;
+        char name[256];
+        size_t len = (size_t)(e - p - 1);
+        if (len < sizeof name) {
+            memcpy(name, p + 1, len);
+            name[len] = '\0';
+            long m = ck_builtin_max(name);
+            if (m < 0) {
+                int vi = ck_var(L->c, name);
+                m = vi >= 0 ? ck_var_max(L, vi) : 0;
+            }
+            n += m;
+        }
+        p = e;
+    }
+    return n;
+}
+
+/* Warn about texts that fit Telegram's limit as written but not once their
+ * placeholders hold the longest values they can. */
+static void ck_expanded_lengths(ck *c)
+{
+    ir_spec *s = c->s;
+    ck_len L = { c, ARENA_ARRAY(c->a, long, s->n_vars + 1), -1, 0 };
+    for (int i = 0; i < s->n_vars; i++)
+        L.var_max[i] = -1;
+    for (int i = 0; i < s->n_texts; i++) {
+        const ir_text *t = &s->texts[i];
+        for (int k = 0; k < t->n_trs; k++) {
+            if (!strchr(t->trs[k].value, '{') || ck_utf16_len(t->trs[k].value) > CK_TEXT_MAX)
+                continue;
+            long n = ck_template_max(&L, t->trs[k].value);
+            if (n > CK_TEXT_MAX)
+                diag_warning(c->d, t->trs[k].pos,
+                             "the runtime splits a longer message in several; declare a smaller "
+                             "max: for its variables, or shorten the text",
+                             "text '%s' can reach %ld characters after placeholders (limit %d)",
+                             t->name, n, CK_TEXT_MAX);
+        }
+    }
+}
+
 /* ---- reachability --------------------------------------------------------- */
 
 /* Mark in `hit` the states transition `t` can lead to (through forms too). */
@@ -611,11 +1019,116 @@ static void ck_reach(ck *c)
         int out = 0;
         for (int j = 0; j < n && !out; j++)
             out = hit[j] && j != i;
+        st->dead_end = !out;
         if (!out)
             diag_warning(c->d, st->pos,
                          "add a button or trigger with goto:, or a global command with goto: "
                          "(e.g. /start)",
                          "state '%s' has no way out", st->name);
+    }
+}
+
+/* ---- llm: ------------------------------------------------------------------ */
+
+#define CK_KNOWLEDGE_MAX ((size_t)1 << 20) /* bytes per knowledge file */
+
+static int ck_utf8_ok(const unsigned char *p, size_t n)
+{
+    for (size_t i = 0; i < n;) {
+        unsigned char c = p[i];
+        size_t k = c < 0x80 ? 1 : (c >= 0xC2 && c <= 0xDF) ? 2 : (c >= 0xE0 && c <= 0xEF) ? 3
+                 : (c >= 0xF0 && c <= 0xF4) ? 4 : 0;
+        if (!k || i + k > n || c == 0)
+            return 0;
+        for (size_t j = 1; j < k; j++)
+            if ((p[i + j] & 0xC0) != 0x80)
+                return 0;
+        i += k;
+    }
+    return 1;
+}
+
+/* Read knowledge file `k` (relative to the spec's folder) into the arena. */
+static void ck_knowledge(ck *c, ir_knowledge *k)
+{
+    const char *path = c->s->path ? c->s->path : "";
+    const char *slash = strrchr(path, '/');
+    const char *file = k->file;
+    if (file[0] == '/' || !strncmp(file, "../", 3) || strstr(file, "/../")) {
+        CK_ERR(c, k->pos, "name a file in the spec's folder (or below it)",
+               "knowledge file '%s' is outside the spec's folder", file);
+        return;
+    }
+    const char *full = slash ? arena_printf(c->a, "%.*s/%s", (int)(slash - path), path, file)
+                             : file;
+    FILE *f = fopen(full, "rb");
+    if (!f) {
+        CK_ERR(c, k->pos, arena_printf(c->a, "looked for %s", full),
+               "cannot read knowledge file '%s': %s", file, strerror(errno));
+        return;
+    }
+    char *buf = arena_alloc(c->a, CK_KNOWLEDGE_MAX + 2);
+    size_t n = fread(buf, 1, CK_KNOWLEDGE_MAX + 1, f);
+    int bad = ferror(f);
+    fclose(f);
+    if (bad) {
+        CK_ERR(c, k->pos, NULL, "cannot read knowledge file '%s'", file);
+        return;
+    }
+    if (n > CK_KNOWLEDGE_MAX) {
+        CK_ERR(c, k->pos, "split it into several files, or keep only what customers ask about",
+               "knowledge file '%s' is larger than 1 MiB", file);
+        return;
+    }
+    buf[n] = '\0';
+    if (!ck_utf8_ok((const unsigned char *)buf, n)) {
+        CK_ERR(c, k->pos, "save it as UTF-8 text", "knowledge file '%s' is not UTF-8 text", file);
+        return;
+    }
+    if (n == 0)
+        diag_warning(c->d, k->pos, "the bot has nothing to answer from", "knowledge file '%s' is empty",
+                     file);
+    k->text = buf;
+    k->len = n;
+    /* "name.<lang>.txt" is in that language; any other name in the default one */
+    const char *base = strrchr(file, '/') ? strrchr(file, '/') + 1 : file;
+    k->lang = -1;
+    for (int i = 0; i < c->s->n_langs; i++)
+        if (strstr(base, arena_printf(c->a, ".%s.", c->s->langs[i])))
+            k->lang = i;
+    for (int i = 0; k->lang < 0 && i < c->s->n_langs; i++)
+        if (c->s->default_lang && !strcmp(c->s->langs[i], c->s->default_lang))
+            k->lang = i;
+    if (k->lang < 0)
+        k->lang = 0;
+}
+
+static void ck_llm(ck *c)
+{
+    ir_llm *l = &c->s->llm;
+    if (!l->present)
+        return;
+    for (int i = 0; i < l->n_knowledge; i++) {
+        for (int j = 0; j < i; j++)
+            if (!strcmp(l->knowledge[i].file, l->knowledge[j].file)) {
+                CK_ERR(c, l->knowledge[i].pos, arena_printf(c->a, "first listed at line %u",
+                                                            l->knowledge[j].pos.line),
+                       "duplicate knowledge file '%s'", l->knowledge[i].file);
+                break;
+            }
+        ck_knowledge(c, &l->knowledge[i]);
+    }
+    ck_textref(c, &l->persona);
+    ck_textref(c, &l->policy);
+    for (int i = 0; i < l->n_handoff; i++)
+        ck_regex(c, l->handoff[i], l->handoff_pos[i], RX_TRIGGER);
+    if (l->timezone) {
+        int ok = l->timezone[0] != '\0' && l->timezone[0] != '/' && !strstr(l->timezone, "..");
+        for (const char *p = l->timezone; *p && ok; p++)
+            ok = isalnum((unsigned char)*p) || strchr("/_+-", *p);
+        if (!ok)
+            CK_ERR(c, l->timezone_pos, "an IANA time zone name, e.g. Europe/Belgrade or UTC",
+                   "invalid time zone '%s'", l->timezone);
     }
 }
 
@@ -653,12 +1166,15 @@ int check_spec(arena *a, diag_list *d, ir_spec *s)
                 break;
             }
     ck_texts(&c);
+    ck_llm(&c);
     ck_form_vars(&c);
     ck_commands(&c);
     ck_states(&c);
     ck_forms(&c);
     ck_moves(&c);
     ck_placeholders(&c);
+    if (c.errors == 0)
+        ck_expanded_lengths(&c);
     ck_reach(&c);
     return c.errors;
 }

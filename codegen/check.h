@@ -8,8 +8,13 @@
  * the list: unknown names (with did-you-mean), duplicates, Telegram's limits
  * (command names, 64-byte callback data, 4096-character texts, 256-character
  * command descriptions), missing translations, invalid regexes, buttons that
- * do nothing, form fields without a validator, unreachable states and states
- * with no way out (warnings).
+ * do nothing, form fields without a validator; and warnings: unreachable
+ * states and states with no way out (ir_state.reachable / dead_end), button
+ * labels that repeat in one keyboard, texts that can exceed 4096 characters
+ * once their placeholders hold their longest values (a variable's `max:`,
+ * else derived from its initial value and every `set:`; Telegram's limits
+ * for built-ins; a form field's by its validator), and `set:` of an
+ * undeclared variable that looks like a typo of a declared one.
  */
 #ifndef BOTC_CHECK_H
 #define BOTC_CHECK_H

@@ -120,7 +120,7 @@ static const char *action_enum(bm_action a)
     static const char *names[BM_ACT_COUNT] = {
         "BM_ACT_NONE", "BM_ACT_LLM", "BM_ACT_HANDOFF", "BM_ACT_TRANSCRIBE",
         "BM_ACT_EXPORT_DATA", "BM_ACT_DELETE_DATA", "BM_ACT_SESSION_START",
-        "BM_ACT_SESSION_END", "BM_ACT_SESSION_LIST",
+        "BM_ACT_SESSION_END", "BM_ACT_SESSION_LIST", "BM_ACT_HTTP_GET",
     };
     return (a >= 0 && a < BM_ACT_COUNT) ? names[a] : "BM_ACT_NONE";
 }
@@ -147,6 +147,7 @@ static const char *sys_enum(int k)
     static const char *names[BM_SYS_COUNT] = {
         "BM_SYS_MIGRATED", "BM_SYS_CANCELLED", "BM_SYS_INVALID", "BM_SYS_SHARE_CONTACT",
         "BM_SYS_UNAVAILABLE", "BM_SYS_USE_BUTTONS", "BM_SYS_DATA_DELETED",
+        "BM_SYS_NO_ANSWER", "BM_SYS_OPERATOR",
     };
     return names[k];
 }
@@ -457,6 +458,58 @@ static void emit_commands_vars_moves(cgen *g)
     }
 }
 
+/* `llm:`: each knowledge file as one string (a literal per line, so a
+ * change to the file diffs line by line), then the policy. */
+static void emit_llm(cgen *g)
+{
+    const low_llm *l = &g->m->llm;
+    strbuf *sb = &g->sb;
+    if (!l->present)
+        return;
+    for (int i = 0; i < l->n_knowledge; i++) {
+        const ir_knowledge *k = &l->knowledge[i];
+        sb_printf(sb, "/* knowledge file ");
+        sb_put_comment(sb, k->file, 200);
+        sb_printf(sb, " (%zu bytes) */\nstatic const char knowledge_%d[] =\n    ", k->len, i);
+        sb_put_cstr(sb, k->text ? k->text : "", "    ");
+        sb_puts(sb, ";\n\n");
+    }
+    if (l->n_knowledge > 0) {
+        sb_printf(sb, "static const bm_knowledge knowledge[%d] = {\n", l->n_knowledge);
+        for (int i = 0; i < l->n_knowledge; i++) {
+            const ir_knowledge *k = &l->knowledge[i];
+            sb_puts(sb, "    {.name = ");
+            sb_put_cstr(sb, k->file, "");
+            sb_printf(sb, ", .lang = %d /* %s */, .text = knowledge_%d, .len = %zu},\n", k->lang,
+                      k->lang >= 0 && k->lang < g->m->n_langs ? g->m->langs[k->lang] : "?", i,
+                      k->len);
+        }
+        sb_puts(sb, "};\n\n");
+    }
+    if (l->n_handoff > 0) {
+        sb_printf(sb, "/* llm handoff_patterns: ids for %s_match_regex */\n"
+                      "static const int llm_handoff[%d] = {", g->m->name, l->n_handoff);
+        for (int i = 0; i < l->n_handoff; i++)
+            sb_printf(sb, "%s%d", i ? ", " : "", l->first_handoff + i);
+        sb_puts(sb, "};\n\n");
+    }
+    line_spec(g, l->pos);
+    sb_puts(sb, "static const bm_llm llm = {\n");
+    line_reset(g);
+    sb_printf(sb, "    .knowledge = %s,\n    .n_knowledge = %d,\n    .persona = ",
+              l->n_knowledge > 0 ? "knowledge" : "NULL", l->n_knowledge);
+    put_text(g, l->persona);
+    sb_puts(sb, ",\n    .policy = ");
+    put_text(g, l->policy);
+    sb_printf(sb, ",\n    .strict = %s,\n    .daily_tokens = %ld,\n    .timezone = ",
+              l->strict ? "true" : "false", l->daily_tokens);
+    put_str_or_null(g, l->timezone);
+    sb_puts(sb, ",\n    .model = ");
+    put_str_or_null(g, l->model);
+    sb_printf(sb, ",\n    .handoff = %s,\n    .n_handoff = %d,\n};\n\n",
+              l->n_handoff > 0 ? "llm_handoff" : "NULL", l->n_handoff);
+}
+
 static void field_ptr(cgen *g, const char *field, const char *table, int n)
 {
     sb_printf(&g->sb, "    .%s = %s,\n", field, n > 0 ? table : "NULL");
@@ -501,6 +554,8 @@ static void emit_machine(cgen *g)
     sb_printf(sb, "    .n_moves = %d,\n", m->n_moves);
     sb_printf(sb, "    .match_text = %s_match_text,\n", m->name);
     sb_printf(sb, "    .match_regex = %s_match_regex,\n", m->name);
+    if (m->llm.present)
+        sb_puts(sb, "    .llm = &llm,\n");
     sb_puts(sb, "};\n");
 }
 
@@ -533,6 +588,7 @@ const char *emit_c_source(arena *a, const low_machine *m)
     emit_states(&g);
     emit_forms(&g);
     emit_commands_vars_moves(&g);
+    emit_llm(&g);
     emit_machine(&g);
     return sb->s;
 }

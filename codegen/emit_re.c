@@ -89,7 +89,7 @@ const char *emit_re(arena *a, const low_machine *m)
     /* form validators */
     for (int i = 0; i < m->n_regexes; i++) {
         const low_regex *rx = &m->regexes[i];
-        sb_printf(sb, "/* Validator of %s: ", rx->origin);
+        sb_printf(sb, "/* %s of %s: ", rx->trigger ? "Pattern" : "Validator", rx->origin);
         sb_put_comment(sb, rx->pattern, 200);
         sb_printf(sb, " */\nstatic int match_regex_%d(const unsigned char *YYCURSOR)\n{\n", i);
         put_block_open(sb);

@@ -132,6 +132,7 @@ typedef struct ir_state {
     src_pos *renamed_pos;
     int n_renamed;
     bool reachable;      /* check.c */
+    bool dead_end;       /* check.c: no way out (the "no way out" warning) */
 } ir_state;
 
 typedef enum ir_validator {
@@ -182,6 +183,8 @@ typedef struct ir_var {
     src_pos pos;
     const char *initial;     /* "" unless declared */
     bool declared;           /* under `variables:` (else implied by set:) */
+    int max;                 /* `max:` characters its value may reach, 0 = not
+                              * declared (check.c derives one for length checks) */
 } ir_var;
 
 typedef struct ir_move {
@@ -191,6 +194,34 @@ typedef struct ir_move {
     src_pos to_pos;
     int to_idx;
 } ir_move;
+
+/* A knowledge file of `llm: knowledge:`. check.c reads it (relative to the
+ * spec's folder) and fills lang, text and len. */
+typedef struct ir_knowledge {
+    const char *file;        /* as written */
+    src_pos pos;
+    int lang;                /* check.c: index into langs */
+    const char *text;        /* check.c: the content, NUL-terminated */
+    size_t len;
+} ir_knowledge;
+
+/* `llm:` — grounding and limits of AI answers. present = false when absent. */
+typedef struct ir_llm {
+    bool present;
+    src_pos pos;
+    ir_knowledge *knowledge;
+    int n_knowledge;
+    ir_textref persona;      /* key NULL = none */
+    ir_textref policy;
+    bool strict;             /* default true */
+    long daily_tokens;       /* 0 = no limit */
+    const char *timezone;    /* NULL = UTC */
+    src_pos timezone_pos;
+    const char *model;       /* NULL = from the environment */
+    const char **handoff;    /* `handoff_patterns:` regexes */
+    src_pos *handoff_pos;
+    int n_handoff;
+} ir_llm;
 
 typedef struct ir_spec {
     const char *path;        /* the spec file as given */
@@ -218,6 +249,7 @@ typedef struct ir_spec {
     int n_vars;
     ir_move *moves;
     int n_moves;
+    ir_llm llm;
 } ir_spec;
 
 #endif

@@ -70,6 +70,12 @@ static const struct {
         "Пожалуйста, воспользуйтесь кнопками ниже."},
     [BM_SYS_DATA_DELETED] = {"sys_data_deleted",
         "All your data has been deleted.", "Все ваши данные удалены."},
+    [BM_SYS_NO_ANSWER] = {"sys_no_answer",
+        "I could not find an answer to that in our information, and I would rather not guess. "
+        "An operator can help: tap the button below.",
+        "В нашей информации нет ответа на этот вопрос, а гадать я не хочу. "
+        "Вам поможет оператор: нажмите кнопку ниже."},
+    [BM_SYS_OPERATOR] = {"sys_operator", "👤 Call an operator", "👤 Позвать оператора"},
 };
 
 const char *low_sys_text_name(bm_sys_text t)
@@ -192,7 +198,7 @@ static const char *action_name(bm_action a)
 {
     static const char *names[BM_ACT_COUNT] = {
         "none", "llm", "handoff", "transcribe", "export_data", "delete_data",
-        "session_start", "session_end", "session_list",
+        "session_start", "session_end", "session_list", "http_get",
     };
     return (a >= 0 && a < BM_ACT_COUNT) ? names[a] : "?";
 }
@@ -787,6 +793,44 @@ static int count_buttons(const ir_keyboard *kb, int *rows)
     return n;
 }
 
+/* `llm:`: its texts, and its handoff patterns as trigger regexes after the
+ * form validators. */
+static void lower_llm(lower_ctx *c)
+{
+    const ir_llm *l = &c->spec->llm;
+    low_machine *m = c->m;
+    low_llm *ll = &m->llm;
+    ll->present = l->present;
+    ll->persona = ll->policy = BM_NONE;
+    if (!l->present)
+        return;
+    ll->pos = l->pos;
+    ll->knowledge = l->knowledge;
+    ll->n_knowledge = l->n_knowledge;
+    ll->persona = text_idx(c, &l->persona);
+    ll->policy = text_idx(c, &l->policy);
+    ll->strict = l->strict;
+    ll->daily_tokens = l->daily_tokens;
+    ll->timezone = l->timezone;
+    ll->model = l->model;
+    ll->first_handoff = m->n_regexes;
+    for (int i = 0; i < l->n_handoff; i++) {
+        rx_error err;
+        const char *re = rx_to_re2c(c->a, l->handoff[i], RX_TRIGGER, &err);
+        if (!re) {
+            diag_error(c->d, l->handoff_pos[i], err.hint, "invalid regex: %s", err.message);
+            c->errors++;
+            continue;
+        }
+        low_regex *lr = &m->regexes[m->n_regexes++];
+        lr->pattern = l->handoff[i];
+        lr->re = re;
+        lr->origin = arena_printf(c->a, "llm.handoff_patterns.%d", i);
+        lr->trigger = true;
+        ll->n_handoff++;
+    }
+}
+
 static int count_sets(const ir_transition *t)
 {
     return t->n_set;
@@ -853,7 +897,7 @@ low_machine *low_lower(arena *a, const ir_spec *s, diag_list *d)
     m->n_forms = s->n_forms;
     m->fields = ARENA_ARRAY(a, low_field, n_fields + 1);
     m->choices = ARENA_ARRAY(a, int, n_choices + 1);
-    m->regexes = ARENA_ARRAY(a, low_regex, n_fields + 1);
+    m->regexes = ARENA_ARRAY(a, low_regex, n_fields + s->llm.n_handoff + 1);
 
     lower_texts(c);
 
@@ -892,6 +936,7 @@ low_machine *low_lower(arena *a, const ir_spec *s, diag_list *d)
         lower_state(c, i);
     for (int i = 0; i < s->n_forms; i++)
         lower_form(c, i);
+    lower_llm(c);
     pick_callback_data(c);
 
     m->start_state = s->start_idx;

@@ -154,12 +154,28 @@ typedef struct low_move {
     src_pos pos;
 } low_move;
 
-/* A form `regex:` validator: its id is its index. */
+/* A form `regex:` validator or an `llm: handoff_patterns:` entry (after
+ * the validators): its id is its index. */
 typedef struct low_regex {
     const char *pattern;   /* as written */
     const char *re;        /* re2c syntax, whole text */
-    const char *origin;    /* "booking.full_name" */
+    const char *origin;    /* "booking.full_name", "llm.handoff_patterns.0" */
+    bool trigger;          /* a trigger pattern (anywhere, any case) */
 } low_regex;
+
+/* The spec's `llm:` (present = false without one). Knowledge files keep
+ * their IR entries: name, language index, content. */
+typedef struct low_llm {
+    bool present;
+    src_pos pos;
+    const ir_knowledge *knowledge;
+    int n_knowledge;
+    int persona, policy;   /* text indices, BM_NONE */
+    bool strict;
+    long daily_tokens;
+    const char *timezone, *model; /* NULL when not given */
+    int first_handoff, n_handoff; /* regex ids */
+} low_llm;
 
 typedef struct low_machine {
     const char *name;
@@ -209,6 +225,8 @@ typedef struct low_machine {
 
     low_regex *regexes;
     int n_regexes;
+
+    low_llm llm;
 } low_machine;
 
 /* Lower a checked spec. Reports what check should already have caught

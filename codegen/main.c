@@ -5,14 +5,19 @@
  *   botc gen SPEC -o DIR       ... and write DIR/<bot>.{h,c,re} and <bot>_main.c
  *   botc graph SPEC [-o BASE]  the machine as a Graphviz graph
  *   botc diff OLD NEW [--db FILE]  what a spec change means for live users
+ *   botc test SPEC [--bin PATH] [--min-states P] [--min-transitions P]
+ *                              run the transcripts in spec/<bot>/tests/ (bin/<bot> --test)
  *   botc --help | -h | help,  botc --version
  *
  * Exit status: 0 ok (warnings go to stderr), 1 errors in the spec (every
  * diagnostic printed) or an I/O failure, 2 a usage error.
  */
 #include <errno.h>
+#include <glob.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -32,6 +37,7 @@ static void usage(FILE *out)
           "       botc gen SPEC -o DIR\n"
           "       botc graph SPEC [-o BASE]\n"
           "       botc diff OLD_SPEC NEW_SPEC [--db FILE]\n"
+          "       botc test SPEC [--bin PATH] [--min-states PCT] [--min-transitions PCT]\n"
           "       botc --help | --version\n"
           "\n"
           "  check   read SPEC (bot.yaml or bot.lua), report every error and warning\n"
@@ -42,6 +48,9 @@ static void usage(FILE *out)
           "  diff    list states, fields and commands added, removed or renamed\n"
           "          between two versions of a spec; with --db, count the users\n"
           "          stranded in removed states\n"
+          "  test    run the conversation tests SPEC_DIR/tests/*.yaml in the built bot\n"
+          "          (bin/<bot>, or --bin PATH; run make first) and print coverage;\n"
+          "          exit 1 when a test fails or coverage is below a threshold\n"
           "\n"
           "exit status: 0 ok, 1 errors in the spec, 2 usage error\n",
           out);
@@ -175,6 +184,80 @@ static int cmd_diff(const char *old_path, const char *new_path, const char *db)
     return rc;
 }
 
+/* botc test: find the spec's folder, its built bot and its transcripts,
+ * then become `BIN --test [thresholds] FILE...`: the transcripts run
+ * in-process against the generated machine (runtime/convtest.c). */
+static int cmd_test(const char *spec, const char *bin, const char *min_states,
+                    const char *min_tr)
+{
+    char dir[4096], name[256], spec_file[4200], binbuf[4400], pattern[4200];
+    struct stat st;
+    snprintf(dir, sizeof dir, "%s", spec);
+    if (stat(dir, &st) == 0 && !S_ISDIR(st.st_mode)) {
+        char *slash = strrchr(dir, '/');
+        if (slash)
+            *slash = '\0';
+        else
+            snprintf(dir, sizeof dir, ".");
+    }
+    size_t n = strlen(dir);
+    while (n > 1 && dir[n - 1] == '/')
+        dir[--n] = '\0';
+    const char *base = strrchr(dir, '/');
+    snprintf(name, sizeof name, "%s", base ? base + 1 : dir);
+    snprintf(spec_file, sizeof spec_file, "%s/bot.yaml", dir);
+    if (stat(spec_file, &st) != 0)
+        snprintf(spec_file, sizeof spec_file, "%s/bot.lua", dir);
+    struct stat spec_st;
+    if (stat(spec_file, &spec_st) != 0) {
+        fprintf(stderr, "botc: no bot.yaml or bot.lua in %s\n", dir);
+        return 1;
+    }
+    if (!bin) {
+        snprintf(binbuf, sizeof binbuf, "bin/%s", name);
+        bin = binbuf;
+    }
+    struct stat bin_st;
+    if (stat(bin, &bin_st) != 0) {
+        fprintf(stderr, "botc: %s is not built; run `make` first (or pass --bin PATH)\n", bin);
+        return 1;
+    }
+    if (bin_st.st_mtime < spec_st.st_mtime) {
+        fprintf(stderr, "botc: %s is older than %s; run `make` to rebuild it\n", bin, spec_file);
+        return 1;
+    }
+    snprintf(pattern, sizeof pattern, "%s/tests/*.yaml", dir);
+    glob_t g;
+    if (glob(pattern, 0, NULL, &g) != 0 || g.gl_pathc == 0) {
+        fprintf(stderr, "botc: no conversation tests: %s matches nothing\n", pattern);
+        return 1;
+    }
+    char **args = calloc(g.gl_pathc + 8, sizeof *args);
+    if (!args) {
+        globfree(&g);
+        return 1;
+    }
+    int k = 0;
+    args[k++] = (char *)bin;
+    args[k++] = "--test";
+    if (min_states) {
+        args[k++] = "--min-states";
+        args[k++] = (char *)min_states;
+    }
+    if (min_tr) {
+        args[k++] = "--min-transitions";
+        args[k++] = (char *)min_tr;
+    }
+    for (size_t i = 0; i < g.gl_pathc; i++)
+        args[k++] = g.gl_pathv[i];
+    fflush(stdout);
+    execv(bin, args);
+    fprintf(stderr, "botc: cannot run %s: %s\n", bin, strerror(errno));
+    free(args);
+    globfree(&g);
+    return 1;
+}
+
 int main(int argc, char **argv)
 {
     if (argc < 2)
@@ -190,10 +273,19 @@ int main(int argc, char **argv)
     }
     const char *pos[2] = {NULL, NULL};
     int n_pos = 0;
-    const char *out = NULL, *db = NULL;
+    const char *out = NULL, *db = NULL, *bin = NULL, *min_states = NULL, *min_tr = NULL;
     for (int i = 2; i < argc; i++) {
         const char *arg = argv[i];
-        if (!strcmp(arg, "-o") || !strcmp(arg, "--db")) {
+        const char **test_opt = !strcmp(arg, "--bin") ? &bin
+                                : !strcmp(arg, "--min-states") ? &min_states
+                                : !strcmp(arg, "--min-transitions") ? &min_tr : NULL;
+        if (test_opt) {
+            if (i + 1 >= argc)
+                return usage_error("%s needs a value", arg);
+            if (strcmp(cmd, "test"))
+                return usage_error("%s applies to 'test' only", arg);
+            *test_opt = argv[++i];
+        } else if (!strcmp(arg, "-o") || !strcmp(arg, "--db")) {
             if (i + 1 >= argc)
                 return usage_error("%s needs a value", arg);
             if (arg[1] == 'o')
@@ -209,7 +301,8 @@ int main(int argc, char **argv)
         }
     }
     int want = !strcmp(cmd, "diff") ? 2 : 1;
-    if (strcmp(cmd, "check") && strcmp(cmd, "gen") && strcmp(cmd, "graph") && strcmp(cmd, "diff"))
+    if (strcmp(cmd, "check") && strcmp(cmd, "gen") && strcmp(cmd, "graph") && strcmp(cmd, "diff") &&
+        strcmp(cmd, "test"))
         return usage_error("unknown command '%s'", cmd);
     if (n_pos != want)
         return usage_error(n_pos < want ? "'%s': missing SPEC" : "'%s': too many arguments", cmd);
@@ -226,5 +319,7 @@ int main(int argc, char **argv)
     }
     if (!strcmp(cmd, "graph"))
         return cmd_graph(pos[0], out);
+    if (!strcmp(cmd, "test"))
+        return cmd_test(pos[0], bin, min_states, min_tr);
     return cmd_diff(pos[0], pos[1], db);
 }

@@ -84,6 +84,23 @@ static long count_users(sqlite3 *db, const char *form, const char *field, const 
     return n;
 }
 
+/* "  none" under a section heading that listed nothing: `changes` is the
+ * running count, *mark its value when the section started. */
+static void none_note(FILE *out, int changes, int *mark)
+{
+    if (changes == *mark)
+        fputs("  none\n", out);
+    *mark = changes;
+}
+
+/* Report a failed read; closes the database. Returns -1 for spec_diff. */
+static int read_error(FILE *out, sqlite3 *db, const char *db_path)
+{
+    fprintf(out, "error: cannot read users from %s: %s\n", db_path, sqlite3_errmsg(db));
+    sqlite3_close(db);
+    return -1;
+}
+
 static void users_note(FILE *out, sqlite3 *db, long n)
 {
     if (db)
@@ -104,7 +121,7 @@ int spec_diff(const ir_spec *o, const ir_spec *n, const char *db_path, FILE *out
         sqlite3_busy_timeout(db, 2000);
     }
 
-    int problems = 0, changes = 0;
+    int problems = 0, changes = 0, unchecked = 0, section = 0;
     fprintf(out, "states:\n");
     for (int i = 0; i < n->n_states; i++) {
         const ir_state *st = &n->states[i];
@@ -113,8 +130,11 @@ int spec_diff(const ir_spec *o, const ir_spec *n, const char *db_path, FILE *out
         int was_renamed = 0;
         for (int k = 0; k < st->n_renamed; k++)
             if (find_state(o, st->renamed_from[k])) {
+                long users = count_users(db, NULL, NULL, st->renamed_from[k]);
+                if (users < 0)
+                    return read_error(out, db, db_path);
                 fprintf(out, "  renamed  %s -> %s", st->renamed_from[k], st->name);
-                users_note(out, db, count_users(db, NULL, NULL, st->renamed_from[k]));
+                users_note(out, db, users);
                 was_renamed = 1;
                 changes++;
             }
@@ -125,17 +145,21 @@ int spec_diff(const ir_spec *o, const ir_spec *n, const char *db_path, FILE *out
     }
     for (int i = 0; i < o->n_states; i++) {
         const char *name = o->states[i].name;
-        if (find_state(n, name) || renamed_to(n, name))
+        if (find_state(n, name))
             continue;
         long users = count_users(db, NULL, NULL, name);
-        if (users < 0) {
-            fprintf(out, "error: cannot read users from %s: %s\n", db_path, sqlite3_errmsg(db));
-            sqlite3_close(db);
-            return -1;
-        }
+        if (users < 0)
+            return read_error(out, db, db_path);
+        const ir_state *into = renamed_to(n, name);
+        if (into && !find_state(o, into->name))
+            continue; /* listed above as renamed */
         const char *dest = moved_to(n, name);
         changes++;
-        if (dest) {
+        if (into) {
+            /* renamed_from: into a state that existed already */
+            fprintf(out, "  merged   %s -> %s", name, into->name);
+            users_note(out, db, users);
+        } else if (dest) {
             fprintf(out, "  moved    %s -> %s", name, dest);
             users_note(out, db, users);
         } else if (users > 0) {
@@ -147,10 +171,13 @@ int spec_diff(const ir_spec *o, const ir_spec *n, const char *db_path, FILE *out
             fprintf(out, "  removed  %s", name);
             if (db)
                 fputs(" (no users)", out);
+            else
+                unchecked++;
             fputs(db ? "\n" : " (users there restart from the start state)\n", out);
         }
     }
 
+    none_note(out, changes, &section);
     fprintf(out, "form fields:\n");
     for (int i = 0; i < n->n_forms; i++) {
         const ir_form *nf = &n->forms[i];
@@ -168,15 +195,21 @@ int spec_diff(const ir_spec *o, const ir_spec *n, const char *db_path, FILE *out
             if (has_field(nf, of->fields[k].name))
                 continue;
             long users = count_users(db, of->name, of->fields[k].name, NULL);
+            if (users < 0)
+                return read_error(out, db, db_path);
             fprintf(out, "  removed  %s.%s", of->name, of->fields[k].name);
+            /* store_load_session drops a form whose form or field is gone */
             if (users > 0)
-                fprintf(out, " (%ld user%s mid-form restart the form)\n", users, users == 1 ? "" : "s");
+                fprintf(out, " (%ld user%s answering it leave%s the form: they stay in their"
+                             " state and no record is stored)\n",
+                        users, users == 1 ? "" : "s", users == 1 ? "s" : "");
             else
                 fputc('\n', out);
             changes++;
         }
     }
 
+    none_note(out, changes, &section);
     fprintf(out, "commands:\n");
     for (int i = 0; i < n->n_commands; i++)
         if (!has_command(o, n->commands[i].name)) {
@@ -189,9 +222,14 @@ int spec_diff(const ir_spec *o, const ir_spec *n, const char *db_path, FILE *out
             changes++;
         }
 
+    none_note(out, changes, &section);
     if (problems)
         fprintf(out, "%d blocking problem%s: users would lose their place\n",
                 problems, problems == 1 ? "" : "s");
+    else if (unchecked)
+        fprintf(out, "%d change%s; %d removed state%s without a destination: run again with"
+                     " --db var/<bot>.db to count the users there\n",
+                changes, changes == 1 ? "" : "s", unchecked, unchecked == 1 ? "" : "s");
     else
         fprintf(out, "%d change%s, safe to deploy\n", changes, changes == 1 ? "" : "s");
     sqlite3_close(db);

@@ -2,12 +2,15 @@
  * spec_diff.h — what changes for live users between two versions of a spec.
  *
  * Lists states, form fields and commands added, removed and renamed (a state
- * is renamed when the new spec names the old one in `renamed_from:`; moved
- * when `moved:` sends its users elsewhere). A removed state without such a
- * destination strands its users on the next start only in the sense that
- * they restart from the start state; when a database is given, a removed
- * state that still holds users and has no declared destination is a
- * blocking problem.
+ * is renamed when the new spec names the old one in `renamed_from:`, merged
+ * when that state existed before too; moved when `moved:` sends its users
+ * elsewhere). Without a database, a removed state with no destination is
+ * only listed: its users (if any) would restart from the start state. With
+ * a database (the runtime's store, see runtime/store.h), a removed state
+ * that holds users and has no destination is a blocking problem, and users
+ * in the middle of a form at a removed field are counted (the runtime
+ * drops such a form when it loads them: they stay in their state and no
+ * record is stored).
  */
 #ifndef BOTC_SPEC_DIFF_H
 #define BOTC_SPEC_DIFF_H

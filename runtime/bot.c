@@ -14,13 +14,23 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "kb.h"
 #include "log.h"
 #include "store.h"
 #include "text.h"
 
+#define BOT_HTTP_ANSWER_MAX 4096 /* UTF-16 units of an http_get answer sent */
+
 struct bot {
     const bm_machine *m;
     store *st;
+    kb *kb;                  /* the spec's knowledge, NULL without any */
+    bool llm_remote;         /* OPENAI_API_BASE is set */
+    char *http_get_url;      /* BOT_HTTP_GET_URL, NULL = http_get unavailable */
+    char error[256];         /* why the last bot_handle failed */
+    const bm_trace *trace;   /* bot_set_trace */
+    bot_action_hook hook;    /* bot_set_action_hook */
+    void *hook_ud;
 };
 
 /* What an action handler sees and may change. */
@@ -31,6 +41,8 @@ typedef struct act_ctx {
     const bm_effect *act;  /* the BM_FX_ACTION effect being answered */
     bm_effects *out;       /* where its messages go, in order */
     bool deleted;          /* the user's data is gone: do not save */
+    bot_tx *tx;            /* NULL: no event loop to wait in (console) */
+    bool deferred;         /* an action needs tx->io_req answered first */
 } act_ctx;
 
 /* Returns 0, or -1 to fail the whole input (rolled back). */
@@ -90,10 +102,210 @@ static int act_export(act_ctx *c)
     return rc;
 }
 
+/* %-encodes s for a query string value. */
+static int url_escape(text_buf *tb, const char *s)
+{
+    static const char hex[] = "0123456789ABCDEF";
+    int rc = 0;
+    for (const unsigned char *p = (const unsigned char *)s; *p && !rc; p++) {
+        if ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
+            (*p >= '0' && *p <= '9') || *p == '-' || *p == '_' || *p == '.' || *p == '~') {
+            rc = text_buf_addc(tb, (char)*p);
+        } else {
+            char e[3] = {'%', hex[*p >> 4], hex[*p & 15]};
+            rc = text_buf_add(tb, e, 3);
+        }
+    }
+    return rc;
+}
+
+/* http_get: the answer needs an HTTP GET of BOT_HTTP_GET_URL?text=..&user=..
+ * The first run of the input only asks for it (the whole input is then
+ * rolled back and the chat waits); the transport runs the request in its
+ * event loop and runs the input again with the answer, which is sent in the
+ * action's place and committed with everything else. */
+static int act_http_get(act_ctx *c)
+{
+    bot *b = c->b;
+    if (!b->http_get_url || !c->tx) {
+        log_info("bot", "http_get for user %" PRId64 ": %s", c->s->user_id,
+                 !b->http_get_url ? "BOT_HTTP_GET_URL is not set"
+                                  : "no event loop to wait in (console)");
+        return send_sys(c, BM_SYS_UNAVAILABLE);
+    }
+    const bot_io_res *res = c->tx->io_res;
+    if (!res) {
+        if (c->tx->io_req.url)
+            return 0; /* a second http_get in one step: one request at a time */
+        text_buf tb;
+        text_buf_init(&tb, 16384);
+        char uid[32];
+        snprintf(uid, sizeof uid, "%" PRId64, c->s->user_id);
+        int rc = text_buf_adds(&tb, b->http_get_url) ||
+                 text_buf_adds(&tb, strchr(b->http_get_url, '?') ? "&text=" : "?text=") ||
+                 url_escape(&tb, c->act->text ? c->act->text : "") ||
+                 text_buf_adds(&tb, "&user=") || text_buf_adds(&tb, uid);
+        char *url = rc ? NULL : text_buf_take(&tb);
+        text_buf_free(&tb);
+        if (!url)
+            return -1;
+        c->tx->io_req.url = url;
+        c->deferred = true;
+        return 0;
+    }
+    if (!res->ok || !res->body || !res->len || !text_utf8_valid(res->body, res->len)) {
+        log_warn("bot", "http_get for user %" PRId64 " failed (%s), answering sys_unavailable",
+                 c->s->user_id, res->error ? res->error : "empty or not UTF-8 text");
+        return send_sys(c, BM_SYS_UNAVAILABLE);
+    }
+    char *body = malloc(res->len + 1);
+    if (!body)
+        return -1;
+    memcpy(body, res->body, res->len);
+    body[res->len] = '\0';
+    char *t = text_truncate(body, BOT_HTTP_ANSWER_MAX);
+    free(body);
+    return send_owned(c, t);
+}
+
+/* ---- llm ------------------------------------------------------------------
+ * Offline (no OPENAI_API_BASE), the answer is the best-matching passage of
+ * the spec's knowledge (kb_extract: local and fast, so it runs inside the
+ * input's transaction). When nothing matches well, or the question is one
+ * the spec's handoff_patterns reserve for a human, the user gets
+ * sys_no_answer with an inline "call an operator" button (BOT_CB_OPERATOR),
+ * which runs the handoff action like the spec's own operator buttons.
+ * With OPENAI_API_BASE set the model answers: that is a streamed transfer
+ * and arrives with the event loop's asynchronous actions; until then such a
+ * build answers sys_unavailable. A bot without knowledge files has nothing
+ * to answer from offline, and answers sys_unavailable too. */
+
+/* callback_data of that button; the machine's own data never has a ':'
+ * prefix like this one (botc picks "<state>.<n>") */
+#define BOT_CB_OPERATOR "bm:operator"
+
+static int offer_operator(act_ctx *c)
+{
+    const bm_machine *m = c->b->m;
+    char *t = bm_render(m, c->s, &c->in->user, m->sys_texts[BM_SYS_NO_ANSWER], c->in->text);
+    char *label = bm_render(m, c->s, &c->in->user, m->sys_texts[BM_SYS_OPERATOR], "");
+    char *data = strdup(BOT_CB_OPERATOR);
+    int *row_len = malloc(sizeof *row_len);
+    bm_button_out *btn = calloc(1, sizeof *btn);
+    bm_effect *e = t && label && data && row_len && btn
+                       ? bm_effects_add(c->out, BM_FX_SEND, c->s->chat_id) : NULL;
+    if (!e) {
+        free(t);
+        free(label);
+        free(data);
+        free(row_len);
+        free(btn);
+        return -1;
+    }
+    e->text = t;
+    row_len[0] = 1;
+    *btn = (bm_button_out){.label = label, .data = data, .kind = BM_BTN_CALLBACK};
+    e->markup = (bm_markup){.kind = BM_MK_INLINE, .n_rows = 1, .row_len = row_len,
+                            .n_buttons = 1, .buttons = btn};
+    return 0;
+}
+
+static int act_llm(act_ctx *c)
+{
+    bot *b = c->b;
+    const bm_machine *m = b->m;
+    const char *q = c->act->text ? c->act->text : "";
+    if (!m->llm || (!b->kb && !b->llm_remote))
+        return act_unavailable(c);
+    for (int i = 0; i < m->llm->n_handoff; i++) {
+        if (m->match_regex && m->match_regex(m->llm->handoff[i], q)) {
+            log_info("bot", "user %" PRId64 ": a question for a human (handoff pattern %d)",
+                     c->s->user_id, i);
+            return offer_operator(c);
+        }
+    }
+    if (b->llm_remote) {
+        log_info("bot", "user %" PRId64 ": model answers stream through the event loop, which "
+                 "this build lacks", c->s->user_id);
+        return send_sys(c, BM_SYS_UNAVAILABLE);
+    }
+    char *answer = NULL;
+    int found = kb_extract(b->kb, q, m->langs[c->s->lang], &answer);
+    if (found < 0)
+        log_error("bot", "user %" PRId64 ": knowledge search failed", c->s->user_id);
+    if (found <= 0)
+        return offer_operator(c);
+    char **parts;
+    int n;
+    int rc = text_split(answer, TEXT_TG_MAX, &parts, &n);
+    free(answer);
+    if (rc)
+        return -1;
+    for (int i = 0; i < n && rc == 0; i++) {
+        rc = send_owned(c, parts[i]);
+        parts[i] = NULL;
+    }
+    text_parts_free(parts, n);
+    return rc;
+}
+
+/* Open the knowledge index of the spec's `llm:`. */
+static int open_knowledge(bot *b, char *err, size_t errlen)
+{
+    const bm_llm *l = b->m->llm;
+    const char *base = getenv("OPENAI_API_BASE");
+    b->llm_remote = base && *base;
+    if (!l || l->n_knowledge == 0)
+        return 0;
+    kb_doc *docs = calloc((size_t)l->n_knowledge, sizeof *docs);
+    if (!docs) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    for (int i = 0; i < l->n_knowledge; i++) {
+        const bm_knowledge *k = &l->knowledge[i];
+        docs[i] = (kb_doc){.name = k->name, .text = k->text, .len = k->len,
+                           .lang = k->lang >= 0 && k->lang < b->m->n_langs ? b->m->langs[k->lang]
+                                                                          : NULL};
+    }
+    b->kb = kb_open(docs, l->n_knowledge, err, errlen);
+    free(docs);
+    if (!b->kb)
+        return -1;
+    log_info("bot", "knowledge: %d chunks from %d files; answers %s", kb_chunk_count(b->kb),
+             l->n_knowledge, b->llm_remote ? "by the model" : "offline, from the passages");
+    return 0;
+}
+
 static const act_fn actions[BM_ACT_COUNT] = {
     [BM_ACT_EXPORT_DATA] = act_export,
     [BM_ACT_DELETE_DATA] = act_delete,
+    [BM_ACT_LLM] = act_llm,
+    [BM_ACT_HTTP_GET] = act_http_get,
 };
+
+/* bm_step, except for a press of the operator button of a no-answer
+ * reply: the machine has no such button, so the step is the press's answer
+ * plus the handoff action, as if a spec button with `action: handoff` had
+ * been pressed. */
+static int step_or_operator(const bm_machine *m, bm_session *s, const bm_input *in,
+                            bm_effects *fx)
+{
+    if (in->kind != BM_IN_CALLBACK || !in->text || strcmp(in->text, BOT_CB_OPERATOR))
+        return bm_step(m, s, in, fx);
+    if (in->user.chat_id)
+        s->chat_id = in->user.chat_id;
+    if (in->user.language_code && *in->user.language_code)
+        s->lang = bm_lang_for(m, in->user.language_code);
+    bm_effect *e = bm_effects_add(fx, BM_FX_ANSWER, s->chat_id);
+    if (!e || !(e->callback_id = strdup(in->callback_id ? in->callback_id : "")))
+        return -1;
+    e = bm_effects_add(fx, BM_FX_ACTION, s->chat_id);
+    if (!e || !(e->text = strdup("")))
+        return -1;
+    e->action = BM_ACT_HANDOFF;
+    return 0;
+}
 
 bot *bot_new(const bm_machine *m, const char *db_path, char *err, size_t errlen)
 {
@@ -108,6 +320,17 @@ bot *bot_new(const bm_machine *m, const char *db_path, char *err, size_t errlen)
         free(b);
         return NULL;
     }
+    if (open_knowledge(b, err, errlen)) {
+        store_close(b->st);
+        free(b);
+        return NULL;
+    }
+    const char *u = getenv("BOT_HTTP_GET_URL");
+    if (u && (!strncmp(u, "http://", 7) || !strncmp(u, "https://", 8))) {
+        b->http_get_url = strdup(u);
+    } else if (u && *u) {
+        log_warn("bot", "BOT_HTTP_GET_URL must start with http:// or https://; http_get is off");
+    }
     return b;
 }
 
@@ -116,17 +339,44 @@ void bot_free(bot *b)
     if (!b)
         return;
     store_close(b->st);
+    kb_free(b->kb);
+    free(b->http_get_url);
     free(b);
 }
 
+store *bot_store(bot *b) { return b->st; }
+
+const char *bot_error(const bot *b) { return b->error; }
+
+void bot_io_req_free(bot_io_req *r)
+{
+    free(r->url);
+    r->url = NULL;
+}
+
 const bm_machine *bot_machine(const bot *b) { return b->m; }
+
+void bot_set_trace(bot *b, const bm_trace *trace) { b->trace = trace; }
+
+void bot_set_action_hook(bot *b, bot_action_hook fn, void *ud)
+{
+    b->hook = fn;
+    b->hook_ud = ud;
+}
 
 int bot_user_exists(bot *b, int64_t user_id) { return store_user_exists(b->st, user_id); }
 
 int bot_handle(bot *b, const bm_input *in, bm_effects *fx)
 {
+    int rc = bot_handle_tx(b, in, fx, NULL);
+    return rc < 0 ? -1 : 0;
+}
+
+int bot_handle_tx(bot *b, const bm_input *in, bm_effects *fx, bot_tx *tx)
+{
     const bm_machine *m = b->m;
     int n0 = fx->n;
+    b->error[0] = '\0';
     bm_effects step_fx;
     bm_effects_init(&step_fx);
     bm_session s;
@@ -143,7 +393,7 @@ int bot_handle(bot *b, const bm_input *in, bm_effects *fx)
         if (!fresh) {
             store_rollback(b->st);
             log_info("bot", "update %" PRId64 " was handled before; skipped", in->update_id);
-            return 0;
+            return BOT_DUPLICATE;
         }
     }
     int found = store_load_session(b->st, in->user.id, &s);
@@ -152,22 +402,33 @@ int bot_handle(bot *b, const bm_input *in, bm_effects *fx)
     if (!found && bm_session_init(m, &s, &in->user))
         goto fail;
     have = true;
-    if (bm_step(m, &s, in, &step_fx)) {
+    s.trace = b->trace;
+    if (step_or_operator(m, &s, in, &step_fx)) {
+        snprintf(b->error, sizeof b->error, "out of memory in the step");
         log_error("bot", "user %" PRId64 ": out of memory in the step", in->user.id);
         goto fail;
     }
 
-    act_ctx c = {.b = b, .s = &s, .in = in, .out = fx};
+    act_ctx c = {.b = b, .s = &s, .in = in, .out = fx, .tx = tx};
     /* Effects go out in the order the machine made them; an action's
      * answer takes the action's place. */
     for (int i = 0; i < step_fx.n; i++) {
         bm_effect *e = &step_fx.v[i];
         if (e->kind == BM_FX_ACTION) {
+            int hooked = b->hook ? b->hook(b->hook_ud, e, &s, in, fx) : 0;
+            if (hooked < 0) {
+                snprintf(b->error, sizeof b->error, "action %d failed", (int)e->action);
+                goto fail;
+            }
+            if (hooked)
+                continue;
             act_fn fn = e->action > BM_ACT_NONE && e->action < BM_ACT_COUNT && actions[e->action]
                             ? actions[e->action] : act_unavailable;
             c.act = e;
-            if (fn(&c))
+            if (fn(&c)) {
+                snprintf(b->error, sizeof b->error, "action %d failed", (int)e->action);
                 goto fail;
+            }
             continue;
         }
         if (e->kind == BM_FX_RECORD)
@@ -178,6 +439,15 @@ int bot_handle(bot *b, const bm_input *in, bm_effects *fx)
         *d = *e; /* ownership moves to fx */
         memset(e, 0, sizeof *e);
     }
+    if (c.deferred) {
+        /* nothing happens until the answer is there: the same input runs
+         * again with it (the step is a pure function of session + input) */
+        store_rollback(b->st);
+        bm_effects_truncate(fx, n0);
+        bm_session_free(m, &s);
+        bm_effects_free(&step_fx);
+        return BOT_DEFERRED;
+    }
     if (!c.deleted) {
         if (store_save_session(b->st, &s, &in->user))
             goto fail;
@@ -187,17 +457,25 @@ int bot_handle(bot *b, const bm_input *in, bm_effects *fx)
                 goto fail;
         }
     }
+    if (tx && tx->fn && tx->fn(tx->ud, fx, n0)) {
+        snprintf(b->error, sizeof b->error, "its effects could not be stored");
+        goto fail;
+    }
     if (store_commit(b->st))
         goto fail;
     bm_session_free(m, &s);
     bm_effects_free(&step_fx);
     return 0;
 fail:
+    if (!b->error[0])
+        snprintf(b->error, sizeof b->error, "a storage error (see the log)");
     store_rollback(b->st);
     bm_effects_truncate(fx, n0);
     if (have)
         bm_session_free(m, &s);
     bm_effects_free(&step_fx);
+    if (tx)
+        bot_io_req_free(&tx->io_req);
     log_error("bot", "user %" PRId64 ": input not handled, nothing committed", in->user.id);
     return -1;
 }

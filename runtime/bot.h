@@ -37,6 +37,70 @@ int bot_handle(bot *b, const bm_input *in, bm_effects *fx);
  * only. ACTION effects are answered inside (unsupported actions become the
  * sys_unavailable text) and RECORD effects are stored, not passed on. */
 
+/* Seams for conversation tests (runtime/convtest.c); NULL turns one off.
+ *
+ * bot_set_trace: every session bot_handle steps gets `trace` (coverage).
+ * The pointer is borrowed and must outlive the calls that use it.
+ *
+ * bot_set_action_hook: asked first for every action the machine reports
+ * (`act` is the BM_FX_ACTION effect: its action and input text). It returns
+ * 1 when it answered (its SEND effects appended to `out`, which the bot
+ * then owns), 0 to leave the action to the built-in handlers, -1 to fail
+ * the input. Tests script the LLM's answers with it. */
+typedef int (*bot_action_hook)(void *ud, const bm_effect *act, const bm_session *s,
+                               const bm_input *in, bm_effects *out);
+void bot_set_trace(bot *b, const bm_trace *trace);
+void bot_set_action_hook(bot *b, bot_action_hook fn, void *ud);
+
+/* ---- handling inside a transport's transaction and event loop ---------- */
+
+typedef struct store store;
+/* The bot's store, for the transport's inbox and outbox (borrowed). */
+store *bot_store(bot *b);
+/* Why the last bot_handle / bot_handle_tx failed (never NULL; "" if it
+ * did not). Borrowed until the next call. */
+const char *bot_error(const bot *b);
+
+/* An HTTP request an action needs answered before the input can finish
+ * (http_get). url is malloc'd; free with bot_io_req_free. */
+typedef struct bot_io_req {
+    char *url; /* GET */
+} bot_io_req;
+void bot_io_req_free(bot_io_req *r);
+
+/* The outcome of that request. Everything borrowed. */
+typedef struct bot_io_res {
+    int ok;              /* 1 when a 2xx answer arrived */
+    long status;         /* HTTP status, 0 if none */
+    const char *body;    /* response bytes (not NUL-terminated), may be NULL */
+    size_t len;
+    const char *error;   /* why not ok, else NULL */
+} bot_io_res;
+
+/* Runs inside the input's transaction once its effects are known (fx from
+ * index `first` on), before the commit: a transport stores the calls that
+ * deliver them (the outbox) and takes the update out of its inbox here, so
+ * both commit with the new state. Return 0 to commit, -1 to roll back. */
+typedef int (*bot_tx_fn)(void *ud, const bm_effects *fx, int first);
+
+typedef struct bot_tx {
+    bot_tx_fn fn;              /* may be NULL */
+    void *ud;
+    const bot_io_res *io_res;  /* the answer, when running a deferred input again */
+    bot_io_req io_req;         /* out: what a deferred input waits for */
+} bot_tx;
+
+enum { BOT_DEFERRED = 1, BOT_DUPLICATE = 2 };
+
+/* bot_handle with a transport's hook. Returns 0 when handled (committed;
+ * with the store already in a transaction this is a savepoint, committed
+ * with the outer one), BOT_DUPLICATE when in->update_id was handled before
+ * (nothing done, the hook not called), BOT_DEFERRED when an action needs
+ * tx->io_req answered first (nothing committed: run the same input again
+ * with tx->io_res set; the caller frees io_req), -1 on failure (nothing
+ * committed; bot_error says why). */
+int bot_handle_tx(bot *b, const bm_input *in, bm_effects *fx, bot_tx *tx);
+
 /* 1 when the store knows user_id, 0 when not, -1 on a storage error. */
 int bot_user_exists(bot *b, int64_t user_id);
 

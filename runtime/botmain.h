@@ -9,6 +9,18 @@
  * TELEGRAM_BOT_TOKEN is set and the console otherwise, until SIGINT/SIGTERM
  * or the end of console input.
  *
+ * SIGHUP reloads (scripts/run-dev.sh sends it after rebuilding the bot):
+ * the console finishes the line being read and prints "(spec reloaded)",
+ * Telegram serving stops as on SIGTERM; then the database is closed and the
+ * process executes its binary again by path, same argv — the rebuilt one —
+ * which migrates users of vanished states at start as usual. Input not yet
+ * read stays for the new process (console.h). If the exec fails, the same
+ * binary goes on serving.
+ *
+ * `<bot> --test [--min-states P] [--min-transitions P] FILE.yaml...` runs
+ * conversation tests instead (convtest.h: in-process, no network) and exits
+ * 0 when all passed and coverage met the thresholds, 1 otherwise.
+ *
  * Exit codes: 0 clean stop, 1 runtime failure, 2 usage or configuration.
  */
 #ifndef BOTC_BOTMAIN_H

@@ -5,6 +5,7 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <poll.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,6 +16,10 @@
 #define CONSOLE_LINE_MAX 8192
 #define CONSOLE_DEFAULT_PHONE "+15550100000"
 #define INDENT "     "
+#define CONSOLE_POLL_MS 250       /* longest wait for input before *stop is looked at */
+#define CONSOLE_SCREEN_MAX 65536  /* a bigger screen is not handed to the next process */
+#define SCREEN_FS "\x1f"          /* between the fields of a button */
+#define SCREEN_RS "\x1e"          /* after each record */
 
 typedef struct cbtn {
     bm_button_kind kind;
@@ -262,10 +267,149 @@ static bool is_cmd(const char *line, const char *cmd, const char **arg)
     return true;
 }
 
+/* The numbered buttons on screen, for the process a reload executes:
+ *   "1 NEXT_MSG_ID NEXT_CB N_REPLY" RS, then per button (reply ones first)
+ *   "KIND HAS_DATA MESSAGE_ID" FS label FS data RS.
+ * Labels holding a separator (no spec text does) leave the screen behind. */
+static void screen_save(const console *c)
+{
+    char *s = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&s, &len);
+    if (!f)
+        return;
+    bool ok = true;
+    fprintf(f, "1 %lld %d %d" SCREEN_RS, (long long)c->next_msg_id, c->next_cb, c->reply.n);
+    for (int t = 0; t < 2; t++) {
+        const cbtns *tb = t ? &c->inl : &c->reply;
+        for (int i = 0; i < tb->n; i++) {
+            const cbtn *b = &tb->v[i];
+            const char *data = b->data ? b->data : "";
+            if (strpbrk(b->label, SCREEN_FS SCREEN_RS) || strpbrk(data, SCREEN_FS SCREEN_RS))
+                ok = false;
+            fprintf(f, "%d %d %lld" SCREEN_FS "%s" SCREEN_FS "%s" SCREEN_RS, (int)b->kind,
+                    b->data != NULL, (long long)b->message_id, b->label, data);
+        }
+    }
+    if (fclose(f) == 0 && ok && len < CONSOLE_SCREEN_MAX)
+        setenv(CONSOLE_SCREEN_ENV, s, 1);
+    free(s);
+}
+
+/* Take back the screen screen_save left in the environment (once). */
+static void screen_restore(console *c)
+{
+    const char *env = getenv(CONSOLE_SCREEN_ENV);
+    if (!env)
+        return;
+    char *s = strlen(env) < CONSOLE_SCREEN_MAX ? strdup(env) : NULL;
+    unsetenv(CONSOLE_SCREEN_ENV);
+    if (!s)
+        return;
+    char *save = NULL;
+    char *rec = strtok_r(s, SCREEN_RS, &save);
+    long long next_msg;
+    int ver, next_cb, n_reply, i = 0;
+    if (!rec || sscanf(rec, "%d %lld %d %d", &ver, &next_msg, &next_cb, &n_reply) != 4 ||
+        ver != 1 || n_reply < 0)
+        goto bad;
+    while ((rec = strtok_r(NULL, SCREEN_RS, &save))) {
+        char *label = strchr(rec, SCREEN_FS[0]);
+        char *data = label ? strchr(label + 1, SCREEN_FS[0]) : NULL;
+        int kind, has_data;
+        long long msg_id;
+        if (!data)
+            goto bad;
+        *label++ = '\0';
+        *data++ = '\0';
+        if (sscanf(rec, "%d %d %lld", &kind, &has_data, &msg_id) != 3 || kind < BM_BTN_REPLY ||
+            kind > BM_BTN_CONTACT)
+            goto bad;
+        bm_button_out b = {.label = label, .data = has_data ? data : NULL,
+                           .kind = (bm_button_kind)kind};
+        if (btns_push(i < n_reply ? &c->reply : &c->inl, &b, msg_id))
+            goto bad;
+        i++;
+    }
+    if (i < n_reply)
+        goto bad;
+    c->next_msg_id = next_msg;
+    c->next_cb = next_cb;
+    free(s);
+    return;
+bad:
+    log_warn("console", "the buttons shown before the reload are not pressable by number");
+    btns_clear(&c->reply);
+    btns_clear(&c->inl);
+    free(s);
+}
+
+/* read_line for a stream without a descriptor: stdio, whole lines. */
+static int read_line_stdio(FILE *in, char *line, size_t cap, volatile sig_atomic_t *stop)
+{
+    for (;;) {
+        if (stop && *stop)
+            return -1;
+        errno = 0;
+        if (fgets(line, (int)cap, in))
+            break;
+        if (errno == EINTR && !feof(in)) {
+            clearerr(in);
+            continue;
+        }
+        return 0;
+    }
+    size_t n = strlen(line);
+    if (n == cap - 1 && line[n - 1] != '\n') {
+        int ch; /* drop the rest of an over-long line */
+        while ((ch = fgetc(in)) != EOF && ch != '\n')
+            ;
+    }
+    if (n > 0 && line[n - 1] == '\n')
+        line[n - 1] = '\0';
+    return 1;
+}
+
+/* One line of input into line (cap bytes, NUL-terminated, without its
+ * newline; the rest of an over-long line is dropped). A descriptor is read
+ * byte by byte so nothing past the line leaves the kernel's buffer (see
+ * console.h); poll's timeout bounds how long a *stop set just before the
+ * wait goes unseen. Returns 1 for a line (the last one may lack its
+ * newline), 0 at the end of input or on a read error, -1 when *stop ended
+ * the wait. */
+static int read_line(FILE *in, char *line, size_t cap, volatile sig_atomic_t *stop)
+{
+    int fd = fileno(in);
+    if (fd < 0)
+        return read_line_stdio(in, line, cap, stop);
+    size_t n = 0;
+    bool started = false;
+    for (;;) {
+        if (stop && *stop && (*stop != CONSOLE_RELOAD || !started))
+            return -1;
+        struct pollfd p = {.fd = fd, .events = POLLIN};
+        int r = poll(&p, 1, CONSOLE_POLL_MS);
+        if (r == 0 || (r < 0 && errno == EINTR))
+            continue;
+        char ch;
+        ssize_t k = read(fd, &ch, 1);
+        if (k < 0 && (errno == EINTR || errno == EAGAIN))
+            continue;
+        if (k <= 0 || ch == '\n') {
+            line[n] = '\0';
+            return k > 0 || started ? 1 : 0;
+        }
+        started = true;
+        if (n + 1 < cap)
+            line[n++] = ch;
+    }
+}
+
 int console_run(bot *b, FILE *in, FILE *out, volatile sig_atomic_t *stop)
 {
     console c = {.b = b, .out = out};
     init_user(&c);
+    screen_restore(&c); /* before the migration's keyboards replace it */
     bool tty = isatty(fileno(in));
 
     bm_effects fx;
@@ -294,26 +438,23 @@ int console_run(bot *b, FILE *in, FILE *out, volatile sig_atomic_t *stop)
         btns_free(&c.inl);
         return -1;
     }
-    while (!(stop && *stop)) {
+    int ended_by_stop = 0;
+    for (;;) {
+        if (stop && *stop) {
+            ended_by_stop = 1;
+            break;
+        }
         if (tty) {
             fputs("you> ", out);
             fflush(out);
         }
-        errno = 0;
-        if (!fgets(line, CONSOLE_LINE_MAX, in)) {
-            if (errno == EINTR && !(stop && *stop) && !feof(in)) {
-                clearerr(in);
-                continue;
-            }
+        int r = read_line(in, line, CONSOLE_LINE_MAX, stop);
+        if (r <= 0) {
+            ended_by_stop = r < 0;
             break;
         }
         size_t n = strlen(line);
-        if (n == CONSOLE_LINE_MAX - 1 && line[n - 1] != '\n') {
-            int ch; /* drop the rest of an over-long line */
-            while ((ch = fgetc(in)) != EOF && ch != '\n')
-                ;
-        }
-        while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r'))
+        while (n > 0 && line[n - 1] == '\r')
             line[--n] = '\0';
         if (!tty)
             fprintf(out, "you> %s\n", line);
@@ -339,8 +480,10 @@ int console_run(bot *b, FILE *in, FILE *out, volatile sig_atomic_t *stop)
     if (tty)
         fputc('\n', out);
     fflush(out);
+    if (ended_by_stop && *stop == CONSOLE_RELOAD)
+        screen_save(&c);
     btns_free(&c.reply);
     btns_free(&c.inl);
     free(line);
-    return 0;
+    return ended_by_stop;
 }

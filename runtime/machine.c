@@ -365,6 +365,8 @@ static int enter(step *st, int state, int64_t edit_id)
     const bm_machine *m = st->m;
     const bm_state *S = &m->states[state];
     st->s->state = state;
+    if (st->s->trace && st->s->trace->enter)
+        st->s->trace->enter(st->s->trace->ud, state);
     for (int i = 0; i < S->n_say; i++) {
         bm_markup mk = {0};
         int rc = 0;
@@ -816,6 +818,8 @@ static int run_tr(step *st, int tr, int64_t edit_id)
     if (tr < 0 || tr >= m->n_transitions)
         return 0;
     const bm_transition *t = &m->transitions[tr];
+    if (st->s->trace && st->s->trace->transition)
+        st->s->trace->transition(st->s->trace->ud, tr);
     for (int i = 0; i < t->n_assign; i++) {
         const bm_assign *a = &m->assigns[t->first_assign + i];
         if (a->var < 0 || a->var >= m->n_vars || !st->s->vars)
@@ -1020,5 +1024,7 @@ int bm_step(const bm_machine *m, bm_session *s, const bm_input *in, bm_effects *
         s->vars = vars;
     }
     free(st.snap);
+    if (rc >= 0 && s->trace && s->trace->done)
+        s->trace->done(s->trace->ud, s);
     return rc < 0 ? -1 : 0;
 }

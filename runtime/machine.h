@@ -35,6 +35,7 @@ typedef enum bm_action {
     BM_ACT_SESSION_START, /* open a new AI session */
     BM_ACT_SESSION_END,   /* close the current AI session */
     BM_ACT_SESSION_LIST,  /* list the user's AI sessions */
+    BM_ACT_HTTP_GET,      /* answer with the body of GET $BOT_HTTP_GET_URL?text=... */
     BM_ACT_COUNT
 } bm_action;
 
@@ -49,6 +50,8 @@ typedef enum bm_sys_text {
     BM_SYS_UNAVAILABLE,   /* an action this build cannot perform */
     BM_SYS_USE_BUTTONS,   /* text sent where only a button press fits */
     BM_SYS_DATA_DELETED,  /* confirmation after delete_data */
+    BM_SYS_NO_ANSWER,     /* the knowledge does not answer: offer a human */
+    BM_SYS_OPERATOR,      /* label of the "call an operator" button it carries */
     BM_SYS_COUNT
 } bm_sys_text;
 
@@ -151,6 +154,29 @@ typedef struct bm_move {   /* a stored state name that no longer exists */
     int to;                /* state index */
 } bm_move;
 
+/* One knowledge file of the spec's `llm:`, embedded in the binary. */
+typedef struct bm_knowledge {
+    const char *name;  /* the file name as written in the spec */
+    int lang;          /* index into langs: the `.<lang>.` in the name, else
+                        * the default language */
+    const char *text;  /* the whole file (UTF-8, NUL-terminated) */
+    size_t len;        /* bytes */
+} bm_knowledge;
+
+/* The spec's `llm:` policy (runtime/kb.h grounds answers in it). */
+typedef struct bm_llm {
+    const bm_knowledge *knowledge;
+    int n_knowledge;
+    int persona;          /* text index of the system prompt's persona, BM_NONE */
+    int policy;           /* text index of extra rules for the model, BM_NONE */
+    bool strict;          /* answer only from the knowledge (default true) */
+    long daily_tokens;    /* per user per day; 0 = no limit */
+    const char *timezone; /* where the day ends, e.g. "Europe/Belgrade"; NULL = UTC */
+    const char *model;    /* model name, NULL = $OPENAI_MODEL_NAME */
+    const int *handoff;   /* match_regex ids: questions that always go to a human */
+    int n_handoff;
+} bm_llm;
+
 typedef struct bm_machine {
     const char *name;        /* the bot's name, a C identifier */
     uint64_t shape_hash;     /* FNV-1a 64 over states, fields, transitions */
@@ -198,6 +224,8 @@ typedef struct bm_machine {
      * when regex `id` accepts `s`. */
     int (*match_text)(int state, const char *s);
     int (*match_regex)(int id, const char *s);
+
+    const bm_llm *llm;        /* NULL: the spec has no `llm:` */
 } bm_machine;
 
 /* ---- Interpreter I/O ----------------------------------------------- */
@@ -229,6 +257,18 @@ typedef struct bm_input {
     int64_t update_id;        /* Telegram update_id, 0 when none (console) */
 } bm_input;
 
+/* An optional observer of the interpreter, for coverage (conversation
+ * tests, runtime/convtest.c). Any callback may be NULL. `transition` gets
+ * the index (into m->transitions) of every transition a step runs, `enter`
+ * every state it enters, `done` the session after each successful step. */
+struct bm_session;
+typedef struct bm_trace {
+    void (*transition)(void *ud, int tr);
+    void (*enter)(void *ud, int state);
+    void (*done)(void *ud, const struct bm_session *s);
+    void *ud;
+} bm_trace;
+
 /* A user's conversation state. Owned by the caller; the interpreter updates
  * it in place. vars has machine->n_vars heap strings (NULL = initial). */
 typedef struct bm_session {
@@ -240,6 +280,7 @@ typedef struct bm_session {
     int field;       /* active field index within the form */
     char **vars;     /* [machine->n_vars], malloc'd strings or NULL */
     bool is_new;     /* no stored row yet */
+    const bm_trace *trace; /* NULL (bm_session_init), or an observer; not stored */
 } bm_session;
 
 typedef enum bm_markup_kind {

@@ -1,13 +1,17 @@
 /*
- * outq.c — per-chat FIFOs over the tg client (see outq.h).
+ * outq.c — per-chat FIFOs over the tg client, persisted and rate-shaped
+ * (see outq.h).
  *
- * Chats live in a chained hash table keyed by chat id, only while they have
- * calls queued. A chat with calls and none in flight sits on the `ready`
- * list; pump walks it in order, so chats take turns. A chat whose head call
- * waits on a retry delay stays on the list with `not_before` set.
+ * Chats live in a chained hash table keyed by chat id while they have calls
+ * queued or a rate bucket still refilling. A chat with calls and none in
+ * flight sits on the `ready` list; pump walks it in order, so chats take
+ * turns. A chat whose head call waits (retry delay, 429, its own or its
+ * group's bucket) stays on the list with `not_before` set; when the global
+ * bucket is empty the walk stops until it refills.
  */
 #include "outq.h"
 
+#include <math.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,6 +23,8 @@
 
 #define OQ_METHOD_MAX 48
 #define OQ_MAX_MIGRATIONS 3
+#define OQ_SWEEP_MS 10000   /* how often idle chats' full buckets are freed */
+#define OQ_MIGRATED_MAX 256 /* remembered chat migrations (old -> new id) */
 
 typedef struct oq_chat oq_chat;
 
@@ -26,12 +32,22 @@ typedef struct oq_item {
     struct oq_item *next;
     struct outq *q;      /* NULL once the queue is gone (orphaned in flight) */
     oq_chat *chat;
+    int64_t id;          /* outbox row, 0 without a store */
+    int64_t chat_id;     /* the chat it was queued for (staged items) */
     char method[OQ_METHOD_MAX];
     cJSON *params;       /* kept for resends; a copy goes to each attempt */
     int attempts;        /* failed tries on 5xx/network */
     int rate_waits;      /* 429 answers so far */
     int migrations;
+    bool restored;       /* loaded from a previous run */
 } oq_item;
+
+/* A token bucket: `tokens` at `at` (monotonic ms), refilling `rate` per
+ * second up to `cap`. */
+typedef struct bucket {
+    double tokens;
+    long at;
+} bucket;
 
 struct oq_chat {
     int64_t id;
@@ -40,6 +56,8 @@ struct oq_chat {
     bool on_ready;
     bool busy;                   /* head is in flight */
     long not_before;             /* monotonic ms; head may not start earlier */
+    bucket chat_b, group_b;
+    bool buckets_used;
     oq_item *head, *tail;
 };
 
@@ -53,6 +71,16 @@ struct outq {
     int n_flight;
     uint64_t rng;
     outq_stats stats;
+    bucket global_b;
+    long global_not_before;      /* a bot-wide 429 holds every chat */
+    double group_rate;           /* per second, derived from group_per_min */
+    double global_cap, group_cap;
+    long last_sweep;
+    oq_item *staged_head, *staged_tail;
+    int64_t *done;               /* accepted rows to delete (outq_flush) */
+    size_t n_done, cap_done;
+    struct { int64_t from, to; } migrated[OQ_MIGRATED_MAX];
+    int n_migrated;
 };
 
 static long now_ms(void)
@@ -78,6 +106,32 @@ static size_t hash_id(int64_t id, size_t n)
     return (size_t)(x >> 32) & (n - 1);
 }
 
+/* ---- configuration ------------------------------------------------------- */
+
+static double env_rate(const char *name, double def)
+{
+    const char *v = getenv(name);
+    if (!v || !*v)
+        return def;
+    char *end;
+    double d = strtod(v, &end);
+    if (*end || !isfinite(d) || d < 0 || d > 1e6) {
+        log_warn("outq", "%s=%s is not a number >= 0, using %g", name, v, def);
+        return def;
+    }
+    return d;
+}
+
+outq_options outq_options_from_env(void)
+{
+    outq_options o = {0};
+    o.rate_global = env_rate("TELEGRAM_RATE_GLOBAL", 30);
+    o.rate_chat = env_rate("TELEGRAM_RATE_CHAT", 1);
+    o.chat_burst = env_rate("TELEGRAM_RATE_CHAT_BURST", 3);
+    o.group_per_min = env_rate("TELEGRAM_RATE_GROUP_PER_MIN", 20);
+    return o;
+}
+
 outq *outq_new(tg_client *tg, const outq_options *opts)
 {
     outq *q = calloc(1, sizeof *q);
@@ -86,10 +140,24 @@ outq *outq_new(tg_client *tg, const outq_options *opts)
     if (opts)
         q->opt = *opts;
     if (q->opt.max_in_flight <= 0) q->opt.max_in_flight = 64;
-    if (q->opt.max_attempts <= 0) q->opt.max_attempts = 8;
-    if (q->opt.max_rate_waits <= 0) q->opt.max_rate_waits = 20;
+    if (q->opt.max_attempts <= 0) q->opt.max_attempts = 30;
+    if (q->opt.max_rate_waits <= 0) q->opt.max_rate_waits = 100;
     if (q->opt.backoff_base_ms <= 0) q->opt.backoff_base_ms = 500;
     if (q->opt.backoff_max_ms <= 0) q->opt.backoff_max_ms = 30000;
+    if (q->opt.chat_burst < 1) q->opt.chat_burst = 3;
+    /* Windowed limits as buckets: with capacity B and refill (L - B) / W,
+     * no window of length W holds more than L sends. */
+    if (q->opt.rate_global > 0) {
+        q->global_cap = 1;
+        q->opt.rate_global = q->opt.rate_global > 1 ? q->opt.rate_global - 1 : q->opt.rate_global;
+    }
+    if (q->opt.group_per_min > 0) {
+        q->group_cap = q->opt.group_per_min > q->opt.chat_burst ? q->opt.chat_burst : 1;
+        double l = q->opt.group_per_min - q->group_cap;
+        q->group_rate = (l > 0 ? l : q->opt.group_per_min) / 60.0;
+    }
+    q->global_b.tokens = q->global_cap;
+    q->global_b.at = now_ms();
     q->tg = tg;
     q->n_buckets = 64;
     q->buckets = calloc(q->n_buckets, sizeof *q->buckets);
@@ -102,6 +170,7 @@ outq *outq_new(tg_client *tg, const outq_options *opts)
     q->rng = ((uint64_t)ts.tv_nsec << 20) ^ (uint64_t)ts.tv_sec ^ ((uint64_t)getpid() << 40);
     if (!q->rng)
         q->rng = 0x2545F4914F6CDD1Dull;
+    q->last_sweep = now_ms();
     return q;
 }
 
@@ -115,7 +184,9 @@ void outq_free(outq *q)
 {
     if (!q)
         return;
-    size_t dropped = 0;
+    outq_flush(q);
+    outq_stage_abort(q);
+    size_t left = 0;
     for (size_t b = 0; b < q->n_buckets; b++) {
         oq_chat *c = q->buckets[b];
         while (c) {
@@ -130,15 +201,17 @@ void outq_free(outq *q)
             while (it) {
                 oq_item *n = it->next;
                 item_free(it);
-                dropped++;
+                left++;
                 it = n;
             }
             free(c);
             c = cn;
         }
     }
-    if (dropped)
-        log_warn("outq", "dropping %zu unsent call(s) at shutdown", dropped);
+    if (left)
+        log_warn("outq", "%zu unsent call(s) %s", left,
+                 q->opt.st ? "stay in the outbox for the next start" : "dropped at shutdown");
+    free(q->done);
     free(q->buckets);
     free(q);
 }
@@ -185,6 +258,11 @@ static oq_chat *chat_get(outq *q, int64_t id)
     if (!c)
         return NULL;
     c->id = id;
+    long now = now_ms();
+    c->chat_b.tokens = q->opt.chat_burst;
+    c->chat_b.at = now;
+    c->group_b.tokens = q->group_cap;
+    c->group_b.at = now;
     size_t h = hash_id(id, q->n_buckets);
     c->hnext = q->buckets[h];
     q->buckets[h] = c;
@@ -222,11 +300,37 @@ static void ready_remove(outq *q, oq_chat *c)
     c->on_ready = false;
 }
 
-/* Frees a chat with nothing queued, so idle chats cost nothing. */
-static void chat_drop_if_idle(outq *q, oq_chat *c)
+static void refill(bucket *b, double rate, double cap, long now)
 {
-    if (c->head || c->busy)
-        return;
+    if (now > b->at) {
+        b->tokens += rate * (double)(now - b->at) / 1000.0;
+        if (b->tokens > cap)
+            b->tokens = cap;
+    }
+    b->at = now;
+}
+
+/* A chat's buckets are full again (or were never used): forgetting it
+ * loses nothing. */
+static bool buckets_full(outq *q, oq_chat *c, long now)
+{
+    if (!c->buckets_used)
+        return true;
+    if (q->opt.rate_chat > 0) {
+        refill(&c->chat_b, q->opt.rate_chat, q->opt.chat_burst, now);
+        if (c->chat_b.tokens < q->opt.chat_burst)
+            return false;
+    }
+    if (c->id < 0 && q->group_rate > 0) {
+        refill(&c->group_b, q->group_rate, q->group_cap, now);
+        if (c->group_b.tokens < q->group_cap)
+            return false;
+    }
+    return true;
+}
+
+static void chat_unlink(outq *q, oq_chat *c)
+{
     ready_remove(q, c);
     oq_chat **pp = &q->buckets[hash_id(c->id, q->n_buckets)];
     while (*pp && *pp != c)
@@ -237,21 +341,142 @@ static void chat_drop_if_idle(outq *q, oq_chat *c)
     free(c);
 }
 
-/* ---- queueing ---------------------------------------------------------- */
-
-int outq_push(outq *q, int64_t chat_id, const char *method, cJSON *params)
+/* Frees a chat with nothing queued, so idle chats cost nothing; one whose
+ * buckets are still refilling stays (off the ready list) until a sweep. */
+static void chat_drop_if_idle(outq *q, oq_chat *c)
 {
-    oq_item *it = calloc(1, sizeof *it);
-    oq_chat *c = it ? chat_get(q, chat_id) : NULL;
-    if (!c) {
-        free(it);
-        cJSON_Delete(params);
+    if (c->head || c->busy)
+        return;
+    if (!buckets_full(q, c, now_ms())) {
+        ready_remove(q, c);
+        return;
+    }
+    chat_unlink(q, c);
+}
+
+static void sweep(outq *q, long now)
+{
+    q->last_sweep = now;
+    for (size_t b = 0; b < q->n_buckets; b++) {
+        oq_chat *c = q->buckets[b];
+        while (c) {
+            oq_chat *cn = c->hnext;
+            if (!c->head && !c->busy && buckets_full(q, c, now))
+                chat_unlink(q, c);
+            c = cn;
+        }
+    }
+}
+
+/* ---- persistence --------------------------------------------------------- */
+
+static int64_t unix_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void forget_row(outq *q, oq_item *it)
+{
+    if (!q->opt.st || !it->id)
+        return;
+    if (q->n_done == q->cap_done) {
+        size_t nc = q->cap_done ? q->cap_done * 2 : 256;
+        int64_t *nd = realloc(q->done, nc * sizeof *nd);
+        if (!nd) {
+            store_outbox_delete(q->opt.st, it->id); /* no room to batch: now */
+            return;
+        }
+        q->done = nd;
+        q->cap_done = nc;
+    }
+    q->done[q->n_done++] = it->id;
+}
+
+int outq_flush(outq *q)
+{
+    if (!q->opt.st || !q->n_done)
+        return 0;
+    store *st = q->opt.st;
+    if (store_begin(st))
+        return -1;
+    for (size_t i = 0; i < q->n_done; i++)
+        if (store_outbox_delete(st, q->done[i])) {
+            store_rollback(st);
+            return -1;
+        }
+    if (store_commit(st)) {
+        store_rollback(st);
         return -1;
     }
+    q->n_done = 0;
+    return 0;
+}
+
+static void save_retry(outq *q, oq_item *it, long delay_ms, bool params_changed)
+{
+    if (!q->opt.st || !it->id)
+        return;
+    char *p = params_changed && it->params ? cJSON_PrintUnformatted(it->params) : NULL;
+    store_outbox_update(q->opt.st, it->id, it->chat ? it->chat->id : it->chat_id, p,
+                        it->attempts, delay_ms > 0 ? unix_ms() + delay_ms : 0);
+    cJSON_free(p);
+}
+
+/* ---- queueing ---------------------------------------------------------- */
+
+static int64_t migrated_id(const outq *q, int64_t id)
+{
+    for (int i = q->n_migrated; i-- > 0;)
+        if (q->migrated[i].from == id)
+            return q->migrated[i].to;
+    return id;
+}
+
+/* Rewrites params.chat_id (if it has one) to id. */
+static void set_chat_param(cJSON *params, int64_t id)
+{
+    if (params && cJSON_GetObjectItemCaseSensitive(params, "chat_id"))
+        cJSON_ReplaceItemInObjectCaseSensitive(params, "chat_id", cJSON_CreateNumber((double)id));
+}
+
+static oq_item *item_new(outq *q, int64_t chat_id, const char *method, cJSON *params)
+{
+    oq_item *it = calloc(1, sizeof *it);
+    if (!it) {
+        cJSON_Delete(params);
+        return NULL;
+    }
+    int64_t to = migrated_id(q, chat_id);
+    if (to != chat_id)
+        set_chat_param(params, to);
     it->q = q;
-    it->chat = c;
+    it->chat_id = to;
     snprintf(it->method, sizeof it->method, "%s", method);
     it->params = params;
+    return it;
+}
+
+static int item_store(outq *q, oq_item *it)
+{
+    if (!q->opt.st)
+        return 0;
+    char *p = it->params ? cJSON_PrintUnformatted(it->params) : NULL;
+    if (it->params && !p)
+        return -1;
+    int rc = store_outbox_add(q->opt.st, it->chat_id, it->method, p ? p : "{}", &it->id);
+    cJSON_free(p);
+    return rc;
+}
+
+static int item_enqueue(outq *q, oq_item *it)
+{
+    oq_chat *c = chat_get(q, it->chat_id);
+    if (!c)
+        return -1;
+    it->chat = c;
+    it->next = NULL;
     if (c->tail)
         c->tail->next = it;
     else
@@ -261,6 +486,146 @@ int outq_push(outq *q, int64_t chat_id, const char *method, cJSON *params)
     if (!c->busy)
         ready_add(q, c);
     return 0;
+}
+
+int outq_push(outq *q, int64_t chat_id, const char *method, cJSON *params)
+{
+    oq_item *it = item_new(q, chat_id, method, params);
+    if (!it)
+        return -1;
+    if (item_store(q, it) || item_enqueue(q, it)) {
+        if (it->id && q->opt.st)
+            store_outbox_delete(q->opt.st, it->id);
+        item_free(it);
+        return -1;
+    }
+    return 0;
+}
+
+int outq_stage(outq *q, int64_t chat_id, const char *method, cJSON *params)
+{
+    oq_item *it = item_new(q, chat_id, method, params);
+    if (!it)
+        return -1;
+    if (item_store(q, it)) {
+        item_free(it);
+        return -1;
+    }
+    if (q->staged_tail)
+        q->staged_tail->next = it;
+    else
+        q->staged_head = it;
+    q->staged_tail = it;
+    return 0;
+}
+
+size_t outq_staged(const outq *q)
+{
+    size_t n = 0;
+    for (const oq_item *it = q->staged_head; it; it = it->next)
+        n++;
+    return n;
+}
+
+void outq_stage_truncate(outq *q, size_t n)
+{
+    oq_item **pp = &q->staged_head, *last = NULL;
+    for (size_t i = 0; i < n && *pp; i++) {
+        last = *pp;
+        pp = &(*pp)->next;
+    }
+    oq_item *it = *pp;
+    *pp = NULL;
+    q->staged_tail = last;
+    while (it) {
+        oq_item *nx = it->next;
+        item_free(it);
+        it = nx;
+    }
+}
+
+void outq_stage_commit(outq *q)
+{
+    oq_item *it = q->staged_head;
+    q->staged_head = q->staged_tail = NULL;
+    while (it) {
+        oq_item *n = it->next;
+        if (item_enqueue(q, it)) {
+            /* out of memory: the row is committed, the next start sends it */
+            log_error("outq", "out of memory queueing %s; it goes out after a restart",
+                      it->method);
+            item_free(it);
+        }
+        it = n;
+    }
+}
+
+void outq_stage_abort(outq *q)
+{
+    oq_item *it = q->staged_head;
+    q->staged_head = q->staged_tail = NULL;
+    while (it) {
+        oq_item *n = it->next;
+        item_free(it);
+        it = n;
+    }
+}
+
+typedef struct restore_ctx {
+    outq *q;
+    int n, chats_err;
+    int64_t now_unix;
+} restore_ctx;
+
+static int restore_row(void *ud, const store_outbox_row *r)
+{
+    restore_ctx *x = ud;
+    outq *q = x->q;
+    cJSON *p = cJSON_Parse(r->params);
+    if (!p || !cJSON_IsObject(p)) {
+        log_error("outq", "outbox row %lld (%s) has unreadable params; dropped",
+                  (long long)r->id, r->method);
+        cJSON_Delete(p);
+        store_outbox_delete(q->opt.st, r->id);
+        return 0;
+    }
+    oq_item *it = calloc(1, sizeof *it);
+    if (!it) {
+        cJSON_Delete(p);
+        return -1;
+    }
+    it->q = q;
+    it->id = r->id;
+    it->chat_id = r->chat_id;
+    snprintf(it->method, sizeof it->method, "%s", r->method);
+    it->params = p;
+    it->attempts = r->attempts;
+    it->restored = true;
+    if (item_enqueue(q, it)) {
+        item_free(it);
+        return -1;
+    }
+    if (r->not_before > x->now_unix && it->chat->head == it) {
+        long d = (long)(r->not_before - x->now_unix);
+        it->chat->not_before = now_ms() + (d > q->opt.backoff_max_ms ? q->opt.backoff_max_ms : d);
+    }
+    x->n++;
+    return 0;
+}
+
+int outq_restore(outq *q)
+{
+    if (!q->opt.st)
+        return 0;
+    restore_ctx x = {.q = q, .now_unix = unix_ms()};
+    if (store_outbox_load(q->opt.st, restore_row, &x) < 0)
+        return -1;
+    q->stats.restored += (unsigned long)x.n;
+    if (x.n)
+        log_info("outq", "resending %d call(s) left in the outbox by the last run; a call "
+                 "Telegram took just before that run ended goes out a second time",
+                 x.n);
+    return x.n;
 }
 
 size_t outq_pending(const outq *q) { return q->n_pending; }
@@ -275,6 +640,7 @@ static void pop_head(outq *q, oq_chat *c)
     if (!c->head)
         c->tail = NULL;
     q->n_pending--;
+    forget_row(q, it);
     item_free(it);
 }
 
@@ -292,6 +658,59 @@ static long backoff_ms(outq *q, int attempts)
 static bool is_not_modified(const tg_result *r)
 {
     return r->error_code == 400 && strstr(r->description, "message is not modified");
+}
+
+/* Calls Telegram counts against the flood limits: messages sent or edited. */
+static bool is_message(const char *m)
+{
+    if (!strncmp(m, "send", 4))
+        return strcmp(m, "sendChatAction") != 0;
+    return !strncmp(m, "editMessage", 11) || !strcmp(m, "copyMessage") ||
+           !strcmp(m, "copyMessages") || !strcmp(m, "forwardMessage") ||
+           !strcmp(m, "forwardMessages");
+}
+
+/* Milliseconds until c's head may go under the limits (0: now; the tokens
+ * are then taken). *global says the overall bucket is the one empty. */
+static long rate_wait(outq *q, oq_chat *c, long now, bool *global)
+{
+    *global = false;
+    if (c->id == 0 || !is_message(c->head->method))
+        return 0;
+    long wait = 0;
+    bool use_chat = q->opt.rate_chat > 0;
+    bool use_group = c->id < 0 && q->group_rate > 0;
+    bool use_global = q->opt.rate_global > 0;
+    if (use_chat) {
+        refill(&c->chat_b, q->opt.rate_chat, q->opt.chat_burst, now);
+        if (c->chat_b.tokens < 1)
+            wait = (long)ceil((1 - c->chat_b.tokens) * 1000.0 / q->opt.rate_chat);
+    }
+    if (use_group) {
+        refill(&c->group_b, q->group_rate, q->group_cap, now);
+        if (c->group_b.tokens < 1) {
+            long w = (long)ceil((1 - c->group_b.tokens) * 1000.0 / q->group_rate);
+            if (w > wait)
+                wait = w;
+        }
+    }
+    if (wait > 0)
+        return wait;
+    if (use_global) {
+        refill(&q->global_b, q->opt.rate_global, q->global_cap, now);
+        if (q->global_b.tokens < 1) {
+            *global = true;
+            long w = (long)ceil((1 - q->global_b.tokens) * 1000.0 / q->opt.rate_global);
+            return w > 0 ? w : 1;
+        }
+        q->global_b.tokens -= 1;
+    }
+    if (use_chat)
+        c->chat_b.tokens -= 1;
+    if (use_group)
+        c->group_b.tokens -= 1;
+    c->buckets_used = c->buckets_used || use_chat || use_group;
+    return 0;
 }
 
 static void on_done(const tg_result *r, void *ud);
@@ -320,24 +739,39 @@ static bool start_head(outq *q, oq_chat *c)
     return true;
 }
 
+static void next_due(long *next, long d)
+{
+    if (*next < 0 || d < *next)
+        *next = d;
+}
+
 long outq_pump(outq *q)
 {
     long now = now_ms(), next = -1;
+    if (now - q->last_sweep > OQ_SWEEP_MS)
+        sweep(q, now);
+    if (q->global_not_before > now)
+        return q->global_not_before - now; /* a bot-wide 429 */
     oq_chat *c = q->ready_head;
     while (c) {
         oq_chat *cn = c->rnext;
         if (!c->head) {
             chat_drop_if_idle(q, c);
         } else if (c->not_before > now) {
-            long d = c->not_before - now;
-            if (next < 0 || d < next)
-                next = d;
+            next_due(&next, c->not_before - now);
         } else if (q->n_flight < q->opt.max_in_flight) {
-            if (!start_head(q, c)) {
+            bool global;
+            long w = rate_wait(q, c, now, &global);
+            if (w > 0) {
+                q->stats.rate_waits++;
+                next_due(&next, w);
+                if (global)
+                    break; /* nobody may send before the overall bucket refills */
+                c->not_before = now + w;
+            } else if (!start_head(q, c)) {
                 /* out of memory or shutting down: try again shortly */
                 c->not_before = now + q->opt.backoff_base_ms;
-                if (next < 0 || q->opt.backoff_base_ms < next)
-                    next = q->opt.backoff_base_ms;
+                next_due(&next, q->opt.backoff_base_ms);
             } else if (!c->busy) {
                 chat_drop_if_idle(q, c); /* its head was dropped */
             }
@@ -347,6 +781,41 @@ long outq_pump(outq *q)
         c = cn;
     }
     return next;
+}
+
+/* 403: the user blocked the bot (or left the group): nothing queued for
+ * the chat can ever arrive. */
+static void drop_chat_queue(outq *q, oq_chat *c, const tg_result *r)
+{
+    int n = 0;
+    while (c->head) {
+        pop_head(q, c);
+        q->stats.dropped++;
+        n++;
+    }
+    if (q->opt.st) {
+        outq_flush(q);
+        store_outbox_drop_chat(q->opt.st, c->id);
+        store_set_active(q->opt.st, c->id, 0);
+    }
+    log_warn("outq", "chat %lld: %d %s; user marked inactive, %d queued call(s) dropped",
+             (long long)c->id, r->error_code, r->description, n);
+}
+
+/* The group became a supergroup: this chat's queue (and later pushes for
+ * it) go to the new id. */
+static void migrate_chat(outq *q, oq_chat *c, int64_t to)
+{
+    if (q->n_migrated < OQ_MIGRATED_MAX) {
+        q->migrated[q->n_migrated].from = c->id;
+        q->migrated[q->n_migrated].to = to;
+        q->n_migrated++;
+    }
+    for (oq_item *it = c->head; it; it = it->next) {
+        set_chat_param(it->params, to);
+        it->chat_id = to;
+        save_retry(q, it, 0, true);
+    }
 }
 
 /* Decides what a finished call means for its chat. */
@@ -367,28 +836,41 @@ static void on_done(const tg_result *r, void *ud)
         q->stats.sent++;
         pop_head(q, c);
     } else if (r->err == TG_ERR_CANCELLED) {
-        log_warn("outq", "%s to chat %lld cancelled at shutdown", it->method,
-                 (long long)c->id);
-        q->stats.dropped++;
-        pop_head(q, c);
+        /* shutdown: the row stays, the next start sends it */
+        log_info("outq", "%s to chat %lld interrupted by the shutdown; kept for the next start",
+                 it->method, (long long)c->id);
+        c->busy = false;
+        ready_add(q, c);
+        c->not_before = now + q->opt.backoff_max_ms; /* not again in this run */
+        return;
     } else if (r->error_code == 429 && ++it->rate_waits <= q->opt.max_rate_waits) {
         long wait = (r->retry_after > 0 ? r->retry_after : 1) * 1000L;
-        log_info("outq", "%s to chat %lld: rate limited, retrying in %ld s",
-                 it->method, (long long)c->id, wait / 1000);
+        if (c->id == 0) {
+            q->global_not_before = now + wait;
+            log_warn("outq", "%s: rate limited bot-wide (429), every chat waits %ld s",
+                     it->method, wait / 1000);
+        } else {
+            log_warn("outq", "%s to chat %lld: rate limited (429), retrying in %ld s",
+                     it->method, (long long)c->id, wait / 1000);
+        }
         c->not_before = now + wait;
         q->stats.retried++;
     } else if (r->err == TG_ERR_API && r->migrate_to_chat_id != 0 &&
                it->migrations++ < OQ_MAX_MIGRATIONS && it->params &&
                cJSON_GetObjectItemCaseSensitive(it->params, "chat_id")) {
-        /* the group became a supergroup: same message, new chat id */
         log_info("outq", "%s: chat %lld migrated to %lld, resending", it->method,
                  (long long)c->id, (long long)r->migrate_to_chat_id);
-        cJSON_ReplaceItemInObjectCaseSensitive(
-            it->params, "chat_id", cJSON_CreateNumber((double)r->migrate_to_chat_id));
+        migrate_chat(q, c, r->migrate_to_chat_id);
         q->stats.retried++;
+    } else if (r->error_code == 403 && c->id != 0) {
+        drop_chat_queue(q, c, r);
     } else if ((r->err == TG_ERR_NETWORK || r->err == TG_ERR_NOMEM ||
-                r->err == TG_ERR_PARSE || r->error_code >= 500) &&
+                r->err == TG_ERR_PARSE || r->err == TG_ERR_TOOBIG || r->error_code >= 500) &&
                r->error_code != 429) {
+        if (r->maybe_taken)
+            log_warn("outq", "%s to chat %lld: %s after the request went out; resending "
+                     "(a duplicate if Telegram had taken it)",
+                     it->method, (long long)c->id, r->description);
         if (++it->attempts >= q->opt.max_attempts) {
             log_error("outq", "%s to chat %lld dropped after %d tries: %s: %s",
                       it->method, (long long)c->id, it->attempts, tg_err_str(r->err),
@@ -397,14 +879,15 @@ static void on_done(const tg_result *r, void *ud)
             pop_head(q, c);
         } else {
             long d = backoff_ms(q, it->attempts);
-            log_warn("outq", "%s to chat %lld failed (%s: %s), retry %d in %ld ms",
-                     it->method, (long long)c->id, tg_err_str(r->err), r->description,
-                     it->attempts, d);
+            log_warn("outq", "%s to chat %lld failed (%s %d: %s), retry %d in %ld ms",
+                     it->method, (long long)c->id, tg_err_str(r->err), r->error_code,
+                     r->description, it->attempts, d);
             c->not_before = now + d;
+            save_retry(q, it, d, false);
             q->stats.retried++;
         }
     } else {
-        /* 400/403/...: resending cannot help */
+        /* 400/...: resending cannot help */
         if (is_not_modified(r))
             log_debug("outq", "%s to chat %lld: %s", it->method, (long long)c->id,
                       r->description);

@@ -11,7 +11,7 @@
 
 #include "log.h"
 
-#define STORE_SCHEMA_VERSION 1
+#define STORE_SCHEMA_VERSION 2
 #define NOW "strftime('%Y-%m-%dT%H:%M:%SZ','now')"
 
 static const char *const schema_sql =
@@ -43,7 +43,26 @@ static const char *const schema_sql =
     "CREATE INDEX IF NOT EXISTS records_user ON records(user_id);"
     "CREATE TABLE IF NOT EXISTS handled("
     "  update_id INTEGER PRIMARY KEY,"
-    "  at INTEGER NOT NULL);";
+    "  at INTEGER NOT NULL);"
+    /* schema 2: the durable inbox and outbox (see store.h) */
+    "CREATE TABLE IF NOT EXISTS inbox("
+    "  update_id INTEGER PRIMARY KEY,"
+    "  chat_id INTEGER NOT NULL,"
+    "  json TEXT NOT NULL,"
+    "  at INTEGER NOT NULL);"
+    "CREATE TABLE IF NOT EXISTS dead_letter("
+    "  update_id INTEGER PRIMARY KEY,"
+    "  chat_id INTEGER NOT NULL,"
+    "  json TEXT NOT NULL,"
+    "  reason TEXT NOT NULL,"
+    "  at INTEGER NOT NULL);"
+    "CREATE TABLE IF NOT EXISTS outbox("
+    "  id INTEGER PRIMARY KEY AUTOINCREMENT,"
+    "  chat_id INTEGER NOT NULL,"
+    "  method TEXT NOT NULL,"
+    "  params TEXT NOT NULL,"
+    "  attempts INTEGER NOT NULL DEFAULT 0,"
+    "  not_before INTEGER NOT NULL DEFAULT 0);";
 
 enum {
     Q_BEGIN, Q_COMMIT, Q_ROLLBACK,
@@ -51,6 +70,10 @@ enum {
     Q_ADD_RECORD, Q_ALL_USERS, Q_DEL_VARS, Q_DEL_RECORDS, Q_DEL_USER,
     Q_EXPORT_USER, Q_EXPORT_RECORDS, Q_EXISTS, Q_COUNT, Q_GET_META, Q_SET_META,
     Q_MARK_HANDLED, Q_PRUNE_HANDLED,
+    Q_SAVEPOINT, Q_RELEASE, Q_ROLLBACK_TO,
+    Q_INBOX_PUT, Q_INBOX_DONE, Q_INBOX_LOAD, Q_DEAD_LETTER,
+    Q_OUTBOX_ADD, Q_OUTBOX_DEL, Q_OUTBOX_UPDATE, Q_OUTBOX_DROP_CHAT, Q_OUTBOX_LOAD,
+    Q_SET_ACTIVE,
     Q_COUNT_ALL
 };
 
@@ -94,12 +117,34 @@ static const char *const queries[Q_COUNT_ALL] = {
     /* Telegram keeps an update for 24 hours; two days covers any redelivery */
     [Q_PRUNE_HANDLED] = "DELETE FROM handled"
                         " WHERE at < CAST(strftime('%s','now') AS INTEGER) - 172800",
+    [Q_SAVEPOINT] = "SAVEPOINT nested",
+    [Q_RELEASE] = "RELEASE nested",
+    [Q_ROLLBACK_TO] = "ROLLBACK TO nested",
+    /* new only when neither waiting, handled nor dead: exact ids, never "<= max" */
+    [Q_INBOX_PUT] = "INSERT OR IGNORE INTO inbox(update_id, chat_id, json, at)"
+                    " SELECT ?1, ?2, ?3, CAST(strftime('%s','now') AS INTEGER)"
+                    " WHERE NOT EXISTS (SELECT 1 FROM handled WHERE update_id = ?1)"
+                    " AND NOT EXISTS (SELECT 1 FROM dead_letter WHERE update_id = ?1)",
+    [Q_INBOX_DONE] = "DELETE FROM inbox WHERE update_id = ?1",
+    [Q_INBOX_LOAD] = "SELECT update_id, chat_id, json FROM inbox ORDER BY update_id",
+    [Q_DEAD_LETTER] = "INSERT OR IGNORE INTO dead_letter(update_id, chat_id, json, reason, at)"
+                      " VALUES(?1, ?2, ?3, ?4, CAST(strftime('%s','now') AS INTEGER))",
+    [Q_OUTBOX_ADD] = "INSERT INTO outbox(chat_id, method, params, attempts, not_before)"
+                     " VALUES(?1, ?2, ?3, 0, 0)",
+    [Q_OUTBOX_DEL] = "DELETE FROM outbox WHERE id = ?1",
+    [Q_OUTBOX_UPDATE] = "UPDATE outbox SET chat_id = ?2, params = COALESCE(?3, params),"
+                        " attempts = ?4, not_before = ?5 WHERE id = ?1",
+    [Q_OUTBOX_DROP_CHAT] = "DELETE FROM outbox WHERE chat_id = ?1",
+    [Q_OUTBOX_LOAD] = "SELECT id, chat_id, method, params, attempts, not_before"
+                      " FROM outbox ORDER BY id",
+    [Q_SET_ACTIVE] = "UPDATE users SET active = ?2, updated = " NOW " WHERE chat_id = ?1",
 };
 
 struct store {
     sqlite3 *db;
     const bm_machine *m;
     sqlite3_stmt *q[Q_COUNT_ALL];
+    int depth; /* store_begin nesting: 1 = the transaction, more = savepoints */
 };
 
 static int fail(store *st, const char *what)
@@ -221,14 +266,61 @@ void store_close(store *st)
     free(st);
 }
 
-int store_begin(store *st) { return exec_done(st, stmt(st, Q_BEGIN), "begin"); }
-int store_commit(store *st) { return exec_done(st, stmt(st, Q_COMMIT), "commit"); }
+/* Nesting: the outermost begin opens the transaction, inner ones a
+ * savepoint, so a batch of updates commits once while each update's
+ * failure rolls back only its own changes. */
+int store_begin(store *st)
+{
+    if (st->depth > 0 && sqlite3_get_autocommit(st->db))
+        st->depth = 0; /* SQLite rolled the transaction back itself */
+    int rc = exec_done(st, stmt(st, st->depth ? Q_SAVEPOINT : Q_BEGIN),
+                       st->depth ? "savepoint" : "begin");
+    if (rc == 0)
+        st->depth++;
+    return rc;
+}
+
+int store_commit(store *st)
+{
+    if (st->depth > 1) {
+        st->depth--;
+        return exec_done(st, stmt(st, Q_RELEASE), "release savepoint");
+    }
+    st->depth = 0;
+    return exec_done(st, stmt(st, Q_COMMIT), "commit");
+}
 
 int store_rollback(store *st)
 {
-    if (sqlite3_get_autocommit(st->db))
+    if (sqlite3_get_autocommit(st->db)) {
+        st->depth = 0;
         return 0; /* nothing open (SQLite may have rolled back itself) */
+    }
+    if (st->depth > 1) {
+        st->depth--;
+        if (exec_done(st, stmt(st, Q_ROLLBACK_TO), "rollback to savepoint"))
+            return -1;
+        return exec_done(st, stmt(st, Q_RELEASE), "release savepoint");
+    }
+    st->depth = 0;
     return exec_done(st, stmt(st, Q_ROLLBACK), "rollback");
+}
+
+int store_set_durable(store *st, int full)
+{
+    char *msg = NULL;
+    if (sqlite3_exec(st->db, full ? "PRAGMA synchronous=FULL" : "PRAGMA synchronous=NORMAL",
+                     NULL, NULL, &msg) != SQLITE_OK) {
+        log_error("store", "synchronous: %s", msg ? msg : "?");
+        sqlite3_free(msg);
+        return -1;
+    }
+    return 0;
+}
+
+int store_in_transaction(const store *st)
+{
+    return !sqlite3_get_autocommit(st->db);
 }
 
 char *store_get_meta(store *st, const char *key, int *found)
@@ -582,4 +674,138 @@ int store_mark_handled(store *st, int64_t update_id)
         exec_done(st, stmt(st, Q_PRUNE_HANDLED), "prune handled updates"))
         return -1;
     return fresh;
+}
+
+/* ---- inbox, dead letters, outbox (schema 2) ------------------------------ */
+
+int store_inbox_put(store *st, int64_t update_id, int64_t chat_id, const char *json)
+{
+    sqlite3_stmt *s = stmt(st, Q_INBOX_PUT);
+    sqlite3_bind_int64(s, 1, update_id);
+    sqlite3_bind_int64(s, 2, chat_id);
+    sqlite3_bind_text(s, 3, json, -1, SQLITE_STATIC);
+    if (exec_done(st, s, "inbox put"))
+        return -1;
+    return sqlite3_changes(st->db) == 1;
+}
+
+int store_inbox_done(store *st, int64_t update_id)
+{
+    sqlite3_stmt *s = stmt(st, Q_INBOX_DONE);
+    sqlite3_bind_int64(s, 1, update_id);
+    return exec_done(st, s, "inbox done");
+}
+
+int store_inbox_load(store *st, store_inbox_fn fn, void *ud)
+{
+    sqlite3_stmt *s = stmt(st, Q_INBOX_LOAD);
+    int rc, n = 0;
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+        const char *js = (const char *)sqlite3_column_text(s, 2);
+        if (fn && fn(ud, sqlite3_column_int64(s, 0), sqlite3_column_int64(s, 1), js ? js : "")) {
+            sqlite3_reset(s);
+            return -1;
+        }
+        n++;
+    }
+    sqlite3_reset(s);
+    if (rc != SQLITE_DONE)
+        return fail(st, "inbox load");
+    return n;
+}
+
+int store_dead_letter(store *st, int64_t update_id, int64_t chat_id, const char *json,
+                      const char *reason)
+{
+    sqlite3_stmt *s = stmt(st, Q_DEAD_LETTER);
+    sqlite3_bind_int64(s, 1, update_id);
+    sqlite3_bind_int64(s, 2, chat_id);
+    sqlite3_bind_text(s, 3, json ? json : "", -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 4, reason ? reason : "", -1, SQLITE_STATIC);
+    if (exec_done(st, s, "dead letter"))
+        return -1;
+    int fresh = sqlite3_changes(st->db) == 1;
+    if (store_inbox_done(st, update_id))
+        return -1;
+    return fresh;
+}
+
+int store_outbox_add(store *st, int64_t chat_id, const char *method, const char *params,
+                     int64_t *id)
+{
+    sqlite3_stmt *s = stmt(st, Q_OUTBOX_ADD);
+    sqlite3_bind_int64(s, 1, chat_id);
+    sqlite3_bind_text(s, 2, method, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 3, params ? params : "{}", -1, SQLITE_STATIC);
+    if (exec_done(st, s, "outbox add"))
+        return -1;
+    *id = sqlite3_last_insert_rowid(st->db);
+    return 0;
+}
+
+int store_outbox_delete(store *st, int64_t id)
+{
+    sqlite3_stmt *s = stmt(st, Q_OUTBOX_DEL);
+    sqlite3_bind_int64(s, 1, id);
+    return exec_done(st, s, "outbox delete");
+}
+
+int store_outbox_update(store *st, int64_t id, int64_t chat_id, const char *params,
+                        int attempts, int64_t not_before)
+{
+    sqlite3_stmt *s = stmt(st, Q_OUTBOX_UPDATE);
+    sqlite3_bind_int64(s, 1, id);
+    sqlite3_bind_int64(s, 2, chat_id);
+    bind_text_or_null(s, 3, params);
+    sqlite3_bind_int(s, 4, attempts);
+    sqlite3_bind_int64(s, 5, not_before);
+    return exec_done(st, s, "outbox update");
+}
+
+int store_outbox_drop_chat(store *st, int64_t chat_id)
+{
+    sqlite3_stmt *s = stmt(st, Q_OUTBOX_DROP_CHAT);
+    sqlite3_bind_int64(s, 1, chat_id);
+    if (exec_done(st, s, "outbox drop chat"))
+        return -1;
+    return sqlite3_changes(st->db);
+}
+
+int store_outbox_load(store *st, store_outbox_fn fn, void *ud)
+{
+    sqlite3_stmt *s = stmt(st, Q_OUTBOX_LOAD);
+    int rc, n = 0;
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+        store_outbox_row r = {
+            .id = sqlite3_column_int64(s, 0),
+            .chat_id = sqlite3_column_int64(s, 1),
+            .method = (const char *)sqlite3_column_text(s, 2),
+            .params = (const char *)sqlite3_column_text(s, 3),
+            .attempts = sqlite3_column_int(s, 4),
+            .not_before = sqlite3_column_int64(s, 5),
+        };
+        if (!r.method)
+            r.method = "";
+        if (!r.params)
+            r.params = "{}";
+        if (fn && fn(ud, &r) != 0) {
+            sqlite3_reset(s);
+            return -1;
+        }
+        n++;
+    }
+    sqlite3_reset(s);
+    if (rc != SQLITE_DONE)
+        return fail(st, "outbox load");
+    return n;
+}
+
+int store_set_active(store *st, int64_t chat_id, int active)
+{
+    sqlite3_stmt *s = stmt(st, Q_SET_ACTIVE);
+    sqlite3_bind_int64(s, 1, chat_id);
+    sqlite3_bind_int(s, 2, active);
+    if (exec_done(st, s, "set active"))
+        return -1;
+    return sqlite3_changes(st->db);
 }

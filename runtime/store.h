@@ -5,13 +5,18 @@
  * version of the bot: a renamed state is found through the machine's moves,
  * a vanished one is listed by store_list_stale for bot_migrate.
  *
- * Schema (meta.schema_version = 1):
+ * Schema (meta.schema_version = 2):
  *   meta(key PK, value)                 schema_version, shape_hash
  *   users(user_id PK, chat_id, lang, first_name, username, state, form,
  *         field, active, created, updated)
  *   vars(user_id, name, value, PK(user_id, name))
  *   records(id PK, user_id, form, json, created)
  *   handled(update_id PK, at)           Telegram updates already handled
+ *   inbox(update_id PK, chat_id, json, at)        updates stored, not yet handled
+ *   dead_letter(update_id PK, chat_id, json, reason, at)   updates given up on
+ *   outbox(id PK, chat_id, method, params, attempts, not_before)
+ *                                       Bot API calls not yet accepted
+ *                                       (not_before: unix ms, 0 = now)
  *
  * Every statement is prepared once at open and uses bound parameters only.
  * Functions returning int give 0 on success and -1 on a database error
@@ -32,10 +37,20 @@ typedef struct store store;
 store *store_open(const char *path, const bm_machine *m, char *err, size_t errlen);
 void store_close(store *st);
 
-/* BEGIN IMMEDIATE / COMMIT / ROLLBACK. */
+/* BEGIN IMMEDIATE / COMMIT / ROLLBACK. They nest: a begin inside an open
+ * transaction opens a savepoint, and the matching commit / rollback
+ * releases / rolls back only that savepoint. */
 int store_begin(store *st);
 int store_commit(store *st);
 int store_rollback(store *st);
+/* The database runs in WAL mode with synchronous=NORMAL: a commit survives
+ * a crash of the process, and a power loss can undo the transactions
+ * since the last WAL sync. store_set_durable(st, 1) switches to FULL (each
+ * commit fsyncs the WAL) until store_set_durable(st, 0); call it outside a
+ * transaction. Returns 0 or -1. */
+int store_set_durable(store *st, int full);
+/* 1 while a transaction is open. */
+int store_in_transaction(const store *st);
 
 /* Load user_id's session into *s, which the store initialises (free it with
  * bm_session_free). Names map back to indices through the machine: a state
@@ -91,5 +106,53 @@ int store_count_users(store *st);
  * *found = -1). */
 char *store_get_meta(store *st, const char *key, int *found);
 int store_set_meta(store *st, const char *key, const char *value);
+
+/* ---- inbox: updates stored before their offset is confirmed ------------- */
+
+/* Store Update `update_id` (its JSON text) for `chat_id` (0 when it has
+ * none). Returns 1 when stored, 0 when the id is already waiting, handled
+ * or dead-lettered (a redelivery), -1 on error. */
+int store_inbox_put(store *st, int64_t update_id, int64_t chat_id, const char *json);
+/* Remove the update from the inbox (in the transaction that handles it). */
+int store_inbox_done(store *st, int64_t update_id);
+/* Calls fn (NULL: just count) for every waiting update in update_id order;
+ * json is borrowed for the call. fn returns 0 to go on, non-zero to stop (-1 returned).
+ * Returns the number of rows seen, -1 on error. */
+typedef int (*store_inbox_fn)(void *ud, int64_t update_id, int64_t chat_id, const char *json);
+int store_inbox_load(store *st, store_inbox_fn fn, void *ud);
+/* Record an update given up on with the reason, and take it out of the
+ * inbox. A later redelivery of the id is a duplicate (store_inbox_put 0).
+ * Returns 1 when recorded, 0 when the id was dead-lettered before (the
+ * first reason is kept), -1 on error. */
+int store_dead_letter(store *st, int64_t update_id, int64_t chat_id, const char *json,
+                      const char *reason);
+
+/* ---- outbox: Bot API calls persisted before they are made ---------------- */
+
+/* Append a call; params is its JSON object text. *id gets the row id. */
+int store_outbox_add(store *st, int64_t chat_id, const char *method, const char *params,
+                     int64_t *id);
+/* Telegram accepted it (or it was given up): remove it. */
+int store_outbox_delete(store *st, int64_t id);
+/* New chat id / params (NULL keeps them) / retry state of a call. */
+int store_outbox_update(store *st, int64_t id, int64_t chat_id, const char *params,
+                        int attempts, int64_t not_before);
+/* Remove every call to chat_id. Returns how many, -1 on error. */
+int store_outbox_drop_chat(store *st, int64_t chat_id);
+
+typedef struct store_outbox_row {
+    int64_t id, chat_id;
+    const char *method, *params; /* borrowed for the callback */
+    int attempts;
+    int64_t not_before;          /* unix ms, 0 = now */
+} store_outbox_row;
+/* Calls fn (NULL: just count) for every stored call in id (= queueing) order. fn returns 0 to
+ * go on. Returns the number of rows, -1 on error. */
+typedef int (*store_outbox_fn)(void *ud, const store_outbox_row *row);
+int store_outbox_load(store *st, store_outbox_fn fn, void *ud);
+
+/* users.active for the users of chat_id (0 after a 403: the bot is blocked;
+ * a new message from them sets it back to 1). Returns rows changed, -1. */
+int store_set_active(store *st, int64_t chat_id, int active);
 
 #endif

@@ -33,6 +33,7 @@ typedef struct tg_req {
     char *resp;          /* response bytes, NUL-terminated when done */
     size_t resp_len, resp_cap, resp_max;
     bool toobig;
+    bool raw;            /* tg_fetch: any URL, the body is not a Bot API reply */
     long start_ms;
     tg_done_fn cb;
     void *ud;
@@ -175,7 +176,7 @@ tg_client *tg_new(const tg_options *opts, char *err, size_t errlen)
     if (!o.low_speed_time_s) o.low_speed_time_s = 20;
     if (!o.max_body) o.max_body = (size_t)1 << 20;
     if (!o.max_body_updates) o.max_body_updates = (size_t)8 << 20;
-    if (!o.max_host_connections) o.max_host_connections = 16;
+    if (!o.max_host_connections) o.max_host_connections = 256;
     o.api_base = NULL; /* not kept: the copies below are */
     o.token = NULL;
 
@@ -416,6 +417,56 @@ tg_err tg_call(tg_client *tg, const char *method, cJSON *params,
     return TG_OK;
 }
 
+tg_err tg_fetch(tg_client *tg, const char *url, long timeout_ms, size_t max_body,
+                tg_done_fn cb, void *ud)
+{
+    if (!tg || !url || (strncmp(url, "http://", 7) && strncmp(url, "https://", 8)))
+        return TG_ERR_CONFIG;
+    if (tg->closing)
+        return TG_ERR_CANCELLED;
+    tg_req *r = calloc(1, sizeof *r);
+    if (!r)
+        return TG_ERR_NOMEM;
+    snprintf(r->method, sizeof r->method, "GET");
+    r->tg = tg;
+    r->cb = cb;
+    r->ud = ud;
+    r->raw = true;
+    r->resp_max = max_body ? max_body : tg->opt.max_body;
+    r->easy = curl_easy_init();
+    if (!r->easy) {
+        req_free(r);
+        return TG_ERR_NOMEM;
+    }
+    CURL *e = r->easy;
+    curl_easy_setopt(e, CURLOPT_URL, url);
+    curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
+    curl_easy_setopt(e, CURLOPT_HTTPGET, 1L);
+    curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_write);
+    curl_easy_setopt(e, CURLOPT_WRITEDATA, r);
+    curl_easy_setopt(e, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)r->resp_max);
+    curl_easy_setopt(e, CURLOPT_ERRORBUFFER, r->errbuf);
+    curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, tg->opt.connect_timeout_ms);
+    curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, timeout_ms > 0 ? timeout_ms : tg->opt.timeout_ms);
+    curl_easy_setopt(e, CURLOPT_LOW_SPEED_LIMIT, 1L);
+    curl_easy_setopt(e, CURLOPT_LOW_SPEED_TIME, tg->opt.low_speed_time_s);
+    curl_easy_setopt(e, CURLOPT_USERAGENT, "botc/1");
+    curl_easy_setopt(e, CURLOPT_PRIVATE, r);
+    if (curl_multi_add_handle(tg->multi, e) != CURLM_OK) {
+        req_free(r);
+        return TG_ERR_NOMEM;
+    }
+    r->start_ms = now_ms();
+    r->next = tg->head;
+    if (tg->head)
+        tg->head->prev = r;
+    tg->head = r;
+    tg->n_flight++;
+    log_debug("tg", "GET started");
+    return TG_OK;
+}
+
 /* Fills res from a finished transfer. desc is scratch for the description;
  * *json receives the parsed body the result points into (caller frees). */
 static void finish(tg_req *r, CURLcode cc, tg_result *res, char *desc,
@@ -426,6 +477,16 @@ static void finish(tg_req *r, CURLcode cc, tg_result *res, char *desc,
     res->method = r->method;
     res->http_status = status;
     res->description = "";
+    res->body = r->resp;
+    res->body_len = r->resp_len;
+    if (cc != CURLE_OK && cc != CURLE_COULDNT_CONNECT && cc != CURLE_COULDNT_RESOLVE_HOST &&
+        cc != CURLE_COULDNT_RESOLVE_PROXY && !r->raw) {
+        /* the request went out in full, then the answer was lost: the
+         * server may have acted on it */
+        curl_off_t up = 0;
+        curl_easy_getinfo(r->easy, CURLINFO_SIZE_UPLOAD_T, &up);
+        res->maybe_taken = r->body && up >= (curl_off_t)strlen(r->body);
+    }
 
     if (r->toobig || cc == CURLE_FILESIZE_EXCEEDED) {
         res->err = TG_ERR_TOOBIG;
@@ -439,6 +500,15 @@ static void finish(tg_req *r, CURLcode cc, tg_result *res, char *desc,
         res->description = desc;
         return;
     }
+    if (r->raw) {
+        res->err = status >= 200 && status < 300 ? TG_OK : TG_ERR_HTTP;
+        res->error_code = res->err == TG_OK ? 0 : (int)status;
+        if (res->err != TG_OK) {
+            snprintf(desc, desclen, "HTTP %ld", status);
+            res->description = desc;
+        }
+        return;
+    }
 
     cJSON *j = r->resp ? cJSON_ParseWithLength(r->resp, r->resp_len) : NULL;
     const cJSON *ok = j ? cJSON_GetObjectItemCaseSensitive(j, "ok") : NULL;
@@ -450,6 +520,7 @@ static void finish(tg_req *r, CURLcode cc, tg_result *res, char *desc,
             snprintf(desc, desclen, "HTTP %ld without a Bot API reply", status);
         } else {
             res->err = TG_ERR_PARSE;
+            res->maybe_taken = 1; /* a 2xx came back: it was probably done */
             snprintf(desc, desclen, "HTTP %ld body is not a Bot API reply", status);
         }
         res->description = desc;

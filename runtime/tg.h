@@ -54,6 +54,11 @@ typedef struct tg_result {
     int retry_after;         /* seconds from parameters.retry_after, 0 if none */
     int64_t migrate_to_chat_id; /* parameters.migrate_to_chat_id, 0 if none */
     const cJSON *result;     /* the "result" member when err == TG_OK, else NULL */
+    const char *body;        /* the response bytes as received (NULL if none) */
+    size_t body_len;
+    int maybe_taken;         /* 1 when the call failed after the whole request
+                              * went out (connection broke, unreadable 2xx
+                              * answer): the server may have acted on it */
 } tg_result;
 
 /* Runs exactly once per accepted call, from tg_poll (or with
@@ -70,7 +75,8 @@ typedef struct tg_options {
     long low_speed_time_s;      /* 20: abort below 1 byte/s for this long */
     size_t max_body;            /* 1 MiB: response cap of ordinary calls */
     size_t max_body_updates;    /* 8 MiB: response cap of getUpdates */
-    long max_host_connections;  /* 16 */
+    long max_host_connections;  /* 256: per host; the outbox bounds Telegram
+                                 * calls itself (64), actions' requests need more */
 } tg_options;
 
 /* Creates a client. opts may be NULL (all defaults from the environment).
@@ -89,6 +95,15 @@ void tg_free(tg_client *tg);
  * cap applies. */
 tg_err tg_call(tg_client *tg, const char *method, cJSON *params,
                tg_done_fn cb, void *ud);
+
+/* Starts an HTTP GET of any http(s) URL in the same multi handle (the
+ * event loop's other work goes on while it runs). The callback gets err
+ * TG_OK for a 2xx answer, TG_ERR_HTTP (error_code = status) otherwise, the
+ * network errors as for tg_call, and the raw body in body/body_len (result
+ * is NULL). timeout_ms / max_body 0 = the client's defaults. The URL is
+ * logged nowhere. Same return contract as tg_call. */
+tg_err tg_fetch(tg_client *tg, const char *url, long timeout_ms, size_t max_body,
+                tg_done_fn cb, void *ud);
 
 /* Drives the transfers: waits up to timeout_ms for activity (less when a
  * call finishes or tg_wakeup is called), then runs the callbacks of every

@@ -1,15 +1,21 @@
 /*
  * tgbot.c — the long-polling Telegram transport (see tgbot.h).
  *
- * One event loop over the tg client: one getUpdates in flight at a time;
- * each update is handled in order (bot_handle commits the user's new state)
- * and its effects go to the outbox (outq), which keeps every chat in order
- * while different chats are sent concurrently.
+ * One event loop over the tg client (libcurl multi): one getUpdates in
+ * flight at a time, the outbox's sends, and the HTTP requests of actions
+ * that wait for an answer all proceed together; nothing blocks but tg_poll.
  *
- * Offsets: an update counts as handled once bot_handle returns, and Telegram
- * forgets it only when a later getUpdates carries a higher offset. Each poll
- * carries offset = last handled + 1; on stop, a short getUpdates confirms
- * what the last batch handled, so a restart does not answer it twice.
+ * Nothing is lost: a getUpdates batch is written to the inbox (inbox.c) in
+ * one synced transaction before the next poll's offset confirms it to
+ * Telegram; updates are handled from the inbox (one chat in order, chats
+ * independently), their replies committed to the outbox (outq.c) with the
+ * new state, and an outbox row goes only once Telegram accepted the call.
+ * A start resends what the outbox holds and handles what the inbox holds.
+ *
+ * SIGTERM/SIGINT: polling stops; requests of actions in flight get up to
+ * TGB_DRAIN_MS to answer (their updates are handled then, else they stay in
+ * the inbox for the next start); queued sends get the rest of that time;
+ * a last getUpdates confirms what the inbox holds; exit 0.
  */
 #include "tgbot.h"
 
@@ -20,10 +26,13 @@
 #include <string.h>
 #include <time.h>
 
+#include "inbox.h"
 #include "log.h"
 #include "outq.h"
+#include "store.h"
 #include "tg.h"
 #include "tgupdate.h"
+#include "webhook.h"
 
 #define TGB_POLL_TIMEOUT_DEFAULT 25
 #define TGB_POLL_TIMEOUT_MAX 300
@@ -31,15 +40,17 @@
 #define TGB_DRAIN_MS 5000        /* time to finish sends after a stop */
 #define TGB_BACKOFF_MAX_MS 30000
 #define TGB_BACKLOG_MAX 5000     /* stop polling while this much waits to go out */
+#define TGB_INBOX_MAX 2000       /* or while this many updates wait to be handled */
 
 typedef struct tgb {
     bot *b;
     tg_client *tg;
     outq *q;
+    inbox *ib;
     volatile sig_atomic_t *stop;
     int poll_timeout_s;
 
-    int64_t offset;     /* next update_id wanted (last handled + 1); 0 = none yet */
+    int64_t offset;     /* next update_id wanted (last stored + 1); 0 = none yet */
     int64_t confirmed;  /* offset carried by the last getUpdates sent */
     bool poll_busy;
     long poll_not_before;
@@ -51,6 +62,9 @@ typedef struct tgb {
 
     bm_effects fx;
     tgu_calls calls;
+
+    wh_server *wh;      /* webhook mode (WEBHOOK_URL set), else NULL: polling */
+    wh_config whc;
 } tgb;
 
 static long now_ms(void)
@@ -149,57 +163,31 @@ static void on_webhook(const tg_result *r, void *ud)
     long d = r->error_code == 429 && r->retry_after > 0 ? r->retry_after * 1000L
                                                          : backoff(++t->poll_failures);
     char why[320];
-    log_warn("tgbot", "deleteWebhook failed (%s), retrying in %ld ms",
+    log_warn("tgbot", "%s failed (%s), retrying in %ld ms", r->method,
              describe(r, why, sizeof why), d);
     t->poll_not_before = now_ms() + d;
 }
 
 /* ---- polling ----------------------------------------------------------- */
 
-static void handle_updates(tgb *t, const cJSON *arr)
-{
-    char err[256];
-    const cJSON *u;
-    cJSON_ArrayForEach(u, arr) {
-        if (*t->stop)
-            break; /* the rest stay unconfirmed: Telegram sends them again */
-        int64_t uid = -1;
-        bm_input in;
-        tgu_status st = tgu_parse(u, &uid, &in, err, sizeof err);
-        if (st == TGU_ERROR)
-            log_warn("tgbot", "update %lld skipped: %s", (long long)uid, err);
-        else if (st == TGU_SKIP)
-            log_debug("tgbot", "update %lld: not a kind this bot handles", (long long)uid);
-        else {
-            log_debug("tgbot", "update %lld: input %d from user %lld in chat %lld",
-                      (long long)uid, (int)in.kind, (long long)in.user.id,
-                      (long long)in.user.chat_id);
-            bm_effects_clear(&t->fx);
-            if (bot_handle(t->b, &in, &t->fx) != 0)
-                log_error("tgbot", "update %lld could not be handled", (long long)uid);
-            else
-                deliver(t, &t->fx);
-            bm_effects_clear(&t->fx);
-        }
-        if (uid >= 0 && uid + 1 > t->offset)
-            t->offset = uid + 1;
-    }
-}
-
 static void on_updates(const tg_result *r, void *ud)
 {
     tgb *t = ud;
     t->poll_busy = false;
-    if (r->err == TG_ERR_CANCELLED || *t->stop)
-        return; /* unhandled and unconfirmed: delivered again after restart */
+    if (r->err == TG_ERR_CANCELLED)
+        return; /* unconfirmed: delivered again after restart */
     if (r->err == TG_OK) {
         if (!cJSON_IsArray(r->result)) {
             log_warn("tgbot", "getUpdates returned no array; retrying");
             t->poll_not_before = now_ms() + backoff(++t->poll_failures);
             return;
         }
+        /* stored (durably) even when stopping: the offset then confirms them */
+        if (inbox_put_batch(t->ib, r->result, &t->offset) < 0) {
+            t->poll_not_before = now_ms() + backoff(++t->poll_failures);
+            return;
+        }
         t->poll_failures = 0;
-        handle_updates(t, r->result);
         return;
     }
     if (token_rejected(r)) {
@@ -258,6 +246,28 @@ static void start_poll(tgb *t)
     t->confirmed = t->offset;
 }
 
+/* ---- webhook ------------------------------------------------------------ */
+
+/* The one way webhook updates enter the bot: every request parked since
+ * the last turn, stored in the inbox in one durable commit. Returns 0 once
+ * they are (new, duplicates or kinds the bot skips), so each is answered
+ * 200; -1 (503, Telegram delivers them again) when stopping or when they
+ * could not be stored. */
+static int tgb_take_updates(const cJSON *updates, void *ud)
+{
+    tgb *t = ud;
+    if (*t->stop)
+        return -1;
+    int64_t unused_offset = 0; /* offsets are a polling matter */
+    return inbox_put_batch(t->ib, updates, &unused_offset) < 0 ? -1 : 0;
+}
+
+/* From the webhook's server thread: end the main loop's wait. */
+static void tgb_wake(void *ud)
+{
+    tg_wakeup(((tgb *)ud)->tg);
+}
+
 /* ---- shutdown ---------------------------------------------------------- */
 
 static void on_confirm(const tg_result *r, void *ud)
@@ -269,32 +279,70 @@ static void on_confirm(const tg_result *r, void *ud)
                  "answered again after a restart", tg_err_str(r->err), r->description);
 }
 
+/* One turn of work besides waiting: handle what the inbox may run, write
+ * the outbox deletions, start the sends that may start. Returns how long
+ * the loop may wait (ms, -1 = no timer). */
+static long turn(tgb *t)
+{
+    if (inbox_runnable(t->ib))
+        inbox_run(t->ib);
+    outq_flush(t->q);
+    long w = outq_pump(t->q);
+    if (inbox_runnable(t->ib))
+        w = 0; /* more to handle: do not sleep */
+    return w;
+}
+
 static void drain(tgb *t)
 {
-    if (t->offset > t->confirmed) {
-        cJSON *p = cJSON_CreateObject();
-        if (p && tg_json_add_i64(p, "offset", t->offset) &&
-            cJSON_AddNumberToObject(p, "timeout", 0) && cJSON_AddNumberToObject(p, "limit", 1)) {
-            if (tg_call(t->tg, "getUpdates", p, on_confirm, t) == TG_OK)
-                t->confirm_busy = true;
-        } else {
-            cJSON_Delete(p);
-        }
-    }
+    long deadline = now_ms() + TGB_DRAIN_MS;
+    int io = inbox_waiting_io(t->ib);
+    if (io)
+        log_info("tgbot", "stopping: waiting for %d action request(s) in flight", io);
     size_t n = outq_pending(t->q);
     if (n)
         log_info("tgbot", "stopping: delivering %zu queued call(s)", n);
-    long deadline = now_ms() + TGB_DRAIN_MS;
-    while ((outq_pending(t->q) > 0 || t->confirm_busy) && now_ms() < deadline) {
-        long w = outq_pump(t->q);
+    bool confirm_sent = false;
+    for (;;) {
+        long w = turn(t);
+        /* every stored update is durable: confirm them all to Telegram */
+        if (!confirm_sent && t->offset > t->confirmed) {
+            confirm_sent = true;
+            cJSON *p = cJSON_CreateObject();
+            if (p && tg_json_add_i64(p, "offset", t->offset) &&
+                cJSON_AddNumberToObject(p, "timeout", 0) && cJSON_AddNumberToObject(p, "limit", 1)) {
+                if (tg_call(t->tg, "getUpdates", p, on_confirm, t) == TG_OK)
+                    t->confirm_busy = true;
+            } else {
+                cJSON_Delete(p);
+            }
+        }
+        bool busy = inbox_waiting_io(t->ib) > 0 || inbox_runnable(t->ib) ||
+                    outq_pending(t->q) > 0 || t->confirm_busy;
         long left = deadline - now_ms();
+        if (!busy || left <= 0)
+            break;
         if (w < 0 || w > 100)
             w = 100;
         if (w > left)
-            w = left > 0 ? left : 0;
+            w = left;
         if (tg_poll(t->tg, (int)w) < 0)
             break;
     }
+    if (inbox_pending(t->ib))
+        log_info("tgbot", "stopping: %zu update(s) stay in the inbox for the next start",
+                 inbox_pending(t->ib));
+}
+
+/* The limits from the environment (TELEGRAM_RATE_*), logged once. */
+static outq_options queue_options(bot *b)
+{
+    outq_options o = outq_options_from_env();
+    o.st = bot_store(b);
+    log_info("tgbot", "flood limits: %g msg/s overall, %g/s per chat (bursts of %g), "
+             "%g/min per group (0 = off)", o.rate_global, o.rate_chat, o.chat_burst,
+             o.group_per_min);
+    return o;
 }
 
 /* ---- run --------------------------------------------------------------- */
@@ -312,23 +360,55 @@ int tgbot_run(bot *b, bm_effects *pending, volatile sig_atomic_t *stop)
         log_error("tgbot", "cannot start the Telegram client: %s", err);
         return 1;
     }
-    t.q = outq_new(t.tg, NULL);
-    if (!t.q) {
+    outq_options qo = queue_options(b);
+    t.q = outq_new(t.tg, &qo);
+    t.ib = t.q ? inbox_new(b, t.tg, t.q, NULL) : NULL;
+    if (!t.ib) {
         log_error("tgbot", "out of memory");
+        outq_free(t.q);
+        tg_free(t.tg);
+        return 1;
+    }
+    /* what the last run left: replies first (they are older), then updates */
+    if (outq_restore(t.q) < 0 || inbox_restore(t.ib) < 0) {
+        log_error("tgbot", "cannot read the outbox / inbox");
+        inbox_free(t.ib);
+        outq_free(t.q);
         tg_free(t.tg);
         return 1;
     }
 
-    /* Polling and a webhook exclude each other: drop any webhook first. */
+    /* Webhook mode listens before setWebhook, so the first delivery finds
+     * the server up. */
+    int whmode = wh_config_from_env(&t.whc, err, sizeof err);
+    if (whmode == 1)
+        t.wh = wh_new(&t.whc, tgb_wake, &t, err, sizeof err);
+    if (whmode < 0 || (whmode == 1 && !t.wh)) {
+        log_error("tgbot", "webhook: %s", err);
+        inbox_free(t.ib);
+        outq_free(t.q);
+        tg_free(t.tg);
+        return 2;
+    }
+
+    /* Polling and a webhook exclude each other: polling drops any webhook
+     * first; webhook mode sets ours (again on every start: the URL or the
+     * secret may have changed). */
     while (!*stop && !t.fatal && !t.webhook_done) {
         long now = now_ms();
         if (!t.webhook_busy && now >= t.poll_not_before) {
-            if (tg_call(t.tg, "deleteWebhook", NULL, on_webhook, &t) == TG_OK)
+            cJSON *wp = t.wh ? wh_set_params(&t.whc) : NULL;
+            if ((!t.wh || wp) &&
+                tg_call(t.tg, t.wh ? "setWebhook" : "deleteWebhook", wp, on_webhook, &t) == TG_OK)
                 t.webhook_busy = true;
             else
                 t.poll_not_before = now + 1000;
         }
-        long w = t.webhook_busy ? TGB_TICK_MS : t.poll_not_before - now;
+        /* the restored outbox and inbox need no webhook answer to go on */
+        long w = turn(&t);
+        long d = t.webhook_busy ? TGB_TICK_MS : t.poll_not_before - now;
+        if (w < 0 || w > d)
+            w = d;
         if (w > TGB_TICK_MS)
             w = TGB_TICK_MS;
         tg_poll(t.tg, w > 0 ? (int)w : 0);
@@ -350,18 +430,29 @@ int tgbot_run(bot *b, bm_effects *pending, volatile sig_atomic_t *stop)
             deliver(&t, pending);
             bm_effects_clear(pending);
         }
-        log_info("tgbot", "polling for updates (timeout %d s)", t.poll_timeout_s);
+        if (t.wh)
+            log_info("tgbot", "receiving updates by webhook on %s (port %u, path %s)",
+                     t.whc.listen, (unsigned)wh_port(t.wh), t.whc.path);
+        else
+            log_info("tgbot", "polling for updates (timeout %d s)", t.poll_timeout_s);
     }
 
     while (!*stop && !t.fatal) {
         long now = now_ms();
         /* backpressure: let a large backlog go out before taking more work */
-        bool may_poll = !t.poll_busy && outq_pending(t.q) < TGB_BACKLOG_MAX;
+        bool may_poll = !t.poll_busy && outq_pending(t.q) < TGB_BACKLOG_MAX &&
+                        inbox_pending(t.ib) < TGB_INBOX_MAX;
+        if (t.wh) {
+            /* webhook: parked requests wait (unanswered) while the backlog drains */
+            if (may_poll)
+                wh_drain_batch(t.wh, 100, tgb_take_updates, &t);
+            may_poll = false;
+        }
         if (may_poll && now >= t.poll_not_before) {
             start_poll(&t);
             may_poll = !t.poll_busy;
         }
-        long w = outq_pump(t.q);
+        long w = turn(&t);
         if (w < 0 || w > TGB_TICK_MS)
             w = TGB_TICK_MS;
         if (may_poll && t.poll_not_before - now < w)
@@ -372,12 +463,18 @@ int tgbot_run(bot *b, bm_effects *pending, volatile sig_atomic_t *stop)
         }
     }
 
+    /* waiting webhook requests get 503: Telegram delivers them again */
+    wh_free(t.wh);
+    t.wh = NULL;
     if (!t.fatal)
         drain(&t);
     tg_cancel_all(t.tg); /* what did not finish in time */
     outq_stats s = outq_get_stats(t.q);
-    log_info("tgbot", "stopped: %lu call(s) sent, %lu dropped, %lu retried", s.sent,
-             s.dropped, s.retried);
+    inbox_stats is = inbox_get_stats(t.ib);
+    log_info("tgbot", "stopped: %lu update(s) handled, %lu dead-lettered, %lu duplicate(s) "
+             "ignored; %lu call(s) sent, %lu dropped, %lu retried, %lu held for flood limits",
+             is.handled, is.dead, is.duplicates, s.sent, s.dropped, s.retried, s.rate_waits);
+    inbox_free(t.ib);
     outq_free(t.q);
     tg_free(t.tg);
     tgu_calls_free(&t.calls);

@@ -36,7 +36,7 @@ $(BIN)/e2e: $(E2E_OBJ) $(LIBFAKE) $(LIBBOTRT)
 	@mkdir -p $(@D)
 	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(LDLIBS_ALL)
 
-.PHONY: unit e2e
+.PHONY: unit e2e e2e-webhook
 unit: $(UNIT_BINS)
 	@set -e; for t in $(UNIT_BINS); do echo "== $$t"; $$t; done
 
@@ -45,14 +45,41 @@ check-generated: $(BOTC)
 
 e2e: all $(BIN)/e2e $(BIN)/fake_tg
 	@BIN=$(BIN) $(BIN)/e2e tests/e2e/*.e2e
+	@BIN=$(BIN) SANITIZE=$(SANITIZE) bash tests/e2e/reload_test.sh
+
+# The same transcripts with updates delivered by webhook (the fake POSTs
+# them to the bot's libmicrohttpd server) instead of long polling; those
+# that name getUpdates test polling itself (faults on it) and are left out.
+E2E_POLLING_ONLY = $(shell grep -l getUpdates tests/e2e/*.e2e 2>/dev/null)
+e2e-webhook: all $(BIN)/e2e
+	@BIN=$(BIN) E2E_MODE=webhook $(BIN)/e2e $(filter-out $(E2E_POLLING_ONLY),$(wildcard tests/e2e/*.e2e))
+
+# Conversation tests: every spec/<bot>/ with a tests/ folder runs its
+# transcripts in-process (botc test) and must cover every state and 90% of
+# the transitions. Then a transcript broken on purpose must fail with
+# exactly the report in tests/codegen/convtest/rental_broken.expected.
+CONVTEST_BOTS := $(sort $(patsubst spec/%/tests/,%,$(dir $(wildcard spec/*/tests/*.yaml))))
+.PHONY: convtest
+convtest: all
+	@set -e; for b in $(CONVTEST_BOTS); do echo "== botc test spec/$$b"; \
+	  $(BOTC) test spec/$$b --bin $(BIN)/$$b --min-states 100 --min-transitions 90; done
+	@echo "== a broken transcript fails with a precise report"; \
+	  out=$$($(BIN)/rental --test tests/codegen/convtest/rental_broken.yaml | sed -n '1,/^FAIL /p'); \
+	  if ! diff -u tests/codegen/convtest/rental_broken.expected - <<<"$$out"; then \
+	    echo "convtest: the broken transcript's report changed (see the diff above)"; exit 1; fi; \
+	  echo "ok"
 
 # Run the stages one after another even under -j: the end-to-end timings
 # should not compete with the unit tests for the two cores.
 test: all
 	@$(MAKE) --no-print-directory unit
 	@$(MAKE) --no-print-directory check-generated
+	@$(MAKE) --no-print-directory convtest
 	@$(MAKE) --no-print-directory e2e
+	@$(MAKE) --no-print-directory e2e-webhook
 	@echo "make test: all passed"
 
 # Keep test objects between runs (they are intermediates of pattern rules).
-.SECONDARY:
+# Named, not a bare .SECONDARY:, which would also stop make from deciding
+# normally whether every other target is out of date.
+.SECONDARY: $(UNIT_SRC:%.c=$(B)/%.o)

@@ -11,7 +11,7 @@
 static const char *const langs[2] = {"en", "ru"};
 
 /* texts[text * 2 + lang]: en ru */
-static const char *const texts[76] = {
+static const char *const texts[80] = {
     /* 0: btn_new_session */
 #line 39 "spec/desk/bot.lua"
     "🚀 New session",
@@ -261,6 +261,12 @@ static const char *const texts[76] = {
     /* 37: sys_use_buttons (built-in) */
     "Please use the buttons below.",
     "Пожалуйста, воспользуйтесь кнопками ниже.",
+    /* 38: sys_no_answer (built-in) */
+    "I could not find an answer to that in our information, and I would rather not guess. An operator can help: tap the button below.",
+    "В нашей информации нет ответа на этот вопрос, а гадать я не хочу. Вам поможет оператор: нажмите кнопку ниже.",
+    /* 39: sys_operator (built-in) */
+    "👤 Call an operator",
+    "👤 Позвать оператора",
 };
 
 /* the messages each state sends on entry (text indices) */
@@ -595,7 +601,7 @@ static const bm_transition transitions[80] = {
 #line 301 "spec/desk/bot.lua"
     {.target = BM_NONE, .say = BM_NONE, .form = BM_NONE,
      .first_assign = 3, .n_assign = 0, .action = BM_ACT_LLM},
-#line 599 "desk.c"
+#line 605 "desk.c"
 };
 
 static const bm_assign assigns[3] = {
@@ -605,7 +611,7 @@ static const bm_assign assigns[3] = {
     /* 1 */ {.var = 0 /* persona */, .value = "product_manager"},
 #line 266 "spec/desk/bot.lua"
     /* 2 */ {.var = 0 /* persona */, .value = "assistant"},
-#line 609 "desk.c"
+#line 615 "desk.c"
 };
 
 static const bm_button buttons[23] = {
@@ -655,7 +661,7 @@ static const bm_button buttons[23] = {
     /* 21 */ {.kind = BM_BTN_CALLBACK, .label = 28 /* btn_delete_yes */, .transition = 69, .data = "delete:yes"},
 #line 299 "spec/desk/bot.lua"
     /* 22 */ {.kind = BM_BTN_CALLBACK, .label = 29 /* btn_delete_no */, .transition = 70, .data = "delete:no"},
-#line 659 "desk.c"
+#line 665 "desk.c"
 };
 
 static const bm_row rows[17] = {
@@ -710,7 +716,7 @@ static const bm_state states[7] = {
 #line 295 "spec/desk/bot.lua"
     [DESK_S_DELETE_CONFIRM] = {.name = "delete_confirm", .id = 0xfda81a59u, .first_say = 6, .n_say = 1,
         .reply_kb = BM_NONE, .inline_kb = 6, .contact_tr = BM_NONE, .voice_tr = 78, .fallback_tr = 79},
-#line 714 "desk.c"
+#line 720 "desk.c"
 };
 
 static const bm_command commands[8] = {
@@ -730,7 +736,7 @@ static const bm_command commands[8] = {
     /* 6 */ {.name = "delete_my_data", .description = 11 /* cmd_delete_my_data */, .transition = 6},
 #line 240 "spec/desk/bot.lua"
     /* 7 */ {.name = "help", .description = 13 /* cmd_help */, .transition = 7},
-#line 734 "desk.c"
+#line 740 "desk.c"
 };
 
 static const bm_var vars[1] = {
@@ -744,7 +750,7 @@ const bm_machine desk_machine = {
     .n_langs = 2,
     .default_lang = 0, /* en */
     .texts = texts,
-    .n_texts = 38,
+    .n_texts = 40,
     .sys_texts = {
         [BM_SYS_MIGRATED] = 32 /* sys_migrated */,
         [BM_SYS_CANCELLED] = 33 /* sys_cancelled */,
@@ -753,6 +759,8 @@ const bm_machine desk_machine = {
         [BM_SYS_UNAVAILABLE] = 36 /* sys_unavailable */,
         [BM_SYS_USE_BUTTONS] = 37 /* sys_use_buttons */,
         [BM_SYS_DATA_DELETED] = 31 /* sys_data_deleted */,
+        [BM_SYS_NO_ANSWER] = 38 /* sys_no_answer */,
+        [BM_SYS_OPERATOR] = 39 /* sys_operator */,
     },
     .states = states,
     .n_states = 7,

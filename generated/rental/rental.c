@@ -11,175 +11,185 @@
 static const char *const langs[2] = {"en", "ru"};
 
 /* texts[text * 2 + lang]: en ru */
-static const char *const texts[140] = {
-    /* 0: sys_migrated */
-#line 288 "spec/rental/bot.yaml"
-    "We have updated the bot, so here is the main menu again.",
-#line 289 "spec/rental/bot.yaml"
-    "Мы обновили бота — вот главное меню.",
-    /* 1: sys_unavailable */
-#line 291 "spec/rental/bot.yaml"
-    "Sorry, this is not available yet. Please call us: +381 11 123 4567.",
-#line 292 "spec/rental/bot.yaml"
-    "К сожалению, это пока недоступно. Позвоните нам: +381 11 123 4567.",
-    /* 2: cmd_start */
-#line 296 "spec/rental/bot.yaml"
-    "Start over",
-#line 297 "spec/rental/bot.yaml"
-    "Начать сначала",
-    /* 3: cmd_menu */
-#line 299 "spec/rental/bot.yaml"
-    "Main menu",
-#line 300 "spec/rental/bot.yaml"
-    "Главное меню",
-    /* 4: cmd_book */
-#line 302 "spec/rental/bot.yaml"
-    "Book a car",
-#line 303 "spec/rental/bot.yaml"
-    "Забронировать автомобиль",
-    /* 5: cmd_help */
-#line 305 "spec/rental/bot.yaml"
-    "What this bot can do",
-#line 306 "spec/rental/bot.yaml"
-    "Что умеет этот бот",
-    /* 6: cmd_cancel */
+static const char *const texts[148] = {
+    /* 0: llm_persona */
+#line 307 "spec/rental/bot.yaml"
+    "You are the support assistant of YOUR COMPANY, a car rental in Belgrade. You help customers choose a car and explain the rental conditions, politely and briefly.",
 #line 308 "spec/rental/bot.yaml"
-    "Cancel the booking form",
-#line 309 "spec/rental/bot.yaml"
-    "Отменить заполнение заявки",
-    /* 7: btn_cars */
-#line 313 "spec/rental/bot.yaml"
-    "🚗 Cars and prices",
-#line 314 "spec/rental/bot.yaml"
-    "🚗 Автомобили и цены",
-    /* 8: btn_terms */
+    "Вы — ассистент поддержки YOUR COMPANY, проката автомобилей в Белграде. Вы помогаете клиентам выбрать автомобиль и объясняете условия аренды, вежливо и коротко.",
+    /* 1: llm_policy */
+#line 310 "spec/rental/bot.yaml"
+    "Prices are in euros and per day unless the context says otherwise. Never confirm that a specific car is free on given dates and never quote a final price for a booking: a manager does that.",
+#line 311 "spec/rental/bot.yaml"
+    "Цены в евро и за сутки, если в контексте не сказано иначе. Никогда не подтверждайте, что конкретный автомобиль свободен на определённые даты, и не называйте итоговую цену брони: это делает менеджер.",
+    /* 2: sys_migrated */
+#line 315 "spec/rental/bot.yaml"
+    "We have updated the bot, so here is the main menu again.",
 #line 316 "spec/rental/bot.yaml"
-    "📋 Rental conditions",
-#line 317 "spec/rental/bot.yaml"
-    "📋 Условия аренды",
-    /* 9: btn_delivery */
+    "Мы обновили бота — вот главное меню.",
+    /* 3: sys_unavailable */
+#line 318 "spec/rental/bot.yaml"
+    "Sorry, this is not available yet. Please call us: +381 11 123 4567.",
 #line 319 "spec/rental/bot.yaml"
-    "🚚 Delivery",
-#line 320 "spec/rental/bot.yaml"
-    "🚚 Доставка",
-    /* 10: btn_contacts */
-#line 322 "spec/rental/bot.yaml"
-    "📞 Contacts",
+    "К сожалению, это пока недоступно. Позвоните нам: +381 11 123 4567.",
+    /* 4: cmd_start */
 #line 323 "spec/rental/bot.yaml"
-    "📞 Контакты",
-    /* 11: btn_book */
-#line 325 "spec/rental/bot.yaml"
-    "📝 Book a car",
+    "Start over",
+#line 324 "spec/rental/bot.yaml"
+    "Начать сначала",
+    /* 5: cmd_menu */
 #line 326 "spec/rental/bot.yaml"
-    "📝 Забронировать авто",
-    /* 12: btn_operator */
-#line 328 "spec/rental/bot.yaml"
-    "👤 Call an operator",
+    "Main menu",
+#line 327 "spec/rental/bot.yaml"
+    "Главное меню",
+    /* 6: cmd_book */
 #line 329 "spec/rental/bot.yaml"
-    "👤 Позвать оператора",
-    /* 13: btn_back */
-#line 331 "spec/rental/bot.yaml"
-    "⬅️ Back",
+    "Book a car",
+#line 330 "spec/rental/bot.yaml"
+    "Забронировать автомобиль",
+    /* 7: cmd_help */
 #line 332 "spec/rental/bot.yaml"
-    "⬅️ Назад",
-    /* 14: btn_home */
-#line 334 "spec/rental/bot.yaml"
-    "🏠 Main menu",
+    "What this bot can do",
+#line 333 "spec/rental/bot.yaml"
+    "Что умеет этот бот",
+    /* 8: cmd_cancel */
 #line 335 "spec/rental/bot.yaml"
-    "🏠 Главное меню",
-    /* 15: btn_cls_economy */
-#line 337 "spec/rental/bot.yaml"
-    "Economy · from €25",
-#line 338 "spec/rental/bot.yaml"
-    "Эконом · от 25 €",
-    /* 16: btn_cls_compact */
+    "Cancel the booking form",
+#line 336 "spec/rental/bot.yaml"
+    "Отменить заполнение заявки",
+    /* 9: btn_cars */
 #line 340 "spec/rental/bot.yaml"
-    "Compact · from €35",
+    "🚗 Cars and prices",
 #line 341 "spec/rental/bot.yaml"
-    "Компакт · от 35 €",
-    /* 17: btn_cls_suv */
+    "🚗 Автомобили и цены",
+    /* 10: btn_terms */
 #line 343 "spec/rental/bot.yaml"
-    "SUV · from €50",
+    "📋 Rental conditions",
 #line 344 "spec/rental/bot.yaml"
-    "Кроссовер · от 50 €",
-    /* 18: btn_cls_minivan */
+    "📋 Условия аренды",
+    /* 11: btn_delivery */
 #line 346 "spec/rental/bot.yaml"
-    "Minivan · from €75",
+    "🚚 Delivery",
 #line 347 "spec/rental/bot.yaml"
-    "Минивэн · от 75 €",
-    /* 19: btn_all_classes */
+    "🚚 Доставка",
+    /* 12: btn_contacts */
 #line 349 "spec/rental/bot.yaml"
-    "⬅️ All classes",
+    "📞 Contacts",
 #line 350 "spec/rental/bot.yaml"
-    "⬅️ Все классы",
-    /* 20: btn_book_inline */
+    "📞 Контакты",
+    /* 13: btn_book */
 #line 352 "spec/rental/bot.yaml"
-    "📝 Book",
+    "📝 Book a car",
 #line 353 "spec/rental/bot.yaml"
-    "📝 Забронировать",
-    /* 21: btn_website */
+    "📝 Забронировать авто",
+    /* 14: btn_operator */
 #line 355 "spec/rental/bot.yaml"
-    "🌐 Website",
+    "👤 Call an operator",
 #line 356 "spec/rental/bot.yaml"
-    "🌐 Сайт",
-    /* 22: btn_t_driver */
+    "👤 Позвать оператора",
+    /* 15: btn_back */
 #line 358 "spec/rental/bot.yaml"
-    "🪪 Driver and documents",
+    "⬅️ Back",
 #line 359 "spec/rental/bot.yaml"
-    "🪪 Водитель и документы",
-    /* 23: btn_t_deposit */
+    "⬅️ Назад",
+    /* 16: btn_home */
 #line 361 "spec/rental/bot.yaml"
-    "💶 Deposit and payment",
+    "🏠 Main menu",
 #line 362 "spec/rental/bot.yaml"
-    "💶 Депозит и оплата",
-    /* 24: btn_t_insurance */
+    "🏠 Главное меню",
+    /* 17: btn_cls_economy */
 #line 364 "spec/rental/bot.yaml"
-    "🛡 Insurance",
+    "Economy · from €25",
 #line 365 "spec/rental/bot.yaml"
-    "🛡 Страховка",
-    /* 25: btn_t_abroad */
+    "Эконом · от 25 €",
+    /* 18: btn_cls_compact */
 #line 367 "spec/rental/bot.yaml"
-    "🌍 Trips abroad",
+    "Compact · from €35",
 #line 368 "spec/rental/bot.yaml"
-    "🌍 Выезд за границу",
-    /* 26: btn_t_fuel */
+    "Компакт · от 35 €",
+    /* 19: btn_cls_suv */
 #line 370 "spec/rental/bot.yaml"
-    "⛽ Fuel and mileage",
+    "SUV · from €50",
 #line 371 "spec/rental/bot.yaml"
-    "⛽ Топливо и пробег",
-    /* 27: btn_map */
+    "Кроссовер · от 50 €",
+    /* 20: btn_cls_minivan */
 #line 373 "spec/rental/bot.yaml"
-    "🗺 Open on the map",
+    "Minivan · from €75",
 #line 374 "spec/rental/bot.yaml"
-    "🗺 Открыть на карте",
-    /* 28: btn_whatsapp */
+    "Минивэн · от 75 €",
+    /* 21: btn_all_classes */
 #line 376 "spec/rental/bot.yaml"
-    "💬 WhatsApp",
+    "⬅️ All classes",
 #line 377 "spec/rental/bot.yaml"
-    "💬 WhatsApp",
-    /* 29: btn_share_phone */
+    "⬅️ Все классы",
+    /* 22: btn_book_inline */
 #line 379 "spec/rental/bot.yaml"
-    "📱 Share my phone number",
+    "📝 Book",
 #line 380 "spec/rental/bot.yaml"
+    "📝 Забронировать",
+    /* 23: btn_website */
+#line 382 "spec/rental/bot.yaml"
+    "🌐 Website",
+#line 383 "spec/rental/bot.yaml"
+    "🌐 Сайт",
+    /* 24: btn_t_driver */
+#line 385 "spec/rental/bot.yaml"
+    "🪪 Driver and documents",
+#line 386 "spec/rental/bot.yaml"
+    "🪪 Водитель и документы",
+    /* 25: btn_t_deposit */
+#line 388 "spec/rental/bot.yaml"
+    "💶 Deposit and payment",
+#line 389 "spec/rental/bot.yaml"
+    "💶 Депозит и оплата",
+    /* 26: btn_t_insurance */
+#line 391 "spec/rental/bot.yaml"
+    "🛡 Insurance",
+#line 392 "spec/rental/bot.yaml"
+    "🛡 Страховка",
+    /* 27: btn_t_abroad */
+#line 394 "spec/rental/bot.yaml"
+    "🌍 Trips abroad",
+#line 395 "spec/rental/bot.yaml"
+    "🌍 Выезд за границу",
+    /* 28: btn_t_fuel */
+#line 397 "spec/rental/bot.yaml"
+    "⛽ Fuel and mileage",
+#line 398 "spec/rental/bot.yaml"
+    "⛽ Топливо и пробег",
+    /* 29: btn_map */
+#line 400 "spec/rental/bot.yaml"
+    "🗺 Open on the map",
+#line 401 "spec/rental/bot.yaml"
+    "🗺 Открыть на карте",
+    /* 30: btn_whatsapp */
+#line 403 "spec/rental/bot.yaml"
+    "💬 WhatsApp",
+#line 404 "spec/rental/bot.yaml"
+    "💬 WhatsApp",
+    /* 31: btn_share_phone */
+#line 406 "spec/rental/bot.yaml"
+    "📱 Share my phone number",
+#line 407 "spec/rental/bot.yaml"
     "📱 Отправить мой номер",
-    /* 30: welcome */
-#line 384 "spec/rental/bot.yaml"
+    /* 32: welcome */
+#line 411 "spec/rental/bot.yaml"
     "Hello, {first_name}! 👋\n"
     "This is YOUR COMPANY, car rental in Belgrade. I can tell you about our cars and prices, rental conditions and delivery, and take a booking request.\n"
     "\n"
     "Choose a section below or just type your question.",
-#line 389 "spec/rental/bot.yaml"
+#line 416 "spec/rental/bot.yaml"
     "Здравствуйте, {first_name}! 👋\n"
     "Это YOUR COMPANY, прокат автомобилей в Белграде. Я расскажу об автомобилях и ценах, условиях аренды и доставке, а также приму заявку на бронирование.\n"
     "\n"
     "Выберите раздел ниже или просто напишите свой вопрос.",
-    /* 31: main_menu */
-#line 395 "spec/rental/bot.yaml"
+    /* 33: main_menu */
+#line 422 "spec/rental/bot.yaml"
     "Main menu. What are you interested in?",
-#line 396 "spec/rental/bot.yaml"
+#line 423 "spec/rental/bot.yaml"
     "Главное меню. Что вас интересует?",
-    /* 32: help */
-#line 398 "spec/rental/bot.yaml"
+    /* 34: help */
+#line 425 "spec/rental/bot.yaml"
     "ℹ️ How to use this bot\n"
     "\n"
     "• The buttons below the chat open the sections: cars and prices, rental conditions, delivery, contacts.\n"
@@ -191,7 +201,7 @@ static const char *const texts[140] = {
     "/book — book a car\n"
     "/cancel — stop filling in the booking form\n"
     "/start — start over",
-#line 410 "spec/rental/bot.yaml"
+#line 437 "spec/rental/bot.yaml"
     "ℹ️ Как пользоваться ботом\n"
     "\n"
     "• Кнопки под чатом открывают разделы: автомобили и цены, условия аренды, доставка, контакты.\n"
@@ -203,8 +213,8 @@ static const char *const texts[140] = {
     "/book — забронировать автомобиль\n"
     "/cancel — прервать заполнение заявки\n"
     "/start — начать сначала",
-    /* 33: cars_overview */
-#line 425 "spec/rental/bot.yaml"
+    /* 35: cars_overview */
+#line 452 "spec/rental/bot.yaml"
     "🚗 Our fleet and prices\n"
     "\n"
     "Price per day for 1–2 days / 3–6 days / 7+ days:\n"
@@ -221,7 +231,7 @@ static const char *const texts[140] = {
     "📅 High season (1 June – 15 September and 20 December – 10 January): +20%.\n"
     "Rentals over 30 days — special price, ask the manager.\n"
     "Prices include VAT, basic insurance (CDW) and unlimited mileage from 3 days.",
-#line 442 "spec/rental/bot.yaml"
+#line 469 "spec/rental/bot.yaml"
     "🚗 Автопарк и цены\n"
     "\n"
     "Цена за сутки при аренде на 1–2 / 3–6 / 7+ суток:\n"
@@ -238,13 +248,13 @@ static const char *const texts[140] = {
     "📅 Высокий сезон (1 июня – 15 сентября и 20 декабря – 10 января): +20%.\n"
     "Аренда дольше 30 дней — по специальной цене, уточните у менеджера.\n"
     "В цену входят НДС, базовая страховка (CDW) и безлимитный пробег от 3 суток.",
-    /* 34: cars_pick */
-#line 460 "spec/rental/bot.yaml"
+    /* 36: cars_pick */
+#line 487 "spec/rental/bot.yaml"
     "Tap a class to see the models, equipment and deposit:",
-#line 461 "spec/rental/bot.yaml"
+#line 488 "spec/rental/bot.yaml"
     "Нажмите на класс, чтобы посмотреть модели, комплектацию и депозит:",
-    /* 35: car_economy */
-#line 463 "spec/rental/bot.yaml"
+    /* 37: car_economy */
+#line 490 "spec/rental/bot.yaml"
     "🚗 Economy\n"
     "\n"
     "Models: Fiat Panda, Renault Clio, Toyota Yaris (or similar)\n"
@@ -254,7 +264,7 @@ static const char *const texts[140] = {
     "\n"
     "Price per day: €35 (1–2 days) · €30 (3–6) · €25 (7+)\n"
     "Deposit: €200",
-#line 473 "spec/rental/bot.yaml"
+#line 500 "spec/rental/bot.yaml"
     "🚗 Эконом\n"
     "\n"
     "Модели: Fiat Panda, Renault Clio, Toyota Yaris (или аналог)\n"
@@ -264,8 +274,8 @@ static const char *const texts[140] = {
     "\n"
     "Цена за сутки: 35 € (1–2 дня) · 30 € (3–6) · 25 € (7+)\n"
     "Депозит: 200 €",
-    /* 36: car_compact */
-#line 484 "spec/rental/bot.yaml"
+    /* 38: car_compact */
+#line 511 "spec/rental/bot.yaml"
     "🚙 Compact\n"
     "\n"
     "Models: VW Golf, Škoda Octavia, Toyota Corolla (or similar)\n"
@@ -275,7 +285,7 @@ static const char *const texts[140] = {
     "\n"
     "Price per day: €45 (1–2 days) · €40 (3–6) · €35 (7+)\n"
     "Deposit: €300",
-#line 494 "spec/rental/bot.yaml"
+#line 521 "spec/rental/bot.yaml"
     "🚙 Компакт\n"
     "\n"
     "Модели: VW Golf, Škoda Octavia, Toyota Corolla (или аналог)\n"
@@ -285,8 +295,8 @@ static const char *const texts[140] = {
     "\n"
     "Цена за сутки: 45 € (1–2 дня) · 40 € (3–6) · 35 € (7+)\n"
     "Депозит: 300 €",
-    /* 37: car_suv */
-#line 505 "spec/rental/bot.yaml"
+    /* 39: car_suv */
+#line 532 "spec/rental/bot.yaml"
     "🚙 SUV\n"
     "\n"
     "Models: Dacia Duster 4×4, Nissan Qashqai, Kia Sportage (or similar)\n"
@@ -297,7 +307,7 @@ static const char *const texts[140] = {
     "Price per day: €65 (1–2 days) · €58 (3–6) · €50 (7+)\n"
     "Deposit: €400\n"
     "Good for mountain trips: Zlatibor, Kopaonik, Tara.",
-#line 516 "spec/rental/bot.yaml"
+#line 543 "spec/rental/bot.yaml"
     "🚙 Кроссовер\n"
     "\n"
     "Модели: Dacia Duster 4×4, Nissan Qashqai, Kia Sportage (или аналог)\n"
@@ -308,8 +318,8 @@ static const char *const texts[140] = {
     "Цена за сутки: 65 € (1–2 дня) · 58 € (3–6) · 50 € (7+)\n"
     "Депозит: 400 €\n"
     "Хорош для поездок в горы: Златибор, Копаоник, Тара.",
-    /* 38: car_minivan */
-#line 528 "spec/rental/bot.yaml"
+    /* 40: car_minivan */
+#line 555 "spec/rental/bot.yaml"
     "🚐 Minivan\n"
     "\n"
     "Models: Opel Zafira (7 seats), VW Caravelle and Renault Trafic (9 seats)\n"
@@ -320,7 +330,7 @@ static const char *const texts[140] = {
     "Price per day: €90 (1–2 days) · €82 (3–6) · €75 (7+)\n"
     "Deposit: €500\n"
     "Child seats and boosters free of charge on request.",
-#line 539 "spec/rental/bot.yaml"
+#line 566 "spec/rental/bot.yaml"
     "🚐 Минивэн\n"
     "\n"
     "Модели: Opel Zafira (7 мест), VW Caravelle и Renault Trafic (9 мест)\n"
@@ -331,8 +341,8 @@ static const char *const texts[140] = {
     "Цена за сутки: 90 € (1–2 дня) · 82 € (3–6) · 75 € (7+)\n"
     "Депозит: 500 €\n"
     "Детские кресла и бустеры — бесплатно, по запросу.",
-    /* 39: terms */
-#line 553 "spec/rental/bot.yaml"
+    /* 41: terms */
+#line 580 "spec/rental/bot.yaml"
     "📋 Rental conditions in brief\n"
     "\n"
     "• Driver 21 or older, licence held for at least 2 years\n"
@@ -342,7 +352,7 @@ static const char *const texts[140] = {
     "• Full-to-full fuel, unlimited mileage from 3 days\n"
     "\n"
     "Choose a topic for details:",
-#line 563 "spec/rental/bot.yaml"
+#line 590 "spec/rental/bot.yaml"
     "📋 Условия аренды коротко\n"
     "\n"
     "• Водителю 21 год или больше, водительский стаж от 2 лет\n"
@@ -352,8 +362,8 @@ static const char *const texts[140] = {
     "• Топливо «полный — полный», безлимитный пробег от 3 суток\n"
     "\n"
     "Выберите тему, чтобы узнать подробности:",
-    /* 40: terms_driver */
-#line 574 "spec/rental/bot.yaml"
+    /* 42: terms_driver */
+#line 601 "spec/rental/bot.yaml"
     "🪪 Driver and documents\n"
     "\n"
     "• Minimum age 21; driving licence held for at least 2 years.\n"
@@ -364,7 +374,7 @@ static const char *const texts[140] = {
     "• passport (or ID card for citizens of Serbia);\n"
     "• driving licence — if it is not in the Latin alphabet (e.g. Russian or Ukrainian), also an International Driving Permit;\n"
     "• a bank card in the main driver's name for the deposit.",
-#line 585 "spec/rental/bot.yaml"
+#line 612 "spec/rental/bot.yaml"
     "🪪 Водитель и документы\n"
     "\n"
     "• Возраст от 21 года, водительский стаж не меньше 2 лет.\n"
@@ -375,8 +385,8 @@ static const char *const texts[140] = {
     "• паспорт (гражданам Сербии — ID-карта);\n"
     "• водительское удостоверение; если оно не на латинице (например, российское или украинское старого образца), — ещё и международное водительское удостоверение;\n"
     "• банковская карта на имя основного водителя для депозита.",
-    /* 41: terms_deposit */
-#line 597 "spec/rental/bot.yaml"
+    /* 43: terms_deposit */
+#line 624 "spec/rental/bot.yaml"
     "💶 Deposit and payment\n"
     "\n"
     "Deposit (refundable): Economy €200 · Compact €300 · SUV €400 · Minivan €500.\n"
@@ -388,7 +398,7 @@ static const char *const texts[140] = {
     "• bank transfer for companies (invoice with VAT).\n"
     "\n"
     "Payment is due at pick-up; no prepayment is needed for a booking.",
-#line 609 "spec/rental/bot.yaml"
+#line 636 "spec/rental/bot.yaml"
     "💶 Депозит и оплата\n"
     "\n"
     "Депозит (возвратный): Эконом 200 € · Компакт 300 € · Кроссовер 400 € · Минивэн 500 €.\n"
@@ -400,8 +410,8 @@ static const char *const texts[140] = {
     "• банковским переводом для компаний (счёт с НДС).\n"
     "\n"
     "Оплата при получении автомобиля, предоплата для бронирования не нужна.",
-    /* 42: terms_insurance */
-#line 622 "spec/rental/bot.yaml"
+    /* 44: terms_insurance */
+#line 649 "spec/rental/bot.yaml"
     "🛡 Insurance\n"
     "\n"
     "Included in the price: third-party liability, CDW (damage) and TP (theft) with an excess of €500 (Economy, Compact) or €1,000 (SUV, Minivan).\n"
@@ -411,7 +421,7 @@ static const char *const texts[140] = {
     "• tyres, glass and mirrors: +€3/day.\n"
     "\n"
     "In case of an accident, call the police (192) and us at once: without a police report the insurance does not pay.",
-#line 632 "spec/rental/bot.yaml"
+#line 659 "spec/rental/bot.yaml"
     "🛡 Страховка\n"
     "\n"
     "Включено в цену: ОСАГО, CDW (ущерб) и TP (угон) с франшизой 500 € (Эконом, Компакт) или 1 000 € (Кроссовер, Минивэн).\n"
@@ -421,8 +431,8 @@ static const char *const texts[140] = {
     "• шины, стёкла и зеркала: +3 €/сутки.\n"
     "\n"
     "При ДТП сразу вызовите полицию (192) и позвоните нам: без полицейского протокола страховка не выплачивается.",
-    /* 43: terms_abroad */
-#line 643 "spec/rental/bot.yaml"
+    /* 45: terms_abroad */
+#line 670 "spec/rental/bot.yaml"
     "🌍 Trips abroad\n"
     "\n"
     "You may drive to Montenegro, Bosnia and Herzegovina, North Macedonia and the EU countries (Croatia, Hungary, Romania, Bulgaria, Slovenia, Greece and others).\n"
@@ -430,7 +440,7 @@ static const char *const texts[140] = {
     "• Cross-border fee: €40 per rental (green card insurance and papers).\n"
     "• Tell us about the trip when booking, so the documents are ready at pick-up.\n"
     "• Other countries: on request, ask the manager.",
-#line 651 "spec/rental/bot.yaml"
+#line 678 "spec/rental/bot.yaml"
     "🌍 Выезд за границу\n"
     "\n"
     "Можно ездить в Черногорию, Боснию и Герцеговину, Северную Македонию и страны ЕС (Хорватия, Венгрия, Румыния, Болгария, Словения, Греция и другие).\n"
@@ -438,8 +448,8 @@ static const char *const texts[140] = {
     "• Сбор за выезд: 40 € за аренду (страховка «Зелёная карта» и документы).\n"
     "• Сообщите о поездке при бронировании — документы подготовим к выдаче.\n"
     "• Другие страны — по запросу, уточните у менеджера.",
-    /* 44: terms_fuel */
-#line 660 "spec/rental/bot.yaml"
+    /* 46: terms_fuel */
+#line 687 "spec/rental/bot.yaml"
     "⛽ Fuel and mileage\n"
     "\n"
     "Fuel: full to full. You get the car with a full tank and return it full. Missing fuel is charged at the pump price plus a €10 refuelling fee.\n"
@@ -447,7 +457,7 @@ static const char *const texts[140] = {
     "Mileage:\n"
     "• rentals of 3 days or more — unlimited;\n"
     "• 1–2 days — 300 km per day included, then €0.15 per km.",
-#line 668 "spec/rental/bot.yaml"
+#line 695 "spec/rental/bot.yaml"
     "⛽ Топливо и пробег\n"
     "\n"
     "Топливо: «полный — полный». Вы получаете автомобиль с полным баком и возвращаете с полным. Недостающее топливо — по цене АЗС плюс 10 € за заправку.\n"
@@ -455,8 +465,8 @@ static const char *const texts[140] = {
     "Пробег:\n"
     "• аренда от 3 суток — без ограничений;\n"
     "• 1–2 суток — 300 км в сутки включено, сверх — 0,15 € за км.",
-    /* 45: delivery */
-#line 679 "spec/rental/bot.yaml"
+    /* 47: delivery */
+#line 706 "spec/rental/bot.yaml"
     "🚚 Delivery and return\n"
     "\n"
     "• Our office (Novi Beograd): free.\n"
@@ -466,7 +476,7 @@ static const char *const texts[140] = {
     "• Out of hours (22:00–08:00): +€15.\n"
     "\n"
     "The car can be returned at any of these places; one-way rentals within Serbia on request.",
-#line 689 "spec/rental/bot.yaml"
+#line 716 "spec/rental/bot.yaml"
     "🚚 Доставка и возврат\n"
     "\n"
     "• В нашем офисе (Новый Белград): бесплатно.\n"
@@ -476,8 +486,8 @@ static const char *const texts[140] = {
     "• В нерабочее время (22:00–08:00): +15 €.\n"
     "\n"
     "Вернуть автомобиль можно в любом из этих мест; аренда в одну сторону по Сербии — по запросу.",
-    /* 46: contacts */
-#line 702 "spec/rental/bot.yaml"
+    /* 48: contacts */
+#line 729 "spec/rental/bot.yaml"
     "📞 Contacts\n"
     "\n"
     "Phone: +381 11 123 4567\n"
@@ -488,7 +498,7 @@ static const char *const texts[140] = {
     "Office hours: every day 08:00–20:00\n"
     "Phone support: every day 08:00–22:00\n"
     "Airport delivery: 24/7 by prior arrangement",
-#line 713 "spec/rental/bot.yaml"
+#line 740 "spec/rental/bot.yaml"
     "📞 Контакты\n"
     "\n"
     "Телефон: +381 11 123 4567\n"
@@ -499,88 +509,88 @@ static const char *const texts[140] = {
     "Офис: ежедневно 08:00–20:00\n"
     "Телефон: ежедневно 08:00–22:00\n"
     "Доставка в аэропорт: круглосуточно по договорённости",
-    /* 47: contacts_links */
-#line 725 "spec/rental/bot.yaml"
-    "Quick links:",
-#line 726 "spec/rental/bot.yaml"
-    "Быстрые ссылки:",
-    /* 48: booking_intro */
-#line 730 "spec/rental/bot.yaml"
-    "📝 Booking request: five short questions, and a manager will confirm the booking. Send /cancel at any time to stop.",
-#line 731 "spec/rental/bot.yaml"
-    "📝 Заявка на бронирование: пять коротких вопросов, после чего менеджер подтвердит бронь. Чтобы прервать, отправьте /cancel.",
-    /* 49: ask_pickup_date */
-#line 733 "spec/rental/bot.yaml"
-    "1/5. On what date would you like to pick up the car? For example 15.07.2025 or 2025-07-15.",
-#line 734 "spec/rental/bot.yaml"
-    "1/5. В какой день вы хотите получить автомобиль? Например, 15.07.2025 или 2025-07-15.",
-    /* 50: retry_pickup_date */
-#line 736 "spec/rental/bot.yaml"
-    "Sorry, I could not read that date.",
-#line 737 "spec/rental/bot.yaml"
-    "Извините, не получилось распознать дату.",
-    /* 51: ask_days */
-#line 739 "spec/rental/bot.yaml"
-    "2/5. For how many days? Send a number from 1 to 30.",
-#line 740 "spec/rental/bot.yaml"
-    "2/5. На сколько суток? Отправьте число от 1 до 30.",
-    /* 52: retry_days */
-#line 742 "spec/rental/bot.yaml"
-    "That is not a number from 1 to 30. For a longer rental, send 30 and tell the manager: they will arrange the rest.",
-#line 743 "spec/rental/bot.yaml"
-    "Это не число от 1 до 30. Если нужна аренда дольше, укажите 30 и скажите об этом менеджеру — он всё оформит.",
-    /* 53: ask_car_class */
-#line 745 "spec/rental/bot.yaml"
-    "3/5. Which class of car? Choose with a button below.",
-#line 746 "spec/rental/bot.yaml"
-    "3/5. Какой класс автомобиля? Выберите кнопкой ниже.",
-    /* 54: retry_car_class */
-#line 748 "spec/rental/bot.yaml"
-    "Please pick one of the classes.",
-#line 749 "spec/rental/bot.yaml"
-    "Пожалуйста, выберите один из классов.",
-    /* 55: class_economy */
-#line 751 "spec/rental/bot.yaml"
-    "Economy",
+    /* 49: contacts_links */
 #line 752 "spec/rental/bot.yaml"
-    "Эконом",
-    /* 56: class_compact */
-#line 754 "spec/rental/bot.yaml"
-    "Compact",
-#line 755 "spec/rental/bot.yaml"
-    "Компакт",
-    /* 57: class_suv */
+    "Quick links:",
+#line 753 "spec/rental/bot.yaml"
+    "Быстрые ссылки:",
+    /* 50: booking_intro */
 #line 757 "spec/rental/bot.yaml"
-    "SUV",
+    "📝 Booking request: five short questions, and a manager will confirm the booking. Send /cancel at any time to stop.",
 #line 758 "spec/rental/bot.yaml"
-    "Кроссовер",
-    /* 58: class_minivan */
+    "📝 Заявка на бронирование: пять коротких вопросов, после чего менеджер подтвердит бронь. Чтобы прервать, отправьте /cancel.",
+    /* 51: ask_pickup_date */
 #line 760 "spec/rental/bot.yaml"
-    "Minivan",
+    "1/5. On what date would you like to pick up the car? For example 15.07.2025 or 2025-07-15.",
 #line 761 "spec/rental/bot.yaml"
-    "Минивэн",
-    /* 59: ask_phone */
+    "1/5. В какой день вы хотите получить автомобиль? Например, 15.07.2025 или 2025-07-15.",
+    /* 52: retry_pickup_date */
 #line 763 "spec/rental/bot.yaml"
-    "4/5. Your phone number, so the manager can confirm the booking. Tap the button below or type the number with the country code, e.g. +381 64 123 4567.",
+    "Sorry, I could not read that date.",
 #line 764 "spec/rental/bot.yaml"
-    "4/5. Ваш номер телефона, чтобы менеджер подтвердил бронирование. Нажмите кнопку ниже или напишите номер с кодом страны, например +381 64 123 4567.",
-    /* 60: retry_phone */
+    "Извините, не получилось распознать дату.",
+    /* 53: ask_days */
 #line 766 "spec/rental/bot.yaml"
-    "That does not look like a phone number.",
+    "2/5. For how many days? Send a number from 1 to 30.",
 #line 767 "spec/rental/bot.yaml"
-    "Это не похоже на номер телефона.",
-    /* 61: ask_full_name */
+    "2/5. На сколько суток? Отправьте число от 1 до 30.",
+    /* 54: retry_days */
 #line 769 "spec/rental/bot.yaml"
-    "5/5. And your name, as in your passport (first and last name)?",
+    "That is not a number from 1 to 30. For a longer rental, send 30 and tell the manager: they will arrange the rest.",
 #line 770 "spec/rental/bot.yaml"
-    "5/5. И ваше имя, как в паспорте (имя и фамилия)?",
-    /* 62: retry_full_name */
+    "Это не число от 1 до 30. Если нужна аренда дольше, укажите 30 и скажите об этом менеджеру — он всё оформит.",
+    /* 55: ask_car_class */
 #line 772 "spec/rental/bot.yaml"
-    "Please use letters only, 2 to 60 characters, for example Marko Petrović.",
+    "3/5. Which class of car? Choose with a button below.",
 #line 773 "spec/rental/bot.yaml"
-    "Пожалуйста, только буквы, от 2 до 60 символов, например Иван Петров.",
-    /* 63: booking_done */
+    "3/5. Какой класс автомобиля? Выберите кнопкой ниже.",
+    /* 56: retry_car_class */
 #line 775 "spec/rental/bot.yaml"
+    "Please pick one of the classes.",
+#line 776 "spec/rental/bot.yaml"
+    "Пожалуйста, выберите один из классов.",
+    /* 57: class_economy */
+#line 778 "spec/rental/bot.yaml"
+    "Economy",
+#line 779 "spec/rental/bot.yaml"
+    "Эконом",
+    /* 58: class_compact */
+#line 781 "spec/rental/bot.yaml"
+    "Compact",
+#line 782 "spec/rental/bot.yaml"
+    "Компакт",
+    /* 59: class_suv */
+#line 784 "spec/rental/bot.yaml"
+    "SUV",
+#line 785 "spec/rental/bot.yaml"
+    "Кроссовер",
+    /* 60: class_minivan */
+#line 787 "spec/rental/bot.yaml"
+    "Minivan",
+#line 788 "spec/rental/bot.yaml"
+    "Минивэн",
+    /* 61: ask_phone */
+#line 790 "spec/rental/bot.yaml"
+    "4/5. Your phone number, so the manager can confirm the booking. Tap the button below or type the number with the country code, e.g. +381 64 123 4567.",
+#line 791 "spec/rental/bot.yaml"
+    "4/5. Ваш номер телефона, чтобы менеджер подтвердил бронирование. Нажмите кнопку ниже или напишите номер с кодом страны, например +381 64 123 4567.",
+    /* 62: retry_phone */
+#line 793 "spec/rental/bot.yaml"
+    "That does not look like a phone number.",
+#line 794 "spec/rental/bot.yaml"
+    "Это не похоже на номер телефона.",
+    /* 63: ask_full_name */
+#line 796 "spec/rental/bot.yaml"
+    "5/5. And your name, as in your passport (first and last name)?",
+#line 797 "spec/rental/bot.yaml"
+    "5/5. И ваше имя, как в паспорте (имя и фамилия)?",
+    /* 64: retry_full_name */
+#line 799 "spec/rental/bot.yaml"
+    "Please use letters only, 2 to 60 characters, for example Marko Petrović.",
+#line 800 "spec/rental/bot.yaml"
+    "Пожалуйста, только буквы, от 2 до 60 символов, например Иван Петров.",
+    /* 65: booking_done */
+#line 802 "spec/rental/bot.yaml"
     "✅ Thank you, {booking.full_name}! We have your booking request:\n"
     "\n"
     "📅 Pick-up: {booking.pickup_date}\n"
@@ -589,7 +599,7 @@ static const char *const texts[140] = {
     "📞 Phone: {booking.phone}\n"
     "\n"
     "A manager will call or message you within 30 minutes (08:00–22:00) to confirm the car and the final price. No prepayment is needed.",
-#line 784 "spec/rental/bot.yaml"
+#line 811 "spec/rental/bot.yaml"
     "✅ Спасибо, {booking.full_name}! Ваша заявка принята:\n"
     "\n"
     "📅 Получение: {booking.pickup_date}\n"
@@ -598,529 +608,535 @@ static const char *const texts[140] = {
     "📞 Телефон: {booking.phone}\n"
     "\n"
     "Менеджер позвонит или напишет вам в течение 30 минут (с 08:00 до 22:00), чтобы подтвердить автомобиль и итоговую цену. Предоплата не нужна.",
-    /* 64: booking_cancelled */
-#line 794 "spec/rental/bot.yaml"
+    /* 66: booking_cancelled */
+#line 821 "spec/rental/bot.yaml"
     "Booking cancelled — nothing was sent. You can start again any time with 📝 Book a car.",
-#line 795 "spec/rental/bot.yaml"
+#line 822 "spec/rental/bot.yaml"
     "Заявка отменена, ничего не отправлено. Вы можете начать заново в любой момент — кнопка «📝 Забронировать авто».",
-    /* 65: sys_cancelled (built-in) */
-#line 608 "rental.c"
+    /* 67: sys_cancelled (built-in) */
+#line 618 "rental.c"
     "Cancelled.",
     "Отменено.",
-    /* 66: sys_invalid (built-in) */
+    /* 68: sys_invalid (built-in) */
     "That doesn't look right. Please try again.",
     "Похоже, это не то, что нужно. Попробуйте ещё раз.",
-    /* 67: sys_share_contact (built-in) */
+    /* 69: sys_share_contact (built-in) */
     "Share my phone number",
     "Отправить мой номер телефона",
-    /* 68: sys_use_buttons (built-in) */
+    /* 70: sys_use_buttons (built-in) */
     "Please use the buttons below.",
     "Пожалуйста, воспользуйтесь кнопками ниже.",
-    /* 69: sys_data_deleted (built-in) */
+    /* 71: sys_data_deleted (built-in) */
     "All your data has been deleted.",
     "Все ваши данные удалены.",
+    /* 72: sys_no_answer (built-in) */
+    "I could not find an answer to that in our information, and I would rather not guess. An operator can help: tap the button below.",
+    "В нашей информации нет ответа на этот вопрос, а гадать я не хочу. Вам поможет оператор: нажмите кнопку ниже.",
+    /* 73: sys_operator (built-in) */
+    "👤 Call an operator",
+    "👤 Позвать оператора",
 };
 
 /* the messages each state sends on entry (text indices) */
 static const int says[18] = {
-    /* 0: welcome */ 30 /* welcome */,
-    /* 1: main */ 31 /* main_menu */,
-    /* 2: cars */ 33 /* cars_overview */, 34 /* cars_pick */,
-    /* 4: cars_classes */ 34 /* cars_pick */,
-    /* 5: car_economy */ 35 /* car_economy */,
-    /* 6: car_compact */ 36 /* car_compact */,
-    /* 7: car_suv */ 37 /* car_suv */,
-    /* 8: car_minivan */ 38 /* car_minivan */,
-    /* 9: terms */ 39 /* terms */,
-    /* 10: terms_driver */ 40 /* terms_driver */,
-    /* 11: terms_deposit */ 41 /* terms_deposit */,
-    /* 12: terms_insurance */ 42 /* terms_insurance */,
-    /* 13: terms_abroad */ 43 /* terms_abroad */,
-    /* 14: terms_fuel */ 44 /* terms_fuel */,
-    /* 15: delivery */ 45 /* delivery */,
-    /* 16: contacts */ 46 /* contacts */, 47 /* contacts_links */,
+    /* 0: welcome */ 32 /* welcome */,
+    /* 1: main */ 33 /* main_menu */,
+    /* 2: cars */ 35 /* cars_overview */, 36 /* cars_pick */,
+    /* 4: cars_classes */ 36 /* cars_pick */,
+    /* 5: car_economy */ 37 /* car_economy */,
+    /* 6: car_compact */ 38 /* car_compact */,
+    /* 7: car_suv */ 39 /* car_suv */,
+    /* 8: car_minivan */ 40 /* car_minivan */,
+    /* 9: terms */ 41 /* terms */,
+    /* 10: terms_driver */ 42 /* terms_driver */,
+    /* 11: terms_deposit */ 43 /* terms_deposit */,
+    /* 12: terms_insurance */ 44 /* terms_insurance */,
+    /* 13: terms_abroad */ 45 /* terms_abroad */,
+    /* 14: terms_fuel */ 46 /* terms_fuel */,
+    /* 15: delivery */ 47 /* delivery */,
+    /* 16: contacts */ 48 /* contacts */, 49 /* contacts_links */,
 };
 
 static const bm_transition transitions[89] = {
     /* 0: command /start */
-#line 23 "spec/rental/bot.yaml"
+#line 42 "spec/rental/bot.yaml"
     {.target = RENTAL_S_WELCOME, .say = BM_NONE, .form = BM_NONE,
      .first_assign = 0, .n_assign = 0, .action = BM_ACT_NONE},
     /* 1: command /menu */
-#line 26 "spec/rental/bot.yaml"
+#line 45 "spec/rental/bot.yaml"
     {.target = RENTAL_S_MAIN, .say = BM_NONE, .form = BM_NONE,
      .first_assign = 0, .n_assign = 0, .action = BM_ACT_NONE},
     /* 2: command /book */
-#line 29 "spec/rental/bot.yaml"
-    {.target = BM_NONE, .say = 48 /* booking_intro */, .form = 0 /* booking */,
+#line 48 "spec/rental/bot.yaml"
+    {.target = BM_NONE, .say = 50 /* booking_intro */, .form = 0 /* booking */,
      .first_assign = 0, .n_assign = 0, .action = BM_ACT_NONE},
     /* 3: command /help */
-#line 33 "spec/rental/bot.yaml"
-    {.target = BM_NONE, .say = 32 /* help */, .form = BM_NONE,
+#line 52 "spec/rental/bot.yaml"
+    {.target = BM_NONE, .say = 34 /* help */, .form = BM_NONE,
      .first_assign = 0, .n_assign = 0, .action = BM_ACT_NONE},
     /* 4: command /cancel */
-#line 36 "spec/rental/bot.yaml"
+#line 55 "spec/rental/bot.yaml"
     {.target = RENTAL_S_MAIN, .say = BM_NONE, .form = BM_NONE,
      .first_assign = 0, .n_assign = 0, .action = BM_ACT_NONE},
     /* 5: state welcome: button btn_cars */
-#line 49 "spec/rental/bot.yaml"
+#line 68 "spec/rental/bot.yaml"
     {.target = RENTAL_S_CARS, .say = BM_NONE, .form = BM_NONE,
      .first_assign = 0, .n_assign = 0, .action = BM_ACT_NONE},
     /* 6: state welcome: button btn_terms */
-#line 49 "spec/rental/bot.yaml"
+#line 68 "spec/rental/bot.yaml"
     {.target = RENTAL_S_TERMS, .say = BM_NONE, .form = BM_NONE,
      .first_assign = 0, .n_assign = 0, .action = BM_ACT_NONE},
     /* 7: state welcome: button btn_delivery */
-#line 50 "spec/rental/bot.yaml"
+#line 69 "spec/rental/bot.yaml"
     {.target = RENTAL_S_DELIVERY, .say = BM_NONE, .form = BM_NONE,
      .first_assign = 0, .n_assign = 0, .action = BM_ACT_NONE},
     /* 8: state welcome: button btn_contacts */
-#line 50 "spec/rental/bot.yaml"
+#line 69 "spec/rental/bot.yaml"
     {.target = RENTAL_S_CONTACTS, .say = BM_NONE, .form = BM_NONE,
      .first_assign = 0, .n_assign = 0, .action = BM_ACT_NONE},
     /* 9: state welcome: button btn_book */
-#line 51 "spec/rental/bot.yaml"
-    {.target = BM_NONE, .say = 48 /* booking_intro */, .form = 0 /* booking */,
+#line 70 "spec/rental/bot.yaml"
+    {.target = BM_NONE, .say = 50 /* booking_intro */, .form = 0 /* booking */,
      .first_assign = 0, .n_assign = 0, .action = BM_ACT_NONE},
     /* 10: state welcome: button btn_operator */
-#line 52 "spec/rental/bot.yaml"
+#line 71 "spec/rental/bot.yaml"
     {.target = BM_NONE, .say = BM_NONE, .form = BM_NONE,
      .first_assign = 0, .n_assign = 0, .action = BM_ACT_HANDOFF},
-    /* 11: state welcome: on pattern price|cost|how much|цен[аыуе]|стоимост|сколько стоит|прайс */
-#line 54 "spec/rental/bot.yaml"
+    /* 11: state welcome: on pattern price|cost|how much (is|are|for) (a |an |the )?(car|rent|rental|economy|compact|suv|minivan)|цен[аыуе]|стоимост|сколько стоит (машин|авто|... */
+#line 73 "spec/rental/bot.yaml"
     {.target = RENTAL_S_CARS, .say = BM_NONE, .form = BM_NONE,
      .first_assign = 0, .n_assign = 0, .action = BM_ACT_NONE},
     /* 12: state welcome: on pattern operator|manager|human|оператор|менеджер|человек */
-#line 56 "spec/rental/bot.yaml"
+#line 75 "spec/rental/bot.yaml"
     {.target = BM_NONE, .say = BM_NONE, .form = BM_NONE,
      .first_assign = 0, .n_assign = 0, .action = BM_ACT_HANDOFF},
     /* 13: state welcome: on pattern airport|deliver|аэропорт|достав */
-#line 58 "spec/rental/bot.yaml"
+#line 77 "spec/rental/bot.yaml"
     {.target = RENTAL_S_DELIVERY, .say = BM_NONE, .form = BM_NONE,
      .first_assign = 0, .n_assign = 0, .action = BM_ACT_NONE},
     /* 14: state welcome: on any */
-#line 60 "spec/rental/bot.yaml"
+#line 79 "spec/rental/bot.yaml"
     {.target = BM_NONE, .say = BM_NONE, .form = BM_NONE,
      .first_assign = 0, .n_assign = 0, .action = BM_ACT_LLM},
     /* 15: state main: button btn_cars */
-#line 69 "spec/rental/bot.yaml"
+#line 88 "spec/rental/bot.yaml"
     {.target = RENTAL_S_CARS, .say = BM_NONE, .form = BM_NONE,
      .first_assign = 0, .n_assign = 0, .action = BM_ACT_NONE},
     /* 16: state main: button btn_terms */
-#line 69 "spec/rental/bot.yaml"
+#line 88 "spec/rental/bot.yaml"
     {.target = RENTAL_S_TERMS, .say = BM_NONE, .form = BM_NONE,
      .first_assign = 0, .n_assign = 0, .action = BM_ACT_NONE},
     /* 17: state main: button btn_delivery */
-#line 70 "spec/rental/bot.yaml"
+#line 89 "spec/rental/bot.yaml"
     {.target = RENTAL_S_DELIVERY, .say = BM_NONE, .form = BM_NONE,
      .first_assign = 0, .n_assign = 0, .action = BM_ACT_NONE},
     /* 18: state main: button btn_contacts */
-#line 70 "spec/rental/bot.yaml"
+#line 89 "spec/rental/bot.yaml"
     {.target = RENTAL_S_CONTACTS, .say = BM_NONE, .form = BM_NONE,
      .first_assign = 0, .n_assign = 0, .action = BM_ACT_NONE},
     /* 19: state main: button btn_book */
-#line 71 "spec/rental/bot.yaml"
-    {.target = BM_NONE, .say = 48 /* booking_intro */, .form = 0 /* booking */,
+#line 90 "spec/rental/bot.yaml"
+    {.target = BM_NONE, .say = 50 /* booking_intro */, .form = 0 /* booking */,
      .first_assign = 0, .n_assign = 0, .action = BM_ACT_NONE},
     /* 20: state main: button btn_operator */
-#line 72 "spec/rental/bot.yaml"
+#line 91 "spec/rental/bot.yaml"
     {.target = BM_NONE, .say = BM_NONE, .form = BM_NONE,
      .first_assign = 0, .n_assign = 0, .action = BM_ACT_HANDOFF},
-    /* 21: state main: on pattern price|cost|how much|цен[аыуе]|стоимост|сколько стоит|прайс */
-#line 74 "spec/rental/bot.yaml"
+    /* 21: state main: on pattern price|cost|how much (is|are|for) (a |an |the )?(car|rent|rental|economy|compact|suv|minivan)|цен[аыуе]|стоимост|сколько стоит (машин|авто|ар... */
+#line 93 "spec/rental/bot.yaml"
     {.target = RENTAL_S_CARS, .say = BM_NONE, .form = BM_NONE,
      .first_assign = 0, .n_assign = 0, .action = BM_ACT_NONE},
     /* 22: state main: on pattern operator|manager|human|оператор|менеджер|человек */
-#line 76 "spec/rental/bot.yaml"
+#line 95 "spec/rental/bot.yaml"
     {.target = BM_NONE, .say = BM_NONE, .form = BM_NONE,
      .first_assign = 0, .n_assign = 0, .action = BM_ACT_HANDOFF},
     /* 23: state main: on pattern airport|deliver|аэропорт|достав */
-#line 78 "spec/rental/bot.yaml"
+#line 97 "spec/rental/bot.yaml"
     {.target = RENTAL_S_DELIVERY, .say = BM_NONE, .form = BM_NONE,
      .first_assign = 0, .n_assign = 0, .action = BM_ACT_NONE},
     /* 24: state main: on any */
-#line 80 "spec/rental/bot.yaml"
+#line 99 "spec/rental/bot.yaml"
     {.target = BM_NONE, .say = BM_NONE, .form = BM_NONE,
      .first_assign = 0, .n_assign = 0, .action = BM_ACT_LLM},
     /* 25: state cars: button btn_book */
-#line 90 "spec/rental/bot.yaml"
-    {.target = BM_NONE, .say = 48 /* booking_intro */, .form = 0 /* booking */,
+#line 109 "spec/rental/bot.yaml"
+    {.target = BM_NONE, .say = 50 /* booking_intro */, .form = 0 /* booking */,
      .first_assign = 0, .n_assign = 0, .action = BM_ACT_NONE},
     /* 26: state cars: button btn_back */
-#line 91 "spec/rental/bot.yaml"
-    {.target = RENTAL_S_MAIN, .say = BM_NONE, .form = BM_NONE,
-     .first_assign = 0, .n_assign = 0, .action = BM_ACT_NONE},
-    /* 27: state cars: inline btn_cls_economy */
-#line 93 "spec/rental/bot.yaml"
-    {.target = RENTAL_S_CAR_ECONOMY, .say = BM_NONE, .form = BM_NONE,
-     .first_assign = 0, .n_assign = 0, .action = BM_ACT_NONE},
-    /* 28: state cars: inline btn_cls_compact */
-#line 93 "spec/rental/bot.yaml"
-    {.target = RENTAL_S_CAR_COMPACT, .say = BM_NONE, .form = BM_NONE,
-     .first_assign = 0, .n_assign = 0, .action = BM_ACT_NONE},
-    /* 29: state cars: inline btn_cls_suv */
-#line 94 "spec/rental/bot.yaml"
-    {.target = RENTAL_S_CAR_SUV, .say = BM_NONE, .form = BM_NONE,
-     .first_assign = 0, .n_assign = 0, .action = BM_ACT_NONE},
-    /* 30: state cars: inline btn_cls_minivan */
-#line 94 "spec/rental/bot.yaml"
-    {.target = RENTAL_S_CAR_MINIVAN, .say = BM_NONE, .form = BM_NONE,
-     .first_assign = 0, .n_assign = 0, .action = BM_ACT_NONE},
-    /* 31: state cars: on any */
-#line 97 "spec/rental/bot.yaml"
-    {.target = BM_NONE, .say = BM_NONE, .form = BM_NONE,
-     .first_assign = 0, .n_assign = 0, .action = BM_ACT_LLM},
-    /* 32: state cars_classes: inline btn_cls_economy */
-#line 103 "spec/rental/bot.yaml"
-    {.target = RENTAL_S_CAR_ECONOMY, .say = BM_NONE, .form = BM_NONE,
-     .first_assign = 0, .n_assign = 0, .action = BM_ACT_NONE},
-    /* 33: state cars_classes: inline btn_cls_compact */
-#line 103 "spec/rental/bot.yaml"
-    {.target = RENTAL_S_CAR_COMPACT, .say = BM_NONE, .form = BM_NONE,
-     .first_assign = 0, .n_assign = 0, .action = BM_ACT_NONE},
-    /* 34: state cars_classes: inline btn_cls_suv */
-#line 104 "spec/rental/bot.yaml"
-    {.target = RENTAL_S_CAR_SUV, .say = BM_NONE, .form = BM_NONE,
-     .first_assign = 0, .n_assign = 0, .action = BM_ACT_NONE},
-    /* 35: state cars_classes: inline btn_cls_minivan */
-#line 104 "spec/rental/bot.yaml"
-    {.target = RENTAL_S_CAR_MINIVAN, .say = BM_NONE, .form = BM_NONE,
-     .first_assign = 0, .n_assign = 0, .action = BM_ACT_NONE},
-    /* 36: state cars_classes: on text btn_book */
-#line 107 "spec/rental/bot.yaml"
-    {.target = BM_NONE, .say = 48 /* booking_intro */, .form = 0 /* booking */,
-     .first_assign = 0, .n_assign = 0, .action = BM_ACT_NONE},
-    /* 37: state cars_classes: on text btn_back */
 #line 110 "spec/rental/bot.yaml"
     {.target = RENTAL_S_MAIN, .say = BM_NONE, .form = BM_NONE,
      .first_assign = 0, .n_assign = 0, .action = BM_ACT_NONE},
-    /* 38: state cars_classes: on any */
+    /* 27: state cars: inline btn_cls_economy */
 #line 112 "spec/rental/bot.yaml"
+    {.target = RENTAL_S_CAR_ECONOMY, .say = BM_NONE, .form = BM_NONE,
+     .first_assign = 0, .n_assign = 0, .action = BM_ACT_NONE},
+    /* 28: state cars: inline btn_cls_compact */
+#line 112 "spec/rental/bot.yaml"
+    {.target = RENTAL_S_CAR_COMPACT, .say = BM_NONE, .form = BM_NONE,
+     .first_assign = 0, .n_assign = 0, .action = BM_ACT_NONE},
+    /* 29: state cars: inline btn_cls_suv */
+#line 113 "spec/rental/bot.yaml"
+    {.target = RENTAL_S_CAR_SUV, .say = BM_NONE, .form = BM_NONE,
+     .first_assign = 0, .n_assign = 0, .action = BM_ACT_NONE},
+    /* 30: state cars: inline btn_cls_minivan */
+#line 113 "spec/rental/bot.yaml"
+    {.target = RENTAL_S_CAR_MINIVAN, .say = BM_NONE, .form = BM_NONE,
+     .first_assign = 0, .n_assign = 0, .action = BM_ACT_NONE},
+    /* 31: state cars: on any */
+#line 116 "spec/rental/bot.yaml"
+    {.target = BM_NONE, .say = BM_NONE, .form = BM_NONE,
+     .first_assign = 0, .n_assign = 0, .action = BM_ACT_LLM},
+    /* 32: state cars_classes: inline btn_cls_economy */
+#line 122 "spec/rental/bot.yaml"
+    {.target = RENTAL_S_CAR_ECONOMY, .say = BM_NONE, .form = BM_NONE,
+     .first_assign = 0, .n_assign = 0, .action = BM_ACT_NONE},
+    /* 33: state cars_classes: inline btn_cls_compact */
+#line 122 "spec/rental/bot.yaml"
+    {.target = RENTAL_S_CAR_COMPACT, .say = BM_NONE, .form = BM_NONE,
+     .first_assign = 0, .n_assign = 0, .action = BM_ACT_NONE},
+    /* 34: state cars_classes: inline btn_cls_suv */
+#line 123 "spec/rental/bot.yaml"
+    {.target = RENTAL_S_CAR_SUV, .say = BM_NONE, .form = BM_NONE,
+     .first_assign = 0, .n_assign = 0, .action = BM_ACT_NONE},
+    /* 35: state cars_classes: inline btn_cls_minivan */
+#line 123 "spec/rental/bot.yaml"
+    {.target = RENTAL_S_CAR_MINIVAN, .say = BM_NONE, .form = BM_NONE,
+     .first_assign = 0, .n_assign = 0, .action = BM_ACT_NONE},
+    /* 36: state cars_classes: on text btn_book */
+#line 126 "spec/rental/bot.yaml"
+    {.target = BM_NONE, .say = 50 /* booking_intro */, .form = 0 /* booking */,
+     .first_assign = 0, .n_assign = 0, .action = BM_ACT_NONE},
+    /* 37: state cars_classes: on text btn_back */
+#line 129 "spec/rental/bot.yaml"
+    {.target = RENTAL_S_MAIN, .say = BM_NONE, .form = BM_NONE,
+     .first_assign = 0, .n_assign = 0, .action = BM_ACT_NONE},
+    /* 38: state cars_classes: on any */
+#line 131 "spec/rental/bot.yaml"
     {.target = BM_NONE, .say = BM_NONE, .form = BM_NONE,
      .first_assign = 0, .n_assign = 0, .action = BM_ACT_LLM},
     /* 39: state car_economy: inline btn_all_classes */
-#line 118 "spec/rental/bot.yaml"
+#line 137 "spec/rental/bot.yaml"
     {.target = RENTAL_S_CARS_CLASSES, .say = BM_NONE, .form = BM_NONE,
      .first_assign = 0, .n_assign = 0, .action = BM_ACT_NONE},
     /* 40: state car_economy: inline btn_book_inline */
-#line 118 "spec/rental/bot.yaml"
-    {.target = BM_NONE, .say = 48 /* booking_intro */, .form = 0 /* booking */,
+#line 137 "spec/rental/bot.yaml"
+    {.target = BM_NONE, .say = 50 /* booking_intro */, .form = 0 /* booking */,
      .first_assign = 0, .n_assign = 0, .action = BM_ACT_NONE},
     /* 41: state car_economy: on text btn_book */
-#line 121 "spec/rental/bot.yaml"
-    {.target = BM_NONE, .say = 48 /* booking_intro */, .form = 0 /* booking */,
+#line 140 "spec/rental/bot.yaml"
+    {.target = BM_NONE, .say = 50 /* booking_intro */, .form = 0 /* booking */,
      .first_assign = 0, .n_assign = 0, .action = BM_ACT_NONE},
     /* 42: state car_economy: on text btn_back */
-#line 124 "spec/rental/bot.yaml"
+#line 143 "spec/rental/bot.yaml"
     {.target = RENTAL_S_MAIN, .say = BM_NONE, .form = BM_NONE,
      .first_assign = 0, .n_assign = 0, .action = BM_ACT_NONE},
     /* 43: state car_economy: on any */
-#line 126 "spec/rental/bot.yaml"
+#line 145 "spec/rental/bot.yaml"
     {.target = BM_NONE, .say = BM_NONE, .form = BM_NONE,
      .first_assign = 0, .n_assign = 0, .action = BM_ACT_LLM},
     /* 44: state car_compact: inline btn_all_classes */
-#line 132 "spec/rental/bot.yaml"
+#line 151 "spec/rental/bot.yaml"
     {.target = RENTAL_S_CARS_CLASSES, .say = BM_NONE, .form = BM_NONE,
      .first_assign = 0, .n_assign = 0, .action = BM_ACT_NONE},
     /* 45: state car_compact: inline btn_book_inline */
-#line 132 "spec/rental/bot.yaml"
-    {.target = BM_NONE, .say = 48 /* booking_intro */, .form = 0 /* booking */,
+#line 151 "spec/rental/bot.yaml"
+    {.target = BM_NONE, .say = 50 /* booking_intro */, .form = 0 /* booking */,
      .first_assign = 0, .n_assign = 0, .action = BM_ACT_NONE},
     /* 46: state car_compact: on text btn_book */
-#line 135 "spec/rental/bot.yaml"
-    {.target = BM_NONE, .say = 48 /* booking_intro */, .form = 0 /* booking */,
+#line 154 "spec/rental/bot.yaml"
+    {.target = BM_NONE, .say = 50 /* booking_intro */, .form = 0 /* booking */,
      .first_assign = 0, .n_assign = 0, .action = BM_ACT_NONE},
     /* 47: state car_compact: on text btn_back */
-#line 138 "spec/rental/bot.yaml"
+#line 157 "spec/rental/bot.yaml"
     {.target = RENTAL_S_MAIN, .say = BM_NONE, .form = BM_NONE,
      .first_assign = 0, .n_assign = 0, .action = BM_ACT_NONE},
     /* 48: state car_compact: on any */
-#line 140 "spec/rental/bot.yaml"
+#line 159 "spec/rental/bot.yaml"
     {.target = BM_NONE, .say = BM_NONE, .form = BM_NONE,
      .first_assign = 0, .n_assign = 0, .action = BM_ACT_LLM},
     /* 49: state car_suv: inline btn_all_classes */
-#line 146 "spec/rental/bot.yaml"
+#line 165 "spec/rental/bot.yaml"
     {.target = RENTAL_S_CARS_CLASSES, .say = BM_NONE, .form = BM_NONE,
      .first_assign = 0, .n_assign = 0, .action = BM_ACT_NONE},
     /* 50: state car_suv: inline btn_book_inline */
-#line 146 "spec/rental/bot.yaml"
-    {.target = BM_NONE, .say = 48 /* booking_intro */, .form = 0 /* booking */,
+#line 165 "spec/rental/bot.yaml"
+    {.target = BM_NONE, .say = 50 /* booking_intro */, .form = 0 /* booking */,
      .first_assign = 0, .n_assign = 0, .action = BM_ACT_NONE},
     /* 51: state car_suv: on text btn_book */
-#line 149 "spec/rental/bot.yaml"
-    {.target = BM_NONE, .say = 48 /* booking_intro */, .form = 0 /* booking */,
+#line 168 "spec/rental/bot.yaml"
+    {.target = BM_NONE, .say = 50 /* booking_intro */, .form = 0 /* booking */,
      .first_assign = 0, .n_assign = 0, .action = BM_ACT_NONE},
     /* 52: state car_suv: on text btn_back */
-#line 152 "spec/rental/bot.yaml"
+#line 171 "spec/rental/bot.yaml"
     {.target = RENTAL_S_MAIN, .say = BM_NONE, .form = BM_NONE,
      .first_assign = 0, .n_assign = 0, .action = BM_ACT_NONE},
     /* 53: state car_suv: on any */
-#line 154 "spec/rental/bot.yaml"
+#line 173 "spec/rental/bot.yaml"
     {.target = BM_NONE, .say = BM_NONE, .form = BM_NONE,
      .first_assign = 0, .n_assign = 0, .action = BM_ACT_LLM},
     /* 54: state car_minivan: inline btn_all_classes */
-#line 160 "spec/rental/bot.yaml"
+#line 179 "spec/rental/bot.yaml"
     {.target = RENTAL_S_CARS_CLASSES, .say = BM_NONE, .form = BM_NONE,
      .first_assign = 0, .n_assign = 0, .action = BM_ACT_NONE},
     /* 55: state car_minivan: inline btn_book_inline */
-#line 160 "spec/rental/bot.yaml"
-    {.target = BM_NONE, .say = 48 /* booking_intro */, .form = 0 /* booking */,
+#line 179 "spec/rental/bot.yaml"
+    {.target = BM_NONE, .say = 50 /* booking_intro */, .form = 0 /* booking */,
      .first_assign = 0, .n_assign = 0, .action = BM_ACT_NONE},
     /* 56: state car_minivan: on text btn_book */
-#line 163 "spec/rental/bot.yaml"
-    {.target = BM_NONE, .say = 48 /* booking_intro */, .form = 0 /* booking */,
+#line 182 "spec/rental/bot.yaml"
+    {.target = BM_NONE, .say = 50 /* booking_intro */, .form = 0 /* booking */,
      .first_assign = 0, .n_assign = 0, .action = BM_ACT_NONE},
     /* 57: state car_minivan: on text btn_back */
-#line 166 "spec/rental/bot.yaml"
+#line 185 "spec/rental/bot.yaml"
     {.target = RENTAL_S_MAIN, .say = BM_NONE, .form = BM_NONE,
      .first_assign = 0, .n_assign = 0, .action = BM_ACT_NONE},
     /* 58: state car_minivan: on any */
-#line 168 "spec/rental/bot.yaml"
-    {.target = BM_NONE, .say = BM_NONE, .form = BM_NONE,
-     .first_assign = 0, .n_assign = 0, .action = BM_ACT_LLM},
-    /* 59: state terms: button btn_t_driver */
-#line 175 "spec/rental/bot.yaml"
-    {.target = RENTAL_S_TERMS_DRIVER, .say = BM_NONE, .form = BM_NONE,
-     .first_assign = 0, .n_assign = 0, .action = BM_ACT_NONE},
-    /* 60: state terms: button btn_t_deposit */
-#line 175 "spec/rental/bot.yaml"
-    {.target = RENTAL_S_TERMS_DEPOSIT, .say = BM_NONE, .form = BM_NONE,
-     .first_assign = 0, .n_assign = 0, .action = BM_ACT_NONE},
-    /* 61: state terms: button btn_t_insurance */
-#line 176 "spec/rental/bot.yaml"
-    {.target = RENTAL_S_TERMS_INSURANCE, .say = BM_NONE, .form = BM_NONE,
-     .first_assign = 0, .n_assign = 0, .action = BM_ACT_NONE},
-    /* 62: state terms: button btn_t_abroad */
-#line 176 "spec/rental/bot.yaml"
-    {.target = RENTAL_S_TERMS_ABROAD, .say = BM_NONE, .form = BM_NONE,
-     .first_assign = 0, .n_assign = 0, .action = BM_ACT_NONE},
-    /* 63: state terms: button btn_t_fuel */
-#line 177 "spec/rental/bot.yaml"
-    {.target = RENTAL_S_TERMS_FUEL, .say = BM_NONE, .form = BM_NONE,
-     .first_assign = 0, .n_assign = 0, .action = BM_ACT_NONE},
-    /* 64: state terms: button btn_back */
-#line 177 "spec/rental/bot.yaml"
-    {.target = RENTAL_S_MAIN, .say = BM_NONE, .form = BM_NONE,
-     .first_assign = 0, .n_assign = 0, .action = BM_ACT_NONE},
-    /* 65: state terms: on any */
-#line 179 "spec/rental/bot.yaml"
-    {.target = BM_NONE, .say = BM_NONE, .form = BM_NONE,
-     .first_assign = 0, .n_assign = 0, .action = BM_ACT_LLM},
-    /* 66: state terms_driver: button btn_back */
-#line 185 "spec/rental/bot.yaml"
-    {.target = RENTAL_S_TERMS, .say = BM_NONE, .form = BM_NONE,
-     .first_assign = 0, .n_assign = 0, .action = BM_ACT_NONE},
-    /* 67: state terms_driver: button btn_home */
-#line 185 "spec/rental/bot.yaml"
-    {.target = RENTAL_S_MAIN, .say = BM_NONE, .form = BM_NONE,
-     .first_assign = 0, .n_assign = 0, .action = BM_ACT_NONE},
-    /* 68: state terms_driver: on any */
 #line 187 "spec/rental/bot.yaml"
     {.target = BM_NONE, .say = BM_NONE, .form = BM_NONE,
      .first_assign = 0, .n_assign = 0, .action = BM_ACT_LLM},
+    /* 59: state terms: button btn_t_driver */
+#line 194 "spec/rental/bot.yaml"
+    {.target = RENTAL_S_TERMS_DRIVER, .say = BM_NONE, .form = BM_NONE,
+     .first_assign = 0, .n_assign = 0, .action = BM_ACT_NONE},
+    /* 60: state terms: button btn_t_deposit */
+#line 194 "spec/rental/bot.yaml"
+    {.target = RENTAL_S_TERMS_DEPOSIT, .say = BM_NONE, .form = BM_NONE,
+     .first_assign = 0, .n_assign = 0, .action = BM_ACT_NONE},
+    /* 61: state terms: button btn_t_insurance */
+#line 195 "spec/rental/bot.yaml"
+    {.target = RENTAL_S_TERMS_INSURANCE, .say = BM_NONE, .form = BM_NONE,
+     .first_assign = 0, .n_assign = 0, .action = BM_ACT_NONE},
+    /* 62: state terms: button btn_t_abroad */
+#line 195 "spec/rental/bot.yaml"
+    {.target = RENTAL_S_TERMS_ABROAD, .say = BM_NONE, .form = BM_NONE,
+     .first_assign = 0, .n_assign = 0, .action = BM_ACT_NONE},
+    /* 63: state terms: button btn_t_fuel */
+#line 196 "spec/rental/bot.yaml"
+    {.target = RENTAL_S_TERMS_FUEL, .say = BM_NONE, .form = BM_NONE,
+     .first_assign = 0, .n_assign = 0, .action = BM_ACT_NONE},
+    /* 64: state terms: button btn_back */
+#line 196 "spec/rental/bot.yaml"
+    {.target = RENTAL_S_MAIN, .say = BM_NONE, .form = BM_NONE,
+     .first_assign = 0, .n_assign = 0, .action = BM_ACT_NONE},
+    /* 65: state terms: on any */
+#line 198 "spec/rental/bot.yaml"
+    {.target = BM_NONE, .say = BM_NONE, .form = BM_NONE,
+     .first_assign = 0, .n_assign = 0, .action = BM_ACT_LLM},
+    /* 66: state terms_driver: button btn_back */
+#line 204 "spec/rental/bot.yaml"
+    {.target = RENTAL_S_TERMS, .say = BM_NONE, .form = BM_NONE,
+     .first_assign = 0, .n_assign = 0, .action = BM_ACT_NONE},
+    /* 67: state terms_driver: button btn_home */
+#line 204 "spec/rental/bot.yaml"
+    {.target = RENTAL_S_MAIN, .say = BM_NONE, .form = BM_NONE,
+     .first_assign = 0, .n_assign = 0, .action = BM_ACT_NONE},
+    /* 68: state terms_driver: on any */
+#line 206 "spec/rental/bot.yaml"
+    {.target = BM_NONE, .say = BM_NONE, .form = BM_NONE,
+     .first_assign = 0, .n_assign = 0, .action = BM_ACT_LLM},
     /* 69: state terms_deposit: button btn_back */
-#line 193 "spec/rental/bot.yaml"
+#line 212 "spec/rental/bot.yaml"
     {.target = RENTAL_S_TERMS, .say = BM_NONE, .form = BM_NONE,
      .first_assign = 0, .n_assign = 0, .action = BM_ACT_NONE},
     /* 70: state terms_deposit: button btn_home */
-#line 193 "spec/rental/bot.yaml"
+#line 212 "spec/rental/bot.yaml"
     {.target = RENTAL_S_MAIN, .say = BM_NONE, .form = BM_NONE,
      .first_assign = 0, .n_assign = 0, .action = BM_ACT_NONE},
     /* 71: state terms_deposit: on any */
-#line 195 "spec/rental/bot.yaml"
+#line 214 "spec/rental/bot.yaml"
     {.target = BM_NONE, .say = BM_NONE, .form = BM_NONE,
      .first_assign = 0, .n_assign = 0, .action = BM_ACT_LLM},
     /* 72: state terms_insurance: button btn_back */
-#line 201 "spec/rental/bot.yaml"
+#line 220 "spec/rental/bot.yaml"
     {.target = RENTAL_S_TERMS, .say = BM_NONE, .form = BM_NONE,
      .first_assign = 0, .n_assign = 0, .action = BM_ACT_NONE},
     /* 73: state terms_insurance: button btn_home */
-#line 201 "spec/rental/bot.yaml"
+#line 220 "spec/rental/bot.yaml"
     {.target = RENTAL_S_MAIN, .say = BM_NONE, .form = BM_NONE,
      .first_assign = 0, .n_assign = 0, .action = BM_ACT_NONE},
     /* 74: state terms_insurance: on any */
-#line 203 "spec/rental/bot.yaml"
+#line 222 "spec/rental/bot.yaml"
     {.target = BM_NONE, .say = BM_NONE, .form = BM_NONE,
      .first_assign = 0, .n_assign = 0, .action = BM_ACT_LLM},
     /* 75: state terms_abroad: button btn_back */
-#line 209 "spec/rental/bot.yaml"
+#line 228 "spec/rental/bot.yaml"
     {.target = RENTAL_S_TERMS, .say = BM_NONE, .form = BM_NONE,
      .first_assign = 0, .n_assign = 0, .action = BM_ACT_NONE},
     /* 76: state terms_abroad: button btn_home */
-#line 209 "spec/rental/bot.yaml"
+#line 228 "spec/rental/bot.yaml"
     {.target = RENTAL_S_MAIN, .say = BM_NONE, .form = BM_NONE,
      .first_assign = 0, .n_assign = 0, .action = BM_ACT_NONE},
     /* 77: state terms_abroad: on any */
-#line 211 "spec/rental/bot.yaml"
+#line 230 "spec/rental/bot.yaml"
     {.target = BM_NONE, .say = BM_NONE, .form = BM_NONE,
      .first_assign = 0, .n_assign = 0, .action = BM_ACT_LLM},
     /* 78: state terms_fuel: button btn_back */
-#line 217 "spec/rental/bot.yaml"
+#line 236 "spec/rental/bot.yaml"
     {.target = RENTAL_S_TERMS, .say = BM_NONE, .form = BM_NONE,
      .first_assign = 0, .n_assign = 0, .action = BM_ACT_NONE},
     /* 79: state terms_fuel: button btn_home */
-#line 217 "spec/rental/bot.yaml"
+#line 236 "spec/rental/bot.yaml"
     {.target = RENTAL_S_MAIN, .say = BM_NONE, .form = BM_NONE,
      .first_assign = 0, .n_assign = 0, .action = BM_ACT_NONE},
     /* 80: state terms_fuel: on any */
-#line 219 "spec/rental/bot.yaml"
+#line 238 "spec/rental/bot.yaml"
     {.target = BM_NONE, .say = BM_NONE, .form = BM_NONE,
      .first_assign = 0, .n_assign = 0, .action = BM_ACT_LLM},
     /* 81: state delivery: button btn_book */
-#line 226 "spec/rental/bot.yaml"
-    {.target = BM_NONE, .say = 48 /* booking_intro */, .form = 0 /* booking */,
+#line 245 "spec/rental/bot.yaml"
+    {.target = BM_NONE, .say = 50 /* booking_intro */, .form = 0 /* booking */,
      .first_assign = 0, .n_assign = 0, .action = BM_ACT_NONE},
     /* 82: state delivery: button btn_back */
-#line 227 "spec/rental/bot.yaml"
+#line 246 "spec/rental/bot.yaml"
     {.target = RENTAL_S_MAIN, .say = BM_NONE, .form = BM_NONE,
      .first_assign = 0, .n_assign = 0, .action = BM_ACT_NONE},
     /* 83: state delivery: on any */
-#line 229 "spec/rental/bot.yaml"
+#line 248 "spec/rental/bot.yaml"
     {.target = BM_NONE, .say = BM_NONE, .form = BM_NONE,
      .first_assign = 0, .n_assign = 0, .action = BM_ACT_LLM},
     /* 84: state contacts: button btn_operator */
-#line 236 "spec/rental/bot.yaml"
+#line 255 "spec/rental/bot.yaml"
     {.target = BM_NONE, .say = BM_NONE, .form = BM_NONE,
      .first_assign = 0, .n_assign = 0, .action = BM_ACT_HANDOFF},
     /* 85: state contacts: button btn_back */
-#line 237 "spec/rental/bot.yaml"
+#line 256 "spec/rental/bot.yaml"
     {.target = RENTAL_S_MAIN, .say = BM_NONE, .form = BM_NONE,
      .first_assign = 0, .n_assign = 0, .action = BM_ACT_NONE},
     /* 86: state contacts: on any */
-#line 242 "spec/rental/bot.yaml"
+#line 261 "spec/rental/bot.yaml"
     {.target = BM_NONE, .say = BM_NONE, .form = BM_NONE,
      .first_assign = 0, .n_assign = 0, .action = BM_ACT_LLM},
     /* 87: form booking: done */
-#line 273 "spec/rental/bot.yaml"
-    {.target = RENTAL_S_MAIN, .say = 63 /* booking_done */, .form = BM_NONE,
+#line 292 "spec/rental/bot.yaml"
+    {.target = RENTAL_S_MAIN, .say = 65 /* booking_done */, .form = BM_NONE,
      .first_assign = 0, .n_assign = 0, .action = BM_ACT_NONE},
     /* 88: form booking: cancel */
-#line 274 "spec/rental/bot.yaml"
-    {.target = RENTAL_S_MAIN, .say = 64 /* booking_cancelled */, .form = BM_NONE,
+#line 293 "spec/rental/bot.yaml"
+    {.target = RENTAL_S_MAIN, .say = 66 /* booking_cancelled */, .form = BM_NONE,
      .first_assign = 0, .n_assign = 0, .action = BM_ACT_NONE},
-#line 1002 "rental.c"
+#line 1018 "rental.c"
 };
 
 static const bm_button buttons[59] = {
-#line 49 "spec/rental/bot.yaml"
-    /* 0 */ {.kind = BM_BTN_REPLY, .label = 7 /* btn_cars */, .transition = 5, .data = NULL},
-#line 49 "spec/rental/bot.yaml"
-    /* 1 */ {.kind = BM_BTN_REPLY, .label = 8 /* btn_terms */, .transition = 6, .data = NULL},
-#line 50 "spec/rental/bot.yaml"
-    /* 2 */ {.kind = BM_BTN_REPLY, .label = 9 /* btn_delivery */, .transition = 7, .data = NULL},
-#line 50 "spec/rental/bot.yaml"
-    /* 3 */ {.kind = BM_BTN_REPLY, .label = 10 /* btn_contacts */, .transition = 8, .data = NULL},
-#line 51 "spec/rental/bot.yaml"
-    /* 4 */ {.kind = BM_BTN_REPLY, .label = 11 /* btn_book */, .transition = 9, .data = NULL},
-#line 52 "spec/rental/bot.yaml"
-    /* 5 */ {.kind = BM_BTN_REPLY, .label = 12 /* btn_operator */, .transition = 10, .data = NULL},
+#line 68 "spec/rental/bot.yaml"
+    /* 0 */ {.kind = BM_BTN_REPLY, .label = 9 /* btn_cars */, .transition = 5, .data = NULL},
+#line 68 "spec/rental/bot.yaml"
+    /* 1 */ {.kind = BM_BTN_REPLY, .label = 10 /* btn_terms */, .transition = 6, .data = NULL},
 #line 69 "spec/rental/bot.yaml"
-    /* 6 */ {.kind = BM_BTN_REPLY, .label = 7 /* btn_cars */, .transition = 15, .data = NULL},
+    /* 2 */ {.kind = BM_BTN_REPLY, .label = 11 /* btn_delivery */, .transition = 7, .data = NULL},
 #line 69 "spec/rental/bot.yaml"
-    /* 7 */ {.kind = BM_BTN_REPLY, .label = 8 /* btn_terms */, .transition = 16, .data = NULL},
+    /* 3 */ {.kind = BM_BTN_REPLY, .label = 12 /* btn_contacts */, .transition = 8, .data = NULL},
 #line 70 "spec/rental/bot.yaml"
-    /* 8 */ {.kind = BM_BTN_REPLY, .label = 9 /* btn_delivery */, .transition = 17, .data = NULL},
-#line 70 "spec/rental/bot.yaml"
-    /* 9 */ {.kind = BM_BTN_REPLY, .label = 10 /* btn_contacts */, .transition = 18, .data = NULL},
+    /* 4 */ {.kind = BM_BTN_REPLY, .label = 13 /* btn_book */, .transition = 9, .data = NULL},
 #line 71 "spec/rental/bot.yaml"
-    /* 10 */ {.kind = BM_BTN_REPLY, .label = 11 /* btn_book */, .transition = 19, .data = NULL},
-#line 72 "spec/rental/bot.yaml"
-    /* 11 */ {.kind = BM_BTN_REPLY, .label = 12 /* btn_operator */, .transition = 20, .data = NULL},
+    /* 5 */ {.kind = BM_BTN_REPLY, .label = 14 /* btn_operator */, .transition = 10, .data = NULL},
+#line 88 "spec/rental/bot.yaml"
+    /* 6 */ {.kind = BM_BTN_REPLY, .label = 9 /* btn_cars */, .transition = 15, .data = NULL},
+#line 88 "spec/rental/bot.yaml"
+    /* 7 */ {.kind = BM_BTN_REPLY, .label = 10 /* btn_terms */, .transition = 16, .data = NULL},
+#line 89 "spec/rental/bot.yaml"
+    /* 8 */ {.kind = BM_BTN_REPLY, .label = 11 /* btn_delivery */, .transition = 17, .data = NULL},
+#line 89 "spec/rental/bot.yaml"
+    /* 9 */ {.kind = BM_BTN_REPLY, .label = 12 /* btn_contacts */, .transition = 18, .data = NULL},
 #line 90 "spec/rental/bot.yaml"
-    /* 12 */ {.kind = BM_BTN_REPLY, .label = 11 /* btn_book */, .transition = 25, .data = NULL},
+    /* 10 */ {.kind = BM_BTN_REPLY, .label = 13 /* btn_book */, .transition = 19, .data = NULL},
 #line 91 "spec/rental/bot.yaml"
-    /* 13 */ {.kind = BM_BTN_REPLY, .label = 13 /* btn_back */, .transition = 26, .data = NULL},
-#line 93 "spec/rental/bot.yaml"
-    /* 14 */ {.kind = BM_BTN_CALLBACK, .label = 15 /* btn_cls_economy */, .transition = 27, .data = "cars.0"},
-#line 93 "spec/rental/bot.yaml"
-    /* 15 */ {.kind = BM_BTN_CALLBACK, .label = 16 /* btn_cls_compact */, .transition = 28, .data = "cars.1"},
-#line 94 "spec/rental/bot.yaml"
-    /* 16 */ {.kind = BM_BTN_CALLBACK, .label = 17 /* btn_cls_suv */, .transition = 29, .data = "cars.2"},
-#line 94 "spec/rental/bot.yaml"
-    /* 17 */ {.kind = BM_BTN_CALLBACK, .label = 18 /* btn_cls_minivan */, .transition = 30, .data = "cars.3"},
-#line 95 "spec/rental/bot.yaml"
-    /* 18 */ {.kind = BM_BTN_URL, .label = 21 /* btn_website */, .transition = BM_NONE, .data = "https://rent.example.com/cars"},
-#line 103 "spec/rental/bot.yaml"
-    /* 19 */ {.kind = BM_BTN_CALLBACK, .label = 15 /* btn_cls_economy */, .transition = 32, .data = "cars_classes.0"},
-#line 103 "spec/rental/bot.yaml"
-    /* 20 */ {.kind = BM_BTN_CALLBACK, .label = 16 /* btn_cls_compact */, .transition = 33, .data = "cars_classes.1"},
-#line 104 "spec/rental/bot.yaml"
-    /* 21 */ {.kind = BM_BTN_CALLBACK, .label = 17 /* btn_cls_suv */, .transition = 34, .data = "cars_classes.2"},
-#line 104 "spec/rental/bot.yaml"
-    /* 22 */ {.kind = BM_BTN_CALLBACK, .label = 18 /* btn_cls_minivan */, .transition = 35, .data = "cars_classes.3"},
-#line 105 "spec/rental/bot.yaml"
-    /* 23 */ {.kind = BM_BTN_URL, .label = 21 /* btn_website */, .transition = BM_NONE, .data = "https://rent.example.com/cars"},
-#line 118 "spec/rental/bot.yaml"
-    /* 24 */ {.kind = BM_BTN_CALLBACK, .label = 19 /* btn_all_classes */, .transition = 39, .data = "car_economy.0"},
-#line 118 "spec/rental/bot.yaml"
-    /* 25 */ {.kind = BM_BTN_CALLBACK, .label = 20 /* btn_book_inline */, .transition = 40, .data = "car_economy.1"},
-#line 119 "spec/rental/bot.yaml"
-    /* 26 */ {.kind = BM_BTN_URL, .label = 21 /* btn_website */, .transition = BM_NONE, .data = "https://rent.example.com/cars/economy"},
-#line 132 "spec/rental/bot.yaml"
-    /* 27 */ {.kind = BM_BTN_CALLBACK, .label = 19 /* btn_all_classes */, .transition = 44, .data = "car_compact.0"},
-#line 132 "spec/rental/bot.yaml"
-    /* 28 */ {.kind = BM_BTN_CALLBACK, .label = 20 /* btn_book_inline */, .transition = 45, .data = "car_compact.1"},
-#line 133 "spec/rental/bot.yaml"
-    /* 29 */ {.kind = BM_BTN_URL, .label = 21 /* btn_website */, .transition = BM_NONE, .data = "https://rent.example.com/cars/compact"},
-#line 146 "spec/rental/bot.yaml"
-    /* 30 */ {.kind = BM_BTN_CALLBACK, .label = 19 /* btn_all_classes */, .transition = 49, .data = "car_suv.0"},
-#line 146 "spec/rental/bot.yaml"
-    /* 31 */ {.kind = BM_BTN_CALLBACK, .label = 20 /* btn_book_inline */, .transition = 50, .data = "car_suv.1"},
-#line 147 "spec/rental/bot.yaml"
-    /* 32 */ {.kind = BM_BTN_URL, .label = 21 /* btn_website */, .transition = BM_NONE, .data = "https://rent.example.com/cars/suv"},
-#line 160 "spec/rental/bot.yaml"
-    /* 33 */ {.kind = BM_BTN_CALLBACK, .label = 19 /* btn_all_classes */, .transition = 54, .data = "car_minivan.0"},
-#line 160 "spec/rental/bot.yaml"
-    /* 34 */ {.kind = BM_BTN_CALLBACK, .label = 20 /* btn_book_inline */, .transition = 55, .data = "car_minivan.1"},
-#line 161 "spec/rental/bot.yaml"
-    /* 35 */ {.kind = BM_BTN_URL, .label = 21 /* btn_website */, .transition = BM_NONE, .data = "https://rent.example.com/cars/minivan"},
-#line 175 "spec/rental/bot.yaml"
-    /* 36 */ {.kind = BM_BTN_REPLY, .label = 22 /* btn_t_driver */, .transition = 59, .data = NULL},
-#line 175 "spec/rental/bot.yaml"
-    /* 37 */ {.kind = BM_BTN_REPLY, .label = 23 /* btn_t_deposit */, .transition = 60, .data = NULL},
-#line 176 "spec/rental/bot.yaml"
-    /* 38 */ {.kind = BM_BTN_REPLY, .label = 24 /* btn_t_insurance */, .transition = 61, .data = NULL},
-#line 176 "spec/rental/bot.yaml"
-    /* 39 */ {.kind = BM_BTN_REPLY, .label = 25 /* btn_t_abroad */, .transition = 62, .data = NULL},
-#line 177 "spec/rental/bot.yaml"
-    /* 40 */ {.kind = BM_BTN_REPLY, .label = 26 /* btn_t_fuel */, .transition = 63, .data = NULL},
-#line 177 "spec/rental/bot.yaml"
-    /* 41 */ {.kind = BM_BTN_REPLY, .label = 13 /* btn_back */, .transition = 64, .data = NULL},
-#line 185 "spec/rental/bot.yaml"
-    /* 42 */ {.kind = BM_BTN_REPLY, .label = 13 /* btn_back */, .transition = 66, .data = NULL},
-#line 185 "spec/rental/bot.yaml"
-    /* 43 */ {.kind = BM_BTN_REPLY, .label = 14 /* btn_home */, .transition = 67, .data = NULL},
-#line 193 "spec/rental/bot.yaml"
-    /* 44 */ {.kind = BM_BTN_REPLY, .label = 13 /* btn_back */, .transition = 69, .data = NULL},
-#line 193 "spec/rental/bot.yaml"
-    /* 45 */ {.kind = BM_BTN_REPLY, .label = 14 /* btn_home */, .transition = 70, .data = NULL},
-#line 201 "spec/rental/bot.yaml"
-    /* 46 */ {.kind = BM_BTN_REPLY, .label = 13 /* btn_back */, .transition = 72, .data = NULL},
-#line 201 "spec/rental/bot.yaml"
-    /* 47 */ {.kind = BM_BTN_REPLY, .label = 14 /* btn_home */, .transition = 73, .data = NULL},
-#line 209 "spec/rental/bot.yaml"
-    /* 48 */ {.kind = BM_BTN_REPLY, .label = 13 /* btn_back */, .transition = 75, .data = NULL},
-#line 209 "spec/rental/bot.yaml"
-    /* 49 */ {.kind = BM_BTN_REPLY, .label = 14 /* btn_home */, .transition = 76, .data = NULL},
-#line 217 "spec/rental/bot.yaml"
-    /* 50 */ {.kind = BM_BTN_REPLY, .label = 13 /* btn_back */, .transition = 78, .data = NULL},
-#line 217 "spec/rental/bot.yaml"
-    /* 51 */ {.kind = BM_BTN_REPLY, .label = 14 /* btn_home */, .transition = 79, .data = NULL},
-#line 226 "spec/rental/bot.yaml"
-    /* 52 */ {.kind = BM_BTN_REPLY, .label = 11 /* btn_book */, .transition = 81, .data = NULL},
-#line 227 "spec/rental/bot.yaml"
-    /* 53 */ {.kind = BM_BTN_REPLY, .label = 13 /* btn_back */, .transition = 82, .data = NULL},
+    /* 11 */ {.kind = BM_BTN_REPLY, .label = 14 /* btn_operator */, .transition = 20, .data = NULL},
+#line 109 "spec/rental/bot.yaml"
+    /* 12 */ {.kind = BM_BTN_REPLY, .label = 13 /* btn_book */, .transition = 25, .data = NULL},
+#line 110 "spec/rental/bot.yaml"
+    /* 13 */ {.kind = BM_BTN_REPLY, .label = 15 /* btn_back */, .transition = 26, .data = NULL},
+#line 112 "spec/rental/bot.yaml"
+    /* 14 */ {.kind = BM_BTN_CALLBACK, .label = 17 /* btn_cls_economy */, .transition = 27, .data = "cars.0"},
+#line 112 "spec/rental/bot.yaml"
+    /* 15 */ {.kind = BM_BTN_CALLBACK, .label = 18 /* btn_cls_compact */, .transition = 28, .data = "cars.1"},
+#line 113 "spec/rental/bot.yaml"
+    /* 16 */ {.kind = BM_BTN_CALLBACK, .label = 19 /* btn_cls_suv */, .transition = 29, .data = "cars.2"},
+#line 113 "spec/rental/bot.yaml"
+    /* 17 */ {.kind = BM_BTN_CALLBACK, .label = 20 /* btn_cls_minivan */, .transition = 30, .data = "cars.3"},
+#line 114 "spec/rental/bot.yaml"
+    /* 18 */ {.kind = BM_BTN_URL, .label = 23 /* btn_website */, .transition = BM_NONE, .data = "https://rent.example.com/cars"},
+#line 122 "spec/rental/bot.yaml"
+    /* 19 */ {.kind = BM_BTN_CALLBACK, .label = 17 /* btn_cls_economy */, .transition = 32, .data = "cars_classes.0"},
+#line 122 "spec/rental/bot.yaml"
+    /* 20 */ {.kind = BM_BTN_CALLBACK, .label = 18 /* btn_cls_compact */, .transition = 33, .data = "cars_classes.1"},
+#line 123 "spec/rental/bot.yaml"
+    /* 21 */ {.kind = BM_BTN_CALLBACK, .label = 19 /* btn_cls_suv */, .transition = 34, .data = "cars_classes.2"},
+#line 123 "spec/rental/bot.yaml"
+    /* 22 */ {.kind = BM_BTN_CALLBACK, .label = 20 /* btn_cls_minivan */, .transition = 35, .data = "cars_classes.3"},
+#line 124 "spec/rental/bot.yaml"
+    /* 23 */ {.kind = BM_BTN_URL, .label = 23 /* btn_website */, .transition = BM_NONE, .data = "https://rent.example.com/cars"},
+#line 137 "spec/rental/bot.yaml"
+    /* 24 */ {.kind = BM_BTN_CALLBACK, .label = 21 /* btn_all_classes */, .transition = 39, .data = "car_economy.0"},
+#line 137 "spec/rental/bot.yaml"
+    /* 25 */ {.kind = BM_BTN_CALLBACK, .label = 22 /* btn_book_inline */, .transition = 40, .data = "car_economy.1"},
+#line 138 "spec/rental/bot.yaml"
+    /* 26 */ {.kind = BM_BTN_URL, .label = 23 /* btn_website */, .transition = BM_NONE, .data = "https://rent.example.com/cars/economy"},
+#line 151 "spec/rental/bot.yaml"
+    /* 27 */ {.kind = BM_BTN_CALLBACK, .label = 21 /* btn_all_classes */, .transition = 44, .data = "car_compact.0"},
+#line 151 "spec/rental/bot.yaml"
+    /* 28 */ {.kind = BM_BTN_CALLBACK, .label = 22 /* btn_book_inline */, .transition = 45, .data = "car_compact.1"},
+#line 152 "spec/rental/bot.yaml"
+    /* 29 */ {.kind = BM_BTN_URL, .label = 23 /* btn_website */, .transition = BM_NONE, .data = "https://rent.example.com/cars/compact"},
+#line 165 "spec/rental/bot.yaml"
+    /* 30 */ {.kind = BM_BTN_CALLBACK, .label = 21 /* btn_all_classes */, .transition = 49, .data = "car_suv.0"},
+#line 165 "spec/rental/bot.yaml"
+    /* 31 */ {.kind = BM_BTN_CALLBACK, .label = 22 /* btn_book_inline */, .transition = 50, .data = "car_suv.1"},
+#line 166 "spec/rental/bot.yaml"
+    /* 32 */ {.kind = BM_BTN_URL, .label = 23 /* btn_website */, .transition = BM_NONE, .data = "https://rent.example.com/cars/suv"},
+#line 179 "spec/rental/bot.yaml"
+    /* 33 */ {.kind = BM_BTN_CALLBACK, .label = 21 /* btn_all_classes */, .transition = 54, .data = "car_minivan.0"},
+#line 179 "spec/rental/bot.yaml"
+    /* 34 */ {.kind = BM_BTN_CALLBACK, .label = 22 /* btn_book_inline */, .transition = 55, .data = "car_minivan.1"},
+#line 180 "spec/rental/bot.yaml"
+    /* 35 */ {.kind = BM_BTN_URL, .label = 23 /* btn_website */, .transition = BM_NONE, .data = "https://rent.example.com/cars/minivan"},
+#line 194 "spec/rental/bot.yaml"
+    /* 36 */ {.kind = BM_BTN_REPLY, .label = 24 /* btn_t_driver */, .transition = 59, .data = NULL},
+#line 194 "spec/rental/bot.yaml"
+    /* 37 */ {.kind = BM_BTN_REPLY, .label = 25 /* btn_t_deposit */, .transition = 60, .data = NULL},
+#line 195 "spec/rental/bot.yaml"
+    /* 38 */ {.kind = BM_BTN_REPLY, .label = 26 /* btn_t_insurance */, .transition = 61, .data = NULL},
+#line 195 "spec/rental/bot.yaml"
+    /* 39 */ {.kind = BM_BTN_REPLY, .label = 27 /* btn_t_abroad */, .transition = 62, .data = NULL},
+#line 196 "spec/rental/bot.yaml"
+    /* 40 */ {.kind = BM_BTN_REPLY, .label = 28 /* btn_t_fuel */, .transition = 63, .data = NULL},
+#line 196 "spec/rental/bot.yaml"
+    /* 41 */ {.kind = BM_BTN_REPLY, .label = 15 /* btn_back */, .transition = 64, .data = NULL},
+#line 204 "spec/rental/bot.yaml"
+    /* 42 */ {.kind = BM_BTN_REPLY, .label = 15 /* btn_back */, .transition = 66, .data = NULL},
+#line 204 "spec/rental/bot.yaml"
+    /* 43 */ {.kind = BM_BTN_REPLY, .label = 16 /* btn_home */, .transition = 67, .data = NULL},
+#line 212 "spec/rental/bot.yaml"
+    /* 44 */ {.kind = BM_BTN_REPLY, .label = 15 /* btn_back */, .transition = 69, .data = NULL},
+#line 212 "spec/rental/bot.yaml"
+    /* 45 */ {.kind = BM_BTN_REPLY, .label = 16 /* btn_home */, .transition = 70, .data = NULL},
+#line 220 "spec/rental/bot.yaml"
+    /* 46 */ {.kind = BM_BTN_REPLY, .label = 15 /* btn_back */, .transition = 72, .data = NULL},
+#line 220 "spec/rental/bot.yaml"
+    /* 47 */ {.kind = BM_BTN_REPLY, .label = 16 /* btn_home */, .transition = 73, .data = NULL},
+#line 228 "spec/rental/bot.yaml"
+    /* 48 */ {.kind = BM_BTN_REPLY, .label = 15 /* btn_back */, .transition = 75, .data = NULL},
+#line 228 "spec/rental/bot.yaml"
+    /* 49 */ {.kind = BM_BTN_REPLY, .label = 16 /* btn_home */, .transition = 76, .data = NULL},
 #line 236 "spec/rental/bot.yaml"
-    /* 54 */ {.kind = BM_BTN_REPLY, .label = 12 /* btn_operator */, .transition = 84, .data = NULL},
-#line 237 "spec/rental/bot.yaml"
-    /* 55 */ {.kind = BM_BTN_REPLY, .label = 13 /* btn_back */, .transition = 85, .data = NULL},
-#line 239 "spec/rental/bot.yaml"
-    /* 56 */ {.kind = BM_BTN_URL, .label = 27 /* btn_map */, .transition = BM_NONE, .data = "https://www.google.com/maps/search/?api=1&query=Bulevar+Mihajla+Pupina+10+Beograd"},
-#line 240 "spec/rental/bot.yaml"
-    /* 57 */ {.kind = BM_BTN_URL, .label = 28 /* btn_whatsapp */, .transition = BM_NONE, .data = "https://wa.me/381641234567"},
-#line 240 "spec/rental/bot.yaml"
-    /* 58 */ {.kind = BM_BTN_URL, .label = 21 /* btn_website */, .transition = BM_NONE, .data = "https://rent.example.com"},
-#line 1124 "rental.c"
+    /* 50 */ {.kind = BM_BTN_REPLY, .label = 15 /* btn_back */, .transition = 78, .data = NULL},
+#line 236 "spec/rental/bot.yaml"
+    /* 51 */ {.kind = BM_BTN_REPLY, .label = 16 /* btn_home */, .transition = 79, .data = NULL},
+#line 245 "spec/rental/bot.yaml"
+    /* 52 */ {.kind = BM_BTN_REPLY, .label = 13 /* btn_book */, .transition = 81, .data = NULL},
+#line 246 "spec/rental/bot.yaml"
+    /* 53 */ {.kind = BM_BTN_REPLY, .label = 15 /* btn_back */, .transition = 82, .data = NULL},
+#line 255 "spec/rental/bot.yaml"
+    /* 54 */ {.kind = BM_BTN_REPLY, .label = 14 /* btn_operator */, .transition = 84, .data = NULL},
+#line 256 "spec/rental/bot.yaml"
+    /* 55 */ {.kind = BM_BTN_REPLY, .label = 15 /* btn_back */, .transition = 85, .data = NULL},
+#line 258 "spec/rental/bot.yaml"
+    /* 56 */ {.kind = BM_BTN_URL, .label = 29 /* btn_map */, .transition = BM_NONE, .data = "https://www.google.com/maps/search/?api=1&query=Bulevar+Mihajla+Pupina+10+Beograd"},
+#line 259 "spec/rental/bot.yaml"
+    /* 57 */ {.kind = BM_BTN_URL, .label = 30 /* btn_whatsapp */, .transition = BM_NONE, .data = "https://wa.me/381641234567"},
+#line 259 "spec/rental/bot.yaml"
+    /* 58 */ {.kind = BM_BTN_URL, .label = 23 /* btn_website */, .transition = BM_NONE, .data = "https://rent.example.com"},
+#line 1140 "rental.c"
 };
 
 static const bm_row rows[38] = {
@@ -1186,112 +1202,112 @@ static const bm_keyboard keyboards[18] = {
 };
 
 static const bm_state states[16] = {
-#line 46 "spec/rental/bot.yaml"
+#line 65 "spec/rental/bot.yaml"
     [RENTAL_S_WELCOME] = {.name = "welcome", .id = 0x27e17df3u, .first_say = 0, .n_say = 1,
         .reply_kb = 0, .inline_kb = BM_NONE, .contact_tr = BM_NONE, .voice_tr = BM_NONE, .fallback_tr = 14},
-#line 65 "spec/rental/bot.yaml"
+#line 84 "spec/rental/bot.yaml"
     [RENTAL_S_MAIN] = {.name = "main", .id = 0xea90e208u, .first_say = 1, .n_say = 1,
         .reply_kb = 1, .inline_kb = BM_NONE, .contact_tr = BM_NONE, .voice_tr = BM_NONE, .fallback_tr = 24},
-#line 87 "spec/rental/bot.yaml"
+#line 106 "spec/rental/bot.yaml"
     [RENTAL_S_CARS] = {.name = "cars", .id = 0x95276dd6u, .first_say = 2, .n_say = 2,
         .reply_kb = 2, .inline_kb = 3, .contact_tr = BM_NONE, .voice_tr = BM_NONE, .fallback_tr = 31},
-#line 100 "spec/rental/bot.yaml"
+#line 119 "spec/rental/bot.yaml"
     [RENTAL_S_CARS_CLASSES] = {.name = "cars_classes", .id = 0x01dd8821u, .first_say = 4, .n_say = 1,
         .reply_kb = BM_NONE, .inline_kb = 4, .contact_tr = BM_NONE, .voice_tr = BM_NONE, .fallback_tr = 38},
-#line 115 "spec/rental/bot.yaml"
+#line 134 "spec/rental/bot.yaml"
     [RENTAL_S_CAR_ECONOMY] = {.name = "car_economy", .id = 0xd029a276u, .first_say = 5, .n_say = 1,
         .reply_kb = BM_NONE, .inline_kb = 5, .contact_tr = BM_NONE, .voice_tr = BM_NONE, .fallback_tr = 43},
-#line 129 "spec/rental/bot.yaml"
+#line 148 "spec/rental/bot.yaml"
     [RENTAL_S_CAR_COMPACT] = {.name = "car_compact", .id = 0x49b0e0afu, .first_say = 6, .n_say = 1,
         .reply_kb = BM_NONE, .inline_kb = 6, .contact_tr = BM_NONE, .voice_tr = BM_NONE, .fallback_tr = 48},
-#line 143 "spec/rental/bot.yaml"
+#line 162 "spec/rental/bot.yaml"
     [RENTAL_S_CAR_SUV] = {.name = "car_suv", .id = 0x5b4a4484u, .first_say = 7, .n_say = 1,
         .reply_kb = BM_NONE, .inline_kb = 7, .contact_tr = BM_NONE, .voice_tr = BM_NONE, .fallback_tr = 53},
-#line 157 "spec/rental/bot.yaml"
+#line 176 "spec/rental/bot.yaml"
     [RENTAL_S_CAR_MINIVAN] = {.name = "car_minivan", .id = 0xebf98e62u, .first_say = 8, .n_say = 1,
         .reply_kb = BM_NONE, .inline_kb = 8, .contact_tr = BM_NONE, .voice_tr = BM_NONE, .fallback_tr = 58},
-#line 172 "spec/rental/bot.yaml"
+#line 191 "spec/rental/bot.yaml"
     [RENTAL_S_TERMS] = {.name = "terms", .id = 0xee7a3c2cu, .first_say = 9, .n_say = 1,
         .reply_kb = 9, .inline_kb = BM_NONE, .contact_tr = BM_NONE, .voice_tr = BM_NONE, .fallback_tr = 65},
-#line 182 "spec/rental/bot.yaml"
+#line 201 "spec/rental/bot.yaml"
     [RENTAL_S_TERMS_DRIVER] = {.name = "terms_driver", .id = 0x497fd2cbu, .first_say = 10, .n_say = 1,
         .reply_kb = 10, .inline_kb = BM_NONE, .contact_tr = BM_NONE, .voice_tr = BM_NONE, .fallback_tr = 68},
-#line 190 "spec/rental/bot.yaml"
+#line 209 "spec/rental/bot.yaml"
     [RENTAL_S_TERMS_DEPOSIT] = {.name = "terms_deposit", .id = 0x1595f261u, .first_say = 11, .n_say = 1,
         .reply_kb = 11, .inline_kb = BM_NONE, .contact_tr = BM_NONE, .voice_tr = BM_NONE, .fallback_tr = 71},
-#line 198 "spec/rental/bot.yaml"
+#line 217 "spec/rental/bot.yaml"
     [RENTAL_S_TERMS_INSURANCE] = {.name = "terms_insurance", .id = 0xd189e643u, .first_say = 12, .n_say = 1,
         .reply_kb = 12, .inline_kb = BM_NONE, .contact_tr = BM_NONE, .voice_tr = BM_NONE, .fallback_tr = 74},
-#line 206 "spec/rental/bot.yaml"
+#line 225 "spec/rental/bot.yaml"
     [RENTAL_S_TERMS_ABROAD] = {.name = "terms_abroad", .id = 0x745c346cu, .first_say = 13, .n_say = 1,
         .reply_kb = 13, .inline_kb = BM_NONE, .contact_tr = BM_NONE, .voice_tr = BM_NONE, .fallback_tr = 77},
-#line 214 "spec/rental/bot.yaml"
+#line 233 "spec/rental/bot.yaml"
     [RENTAL_S_TERMS_FUEL] = {.name = "terms_fuel", .id = 0x762d79f1u, .first_say = 14, .n_say = 1,
         .reply_kb = 14, .inline_kb = BM_NONE, .contact_tr = BM_NONE, .voice_tr = BM_NONE, .fallback_tr = 80},
-#line 223 "spec/rental/bot.yaml"
+#line 242 "spec/rental/bot.yaml"
     [RENTAL_S_DELIVERY] = {.name = "delivery", .id = 0xf9c53a55u, .first_say = 15, .n_say = 1,
         .reply_kb = 15, .inline_kb = BM_NONE, .contact_tr = BM_NONE, .voice_tr = BM_NONE, .fallback_tr = 83},
-#line 233 "spec/rental/bot.yaml"
+#line 252 "spec/rental/bot.yaml"
     [RENTAL_S_CONTACTS] = {.name = "contacts", .id = 0xcedcb8f0u, .first_say = 16, .n_say = 2,
         .reply_kb = 16, .inline_kb = 17, .contact_tr = BM_NONE, .voice_tr = BM_NONE, .fallback_tr = 86},
-#line 1238 "rental.c"
+#line 1254 "rental.c"
 };
 
 static const bm_field fields[5] = {
-#line 252 "spec/rental/bot.yaml"
+#line 271 "spec/rental/bot.yaml"
     /* 0: booking.pickup_date */
-    {.name = "pickup_date", .id = 0x02a8ff27u, .ask = 49 /* ask_pickup_date */, .retry = 50 /* retry_pickup_date */,
+    {.name = "pickup_date", .id = 0x02a8ff27u, .ask = 51 /* ask_pickup_date */, .retry = 52 /* retry_pickup_date */,
      .button = BM_NONE, .var = 0, .validator = BM_V_DATE, .regex = BM_NONE,
      .min = -HUGE_VAL, .max = HUGE_VAL, .first_choice = 0, .n_choices = 0},
-#line 256 "spec/rental/bot.yaml"
+#line 275 "spec/rental/bot.yaml"
     /* 1: booking.days */
-    {.name = "days", .id = 0xae918921u, .ask = 51 /* ask_days */, .retry = 52 /* retry_days */,
+    {.name = "days", .id = 0xae918921u, .ask = 53 /* ask_days */, .retry = 54 /* retry_days */,
      .button = BM_NONE, .var = 1, .validator = BM_V_INTEGER, .regex = BM_NONE,
      .min = 1.0, .max = 30.0, .first_choice = 0, .n_choices = 0},
-#line 260 "spec/rental/bot.yaml"
+#line 279 "spec/rental/bot.yaml"
     /* 2: booking.car_class */
-    {.name = "car_class", .id = 0x790141dbu, .ask = 53 /* ask_car_class */, .retry = 54 /* retry_car_class */,
+    {.name = "car_class", .id = 0x790141dbu, .ask = 55 /* ask_car_class */, .retry = 56 /* retry_car_class */,
      .button = BM_NONE, .var = 2, .validator = BM_V_CHOICE, .regex = BM_NONE,
      .min = -HUGE_VAL, .max = HUGE_VAL, .first_choice = 0, .n_choices = 4},
-#line 264 "spec/rental/bot.yaml"
+#line 283 "spec/rental/bot.yaml"
     /* 3: booking.phone */
-    {.name = "phone", .id = 0x8896b37au, .ask = 59 /* ask_phone */, .retry = 60 /* retry_phone */,
-     .button = 29 /* btn_share_phone */, .var = 3, .validator = BM_V_PHONE, .regex = BM_NONE,
+    {.name = "phone", .id = 0x8896b37au, .ask = 61 /* ask_phone */, .retry = 62 /* retry_phone */,
+     .button = 31 /* btn_share_phone */, .var = 3, .validator = BM_V_PHONE, .regex = BM_NONE,
      .min = -HUGE_VAL, .max = HUGE_VAL, .first_choice = 4, .n_choices = 0},
-#line 269 "spec/rental/bot.yaml"
+#line 288 "spec/rental/bot.yaml"
     /* 4: booking.full_name */
-    {.name = "full_name", .id = 0x80c34a5fu, .ask = 61 /* ask_full_name */, .retry = 62 /* retry_full_name */,
+    {.name = "full_name", .id = 0x80c34a5fu, .ask = 63 /* ask_full_name */, .retry = 64 /* retry_full_name */,
      .button = BM_NONE, .var = 4, .validator = BM_V_REGEX, .regex = 0,
      .min = -HUGE_VAL, .max = HUGE_VAL, .first_choice = 4, .n_choices = 0},
-#line 1267 "rental.c"
+#line 1283 "rental.c"
 };
 
 static const int choices[4] = {
-    55 /* class_economy */,
-    56 /* class_compact */,
-    57 /* class_suv */,
-    58 /* class_minivan */,
+    57 /* class_economy */,
+    58 /* class_compact */,
+    59 /* class_suv */,
+    60 /* class_minivan */,
 };
 
 static const bm_form forms[1] = {
-#line 250 "spec/rental/bot.yaml"
+#line 269 "spec/rental/bot.yaml"
     /* 0 */ {.name = "booking", .id = 0x8c086450u, .first_field = 0, .n_fields = 5,
      .done_tr = 87, .cancel_tr = 88},
-#line 1281 "rental.c"
+#line 1297 "rental.c"
 };
 
 static const bm_command commands[5] = {
-#line 22 "spec/rental/bot.yaml"
-    /* 0 */ {.name = "start", .description = 2 /* cmd_start */, .transition = 0},
-#line 25 "spec/rental/bot.yaml"
-    /* 1 */ {.name = "menu", .description = 3 /* cmd_menu */, .transition = 1},
-#line 28 "spec/rental/bot.yaml"
-    /* 2 */ {.name = "book", .description = 4 /* cmd_book */, .transition = 2},
-#line 32 "spec/rental/bot.yaml"
-    /* 3 */ {.name = "help", .description = 5 /* cmd_help */, .transition = 3},
-#line 35 "spec/rental/bot.yaml"
-    /* 4 */ {.name = "cancel", .description = 6 /* cmd_cancel */, .transition = 4},
-#line 1295 "rental.c"
+#line 41 "spec/rental/bot.yaml"
+    /* 0 */ {.name = "start", .description = 4 /* cmd_start */, .transition = 0},
+#line 44 "spec/rental/bot.yaml"
+    /* 1 */ {.name = "menu", .description = 5 /* cmd_menu */, .transition = 1},
+#line 47 "spec/rental/bot.yaml"
+    /* 2 */ {.name = "book", .description = 6 /* cmd_book */, .transition = 2},
+#line 51 "spec/rental/bot.yaml"
+    /* 3 */ {.name = "help", .description = 7 /* cmd_help */, .transition = 3},
+#line 54 "spec/rental/bot.yaml"
+    /* 4 */ {.name = "cancel", .description = 8 /* cmd_cancel */, .transition = 4},
+#line 1311 "rental.c"
 };
 
 static const bm_var vars[5] = {
@@ -1304,29 +1320,242 @@ static const bm_var vars[5] = {
 
 /* stored state names that no longer exist, and where their users go */
 static const bm_move moves[2] = {
-#line 279 "spec/rental/bot.yaml"
+#line 298 "spec/rental/bot.yaml"
     {.from = "promo", .to = RENTAL_S_MAIN},
-#line 66 "spec/rental/bot.yaml"
+#line 85 "spec/rental/bot.yaml"
     {.from = "menu", .to = RENTAL_S_MAIN},
-#line 1312 "rental.c"
+#line 1328 "rental.c"
+};
+
+/* knowledge file company_context.txt (9181 bytes) */
+static const char knowledge_0[] =
+    "# YOUR COMPANY — car rental in Belgrade\n"
+    "\n"
+    "This is the knowledge base of YOUR COMPANY, a car rental company in Belgrade, Serbia. The assistant answers customers' questions only from this text. Sections start with \"##\"; each is about one topic.\n"
+    "\n"
+    "## About the company\n"
+    "\n"
+    "YOUR COMPANY rents cars in Belgrade since 2012. Our office is at Bulevar Mihajla Pupina 10, Novi Beograd. We deliver cars to Belgrade Nikola Tesla Airport (BEG), to hotels and apartments in the city, to train and bus stations and to Novi Sad. All cars are less than 4 years old, serviced at official dealers, with air conditioning and summer or winter tyres depending on the season. We speak English, Serbian and Russian.\n"
+    "\n"
+    "## Fleet and car classes\n"
+    "\n"
+    "We have four classes of cars. Economy: Fiat Panda, Renault Clio, Toyota Yaris or similar; 5 seats, 2 suitcases, manual gearbox (Toyota Yaris also automatic for €5 per day extra), about 5–6 l/100 km. Compact: VW Golf, Škoda Octavia, Toyota Corolla or similar; 5 seats, 3 suitcases, cruise control, automatic or manual, about 5–7 l/100 km. SUV: Dacia Duster 4×4 (manual), Nissan Qashqai, Kia Sportage (automatic); 5 seats, 4 suitcases, parking sensors, about 6–8 l/100 km. Minivan: Opel Zafira (7 seats), VW Caravelle and Renault Trafic (9 seats), diesel, up to 6 suitcases, air conditioning for every row. We guarantee the class, not the exact model.\n"
+    "\n"
+    "## Prices per day\n"
+    "\n"
+    "Prices per day for rentals of 1–2 days / 3–6 days / 7 days or more: Economy €35 / €30 / €25; Compact €45 / €40 / €35; SUV €65 / €58 / €50; Minivan €90 / €82 / €75. Prices include VAT (PDV 20%), basic insurance (CDW and theft protection) and, from 3 days, unlimited mileage. A rental day is 24 hours from the pick-up time; up to 59 minutes late is free, more counts as another day.\n"
+    "\n"
+    "## High season and long rentals\n"
+    "\n"
+    "High season is 1 June – 15 September and 20 December – 10 January; in high season every daily price is 20% higher. Rentals longer than 30 days (monthly rental) get a special price: ask a manager for an offer. There is no low-season surcharge and no extra charge for weekends or holidays.\n"
+    "\n"
+    "## Deposit\n"
+    "\n"
+    "Every rental needs a refundable security deposit: Economy €200, Compact €300, SUV €400, Minivan €500. The deposit is blocked on a credit or debit card in the main driver's name, or left in cash (EUR or RSD). It is released when the car comes back in the same condition and with a full tank; card blocks are usually released by the bank within 3–14 days, cash is returned at once. With Super CDW the deposit stays the same; damages, fines and missing fuel may be deducted from it.\n"
+    "\n"
+    "## Payment methods\n"
+    "\n"
+    "You pay for the rental when you pick up the car; no prepayment is needed to book. We accept cash in euros (EUR) or Serbian dinars (RSD), cards Visa, Mastercard, Maestro and DinaCard, and bank transfer for companies (we issue an invoice with VAT). American Express and cryptocurrency are not accepted. Prices are in euros; cash in dinars is taken at the day's exchange rate of the National Bank of Serbia.\n"
+    "\n"
+    "## Driver age and driving licence\n"
+    "\n"
+    "The driver must be at least 21 years old and have held a driving licence for at least 2 years. Drivers aged 21–23 pay a young driver fee of €5 per day. There is no upper age limit. A licence in the Latin alphabet (EU, UK, US and most others) is enough; a licence in another alphabet (for example Russian, Ukrainian of the old type, Chinese or Arabic) must come with an International Driving Permit.\n"
+    "\n"
+    "## Documents at pick-up\n"
+    "\n"
+    "Bring a passport (citizens of Serbia: an ID card), the driving licence (plus an International Driving Permit if the licence is not in the Latin alphabet) and a bank card in the main driver's name for the deposit, or the deposit in cash. We sign the rental contract and check the car together with you; photos of the car are taken at pick-up and return.\n"
+    "\n"
+    "## Additional driver\n"
+    "\n"
+    "An additional driver costs €3 per day. The same rules apply: 21 years or older, licence held for 2 years; the additional driver must be present at pick-up with their passport and licence. Only the drivers written in the contract may drive the car; otherwise the insurance does not cover it.\n"
+    "\n"
+    "## Insurance\n"
+    "\n"
+    "Every price includes third-party liability insurance, CDW (collision damage waiver) and TP (theft protection). The excess (the most you pay for damage or theft) is €500 for Economy and Compact and €1,000 for SUV and Minivan. Optional Super CDW reduces the excess to €0: €10 per day for Economy and Compact, €15 per day for SUV and Minivan. Tyres, glass and mirrors cover costs €3 per day. Insurance does not cover damage caused by driving under alcohol or drugs, by an unlisted driver, or off paved roads.\n"
+    "\n"
+    "## Accident, damage or breakdown\n"
+    "\n"
+    "In an accident call the police (192) at once and then us: +381 11 123 4567, 24 hours a day. Without a police report (zapisnik) the insurance does not pay and the full damage is charged. Do not repair the car yourself. If the car breaks down, call us: we send roadside assistance and, if needed, a replacement car free of charge anywhere in Serbia.\n"
+    "\n"
+    "## Fuel policy\n"
+    "\n"
+    "Fuel policy is full to full: you get the car with a full tank and return it full. Missing fuel is charged at the pump price plus a €10 refuelling fee. Economy and Compact cars use petrol (95), SUVs petrol or diesel, minivans diesel; the fuel type is written on the fuel cap and in the contract.\n"
+    "\n"
+    "## Mileage\n"
+    "\n"
+    "Rentals of 3 days or more have unlimited mileage. Rentals of 1–2 days include 300 km per day; every kilometre above that costs €0.15.\n"
+    "\n"
+    "## Delivery and return in Belgrade\n"
+    "\n"
+    "Pick-up and return at our office in Novi Beograd are free. Delivery to any address in Belgrade — a hotel, an apartment, the train station or the bus station — costs €10 and is free for rentals of 3 days or more. Delivery to Novi Sad costs €40. Delivery or return out of office hours (22:00–08:00) costs €15 extra. The car can be returned at any of these places; one-way rentals within Serbia are possible on request.\n"
+    "\n"
+    "## Airport delivery\n"
+    "\n"
+    "We deliver to Belgrade Nikola Tesla Airport (BEG) for €20; it is free for rentals of 7 days or more. Our driver meets you in the arrivals hall with a name sign. Give us your flight number: we follow the flight, so a delay is not a problem and waiting is free. Night arrivals (22:00–08:00) cost €15 extra. Airport delivery works 24/7 by prior arrangement.\n"
+    "\n"
+    "## Trips abroad\n"
+    "\n"
+    "Cross-border trips are allowed to Montenegro, Bosnia and Herzegovina, North Macedonia and the EU countries (Croatia, Hungary, Romania, Bulgaria, Slovenia, Greece and others). The cross-border fee is €40 per rental and includes the green card insurance and the papers. Tell us about the trip when booking, so the documents are ready at pick-up. Trips to Kosovo, Albania and countries outside Europe are not allowed without written permission; other countries on request.\n"
+    "\n"
+    "## Child seats and extras\n"
+    "\n"
+    "Child seats (0–4 years), booster seats and baby seats are free of charge on request. A GPS navigator costs €3 per day; a phone holder and a USB charger are in every car. Snow chains are free in winter (November – March); winter tyres are fitted by law from 1 November to 1 April at no extra cost. Roof boxes and bicycle racks on request.\n"
+    "\n"
+    "## Booking, changes and cancellation\n"
+    "\n"
+    "Book in this bot (📝 Book a car), by phone, WhatsApp or on the website. A booking request is confirmed by a manager by phone within 30 minutes (08:00–22:00). No prepayment is needed, and changes or cancellation are free of charge. Which car is free on which dates, and the final price of a specific booking, are confirmed by a manager.\n"
+    "\n"
+    "## Office hours and contacts\n"
+    "\n"
+    "Office: Bulevar Mihajla Pupina 10, Novi Beograd; open every day 08:00–20:00. Phone support every day 08:00–22:00: +381 11 123 4567. WhatsApp, Viber and Telegram: +381 64 123 4567. Email: info@rent.example.com. Website: https://rent.example.com. Emergency line for customers on the road: 24 hours a day.\n"
+    "\n"
+    "## Driving in Serbia\n"
+    "\n"
+    "Drive on the right; dipped headlights are mandatory day and night. Speed limits: 50 km/h in towns, 80 km/h outside, 100 km/h on expressways, 130 km/h on motorways. The blood alcohol limit is 0.2‰ (0.0‰ for drivers with less than 2 years of experience). Motorways have tolls paid at toll booths in cash (RSD or EUR) or by card. Traffic fines received during the rental are the driver's responsibility; we pass the driver's data to the police and charge €20 for the paperwork.\n"
+    "\n"
+    "## Parking in Belgrade\n"
+    "\n"
+    "The centre of Belgrade has paid parking zones (red, yellow, green) with limits of 1, 2 or 3 hours; pay by SMS with a Serbian SIM card or at kiosks, or use public garages. Illegally parked cars are towed by the \"pauk\" service; the driver pays the fine and the towing. We can recommend garages near your hotel.\n"
+    "\n"
+    "## Return of the car, cleaning and smoking\n"
+    "\n"
+    "Return the car at the agreed time and place, with a full tank and reasonably clean. Very dirty interiors cost €30 for cleaning. Smoking in the cars is not allowed (€100 fine). Pets travel in a carrier or with a seat cover; extra cleaning may be charged. A lost key or documents cost €150.\n";
+
+/* knowledge file company_context.ru.txt (15684 bytes) */
+static const char knowledge_1[] =
+    "# YOUR COMPANY — прокат автомобилей в Белграде\n"
+    "\n"
+    "Это база знаний YOUR COMPANY, компании по прокату автомобилей в Белграде (Сербия). Ассистент отвечает на вопросы клиентов только по этому тексту. Разделы начинаются с «##», каждый посвящён одной теме.\n"
+    "\n"
+    "## О компании\n"
+    "\n"
+    "YOUR COMPANY сдаёт автомобили в аренду в Белграде с 2012 года. Наш офис: Bulevar Mihajla Pupina 10, Новый Белград. Мы доставляем автомобили в аэропорт «Никола Тесла» (BEG), в отели и апартаменты по городу, на вокзал и автовокзал, а также в Нови-Сад. Все автомобили моложе 4 лет, обслуживаются у официальных дилеров, с кондиционером и летней или зимней резиной по сезону. Мы говорим по-английски, по-сербски и по-русски.\n"
+    "\n"
+    "## Автопарк и классы автомобилей\n"
+    "\n"
+    "У нас четыре класса автомобилей. Эконом: Fiat Panda, Renault Clio, Toyota Yaris или аналог; 5 мест, 2 чемодана, механическая коробка (Toyota Yaris также с автоматом, доплата 5 € в сутки), расход около 5–6 л/100 км. Компакт: VW Golf, Škoda Octavia, Toyota Corolla или аналог; 5 мест, 3 чемодана, круиз-контроль, автомат или механика, расход около 5–7 л/100 км. Кроссовер: Dacia Duster 4×4 (механика), Nissan Qashqai, Kia Sportage (автомат); 5 мест, 4 чемодана, парктроники, расход около 6–8 л/100 км. Минивэн: Opel Zafira (7 мест), VW Caravelle и Renault Trafic (9 мест), дизель, до 6 чемоданов, кондиционер для каждого ряда. Мы гарантируем класс автомобиля, а не конкретную модель.\n"
+    "\n"
+    "## Цены за сутки\n"
+    "\n"
+    "Цена за сутки при аренде на 1–2 суток / 3–6 суток / 7 суток и больше: Эконом 35 / 30 / 25 €; Компакт 45 / 40 / 35 €; Кроссовер 65 / 58 / 50 €; Минивэн 90 / 82 / 75 €. В цену входят НДС (PDV 20%), базовая страховка (CDW и защита от угона) и, при аренде от 3 суток, безлимитный пробег. Сутки аренды — 24 часа с момента получения; опоздание до 59 минут бесплатно, больше — считается ещё одни сутки.\n"
+    "\n"
+    "## Высокий сезон и долгосрочная аренда\n"
+    "\n"
+    "Высокий сезон: 1 июня – 15 сентября и 20 декабря – 10 января; в высокий сезон все суточные цены выше на 20%. Аренда дольше 30 дней (помесячная) — по специальной цене, запросите предложение у менеджера. Доплат за выходные и праздники нет.\n"
+    "\n"
+    "## Депозит\n"
+    "\n"
+    "Для каждой аренды нужен возвратный залог (депозит): Эконом 200 €, Компакт 300 €, Кроссовер 400 €, Минивэн 500 €. Депозит блокируется на кредитной или дебетовой карте основного водителя или вносится наличными (EUR или RSD). Он возвращается, когда автомобиль сдан в том же состоянии и с полным баком; блокировку на карте банк обычно снимает за 3–14 дней, наличные возвращаем сразу. С Super CDW размер депозита не меняется; из него могут быть удержаны ущерб, штрафы и недостающее топливо.\n"
+    "\n"
+    "## Способы оплаты\n"
+    "\n"
+    "Аренда оплачивается при получении автомобиля, предоплата для бронирования не нужна. Принимаем наличные в евро (EUR) или сербских динарах (RSD), карты Visa, Mastercard, Maestro и DinaCard, банковский перевод для компаний (выставляем счёт с НДС). American Express и криптовалюту не принимаем. Цены указаны в евро; наличные в динарах — по курсу Национального банка Сербии на день оплаты.\n"
+    "\n"
+    "## Возраст водителя и водительское удостоверение\n"
+    "\n"
+    "Водителю должно быть не меньше 21 года, водительский стаж — не меньше 2 лет. Водители 21–23 лет платят доплату за молодого водителя 5 € в сутки. Верхнего предела возраста нет. Удостоверения на латинице (ЕС, Великобритания, США и большинство других стран) достаточно; к удостоверению не на латинице (например, российскому, украинскому старого образца, китайскому или арабскому) нужно международное водительское удостоверение.\n"
+    "\n"
+    "## Документы при получении\n"
+    "\n"
+    "Возьмите паспорт (гражданам Сербии — ID-карту), водительское удостоверение (и международное, если ваше не на латинице) и банковскую карту на имя основного водителя для депозита, либо депозит наличными. Мы подписываем договор аренды и осматриваем автомобиль вместе с вами; при выдаче и возврате автомобиль фотографируется.\n"
+    "\n"
+    "## Дополнительный водитель\n"
+    "\n"
+    "Дополнительный водитель стоит 3 € в сутки. Требования те же: от 21 года, стаж от 2 лет; дополнительный водитель должен присутствовать при получении автомобиля с паспортом и удостоверением. Управлять автомобилем могут только водители, вписанные в договор, иначе страховка не действует.\n"
+    "\n"
+    "## Страховка\n"
+    "\n"
+    "В каждую цену входят ОСАГО, CDW (страхование от ущерба) и TP (защита от угона). Франшиза (максимум, который вы платите при ущербе или угоне) — 500 € для Эконома и Компакта и 1 000 € для Кроссовера и Минивэна. Дополнительная страховка Super CDW снижает франшизу до 0 €: 10 € в сутки для Эконома и Компакта, 15 € в сутки для Кроссовера и Минивэна. Страховка шин, стёкол и зеркал — 3 € в сутки. Страховка не покрывает ущерб при вождении в состоянии опьянения, водителем, не вписанным в договор, или вне дорог с твёрдым покрытием.\n"
+    "\n"
+    "## ДТП, повреждение или поломка\n"
+    "\n"
+    "При ДТП сразу вызовите полицию (192), затем позвоните нам: +381 11 123 4567, круглосуточно. Без полицейского протокола (zapisnik) страховка не выплачивает, и весь ущерб оплачивает водитель. Не ремонтируйте автомобиль самостоятельно. Если автомобиль сломался, позвоните нам: мы пришлём техпомощь и при необходимости бесплатно заменим автомобиль в любой точке Сербии.\n"
+    "\n"
+    "## Топливо\n"
+    "\n"
+    "Правило «полный — полный»: вы получаете автомобиль с полным баком и возвращаете с полным. Недостающее топливо оплачивается по цене АЗС плюс 10 € за заправку. Эконом и Компакт заправляются бензином (95), кроссоверы — бензином или дизелем, минивэны — дизелем; вид топлива указан на крышке бака и в договоре.\n"
+    "\n"
+    "## Пробег\n"
+    "\n"
+    "При аренде от 3 суток пробег не ограничен. При аренде на 1–2 суток включено 300 км в сутки, каждый километр сверх — 0,15 €.\n"
+    "\n"
+    "## Доставка и возврат по Белграду\n"
+    "\n"
+    "Получение и возврат в нашем офисе в Новом Белграде бесплатны. Доставка по любому адресу в Белграде — в отель, апартаменты, на вокзал или автовокзал — 10 €, при аренде от 3 суток бесплатно. Доставка в Нови-Сад — 40 €. Доставка или возврат в нерабочее время (22:00–08:00) — плюс 15 €. Вернуть автомобиль можно в любом из этих мест; аренда в одну сторону по Сербии — по запросу.\n"
+    "\n"
+    "## Доставка в аэропорт\n"
+    "\n"
+    "Доставка в аэропорт «Никола Тесла» (BEG) стоит 20 €, при аренде от 7 суток бесплатно. Наш водитель встречает вас в зале прилёта с табличкой. Сообщите номер рейса: мы следим за ним, поэтому задержка рейса не проблема и ожидание бесплатно. Ночные прилёты (22:00–08:00) — плюс 15 €. Доставка в аэропорт работает круглосуточно по предварительной договорённости.\n"
+    "\n"
+    "## Выезд за границу\n"
+    "\n"
+    "Выезд разрешён в Черногорию, Боснию и Герцеговину, Северную Македонию и страны ЕС (Хорватия, Венгрия, Румыния, Болгария, Словения, Греция и другие). Сбор за выезд — 40 € за аренду, в него входят страховка «Зелёная карта» и документы. Сообщите о поездке при бронировании, чтобы документы были готовы к выдаче. Поездки в Косово, Албанию и страны за пределами Европы без письменного разрешения запрещены; другие страны — по запросу.\n"
+    "\n"
+    "## Детские кресла и дополнительное оборудование\n"
+    "\n"
+    "Детские кресла (0–4 года), бустеры и автолюльки — бесплатно, по запросу. GPS-навигатор — 3 € в сутки; держатель для телефона и USB-зарядка есть в каждом автомобиле. Цепи противоскольжения зимой (ноябрь – март) бесплатно; зимняя резина по закону с 1 ноября по 1 апреля без доплаты. Багажник на крышу и крепление для велосипедов — по запросу.\n"
+    "\n"
+    "## Бронирование, изменение и отмена\n"
+    "\n"
+    "Забронировать можно в этом боте (📝 Забронировать авто), по телефону, в WhatsApp или на сайте. Заявку подтверждает менеджер по телефону в течение 30 минут (08:00–22:00). Предоплата не нужна, изменение и отмена брони бесплатны. Какой автомобиль свободен на какие даты и итоговую цену конкретной брони подтверждает менеджер.\n"
+    "\n"
+    "## Часы работы и контакты\n"
+    "\n"
+    "Офис: Bulevar Mihajla Pupina 10, Новый Белград; ежедневно 08:00–20:00. Телефонная поддержка ежедневно 08:00–22:00: +381 11 123 4567. WhatsApp, Viber и Telegram: +381 64 123 4567. Email: info@rent.example.com. Сайт: https://rent.example.com. Экстренная линия для клиентов в пути — круглосуточно.\n"
+    "\n"
+    "## Вождение в Сербии\n"
+    "\n"
+    "Движение правостороннее; ближний свет обязателен днём и ночью. Ограничения скорости: 50 км/ч в населённых пунктах, 80 км/ч вне их, 100 км/ч на скоростных дорогах, 130 км/ч на автомагистралях. Допустимый уровень алкоголя — 0,2‰ (0,0‰ для водителей со стажем меньше 2 лет). Автомагистрали платные: оплата на пунктах сбора наличными (RSD или EUR) или картой. Штрафы за нарушения во время аренды оплачивает водитель; мы передаём данные водителя в полицию и берём 20 € за оформление.\n"
+    "\n"
+    "## Парковка в Белграде\n"
+    "\n"
+    "В центре Белграда платные зоны парковки (красная, жёлтая, зелёная) с лимитом 1, 2 или 3 часа; оплата по SMS с сербской SIM-картой или в киосках, либо используйте общественные гаражи. Неправильно припаркованные автомобили эвакуирует служба «паук»; штраф и эвакуацию оплачивает водитель. Подскажем гаражи рядом с вашим отелем.\n"
+    "\n"
+    "## Возврат автомобиля, чистота и курение\n"
+    "\n"
+    "Верните автомобиль в оговорённое время и место, с полным баком и в разумной чистоте. Сильно загрязнённый салон — 30 € за уборку. Курить в автомобилях нельзя (штраф 100 €). Животных перевозите в переноске или с чехлом на сиденье; может взиматься плата за дополнительную уборку. Потеря ключа или документов — 150 €.\n";
+
+static const bm_knowledge knowledge[2] = {
+    {.name = "company_context.txt", .lang = 0 /* en */, .text = knowledge_0, .len = 9181},
+    {.name = "company_context.ru.txt", .lang = 1 /* ru */, .text = knowledge_1, .len = 15684},
+};
+
+/* llm handoff_patterns: ids for rental_match_regex */
+static const int llm_handoff[3] = {1, 2, 3};
+
+#line 26 "spec/rental/bot.yaml"
+static const bm_llm llm = {
+#line 1529 "rental.c"
+    .knowledge = knowledge,
+    .n_knowledge = 2,
+    .persona = 0 /* llm_persona */,
+    .policy = 1 /* llm_policy */,
+    .strict = true,
+    .daily_tokens = 20000,
+    .timezone = "Europe/Belgrade",
+    .model = NULL,
+    .handoff = llm_handoff,
+    .n_handoff = 3,
 };
 
 const bm_machine rental_machine = {
     .name = "rental",
-    .shape_hash = 0xd186610339672fbaULL,
+    .shape_hash = 0xe815959821148b78ULL,
     .langs = langs,
     .n_langs = 2,
     .default_lang = 0, /* en */
     .texts = texts,
-    .n_texts = 70,
+    .n_texts = 74,
     .sys_texts = {
-        [BM_SYS_MIGRATED] = 0 /* sys_migrated */,
-        [BM_SYS_CANCELLED] = 65 /* sys_cancelled */,
-        [BM_SYS_INVALID] = 66 /* sys_invalid */,
-        [BM_SYS_SHARE_CONTACT] = 67 /* sys_share_contact */,
-        [BM_SYS_UNAVAILABLE] = 1 /* sys_unavailable */,
-        [BM_SYS_USE_BUTTONS] = 68 /* sys_use_buttons */,
-        [BM_SYS_DATA_DELETED] = 69 /* sys_data_deleted */,
+        [BM_SYS_MIGRATED] = 2 /* sys_migrated */,
+        [BM_SYS_CANCELLED] = 67 /* sys_cancelled */,
+        [BM_SYS_INVALID] = 68 /* sys_invalid */,
+        [BM_SYS_SHARE_CONTACT] = 69 /* sys_share_contact */,
+        [BM_SYS_UNAVAILABLE] = 3 /* sys_unavailable */,
+        [BM_SYS_USE_BUTTONS] = 70 /* sys_use_buttons */,
+        [BM_SYS_DATA_DELETED] = 71 /* sys_data_deleted */,
+        [BM_SYS_NO_ANSWER] = 72 /* sys_no_answer */,
+        [BM_SYS_OPERATOR] = 73 /* sys_operator */,
     },
     .states = states,
     .n_states = 16,
@@ -1350,4 +1579,5 @@ const bm_machine rental_machine = {
     .n_moves = 2,
     .match_text = rental_match_text,
     .match_regex = rental_match_regex,
+    .llm = &llm,
 };

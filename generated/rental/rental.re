@@ -65,8 +65,8 @@ static int match_state_0(const unsigned char *YYCURSOR)
         "\U0001F464 Call an operator" "\x00" { return 10; }
         /* button (ru): 👤 Позвать оператора */
         "\U0001F464 \u041F\u043E\u0437\u0432\u0430\u0442\u044C \u043E\u043F\u0435\u0440\u0430\u0442\u043E\u0440\u0430" "\x00" { return 10; }
-        /* on pattern price|cost|how much|цен[аыуе]|стоимост|сколько ... */
-        [^\x00]* ([pP] [rR] [iI] [cC] [eE] | [cC] [oO] [sS] [tT] | [hH] [oO] [wW] " " [mM] [uU] [cC] [hH] | [\u0446\u0426] [\u0435\u0415] [\u043D\u041D] [\u0410\u0415\u0423\u042B\u0430\u0435\u0443\u044B] | [\u0441\u0421] [\u0442\u0422] [\u043E\u041E] [\u0438\u0418] [\u043C\u041C] [\u043E\u041E] [\u0441\u0421] [\u0442\u0422] | [\u0441\u0421] [\u043A\u041A] [\u043E\u041E] [\u043B\u041B] [\u044C\u042C] [\u043A\u041A] [\u043E\u041E] " " [\u0441\u0421] [\u0442\u0422] [\u043E\u041E] [\u0438\u0418] [\u0442\u0422] | [\u043F\u041F] [\u0440\u0420] [\u0430\u0410] [\u0439\u0419] [\u0441\u0421]) [^\x00]* "\x00" { return 11; }
+        /* on pattern price|cost|how much (is|are|for) (a |an |the )?(car|rent|rental|econo... */
+        [^\x00]* ([pP] [rR] [iI] [cC] [eE] | [cC] [oO] [sS] [tT] | [hH] [oO] [wW] " " [mM] [uU] [cC] [hH] " " ([iI] [sS] | [aA] [rR] [eE] | [fF] [oO] [rR]) " " ([aA] " " | [aA] [nN] " " | [tT] [hH] [eE] " ")? ([cC] [aA] [rR] | [rR] [eE] [nN] [tT] | [rR] [eE] [nN] [tT] [aA] [lL] | [eE] [cC] [oO] [nN] [oO] [mM] [yY] | [cC] [oO] [mM] [pP] [aA] [cC] [tT] | [sS] [uU] [vV] | [mM] [iI] [nN] [iI] [vV] [aA] [nN]) | [\u0446\u0426] [\u0435\u0415] [\u043D\u041D] [\u0410\u0415\u0423\u042B\u0430\u0435\u0443\u044B] | [\u0441\u0421] [\u0442\u0422] [\u043E\u041E] [\u0438\u0418] [\u043C\u041C] [\u043E\u041E] [\u0441\u0421] [\u0442\u0422] | [\u0441\u0421] [\u043A\u041A] [\u043E\u041E] [\u043B\u041B] [\u044C\u042C] [\u043A\u041A] [\u043E\u041E] " " [\u0441\u0421] [\u0442\u0422] [\u043E\u041E] [\u0438\u0418] [\u0442\u0422] " " ([\u043C\u041C] [\u0430\u0410] [\u0448\u0428] [\u0438\u0418] [\u043D\u041D] | [\u0430\u0410] [\u0432\u0412] [\u0442\u0422] [\u043E\u041E] | [\u0430\u0410] [\u0440\u0420] [\u0435\u0415] [\u043D\u041D] [\u0434\u0414] | [\u043F\u041F] [\u0440\u0420] [\u043E\u041E] [\u043A\u041A] [\u0430\u0410] [\u0442\u0422] | [\u044D\u042D] [\u043A\u041A] [\u043E\u041E] [\u043D\u041D] [\u043E\u041E] [\u043C\u041C] | [\u043A\u041A] [\u043E\u041E] [\u043C\u041C] [\u043F\u041F] [\u0430\u0410] [\u043A\u041A] [\u0442\u0422] | [\u043A\u041A] [\u0440\u0420] [\u043E\u041E] [\u0441\u0421] [\u0441\u0421] [\u043E\u041E] [\u0432\u0412] [\u0435\u0415] [\u0440\u0420] | [\u043C\u041C] [\u0438\u0418] [\u043D\u041D] [\u0438\u0418] [\u0432\u0412] [\u044D\u042D] [\u043D\u041D]) | [\u043F\u041F] [\u0440\u0420] [\u0430\u0410] [\u0439\u0419] [\u0441\u0421]) [^\x00]* "\x00" { return 11; }
         /* on pattern operator|manager|human|оператор|менеджер|челове... */
         [^\x00]* ([oO] [pP] [eE] [rR] [aA] [tT] [oO] [rR] | [mM] [aA] [nN] [aA] [gG] [eE] [rR] | [hH] [uU] [mM] [aA] [nN] | [\u043E\u041E] [\u043F\u041F] [\u0435\u0415] [\u0440\u0420] [\u0430\u0410] [\u0442\u0422] [\u043E\u041E] [\u0440\u0420] | [\u043C\u041C] [\u0435\u0415] [\u043D\u041D] [\u0435\u0415] [\u0434\u0414] [\u0436\u0416] [\u0435\u0415] [\u0440\u0420] | [\u0447\u0427] [\u0435\u0415] [\u043B\u041B] [\u043E\u041E] [\u0432\u0412] [\u0435\u0415] [\u043A\u041A]) [^\x00]* "\x00" { return 12; }
         /* on pattern airport|deliver|аэропорт|достав */
@@ -108,8 +108,8 @@ static int match_state_1(const unsigned char *YYCURSOR)
         "\U0001F464 Call an operator" "\x00" { return 20; }
         /* button (ru): 👤 Позвать оператора */
         "\U0001F464 \u041F\u043E\u0437\u0432\u0430\u0442\u044C \u043E\u043F\u0435\u0440\u0430\u0442\u043E\u0440\u0430" "\x00" { return 20; }
-        /* on pattern price|cost|how much|цен[аыуе]|стоимост|сколько ... */
-        [^\x00]* ([pP] [rR] [iI] [cC] [eE] | [cC] [oO] [sS] [tT] | [hH] [oO] [wW] " " [mM] [uU] [cC] [hH] | [\u0446\u0426] [\u0435\u0415] [\u043D\u041D] [\u0410\u0415\u0423\u042B\u0430\u0435\u0443\u044B] | [\u0441\u0421] [\u0442\u0422] [\u043E\u041E] [\u0438\u0418] [\u043C\u041C] [\u043E\u041E] [\u0441\u0421] [\u0442\u0422] | [\u0441\u0421] [\u043A\u041A] [\u043E\u041E] [\u043B\u041B] [\u044C\u042C] [\u043A\u041A] [\u043E\u041E] " " [\u0441\u0421] [\u0442\u0422] [\u043E\u041E] [\u0438\u0418] [\u0442\u0422] | [\u043F\u041F] [\u0440\u0420] [\u0430\u0410] [\u0439\u0419] [\u0441\u0421]) [^\x00]* "\x00" { return 21; }
+        /* on pattern price|cost|how much (is|are|for) (a |an |the )?(car|rent|rental|econo... */
+        [^\x00]* ([pP] [rR] [iI] [cC] [eE] | [cC] [oO] [sS] [tT] | [hH] [oO] [wW] " " [mM] [uU] [cC] [hH] " " ([iI] [sS] | [aA] [rR] [eE] | [fF] [oO] [rR]) " " ([aA] " " | [aA] [nN] " " | [tT] [hH] [eE] " ")? ([cC] [aA] [rR] | [rR] [eE] [nN] [tT] | [rR] [eE] [nN] [tT] [aA] [lL] | [eE] [cC] [oO] [nN] [oO] [mM] [yY] | [cC] [oO] [mM] [pP] [aA] [cC] [tT] | [sS] [uU] [vV] | [mM] [iI] [nN] [iI] [vV] [aA] [nN]) | [\u0446\u0426] [\u0435\u0415] [\u043D\u041D] [\u0410\u0415\u0423\u042B\u0430\u0435\u0443\u044B] | [\u0441\u0421] [\u0442\u0422] [\u043E\u041E] [\u0438\u0418] [\u043C\u041C] [\u043E\u041E] [\u0441\u0421] [\u0442\u0422] | [\u0441\u0421] [\u043A\u041A] [\u043E\u041E] [\u043B\u041B] [\u044C\u042C] [\u043A\u041A] [\u043E\u041E] " " [\u0441\u0421] [\u0442\u0422] [\u043E\u041E] [\u0438\u0418] [\u0442\u0422] " " ([\u043C\u041C] [\u0430\u0410] [\u0448\u0428] [\u0438\u0418] [\u043D\u041D] | [\u0430\u0410] [\u0432\u0412] [\u0442\u0422] [\u043E\u041E] | [\u0430\u0410] [\u0440\u0420] [\u0435\u0415] [\u043D\u041D] [\u0434\u0414] | [\u043F\u041F] [\u0440\u0420] [\u043E\u041E] [\u043A\u041A] [\u0430\u0410] [\u0442\u0422] | [\u044D\u042D] [\u043A\u041A] [\u043E\u041E] [\u043D\u041D] [\u043E\u041E] [\u043C\u041C] | [\u043A\u041A] [\u043E\u041E] [\u043C\u041C] [\u043F\u041F] [\u0430\u0410] [\u043A\u041A] [\u0442\u0422] | [\u043A\u041A] [\u0440\u0420] [\u043E\u041E] [\u0441\u0421] [\u0441\u0421] [\u043E\u041E] [\u0432\u0412] [\u0435\u0415] [\u0440\u0420] | [\u043C\u041C] [\u0438\u0418] [\u043D\u041D] [\u0438\u0418] [\u0432\u0412] [\u044D\u042D] [\u043D\u041D]) | [\u043F\u041F] [\u0440\u0420] [\u0430\u0410] [\u0439\u0419] [\u0441\u0421]) [^\x00]* "\x00" { return 21; }
         /* on pattern operator|manager|human|оператор|менеджер|челове... */
         [^\x00]* ([oO] [pP] [eE] [rR] [aA] [tT] [oO] [rR] | [mM] [aA] [nN] [aA] [gG] [eE] [rR] | [hH] [uU] [mM] [aA] [nN] | [\u043E\u041E] [\u043F\u041F] [\u0435\u0415] [\u0440\u0420] [\u0430\u0410] [\u0442\u0422] [\u043E\u041E] [\u0440\u0420] | [\u043C\u041C] [\u0435\u0415] [\u043D\u041D] [\u0435\u0415] [\u0434\u0414] [\u0436\u0416] [\u0435\u0415] [\u0440\u0420] | [\u0447\u0427] [\u0435\u0415] [\u043B\u041B] [\u043E\u041E] [\u0432\u0412] [\u0435\u0415] [\u043A\u041A]) [^\x00]* "\x00" { return 22; }
         /* on pattern airport|deliver|аэропорт|достав */
@@ -504,6 +504,48 @@ static int match_regex_0(const unsigned char *YYCURSOR)
     */
 }
 
+/* Pattern of llm.handoff_patterns.0: (free|available|availability|vacant).*([0-9]|today|tomorrow|weekend|january|february|march|april|may|june|july|august|september|october|november|december) */
+static int match_regex_1(const unsigned char *YYCURSOR)
+{
+    const unsigned char *YYMARKER = NULL;
+    (void)YYMARKER; /* not every DFA needs to back up */
+    /*!re2c
+        re2c:define:YYCTYPE = "unsigned char";
+        re2c:yyfill:enable = 0;
+
+        [^\x00]* ([fF] [rR] [eE] [eE] | [aA] [vV] [aA] [iI] [lL] [aA] [bB] [lL] [eE] | [aA] [vV] [aA] [iI] [lL] [aA] [bB] [iI] [lL] [iI] [tT] [yY] | [vV] [aA] [cC] [aA] [nN] [tT]) [^\x00\n]* ([0-9] | [tT] [oO] [dD] [aA] [yY] | [tT] [oO] [mM] [oO] [rR] [rR] [oO] [wW] | [wW] [eE] [eE] [kK] [eE] [nN] [dD] | [jJ] [aA] [nN] [uU] [aA] [rR] [yY] | [fF] [eE] [bB] [rR] [uU] [aA] [rR] [yY] | [mM] [aA] [rR] [cC] [hH] | [aA] [pP] [rR] [iI] [lL] | [mM] [aA] [yY] | [jJ] [uU] [nN] [eE] | [jJ] [uU] [lL] [yY] | [aA] [uU] [gG] [uU] [sS] [tT] | [sS] [eE] [pP] [tT] [eE] [mM] [bB] [eE] [rR] | [oO] [cC] [tT] [oO] [bB] [eE] [rR] | [nN] [oO] [vV] [eE] [mM] [bB] [eE] [rR] | [dD] [eE] [cC] [eE] [mM] [bB] [eE] [rR]) [^\x00]* "\x00" { return 1; }
+        * { return 0; }
+    */
+}
+
+/* Pattern of llm.handoff_patterns.1: (свобод|доступ|в наличии).*([0-9]|сегодня|завтра|выходн|январ|феврал|март|апрел|ма[йя]|июн|июл|август|сентябр|октя... */
+static int match_regex_2(const unsigned char *YYCURSOR)
+{
+    const unsigned char *YYMARKER = NULL;
+    (void)YYMARKER; /* not every DFA needs to back up */
+    /*!re2c
+        re2c:define:YYCTYPE = "unsigned char";
+        re2c:yyfill:enable = 0;
+
+        [^\x00]* ([\u0441\u0421] [\u0432\u0412] [\u043E\u041E] [\u0431\u0411] [\u043E\u041E] [\u0434\u0414] | [\u0434\u0414] [\u043E\u041E] [\u0441\u0421] [\u0442\u0422] [\u0443\u0423] [\u043F\u041F] | [\u0432\u0412] " " [\u043D\u041D] [\u0430\u0410] [\u043B\u041B] [\u0438\u0418] [\u0447\u0427] [\u0438\u0418] [\u0438\u0418]) [^\x00\n]* ([0-9] | [\u0441\u0421] [\u0435\u0415] [\u0433\u0413] [\u043E\u041E] [\u0434\u0414] [\u043D\u041D] [\u044F\u042F] | [\u0437\u0417] [\u0430\u0410] [\u0432\u0412] [\u0442\u0422] [\u0440\u0420] [\u0430\u0410] | [\u0432\u0412] [\u044B\u042B] [\u0445\u0425] [\u043E\u041E] [\u0434\u0414] [\u043D\u041D] | [\u044F\u042F] [\u043D\u041D] [\u0432\u0412] [\u0430\u0410] [\u0440\u0420] | [\u0444\u0424] [\u0435\u0415] [\u0432\u0412] [\u0440\u0420] [\u0430\u0410] [\u043B\u041B] | [\u043C\u041C] [\u0430\u0410] [\u0440\u0420] [\u0442\u0422] | [\u0430\u0410] [\u043F\u041F] [\u0440\u0420] [\u0435\u0415] [\u043B\u041B] | [\u043C\u041C] [\u0430\u0410] [\u0419\u042F\u0439\u044F] | [\u0438\u0418] [\u044E\u042E] [\u043D\u041D] | [\u0438\u0418] [\u044E\u042E] [\u043B\u041B] | [\u0430\u0410] [\u0432\u0412] [\u0433\u0413] [\u0443\u0423] [\u0441\u0421] [\u0442\u0422] | [\u0441\u0421] [\u0435\u0415] [\u043D\u041D] [\u0442\u0422] [\u044F\u042F] [\u0431\u0411] [\u0440\u0420] | [\u043E\u041E] [\u043A\u041A] [\u0442\u0422] [\u044F\u042F] [\u0431\u0411] [\u0440\u0420] | [\u043D\u041D] [\u043E\u041E] [\u044F\u042F] [\u0431\u0411] [\u0440\u0420] | [\u0434\u0414] [\u0435\u0415] [\u043A\u041A] [\u0430\u0410] [\u0431\u0411] [\u0440\u0420]) [^\x00]* "\x00" { return 1; }
+        * { return 0; }
+    */
+}
+
+/* Pattern of llm.handoff_patterns.2: quote|exact price|final price|total price|итогов[а-я]* (цен|стоимост)|точн[а-я]* (цен|стоимост) */
+static int match_regex_3(const unsigned char *YYCURSOR)
+{
+    const unsigned char *YYMARKER = NULL;
+    (void)YYMARKER; /* not every DFA needs to back up */
+    /*!re2c
+        re2c:define:YYCTYPE = "unsigned char";
+        re2c:yyfill:enable = 0;
+
+        [^\x00]* ([qQ] [uU] [oO] [tT] [eE] | [eE] [xX] [aA] [cC] [tT] " " [pP] [rR] [iI] [cC] [eE] | [fF] [iI] [nN] [aA] [lL] " " [pP] [rR] [iI] [cC] [eE] | [tT] [oO] [tT] [aA] [lL] " " [pP] [rR] [iI] [cC] [eE] | [\u0438\u0418] [\u0442\u0422] [\u043E\u041E] [\u0433\u0413] [\u043E\u041E] [\u0432\u0412] [\u0410-\u044F]* " " ([\u0446\u0426] [\u0435\u0415] [\u043D\u041D] | [\u0441\u0421] [\u0442\u0422] [\u043E\u041E] [\u0438\u0418] [\u043C\u041C] [\u043E\u041E] [\u0441\u0421] [\u0442\u0422]) | [\u0442\u0422] [\u043E\u041E] [\u0447\u0427] [\u043D\u041D] [\u0410-\u044F]* " " ([\u0446\u0426] [\u0435\u0415] [\u043D\u041D] | [\u0441\u0421] [\u0442\u0422] [\u043E\u041E] [\u0438\u0418] [\u043C\u041C] [\u043E\u041E] [\u0441\u0421] [\u0442\u0422])) [^\x00]* "\x00" { return 1; }
+        * { return 0; }
+    */
+}
+
 int rental_match_regex(int id, const char *s)
 {
     const unsigned char *in = (const unsigned char *)s;
@@ -511,6 +553,12 @@ int rental_match_regex(int id, const char *s)
     switch (id) {
     case 0:
         return match_regex_0(in);
+    case 1:
+        return match_regex_1(in);
+    case 2:
+        return match_regex_2(in);
+    case 3:
+        return match_regex_3(in);
     default:
         return 0;
     }

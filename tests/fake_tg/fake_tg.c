@@ -9,6 +9,7 @@
  * wakes long polls and test waiters alike.
  */
 #include "fake_tg.h"
+#include "deliver.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -95,6 +96,13 @@ static bool parse_i64(const char *s, int64_t *out)
     return true;
 }
 
+static double mono_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
 static void deadline_after(struct timespec *ts, int ms)
 {
     clock_gettime(CLOCK_REALTIME, ts);
@@ -145,6 +153,7 @@ typedef struct chat {
     int64_t id;
     int64_t next_msg_id;
     cJSON *user;     /* the User behind the private chat (for Chat fields) */
+    char *title;     /* groups (id < 0): the title */
     cJSON *reply_kb; /* ReplyKeyboardMarkup currently shown, or NULL */
     bot_msg *msgs;
     size_t nmsgs, capmsgs;
@@ -157,6 +166,18 @@ typedef struct cbq {
     int64_t message_id;
     bool answered;
 } cbq;
+
+/* An injected fault (fake_tg_add_fault); strings owned. */
+typedef struct fault_rule {
+    fake_tg_fault f;
+} fault_rule;
+
+/* A 429 given: calls for `chat` (or, bot-wide, of `method`) must wait. */
+typedef struct hold {
+    int64_t chat;
+    char method[64];
+    double until;
+} hold;
 
 typedef struct fail_rule {
     char *method; /* NULL = any */
@@ -199,11 +220,20 @@ struct fake_tg {
 
     cJSON *commands;         /* { lang or "": [BotCommand...] } */
     char *webhook_url;
+    char *webhook_secret;    /* secret_token of setWebhook, or NULL */
+    int webhook_max_conn;    /* max_connections of setWebhook (default 40) */
+    fake_dl *dl;             /* webhook delivery (deliver.c) */
+    int latency_ms;          /* every call waits this long before it is handled */
 
     fake_tg_call *calls;
     size_t ncalls, capcalls;
 
     fail_rule fail;
+    fault_rule *faults;
+    size_t nfaults, capfaults;
+    hold *holds;
+    size_t nholds, capholds;
+    size_t early;
 };
 
 static chat *find_chat(fake_tg *ft, int64_t id)
@@ -241,6 +271,7 @@ static void chat_free(chat *c)
         free(c->ev[k].v);
     }
     cJSON_Delete(c->user);
+    free(c->title);
     cJSON_Delete(c->reply_kb);
     free(c);
 }
@@ -766,6 +797,11 @@ static cJSON *chat_json(const chat *c)
 {
     cJSON *j = cJSON_CreateObject();
     cJSON_AddNumberToObject(j, "id", (double)c->id);
+    if (c->id < 0) {
+        cJSON_AddStringToObject(j, "type", "group");
+        cJSON_AddStringToObject(j, "title", c->title ? c->title : "Group");
+        return j;
+    }
     cJSON_AddStringToObject(j, "type", "private");
     const char *keys[] = { "first_name", "last_name", "username" };
     for (int i = 0; i < 3; i++) {
@@ -1080,9 +1116,20 @@ static void do_webhook(fake_tg *ft, const char *method, const cJSON *params, rep
         }
         free(ft->webhook_url);
         ft->webhook_url = (url && *url) ? xstrdup(url) : NULL;
+        free(ft->webhook_secret);
+        ft->webhook_secret = xstrdup(str_param(params, "secret_token"));
+        const cJSON *mc = cJSON_GetObjectItemCaseSensitive(params, "max_connections");
+        ft->webhook_max_conn = json_is_int(mc) ? (int)json_i64(mc) : 40;
+        const cJSON *ja = cJSON_GetObjectItemCaseSensitive(params, "allowed_updates");
+        if (cJSON_IsArray(ja)) {
+            cJSON_Delete(ft->allowed_updates);
+            ft->allowed_updates = cJSON_GetArraySize(ja) ? dup_json(ja) : NULL;
+        }
+        fake_dl_webhook_changed(ft->dl);
     } else if (!strcmp(method, "deleteWebhook")) {
         free(ft->webhook_url);
         ft->webhook_url = NULL;
+        fake_dl_webhook_changed(ft->dl);
     } else {
         cJSON *info = cJSON_CreateObject();
         cJSON_AddStringToObject(info, "url", ft->webhook_url ? ft->webhook_url : "");
@@ -1169,6 +1216,7 @@ static void record(fake_tg *ft, const char *method, cJSON *params, int status,
     fake_tg_call *c = &ft->calls[ft->ncalls];
     memset(c, 0, sizeof *c);
     c->seq = ft->ncalls++;
+    c->at = mono_s();
     snprintf(c->method, sizeof c->method, "%s", method);
     c->params = params;
     c->status = status;
@@ -1274,20 +1322,159 @@ static enum MHD_Result respond(struct MHD_Connection *conn, int status, const ch
     return rc;
 }
 
-static char *error_body(int status, const char *desc, int retry_after)
+/* An answer that arrives one byte every delay_ms. */
+typedef struct trickle {
+    char *body;
+    size_t len, pos;
+    int delay_ms;
+    size_t cut;    /* > 0: the connection breaks after this many bytes */
+} trickle;
+
+static ssize_t trickle_read(void *cls, uint64_t pos, char *buf, size_t max)
+{
+    trickle *t = cls;
+    (void)pos;
+    if (t->pos >= t->len) return MHD_CONTENT_READER_END_OF_STREAM;
+    if (t->cut && t->pos >= t->cut) return MHD_CONTENT_READER_END_WITH_ERROR;
+    if (max == 0) return 0;
+    struct timespec ts = { t->delay_ms / 1000, (long)(t->delay_ms % 1000) * 1000000L };
+    while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
+    }
+    buf[0] = t->body[t->pos++];
+    return 1;
+}
+
+static void trickle_free(void *cls)
+{
+    trickle *t = cls;
+    free(t->body);
+    free(t);
+}
+
+static enum MHD_Result respond_trickle(struct MHD_Connection *conn, int status, char *body,
+                                       int delay_ms, bool cut)
+{
+    trickle *t = calloc(1, sizeof *t);
+    if (!t) abort();
+    t->body = body;
+    t->len = strlen(body);
+    t->delay_ms = delay_ms > 0 ? delay_ms : 1;
+    /* cut: the headers and a few bytes go out, then the connection breaks
+     * (closing before any byte would let curl retry a reused connection
+     * silently, hiding the fault from the bot) */
+    t->cut = cut ? (t->len > 8 ? 8 : 1) : 0;
+    struct MHD_Response *resp =
+        MHD_create_response_from_callback(t->len, 1, trickle_read, t, trickle_free);
+    if (!resp) {
+        trickle_free(t);
+        return MHD_NO;
+    }
+    MHD_add_response_header(resp, "Content-Type", "application/json");
+    enum MHD_Result rc = MHD_queue_response(conn, (unsigned)status, resp);
+    MHD_destroy_response(resp);
+    return rc;
+}
+
+static enum MHD_Result respond_html(struct MHD_Connection *conn, int status, const char *body)
+{
+    struct MHD_Response *resp =
+        MHD_create_response_from_buffer(strlen(body), (void *)body, MHD_RESPMEM_MUST_COPY);
+    if (!resp) return MHD_NO;
+    MHD_add_response_header(resp, "Content-Type", "text/html");
+    enum MHD_Result rc = MHD_queue_response(conn, (unsigned)status, resp);
+    MHD_destroy_response(resp);
+    return rc;
+}
+
+static char *error_body_mig(int status, const char *desc, int retry_after, int64_t migrate_to)
 {
     cJSON *j = cJSON_CreateObject();
     cJSON_AddFalseToObject(j, "ok");
     cJSON_AddNumberToObject(j, "error_code", status);
     cJSON_AddStringToObject(j, "description", desc);
-    if (retry_after > 0) {
+    if (retry_after > 0 || migrate_to) {
         cJSON *p = cJSON_AddObjectToObject(j, "parameters");
-        cJSON_AddNumberToObject(p, "retry_after", retry_after);
+        if (retry_after > 0) cJSON_AddNumberToObject(p, "retry_after", retry_after);
+        if (migrate_to) cJSON_AddNumberToObject(p, "migrate_to_chat_id", (double)migrate_to);
     }
     char *s = cJSON_PrintUnformatted(j);
     cJSON_Delete(j);
     return s;
 }
+
+static char *error_body(int status, const char *desc, int retry_after)
+{
+    return error_body_mig(status, desc, retry_after, 0);
+}
+
+/* What on_request does at the HTTP level after handle(). */
+typedef struct fault_act {
+    fake_tg_fault_kind kind;
+    bool active;
+    int delay_ms;
+} fault_act;
+
+/* params.chat_id as a number, 0 when absent. */
+static int64_t call_chat(const cJSON *params)
+{
+    const cJSON *id = cJSON_GetObjectItemCaseSensitive(params, "chat_id");
+    int64_t v = 0;
+    if (json_is_int(id)) return json_i64(id);
+    if (cJSON_IsString(id) && parse_i64(id->valuestring, &v)) return v;
+    return 0;
+}
+
+/* A retry that comes before the retry_after the fake gave: counted. */
+static void check_hold(fake_tg *ft, int64_t chat_, const char *method, double now)
+{
+    for (size_t i = 0; i < ft->nholds; i++) {
+        hold *h = &ft->holds[i];
+        if (h->chat != chat_ || (chat_ == 0 && strcmp(h->method, method))) continue;
+        if (now < h->until - 0.05) {
+            ft->early++;
+            fprintf(stderr, "fake_tg: %s for chat_ %" PRId64 " came %.2f s before its retry_after "
+                    "ran out\n", method, chat_, h->until - now);
+        }
+    }
+}
+
+static void add_hold(fake_tg *ft, int64_t chat_, const char *method, double until)
+{
+    for (size_t i = 0; i < ft->nholds; i++) {
+        hold *h = &ft->holds[i];
+        if (h->chat == chat_ && (chat_ != 0 || !strcmp(h->method, method))) {
+            if (until > h->until) h->until = until;
+            return;
+        }
+    }
+    if (ft->nholds == ft->capholds) {
+        ft->capholds = ft->capholds ? ft->capholds * 2 : 16;
+        ft->holds = xrealloc(ft->holds, ft->capholds * sizeof *ft->holds);
+    }
+    hold *h = &ft->holds[ft->nholds++];
+    h->chat = chat_;
+    snprintf(h->method, sizeof h->method, "%s", method);
+    h->until = until;
+}
+
+/* The first armed fault for this call, counted down; NULL if none. */
+static const fake_tg_fault *match_fault(fake_tg *ft, const char *method, int64_t chat_)
+{
+    for (size_t i = 0; i < ft->nfaults; i++) {
+        fake_tg_fault *f = &ft->faults[i].f;
+        if (f->count == 0) continue;
+        if (f->method && strcasecmp(f->method, method)) continue;
+        if (f->chat_id && f->chat_id != chat_) continue;
+        if (f->count > 0) f->count--;
+        return f;
+    }
+    return NULL;
+}
+
+static const char *const HTML_PAGE =
+    "<html>\r\n<head><title>502 Bad Gateway</title></head>\r\n<body>\r\n"
+    "<center><h1>502 Bad Gateway</h1></center>\r\n<hr><center>nginx/1.18.0</center>\r\n"
+    "</body>\r\n</html>\r\n";
 
 static const cJSON *find_method(const fake_tg *ft, const char *name)
 {
@@ -1299,7 +1486,7 @@ static const cJSON *find_method(const fake_tg *ft, const char *name)
 
 /* Finishes a request: returns the response status and body (malloc'd). */
 static int handle(fake_tg *ft, struct MHD_Connection *conn, const char *url,
-                  const char *http_method, req *rq, char **body_out)
+                  const char *http_method, req *rq, char **body_out, fault_act *fa)
 {
     char method[64] = "";
     cJSON *params = NULL;
@@ -1400,7 +1587,31 @@ static int handle(fake_tg *ft, struct MHD_Connection *conn, const char *url,
 
     pthread_mutex_lock(&ft->mu);
     fail_rule *fr = &ft->fail;
-    if (fr->count > 0 && (!fr->method || !strcasecmp(fr->method, mdef->string))) {
+    int64_t cchat = call_chat(params);
+    double now = mono_s();
+    check_hold(ft, cchat, mdef->string, now);
+    const fake_tg_fault *flt = match_fault(ft, mdef->string, cchat);
+    int64_t migrate_to = 0;
+    if (flt) {
+        fa->active = true;
+        fa->kind = flt->kind;
+        fa->delay_ms = flt->delay_ms;
+    }
+    if (flt && (flt->kind == FAKE_TG_FAULT_ERROR || flt->kind == FAKE_TG_FAULT_HTML)) {
+        status = flt->status ? flt->status : 500;
+        desc = xstrdup(flt->description ? flt->description : "Internal Server Error");
+        r.retry_after = flt->kind == FAKE_TG_FAULT_ERROR ? flt->retry_after : 0;
+        migrate_to = flt->kind == FAKE_TG_FAULT_ERROR ? flt->migrate_to : 0;
+        if (migrate_to) { /* the supergroup now exists */
+            chat *sg = get_chat(ft, migrate_to);
+            if (!sg->title) sg->title = xstrdup("Supergroup");
+        }
+        if (status == 429 && r.retry_after > 0)
+            add_hold(ft, cchat, mdef->string, now + r.retry_after);
+    } else if (flt && !flt->performed && flt->kind != FAKE_TG_FAULT_SLOW &&
+               flt->kind != FAKE_TG_FAULT_TRICKLE) {
+        r.result = cJSON_CreateTrue(); /* lost before it was done */
+    } else if (fr->count > 0 && (!fr->method || !strcasecmp(fr->method, mdef->string))) {
         fr->count--;
         status = fr->status;
         desc = xstrdup(fr->description);
@@ -1416,9 +1627,18 @@ static int handle(fake_tg *ft, struct MHD_Connection *conn, const char *url,
         }
     }
     char *body;
-    if (desc) {
-        body = error_body(status, desc, r.retry_after);
+    if (desc && fa->active && fa->kind == FAKE_TG_FAULT_HTML) {
+        body = xstrdup(HTML_PAGE);
         cJSON_Delete(r.result);
+    } else if (desc) {
+        body = error_body_mig(status, desc, r.retry_after, migrate_to);
+        cJSON_Delete(r.result);
+    } else if (fa->active && fa->kind == FAKE_TG_FAULT_MISTYPED) {
+        cJSON *j = cJSON_CreateObject();
+        cJSON_AddStringToObject(j, "ok", "true");
+        cJSON_AddItemToObject(j, "result", r.result ? r.result : cJSON_CreateTrue());
+        body = cJSON_PrintUnformatted(j);
+        cJSON_Delete(j);
     } else {
         cJSON *j = cJSON_CreateObject();
         cJSON_AddTrueToObject(j, "ok");
@@ -1426,7 +1646,18 @@ static int handle(fake_tg *ft, struct MHD_Connection *conn, const char *url,
         body = cJSON_PrintUnformatted(j);
         cJSON_Delete(j);
     }
+    if (fa->active && fa->kind == FAKE_TG_FAULT_TRUNCATE && !desc) {
+        size_t bl = strlen(body);
+        body[bl / 2] = 0;
+    }
     record(ft, method, params, status, body, desc, &v);
+    if (fa->active) {
+        fake_tg_call *rc = &ft->calls[ft->ncalls - 1];
+        rc->faulted = true;
+        bool performed = flt && (flt->performed || flt->kind == FAKE_TG_FAULT_SLOW ||
+                                 flt->kind == FAKE_TG_FAULT_TRICKLE);
+        if (fa->kind == FAKE_TG_FAULT_DROP && !performed) rc->status = 0;
+    }
     pthread_mutex_unlock(&ft->mu);
     free(desc);
     vctx_free(&v);
@@ -1475,9 +1706,29 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         *upload_data_size = 0;
         return MHD_YES;
     }
+    if (ft->latency_ms > 0) { /* a far server: every call takes this long to arrive */
+        struct timespec ts = { ft->latency_ms / 1000, (long)(ft->latency_ms % 1000) * 1000000L };
+        while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
+        }
+    }
     char *body = NULL;
-    int status = handle(ft, conn, url, http_method, rq, &body);
-    enum MHD_Result rc = respond(conn, status, body);
+    fault_act fa;
+    memset(&fa, 0, sizeof fa);
+    int status = handle(ft, conn, url, http_method, rq, &body, &fa);
+    enum MHD_Result rc;
+    if (fa.active && (fa.kind == FAKE_TG_FAULT_DROP || fa.kind == FAKE_TG_FAULT_TRICKLE)) {
+        rc = respond_trickle(conn, status, body, fa.kind == FAKE_TG_FAULT_DROP ? 1 : fa.delay_ms,
+                             fa.kind == FAKE_TG_FAULT_DROP);
+        body = NULL; /* the response owns it */
+    } else {
+        if (fa.active && fa.kind == FAKE_TG_FAULT_SLOW && fa.delay_ms > 0) {
+            struct timespec ts = { fa.delay_ms / 1000, (long)(fa.delay_ms % 1000) * 1000000L };
+            while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
+            }
+        }
+        rc = (fa.active && fa.kind == FAKE_TG_FAULT_HTML) ? respond_html(conn, status, body)
+                                                          : respond(conn, status, body);
+    }
     free(body);
     return rc;
 }
@@ -1553,6 +1804,7 @@ fake_tg *fake_tg_new(const fake_tg_opts *opts, char *err, size_t errlen)
     ft->max_body = o.max_body ? o.max_body : MAX_BODY_DEFAULT;
     ft->allow_unknown_chats = o.allow_unknown_chats;
     ft->verbose = o.verbose;
+    ft->latency_ms = o.latency_ms > 0 ? o.latency_ms : 0;
     ft->next_update_id = 870000001;
     ft->next_cbq = 1;
     ft->commands = cJSON_CreateObject();
@@ -1583,6 +1835,12 @@ fake_tg *fake_tg_new(const fake_tg_opts *opts, char *err, size_t errlen)
     }
     const union MHD_DaemonInfo *info = MHD_get_daemon_info(ft->daemon, MHD_DAEMON_INFO_BIND_PORT);
     ft->port = info ? info->port : o.port;
+    ft->dl = fake_dl_start(ft, &o);
+    if (!ft->dl) {
+        snprintf(err, errlen, "cannot start webhook delivery");
+        fake_tg_free(ft);
+        return NULL;
+    }
     return ft;
 }
 
@@ -1594,6 +1852,7 @@ void fake_tg_free(fake_tg *ft)
         ft->stopping = true;
         pthread_cond_broadcast(&ft->cond); /* long polls answer now */
         pthread_mutex_unlock(&ft->mu);
+        fake_dl_stop(ft->dl); /* before the world it reads goes away */
         MHD_stop_daemon(ft->daemon);
     }
     for (size_t i = 0; i < ft->nchats; i++) chat_free(ft->chats[i]);
@@ -1604,10 +1863,14 @@ void fake_tg_free(fake_tg *ft)
     free(ft->cbqs);
     cJSON_Delete(ft->commands);
     free(ft->webhook_url);
+    free(ft->webhook_secret);
     for (size_t i = 0; i < ft->ncalls; i++) fake_tg_call_clear(&ft->calls[i]);
     free(ft->calls);
     free(ft->fail.method);
     free(ft->fail.description);
+    fake_tg_clear_faults(ft);
+    free(ft->faults);
+    free(ft->holds);
     cJSON_Delete(ft->schema);
     free(ft->token);
     free(ft->bot_username);
@@ -1860,6 +2123,14 @@ size_t fake_tg_count_events(fake_tg *ft, int64_t chat_id, fake_tg_event_kind kin
     return n;
 }
 
+void fake_tg_event_counts(fake_tg *ft, int64_t chat_id, size_t out[FAKE_TG_EVENT_KINDS])
+{
+    pthread_mutex_lock(&ft->mu);
+    chat *c = find_chat(ft, chat_id);
+    for (int k = 0; k < FAKE_TG_EVENT_KINDS; k++) out[k] = c ? c->ev[k].n : 0;
+    pthread_mutex_unlock(&ft->mu);
+}
+
 bool fake_tg_wait_event(fake_tg *ft, int64_t chat_id, fake_tg_event_kind kind, size_t index,
                         int timeout_ms, fake_tg_event *out)
 {
@@ -1951,4 +2222,227 @@ void fake_tg_fail_next(fake_tg *ft, const char *method, int status, const char *
     ft->fail.retry_after = retry_after;
     ft->fail.count = count;
     pthread_mutex_unlock(&ft->mu);
+}
+
+/* ---- hooks for webhook delivery (deliver.h) ----------------------------- */
+
+void fake__lock(fake_tg *ft)
+{
+    pthread_mutex_lock(&ft->mu);
+}
+
+void fake__unlock(fake_tg *ft)
+{
+    pthread_mutex_unlock(&ft->mu);
+}
+
+void fake__wait(fake_tg *ft, const struct timespec *abs)
+{
+    pthread_cond_timedwait(&ft->cond, &ft->mu, abs);
+}
+
+void fake__wait_on(fake_tg *ft, pthread_cond_t *cv, const struct timespec *abs)
+{
+    pthread_cond_timedwait(cv, &ft->mu, abs);
+}
+
+void fake__broadcast(fake_tg *ft)
+{
+    pthread_cond_broadcast(&ft->cond);
+}
+
+bool fake__stopping(const fake_tg *ft)
+{
+    return ft->stopping;
+}
+
+const char *fake__webhook_url(const fake_tg *ft)
+{
+    return ft->webhook_url;
+}
+
+const char *fake__webhook_secret(const fake_tg *ft)
+{
+    return ft->webhook_secret ? ft->webhook_secret : "";
+}
+
+int fake__webhook_max_connections(const fake_tg *ft)
+{
+    return ft->webhook_max_conn > 0 ? ft->webhook_max_conn : 40;
+}
+
+size_t fake__nupdates(const fake_tg *ft)
+{
+    return ft->nupd;
+}
+
+const cJSON *fake__update(const fake_tg *ft, size_t i)
+{
+    return i < ft->nupd ? ft->updates[i] : NULL;
+}
+
+bool fake__update_allowed(const fake_tg *ft, const cJSON *u)
+{
+    return update_allowed(ft, u);
+}
+
+void fake__remove_update(fake_tg *ft, int64_t update_id)
+{
+    for (size_t i = 0; i < ft->nupd; i++) {
+        if (upd_id(ft->updates[i]) != update_id) continue;
+        cJSON_Delete(ft->updates[i]);
+        memmove(ft->updates + i, ft->updates + i + 1, (ft->nupd - i - 1) * sizeof *ft->updates);
+        ft->nupd--;
+        pthread_cond_broadcast(&ft->cond);
+        return;
+    }
+}
+
+/* ---- faults and measurements --------------------------------------------- */
+
+void fake_tg_add_fault(fake_tg *ft, const fake_tg_fault *f)
+{
+    pthread_mutex_lock(&ft->mu);
+    if (ft->nfaults == ft->capfaults) {
+        ft->capfaults = ft->capfaults ? ft->capfaults * 2 : 8;
+        ft->faults = xrealloc(ft->faults, ft->capfaults * sizeof *ft->faults);
+    }
+    fault_rule *r = &ft->faults[ft->nfaults++];
+    r->f = *f;
+    r->f.method = xstrdup(f->method);
+    r->f.description = xstrdup(f->description);
+    pthread_mutex_unlock(&ft->mu);
+}
+
+void fake_tg_clear_faults(fake_tg *ft)
+{
+    pthread_mutex_lock(&ft->mu);
+    for (size_t i = 0; i < ft->nfaults; i++) {
+        free((char *)ft->faults[i].f.method);
+        free((char *)ft->faults[i].f.description);
+    }
+    ft->nfaults = 0;
+    pthread_mutex_unlock(&ft->mu);
+}
+
+size_t fake_tg_faults_left(fake_tg *ft)
+{
+    pthread_mutex_lock(&ft->mu);
+    size_t n = 0;
+    for (size_t i = 0; i < ft->nfaults; i++)
+        if (ft->faults[i].f.count != 0) n++;
+    pthread_mutex_unlock(&ft->mu);
+    return n;
+}
+
+size_t fake_tg_early_retries(fake_tg *ft)
+{
+    pthread_mutex_lock(&ft->mu);
+    size_t n = ft->early;
+    pthread_mutex_unlock(&ft->mu);
+    return n;
+}
+
+static bool is_message_method(const char *m)
+{
+    if (!strncmp(m, "send", 4)) return strcmp(m, "sendChatAction") != 0;
+    return !strncmp(m, "editMessage", 11) || !strncmp(m, "copyMessage", 11) ||
+           !strncmp(m, "forwardMessage", 14);
+}
+
+/* Most events of one chat (or all) in a window; times ascending. */
+static size_t window_max(const double *t, size_t n, double w)
+{
+    size_t best = 0, lo = 0;
+    for (size_t hi = 0; hi < n; hi++) {
+        while (t[hi] - t[lo] >= w) lo++;
+        if (hi - lo + 1 > best) best = hi - lo + 1;
+    }
+    return best;
+}
+
+size_t fake_tg_max_in_window(fake_tg *ft, fake_tg_scope scope, double window_s, int64_t *chat_)
+{
+    pthread_mutex_lock(&ft->mu);
+    double *t = calloc(ft->ncalls + 1, sizeof *t);
+    int64_t *cid = calloc(ft->ncalls + 1, sizeof *cid);
+    if (!t || !cid) abort();
+    size_t n = 0;
+    for (size_t i = 0; i < ft->ncalls; i++) {
+        const fake_tg_call *c = &ft->calls[i];
+        if (c->status != 200 || !is_message_method(c->method)) continue;
+        t[n] = c->at;
+        cid[n] = call_chat(c->params);
+        n++;
+    }
+    pthread_mutex_unlock(&ft->mu);
+    size_t best = 0;
+    int64_t best_chat = 0;
+    if (scope == FAKE_TG_ALL) {
+        best = window_max(t, n, window_s);
+    } else {
+        double *tc = calloc(n + 1, sizeof *tc);
+        bool *done = calloc(n + 1, sizeof *done);
+        if (!tc || !done) abort();
+        for (size_t i = 0; i < n; i++) {
+            if (done[i] || (scope == FAKE_TG_PER_GROUP && cid[i] >= 0)) continue;
+            size_t m = 0;
+            for (size_t j = i; j < n; j++)
+                if (cid[j] == cid[i]) {
+                    tc[m++] = t[j];
+                    done[j] = true;
+                }
+            size_t b = window_max(tc, m, window_s);
+            if (b > best) {
+                best = b;
+                best_chat = cid[i];
+            }
+        }
+        free(tc);
+        free(done);
+    }
+    free(t);
+    free(cid);
+    if (chat_) *chat_ = best_chat;
+    return best;
+}
+
+size_t fake_tg_identical_resends(fake_tg *ft)
+{
+    pthread_mutex_lock(&ft->mu);
+    size_t n = 0;
+    for (size_t i = 0; i < ft->ncalls; i++) {
+        const fake_tg_call *c = &ft->calls[i];
+        if (c->status != 200 || !is_message_method(c->method)) continue;
+        int64_t chat_ = call_chat(c->params);
+        for (size_t j = i; j-- > 0;) {
+            const fake_tg_call *p = &ft->calls[j];
+            if (p->status != 200 || !is_message_method(p->method) || call_chat(p->params) != chat_)
+                continue;
+            if (!strcmp(p->method, c->method) && cJSON_Compare(p->params, c->params, 1)) n++;
+            break;
+        }
+    }
+    pthread_mutex_unlock(&ft->mu);
+    return n;
+}
+
+int64_t fake_tg_push_group_text(fake_tg *ft, const fake_tg_user *u, int64_t group_id,
+                                const char *title, const char *text)
+{
+    pthread_mutex_lock(&ft->mu);
+    chat *c = get_chat(ft, group_id);
+    if (!c->title) c->title = xstrdup(title ? title : "Group");
+    int64_t mid = c->next_msg_id++;
+    cJSON *chatj = chat_json(c);
+    pthread_mutex_unlock(&ft->mu);
+    cJSON *m = cJSON_CreateObject();
+    cJSON_AddNumberToObject(m, "message_id", (double)mid);
+    cJSON_AddItemToObject(m, "from", user_json(u));
+    cJSON_AddItemToObject(m, "chat", chatj);
+    cJSON_AddNumberToObject(m, "date", (double)time(NULL));
+    cJSON_AddStringToObject(m, "text", text);
+    cJSON *up = cJSON_CreateObject();
+    cJSON_AddItemToObject(up, "message", m);
+    return fake_tg_push_update(ft, up);
 }

@@ -19,6 +19,9 @@
  * Unknown fields are accepted (the real server ignores them) but recorded as
  * warnings on the call, so a test can assert there are none.
  *
+ * Webhook: while a webhook is set, getUpdates answers 409 and the queued
+ * updates are POSTed to it instead (see the webhook_* options below).
+ *
  * Behaviour: getMe, getUpdates (long poll with timeout, offset confirmation,
  * limit, allowed_updates; a newer poll ends an older one with 409 as Telegram
  * does), setWebhook / deleteWebhook / getWebhookInfo, setMyCommands /
@@ -57,6 +60,16 @@ typedef struct fake_tg_opts {
     bool allow_unknown_chats; /* false: sending to a chat no update came
                                * from is 400 "Bad Request: chat not found" */
     bool verbose;            /* print every call to stderr as it happens */
+    int latency_ms;          /* > 0: every call waits this long before it is
+                              * handled, like a server far away (benchmarks) */
+    /* Webhook delivery (tests/fake_tg/deliver.h): after setWebhook the fake
+     * POSTs queued updates to the URL with the secret header, retrying any
+     * non-2xx answer, refusal or timeout. */
+    const char *webhook_proxy; /* "http://127.0.0.1:PORT": deliveries go to it
+                              * + the URL's path (the TLS-terminating reverse
+                              * proxy); NULL: the URL itself, https read as http */
+    int webhook_retry_ms;    /* first retry delay, doubling to 10x (0: 100 ms) */
+    int webhook_connections; /* cap on parallel deliveries (0: 40) */
 } fake_tg_opts;
 
 /* Starts the server. opts may be NULL for defaults. On failure returns NULL
@@ -117,6 +130,8 @@ typedef struct fake_tg_call {
     char *description;  /* "description" of an error answer, else NULL */
     char **warnings;    /* unknown fields etc. (e.g. "sendMessage: unknown field \"foo\"") */
     int n_warnings;
+    double at;          /* when it arrived: seconds on the monotonic clock */
+    bool faulted;       /* answered by an injected fault (fake_tg_add_fault) */
 } fake_tg_call;
 
 void fake_tg_call_clear(fake_tg_call *c);
@@ -165,6 +180,10 @@ void fake_tg_event_clear(fake_tg_event *e);
 /* Number of events of `kind` recorded for chat_id. */
 size_t fake_tg_count_events(fake_tg *ft, int64_t chat_id, fake_tg_event_kind kind);
 
+/* All the counts of chat_id at once (one lock; benchmarks poll this):
+ * out[kind] = fake_tg_count_events(ft, chat_id, kind). */
+void fake_tg_event_counts(fake_tg *ft, int64_t chat_id, size_t out[FAKE_TG_EVENT_KINDS]);
+
 /* Waits up to timeout_ms until chat_id has more than `index` events of
  * `kind` and copies event number `index` (0-based, in order) into *out.
  * Returns false on timeout. */
@@ -199,5 +218,67 @@ cJSON *fake_tg_commands(fake_tg *ft, const char *lang);
  * "parameters":{"retry_after":N} (use with 429). Replaces any earlier rule. */
 void fake_tg_fail_next(fake_tg *ft, const char *method, int status,
                        const char *description, int retry_after, int count);
+
+/* Faults of every kind, matched by method and chat. Rules are tried in
+ * the order added; the first that matches a call (after validation: an
+ * invalid call gets its 400 as always) applies and counts down. A call a
+ * fault answered is recorded with faulted = true (status 0 for DROP). */
+typedef enum fake_tg_fault_kind {
+    FAKE_TG_FAULT_ERROR = 0, /* a Bot API error reply: status, description,
+                              * retry_after (429), migrate_to (400) */
+    FAKE_TG_FAULT_HTML,      /* status (500, 502, ...) with an HTML page */
+    FAKE_TG_FAULT_DROP,      /* the connection breaks a few bytes into the answer */
+    FAKE_TG_FAULT_TRUNCATE,  /* 200 with the JSON answer cut in half */
+    FAKE_TG_FAULT_MISTYPED,  /* 200 with {"ok":"true",...}: ok not a boolean */
+    FAKE_TG_FAULT_SLOW,      /* the normal answer, after delay_ms */
+    FAKE_TG_FAULT_TRICKLE,   /* the normal answer, one byte every delay_ms */
+} fake_tg_fault_kind;
+
+typedef struct fake_tg_fault {
+    fake_tg_fault_kind kind;
+    const char *method;      /* NULL = any method (copied) */
+    int64_t chat_id;         /* 0 = any call; else calls with this chat_id */
+    int status;              /* ERROR, HTML */
+    const char *description; /* ERROR (copied; NULL: a standard one) */
+    int retry_after;         /* ERROR: parameters.retry_after */
+    int64_t migrate_to;      /* ERROR: parameters.migrate_to_chat_id */
+    int delay_ms;            /* SLOW, TRICKLE */
+    int count;               /* calls it answers; < 0: until cleared */
+    bool performed;          /* DROP, TRUNCATE, MISTYPED, SLOW, TRICKLE: the
+                              * call takes effect (Telegram did it; only the
+                              * answer is lost or mangled) */
+} fake_tg_fault;
+
+void fake_tg_add_fault(fake_tg *ft, const fake_tg_fault *f);
+void fake_tg_clear_faults(fake_tg *ft);
+/* Faults still armed (count > 0 or unlimited). */
+size_t fake_tg_faults_left(fake_tg *ft);
+
+/* ---- Measurements ---------------------------------------------------------- */
+
+/* Calls that arrived for a chat while a 429 the fake gave that chat (or a
+ * bot-wide call, for chat 0) still had retry_after running: each one is a
+ * retry sent too early. */
+size_t fake_tg_early_retries(fake_tg *ft);
+
+typedef enum fake_tg_scope {
+    FAKE_TG_ALL = 0,   /* every chat together */
+    FAKE_TG_PER_CHAT,  /* each chat on its own (the worst one reported) */
+    FAKE_TG_PER_GROUP, /* each group (chat_id < 0) on its own */
+} fake_tg_scope;
+
+/* The most message calls (send*, editMessage*, copy*, forward*; not
+ * sendChatAction) accepted within any window of window_s seconds, in
+ * `scope`; *chat gets the chat where it happened (0 for ALL; may be NULL). */
+size_t fake_tg_max_in_window(fake_tg *ft, fake_tg_scope scope, double window_s, int64_t *chat);
+
+/* Accepted message calls that repeat the chat's previous accepted message
+ * call exactly (method and params): resends of a call that had in fact
+ * arrived. */
+size_t fake_tg_identical_resends(fake_tg *ft);
+
+/* A text message from u in group `group_id` (< 0). */
+int64_t fake_tg_push_group_text(fake_tg *ft, const fake_tg_user *u, int64_t group_id,
+                                const char *title, const char *text);
 
 #endif

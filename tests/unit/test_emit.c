@@ -159,6 +159,19 @@ static void test_one_text_edit(void)
     CU_ASSERT_PTR_NOT_NULL_FATAL(f);
     fputs(orig, f);
     fclose(f);
+    /* the knowledge files its `llm:` embeds live beside the spec */
+    static const char *const kfiles[] = {"company_context.txt", "company_context.ru.txt"};
+    for (int i = 0; i < 2; i++) {
+        char src[128], dst[256];
+        snprintf(src, sizeof src, "spec/rental/%s", kfiles[i]);
+        snprintf(dst, sizeof dst, "%s/%s", tmpdir(), kfiles[i]);
+        char *k = read_all(src);
+        FILE *kf = fopen(dst, "w");
+        CU_ASSERT_FATAL(k && kf);
+        fputs(k, kf);
+        fclose(kf);
+        free(k);
+    }
     CU_ASSERT_EQUAL_FATAL(gen(a, path, before, NULL), 0);
 
     f = fopen(path, "w");
@@ -237,7 +250,7 @@ static void test_compile_run(void)
     CU_ASSERT_EQUAL_FATAL(out_write(dir, f, OUT_N_FILES, err, sizeof err), OUT_N_FILES);
 
     const char *cc = arena_printf(a, "cc " CFLAGS_GEN " -Iruntime -I%s", dir);
-    const char *libs = "$(pkg-config --libs libcurl libcjson sqlite3 libmicrohttpd 2>/dev/null) -lm -lpthread";
+    const char *libs = "$(pkg-config --libs libcurl libcjson sqlite3 libmicrohttpd yaml-0.1 2>/dev/null) -lm -lpthread";
     CU_ASSERT_EQUAL_FATAL(run(arena_printf(a, "re2c -W -Werror --utf8 -o %s/samebot_match.c %s/samebot.re",
                                            dir, dir)), 0);
     CU_ASSERT_EQUAL_FATAL(run(arena_printf(a, "%s -c -o %s/samebot.o %s/samebot.c", cc, dir, dir)), 0);

@@ -88,7 +88,7 @@ static void test_round_trip(void)
     int found;
     char *ver = store_get_meta(st, "schema_version", &found);
     CU_ASSERT_EQUAL(found, 1);
-    CU_ASSERT_STRING_EQUAL(ver, "1");
+    CU_ASSERT_STRING_EQUAL(ver, "2");
     free(ver);
     store_close(st);
 }

@@ -16,7 +16,7 @@ local texts = {
 
 return {
   bot = { name = "clean", default_language = "en", languages = { "en", "ru" }, start = "welcome" },
-  variables = { persona = "" },
+  variables = { persona = { initial = "", max = 64 } },
   texts = texts,
   commands = {
     { name = "start", description = "cmd_start", ["goto"] = "welcome" },

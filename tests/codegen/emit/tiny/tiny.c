@@ -11,7 +11,7 @@
 static const char *const langs[2] = {"en", "de"};
 
 /* texts[text * 2 + lang]: en de */
-static const char *const texts[22] = {
+static const char *const texts[26] = {
     /* 0: hi */
 #line 10 "tests/codegen/emit/tiny.yaml"
     "Hi {first_name}! 100% {{literal}}",
@@ -57,6 +57,12 @@ static const char *const texts[22] = {
     /* 10: sys_data_deleted (built-in) */
     "All your data has been deleted.",
     "All your data has been deleted.",
+    /* 11: sys_no_answer (built-in) */
+    "I could not find an answer to that in our information, and I would rather not guess. An operator can help: tap the button below.",
+    "I could not find an answer to that in our information, and I would rather not guess. An operator can help: tap the button below.",
+    /* 12: sys_operator (built-in) */
+    "👤 Call an operator",
+    "👤 Call an operator",
 };
 
 /* the messages each state sends on entry (text indices) */
@@ -90,7 +96,7 @@ static const bm_transition transitions[6] = {
 #line 37 "tests/codegen/emit/tiny.yaml"
     {.target = TINY_S_START, .say = BM_NONE, .form = BM_NONE,
      .first_assign = 0, .n_assign = 0, .action = BM_ACT_NONE},
-#line 94 "tiny.c"
+#line 100 "tiny.c"
 };
 
 static const bm_button buttons[3] = {
@@ -100,7 +106,7 @@ static const bm_button buttons[3] = {
     /* 1 */ {.kind = BM_BTN_CALLBACK, .label = 3 /* a_state_with_a_really_long_name_that_goes_on_and_on_and_on.i... */, .transition = 3, .data = "start.0"},
 #line 35 "tests/codegen/emit/tiny.yaml"
     /* 2 */ {.kind = BM_BTN_CALLBACK, .label = 4 /* a_state_with_a_really_long_name_that_goes_on_and_on_and_on.i... */, .transition = 4, .data = "a_state_with_a_really_long_name_that_goe~e9327701.1"},
-#line 104 "tiny.c"
+#line 110 "tiny.c"
 };
 
 static const bm_row rows[2] = {
@@ -120,13 +126,13 @@ static const bm_state states[2] = {
 #line 31 "tests/codegen/emit/tiny.yaml"
     [TINY_S_A_STATE_WITH_A_REALLY_LONG_NAME_THAT_GOES_ON_AND_ON_AND_ON] = {.name = "a_state_with_a_really_long_name_that_goes_on_and_on_and_on", .id = 0xe9327701u, .first_say = 1, .n_say = 1,
         .reply_kb = BM_NONE, .inline_kb = 1, .contact_tr = BM_NONE, .voice_tr = BM_NONE, .fallback_tr = 5},
-#line 124 "tiny.c"
+#line 130 "tiny.c"
 };
 
 static const bm_command commands[1] = {
 #line 20 "tests/codegen/emit/tiny.yaml"
     /* 0 */ {.name = "start", .description = BM_NONE, .transition = 0},
-#line 130 "tiny.c"
+#line 136 "tiny.c"
 };
 
 const bm_machine tiny_machine = {
@@ -136,7 +142,7 @@ const bm_machine tiny_machine = {
     .n_langs = 2,
     .default_lang = 0, /* en */
     .texts = texts,
-    .n_texts = 11,
+    .n_texts = 13,
     .sys_texts = {
         [BM_SYS_MIGRATED] = 5 /* sys_migrated */,
         [BM_SYS_CANCELLED] = 6 /* sys_cancelled */,
@@ -145,6 +151,8 @@ const bm_machine tiny_machine = {
         [BM_SYS_UNAVAILABLE] = 9 /* sys_unavailable */,
         [BM_SYS_USE_BUTTONS] = 2 /* sys_use_buttons */,
         [BM_SYS_DATA_DELETED] = 10 /* sys_data_deleted */,
+        [BM_SYS_NO_ANSWER] = 11 /* sys_no_answer */,
+        [BM_SYS_OPERATOR] = 12 /* sys_operator */,
     },
     .states = states,
     .n_states = 2,

@@ -1,0 +1,645 @@
+/*
+ * bench.c — the benchmark driver (run by scripts/bench/run.sh, `make bench`).
+ *
+ *   bench [--bot bin/rental] [--only menu|far|slow|ceiling] [--users N]
+ *
+ * Each scenario starts a fresh fake Bot API (tests/fake_tg, in this process)
+ * and a fresh bot (a child process on a temp database), lets simulated users
+ * talk to it and prints one table row. Users are closed loops: a user's next
+ * update goes out once the bot's answer to the previous one has arrived
+ * (as a person waits for the reply before pressing the next button); the
+ * 200 users run at once. How many messages, edits and callback answers each
+ * step produces is measured first with one calibration user.
+ *
+ *   menu     5,000 updates from 200 users: /start, reply-keyboard presses,
+ *            inline taps (answerCallbackQuery + editMessageText)
+ *   far      the same menu walk, 2,000 updates, the fake answering every
+ *            call after 20 ms (a Bot API far away)
+ *   slow     200 users each asking something answered through a 1 s HTTP
+ *            call (needs an asynchronous HTTP action in the runtime)
+ *   ceiling  the fake's own capacity: sendMessage calls from 64 parallel
+ *            keep-alive connections over libcurl multi, requests/s
+ *
+ * Bot CPU seconds are utime + stime of the bot process from /proc/PID/stat
+ * over the measured interval; peak RSS is its VmHWM at the end.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <pthread.h>
+#include <ftw.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cjson/cJSON.h>
+#include <curl/curl.h>
+#include <microhttpd.h>
+
+#include "../../tests/e2e/proc.h"
+#include "../../tests/fake_tg/fake_tg.h"
+
+#define MAX_USERS 2000
+#define RUN_TIMEOUT_S 120.0
+
+/* ---- the menu walk ---------------------------------------------------------- */
+
+typedef enum act { A_SEND, A_PRESS, A_TAP } act;
+typedef struct step {
+    act a;
+    const char *arg;
+} step;
+
+/* 25 steps over the rental bot's menus; 5,000 updates = 200 users x 25. */
+static const step WALK[] = {
+    {A_SEND, "/start"},
+    {A_PRESS, "🚗 Cars and prices"},
+    {A_TAP, "SUV · from €50"},
+    {A_TAP, "⬅️ All classes"},
+    {A_TAP, "Minivan · from €75"},
+    {A_TAP, "⬅️ All classes"},
+    {A_PRESS, "⬅️ Back"},
+    {A_PRESS, "📋 Rental conditions"},
+    {A_PRESS, "🛡 Insurance"},
+    {A_PRESS, "⬅️ Back"},
+    {A_PRESS, "⬅️ Back"},
+    {A_PRESS, "🚚 Delivery"},
+    {A_PRESS, "⬅️ Back"},
+    {A_PRESS, "🚗 Cars and prices"},
+    {A_TAP, "Economy · from €25"},
+    {A_TAP, "⬅️ All classes"},
+    {A_TAP, "Compact · from €35"},
+    {A_TAP, "⬅️ All classes"},
+    {A_PRESS, "⬅️ Back"},
+    {A_PRESS, "📋 Rental conditions"},
+    {A_PRESS, "⬅️ Back"},
+    {A_PRESS, "🚚 Delivery"},
+    {A_PRESS, "⬅️ Back"},
+    {A_SEND, "/menu"},
+    {A_SEND, "/start"},
+};
+#define WALK_LEN ((int)(sizeof WALK / sizeof WALK[0]))
+
+typedef struct delta {
+    size_t sent, edited, answered;
+} delta;
+
+typedef struct user {
+    fake_tg_user u;
+    char first[32];
+    int next;          /* next step */
+    delta want;        /* counts that mean "answered" */
+    bool done;
+} user;
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static void sleep_us(long us)
+{
+    struct timespec ts = {us / 1000000, (us % 1000000) * 1000};
+    while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
+    }
+}
+
+static delta counts(fake_tg *ft, int64_t chat)
+{
+    size_t n[FAKE_TG_EVENT_KINDS];
+    fake_tg_event_counts(ft, chat, n);
+    delta d = {n[FAKE_TG_SENT], n[FAKE_TG_EDITED], n[FAKE_TG_ANSWERED]};
+    return d;
+}
+
+static bool reached(delta have, delta want)
+{
+    return have.sent >= want.sent && have.edited >= want.edited && have.answered >= want.answered;
+}
+
+/* Sends step s for u. Returns false when a tap finds no such button. */
+static bool act_step(fake_tg *ft, const fake_tg_user *u, const step *s)
+{
+    if (s->a != A_TAP) {
+        fake_tg_push_text(ft, u, s->arg);
+        return true;
+    }
+    int64_t mid = 0;
+    cJSON *mk = fake_tg_last_inline(ft, u->id, &mid);
+    const char *data = NULL;
+    const cJSON *row, *b;
+    cJSON_ArrayForEach(row, cJSON_GetObjectItem(mk, "inline_keyboard")) cJSON_ArrayForEach(b, row) {
+        const char *t = cJSON_GetStringValue(cJSON_GetObjectItem(b, "text"));
+        if (t && !strcmp(t, s->arg) && !data)
+            data = cJSON_GetStringValue(cJSON_GetObjectItem(b, "callback_data"));
+    }
+    bool ok = data && fake_tg_push_callback(ft, u, mid, data, NULL, 0) >= 0;
+    cJSON_Delete(mk);
+    return ok;
+}
+
+/* One user walks the steps slowly, waiting for quiet after each: what each
+ * step produces. */
+static bool calibrate(fake_tg *ft, delta per[WALK_LEN])
+{
+    fake_tg_user u = {.id = 9990001, .first_name = "Calib", .language_code = "en"};
+    delta before = counts(ft, u.id);
+    for (int i = 0; i < WALK_LEN; i++) {
+        if (!act_step(ft, &u, &WALK[i])) {
+            fprintf(stderr, "bench: calibration: no button \"%s\" at step %d\n", WALK[i].arg, i + 1);
+            return false;
+        }
+        double quiet_since = now_s(), until = now_s() + 10;
+        delta last = counts(ft, u.id);
+        while (now_s() < until) {
+            sleep_us(5000);
+            delta c = counts(ft, u.id);
+            if (memcmp(&c, &last, sizeof c)) {
+                last = c;
+                quiet_since = now_s();
+            } else if (now_s() - quiet_since > 0.25 && memcmp(&c, &before, sizeof c)) {
+                break;
+            }
+        }
+        per[i].sent = last.sent - before.sent;
+        per[i].edited = last.edited - before.edited;
+        per[i].answered = last.answered - before.answered;
+        if (!per[i].sent && !per[i].edited && !per[i].answered) {
+            fprintf(stderr, "bench: calibration: step %d (%s) got no answer\n", i + 1, WALK[i].arg);
+            return false;
+        }
+        before = last;
+    }
+    return true;
+}
+
+/* ---- the bot process ---------------------------------------------------------- */
+
+typedef struct botrun {
+    proc p;
+    char dir[256], db[300], log[300];
+} botrun;
+
+static int rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
+{
+    (void)sb, (void)flag, (void)ftw;
+    return remove(path);
+}
+
+static bool is_method(const fake_tg_call *c, void *ud)
+{
+    return !strcmp(c->method, (const char *)ud);
+}
+
+static bool bot_up(botrun *b, fake_tg *ft, const char *bin, const char *extra_env)
+{
+    snprintf(b->dir, sizeof b->dir, "/tmp/botc-bench-XXXXXX");
+    if (!mkdtemp(b->dir))
+        return false;
+    snprintf(b->db, sizeof b->db, "%s/bot.db", b->dir);
+    snprintf(b->log, sizeof b->log, "%s/bot.log", b->dir);
+    char base[96], e_base[128], e_tok[160], e_db[320];
+    fake_tg_base_url(ft, base, sizeof base);
+    snprintf(e_base, sizeof e_base, "TELEGRAM_API_BASE=%s", base);
+    snprintf(e_tok, sizeof e_tok, "TELEGRAM_BOT_TOKEN=%s", fake_tg_token(ft));
+    snprintf(e_db, sizeof e_db, "BOT_DB=%s", b->db);
+    /* Flood limits off (the outbox scheduler's knobs): the fake is local. */
+    char *env[] = {e_base, e_tok, e_db, "BOT_LOG_LEVEL=warn", "TELEGRAM_POLL_TIMEOUT=25",
+                   "TELEGRAM_RATE_GLOBAL=0", "TELEGRAM_RATE_CHAT=0",
+                   "TELEGRAM_RATE_GROUP_PER_MIN=0",
+                   "WEBHOOK_URL", "OPENAI_API_BASE", "OPENAI_API_KEY",
+                   (char *)(extra_env ? extra_env : "BOT_HTTP_GET_URL"), NULL};
+    char err[256];
+    if (proc_start(&b->p, bin, env, b->log, err, sizeof err) != 0) {
+        fprintf(stderr, "bench: cannot start %s: %s\n", bin, err);
+        return false;
+    }
+    /* ready once it publishes its commands (right before the first poll;
+     * a long poll is recorded only when it ends) */
+    if (!fake_tg_wait_call(ft, 0, is_method, "setMyCommands", 15000, NULL)) {
+        fprintf(stderr, "bench: the bot never polled (log %s)\n", b->log);
+        return false;
+    }
+    return true;
+}
+
+static void bot_down(botrun *b, bool keep)
+{
+    proc_stop(&b->p, SIGTERM, 10000);
+    if (!keep)
+        nftw(b->dir, rm_entry, 8, FTW_DEPTH | FTW_PHYS);
+}
+
+/* utime + stime of pid in seconds. */
+static double cpu_s(pid_t pid)
+{
+    char path[64], buf[2048];
+    snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return -1;
+    size_t n = fread(buf, 1, sizeof buf - 1, f);
+    fclose(f);
+    buf[n] = '\0';
+    char *p = strrchr(buf, ')');
+    if (!p)
+        return -1;
+    unsigned long ut = 0, st = 0;
+    /* fields after ")": state(3) ... utime(14) stime(15) */
+    if (sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu", &ut, &st) != 2)
+        return -1;
+    return (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
+}
+
+/* VmHWM in MiB. */
+static double peak_rss_mb(pid_t pid)
+{
+    char path[64], line[256];
+    snprintf(path, sizeof path, "/proc/%d/status", (int)pid);
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return -1;
+    double mb = -1;
+    while (fgets(line, sizeof line, f))
+        if (!strncmp(line, "VmHWM:", 6))
+            mb = strtod(line + 6, NULL) / 1024.0;
+    fclose(f);
+    return mb;
+}
+
+/* ---- scenarios -------------------------------------------------------------------- */
+
+typedef struct result {
+    bool ok;
+    int updates, users;
+    double wall, cpu, rss;
+    double rss_idle;   /* VmHWM when the measured run starts */
+    double calls;      /* Bot API calls the fake answered during the run */
+    double self_cpu;   /* CPU of this process (fake + simulated users) */
+} result;
+
+static double self_cpu_s(void)
+{
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    return (double)ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6 + (double)ru.ru_stime.tv_sec +
+           ru.ru_stime.tv_usec / 1e6;
+}
+
+static result run_menu(const char *bin, int nusers, int steps, int latency_ms)
+{
+    result r = {.users = nusers};
+    char err[256];
+    fake_tg_opts o = {.latency_ms = latency_ms};
+    fake_tg *ft = fake_tg_new(&o, err, sizeof err);
+    if (!ft) {
+        fprintf(stderr, "bench: fake: %s\n", err);
+        return r;
+    }
+    botrun b;
+    memset(&b, 0, sizeof b);
+    delta per[WALK_LEN];
+    user *us = calloc((size_t)nusers, sizeof *us);
+    if (!us)
+        abort();
+    if (!bot_up(&b, ft, bin, NULL) || !calibrate(ft, per))
+        goto out;
+
+    for (int i = 0; i < nusers; i++) {
+        snprintf(us[i].first, sizeof us[i].first, "U%d", i + 1);
+        us[i].u.id = INT64_C(7100000001) + i;
+        us[i].u.first_name = us[i].first;
+        us[i].u.language_code = "en";
+    }
+    r.rss_idle = peak_rss_mb(b.p.pid);
+    uint64_t calls0 = fake_tg_ncalls(ft);
+    double self0 = self_cpu_s();
+    double cpu0 = cpu_s(b.p.pid);
+    double t0 = now_s();
+    int left = nusers, sent = 0;
+    bool stuck = false;
+    while (left > 0) {
+        bool progress = false;
+        for (int i = 0; i < nusers; i++) {
+            user *u = &us[i];
+            if (u->done)
+                continue;
+            if (u->next > 0 && !reached(counts(ft, u->u.id), u->want))
+                continue;
+            if (u->next == steps) {
+                u->done = true;
+                left--;
+                progress = true;
+                continue;
+            }
+            const step *s = &WALK[u->next % WALK_LEN];
+            const delta *d = &per[u->next % WALK_LEN];
+            u->want.sent += d->sent;
+            u->want.edited += d->edited;
+            u->want.answered += d->answered;
+            if (!act_step(ft, &u->u, s)) {
+                fprintf(stderr, "bench: user %d: no button \"%s\"\n", i + 1, s->arg);
+                stuck = true;
+                break;
+            }
+            u->next++;
+            sent++;
+            progress = true;
+        }
+        if (stuck)
+            break;
+        if (now_s() - t0 > RUN_TIMEOUT_S) {
+            fprintf(stderr, "bench: timed out with %d users unfinished\n", left);
+            stuck = true;
+            break;
+        }
+        if (!progress) /* sleep until the bot's next call, not a fixed time */
+            fake_tg_wait_call(ft, fake_tg_ncalls(ft), NULL, NULL, 2, NULL);
+    }
+    r.wall = now_s() - t0;
+    r.cpu = cpu_s(b.p.pid) - cpu0;
+    r.rss = peak_rss_mb(b.p.pid);
+    r.self_cpu = self_cpu_s() - self0;
+    r.calls = (double)(fake_tg_ncalls(ft) - calls0);
+    r.updates = sent;
+    r.ok = !stuck;
+out:
+    bot_down(&b, !r.ok);
+    if (!r.ok)
+        fprintf(stderr, "bench: bot log kept in %s\n", b.log);
+    free(us);
+    fake_tg_free(ft);
+    return r;
+}
+
+/* ---- slow: every answer needs a 1 s HTTP call ------------------------------ */
+
+static pthread_mutex_t g_slow_mu = PTHREAD_MUTEX_INITIALIZER;
+static int g_slow_active, g_slow_max, g_slow_total;
+
+/* GET /ask?text=..&user=..: answered after 1 s, like a slow backend. */
+static enum MHD_Result slow_answer(void *cls, struct MHD_Connection *c, const char *url,
+                                   const char *method, const char *version, const char *data,
+                                   size_t *size, void **con_cls)
+{
+    (void)cls, (void)url, (void)method, (void)version, (void)data, (void)size;
+    if (!*con_cls) {
+        *con_cls = (void *)1;
+        return MHD_YES;
+    }
+    pthread_mutex_lock(&g_slow_mu);
+    if (++g_slow_active > g_slow_max)
+        g_slow_max = g_slow_active;
+    g_slow_total++;
+    pthread_mutex_unlock(&g_slow_mu);
+    sleep_us(1000000);
+    pthread_mutex_lock(&g_slow_mu);
+    g_slow_active--;
+    pthread_mutex_unlock(&g_slow_mu);
+    static const char body[] = "Here is the slow answer.";
+    struct MHD_Response *r =
+        MHD_create_response_from_buffer(sizeof body - 1, (void *)body, MHD_RESPMEM_PERSISTENT);
+    enum MHD_Result rc = MHD_queue_response(c, 200, r);
+    MHD_destroy_response(r);
+    return rc;
+}
+
+static result run_slow(const char *bin, int nusers)
+{
+    result r = {.users = nusers};
+    char err[256];
+    struct MHD_Daemon *d = MHD_start_daemon(
+        MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION, 0, NULL, NULL,
+        slow_answer, NULL, MHD_OPTION_CONNECTION_LIMIT, (unsigned)4000, MHD_OPTION_END);
+    fake_tg *ft = d ? fake_tg_new(NULL, err, sizeof err) : NULL;
+    if (!ft) {
+        fprintf(stderr, "bench: slow: cannot start the servers\n");
+        if (d)
+            MHD_stop_daemon(d);
+        return r;
+    }
+    const union MHD_DaemonInfo *info = MHD_get_daemon_info(d, MHD_DAEMON_INFO_BIND_PORT);
+    char env[128];
+    snprintf(env, sizeof env, "BOT_HTTP_GET_URL=http://127.0.0.1:%u/ask", (unsigned)info->port);
+    botrun b;
+    memset(&b, 0, sizeof b);
+    user *us = calloc((size_t)nusers, sizeof *us);
+    if (!us)
+        abort();
+    if (!bot_up(&b, ft, bin, env))
+        goto out;
+    for (int i = 0; i < nusers; i++) {
+        snprintf(us[i].first, sizeof us[i].first, "S%d", i + 1);
+        us[i].u.id = INT64_C(7200000001) + i;
+        us[i].u.first_name = us[i].first;
+        us[i].u.language_code = "en";
+        fake_tg_push_text(ft, &us[i].u, "/start");
+    }
+    double until = now_s() + 30;
+    for (int i = 0; i < nusers && now_s() < until; i++)
+        while (fake_tg_count_events(ft, us[i].u.id, FAKE_TG_SENT) < 1 && now_s() < until)
+            sleep_us(1000);
+    r.rss_idle = peak_rss_mb(b.p.pid);
+    uint64_t calls0 = fake_tg_ncalls(ft);
+    double self0 = self_cpu_s(), cpu0 = cpu_s(b.p.pid), t0 = now_s();
+    for (int i = 0; i < nusers; i++)
+        fake_tg_push_text(ft, &us[i].u, "When is my car ready?");
+    int left = nusers;
+    until = now_s() + RUN_TIMEOUT_S;
+    while (left > 0 && now_s() < until) {
+        left = 0;
+        for (int i = 0; i < nusers; i++)
+            left += fake_tg_count_events(ft, us[i].u.id, FAKE_TG_SENT) < 2;
+        if (left)
+            fake_tg_wait_call(ft, fake_tg_ncalls(ft), NULL, NULL, 5, NULL);
+    }
+    r.wall = now_s() - t0;
+    r.cpu = cpu_s(b.p.pid) - cpu0;
+    r.rss = peak_rss_mb(b.p.pid);
+    r.self_cpu = self_cpu_s() - self0;
+    r.calls = (double)(fake_tg_ncalls(ft) - calls0);
+    r.updates = nusers;
+    r.ok = left == 0;
+    if (left)
+        fprintf(stderr, "bench: slow: %d users without an answer after %.0f s\n", left,
+                RUN_TIMEOUT_S);
+    fake_tg_event ev;
+    memset(&ev, 0, sizeof ev);
+    if (r.ok && (!fake_tg_wait_event(ft, us[0].u.id, FAKE_TG_SENT, 1, 0, &ev) || !ev.text ||
+                 !strstr(ev.text, "slow answer"))) {
+        fprintf(stderr, "bench: slow: the answer was \"%s\", not the HTTP body\n",
+                ev.text ? ev.text : "");
+        r.ok = false;
+    }
+    fake_tg_event_clear(&ev);
+    fprintf(stderr, "bench: slow: %d HTTP calls, at most %d at once\n", g_slow_total, g_slow_max);
+out:
+    bot_down(&b, !r.ok);
+    if (!r.ok)
+        fprintf(stderr, "bench: bot log kept in %s\n", b.log);
+    free(us);
+    fake_tg_free(ft);
+    MHD_stop_daemon(d);
+    return r;
+}
+
+/* The fake's ceiling: N sendMessage calls over `par` keep-alive connections. */
+static size_t sink(char *p, size_t sz, size_t n, void *ud)
+{
+    (void)p, (void)ud;
+    return sz * n;
+}
+
+static result run_ceiling(int total, int par)
+{
+    result r = {0};
+    char err[256];
+    fake_tg_opts o = {.allow_unknown_chats = true};
+    fake_tg *ft = fake_tg_new(&o, err, sizeof err);
+    if (!ft)
+        return r;
+    char base[96], url[256];
+    fake_tg_base_url(ft, base, sizeof base);
+    snprintf(url, sizeof url, "%s/bot%s/sendMessage", base, fake_tg_token(ft));
+    CURLM *m = curl_multi_init();
+    curl_multi_setopt(m, CURLMOPT_MAX_HOST_CONNECTIONS, (long)par);
+    struct curl_slist *hd = curl_slist_append(NULL, "Content-Type: application/json");
+    hd = curl_slist_append(hd, "Expect:");
+    static const char body[] = "{\"chat_id\":424242,\"text\":\"ceiling\"}";
+    CURL **hs = calloc((size_t)par, sizeof *hs);
+    int started = 0, done = 0;
+    double self0 = self_cpu_s();
+    double t0 = now_s();
+    for (int i = 0; i < par && started < total; i++, started++) {
+        hs[i] = curl_easy_init();
+        curl_easy_setopt(hs[i], CURLOPT_URL, url);
+        curl_easy_setopt(hs[i], CURLOPT_HTTPHEADER, hd);
+        curl_easy_setopt(hs[i], CURLOPT_POSTFIELDS, body);
+        curl_easy_setopt(hs[i], CURLOPT_WRITEFUNCTION, sink);
+        curl_multi_add_handle(m, hs[i]);
+    }
+    int running = 1, failed = 0;
+    while (done < total) {
+        curl_multi_perform(m, &running);
+        CURLMsg *msg;
+        int q;
+        while ((msg = curl_multi_info_read(m, &q))) {
+            if (msg->msg != CURLMSG_DONE)
+                continue;
+            CURL *h = msg->easy_handle;
+            long st = 0;
+            curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &st);
+            failed += msg->data.result != CURLE_OK || st != 200;
+            done++;
+            curl_multi_remove_handle(m, h);
+            if (started < total) {
+                started++;
+                curl_multi_add_handle(m, h); /* same handle: the connection is reused */
+            }
+        }
+        if (done < total)
+            curl_multi_poll(m, NULL, 0, 100, NULL);
+    }
+    r.wall = now_s() - t0;
+    r.self_cpu = self_cpu_s() - self0;
+    r.updates = total;
+    r.ok = failed == 0;
+    if (failed)
+        fprintf(stderr, "bench: ceiling: %d calls failed\n", failed);
+    for (int i = 0; i < par; i++) {
+        if (hs[i]) {
+            curl_multi_remove_handle(m, hs[i]);
+            curl_easy_cleanup(hs[i]);
+        }
+    }
+    free(hs);
+    curl_slist_free_all(hd);
+    curl_multi_cleanup(m);
+    fake_tg_free(ft);
+    return r;
+}
+
+/* ---- table ------------------------------------------------------------------------- */
+
+static void row(const char *name, const result *r, const char *target)
+{
+    if (!r->ok) {
+        printf("| %-22s | %-93s | %s |\n", name, "FAILED (see stderr)", target);
+        return;
+    }
+    printf("| %-22s | %6d | %5d | %7.3f | %9.0f | %8.0f | %6.3f | %6.3f | %4.1f (%4.1f) | %6.2f | %s |\n",
+           name, r->updates, r->users, r->wall, r->updates / r->wall, r->calls / r->wall, r->cpu,
+           r->updates ? r->cpu * 5000.0 / r->updates : 0, r->rss, r->rss_idle, r->self_cpu, target);
+}
+
+int main(int argc, char **argv)
+{
+    const char *bin = "bin/rental", *only = NULL, *slow_bin = "bin/slowbench";
+    int users = 200;
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--bot") && i + 1 < argc)
+            bin = argv[++i];
+        else if (!strcmp(argv[i], "--slow-bot") && i + 1 < argc)
+            slow_bin = argv[++i];
+        else if (!strcmp(argv[i], "--only") && i + 1 < argc)
+            only = argv[++i];
+        else if (!strcmp(argv[i], "--users") && i + 1 < argc)
+            users = atoi(argv[++i]);
+        else {
+            fprintf(stderr, "usage: bench [--bot bin/rental] [--slow-bot bin/slowbench] "
+                            "[--only menu|far|slow|ceiling] [--users N]\n");
+            return 2;
+        }
+    }
+    if (users < 1 || users > MAX_USERS)
+        users = 200;
+    signal(SIGPIPE, SIG_IGN);
+    curl_global_init(CURL_GLOBAL_DEFAULT);
+
+    printf("| %-22s | %6s | %5s | %7s | %9s | %8s | %6s | %6s | %11s | %6s | %s |\n", "scenario",
+           "updates", "users", "wall s", "updates/s", "calls/s", "CPU s", "CPU/5k",
+           "RSS MB (idle)", "fake CPU", "target");
+    printf("|%s|%s|%s|%s|%s|%s|%s|%s|%s|%s|%s|\n", "------------------------", "--------",
+           "-------", "---------", "-----------", "----------", "--------", "--------",
+           "---------------", "--------", "--------");
+    fflush(stdout);
+    int rc = 0;
+    result ceil_r = {0};
+    if (!only || !strcmp(only, "ceiling")) {
+        ceil_r = run_ceiling(50000, 64);
+        if (ceil_r.ok)
+            printf("| %-22s | %6s | %5s | %7.3f | %9s | %8.0f | %6s | %6s | %13s | %6.2f | %s |\n",
+                   "fake ceiling", "-", "-", ceil_r.wall, "-", ceil_r.updates / ceil_r.wall, "-",
+                   "-", "-", ceil_r.self_cpu, "sendMessage calls, 64 connections");
+        else
+            rc = 1;
+        fflush(stdout);
+    }
+    if (!only || !strcmp(only, "menu")) {
+        result r = run_menu(bin, users, 25, 0);
+        row("menu", &r, ">= 20000/s (or 50% of ceiling), < 0.25 CPU s, < 10 MB");
+        rc |= !r.ok;
+        fflush(stdout);
+    }
+    if (!only || !strcmp(only, "far")) {
+        result r = run_menu(bin, users, 10, 20);
+        row("menu, far (20 ms)", &r, "2000 updates <= 0.6 s");
+        rc |= !r.ok;
+        fflush(stdout);
+    }
+    if (!only || !strcmp(only, "slow")) {
+        result r = run_slow(slow_bin, users);
+        row("slow (1 s HTTP each)", &r, "<= 1.1 s");
+        rc |= !r.ok;
+    }
+    curl_global_cleanup();
+    return rc;
+}

@@ -1,0 +1,566 @@
+/*
+ * test_webhook.c — the webhook receiver over real loopback HTTP (libcurl
+ * easy handles as Telegram, runtime/webhook.c as the bot's server).
+ *
+ * A "main loop" thread stands in for the bot: it waits for the wake call
+ * and runs wh_drain, recording every update it accepted. Requests that fail
+ * a check must never reach it.
+ */
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <CUnit/Basic.h>
+#include <cjson/cJSON.h>
+#include <curl/curl.h>
+
+#include "../fake_tg/fake_tg.h"
+#include "log.h"
+#include "webhook.h"
+
+#define SECRET "Test_Secret-0123456789abcdefghijklmnopqrstuvwxyz"
+#define PATH "/tg/hook"
+
+/* ---- the stand-in main loop --------------------------------------------- */
+
+static pthread_mutex_t g_mu = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t g_cv = PTHREAD_COND_INITIALIZER;
+static bool g_woken, g_quit;
+static int64_t g_ids[64];
+static int g_nids;
+static int g_verdict;        /* what accept returns */
+static int g_accept_delay_ms;
+static volatile int g_committed; /* set at the end of accept */
+static int g_refuse;             /* refuse (503) this many more first */
+
+static void wake(void *ud)
+{
+    (void)ud;
+    pthread_mutex_lock(&g_mu);
+    g_woken = true;
+    pthread_cond_signal(&g_cv);
+    pthread_mutex_unlock(&g_mu);
+}
+
+static void sleep_ms(int ms)
+{
+    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
+    nanosleep(&ts, NULL);
+}
+
+static int accept_update(const cJSON *u, void *ud)
+{
+    (void)ud;
+    if (g_accept_delay_ms)
+        sleep_ms(g_accept_delay_ms);
+    const cJSON *id = cJSON_GetObjectItemCaseSensitive(u, "update_id");
+    if (g_nids < 64)
+        g_ids[g_nids++] = (int64_t)id->valuedouble;
+    g_committed = 1;
+    if (g_refuse > 0) {
+        g_refuse--;
+        return -1;
+    }
+    return g_verdict;
+}
+
+static void *loop_main(void *arg)
+{
+    wh_server *s = arg;
+    pthread_mutex_lock(&g_mu);
+    while (!g_quit) {
+        while (!g_woken && !g_quit)
+            pthread_cond_wait(&g_cv, &g_mu);
+        g_woken = false;
+        pthread_mutex_unlock(&g_mu);
+        wh_drain(s, 0, accept_update, NULL);
+        pthread_mutex_lock(&g_mu);
+    }
+    pthread_mutex_unlock(&g_mu);
+    return NULL;
+}
+
+typedef struct fixture {
+    wh_server *s;
+    pthread_t th;
+    char url[128];
+} fixture;
+
+static void start(fixture *f, size_t max_body, bool with_loop)
+{
+    wh_config c;
+    memset(&c, 0, sizeof c);
+    snprintf(c.url, sizeof c.url, "https://bot.example" PATH);
+    snprintf(c.path, sizeof c.path, PATH);
+    snprintf(c.listen, sizeof c.listen, "127.0.0.1:0");
+    snprintf(c.secret, sizeof c.secret, SECRET);
+    c.max_body = max_body;
+    c.timeout_s = 2;
+    char err[256];
+    f->s = wh_new(&c, wake, NULL, err, sizeof err);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(f->s);
+    snprintf(f->url, sizeof f->url, "http://127.0.0.1:%u" PATH, (unsigned)wh_port(f->s));
+    g_nids = 0;
+    g_verdict = 0;
+    g_accept_delay_ms = 0;
+    g_quit = g_woken = false;
+    if (with_loop)
+        pthread_create(&f->th, NULL, loop_main, f->s);
+    else
+        f->th = 0;
+}
+
+static void stop(fixture *f)
+{
+    if (f->th) {
+        pthread_mutex_lock(&g_mu);
+        g_quit = true;
+        pthread_cond_signal(&g_cv);
+        pthread_mutex_unlock(&g_mu);
+        pthread_join(f->th, NULL);
+    }
+    wh_free(f->s);
+}
+
+/* ---- the client ------------------------------------------------------------ */
+
+static size_t sink(char *p, size_t sz, size_t n, void *ud)
+{
+    (void)p;
+    (void)ud;
+    return sz * n;
+}
+
+/* One request; returns the HTTP status (0 on a transport error). secret NULL
+ * = no header; chunked sends the body without Content-Length. */
+static long request(const char *url, const char *method, const char *secret, const char *body,
+                    size_t len, bool chunked)
+{
+    CURL *h = curl_easy_init();
+    struct curl_slist *hd = curl_slist_append(NULL, "Content-Type: application/json");
+    hd = curl_slist_append(hd, "Expect:");
+    char sh[512];
+    if (secret) {
+        snprintf(sh, sizeof sh, "X-Telegram-Bot-Api-Secret-Token: %s", secret);
+        hd = curl_slist_append(hd, sh);
+    }
+    if (chunked)
+        hd = curl_slist_append(hd, "Transfer-Encoding: chunked");
+    curl_easy_setopt(h, CURLOPT_URL, url);
+    curl_easy_setopt(h, CURLOPT_HTTPHEADER, hd);
+    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, sink);
+    curl_easy_setopt(h, CURLOPT_TIMEOUT, 10L);
+    if (!strcmp(method, "POST")) {
+        curl_easy_setopt(h, CURLOPT_POSTFIELDS, body ? body : "");
+        if (!chunked)
+            curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)len);
+    } else if (strcmp(method, "GET") != 0) {
+        curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, method);
+    }
+    long status = 0;
+    if (curl_easy_perform(h) == CURLE_OK)
+        curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
+    curl_slist_free_all(hd);
+    curl_easy_cleanup(h);
+    return status;
+}
+
+static long post(const char *url, const char *secret, const char *body)
+{
+    return request(url, "POST", secret, body, strlen(body), false);
+}
+
+#define UPDATE "{\"update_id\":870000001,\"message\":{\"message_id\":1,\"date\":1,\"chat\":{\"id\":5,\"type\":\"private\"},\"text\":\"hi\"}}"
+
+/* ---- tests ---------------------------------------------------------------------- */
+
+static void test_secret_equal(void)
+{
+    const char *s = SECRET;
+    size_t n = strlen(s);
+    CU_ASSERT_TRUE(wh_secret_equal(s, n, s, n));
+    char other[128];
+    snprintf(other, sizeof other, "%s", s);
+    other[0] ^= 1; /* differs at the first byte */
+    CU_ASSERT_FALSE(wh_secret_equal(other, n, s, n));
+    snprintf(other, sizeof other, "%s", s);
+    other[n - 1] ^= 1; /* at the last */
+    CU_ASSERT_FALSE(wh_secret_equal(other, n, s, n));
+    CU_ASSERT_FALSE(wh_secret_equal(s, n - 1, s, n)); /* a prefix */
+    snprintf(other, sizeof other, "%sx", s);
+    CU_ASSERT_FALSE(wh_secret_equal(other, n + 1, s, n)); /* longer */
+    /* a value that repeats the secret's prefix cyclically is no match */
+    CU_ASSERT_FALSE(wh_secret_equal("Test", 4, "TestTest", 8));
+    CU_ASSERT_FALSE(wh_secret_equal("", 0, s, n));
+    CU_ASSERT_FALSE(wh_secret_equal("", 0, "", 0)); /* no secret never matches */
+}
+
+static void test_random_secret(void)
+{
+    char a[WH_SECRET_RANDOM_LEN + 1], b[WH_SECRET_RANDOM_LEN + 1];
+    CU_ASSERT_EQUAL(wh_random_secret(a, WH_SECRET_RANDOM_LEN), 0);
+    CU_ASSERT_EQUAL(wh_random_secret(b, WH_SECRET_RANDOM_LEN), 0);
+    CU_ASSERT_EQUAL(strlen(a), WH_SECRET_RANDOM_LEN);
+    CU_ASSERT_TRUE(wh_secret_valid(a));
+    CU_ASSERT_STRING_NOT_EQUAL(a, b);
+    CU_ASSERT_FALSE(wh_secret_valid(""));
+    CU_ASSERT_FALSE(wh_secret_valid("has space"));
+    CU_ASSERT_FALSE(wh_secret_valid("semi;colon"));
+}
+
+static void test_config(void)
+{
+    wh_config c;
+    char err[256];
+    unsetenv("WEBHOOK_URL");
+    unsetenv("WEBHOOK_LISTEN");
+    unsetenv("WEBHOOK_SECRET");
+    CU_ASSERT_EQUAL(wh_config_from_env(&c, err, sizeof err), 0);
+    setenv("WEBHOOK_URL", "http://bot.example/hook", 1);
+    CU_ASSERT_EQUAL(wh_config_from_env(&c, err, sizeof err), -1);
+    CU_ASSERT_PTR_NOT_NULL(strstr(err, "https://"));
+    setenv("WEBHOOK_URL", "https://bot.example:8443/tg/hook?x=1", 1);
+    CU_ASSERT_EQUAL(wh_config_from_env(&c, err, sizeof err), 1);
+    CU_ASSERT_STRING_EQUAL(c.path, "/tg/hook");
+    CU_ASSERT_STRING_EQUAL(c.listen, "127.0.0.1:8080");
+    CU_ASSERT_EQUAL(strlen(c.secret), WH_SECRET_RANDOM_LEN);
+    CU_ASSERT_EQUAL(c.max_body, (size_t)1 << 20);
+    setenv("WEBHOOK_URL", "https://bot.example", 1);
+    setenv("WEBHOOK_LISTEN", "0.0.0.0:9000", 1);
+    setenv("WEBHOOK_SECRET", "bad secret!", 1);
+    CU_ASSERT_EQUAL(wh_config_from_env(&c, err, sizeof err), -1);
+    setenv("WEBHOOK_SECRET", "abc_DEF-123", 1);
+    CU_ASSERT_EQUAL(wh_config_from_env(&c, err, sizeof err), 1);
+    CU_ASSERT_STRING_EQUAL(c.path, "/");
+    CU_ASSERT_STRING_EQUAL(c.listen, "0.0.0.0:9000");
+    CU_ASSERT_STRING_EQUAL(c.secret, "abc_DEF-123");
+
+    cJSON *p = wh_set_params(&c);
+    CU_ASSERT_STRING_EQUAL(cJSON_GetStringValue(cJSON_GetObjectItem(p, "url")), "https://bot.example");
+    CU_ASSERT_STRING_EQUAL(cJSON_GetStringValue(cJSON_GetObjectItem(p, "secret_token")), "abc_DEF-123");
+    CU_ASSERT_TRUE(cJSON_IsFalse(cJSON_GetObjectItem(p, "drop_pending_updates")));
+    CU_ASSERT_EQUAL(cJSON_GetArraySize(cJSON_GetObjectItem(p, "allowed_updates")), 2);
+    cJSON_Delete(p);
+
+    /* a listen address that cannot be bound is an error, not a crash */
+    c.listen[0] = '\0';
+    snprintf(c.listen, sizeof c.listen, "127.0.0.1:notaport");
+    CU_ASSERT_PTR_NULL(wh_new(&c, wake, NULL, err, sizeof err));
+    unsetenv("WEBHOOK_URL");
+    unsetenv("WEBHOOK_LISTEN");
+    unsetenv("WEBHOOK_SECRET");
+}
+
+static void test_accepts_update(void)
+{
+    fixture f;
+    start(&f, 0, true);
+    g_accept_delay_ms = 200; /* a slow commit: 200 must wait for it */
+    g_committed = 0;
+    CU_ASSERT_EQUAL(post(f.url, SECRET, UPDATE), 200);
+    CU_ASSERT_EQUAL(g_committed, 1);
+    CU_ASSERT_EQUAL(g_nids, 1);
+    CU_ASSERT_EQUAL(g_ids[0], 870000001);
+    g_accept_delay_ms = 0;
+    g_verdict = -1; /* the main loop could not take it: Telegram retries */
+    CU_ASSERT_EQUAL(post(f.url, SECRET, UPDATE), 503);
+    wh_stats st = wh_get_stats(f.s);
+    CU_ASSERT_EQUAL(st.accepted, 1);
+    CU_ASSERT_EQUAL(st.retried, 1);
+    stop(&f);
+}
+
+static void test_rejections(void)
+{
+    fixture f;
+    start(&f, 1024, true);
+    char wrong[] = SECRET;
+    wrong[sizeof wrong - 2] ^= 1;
+    CU_ASSERT_EQUAL(post(f.url, NULL, UPDATE), 401);
+    CU_ASSERT_EQUAL(post(f.url, wrong, UPDATE), 401);
+    CU_ASSERT_EQUAL(post(f.url, "Test_Secret", UPDATE), 401);
+    CU_ASSERT_EQUAL(post(f.url, "", UPDATE), 401);
+
+    char *big = malloc(4096);
+    memset(big, ' ', 4095);
+    memcpy(big, "{\"update_id\":1,\"x\":\"", 20);
+    big[4093] = '"';
+    big[4094] = '}';
+    big[4095] = '\0';
+    CU_ASSERT_EQUAL(request(f.url, "POST", SECRET, big, 4095, false), 413);
+    CU_ASSERT_EQUAL(request(f.url, "POST", SECRET, big, 4095, true), 413); /* no Content-Length */
+    free(big);
+
+    CU_ASSERT_EQUAL(post(f.url, SECRET, "not json"), 400);
+    CU_ASSERT_EQUAL(post(f.url, SECRET, "[1,2]"), 400);
+    CU_ASSERT_EQUAL(post(f.url, SECRET, "{\"message\":{}}"), 400);
+    CU_ASSERT_EQUAL(post(f.url, SECRET, "{\"update_id\":\"7\"}"), 400);
+    CU_ASSERT_EQUAL(post(f.url, SECRET, ""), 400);
+
+    CU_ASSERT_EQUAL(request(f.url, "GET", SECRET, NULL, 0, false), 405);
+    CU_ASSERT_EQUAL(request(f.url, "PUT", SECRET, UPDATE, strlen(UPDATE), false), 405);
+    char other[160];
+    snprintf(other, sizeof other, "http://127.0.0.1:%u/other", (unsigned)wh_port(f.s));
+    CU_ASSERT_EQUAL(post(other, SECRET, UPDATE), 404);
+
+    CU_ASSERT_EQUAL(g_nids, 0); /* none of them reached the bot */
+    /* a good one still goes through on the same server */
+    CU_ASSERT_EQUAL(post(f.url, SECRET, UPDATE), 200);
+    CU_ASSERT_EQUAL(g_nids, 1);
+    wh_stats st = wh_get_stats(f.s);
+    CU_ASSERT_EQUAL(st.unauthorized, 4);
+    CU_ASSERT_EQUAL(st.too_large, 2);
+    CU_ASSERT_EQUAL(st.bad_request, 5);
+    CU_ASSERT_EQUAL(st.other, 3);
+    stop(&f);
+}
+
+/* The offered value of a wrong secret header never reaches the log; nor
+ * does the real secret. */
+static void test_secret_never_logged(void)
+{
+    char path[] = "/tmp/test_webhook_log_XXXXXX";
+    int fd = mkstemp(path);
+    CU_ASSERT_FATAL(fd >= 0);
+    fflush(stderr);
+    int saved = dup(2);
+    dup2(fd, 2);
+    log_set_level(LOG_DEBUG);
+    log_add_secret(SECRET);
+
+    fixture f;
+    start(&f, 0, true);
+    CU_ASSERT_EQUAL(post(f.url, "Offered_Guess_42", UPDATE), 401);
+    CU_ASSERT_EQUAL(post(f.url, SECRET, "nope"), 400);
+    log_msg(LOG_INFO, "test", "a careless line: %s", SECRET);
+    stop(&f);
+
+    fflush(stderr);
+    dup2(saved, 2);
+    close(saved);
+    log_set_level(LOG_INFO);
+    char buf[65536];
+    ssize_t n = pread(fd, buf, sizeof buf - 1, 0);
+    close(fd);
+    unlink(path);
+    CU_ASSERT_FATAL(n > 0);
+    buf[n] = '\0';
+    CU_ASSERT_PTR_NULL(strstr(buf, "Offered_Guess_42"));
+    CU_ASSERT_PTR_NULL(strstr(buf, SECRET));
+    CU_ASSERT_PTR_NOT_NULL(strstr(buf, "401"));
+}
+
+typedef struct bg_post {
+    const char *url;
+    long status;
+} bg_post;
+
+static void *bg_post_main(void *arg)
+{
+    bg_post *b = arg;
+    b->status = post(b->url, SECRET, UPDATE);
+    return NULL;
+}
+
+/* Requests parked for a main loop that never drains them get 503 when the
+ * server stops: nothing is answered 200 that the bot did not take. */
+static void test_free_answers_waiting(void)
+{
+    fixture f;
+    start(&f, 0, false);
+    bg_post b[3];
+    pthread_t th[3];
+    for (int i = 0; i < 3; i++) {
+        b[i].url = f.url;
+        b[i].status = -1;
+        pthread_create(&th[i], NULL, bg_post_main, &b[i]);
+    }
+    for (int i = 0; i < 500 && wh_waiting(f.s) < 3; i++)
+        sleep_ms(10);
+    CU_ASSERT_EQUAL(wh_waiting(f.s), 3);
+    stop(&f);
+    for (int i = 0; i < 3; i++) {
+        pthread_join(th[i], NULL);
+        CU_ASSERT_EQUAL(b[i].status, 503);
+    }
+    CU_ASSERT_EQUAL(g_nids, 0);
+}
+
+static int g_batches, g_batch_size;
+
+static int accept_batch(const cJSON *arr, void *ud)
+{
+    (void)ud;
+    g_batches++;
+    g_batch_size = cJSON_GetArraySize(arr);
+    const cJSON *u;
+    cJSON_ArrayForEach(u, arr) {
+        if (!cJSON_IsNumber(cJSON_GetObjectItemCaseSensitive(u, "update_id")))
+            return -1;
+    }
+    return g_verdict;
+}
+
+/* Parked requests go to the main loop as one array (one commit), and each
+ * gets the batch's verdict. */
+static void test_drain_batch(void)
+{
+    fixture f;
+    start(&f, 0, false);
+    enum { N = 5 };
+    bg_post b[N];
+    pthread_t th[N];
+    for (int round = 0; round < 2; round++) {
+        g_verdict = round == 0 ? 0 : -1;
+        for (int i = 0; i < N; i++) {
+            b[i].url = f.url;
+            b[i].status = -1;
+            pthread_create(&th[i], NULL, bg_post_main, &b[i]);
+        }
+        for (int i = 0; i < 500 && wh_waiting(f.s) < N; i++)
+            sleep_ms(10);
+        CU_ASSERT_EQUAL(wh_waiting(f.s), N);
+        g_batches = 0;
+        CU_ASSERT_EQUAL(wh_drain_batch(f.s, 0, accept_batch, NULL), N);
+        CU_ASSERT_EQUAL(g_batches, 1);
+        CU_ASSERT_EQUAL(g_batch_size, N);
+        for (int i = 0; i < N; i++) {
+            pthread_join(th[i], NULL);
+            CU_ASSERT_EQUAL(b[i].status, round == 0 ? 200 : 503);
+        }
+    }
+    CU_ASSERT_EQUAL(wh_drain_batch(f.s, 0, accept_batch, NULL), 0);
+    stop(&f);
+}
+
+/* Many concurrent deliveries: every one answered 200 and accepted once. */
+static void *many_main(void *arg)
+{
+    bg_post *b = arg;
+    b->status = post(b->url, SECRET, UPDATE);
+    return NULL;
+}
+
+static void test_concurrent(void)
+{
+    fixture f;
+    start(&f, 0, true);
+    enum { N = 40 };
+    bg_post b[N];
+    pthread_t th[N];
+    for (int i = 0; i < N; i++) {
+        b[i].url = f.url;
+        pthread_create(&th[i], NULL, many_main, &b[i]);
+    }
+    int ok = 0;
+    for (int i = 0; i < N; i++) {
+        pthread_join(th[i], NULL);
+        ok += b[i].status == 200;
+    }
+    CU_ASSERT_EQUAL(ok, N);
+    stop(&f);
+    CU_ASSERT_EQUAL(g_nids, N > 64 ? 64 : N);
+}
+
+/* A Bot API call to the fake; returns the HTTP status. */
+static long fake_call(fake_tg *ft, const char *method, const char *json)
+{
+    char base[64], url[256];
+    fake_tg_base_url(ft, base, sizeof base);
+    snprintf(url, sizeof url, "%s/bot%s/%s", base, fake_tg_token(ft), method);
+    return post(url, NULL, json);
+}
+
+static bool wait_delivered(fake_tg *ft, int ms)
+{
+    for (int i = 0; i < ms / 10; i++) {
+        if (fake_tg_pending_updates(ft) == 0)
+            return true;
+        sleep_ms(10);
+    }
+    return fake_tg_pending_updates(ft) == 0;
+}
+
+/* The fake Bot API delivers to this server like Telegram: with the secret
+ * header, again after a refusal, never to getUpdates while the webhook is
+ * set, and back to getUpdates after deleteWebhook. */
+static void test_fake_delivery(void)
+{
+    fixture f;
+    start(&f, 0, true);
+    char proxy[64], err[256];
+    snprintf(proxy, sizeof proxy, "http://127.0.0.1:%u", (unsigned)wh_port(f.s));
+    fake_tg_opts o = {.webhook_proxy = proxy, .webhook_retry_ms = 20, .allow_unknown_chats = true};
+    fake_tg *ft = fake_tg_new(&o, err, sizeof err);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(ft);
+
+    CU_ASSERT_EQUAL(fake_call(ft, "setWebhook", "{\"url\":\"http://plain.example" PATH "\"}"), 400);
+    CU_ASSERT_EQUAL(fake_call(ft, "setWebhook", "{\"url\":\"https://bot.example" PATH
+                                                "\",\"secret_token\":\"" SECRET "\"}"), 200);
+    CU_ASSERT_EQUAL(fake_call(ft, "getUpdates", "{}"), 409);
+    fake_tg_user u = {.id = 5, .first_name = "Ann"};
+    g_refuse = 2; /* two 503s, then accepted */
+    int64_t id = fake_tg_push_text(ft, &u, "hello");
+    CU_ASSERT_TRUE(wait_delivered(ft, 5000));
+    CU_ASSERT_EQUAL(g_nids, 3);
+    for (int i = 0; i < g_nids; i++)
+        CU_ASSERT_EQUAL(g_ids[i], id);
+
+    /* per-chat order: a burst from one chat arrives in order */
+    g_nids = 0;
+    int64_t first = 0;
+    for (int i = 0; i < 10; i++) {
+        int64_t k = fake_tg_push_text(ft, &u, "burst");
+        if (!i)
+            first = k;
+    }
+    CU_ASSERT_TRUE(wait_delivered(ft, 5000));
+    CU_ASSERT_EQUAL(g_nids, 10);
+    for (int i = 0; i < g_nids; i++)
+        CU_ASSERT_EQUAL(g_ids[i], first + i);
+
+    /* a wrong secret: 401 from the bot, so the update stays queued */
+    CU_ASSERT_EQUAL(fake_call(ft, "setWebhook", "{\"url\":\"https://bot.example" PATH
+                                                "\",\"secret_token\":\"wrong\"}"), 200);
+    g_nids = 0;
+    fake_tg_push_text(ft, &u, "lost?");
+    sleep_ms(200);
+    CU_ASSERT_EQUAL(fake_tg_pending_updates(ft), 1);
+    CU_ASSERT_EQUAL(g_nids, 0);
+    CU_ASSERT_TRUE(wh_get_stats(f.s).unauthorized >= 2); /* retried */
+    /* deleteWebhook: the update is there for getUpdates */
+    CU_ASSERT_EQUAL(fake_call(ft, "deleteWebhook", "{}"), 200);
+    CU_ASSERT_EQUAL(fake_call(ft, "getUpdates", "{}"), 200);
+    CU_ASSERT_EQUAL(fake_tg_pending_updates(ft), 1);
+    fake_tg_free(ft);
+    stop(&f);
+}
+
+int main(void)
+{
+    curl_global_init(CURL_GLOBAL_DEFAULT);
+    if (CU_initialize_registry() != CUE_SUCCESS)
+        return 2;
+    CU_pSuite s = CU_add_suite("webhook", NULL, NULL);
+    CU_add_test(s, "constant-time secret compare", test_secret_equal);
+    CU_add_test(s, "random secret", test_random_secret);
+    CU_add_test(s, "config from environment", test_config);
+    CU_add_test(s, "200 only after the main loop took it; 503 when not", test_accepts_update);
+    CU_add_test(s, "401 / 413 / 400 / 405 / 404", test_rejections);
+    CU_add_test(s, "secrets never logged", test_secret_never_logged);
+    CU_add_test(s, "stop answers parked requests 503", test_free_answers_waiting);
+    CU_add_test(s, "concurrent deliveries", test_concurrent);
+    CU_add_test(s, "parked requests drained as one batch", test_drain_batch);
+    CU_add_test(s, "fake Bot API delivers, retries, keeps chat order", test_fake_delivery);
+    CU_basic_set_mode(CU_BRM_VERBOSE);
+    CU_basic_run_tests();
+    unsigned fails = CU_get_number_of_failures();
+    CU_cleanup_registry();
+    curl_global_cleanup();
+    return fails ? 1 : 0;
+}
