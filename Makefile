@@ -31,7 +31,9 @@ CFLAGS ?= -O2 -g
 ALL_CFLAGS = -std=c11 -D_DEFAULT_SOURCE $(WARN) $(CFLAGS) $(SANFLAGS) \
   $(shell pkg-config --cflags $(PKGS) 2>/dev/null) -MMD -MP
 LDLIBS_ALL = $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lm -lpthread
-LDFLAGS_ALL = $(SANFLAGS) $(LDFLAGS)
+# --as-needed: a program maps only the libraries it calls (bots do not map
+# Lua or CUnit; every mapped library costs resident pages at start).
+LDFLAGS_ALL = $(SANFLAGS) -Wl,--as-needed $(LDFLAGS)
 
 # ---- dependencies -----------------------------------------------------------
 DEPS_STAMP := $(B)/.deps-ok
@@ -119,7 +121,7 @@ graph: $(BOTC)
 -include tests/tests.mk
 
 # ---- benchmarks (scripts/bench/; always the normal -O2 build) ----------------
-$(BIN)/bench: $(B)/scripts/bench/bench.o $(B)/tests/e2e/proc.o $(LIBFAKE) $(LIBBOTRT)
+$(BIN)/bench: $(B)/scripts/bench/bench.o $(B)/tests/e2e/proc.o $(LIBFAKE) $(LIBFAKELLM) $(LIBBOTRT)
 	@mkdir -p $(@D)
 	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(LDLIBS_ALL)
 

@@ -674,10 +674,39 @@ static void bl_field(bld *b, const char *form, const char *name, src_pos pos, co
         bl_validator(b, v, f, place);
 }
 
+/* lead -> chat | topic | {topic: name} */
+static void bl_lead(bld *b, const node *v, ir_form *fm)
+{
+    static const char *const keys[] = { "topic", NULL };
+    static const char *const hint = "lead: topic (a topic per lead), lead: {topic: Leads} "
+                                    "(one topic) or lead: chat (plain messages)";
+    fm->lead_pos = v->pos;
+    if (v->kind == NODE_MAP) {
+        bl_keys(b, v, keys, "lead:");
+        const node *t = node_get(v, "topic");
+        const char *name = t ? bl_str(b, t, "a topic name", 1) : NULL;
+        if (!t)
+            diag_error(b->d, v->pos, hint, "missing required key 'topic' in lead:");
+        if (name) {
+            fm->lead = IR_LEAD_NAMED;
+            fm->lead_topic = name;
+            fm->lead_pos = t->pos;
+        }
+        return;
+    }
+    const char *w = v->kind == NODE_STR ? v->str : NULL;
+    if (w && strcmp(w, "chat") == 0)
+        fm->lead = IR_LEAD_CHAT;
+    else if (w && strcmp(w, "topic") == 0)
+        fm->lead = IR_LEAD_TOPIC;
+    else
+        diag_error(b->d, v->pos, hint, "lead: expects topic, chat or {topic: NAME}");
+}
+
 static void bl_form_entry(bld *b, const char *name, src_pos pos, const node *body, int listed,
                           int index)
 {
-    static const char *const keys[] = { "fields", "done", "cancel", NULL };
+    static const char *const keys[] = { "fields", "done", "cancel", "lead", NULL };
     ir_form *fm = &b->s->forms[b->s->n_forms++];
     fm->name = name;
     fm->pos = pos;
@@ -731,6 +760,8 @@ static void bl_form_entry(bld *b, const char *name, src_pos pos, const node *bod
         bl_keys(b, v, tr_keys, "cancel:");
         bl_transition(b, v, &fm->cancel, arena_printf(b->a, "%s.cancel", place));
     }
+    if ((v = node_get(body, "lead")))
+        bl_lead(b, v, fm);
 }
 
 static void bl_bot(bld *b, const node *bot, src_pos at)

@@ -470,6 +470,13 @@ static void ck_forms(ck *c)
         if (first >= 0)
             CK_ERR(c, f->pos, arena_printf(c->a, "first defined at line %u", s->forms[first].pos.line),
                    "duplicate form '%s'", f->name);
+        if (f->lead == IR_LEAD_NAMED) {
+            /* createForumTopic takes a name of 1-128 characters */
+            size_t n = ck_utf16_len(f->lead_topic);
+            if (n < 1 || n > 128)
+                CK_ERR(c, f->lead_pos, "a short name, e.g. lead: {topic: Leads}",
+                       "topic name is %zu characters long; Telegram allows 1-128", n);
+        }
         for (int k = 0; k < f->n_fields; k++) {
             ir_field *fd = &f->fields[k];
             for (int j = 0; j < k; j++) {

@@ -147,7 +147,14 @@ static const char *sys_enum(int k)
     static const char *names[BM_SYS_COUNT] = {
         "BM_SYS_MIGRATED", "BM_SYS_CANCELLED", "BM_SYS_INVALID", "BM_SYS_SHARE_CONTACT",
         "BM_SYS_UNAVAILABLE", "BM_SYS_USE_BUTTONS", "BM_SYS_DATA_DELETED",
-        "BM_SYS_NO_ANSWER", "BM_SYS_OPERATOR",
+        "BM_SYS_NO_ANSWER", "BM_SYS_OPERATOR", "BM_SYS_LIMIT_REACHED", "BM_SYS_HELPED",
+        "BM_SYS_LEAD",
+        [BM_SYS_LLM_DOWN] = "BM_SYS_LLM_DOWN",
+        [BM_SYS_HANDOFF_STARTED] = "BM_SYS_HANDOFF_STARTED",
+        [BM_SYS_HANDOFF_OFF] = "BM_SYS_HANDOFF_OFF",
+        [BM_SYS_HANDOFF_CLOSED] = "BM_SYS_HANDOFF_CLOSED",
+        [BM_SYS_HANDOFF_THANKS] = "BM_SYS_HANDOFF_THANKS",
+        [BM_SYS_SATISFIED] = "BM_SYS_SATISFIED",
     };
     return names[k];
 }
@@ -404,6 +411,15 @@ static void emit_forms(cgen *g)
             put_index(g, f->done_tr);
             sb_puts(sb, ", .cancel_tr = ");
             put_index(g, f->cancel_tr);
+            if (f->lead != BM_LEAD_NONE) {
+                static const char *const leads[] = {"BM_LEAD_NONE", "BM_LEAD_CHAT",
+                                                    "BM_LEAD_TOPIC", "BM_LEAD_NAMED"};
+                sb_printf(sb, ",\n     .lead = %s", leads[f->lead]);
+                if (f->lead_topic) {
+                    sb_puts(sb, ", .lead_topic = ");
+                    sb_put_cstr(sb, f->lead_topic, "");
+                }
+            }
             sb_puts(sb, "},\n");
         }
         line_reset(g);

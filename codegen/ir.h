@@ -162,6 +162,14 @@ typedef struct ir_field {
     int n_choices;
 } ir_field;
 
+/* `lead:` of a form: where its completed records go for the managers. */
+typedef enum ir_lead {
+    IR_LEAD_NONE = 0, /* absent */
+    IR_LEAD_CHAT,     /* `lead: chat` */
+    IR_LEAD_TOPIC,    /* `lead: topic` (a forum topic per lead) */
+    IR_LEAD_NAMED,    /* `lead: {topic: NAME}` (one topic for all) */
+} ir_lead;
+
 typedef struct ir_form {
     const char *name;
     src_pos pos;
@@ -169,6 +177,9 @@ typedef struct ir_form {
     int n_fields;
     ir_transition done;   /* `done:` */
     ir_transition cancel; /* `cancel:` */
+    ir_lead lead;         /* `lead:` */
+    const char *lead_topic; /* IR_LEAD_NAMED: the topic's name */
+    src_pos lead_pos;     /* of the value (the name for IR_LEAD_NAMED) */
 } ir_form;
 
 typedef struct ir_command {

@@ -76,6 +76,32 @@ static const struct {
         "В нашей информации нет ответа на этот вопрос, а гадать я не хочу. "
         "Вам поможет оператор: нажмите кнопку ниже."},
     [BM_SYS_OPERATOR] = {"sys_operator", "👤 Call an operator", "👤 Позвать оператора"},
+    [BM_SYS_LIMIT_REACHED] = {"sys_limit_reached",
+        "You have used today's allowance of AI answers. It renews at midnight. "
+        "An operator can still help: tap the button below.",
+        "Вы исчерпали дневной лимит ответов ИИ. Он обновится в полночь. "
+        "Оператор поможет и сейчас: нажмите кнопку ниже."},
+    [BM_SYS_HELPED] = {"sys_helped", "👍 Helped", "👍 Помогло"},
+    [BM_SYS_LEAD] = {"sys_lead", "📝 New lead", "📝 Новая заявка"},
+    [BM_SYS_HANDOFF_STARTED] = {"sys_handoff_started",
+        "I've called an operator: they will answer right here. Everything you send now goes "
+        "to them. Tap \"✅ I'm satisfied\" when your question is solved.",
+        "Я позвал оператора: он ответит прямо здесь. Всё, что вы сейчас пишете, передаётся "
+        "ему. Нажмите «✅ Я доволен», когда вопрос будет решён."},
+    [BM_SYS_HANDOFF_OFF] = {"sys_handoff_off",
+        "Our operators answer in Telegram only; none can be reached from here.",
+        "Операторы отвечают только в Telegram; отсюда с ними не связаться."},
+    [BM_SYS_HANDOFF_CLOSED] = {"sys_handoff_closed",
+        "The conversation with the operator is closed. How would you rate it? Tap 1 to 5:",
+        "Разговор с оператором завершён. Как вы его оцените? Нажмите от 1 до 5:"},
+    [BM_SYS_HANDOFF_THANKS] = {"sys_handoff_thanks",
+        "Thank you for your rating!", "Спасибо за оценку!"},
+    [BM_SYS_SATISFIED] = {"sys_satisfied", "✅ I'm satisfied", "✅ Я доволен"},
+    [BM_SYS_LLM_DOWN] = {"sys_llm_down",
+        "Sorry, our AI assistant is not answering right now. An operator can help: "
+        "tap the button below.",
+        "Извините, наш ИИ-помощник сейчас не отвечает. Вам поможет оператор: "
+        "нажмите кнопку ниже."},
 };
 
 const char *low_sys_text_name(bm_sys_text t)
@@ -778,6 +804,11 @@ static void lower_form(lower_ctx *c, int fi)
         ? add_tr(c, &f->cancel, arena_printf(c->a, "form %s: cancel", f->name),
                  arena_printf(c->a, "%s cancel", f->name))
         : BM_NONE;
+    /* a lead is where records go, not part of the dialogue: not in the shape */
+    lf->lead = f->lead == IR_LEAD_CHAT ? BM_LEAD_CHAT
+             : f->lead == IR_LEAD_TOPIC ? BM_LEAD_TOPIC
+             : f->lead == IR_LEAD_NAMED ? BM_LEAD_NAMED : BM_LEAD_NONE;
+    lf->lead_topic = lf->lead == BM_LEAD_NAMED ? f->lead_topic : NULL;
 }
 
 /* ---- the machine ------------------------------------------------------------------------ */

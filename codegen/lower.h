@@ -133,6 +133,8 @@ typedef struct low_form {
     uint32_t id;
     int first_field, n_fields;
     int done_tr, cancel_tr;
+    bm_lead lead;
+    const char *lead_topic; /* BM_LEAD_NAMED, else NULL */
     src_pos pos;
 } low_form;
 

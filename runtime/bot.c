@@ -14,7 +14,14 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <cjson/cJSON.h>
+
+#include "feedback.h"
+#include "handoff.h"
+#include "history.h"
 #include "kb.h"
+#include "lead.h"
+#include "limits.h"
 #include "log.h"
 #include "store.h"
 #include "text.h"
@@ -25,6 +32,11 @@ struct bot {
     const bm_machine *m;
     store *st;
     kb *kb;                  /* the spec's knowledge, NULL without any */
+    lim *lim;                /* daily token limits (limits.h) */
+    fb *fb;                  /* feedback buttons and votes (feedback.h) */
+    lead_book *leads;        /* completed forms for the managers (lead.h) */
+    ho *ho;                  /* human operators (handoff.h) */
+    hist *hist;              /* recent exchanges with the model (history.h) */
     bool llm_remote;         /* OPENAI_API_BASE is set */
     char *http_get_url;      /* BOT_HTTP_GET_URL, NULL = http_get unavailable */
     char error[256];         /* why the last bot_handle failed */
@@ -77,6 +89,12 @@ static int act_unavailable(act_ctx *c)
 static int act_delete(act_ctx *c)
 {
     if (store_delete_user(c->b->st, c->s->user_id))
+        return -1;
+    if (c->b->fb && fb_delete_user(c->b->fb, c->s->user_id))
+        return -1;
+    if (c->b->ho && ho_forget_user(c->b->ho, c->s->user_id))
+        return -1;
+    if (c->b->hist && hist_delete(c->b->hist, c->s->user_id))
         return -1;
     c->deleted = true;
     log_info("bot", "deleted the data of user %" PRId64, c->s->user_id);
@@ -210,6 +228,103 @@ static int offer_operator(act_ctx *c)
     return 0;
 }
 
+static int send_with_operator(act_ctx *c, bm_sys_text t);
+
+/* The model's request: the grounded system prompt (persona, policy, the
+ * best chunks for q in the user's language), the user's recent history, q.
+ * A malloc'd JSON array, NULL on out-of-memory. */
+static char *llm_messages(act_ctx *c, const char *q)
+{
+    bot *b = c->b;
+    const bm_machine *m = b->m;
+    const bm_llm *l = m->llm;
+    const char *lang = m->langs[c->s->lang];
+    kb_hit hits[4];
+    int n = b->kb ? kb_search(b->kb, q, lang, hits, 4) : 0;
+    if (n <= 0 && b->kb) /* nothing in the user's language: any language */
+        n = kb_search(b->kb, q, NULL, hits, 4);
+    if (n < 0)
+        n = 0;
+    char *persona = l->persona != BM_NONE ? bm_render(m, c->s, &c->in->user, l->persona, q) : NULL;
+    char *policy = l->policy != BM_NONE ? bm_render(m, c->s, &c->in->user, l->policy, q) : NULL;
+    char *sys = kb_system_prompt(persona, policy, l->strict, lang, hits, n, 6000);
+    free(persona);
+    free(policy);
+    cJSON *arr = cJSON_CreateArray();
+    cJSON *sm = arr ? cJSON_AddObjectToObject(arr, "") : NULL;
+    bool ok = sys && sm && cJSON_AddStringToObject(sm, "role", "system") &&
+              cJSON_AddStringToObject(sm, "content", sys);
+    free(sys);
+    cJSON *um = NULL;
+    ok = ok && hist_recent(b->hist, c->s->user_id, 6, arr) >= 0 &&
+         (um = cJSON_AddObjectToObject(arr, "")) &&
+         cJSON_AddStringToObject(um, "role", "user") && cJSON_AddStringToObject(um, "content", q);
+    char *js = ok ? cJSON_PrintUnformatted(arr) : NULL;
+    cJSON_Delete(arr);
+    return js;
+}
+
+/* The online llm action. First run: the request goes to the transport
+ * (deferred; it streams the answer into the chat as drafts). Second run,
+ * with the whole answer: the marker offers the operator, a failure says
+ * sys_llm_down with the operator button, else the answer goes as the final
+ * message(s) — committed to the outbox with the new state, so it is
+ * delivered even if every draft was dropped. Tokens are recorded per user
+ * and day (the server's usage, else an estimate of 4 bytes a token). */
+static int llm_online(act_ctx *c, const char *q)
+{
+    bot *b = c->b;
+    const bot_io_res *res = c->tx->io_res;
+    if (!res) {
+        if (c->tx->io_req.url || c->tx->io_req.tg_method || c->tx->io_req.llm_messages)
+            return 0; /* one request per step */
+        char *msgs = llm_messages(c, q);
+        if (!msgs)
+            return -1;
+        c->tx->io_req.llm_messages = msgs;
+        c->tx->io_req.llm_model = b->m->llm->model ? strdup(b->m->llm->model) : NULL;
+        c->tx->io_req.chat_id = c->s->chat_id;
+        c->tx->io_req.private_chat = c->s->chat_id > 0;
+        c->deferred = true;
+        return 0;
+    }
+    long used = 0;
+    if (res->prompt_tokens > 0 || res->completion_tokens > 0) {
+        used = (res->prompt_tokens > 0 ? res->prompt_tokens : 0) +
+               (res->completion_tokens > 0 ? res->completion_tokens : 0);
+    } else {
+        char *msgs = llm_messages(c, q); /* the same request, to estimate it */
+        used = (long)((msgs ? strlen(msgs) : strlen(q)) + res->len) / 4 + 1;
+        free(msgs);
+    }
+    if (b->lim && lim_record(b->lim, c->s->user_id, used))
+        return -1;
+    if (!res->ok || !res->body) {
+        log_warn("bot", "user %" PRId64 ": no model answer (%s)", c->s->user_id,
+                 res->error ? res->error : "?");
+        return send_with_operator(c, BM_SYS_LLM_DOWN);
+    }
+    if (strstr(res->body, KB_MARKER)) {
+        log_info("bot", "user %" PRId64 ": the knowledge does not answer (marker)",
+                 c->s->user_id);
+        return offer_operator(c);
+    }
+    if (hist_add(b->hist, c->s->user_id, "user", q) ||
+        hist_add(b->hist, c->s->user_id, "assistant", res->body))
+        return -1;
+    char **parts;
+    int n;
+    if (text_split(res->body, TEXT_TG_MAX, &parts, &n))
+        return -1;
+    int rc = 0;
+    for (int i = 0; i < n && rc == 0; i++) {
+        rc = send_owned(c, parts[i]);
+        parts[i] = NULL;
+    }
+    text_parts_free(parts, n);
+    return rc;
+}
+
 static int act_llm(act_ctx *c)
 {
     bot *b = c->b;
@@ -224,11 +339,10 @@ static int act_llm(act_ctx *c)
             return offer_operator(c);
         }
     }
-    if (b->llm_remote) {
-        log_info("bot", "user %" PRId64 ": model answers stream through the event loop, which "
-                 "this build lacks", c->s->user_id);
+    if (b->llm_remote && c->tx && b->hist)
+        return llm_online(c, q);
+    if (!b->kb) /* the console has no event loop to stream in */
         return send_sys(c, BM_SYS_UNAVAILABLE);
-    }
     char *answer = NULL;
     int found = kb_extract(b->kb, q, m->langs[c->s->lang], &answer);
     if (found < 0)
@@ -277,7 +391,19 @@ static int open_knowledge(bot *b, char *err, size_t errlen)
     return 0;
 }
 
+/* handoff: the mechanics are handoff.c's; creating the topic waits in the
+ * event loop like http_get (createForumTopic through tx->io_req). */
+static int act_handoff(act_ctx *c)
+{
+    int deferred = 0;
+    int rc = ho_start(c->b->ho, c->s, c->in, c->tx, &deferred, c->out);
+    if (deferred)
+        c->deferred = true;
+    return rc;
+}
+
 static const act_fn actions[BM_ACT_COUNT] = {
+    [BM_ACT_HANDOFF] = act_handoff,
     [BM_ACT_EXPORT_DATA] = act_export,
     [BM_ACT_DELETE_DATA] = act_delete,
     [BM_ACT_LLM] = act_llm,
@@ -307,6 +433,130 @@ static int step_or_operator(const bm_machine *m, bm_session *s, const bm_input *
     return 0;
 }
 
+/* ---- limits, feedback, leads (limits.h, feedback.h, lead.h) -------------- */
+
+/* Managers and the admin answer customers: the token limit is not for them. */
+static int user_is_manager(bot *b, int64_t user_id)
+{
+    return ho_is_manager(b->ho, user_id);
+}
+
+/* sys text t with the inline "call an operator" button (BOT_CB_OPERATOR). */
+static int send_with_operator(act_ctx *c, bm_sys_text t)
+{
+    const bm_machine *m = c->b->m;
+    char *text = bm_render(m, c->s, &c->in->user, m->sys_texts[t], c->in->text);
+    char *label = bm_render(m, c->s, &c->in->user, m->sys_texts[BM_SYS_OPERATOR], "");
+    char *data = strdup(BOT_CB_OPERATOR);
+    int *row_len = malloc(sizeof *row_len);
+    bm_button_out *btn = calloc(1, sizeof *btn);
+    bm_effect *e = text && label && data && row_len && btn
+                       ? bm_effects_add(c->out, BM_FX_SEND, c->s->chat_id) : NULL;
+    if (!e) {
+        free(text);
+        free(label);
+        free(data);
+        free(row_len);
+        free(btn);
+        return -1;
+    }
+    e->text = text;
+    row_len[0] = 1;
+    *btn = (bm_button_out){.label = label, .data = data, .kind = BM_BTN_CALLBACK};
+    e->markup = (bm_markup){.kind = BM_MK_INLINE, .n_rows = 1, .row_len = row_len,
+                            .n_buttons = 1, .buttons = btn};
+    return 0;
+}
+
+/* Before the llm action: 1 when the user may have an answer, 0 when the
+ * daily limit is reached (sys_limit_reached and the operator button sent),
+ * -1 on out-of-memory. A database error lets the answer through (logged by
+ * lim_check): a broken counter should not silence the bot. */
+static int llm_allowed(act_ctx *c)
+{
+    bot *b = c->b;
+    if (!b->lim || lim_daily(b->lim) <= 0)
+        return 1;
+    if (lim_check(b->lim, c->s->user_id, user_is_manager(b, c->s->user_id)) != 0)
+        return 1;
+    return send_with_operator(c, BM_SYS_LIMIT_REACHED) ? -1 : 0;
+}
+
+/* After the llm action: its last message (fx from `first` on), when it is
+ * an answer (no markup of its own: the operator offers have one), gets
+ * "👍 Helped" / "Call an operator". */
+static int attach_feedback(bot *b, const bm_session *s, const bm_input *in, bm_effects *fx,
+                           int first)
+{
+    for (int j = fx->n - 1; b->fb && j >= first; j--) {
+        bm_effect *e = &fx->v[j];
+        if (e->kind != BM_FX_SEND)
+            continue;
+        /* "not available in this build" is no answer to vote on */
+        char *na = bm_render(b->m, s, &in->user, b->m->sys_texts[BM_SYS_UNAVAILABLE], in->text);
+        int unavailable = !na || (e->text && !strcmp(na, e->text));
+        free(na);
+        return unavailable ? 0 : fb_attach(b->fb, b->m, s, &in->user, e);
+    }
+    return 0;
+}
+
+/* A press of a feedback button is answered here (the vote stored when the
+ * presser is the answer's user; "Call an operator" then runs the handoff);
+ * any other input steps the machine. */
+static int step_input(bot *b, bm_session *s, const bm_input *in, bm_effects *fx)
+{
+    int k = b->fb ? fb_press(b->fb, in) : FB_NOT_MINE;
+    if (k < 0)
+        return -1;
+    if (k == FB_NOT_MINE)
+        return step_or_operator(b->m, s, in, fx);
+    if (k == FB_OPERATOR) {
+        bm_input op = *in;
+        op.text = BOT_CB_OPERATOR;
+        return step_or_operator(b->m, s, &op, fx);
+    }
+    bm_effect *e = bm_effects_add(fx, BM_FX_ANSWER, s->chat_id);
+    if (!e || !(e->callback_id = strdup(in->callback_id ? in->callback_id : "")))
+        return -1;
+    return 0;
+}
+
+/* The three handles above, on the bot's store. */
+static int open_extras(bot *b, char *err, size_t errlen)
+{
+    const bm_machine *m = b->m;
+    const bm_llm *l = m->llm;
+    if (l && lim_zone_setup(l->timezone) == 0 && l->timezone)
+        log_info("bot", "daily limits count days in %s", l->timezone);
+    long daily = lim_tokens_from_env(l ? l->daily_tokens : 0);
+    b->lim = lim_new(b->st, daily, lim_admin_from_env(), err, errlen);
+    b->fb = b->lim ? fb_open(b->st, err, errlen) : NULL;
+    int64_t group = lead_group_from_env();
+    b->leads = b->fb ? lead_open(b->st, m, group, err, errlen) : NULL;
+    if (!b->leads)
+        return -1;
+    if (daily > 0)
+        log_info("bot", "AI answers: %ld tokens per user per day", daily);
+    for (int i = 0; i < m->n_forms; i++) {
+        if (m->forms[i].lead != BM_LEAD_NONE && !group) {
+            log_info("bot", "MANAGER_GROUP_CHAT_ID is not set: leads (form '%s') stay in the "
+                     "database only (table leads)", m->forms[i].name);
+            break;
+        }
+    }
+    return 0;
+}
+
+static void free_extras(bot *b)
+{
+    lead_free(b->leads);
+    fb_free(b->fb);
+    lim_free(b->lim);
+}
+
+lead_book *bot_leads(bot *b) { return b->leads; }
+
 bot *bot_new(const bm_machine *m, const char *db_path, char *err, size_t errlen)
 {
     bot *b = calloc(1, sizeof *b);
@@ -320,7 +570,11 @@ bot *bot_new(const bm_machine *m, const char *db_path, char *err, size_t errlen)
         free(b);
         return NULL;
     }
-    if (open_knowledge(b, err, errlen)) {
+    if (open_knowledge(b, err, errlen) || open_extras(b, err, errlen) ||
+        !(b->ho = ho_open(b->st, m, err, errlen)) || !(b->hist = hist_open(b->st, err, errlen))) {
+        ho_free(b->ho);
+        free_extras(b);
+        kb_free(b->kb);
         store_close(b->st);
         free(b);
         return NULL;
@@ -338,6 +592,9 @@ void bot_free(bot *b)
 {
     if (!b)
         return;
+    free_extras(b);
+    ho_free(b->ho);
+    hist_free(b->hist);
     store_close(b->st);
     kb_free(b->kb);
     free(b->http_get_url);
@@ -352,6 +609,12 @@ void bot_io_req_free(bot_io_req *r)
 {
     free(r->url);
     r->url = NULL;
+    free(r->tg_params);
+    r->tg_params = NULL;
+    r->tg_method = NULL;
+    free(r->llm_messages);
+    free(r->llm_model);
+    r->llm_messages = r->llm_model = NULL;
 }
 
 const bm_machine *bot_machine(const bot *b) { return b->m; }
@@ -371,6 +634,23 @@ int bot_handle(bot *b, const bm_input *in, bm_effects *fx)
     int rc = bot_handle_tx(b, in, fx, NULL);
     return rc < 0 ? -1 : 0;
 }
+
+/* The capped conversation log (store_history_*): what the user typed and
+ * what the bot sent, for the operator's view of a handoff. */
+static int log_history(bot *b, const bm_input *in, const bm_effects *fx, int first)
+{
+    if (in->kind == BM_IN_TEXT && store_history_add(b->st, in->user.id, "user", in->text))
+        return -1;
+    for (int i = first; i < fx->n; i++) {
+        const bm_effect *e = &fx->v[i];
+        if ((e->kind == BM_FX_SEND || e->kind == BM_FX_EDIT) && e->chat_id == in->user.chat_id &&
+            store_history_add(b->st, in->user.id, "bot", e->text))
+            return -1;
+    }
+    return 0;
+}
+
+ho *bot_handoff(bot *b) { return b->ho; }
 
 int bot_handle_tx(bot *b, const bm_input *in, bm_effects *fx, bot_tx *tx)
 {
@@ -396,6 +676,17 @@ int bot_handle_tx(bot *b, const bm_input *in, bm_effects *fx, bot_tx *tx)
             return BOT_DUPLICATE;
         }
     }
+    /* the managers' group, handoff buttons, admin commands and users talking
+     * to an operator: handoff.c answers, the machine never sees them */
+    int taken = ho_take(b->ho, in, fx);
+    if (taken < 0)
+        goto fail;
+    if (taken) {
+        if ((tx && tx->fn && tx->fn(tx->ud, fx, n0)) || store_commit(b->st))
+            goto fail;
+        bm_effects_free(&step_fx);
+        return 0;
+    }
     int found = store_load_session(b->st, in->user.id, &s);
     if (found < 0)
         goto fail;
@@ -403,7 +694,7 @@ int bot_handle_tx(bot *b, const bm_input *in, bm_effects *fx, bot_tx *tx)
         goto fail;
     have = true;
     s.trace = b->trace;
-    if (step_or_operator(m, &s, in, &step_fx)) {
+    if (step_input(b, &s, in, &step_fx)) {
         snprintf(b->error, sizeof b->error, "out of memory in the step");
         log_error("bot", "user %" PRId64 ": out of memory in the step", in->user.id);
         goto fail;
@@ -425,7 +716,11 @@ int bot_handle_tx(bot *b, const bm_input *in, bm_effects *fx, bot_tx *tx)
             act_fn fn = e->action > BM_ACT_NONE && e->action < BM_ACT_COUNT && actions[e->action]
                             ? actions[e->action] : act_unavailable;
             c.act = e;
-            if (fn(&c)) {
+            int allowed = e->action == BM_ACT_LLM ? llm_allowed(&c) : 1;
+            int before = fx->n;
+            if (allowed < 0 || (allowed && fn(&c)) ||
+                (allowed && e->action == BM_ACT_LLM && !c.deferred &&
+                 attach_feedback(b, &s, in, fx, before))) {
                 snprintf(b->error, sizeof b->error, "action %d failed", (int)e->action);
                 goto fail;
             }
@@ -449,11 +744,13 @@ int bot_handle_tx(bot *b, const bm_input *in, bm_effects *fx, bot_tx *tx)
         return BOT_DEFERRED;
     }
     if (!c.deleted) {
-        if (store_save_session(b->st, &s, &in->user))
+        if (store_save_session(b->st, &s, &in->user) || log_history(b, in, fx, n0))
             goto fail;
         for (int i = 0; i < step_fx.n; i++) {
             const bm_effect *e = &step_fx.v[i];
-            if (e->kind == BM_FX_RECORD && store_add_record(b->st, s.user_id, e->form, e->text))
+            if (e->kind == BM_FX_RECORD &&
+                (store_add_record(b->st, s.user_id, e->form, e->text) ||
+                 lead_add(b->leads, e->form, e->text, &in->user, m->langs[s.lang])))
                 goto fail;
         }
     }

@@ -62,9 +62,22 @@ store *bot_store(bot *b);
 const char *bot_error(const bot *b);
 
 /* An HTTP request an action needs answered before the input can finish
- * (http_get). url is malloc'd; free with bot_io_req_free. */
+ * (http_get), or a Bot API call whose result it needs (handoff's
+ * createForumTopic: the answer's body is then the Bot API's JSON reply).
+ * url and tg_params are malloc'd; free with bot_io_req_free. */
 typedef struct bot_io_req {
-    char *url; /* GET */
+    char *url;             /* GET */
+    const char *tg_method; /* or this Bot API method (a static name) ... */
+    char *tg_params;       /* ... with these params (JSON object text) */
+    /* or a model answer (the llm action), streamed to the chat meanwhile:
+     * llm_messages is the JSON array of {role, content} to send (malloc'd),
+     * llm_model the model (malloc'd, NULL = OPENAI_MODEL_NAME); the
+     * transport shows the answer growing in chat_id (sendMessageDraft in a
+     * private chat, "typing" in a group) while it streams. */
+    char *llm_messages;
+    char *llm_model;
+    int64_t chat_id;
+    int private_chat;
 } bot_io_req;
 void bot_io_req_free(bot_io_req *r);
 
@@ -75,6 +88,9 @@ typedef struct bot_io_res {
     const char *body;    /* response bytes (not NUL-terminated), may be NULL */
     size_t len;
     const char *error;   /* why not ok, else NULL */
+    /* a model answer: body is its whole text (ok = 1 only when complete);
+     * tokens used, -1 when the server reported none (0 = not a model answer) */
+    long prompt_tokens, completion_tokens;
 } bot_io_res;
 
 /* Runs inside the input's transaction once its effects are known (fx from
@@ -100,6 +116,15 @@ enum { BOT_DEFERRED = 1, BOT_DUPLICATE = 2 };
  * with tx->io_res set; the caller frees io_req), -1 on failure (nothing
  * committed; bot_error says why). */
 int bot_handle_tx(bot *b, const bm_input *in, bm_effects *fx, bot_tx *tx);
+
+/* The bot's leads (lead.h), for the transport's lead_pump. Borrowed. */
+struct lead_book;
+struct lead_book *bot_leads(bot *b);
+
+/* The bot's human-operator handle (runtime/handoff.h: ho_is_manager,
+ * ho_group_chat_id, ...). Borrowed; never NULL after bot_new. */
+struct ho;
+struct ho *bot_handoff(bot *b);
 
 /* 1 when the store knows user_id, 0 when not, -1 on a storage error. */
 int bot_user_exists(bot *b, int64_t user_id);

@@ -17,6 +17,7 @@
 #include <time.h>
 
 #include "log.h"
+#include "draft.h"
 #include "store.h"
 #include "tgupdate.h"
 
@@ -55,6 +56,7 @@ struct inbox {
     int64_t *seen;       /* open-addressing set of chats skipped in a walk */
     size_t seen_cap;
     bool kick;           /* something may have become runnable */
+    draft_ctx *drafts;   /* model answers streaming into chats */
 };
 
 static long now_ms(void)
@@ -71,7 +73,7 @@ inbox *inbox_new(bot *b, tg_client *tg, outq *q, const inbox_options *opts)
         return NULL;
     if (opts)
         ib->opt = *opts;
-    if (ib->opt.batch_max <= 0) ib->opt.batch_max = 64;
+    if (ib->opt.batch_max <= 0) ib->opt.batch_max = 128;
     if (ib->opt.io_timeout_ms <= 0) ib->opt.io_timeout_ms = 30000;
     if (!ib->opt.io_max_body) ib->opt.io_max_body = 65536;
     if (ib->opt.run_budget_ms <= 0) ib->opt.run_budget_ms = 50;
@@ -81,6 +83,11 @@ inbox *inbox_new(bot *b, tg_client *tg, outq *q, const inbox_options *opts)
     ib->q = q;
     bm_effects_init(&ib->fx);
     tgu_calls_init(&ib->calls);
+    ib->drafts = draft_new(tg, q);
+    if (!ib->drafts) {
+        free(ib);
+        return NULL;
+    }
     return ib;
 }
 
@@ -117,6 +124,7 @@ void inbox_free(inbox *ib)
         item_free(it);
         it = n;
     }
+    draft_free(ib->drafts); /* after the items: their answers find nothing */
     bm_effects_free(&ib->fx);
     tgu_calls_free(&ib->calls);
     free(ib->seen);
@@ -368,6 +376,7 @@ static int stage_effects(void *ud, const bm_effects *fx, int first)
 }
 
 static void on_fetch(const tg_result *r, void *ud);
+static void on_answer(void *ud, const bot_io_res *res);
 
 /* Starts the request a deferred update waits for. */
 static void start_io(inbox *ib, ib_item *it, bot_io_req *req)
@@ -377,7 +386,14 @@ static void start_io(inbox *ib, ib_item *it, bot_io_req *req)
     if (f) {
         f->ib = ib;
         f->item = it;
-        e = tg_fetch(ib->tg, req->url, ib->opt.io_timeout_ms, ib->opt.io_max_body, on_fetch, f);
+        if (req->llm_messages) /* a model answer, streamed to the chat meanwhile */
+            e = draft_start(ib->drafts, req, on_answer, f) == 0 ? TG_OK : TG_ERR_CONFIG;
+        else if (req->tg_method) /* a Bot API call (handoff's createForumTopic) */
+            e = tg_call(ib->tg, req->tg_method,
+                        cJSON_Parse(req->tg_params ? req->tg_params : "{}"), on_fetch, f);
+        else
+            e = tg_fetch(ib->tg, req->url, ib->opt.io_timeout_ms, ib->opt.io_max_body,
+                         on_fetch, f);
     }
     if (e == TG_OK) {
         it->io = IB_IO_WAITING;
@@ -392,7 +408,37 @@ static void start_io(inbox *ib, ib_item *it, bot_io_req *req)
     /* could not even start: answer it as a failed request */
     it->io = IB_IO_DONE;
     it->res_error = strdup(tg_err_str(e));
-    it->res = (bot_io_res){.ok = 0, .error = it->res_error};
+    it->res = (bot_io_res){.ok = 0, .error = it->res_error, .prompt_tokens = -1,
+                           .completion_tokens = -1};
+}
+
+/* The model's answer (draft.c): kept for the update's second run. */
+static void on_answer(void *ud, const bot_io_res *res)
+{
+    ib_fetch *f = ud;
+    ib_item *it = f->item;
+    if (it) {
+        inbox *ib = f->ib;
+        it->fetch = NULL;
+        ib->n_io--;
+        ib->kick = true;
+        it->io = IB_IO_DONE;
+        if (res->body) {
+            it->res_body = malloc(res->len + 1);
+            if (it->res_body) {
+                memcpy(it->res_body, res->body, res->len);
+                it->res_body[res->len] = '\0';
+            }
+        }
+        if (res->error)
+            it->res_error = strdup(res->error);
+        it->res = *res;
+        it->res.ok = res->ok && it->res_body;
+        it->res.body = it->res_body;
+        it->res.len = it->res_body ? res->len : 0;
+        it->res.error = it->res_error ? it->res_error : res->ok ? NULL : "failed";
+    }
+    free(f);
 }
 
 static void on_fetch(const tg_result *r, void *ud)
@@ -469,7 +515,7 @@ static int handle_one(inbox *ib, ib_item *it)
     if (rc == BOT_DUPLICATE)
         return store_inbox_done(ib->st, it->update_id) ? -1 : 1;
     if (rc == BOT_DEFERRED) {
-        if (tx.io_req.url)
+        if (tx.io_req.url || tx.io_req.tg_method || tx.io_req.llm_messages)
             start_io(ib, it, &tx.io_req);
         bot_io_req_free(&tx.io_req);
         return 0;
@@ -514,6 +560,12 @@ static int run_batch(inbox *ib)
     int n_done = 0, n_work = 0;
     if (store_begin(ib->st))
         return -1;
+    /* the outbox rows of calls Telegram accepted go in this commit too */
+    if (outq_stage_flush(ib->q)) {
+        store_rollback(ib->st);
+        outq_stage_abort(ib->q);
+        return -1;
+    }
     for (ib_item *it = ib->head; it && n_work < max;) {
         ib_item *next = it->next;
         if (it->io == IB_IO_WAITING || seen_has(ib, it->chat_id)) {
@@ -566,12 +618,15 @@ int inbox_run(inbox *ib)
             return total ? total : -1;
         }
         total += n;
-        if (n == 0)
-            break;
+        if (n < (ib->opt.batch_max < 256 ? ib->opt.batch_max : 256))
+            break; /* it ran all it could: another batch would be empty */
         if (now_ms() >= until) {
             ib->kick = true; /* more may be runnable: the loop comes back */
             break;
         }
+        /* the replies just committed go out while the next batch is handled */
+        outq_pump(ib->q);
+        tg_kick(ib->tg);
     }
     return total;
 }

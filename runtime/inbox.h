@@ -41,7 +41,8 @@ typedef struct inbox inbox;
 
 /* 0 picks the default shown. */
 typedef struct inbox_options {
-    int batch_max;        /* 64: updates handled in one transaction */
+    int batch_max;        /* 128: updates handled in one transaction (a whole
+                           * getUpdates batch of 100 is one commit) */
     long io_timeout_ms;   /* 30000: total time of an action's HTTP request */
     size_t io_max_body;   /* 65536: cap of its answer */
     long run_budget_ms;   /* 50: inbox_run returns after this much work */

@@ -52,6 +52,15 @@ typedef enum bm_sys_text {
     BM_SYS_DATA_DELETED,  /* confirmation after delete_data */
     BM_SYS_NO_ANSWER,     /* the knowledge does not answer: offer a human */
     BM_SYS_OPERATOR,      /* label of the "call an operator" button it carries */
+    BM_SYS_LIMIT_REACHED, /* the user's daily LLM tokens are used up */
+    BM_SYS_HELPED,        /* label of the "👍 Helped" button under an AI answer */
+    BM_SYS_LEAD,          /* heading of a lead posted to the managers' group */
+    BM_SYS_HANDOFF_STARTED, /* an operator is called (or already on the way) */
+    BM_SYS_HANDOFF_OFF,   /* handoff where no operator is reachable (console) */
+    BM_SYS_HANDOFF_CLOSED, /* the handoff ended: asks for a 1-5 rating */
+    BM_SYS_HANDOFF_THANKS, /* after the rating */
+    BM_SYS_SATISFIED,     /* label of the "I'm satisfied" button during a handoff */
+    BM_SYS_LLM_DOWN,      /* the model failed (down, error, timeout): offer a human */
     BM_SYS_COUNT
 } bm_sys_text;
 
@@ -129,6 +138,14 @@ typedef struct bm_field {
     int n_choices;
 } bm_field;
 
+/* Where a completed form goes as a lead for the managers (`lead:`). */
+typedef enum bm_lead {
+    BM_LEAD_NONE = 0, /* nowhere: the record stays in the database */
+    BM_LEAD_CHAT,     /* `lead: chat`: a plain message in MANAGER_GROUP_CHAT_ID */
+    BM_LEAD_TOPIC,    /* `lead: topic`: a new forum topic per lead */
+    BM_LEAD_NAMED,    /* `lead: {topic: NAME}`: one forum topic for every lead */
+} bm_lead;
+
 typedef struct bm_form {
     const char *name;
     uint32_t id;
@@ -136,6 +153,8 @@ typedef struct bm_form {
     int n_fields;
     int done_tr;     /* transition taken when the last field is valid */
     int cancel_tr;   /* transition taken on /cancel, BM_NONE = stay + sys text */
+    bm_lead lead;    /* where a completed record is posted as a lead */
+    const char *lead_topic; /* BM_LEAD_NAMED: the topic's name, else NULL */
 } bm_form;
 
 typedef struct bm_command {
@@ -255,6 +274,11 @@ typedef struct bm_input {
     int64_t message_id;       /* CALLBACK: the message holding the button */
     const char *callback_id;  /* CALLBACK: callback_query id to answer */
     int64_t update_id;        /* Telegram update_id, 0 when none (console) */
+    /* Telegram messages only (0 / false elsewhere), for operator handoff
+     * (runtime/handoff.h): */
+    int64_t msg_id;           /* the message's own message_id */
+    int64_t thread_id;        /* message_thread_id of a forum topic message */
+    bool from_bot;            /* the sender is a bot (the bot itself included) */
 } bm_input;
 
 /* An optional observer of the interpreter, for coverage (conversation
@@ -310,6 +334,8 @@ typedef enum bm_effect_kind {
     BM_FX_ANSWER,    /* answerCallbackQuery(callback_id) */
     BM_FX_ACTION,    /* run `action` for the user (input text attached) */
     BM_FX_RECORD,    /* a completed form: store `text` (JSON) for `form` */
+    BM_FX_CALL,      /* a Bot API call as it is: `method`, params JSON in `text`
+                      * (copyMessage, closeForumTopic, ... for handoff) */
 } bm_effect_kind;
 
 typedef struct bm_effect {
@@ -321,6 +347,7 @@ typedef struct bm_effect {
     bm_markup markup;     /* SEND/EDIT */
     bm_action action;     /* ACTION */
     int form;             /* RECORD */
+    const char *method;   /* CALL: a static method name (not freed) */
 } bm_effect;
 
 /* Effects of one step, in order. Owns every string in it. */

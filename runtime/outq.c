@@ -36,10 +36,13 @@ typedef struct oq_item {
     int64_t chat_id;     /* the chat it was queued for (staged items) */
     char method[OQ_METHOD_MAX];
     cJSON *params;       /* kept for resends; a copy goes to each attempt */
+    char *body;          /* params as its outbox row holds them (cJSON_free):
+                          * sent as is; NULL = print params (unstored calls) */
     int attempts;        /* failed tries on 5xx/network */
     int rate_waits;      /* 429 answers so far */
     int migrations;
     bool restored;       /* loaded from a previous run */
+    bool volatile_;      /* outq_push_volatile: not stored, dropped on failure */
 } oq_item;
 
 /* A token bucket: `tokens` at `at` (monotonic ms), refilling `rate` per
@@ -58,6 +61,7 @@ struct oq_chat {
     long not_before;             /* monotonic ms; head may not start earlier */
     bucket chat_b, group_b;
     bool buckets_used;
+    bool side;                   /* the answerCallbackQuery lane of chat `id` */
     oq_item *head, *tail;
 };
 
@@ -79,6 +83,7 @@ struct outq {
     oq_item *staged_head, *staged_tail;
     int64_t *done;               /* accepted rows to delete (outq_flush) */
     size_t n_done, cap_done;
+    size_t n_done_staged;        /* the first n of done written by outq_stage_flush */
     struct { int64_t from, to; } migrated[OQ_MIGRATED_MAX];
     int n_migrated;
 };
@@ -139,7 +144,7 @@ outq *outq_new(tg_client *tg, const outq_options *opts)
         return NULL;
     if (opts)
         q->opt = *opts;
-    if (q->opt.max_in_flight <= 0) q->opt.max_in_flight = 64;
+    if (q->opt.max_in_flight <= 0) q->opt.max_in_flight = 256;
     if (q->opt.max_attempts <= 0) q->opt.max_attempts = 30;
     if (q->opt.max_rate_waits <= 0) q->opt.max_rate_waits = 100;
     if (q->opt.backoff_base_ms <= 0) q->opt.backoff_base_ms = 500;
@@ -177,6 +182,7 @@ outq *outq_new(tg_client *tg, const outq_options *opts)
 static void item_free(oq_item *it)
 {
     cJSON_Delete(it->params);
+    cJSON_free(it->body);
     free(it);
 }
 
@@ -218,12 +224,25 @@ void outq_free(outq *q)
 
 /* ---- chats ------------------------------------------------------------- */
 
-static oq_chat *chat_find(outq *q, int64_t id)
+/* answerCallbackQuery is not a message: a chat's answers to button presses
+ * form a lane of their own (in order among themselves), so they neither
+ * wait behind the chat's messages nor hold them up. */
+static bool side_lane(const char *method)
+{
+    return !strcmp(method, "answerCallbackQuery");
+}
+
+static oq_chat *chat_find_lane(outq *q, int64_t id, bool side)
 {
     for (oq_chat *c = q->buckets[hash_id(id, q->n_buckets)]; c; c = c->hnext)
-        if (c->id == id)
+        if (c->id == id && c->side == side)
             return c;
     return NULL;
+}
+
+static oq_chat *chat_find(outq *q, int64_t id)
+{
+    return chat_find_lane(q, id, false);
 }
 
 static void rehash(outq *q)
@@ -247,9 +266,9 @@ static void rehash(outq *q)
     q->n_buckets = n;
 }
 
-static oq_chat *chat_get(outq *q, int64_t id)
+static oq_chat *chat_get(outq *q, int64_t id, bool side)
 {
-    oq_chat *c = chat_find(q, id);
+    oq_chat *c = chat_find_lane(q, id, side);
     if (c)
         return c;
     if (q->n_chats >= q->n_buckets)
@@ -258,6 +277,7 @@ static oq_chat *chat_get(outq *q, int64_t id)
     if (!c)
         return NULL;
     c->id = id;
+    c->side = side;
     long now = now_ms();
     c->chat_b.tokens = q->opt.chat_burst;
     c->chat_b.at = now;
@@ -314,6 +334,8 @@ static void refill(bucket *b, double rate, double cap, long now)
  * loses nothing. */
 static bool buckets_full(outq *q, oq_chat *c, long now)
 {
+    if (c->not_before > now)
+        return false; /* a 429 hold outlives a dropped volatile call: keep it */
     if (!c->buckets_used)
         return true;
     if (q->opt.rate_chat > 0) {
@@ -411,6 +433,18 @@ int outq_flush(outq *q)
         return -1;
     }
     q->n_done = 0;
+    q->n_done_staged = 0;
+    return 0;
+}
+
+int outq_stage_flush(outq *q)
+{
+    if (!q->opt.st)
+        return 0;
+    for (size_t i = q->n_done_staged; i < q->n_done; i++)
+        if (store_outbox_delete(q->opt.st, q->done[i]))
+            return -1;
+    q->n_done_staged = q->n_done;
     return 0;
 }
 
@@ -466,15 +500,38 @@ static int item_store(outq *q, oq_item *it)
     if (it->params && !p)
         return -1;
     int rc = store_outbox_add(q->opt.st, it->chat_id, it->method, p ? p : "{}", &it->id);
-    cJSON_free(p);
+    cJSON_free(it->body);
+    it->body = p; /* the text each attempt sends: printed once */
     return rc;
+}
+
+/* A durable call supersedes the volatile ones still waiting in its chat. */
+static void drop_waiting_volatile(outq *q, oq_chat *c)
+{
+    oq_item **pp = c->busy && c->head ? &c->head->next : &c->head;
+    oq_item *prev = c->busy ? c->head : NULL;
+    while (*pp) {
+        oq_item *x = *pp;
+        if (!x->volatile_) {
+            prev = x;
+            pp = &x->next;
+            continue;
+        }
+        *pp = x->next;
+        if (c->tail == x)
+            c->tail = prev;
+        q->n_pending--;
+        item_free(x);
+    }
 }
 
 static int item_enqueue(outq *q, oq_item *it)
 {
-    oq_chat *c = chat_get(q, it->chat_id);
+    oq_chat *c = chat_get(q, it->chat_id, side_lane(it->method));
     if (!c)
         return -1;
+    if (!it->volatile_)
+        drop_waiting_volatile(q, c);
     it->chat = c;
     it->next = NULL;
     if (c->tail)
@@ -496,6 +553,30 @@ int outq_push(outq *q, int64_t chat_id, const char *method, cJSON *params)
     if (item_store(q, it) || item_enqueue(q, it)) {
         if (it->id && q->opt.st)
             store_outbox_delete(q->opt.st, it->id);
+        item_free(it);
+        return -1;
+    }
+    return 0;
+}
+
+int outq_push_volatile(outq *q, int64_t chat_id, const char *method, cJSON *params)
+{
+    oq_chat *c = chat_find(q, migrated_id(q, chat_id));
+    if (c) {
+        for (oq_item *x = c->busy && c->head ? c->head->next : c->head; x; x = x->next) {
+            if (x->volatile_ && !strcmp(x->method, method)) {
+                cJSON_Delete(x->params);
+                x->params = params;
+                set_chat_param(params, x->chat_id);
+                return 0;
+            }
+        }
+    }
+    oq_item *it = item_new(q, chat_id, method, params);
+    if (!it)
+        return -1;
+    it->volatile_ = true;
+    if (item_enqueue(q, it)) {
         item_free(it);
         return -1;
     }
@@ -546,6 +627,12 @@ void outq_stage_truncate(outq *q, size_t n)
 
 void outq_stage_commit(outq *q)
 {
+    size_t k = q->n_done_staged < q->n_done ? q->n_done_staged : q->n_done;
+    if (k) { /* their deletions committed */
+        memmove(q->done, q->done + k, (q->n_done - k) * sizeof *q->done);
+        q->n_done -= k;
+    }
+    q->n_done_staged = 0;
     oq_item *it = q->staged_head;
     q->staged_head = q->staged_tail = NULL;
     while (it) {
@@ -562,6 +649,7 @@ void outq_stage_commit(outq *q)
 
 void outq_stage_abort(outq *q)
 {
+    q->n_done_staged = 0; /* rolled back: outq_flush writes them again */
     oq_item *it = q->staged_head;
     q->staged_head = q->staged_tail = NULL;
     while (it) {
@@ -719,10 +807,15 @@ static void on_done(const tg_result *r, void *ud);
 static bool start_head(outq *q, oq_chat *c)
 {
     oq_item *it = c->head;
-    cJSON *copy = it->params ? cJSON_Duplicate(it->params, 1) : NULL;
-    if (it->params && !copy)
-        return false;
-    tg_err e = tg_call(q->tg, it->method, copy, on_done, it);
+    tg_err e;
+    if (it->body) {
+        e = tg_call_body(q->tg, it->method, it->body, on_done, it);
+    } else {
+        cJSON *copy = it->params ? cJSON_Duplicate(it->params, 1) : NULL;
+        if (it->params && !copy)
+            return false;
+        e = tg_call(q->tg, it->method, copy, on_done, it);
+    }
     if (e != TG_OK) {
         if (e == TG_ERR_CONFIG) {
             log_error("outq", "%s refused by the client: %s, dropped", it->method,
@@ -813,6 +906,8 @@ static void migrate_chat(outq *q, oq_chat *c, int64_t to)
     }
     for (oq_item *it = c->head; it; it = it->next) {
         set_chat_param(it->params, to);
+        cJSON_free(it->body);
+        it->body = NULL; /* stale: printed from params again */
         it->chat_id = to;
         save_retry(q, it, 0, true);
     }
@@ -834,6 +929,14 @@ static void on_done(const tg_result *r, void *ud)
 
     if (r->err == TG_OK) {
         q->stats.sent++;
+        pop_head(q, c);
+    } else if (it->volatile_) {
+        /* droppable: never resent; a 429 still holds the chat */
+        if (r->error_code == 429)
+            c->not_before = now + (r->retry_after > 0 ? r->retry_after : 1) * 1000L;
+        log_debug("outq", "%s to chat %lld dropped: %d %s", it->method, (long long)c->id,
+                  r->error_code, r->description);
+        q->stats.dropped++;
         pop_head(q, c);
     } else if (r->err == TG_ERR_CANCELLED) {
         /* shutdown: the row stays, the next start sends it */

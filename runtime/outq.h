@@ -4,7 +4,10 @@
  *
  * Calls of one chat go out strictly in order, at most one in flight per
  * chat; different chats proceed concurrently through the tg client, up to a
- * bound on calls in flight overall.
+ * bound on calls in flight overall. answerCallbackQuery (not a message: it
+ * only stops the button's spinner) runs in a lane of its own per chat, in
+ * order among the chat's answers, so it neither waits behind the chat's
+ * messages nor holds them up.
  *
  * Durability (with outq_options.st set): every call is a row of the store's
  * outbox table before it is sent (outq_push writes it at once; outq_stage
@@ -46,7 +49,7 @@ typedef struct outq outq;
 
 /* 0 picks the default shown, except for the rate limits (0 = off). */
 typedef struct outq_options {
-    int max_in_flight;     /* 64: calls in flight over all chats */
+    int max_in_flight;     /* 256: calls in flight over all chats */
     int max_attempts;      /* 30: tries of one call on 5xx/network errors */
     int max_rate_waits;    /* 100: 429 answers one call may get before drop */
     long backoff_base_ms;  /* 500: first retry delay (doubles each try) */
@@ -90,12 +93,27 @@ void outq_free(outq *q);
  * out-of-memory or a storage error. Nothing is sent before outq_pump. */
 int outq_push(outq *q, int64_t chat_id, const char *method, cJSON *params);
 
+/* A droppable call (sendMessageDraft, sendChatAction of a streamed
+ * answer): never stored, under the same flood limits as any call. A
+ * volatile call of the same method still queued (not in flight) for the
+ * chat gets these params instead (only the newest draft matters); any
+ * failure drops it (a 429 still holds the chat for retry_after, so what
+ * follows respects it); a durable call queued for the chat drops the
+ * volatile calls waiting before it (the final message supersedes the
+ * drafts). params consumed. Returns 0 or -1 (out of memory). */
+int outq_push_volatile(outq *q, int64_t chat_id, const char *method, cJSON *params);
+
 /* Like outq_push, but inside the caller's open transaction and held back:
  * outq_stage_commit (after the commit) queues every staged call,
  * outq_stage_abort (after a rollback) forgets them. */
 int outq_stage(outq *q, int64_t chat_id, const char *method, cJSON *params);
 void outq_stage_commit(outq *q);
 void outq_stage_abort(outq *q);
+/* Writes the deletions outq_flush would write inside the caller's open
+ * transaction (the handling batch: no transaction of their own), counted
+ * done by the outq_stage_commit after its commit, kept for the next flush
+ * by an outq_stage_abort. Returns 0, or -1 on a storage error (roll back). */
+int outq_stage_flush(outq *q);
 /* How many calls are staged; outq_stage_truncate keeps the first n (after
  * a savepoint rolled back the rows of the later ones). */
 size_t outq_staged(const outq *q);

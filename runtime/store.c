@@ -62,7 +62,15 @@ static const char *const schema_sql =
     "  method TEXT NOT NULL,"
     "  params TEXT NOT NULL,"
     "  attempts INTEGER NOT NULL DEFAULT 0,"
-    "  not_before INTEGER NOT NULL DEFAULT 0);";
+    "  not_before INTEGER NOT NULL DEFAULT 0);"
+    /* the recent conversation of each user (store_history_*) */
+    "CREATE TABLE IF NOT EXISTS history("
+    "  id INTEGER PRIMARY KEY AUTOINCREMENT,"
+    "  user_id INTEGER NOT NULL,"
+    "  role TEXT NOT NULL,"
+    "  text TEXT NOT NULL,"
+    "  at INTEGER NOT NULL);"
+    "CREATE INDEX IF NOT EXISTS history_user ON history(user_id, id);";
 
 enum {
     Q_BEGIN, Q_COMMIT, Q_ROLLBACK,
@@ -74,6 +82,7 @@ enum {
     Q_INBOX_PUT, Q_INBOX_DONE, Q_INBOX_LOAD, Q_DEAD_LETTER,
     Q_OUTBOX_ADD, Q_OUTBOX_DEL, Q_OUTBOX_UPDATE, Q_OUTBOX_DROP_CHAT, Q_OUTBOX_LOAD,
     Q_SET_ACTIVE,
+    Q_HIST_ADD, Q_HIST_PRUNE, Q_HIST_LIST, Q_HIST_DEL, Q_LIST_RECORDS,
     Q_COUNT_ALL
 };
 
@@ -138,6 +147,17 @@ static const char *const queries[Q_COUNT_ALL] = {
     [Q_OUTBOX_LOAD] = "SELECT id, chat_id, method, params, attempts, not_before"
                       " FROM outbox ORDER BY id",
     [Q_SET_ACTIVE] = "UPDATE users SET active = ?2, updated = " NOW " WHERE chat_id = ?1",
+    [Q_HIST_ADD] = "INSERT INTO history(user_id, role, text, at)"
+                   " VALUES(?1, ?2, ?3, CAST(strftime('%s','now') AS INTEGER))",
+    /* keep the newest ?2 rows of the user */
+    [Q_HIST_PRUNE] = "DELETE FROM history WHERE user_id = ?1 AND id <="
+                     " (SELECT id FROM history WHERE user_id = ?1 ORDER BY id DESC"
+                     " LIMIT 1 OFFSET ?2)",
+    [Q_HIST_LIST] = "SELECT role, text, at FROM (SELECT id, role, text, at FROM history"
+                    " WHERE user_id = ?1 ORDER BY id DESC LIMIT ?2) ORDER BY id",
+    [Q_HIST_DEL] = "DELETE FROM history WHERE user_id = ?1",
+    [Q_LIST_RECORDS] = "SELECT id, form, json, created FROM records"
+                       " WHERE user_id = ?1 ORDER BY id DESC LIMIT ?2",
 };
 
 struct store {
@@ -145,7 +165,62 @@ struct store {
     const bm_machine *m;
     sqlite3_stmt *q[Q_COUNT_ALL];
     int depth; /* store_begin nesting: 1 = the transaction, more = savepoints */
+    /* The variables as the last store_load_session read them, so that the
+     * save right after it writes only those that changed (a step touches
+     * few of them). Valid from a load until the next save or rollback. */
+    bool snap_valid;
+    int64_t snap_user;
+    char *snap_buf;    /* the values, NUL-terminated, back to back */
+    size_t snap_len, snap_cap;
+    size_t *snap_off;  /* per variable: offset in snap_buf, SIZE_MAX = absent */
 };
+
+/* Remembers vars (NULL: all absent) as user_id's stored variables. */
+static void snap_take(store *st, int64_t user_id, char *const *vars)
+{
+    int n = st->m->n_vars;
+    st->snap_valid = false;
+    if (n <= 0)
+        return;
+    if (!st->snap_off && !(st->snap_off = malloc((size_t)n * sizeof *st->snap_off)))
+        return;
+    st->snap_len = 0;
+    for (int i = 0; i < n; i++) {
+        const char *v = vars ? vars[i] : NULL;
+        if (!v) {
+            st->snap_off[i] = SIZE_MAX;
+            continue;
+        }
+        size_t l = strlen(v) + 1;
+        if (st->snap_len + l > st->snap_cap) {
+            size_t cap = st->snap_cap ? st->snap_cap : 256;
+            while (cap < st->snap_len + l)
+                cap *= 2;
+            char *nb = realloc(st->snap_buf, cap);
+            if (!nb)
+                return; /* no snapshot: the save writes every variable */
+            st->snap_buf = nb;
+            st->snap_cap = cap;
+        }
+        memcpy(st->snap_buf + st->snap_len, v, l);
+        st->snap_off[i] = st->snap_len;
+        st->snap_len += l;
+    }
+    st->snap_user = user_id;
+    st->snap_valid = true;
+}
+
+/* Whether variable i of user_id is stored with exactly value v (NULL =
+ * absent), as far as the snapshot knows; false when it does not know. */
+static bool snap_same(const store *st, int64_t user_id, int i, const char *v)
+{
+    if (!st->snap_valid || st->snap_user != user_id)
+        return false;
+    size_t off = st->snap_off[i];
+    if (off == SIZE_MAX || !v)
+        return off == SIZE_MAX && !v;
+    return strcmp(st->snap_buf + off, v) == 0;
+}
 
 static int fail(store *st, const char *what)
 {
@@ -263,6 +338,8 @@ void store_close(store *st)
     for (int i = 0; i < Q_COUNT_ALL; i++)
         sqlite3_finalize(st->q[i]);
     sqlite3_close(st->db);
+    free(st->snap_buf);
+    free(st->snap_off);
     free(st);
 }
 
@@ -292,6 +369,7 @@ int store_commit(store *st)
 
 int store_rollback(store *st)
 {
+    st->snap_valid = false; /* what it read may be undone */
     if (sqlite3_get_autocommit(st->db)) {
         st->depth = 0;
         return 0; /* nothing open (SQLite may have rolled back itself) */
@@ -321,6 +399,11 @@ int store_set_durable(store *st, int full)
 int store_in_transaction(const store *st)
 {
     return !sqlite3_get_autocommit(st->db);
+}
+
+struct sqlite3 *store_sqlite(store *st)
+{
+    return st->db;
 }
 
 char *store_get_meta(store *st, const char *key, int *found)
@@ -379,6 +462,7 @@ int store_load_session(store *st, int64_t user_id, bm_session *out)
     int rc = sqlite3_step(s);
     if (rc == SQLITE_DONE) {
         sqlite3_reset(s);
+        snap_take(st, user_id, NULL); /* no user row: no vars rows (foreign key) */
         return 0;
     }
     if (rc != SQLITE_ROW) {
@@ -423,6 +507,7 @@ int store_load_session(store *st, int64_t user_id, bm_session *out)
         bm_session_free(m, &ss);
         return fail(st, "load vars");
     }
+    snap_take(st, user_id, ss.vars);
     *out = ss;
     return 1;
 }
@@ -454,14 +539,19 @@ int store_save_session(store *st, const bm_session *ss, const bm_user *u)
         return -1;
     for (int i = 0; i < m->n_vars; i++) {
         const char *v = ss->vars ? ss->vars[i] : NULL;
+        if (snap_same(st, ss->user_id, i, v))
+            continue; /* stored exactly so already */
         s = stmt(st, v ? Q_SET_VAR : Q_DEL_VAR);
         sqlite3_bind_int64(s, 1, ss->user_id);
         sqlite3_bind_text(s, 2, m->vars[i].name, -1, SQLITE_STATIC);
         if (v)
             sqlite3_bind_text(s, 3, v, -1, SQLITE_STATIC);
-        if (exec_done(st, s, "save var"))
+        if (exec_done(st, s, "save var")) {
+            st->snap_valid = false;
             return -1;
+        }
     }
+    st->snap_valid = false;
     return 0;
 }
 
@@ -540,7 +630,8 @@ int store_list_stale(store *st, store_user **out, int *n)
 
 int store_delete_user(store *st, int64_t user_id)
 {
-    static const int qs[] = {Q_DEL_VARS, Q_DEL_RECORDS, Q_DEL_USER};
+    static const int qs[] = {Q_DEL_VARS, Q_DEL_RECORDS, Q_HIST_DEL, Q_DEL_USER};
+    st->snap_valid = false;
     for (size_t i = 0; i < sizeof qs / sizeof qs[0]; i++) {
         sqlite3_stmt *s = stmt(st, qs[i]);
         sqlite3_bind_int64(s, 1, user_id);
@@ -808,4 +899,81 @@ int store_set_active(store *st, int64_t chat_id, int active)
     if (exec_done(st, s, "set active"))
         return -1;
     return sqlite3_changes(st->db);
+}
+
+/* ---- history: the recent conversation ------------------------------------ */
+
+int store_history_add(store *st, int64_t user_id, const char *role, const char *text)
+{
+    if (!text || !*text)
+        return 0;
+    char *cut = NULL;
+    size_t n = strlen(text);
+    if (n > STORE_HISTORY_TEXT_MAX) {
+        /* cut on a UTF-8 boundary: a continuation byte is 10xxxxxx */
+        n = STORE_HISTORY_TEXT_MAX;
+        while (n > 0 && ((unsigned char)text[n] & 0xC0) == 0x80)
+            n--;
+        cut = malloc(n + 1);
+        if (!cut)
+            return -1;
+        memcpy(cut, text, n);
+        cut[n] = '\0';
+    }
+    sqlite3_stmt *s = stmt(st, Q_HIST_ADD);
+    sqlite3_bind_int64(s, 1, user_id);
+    sqlite3_bind_text(s, 2, role, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 3, cut ? cut : text, -1, SQLITE_TRANSIENT);
+    int rc = exec_done(st, s, "history add");
+    free(cut);
+    if (rc)
+        return -1;
+    s = stmt(st, Q_HIST_PRUNE);
+    sqlite3_bind_int64(s, 1, user_id);
+    sqlite3_bind_int(s, 2, STORE_HISTORY_MAX);
+    return exec_done(st, s, "history prune");
+}
+
+int store_history_list(store *st, int64_t user_id, int max, store_history_fn fn, void *ud)
+{
+    sqlite3_stmt *s = stmt(st, Q_HIST_LIST);
+    sqlite3_bind_int64(s, 1, user_id);
+    sqlite3_bind_int(s, 2, max);
+    int n = 0, rc;
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+        const char *role = (const char *)sqlite3_column_text(s, 0);
+        const char *text = (const char *)sqlite3_column_text(s, 1);
+        n++;
+        if (fn && fn(ud, role ? role : "", text ? text : "", sqlite3_column_int64(s, 2))) {
+            sqlite3_reset(s);
+            return -1;
+        }
+    }
+    sqlite3_reset(s);
+    if (rc != SQLITE_DONE)
+        return fail(st, "history list");
+    return n;
+}
+
+int store_list_records(store *st, int64_t user_id, int max, store_record_fn fn, void *ud)
+{
+    sqlite3_stmt *s = stmt(st, Q_LIST_RECORDS);
+    sqlite3_bind_int64(s, 1, user_id);
+    sqlite3_bind_int(s, 2, max);
+    int n = 0, rc;
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+        const char *form = (const char *)sqlite3_column_text(s, 1);
+        const char *json = (const char *)sqlite3_column_text(s, 2);
+        const char *created = (const char *)sqlite3_column_text(s, 3);
+        n++;
+        if (fn && fn(ud, sqlite3_column_int64(s, 0), form ? form : "", json ? json : "{}",
+                     created ? created : "")) {
+            sqlite3_reset(s);
+            return -1;
+        }
+    }
+    sqlite3_reset(s);
+    if (rc != SQLITE_DONE)
+        return fail(st, "records list");
+    return n;
 }

@@ -14,6 +14,8 @@
  *   handled(update_id PK, at)           Telegram updates already handled
  *   inbox(update_id PK, chat_id, json, at)        updates stored, not yet handled
  *   dead_letter(update_id PK, chat_id, json, reason, at)   updates given up on
+ *   history(id PK, user_id, role, text, at)   the recent conversation
+ *                                       (store_history_*; at unix seconds)
  *   outbox(id PK, chat_id, method, params, attempts, not_before)
  *                                       Bot API calls not yet accepted
  *                                       (not_before: unix ms, 0 = now)
@@ -51,6 +53,10 @@ int store_rollback(store *st);
 int store_set_durable(store *st, int full);
 /* 1 while a transaction is open. */
 int store_in_transaction(const store *st);
+/* The store's SQLite handle, for modules that keep their own tables in the
+ * same database and transactions (usage.c). Owned by the store. */
+struct sqlite3;
+struct sqlite3 *store_sqlite(store *st);
 
 /* Load user_id's session into *s, which the store initialises (free it with
  * bm_session_free). Names map back to indices through the machine: a state
@@ -154,5 +160,30 @@ int store_outbox_load(store *st, store_outbox_fn fn, void *ud);
 /* users.active for the users of chat_id (0 after a 403: the bot is blocked;
  * a new message from them sets it back to 1). Returns rows changed, -1. */
 int store_set_active(store *st, int64_t chat_id, int active);
+
+/* ---- history: each user's recent conversation ----------------------------
+ * A capped log of what the user wrote and what the bot answered, for the
+ * operator's view of a handoff (and an LLM's context). Only the newest
+ * STORE_HISTORY_MAX rows per user are kept; each text is cut to
+ * STORE_HISTORY_TEXT_MAX bytes (on a UTF-8 boundary). store_delete_user
+ * erases them. */
+#define STORE_HISTORY_MAX 40
+#define STORE_HISTORY_TEXT_MAX 2000
+
+/* Append one message; role is "user" or "bot" (a static string). An empty
+ * text is not stored. 0 or -1. */
+int store_history_add(store *st, int64_t user_id, const char *role, const char *text);
+/* Calls fn for the user's newest `max` messages, oldest first (strings
+ * borrowed for the call; at = unix seconds). fn returns non-zero to stop
+ * (-1 returned). Returns how many, -1 on error. */
+typedef int (*store_history_fn)(void *ud, const char *role, const char *text, int64_t at);
+int store_history_list(store *st, int64_t user_id, int max, store_history_fn fn, void *ud);
+
+/* Calls fn for the user's newest `max` form records, newest first (json is
+ * the record's object text, created an ISO time; borrowed). Same return
+ * contract as store_history_list. */
+typedef int (*store_record_fn)(void *ud, int64_t id, const char *form, const char *json,
+                               const char *created);
+int store_list_records(store *st, int64_t user_id, int max, store_record_fn fn, void *ud);
 
 #endif

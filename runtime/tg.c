@@ -23,6 +23,7 @@
 #define TG_METHOD_MAX 64
 #define TG_DESC_MAX 512
 #define TG_I64_EXACT 9007199254740992.0 /* 2^53 */
+#define TG_POOL_MAX 64  /* idle easy handles kept for the next Bot API calls */
 
 typedef struct tg_req {
     struct tg_req *prev, *next;
@@ -34,6 +35,12 @@ typedef struct tg_req {
     size_t resp_len, resp_cap, resp_max;
     bool toobig;
     bool raw;            /* tg_fetch: any URL, the body is not a Bot API reply */
+    bool pooled;         /* easy goes back to tg->pool (a Bot API call's) */
+    tg_data_fn on_data;  /* tg_stream: body bytes go here, not to resp */
+    tg_tick_fn tick;
+    struct curl_slist *hdrs; /* tg_stream's own headers */
+    bool aborted;        /* on_data or tick asked to stop */
+    long add_at;         /* tg_stream delay: not in the multi handle before this, 0 = added */
     long start_ms;
     tg_done_fn cb;
     void *ud;
@@ -49,6 +56,10 @@ struct tg_client {
     tg_req *head; /* calls in flight */
     int n_flight;
     bool closing; /* refuse new calls (inside cancel/free) */
+    /* Easy handles of finished Bot API calls, reused: a fresh handle costs
+     * a 16 KiB buffer and some 20 allocations per call. */
+    CURL *pool[TG_POOL_MAX];
+    int n_pool;
 };
 
 static int g_curl_users; /* curl_global_init refcount; clients live on one thread */
@@ -236,8 +247,12 @@ static void req_free(tg_req *r)
 {
     if (!r)
         return;
-    if (r->easy)
+    tg_client *tg = r->tg;
+    if (r->easy && r->pooled && tg && !tg->closing && tg->n_pool < TG_POOL_MAX)
+        tg->pool[tg->n_pool++] = r->easy; /* options are all set again on reuse */
+    else if (r->easy)
         curl_easy_cleanup(r->easy);
+    curl_slist_free_all(r->hdrs);
     free(r->body);
     free(r->resp);
     free(r);
@@ -283,6 +298,8 @@ void tg_free(tg_client *tg)
         return;
     tg->closing = true;
     tg_cancel_all(tg);
+    while (tg->n_pool > 0)
+        curl_easy_cleanup(tg->pool[--tg->n_pool]);
     curl_slist_free_all(tg->headers);
     curl_multi_cleanup(tg->multi);
     if (--g_curl_users == 0)
@@ -308,6 +325,15 @@ static size_t on_write(char *data, size_t size, size_t nmemb, void *ud)
 {
     tg_req *r = ud;
     size_t n = size * nmemb;
+    if (r->on_data) {
+        long status = 0;
+        curl_easy_getinfo(r->easy, CURLINFO_RESPONSE_CODE, &status);
+        if (r->on_data(r->ud, status, data, n)) {
+            r->aborted = true;
+            return 0;
+        }
+        return n;
+    }
     if (n > r->resp_max - r->resp_len) {
         r->toobig = true;
         return 0; /* aborts the transfer with CURLE_WRITE_ERROR */
@@ -330,28 +356,15 @@ static size_t on_write(char *data, size_t size, size_t nmemb, void *ud)
     return n;
 }
 
-tg_err tg_call(tg_client *tg, const char *method, cJSON *params,
-               tg_done_fn cb, void *ud)
+/* Starts a Bot API call whose JSON body is ready; takes body (malloc'd,
+ * NULL = out of memory). poll_s: getUpdates' timeout. */
+static tg_err call_start(tg_client *tg, const char *method, char *body, long poll_s,
+                         tg_done_fn cb, void *ud)
 {
-    if (!tg || !method || !method_ok(method)) {
-        cJSON_Delete(params);
-        return TG_ERR_CONFIG;
-    }
-    if (tg->closing) {
-        cJSON_Delete(params);
-        return TG_ERR_CANCELLED;
-    }
     bool is_updates = strcmp(method, "getUpdates") == 0;
-    long poll_s = 0;
-    if (is_updates) {
-        int64_t t;
-        if (tg_json_i64(params, "timeout", &t) == 0 && t > 0 && t < 3600)
-            poll_s = (long)t;
-    }
-
     tg_req *r = calloc(1, sizeof *r);
     if (!r) {
-        cJSON_Delete(params);
+        free(body);
         return TG_ERR_NOMEM;
     }
     snprintf(r->method, sizeof r->method, "%s", method);
@@ -359,9 +372,9 @@ tg_err tg_call(tg_client *tg, const char *method, cJSON *params,
     r->cb = cb;
     r->ud = ud;
     r->resp_max = is_updates ? tg->opt.max_body_updates : tg->opt.max_body;
-    r->body = params ? cJSON_PrintUnformatted(params) : dup_str("{}");
-    cJSON_Delete(params);
-    r->easy = curl_easy_init();
+    r->body = body;
+    r->pooled = true;
+    r->easy = tg->n_pool > 0 ? tg->pool[--tg->n_pool] : curl_easy_init();
     if (!r->body || !r->easy) {
         req_free(r);
         return TG_ERR_NOMEM;
@@ -390,6 +403,9 @@ tg_err tg_call(tg_client *tg, const char *method, cJSON *params,
     curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_write);
     curl_easy_setopt(e, CURLOPT_WRITEDATA, r);
     curl_easy_setopt(e, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)r->resp_max);
+    /* A Bot API answer is a few KiB: a 4 KiB receive buffer instead of
+     * 16 KiB per call in flight (hundreds at once under load) */
+    curl_easy_setopt(e, CURLOPT_BUFFERSIZE, is_updates ? 16384L : 4096L);
     curl_easy_setopt(e, CURLOPT_ERRORBUFFER, r->errbuf);
     curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, tg->opt.connect_timeout_ms);
@@ -415,6 +431,38 @@ tg_err tg_call(tg_client *tg, const char *method, cJSON *params,
     tg->n_flight++;
     log_debug("tg", "%s started", r->method);
     return TG_OK;
+}
+
+tg_err tg_call(tg_client *tg, const char *method, cJSON *params,
+               tg_done_fn cb, void *ud)
+{
+    if (!tg || !method || !method_ok(method)) {
+        cJSON_Delete(params);
+        return TG_ERR_CONFIG;
+    }
+    if (tg->closing) {
+        cJSON_Delete(params);
+        return TG_ERR_CANCELLED;
+    }
+    long poll_s = 0;
+    if (strcmp(method, "getUpdates") == 0) {
+        int64_t t;
+        if (tg_json_i64(params, "timeout", &t) == 0 && t > 0 && t < 3600)
+            poll_s = (long)t;
+    }
+    char *body = params ? cJSON_PrintUnformatted(params) : dup_str("{}");
+    cJSON_Delete(params);
+    return call_start(tg, method, body, poll_s, cb, ud);
+}
+
+tg_err tg_call_body(tg_client *tg, const char *method, const char *body,
+                    tg_done_fn cb, void *ud)
+{
+    if (!tg || !method || !method_ok(method) || !body || !strcmp(method, "getUpdates"))
+        return TG_ERR_CONFIG;
+    if (tg->closing)
+        return TG_ERR_CANCELLED;
+    return call_start(tg, method, dup_str(body), 0, cb, ud);
 }
 
 tg_err tg_fetch(tg_client *tg, const char *url, long timeout_ms, size_t max_body,
@@ -467,6 +515,100 @@ tg_err tg_fetch(tg_client *tg, const char *url, long timeout_ms, size_t max_body
     return TG_OK;
 }
 
+tg_err tg_stream(tg_client *tg, const tg_stream_opts *o, tg_data_fn on_data, tg_tick_fn tick,
+                 tg_done_fn done, void *ud)
+{
+    if (!tg || !o || !o->url || !o->body || !on_data ||
+        (strncmp(o->url, "http://", 7) && strncmp(o->url, "https://", 8)))
+        return TG_ERR_CONFIG;
+    if (tg->closing)
+        return TG_ERR_CANCELLED;
+    tg_req *r = calloc(1, sizeof *r);
+    if (!r)
+        return TG_ERR_NOMEM;
+    snprintf(r->method, sizeof r->method, "POST stream");
+    r->tg = tg;
+    r->cb = done;
+    r->ud = ud;
+    r->raw = true;
+    r->on_data = on_data;
+    r->tick = tick;
+    r->body = dup_str(o->body);
+    r->easy = curl_easy_init();
+    bool ok = r->body && r->easy;
+    for (const char *const *h = o->headers; ok && h && *h; h++) {
+        struct curl_slist *l = curl_slist_append(r->hdrs, *h);
+        if (!l)
+            ok = false;
+        else
+            r->hdrs = l;
+    }
+    if (!ok) {
+        req_free(r);
+        return TG_ERR_NOMEM;
+    }
+    CURL *e = r->easy;
+    curl_easy_setopt(e, CURLOPT_URL, o->url);
+    curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
+    curl_easy_setopt(e, CURLOPT_HTTPHEADER, r->hdrs);
+    curl_easy_setopt(e, CURLOPT_POST, 1L);
+    curl_easy_setopt(e, CURLOPT_POSTFIELDS, r->body);
+    curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)strlen(r->body));
+    curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_write);
+    curl_easy_setopt(e, CURLOPT_WRITEDATA, r);
+    curl_easy_setopt(e, CURLOPT_ERRORBUFFER, r->errbuf);
+    curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS,
+                     o->connect_timeout_ms > 0 ? o->connect_timeout_ms : tg->opt.connect_timeout_ms);
+    curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, o->timeout_ms > 0 ? o->timeout_ms : tg->opt.timeout_ms);
+    curl_easy_setopt(e, CURLOPT_TCP_NODELAY, 1L);
+    curl_easy_setopt(e, CURLOPT_USERAGENT, "botc/1");
+    curl_easy_setopt(e, CURLOPT_PRIVATE, r);
+    if (o->delay_ms > 0) {
+        r->add_at = now_ms() + o->delay_ms;
+    } else if (curl_multi_add_handle(tg->multi, e) != CURLM_OK) {
+        req_free(r);
+        return TG_ERR_NOMEM;
+    }
+    r->start_ms = now_ms();
+    r->next = tg->head;
+    if (tg->head)
+        tg->head->prev = r;
+    tg->head = r;
+    tg->n_flight++;
+    log_debug("tg", "stream started");
+    return TG_OK;
+}
+
+/* Runs the ticks of streamed transfers; one that asks to stop is removed
+ * and finished as aborted. Returns the callbacks run. */
+static int run_ticks(tg_client *tg)
+{
+    int n = 0;
+    for (tg_req *r = tg->head, *next; r; r = next) {
+        next = r->next;
+        if (r->add_at && now_ms() >= r->add_at) {
+            r->add_at = 0;
+            r->start_ms = now_ms();
+            if (curl_multi_add_handle(tg->multi, r->easy) != CURLM_OK)
+                r->aborted = true;
+        }
+        if (!r->aborted && (!r->tick || !r->tick(r->ud)))
+            continue;
+        if (!r->add_at)
+            curl_multi_remove_handle(tg->multi, r->easy);
+        req_unlink(tg, r);
+        tg_result res = {.err = TG_ERR_CANCELLED, .method = r->method,
+                         .description = "aborted"};
+        if (r->cb)
+            r->cb(&res, r->ud);
+        req_free(r);
+        n++;
+        next = tg->head; /* the callback may have changed the list */
+    }
+    return n;
+}
+
 /* Fills res from a finished transfer. desc is scratch for the description;
  * *json receives the parsed body the result points into (caller frees). */
 static void finish(tg_req *r, CURLcode cc, tg_result *res, char *desc,
@@ -488,6 +630,11 @@ static void finish(tg_req *r, CURLcode cc, tg_result *res, char *desc,
         res->maybe_taken = r->body && up >= (curl_off_t)strlen(r->body);
     }
 
+    if (r->aborted) {
+        res->err = TG_ERR_CANCELLED;
+        res->description = "aborted";
+        return;
+    }
     if (r->toobig || cc == CURLE_FILESIZE_EXCEEDED) {
         res->err = TG_ERR_TOOBIG;
         snprintf(desc, desclen, "response over %zu bytes", r->resp_max);
@@ -501,6 +648,9 @@ static void finish(tg_req *r, CURLcode cc, tg_result *res, char *desc,
         return;
     }
     if (r->raw) {
+        curl_off_t ra = 0;
+        if (curl_easy_getinfo(r->easy, CURLINFO_RETRY_AFTER, &ra) == CURLE_OK && ra > 0)
+            res->retry_after = ra > 86400 ? 86400 : (int)ra;
         res->err = status >= 200 && status < 300 ? TG_OK : TG_ERR_HTTP;
         res->error_code = res->err == TG_OK ? 0 : (int)status;
         if (res->err != TG_OK) {
@@ -587,6 +737,17 @@ static int dispatch(tg_client *tg)
     return n;
 }
 
+int tg_kick(tg_client *tg)
+{
+    int running = 0;
+    CURLMcode mc = curl_multi_perform(tg->multi, &running);
+    if (mc != CURLM_OK) {
+        log_error("tg", "curl_multi_perform: %s", curl_multi_strerror(mc));
+        return -1;
+    }
+    return 0;
+}
+
 int tg_poll(tg_client *tg, int timeout_ms)
 {
     int running = 0;
@@ -595,7 +756,7 @@ int tg_poll(tg_client *tg, int timeout_ms)
         log_error("tg", "curl_multi_perform: %s", curl_multi_strerror(mc));
         return -1;
     }
-    int n = dispatch(tg);
+    int n = dispatch(tg) + run_ticks(tg);
     if (n > 0)
         return n; /* let the caller act on it before waiting */
     mc = curl_multi_poll(tg->multi, NULL, 0, timeout_ms > 0 ? timeout_ms : 0, NULL);
@@ -608,5 +769,5 @@ int tg_poll(tg_client *tg, int timeout_ms)
         log_error("tg", "curl_multi_perform: %s", curl_multi_strerror(mc));
         return -1;
     }
-    return dispatch(tg);
+    return dispatch(tg) + run_ticks(tg);
 }

@@ -96,6 +96,12 @@ void tg_free(tg_client *tg);
 tg_err tg_call(tg_client *tg, const char *method, cJSON *params,
                tg_done_fn cb, void *ud);
 
+/* tg_call with the JSON object already printed (the outbox keeps each
+ * call's text for its row and resends): body is copied. Not for
+ * getUpdates. Same return contract as tg_call. */
+tg_err tg_call_body(tg_client *tg, const char *method, const char *body,
+                    tg_done_fn cb, void *ud);
+
 /* Starts an HTTP GET of any http(s) URL in the same multi handle (the
  * event loop's other work goes on while it runs). The callback gets err
  * TG_OK for a 2xx answer, TG_ERR_HTTP (error_code = status) otherwise, the
@@ -105,11 +111,40 @@ tg_err tg_call(tg_client *tg, const char *method, cJSON *params,
 tg_err tg_fetch(tg_client *tg, const char *url, long timeout_ms, size_t max_body,
                 tg_done_fn cb, void *ud);
 
+/* A streamed POST beside the Bot API calls (the LLM client's transfers):
+ * the response body goes to on_data piece by piece as it arrives (nothing
+ * is buffered here, so the caller caps what it keeps), and `tick` runs on
+ * every tg_poll while the transfer is in flight, for deadlines curl does not
+ * know (first byte, idle gaps). Either returning non-zero aborts the
+ * transfer: done then runs with TG_ERR_CANCELLED and description
+ * "aborted". done gets TG_OK for a 2xx status, TG_ERR_HTTP otherwise (the
+ * error body was passed to on_data too), the network errors as for tg_call;
+ * body is NULL; retry_after from a Retry-After header. Strings in o are copied. Same return contract as tg_call. */
+typedef int (*tg_data_fn)(void *ud, long http_status, const char *data, size_t n);
+typedef int (*tg_tick_fn)(void *ud);
+typedef struct tg_stream_opts {
+    const char *url;            /* http(s) */
+    const char *body;           /* POSTed as is */
+    const char *const *headers; /* NULL-terminated "Name: value" lines, may be NULL */
+    long connect_timeout_ms;    /* 0 = the client's */
+    long timeout_ms;            /* total, 0 = the client's */
+    long delay_ms;              /* start this much later (a retry's backoff;
+                                 * ticks run meanwhile), 0 = now */
+} tg_stream_opts;
+tg_err tg_stream(tg_client *tg, const tg_stream_opts *o, tg_data_fn on_data, tg_tick_fn tick,
+                 tg_done_fn done, void *ud);
+
 /* Drives the transfers: waits up to timeout_ms for activity (less when a
  * call finishes or tg_wakeup is called), then runs the callbacks of every
  * finished call. Returns how many callbacks ran, or -1 on a multi-handle
  * failure (logged). With nothing in flight it simply sleeps. */
 int tg_poll(tg_client *tg, int timeout_ms);
+
+/* Puts the requests of calls just started on the wire now, without waiting
+ * and without running callbacks (the next tg_poll runs them): a caller about
+ * to do other work first (handling a batch) overlaps it with their round
+ * trips. Returns 0, or -1 on a multi-handle failure. */
+int tg_kick(tg_client *tg);
 
 /* Makes a tg_poll that is waiting return early. Safe from another thread. */
 void tg_wakeup(tg_client *tg);

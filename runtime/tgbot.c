@@ -27,6 +27,7 @@
 #include <time.h>
 
 #include "inbox.h"
+#include "lead.h"
 #include "log.h"
 #include "outq.h"
 #include "store.h"
@@ -286,6 +287,7 @@ static long turn(tgb *t)
 {
     if (inbox_runnable(t->ib))
         inbox_run(t->ib);
+    lead_pump(bot_leads(t->b), t->tg, t->q); /* completed forms to the managers */
     outq_flush(t->q);
     long w = outq_pump(t->q);
     if (inbox_runnable(t->ib))
@@ -451,6 +453,10 @@ int tgbot_run(bot *b, bm_effects *pending, volatile sig_atomic_t *stop)
         if (may_poll && now >= t.poll_not_before) {
             start_poll(&t);
             may_poll = !t.poll_busy;
+            /* on the wire before the batch just stored is handled: the
+             * next batch's round trip overlaps with that work */
+            if (t.poll_busy)
+                tg_kick(t.tg);
         }
         long w = turn(&t);
         if (w < 0 || w > TGB_TICK_MS)

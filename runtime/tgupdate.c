@@ -85,6 +85,11 @@ static tgu_status parse_message(const cJSON *msg, bm_input *in, char *err, size_
         return TGU_ERROR;
     if (parse_chat(msg, &in->user.chat_id, err, errlen, "message"))
         return TGU_ERROR;
+    /* what operator handoff routes by (runtime/handoff.h); absent = 0 */
+    tg_json_i64(msg, "message_id", &in->msg_id);
+    tg_json_i64(msg, "message_thread_id", &in->thread_id);
+    in->from_bot = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(
+        cJSON_GetObjectItemCaseSensitive(msg, "from"), "is_bot"));
 
     const cJSON *it;
     if ((it = cJSON_GetObjectItemCaseSensitive(msg, "text"))) {
@@ -399,6 +404,28 @@ int tgu_render(const bm_effect *fx, tgu_calls *out, char *err, size_t errlen)
             p = NULL;
         }
         if (calls_add(out, "answerCallbackQuery", fx->chat_id, p) != 0)
+            return fail(err, errlen, "%s", "out of memory");
+        return 0;
+    }
+    case BM_FX_CALL: {
+        /* only the calls handoff makes: the method name must be static */
+        static const char *const ok_methods[] = {
+            "sendMessage", "copyMessage", "forwardMessage", "closeForumTopic",
+            "reopenForumTopic", "createForumTopic",
+        };
+        const char *method = NULL;
+        for (size_t i = 0; fx->method && i < sizeof ok_methods / sizeof *ok_methods; i++)
+            if (!strcmp(fx->method, ok_methods[i]))
+                method = ok_methods[i];
+        if (!method)
+            return fail(err, errlen, "%s is not a call effects may make",
+                        fx->method ? fx->method : "(none)");
+        cJSON *p = cJSON_Parse(fx->text ? fx->text : "");
+        if (!cJSON_IsObject(p)) {
+            cJSON_Delete(p);
+            return fail(err, errlen, "%s params are not a JSON object", method);
+        }
+        if (calls_add(out, method, fx->chat_id, p) != 0)
             return fail(err, errlen, "%s", "out of memory");
         return 0;
     }

@@ -18,6 +18,14 @@ $(LIBFAKE): $(FAKE_OBJ)
 	@mkdir -p $(@D)
 	rm -f $@ && ar rcs $@ $^
 
+# The fake OpenAI-compatible LLM server (library only: tests and the e2e
+# driver start it in-process).
+FAKELLM_OBJ := $(patsubst %.c,$(B)/%.o,$(wildcard tests/fake_llm/*.c))
+LIBFAKELLM := $(B)/libfakellm.a
+$(LIBFAKELLM): $(FAKELLM_OBJ)
+	@mkdir -p $(@D)
+	rm -f $@ && ar rcs $@ $^
+
 $(BIN)/fake_tg: $(B)/tests/fake_tg/main.o $(LIBFAKE) $(LIBBOTRT)
 	@mkdir -p $(@D)
 	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(LDLIBS_ALL)
@@ -26,13 +34,13 @@ UNIT_SRC := $(wildcard tests/unit/test_*.c)
 UNIT_BINS := $(UNIT_SRC:tests/unit/%.c=$(BIN)/tests/%)
 UNIT_SUPPORT_OBJ := $(patsubst %.c,$(B)/%.o,$(wildcard tests/unit/support/*.c))
 
-$(BIN)/tests/test_%: $(B)/tests/unit/test_%.o $(UNIT_SUPPORT_OBJ) $(LIBBOTC) $(LIBFAKE) $(LIBBOTRT)
+$(BIN)/tests/test_%: $(B)/tests/unit/test_%.o $(UNIT_SUPPORT_OBJ) $(LIBBOTC) $(LIBFAKE) $(LIBFAKELLM) $(LIBBOTRT)
 	@mkdir -p $(@D)
 	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(LDLIBS_ALL)
 
 E2E_SRC := $(wildcard tests/e2e/*.c)
 E2E_OBJ := $(E2E_SRC:%.c=$(B)/%.o)
-$(BIN)/e2e: $(E2E_OBJ) $(LIBFAKE) $(LIBBOTRT)
+$(BIN)/e2e: $(E2E_OBJ) $(LIBFAKE) $(LIBFAKELLM) $(LIBBOTRT)
 	@mkdir -p $(@D)
 	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(LDLIBS_ALL)
 

@@ -11,7 +11,7 @@
 static const char *const langs[2] = {"en", "ru"};
 
 /* texts[text * 2 + lang]: en ru */
-static const char *const texts[80] = {
+static const char *const texts[98] = {
     /* 0: btn_new_session */
 #line 39 "spec/desk/bot.lua"
     "🚀 New session",
@@ -267,6 +267,33 @@ static const char *const texts[80] = {
     /* 39: sys_operator (built-in) */
     "👤 Call an operator",
     "👤 Позвать оператора",
+    /* 40: sys_limit_reached (built-in) */
+    "You have used today's allowance of AI answers. It renews at midnight. An operator can still help: tap the button below.",
+    "Вы исчерпали дневной лимит ответов ИИ. Он обновится в полночь. Оператор поможет и сейчас: нажмите кнопку ниже.",
+    /* 41: sys_helped (built-in) */
+    "👍 Helped",
+    "👍 Помогло",
+    /* 42: sys_lead (built-in) */
+    "📝 New lead",
+    "📝 Новая заявка",
+    /* 43: sys_handoff_started (built-in) */
+    "I've called an operator: they will answer right here. Everything you send now goes to them. Tap \"✅ I'm satisfied\" when your question is solved.",
+    "Я позвал оператора: он ответит прямо здесь. Всё, что вы сейчас пишете, передаётся ему. Нажмите «✅ Я доволен», когда вопрос будет решён.",
+    /* 44: sys_handoff_off (built-in) */
+    "Our operators answer in Telegram only; none can be reached from here.",
+    "Операторы отвечают только в Telegram; отсюда с ними не связаться.",
+    /* 45: sys_handoff_closed (built-in) */
+    "The conversation with the operator is closed. How would you rate it? Tap 1 to 5:",
+    "Разговор с оператором завершён. Как вы его оцените? Нажмите от 1 до 5:",
+    /* 46: sys_handoff_thanks (built-in) */
+    "Thank you for your rating!",
+    "Спасибо за оценку!",
+    /* 47: sys_satisfied (built-in) */
+    "✅ I'm satisfied",
+    "✅ Я доволен",
+    /* 48: sys_llm_down (built-in) */
+    "Sorry, our AI assistant is not answering right now. An operator can help: tap the button below.",
+    "Извините, наш ИИ-помощник сейчас не отвечает. Вам поможет оператор: нажмите кнопку ниже.",
 };
 
 /* the messages each state sends on entry (text indices) */
@@ -601,7 +628,7 @@ static const bm_transition transitions[80] = {
 #line 301 "spec/desk/bot.lua"
     {.target = BM_NONE, .say = BM_NONE, .form = BM_NONE,
      .first_assign = 3, .n_assign = 0, .action = BM_ACT_LLM},
-#line 605 "desk.c"
+#line 632 "desk.c"
 };
 
 static const bm_assign assigns[3] = {
@@ -611,7 +638,7 @@ static const bm_assign assigns[3] = {
     /* 1 */ {.var = 0 /* persona */, .value = "product_manager"},
 #line 266 "spec/desk/bot.lua"
     /* 2 */ {.var = 0 /* persona */, .value = "assistant"},
-#line 615 "desk.c"
+#line 642 "desk.c"
 };
 
 static const bm_button buttons[23] = {
@@ -661,7 +688,7 @@ static const bm_button buttons[23] = {
     /* 21 */ {.kind = BM_BTN_CALLBACK, .label = 28 /* btn_delete_yes */, .transition = 69, .data = "delete:yes"},
 #line 299 "spec/desk/bot.lua"
     /* 22 */ {.kind = BM_BTN_CALLBACK, .label = 29 /* btn_delete_no */, .transition = 70, .data = "delete:no"},
-#line 665 "desk.c"
+#line 692 "desk.c"
 };
 
 static const bm_row rows[17] = {
@@ -716,7 +743,7 @@ static const bm_state states[7] = {
 #line 295 "spec/desk/bot.lua"
     [DESK_S_DELETE_CONFIRM] = {.name = "delete_confirm", .id = 0xfda81a59u, .first_say = 6, .n_say = 1,
         .reply_kb = BM_NONE, .inline_kb = 6, .contact_tr = BM_NONE, .voice_tr = 78, .fallback_tr = 79},
-#line 720 "desk.c"
+#line 747 "desk.c"
 };
 
 static const bm_command commands[8] = {
@@ -736,7 +763,7 @@ static const bm_command commands[8] = {
     /* 6 */ {.name = "delete_my_data", .description = 11 /* cmd_delete_my_data */, .transition = 6},
 #line 240 "spec/desk/bot.lua"
     /* 7 */ {.name = "help", .description = 13 /* cmd_help */, .transition = 7},
-#line 740 "desk.c"
+#line 767 "desk.c"
 };
 
 static const bm_var vars[1] = {
@@ -750,7 +777,7 @@ const bm_machine desk_machine = {
     .n_langs = 2,
     .default_lang = 0, /* en */
     .texts = texts,
-    .n_texts = 40,
+    .n_texts = 49,
     .sys_texts = {
         [BM_SYS_MIGRATED] = 32 /* sys_migrated */,
         [BM_SYS_CANCELLED] = 33 /* sys_cancelled */,
@@ -761,6 +788,15 @@ const bm_machine desk_machine = {
         [BM_SYS_DATA_DELETED] = 31 /* sys_data_deleted */,
         [BM_SYS_NO_ANSWER] = 38 /* sys_no_answer */,
         [BM_SYS_OPERATOR] = 39 /* sys_operator */,
+        [BM_SYS_LIMIT_REACHED] = 40 /* sys_limit_reached */,
+        [BM_SYS_HELPED] = 41 /* sys_helped */,
+        [BM_SYS_LEAD] = 42 /* sys_lead */,
+        [BM_SYS_HANDOFF_STARTED] = 43 /* sys_handoff_started */,
+        [BM_SYS_HANDOFF_OFF] = 44 /* sys_handoff_off */,
+        [BM_SYS_HANDOFF_CLOSED] = 45 /* sys_handoff_closed */,
+        [BM_SYS_HANDOFF_THANKS] = 46 /* sys_handoff_thanks */,
+        [BM_SYS_SATISFIED] = 47 /* sys_satisfied */,
+        [BM_SYS_LLM_DOWN] = 48 /* sys_llm_down */,
     },
     .states = states,
     .n_states = 7,

@@ -11,7 +11,7 @@
 static const char *const langs[1] = {"en"};
 
 /* texts[text * 1 + lang]: en */
-static const char *const texts[14] = {
+static const char *const texts[23] = {
     /* 0: hello */
 #line 19 "spec/echo/bot.yaml"
     "Hello, {first_name}! Write anything and I repeat it; start with \"ask \" and I ask the web.",
@@ -46,6 +46,24 @@ static const char *const texts[14] = {
     "I could not find an answer to that in our information, and I would rather not guess. An operator can help: tap the button below.",
     /* 13: sys_operator (built-in) */
     "👤 Call an operator",
+    /* 14: sys_limit_reached (built-in) */
+    "You have used today's allowance of AI answers. It renews at midnight. An operator can still help: tap the button below.",
+    /* 15: sys_helped (built-in) */
+    "👍 Helped",
+    /* 16: sys_lead (built-in) */
+    "📝 New lead",
+    /* 17: sys_handoff_started (built-in) */
+    "I've called an operator: they will answer right here. Everything you send now goes to them. Tap \"✅ I'm satisfied\" when your question is solved.",
+    /* 18: sys_handoff_off (built-in) */
+    "Our operators answer in Telegram only; none can be reached from here.",
+    /* 19: sys_handoff_closed (built-in) */
+    "The conversation with the operator is closed. How would you rate it? Tap 1 to 5:",
+    /* 20: sys_handoff_thanks (built-in) */
+    "Thank you for your rating!",
+    /* 21: sys_satisfied (built-in) */
+    "✅ I'm satisfied",
+    /* 22: sys_llm_down (built-in) */
+    "Sorry, our AI assistant is not answering right now. An operator can help: tap the button below.",
 };
 
 /* the messages each state sends on entry (text indices) */
@@ -70,14 +88,14 @@ static const bm_transition transitions[4] = {
 #line 39 "spec/echo/bot.yaml"
     {.target = BM_NONE, .say = 1 /* echo */, .form = BM_NONE,
      .first_assign = 0, .n_assign = 0, .action = BM_ACT_NONE},
-#line 74 "echo.c"
+#line 92 "echo.c"
 };
 
 static const bm_state states[1] = {
 #line 34 "spec/echo/bot.yaml"
     [ECHO_S_MAIN] = {.name = "main", .id = 0xea90e208u, .first_say = 0, .n_say = 1,
         .reply_kb = BM_NONE, .inline_kb = BM_NONE, .contact_tr = BM_NONE, .voice_tr = BM_NONE, .fallback_tr = 3},
-#line 81 "echo.c"
+#line 99 "echo.c"
 };
 
 static const bm_command commands[2] = {
@@ -85,7 +103,7 @@ static const bm_command commands[2] = {
     /* 0 */ {.name = "start", .description = 3 /* cmd_start */, .transition = 0},
 #line 29 "spec/echo/bot.yaml"
     /* 1 */ {.name = "help", .description = 4 /* cmd_help */, .transition = 1},
-#line 89 "echo.c"
+#line 107 "echo.c"
 };
 
 const bm_machine echo_machine = {
@@ -95,7 +113,7 @@ const bm_machine echo_machine = {
     .n_langs = 1,
     .default_lang = 0, /* en */
     .texts = texts,
-    .n_texts = 14,
+    .n_texts = 23,
     .sys_texts = {
         [BM_SYS_MIGRATED] = 5 /* sys_migrated */,
         [BM_SYS_CANCELLED] = 6 /* sys_cancelled */,
@@ -106,6 +124,15 @@ const bm_machine echo_machine = {
         [BM_SYS_DATA_DELETED] = 11 /* sys_data_deleted */,
         [BM_SYS_NO_ANSWER] = 12 /* sys_no_answer */,
         [BM_SYS_OPERATOR] = 13 /* sys_operator */,
+        [BM_SYS_LIMIT_REACHED] = 14 /* sys_limit_reached */,
+        [BM_SYS_HELPED] = 15 /* sys_helped */,
+        [BM_SYS_LEAD] = 16 /* sys_lead */,
+        [BM_SYS_HANDOFF_STARTED] = 17 /* sys_handoff_started */,
+        [BM_SYS_HANDOFF_OFF] = 18 /* sys_handoff_off */,
+        [BM_SYS_HANDOFF_CLOSED] = 19 /* sys_handoff_closed */,
+        [BM_SYS_HANDOFF_THANKS] = 20 /* sys_handoff_thanks */,
+        [BM_SYS_SATISFIED] = 21 /* sys_satisfied */,
+        [BM_SYS_LLM_DOWN] = 22 /* sys_llm_down */,
     },
     .states = states,
     .n_states = 1,

@@ -17,6 +17,13 @@
  *            call after 20 ms (a Bot API far away)
  *   slow     200 users each asking something answered through a 1 s HTTP
  *            call (needs an asynchronous HTTP action in the runtime)
+ *   llm-draft   the model's first token after 200 ms (tests/fake_llm): time
+ *            from a user's question to the first sendMessageDraft the fake
+ *            receives, 20 questions one after another (median and worst)
+ *   llm-500     500 users ask at once, the model streams every answer
+ *            (first token 200 ms, 12 chunks 50 ms apart) under Telegram's
+ *            default flood limits: every final message must arrive and the
+ *            limits must hold (fake-measured message calls per 1 s window)
  *   ceiling  the fake's own capacity: sendMessage calls from 64 parallel
  *            keep-alive connections over libcurl multi, requests/s
  *
@@ -43,6 +50,7 @@
 #include <microhttpd.h>
 
 #include "../../tests/e2e/proc.h"
+#include "../../tests/fake_llm/fake_llm.h"
 #include "../../tests/fake_tg/fake_tg.h"
 
 #define MAX_USERS 2000
@@ -491,6 +499,189 @@ out:
     return r;
 }
 
+/* ---- the model: drafts and streams (fake_llm) ------------------------------------ */
+
+/* The rental bot with the fake model; rates: NULL = limits off, else the
+ * TELEGRAM_RATE_* defaults (Telegram's published limits). */
+static bool llm_bot_up(botrun *b, fake_tg *ft, fakellm *fl, const char *bin, bool limits)
+{
+    snprintf(b->dir, sizeof b->dir, "/tmp/botc-bench-XXXXXX");
+    if (!mkdtemp(b->dir))
+        return false;
+    snprintf(b->db, sizeof b->db, "%s/bot.db", b->dir);
+    snprintf(b->log, sizeof b->log, "%s/bot.log", b->dir);
+    char base[96], e_base[128], e_tok[160], e_db[320], e_llm[128];
+    fake_tg_base_url(ft, base, sizeof base);
+    snprintf(e_base, sizeof e_base, "TELEGRAM_API_BASE=%s", base);
+    snprintf(e_tok, sizeof e_tok, "TELEGRAM_BOT_TOKEN=%s", fake_tg_token(ft));
+    snprintf(e_db, sizeof e_db, "BOT_DB=%s", b->db);
+    snprintf(e_llm, sizeof e_llm, "OPENAI_API_BASE=%s", fakellm_base(fl));
+    char *env[] = {e_base, e_tok, e_db, e_llm, "BOT_LOG_LEVEL=warn", "TELEGRAM_POLL_TIMEOUT=25",
+                   limits ? "TELEGRAM_RATE_GLOBAL" : "TELEGRAM_RATE_GLOBAL=0",
+                   limits ? "TELEGRAM_RATE_CHAT" : "TELEGRAM_RATE_CHAT=0",
+                   limits ? "TELEGRAM_RATE_GROUP_PER_MIN" : "TELEGRAM_RATE_GROUP_PER_MIN=0",
+                   "BOT_DAILY_TOKENS=0", "WEBHOOK_URL", "OPENAI_API_KEY", "BOT_HTTP_GET_URL",
+                   NULL};
+    char err[256];
+    if (proc_start(&b->p, bin, env, b->log, err, sizeof err) != 0) {
+        fprintf(stderr, "bench: cannot start %s: %s\n", bin, err);
+        return false;
+    }
+    if (!fake_tg_wait_call(ft, 0, is_method, "setMyCommands", 15000, NULL)) {
+        fprintf(stderr, "bench: the bot never polled (log %s)\n", b->log);
+        return false;
+    }
+    return true;
+}
+
+typedef struct draft_for {
+    int64_t chat;
+} draft_for;
+
+static bool is_draft_for(const fake_tg_call *c, void *ud)
+{
+    const cJSON *chat = cJSON_GetObjectItemCaseSensitive(c->params, "chat_id");
+    return !strcmp(c->method, "sendMessageDraft") && cJSON_IsNumber(chat) &&
+           (int64_t)chat->valuedouble == ((draft_for *)ud)->chat;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+#define LLM_Q "can I rent a bicycle?"
+#define LLM_A "We rent cars only: Economy, Compact, SUV and Minivan classes, from 25 EUR a day."
+
+/* Question -> first draft at the fake, one user after another. */
+static bool run_llm_draft(const char *bin, double *median_ms, double *worst_ms)
+{
+    char err[256];
+    fakellm *fl = fakellm_start(0, err, sizeof err);
+    fake_tg *ft = fl ? fake_tg_new(NULL, err, sizeof err) : NULL;
+    bool ok = false;
+    botrun b;
+    memset(&b, 0, sizeof b);
+    enum { N = 20 };
+    double ms[N];
+    if (!ft)
+        goto out;
+    fakellm_answer(fl, LLM_A);
+    fakellm_delay(fl, 200, 20);
+    if (!llm_bot_up(&b, ft, fl, bin, false))
+        goto out;
+    ok = true;
+    for (int i = 0; i < N && ok; i++) {
+        char first[16];
+        snprintf(first, sizeof first, "D%d", i);
+        fake_tg_user u = {.id = INT64_C(7300000001) + i, .first_name = first, .language_code = "en"};
+        uint64_t since = fake_tg_ncalls(ft);
+        draft_for p = {u.id};
+        fake_tg_call c;
+        double t0 = now_s();
+        fake_tg_push_text(ft, &u, LLM_Q);
+        if (!fake_tg_wait_call(ft, since, is_draft_for, &p, 10000, &c)) {
+            fprintf(stderr, "bench: llm-draft: no draft for user %d\n", i);
+            ok = false;
+            break;
+        }
+        ms[i] = (c.at - t0) * 1000.0;
+        fake_tg_call_clear(&c);
+        /* the final message, so the next question starts on a quiet bot */
+        double until = now_s() + 10;
+        while (fake_tg_count_events(ft, u.id, FAKE_TG_SENT) < 1 && now_s() < until)
+            sleep_us(1000);
+    }
+    if (ok) {
+        qsort(ms, N, sizeof *ms, cmp_double);
+        *median_ms = ms[N / 2];
+        *worst_ms = ms[N - 1];
+    }
+out:
+    if (b.p.pid > 0)
+        bot_down(&b, !ok);
+    if (!ok)
+        fprintf(stderr, "bench: llm-draft failed%s%s\n", b.log[0] ? "; bot log kept in " : "",
+                b.log);
+    fake_tg_free(ft);
+    fakellm_stop(fl);
+    return ok;
+}
+
+/* 500 users ask at once; every final message must arrive within the limits. */
+static result run_llm_many(const char *bin, int nusers, size_t *worst_1s, size_t *drafts)
+{
+    result r = {.users = nusers, .updates = nusers};
+    char err[256];
+    fakellm *fl = fakellm_start(0, err, sizeof err);
+    fake_tg *ft = fl ? fake_tg_new(NULL, err, sizeof err) : NULL;
+    botrun b;
+    memset(&b, 0, sizeof b);
+    user *us = calloc((size_t)nusers, sizeof *us);
+    if (!ft || !us)
+        goto out;
+    fakellm_answer(fl, LLM_A);
+    fakellm_chunk(fl, 6);
+    fakellm_delay(fl, 200, 50);
+    if (!llm_bot_up(&b, ft, fl, bin, true))
+        goto out;
+    r.rss_idle = peak_rss_mb(b.p.pid);
+    uint64_t calls0 = fake_tg_ncalls(ft);
+    double self0 = self_cpu_s(), cpu0 = cpu_s(b.p.pid), t0 = now_s();
+    for (int i = 0; i < nusers; i++) {
+        snprintf(us[i].first, sizeof us[i].first, "L%d", i + 1);
+        us[i].u.id = INT64_C(7400000001) + i;
+        us[i].u.first_name = us[i].first;
+        us[i].u.language_code = "en";
+        fake_tg_push_text(ft, &us[i].u, LLM_Q);
+    }
+    int left = nusers;
+    double until = now_s() + RUN_TIMEOUT_S;
+    while (left > 0 && now_s() < until) {
+        left = 0;
+        for (int i = 0; i < nusers; i++)
+            left += fake_tg_count_events(ft, us[i].u.id, FAKE_TG_SENT) < 1;
+        if (left)
+            fake_tg_wait_call(ft, fake_tg_ncalls(ft), NULL, NULL, 20, NULL);
+    }
+    r.wall = now_s() - t0;
+    r.cpu = cpu_s(b.p.pid) - cpu0;
+    r.rss = peak_rss_mb(b.p.pid);
+    r.self_cpu = self_cpu_s() - self0;
+    r.calls = (double)(fake_tg_ncalls(ft) - calls0);
+    *worst_1s = fake_tg_max_in_window(ft, FAKE_TG_ALL, 1.0, NULL);
+    size_t n = 0;
+    fake_tg_call *cs = fake_tg_calls_since(ft, calls0, &n);
+    *drafts = 0;
+    for (size_t i = 0; i < n; i++)
+        *drafts += !strcmp(cs[i].method, "sendMessageDraft") && cs[i].status == 200;
+    fake_tg_calls_free(cs, n);
+    r.ok = left == 0 && *worst_1s <= 30;
+    int wrong = 0;
+    for (int i = 0; r.ok && i < nusers; i++) {
+        fake_tg_event ev;
+        if (fake_tg_wait_event(ft, us[i].u.id, FAKE_TG_SENT, 0, 0, &ev)) {
+            wrong += !ev.text || strcmp(ev.text, LLM_A) != 0;
+            fake_tg_event_clear(&ev);
+        }
+    }
+    if (left || wrong || *worst_1s > 30) {
+        fprintf(stderr, "bench: llm-500: %d without a final, %d wrong, %zu message calls in the "
+                "worst second\n", left, wrong, *worst_1s);
+        r.ok = false;
+    }
+out:
+    if (b.p.pid > 0)
+        bot_down(&b, !r.ok);
+    if (!r.ok && b.log[0])
+        fprintf(stderr, "bench: bot log kept in %s\n", b.log);
+    free(us);
+    fake_tg_free(ft);
+    fakellm_stop(fl);
+    return r;
+}
+
 /* The fake's ceiling: N sendMessage calls over `par` keep-alive connections. */
 static size_t sink(char *p, size_t sz, size_t n, void *ud)
 {
@@ -595,7 +786,7 @@ int main(int argc, char **argv)
             users = atoi(argv[++i]);
         else {
             fprintf(stderr, "usage: bench [--bot bin/rental] [--slow-bot bin/slowbench] "
-                            "[--only menu|far|slow|ceiling] [--users N]\n");
+                            "[--only menu|far|slow|ceiling|llm-draft|llm-500] [--users N]\n");
             return 2;
         }
     }
@@ -639,6 +830,25 @@ int main(int argc, char **argv)
         result r = run_slow(slow_bin, users);
         row("slow (1 s HTTP each)", &r, "<= 1.1 s");
         rc |= !r.ok;
+    }
+    if (!only || !strcmp(only, "llm-draft")) {
+        double med = 0, worst = 0;
+        if (run_llm_draft(bin, &med, &worst))
+            printf("| %-22s | question -> first draft: median %.0f ms, worst %.0f ms "
+                   "(first token after 200 ms) | <= 250 ms |\n", "llm first draft", med, worst);
+        else
+            printf("| %-22s | FAILED (see stderr) | <= 250 ms |\n", "llm first draft"), rc = 1;
+        fflush(stdout);
+    }
+    if (!only || !strcmp(only, "llm-500")) {
+        size_t worst = 0, drafts = 0;
+        result r = run_llm_many(bin, 500, &worst, &drafts);
+        char target[160];
+        snprintf(target, sizeof target, "every final arrives; <= 30 msg/s (worst 1 s: %zu; "
+                 "%zu drafts)", worst, drafts);
+        row("llm 500 streams", &r, target);
+        rc |= !r.ok;
+        fflush(stdout);
     }
     curl_global_cleanup();
     return rc;

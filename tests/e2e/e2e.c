@@ -35,6 +35,7 @@
 
 #include <sqlite3.h>
 
+#include "../fake_llm/fake_llm.h"
 #include "../fake_tg/fake_tg.h"
 #include "proc.h"
 #include "slowhttp.h"
@@ -103,6 +104,12 @@ typedef struct user {
     fake_tg_user u;
     size_t cur[FAKE_TG_EVENT_KINDS]; /* events consumed by expect, per kind */
     cJSON *last_inline;              /* inline markup of the last consumed message */
+    /* forum groups (`group NAME id=-N forum`) and their managers */
+    bool forum;                      /* a declared forum supergroup */
+    int64_t topic;                   /* its current topic (`expect topic`), 0 = none */
+    uint64_t topic_seq, close_seq;   /* calls already consumed by expect topic / closed */
+    int group;                       /* a manager: index of their group in users, else -1 */
+    uint64_t draft_seq;              /* calls already consumed by expect draft */
 } user;
 
 typedef struct allow {
@@ -143,6 +150,7 @@ typedef struct run {
     char *envs[MAX_ENVS]; /* `env KEY=VALUE` steps, for the bot's next start */
     int nenvs;
     slowhttp *http;    /* `httpserver MS`: the service http_get asks */
+    fakellm *llm;      /* `llm ...` steps: the fake OpenAI-compatible server */
     uint16_t wh_port;  /* where the bot's webhook server listens */
 } run;
 
@@ -241,6 +249,11 @@ static bool bot_start(run *r)
         slowhttp_url(r->http, u, sizeof u);
         snprintf(e_http, sizeof e_http, "BOT_HTTP_GET_URL=%s", u);
         all[na++] = e_http;
+    }
+    char e_llm[160];
+    if (r->llm) {
+        snprintf(e_llm, sizeof e_llm, "OPENAI_API_BASE=%s", fakellm_base(r->llm));
+        all[na++] = e_llm;
     }
     for (int i = 0; i < r->nenvs; i++) all[na++] = r->envs[i];
     all[na] = NULL;
@@ -619,6 +632,9 @@ static void expect_text_all(run *r, user *u, fake_tg_event_kind kind, match_kind
         if (ev.reply_markup && cJSON_GetObjectItem(ev.reply_markup, "inline_keyboard"))
             u->last_inline = cJSON_Duplicate(ev.reply_markup, 1);
     }
+    if (kind == FAKE_TG_SENT && u->forum && u->topic && ev.thread_id != u->topic)
+        fail(r, "expected a message in %s's topic %" PRId64 ", got one in thread %" PRId64 ": \"%s\"",
+             u->name, u->topic, ev.thread_id, ev.text ? ev.text : "");
     for (int i = 0; i < nwants && !r->failed; i++)
         if (!text_matches(r, k, wants[i].s, ev.text) && !r->failed)
             fail(r, "expected %s to %s %s \"%s\", got \"%s\"", what, u->name, kind_word(k),
@@ -687,6 +703,118 @@ static void expect_nothing(run *r, user *u)
     }
 }
 
+/* ---- the model (fake_llm) ---------------------------------------------------- */
+
+typedef struct draft_pred {
+    int64_t chat;
+    token *want;
+    int n;
+} draft_pred;
+
+static bool is_draft(const fake_tg_call *c, void *ud)
+{
+    draft_pred *p = ud;
+    const cJSON *chat = cJSON_GetObjectItemCaseSensitive(c->params, "chat_id");
+    if (strcmp(c->method, "sendMessageDraft") || c->status != 200 || !cJSON_IsNumber(chat) ||
+        (int64_t)chat->valuedouble != p->chat)
+        return false;
+    const cJSON *t = cJSON_GetObjectItemCaseSensitive(c->params, "text");
+    for (int i = 0; i < p->n; i++)
+        if (!cJSON_IsString(t) || !strstr(t->valuestring, p->want[i].s))
+            return false;
+    return true;
+}
+
+/* expect USER draft contains "A"...: a sendMessageDraft to USER's chat,
+ * after the drafts consumed so far, whose text contains every string. */
+static void expect_draft(run *r, user *u, token *want, int n)
+{
+    if (!bot_start(r)) return;
+    draft_pred p = {.chat = u->u.id, .want = want, .n = n};
+    fake_tg_call c;
+    if (!fake_tg_wait_call(r->ft, u->draft_seq, is_draft, &p, r->timeout_ms, &c)) {
+        fail(r, "expected a draft to %s containing \"%s\", got none", u->name,
+             n > 0 ? want[0].s : "");
+        return;
+    }
+    u->draft_seq = c.seq + 1;
+    fake_tg_call_clear(&c);
+}
+
+/* expect USER typing: the next sendChatAction in USER's chat is "typing". */
+static void expect_typing(run *r, user *u)
+{
+    if (!bot_start(r)) return;
+    fake_tg_event ev;
+    if (!fake_tg_wait_event(r->ft, u->u.id, FAKE_TG_ACTION, u->cur[FAKE_TG_ACTION],
+                            r->timeout_ms, &ev)) {
+        fail(r, "expected \"typing\" in %s's chat, got none", u->name);
+        return;
+    }
+    u->cur[FAKE_TG_ACTION]++;
+    if (!ev.text || strcmp(ev.text, "typing"))
+        fail(r, "expected \"typing\" in %s's chat, got \"%s\"", u->name, ev.text ? ev.text : "");
+    fake_tg_event_clear(&ev);
+}
+
+/* llm answer "TEXT" | style openai|ollama|vllm|llamacpp | usage on|off |
+ * delay FIRST_MS [BETWEEN_MS] | cut N | error STATUS [times=N] [retry_after=S] |
+ * stream-error N | chunk N | request contains "TEXT" | requests N */
+static void step_llm(run *r, token *t, int n)
+{
+    char err[256];
+    if (!r->llm) {
+        if (r->bot.pid > 0) {
+            fail(r, "expected the first `llm` step before the bot starts, got it after");
+            return;
+        }
+        r->llm = fakellm_start(0, err, sizeof err);
+        if (!r->llm) {
+            fail(r, "expected the fake LLM to start, got %s", err);
+            return;
+        }
+    }
+    const char *w = n > 1 ? t[1].s : "";
+    if (!strcmp(w, "answer") && n == 3) {
+        fakellm_answer(r->llm, t[2].s);
+    } else if (!strcmp(w, "style") && n == 3 && fakellm_style_by_name(t[2].s) >= 0) {
+        fakellm_set_style(r->llm, (fakellm_style)fakellm_style_by_name(t[2].s));
+    } else if (!strcmp(w, "usage") && n == 3) {
+        fakellm_usage(r->llm, !strcmp(t[2].s, "on"));
+    } else if (!strcmp(w, "delay") && (n == 3 || n == 4)) {
+        fakellm_delay(r->llm, atoi(t[2].s), n == 4 ? atoi(t[3].s) : 0);
+    } else if (!strcmp(w, "cut") && n == 3) {
+        fakellm_cut(r->llm, atoi(t[2].s));
+    } else if (!strcmp(w, "chunk") && n == 3) {
+        fakellm_chunk(r->llm, atoi(t[2].s));
+    } else if (!strcmp(w, "stream-error") && n == 3) {
+        fakellm_stream_error(r->llm, atoi(t[2].s), 0);
+    } else if (!strcmp(w, "error") && n >= 3) {
+        int times = -1, ra = 0;
+        for (int i = 3; i < n; i++) {
+            if (!strncmp(t[i].s, "times=", 6)) times = atoi(t[i].s + 6);
+            else if (!strncmp(t[i].s, "retry_after=", 12)) ra = atoi(t[i].s + 12);
+        }
+        fakellm_error(r->llm, atoi(t[2].s), NULL, times, ra);
+    } else if (!strcmp(w, "request") && n >= 4 && !strcmp(t[2].s, "contains")) {
+        int last = fakellm_requests(r->llm) - 1;
+        char *body = fakellm_request(r->llm, last);
+        for (int i = 3; i < n && body; i++)
+            if (!strstr(body, t[i].s)) {
+                fail(r, "expected the last model request to contain \"%s\", got %.300s", t[i].s, body);
+                break;
+            }
+        if (!body) fail(r, "expected a model request, got none");
+        free(body);
+    } else if (!strcmp(w, "requests") && n == 3) {
+        if (fakellm_requests(r->llm) != atoi(t[2].s))
+            fail(r, "expected %s model requests, got %d", t[2].s, fakellm_requests(r->llm));
+    } else {
+        fail(r, "expected `llm answer|style|usage|delay|cut|chunk|error|stream-error|request|requests ...`, "
+                "got `%s` with %d words", w, n);
+    }
+}
+
 static bool parse_match_kind(run *r, const char *w, match_kind *k)
 {
     if (!strcmp(w, "contains")) *k = M_CONTAINS;
@@ -699,12 +827,101 @@ static bool parse_match_kind(run *r, const char *w, match_kind *k)
     return true;
 }
 
+/* ---- forum topics (operator handoff) --------------------------------------- */
+
+typedef struct topic_pred {
+    const char *method;
+    int64_t chat, thread; /* thread 0 = any */
+} topic_pred;
+
+static bool is_topic_call(const fake_tg_call *c, void *ud)
+{
+    const topic_pred *p = ud;
+    if (strcmp(c->method, p->method) || c->status != 200) return false;
+    const cJSON *ch = cJSON_GetObjectItem(c->params, "chat_id");
+    const cJSON *th = cJSON_GetObjectItem(c->params, "message_thread_id");
+    return cJSON_IsNumber(ch) && (int64_t)ch->valuedouble == p->chat &&
+           (!p->thread || (cJSON_IsNumber(th) && (int64_t)th->valuedouble == p->thread));
+}
+
+/* expect topic GROUP "NAME": the bot's next createForumTopic in GROUP has
+ * that name; its thread becomes GROUP's current topic. */
+static void expect_topic(run *r, user *g, const char *name)
+{
+    if (!bot_start(r)) return;
+    topic_pred p = { "createForumTopic", g->u.id, 0 };
+    fake_tg_call c;
+    if (!fake_tg_wait_call(r->ft, g->topic_seq, is_topic_call, &p, r->timeout_ms, &c)) {
+        char got[256];
+        why_nothing(r, got, sizeof got);
+        fail(r, "expected a topic \"%s\" created in %s within %d ms, got %s", name, g->name,
+             r->timeout_ms, got);
+        return;
+    }
+    g->topic_seq = c.seq + 1;
+    const char *got = cJSON_GetStringValue(cJSON_GetObjectItem(c.params, "name"));
+    cJSON *resp = cJSON_Parse(c.response);
+    const cJSON *th = cJSON_GetObjectItem(cJSON_GetObjectItem(resp, "result"), "message_thread_id");
+    g->topic = cJSON_IsNumber(th) ? (int64_t)th->valuedouble : 0;
+    cJSON_Delete(resp);
+    if (!got || strcmp(got, name))
+        fail(r, "expected a topic named \"%s\" in %s, got \"%s\"", name, g->name, got ? got : "");
+    fake_tg_call_clear(&c);
+}
+
+/* expect closed GROUP: the bot closes GROUP's current topic. */
+static void expect_closed(run *r, user *g)
+{
+    if (!bot_start(r)) return;
+    if (!g->topic) {
+        fail(r, "expected `expect topic %s ...` before `expect closed %s`, got none", g->name, g->name);
+        return;
+    }
+    topic_pred p = { "closeForumTopic", g->u.id, g->topic };
+    fake_tg_call c;
+    if (!fake_tg_wait_call(r->ft, g->close_seq, is_topic_call, &p, r->timeout_ms, &c)) {
+        fail(r, "expected topic %" PRId64 " of %s closed within %d ms, got nothing", g->topic,
+             g->name, r->timeout_ms);
+        return;
+    }
+    g->close_seq = c.seq + 1;
+    fake_tg_call_clear(&c);
+}
+
+/* topics GROUP N: the bot created exactly N topics in GROUP so far. */
+static void step_topics(run *r, token *t, int n)
+{
+    user *g = n == 3 ? find_user(r, t[1].s) : NULL;
+    if (!g) {
+        if (n != 3) fail(r, "expected `topics GROUP N`, got %d words", n);
+        return;
+    }
+    sleep_ms(r->quiet_ms);
+    size_t nc = 0, made = 0;
+    fake_tg_call *calls = fake_tg_calls_since(r->ft, 0, &nc);
+    topic_pred p = { "createForumTopic", g->u.id, 0 };
+    for (size_t i = 0; i < nc; i++) made += is_topic_call(&calls[i], &p);
+    fake_tg_calls_free(calls, nc);
+    if (made != (size_t)atoi(t[2].s))
+        fail(r, "expected %s topics created in %s, got %zu", t[2].s, g->name, made);
+}
+
 /* expect USER (contains STR... | text STR | regex STR) | edit (same) |
  *        keyboard ROWS | inline ROWS | answered | nothing */
 static void step_expect(run *r, token *t, int n)
 {
     if (n < 3) {
         fail(r, "expected `expect USER WHAT ...`, got %d words", n);
+        return;
+    }
+    if (!strcmp(t[1].s, "topic") && n == 4) {
+        user *g = find_user(r, t[2].s);
+        if (g) expect_topic(r, g, t[3].s);
+        return;
+    }
+    if (!strcmp(t[1].s, "closed") && n == 3) {
+        user *g = find_user(r, t[2].s);
+        if (g) expect_closed(r, g);
         return;
     }
     user *u = find_user(r, t[1].s);
@@ -718,6 +935,10 @@ static void step_expect(run *r, token *t, int n)
         expect_answered(r, u);
     } else if (!strcmp(w, "nothing") && n == 3) {
         expect_nothing(r, u);
+    } else if (!strcmp(w, "typing") && n == 3) {
+        expect_typing(r, u);
+    } else if (!strcmp(w, "draft") && n >= 5 && !strcmp(t[3].s, "contains")) {
+        expect_draft(r, u, t + 4, n - 4);
     } else if (!strcmp(w, "edit") && (n == 5 || (n > 5 && !strcmp(t[3].s, "contains")))) {
         if (parse_match_kind(r, t[3].s, &k))
             expect_text_all(r, u, FAKE_TG_EDITED, k, t + 4, n - 4, r->timeout_ms);
@@ -769,8 +990,84 @@ static void step_user(run *r, token *t, int n)
         fail(r, "expected id=N (a user id, or a negative group id to expect messages in), got none");
         return;
     }
+    u->group = -1;
     user_fix_ptrs(u);
     r->nusers++;
+}
+
+static void join(token *t, int from, int n, char *buf, size_t len);
+
+/* group NAME id=-N forum [title=T]: a forum supergroup (expect its messages
+ * with `expect NAME ...`). */
+static void step_group(run *r, token *t, int n)
+{
+    token ut[MAX_TOKENS];
+    int m = 0;
+    bool forum = false;
+    const char *title = NULL;
+    for (int i = 0; i < n && m < MAX_TOKENS; i++) {
+        if (!strcmp(t[i].s, "forum")) forum = true;
+        else if (!strncmp(t[i].s, "title=", 6)) title = t[i].s + 6;
+        else ut[m++] = t[i];
+    }
+    if (!forum) {
+        fail(r, "expected `group NAME id=-N forum` (only forum groups are modelled), got no `forum`");
+        return;
+    }
+    step_user(r, ut, m);
+    if (r->failed) return;
+    user *g = &r->users[r->nusers - 1];
+    if (g->u.id >= 0) {
+        fail(r, "expected a negative group id, got %" PRId64, g->u.id);
+        return;
+    }
+    g->forum = true;
+    fake_tg_declare_forum(r->ft, g->u.id, title && *title ? title : "Managers");
+}
+
+/* manager NAME id=N in GROUP [first=F] [username=U]: someone who writes in GROUP. */
+static void step_manager(run *r, token *t, int n)
+{
+    token ut[MAX_TOKENS];
+    int m = 0, gi = -1;
+    for (int i = 0; i < n && m < MAX_TOKENS; i++) {
+        if (!strcmp(t[i].s, "in") && i + 1 < n) {
+            user *g = find_user(r, t[++i].s);
+            if (!g) return;
+            gi = (int)(g - r->users);
+        } else {
+            ut[m++] = t[i];
+        }
+    }
+    if (gi < 0) {
+        fail(r, "expected `manager NAME id=N in GROUP`, got no `in GROUP`");
+        return;
+    }
+    step_user(r, ut, m);
+    if (!r->failed) r->users[r->nusers - 1].group = gi;
+}
+
+/* say_in_topic MANAGER TEXT...: in the current topic of the manager's group. */
+static void step_say_in_topic(run *r, token *t, int n)
+{
+    user *u = n >= 3 ? find_user(r, t[1].s) : NULL;
+    if (!u) {
+        if (n < 3) fail(r, "expected `say_in_topic MANAGER TEXT`, got %d words", n);
+        return;
+    }
+    if (u->group < 0) {
+        fail(r, "expected %s declared with `manager ... in GROUP`, got a plain user", u->name);
+        return;
+    }
+    user *g = &r->users[u->group];
+    if (!g->topic) {
+        fail(r, "expected `expect topic %s ...` before `say_in_topic`, got none", g->name);
+        return;
+    }
+    if (!bot_start(r)) return;
+    char text[4096];
+    join(t, 2, n, text, sizeof text);
+    fake_tg_push_topic_text(r->ft, &u->u, g->u.id, g->topic, text);
 }
 
 /* Joins tokens [from, n) with spaces: `send ann hello there`. */
@@ -1308,6 +1605,8 @@ static void run_step(run *r, token *t, int n)
         step_env(r, t, n);
     } else if (!strcmp(v, "httpserver")) {
         step_httpserver(r, t, n);
+    } else if (!strcmp(v, "llm")) {
+        step_llm(r, t, n);
     } else if (!strcmp(v, "fault")) {
         step_fault(r, t, n);
     } else if (!strcmp(v, "faults") && n == 2 && !strcmp(t[1].s, "used")) {
@@ -1328,6 +1627,14 @@ static void run_step(run *r, token *t, int n)
         step_flood(r, t, n);
     } else if (!strcmp(v, "gsend")) {
         step_gsend(r, t, n);
+    } else if (!strcmp(v, "group")) {
+        step_group(r, t, n);
+    } else if (!strcmp(v, "manager")) {
+        step_manager(r, t, n);
+    } else if (!strcmp(v, "say_in_topic")) {
+        step_say_in_topic(r, t, n);
+    } else if (!strcmp(v, "topics")) {
+        step_topics(r, t, n);
     } else if (!strcmp(v, "update") && n == 2) {
         /* a raw Update object, e.g. a malformed one */
         if (bot_start(r) && fake_tg_push_update(r->ft, cJSON_Parse(t[1].s)) < 0)
@@ -1441,6 +1748,7 @@ static bool run_file(const char *path, bool verbose)
     for (int i = 0; i < r.nallows; i++) free(r.allows[i].desc);
     fake_tg_free(r.ft);
     slowhttp_stop(r.http);
+    fakellm_stop(r.llm);
     for (int i = 0; i < r.nenvs; i++) free(r.envs[i]);
     return ok;
 }

@@ -149,7 +149,24 @@ typedef struct event_list {
     size_t n, cap;
 } event_list;
 
+typedef struct topic {
+    int64_t thread_id;
+    char *name;
+    bool closed;
+} topic;
+
+/* A message the fake knows besides the bot's: pushed in an update. */
+typedef struct umsg {
+    int64_t id;
+    char *text;  /* text or caption, NULL if none */
+} umsg;
+
 typedef struct chat {
+    bool forum;      /* declared a forum supergroup (fake_tg_declare_forum) */
+    topic *topics;
+    size_t ntopics;
+    umsg *umsgs;
+    size_t numsgs;
     int64_t id;
     int64_t next_msg_id;
     cJSON *user;     /* the User behind the private chat (for Chat fields) */
@@ -270,6 +287,10 @@ static void chat_free(chat *c)
         for (size_t i = 0; i < c->ev[k].n; i++) fake_tg_event_clear(&c->ev[k].v[i]);
         free(c->ev[k].v);
     }
+    for (size_t i = 0; i < c->ntopics; i++) free(c->topics[i].name);
+    free(c->topics);
+    for (size_t i = 0; i < c->numsgs; i++) free(c->umsgs[i].text);
+    free(c->umsgs);
     cJSON_Delete(c->user);
     free(c->title);
     cJSON_Delete(c->reply_kb);
@@ -283,8 +304,9 @@ static bot_msg *find_msg(chat *c, int64_t id)
     return NULL;
 }
 
-static void add_event(chat *c, fake_tg_event_kind kind, uint64_t seq, int64_t message_id,
-                      const char *text, const char *query_id, const cJSON *markup)
+static fake_tg_event *add_event(chat *c, fake_tg_event_kind kind, uint64_t seq,
+                                int64_t message_id, const char *text, const char *query_id,
+                                const cJSON *markup)
 {
     event_list *l = &c->ev[kind];
     if (l->n == l->cap) {
@@ -300,6 +322,7 @@ static void add_event(chat *c, fake_tg_event_kind kind, uint64_t seq, int64_t me
     e->text = xstrdup(text);
     e->query_id = xstrdup(query_id);
     e->reply_markup = dup_json(markup);
+    return e;
 }
 
 static void copy_event(fake_tg_event *dst, const fake_tg_event *src)
@@ -797,6 +820,12 @@ static cJSON *chat_json(const chat *c)
 {
     cJSON *j = cJSON_CreateObject();
     cJSON_AddNumberToObject(j, "id", (double)c->id);
+    if (c->id < 0 && c->forum) {
+        cJSON_AddStringToObject(j, "type", "supergroup");
+        cJSON_AddStringToObject(j, "title", c->title ? c->title : "Forum");
+        cJSON_AddTrueToObject(j, "is_forum");
+        return j;
+    }
     if (c->id < 0) {
         cJSON_AddStringToObject(j, "type", "group");
         cJSON_AddStringToObject(j, "title", c->title ? c->title : "Group");
@@ -871,10 +900,30 @@ static bool is_inline_markup(const cJSON *mk)
     return cJSON_IsObject(mk) && cJSON_GetObjectItemCaseSensitive(mk, "inline_keyboard");
 }
 
+static topic *find_topic(chat *c, int64_t thread)
+{
+    for (size_t i = 0; i < c->ntopics; i++)
+        if (c->topics[i].thread_id == thread) return &c->topics[i];
+    return NULL;
+}
+
 static void do_send(fake_tg *ft, uint64_t seq, const cJSON *params, const char *text, reply *r)
 {
     chat *c = chat_param(ft, params, r);
     if (!c) return;
+    const cJSON *th = cJSON_GetObjectItemCaseSensitive(params, "message_thread_id");
+    int64_t thread = json_is_int(th) ? json_i64(th) : 0;
+    if (thread) {
+        topic *t = c->forum ? find_topic(c, thread) : NULL;
+        if (!t) {
+            reply_err(r, 400, "Bad Request: message thread not found");
+            return;
+        }
+        if (t->closed) {
+            reply_err(r, 400, "Bad Request: TOPIC_CLOSED");
+            return;
+        }
+    }
     const cJSON *mk = cJSON_GetObjectItemCaseSensitive(params, "reply_markup");
     if (mk && cJSON_IsNull(mk)) mk = NULL;
     if (c->nmsgs == c->capmsgs) {
@@ -894,8 +943,9 @@ static void do_send(fake_tg *ft, uint64_t seq, const cJSON *params, const char *
         cJSON_Delete(c->reply_kb);
         c->reply_kb = NULL;
     }
-    add_event(c, FAKE_TG_SENT, seq, m->id, text, NULL, mk);
+    add_event(c, FAKE_TG_SENT, seq, m->id, text, NULL, mk)->thread_id = thread;
     r->result = bot_message_json(ft, c, m, false);
+    if (thread) cJSON_AddNumberToObject(r->result, "message_thread_id", (double)thread);
 }
 
 static void do_edit_text(fake_tg *ft, uint64_t seq, const cJSON *params, reply *r)
@@ -1143,6 +1193,93 @@ static void do_webhook(fake_tg *ft, const char *method, const cJSON *params, rep
     r->result = cJSON_CreateTrue();
 }
 
+/* createForumTopic / closeForumTopic in a declared forum. */
+static void do_topic(fake_tg *ft, const char *method, const cJSON *params, reply *r)
+{
+    chat *c = chat_param(ft, params, r);
+    if (!c) return;
+    if (!c->forum) {
+        reply_err(r, 400, "Bad Request: the chat is not a forum");
+        return;
+    }
+    if (!strcmp(method, "createForumTopic")) {
+        const char *name = str_param(params, "name");
+        size_t n = name ? utf16_len(name, strlen(name)) : 0;
+        if (n < 1 || n > 128) {
+            reply_err(r, 400, "Bad Request: TOPIC_NAME_INVALID");
+            return;
+        }
+        c->topics = xrealloc(c->topics, (c->ntopics + 1) * sizeof *c->topics);
+        topic *t = &c->topics[c->ntopics];
+        t->thread_id = 100 + (int64_t)c->ntopics;
+        t->name = xstrdup(name);
+        t->closed = false;
+        c->ntopics++;
+        r->result = cJSON_CreateObject();
+        cJSON_AddNumberToObject(r->result, "message_thread_id", (double)t->thread_id);
+        cJSON_AddStringToObject(r->result, "name", name);
+        cJSON_AddNumberToObject(r->result, "icon_color", 7322096);
+        return;
+    }
+    const cJSON *th = cJSON_GetObjectItemCaseSensitive(params, "message_thread_id");
+    topic *t = json_is_int(th) ? find_topic(c, json_i64(th)) : NULL;
+    if (!t) {
+        reply_err(r, 400, "Bad Request: TOPIC_ID_INVALID");
+        return;
+    }
+    if (t->closed) {
+        reply_err(r, 400, "Bad Request: TOPIC_NOT_MODIFIED");
+        return;
+    }
+    t->closed = true;
+    r->result = cJSON_CreateTrue();
+}
+
+/* copyMessage / forwardMessage of a message the fake knows. */
+static void do_copy(fake_tg *ft, uint64_t seq, const char *method, const cJSON *params, reply *r)
+{
+    const cJSON *fid = cJSON_GetObjectItemCaseSensitive(params, "from_chat_id");
+    const cJSON *mid = cJSON_GetObjectItemCaseSensitive(params, "message_id");
+    chat *from = json_is_int(fid) ? find_chat(ft, json_i64(fid)) : NULL;
+    if (!from || !json_is_int(mid)) {
+        reply_err(r, 400, "Bad Request: chat not found");
+        return;
+    }
+    int64_t id = json_i64(mid);
+    const char *text = NULL;
+    bool known = false;
+    bot_msg *bm = find_msg(from, id);
+    if (bm) {
+        known = true;
+        text = bm->text;
+    }
+    for (size_t i = 0; !known && i < from->numsgs; i++) {
+        if (from->umsgs[i].id == id) {
+            known = true;
+            text = from->umsgs[i].text;
+        }
+    }
+    if (!known) {
+        reply_err(r, 400, "Bad Request: message to copy not found");
+        return;
+    }
+    char fallback[64];
+    if (!text) {
+        snprintf(fallback, sizeof fallback, "[copy of message %" PRId64 "]", id);
+        text = fallback;
+    }
+    char *t = xstrdup(text); /* do_send may move from's arrays (same chat) */
+    do_send(ft, seq, params, t, r);
+    free(t);
+    if (r->result && !strcmp(method, "copyMessage")) {
+        const cJSON *nid = cJSON_GetObjectItemCaseSensitive(r->result, "message_id");
+        cJSON *o = cJSON_CreateObject();
+        cJSON_AddNumberToObject(o, "message_id", nid ? nid->valuedouble : 0);
+        cJSON_Delete(r->result);
+        r->result = o;
+    }
+}
+
 static void dispatch(fake_tg *ft, uint64_t seq, const char *method, const cJSON *mdef,
                      const cJSON *params, reply *r)
 {
@@ -1168,6 +1305,10 @@ static void dispatch(fake_tg *ft, uint64_t seq, const char *method, const cJSON 
         do_answer(ft, seq, params, r);
     } else if (!strcmp(method, "sendChatAction")) {
         do_chat_action(ft, seq, params, r);
+    } else if (!strcmp(method, "createForumTopic") || !strcmp(method, "closeForumTopic")) {
+        do_topic(ft, method, params, r);
+    } else if (!strcmp(method, "copyMessage") || !strcmp(method, "forwardMessage")) {
+        do_copy(ft, seq, method, params, r);
     } else {
         const cJSON *ret = cJSON_GetObjectItemCaseSensitive(mdef, "returns");
         if (cJSON_IsString(ret) && !strcmp(ret->valuestring, "Message") &&
@@ -1905,6 +2046,22 @@ static void learn_chat(fake_tg *ft, const cJSON *chat_obj, const cJSON *from)
     if (from && !c->user) c->user = dup_json(from);
 }
 
+/* Remembers a pushed message, so that copyMessage can find it. */
+static void learn_message(fake_tg *ft, const cJSON *msg)
+{
+    const cJSON *chat_obj = cJSON_GetObjectItemCaseSensitive(msg, "chat");
+    const cJSON *id = cJSON_GetObjectItemCaseSensitive(chat_obj, "id");
+    const cJSON *mid = cJSON_GetObjectItemCaseSensitive(msg, "message_id");
+    if (!json_is_int(id) || !json_is_int(mid)) return;
+    chat *c = get_chat(ft, json_i64(id));
+    const char *text = str_param(msg, "text");
+    if (!text) text = str_param(msg, "caption");
+    c->umsgs = xrealloc(c->umsgs, (c->numsgs + 1) * sizeof *c->umsgs);
+    c->umsgs[c->numsgs].id = json_i64(mid);
+    c->umsgs[c->numsgs].text = xstrdup(text);
+    c->numsgs++;
+}
+
 int64_t fake_tg_push_update(fake_tg *ft, cJSON *update)
 {
     if (!cJSON_IsObject(update)) {
@@ -1925,6 +2082,7 @@ int64_t fake_tg_push_update(fake_tg *ft, cJSON *update)
     const cJSON *msg = cJSON_GetObjectItemCaseSensitive(update, "message");
     if (msg) learn_chat(ft, cJSON_GetObjectItemCaseSensitive(msg, "chat"),
                         cJSON_GetObjectItemCaseSensitive(msg, "from"));
+    if (msg) learn_message(ft, msg);
     const cJSON *cq = cJSON_GetObjectItemCaseSensitive(update, "callback_query");
     if (cq) {
         const cJSON *m = cJSON_GetObjectItemCaseSensitive(cq, "message");
@@ -2445,4 +2603,60 @@ int64_t fake_tg_push_group_text(fake_tg *ft, const fake_tg_user *u, int64_t grou
     cJSON *up = cJSON_CreateObject();
     cJSON_AddItemToObject(up, "message", m);
     return fake_tg_push_update(ft, up);
+}
+
+/* ---- forum topics ------------------------------------------------------------- */
+
+void fake_tg_declare_forum(fake_tg *ft, int64_t chat_id, const char *title)
+{
+    pthread_mutex_lock(&ft->mu);
+    chat *c = get_chat(ft, chat_id);
+    c->forum = true;
+    free(c->title);
+    c->title = xstrdup(title ? title : "Forum");
+    pthread_mutex_unlock(&ft->mu);
+}
+
+int64_t fake_tg_push_topic_text(fake_tg *ft, const fake_tg_user *u, int64_t group_id,
+                                int64_t thread_id, const char *text)
+{
+    pthread_mutex_lock(&ft->mu);
+    chat *c = get_chat(ft, group_id);
+    int64_t mid = c->next_msg_id++;
+    cJSON *chatj = chat_json(c);
+    pthread_mutex_unlock(&ft->mu);
+    cJSON *m = cJSON_CreateObject();
+    cJSON_AddNumberToObject(m, "message_id", (double)mid);
+    if (thread_id) {
+        cJSON_AddNumberToObject(m, "message_thread_id", (double)thread_id);
+        cJSON_AddTrueToObject(m, "is_topic_message");
+    }
+    cJSON_AddItemToObject(m, "from", user_json(u));
+    cJSON_AddItemToObject(m, "chat", chatj);
+    cJSON_AddNumberToObject(m, "date", (double)time(NULL));
+    cJSON_AddStringToObject(m, "text", text);
+    if (text[0] == '/') {
+        size_t n = 1;
+        while (text[n] && !isspace((unsigned char)text[n])) n++;
+        cJSON *ents = cJSON_AddArrayToObject(m, "entities");
+        cJSON *e = cJSON_CreateObject();
+        cJSON_AddStringToObject(e, "type", "bot_command");
+        cJSON_AddNumberToObject(e, "offset", 0);
+        cJSON_AddNumberToObject(e, "length", (double)utf16_len(text, n));
+        cJSON_AddItemToArray(ents, e);
+    }
+    cJSON *up = cJSON_CreateObject();
+    cJSON_AddItemToObject(up, "message", m);
+    return fake_tg_push_update(ft, up);
+}
+
+char *fake_tg_topic(fake_tg *ft, int64_t chat_id, int64_t thread_id, bool *closed)
+{
+    pthread_mutex_lock(&ft->mu);
+    chat *c = find_chat(ft, chat_id);
+    topic *t = c ? find_topic(c, thread_id) : NULL;
+    char *name = t ? xstrdup(t->name) : NULL;
+    if (closed) *closed = t && t->closed;
+    pthread_mutex_unlock(&ft->mu);
+    return name;
 }

@@ -173,6 +173,7 @@ typedef struct fake_tg_event {
                           * or NULL; ACTION: the action */
     char *query_id;      /* ANSWERED */
     cJSON *reply_markup; /* SENT/EDITED: as sent, or NULL */
+    int64_t thread_id;   /* SENT: message_thread_id (a forum topic), 0 = none */
 } fake_tg_event;
 
 void fake_tg_event_clear(fake_tg_event *e);
@@ -280,5 +281,28 @@ size_t fake_tg_identical_resends(fake_tg *ft);
 /* A text message from u in group `group_id` (< 0). */
 int64_t fake_tg_push_group_text(fake_tg *ft, const fake_tg_user *u, int64_t group_id,
                                 const char *title, const char *text);
+
+/* ---- Forum topics (operator handoff) -------------------------------------
+ * A chat declared a forum supergroup (fake_tg_declare_forum) accepts
+ * createForumTopic (the answer: a ForumTopic with a new message_thread_id,
+ * 100, 101, ...), closeForumTopic of one of its open topics, and sends with
+ * message_thread_id of an open topic; elsewhere they are 400 ("the chat is
+ * not a forum", "message thread not found", "TOPIC_CLOSED"). copyMessage /
+ * forwardMessage need a message the fake knows in from_chat_id (one the bot
+ * sent, or one pushed as an update); the copy is recorded as a SENT event
+ * in the target chat with the original's text (or caption; else
+ * "[copy of message M]"), and copyMessage answers a MessageId. */
+
+/* Declares chat_id (< 0) a forum supergroup titled `title` (NULL: "Forum"). */
+void fake_tg_declare_forum(fake_tg *ft, int64_t chat_id, const char *title);
+
+/* A text message from u in topic thread_id of forum group_id (thread 0: the
+ * General topic, no message_thread_id). Returns the update_id. */
+int64_t fake_tg_push_topic_text(fake_tg *ft, const fake_tg_user *u, int64_t group_id,
+                                int64_t thread_id, const char *text);
+
+/* The name of topic thread_id in chat_id (copy to free()), NULL if none;
+ * *closed (may be NULL) says whether it was closed. */
+char *fake_tg_topic(fake_tg *ft, int64_t chat_id, int64_t thread_id, bool *closed);
 
 #endif

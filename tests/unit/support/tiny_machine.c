@@ -143,8 +143,8 @@ static const bm_field fields[] = {
 };
 
 static const bm_form forms[] = {
-    {"booking", 0, 0, 7, TR_BOOK_DONE, TR_BOOK_CANCEL},
-    {"quick", 0, 7, 1, TR_QUICK_DONE, BM_NONE},
+    {"booking", 0, 0, 7, TR_BOOK_DONE, TR_BOOK_CANCEL, BM_LEAD_NONE, NULL},
+    {"quick", 0, 7, 1, TR_QUICK_DONE, BM_NONE, BM_LEAD_NONE, NULL},
 };
 
 static const bm_command commands[] = {

@@ -11,7 +11,7 @@
 static const char *const langs[2] = {"en", "de"};
 
 /* texts[text * 2 + lang]: en de */
-static const char *const texts[26] = {
+static const char *const texts[44] = {
     /* 0: hi */
 #line 10 "tests/codegen/emit/tiny.yaml"
     "Hi {first_name}! 100% {{literal}}",
@@ -63,6 +63,33 @@ static const char *const texts[26] = {
     /* 12: sys_operator (built-in) */
     "👤 Call an operator",
     "👤 Call an operator",
+    /* 13: sys_limit_reached (built-in) */
+    "You have used today's allowance of AI answers. It renews at midnight. An operator can still help: tap the button below.",
+    "You have used today's allowance of AI answers. It renews at midnight. An operator can still help: tap the button below.",
+    /* 14: sys_helped (built-in) */
+    "👍 Helped",
+    "👍 Helped",
+    /* 15: sys_lead (built-in) */
+    "📝 New lead",
+    "📝 New lead",
+    /* 16: sys_handoff_started (built-in) */
+    "I've called an operator: they will answer right here. Everything you send now goes to them. Tap \"✅ I'm satisfied\" when your question is solved.",
+    "I've called an operator: they will answer right here. Everything you send now goes to them. Tap \"✅ I'm satisfied\" when your question is solved.",
+    /* 17: sys_handoff_off (built-in) */
+    "Our operators answer in Telegram only; none can be reached from here.",
+    "Our operators answer in Telegram only; none can be reached from here.",
+    /* 18: sys_handoff_closed (built-in) */
+    "The conversation with the operator is closed. How would you rate it? Tap 1 to 5:",
+    "The conversation with the operator is closed. How would you rate it? Tap 1 to 5:",
+    /* 19: sys_handoff_thanks (built-in) */
+    "Thank you for your rating!",
+    "Thank you for your rating!",
+    /* 20: sys_satisfied (built-in) */
+    "✅ I'm satisfied",
+    "✅ I'm satisfied",
+    /* 21: sys_llm_down (built-in) */
+    "Sorry, our AI assistant is not answering right now. An operator can help: tap the button below.",
+    "Sorry, our AI assistant is not answering right now. An operator can help: tap the button below.",
 };
 
 /* the messages each state sends on entry (text indices) */
@@ -96,7 +123,7 @@ static const bm_transition transitions[6] = {
 #line 37 "tests/codegen/emit/tiny.yaml"
     {.target = TINY_S_START, .say = BM_NONE, .form = BM_NONE,
      .first_assign = 0, .n_assign = 0, .action = BM_ACT_NONE},
-#line 100 "tiny.c"
+#line 127 "tiny.c"
 };
 
 static const bm_button buttons[3] = {
@@ -106,7 +133,7 @@ static const bm_button buttons[3] = {
     /* 1 */ {.kind = BM_BTN_CALLBACK, .label = 3 /* a_state_with_a_really_long_name_that_goes_on_and_on_and_on.i... */, .transition = 3, .data = "start.0"},
 #line 35 "tests/codegen/emit/tiny.yaml"
     /* 2 */ {.kind = BM_BTN_CALLBACK, .label = 4 /* a_state_with_a_really_long_name_that_goes_on_and_on_and_on.i... */, .transition = 4, .data = "a_state_with_a_really_long_name_that_goe~e9327701.1"},
-#line 110 "tiny.c"
+#line 137 "tiny.c"
 };
 
 static const bm_row rows[2] = {
@@ -126,13 +153,13 @@ static const bm_state states[2] = {
 #line 31 "tests/codegen/emit/tiny.yaml"
     [TINY_S_A_STATE_WITH_A_REALLY_LONG_NAME_THAT_GOES_ON_AND_ON_AND_ON] = {.name = "a_state_with_a_really_long_name_that_goes_on_and_on_and_on", .id = 0xe9327701u, .first_say = 1, .n_say = 1,
         .reply_kb = BM_NONE, .inline_kb = 1, .contact_tr = BM_NONE, .voice_tr = BM_NONE, .fallback_tr = 5},
-#line 130 "tiny.c"
+#line 157 "tiny.c"
 };
 
 static const bm_command commands[1] = {
 #line 20 "tests/codegen/emit/tiny.yaml"
     /* 0 */ {.name = "start", .description = BM_NONE, .transition = 0},
-#line 136 "tiny.c"
+#line 163 "tiny.c"
 };
 
 const bm_machine tiny_machine = {
@@ -142,7 +169,7 @@ const bm_machine tiny_machine = {
     .n_langs = 2,
     .default_lang = 0, /* en */
     .texts = texts,
-    .n_texts = 13,
+    .n_texts = 22,
     .sys_texts = {
         [BM_SYS_MIGRATED] = 5 /* sys_migrated */,
         [BM_SYS_CANCELLED] = 6 /* sys_cancelled */,
@@ -153,6 +180,15 @@ const bm_machine tiny_machine = {
         [BM_SYS_DATA_DELETED] = 10 /* sys_data_deleted */,
         [BM_SYS_NO_ANSWER] = 11 /* sys_no_answer */,
         [BM_SYS_OPERATOR] = 12 /* sys_operator */,
+        [BM_SYS_LIMIT_REACHED] = 13 /* sys_limit_reached */,
+        [BM_SYS_HELPED] = 14 /* sys_helped */,
+        [BM_SYS_LEAD] = 15 /* sys_lead */,
+        [BM_SYS_HANDOFF_STARTED] = 16 /* sys_handoff_started */,
+        [BM_SYS_HANDOFF_OFF] = 17 /* sys_handoff_off */,
+        [BM_SYS_HANDOFF_CLOSED] = 18 /* sys_handoff_closed */,
+        [BM_SYS_HANDOFF_THANKS] = 19 /* sys_handoff_thanks */,
+        [BM_SYS_SATISFIED] = 20 /* sys_satisfied */,
+        [BM_SYS_LLM_DOWN] = 21 /* sys_llm_down */,
     },
     .states = states,
     .n_states = 2,

@@ -1,0 +1,75 @@
+/*
+ * lead.h — completed forms posted to the managers' group as leads.
+ *
+ * A form with `lead:` in the spec (bm_form.lead) makes every completed
+ * record a lead: lead_add writes it to the `leads` table in the transaction
+ * that stores the record, so a lead exists exactly when its record does.
+ * The transport's event loop then posts it (lead_pump) to
+ * MANAGER_GROUP_CHAT_ID: as a plain message (`lead: chat`), in a new forum
+ * topic per lead (`lead: topic`), or in one named topic (`lead: {topic:
+ * Leads}`) whose thread id is remembered. The message goes through the
+ * outbox (durable, flood-limited); the lead is marked posted in the same
+ * transaction that stages it. Creating a topic is a direct call whose
+ * answer (the thread id) is stored before the message is staged; a crash
+ * between Telegram creating the topic and that store makes a second topic
+ * (logged), never a lost lead. A group that refuses topics (not a forum,
+ * no right to manage topics: a 400) gets the lead as a plain message.
+ * Without MANAGER_GROUP_CHAT_ID leads stay in the database only.
+ *
+ * Tables (created when missing):
+ *   leads(id PK, user_id, form, text, thread_id, posted, created)
+ *         thread_id: the topic of a `lead: topic` lead once created,
+ *         -1 = post without a topic; posted: 1 once staged in the outbox
+ *   lead_topics(name PK, thread_id)     the named topics
+ *
+ * The lead's text is in the bot's default language (the managers'):
+ *   📝 New lead · booking
+ *   Client: Ann Smith (@ann), id 1001, language en
+ *   Pickup date: 2025-07-15
+ *   ...
+ * (sys_lead, the client line, then each field's name made readable and its
+ * stored value, in field order).
+ */
+#ifndef BOTC_LEAD_H
+#define BOTC_LEAD_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "machine.h"
+#include "outq.h"
+#include "store.h"
+#include "tg.h"
+
+typedef struct lead_book lead_book;
+
+/* group_chat_id: MANAGER_GROUP_CHAT_ID, 0 = none (leads are only stored).
+ * st and m borrowed (must outlive the book). NULL with the reason in err. */
+lead_book *lead_open(store *st, const bm_machine *m, int64_t group_chat_id, char *err,
+                     size_t errlen);
+/* Call after the transport's client is gone (its callbacks may use the book). */
+void lead_free(lead_book *lb);
+
+/* MANAGER_GROUP_CHAT_ID as a chat id, 0 when unset or malformed (logged). */
+int64_t lead_group_from_env(void);
+
+/* The text of a lead of form `form` whose record is `record_json` (the
+ * BM_FX_RECORD JSON), from user u (language_code may be NULL; lang_code is
+ * the language the bot speaks with them). malloc'd, NULL on out-of-memory. */
+char *lead_render(const bm_machine *m, int form, const char *record_json, const bm_user *u,
+                  const char *lang_code);
+
+/* Stores a lead for a completed record when the form has `lead:` (else
+ * does nothing), inside the caller's open transaction. 0 or -1. */
+int lead_add(lead_book *lb, int form, const char *record_json, const bm_user *u,
+             const char *lang_code);
+
+/* From the event loop, every turn: posts the leads waiting (creating their
+ * topics first where the spec wants them). Cheap when there is nothing to
+ * do. tg and q borrowed. */
+void lead_pump(lead_book *lb, tg_client *tg, outq *q);
+
+/* Leads waiting to be posted, -1 on a database error. */
+int lead_pending(lead_book *lb);
+
+#endif

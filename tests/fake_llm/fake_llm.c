@@ -1,0 +1,502 @@
+/*
+ * fake_llm.c — see fake_llm.h.
+ */
+#include "fake_llm.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+
+#include <microhttpd.h>
+
+#define FL_MAX_REQUESTS 20000
+#define FL_MAX_BODY (1024 * 1024)
+
+typedef struct fl_error {
+    int status, times, retry_after;
+    char *body;
+} fl_error;
+
+struct fakellm {
+    struct MHD_Daemon *d;
+    int port;
+    char base[64];
+    pthread_mutex_t mu;
+    /* script */
+    char *answer;
+    int chunk;
+    fakellm_style style;
+    bool usage;
+    int first_ms, between_ms;
+    int cut, serr, serr_old;
+    fl_error err;
+    /* record */
+    char **reqs;
+    long *req_at;
+    int n_reqs;
+};
+
+static long mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void sleep_ms(int ms)
+{
+    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
+    while (ms > 0 && nanosleep(&ts, &ts) != 0 && errno == EINTR) {
+    }
+}
+
+/* ---- a growing string --------------------------------------------------- */
+
+typedef struct sb {
+    char *p;
+    size_t n, cap;
+} sb;
+
+static void sb_add(sb *b, const char *s, size_t n)
+{
+    if (b->n + n + 1 > b->cap) {
+        size_t cap = b->cap ? b->cap * 2 : 256;
+        while (cap < b->n + n + 1)
+            cap *= 2;
+        b->p = realloc(b->p, cap);
+        if (!b->p)
+            abort();
+        b->cap = cap;
+    }
+    memcpy(b->p + b->n, s, n);
+    b->n += n;
+    b->p[b->n] = '\0';
+}
+
+static void sb_adds(sb *b, const char *s) { sb_add(b, s, strlen(s)); }
+
+/* s as a JSON string body (no quotes); ascii: escape non-ASCII as \uXXXX
+ * (Python's json.dumps, as vLLM sends). */
+static void sb_json(sb *b, const char *s, size_t n, bool ascii)
+{
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        char e[16];
+        if (c == '"' || c == '\\') {
+            e[0] = '\\';
+            e[1] = (char)c;
+            sb_add(b, e, 2);
+        } else if (c == '\n') {
+            sb_adds(b, "\\n");
+        } else if (c < 0x20) {
+            snprintf(e, sizeof e, "\\u%04x", c);
+            sb_adds(b, e);
+        } else if (ascii && c >= 0x80) {
+            uint32_t cp;
+            size_t k = c >= 0xF0 ? 4 : c >= 0xE0 ? 3 : 2;
+            cp = c & (0xFF >> (k + 1));
+            for (size_t j = 1; j < k && i + j < n; j++)
+                cp = (cp << 6) | ((unsigned char)s[i + j] & 0x3F);
+            i += k - 1;
+            if (cp >= 0x10000) {
+                cp -= 0x10000;
+                snprintf(e, sizeof e, "\\u%04x\\u%04x", 0xD800 + (cp >> 10), 0xDC00 + (cp & 0x3FF));
+            } else {
+                snprintf(e, sizeof e, "\\u%04x", cp);
+            }
+            sb_adds(b, e);
+        } else {
+            sb_add(b, (const char *)&s[i], 1);
+        }
+    }
+}
+
+/* ---- the stream ---------------------------------------------------------- */
+
+typedef struct stream {
+    char **ev;         /* events, each complete with its framing */
+    int n, pos;
+    int first_ms, between_ms;
+    int cut_at;        /* event index where the connection breaks, -1 */
+    size_t off;        /* bytes of ev[pos] already sent */
+} stream;
+
+static void ev_add(stream *s, sb *b)
+{
+    s->ev = realloc(s->ev, (size_t)(s->n + 1) * sizeof *s->ev);
+    if (!s->ev)
+        abort();
+    s->ev[s->n++] = b->p ? b->p : strdup("");
+    *b = (sb){0};
+}
+
+static const char *usage_json(int prompt, int completion, char *buf, size_t n)
+{
+    snprintf(buf, n, "{\"prompt_tokens\":%d,\"completion_tokens\":%d,\"total_tokens\":%d}",
+             prompt, completion, prompt + completion);
+    return buf;
+}
+
+static stream *build(const fakellm *f, int prompt_tokens)
+{
+    stream *s = calloc(1, sizeof *s);
+    if (!s)
+        abort();
+    s->first_ms = f->first_ms;
+    s->between_ms = f->between_ms;
+    s->cut_at = -1;
+    const char *end = f->style == FAKELLM_LLAMACPP ? "\r\n\r\n" : "\n\n";
+    const char *nul = f->style == FAKELLM_OPENAI || f->style == FAKELLM_VLLM ? ",\"usage\":null" : "";
+    bool ascii = f->style == FAKELLM_VLLM;
+    const char *pre = "data: {\"id\":\"chatcmpl-1\",\"object\":\"chat.completion.chunk\","
+                      "\"model\":\"fake\",\"choices\":[{\"index\":0,";
+    sb b = {0};
+    sb_adds(&b, pre);
+    sb_adds(&b, "\"delta\":{\"role\":\"assistant\",\"content\":\"\"},\"finish_reason\":null}]");
+    sb_adds(&b, nul);
+    sb_adds(&b, "}");
+    sb_adds(&b, end);
+    ev_add(s, &b);
+    const char *a = f->answer ? f->answer : "";
+    size_t len = strlen(a), i = 0;
+    int chunks = 0, completion = 0;
+    while (i < len) {
+        size_t j = i + (size_t)(f->chunk > 0 ? f->chunk : 8);
+        if (j >= len) {
+            j = len;
+        } else {
+            while (j < len && a[j] != ' ' && ((unsigned char)a[j] & 0xC0) == 0x80)
+                j++; /* never inside a character... */
+            while (j < len && a[j] != ' ' && j - i < 64)
+                j++; /* ...and preferably at a word's end */
+        }
+        if (f->cut >= 0 && chunks == f->cut) {
+            s->cut_at = s->n;
+            break;
+        }
+        if (f->serr >= 0 && chunks == f->serr) {
+            if (f->serr_old)
+                sb_adds(&b, "error: {\"code\":500,\"message\":\"slot unavailable\",\"type\":\"server_error\"}");
+            else
+                sb_adds(&b, "data: {\"error\":{\"message\":\"model crashed\",\"type\":\"InternalServerError\",\"code\":500}}");
+            sb_adds(&b, end);
+            ev_add(s, &b);
+            return s;
+        }
+        if (f->style == FAKELLM_LLAMACPP && chunks % 2 == 1) {
+            sb_adds(&b, ": ping");
+            sb_adds(&b, end);
+            ev_add(s, &b);
+        }
+        sb_adds(&b, pre);
+        sb_adds(&b, "\"delta\":{\"content\":\"");
+        sb_json(&b, a + i, j - i, ascii);
+        sb_adds(&b, "\"},\"finish_reason\":null}]");
+        sb_adds(&b, nul);
+        sb_adds(&b, "}");
+        sb_adds(&b, end);
+        ev_add(s, &b);
+        chunks++;
+        completion++;
+        i = j;
+    }
+    if (s->cut_at < 0 && f->cut >= 0 && chunks == f->cut && i >= len)
+        s->cut_at = s->n;
+    char u[128];
+    usage_json(prompt_tokens, completion, u, sizeof u);
+    sb_adds(&b, pre);
+    sb_adds(&b, "\"delta\":{},\"finish_reason\":\"stop\"}]");
+    if (f->style == FAKELLM_LLAMACPP && f->usage) {
+        sb_adds(&b, ",\"usage\":");
+        sb_adds(&b, u);
+    } else {
+        sb_adds(&b, nul);
+    }
+    sb_adds(&b, "}");
+    sb_adds(&b, end);
+    ev_add(s, &b);
+    if (f->usage && f->style != FAKELLM_LLAMACPP) {
+        sb_adds(&b, "data: {\"id\":\"chatcmpl-1\",\"object\":\"chat.completion.chunk\",\"choices\":[],\"usage\":");
+        sb_adds(&b, u);
+        sb_adds(&b, "}");
+        sb_adds(&b, end);
+        ev_add(s, &b);
+    }
+    if (f->style != FAKELLM_OLLAMA) {
+        sb_adds(&b, "data: [DONE]");
+        sb_adds(&b, end);
+        ev_add(s, &b);
+    }
+    return s;
+}
+
+static ssize_t stream_read(void *cls, uint64_t pos, char *buf, size_t max)
+{
+    stream *s = cls;
+    (void)pos;
+    if (s->pos >= s->n)
+        return MHD_CONTENT_READER_END_OF_STREAM;
+    if (s->pos == s->cut_at)
+        return MHD_CONTENT_READER_END_WITH_ERROR;
+    if (s->off == 0)
+        sleep_ms(s->pos == 0 ? s->first_ms : s->between_ms);
+    const char *e = s->ev[s->pos];
+    size_t left = strlen(e) - s->off;
+    size_t n = left < max ? left : max;
+    memcpy(buf, e + s->off, n);
+    s->off += n;
+    if (s->off == strlen(e)) {
+        s->pos++;
+        s->off = 0;
+    }
+    return (ssize_t)n;
+}
+
+static void stream_free(void *cls)
+{
+    stream *s = cls;
+    for (int i = 0; i < s->n; i++)
+        free(s->ev[i]);
+    free(s->ev);
+    free(s);
+}
+
+/* ---- requests -------------------------------------------------------------- */
+
+typedef struct conn {
+    sb body;
+    bool toobig;
+} conn;
+
+static const char *typical_error(int status)
+{
+    switch (status) {
+    case 400: /* OpenAI / vLLM */
+        return "{\"error\":{\"message\":\"This model's maximum context length is 4096 tokens. "
+               "However, you requested 5000 tokens.\",\"type\":\"invalid_request_error\","
+               "\"code\":\"context_length_exceeded\"}}";
+    case 401: return "{\"error\":{\"message\":\"Incorrect API key provided\",\"type\":\"invalid_request_error\",\"code\":\"invalid_api_key\"}}";
+    case 404: return "{\"error\":\"model 'nope' not found\"}"; /* Ollama */
+    case 422: return "{\"detail\":[{\"loc\":[\"body\",\"messages\"],\"msg\":\"field required\",\"type\":\"missing\"}]}";
+    case 429: return "{\"error\":{\"message\":\"Rate limit reached\",\"type\":\"requests\",\"code\":\"rate_limit_exceeded\"}}";
+    case 500: return "{\"object\":\"error\",\"message\":\"internal error\",\"type\":\"InternalServerError\",\"code\":500}";
+    case 503: return "{\"error\":{\"code\":503,\"message\":\"Loading model\",\"type\":\"unavailable_error\"}}";
+    default: return "{\"detail\":\"error\"}";
+    }
+}
+
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url,
+                                  const char *method, const char *version,
+                                  const char *upload, size_t *upload_size, void **con_cls)
+{
+    fakellm *f = cls;
+    (void)version;
+    conn *k = *con_cls;
+    if (!k) {
+        k = calloc(1, sizeof *k);
+        if (!k)
+            return MHD_NO;
+        *con_cls = k;
+        return MHD_YES;
+    }
+    if (*upload_size) {
+        if (k->body.n + *upload_size > FL_MAX_BODY)
+            k->toobig = true;
+        else
+            sb_add(&k->body, upload, *upload_size);
+        *upload_size = 0;
+        return MHD_YES;
+    }
+    struct MHD_Response *r;
+    int status = 200;
+    if (strcmp(method, "POST") || strcmp(url, "/v1/chat/completions") || k->toobig) {
+        status = k->toobig ? 413 : 404;
+        const char *b = "{\"detail\":\"Not Found\"}";
+        r = MHD_create_response_from_buffer(strlen(b), (void *)b, MHD_RESPMEM_MUST_COPY);
+        MHD_add_response_header(r, "Content-Type", "application/json");
+    } else {
+        pthread_mutex_lock(&f->mu);
+        if (f->n_reqs < FL_MAX_REQUESTS) {
+            f->reqs[f->n_reqs] = strdup(k->body.p ? k->body.p : "");
+            f->req_at[f->n_reqs] = mono_ms();
+            f->n_reqs++;
+        }
+        if (f->err.status && f->err.times != 0) {
+            status = f->err.status;
+            const char *b = f->err.body ? f->err.body : typical_error(status);
+            r = MHD_create_response_from_buffer(strlen(b), (void *)b, MHD_RESPMEM_MUST_COPY);
+            MHD_add_response_header(r, "Content-Type", "application/json");
+            if (f->err.retry_after > 0) {
+                char ra[16];
+                snprintf(ra, sizeof ra, "%d", f->err.retry_after);
+                MHD_add_response_header(r, "Retry-After", ra);
+            }
+            if (f->err.times > 0)
+                f->err.times--;
+        } else {
+            stream *s = build(f, (int)(k->body.n / 4));
+            r = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 4096, stream_read, s,
+                                                  stream_free);
+            MHD_add_response_header(r, "Content-Type", "text/event-stream");
+            MHD_add_response_header(r, "Cache-Control", "no-cache");
+        }
+        pthread_mutex_unlock(&f->mu);
+    }
+    if (!r)
+        return MHD_NO;
+    enum MHD_Result rc = MHD_queue_response(c, (unsigned)status, r);
+    MHD_destroy_response(r);
+    return rc;
+}
+
+static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
+                         enum MHD_RequestTerminationCode toe)
+{
+    (void)cls;
+    (void)c;
+    (void)toe;
+    conn *k = *con_cls;
+    if (k) {
+        free(k->body.p);
+        free(k);
+        *con_cls = NULL;
+    }
+}
+
+/* ---- life ------------------------------------------------------------------ */
+
+void fakellm_reset(fakellm *f)
+{
+    pthread_mutex_lock(&f->mu);
+    free(f->answer);
+    f->answer = strdup("Hello from the model.");
+    f->chunk = 8;
+    f->style = FAKELLM_OPENAI;
+    f->usage = true;
+    f->first_ms = f->between_ms = 0;
+    f->cut = f->serr = -1;
+    f->serr_old = 0;
+    free(f->err.body);
+    f->err = (fl_error){0};
+    pthread_mutex_unlock(&f->mu);
+}
+
+fakellm *fakellm_start(int port, char *err, size_t errlen)
+{
+    fakellm *f = calloc(1, sizeof *f);
+    if (!f) {
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+    pthread_mutex_init(&f->mu, NULL);
+    f->reqs = calloc(FL_MAX_REQUESTS, sizeof *f->reqs);
+    f->req_at = calloc(FL_MAX_REQUESTS, sizeof *f->req_at);
+    fakellm_reset(f);
+    struct sockaddr_in addr = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    f->d = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION,
+                            (uint16_t)port, NULL, NULL, on_request, f,
+                            MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&addr,
+                            MHD_OPTION_NOTIFY_COMPLETED, on_completed, f,
+                            MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)120,
+                            MHD_OPTION_CONNECTION_LIMIT, (unsigned int)2000, MHD_OPTION_END);
+    if (!f->d || !f->reqs || !f->req_at) {
+        snprintf(err, errlen, "cannot start the fake LLM on port %d", port);
+        fakellm_stop(f);
+        return NULL;
+    }
+    const union MHD_DaemonInfo *di = MHD_get_daemon_info(f->d, MHD_DAEMON_INFO_BIND_PORT);
+    f->port = di ? di->port : port;
+    snprintf(f->base, sizeof f->base, "http://127.0.0.1:%d/v1", f->port);
+    return f;
+}
+
+void fakellm_stop(fakellm *f)
+{
+    if (!f)
+        return;
+    if (f->d)
+        MHD_stop_daemon(f->d);
+    for (int i = 0; i < f->n_reqs; i++)
+        free(f->reqs[i]);
+    free(f->reqs);
+    free(f->req_at);
+    free(f->answer);
+    free(f->err.body);
+    pthread_mutex_destroy(&f->mu);
+    free(f);
+}
+
+int fakellm_port(const fakellm *f) { return f->port; }
+const char *fakellm_base(const fakellm *f) { return f->base; }
+
+#define SET(stmt)                    \
+    do {                             \
+        pthread_mutex_lock(&f->mu);  \
+        stmt;                        \
+        pthread_mutex_unlock(&f->mu); \
+    } while (0)
+
+void fakellm_answer(fakellm *f, const char *text)
+{
+    char *t = strdup(text ? text : "");
+    SET(free(f->answer); f->answer = t);
+}
+void fakellm_chunk(fakellm *f, int n) { SET(f->chunk = n); }
+void fakellm_set_style(fakellm *f, fakellm_style s) { SET(f->style = s); }
+void fakellm_usage(fakellm *f, int on) { SET(f->usage = on != 0); }
+void fakellm_delay(fakellm *f, int first_ms, int between_ms)
+{
+    SET(f->first_ms = first_ms; f->between_ms = between_ms);
+}
+void fakellm_cut(fakellm *f, int after) { SET(f->cut = after); }
+void fakellm_stream_error(fakellm *f, int after, int old)
+{
+    SET(f->serr = after; f->serr_old = old);
+}
+void fakellm_error(fakellm *f, int status, const char *body, int times, int retry_after_s)
+{
+    char *b = body ? strdup(body) : NULL;
+    pthread_mutex_lock(&f->mu);
+    free(f->err.body);
+    f->err = (fl_error){.status = status, .times = times, .retry_after = retry_after_s, .body = b};
+    pthread_mutex_unlock(&f->mu);
+}
+
+int fakellm_style_by_name(const char *n)
+{
+    static const char *const names[] = {"openai", "ollama", "vllm", "llamacpp"};
+    for (int i = 0; i < 4; i++)
+        if (!strcmp(n, names[i]))
+            return i;
+    return -1;
+}
+
+int fakellm_requests(fakellm *f)
+{
+    int n;
+    SET(n = f->n_reqs);
+    return n;
+}
+
+char *fakellm_request(fakellm *f, int i)
+{
+    char *r = NULL;
+    SET(if (i >= 0 && i < f->n_reqs) r = strdup(f->reqs[i]));
+    return r;
+}
+
+long fakellm_request_at(fakellm *f, int i)
+{
+    long t = -1;
+    SET(if (i >= 0 && i < f->n_reqs) t = f->req_at[i]);
+    return t;
+}

@@ -1,0 +1,70 @@
+/*
+ * fake_llm.h — a fake OpenAI-compatible chat-completions server for tests
+ * (libmicrohttpd on 127.0.0.1, a thread per connection).
+ *
+ * POST /v1/chat/completions answers with the scripted reply streamed as
+ * SSE in one server's style; every request body is recorded so tests can
+ * assert what the client sent (the system prompt's chunks, the model).
+ * The script applies to every later request until changed; errors queued
+ * with fakellm_error are served first, `times` requests each.
+ *
+ * Styles (what each server really sends):
+ *   OPENAI    role chunk, content chunks with "usage": null, a finish chunk,
+ *             a `choices: []` usage chunk, [DONE]
+ *   OLLAMA    no usage field until a usage chunk after the finish; no [DONE]
+ *   VLLM      non-ASCII escaped as \uXXXX, usage in a last chunk, [DONE]
+ *   LLAMACPP  ": ping" comments between events, usage in the finish chunk,
+ *             "\r\n\r\n" framing, [DONE]
+ */
+#ifndef BOTC_FAKE_LLM_H
+#define BOTC_FAKE_LLM_H
+
+#include <stddef.h>
+
+typedef enum fakellm_style {
+    FAKELLM_OPENAI = 0,
+    FAKELLM_OLLAMA,
+    FAKELLM_VLLM,
+    FAKELLM_LLAMACPP,
+} fakellm_style;
+
+typedef struct fakellm fakellm;
+
+/* port 0 = any free port. NULL with a reason on failure. */
+fakellm *fakellm_start(int port, char *err, size_t errlen);
+void fakellm_stop(fakellm *f);
+int fakellm_port(const fakellm *f);
+/* "http://127.0.0.1:<port>/v1" (owned by f) */
+const char *fakellm_base(const fakellm *f);
+
+/* The answer text (copied), streamed in chunks of about chunk_chars bytes
+ * (at word ends; default 8). */
+void fakellm_answer(fakellm *f, const char *text);
+void fakellm_chunk(fakellm *f, int chunk_chars);
+void fakellm_set_style(fakellm *f, fakellm_style s);
+int fakellm_style_by_name(const char *name); /* -1 if unknown */
+/* usage 0: the stream carries no usage at all. */
+void fakellm_usage(fakellm *f, int on);
+/* Milliseconds before the first event and between events. */
+void fakellm_delay(fakellm *f, int first_ms, int between_ms);
+/* After `after` content chunks the connection breaks (-1 = off). */
+void fakellm_cut(fakellm *f, int after);
+/* After `after` content chunks an error event (vLLM's data: {"error":…},
+ * or llama.cpp's `error:` line when old_llamacpp) ends the stream
+ * (-1 = off). */
+void fakellm_stream_error(fakellm *f, int after, int old_llamacpp);
+/* The next `times` requests (-1 = all until fakellm_reset) get HTTP status
+ * with body (NULL = a typical body for the status, see fake_llm.c) and a
+ * Retry-After header when retry_after_s > 0. */
+void fakellm_error(fakellm *f, int status, const char *body, int times, int retry_after_s);
+/* Back to the defaults; recorded requests are kept. */
+void fakellm_reset(fakellm *f);
+
+/* Requests received so far; the body of request i (malloc'd copy, NULL
+ * when out of range). */
+int fakellm_requests(fakellm *f);
+char *fakellm_request(fakellm *f, int i);
+/* Milliseconds (CLOCK_MONOTONIC) when request i arrived, -1 if none. */
+long fakellm_request_at(fakellm *f, int i);
+
+#endif
