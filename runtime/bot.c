@@ -18,7 +18,6 @@
 
 #include "feedback.h"
 #include "handoff.h"
-#include "history.h"
 #include "kb.h"
 #include "lead.h"
 #include "limits.h"
@@ -27,6 +26,7 @@
 #include "text.h"
 
 #define BOT_HTTP_ANSWER_MAX 4096 /* UTF-16 units of an http_get answer sent */
+#define BOT_LLM_TURNS 6          /* earlier messages with the model in its request */
 
 struct bot {
     const bm_machine *m;
@@ -36,7 +36,6 @@ struct bot {
     fb *fb;                  /* feedback buttons and votes (feedback.h) */
     lead_book *leads;        /* completed forms for the managers (lead.h) */
     ho *ho;                  /* human operators (handoff.h) */
-    hist *hist;              /* recent exchanges with the model (history.h) */
     bool llm_remote;         /* OPENAI_API_BASE is set */
     char *http_get_url;      /* BOT_HTTP_GET_URL, NULL = http_get unavailable */
     char error[256];         /* why the last bot_handle failed */
@@ -55,6 +54,10 @@ typedef struct act_ctx {
     bool deleted;          /* the user's data is gone: do not save */
     bot_tx *tx;            /* NULL: no event loop to wait in (console) */
     bool deferred;         /* an action needs tx->io_req answered first */
+    /* the model's answer in out (v[ai_from..ai_to)): with the question,
+     * logged as turns of the conversation with the model (STORE_HIST_AI) */
+    bool ai_answered;
+    int ai_from, ai_to;
 } act_ctx;
 
 /* Returns 0, or -1 to fail the whole input (rolled back). */
@@ -86,15 +89,35 @@ static int act_unavailable(act_ctx *c)
     return send_sys(c, BM_SYS_UNAVAILABLE);
 }
 
+int bot_delete_user(bot *b, int64_t user_id)
+{
+    if (store_delete_user(b->st, user_id) || fb_delete_user(b->fb, user_id) ||
+        ho_forget_user(b->ho, user_id) || lim_forget_user(b->lim, user_id) ||
+        lead_forget_user(b->leads, user_id))
+        return -1;
+    return 0;
+}
+
+char *bot_export_user(bot *b, int64_t user_id)
+{
+    cJSON *root = cJSON_CreateObject();
+    char *out = NULL;
+    if (root && !store_export_into(b->st, user_id, root) &&
+        !fb_export_user(b->fb, user_id, root) && !ho_export_user(b->ho, user_id, root) &&
+        !lim_export_user(b->lim, user_id, root) && !lead_export_user(b->leads, user_id, root)) {
+        char *js = cJSON_Print(root);
+        if (js) {
+            out = strdup(js);
+            cJSON_free(js);
+        }
+    }
+    cJSON_Delete(root);
+    return out;
+}
+
 static int act_delete(act_ctx *c)
 {
-    if (store_delete_user(c->b->st, c->s->user_id))
-        return -1;
-    if (c->b->fb && fb_delete_user(c->b->fb, c->s->user_id))
-        return -1;
-    if (c->b->ho && ho_forget_user(c->b->ho, c->s->user_id))
-        return -1;
-    if (c->b->hist && hist_delete(c->b->hist, c->s->user_id))
+    if (bot_delete_user(c->b, c->s->user_id))
         return -1;
     c->deleted = true;
     log_info("bot", "deleted the data of user %" PRId64, c->s->user_id);
@@ -103,7 +126,7 @@ static int act_delete(act_ctx *c)
 
 static int act_export(act_ctx *c)
 {
-    char *js = store_export_user(c->b->st, c->s->user_id);
+    char *js = bot_export_user(c->b, c->s->user_id);
     if (!js)
         return -1;
     char **parts;
@@ -230,6 +253,18 @@ static int offer_operator(act_ctx *c)
 
 static int send_with_operator(act_ctx *c, bm_sys_text t);
 
+/* The earlier turns with the model (store_history_turns) as chat messages. */
+static int add_turn(void *ud, const char *role, const char *text, int64_t at)
+{
+    (void)at;
+    cJSON *m = cJSON_CreateObject();
+    if (!m || !cJSON_AddItemToArray(ud, m) ||
+        !cJSON_AddStringToObject(m, "role", !strcmp(role, "user") ? "user" : "assistant") ||
+        !cJSON_AddStringToObject(m, "content", text))
+        return -1;
+    return 0;
+}
+
 /* The model's request: the grounded system prompt (persona, policy, the
  * best chunks for q in the user's language), the user's recent history, q.
  * A malloc'd JSON array, NULL on out-of-memory. */
@@ -256,7 +291,7 @@ static char *llm_messages(act_ctx *c, const char *q)
               cJSON_AddStringToObject(sm, "content", sys);
     free(sys);
     cJSON *um = NULL;
-    ok = ok && hist_recent(b->hist, c->s->user_id, 6, arr) >= 0 &&
+    ok = ok && store_history_turns(b->st, c->s->user_id, BOT_LLM_TURNS, add_turn, arr) >= 0 &&
          (um = cJSON_AddObjectToObject(arr, "")) &&
          cJSON_AddStringToObject(um, "role", "user") && cJSON_AddStringToObject(um, "content", q);
     char *js = ok ? cJSON_PrintUnformatted(arr) : NULL;
@@ -309,19 +344,19 @@ static int llm_online(act_ctx *c, const char *q)
                  c->s->user_id);
         return offer_operator(c);
     }
-    if (hist_add(b->hist, c->s->user_id, "user", q) ||
-        hist_add(b->hist, c->s->user_id, "assistant", res->body))
-        return -1;
     char **parts;
     int n;
     if (text_split(res->body, TEXT_TG_MAX, &parts, &n))
         return -1;
     int rc = 0;
+    c->ai_from = c->out->n;
     for (int i = 0; i < n && rc == 0; i++) {
         rc = send_owned(c, parts[i]);
         parts[i] = NULL;
     }
     text_parts_free(parts, n);
+    c->ai_to = c->out->n;
+    c->ai_answered = rc == 0;
     return rc;
 }
 
@@ -339,7 +374,7 @@ static int act_llm(act_ctx *c)
             return offer_operator(c);
         }
     }
-    if (b->llm_remote && c->tx && b->hist)
+    if (b->llm_remote && c->tx)
         return llm_online(c, q);
     if (!b->kb) /* the console has no event loop to stream in */
         return send_sys(c, BM_SYS_UNAVAILABLE);
@@ -571,7 +606,7 @@ bot *bot_new(const bm_machine *m, const char *db_path, char *err, size_t errlen)
         return NULL;
     }
     if (open_knowledge(b, err, errlen) || open_extras(b, err, errlen) ||
-        !(b->ho = ho_open(b->st, m, err, errlen)) || !(b->hist = hist_open(b->st, err, errlen))) {
+        !(b->ho = ho_open(b->st, m, err, errlen))) {
         ho_free(b->ho);
         free_extras(b);
         kb_free(b->kb);
@@ -594,7 +629,6 @@ void bot_free(bot *b)
         return;
     free_extras(b);
     ho_free(b->ho);
-    hist_free(b->hist);
     store_close(b->st);
     kb_free(b->kb);
     free(b->http_get_url);
@@ -635,16 +669,21 @@ int bot_handle(bot *b, const bm_input *in, bm_effects *fx)
     return rc < 0 ? -1 : 0;
 }
 
-/* The capped conversation log (store_history_*): what the user typed and
- * what the bot sent, for the operator's view of a handoff. */
-static int log_history(bot *b, const bm_input *in, const bm_effects *fx, int first)
+/* The one message log (store_history_*): what the user typed and what the
+ * bot sent, for the operator's view of a handoff; a question the model
+ * answered and its answer are marked `ai`, the model's next context. */
+static int log_history(bot *b, const bm_input *in, const bm_effects *fx, int first,
+                       const act_ctx *c)
 {
-    if (in->kind == BM_IN_TEXT && store_history_add(b->st, in->user.id, "user", in->text))
+    store_hist_kind asked = c->ai_answered ? STORE_HIST_AI : STORE_HIST_MENU;
+    if (in->kind == BM_IN_TEXT && store_history_add(b->st, in->user.id, "user", asked, in->text))
         return -1;
     for (int i = first; i < fx->n; i++) {
         const bm_effect *e = &fx->v[i];
+        store_hist_kind k = c->ai_answered && i >= c->ai_from && i < c->ai_to ? STORE_HIST_AI
+                                                                             : STORE_HIST_MENU;
         if ((e->kind == BM_FX_SEND || e->kind == BM_FX_EDIT) && e->chat_id == in->user.chat_id &&
-            store_history_add(b->st, in->user.id, "bot", e->text))
+            store_history_add(b->st, in->user.id, "bot", k, e->text))
             return -1;
     }
     return 0;
@@ -744,7 +783,7 @@ int bot_handle_tx(bot *b, const bm_input *in, bm_effects *fx, bot_tx *tx)
         return BOT_DEFERRED;
     }
     if (!c.deleted) {
-        if (store_save_session(b->st, &s, &in->user) || log_history(b, in, fx, n0))
+        if (store_save_session(b->st, &s, &in->user) || log_history(b, in, fx, n0, &c))
             goto fail;
         for (int i = 0; i < step_fx.n; i++) {
             const bm_effect *e = &step_fx.v[i];

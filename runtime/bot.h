@@ -129,4 +129,19 @@ struct ho *bot_handoff(bot *b);
 /* 1 when the store knows user_id, 0 when not, -1 on a storage error. */
 int bot_user_exists(bot *b, int64_t user_id);
 
+/* delete_data for user_id, inside the caller's transaction (or its own
+ * statements): every row about the user in every table of the bot's
+ * database — users, vars, records, history (store.c), ai_answers and
+ * votes (feedback.c), handoffs (handoff.c), llm_usage (limits.c), leads
+ * (lead.c). Kept: a manager's row in managers (the admin's
+ * configuration), and the delivery queues (inbox, outbox, dead_letter,
+ * handled: updates and calls in transit, keyed by chat and update id).
+ * 0 or -1. */
+int bot_delete_user(bot *b, int64_t user_id);
+/* export_data for user_id: all of those tables' rows about the user as
+ * one pretty-printed JSON object with the keys user, variables, records,
+ * history, ai_answers, votes, handoffs, manager, llm_usage, leads.
+ * malloc'd, NULL on error. */
+char *bot_export_user(bot *b, int64_t user_id);
+
 #endif

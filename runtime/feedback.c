@@ -15,6 +15,7 @@
 #define FB_KEEP_ANSWERS_S (90L * 86400) /* older answers' buttons stop counting */
 
 struct fb {
+    store *st;
     sqlite3 *db;
     sqlite3_stmt *add, *prune, *owner, *vote, *del_a, *del_v;
 };
@@ -26,6 +27,7 @@ fb *fb_open(store *st, char *err, size_t errlen)
         snprintf(err, errlen, "out of memory");
         return NULL;
     }
+    f->st = st;
     f->db = store_sqlite(st);
     static const char ddl[] =
         "CREATE TABLE IF NOT EXISTS ai_answers(id INTEGER PRIMARY KEY, user_id INTEGER NOT NULL,"
@@ -162,9 +164,26 @@ int fb_press(fb *f, const bm_input *in)
 
 int fb_delete_user(fb *f, int64_t user_id)
 {
+    if (!f)
+        return 0;
     sqlite3_bind_int64(f->del_a, 1, user_id);
     if (run(f, f->del_a))
         return -1;
     sqlite3_bind_int64(f->del_v, 1, user_id);
     return run(f, f->del_v);
+}
+
+int fb_export_user(fb *f, int64_t user_id, cJSON *root)
+{
+    if (!f)
+        return 0;
+    cJSON *a = cJSON_AddArrayToObject(root, "ai_answers");
+    cJSON *v = cJSON_AddArrayToObject(root, "votes");
+    if (!a || !v ||
+        store_json_rows(f->st, "SELECT id, chat_id, at FROM ai_answers WHERE user_id = ?1"
+                               " ORDER BY id", user_id, a) < 0 ||
+        store_json_rows(f->st, "SELECT answer_id, chat_id, message_id, vote, at FROM votes"
+                               " WHERE user_id = ?1 ORDER BY answer_id", user_id, v) < 0)
+        return -1;
+    return 0;
 }

@@ -22,6 +22,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <cjson/cJSON.h>
+
 #include "machine.h"
 #include "store.h"
 
@@ -54,5 +56,8 @@ int fb_press(fb *f, const bm_input *in);
 
 /* Erase the user's answers and votes (delete_data). 0 or -1. */
 int fb_delete_user(fb *f, int64_t user_id);
+/* Adds "ai_answers" and "votes" (the user's rows) to root (export_data).
+ * 0 or -1. */
+int fb_export_user(fb *f, int64_t user_id, cJSON *root);
 
 #endif

@@ -18,6 +18,7 @@
 #include <sqlite3.h>
 
 #include "bot.h"
+#include "feedback.h"
 #include "log.h"
 #include "text.h"
 #include "tg.h"
@@ -313,9 +314,32 @@ int ho_rate(ho *h, int64_t id, int64_t user_id, int rating)
 
 int ho_forget_user(ho *h, int64_t user_id)
 {
+    if (!h)
+        return 0;
     sqlite3_stmt *s = use(h->forget);
     sqlite3_bind_int64(s, 1, user_id);
     return run_done(h, s, "forget handoffs") < 0 ? -1 : 0;
+}
+
+int ho_export_user(ho *h, int64_t user_id, cJSON *root)
+{
+    if (!h)
+        return 0;
+    cJSON *hs = cJSON_AddArrayToObject(root, "handoffs");
+    cJSON *mg = cJSON_CreateArray();
+    int rc = !hs || !mg ||
+             store_json_rows(h->st, "SELECT id, chat_id, thread_id, status, opened, closed,"
+                                    " closed_by, rating FROM handoffs WHERE user_id = ?1"
+                                    " ORDER BY id", user_id, hs) < 0 ||
+             store_json_rows(h->st, "SELECT name, added FROM managers WHERE user_id = ?1",
+                             user_id, mg) < 0;
+    cJSON *one = rc ? NULL : cJSON_DetachItemFromArray(mg, 0);
+    cJSON_Delete(mg);
+    if (rc || !cJSON_AddItemToObject(root, "manager", one ? one : cJSON_CreateNull())) {
+        cJSON_Delete(one);
+        return -1;
+    }
+    return 0;
 }
 
 /* ---- routing (pure) ---------------------------------------------------------- */
@@ -802,7 +826,8 @@ static int group_message(ho *h, const bm_input *in, ho_route r, bm_effects *out)
     bm_session_free(h->m, &s);
     if (!mk || copy_msg(out, x.chat_id, 0, h->group, in->msg_id, mk))
         return -1;
-    if (in->kind == BM_IN_TEXT && store_history_add(h->st, x.user_id, "operator", in->text))
+    if (in->kind == BM_IN_TEXT &&
+        store_history_add(h->st, x.user_id, "operator", STORE_HIST_HANDOFF, in->text))
         return -1;
     return 0;
 }
@@ -907,13 +932,19 @@ int ho_take(ho *h, const bm_input *in, bm_effects *out)
     int again = asks_again(h, in);
     if (again)
         return again < 0 ? -1 : 0;
-    if (in->kind == BM_IN_CALLBACK) /* a menu button: the machine is bypassed */
-        return answer_cb(in, out) ? -1 : 1;
+    if (in->kind == BM_IN_CALLBACK) {
+        /* a vote under an earlier AI answer still counts (bot.c's fb_press
+         * checks who presses; its "Call an operator" leads back here) */
+        if (in->text && !strncmp(in->text, FB_CB_PREFIX, strlen(FB_CB_PREFIX)))
+            return 0;
+        return answer_cb(in, out) ? -1 : 1; /* a menu button: the machine is bypassed */
+    }
     if (!in->msg_id)
         return 1;
     if (copy_msg(out, h->group, x.thread_id, x.chat_id, in->msg_id, NULL))
         return -1;
-    if (in->kind == BM_IN_TEXT && store_history_add(h->st, in->user.id, "user", in->text))
+    if (in->kind == BM_IN_TEXT &&
+        store_history_add(h->st, in->user.id, "user", STORE_HIST_HANDOFF, in->text))
         return -1;
     return 1;
 }

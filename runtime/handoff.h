@@ -18,8 +18,10 @@
  * Mechanics (bot.c calls these inside the input's transaction):
  *   ho_take   before the machine: updates from the managers' group, the
  *             handoff buttons ("ho:" callback data), admin commands, and
- *             everything a user with an open handoff sends. Taken inputs
- *             never reach the machine (the AI stays quiet).
+ *             everything a user with an open handoff sends, except a
+ *             request for an operator and a feedback vote ("bm:fb:") under
+ *             an earlier AI answer, which still count. Taken inputs never
+ *             reach the machine (the AI stays quiet).
  *   ho_start  the `handoff` action: reuse the open topic, or ask for
  *             createForumTopic (deferred through bot_tx, see bot.h) and on
  *             its answer store the handoff and post the client card and the
@@ -98,8 +100,14 @@ int ho_close(ho *h, int64_t id, int64_t by);
 /* Stores a 1..5 rating of closed handoff id, only for its own user and
  * only once: 1 stored, 0 refused, -1 error. */
 int ho_rate(ho *h, int64_t id, int64_t user_id, int rating);
-/* Removes every handoff row of the user (delete_data). 0 or -1. */
+/* Removes every handoff row of the user (delete_data). A manager stays a
+ * manager: that row is the admin's configuration (/delmanager removes
+ * it). 0 or -1. */
 int ho_forget_user(ho *h, int64_t user_id);
+/* Adds "handoffs" (the user's, open and closed, with ratings) and
+ * "manager" ({"name", "added"} or null) to root (export_data). 0 or -1. */
+struct cJSON;
+int ho_export_user(ho *h, int64_t user_id, struct cJSON *root);
 
 /* ---- routing ------------------------------------------------------------- */
 

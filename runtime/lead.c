@@ -22,6 +22,7 @@
 #define LEAD_BATCH 16          /* leads posted per pump */
 #define LEAD_RETRY_MIN_MS 2000
 #define LEAD_RETRY_MAX_MS 300000
+#define LEAD_NO_TOPICS_MS 3600000 /* after a group refused a topic, ask again in an hour */
 
 struct lead_book {
     store *st;
@@ -35,6 +36,7 @@ struct lead_book {
     char *busy_name;     /* the named topic it creates, NULL for a per-lead one */
     long not_before;     /* ms (monotonic): wait after a failure */
     long retry_ms;
+    long no_topics_until; /* ms (monotonic): the group refused topics; post plain till then */
 };
 
 static long mono_ms(void)
@@ -69,7 +71,8 @@ lead_book *lead_open(store *st, const bm_machine *m, int64_t group_chat_id, char
         {&lb->add, "INSERT INTO leads(user_id, form, text) VALUES(?1, ?2, ?3)"},
         {&lb->next, "SELECT id, form, text, thread_id, user_id FROM leads WHERE posted = 0"
                     " ORDER BY id LIMIT 1"},
-        {&lb->posted, "UPDATE leads SET posted = 1 WHERE id = ?1"},
+        /* where it went: its topic, or -1 for the group itself */
+        {&lb->posted, "UPDATE leads SET posted = 1, thread_id = ?2 WHERE id = ?1"},
         {&lb->set_thread, "UPDATE leads SET thread_id = ?2 WHERE id = ?1"},
         {&lb->topic_get, "SELECT thread_id FROM lead_topics WHERE name = ?1"},
         {&lb->topic_put, "INSERT OR REPLACE INTO lead_topics(name, thread_id) VALUES(?1, ?2)"},
@@ -284,7 +287,8 @@ static int post(lead_book *lb, outq *q, const pending_lead *p, int64_t thread)
         cJSON_Delete(params);
         return -1;
     }
-    if (outq_stage(q, lb->group, "sendMessage", params) || exec_id(lb, lb->posted, p->id, 0, 0) ||
+    if (outq_stage(q, lb->group, "sendMessage", params) ||
+        exec_id(lb, lb->posted, p->id, thread > 0 ? thread : -1, 1) ||
         store_commit(lb->st)) {
         store_rollback(lb->st);
         outq_stage_abort(q);
@@ -338,8 +342,12 @@ static void on_topic(const tg_result *r, void *ud)
         /* not a forum, no right to manage topics, or an answer without a
          * thread: the lead still reaches the managers, without a topic */
         log_warn("lead", "createForumTopic failed (%d: %s); lead %" PRId64 " is posted in the "
-                 "group without a topic", r->error_code, r->description, lb->busy_lead);
+                 "group without a topic, and so are the next hour's (is %" PRId64 " a forum "
+                 "where the bot may manage topics?)", r->error_code, r->description,
+                 lb->busy_lead, lb->group);
         exec_id(lb, lb->set_thread, lb->busy_lead, -1, 1);
+        /* every lead would be refused the same way: one call, not one per lead */
+        lb->no_topics_until = mono_ms() + LEAD_NO_TOPICS_MS;
         free(name);
         return;
     }
@@ -395,6 +403,8 @@ void lead_pump(lead_book *lb, tg_client *tg, outq *q)
             return;
         }
         bm_lead mode = p.form >= 0 ? lb->m->forms[p.form].lead : BM_LEAD_CHAT;
+        if (lb->no_topics_until && mono_ms() < lb->no_topics_until)
+            mode = BM_LEAD_CHAT;
         int64_t thread = -1;
         if (p.thread != 0) {
             thread = p.thread; /* its topic exists, or it goes without one */
@@ -432,4 +442,36 @@ void lead_pump(lead_book *lb, tg_client *tg, outq *q)
             return;
         }
     }
+}
+
+/* ---- the user's data ---------------------------------------------------------- */
+
+int lead_forget_user(lead_book *lb, int64_t user_id)
+{
+    if (!lb)
+        return 0;
+    sqlite3_stmt *st = NULL;
+    int rc = sqlite3_prepare_v2(lb->db, "DELETE FROM leads WHERE user_id = ?1", -1, &st, NULL);
+    if (rc == SQLITE_OK) {
+        sqlite3_bind_int64(st, 1, user_id);
+        rc = sqlite3_step(st);
+    }
+    sqlite3_finalize(st);
+    if (rc != SQLITE_DONE) {
+        log_error("lead", "%s", sqlite3_errmsg(lb->db));
+        return -1;
+    }
+    return 0;
+}
+
+int lead_export_user(lead_book *lb, int64_t user_id, cJSON *root)
+{
+    if (!lb)
+        return 0;
+    cJSON *arr = cJSON_AddArrayToObject(root, "leads");
+    if (!arr || store_json_rows(lb->st, "SELECT id, form, text, thread_id, posted, created"
+                                        " FROM leads WHERE user_id = ?1 ORDER BY id",
+                                user_id, arr) < 0)
+        return -1;
+    return 0;
 }

@@ -18,17 +18,22 @@
  *
  * Tables (created when missing):
  *   leads(id PK, user_id, form, text, thread_id, posted, created)
- *         thread_id: the topic of a `lead: topic` lead once created,
- *         -1 = post without a topic; posted: 1 once staged in the outbox
+ *         thread_id: the topic of a `lead: topic` lead once created (and
+ *         where a posted lead went), -1 = without a topic; posted: 1 once
+ *         staged in the outbox
  *   lead_topics(name PK, thread_id)     the named topics
  *
  * The lead's text is in the bot's default language (the managers'):
  *   📝 New lead · booking
- *   Client: Ann Smith (@ann), id 1001, language en
+ *   👤 Ann Smith @ann, id 1001, language en
  *   Pickup date: 2025-07-15
  *   ...
  * (sys_lead, the client line, then each field's name made readable and its
- * stored value, in field order).
+ * stored value, in field order). A per-lead topic is named "#<lead id> ·
+ * <the client line up to its first comma>": "#12 · Ann Smith @ann".
+ * After a group refused a topic (400/403: not a forum, no right to manage
+ * topics) leads go without topics for an hour, then the next one asks
+ * again (an admin may have fixed the group).
  */
 #ifndef BOTC_LEAD_H
 #define BOTC_LEAD_H
@@ -71,5 +76,15 @@ void lead_pump(lead_book *lb, tg_client *tg, outq *q);
 
 /* Leads waiting to be posted, -1 on a database error. */
 int lead_pending(lead_book *lb);
+
+/* delete_data: erases the user's leads, posted or not (a lead not yet
+ * posted never will be). The message already in the managers' group is
+ * Telegram's and stays there: the business record of a booking request;
+ * our copy goes. 0 or -1; NULL lb is fine. */
+int lead_forget_user(lead_book *lb, int64_t user_id);
+/* export_data: adds "leads" ({"id", "form", "text", "thread_id", "posted",
+ * "created"}...) to root. 0 or -1. */
+struct cJSON;
+int lead_export_user(lead_book *lb, int64_t user_id, struct cJSON *root);
 
 #endif

@@ -10,6 +10,8 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include <cjson/cJSON.h>
+
 #include "log.h"
 #include "usage.h"
 
@@ -160,3 +162,13 @@ int lim_record(lim *l, int64_t user_id, int64_t tokens)
 }
 
 long lim_daily(const lim *l) { return l->daily; }
+
+int lim_forget_user(lim *l, int64_t user_id)
+{
+    return l ? usage_delete_user(l->u, user_id) : 0;
+}
+
+int lim_export_user(lim *l, int64_t user_id, cJSON *root)
+{
+    return l ? usage_export_user(l->u, user_id, root) : 0;
+}

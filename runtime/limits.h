@@ -69,4 +69,12 @@ int lim_record(lim *l, int64_t user_id, int64_t tokens);
 /* The limit (0 = none). */
 long lim_daily(const lim *l);
 
+/* delete_data: the user's usage rows go too (today's included: a user who
+ * erases everything starts the day's count again, as a new user would).
+ * 0 or -1. NULL l is fine. */
+int lim_forget_user(lim *l, int64_t user_id);
+/* export_data: adds "llm_usage" (the user's days and tokens) to root. */
+struct cJSON;
+int lim_export_user(lim *l, int64_t user_id, struct cJSON *root);
+
 #endif

@@ -11,7 +11,7 @@
 
 #include "log.h"
 
-#define STORE_SCHEMA_VERSION 2
+#define STORE_SCHEMA_VERSION 3
 #define NOW "strftime('%Y-%m-%dT%H:%M:%SZ','now')"
 
 static const char *const schema_sql =
@@ -69,8 +69,18 @@ static const char *const schema_sql =
     "  user_id INTEGER NOT NULL,"
     "  role TEXT NOT NULL,"
     "  text TEXT NOT NULL,"
-    "  at INTEGER NOT NULL);"
+    "  at INTEGER NOT NULL,"
+    "  kind TEXT NOT NULL DEFAULT 'menu');"
     "CREATE INDEX IF NOT EXISTS history_user ON history(user_id, id);";
+
+/* Schema 2 -> 3: history gains `kind` (its rows were all dialogue traffic
+ * as far as anyone can tell: 'menu'), and the model's own log, the
+ * llm_history table of the first online-LLM build, goes: its turns are in
+ * history too, only not marked, so a user's next question after the
+ * upgrade reaches the model without the earlier ones. */
+static const char *const upgrade3_sql =
+    "ALTER TABLE history ADD COLUMN kind TEXT NOT NULL DEFAULT 'menu';";
+static const char *const drop_llm_history_sql = "DROP TABLE IF EXISTS llm_history;";
 
 enum {
     Q_BEGIN, Q_COMMIT, Q_ROLLBACK,
@@ -82,7 +92,8 @@ enum {
     Q_INBOX_PUT, Q_INBOX_DONE, Q_INBOX_LOAD, Q_DEAD_LETTER,
     Q_OUTBOX_ADD, Q_OUTBOX_DEL, Q_OUTBOX_UPDATE, Q_OUTBOX_DROP_CHAT, Q_OUTBOX_LOAD,
     Q_SET_ACTIVE,
-    Q_HIST_ADD, Q_HIST_PRUNE, Q_HIST_LIST, Q_HIST_DEL, Q_LIST_RECORDS,
+    Q_HIST_ADD, Q_HIST_PRUNE, Q_HIST_LIST, Q_HIST_TURNS, Q_HIST_DEL, Q_LIST_RECORDS,
+    Q_EXPORT_HIST,
     Q_COUNT_ALL
 };
 
@@ -147,14 +158,21 @@ static const char *const queries[Q_COUNT_ALL] = {
     [Q_OUTBOX_LOAD] = "SELECT id, chat_id, method, params, attempts, not_before"
                       " FROM outbox ORDER BY id",
     [Q_SET_ACTIVE] = "UPDATE users SET active = ?2, updated = " NOW " WHERE chat_id = ?1",
-    [Q_HIST_ADD] = "INSERT INTO history(user_id, role, text, at)"
-                   " VALUES(?1, ?2, ?3, CAST(strftime('%s','now') AS INTEGER))",
-    /* keep the newest ?2 rows of the user */
+    [Q_HIST_ADD] = "INSERT INTO history(user_id, role, text, at, kind)"
+                   " VALUES(?1, ?2, ?3, CAST(strftime('%s','now') AS INTEGER), ?4)",
+    /* keep the newest ?2 rows of the user, and the newest ?3 'ai' rows
+     * (an id below a missing offset row compares NULL: kept) */
     [Q_HIST_PRUNE] = "DELETE FROM history WHERE user_id = ?1 AND id <="
                      " (SELECT id FROM history WHERE user_id = ?1 ORDER BY id DESC"
-                     " LIMIT 1 OFFSET ?2)",
+                     " LIMIT 1 OFFSET ?2)"
+                     " AND (kind <> 'ai' OR id <= (SELECT id FROM history"
+                     " WHERE user_id = ?1 AND kind = 'ai' ORDER BY id DESC LIMIT 1 OFFSET ?3))",
     [Q_HIST_LIST] = "SELECT role, text, at FROM (SELECT id, role, text, at FROM history"
                     " WHERE user_id = ?1 ORDER BY id DESC LIMIT ?2) ORDER BY id",
+    [Q_HIST_TURNS] = "SELECT role, text, at FROM (SELECT id, role, text, at FROM history"
+                     " WHERE user_id = ?1 AND kind = 'ai' ORDER BY id DESC LIMIT ?2)"
+                     " ORDER BY id",
+    [Q_EXPORT_HIST] = "SELECT role, kind, text, at FROM history WHERE user_id = ?1 ORDER BY id",
     [Q_HIST_DEL] = "DELETE FROM history WHERE user_id = ?1",
     [Q_LIST_RECORDS] = "SELECT id, form, json, created FROM records"
                        " WHERE user_id = ?1 ORDER BY id DESC LIMIT ?2",
@@ -293,6 +311,20 @@ store *store_open(const char *path, const bm_machine *m, char *err, size_t errle
         sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
         goto bad;
     }
+    /* a schema 2 database: history without kind (CREATE IF NOT EXISTS kept it) */
+    sqlite3_stmt *probe = NULL;
+    bool has_kind = sqlite3_prepare_v2(st->db, "SELECT kind FROM history LIMIT 0", -1, &probe,
+                                       NULL) == SQLITE_OK;
+    sqlite3_finalize(probe);
+    if ((!has_kind && sqlite3_exec(st->db, upgrade3_sql, NULL, NULL, &msg) != SQLITE_OK) ||
+        sqlite3_exec(st->db, drop_llm_history_sql, NULL, NULL, &msg) != SQLITE_OK) {
+        snprintf(err, errlen, "%s: schema 3: %s", path, msg ? msg : "?");
+        sqlite3_free(msg);
+        sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
+        goto bad;
+    }
+    if (!has_kind)
+        log_info("store", "%s: upgraded to schema 3 (history.kind)", path);
     for (int i = 0; i < Q_COUNT_ALL; i++) {
         if (sqlite3_prepare_v3(st->db, queries[i], -1, SQLITE_PREPARE_PERSISTENT,
                                &st->q[i], NULL) != SQLITE_OK) {
@@ -654,17 +686,37 @@ static cJSON *col_json(sqlite3_stmt *s, int i)
     }
 }
 
-char *store_export_user(store *st, int64_t user_id)
+int store_json_rows(store *st, const char *select_sql, int64_t user_id, cJSON *arr)
 {
-    cJSON *root = cJSON_CreateObject();
-    cJSON *vars = cJSON_CreateObject();
-    cJSON *recs = cJSON_CreateArray();
-    cJSON *user = NULL;
-    char *out = NULL;
-    int rc;
-    if (!root || !vars || !recs)
-        goto done;
+    sqlite3_stmt *s = NULL;
+    if (sqlite3_prepare_v2(st->db, select_sql, -1, &s, NULL) != SQLITE_OK)
+        return fail(st, "export rows");
+    sqlite3_bind_int64(s, 1, user_id);
+    int rc, n = 0;
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+        cJSON *o = cJSON_CreateObject();
+        if (!o || !cJSON_AddItemToArray(arr, o)) {
+            cJSON_Delete(o);
+            rc = SQLITE_NOMEM;
+            break;
+        }
+        int nc = sqlite3_column_count(s);
+        for (int i = 0; i < nc; i++)
+            cJSON_AddItemToObject(o, sqlite3_column_name(s, i), col_json(s, i));
+        n++;
+    }
+    if (rc != SQLITE_DONE) {
+        fail(st, "export rows");
+        n = -1;
+    }
+    sqlite3_finalize(s);
+    return n;
+}
 
+int store_export_into(store *st, int64_t user_id, cJSON *root)
+{
+    cJSON *user = NULL;
+    int rc;
     sqlite3_stmt *s = stmt(st, Q_EXPORT_USER);
     sqlite3_bind_int64(s, 1, user_id);
     rc = sqlite3_step(s);
@@ -677,25 +729,26 @@ char *store_export_user(store *st, int64_t user_id)
         user = cJSON_CreateNull();
     }
     sqlite3_reset(s);
-    if (!user) {
-        fail(st, "export user");
-        goto done;
+    if (!user || !cJSON_AddItemToObject(root, "user", user)) {
+        cJSON_Delete(user);
+        return fail(st, "export user");
     }
-    cJSON_AddItemToObject(root, "user", user);
 
+    cJSON *vars = cJSON_AddObjectToObject(root, "variables");
+    if (!vars)
+        return -1;
     s = stmt(st, Q_LOAD_VARS);
     sqlite3_bind_int64(s, 1, user_id);
     while ((rc = sqlite3_step(s)) == SQLITE_ROW)
         cJSON_AddItemToObject(vars, (const char *)sqlite3_column_text(s, 0),
                               cJSON_CreateString((const char *)sqlite3_column_text(s, 1)));
     sqlite3_reset(s);
-    cJSON_AddItemToObject(root, "variables", vars);
-    vars = NULL;
-    if (rc != SQLITE_DONE) {
-        fail(st, "export vars");
-        goto done;
-    }
+    if (rc != SQLITE_DONE)
+        return fail(st, "export vars");
 
+    cJSON *recs = cJSON_AddArrayToObject(root, "records");
+    if (!recs)
+        return -1;
     s = stmt(st, Q_EXPORT_RECORDS);
     sqlite3_bind_int64(s, 1, user_id);
     while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
@@ -711,21 +764,42 @@ char *store_export_user(store *st, int64_t user_id)
         cJSON_AddItemToArray(recs, r);
     }
     sqlite3_reset(s);
-    cJSON_AddItemToObject(root, "records", recs);
-    recs = NULL;
-    if (rc != SQLITE_DONE) {
-        fail(st, "export records");
-        goto done;
+    if (rc != SQLITE_DONE)
+        return fail(st, "export records");
+
+    cJSON *hist = cJSON_AddArrayToObject(root, "history");
+    if (!hist)
+        return -1;
+    s = stmt(st, Q_EXPORT_HIST);
+    sqlite3_bind_int64(s, 1, user_id);
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+        cJSON *h = cJSON_CreateObject();
+        if (!h || !cJSON_AddItemToArray(hist, h)) {
+            cJSON_Delete(h);
+            rc = SQLITE_NOMEM;
+            break;
+        }
+        for (int i = 0; i < 4; i++)
+            cJSON_AddItemToObject(h, sqlite3_column_name(s, i), col_json(s, i));
     }
-    char *js = cJSON_Print(root);
-    if (js) {
-        out = strdup(js);
-        cJSON_free(js);
+    sqlite3_reset(s);
+    if (rc != SQLITE_DONE)
+        return fail(st, "export history");
+    return 0;
+}
+
+char *store_export_user(store *st, int64_t user_id)
+{
+    cJSON *root = cJSON_CreateObject();
+    char *out = NULL;
+    if (root && store_export_into(st, user_id, root) == 0) {
+        char *js = cJSON_Print(root);
+        if (js) {
+            out = strdup(js);
+            cJSON_free(js);
+        }
     }
-done:
     cJSON_Delete(root);
-    cJSON_Delete(vars);
-    cJSON_Delete(recs);
     return out;
 }
 
@@ -903,8 +977,15 @@ int store_set_active(store *st, int64_t chat_id, int active)
 
 /* ---- history: the recent conversation ------------------------------------ */
 
-int store_history_add(store *st, int64_t user_id, const char *role, const char *text)
+static const char *const hist_kinds[] = {
+    [STORE_HIST_MENU] = "menu", [STORE_HIST_AI] = "ai", [STORE_HIST_HANDOFF] = "handoff",
+};
+
+int store_history_add(store *st, int64_t user_id, const char *role, store_hist_kind kind,
+                      const char *text)
 {
+    if ((unsigned)kind >= sizeof hist_kinds / sizeof hist_kinds[0])
+        kind = STORE_HIST_MENU;
     if (!text || !*text)
         return 0;
     char *cut = NULL;
@@ -924,6 +1005,7 @@ int store_history_add(store *st, int64_t user_id, const char *role, const char *
     sqlite3_bind_int64(s, 1, user_id);
     sqlite3_bind_text(s, 2, role, -1, SQLITE_STATIC);
     sqlite3_bind_text(s, 3, cut ? cut : text, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(s, 4, hist_kinds[kind], -1, SQLITE_STATIC);
     int rc = exec_done(st, s, "history add");
     free(cut);
     if (rc)
@@ -931,12 +1013,14 @@ int store_history_add(store *st, int64_t user_id, const char *role, const char *
     s = stmt(st, Q_HIST_PRUNE);
     sqlite3_bind_int64(s, 1, user_id);
     sqlite3_bind_int(s, 2, STORE_HISTORY_MAX);
+    sqlite3_bind_int(s, 3, STORE_HISTORY_AI_KEEP);
     return exec_done(st, s, "history prune");
 }
 
-int store_history_list(store *st, int64_t user_id, int max, store_history_fn fn, void *ud)
+static int history_rows(store *st, int q, int64_t user_id, int max, store_history_fn fn,
+                        void *ud)
 {
-    sqlite3_stmt *s = stmt(st, Q_HIST_LIST);
+    sqlite3_stmt *s = stmt(st, q);
     sqlite3_bind_int64(s, 1, user_id);
     sqlite3_bind_int(s, 2, max);
     int n = 0, rc;
@@ -953,6 +1037,16 @@ int store_history_list(store *st, int64_t user_id, int max, store_history_fn fn,
     if (rc != SQLITE_DONE)
         return fail(st, "history list");
     return n;
+}
+
+int store_history_list(store *st, int64_t user_id, int max, store_history_fn fn, void *ud)
+{
+    return history_rows(st, Q_HIST_LIST, user_id, max, fn, ud);
+}
+
+int store_history_turns(store *st, int64_t user_id, int max, store_history_fn fn, void *ud)
+{
+    return history_rows(st, Q_HIST_TURNS, user_id, max, fn, ud);
 }
 
 int store_list_records(store *st, int64_t user_id, int max, store_record_fn fn, void *ud)

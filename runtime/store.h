@@ -5,7 +5,7 @@
  * version of the bot: a renamed state is found through the machine's moves,
  * a vanished one is listed by store_list_stale for bot_migrate.
  *
- * Schema (meta.schema_version = 2):
+ * Schema (meta.schema_version = 3):
  *   meta(key PK, value)                 schema_version, shape_hash
  *   users(user_id PK, chat_id, lang, first_name, username, state, form,
  *         field, active, created, updated)
@@ -14,8 +14,9 @@
  *   handled(update_id PK, at)           Telegram updates already handled
  *   inbox(update_id PK, chat_id, json, at)        updates stored, not yet handled
  *   dead_letter(update_id PK, chat_id, json, reason, at)   updates given up on
- *   history(id PK, user_id, role, text, at)   the recent conversation
- *                                       (store_history_*; at unix seconds)
+ *   history(id PK, user_id, role, text, at, kind)   the recent conversation
+ *                                       (store_history_*; at unix seconds;
+ *                                       schema 3 added kind)
  *   outbox(id PK, chat_id, method, params, attempts, not_before)
  *                                       Bot API calls not yet accepted
  *                                       (not_before: unix ms, 0 = now)
@@ -94,13 +95,26 @@ typedef struct store_user {
 int store_list_stale(store *st, store_user **out, int *n);
 void store_users_free(store_user *v, int n);
 
-/* Erase every row about the user. */
+/* Erase every row about the user in the store's own tables: users, vars,
+ * records, history. (The other modules erase theirs: bot_delete_user.) */
 int store_delete_user(store *st, int64_t user_id);
 
-/* Everything stored about the user as pretty-printed JSON:
- * {"user": {...} | null, "variables": {...}, "records": [...]}.
- * Returns a malloc'd string, NULL on error. */
+/* What the store's own tables hold about the user, added to the object
+ * root: "user": {...} | null, "variables": {...}, "records": [...],
+ * "history": [{"role", "kind", "text", "at"}...] (oldest first).
+ * 0, or -1 on error (root may then hold part of it). */
+struct cJSON;
+int store_export_into(store *st, int64_t user_id, struct cJSON *root);
+
+/* store_export_into as pretty-printed JSON. malloc'd, NULL on error. */
 char *store_export_user(store *st, int64_t user_id);
+
+/* For the exports of modules that keep their own tables in the store's
+ * database: appends every row of select_sql (one parameter, ?1 = the
+ * user id) to the array arr as an object keyed by column name (integers
+ * as numbers, text as strings, NULL as null). Returns the number of rows,
+ * -1 on error. */
+int store_json_rows(store *st, const char *select_sql, int64_t user_id, struct cJSON *arr);
 
 /* 1 if the user has a row, 0 if not, -1 on error. */
 int store_user_exists(store *st, int64_t user_id);
@@ -162,22 +176,44 @@ int store_outbox_load(store *st, store_outbox_fn fn, void *ud);
 int store_set_active(store *st, int64_t chat_id, int active);
 
 /* ---- history: each user's recent conversation ----------------------------
- * A capped log of what the user wrote and what the bot answered, for the
- * operator's view of a handoff (and an LLM's context). Only the newest
- * STORE_HISTORY_MAX rows per user are kept; each text is cut to
- * STORE_HISTORY_TEXT_MAX bytes (on a UTF-8 boundary). store_delete_user
- * erases them. */
+ * The one message log: what the user wrote, what the bot sent, what an
+ * operator wrote during a handoff. The handoff card shows all of it; the
+ * model's context is the `ai` rows only (store_history_turns).
+ *
+ * role says who: "user", "bot" or "operator". kind says what it was part
+ * of, so that menu traffic never reaches the model:
+ *   STORE_HIST_MENU     the dialogue machine: commands, buttons, menus,
+ *                       forms, offline answers (and their texts)
+ *   STORE_HIST_AI       a turn with the model: the user's question and the
+ *                       model's answer (only answers that reached the user)
+ *   STORE_HIST_HANDOFF  relayed between the user and an operator
+ * Capped: the newest STORE_HISTORY_MAX rows per user are kept, and beside
+ * them the newest STORE_HISTORY_AI_KEEP `ai` rows, so a walk through the
+ * menus does not push the conversation with the model out (at most 48
+ * rows per user). Each text is cut to STORE_HISTORY_TEXT_MAX bytes (on a
+ * UTF-8 boundary). store_delete_user erases them. */
 #define STORE_HISTORY_MAX 40
+#define STORE_HISTORY_AI_KEEP 8
 #define STORE_HISTORY_TEXT_MAX 2000
 
-/* Append one message; role is "user" or "bot" (a static string). An empty
- * text is not stored. 0 or -1. */
-int store_history_add(store *st, int64_t user_id, const char *role, const char *text);
-/* Calls fn for the user's newest `max` messages, oldest first (strings
- * borrowed for the call; at = unix seconds). fn returns non-zero to stop
- * (-1 returned). Returns how many, -1 on error. */
+typedef enum store_hist_kind {
+    STORE_HIST_MENU = 0,
+    STORE_HIST_AI,
+    STORE_HIST_HANDOFF,
+} store_hist_kind;
+
+/* Append one message; role is "user", "bot" or "operator" (a static
+ * string). An empty text is not stored. 0 or -1. */
+int store_history_add(store *st, int64_t user_id, const char *role, store_hist_kind kind,
+                      const char *text);
+/* Calls fn for the user's newest `max` messages of every kind, oldest
+ * first (strings borrowed for the call; at = unix seconds). fn returns
+ * non-zero to stop (-1 returned). Returns how many, -1 on error. */
 typedef int (*store_history_fn)(void *ud, const char *role, const char *text, int64_t at);
 int store_history_list(store *st, int64_t user_id, int max, store_history_fn fn, void *ud);
+/* The same for the user's newest `max` STORE_HIST_AI rows only: the
+ * conversation with the model, for its next request. */
+int store_history_turns(store *st, int64_t user_id, int max, store_history_fn fn, void *ud);
 
 /* Calls fn for the user's newest `max` form records, newest first (json is
  * the record's object text, created an ISO time; borrowed). Same return

@@ -7,13 +7,15 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <cjson/cJSON.h>
 #include <sqlite3.h>
 
 #include "log.h"
 
 struct usage {
+    store *st;
     sqlite3 *db;
-    sqlite3_stmt *add, *get, *prune;
+    sqlite3_stmt *add, *get, *prune, *del;
 };
 
 usage *usage_open(store *st, char *err, size_t errlen)
@@ -23,6 +25,7 @@ usage *usage_open(store *st, char *err, size_t errlen)
         snprintf(err, errlen, "out of memory");
         return NULL;
     }
+    u->st = st;
     u->db = store_sqlite(st);
     const char *ddl = "CREATE TABLE IF NOT EXISTS llm_usage("
                       "user_id INTEGER NOT NULL, day TEXT NOT NULL, tokens INTEGER NOT NULL,"
@@ -34,7 +37,11 @@ usage *usage_open(store *st, char *err, size_t errlen)
                            -1, &u->add, NULL) != SQLITE_OK ||
         sqlite3_prepare_v2(u->db, "SELECT tokens FROM llm_usage WHERE user_id = ?1 AND day = ?2",
                            -1, &u->get, NULL) != SQLITE_OK ||
-        sqlite3_prepare_v2(u->db, "DELETE FROM llm_usage WHERE day < ?1", -1, &u->prune,
+        /* 40 days before today in UTC: a day either side of the zone's
+         * date does not matter for a report's horizon */
+        sqlite3_prepare_v2(u->db, "DELETE FROM llm_usage WHERE day < date('now', '-40 days')",
+                           -1, &u->prune, NULL) != SQLITE_OK ||
+        sqlite3_prepare_v2(u->db, "DELETE FROM llm_usage WHERE user_id = ?1", -1, &u->del,
                            NULL) != SQLITE_OK) {
         snprintf(err, errlen, "usage table: %s", sqlite3_errmsg(u->db));
         usage_free(u);
@@ -50,6 +57,7 @@ void usage_free(usage *u)
     sqlite3_finalize(u->add);
     sqlite3_finalize(u->get);
     sqlite3_finalize(u->prune);
+    sqlite3_finalize(u->del);
     free(u);
 }
 
@@ -66,12 +74,8 @@ int usage_add(usage *u, int64_t user_id, const char *day, int64_t tokens)
         return -1;
     }
     /* Keep 40 days: enough for any monthly report, bounded for ever. */
-    char old[16];
-    usage_day(NULL, time(NULL) - 40 * 86400, old, sizeof old);
-    sqlite3_bind_text(u->prune, 1, old, -1, SQLITE_STATIC);
     sqlite3_step(u->prune);
     sqlite3_reset(u->prune);
-    sqlite3_clear_bindings(u->prune);
     return 0;
 }
 
@@ -90,24 +94,24 @@ int64_t usage_today(usage *u, int64_t user_id, const char *day)
     return v;
 }
 
-void usage_day(const char *tz, time_t t, char *out, size_t outlen)
+int usage_delete_user(usage *u, int64_t user_id)
 {
-    struct tm tm;
-    if (!tz || !*tz) {
-        gmtime_r(&t, &tm);
-    } else {
-        const char *cur = getenv("TZ");
-        char *saved = cur ? strdup(cur) : NULL;
-        setenv("TZ", tz, 1);
-        tzset();
-        localtime_r(&t, &tm);
-        if (saved) {
-            setenv("TZ", saved, 1);
-            free(saved);
-        } else {
-            unsetenv("TZ");
-        }
-        tzset();
+    sqlite3_bind_int64(u->del, 1, user_id);
+    int rc = sqlite3_step(u->del);
+    sqlite3_reset(u->del);
+    sqlite3_clear_bindings(u->del);
+    if (rc != SQLITE_DONE) {
+        log_warn("usage", "%s", sqlite3_errmsg(u->db));
+        return -1;
     }
-    strftime(out, outlen, "%Y-%m-%d", &tm);
+    return 0;
+}
+
+int usage_export_user(usage *u, int64_t user_id, cJSON *root)
+{
+    cJSON *arr = cJSON_AddArrayToObject(root, "llm_usage");
+    if (!arr || store_json_rows(u->st, "SELECT day, tokens FROM llm_usage WHERE user_id = ?1"
+                                       " ORDER BY day", user_id, arr) < 0)
+        return -1;
+    return 0;
 }

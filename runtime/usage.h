@@ -3,9 +3,10 @@
  *
  * Table (created by usage_open when missing):
  *   llm_usage(user_id, day, tokens, PK(user_id, day))
- * day is the local date "YYYY-MM-DD" in the spec's time zone (usage_day),
- * so a day's total resets at that zone's midnight. Rows older than 40 days
- * are pruned by usage_add.
+ * day is the local date "YYYY-MM-DD" in the spec's time zone (the caller
+ * computes it with limits.h's lim_day, the one way to a local day), so a
+ * day's total resets at that zone's midnight. Rows older than 40 days are
+ * pruned by usage_add.
  *
  * A usage handle borrows the store's SQLite connection: statements run in
  * whatever transaction the store has open. One handle, one thread.
@@ -15,7 +16,6 @@
 
 #include <stddef.h>
 #include <stdint.h>
-#include <time.h>
 
 #include "store.h"
 
@@ -31,9 +31,11 @@ int usage_add(usage *u, int64_t user_id, const char *day, int64_t tokens);
 /* The user's total for day (0 when none), -1 on a database error. */
 int64_t usage_today(usage *u, int64_t user_id, const char *day);
 
-/* The local date of `t` in time zone tz (an IANA name such as
- * "Europe/Belgrade"; NULL or "" = UTC) as "YYYY-MM-DD" into out (>= 11
- * bytes). Switches TZ for the call and restores it: not thread-safe. */
-void usage_day(const char *tz, time_t t, char *out, size_t outlen);
+/* Erase the user's rows (delete_data). 0 or -1. */
+int usage_delete_user(usage *u, int64_t user_id);
+/* Adds "llm_usage": [{"day", "tokens"}...] (the user's) to root
+ * (export_data). 0 or -1. */
+struct cJSON;
+int usage_export_user(usage *u, int64_t user_id, struct cJSON *root);
 
 #endif

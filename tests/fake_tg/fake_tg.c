@@ -2617,6 +2617,16 @@ void fake_tg_declare_forum(fake_tg *ft, int64_t chat_id, const char *title)
     pthread_mutex_unlock(&ft->mu);
 }
 
+void fake_tg_declare_group(fake_tg *ft, int64_t chat_id, const char *title)
+{
+    pthread_mutex_lock(&ft->mu);
+    chat *c = get_chat(ft, chat_id);
+    c->forum = false;
+    free(c->title);
+    c->title = xstrdup(title ? title : "Group");
+    pthread_mutex_unlock(&ft->mu);
+}
+
 int64_t fake_tg_push_topic_text(fake_tg *ft, const fake_tg_user *u, int64_t group_id,
                                 int64_t thread_id, const char *text)
 {

@@ -296,6 +296,11 @@ int64_t fake_tg_push_group_text(fake_tg *ft, const fake_tg_user *u, int64_t grou
 /* Declares chat_id (< 0) a forum supergroup titled `title` (NULL: "Forum"). */
 void fake_tg_declare_forum(fake_tg *ft, int64_t chat_id, const char *title);
 
+/* Declares chat_id (< 0) a group that is not a forum, titled `title` (NULL:
+ * "Group"): the bot may send to it; topics there are 400 "the chat is not a
+ * forum" (a managers' group without topics). */
+void fake_tg_declare_group(fake_tg *ft, int64_t chat_id, const char *title);
+
 /* A text message from u in topic thread_id of forum group_id (thread 0: the
  * General topic, no message_thread_id). Returns the update_id. */
 int64_t fake_tg_push_topic_text(fake_tg *ft, const fake_tg_user *u, int64_t group_id,

@@ -294,6 +294,30 @@ static void test_take_authority(void)
     bm_effects_free(&fx);
 }
 
+/* During a handoff the user's menu buttons are answered and dropped, but a
+ * vote under an earlier AI answer ("bm:fb:...") goes on to bot.c, where
+ * fb_press counts it; a request for an operator too. */
+static void test_feedback_in_handoff(void)
+{
+    bm_effects fx;
+    bm_effects_init(&fx);
+    int64_t id;
+    CU_ASSERT_EQUAL_FATAL(ho_insert(h, 3003, 3003, 103, &id), 0);
+    bm_input in = cb_in(3003, "bm:fb:12:h");
+    in.user.chat_id = 3003;
+    CU_ASSERT_EQUAL(ho_take(h, &in, &fx), 0); /* not taken: the vote counts */
+    CU_ASSERT_EQUAL(fx.n, 0);
+    in.text = "bm:fb:12:o";
+    CU_ASSERT_EQUAL(ho_take(h, &in, &fx), 0);
+    in.text = "bm:operator";
+    CU_ASSERT_EQUAL(ho_take(h, &in, &fx), 0);
+    in.text = "main.0"; /* a menu button: answered, dropped */
+    CU_ASSERT_EQUAL(ho_take(h, &in, &fx), 1);
+    CU_ASSERT_EQUAL(count(&fx, BM_FX_ANSWER, NULL), 1);
+    CU_ASSERT_EQUAL(ho_close(h, id, 3003), 1);
+    bm_effects_free(&fx);
+}
+
 static void test_admin_commands(void)
 {
     bm_effects fx;
@@ -331,22 +355,58 @@ static void test_history(void)
     char t[16];
     for (int i = 0; i < STORE_HISTORY_MAX + 5; i++) {
         snprintf(t, sizeof t, "m%d", i);
-        CU_ASSERT_EQUAL(store_history_add(st, 77, i % 2 ? "bot" : "user", t), 0);
+        CU_ASSERT_EQUAL(store_history_add(st, 77, i % 2 ? "bot" : "user", STORE_HIST_MENU, t), 0);
     }
-    CU_ASSERT_EQUAL(store_history_add(st, 77, "user", ""), 0); /* not stored */
+    CU_ASSERT_EQUAL(store_history_add(st, 77, "user", STORE_HIST_MENU, ""), 0); /* not stored */
     CU_ASSERT_EQUAL(store_history_list(st, 77, 1000, NULL, NULL), STORE_HISTORY_MAX);
     char buf[256] = "";
     CU_ASSERT_EQUAL(store_history_list(st, 77, 2, hist_cb, buf), 2);
     CU_ASSERT_STRING_EQUAL(buf, "bot:m43;user:m44;"); /* the newest two, oldest first */
+    CU_ASSERT_EQUAL(store_history_turns(st, 77, 6, NULL, NULL), 0); /* no model turns */
     /* a long text is cut on a character boundary */
     char *big = malloc(3 * STORE_HISTORY_TEXT_MAX + 1);
     big[0] = 0;
     for (int i = 0; i < STORE_HISTORY_TEXT_MAX; i++)
         strcat(big, "ж");
-    CU_ASSERT_EQUAL(store_history_add(st, 78, "user", big), 0);
+    CU_ASSERT_EQUAL(store_history_add(st, 78, "user", STORE_HIST_MENU, big), 0);
     free(big);
     CU_ASSERT_EQUAL(store_delete_user(st, 77), 0);
     CU_ASSERT_EQUAL(store_history_list(st, 77, 1000, NULL, NULL), 0);
+}
+
+/* One log for the handoff card and the model: the model's context is the
+ * `ai` turns only, and a walk through the menus does not push them out. */
+static void test_history_turns(void)
+{
+    char t[16];
+    for (int i = 0; i < STORE_HISTORY_AI_KEEP + 2; i++) { /* 10 turns, 8 kept */
+        snprintf(t, sizeof t, "a%d", i);
+        CU_ASSERT_EQUAL(store_history_add(st, 79, i % 2 ? "bot" : "user", STORE_HIST_AI, t), 0);
+    }
+    CU_ASSERT_EQUAL(store_history_add(st, 79, "operator", STORE_HIST_HANDOFF, "op"), 0);
+    for (int i = 0; i < 2 * STORE_HISTORY_MAX; i++) {
+        snprintf(t, sizeof t, "m%d", i);
+        CU_ASSERT_EQUAL(store_history_add(st, 79, i % 2 ? "bot" : "user", STORE_HIST_MENU, t), 0);
+    }
+    /* the cap: 40 newest rows, and the newest 8 model turns beside them */
+    CU_ASSERT_EQUAL(store_history_list(st, 79, 1000, NULL, NULL),
+                    STORE_HISTORY_MAX + STORE_HISTORY_AI_KEEP);
+    char buf[256] = "";
+    CU_ASSERT_EQUAL(store_history_turns(st, 79, 4, hist_cb, buf), 4);
+    CU_ASSERT_STRING_EQUAL(buf, "user:a6;bot:a7;user:a8;bot:a9;");
+    CU_ASSERT_EQUAL(store_history_turns(st, 79, 1000, NULL, NULL), STORE_HISTORY_AI_KEEP);
+    /* the card sees every kind, newest first in the list's order */
+    buf[0] = 0;
+    CU_ASSERT_EQUAL(store_history_list(st, 79, 1, hist_cb, buf), 1);
+    CU_ASSERT_STRING_EQUAL(buf, "bot:m79;");
+    /* more model turns: the oldest kept ones go, the cap holds */
+    for (int i = 0; i < 4; i++)
+        CU_ASSERT_EQUAL(store_history_add(st, 79, "user", STORE_HIST_AI, "again"), 0);
+    CU_ASSERT_EQUAL(store_history_turns(st, 79, 1000, NULL, NULL), STORE_HISTORY_AI_KEEP);
+    CU_ASSERT(store_history_list(st, 79, 1000, NULL, NULL) <=
+              STORE_HISTORY_MAX + STORE_HISTORY_AI_KEEP);
+    CU_ASSERT_EQUAL(store_delete_user(st, 79), 0);
+    CU_ASSERT_EQUAL(store_history_list(st, 79, 1000, NULL, NULL), 0);
 }
 
 int main(void)
@@ -363,6 +423,8 @@ int main(void)
     CU_add_test(s, "authority of buttons and group messages", test_take_authority);
     CU_add_test(s, "admin commands", test_admin_commands);
     CU_add_test(s, "conversation history", test_history);
+    CU_add_test(s, "model turns in the one log", test_history_turns);
+    CU_add_test(s, "feedback votes during a handoff", test_feedback_in_handoff);
     CU_basic_set_mode(CU_BRM_VERBOSE);
     CU_basic_run_tests();
     unsigned fails = CU_get_number_of_failures();

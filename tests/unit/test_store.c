@@ -1,10 +1,12 @@
 /*
  * test_store.c — runtime/store.c and runtime/bot.c on a real SQLite file in
  * a temporary directory: round trips, a restart in the middle of a form,
- * migration after a machine update, delete and export of a user's data.
+ * migration after a machine update, delete and export of a user's data,
+ * the schema 2 -> 3 upgrade.
  */
 #include <CUnit/Basic.h>
 #include <cJSON.h>
+#include <sqlite3.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -88,8 +90,51 @@ static void test_round_trip(void)
     int found;
     char *ver = store_get_meta(st, "schema_version", &found);
     CU_ASSERT_EQUAL(found, 1);
-    CU_ASSERT_STRING_EQUAL(ver, "2");
+    CU_ASSERT_STRING_EQUAL(ver, "3");
     free(ver);
+    store_close(st);
+}
+
+/* A schema 2 database (the first online-LLM build): history gains kind
+ * (old rows are 'menu'), llm_history goes, the version becomes 3. */
+static void test_upgrade_3(void)
+{
+    new_db();
+    sqlite3 *d;
+    CU_ASSERT_EQUAL_FATAL(sqlite3_open(db, &d), SQLITE_OK);
+    CU_ASSERT_EQUAL(sqlite3_exec(d,
+        "CREATE TABLE meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);"
+        "INSERT INTO meta VALUES('schema_version', '2');"
+        "CREATE TABLE history(id INTEGER PRIMARY KEY AUTOINCREMENT, user_id INTEGER NOT NULL,"
+        " role TEXT NOT NULL, text TEXT NOT NULL, at INTEGER NOT NULL);"
+        "CREATE INDEX history_user ON history(user_id, id);"
+        "INSERT INTO history(user_id, role, text, at) VALUES(7, 'user', 'hello', 1700000000);"
+        "CREATE TABLE llm_history(id INTEGER PRIMARY KEY, user_id INTEGER NOT NULL,"
+        " role TEXT NOT NULL, content TEXT NOT NULL, at TEXT NOT NULL);"
+        "INSERT INTO llm_history(user_id, role, content, at) VALUES(7, 'user', 'hello', 'x');",
+        NULL, NULL, NULL), SQLITE_OK);
+    sqlite3_close(d);
+    char err[256];
+    store *st = store_open(db, &tiny_machine, err, sizeof err);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(st);
+    CU_ASSERT_EQUAL(store_history_list(st, 7, 10, NULL, NULL), 1);
+    CU_ASSERT_EQUAL(store_history_turns(st, 7, 10, NULL, NULL), 0);
+    CU_ASSERT_EQUAL(store_history_add(st, 7, "bot", STORE_HIST_AI, "hi"), 0);
+    CU_ASSERT_EQUAL(store_history_turns(st, 7, 10, NULL, NULL), 1);
+    sqlite3_stmt *q;
+    CU_ASSERT_EQUAL(sqlite3_prepare_v2(store_sqlite(st), "SELECT count(*) FROM sqlite_master"
+                                       " WHERE name = 'llm_history'", -1, &q, NULL), SQLITE_OK);
+    CU_ASSERT_EQUAL(sqlite3_step(q), SQLITE_ROW);
+    CU_ASSERT_EQUAL(sqlite3_column_int(q, 0), 0);
+    sqlite3_finalize(q);
+    int found;
+    char *ver = store_get_meta(st, "schema_version", &found);
+    CU_ASSERT_STRING_EQUAL(ver ? ver : "", "3");
+    free(ver);
+    store_close(st);
+    /* and again: nothing left to do */
+    st = store_open(db, &tiny_machine, err, sizeof err);
+    CU_ASSERT_PTR_NOT_NULL(st);
     store_close(st);
 }
 
@@ -333,6 +378,7 @@ int main(void)
     CU_pSuite s = CU_add_suite("store", NULL, NULL);
     CU_add_test(s, "save and load round trip", test_round_trip);
     CU_add_test(s, "open failures", test_open_fails);
+    CU_add_test(s, "schema 2 -> 3 (history.kind)", test_upgrade_3);
     CU_add_test(s, "restart mid-form, export, delete", test_restart_mid_form);
     CU_add_test(s, "migration by moves and to start", test_migration);
     CU_add_test(s, "long export is split", test_export_split);

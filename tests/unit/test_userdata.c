@@ -1,0 +1,249 @@
+/*
+ * test_userdata.c — export_data and delete_data cover every table: a user
+ * gets rows in each table of the bot's database (store, feedback, handoff,
+ * limits, leads), export_data returns all of them, and delete_data leaves
+ * none. The check walks the database's schema, so a table added later
+ * with a user_id column that delete_data forgets fails here, and so does
+ * a new table without one that nobody has looked at (KEPT below).
+ */
+#include <CUnit/Basic.h>
+#include <cJSON.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "bot.h"
+#include "handoff.h"
+#include "log.h"
+#include "store.h"
+#include "support/tiny_machine.h"
+
+static char dir[64];
+
+/* Tables without a user_id column, and why delete_data leaves them. */
+static const char *const KEPT[] = {
+    "meta",            /* the schema version, the machine's shape */
+    "handled",         /* update ids only */
+    "inbox",           /* updates in transit: handled (and removed) next */
+    "outbox",          /* calls in transit, the deletion's confirmation among them */
+    "dead_letter",     /* updates given up on: operational, by chat and update id */
+    "lead_topics",     /* the managers' named topics */
+    "sqlite_sequence", /* SQLite's AUTOINCREMENT counters */
+};
+
+static int64_t one(sqlite3 *db, const char *sql)
+{
+    sqlite3_stmt *q;
+    int64_t n = -1;
+    if (sqlite3_prepare_v2(db, sql, -1, &q, NULL) == SQLITE_OK && sqlite3_step(q) == SQLITE_ROW)
+        n = sqlite3_column_int64(q, 0);
+    sqlite3_finalize(q);
+    return n;
+}
+
+static int exec(sqlite3 *db, const char *sql)
+{
+    char *msg = NULL;
+    int rc = sqlite3_exec(db, sql, NULL, NULL, &msg);
+    if (rc != SQLITE_OK)
+        fprintf(stderr, "%s: %s\n", sql, msg ? msg : "?");
+    sqlite3_free(msg);
+    return rc;
+}
+
+static bool has_user_id(sqlite3 *db, const char *table)
+{
+    char sql[160];
+    snprintf(sql, sizeof sql, "SELECT count(*) FROM pragma_table_info('%s') WHERE name = 'user_id'",
+             table);
+    return one(db, sql) == 1;
+}
+
+static bool kept(const char *table)
+{
+    for (size_t i = 0; i < sizeof KEPT / sizeof KEPT[0]; i++)
+        if (!strcmp(KEPT[i], table))
+            return true;
+    return false;
+}
+
+/* Everything a user can leave behind, for user id. */
+static void fill(bot *b, int64_t id)
+{
+    sqlite3 *db = store_sqlite(bot_store(b));
+    bm_effects fx;
+    bm_effects_init(&fx);
+    bm_input in = {.kind = BM_IN_TEXT, .text = "/start",
+                   .user = {.id = id, .chat_id = id, .first_name = "Ann", .username = "ann",
+                            .language_code = "en"}};
+    CU_ASSERT_EQUAL(bot_handle(b, &in, &fx), 0); /* users, history */
+    bm_effects_free(&fx);
+    store *st = bot_store(b);
+    CU_ASSERT_EQUAL(store_add_record(st, id, TF_BOOKING, "{\"name\":\"Ann Lee\"}"), 0);
+    CU_ASSERT_EQUAL(store_history_add(st, id, "user", STORE_HIST_AI, "how much is the deposit?"), 0);
+    CU_ASSERT_EQUAL(store_history_add(st, id, "bot", STORE_HIST_AI, "The deposit is €300."), 0);
+    CU_ASSERT_EQUAL(store_history_add(st, id, "operator", STORE_HIST_HANDOFF, "Hello Ann"), 0);
+    int64_t hid;
+    CU_ASSERT_EQUAL(ho_insert(bot_handoff(b), id, id, 100 + id % 100, &hid), 0);
+    CU_ASSERT_EQUAL(ho_add_manager(bot_handoff(b), id, "Ann"), 0);
+    char sql[1024];
+    snprintf(sql, sizeof sql,
+             "INSERT INTO vars(user_id, name, value) VALUES(%lld, 'nick', 'annie');"
+             "INSERT INTO ai_answers(id, user_id, chat_id, at) VALUES(%lld, %lld, %lld, 1700000000);"
+             "INSERT INTO votes(answer_id, user_id, chat_id, message_id, vote, at)"
+             " VALUES(%lld, %lld, %lld, 77, 'helped', 1700000001);"
+             "INSERT INTO llm_usage(user_id, day, tokens) VALUES(%lld, '2026-05-12', 123);"
+             "INSERT INTO leads(user_id, form, text, thread_id, posted)"
+             " VALUES(%lld, 'booking', '📝 New lead · booking', 105, 1);",
+             (long long)id, (long long)id, (long long)id, (long long)id, (long long)id,
+             (long long)id, (long long)id, (long long)id, (long long)id);
+    CU_ASSERT_EQUAL(exec(db, sql), SQLITE_OK);
+}
+
+static cJSON *array(const cJSON *root, const char *key, int n)
+{
+    cJSON *a = cJSON_GetObjectItemCaseSensitive(root, key);
+    CU_ASSERT_TRUE(cJSON_IsArray(a));
+    if (cJSON_GetArraySize(a) != n)
+        fprintf(stderr, "\n  %s: %d items, expected %d\n", key, cJSON_GetArraySize(a), n);
+    CU_ASSERT_EQUAL(cJSON_GetArraySize(a), n);
+    return a;
+}
+
+static const char *str(const cJSON *o, const char *key)
+{
+    const char *s = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(o, key));
+    return s ? s : "(none)";
+}
+
+static double num(const cJSON *o, const char *key)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
+    return cJSON_IsNumber(v) ? v->valuedouble : -1;
+}
+
+static void test_export_and_delete(void)
+{
+    char db[128], err[256];
+    snprintf(db, sizeof db, "%s/bot.db", dir);
+    bot *b = bot_new(&tiny_machine, db, err, sizeof err);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(b);
+    sqlite3 *sq = store_sqlite(bot_store(b));
+    fill(b, 42);
+    fill(b, 43);
+
+    /* export_data: every table's rows about 42, none of 43's */
+    char *js = bot_export_user(b, 42);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(js);
+    cJSON *root = cJSON_Parse(js);
+    free(js);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(root);
+    const char *keys[] = {"user", "variables", "records", "history", "ai_answers", "votes",
+                          "handoffs", "manager", "llm_usage", "leads"};
+    CU_ASSERT_EQUAL(cJSON_GetArraySize(root), (int)(sizeof keys / sizeof keys[0]));
+    for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++)
+        CU_ASSERT_PTR_NOT_NULL(cJSON_GetObjectItemCaseSensitive(root, keys[i]));
+    CU_ASSERT_EQUAL(num(cJSON_GetObjectItem(root, "user"), "user_id"), 42);
+    CU_ASSERT_STRING_EQUAL(str(cJSON_GetObjectItem(root, "variables"), "nick"), "annie");
+    cJSON *a = array(root, "records", 1);
+    CU_ASSERT_STRING_EQUAL(str(cJSON_GetObjectItem(cJSON_GetArrayItem(a, 0), "data"), "name"),
+                           "Ann Lee");
+    a = array(root, "history", 6); /* /start, its two messages, two turns, the operator */
+    CU_ASSERT_STRING_EQUAL(str(cJSON_GetArrayItem(a, 0), "text"), "/start");
+    CU_ASSERT_STRING_EQUAL(str(cJSON_GetArrayItem(a, 1), "kind"), "menu");
+    CU_ASSERT_STRING_EQUAL(str(cJSON_GetArrayItem(a, 3), "kind"), "ai");
+    CU_ASSERT_STRING_EQUAL(str(cJSON_GetArrayItem(a, 5), "role"), "operator");
+    a = array(root, "ai_answers", 1);
+    CU_ASSERT_EQUAL(num(cJSON_GetArrayItem(a, 0), "id"), 42);
+    a = array(root, "votes", 1);
+    CU_ASSERT_STRING_EQUAL(str(cJSON_GetArrayItem(a, 0), "vote"), "helped");
+    a = array(root, "handoffs", 1);
+    CU_ASSERT_EQUAL(num(cJSON_GetArrayItem(a, 0), "thread_id"), 142);
+    CU_ASSERT_STRING_EQUAL(str(cJSON_GetObjectItem(root, "manager"), "name"), "Ann");
+    a = array(root, "llm_usage", 1);
+    CU_ASSERT_EQUAL(num(cJSON_GetArrayItem(a, 0), "tokens"), 123);
+    a = array(root, "leads", 1);
+    CU_ASSERT_STRING_EQUAL(str(cJSON_GetArrayItem(a, 0), "form"), "booking");
+    cJSON_Delete(root);
+
+    /* delete_data, as the action runs it (tiny's /delete) */
+    bm_effects fx;
+    bm_effects_init(&fx);
+    bm_input in = {.kind = BM_IN_TEXT, .text = "/delete",
+                   .user = {.id = 42, .chat_id = 42, .first_name = "Ann"}};
+    CU_ASSERT_EQUAL(bot_handle(b, &in, &fx), 0);
+    CU_ASSERT_STRING_EQUAL(fx.n ? fx.v[0].text : "", "Your data was deleted.");
+    bm_effects_free(&fx);
+
+    /* every table: nothing of 42 left (but the manager row), 43 untouched */
+    sqlite3_stmt *t;
+    CU_ASSERT_EQUAL_FATAL(sqlite3_prepare_v2(sq, "SELECT name FROM sqlite_master WHERE type ="
+                                                 " 'table' AND name NOT LIKE 'sqlite_stat%'"
+                                                 " ORDER BY name", -1, &t, NULL), SQLITE_OK);
+    int with_user = 0;
+    while (sqlite3_step(t) == SQLITE_ROW) {
+        const char *name = (const char *)sqlite3_column_text(t, 0);
+        if (!has_user_id(sq, name)) {
+            if (!kept(name))
+                fprintf(stderr, "\n  table %s has no user_id and is not in KEPT: decide\n", name);
+            CU_ASSERT_TRUE(kept(name));
+            continue;
+        }
+        with_user++;
+        char sql[160];
+        snprintf(sql, sizeof sql, "SELECT count(*) FROM \"%s\" WHERE user_id = 42", name);
+        int64_t left = one(sq, sql);
+        bool is_mgr = !strcmp(name, "managers");
+        if (left != (is_mgr ? 1 : 0))
+            fprintf(stderr, "\n  table %s: %lld rows of the deleted user\n", name, (long long)left);
+        CU_ASSERT_EQUAL(left, is_mgr ? 1 : 0); /* a manager stays one (the admin's list) */
+        snprintf(sql, sizeof sql, "SELECT count(*) FROM \"%s\" WHERE user_id = 43", name);
+        if (one(sq, sql) < 1)
+            fprintf(stderr, "\n  table %s: the other user's rows went too\n", name);
+        CU_ASSERT(one(sq, sql) >= 1);
+    }
+    sqlite3_finalize(t);
+    /* users vars records history ai_answers votes handoffs managers llm_usage leads */
+    CU_ASSERT_EQUAL(with_user, 10);
+
+    /* and the export says so */
+    js = bot_export_user(b, 42);
+    root = js ? cJSON_Parse(js) : NULL;
+    free(js);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(root);
+    CU_ASSERT_TRUE(cJSON_IsNull(cJSON_GetObjectItem(root, "user")));
+    const char *lists[] = {"records", "history", "ai_answers", "votes", "handoffs", "llm_usage",
+                           "leads"};
+    for (size_t i = 0; i < sizeof lists / sizeof lists[0]; i++)
+        array(root, lists[i], 0);
+    cJSON_Delete(root);
+    bot_free(b);
+}
+
+int main(void)
+{
+    snprintf(dir, sizeof dir, "/tmp/botc_userdata_XXXXXX");
+    if (!mkdtemp(dir))
+        return 1;
+    /* hermetic: no operators' group or admin from the caller's environment */
+    unsetenv("MANAGER_GROUP_CHAT_ID");
+    unsetenv("ADMIN_USER_ID");
+    unsetenv("OPENAI_API_BASE");
+    log_set_level(LOG_WARN);
+    if (CU_initialize_registry() != CUE_SUCCESS)
+        return 1;
+    CU_pSuite s = CU_add_suite("user data", NULL, NULL);
+    CU_add_test(s, "export_data has every table, delete_data empties them",
+                test_export_and_delete);
+    CU_basic_set_mode(CU_BRM_VERBOSE);
+    CU_basic_run_tests();
+    unsigned fails = CU_get_number_of_failures();
+    CU_cleanup_registry();
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    if (system(cmd) != 0)
+        fprintf(stderr, "could not remove %s\n", dir);
+    return fails ? 1 : 0;
+}
