@@ -20,7 +20,7 @@
 #include "handoff.h"
 #include "kb.h"
 #include "lead.h"
-#include "limits.h"
+#include "token_limits.h"
 #include "log.h"
 #include "store.h"
 #include "text.h"
@@ -32,7 +32,7 @@ struct bot {
     const bm_machine *m;
     store *st;
     kb *kb;                  /* the spec's knowledge, NULL without any */
-    lim *lim;                /* daily token limits (limits.h) */
+    lim *lim;                /* daily token limits (token_limits.h) */
     fb *fb;                  /* feedback buttons and votes (feedback.h) */
     lead_book *leads;        /* completed forms for the managers (lead.h) */
     ho *ho;                  /* human operators (handoff.h) */
@@ -468,7 +468,7 @@ static int step_or_operator(const bm_machine *m, bm_session *s, const bm_input *
     return 0;
 }
 
-/* ---- limits, feedback, leads (limits.h, feedback.h, lead.h) -------------- */
+/* ---- limits, feedback, leads (token_limits.h, feedback.h, lead.h) -------------- */
 
 /* Managers and the admin answer customers: the token limit is not for them. */
 static int user_is_manager(bot *b, int64_t user_id)

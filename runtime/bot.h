@@ -132,7 +132,7 @@ int bot_user_exists(bot *b, int64_t user_id);
 /* delete_data for user_id, inside the caller's transaction (or its own
  * statements): every row about the user in every table of the bot's
  * database — users, vars, records, history (store.c), ai_answers and
- * votes (feedback.c), handoffs (handoff.c), llm_usage (limits.c), leads
+ * votes (feedback.c), handoffs (handoff.c), llm_usage (token_limits.c), leads
  * (lead.c). Kept: a manager's row in managers (the admin's
  * configuration), and the delivery queues (inbox, outbox, dead_letter,
  * handled: updates and calls in transit, keyed by chat and update id).

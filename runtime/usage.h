@@ -4,7 +4,7 @@
  * Table (created by usage_open when missing):
  *   llm_usage(user_id, day, tokens, PK(user_id, day))
  * day is the local date "YYYY-MM-DD" in the spec's time zone (the caller
- * computes it with limits.h's lim_day, the one way to a local day), so a
+ * computes it with token_limits.h's lim_day, the one way to a local day), so a
  * day's total resets at that zone's midnight. Rows older than 40 days are
  * pruned by usage_add.
  *

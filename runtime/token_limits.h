@@ -1,5 +1,5 @@
 /*
- * limits.h — the daily LLM token limit of each user (the spec's
+ * token_limits.h — the daily LLM token limit of each user (the spec's
  * `llm: daily_tokens`, 0 = none), counted per local day of the spec's time
  * zone (`llm: timezone`, an IANA name; default UTC).
  *
@@ -17,8 +17,8 @@
  * Exempt from the limit: ADMIN_USER_ID and the managers (the caller says
  * who is a manager: the handoff module keeps them).
  */
-#ifndef BOTC_LIMITS_H
-#define BOTC_LIMITS_H
+#ifndef BOTC_TOKEN_LIMITS_H
+#define BOTC_TOKEN_LIMITS_H
 
 #include <stddef.h>
 #include <stdint.h>

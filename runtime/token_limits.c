@@ -1,7 +1,7 @@
 /*
- * limits.c — see limits.h.
+ * token_limits.c — see token_limits.h.
  */
-#include "limits.h"
+#include "token_limits.h"
 
 #include <errno.h>
 #include <inttypes.h>

@@ -1,5 +1,5 @@
 /*
- * test_limits.c — daily token limits with a fake clock: the day ends at
+ * test_token_limits.c — daily token limits with a fake clock: the day ends at
  * midnight in the spec's zone (Europe/Belgrade here, UTC+1 / +2 in summer),
  * including the 23-hour DST day; admin and managers exempt; the
  * BOT_DAILY_TOKENS override.
@@ -10,7 +10,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "limits.h"
+#include "token_limits.h"
 #include "store.h"
 #include "support/tiny_machine.h"
 #include "usage.h"
