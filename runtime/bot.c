@@ -225,33 +225,10 @@ static int act_http_get(act_ctx *c)
  * prefix like this one (botc picks "<state>.<n>") */
 #define BOT_CB_OPERATOR "bm:operator"
 
-static int offer_operator(act_ctx *c)
-{
-    const bm_machine *m = c->b->m;
-    char *t = bm_render(m, c->s, &c->in->user, m->sys_texts[BM_SYS_NO_ANSWER], c->in->text);
-    char *label = bm_render(m, c->s, &c->in->user, m->sys_texts[BM_SYS_OPERATOR], "");
-    char *data = strdup(BOT_CB_OPERATOR);
-    int *row_len = malloc(sizeof *row_len);
-    bm_button_out *btn = calloc(1, sizeof *btn);
-    bm_effect *e = t && label && data && row_len && btn
-                       ? bm_effects_add(c->out, BM_FX_SEND, c->s->chat_id) : NULL;
-    if (!e) {
-        free(t);
-        free(label);
-        free(data);
-        free(row_len);
-        free(btn);
-        return -1;
-    }
-    e->text = t;
-    row_len[0] = 1;
-    *btn = (bm_button_out){.label = label, .data = data, .kind = BM_BTN_CALLBACK};
-    e->markup = (bm_markup){.kind = BM_MK_INLINE, .n_rows = 1, .row_len = row_len,
-                            .n_buttons = 1, .buttons = btn};
-    return 0;
-}
-
 static int send_with_operator(act_ctx *c, bm_sys_text t);
+
+/* "I could not find that": sys_no_answer with the operator button. */
+static int offer_operator(act_ctx *c) { return send_with_operator(c, BM_SYS_NO_ANSWER); }
 
 /* The earlier turns with the model (store_history_turns) as chat messages. */
 static int add_turn(void *ud, const char *role, const char *text, int64_t at)
