@@ -258,6 +258,49 @@ static void req_free(tg_req *r)
     free(r);
 }
 
+/* Counts r in flight, from now on; req_unlink undoes it. */
+static void req_link(tg_client *tg, tg_req *r)
+{
+    r->start_ms = now_ms();
+    r->next = tg->head;
+    if (tg->head)
+        tg->head->prev = r;
+    tg->head = r;
+    tg->n_flight++;
+}
+
+static size_t on_write(char *data, size_t size, size_t nmemb, void *ud);
+
+/* A transfer whose answer goes to cb raw (not parsed as a Bot API reply):
+ * the fields and curl options tg_fetch and tg_stream share. NULL on OOM. */
+static tg_req *raw_req_new(tg_client *tg, const char *label, const char *url,
+                           tg_done_fn cb, void *ud)
+{
+    tg_req *r = calloc(1, sizeof *r);
+    if (!r)
+        return NULL;
+    snprintf(r->method, sizeof r->method, "%s", label);
+    r->tg = tg;
+    r->cb = cb;
+    r->ud = ud;
+    r->raw = true;
+    r->easy = curl_easy_init();
+    if (!r->easy) {
+        req_free(r);
+        return NULL;
+    }
+    CURL *e = r->easy;
+    curl_easy_setopt(e, CURLOPT_URL, url);
+    curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
+    curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_write);
+    curl_easy_setopt(e, CURLOPT_WRITEDATA, r);
+    curl_easy_setopt(e, CURLOPT_ERRORBUFFER, r->errbuf);
+    curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(e, CURLOPT_USERAGENT, "botc/1");
+    curl_easy_setopt(e, CURLOPT_PRIVATE, r);
+    return r;
+}
+
 static void req_unlink(tg_client *tg, tg_req *r)
 {
     if (r->prev)
@@ -423,12 +466,7 @@ static tg_err call_start(tg_client *tg, const char *method, char *body, long pol
         req_free(r);
         return TG_ERR_NOMEM;
     }
-    r->start_ms = now_ms();
-    r->next = tg->head;
-    if (tg->head)
-        tg->head->prev = r;
-    tg->head = r;
-    tg->n_flight++;
+    req_link(tg, r);
     log_debug("tg", "%s started", r->method);
     return TG_OK;
 }
@@ -472,45 +510,22 @@ tg_err tg_fetch(tg_client *tg, const char *url, long timeout_ms, size_t max_body
         return TG_ERR_CONFIG;
     if (tg->closing)
         return TG_ERR_CANCELLED;
-    tg_req *r = calloc(1, sizeof *r);
+    tg_req *r = raw_req_new(tg, "GET", url, cb, ud);
     if (!r)
         return TG_ERR_NOMEM;
-    snprintf(r->method, sizeof r->method, "GET");
-    r->tg = tg;
-    r->cb = cb;
-    r->ud = ud;
-    r->raw = true;
     r->resp_max = max_body ? max_body : tg->opt.max_body;
-    r->easy = curl_easy_init();
-    if (!r->easy) {
-        req_free(r);
-        return TG_ERR_NOMEM;
-    }
     CURL *e = r->easy;
-    curl_easy_setopt(e, CURLOPT_URL, url);
-    curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
     curl_easy_setopt(e, CURLOPT_HTTPGET, 1L);
-    curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_write);
-    curl_easy_setopt(e, CURLOPT_WRITEDATA, r);
     curl_easy_setopt(e, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)r->resp_max);
-    curl_easy_setopt(e, CURLOPT_ERRORBUFFER, r->errbuf);
-    curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, tg->opt.connect_timeout_ms);
     curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, timeout_ms > 0 ? timeout_ms : tg->opt.timeout_ms);
     curl_easy_setopt(e, CURLOPT_LOW_SPEED_LIMIT, 1L);
     curl_easy_setopt(e, CURLOPT_LOW_SPEED_TIME, tg->opt.low_speed_time_s);
-    curl_easy_setopt(e, CURLOPT_USERAGENT, "botc/1");
-    curl_easy_setopt(e, CURLOPT_PRIVATE, r);
     if (curl_multi_add_handle(tg->multi, e) != CURLM_OK) {
         req_free(r);
         return TG_ERR_NOMEM;
     }
-    r->start_ms = now_ms();
-    r->next = tg->head;
-    if (tg->head)
-        tg->head->prev = r;
-    tg->head = r;
-    tg->n_flight++;
+    req_link(tg, r);
     log_debug("tg", "GET started");
     return TG_OK;
 }
@@ -523,19 +538,13 @@ tg_err tg_stream(tg_client *tg, const tg_stream_opts *o, tg_data_fn on_data, tg_
         return TG_ERR_CONFIG;
     if (tg->closing)
         return TG_ERR_CANCELLED;
-    tg_req *r = calloc(1, sizeof *r);
+    tg_req *r = raw_req_new(tg, "POST stream", o->url, done, ud);
     if (!r)
         return TG_ERR_NOMEM;
-    snprintf(r->method, sizeof r->method, "POST stream");
-    r->tg = tg;
-    r->cb = done;
-    r->ud = ud;
-    r->raw = true;
     r->on_data = on_data;
     r->tick = tick;
     r->body = dup_str(o->body);
-    r->easy = curl_easy_init();
-    bool ok = r->body && r->easy;
+    bool ok = r->body != NULL;
     for (const char *const *h = o->headers; ok && h && *h; h++) {
         struct curl_slist *l = curl_slist_append(r->hdrs, *h);
         if (!l)
@@ -548,34 +557,21 @@ tg_err tg_stream(tg_client *tg, const tg_stream_opts *o, tg_data_fn on_data, tg_
         return TG_ERR_NOMEM;
     }
     CURL *e = r->easy;
-    curl_easy_setopt(e, CURLOPT_URL, o->url);
-    curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
     curl_easy_setopt(e, CURLOPT_HTTPHEADER, r->hdrs);
     curl_easy_setopt(e, CURLOPT_POST, 1L);
     curl_easy_setopt(e, CURLOPT_POSTFIELDS, r->body);
     curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)strlen(r->body));
-    curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_write);
-    curl_easy_setopt(e, CURLOPT_WRITEDATA, r);
-    curl_easy_setopt(e, CURLOPT_ERRORBUFFER, r->errbuf);
-    curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS,
                      o->connect_timeout_ms > 0 ? o->connect_timeout_ms : tg->opt.connect_timeout_ms);
     curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, o->timeout_ms > 0 ? o->timeout_ms : tg->opt.timeout_ms);
     curl_easy_setopt(e, CURLOPT_TCP_NODELAY, 1L);
-    curl_easy_setopt(e, CURLOPT_USERAGENT, "botc/1");
-    curl_easy_setopt(e, CURLOPT_PRIVATE, r);
     if (o->delay_ms > 0) {
         r->add_at = now_ms() + o->delay_ms;
     } else if (curl_multi_add_handle(tg->multi, e) != CURLM_OK) {
         req_free(r);
         return TG_ERR_NOMEM;
     }
-    r->start_ms = now_ms();
-    r->next = tg->head;
-    if (tg->head)
-        tg->head->prev = r;
-    tg->head = r;
-    tg->n_flight++;
+    req_link(tg, r);
     log_debug("tg", "stream started");
     return TG_OK;
 }
