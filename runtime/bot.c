@@ -663,7 +663,7 @@ static int log_history(bot *b, const bm_input *in, const bm_effects *fx, int fir
             store_history_add(b->st, in->user.id, "bot", k, e->text))
             return -1;
     }
-    return 0;
+    return store_history_trim(b->st, in->user.id);
 }
 
 ho *bot_handoff(bot *b) { return b->ho; }

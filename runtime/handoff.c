@@ -827,7 +827,8 @@ static int group_message(ho *h, const bm_input *in, ho_route r, bm_effects *out)
     if (!mk || copy_msg(out, x.chat_id, 0, h->group, in->msg_id, mk))
         return -1;
     if (in->kind == BM_IN_TEXT &&
-        store_history_add(h->st, x.user_id, "operator", STORE_HIST_HANDOFF, in->text))
+        (store_history_add(h->st, x.user_id, "operator", STORE_HIST_HANDOFF, in->text) ||
+         store_history_trim(h->st, x.user_id)))
         return -1;
     return 0;
 }
@@ -944,7 +945,8 @@ int ho_take(ho *h, const bm_input *in, bm_effects *out)
     if (copy_msg(out, h->group, x.thread_id, x.chat_id, in->msg_id, NULL))
         return -1;
     if (in->kind == BM_IN_TEXT &&
-        store_history_add(h->st, in->user.id, "user", STORE_HIST_HANDOFF, in->text))
+        (store_history_add(h->st, in->user.id, "user", STORE_HIST_HANDOFF, in->text) ||
+         store_history_trim(h->st, in->user.id)))
         return -1;
     return 1;
 }

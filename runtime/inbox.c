@@ -18,6 +18,7 @@
 
 #include "log.h"
 #include "draft.h"
+#include "jsonscan.h"
 #include "store.h"
 #include "tgupdate.h"
 
@@ -29,6 +30,7 @@ typedef struct ib_item {
     struct ib_item *prev, *next;
     int64_t update_id, chat_id;
     char *json;          /* the Update as stored */
+    cJSON *tree;         /* its parse from arrival, NULL after a restart */
     ib_io io;
     struct ib_fetch *fetch; /* while IB_IO_WAITING */
     bot_io_res res;      /* IB_IO_DONE: body and error owned (below) */
@@ -96,6 +98,7 @@ static void item_free(ib_item *it)
     if (it->fetch)
         it->fetch->item = NULL; /* its callback finds nothing to answer */
     free(it->json);
+    cJSON_Delete(it->tree);
     free(it->res_body);
     free(it->res_error);
     free(it);
@@ -135,17 +138,19 @@ size_t inbox_pending(const inbox *ib) { return ib->n; }
 int inbox_waiting_io(const inbox *ib) { return ib->n_io; }
 inbox_stats inbox_get_stats(const inbox *ib) { return ib->stats; }
 
-/* Takes json (malloc'd). */
-static int append(inbox *ib, int64_t update_id, int64_t chat_id, char *json)
+/* Takes json (malloc'd) and tree (may be NULL). */
+static int append(inbox *ib, int64_t update_id, int64_t chat_id, char *json, cJSON *tree)
 {
     ib_item *it = calloc(1, sizeof *it);
     if (!it) {
         free(json);
+        cJSON_Delete(tree);
         return -1;
     }
     it->update_id = update_id;
     it->chat_id = chat_id;
     it->json = json;
+    it->tree = tree;
     it->prev = ib->tail;
     if (ib->tail)
         ib->tail->next = it;
@@ -160,7 +165,7 @@ static int append(inbox *ib, int64_t update_id, int64_t chat_id, char *json)
 static int restore_one(void *ud, int64_t update_id, int64_t chat_id, const char *json)
 {
     char *copy = strdup(json);
-    return copy ? append(ud, update_id, chat_id, copy) : -1;
+    return copy ? append(ud, update_id, chat_id, copy, NULL) : -1;
 }
 
 int inbox_restore(inbox *ib)
@@ -173,38 +178,55 @@ int inbox_restore(inbox *ib)
 
 /* ---- arrival ------------------------------------------------------------- */
 
+/* One update as received: its bytes (not NUL-terminated). */
+typedef struct ib_text {
+    const char *p;
+    size_t n;
+} ib_text;
+
 /* A staged new update (in memory only after the commit). */
 typedef struct ib_new {
     int64_t update_id, chat_id;
     char *json;
+    cJSON *tree;
 } ib_new;
 
-/* Stores one update inside the open transaction. Returns 1 new (queued in
- * *nw), 0 nothing to queue, -1 storage error. */
-static int put_one(inbox *ib, const cJSON *u, ib_new *nw, int64_t *max_id)
+/* Stores one update inside the open transaction: its bytes as received go
+ * to the inbox row, its parse goes along to the handler (parsed once).
+ * Returns 1 new (queued in *nw), 0 nothing to queue, -1 storage error. */
+static int put_one(inbox *ib, ib_text t, ib_new *nw, int64_t *max_id)
 {
     char err[256];
     int64_t uid = -1;
     bm_input in;
-    tgu_status st = tgu_parse(u, &uid, &in, err, sizeof err);
+    cJSON *u = cJSON_ParseWithLength(t.p, t.n);
+    tgu_status st = u ? tgu_parse(u, &uid, &in, err, sizeof err) : TGU_ERROR;
     if (uid < 0) {
         /* without an id it can be neither confirmed nor de-duplicated */
-        log_warn("inbox", "an update without an integer update_id ignored: %s", err);
+        log_warn("inbox", "an update without an integer update_id ignored: %s",
+                 u ? err : "not JSON");
+        cJSON_Delete(u);
         return 0;
     }
     if (uid + 1 > *max_id)
         *max_id = uid + 1;
     if (st == TGU_SKIP) {
         log_debug("inbox", "update %" PRId64 ": not a kind this bot handles", uid);
+        cJSON_Delete(u);
         return 0;
     }
-    char *json = cJSON_PrintUnformatted(u);
-    if (!json)
+    char *json = malloc(t.n + 1);
+    if (!json) {
+        cJSON_Delete(u);
         return -1;
+    }
+    memcpy(json, t.p, t.n);
+    json[t.n] = '\0';
     if (st == TGU_ERROR) {
         log_warn("inbox", "update %" PRId64 " is malformed (%s); dead-lettered", uid, err);
         int rc = store_dead_letter(ib->st, uid, 0, json, err);
-        cJSON_free(json);
+        free(json);
+        cJSON_Delete(u);
         if (rc == 1)
             ib->stats.dead++;
         else if (rc == 0)
@@ -213,7 +235,8 @@ static int put_one(inbox *ib, const cJSON *u, ib_new *nw, int64_t *max_id)
     }
     int rc = store_inbox_put(ib->st, uid, in.user.chat_id, json);
     if (rc <= 0) {
-        cJSON_free(json);
+        free(json);
+        cJSON_Delete(u);
         if (rc == 0) {
             ib->stats.duplicates++;
             log_info("inbox", "update %" PRId64 " delivered again; ignored (stored or handled "
@@ -223,14 +246,13 @@ static int put_one(inbox *ib, const cJSON *u, ib_new *nw, int64_t *max_id)
     }
     nw->update_id = uid;
     nw->chat_id = in.user.chat_id;
-    nw->json = strdup(json);
-    cJSON_free(json);
-    return nw->json ? 1 : -1;
+    nw->json = json;
+    nw->tree = u;
+    return 1;
 }
 
-static int put_array(inbox *ib, const cJSON *arr, int64_t *next_offset)
+static int put_texts(inbox *ib, const ib_text *texts, int total, int64_t *next_offset)
 {
-    int total = cJSON_GetArraySize(arr);
     ib_new *nw = calloc(total > 0 ? (size_t)total : 1, sizeof *nw);
     if (!nw)
         return -1;
@@ -242,9 +264,8 @@ static int put_array(inbox *ib, const cJSON *arr, int64_t *next_offset)
     if (store_begin(ib->st)) {
         rc = -1;
     } else {
-        const cJSON *u;
-        cJSON_ArrayForEach(u, arr) {
-            int r = put_one(ib, u, &nw[n], &max_id);
+        for (int i = 0; i < total; i++) {
+            int r = put_one(ib, texts[i], &nw[n], &max_id);
             if (r < 0) {
                 rc = -1;
                 break;
@@ -258,11 +279,11 @@ static int put_array(inbox *ib, const cJSON *arr, int64_t *next_offset)
     }
     store_set_durable(ib->st, 0);
     for (int i = 0; i < n; i++) {
-        if (rc == 0) {
-            if (append(ib, nw[i].update_id, nw[i].chat_id, nw[i].json) == 0)
-                ib->stats.stored++;
-        } else {
+        if (rc == 0 && append(ib, nw[i].update_id, nw[i].chat_id, nw[i].json, nw[i].tree) == 0) {
+            ib->stats.stored++;
+        } else if (rc) {
             free(nw[i].json);
+            cJSON_Delete(nw[i].tree);
         }
     }
     free(nw);
@@ -276,25 +297,66 @@ static int put_array(inbox *ib, const cJSON *arr, int64_t *next_offset)
     return n;
 }
 
+int inbox_put_raw(inbox *ib, const char *json, size_t len, int64_t *next_offset)
+{
+    jscan_iter it = jscan_items((jscan_span){json, json + len});
+    jscan_span item;
+    ib_text *texts = NULL;
+    int n = 0, cap = 0, rc;
+    while ((rc = jscan_next(&it, &item)) == 1) {
+        if (n == cap) {
+            cap = cap ? 2 * cap : 128;
+            ib_text *v = realloc(texts, (size_t)cap * sizeof *v);
+            if (!v) {
+                free(texts);
+                return -1;
+            }
+            texts = v;
+        }
+        texts[n++] = (ib_text){item.p, (size_t)(item.end - item.p)};
+    }
+    if (rc < 0) {
+        free(texts);
+        log_warn("inbox", "getUpdates answered something that is not an array of updates");
+        return -1;
+    }
+    rc = put_texts(ib, texts, n, next_offset);
+    free(texts);
+    return rc;
+}
+
 int inbox_put_batch(inbox *ib, const cJSON *updates, int64_t *next_offset)
 {
-    if (!cJSON_IsArray(updates))
-        return -1;
-    return put_array(ib, updates, next_offset);
+    int total = cJSON_GetArraySize(updates);
+    ib_text *texts = calloc(total > 0 ? (size_t)total : 1, sizeof *texts);
+    char **printed = calloc(total > 0 ? (size_t)total : 1, sizeof *printed);
+    int n = 0, rc = -1;
+    if (!texts || !printed)
+        goto out;
+    const cJSON *u;
+    cJSON_ArrayForEach(u, updates) {
+        if (!(printed[n] = cJSON_PrintUnformatted(u)))
+            goto out;
+        texts[n] = (ib_text){printed[n], strlen(printed[n])};
+        n++;
+    }
+    rc = put_texts(ib, texts, n, next_offset);
+out:
+    for (int i = 0; i < n; i++)
+        cJSON_free(printed[i]);
+    free(printed);
+    free(texts);
+    return rc;
 }
 
 int inbox_accept(const cJSON *update, void *ud)
 {
     inbox *ib = ud;
-    cJSON *arr = cJSON_CreateArray();
-    cJSON *ref = arr ? cJSON_CreateObjectReference(update->child) : NULL;
-    if (!ref) {
-        cJSON_Delete(arr);
+    char *text = cJSON_PrintUnformatted(update);
+    if (!text)
         return -1;
-    }
-    cJSON_AddItemToArray(arr, ref);
-    int rc = put_array(ib, arr, NULL);
-    cJSON_Delete(arr); /* the reference frees nothing of update */
+    int rc = put_texts(ib, &(ib_text){text, strlen(text)}, 1, NULL);
+    cJSON_free(text);
     return rc < 0 ? -1 : 0;
 }
 
@@ -480,14 +542,17 @@ static void on_fetch(const tg_result *r, void *ud)
 static int handle_one(inbox *ib, ib_item *it)
 {
     char err[256];
-    cJSON *u = cJSON_Parse(it->json);
+    /* parsed at arrival; parsed here after a restart (and kept for a
+     * deferred update's second run) */
+    if (!it->tree)
+        it->tree = cJSON_Parse(it->json);
+    cJSON *u = it->tree;
     int64_t uid = -1;
     bm_input in;
     tgu_status st = u ? tgu_parse(u, &uid, &in, err, sizeof err) : TGU_ERROR;
     if (!u)
         snprintf(err, sizeof err, "the stored JSON does not parse");
     if (st != TGU_OK) {
-        cJSON_Delete(u);
         if (st == TGU_SKIP)
             return store_inbox_done(ib->st, it->update_id) ? -1 : 1;
         log_warn("inbox", "update %" PRId64 " is malformed (%s); dead-lettered", it->update_id,
@@ -504,7 +569,6 @@ static int handle_one(inbox *ib, ib_item *it)
     bm_effects_clear(&ib->fx);
     int rc = bot_handle_tx(ib->b, &in, &ib->fx, &tx);
     bm_effects_clear(&ib->fx);
-    cJSON_Delete(u);
     if (rc == 0) {
         ib->stats.handled++;
         return 1;

@@ -74,6 +74,10 @@ int inbox_restore(inbox *ib);
  * Returns the number of new updates, -1 when nothing could be stored (do
  * not confirm the offset). */
 int inbox_put_batch(inbox *ib, const cJSON *updates, int64_t *next_offset);
+/* The same for getUpdates' result as received (tg's result_raw: the bytes
+ * of a JSON array of Update objects): each update is stored as it came and
+ * parsed once, by itself. -1 also when json is not an array. */
+int inbox_put_raw(inbox *ib, const char *json, size_t len, int64_t *next_offset);
 
 /* The entry point for one update (the webhook): ud is the inbox. Returns 0
  * once the update is durable (stored, a duplicate, a kind the bot skips, or

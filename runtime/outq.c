@@ -479,8 +479,10 @@ static int64_t migrated_id(const outq *q, int64_t id)
 /* Rewrites params.chat_id (if it has one) to id. */
 static void set_chat_param(cJSON *params, int64_t id)
 {
-    if (params && cJSON_GetObjectItemCaseSensitive(params, "chat_id"))
-        cJSON_ReplaceItemInObjectCaseSensitive(params, "chat_id", cJSON_CreateNumber((double)id));
+    if (!params || !cJSON_GetObjectItemCaseSensitive(params, "chat_id"))
+        return;
+    cJSON_DeleteItemFromObjectCaseSensitive(params, "chat_id");
+    tg_json_add_i64(params, "chat_id", id);
 }
 
 static oq_item *item_new(outq *q, int64_t chat_id, const char *method, cJSON *params)

@@ -5,6 +5,7 @@
 
 #include <cJSON.h>
 #include <sqlite3.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -279,15 +280,32 @@ static char *col_dup(sqlite3_stmt *s, int i)
     return t ? strdup((const char *)t) : NULL;
 }
 
+/* SQLite's defaults serialize every call and keep allocation statistics
+ * behind a global mutex; a store is used by one thread at a time, and
+ * nothing reads the statistics. This must run before SQLite initializes
+ * (the first open anywhere); later it is refused, harmlessly. */
+static void configure_sqlite(void)
+{
+    static bool done;
+    if (done)
+        return;
+    done = true;
+    sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
+}
+
 store *store_open(const char *path, const bm_machine *m, char *err, size_t errlen)
 {
+    configure_sqlite();
     store *st = calloc(1, sizeof *st);
     if (!st) {
         snprintf(err, errlen, "out of memory");
         return NULL;
     }
     st->m = m;
-    if (sqlite3_open_v2(path, &st->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL) != SQLITE_OK) {
+    /* NOMUTEX: one connection, one thread at a time (store.h) */
+    if (sqlite3_open_v2(path, &st->db,
+                        SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
+                        NULL) != SQLITE_OK) {
         snprintf(err, errlen, "cannot open %s: %s", path,
                  st->db ? sqlite3_errmsg(st->db) : "out of memory");
         goto bad;
@@ -1008,9 +1026,12 @@ int store_history_add(store *st, int64_t user_id, const char *role, store_hist_k
     sqlite3_bind_text(s, 4, hist_kinds[kind], -1, SQLITE_STATIC);
     int rc = exec_done(st, s, "history add");
     free(cut);
-    if (rc)
-        return -1;
-    s = stmt(st, Q_HIST_PRUNE);
+    return rc ? -1 : 0;
+}
+
+int store_history_trim(store *st, int64_t user_id)
+{
+    sqlite3_stmt *s = stmt(st, Q_HIST_PRUNE);
     sqlite3_bind_int64(s, 1, user_id);
     sqlite3_bind_int(s, 2, STORE_HISTORY_MAX);
     sqlite3_bind_int(s, 3, STORE_HISTORY_AI_KEEP);

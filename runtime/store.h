@@ -203,9 +203,13 @@ typedef enum store_hist_kind {
 } store_hist_kind;
 
 /* Append one message; role is "user", "bot" or "operator" (a static
- * string). An empty text is not stored. 0 or -1. */
+ * string). An empty text is not stored. 0 or -1. The cap is not applied:
+ * call store_history_trim once after the messages of one update (one
+ * statement per update instead of one per message). */
 int store_history_add(store *st, int64_t user_id, const char *role, store_hist_kind kind,
                       const char *text);
+/* Applies the cap above to the user's rows. 0 or -1. */
+int store_history_trim(store *st, int64_t user_id);
 /* Calls fn for the user's newest `max` messages of every kind, oldest
  * first (strings borrowed for the call; at = unix seconds). fn returns
  * non-zero to stop (-1 returned). Returns how many, -1 on error. */

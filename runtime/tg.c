@@ -8,6 +8,8 @@
 #include "tg.h"
 
 #include <ctype.h>
+#include <errno.h>
+#include <inttypes.h>
 #include <math.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -17,6 +19,7 @@
 
 #include <curl/curl.h>
 
+#include "jsonscan.h"
 #include "log.h"
 
 #define TG_DEFAULT_BASE "https://api.telegram.org"
@@ -36,6 +39,8 @@ typedef struct tg_req {
     bool toobig;
     bool raw;            /* tg_fetch: any URL, the body is not a Bot API reply */
     bool pooled;         /* easy goes back to tg->pool (a Bot API call's) */
+    bool check_only;     /* tg_call_body, getUpdates: an ok answer is checked
+                          * (result_raw), not parsed */
     tg_data_fn on_data;  /* tg_stream: body bytes go here, not to resp */
     tg_tick_fn tick;
     struct curl_slist *hdrs; /* tg_stream's own headers */
@@ -60,6 +65,9 @@ struct tg_client {
      * a 16 KiB buffer and some 20 allocations per call. */
     CURL *pool[TG_POOL_MAX];
     int n_pool;
+    /* The proxy for Bot API calls, from the environment once (curl would
+     * read five variables on every call): "" = none. */
+    char *proxy, *noproxy;
 };
 
 static int g_curl_users; /* curl_global_init refcount; clients live on one thread */
@@ -92,6 +100,16 @@ const char *tg_err_str(tg_err e)
 int tg_json_i64(const cJSON *obj, const char *key, int64_t *out)
 {
     const cJSON *it = obj ? cJSON_GetObjectItemCaseSensitive(obj, key) : NULL;
+    if (cJSON_IsRaw(it) && it->valuestring) {
+        /* written by tg_json_add_i64 */
+        char *end;
+        errno = 0;
+        long long v = strtoll(it->valuestring, &end, 10);
+        if (errno || end == it->valuestring || *end || llabs(v) > (long long)TG_I64_EXACT)
+            return -1;
+        *out = (int64_t)v;
+        return 0;
+    }
     if (!cJSON_IsNumber(it))
         return -1;
     double d = it->valuedouble;
@@ -104,7 +122,12 @@ int tg_json_i64(const cJSON *obj, const char *key, int64_t *out)
 
 cJSON *tg_json_add_i64(cJSON *obj, const char *key, int64_t v)
 {
-    return cJSON_AddNumberToObject(obj, key, (double)v);
+    /* A raw item printed verbatim: cJSON prints a number with "%1.15g",
+     * reads it back with sscanf and may print it again with "%1.17g", the
+     * most expensive part of printing a Bot API call's body. */
+    char digits[24];
+    snprintf(digits, sizeof digits, "%" PRId64, v);
+    return cJSON_AddRawToObject(obj, key, digits);
 }
 
 const char *tg_json_str(const cJSON *obj, const char *key)
@@ -152,6 +175,31 @@ static bool method_ok(const char *m)
         if (!isalnum((unsigned char)m[i]) && m[i] != '_')
             return false;
     return true;
+}
+
+static const char *first_env(const char *const *names)
+{
+    for (; *names; names++) {
+        const char *v = getenv(*names);
+        if (v && *v)
+            return v;
+    }
+    return NULL;
+}
+
+/* What curl itself would pick for the API's scheme (for http: the lower
+ * case name only, as curl does), read once. */
+static int proxy_from_env(tg_client *tg)
+{
+    static const char *const https[] = {"https_proxy", "HTTPS_PROXY", "all_proxy", "ALL_PROXY",
+                                        NULL};
+    static const char *const http[] = {"http_proxy", "all_proxy", "ALL_PROXY", NULL};
+    static const char *const no[] = {"no_proxy", "NO_PROXY", NULL};
+    const char *p = first_env(strncmp(tg->base, "https:", 6) ? http : https);
+    const char *np = first_env(no);
+    tg->proxy = dup_str(p ? p : "");
+    tg->noproxy = dup_str(np ? np : "");
+    return tg->proxy && tg->noproxy ? 0 : -1;
 }
 
 tg_client *tg_new(const tg_options *opts, char *err, size_t errlen)
@@ -229,9 +277,14 @@ tg_client *tg_new(const tg_options *opts, char *err, size_t errlen)
         goto fail_multi;
     }
     tg->headers = h2;
+    if (proxy_from_env(tg)) {
+        set_err(err, errlen, "out of memory");
+        goto fail_multi;
+    }
     return tg;
 
 fail_multi:
+    curl_slist_free_all(tg->headers);
     curl_multi_cleanup(tg->multi);
 fail_curl:
     if (--g_curl_users == 0)
@@ -239,6 +292,8 @@ fail_curl:
 fail:
     free(tg->base);
     free(tg->token);
+    free(tg->proxy);
+    free(tg->noproxy);
     free(tg);
     return NULL;
 }
@@ -249,7 +304,7 @@ static void req_free(tg_req *r)
         return;
     tg_client *tg = r->tg;
     if (r->easy && r->pooled && tg && !tg->closing && tg->n_pool < TG_POOL_MAX)
-        tg->pool[tg->n_pool++] = r->easy; /* options are all set again on reuse */
+        tg->pool[tg->n_pool++] = r->easy; /* call_start sets the per-call options again */
     else if (r->easy)
         curl_easy_cleanup(r->easy);
     curl_slist_free_all(r->hdrs);
@@ -349,6 +404,8 @@ void tg_free(tg_client *tg)
         curl_global_cleanup();
     free(tg->base);
     free(tg->token);
+    free(tg->proxy);
+    free(tg->noproxy);
     free(tg);
 }
 
@@ -402,7 +459,7 @@ static size_t on_write(char *data, size_t size, size_t nmemb, void *ud)
 /* Starts a Bot API call whose JSON body is ready; takes body (malloc'd,
  * NULL = out of memory). poll_s: getUpdates' timeout. */
 static tg_err call_start(tg_client *tg, const char *method, char *body, long poll_s,
-                         tg_done_fn cb, void *ud)
+                         bool check_only, tg_done_fn cb, void *ud)
 {
     bool is_updates = strcmp(method, "getUpdates") == 0;
     tg_req *r = calloc(1, sizeof *r);
@@ -417,7 +474,9 @@ static tg_err call_start(tg_client *tg, const char *method, char *body, long pol
     r->resp_max = is_updates ? tg->opt.max_body_updates : tg->opt.max_body;
     r->body = body;
     r->pooled = true;
-    r->easy = tg->n_pool > 0 ? tg->pool[--tg->n_pool] : curl_easy_init();
+    r->check_only = check_only;
+    bool fresh = tg->n_pool == 0;
+    r->easy = fresh ? curl_easy_init() : tg->pool[--tg->n_pool];
     if (!r->body || !r->easy) {
         req_free(r);
         return TG_ERR_NOMEM;
@@ -437,28 +496,33 @@ static tg_err call_start(tg_client *tg, const char *method, char *body, long pol
     if (is_updates && low_s < total_ms / 1000)
         low_s = total_ms / 1000; /* a long poll is silent by design */
 
+    if (fresh) {
+        /* the same for every Bot API call: a pooled handle keeps them */
+        curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
+        curl_easy_setopt(e, CURLOPT_HTTPHEADER, tg->headers);
+        curl_easy_setopt(e, CURLOPT_POST, 1L);
+        curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_write);
+        curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+        curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, tg->opt.connect_timeout_ms);
+        curl_easy_setopt(e, CURLOPT_LOW_SPEED_LIMIT, 1L);
+        curl_easy_setopt(e, CURLOPT_TCP_KEEPALIVE, 1L);
+        curl_easy_setopt(e, CURLOPT_TCP_KEEPIDLE, 30L);
+        curl_easy_setopt(e, CURLOPT_TCP_KEEPINTVL, 15L);
+        curl_easy_setopt(e, CURLOPT_USERAGENT, "botc/1");
+        curl_easy_setopt(e, CURLOPT_PROXY, tg->proxy);
+        curl_easy_setopt(e, CURLOPT_NOPROXY, tg->noproxy);
+    }
     curl_easy_setopt(e, CURLOPT_URL, url); /* curl copies it */
-    curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
-    curl_easy_setopt(e, CURLOPT_HTTPHEADER, tg->headers);
-    curl_easy_setopt(e, CURLOPT_POST, 1L);
     curl_easy_setopt(e, CURLOPT_POSTFIELDS, r->body);
     curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)strlen(r->body));
-    curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_write);
     curl_easy_setopt(e, CURLOPT_WRITEDATA, r);
     curl_easy_setopt(e, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)r->resp_max);
     /* A Bot API answer is a few KiB: a 4 KiB receive buffer instead of
      * 16 KiB per call in flight (hundreds at once under load) */
     curl_easy_setopt(e, CURLOPT_BUFFERSIZE, is_updates ? 16384L : 4096L);
     curl_easy_setopt(e, CURLOPT_ERRORBUFFER, r->errbuf);
-    curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, tg->opt.connect_timeout_ms);
     curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, total_ms);
-    curl_easy_setopt(e, CURLOPT_LOW_SPEED_LIMIT, 1L);
     curl_easy_setopt(e, CURLOPT_LOW_SPEED_TIME, low_s);
-    curl_easy_setopt(e, CURLOPT_TCP_KEEPALIVE, 1L);
-    curl_easy_setopt(e, CURLOPT_TCP_KEEPIDLE, 30L);
-    curl_easy_setopt(e, CURLOPT_TCP_KEEPINTVL, 15L);
-    curl_easy_setopt(e, CURLOPT_USERAGENT, "botc/1");
     curl_easy_setopt(e, CURLOPT_PRIVATE, r);
     free(url);
 
@@ -490,7 +554,8 @@ tg_err tg_call(tg_client *tg, const char *method, cJSON *params,
     }
     char *body = params ? cJSON_PrintUnformatted(params) : dup_str("{}");
     cJSON_Delete(params);
-    return call_start(tg, method, body, poll_s, cb, ud);
+    return call_start(tg, method, body, poll_s, poll_s > 0 || !strcmp(method, "getUpdates"),
+                      cb, ud);
 }
 
 tg_err tg_call_body(tg_client *tg, const char *method, const char *body,
@@ -500,7 +565,7 @@ tg_err tg_call_body(tg_client *tg, const char *method, const char *body,
         return TG_ERR_CONFIG;
     if (tg->closing)
         return TG_ERR_CANCELLED;
-    return call_start(tg, method, dup_str(body), 0, cb, ud);
+    return call_start(tg, method, dup_str(body), 0, true, cb, ud);
 }
 
 tg_err tg_fetch(tg_client *tg, const char *url, long timeout_ms, size_t max_body,
@@ -605,6 +670,20 @@ static int run_ticks(tg_client *tg)
     return n;
 }
 
+/* 1 when body is exactly one well-formed JSON object whose "ok" is true
+ * and which has a "result": an accepted call (checked without a tree, see
+ * jsonscan.h). 0 otherwise: parse it to learn more. */
+static int reply_accepted(const char *body, size_t len, jscan_span *result)
+{
+    static const char *const keys[] = {"ok", "result"};
+    jscan_span v[2];
+    if (jscan_members(body, len, keys, v, 2) != 2 || v[0].end - v[0].p != 4 ||
+        memcmp(v[0].p, "true", 4))
+        return 0;
+    *result = v[1];
+    return 1;
+}
+
 /* Fills res from a finished transfer. desc is scratch for the description;
  * *json receives the parsed body the result points into (caller frees). */
 static void finish(tg_req *r, CURLcode cc, tg_result *res, char *desc,
@@ -656,6 +735,14 @@ static void finish(tg_req *r, CURLcode cc, tg_result *res, char *desc,
         return;
     }
 
+    jscan_span raw;
+    if (r->check_only && status >= 200 && status < 300 && r->resp &&
+        reply_accepted(r->resp, r->resp_len, &raw)) {
+        res->err = TG_OK; /* result stays NULL: only its bytes are wanted */
+        res->result_raw = raw.p;
+        res->result_raw_len = (size_t)(raw.end - raw.p);
+        return;
+    }
     cJSON *j = r->resp ? cJSON_ParseWithLength(r->resp, r->resp_len) : NULL;
     const cJSON *ok = j ? cJSON_GetObjectItemCaseSensitive(j, "ok") : NULL;
     if (!cJSON_IsObject(j) || !cJSON_IsBool(ok)) {

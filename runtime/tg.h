@@ -53,7 +53,11 @@ typedef struct tg_result {
     const char *description; /* API description, or curl/our reason; never NULL */
     int retry_after;         /* seconds from parameters.retry_after, 0 if none */
     int64_t migrate_to_chat_id; /* parameters.migrate_to_chat_id, 0 if none */
-    const cJSON *result;     /* the "result" member when err == TG_OK, else NULL */
+    const cJSON *result;     /* the "result" member when err == TG_OK, else NULL;
+                              * NULL also for getUpdates and tg_call_body,
+                              * whose answers are checked, not parsed: */
+    const char *result_raw;  /* for those: the bytes of "result" as received */
+    size_t result_raw_len;
     const char *body;        /* the response bytes as received (NULL if none) */
     size_t body_len;
     int maybe_taken;         /* 1 when the call failed after the whole request
@@ -91,14 +95,17 @@ void tg_free(tg_client *tg);
 /* Starts `method` with `params` (a JSON object, or NULL for none). params
  * is consumed in every case. Returns TG_OK when the call is in flight: cb
  * then runs exactly once. On any other return cb never runs. For
- * getUpdates the total timeout follows params.timeout and the larger body
- * cap applies. */
+ * getUpdates the total timeout follows params.timeout, the larger body
+ * cap applies, and an accepted answer comes as result_raw (the inbox
+ * parses each update by itself, once). */
 tg_err tg_call(tg_client *tg, const char *method, cJSON *params,
                tg_done_fn cb, void *ud);
 
 /* tg_call with the JSON object already printed (the outbox keeps each
  * call's text for its row and resends): body is copied. Not for
- * getUpdates. Same return contract as tg_call. */
+ * getUpdates. An accepted call's answer is checked (well-formed, "ok":
+ * true, a "result") but not parsed: result is NULL on TG_OK (result_raw
+ * holds its bytes). Every other answer is reported as by tg_call. Same return contract as tg_call. */
 tg_err tg_call_body(tg_client *tg, const char *method, const char *body,
                     tg_done_fn cb, void *ud);
 
@@ -158,12 +165,15 @@ void tg_cancel_all(tg_client *tg);
 
 /* ---- JSON helpers (64-bit safe) ---------------------------------------- */
 
-/* Reads obj[key] as an integral number into *out. Returns 0, or -1 when it is
- * missing, not a number, not integral or beyond ±2^53 (*out untouched). */
+/* Reads obj[key] as an integral number (or tg_json_add_i64's raw digits)
+ * into *out. Returns 0, or -1 when it is missing, not a number, not
+ * integral or beyond ±2^53 (*out untouched). */
 int tg_json_i64(const cJSON *obj, const char *key, int64_t *out);
 
-/* Adds key: v as a JSON number (exact for |v| <= 2^53). Returns the new
- * item, or NULL on out-of-memory. */
+/* Adds key: v as a JSON number (exact for |v| <= 2^53). The item is a
+ * cJSON raw item holding the decimal digits (cheaper to print than a
+ * cJSON number), so read it back with tg_json_i64, not valuedouble.
+ * Returns the new item, or NULL on out-of-memory. */
 cJSON *tg_json_add_i64(cJSON *obj, const char *key, int64_t v);
 
 /* obj[key] when it is a string, else NULL. Borrowed. */

@@ -178,13 +178,8 @@ static void on_updates(const tg_result *r, void *ud)
     if (r->err == TG_ERR_CANCELLED)
         return; /* unconfirmed: delivered again after restart */
     if (r->err == TG_OK) {
-        if (!cJSON_IsArray(r->result)) {
-            log_warn("tgbot", "getUpdates returned no array; retrying");
-            t->poll_not_before = now_ms() + backoff(++t->poll_failures);
-            return;
-        }
         /* stored (durably) even when stopping: the offset then confirms them */
-        if (inbox_put_batch(t->ib, r->result, &t->offset) < 0) {
+        if (inbox_put_raw(t->ib, r->result_raw, r->result_raw_len, &t->offset) < 0) {
             t->poll_not_before = now_ms() + backoff(++t->poll_failures);
             return;
         }
@@ -477,9 +472,10 @@ int tgbot_run(bot *b, bm_effects *pending, volatile sig_atomic_t *stop)
     tg_cancel_all(t.tg); /* what did not finish in time */
     outq_stats s = outq_get_stats(t.q);
     inbox_stats is = inbox_get_stats(t.ib);
-    log_info("tgbot", "stopped: %lu update(s) handled, %lu dead-lettered, %lu duplicate(s) "
-             "ignored; %lu call(s) sent, %lu dropped, %lu retried, %lu held for flood limits",
-             is.handled, is.dead, is.duplicates, s.sent, s.dropped, s.retried, s.rate_waits);
+    log_info("tgbot", "stopped: %lu update(s) handled in %lu transaction(s), %lu "
+             "dead-lettered, %lu duplicate(s) ignored; %lu call(s) sent, %lu dropped, %lu "
+             "retried, %lu held for flood limits", is.handled, is.batches, is.dead,
+             is.duplicates, s.sent, s.dropped, s.retried, s.rate_waits);
     inbox_free(t.ib);
     outq_free(t.q);
     tg_free(t.tg);

@@ -220,7 +220,7 @@ static bool bot_up(botrun *b, fake_tg *ft, const char *bin, const char *extra_en
     snprintf(e_tok, sizeof e_tok, "TELEGRAM_BOT_TOKEN=%s", fake_tg_token(ft));
     snprintf(e_db, sizeof e_db, "BOT_DB=%s", b->db);
     /* Flood limits off (the outbox scheduler's knobs): the fake is local. */
-    char *env[] = {e_base, e_tok, e_db, "BOT_LOG_LEVEL=warn", "TELEGRAM_POLL_TIMEOUT=25",
+    char *env[] = {e_base, e_tok, e_db, getenv("BENCH_LOG_INFO") ? "BOT_LOG_LEVEL=info" : "BOT_LOG_LEVEL=warn", "TELEGRAM_POLL_TIMEOUT=25",
                    "TELEGRAM_RATE_GLOBAL=0", "TELEGRAM_RATE_CHAT=0",
                    "TELEGRAM_RATE_GROUP_PER_MIN=0",
                    "WEBHOOK_URL", "OPENAI_API_BASE", "OPENAI_API_KEY",
@@ -242,6 +242,10 @@ static bool bot_up(botrun *b, fake_tg *ft, const char *bin, const char *extra_en
 static void bot_down(botrun *b, bool keep)
 {
     proc_stop(&b->p, SIGTERM, 10000);
+    if (getenv("BENCH_KEEP")) {
+        keep = true;
+        fprintf(stderr, "bench: bot log kept in %s\n", b->log);
+    }
     if (!keep)
         nftw(b->dir, rm_entry, 8, FTW_DEPTH | FTW_PHYS);
 }
@@ -516,7 +520,7 @@ static bool llm_bot_up(botrun *b, fake_tg *ft, fakellm *fl, const char *bin, boo
     snprintf(e_tok, sizeof e_tok, "TELEGRAM_BOT_TOKEN=%s", fake_tg_token(ft));
     snprintf(e_db, sizeof e_db, "BOT_DB=%s", b->db);
     snprintf(e_llm, sizeof e_llm, "OPENAI_API_BASE=%s", fakellm_base(fl));
-    char *env[] = {e_base, e_tok, e_db, e_llm, "BOT_LOG_LEVEL=warn", "TELEGRAM_POLL_TIMEOUT=25",
+    char *env[] = {e_base, e_tok, e_db, e_llm, getenv("BENCH_LOG_INFO") ? "BOT_LOG_LEVEL=info" : "BOT_LOG_LEVEL=warn", "TELEGRAM_POLL_TIMEOUT=25",
                    limits ? "TELEGRAM_RATE_GLOBAL" : "TELEGRAM_RATE_GLOBAL=0",
                    limits ? "TELEGRAM_RATE_CHAT" : "TELEGRAM_RATE_CHAT=0",
                    limits ? "TELEGRAM_RATE_GROUP_PER_MIN" : "TELEGRAM_RATE_GROUP_PER_MIN=0",

@@ -308,6 +308,73 @@ static void test_call_body(void)
     tg_free(tg);
 }
 
+typedef struct outcome {
+    int done;
+    tg_err err;
+    bool has_result;
+    int error_code;
+    char desc[128];
+} outcome;
+
+static void on_outcome(const tg_result *r, void *ud)
+{
+    outcome *o = ud;
+    o->done++;
+    o->err = r->err;
+    o->has_result = r->result != NULL;
+    o->error_code = r->error_code;
+    snprintf(o->desc, sizeof o->desc, "%s", r->description);
+}
+
+/* A pre-printed body's answer is checked without a JSON tree: accepted is
+ * TG_OK (result NULL), and every answer that is not plainly accepted —
+ * cut, ok a string, an API error — still says what went wrong. */
+static outcome call_once(tg_client *tg, const fake_tg_fault *f)
+{
+    outcome o = {0};
+    if (f)
+        fake_tg_add_fault(g_ft, f);
+    CU_ASSERT_EQUAL(tg_call_body(tg, "sendMessage", "{\"chat_id\":7603,\"text\":\"x\"}",
+                                 on_outcome, &o), TG_OK);
+    long end = ms_now() + 5000;
+    while (!o.done && ms_now() < end)
+        tg_poll(tg, 50);
+    CU_ASSERT_EQUAL(o.done, 1);
+    return o;
+}
+
+static void test_checked_answers(void)
+{
+    tg_client *tg = client();
+    outcome o = call_once(tg, NULL);
+    CU_ASSERT_EQUAL(o.err, TG_OK);
+    CU_ASSERT_FALSE(o.has_result);
+    o = call_once(tg, &(fake_tg_fault){.kind = FAKE_TG_FAULT_TRUNCATE, .count = 1});
+    CU_ASSERT_EQUAL(o.err, TG_ERR_PARSE);
+    o = call_once(tg, &(fake_tg_fault){.kind = FAKE_TG_FAULT_MISTYPED, .count = 1});
+    CU_ASSERT_EQUAL(o.err, TG_ERR_PARSE);
+    o = call_once(tg, &(fake_tg_fault){.kind = FAKE_TG_FAULT_ERROR, .status = 400,
+                                       .description = "Bad Request: message text is empty",
+                                       .count = 1});
+    CU_ASSERT_EQUAL(o.err, TG_ERR_API);
+    CU_ASSERT_EQUAL(o.error_code, 400);
+    CU_ASSERT_STRING_EQUAL(o.desc, "Bad Request: message text is empty");
+    o = call_once(tg, &(fake_tg_fault){.kind = FAKE_TG_FAULT_HTML, .status = 502, .count = 1});
+    CU_ASSERT_EQUAL(o.err, TG_ERR_HTTP);
+    /* tg_call still parses: its result is there */
+    o = (outcome){0};
+    cJSON *p = cJSON_CreateObject();
+    tg_json_add_i64(p, "chat_id", 7603);
+    cJSON_AddStringToObject(p, "text", "parsed");
+    CU_ASSERT_EQUAL(tg_call(tg, "sendMessage", p, on_outcome, &o), TG_OK);
+    long end = ms_now() + 5000;
+    while (!o.done && ms_now() < end)
+        tg_poll(tg, 50);
+    CU_ASSERT_EQUAL(o.err, TG_OK);
+    CU_ASSERT_TRUE(o.has_result);
+    tg_free(tg);
+}
+
 int main(void)
 {
     log_init_from_env();
@@ -329,6 +396,7 @@ int main(void)
     CU_add_test(s, "outbox deletions commit with the caller's transaction", test_staged_deletions);
     CU_add_test(s, "answerCallbackQuery does not wait behind messages", test_callback_lane);
     CU_add_test(s, "pre-printed bodies, reused handles", test_call_body);
+    CU_add_test(s, "an accepted answer checked, not parsed; the rest parsed", test_checked_answers);
     CU_basic_set_mode(CU_BRM_VERBOSE);
     CU_basic_run_tests();
     unsigned fails = CU_get_number_of_failures();

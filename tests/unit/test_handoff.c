@@ -12,6 +12,7 @@
 #include "handoff.h"
 #include "log.h"
 #include "store.h"
+#include "tg.h"
 #include "support/tiny_machine.h"
 
 #define GROUP (-100123)
@@ -238,9 +239,10 @@ static void test_take_authority(void)
     CU_ASSERT_EQUAL(ho_take(h, &in, &fx), 1);
     CU_ASSERT_EQUAL_FATAL(count(&fx, BM_FX_CALL, "copyMessage"), 1);
     cJSON *p = cJSON_Parse(fx.v[0].text);
-    CU_ASSERT_EQUAL(cJSON_GetObjectItem(p, "chat_id")->valuedouble, 1001);
-    CU_ASSERT_EQUAL(cJSON_GetObjectItem(p, "from_chat_id")->valuedouble, GROUP);
-    CU_ASSERT_EQUAL(cJSON_GetObjectItem(p, "message_id")->valuedouble, 42);
+    int64_t v = 0;
+    CU_ASSERT(tg_json_i64(p, "chat_id", &v) == 0 && v == 1001);
+    CU_ASSERT(tg_json_i64(p, "from_chat_id", &v) == 0 && v == GROUP);
+    CU_ASSERT(tg_json_i64(p, "message_id", &v) == 0 && v == 42);
     CU_ASSERT_PTR_NOT_NULL(strstr(fx.v[0].text, ok));
     cJSON_Delete(p);
     bm_effects_clear(&fx);
@@ -358,6 +360,9 @@ static void test_history(void)
         CU_ASSERT_EQUAL(store_history_add(st, 77, i % 2 ? "bot" : "user", STORE_HIST_MENU, t), 0);
     }
     CU_ASSERT_EQUAL(store_history_add(st, 77, "user", STORE_HIST_MENU, ""), 0); /* not stored */
+    /* adding does not cap (once per update is enough): trim does */
+    CU_ASSERT_EQUAL(store_history_list(st, 77, 1000, NULL, NULL), STORE_HISTORY_MAX + 5);
+    CU_ASSERT_EQUAL(store_history_trim(st, 77), 0);
     CU_ASSERT_EQUAL(store_history_list(st, 77, 1000, NULL, NULL), STORE_HISTORY_MAX);
     char buf[256] = "";
     CU_ASSERT_EQUAL(store_history_list(st, 77, 2, hist_cb, buf), 2);
@@ -387,6 +392,7 @@ static void test_history_turns(void)
     for (int i = 0; i < 2 * STORE_HISTORY_MAX; i++) {
         snprintf(t, sizeof t, "m%d", i);
         CU_ASSERT_EQUAL(store_history_add(st, 79, i % 2 ? "bot" : "user", STORE_HIST_MENU, t), 0);
+        CU_ASSERT_EQUAL(store_history_trim(st, 79), 0);
     }
     /* the cap: 40 newest rows, and the newest 8 model turns beside them */
     CU_ASSERT_EQUAL(store_history_list(st, 79, 1000, NULL, NULL),
@@ -401,7 +407,8 @@ static void test_history_turns(void)
     CU_ASSERT_STRING_EQUAL(buf, "bot:m79;");
     /* more model turns: the oldest kept ones go, the cap holds */
     for (int i = 0; i < 4; i++)
-        CU_ASSERT_EQUAL(store_history_add(st, 79, "user", STORE_HIST_AI, "again"), 0);
+        CU_ASSERT_EQUAL(store_history_add(st, 79, "user", STORE_HIST_AI, "again") ||
+                        store_history_trim(st, 79), 0);
     CU_ASSERT_EQUAL(store_history_turns(st, 79, 1000, NULL, NULL), STORE_HISTORY_AI_KEEP);
     CU_ASSERT(store_history_list(st, 79, 1000, NULL, NULL) <=
               STORE_HISTORY_MAX + STORE_HISTORY_AI_KEEP);

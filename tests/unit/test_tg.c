@@ -292,7 +292,8 @@ static void on_done(const tg_result *r, void *ud)
     o->retry_after = r->retry_after;
     o->migrate = r->migrate_to_chat_id;
     snprintf(o->desc, sizeof o->desc, "%s", r->description);
-    o->result = r->result ? cJSON_PrintUnformatted(r->result) : NULL;
+    o->result = r->result ? cJSON_PrintUnformatted(r->result)
+                : r->result_raw ? strndup(r->result_raw, r->result_raw_len) : NULL;
 }
 
 static long ms_now(void)

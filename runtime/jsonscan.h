@@ -1,0 +1,58 @@
+/*
+ * jsonscan.h — validating JSON without building it: spans, no allocation.
+ *
+ * The hot path reads two things from Telegram's answers that need no tree:
+ * whether a call was accepted ({"ok":true,...,"result":...}), and the bytes
+ * of each Update in a getUpdates answer (stored in the inbox as they came,
+ * each parsed once, by itself). A scan checks the grammar of RFC 8259 as
+ * cJSON does (strings with valid escapes and no control characters,
+ * numbers, literals, nesting up to JSCAN_DEPTH) and returns spans into the
+ * caller's buffer; anything unexpected is "malformed" and the caller falls
+ * back to a full parse for the details.
+ */
+#ifndef BOTC_JSONSCAN_H
+#define BOTC_JSONSCAN_H
+
+#include <stddef.h>
+
+#define JSCAN_DEPTH 64
+
+/* Bytes [p, end) of one value (borrowed from the scanned buffer). */
+typedef struct jscan_span {
+    const char *p, *end;
+} jscan_span;
+
+/* The end of the one JSON value starting at p (blanks before it skipped),
+ * or NULL when there is none or it is malformed. */
+const char *jscan_value(const char *p, const char *end);
+
+/* Looks up key among the members of the object that is the whole of
+ * [p, p + n) (blanks around it allowed); the object is validated entirely.
+ * Returns 1 with *out = the member's value, 0 when the object has no such
+ * member, -1 when the text is not exactly one well-formed object. Keys are
+ * compared as written (no escapes decoded), as Telegram writes them. */
+int jscan_member(const char *p, size_t n, const char *key, jscan_span *out);
+/* The same for n_keys keys in one pass: out[i] is keys[i]'s value, or
+ * {NULL, NULL} when absent. Returns how many were found, or -1. */
+int jscan_members(const char *p, size_t n, const char *const *keys, jscan_span *out,
+                  int n_keys);
+
+/* Walks the items of the array [arr.p, arr.end) (a value jscan_member
+ * returned):
+ *
+ *   jscan_iter it = jscan_items(arr);
+ *   jscan_span item;
+ *   int rc;
+ *   while ((rc = jscan_next(&it, &item)) == 1) ...
+ *
+ * jscan_next returns 1 with the next item, 0 after the last, -1 when the
+ * array is malformed (or not an array). */
+typedef struct jscan_iter {
+    const char *p, *end;
+    int state; /* 0 before '[', 1 inside, 2 done */
+} jscan_iter;
+
+jscan_iter jscan_items(jscan_span arr);
+int jscan_next(jscan_iter *it, jscan_span *item);
+
+#endif
