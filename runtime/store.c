@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "log.h"
 
@@ -107,7 +108,7 @@ static const char *const queries[Q_COUNT_ALL] = {
     [Q_SAVE_USER] =
         "INSERT INTO users(user_id, chat_id, lang, first_name, username, state, form,"
         " field, active, created, updated)"
-        " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 1, " NOW ", " NOW ")"
+        " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 1, ?9, ?9)"
         " ON CONFLICT(user_id) DO UPDATE SET chat_id = excluded.chat_id,"
         " lang = excluded.lang,"
         " first_name = COALESCE(excluded.first_name, users.first_name),"
@@ -133,8 +134,7 @@ static const char *const queries[Q_COUNT_ALL] = {
     [Q_GET_META] = "SELECT value FROM meta WHERE key = ?1",
     [Q_SET_META] = "INSERT INTO meta(key, value) VALUES(?1, ?2)"
                    " ON CONFLICT(key) DO UPDATE SET value = excluded.value",
-    [Q_MARK_HANDLED] = "INSERT OR IGNORE INTO handled(update_id, at)"
-                       " VALUES(?1, CAST(strftime('%s','now') AS INTEGER))",
+    [Q_MARK_HANDLED] = "INSERT OR IGNORE INTO handled(update_id, at) VALUES(?1, ?2)",
     /* Telegram keeps an update for 24 hours; two days covers any redelivery */
     [Q_PRUNE_HANDLED] = "DELETE FROM handled"
                         " WHERE at < CAST(strftime('%s','now') AS INTEGER) - 172800",
@@ -143,7 +143,7 @@ static const char *const queries[Q_COUNT_ALL] = {
     [Q_ROLLBACK_TO] = "ROLLBACK TO nested",
     /* new only when neither waiting, handled nor dead: exact ids, never "<= max" */
     [Q_INBOX_PUT] = "INSERT OR IGNORE INTO inbox(update_id, chat_id, json, at)"
-                    " SELECT ?1, ?2, ?3, CAST(strftime('%s','now') AS INTEGER)"
+                    " SELECT ?1, ?2, ?3, ?4"
                     " WHERE NOT EXISTS (SELECT 1 FROM handled WHERE update_id = ?1)"
                     " AND NOT EXISTS (SELECT 1 FROM dead_letter WHERE update_id = ?1)",
     [Q_INBOX_DONE] = "DELETE FROM inbox WHERE update_id = ?1",
@@ -160,7 +160,7 @@ static const char *const queries[Q_COUNT_ALL] = {
                       " FROM outbox ORDER BY id",
     [Q_SET_ACTIVE] = "UPDATE users SET active = ?2, updated = " NOW " WHERE chat_id = ?1",
     [Q_HIST_ADD] = "INSERT INTO history(user_id, role, text, at, kind)"
-                   " VALUES(?1, ?2, ?3, CAST(strftime('%s','now') AS INTEGER), ?4)",
+                   " VALUES(?1, ?2, ?3, ?5, ?4)",
     /* keep the newest ?2 rows of the user, and the newest ?3 'ai' rows
      * (an id below a missing offset row compares NULL: kept) */
     [Q_HIST_PRUNE] = "DELETE FROM history WHERE user_id = ?1 AND id <="
@@ -181,6 +181,10 @@ static const char *const queries[Q_COUNT_ALL] = {
 
 struct store {
     sqlite3 *db;
+    /* The clock of the hot statements, bound from here: SQLite's strftime
+     * costs more than the rest of such an insert. Formatted once a second. */
+    time_t now_s;
+    char now_iso[24];   /* YYYY-MM-DDTHH:MM:SSZ, as the NOW macro writes */
     const bm_machine *m;
     sqlite3_stmt *q[Q_COUNT_ALL];
     int depth; /* store_begin nesting: 1 = the transaction, more = savepoints */
@@ -193,6 +197,20 @@ struct store {
     size_t snap_len, snap_cap;
     size_t *snap_off;  /* per variable: offset in snap_buf, SIZE_MAX = absent */
 };
+
+/* The wall clock, in seconds and as NOW's text. */
+static time_t clock_now(store *st)
+{
+    time_t t = time(NULL);
+    if (t != st->now_s) {
+        struct tm tm;
+        st->now_s = t;
+        if (!gmtime_r(&t, &tm) ||
+            !strftime(st->now_iso, sizeof st->now_iso, "%Y-%m-%dT%H:%M:%SZ", &tm))
+            st->now_iso[0] = '\0';
+    }
+    return t;
+}
 
 /* Remembers vars (NULL: all absent) as user_id's stored variables. */
 static void snap_take(store *st, int64_t user_id, char *const *vars)
@@ -585,6 +603,8 @@ int store_save_session(store *st, const bm_session *ss, const bm_user *u)
     sqlite3_bind_text(s, 6, m->states[ss->state].name, -1, SQLITE_STATIC);
     bind_text_or_null(s, 7, form);
     bind_text_or_null(s, 8, field);
+    clock_now(st);
+    sqlite3_bind_text(s, 9, st->now_iso, -1, SQLITE_STATIC);
     if (exec_done(st, s, "save user"))
         return -1;
     for (int i = 0; i < m->n_vars; i++) {
@@ -849,6 +869,7 @@ int store_mark_handled(store *st, int64_t update_id)
 {
     sqlite3_stmt *s = stmt(st, Q_MARK_HANDLED);
     sqlite3_bind_int64(s, 1, update_id);
+    sqlite3_bind_int64(s, 2, (sqlite3_int64)clock_now(st));
     if (exec_done(st, s, "mark update handled"))
         return -1;
     int fresh = sqlite3_changes(st->db) == 1;
@@ -867,6 +888,7 @@ int store_inbox_put(store *st, int64_t update_id, int64_t chat_id, const char *j
     sqlite3_bind_int64(s, 1, update_id);
     sqlite3_bind_int64(s, 2, chat_id);
     sqlite3_bind_text(s, 3, json, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(s, 4, (sqlite3_int64)clock_now(st));
     if (exec_done(st, s, "inbox put"))
         return -1;
     return sqlite3_changes(st->db) == 1;
@@ -1022,8 +1044,10 @@ int store_history_add(store *st, int64_t user_id, const char *role, store_hist_k
     sqlite3_stmt *s = stmt(st, Q_HIST_ADD);
     sqlite3_bind_int64(s, 1, user_id);
     sqlite3_bind_text(s, 2, role, -1, SQLITE_STATIC);
-    sqlite3_bind_text(s, 3, cut ? cut : text, -1, SQLITE_TRANSIENT);
+    /* STATIC: stepped right away, and every use binds all parameters again */
+    sqlite3_bind_text(s, 3, cut ? cut : text, -1, SQLITE_STATIC);
     sqlite3_bind_text(s, 4, hist_kinds[kind], -1, SQLITE_STATIC);
+    sqlite3_bind_int64(s, 5, (sqlite3_int64)clock_now(st));
     int rc = exec_done(st, s, "history add");
     free(cut);
     return rc ? -1 : 0;

@@ -27,6 +27,7 @@
 #define TG_DESC_MAX 512
 #define TG_I64_EXACT 9007199254740992.0 /* 2^53 */
 #define TG_POOL_MAX 64  /* idle easy handles kept for the next Bot API calls */
+#define TG_URLS_MAX 32  /* methods whose parsed URL is kept */
 
 typedef struct tg_req {
     struct tg_req *prev, *next;
@@ -39,6 +40,7 @@ typedef struct tg_req {
     bool toobig;
     bool raw;            /* tg_fetch: any URL, the body is not a Bot API reply */
     bool pooled;         /* easy goes back to tg->pool (a Bot API call's) */
+    CURLU *own_url;      /* a Bot API call's URL when the client keeps none */
     bool check_only;     /* tg_call_body, getUpdates: an ok answer is checked
                           * (result_raw), not parsed */
     tg_data_fn on_data;  /* tg_stream: body bytes go here, not to resp */
@@ -65,6 +67,10 @@ struct tg_client {
      * a 16 KiB buffer and some 20 allocations per call. */
     CURL *pool[TG_POOL_MAX];
     int n_pool;
+    /* Each method's URL, parsed once (curl re-parses a URL string, and
+     * prints it back byte by byte, on every transfer). */
+    struct { char method[TG_METHOD_MAX]; CURLU *url; } urls[TG_URLS_MAX];
+    int n_urls;
     /* The proxy for Bot API calls, from the environment once (curl would
      * read five variables on every call): "" = none. */
     char *proxy, *noproxy;
@@ -308,6 +314,7 @@ static void req_free(tg_req *r)
     else if (r->easy)
         curl_easy_cleanup(r->easy);
     curl_slist_free_all(r->hdrs);
+    curl_url_cleanup(r->own_url);
     free(r->body);
     free(r->resp);
     free(r);
@@ -400,6 +407,8 @@ void tg_free(tg_client *tg)
         curl_easy_cleanup(tg->pool[--tg->n_pool]);
     curl_slist_free_all(tg->headers);
     curl_multi_cleanup(tg->multi);
+    for (int i = 0; i < tg->n_urls; i++)
+        curl_url_cleanup(tg->urls[i].url);
     if (--g_curl_users == 0)
         curl_global_cleanup();
     free(tg->base);
@@ -456,6 +465,40 @@ static size_t on_write(char *data, size_t size, size_t nmemb, void *ud)
     return n;
 }
 
+/* A new parsed URL of <base>/bot<token>/<method>; NULL on out-of-memory. */
+static CURLU *new_method_url(const tg_client *tg, const char *method)
+{
+    size_t ulen = strlen(tg->base) + strlen(tg->token) + strlen(method) + 8;
+    char *text = malloc(ulen);
+    CURLU *u = text ? curl_url() : NULL;
+    if (u) {
+        snprintf(text, ulen, "%s/bot%s/%s", tg->base, tg->token, method);
+        if (curl_url_set(u, CURLUPART_URL, text, 0) != CURLUE_OK) {
+            curl_url_cleanup(u);
+            u = NULL;
+        }
+    }
+    free(text);
+    return u;
+}
+
+/* The method's parsed URL, kept by the client for the first TG_URLS_MAX
+ * methods; beyond them (no bot calls that many) r gets its own. */
+static CURLU *method_url(tg_client *tg, tg_req *r, const char *method)
+{
+    for (int i = 0; i < tg->n_urls; i++)
+        if (!strcmp(tg->urls[i].method, method))
+            return tg->urls[i].url;
+    CURLU *u = new_method_url(tg, method);
+    if (!u)
+        return NULL;
+    if (tg->n_urls == TG_URLS_MAX)
+        return r->own_url = u;
+    snprintf(tg->urls[tg->n_urls].method, sizeof tg->urls[0].method, "%s", method);
+    tg->urls[tg->n_urls++].url = u;
+    return u;
+}
+
 /* Starts a Bot API call whose JSON body is ready; takes body (malloc'd,
  * NULL = out of memory). poll_s: getUpdates' timeout. */
 static tg_err call_start(tg_client *tg, const char *method, char *body, long poll_s,
@@ -482,13 +525,11 @@ static tg_err call_start(tg_client *tg, const char *method, char *body, long pol
         return TG_ERR_NOMEM;
     }
 
-    size_t ulen = strlen(tg->base) + strlen(tg->token) + strlen(method) + 8;
-    char *url = malloc(ulen);
+    CURLU *url = method_url(tg, r, method);
     if (!url) {
         req_free(r);
         return TG_ERR_NOMEM;
     }
-    snprintf(url, ulen, "%s/bot%s/%s", tg->base, tg->token, method);
 
     CURL *e = r->easy;
     long total_ms = is_updates ? poll_s * 1000 + tg->opt.poll_margin_ms : tg->opt.timeout_ms;
@@ -512,7 +553,7 @@ static tg_err call_start(tg_client *tg, const char *method, char *body, long pol
         curl_easy_setopt(e, CURLOPT_PROXY, tg->proxy);
         curl_easy_setopt(e, CURLOPT_NOPROXY, tg->noproxy);
     }
-    curl_easy_setopt(e, CURLOPT_URL, url); /* curl copies it */
+    curl_easy_setopt(e, CURLOPT_CURLU, url); /* the client's, or r's own */
     curl_easy_setopt(e, CURLOPT_POSTFIELDS, r->body);
     curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)strlen(r->body));
     curl_easy_setopt(e, CURLOPT_WRITEDATA, r);
@@ -524,7 +565,6 @@ static tg_err call_start(tg_client *tg, const char *method, char *body, long pol
     curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, total_ms);
     curl_easy_setopt(e, CURLOPT_LOW_SPEED_TIME, low_s);
     curl_easy_setopt(e, CURLOPT_PRIVATE, r);
-    free(url);
 
     if (curl_multi_add_handle(tg->multi, e) != CURLM_OK) {
         req_free(r);

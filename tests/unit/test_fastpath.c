@@ -375,6 +375,38 @@ static void test_checked_answers(void)
     tg_free(tg);
 }
 
+/* The client keeps the parsed URL of the first 32 methods; calls to more
+ * methods than that, all in flight at once, still reach the server (each
+ * with its own URL, freed with the call: ASan checks). */
+static void test_many_methods(void)
+{
+    tg_client *tg = client();
+    outcome o[40];
+    memset(o, 0, sizeof o);
+    uint64_t since = fake_tg_ncalls(g_ft);
+    for (int i = 0; i < 40; i++) {
+        char m[32];
+        snprintf(m, sizeof m, "noSuchMethod%d", i);
+        CU_ASSERT_EQUAL(tg_call(tg, m, NULL, on_outcome, &o[i]), TG_OK);
+    }
+    long end = ms_now() + 10000;
+    int done = 0;
+    while (done < 40 && ms_now() < end) {
+        tg_poll(tg, 50);
+        done = 0;
+        for (int i = 0; i < 40; i++)
+            done += o[i].done;
+    }
+    CU_ASSERT_EQUAL(done, 40);
+    for (int i = 0; i < 40; i++)
+        CU_ASSERT_EQUAL(o[i].error_code, 404); /* the fake: no such method */
+    CU_ASSERT_EQUAL(fake_tg_ncalls(g_ft) - since, 40);
+    /* and the kept ones are used again */
+    outcome again = call_once(tg, NULL);
+    CU_ASSERT_EQUAL(again.err, TG_OK);
+    tg_free(tg);
+}
+
 int main(void)
 {
     log_init_from_env();
@@ -397,6 +429,7 @@ int main(void)
     CU_add_test(s, "answerCallbackQuery does not wait behind messages", test_callback_lane);
     CU_add_test(s, "pre-printed bodies, reused handles", test_call_body);
     CU_add_test(s, "an accepted answer checked, not parsed; the rest parsed", test_checked_answers);
+    CU_add_test(s, "more methods than the client keeps URLs for", test_many_methods);
     CU_basic_set_mode(CU_BRM_VERBOSE);
     CU_basic_run_tests();
     unsigned fails = CU_get_number_of_failures();
