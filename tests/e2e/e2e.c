@@ -152,6 +152,7 @@ typedef struct run {
     slowhttp *http;    /* `httpserver MS`: the service http_get asks */
     fakellm *llm;      /* `llm ...` steps: the fake OpenAI-compatible server */
     char *llm_answer;  /* the model's scripted answer (`llm answer` / `answer-file`) */
+    int llm_style;     /* `llm style` (fakellm_style), for `llm error 400 overflow` */
     uint16_t wh_port;  /* where the bot's webhook server listens */
 } run;
 
@@ -918,7 +919,8 @@ static void step_llm(run *r, token *t, int n)
         fakellm_answer(r->llm, text);
         set_answer(r, text);
     } else if (!strcmp(w, "style") && n == 3 && fakellm_style_by_name(t[2].s) >= 0) {
-        fakellm_set_style(r->llm, (fakellm_style)fakellm_style_by_name(t[2].s));
+        r->llm_style = fakellm_style_by_name(t[2].s);
+        fakellm_set_style(r->llm, (fakellm_style)r->llm_style);
     } else if (!strcmp(w, "usage") && n == 3) {
         fakellm_usage(r->llm, !strcmp(t[2].s, "on"));
     } else if (!strcmp(w, "delay") && (n == 3 || n == 4)) {
@@ -931,39 +933,56 @@ static void step_llm(run *r, token *t, int n)
         fakellm_stream_error(r->llm, atoi(t[2].s), 0);
     } else if (!strcmp(w, "error") && n >= 3) {
         int times = -1, ra = 0;
+        const char *body = NULL;
         for (int i = 3; i < n; i++) {
             if (!strncmp(t[i].s, "times=", 6)) times = atoi(t[i].s + 6);
             else if (!strncmp(t[i].s, "retry_after=", 12)) ra = atoi(t[i].s + 12);
-        }
-        fakellm_error(r->llm, atoi(t[2].s), NULL, times, ra);
-    } else if (!strcmp(w, "request") && n >= 4 && !strcmp(t[2].s, "contains")) {
-        int last = fakellm_requests(r->llm) - 1;
-        char *body = fakellm_request(r->llm, last);
-        for (int i = 3; i < n && body; i++)
-            if (!strstr(body, t[i].s)) {
-                fail(r, "expected the last model request to contain \"%s\", got %.300s", t[i].s, body);
-                break;
+            else if (!strcmp(t[i].s, "overflow")) body = fakellm_overflow_body((fakellm_style)r->llm_style);
+            else {
+                fail(r, "expected times=N, retry_after=S or overflow, got %s", t[i].s);
+                return;
             }
-        if (!body) fail(r, "expected a model request, got none");
-        free(body);
-    } else if (!strcmp(w, "request") && n >= 4 && !strcmp(t[2].s, "lacks")) {
-        int last = fakellm_requests(r->llm) - 1;
-        char *body = fakellm_request(r->llm, last);
-        for (int i = 3; i < n && body; i++) {
+        }
+        fakellm_error(r->llm, atoi(t[2].s), body, times, ra);
+    } else if (!strcmp(w, "request") && n >= 4 &&
+               (!strcmp(t[2].s, "contains") || !strcmp(t[2].s, "lacks") ||
+                (n >= 5 && atoi(t[2].s) > 0 && (!strcmp(t[3].s, "contains") || !strcmp(t[3].s, "lacks"))))) {
+        /* llm request [N] contains|lacks "A"...: request N (from 1), else the last */
+        int k = atoi(t[2].s) > 0 ? 3 : 2;
+        int idx = k == 3 ? atoi(t[2].s) - 1 : fakellm_requests(r->llm) - 1;
+        bool lacks = !strcmp(t[k].s, "lacks");
+        char *body = fakellm_request(r->llm, idx);
+        if (!body) {
+            fail(r, "expected model request %d, got %d request(s)", idx + 1, fakellm_requests(r->llm));
+            return;
+        }
+        for (int i = k + 1; i < n; i++) {
             const char *at = strstr(body, t[i].s);
-            if (at) {
-                fail(r, "expected the last model request not to contain \"%s\", got it in "
-                        "...%.200s", t[i].s, at > body + 100 ? at - 100 : body);
+            if (!lacks && !at) {
+                fail(r, "expected model request %d to contain \"%s\", got %.300s", idx + 1, t[i].s, body);
+                break;
+            }
+            if (lacks && at) {
+                fail(r, "expected model request %d not to contain \"%s\", got it in "
+                        "...%.200s", idx + 1, t[i].s, at > body + 100 ? at - 100 : body);
                 break;
             }
         }
-        if (!body) fail(r, "expected a model request, got none");
         free(body);
+    } else if (!strcmp(w, "waited") && n == 3) {
+        /* llm waited MS: the last request came at least MS after the one before */
+        int k = fakellm_requests(r->llm);
+        long gap = k >= 2 ? fakellm_request_at(r->llm, k - 1) - fakellm_request_at(r->llm, k - 2) : -1;
+        if (k < 2)
+            fail(r, "expected two model requests, got %d", k);
+        else if (gap < atol(t[2].s))
+            fail(r, "expected the last model request at least %s ms after the one before, got %ld ms",
+                 t[2].s, gap);
     } else if (!strcmp(w, "requests") && n == 3) {
         if (fakellm_requests(r->llm) != atoi(t[2].s))
             fail(r, "expected %s model requests, got %d", t[2].s, fakellm_requests(r->llm));
     } else {
-        fail(r, "expected `llm answer|answer-file|style|usage|delay|cut|chunk|error|stream-error|request|requests ...`, "
+        fail(r, "expected `llm answer|answer-file|style|usage|delay|cut|chunk|error|stream-error|request|requests|waited ...`, "
                 "got `%s` with %d words", w, n);
     }
 }
