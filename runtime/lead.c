@@ -14,6 +14,7 @@
 #include <cjson/cJSON.h>
 #include <sqlite3.h>
 
+#include "handoff.h"
 #include "log.h"
 #include "text.h"
 
@@ -176,9 +177,8 @@ char *lead_render(const bm_machine *m, int form, const char *record_json, const 
     cJSON *rec = cJSON_Parse(record_json ? record_json : "{}");
     text_buf tb;
     text_buf_init(&tb, 64 * 1024);
-    char idbuf[32];
-    snprintf(idbuf, sizeof idbuf, "%" PRId64, u->id);
-    int rc = text_buf_adds(&tb, bm_text(m, m->sys_texts[BM_SYS_LEAD], m->default_lang)) ||
+    char *head = ho_mgr_text(m, BM_SYS_LEAD, u, NULL);
+    int rc = !head || text_buf_adds(&tb, head) ||
              text_buf_adds(&tb, " · ") || text_buf_adds(&tb, f->name) ||
              text_buf_adds(&tb, "\n👤 ");
     bool named = false;
@@ -190,11 +190,14 @@ char *lead_render(const bm_machine *m, int form, const char *record_json, const 
         rc = (named ? text_buf_addc(&tb, ' ') : 0) || text_buf_adds(&tb, u->last_name);
     if (!rc && u->username && *u->username)
         rc = text_buf_adds(&tb, " @") || text_buf_adds(&tb, u->username);
-    if (!rc)
-        rc = text_buf_adds(&tb, ", id ") || text_buf_adds(&tb, idbuf);
+    free(head);
+    /* ", id 1001, language en" (sys_mgr_lead_client): the topic name of a
+     * per-lead topic is the part before it */
     const char *lang = u->language_code && *u->language_code ? u->language_code : lang_code;
-    if (!rc && lang && *lang)
-        rc = text_buf_adds(&tb, ", language ") || text_buf_adds(&tb, lang);
+    char *who = rc ? NULL : ho_mgr_text(m, BM_SYS_MGR_LEAD_CLIENT, u, lang ? lang : "?");
+    if (!rc)
+        rc = !who || text_buf_adds(&tb, ", ") || text_buf_adds(&tb, who);
+    free(who);
     for (int i = 0; i < f->n_fields && !rc; i++) {
         const bm_field *fd = &m->fields[f->first_field + i];
         const cJSON *v = rec ? cJSON_GetObjectItemCaseSensitive(rec, fd->name) : NULL;

@@ -103,10 +103,17 @@ static void test_lead(void)
                       "\"class\":\"SUV\"}";
     char *t = lead_render(&m, TF_BOOKING, rec, &ann, "ru");
     CU_ASSERT_PTR_NOT_NULL_FATAL(t);
-    /* the heading is sys_lead (tiny's default text 0), then the client */
-    CU_ASSERT_PTR_NOT_NULL(strstr(t, " · booking\n👤 Ann Lee @annlee, id 1001, language ru\n"
+    /* the heading is sys_lead, then the client (sys_mgr_lead_client) */
+    CU_ASSERT_PTR_NOT_NULL(strstr(t, "📝 New lead · booking\n👤 Ann Lee @annlee, id 1001, language ru\n"
                                      "Name: Ann Lee\nAge: 30\nWeight: 70.5\nDate: 2025-07-15\n"
                                      "Phone: +381601234567\nCode: AB\nClass: SUV"));
+    free(t);
+    /* managers who speak Russian (MANAGER_LANGUAGE): the lead's own words in Russian */
+    setenv("MANAGER_LANGUAGE", "ru", 1);
+    t = lead_render(&m, TF_BOOKING, rec, &ann, "ru");
+    unsetenv("MANAGER_LANGUAGE");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(t);
+    CU_ASSERT_PTR_NOT_NULL(strstr(t, "📝 Новая заявка · booking\n👤 Ann Lee @annlee, id 1001, язык ru\n"));
     free(t);
     /* a missing value is shown as a dash */
     t = lead_render(&m, TF_QUICK, "{}", &ann, "en");
