@@ -102,6 +102,25 @@ static const struct {
         "tap the button below.",
         "Извините, наш ИИ-помощник сейчас не отвечает. Вам поможет оператор: "
         "нажмите кнопку ниже."},
+    [BM_SYS_MGR_CLIENT] = {"sys_mgr_client", "Client", "Клиент"},
+    [BM_SYS_MGR_USERNAME] = {"sys_mgr_username", "Username", "Имя пользователя"},
+    [BM_SYS_MGR_LANGUAGE] = {"sys_mgr_language", "Language", "Язык"},
+    [BM_SYS_MGR_BOOKINGS] = {"sys_mgr_bookings", "Bookings", "Бронирования"},
+    [BM_SYS_MGR_NONE] = {"sys_mgr_none", "none", "нет"},
+    [BM_SYS_MGR_CONVERSATION] = {"sys_mgr_conversation", "💬 The conversation so far:", "💬 Разговор до сих пор:"},
+    [BM_SYS_MGR_NOTHING_YET] = {"sys_mgr_nothing_yet", "(nothing yet)", "(пока ничего)"},
+    [BM_SYS_MGR_OPERATOR] = {"sys_mgr_operator", "Operator", "Оператор"},
+    [BM_SYS_MGR_BOT] = {"sys_mgr_bot", "Bot", "Бот"},
+    [BM_SYS_MGR_CLOSED_BY] = {"sys_mgr_closed_by", "✅ Closed by {first_name}.", "✅ Разговор закрыт: {first_name}."},
+    [BM_SYS_MGR_CLIENT_CLOSED] = {"sys_mgr_client_closed", "✅ The client closed the conversation: satisfied.", "✅ Клиент завершил разговор: вопрос решён."},
+    [BM_SYS_MGR_LIST] = {"sys_mgr_list", "Managers:", "Менеджеры:"},
+    [BM_SYS_MGR_LIST_EMPTY] = {"sys_mgr_list_empty", "No managers yet. Add one with /addmanager USER_ID NAME.", "Менеджеров пока нет. Добавьте: /addmanager ID ИМЯ."},
+    [BM_SYS_MGR_ADD_USAGE] = {"sys_mgr_add_usage", "Usage: /addmanager USER_ID NAME (a name of 1 to 64 bytes)", "Формат: /addmanager ID ИМЯ (имя от 1 до 64 байт)"},
+    [BM_SYS_MGR_ADDED] = {"sys_mgr_added", "✅ {user_id} ({first_name}) is a manager now.", "✅ {user_id} ({first_name}) теперь менеджер."},
+    [BM_SYS_MGR_DEL_USAGE] = {"sys_mgr_del_usage", "Usage: /delmanager USER_ID", "Формат: /delmanager ID"},
+    [BM_SYS_MGR_REMOVED] = {"sys_mgr_removed", "✅ {user_id} is no longer a manager.", "✅ {user_id} больше не менеджер."},
+    [BM_SYS_MGR_NOT_MANAGER] = {"sys_mgr_not_manager", "{user_id} was not a manager.", "{user_id} не был менеджером."},
+    [BM_SYS_MGR_LEAD_CLIENT] = {"sys_mgr_lead_client", "id {user_id}, language {text}", "id {user_id}, язык {text}"},
 };
 
 const char *low_sys_text_name(bm_sys_text t)

@@ -32,6 +32,7 @@ typedef struct draft_job {
     text_buf shown;      /* text that may be shown (marker held back) */
     size_t fed;          /* bytes of the answer fed to the marker watcher */
     size_t sent_len;     /* shown.len at the last draft */
+    bool full;           /* the draft shows the whole first message: no more drafts */
     long last_draft, last_typing;
 } draft_job;
 
@@ -116,7 +117,24 @@ static void push_typing(draft_job *j, long now)
 
 static void push_draft(draft_job *j, long now)
 {
-    char *t = text_truncate(j->shown.p ? j->shown.p : "", TEXT_TG_MAX);
+    const char *shown = j->shown.p ? j->shown.p : "";
+    char *t = NULL;
+    if (text_utf16_len(shown, j->shown.len) <= TEXT_TG_MAX) {
+        t = strdup(shown);
+    } else {
+        /* Past one message: the draft shows the first message exactly as
+         * the final answer will cut it (text_split), and stays so — what
+         * follows arrives in the final messages. Resending it as the text
+         * grows would only spend the chat's rate on an unchanged draft. */
+        char **parts;
+        int n;
+        if (text_split(shown, TEXT_TG_MAX, &parts, &n) == 0 && n > 0) {
+            t = parts[0];
+            parts[0] = NULL;
+            text_parts_free(parts, n);
+        }
+        j->full = true;
+    }
     cJSON *p = t ? cJSON_CreateObject() : NULL;
     if (!p || !tg_json_add_i64(p, "chat_id", j->chat_id) ||
         !cJSON_AddNumberToObject(p, "draft_id", j->draft_id) ||
@@ -149,7 +167,7 @@ static void on_delta(void *ud, const char *text, size_t len)
             push_typing(j, now);
         return;
     }
-    if (j->mk.found || j->shown.len == j->sent_len)
+    if (j->mk.found || j->full || j->shown.len == j->sent_len)
         return;
     bool first = j->sent_len == 0;
     long since = now - j->last_draft;

@@ -13,8 +13,10 @@
  * Throttle: the first text goes out at once (the user sees the answer
  * start), later drafts at most every DRAFT_MIN_MS and only when the text
  * grew by DRAFT_MIN_CHARS bytes or more (or 1 s passed). The contact
- * manager marker never shows (kb_marker); a draft shows at most the first
- * 4096 characters (the final message continues in further messages).
+ * manager marker never shows (kb_marker). An answer longer than one
+ * message (4096 UTF-16 units) ends its drafts with the first message as the
+ * final answer will cut it (text_split); the rest shows only in the final
+ * messages, so no draft is ever over Telegram's limit.
  */
 #ifndef BOTC_DRAFT_H
 #define BOTC_DRAFT_H

@@ -2,8 +2,9 @@
  * handoff.c — see handoff.h.
  *
  * Texts for the user are the spec's sys_handoff_* texts (bm_render, in the
- * user's language); texts for the managers (the client card, admin command
- * answers) are the runtime's own, in English.
+ * user's language); texts for the managers (the client card, the notes in a
+ * topic, admin command answers) are the spec's sys_mgr_* texts in the
+ * managers' language (ho_mgr_text).
  */
 #include "handoff.h"
 
@@ -79,6 +80,39 @@ static int64_t token_bot_id(void)
     for (; *t >= '0' && *t <= '9' && id < INT64_MAX / 10; t++)
         id = id * 10 + (*t - '0');
     return *t == ':' ? id : 0;
+}
+
+int ho_mgr_lang(const bm_machine *m)
+{
+    static int warned;
+    const char *v = getenv("MANAGER_LANGUAGE");
+    if (v && *v) {
+        for (int i = 0; i < m->n_langs; i++)
+            if (!strcmp(m->langs[i], v))
+                return i;
+        if (!warned++)
+            log_warn("handoff", "MANAGER_LANGUAGE=%s is not a language of this bot; the managers "
+                     "get %s", v, m->langs[m->default_lang]);
+    }
+    return m->default_lang;
+}
+
+char *ho_mgr_text(const bm_machine *m, bm_sys_text t, const bm_user *u, const char *text)
+{
+    bm_session s;
+    memset(&s, 0, sizeof s);
+    s.lang = ho_mgr_lang(m);
+    s.user_id = u ? u->id : 0;
+    return bm_render(m, &s, u, m->sys_texts[t], text ? text : "");
+}
+
+/* Appends sys text t (in the managers' language, no placeholders in use). */
+static int add_mgr(const bm_machine *m, text_buf *tb, bm_sys_text t)
+{
+    char *v = ho_mgr_text(m, t, NULL, NULL);
+    int rc = !v || text_buf_adds(tb, v);
+    free(v);
+    return rc;
 }
 
 ho *ho_open(store *st, const bm_machine *m, char *err, size_t errlen)
@@ -623,6 +657,7 @@ static int answer_cb(const bm_input *in, bm_effects *out)
 /* ---- the card -------------------------------------------------------------------- */
 
 typedef struct card_ctx {
+    const bm_machine *m;
     text_buf *tb;
     int bad;
 } card_ctx;
@@ -653,11 +688,12 @@ static int card_record(void *ud, int64_t id, const char *form, const char *json,
     return c->bad;
 }
 
-static int card_line(card_ctx *c, const char *who, const char *text)
+/* "\n<Who>: <text>" */
+static int card_line(card_ctx *c, bm_sys_text who, const char *text)
 {
     char *t = text_truncate(text, HO_LINE_MAX);
-    c->bad |= !t || text_buf_adds(c->tb, "\n") || text_buf_adds(c->tb, who) ||
-              text_buf_adds(c->tb, t);
+    c->bad |= !t || text_buf_adds(c->tb, "\n") || add_mgr(c->m, c->tb, who) ||
+              text_buf_adds(c->tb, ": ") || text_buf_adds(c->tb, t);
     free(t);
     return c->bad;
 }
@@ -665,38 +701,55 @@ static int card_line(card_ctx *c, const char *who, const char *text)
 static int card_history(void *ud, const char *role, const char *text, int64_t at)
 {
     (void)at;
-    const char *who = !strcmp(role, "user") ? "Client: " : !strcmp(role, "operator")
-                                                               ? "Operator: " : "Bot: ";
+    bm_sys_text who = !strcmp(role, "user") ? BM_SYS_MGR_CLIENT : !strcmp(role, "operator")
+                                                                     ? BM_SYS_MGR_OPERATOR
+                                                                     : BM_SYS_MGR_BOT;
     return card_line(ud, who, text);
 }
 
-/* The client card and the conversation so far, as two texts (malloc'd). */
+/* "\n<Label>: " */
+static int card_label(card_ctx *c, bm_sys_text label)
+{
+    c->bad |= text_buf_addc(c->tb, '\n') || add_mgr(c->m, c->tb, label) ||
+              text_buf_adds(c->tb, ": ");
+    return c->bad;
+}
+
+/* The client card and the conversation so far, as two texts (malloc'd), in
+ * the managers' language. */
 static int build_card(ho *h, const bm_input *in, int lang, char **card, char **conv)
 {
     const bm_user *u = &in->user;
     text_buf tb;
     text_buf_init(&tb, HO_CARD_MAX);
-    card_ctx c = {.tb = &tb};
-    char line[256];
-    c.bad |= text_buf_adds(&tb, "👤 Client: ") ||
+    card_ctx c = {.m = h->m, .tb = &tb};
+    char idbuf[32];
+    snprintf(idbuf, sizeof idbuf, "%" PRId64, u->id);
+    c.bad |= text_buf_adds(&tb, "👤 ") || add_mgr(h->m, &tb, BM_SYS_MGR_CLIENT) ||
+             text_buf_adds(&tb, ": ") ||
              text_buf_adds(&tb, u->first_name && *u->first_name ? u->first_name : "?");
     if (u->last_name && *u->last_name)
         c.bad |= text_buf_addc(&tb, ' ') || text_buf_adds(&tb, u->last_name);
-    snprintf(line, sizeof line, "\nUsername: %s%s\nLanguage: %s\nID: %" PRId64 "\nBookings:",
-             u->username && *u->username ? "@" : "",
-             u->username && *u->username ? u->username : "none", h->m->langs[lang], u->id);
-    c.bad |= text_buf_adds(&tb, line);
+    card_label(&c, BM_SYS_MGR_USERNAME);
+    if (u->username && *u->username)
+        c.bad |= text_buf_addc(&tb, '@') || text_buf_adds(&tb, u->username);
+    else
+        c.bad |= add_mgr(h->m, &tb, BM_SYS_MGR_NONE);
+    card_label(&c, BM_SYS_MGR_LANGUAGE);
+    c.bad |= text_buf_adds(&tb, h->m->langs[lang]) || text_buf_adds(&tb, "\nID: ") ||
+             text_buf_adds(&tb, idbuf) || text_buf_addc(&tb, '\n') ||
+             add_mgr(h->m, &tb, BM_SYS_MGR_BOOKINGS) || text_buf_addc(&tb, ':');
     int n = store_list_records(h->st, u->id, HO_RECORDS_MAX, card_record, &c);
     if (n < 0 && !c.bad) {
         text_buf_free(&tb);
         return -1;
     }
     if (n == 0)
-        c.bad |= text_buf_adds(&tb, " none");
+        c.bad |= text_buf_addc(&tb, ' ') || add_mgr(h->m, &tb, BM_SYS_MGR_NONE);
     *card = c.bad ? NULL : text_buf_take(&tb);
 
     c.bad = 0;
-    c.bad |= text_buf_adds(&tb, "💬 The conversation so far:");
+    c.bad |= add_mgr(h->m, &tb, BM_SYS_MGR_CONVERSATION);
     n = store_history_list(h->st, u->id, HO_HISTORY_LINES, card_history, &c);
     if (n < 0 && !c.bad) {
         text_buf_free(&tb);
@@ -705,9 +758,9 @@ static int build_card(ho *h, const bm_input *in, int lang, char **card, char **c
         return -1;
     }
     if (in->kind == BM_IN_TEXT && in->text && *in->text)
-        card_line(&c, "Client: ", in->text); /* the request itself, not logged yet */
+        card_line(&c, BM_SYS_MGR_CLIENT, in->text); /* the request itself, not logged yet */
     else if (n == 0)
-        c.bad |= text_buf_adds(&tb, "\n(nothing yet)");
+        c.bad |= text_buf_addc(&tb, '\n') || add_mgr(h->m, &tb, BM_SYS_MGR_NOTHING_YET);
     *conv = c.bad ? NULL : text_buf_take(&tb);
     text_buf_free(&tb);
     if (!*card || !*conv) {
@@ -740,6 +793,15 @@ static int reply_admin(const bm_input *in, const char *text, bm_effects *out)
     return send_plain(out, in->user.chat_id, in->thread_id, text);
 }
 
+/* Answers the admin with sys text t; u names the manager in question. */
+static int mgr_reply(ho *h, const bm_input *in, bm_sys_text t, const bm_user *u, bm_effects *out)
+{
+    char *v = ho_mgr_text(h->m, t, u, NULL);
+    int rc = v ? reply_admin(in, v, out) : -1;
+    free(v);
+    return rc;
+}
+
 /* /addmanager ID NAME, /delmanager ID, /managers */
 static int admin_command(ho *h, const bm_input *in, bm_effects *out)
 {
@@ -750,15 +812,15 @@ static int admin_command(ho *h, const bm_input *in, bm_effects *out)
         p++;
     while (isspace((unsigned char)*p))
         p++;
-    char msg[256];
     if (!strcmp(cmd, "managers")) {
         char *list = ho_list_managers(h);
         if (!list)
             return -1;
         text_buf tb;
         text_buf_init(&tb, 65536);
-        int bad = *list ? text_buf_adds(&tb, "Managers:\n") || text_buf_adds(&tb, list)
-                        : text_buf_adds(&tb, "No managers yet. Add one with /addmanager USER_ID NAME.");
+        int bad = *list ? add_mgr(h->m, &tb, BM_SYS_MGR_LIST) || text_buf_addc(&tb, '\n') ||
+                              text_buf_adds(&tb, list)
+                        : add_mgr(h->m, &tb, BM_SYS_MGR_LIST_EMPTY);
         free(list);
         char *t = bad ? NULL : text_buf_take(&tb);
         text_buf_free(&tb);
@@ -772,30 +834,30 @@ static int admin_command(ho *h, const bm_input *in, bm_effects *out)
     const char *name = end;
     while (id_ok && isspace((unsigned char)*name))
         name++;
+    bm_user who = {.id = id_ok ? id : 0};
     if (!strcmp(cmd, "addmanager")) {
         size_t nl = strlen(name);
         while (nl && isspace((unsigned char)name[nl - 1]))
             nl--;
         if (!id_ok || nl == 0 || nl > HO_NAME_MAX)
-            return reply_admin(in, "Usage: /addmanager USER_ID NAME (a name of 1 to 64 bytes)", out);
+            return mgr_reply(h, in, BM_SYS_MGR_ADD_USAGE, NULL, out);
         char nm[HO_NAME_MAX + 1];
         memcpy(nm, name, nl);
         nm[nl] = '\0';
         if (ho_add_manager(h, id, nm))
             return -1;
         log_info("handoff", "admin %" PRId64 " made %lld (%s) a manager", in->user.id, id, nm);
-        snprintf(msg, sizeof msg, "✅ %lld (%s) is a manager now.", id, nm);
-        return reply_admin(in, msg, out);
+        who.first_name = nm;
+        return mgr_reply(h, in, BM_SYS_MGR_ADDED, &who, out);
     }
     if (!id_ok || *name)
-        return reply_admin(in, "Usage: /delmanager USER_ID", out);
+        return mgr_reply(h, in, BM_SYS_MGR_DEL_USAGE, NULL, out);
     int r = ho_del_manager(h, id);
     if (r < 0)
         return -1;
     if (r)
         log_info("handoff", "admin %" PRId64 " removed manager %lld", in->user.id, id);
-    snprintf(msg, sizeof msg, r ? "✅ %lld is no longer a manager." : "%lld was not a manager.", id);
-    return reply_admin(in, msg, out);
+    return mgr_reply(h, in, r ? BM_SYS_MGR_REMOVED : BM_SYS_MGR_NOT_MANAGER, &who, out);
 }
 
 /* A manager's message in a topic: relayed to the client, or /close. */
@@ -814,10 +876,10 @@ static int group_message(ho *h, const bm_input *in, ho_route r, bm_effects *out)
             return -1;
         log_info("handoff", "handoff %" PRId64 " of user %" PRId64 " closed by manager %" PRId64,
                  x.id, x.user_id, in->user.id);
-        char note[160];
-        snprintf(note, sizeof note, "✅ Closed by %s.",
-                 in->user.first_name && *in->user.first_name ? in->user.first_name : "a manager");
-        return end_handoff(h, &x, note, out);
+        char *note = ho_mgr_text(h->m, BM_SYS_MGR_CLOSED_BY, &in->user, NULL);
+        int rc = note ? end_handoff(h, &x, note, out) : -1;
+        free(note);
+        return rc;
     }
     bm_session s;
     if (user_session(h, x.user_id, x.chat_id, &s))
@@ -855,7 +917,10 @@ static int button(ho *h, const bm_input *in, bm_effects *out)
         if (closed <= 0)
             return closed; /* closed before (a second press): nothing more */
         log_info("handoff", "handoff %" PRId64 " closed by its user %" PRId64, x.id, x.user_id);
-        return end_handoff(h, &x, "✅ The client closed the conversation: satisfied.", out);
+        char *note = ho_mgr_text(h->m, BM_SYS_MGR_CLIENT_CLOSED, &in->user, NULL);
+        int rc = note ? end_handoff(h, &x, note, out) : -1;
+        free(note);
+        return rc;
     }
     int r = ho_rate(h, x.id, in->user.id, rating);
     if (r <= 0)

@@ -137,6 +137,18 @@ int ho_parse_button(const char *data, int64_t *id, int *rating);
  * bytes (Telegram's limit), never cutting a UTF-8 sequence. */
 void ho_topic_name(const bm_user *u, char *out, size_t outlen);
 
+/* ---- texts for the managers ------------------------------------------------ */
+
+/* The managers' language: MANAGER_LANGUAGE when the spec speaks it (else a
+ * warning, once), otherwise the spec's default language. An index into
+ * m->langs. */
+int ho_mgr_lang(const bm_machine *m);
+/* The spec's sys text t (one of the sys_mgr_* texts, or sys_lead) in the
+ * managers' language; its user placeholders ({first_name}, {user_id}, ...)
+ * name u (the client, or the manager a command is about; NULL = none) and
+ * {text} is text (NULL = ""). malloc'd, NULL on out-of-memory. */
+char *ho_mgr_text(const bm_machine *m, bm_sys_text t, const bm_user *u, const char *text);
+
 /* ---- mechanics (inside the input's transaction) --------------------------- */
 
 struct bot_tx;

@@ -14,6 +14,7 @@
 #include <cjson/cJSON.h>
 #include <sqlite3.h>
 
+#include "handoff.h"
 #include "log.h"
 #include "text.h"
 
@@ -46,6 +47,40 @@ static long mono_ms(void)
     return (long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+/* A named topic belongs to one group: a thread id means nothing in another
+ * chat. Databases from before the chat_id column keep their topics, as the
+ * current group's (the one they were made in, unless it changed meanwhile). */
+static int migrate_topics(lead_book *lb)
+{
+    sqlite3_stmt *st = NULL;
+    int old = 0, cols = 0;
+    if (sqlite3_prepare_v2(lb->db, "SELECT name FROM pragma_table_info('lead_topics')", -1, &st,
+                           NULL) != SQLITE_OK)
+        return -1;
+    while (sqlite3_step(st) == SQLITE_ROW) {
+        cols++;
+        old |= !strcmp((const char *)sqlite3_column_text(st, 0), "chat_id");
+    }
+    sqlite3_finalize(st);
+    if (cols == 0 || old)
+        return 0; /* no table yet, or already with chat_id */
+    char sql[512];
+    snprintf(sql, sizeof sql,
+             "BEGIN;"
+             "CREATE TABLE lead_topics_new(chat_id INTEGER NOT NULL, name TEXT NOT NULL,"
+             " thread_id INTEGER NOT NULL, PRIMARY KEY(chat_id, name));"
+             "INSERT INTO lead_topics_new SELECT %" PRId64 ", name, thread_id FROM lead_topics;"
+             "DROP TABLE lead_topics;"
+             "ALTER TABLE lead_topics_new RENAME TO lead_topics;"
+             "COMMIT;", lb->group);
+    if (sqlite3_exec(lb->db, sql, NULL, NULL, NULL) != SQLITE_OK) {
+        sqlite3_exec(lb->db, "ROLLBACK", NULL, NULL, NULL);
+        return -1;
+    }
+    log_info("lead", "lead_topics: named topics now belong to a group (%" PRId64 ")", lb->group);
+    return 0;
+}
+
 lead_book *lead_open(store *st, const bm_machine *m, int64_t group_chat_id, char *err,
                      size_t errlen)
 {
@@ -63,7 +98,8 @@ lead_book *lead_open(store *st, const bm_machine *m, int64_t group_chat_id, char
         "CREATE TABLE IF NOT EXISTS leads(id INTEGER PRIMARY KEY, user_id INTEGER NOT NULL,"
         " form TEXT NOT NULL, text TEXT NOT NULL, thread_id INTEGER, posted INTEGER NOT NULL"
         " DEFAULT 0, created TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%SZ','now')));"
-        "CREATE TABLE IF NOT EXISTS lead_topics(name TEXT PRIMARY KEY, thread_id INTEGER NOT NULL);";
+        "CREATE TABLE IF NOT EXISTS lead_topics(chat_id INTEGER NOT NULL, name TEXT NOT NULL,"
+        " thread_id INTEGER NOT NULL, PRIMARY KEY(chat_id, name));";
     struct {
         sqlite3_stmt **st;
         const char *sql;
@@ -74,11 +110,12 @@ lead_book *lead_open(store *st, const bm_machine *m, int64_t group_chat_id, char
         /* where it went: its topic, or -1 for the group itself */
         {&lb->posted, "UPDATE leads SET posted = 1, thread_id = ?2 WHERE id = ?1"},
         {&lb->set_thread, "UPDATE leads SET thread_id = ?2 WHERE id = ?1"},
-        {&lb->topic_get, "SELECT thread_id FROM lead_topics WHERE name = ?1"},
-        {&lb->topic_put, "INSERT OR REPLACE INTO lead_topics(name, thread_id) VALUES(?1, ?2)"},
+        {&lb->topic_get, "SELECT thread_id FROM lead_topics WHERE chat_id = ?2 AND name = ?1"},
+        {&lb->topic_put, "INSERT OR REPLACE INTO lead_topics(chat_id, name, thread_id)"
+                         " VALUES(?3, ?1, ?2)"},
         {&lb->count, "SELECT count(*) FROM leads WHERE posted = 0"},
     };
-    int ok = sqlite3_exec(lb->db, ddl, NULL, NULL, NULL) == SQLITE_OK;
+    int ok = migrate_topics(lb) == 0 && sqlite3_exec(lb->db, ddl, NULL, NULL, NULL) == SQLITE_OK;
     for (size_t i = 0; ok && i < sizeof q / sizeof q[0]; i++)
         ok = sqlite3_prepare_v2(lb->db, q[i].sql, -1, q[i].st, NULL) == SQLITE_OK;
     if (!ok) {
@@ -140,9 +177,8 @@ char *lead_render(const bm_machine *m, int form, const char *record_json, const 
     cJSON *rec = cJSON_Parse(record_json ? record_json : "{}");
     text_buf tb;
     text_buf_init(&tb, 64 * 1024);
-    char idbuf[32];
-    snprintf(idbuf, sizeof idbuf, "%" PRId64, u->id);
-    int rc = text_buf_adds(&tb, bm_text(m, m->sys_texts[BM_SYS_LEAD], m->default_lang)) ||
+    char *head = ho_mgr_text(m, BM_SYS_LEAD, u, NULL);
+    int rc = !head || text_buf_adds(&tb, head) ||
              text_buf_adds(&tb, " · ") || text_buf_adds(&tb, f->name) ||
              text_buf_adds(&tb, "\n👤 ");
     bool named = false;
@@ -154,11 +190,14 @@ char *lead_render(const bm_machine *m, int form, const char *record_json, const 
         rc = (named ? text_buf_addc(&tb, ' ') : 0) || text_buf_adds(&tb, u->last_name);
     if (!rc && u->username && *u->username)
         rc = text_buf_adds(&tb, " @") || text_buf_adds(&tb, u->username);
-    if (!rc)
-        rc = text_buf_adds(&tb, ", id ") || text_buf_adds(&tb, idbuf);
+    free(head);
+    /* ", id 1001, language en" (sys_mgr_lead_client): the topic name of a
+     * per-lead topic is the part before it */
     const char *lang = u->language_code && *u->language_code ? u->language_code : lang_code;
-    if (!rc && lang && *lang)
-        rc = text_buf_adds(&tb, ", language ") || text_buf_adds(&tb, lang);
+    char *who = rc ? NULL : ho_mgr_text(m, BM_SYS_MGR_LEAD_CLIENT, u, lang ? lang : "?");
+    if (!rc)
+        rc = !who || text_buf_adds(&tb, ", ") || text_buf_adds(&tb, who);
+    free(who);
     for (int i = 0; i < f->n_fields && !rc; i++) {
         const bm_field *fd = &m->fields[f->first_field + i];
         const cJSON *v = rec ? cJSON_GetObjectItemCaseSensitive(rec, fd->name) : NULL;
@@ -251,6 +290,7 @@ static int next_lead(lead_book *lb, pending_lead *p)
 static int64_t named_thread(lead_book *lb, const char *name)
 {
     sqlite3_bind_text(lb->topic_get, 1, name, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(lb->topic_get, 2, lb->group);
     int64_t t = sqlite3_step(lb->topic_get) == SQLITE_ROW ? sqlite3_column_int64(lb->topic_get, 0)
                                                           : 0;
     sqlite3_reset(lb->topic_get);
@@ -327,6 +367,7 @@ static void on_topic(const tg_result *r, void *ud)
         if (name) {
             sqlite3_bind_text(lb->topic_put, 1, name, -1, SQLITE_STATIC);
             sqlite3_bind_int64(lb->topic_put, 2, thread);
+            sqlite3_bind_int64(lb->topic_put, 3, lb->group);
             if (sqlite3_step(lb->topic_put) != SQLITE_DONE)
                 log_error("lead", "%s", sqlite3_errmsg(lb->db));
             sqlite3_reset(lb->topic_put);

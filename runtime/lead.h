@@ -21,9 +21,11 @@
  *         thread_id: the topic of a `lead: topic` lead once created (and
  *         where a posted lead went), -1 = without a topic; posted: 1 once
  *         staged in the outbox
- *   lead_topics(name PK, thread_id)     the named topics
+ *   lead_topics(chat_id, name, thread_id)  the named topics, per group
+ *         (PK chat_id, name: a thread id means nothing in another group)
  *
- * The lead's text is in the bot's default language (the managers'):
+ * The lead's text is in the managers' language (ho_mgr_lang: MANAGER_LANGUAGE,
+ * else the default language; sys_lead and sys_mgr_lead_client):
  *   📝 New lead · booking
  *   👤 Ann Smith @ann, id 1001, language en
  *   Pickup date: 2025-07-15

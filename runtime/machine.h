@@ -61,6 +61,26 @@ typedef enum bm_sys_text {
     BM_SYS_HANDOFF_THANKS, /* after the rating */
     BM_SYS_SATISFIED,     /* label of the "I'm satisfied" button during a handoff */
     BM_SYS_LLM_DOWN,      /* the model failed (down, error, timeout): offer a human */
+    /* texts for the managers, in their language (handoff.h: ho_mgr_text) */
+    BM_SYS_MGR_CLIENT, /* managers: label on the client card and before the client's lines of the conversa */
+    BM_SYS_MGR_USERNAME, /* managers: client card: the @username line */
+    BM_SYS_MGR_LANGUAGE, /* managers: client card: the language line */
+    BM_SYS_MGR_BOOKINGS, /* managers: client card: the booking records line */
+    BM_SYS_MGR_NONE, /* managers: client card: no @username, no bookings */
+    BM_SYS_MGR_CONVERSATION, /* managers: heading of the conversation posted after the card */
+    BM_SYS_MGR_NOTHING_YET, /* managers: the conversation is empty */
+    BM_SYS_MGR_OPERATOR, /* managers: before an operator's lines of the conversation */
+    BM_SYS_MGR_BOT, /* managers: before the bot's lines of the conversation */
+    BM_SYS_MGR_CLOSED_BY, /* managers: in the topic after a manager's /close ({first_name}: the manager) */
+    BM_SYS_MGR_CLIENT_CLOSED, /* managers: in the topic after the client's 'I'm satisfied' */
+    BM_SYS_MGR_LIST, /* managers: /managers: heading of the list */
+    BM_SYS_MGR_LIST_EMPTY, /* managers: /managers with none */
+    BM_SYS_MGR_ADD_USAGE, /* managers: /addmanager malformed */
+    BM_SYS_MGR_ADDED, /* managers: /addmanager done ({user_id}, {first_name}: the new manager's id and na */
+    BM_SYS_MGR_DEL_USAGE, /* managers: /delmanager malformed */
+    BM_SYS_MGR_REMOVED, /* managers: /delmanager done ({user_id}: who) */
+    BM_SYS_MGR_NOT_MANAGER, /* managers: /delmanager of someone who is not one */
+    BM_SYS_MGR_LEAD_CLIENT, /* managers: a lead's client line after the name ({user_id}: the client's id, {text */
     BM_SYS_COUNT
 } bm_sys_text;
 

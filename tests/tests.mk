@@ -38,6 +38,23 @@ $(BIN)/tests/test_%: $(B)/tests/unit/test_%.o $(UNIT_SUPPORT_OBJ) $(LIBBOTC) $(L
 	@mkdir -p $(@D)
 	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(LDLIBS_ALL)
 
+# Test fixture bots: tests/e2e/specs/<bot>/bot.yaml -> $(BIN)/<bot>, generated
+# under the build dir (fixtures, not product bots: nothing in generated/).
+E2E_SPECS := $(wildcard tests/e2e/specs/*/bot.yaml)
+E2E_BOTS := $(E2E_SPECS:tests/e2e/specs/%/bot.yaml=%)
+define E2E_BOT_RULES
+$(B)/e2ebots/$(1)/$(1).c $(B)/e2ebots/$(1)/$(1).h $(B)/e2ebots/$(1)/$(1).re $(B)/e2ebots/$(1)/$(1)_main.c &: tests/e2e/specs/$(1)/bot.yaml $(BOTC)
+	$(BOTC) gen $$< -o $(B)/e2ebots/$(1)
+$(B)/e2ebots/$(1)/$(1)_match.c: $(B)/e2ebots/$(1)/$(1).re
+	$(RE2C) -W -Werror --utf8 -o $$@ $$<
+$(B)/e2ebots/$(1)/%.o: $(B)/e2ebots/$(1)/%.c $(B)/e2ebots/$(1)/$(1).h
+	$(CC) $(ALL_CFLAGS) -Iruntime -I$(B)/e2ebots/$(1) -c -o $$@ $$<
+$(BIN)/$(1): $(B)/e2ebots/$(1)/$(1)_main.o $(B)/e2ebots/$(1)/$(1).o $(B)/e2ebots/$(1)/$(1)_match.o $(LIBBOTRT)
+	@mkdir -p $$(@D)
+	$(CC) $(LDFLAGS_ALL) -o $$@ $$^ $(LDLIBS_ALL)
+endef
+$(foreach b,$(E2E_BOTS),$(eval $(call E2E_BOT_RULES,$(b))))
+
 E2E_SRC := $(wildcard tests/e2e/*.c)
 E2E_OBJ := $(E2E_SRC:%.c=$(B)/%.o)
 $(BIN)/e2e: $(E2E_OBJ) $(LIBFAKE) $(LIBFAKELLM) $(LIBBOTRT)
@@ -51,7 +68,7 @@ unit: $(UNIT_BINS)
 check-generated: $(BOTC)
 	@bash scripts/check-generated.sh $(BOTC)
 
-e2e: all $(BIN)/e2e $(BIN)/fake_tg
+e2e: all $(BIN)/e2e $(BIN)/fake_tg $(E2E_BOTS:%=$(BIN)/%)
 	@BIN=$(BIN) $(BIN)/e2e tests/e2e/*.e2e
 	@BIN=$(BIN) SANITIZE=$(SANITIZE) bash tests/e2e/reload_test.sh
 
@@ -59,7 +76,7 @@ e2e: all $(BIN)/e2e $(BIN)/fake_tg
 # them to the bot's libmicrohttpd server) instead of long polling; those
 # that name getUpdates test polling itself (faults on it) and are left out.
 E2E_POLLING_ONLY = $(shell grep -l getUpdates tests/e2e/*.e2e 2>/dev/null)
-e2e-webhook: all $(BIN)/e2e
+e2e-webhook: all $(BIN)/e2e $(E2E_BOTS:%=$(BIN)/%)
 	@BIN=$(BIN) E2E_MODE=webhook $(BIN)/e2e $(filter-out $(E2E_POLLING_ONLY),$(wildcard tests/e2e/*.e2e))
 
 # Conversation tests: every spec/<bot>/ with a tests/ folder runs its

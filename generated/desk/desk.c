@@ -11,7 +11,7 @@
 static const char *const langs[2] = {"en", "ru"};
 
 /* texts[text * 2 + lang]: en ru */
-static const char *const texts[98] = {
+static const char *const texts[136] = {
     /* 0: btn_new_session */
 #line 39 "spec/desk/bot.lua"
     "🚀 New session",
@@ -294,6 +294,63 @@ static const char *const texts[98] = {
     /* 48: sys_llm_down (built-in) */
     "Sorry, our AI assistant is not answering right now. An operator can help: tap the button below.",
     "Извините, наш ИИ-помощник сейчас не отвечает. Вам поможет оператор: нажмите кнопку ниже.",
+    /* 49: sys_mgr_client (built-in) */
+    "Client",
+    "Клиент",
+    /* 50: sys_mgr_username (built-in) */
+    "Username",
+    "Имя пользователя",
+    /* 51: sys_mgr_language (built-in) */
+    "Language",
+    "Язык",
+    /* 52: sys_mgr_bookings (built-in) */
+    "Bookings",
+    "Бронирования",
+    /* 53: sys_mgr_none (built-in) */
+    "none",
+    "нет",
+    /* 54: sys_mgr_conversation (built-in) */
+    "💬 The conversation so far:",
+    "💬 Разговор до сих пор:",
+    /* 55: sys_mgr_nothing_yet (built-in) */
+    "(nothing yet)",
+    "(пока ничего)",
+    /* 56: sys_mgr_operator (built-in) */
+    "Operator",
+    "Оператор",
+    /* 57: sys_mgr_bot (built-in) */
+    "Bot",
+    "Бот",
+    /* 58: sys_mgr_closed_by (built-in) */
+    "✅ Closed by {first_name}.",
+    "✅ Разговор закрыт: {first_name}.",
+    /* 59: sys_mgr_client_closed (built-in) */
+    "✅ The client closed the conversation: satisfied.",
+    "✅ Клиент завершил разговор: вопрос решён.",
+    /* 60: sys_mgr_list (built-in) */
+    "Managers:",
+    "Менеджеры:",
+    /* 61: sys_mgr_list_empty (built-in) */
+    "No managers yet. Add one with /addmanager USER_ID NAME.",
+    "Менеджеров пока нет. Добавьте: /addmanager ID ИМЯ.",
+    /* 62: sys_mgr_add_usage (built-in) */
+    "Usage: /addmanager USER_ID NAME (a name of 1 to 64 bytes)",
+    "Формат: /addmanager ID ИМЯ (имя от 1 до 64 байт)",
+    /* 63: sys_mgr_added (built-in) */
+    "✅ {user_id} ({first_name}) is a manager now.",
+    "✅ {user_id} ({first_name}) теперь менеджер.",
+    /* 64: sys_mgr_del_usage (built-in) */
+    "Usage: /delmanager USER_ID",
+    "Формат: /delmanager ID",
+    /* 65: sys_mgr_removed (built-in) */
+    "✅ {user_id} is no longer a manager.",
+    "✅ {user_id} больше не менеджер.",
+    /* 66: sys_mgr_not_manager (built-in) */
+    "{user_id} was not a manager.",
+    "{user_id} не был менеджером.",
+    /* 67: sys_mgr_lead_client (built-in) */
+    "id {user_id}, language {text}",
+    "id {user_id}, язык {text}",
 };
 
 /* the messages each state sends on entry (text indices) */
@@ -628,7 +685,7 @@ static const bm_transition transitions[80] = {
 #line 301 "spec/desk/bot.lua"
     {.target = BM_NONE, .say = BM_NONE, .form = BM_NONE,
      .first_assign = 3, .n_assign = 0, .action = BM_ACT_LLM},
-#line 632 "desk.c"
+#line 689 "desk.c"
 };
 
 static const bm_assign assigns[3] = {
@@ -638,7 +695,7 @@ static const bm_assign assigns[3] = {
     /* 1 */ {.var = 0 /* persona */, .value = "product_manager"},
 #line 266 "spec/desk/bot.lua"
     /* 2 */ {.var = 0 /* persona */, .value = "assistant"},
-#line 642 "desk.c"
+#line 699 "desk.c"
 };
 
 static const bm_button buttons[23] = {
@@ -688,7 +745,7 @@ static const bm_button buttons[23] = {
     /* 21 */ {.kind = BM_BTN_CALLBACK, .label = 28 /* btn_delete_yes */, .transition = 69, .data = "delete:yes"},
 #line 299 "spec/desk/bot.lua"
     /* 22 */ {.kind = BM_BTN_CALLBACK, .label = 29 /* btn_delete_no */, .transition = 70, .data = "delete:no"},
-#line 692 "desk.c"
+#line 749 "desk.c"
 };
 
 static const bm_row rows[17] = {
@@ -743,7 +800,7 @@ static const bm_state states[7] = {
 #line 295 "spec/desk/bot.lua"
     [DESK_S_DELETE_CONFIRM] = {.name = "delete_confirm", .id = 0xfda81a59u, .first_say = 6, .n_say = 1,
         .reply_kb = BM_NONE, .inline_kb = 6, .contact_tr = BM_NONE, .voice_tr = 78, .fallback_tr = 79},
-#line 747 "desk.c"
+#line 804 "desk.c"
 };
 
 static const bm_command commands[8] = {
@@ -763,7 +820,7 @@ static const bm_command commands[8] = {
     /* 6 */ {.name = "delete_my_data", .description = 11 /* cmd_delete_my_data */, .transition = 6},
 #line 240 "spec/desk/bot.lua"
     /* 7 */ {.name = "help", .description = 13 /* cmd_help */, .transition = 7},
-#line 767 "desk.c"
+#line 824 "desk.c"
 };
 
 static const bm_var vars[1] = {
@@ -777,7 +834,7 @@ const bm_machine desk_machine = {
     .n_langs = 2,
     .default_lang = 0, /* en */
     .texts = texts,
-    .n_texts = 49,
+    .n_texts = 68,
     .sys_texts = {
         [BM_SYS_MIGRATED] = 32 /* sys_migrated */,
         [BM_SYS_CANCELLED] = 33 /* sys_cancelled */,
@@ -797,6 +854,25 @@ const bm_machine desk_machine = {
         [BM_SYS_HANDOFF_THANKS] = 46 /* sys_handoff_thanks */,
         [BM_SYS_SATISFIED] = 47 /* sys_satisfied */,
         [BM_SYS_LLM_DOWN] = 48 /* sys_llm_down */,
+        [BM_SYS_MGR_CLIENT] = 49 /* sys_mgr_client */,
+        [BM_SYS_MGR_USERNAME] = 50 /* sys_mgr_username */,
+        [BM_SYS_MGR_LANGUAGE] = 51 /* sys_mgr_language */,
+        [BM_SYS_MGR_BOOKINGS] = 52 /* sys_mgr_bookings */,
+        [BM_SYS_MGR_NONE] = 53 /* sys_mgr_none */,
+        [BM_SYS_MGR_CONVERSATION] = 54 /* sys_mgr_conversation */,
+        [BM_SYS_MGR_NOTHING_YET] = 55 /* sys_mgr_nothing_yet */,
+        [BM_SYS_MGR_OPERATOR] = 56 /* sys_mgr_operator */,
+        [BM_SYS_MGR_BOT] = 57 /* sys_mgr_bot */,
+        [BM_SYS_MGR_CLOSED_BY] = 58 /* sys_mgr_closed_by */,
+        [BM_SYS_MGR_CLIENT_CLOSED] = 59 /* sys_mgr_client_closed */,
+        [BM_SYS_MGR_LIST] = 60 /* sys_mgr_list */,
+        [BM_SYS_MGR_LIST_EMPTY] = 61 /* sys_mgr_list_empty */,
+        [BM_SYS_MGR_ADD_USAGE] = 62 /* sys_mgr_add_usage */,
+        [BM_SYS_MGR_ADDED] = 63 /* sys_mgr_added */,
+        [BM_SYS_MGR_DEL_USAGE] = 64 /* sys_mgr_del_usage */,
+        [BM_SYS_MGR_REMOVED] = 65 /* sys_mgr_removed */,
+        [BM_SYS_MGR_NOT_MANAGER] = 66 /* sys_mgr_not_manager */,
+        [BM_SYS_MGR_LEAD_CLIENT] = 67 /* sys_mgr_lead_client */,
     },
     .states = states,
     .n_states = 7,

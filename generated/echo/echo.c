@@ -11,7 +11,7 @@
 static const char *const langs[1] = {"en"};
 
 /* texts[text * 1 + lang]: en */
-static const char *const texts[23] = {
+static const char *const texts[42] = {
     /* 0: hello */
 #line 19 "spec/echo/bot.yaml"
     "Hello, {first_name}! Write anything and I repeat it; start with \"ask \" and I ask the web.",
@@ -64,6 +64,44 @@ static const char *const texts[23] = {
     "✅ I'm satisfied",
     /* 22: sys_llm_down (built-in) */
     "Sorry, our AI assistant is not answering right now. An operator can help: tap the button below.",
+    /* 23: sys_mgr_client (built-in) */
+    "Client",
+    /* 24: sys_mgr_username (built-in) */
+    "Username",
+    /* 25: sys_mgr_language (built-in) */
+    "Language",
+    /* 26: sys_mgr_bookings (built-in) */
+    "Bookings",
+    /* 27: sys_mgr_none (built-in) */
+    "none",
+    /* 28: sys_mgr_conversation (built-in) */
+    "💬 The conversation so far:",
+    /* 29: sys_mgr_nothing_yet (built-in) */
+    "(nothing yet)",
+    /* 30: sys_mgr_operator (built-in) */
+    "Operator",
+    /* 31: sys_mgr_bot (built-in) */
+    "Bot",
+    /* 32: sys_mgr_closed_by (built-in) */
+    "✅ Closed by {first_name}.",
+    /* 33: sys_mgr_client_closed (built-in) */
+    "✅ The client closed the conversation: satisfied.",
+    /* 34: sys_mgr_list (built-in) */
+    "Managers:",
+    /* 35: sys_mgr_list_empty (built-in) */
+    "No managers yet. Add one with /addmanager USER_ID NAME.",
+    /* 36: sys_mgr_add_usage (built-in) */
+    "Usage: /addmanager USER_ID NAME (a name of 1 to 64 bytes)",
+    /* 37: sys_mgr_added (built-in) */
+    "✅ {user_id} ({first_name}) is a manager now.",
+    /* 38: sys_mgr_del_usage (built-in) */
+    "Usage: /delmanager USER_ID",
+    /* 39: sys_mgr_removed (built-in) */
+    "✅ {user_id} is no longer a manager.",
+    /* 40: sys_mgr_not_manager (built-in) */
+    "{user_id} was not a manager.",
+    /* 41: sys_mgr_lead_client (built-in) */
+    "id {user_id}, language {text}",
 };
 
 /* the messages each state sends on entry (text indices) */
@@ -88,14 +126,14 @@ static const bm_transition transitions[4] = {
 #line 39 "spec/echo/bot.yaml"
     {.target = BM_NONE, .say = 1 /* echo */, .form = BM_NONE,
      .first_assign = 0, .n_assign = 0, .action = BM_ACT_NONE},
-#line 92 "echo.c"
+#line 130 "echo.c"
 };
 
 static const bm_state states[1] = {
 #line 34 "spec/echo/bot.yaml"
     [ECHO_S_MAIN] = {.name = "main", .id = 0xea90e208u, .first_say = 0, .n_say = 1,
         .reply_kb = BM_NONE, .inline_kb = BM_NONE, .contact_tr = BM_NONE, .voice_tr = BM_NONE, .fallback_tr = 3},
-#line 99 "echo.c"
+#line 137 "echo.c"
 };
 
 static const bm_command commands[2] = {
@@ -103,7 +141,7 @@ static const bm_command commands[2] = {
     /* 0 */ {.name = "start", .description = 3 /* cmd_start */, .transition = 0},
 #line 29 "spec/echo/bot.yaml"
     /* 1 */ {.name = "help", .description = 4 /* cmd_help */, .transition = 1},
-#line 107 "echo.c"
+#line 145 "echo.c"
 };
 
 const bm_machine echo_machine = {
@@ -113,7 +151,7 @@ const bm_machine echo_machine = {
     .n_langs = 1,
     .default_lang = 0, /* en */
     .texts = texts,
-    .n_texts = 23,
+    .n_texts = 42,
     .sys_texts = {
         [BM_SYS_MIGRATED] = 5 /* sys_migrated */,
         [BM_SYS_CANCELLED] = 6 /* sys_cancelled */,
@@ -133,6 +171,25 @@ const bm_machine echo_machine = {
         [BM_SYS_HANDOFF_THANKS] = 20 /* sys_handoff_thanks */,
         [BM_SYS_SATISFIED] = 21 /* sys_satisfied */,
         [BM_SYS_LLM_DOWN] = 22 /* sys_llm_down */,
+        [BM_SYS_MGR_CLIENT] = 23 /* sys_mgr_client */,
+        [BM_SYS_MGR_USERNAME] = 24 /* sys_mgr_username */,
+        [BM_SYS_MGR_LANGUAGE] = 25 /* sys_mgr_language */,
+        [BM_SYS_MGR_BOOKINGS] = 26 /* sys_mgr_bookings */,
+        [BM_SYS_MGR_NONE] = 27 /* sys_mgr_none */,
+        [BM_SYS_MGR_CONVERSATION] = 28 /* sys_mgr_conversation */,
+        [BM_SYS_MGR_NOTHING_YET] = 29 /* sys_mgr_nothing_yet */,
+        [BM_SYS_MGR_OPERATOR] = 30 /* sys_mgr_operator */,
+        [BM_SYS_MGR_BOT] = 31 /* sys_mgr_bot */,
+        [BM_SYS_MGR_CLOSED_BY] = 32 /* sys_mgr_closed_by */,
+        [BM_SYS_MGR_CLIENT_CLOSED] = 33 /* sys_mgr_client_closed */,
+        [BM_SYS_MGR_LIST] = 34 /* sys_mgr_list */,
+        [BM_SYS_MGR_LIST_EMPTY] = 35 /* sys_mgr_list_empty */,
+        [BM_SYS_MGR_ADD_USAGE] = 36 /* sys_mgr_add_usage */,
+        [BM_SYS_MGR_ADDED] = 37 /* sys_mgr_added */,
+        [BM_SYS_MGR_DEL_USAGE] = 38 /* sys_mgr_del_usage */,
+        [BM_SYS_MGR_REMOVED] = 39 /* sys_mgr_removed */,
+        [BM_SYS_MGR_NOT_MANAGER] = 40 /* sys_mgr_not_manager */,
+        [BM_SYS_MGR_LEAD_CLIENT] = 41 /* sys_mgr_lead_client */,
     },
     .states = states,
     .n_states = 1,

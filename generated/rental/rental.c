@@ -11,7 +11,7 @@
 static const char *const langs[2] = {"en", "ru"};
 
 /* texts[text * 2 + lang]: en ru */
-static const char *const texts[166] = {
+static const char *const texts[204] = {
     /* 0: llm_persona */
 #line 310 "spec/rental/bot.yaml"
     "You are the support assistant of YOUR COMPANY, a car rental in Belgrade. You help customers choose a car and explain the rental conditions, politely and briefly.",
@@ -664,6 +664,63 @@ static const char *const texts[166] = {
     /* 82: sys_llm_down (built-in) */
     "Sorry, our AI assistant is not answering right now. An operator can help: tap the button below.",
     "Извините, наш ИИ-помощник сейчас не отвечает. Вам поможет оператор: нажмите кнопку ниже.",
+    /* 83: sys_mgr_client (built-in) */
+    "Client",
+    "Клиент",
+    /* 84: sys_mgr_username (built-in) */
+    "Username",
+    "Имя пользователя",
+    /* 85: sys_mgr_language (built-in) */
+    "Language",
+    "Язык",
+    /* 86: sys_mgr_bookings (built-in) */
+    "Bookings",
+    "Бронирования",
+    /* 87: sys_mgr_none (built-in) */
+    "none",
+    "нет",
+    /* 88: sys_mgr_conversation (built-in) */
+    "💬 The conversation so far:",
+    "💬 Разговор до сих пор:",
+    /* 89: sys_mgr_nothing_yet (built-in) */
+    "(nothing yet)",
+    "(пока ничего)",
+    /* 90: sys_mgr_operator (built-in) */
+    "Operator",
+    "Оператор",
+    /* 91: sys_mgr_bot (built-in) */
+    "Bot",
+    "Бот",
+    /* 92: sys_mgr_closed_by (built-in) */
+    "✅ Closed by {first_name}.",
+    "✅ Разговор закрыт: {first_name}.",
+    /* 93: sys_mgr_client_closed (built-in) */
+    "✅ The client closed the conversation: satisfied.",
+    "✅ Клиент завершил разговор: вопрос решён.",
+    /* 94: sys_mgr_list (built-in) */
+    "Managers:",
+    "Менеджеры:",
+    /* 95: sys_mgr_list_empty (built-in) */
+    "No managers yet. Add one with /addmanager USER_ID NAME.",
+    "Менеджеров пока нет. Добавьте: /addmanager ID ИМЯ.",
+    /* 96: sys_mgr_add_usage (built-in) */
+    "Usage: /addmanager USER_ID NAME (a name of 1 to 64 bytes)",
+    "Формат: /addmanager ID ИМЯ (имя от 1 до 64 байт)",
+    /* 97: sys_mgr_added (built-in) */
+    "✅ {user_id} ({first_name}) is a manager now.",
+    "✅ {user_id} ({first_name}) теперь менеджер.",
+    /* 98: sys_mgr_del_usage (built-in) */
+    "Usage: /delmanager USER_ID",
+    "Формат: /delmanager ID",
+    /* 99: sys_mgr_removed (built-in) */
+    "✅ {user_id} is no longer a manager.",
+    "✅ {user_id} больше не менеджер.",
+    /* 100: sys_mgr_not_manager (built-in) */
+    "{user_id} was not a manager.",
+    "{user_id} не был менеджером.",
+    /* 101: sys_mgr_lead_client (built-in) */
+    "id {user_id}, language {text}",
+    "id {user_id}, язык {text}",
 };
 
 /* the messages each state sends on entry (text indices) */
@@ -1043,7 +1100,7 @@ static const bm_transition transitions[89] = {
 #line 293 "spec/rental/bot.yaml"
     {.target = RENTAL_S_MAIN, .say = 67 /* booking_cancelled */, .form = BM_NONE,
      .first_assign = 0, .n_assign = 0, .action = BM_ACT_NONE},
-#line 1047 "rental.c"
+#line 1104 "rental.c"
 };
 
 static const bm_button buttons[59] = {
@@ -1165,7 +1222,7 @@ static const bm_button buttons[59] = {
     /* 57 */ {.kind = BM_BTN_URL, .label = 31 /* btn_whatsapp */, .transition = BM_NONE, .data = "https://wa.me/381641234567"},
 #line 259 "spec/rental/bot.yaml"
     /* 58 */ {.kind = BM_BTN_URL, .label = 24 /* btn_website */, .transition = BM_NONE, .data = "https://rent.example.com"},
-#line 1169 "rental.c"
+#line 1226 "rental.c"
 };
 
 static const bm_row rows[38] = {
@@ -1279,7 +1336,7 @@ static const bm_state states[16] = {
 #line 252 "spec/rental/bot.yaml"
     [RENTAL_S_CONTACTS] = {.name = "contacts", .id = 0xcedcb8f0u, .first_say = 16, .n_say = 2,
         .reply_kb = 16, .inline_kb = 17, .contact_tr = BM_NONE, .voice_tr = BM_NONE, .fallback_tr = 86},
-#line 1283 "rental.c"
+#line 1340 "rental.c"
 };
 
 static const bm_field fields[5] = {
@@ -1308,7 +1365,7 @@ static const bm_field fields[5] = {
     {.name = "full_name", .id = 0x80c34a5fu, .ask = 64 /* ask_full_name */, .retry = 65 /* retry_full_name */,
      .button = BM_NONE, .var = 4, .validator = BM_V_REGEX, .regex = 0,
      .min = -HUGE_VAL, .max = HUGE_VAL, .first_choice = 4, .n_choices = 0},
-#line 1312 "rental.c"
+#line 1369 "rental.c"
 };
 
 static const int choices[4] = {
@@ -1323,7 +1380,7 @@ static const bm_form forms[1] = {
     /* 0 */ {.name = "booking", .id = 0x8c086450u, .first_field = 0, .n_fields = 5,
      .done_tr = 87, .cancel_tr = 88,
      .lead = BM_LEAD_TOPIC},
-#line 1327 "rental.c"
+#line 1384 "rental.c"
 };
 
 static const bm_command commands[5] = {
@@ -1337,7 +1394,7 @@ static const bm_command commands[5] = {
     /* 3 */ {.name = "help", .description = 8 /* cmd_help */, .transition = 3},
 #line 54 "spec/rental/bot.yaml"
     /* 4 */ {.name = "cancel", .description = 9 /* cmd_cancel */, .transition = 4},
-#line 1341 "rental.c"
+#line 1398 "rental.c"
 };
 
 static const bm_var vars[5] = {
@@ -1354,7 +1411,7 @@ static const bm_move moves[2] = {
     {.from = "promo", .to = RENTAL_S_MAIN},
 #line 85 "spec/rental/bot.yaml"
     {.from = "menu", .to = RENTAL_S_MAIN},
-#line 1358 "rental.c"
+#line 1415 "rental.c"
 };
 
 /* knowledge file company_context.txt (9181 bytes) */
@@ -1555,7 +1612,7 @@ static const int llm_handoff[3] = {1, 2, 3};
 
 #line 26 "spec/rental/bot.yaml"
 static const bm_llm llm = {
-#line 1559 "rental.c"
+#line 1616 "rental.c"
     .knowledge = knowledge,
     .n_knowledge = 2,
     .persona = 0 /* llm_persona */,
@@ -1575,7 +1632,7 @@ const bm_machine rental_machine = {
     .n_langs = 2,
     .default_lang = 0, /* en */
     .texts = texts,
-    .n_texts = 83,
+    .n_texts = 102,
     .sys_texts = {
         [BM_SYS_MIGRATED] = 2 /* sys_migrated */,
         [BM_SYS_CANCELLED] = 68 /* sys_cancelled */,
@@ -1595,6 +1652,25 @@ const bm_machine rental_machine = {
         [BM_SYS_HANDOFF_THANKS] = 80 /* sys_handoff_thanks */,
         [BM_SYS_SATISFIED] = 81 /* sys_satisfied */,
         [BM_SYS_LLM_DOWN] = 82 /* sys_llm_down */,
+        [BM_SYS_MGR_CLIENT] = 83 /* sys_mgr_client */,
+        [BM_SYS_MGR_USERNAME] = 84 /* sys_mgr_username */,
+        [BM_SYS_MGR_LANGUAGE] = 85 /* sys_mgr_language */,
+        [BM_SYS_MGR_BOOKINGS] = 86 /* sys_mgr_bookings */,
+        [BM_SYS_MGR_NONE] = 87 /* sys_mgr_none */,
+        [BM_SYS_MGR_CONVERSATION] = 88 /* sys_mgr_conversation */,
+        [BM_SYS_MGR_NOTHING_YET] = 89 /* sys_mgr_nothing_yet */,
+        [BM_SYS_MGR_OPERATOR] = 90 /* sys_mgr_operator */,
+        [BM_SYS_MGR_BOT] = 91 /* sys_mgr_bot */,
+        [BM_SYS_MGR_CLOSED_BY] = 92 /* sys_mgr_closed_by */,
+        [BM_SYS_MGR_CLIENT_CLOSED] = 93 /* sys_mgr_client_closed */,
+        [BM_SYS_MGR_LIST] = 94 /* sys_mgr_list */,
+        [BM_SYS_MGR_LIST_EMPTY] = 95 /* sys_mgr_list_empty */,
+        [BM_SYS_MGR_ADD_USAGE] = 96 /* sys_mgr_add_usage */,
+        [BM_SYS_MGR_ADDED] = 97 /* sys_mgr_added */,
+        [BM_SYS_MGR_DEL_USAGE] = 98 /* sys_mgr_del_usage */,
+        [BM_SYS_MGR_REMOVED] = 99 /* sys_mgr_removed */,
+        [BM_SYS_MGR_NOT_MANAGER] = 100 /* sys_mgr_not_manager */,
+        [BM_SYS_MGR_LEAD_CLIENT] = 101 /* sys_mgr_lead_client */,
     },
     .states = states,
     .n_states = 16,

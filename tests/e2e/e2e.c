@@ -151,6 +151,8 @@ typedef struct run {
     int nenvs;
     slowhttp *http;    /* `httpserver MS`: the service http_get asks */
     fakellm *llm;      /* `llm ...` steps: the fake OpenAI-compatible server */
+    char *llm_answer;  /* the model's scripted answer (`llm answer` / `answer-file`) */
+    int llm_style;     /* `llm style` (fakellm_style), for `llm error 400 overflow` */
     uint16_t wh_port;  /* where the bot's webhook server listens */
 } run;
 
@@ -757,6 +759,139 @@ static void expect_typing(run *r, user *u)
     fake_tg_event_clear(&ev);
 }
 
+static void set_answer(run *r, char *text)
+{
+    if (!text) abort();
+    free(r->llm_answer);
+    r->llm_answer = text;
+}
+
+/* The file at `rel` (relative to the transcript's directory), malloc'd and
+ * NUL-terminated; NULL after a failure is reported. */
+static char *read_beside(run *r, const char *rel)
+{
+    char path[1024];
+    const char *slash = strrchr(r->file, '/');
+    int dl = slash ? (int)(slash - r->file) : 1;
+    snprintf(path, sizeof path, "%.*s/%s", dl, slash ? r->file : ".", rel);
+    FILE *f = fopen(path, "rb");
+    char *buf = NULL;
+    long len = -1;
+    if (f && fseek(f, 0, SEEK_END) == 0 && (len = ftell(f)) >= 0 && fseek(f, 0, SEEK_SET) == 0 &&
+        (buf = malloc((size_t)len + 1)) && fread(buf, 1, (size_t)len, f) == (size_t)len) {
+        buf[len] = '\0';
+        fclose(f);
+        return buf;
+    }
+    fail(r, "expected a readable file %s, got %s", path, strerror(errno));
+    if (f) fclose(f);
+    free(buf);
+    return NULL;
+}
+
+/* Length in UTF-16 code units, as Telegram counts a message. */
+static size_t utf16_units(const char *s)
+{
+    size_t n = 0;
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++)
+        if ((*p & 0xC0) != 0x80) n += (*p >= 0xF0) ? 2 : 1;
+    return n;
+}
+
+/* expect USER parts N [cut=paragraph|line|word]: the model's long answer
+ * (the last `llm answer` / `answer-file`) as the next N messages to USER:
+ * each at most 4096 UTF-16 units, none but the last with an inline
+ * keyboard, and together the answer with one separator dropped at each cut
+ * ("\n\n" paragraph, "\n" line, " " word) — with cut=K, every cut of that
+ * kind. The last part's keyboard is what `expect USER inline` then sees. */
+static void expect_parts(run *r, user *u, token *t, int n)
+{
+    int want = atoi(t[3].s);
+    const char *cut = n == 5 && !strncmp(t[4].s, "cut=", 4) ? t[4].s + 4 : NULL;
+    if (want < 1 || (n == 5 && !cut) ||
+        (cut && strcmp(cut, "paragraph") && strcmp(cut, "line") && strcmp(cut, "word"))) {
+        fail(r, "expected `expect USER parts N [cut=paragraph|line|word]`, got %d words", n);
+        return;
+    }
+    if (!r->llm_answer) {
+        fail(r, "expected an `llm answer` or `llm answer-file` before `parts`, got none");
+        return;
+    }
+    if (!bot_start(r)) return;
+    const char *a = r->llm_answer;
+    size_t pos = 0, alen = strlen(a);
+    for (int i = 0; i < want && !r->failed; i++) {
+        fake_tg_event ev;
+        if (!fake_tg_wait_event(r->ft, u->u.id, FAKE_TG_SENT, u->cur[FAKE_TG_SENT], r->timeout_ms, &ev)) {
+            char got[256];
+            why_nothing(r, got, sizeof got);
+            fail(r, "expected part %d of %d of the answer to %s within %d ms, got %s", i + 1, want,
+                 u->name, r->timeout_ms, got);
+            return;
+        }
+        u->cur[FAKE_TG_SENT]++;
+        const char *txt = ev.text ? ev.text : "";
+        size_t units = utf16_units(txt), tl = strlen(txt);
+        bool has_kb = ev.reply_markup && cJSON_GetObjectItem(ev.reply_markup, "inline_keyboard");
+        if (units > 4096)
+            fail(r, "expected part %d to %s of at most 4096 UTF-16 units, got %zu", i + 1, u->name, units);
+        else if (tl == 0 || strncmp(a + pos, txt, tl))
+            fail(r, "expected part %d to %s to continue the answer at byte %zu (\"%.40s...\"), got "
+                    "\"%.40s...\"", i + 1, u->name, pos, a + pos, txt);
+        else if (has_kb && i < want - 1)
+            fail(r, "expected no inline keyboard on part %d of %d (only on the last), got one", i + 1, want);
+        pos += tl;
+        if (!r->failed && i < want - 1) {
+            const char *kind = !strncmp(a + pos, "\n\n", 2) ? "paragraph"
+                               : a[pos] == '\n' ? "line" : a[pos] == ' ' ? "word" : NULL;
+            if (!kind)
+                fail(r, "expected part %d to end at a paragraph, line or word break, got a cut "
+                        "before \"%.20s\"", i + 1, a + pos);
+            else if (cut && strcmp(cut, kind))
+                fail(r, "expected part %d cut at a %s break, got a %s break", i + 1, cut, kind);
+            else
+                pos += !strcmp(kind, "paragraph") ? 2 : 1;
+        }
+        if (i == want - 1) {
+            cJSON_Delete(u->last_inline);
+            u->last_inline = has_kb ? cJSON_Duplicate(ev.reply_markup, 1) : NULL;
+        }
+        fake_tg_event_clear(&ev);
+    }
+    if (!r->failed && pos != alen)
+        fail(r, "expected the %d parts to end with the answer (%zu bytes), got %zu bytes of it: "
+                "\"...%.40s\" is missing", want, alen, pos, a + pos);
+}
+
+/* drafts USER max N: USER's chat got at least one draft, and no draft (a
+ * sendMessageDraft Telegram took) longer than N UTF-16 units. */
+static void step_drafts(run *r, token *t, int n)
+{
+    user *u = n == 4 && !strcmp(t[2].s, "max") ? find_user(r, t[1].s) : NULL;
+    if (!u) {
+        if (n != 4 || strcmp(t[2].s, "max")) fail(r, "expected `drafts USER max N`, got %d words", n);
+        return;
+    }
+    size_t nc = 0, seen = 0, longest = 0;
+    fake_tg_call *calls = fake_tg_calls_since(r->ft, 0, &nc);
+    for (size_t i = 0; i < nc; i++) {
+        const cJSON *chat = cJSON_GetObjectItemCaseSensitive(calls[i].params, "chat_id");
+        const cJSON *tx = cJSON_GetObjectItemCaseSensitive(calls[i].params, "text");
+        if (strcmp(calls[i].method, "sendMessageDraft") || !cJSON_IsNumber(chat) ||
+            (int64_t)chat->valuedouble != u->u.id || !cJSON_IsString(tx))
+            continue;
+        seen++;
+        size_t units = utf16_units(tx->valuestring);
+        if (units > longest) longest = units;
+    }
+    fake_tg_calls_free(calls, nc);
+    if (!seen)
+        fail(r, "expected drafts in %s's chat, got none", u->name);
+    else if (longest > (size_t)atol(t[3].s))
+        fail(r, "expected no draft in %s's chat longer than %s UTF-16 units, got one of %zu",
+             u->name, t[3].s, longest);
+}
+
 /* llm answer "TEXT" | style openai|ollama|vllm|llamacpp | usage on|off |
  * delay FIRST_MS [BETWEEN_MS] | cut N | error STATUS [times=N] [retry_after=S] |
  * stream-error N | chunk N | request contains "TEXT" | requests N */
@@ -777,8 +912,15 @@ static void step_llm(run *r, token *t, int n)
     const char *w = n > 1 ? t[1].s : "";
     if (!strcmp(w, "answer") && n == 3) {
         fakellm_answer(r->llm, t[2].s);
+        set_answer(r, strdup(t[2].s));
+    } else if (!strcmp(w, "answer-file") && n == 3) {
+        char *text = read_beside(r, t[2].s);
+        if (!text) return;
+        fakellm_answer(r->llm, text);
+        set_answer(r, text);
     } else if (!strcmp(w, "style") && n == 3 && fakellm_style_by_name(t[2].s) >= 0) {
-        fakellm_set_style(r->llm, (fakellm_style)fakellm_style_by_name(t[2].s));
+        r->llm_style = fakellm_style_by_name(t[2].s);
+        fakellm_set_style(r->llm, (fakellm_style)r->llm_style);
     } else if (!strcmp(w, "usage") && n == 3) {
         fakellm_usage(r->llm, !strcmp(t[2].s, "on"));
     } else if (!strcmp(w, "delay") && (n == 3 || n == 4)) {
@@ -791,39 +933,56 @@ static void step_llm(run *r, token *t, int n)
         fakellm_stream_error(r->llm, atoi(t[2].s), 0);
     } else if (!strcmp(w, "error") && n >= 3) {
         int times = -1, ra = 0;
+        const char *body = NULL;
         for (int i = 3; i < n; i++) {
             if (!strncmp(t[i].s, "times=", 6)) times = atoi(t[i].s + 6);
             else if (!strncmp(t[i].s, "retry_after=", 12)) ra = atoi(t[i].s + 12);
-        }
-        fakellm_error(r->llm, atoi(t[2].s), NULL, times, ra);
-    } else if (!strcmp(w, "request") && n >= 4 && !strcmp(t[2].s, "contains")) {
-        int last = fakellm_requests(r->llm) - 1;
-        char *body = fakellm_request(r->llm, last);
-        for (int i = 3; i < n && body; i++)
-            if (!strstr(body, t[i].s)) {
-                fail(r, "expected the last model request to contain \"%s\", got %.300s", t[i].s, body);
-                break;
+            else if (!strcmp(t[i].s, "overflow")) body = fakellm_overflow_body((fakellm_style)r->llm_style);
+            else {
+                fail(r, "expected times=N, retry_after=S or overflow, got %s", t[i].s);
+                return;
             }
-        if (!body) fail(r, "expected a model request, got none");
-        free(body);
-    } else if (!strcmp(w, "request") && n >= 4 && !strcmp(t[2].s, "lacks")) {
-        int last = fakellm_requests(r->llm) - 1;
-        char *body = fakellm_request(r->llm, last);
-        for (int i = 3; i < n && body; i++) {
+        }
+        fakellm_error(r->llm, atoi(t[2].s), body, times, ra);
+    } else if (!strcmp(w, "request") && n >= 4 &&
+               (!strcmp(t[2].s, "contains") || !strcmp(t[2].s, "lacks") ||
+                (n >= 5 && atoi(t[2].s) > 0 && (!strcmp(t[3].s, "contains") || !strcmp(t[3].s, "lacks"))))) {
+        /* llm request [N] contains|lacks "A"...: request N (from 1), else the last */
+        int k = atoi(t[2].s) > 0 ? 3 : 2;
+        int idx = k == 3 ? atoi(t[2].s) - 1 : fakellm_requests(r->llm) - 1;
+        bool lacks = !strcmp(t[k].s, "lacks");
+        char *body = fakellm_request(r->llm, idx);
+        if (!body) {
+            fail(r, "expected model request %d, got %d request(s)", idx + 1, fakellm_requests(r->llm));
+            return;
+        }
+        for (int i = k + 1; i < n; i++) {
             const char *at = strstr(body, t[i].s);
-            if (at) {
-                fail(r, "expected the last model request not to contain \"%s\", got it in "
-                        "...%.200s", t[i].s, at > body + 100 ? at - 100 : body);
+            if (!lacks && !at) {
+                fail(r, "expected model request %d to contain \"%s\", got %.300s", idx + 1, t[i].s, body);
+                break;
+            }
+            if (lacks && at) {
+                fail(r, "expected model request %d not to contain \"%s\", got it in "
+                        "...%.200s", idx + 1, t[i].s, at > body + 100 ? at - 100 : body);
                 break;
             }
         }
-        if (!body) fail(r, "expected a model request, got none");
         free(body);
+    } else if (!strcmp(w, "waited") && n == 3) {
+        /* llm waited MS: the last request came at least MS after the one before */
+        int k = fakellm_requests(r->llm);
+        long gap = k >= 2 ? fakellm_request_at(r->llm, k - 1) - fakellm_request_at(r->llm, k - 2) : -1;
+        if (k < 2)
+            fail(r, "expected two model requests, got %d", k);
+        else if (gap < atol(t[2].s))
+            fail(r, "expected the last model request at least %s ms after the one before, got %ld ms",
+                 t[2].s, gap);
     } else if (!strcmp(w, "requests") && n == 3) {
         if (fakellm_requests(r->llm) != atoi(t[2].s))
             fail(r, "expected %s model requests, got %d", t[2].s, fakellm_requests(r->llm));
     } else {
-        fail(r, "expected `llm answer|style|usage|delay|cut|chunk|error|stream-error|request|requests ...`, "
+        fail(r, "expected `llm answer|answer-file|style|usage|delay|cut|chunk|error|stream-error|request|requests|waited ...`, "
                 "got `%s` with %d words", w, n);
     }
 }
@@ -950,6 +1109,8 @@ static void step_expect(run *r, token *t, int n)
         expect_nothing(r, u);
     } else if (!strcmp(w, "typing") && n == 3) {
         expect_typing(r, u);
+    } else if (!strcmp(w, "parts") && (n == 4 || n == 5)) {
+        expect_parts(r, u, t, n);
     } else if (!strcmp(w, "draft") && n >= 5 && !strcmp(t[3].s, "contains")) {
         expect_draft(r, u, t + 4, n - 4);
     } else if (!strcmp(w, "edit") && (n == 5 || (n > 5 && !strcmp(t[3].s, "contains")))) {
@@ -1648,6 +1809,8 @@ static void run_step(run *r, token *t, int n)
         step_say_in_topic(r, t, n);
     } else if (!strcmp(v, "topics")) {
         step_topics(r, t, n);
+    } else if (!strcmp(v, "drafts")) {
+        step_drafts(r, t, n);
     } else if (!strcmp(v, "update") && n == 2) {
         /* a raw Update object, e.g. a malformed one */
         if (bot_start(r) && fake_tg_push_update(r->ft, cJSON_Parse(t[1].s)) < 0)
@@ -1762,6 +1925,7 @@ static bool run_file(const char *path, bool verbose)
     fake_tg_free(r.ft);
     slowhttp_stop(r.http);
     fakellm_stop(r.llm);
+    free(r.llm_answer);
     for (int i = 0; i < r.nenvs; i++) free(r.envs[i]);
     return ok;
 }

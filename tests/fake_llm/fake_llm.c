@@ -293,6 +293,26 @@ static const char *typical_error(int status)
     }
 }
 
+const char *fakellm_overflow_body(fakellm_style s)
+{
+    switch (s) {
+    case FAKELLM_VLLM: /* vLLM's flat error object */
+        return "{\"object\":\"error\",\"message\":\"This model's maximum context length is 4096 "
+               "tokens. However, you requested 5000 tokens (4000 in the messages, 1000 in the "
+               "completion). Please reduce the length of the messages or completion.\","
+               "\"type\":\"BadRequestError\",\"param\":null,\"code\":400}";
+    case FAKELLM_LLAMACPP: /* llama.cpp's server */
+        return "{\"error\":{\"code\":400,\"message\":\"the request exceeds the available context "
+               "size, try increasing it\",\"type\":\"exceed_context_size_error\","
+               "\"n_prompt_tokens\":5000,\"n_ctx\":4096}}";
+    case FAKELLM_OLLAMA: /* Ollama, when it refuses instead of truncating the prompt */
+        return "{\"error\":\"the input length exceeds the context length\"}";
+    case FAKELLM_OPENAI:
+    default:
+        return typical_error(400);
+    }
+}
+
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url,
                                   const char *method, const char *version,
                                   const char *upload, size_t *upload_size, void **con_cls)

@@ -57,6 +57,10 @@ void fakellm_stream_error(fakellm *f, int after, int old_llamacpp);
  * with body (NULL = a typical body for the status, see fake_llm.c) and a
  * Retry-After header when retry_after_s > 0. */
 void fakellm_error(fakellm *f, int status, const char *body, int times, int retry_after_s);
+/* The 400 body server style s sends when the prompt overflows the model's
+ * context (OpenAI's error object, vLLM's flat one, llama.cpp's
+ * exceed_context_size_error, Ollama's string). Static. */
+const char *fakellm_overflow_body(fakellm_style s);
 /* Back to the defaults; recorded requests are kept. */
 void fakellm_reset(fakellm *f);
 

@@ -103,10 +103,17 @@ static void test_lead(void)
                       "\"class\":\"SUV\"}";
     char *t = lead_render(&m, TF_BOOKING, rec, &ann, "ru");
     CU_ASSERT_PTR_NOT_NULL_FATAL(t);
-    /* the heading is sys_lead (tiny's default text 0), then the client */
-    CU_ASSERT_PTR_NOT_NULL(strstr(t, " · booking\n👤 Ann Lee @annlee, id 1001, language ru\n"
+    /* the heading is sys_lead, then the client (sys_mgr_lead_client) */
+    CU_ASSERT_PTR_NOT_NULL(strstr(t, "📝 New lead · booking\n👤 Ann Lee @annlee, id 1001, language ru\n"
                                      "Name: Ann Lee\nAge: 30\nWeight: 70.5\nDate: 2025-07-15\n"
                                      "Phone: +381601234567\nCode: AB\nClass: SUV"));
+    free(t);
+    /* managers who speak Russian (MANAGER_LANGUAGE): the lead's own words in Russian */
+    setenv("MANAGER_LANGUAGE", "ru", 1);
+    t = lead_render(&m, TF_BOOKING, rec, &ann, "ru");
+    unsetenv("MANAGER_LANGUAGE");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(t);
+    CU_ASSERT_PTR_NOT_NULL(strstr(t, "📝 Новая заявка · booking\n👤 Ann Lee @annlee, id 1001, язык ru\n"));
     free(t);
     /* a missing value is shown as a dash */
     t = lead_render(&m, TF_QUICK, "{}", &ann, "en");
@@ -129,6 +136,30 @@ static void test_lead(void)
     store_close(st);
 }
 
+/* A database from before lead_topics had chat_id: its named topic is kept,
+ * as the current group's. */
+static void test_lead_topics_migrate(void)
+{
+    bm_machine m = tiny_machine;
+    char err[256];
+    store *st = store_open(":memory:", &m, err, sizeof err);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(st);
+    CU_ASSERT_EQUAL(sqlite3_exec(store_sqlite(st),
+                                 "CREATE TABLE lead_topics(name TEXT PRIMARY KEY, thread_id INTEGER NOT NULL);"
+                                 "INSERT INTO lead_topics VALUES('Leads', 77);",
+                                 NULL, NULL, NULL), SQLITE_OK);
+    lead_book *lb = lead_open(st, &m, -100123, err, sizeof err);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(lb);
+    CU_ASSERT_EQUAL(count(st, "SELECT count(*) FROM lead_topics WHERE chat_id = -100123 AND "
+                              "name = 'Leads' AND thread_id = 77"), 1);
+    lead_free(lb);
+    lb = lead_open(st, &m, -100456, err, sizeof err); /* opened again: nothing changes */
+    CU_ASSERT_PTR_NOT_NULL_FATAL(lb);
+    CU_ASSERT_EQUAL(count(st, "SELECT count(*) FROM lead_topics"), 1);
+    lead_free(lb);
+    store_close(st);
+}
+
 int main(void)
 {
     if (CU_initialize_registry() != CUE_SUCCESS)
@@ -136,6 +167,7 @@ int main(void)
     CU_pSuite s = CU_add_suite("feedback and leads", NULL, NULL);
     CU_add_test(s, "only the answer's user votes", test_vote_authority);
     CU_add_test(s, "lead text and storage", test_lead);
+    CU_add_test(s, "named lead topics move to per-group rows", test_lead_topics_migrate);
     CU_basic_set_mode(CU_BRM_VERBOSE);
     CU_basic_run_tests();
     unsigned fails = CU_get_number_of_failures();

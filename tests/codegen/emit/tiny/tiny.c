@@ -11,7 +11,7 @@
 static const char *const langs[2] = {"en", "de"};
 
 /* texts[text * 2 + lang]: en de */
-static const char *const texts[44] = {
+static const char *const texts[82] = {
     /* 0: hi */
 #line 10 "tests/codegen/emit/tiny.yaml"
     "Hi {first_name}! 100% {{literal}}",
@@ -90,6 +90,63 @@ static const char *const texts[44] = {
     /* 21: sys_llm_down (built-in) */
     "Sorry, our AI assistant is not answering right now. An operator can help: tap the button below.",
     "Sorry, our AI assistant is not answering right now. An operator can help: tap the button below.",
+    /* 22: sys_mgr_client (built-in) */
+    "Client",
+    "Client",
+    /* 23: sys_mgr_username (built-in) */
+    "Username",
+    "Username",
+    /* 24: sys_mgr_language (built-in) */
+    "Language",
+    "Language",
+    /* 25: sys_mgr_bookings (built-in) */
+    "Bookings",
+    "Bookings",
+    /* 26: sys_mgr_none (built-in) */
+    "none",
+    "none",
+    /* 27: sys_mgr_conversation (built-in) */
+    "💬 The conversation so far:",
+    "💬 The conversation so far:",
+    /* 28: sys_mgr_nothing_yet (built-in) */
+    "(nothing yet)",
+    "(nothing yet)",
+    /* 29: sys_mgr_operator (built-in) */
+    "Operator",
+    "Operator",
+    /* 30: sys_mgr_bot (built-in) */
+    "Bot",
+    "Bot",
+    /* 31: sys_mgr_closed_by (built-in) */
+    "✅ Closed by {first_name}.",
+    "✅ Closed by {first_name}.",
+    /* 32: sys_mgr_client_closed (built-in) */
+    "✅ The client closed the conversation: satisfied.",
+    "✅ The client closed the conversation: satisfied.",
+    /* 33: sys_mgr_list (built-in) */
+    "Managers:",
+    "Managers:",
+    /* 34: sys_mgr_list_empty (built-in) */
+    "No managers yet. Add one with /addmanager USER_ID NAME.",
+    "No managers yet. Add one with /addmanager USER_ID NAME.",
+    /* 35: sys_mgr_add_usage (built-in) */
+    "Usage: /addmanager USER_ID NAME (a name of 1 to 64 bytes)",
+    "Usage: /addmanager USER_ID NAME (a name of 1 to 64 bytes)",
+    /* 36: sys_mgr_added (built-in) */
+    "✅ {user_id} ({first_name}) is a manager now.",
+    "✅ {user_id} ({first_name}) is a manager now.",
+    /* 37: sys_mgr_del_usage (built-in) */
+    "Usage: /delmanager USER_ID",
+    "Usage: /delmanager USER_ID",
+    /* 38: sys_mgr_removed (built-in) */
+    "✅ {user_id} is no longer a manager.",
+    "✅ {user_id} is no longer a manager.",
+    /* 39: sys_mgr_not_manager (built-in) */
+    "{user_id} was not a manager.",
+    "{user_id} was not a manager.",
+    /* 40: sys_mgr_lead_client (built-in) */
+    "id {user_id}, language {text}",
+    "id {user_id}, language {text}",
 };
 
 /* the messages each state sends on entry (text indices) */
@@ -123,7 +180,7 @@ static const bm_transition transitions[6] = {
 #line 37 "tests/codegen/emit/tiny.yaml"
     {.target = TINY_S_START, .say = BM_NONE, .form = BM_NONE,
      .first_assign = 0, .n_assign = 0, .action = BM_ACT_NONE},
-#line 127 "tiny.c"
+#line 184 "tiny.c"
 };
 
 static const bm_button buttons[3] = {
@@ -133,7 +190,7 @@ static const bm_button buttons[3] = {
     /* 1 */ {.kind = BM_BTN_CALLBACK, .label = 3 /* a_state_with_a_really_long_name_that_goes_on_and_on_and_on.i... */, .transition = 3, .data = "start.0"},
 #line 35 "tests/codegen/emit/tiny.yaml"
     /* 2 */ {.kind = BM_BTN_CALLBACK, .label = 4 /* a_state_with_a_really_long_name_that_goes_on_and_on_and_on.i... */, .transition = 4, .data = "a_state_with_a_really_long_name_that_goe~e9327701.1"},
-#line 137 "tiny.c"
+#line 194 "tiny.c"
 };
 
 static const bm_row rows[2] = {
@@ -153,13 +210,13 @@ static const bm_state states[2] = {
 #line 31 "tests/codegen/emit/tiny.yaml"
     [TINY_S_A_STATE_WITH_A_REALLY_LONG_NAME_THAT_GOES_ON_AND_ON_AND_ON] = {.name = "a_state_with_a_really_long_name_that_goes_on_and_on_and_on", .id = 0xe9327701u, .first_say = 1, .n_say = 1,
         .reply_kb = BM_NONE, .inline_kb = 1, .contact_tr = BM_NONE, .voice_tr = BM_NONE, .fallback_tr = 5},
-#line 157 "tiny.c"
+#line 214 "tiny.c"
 };
 
 static const bm_command commands[1] = {
 #line 20 "tests/codegen/emit/tiny.yaml"
     /* 0 */ {.name = "start", .description = BM_NONE, .transition = 0},
-#line 163 "tiny.c"
+#line 220 "tiny.c"
 };
 
 const bm_machine tiny_machine = {
@@ -169,7 +226,7 @@ const bm_machine tiny_machine = {
     .n_langs = 2,
     .default_lang = 0, /* en */
     .texts = texts,
-    .n_texts = 22,
+    .n_texts = 41,
     .sys_texts = {
         [BM_SYS_MIGRATED] = 5 /* sys_migrated */,
         [BM_SYS_CANCELLED] = 6 /* sys_cancelled */,
@@ -189,6 +246,25 @@ const bm_machine tiny_machine = {
         [BM_SYS_HANDOFF_THANKS] = 19 /* sys_handoff_thanks */,
         [BM_SYS_SATISFIED] = 20 /* sys_satisfied */,
         [BM_SYS_LLM_DOWN] = 21 /* sys_llm_down */,
+        [BM_SYS_MGR_CLIENT] = 22 /* sys_mgr_client */,
+        [BM_SYS_MGR_USERNAME] = 23 /* sys_mgr_username */,
+        [BM_SYS_MGR_LANGUAGE] = 24 /* sys_mgr_language */,
+        [BM_SYS_MGR_BOOKINGS] = 25 /* sys_mgr_bookings */,
+        [BM_SYS_MGR_NONE] = 26 /* sys_mgr_none */,
+        [BM_SYS_MGR_CONVERSATION] = 27 /* sys_mgr_conversation */,
+        [BM_SYS_MGR_NOTHING_YET] = 28 /* sys_mgr_nothing_yet */,
+        [BM_SYS_MGR_OPERATOR] = 29 /* sys_mgr_operator */,
+        [BM_SYS_MGR_BOT] = 30 /* sys_mgr_bot */,
+        [BM_SYS_MGR_CLOSED_BY] = 31 /* sys_mgr_closed_by */,
+        [BM_SYS_MGR_CLIENT_CLOSED] = 32 /* sys_mgr_client_closed */,
+        [BM_SYS_MGR_LIST] = 33 /* sys_mgr_list */,
+        [BM_SYS_MGR_LIST_EMPTY] = 34 /* sys_mgr_list_empty */,
+        [BM_SYS_MGR_ADD_USAGE] = 35 /* sys_mgr_add_usage */,
+        [BM_SYS_MGR_ADDED] = 36 /* sys_mgr_added */,
+        [BM_SYS_MGR_DEL_USAGE] = 37 /* sys_mgr_del_usage */,
+        [BM_SYS_MGR_REMOVED] = 38 /* sys_mgr_removed */,
+        [BM_SYS_MGR_NOT_MANAGER] = 39 /* sys_mgr_not_manager */,
+        [BM_SYS_MGR_LEAD_CLIENT] = 40 /* sys_mgr_lead_client */,
     },
     .states = states,
     .n_states = 2,
