@@ -268,6 +268,9 @@ static double cpu_s(pid_t pid)
     /* fields after ")": state(3) ... utime(14) stime(15) */
     if (sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu", &ut, &st) != 2)
         return -1;
+    if (getenv("BENCH_CPU_SPLIT")) /* where the bot's CPU goes: user vs kernel */
+        fprintf(stderr, "bench: pid %d user %.2f s, system %.2f s (cumulative)\n", (int)pid,
+                (double)ut / (double)sysconf(_SC_CLK_TCK), (double)st / (double)sysconf(_SC_CLK_TCK));
     return (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
 }
 

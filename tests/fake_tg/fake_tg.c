@@ -204,6 +204,117 @@ typedef struct fail_rule {
     int count;
 } fail_rule;
 
+/* Open addressing over a schema object's members, by name (methods case-
+ * insensitively, as Telegram matches them). Read-only after fake_tg_new. */
+#define NAME_INDEX_SLOTS 2048 /* a power of two above twice the schema's types */
+typedef struct field_ix field_ix;
+typedef struct name_index {
+    const cJSON *slot[NAME_INDEX_SLOTS];
+    field_ix *fields[NAME_INDEX_SLOTS]; /* types: the slot's fields, hashed */
+    bool nocase;
+} name_index;
+
+/* A type's (or method's) fields by name: [name, type, required, ...]
+ * entries of its "fields" array. */
+struct field_ix {
+    int n_slots;            /* a power of two, at least twice the fields */
+    const cJSON **slot;
+};
+
+static uint32_t name_hash(const char *s, bool nocase)
+{
+    uint32_t h = 2166136261u;
+    for (; *s; s++) {
+        unsigned char ch = (unsigned char)*s;
+        if (nocase && ch >= 'A' && ch <= 'Z')
+            ch = (unsigned char)(ch - 'A' + 'a');
+        h = (h ^ ch) * 16777619u;
+    }
+    return h;
+}
+
+static void name_index_build(name_index *ix, const cJSON *obj, bool nocase)
+{
+    memset(ix, 0, sizeof *ix);
+    ix->nocase = nocase;
+    const cJSON *m;
+    cJSON_ArrayForEach(m, obj) {
+        if (!m->string)
+            continue;
+        uint32_t i = name_hash(m->string, nocase) & (NAME_INDEX_SLOTS - 1);
+        while (ix->slot[i])
+            i = (i + 1) & (NAME_INDEX_SLOTS - 1);
+        ix->slot[i] = m;
+    }
+}
+
+static int name_index_find(const name_index *ix, const char *name)
+{
+    uint32_t i = name_hash(name, ix->nocase) & (NAME_INDEX_SLOTS - 1);
+    for (const cJSON *m; (m = ix->slot[i]); i = (i + 1) & (NAME_INDEX_SLOTS - 1))
+        if (!(ix->nocase ? strcasecmp(m->string, name) : strcmp(m->string, name)))
+            return (int)i;
+    return -1;
+}
+
+static const cJSON *name_index_get(const name_index *ix, const char *name)
+{
+    int i = name_index_find(ix, name);
+    return i < 0 ? NULL : ix->slot[i];
+}
+
+static field_ix *field_ix_new(const cJSON *fields)
+{
+    int n = cJSON_GetArraySize(fields), cap = 8;
+    while (cap < 2 * n)
+        cap *= 2;
+    field_ix *fx = calloc(1, sizeof *fx);
+    if (!fx || !(fx->slot = calloc((size_t)cap, sizeof *fx->slot)))
+        abort();
+    fx->n_slots = cap;
+    const cJSON *f;
+    cJSON_ArrayForEach(f, fields) {
+        const cJSON *name = cJSON_GetArrayItem(f, 0);
+        if (!cJSON_IsString(name))
+            continue;
+        uint32_t i = name_hash(name->valuestring, false) & (uint32_t)(cap - 1);
+        while (fx->slot[i])
+            i = (i + 1) & (uint32_t)(cap - 1);
+        fx->slot[i] = f;
+    }
+    return fx;
+}
+
+/* The [name, type, required] entry of field `name`, or NULL. */
+static const cJSON *field_ix_get(const field_ix *fx, const char *name)
+{
+    uint32_t i = name_hash(name, false) & (uint32_t)(fx->n_slots - 1);
+    for (const cJSON *f; (f = fx->slot[i]); i = (i + 1) & (uint32_t)(fx->n_slots - 1))
+        if (!strcmp(cJSON_GetArrayItem(f, 0)->valuestring, name))
+            return f;
+    return NULL;
+}
+
+static void name_index_index_fields(name_index *ix)
+{
+    for (int i = 0; i < NAME_INDEX_SLOTS; i++) {
+        const cJSON *fields = ix->slot[i] ? cJSON_GetObjectItemCaseSensitive(ix->slot[i], "fields")
+                                          : NULL;
+        if (cJSON_IsArray(fields))
+            ix->fields[i] = field_ix_new(fields);
+    }
+}
+
+static void name_index_free(name_index *ix)
+{
+    for (int i = 0; i < NAME_INDEX_SLOTS; i++) {
+        if (ix->fields[i]) {
+            free(ix->fields[i]->slot);
+            free(ix->fields[i]);
+        }
+    }
+}
+
 struct fake_tg {
     struct MHD_Daemon *daemon;
     uint16_t port;
@@ -217,6 +328,10 @@ struct fake_tg {
     cJSON *schema;           /* whole file */
     const cJSON *methods;    /* schema.methods */
     const cJSON *types;      /* schema.types */
+    /* Hashed indexes of the two (a cJSON object is a list: the checker
+     * looks types up for every field of every call, and the linear search
+     * made the fake slower than the bots it measures) */
+    name_index type_ix, method_ix;
 
     pthread_mutex_t mu;
     pthread_cond_t cond;
@@ -389,11 +504,17 @@ static void vctx_free(vctx *c)
 /* Appends ".name" or "[i]" to the path; returns the old length to restore. */
 static size_t path_push(vctx *c, const char *name, int index)
 {
-    size_t old = strlen(c->path);
-    if (name)
-        snprintf(c->path + old, sizeof c->path - old, "%s%s", old ? "." : "", name);
-    else
-        snprintf(c->path + old, sizeof c->path - old, "[%d]", index);
+    size_t old = strlen(c->path), room = sizeof c->path - old;
+    if (name) {
+        size_t n = strlen(name), dot = old ? 1 : 0;
+        if (dot + n < room) { /* else the path stays as it was: it only labels messages */
+            if (dot)
+                c->path[old] = '.';
+            memcpy(c->path + old + dot, name, n + 1);
+        }
+    } else {
+        snprintf(c->path + old, room, "[%d]", index);
+    }
     return old;
 }
 
@@ -429,7 +550,7 @@ static int split_alts(const char *type, char *buf, size_t buflen, char *alts[MAX
 
 static const cJSON *type_def(const vctx *c, const char *name)
 {
-    return cJSON_GetObjectItemCaseSensitive(c->ft->types, name);
+    return name_index_get(&c->ft->type_ix, name);
 }
 
 /* Does object v structurally look like type `name`: required fields present
@@ -494,7 +615,8 @@ static void check_special(vctx *c, const char *name, const cJSON *v);
 static bool check_object(vctx *c, const char *name, const cJSON *v, where w,
                          const char *whole, int depth)
 {
-    const cJSON *def = type_def(c, name);
+    int ti = name_index_find(&c->ft->type_ix, name);
+    const cJSON *def = ti < 0 ? NULL : c->ft->type_ix.slot[ti];
     if (!def) return true; /* a type the schema only names: nothing to check */
     if (!cJSON_IsObject(v)) {
         fail_whole(c, w, whole);
@@ -510,42 +632,48 @@ static bool check_object(vctx *c, const char *name, const cJSON *v, where w,
         return false;
     }
     const cJSON *fields = cJSON_GetObjectItemCaseSensitive(def, "fields");
+    const field_ix *fx = c->ft->type_ix.fields[ti];
     const cJSON *f;
+    /* required fields, in the schema's order */
     cJSON_ArrayForEach(f, fields) {
+        if (!cJSON_IsTrue(cJSON_GetArrayItem(f, 2)))
+            continue;
+        const char *fname = cJSON_GetArrayItem(f, 0)->valuestring;
+        const cJSON *item = cJSON_GetObjectItemCaseSensitive(v, fname);
+        if (!item || cJSON_IsNull(item)) {
+            size_t old = path_push(c, fname, 0);
+            vfail(c, "field \"%s\" of the %s is required", fname, name);
+            path_pop(c, old);
+            return false;
+        }
+    }
+    /* every field present: its type; unknown ones the real server ignores,
+     * we tell the test */
+    const cJSON *item;
+    cJSON_ArrayForEach(item, v) {
+        f = item->string && fx ? field_ix_get(fx, item->string) : NULL;
+        if (!f) {
+            vwarn(c, "%s: unknown field \"%s\" of the %s at %s", c->method,
+                  item->string ? item->string : "?", name, c->path[0] ? c->path : "(top)");
+            continue;
+        }
+        if (cJSON_IsNull(item))
+            continue;
         const char *fname = cJSON_GetArrayItem(f, 0)->valuestring;
         const char *ftype = cJSON_GetArrayItem(f, 1)->valuestring;
-        bool req = cJSON_IsTrue(cJSON_GetArrayItem(f, 2));
-        const cJSON *item = cJSON_GetObjectItemCaseSensitive(v, fname);
         size_t old = path_push(c, fname, 0);
-        if (!item || cJSON_IsNull(item)) {
-            if (req) vfail(c, "field \"%s\" of the %s is required", fname, name);
-        } else {
-            where inner = { name, fname };
-            check_type(c, ftype, item, inner, depth + 1);
-        }
+        where inner = { name, fname };
+        check_type(c, ftype, item, inner, depth + 1);
         path_pop(c, old);
         if (c->failed) return false;
     }
     const cJSON *k;
     cJSON_ArrayForEach(k, cJSON_GetObjectItemCaseSensitive(def, "const")) {
-        const cJSON *item = cJSON_GetObjectItemCaseSensitive(v, k->string);
-        if (!cJSON_IsString(item) || strcmp(item->valuestring, k->valuestring) != 0) {
+        const cJSON *it2 = cJSON_GetObjectItemCaseSensitive(v, k->string);
+        if (!cJSON_IsString(it2) || strcmp(it2->valuestring, k->valuestring) != 0) {
             vfail(c, "field \"%s\" of the %s must be \"%s\"", k->string, name, k->valuestring);
             return false;
         }
-    }
-    /* Unknown fields: the real server ignores them; we tell the test. */
-    const cJSON *item;
-    cJSON_ArrayForEach(item, v) {
-        bool known = false;
-        cJSON_ArrayForEach(f, fields)
-            if (item->string && !strcmp(item->string, cJSON_GetArrayItem(f, 0)->valuestring)) {
-                known = true;
-                break;
-            }
-        if (!known)
-            vwarn(c, "%s: unknown field \"%s\" of the %s at %s", c->method,
-                  item->string ? item->string : "?", name, c->path[0] ? c->path : "(top)");
     }
     check_special(c, name, v);
     return !c->failed;
@@ -1619,10 +1747,7 @@ static const char *const HTML_PAGE =
 
 static const cJSON *find_method(const fake_tg *ft, const char *name)
 {
-    const cJSON *m;
-    cJSON_ArrayForEach(m, ft->methods)
-        if (!strcasecmp(m->string, name)) return m; /* Telegram ignores case */
-    return NULL;
+    return name_index_get(&ft->method_ix, name); /* Telegram ignores case */
 }
 
 /* Finishes a request: returns the response status and body (malloc'd). */
@@ -1939,6 +2064,16 @@ fake_tg *fake_tg_new(const fake_tg_opts *opts, char *err, size_t errlen)
         free(ft);
         return NULL;
     }
+    if (cJSON_GetArraySize(ft->types) * 2 > NAME_INDEX_SLOTS ||
+        cJSON_GetArraySize(ft->methods) * 2 > NAME_INDEX_SLOTS) {
+        snprintf(err, errlen, "%s: more types or methods than NAME_INDEX_SLOTS / 2", schema_path);
+        cJSON_Delete(ft->schema);
+        free(ft);
+        return NULL;
+    }
+    name_index_build(&ft->type_ix, ft->types, false);
+    name_index_build(&ft->method_ix, ft->methods, true);
+    name_index_index_fields(&ft->type_ix);
     ft->token = xstrdup(o.token ? o.token : FAKE_TG_TOKEN);
     ft->bot_id = strtoll(ft->token, NULL, 10);
     ft->bot_username = xstrdup(o.bot_username ? o.bot_username : "fake_test_bot");
@@ -2012,6 +2147,7 @@ void fake_tg_free(fake_tg *ft)
     fake_tg_clear_faults(ft);
     free(ft->faults);
     free(ft->holds);
+    name_index_free(&ft->type_ix);
     cJSON_Delete(ft->schema);
     free(ft->token);
     free(ft->bot_username);
