@@ -754,6 +754,9 @@ int bot_handle_tx(bot *b, const bm_input *in, bm_effects *fx, bot_tx *tx)
         /* nothing happens until the answer is there: the same input runs
          * again with it (the step is a pure function of session + input) */
         store_rollback(b->st);
+        /* ...except the mark of a forum topic being created, which must be
+         * durable before the request goes out (handoff.h) */
+        ho_after_input(b->ho, HO_INPUT_DEFERRED);
         bm_effects_truncate(fx, n0);
         bm_session_free(m, &s);
         bm_effects_free(&step_fx);
@@ -776,6 +779,7 @@ int bot_handle_tx(bot *b, const bm_input *in, bm_effects *fx, bot_tx *tx)
     }
     if (store_commit(b->st))
         goto fail;
+    ho_after_input(b->ho, HO_INPUT_COMMITTED);
     bm_session_free(m, &s);
     bm_effects_free(&step_fx);
     return 0;
@@ -783,6 +787,7 @@ fail:
     if (!b->error[0])
         snprintf(b->error, sizeof b->error, "a storage error (see the log)");
     store_rollback(b->st);
+    ho_after_input(b->ho, HO_INPUT_FAILED); /* a topic's thread id outlives the failure */
     bm_effects_truncate(fx, n0);
     if (have)
         bm_session_free(m, &s);

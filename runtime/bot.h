@@ -91,6 +91,8 @@ typedef struct bot_io_res {
     /* a model answer: body is its whole text (ok = 1 only when complete);
      * tokens used, -1 when the server reported none (0 = not a model answer) */
     long prompt_tokens, completion_tokens;
+    int maybe_taken;     /* a failed Bot API call that may have taken effect
+                          * (its answer was lost: tg_result.maybe_taken) */
 } bot_io_res;
 
 /* Runs inside the input's transaction once its effects are known (fx from

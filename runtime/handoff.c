@@ -30,6 +30,12 @@
 #define HO_LINE_MAX 600         /* UTF-16 units of one history line in the card */
 #define HO_HISTORY_LINES 30     /* messages of the conversation posted */
 #define HO_RECORDS_MAX 5        /* booking records on the card */
+#define HO_CREATE_TRIES 3       /* createForumTopic attempts for one request */
+
+/* What must outlive the input's savepoint (ho_after_input): the mark of a
+ * topic being created (the step defers, so its savepoint is rolled back),
+ * or the thread id Telegram answered (the rest of the step may fail). */
+typedef enum ho_note_kind { HO_NOTE_NONE = 0, HO_NOTE_CREATING, HO_NOTE_THREAD } ho_note_kind;
 
 struct ho {
     sqlite3 *db;
@@ -38,6 +44,11 @@ struct ho {
     int64_t group, admin, bot_id;
     sqlite3_stmt *is_mgr, *add_mgr, *del_mgr, *list_mgr;
     sqlite3_stmt *find_open, *find_thread, *find_id, *insert, *close, *rate, *forget;
+    sqlite3_stmt *find_creating, *mark, *mark_thread, *promote, *unmark;
+    struct {
+        ho_note_kind kind;
+        int64_t user_id, chat_id, thread_id;
+    } note;
 };
 
 static const char *const ddl =
@@ -47,10 +58,31 @@ static const char *const ddl =
     "  id INTEGER PRIMARY KEY AUTOINCREMENT,"
     "  user_id INTEGER NOT NULL, chat_id INTEGER NOT NULL, thread_id INTEGER NOT NULL,"
     "  status TEXT NOT NULL DEFAULT 'open',"
-    "  opened INTEGER NOT NULL, closed INTEGER, closed_by INTEGER, rating INTEGER);"
+    "  opened INTEGER NOT NULL, closed INTEGER, closed_by INTEGER, rating INTEGER,"
+    "  tries INTEGER NOT NULL DEFAULT 0);"
     "CREATE UNIQUE INDEX IF NOT EXISTS handoffs_open ON handoffs(user_id)"
     "  WHERE status = 'open';"
-    "CREATE INDEX IF NOT EXISTS handoffs_thread ON handoffs(thread_id);";
+    "CREATE INDEX IF NOT EXISTS handoffs_thread ON handoffs(thread_id);"
+    /* a topic being created: at most one per user (see ho_start) */
+    "CREATE UNIQUE INDEX IF NOT EXISTS handoffs_creating ON handoffs(user_id)"
+    "  WHERE status = 'creating';";
+
+/* Databases from before the 'creating' rows get the column counting their
+ * createForumTopic attempts. */
+static int add_tries_column(sqlite3 *db)
+{
+    sqlite3_stmt *st = NULL;
+    int have = 0;
+    if (sqlite3_prepare_v2(db, "SELECT 1 FROM pragma_table_info('handoffs') WHERE name = 'tries'",
+                           -1, &st, NULL) != SQLITE_OK)
+        return -1;
+    have = sqlite3_step(st) == SQLITE_ROW;
+    sqlite3_finalize(st);
+    if (have)
+        return 0;
+    return sqlite3_exec(db, "ALTER TABLE handoffs ADD COLUMN tries INTEGER NOT NULL DEFAULT 0",
+                        NULL, NULL, NULL) == SQLITE_OK ? 0 : -1;
+}
 
 #define HO_COLS "id, user_id, chat_id, thread_id, status, opened, COALESCE(closed, 0)," \
                 " COALESCE(rating, 0)"
@@ -153,8 +185,21 @@ ho *ho_open(store *st, const bm_machine *m, char *err, size_t errlen)
         {&h->rate, "UPDATE handoffs SET rating = ?3 WHERE id = ?1 AND user_id = ?2"
                    " AND status = 'closed' AND rating IS NULL"},
         {&h->forget, "DELETE FROM handoffs WHERE user_id = ?1"},
+        {&h->find_creating, "SELECT id, thread_id, tries FROM handoffs WHERE user_id = ?1"
+                            " AND status = 'creating'"},
+        /* before a createForumTopic goes out: the first attempt, or one more */
+        {&h->mark, "INSERT INTO handoffs(user_id, chat_id, thread_id, status, opened, tries)"
+                   " VALUES(?1, ?2, 0, 'creating', " HO_NOW ", 1)"
+                   " ON CONFLICT(user_id) WHERE status = 'creating'"
+                   " DO UPDATE SET tries = tries + 1, opened = excluded.opened,"
+                   " chat_id = excluded.chat_id"},
+        {&h->mark_thread, "UPDATE handoffs SET thread_id = ?2 WHERE user_id = ?1"
+                          " AND status = 'creating'"},
+        {&h->promote, "UPDATE handoffs SET status = 'open', thread_id = ?2, chat_id = ?3,"
+                      " opened = " HO_NOW " WHERE id = ?1 AND status = 'creating'"},
+        {&h->unmark, "DELETE FROM handoffs WHERE user_id = ?1 AND status = 'creating'"},
     };
-    if (sqlite3_exec(h->db, ddl, NULL, NULL, NULL) != SQLITE_OK)
+    if (sqlite3_exec(h->db, ddl, NULL, NULL, NULL) != SQLITE_OK || add_tries_column(h->db))
         goto bad;
     for (size_t i = 0; i < sizeof q / sizeof q[0]; i++)
         if (sqlite3_prepare_v2(h->db, q[i].sql, -1, q[i].s, NULL) != SQLITE_OK)
@@ -174,7 +219,8 @@ void ho_free(ho *h)
     if (!h)
         return;
     sqlite3_stmt *all[] = {h->is_mgr, h->add_mgr, h->del_mgr, h->list_mgr, h->find_open,
-                           h->find_thread, h->find_id, h->insert, h->close, h->rate, h->forget};
+                           h->find_thread, h->find_id, h->insert, h->close, h->rate, h->forget,
+                           h->find_creating, h->mark, h->mark_thread, h->promote, h->unmark};
     for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
         sqlite3_finalize(all[i]);
     free(h);
@@ -1024,6 +1070,88 @@ static int send_sys(ho *h, const bm_session *s, const bm_input *in, bm_sys_text 
     return send_user(h, s, &in->user, t, 0, 0, out);
 }
 
+/* ---- creating the topic ------------------------------------------------------
+ *
+ * Telegram has no idempotency key and no way to list a group's topics, so a
+ * createForumTopic whose answer never arrives (the bot was killed, the
+ * connection broke after the request went out) may have made a topic we do
+ * not know. That cannot be prevented, only kept small and said:
+ *   - before the call goes out, a 'creating' row for the user is committed
+ *     (ho_after_input writes it after the deferring step's savepoint is
+ *     rolled back; it commits with the inbox batch, before the request is
+ *     put on the wire);
+ *   - the answer's thread id is written as soon as the update runs again
+ *     (in the commit of that run, the same loop turn; and, should the rest
+ *     of that run fail, by ho_after_input on the 'creating' row);
+ *   - a 'creating' row without a thread id seen again (after a restart the
+ *     update runs again from the inbox; or the answer was lost) is logged
+ *     as a possible duplicate topic and the topic is created again: the
+ *     client is never left without an operator. At most HO_CREATE_TRIES
+ *     attempts, then the client is told no operator is reachable.
+ */
+
+typedef struct ho_creating {
+    int64_t id, thread_id; /* thread_id 0: no answer stored yet */
+    int tries;
+} ho_creating;
+
+/* The user's 'creating' row: 1 found, 0 none, -1 error. */
+static int find_creating(ho *h, int64_t user_id, ho_creating *out)
+{
+    sqlite3_stmt *st = use(h->find_creating);
+    sqlite3_bind_int64(st, 1, user_id);
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW)
+        *out = (ho_creating){.id = sqlite3_column_int64(st, 0),
+                             .thread_id = sqlite3_column_int64(st, 1),
+                             .tries = sqlite3_column_int(st, 2)};
+    sqlite3_reset(st);
+    if (rc == SQLITE_ROW)
+        return 1;
+    return rc == SQLITE_DONE ? 0 : db_fail(h, "handoffs");
+}
+
+/* Asks for createForumTopic (the input is deferred) and notes the mark that
+ * ho_after_input writes outside the input's savepoint. */
+static int ask_topic(ho *h, const bm_session *s, const bm_input *in, struct bot_tx *tx,
+                     int *deferred)
+{
+    char name[HO_TOPIC_MAX + 1];
+    ho_topic_name(&in->user, name, sizeof name);
+    cJSON *p = cJSON_CreateObject();
+    char *js = NULL;
+    if (p && tg_json_add_i64(p, "chat_id", h->group) && cJSON_AddStringToObject(p, "name", name))
+        js = cJSON_PrintUnformatted(p);
+    cJSON_Delete(p);
+    if (!js)
+        return -1;
+    tx->io_req.tg_method = "createForumTopic";
+    tx->io_req.tg_params = js;
+    h->note.kind = HO_NOTE_CREATING;
+    h->note.user_id = s->user_id;
+    h->note.chat_id = s->chat_id;
+    h->note.thread_id = 0;
+    *deferred = 1;
+    log_info("handoff", "user %" PRId64 ": creating a topic in the managers' group", s->user_id);
+    return 0;
+}
+
+/* No topic after HO_CREATE_TRIES attempts: the mark goes (with the reply,
+ * in the input's savepoint) and the client hears that no operator is
+ * reachable now rather than nothing. */
+static int give_up(ho *h, const bm_session *s, const bm_input *in, int tries, const char *why,
+                   bm_effects *out)
+{
+    log_warn("handoff", "user %" PRId64 ": no topic after %d createForumTopic attempts (%s); "
+             "up to %d topics may exist for them; they were told operators are unavailable",
+             s->user_id, tries, why, tries);
+    sqlite3_stmt *st = use(h->unmark);
+    sqlite3_bind_int64(st, 1, s->user_id);
+    if (run_done(h, st, "unmark topic") < 0)
+        return -1;
+    return send_sys(h, s, in, BM_SYS_UNAVAILABLE, out);
+}
+
 int ho_start(ho *h, const bm_session *s, const bm_input *in, struct bot_tx *tx,
              int *deferred, bm_effects *out)
 {
@@ -1048,39 +1176,82 @@ int ho_start(ho *h, const bm_session *s, const bm_input *in, struct bot_tx *tx,
             return -1;
         return send_user(h, s, &in->user, BM_SYS_HANDOFF_STARTED, x.id, 0, out);
     }
+    ho_creating cr = {0};
+    int creating = find_creating(h, s->user_id, &cr);
+    if (creating < 0)
+        return -1;
+    int64_t thread = 0;
     const bot_io_res *res = tx->io_res;
     if (!res) {
         if (tx->io_req.url || tx->io_req.tg_method)
             return 0; /* one request per step */
-        char name[HO_TOPIC_MAX + 1];
-        ho_topic_name(&in->user, name, sizeof name);
-        cJSON *p = cJSON_CreateObject();
-        char *js = NULL;
-        if (p && tg_json_add_i64(p, "chat_id", h->group) &&
-            cJSON_AddStringToObject(p, "name", name))
-            js = cJSON_PrintUnformatted(p);
-        cJSON_Delete(p);
-        if (!js)
-            return -1;
-        tx->io_req.tg_method = "createForumTopic";
-        tx->io_req.tg_params = js;
-        *deferred = 1;
-        return 0;
-    }
-    int64_t thread = 0;
-    cJSON *ans = res->ok && res->body ? cJSON_ParseWithLength(res->body, res->len) : NULL;
-    const cJSON *result = cJSON_GetObjectItemCaseSensitive(ans, "result");
-    if (!result || tg_json_i64(result, "message_thread_id", &thread) || thread <= 0) {
+        if (creating && cr.thread_id > 0) {
+            /* Telegram's answer was stored, the rest of that run failed */
+            log_info("handoff", "user %" PRId64 ": topic %" PRId64 " was created before; "
+                     "using it", s->user_id, cr.thread_id);
+            thread = cr.thread_id;
+        } else if (creating) {
+            /* the request went out and no answer was stored: the bot
+             * stopped (crash, kill) while Telegram was creating it */
+            if (cr.tries >= HO_CREATE_TRIES)
+                return give_up(h, s, in, cr.tries, "the bot stopped during each", out);
+            log_warn("handoff", "a topic may have been created twice for user %" PRId64
+                     " (the bot stopped while Telegram was creating it); creating it again",
+                     s->user_id);
+            return ask_topic(h, s, in, tx, deferred);
+        } else {
+            return ask_topic(h, s, in, tx, deferred);
+        }
+    } else {
+        cJSON *ans = res->ok && res->body ? cJSON_ParseWithLength(res->body, res->len) : NULL;
+        const cJSON *result = cJSON_GetObjectItemCaseSensitive(ans, "result");
+        if (!result || tg_json_i64(result, "message_thread_id", &thread) || thread <= 0)
+            thread = 0;
         cJSON_Delete(ans);
-        log_warn("handoff", "user %" PRId64 ": createForumTopic failed (%s); is %" PRId64
-                 " a forum supergroup where the bot may manage topics?", s->user_id,
-                 res->error ? res->error : "no message_thread_id", h->group);
-        return send_sys(h, s, in, BM_SYS_UNAVAILABLE, out);
+        if (!thread) {
+            const char *why = res->error ? res->error : "no message_thread_id";
+            /* a Bot API refusal (not a forum, no right to manage topics):
+             * nothing was created and asking again would not help */
+            if (!res->ok && res->status >= 400 && res->status < 500 && !res->maybe_taken) {
+                log_warn("handoff", "user %" PRId64 ": createForumTopic failed (%s); is %" PRId64
+                         " a forum supergroup where the bot may manage topics?", s->user_id,
+                         why, h->group);
+                sqlite3_stmt *st = use(h->unmark);
+                sqlite3_bind_int64(st, 1, s->user_id);
+                if (run_done(h, st, "unmark topic") < 0)
+                    return -1;
+                return send_sys(h, s, in, BM_SYS_UNAVAILABLE, out);
+            }
+            int tries = creating ? cr.tries : 1;
+            if (tries >= HO_CREATE_TRIES)
+                return give_up(h, s, in, tries, why, out);
+            if (res->maybe_taken || res->ok || res->status >= 500)
+                log_warn("handoff", "a topic may have been created twice for user %" PRId64
+                         " (Telegram's answer to createForumTopic was lost: %s); creating it "
+                         "again", s->user_id, why);
+            else
+                log_warn("handoff", "user %" PRId64 ": createForumTopic did not reach Telegram "
+                         "(%s); trying again", s->user_id, why);
+            return ask_topic(h, s, in, tx, deferred);
+        }
+        /* kept even if the rest of this run fails (ho_after_input) */
+        h->note.kind = HO_NOTE_THREAD;
+        h->note.user_id = s->user_id;
+        h->note.chat_id = s->chat_id;
+        h->note.thread_id = thread;
     }
-    cJSON_Delete(ans);
     int64_t id;
-    if (ho_insert(h, s->user_id, s->chat_id, thread, &id))
+    if (creating) {
+        sqlite3_stmt *st = use(h->promote);
+        sqlite3_bind_int64(st, 1, cr.id);
+        sqlite3_bind_int64(st, 2, thread);
+        sqlite3_bind_int64(st, 3, s->chat_id);
+        if (run_done(h, st, "open handoff") < 0)
+            return -1;
+        id = cr.id;
+    } else if (ho_insert(h, s->user_id, s->chat_id, thread, &id)) {
         return -1;
+    }
     log_info("handoff", "user %" PRId64 ": handoff %" PRId64 " open in topic %" PRId64,
              s->user_id, id, thread);
     char *card = NULL, *conv = NULL;
@@ -1091,4 +1262,34 @@ int ho_start(ho *h, const bm_session *s, const bm_input *in, struct bot_tx *tx,
     free(card);
     free(conv);
     return rc ? -1 : 0;
+}
+
+int ho_after_input(ho *h, int outcome)
+{
+    if (!h)
+        return 0;
+    ho_note_kind kind = h->note.kind;
+    h->note.kind = HO_NOTE_NONE;
+    /* committed: the rows were written in the input's own savepoint */
+    if (kind == HO_NOTE_NONE || outcome == HO_INPUT_COMMITTED)
+        return 0;
+    sqlite3_stmt *st;
+    if (kind == HO_NOTE_CREATING) {
+        if (outcome != HO_INPUT_DEFERRED)
+            return 0; /* the step failed: no request goes out */
+        st = use(h->mark);
+        sqlite3_bind_int64(st, 1, h->note.user_id);
+        sqlite3_bind_int64(st, 2, h->note.chat_id);
+    } else {
+        st = use(h->mark_thread);
+        sqlite3_bind_int64(st, 1, h->note.user_id);
+        sqlite3_bind_int64(st, 2, h->note.thread_id);
+    }
+    if (run_done(h, st, "topic mark") < 0) {
+        log_error("handoff", "user %" PRId64 ": could not record the topic %s; a crash now "
+                  "could create a second one unnoticed", h->note.user_id,
+                  kind == HO_NOTE_CREATING ? "being created" : "created");
+        return -1;
+    }
+    return 0;
 }

@@ -11,9 +11,14 @@
  * Tables (created by ho_open in the bot's database, through store_sqlite):
  *   managers(user_id PK, name, added)
  *   handoffs(id PK, user_id, chat_id, thread_id, status, opened, closed,
- *            closed_by, rating)          status 'open' | 'closed'; opened /
- *                                        closed unix seconds; rating 1..5 or NULL
- * At most one open handoff per user (a partial unique index).
+ *            closed_by, rating, tries)   status 'creating' | 'open' | 'closed';
+ *                                        opened / closed unix seconds; rating
+ *                                        1..5 or NULL; tries: createForumTopic
+ *                                        attempts while 'creating'
+ * At most one open and one 'creating' handoff per user (partial unique
+ * indexes). A 'creating' row is committed before createForumTopic goes out
+ * and becomes the open handoff when its answer arrives; one still there at
+ * the next attempt means a topic may exist twice (logged: see ho_start).
  *
  * Mechanics (bot.c calls these inside the input's transaction):
  *   ho_take   before the machine: updates from the managers' group, the
@@ -25,7 +30,10 @@
  *   ho_start  the `handoff` action: reuse the open topic, or ask for
  *             createForumTopic (deferred through bot_tx, see bot.h) and on
  *             its answer store the handoff and post the client card and the
- *             conversation so far.
+ *             conversation so far. An answer lost (the connection broke
+ *             after the request went out, the bot killed meanwhile) means
+ *             the topic is asked for again, up to 3 attempts, each logged
+ *             as "a topic may have been created twice for user N (...)".
  * Bot API calls the module makes (copyMessage, sendMessage with
  * message_thread_id, closeForumTopic) are BM_FX_CALL effects.
  *
@@ -166,5 +174,17 @@ int ho_take(ho *h, const bm_input *in, bm_effects *out);
  * handoff and posts the card. Returns 0 or -1 (storage error, OOM). */
 int ho_start(ho *h, const bm_session *s, const bm_input *in, struct bot_tx *tx,
              int *deferred, bm_effects *out);
+
+/* How bot_handle_tx's savepoint for an input ended. */
+enum { HO_INPUT_COMMITTED = 0, HO_INPUT_DEFERRED = 1, HO_INPUT_FAILED = 2 };
+
+/* Called by bot_handle_tx after every input's savepoint ended, outside it
+ * (in the caller's transaction, else autocommit): when ho_start deferred
+ * for createForumTopic, writes the user's 'creating' mark (so it commits
+ * before the request goes out); when the answer's thread id came and the
+ * input then failed, stores it on that mark (the next request uses the
+ * topic instead of creating one). 0, or -1 when the write failed (logged;
+ * the input goes on as without the mark). */
+int ho_after_input(ho *h, int outcome);
 
 #endif

@@ -443,6 +443,10 @@ static void on_answer(void *ud, const bot_io_res *res);
 /* Starts the request a deferred update waits for. */
 static void start_io(inbox *ib, ib_item *it, bot_io_req *req)
 {
+    /* a second request after an answer (createForumTopic asked again) */
+    free(it->res_body);
+    free(it->res_error);
+    it->res_body = it->res_error = NULL;
     ib_fetch *f = calloc(1, sizeof *f);
     tg_err e = TG_ERR_NOMEM;
     if (f) {
@@ -531,6 +535,7 @@ static void on_fetch(const tg_result *r, void *ud)
             .body = it->res_body,
             .len = it->res_body ? r->body_len : 0,
             .error = it->res_error ? it->res_error : (r->err == TG_OK ? NULL : "failed"),
+            .maybe_taken = r->maybe_taken,
         };
     }
     free(f);

@@ -24,6 +24,10 @@
 #define LEAD_RETRY_MIN_MS 2000
 #define LEAD_RETRY_MAX_MS 300000
 #define LEAD_NO_TOPICS_MS 3600000 /* after a group refused a topic, ask again in an hour */
+/* leads.thread_id / lead_topics.thread_id while createForumTopic is out:
+ * written before the call, replaced by its answer. Seen at the next pump it
+ * means the bot stopped meanwhile, and the topic may exist already. */
+#define LEAD_CREATING (-2)
 
 struct lead_book {
     store *st;
@@ -31,6 +35,7 @@ struct lead_book {
     const bm_machine *m;
     int64_t group;
     sqlite3_stmt *add, *next, *posted, *set_thread, *topic_get, *topic_put, *count;
+    sqlite3_stmt *unmark, *topic_unmark;
     bool dirty;          /* a lead may be waiting: look */
     bool busy;           /* a createForumTopic is in flight */
     int64_t busy_lead;   /* the lead it is for */
@@ -114,6 +119,10 @@ lead_book *lead_open(store *st, const bm_machine *m, int64_t group_chat_id, char
         {&lb->topic_put, "INSERT OR REPLACE INTO lead_topics(chat_id, name, thread_id)"
                          " VALUES(?3, ?1, ?2)"},
         {&lb->count, "SELECT count(*) FROM leads WHERE posted = 0"},
+        /* a topic mark taken back: Telegram did not make that topic */
+        {&lb->unmark, "UPDATE leads SET thread_id = NULL WHERE id = ?1 AND thread_id = -2"},
+        {&lb->topic_unmark, "DELETE FROM lead_topics WHERE chat_id = ?2 AND name = ?1"
+                            " AND thread_id = -2"},
     };
     int ok = migrate_topics(lb) == 0 && sqlite3_exec(lb->db, ddl, NULL, NULL, NULL) == SQLITE_OK;
     for (size_t i = 0; ok && i < sizeof q / sizeof q[0]; i++)
@@ -131,7 +140,7 @@ void lead_free(lead_book *lb)
     if (!lb)
         return;
     sqlite3_stmt *v[] = {lb->add, lb->next, lb->posted, lb->set_thread,
-                         lb->topic_get, lb->topic_put, lb->count};
+                         lb->topic_get, lb->topic_put, lb->count, lb->unmark, lb->topic_unmark};
     for (size_t i = 0; i < sizeof v / sizeof v[0]; i++)
         sqlite3_finalize(v[i]);
     free(lb->busy_name);
@@ -348,6 +357,37 @@ static void failed(lead_book *lb)
     lb->not_before = mono_ms() + lb->retry_ms;
 }
 
+/* lead_topics(group, name) = thread. 0 or -1. */
+static int put_named(lead_book *lb, const char *name, int64_t thread)
+{
+    sqlite3_bind_text(lb->topic_put, 1, name, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(lb->topic_put, 2, thread);
+    sqlite3_bind_int64(lb->topic_put, 3, lb->group);
+    int rc = sqlite3_step(lb->topic_put);
+    sqlite3_reset(lb->topic_put);
+    sqlite3_clear_bindings(lb->topic_put);
+    if (rc != SQLITE_DONE) {
+        log_error("lead", "%s", sqlite3_errmsg(lb->db));
+        return -1;
+    }
+    return 0;
+}
+
+/* Takes back the mark of the topic just asked for (named, else the lead's). */
+static void unmark(lead_book *lb, const char *name)
+{
+    if (name) {
+        sqlite3_bind_text(lb->topic_unmark, 1, name, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(lb->topic_unmark, 2, lb->group);
+        if (sqlite3_step(lb->topic_unmark) != SQLITE_DONE)
+            log_error("lead", "%s", sqlite3_errmsg(lb->db));
+        sqlite3_reset(lb->topic_unmark);
+        sqlite3_clear_bindings(lb->topic_unmark);
+    } else {
+        exec_id(lb, lb->unmark, lb->busy_lead, 0, 0);
+    }
+}
+
 static void on_topic(const tg_result *r, void *ud)
 {
     lead_book *lb = ud;
@@ -357,7 +397,9 @@ static void on_topic(const tg_result *r, void *ud)
     lb->busy_name = NULL;
     if (r->err == TG_ERR_CANCELLED) {
         free(name);
-        return; /* stopping: the lead waits for the next start */
+        /* stopping: the lead waits for the next start; the mark stays (the
+         * request may have gone out), so that start says so */
+        return;
     }
     int64_t thread = 0;
     if (r->err == TG_OK && tg_json_i64(r->result, "message_thread_id", &thread) != 0)
@@ -365,13 +407,7 @@ static void on_topic(const tg_result *r, void *ud)
     if (r->err == TG_OK && thread > 0) {
         lb->retry_ms = 0;
         if (name) {
-            sqlite3_bind_text(lb->topic_put, 1, name, -1, SQLITE_STATIC);
-            sqlite3_bind_int64(lb->topic_put, 2, thread);
-            sqlite3_bind_int64(lb->topic_put, 3, lb->group);
-            if (sqlite3_step(lb->topic_put) != SQLITE_DONE)
-                log_error("lead", "%s", sqlite3_errmsg(lb->db));
-            sqlite3_reset(lb->topic_put);
-            sqlite3_clear_bindings(lb->topic_put);
+            put_named(lb, name, thread);
             log_info("lead", "created the leads topic '%s' (thread %" PRId64 ")", name, thread);
         } else {
             exec_id(lb, lb->set_thread, lb->busy_lead, thread, 1);
@@ -387,13 +423,26 @@ static void on_topic(const tg_result *r, void *ud)
                  "where the bot may manage topics?)", r->error_code, r->description,
                  lb->busy_lead, lb->group);
         exec_id(lb, lb->set_thread, lb->busy_lead, -1, 1);
+        if (name)
+            unmark(lb, name);
         /* every lead would be refused the same way: one call, not one per lead */
         lb->no_topics_until = mono_ms() + LEAD_NO_TOPICS_MS;
         free(name);
         return;
     }
-    log_warn("lead", "createForumTopic failed (%s %d: %s); retrying", tg_err_str(r->err),
-             r->error_code, r->description);
+    if ((r->maybe_taken || r->http_status >= 500) && name)
+        log_warn("lead", "the leads topic '%s' may have been created twice (Telegram's answer "
+                 "to createForumTopic was lost: %s %d: %s); creating it again", name,
+                 tg_err_str(r->err), r->error_code, r->description);
+    else if (r->maybe_taken || r->http_status >= 500)
+        log_warn("lead", "a topic may have been created twice for lead %" PRId64 " (Telegram's "
+                 "answer to createForumTopic was lost: %s %d: %s); creating it again",
+                 lb->busy_lead, tg_err_str(r->err), r->error_code, r->description);
+    else
+        log_warn("lead", "createForumTopic failed (%s %d: %s); retrying", tg_err_str(r->err),
+                 r->error_code, r->description);
+    /* said now: the retry marks its own attempt */
+    unmark(lb, name);
     failed(lb);
     if (r->retry_after > 0)
         lb->not_before = mono_ms() + r->retry_after * 1000L;
@@ -416,9 +465,19 @@ static void create_topic(lead_book *lb, tg_client *tg, const pending_lead *p, ch
     }
     free(t);
     lb->busy_lead = p->id;
+    /* committed before the request can go out (autocommit: the event loop
+     * holds no transaction here) */
+    if (name ? put_named(lb, name, LEAD_CREATING)
+             : exec_id(lb, lb->set_thread, p->id, LEAD_CREATING, 1)) {
+        cJSON_Delete(params);
+        free(name);
+        failed(lb);
+        return;
+    }
     lb->busy_name = name;
     if (tg_call(tg, "createForumTopic", params, on_topic, lb) != TG_OK) {
         lb->busy_name = NULL;
+        unmark(lb, name);
         free(name);
         failed(lb);
         return;
@@ -447,12 +506,21 @@ void lead_pump(lead_book *lb, tg_client *tg, outq *q)
         if (lb->no_topics_until && mono_ms() < lb->no_topics_until)
             mode = BM_LEAD_CHAT;
         int64_t thread = -1;
+        if (p.thread == LEAD_CREATING) {
+            log_warn("lead", "a topic may have been created twice for lead %" PRId64 " (the bot "
+                     "stopped while Telegram was creating it); %s", p.id,
+                     mode == BM_LEAD_TOPIC ? "creating it again" : "posting the lead anyway");
+            p.thread = 0;
+        }
         if (p.thread != 0) {
             thread = p.thread; /* its topic exists, or it goes without one */
         } else if (mode == BM_LEAD_NAMED) {
             const char *name = lb->m->forms[p.form].lead_topic;
             thread = named_thread(lb, name);
-            if (!thread) {
+            if (thread == LEAD_CREATING)
+                log_warn("lead", "the leads topic '%s' may have been created twice (the bot "
+                         "stopped while Telegram was creating it); creating it again", name);
+            if (thread == 0 || thread == LEAD_CREATING) {
                 char *nm = strdup(name);
                 if (nm)
                     create_topic(lb, tg, &p, nm, name);

@@ -9,20 +9,26 @@
  * topic per lead (`lead: topic`), or in one named topic (`lead: {topic:
  * Leads}`) whose thread id is remembered. The message goes through the
  * outbox (durable, flood-limited); the lead is marked posted in the same
- * transaction that stages it. Creating a topic is a direct call whose
- * answer (the thread id) is stored before the message is staged; a crash
- * between Telegram creating the topic and that store makes a second topic
- * (logged), never a lost lead. A group that refuses topics (not a forum,
+ * transaction that stages it. Creating a topic is a direct call: the
+ * lead's thread_id (or the named topic's row) is set to -2 ("creating")
+ * and committed before the call goes out, and the answer's thread id
+ * replaces it at once. A -2 found at the next pump means the bot stopped
+ * in between; an answer lost on the wire (tg_result.maybe_taken, a 5xx)
+ * means the same: Telegram may have made the topic, and there is no way to
+ * find it, so the bot logs "a topic may have been created twice for lead
+ * N (...)" / "the leads topic 'X' may have been created twice (...)" and
+ * creates it again — a second topic, never a lost lead. A group that refuses topics (not a forum,
  * no right to manage topics: a 400) gets the lead as a plain message.
  * Without MANAGER_GROUP_CHAT_ID leads stay in the database only.
  *
  * Tables (created when missing):
  *   leads(id PK, user_id, form, text, thread_id, posted, created)
  *         thread_id: the topic of a `lead: topic` lead once created (and
- *         where a posted lead went), -1 = without a topic; posted: 1 once
- *         staged in the outbox
+ *         where a posted lead went), -1 = without a topic, -2 = its
+ *         createForumTopic is out; posted: 1 once staged in the outbox
  *   lead_topics(chat_id, name, thread_id)  the named topics, per group
- *         (PK chat_id, name: a thread id means nothing in another group)
+ *         (PK chat_id, name: a thread id means nothing in another group;
+ *         thread_id -2 while createForumTopic is out)
  *
  * The lead's text is in the managers' language (ho_mgr_lang: MANAGER_LANGUAGE,
  * else the default language; sys_lead and sys_mgr_lead_client):

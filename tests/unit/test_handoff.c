@@ -2,13 +2,17 @@
  * test_handoff.c — runtime/handoff.c on a real SQLite database: the
  * managers and handoffs tables, routing decisions for every kind of group
  * and private input, authority checks on buttons and group messages, the
- * topic name, and the capped conversation history in store.c.
+ * topic name, the capped conversation history in store.c, and the
+ * 'creating' mark around createForumTopic (and the old table's migration).
  */
 #include <CUnit/Basic.h>
+#include <sqlite3.h>
+#include <stdio.h>
 #include <cJSON.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "bot.h"
 #include "handoff.h"
 #include "log.h"
 #include "store.h"
@@ -416,6 +420,151 @@ static void test_history_turns(void)
     CU_ASSERT_EQUAL(store_history_list(st, 79, 1000, NULL, NULL), 0);
 }
 
+/* One ho_start for user 4004 with the answer res (NULL: the first run).
+ * Returns the deferred flag; *fx gets the effects. After the run the
+ * savepoint "ends" the way bot.c ends it. */
+static int start_once(const bot_io_res *res, bm_effects *fx)
+{
+    bm_user u = {.id = 4004, .chat_id = 4004, .first_name = "Dan"};
+    bm_input in = {.kind = BM_IN_TEXT, .text = "operator", .msg_id = 5, .user = u};
+    bm_session s;
+    CU_ASSERT_EQUAL_FATAL(bm_session_init(&tiny_machine, &s, &u), 0);
+    bot_tx tx = {.io_res = res};
+    int deferred = 0;
+    CU_ASSERT_EQUAL(store_begin(st), 0);
+    CU_ASSERT_EQUAL(ho_start(h, &s, &in, &tx, &deferred, fx), 0);
+    if (deferred) {
+        CU_ASSERT_STRING_EQUAL(tx.io_req.tg_method, "createForumTopic");
+        CU_ASSERT_PTR_NOT_NULL(strstr(tx.io_req.tg_params, "\"name\":\"Dan #4004\""));
+        CU_ASSERT_EQUAL(store_rollback(st), 0); /* a deferred step keeps nothing... */
+        CU_ASSERT_EQUAL(ho_after_input(h, HO_INPUT_DEFERRED), 0); /* ...but the mark */
+    } else {
+        CU_ASSERT_EQUAL(store_commit(st), 0);
+        CU_ASSERT_EQUAL(ho_after_input(h, HO_INPUT_COMMITTED), 0);
+    }
+    bot_io_req_free(&tx.io_req);
+    bm_session_free(&tiny_machine, &s);
+    return deferred;
+}
+
+/* "status:thread:tries" of user 4004's newest handoff row, or "" */
+static void row_of_4004(char *out, size_t n)
+{
+    sqlite3_stmt *q = NULL;
+    out[0] = '\0';
+    sqlite3_prepare_v2(store_sqlite(st), "SELECT status || ':' || thread_id || ':' || tries"
+                       " FROM handoffs WHERE user_id = 4004 ORDER BY id DESC LIMIT 1", -1, &q,
+                       NULL);
+    if (sqlite3_step(q) == SQLITE_ROW)
+        snprintf(out, n, "%s", (const char *)sqlite3_column_text(q, 0));
+    sqlite3_finalize(q);
+}
+
+static void test_topic_mark(void)
+{
+    bm_effects fx;
+    bm_effects_init(&fx);
+    char row[64];
+    ho_handoff x;
+    /* the first run: deferred, and the mark is there though the step kept nothing */
+    CU_ASSERT_EQUAL(start_once(NULL, &fx), 1);
+    row_of_4004(row, sizeof row);
+    CU_ASSERT_STRING_EQUAL(row, "creating:0:1");
+    CU_ASSERT_EQUAL(ho_find_open(h, 4004, &x), 0); /* nothing relays to it yet */
+    /* the bot stopped; the update runs again: one more attempt */
+    CU_ASSERT_EQUAL(start_once(NULL, &fx), 1);
+    row_of_4004(row, sizeof row);
+    CU_ASSERT_STRING_EQUAL(row, "creating:0:2");
+    /* the answer: the mark becomes the open handoff, the card goes out */
+    const char *ok = "{\"ok\":true,\"result\":{\"message_thread_id\":77,\"name\":\"Dan #4004\"}}";
+    bot_io_res res = {.ok = 1, .status = 200, .body = ok, .len = strlen(ok)};
+    CU_ASSERT_EQUAL(start_once(&res, &fx), 0);
+    row_of_4004(row, sizeof row);
+    CU_ASSERT_STRING_EQUAL(row, "open:77:2");
+    CU_ASSERT_EQUAL(ho_find_open(h, 4004, &x), 1);
+    CU_ASSERT_EQUAL(x.thread_id, 77);
+    CU_ASSERT(fx.n >= 3); /* card, conversation, the client's note */
+    CU_ASSERT_EQUAL(ho_close(h, x.id, 4004), 1);
+
+    /* answers lost three times: the client is told, the mark goes */
+    bm_effects_clear(&fx);
+    bot_io_res lost = {.ok = 0, .status = 200, .error = "network error: transfer closed",
+                       .maybe_taken = 1};
+    CU_ASSERT_EQUAL(start_once(NULL, &fx), 1);
+    CU_ASSERT_EQUAL(start_once(&lost, &fx), 1);
+    CU_ASSERT_EQUAL(start_once(&lost, &fx), 1);
+    row_of_4004(row, sizeof row);
+    CU_ASSERT_STRING_EQUAL(row, "creating:0:3");
+    CU_ASSERT_EQUAL(fx.n, 0);
+    CU_ASSERT_EQUAL(start_once(&lost, &fx), 0);
+    CU_ASSERT_EQUAL(count(&fx, BM_FX_SEND, NULL), 1); /* sys_unavailable */
+    row_of_4004(row, sizeof row);
+    CU_ASSERT_STRING_EQUAL(row, "closed:77:2");
+
+    /* a refusal (not a forum): no retry, the mark goes */
+    bm_effects_clear(&fx);
+    bot_io_res refused = {.ok = 0, .status = 400, .error = "Bad Request: the chat is not a forum"};
+    CU_ASSERT_EQUAL(start_once(NULL, &fx), 1);
+    CU_ASSERT_EQUAL(start_once(&refused, &fx), 0);
+    CU_ASSERT_EQUAL(count(&fx, BM_FX_SEND, NULL), 1);
+    row_of_4004(row, sizeof row);
+    CU_ASSERT_STRING_EQUAL(row, "closed:77:2");
+
+    /* the answer came but the rest of that run failed: the thread id is
+     * kept on the mark and the next request uses that topic */
+    bm_effects_clear(&fx);
+    CU_ASSERT_EQUAL(start_once(NULL, &fx), 1);
+    {
+        bm_user u = {.id = 4004, .chat_id = 4004, .first_name = "Dan"};
+        bm_input in = {.kind = BM_IN_TEXT, .text = "operator", .msg_id = 5, .user = u};
+        bm_session s;
+        CU_ASSERT_EQUAL_FATAL(bm_session_init(&tiny_machine, &s, &u), 0);
+        const char *ok2 = "{\"ok\":true,\"result\":{\"message_thread_id\":88}}";
+        bot_io_res r2 = {.ok = 1, .status = 200, .body = ok2, .len = strlen(ok2)};
+        bot_tx tx = {.io_res = &r2};
+        int deferred = 0;
+        CU_ASSERT_EQUAL(store_begin(st), 0);
+        CU_ASSERT_EQUAL(ho_start(h, &s, &in, &tx, &deferred, &fx), 0);
+        CU_ASSERT_EQUAL(store_rollback(st), 0); /* say a later action failed */
+        CU_ASSERT_EQUAL(ho_after_input(h, HO_INPUT_FAILED), 0);
+        bm_session_free(&tiny_machine, &s);
+    }
+    row_of_4004(row, sizeof row);
+    CU_ASSERT_STRING_EQUAL(row, "creating:88:1");
+    bm_effects_clear(&fx);
+    CU_ASSERT_EQUAL(start_once(NULL, &fx), 0); /* no new topic asked for */
+    row_of_4004(row, sizeof row);
+    CU_ASSERT_STRING_EQUAL(row, "open:88:1");
+    CU_ASSERT_EQUAL(ho_forget_user(h, 4004), 0);
+    bm_effects_free(&fx);
+}
+
+/* A database from before the 'creating' rows: the tries column is added,
+ * the rows kept. */
+static void test_old_table(void)
+{
+    char err[256];
+    store *s2 = store_open(":memory:", &tiny_machine, err, sizeof err);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(s2);
+    CU_ASSERT_EQUAL(sqlite3_exec(store_sqlite(s2),
+        "CREATE TABLE handoffs(id INTEGER PRIMARY KEY AUTOINCREMENT,"
+        " user_id INTEGER NOT NULL, chat_id INTEGER NOT NULL, thread_id INTEGER NOT NULL,"
+        " status TEXT NOT NULL DEFAULT 'open', opened INTEGER NOT NULL, closed INTEGER,"
+        " closed_by INTEGER, rating INTEGER);"
+        "INSERT INTO handoffs(user_id, chat_id, thread_id, opened) VALUES(5005, 5005, 120, 1);",
+        NULL, NULL, NULL), SQLITE_OK);
+    ho *h2 = ho_open(s2, &tiny_machine, err, sizeof err);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(h2);
+    ho_handoff x;
+    CU_ASSERT_EQUAL(ho_find_open(h2, 5005, &x), 1);
+    CU_ASSERT_EQUAL(x.thread_id, 120);
+    ho_free(h2);
+    h2 = ho_open(s2, &tiny_machine, err, sizeof err); /* a second start: nothing to do */
+    CU_ASSERT_PTR_NOT_NULL(h2);
+    ho_free(h2);
+    store_close(s2);
+}
+
 int main(void)
 {
     log_set_level(LOG_ERROR);
@@ -432,6 +581,8 @@ int main(void)
     CU_add_test(s, "conversation history", test_history);
     CU_add_test(s, "model turns in the one log", test_history_turns);
     CU_add_test(s, "feedback votes during a handoff", test_feedback_in_handoff);
+    CU_add_test(s, "the topic being created, its answer lost or kept", test_topic_mark);
+    CU_add_test(s, "a handoffs table from before the tries column", test_old_table);
     CU_basic_set_mode(CU_BRM_VERBOSE);
     CU_basic_run_tests();
     unsigned fails = CU_get_number_of_failures();
