@@ -339,6 +339,8 @@ struct fake_tg {
 
     chat **chats;
     size_t nchats, capchats;
+    chat **chat_ix;          /* open addressing by id (chats are never removed) */
+    size_t chat_ix_cap;      /* a power of two, above twice nchats; 0 = none yet */
 
     cJSON **updates;         /* queued, ascending update_id */
     size_t nupd, capupd;
@@ -368,11 +370,37 @@ struct fake_tg {
     size_t early;
 };
 
+static size_t chat_slot(const fake_tg *ft, int64_t id)
+{
+    uint64_t h = (uint64_t)id * 0x9E3779B97F4A7C15u;
+    return (size_t)(h >> 32) & (ft->chat_ix_cap - 1);
+}
+
 static chat *find_chat(fake_tg *ft, int64_t id)
 {
-    for (size_t i = 0; i < ft->nchats; i++)
-        if (ft->chats[i]->id == id) return ft->chats[i];
+    if (!ft->chat_ix_cap)
+        return NULL;
+    for (size_t i = chat_slot(ft, id); ft->chat_ix[i]; i = (i + 1) & (ft->chat_ix_cap - 1))
+        if (ft->chat_ix[i]->id == id) return ft->chat_ix[i];
     return NULL;
+}
+
+static void chat_ix_put(fake_tg *ft, chat *c)
+{
+    if (2 * (ft->nchats + 1) > ft->chat_ix_cap) {
+        free(ft->chat_ix);
+        ft->chat_ix_cap = ft->chat_ix_cap ? 2 * ft->chat_ix_cap : 64;
+        ft->chat_ix = calloc(ft->chat_ix_cap, sizeof *ft->chat_ix);
+        if (!ft->chat_ix) abort();
+        for (size_t k = 0; k < ft->nchats; k++) {
+            size_t i = chat_slot(ft, ft->chats[k]->id);
+            while (ft->chat_ix[i]) i = (i + 1) & (ft->chat_ix_cap - 1);
+            ft->chat_ix[i] = ft->chats[k];
+        }
+    }
+    size_t i = chat_slot(ft, c->id);
+    while (ft->chat_ix[i]) i = (i + 1) & (ft->chat_ix_cap - 1);
+    ft->chat_ix[i] = c;
 }
 
 static chat *get_chat(fake_tg *ft, int64_t id)
@@ -387,6 +415,7 @@ static chat *get_chat(fake_tg *ft, int64_t id)
         ft->capchats = ft->capchats ? ft->capchats * 2 : 16;
         ft->chats = xrealloc(ft->chats, ft->capchats * sizeof *ft->chats);
     }
+    chat_ix_put(ft, c);
     ft->chats[ft->nchats++] = c;
     return c;
 }
@@ -2133,6 +2162,7 @@ void fake_tg_free(fake_tg *ft)
     }
     for (size_t i = 0; i < ft->nchats; i++) chat_free(ft->chats[i]);
     free(ft->chats);
+    free(ft->chat_ix);
     drop_updates(ft, ft->nupd);
     free(ft->updates);
     cJSON_Delete(ft->allowed_updates);
