@@ -653,8 +653,12 @@ static int log_history(bot *b, const bm_input *in, const bm_effects *fx, int fir
                        const act_ctx *c)
 {
     store_hist_kind asked = c->ai_answered ? STORE_HIST_AI : STORE_HIST_MENU;
-    if (in->kind == BM_IN_TEXT && store_history_add(b->st, in->user.id, "user", asked, in->text))
-        return -1;
+    int added = 0;
+    if (in->kind == BM_IN_TEXT && in->text && *in->text) {
+        if (store_history_add(b->st, in->user.id, "user", asked, in->text))
+            return -1;
+        added++;
+    }
     for (int i = first; i < fx->n; i++) {
         const bm_effect *e = &fx->v[i];
         store_hist_kind k = c->ai_answered && i >= c->ai_from && i < c->ai_to ? STORE_HIST_AI
@@ -662,8 +666,9 @@ static int log_history(bot *b, const bm_input *in, const bm_effects *fx, int fir
         if ((e->kind == BM_FX_SEND || e->kind == BM_FX_EDIT) && e->chat_id == in->user.chat_id &&
             store_history_add(b->st, in->user.id, "bot", k, e->text))
             return -1;
+        added += (e->kind == BM_FX_SEND || e->kind == BM_FX_EDIT) && e->chat_id == in->user.chat_id;
     }
-    return store_history_trim(b->st, in->user.id);
+    return store_history_trim_due(b->st, in->user.id, added);
 }
 
 ho *bot_handoff(bot *b) { return b->ho; }

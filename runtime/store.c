@@ -179,8 +179,14 @@ static const char *const queries[Q_COUNT_ALL] = {
                        " WHERE user_id = ?1 ORDER BY id DESC LIMIT ?2",
 };
 
+#define STORE_TRIM_SLOTS 1024 /* users remembered by store_history_trim_due */
+#define STORE_TRIM_EVERY 8    /* rows a user adds between trims */
+
 struct store {
     sqlite3 *db;
+    /* Rows added per user since their last trim (store_history_trim_due);
+     * a slot taken by another user means "trim now". */
+    struct { int64_t user; int added; } trim_due[STORE_TRIM_SLOTS];
     /* The clock of the hot statements, bound from here: SQLite's strftime
      * costs more than the rest of such an insert. Formatted once a second. */
     time_t now_s;
@@ -1051,6 +1057,21 @@ int store_history_add(store *st, int64_t user_id, const char *role, store_hist_k
     int rc = exec_done(st, s, "history add");
     free(cut);
     return rc ? -1 : 0;
+}
+
+int store_history_trim_due(store *st, int64_t user_id, int added)
+{
+    if (added <= 0)
+        return 0;
+    uint64_t h = (uint64_t)user_id * 0x9E3779B97F4A7C15u;
+    size_t i = (size_t)(h >> 40) % STORE_TRIM_SLOTS;
+    if (st->trim_due[i].user == user_id && st->trim_due[i].added + added < STORE_TRIM_EVERY) {
+        st->trim_due[i].added += added;
+        return 0;
+    }
+    st->trim_due[i].user = user_id;
+    st->trim_due[i].added = 0;
+    return store_history_trim(st, user_id);
 }
 
 int store_history_trim(store *st, int64_t user_id)

@@ -210,6 +210,11 @@ int store_history_add(store *st, int64_t user_id, const char *role, store_hist_k
                       const char *text);
 /* Applies the cap above to the user's rows. 0 or -1. */
 int store_history_trim(store *st, int64_t user_id);
+/* The same, done only once the user added about 8 rows since the last
+ * (`added`: rows just added): the trim is the dearest statement of a
+ * handled update, and the readers take the newest rows anyway. A user thus
+ * holds at most some 8 rows over the cap. 0 or -1. */
+int store_history_trim_due(store *st, int64_t user_id, int added);
 /* Calls fn for the user's newest `max` messages of every kind, oldest
  * first (strings borrowed for the call; at = unix seconds). fn returns
  * non-zero to stop (-1 returned). Returns how many, -1 on error. */

@@ -381,6 +381,25 @@ static void test_history(void)
     free(big);
     CU_ASSERT_EQUAL(store_delete_user(st, 77), 0);
     CU_ASSERT_EQUAL(store_history_list(st, 77, 1000, NULL, NULL), 0);
+
+    /* the handler's trim comes every 8 rows or so: never far over the cap,
+     * and the newest rows always there */
+    int most = 0;
+    for (int i = 0; i < 3 * STORE_HISTORY_MAX; i++) {
+        snprintf(t, sizeof t, "d%d", i);
+        CU_ASSERT_EQUAL(store_history_add(st, 80, "user", STORE_HIST_MENU, t), 0);
+        CU_ASSERT_EQUAL(store_history_trim_due(st, 80, 1), 0);
+        int n = store_history_list(st, 80, 1000, NULL, NULL);
+        if (n > most)
+            most = n;
+    }
+    CU_ASSERT(most > STORE_HISTORY_MAX);        /* it is lazy */
+    CU_ASSERT(most <= STORE_HISTORY_MAX + 8);   /* but bounded */
+    buf[0] = 0;
+    CU_ASSERT_EQUAL(store_history_list(st, 80, 1, hist_cb, buf), 1);
+    snprintf(t, sizeof t, "user:d%d;", 3 * STORE_HISTORY_MAX - 1);
+    CU_ASSERT_STRING_EQUAL(buf, t);
+    CU_ASSERT_EQUAL(store_delete_user(st, 80), 0);
 }
 
 /* One log for the handoff card and the model: the model's context is the
