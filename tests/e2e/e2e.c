@@ -925,6 +925,8 @@ static void step_llm(run *r, token *t, int n)
         fakellm_usage(r->llm, !strcmp(t[2].s, "on"));
     } else if (!strcmp(w, "delay") && (n == 3 || n == 4)) {
         fakellm_delay(r->llm, atoi(t[2].s), n == 4 ? atoi(t[3].s) : 0);
+    } else if (!strcmp(w, "stall") && n == 4) {
+        fakellm_stall(r->llm, atoi(t[2].s), atoi(t[3].s));
     } else if (!strcmp(w, "cut") && n == 3) {
         fakellm_cut(r->llm, atoi(t[2].s));
     } else if (!strcmp(w, "chunk") && n == 3) {
@@ -982,7 +984,7 @@ static void step_llm(run *r, token *t, int n)
         if (fakellm_requests(r->llm) != atoi(t[2].s))
             fail(r, "expected %s model requests, got %d", t[2].s, fakellm_requests(r->llm));
     } else {
-        fail(r, "expected `llm answer|answer-file|style|usage|delay|cut|chunk|error|stream-error|request|requests|waited ...`, "
+        fail(r, "expected `llm answer|answer-file|style|usage|delay|stall|cut|chunk|error|stream-error|request|requests|waited ...`, "
                 "got `%s` with %d words", w, n);
     }
 }

@@ -36,6 +36,7 @@ struct fakellm {
     fakellm_style style;
     bool usage;
     int first_ms, between_ms;
+    int stall_after, stall_ms;  /* a longer gap before content chunk stall_after + 1 */
     int cut, serr, serr_old;
     fl_error err;
     /* record */
@@ -125,6 +126,7 @@ typedef struct stream {
     char **ev;         /* events, each complete with its framing */
     int n, pos;
     int first_ms, between_ms;
+    int stall_at, stall_ms; /* event index that waits stall_ms instead, -1 */
     int cut_at;        /* event index where the connection breaks, -1 */
     size_t off;        /* bytes of ev[pos] already sent */
 } stream;
@@ -152,6 +154,10 @@ static stream *build(const fakellm *f, int prompt_tokens)
         abort();
     s->first_ms = f->first_ms;
     s->between_ms = f->between_ms;
+    /* event 0 is the role chunk, event k the k-th content chunk (llama.cpp
+     * pings aside) */
+    s->stall_at = f->stall_after > 0 ? f->stall_after + 1 : -1;
+    s->stall_ms = f->stall_ms;
     s->cut_at = -1;
     const char *end = f->style == FAKELLM_LLAMACPP ? "\r\n\r\n" : "\n\n";
     const char *nul = f->style == FAKELLM_OPENAI || f->style == FAKELLM_VLLM ? ",\"usage\":null" : "";
@@ -247,7 +253,7 @@ static ssize_t stream_read(void *cls, uint64_t pos, char *buf, size_t max)
     if (s->pos == s->cut_at)
         return MHD_CONTENT_READER_END_WITH_ERROR;
     if (s->off == 0)
-        sleep_ms(s->pos == 0 ? s->first_ms : s->between_ms);
+        sleep_ms(s->pos == 0 ? s->first_ms : s->pos == s->stall_at ? s->stall_ms : s->between_ms);
     const char *e = s->ev[s->pos];
     size_t left = strlen(e) - s->off;
     size_t n = left < max ? left : max;
@@ -402,6 +408,7 @@ void fakellm_reset(fakellm *f)
     f->style = FAKELLM_OPENAI;
     f->usage = true;
     f->first_ms = f->between_ms = 0;
+    f->stall_after = f->stall_ms = 0;
     f->cut = f->serr = -1;
     f->serr_old = 0;
     free(f->err.body);
@@ -476,6 +483,10 @@ void fakellm_usage(fakellm *f, int on) { SET(f->usage = on != 0); }
 void fakellm_delay(fakellm *f, int first_ms, int between_ms)
 {
     SET(f->first_ms = first_ms; f->between_ms = between_ms);
+}
+void fakellm_stall(fakellm *f, int after, int ms)
+{
+    SET(f->stall_after = after; f->stall_ms = ms);
 }
 void fakellm_cut(fakellm *f, int after) { SET(f->cut = after); }
 void fakellm_stream_error(fakellm *f, int after, int old)

@@ -47,6 +47,9 @@ int fakellm_style_by_name(const char *name); /* -1 if unknown */
 void fakellm_usage(fakellm *f, int on);
 /* Milliseconds before the first event and between events. */
 void fakellm_delay(fakellm *f, int first_ms, int between_ms);
+/* After `after` content chunks (> 0), a silence of ms before the next one
+ * (0 0 = off): a model that stalls mid-answer. */
+void fakellm_stall(fakellm *f, int after, int ms);
 /* After `after` content chunks the connection breaks (-1 = off). */
 void fakellm_cut(fakellm *f, int after);
 /* After `after` content chunks an error event (vLLM's data: {"error":…},
