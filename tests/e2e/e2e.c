@@ -931,8 +931,8 @@ static void step_llm(run *r, token *t, int n)
         fakellm_cut(r->llm, atoi(t[2].s));
     } else if (!strcmp(w, "chunk") && n == 3) {
         fakellm_chunk(r->llm, atoi(t[2].s));
-    } else if (!strcmp(w, "stream-error") && n == 3) {
-        fakellm_stream_error(r->llm, atoi(t[2].s), 0);
+    } else if (!strcmp(w, "stream-error") && (n == 3 || (n == 4 && !strcmp(t[3].s, "old")))) {
+        fakellm_stream_error(r->llm, atoi(t[2].s), n == 4);
     } else if (!strcmp(w, "error") && n >= 3) {
         int times = -1, ra = 0;
         const char *body = NULL;
