@@ -427,9 +427,9 @@ static int stage_effects(void *ud, const bm_effects *fx, int first)
         }
         for (int k = 0; k < ib->calls.n; k++) {
             tgu_call *c = &ib->calls.v[k];
-            cJSON *p = c->params;
-            c->params = NULL; /* outq_stage takes it */
-            if (outq_stage(ib->q, c->chat_id, c->method, p) != 0)
+            char *body = c->body;
+            c->body = NULL; /* outq_stage_body takes it */
+            if (outq_stage_body(ib->q, c->chat_id, c->method, body) != 0)
                 return -1;
         }
     }

@@ -196,6 +196,15 @@ int jscan_members(const char *p, size_t n, const char *const *keys, jscan_span *
     }
 }
 
+int jscan_is_object(const char *p, size_t n)
+{
+    const char *end = p + n, *v = skip_ws(p, end);
+    if (v >= end || *v != '{')
+        return 0;
+    const char *e = scan_value(v, end, 1);
+    return e && skip_ws(e, end) == end;
+}
+
 jscan_iter jscan_items(jscan_span arr)
 {
     return (jscan_iter){.p = arr.p, .end = arr.end, .state = 0};

@@ -37,6 +37,9 @@ int jscan_member(const char *p, size_t n, const char *key, jscan_span *out);
 int jscan_members(const char *p, size_t n, const char *const *keys, jscan_span *out,
                   int n_keys);
 
+/* 1 when [p, p + n) is exactly one well-formed JSON object, else 0. */
+int jscan_is_object(const char *p, size_t n);
+
 /* Walks the items of the array [arr.p, arr.end) (a value jscan_member
  * returned):
  *

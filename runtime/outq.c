@@ -485,6 +485,42 @@ static void set_chat_param(cJSON *params, int64_t id)
     tg_json_add_i64(params, "chat_id", id);
 }
 
+/* The item's params as a tree: a call written as text is parsed the first
+ * time one is needed (a migration rewrites chat_id). NULL if none. */
+static cJSON *item_params(oq_item *it)
+{
+    if (!it->params && it->body)
+        it->params = cJSON_Parse(it->body);
+    return it->params;
+}
+
+/* A call whose params are text already (takes body). */
+static oq_item *item_new_body(outq *q, int64_t chat_id, const char *method, char *body)
+{
+    oq_item *it = body ? calloc(1, sizeof *it) : NULL;
+    if (!it) {
+        free(body);
+        return NULL;
+    }
+    it->q = q;
+    it->chat_id = chat_id;
+    snprintf(it->method, sizeof it->method, "%s", method);
+    it->body = body;
+    int64_t to = migrated_id(q, chat_id);
+    if (to != chat_id) {
+        /* the chat moved: written again from the rewritten tree */
+        set_chat_param(item_params(it), to);
+        cJSON_free(it->body);
+        it->body = it->params ? cJSON_PrintUnformatted(it->params) : NULL;
+        it->chat_id = to;
+        if (!it->body) {
+            item_free(it);
+            return NULL;
+        }
+    }
+    return it;
+}
+
 static oq_item *item_new(outq *q, int64_t chat_id, const char *method, cJSON *params)
 {
     oq_item *it = calloc(1, sizeof *it);
@@ -506,6 +542,8 @@ static int item_store(outq *q, oq_item *it)
 {
     if (!q->opt.st)
         return 0;
+    if (it->body && !it->params) /* written as text: stored as it is */
+        return store_outbox_add(q->opt.st, it->chat_id, it->method, it->body, &it->id);
     char *p = it->params ? cJSON_PrintUnformatted(it->params) : NULL;
     if (it->params && !p)
         return -1;
@@ -555,9 +593,20 @@ static int item_enqueue(outq *q, oq_item *it)
     return 0;
 }
 
+static int push_item(outq *q, oq_item *it);
+
 int outq_push(outq *q, int64_t chat_id, const char *method, cJSON *params)
 {
-    oq_item *it = item_new(q, chat_id, method, params);
+    return push_item(q, item_new(q, chat_id, method, params));
+}
+
+int outq_push_body(outq *q, int64_t chat_id, const char *method, char *body)
+{
+    return push_item(q, item_new_body(q, chat_id, method, body));
+}
+
+static int push_item(outq *q, oq_item *it)
+{
     if (!it)
         return -1;
     if (item_store(q, it) || item_enqueue(q, it)) {
@@ -593,9 +642,20 @@ int outq_push_volatile(outq *q, int64_t chat_id, const char *method, cJSON *para
     return 0;
 }
 
+static int stage_item(outq *q, oq_item *it);
+
 int outq_stage(outq *q, int64_t chat_id, const char *method, cJSON *params)
 {
-    oq_item *it = item_new(q, chat_id, method, params);
+    return stage_item(q, item_new(q, chat_id, method, params));
+}
+
+int outq_stage_body(outq *q, int64_t chat_id, const char *method, char *body)
+{
+    return stage_item(q, item_new_body(q, chat_id, method, body));
+}
+
+static int stage_item(outq *q, oq_item *it)
+{
     if (!it)
         return -1;
     if (item_store(q, it)) {
@@ -930,9 +990,11 @@ static void migrate_chat(outq *q, oq_chat *c, int64_t to)
         q->n_migrated++;
     }
     for (oq_item *it = c->head; it; it = it->next) {
-        set_chat_param(it->params, to);
-        cJSON_free(it->body);
-        it->body = NULL; /* stale: printed from params again */
+        if (item_params(it)) {
+            set_chat_param(it->params, to);
+            cJSON_free(it->body);
+            it->body = NULL; /* stale: printed from params again */
+        }
         it->chat_id = to;
         save_retry(q, it, 0, true);
     }
@@ -984,7 +1046,7 @@ static void on_done(const tg_result *r, void *ud)
         c->not_before = now + wait;
         q->stats.retried++;
     } else if (r->err == TG_ERR_API && r->migrate_to_chat_id != 0 &&
-               it->migrations++ < OQ_MAX_MIGRATIONS && it->params &&
+               it->migrations++ < OQ_MAX_MIGRATIONS && item_params(it) &&
                cJSON_GetObjectItemCaseSensitive(it->params, "chat_id")) {
         log_info("outq", "%s: chat %lld migrated to %lld, resending", it->method,
                  (long long)c->id, (long long)r->migrate_to_chat_id);

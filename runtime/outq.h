@@ -92,6 +92,10 @@ void outq_free(outq *q);
  * consumed in every case; method is copied. Returns 0, or -1 on
  * out-of-memory or a storage error. Nothing is sent before outq_pump. */
 int outq_push(outq *q, int64_t chat_id, const char *method, cJSON *params);
+/* The same with params already written as a JSON object's text (body,
+ * malloc'd, taken in every case; tgu_render writes them so): stored and
+ * sent as is, parsed only if the chat migrates. */
+int outq_push_body(outq *q, int64_t chat_id, const char *method, char *body);
 
 /* A droppable call (sendMessageDraft, sendChatAction of a streamed
  * answer): never stored, under the same flood limits as any call. A
@@ -107,6 +111,7 @@ int outq_push_volatile(outq *q, int64_t chat_id, const char *method, cJSON *para
  * outq_stage_commit (after the commit) queues every staged call,
  * outq_stage_abort (after a rollback) forgets them. */
 int outq_stage(outq *q, int64_t chat_id, const char *method, cJSON *params);
+int outq_stage_body(outq *q, int64_t chat_id, const char *method, char *body);
 void outq_stage_commit(outq *q);
 void outq_stage_abort(outq *q);
 /* Writes the deletions outq_flush would write inside the caller's open

@@ -132,9 +132,9 @@ static void deliver(tgb *t, const bm_effects *fx)
         }
         for (int k = 0; k < t->calls.n; k++) {
             tgu_call *c = &t->calls.v[k];
-            cJSON *p = c->params;
-            c->params = NULL; /* outq_push takes it */
-            if (outq_push(t->q, c->chat_id, c->method, p) != 0)
+            char *body = c->body;
+            c->body = NULL; /* outq_push_body takes it */
+            if (outq_push_body(t->q, c->chat_id, c->method, body) != 0)
                 log_error("tgbot", "out of memory queueing %s for chat %lld", c->method,
                           (long long)c->chat_id);
         }
@@ -418,9 +418,9 @@ int tgbot_run(bot *b, bm_effects *pending, volatile sig_atomic_t *stop)
         if (tgu_commands(bot_machine(b), &t.calls, err, sizeof err) != 0)
             log_error("tgbot", "cannot build setMyCommands: %s", err);
         for (int k = 0; k < t.calls.n; k++) {
-            cJSON *p = t.calls.v[k].params;
-            t.calls.v[k].params = NULL;
-            outq_push(t.q, 0, t.calls.v[k].method, p);
+            char *body = t.calls.v[k].body;
+            t.calls.v[k].body = NULL;
+            outq_push_body(t.q, 0, t.calls.v[k].method, body);
         }
         tgu_calls_clear(&t.calls);
         if (pending) {

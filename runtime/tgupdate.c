@@ -8,6 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "jsonscan.h"
+#include "jsonw.h"
 #include "text.h"
 #include "tg.h"
 
@@ -204,7 +206,7 @@ void tgu_calls_init(tgu_calls *c)
 void tgu_calls_clear(tgu_calls *c)
 {
     for (int i = 0; i < c->n; i++)
-        cJSON_Delete(c->v[i].params);
+        free(c->v[i].body);
     c->n = 0;
 }
 
@@ -215,22 +217,22 @@ void tgu_calls_free(tgu_calls *c)
     tgu_calls_init(c);
 }
 
-/* Appends; takes params in every case. */
-static int calls_add(tgu_calls *c, const char *method, int64_t chat_id, cJSON *params)
+/* Appends; takes body (malloc'd; NULL = out of memory) in every case. */
+static int calls_add(tgu_calls *c, const char *method, int64_t chat_id, char *body)
 {
-    if (!params)
+    if (!body)
         return -1;
     if (c->n == c->cap) {
         int cap = c->cap ? c->cap * 2 : 8;
         tgu_call *v = realloc(c->v, (size_t)cap * sizeof *v);
         if (!v) {
-            cJSON_Delete(params);
+            free(body);
             return -1;
         }
         c->v = v;
         c->cap = cap;
     }
-    c->v[c->n++] = (tgu_call){.method = method, .chat_id = chat_id, .params = params};
+    c->v[c->n++] = (tgu_call){.method = method, .chat_id = chat_id, .body = body};
     return 0;
 }
 
@@ -238,96 +240,100 @@ static int calls_add(tgu_calls *c, const char *method, int64_t chat_id, cJSON *p
 static void calls_truncate(tgu_calls *c, int mark)
 {
     while (c->n > mark)
-        cJSON_Delete(c->v[--c->n].params);
+        free(c->v[--c->n].body);
 }
 
 /* ---- rendering ---------------------------------------------------------- */
 
-static cJSON *button_json(const bm_button_out *b, bool inline_kb)
+static bool markup_ok(const bm_markup *mk)
 {
-    cJSON *o = cJSON_CreateObject();
-    if (!o || !cJSON_AddStringToObject(o, "text", b->label ? b->label : ""))
-        goto fail;
-    if (inline_kb) {
-        if (!b->data || !*b->data)
-            goto fail; /* an inline button must do something */
-        const char *key = b->kind == BM_BTN_URL ? "url" : "callback_data";
-        if (!cJSON_AddStringToObject(o, key, b->data))
-            goto fail;
-    } else if (b->kind == BM_BTN_CONTACT) {
-        if (!cJSON_AddTrueToObject(o, "request_contact"))
-            goto fail;
+    if (mk->kind == BM_MK_REMOVE)
+        return true;
+    if (mk->kind != BM_MK_INLINE && mk->kind != BM_MK_REPLY)
+        return false;
+    bool inl = mk->kind == BM_MK_INLINE;
+    int k = 0, rows = 0;
+    for (int r = 0; r < mk->n_rows; r++) {
+        int len = mk->row_len ? mk->row_len[r] : 0;
+        if (len <= 0)
+            continue; /* Telegram rejects empty rows: left out */
+        if (len > mk->n_buttons - k)
+            return false;
+        for (int i = 0; i < len; i++, k++)
+            if (inl && (!mk->buttons[k].data || !*mk->buttons[k].data))
+                return false; /* an inline button must do something */
+        rows++;
     }
-    return o;
-fail:
-    cJSON_Delete(o);
-    return NULL;
+    return rows > 0;
 }
 
-cJSON *tgu_markup(const bm_markup *mk, int *ok)
+/* The reply_markup value of mk (checked by markup_ok). */
+static void write_markup(jw *w, const bm_markup *mk)
 {
-    *ok = 1;
-    if (!mk || mk->kind == BM_MK_NONE)
-        return NULL;
-    cJSON *o = cJSON_CreateObject();
-    if (!o)
-        goto fail;
+    jw_obj(w);
     if (mk->kind == BM_MK_REMOVE) {
-        if (!cJSON_AddTrueToObject(o, "remove_keyboard"))
-            goto fail;
-        return o;
+        jw_key(w, "remove_keyboard");
+        jw_bool(w, true);
+        jw_end(w);
+        return;
     }
     bool inl = mk->kind == BM_MK_INLINE;
-    if (!inl && mk->kind != BM_MK_REPLY)
-        goto fail;
-    cJSON *rows = cJSON_AddArrayToObject(o, inl ? "inline_keyboard" : "keyboard");
-    if (!rows)
-        goto fail;
+    jw_key(w, inl ? "inline_keyboard" : "keyboard");
+    jw_arr(w);
     int k = 0;
     for (int r = 0; r < mk->n_rows; r++) {
         int len = mk->row_len ? mk->row_len[r] : 0;
         if (len <= 0)
-            continue; /* Telegram rejects empty rows */
-        if (len > mk->n_buttons - k)
-            goto fail;
-        cJSON *row = cJSON_CreateArray();
-        if (!row || !cJSON_AddItemToArray(rows, row)) {
-            cJSON_Delete(row);
-            goto fail;
-        }
+            continue;
+        jw_arr(w);
         for (int i = 0; i < len; i++, k++) {
-            cJSON *b = button_json(&mk->buttons[k], inl);
-            if (!b || !cJSON_AddItemToArray(row, b)) {
-                cJSON_Delete(b);
-                goto fail;
+            const bm_button_out *b = &mk->buttons[k];
+            jw_obj(w);
+            jw_key(w, "text");
+            jw_str(w, b->label ? b->label : "");
+            if (inl) {
+                jw_key(w, b->kind == BM_BTN_URL ? "url" : "callback_data");
+                jw_str(w, b->data);
+            } else if (b->kind == BM_BTN_CONTACT) {
+                jw_key(w, "request_contact");
+                jw_bool(w, true);
             }
+            jw_end(w);
         }
+        jw_end(w);
     }
-    if (cJSON_GetArraySize(rows) == 0)
-        goto fail;
-    if (!inl && (!cJSON_AddTrueToObject(o, "resize_keyboard") ||
-                 !cJSON_AddTrueToObject(o, "is_persistent")))
-        goto fail;
-    return o;
-fail:
-    cJSON_Delete(o);
-    *ok = 0;
-    return NULL;
+    jw_end(w);
+    if (!inl) {
+        jw_key(w, "resize_keyboard");
+        jw_bool(w, true);
+        jw_key(w, "is_persistent");
+        jw_bool(w, true);
+    }
+    jw_end(w);
 }
 
-/* {chat_id, text} for a sendMessage, plus reply_markup when markup given. */
-static cJSON *send_params(int64_t chat_id, const char *text, cJSON *markup)
+/* sendMessage {chat_id, text, reply_markup?} or, with message_id > 0,
+ * editMessageText {chat_id, message_id, text, reply_markup?}. */
+static char *text_body(int64_t chat_id, int64_t message_id, const char *text,
+                       const bm_markup *mk)
 {
-    cJSON *p = cJSON_CreateObject();
-    if (!p || !tg_json_add_i64(p, "chat_id", chat_id) ||
-        !cJSON_AddStringToObject(p, "text", text)) {
-        cJSON_Delete(p);
-        cJSON_Delete(markup);
-        return NULL;
+    jw w;
+    jw_init(&w);
+    jw_obj(&w);
+    jw_key(&w, "chat_id");
+    jw_i64(&w, chat_id);
+    if (message_id > 0) {
+        jw_key(&w, "message_id");
+        jw_i64(&w, message_id);
     }
-    if (markup)
-        cJSON_AddItemToObject(p, "reply_markup", markup);
-    return p;
+    jw_key(&w, "text");
+    jw_str(&w, text);
+    if (mk) {
+        jw_key(&w, "reply_markup");
+        write_markup(&w, mk);
+    }
+    jw_end(&w);
+    return jw_take(&w);
 }
 
 /* SEND / EDIT: split the text; the first part edits (EDIT) or sends, the
@@ -343,41 +349,23 @@ static int render_text(const bm_effect *fx, tgu_calls *out, char *err, size_t er
         text_parts_free(parts, n);
         return 0; /* nothing to say: Telegram refuses empty texts */
     }
-    int mark = out->n, ok = 1;
     /* editMessageText takes only an inline keyboard; a reply keyboard can
      * only arrive with a new message, so it is dropped from an edit. */
-    cJSON *markup = NULL;
-    if (!edit || fx->markup.kind == BM_MK_INLINE)
-        markup = tgu_markup(&fx->markup, &ok);
-    if (!ok) {
-        text_parts_free(parts, n);
-        return fail(err, errlen, "%s", "malformed keyboard in an effect");
+    const bm_markup *markup = NULL;
+    if (fx->markup.kind != BM_MK_NONE && (!edit || fx->markup.kind == BM_MK_INLINE)) {
+        if (!markup_ok(&fx->markup)) {
+            text_parts_free(parts, n);
+            return fail(err, errlen, "%s", "malformed keyboard in an effect");
+        }
+        markup = &fx->markup;
     }
+    int mark = out->n;
     for (int i = 0; i < n; i++) {
-        cJSON *mk = NULL;
-        if (i == n - 1) {
-            mk = markup;
-            markup = NULL;
-        }
-        cJSON *p;
-        const char *method = "sendMessage";
-        if (edit && i == 0) {
-            method = "editMessageText";
-            p = cJSON_CreateObject();
-            if (!p || !tg_json_add_i64(p, "chat_id", fx->chat_id) ||
-                !tg_json_add_i64(p, "message_id", fx->message_id) ||
-                !cJSON_AddStringToObject(p, "text", parts[i])) {
-                cJSON_Delete(p);
-                cJSON_Delete(mk);
-                p = NULL;
-            } else if (mk) {
-                cJSON_AddItemToObject(p, "reply_markup", mk);
-            }
-        } else {
-            p = send_params(fx->chat_id, parts[i], mk);
-        }
-        if (calls_add(out, method, fx->chat_id, p) != 0) {
-            cJSON_Delete(markup);
+        bool first_edit = edit && i == 0;
+        char *body = text_body(fx->chat_id, first_edit ? fx->message_id : 0, parts[i],
+                               i == n - 1 ? markup : NULL);
+        if (calls_add(out, first_edit ? "editMessageText" : "sendMessage", fx->chat_id,
+                      body) != 0) {
             calls_truncate(out, mark);
             text_parts_free(parts, n);
             return fail(err, errlen, "%s", "out of memory");
@@ -398,12 +386,13 @@ int tgu_render(const bm_effect *fx, tgu_calls *out, char *err, size_t errlen)
     case BM_FX_ANSWER: {
         if (!fx->callback_id || !*fx->callback_id)
             return fail(err, errlen, "%s without a callback id", "answerCallbackQuery");
-        cJSON *p = cJSON_CreateObject();
-        if (p && !cJSON_AddStringToObject(p, "callback_query_id", fx->callback_id)) {
-            cJSON_Delete(p);
-            p = NULL;
-        }
-        if (calls_add(out, "answerCallbackQuery", fx->chat_id, p) != 0)
+        jw w;
+        jw_init(&w);
+        jw_obj(&w);
+        jw_key(&w, "callback_query_id");
+        jw_str(&w, fx->callback_id);
+        jw_end(&w);
+        if (calls_add(out, "answerCallbackQuery", fx->chat_id, jw_take(&w)) != 0)
             return fail(err, errlen, "%s", "out of memory");
         return 0;
     }
@@ -420,12 +409,11 @@ int tgu_render(const bm_effect *fx, tgu_calls *out, char *err, size_t errlen)
         if (!method)
             return fail(err, errlen, "%s is not a call effects may make",
                         fx->method ? fx->method : "(none)");
-        cJSON *p = cJSON_Parse(fx->text ? fx->text : "");
-        if (!cJSON_IsObject(p)) {
-            cJSON_Delete(p);
+        /* the params as handoff.c printed them: checked, passed on as text */
+        const char *t = fx->text ? fx->text : "";
+        if (!jscan_is_object(t, strlen(t)))
             return fail(err, errlen, "%s params are not a JSON object", method);
-        }
-        if (calls_add(out, method, fx->chat_id, p) != 0)
+        if (calls_add(out, method, fx->chat_id, strdup(t)) != 0)
             return fail(err, errlen, "%s", "out of memory");
         return 0;
     }
@@ -502,7 +490,9 @@ int tgu_commands(const bm_machine *m, tgu_calls *out, char *err, size_t errlen)
             }
             method = "deleteMyCommands";
         }
-        if (calls_add(out, method, 0, p) != 0) {
+        char *body = p ? cJSON_PrintUnformatted(p) : NULL;
+        cJSON_Delete(p);
+        if (calls_add(out, method, 0, body) != 0) {
             calls_truncate(out, mark);
             return fail(err, errlen, "%s", "out of memory");
         }

@@ -46,7 +46,9 @@ tgu_status tgu_parse(const cJSON *update, int64_t *update_id, bm_input *in,
 typedef struct tgu_call {
     const char *method; /* static string, e.g. "sendMessage" */
     int64_t chat_id;    /* chat whose order it keeps; 0 for bot-wide calls */
-    cJSON *params;      /* owned by the list until taken (set to NULL) */
+    char *body;         /* its params as a JSON object's text (written, not
+                         * built as a tree: the outbox stores and sends the
+                         * text); owned by the list until taken (NULL) */
 } tgu_call;
 
 typedef struct tgu_calls {
@@ -55,17 +57,9 @@ typedef struct tgu_calls {
 } tgu_calls;
 
 void tgu_calls_init(tgu_calls *c);
-/* Deletes every params still owned and empties the list (keeps capacity). */
+/* Frees every body still owned and empties the list (keeps capacity). */
 void tgu_calls_clear(tgu_calls *c);
 void tgu_calls_free(tgu_calls *c);
-
-/* The reply_markup object for mk, or NULL for BM_MK_NONE. Caller owns it.
- * REPLY  -> {keyboard:[[{text, request_contact?}]], resize_keyboard:true,
- *            is_persistent:true}
- * INLINE -> {inline_keyboard:[[{text, callback_data | url}]]}
- * REMOVE -> {remove_keyboard:true}
- * Returns NULL with *ok = 0 on a malformed markup or out-of-memory. */
-cJSON *tgu_markup(const bm_markup *mk, int *ok);
 
 /* Appends the calls that deliver fx:
  *   SEND   -> sendMessage {chat_id, text, reply_markup?}; a text over
@@ -76,7 +70,14 @@ cJSON *tgu_markup(const bm_markup *mk, int *ok);
  *             edit one in)}; an over-long text edits with its first part
  *             and sends the rest, the markup on the last message.
  *   ANSWER -> answerCallbackQuery {callback_query_id}
+ *   CALL   -> the method with the effect's params (a JSON object's text)
  *   ACTION, RECORD -> nothing (bot.c answers them).
+ * reply_markup: REPLY  -> {keyboard:[[{text, request_contact?}]],
+ *                          resize_keyboard:true, is_persistent:true}
+ *               INLINE -> {inline_keyboard:[[{text, callback_data | url}]]}
+ *               REMOVE -> {remove_keyboard:true}
+ * (empty rows left out; a keyboard with no button, or an inline button
+ * with no data, is an error).
  * An empty SEND/EDIT text adds nothing (Telegram refuses empty texts).
  * Returns 0, or -1 with a reason in err (out is left as it was). */
 int tgu_render(const bm_effect *fx, tgu_calls *out, char *err, size_t errlen);

@@ -17,6 +17,30 @@
 
 #define UPDATES_FILE "tests/unit/data/tgupdate/updates.json"
 
+
+/* A call's body as a tree, for the checks (kept until parsed_free). */
+static cJSON *g_parsed[512];
+static int g_nparsed;
+
+static const cJSON *params_of(const tgu_call *c)
+{
+    cJSON *j = c->body ? cJSON_Parse(c->body) : NULL;
+    CU_ASSERT_PTR_NOT_NULL(j);
+    if (j && g_nparsed >= (int)(sizeof g_parsed / sizeof *g_parsed)) {
+        cJSON_Delete(j);
+        return NULL;
+    }
+    if (j)
+        g_parsed[g_nparsed++] = j;
+    return j;
+}
+
+static void parsed_free(void)
+{
+    while (g_nparsed > 0)
+        cJSON_Delete(g_parsed[--g_nparsed]);
+}
+
 static char *read_file(const char *path)
 {
     FILE *f = fopen(path, "rb");
@@ -182,7 +206,7 @@ static void test_render_reply_keyboard(void)
     CU_ASSERT_EQUAL_FATAL(calls.n, 1);
     CU_ASSERT_STRING_EQUAL(calls.v[0].method, "sendMessage");
     CU_ASSERT_EQUAL(calls.v[0].chat_id, 5000000001LL);
-    const cJSON *p = calls.v[0].params;
+    const cJSON *p = params_of(&calls.v[0]);
     int64_t chat = 0;
     CU_ASSERT_EQUAL(tg_json_i64(p, "chat_id", &chat), 0);
     CU_ASSERT_EQUAL(chat, 5000000001LL);
@@ -222,7 +246,7 @@ static void test_render_inline_keyboard(void)
     tgu_calls_init(&calls);
     CU_ASSERT_EQUAL_FATAL(tgu_render(&fx, &calls, NULL, 0), 0);
     CU_ASSERT_EQUAL_FATAL(calls.n, 1);
-    const cJSON *mk = get(calls.v[0].params, "reply_markup");
+    const cJSON *mk = get(params_of(&calls.v[0]), "reply_markup");
     const cJSON *kb = get(mk, "inline_keyboard");
     CU_ASSERT_FATAL(cJSON_IsArray(kb));
     CU_ASSERT_PTR_NULL(get(mk, "keyboard"));
@@ -233,7 +257,7 @@ static void test_render_inline_keyboard(void)
     CU_ASSERT_PTR_NULL(get(b0, "url"));
     CU_ASSERT_STRING_EQUAL(tg_json_str(b1, "url"), "https://example.com");
     CU_ASSERT_PTR_NULL(get(b1, "callback_data"));
-    char *s = cJSON_PrintUnformatted(calls.v[0].params);
+    char *s = cJSON_PrintUnformatted(params_of(&calls.v[0]));
     CU_ASSERT_PTR_NOT_NULL(strstr(s, "\"chat_id\":-1001234567890123"));
     free(s);
     tgu_calls_free(&calls);
@@ -247,7 +271,7 @@ static void test_render_remove_and_none(void)
     tgu_calls_init(&calls);
     CU_ASSERT_EQUAL_FATAL(tgu_render(&fx, &calls, NULL, 0), 0);
     CU_ASSERT_EQUAL_FATAL(calls.n, 1);
-    const cJSON *mk = get(calls.v[0].params, "reply_markup");
+    const cJSON *mk = get(params_of(&calls.v[0]), "reply_markup");
     CU_ASSERT(cJSON_IsTrue(get(mk, "remove_keyboard")));
     CU_ASSERT_EQUAL(cJSON_GetArraySize(mk), 1);
 
@@ -255,8 +279,8 @@ static void test_render_remove_and_none(void)
     tgu_calls_clear(&calls);
     CU_ASSERT_EQUAL_FATAL(tgu_render(&fx, &calls, NULL, 0), 0);
     CU_ASSERT_EQUAL_FATAL(calls.n, 1);
-    CU_ASSERT_PTR_NULL(get(calls.v[0].params, "reply_markup"));
-    CU_ASSERT_EQUAL(cJSON_GetArraySize(calls.v[0].params), 2); /* chat_id, text */
+    CU_ASSERT_PTR_NULL(get(params_of(&calls.v[0]), "reply_markup"));
+    CU_ASSERT_EQUAL(cJSON_GetArraySize(params_of(&calls.v[0])), 2); /* chat_id, text */
     tgu_calls_free(&calls);
 }
 
@@ -273,7 +297,7 @@ static void test_render_edit_answer_skip(void)
     CU_ASSERT_EQUAL_FATAL(tgu_render(&fx, &calls, NULL, 0), 0);
     CU_ASSERT_EQUAL_FATAL(calls.n, 1);
     CU_ASSERT_STRING_EQUAL(calls.v[0].method, "editMessageText");
-    const cJSON *p = calls.v[0].params;
+    const cJSON *p = params_of(&calls.v[0]);
     int64_t v = 0;
     CU_ASSERT(tg_json_i64(p, "message_id", &v) == 0 && v == 3000000000LL);
     CU_ASSERT(tg_json_i64(p, "chat_id", &v) == 0 && v == 77);
@@ -286,14 +310,14 @@ static void test_render_edit_answer_skip(void)
     tgu_calls_clear(&calls);
     CU_ASSERT_EQUAL_FATAL(tgu_render(&fx, &calls, NULL, 0), 0);
     CU_ASSERT_EQUAL_FATAL(calls.n, 1);
-    CU_ASSERT_PTR_NULL(get(calls.v[0].params, "reply_markup"));
+    CU_ASSERT_PTR_NULL(get(params_of(&calls.v[0]), "reply_markup"));
 
     bm_effect ans = {.kind = BM_FX_ANSWER, .chat_id = 77, .callback_id = "cb-123"};
     tgu_calls_clear(&calls);
     CU_ASSERT_EQUAL_FATAL(tgu_render(&ans, &calls, NULL, 0), 0);
     CU_ASSERT_EQUAL_FATAL(calls.n, 1);
     CU_ASSERT_STRING_EQUAL(calls.v[0].method, "answerCallbackQuery");
-    CU_ASSERT_STRING_EQUAL(tg_json_str(calls.v[0].params, "callback_query_id"), "cb-123");
+    CU_ASSERT_STRING_EQUAL(tg_json_str(params_of(&calls.v[0]), "callback_query_id"), "cb-123");
     CU_ASSERT_EQUAL(calls.v[0].chat_id, 77);
 
     bm_effect act = {.kind = BM_FX_ACTION, .chat_id = 77, .text = "hi", .action = BM_ACT_LLM};
@@ -362,17 +386,17 @@ static void test_render_split(void)
     size_t total = 0;
     for (int i = 0; i < calls.n; i++) {
         CU_ASSERT_STRING_EQUAL(calls.v[i].method, "sendMessage");
-        const char *t = tg_json_str(calls.v[i].params, "text");
+        const char *t = tg_json_str(params_of(&calls.v[i]), "text");
         CU_ASSERT_PTR_NOT_NULL_FATAL(t);
         size_t u = text_utf16_len(t, strlen(t));
         CU_ASSERT(u >= 1 && u <= TGU_TEXT_MAX);
         CU_ASSERT(text_utf8_valid(t, strlen(t)));
         total += u;
-        CU_ASSERT_EQUAL(get(calls.v[i].params, "reply_markup") != NULL, i == calls.n - 1);
+        CU_ASSERT_EQUAL(get(params_of(&calls.v[i]), "reply_markup") != NULL, i == calls.n - 1);
     }
     /* only the separators at the cuts are dropped */
     CU_ASSERT(total >= units - (size_t)calls.n && total <= units);
-    const char *last = tg_json_str(calls.v[calls.n - 1].params, "text");
+    const char *last = tg_json_str(params_of(&calls.v[calls.n - 1]), "text");
     CU_ASSERT(strlen(last) >= 7 && strcmp(last + strlen(last) - 7, "THE END") == 0);
 
     /* an over-long edit: the first part edits, the rest is sent */
@@ -385,9 +409,9 @@ static void test_render_split(void)
     CU_ASSERT_EQUAL_FATAL(tgu_render(&ed, &calls, NULL, 0), 0);
     CU_ASSERT_EQUAL_FATAL(calls.n, 2);
     CU_ASSERT_STRING_EQUAL(calls.v[0].method, "editMessageText");
-    CU_ASSERT_PTR_NULL(get(calls.v[0].params, "reply_markup"));
+    CU_ASSERT_PTR_NULL(get(params_of(&calls.v[0]), "reply_markup"));
     CU_ASSERT_STRING_EQUAL(calls.v[1].method, "sendMessage");
-    CU_ASSERT(cJSON_IsArray(get(get(calls.v[1].params, "reply_markup"), "inline_keyboard")));
+    CU_ASSERT(cJSON_IsArray(get(get(params_of(&calls.v[1]), "reply_markup"), "inline_keyboard")));
     tgu_calls_free(&calls);
     free(text);
 }
@@ -430,7 +454,7 @@ static void test_commands(void)
     for (int i = 0; i < 3; i++) {
         CU_ASSERT_STRING_EQUAL(calls.v[i].method, "setMyCommands");
         CU_ASSERT_EQUAL(calls.v[i].chat_id, 0);
-        const cJSON *p = calls.v[i].params;
+        const cJSON *p = params_of(&calls.v[i]);
         const char *lc = tg_json_str(p, "language_code");
         if (want_lang[i]) {
             CU_ASSERT(lc && !strcmp(lc, want_lang[i]));
@@ -456,9 +480,9 @@ static void test_commands(void)
     CU_ASSERT_EQUAL_FATAL(calls.n, 3);
     for (int i = 0; i < 3; i++) {
         CU_ASSERT_STRING_EQUAL(calls.v[i].method, "deleteMyCommands");
-        CU_ASSERT_PTR_NULL(get(calls.v[i].params, "commands"));
+        CU_ASSERT_PTR_NULL(get(params_of(&calls.v[i]), "commands"));
     }
-    CU_ASSERT_STRING_EQUAL(tg_json_str(calls.v[1].params, "language_code"), "ru");
+    CU_ASSERT_STRING_EQUAL(tg_json_str(params_of(&calls.v[1]), "language_code"), "ru");
     tgu_calls_free(&calls);
 }
 
@@ -510,6 +534,7 @@ int main(void)
     CU_basic_set_mode(CU_BRM_VERBOSE);
     CU_basic_run_tests();
     unsigned fails = CU_get_number_of_failures();
+    parsed_free();
     CU_cleanup_registry();
     return fails ? 1 : 0;
 }
