@@ -368,13 +368,21 @@ static void chat_unlink(outq *q, oq_chat *c)
     free(c);
 }
 
+/* A call of c was accepted but its row is not yet deleted: c must live on
+ * (a new chat would not know, and start its next call before the delete). */
+static bool row_undeleted(const outq *q, const oq_chat *c)
+{
+    return c->undeleted_gen == q->flush_gen && q->n_done > 0;
+}
+
 /* Frees a chat with nothing queued, so idle chats cost nothing; one whose
- * buckets are still refilling stays (off the ready list) until a sweep. */
+ * buckets are still refilling, or whose accepted call's row is not yet
+ * deleted, stays (off the ready list) until a sweep. */
 static void chat_drop_if_idle(outq *q, oq_chat *c)
 {
     if (c->head || c->busy)
         return;
-    if (!buckets_full(q, c, now_ms())) {
+    if (row_undeleted(q, c) || !buckets_full(q, c, now_ms())) {
         ready_remove(q, c);
         return;
     }
@@ -388,7 +396,7 @@ static void sweep(outq *q, long now)
         oq_chat *c = q->buckets[b];
         while (c) {
             oq_chat *cn = c->hnext;
-            if (!c->head && !c->busy && buckets_full(q, c, now))
+            if (!c->head && !c->busy && !row_undeleted(q, c) && buckets_full(q, c, now))
                 chat_unlink(q, c);
             c = cn;
         }

@@ -346,6 +346,7 @@ struct fake_tg {
     size_t nupd, capupd;
     int64_t next_update_id;
     uint64_t poll_gen;       /* bumped by every getUpdates: ends older polls */
+    size_t polls_parked;     /* getUpdates waiting for updates (long polls) */
     cJSON *allowed_updates;  /* last non-empty allowed_updates, or NULL */
 
     cbq *cbqs;
@@ -1273,6 +1274,7 @@ static void do_get_updates(fake_tg *ft, const cJSON *params, reply *r)
 
     struct timespec deadline;
     deadline_after(&deadline, (int)timeout * 1000);
+    bool parked = false;
     for (;;) {
         /* Confirmation: everything below offset is forgotten for good. */
         if (json_is_int(jo)) {
@@ -1298,15 +1300,19 @@ static void do_get_updates(fake_tg *ft, const cJSON *params, reply *r)
         }
         if (ft->nupd > 0 || ft->stopping) break;
         if (ft->poll_gen != gen) {
+            if (parked) ft->polls_parked--;
             reply_err(r, 409, "Conflict: terminated by other getUpdates request; "
                               "make sure that only one bot instance is running");
             return;
         }
+        if (!parked) ft->polls_parked++;
+        parked = true;
         if (pthread_cond_timedwait(&ft->cond, &ft->mu, &deadline) == ETIMEDOUT) {
             if (ft->poll_gen != gen) continue; /* report the conflict */
             break;
         }
     }
+    if (parked) ft->polls_parked--;
     cJSON *arr = cJSON_CreateArray();
     for (size_t i = 0; i < ft->nupd && (int64_t)i < limit; i++)
         cJSON_AddItemToArray(arr, dup_json(ft->updates[i]));
@@ -2729,6 +2735,17 @@ size_t fake_tg_max_in_window(fake_tg *ft, fake_tg_scope scope, double window_s, 
     free(cid);
     if (chat_) *chat_ = best_chat;
     return best;
+}
+
+size_t fake_tg_busy_connections(fake_tg *ft)
+{
+    const union MHD_DaemonInfo *info =
+        MHD_get_daemon_info(ft->daemon, MHD_DAEMON_INFO_CURRENT_CONNECTIONS);
+    size_t n = info ? info->num_connections : 0;
+    pthread_mutex_lock(&ft->mu);
+    size_t parked = ft->polls_parked;
+    pthread_mutex_unlock(&ft->mu);
+    return n > parked ? n - parked : 0;
 }
 
 size_t fake_tg_identical_resends(fake_tg *ft)

@@ -255,6 +255,13 @@ void fake_tg_clear_faults(fake_tg *ft);
 /* Faults still armed (count > 0 or unlimited). */
 size_t fake_tg_faults_left(fake_tg *ft);
 
+/* Client connections open to the fake right now, less the long polls
+ * waiting in getUpdates. After killing a bot, 0 means every request it had
+ * written was read and recorded (or refused): a test that attributes calls
+ * to one run of the bot waits for it (a dead bot's parked long poll ends
+ * on its own and records no message). */
+size_t fake_tg_busy_connections(fake_tg *ft);
+
 /* ---- Measurements ---------------------------------------------------------- */
 
 /* Calls that arrived for a chat while a 429 the fake gave that chat (or a

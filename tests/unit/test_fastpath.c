@@ -3,7 +3,8 @@
  * README) keep their guarantees: a save after a load writes only changed
  * variables yet never skips a write a rollback made necessary; the outbox
  * deletions written inside the handling transaction count only once it
- * commits; answerCallbackQuery does not wait behind the chat's messages,
+ * commits, and a chat's accepted call is deleted before its next one
+ * starts; answerCallbackQuery does not wait behind the chat's messages,
  * which stay in order; pre-printed bodies and reused curl handles.
  * Real SQLite files, the fake Bot API over loopback.
  */
@@ -198,6 +199,33 @@ static void test_staged_deletions(void)
     CU_ASSERT_EQUAL(store_rollback(st), 0);
     outq_stage_abort(q);
     CU_ASSERT_EQUAL(outbox_rows(st), 1);
+    CU_ASSERT_EQUAL(outq_flush(q), 0);
+    CU_ASSERT_EQUAL(outbox_rows(st), 0);
+    outq_free(q);
+    tg_free(tg);
+    store_close(st);
+}
+
+/* A chat's accepted call leaves the outbox durably before the chat's next
+ * call starts, also when the chat went idle in between (no flood limits:
+ * nothing else keeps an idle chat): else a kill while the next one is in
+ * flight would resend both. */
+static void test_deleted_before_next(void)
+{
+    store *st = new_store();
+    tg_client *tg = client();
+    outq_options o = {.st = st};
+    outq *q = outq_new(tg, &o);
+    CU_ASSERT_EQUAL(outq_push(q, 7601, "sendMessage", msg(7601, "one")), 0);
+    send_all(tg, q, 5000);
+    CU_ASSERT_EQUAL(outq_pending(q), 0);
+    CU_ASSERT_EQUAL(outbox_rows(st), 1); /* accepted, not yet deleted */
+    CU_ASSERT_EQUAL(outq_push(q, 7601, "sendMessage", msg(7601, "two")), 0);
+    CU_ASSERT_EQUAL(outq_push(q, 7602, "sendMessage", msg(7602, "other")), 0);
+    outq_pump(q);
+    CU_ASSERT_EQUAL(outq_in_flight(q), 2);
+    CU_ASSERT_EQUAL(outbox_rows(st), 2); /* "two" and "other": "one" went first */
+    send_all(tg, q, 5000);
     CU_ASSERT_EQUAL(outq_flush(q), 0);
     CU_ASSERT_EQUAL(outbox_rows(st), 0);
     outq_free(q);
@@ -426,6 +454,7 @@ int main(void)
     CU_pSuite s = CU_add_suite("fastpath", NULL, NULL);
     CU_add_test(s, "a save after a load writes only what changed", test_vars_snapshot);
     CU_add_test(s, "outbox deletions commit with the caller's transaction", test_staged_deletions);
+    CU_add_test(s, "an accepted call is deleted before its chat's next one", test_deleted_before_next);
     CU_add_test(s, "answerCallbackQuery does not wait behind messages", test_callback_lane);
     CU_add_test(s, "pre-printed bodies, reused handles", test_call_body);
     CU_add_test(s, "an accepted answer checked, not parsed; the rest parsed", test_checked_answers);
