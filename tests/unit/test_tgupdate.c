@@ -13,33 +13,11 @@
 #include "machine.h"
 #include "text.h"
 #include "tg.h"
+#include "support/call_params.h"
 #include "tgupdate.h"
 
 #define UPDATES_FILE "tests/unit/data/tgupdate/updates.json"
 
-
-/* A call's body as a tree, for the checks (kept until parsed_free). */
-static cJSON *g_parsed[512];
-static int g_nparsed;
-
-static const cJSON *params_of(const tgu_call *c)
-{
-    cJSON *j = c->body ? cJSON_Parse(c->body) : NULL;
-    CU_ASSERT_PTR_NOT_NULL(j);
-    if (j && g_nparsed >= (int)(sizeof g_parsed / sizeof *g_parsed)) {
-        cJSON_Delete(j);
-        return NULL;
-    }
-    if (j)
-        g_parsed[g_nparsed++] = j;
-    return j;
-}
-
-static void parsed_free(void)
-{
-    while (g_nparsed > 0)
-        cJSON_Delete(g_parsed[--g_nparsed]);
-}
 
 static char *read_file(const char *path)
 {
@@ -534,7 +512,7 @@ int main(void)
     CU_basic_set_mode(CU_BRM_VERBOSE);
     CU_basic_run_tests();
     unsigned fails = CU_get_number_of_failures();
-    parsed_free();
+    call_params_free();
     CU_cleanup_registry();
     return fails ? 1 : 0;
 }
