@@ -587,15 +587,16 @@ tg_err tg_call(tg_client *tg, const char *method, cJSON *params,
         return TG_ERR_CANCELLED;
     }
     long poll_s = 0;
-    if (strcmp(method, "getUpdates") == 0) {
+    bool updates = strcmp(method, "getUpdates") == 0;
+    if (updates) {
         int64_t t;
         if (tg_json_i64(params, "timeout", &t) == 0 && t > 0 && t < 3600)
             poll_s = (long)t;
     }
     char *body = params ? cJSON_PrintUnformatted(params) : dup_str("{}");
     cJSON_Delete(params);
-    return call_start(tg, method, body, poll_s, poll_s > 0 || !strcmp(method, "getUpdates"),
-                      cb, ud);
+    /* getUpdates' answer goes to the inbox as bytes (result_raw) */
+    return call_start(tg, method, body, poll_s, updates, cb, ud);
 }
 
 tg_err tg_call_body(tg_client *tg, const char *method, const char *body,
