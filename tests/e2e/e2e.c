@@ -1624,6 +1624,30 @@ static void flood_history(run *r, int64_t chat, int chat_i, int nchats, const si
     }
 }
 
+/* The chat and kill with the most resends so far. */
+typedef struct flood_worst {
+    int n, kill;
+    int64_t chat;
+    char list[256];
+} flood_worst;
+
+/* The epoch that ended (after kill epoch - 1) gave chat i in_epoch
+ * resends, list naming them: the worst so far? (Its history is kept for
+ * the report when a kill cost a chat more than one.) */
+static void note_epoch(run *r, flood_worst *fw, int in_epoch, int epoch, const int64_t *chats,
+                       int i, int nchats, const size_t *snap, int kills, const char *list,
+                       char *hist, size_t histlen)
+{
+    if (in_epoch <= fw->n)
+        return;
+    fw->n = in_epoch;
+    fw->kill = epoch - 1;
+    fw->chat = chats[i];
+    snprintf(fw->list, sizeof fw->list, "%s", list);
+    if (fw->n > 1)
+        flood_history(r, chats[i], i, nchats, snap, kills, hist, histlen);
+}
+
 /* After the flood: the resends each kill caused, chat by chat. snap[w *
  * nchats + i] is how many replies chat i had got when kill w (0-based)
  * happened, so a chat's replies from snap[w] on came after kill w. A kill
@@ -1637,9 +1661,9 @@ static void flood_kill_report(run *r, int users, const int64_t *chats, int nchat
 {
     int *got = calloc((size_t)users, sizeof *got);
     if (!got) abort();
-    int worst = 0, worst_kill = -1, bad = 0, replays = 0, kills_with = 0;
-    int64_t worst_chat = 0;
-    char worst_list[256] = "", bad_text[512] = "", hist[2048] = "";
+    int bad = 0, replays = 0, kills_with = 0;
+    flood_worst fw = {.kill = -1};
+    char bad_text[512] = "", hist[2048] = "";
     int *hit = calloc((size_t)kills + 1, sizeof *hit); /* resends after each kill */
     if (!hit) abort();
     size_t pl = strlen(prefix);
@@ -1650,13 +1674,8 @@ static void flood_kill_report(run *r, int users, const int64_t *chats, int nchat
         for (size_t e = 0; e <= n; e++) {
             /* close the kills whose snapshot this event reaches */
             while (epoch < kills && (e == n || snap[(size_t)epoch * nchats + i] <= e)) {
-                if (in_epoch > worst) {
-                    worst = in_epoch;
-                    worst_kill = epoch - 1;
-                    worst_chat = chats[i];
-                    snprintf(worst_list, sizeof worst_list, "%s", list);
-                    if (worst > 1) flood_history(r, chats[i], i, nchats, snap, kills, hist, sizeof hist);
-                }
+                note_epoch(r, &fw, in_epoch, epoch, chats, i, nchats, snap, kills, list, hist,
+                           sizeof hist);
                 epoch++;
                 in_epoch = 0;
                 list[0] = 0;
@@ -1701,13 +1720,8 @@ static void flood_kill_report(run *r, int users, const int64_t *chats, int nchat
             fake_tg_event_clear(&ev);
         }
         /* the last epoch (after the last kill) */
-        if (in_epoch > worst) {
-            worst = in_epoch;
-            worst_kill = epoch - 1;
-            worst_chat = chats[i];
-            snprintf(worst_list, sizeof worst_list, "%s", list);
-            if (worst > 1) flood_history(r, chats[i], i, nchats, snap, kills, hist, sizeof hist);
-        }
+        note_epoch(r, &fw, in_epoch, epoch, chats, i, nchats, snap, kills, list, hist,
+                   sizeof hist);
     }
     int most = 0;
     for (int w = 1; w <= kills; w++) {
@@ -1715,14 +1729,14 @@ static void flood_kill_report(run *r, int users, const int64_t *chats, int nchat
         if (hit[w] > most) most = hit[w];
     }
     printf("  flood: %d resend(s) after %d of %d kill(s), at most %d after one; at most %d in "
-           "one chat after one kill", replays, kills_with, kills, most, worst);
-    if (worst > 0)
-        printf(" (chat %" PRId64 ", kill %d: %s)", worst_chat, worst_kill + 1, worst_list);
+           "one chat after one kill", replays, kills_with, kills, most, fw.n);
+    if (fw.n > 0)
+        printf(" (chat %" PRId64 ", kill %d: %s)", fw.chat, fw.kill + 1, fw.list);
     printf("\n");
     if (hist[0]) printf("  replies of that chat (| = a kill): %s\n", hist);
-    if (worst > 1)
+    if (fw.n > 1)
         fail(r, "expected at most one resend per chat per kill, got %d in chat %" PRId64
-                " after kill %d: %s", worst, worst_chat, worst_kill + 1, worst_list);
+                " after kill %d: %s", fw.n, fw.chat, fw.kill + 1, fw.list);
     else if (bad)
         fail(r, "expected a resend only of a chat's last reply before a kill, got %d other(s); "
                 "first: %s", bad, bad_text);
