@@ -210,24 +210,39 @@ static bool is_method(const fake_tg_call *c, void *ud)
     return !strcmp(c->method, (const char *)ud);
 }
 
-static bool bot_up(botrun *b, fake_tg *ft, const char *bin, const char *extra_env)
+/* How a bot is started: everything but the fake and the binary. */
+typedef struct bot_opts {
+    const char *llm_base;  /* OPENAI_API_BASE, NULL = offline */
+    bool limits;           /* Telegram's default flood limits; else off (the fake is local) */
+    const char *extra_env; /* one more KEY=VALUE, NULL = none */
+} bot_opts;
+
+/* Starts bin on a fresh database against ft; true once it polls. */
+static bool bot_up(botrun *b, fake_tg *ft, const char *bin, const bot_opts *o)
 {
     snprintf(b->dir, sizeof b->dir, "/tmp/botc-bench-XXXXXX");
     if (!mkdtemp(b->dir))
         return false;
     snprintf(b->db, sizeof b->db, "%s/bot.db", b->dir);
     snprintf(b->log, sizeof b->log, "%s/bot.log", b->dir);
-    char base[96], e_base[128], e_tok[160], e_db[320];
+    char base[96], e_base[128], e_tok[160], e_db[320], e_llm[160];
     fake_tg_base_url(ft, base, sizeof base);
     snprintf(e_base, sizeof e_base, "TELEGRAM_API_BASE=%s", base);
     snprintf(e_tok, sizeof e_tok, "TELEGRAM_BOT_TOKEN=%s", fake_tg_token(ft));
     snprintf(e_db, sizeof e_db, "BOT_DB=%s", b->db);
-    /* Flood limits off (the outbox scheduler's knobs): the fake is local. */
-    char *env[] = {e_base, e_tok, e_db, getenv("BENCH_LOG_INFO") ? "BOT_LOG_LEVEL=info" : "BOT_LOG_LEVEL=warn", "TELEGRAM_POLL_TIMEOUT=25",
-                   "TELEGRAM_RATE_GLOBAL=0", "TELEGRAM_RATE_CHAT=0",
-                   "TELEGRAM_RATE_GROUP_PER_MIN=0",
-                   "WEBHOOK_URL", "OPENAI_API_BASE", "OPENAI_API_KEY",
-                   (char *)(extra_env ? extra_env : "BOT_HTTP_GET_URL"), NULL};
+    if (o->llm_base)
+        snprintf(e_llm, sizeof e_llm, "OPENAI_API_BASE=%s", o->llm_base);
+    else
+        snprintf(e_llm, sizeof e_llm, "OPENAI_API_BASE");
+    /* a bare name unsets it; "BOT_HTTP_GET_URL" stands in for no extra */
+    char *env[] = {e_base, e_tok, e_db, e_llm,
+                   getenv("BENCH_LOG_INFO") ? "BOT_LOG_LEVEL=info" : "BOT_LOG_LEVEL=warn",
+                   "TELEGRAM_POLL_TIMEOUT=25",
+                   o->limits ? "TELEGRAM_RATE_GLOBAL" : "TELEGRAM_RATE_GLOBAL=0",
+                   o->limits ? "TELEGRAM_RATE_CHAT" : "TELEGRAM_RATE_CHAT=0",
+                   o->limits ? "TELEGRAM_RATE_GROUP_PER_MIN" : "TELEGRAM_RATE_GROUP_PER_MIN=0",
+                   "BOT_DAILY_TOKENS=0", "WEBHOOK_URL", "OPENAI_API_KEY",
+                   (char *)(o->extra_env ? o->extra_env : "BOT_HTTP_GET_URL"), NULL};
     char err[256];
     if (proc_start(&b->p, bin, env, b->log, err, sizeof err) != 0) {
         fprintf(stderr, "bench: cannot start %s: %s\n", bin, err);
@@ -339,7 +354,7 @@ static result run_menu(const char *bin, int nusers, int steps, int latency_ms)
     user *us = calloc((size_t)nusers, sizeof *us);
     if (!us)
         abort();
-    if (!bot_up(&b, ft, bin, NULL) || !calibrate(ft, per))
+    if (!bot_up(&b, ft, bin, &(bot_opts){0}) || !calibrate(ft, per))
         goto out;
 
     for (int i = 0; i < nusers; i++) {
@@ -470,7 +485,7 @@ static result run_slow(const char *bin, int nusers)
     user *us = calloc((size_t)nusers, sizeof *us);
     if (!us)
         abort();
-    if (!bot_up(&b, ft, bin, env))
+    if (!bot_up(&b, ft, bin, &(bot_opts){.extra_env = env}))
         goto out;
     for (int i = 0; i < nusers; i++) {
         snprintf(us[i].first, sizeof us[i].first, "S%d", i + 1);
@@ -529,39 +544,6 @@ out:
 
 /* ---- the model: drafts and streams (fake_llm) ------------------------------------ */
 
-/* The rental bot with the fake model; rates: NULL = limits off, else the
- * TELEGRAM_RATE_* defaults (Telegram's published limits). */
-static bool llm_bot_up(botrun *b, fake_tg *ft, fakellm *fl, const char *bin, bool limits)
-{
-    snprintf(b->dir, sizeof b->dir, "/tmp/botc-bench-XXXXXX");
-    if (!mkdtemp(b->dir))
-        return false;
-    snprintf(b->db, sizeof b->db, "%s/bot.db", b->dir);
-    snprintf(b->log, sizeof b->log, "%s/bot.log", b->dir);
-    char base[96], e_base[128], e_tok[160], e_db[320], e_llm[128];
-    fake_tg_base_url(ft, base, sizeof base);
-    snprintf(e_base, sizeof e_base, "TELEGRAM_API_BASE=%s", base);
-    snprintf(e_tok, sizeof e_tok, "TELEGRAM_BOT_TOKEN=%s", fake_tg_token(ft));
-    snprintf(e_db, sizeof e_db, "BOT_DB=%s", b->db);
-    snprintf(e_llm, sizeof e_llm, "OPENAI_API_BASE=%s", fakellm_base(fl));
-    char *env[] = {e_base, e_tok, e_db, e_llm, getenv("BENCH_LOG_INFO") ? "BOT_LOG_LEVEL=info" : "BOT_LOG_LEVEL=warn", "TELEGRAM_POLL_TIMEOUT=25",
-                   limits ? "TELEGRAM_RATE_GLOBAL" : "TELEGRAM_RATE_GLOBAL=0",
-                   limits ? "TELEGRAM_RATE_CHAT" : "TELEGRAM_RATE_CHAT=0",
-                   limits ? "TELEGRAM_RATE_GROUP_PER_MIN" : "TELEGRAM_RATE_GROUP_PER_MIN=0",
-                   "BOT_DAILY_TOKENS=0", "WEBHOOK_URL", "OPENAI_API_KEY", "BOT_HTTP_GET_URL",
-                   NULL};
-    char err[256];
-    if (proc_start(&b->p, bin, env, b->log, err, sizeof err) != 0) {
-        fprintf(stderr, "bench: cannot start %s: %s\n", bin, err);
-        return false;
-    }
-    if (!fake_tg_wait_call(ft, 0, is_method, "setMyCommands", 15000, NULL)) {
-        fprintf(stderr, "bench: the bot never polled (log %s)\n", b->log);
-        return false;
-    }
-    return true;
-}
-
 typedef struct draft_for {
     int64_t chat;
 } draft_for;
@@ -597,7 +579,7 @@ static bool run_llm_draft(const char *bin, double *median_ms, double *worst_ms)
         goto out;
     fakellm_answer(fl, LLM_A);
     fakellm_delay(fl, 200, 20);
-    if (!llm_bot_up(&b, ft, fl, bin, false))
+    if (!bot_up(&b, ft, bin, &(bot_opts){.llm_base = fakellm_base(fl)}))
         goto out;
     ok = true;
     for (int i = 0; i < N && ok; i++) {
@@ -652,7 +634,7 @@ static result run_llm_many(const char *bin, int nusers, size_t *worst_1s, size_t
     fakellm_answer(fl, LLM_A);
     fakellm_chunk(fl, 6);
     fakellm_delay(fl, 200, 50);
-    if (!llm_bot_up(&b, ft, fl, bin, true))
+    if (!bot_up(&b, ft, bin, &(bot_opts){.llm_base = fakellm_base(fl), .limits = true}))
         goto out;
     r.rss_idle = peak_rss_mb(b.p.pid);
     uint64_t calls0 = fake_tg_ncalls(ft);

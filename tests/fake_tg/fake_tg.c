@@ -2307,20 +2307,27 @@ static cJSON *user_message(fake_tg *ft, const fake_tg_user *u)
     return m;
 }
 
+/* A message's text, with the bot_command entity Telegram adds when it
+ * starts with '/'. */
+static void add_text(cJSON *m, const char *text)
+{
+    cJSON_AddStringToObject(m, "text", text);
+    if (text[0] != '/')
+        return;
+    size_t n = 1;
+    while (text[n] && !isspace((unsigned char)text[n])) n++;
+    cJSON *ents = cJSON_AddArrayToObject(m, "entities");
+    cJSON *e = cJSON_CreateObject();
+    cJSON_AddStringToObject(e, "type", "bot_command");
+    cJSON_AddNumberToObject(e, "offset", 0);
+    cJSON_AddNumberToObject(e, "length", (double)utf16_len(text, n));
+    cJSON_AddItemToArray(ents, e);
+}
+
 int64_t fake_tg_push_text(fake_tg *ft, const fake_tg_user *u, const char *text)
 {
     cJSON *m = user_message(ft, u);
-    cJSON_AddStringToObject(m, "text", text);
-    if (text[0] == '/') {
-        size_t n = 1;
-        while (text[n] && !isspace((unsigned char)text[n])) n++;
-        cJSON *ents = cJSON_AddArrayToObject(m, "entities");
-        cJSON *e = cJSON_CreateObject();
-        cJSON_AddStringToObject(e, "type", "bot_command");
-        cJSON_AddNumberToObject(e, "offset", 0);
-        cJSON_AddNumberToObject(e, "length", (double)utf16_len(text, n));
-        cJSON_AddItemToArray(ents, e);
-    }
+    add_text(m, text);
     cJSON *up = cJSON_CreateObject();
     cJSON_AddItemToObject(up, "message", m);
     return fake_tg_push_update(ft, up);
@@ -2827,17 +2834,7 @@ int64_t fake_tg_push_topic_text(fake_tg *ft, const fake_tg_user *u, int64_t grou
     cJSON_AddItemToObject(m, "from", user_json(u));
     cJSON_AddItemToObject(m, "chat", chatj);
     cJSON_AddNumberToObject(m, "date", (double)time(NULL));
-    cJSON_AddStringToObject(m, "text", text);
-    if (text[0] == '/') {
-        size_t n = 1;
-        while (text[n] && !isspace((unsigned char)text[n])) n++;
-        cJSON *ents = cJSON_AddArrayToObject(m, "entities");
-        cJSON *e = cJSON_CreateObject();
-        cJSON_AddStringToObject(e, "type", "bot_command");
-        cJSON_AddNumberToObject(e, "offset", 0);
-        cJSON_AddNumberToObject(e, "length", (double)utf16_len(text, n));
-        cJSON_AddItemToArray(ents, e);
-    }
+    add_text(m, text);
     cJSON *up = cJSON_CreateObject();
     cJSON_AddItemToObject(up, "message", m);
     return fake_tg_push_update(ft, up);
