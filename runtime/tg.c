@@ -274,15 +274,23 @@ tg_client *tg_new(const tg_options *opts, char *err, size_t errlen)
     curl_multi_setopt(tg->multi, CURLMOPT_MAX_HOST_CONNECTIONS, o.max_host_connections);
     curl_multi_setopt(tg->multi, CURLMOPT_MAXCONNECTS, o.max_host_connections + 4);
 
-    /* "Expect:" stops curl from waiting on 100-continue for larger bodies. */
-    struct curl_slist *h = curl_slist_append(NULL, "Content-Type: application/json");
-    struct curl_slist *h2 = h ? curl_slist_append(h, "Expect:") : NULL;
-    if (!h2) {
-        curl_slist_free_all(h);
-        set_err(err, errlen, "out of memory");
-        goto fail_multi;
+    /* Every Bot API call's headers, sent as they are. "Expect:" stops curl
+     * from waiting on 100-continue for larger bodies; "Accept:" drops curl's
+     * default Accept header, which Telegram ignores. The User-Agent is a header
+     * here, not CURLOPT_USERAGENT, which curl formats anew per request. */
+    static const char *const fixed[] = {
+        "Content-Type: application/json", "Expect:", "Accept:", "User-Agent: botc/1",
+    };
+    for (size_t i = 0; i < sizeof fixed / sizeof fixed[0]; i++) {
+        struct curl_slist *h = curl_slist_append(tg->headers, fixed[i]);
+        if (!h) {
+            curl_slist_free_all(tg->headers);
+            tg->headers = NULL;
+            set_err(err, errlen, "out of memory");
+            goto fail_multi;
+        }
+        tg->headers = h;
     }
-    tg->headers = h2;
     if (proxy_from_env(tg)) {
         set_err(err, errlen, "out of memory");
         goto fail_multi;
@@ -549,7 +557,6 @@ static tg_err call_start(tg_client *tg, const char *method, char *body, long pol
         curl_easy_setopt(e, CURLOPT_TCP_KEEPALIVE, 1L);
         curl_easy_setopt(e, CURLOPT_TCP_KEEPIDLE, 30L);
         curl_easy_setopt(e, CURLOPT_TCP_KEEPINTVL, 15L);
-        curl_easy_setopt(e, CURLOPT_USERAGENT, "botc/1");
         curl_easy_setopt(e, CURLOPT_PROXY, tg->proxy);
         curl_easy_setopt(e, CURLOPT_NOPROXY, tg->noproxy);
     }
