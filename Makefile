@@ -125,6 +125,11 @@ $(BIN)/bench: $(B)/scripts/bench/bench.o $(B)/tests/e2e/proc.o $(LIBFAKE) $(LIBF
 	@mkdir -p $(@D)
 	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(LDLIBS_ALL)
 
+# The "library floor" row: the bot's libraries and nothing else.
+$(BIN)/bench-floor: $(B)/scripts/bench/floor.o
+	@mkdir -p $(@D)
+	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(LDLIBS_ALL)
+
 # The "slow" row's bot (scripts/bench/slow.yaml), generated under $(B)/: it
 # is a benchmark fixture, not a product bot, so nothing lands in generated/.
 SLOWB := $(B)/bench/slowbench

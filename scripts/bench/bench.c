@@ -1,7 +1,7 @@
 /*
  * bench.c — the benchmark driver (run by scripts/bench/run.sh, `make bench`).
  *
- *   bench [--bot bin/rental] [--only menu|far|slow|ceiling|llm-draft|llm-500] [--users N]
+ *   bench [--bot bin/rental] [--only menu|far|slow|ceiling|floor|llm-draft|llm-500] [--users N]
  *         [--runs N]   (menu and far: the best of N runs, default 3)
  *
  * Each scenario starts a fresh fake Bot API (tests/fake_tg, in this process)
@@ -27,6 +27,9 @@
  *            limits must hold (fake-measured message calls per 1 s window)
  *   ceiling  the fake's own capacity: sendMessage calls from 64 parallel
  *            keep-alive connections over libcurl multi, requests/s
+ *   floor    the memory under the bot: peak RSS of bin/bench-floor
+ *            (scripts/bench/floor.c), linked with exactly the bot's
+ *            libraries, which only initializes libcurl and SQLite
  *
  * Bot CPU seconds are utime + stime of the bot process from /proc/PID/stat
  * over the measured interval; peak RSS is its VmHWM at the end, "private"
@@ -768,6 +771,26 @@ static result run_ceiling(int total, int par)
     return r;
 }
 
+/* ---- library floor ----------------------------------------------------------------- */
+
+/* Runs floor_bin and reads its "VmHWM RssAnon" (KiB). false on failure. */
+static bool run_floor(const char *floor_bin, double *peak_mb, double *private_mb)
+{
+    char cmd[1200];
+    snprintf(cmd, sizeof cmd, "'%s'", floor_bin);
+    FILE *p = popen(cmd, "r");
+    if (!p)
+        return false;
+    long hwm = -1, anon = -1;
+    int n = fscanf(p, "%ld %ld", &hwm, &anon);
+    int st = pclose(p);
+    if (n != 2 || st != 0 || hwm <= 0 || anon < 0)
+        return false;
+    *peak_mb = hwm / 1024.0;
+    *private_mb = anon / 1024.0;
+    return true;
+}
+
 /* ---- table ------------------------------------------------------------------------- */
 
 static void row(const char *name, const result *r, const char *target)
@@ -807,12 +830,15 @@ static result best_menu(const char *bin, int nusers, int steps, int latency_ms, 
 int main(int argc, char **argv)
 {
     const char *bin = "bin/rental", *only = NULL, *slow_bin = "bin/slowbench";
+    const char *floor_bin = "bin/bench-floor";
     int users = 200, runs = 3;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--bot") && i + 1 < argc)
             bin = argv[++i];
         else if (!strcmp(argv[i], "--slow-bot") && i + 1 < argc)
             slow_bin = argv[++i];
+        else if (!strcmp(argv[i], "--floor-bin") && i + 1 < argc)
+            floor_bin = argv[++i];
         else if (!strcmp(argv[i], "--only") && i + 1 < argc)
             only = argv[++i];
         else if (!strcmp(argv[i], "--users") && i + 1 < argc)
@@ -821,8 +847,9 @@ int main(int argc, char **argv)
             runs = atoi(argv[++i]);
         else {
             fprintf(stderr, "usage: bench [--bot bin/rental] [--slow-bot bin/slowbench] "
-                            "[--only menu|far|slow|ceiling|llm-draft|llm-500] [--users N] "
-                            "[--runs N]\n");
+                            "[--floor-bin bin/bench-floor] "
+                            "[--only menu|far|slow|ceiling|floor|llm-draft|llm-500] "
+                            "[--users N] [--runs N]\n");
             return 2;
         }
     }
@@ -850,6 +877,16 @@ int main(int argc, char **argv)
                    "-", "-", ceil_r.self_cpu, "sendMessage calls, 64 connections");
         else
             rc = 1;
+        fflush(stdout);
+    }
+    if (!only || !strcmp(only, "floor")) {
+        double peak = 0, priv = 0;
+        if (run_floor(floor_bin, &peak, &priv))
+            printf("| %-22s | %6s | %5s | %7s | %9s | %8s | %6s | %6s | %4.1f (%4.1f, %4s) | %6s | %s |\n",
+                   "library floor", "-", "-", "-", "-", "-", "-", "-", peak, priv, "-", "-",
+                   "the bot's libraries loaded, libcurl and SQLite initialized, no bot code");
+        else
+            printf("| %-22s | FAILED (could not run %s) | - |\n", "library floor", floor_bin), rc = 1;
         fflush(stdout);
     }
     if (!only || !strcmp(only, "menu")) {
