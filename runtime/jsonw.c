@@ -44,7 +44,13 @@ static void put(jw *w, const char *s, size_t n)
     w->p[w->n] = '\0';
 }
 
-static void putc1(jw *w, char c) { put(w, &c, 1); }
+static void putc1(jw *w, char c)
+{
+    if (!room(w, 1))
+        return;
+    w->p[w->n++] = c;
+    w->p[w->n] = '\0';
+}
 
 /* Before a value (or a key): the comma its place needs. */
 static void sep(jw *w)
@@ -130,10 +136,18 @@ void jw_str(jw *w, const char *s)
 
 void jw_i64(jw *w, int64_t v)
 {
+    /* digits from the end; the magnitude as unsigned, so INT64_MIN works */
     char d[24];
-    int n = snprintf(d, sizeof d, "%" PRId64, v);
+    char *e = d + sizeof d, *p = e;
+    uint64_t m = v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v;
+    do {
+        *--p = (char)('0' + m % 10);
+        m /= 10;
+    } while (m);
+    if (v < 0)
+        *--p = '-';
     sep(w);
-    put(w, d, (size_t)n);
+    put(w, p, (size_t)(e - p));
 }
 
 void jw_bool(jw *w, bool v)

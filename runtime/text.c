@@ -287,7 +287,9 @@ int text_split(const char *s, size_t max_units, char ***parts, int *n_parts)
         max_units = 1;
     size_t n = strlen(s);
     while (n > 0) {
-        if (text_utf16_len(s, n) <= max_units) {
+        /* no UTF-8 sequence is shorter in bytes than in UTF-16 units: a
+         * text of at most max_units bytes fits without counting */
+        if (n <= max_units || text_utf16_len(s, n) <= max_units) {
             if (push_part(parts, n_parts, &cap, s, n))
                 goto oom;
             break;

@@ -100,6 +100,26 @@ static void test_numbers(void)
     }
 }
 
+/* The digits themselves, to the ends of the range (written by hand, not
+ * by printf). */
+static void test_number_text(void)
+{
+    static const struct { int64_t v; const char *text; } cases[] = {
+        {0, "[0]"}, {7, "[7]"}, {-1001234567890LL, "[-1001234567890]"},
+        {INT64_MAX, "[9223372036854775807]"}, {INT64_MIN, "[-9223372036854775808]"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        jw w;
+        jw_init(&w);
+        jw_arr(&w);
+        jw_i64(&w, cases[i].v);
+        jw_end(&w);
+        char *s = jw_take(&w);
+        CU_ASSERT_STRING_EQUAL(s ? s : "", cases[i].text);
+        free(s);
+    }
+}
+
 static void test_refusals(void)
 {
     jw w;
@@ -129,6 +149,7 @@ int main(void)
     CU_add_test(s, "commas and nesting", test_shape);
     CU_add_test(s, "escapes read back the same", test_escapes);
     CU_add_test(s, "64-bit ids", test_numbers);
+    CU_add_test(s, "64-bit ids as text, INT64_MIN included", test_number_text);
     CU_add_test(s, "not one whole value: NULL", test_refusals);
     CU_basic_set_mode(CU_BRM_VERBOSE);
     CU_basic_run_tests();
