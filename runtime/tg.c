@@ -26,7 +26,9 @@
 #define TG_METHOD_MAX 64
 #define TG_DESC_MAX 512
 #define TG_I64_EXACT 9007199254740992.0 /* 2^53 */
-#define TG_POOL_MAX 64  /* idle easy handles kept for the next Bot API calls */
+#define TG_POOL_MAX 256 /* idle easy handles kept for the next Bot API calls: as
+                         * many as calls in flight at once (one per connection),
+                         * so a burst does not create and destroy handles */
 #define TG_URLS_MAX 32  /* methods whose parsed URL is kept */
 
 typedef struct tg_req {
