@@ -245,3 +245,127 @@ int jscan_next(jscan_iter *it, jscan_span *item)
     it->p = e;
     return 1;
 }
+
+int jscan_i64(jscan_span v, int64_t *out)
+{
+    const char *p = v.p, *end = v.end;
+    if (!p || p >= end)
+        return -1;
+    bool neg = *p == '-';
+    if (neg)
+        p++;
+    if (p >= end || (*p == '0' && end - p > 1))
+        return -1; /* nothing, or a leading zero (JSON has none) */
+    /* accumulated as a negative number: INT64_MIN has no positive twin */
+    int64_t acc = 0;
+    for (; p < end; p++) {
+        if (!is_digit(*p))
+            return -1; /* a fraction, an exponent or not a number */
+        int d = *p - '0';
+        if (acc < (INT64_MIN + d) / 10)
+            return -1;
+        acc = acc * 10 - d;
+    }
+    if (!neg && acc == INT64_MIN)
+        return -1;
+    *out = neg ? acc : -acc;
+    return 0;
+}
+
+static int hex4(const char *p)
+{
+    int v = 0;
+    for (int i = 0; i < 4; i++) {
+        char c = p[i];
+        v <<= 4;
+        if (is_digit(c))
+            v |= c - '0';
+        else if (c >= 'a' && c <= 'f')
+            v |= c - 'a' + 10;
+        else if (c >= 'A' && c <= 'F')
+            v |= c - 'A' + 10;
+        else
+            return -1;
+    }
+    return v;
+}
+
+/* \uXXXX at p (after the backslash's 'u' is p[-1]); *cp gets the code
+ * point, a surrogate pair taken whole. Returns the end, NULL if invalid. */
+static const char *read_u(const char *p, const char *end, long *cp)
+{
+    int hi = end - p >= 4 ? hex4(p) : -1;
+    if (hi < 0)
+        return NULL;
+    p += 4;
+    if (hi >= 0xDC00 && hi <= 0xDFFF)
+        return NULL; /* a low surrogate first */
+    if (hi >= 0xD800 && hi <= 0xDBFF) {
+        int lo = end - p >= 6 && p[0] == '\\' && p[1] == 'u' ? hex4(p + 2) : -1;
+        if (lo < 0xDC00 || lo > 0xDFFF)
+            return NULL; /* a high surrogate alone */
+        *cp = 0x10000 + (((long)hi - 0xD800) << 10) + (lo - 0xDC00);
+        return p + 6;
+    }
+    *cp = hi;
+    return p;
+}
+
+long jscan_str(jscan_span v, char *out, size_t cap)
+{
+    const char *p = v.p, *end = v.end;
+    if (!p || end - p < 2 || *p != '"' || end[-1] != '"' || cap < (size_t)(end - p) - 1)
+        return -1;
+    end--; /* the closing quote */
+    char *o = out;
+    for (p++; p < end;) {
+        const char *q = p;
+        while (q < end && plain[(unsigned char)*q])
+            q++;
+        memcpy(o, p, (size_t)(q - p));
+        o += q - p;
+        p = q;
+        if (p >= end)
+            break;
+        if (*p != '\\' || end - p < 2)
+            return -1; /* a control character, an inner quote, a cut escape */
+        char c = p[1];
+        p += 2;
+        switch (c) {
+        case '"': *o++ = '"'; break;
+        case '\\': *o++ = '\\'; break;
+        case '/': *o++ = '/'; break;
+        case 'b': *o++ = '\b'; break;
+        case 'f': *o++ = '\f'; break;
+        case 'n': *o++ = '\n'; break;
+        case 'r': *o++ = '\r'; break;
+        case 't': *o++ = '\t'; break;
+        case 'u': {
+            long cp;
+            if (!(p = read_u(p, end, &cp)) || cp == 0)
+                return -1;
+            /* 6 or 12 source bytes always cover the 1-4 written */
+            if (cp < 0x80) {
+                *o++ = (char)cp;
+            } else if (cp < 0x800) {
+                *o++ = (char)(0xC0 | cp >> 6);
+                *o++ = (char)(0x80 | (cp & 0x3F));
+            } else if (cp < 0x10000) {
+                *o++ = (char)(0xE0 | cp >> 12);
+                *o++ = (char)(0x80 | (cp >> 6 & 0x3F));
+                *o++ = (char)(0x80 | (cp & 0x3F));
+            } else {
+                *o++ = (char)(0xF0 | cp >> 18);
+                *o++ = (char)(0x80 | (cp >> 12 & 0x3F));
+                *o++ = (char)(0x80 | (cp >> 6 & 0x3F));
+                *o++ = (char)(0x80 | (cp & 0x3F));
+            }
+            break;
+        }
+        default:
+            return -1;
+        }
+    }
+    *o = '\0';
+    return (long)(o - out);
+}

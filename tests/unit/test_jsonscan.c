@@ -3,6 +3,7 @@
  * what they accept and refuse, member lookup, array walking, and that no
  * cut of a real Bot API answer passes for an accepted call.
  */
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -144,6 +145,90 @@ static void test_cuts(void)
     CU_ASSERT_EQUAL(accepted, 0);
 }
 
+/* The decoded form of a string literal, or NULL when jscan_str refuses
+ * it; out has exactly the room the header promises is enough. */
+static char *decode(const char *lit)
+{
+    size_t n = strlen(lit);
+    char *out = malloc(n > 1 ? n - 1 : 1);
+    if (!out || jscan_str((jscan_span){lit, lit + n}, out, n > 1 ? n - 1 : 0) < 0) {
+        free(out);
+        return NULL;
+    }
+    return out;
+}
+
+static void test_strings(void)
+{
+    static const char *const pairs[][2] = {
+        {"\"\"", ""},
+        {"\"plain\"", "plain"},
+        {"\"\\\"\\\\\\/\\b\\f\\n\\r\\t\"", "\"\\/\b\f\n\r\t"},
+        {"\"\\u0041\\u00e9\\u0416\\u20ac\"", "A\xc3\xa9\xd0\x96\xe2\x82\xac"},
+        {"\"\\ud83d\\ude97\"", "\xf0\x9f\x9a\x97"},
+        {"\"\\uD83D\\uDE00x\"", "\xf0\x9f\x98\x80x"},
+        {"\"\\udbff\\udfff\"", "\xf4\x8f\xbf\xbf"}, /* U+10FFFF */
+        {"\"\\u007f\\u0080\\u07ff\\u0800\\uffff\"", "\x7f\xc2\x80\xdf\xbf\xe0\xa0\x80\xef\xbf\xbf"},
+        {"\"\xd0\x96 raw\"", "\xd0\x96 raw"},
+    };
+    for (size_t i = 0; i < sizeof pairs / sizeof *pairs; i++) {
+        char *got = decode(pairs[i][0]);
+        if (!got || strcmp(got, pairs[i][1]))
+            printf("\n  %s decoded wrong", pairs[i][0]);
+        CU_ASSERT_PTR_NOT_NULL(got);
+        CU_ASSERT(got && !strcmp(got, pairs[i][1]));
+        /* cJSON, the reference, agrees */
+        cJSON *ref = cJSON_Parse(pairs[i][0]);
+        CU_ASSERT(got && cJSON_IsString(ref) && !strcmp(ref->valuestring, got));
+        cJSON_Delete(ref);
+        free(got);
+    }
+    static const char *const bad[] = {
+        "\"\\ud83d\"", "\"\\ud83dx\"", "\"\\ude00\"", "\"\\ud83d\\u0041\"",
+        "\"\\ud83d\\ud83d\"", "\"\\ud83d\\n\"", "\"\\u0000\"", "\"\\x\"", "\"\\u12\"",
+        "\"\\u12g4\"", "\"a\tb\"", "\"a\"b\"", "\"abc", "abc\"", "\"", "", "12", "\"\\\"",
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        char *got = decode(bad[i]);
+        if (got)
+            printf("\n  accepted bad string: %s", bad[i]);
+        CU_ASSERT_PTR_NULL(got);
+        free(got);
+    }
+    /* too little room is refused, never overrun */
+    char small[4];
+    const char *s = "\"abcdef\"";
+    CU_ASSERT_EQUAL(jscan_str((jscan_span){s, s + strlen(s)}, small, sizeof small), -1);
+}
+
+static int i64_of(const char *s, int64_t *v)
+{
+    return jscan_i64((jscan_span){s, s + strlen(s)}, v);
+}
+
+static void test_integers(void)
+{
+    int64_t v = 0;
+    CU_ASSERT(i64_of("0", &v) == 0 && v == 0);
+    CU_ASSERT(i64_of("-0", &v) == 0 && v == 0);
+    CU_ASSERT(i64_of("-1001234567890", &v) == 0 && v == -1001234567890LL);
+    CU_ASSERT(i64_of("9007199254740993", &v) == 0 && v == 9007199254740993LL); /* > 2^53 */
+    CU_ASSERT(i64_of("9223372036854775807", &v) == 0 && v == INT64_MAX);
+    CU_ASSERT(i64_of("-9223372036854775808", &v) == 0 && v == INT64_MIN);
+    static const char *const bad[] = {
+        "9223372036854775808", "-9223372036854775809", "99999999999999999999", "1.0",
+        "1e3", "1E3", "-", "", "01", "+1", "\"1\"", "true", "null", "1 ", " 1", "0x10",
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        v = 42;
+        if (i64_of(bad[i], &v) == 0)
+            printf("\n  accepted bad integer: %s", bad[i]);
+        CU_ASSERT_EQUAL(i64_of(bad[i], &v), -1);
+        CU_ASSERT_EQUAL(v, 42);
+    }
+    CU_ASSERT_EQUAL(jscan_i64((jscan_span){NULL, NULL}, &v), -1);
+}
+
 int main(void)
 {
     if (CU_initialize_registry() != CUE_SUCCESS)
@@ -153,6 +238,8 @@ int main(void)
     CU_add_test(s, "members: top level only, whole names, one pass", test_members);
     CU_add_test(s, "array items", test_items);
     CU_add_test(s, "a cut answer never passes", test_cuts);
+    CU_add_test(s, "strings decoded: escapes, surrogate pairs, refusals", test_strings);
+    CU_add_test(s, "exact 64-bit integers", test_integers);
     CU_basic_set_mode(CU_BRM_VERBOSE);
     CU_basic_run_tests();
     unsigned failed = CU_get_number_of_failures();
