@@ -40,6 +40,13 @@ int jscan_member(const char *p, size_t n, const char *key, jscan_span *out);
 int jscan_members(const char *p, size_t n, const char *const *keys, jscan_span *out,
                   int n_keys);
 
+/* The same lookup in an object inside text a validating call (above)
+ * already checked, e.g. a member's value: skips values by their strings
+ * and brackets without checking the grammar again. On text never
+ * validated the spans may be wrong but never leave [obj.p, obj.end).
+ * Returns how many were found, -1 when obj is not an object. */
+int jscan_members_of(jscan_span obj, const char *const *keys, jscan_span *out, int n_keys);
+
 /* 1 when [p, p + n) is exactly one well-formed JSON object, else 0. */
 int jscan_is_object(const char *p, size_t n);
 

@@ -41,12 +41,11 @@ static bool is_obj(jscan_span v) { return v.p && *v.p == '{'; }
 static bool is_str(jscan_span v) { return v.p && *v.p == '"'; }
 static bool is_true(jscan_span v) { return v.p && *v.p == 't'; }
 
-/* The members keys[0..n) of the object v (out[i] absent: {NULL, NULL}). */
+/* The members keys[0..n) of the object v (out[i] absent: {NULL, NULL}),
+ * inside the update checked whole by its first lookup. */
 static void members(jscan_span v, const char *const *keys, jscan_span *out, int n)
 {
-    if (jscan_members(v.p, (size_t)(v.end - v.p), keys, out, n) < 0)
-        for (int i = 0; i < n; i++) /* cannot happen after the whole check */
-            out[i].p = out[i].end = NULL;
+    jscan_members_of(v, keys, out, n);
 }
 
 /* The string v decoded into the parse's space: 0, or -1 with a reason

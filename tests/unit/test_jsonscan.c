@@ -145,6 +145,36 @@ static void test_cuts(void)
     CU_ASSERT_EQUAL(accepted, 0);
 }
 
+/* jscan_members_of finds in a validated object what jscan_members finds,
+ * and stays inside its span on any text (every cut of every prefix). */
+static void test_members_of(void)
+{
+    const char *obj = "{\"a\":{\"x\":\"}\\\"{\",\"y\":[1,{\"z\":2}]},\"b\" : -12 ,\"c\":\"s\\\\\","
+                      "\"d\":[[],{}],\"e\":true,\"a\":0,\"f\":null}";
+    static const char *const keys[] = {"a", "b", "c", "d", "e", "f", "g"};
+    jscan_span want[7], got[7];
+    size_t n = strlen(obj);
+    CU_ASSERT_EQUAL(jscan_members(obj, n, keys, want, 7), 6);
+    CU_ASSERT_EQUAL(jscan_members_of((jscan_span){obj, obj + n}, keys, got, 7), 6);
+    for (int i = 0; i < 7; i++)
+        CU_ASSERT(want[i].p == got[i].p && want[i].end == got[i].end);
+    /* nested: the member's value as jscan_members found it */
+    static const char *const inner[] = {"y", "x"};
+    CU_ASSERT_EQUAL(jscan_members_of(want[0], inner, got, 2), 2);
+    CU_ASSERT_EQUAL(got[0].end - got[0].p, 11);
+    CU_ASSERT_EQUAL(strncmp(got[1].p, "\"}\\\"{\"", 6), 0);
+    CU_ASSERT_EQUAL(jscan_members_of((jscan_span){"[1]", NULL}, keys, got, 1), -1);
+    /* bounded on text never validated: copies of exactly the cut */
+    for (size_t cut = 0; cut <= n; cut++) {
+        char *c = malloc(cut ? cut : 1);
+        memcpy(c, obj, cut);
+        int r = jscan_members_of((jscan_span){c, c + cut}, keys, got, 7);
+        for (int i = 0; r > 0 && i < 7; i++)
+            CU_ASSERT(!got[i].p || (got[i].p >= c && got[i].end <= c + cut));
+        free(c);
+    }
+}
+
 /* The decoded form of a string literal, or NULL when jscan_str refuses
  * it; out has exactly the room the header promises is enough. */
 static char *decode(const char *lit)
@@ -201,6 +231,40 @@ static void test_strings(void)
     CU_ASSERT_EQUAL(jscan_str((jscan_span){s, s + strlen(s)}, small, sizeof small), -1);
 }
 
+/* Runs of plain bytes: every special byte found at every offset of a
+ * string of every length up to 24. */
+static void test_string_runs(void)
+{
+    static const struct {
+        const char *ins;
+        int ok;
+    } cases[] = {
+        {"\xc3\xa9", 1}, {"\x7f", 1}, {" ", 1}, {"\\n", 1}, {"\\u0416", 1}, {"\\\"", 1},
+        {"\t", 0}, {"\x1f", 0}, {"\x01", 0}, {"\"", 0}, {"\\", 0},
+    };
+    char buf[64];
+    for (int len = 0; len <= 24; len++)
+        for (int at = 0; at <= len; at++)
+            for (size_t c = 0; c < sizeof cases / sizeof *cases; c++) {
+                size_t n = 0;
+                buf[n++] = '"';
+                for (int i = 0; i < at; i++)
+                    buf[n++] = 'a';
+                memcpy(buf + n, cases[c].ins, strlen(cases[c].ins));
+                n += strlen(cases[c].ins);
+                for (int i = at; i < len; i++)
+                    buf[n++] = 'x'; /* after a lone '\\': an unknown escape */
+                buf[n++] = '"';
+                buf[n] = '\0';
+                if (valid(buf) != cases[c].ok)
+                    printf("\n  string run wrong at len %d offset %d: %s", len, at, buf);
+                CU_ASSERT_EQUAL(valid(buf), cases[c].ok);
+                char *d = decode(buf);
+                CU_ASSERT_EQUAL(d != NULL, cases[c].ok);
+                free(d);
+            }
+}
+
 static int i64_of(const char *s, int64_t *v)
 {
     return jscan_i64((jscan_span){s, s + strlen(s)}, v);
@@ -238,7 +302,9 @@ int main(void)
     CU_add_test(s, "members: top level only, whole names, one pass", test_members);
     CU_add_test(s, "array items", test_items);
     CU_add_test(s, "a cut answer never passes", test_cuts);
+    CU_add_test(s, "members of a validated object", test_members_of);
     CU_add_test(s, "strings decoded: escapes, surrogate pairs, refusals", test_strings);
+    CU_add_test(s, "string runs: every special byte at every offset", test_string_runs);
     CU_add_test(s, "exact 64-bit integers", test_integers);
     CU_basic_set_mode(CU_BRM_VERBOSE);
     CU_basic_run_tests();
