@@ -29,8 +29,13 @@ typedef enum ib_io { IB_IO_NONE = 0, IB_IO_WAITING, IB_IO_DONE } ib_io;
 typedef struct ib_item {
     struct ib_item *prev, *next;
     int64_t update_id, chat_id;
-    char *json;          /* the Update as stored */
-    cJSON *tree;         /* its parse from arrival, NULL after a restart */
+    char *json;          /* the Update as stored, NUL-terminated; its
+                          * parse's strings after the NUL (json_buf) */
+    size_t json_len;
+    bool parsed;         /* in holds its parse: from arrival, or from the
+                          * first run after a restart (kept for a deferred
+                          * update's second run) */
+    bm_input in;         /* its strings point into json's buffer */
     ib_io io;
     struct ib_fetch *fetch; /* while IB_IO_WAITING */
     bot_io_res res;      /* IB_IO_DONE: body and error owned (below) */
@@ -99,7 +104,6 @@ static void item_free(ib_item *it)
     if (it->fetch)
         it->fetch->item = NULL; /* its callback finds nothing to answer */
     free(it->json);
-    cJSON_Delete(it->tree);
     free(it->res_body);
     free(it->res_error);
     free(it);
@@ -139,19 +143,37 @@ size_t inbox_pending(const inbox *ib) { return ib->n; }
 int inbox_waiting_io(const inbox *ib) { return ib->n_io; }
 inbox_stats inbox_get_stats(const inbox *ib) { return ib->stats; }
 
-/* Takes json (malloc'd) and tree (may be NULL). */
-static int append(inbox *ib, int64_t update_id, int64_t chat_id, char *json, cJSON *tree)
+/* A copy of text[0..n) NUL-terminated, with room for its parse's strings
+ * after the NUL (tgu_strings: as much again), in one allocation. */
+static char *json_buf(const char *text, size_t n, tgu_strings *strs)
+{
+    char *p = n < SIZE_MAX / 2 - 1 ? malloc(2 * n + 2) : NULL;
+    if (!p)
+        return NULL;
+    memcpy(p, text, n);
+    p[n] = '\0';
+    *strs = (tgu_strings){.p = p + n + 1, .cap = n + 1};
+    return p;
+}
+
+/* Takes json (from json_buf). in: its parse (strings in json's buffer), or
+ * NULL to parse it when it runs. */
+static int append(inbox *ib, int64_t update_id, int64_t chat_id, char *json, size_t len,
+                  const bm_input *in)
 {
     ib_item *it = calloc(1, sizeof *it);
     if (!it) {
         free(json);
-        cJSON_Delete(tree);
         return -1;
     }
     it->update_id = update_id;
     it->chat_id = chat_id;
     it->json = json;
-    it->tree = tree;
+    it->json_len = len;
+    if (in) {
+        it->in = *in;
+        it->parsed = true;
+    }
     it->prev = ib->tail;
     if (ib->tail)
         ib->tail->next = it;
@@ -165,8 +187,10 @@ static int append(inbox *ib, int64_t update_id, int64_t chat_id, char *json, cJS
 
 static int restore_one(void *ud, int64_t update_id, int64_t chat_id, const char *json)
 {
-    char *copy = strdup(json);
-    return copy ? append(ud, update_id, chat_id, copy, NULL) : -1;
+    tgu_strings strs;
+    size_t n = strlen(json);
+    char *copy = json_buf(json, n, &strs);
+    return copy ? append(ud, update_id, chat_id, copy, n, NULL) : -1;
 }
 
 void inbox_defer_sync(inbox *ib, int on) { ib->defer_sync = on != 0; }
@@ -181,65 +205,53 @@ int inbox_restore(inbox *ib)
 
 /* ---- arrival ------------------------------------------------------------- */
 
-/* One update as received: its bytes (not NUL-terminated). */
-typedef struct ib_text {
-    const char *p;
-    size_t n;
-} ib_text;
-
 /* A staged new update (in memory only after the commit). */
 typedef struct ib_new {
     int64_t update_id, chat_id;
-    char *json;
-    cJSON *tree;
+    char *json; /* from json_buf; in's strings after its NUL */
+    size_t len;
+    bm_input in;
 } ib_new;
 
 /* Stores one update inside the open transaction: its bytes as received go
  * to the inbox row, its parse goes along to the handler (parsed once).
  * Returns 1 new (queued in *nw), 0 nothing to queue, -1 storage error. */
-static int put_one(inbox *ib, ib_text t, ib_new *nw, int64_t *max_id)
+static int put_one(inbox *ib, jscan_span t, ib_new *nw, int64_t *max_id)
 {
     char err[256];
     int64_t uid = -1;
-    bm_input in;
-    cJSON *u = cJSON_ParseWithLength(t.p, t.n);
-    tgu_status st = u ? tgu_parse(u, &uid, &in, err, sizeof err) : TGU_ERROR;
+    size_t n = (size_t)(t.end - t.p);
+    tgu_strings strs;
+    char *json = json_buf(t.p, n, &strs);
+    if (!json)
+        return -1;
+    tgu_status st = tgu_parse_text(json, n, &strs, &uid, &nw->in, err, sizeof err);
     if (uid < 0) {
         /* without an id it can be neither confirmed nor de-duplicated */
-        log_warn("inbox", "an update without an integer update_id ignored: %s",
-                 u ? err : "not JSON");
-        cJSON_Delete(u);
+        log_warn("inbox", "an update without an integer update_id ignored: %s", err);
+        free(json);
         return 0;
     }
     if (uid + 1 > *max_id)
         *max_id = uid + 1;
     if (st == TGU_SKIP) {
         log_debug("inbox", "update %" PRId64 ": not a kind this bot handles", uid);
-        cJSON_Delete(u);
+        free(json);
         return 0;
     }
-    char *json = malloc(t.n + 1);
-    if (!json) {
-        cJSON_Delete(u);
-        return -1;
-    }
-    memcpy(json, t.p, t.n);
-    json[t.n] = '\0';
     if (st == TGU_ERROR) {
         log_warn("inbox", "update %" PRId64 " is malformed (%s); dead-lettered", uid, err);
         int rc = store_dead_letter(ib->st, uid, 0, json, err);
         free(json);
-        cJSON_Delete(u);
         if (rc == 1)
             ib->stats.dead++;
         else if (rc == 0)
             ib->stats.duplicates++;
         return rc < 0 ? -1 : 0;
     }
-    int rc = store_inbox_put(ib->st, uid, in.user.chat_id, json);
+    int rc = store_inbox_put(ib->st, uid, nw->in.user.chat_id, json);
     if (rc <= 0) {
         free(json);
-        cJSON_Delete(u);
         if (rc == 0) {
             ib->stats.duplicates++;
             log_info("inbox", "update %" PRId64 " delivered again; ignored (stored or handled "
@@ -248,13 +260,13 @@ static int put_one(inbox *ib, ib_text t, ib_new *nw, int64_t *max_id)
         return rc;
     }
     nw->update_id = uid;
-    nw->chat_id = in.user.chat_id;
+    nw->chat_id = nw->in.user.chat_id;
     nw->json = json;
-    nw->tree = u;
+    nw->len = n;
     return 1;
 }
 
-static int put_texts(inbox *ib, const ib_text *texts, int total, int64_t *next_offset)
+static int put_texts(inbox *ib, const jscan_span *texts, int total, int64_t *next_offset)
 {
     ib_new *nw = calloc(total > 0 ? (size_t)total : 1, sizeof *nw);
     if (!nw)
@@ -285,12 +297,11 @@ static int put_texts(inbox *ib, const ib_text *texts, int total, int64_t *next_o
     if (!ib->defer_sync)
         store_set_durable(ib->st, 0);
     for (int i = 0; i < n; i++) {
-        if (rc == 0 && append(ib, nw[i].update_id, nw[i].chat_id, nw[i].json, nw[i].tree) == 0) {
+        if (rc == 0 && append(ib, nw[i].update_id, nw[i].chat_id, nw[i].json, nw[i].len,
+                              &nw[i].in) == 0)
             ib->stats.stored++;
-        } else if (rc) {
+        else if (rc)
             free(nw[i].json);
-            cJSON_Delete(nw[i].tree);
-        }
     }
     free(nw);
     if (rc) {
@@ -307,19 +318,19 @@ int inbox_put_raw(inbox *ib, const char *json, size_t len, int64_t *next_offset)
 {
     jscan_iter it = jscan_items((jscan_span){json, json + len});
     jscan_span item;
-    ib_text *texts = NULL;
+    jscan_span *texts = NULL;
     int n = 0, cap = 0, rc;
     while ((rc = jscan_next(&it, &item)) == 1) {
         if (n == cap) {
             cap = cap ? 2 * cap : 128;
-            ib_text *v = realloc(texts, (size_t)cap * sizeof *v);
+            jscan_span *v = realloc(texts, (size_t)cap * sizeof *v);
             if (!v) {
                 free(texts);
                 return -1;
             }
             texts = v;
         }
-        texts[n++] = (ib_text){item.p, (size_t)(item.end - item.p)};
+        texts[n++] = item;
     }
     if (rc < 0) {
         free(texts);
@@ -331,39 +342,9 @@ int inbox_put_raw(inbox *ib, const char *json, size_t len, int64_t *next_offset)
     return rc;
 }
 
-int inbox_put_batch(inbox *ib, const cJSON *updates, int64_t *next_offset)
+int inbox_put_updates(inbox *ib, const jscan_span *updates, int n, int64_t *next_offset)
 {
-    int total = cJSON_GetArraySize(updates);
-    ib_text *texts = calloc(total > 0 ? (size_t)total : 1, sizeof *texts);
-    char **printed = calloc(total > 0 ? (size_t)total : 1, sizeof *printed);
-    int n = 0, rc = -1;
-    if (!texts || !printed)
-        goto out;
-    const cJSON *u;
-    cJSON_ArrayForEach(u, updates) {
-        if (!(printed[n] = cJSON_PrintUnformatted(u)))
-            goto out;
-        texts[n] = (ib_text){printed[n], strlen(printed[n])};
-        n++;
-    }
-    rc = put_texts(ib, texts, n, next_offset);
-out:
-    for (int i = 0; i < n; i++)
-        cJSON_free(printed[i]);
-    free(printed);
-    free(texts);
-    return rc;
-}
-
-int inbox_accept(const cJSON *update, void *ud)
-{
-    inbox *ib = ud;
-    char *text = cJSON_PrintUnformatted(update);
-    if (!text)
-        return -1;
-    int rc = put_texts(ib, &(ib_text){text, strlen(text)}, 1, NULL);
-    cJSON_free(text);
-    return rc < 0 ? -1 : 0;
+    return put_texts(ib, updates, n, next_offset);
 }
 
 /* ---- handling ------------------------------------------------------------ */
@@ -555,14 +536,14 @@ static int handle_one(inbox *ib, ib_item *it)
     char err[256];
     /* parsed at arrival; parsed here after a restart (and kept for a
      * deferred update's second run) */
-    if (!it->tree)
-        it->tree = cJSON_Parse(it->json);
-    cJSON *u = it->tree;
-    int64_t uid = -1;
-    bm_input in;
-    tgu_status st = u ? tgu_parse(u, &uid, &in, err, sizeof err) : TGU_ERROR;
-    if (!u)
-        snprintf(err, sizeof err, "the stored JSON does not parse");
+    tgu_status st = TGU_OK;
+    if (!it->parsed) {
+        int64_t uid = -1;
+        tgu_strings strs = {.p = it->json + it->json_len + 1, .cap = it->json_len + 1};
+        st = tgu_parse_text(it->json, it->json_len, &strs, &uid, &it->in, err, sizeof err);
+        it->parsed = st == TGU_OK;
+    }
+    const bm_input in = it->in;
     if (st != TGU_OK) {
         if (st == TGU_SKIP)
             return store_inbox_done(ib->st, it->update_id) ? -1 : 1;

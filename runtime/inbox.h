@@ -2,7 +2,7 @@
  * inbox.h — Telegram updates from arrival to handled, exactly once.
  *
  * Every way an update arrives (long polling, the webhook) goes through
- * inbox_put_batch / inbox_accept: the update is written to the store's
+ * inbox_put_raw / inbox_put_updates: the update is written to the store's
  * inbox table and synced to disk (synchronous=FULL for that commit, or a
  * walsync the caller waits for: inbox_defer_sync) before the caller
  * confirms it to Telegram (the next getUpdates offset, the webhook's 200).
@@ -32,9 +32,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include <cjson/cJSON.h>
-
 #include "bot.h"
+#include "jsonscan.h"
 #include "outq.h"
 #include "tg.h"
 
@@ -74,22 +73,22 @@ void inbox_defer_sync(inbox *ib, int on);
  * many, -1 on a storage error. Call once, first. */
 int inbox_restore(inbox *ib);
 
-/* Stores a getUpdates result (a JSON array of Update objects) in one
- * durable transaction. *next_offset is raised to 1 + the highest update_id
- * seen (also for kinds the bot skips), only when everything is stored.
- * Returns the number of new updates, -1 when nothing could be stored (do
- * not confirm the offset). */
-int inbox_put_batch(inbox *ib, const cJSON *updates, int64_t *next_offset);
-/* The same for getUpdates' result as received (tg's result_raw: the bytes
- * of a JSON array of Update objects): each update is stored as it came and
- * parsed once, by itself. -1 also when json is not an array. */
+/* Stores a getUpdates result as received (tg's result_raw: the bytes of a
+ * JSON array of Update objects) in one durable transaction: each update is
+ * stored as it came and parsed once, by itself, from its text
+ * (tgu_parse_text; the parse is kept for the handler). *next_offset is
+ * raised to 1 + the highest update_id seen (also for kinds the bot skips),
+ * only when everything is stored. Returns the number of new updates, -1
+ * when nothing could be stored (do not confirm the offset), also when json
+ * is not an array. */
 int inbox_put_raw(inbox *ib, const char *json, size_t len, int64_t *next_offset);
 
-/* The entry point for one update (the webhook): ud is the inbox. Returns 0
- * once the update is durable (stored, a duplicate, a kind the bot skips, or
- * dead-lettered as malformed), -1 when it could not be stored (answer so
- * that Telegram delivers it again). The update is borrowed. */
-int inbox_accept(const cJSON *update, void *ud);
+/* The same for n updates' texts (each one JSON object; borrowed for the
+ * call), e.g. the bodies the webhook received. Returns the number of new
+ * updates, -1 when nothing could be stored (answer so that Telegram
+ * delivers them again); otherwise every one is durable (stored, a
+ * duplicate, a kind the bot skips, or dead-lettered as malformed). */
+int inbox_put_updates(inbox *ib, const jscan_span *updates, int n, int64_t *next_offset);
 
 /* Handles every update that may run now, in transactions of up to
  * batch_max, for at most run_budget_ms. Returns how many were handled,

@@ -33,13 +33,21 @@ static const unsigned char plain[256] = {
 #undef R8
 };
 
+/* The first byte at or after p that is not plain (or end). (Eight bytes
+ * at a time cost more than they saved: Telegram's strings are short.) */
+static const char *plain_run(const char *p, const char *end)
+{
+    while (p < end && plain[(unsigned char)*p])
+        p++;
+    return p;
+}
+
 static const char *scan_string(const char *p, const char *end)
 {
     if (p >= end || *p != '"')
         return NULL;
     for (p++; p < end; p++) {
-        while (p < end && plain[(unsigned char)*p])
-            p++;
+        p = plain_run(p, end);
         if (p >= end)
             return NULL;
         unsigned char c = (unsigned char)*p;
@@ -154,13 +162,48 @@ int jscan_member(const char *p, size_t n, const char *key, jscan_span *out)
     return jscan_members(p, n, keys, out, 1);
 }
 
+/* The lengths of up to KEYS_CACHED keys, measured once per lookup rather
+ * than once per member and key (a message is looked up by 28 names). */
+#define KEYS_CACHED 32
+
+static size_t key_len(const char *const *keys, const size_t *lens, int i)
+{
+    return i < KEYS_CACHED ? lens[i] : strlen(keys[i]);
+}
+
+/* Records [k, ke) (a quoted key) with value [v, ve) under the keys it names
+ * that are still unset: the first of each name counts. Returns how many. */
+static int match_key(const char *k, const char *ke, const char *v, const char *ve,
+                     const char *const *keys, const size_t *lens, jscan_span *out, int n_keys)
+{
+    size_t kl = (size_t)(ke - k) - 2;
+    int found = 0;
+    for (int i = 0; i < n_keys; i++) {
+        if (!out[i].p && key_len(keys, lens, i) == kl && !memcmp(k + 1, keys[i], kl)) {
+            out[i].p = v;
+            out[i].end = ve;
+            found++;
+        }
+    }
+    return found;
+}
+
+static void measure_keys(const char *const *keys, size_t *lens, jscan_span *out, int n_keys)
+{
+    for (int i = 0; i < n_keys; i++) {
+        out[i].p = out[i].end = NULL;
+        if (i < KEYS_CACHED)
+            lens[i] = strlen(keys[i]);
+    }
+}
+
 int jscan_members(const char *p, size_t n, const char *const *keys, jscan_span *out,
                   int n_keys)
 {
     const char *end = p + n;
     int found = 0;
-    for (int i = 0; i < n_keys; i++)
-        out[i].p = out[i].end = NULL;
+    size_t lens[KEYS_CACHED];
+    measure_keys(keys, lens, out, n_keys);
     p = skip_ws(p, end);
     if (p >= end || *p != '{')
         return -1;
@@ -176,15 +219,7 @@ int jscan_members(const char *p, size_t n, const char *const *keys, jscan_span *
         p = scan_value(v, end, 2);
         if (!p)
             return -1;
-        /* [k, ke) is the quoted key; the first of each name counts */
-        for (int i = 0; i < n_keys; i++) {
-            size_t klen = strlen(keys[i]);
-            if (!out[i].p && (size_t)(ke - k) == klen + 2 && !memcmp(k + 1, keys[i], klen)) {
-                out[i].p = v;
-                out[i].end = p;
-                found++;
-            }
-        }
+        found += match_key(k, ke, v, p, keys, lens, out, n_keys);
         p = skip_ws(p, end);
         if (p < end && *p == ',') {
             p++;
@@ -193,6 +228,75 @@ int jscan_members(const char *p, size_t n, const char *const *keys, jscan_span *
         if (p >= end || *p != '}')
             return -1;
         return skip_ws(p + 1, end) == end ? found : -1;
+    }
+}
+
+/* The end of the string at p ('"'), in text already validated: no checks
+ * but the bound. */
+static const char *skip_string(const char *p, const char *end)
+{
+    for (p++; p < end; p++) {
+        p = plain_run(p, end);
+        if (p >= end || *p == '"')
+            break;
+        if (*p == '\\')
+            p++; /* the escaped character ("\"" among them) */
+    }
+    return p < end ? p + 1 : end;
+}
+
+/* The end of the value at p in text already validated: strings, brackets
+ * and delimiters only, bounded by end whatever the text. */
+static const char *skip_valid(const char *p, const char *end)
+{
+    if (*p == '"')
+        return skip_string(p, end);
+    if (*p == '{' || *p == '[') {
+        int depth = 0;
+        while (p < end) {
+            char c = *p;
+            if (c == '"') {
+                p = skip_string(p, end);
+                continue;
+            }
+            p++;
+            if (c == '{' || c == '[')
+                depth++;
+            else if ((c == '}' || c == ']') && --depth == 0)
+                return p;
+        }
+        return end;
+    }
+    while (p < end && *p != ',' && *p != '}' && *p != ']' && *p != ' ' && *p != '\t' &&
+           *p != '\n' && *p != '\r')
+        p++;
+    return p;
+}
+
+int jscan_members_of(jscan_span obj, const char *const *keys, jscan_span *out, int n_keys)
+{
+    const char *p = obj.p, *end = obj.end;
+    int found = 0;
+    size_t lens[KEYS_CACHED];
+    measure_keys(keys, lens, out, n_keys);
+    if (!p || p >= end || *p != '{')
+        return -1;
+    for (p++;;) {
+        p = skip_ws(p, end);
+        if (p >= end || *p != '"')
+            return p < end && *p == '}' ? found : -1;
+        const char *k = p, *ke = skip_string(p, end);
+        p = skip_ws(ke, end);
+        if (p >= end || *p != ':')
+            return -1;
+        const char *v = skip_ws(p + 1, end);
+        if (v >= end)
+            return -1;
+        p = skip_valid(v, end);
+        found += match_key(k, ke, v, p, keys, lens, out, n_keys);
+        p = skip_ws(p, end);
+        if (p < end && *p == ',')
+            p++;
     }
 }
 
@@ -244,4 +348,126 @@ int jscan_next(jscan_iter *it, jscan_span *item)
     item->end = e;
     it->p = e;
     return 1;
+}
+
+int jscan_i64(jscan_span v, int64_t *out)
+{
+    const char *p = v.p, *end = v.end;
+    if (!p || p >= end)
+        return -1;
+    bool neg = *p == '-';
+    if (neg)
+        p++;
+    if (p >= end || (*p == '0' && end - p > 1))
+        return -1; /* nothing, or a leading zero (JSON has none) */
+    /* accumulated as a negative number: INT64_MIN has no positive twin */
+    int64_t acc = 0;
+    for (; p < end; p++) {
+        if (!is_digit(*p))
+            return -1; /* a fraction, an exponent or not a number */
+        int d = *p - '0';
+        if (acc < (INT64_MIN + d) / 10)
+            return -1;
+        acc = acc * 10 - d;
+    }
+    if (!neg && acc == INT64_MIN)
+        return -1;
+    *out = neg ? acc : -acc;
+    return 0;
+}
+
+static int hex4(const char *p)
+{
+    int v = 0;
+    for (int i = 0; i < 4; i++) {
+        char c = p[i];
+        v <<= 4;
+        if (is_digit(c))
+            v |= c - '0';
+        else if (c >= 'a' && c <= 'f')
+            v |= c - 'a' + 10;
+        else if (c >= 'A' && c <= 'F')
+            v |= c - 'A' + 10;
+        else
+            return -1;
+    }
+    return v;
+}
+
+/* \uXXXX at p (after the backslash's 'u' is p[-1]); *cp gets the code
+ * point, a surrogate pair taken whole. Returns the end, NULL if invalid. */
+static const char *read_u(const char *p, const char *end, long *cp)
+{
+    int hi = end - p >= 4 ? hex4(p) : -1;
+    if (hi < 0)
+        return NULL;
+    p += 4;
+    if (hi >= 0xDC00 && hi <= 0xDFFF)
+        return NULL; /* a low surrogate first */
+    if (hi >= 0xD800 && hi <= 0xDBFF) {
+        int lo = end - p >= 6 && p[0] == '\\' && p[1] == 'u' ? hex4(p + 2) : -1;
+        if (lo < 0xDC00 || lo > 0xDFFF)
+            return NULL; /* a high surrogate alone */
+        *cp = 0x10000 + (((long)hi - 0xD800) << 10) + (lo - 0xDC00);
+        return p + 6;
+    }
+    *cp = hi;
+    return p;
+}
+
+long jscan_str(jscan_span v, char *out, size_t cap)
+{
+    const char *p = v.p, *end = v.end;
+    if (!p || end - p < 2 || *p != '"' || end[-1] != '"' || cap < (size_t)(end - p) - 1)
+        return -1;
+    end--; /* the closing quote */
+    char *o = out;
+    for (p++; p < end;) {
+        const char *q = plain_run(p, end);
+        memcpy(o, p, (size_t)(q - p));
+        o += q - p;
+        p = q;
+        if (p >= end)
+            break;
+        if (*p != '\\' || end - p < 2)
+            return -1; /* a control character, an inner quote, a cut escape */
+        char c = p[1];
+        p += 2;
+        switch (c) {
+        case '"': *o++ = '"'; break;
+        case '\\': *o++ = '\\'; break;
+        case '/': *o++ = '/'; break;
+        case 'b': *o++ = '\b'; break;
+        case 'f': *o++ = '\f'; break;
+        case 'n': *o++ = '\n'; break;
+        case 'r': *o++ = '\r'; break;
+        case 't': *o++ = '\t'; break;
+        case 'u': {
+            long cp;
+            if (!(p = read_u(p, end, &cp)) || cp == 0)
+                return -1;
+            /* 6 or 12 source bytes always cover the 1-4 written */
+            if (cp < 0x80) {
+                *o++ = (char)cp;
+            } else if (cp < 0x800) {
+                *o++ = (char)(0xC0 | cp >> 6);
+                *o++ = (char)(0x80 | (cp & 0x3F));
+            } else if (cp < 0x10000) {
+                *o++ = (char)(0xE0 | cp >> 12);
+                *o++ = (char)(0x80 | (cp >> 6 & 0x3F));
+                *o++ = (char)(0x80 | (cp & 0x3F));
+            } else {
+                *o++ = (char)(0xF0 | cp >> 18);
+                *o++ = (char)(0x80 | (cp >> 12 & 0x3F));
+                *o++ = (char)(0x80 | (cp >> 6 & 0x3F));
+                *o++ = (char)(0x80 | (cp & 0x3F));
+            }
+            break;
+        }
+        default:
+            return -1;
+        }
+    }
+    *o = '\0';
+    return (long)(o - out);
 }

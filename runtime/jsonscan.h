@@ -8,12 +8,15 @@
  * cJSON does (strings with valid escapes and no control characters,
  * numbers, literals, nesting up to JSCAN_DEPTH) and returns spans into the
  * caller's buffer; anything unexpected is "malformed" and the caller falls
- * back to a full parse for the details.
+ * back to a full parse for the details. jscan_i64 and jscan_str read one
+ * scanned value (an exact integer id, a string decoded into the caller's
+ * space): with them an Update is read from its text (tgupdate.h).
  */
 #ifndef BOTC_JSONSCAN_H
 #define BOTC_JSONSCAN_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #define JSCAN_DEPTH 64
 
@@ -37,6 +40,13 @@ int jscan_member(const char *p, size_t n, const char *key, jscan_span *out);
 int jscan_members(const char *p, size_t n, const char *const *keys, jscan_span *out,
                   int n_keys);
 
+/* The same lookup in an object inside text a validating call (above)
+ * already checked, e.g. a member's value: skips values by their strings
+ * and brackets without checking the grammar again. On text never
+ * validated the spans may be wrong but never leave [obj.p, obj.end).
+ * Returns how many were found, -1 when obj is not an object. */
+int jscan_members_of(jscan_span obj, const char *const *keys, jscan_span *out, int n_keys);
+
 /* 1 when [p, p + n) is exactly one well-formed JSON object, else 0. */
 int jscan_is_object(const char *p, size_t n);
 
@@ -57,5 +67,20 @@ typedef struct jscan_iter {
 
 jscan_iter jscan_items(jscan_span arr);
 int jscan_next(jscan_iter *it, jscan_span *item);
+
+/* The value [v.p, v.end) as an exact integer: an optional '-' and digits,
+ * no fraction, no exponent, within int64_t (Telegram's 64-bit ids).
+ * Returns 0 with *out set, or -1 (*out untouched). */
+int jscan_i64(jscan_span v, int64_t *out);
+
+/* Decodes the string value [v.p, v.end) (its quotes included, as a scan
+ * returned it) into out as UTF-8 with a terminating NUL: \" \\ \/ \b \f
+ * \n \r \t, and \uXXXX (a surrogate pair as one character). Other bytes
+ * are copied as they are. Refuses (-1) what is not a string, an unknown
+ * escape, a lone or broken surrogate, \u0000 (a C string cannot hold it),
+ * a raw control character, and an out too small; cap >= v.end - v.p
+ * always suffices (the decoded text plus its NUL is never longer than the
+ * quoted source). Returns the decoded length. out is the caller's. */
+long jscan_str(jscan_span v, char *out, size_t cap);
 
 #endif

@@ -289,13 +289,13 @@ static bool poll_now(tgb *t)
  * they are (new, duplicates or kinds the bot skips), so each is answered
  * 200; -1 (503, Telegram delivers them again) when stopping or when they
  * could not be stored. */
-static int tgb_take_updates(const cJSON *updates, void *ud)
+static int tgb_take_updates(const jscan_span *updates, int n, void *ud)
 {
     tgb *t = ud;
     if (*t->stop)
         return -1;
     int64_t unused_offset = 0; /* offsets are a polling matter */
-    return inbox_put_batch(t->ib, updates, &unused_offset) < 0 ? -1 : 0;
+    return inbox_put_updates(t->ib, updates, n, &unused_offset) < 0 ? -1 : 0;
 }
 
 /* From the webhook's server thread: end the main loop's wait. */

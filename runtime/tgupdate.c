@@ -8,10 +8,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <cjson/cJSON.h>
+
 #include "jsonscan.h"
 #include "jsonw.h"
 #include "text.h"
-#include "tg.h"
 
 #define TGU_DESC_MAX 256 /* BotCommand.description limit */
 #define TGU_MAX_COMMANDS 100
@@ -25,106 +26,167 @@ static int fail(char *err, size_t errlen, const char *fmt, const char *what)
 
 /* ---- parsing ------------------------------------------------------------ */
 
-/* Message fields that carry user content without text: an `any:` fallback
- * may take them. Everything else in a message (members joining, pins,
- * topic changes, payments, ...) is a service message and skipped. */
-static const char *const other_kinds[] = {
+/* One parse: where strings are decoded to and where a reason goes. The
+ * whole update was validated by its first jscan_members, so every span
+ * below is one well-formed value and its first byte tells its type. */
+typedef struct tgu_px {
+    tgu_strings *s;
+    char *err;
+    size_t errlen;
+} tgu_px;
+
+static bool present(jscan_span v) { return v.p != NULL; }
+static bool is_null(jscan_span v) { return v.p && *v.p == 'n'; }
+static bool is_obj(jscan_span v) { return v.p && *v.p == '{'; }
+static bool is_str(jscan_span v) { return v.p && *v.p == '"'; }
+static bool is_true(jscan_span v) { return v.p && *v.p == 't'; }
+
+/* The members keys[0..n) of the object v (out[i] absent: {NULL, NULL}),
+ * inside the update checked whole by its first lookup. */
+static void members(jscan_span v, const char *const *keys, jscan_span *out, int n)
+{
+    jscan_members_of(v, keys, out, n);
+}
+
+/* The string v decoded into the parse's space: 0, or -1 with a reason
+ * naming `what` (a bad escape, a broken surrogate pair, \u0000). */
+static int str(tgu_px *x, jscan_span v, const char **out, const char *what)
+{
+    tgu_strings *s = x->s;
+    long n = jscan_str(v, s->p + s->len, s->cap - s->len);
+    if (n < 0)
+        return fail(x->err, x->errlen, "%s is not a valid JSON string (a bad escape, a "
+                    "broken surrogate pair or \\u0000)", what);
+    *out = s->p + s->len;
+    s->len += (size_t)n + 1;
+    return 0;
+}
+
+/* Optional string: absent or null -> NULL, a string -> it (0); 1 for
+ * another type (the caller says why); -1 when it does not decode (str
+ * said why). */
+static int opt_str(tgu_px *x, jscan_span v, const char **out, const char *what)
+{
+    *out = NULL;
+    if (!present(v) || is_null(v))
+        return 0;
+    if (!is_str(v))
+        return 1;
+    return str(x, v, out, what);
+}
+
+/* user: {id, is_bot?, first_name?, last_name?, username?, language_code?};
+ * *is_bot (may be NULL) is whether is_bot is true. */
+static int parse_user(tgu_px *x, jscan_span from, bm_user *u, bool *is_bot,
+                      const char *where)
+{
+    static const char *const keys[] = {"id", "is_bot", "first_name", "last_name",
+                                       "username", "language_code"};
+    jscan_span v[6];
+    if (!is_obj(from))
+        return fail(x->err, x->errlen, "%s without a `from` user", where);
+    members(from, keys, v, 6);
+    if (jscan_i64(v[0], &u->id) != 0)
+        return fail(x->err, x->errlen, "%s: from.id is not an integer", where);
+    if (is_bot)
+        *is_bot = is_true(v[1]);
+    int r;
+    if ((r = opt_str(x, v[2], &u->first_name, "from.first_name")) ||
+        (r = opt_str(x, v[3], &u->last_name, "from.last_name")) ||
+        (r = opt_str(x, v[4], &u->username, "from.username")) ||
+        (r = opt_str(x, v[5], &u->language_code, "from.language_code")))
+        return r < 0 ? TGU_ERROR
+                     : fail(x->err, x->errlen, "%s: a name field of `from` is not a string",
+                            where);
+    return 0;
+}
+
+/* chat: {id, ...} */
+static int parse_chat(tgu_px *x, jscan_span chat, int64_t *chat_id, const char *where)
+{
+    static const char *const keys[] = {"id"};
+    jscan_span id;
+    if (!is_obj(chat))
+        return fail(x->err, x->errlen, "%s without a `chat`", where);
+    members(chat, keys, &id, 1);
+    if (jscan_i64(id, chat_id) != 0)
+        return fail(x->err, x->errlen, "%s: chat.id is not an integer", where);
+    return 0;
+}
+
+/* The string member `key` of the object v, or absent when v is not an
+ * object or has no such string. */
+static jscan_span str_member(jscan_span v, const char *key)
+{
+    jscan_span m = {NULL, NULL};
+    if (is_obj(v))
+        members(v, &key, &m, 1);
+    return is_str(m) ? m : (jscan_span){NULL, NULL};
+}
+
+/* The members of a message the parse reads, in one pass: the fixed ones,
+ * then (from M_OTHER on) the fields that carry user content without text,
+ * which an `any:` fallback may take. Everything else in a message (members
+ * joining, pins, topic changes, payments, ...) is a service message and
+ * skipped. */
+enum { M_FROM, M_CHAT, M_ID, M_THREAD, M_TEXT, M_CONTACT, M_VOICE, M_CAPTION, M_OTHER };
+static const char *const message_keys[] = {
+    "from", "chat", "message_id", "message_thread_id", "text", "contact", "voice",
+    "caption",
     "photo", "sticker", "document", "video", "audio", "animation",
     "video_note", "live_photo", "paid_media", "story", "location", "venue",
     "poll", "dice", "game", "checklist", "invoice", "giveaway",
     "web_app_data", "passport_data",
 };
-
-/* Optional string member: absent or null -> NULL, a string -> it, else
- * a type error. */
-static int opt_str(const cJSON *obj, const char *key, const char **out)
-{
-    const cJSON *it = cJSON_GetObjectItemCaseSensitive(obj, key);
-    *out = NULL;
-    if (!it || cJSON_IsNull(it))
-        return 0;
-    if (!cJSON_IsString(it))
-        return -1;
-    *out = it->valuestring;
-    return 0;
-}
-
-/* user: {id, first_name?, last_name?, username?, language_code?} */
-static int parse_user(const cJSON *from, bm_user *u, char *err, size_t errlen,
-                      const char *where)
-{
-    if (!cJSON_IsObject(from))
-        return fail(err, errlen, "%s without a `from` user", where);
-    if (tg_json_i64(from, "id", &u->id) != 0)
-        return fail(err, errlen, "%s: from.id is not an integer", where);
-    if (opt_str(from, "first_name", &u->first_name) ||
-        opt_str(from, "last_name", &u->last_name) ||
-        opt_str(from, "username", &u->username) ||
-        opt_str(from, "language_code", &u->language_code))
-        return fail(err, errlen, "%s: a name field of `from` is not a string", where);
-    return 0;
-}
-
-/* chat: {id, ...} */
-static int parse_chat(const cJSON *msg, int64_t *chat_id, char *err, size_t errlen,
-                      const char *where)
-{
-    const cJSON *chat = cJSON_GetObjectItemCaseSensitive(msg, "chat");
-    if (!cJSON_IsObject(chat))
-        return fail(err, errlen, "%s without a `chat`", where);
-    if (tg_json_i64(chat, "id", chat_id) != 0)
-        return fail(err, errlen, "%s: chat.id is not an integer", where);
-    return 0;
-}
+#define N_MESSAGE_KEYS ((int)(sizeof message_keys / sizeof message_keys[0]))
 
 /* message -> TEXT | CONTACT | VOICE | OTHER, service messages skipped */
-static tgu_status parse_message(const cJSON *msg, bm_input *in, char *err, size_t errlen)
+static tgu_status parse_message(tgu_px *x, jscan_span msg, bm_input *in)
 {
-    if (!cJSON_IsObject(msg))
-        return fail(err, errlen, "%s is not an object", "message");
-    if (parse_user(cJSON_GetObjectItemCaseSensitive(msg, "from"), &in->user, err,
-                   errlen, "message"))
+    jscan_span v[N_MESSAGE_KEYS];
+    if (!is_obj(msg))
+        return fail(x->err, x->errlen, "%s is not an object", "message");
+    members(msg, message_keys, v, N_MESSAGE_KEYS);
+    if (parse_user(x, v[M_FROM], &in->user, &in->from_bot, "message"))
         return TGU_ERROR;
-    if (parse_chat(msg, &in->user.chat_id, err, errlen, "message"))
+    if (parse_chat(x, v[M_CHAT], &in->user.chat_id, "message"))
         return TGU_ERROR;
     /* what operator handoff routes by (runtime/handoff.h); absent = 0 */
-    tg_json_i64(msg, "message_id", &in->msg_id);
-    tg_json_i64(msg, "message_thread_id", &in->thread_id);
-    in->from_bot = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(
-        cJSON_GetObjectItemCaseSensitive(msg, "from"), "is_bot"));
+    jscan_i64(v[M_ID], &in->msg_id);
+    jscan_i64(v[M_THREAD], &in->thread_id);
 
-    const cJSON *it;
-    if ((it = cJSON_GetObjectItemCaseSensitive(msg, "text"))) {
-        if (!cJSON_IsString(it))
-            return fail(err, errlen, "%s is not a string", "message.text");
+    if (present(v[M_TEXT])) {
+        if (!is_str(v[M_TEXT]))
+            return fail(x->err, x->errlen, "%s is not a string", "message.text");
         in->kind = BM_IN_TEXT;
-        in->text = it->valuestring;
-        return TGU_OK;
+        return str(x, v[M_TEXT], &in->text, "message.text") ? TGU_ERROR : TGU_OK;
     }
-    if ((it = cJSON_GetObjectItemCaseSensitive(msg, "contact"))) {
-        const char *phone = tg_json_str(it, "phone_number");
-        if (!cJSON_IsObject(it) || !phone)
-            return fail(err, errlen, "%s without a phone_number string", "message.contact");
-        const cJSON *uid = cJSON_GetObjectItemCaseSensitive(it, "user_id");
-        if (uid && tg_json_i64(it, "user_id", &in->contact_user_id) != 0)
-            return fail(err, errlen, "%s is not an integer", "message.contact.user_id");
+    if (present(v[M_CONTACT])) {
+        static const char *const ckeys[] = {"phone_number", "user_id"};
+        jscan_span c[2] = {{NULL, NULL}, {NULL, NULL}};
+        if (is_obj(v[M_CONTACT]))
+            members(v[M_CONTACT], ckeys, c, 2);
+        if (!is_str(c[0]))
+            return fail(x->err, x->errlen, "%s without a phone_number string", "message.contact");
+        if (present(c[1]) && jscan_i64(c[1], &in->contact_user_id) != 0)
+            return fail(x->err, x->errlen, "%s is not an integer", "message.contact.user_id");
         in->kind = BM_IN_CONTACT;
-        in->text = phone;
-        return TGU_OK;
+        return str(x, c[0], &in->text, "message.contact.phone_number") ? TGU_ERROR : TGU_OK;
     }
-    if ((it = cJSON_GetObjectItemCaseSensitive(msg, "voice"))) {
-        const char *fid = tg_json_str(it, "file_id");
-        if (!cJSON_IsObject(it) || !fid)
-            return fail(err, errlen, "%s without a file_id string", "message.voice");
+    if (present(v[M_VOICE])) {
+        jscan_span fid = str_member(v[M_VOICE], "file_id");
+        if (!present(fid))
+            return fail(x->err, x->errlen, "%s without a file_id string", "message.voice");
         in->kind = BM_IN_VOICE;
-        in->text = fid;
-        return TGU_OK;
+        return str(x, fid, &in->text, "message.voice.file_id") ? TGU_ERROR : TGU_OK;
     }
-    for (size_t i = 0; i < sizeof other_kinds / sizeof other_kinds[0]; i++) {
-        if (cJSON_GetObjectItemCaseSensitive(msg, other_kinds[i])) {
+    for (int i = M_OTHER; i < N_MESSAGE_KEYS; i++) {
+        if (present(v[i])) {
             const char *cap;
-            if (opt_str(msg, "caption", &cap))
-                return fail(err, errlen, "%s is not a string", "message.caption");
+            int r = opt_str(x, v[M_CAPTION], &cap, "message.caption");
+            if (r)
+                return r < 0 ? TGU_ERROR
+                             : fail(x->err, x->errlen, "%s is not a string", "message.caption");
             in->kind = BM_IN_OTHER;
             in->text = cap ? cap : "";
             return TGU_OK;
@@ -134,56 +196,66 @@ static tgu_status parse_message(const cJSON *msg, bm_input *in, char *err, size_
 }
 
 /* callback_query {id, from, message{message_id, chat}, data} -> CALLBACK */
-static tgu_status parse_callback(const cJSON *cq, bm_input *in, char *err, size_t errlen)
+static tgu_status parse_callback(tgu_px *x, jscan_span cq, bm_input *in)
 {
-    if (!cJSON_IsObject(cq))
-        return fail(err, errlen, "%s is not an object", "callback_query");
-    const char *id = tg_json_str(cq, "id");
-    if (!id)
-        return fail(err, errlen, "%s without an id string", "callback_query");
-    if (parse_user(cJSON_GetObjectItemCaseSensitive(cq, "from"), &in->user, err,
-                   errlen, "callback_query"))
+    static const char *const keys[] = {"id", "from", "data", "message"};
+    jscan_span v[4];
+    if (!is_obj(cq))
+        return fail(x->err, x->errlen, "%s is not an object", "callback_query");
+    members(cq, keys, v, 4);
+    if (!is_str(v[0]))
+        return fail(x->err, x->errlen, "%s without an id string", "callback_query");
+    if (parse_user(x, v[1], &in->user, NULL, "callback_query"))
         return TGU_ERROR;
-    const cJSON *data = cJSON_GetObjectItemCaseSensitive(cq, "data");
-    if (!data)
+    if (!present(v[2]))
         return TGU_SKIP; /* a game button: nothing in the spec presses it */
-    if (!cJSON_IsString(data))
-        return fail(err, errlen, "%s is not a string", "callback_query.data");
-    const cJSON *msg = cJSON_GetObjectItemCaseSensitive(cq, "message");
-    if (!msg)
+    if (!is_str(v[2]))
+        return fail(x->err, x->errlen, "%s is not a string", "callback_query.data");
+    if (!present(v[3]))
         return TGU_SKIP; /* a button under an inline-mode message: no chat */
-    if (!cJSON_IsObject(msg))
-        return fail(err, errlen, "%s is not an object", "callback_query.message");
-    if (parse_chat(msg, &in->user.chat_id, err, errlen, "callback_query.message"))
+    if (!is_obj(v[3]))
+        return fail(x->err, x->errlen, "%s is not an object", "callback_query.message");
+    static const char *const mkeys[] = {"chat", "message_id"};
+    jscan_span m[2];
+    members(v[3], mkeys, m, 2);
+    if (parse_chat(x, m[0], &in->user.chat_id, "callback_query.message"))
         return TGU_ERROR;
-    if (tg_json_i64(msg, "message_id", &in->message_id) != 0)
-        return fail(err, errlen, "%s is not an integer", "callback_query.message.message_id");
+    if (jscan_i64(m[1], &in->message_id) != 0)
+        return fail(x->err, x->errlen, "%s is not an integer",
+                    "callback_query.message.message_id");
     in->kind = BM_IN_CALLBACK;
-    in->text = data->valuestring;
-    in->callback_id = id;
+    if (str(x, v[0], &in->callback_id, "callback_query.id") ||
+        str(x, v[2], &in->text, "callback_query.data"))
+        return TGU_ERROR;
     return TGU_OK;
 }
 
-tgu_status tgu_parse(const cJSON *update, int64_t *update_id, bm_input *in,
-                     char *err, size_t errlen)
+tgu_status tgu_parse_text(const char *json, size_t n, tgu_strings *owned,
+                          int64_t *update_id, bm_input *in, char *err, size_t errlen)
 {
+    static const char *const keys[] = {"update_id", "message", "callback_query"};
+    jscan_span v[3];
+    tgu_px x = {.s = owned, .err = err, .errlen = errlen};
     if (err && errlen)
         err[0] = '\0';
     memset(in, 0, sizeof *in);
     in->text = "";
-    if (!cJSON_IsObject(update))
+    owned->len = 0;
+    /* one pass checks the whole text and finds the top-level members */
+    if (!json || jscan_members(json, n, keys, v, 3) < 0)
         return fail(err, errlen, "%s is not a JSON object", "update");
     int64_t uid;
-    if (tg_json_i64(update, "update_id", &uid) != 0)
+    if (jscan_i64(v[0], &uid) != 0)
         return fail(err, errlen, "%s without an integer update_id", "update");
     *update_id = uid;
+    if (owned->cap < n)
+        return fail(err, errlen, "%s", "no room for the update's strings");
 
     tgu_status st;
-    const cJSON *it;
-    if ((it = cJSON_GetObjectItemCaseSensitive(update, "message")))
-        st = parse_message(it, in, err, errlen);
-    else if ((it = cJSON_GetObjectItemCaseSensitive(update, "callback_query")))
-        st = parse_callback(it, in, err, errlen);
+    if (present(v[1]))
+        st = parse_message(&x, v[1], in);
+    else if (present(v[2]))
+        st = parse_callback(&x, v[2], in);
     else
         st = TGU_SKIP; /* edited_message, channel_post, my_chat_member, ... */
     if (st != TGU_OK) {

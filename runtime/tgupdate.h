@@ -2,15 +2,15 @@
  * tgupdate.h — between Telegram's JSON and the machine: an Update object
  * becomes a bm_input; a bm_effect becomes the Bot API calls that deliver it.
  *
- * Pure functions over cJSON: no I/O, so every mapping is unit-tested.
+ * Pure functions: no I/O, so every mapping is unit-tested. An update is
+ * read from its JSON text as it arrived (runtime/jsonscan.h: no tree, no
+ * allocation).
  */
 #ifndef BOTC_TGUPDATE_H
 #define BOTC_TGUPDATE_H
 
 #include <stddef.h>
 #include <stdint.h>
-
-#include <cjson/cJSON.h>
 
 #include "machine.h"
 
@@ -24,7 +24,18 @@ typedef enum tgu_status {
                        chat member changes, service messages, ...) */
 } tgu_status;
 
-/* Parses one Update object.
+/* Space the strings of a parsed update are decoded into: p[0..cap) is the
+ * caller's (e.g. the tail of the buffer holding the update's text, freed
+ * with it); len is how much the last parse used. cap >= the text's length
+ * is always enough (a decoded string plus its NUL is shorter than its
+ * quoted source). */
+typedef struct tgu_strings {
+    char *p;
+    size_t cap, len;
+} tgu_strings;
+
+/* Parses one Update from its JSON text json[0..n) (need not be
+ * NUL-terminated; must be exactly one object, blanks around it allowed).
  *   message + text                 -> BM_IN_TEXT
  *   message + contact              -> BM_IN_CONTACT (text = phone_number,
  *                                     contact_user_id = contact.user_id or 0)
@@ -37,10 +48,20 @@ typedef enum tgu_status {
  * *update_id is set whenever the update carries one, also for SKIP and for
  * most errors, so the caller can move its offset past it; it is left
  * untouched when the update has no usable update_id.
- * Strings in *in are borrowed from `update` and live as long as it does.
- * On TGU_ERROR a reason is written into err. */
-tgu_status tgu_parse(const cJSON *update, int64_t *update_id, bm_input *in,
-                     char *err, size_t errlen);
+ * Ids are exact int64 integers: a fraction, an exponent or a value out of
+ * range is "not an integer". Strings the bot reads (text, data, caption,
+ * names, language_code, callback id, phone_number, file_id) are unescaped
+ * into owned->p, \uXXXX surrogate pairs included; *in points there (or to
+ * static ""), so *in lives as long as that space and is not touched by
+ * another parse into it. A bad escape, a lone or broken surrogate or \u0000
+ * in one of them is an error; strings the bot does not read are only
+ * checked against the JSON grammar. Keys are matched as written (Telegram
+ * escapes none); of duplicate keys the first counts. Other members, known
+ * or not, are skipped. Text that is not one well-formed JSON object is an
+ * error ("update is not a JSON object"). On TGU_ERROR a reason is written
+ * into err. */
+tgu_status tgu_parse_text(const char *json, size_t n, tgu_strings *owned,
+                          int64_t *update_id, bm_input *in, char *err, size_t errlen);
 
 /* One Bot API call to make. */
 typedef struct tgu_call {

@@ -6,8 +6,9 @@
  *   1st call  headers only: path, method, secret and Content-Length are
  *             checked; a failure is answered now (the body is never read).
  *   body      chunks are appended up to max_body (then only counted).
- *   last call the body is parsed; a good update is queued, the connection
- *             suspended and the main loop woken.
+ *   last call the body is checked (a scan, runtime/jsonscan.h); a good
+ *             update is queued, the connection suspended and the main
+ *             loop woken.
  *   resumed   after wh_drain set the verdict: the answer is queued.
  * A request's `wreq` belongs to its connection (freed in on_completed);
  * while queued or suspended only the main loop reads its update, and the
@@ -30,7 +31,6 @@
 #include <microhttpd.h>
 
 #include "log.h"
-#include "tg.h"
 
 #define WH_MAX_BODY_DEFAULT ((size_t)1 << 20)
 #define WH_TIMEOUT_DEFAULT 10
@@ -48,7 +48,8 @@ typedef struct wreq {
     char *body;
     size_t len, cap;
     bool too_big;
-    cJSON *update;              /* parsed; read by the main loop while queued */
+    /* body[0..len): the update's text once checked; read by the main
+     * loop while queued */
 } wreq;
 
 struct wh_server {
@@ -304,16 +305,14 @@ static unsigned check_headers(wh_server *s, struct MHD_Connection *conn, const c
     return 0;
 }
 
-/* The body as an update: a JSON object with an integral update_id. */
-static cJSON *parse_update(const wreq *rq)
+/* Whether the body is an update: one well-formed JSON object with an
+ * integral update_id (checked by a scan; the inbox parses it). */
+static bool is_update(const wreq *rq)
 {
-    cJSON *j = rq->len ? cJSON_ParseWithLength(rq->body, rq->len) : NULL;
-    int64_t id;
-    if (!cJSON_IsObject(j) || tg_json_i64(j, "update_id", &id) != 0) {
-        cJSON_Delete(j);
-        return NULL;
-    }
-    return j;
+    jscan_span id;
+    int64_t v;
+    return rq->len && jscan_member(rq->body, rq->len, "update_id", &id) == 1 &&
+           jscan_i64(id, &v) == 0;
 }
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
@@ -366,10 +365,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
             count(s, &s->st.too_large);
             return answer(conn, MHD_HTTP_CONTENT_TOO_LARGE, "Request Entity Too Large\n");
         }
-        rq->update = parse_update(rq);
-        free(rq->body);
-        rq->body = NULL;
-        if (!rq->update) {
+        if (!is_update(rq)) {
             count(s, &s->st.bad_request);
             log_warn("webhook", "a request body that is not an update (JSON object with "
                      "update_id) answered 400");
@@ -420,7 +416,6 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
         pthread_mutex_unlock(&s->mu);
     }
     free(rq->body);
-    cJSON_Delete(rq->update);
     free(rq);
     *con_cls = NULL;
 }
@@ -584,7 +579,8 @@ int wh_drain(wh_server *s, int max, wh_accept_fn accept, void *ud)
         if (!rq)
             break;
         /* the server thread leaves a queued request alone until resumed */
-        int status = accept(rq->update, ud) == 0 ? MHD_HTTP_OK : MHD_HTTP_SERVICE_UNAVAILABLE;
+        int status = accept(rq->body, rq->len, ud) == 0 ? MHD_HTTP_OK
+                                                        : MHD_HTTP_SERVICE_UNAVAILABLE;
         pthread_mutex_lock(&s->mu);
         rq->status = status;
         rq->state = W_DONE;
@@ -618,18 +614,14 @@ int wh_drain_batch(wh_server *s, int max, wh_batch_fn accept_batch, void *ud)
     pthread_mutex_unlock(&s->mu);
     if (!n)
         return 0;
-    /* references: the updates stay owned by their requests */
-    cJSON *arr = cJSON_CreateArray();
-    bool ok = arr != NULL;
-    for (wreq *rq = first; ok && rq; rq = rq->next) {
-        cJSON *ref = cJSON_CreateObjectReference(rq->update->child);
-        if (!ref || !cJSON_AddItemToArray(arr, ref)) {
-            cJSON_Delete(ref);
-            ok = false;
-        }
-    }
-    int status = ok && accept_batch(arr, ud) == 0 ? MHD_HTTP_OK : MHD_HTTP_SERVICE_UNAVAILABLE;
-    cJSON_Delete(arr); /* frees the references only */
+    /* the texts stay owned by their requests */
+    jscan_span *texts = malloc((size_t)n * sizeof *texts);
+    int k = 0;
+    for (wreq *rq = first; texts && rq; rq = rq->next)
+        texts[k++] = (jscan_span){rq->body, rq->body + rq->len};
+    int status = texts && accept_batch(texts, n, ud) == 0 ? MHD_HTTP_OK
+                                                          : MHD_HTTP_SERVICE_UNAVAILABLE;
+    free(texts);
     pthread_mutex_lock(&s->mu);
     for (wreq *rq = first, *next; rq; rq = next) {
         next = rq->next;

@@ -34,6 +34,8 @@
 
 #include <cjson/cJSON.h>
 
+#include "jsonscan.h"
+
 #define WH_SECRET_MAX 256          /* Telegram: 1..256 of A-Z a-z 0-9 _ - */
 #define WH_SECRET_RANDOM_LEN 48    /* length of a generated secret */
 #define WH_LISTEN_DEFAULT "127.0.0.1:8080"
@@ -90,11 +92,12 @@ void wh_free(wh_server *s);
 /* The bound port (useful with port 0). */
 uint16_t wh_port(const wh_server *s);
 
-/* What the main loop does with one update: return 0 once it is durable
- * (handled, or stored to be handled) — the sender gets 200 — or -1 when it
- * could not be taken now — 503, and Telegram delivers it again. The update
- * is borrowed for the call. */
-typedef int (*wh_accept_fn)(const cJSON *update, void *ud);
+/* What the main loop does with one update (its JSON text json[0..len), the
+ * request body as received, not NUL-terminated): return 0 once it is
+ * durable (handled, or stored to be handled) — the sender gets 200 — or -1
+ * when it could not be taken now — 503, and Telegram delivers it again.
+ * The text is borrowed for the call. */
+typedef int (*wh_accept_fn)(const char *json, size_t len, void *ud);
 
 /* Takes up to max (<= 0: all) waiting updates in arrival order, runs
  * accept on each and answers its request. Call from the main loop only.
@@ -102,10 +105,11 @@ typedef int (*wh_accept_fn)(const cJSON *update, void *ud);
 int wh_drain(wh_server *s, int max, wh_accept_fn accept, void *ud);
 
 /* The batch form: takes up to max (<= 0: all) waiting updates and passes
- * them to accept_batch as one JSON array (of references: borrowed, valid
- * for the call), so one durable commit covers them all; its verdict (0 or
- * -1 as above) answers every one of them. Returns how many were taken. */
-typedef int (*wh_batch_fn)(const cJSON *updates, void *ud);
+ * them to accept_batch as n texts in arrival order (the request bodies:
+ * borrowed, valid for the call), so one durable commit covers them all;
+ * its verdict (0 or -1 as above) answers every one of them. Returns how
+ * many were taken. */
+typedef int (*wh_batch_fn)(const jscan_span *updates, int n, void *ud);
 int wh_drain_batch(wh_server *s, int max, wh_batch_fn accept_batch, void *ud);
 
 /* Updates waiting for wh_drain. Thread-safe. */

@@ -3,6 +3,7 @@
  * what they accept and refuse, member lookup, array walking, and that no
  * cut of a real Bot API answer passes for an accepted call.
  */
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -144,6 +145,154 @@ static void test_cuts(void)
     CU_ASSERT_EQUAL(accepted, 0);
 }
 
+/* jscan_members_of finds in a validated object what jscan_members finds,
+ * and stays inside its span on any text (every cut of every prefix). */
+static void test_members_of(void)
+{
+    const char *obj = "{\"a\":{\"x\":\"}\\\"{\",\"y\":[1,{\"z\":2}]},\"b\" : -12 ,\"c\":\"s\\\\\","
+                      "\"d\":[[],{}],\"e\":true,\"a\":0,\"f\":null}";
+    static const char *const keys[] = {"a", "b", "c", "d", "e", "f", "g"};
+    jscan_span want[7], got[7];
+    size_t n = strlen(obj);
+    CU_ASSERT_EQUAL(jscan_members(obj, n, keys, want, 7), 6);
+    CU_ASSERT_EQUAL(jscan_members_of((jscan_span){obj, obj + n}, keys, got, 7), 6);
+    for (int i = 0; i < 7; i++)
+        CU_ASSERT(want[i].p == got[i].p && want[i].end == got[i].end);
+    /* nested: the member's value as jscan_members found it */
+    static const char *const inner[] = {"y", "x"};
+    CU_ASSERT_EQUAL(jscan_members_of(want[0], inner, got, 2), 2);
+    CU_ASSERT_EQUAL(got[0].end - got[0].p, 11);
+    CU_ASSERT_EQUAL(strncmp(got[1].p, "\"}\\\"{\"", 6), 0);
+    CU_ASSERT_EQUAL(jscan_members_of((jscan_span){"[1]", NULL}, keys, got, 1), -1);
+    /* bounded on text never validated: copies of exactly the cut */
+    for (size_t cut = 0; cut <= n; cut++) {
+        char *c = malloc(cut ? cut : 1);
+        memcpy(c, obj, cut);
+        int r = jscan_members_of((jscan_span){c, c + cut}, keys, got, 7);
+        for (int i = 0; r > 0 && i < 7; i++)
+            CU_ASSERT(!got[i].p || (got[i].p >= c && got[i].end <= c + cut));
+        free(c);
+    }
+}
+
+/* The decoded form of a string literal, or NULL when jscan_str refuses
+ * it; out has exactly the room the header promises is enough. */
+static char *decode(const char *lit)
+{
+    size_t n = strlen(lit);
+    char *out = malloc(n > 1 ? n - 1 : 1);
+    if (!out || jscan_str((jscan_span){lit, lit + n}, out, n > 1 ? n - 1 : 0) < 0) {
+        free(out);
+        return NULL;
+    }
+    return out;
+}
+
+static void test_strings(void)
+{
+    static const char *const pairs[][2] = {
+        {"\"\"", ""},
+        {"\"plain\"", "plain"},
+        {"\"\\\"\\\\\\/\\b\\f\\n\\r\\t\"", "\"\\/\b\f\n\r\t"},
+        {"\"\\u0041\\u00e9\\u0416\\u20ac\"", "A\xc3\xa9\xd0\x96\xe2\x82\xac"},
+        {"\"\\ud83d\\ude97\"", "\xf0\x9f\x9a\x97"},
+        {"\"\\uD83D\\uDE00x\"", "\xf0\x9f\x98\x80x"},
+        {"\"\\udbff\\udfff\"", "\xf4\x8f\xbf\xbf"}, /* U+10FFFF */
+        {"\"\\u007f\\u0080\\u07ff\\u0800\\uffff\"", "\x7f\xc2\x80\xdf\xbf\xe0\xa0\x80\xef\xbf\xbf"},
+        {"\"\xd0\x96 raw\"", "\xd0\x96 raw"},
+    };
+    for (size_t i = 0; i < sizeof pairs / sizeof *pairs; i++) {
+        char *got = decode(pairs[i][0]);
+        if (!got || strcmp(got, pairs[i][1]))
+            printf("\n  %s decoded wrong", pairs[i][0]);
+        CU_ASSERT_PTR_NOT_NULL(got);
+        CU_ASSERT(got && !strcmp(got, pairs[i][1]));
+        /* cJSON, the reference, agrees */
+        cJSON *ref = cJSON_Parse(pairs[i][0]);
+        CU_ASSERT(got && cJSON_IsString(ref) && !strcmp(ref->valuestring, got));
+        cJSON_Delete(ref);
+        free(got);
+    }
+    static const char *const bad[] = {
+        "\"\\ud83d\"", "\"\\ud83dx\"", "\"\\ude00\"", "\"\\ud83d\\u0041\"",
+        "\"\\ud83d\\ud83d\"", "\"\\ud83d\\n\"", "\"\\u0000\"", "\"\\x\"", "\"\\u12\"",
+        "\"\\u12g4\"", "\"a\tb\"", "\"a\"b\"", "\"abc", "abc\"", "\"", "", "12", "\"\\\"",
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        char *got = decode(bad[i]);
+        if (got)
+            printf("\n  accepted bad string: %s", bad[i]);
+        CU_ASSERT_PTR_NULL(got);
+        free(got);
+    }
+    /* too little room is refused, never overrun */
+    char small[4];
+    const char *s = "\"abcdef\"";
+    CU_ASSERT_EQUAL(jscan_str((jscan_span){s, s + strlen(s)}, small, sizeof small), -1);
+}
+
+/* Runs of plain bytes: every special byte found at every offset of a
+ * string of every length up to 24. */
+static void test_string_runs(void)
+{
+    static const struct {
+        const char *ins;
+        int ok;
+    } cases[] = {
+        {"\xc3\xa9", 1}, {"\x7f", 1}, {" ", 1}, {"\\n", 1}, {"\\u0416", 1}, {"\\\"", 1},
+        {"\t", 0}, {"\x1f", 0}, {"\x01", 0}, {"\"", 0}, {"\\", 0},
+    };
+    char buf[64];
+    for (int len = 0; len <= 24; len++)
+        for (int at = 0; at <= len; at++)
+            for (size_t c = 0; c < sizeof cases / sizeof *cases; c++) {
+                size_t n = 0;
+                buf[n++] = '"';
+                for (int i = 0; i < at; i++)
+                    buf[n++] = 'a';
+                memcpy(buf + n, cases[c].ins, strlen(cases[c].ins));
+                n += strlen(cases[c].ins);
+                for (int i = at; i < len; i++)
+                    buf[n++] = 'x'; /* after a lone '\\': an unknown escape */
+                buf[n++] = '"';
+                buf[n] = '\0';
+                if (valid(buf) != cases[c].ok)
+                    printf("\n  string run wrong at len %d offset %d: %s", len, at, buf);
+                CU_ASSERT_EQUAL(valid(buf), cases[c].ok);
+                char *d = decode(buf);
+                CU_ASSERT_EQUAL(d != NULL, cases[c].ok);
+                free(d);
+            }
+}
+
+static int i64_of(const char *s, int64_t *v)
+{
+    return jscan_i64((jscan_span){s, s + strlen(s)}, v);
+}
+
+static void test_integers(void)
+{
+    int64_t v = 0;
+    CU_ASSERT(i64_of("0", &v) == 0 && v == 0);
+    CU_ASSERT(i64_of("-0", &v) == 0 && v == 0);
+    CU_ASSERT(i64_of("-1001234567890", &v) == 0 && v == -1001234567890LL);
+    CU_ASSERT(i64_of("9007199254740993", &v) == 0 && v == 9007199254740993LL); /* > 2^53 */
+    CU_ASSERT(i64_of("9223372036854775807", &v) == 0 && v == INT64_MAX);
+    CU_ASSERT(i64_of("-9223372036854775808", &v) == 0 && v == INT64_MIN);
+    static const char *const bad[] = {
+        "9223372036854775808", "-9223372036854775809", "99999999999999999999", "1.0",
+        "1e3", "1E3", "-", "", "01", "+1", "\"1\"", "true", "null", "1 ", " 1", "0x10",
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        v = 42;
+        if (i64_of(bad[i], &v) == 0)
+            printf("\n  accepted bad integer: %s", bad[i]);
+        CU_ASSERT_EQUAL(i64_of(bad[i], &v), -1);
+        CU_ASSERT_EQUAL(v, 42);
+    }
+    CU_ASSERT_EQUAL(jscan_i64((jscan_span){NULL, NULL}, &v), -1);
+}
+
 int main(void)
 {
     if (CU_initialize_registry() != CUE_SUCCESS)
@@ -153,6 +302,10 @@ int main(void)
     CU_add_test(s, "members: top level only, whole names, one pass", test_members);
     CU_add_test(s, "array items", test_items);
     CU_add_test(s, "a cut answer never passes", test_cuts);
+    CU_add_test(s, "members of a validated object", test_members_of);
+    CU_add_test(s, "strings decoded: escapes, surrogate pairs, refusals", test_strings);
+    CU_add_test(s, "string runs: every special byte at every offset", test_string_runs);
+    CU_add_test(s, "exact 64-bit integers", test_integers);
     CU_basic_set_mode(CU_BRM_VERBOSE);
     CU_basic_run_tests();
     unsigned failed = CU_get_number_of_failures();

@@ -1,8 +1,9 @@
 /*
- * test_tgupdate.c — Update JSON -> bm_input (cases in
- * tests/unit/data/tgupdate/updates.json), effects -> Bot API calls, and
- * setMyCommands per language.
+ * test_tgupdate.c — Update JSON text -> bm_input (cases in
+ * tests/unit/data/tgupdate/updates.json and texts.txt), effects -> Bot API
+ * calls, and setMyCommands per language.
  */
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,6 +18,7 @@
 #include "tgupdate.h"
 
 #define UPDATES_FILE "tests/unit/data/tgupdate/updates.json"
+#define TEXTS_FILE "tests/unit/data/tgupdate/texts.txt"
 
 
 static char *read_file(const char *path)
@@ -85,6 +87,90 @@ static void check_str(const cJSON *exp, const char *key, const char *got, const 
     CHECK_CASE(got && strcmp(got, e->valuestring) == 0, name, msg);
 }
 
+static void check_bool(const cJSON *exp, const char *key, bool got, const char *name)
+{
+    const cJSON *e = cJSON_GetObjectItemCaseSensitive(exp, key);
+    if (!e)
+        return;
+    char msg[120];
+    snprintf(msg, sizeof msg, "%s: want %d got %d", key, cJSON_IsTrue(e), got);
+    CHECK_CASE(cJSON_IsTrue(e) == got, name, msg);
+}
+
+/* A string of *in lies in the owned space (or is the static ""). */
+static bool owned_or_empty(const char *str, const tgu_strings *s)
+{
+    return !str || (str >= s->p && str < s->p + s->cap) || (str[0] == '\0');
+}
+
+/* Parses json[0..n) with exactly n bytes of owned space (the bound the
+ * header promises is enough: ASan catches a write past it) and compares
+ * with exp: {status, update_id (null: untouched), error_has, kind, text,
+ * user_id, chat_id, contact_user_id, message_id, msg_id, thread_id,
+ * from_bot, callback_id, first_name, last_name, username,
+ * language_code}. */
+static void check_case(const char *name, const char *json, size_t n, const cJSON *exp)
+{
+    const char *status = tg_json_str(exp, "status");
+    int64_t uid = -777;
+    bm_input in;
+    char err[256];
+    /* a copy of just n bytes: the parse must not read past them */
+    char *text = malloc(n ? n : 1);
+    char *space = malloc(n ? n : 1);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(text);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(space);
+    memcpy(text, json, n);
+    tgu_strings owned = {.p = space, .cap = n};
+    tgu_status st = tgu_parse_text(text, n, &owned, &uid, &in, err, sizeof err);
+
+    const char *got_status = st == TGU_OK ? "ok" : st == TGU_SKIP ? "skip" : "error";
+    char msg[400];
+    snprintf(msg, sizeof msg, "status: want %s got %s (%s)", status, got_status, err);
+    CHECK_CASE(status && strcmp(status, got_status) == 0, name, msg);
+
+    const cJSON *eu = cJSON_GetObjectItemCaseSensitive(exp, "update_id");
+    if (cJSON_IsNull(eu)) {
+        CHECK_CASE(uid == -777, name, "update_id should be left untouched");
+    } else {
+        check_i64(exp, "update_id", uid, name);
+    }
+
+    if (st == TGU_ERROR) {
+        const char *has = tg_json_str(exp, "error_has");
+        snprintf(msg, sizeof msg, "error \"%s\" should mention \"%s\"", err, has);
+        CHECK_CASE(err[0] && has && strstr(err, has), name, msg);
+        CU_ASSERT_PTR_NOT_NULL(in.text); /* never NULL, even on error */
+    } else if (st == TGU_OK) {
+        check_str(exp, "kind", kind_name(in.kind), name);
+        check_str(exp, "text", in.text, name);
+        check_i64(exp, "user_id", in.user.id, name);
+        check_i64(exp, "chat_id", in.user.chat_id, name);
+        check_i64(exp, "contact_user_id", in.contact_user_id, name);
+        check_i64(exp, "message_id", in.message_id, name);
+        check_i64(exp, "msg_id", in.msg_id, name);
+        check_i64(exp, "thread_id", in.thread_id, name);
+        check_bool(exp, "from_bot", in.from_bot, name);
+        check_str(exp, "callback_id", in.callback_id, name);
+        check_str(exp, "first_name", in.user.first_name, name);
+        check_str(exp, "last_name", in.user.last_name, name);
+        check_str(exp, "username", in.user.username, name);
+        check_str(exp, "language_code", in.user.language_code, name);
+        CHECK_CASE(in.update_id == uid, name, "in.update_id");
+        /* every string is decoded into the owned space, none borrowed from
+         * the text (the caller may free the text) */
+        const char *strs[] = {in.text, in.callback_id, in.user.first_name, in.user.last_name,
+                              in.user.username, in.user.language_code};
+        for (size_t i = 0; i < sizeof strs / sizeof *strs; i++)
+            CHECK_CASE(owned_or_empty(strs[i], &owned), name, "a string outside the space");
+        CHECK_CASE(owned.len <= owned.cap, name, "space overrun");
+    }
+    free(text);
+    free(space);
+}
+
+/* The tree cases (updates.json): each update printed to text, then parsed
+ * as text. */
 static void test_parse_cases(void)
 {
     char *text = read_file(UPDATES_FILE);
@@ -96,58 +182,75 @@ static void test_parse_cases(void)
 
     const cJSON *c;
     cJSON_ArrayForEach(c, cases) {
-        const char *name = tg_json_str(c, "name");
-        const cJSON *u = cJSON_GetObjectItemCaseSensitive(c, "update");
-        const cJSON *exp = cJSON_GetObjectItemCaseSensitive(c, "expect");
-        const char *status = tg_json_str(exp, "status");
-        int64_t uid = -777;
-        bm_input in;
-        char err[256];
-        tgu_status st = tgu_parse(u, &uid, &in, err, sizeof err);
-
-        const char *got_status = st == TGU_OK ? "ok" : st == TGU_SKIP ? "skip" : "error";
-        char msg[400];
-        snprintf(msg, sizeof msg, "status: want %s got %s (%s)", status, got_status, err);
-        CHECK_CASE(strcmp(status, got_status) == 0, name, msg);
-
-        const cJSON *eu = cJSON_GetObjectItemCaseSensitive(exp, "update_id");
-        if (cJSON_IsNull(eu)) {
-            CHECK_CASE(uid == -777, name, "update_id should be left untouched");
-        } else {
-            check_i64(exp, "update_id", uid, name);
-        }
-
-        if (st == TGU_ERROR) {
-            const char *has = tg_json_str(exp, "error_has");
-            snprintf(msg, sizeof msg, "error \"%s\" should mention \"%s\"", err, has);
-            CHECK_CASE(err[0] && has && strstr(err, has), name, msg);
-            CU_ASSERT_PTR_NOT_NULL(in.text); /* never NULL, even on error */
-            continue;
-        }
-        if (st != TGU_OK)
-            continue;
-        check_str(exp, "kind", kind_name(in.kind), name);
-        check_str(exp, "text", in.text, name);
-        check_i64(exp, "user_id", in.user.id, name);
-        check_i64(exp, "chat_id", in.user.chat_id, name);
-        check_i64(exp, "contact_user_id", in.contact_user_id, name);
-        check_i64(exp, "message_id", in.message_id, name);
-        check_str(exp, "callback_id", in.callback_id, name);
-        check_str(exp, "first_name", in.user.first_name, name);
-        check_str(exp, "last_name", in.user.last_name, name);
-        check_str(exp, "username", in.user.username, name);
-        check_str(exp, "language_code", in.user.language_code, name);
+        char *u = cJSON_PrintUnformatted(cJSON_GetObjectItemCaseSensitive(c, "update"));
+        CU_ASSERT_PTR_NOT_NULL_FATAL(u);
+        check_case(tg_json_str(c, "name"), u, strlen(u),
+                   cJSON_GetObjectItemCaseSensitive(c, "expect"));
+        cJSON_free(u);
     }
     cJSON_Delete(cases);
+}
+
+/* The text cases (texts.txt): blocks of "name: ", "update: " (the raw
+ * text, to the end of the line) and "expect: " (a JSON object as above);
+ * '#' lines are comments. Escapes, ids at the edges of int64, key order,
+ * duplicates and the grammar are what the raw text shows. */
+static void test_parse_texts(void)
+{
+    char *text = read_file(TEXTS_FILE);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(text);
+    char name[200] = "";
+    const char *upd = NULL;
+    size_t upd_len = 0;
+    int n_cases = 0;
+    for (char *line = text, *next; line && *line; line = next) {
+        char *nl = strchr(line, '\n');
+        next = nl ? nl + 1 : NULL;
+        if (nl)
+            *nl = '\0';
+        if (!strncmp(line, "name: ", 6)) {
+            snprintf(name, sizeof name, "%s", line + 6);
+        } else if (!strncmp(line, "update: ", 8)) {
+            upd = line + 8;
+            upd_len = strlen(upd);
+        } else if (!strncmp(line, "expect: ", 8)) {
+            cJSON *exp = cJSON_Parse(line + 8);
+            CHECK_CASE(exp && upd, name, "a bad expect line, or no update before it");
+            if (exp && upd)
+                check_case(name, upd, upd_len, exp);
+            cJSON_Delete(exp);
+            upd = NULL;
+            n_cases++;
+        }
+    }
+    CU_ASSERT(n_cases >= 40);
+    free(text);
 }
 
 static void test_parse_null(void)
 {
     int64_t uid = -1;
     bm_input in;
-    char err[64];
-    CU_ASSERT_EQUAL(tgu_parse(NULL, &uid, &in, err, sizeof err), TGU_ERROR);
+    char err[64], space[128];
+    tgu_strings owned = {.p = space, .cap = sizeof space};
+    CU_ASSERT_EQUAL(tgu_parse_text(NULL, 0, &owned, &uid, &in, err, sizeof err), TGU_ERROR);
     CU_ASSERT_EQUAL(uid, -1);
+    CU_ASSERT_EQUAL(tgu_parse_text("", 0, &owned, &uid, &in, err, sizeof err), TGU_ERROR);
+    CU_ASSERT_EQUAL(uid, -1);
+    /* the text is read to n only: what follows is not part of it */
+    const char *u = "{\"update_id\":5,\"message\":{\"from\":{\"id\":1},\"chat\":{\"id\":1},"
+                    "\"text\":\"hi\"}}garbage";
+    size_t n = strlen(u) - strlen("garbage");
+    CU_ASSERT_EQUAL(tgu_parse_text(u, n, &owned, &uid, &in, err, sizeof err), TGU_OK);
+    CU_ASSERT_EQUAL(uid, 5);
+    CU_ASSERT_STRING_EQUAL(in.text, "hi");
+    CU_ASSERT_EQUAL(tgu_parse_text(u, n - 1, &owned, &uid, &in, err, sizeof err), TGU_ERROR);
+    /* too little space is an error, never an overrun */
+    owned.cap = 4;
+    uid = -1;
+    CU_ASSERT_EQUAL(tgu_parse_text(u, n, &owned, &uid, &in, err, sizeof err), TGU_ERROR);
+    CU_ASSERT_EQUAL(uid, 5);
+    CU_ASSERT_PTR_NOT_NULL(strstr(err, "room"));
 }
 
 /* ---- rendering --------------------------------------------------------- */
@@ -500,7 +603,8 @@ int main(void)
         return 1;
     CU_pSuite s = CU_add_suite("tgupdate", NULL, NULL);
     CU_add_test(s, "parse cases from data file", test_parse_cases);
-    CU_add_test(s, "parse NULL", test_parse_null);
+    CU_add_test(s, "parse cases as raw text (escapes, ids, order)", test_parse_texts);
+    CU_add_test(s, "parse NULL, bounds, too little space", test_parse_null);
     CU_add_test(s, "render reply keyboard", test_render_reply_keyboard);
     CU_add_test(s, "render inline keyboard", test_render_inline_keyboard);
     CU_add_test(s, "render remove / no markup", test_render_remove_and_none);
