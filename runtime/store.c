@@ -14,6 +14,7 @@
 #include "log.h"
 
 #define STORE_SCHEMA_VERSION 4
+#define STORE_CACHE_KIB "512" /* the page cache (PRAGMA cache_size), see store_open */
 #define NOW "strftime('%Y-%m-%dT%H:%M:%SZ','now')"
 
 /* The two hot append-only tables. Their ids are plain rowids (schema 4;
@@ -372,10 +373,14 @@ store *store_open(const char *path, const bm_machine *m, char *err, size_t errle
     sqlite3_busy_timeout(st->db, 5000);
     char *msg = NULL;
     /* WAL: readers never block the writer; NORMAL sync is durable across
-     * application crashes, which is what WAL needs. */
+     * application crashes, which is what WAL needs. The page cache is
+     * 512 KiB, not SQLite's 2 MB: a handled update touches a few pages
+     * near the tails of its tables, and a page the cache dropped is read
+     * back from the OS's cache (the menu benchmark: the same instructions,
+     * 7% more preads, 1.1 MB less private memory). */
     if (sqlite3_exec(st->db,
                      "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"
-                     " PRAGMA foreign_keys=ON;",
+                     " PRAGMA foreign_keys=ON; PRAGMA cache_size=-" STORE_CACHE_KIB ";",
                      NULL, NULL, &msg) != SQLITE_OK ||
         sqlite3_exec(st->db, "BEGIN IMMEDIATE", NULL, NULL, &msg) != SQLITE_OK) {
         snprintf(err, errlen, "%s: %s", path, msg ? msg : sqlite3_errmsg(st->db));

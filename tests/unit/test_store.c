@@ -32,6 +32,18 @@ static bm_user user(int64_t id, const char *lang)
                      .language_code = lang};
 }
 
+/* The first row of a one-column query on the store's database, as an int. */
+static int query_int(store *st, const char *sql)
+{
+    sqlite3_stmt *q = NULL;
+    int v = -1;
+    if (sqlite3_prepare_v2(store_sqlite(st), sql, -1, &q, NULL) == SQLITE_OK &&
+        sqlite3_step(q) == SQLITE_ROW)
+        v = sqlite3_column_int(q, 0);
+    sqlite3_finalize(q);
+    return v;
+}
+
 static void test_round_trip(void)
 {
     new_db();
@@ -87,6 +99,8 @@ static void test_round_trip(void)
     CU_ASSERT_EQUAL(store_user_exists(st, 9), 0);
     bm_session_free(&tiny_machine, &s2);
 
+    /* a small page cache (store_open says why) */
+    CU_ASSERT_EQUAL(query_int(st, "PRAGMA cache_size"), -512);
     int found;
     char *ver = store_get_meta(st, "schema_version", &found);
     CU_ASSERT_EQUAL(found, 1);
@@ -136,18 +150,6 @@ static void test_upgrade_3(void)
     st = store_open(db, &tiny_machine, err, sizeof err);
     CU_ASSERT_PTR_NOT_NULL(st);
     store_close(st);
-}
-
-/* The first row of a one-column query on the store's database, as an int. */
-static int query_int(store *st, const char *sql)
-{
-    sqlite3_stmt *q = NULL;
-    int v = -1;
-    if (sqlite3_prepare_v2(store_sqlite(st), sql, -1, &q, NULL) == SQLITE_OK &&
-        sqlite3_step(q) == SQLITE_ROW)
-        v = sqlite3_column_int(q, 0);
-    sqlite3_finalize(q);
-    return v;
 }
 
 static int count_row(void *ud, const store_outbox_row *r)
