@@ -5,7 +5,7 @@
  * version of the bot: a renamed state is found through the machine's moves,
  * a vanished one is listed by store_list_stale for bot_migrate.
  *
- * Schema (meta.schema_version = 3):
+ * Schema (meta.schema_version = 4):
  *   meta(key PK, value)                 schema_version, shape_hash
  *   users(user_id PK, chat_id, lang, first_name, username, state, form,
  *         field, active, created, updated)
@@ -20,6 +20,8 @@
  *   outbox(id PK, chat_id, method, params, attempts, not_before)
  *                                       Bot API calls not yet accepted
  *                                       (not_before: unix ms, 0 = now)
+ *   history and outbox ids are plain rowids (schema 4; AUTOINCREMENT
+ *   before): a new row's id is above every row's in the table.
  *
  * Every statement is prepared once at open and uses bound parameters only.
  * Functions returning int give 0 on success and -1 on a database error
@@ -152,7 +154,9 @@ int store_dead_letter(store *st, int64_t update_id, int64_t chat_id, const char 
 
 /* ---- outbox: Bot API calls persisted before they are made ---------------- */
 
-/* Append a call; params is its JSON object text. *id gets the row id. */
+/* Append a call; params is its JSON object text. *id gets the row id:
+ * above every id in the table and every id this store gave before (even
+ * of rows deleted since), so an id held in memory never names a new call. */
 int store_outbox_add(store *st, int64_t chat_id, const char *method, const char *params,
                      int64_t *id);
 /* Telegram accepted it (or it was given up): remove it. */

@@ -2,7 +2,7 @@
  * test_store.c — runtime/store.c and runtime/bot.c on a real SQLite file in
  * a temporary directory: round trips, a restart in the middle of a form,
  * migration after a machine update, delete and export of a user's data,
- * the schema 2 -> 3 upgrade.
+ * the schema 2 -> 3 and 3 -> 4 upgrades.
  */
 #include <CUnit/Basic.h>
 #include <cJSON.h>
@@ -30,6 +30,18 @@ static bm_user user(int64_t id, const char *lang)
 {
     return (bm_user){.id = id, .chat_id = id + 1000, .first_name = "Ann", .username = "ann",
                      .language_code = lang};
+}
+
+/* The first row of a one-column query on the store's database, as an int. */
+static int query_int(store *st, const char *sql)
+{
+    sqlite3_stmt *q = NULL;
+    int v = -1;
+    if (sqlite3_prepare_v2(store_sqlite(st), sql, -1, &q, NULL) == SQLITE_OK &&
+        sqlite3_step(q) == SQLITE_ROW)
+        v = sqlite3_column_int(q, 0);
+    sqlite3_finalize(q);
+    return v;
 }
 
 static void test_round_trip(void)
@@ -87,10 +99,12 @@ static void test_round_trip(void)
     CU_ASSERT_EQUAL(store_user_exists(st, 9), 0);
     bm_session_free(&tiny_machine, &s2);
 
+    /* a small page cache (store_open says why) */
+    CU_ASSERT_EQUAL(query_int(st, "PRAGMA cache_size"), -512);
     int found;
     char *ver = store_get_meta(st, "schema_version", &found);
     CU_ASSERT_EQUAL(found, 1);
-    CU_ASSERT_STRING_EQUAL(ver, "3");
+    CU_ASSERT_STRING_EQUAL(ver, "4");
     free(ver);
     store_close(st);
 }
@@ -129,12 +143,106 @@ static void test_upgrade_3(void)
     sqlite3_finalize(q);
     int found;
     char *ver = store_get_meta(st, "schema_version", &found);
-    CU_ASSERT_STRING_EQUAL(ver ? ver : "", "3");
+    CU_ASSERT_STRING_EQUAL(ver ? ver : "", "4");
     free(ver);
     store_close(st);
     /* and again: nothing left to do */
     st = store_open(db, &tiny_machine, err, sizeof err);
     CU_ASSERT_PTR_NOT_NULL(st);
+    store_close(st);
+}
+
+static int count_row(void *ud, const store_outbox_row *r)
+{
+    (void)r;
+    ++*(int *)ud;
+    return 0;
+}
+
+static int history_text(void *ud, const char *role, const char *text, int64_t at)
+{
+    (void)role, (void)at;
+    char *acc = ud;
+    size_t n = strlen(acc);
+    snprintf(acc + n, 256 - n, "%s|", text);
+    return 0;
+}
+
+/* tests/unit/data/store/schema3.db, written by the schema 3 build: user 7
+ * (state echo, nick Bobby), history rows 1, 2, 4, 5 of user 7 (3 and 6 were
+ * user 8's, erased: sqlite_sequence says 6), outbox rows 1 and 2 (2 tried
+ * twice; 3 was accepted and deleted: sqlite_sequence says 3), update 101
+ * handled, 102 waiting in the inbox, 103 dead-lettered. Schema 4 drops
+ * AUTOINCREMENT keeping every id, and the exact-id dedup goes on. */
+static void test_upgrade_4(void)
+{
+    new_db();
+    char cmd[256];
+    snprintf(cmd, sizeof cmd, "cp tests/unit/data/store/schema3.db '%s'", db);
+    CU_ASSERT_EQUAL_FATAL(system(cmd), 0);
+    char err[256];
+    store *st = store_open(db, &tiny_machine, err, sizeof err);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(st);
+    int found;
+    char *ver = store_get_meta(st, "schema_version", &found);
+    CU_ASSERT_STRING_EQUAL(ver ? ver : "", "4");
+    free(ver);
+    CU_ASSERT_EQUAL(query_int(st, "SELECT count(*) FROM sqlite_master"
+                              " WHERE sql LIKE '%AUTOINCREMENT%' AND name IN ('outbox', 'history')"),
+                    0);
+    CU_ASSERT_EQUAL(query_int(st, "SELECT count(*) FROM sqlite_sequence"
+                              " WHERE name IN ('outbox', 'history')"), 0);
+    CU_ASSERT_EQUAL(query_int(st, "SELECT count(*) FROM sqlite_master"
+                              " WHERE type = 'index' AND name = 'history_user'"
+                              " AND tbl_name = 'history'"), 1);
+
+    /* the session and the conversation, ids and order kept */
+    bm_session s;
+    CU_ASSERT_EQUAL_FATAL(store_load_session(st, 7, &s), 1);
+    CU_ASSERT_EQUAL(s.state, TS_ECHO);
+    CU_ASSERT_STRING_EQUAL(s.vars[TV_NICK] ? s.vars[TV_NICK] : "", "Bobby");
+    bm_session_free(&tiny_machine, &s);
+    CU_ASSERT_EQUAL(query_int(st, "SELECT group_concat(id, '') FROM history"), 1245);
+    char acc[256] = "";
+    CU_ASSERT_EQUAL(store_history_add(st, 7, "user", STORE_HIST_MENU, "later"), 0);
+    CU_ASSERT_EQUAL(store_history_list(st, 7, 10, history_text, acc), 5);
+    CU_ASSERT_STRING_EQUAL(acc, "/start|Welcome|question|answer|later|");
+    CU_ASSERT_EQUAL(store_history_turns(st, 7, 10, NULL, NULL), 2);
+
+    /* the outbox: both calls, in order; a new id is never one given before */
+    int n = 0;
+    CU_ASSERT_EQUAL(store_outbox_load(st, count_row, &n), 2);
+    CU_ASSERT_EQUAL(query_int(st, "SELECT attempts FROM outbox WHERE id = 2"), 2);
+    int64_t id = 0, id2 = 0;
+    CU_ASSERT_EQUAL(store_outbox_add(st, 1007, "sendMessage", "{}", &id), 0);
+    CU_ASSERT_EQUAL(id, 3);
+    CU_ASSERT_EQUAL(store_outbox_delete(st, id), 0);
+    CU_ASSERT_EQUAL(store_outbox_add(st, 1007, "sendMessage", "{}", &id2), 0);
+    CU_ASSERT_EQUAL(id2, 4); /* max(id) + 1 would be 3 again */
+    /* another connection took the next id: the store goes past it */
+    sqlite3 *other;
+    CU_ASSERT_EQUAL_FATAL(sqlite3_open(db, &other), SQLITE_OK);
+    CU_ASSERT_EQUAL(sqlite3_exec(other, "INSERT INTO outbox(id, chat_id, method, params)"
+                                 " VALUES(5, 1, 'sendMessage', '{}')", NULL, NULL, NULL),
+                    SQLITE_OK);
+    sqlite3_close(other);
+    CU_ASSERT_EQUAL(store_outbox_add(st, 1007, "sendMessage", "{}", &id), 0);
+    CU_ASSERT_EQUAL(id, 6);
+
+    /* dedup by exact id: handled, waiting and dead updates are not new */
+    CU_ASSERT_EQUAL(store_inbox_put(st, 101, 1007, "{\"update_id\":101}"), 0);
+    CU_ASSERT_EQUAL(store_inbox_put(st, 102, 1007, "{\"update_id\":102}"), 0);
+    CU_ASSERT_EQUAL(store_inbox_put(st, 103, 1007, "{\"update_id\":103}"), 0);
+    CU_ASSERT_EQUAL(store_inbox_put(st, 100, 1007, "{\"update_id\":100}"), 1);
+    CU_ASSERT_EQUAL(store_mark_handled(st, 101), 0);
+    CU_ASSERT_EQUAL(store_inbox_load(st, NULL, NULL), 2); /* 100 and 102 */
+    store_close(st);
+
+    /* and again: nothing left to do, nothing lost */
+    st = store_open(db, &tiny_machine, err, sizeof err);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(st);
+    CU_ASSERT_EQUAL(query_int(st, "SELECT count(*) FROM history"), 5);
+    CU_ASSERT_EQUAL(store_outbox_load(st, NULL, NULL), 5); /* 1, 2, 4, 5, 6 */
     store_close(st);
 }
 
@@ -379,6 +487,7 @@ int main(void)
     CU_add_test(s, "save and load round trip", test_round_trip);
     CU_add_test(s, "open failures", test_open_fails);
     CU_add_test(s, "schema 2 -> 3 (history.kind)", test_upgrade_3);
+    CU_add_test(s, "schema 3 -> 4 (no AUTOINCREMENT), from a schema 3 file", test_upgrade_4);
     CU_add_test(s, "restart mid-form, export, delete", test_restart_mid_form);
     CU_add_test(s, "migration by moves and to start", test_migration);
     CU_add_test(s, "long export is split", test_export_split);
