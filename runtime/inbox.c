@@ -63,7 +63,6 @@ struct inbox {
     int64_t *seen;       /* open-addressing set of chats skipped in a walk */
     size_t seen_cap;
     bool kick;           /* something may have become runnable */
-    bool defer_sync;     /* puts commit NORMAL; the caller syncs (walsync) */
     draft_ctx *drafts;   /* model answers streaming into chats */
 };
 
@@ -193,8 +192,6 @@ static int restore_one(void *ud, int64_t update_id, int64_t chat_id, const char 
     return copy ? append(ud, update_id, chat_id, copy, n, NULL) : -1;
 }
 
-void inbox_defer_sync(inbox *ib, int on) { ib->defer_sync = on != 0; }
-
 int inbox_restore(inbox *ib)
 {
     int n = store_inbox_load(ib->st, restore_one, ib);
@@ -274,10 +271,8 @@ static int put_texts(inbox *ib, const jscan_span *texts, int total, int64_t *nex
     int n = 0, rc = 0;
     int64_t max_id = 0;
     /* Telegram forgets an update once the offset passes it: the inbox rows
-     * must survive a power loss, so this commit is synced (FULL), or the
-     * caller syncs the WAL before it confirms (inbox_defer_sync). */
-    if (!ib->defer_sync)
-        store_set_durable(ib->st, 1);
+     * must survive a power loss, so this commit is synced (FULL). */
+    store_set_durable(ib->st, 1);
     if (store_begin(ib->st)) {
         rc = -1;
     } else {
@@ -294,8 +289,7 @@ static int put_texts(inbox *ib, const jscan_span *texts, int total, int64_t *nex
         if (rc)
             store_rollback(ib->st);
     }
-    if (!ib->defer_sync)
-        store_set_durable(ib->st, 0);
+    store_set_durable(ib->st, 0);
     for (int i = 0; i < n; i++) {
         if (rc == 0 && append(ib, nw[i].update_id, nw[i].chat_id, nw[i].json, nw[i].len,
                               &nw[i].in) == 0)

@@ -3,9 +3,8 @@
  *
  * Every way an update arrives (long polling, the webhook) goes through
  * inbox_put_raw / inbox_put_updates: the update is written to the store's
- * inbox table and synced to disk (synchronous=FULL for that commit, or a
- * walsync the caller waits for: inbox_defer_sync) before the caller
- * confirms it to Telegram (the next getUpdates offset, the webhook's 200).
+ * inbox table (synchronous=FULL for that commit) before the caller confirms
+ * it to Telegram (the next getUpdates offset, the webhook's 200).
  * De-duplication is by exact update_id: an id already waiting, handled or
  * dead-lettered is ignored.
  *
@@ -63,11 +62,6 @@ inbox *inbox_new(bot *b, tg_client *tg, outq *q, const inbox_options *opts);
 /* Frees the inbox; updates still waiting stay in the store. Requests in
  * flight are abandoned (their callbacks, run later by tg, do nothing). */
 void inbox_free(inbox *ib);
-
-/* on: the puts below commit without syncing the WAL (synchronous=NORMAL);
- * the caller makes it durable (walsync.h) before confirming the updates to
- * Telegram. off (the default): each put's commit syncs (FULL). */
-void inbox_defer_sync(inbox *ib, int on);
 
 /* Loads the updates a previous run stored and did not finish. Returns how
  * many, -1 on a storage error. Call once, first. */

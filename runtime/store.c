@@ -532,12 +532,6 @@ int store_set_durable(store *st, int full)
     return 0;
 }
 
-const char *store_filename(store *st)
-{
-    const char *f = sqlite3_db_filename(st->db, "main");
-    return f ? f : "";
-}
-
 int store_in_transaction(const store *st)
 {
     return !sqlite3_get_autocommit(st->db);

@@ -54,9 +54,6 @@ int store_rollback(store *st);
  * commit fsyncs the WAL) until store_set_durable(st, 0); call it outside a
  * transaction. Returns 0 or -1. */
 int store_set_durable(store *st, int full);
-/* The database file's path (owned by SQLite; "" for a temporary or
- * in-memory database). Its WAL is the same path + "-wal". */
-const char *store_filename(store *st);
 /* 1 while a transaction is open. */
 int store_in_transaction(const store *st);
 /* The store's SQLite handle, for modules that keep their own tables in the

@@ -33,7 +33,6 @@
 #include "store.h"
 #include "tg.h"
 #include "tgupdate.h"
-#include "walsync.h"
 #include "webhook.h"
 
 #define TGB_POLL_TIMEOUT_DEFAULT 25
@@ -52,13 +51,8 @@ typedef struct tgb {
     volatile sig_atomic_t *stop;
     int poll_timeout_s;
 
-    int64_t offset;     /* next update_id wanted (last stored and synced + 1);
-                         * 0 = none yet */
+    int64_t offset;     /* next update_id wanted (last stored + 1); 0 = none yet */
     int64_t confirmed;  /* offset carried by the last getUpdates sent */
-    int64_t stored;     /* last stored + 1, waiting for its WAL sync (ws) */
-    walsync *ws;        /* polling: syncs the inbox's commits off the loop;
-                         * NULL: each inbox commit syncs itself */
-    uint64_t sync_ticket; /* the sync that makes `stored` durable */
     bool poll_busy;
     long poll_not_before;
     int poll_failures;
@@ -184,14 +178,11 @@ static void on_updates(const tg_result *r, void *ud)
     if (r->err == TG_ERR_CANCELLED)
         return; /* unconfirmed: delivered again after restart */
     if (r->err == TG_OK) {
-        /* stored even when stopping: once synced, the offset confirms them */
-        if (inbox_put_raw(t->ib, r->result_raw, r->result_raw_len,
-                          t->ws ? &t->stored : &t->offset) < 0) {
+        /* stored (durably) even when stopping: the offset then confirms them */
+        if (inbox_put_raw(t->ib, r->result_raw, r->result_raw_len, &t->offset) < 0) {
             t->poll_not_before = now_ms() + backoff(++t->poll_failures);
             return;
         }
-        if (t->ws && t->stored > t->offset)
-            t->sync_ticket = walsync_request(t->ws);
         t->poll_failures = 0;
         return;
     }
@@ -249,37 +240,6 @@ static void start_poll(tgb *t)
     }
     t->poll_busy = true;
     t->confirmed = t->offset;
-}
-
-/* The stored updates whose WAL sync has finished become confirmable: the
- * next getUpdates carries their offset. True when nothing waits for a sync. */
-static bool promote_synced(tgb *t)
-{
-    if (!t->ws || t->stored <= t->offset)
-        return true;
-    if (walsync_done(t->ws) < t->sync_ticket)
-        return false;
-    t->offset = t->stored;
-    return true;
-}
-
-/* Whether the next getUpdates may go out: none is in flight, the backlog
- * is small (backpressure: let it go out before taking more work), and the
- * batch stored last is synced. */
-static bool room_to_poll(tgb *t)
-{
-    return !t->poll_busy && outq_pending(t->q) < TGB_BACKLOG_MAX &&
-           inbox_pending(t->ib) < TGB_INBOX_MAX && promote_synced(t);
-}
-
-/* Starts the next getUpdates and puts it on the wire. True once it is in
- * flight. */
-static bool poll_now(tgb *t)
-{
-    start_poll(t);
-    if (t->poll_busy)
-        tg_kick(t->tg);
-    return t->poll_busy;
 }
 
 /* ---- webhook ------------------------------------------------------------ */
@@ -342,13 +302,7 @@ static void drain(tgb *t)
     bool confirm_sent = false;
     for (;;) {
         long w = turn(t);
-        /* every stored update is durable once synced: confirm them all */
-        if (t->ws && t->stored > t->offset) {
-            if (walsync_wait(t->ws, t->sync_ticket) == 0)
-                t->offset = t->stored;
-            else
-                t->stored = t->offset; /* not durable: Telegram sends them again */
-        }
+        /* every stored update is durable: confirm them all to Telegram */
         if (!confirm_sent && t->offset > t->confirmed) {
             confirm_sent = true;
             cJSON *p = cJSON_CreateObject();
@@ -480,40 +434,26 @@ int tgbot_run(bot *b, bm_effects *pending, volatile sig_atomic_t *stop)
             log_info("tgbot", "polling for updates (timeout %d s)", t.poll_timeout_s);
     }
 
-    if (!t.wh && !*stop && !t.fatal) {
-        /* polling: the inbox's commits are synced on a thread, not in the loop */
-        const char *db = store_filename(bot_store(b));
-        size_t n = strlen(db);
-        char *wal = n ? malloc(n + sizeof "-wal") : NULL;
-        if (wal) {
-            memcpy(wal, db, n);
-            memcpy(wal + n, "-wal", sizeof "-wal");
-            t.ws = walsync_new(wal, tgb_wake, &t);
-            free(wal);
-        }
-        if (t.ws)
-            inbox_defer_sync(t.ib, 1);
-        else if (n)
-            log_warn("tgbot", "no sync thread; each stored batch syncs in the loop");
-    }
-
     while (!*stop && !t.fatal) {
         long now = now_ms();
-        bool may_poll = room_to_poll(&t);
+        /* backpressure: let a large backlog go out before taking more work */
+        bool may_poll = !t.poll_busy && outq_pending(t.q) < TGB_BACKLOG_MAX &&
+                        inbox_pending(t.ib) < TGB_INBOX_MAX;
         if (t.wh) {
             /* webhook: parked requests wait (unanswered) while the backlog drains */
             if (may_poll)
                 wh_drain_batch(t.wh, 100, tgb_take_updates, &t);
             may_poll = false;
         }
-        /* on the wire before the batch just stored is handled: the next
-         * batch's round trip overlaps with that work */
-        if (may_poll && now >= t.poll_not_before)
-            may_poll = !poll_now(&t);
+        if (may_poll && now >= t.poll_not_before) {
+            start_poll(&t);
+            may_poll = !t.poll_busy;
+            /* on the wire before the batch just stored is handled: the
+             * next batch's round trip overlaps with that work */
+            if (t.poll_busy)
+                tg_kick(t.tg);
+        }
         long w = turn(&t);
-        /* or as soon as that batch's sync has finished meanwhile */
-        if (!t.wh && !may_poll && room_to_poll(&t) && now >= t.poll_not_before)
-            poll_now(&t);
         if (w < 0 || w > TGB_TICK_MS)
             w = TGB_TICK_MS;
         if (may_poll && t.poll_not_before - now < w)
@@ -530,7 +470,6 @@ int tgbot_run(bot *b, bm_effects *pending, volatile sig_atomic_t *stop)
     if (!t.fatal)
         drain(&t);
     tg_cancel_all(t.tg); /* what did not finish in time */
-    walsync_free(t.ws);
     outq_stats s = outq_get_stats(t.q);
     inbox_stats is = inbox_get_stats(t.ib);
     log_info("tgbot", "stopped: %lu update(s) handled in %lu transaction(s), %lu "
