@@ -922,15 +922,22 @@ int store_user_exists(store *st, int64_t user_id)
     return fail(st, "user exists");
 }
 
-int store_count_users(store *st)
+/* The one non-negative integer query q returns; -1 (logged as `what`) when
+ * it fails or returns none. */
+static int64_t query_count(store *st, int q, const char *what)
 {
-    sqlite3_stmt *s = stmt(st, Q_COUNT);
+    sqlite3_stmt *s = stmt(st, q);
     int rc = sqlite3_step(s);
-    int n = rc == SQLITE_ROW ? sqlite3_column_int(s, 0) : -1;
+    int64_t n = rc == SQLITE_ROW ? sqlite3_column_int64(s, 0) : -1;
     sqlite3_reset(s);
     if (n < 0)
-        return fail(st, "count users");
+        return fail(st, what);
     return n;
+}
+
+int store_count_users(store *st)
+{
+    return (int)query_count(st, Q_COUNT, "count users");
 }
 
 int store_mark_handled(store *st, int64_t update_id)
@@ -1006,12 +1013,9 @@ int store_dead_letter(store *st, int64_t update_id, int64_t chat_id, const char 
 /* st->outbox_last from the table: the newest id in it (0: empty). */
 static int outbox_seed(store *st)
 {
-    sqlite3_stmt *s = stmt(st, Q_OUTBOX_MAX);
-    int rc = sqlite3_step(s);
-    int64_t max = rc == SQLITE_ROW ? sqlite3_column_int64(s, 0) : -1;
-    sqlite3_reset(s);
+    int64_t max = query_count(st, Q_OUTBOX_MAX, "outbox max id");
     if (max < 0)
-        return fail(st, "outbox max id");
+        return -1;
     if (max > st->outbox_last)
         st->outbox_last = max;
     return 0;
