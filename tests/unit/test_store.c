@@ -447,6 +447,40 @@ static void test_update_handled_once(void)
     bm_effects_free(&fx);
 }
 
+/* Marks older than two days go when an id divisible by 1,024 is marked,
+ * found through the handled_at index, not by reading the whole table. */
+static void test_prune_handled(void)
+{
+    new_db();
+    char err[256];
+    store *st = store_open(db, &tiny_machine, err, sizeof err);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(st);
+    sqlite3 *d = store_sqlite(st);
+    CU_ASSERT_EQUAL(sqlite3_exec(d, "INSERT INTO handled(update_id, at) VALUES"
+                                    " (5, CAST(strftime('%s','now') AS INTEGER) - 200000),"
+                                    " (6, CAST(strftime('%s','now') AS INTEGER) - 100)",
+                                 NULL, NULL, NULL), SQLITE_OK);
+    CU_ASSERT_EQUAL(store_begin(st), 0);
+    CU_ASSERT_EQUAL(store_mark_handled(st, 2048), 1);
+    CU_ASSERT_EQUAL(store_commit(st), 0);
+    CU_ASSERT_EQUAL(query_int(st, "SELECT count(*) FROM handled WHERE update_id = 5"), 0);
+    CU_ASSERT_EQUAL(query_int(st, "SELECT count(*) FROM handled WHERE update_id IN (6, 2048)"),
+                    2);
+
+    sqlite3_stmt *q = NULL;
+    CU_ASSERT_EQUAL_FATAL(sqlite3_prepare_v2(d, "EXPLAIN QUERY PLAN DELETE FROM handled"
+                                                " WHERE at < 0", -1, &q, NULL), SQLITE_OK);
+    bool by_index = false;
+    while (sqlite3_step(q) == SQLITE_ROW) {
+        const char *detail = (const char *)sqlite3_column_text(q, 3);
+        if (detail && strstr(detail, "handled_at"))
+            by_index = true;
+    }
+    sqlite3_finalize(q);
+    CU_ASSERT(by_index);
+    store_close(st);
+}
+
 static void test_export_split(void)
 {
     new_db();
@@ -492,6 +526,7 @@ int main(void)
     CU_add_test(s, "migration by moves and to start", test_migration);
     CU_add_test(s, "long export is split", test_export_split);
     CU_add_test(s, "an update is handled once", test_update_handled_once);
+    CU_add_test(s, "old handled marks pruned through an index", test_prune_handled);
     CU_basic_set_mode(CU_BRM_VERBOSE);
     CU_basic_run_tests();
     unsigned fails = CU_get_number_of_failures();
