@@ -564,6 +564,13 @@ static int cmp_double(const void *a, const void *b)
     return x < y ? -1 : x > y;
 }
 
+/* The median of v[0..n) (sorts v). */
+static double median(double *v, int n)
+{
+    qsort(v, (size_t)n, sizeof *v, cmp_double);
+    return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+}
+
 #define LLM_Q "can I rent a bicycle?"
 #define LLM_A "We rent cars only: Economy, Compact, SUV and Minivan classes, from 25 EUR a day."
 
@@ -815,15 +822,22 @@ static void row(const char *name, const result *r, const char *target)
 static result best_menu(const char *bin, int nusers, int steps, int latency_ms, int runs)
 {
     result best = {0};
+    double walls[20], cpus[20];
+    const char *name = latency_ms ? "far" : "menu";
     for (int i = 0; i < runs; i++) {
         result r = run_menu(bin, nusers, steps, latency_ms);
         fprintf(stderr, "bench: %s run %d: %.3f s wall, %.2f CPU s, %.1f MB peak RSS%s\n",
-                latency_ms ? "far" : "menu", i + 1, r.wall, r.cpu, r.rss, r.ok ? "" : " (failed)");
+                name, i + 1, r.wall, r.cpu, r.rss, r.ok ? "" : " (failed)");
         if (!r.ok)
             return r;
+        walls[i] = r.wall;
+        cpus[i] = r.cpu;
         if (i == 0 || r.wall < best.wall)
             best = r;
     }
+    /* the table shows the best run; the median says what a typical one does */
+    fprintf(stderr, "bench: %s median of %d runs: %.3f s wall, %.2f CPU s\n", name, runs,
+            median(walls, runs), median(cpus, runs));
     return best;
 }
 
