@@ -6,6 +6,8 @@
 #include <stdbool.h>
 #include <string.h>
 
+#include "text.h"
+
 static bool is_digit(char c) { return c >= '0' && c <= '9'; }
 
 static bool is_hex(char c)
@@ -447,21 +449,7 @@ long jscan_str(jscan_span v, char *out, size_t cap)
             if (!(p = read_u(p, end, &cp)) || cp == 0)
                 return -1;
             /* 6 or 12 source bytes always cover the 1-4 written */
-            if (cp < 0x80) {
-                *o++ = (char)cp;
-            } else if (cp < 0x800) {
-                *o++ = (char)(0xC0 | cp >> 6);
-                *o++ = (char)(0x80 | (cp & 0x3F));
-            } else if (cp < 0x10000) {
-                *o++ = (char)(0xE0 | cp >> 12);
-                *o++ = (char)(0x80 | (cp >> 6 & 0x3F));
-                *o++ = (char)(0x80 | (cp & 0x3F));
-            } else {
-                *o++ = (char)(0xF0 | cp >> 18);
-                *o++ = (char)(0x80 | (cp >> 12 & 0x3F));
-                *o++ = (char)(0x80 | (cp >> 6 & 0x3F));
-                *o++ = (char)(0x80 | (cp & 0x3F));
-            }
+            o += text_utf8_put((uint32_t)cp, o);
             break;
         }
         default:

@@ -11,6 +11,8 @@
 
 #include <sqlite3.h>
 
+#include "text.h"
+
 typedef struct kb_chunk {
     char *text;
     const char *source;
@@ -48,30 +50,6 @@ static uint32_t decode(const unsigned char *s, size_t n, size_t *len)
     }
     *len = k;
     return c;
-}
-
-static size_t encode(uint32_t c, char *out)
-{
-    if (c < 0x80) {
-        out[0] = (char)c;
-        return 1;
-    }
-    if (c < 0x800) {
-        out[0] = (char)(0xC0 | (c >> 6));
-        out[1] = (char)(0x80 | (c & 0x3F));
-        return 2;
-    }
-    if (c < 0x10000) {
-        out[0] = (char)(0xE0 | (c >> 12));
-        out[1] = (char)(0x80 | ((c >> 6) & 0x3F));
-        out[2] = (char)(0x80 | (c & 0x3F));
-        return 3;
-    }
-    out[0] = (char)(0xF0 | (c >> 18));
-    out[1] = (char)(0x80 | ((c >> 12) & 0x3F));
-    out[2] = (char)(0x80 | ((c >> 6) & 0x3F));
-    out[3] = (char)(0x80 | (c & 0x3F));
-    return 4;
 }
 
 static size_t count_chars(const char *s, size_t n)
@@ -532,7 +510,7 @@ static int question_terms(const char *q, term *terms, int max)
             if (!word_char(c))
                 break;
             char enc[4];
-            size_t el = encode(lower(c), enc);
+            size_t el = text_utf8_put(lower(c), enc);
             if (wb + el < sizeof w) {
                 memcpy(w + wb, enc, el);
                 wb += el;

@@ -12,6 +12,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #define TEXT_TG_MAX 4096 /* Telegram's message text limit, UTF-16 units */
 
@@ -45,6 +46,9 @@ typedef const char *(*text_lookup_fn)(void *ud, const char *name, size_t len);
 char *text_expand(const char *tmpl, text_lookup_fn lookup, void *ud, size_t max);
 
 bool text_utf8_valid(const char *s, size_t n);
+/* Writes code point cp (at most 0x10FFFF, not a surrogate: the caller's
+ * check) as UTF-8 into out[0..4). Returns how many bytes: 1 to 4. */
+size_t text_utf8_put(uint32_t cp, char *out);
 
 /* Length in UTF-16 code units (what Telegram counts). Invalid bytes count 1. */
 size_t text_utf16_len(const char *s, size_t n);

@@ -164,6 +164,25 @@ static void test_buf(void)
     text_buf_free(&b);
 }
 
+/* Code points at every length boundary become the bytes UTF-8 has for
+ * them, and those bytes validate. */
+static void test_utf8_put(void)
+{
+    static const struct { uint32_t cp; const char *utf8; } cases[] = {
+        {0x41, "A"}, {0x7F, "\x7f"}, {0x80, "\xc2\x80"}, {0x7FF, "\xdf\xbf"},
+        {0x800, "\xe0\xa0\x80"}, {0x42F, "\xd0\xaf"}, {0xFFFF, "\xef\xbf\xbf"},
+        {0x10000, "\xf0\x90\x80\x80"}, {0x1F600, "\xf0\x9f\x98\x80"},
+        {0x10FFFF, "\xf4\x8f\xbf\xbf"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        char out[4];
+        size_t n = text_utf8_put(cases[i].cp, out);
+        CU_ASSERT_EQUAL(n, strlen(cases[i].utf8));
+        CU_ASSERT(n <= 4 && memcmp(out, cases[i].utf8, n) == 0);
+        CU_ASSERT(text_utf8_valid(out, n));
+    }
+}
+
 int main(void)
 {
     if (CU_initialize_registry() != CUE_SUCCESS)
@@ -176,6 +195,7 @@ int main(void)
     CU_add_test(s, "split", test_split);
     CU_add_test(s, "split a long text", test_split_long);
     CU_add_test(s, "capped buffer", test_buf);
+    CU_add_test(s, "code points written as UTF-8", test_utf8_put);
     CU_basic_set_mode(CU_BRM_VERBOSE);
     CU_basic_run_tests();
     unsigned fails = CU_get_number_of_failures();
