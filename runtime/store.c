@@ -168,8 +168,7 @@ static const char *const queries[Q_COUNT_ALL] = {
                    " ON CONFLICT(key) DO UPDATE SET value = excluded.value",
     [Q_MARK_HANDLED] = "INSERT OR IGNORE INTO handled(update_id, at) VALUES(?1, ?2)",
     /* Telegram keeps an update for 24 hours; two days covers any redelivery */
-    [Q_PRUNE_HANDLED] = "DELETE FROM handled"
-                        " WHERE at < CAST(strftime('%s','now') AS INTEGER) - 172800",
+    [Q_PRUNE_HANDLED] = "DELETE FROM handled WHERE at < ?1 - 172800",
     [Q_SAVEPOINT] = "SAVEPOINT nested",
     [Q_RELEASE] = "RELEASE nested",
     [Q_ROLLBACK_TO] = "ROLLBACK TO nested",
@@ -181,7 +180,7 @@ static const char *const queries[Q_COUNT_ALL] = {
     [Q_INBOX_DONE] = "DELETE FROM inbox WHERE update_id = ?1",
     [Q_INBOX_LOAD] = "SELECT update_id, chat_id, json FROM inbox ORDER BY update_id",
     [Q_DEAD_LETTER] = "INSERT OR IGNORE INTO dead_letter(update_id, chat_id, json, reason, at)"
-                      " VALUES(?1, ?2, ?3, ?4, CAST(strftime('%s','now') AS INTEGER))",
+                      " VALUES(?1, ?2, ?3, ?4, ?5)",
     /* ?4: the id, from store_outbox_add; taken already: no row, no error */
     [Q_OUTBOX_ADD] = "INSERT INTO outbox(id, chat_id, method, params, attempts, not_before)"
                      " VALUES(?4, ?1, ?2, ?3, 0, 0) ON CONFLICT(id) DO NOTHING",
@@ -952,9 +951,12 @@ int store_mark_handled(store *st, int64_t update_id)
         return -1;
     int fresh = sqlite3_changes(st->db) == 1;
     /* prune now and then, inside the same transaction */
-    if (fresh && update_id % 1024 == 0 &&
-        exec_done(st, stmt(st, Q_PRUNE_HANDLED), "prune handled updates"))
-        return -1;
+    if (fresh && update_id % 1024 == 0) {
+        s = stmt(st, Q_PRUNE_HANDLED);
+        sqlite3_bind_int64(s, 1, (sqlite3_int64)clock_now(st));
+        if (exec_done(st, s, "prune handled updates"))
+            return -1;
+    }
     return fresh;
 }
 
@@ -1005,6 +1007,7 @@ int store_dead_letter(store *st, int64_t update_id, int64_t chat_id, const char 
     sqlite3_bind_int64(s, 2, chat_id);
     sqlite3_bind_text(s, 3, json ? json : "", -1, SQLITE_STATIC);
     sqlite3_bind_text(s, 4, reason ? reason : "", -1, SQLITE_STATIC);
+    sqlite3_bind_int64(s, 5, (sqlite3_int64)clock_now(st));
     if (exec_done(st, s, "dead letter"))
         return -1;
     int fresh = sqlite3_changes(st->db) == 1;
