@@ -1,7 +1,7 @@
 /*
  * bench.c — the benchmark driver (run by scripts/bench/run.sh, `make bench`).
  *
- *   bench [--bot bin/rental] [--only menu|far|slow|ceiling|floor|llm-draft|llm-500] [--users N]
+ *   bench [--bot bin/rental] [--only menu|far|slow|ceiling|floor|calls|llm-draft|llm-500] [--users N]
  *         [--runs N]   (menu and far: the best of N runs, default 3)
  *
  * Each scenario starts a fresh fake Bot API (tests/fake_tg, in this process)
@@ -30,6 +30,10 @@
  *   floor    the memory under the bot: peak RSS of bin/bench-floor
  *            (scripts/bench/floor.c), linked with exactly the bot's
  *            libraries, which only initializes libcurl and SQLite
+ *   calls    the libcurl call floor: bin/bench-floor making the menu
+ *            walk's 7,000 Bot API calls over 200 connections with libcurl
+ *            multi and nothing else; its CPU and memory are what the
+ *            calls cost before the bot parses, handles or stores anything
  *
  * Bot CPU seconds are utime + stime of the bot process from /proc/PID/stat
  * over the measured interval; peak RSS is its VmHWM at the end, "private"
@@ -60,6 +64,9 @@
 #include "../../tests/fake_tg/fake_tg.h"
 
 #define MAX_USERS 2000
+/* the call floor's calls: about what the menu walk's 5,000 updates make
+ * (7,038 with 200 users) */
+#define FLOOR_CALLS 7000
 #define RUN_TIMEOUT_S 120.0
 
 /* ---- the menu walk ---------------------------------------------------------- */
@@ -780,6 +787,60 @@ static result run_ceiling(int total, int par)
 
 /* ---- library floor ----------------------------------------------------------------- */
 
+/* The libcurl call floor: floor_bin makes `calls` sendMessage calls over
+ * `par` connections to a fresh fake (bench-floor URL CALLS PAR) and reports
+ * its own CPU and memory. No bot code runs: this is what the menu walk's
+ * Bot API calls cost by themselves, the part of the bot's CPU no change to
+ * the bot can remove. The best of `runs` (by CPU). */
+static result run_call_floor(const char *floor_bin, int calls, int par, int runs)
+{
+    result best = {0};
+    double cpus[20];
+    int n_ok = 0;
+    for (int i = 0; i < runs; i++) {
+        result r = {0};
+        char err[256];
+        fake_tg_opts o = {.allow_unknown_chats = true};
+        fake_tg *ft = fake_tg_new(&o, err, sizeof err);
+        if (!ft) {
+            fprintf(stderr, "bench: call floor: %s\n", err);
+            return r;
+        }
+        char base[96], cmd[1400];
+        fake_tg_base_url(ft, base, sizeof base);
+        snprintf(cmd, sizeof cmd, "'%s' '%s/bot%s/sendMessage' %d %d", floor_bin, base,
+                 fake_tg_token(ft), calls, par);
+        double self0 = self_cpu_s(), t0 = now_s();
+        FILE *p = popen(cmd, "r");
+        long hwm = -1, anon = -1;
+        int failed = -1;
+        double cpu = -1;
+        int got = p ? fscanf(p, "%ld %ld %lf %d", &hwm, &anon, &cpu, &failed) : 0;
+        int st = p ? pclose(p) : -1;
+        r.wall = now_s() - t0;
+        r.self_cpu = self_cpu_s() - self0;
+        fake_tg_free(ft);
+        if (got != 4 || st != 0 || failed != 0) {
+            fprintf(stderr, "bench: call floor: %s failed (%d of %d calls failed)\n", floor_bin,
+                    failed, calls);
+            return r;
+        }
+        r.ok = true;
+        r.calls = calls;
+        r.users = par;
+        r.cpu = cpu;
+        r.rss = hwm / 1024.0;
+        r.rss_private = anon / 1024.0;
+        fprintf(stderr, "bench: call floor run %d: %.3f s wall, %.2f CPU s, %.1f MB peak RSS\n",
+                i + 1, r.wall, r.cpu, r.rss);
+        cpus[n_ok++] = cpu;
+        if (!best.ok || r.cpu < best.cpu)
+            best = r;
+    }
+    fprintf(stderr, "bench: call floor median of %d runs: %.2f CPU s\n", n_ok, median(cpus, n_ok));
+    return best;
+}
+
 /* Runs floor_bin and reads its "VmHWM RssAnon" (KiB). false on failure. */
 static bool run_floor(const char *floor_bin, double *peak_mb, double *private_mb)
 {
@@ -862,7 +923,7 @@ int main(int argc, char **argv)
         else {
             fprintf(stderr, "usage: bench [--bot bin/rental] [--slow-bot bin/slowbench] "
                             "[--floor-bin bin/bench-floor] "
-                            "[--only menu|far|slow|ceiling|floor|llm-draft|llm-500] "
+                            "[--only menu|far|slow|ceiling|floor|calls|llm-draft|llm-500] "
                             "[--users N] [--runs N]\n");
             return 2;
         }
@@ -901,6 +962,17 @@ int main(int argc, char **argv)
                    "the bot's libraries loaded, libcurl and SQLite initialized, no bot code");
         else
             printf("| %-22s | FAILED (could not run %s) | - |\n", "library floor", floor_bin), rc = 1;
+        fflush(stdout);
+    }
+    if (!only || !strcmp(only, "calls")) {
+        result r = run_call_floor(floor_bin, FLOOR_CALLS, users, runs);
+        if (r.ok)
+            printf("| %-22s | %6s | %5d | %7.3f | %9s | %8.0f | %6.3f | %6s | %4.1f (%4.1f, %4s) | "
+                   "%6.2f | %s |\n", "libcurl call floor", "-", r.users, r.wall, "-",
+                   r.calls / r.wall, r.cpu, "-", r.rss, r.rss_private, "-", r.self_cpu,
+                   "the menu's Bot API calls alone: no parsing, handling or storage (best of runs)");
+        else
+            printf("| %-22s | FAILED (see stderr) | - |\n", "libcurl call floor"), rc = 1;
         fflush(stdout);
     }
     if (!only || !strcmp(only, "menu")) {

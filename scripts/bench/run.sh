@@ -2,7 +2,7 @@
 # scripts/bench/run.sh — build (normal -O2 build, not SANITIZE) and run the
 # benchmarks; prints a Markdown table. Also `make bench`.
 #
-#   scripts/bench/run.sh [--only menu|far|slow|ceiling|floor|llm-draft|llm-500] [--users N] [--runs N]
+#   scripts/bench/run.sh [--only menu|far|slow|ceiling|floor|calls|llm-draft|llm-500] [--users N] [--runs N]
 #
 # The bot runs as a child process against the fake Bot API (tests/fake_tg)
 # served inside bin/bench; see scripts/bench/bench.c for what each row does.
