@@ -25,8 +25,10 @@
  *            (first token 200 ms, 12 chunks 50 ms apart) under Telegram's
  *            default flood limits: every final message must arrive and the
  *            limits must hold (fake-measured message calls per 1 s window)
- *   ceiling  the fake's own capacity: sendMessage calls from 64 parallel
- *            keep-alive connections over libcurl multi, requests/s
+ *   ceiling  the fake's own capacity: 50,000 sendMessage calls from 64
+ *            parallel keep-alive connections over libcurl multi, made by
+ *            bin/bench-floor in a process of its own (as the bot is),
+ *            requests/s
  *   floor    the memory under the bot: peak RSS of bin/bench-floor
  *            (scripts/bench/floor.c), linked with exactly the bot's
  *            libraries, which only initializes libcurl and SQLite
@@ -709,131 +711,64 @@ out:
     return r;
 }
 
-/* The fake's ceiling: N sendMessage calls over `par` keep-alive connections. */
-static size_t sink(char *p, size_t sz, size_t n, void *ud)
-{
-    (void)p, (void)ud;
-    return sz * n;
-}
+/* ---- library floor ----------------------------------------------------------------- */
 
-static result run_ceiling(int total, int par)
+/* floor_bin making `calls` sendMessage calls over `par` keep-alive
+ * connections to a fresh fake (bench-floor URL CALLS PAR): its own CPU and
+ * memory in r.cpu and r.rss/r.rss_private, the wall time and this
+ * process's CPU (the fake's) around it. */
+static result floor_calls(const char *floor_bin, int calls, int par)
 {
     result r = {0};
     char err[256];
     fake_tg_opts o = {.allow_unknown_chats = true};
     fake_tg *ft = fake_tg_new(&o, err, sizeof err);
-    if (!ft)
+    if (!ft) {
+        fprintf(stderr, "bench: calls: %s\n", err);
         return r;
-    char base[96], url[256];
+    }
+    char base[96], cmd[1400];
     fake_tg_base_url(ft, base, sizeof base);
-    snprintf(url, sizeof url, "%s/bot%s/sendMessage", base, fake_tg_token(ft));
-    CURLM *m = curl_multi_init();
-    curl_multi_setopt(m, CURLMOPT_MAX_HOST_CONNECTIONS, (long)par);
-    struct curl_slist *hd = curl_slist_append(NULL, "Content-Type: application/json");
-    hd = curl_slist_append(hd, "Expect:");
-    static const char body[] = "{\"chat_id\":424242,\"text\":\"ceiling\"}";
-    CURL **hs = calloc((size_t)par, sizeof *hs);
-    int started = 0, done = 0;
-    double self0 = self_cpu_s();
-    double t0 = now_s();
-    for (int i = 0; i < par && started < total; i++, started++) {
-        hs[i] = curl_easy_init();
-        curl_easy_setopt(hs[i], CURLOPT_URL, url);
-        curl_easy_setopt(hs[i], CURLOPT_HTTPHEADER, hd);
-        curl_easy_setopt(hs[i], CURLOPT_POSTFIELDS, body);
-        curl_easy_setopt(hs[i], CURLOPT_WRITEFUNCTION, sink);
-        curl_multi_add_handle(m, hs[i]);
-    }
-    int running = 1, failed = 0;
-    while (done < total) {
-        curl_multi_perform(m, &running);
-        CURLMsg *msg;
-        int q;
-        while ((msg = curl_multi_info_read(m, &q))) {
-            if (msg->msg != CURLMSG_DONE)
-                continue;
-            CURL *h = msg->easy_handle;
-            long st = 0;
-            curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &st);
-            failed += msg->data.result != CURLE_OK || st != 200;
-            done++;
-            curl_multi_remove_handle(m, h);
-            if (started < total) {
-                started++;
-                curl_multi_add_handle(m, h); /* same handle: the connection is reused */
-            }
-        }
-        if (done < total)
-            curl_multi_poll(m, NULL, 0, 100, NULL);
-    }
+    snprintf(cmd, sizeof cmd, "'%s' '%s/bot%s/sendMessage' %d %d", floor_bin, base,
+             fake_tg_token(ft), calls, par);
+    double self0 = self_cpu_s(), t0 = now_s();
+    FILE *p = popen(cmd, "r");
+    long hwm = -1, anon = -1;
+    int failed = -1;
+    double cpu = -1;
+    int got = p ? fscanf(p, "%ld %ld %lf %d", &hwm, &anon, &cpu, &failed) : 0;
+    int st = p ? pclose(p) : -1;
     r.wall = now_s() - t0;
     r.self_cpu = self_cpu_s() - self0;
-    r.updates = total;
-    r.ok = failed == 0;
-    if (failed)
-        fprintf(stderr, "bench: ceiling: %d calls failed\n", failed);
-    for (int i = 0; i < par; i++) {
-        if (hs[i]) {
-            curl_multi_remove_handle(m, hs[i]);
-            curl_easy_cleanup(hs[i]);
-        }
-    }
-    free(hs);
-    curl_slist_free_all(hd);
-    curl_multi_cleanup(m);
     fake_tg_free(ft);
+    if (got != 4 || st != 0 || failed != 0) {
+        fprintf(stderr, "bench: %s failed (%d of %d calls failed)\n", floor_bin, failed, calls);
+        return r;
+    }
+    r.ok = true;
+    r.calls = calls;
+    r.users = par;
+    r.cpu = cpu;
+    r.rss = hwm / 1024.0;
+    r.rss_private = anon / 1024.0;
     return r;
 }
 
-/* ---- library floor ----------------------------------------------------------------- */
-
-/* The libcurl call floor: floor_bin makes `calls` sendMessage calls over
- * `par` connections to a fresh fake (bench-floor URL CALLS PAR) and reports
- * its own CPU and memory. No bot code runs: this is what the menu walk's
- * Bot API calls cost by themselves, the part of the bot's CPU no change to
- * the bot can remove. The best of `runs` (by CPU). */
+/* The libcurl call floor: what the menu walk's Bot API calls cost by
+ * themselves, with no bot code, the part of the bot's CPU no change to the
+ * bot can remove. The best of `runs` (by CPU). */
 static result run_call_floor(const char *floor_bin, int calls, int par, int runs)
 {
     result best = {0};
     double cpus[20];
     int n_ok = 0;
     for (int i = 0; i < runs; i++) {
-        result r = {0};
-        char err[256];
-        fake_tg_opts o = {.allow_unknown_chats = true};
-        fake_tg *ft = fake_tg_new(&o, err, sizeof err);
-        if (!ft) {
-            fprintf(stderr, "bench: call floor: %s\n", err);
+        result r = floor_calls(floor_bin, calls, par);
+        if (!r.ok)
             return r;
-        }
-        char base[96], cmd[1400];
-        fake_tg_base_url(ft, base, sizeof base);
-        snprintf(cmd, sizeof cmd, "'%s' '%s/bot%s/sendMessage' %d %d", floor_bin, base,
-                 fake_tg_token(ft), calls, par);
-        double self0 = self_cpu_s(), t0 = now_s();
-        FILE *p = popen(cmd, "r");
-        long hwm = -1, anon = -1;
-        int failed = -1;
-        double cpu = -1;
-        int got = p ? fscanf(p, "%ld %ld %lf %d", &hwm, &anon, &cpu, &failed) : 0;
-        int st = p ? pclose(p) : -1;
-        r.wall = now_s() - t0;
-        r.self_cpu = self_cpu_s() - self0;
-        fake_tg_free(ft);
-        if (got != 4 || st != 0 || failed != 0) {
-            fprintf(stderr, "bench: call floor: %s failed (%d of %d calls failed)\n", floor_bin,
-                    failed, calls);
-            return r;
-        }
-        r.ok = true;
-        r.calls = calls;
-        r.users = par;
-        r.cpu = cpu;
-        r.rss = hwm / 1024.0;
-        r.rss_private = anon / 1024.0;
         fprintf(stderr, "bench: call floor run %d: %.3f s wall, %.2f CPU s, %.1f MB peak RSS\n",
                 i + 1, r.wall, r.cpu, r.rss);
-        cpus[n_ok++] = cpu;
+        cpus[n_ok++] = r.cpu;
         if (!best.ok || r.cpu < best.cpu)
             best = r;
     }
@@ -945,10 +880,10 @@ int main(int argc, char **argv)
     int rc = 0;
     result ceil_r = {0};
     if (!only || !strcmp(only, "ceiling")) {
-        ceil_r = run_ceiling(50000, 64);
+        ceil_r = floor_calls(floor_bin, 50000, 64); /* the client in its own process */
         if (ceil_r.ok)
             printf("| %-22s | %6s | %5s | %7.3f | %9s | %8.0f | %6s | %6s | %17s | %6.2f | %s |\n",
-                   "fake ceiling", "-", "-", ceil_r.wall, "-", ceil_r.updates / ceil_r.wall, "-",
+                   "fake ceiling", "-", "-", ceil_r.wall, "-", ceil_r.calls / ceil_r.wall, "-",
                    "-", "-", ceil_r.self_cpu, "sendMessage calls, 64 connections");
         else
             rc = 1;
