@@ -227,6 +227,88 @@ static void test_parse_texts(void)
     free(text);
 }
 
+/* 1 when every string *in holds lies inside [lo, hi) or is the static "". */
+static int strings_inside(const bm_input *in, const char *lo, const char *hi)
+{
+    const char *v[] = {in->text, in->callback_id, in->user.first_name, in->user.last_name,
+                       in->user.username, in->user.language_code};
+    for (size_t i = 0; i < sizeof v / sizeof v[0]; i++)
+        if (v[i] && *v[i] && (v[i] < lo || v[i] + strlen(v[i]) >= hi))
+            return 0;
+    return 1;
+}
+
+/* Parses text[0..n) from an exact-size copy, its strings into an
+ * exact-size space (the promised cap: n), so the sanitizer build sees any
+ * byte read or written past either. Returns the status. */
+static tgu_status parse_exact(const char *text, size_t n, bool *inside)
+{
+    char *copy = malloc(n ? n : 1), *space = malloc(n ? n : 1);
+    memcpy(copy, text, n);
+    int64_t uid = -1;
+    bm_input in;
+    char err[128];
+    tgu_strings owned = {.p = space, .cap = n};
+    tgu_status st = tgu_parse_text(copy, n, &owned, &uid, &in, err, sizeof err);
+    *inside = st != TGU_OK || strings_inside(&in, space, space + n);
+    free(copy);
+    free(space);
+    return st;
+}
+
+/* What the network can do to an update: every text case cut at every
+ * length, and every byte of it replaced by each byte that matters to the
+ * grammar (and a NUL, a control byte, a byte no UTF-8 has). A cut text is
+ * never accepted; nothing ever reads or writes outside the text and the
+ * space (run under ASan by make test SANITIZE=1); an accepted input's
+ * strings are inside the space. */
+static void test_parse_damaged(void)
+{
+    char *text = read_file(TEXTS_FILE);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(text);
+    static const char subst[] = {'"', '\\', '{', '}', '[', ']', ',', ':', 'u', '0', '\0',
+                                 '\x1f', '\xff'};
+    int n_texts = 0, cut_ok = 0, outside = 0;
+    long parses = 0;
+    for (char *line = text, *next; line && *line; line = next) {
+        char *nl = strchr(line, '\n');
+        next = nl ? nl + 1 : NULL;
+        size_t len = nl ? (size_t)(nl - line) : strlen(line);
+        if (strncmp(line, "update: ", 8))
+            continue;
+        const char *u = line + 8;
+        size_t n = len - 8;
+        n_texts++;
+        bool inside;
+        for (size_t cut = 0; cut < n; cut++) {
+            /* a cut that leaves only blanks behind is the whole text */
+            size_t rest = cut;
+            while (rest < n && strchr(" \t\r\n", u[rest]))
+                rest++;
+            tgu_status st = parse_exact(u, cut, &inside);
+            cut_ok += st == TGU_OK && rest < n;
+            outside += !inside;
+            parses++;
+        }
+        char *m = malloc(n);
+        for (size_t i = 0; i < n; i++) {
+            for (size_t k = 0; k < sizeof subst; k++) {
+                memcpy(m, u, n);
+                m[i] = subst[k];
+                parse_exact(m, n, &inside);
+                outside += !inside;
+                parses++;
+            }
+        }
+        free(m);
+    }
+    CU_ASSERT(n_texts >= 40);
+    CU_ASSERT(parses > 100000);
+    CU_ASSERT_EQUAL(cut_ok, 0);
+    CU_ASSERT_EQUAL(outside, 0);
+    free(text);
+}
+
 static void test_parse_null(void)
 {
     int64_t uid = -1;
@@ -605,6 +687,7 @@ int main(void)
     CU_add_test(s, "parse cases from data file", test_parse_cases);
     CU_add_test(s, "parse cases as raw text (escapes, ids, order)", test_parse_texts);
     CU_add_test(s, "parse NULL, bounds, too little space", test_parse_null);
+    CU_add_test(s, "parse every cut and damaged byte", test_parse_damaged);
     CU_add_test(s, "render reply keyboard", test_render_reply_keyboard);
     CU_add_test(s, "render inline keyboard", test_render_inline_keyboard);
     CU_add_test(s, "render remove / no markup", test_render_remove_and_none);
