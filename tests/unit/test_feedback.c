@@ -15,17 +15,7 @@
 #include "lead.h"
 #include "store.h"
 #include "support/tiny_machine.h"
-
-static int64_t count(store *st, const char *sql)
-{
-    sqlite3_stmt *q;
-    int64_t n = -1;
-    if (sqlite3_prepare_v2(store_sqlite(st), sql, -1, &q, NULL) == SQLITE_OK &&
-        sqlite3_step(q) == SQLITE_ROW)
-        n = sqlite3_column_int64(q, 0);
-    sqlite3_finalize(q);
-    return n;
-}
+#include "support/sql_int.h"
 
 static void test_vote_authority(void)
 {
@@ -52,7 +42,7 @@ static void test_vote_authority(void)
     bm_input in = {.kind = BM_IN_CALLBACK, .user = {.id = 2002, .chat_id = -500},
                    .text = helped, .message_id = 77, .callback_id = "q1"};
     CU_ASSERT_EQUAL(fb_press(f, &in), FB_IGNORED);
-    CU_ASSERT_EQUAL(count(st, "SELECT count(*) FROM votes"), 0);
+    CU_ASSERT_EQUAL(store_int(st, "SELECT count(*) FROM votes"), 0);
     /* a forged answer id */
     in.text = "bm:fb:999:h";
     CU_ASSERT_EQUAL(fb_press(f, &in), FB_IGNORED);
@@ -63,12 +53,12 @@ static void test_vote_authority(void)
     /* Ann herself */
     in.text = helped;
     CU_ASSERT_EQUAL(fb_press(f, &in), FB_HELPED);
-    CU_ASSERT_EQUAL(count(st, "SELECT count(*) FROM votes WHERE user_id = 1001 AND "
-                              "message_id = 77 AND vote = 'helped'"), 1);
+    CU_ASSERT_EQUAL(store_int(st, "SELECT count(*) FROM votes WHERE user_id = 1001 AND "
+                                  "message_id = 77 AND vote = 'helped'"), 1);
     in.text = op;
     CU_ASSERT_EQUAL(fb_press(f, &in), FB_OPERATOR);
-    CU_ASSERT_EQUAL(count(st, "SELECT count(*) FROM votes"), 1); /* replaced */
-    CU_ASSERT_EQUAL(count(st, "SELECT count(*) FROM votes WHERE vote = 'operator'"), 1);
+    CU_ASSERT_EQUAL(store_int(st, "SELECT count(*) FROM votes"), 1); /* replaced */
+    CU_ASSERT_EQUAL(store_int(st, "SELECT count(*) FROM votes WHERE vote = 'operator'"), 1);
     /* not ours */
     in.text = "main.0";
     CU_ASSERT_EQUAL(fb_press(f, &in), FB_NOT_MINE);
@@ -82,7 +72,7 @@ static void test_vote_authority(void)
     CU_ASSERT_EQUAL(fb_attach(f, &tiny_machine, &s, &ann, e2), 0);
     CU_ASSERT_EQUAL(e2->markup.kind, BM_MK_REMOVE);
     CU_ASSERT_EQUAL(fb_delete_user(f, 1001), 0);
-    CU_ASSERT_EQUAL(count(st, "SELECT count(*) FROM votes"), 0);
+    CU_ASSERT_EQUAL(store_int(st, "SELECT count(*) FROM votes"), 0);
     bm_effects_free(&fx);
     bm_session_free(&tiny_machine, &s);
     fb_free(f);
@@ -128,8 +118,8 @@ static void test_lead(void)
     CU_ASSERT_EQUAL(lead_pending(lb), 0);
     CU_ASSERT_EQUAL(lead_add(lb, TF_BOOKING, rec, &ann, "en"), 0);
     CU_ASSERT_EQUAL(lead_pending(lb), 1);
-    CU_ASSERT_EQUAL(count(st, "SELECT count(*) FROM leads WHERE user_id = 1001 AND "
-                              "form = 'booking' AND text LIKE '%Class: SUV%'"), 1);
+    CU_ASSERT_EQUAL(store_int(st, "SELECT count(*) FROM leads WHERE user_id = 1001 AND "
+                                  "form = 'booking' AND text LIKE '%Class: SUV%'"), 1);
     lead_pump(lb, NULL, NULL); /* no group: the lead stays in the database */
     CU_ASSERT_EQUAL(lead_pending(lb), 1);
     lead_free(lb);
@@ -150,12 +140,12 @@ static void test_lead_topics_migrate(void)
                                  NULL, NULL, NULL), SQLITE_OK);
     lead_book *lb = lead_open(st, &m, -100123, err, sizeof err);
     CU_ASSERT_PTR_NOT_NULL_FATAL(lb);
-    CU_ASSERT_EQUAL(count(st, "SELECT count(*) FROM lead_topics WHERE chat_id = -100123 AND "
-                              "name = 'Leads' AND thread_id = 77"), 1);
+    CU_ASSERT_EQUAL(store_int(st, "SELECT count(*) FROM lead_topics WHERE chat_id = -100123 AND "
+                                  "name = 'Leads' AND thread_id = 77"), 1);
     lead_free(lb);
     lb = lead_open(st, &m, -100456, err, sizeof err); /* opened again: nothing changes */
     CU_ASSERT_PTR_NOT_NULL_FATAL(lb);
-    CU_ASSERT_EQUAL(count(st, "SELECT count(*) FROM lead_topics"), 1);
+    CU_ASSERT_EQUAL(store_int(st, "SELECT count(*) FROM lead_topics"), 1);
     lead_free(lb);
     store_close(st);
 }

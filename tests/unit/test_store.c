@@ -15,6 +15,7 @@
 #include "log.h"
 #include "store.h"
 #include "support/tiny_machine.h"
+#include "support/sql_int.h"
 
 static char dir[64];
 static char db[128];
@@ -30,18 +31,6 @@ static bm_user user(int64_t id, const char *lang)
 {
     return (bm_user){.id = id, .chat_id = id + 1000, .first_name = "Ann", .username = "ann",
                      .language_code = lang};
-}
-
-/* The first row of a one-column query on the store's database, as an int. */
-static int query_int(store *st, const char *sql)
-{
-    sqlite3_stmt *q = NULL;
-    int v = -1;
-    if (sqlite3_prepare_v2(store_sqlite(st), sql, -1, &q, NULL) == SQLITE_OK &&
-        sqlite3_step(q) == SQLITE_ROW)
-        v = sqlite3_column_int(q, 0);
-    sqlite3_finalize(q);
-    return v;
 }
 
 static void test_round_trip(void)
@@ -100,7 +89,7 @@ static void test_round_trip(void)
     bm_session_free(&tiny_machine, &s2);
 
     /* a small page cache (store_open says why) */
-    CU_ASSERT_EQUAL(query_int(st, "PRAGMA cache_size"), -512);
+    CU_ASSERT_EQUAL(store_int(st, "PRAGMA cache_size"), -512);
     int found;
     char *ver = store_get_meta(st, "schema_version", &found);
     CU_ASSERT_EQUAL(found, 1);
@@ -187,13 +176,14 @@ static void test_upgrade_4(void)
     char *ver = store_get_meta(st, "schema_version", &found);
     CU_ASSERT_STRING_EQUAL(ver ? ver : "", "4");
     free(ver);
-    CU_ASSERT_EQUAL(query_int(st, "SELECT count(*) FROM sqlite_master"
-                              " WHERE sql LIKE '%AUTOINCREMENT%' AND name IN ('outbox', 'history')"),
+    CU_ASSERT_EQUAL(store_int(st, "SELECT count(*) FROM sqlite_master"
+                                  " WHERE sql LIKE '%AUTOINCREMENT%'"
+                                  " AND name IN ('outbox', 'history')"),
                     0);
-    CU_ASSERT_EQUAL(query_int(st, "SELECT count(*) FROM sqlite_sequence"
-                              " WHERE name IN ('outbox', 'history')"), 0);
-    CU_ASSERT_EQUAL(query_int(st, "SELECT count(*) FROM sqlite_master"
-                              " WHERE type = 'index' AND name = 'history_user'"
+    CU_ASSERT_EQUAL(store_int(st, "SELECT count(*) FROM sqlite_sequence"
+                                  " WHERE name IN ('outbox', 'history')"), 0);
+    CU_ASSERT_EQUAL(store_int(st, "SELECT count(*) FROM sqlite_master"
+                                  " WHERE type = 'index' AND name = 'history_user'"
                               " AND tbl_name = 'history'"), 1);
 
     /* the session and the conversation, ids and order kept */
@@ -202,7 +192,7 @@ static void test_upgrade_4(void)
     CU_ASSERT_EQUAL(s.state, TS_ECHO);
     CU_ASSERT_STRING_EQUAL(s.vars[TV_NICK] ? s.vars[TV_NICK] : "", "Bobby");
     bm_session_free(&tiny_machine, &s);
-    CU_ASSERT_EQUAL(query_int(st, "SELECT group_concat(id, '') FROM history"), 1245);
+    CU_ASSERT_EQUAL(store_int(st, "SELECT group_concat(id, '') FROM history"), 1245);
     char acc[256] = "";
     CU_ASSERT_EQUAL(store_history_add(st, 7, "user", STORE_HIST_MENU, "later"), 0);
     CU_ASSERT_EQUAL(store_history_list(st, 7, 10, history_text, acc), 5);
@@ -212,7 +202,7 @@ static void test_upgrade_4(void)
     /* the outbox: both calls, in order; a new id is never one given before */
     int n = 0;
     CU_ASSERT_EQUAL(store_outbox_load(st, count_row, &n), 2);
-    CU_ASSERT_EQUAL(query_int(st, "SELECT attempts FROM outbox WHERE id = 2"), 2);
+    CU_ASSERT_EQUAL(store_int(st, "SELECT attempts FROM outbox WHERE id = 2"), 2);
     int64_t id = 0, id2 = 0;
     CU_ASSERT_EQUAL(store_outbox_add(st, 1007, "sendMessage", "{}", &id), 0);
     CU_ASSERT_EQUAL(id, 3);
@@ -241,7 +231,7 @@ static void test_upgrade_4(void)
     /* and again: nothing left to do, nothing lost */
     st = store_open(db, &tiny_machine, err, sizeof err);
     CU_ASSERT_PTR_NOT_NULL_FATAL(st);
-    CU_ASSERT_EQUAL(query_int(st, "SELECT count(*) FROM history"), 5);
+    CU_ASSERT_EQUAL(store_int(st, "SELECT count(*) FROM history"), 5);
     CU_ASSERT_EQUAL(store_outbox_load(st, NULL, NULL), 5); /* 1, 2, 4, 5, 6 */
     store_close(st);
 }
@@ -463,8 +453,8 @@ static void test_prune_handled(void)
     CU_ASSERT_EQUAL(store_begin(st), 0);
     CU_ASSERT_EQUAL(store_mark_handled(st, 2048), 1);
     CU_ASSERT_EQUAL(store_commit(st), 0);
-    CU_ASSERT_EQUAL(query_int(st, "SELECT count(*) FROM handled WHERE update_id = 5"), 0);
-    CU_ASSERT_EQUAL(query_int(st, "SELECT count(*) FROM handled WHERE update_id IN (6, 2048)"),
+    CU_ASSERT_EQUAL(store_int(st, "SELECT count(*) FROM handled WHERE update_id = 5"), 0);
+    CU_ASSERT_EQUAL(store_int(st, "SELECT count(*) FROM handled WHERE update_id IN (6, 2048)"),
                     2);
 
     sqlite3_stmt *q = NULL;

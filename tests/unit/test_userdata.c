@@ -19,6 +19,7 @@
 #include "log.h"
 #include "store.h"
 #include "support/tiny_machine.h"
+#include "support/sql_int.h"
 
 static char dir[64];
 
@@ -32,16 +33,6 @@ static const char *const KEPT[] = {
     "lead_topics",     /* the managers' named topics */
     "sqlite_sequence", /* SQLite's AUTOINCREMENT counters */
 };
-
-static int64_t one(sqlite3 *db, const char *sql)
-{
-    sqlite3_stmt *q;
-    int64_t n = -1;
-    if (sqlite3_prepare_v2(db, sql, -1, &q, NULL) == SQLITE_OK && sqlite3_step(q) == SQLITE_ROW)
-        n = sqlite3_column_int64(q, 0);
-    sqlite3_finalize(q);
-    return n;
-}
 
 static int exec(sqlite3 *db, const char *sql)
 {
@@ -58,7 +49,7 @@ static bool has_user_id(sqlite3 *db, const char *table)
     char sql[160];
     snprintf(sql, sizeof sql, "SELECT count(*) FROM pragma_table_info('%s') WHERE name = 'user_id'",
              table);
-    return one(db, sql) == 1;
+    return sql_int(db, sql) == 1;
 }
 
 static bool kept(const char *table)
@@ -194,15 +185,15 @@ static void test_export_and_delete(void)
         with_user++;
         char sql[160];
         snprintf(sql, sizeof sql, "SELECT count(*) FROM \"%s\" WHERE user_id = 42", name);
-        int64_t left = one(sq, sql);
+        int64_t left = sql_int(sq, sql);
         bool is_mgr = !strcmp(name, "managers");
         if (left != (is_mgr ? 1 : 0))
             fprintf(stderr, "\n  table %s: %lld rows of the deleted user\n", name, (long long)left);
         CU_ASSERT_EQUAL(left, is_mgr ? 1 : 0); /* a manager stays one (the admin's list) */
         snprintf(sql, sizeof sql, "SELECT count(*) FROM \"%s\" WHERE user_id = 43", name);
-        if (one(sq, sql) < 1)
+        if (sql_int(sq, sql) < 1)
             fprintf(stderr, "\n  table %s: the other user's rows went too\n", name);
-        CU_ASSERT(one(sq, sql) >= 1);
+        CU_ASSERT(sql_int(sq, sql) >= 1);
     }
     sqlite3_finalize(t);
     /* users vars records history ai_answers votes handoffs managers llm_usage leads */

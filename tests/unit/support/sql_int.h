@@ -1,0 +1,20 @@
+/*
+ * sql_int.h — one integer read from a test's database, for checks.
+ */
+#ifndef BOTC_TEST_SQL_INT_H
+#define BOTC_TEST_SQL_INT_H
+
+#include <stdint.h>
+
+#include <sqlite3.h>
+
+#include "store.h"
+
+/* The first column of sql's first row as an integer; -1 when the query
+ * does not prepare or returns no row (a negative answer, e.g. a PRAGMA's,
+ * comes back as it is). */
+int64_t sql_int(sqlite3 *db, const char *sql);
+/* The same on a store's database. */
+int64_t store_int(store *st, const char *sql);
+
+#endif
