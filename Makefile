@@ -51,8 +51,8 @@ $(BOTC): $(CODEGEN_OBJ) | $(DEPS_STAMP)
 	@mkdir -p $(@D)
 	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(LDLIBS_ALL)
 
-# ---- runtime: libbotrt.a ----------------------------------------------------
-RUNTIME_SRC := $(wildcard runtime/*.c)
+# ---- runtime: libbotrt.a (runtime/<concern>/*.c; see ARCHITECTURE.md) -----
+RUNTIME_SRC := $(sort $(wildcard runtime/*/*.c))
 RUNTIME_OBJ := $(RUNTIME_SRC:%.c=$(B)/%.o)
 LIBBOTRT := $(B)/libbotrt.a
 
@@ -64,36 +64,49 @@ $(B)/%.o: %.c | $(DEPS_STAMP)
 	@mkdir -p $(@D)
 	$(CC) $(ALL_CFLAGS) -Iruntime -Icodegen -c -o $@ $<
 
+# ---- one bot: spec -> botc gen -> re2c -> cc -> link ------------------------
+# The one recipe for every bot the tree builds: product bots (spec/), test
+# fixtures (tests/e2e/specs/), the benchmark's bot and the `make run` dev
+# build (scripts/dev-bot.mk). Everything in the recipes is written $$ so
+# that it is expanded when the recipe runs, not when $(eval) reads it: on a
+# fresh machine pkg-config prints nothing until install-deps.sh has run.
+#
+#   $(1) bot name (the spec's bot.name)   $(2) spec, or empty: no gen rule
+#   $(3) folder of the generated sources  $(4) folder of the objects
+#   $(5) the binary                       $(6) extra compiler flags
+define BOT_BUILD
+ifneq ($(2),)
+# (the spec's knowledge files, *.txt beside it, are embedded: they count too)
+$(3)/$(1).c $(3)/$(1).h $(3)/$(1).re $(3)/$(1)_main.c &: $(2) $(wildcard $(dir $(2))*.txt) $$(BOTC)
+	$$(BOTC) gen $(2) -o $(3)
+	@touch $(3)/$(1).c $(3)/$(1).h $(3)/$(1).re $(3)/$(1)_main.c
+endif
+
+$(4)/$(1)_match.c: $(3)/$(1).re | $$(DEPS_STAMP)
+	@mkdir -p $$(@D)
+	$$(RE2C) -W -Werror --utf8 -o $$@ $$<
+
+$(4)/$(1)_match.o: $(4)/$(1)_match.c $(3)/$(1).h
+	$$(CC) $$(ALL_CFLAGS) $(6) -Iruntime -I$(3) -c -o $$@ $$<
+
+$(4)/$(1).o: $(3)/$(1).c $(3)/$(1).h | $$(DEPS_STAMP)
+	@mkdir -p $$(@D)
+	$$(CC) $$(ALL_CFLAGS) $(6) -Iruntime -I$(3) -c -o $$@ $$<
+
+$(4)/$(1)_main.o: $(3)/$(1)_main.c $(3)/$(1).h | $$(DEPS_STAMP)
+	@mkdir -p $$(@D)
+	$$(CC) $$(ALL_CFLAGS) $(6) -Iruntime -I$(3) -c -o $$@ $$<
+
+$(5): $(4)/$(1)_main.o $(4)/$(1).o $(4)/$(1)_match.o $$(LIBBOTRT)
+	@mkdir -p $$(@D)
+	$$(CC) $$(LDFLAGS_ALL) -o $$@.new $$^ $$(LDLIBS_ALL)
+	@mv -f $$@.new $$@
+endef
+
 # ---- bots: spec/<bot>/bot.{yaml,lua} -> generated/<bot>/ -> bin/<bot> -----
 BOT_SPECS := $(sort $(wildcard spec/*/bot.yaml spec/*/bot.lua))
 BOTS := $(foreach s,$(BOT_SPECS),$(notdir $(patsubst %/,%,$(dir $(s)))))
-
-# $(1) = bot name, $(2) = spec file
-define BOT_RULES
-# (the spec's knowledge files, *.txt beside it, are embedded: they count too)
-generated/$(1)/$(1).c generated/$(1)/$(1).h generated/$(1)/$(1).re generated/$(1)/$(1)_main.c &: $(2) $(wildcard $(dir $(2))*.txt) $(BOTC)
-	$(BOTC) gen $(2) -o generated/$(1)
-
-$(B)/gen/$(1)/$(1)_match.c: generated/$(1)/$(1).re | $(DEPS_STAMP)
-	@mkdir -p $$(@D)
-	$(RE2C) -W -Werror --utf8 -o $$@ $$<
-
-$(B)/gen/$(1)/%.o: $(B)/gen/$(1)/%.c
-	$(CC) $(ALL_CFLAGS) -Iruntime -Igenerated/$(1) -c -o $$@ $$<
-
-$(B)/gen/$(1)/$(1).o: generated/$(1)/$(1).c generated/$(1)/$(1).h | $(DEPS_STAMP)
-	@mkdir -p $$(@D)
-	$(CC) $(ALL_CFLAGS) -Iruntime -Igenerated/$(1) -c -o $$@ $$<
-
-$(B)/gen/$(1)/$(1)_main.o: generated/$(1)/$(1)_main.c generated/$(1)/$(1).h | $(DEPS_STAMP)
-	@mkdir -p $$(@D)
-	$(CC) $(ALL_CFLAGS) -Iruntime -Igenerated/$(1) -c -o $$@ $$<
-
-$(BIN)/$(1): $(B)/gen/$(1)/$(1)_main.o $(B)/gen/$(1)/$(1).o $(B)/gen/$(1)/$(1)_match.o $(LIBBOTRT)
-	@mkdir -p $$(@D)
-	$(CC) $(LDFLAGS_ALL) -o $$@ $$^ $(LDLIBS_ALL)
-endef
-$(foreach s,$(BOT_SPECS),$(eval $(call BOT_RULES,$(notdir $(patsubst %/,%,$(dir $(s)))),$(s))))
+$(foreach s,$(BOT_SPECS),$(eval $(call BOT_BUILD,$(notdir $(patsubst %/,%,$(dir $(s)))),$(s),generated/$(notdir $(patsubst %/,%,$(dir $(s)))),$(B)/gen/$(notdir $(patsubst %/,%,$(dir $(s)))),$(BIN)/$(notdir $(patsubst %/,%,$(dir $(s)))))))
 
 BOT_BINS := $(BOTS:%=$(BIN)/%)
 
@@ -132,16 +145,7 @@ $(BIN)/bench-floor: $(B)/scripts/bench/floor.o
 
 # The "slow" row's bot (scripts/bench/slow.yaml), generated under $(B)/: it
 # is a benchmark fixture, not a product bot, so nothing lands in generated/.
-SLOWB := $(B)/bench/slowbench
-$(SLOWB)/slowbench.c $(SLOWB)/slowbench.h $(SLOWB)/slowbench.re $(SLOWB)/slowbench_main.c &: scripts/bench/slow.yaml $(BOTC)
-	$(BOTC) gen $< -o $(SLOWB)
-$(SLOWB)/slowbench_match.c: $(SLOWB)/slowbench.re
-	$(RE2C) -W -Werror --utf8 -o $@ $<
-$(SLOWB)/%.o: $(SLOWB)/%.c $(SLOWB)/slowbench.h
-	$(CC) $(ALL_CFLAGS) -Iruntime -I$(SLOWB) -c -o $@ $<
-$(BIN)/slowbench: $(SLOWB)/slowbench_main.o $(SLOWB)/slowbench.o $(SLOWB)/slowbench_match.o $(LIBBOTRT)
-	@mkdir -p $(@D)
-	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(LDLIBS_ALL)
+$(eval $(call BOT_BUILD,slowbench,scripts/bench/slow.yaml,$(B)/bench/slowbench,$(B)/bench/slowbench,$(BIN)/slowbench))
 
 bench:
 	@bash scripts/bench/run.sh

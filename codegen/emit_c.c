@@ -635,7 +635,7 @@ const char *emit_c_header(arena *a, const low_machine *m)
     strbuf *sb = &g.sb;
     emit_banner(sb, m);
     sb_printf(sb, "\n#ifndef %s_GENERATED_H\n#define %s_GENERATED_H\n\n", g.upper, g.upper);
-    sb_puts(sb, "#include \"machine.h\"\n\n");
+    sb_puts(sb, "#include \"dialogue/machine.h\"\n\n");
     sb_printf(sb, "/* States, by index into %s_machine.states. */\nenum %s_state {\n",
               m->name, m->name);
     for (int i = 0; i < m->n_states; i++)
@@ -655,7 +655,7 @@ const char *emit_c_main(arena *a, const low_machine *m)
     strbuf sb;
     sb_init(&sb, a);
     emit_banner(&sb, m);
-    sb_printf(&sb, "\n#include \"botmain.h\"\n#include \"%s.h\"\n\n", m->name);
+    sb_printf(&sb, "\n#include \"front/botmain.h\"\n#include \"%s.h\"\n\n", m->name);
     sb_printf(&sb, "int main(int argc, char **argv)\n{\n"
                    "    return botmain_run(&%s_machine, argc, argv);\n}\n", m->name);
     return sb.s;

@@ -48,7 +48,7 @@
 #include "arena.h"
 #include "diag.h"
 #include "ir.h"
-#include "machine.h"
+#include "dialogue/machine.h"
 
 typedef struct low_text {
     const char *name;      /* spec name, or the sys text's name */

@@ -19,27 +19,4 @@
 # and a reload executes the new one.
 
 DEV_GEN = $(DEV_DIR)/gen
-DEV_OBJ_DIR = $(DEV_DIR)/obj
-DEV_CFLAGS = $(filter-out -MMD -MP,$(ALL_CFLAGS)) -O0 -Iruntime -I$(DEV_GEN)
-DEV_OBJ = $(DEV_OBJ_DIR)/$(DEV_BOT).o $(DEV_OBJ_DIR)/$(DEV_BOT)_main.o \
-  $(DEV_OBJ_DIR)/$(DEV_BOT)_match.o
-
-$(DEV_OBJ_DIR)/$(DEV_BOT)_match.c: $(DEV_GEN)/$(DEV_BOT).re
-	@mkdir -p $(@D)
-	$(RE2C) -W -Werror --utf8 -o $@ $<
-
-$(DEV_OBJ_DIR)/$(DEV_BOT)_match.o: $(DEV_OBJ_DIR)/$(DEV_BOT)_match.c
-	$(CC) $(DEV_CFLAGS) -c -o $@ $<
-
-$(DEV_OBJ_DIR)/$(DEV_BOT).o: $(DEV_GEN)/$(DEV_BOT).c $(DEV_GEN)/$(DEV_BOT).h
-	@mkdir -p $(@D)
-	$(CC) $(DEV_CFLAGS) -c -o $@ $<
-
-$(DEV_OBJ_DIR)/$(DEV_BOT)_main.o: $(DEV_GEN)/$(DEV_BOT)_main.c $(DEV_GEN)/$(DEV_BOT).h
-	@mkdir -p $(@D)
-	$(CC) $(DEV_CFLAGS) -c -o $@ $<
-
-$(DEV_DIR)/bin/$(DEV_BOT): $(DEV_OBJ) $(LIBBOTRT)
-	@mkdir -p $(@D)
-	$(CC) $(LDFLAGS_ALL) -o $@.new $^ $(LDLIBS_ALL)
-	mv -f $@.new $@
+$(eval $(call BOT_BUILD,$(DEV_BOT),,$(DEV_GEN),$(DEV_DIR)/obj,$(DEV_DIR)/bin/$(DEV_BOT),-O0))

@@ -42,18 +42,7 @@ $(BIN)/tests/test_%: $(B)/tests/unit/test_%.o $(UNIT_SUPPORT_OBJ) $(LIBBOTC) $(L
 # under the build dir (fixtures, not product bots: nothing in generated/).
 E2E_SPECS := $(wildcard tests/e2e/specs/*/bot.yaml)
 E2E_BOTS := $(E2E_SPECS:tests/e2e/specs/%/bot.yaml=%)
-define E2E_BOT_RULES
-$(B)/e2ebots/$(1)/$(1).c $(B)/e2ebots/$(1)/$(1).h $(B)/e2ebots/$(1)/$(1).re $(B)/e2ebots/$(1)/$(1)_main.c &: tests/e2e/specs/$(1)/bot.yaml $(BOTC)
-	$(BOTC) gen $$< -o $(B)/e2ebots/$(1)
-$(B)/e2ebots/$(1)/$(1)_match.c: $(B)/e2ebots/$(1)/$(1).re
-	$(RE2C) -W -Werror --utf8 -o $$@ $$<
-$(B)/e2ebots/$(1)/%.o: $(B)/e2ebots/$(1)/%.c $(B)/e2ebots/$(1)/$(1).h
-	$(CC) $(ALL_CFLAGS) -Iruntime -I$(B)/e2ebots/$(1) -c -o $$@ $$<
-$(BIN)/$(1): $(B)/e2ebots/$(1)/$(1)_main.o $(B)/e2ebots/$(1)/$(1).o $(B)/e2ebots/$(1)/$(1)_match.o $(LIBBOTRT)
-	@mkdir -p $$(@D)
-	$(CC) $(LDFLAGS_ALL) -o $$@ $$^ $(LDLIBS_ALL)
-endef
-$(foreach b,$(E2E_BOTS),$(eval $(call E2E_BOT_RULES,$(b))))
+$(foreach b,$(E2E_BOTS),$(eval $(call BOT_BUILD,$(b),tests/e2e/specs/$(b)/bot.yaml,$(B)/e2ebots/$(b),$(B)/e2ebots/$(b),$(BIN)/$(b))))
 
 E2E_SRC := $(wildcard tests/e2e/*.c)
 E2E_OBJ := $(E2E_SRC:%.c=$(B)/%.o)

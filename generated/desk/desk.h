@@ -2,7 +2,7 @@
 #ifndef DESK_GENERATED_H
 #define DESK_GENERATED_H
 
-#include "machine.h"
+#include "dialogue/machine.h"
 
 /* States, by index into desk_machine.states. */
 enum desk_state {

@@ -2,7 +2,7 @@
 #ifndef ECHO_GENERATED_H
 #define ECHO_GENERATED_H
 
-#include "machine.h"
+#include "dialogue/machine.h"
 
 /* States, by index into echo_machine.states. */
 enum echo_state {

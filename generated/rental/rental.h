@@ -2,7 +2,7 @@
 #ifndef RENTAL_GENERATED_H
 #define RENTAL_GENERATED_H
 
-#include "machine.h"
+#include "dialogue/machine.h"
 
 /* States, by index into rental_machine.states. */
 enum rental_state {

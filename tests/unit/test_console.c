@@ -8,9 +8,9 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "bot.h"
-#include "console.h"
-#include "log.h"
+#include "dialogue/bot.h"
+#include "front/console.h"
+#include "base/log.h"
 #include "support/tiny_machine.h"
 
 static char dir[64];

@@ -18,9 +18,9 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "bot.h"
-#include "console.h"
-#include "log.h"
+#include "dialogue/bot.h"
+#include "front/console.h"
+#include "base/log.h"
 #include "support/tiny_machine.h"
 
 static char dir[64];

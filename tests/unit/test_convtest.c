@@ -12,8 +12,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "convtest.h"
-#include "log.h"
+#include "front/convtest.h"
+#include "base/log.h"
 #include "support/tiny_machine.h"
 
 #define CASES "tests/codegen/convtest/"

@@ -30,7 +30,7 @@
 #include "diag.h"
 #include "load.h"
 #include "spec_diff.h"
-#include "store.h"
+#include "storage/store.h"
 #include "support/tiny_machine.h"
 
 #define DIFF_DIR "tests/codegen/diff"

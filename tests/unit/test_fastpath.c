@@ -19,11 +19,11 @@
 #include <sqlite3.h>
 
 #include "../fake_tg/fake_tg.h"
-#include "log.h"
-#include "outq.h"
-#include "store.h"
+#include "base/log.h"
+#include "telegram/outq.h"
+#include "storage/store.h"
 #include "support/tiny_machine.h"
-#include "tg.h"
+#include "telegram/tg.h"
 
 static fake_tg *g_ft;
 static char g_base[64];

@@ -11,9 +11,9 @@
 
 #include <sqlite3.h>
 
-#include "feedback.h"
-#include "lead.h"
-#include "store.h"
+#include "people/feedback.h"
+#include "people/lead.h"
+#include "storage/store.h"
 #include "support/tiny_machine.h"
 #include "support/sql_int.h"
 

@@ -12,11 +12,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "bot.h"
-#include "handoff.h"
-#include "log.h"
-#include "store.h"
-#include "tg.h"
+#include "dialogue/bot.h"
+#include "people/handoff.h"
+#include "base/log.h"
+#include "storage/store.h"
+#include "telegram/tg.h"
 #include "support/tiny_machine.h"
 
 #define GROUP (-100123)

@@ -11,7 +11,7 @@
 #include <CUnit/Basic.h>
 #include <cjson/cJSON.h>
 
-#include "jsonscan.h"
+#include "base/jsonscan.h"
 
 static int valid(const char *s)
 {

@@ -11,8 +11,8 @@
 #include <CUnit/Basic.h>
 #include <cjson/cJSON.h>
 
-#include "jsonw.h"
-#include "tg.h"
+#include "base/jsonw.h"
+#include "telegram/tg.h"
 
 static void test_shape(void)
 {

@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "kb.h"
+#include "ai/kb.h"
 
 #define EN_FILE "spec/rental/company_context.txt"
 #define RU_FILE "spec/rental/company_context.ru.txt"

@@ -14,9 +14,9 @@
 
 #include "../fake_llm/fake_llm.h"
 #include "../fake_tg/fake_tg.h"
-#include "outq.h"
-#include "llm.h"
-#include "tg.h"
+#include "telegram/outq.h"
+#include "ai/llm.h"
+#include "telegram/tg.h"
 
 static fakellm *g_f;
 static tg_client *g_tg;

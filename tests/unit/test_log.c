@@ -8,7 +8,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "log.h"
+#include "base/log.h"
 
 /* Capture what log_msg writes to stderr while fn runs. */
 static char captured[16384];

@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "machine.h"
+#include "dialogue/machine.h"
 #include "support/tiny_machine.h"
 
 static const bm_machine *M = &tiny_machine;

@@ -15,16 +15,16 @@
 #include <cjson/cJSON.h>
 
 #include "../fake_tg/fake_tg.h"
-#include "bot.h"
-#include "inbox.h"
-#include "log.h"
-#include "outq.h"
-#include "store.h"
+#include "dialogue/bot.h"
+#include "delivery/inbox.h"
+#include "base/log.h"
+#include "telegram/outq.h"
+#include "storage/store.h"
 #include "support/call_params.h"
 #include "support/tiny_machine.h"
-#include "text.h"
-#include "tg.h"
-#include "tgupdate.h"
+#include "base/text.h"
+#include "telegram/tg.h"
+#include "telegram/tgupdate.h"
 
 
 static fake_tg *g_ft;

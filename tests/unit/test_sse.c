@@ -29,8 +29,8 @@
 
 #include <cjson/cJSON.h>
 
-#include "sse.h"
-#include "text.h"
+#include "ai/sse.h"
+#include "base/text.h"
 
 #define DATA_DIR "tests/unit/data/sse"
 

@@ -11,9 +11,9 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "bot.h"
-#include "log.h"
-#include "store.h"
+#include "dialogue/bot.h"
+#include "base/log.h"
+#include "storage/store.h"
 #include "support/tiny_machine.h"
 #include "support/sql_int.h"
 

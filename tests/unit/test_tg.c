@@ -20,9 +20,9 @@
 #include <cjson/cJSON.h>
 #include <microhttpd.h>
 
-#include "log.h"
-#include "outq.h"
-#include "tg.h"
+#include "base/log.h"
+#include "telegram/outq.h"
+#include "telegram/tg.h"
 
 #define TOKEN "123456789:AAH-TestSecretToken_xyz"
 #define BIG (2u << 20) /* 2 MiB: over the 1 MiB cap, under the 8 MiB one */

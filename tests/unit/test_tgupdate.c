@@ -11,11 +11,11 @@
 #include <CUnit/Basic.h>
 #include <cjson/cJSON.h>
 
-#include "machine.h"
-#include "text.h"
-#include "tg.h"
+#include "dialogue/machine.h"
+#include "base/text.h"
+#include "telegram/tg.h"
 #include "support/call_params.h"
-#include "tgupdate.h"
+#include "telegram/tgupdate.h"
 
 #define UPDATES_FILE "tests/unit/data/tgupdate/updates.json"
 #define TEXTS_FILE "tests/unit/data/tgupdate/texts.txt"

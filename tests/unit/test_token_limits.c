@@ -10,10 +10,10 @@
 #include <string.h>
 #include <time.h>
 
-#include "token_limits.h"
-#include "store.h"
+#include "ai/token_limits.h"
+#include "storage/store.h"
 #include "support/tiny_machine.h"
-#include "usage.h"
+#include "ai/usage.h"
 
 static time_t fake_now;
 static time_t fake_clock(void *ud)

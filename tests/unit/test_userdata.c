@@ -14,10 +14,10 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "bot.h"
-#include "handoff.h"
-#include "log.h"
-#include "store.h"
+#include "dialogue/bot.h"
+#include "people/handoff.h"
+#include "base/log.h"
+#include "storage/store.h"
 #include "support/tiny_machine.h"
 #include "support/sql_int.h"
 

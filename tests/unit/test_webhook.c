@@ -20,8 +20,8 @@
 #include <curl/curl.h>
 
 #include "../fake_tg/fake_tg.h"
-#include "log.h"
-#include "webhook.h"
+#include "base/log.h"
+#include "delivery/webhook.h"
 
 #define SECRET "Test_Secret-0123456789abcdefghijklmnopqrstuvwxyz"
 #define PATH "/tg/hook"

@@ -7,7 +7,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "machine.h"
+#include "dialogue/machine.h"
 #include "samebot.h"
 
 static const bm_machine *m = &samebot_machine;

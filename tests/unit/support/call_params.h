@@ -7,7 +7,7 @@
 
 #include <cjson/cJSON.h>
 
-#include "tgupdate.h"
+#include "telegram/tgupdate.h"
 
 /* The call's body parsed (a CUnit failure when it does not parse); kept
  * until call_params_free, so checks can hold several at once. NULL when it

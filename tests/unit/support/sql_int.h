@@ -8,7 +8,7 @@
 
 #include <sqlite3.h>
 
-#include "store.h"
+#include "storage/store.h"
 
 /* The first column of sql's first row as an integer; -1 when the query
  * does not prepare or returns no row (a negative answer, e.g. a PRAGMA's,

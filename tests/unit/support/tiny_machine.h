@@ -7,7 +7,7 @@
 #ifndef TINY_MACHINE_H
 #define TINY_MACHINE_H
 
-#include "machine.h"
+#include "dialogue/machine.h"
 
 enum { TS_MAIN, TS_INFO, TS_MORE, TS_ECHO, TS_GOT, TS_COUNT };
 enum { TF_BOOKING, TF_QUICK };

@@ -2,7 +2,7 @@
 #ifndef TINY_GENERATED_H
 #define TINY_GENERATED_H
 
-#include "machine.h"
+#include "dialogue/machine.h"
 
 /* States, by index into tiny_machine.states. */
 enum tiny_state {

@@ -1,0 +1,592 @@
+/*
+ * llm.c — see llm.h.
+ *
+ * One llm_call lives from llm_chat until its on_done: it always has one
+ * tg_stream transfer (a retry is a new transfer started with a delay), so
+ * the tg client's loop drives everything, and an abandoned call (llm_cancel,
+ * llm_free) is reaped by its transfer's tick.
+ */
+#include "ai/llm.h"
+
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <cjson/cJSON.h>
+
+#include "base/log.h"
+#include "ai/sse.h"
+
+#define LLM_ERRBODY_MAX 8192
+#define LLM_RETRY_AFTER_MAX_MS 30000
+#define LLM_REASON_MAX 300
+
+struct llm_client {
+    tg_client *tg;
+    char *url;        /* base + /chat/completions */
+    char *auth;       /* "Authorization: Bearer ..." or NULL */
+    char *model;
+    llm_options o;
+    struct llm_call *head;
+};
+
+struct llm_call {
+    struct llm_call *prev, *next;
+    llm_client *c;            /* NULL once the client is gone */
+    bool dead;                /* cancelled: reap at the next tick */
+    cJSON *req;               /* the request; messages trimmed on overflow */
+    bool trimmed;
+    llm_delta_fn on_delta;
+    llm_done_fn on_done;
+    void *ud;
+    long started, attempt_start, last_delta;
+    int attempts;
+    int first_token_ms;
+    /* the attempt in flight */
+    sse_parser *sse;
+    long status;
+    char *text;               /* answer so far */
+    size_t len, cap;
+    bool got_first, finished, done_seen, capped;
+    char finish[32];
+    char *errbody;            /* non-2xx body, capped */
+    size_t errlen;
+    char stream_err[LLM_REASON_MAX];
+    char timeout[64];         /* which deadline fired, "" if none */
+    long prompt_tokens, completion_tokens;
+};
+
+static long now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+const char *llm_status_str(llm_status s)
+{
+    switch (s) {
+    case LLM_OK: return "ok";
+    case LLM_ERR_HTTP: return "HTTP error";
+    case LLM_ERR_OVERFLOW: return "context too long";
+    case LLM_ERR_SERVER: return "error in the stream";
+    case LLM_ERR_TIMEOUT: return "timeout";
+    case LLM_ERR_NETWORK: return "network error";
+    case LLM_ERR_CUT: return "stream cut";
+    case LLM_ERR_EMPTY: return "empty answer";
+    case LLM_ERR_NOMEM: return "out of memory";
+    case LLM_ERR_CANCELLED: return "cancelled";
+    }
+    return "unknown";
+}
+
+static long env_ms(const char *name, long def)
+{
+    const char *v = getenv(name);
+    if (!v || !*v)
+        return def;
+    char *end;
+    long n = strtol(v, &end, 10);
+    if (*end || n <= 0 || n > 3600000) {
+        log_warn("llm", "%s=%s is not 1..3600000 ms, using %ld", name, v, def);
+        return def;
+    }
+    return n;
+}
+
+llm_options llm_options_from_env(void)
+{
+    llm_options o = {0};
+    o.base = getenv("OPENAI_API_BASE");
+    o.key = getenv("OPENAI_API_KEY");
+    o.model = getenv("OPENAI_MODEL_NAME");
+    o.connect_ms = env_ms("LLM_CONNECT_TIMEOUT_MS", 5000);
+    o.first_token_ms = env_ms("LLM_FIRST_TOKEN_TIMEOUT_MS", 30000);
+    o.idle_ms = env_ms("LLM_IDLE_TIMEOUT_MS", 20000);
+    o.total_ms = env_ms("LLM_TOTAL_TIMEOUT_MS", 120000);
+    return o;
+}
+
+static char *dup_s(const char *s)
+{
+    size_t n = strlen(s);
+    char *p = malloc(n + 1);
+    if (p)
+        memcpy(p, s, n + 1);
+    return p;
+}
+
+llm_client *llm_new(tg_client *tg, const llm_options *o, char *err, size_t errlen)
+{
+    if (!o || !o->base || (strncmp(o->base, "http://", 7) && strncmp(o->base, "https://", 8))) {
+        snprintf(err, errlen, "OPENAI_API_BASE must be an http(s) URL");
+        return NULL;
+    }
+    llm_client *c = calloc(1, sizeof *c);
+    if (!c) {
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+    c->tg = tg;
+    c->o = *o;
+    if (!c->o.connect_ms) c->o.connect_ms = 5000;
+    if (!c->o.first_token_ms) c->o.first_token_ms = 30000;
+    if (!c->o.idle_ms) c->o.idle_ms = 20000;
+    if (!c->o.total_ms) c->o.total_ms = 120000;
+    if (!c->o.max_retries) c->o.max_retries = 3;
+    if (c->o.max_retries < 0) c->o.max_retries = 0;
+    if (!c->o.retry_base_ms) c->o.retry_base_ms = 500;
+    if (!c->o.max_answer) c->o.max_answer = 65536;
+    size_t bl = strlen(o->base);
+    while (bl > 0 && o->base[bl - 1] == '/')
+        bl--;
+    size_t ul = bl + sizeof "/chat/completions";
+    c->url = malloc(ul);
+    if (c->url)
+        snprintf(c->url, ul, "%.*s/chat/completions", (int)bl, o->base);
+    if (bl < 3 || strncmp(o->base + bl - 3, "/v1", 3))
+        log_warn("llm", "OPENAI_API_BASE does not end in /v1; using %s as given", c->url);
+    c->model = dup_s(o->model && *o->model ? o->model : "gpt-4o-mini");
+    if (o->key && *o->key) {
+        log_add_secret(o->key);
+        size_t al = strlen(o->key) + 32;
+        c->auth = malloc(al);
+        if (c->auth)
+            snprintf(c->auth, al, "Authorization: Bearer %s", o->key);
+    }
+    if (!c->url || !c->model || (o->key && *o->key && !c->auth)) {
+        llm_free(c);
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+    c->o.base = c->o.key = c->o.model = NULL; /* not kept: copied above */
+    return c;
+}
+
+static void call_unlink(llm_call *k)
+{
+    if (!k->c)
+        return;
+    if (k->prev)
+        k->prev->next = k->next;
+    else
+        k->c->head = k->next;
+    if (k->next)
+        k->next->prev = k->prev;
+    k->prev = k->next = NULL;
+    k->c = NULL;
+}
+
+void llm_free(llm_client *c)
+{
+    if (!c)
+        return;
+    while (c->head) {
+        llm_call *k = c->head;
+        k->dead = true; /* its transfer's tick or cancel reaps it */
+        call_unlink(k);
+    }
+    free(c->url);
+    free(c->auth);
+    free(c->model);
+    free(c);
+}
+
+const char *llm_model(const llm_client *c) { return c->model; }
+
+static void call_free(llm_call *k)
+{
+    call_unlink(k);
+    sse_free(k->sse);
+    cJSON_Delete(k->req);
+    free(k->text);
+    free(k->errbody);
+    free(k);
+}
+
+void llm_cancel(llm_call *k)
+{
+    if (k) {
+        k->dead = true;
+        call_unlink(k);
+    }
+}
+
+/* ---- error bodies ----------------------------------------------------------- */
+
+static void put(char *dst, size_t n, const char *s)
+{
+    if (n)
+        snprintf(dst, n, "%s", s ? s : "");
+}
+
+static void put_code(char *dst, size_t n, const cJSON *o)
+{
+    const cJSON *code = cJSON_GetObjectItemCaseSensitive(o, "code");
+    const cJSON *type = cJSON_GetObjectItemCaseSensitive(o, "type");
+    if (cJSON_IsString(code))
+        put(dst, n, code->valuestring);
+    else if (cJSON_IsNumber(code) && n)
+        snprintf(dst, n, "%d", code->valueint);
+    else if (cJSON_IsString(type))
+        put(dst, n, type->valuestring);
+}
+
+int llm_parse_error(const char *body, size_t len, char *msg, size_t msglen, char *code,
+                    size_t codelen)
+{
+    put(msg, msglen, "");
+    put(code, codelen, "");
+    cJSON *j = body && len ? cJSON_ParseWithLength(body, len) : NULL;
+    int rc = 1;
+    if (cJSON_IsObject(j)) {
+        const cJSON *e = cJSON_GetObjectItemCaseSensitive(j, "error");
+        const cJSON *d = cJSON_GetObjectItemCaseSensitive(j, "detail");
+        const char *obj = tg_json_str(j, "object");
+        if (cJSON_IsObject(e)) { /* OpenAI, vLLM, llama.cpp */
+            put(msg, msglen, tg_json_str(e, "message"));
+            put_code(code, codelen, e);
+            rc = 0;
+        } else if (cJSON_IsString(e)) { /* Ollama */
+            put(msg, msglen, e->valuestring);
+            rc = 0;
+        } else if (obj && !strcmp(obj, "error")) { /* older vLLM: flat */
+            put(msg, msglen, tg_json_str(j, "message"));
+            put_code(code, codelen, j);
+            rc = 0;
+        } else if (cJSON_IsString(d)) { /* FastAPI-based servers */
+            put(msg, msglen, d->valuestring);
+            rc = 0;
+        } else if (cJSON_IsArray(d)) { /* FastAPI validation errors */
+            const cJSON *first = cJSON_GetArrayItem(d, 0);
+            put(msg, msglen, tg_json_str(first, "msg"));
+            rc = 0;
+        }
+    }
+    cJSON_Delete(j);
+    if (rc && body && msglen) {
+        size_t n = len < msglen - 1 ? len : msglen - 1;
+        n = n > 200 ? 200 : n;
+        memcpy(msg, body, n);
+        msg[n] = '\0';
+        for (size_t i = 0; i < n; i++)
+            if ((unsigned char)msg[i] < ' ')
+                msg[i] = ' ';
+    }
+    return rc;
+}
+
+/* Case-insensitive (ASCII) substring test. */
+static bool has_word(const char *s, const char *w)
+{
+    size_t n = strlen(w);
+    for (; s && *s; s++) {
+        size_t i = 0;
+        while (i < n && s[i] && (s[i] | 0x20) == (w[i] | 0x20))
+            i++;
+        if (i == n)
+            return true;
+    }
+    return false;
+}
+
+int llm_is_overflow(const char *msg, const char *code)
+{
+    static const char *const keys[] = {"context length", "context_length", "context window",
+                                       "maximum context", "context size", "exceed_context",
+                                       "too many tokens", "prompt is too long", "n_ctx"};
+    for (size_t i = 0; i < sizeof keys / sizeof *keys; i++)
+        if (has_word(msg, keys[i]) || has_word(code, keys[i]))
+            return 1;
+    return 0;
+}
+
+/* ---- one attempt -------------------------------------------------------------- */
+
+static int on_sse(void *ud, const sse_event *ev)
+{
+    llm_call *k = ud;
+    switch (ev->kind) {
+    case SSE_DELTA: {
+        if (!ev->len)
+            return 0;
+        size_t room = k->c ? k->c->o.max_answer - k->len : 0;
+        size_t n = ev->len;
+        if (n > room) {
+            /* cut at a character boundary and end as the model would */
+            n = room;
+            while (n > 0 && ((unsigned char)ev->text[n] & 0xC0) == 0x80)
+                n--;
+            k->capped = true;
+        }
+        if (k->len + n + 1 > k->cap) {
+            size_t cap = k->cap ? k->cap : 1024;
+            while (cap < k->len + n + 1)
+                cap *= 2;
+            char *p = realloc(k->text, cap);
+            if (!p)
+                return 1;
+            k->text = p;
+            k->cap = cap;
+        }
+        memcpy(k->text + k->len, ev->text, n);
+        k->len += n;
+        k->text[k->len] = '\0';
+        k->last_delta = now_ms();
+        if (!k->got_first) {
+            k->got_first = true;
+            k->first_token_ms = (int)(k->last_delta - k->started);
+        }
+        if (n && k->on_delta && !k->dead)
+            k->on_delta(k->ud, k->text, k->len);
+        if (k->capped) {
+            put(k->finish, sizeof k->finish, "length");
+            k->finished = true;
+            return 1;
+        }
+        return 0;
+    }
+    case SSE_FINISH:
+        put(k->finish, sizeof k->finish, ev->text);
+        k->finished = true;
+        return 0;
+    case SSE_USAGE:
+        if (ev->prompt_tokens >= 0)
+            k->prompt_tokens = ev->prompt_tokens;
+        if (ev->completion_tokens >= 0)
+            k->completion_tokens = ev->completion_tokens;
+        return 0;
+    case SSE_ERROR:
+        snprintf(k->stream_err, sizeof k->stream_err, "%s%s%s", ev->text,
+                 ev->code ? " / " : "", ev->code ? ev->code : "");
+        return 1;
+    case SSE_DONE:
+        k->done_seen = true;
+        return 0;
+    }
+    return 0;
+}
+
+static int on_data(void *ud, long status, const char *data, size_t n)
+{
+    llm_call *k = ud;
+    if (k->dead)
+        return 1;
+    k->status = status;
+    if (status < 200 || status >= 300) {
+        size_t room = LLM_ERRBODY_MAX - k->errlen;
+        if (n > room)
+            n = room;
+        if (!k->errbody && !(k->errbody = malloc(LLM_ERRBODY_MAX + 1)))
+            return 1;
+        memcpy(k->errbody + k->errlen, data, n);
+        k->errlen += n;
+        k->errbody[k->errlen] = '\0';
+        return 0;
+    }
+    if (sse_feed(k->sse, data, n))
+        return 1; /* an error event, the cap, or out of memory: stop reading */
+    return 0;
+}
+
+static int on_tick(void *ud)
+{
+    llm_call *k = ud;
+    if (k->dead || !k->c)
+        return 1;
+    long now = now_ms();
+    const llm_options *o = &k->c->o;
+    if (now - k->started > o->total_ms)
+        put(k->timeout, sizeof k->timeout, "total timeout");
+    else if (!k->got_first && k->attempt_start <= now &&
+             now - k->attempt_start > o->first_token_ms)
+        put(k->timeout, sizeof k->timeout, "no first token in time");
+    else if (k->got_first && now - k->last_delta > o->idle_ms)
+        put(k->timeout, sizeof k->timeout, "idle between tokens");
+    return k->timeout[0] != '\0';
+}
+
+static void on_finished(const tg_result *r, void *ud);
+
+static int start_attempt(llm_call *k, long delay_ms)
+{
+    llm_client *c = k->c;
+    sse_free(k->sse);
+    k->sse = sse_new(on_sse, k, 0);
+    char *body = cJSON_PrintUnformatted(k->req);
+    if (!k->sse || !body) {
+        free(body);
+        return -1;
+    }
+    k->status = 0;
+    k->errlen = 0;
+    k->stream_err[0] = '\0';
+    k->finish[0] = '\0';
+    k->finished = k->done_seen = false;
+    k->attempts++;
+    k->attempt_start = now_ms() + delay_ms;
+    const char *hdrs[4] = {"Content-Type: application/json", "Accept: text/event-stream",
+                           c->auth, NULL};
+    long left = c->o.total_ms - (now_ms() - k->started);
+    tg_stream_opts so = {.url = c->url, .body = body, .headers = hdrs,
+                         .connect_timeout_ms = c->o.connect_ms,
+                         .timeout_ms = (left > 1 ? left : 1) + delay_ms + 1000,
+                         .delay_ms = delay_ms};
+    /* curl's own total is a backstop a second later: the tick names the
+     * deadline that fired */
+    tg_err e = tg_stream(c->tg, &so, on_data, on_tick, on_finished, k);
+    cJSON_free(body);
+    return e == TG_OK ? 0 : -1;
+}
+
+static void report(llm_call *k, llm_status st, const char *why)
+{
+    if (!k->dead && k->on_done) {
+        llm_result res = {
+            .status = st, .text = k->text ? k->text : "", .len = k->len,
+            .finish = k->finish, .error = why ? why : "", .http_status = k->status,
+            .prompt_tokens = k->prompt_tokens, .completion_tokens = k->completion_tokens,
+            .attempts = k->attempts, .first_token_ms = k->got_first ? k->first_token_ms : -1,
+        };
+        k->on_done(k->ud, &res);
+    }
+    call_free(k);
+}
+
+/* Drops the history between the system prompt and the last message. */
+static bool trim_history(llm_call *k)
+{
+    cJSON *msgs = cJSON_GetObjectItemCaseSensitive(k->req, "messages");
+    int n = cJSON_GetArraySize(msgs);
+    const char *r0 = n > 0 ? tg_json_str(cJSON_GetArrayItem(msgs, 0), "role") : NULL;
+    int first = r0 && !strcmp(r0, "system");
+    if (n - first <= 1)
+        return false;
+    for (int i = n - 2; i >= first; i--)
+        cJSON_DeleteItemFromArray(msgs, i);
+    return true;
+}
+
+static long backoff(const llm_call *k)
+{
+    long d = k->c->o.retry_base_ms;
+    for (int i = 1; i < k->attempts && d < 8000; i++)
+        d *= 2;
+    return d;
+}
+
+static void on_finished(const tg_result *r, void *ud)
+{
+    llm_call *k = ud;
+    if (k->dead || !k->c) {
+        call_free(k);
+        return;
+    }
+    if (r->err == TG_OK || r->err == TG_ERR_CANCELLED)
+        sse_end(k->sse);
+    char why[LLM_REASON_MAX + 160];
+    bool may_retry = !k->got_first && k->attempts <= k->c->o.max_retries;
+    if (k->timeout[0]) {
+        snprintf(why, sizeof why, "%s (after %d attempt(s))", k->timeout, k->attempts);
+        report(k, LLM_ERR_TIMEOUT, why);
+        return;
+    }
+    if (r->err == TG_ERR_CANCELLED && !k->stream_err[0] && !k->capped &&
+        strcmp(r->description, "aborted")) {
+        report(k, LLM_ERR_CANCELLED, r->description);
+        return;
+    }
+    if (r->err == TG_ERR_NETWORK || r->err == TG_ERR_NOMEM) {
+        snprintf(why, sizeof why, "%s", r->description);
+        if (may_retry && r->err == TG_ERR_NETWORK && start_attempt(k, backoff(k)) == 0) {
+            log_warn("llm", "request failed (%s), retry %d", why, k->attempts - 1);
+            return;
+        }
+        report(k, k->got_first ? LLM_ERR_CUT : r->err == TG_ERR_NOMEM ? LLM_ERR_NOMEM
+                                                                        : LLM_ERR_NETWORK, why);
+        return;
+    }
+    if (k->status < 200 || k->status >= 300 || r->err == TG_ERR_HTTP) {
+        long st = k->status ? k->status : r->http_status;
+        char msg[LLM_REASON_MAX], code[64];
+        llm_parse_error(k->errbody, k->errlen, msg, sizeof msg, code, sizeof code);
+        snprintf(why, sizeof why, "HTTP %ld: %s%s%s", st, msg, code[0] ? " / " : "", code);
+        k->status = st;
+        if (st == 400 && llm_is_overflow(msg, code)) {
+            if (!k->trimmed && trim_history(k)) {
+                k->trimmed = true;
+                log_warn("llm", "%s; history trimmed, sending again", why);
+                if (start_attempt(k, 0) == 0)
+                    return;
+            }
+            report(k, LLM_ERR_OVERFLOW, why);
+            return;
+        }
+        if (may_retry && (st == 429 || st >= 500)) {
+            long d = backoff(k);
+            if (st == 429 && r->retry_after > 0)
+                d = r->retry_after * 1000L;
+            if (d > LLM_RETRY_AFTER_MAX_MS)
+                d = LLM_RETRY_AFTER_MAX_MS;
+            if (start_attempt(k, d) == 0) {
+                log_warn("llm", "%s; retry %d in %ld ms", why, k->attempts - 1, d);
+                return;
+            }
+        }
+        report(k, LLM_ERR_HTTP, why);
+        return;
+    }
+    if (k->stream_err[0]) {
+        snprintf(why, sizeof why, "%s", k->stream_err);
+        report(k, LLM_ERR_SERVER, why);
+        return;
+    }
+    if (!k->finished && !k->done_seen) {
+        report(k, k->len ? LLM_ERR_CUT : LLM_ERR_EMPTY, "the stream ended early");
+        return;
+    }
+    if (!k->len) {
+        report(k, LLM_ERR_EMPTY, "the model sent no text");
+        return;
+    }
+    report(k, LLM_OK, NULL);
+}
+
+llm_call *llm_chat(llm_client *c, const char *model, const llm_msg *msgs, int n,
+                   llm_delta_fn on_delta, llm_done_fn on_done, void *ud)
+{
+    llm_call *k = calloc(1, sizeof *k);
+    if (!k)
+        return NULL;
+    k->on_delta = on_delta;
+    k->on_done = on_done;
+    k->ud = ud;
+    k->prompt_tokens = k->completion_tokens = -1;
+    k->started = now_ms();
+    k->req = cJSON_CreateObject();
+    cJSON *arr = k->req ? cJSON_AddArrayToObject(k->req, "messages") : NULL;
+    cJSON *so = NULL;
+    bool ok = arr && cJSON_AddStringToObject(k->req, "model", model && *model ? model : c->model) &&
+              cJSON_AddTrueToObject(k->req, "stream") &&
+              (so = cJSON_AddObjectToObject(k->req, "stream_options")) &&
+              cJSON_AddTrueToObject(so, "include_usage");
+    for (int i = 0; ok && i < n; i++) {
+        cJSON *m = cJSON_CreateObject();
+        ok = m && cJSON_AddItemToArray(arr, m) &&
+             cJSON_AddStringToObject(m, "role", msgs[i].role) &&
+             cJSON_AddStringToObject(m, "content", msgs[i].content ? msgs[i].content : "");
+    }
+    /* linked before the transfer starts: its callbacks need k->c */
+    k->c = c;
+    k->next = c->head;
+    if (c->head)
+        c->head->prev = k;
+    c->head = k;
+    if (!ok || start_attempt(k, 0)) {
+        call_free(k);
+        return NULL;
+    }
+    return k;
+}

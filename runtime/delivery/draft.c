@@ -1,0 +1,258 @@
+/*
+ * draft.c — see draft.h.
+ */
+#include "delivery/draft.h"
+
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <cjson/cJSON.h>
+
+#include "ai/kb.h"
+#include "ai/llm.h"
+#include "base/log.h"
+#include "base/text.h"
+
+#define DRAFT_TYPING_MS 4500
+#define DRAFT_FORCE_MS 1000
+
+typedef struct draft_job {
+    struct draft_job *prev, *next;
+    draft_ctx *d;
+    llm_call *call;
+    draft_done_fn fn;
+    void *ud;
+    int64_t chat_id;
+    bool private_chat;
+    int draft_id;
+    kb_marker mk;
+    text_buf shown;      /* text that may be shown (marker held back) */
+    size_t fed;          /* bytes of the answer fed to the marker watcher */
+    size_t sent_len;     /* shown.len at the last draft */
+    bool full;           /* the draft shows the whole first message: no more drafts */
+    long last_draft, last_typing;
+} draft_job;
+
+struct draft_ctx {
+    tg_client *tg;
+    outq *q;
+    llm_client *llm;
+    bool llm_failed;     /* no OPENAI_API_BASE or a bad one: logged once */
+    draft_job *head;
+    int n;
+    int next_id;
+};
+
+static long now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+draft_ctx *draft_new(tg_client *tg, outq *q)
+{
+    draft_ctx *d = calloc(1, sizeof *d);
+    if (!d)
+        return NULL;
+    d->tg = tg;
+    d->q = q;
+    d->next_id = (int)(time(NULL) % 1000000) * 1000 + 1;
+    return d;
+}
+
+static void job_unlink(draft_job *j)
+{
+    draft_ctx *d = j->d;
+    if (j->prev)
+        j->prev->next = j->next;
+    else
+        d->head = j->next;
+    if (j->next)
+        j->next->prev = j->prev;
+    d->n--;
+}
+
+static void job_finish(draft_job *j, const bot_io_res *res)
+{
+    job_unlink(j);
+    if (j->fn)
+        j->fn(j->ud, res);
+    text_buf_free(&j->shown);
+    free(j);
+}
+
+void draft_free(draft_ctx *d)
+{
+    if (!d)
+        return;
+    while (d->head) {
+        draft_job *j = d->head;
+        llm_cancel(j->call);
+        bot_io_res res = {.ok = 0, .error = "cancelled at shutdown",
+                          .prompt_tokens = -1, .completion_tokens = -1};
+        job_finish(j, &res);
+    }
+    llm_free(d->llm);
+    free(d);
+}
+
+int draft_running(const draft_ctx *d) { return d ? d->n : 0; }
+
+static void push_typing(draft_job *j, long now)
+{
+    cJSON *p = cJSON_CreateObject();
+    if (!p || !tg_json_add_i64(p, "chat_id", j->chat_id) ||
+        !cJSON_AddStringToObject(p, "action", "typing")) {
+        cJSON_Delete(p);
+        return;
+    }
+    if (outq_push_volatile(j->d->q, j->chat_id, "sendChatAction", p) == 0)
+        tg_wakeup(j->d->tg);
+    j->last_typing = now;
+}
+
+static void push_draft(draft_job *j, long now)
+{
+    const char *shown = j->shown.p ? j->shown.p : "";
+    char *t = NULL;
+    if (text_utf16_len(shown, j->shown.len) <= TEXT_TG_MAX) {
+        t = strdup(shown);
+    } else {
+        /* Past one message: the draft shows the first message exactly as
+         * the final answer will cut it (text_split), and stays so — what
+         * follows arrives in the final messages. Resending it as the text
+         * grows would only spend the chat's rate on an unchanged draft. */
+        char **parts;
+        int n;
+        if (text_split(shown, TEXT_TG_MAX, &parts, &n) == 0 && n > 0) {
+            t = parts[0];
+            parts[0] = NULL;
+            text_parts_free(parts, n);
+        }
+        j->full = true;
+    }
+    cJSON *p = t ? cJSON_CreateObject() : NULL;
+    if (!p || !tg_json_add_i64(p, "chat_id", j->chat_id) ||
+        !cJSON_AddNumberToObject(p, "draft_id", j->draft_id) ||
+        !cJSON_AddStringToObject(p, "text", t)) {
+        cJSON_Delete(p);
+        free(t);
+        return;
+    }
+    free(t);
+    /* This runs inside curl's write callback, where no transfer may start
+     * (curl refuses recursive calls): wake the loop so that its next turn
+     * starts the draft instead of waiting out the poll's tick. */
+    if (outq_push_volatile(j->d->q, j->chat_id, "sendMessageDraft", p) == 0)
+        tg_wakeup(j->d->tg);
+    j->last_draft = now;
+    j->sent_len = j->shown.len;
+}
+
+static void on_delta(void *ud, const char *text, size_t len)
+{
+    draft_job *j = ud;
+    if (len > j->fed) {
+        if (kb_marker_feed(&j->mk, text + j->fed, len - j->fed, &j->shown))
+            return;
+        j->fed = len;
+    }
+    long now = now_ms();
+    if (!j->private_chat) {
+        if (now - j->last_typing >= DRAFT_TYPING_MS)
+            push_typing(j, now);
+        return;
+    }
+    if (j->mk.found || j->full || j->shown.len == j->sent_len)
+        return;
+    bool first = j->sent_len == 0;
+    long since = now - j->last_draft;
+    if (first || (since >= DRAFT_MIN_MS && j->shown.len - j->sent_len >= DRAFT_MIN_CHARS) ||
+        since >= DRAFT_FORCE_MS)
+        push_draft(j, now);
+}
+
+static void on_done(void *ud, const llm_result *r)
+{
+    draft_job *j = ud;
+    j->call = NULL;
+    bot_io_res res = {
+        .ok = r->status == LLM_OK,
+        .status = r->http_status,
+        .body = r->text,
+        .len = r->len,
+        .error = r->status == LLM_OK ? NULL : r->error[0] ? r->error : llm_status_str(r->status),
+        .prompt_tokens = r->prompt_tokens,
+        .completion_tokens = r->completion_tokens,
+    };
+    if (r->status != LLM_OK)
+        log_warn("draft", "chat %lld: the model failed (%s: %s) after %d attempt(s)",
+                 (long long)j->chat_id, llm_status_str(r->status), r->error, r->attempts);
+    else
+        log_debug("draft", "chat %lld: %zu bytes, first token after %d ms",
+                  (long long)j->chat_id, r->len, r->first_token_ms);
+    job_finish(j, &res);
+}
+
+int draft_start(draft_ctx *d, const bot_io_req *req, draft_done_fn fn, void *ud)
+{
+    if (!d->llm && !d->llm_failed) {
+        char err[256];
+        llm_options o = llm_options_from_env();
+        d->llm = llm_new(d->tg, &o, err, sizeof err);
+        if (!d->llm) {
+            d->llm_failed = true;
+            log_error("draft", "no model client: %s", err);
+        }
+    }
+    if (!d->llm || !req->llm_messages)
+        return -1;
+    cJSON *arr = cJSON_Parse(req->llm_messages);
+    int n = cJSON_GetArraySize(arr);
+    llm_msg *msgs = n > 0 ? calloc((size_t)n, sizeof *msgs) : NULL;
+    draft_job *j = msgs ? calloc(1, sizeof *j) : NULL;
+    if (!j || !cJSON_IsArray(arr)) {
+        cJSON_Delete(arr);
+        free(msgs);
+        free(j);
+        return -1;
+    }
+    for (int i = 0; i < n; i++) {
+        const cJSON *m = cJSON_GetArrayItem(arr, i);
+        msgs[i].role = tg_json_str(m, "role");
+        msgs[i].content = tg_json_str(m, "content");
+        if (!msgs[i].role)
+            msgs[i].role = "user";
+    }
+    j->d = d;
+    j->fn = fn;
+    j->ud = ud;
+    j->chat_id = req->chat_id;
+    j->private_chat = req->private_chat != 0;
+    j->draft_id = d->next_id++;
+    if (d->next_id <= 0)
+        d->next_id = 1;
+    kb_marker_init(&j->mk);
+    text_buf_init(&j->shown, 256 * 1024);
+    j->next = d->head;
+    if (d->head)
+        d->head->prev = j;
+    d->head = j;
+    d->n++;
+    j->call = llm_chat(d->llm, req->llm_model, msgs, n, on_delta, on_done, j);
+    free(msgs);
+    cJSON_Delete(arr);
+    if (!j->call) {
+        job_unlink(j);
+        text_buf_free(&j->shown);
+        free(j);
+        return -1;
+    }
+    if (!j->private_chat)
+        push_typing(j, now_ms());
+    return 0;
+}

@@ -1,0 +1,682 @@
+/*
+ * inbox.c — see inbox.h.
+ *
+ * Waiting updates are one FIFO in arrival order (update_id order within a
+ * batch and across a restore). inbox_run walks it: an update whose chat
+ * already has an earlier update waiting in this walk (one waiting for an
+ * answer, or one deferred just now) is skipped, so a chat never overtakes
+ * itself, while every other chat is handled.
+ */
+#include "delivery/inbox.h"
+
+#include <inttypes.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "base/log.h"
+#include "delivery/draft.h"
+#include "base/jsonscan.h"
+#include "storage/store.h"
+#include "telegram/tgupdate.h"
+
+#define IB_REASON_MAX 300
+
+typedef enum ib_io { IB_IO_NONE = 0, IB_IO_WAITING, IB_IO_DONE } ib_io;
+
+typedef struct ib_item {
+    struct ib_item *prev, *next;
+    int64_t update_id, chat_id;
+    char *json;          /* the Update as stored, NUL-terminated; its
+                          * parse's strings after the NUL (json_buf) */
+    size_t json_len;
+    bool parsed;         /* in holds its parse: from arrival, or from the
+                          * first run after a restart (kept for a deferred
+                          * update's second run) */
+    bm_input in;         /* its strings point into json's buffer */
+    ib_io io;
+    struct ib_fetch *fetch; /* while IB_IO_WAITING */
+    bot_io_res res;      /* IB_IO_DONE: body and error owned (below) */
+    char *res_body, *res_error;
+} ib_item;
+
+/* One request in flight: the item it answers, or NULL once abandoned. */
+typedef struct ib_fetch {
+    struct inbox *ib;
+    ib_item *item;
+} ib_fetch;
+
+struct inbox {
+    bot *b;
+    store *st;
+    tg_client *tg;
+    outq *q;
+    inbox_options opt;
+    ib_item *head, *tail;
+    size_t n;
+    int n_io;
+    inbox_stats stats;
+    bm_effects fx;
+    tgu_calls calls;
+    int64_t *seen;       /* open-addressing set of chats skipped in a walk */
+    size_t seen_cap;
+    bool kick;           /* something may have become runnable */
+    draft_ctx *drafts;   /* model answers streaming into chats */
+};
+
+static long now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+inbox *inbox_new(bot *b, tg_client *tg, outq *q, const inbox_options *opts)
+{
+    inbox *ib = calloc(1, sizeof *ib);
+    if (!ib)
+        return NULL;
+    if (opts)
+        ib->opt = *opts;
+    if (ib->opt.batch_max <= 0) ib->opt.batch_max = 128;
+    if (ib->opt.io_timeout_ms <= 0) ib->opt.io_timeout_ms = 30000;
+    if (!ib->opt.io_max_body) ib->opt.io_max_body = 65536;
+    if (ib->opt.run_budget_ms <= 0) ib->opt.run_budget_ms = 50;
+    ib->b = b;
+    ib->st = bot_store(b);
+    ib->tg = tg;
+    ib->q = q;
+    bm_effects_init(&ib->fx);
+    tgu_calls_init(&ib->calls);
+    ib->drafts = draft_new(tg, q);
+    if (!ib->drafts) {
+        free(ib);
+        return NULL;
+    }
+    return ib;
+}
+
+static void item_free(ib_item *it)
+{
+    if (it->fetch)
+        it->fetch->item = NULL; /* its callback finds nothing to answer */
+    free(it->json);
+    free(it->res_body);
+    free(it->res_error);
+    free(it);
+}
+
+static void unlink_item(inbox *ib, ib_item *it)
+{
+    if (it->prev)
+        it->prev->next = it->next;
+    else
+        ib->head = it->next;
+    if (it->next)
+        it->next->prev = it->prev;
+    else
+        ib->tail = it->prev;
+    ib->n--;
+}
+
+void inbox_free(inbox *ib)
+{
+    if (!ib)
+        return;
+    ib_item *it = ib->head;
+    while (it) {
+        ib_item *n = it->next;
+        item_free(it);
+        it = n;
+    }
+    draft_free(ib->drafts); /* after the items: their answers find nothing */
+    bm_effects_free(&ib->fx);
+    tgu_calls_free(&ib->calls);
+    free(ib->seen);
+    free(ib);
+}
+
+size_t inbox_pending(const inbox *ib) { return ib->n; }
+int inbox_waiting_io(const inbox *ib) { return ib->n_io; }
+inbox_stats inbox_get_stats(const inbox *ib) { return ib->stats; }
+
+/* A copy of text[0..n) NUL-terminated, with room for its parse's strings
+ * after the NUL (tgu_strings: as much again), in one allocation. */
+static char *json_buf(const char *text, size_t n, tgu_strings *strs)
+{
+    char *p = n < SIZE_MAX / 2 - 1 ? malloc(2 * n + 2) : NULL;
+    if (!p)
+        return NULL;
+    memcpy(p, text, n);
+    p[n] = '\0';
+    *strs = (tgu_strings){.p = p + n + 1, .cap = n + 1};
+    return p;
+}
+
+/* Takes json (from json_buf). in: its parse (strings in json's buffer), or
+ * NULL to parse it when it runs. */
+static int append(inbox *ib, int64_t update_id, int64_t chat_id, char *json, size_t len,
+                  const bm_input *in)
+{
+    ib_item *it = calloc(1, sizeof *it);
+    if (!it) {
+        free(json);
+        return -1;
+    }
+    it->update_id = update_id;
+    it->chat_id = chat_id;
+    it->json = json;
+    it->json_len = len;
+    if (in) {
+        it->in = *in;
+        it->parsed = true;
+    }
+    it->prev = ib->tail;
+    if (ib->tail)
+        ib->tail->next = it;
+    else
+        ib->head = it;
+    ib->tail = it;
+    ib->n++;
+    ib->kick = true;
+    return 0;
+}
+
+static int restore_one(void *ud, int64_t update_id, int64_t chat_id, const char *json)
+{
+    tgu_strings strs;
+    size_t n = strlen(json);
+    char *copy = json_buf(json, n, &strs);
+    return copy ? append(ud, update_id, chat_id, copy, n, NULL) : -1;
+}
+
+int inbox_restore(inbox *ib)
+{
+    int n = store_inbox_load(ib->st, restore_one, ib);
+    if (n > 0)
+        log_info("inbox", "%d update(s) stored by the last run are handled now", n);
+    return n;
+}
+
+/* ---- arrival ------------------------------------------------------------- */
+
+/* A staged new update (in memory only after the commit). */
+typedef struct ib_new {
+    int64_t update_id, chat_id;
+    char *json; /* from json_buf; in's strings after its NUL */
+    size_t len;
+    bm_input in;
+} ib_new;
+
+/* Stores one update inside the open transaction: its bytes as received go
+ * to the inbox row, its parse goes along to the handler (parsed once).
+ * Returns 1 new (queued in *nw), 0 nothing to queue, -1 storage error. */
+static int put_one(inbox *ib, jscan_span t, ib_new *nw, int64_t *max_id)
+{
+    char err[256];
+    int64_t uid = -1;
+    size_t n = (size_t)(t.end - t.p);
+    tgu_strings strs;
+    char *json = json_buf(t.p, n, &strs);
+    if (!json)
+        return -1;
+    tgu_status st = tgu_parse_text(json, n, &strs, &uid, &nw->in, err, sizeof err);
+    if (uid < 0) {
+        /* without an id it can be neither confirmed nor de-duplicated */
+        log_warn("inbox", "an update without an integer update_id ignored: %s", err);
+        free(json);
+        return 0;
+    }
+    if (uid + 1 > *max_id)
+        *max_id = uid + 1;
+    if (st == TGU_SKIP) {
+        log_debug("inbox", "update %" PRId64 ": not a kind this bot handles", uid);
+        free(json);
+        return 0;
+    }
+    if (st == TGU_ERROR) {
+        log_warn("inbox", "update %" PRId64 " is malformed (%s); dead-lettered", uid, err);
+        int rc = store_dead_letter(ib->st, uid, 0, json, err);
+        free(json);
+        if (rc == 1)
+            ib->stats.dead++;
+        else if (rc == 0)
+            ib->stats.duplicates++;
+        return rc < 0 ? -1 : 0;
+    }
+    int rc = store_inbox_put(ib->st, uid, nw->in.user.chat_id, json);
+    if (rc <= 0) {
+        free(json);
+        if (rc == 0) {
+            ib->stats.duplicates++;
+            log_info("inbox", "update %" PRId64 " delivered again; ignored (stored or handled "
+                     "before)", uid);
+        }
+        return rc;
+    }
+    nw->update_id = uid;
+    nw->chat_id = nw->in.user.chat_id;
+    nw->json = json;
+    nw->len = n;
+    return 1;
+}
+
+static int put_texts(inbox *ib, const jscan_span *texts, int total, int64_t *next_offset)
+{
+    ib_new *nw = calloc(total > 0 ? (size_t)total : 1, sizeof *nw);
+    if (!nw)
+        return -1;
+    int n = 0, rc = 0;
+    int64_t max_id = 0;
+    /* Telegram forgets an update once the offset passes it: the inbox rows
+     * must survive a power loss, so this commit is synced (FULL). */
+    store_set_durable(ib->st, 1);
+    if (store_begin(ib->st)) {
+        rc = -1;
+    } else {
+        for (int i = 0; i < total; i++) {
+            int r = put_one(ib, texts[i], &nw[n], &max_id);
+            if (r < 0) {
+                rc = -1;
+                break;
+            }
+            n += r;
+        }
+        if (rc == 0 && store_commit(ib->st))
+            rc = -1;
+        if (rc)
+            store_rollback(ib->st);
+    }
+    store_set_durable(ib->st, 0);
+    for (int i = 0; i < n; i++) {
+        if (rc == 0 && append(ib, nw[i].update_id, nw[i].chat_id, nw[i].json, nw[i].len,
+                              &nw[i].in) == 0)
+            ib->stats.stored++;
+        else if (rc)
+            free(nw[i].json);
+    }
+    free(nw);
+    if (rc) {
+        log_error("inbox", "could not store %d update(s); they are not confirmed and "
+                  "come again", total);
+        return -1;
+    }
+    if (next_offset && max_id > *next_offset)
+        *next_offset = max_id;
+    return n;
+}
+
+int inbox_put_raw(inbox *ib, const char *json, size_t len, int64_t *next_offset)
+{
+    jscan_iter it = jscan_items((jscan_span){json, json + len});
+    jscan_span item;
+    jscan_span *texts = NULL;
+    int n = 0, cap = 0, rc;
+    while ((rc = jscan_next(&it, &item)) == 1) {
+        if (n == cap) {
+            cap = cap ? 2 * cap : 128;
+            jscan_span *v = realloc(texts, (size_t)cap * sizeof *v);
+            if (!v) {
+                free(texts);
+                return -1;
+            }
+            texts = v;
+        }
+        texts[n++] = item;
+    }
+    if (rc < 0) {
+        free(texts);
+        log_warn("inbox", "getUpdates answered something that is not an array of updates");
+        return -1;
+    }
+    rc = put_texts(ib, texts, n, next_offset);
+    free(texts);
+    return rc;
+}
+
+int inbox_put_updates(inbox *ib, const jscan_span *updates, int n, int64_t *next_offset)
+{
+    return put_texts(ib, updates, n, next_offset);
+}
+
+/* ---- handling ------------------------------------------------------------ */
+
+static bool seen_has(inbox *ib, int64_t chat)
+{
+    size_t mask = ib->seen_cap - 1;
+    for (size_t i = (size_t)((uint64_t)chat * 0x9E3779B97F4A7C15ull >> 20) & mask;;
+         i = (i + 1) & mask) {
+        if (ib->seen[i] == INT64_MIN)
+            return false;
+        if (ib->seen[i] == chat)
+            return true;
+    }
+}
+
+static void seen_add(inbox *ib, int64_t chat)
+{
+    size_t mask = ib->seen_cap - 1;
+    for (size_t i = (size_t)((uint64_t)chat * 0x9E3779B97F4A7C15ull >> 20) & mask;;
+         i = (i + 1) & mask) {
+        if (ib->seen[i] == chat)
+            return;
+        if (ib->seen[i] == INT64_MIN) {
+            ib->seen[i] = chat;
+            return;
+        }
+    }
+}
+
+/* A set for this walk, at most half full (every waiting update's chat). */
+static int seen_reset(inbox *ib)
+{
+    size_t want = 16;
+    while (want < ib->n * 2 + 2)
+        want *= 2;
+    if (want > ib->seen_cap) {
+        int64_t *ns = realloc(ib->seen, want * sizeof *ns);
+        if (!ns)
+            return -1;
+        ib->seen = ns;
+        ib->seen_cap = want;
+    }
+    for (size_t i = 0; i < ib->seen_cap; i++)
+        ib->seen[i] = INT64_MIN;
+    return 0;
+}
+
+typedef struct stage_ctx {
+    inbox *ib;
+    ib_item *it;
+} stage_ctx;
+
+/* bot_tx hook: the replies become outbox rows and the update leaves the
+ * inbox, inside the update's savepoint. */
+static int stage_effects(void *ud, const bm_effects *fx, int first)
+{
+    stage_ctx *x = ud;
+    inbox *ib = x->ib;
+    char err[256];
+    for (int i = first; i < fx->n; i++) {
+        tgu_calls_clear(&ib->calls);
+        if (tgu_render(&fx->v[i], &ib->calls, err, sizeof err) != 0) {
+            log_error("inbox", "cannot render an effect for chat %" PRId64 ": %s",
+                      fx->v[i].chat_id, err);
+            continue;
+        }
+        for (int k = 0; k < ib->calls.n; k++) {
+            tgu_call *c = &ib->calls.v[k];
+            char *body = c->body;
+            c->body = NULL; /* outq_stage_body takes it */
+            if (outq_stage_body(ib->q, c->chat_id, c->method, body) != 0)
+                return -1;
+        }
+    }
+    tgu_calls_clear(&ib->calls);
+    return store_inbox_done(ib->st, x->it->update_id);
+}
+
+static void on_fetch(const tg_result *r, void *ud);
+static void on_answer(void *ud, const bot_io_res *res);
+
+/* Starts the request a deferred update waits for. */
+static void start_io(inbox *ib, ib_item *it, bot_io_req *req)
+{
+    /* a second request after an answer (createForumTopic asked again) */
+    free(it->res_body);
+    free(it->res_error);
+    it->res_body = it->res_error = NULL;
+    ib_fetch *f = calloc(1, sizeof *f);
+    tg_err e = TG_ERR_NOMEM;
+    if (f) {
+        f->ib = ib;
+        f->item = it;
+        if (req->llm_messages) /* a model answer, streamed to the chat meanwhile */
+            e = draft_start(ib->drafts, req, on_answer, f) == 0 ? TG_OK : TG_ERR_CONFIG;
+        else if (req->tg_method) /* a Bot API call (handoff's createForumTopic) */
+            e = tg_call(ib->tg, req->tg_method,
+                        cJSON_Parse(req->tg_params ? req->tg_params : "{}"), on_fetch, f);
+        else
+            e = tg_fetch(ib->tg, req->url, ib->opt.io_timeout_ms, ib->opt.io_max_body,
+                         on_fetch, f);
+    }
+    if (e == TG_OK) {
+        it->io = IB_IO_WAITING;
+        it->fetch = f;
+        ib->n_io++;
+        ib->stats.io_started++;
+        log_debug("inbox", "update %" PRId64 ": waiting for an action's HTTP answer",
+                  it->update_id);
+        return;
+    }
+    free(f);
+    /* could not even start: answer it as a failed request */
+    it->io = IB_IO_DONE;
+    it->res_error = strdup(tg_err_str(e));
+    it->res = (bot_io_res){.ok = 0, .error = it->res_error, .prompt_tokens = -1,
+                           .completion_tokens = -1};
+}
+
+/* The model's answer (draft.c): kept for the update's second run. */
+static void on_answer(void *ud, const bot_io_res *res)
+{
+    ib_fetch *f = ud;
+    ib_item *it = f->item;
+    if (it) {
+        inbox *ib = f->ib;
+        it->fetch = NULL;
+        ib->n_io--;
+        ib->kick = true;
+        it->io = IB_IO_DONE;
+        if (res->body) {
+            it->res_body = malloc(res->len + 1);
+            if (it->res_body) {
+                memcpy(it->res_body, res->body, res->len);
+                it->res_body[res->len] = '\0';
+            }
+        }
+        if (res->error)
+            it->res_error = strdup(res->error);
+        it->res = *res;
+        it->res.ok = res->ok && it->res_body;
+        it->res.body = it->res_body;
+        it->res.len = it->res_body ? res->len : 0;
+        it->res.error = it->res_error ? it->res_error : res->ok ? NULL : "failed";
+    }
+    free(f);
+}
+
+static void on_fetch(const tg_result *r, void *ud)
+{
+    ib_fetch *f = ud;
+    ib_item *it = f->item;
+    if (it) {
+        inbox *ib = f->ib;
+        it->fetch = NULL;
+        ib->n_io--;
+        ib->kick = true;
+        it->io = IB_IO_DONE;
+        if (r->err == TG_OK && r->body) {
+            it->res_body = malloc(r->body_len + 1);
+            if (it->res_body) {
+                memcpy(it->res_body, r->body, r->body_len);
+                it->res_body[r->body_len] = '\0';
+            }
+        }
+        if (r->err != TG_OK || !it->res_body) {
+            char why[IB_REASON_MAX];
+            snprintf(why, sizeof why, "%s: %s", tg_err_str(r->err), r->description);
+            it->res_error = strdup(why);
+        }
+        it->res = (bot_io_res){
+            .ok = r->err == TG_OK && it->res_body != NULL,
+            .status = r->http_status,
+            .body = it->res_body,
+            .len = it->res_body ? r->body_len : 0,
+            .error = it->res_error ? it->res_error : (r->err == TG_OK ? NULL : "failed"),
+            .maybe_taken = r->maybe_taken,
+        };
+    }
+    free(f);
+}
+
+/* Handles `it` inside the open batch transaction. Returns 1 when the item
+ * is finished (remove it), 0 when it waits (deferred), -1 when the batch
+ * transaction is lost. */
+static int handle_one(inbox *ib, ib_item *it)
+{
+    char err[256];
+    /* parsed at arrival; parsed here after a restart (and kept for a
+     * deferred update's second run) */
+    tgu_status st = TGU_OK;
+    if (!it->parsed) {
+        int64_t uid = -1;
+        tgu_strings strs = {.p = it->json + it->json_len + 1, .cap = it->json_len + 1};
+        st = tgu_parse_text(it->json, it->json_len, &strs, &uid, &it->in, err, sizeof err);
+        it->parsed = st == TGU_OK;
+    }
+    const bm_input in = it->in;
+    if (st != TGU_OK) {
+        if (st == TGU_SKIP)
+            return store_inbox_done(ib->st, it->update_id) ? -1 : 1;
+        log_warn("inbox", "update %" PRId64 " is malformed (%s); dead-lettered", it->update_id,
+                 err);
+        if (store_dead_letter(ib->st, it->update_id, it->chat_id, it->json, err) < 0)
+            return -1;
+        ib->stats.dead++;
+        return 1;
+    }
+    size_t staged = outq_staged(ib->q);
+    stage_ctx x = {.ib = ib, .it = it};
+    bot_tx tx = {.fn = stage_effects, .ud = &x,
+                 .io_res = it->io == IB_IO_DONE ? &it->res : NULL};
+    bm_effects_clear(&ib->fx);
+    int rc = bot_handle_tx(ib->b, &in, &ib->fx, &tx);
+    bm_effects_clear(&ib->fx);
+    if (rc == 0) {
+        ib->stats.handled++;
+        return 1;
+    }
+    outq_stage_truncate(ib->q, staged); /* their rows went with the savepoint */
+    if (!store_in_transaction(ib->st))
+        return -1; /* SQLite rolled the whole batch back */
+    if (rc == BOT_DUPLICATE)
+        return store_inbox_done(ib->st, it->update_id) ? -1 : 1;
+    if (rc == BOT_DEFERRED) {
+        if (tx.io_req.url || tx.io_req.tg_method || tx.io_req.llm_messages)
+            start_io(ib, it, &tx.io_req);
+        bot_io_req_free(&tx.io_req);
+        return 0;
+    }
+    bot_io_req_free(&tx.io_req);
+    char reason[IB_REASON_MAX];
+    snprintf(reason, sizeof reason, "handling failed: %s", bot_error(ib->b));
+    log_error("inbox", "update %" PRId64 " of chat %" PRId64 " %s; dead-lettered, the chat "
+              "goes on", it->update_id, it->chat_id, reason);
+    if (store_dead_letter(ib->st, it->update_id, it->chat_id, it->json, reason) < 0)
+        return -1;
+    ib->stats.dead++;
+    return 1;
+}
+
+int inbox_runnable(const inbox *ib) { return ib->kick; }
+
+/* After a failed batch: the updates it finished are not finished. */
+static void put_back(inbox *ib, ib_item **done, int n_done)
+{
+    for (int i = n_done; i-- > 0;) {
+        ib_item *it = done[i];
+        it->prev = NULL;
+        it->next = ib->head;
+        if (ib->head)
+            ib->head->prev = it;
+        else
+            ib->tail = it;
+        ib->head = it;
+        ib->n++;
+    }
+}
+
+/* One transaction over up to batch_max runnable updates. Returns how many
+ * were finished or started waiting, -1 on a storage error. */
+static int run_batch(inbox *ib)
+{
+    if (!ib->head || seen_reset(ib))
+        return 0;
+    ib_item *done[256];
+    int max = ib->opt.batch_max < 256 ? ib->opt.batch_max : 256;
+    int n_done = 0, n_work = 0;
+    if (store_begin(ib->st))
+        return -1;
+    /* the outbox rows of calls Telegram accepted go in this commit too */
+    if (outq_stage_flush(ib->q)) {
+        store_rollback(ib->st);
+        outq_stage_abort(ib->q);
+        return -1;
+    }
+    for (ib_item *it = ib->head; it && n_work < max;) {
+        ib_item *next = it->next;
+        if (it->io == IB_IO_WAITING || seen_has(ib, it->chat_id)) {
+            seen_add(ib, it->chat_id); /* the chat's later updates wait */
+            it = next;
+            continue;
+        }
+        int r = handle_one(ib, it);
+        if (r < 0) {
+            store_rollback(ib->st);
+            outq_stage_abort(ib->q);
+            put_back(ib, done, n_done);
+            log_error("inbox", "the handling transaction failed; the updates stay in the "
+                      "inbox and are tried again");
+            return -1;
+        }
+        n_work++;
+        if (r == 1) {
+            unlink_item(ib, it);
+            done[n_done++] = it;
+        } else {
+            seen_add(ib, it->chat_id);
+        }
+        it = next;
+    }
+    if (store_commit(ib->st)) {
+        store_rollback(ib->st);
+        outq_stage_abort(ib->q);
+        put_back(ib, done, n_done);
+        log_error("inbox", "could not commit %d handled update(s); they are tried again",
+                  n_done);
+        return -1;
+    }
+    outq_stage_commit(ib->q);
+    ib->stats.batches++;
+    for (int i = 0; i < n_done; i++)
+        item_free(done[i]);
+    return n_work;
+}
+
+int inbox_run(inbox *ib)
+{
+    long until = now_ms() + ib->opt.run_budget_ms;
+    int total = 0;
+    ib->kick = false;
+    for (;;) {
+        int n = run_batch(ib);
+        if (n < 0) {
+            ib->kick = true; /* try again on the next turn */
+            return total ? total : -1;
+        }
+        total += n;
+        if (n < (ib->opt.batch_max < 256 ? ib->opt.batch_max : 256))
+            break; /* it ran all it could: another batch would be empty */
+        if (now_ms() >= until) {
+            ib->kick = true; /* more may be runnable: the loop comes back */
+            break;
+        }
+        /* the replies just committed go out while the next batch is handled */
+        outq_pump(ib->q);
+        tg_kick(ib->tg);
+    }
+    return total;
+}

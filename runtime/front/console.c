@@ -1,0 +1,489 @@
+/*
+ * console.c — see console.h.
+ */
+#include "front/console.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <poll.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "base/log.h"
+
+#define CONSOLE_LINE_MAX 8192
+#define CONSOLE_DEFAULT_PHONE "+15550100000"
+#define INDENT "     "
+#define CONSOLE_POLL_MS 250       /* longest wait for input before *stop is looked at */
+#define CONSOLE_SCREEN_MAX 65536  /* a bigger screen is not handed to the next process */
+#define SCREEN_FS "\x1f"          /* between the fields of a button */
+#define SCREEN_RS "\x1e"          /* after each record */
+
+typedef struct cbtn {
+    bm_button_kind kind;
+    char *label;
+    char *data;
+    int64_t message_id;
+} cbtn;
+
+typedef struct cbtns {
+    cbtn *v;
+    int n, cap;
+} cbtns;
+
+typedef struct console {
+    bot *b;
+    FILE *out;
+    bm_user user;
+    char lang[8];
+    const char *phone;
+    cbtns reply;   /* the reply keyboard on screen: numbers 1..n */
+    cbtns inl;     /* inline buttons of the latest messages: n+1.. */
+    int64_t next_msg_id;
+    int next_cb;
+} console;
+
+static void btns_clear(cbtns *t)
+{
+    for (int i = 0; i < t->n; i++) {
+        free(t->v[i].label);
+        free(t->v[i].data);
+    }
+    t->n = 0;
+}
+
+static void btns_free(cbtns *t)
+{
+    btns_clear(t);
+    free(t->v);
+    t->v = NULL;
+    t->cap = 0;
+}
+
+static int btns_push(cbtns *t, const bm_button_out *b, int64_t message_id)
+{
+    if (t->n == t->cap) {
+        int nc = t->cap ? t->cap * 2 : 8;
+        cbtn *nv = realloc(t->v, (size_t)nc * sizeof *nv);
+        if (!nv)
+            return -1;
+        t->v = nv;
+        t->cap = nc;
+    }
+    cbtn *c = &t->v[t->n];
+    c->kind = b->kind;
+    c->label = strdup(b->label ? b->label : "");
+    c->data = b->data ? strdup(b->data) : NULL;
+    c->message_id = message_id;
+    if (!c->label || (b->data && !c->data)) {
+        free(c->label);
+        free(c->data);
+        return -1;
+    }
+    t->n++;
+    return 0;
+}
+
+/* Print text, continuing lines under the first one's indent. */
+static void print_text(console *c, const char *prefix, const char *text)
+{
+    fputs(prefix, c->out);
+    for (const char *p = text; *p; p++) {
+        fputc(*p, c->out);
+        if (*p == '\n' && p[1])
+            fputs(INDENT, c->out);
+    }
+    fputc('\n', c->out);
+}
+
+/* Print a keyboard's rows numbering from first; remember its buttons. */
+static void print_markup(console *c, const bm_markup *mk, cbtns *t, int first, int64_t msg_id)
+{
+    int k = 0, num = first;
+    for (int r = 0; r < mk->n_rows; r++) {
+        fputs(INDENT, c->out);
+        for (int i = 0; i < mk->row_len[r] && k < mk->n_buttons; i++, k++) {
+            const bm_button_out *b = &mk->buttons[k];
+            fprintf(c->out, "%s[%d] %s", i ? "  " : "", num++, b->label ? b->label : "");
+            if (b->kind == BM_BTN_URL)
+                fprintf(c->out, " <%s>", b->data ? b->data : "");
+            else if (b->kind == BM_BTN_CONTACT)
+                fputs(" (shares your contact)", c->out);
+            if (btns_push(t, b, msg_id))
+                log_warn("console", "out of memory: button %d will not be pressable", num - 1);
+        }
+        fputc('\n', c->out);
+    }
+}
+
+static void show(console *c, const bm_effects *fx)
+{
+    bool markup = false;
+    for (int i = 0; i < fx->n; i++)
+        if ((fx->v[i].kind == BM_FX_SEND || fx->v[i].kind == BM_FX_EDIT) &&
+            fx->v[i].markup.kind != BM_MK_NONE)
+            markup = true;
+    /* new keyboards make the older inline buttons' numbers meaningless */
+    if (markup)
+        btns_clear(&c->inl);
+    for (int i = 0; i < fx->n; i++) {
+        const bm_effect *e = &fx->v[i];
+        if (e->kind != BM_FX_SEND && e->kind != BM_FX_EDIT)
+            continue;
+        if (e->chat_id != c->user.chat_id) {
+            log_info("console", "not shown: a message for chat %lld", (long long)e->chat_id);
+            continue;
+        }
+        int64_t id = e->kind == BM_FX_EDIT ? e->message_id : ++c->next_msg_id;
+        print_text(c, e->kind == BM_FX_EDIT ? "bot (edited)> " : "bot> ", e->text ? e->text : "");
+        switch (e->markup.kind) {
+        case BM_MK_REPLY:
+            btns_clear(&c->reply);
+            btns_clear(&c->inl); /* numbers after the reply buttons shift */
+            print_markup(c, &e->markup, &c->reply, 1, id);
+            break;
+        case BM_MK_REMOVE:
+            btns_clear(&c->reply);
+            break;
+        case BM_MK_INLINE:
+            print_markup(c, &e->markup, &c->inl, c->reply.n + c->inl.n + 1, id);
+            break;
+        case BM_MK_NONE:
+            break;
+        }
+    }
+    fflush(c->out);
+}
+
+static void handle(console *c, const bm_input *in)
+{
+    bm_effects fx;
+    bm_effects_init(&fx);
+    if (bot_handle(c->b, in, &fx))
+        fputs("(the bot could not handle that; see the log)\n", c->out);
+    else
+        show(c, &fx);
+    bm_effects_free(&fx);
+    fflush(c->out);
+}
+
+static bool all_digits(const char *s)
+{
+    if (!*s)
+        return false;
+    for (; *s; s++)
+        if (!isdigit((unsigned char)*s))
+            return false;
+    return true;
+}
+
+/* Pressing button number n; false when no such button is shown. */
+static bool press(console *c, long n)
+{
+    const cbtn *b;
+    if (n >= 1 && n <= c->reply.n)
+        b = &c->reply.v[n - 1];
+    else if (n > c->reply.n && n <= c->reply.n + c->inl.n)
+        b = &c->inl.v[n - c->reply.n - 1];
+    else
+        return false;
+    bm_input in = {.user = c->user, .text = ""};
+    char cbid[32];
+    /* the tables are rebuilt by handle(): work on copies */
+    char *label = strdup(b->label), *data = b->data ? strdup(b->data) : NULL;
+    if (!label || (b->data && !data)) {
+        free(label);
+        free(data);
+        return true;
+    }
+    switch (b->kind) {
+    case BM_BTN_REPLY:
+        in.kind = BM_IN_TEXT;
+        in.text = label;
+        break;
+    case BM_BTN_CONTACT:
+        in.kind = BM_IN_CONTACT;
+        in.text = c->phone;
+        in.contact_user_id = c->user.id;
+        break;
+    case BM_BTN_CALLBACK:
+        in.kind = BM_IN_CALLBACK;
+        in.text = data ? data : "";
+        in.message_id = b->message_id;
+        snprintf(cbid, sizeof cbid, "console-%d", ++c->next_cb);
+        in.callback_id = cbid;
+        break;
+    case BM_BTN_URL:
+        fprintf(c->out, INDENT "(opens %s)\n", data ? data : "");
+        free(label);
+        free(data);
+        return true;
+    }
+    handle(c, &in);
+    free(label);
+    free(data);
+    return true;
+}
+
+static void init_user(console *c)
+{
+    const char *name = getenv("USER");
+    c->user.id = CONSOLE_USER_ID;
+    c->user.chat_id = CONSOLE_USER_ID;
+    c->user.first_name = name && *name ? name : "you";
+    const char *lang = getenv("BOT_CONSOLE_LANG");
+    if (lang && *lang) {
+        snprintf(c->lang, sizeof c->lang, "%s", lang);
+    } else {
+        lang = getenv("LANG");
+        if (lang && isalpha((unsigned char)lang[0]) && isalpha((unsigned char)lang[1])) {
+            c->lang[0] = (char)tolower((unsigned char)lang[0]);
+            c->lang[1] = (char)tolower((unsigned char)lang[1]);
+            c->lang[2] = '\0';
+        }
+    }
+    c->user.language_code = c->lang[0] ? c->lang : NULL;
+    const char *phone = getenv("BOT_CONSOLE_PHONE");
+    c->phone = phone && *phone ? phone : CONSOLE_DEFAULT_PHONE;
+}
+
+static const char *skip_space(const char *s)
+{
+    while (*s == ' ' || *s == '\t')
+        s++;
+    return s;
+}
+
+/* A console command word: "/name" alone or followed by a space. */
+static bool is_cmd(const char *line, const char *cmd, const char **arg)
+{
+    size_t n = strlen(cmd);
+    if (strncmp(line, cmd, n) || (line[n] && line[n] != ' ' && line[n] != '\t'))
+        return false;
+    if (arg)
+        *arg = skip_space(line + n);
+    return true;
+}
+
+/* The numbered buttons on screen, for the process a reload executes:
+ *   "1 NEXT_MSG_ID NEXT_CB N_REPLY" RS, then per button (reply ones first)
+ *   "KIND HAS_DATA MESSAGE_ID" FS label FS data RS.
+ * Labels holding a separator (no spec text does) leave the screen behind. */
+static void screen_save(const console *c)
+{
+    char *s = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&s, &len);
+    if (!f)
+        return;
+    bool ok = true;
+    fprintf(f, "1 %lld %d %d" SCREEN_RS, (long long)c->next_msg_id, c->next_cb, c->reply.n);
+    for (int t = 0; t < 2; t++) {
+        const cbtns *tb = t ? &c->inl : &c->reply;
+        for (int i = 0; i < tb->n; i++) {
+            const cbtn *b = &tb->v[i];
+            const char *data = b->data ? b->data : "";
+            if (strpbrk(b->label, SCREEN_FS SCREEN_RS) || strpbrk(data, SCREEN_FS SCREEN_RS))
+                ok = false;
+            fprintf(f, "%d %d %lld" SCREEN_FS "%s" SCREEN_FS "%s" SCREEN_RS, (int)b->kind,
+                    b->data != NULL, (long long)b->message_id, b->label, data);
+        }
+    }
+    if (fclose(f) == 0 && ok && len < CONSOLE_SCREEN_MAX)
+        setenv(CONSOLE_SCREEN_ENV, s, 1);
+    free(s);
+}
+
+/* Take back the screen screen_save left in the environment (once). */
+static void screen_restore(console *c)
+{
+    const char *env = getenv(CONSOLE_SCREEN_ENV);
+    if (!env)
+        return;
+    char *s = strlen(env) < CONSOLE_SCREEN_MAX ? strdup(env) : NULL;
+    unsetenv(CONSOLE_SCREEN_ENV);
+    if (!s)
+        return;
+    char *save = NULL;
+    char *rec = strtok_r(s, SCREEN_RS, &save);
+    long long next_msg;
+    int ver, next_cb, n_reply, i = 0;
+    if (!rec || sscanf(rec, "%d %lld %d %d", &ver, &next_msg, &next_cb, &n_reply) != 4 ||
+        ver != 1 || n_reply < 0)
+        goto bad;
+    while ((rec = strtok_r(NULL, SCREEN_RS, &save))) {
+        char *label = strchr(rec, SCREEN_FS[0]);
+        char *data = label ? strchr(label + 1, SCREEN_FS[0]) : NULL;
+        int kind, has_data;
+        long long msg_id;
+        if (!data)
+            goto bad;
+        *label++ = '\0';
+        *data++ = '\0';
+        if (sscanf(rec, "%d %d %lld", &kind, &has_data, &msg_id) != 3 || kind < BM_BTN_REPLY ||
+            kind > BM_BTN_CONTACT)
+            goto bad;
+        bm_button_out b = {.label = label, .data = has_data ? data : NULL,
+                           .kind = (bm_button_kind)kind};
+        if (btns_push(i < n_reply ? &c->reply : &c->inl, &b, msg_id))
+            goto bad;
+        i++;
+    }
+    if (i < n_reply)
+        goto bad;
+    c->next_msg_id = next_msg;
+    c->next_cb = next_cb;
+    free(s);
+    return;
+bad:
+    log_warn("console", "the buttons shown before the reload are not pressable by number");
+    btns_clear(&c->reply);
+    btns_clear(&c->inl);
+    free(s);
+}
+
+/* read_line for a stream without a descriptor: stdio, whole lines. */
+static int read_line_stdio(FILE *in, char *line, size_t cap, volatile sig_atomic_t *stop)
+{
+    for (;;) {
+        if (stop && *stop)
+            return -1;
+        errno = 0;
+        if (fgets(line, (int)cap, in))
+            break;
+        if (errno == EINTR && !feof(in)) {
+            clearerr(in);
+            continue;
+        }
+        return 0;
+    }
+    size_t n = strlen(line);
+    if (n == cap - 1 && line[n - 1] != '\n') {
+        int ch; /* drop the rest of an over-long line */
+        while ((ch = fgetc(in)) != EOF && ch != '\n')
+            ;
+    }
+    if (n > 0 && line[n - 1] == '\n')
+        line[n - 1] = '\0';
+    return 1;
+}
+
+/* One line of input into line (cap bytes, NUL-terminated, without its
+ * newline; the rest of an over-long line is dropped). A descriptor is read
+ * byte by byte so nothing past the line leaves the kernel's buffer (see
+ * console.h); poll's timeout bounds how long a *stop set just before the
+ * wait goes unseen. Returns 1 for a line (the last one may lack its
+ * newline), 0 at the end of input or on a read error, -1 when *stop ended
+ * the wait. */
+static int read_line(FILE *in, char *line, size_t cap, volatile sig_atomic_t *stop)
+{
+    int fd = fileno(in);
+    if (fd < 0)
+        return read_line_stdio(in, line, cap, stop);
+    size_t n = 0;
+    bool started = false;
+    for (;;) {
+        if (stop && *stop && (*stop != CONSOLE_RELOAD || !started))
+            return -1;
+        struct pollfd p = {.fd = fd, .events = POLLIN};
+        int r = poll(&p, 1, CONSOLE_POLL_MS);
+        if (r == 0 || (r < 0 && errno == EINTR))
+            continue;
+        char ch;
+        ssize_t k = read(fd, &ch, 1);
+        if (k < 0 && (errno == EINTR || errno == EAGAIN))
+            continue;
+        if (k <= 0 || ch == '\n') {
+            line[n] = '\0';
+            return k > 0 || started ? 1 : 0;
+        }
+        started = true;
+        if (n + 1 < cap)
+            line[n++] = ch;
+    }
+}
+
+int console_run(bot *b, FILE *in, FILE *out, volatile sig_atomic_t *stop)
+{
+    console c = {.b = b, .out = out};
+    init_user(&c);
+    screen_restore(&c); /* before the migration's keyboards replace it */
+    bool tty = isatty(fileno(in));
+
+    bm_effects fx;
+    bm_effects_init(&fx);
+    if (bot_migrate(b, &fx) < 0) {
+        bm_effects_free(&fx);
+        return -1;
+    }
+    int exists = bot_user_exists(b, c.user.id);
+    if (exists < 0) {
+        bm_effects_free(&fx);
+        return -1;
+    }
+    show(&c, &fx);
+    bm_effects_free(&fx);
+    if (tty)
+        fprintf(out, "%s — console (/quit to leave)\n", bot_machine(b)->name);
+    if (!exists)
+        fputs("(a new conversation: type /start; /contact +NUMBER shares a phone,"
+              " /voice sends a voice note, /quit leaves)\n", out);
+    fflush(out);
+
+    char *line = malloc(CONSOLE_LINE_MAX);
+    if (!line) {
+        btns_free(&c.reply);
+        btns_free(&c.inl);
+        return -1;
+    }
+    int ended_by_stop = 0;
+    for (;;) {
+        if (stop && *stop) {
+            ended_by_stop = 1;
+            break;
+        }
+        if (tty) {
+            fputs("you> ", out);
+            fflush(out);
+        }
+        int r = read_line(in, line, CONSOLE_LINE_MAX, stop);
+        if (r <= 0) {
+            ended_by_stop = r < 0;
+            break;
+        }
+        size_t n = strlen(line);
+        while (n > 0 && line[n - 1] == '\r')
+            line[--n] = '\0';
+        if (!tty)
+            fprintf(out, "you> %s\n", line);
+        const char *l = skip_space(line);
+        const char *arg;
+        if (!*l)
+            continue;
+        if (is_cmd(l, "/quit", NULL))
+            break;
+        bm_input inp = {.user = c.user, .text = l, .kind = BM_IN_TEXT};
+        if (is_cmd(l, "/contact", &arg)) {
+            inp.kind = BM_IN_CONTACT;
+            inp.text = *arg ? arg : c.phone;
+            inp.contact_user_id = c.user.id;
+        } else if (is_cmd(l, "/voice", NULL)) {
+            inp.kind = BM_IN_VOICE;
+            inp.text = "console-voice";
+        } else if (all_digits(l) && strlen(l) < 6 && press(&c, strtol(l, NULL, 10))) {
+            continue;
+        }
+        handle(&c, &inp);
+    }
+    if (tty)
+        fputc('\n', out);
+    fflush(out);
+    if (ended_by_stop && *stop == CONSOLE_RELOAD)
+        screen_save(&c);
+    btns_free(&c.reply);
+    btns_free(&c.inl);
+    free(line);
+    return ended_by_stop;
+}

@@ -1,0 +1,113 @@
+/*
+ * tgupdate.h — between Telegram's JSON and the machine: an Update object
+ * becomes a bm_input; a bm_effect becomes the Bot API calls that deliver it.
+ *
+ * Pure functions: no I/O, so every mapping is unit-tested. An update is
+ * read from its JSON text as it arrived (runtime/jsonscan.h: no tree, no
+ * allocation).
+ */
+#ifndef BOTC_TGUPDATE_H
+#define BOTC_TGUPDATE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "dialogue/machine.h"
+
+/* Telegram's limit on a message text, in UTF-16 code units. */
+#define TGU_TEXT_MAX 4096
+
+typedef enum tgu_status {
+    TGU_ERROR = -1, /* malformed update: err says why */
+    TGU_OK = 0,     /* *in holds the input to step */
+    TGU_SKIP = 1,   /* a kind the bot does not handle (edits, channel posts,
+                       chat member changes, service messages, ...) */
+} tgu_status;
+
+/* Space the strings of a parsed update are decoded into: p[0..cap) is the
+ * caller's (e.g. the tail of the buffer holding the update's text, freed
+ * with it); len is how much the last parse used. cap >= the text's length
+ * is always enough (a decoded string plus its NUL is shorter than its
+ * quoted source). */
+typedef struct tgu_strings {
+    char *p;
+    size_t cap, len;
+} tgu_strings;
+
+/* Parses one Update from its JSON text json[0..n) (need not be
+ * NUL-terminated; must be exactly one object, blanks around it allowed).
+ *   message + text                 -> BM_IN_TEXT
+ *   message + contact              -> BM_IN_CONTACT (text = phone_number,
+ *                                     contact_user_id = contact.user_id or 0)
+ *   message + voice                -> BM_IN_VOICE (text = voice.file_id)
+ *   message + photo/sticker/...    -> BM_IN_OTHER (text = caption or "")
+ *   callback_query + data          -> BM_IN_CALLBACK (text = data,
+ *                                     callback_id, message_id; chat from
+ *                                     message.chat.id)
+ *   anything else                  -> TGU_SKIP
+ * *update_id is set whenever the update carries one, also for SKIP and for
+ * most errors, so the caller can move its offset past it; it is left
+ * untouched when the update has no usable update_id.
+ * Ids are exact int64 integers: a fraction, an exponent or a value out of
+ * range is "not an integer". Strings the bot reads (text, data, caption,
+ * names, language_code, callback id, phone_number, file_id) are unescaped
+ * into owned->p, \uXXXX surrogate pairs included; *in points there (or to
+ * static ""), so *in lives as long as that space and is not touched by
+ * another parse into it. A bad escape, a lone or broken surrogate or \u0000
+ * in one of them is an error; strings the bot does not read are only
+ * checked against the JSON grammar. Keys are matched as written (Telegram
+ * escapes none); of duplicate keys the first counts. Other members, known
+ * or not, are skipped. Text that is not one well-formed JSON object is an
+ * error ("update is not a JSON object"). On TGU_ERROR a reason is written
+ * into err. */
+tgu_status tgu_parse_text(const char *json, size_t n, tgu_strings *owned,
+                          int64_t *update_id, bm_input *in, char *err, size_t errlen);
+
+/* One Bot API call to make. */
+typedef struct tgu_call {
+    const char *method; /* static string, e.g. "sendMessage" */
+    int64_t chat_id;    /* chat whose order it keeps; 0 for bot-wide calls */
+    char *body;         /* its params as a JSON object's text (written, not
+                         * built as a tree: the outbox stores and sends the
+                         * text); owned by the list until taken (NULL) */
+} tgu_call;
+
+typedef struct tgu_calls {
+    tgu_call *v;
+    int n, cap;
+} tgu_calls;
+
+void tgu_calls_init(tgu_calls *c);
+/* Frees every body still owned and empties the list (keeps capacity). */
+void tgu_calls_clear(tgu_calls *c);
+void tgu_calls_free(tgu_calls *c);
+
+/* Appends the calls that deliver fx:
+ *   SEND   -> sendMessage {chat_id, text, reply_markup?}; a text over
+ *             TGU_TEXT_MAX UTF-16 units becomes several messages, the markup
+ *             on the last one.
+ *   EDIT   -> editMessageText {chat_id, message_id, text, reply_markup?
+ *             (inline only: any other keyboard is dropped, Telegram cannot
+ *             edit one in)}; an over-long text edits with its first part
+ *             and sends the rest, the markup on the last message.
+ *   ANSWER -> answerCallbackQuery {callback_query_id}
+ *   CALL   -> the method with the effect's params (a JSON object's text)
+ *   ACTION, RECORD -> nothing (bot.c answers them).
+ * reply_markup: REPLY  -> {keyboard:[[{text, request_contact?}]],
+ *                          resize_keyboard:true, is_persistent:true}
+ *               INLINE -> {inline_keyboard:[[{text, callback_data | url}]]}
+ *               REMOVE -> {remove_keyboard:true}
+ * (empty rows left out; a keyboard with no button, or an inline button
+ * with no data, is an error).
+ * An empty SEND/EDIT text adds nothing (Telegram refuses empty texts).
+ * Returns 0, or -1 with a reason in err (out is left as it was). */
+int tgu_render(const bm_effect *fx, tgu_calls *out, char *err, size_t errlen);
+
+/* Appends setMyCommands calls publishing m's commands: one per language
+ * with language_code and the descriptions in that language, then one
+ * without language_code in the default language. Hidden commands
+ * (description == BM_NONE) are left out; with none visible at all,
+ * deleteMyCommands calls are appended instead. Returns 0 or -1. */
+int tgu_commands(const bm_machine *m, tgu_calls *out, char *err, size_t errlen);
+
+#endif
