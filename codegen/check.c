@@ -4,6 +4,8 @@
  */
 #include "check.h"
 
+#include "dialogue/machine.h"
+
 #include <ctype.h>
 #include <errno.h>
 #include <stdio.h>
@@ -28,10 +30,14 @@ typedef struct ck {
     const char **form_names;
 } ck;
 
-/* Indices match bm_action (runtime/machine.h): 0 is BM_ACT_NONE. */
-static const char *const CK_ACTIONS[] = { "llm", "handoff", "transcribe", "export_data",
-                                          "delete_data", "session_start", "session_end",
-                                          "session_list", "http_get", NULL };
+/* The action names a spec may write (runtime/dialogue/action_list.h):
+ * CK_ACTIONS[i] is bm_action i + 1 (0 is BM_ACT_NONE). */
+#define CK_ACTION_NAME_(E, name, row) #name,
+static const char *const CK_ACTIONS[] = { BM_ACTIONS(CK_ACTION_NAME_) NULL };
+#undef CK_ACTION_NAME_
+#define CK_N_ACTIONS (BM_ACT_COUNT - 1)
+_Static_assert(sizeof CK_ACTIONS / sizeof CK_ACTIONS[0] == CK_N_ACTIONS + 1,
+               "CK_ACTIONS is bm_action without BM_ACT_NONE");
 
 static const char *const CK_BUILTIN_PLACEHOLDERS[] = { "first_name", "last_name", "username",
                                                        "user_id", "language", "text", NULL };
@@ -47,6 +53,21 @@ static const char *ck_hint(ck *c, const char *word, const char *const *cands, in
     if (sug)
         return arena_printf(c->a, "did you mean '%s'?", sug);
     return fallback;
+}
+
+/* "actions: llm, handoff, ..." for a hint (in the arena). */
+static const char *ck_action_list(ck *c)
+{
+    size_t n = sizeof "actions:";
+    for (int i = 0; i < CK_N_ACTIONS; i++)
+        n += strlen(CK_ACTIONS[i]) + 2;
+    char *s = arena_alloc(c->a, n);
+    strcpy(s, "actions:");
+    for (int i = 0; i < CK_N_ACTIONS; i++) {
+        strcat(s, i ? ", " : " ");
+        strcat(s, CK_ACTIONS[i]);
+    }
+    return s;
 }
 
 static int ck_find(const char *const *names, int n, const char *name)
@@ -175,12 +196,10 @@ static void ck_transition(ck *c, ir_transition *t)
     }
     t->action_id = 0;
     if (t->action) {
-        int i = ck_find(CK_ACTIONS, 9, t->action);
+        int i = ck_find(CK_ACTIONS, CK_N_ACTIONS, t->action);
         if (i < 0)
             CK_ERR(c, t->action_pos,
-                   ck_hint(c, t->action, CK_ACTIONS, 9,
-                           "actions: llm, handoff, transcribe, export_data, delete_data, "
-                           "session_start, session_end, session_list, http_get"),
+                   ck_hint(c, t->action, CK_ACTIONS, CK_N_ACTIONS, ck_action_list(c)),
                    "unknown action '%s'", t->action);
         else
             t->action_id = i + 1;

@@ -117,11 +117,9 @@ static void put_double(cgen *g, int has, double v, int is_max)
 
 static const char *action_enum(bm_action a)
 {
-    static const char *names[BM_ACT_COUNT] = {
-        "BM_ACT_NONE", "BM_ACT_LLM", "BM_ACT_HANDOFF", "BM_ACT_TRANSCRIBE",
-        "BM_ACT_EXPORT_DATA", "BM_ACT_DELETE_DATA", "BM_ACT_SESSION_START",
-        "BM_ACT_SESSION_END", "BM_ACT_SESSION_LIST", "BM_ACT_HTTP_GET",
-    };
+#define ACTION_ENUM_(E, name, row) "BM_ACT_" #E,
+    static const char *const names[BM_ACT_COUNT] = {"BM_ACT_NONE", BM_ACTIONS(ACTION_ENUM_)};
+#undef ACTION_ENUM_
     return (a >= 0 && a < BM_ACT_COUNT) ? names[a] : "BM_ACT_NONE";
 }
 
@@ -144,37 +142,9 @@ static const char *validator_enum(bm_validator v)
 
 static const char *sys_enum(int k)
 {
-    static const char *names[BM_SYS_COUNT] = {
-        "BM_SYS_MIGRATED", "BM_SYS_CANCELLED", "BM_SYS_INVALID", "BM_SYS_SHARE_CONTACT",
-        "BM_SYS_UNAVAILABLE", "BM_SYS_USE_BUTTONS", "BM_SYS_DATA_DELETED",
-        "BM_SYS_NO_ANSWER", "BM_SYS_OPERATOR", "BM_SYS_LIMIT_REACHED", "BM_SYS_HELPED",
-        "BM_SYS_LEAD",
-        [BM_SYS_LLM_DOWN] = "BM_SYS_LLM_DOWN",
-        [BM_SYS_HANDOFF_STARTED] = "BM_SYS_HANDOFF_STARTED",
-        [BM_SYS_HANDOFF_OFF] = "BM_SYS_HANDOFF_OFF",
-        [BM_SYS_HANDOFF_CLOSED] = "BM_SYS_HANDOFF_CLOSED",
-        [BM_SYS_HANDOFF_THANKS] = "BM_SYS_HANDOFF_THANKS",
-        [BM_SYS_SATISFIED] = "BM_SYS_SATISFIED",
-        [BM_SYS_MGR_CLIENT] = "BM_SYS_MGR_CLIENT",
-        [BM_SYS_MGR_USERNAME] = "BM_SYS_MGR_USERNAME",
-        [BM_SYS_MGR_LANGUAGE] = "BM_SYS_MGR_LANGUAGE",
-        [BM_SYS_MGR_BOOKINGS] = "BM_SYS_MGR_BOOKINGS",
-        [BM_SYS_MGR_NONE] = "BM_SYS_MGR_NONE",
-        [BM_SYS_MGR_CONVERSATION] = "BM_SYS_MGR_CONVERSATION",
-        [BM_SYS_MGR_NOTHING_YET] = "BM_SYS_MGR_NOTHING_YET",
-        [BM_SYS_MGR_OPERATOR] = "BM_SYS_MGR_OPERATOR",
-        [BM_SYS_MGR_BOT] = "BM_SYS_MGR_BOT",
-        [BM_SYS_MGR_CLOSED_BY] = "BM_SYS_MGR_CLOSED_BY",
-        [BM_SYS_MGR_CLIENT_CLOSED] = "BM_SYS_MGR_CLIENT_CLOSED",
-        [BM_SYS_MGR_LIST] = "BM_SYS_MGR_LIST",
-        [BM_SYS_MGR_LIST_EMPTY] = "BM_SYS_MGR_LIST_EMPTY",
-        [BM_SYS_MGR_ADD_USAGE] = "BM_SYS_MGR_ADD_USAGE",
-        [BM_SYS_MGR_ADDED] = "BM_SYS_MGR_ADDED",
-        [BM_SYS_MGR_DEL_USAGE] = "BM_SYS_MGR_DEL_USAGE",
-        [BM_SYS_MGR_REMOVED] = "BM_SYS_MGR_REMOVED",
-        [BM_SYS_MGR_NOT_MANAGER] = "BM_SYS_MGR_NOT_MANAGER",
-        [BM_SYS_MGR_LEAD_CLIENT] = "BM_SYS_MGR_LEAD_CLIENT",
-    };
+#define SYS_ENUM_(E, name, en, ru) "BM_SYS_" #E,
+    static const char *const names[BM_SYS_COUNT] = {BM_SYS_TEXTS(SYS_ENUM_)};
+#undef SYS_ENUM_
     return names[k];
 }
 

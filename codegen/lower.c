@@ -50,78 +50,12 @@ uint64_t low_fnv64(const void *data, size_t n, uint64_t h)
 
 /* ---- built-in system texts ------------------------------------------------ */
 
+/* From runtime/dialogue/sys_text_list.h, indexed by bm_sys_text. */
+#define SYS_DEFAULT_(E, name, en, ru) [BM_SYS_##E] = {#name, en, ru},
 static const struct {
     const char *name, *en, *ru;
-} sys_defaults[BM_SYS_COUNT] = {
-    [BM_SYS_MIGRATED] = {"sys_migrated",
-        "This bot has been updated and the section you were in is gone. Let's start again.",
-        "Бот обновился, и раздела, в котором вы были, больше нет. Начнём сначала."},
-    [BM_SYS_CANCELLED] = {"sys_cancelled", "Cancelled.", "Отменено."},
-    [BM_SYS_INVALID] = {"sys_invalid",
-        "That doesn't look right. Please try again.",
-        "Похоже, это не то, что нужно. Попробуйте ещё раз."},
-    [BM_SYS_SHARE_CONTACT] = {"sys_share_contact",
-        "Share my phone number", "Отправить мой номер телефона"},
-    [BM_SYS_UNAVAILABLE] = {"sys_unavailable",
-        "Sorry, this is not available right now.",
-        "Извините, сейчас это недоступно."},
-    [BM_SYS_USE_BUTTONS] = {"sys_use_buttons",
-        "Please use the buttons below.",
-        "Пожалуйста, воспользуйтесь кнопками ниже."},
-    [BM_SYS_DATA_DELETED] = {"sys_data_deleted",
-        "All your data has been deleted.", "Все ваши данные удалены."},
-    [BM_SYS_NO_ANSWER] = {"sys_no_answer",
-        "I could not find an answer to that in our information, and I would rather not guess. "
-        "An operator can help: tap the button below.",
-        "В нашей информации нет ответа на этот вопрос, а гадать я не хочу. "
-        "Вам поможет оператор: нажмите кнопку ниже."},
-    [BM_SYS_OPERATOR] = {"sys_operator", "👤 Call an operator", "👤 Позвать оператора"},
-    [BM_SYS_LIMIT_REACHED] = {"sys_limit_reached",
-        "You have used today's allowance of AI answers. It renews at midnight. "
-        "An operator can still help: tap the button below.",
-        "Вы исчерпали дневной лимит ответов ИИ. Он обновится в полночь. "
-        "Оператор поможет и сейчас: нажмите кнопку ниже."},
-    [BM_SYS_HELPED] = {"sys_helped", "👍 Helped", "👍 Помогло"},
-    [BM_SYS_LEAD] = {"sys_lead", "📝 New lead", "📝 Новая заявка"},
-    [BM_SYS_HANDOFF_STARTED] = {"sys_handoff_started",
-        "I've called an operator: they will answer right here. Everything you send now goes "
-        "to them. Tap \"✅ I'm satisfied\" when your question is solved.",
-        "Я позвал оператора: он ответит прямо здесь. Всё, что вы сейчас пишете, передаётся "
-        "ему. Нажмите «✅ Я доволен», когда вопрос будет решён."},
-    [BM_SYS_HANDOFF_OFF] = {"sys_handoff_off",
-        "Our operators answer in Telegram only; none can be reached from here.",
-        "Операторы отвечают только в Telegram; отсюда с ними не связаться."},
-    [BM_SYS_HANDOFF_CLOSED] = {"sys_handoff_closed",
-        "The conversation with the operator is closed. How would you rate it? Tap 1 to 5:",
-        "Разговор с оператором завершён. Как вы его оцените? Нажмите от 1 до 5:"},
-    [BM_SYS_HANDOFF_THANKS] = {"sys_handoff_thanks",
-        "Thank you for your rating!", "Спасибо за оценку!"},
-    [BM_SYS_SATISFIED] = {"sys_satisfied", "✅ I'm satisfied", "✅ Я доволен"},
-    [BM_SYS_LLM_DOWN] = {"sys_llm_down",
-        "Sorry, our AI assistant is not answering right now. An operator can help: "
-        "tap the button below.",
-        "Извините, наш ИИ-помощник сейчас не отвечает. Вам поможет оператор: "
-        "нажмите кнопку ниже."},
-    [BM_SYS_MGR_CLIENT] = {"sys_mgr_client", "Client", "Клиент"},
-    [BM_SYS_MGR_USERNAME] = {"sys_mgr_username", "Username", "Имя пользователя"},
-    [BM_SYS_MGR_LANGUAGE] = {"sys_mgr_language", "Language", "Язык"},
-    [BM_SYS_MGR_BOOKINGS] = {"sys_mgr_bookings", "Bookings", "Бронирования"},
-    [BM_SYS_MGR_NONE] = {"sys_mgr_none", "none", "нет"},
-    [BM_SYS_MGR_CONVERSATION] = {"sys_mgr_conversation", "💬 The conversation so far:", "💬 Разговор до сих пор:"},
-    [BM_SYS_MGR_NOTHING_YET] = {"sys_mgr_nothing_yet", "(nothing yet)", "(пока ничего)"},
-    [BM_SYS_MGR_OPERATOR] = {"sys_mgr_operator", "Operator", "Оператор"},
-    [BM_SYS_MGR_BOT] = {"sys_mgr_bot", "Bot", "Бот"},
-    [BM_SYS_MGR_CLOSED_BY] = {"sys_mgr_closed_by", "✅ Closed by {first_name}.", "✅ Разговор закрыт: {first_name}."},
-    [BM_SYS_MGR_CLIENT_CLOSED] = {"sys_mgr_client_closed", "✅ The client closed the conversation: satisfied.", "✅ Клиент завершил разговор: вопрос решён."},
-    [BM_SYS_MGR_LIST] = {"sys_mgr_list", "Managers:", "Менеджеры:"},
-    [BM_SYS_MGR_LIST_EMPTY] = {"sys_mgr_list_empty", "No managers yet. Add one with /addmanager USER_ID NAME.", "Менеджеров пока нет. Добавьте: /addmanager ID ИМЯ."},
-    [BM_SYS_MGR_ADD_USAGE] = {"sys_mgr_add_usage", "Usage: /addmanager USER_ID NAME (a name of 1 to 64 bytes)", "Формат: /addmanager ID ИМЯ (имя от 1 до 64 байт)"},
-    [BM_SYS_MGR_ADDED] = {"sys_mgr_added", "✅ {user_id} ({first_name}) is a manager now.", "✅ {user_id} ({first_name}) теперь менеджер."},
-    [BM_SYS_MGR_DEL_USAGE] = {"sys_mgr_del_usage", "Usage: /delmanager USER_ID", "Формат: /delmanager ID"},
-    [BM_SYS_MGR_REMOVED] = {"sys_mgr_removed", "✅ {user_id} is no longer a manager.", "✅ {user_id} больше не менеджер."},
-    [BM_SYS_MGR_NOT_MANAGER] = {"sys_mgr_not_manager", "{user_id} was not a manager.", "{user_id} не был менеджером."},
-    [BM_SYS_MGR_LEAD_CLIENT] = {"sys_mgr_lead_client", "id {user_id}, language {text}", "id {user_id}, язык {text}"},
-};
+} sys_defaults[BM_SYS_COUNT] = { BM_SYS_TEXTS(SYS_DEFAULT_) };
+#undef SYS_DEFAULT_
 
 const char *low_sys_text_name(bm_sys_text t)
 {
@@ -241,11 +175,8 @@ static void lower_texts(lower_ctx *c)
 
 static const char *action_name(bm_action a)
 {
-    static const char *names[BM_ACT_COUNT] = {
-        "none", "llm", "handoff", "transcribe", "export_data", "delete_data",
-        "session_start", "session_end", "session_list", "http_get",
-    };
-    return (a >= 0 && a < BM_ACT_COUNT) ? names[a] : "?";
+    const char *n = bm_action_name(a);
+    return n ? n : "?";
 }
 
 /* Append transition `t` (origin names it in comments, source in the shape

@@ -19,70 +19,43 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "dialogue/action_list.h"
+#include "dialogue/sys_text_list.h"
+
 #define BM_NONE (-1)
 #define BM_KB_REMOVE (-2) /* reply_kb: send ReplyKeyboardRemove on entry */
 
-/* What a transition asks the runtime to do besides moving. The runtime
- * answers these (later issues give LLM, handoff, transcription their real
- * backends); the interpreter only reports them as BM_FX_ACTION effects. */
+/* What a transition asks the runtime to do besides moving: one of the
+ * actions of action_list.h, reported as a BM_FX_ACTION effect (the
+ * interpreter performs none; dialogue/bot.c dispatches them through the
+ * action table). */
+#define BM_ACT_ENUM_(E, name, row) BM_ACT_##E,
 typedef enum bm_action {
     BM_ACT_NONE = 0,
-    BM_ACT_LLM,           /* answer the user's text with the LLM */
-    BM_ACT_HANDOFF,       /* hand the chat to a human operator */
-    BM_ACT_TRANSCRIBE,    /* transcribe the voice note, then treat it as text */
-    BM_ACT_EXPORT_DATA,   /* send the user everything stored about them */
-    BM_ACT_DELETE_DATA,   /* erase everything stored about the user */
-    BM_ACT_SESSION_START, /* open a new AI session */
-    BM_ACT_SESSION_END,   /* close the current AI session */
-    BM_ACT_SESSION_LIST,  /* list the user's AI sessions */
-    BM_ACT_HTTP_GET,      /* answer with the body of GET $BOT_HTTP_GET_URL?text=... */
+    BM_ACTIONS(BM_ACT_ENUM_)
     BM_ACT_COUNT
 } bm_action;
+#undef BM_ACT_ENUM_
 
-/* Texts the runtime itself needs. botc always fills them: from the spec's
- * texts of the same name (e.g. `sys_migrated`) or from built-in en/ru
- * defaults. Indices into bm_machine.sys_texts. */
+/* The spec's name of action a ("llm", "handoff", ...); "none" for
+ * BM_ACT_NONE, NULL out of range. */
+static inline const char *bm_action_name(bm_action a)
+{
+#define BM_ACT_NAME_(E, name, row) #name,
+    static const char *const names[BM_ACT_COUNT] = {"none", BM_ACTIONS(BM_ACT_NAME_)};
+#undef BM_ACT_NAME_
+    return a >= 0 && a < BM_ACT_COUNT ? names[a] : NULL;
+}
+
+/* Texts the runtime itself needs (sys_text_list.h). botc always fills
+ * them: from the spec's texts of the same name (e.g. `sys_migrated`) or
+ * from the list's en/ru defaults. Indices into bm_machine.sys_texts. */
+#define BM_SYS_ENUM_(E, name, en, ru) BM_SYS_##E,
 typedef enum bm_sys_text {
-    BM_SYS_MIGRATED = 0,  /* the user's state vanished in an update */
-    BM_SYS_CANCELLED,     /* /cancel inside a form with no cancel: say */
-    BM_SYS_INVALID,       /* default retry text of a form field */
-    BM_SYS_SHARE_CONTACT, /* default label of a request_contact button */
-    BM_SYS_UNAVAILABLE,   /* an action this build cannot perform */
-    BM_SYS_USE_BUTTONS,   /* text sent where only a button press fits */
-    BM_SYS_DATA_DELETED,  /* confirmation after delete_data */
-    BM_SYS_NO_ANSWER,     /* the knowledge does not answer: offer a human */
-    BM_SYS_OPERATOR,      /* label of the "call an operator" button it carries */
-    BM_SYS_LIMIT_REACHED, /* the user's daily LLM tokens are used up */
-    BM_SYS_HELPED,        /* label of the "👍 Helped" button under an AI answer */
-    BM_SYS_LEAD,          /* heading of a lead posted to the managers' group */
-    BM_SYS_HANDOFF_STARTED, /* an operator is called (or already on the way) */
-    BM_SYS_HANDOFF_OFF,   /* handoff where no operator is reachable (console) */
-    BM_SYS_HANDOFF_CLOSED, /* the handoff ended: asks for a 1-5 rating */
-    BM_SYS_HANDOFF_THANKS, /* after the rating */
-    BM_SYS_SATISFIED,     /* label of the "I'm satisfied" button during a handoff */
-    BM_SYS_LLM_DOWN,      /* the model failed (down, error, timeout): offer a human */
-    /* texts for the managers, in their language (handoff.h: ho_mgr_text) */
-    BM_SYS_MGR_CLIENT, /* managers: label on the client card and before the client's lines of the conversa */
-    BM_SYS_MGR_USERNAME, /* managers: client card: the @username line */
-    BM_SYS_MGR_LANGUAGE, /* managers: client card: the language line */
-    BM_SYS_MGR_BOOKINGS, /* managers: client card: the booking records line */
-    BM_SYS_MGR_NONE, /* managers: client card: no @username, no bookings */
-    BM_SYS_MGR_CONVERSATION, /* managers: heading of the conversation posted after the card */
-    BM_SYS_MGR_NOTHING_YET, /* managers: the conversation is empty */
-    BM_SYS_MGR_OPERATOR, /* managers: before an operator's lines of the conversation */
-    BM_SYS_MGR_BOT, /* managers: before the bot's lines of the conversation */
-    BM_SYS_MGR_CLOSED_BY, /* managers: in the topic after a manager's /close ({first_name}: the manager) */
-    BM_SYS_MGR_CLIENT_CLOSED, /* managers: in the topic after the client's 'I'm satisfied' */
-    BM_SYS_MGR_LIST, /* managers: /managers: heading of the list */
-    BM_SYS_MGR_LIST_EMPTY, /* managers: /managers with none */
-    BM_SYS_MGR_ADD_USAGE, /* managers: /addmanager malformed */
-    BM_SYS_MGR_ADDED, /* managers: /addmanager done ({user_id}, {first_name}: the new manager's id and na */
-    BM_SYS_MGR_DEL_USAGE, /* managers: /delmanager malformed */
-    BM_SYS_MGR_REMOVED, /* managers: /delmanager done ({user_id}: who) */
-    BM_SYS_MGR_NOT_MANAGER, /* managers: /delmanager of someone who is not one */
-    BM_SYS_MGR_LEAD_CLIENT, /* managers: a lead's client line after the name ({user_id}: the client's id, {text */
+    BM_SYS_TEXTS(BM_SYS_ENUM_)
     BM_SYS_COUNT
 } bm_sys_text;
+#undef BM_SYS_ENUM_
 
 typedef enum bm_button_kind {
     BM_BTN_REPLY = 0, /* reply keyboard: pressing sends its label as text */

@@ -1,0 +1,163 @@
+/*
+ * sys_text_list.h — the texts the runtime itself needs, listed once.
+ *
+ * X(ENUM, spec_name, "English default", "Russian default"): machine.h
+ * derives enum bm_sys_text (BM_SYS_<ENUM>) from it, botc (codegen/lower.c,
+ * emit_c.c) the names a spec may override (`texts: sys_migrated: ...`) and
+ * the defaults it fills in when the spec does not. A new system text is one
+ * line here; spec/REFERENCE.md lists them for spec authors.
+ */
+#ifndef BOTC_SYS_TEXT_LIST_H
+#define BOTC_SYS_TEXT_LIST_H
+
+#define BM_SYS_TEXTS(X) \
+    /* the user's state vanished in an update */ \
+    X(MIGRATED, sys_migrated, \
+      "This bot has been updated and the section you were in is gone. Let's start again.", \
+      "Бот обновился, и раздела, в котором вы были, больше нет. Начнём сначала.") \
+    /* /cancel inside a form with no cancel: say */ \
+    X(CANCELLED, sys_cancelled, \
+      "Cancelled.", \
+      "Отменено.") \
+    /* default retry text of a form field */ \
+    X(INVALID, sys_invalid, \
+      "That doesn't look right. Please try again.", \
+      "Похоже, это не то, что нужно. Попробуйте ещё раз.") \
+    /* default label of a request_contact button */ \
+    X(SHARE_CONTACT, sys_share_contact, \
+      "Share my phone number", \
+      "Отправить мой номер телефона") \
+    /* an action this build cannot perform */ \
+    X(UNAVAILABLE, sys_unavailable, \
+      "Sorry, this is not available right now.", \
+      "Извините, сейчас это недоступно.") \
+    /* text sent where only a button press fits */ \
+    X(USE_BUTTONS, sys_use_buttons, \
+      "Please use the buttons below.", \
+      "Пожалуйста, воспользуйтесь кнопками ниже.") \
+    /* confirmation after delete_data */ \
+    X(DATA_DELETED, sys_data_deleted, \
+      "All your data has been deleted.", \
+      "Все ваши данные удалены.") \
+    /* the knowledge does not answer: offer a human */ \
+    X(NO_ANSWER, sys_no_answer, \
+      "I could not find an answer to that in our information, and I would rather not guess. " "An operator can help: tap the button below.", \
+      "В нашей информации нет ответа на этот вопрос, а гадать я не хочу. " "Вам поможет оператор: нажмите кнопку ниже.") \
+    /* label of the "call an operator" button it carries */ \
+    X(OPERATOR, sys_operator, \
+      "👤 Call an operator", \
+      "👤 Позвать оператора") \
+    /* the user's daily LLM tokens are used up */ \
+    X(LIMIT_REACHED, sys_limit_reached, \
+      "You have used today's allowance of AI answers. It renews at midnight. " "An operator can still help: tap the button below.", \
+      "Вы исчерпали дневной лимит ответов ИИ. Он обновится в полночь. " "Оператор поможет и сейчас: нажмите кнопку ниже.") \
+    /* label of the "👍 Helped" button under an AI answer */ \
+    X(HELPED, sys_helped, \
+      "👍 Helped", \
+      "👍 Помогло") \
+    /* heading of a lead posted to the managers' group */ \
+    X(LEAD, sys_lead, \
+      "📝 New lead", \
+      "📝 Новая заявка") \
+    /* an operator is called (or already on the way) */ \
+    X(HANDOFF_STARTED, sys_handoff_started, \
+      "I've called an operator: they will answer right here. Everything you send now goes " "to them. Tap \"✅ I'm satisfied\" when your question is solved.", \
+      "Я позвал оператора: он ответит прямо здесь. Всё, что вы сейчас пишете, передаётся " "ему. Нажмите «✅ Я доволен», когда вопрос будет решён.") \
+    /* handoff where no operator is reachable (console) */ \
+    X(HANDOFF_OFF, sys_handoff_off, \
+      "Our operators answer in Telegram only; none can be reached from here.", \
+      "Операторы отвечают только в Telegram; отсюда с ними не связаться.") \
+    /* the handoff ended: asks for a 1-5 rating */ \
+    X(HANDOFF_CLOSED, sys_handoff_closed, \
+      "The conversation with the operator is closed. How would you rate it? Tap 1 to 5:", \
+      "Разговор с оператором завершён. Как вы его оцените? Нажмите от 1 до 5:") \
+    /* after the rating */ \
+    X(HANDOFF_THANKS, sys_handoff_thanks, \
+      "Thank you for your rating!", \
+      "Спасибо за оценку!") \
+    /* label of the "I'm satisfied" button during a handoff */ \
+    X(SATISFIED, sys_satisfied, \
+      "✅ I'm satisfied", \
+      "✅ Я доволен") \
+    /* the model failed (down, error, timeout): offer a human */ \
+    X(LLM_DOWN, sys_llm_down, \
+      "Sorry, our AI assistant is not answering right now. An operator can help: " "tap the button below.", \
+      "Извините, наш ИИ-помощник сейчас не отвечает. Вам поможет оператор: " "нажмите кнопку ниже.") \
+    /* managers: label on the client card and before the client's lines of the conversation */ \
+    X(MGR_CLIENT, sys_mgr_client, \
+      "Client", \
+      "Клиент") \
+    /* managers: client card: the @username line */ \
+    X(MGR_USERNAME, sys_mgr_username, \
+      "Username", \
+      "Имя пользователя") \
+    /* managers: client card: the language line */ \
+    X(MGR_LANGUAGE, sys_mgr_language, \
+      "Language", \
+      "Язык") \
+    /* managers: client card: the booking records line */ \
+    X(MGR_BOOKINGS, sys_mgr_bookings, \
+      "Bookings", \
+      "Бронирования") \
+    /* managers: client card: no @username, no bookings */ \
+    X(MGR_NONE, sys_mgr_none, \
+      "none", \
+      "нет") \
+    /* managers: heading of the conversation posted after the card */ \
+    X(MGR_CONVERSATION, sys_mgr_conversation, \
+      "💬 The conversation so far:", \
+      "💬 Разговор до сих пор:") \
+    /* managers: the conversation is empty */ \
+    X(MGR_NOTHING_YET, sys_mgr_nothing_yet, \
+      "(nothing yet)", \
+      "(пока ничего)") \
+    /* managers: before an operator's lines of the conversation */ \
+    X(MGR_OPERATOR, sys_mgr_operator, \
+      "Operator", \
+      "Оператор") \
+    /* managers: before the bot's lines of the conversation */ \
+    X(MGR_BOT, sys_mgr_bot, \
+      "Bot", \
+      "Бот") \
+    /* managers: in the topic after a manager's /close ({first_name}: the manager) */ \
+    X(MGR_CLOSED_BY, sys_mgr_closed_by, \
+      "✅ Closed by {first_name}.", \
+      "✅ Разговор закрыт: {first_name}.") \
+    /* managers: in the topic after the client's 'I'm satisfied' */ \
+    X(MGR_CLIENT_CLOSED, sys_mgr_client_closed, \
+      "✅ The client closed the conversation: satisfied.", \
+      "✅ Клиент завершил разговор: вопрос решён.") \
+    /* managers: /managers: heading of the list */ \
+    X(MGR_LIST, sys_mgr_list, \
+      "Managers:", \
+      "Менеджеры:") \
+    /* managers: /managers with none */ \
+    X(MGR_LIST_EMPTY, sys_mgr_list_empty, \
+      "No managers yet. Add one with /addmanager USER_ID NAME.", \
+      "Менеджеров пока нет. Добавьте: /addmanager ID ИМЯ.") \
+    /* managers: /addmanager malformed */ \
+    X(MGR_ADD_USAGE, sys_mgr_add_usage, \
+      "Usage: /addmanager USER_ID NAME (a name of 1 to 64 bytes)", \
+      "Формат: /addmanager ID ИМЯ (имя от 1 до 64 байт)") \
+    /* managers: /addmanager done ({user_id}, {first_name}: the new manager's id and name) */ \
+    X(MGR_ADDED, sys_mgr_added, \
+      "✅ {user_id} ({first_name}) is a manager now.", \
+      "✅ {user_id} ({first_name}) теперь менеджер.") \
+    /* managers: /delmanager malformed */ \
+    X(MGR_DEL_USAGE, sys_mgr_del_usage, \
+      "Usage: /delmanager USER_ID", \
+      "Формат: /delmanager ID") \
+    /* managers: /delmanager done ({user_id}: who) */ \
+    X(MGR_REMOVED, sys_mgr_removed, \
+      "✅ {user_id} is no longer a manager.", \
+      "✅ {user_id} больше не менеджер.") \
+    /* managers: /delmanager of someone who is not one */ \
+    X(MGR_NOT_MANAGER, sys_mgr_not_manager, \
+      "{user_id} was not a manager.", \
+      "{user_id} не был менеджером.") \
+    /* managers: a lead's client line after the name ({user_id}: the client's id, {text}: the language) */ \
+    X(MGR_LEAD_CLIENT, sys_mgr_lead_client, \
+      "id {user_id}, language {text}", \
+      "id {user_id}, язык {text}")
+
+#endif
