@@ -209,9 +209,9 @@ int draft_start(draft_ctx *d, const bot_io_req *req, draft_done_fn fn, void *ud)
             log_error("draft", "no model client: %s", err);
         }
     }
-    if (!d->llm || !req->llm_messages)
+    if (!d->llm || req->kind != BOT_IO_LLM || !req->u.llm.messages)
         return -1;
-    cJSON *arr = cJSON_Parse(req->llm_messages);
+    cJSON *arr = cJSON_Parse(req->u.llm.messages);
     int n = cJSON_GetArraySize(arr);
     llm_msg *msgs = n > 0 ? calloc((size_t)n, sizeof *msgs) : NULL;
     draft_job *j = msgs ? calloc(1, sizeof *j) : NULL;
@@ -231,8 +231,8 @@ int draft_start(draft_ctx *d, const bot_io_req *req, draft_done_fn fn, void *ud)
     j->d = d;
     j->fn = fn;
     j->ud = ud;
-    j->chat_id = req->chat_id;
-    j->private_chat = req->private_chat != 0;
+    j->chat_id = req->u.llm.chat_id;
+    j->private_chat = req->u.llm.private_chat != 0;
     j->draft_id = d->next_id++;
     if (d->next_id <= 0)
         d->next_id = 1;
@@ -243,7 +243,7 @@ int draft_start(draft_ctx *d, const bot_io_req *req, draft_done_fn fn, void *ud)
         d->head->prev = j;
     d->head = j;
     d->n++;
-    j->call = llm_chat(d->llm, req->llm_model, msgs, n, on_delta, on_done, j);
+    j->call = llm_chat(d->llm, req->u.llm.model, msgs, n, on_delta, on_done, j);
     free(msgs);
     cJSON_Delete(arr);
     if (!j->call) {

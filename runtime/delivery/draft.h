@@ -1,8 +1,8 @@
 /*
  * draft.h — a model's answer streamed into a chat while it is generated.
  *
- * The transport's half of the llm action (bot.c builds the request; see
- * bot_io_req.llm_messages): the request goes to the model through llm.c in
+ * The transport's half of the llm action (actions/llm.c builds the request: a
+ * BOT_IO_LLM bot_io_req, dialogue/deferred.h): the request goes to the model through llm.c in
  * the tg client's loop; as text arrives a private chat sees it grow through
  * sendMessageDraft (Bot API 9.5), a group sees "typing" (sendChatAction,
  * renewed every 4.5 s). Both are volatile outbox calls (outq_push_volatile):
@@ -21,7 +21,7 @@
 #ifndef BOTC_DRAFT_H
 #define BOTC_DRAFT_H
 
-#include "dialogue/bot.h"
+#include "dialogue/deferred.h"
 #include "telegram/outq.h"
 #include "telegram/tg.h"
 
@@ -41,7 +41,7 @@ void draft_free(draft_ctx *d);
  * answer). */
 typedef void (*draft_done_fn)(void *ud, const bot_io_res *res);
 
-/* Starts streaming req (llm_messages, llm_model, chat_id, private_chat).
+/* Starts streaming req (a BOT_IO_LLM request: req->u.llm).
  * Returns 0 (fn runs exactly once, later), -1 when it cannot start (no
  * OPENAI_API_BASE, bad messages, out of memory; fn never runs). */
 int draft_start(draft_ctx *d, const bot_io_req *req, draft_done_fn fn, void *ud);

@@ -17,7 +17,7 @@
 #include <time.h>
 
 #include "base/log.h"
-#include "delivery/draft.h"
+#include "delivery/deferred.h"
 #include "base/jsonscan.h"
 #include "storage/store.h"
 #include "telegram/tgupdate.h"
@@ -28,6 +28,7 @@ typedef enum ib_io { IB_IO_NONE = 0, IB_IO_WAITING, IB_IO_DONE } ib_io;
 
 typedef struct ib_item {
     struct ib_item *prev, *next;
+    struct inbox *ib;
     int64_t update_id, chat_id;
     char *json;          /* the Update as stored, NUL-terminated; its
                           * parse's strings after the NUL (json_buf) */
@@ -37,16 +38,10 @@ typedef struct ib_item {
                           * update's second run) */
     bm_input in;         /* its strings point into json's buffer */
     ib_io io;
-    struct ib_fetch *fetch; /* while IB_IO_WAITING */
+    deferred_job *job;   /* while IB_IO_WAITING */
     bot_io_res res;      /* IB_IO_DONE: body and error owned (below) */
     char *res_body, *res_error;
 } ib_item;
-
-/* One request in flight: the item it answers, or NULL once abandoned. */
-typedef struct ib_fetch {
-    struct inbox *ib;
-    ib_item *item;
-} ib_fetch;
 
 struct inbox {
     bot *b;
@@ -63,7 +58,7 @@ struct inbox {
     int64_t *seen;       /* open-addressing set of chats skipped in a walk */
     size_t seen_cap;
     bool kick;           /* something may have become runnable */
-    draft_ctx *drafts;   /* model answers streaming into chats */
+    deferred *io;        /* runs the requests of deferred updates */
 };
 
 static long now_ms(void)
@@ -90,8 +85,8 @@ inbox *inbox_new(bot *b, tg_client *tg, outq *q, const inbox_options *opts)
     ib->q = q;
     bm_effects_init(&ib->fx);
     tgu_calls_init(&ib->calls);
-    ib->drafts = draft_new(tg, q);
-    if (!ib->drafts) {
+    ib->io = deferred_new(tg, q, ib->opt.io_timeout_ms, ib->opt.io_max_body);
+    if (!ib->io) {
         free(ib);
         return NULL;
     }
@@ -100,8 +95,7 @@ inbox *inbox_new(bot *b, tg_client *tg, outq *q, const inbox_options *opts)
 
 static void item_free(ib_item *it)
 {
-    if (it->fetch)
-        it->fetch->item = NULL; /* its callback finds nothing to answer */
+    deferred_abandon(it->job); /* its answer finds nothing to answer */
     free(it->json);
     free(it->res_body);
     free(it->res_error);
@@ -131,7 +125,7 @@ void inbox_free(inbox *ib)
         item_free(it);
         it = n;
     }
-    draft_free(ib->drafts); /* after the items: their answers find nothing */
+    deferred_free(ib->io); /* after the items: their answers find nothing */
     bm_effects_free(&ib->fx);
     tgu_calls_free(&ib->calls);
     free(ib->seen);
@@ -165,6 +159,7 @@ static int append(inbox *ib, int64_t update_id, int64_t chat_id, char *json, siz
         free(json);
         return -1;
     }
+    it->ib = ib;
     it->update_id = update_id;
     it->chat_id = chat_id;
     it->json = json;
@@ -418,108 +413,52 @@ static int stage_effects(void *ud, const bm_effects *fx, int first)
     return store_inbox_done(ib->st, x->it->update_id);
 }
 
-static void on_fetch(const tg_result *r, void *ud);
-static void on_answer(void *ud, const bot_io_res *res);
+/* A deferred update's answer: kept for its second run. */
+static void on_answer(void *ud, const bot_io_res *res)
+{
+    ib_item *it = ud;
+    inbox *ib = it->ib;
+    it->job = NULL;
+    ib->n_io--;
+    ib->kick = true;
+    it->io = IB_IO_DONE;
+    if (res->body) {
+        it->res_body = malloc(res->len + 1);
+        if (it->res_body) {
+            memcpy(it->res_body, res->body, res->len);
+            it->res_body[res->len] = '\0';
+        }
+    }
+    if (res->error)
+        it->res_error = strdup(res->error);
+    it->res = *res;
+    it->res.ok = res->ok && it->res_body;
+    it->res.body = it->res_body;
+    it->res.len = it->res_body ? res->len : 0;
+    it->res.error = it->res_error ? it->res_error : res->ok ? NULL : "failed";
+}
 
 /* Starts the request a deferred update waits for. */
-static void start_io(inbox *ib, ib_item *it, bot_io_req *req)
+static void start_io(inbox *ib, ib_item *it, const bot_io_req *req)
 {
     /* a second request after an answer (createForumTopic asked again) */
     free(it->res_body);
     free(it->res_error);
     it->res_body = it->res_error = NULL;
-    ib_fetch *f = calloc(1, sizeof *f);
-    tg_err e = TG_ERR_NOMEM;
-    if (f) {
-        f->ib = ib;
-        f->item = it;
-        if (req->llm_messages) /* a model answer, streamed to the chat meanwhile */
-            e = draft_start(ib->drafts, req, on_answer, f) == 0 ? TG_OK : TG_ERR_CONFIG;
-        else if (req->tg_method) /* a Bot API call (handoff's createForumTopic) */
-            e = tg_call(ib->tg, req->tg_method,
-                        cJSON_Parse(req->tg_params ? req->tg_params : "{}"), on_fetch, f);
-        else
-            e = tg_fetch(ib->tg, req->url, ib->opt.io_timeout_ms, ib->opt.io_max_body,
-                         on_fetch, f);
-    }
-    if (e == TG_OK) {
+    const char *why = NULL;
+    it->job = deferred_start(ib->io, req, on_answer, it, &why);
+    if (it->job) {
         it->io = IB_IO_WAITING;
-        it->fetch = f;
         ib->n_io++;
         ib->stats.io_started++;
-        log_debug("inbox", "update %" PRId64 ": waiting for an action's HTTP answer",
-                  it->update_id);
+        log_debug("inbox", "update %" PRId64 ": waiting for an action's answer", it->update_id);
         return;
     }
-    free(f);
     /* could not even start: answer it as a failed request */
     it->io = IB_IO_DONE;
-    it->res_error = strdup(tg_err_str(e));
-    it->res = (bot_io_res){.ok = 0, .error = it->res_error, .prompt_tokens = -1,
-                           .completion_tokens = -1};
-}
-
-/* The model's answer (draft.c): kept for the update's second run. */
-static void on_answer(void *ud, const bot_io_res *res)
-{
-    ib_fetch *f = ud;
-    ib_item *it = f->item;
-    if (it) {
-        inbox *ib = f->ib;
-        it->fetch = NULL;
-        ib->n_io--;
-        ib->kick = true;
-        it->io = IB_IO_DONE;
-        if (res->body) {
-            it->res_body = malloc(res->len + 1);
-            if (it->res_body) {
-                memcpy(it->res_body, res->body, res->len);
-                it->res_body[res->len] = '\0';
-            }
-        }
-        if (res->error)
-            it->res_error = strdup(res->error);
-        it->res = *res;
-        it->res.ok = res->ok && it->res_body;
-        it->res.body = it->res_body;
-        it->res.len = it->res_body ? res->len : 0;
-        it->res.error = it->res_error ? it->res_error : res->ok ? NULL : "failed";
-    }
-    free(f);
-}
-
-static void on_fetch(const tg_result *r, void *ud)
-{
-    ib_fetch *f = ud;
-    ib_item *it = f->item;
-    if (it) {
-        inbox *ib = f->ib;
-        it->fetch = NULL;
-        ib->n_io--;
-        ib->kick = true;
-        it->io = IB_IO_DONE;
-        if (r->err == TG_OK && r->body) {
-            it->res_body = malloc(r->body_len + 1);
-            if (it->res_body) {
-                memcpy(it->res_body, r->body, r->body_len);
-                it->res_body[r->body_len] = '\0';
-            }
-        }
-        if (r->err != TG_OK || !it->res_body) {
-            char why[IB_REASON_MAX];
-            snprintf(why, sizeof why, "%s: %s", tg_err_str(r->err), r->description);
-            it->res_error = strdup(why);
-        }
-        it->res = (bot_io_res){
-            .ok = r->err == TG_OK && it->res_body != NULL,
-            .status = r->http_status,
-            .body = it->res_body,
-            .len = it->res_body ? r->body_len : 0,
-            .error = it->res_error ? it->res_error : (r->err == TG_OK ? NULL : "failed"),
-            .maybe_taken = r->maybe_taken,
-        };
-    }
-    free(f);
+    it->res_error = strdup(why ? why : "failed");
+    it->res = (bot_io_res){.owner = req->owner, .ok = 0, .error = it->res_error,
+                           .prompt_tokens = -1, .completion_tokens = -1};
 }
 
 /* Handles `it` inside the open batch transaction. Returns 1 when the item
@@ -565,7 +504,7 @@ static int handle_one(inbox *ib, ib_item *it)
     if (rc == BOT_DUPLICATE)
         return store_inbox_done(ib->st, it->update_id) ? -1 : 1;
     if (rc == BOT_DEFERRED) {
-        if (tx.io_req.url || tx.io_req.tg_method || tx.io_req.llm_messages)
+        if (tx.io_req.kind != BOT_IO_NONE)
             start_io(ib, it, &tx.io_req);
         bot_io_req_free(&tx.io_req);
         return 0;

@@ -16,9 +16,9 @@
  * commit. An update that cannot be parsed, or whose handling fails, goes to
  * the dead_letter table with the reason; its chat goes on.
  *
- * An action that needs an HTTP answer (bot_handle_tx returns BOT_DEFERRED)
- * starts the request in the tg client's event loop and leaves the update
- * waiting; the chat's later updates wait behind it, other chats go on. When
+ * An action that needs a remote answer (bot_handle_tx returns BOT_DEFERRED)
+ * hands its request to the executor (delivery/deferred.c), which runs it in
+ * the event loop, and leaves the update waiting; the chat's later updates wait behind it, other chats go on. When
  * the answer arrives the update runs again with it and commits as above. A
  * crash meanwhile loses nothing: the update is still in the inbox and its
  * request is made again after the restart.

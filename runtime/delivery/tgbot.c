@@ -26,7 +26,9 @@
 #include <string.h>
 #include <time.h>
 
+#include "actions/registry.h"
 #include "delivery/inbox.h"
+#include "dialogue/action.h"
 #include "people/lead.h"
 #include "base/log.h"
 #include "telegram/outq.h"
@@ -282,7 +284,7 @@ static long turn(tgb *t)
 {
     if (inbox_runnable(t->ib))
         inbox_run(t->ib);
-    lead_pump(bot_leads(t->b), t->tg, t->q); /* completed forms to the managers */
+    lead_pump(bot_part_state(t->b, BOT_PART_LEADS), t->tg, t->q); /* completed forms to the managers */
     outq_flush(t->q);
     long w = outq_pump(t->q);
     if (inbox_runnable(t->ib))

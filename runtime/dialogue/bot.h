@@ -9,6 +9,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "dialogue/deferred.h"
 #include "dialogue/machine.h"
 
 typedef struct bot bot;
@@ -61,40 +62,6 @@ store *bot_store(bot *b);
  * did not). Borrowed until the next call. */
 const char *bot_error(const bot *b);
 
-/* An HTTP request an action needs answered before the input can finish
- * (http_get), or a Bot API call whose result it needs (handoff's
- * createForumTopic: the answer's body is then the Bot API's JSON reply).
- * url and tg_params are malloc'd; free with bot_io_req_free. */
-typedef struct bot_io_req {
-    char *url;             /* GET */
-    const char *tg_method; /* or this Bot API method (a static name) ... */
-    char *tg_params;       /* ... with these params (JSON object text) */
-    /* or a model answer (the llm action), streamed to the chat meanwhile:
-     * llm_messages is the JSON array of {role, content} to send (malloc'd),
-     * llm_model the model (malloc'd, NULL = OPENAI_MODEL_NAME); the
-     * transport shows the answer growing in chat_id (sendMessageDraft in a
-     * private chat, "typing" in a group) while it streams. */
-    char *llm_messages;
-    char *llm_model;
-    int64_t chat_id;
-    int private_chat;
-} bot_io_req;
-void bot_io_req_free(bot_io_req *r);
-
-/* The outcome of that request. Everything borrowed. */
-typedef struct bot_io_res {
-    int ok;              /* 1 when a 2xx answer arrived */
-    long status;         /* HTTP status, 0 if none */
-    const char *body;    /* response bytes (not NUL-terminated), may be NULL */
-    size_t len;
-    const char *error;   /* why not ok, else NULL */
-    /* a model answer: body is its whole text (ok = 1 only when complete);
-     * tokens used, -1 when the server reported none (0 = not a model answer) */
-    long prompt_tokens, completion_tokens;
-    int maybe_taken;     /* a failed Bot API call that may have taken effect
-                          * (its answer was lost: tg_result.maybe_taken) */
-} bot_io_res;
-
 /* Runs inside the input's transaction once its effects are known (fx from
  * index `first` on), before the commit: a transport stores the calls that
  * deliver them (the outbox) and takes the update out of its inbox here, so
@@ -119,31 +86,21 @@ enum { BOT_DEFERRED = 1, BOT_DUPLICATE = 2 };
  * committed; bot_error says why). */
 int bot_handle_tx(bot *b, const bm_input *in, bm_effects *fx, bot_tx *tx);
 
-/* The bot's leads (lead.h), for the transport's lead_pump. Borrowed. */
-struct lead_book;
-struct lead_book *bot_leads(bot *b);
-
-/* The bot's human-operator handle (runtime/handoff.h: ho_is_manager,
- * ho_group_chat_id, ...). Borrowed; never NULL after bot_new. */
-struct ho;
-struct ho *bot_handoff(bot *b);
-
 /* 1 when the store knows user_id, 0 when not, -1 on a storage error. */
 int bot_user_exists(bot *b, int64_t user_id);
 
 /* delete_data for user_id, inside the caller's transaction (or its own
- * statements): every row about the user in every table of the bot's
- * database — users, vars, records, history (store.c), ai_answers and
- * votes (feedback.c), handoffs (handoff.c), llm_usage (token_limits.c), leads
- * (lead.c). Kept: a manager's row in managers (the admin's
- * configuration), and the delivery queues (inbox, outbox, dead_letter,
- * handled: updates and calls in transit, keyed by chat and update id).
- * 0 or -1. */
+ * statements): every row about the user in the store's tables (users,
+ * vars, records, history) and in every part's (bot_part.forget_user:
+ * ai_answers and votes, handoffs, llm_usage, leads). Kept: a manager's
+ * row in managers (the admin's configuration), and the delivery queues
+ * (inbox, outbox, dead_letter, handled: updates and calls in transit,
+ * keyed by chat and update id). 0 or -1. */
 int bot_delete_user(bot *b, int64_t user_id);
 /* export_data for user_id: all of those tables' rows about the user as
  * one pretty-printed JSON object with the keys user, variables, records,
- * history, ai_answers, votes, handoffs, manager, llm_usage, leads.
- * malloc'd, NULL on error. */
+ * history and the parts' (ai_answers, votes, handoffs, manager,
+ * llm_usage, leads). malloc'd, NULL on error. */
 char *bot_export_user(bot *b, int64_t user_id);
 
 #endif

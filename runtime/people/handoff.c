@@ -18,7 +18,7 @@
 #include <cjson/cJSON.h>
 #include <sqlite3.h>
 
-#include "dialogue/bot.h"
+#include "dialogue/deferred.h"
 #include "people/feedback.h"
 #include "base/log.h"
 #include "base/text.h"
@@ -1045,7 +1045,7 @@ int ho_take(ho *h, const bm_input *in, bm_effects *out)
     if (again)
         return again < 0 ? -1 : 0;
     if (in->kind == BM_IN_CALLBACK) {
-        /* a vote under an earlier AI answer still counts (bot.c's fb_press
+        /* a vote under an earlier AI answer still counts (the feedback part's fb_press
          * checks who presses; its "Call an operator" leads back here) */
         if (in->text && !strncmp(in->text, FB_CB_PREFIX, strlen(FB_CB_PREFIX)))
             return 0;
@@ -1113,8 +1113,7 @@ static int find_creating(ho *h, int64_t user_id, ho_creating *out)
 
 /* Asks for createForumTopic (the input is deferred) and notes the mark that
  * ho_after_input writes outside the input's savepoint. */
-static int ask_topic(ho *h, const bm_session *s, const bm_input *in, struct bot_tx *tx,
-                     int *deferred)
+static int ask_topic(ho *h, const bm_session *s, const bm_input *in, bot_io_req *req)
 {
     char name[HO_TOPIC_MAX + 1];
     ho_topic_name(&in->user, name, sizeof name);
@@ -1125,13 +1124,13 @@ static int ask_topic(ho *h, const bm_session *s, const bm_input *in, struct bot_
     cJSON_Delete(p);
     if (!js)
         return -1;
-    tx->io_req.tg_method = "createForumTopic";
-    tx->io_req.tg_params = js;
+    req->kind = BOT_IO_TG_CALL;
+    req->u.tg.method = "createForumTopic";
+    req->u.tg.params = js;
     h->note.kind = HO_NOTE_CREATING;
     h->note.user_id = s->user_id;
     h->note.chat_id = s->chat_id;
     h->note.thread_id = 0;
-    *deferred = 1;
     log_info("handoff", "user %" PRId64 ": creating a topic in the managers' group", s->user_id);
     return 0;
 }
@@ -1152,11 +1151,10 @@ static int give_up(ho *h, const bm_session *s, const bm_input *in, int tries, co
     return send_sys(h, s, in, BM_SYS_UNAVAILABLE, out);
 }
 
-int ho_start(ho *h, const bm_session *s, const bm_input *in, struct bot_tx *tx,
-             int *deferred, bm_effects *out)
+int ho_start(ho *h, const bm_session *s, const bm_input *in, const bot_io_res *res,
+             bot_io_req *req, bm_effects *out)
 {
-    *deferred = 0;
-    if (!tx) {
+    if (!req) {
         log_info("handoff", "user %" PRId64 ": operators are reachable in Telegram only",
                  s->user_id);
         return send_sys(h, s, in, BM_SYS_HANDOFF_OFF, out);
@@ -1181,9 +1179,8 @@ int ho_start(ho *h, const bm_session *s, const bm_input *in, struct bot_tx *tx,
     if (creating < 0)
         return -1;
     int64_t thread = 0;
-    const bot_io_res *res = tx->io_res;
     if (!res) {
-        if (tx->io_req.url || tx->io_req.tg_method)
+        if (req->kind != BOT_IO_NONE)
             return 0; /* one request per step */
         if (creating && cr.thread_id > 0) {
             /* Telegram's answer was stored, the rest of that run failed */
@@ -1198,9 +1195,9 @@ int ho_start(ho *h, const bm_session *s, const bm_input *in, struct bot_tx *tx,
             log_warn("handoff", "a topic may have been created twice for user %" PRId64
                      " (the bot stopped while Telegram was creating it); creating it again",
                      s->user_id);
-            return ask_topic(h, s, in, tx, deferred);
+            return ask_topic(h, s, in, req);
         } else {
-            return ask_topic(h, s, in, tx, deferred);
+            return ask_topic(h, s, in, req);
         }
     } else {
         cJSON *ans = res->ok && res->body ? cJSON_ParseWithLength(res->body, res->len) : NULL;
@@ -1232,7 +1229,7 @@ int ho_start(ho *h, const bm_session *s, const bm_input *in, struct bot_tx *tx,
             else
                 log_warn("handoff", "user %" PRId64 ": createForumTopic did not reach Telegram "
                          "(%s); trying again", s->user_id, why);
-            return ask_topic(h, s, in, tx, deferred);
+            return ask_topic(h, s, in, req);
         }
         /* kept even if the rest of this run fails (ho_after_input) */
         h->note.kind = HO_NOTE_THREAD;

@@ -20,7 +20,7 @@
  * and becomes the open handoff when its answer arrives; one still there at
  * the next attempt means a topic may exist twice (logged: see ho_start).
  *
- * Mechanics (bot.c calls these inside the input's transaction):
+ * Mechanics (actions/handoff.c calls these inside the input's transaction):
  *   ho_take   before the machine: updates from the managers' group, the
  *             handoff buttons ("ho:" callback data), admin commands, and
  *             everything a user with an open handoff sends, except a
@@ -28,7 +28,7 @@
  *             an earlier AI answer, which still count. Taken inputs never
  *             reach the machine (the AI stays quiet).
  *   ho_start  the `handoff` action: reuse the open topic, or ask for
- *             createForumTopic (deferred through bot_tx, see bot.h) and on
+ *             createForumTopic (deferred I/O, dialogue/deferred.h) and on
  *             its answer store the handoff and post the client card and the
  *             conversation so far. An answer lost (the connection broke
  *             after the request went out, the bot killed meanwhile) means
@@ -50,6 +50,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "dialogue/deferred.h"
 #include "dialogue/machine.h"
 #include "storage/store.h"
 
@@ -159,21 +160,20 @@ char *ho_mgr_text(const bm_machine *m, bm_sys_text t, const bm_user *u, const ch
 
 /* ---- mechanics (inside the input's transaction) --------------------------- */
 
-struct bot_tx;
-
 /* Handles `in` when it is handoff business (see ho_route): appends the
  * effects (SEND, ANSWER, CALL) to out. Returns 1 when taken (the machine
  * must not see it), 0 to pass it to the machine, -1 on a storage error. */
 int ho_take(ho *h, const bm_input *in, bm_effects *out);
 
 /* The `handoff` action for session s (the user's own input `in`). Appends
- * what to send to out. With tx NULL (console, conversation tests) or no
- * MANAGER_GROUP_CHAT_ID it says sys_handoff_off. Without an open handoff
- * and without tx->io_res it asks for createForumTopic through
- * tx->io_req and sets *deferred; run again with the answer, it records the
- * handoff and posts the card. Returns 0 or -1 (storage error, OOM). */
-int ho_start(ho *h, const bm_session *s, const bm_input *in, struct bot_tx *tx,
-             int *deferred, bm_effects *out);
+ * what to send to out. With req NULL (no event loop: console, conversation
+ * tests) or no MANAGER_GROUP_CHAT_ID it says sys_handoff_off. Without an
+ * open handoff and without res it asks for createForumTopic in *req
+ * (dialogue/deferred.h); run again with the answer in res, it records the
+ * handoff and posts the card (or asks again). Returns 0 or -1 (storage
+ * error, OOM). */
+int ho_start(ho *h, const bm_session *s, const bm_input *in, const bot_io_res *res,
+             bot_io_req *req, bm_effects *out);
 
 /* How bot_handle_tx's savepoint for an input ended. */
 enum { HO_INPUT_COMMITTED = 0, HO_INPUT_DEFERRED = 1, HO_INPUT_FAILED = 2 };

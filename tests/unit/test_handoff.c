@@ -448,20 +448,21 @@ static int start_once(const bot_io_res *res, bm_effects *fx)
     bm_input in = {.kind = BM_IN_TEXT, .text = "operator", .msg_id = 5, .user = u};
     bm_session s;
     CU_ASSERT_EQUAL_FATAL(bm_session_init(&tiny_machine, &s, &u), 0);
-    bot_tx tx = {.io_res = res};
-    int deferred = 0;
+    bot_io_req req = {0};
     CU_ASSERT_EQUAL(store_begin(st), 0);
-    CU_ASSERT_EQUAL(ho_start(h, &s, &in, &tx, &deferred, fx), 0);
+    CU_ASSERT_EQUAL(ho_start(h, &s, &in, res, &req, fx), 0);
+    int deferred = req.kind != BOT_IO_NONE;
     if (deferred) {
-        CU_ASSERT_STRING_EQUAL(tx.io_req.tg_method, "createForumTopic");
-        CU_ASSERT_PTR_NOT_NULL(strstr(tx.io_req.tg_params, "\"name\":\"Dan #4004\""));
+        CU_ASSERT_EQUAL(req.kind, BOT_IO_TG_CALL);
+        CU_ASSERT_STRING_EQUAL(req.u.tg.method, "createForumTopic");
+        CU_ASSERT_PTR_NOT_NULL(strstr(req.u.tg.params, "\"name\":\"Dan #4004\""));
         CU_ASSERT_EQUAL(store_rollback(st), 0); /* a deferred step keeps nothing... */
         CU_ASSERT_EQUAL(ho_after_input(h, HO_INPUT_DEFERRED), 0); /* ...but the mark */
     } else {
         CU_ASSERT_EQUAL(store_commit(st), 0);
         CU_ASSERT_EQUAL(ho_after_input(h, HO_INPUT_COMMITTED), 0);
     }
-    bot_io_req_free(&tx.io_req);
+    bot_io_req_free(&req);
     bm_session_free(&tiny_machine, &s);
     return deferred;
 }
@@ -540,10 +541,10 @@ static void test_topic_mark(void)
         CU_ASSERT_EQUAL_FATAL(bm_session_init(&tiny_machine, &s, &u), 0);
         const char *ok2 = "{\"ok\":true,\"result\":{\"message_thread_id\":88}}";
         bot_io_res r2 = {.ok = 1, .status = 200, .body = ok2, .len = strlen(ok2)};
-        bot_tx tx = {.io_res = &r2};
-        int deferred = 0;
+        bot_io_req req = {0};
         CU_ASSERT_EQUAL(store_begin(st), 0);
-        CU_ASSERT_EQUAL(ho_start(h, &s, &in, &tx, &deferred, &fx), 0);
+        CU_ASSERT_EQUAL(ho_start(h, &s, &in, &r2, &req, &fx), 0);
+        CU_ASSERT_EQUAL(req.kind, BOT_IO_NONE);
         CU_ASSERT_EQUAL(store_rollback(st), 0); /* say a later action failed */
         CU_ASSERT_EQUAL(ho_after_input(h, HO_INPUT_FAILED), 0);
         bm_session_free(&tiny_machine, &s);

@@ -14,6 +14,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "actions/registry.h"
+#include "dialogue/action.h"
 #include "dialogue/bot.h"
 #include "people/handoff.h"
 #include "base/log.h"
@@ -77,8 +79,8 @@ static void fill(bot *b, int64_t id)
     CU_ASSERT_EQUAL(store_history_add(st, id, "bot", STORE_HIST_AI, "The deposit is €300."), 0);
     CU_ASSERT_EQUAL(store_history_add(st, id, "operator", STORE_HIST_HANDOFF, "Hello Ann"), 0);
     int64_t hid;
-    CU_ASSERT_EQUAL(ho_insert(bot_handoff(b), id, id, 100 + id % 100, &hid), 0);
-    CU_ASSERT_EQUAL(ho_add_manager(bot_handoff(b), id, "Ann"), 0);
+    CU_ASSERT_EQUAL(ho_insert(bot_part_state(b, BOT_PART_HANDOFF), id, id, 100 + id % 100, &hid), 0);
+    CU_ASSERT_EQUAL(ho_add_manager(bot_part_state(b, BOT_PART_HANDOFF), id, "Ann"), 0);
     char sql[1024];
     snprintf(sql, sizeof sql,
              "INSERT INTO vars(user_id, name, value) VALUES(%lld, 'nick', 'annie');"

@@ -1,0 +1,271 @@
+/*
+ * llm.c — the `llm` action: answer the user's text, and the part behind it
+ * (the knowledge index, the model's configuration, daily token limits).
+ *
+ * Offline (no OPENAI_API_BASE), the answer is the best-matching passage of
+ * the spec's knowledge (kb_extract: local and fast, so it runs inside the
+ * input's transaction). When nothing matches well, or the question is one
+ * the spec's handoff_patterns reserve for a human, the user gets
+ * sys_no_answer with the "call an operator" button (actions/handoff.h).
+ * With OPENAI_API_BASE set the model answers: the request is deferred I/O
+ * (dialogue/deferred.h) which the transport streams into the chat as
+ * drafts; the input runs again with the whole answer (resume).
+ */
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cjson/cJSON.h>
+
+#include "actions/feedback.h"
+#include "actions/handoff.h"
+#include "actions/registry.h"
+#include "ai/kb.h"
+#include "ai/token_limits.h"
+#include "base/log.h"
+#include "dialogue/action.h"
+#include "people/handoff.h"
+#include "storage/store.h"
+
+#define LLM_TURNS 6 /* earlier messages with the model in its request */
+
+typedef struct llm_part {
+    kb *kb;       /* the spec's knowledge, NULL without any */
+    lim *lim;     /* daily token limits */
+    bool remote;  /* OPENAI_API_BASE is set */
+} llm_part;
+
+/* Opens the knowledge index of the spec's `llm:`. */
+static int open_knowledge(llm_part *p, const bm_machine *m, char *err, size_t errlen)
+{
+    const bm_llm *l = m->llm;
+    if (!l || l->n_knowledge == 0)
+        return 0;
+    kb_doc *docs = calloc((size_t)l->n_knowledge, sizeof *docs);
+    if (!docs) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    for (int i = 0; i < l->n_knowledge; i++) {
+        const bm_knowledge *k = &l->knowledge[i];
+        docs[i] = (kb_doc){.name = k->name, .text = k->text, .len = k->len,
+                           .lang = k->lang >= 0 && k->lang < m->n_langs ? m->langs[k->lang]
+                                                                        : NULL};
+    }
+    p->kb = kb_open(docs, l->n_knowledge, err, errlen);
+    free(docs);
+    if (!p->kb)
+        return -1;
+    log_info("bot", "knowledge: %d chunks from %d files; answers %s", kb_chunk_count(p->kb),
+             l->n_knowledge, p->remote ? "by the model" : "offline, from the passages");
+    return 0;
+}
+
+static void part_close(void *state)
+{
+    llm_part *p = state;
+    if (!p)
+        return;
+    lim_free(p->lim);
+    kb_free(p->kb);
+    free(p);
+}
+
+static int part_open(bot *b, void **state, char *err, size_t errlen)
+{
+    const bm_machine *m = bot_machine(b);
+    const bm_llm *l = m->llm;
+    llm_part *p = calloc(1, sizeof *p);
+    *state = p;
+    if (!p) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    const char *base = getenv("OPENAI_API_BASE");
+    p->remote = base && *base;
+    if (open_knowledge(p, m, err, errlen))
+        return -1;
+    if (l && lim_zone_setup(l->timezone) == 0 && l->timezone)
+        log_info("bot", "daily limits count days in %s", l->timezone);
+    long daily = lim_tokens_from_env(l ? l->daily_tokens : 0);
+    p->lim = lim_new(bot_store(b), daily, lim_admin_from_env(), err, errlen);
+    if (!p->lim)
+        return -1;
+    if (daily > 0)
+        log_info("bot", "AI answers: %ld tokens per user per day", daily);
+    return 0;
+}
+
+static int part_forget(void *state, int64_t user_id)
+{
+    return lim_forget_user(((llm_part *)state)->lim, user_id);
+}
+
+static int part_export(void *state, int64_t user_id, struct cJSON *root)
+{
+    return lim_export_user(((llm_part *)state)->lim, user_id, root);
+}
+
+const bot_part part_llm = {
+    .name = "llm",
+    .open = part_open,
+    .close = part_close,
+    .forget_user = part_forget,
+    .export_user = part_export,
+};
+
+/* ---- the action ------------------------------------------------------------ */
+
+/* "I could not find that": sys_no_answer with the operator button. */
+static int offer_operator(bot_act *c) { return act_offer_operator(c, BM_SYS_NO_ANSWER); }
+
+/* The earlier turns with the model (store_history_turns) as chat messages. */
+static int add_turn(void *ud, const char *role, const char *text, int64_t at)
+{
+    (void)at;
+    cJSON *m = cJSON_CreateObject();
+    if (!m || !cJSON_AddItemToArray(ud, m) ||
+        !cJSON_AddStringToObject(m, "role", !strcmp(role, "user") ? "user" : "assistant") ||
+        !cJSON_AddStringToObject(m, "content", text))
+        return -1;
+    return 0;
+}
+
+/* The model's request: the grounded system prompt (persona, policy, the
+ * best chunks for q in the user's language), the user's recent history, q.
+ * A malloc'd JSON array, NULL on out-of-memory. */
+static char *llm_messages(bot_act *c, llm_part *p, const char *q)
+{
+    const bm_machine *m = bot_machine(c->b);
+    const bm_llm *l = m->llm;
+    const char *lang = m->langs[c->s->lang];
+    kb_hit hits[4];
+    int n = p->kb ? kb_search(p->kb, q, lang, hits, 4) : 0;
+    if (n <= 0 && p->kb) /* nothing in the user's language: any language */
+        n = kb_search(p->kb, q, NULL, hits, 4);
+    if (n < 0)
+        n = 0;
+    char *persona = l->persona != BM_NONE ? bm_render(m, c->s, &c->in->user, l->persona, q) : NULL;
+    char *policy = l->policy != BM_NONE ? bm_render(m, c->s, &c->in->user, l->policy, q) : NULL;
+    char *sys = kb_system_prompt(persona, policy, l->strict, lang, hits, n, 6000);
+    free(persona);
+    free(policy);
+    cJSON *arr = cJSON_CreateArray();
+    cJSON *sm = arr ? cJSON_AddObjectToObject(arr, "") : NULL;
+    bool ok = sys && sm && cJSON_AddStringToObject(sm, "role", "system") &&
+              cJSON_AddStringToObject(sm, "content", sys);
+    free(sys);
+    cJSON *um = NULL;
+    ok = ok &&
+         store_history_turns(bot_store(c->b), c->s->user_id, LLM_TURNS, add_turn, arr) >= 0 &&
+         (um = cJSON_AddObjectToObject(arr, "")) &&
+         cJSON_AddStringToObject(um, "role", "user") && cJSON_AddStringToObject(um, "content", q);
+    char *js = ok ? cJSON_PrintUnformatted(arr) : NULL;
+    cJSON_Delete(arr);
+    return js;
+}
+
+/* Before the action: 1 when the user may have an answer, 0 when the daily
+ * limit is reached (sys_limit_reached and the operator button sent), -1 on
+ * out-of-memory. Managers and the admin answer customers: the limit is not
+ * for them. A database error lets the answer through (logged by
+ * lim_check): a broken counter should not silence the bot. */
+static int llm_gate(bot_act *c)
+{
+    llm_part *p = bot_part_state(c->b, BOT_PART_LLM);
+    if (!p || !p->lim || lim_daily(p->lim) <= 0)
+        return 1;
+    int manager = ho_is_manager(bot_part_state(c->b, BOT_PART_HANDOFF), c->s->user_id);
+    if (lim_check(p->lim, c->s->user_id, manager) != 0)
+        return 1;
+    return act_offer_operator(c, BM_SYS_LIMIT_REACHED) ? -1 : 0;
+}
+
+static int llm_run(bot_act *c)
+{
+    llm_part *p = bot_part_state(c->b, BOT_PART_LLM);
+    const bm_machine *m = bot_machine(c->b);
+    const char *q = c->text;
+    if (!m->llm || !p || (!p->kb && !p->remote))
+        return bot_act_say_sys(c, BM_SYS_UNAVAILABLE);
+    for (int i = 0; i < m->llm->n_handoff; i++) {
+        if (m->match_regex && m->match_regex(m->llm->handoff[i], q)) {
+            log_info("bot", "user %" PRId64 ": a question for a human (handoff pattern %d)",
+                     c->s->user_id, i);
+            return offer_operator(c);
+        }
+    }
+    if (p->remote && c->io_req) {
+        /* the model's answer: the transport streams it into the chat */
+        if (!bot_act_can_defer(c))
+            return 0;
+        char *msgs = llm_messages(c, p, q);
+        if (!msgs)
+            return -1;
+        char *model = m->llm->model ? strdup(m->llm->model) : NULL;
+        if (m->llm->model && !model) {
+            free(msgs);
+            return -1;
+        }
+        c->io_req->kind = BOT_IO_LLM;
+        c->io_req->u.llm.messages = msgs;
+        c->io_req->u.llm.model = model;
+        c->io_req->u.llm.chat_id = c->s->chat_id;
+        c->io_req->u.llm.private_chat = c->s->chat_id > 0;
+        return 0;
+    }
+    if (!p->kb) /* the console has no event loop to stream in */
+        return bot_act_say_sys(c, BM_SYS_UNAVAILABLE);
+    char *answer = NULL;
+    int found = kb_extract(p->kb, q, m->langs[c->s->lang], &answer);
+    if (found < 0)
+        log_error("bot", "user %" PRId64 ": knowledge search failed", c->s->user_id);
+    if (found <= 0)
+        return offer_operator(c);
+    int rc = bot_act_say_long(c, answer);
+    free(answer);
+    return rc || act_feedback_attach(c);
+}
+
+/* With the whole answer: the marker offers the operator, a failure says
+ * sys_llm_down with the operator button, else the answer goes as the final
+ * message(s) — committed to the outbox with the new state, so it is
+ * delivered even if every draft was dropped. Tokens are recorded per user
+ * and day (the server's usage, else an estimate of 4 bytes a token). */
+static int llm_resume(bot_act *c)
+{
+    llm_part *p = bot_part_state(c->b, BOT_PART_LLM);
+    const bot_io_res *res = c->io_res;
+    const char *q = c->text;
+    long used = 0;
+    if (res->prompt_tokens > 0 || res->completion_tokens > 0) {
+        used = (res->prompt_tokens > 0 ? res->prompt_tokens : 0) +
+               (res->completion_tokens > 0 ? res->completion_tokens : 0);
+    } else {
+        char *msgs = llm_messages(c, p, q); /* the same request, to estimate it */
+        used = (long)((msgs ? strlen(msgs) : strlen(q)) + res->len) / 4 + 1;
+        free(msgs);
+    }
+    if (p->lim && lim_record(p->lim, c->s->user_id, used))
+        return -1;
+    if (!res->ok || !res->body) {
+        log_warn("bot", "user %" PRId64 ": no model answer (%s)", c->s->user_id,
+                 res->error ? res->error : "?");
+        return act_offer_operator(c, BM_SYS_LLM_DOWN);
+    }
+    if (strstr(res->body, KB_MARKER)) {
+        log_info("bot", "user %" PRId64 ": the knowledge does not answer (marker)",
+                 c->s->user_id);
+        return offer_operator(c);
+    }
+    c->ai_from = c->out->n;
+    if (bot_act_say_long(c, res->body))
+        return -1;
+    c->ai_to = c->out->n;
+    c->ai_answered = true;
+    return act_feedback_attach(c);
+}
+
+const bot_action act_llm = {.name = "llm", .gate = llm_gate, .run = llm_run,
+                            .resume = llm_resume};

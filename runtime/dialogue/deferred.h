@@ -1,0 +1,70 @@
+/*
+ * deferred.h — deferred I/O: what an action asks the event loop for before
+ * its input can finish, and the answer it then gets.
+ *
+ * An action that needs a remote answer (an HTTP GET, a Bot API call whose
+ * result it needs, a model's streamed answer) fills a bot_io_req; the step
+ * is rolled back and the input waits. The transport's executor
+ * (delivery/deferred.c) runs the request in the event loop and the same
+ * input runs again with the bot_io_res: the step is a pure function of the
+ * session and the input, so the second run reaches the same action, which
+ * now finishes with the answer. One request per input at a time.
+ */
+#ifndef BOTC_DEFERRED_H
+#define BOTC_DEFERRED_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+typedef enum bot_io_kind {
+    BOT_IO_NONE = 0,
+    BOT_IO_HTTP_GET, /* u.get: GET a URL (http_get) */
+    BOT_IO_TG_CALL,  /* u.tg: a Bot API call whose answer the action reads
+                      * (handoff's createForumTopic); the answer's body is the
+                      * Bot API's JSON reply */
+    BOT_IO_LLM,      /* u.llm: a model's answer, streamed into the chat
+                      * meanwhile (sendMessageDraft in a private chat,
+                      * "typing" in a group) */
+} bot_io_kind;
+
+/* A request. Strings marked malloc'd are owned: free with bot_io_req_free,
+ * which leaves the request BOT_IO_NONE. */
+typedef struct bot_io_req {
+    bot_io_kind kind;
+    int owner; /* which of the step's effects asked (set by dialogue/bot.c),
+                * so that the answer reaches the same action again */
+    union {
+        struct {
+            char *url; /* malloc'd */
+        } get;
+        struct {
+            const char *method; /* static name */
+            char *params;       /* malloc'd JSON object text */
+        } tg;
+        struct {
+            char *messages; /* malloc'd JSON array of {role, content} */
+            char *model;    /* malloc'd; NULL = OPENAI_MODEL_NAME */
+            int64_t chat_id;
+            int private_chat;
+        } llm;
+    } u;
+} bot_io_req;
+
+void bot_io_req_free(bot_io_req *r);
+
+/* The outcome of a request. Everything borrowed. */
+typedef struct bot_io_res {
+    int owner;           /* the request's owner */
+    int ok;              /* 1 when a 2xx answer arrived */
+    long status;         /* HTTP status, 0 if none */
+    const char *body;    /* response bytes (NUL-terminated by the executor), may be NULL */
+    size_t len;
+    const char *error;   /* why not ok, else NULL */
+    /* a model answer: body is its whole text (ok = 1 only when complete);
+     * tokens used, -1 when the server reported none (0 = not a model answer) */
+    long prompt_tokens, completion_tokens;
+    int maybe_taken;     /* a failed Bot API call that may have taken effect
+                          * (its answer was lost: tg_result.maybe_taken) */
+} bot_io_res;
+
+#endif
