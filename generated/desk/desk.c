@@ -11,7 +11,7 @@
 static const char *const langs[2] = {"en", "ru"};
 
 /* texts[text * 2 + lang]: en ru */
-static const char *const texts[136] = {
+static const char *const texts[138] = {
     /* 0: btn_new_session */
 #line 39 "spec/desk/bot.lua"
     "🚀 New session",
@@ -351,6 +351,9 @@ static const char *const texts[136] = {
     /* 67: sys_mgr_lead_client (built-in) */
     "id {user_id}, language {text}",
     "id {user_id}, язык {text}",
+    /* 68: sys_session_started (built-in) */
+    "New conversation started: I no longer take our earlier messages into account.",
+    "Начат новый разговор: прежние сообщения я больше не учитываю.",
 };
 
 /* the messages each state sends on entry (text indices) */
@@ -685,7 +688,7 @@ static const bm_transition transitions[80] = {
 #line 301 "spec/desk/bot.lua"
     {.target = BM_NONE, .say = BM_NONE, .form = BM_NONE,
      .first_assign = 3, .n_assign = 0, .action = BM_ACT_LLM},
-#line 689 "desk.c"
+#line 692 "desk.c"
 };
 
 static const bm_assign assigns[3] = {
@@ -695,7 +698,7 @@ static const bm_assign assigns[3] = {
     /* 1 */ {.var = 0 /* persona */, .value = "product_manager"},
 #line 266 "spec/desk/bot.lua"
     /* 2 */ {.var = 0 /* persona */, .value = "assistant"},
-#line 699 "desk.c"
+#line 702 "desk.c"
 };
 
 static const bm_button buttons[23] = {
@@ -745,7 +748,7 @@ static const bm_button buttons[23] = {
     /* 21 */ {.kind = BM_BTN_CALLBACK, .label = 28 /* btn_delete_yes */, .transition = 69, .data = "delete:yes"},
 #line 299 "spec/desk/bot.lua"
     /* 22 */ {.kind = BM_BTN_CALLBACK, .label = 29 /* btn_delete_no */, .transition = 70, .data = "delete:no"},
-#line 749 "desk.c"
+#line 752 "desk.c"
 };
 
 static const bm_row rows[17] = {
@@ -800,7 +803,7 @@ static const bm_state states[7] = {
 #line 295 "spec/desk/bot.lua"
     [DESK_S_DELETE_CONFIRM] = {.name = "delete_confirm", .id = 0xfda81a59u, .first_say = 6, .n_say = 1,
         .reply_kb = BM_NONE, .inline_kb = 6, .contact_tr = BM_NONE, .voice_tr = 78, .fallback_tr = 79},
-#line 804 "desk.c"
+#line 807 "desk.c"
 };
 
 static const bm_command commands[8] = {
@@ -820,7 +823,7 @@ static const bm_command commands[8] = {
     /* 6 */ {.name = "delete_my_data", .description = 11 /* cmd_delete_my_data */, .transition = 6},
 #line 240 "spec/desk/bot.lua"
     /* 7 */ {.name = "help", .description = 13 /* cmd_help */, .transition = 7},
-#line 824 "desk.c"
+#line 827 "desk.c"
 };
 
 static const bm_var vars[1] = {
@@ -834,7 +837,7 @@ const bm_machine desk_machine = {
     .n_langs = 2,
     .default_lang = 0, /* en */
     .texts = texts,
-    .n_texts = 68,
+    .n_texts = 69,
     .sys_texts = {
         [BM_SYS_MIGRATED] = 32 /* sys_migrated */,
         [BM_SYS_CANCELLED] = 33 /* sys_cancelled */,
@@ -873,6 +876,7 @@ const bm_machine desk_machine = {
         [BM_SYS_MGR_REMOVED] = 65 /* sys_mgr_removed */,
         [BM_SYS_MGR_NOT_MANAGER] = 66 /* sys_mgr_not_manager */,
         [BM_SYS_MGR_LEAD_CLIENT] = 67 /* sys_mgr_lead_client */,
+        [BM_SYS_SESSION_STARTED] = 68 /* sys_session_started */,
     },
     .states = states,
     .n_states = 7,

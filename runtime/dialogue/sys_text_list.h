@@ -158,6 +158,10 @@
     /* managers: a lead's client line after the name ({user_id}: the client's id, {text}: the language) */ \
     X(MGR_LEAD_CLIENT, sys_mgr_lead_client, \
       "id {user_id}, language {text}", \
-      "id {user_id}, язык {text}")
+      "id {user_id}, язык {text}") \
+    /* session_start done: the model no longer sees the earlier conversation */ \
+    X(SESSION_STARTED, sys_session_started, \
+      "New conversation started: I no longer take our earlier messages into account.", \
+      "Начат новый разговор: прежние сообщения я больше не учитываю.")
 
 #endif

@@ -127,7 +127,7 @@ enum {
     Q_OUTBOX_ADD, Q_OUTBOX_MAX, Q_OUTBOX_DEL, Q_OUTBOX_UPDATE, Q_OUTBOX_DROP_CHAT, Q_OUTBOX_LOAD,
     Q_SET_ACTIVE,
     Q_HIST_ADD, Q_HIST_PRUNE, Q_HIST_LIST, Q_HIST_TURNS, Q_HIST_DEL, Q_LIST_RECORDS,
-    Q_EXPORT_HIST,
+    Q_EXPORT_HIST, Q_HIST_CLOSE_AI,
     Q_COUNT_ALL
 };
 
@@ -207,6 +207,7 @@ static const char *const queries[Q_COUNT_ALL] = {
                      " WHERE user_id = ?1 AND kind = 'ai' ORDER BY id DESC LIMIT ?2)"
                      " ORDER BY id",
     [Q_EXPORT_HIST] = "SELECT role, kind, text, at FROM history WHERE user_id = ?1 ORDER BY id",
+    [Q_HIST_CLOSE_AI] = "UPDATE history SET kind = 'ai_closed' WHERE user_id = ?1 AND kind = 'ai'",
     [Q_HIST_DEL] = "DELETE FROM history WHERE user_id = ?1",
     [Q_LIST_RECORDS] = "SELECT id, form, json, created FROM records"
                        " WHERE user_id = ?1 ORDER BY id DESC LIMIT ?2",
@@ -1157,6 +1158,13 @@ int store_history_add(store *st, int64_t user_id, const char *role, store_hist_k
     int rc = exec_done(st, s, "history add");
     free(cut);
     return rc ? -1 : 0;
+}
+
+int store_history_close_ai(store *st, int64_t user_id)
+{
+    sqlite3_stmt *s = stmt(st, Q_HIST_CLOSE_AI);
+    sqlite3_bind_int64(s, 1, user_id);
+    return exec_done(st, s, "history close ai") ? -1 : 0;
 }
 
 int store_history_trim_due(store *st, int64_t user_id, int added)

@@ -228,6 +228,11 @@ int store_history_list(store *st, int64_t user_id, int max, store_history_fn fn,
  * conversation with the model, for its next request. */
 int store_history_turns(store *st, int64_t user_id, int max, store_history_fn fn, void *ud);
 
+/* Ends the user's conversation with the model (session_start): their
+ * STORE_HIST_AI rows become "ai_closed", kept (the operator's view, the
+ * export) but no longer the model's context. 0 or -1. */
+int store_history_close_ai(store *st, int64_t user_id);
+
 /* Calls fn for the user's newest `max` form records, newest first (json is
  * the record's object text, created an ISO time; borrowed). Same return
  * contract as store_history_list. */

@@ -499,6 +499,34 @@ static void test_export_split(void)
     bm_effects_free(&fx);
 }
 
+/* session_start's storage: the model's context starts empty again, and
+ * nothing is lost (the rows are still exported, as "ai_closed"). */
+static void test_close_ai_session(void)
+{
+    new_db();
+    char err[256];
+    store *st = store_open(db, &tiny_machine, err, sizeof err);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(st);
+    CU_ASSERT_EQUAL(store_history_add(st, 9, "user", STORE_HIST_AI, "what is 2+2?"), 0);
+    CU_ASSERT_EQUAL(store_history_add(st, 9, "bot", STORE_HIST_AI, "4"), 0);
+    CU_ASSERT_EQUAL(store_history_add(st, 9, "user", STORE_HIST_MENU, "/help"), 0);
+    CU_ASSERT_EQUAL(store_history_add(st, 10, "user", STORE_HIST_AI, "someone else's"), 0);
+    CU_ASSERT_EQUAL(store_history_turns(st, 9, 10, NULL, NULL), 2);
+    CU_ASSERT_EQUAL(store_history_close_ai(st, 9), 0);
+    CU_ASSERT_EQUAL(store_history_turns(st, 9, 10, NULL, NULL), 0);
+    CU_ASSERT_EQUAL(store_history_turns(st, 10, 10, NULL, NULL), 1); /* only the user's */
+    CU_ASSERT_EQUAL(store_history_list(st, 9, 10, NULL, NULL), 3);   /* nothing lost */
+    char *js = store_export_user(st, 9);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(js);
+    CU_ASSERT_PTR_NOT_NULL(strstr(js, "\"ai_closed\""));
+    CU_ASSERT_PTR_NOT_NULL(strstr(js, "what is 2+2?"));
+    free(js);
+    /* the next turn with the model is the new session's first */
+    CU_ASSERT_EQUAL(store_history_add(st, 9, "user", STORE_HIST_AI, "hello again"), 0);
+    CU_ASSERT_EQUAL(store_history_turns(st, 9, 10, NULL, NULL), 1);
+    store_close(st);
+}
+
 int main(void)
 {
     snprintf(dir, sizeof dir, "/tmp/botc_store_XXXXXX");
@@ -517,6 +545,8 @@ int main(void)
     CU_add_test(s, "long export is split", test_export_split);
     CU_add_test(s, "an update is handled once", test_update_handled_once);
     CU_add_test(s, "old handled marks pruned through an index", test_prune_handled);
+    CU_add_test(s, "session_start closes the model's context, loses nothing",
+                test_close_ai_session);
     CU_basic_set_mode(CU_BRM_VERBOSE);
     CU_basic_run_tests();
     unsigned fails = CU_get_number_of_failures();
