@@ -11,8 +11,13 @@ $(LIBBOTC): $(filter-out $(B)/codegen/main.o,$(CODEGEN_OBJ))
 	@mkdir -p $(@D)
 	rm -f $@ && ar rcs $@ $^
 
+# slurp() reads a whole file (tests/unit/support/slurp.c) for the unit tests,
+# the e2e driver and the fake Bot API (its schema). The fake's archive
+# carries it, so a program that links the fake (bin/fake_tg, the benchmark)
+# need not know; a program that calls it itself links it by name.
+SLURP_OBJ := $(B)/tests/unit/support/slurp.o
 FAKE_SRC := $(filter-out tests/fake_tg/main.c,$(wildcard tests/fake_tg/*.c))
-FAKE_OBJ := $(FAKE_SRC:%.c=$(B)/%.o)
+FAKE_OBJ := $(FAKE_SRC:%.c=$(B)/%.o) $(SLURP_OBJ)
 LIBFAKE := $(B)/libfaketg.a
 $(LIBFAKE): $(FAKE_OBJ)
 	@mkdir -p $(@D)
@@ -48,7 +53,7 @@ $(foreach b,$(E2E_BOTS),$(eval $(call BOT_BUILD,$(b),tests/e2e/specs/$(b)/bot.ya
 
 E2E_SRC := $(wildcard tests/e2e/*.c)
 E2E_OBJ := $(E2E_SRC:%.c=$(B)/%.o)
-$(BIN)/e2e: $(E2E_OBJ) $(LIBFAKE) $(LIBFAKELLM) $(LIBBOTRT)
+$(BIN)/e2e: $(E2E_OBJ) $(SLURP_OBJ) $(LIBFAKE) $(LIBFAKELLM) $(LIBBOTRT)
 	@mkdir -p $(@D)
 	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(LDLIBS_ALL)
 
@@ -115,4 +120,4 @@ test: all
 # Keep test objects between runs (they are intermediates of pattern rules).
 # Named, not a bare .SECONDARY:, which would also stop make from deciding
 # normally whether every other target is out of date.
-.SECONDARY: $(UNIT_SRC:%.c=$(B)/%.o)
+.SECONDARY: $(UNIT_SRC:%.c=$(B)/%.o) $(UNIT_SUPPORT_OBJ)
