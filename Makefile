@@ -1,6 +1,7 @@
 # botc — compile dialogue specs into Telegram bots.
 #
-#   make            build bin/botc and every bot under spec/
+#   make            build bin/botc and every bot under spec/: bin/<bot>, and
+#                   bin/<bot>-test, the same bot with conversation tests
 #   make run        the rental bot (terminal without TELEGRAM_BOT_TOKEN, live with it),
 #                   reloaded in place when its spec changes
 #   make test       unit tests, generated/ freshness, end-to-end tests
@@ -51,8 +52,15 @@ $(BOTC): $(CODEGEN_OBJ) | $(DEPS_STAMP)
 	@mkdir -p $(@D)
 	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(LDLIBS_ALL)
 
-# ---- runtime: libbotrt.a (runtime/<concern>/*.c; see ARCHITECTURE.md) -----
-RUNTIME_SRC := $(sort $(wildcard runtime/*/*.c))
+# ---- runtime: libbotrt.a (runtime/<concern>/*.c) ----------------------------
+# The `--test` mode's ct_main is linked into each bot by BOT_BUILD, not from
+# the library: the conversation-test runner (and libyaml with it) goes into
+# the test build bin/<bot>-test only; the production bin/<bot> gets the
+# stand-in that names the test build (runtime/front/convtest.h).
+CONVTEST_OBJ := $(B)/runtime/front/convtest.o
+CONVTEST_ABSENT_OBJ := $(B)/runtime/front/convtest_absent.o
+RUNTIME_SRC := $(filter-out runtime/front/convtest.c runtime/front/convtest_absent.c,\
+  $(sort $(wildcard runtime/*/*.c)))
 RUNTIME_OBJ := $(RUNTIME_SRC:%.c=$(B)/%.o)
 LIBBOTRT := $(B)/libbotrt.a
 
@@ -73,7 +81,19 @@ $(B)/%.o: %.c | $(DEPS_STAMP)
 #
 #   $(1) bot name (the spec's bot.name)   $(2) spec, or empty: no gen rule
 #   $(3) folder of the generated sources  $(4) folder of the objects
-#   $(5) the binary                       $(6) extra compiler flags
+#   $(5) the binary, and $(5)-test its test build ($(5) --test names it;
+#        $(5)-test --test runs conversation tests)
+#   $(6) extra compiler flags
+#
+# Both binaries link the same objects, and one definition of ct_main each.
+# Linked beside its place and renamed over it: a running bot keeps its
+# image, and a reload (SIGHUP) executes the new one.
+define BOT_LINK
+@mkdir -p $(@D)
+$(CC) $(LDFLAGS_ALL) -o $@.new $^ $(LDLIBS_ALL)
+@mv -f $@.new $@
+endef
+
 define BOT_BUILD
 ifneq ($(2),)
 # (the spec's knowledge files, *.txt beside it, are embedded: they count too)
@@ -97,10 +117,11 @@ $(4)/$(1)_main.o: $(3)/$(1)_main.c $(3)/$(1).h | $$(DEPS_STAMP)
 	@mkdir -p $$(@D)
 	$$(CC) $$(ALL_CFLAGS) $(6) -Iruntime -I$(3) -c -o $$@ $$<
 
-$(5): $(4)/$(1)_main.o $(4)/$(1).o $(4)/$(1)_match.o $$(LIBBOTRT)
-	@mkdir -p $$(@D)
-	$$(CC) $$(LDFLAGS_ALL) -o $$@.new $$^ $$(LDLIBS_ALL)
-	@mv -f $$@.new $$@
+$(5): $(4)/$(1)_main.o $(4)/$(1).o $(4)/$(1)_match.o $$(CONVTEST_ABSENT_OBJ) $$(LIBBOTRT)
+	$$(BOT_LINK)
+
+$(5)-test: $(4)/$(1)_main.o $(4)/$(1).o $(4)/$(1)_match.o $$(CONVTEST_OBJ) $$(LIBBOTRT)
+	$$(BOT_LINK)
 endef
 
 # ---- bots: spec/<bot>/bot.{yaml,lua} -> generated/<bot>/ -> bin/<bot> -----
@@ -109,8 +130,9 @@ BOTS := $(foreach s,$(BOT_SPECS),$(notdir $(patsubst %/,%,$(dir $(s)))))
 $(foreach s,$(BOT_SPECS),$(eval $(call BOT_BUILD,$(notdir $(patsubst %/,%,$(dir $(s)))),$(s),generated/$(notdir $(patsubst %/,%,$(dir $(s)))),$(B)/gen/$(notdir $(patsubst %/,%,$(dir $(s)))),$(BIN)/$(notdir $(patsubst %/,%,$(dir $(s)))))))
 
 BOT_BINS := $(BOTS:%=$(BIN)/%)
+BOT_TEST_BINS := $(BOT_BINS:%=%-test)
 
-all: $(BOTC) $(BOT_BINS)
+all: $(BOTC) $(BOT_BINS) $(BOT_TEST_BINS)
 
 # ---- run --------------------------------------------------------------------
 RUN_BOT ?= rental

@@ -6,7 +6,7 @@
  *   botc graph SPEC [-o BASE]  the machine as a Graphviz graph
  *   botc diff OLD NEW [--db FILE]  what a spec change means for live users
  *   botc test SPEC [--bin PATH] [--min-states P] [--min-transitions P]
- *                              run the transcripts in spec/<bot>/tests/ (bin/<bot> --test)
+ *                              run the transcripts in spec/<bot>/tests/ (bin/<bot>-test --test)
  *   botc --help | -h | help,  botc --version
  *
  * Exit status: 0 ok (warnings go to stderr), 1 errors in the spec (every
@@ -48,8 +48,8 @@ static void usage(FILE *out)
           "  diff    list states, fields and commands added, removed or renamed\n"
           "          between two versions of a spec; with --db, count the users\n"
           "          stranded in removed states\n"
-          "  test    run the conversation tests SPEC_DIR/tests/*.yaml in the built bot\n"
-          "          (bin/<bot>, or --bin PATH; run make first) and print coverage;\n"
+          "  test    run the conversation tests SPEC_DIR/tests/*.yaml in the bot's test\n"
+          "          build (bin/<bot>-test, or --bin PATH; run make first) and print coverage;\n"
           "          exit 1 when a test fails or coverage is below a threshold\n"
           "\n"
           "exit status: 0 ok, 1 errors in the spec, 2 usage error\n",
@@ -184,9 +184,10 @@ static int cmd_diff(const char *old_path, const char *new_path, const char *db)
     return rc;
 }
 
-/* botc test: find the spec's folder, its built bot and its transcripts,
- * then become `BIN --test [thresholds] FILE...`: the transcripts run
- * in-process against the generated machine (runtime/convtest.c). */
+/* botc test: find the spec's folder, its bot's test build (the production
+ * bin/<bot> has no test runner) and its transcripts, then become
+ * `BIN --test [thresholds] FILE...`: the transcripts run in-process against
+ * the generated machine (runtime/front/convtest.c). */
 static int cmd_test(const char *spec, const char *bin, const char *min_states,
                     const char *min_tr)
 {
@@ -214,7 +215,7 @@ static int cmd_test(const char *spec, const char *bin, const char *min_states,
         return 1;
     }
     if (!bin) {
-        snprintf(binbuf, sizeof binbuf, "bin/%s", name);
+        snprintf(binbuf, sizeof binbuf, "bin/%s-test", name);
         bin = binbuf;
     }
     struct stat bin_st;

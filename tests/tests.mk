@@ -11,8 +11,13 @@ $(LIBBOTC): $(filter-out $(B)/codegen/main.o,$(CODEGEN_OBJ))
 	@mkdir -p $(@D)
 	rm -f $@ && ar rcs $@ $^
 
+# slurp() reads a whole file (tests/unit/support/slurp.c) for the unit tests,
+# the e2e driver and the fake Bot API (its schema). The fake's archive
+# carries it, so a program that links the fake (bin/fake_tg, the benchmark)
+# need not know; a program that calls it itself links it by name.
+SLURP_OBJ := $(B)/tests/unit/support/slurp.o
 FAKE_SRC := $(filter-out tests/fake_tg/main.c,$(wildcard tests/fake_tg/*.c))
-FAKE_OBJ := $(FAKE_SRC:%.c=$(B)/%.o)
+FAKE_OBJ := $(FAKE_SRC:%.c=$(B)/%.o) $(SLURP_OBJ)
 LIBFAKE := $(B)/libfaketg.a
 $(LIBFAKE): $(FAKE_OBJ)
 	@mkdir -p $(@D)
@@ -34,7 +39,9 @@ UNIT_SRC := $(wildcard tests/unit/test_*.c)
 UNIT_BINS := $(UNIT_SRC:tests/unit/%.c=$(BIN)/tests/%)
 UNIT_SUPPORT_OBJ := $(patsubst %.c,$(B)/%.o,$(wildcard tests/unit/support/*.c))
 
-$(BIN)/tests/test_%: $(B)/tests/unit/test_%.o $(UNIT_SUPPORT_OBJ) $(LIBBOTC) $(LIBFAKE) $(LIBFAKELLM) $(LIBBOTRT)
+# (convtest.o is test_convtest's, but every test links it: it is an object,
+# not in a library, and one pattern rule links them all)
+$(BIN)/tests/test_%: $(B)/tests/unit/test_%.o $(UNIT_SUPPORT_OBJ) $(CONVTEST_OBJ) $(LIBBOTC) $(LIBFAKE) $(LIBFAKELLM) $(LIBBOTRT)
 	@mkdir -p $(@D)
 	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(LDLIBS_ALL)
 
@@ -46,12 +53,13 @@ $(foreach b,$(E2E_BOTS),$(eval $(call BOT_BUILD,$(b),tests/e2e/specs/$(b)/bot.ya
 
 E2E_SRC := $(wildcard tests/e2e/*.c)
 E2E_OBJ := $(E2E_SRC:%.c=$(B)/%.o)
-$(BIN)/e2e: $(E2E_OBJ) $(LIBFAKE) $(LIBFAKELLM) $(LIBBOTRT)
+$(BIN)/e2e: $(E2E_OBJ) $(SLURP_OBJ) $(LIBFAKE) $(LIBFAKELLM) $(LIBBOTRT)
 	@mkdir -p $(@D)
 	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(LDLIBS_ALL)
 
 .PHONY: unit e2e e2e-webhook
-unit: $(UNIT_BINS)
+# (test_emit links a generated bot with libbotrt.a and ct_main's stand-in)
+unit: $(UNIT_BINS) $(CONVTEST_ABSENT_OBJ)
 	@set -e; for t in $(UNIT_BINS); do echo "== $$t"; $$t; done
 
 check-generated: $(BOTC)
@@ -74,19 +82,30 @@ e2e-webhook: all $(BIN)/e2e $(E2E_BOTS:%=$(BIN)/%)
 	@$(E2E_ENV) E2E_MODE=webhook $(BIN)/e2e $(filter-out $(E2E_POLLING_ONLY),$(wildcard tests/e2e/*.e2e))
 
 # Conversation tests: every spec/<bot>/ with a tests/ folder runs its
-# transcripts in-process (botc test) and must cover every state and 90% of
-# the transitions. Then a transcript broken on purpose must fail with
-# exactly the report in tests/codegen/convtest/rental_broken.expected.
+# transcripts in-process (botc test, in bin/<bot>-test) and must cover every
+# state and 90% of the transitions. Then a transcript broken on purpose must
+# fail with exactly the report in tests/codegen/convtest/rental_broken.expected.
+# Last, the production bots carry no test runner: no ct_ symbol but
+# ct_main's stand-in, no libyaml, and `--test` names the test build.
 CONVTEST_BOTS := $(sort $(patsubst spec/%/tests/,%,$(dir $(wildcard spec/*/tests/*.yaml))))
 .PHONY: convtest
 convtest: all
 	@set -e; for b in $(CONVTEST_BOTS); do echo "== botc test spec/$$b"; \
-	  $(BOTC) test spec/$$b --bin $(BIN)/$$b --min-states 100 --min-transitions 90; done
+	  $(BOTC) test spec/$$b --bin $(BIN)/$$b-test --min-states 100 --min-transitions 90; done
 	@echo "== a broken transcript fails with a precise report"; \
-	  out=$$($(BIN)/rental --test tests/codegen/convtest/rental_broken.yaml | sed -n '1,/^FAIL /p'); \
+	  out=$$($(BIN)/rental-test --test tests/codegen/convtest/rental_broken.yaml | sed -n '1,/^FAIL /p'); \
 	  if ! diff -u tests/codegen/convtest/rental_broken.expected - <<<"$$out"; then \
 	    echo "convtest: the broken transcript's report changed (see the diff above)"; exit 1; fi; \
 	  echo "ok"
+	@echo "== production bots have no conversation-test runner"; \
+	  for b in $(BOT_BINS); do \
+	    if nm $$b | grep -E ' [Tt] ct_' | grep -vq ' ct_main$$'; then \
+	      echo "convtest: $$b contains the conversation-test runner"; exit 1; fi; \
+	    if readelf -d $$b | grep -q 'NEEDED.*libyaml'; then \
+	      echo "convtest: $$b links libyaml"; exit 1; fi; \
+	    if $$b --test x.yaml 2>&1 >/dev/null | grep -qF "$$b-test --test"; then :; else \
+	      echo "convtest: $$b --test does not name $$b-test"; exit 1; fi; \
+	  done; echo "ok"
 
 # Run the stages one after another even under -j: the end-to-end timings
 # should not compete with the unit tests for the two cores.
@@ -101,4 +120,4 @@ test: all
 # Keep test objects between runs (they are intermediates of pattern rules).
 # Named, not a bare .SECONDARY:, which would also stop make from deciding
 # normally whether every other target is out of date.
-.SECONDARY: $(UNIT_SRC:%.c=$(B)/%.o)
+.SECONDARY: $(UNIT_SRC:%.c=$(B)/%.o) $(UNIT_SUPPORT_OBJ)

@@ -97,13 +97,14 @@ static void usage(FILE *f, const bm_machine *m, const char *argv0)
             "                      (default +15550100000)\n"
             "\n"
             "--test runs conversation tests (spec/%s/tests/*.yaml) in-process, with\n"
-            "no network, and prints their coverage; exit 0 all passed, 1 not.\n"
+            "no network, and prints their coverage; exit 0 all passed, 1 not. Only the\n"
+            "test build has it (%s-test; `botc test` runs it), not the production bot.\n"
             "\n"
             "SIGINT/SIGTERM stop the bot; SIGHUP restarts it from its binary (rebuilt\n"
             "by `make run` when the spec changes), every user keeping their state.\n"
             "\n"
             "Exit status: 0 clean stop, 1 runtime failure, 2 usage or configuration.\n",
-            argv0, argv0, m->name, m->name, m->name);
+            argv0, argv0, m->name, m->name, m->name, m->name);
 }
 
 static char *trim(char *s)
@@ -153,7 +154,7 @@ int botmain_run(const bm_machine *m, int argc, char **argv)
 {
     const char *argv0 = argc > 0 ? argv[0] : m->name;
     if (argc > 1 && !strcmp(argv[1], "--test"))
-        return ct_main(m, argc - 2, argv + 2);
+        return ct_main(m, argc, argv);
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
             usage(stdout, m, argv0);

@@ -17,9 +17,11 @@
  * read stays for the new process (console.h). If the exec fails, the same
  * binary goes on serving.
  *
- * `<bot> --test [--min-states P] [--min-transitions P] FILE.yaml...` runs
- * conversation tests instead (convtest.h: in-process, no network) and exits
- * 0 when all passed and coverage met the thresholds, 1 otherwise.
+ * `<bot>-test --test [--min-states P] [--min-transitions P] FILE.yaml...`
+ * runs conversation tests instead (convtest.h: in-process, no network) and
+ * exits 0 when all passed and coverage met the thresholds, 1 otherwise.
+ * Only the test build bin/<bot>-test has them; the production bin/<bot>
+ * answers `--test` with the name of that build and exit status 2.
  *
  * Exit codes: 0 clean stop, 1 runtime failure, 2 usage or configuration.
  */

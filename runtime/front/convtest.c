@@ -1067,23 +1067,24 @@ static int parse_pct(const char *s, double *out)
 
 int ct_main(const bm_machine *m, int argc, char **argv)
 {
+    const char *argv0 = argv[0];
     double min_states = 0, min_tr = 0;
-    int first = 0;
+    int first = 2; /* past PROGRAM --test */
     while (first < argc && !strncmp(argv[first], "--", 2)) {
         const char *o = argv[first];
         double *dst = !strcmp(o, "--min-states") ? &min_states
                       : !strcmp(o, "--min-transitions") ? &min_tr : NULL;
         if (!dst || first + 1 >= argc || parse_pct(argv[first + 1], dst)) {
             fprintf(stderr, "%s --test: %s\nusage: %s --test [--min-states PCT] "
-                    "[--min-transitions PCT] FILE.yaml...\n", m->name,
-                    dst ? "expected a percentage 0-100" : "unknown option", m->name);
+                    "[--min-transitions PCT] FILE.yaml...\n", argv0,
+                    dst ? "expected a percentage 0-100" : "unknown option", argv0);
             return 2;
         }
         first += 2;
     }
     if (first >= argc) {
         fprintf(stderr, "usage: %s --test [--min-states PCT] [--min-transitions PCT] FILE.yaml...\n",
-                m->name);
+                argv0);
         return 2;
     }
     /* no network: tests never reach Telegram or a model server */
@@ -1098,7 +1099,7 @@ int ct_main(const bm_machine *m, int argc, char **argv)
 
     ct_run *r = ct_new(m);
     if (!r) {
-        fprintf(stderr, "%s --test: out of memory\n", m->name);
+        fprintf(stderr, "%s --test: out of memory\n", argv0);
         return 1;
     }
     for (int i = first; i < argc; i++)

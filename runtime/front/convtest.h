@@ -4,8 +4,10 @@
  * tests") against a machine in-process, over an in-memory store, with no
  * network, and measure which states and transitions they exercised.
  *
- * Every bot binary runs them with `--test FILE...` (botmain.c, ct_main);
- * `botc test SPEC` finds the binary and the spec's tests and runs that.
+ * A bot's test build, bin/<bot>-test, runs them with `--test FILE...`
+ * (botmain.c calls ct_main); `botc test SPEC` finds that binary and the
+ * spec's tests and runs it. The production bin/<bot> links
+ * convtest_absent.c instead, so it carries neither this runner nor libyaml.
  *
  * A failure prints `FILE:LINE: what: expected ..., got ...` (with a small
  * unified-style diff for texts and keyboards) and ends that transcript;
@@ -38,10 +40,13 @@ int ct_report(const ct_run *r, FILE *out, double min_states, double min_transiti
 
 void ct_counts(const ct_run *r, int *passed, int *failed);
 
-/* The `--test` mode: argv holds `[--min-states P] [--min-transitions P]
- * FILE...` (the words after --test). Prints per-file results, the
- * coverage and `N passed, M failed` to stdout. Returns 0 when every file
- * passed and coverage met the thresholds, 1 otherwise, 2 on a usage error. */
+/* The `--test` mode: argv as main got it, `PROGRAM --test [--min-states P]
+ * [--min-transitions P] FILE...`. Prints per-file results, the coverage
+ * and `N passed, M failed` to stdout. Returns 0 when every file passed and
+ * coverage met the thresholds, 1 otherwise, 2 on a usage error. Defined
+ * twice, and a bot links one of them (the Makefile's BOT_BUILD): here, in
+ * bin/<bot>-test; in convtest_absent.c, in bin/<bot>, where it names the
+ * test build and returns 2. */
 int ct_main(const bm_machine *m, int argc, char **argv);
 
 #endif

@@ -37,6 +37,7 @@
 
 #include "../fake_llm/fake_llm.h"
 #include "../fake_tg/fake_tg.h"
+#include "../unit/support/slurp.h"
 #include "proc.h"
 #include "slowhttp.h"
 
@@ -774,19 +775,10 @@ static char *read_beside(run *r, const char *rel)
     const char *slash = strrchr(r->file, '/');
     int dl = slash ? (int)(slash - r->file) : 1;
     snprintf(path, sizeof path, "%.*s/%s", dl, slash ? r->file : ".", rel);
-    FILE *f = fopen(path, "rb");
-    char *buf = NULL;
-    long len = -1;
-    if (f && fseek(f, 0, SEEK_END) == 0 && (len = ftell(f)) >= 0 && fseek(f, 0, SEEK_SET) == 0 &&
-        (buf = malloc((size_t)len + 1)) && fread(buf, 1, (size_t)len, f) == (size_t)len) {
-        buf[len] = '\0';
-        fclose(f);
-        return buf;
-    }
-    fail(r, "expected a readable file %s, got %s", path, strerror(errno));
-    if (f) fclose(f);
-    free(buf);
-    return NULL;
+    char *buf = slurp(path);
+    if (!buf)
+        fail(r, "expected a readable file %s, got %s", path, strerror(errno));
+    return buf;
 }
 
 /* Length in UTF-16 code units, as Telegram counts a message. */

@@ -10,6 +10,7 @@
  */
 #include "fake_tg.h"
 #include "deliver.h"
+#include "../unit/support/slurp.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -2052,24 +2053,12 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 
 static cJSON *load_file_json(const char *path, char *err, size_t errlen)
 {
-    FILE *f = fopen(path, "rb");
-    if (!f) {
+    char *buf = slurp(path);
+    if (!buf) {
         snprintf(err, errlen, "%s: %s", path, strerror(errno));
         return NULL;
     }
-    char *buf = NULL;
-    size_t len = 0, cap = 0;
-    for (;;) {
-        if (len + 65536 > cap) {
-            cap = (len + 65536) * 2;
-            buf = xrealloc(buf, cap);
-        }
-        size_t n = fread(buf + len, 1, cap - len - 1, f);
-        len += n;
-        if (n == 0) break;
-    }
-    fclose(f);
-    cJSON *j = cJSON_ParseWithLength(buf, len);
+    cJSON *j = cJSON_Parse(buf);
     free(buf);
     if (!j) snprintf(err, errlen, "%s: not valid JSON", path);
     return j;

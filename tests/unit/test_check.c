@@ -14,6 +14,7 @@
 #include <CUnit/Basic.h>
 
 #include "load.h"
+#include "support/slurp.h"
 
 #define DIAG_DIR "tests/codegen/diag"
 
@@ -32,21 +33,6 @@ static char *render(const char *path, int *errors, int *warnings, int *loaded)
     *warnings = diag_warnings(d);
     diag_free(d);
     arena_free(a);
-    return buf;
-}
-
-static char *slurp(const char *path)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return NULL;
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *buf = malloc((size_t)n + 1);
-    size_t got = fread(buf, 1, (size_t)n, f);
-    buf[got] = '\0';
-    fclose(f);
     return buf;
 }
 

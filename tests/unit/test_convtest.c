@@ -14,26 +14,10 @@
 
 #include "front/convtest.h"
 #include "base/log.h"
+#include "support/slurp.h"
 #include "support/tiny_machine.h"
 
 #define CASES "tests/codegen/convtest/"
-
-static char *slurp(const char *path)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return NULL;
-    char *buf = NULL;
-    size_t len = 0;
-    FILE *o = open_memstream(&buf, &len);
-    char chunk[4096];
-    size_t n;
-    while ((n = fread(chunk, 1, sizeof chunk, f)) > 0)
-        fwrite(chunk, 1, n, o);
-    fclose(f);
-    fclose(o);
-    return buf;
-}
 
 /* Run one case with a fresh run; returns the report (malloc'd). */
 static char *run_case(ct_run *r, const char *name, int *rc)

@@ -31,6 +31,7 @@
 #include "load.h"
 #include "spec_diff.h"
 #include "storage/store.h"
+#include "support/slurp.h"
 #include "support/tiny_machine.h"
 
 #define DIFF_DIR "tests/codegen/diff"
@@ -42,21 +43,6 @@
 #endif
 
 static char db_dir[] = "/tmp/botc_diff_XXXXXX";
-
-static char *slurp(const char *path)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return NULL;
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *buf = malloc((size_t)n + 1);
-    size_t got = fread(buf, 1, (size_t)n, f);
-    buf[got] = '\0';
-    fclose(f);
-    return buf;
-}
 
 static char *path_of(const char *stem, const char *suffix)
 {

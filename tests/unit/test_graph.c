@@ -25,6 +25,7 @@
 #include "diag.h"
 #include "emit_dot.h"
 #include "load.h"
+#include "support/slurp.h"
 
 #define GRAPH_DIR "tests/codegen/graph"
 #define FLOW GRAPH_DIR "/flow.yaml"
@@ -53,21 +54,6 @@ static char *render(const char *path, int *errors)
     }
     diag_free(d);
     arena_free(a);
-    return buf;
-}
-
-static char *slurp(const char *path)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return NULL;
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *buf = malloc((size_t)n + 1);
-    size_t got = fread(buf, 1, (size_t)n, f);
-    buf[got] = '\0';
-    fclose(f);
     return buf;
 }
 

@@ -10,27 +10,13 @@
 #include <string.h>
 
 #include "ai/kb.h"
+#include "support/slurp.h"
 
 #define EN_FILE "spec/rental/company_context.txt"
 #define RU_FILE "spec/rental/company_context.ru.txt"
 
 static char *g_en, *g_ru;
 static kb *g_kb;
-
-static char *slurp(const char *path)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return NULL;
-    text_buf b;
-    text_buf_init(&b, 1 << 22);
-    char buf[4096];
-    size_t n;
-    while ((n = fread(buf, 1, sizeof buf, f)) > 0)
-        text_buf_add(&b, buf, n);
-    fclose(f);
-    return text_buf_take(&b);
-}
 
 static int setup(void)
 {

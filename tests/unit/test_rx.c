@@ -16,6 +16,7 @@
 #include "arena.h"
 #include "rx.h"
 #include "strbuf.h"
+#include "support/slurp.h"
 
 #define CASES "tests/unit/data/regex/cases.txt"
 #define MAX_CASES 256
@@ -34,13 +35,9 @@ static char *cases_text;
 
 static int load_cases(void)
 {
-    FILE *f = fopen(CASES, "rb");
-    if (!f)
+    cases_text = slurp(CASES);
+    if (!cases_text)
         return -1;
-    cases_text = calloc(1, 1 << 16);
-    size_t n = fread(cases_text, 1, (1 << 16) - 1, f);
-    fclose(f);
-    cases_text[n] = '\0';
     int line = 0;
     for (char *p = cases_text, *nl; p && *p; p = nl) {
         nl = strchr(p, '\n');

@@ -31,6 +31,7 @@
 
 #include "ai/sse.h"
 #include "base/text.h"
+#include "support/slurp.h"
 
 #define DATA_DIR "tests/unit/data/sse"
 
@@ -85,21 +86,6 @@ static int collect(void *ud, const sse_event *ev)
     return 0;
 }
 
-static char *read_file(const char *path)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return NULL;
-    text_buf b;
-    text_buf_init(&b, 1 << 20);
-    char buf[4096];
-    size_t n;
-    while ((n = fread(buf, 1, sizeof buf, f)) > 0)
-        text_buf_add(&b, buf, n);
-    fclose(f);
-    return text_buf_take(&b);
-}
-
 static int hexval(char c)
 {
     if (c >= '0' && c <= '9')
@@ -120,7 +106,7 @@ typedef struct tcase {
 /* Parse a case file; returns 0 or -1 (reported). */
 static int parse_case(const char *path, tcase *tc)
 {
-    char *src = read_file(path);
+    char *src = slurp(path);
     if (!src) {
         fprintf(stderr, "cannot read %s\n", path);
         return -1;

@@ -15,25 +15,11 @@
 #include "base/text.h"
 #include "telegram/tg.h"
 #include "support/call_params.h"
+#include "support/slurp.h"
 #include "telegram/tgupdate.h"
 
 #define UPDATES_FILE "tests/unit/data/tgupdate/updates.json"
 #define TEXTS_FILE "tests/unit/data/tgupdate/texts.txt"
-
-
-static char *read_file(const char *path)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return NULL;
-    size_t cap = 1 << 20, n;
-    char *buf = malloc(cap + 1);
-    n = buf ? fread(buf, 1, cap, f) : 0;
-    fclose(f);
-    if (buf)
-        buf[n] = '\0';
-    return buf;
-}
 
 /* ---- parsing: data-driven ------------------------------------------------ */
 
@@ -173,7 +159,7 @@ static void check_case(const char *name, const char *json, size_t n, const cJSON
  * as text. */
 static void test_parse_cases(void)
 {
-    char *text = read_file(UPDATES_FILE);
+    char *text = slurp(UPDATES_FILE);
     CU_ASSERT_PTR_NOT_NULL_FATAL(text);
     cJSON *cases = cJSON_Parse(text);
     free(text);
@@ -197,7 +183,7 @@ static void test_parse_cases(void)
  * duplicates and the grammar are what the raw text shows. */
 static void test_parse_texts(void)
 {
-    char *text = read_file(TEXTS_FILE);
+    char *text = slurp(TEXTS_FILE);
     CU_ASSERT_PTR_NOT_NULL_FATAL(text);
     char name[200] = "";
     const char *upd = NULL;
@@ -264,7 +250,7 @@ static tgu_status parse_exact(const char *text, size_t n, bool *inside)
  * strings are inside the space. */
 static void test_parse_damaged(void)
 {
-    char *text = read_file(TEXTS_FILE);
+    char *text = slurp(TEXTS_FILE);
     CU_ASSERT_PTR_NOT_NULL_FATAL(text);
     static const char subst[] = {'"', '\\', '{', '}', '[', ']', ',', ':', 'u', '0', '\0',
                                  '\x1f', '\xff'};
