@@ -19,6 +19,7 @@
 #include "base/log.h"
 #include "delivery/draft.h"
 #include "base/jsonscan.h"
+#include "net/http.h"
 #include "storage/store.h"
 #include "telegram/tgupdate.h"
 
@@ -51,6 +52,7 @@ typedef struct ib_fetch {
 struct inbox {
     bot *b;
     store *st;
+    loop *lp;
     tg_client *tg;
     outq *q;
     inbox_options opt;
@@ -73,7 +75,7 @@ static long now_ms(void)
     return (long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-inbox *inbox_new(bot *b, tg_client *tg, outq *q, const inbox_options *opts)
+inbox *inbox_new(bot *b, loop *lp, tg_client *tg, outq *q, const inbox_options *opts)
 {
     inbox *ib = calloc(1, sizeof *ib);
     if (!ib)
@@ -86,11 +88,12 @@ inbox *inbox_new(bot *b, tg_client *tg, outq *q, const inbox_options *opts)
     if (ib->opt.run_budget_ms <= 0) ib->opt.run_budget_ms = 50;
     ib->b = b;
     ib->st = bot_store(b);
+    ib->lp = lp;
     ib->tg = tg;
     ib->q = q;
     bm_effects_init(&ib->fx);
     tgu_calls_init(&ib->calls);
-    ib->drafts = draft_new(tg, q);
+    ib->drafts = draft_new(lp, q);
     if (!ib->drafts) {
         free(ib);
         return NULL;
@@ -418,7 +421,8 @@ static int stage_effects(void *ud, const bm_effects *fx, int first)
     return store_inbox_done(ib->st, x->it->update_id);
 }
 
-static void on_fetch(const tg_result *r, void *ud);
+static void on_call(const tg_result *r, void *ud);
+static void on_fetch(const http_result *r, void *ud);
 static void on_answer(void *ud, const bot_io_res *res);
 
 /* Starts the request a deferred update waits for. */
@@ -429,20 +433,24 @@ static void start_io(inbox *ib, ib_item *it, bot_io_req *req)
     free(it->res_error);
     it->res_body = it->res_error = NULL;
     ib_fetch *f = calloc(1, sizeof *f);
-    tg_err e = TG_ERR_NOMEM;
+    const char *failed = tg_err_str(TG_ERR_NOMEM); /* why it could not start; NULL = started */
     if (f) {
         f->ib = ib;
         f->item = it;
-        if (req->llm_messages) /* a model answer, streamed to the chat meanwhile */
-            e = draft_start(ib->drafts, req, on_answer, f) == 0 ? TG_OK : TG_ERR_CONFIG;
-        else if (req->tg_method) /* a Bot API call (handoff's createForumTopic) */
-            e = tg_call(ib->tg, req->tg_method,
-                        cJSON_Parse(req->tg_params ? req->tg_params : "{}"), on_fetch, f);
-        else
-            e = tg_fetch(ib->tg, req->url, ib->opt.io_timeout_ms, ib->opt.io_max_body,
-                         on_fetch, f);
+        if (req->llm_messages) { /* a model answer, streamed to the chat meanwhile */
+            failed = draft_start(ib->drafts, req, on_answer, f) == 0
+                         ? NULL : tg_err_str(TG_ERR_CONFIG);
+        } else if (req->tg_method) { /* a Bot API call (handoff's createForumTopic) */
+            tg_err e = tg_call(ib->tg, req->tg_method,
+                               cJSON_Parse(req->tg_params ? req->tg_params : "{}"), on_call, f);
+            failed = e == TG_OK ? NULL : tg_err_str(e);
+        } else {
+            http_err e = http_get(ib->lp, req->url, ib->opt.io_timeout_ms, ib->opt.io_max_body,
+                                  on_fetch, f);
+            failed = e == HTTP_OK ? NULL : http_err_str(e);
+        }
     }
-    if (e == TG_OK) {
+    if (!failed) {
         it->io = IB_IO_WAITING;
         it->fetch = f;
         ib->n_io++;
@@ -454,7 +462,7 @@ static void start_io(inbox *ib, ib_item *it, bot_io_req *req)
     free(f);
     /* could not even start: answer it as a failed request */
     it->io = IB_IO_DONE;
-    it->res_error = strdup(tg_err_str(e));
+    it->res_error = strdup(failed);
     it->res = (bot_io_res){.ok = 0, .error = it->res_error, .prompt_tokens = -1,
                            .completion_tokens = -1};
 }
@@ -488,9 +496,11 @@ static void on_answer(void *ud, const bot_io_res *res)
     free(f);
 }
 
-static void on_fetch(const tg_result *r, void *ud)
+/* An action's request ended: its answer kept for the update's second run.
+ * why: the error's name when it failed, NULL when it succeeded. */
+static void io_done(ib_fetch *f, const char *why, const char *desc, long status,
+                    const char *body, size_t body_len, int maybe_taken)
 {
-    ib_fetch *f = ud;
     ib_item *it = f->item;
     if (it) {
         inbox *ib = f->ib;
@@ -498,28 +508,41 @@ static void on_fetch(const tg_result *r, void *ud)
         ib->n_io--;
         ib->kick = true;
         it->io = IB_IO_DONE;
-        if (r->err == TG_OK && r->body) {
-            it->res_body = malloc(r->body_len + 1);
+        if (!why && body) {
+            it->res_body = malloc(body_len + 1);
             if (it->res_body) {
-                memcpy(it->res_body, r->body, r->body_len);
-                it->res_body[r->body_len] = '\0';
+                memcpy(it->res_body, body, body_len);
+                it->res_body[body_len] = '\0';
             }
         }
-        if (r->err != TG_OK || !it->res_body) {
-            char why[IB_REASON_MAX];
-            snprintf(why, sizeof why, "%s: %s", tg_err_str(r->err), r->description);
-            it->res_error = strdup(why);
+        if (why || !it->res_body) {
+            char text[IB_REASON_MAX];
+            snprintf(text, sizeof text, "%s: %s", why ? why : "ok", desc);
+            it->res_error = strdup(text);
         }
         it->res = (bot_io_res){
-            .ok = r->err == TG_OK && it->res_body != NULL,
-            .status = r->http_status,
+            .ok = !why && it->res_body != NULL,
+            .status = status,
             .body = it->res_body,
-            .len = it->res_body ? r->body_len : 0,
-            .error = it->res_error ? it->res_error : (r->err == TG_OK ? NULL : "failed"),
-            .maybe_taken = r->maybe_taken,
+            .len = it->res_body ? body_len : 0,
+            .error = it->res_error ? it->res_error : (!why ? NULL : "failed"),
+            .maybe_taken = maybe_taken,
         };
     }
     free(f);
+}
+
+/* A Bot API call's answer: its whole reply is the body. */
+static void on_call(const tg_result *r, void *ud)
+{
+    io_done(ud, r->err == TG_OK ? NULL : tg_err_str(r->err), r->description, r->http_status,
+            r->body, r->body_len, r->maybe_taken);
+}
+
+static void on_fetch(const http_result *r, void *ud)
+{
+    io_done(ud, r->err == HTTP_OK ? NULL : http_err_str(r->err), r->description, r->status,
+            r->body, r->body_len, r->maybe_taken);
 }
 
 /* Handles `it` inside the open batch transaction. Returns 1 when the item
@@ -676,7 +699,7 @@ int inbox_run(inbox *ib)
         }
         /* the replies just committed go out while the next batch is handled */
         outq_pump(ib->q);
-        tg_kick(ib->tg);
+        loop_kick(ib->lp);
     }
     return total;
 }
