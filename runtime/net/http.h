@@ -1,7 +1,7 @@
 /*
  * http.h — an HTTP client on the event loop (net/loop.h): GETs whose
  * bodies are collected under a cap, streamed POSTs, and the request type
- * protocol clients (the Bot API client) embed to run their own calls.
+ * protocol clients embed to run their own calls.
  *
  * Defaults where a caller gives 0: connect timeout 10 s, total 30 s, abort
  * below 1 byte/s for 20 s, response cap 1 MiB. URLs are logged nowhere.

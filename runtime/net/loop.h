@@ -5,8 +5,8 @@
  * The loop knows no protocol. A transfer is a loop_xfer embedded in its
  * owner's request (no allocation here); when curl finishes it, the loop
  * takes the easy handle out of the multi handle and calls the transfer's
- * own done callback, where the owner (net/http.c, and the Bot API client
- * through it) reads the answer. Nothing blocks except loop_poll.
+ * own done callback, where the owner (net/http.c, and the protocol clients
+ * on top of it) reads the answer. Nothing blocks except loop_poll.
  *
  *   loop *lp = loop_new(NULL, err, sizeof err);
  *   ... clients start transfers on lp ...
@@ -54,8 +54,9 @@ struct loop_xfer {
 
 /* Limits; 0 picks the default shown. */
 typedef struct loop_options {
-    long max_host_connections; /* 256 per host (the outbox bounds Telegram calls
-                                * itself, 64; actions' requests need more) */
+    long max_host_connections; /* 256 per host: a client that bounds its own
+                                * calls in flight (64) shares a host with
+                                * requests that are not bounded */
 } loop_options;
 
 /* Creates a loop (opts may be NULL). NULL with a reason in err when curl
