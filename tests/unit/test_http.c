@@ -236,7 +236,7 @@ static void test_stream(void)
 static void test_stream_delay(void)
 {
     loop *lp = loop_new(NULL, NULL, 0);
-    int before = tiny_http_connections();
+    int before = tiny_http_hits("/echo");
     got g = {0};
     long t0 = ms_now();
     CU_ASSERT_EQUAL_FATAL(stream(lp, "/echo", "later", 300, &g), HTTP_OK);
@@ -244,13 +244,14 @@ static void test_stream_delay(void)
     /* nothing on the wire during the delay, while its ticks run */
     while (ms_now() - t0 < 200)
         loop_poll(lp, 20);
-    CU_ASSERT_EQUAL(tiny_http_connections(), before);
+    CU_ASSERT_EQUAL(tiny_http_hits("/echo"), before);
     CU_ASSERT_EQUAL(g.calls, 0);
     CU_ASSERT(g.ticks >= 2);
     wait_done(lp, &g);
     CU_ASSERT(ms_now() - t0 >= 300);
     CU_ASSERT_EQUAL(g.err, HTTP_OK);
     CU_ASSERT_PTR_NOT_NULL(strstr(g.data, "|yes|later"));
+    CU_ASSERT_EQUAL(tiny_http_hits("/echo"), before + 1);
 
     /* cancelled while it waits out its delay */
     g = (got){0};

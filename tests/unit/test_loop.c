@@ -108,17 +108,18 @@ static void test_done(void)
 static void test_delay_and_ticks(void)
 {
     loop *lp = loop_new(NULL, NULL, 0);
-    int before = tiny_http_connections();
+    int before = tiny_http_hits("/hello");
     xfer t;
     xfer_init(&t, "/hello", NULL);
     long t0 = loop_now_ms();
     CU_ASSERT_EQUAL_FATAL(loop_add(lp, &t.x, 250), 0);
     while (loop_now_ms() - t0 < 150)
         loop_poll(lp, 20);
-    CU_ASSERT_EQUAL(tiny_http_connections(), before); /* not started yet */
+    CU_ASSERT_EQUAL(tiny_http_hits("/hello"), before); /* not started yet */
     CU_ASSERT(t.ticks >= 2);
     wait_done(lp, &t);
     CU_ASSERT(loop_now_ms() - t0 >= 250);
+    CU_ASSERT_EQUAL(tiny_http_hits("/hello"), before + 1);
     CU_ASSERT_EQUAL(t.how, LOOP_DONE);
     CU_ASSERT_EQUAL(t.cc, CURLE_OK);
     curl_easy_cleanup(t.x.easy);

@@ -17,6 +17,7 @@
 static struct MHD_Daemon *g_d;
 static pthread_mutex_t g_mu = PTHREAD_MUTEX_INITIALIZER;
 static int g_connections;
+static struct { char path[32]; int n; } g_hits[16];
 
 typedef struct th_body {
     char *p;
@@ -63,6 +64,20 @@ static ssize_t endless(void *cls, uint64_t pos, char *buf, size_t max)
     return (ssize_t)max;
 }
 
+static void count_hit(const char *url)
+{
+    pthread_mutex_lock(&g_mu);
+    for (size_t i = 0; i < sizeof g_hits / sizeof g_hits[0]; i++) {
+        if (!g_hits[i].path[0])
+            snprintf(g_hits[i].path, sizeof g_hits[i].path, "%s", url);
+        if (!strcmp(g_hits[i].path, url)) {
+            g_hits[i].n++;
+            break;
+        }
+    }
+    pthread_mutex_unlock(&g_mu);
+}
+
 static long arg(struct MHD_Connection *c, const char *name, long dflt)
 {
     const char *v = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, name);
@@ -77,6 +92,7 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
     if (!b) {
         b = calloc(1, sizeof *b);
         *con_cls = b;
+        count_hit(url);
         return b ? MHD_YES : MHD_NO;
     }
     if (*upload_size) {
@@ -163,6 +179,17 @@ int tiny_http_connections(void)
 {
     pthread_mutex_lock(&g_mu);
     int n = g_connections;
+    pthread_mutex_unlock(&g_mu);
+    return n;
+}
+
+int tiny_http_hits(const char *path)
+{
+    int n = 0;
+    pthread_mutex_lock(&g_mu);
+    for (size_t i = 0; i < sizeof g_hits / sizeof g_hits[0]; i++)
+        if (!strcmp(g_hits[i].path, path))
+            n = g_hits[i].n;
     pthread_mutex_unlock(&g_mu);
     return n;
 }

@@ -22,4 +22,8 @@ void tiny_http_stop(void);
 /* TCP connections accepted so far. */
 int tiny_http_connections(void);
 
+/* Requests for path (without the query) that reached the server so far,
+ * counted as their headers arrive. */
+int tiny_http_hits(const char *path);
+
 #endif
