@@ -33,7 +33,8 @@ typedef enum loop_end {
 
 /* Runs exactly once per transfer loop_add accepted, after its easy handle
  * left the multi handle; x is the owner's again (to free, with its easy).
- * It may start new transfers. cc is CURLE_OK unless how is LOOP_DONE. */
+ * It may start new transfers. cc: curl's result when how is LOOP_DONE,
+ * else CURLE_OK. */
 typedef void (*loop_done_fn)(loop_xfer *x, loop_end how, CURLcode cc);
 /* Runs on every loop_poll while x is in flight (also while it waits out
  * its delay): non-zero stops it (done then runs with LOOP_ABORTED). */
