@@ -57,13 +57,17 @@ $(BIN)/e2e: $(E2E_OBJ) $(SLURP_OBJ) $(LIBFAKE) $(LIBFAKELLM) $(LIBBOTRT)
 	@mkdir -p $(@D)
 	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(LDLIBS_ALL)
 
-.PHONY: unit e2e e2e-webhook
+.PHONY: unit e2e e2e-webhook check-layers
 # (test_emit links a generated bot with libbotrt.a and ct_main's stand-in)
 unit: $(UNIT_BINS) $(CONVTEST_ABSENT_OBJ)
 	@set -e; for t in $(UNIT_BINS); do echo "== $$t"; $$t; done
 
 check-generated: $(BOTC)
 	@bash scripts/check-generated.sh $(BOTC)
+
+# The runtime's includes go down its floors only (ARCHITECTURE.md).
+check-layers:
+	@bash scripts/check-layers.sh
 
 # Under the sanitizers a bot runs two to three times slower and starts
 # slower still, on CI's two shared cores: an expect waits 15 s, not 5 (a
@@ -112,6 +116,7 @@ convtest: all
 test: all
 	@$(MAKE) --no-print-directory unit
 	@$(MAKE) --no-print-directory check-generated
+	@$(MAKE) --no-print-directory check-layers
 	@$(MAKE) --no-print-directory convtest
 	@$(MAKE) --no-print-directory e2e
 	@$(MAKE) --no-print-directory e2e-webhook

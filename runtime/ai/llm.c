@@ -2,8 +2,8 @@
  * llm.c — see llm.h.
  *
  * One llm_call lives from llm_chat until its on_done: it always has one
- * tg_stream transfer (a retry is a new transfer started with a delay), so
- * the tg client's loop drives everything, and an abandoned call (llm_cancel,
+ * http_stream transfer (a retry is a new transfer started with a delay), so
+ * the event loop drives everything, and an abandoned call (llm_cancel,
  * llm_free) is reaped by its transfer's tick.
  */
 #include "ai/llm.h"
@@ -16,15 +16,17 @@
 
 #include <cjson/cJSON.h>
 
-#include "base/log.h"
 #include "ai/sse.h"
+#include "base/json.h"
+#include "base/log.h"
+#include "net/http.h"
 
 #define LLM_ERRBODY_MAX 8192
 #define LLM_RETRY_AFTER_MAX_MS 30000
 #define LLM_REASON_MAX 300
 
 struct llm_client {
-    tg_client *tg;
+    loop *lp;
     char *url;        /* base + /chat/completions */
     char *auth;       /* "Authorization: Bearer ..." or NULL */
     char *model;
@@ -118,7 +120,7 @@ static char *dup_s(const char *s)
     return p;
 }
 
-llm_client *llm_new(tg_client *tg, const llm_options *o, char *err, size_t errlen)
+llm_client *llm_new(loop *lp, const llm_options *o, char *err, size_t errlen)
 {
     if (!o || !o->base || (strncmp(o->base, "http://", 7) && strncmp(o->base, "https://", 8))) {
         snprintf(err, errlen, "OPENAI_API_BASE must be an http(s) URL");
@@ -129,7 +131,7 @@ llm_client *llm_new(tg_client *tg, const llm_options *o, char *err, size_t errle
         snprintf(err, errlen, "out of memory");
         return NULL;
     }
-    c->tg = tg;
+    c->lp = lp;
     c->o = *o;
     if (!c->o.connect_ms) c->o.connect_ms = 5000;
     if (!c->o.first_token_ms) c->o.first_token_ms = 30000;
@@ -244,16 +246,16 @@ int llm_parse_error(const char *body, size_t len, char *msg, size_t msglen, char
     if (cJSON_IsObject(j)) {
         const cJSON *e = cJSON_GetObjectItemCaseSensitive(j, "error");
         const cJSON *d = cJSON_GetObjectItemCaseSensitive(j, "detail");
-        const char *obj = tg_json_str(j, "object");
+        const char *obj = json_str(j, "object");
         if (cJSON_IsObject(e)) { /* OpenAI, vLLM, llama.cpp */
-            put(msg, msglen, tg_json_str(e, "message"));
+            put(msg, msglen, json_str(e, "message"));
             put_code(code, codelen, e);
             rc = 0;
         } else if (cJSON_IsString(e)) { /* Ollama */
             put(msg, msglen, e->valuestring);
             rc = 0;
         } else if (obj && !strcmp(obj, "error")) { /* older vLLM: flat */
-            put(msg, msglen, tg_json_str(j, "message"));
+            put(msg, msglen, json_str(j, "message"));
             put_code(code, codelen, j);
             rc = 0;
         } else if (cJSON_IsString(d)) { /* FastAPI-based servers */
@@ -261,7 +263,7 @@ int llm_parse_error(const char *body, size_t len, char *msg, size_t msglen, char
             rc = 0;
         } else if (cJSON_IsArray(d)) { /* FastAPI validation errors */
             const cJSON *first = cJSON_GetArrayItem(d, 0);
-            put(msg, msglen, tg_json_str(first, "msg"));
+            put(msg, msglen, json_str(first, "msg"));
             rc = 0;
         }
     }
@@ -408,7 +410,7 @@ static int on_tick(void *ud)
     return k->timeout[0] != '\0';
 }
 
-static void on_finished(const tg_result *r, void *ud);
+static void on_finished(const http_result *r, void *ud);
 
 static int start_attempt(llm_call *k, long delay_ms)
 {
@@ -430,15 +432,15 @@ static int start_attempt(llm_call *k, long delay_ms)
     const char *hdrs[4] = {"Content-Type: application/json", "Accept: text/event-stream",
                            c->auth, NULL};
     long left = c->o.total_ms - (now_ms() - k->started);
-    tg_stream_opts so = {.url = c->url, .body = body, .headers = hdrs,
+    http_stream_opts so = {.url = c->url, .body = body, .headers = hdrs,
                          .connect_timeout_ms = c->o.connect_ms,
                          .timeout_ms = (left > 1 ? left : 1) + delay_ms + 1000,
                          .delay_ms = delay_ms};
     /* curl's own total is a backstop a second later: the tick names the
      * deadline that fired */
-    tg_err e = tg_stream(c->tg, &so, on_data, on_tick, on_finished, k);
+    http_err e = http_stream(c->lp, &so, on_data, on_tick, on_finished, k);
     cJSON_free(body);
-    return e == TG_OK ? 0 : -1;
+    return e == HTTP_OK ? 0 : -1;
 }
 
 static void report(llm_call *k, llm_status st, const char *why)
@@ -460,7 +462,7 @@ static bool trim_history(llm_call *k)
 {
     cJSON *msgs = cJSON_GetObjectItemCaseSensitive(k->req, "messages");
     int n = cJSON_GetArraySize(msgs);
-    const char *r0 = n > 0 ? tg_json_str(cJSON_GetArrayItem(msgs, 0), "role") : NULL;
+    const char *r0 = n > 0 ? json_str(cJSON_GetArrayItem(msgs, 0), "role") : NULL;
     int first = r0 && !strcmp(r0, "system");
     if (n - first <= 1)
         return false;
@@ -477,14 +479,14 @@ static long backoff(const llm_call *k)
     return d;
 }
 
-static void on_finished(const tg_result *r, void *ud)
+static void on_finished(const http_result *r, void *ud)
 {
     llm_call *k = ud;
     if (k->dead || !k->c) {
         call_free(k);
         return;
     }
-    if (r->err == TG_OK || r->err == TG_ERR_CANCELLED)
+    if (r->err == HTTP_OK || r->err == HTTP_ERR_CANCELLED)
         sse_end(k->sse);
     char why[LLM_REASON_MAX + 160];
     bool may_retry = !k->got_first && k->attempts <= k->c->o.max_retries;
@@ -493,23 +495,23 @@ static void on_finished(const tg_result *r, void *ud)
         report(k, LLM_ERR_TIMEOUT, why);
         return;
     }
-    if (r->err == TG_ERR_CANCELLED && !k->stream_err[0] && !k->capped &&
+    if (r->err == HTTP_ERR_CANCELLED && !k->stream_err[0] && !k->capped &&
         strcmp(r->description, "aborted")) {
         report(k, LLM_ERR_CANCELLED, r->description);
         return;
     }
-    if (r->err == TG_ERR_NETWORK || r->err == TG_ERR_NOMEM) {
+    if (r->err == HTTP_ERR_NETWORK || r->err == HTTP_ERR_NOMEM) {
         snprintf(why, sizeof why, "%s", r->description);
-        if (may_retry && r->err == TG_ERR_NETWORK && start_attempt(k, backoff(k)) == 0) {
+        if (may_retry && r->err == HTTP_ERR_NETWORK && start_attempt(k, backoff(k)) == 0) {
             log_warn("llm", "request failed (%s), retry %d", why, k->attempts - 1);
             return;
         }
-        report(k, k->got_first ? LLM_ERR_CUT : r->err == TG_ERR_NOMEM ? LLM_ERR_NOMEM
+        report(k, k->got_first ? LLM_ERR_CUT : r->err == HTTP_ERR_NOMEM ? LLM_ERR_NOMEM
                                                                         : LLM_ERR_NETWORK, why);
         return;
     }
-    if (k->status < 200 || k->status >= 300 || r->err == TG_ERR_HTTP) {
-        long st = k->status ? k->status : r->http_status;
+    if (k->status < 200 || k->status >= 300 || r->err == HTTP_ERR_STATUS) {
+        long st = k->status ? k->status : r->status;
         char msg[LLM_REASON_MAX], code[64];
         llm_parse_error(k->errbody, k->errlen, msg, sizeof msg, code, sizeof code);
         snprintf(why, sizeof why, "HTTP %ld: %s%s%s", st, msg, code[0] ? " / " : "", code);

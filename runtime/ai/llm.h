@@ -1,7 +1,7 @@
 /*
  * llm.h — client of an OpenAI-compatible chat-completions server (OpenAI,
- * vLLM, Ollama, llama.cpp), streamed, as transfers in the tg client's
- * curl-multi loop (tg_stream): nothing blocks.
+ * vLLM, Ollama, llama.cpp), streamed, as transfers on the event loop
+ * (net/http.h's http_stream): nothing blocks.
  *
  *   POST {OPENAI_API_BASE}/chat/completions
  *   {"model": ..., "messages": [...], "stream": true,
@@ -33,7 +33,7 @@
  * LLM_IDLE_TIMEOUT_MS, LLM_TOTAL_TIMEOUT_MS): connect 5000; first token
  * 30000 (from the attempt's start: a cold local model is slow); idle 20000
  * between tokens; total 120000 for the whole call, retries included.
- * Deadlines curl does not know are checked on every tg_poll, so they fire
+ * Deadlines curl does not know are checked on every loop_poll, so they fire
  * within the loop's tick (<= 500 ms in tgbot).
  *
  * Caps: the answer text at max_answer bytes (then it ends as if finished
@@ -44,7 +44,7 @@
 
 #include <stddef.h>
 
-#include "telegram/tg.h"
+#include "net/loop.h"
 
 typedef struct llm_options {
     const char *base;     /* OPENAI_API_BASE; NULL/"" = no model */
@@ -61,10 +61,10 @@ llm_options llm_options_from_env(void);
 
 typedef struct llm_client llm_client;
 
-/* tg is borrowed and must outlive the client. Strings are copied; the key
+/* lp is borrowed and must outlive the client. Strings are copied; the key
  * is registered with log_add_secret. NULL with a reason when o->base is
  * empty or not http(s). */
-llm_client *llm_new(tg_client *tg, const llm_options *o, char *err, size_t errlen);
+llm_client *llm_new(loop *lp, const llm_options *o, char *err, size_t errlen);
 /* Calls still running are abandoned: their callbacks never run. */
 void llm_free(llm_client *c);
 const char *llm_model(const llm_client *c); /* the default model, borrowed */
@@ -84,7 +84,7 @@ typedef enum llm_status {
     LLM_ERR_CUT,        /* the stream ended without its end */
     LLM_ERR_EMPTY,      /* a complete stream with no content */
     LLM_ERR_NOMEM,
-    LLM_ERR_CANCELLED,  /* tg shut down */
+    LLM_ERR_CANCELLED,  /* the loop shut down */
 } llm_status;
 
 const char *llm_status_str(llm_status s); /* static */

@@ -11,10 +11,12 @@
 #include <cjson/cJSON.h>
 
 #include "delivery/draft.h"
+#include "net/http.h"
 
 #define DEFERRED_REASON_MAX 300
 
 struct deferred {
+    loop *lp;
     tg_client *tg;
     draft_ctx *drafts; /* model answers streaming into chats */
     long timeout_ms;
@@ -28,15 +30,16 @@ struct deferred_job {
     int owner;
 };
 
-deferred *deferred_new(tg_client *tg, outq *q, long timeout_ms, size_t max_body)
+deferred *deferred_new(loop *lp, tg_client *tg, outq *q, long timeout_ms, size_t max_body)
 {
     deferred *d = calloc(1, sizeof *d);
     if (!d)
         return NULL;
+    d->lp = lp;
     d->tg = tg;
     d->timeout_ms = timeout_ms > 0 ? timeout_ms : 30000;
     d->max_body = max_body ? max_body : 65536;
-    d->drafts = draft_new(tg, q);
+    d->drafts = draft_new(lp, q);
     if (!d->drafts) {
         free(d);
         return NULL;
@@ -73,22 +76,38 @@ static void on_answer(void *ud, const bot_io_res *res)
     finish(ud, &r);
 }
 
-/* An HTTP GET's or a Bot API call's answer. */
-static void on_fetch(const tg_result *r, void *ud)
+/* An answer whose body is the whole reply. why: the error's name when the
+ * request failed, NULL when it succeeded. */
+static void answer(deferred_job *j, const char *why, const char *desc, long status,
+                   const char *body, size_t len, int maybe_taken)
 {
-    char why[DEFERRED_REASON_MAX];
-    bool ok = r->err == TG_OK && r->body;
+    char text[DEFERRED_REASON_MAX];
+    bool ok = !why && body;
     if (!ok)
-        snprintf(why, sizeof why, "%s: %s", tg_err_str(r->err), r->description);
+        snprintf(text, sizeof text, "%s: %s", why ? why : "ok", desc ? desc : "no body");
     bot_io_res res = {
         .ok = ok,
-        .status = r->http_status,
-        .body = ok ? r->body : NULL,
-        .len = ok ? r->body_len : 0,
-        .error = ok ? NULL : why,
-        .maybe_taken = r->maybe_taken,
+        .status = status,
+        .body = ok ? body : NULL,
+        .len = ok ? len : 0,
+        .error = ok ? NULL : text,
+        .maybe_taken = maybe_taken,
     };
-    finish(ud, &res);
+    finish(j, &res);
+}
+
+/* A Bot API call's answer: its whole reply is the body. */
+static void on_call(const tg_result *r, void *ud)
+{
+    answer(ud, r->err == TG_OK ? NULL : tg_err_str(r->err), r->description, r->http_status,
+           r->body, r->body_len, r->maybe_taken);
+}
+
+/* An HTTP GET's answer. */
+static void on_fetch(const http_result *r, void *ud)
+{
+    answer(ud, r->err == HTTP_OK ? NULL : http_err_str(r->err), r->description, r->status,
+           r->body, r->body_len, r->maybe_taken);
 }
 
 deferred_job *deferred_start(deferred *d, const bot_io_req *req, deferred_done_fn fn, void *ud,
@@ -96,28 +115,33 @@ deferred_job *deferred_start(deferred *d, const bot_io_req *req, deferred_done_f
 {
     deferred_job *j = calloc(1, sizeof *j);
     if (!j) {
-        *why = tg_err_str(TG_ERR_NOMEM);
+        *why = "out of memory";
         return NULL;
     }
     *j = (deferred_job){.fn = fn, .ud = ud, .owner = req->owner};
-    tg_err e = TG_ERR_CONFIG;
+    const char *failed = "nothing to do"; /* NULL once started */
     switch (req->kind) {
     case BOT_IO_LLM: /* a model answer, streamed to the chat meanwhile */
-        e = draft_start(d->drafts, req, on_answer, j) == 0 ? TG_OK : TG_ERR_CONFIG;
+        failed = draft_start(d->drafts, req, on_answer, j) == 0 ? NULL
+                                                                : "no model client";
         break;
-    case BOT_IO_TG_CALL: /* a Bot API call (handoff's createForumTopic) */
-        e = tg_call(d->tg, req->u.tg.method,
-                    cJSON_Parse(req->u.tg.params ? req->u.tg.params : "{}"), on_fetch, j);
+    case BOT_IO_TG_CALL: { /* a Bot API call (handoff's createForumTopic) */
+        tg_err e = tg_call(d->tg, req->u.tg.method,
+                           cJSON_Parse(req->u.tg.params ? req->u.tg.params : "{}"), on_call, j);
+        failed = e == TG_OK ? NULL : tg_err_str(e);
         break;
-    case BOT_IO_HTTP_GET:
-        e = tg_fetch(d->tg, req->u.get.url, d->timeout_ms, d->max_body, on_fetch, j);
+    }
+    case BOT_IO_HTTP_GET: {
+        http_err e = http_get(d->lp, req->u.get.url, d->timeout_ms, d->max_body, on_fetch, j);
+        failed = e == HTTP_OK ? NULL : http_err_str(e);
         break;
+    }
     case BOT_IO_NONE:
         break;
     }
-    if (e == TG_OK)
+    if (!failed)
         return j;
     free(j);
-    *why = tg_err_str(e);
+    *why = failed;
     return NULL;
 }

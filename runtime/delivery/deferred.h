@@ -10,6 +10,7 @@
 #include <stddef.h>
 
 #include "dialogue/deferred.h"
+#include "net/loop.h"
 #include "telegram/outq.h"
 #include "telegram/tg.h"
 
@@ -20,12 +21,12 @@ typedef struct deferred_job deferred_job;
  * res->owner is the request's. */
 typedef void (*deferred_done_fn)(void *ud, const bot_io_res *res);
 
-/* tg and q borrowed (must outlive it). timeout_ms / max_body: total time
+/* lp, tg and q borrowed (must outlive it). timeout_ms / max_body: total time
  * and answer cap of an HTTP GET (0 = 30000 ms, 64 KiB). NULL on
  * out-of-memory. */
-deferred *deferred_new(tg_client *tg, outq *q, long timeout_ms, size_t max_body);
+deferred *deferred_new(loop *lp, tg_client *tg, outq *q, long timeout_ms, size_t max_body);
 /* Answers every model job still streaming with "cancelled", then frees;
- * jobs in tg's hands are abandoned (their callbacks find nothing). */
+ * jobs on the loop are abandoned (their callbacks find nothing). */
 void deferred_free(deferred *d);
 
 /* Starts req (not freed: the caller keeps it). Returns the job: fn then

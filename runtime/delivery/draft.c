@@ -13,6 +13,7 @@
 
 #include "ai/kb.h"
 #include "ai/llm.h"
+#include "base/json.h"
 #include "base/log.h"
 #include "base/text.h"
 
@@ -37,7 +38,7 @@ typedef struct draft_job {
 } draft_job;
 
 struct draft_ctx {
-    tg_client *tg;
+    loop *lp;
     outq *q;
     llm_client *llm;
     bool llm_failed;     /* no OPENAI_API_BASE or a bad one: logged once */
@@ -53,12 +54,12 @@ static long now_ms(void)
     return (long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-draft_ctx *draft_new(tg_client *tg, outq *q)
+draft_ctx *draft_new(loop *lp, outq *q)
 {
     draft_ctx *d = calloc(1, sizeof *d);
     if (!d)
         return NULL;
-    d->tg = tg;
+    d->lp = lp;
     d->q = q;
     d->next_id = (int)(time(NULL) % 1000000) * 1000 + 1;
     return d;
@@ -105,13 +106,13 @@ int draft_running(const draft_ctx *d) { return d ? d->n : 0; }
 static void push_typing(draft_job *j, long now)
 {
     cJSON *p = cJSON_CreateObject();
-    if (!p || !tg_json_add_i64(p, "chat_id", j->chat_id) ||
+    if (!p || !json_add_i64(p, "chat_id", j->chat_id) ||
         !cJSON_AddStringToObject(p, "action", "typing")) {
         cJSON_Delete(p);
         return;
     }
     if (outq_push_volatile(j->d->q, j->chat_id, "sendChatAction", p) == 0)
-        tg_wakeup(j->d->tg);
+        loop_wakeup(j->d->lp);
     j->last_typing = now;
 }
 
@@ -136,7 +137,7 @@ static void push_draft(draft_job *j, long now)
         j->full = true;
     }
     cJSON *p = t ? cJSON_CreateObject() : NULL;
-    if (!p || !tg_json_add_i64(p, "chat_id", j->chat_id) ||
+    if (!p || !json_add_i64(p, "chat_id", j->chat_id) ||
         !cJSON_AddNumberToObject(p, "draft_id", j->draft_id) ||
         !cJSON_AddStringToObject(p, "text", t)) {
         cJSON_Delete(p);
@@ -148,7 +149,7 @@ static void push_draft(draft_job *j, long now)
      * (curl refuses recursive calls): wake the loop so that its next turn
      * starts the draft instead of waiting out the poll's tick. */
     if (outq_push_volatile(j->d->q, j->chat_id, "sendMessageDraft", p) == 0)
-        tg_wakeup(j->d->tg);
+        loop_wakeup(j->d->lp);
     j->last_draft = now;
     j->sent_len = j->shown.len;
 }
@@ -203,7 +204,7 @@ int draft_start(draft_ctx *d, const bot_io_req *req, draft_done_fn fn, void *ud)
     if (!d->llm && !d->llm_failed) {
         char err[256];
         llm_options o = llm_options_from_env();
-        d->llm = llm_new(d->tg, &o, err, sizeof err);
+        d->llm = llm_new(d->lp, &o, err, sizeof err);
         if (!d->llm) {
             d->llm_failed = true;
             log_error("draft", "no model client: %s", err);
@@ -223,8 +224,8 @@ int draft_start(draft_ctx *d, const bot_io_req *req, draft_done_fn fn, void *ud)
     }
     for (int i = 0; i < n; i++) {
         const cJSON *m = cJSON_GetArrayItem(arr, i);
-        msgs[i].role = tg_json_str(m, "role");
-        msgs[i].content = tg_json_str(m, "content");
+        msgs[i].role = json_str(m, "role");
+        msgs[i].content = json_str(m, "content");
         if (!msgs[i].role)
             msgs[i].role = "user";
     }

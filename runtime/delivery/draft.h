@@ -1,9 +1,9 @@
 /*
  * draft.h — a model's answer streamed into a chat while it is generated.
  *
- * The transport's half of the llm action (actions/llm.c builds the request: a
- * BOT_IO_LLM bot_io_req, dialogue/deferred.h): the request goes to the model through llm.c in
- * the tg client's loop; as text arrives a private chat sees it grow through
+ * The transport's half of the llm action (actions/llm.c builds the request:
+ * a BOT_IO_LLM bot_io_req, dialogue/deferred.h): the request goes to the
+ * model through llm.c on the event loop; as text arrives a private chat sees it grow through
  * sendMessageDraft (Bot API 9.5), a group sees "typing" (sendChatAction,
  * renewed every 4.5 s). Both are volatile outbox calls (outq_push_volatile):
  * under the same flood limits as every call, coalesced to the newest, and
@@ -22,17 +22,17 @@
 #define BOTC_DRAFT_H
 
 #include "dialogue/deferred.h"
+#include "net/loop.h"
 #include "telegram/outq.h"
-#include "telegram/tg.h"
 
 #define DRAFT_MIN_MS 300
 #define DRAFT_MIN_CHARS 24
 
 typedef struct draft_ctx draft_ctx;
 
-/* tg and q borrowed (must outlive it). The model client is made from the
+/* lp and q borrowed (must outlive it). The model client is made from the
  * environment (llm_options_from_env) on the first draft_start. */
-draft_ctx *draft_new(tg_client *tg, outq *q);
+draft_ctx *draft_new(loop *lp, outq *q);
 /* Answers every job still running with ok = 0 ("cancelled"), then frees. */
 void draft_free(draft_ctx *d);
 

@@ -46,7 +46,7 @@ typedef struct ib_item {
 struct inbox {
     bot *b;
     store *st;
-    tg_client *tg;
+    loop *lp;
     outq *q;
     inbox_options opt;
     ib_item *head, *tail;
@@ -68,7 +68,7 @@ static long now_ms(void)
     return (long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-inbox *inbox_new(bot *b, tg_client *tg, outq *q, const inbox_options *opts)
+inbox *inbox_new(bot *b, loop *lp, tg_client *tg, outq *q, const inbox_options *opts)
 {
     inbox *ib = calloc(1, sizeof *ib);
     if (!ib)
@@ -81,11 +81,11 @@ inbox *inbox_new(bot *b, tg_client *tg, outq *q, const inbox_options *opts)
     if (ib->opt.run_budget_ms <= 0) ib->opt.run_budget_ms = 50;
     ib->b = b;
     ib->st = bot_store(b);
-    ib->tg = tg;
+    ib->lp = lp;
     ib->q = q;
     bm_effects_init(&ib->fx);
     tgu_calls_init(&ib->calls);
-    ib->io = deferred_new(tg, q, ib->opt.io_timeout_ms, ib->opt.io_max_body);
+    ib->io = deferred_new(lp, tg, q, ib->opt.io_timeout_ms, ib->opt.io_max_body);
     if (!ib->io) {
         free(ib);
         return NULL;
@@ -615,7 +615,7 @@ int inbox_run(inbox *ib)
         }
         /* the replies just committed go out while the next batch is handled */
         outq_pump(ib->q);
-        tg_kick(ib->tg);
+        loop_kick(ib->lp);
     }
     return total;
 }

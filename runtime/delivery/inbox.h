@@ -17,8 +17,9 @@
  * the dead_letter table with the reason; its chat goes on.
  *
  * An action that needs a remote answer (bot_handle_tx returns BOT_DEFERRED)
- * hands its request to the executor (delivery/deferred.c), which runs it in
- * the event loop, and leaves the update waiting; the chat's later updates wait behind it, other chats go on. When
+ * hands its request to the executor (delivery/deferred.c), which runs it on
+ * the event loop, and leaves the update waiting; the chat's later updates
+ * wait behind it, other chats go on. When
  * the answer arrives the update runs again with it and commits as above. A
  * crash meanwhile loses nothing: the update is still in the inbox and its
  * request is made again after the restart.
@@ -33,6 +34,7 @@
 
 #include "dialogue/bot.h"
 #include "base/jsonscan.h"
+#include "net/loop.h"
 #include "telegram/outq.h"
 #include "telegram/tg.h"
 
@@ -56,11 +58,12 @@ typedef struct inbox_stats {
     unsigned long batches;    /* handling transactions committed */
 } inbox_stats;
 
-/* Everything borrowed: b, tg and q must outlive the inbox (q with a store:
- * the replies go to the outbox). opts may be NULL. NULL on out-of-memory. */
-inbox *inbox_new(bot *b, tg_client *tg, outq *q, const inbox_options *opts);
+/* Everything borrowed: b, lp, tg and q must outlive the inbox (q with a
+ * store: the replies go to the outbox). Actions' requests run on lp, their
+ * Bot API calls through tg. opts may be NULL. NULL on out-of-memory. */
+inbox *inbox_new(bot *b, loop *lp, tg_client *tg, outq *q, const inbox_options *opts);
 /* Frees the inbox; updates still waiting stay in the store. Requests in
- * flight are abandoned (their callbacks, run later by tg, do nothing). */
+ * flight are abandoned (their callbacks, run later by the loop, do nothing). */
 void inbox_free(inbox *ib);
 
 /* Loads the updates a previous run stored and did not finish. Returns how

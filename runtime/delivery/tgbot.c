@@ -1,9 +1,10 @@
 /*
  * tgbot.c — the long-polling Telegram transport (see tgbot.h).
  *
- * One event loop over the tg client (libcurl multi): one getUpdates in
- * flight at a time, the outbox's sends, and the HTTP requests of actions
- * that wait for an answer all proceed together; nothing blocks but tg_poll.
+ * One event loop (net/loop.h, libcurl multi) under the Bot API client and
+ * the actions' HTTP requests: one getUpdates in flight at a time, the
+ * outbox's sends, and the requests of actions that wait for an answer all
+ * proceed together; nothing blocks but loop_poll.
  *
  * Nothing is lost: a getUpdates batch is written to the inbox (inbox.c) in
  * one synced transaction before the next poll's offset confirms it to
@@ -30,12 +31,14 @@
 #include "delivery/inbox.h"
 #include "dialogue/action.h"
 #include "people/lead.h"
+#include "base/json.h"
 #include "base/log.h"
 #include "telegram/outq.h"
 #include "storage/store.h"
 #include "telegram/tg.h"
 #include "telegram/tgupdate.h"
 #include "delivery/webhook.h"
+#include "net/loop.h"
 
 #define TGB_POLL_TIMEOUT_DEFAULT 25
 #define TGB_POLL_TIMEOUT_MAX 300
@@ -47,6 +50,7 @@
 
 typedef struct tgb {
     bot *b;
+    loop *lp;
     tg_client *tg;
     outq *q;
     inbox *ib;
@@ -219,7 +223,7 @@ static void start_poll(tgb *t)
     bool ok = allowed && cJSON_AddNumberToObject(p, "timeout", t->poll_timeout_s) &&
               cJSON_AddNumberToObject(p, "limit", 100);
     if (ok && t->offset > 0)
-        ok = tg_json_add_i64(p, "offset", t->offset) != NULL;
+        ok = json_add_i64(p, "offset", t->offset) != NULL;
     cJSON *m = cJSON_CreateString("message"), *c = cJSON_CreateString("callback_query");
     if (m && cJSON_AddItemToArray(allowed, m))
         m = NULL;
@@ -263,7 +267,7 @@ static int tgb_take_updates(const jscan_span *updates, int n, void *ud)
 /* From the webhook's server thread: end the main loop's wait. */
 static void tgb_wake(void *ud)
 {
-    tg_wakeup(((tgb *)ud)->tg);
+    loop_wakeup(((tgb *)ud)->lp);
 }
 
 /* ---- shutdown ---------------------------------------------------------- */
@@ -308,7 +312,7 @@ static void drain(tgb *t)
         if (!confirm_sent && t->offset > t->confirmed) {
             confirm_sent = true;
             cJSON *p = cJSON_CreateObject();
-            if (p && tg_json_add_i64(p, "offset", t->offset) &&
+            if (p && json_add_i64(p, "offset", t->offset) &&
                 cJSON_AddNumberToObject(p, "timeout", 0) && cJSON_AddNumberToObject(p, "limit", 1)) {
                 if (tg_call(t->tg, "getUpdates", p, on_confirm, t) == TG_OK)
                     t->confirm_busy = true;
@@ -325,7 +329,7 @@ static void drain(tgb *t)
             w = 100;
         if (w > left)
             w = left;
-        if (tg_poll(t->tg, (int)w) < 0)
+        if (loop_poll(t->lp, (int)w) < 0)
             break;
     }
     if (inbox_pending(t->ib))
@@ -354,18 +358,21 @@ int tgbot_run(bot *b, bm_effects *pending, volatile sig_atomic_t *stop)
     tgu_calls_init(&t.calls);
     srand((unsigned)time(NULL) ^ (unsigned)now_ms());
 
-    t.tg = tg_new(NULL, err, sizeof err);
+    t.lp = loop_new(NULL, err, sizeof err);
+    t.tg = t.lp ? tg_new(t.lp, NULL, err, sizeof err) : NULL;
     if (!t.tg) {
         log_error("tgbot", "cannot start the Telegram client: %s", err);
+        loop_free(t.lp);
         return 1;
     }
     outq_options qo = queue_options(b);
     t.q = outq_new(t.tg, &qo);
-    t.ib = t.q ? inbox_new(b, t.tg, t.q, NULL) : NULL;
+    t.ib = t.q ? inbox_new(b, t.lp, t.tg, t.q, NULL) : NULL;
     if (!t.ib) {
         log_error("tgbot", "out of memory");
         outq_free(t.q);
         tg_free(t.tg);
+        loop_free(t.lp);
         return 1;
     }
     /* what the last run left: replies first (they are older), then updates */
@@ -374,6 +381,7 @@ int tgbot_run(bot *b, bm_effects *pending, volatile sig_atomic_t *stop)
         inbox_free(t.ib);
         outq_free(t.q);
         tg_free(t.tg);
+        loop_free(t.lp);
         return 1;
     }
 
@@ -387,6 +395,7 @@ int tgbot_run(bot *b, bm_effects *pending, volatile sig_atomic_t *stop)
         inbox_free(t.ib);
         outq_free(t.q);
         tg_free(t.tg);
+        loop_free(t.lp);
         return 2;
     }
 
@@ -410,7 +419,7 @@ int tgbot_run(bot *b, bm_effects *pending, volatile sig_atomic_t *stop)
             w = d;
         if (w > TGB_TICK_MS)
             w = TGB_TICK_MS;
-        tg_poll(t.tg, w > 0 ? (int)w : 0);
+        loop_poll(t.lp, w > 0 ? (int)w : 0);
     }
     t.poll_failures = 0;
     t.poll_not_before = 0;
@@ -453,14 +462,14 @@ int tgbot_run(bot *b, bm_effects *pending, volatile sig_atomic_t *stop)
             /* on the wire before the batch just stored is handled: the
              * next batch's round trip overlaps with that work */
             if (t.poll_busy)
-                tg_kick(t.tg);
+                loop_kick(t.lp);
         }
         long w = turn(&t);
         if (w < 0 || w > TGB_TICK_MS)
             w = TGB_TICK_MS;
         if (may_poll && t.poll_not_before - now < w)
             w = t.poll_not_before > now ? t.poll_not_before - now : 0;
-        if (tg_poll(t.tg, (int)w) < 0) {
+        if (loop_poll(t.lp, (int)w) < 0) {
             log_error("tgbot", "the event loop failed; stopping");
             t.fatal = 1;
         }
@@ -471,7 +480,7 @@ int tgbot_run(bot *b, bm_effects *pending, volatile sig_atomic_t *stop)
     t.wh = NULL;
     if (!t.fatal)
         drain(&t);
-    tg_cancel_all(t.tg); /* what did not finish in time */
+    loop_cancel(t.lp, NULL); /* what did not finish in time */
     outq_stats s = outq_get_stats(t.q);
     inbox_stats is = inbox_get_stats(t.ib);
     log_info("tgbot", "stopped: %lu update(s) handled in %lu transaction(s), %lu "
@@ -481,6 +490,7 @@ int tgbot_run(bot *b, bm_effects *pending, volatile sig_atomic_t *stop)
     inbox_free(t.ib);
     outq_free(t.q);
     tg_free(t.tg);
+    loop_free(t.lp);
     tgu_calls_free(&t.calls);
     bm_effects_free(&t.fx);
     return t.fatal;

@@ -6,7 +6,7 @@
  *   if (wh_config_from_env(&c, err, sizeof err) == 1) {      // WEBHOOK_URL set
  *       wh_server *s = wh_new(&c, wake, ud, err, sizeof err);
  *       tg_call(tg, "setWebhook", wh_set_params(&c), ...);
- *       while (running) { wh_drain(s, 100, accept, ud); tg_poll(tg, 500); }
+ *       while (running) { wh_drain(s, 100, accept, ud); loop_poll(lp, 500); }
  *       wh_free(s);
  *   }
  *
@@ -78,7 +78,7 @@ cJSON *wh_set_params(const wh_config *c);
 typedef struct wh_server wh_server;
 
 /* Called from the server thread whenever an update starts waiting for the
- * main loop (e.g. a function calling tg_wakeup). */
+ * main loop (e.g. a function calling loop_wakeup). */
 typedef void (*wh_wake_fn)(void *ud);
 
 /* Starts listening on c->listen. c is copied. NULL with a reason in err when

@@ -22,7 +22,7 @@
 #include "people/feedback.h"
 #include "base/log.h"
 #include "base/text.h"
-#include "telegram/tg.h"
+#include "base/json.h"
 
 #define HO_NAME_MAX 64          /* bytes of a manager's name */
 #define HO_TOPIC_MAX 128        /* bytes of a topic name (Telegram: 1-128 chars) */
@@ -643,9 +643,9 @@ static int copy_msg(bm_effects *out, int64_t chat, int64_t thread, int64_t from_
                     int64_t msg, cJSON *markup)
 {
     cJSON *p = cJSON_CreateObject();
-    bool ok = p && tg_json_add_i64(p, "chat_id", chat) &&
-              (!thread || tg_json_add_i64(p, "message_thread_id", thread)) &&
-              tg_json_add_i64(p, "from_chat_id", from_chat) && tg_json_add_i64(p, "message_id", msg);
+    bool ok = p && json_add_i64(p, "chat_id", chat) &&
+              (!thread || json_add_i64(p, "message_thread_id", thread)) &&
+              json_add_i64(p, "from_chat_id", from_chat) && json_add_i64(p, "message_id", msg);
     if (ok && markup) {
         cJSON_AddItemToObject(p, "reply_markup", markup);
         markup = NULL;
@@ -668,8 +668,8 @@ static int send_plain(bm_effects *out, int64_t chat, int64_t thread, const char 
     int rc = 0;
     for (int i = 0; i < n && !rc; i++) {
         cJSON *p = cJSON_CreateObject();
-        if (!p || !tg_json_add_i64(p, "chat_id", chat) ||
-            (thread && !tg_json_add_i64(p, "message_thread_id", thread)) ||
+        if (!p || !json_add_i64(p, "chat_id", chat) ||
+            (thread && !json_add_i64(p, "message_thread_id", thread)) ||
             !cJSON_AddStringToObject(p, "text", parts[i])) {
             cJSON_Delete(p);
             rc = -1;
@@ -684,8 +684,8 @@ static int send_plain(bm_effects *out, int64_t chat, int64_t thread, const char 
 static int close_topic(bm_effects *out, int64_t group, int64_t thread)
 {
     cJSON *p = cJSON_CreateObject();
-    if (!p || !tg_json_add_i64(p, "chat_id", group) ||
-        !tg_json_add_i64(p, "message_thread_id", thread)) {
+    if (!p || !json_add_i64(p, "chat_id", group) ||
+        !json_add_i64(p, "message_thread_id", thread)) {
         cJSON_Delete(p);
         return -1;
     }
@@ -1119,7 +1119,7 @@ static int ask_topic(ho *h, const bm_session *s, const bm_input *in, bot_io_req 
     ho_topic_name(&in->user, name, sizeof name);
     cJSON *p = cJSON_CreateObject();
     char *js = NULL;
-    if (p && tg_json_add_i64(p, "chat_id", h->group) && cJSON_AddStringToObject(p, "name", name))
+    if (p && json_add_i64(p, "chat_id", h->group) && cJSON_AddStringToObject(p, "name", name))
         js = cJSON_PrintUnformatted(p);
     cJSON_Delete(p);
     if (!js)
@@ -1202,7 +1202,7 @@ int ho_start(ho *h, const bm_session *s, const bm_input *in, const bot_io_res *r
     } else {
         cJSON *ans = res->ok && res->body ? cJSON_ParseWithLength(res->body, res->len) : NULL;
         const cJSON *result = cJSON_GetObjectItemCaseSensitive(ans, "result");
-        if (!result || tg_json_i64(result, "message_thread_id", &thread) || thread <= 0)
+        if (!result || json_i64(result, "message_thread_id", &thread) || thread <= 0)
             thread = 0;
         cJSON_Delete(ans);
         if (!thread) {

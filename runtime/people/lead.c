@@ -15,6 +15,7 @@
 #include <sqlite3.h>
 
 #include "people/handoff.h"
+#include "base/json.h"
 #include "base/log.h"
 #include "base/text.h"
 
@@ -326,9 +327,9 @@ static int exec_id(lead_book *lb, sqlite3_stmt *st, int64_t id, int64_t v, int h
 static int post(lead_book *lb, outq *q, const pending_lead *p, int64_t thread)
 {
     cJSON *params = cJSON_CreateObject();
-    if (!params || !tg_json_add_i64(params, "chat_id", lb->group) ||
+    if (!params || !json_add_i64(params, "chat_id", lb->group) ||
         !cJSON_AddStringToObject(params, "text", p->text) ||
-        (thread > 0 && !tg_json_add_i64(params, "message_thread_id", thread))) {
+        (thread > 0 && !json_add_i64(params, "message_thread_id", thread))) {
         cJSON_Delete(params);
         return -1;
     }
@@ -402,7 +403,7 @@ static void on_topic(const tg_result *r, void *ud)
         return;
     }
     int64_t thread = 0;
-    if (r->err == TG_OK && tg_json_i64(r->result, "message_thread_id", &thread) != 0)
+    if (r->err == TG_OK && json_i64(r->result, "message_thread_id", &thread) != 0)
         thread = 0;
     if (r->err == TG_OK && thread > 0) {
         lb->retry_ms = 0;
@@ -455,7 +456,7 @@ static void create_topic(lead_book *lb, tg_client *tg, const pending_lead *p, ch
 {
     cJSON *params = cJSON_CreateObject();
     char *t = text_truncate(tname, LEAD_TOPIC_MAX);
-    if (!params || !t || !tg_json_add_i64(params, "chat_id", lb->group) ||
+    if (!params || !t || !json_add_i64(params, "chat_id", lb->group) ||
         !cJSON_AddStringToObject(params, "name", t)) {
         cJSON_Delete(params);
         free(t);

@@ -19,6 +19,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "base/json.h"
 #include "base/log.h"
 
 #define OQ_METHOD_MAX 48
@@ -490,7 +491,7 @@ static void set_chat_param(cJSON *params, int64_t id)
     if (!params || !cJSON_GetObjectItemCaseSensitive(params, "chat_id"))
         return;
     cJSON_DeleteItemFromObjectCaseSensitive(params, "chat_id");
-    tg_json_add_i64(params, "chat_id", id);
+    json_add_i64(params, "chat_id", id);
 }
 
 /* The item's params as a tree: a call written as text is parsed the first

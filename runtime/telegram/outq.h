@@ -82,7 +82,7 @@ outq *outq_new(tg_client *tg, const outq_options *opts);
 
 /* Flushes pending deletions, then frees the queue and the calls still
  * queued (their rows stay in the store: the next run sends them). Calls in
- * flight stay with tg: their callbacks (run by tg_poll, or by tg_cancel_all
+ * flight stay with tg: their callbacks (run by loop_poll, or by tg_cancel_all
  * / tg_free) free them without touching the queue. */
 void outq_free(outq *q);
 

@@ -19,11 +19,13 @@
 #include <sqlite3.h>
 
 #include "../fake_tg/fake_tg.h"
+#include "base/json.h"
 #include "base/log.h"
 #include "telegram/outq.h"
 #include "storage/store.h"
 #include "support/tiny_machine.h"
 #include "telegram/tg.h"
+#include "net/loop.h"
 
 static fake_tg *g_ft;
 static char g_base[64];
@@ -46,19 +48,31 @@ static store *new_store(void)
     return st;
 }
 
+/* Each test's client runs on a loop of its own (a fresh connection cache). */
+static loop *g_lp;
+
 static tg_client *client(void)
 {
     tg_options o = {.api_base = g_base, .token = fake_tg_token(g_ft)};
     char err[256];
-    tg_client *tg = tg_new(&o, err, sizeof err);
+    g_lp = loop_new(NULL, err, sizeof err);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(g_lp);
+    tg_client *tg = tg_new(g_lp, &o, err, sizeof err);
     CU_ASSERT_PTR_NOT_NULL_FATAL(tg);
     return tg;
+}
+
+static void client_free(tg_client *tg)
+{
+    tg_free(tg);
+    loop_free(g_lp);
+    g_lp = NULL;
 }
 
 static cJSON *msg(int64_t chat, const char *text)
 {
     cJSON *p = cJSON_CreateObject();
-    tg_json_add_i64(p, "chat_id", chat);
+    json_add_i64(p, "chat_id", chat);
     cJSON_AddStringToObject(p, "text", text);
     return p;
 }
@@ -160,7 +174,7 @@ static void send_all(tg_client *tg, outq *q, long max_ms)
     long end = ms_now() + max_ms;
     while (outq_pending(q) > 0 && ms_now() < end) {
         long w = outq_pump(q);
-        tg_poll(tg, w < 0 || w > 50 ? 50 : (int)w);
+        loop_poll(g_lp, w < 0 || w > 50 ? 50 : (int)w);
     }
 }
 
@@ -202,7 +216,7 @@ static void test_staged_deletions(void)
     CU_ASSERT_EQUAL(outq_flush(q), 0);
     CU_ASSERT_EQUAL(outbox_rows(st), 0);
     outq_free(q);
-    tg_free(tg);
+    client_free(tg);
     store_close(st);
 }
 
@@ -229,7 +243,7 @@ static void test_deleted_before_next(void)
     CU_ASSERT_EQUAL(outq_flush(q), 0);
     CU_ASSERT_EQUAL(outbox_rows(st), 0);
     outq_free(q);
-    tg_free(tg);
+    client_free(tg);
     store_close(st);
 }
 
@@ -258,7 +272,7 @@ static void test_callback_lane(void)
     bool answered_early = false;
     while (ms_now() - t0 < 400 && !answered_early) {
         long w = outq_pump(q);
-        tg_poll(tg, w < 0 || w > 20 ? 20 : (int)w);
+        loop_poll(g_lp, w < 0 || w > 20 ? 20 : (int)w);
         answered_early = fake_tg_wait_call(g_ft, since, is_answer, NULL, 0, NULL);
     }
     CU_ASSERT_TRUE(answered_early); /* the slow "first" is still in flight */
@@ -269,7 +283,7 @@ static void test_callback_lane(void)
     fake_tg_call *c = fake_tg_calls_since(g_ft, since, &n);
     int first = -1, second = -1;
     for (size_t i = 0; i < n; i++) {
-        const char *t = tg_json_str(c[i].params, "text");
+        const char *t = json_str(c[i].params, "text");
         if (t && !strcmp(t, "first"))
             first = (int)i;
         if (t && !strcmp(t, "second"))
@@ -281,7 +295,7 @@ static void test_callback_lane(void)
     fake_tg_calls_free(c, n);
     fake_tg_clear_faults(g_ft);
     outq_free(q);
-    tg_free(tg);
+    client_free(tg);
 }
 
 typedef struct tally {
@@ -309,12 +323,12 @@ static void test_call_body(void)
     CU_ASSERT_EQUAL(tg_call_body(tg, "sendMessage", NULL, on_done, &t), TG_ERR_CONFIG);
     long end = ms_now() + 5000;
     while (t.ok + t.failed < 1 && ms_now() < end)
-        tg_poll(tg, 50);
+        loop_poll(g_lp, 50);
     CU_ASSERT_EQUAL(t.ok, 1);
     fake_tg_call c;
     memset(&c, 0, sizeof c);
     CU_ASSERT_TRUE(fake_tg_wait_call(g_ft, since, NULL, NULL, 0, &c));
-    CU_ASSERT_STRING_EQUAL(tg_json_str(c.params, "text") ? tg_json_str(c.params, "text") : "",
+    CU_ASSERT_STRING_EQUAL(json_str(c.params, "text") ? json_str(c.params, "text") : "",
                            "as is");
     fake_tg_call_clear(&c);
 
@@ -329,11 +343,11 @@ static void test_call_body(void)
             CU_ASSERT_EQUAL(tg_call_body(tg, "sendMessage", body, on_done, &t), TG_OK);
             started++;
         }
-        tg_poll(tg, 50);
+        loop_poll(g_lp, 50);
     }
     CU_ASSERT_EQUAL(t.ok, 200);
     CU_ASSERT_EQUAL(t.failed, 0);
-    tg_free(tg);
+    client_free(tg);
 }
 
 typedef struct outcome {
@@ -366,7 +380,7 @@ static outcome call_once(tg_client *tg, const fake_tg_fault *f)
                                  on_outcome, &o), TG_OK);
     long end = ms_now() + 5000;
     while (!o.done && ms_now() < end)
-        tg_poll(tg, 50);
+        loop_poll(g_lp, 50);
     CU_ASSERT_EQUAL(o.done, 1);
     return o;
 }
@@ -392,15 +406,15 @@ static void test_checked_answers(void)
     /* tg_call still parses: its result is there */
     o = (outcome){0};
     cJSON *p = cJSON_CreateObject();
-    tg_json_add_i64(p, "chat_id", 7603);
+    json_add_i64(p, "chat_id", 7603);
     cJSON_AddStringToObject(p, "text", "parsed");
     CU_ASSERT_EQUAL(tg_call(tg, "sendMessage", p, on_outcome, &o), TG_OK);
     long end = ms_now() + 5000;
     while (!o.done && ms_now() < end)
-        tg_poll(tg, 50);
+        loop_poll(g_lp, 50);
     CU_ASSERT_EQUAL(o.err, TG_OK);
     CU_ASSERT_TRUE(o.has_result);
-    tg_free(tg);
+    client_free(tg);
 }
 
 /* The client keeps the parsed URL of the first 32 methods; calls to more
@@ -420,7 +434,7 @@ static void test_many_methods(void)
     long end = ms_now() + 10000;
     int done = 0;
     while (done < 40 && ms_now() < end) {
-        tg_poll(tg, 50);
+        loop_poll(g_lp, 50);
         done = 0;
         for (int i = 0; i < 40; i++)
             done += o[i].done;
@@ -432,7 +446,7 @@ static void test_many_methods(void)
     /* and the kept ones are used again */
     outcome again = call_once(tg, NULL);
     CU_ASSERT_EQUAL(again.err, TG_OK);
-    tg_free(tg);
+    client_free(tg);
 }
 
 int main(void)

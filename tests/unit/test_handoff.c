@@ -16,7 +16,7 @@
 #include "people/handoff.h"
 #include "base/log.h"
 #include "storage/store.h"
-#include "telegram/tg.h"
+#include "base/json.h"
 #include "support/tiny_machine.h"
 
 #define GROUP (-100123)
@@ -244,9 +244,9 @@ static void test_take_authority(void)
     CU_ASSERT_EQUAL_FATAL(count(&fx, BM_FX_CALL, "copyMessage"), 1);
     cJSON *p = cJSON_Parse(fx.v[0].text);
     int64_t v = 0;
-    CU_ASSERT(tg_json_i64(p, "chat_id", &v) == 0 && v == 1001);
-    CU_ASSERT(tg_json_i64(p, "from_chat_id", &v) == 0 && v == GROUP);
-    CU_ASSERT(tg_json_i64(p, "message_id", &v) == 0 && v == 42);
+    CU_ASSERT(json_i64(p, "chat_id", &v) == 0 && v == 1001);
+    CU_ASSERT(json_i64(p, "from_chat_id", &v) == 0 && v == GROUP);
+    CU_ASSERT(json_i64(p, "message_id", &v) == 0 && v == 42);
     CU_ASSERT_PTR_NOT_NULL(strstr(fx.v[0].text, ok));
     cJSON_Delete(p);
     bm_effects_clear(&fx);

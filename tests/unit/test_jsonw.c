@@ -12,7 +12,7 @@
 #include <cjson/cJSON.h>
 
 #include "base/jsonw.h"
-#include "telegram/tg.h"
+#include "base/json.h"
 
 static void test_shape(void)
 {
@@ -93,7 +93,7 @@ static void test_numbers(void)
         char *s = jw_take(&w);
         cJSON *j = s ? cJSON_Parse(s) : NULL;
         int64_t got = 0;
-        CU_ASSERT_EQUAL(tg_json_i64(j, "id", &got), 0);
+        CU_ASSERT_EQUAL(json_i64(j, "id", &got), 0);
         CU_ASSERT_EQUAL(got, vals[i]);
         cJSON_Delete(j);
         free(s);

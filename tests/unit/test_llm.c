@@ -16,10 +16,12 @@
 #include "../fake_tg/fake_tg.h"
 #include "telegram/outq.h"
 #include "ai/llm.h"
+#include "base/json.h"
+#include "net/loop.h"
 #include "telegram/tg.h"
 
 static fakellm *g_f;
-static tg_client *g_tg;
+static loop *g_lp;
 
 typedef struct outcome {
     bool done;
@@ -67,7 +69,7 @@ static outcome run(llm_options o, const char *question)
     o.base = fakellm_base(g_f);
     if (!o.retry_base_ms)
         o.retry_base_ms = 50;
-    llm_client *c = llm_new(g_tg, &o, err, sizeof err);
+    llm_client *c = llm_new(g_lp, &o, err, sizeof err);
     CU_ASSERT_PTR_NOT_NULL_FATAL(c);
     llm_msg msgs[] = {{"system", "Answer from CHUNK-A only."},
                       {"user", "earlier question"},
@@ -77,7 +79,7 @@ static outcome run(llm_options o, const char *question)
     CU_ASSERT_PTR_NOT_NULL(k);
     long end = mono_ms() + 10000;
     while (k && !out.done && mono_ms() < end)
-        tg_poll(g_tg, 20);
+        loop_poll(g_lp, 20);
     CU_ASSERT(out.done);
     llm_free(c);
     fakellm_reset(g_f);
@@ -264,13 +266,13 @@ static void test_connect_refused(void)
     outcome out = {0};
     char err[256];
     lo.base = "http://127.0.0.1:1/v1";
-    llm_client *c = llm_new(g_tg, &lo, err, sizeof err);
+    llm_client *c = llm_new(g_lp, &lo, err, sizeof err);
     CU_ASSERT_PTR_NOT_NULL_FATAL(c);
     llm_msg m = {"user", "q"};
     CU_ASSERT_PTR_NOT_NULL(llm_chat(c, NULL, &m, 1, on_delta, on_done, &out));
     long end = mono_ms() + 5000;
     while (!out.done && mono_ms() < end)
-        tg_poll(g_tg, 20);
+        loop_poll(g_lp, 20);
     CU_ASSERT_EQUAL(out.st, LLM_ERR_NETWORK);
     CU_ASSERT_EQUAL(out.attempts, 2);
     llm_free(c);
@@ -283,25 +285,25 @@ static void test_cancel(void)
     outcome out = {0};
     char err[256];
     llm_options lo = {.base = fakellm_base(g_f)};
-    llm_client *c = llm_new(g_tg, &lo, err, sizeof err);
+    llm_client *c = llm_new(g_lp, &lo, err, sizeof err);
     llm_msg m = {"user", "q"};
     llm_call *k = llm_chat(c, NULL, &m, 1, on_delta, on_done, &out);
     llm_chat(c, NULL, &m, 1, on_delta, on_done, &out);
-    tg_poll(g_tg, 20);
+    loop_poll(g_lp, 20);
     llm_cancel(k);
     llm_free(c);
     long end = mono_ms() + 1500;
-    while (tg_in_flight(g_tg) && mono_ms() < end)
-        tg_poll(g_tg, 20);
+    while (loop_in_flight(g_lp) && mono_ms() < end)
+        loop_poll(g_lp, 20);
     CU_ASSERT_FALSE(out.done);
-    CU_ASSERT_EQUAL(tg_in_flight(g_tg), 0);
+    CU_ASSERT_EQUAL(loop_in_flight(g_lp), 0);
     fakellm_reset(g_f);
 }
 
 static cJSON *draft_params(int64_t chat, const char *text)
 {
     cJSON *p = cJSON_CreateObject();
-    tg_json_add_i64(p, "chat_id", chat);
+    json_add_i64(p, "chat_id", chat);
     cJSON_AddNumberToObject(p, "draft_id", 7);
     cJSON_AddStringToObject(p, "text", text);
     return p;
@@ -312,7 +314,7 @@ static size_t count_method(fake_tg *ft, const char *m, const char *text)
     size_t n = 0, k = 0;
     fake_tg_call *cs = fake_tg_calls_since(ft, 0, &n);
     for (size_t i = 0; i < n; i++) {
-        const char *t = tg_json_str(cs[i].params, "text");
+        const char *t = json_str(cs[i].params, "text");
         k += !strcmp(cs[i].method, m) && (!text || (t && !strcmp(t, text)));
     }
     fake_tg_calls_free(cs, n);
@@ -331,7 +333,7 @@ static void test_volatile_drafts(void)
     char base[128];
     fake_tg_base_url(ft, base, sizeof base);
     tg_options to = {.token = fake_tg_token(ft), .api_base = base};
-    tg_client *tg = tg_new(&to, err, sizeof err);
+    tg_client *tg = tg_new(g_lp, &to, err, sizeof err);
     outq *q = outq_new(tg, NULL);
     CU_ASSERT_PTR_NOT_NULL_FATAL(q);
     /* three drafts before the loop runs: one call, the newest */
@@ -342,14 +344,14 @@ static void test_volatile_drafts(void)
     long end = mono_ms() + 3000;
     while (outq_pending(q) && mono_ms() < end) {
         outq_pump(q);
-        tg_poll(tg, 10);
+        loop_poll(g_lp, 10);
     }
     CU_ASSERT_EQUAL(count_method(ft, "sendMessageDraft", NULL), 1);
     CU_ASSERT_EQUAL(count_method(ft, "sendMessageDraft", "abc"), 1);
     /* a draft waiting when the final is queued: dropped */
     outq_push_volatile(q, 43, "sendMessageDraft", draft_params(43, "x"));
     cJSON *fin = cJSON_CreateObject();
-    tg_json_add_i64(fin, "chat_id", 43);
+    json_add_i64(fin, "chat_id", 43);
     cJSON_AddStringToObject(fin, "text", "final");
     outq_push(q, 43, "sendMessage", fin);
     CU_ASSERT_EQUAL(outq_pending(q), 1);
@@ -359,17 +361,17 @@ static void test_volatile_drafts(void)
     end = mono_ms() + 3000;
     while (outq_pending(q) && mono_ms() < end) {
         outq_pump(q);
-        tg_poll(tg, 10);
+        loop_poll(g_lp, 10);
     }
     long t429 = mono_ms();
     cJSON *fin2 = cJSON_CreateObject();
-    tg_json_add_i64(fin2, "chat_id", 44);
+    json_add_i64(fin2, "chat_id", 44);
     cJSON_AddStringToObject(fin2, "text", "final 44");
     outq_push(q, 44, "sendMessage", fin2);
     end = mono_ms() + 5000;
     while (outq_pending(q) && mono_ms() < end) {
         outq_pump(q);
-        tg_poll(tg, 10);
+        loop_poll(g_lp, 10);
     }
     CU_ASSERT_EQUAL(outq_pending(q), 0);
     CU_ASSERT(mono_ms() - t429 >= 700); /* held by the draft's 429 */
@@ -387,9 +389,8 @@ int main(void)
 {
     char err[256];
     g_f = fakellm_start(0, err, sizeof err);
-    tg_options to = {.token = "1:test", .api_base = "http://127.0.0.1:1"};
-    g_tg = tg_new(&to, err, sizeof err);
-    if (!g_f || !g_tg) {
+    g_lp = loop_new(NULL, err, sizeof err);
+    if (!g_f || !g_lp) {
         fprintf(stderr, "setup: %s\n", err);
         return 1;
     }
@@ -410,7 +411,7 @@ int main(void)
     CU_basic_run_tests();
     unsigned fails = CU_get_number_of_failures();
     CU_cleanup_registry();
-    tg_free(g_tg);
+    loop_free(g_lp);
     fakellm_stop(g_f);
     return fails ? 1 : 0;
 }

@@ -17,6 +17,7 @@
 #include "../fake_tg/fake_tg.h"
 #include "dialogue/bot.h"
 #include "delivery/inbox.h"
+#include "base/json.h"
 #include "base/log.h"
 #include "telegram/outq.h"
 #include "storage/store.h"
@@ -24,6 +25,7 @@
 #include "support/tiny_machine.h"
 #include "base/text.h"
 #include "telegram/tg.h"
+#include "net/loop.h"
 #include "telegram/tgupdate.h"
 
 
@@ -48,19 +50,31 @@ static store *new_store(char *path, size_t len)
     return st;
 }
 
+/* Each test's client runs on a loop of its own (a fresh connection cache). */
+static loop *g_lp;
+
 static tg_client *client(void)
 {
     tg_options o = {.api_base = g_base, .token = fake_tg_token(g_ft)};
     char err[256];
-    tg_client *tg = tg_new(&o, err, sizeof err);
+    g_lp = loop_new(NULL, err, sizeof err);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(g_lp);
+    tg_client *tg = tg_new(g_lp, &o, err, sizeof err);
     CU_ASSERT_PTR_NOT_NULL_FATAL(tg);
     return tg;
+}
+
+static void client_free(tg_client *tg)
+{
+    tg_free(tg);
+    loop_free(g_lp);
+    g_lp = NULL;
 }
 
 static cJSON *msg(int64_t chat, const char *text)
 {
     cJSON *p = cJSON_CreateObject();
-    tg_json_add_i64(p, "chat_id", chat);
+    json_add_i64(p, "chat_id", chat);
     cJSON_AddStringToObject(p, "text", text);
     return p;
 }
@@ -71,7 +85,7 @@ static void drain(tg_client *tg, outq *q, long max_ms)
     while (outq_pending(q) > 0 && ms_now() < end) {
         outq_flush(q);
         long w = outq_pump(q);
-        tg_poll(tg, w < 0 || w > 50 ? 50 : (int)w);
+        loop_poll(g_lp, w < 0 || w > 50 ? 50 : (int)w);
     }
     outq_flush(q);
 }
@@ -123,11 +137,11 @@ static void test_durable_restore(void)
     for (size_t i = 0; i < n; i++) {
         char t[32];
         snprintf(t, sizeof t, "keep %zu", i);
-        CU_ASSERT_STRING_EQUAL(tg_json_str(c[i].params, "text"), t);
+        CU_ASSERT_STRING_EQUAL(json_str(c[i].params, "text"), t);
     }
     fake_tg_calls_free(c, n);
     outq_free(q);
-    tg_free(tg);
+    client_free(tg);
     store_close(st);
     char err[256];
     st = store_open(path, &tiny_machine, err, sizeof err); /* what a restart sees */
@@ -170,12 +184,12 @@ static void test_stage_commit_abort(void)
     fake_tg_call *c = fake_tg_calls_since(g_ft, since, &n);
     CU_ASSERT_EQUAL(n, 2);
     if (n == 2) {
-        CU_ASSERT_STRING_EQUAL(tg_json_str(c[0].params, "text"), "a");
-        CU_ASSERT_STRING_EQUAL(tg_json_str(c[1].params, "text"), "c");
+        CU_ASSERT_STRING_EQUAL(json_str(c[0].params, "text"), "a");
+        CU_ASSERT_STRING_EQUAL(json_str(c[1].params, "text"), "c");
     }
     fake_tg_calls_free(c, n);
     outq_free(q);
-    tg_free(tg);
+    client_free(tg);
     store_close(st);
 }
 
@@ -206,7 +220,7 @@ static void test_rate_limits(void)
     int k = 0;
     for (size_t i = 0; i < n; i++) {
         int64_t id = 0;
-        tg_json_i64(c[i].params, "chat_id", &id);
+        json_i64(c[i].params, "chat_id", &id);
         if (id == 601 && k < 8)
             t601[k++] = c[i].at;
     }
@@ -226,7 +240,7 @@ static void test_rate_limits(void)
     }
     fake_tg_calls_free(c, n);
     outq_free(q);
-    tg_free(tg);
+    client_free(tg);
 }
 
 /* 403: the user is marked inactive, the chat's queue and rows dropped. */
@@ -262,7 +276,7 @@ static void test_blocked_user(void)
     cJSON_Delete(j);
     free(js);
     outq_free(q);
-    tg_free(tg);
+    client_free(tg);
     store_close(st);
 }
 
@@ -283,7 +297,7 @@ static void test_global_429(void)
     long end = ms_now() + 3000;
     while (outq_get_stats(q).retried == 0 && ms_now() < end) {
         long w = outq_pump(q);
-        tg_poll(tg, w < 0 || w > 20 ? 20 : (int)w);
+        loop_poll(g_lp, w < 0 || w > 20 ? 20 : (int)w);
     }
     outq_push(q, 901, "sendMessage", msg(901, "after the pause"));
     drain(tg, q, 5000);
@@ -291,7 +305,7 @@ static void test_global_429(void)
     CU_ASSERT(ms_now() - t0 >= 950);
     CU_ASSERT_EQUAL(fake_tg_early_retries(g_ft), 0);
     outq_free(q);
-    tg_free(tg);
+    client_free(tg);
 }
 
 /* The inbox tables: exact-id de-duplication, also after handling and
@@ -334,7 +348,7 @@ static void test_long_text_split(void)
     CU_ASSERT(calls.n >= 3);
     size_t total = 0;
     for (int i = 0; i < calls.n; i++) {
-        const char *t = tg_json_str(params_of(&calls.v[i]), "text");
+        const char *t = json_str(params_of(&calls.v[i]), "text");
         CU_ASSERT_PTR_NOT_NULL_FATAL(t);
         CU_ASSERT(text_utf8_valid(t, strlen(t)));
         CU_ASSERT(text_utf16_len(t, strlen(t)) <= 4096);
@@ -376,7 +390,7 @@ static void test_inbox_poison(void)
     tg_client *tg = client();
     outq_options o = {.st = bot_store(b)};
     outq *q = outq_new(tg, &o);
-    inbox *ib = inbox_new(b, tg, q, NULL);
+    inbox *ib = inbox_new(b, g_lp, tg, q, NULL);
     const char *batch =
         "[" MSG(31, "\"text\":\"/echo\"") ","
         MSG(32, "\"voice\":{\"file_id\":\"v\",\"file_unique_id\":\"u\",\"duration\":1}") ","
@@ -394,7 +408,7 @@ static void test_inbox_poison(void)
         inbox_run(ib);
         outq_flush(q);
         long w = outq_pump(q);
-        tg_poll(tg, w < 0 || w > 20 ? 20 : (int)w);
+        loop_poll(g_lp, w < 0 || w > 20 ? 20 : (int)w);
     }
     CU_ASSERT_EQUAL(inbox_pending(ib), 0);
     inbox_stats is = inbox_get_stats(ib);
@@ -405,14 +419,14 @@ static void test_inbox_poison(void)
     fake_tg_call *c = fake_tg_calls_since(g_ft, since, &n);
     CU_ASSERT(n >= 2);
     if (n >= 1)
-        CU_ASSERT_PTR_NOT_NULL(strstr(tg_json_str(c[n - 1].params, "text"), "still here"));
+        CU_ASSERT_PTR_NOT_NULL(strstr(json_str(c[n - 1].params, "text"), "still here"));
     fake_tg_calls_free(c, n);
     /* a redelivery after handling or dead-lettering is still a duplicate */
     CU_ASSERT_EQUAL(store_inbox_put(bot_store(b), 32, 1101, "{}"), 0);
     CU_ASSERT_EQUAL(store_inbox_put(bot_store(b), 34, 1101, "{}"), 0);
     inbox_free(ib);
     outq_free(q);
-    tg_free(tg);
+    client_free(tg);
     bot_free(b);
 }
 

@@ -20,9 +20,11 @@
 #include <cjson/cJSON.h>
 #include <microhttpd.h>
 
+#include "base/json.h"
 #include "base/log.h"
 #include "telegram/outq.h"
 #include "telegram/tg.h"
+#include "net/loop.h"
 
 #define TOKEN "123456789:AAH-TestSecretToken_xyz"
 #define BIG (2u << 20) /* 2 MiB: over the 1 MiB cap, under the 8 MiB one */
@@ -122,7 +124,7 @@ static enum MHD_Result send_message(struct MHD_Connection *c, const char *body)
 {
     cJSON *p = cJSON_Parse(body);
     const cJSON *chat = cJSON_GetObjectItemCaseSensitive(p, "chat_id");
-    const char *text = tg_json_str(p, "text");
+    const char *text = json_str(p, "text");
     if (!cJSON_IsNumber(chat) || !text) {
         cJSON_Delete(p);
         return json(c, 400, "{\"ok\":false,\"error_code\":400,\"description\":\"Bad Request: "
@@ -303,15 +305,31 @@ static long ms_now(void)
     return (long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+/* Each test's client runs on a loop of its own (a fresh connection cache). */
+static loop *g_lp;
+
+static loop *new_loop(void)
+{
+    g_lp = loop_new(NULL, NULL, 0);
+    return g_lp;
+}
+
 static tg_client *client(const char *base, long timeout_ms)
 {
     tg_options o = {.api_base = base, .token = TOKEN, .timeout_ms = timeout_ms,
                     .connect_timeout_ms = 2000, .poll_margin_ms = 2000};
     char err[128];
-    tg_client *tg = tg_new(&o, err, sizeof err);
+    tg_client *tg = tg_new(new_loop(), &o, err, sizeof err);
     if (!tg)
         fprintf(stderr, "tg_new: %s\n", err);
     return tg;
+}
+
+static void client_free(tg_client *tg)
+{
+    tg_free(tg);
+    loop_free(g_lp);
+    g_lp = NULL;
 }
 
 static outcome run(tg_client *tg, const char *method, cJSON *params)
@@ -321,7 +339,7 @@ static outcome run(tg_client *tg, const char *method, cJSON *params)
     CU_ASSERT_EQUAL(e, TG_OK);
     long end = ms_now() + 10000;
     while (e == TG_OK && o.calls == 0 && ms_now() < end)
-        tg_poll(tg, 200);
+        loop_poll(g_lp, 200);
     CU_ASSERT_EQUAL(o.calls, e == TG_OK ? 1 : 0);
     return o;
 }
@@ -337,13 +355,13 @@ static void test_ok_roundtrip(void)
     CU_ASSERT_EQUAL(o.http_status, 200);
     cJSON *res = cJSON_Parse(o.result ? o.result : "null");
     int64_t id = 0;
-    CU_ASSERT(tg_json_i64(res, "id", &id) == 0 && id == 5000000001LL);
+    CU_ASSERT(json_i64(res, "id", &id) == 0 && id == 5000000001LL);
     cJSON_Delete(res);
     free(o.result);
 
     /* the body arrives as JSON, 64-bit ids and UTF-8 intact */
     cJSON *p = cJSON_CreateObject();
-    tg_json_add_i64(p, "chat_id", -1001234567890123LL);
+    json_add_i64(p, "chat_id", -1001234567890123LL);
     cJSON_AddStringToObject(p, "text", "Привет 😀");
     o = run(tg, "echo", p);
     CU_ASSERT_EQUAL(o.err, TG_OK);
@@ -352,7 +370,7 @@ static void test_ok_roundtrip(void)
                            "{\"chat_id\":-1001234567890123,\"text\":\"Привет 😀\"}");
     free(o.result);
     CU_ASSERT_EQUAL(tg_in_flight(tg), 0);
-    tg_free(tg);
+    client_free(tg);
 }
 
 static void test_connection_reuse(void)
@@ -370,7 +388,7 @@ static void test_connection_reuse(void)
     int used = g_connections - before;
     pthread_mutex_unlock(&g_mu);
     CU_ASSERT_EQUAL(used, 1); /* one kept-alive connection for all five */
-    tg_free(tg);
+    client_free(tg);
 }
 
 static void test_api_errors(void)
@@ -395,15 +413,15 @@ static void test_api_errors(void)
     o = run(tg, "noSuchMethod", NULL);
     CU_ASSERT_EQUAL(o.err, TG_ERR_API);
     CU_ASSERT_EQUAL(o.error_code, 404);
-    tg_free(tg);
+    client_free(tg);
 
     /* a wrong token: 401 */
     tg_options opt = {.api_base = g_base, .token = "1:wrong"};
-    tg = tg_new(&opt, NULL, 0);
+    tg = tg_new(new_loop(), &opt, NULL, 0);
     o = run(tg, "getMe", NULL);
     CU_ASSERT_EQUAL(o.err, TG_ERR_API);
     CU_ASSERT_EQUAL(o.error_code, 401);
-    tg_free(tg);
+    client_free(tg);
 }
 
 static void test_body_caps(void)
@@ -423,7 +441,7 @@ static void test_body_caps(void)
     CU_ASSERT_EQUAL(o.err, TG_OK);
     CU_ASSERT(o.result && strlen(o.result) > (1u << 20));
     free(o.result);
-    tg_free(tg);
+    client_free(tg);
 }
 
 static void test_network_errors(void)
@@ -443,7 +461,7 @@ static void test_network_errors(void)
     CU_ASSERT_EQUAL(o.err, TG_ERR_NETWORK);
     CU_ASSERT_EQUAL(o.http_status, 0);
     CU_ASSERT(o.desc[0] != '\0');
-    tg_free(tg);
+    client_free(tg);
 
     /* the total timeout ends a stalled call */
     tg = client(g_base, 400);
@@ -451,7 +469,7 @@ static void test_network_errors(void)
     o = run(tg, "slow", NULL);
     CU_ASSERT_EQUAL(o.err, TG_ERR_NETWORK);
     CU_ASSERT(ms_now() - t0 < 1400);
-    tg_free(tg);
+    client_free(tg);
 }
 
 static void test_refusals_and_cancel(void)
@@ -463,7 +481,7 @@ static void test_refusals_and_cancel(void)
     CU_ASSERT_EQUAL(o.calls, 0);
 
     CU_ASSERT_EQUAL(tg_call(tg, "slow", NULL, on_done, &o), TG_OK);
-    tg_poll(tg, 50);
+    loop_poll(g_lp, 50);
     CU_ASSERT_EQUAL(tg_in_flight(tg), 1);
     tg_cancel_all(tg);
     CU_ASSERT_EQUAL(o.calls, 1);
@@ -471,25 +489,28 @@ static void test_refusals_and_cancel(void)
     CU_ASSERT_EQUAL(tg_in_flight(tg), 0);
 
     /* wakeup makes a waiting poll return at once */
-    tg_wakeup(tg);
+    loop_wakeup(g_lp);
     long t0 = ms_now();
-    tg_poll(tg, 3000);
+    loop_poll(g_lp, 3000);
     CU_ASSERT(ms_now() - t0 < 1000);
 
     /* freeing with a call in flight runs its callback, cancelled */
     outcome o2 = {0};
     CU_ASSERT_EQUAL(tg_call(tg, "slow", NULL, on_done, &o2), TG_OK);
-    tg_free(tg);
+    client_free(tg);
     CU_ASSERT_EQUAL(o2.calls, 1);
     CU_ASSERT_EQUAL(o2.err, TG_ERR_CANCELLED);
 
     char err[128] = "";
+    loop *lp = loop_new(NULL, err, sizeof err);
     tg_options none = {.api_base = g_base, .token = ""};
     unsetenv("TELEGRAM_BOT_TOKEN");
-    CU_ASSERT_PTR_NULL(tg_new(&none, err, sizeof err));
+    CU_ASSERT_PTR_NULL(tg_new(lp, &none, err, sizeof err));
     CU_ASSERT_PTR_NOT_NULL(strstr(err, "TELEGRAM_BOT_TOKEN"));
     tg_options bad = {.api_base = g_base, .token = "12/../x"};
-    CU_ASSERT_PTR_NULL(tg_new(&bad, err, sizeof err));
+    CU_ASSERT_PTR_NULL(tg_new(lp, &bad, err, sizeof err));
+    CU_ASSERT_PTR_NULL(tg_new(NULL, &bad, err, sizeof err));
+    loop_free(lp);
 }
 
 static void test_env_config(void)
@@ -497,12 +518,12 @@ static void test_env_config(void)
     setenv("TELEGRAM_API_BASE", g_base, 1);
     setenv("TELEGRAM_BOT_TOKEN", TOKEN, 1);
     char err[128];
-    tg_client *tg = tg_new(NULL, err, sizeof err);
+    tg_client *tg = tg_new(new_loop(), NULL, err, sizeof err);
     CU_ASSERT_PTR_NOT_NULL_FATAL(tg);
     outcome o = run(tg, "getMe", NULL);
     CU_ASSERT_EQUAL(o.err, TG_OK);
     free(o.result);
-    tg_free(tg);
+    client_free(tg);
     unsetenv("TELEGRAM_API_BASE");
     unsetenv("TELEGRAM_BOT_TOKEN");
 }
@@ -525,10 +546,10 @@ static void test_token_never_logged(void)
     o = run(tg, "fail500", NULL);
     o = run(tg, "slow", NULL);
     o = run(tg, "huge", NULL);
-    tg_free(tg);
+    client_free(tg);
     tg = client("http://127.0.0.1:1", 400);
     o = run(tg, "getMe", NULL);
-    tg_free(tg);
+    client_free(tg);
     log_msg(LOG_INFO, "test", "a careless line: %s/bot%s/getMe", g_base, TOKEN);
 
     fflush(stderr);
@@ -561,7 +582,7 @@ static int log_index(const char *entry)
 static void push_send(outq *q, int64_t chat, const char *text)
 {
     cJSON *p = cJSON_CreateObject();
-    tg_json_add_i64(p, "chat_id", chat);
+    json_add_i64(p, "chat_id", chat);
     cJSON_AddStringToObject(p, "text", text);
     CU_ASSERT_EQUAL(outq_push(q, chat, "sendMessage", p), 0);
 }
@@ -571,7 +592,7 @@ static void drain(tg_client *tg, outq *q, long max_ms)
     long end = ms_now() + max_ms;
     while (outq_pending(q) > 0 && ms_now() < end) {
         long w = outq_pump(q);
-        tg_poll(tg, w < 0 || w > 100 ? 100 : (int)w);
+        loop_poll(g_lp, w < 0 || w > 100 ? 100 : (int)w);
     }
 }
 
@@ -621,7 +642,7 @@ static void test_outq_order_and_retries(void)
     CU_ASSERT_EQUAL(s.dropped, 1);
     CU_ASSERT_EQUAL(s.retried, 4);
     outq_free(q);
-    tg_free(tg);
+    client_free(tg);
 }
 
 static void test_outq_concurrency_bound(void)
@@ -656,7 +677,7 @@ static void test_outq_concurrency_bound(void)
     g_send_delay_ms = 0;
     pthread_mutex_unlock(&g_mu);
     outq_free(q);
-    tg_free(tg);
+    client_free(tg);
 }
 
 static void test_outq_free_with_calls_in_flight(void)
@@ -668,7 +689,7 @@ static void test_outq_free_with_calls_in_flight(void)
     outq_pump(q);
     CU_ASSERT_EQUAL(outq_in_flight(q), 1);
     outq_free(q);   /* x2 dropped; x1 stays with tg */
-    tg_free(tg);    /* cancels x1: its callback frees it (ASan checks) */
+    client_free(tg);    /* cancels x1: its callback frees it (ASan checks) */
 }
 
 int main(void)

@@ -13,7 +13,7 @@
 
 #include "dialogue/machine.h"
 #include "base/text.h"
-#include "telegram/tg.h"
+#include "base/json.h"
 #include "support/call_params.h"
 #include "support/slurp.h"
 #include "telegram/tgupdate.h"
@@ -97,7 +97,7 @@ static bool owned_or_empty(const char *str, const tgu_strings *s)
  * language_code}. */
 static void check_case(const char *name, const char *json, size_t n, const cJSON *exp)
 {
-    const char *status = tg_json_str(exp, "status");
+    const char *status = json_str(exp, "status");
     int64_t uid = -777;
     bm_input in;
     char err[256];
@@ -123,7 +123,7 @@ static void check_case(const char *name, const char *json, size_t n, const cJSON
     }
 
     if (st == TGU_ERROR) {
-        const char *has = tg_json_str(exp, "error_has");
+        const char *has = json_str(exp, "error_has");
         snprintf(msg, sizeof msg, "error \"%s\" should mention \"%s\"", err, has);
         CHECK_CASE(err[0] && has && strstr(err, has), name, msg);
         CU_ASSERT_PTR_NOT_NULL(in.text); /* never NULL, even on error */
@@ -170,7 +170,7 @@ static void test_parse_cases(void)
     cJSON_ArrayForEach(c, cases) {
         char *u = cJSON_PrintUnformatted(cJSON_GetObjectItemCaseSensitive(c, "update"));
         CU_ASSERT_PTR_NOT_NULL_FATAL(u);
-        check_case(tg_json_str(c, "name"), u, strlen(u),
+        check_case(json_str(c, "name"), u, strlen(u),
                    cJSON_GetObjectItemCaseSensitive(c, "expect"));
         cJSON_free(u);
     }
@@ -357,9 +357,9 @@ static void test_render_reply_keyboard(void)
     CU_ASSERT_EQUAL(calls.v[0].chat_id, 5000000001LL);
     const cJSON *p = params_of(&calls.v[0]);
     int64_t chat = 0;
-    CU_ASSERT_EQUAL(tg_json_i64(p, "chat_id", &chat), 0);
+    CU_ASSERT_EQUAL(json_i64(p, "chat_id", &chat), 0);
     CU_ASSERT_EQUAL(chat, 5000000001LL);
-    CU_ASSERT_STRING_EQUAL(tg_json_str(p, "text"), "Menu");
+    CU_ASSERT_STRING_EQUAL(json_str(p, "text"), "Menu");
     const cJSON *mk = get(p, "reply_markup");
     CU_ASSERT_FATAL(cJSON_IsObject(mk));
     CU_ASSERT(cJSON_IsTrue(get(mk, "resize_keyboard")));
@@ -369,9 +369,9 @@ static void test_render_reply_keyboard(void)
     CU_ASSERT_EQUAL(cJSON_GetArraySize(kb), 2);
     CU_ASSERT_EQUAL(cJSON_GetArraySize(at(kb, 0)), 2);
     CU_ASSERT_EQUAL(cJSON_GetArraySize(at(kb, 1)), 1);
-    CU_ASSERT_STRING_EQUAL(tg_json_str(at(at(kb, 0), 1), "text"), "Terms");
+    CU_ASSERT_STRING_EQUAL(json_str(at(at(kb, 0), 1), "text"), "Terms");
     CU_ASSERT_PTR_NULL(get(at(at(kb, 0), 0), "request_contact"));
-    CU_ASSERT_STRING_EQUAL(tg_json_str(at(at(kb, 1), 0), "text"), "Share phone");
+    CU_ASSERT_STRING_EQUAL(json_str(at(at(kb, 1), 0), "text"), "Share phone");
     CU_ASSERT(cJSON_IsTrue(get(at(at(kb, 1), 0), "request_contact")));
 
     /* the wire form keeps the 64-bit id exact */
@@ -401,10 +401,10 @@ static void test_render_inline_keyboard(void)
     CU_ASSERT_PTR_NULL(get(mk, "keyboard"));
     CU_ASSERT_PTR_NULL(get(mk, "resize_keyboard"));
     const cJSON *b0 = at(at(kb, 0), 0), *b1 = at(at(kb, 1), 0);
-    CU_ASSERT_STRING_EQUAL(tg_json_str(b0, "text"), "More");
-    CU_ASSERT_STRING_EQUAL(tg_json_str(b0, "callback_data"), "more:1");
+    CU_ASSERT_STRING_EQUAL(json_str(b0, "text"), "More");
+    CU_ASSERT_STRING_EQUAL(json_str(b0, "callback_data"), "more:1");
     CU_ASSERT_PTR_NULL(get(b0, "url"));
-    CU_ASSERT_STRING_EQUAL(tg_json_str(b1, "url"), "https://example.com");
+    CU_ASSERT_STRING_EQUAL(json_str(b1, "url"), "https://example.com");
     CU_ASSERT_PTR_NULL(get(b1, "callback_data"));
     char *s = cJSON_PrintUnformatted(params_of(&calls.v[0]));
     CU_ASSERT_PTR_NOT_NULL(strstr(s, "\"chat_id\":-1001234567890123"));
@@ -448,9 +448,9 @@ static void test_render_edit_answer_skip(void)
     CU_ASSERT_STRING_EQUAL(calls.v[0].method, "editMessageText");
     const cJSON *p = params_of(&calls.v[0]);
     int64_t v = 0;
-    CU_ASSERT(tg_json_i64(p, "message_id", &v) == 0 && v == 3000000000LL);
-    CU_ASSERT(tg_json_i64(p, "chat_id", &v) == 0 && v == 77);
-    CU_ASSERT_STRING_EQUAL(tg_json_str(p, "text"), "Edited");
+    CU_ASSERT(json_i64(p, "message_id", &v) == 0 && v == 3000000000LL);
+    CU_ASSERT(json_i64(p, "chat_id", &v) == 0 && v == 77);
+    CU_ASSERT_STRING_EQUAL(json_str(p, "text"), "Edited");
     CU_ASSERT(cJSON_IsArray(get(get(p, "reply_markup"), "inline_keyboard")));
 
     /* a reply keyboard cannot be edited in: it is left out */
@@ -466,7 +466,7 @@ static void test_render_edit_answer_skip(void)
     CU_ASSERT_EQUAL_FATAL(tgu_render(&ans, &calls, NULL, 0), 0);
     CU_ASSERT_EQUAL_FATAL(calls.n, 1);
     CU_ASSERT_STRING_EQUAL(calls.v[0].method, "answerCallbackQuery");
-    CU_ASSERT_STRING_EQUAL(tg_json_str(params_of(&calls.v[0]), "callback_query_id"), "cb-123");
+    CU_ASSERT_STRING_EQUAL(json_str(params_of(&calls.v[0]), "callback_query_id"), "cb-123");
     CU_ASSERT_EQUAL(calls.v[0].chat_id, 77);
 
     bm_effect act = {.kind = BM_FX_ACTION, .chat_id = 77, .text = "hi", .action = BM_ACT_LLM};
@@ -535,7 +535,7 @@ static void test_render_split(void)
     size_t total = 0;
     for (int i = 0; i < calls.n; i++) {
         CU_ASSERT_STRING_EQUAL(calls.v[i].method, "sendMessage");
-        const char *t = tg_json_str(params_of(&calls.v[i]), "text");
+        const char *t = json_str(params_of(&calls.v[i]), "text");
         CU_ASSERT_PTR_NOT_NULL_FATAL(t);
         size_t u = text_utf16_len(t, strlen(t));
         CU_ASSERT(u >= 1 && u <= TGU_TEXT_MAX);
@@ -545,7 +545,7 @@ static void test_render_split(void)
     }
     /* only the separators at the cuts are dropped */
     CU_ASSERT(total >= units - (size_t)calls.n && total <= units);
-    const char *last = tg_json_str(params_of(&calls.v[calls.n - 1]), "text");
+    const char *last = json_str(params_of(&calls.v[calls.n - 1]), "text");
     CU_ASSERT(strlen(last) >= 7 && strcmp(last + strlen(last) - 7, "THE END") == 0);
 
     /* an over-long edit: the first part edits, the rest is sent */
@@ -582,7 +582,7 @@ static const cJSON *find_command(const cJSON *arr, const char *name)
 {
     const cJSON *c;
     cJSON_ArrayForEach(c, arr) {
-        const char *n = tg_json_str(c, "command");
+        const char *n = json_str(c, "command");
         if (n && !strcmp(n, name))
             return c;
     }
@@ -604,7 +604,7 @@ static void test_commands(void)
         CU_ASSERT_STRING_EQUAL(calls.v[i].method, "setMyCommands");
         CU_ASSERT_EQUAL(calls.v[i].chat_id, 0);
         const cJSON *p = params_of(&calls.v[i]);
-        const char *lc = tg_json_str(p, "language_code");
+        const char *lc = json_str(p, "language_code");
         if (want_lang[i]) {
             CU_ASSERT(lc && !strcmp(lc, want_lang[i]));
         } else {
@@ -616,7 +616,7 @@ static void test_commands(void)
         CU_ASSERT_PTR_NULL(find_command(arr, "debug")); /* hidden */
         const cJSON *st = find_command(arr, "start");
         CU_ASSERT_PTR_NOT_NULL_FATAL(st);
-        CU_ASSERT_STRING_EQUAL(tg_json_str(st, "description"), want_start[i]);
+        CU_ASSERT_STRING_EQUAL(json_str(st, "description"), want_start[i]);
         CU_ASSERT_PTR_NOT_NULL(find_command(arr, "help"));
     }
     tgu_calls_free(&calls);
@@ -631,7 +631,7 @@ static void test_commands(void)
         CU_ASSERT_STRING_EQUAL(calls.v[i].method, "deleteMyCommands");
         CU_ASSERT_PTR_NULL(get(params_of(&calls.v[i]), "commands"));
     }
-    CU_ASSERT_STRING_EQUAL(tg_json_str(params_of(&calls.v[1]), "language_code"), "ru");
+    CU_ASSERT_STRING_EQUAL(json_str(params_of(&calls.v[1]), "language_code"), "ru");
     tgu_calls_free(&calls);
 }
 
@@ -642,24 +642,24 @@ static void test_json_i64(void)
     cJSON *o = cJSON_Parse("{\"a\":9007199254740991,\"b\":-1001234567890123,"
                            "\"c\":1.5,\"d\":\"7\",\"e\":1e300,\"f\":2147483648}");
     int64_t v = 0;
-    CU_ASSERT(tg_json_i64(o, "a", &v) == 0 && v == 9007199254740991LL);
-    CU_ASSERT(tg_json_i64(o, "b", &v) == 0 && v == -1001234567890123LL);
-    CU_ASSERT(tg_json_i64(o, "f", &v) == 0 && v == 2147483648LL);
+    CU_ASSERT(json_i64(o, "a", &v) == 0 && v == 9007199254740991LL);
+    CU_ASSERT(json_i64(o, "b", &v) == 0 && v == -1001234567890123LL);
+    CU_ASSERT(json_i64(o, "f", &v) == 0 && v == 2147483648LL);
     v = 5;
-    CU_ASSERT_EQUAL(tg_json_i64(o, "c", &v), -1);
-    CU_ASSERT_EQUAL(tg_json_i64(o, "d", &v), -1);
-    CU_ASSERT_EQUAL(tg_json_i64(o, "e", &v), -1);
-    CU_ASSERT_EQUAL(tg_json_i64(o, "missing", &v), -1);
+    CU_ASSERT_EQUAL(json_i64(o, "c", &v), -1);
+    CU_ASSERT_EQUAL(json_i64(o, "d", &v), -1);
+    CU_ASSERT_EQUAL(json_i64(o, "e", &v), -1);
+    CU_ASSERT_EQUAL(json_i64(o, "missing", &v), -1);
     CU_ASSERT_EQUAL(v, 5);
     cJSON_Delete(o);
 
     cJSON *w = cJSON_CreateObject();
-    tg_json_add_i64(w, "id", 5000000001234LL);
-    tg_json_add_i64(w, "neg", -1001234567890123LL);
+    json_add_i64(w, "id", 5000000001234LL);
+    json_add_i64(w, "neg", -1001234567890123LL);
     char *s = cJSON_PrintUnformatted(w);
     CU_ASSERT_STRING_EQUAL(s, "{\"id\":5000000001234,\"neg\":-1001234567890123}");
     cJSON *back = cJSON_Parse(s);
-    CU_ASSERT(tg_json_i64(back, "neg", &v) == 0 && v == -1001234567890123LL);
+    CU_ASSERT(json_i64(back, "neg", &v) == 0 && v == -1001234567890123LL);
     cJSON_Delete(back);
     free(s);
     cJSON_Delete(w);
