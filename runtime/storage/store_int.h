@@ -1,9 +1,9 @@
 /*
  * store_int.h — the inside of the storage files: the body of struct store,
  * the statement helpers they share, and the SQLite-only functions of
- * store_sqlite.c. Included by the files of runtime/storage/ only (and by the tests'
- * support code, to inspect a store's database); nothing above storage/
- * sees SQLite.
+ * store_sqlite.c. Included by the files of runtime/storage/ only (and by
+ * the tests' support code, to inspect a store's database); nothing above
+ * storage/ sees SQLite.
  *
  * Helpers named store__ are internal to storage/ (libuv's uv__ tier).
  * Functions returning int give 0 (or a count) on success and -1 on a
