@@ -178,7 +178,7 @@ int store__run(store *st, sqlite3_stmt *s, const char *what)
     return sqlite3_changes(st->db);
 }
 
-void store__bind_text_or_null(sqlite3_stmt *s, int i, const char *v)
+static void bind_text_or_null(sqlite3_stmt *s, int i, const char *v)
 {
     if (v)
         sqlite3_bind_text(s, i, v, -1, SQLITE_TRANSIENT);
@@ -186,7 +186,7 @@ void store__bind_text_or_null(sqlite3_stmt *s, int i, const char *v)
         sqlite3_bind_null(s, i);
 }
 
-char *store__col_dup(sqlite3_stmt *s, int i)
+static char *col_dup(sqlite3_stmt *s, int i)
 {
     const unsigned char *t = sqlite3_column_text(s, i);
     return t ? strdup((const char *)t) : NULL;
@@ -361,7 +361,7 @@ char *store_get_meta(store *st, const char *key, int *found)
     char *v = NULL;
     int f = 0;
     if (rc == SQLITE_ROW) {
-        v = store__col_dup(s, 0);
+        v = col_dup(s, 0);
         f = v ? 1 : -1;
     } else if (rc != SQLITE_DONE) {
         store__fail(st, "get meta");
@@ -441,7 +441,7 @@ int store_load_session(store *st, int64_t user_id, bm_session *out)
         int v = bm_var_by_name(m, (const char *)sqlite3_column_text(s, 0));
         if (v < 0)
             continue;
-        char *val = store__col_dup(s, 1);
+        char *val = col_dup(s, 1);
         if (!val) {
             rc = SQLITE_NOMEM;
             break;
@@ -477,11 +477,11 @@ int store_save_session(store *st, const bm_session *ss, const bm_user *u)
     sqlite3_bind_int64(s, 1, ss->user_id);
     sqlite3_bind_int64(s, 2, ss->chat_id);
     sqlite3_bind_text(s, 3, m->langs[lang], -1, SQLITE_STATIC);
-    store__bind_text_or_null(s, 4, u ? u->first_name : NULL);
-    store__bind_text_or_null(s, 5, u ? u->username : NULL);
+    bind_text_or_null(s, 4, u ? u->first_name : NULL);
+    bind_text_or_null(s, 5, u ? u->username : NULL);
     sqlite3_bind_text(s, 6, m->states[ss->state].name, -1, SQLITE_STATIC);
-    store__bind_text_or_null(s, 7, form);
-    store__bind_text_or_null(s, 8, field);
+    bind_text_or_null(s, 7, form);
+    bind_text_or_null(s, 8, field);
     store__now(st);
     sqlite3_bind_text(s, 9, st->now_iso, -1, SQLITE_STATIC);
     if (exec_done(st, s, "save user"))
@@ -561,9 +561,9 @@ int store_list_stale(store *st, store_user **out, int *n)
         u->user_id = sqlite3_column_int64(s, 0);
         u->chat_id = sqlite3_column_int64(s, 1);
         u->state = strdup(state ? state : "");
-        u->lang = store__col_dup(s, 3);
-        u->first_name = store__col_dup(s, 4);
-        u->username = store__col_dup(s, 5);
+        u->lang = col_dup(s, 3);
+        u->first_name = col_dup(s, 4);
+        u->username = col_dup(s, 5);
         if (!u->state) {
             rc = SQLITE_NOMEM;
             break;
@@ -872,7 +872,7 @@ int store_outbox_update(store *st, int64_t id, int64_t chat_id, const char *para
     sqlite3_stmt *s = stmt(st, Q_OUTBOX_UPDATE);
     sqlite3_bind_int64(s, 1, id);
     sqlite3_bind_int64(s, 2, chat_id);
-    store__bind_text_or_null(s, 3, params);
+    bind_text_or_null(s, 3, params);
     sqlite3_bind_int(s, 4, attempts);
     sqlite3_bind_int64(s, 5, not_before);
     return exec_done(st, s, "outbox update");

@@ -76,10 +76,6 @@ sqlite3_stmt *store__reset(sqlite3_stmt *s);
 /* Steps s, which returns no row, and resets it. The rows it changed, or
  * -1 (logged as what). */
 int store__run(store *st, sqlite3_stmt *s, const char *what);
-/* Binds v as text (copied), or NULL when v is NULL. */
-void store__bind_text_or_null(sqlite3_stmt *s, int i, const char *v);
-/* Column i as a malloc'd string, NULL when SQL NULL (or out of memory). */
-char *store__col_dup(sqlite3_stmt *s, int i);
 
 /* A statement of a storage file and the handle it is prepared into. */
 typedef struct store__sql {

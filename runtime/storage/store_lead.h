@@ -19,9 +19,10 @@
 
 typedef struct store_lead store_lead;
 
-/* Creates the tables when missing (an older lead_topics without chat_id
- * gets it, its topics becoming group's) and prepares the statements on
- * st's database (st must outlive the handle). NULL with the reason in err. */
+/* Creates the tables when missing (the topics of an older lead_topics,
+ * without chat_id, become those of `group`) and prepares the statements
+ * on st's database (st must outlive the handle). NULL with the reason in
+ * err. */
 store_lead *store_lead_open(store *st, int64_t group, char *err, size_t errlen);
 void store_lead_free(store_lead *t);
 
