@@ -9,9 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <sqlite3.h>
-
 #include "base/text.h"
+#include "storage/fts.h"
 
 typedef struct kb_chunk {
     char *text;
@@ -20,8 +19,7 @@ typedef struct kb_chunk {
 } kb_chunk;
 
 struct kb {
-    sqlite3 *db;
-    sqlite3_stmt *search, *term;
+    fts *index;
     kb_chunk *chunks;
     int n_chunks;
     char **names, **langs; /* copies of the documents' name and lang */
@@ -295,9 +293,7 @@ void kb_free(kb *k)
 {
     if (!k)
         return;
-    sqlite3_finalize(k->search);
-    sqlite3_finalize(k->term);
-    sqlite3_close(k->db);
+    fts_free(k->index);
     for (int i = 0; i < k->n_chunks; i++)
         free(k->chunks[i].text);
     free(k->chunks);
@@ -317,7 +313,7 @@ const char *kb_chunk_text(const kb *k, int i)
     return i >= 0 && i < k->n_chunks ? k->chunks[i].text : NULL;
 }
 
-static int add_chunk(kb *k, sqlite3_stmt *ins, char *text, int doc, int *cap)
+static int add_chunk(kb *k, char *text, int doc, int *cap)
 {
     if (k->n_chunks == *cap) {
         int nc = *cap ? *cap * 2 : 64;
@@ -335,21 +331,12 @@ static int add_chunk(kb *k, sqlite3_stmt *ins, char *text, int doc, int *cap)
     c->lang = k->langs[doc];
     const char *nl = strchr(text, '\n');
     size_t tn = nl ? (size_t)(nl - text) : 0;
-    sqlite3_reset(ins);
-    sqlite3_bind_int(ins, 1, k->n_chunks);
-    sqlite3_bind_text(ins, 2, text, (int)tn, SQLITE_STATIC);
-    sqlite3_bind_text(ins, 3, nl ? nl + 1 : text, -1, SQLITE_STATIC);
-    if (c->lang)
-        sqlite3_bind_text(ins, 4, c->lang, -1, SQLITE_STATIC);
-    else
-        sqlite3_bind_null(ins, 4);
-    return sqlite3_step(ins) == SQLITE_DONE ? 0 : -1;
+    return fts_add(k->index, k->n_chunks, text, tn, nl ? nl + 1 : text, c->lang);
 }
 
 kb *kb_open(const kb_doc *docs, int n, char *err, size_t errlen)
 {
     kb *k = calloc(1, sizeof *k);
-    sqlite3_stmt *ins = NULL;
     int cap = 0;
     if (!k)
         goto oom;
@@ -357,30 +344,15 @@ kb *kb_open(const kb_doc *docs, int n, char *err, size_t errlen)
     k->langs = calloc((size_t)n + 1, sizeof *k->langs);
     if (!k->names || !k->langs)
         goto oom;
-    if (sqlite3_open_v2(":memory:", &k->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL)) {
-        snprintf(err, errlen, "knowledge index: %s", k->db ? sqlite3_errmsg(k->db) : "no memory");
+    char why[256];
+    k->index = fts_open(why, sizeof why);
+    if (!k->index) {
+        snprintf(err, errlen, "knowledge index: %s", why);
         kb_free(k);
         return NULL;
     }
-    if (sqlite3_exec(k->db,
-                     "CREATE VIRTUAL TABLE chunk USING fts5(title, body, lang UNINDEXED,"
-                     " tokenize = 'unicode61 remove_diacritics 2')",
-                     NULL, NULL, NULL) ||
-        sqlite3_prepare_v2(k->db, "INSERT INTO chunk(rowid, title, body, lang) VALUES (?,?,?,?)",
-                           -1, &ins, NULL) ||
-        sqlite3_prepare_v2(k->db,
-                           "SELECT rowid, bm25(chunk, 3.0, 1.0) FROM chunk WHERE chunk MATCH ?1"
-                           " AND (?2 IS NULL OR lang IS NULL OR lang = ?2)"
-                           " ORDER BY bm25(chunk, 3.0, 1.0) LIMIT ?3",
-                           -1, &k->search, NULL) ||
-        sqlite3_prepare_v2(k->db, "SELECT rowid FROM chunk WHERE chunk MATCH ?", -1, &k->term,
-                           NULL)) {
-        snprintf(err, errlen, "knowledge index: %s (is FTS5 compiled in?)", sqlite3_errmsg(k->db));
-        sqlite3_finalize(ins);
-        kb_free(k);
-        return NULL;
-    }
-    sqlite3_exec(k->db, "BEGIN", NULL, NULL, NULL);
+    if (fts_begin(k->index))
+        goto index_failed;
     for (int d = 0; d < n; d++) {
         k->n_docs++;
         k->names[d] = strdup(docs[d].name ? docs[d].name : "");
@@ -394,25 +366,21 @@ kb *kb_open(const kb_doc *docs, int n, char *err, size_t errlen)
         for (int i = 0; i < nv; i++) {
             char *t = v[i];
             v[i] = NULL;
-            if (add_chunk(k, ins, t, d, &cap)) {
+            if (add_chunk(k, t, d, &cap)) {
                 text_parts_free(v, nv);
-                snprintf(err, errlen, "knowledge index: %s", sqlite3_errmsg(k->db));
-                sqlite3_finalize(ins);
-                kb_free(k);
-                return NULL;
+                goto index_failed;
             }
         }
         text_parts_free(v, nv);
     }
-    sqlite3_finalize(ins);
-    if (sqlite3_exec(k->db, "COMMIT", NULL, NULL, NULL)) {
-        snprintf(err, errlen, "knowledge index: %s", sqlite3_errmsg(k->db));
-        kb_free(k);
-        return NULL;
-    }
+    if (fts_commit(k->index))
+        goto index_failed;
     return k;
+index_failed:
+    snprintf(err, errlen, "knowledge index: %s", fts_errmsg(k->index));
+    kb_free(k);
+    return NULL;
 oom:
-    sqlite3_finalize(ins);
     snprintf(err, errlen, "out of memory");
     kb_free(k);
     return NULL;
@@ -451,7 +419,8 @@ static bool is_stop(const char *w)
 }
 
 typedef struct term {
-    char q[128];      /* the FTS5 query of the word: "stem"* or "word" */
+    char word[128];    /* the word searched: the stem or the whole word */
+    bool prefix;       /* the stem: any word starting with it matches */
     unsigned char *in; /* [n_chunks]: 1 when the chunk matches */
     double idf;
 } term;
@@ -486,7 +455,8 @@ static void make_term(const char *w, size_t bytes, size_t chars, uint32_t first,
             keep = bytes - 1;
         prefix = keep >= 3;
     }
-    snprintf(t->q, sizeof t->q, "\"%.*s\"%s", (int)keep, w, prefix ? "*" : "");
+    snprintf(t->word, sizeof t->word, "%.*s", (int)keep, w);
+    t->prefix = prefix;
 }
 
 /* Cut the question into terms (deduplicated, stop words dropped). */
@@ -526,11 +496,28 @@ static int question_terms(const char *q, term *terms, int max)
         make_term(w, wb, wc, first, &t);
         bool dup = false;
         for (int k = 0; k < n && !dup; k++)
-            dup = !strcmp(terms[k].q, t.q);
+            dup = !strcmp(terms[k].word, t.word) && terms[k].prefix == t.prefix;
         if (!dup)
             terms[n++] = t;
     }
     return n;
+}
+
+typedef struct term_ctx {
+    term *t;
+    int n_chunks;
+    int df;            /* chunks matched */
+} term_ctx;
+
+/* fts_each: marks chunk id as matching the term. */
+static int mark_in(void *ud, int64_t id)
+{
+    term_ctx *c = ud;
+    if (id >= 1 && id <= c->n_chunks) {
+        c->t->in[id - 1] = 1;
+        c->df++;
+    }
+    return 0;
 }
 
 /* Which chunks each term matches, and its idf over the whole knowledge. */
@@ -539,20 +526,41 @@ static int term_stats(kb *k, term *t)
     t->in = calloc((size_t)k->n_chunks + 1, 1);
     if (!t->in)
         return -1;
-    sqlite3_reset(k->term);
-    sqlite3_bind_text(k->term, 1, t->q, -1, SQLITE_STATIC);
-    int df = 0, rc;
-    while ((rc = sqlite3_step(k->term)) == SQLITE_ROW) {
-        sqlite3_int64 id = sqlite3_column_int64(k->term, 0);
-        if (id >= 1 && id <= k->n_chunks) {
-            t->in[id - 1] = 1;
-            df++;
-        }
-    }
-    if (rc != SQLITE_DONE)
+    term_ctx c = {.t = t, .n_chunks = k->n_chunks};
+    if (fts_each(k->index, &(fts_term){.word = t->word, .prefix = t->prefix}, mark_in, &c) < 0)
         return -1;
     double N = k->n_chunks;
-    t->idf = log((N - df + 0.5) / (df + 0.5) + 1.0);
+    t->idf = log((N - c.df + 0.5) / (c.df + 0.5) + 1.0);
+    return 0;
+}
+
+typedef struct search_ctx {
+    const kb *k;
+    const term *terms;
+    int nt;
+    double total;      /* the terms' idf summed */
+    kb_hit *hits;
+    int n;
+} search_ctx;
+
+/* fts_search: chunk id as the next hit, with its coverage. */
+static int add_hit(void *ud, int64_t id, double rank)
+{
+    search_ctx *c = ud;
+    if (id < 1 || id > c->k->n_chunks)
+        return 0;
+    kb_hit *h = &c->hits[c->n++];
+    const kb_chunk *ch = &c->k->chunks[id - 1];
+    h->chunk = (int)id - 1;
+    h->text = ch->text;
+    h->source = ch->source;
+    h->lang = ch->lang;
+    h->rank = rank;
+    double got = 0;
+    for (int i = 0; i < c->nt; i++)
+        if (c->terms[i].in[id - 1])
+            got += c->terms[i].idf;
+    h->coverage = c->total > 0 ? got / c->total : 0;
     return 0;
 }
 
@@ -562,49 +570,19 @@ int kb_search(kb *k, const char *question, const char *lang, kb_hit *hits, int m
     int nt = question_terms(question ? question : "", terms, KB_MAX_TERMS);
     if (nt == 0 || max <= 0 || k->n_chunks == 0)
         return 0;
-    int n = -1;
-    text_buf q;
-    text_buf_init(&q, 8192);
-    double total = 0;
-    for (int i = 0; i < nt; i++) {
-        if (term_stats(k, &terms[i]))
-            goto done;
-        total += terms[i].idf;
-        if ((i && text_buf_adds(&q, " OR ")) || text_buf_adds(&q, terms[i].q))
-            goto done;
+    search_ctx c = {.k = k, .terms = terms, .nt = nt, .hits = hits};
+    fts_term q[KB_MAX_TERMS];
+    int rc = 0;
+    for (int i = 0; i < nt && !rc; i++) {
+        rc = term_stats(k, &terms[i]);
+        c.total += terms[i].idf;
+        q[i] = (fts_term){.word = terms[i].word, .prefix = terms[i].prefix};
     }
-    sqlite3_reset(k->search);
-    sqlite3_bind_text(k->search, 1, q.p, -1, SQLITE_STATIC);
-    if (lang)
-        sqlite3_bind_text(k->search, 2, lang, -1, SQLITE_STATIC);
-    else
-        sqlite3_bind_null(k->search, 2);
-    sqlite3_bind_int(k->search, 3, max);
-    int rc;
-    n = 0;
-    while (n < max && (rc = sqlite3_step(k->search)) == SQLITE_ROW) {
-        sqlite3_int64 id = sqlite3_column_int64(k->search, 0);
-        if (id < 1 || id > k->n_chunks)
-            continue;
-        kb_hit *h = &hits[n++];
-        const kb_chunk *c = &k->chunks[id - 1];
-        h->chunk = (int)id - 1;
-        h->text = c->text;
-        h->source = c->source;
-        h->lang = c->lang;
-        h->rank = -sqlite3_column_double(k->search, 1);
-        double got = 0;
-        for (int i = 0; i < nt; i++)
-            if (terms[i].in[id - 1])
-                got += terms[i].idf;
-        h->coverage = total > 0 ? got / total : 0;
-    }
-    sqlite3_reset(k->search);
-done:
+    if (!rc)
+        rc = fts_search(k->index, q, nt, lang, max, add_hit, &c) < 0;
     for (int i = 0; i < nt; i++)
         free(terms[i].in);
-    text_buf_free(&q);
-    return n;
+    return rc ? -1 : c.n;
 }
 
 /* The best hit by coverage (ties: rank order), -1 when none is enough. */

@@ -16,7 +16,7 @@
  * Index at start, not at generation. The files are embedded in the
  * generated C (reviewable text, a self-contained binary); kb_open builds an
  * SQLite FTS5 index of them in a private in-memory database when the bot
- * starts. A prebuilt index would have to be an opaque blob in generated/
+ * starts (storage/fts.h). A prebuilt index would have to be an opaque blob in generated/
  * tied to the SQLite version and tokenizer, and it saves nothing that
  * matters: the rental bot's ~25 KB index in a few milliseconds. The index
  * never needs migrating: it is rebuilt from the text on every start.

@@ -8,7 +8,7 @@
  * day's total resets at that zone's midnight. Rows older than 40 days are
  * pruned by usage_add.
  *
- * A usage handle borrows the store's SQLite connection: statements run in
+ * The table and its statements are storage/store_usage.c's: they run in
  * whatever transaction the store has open. One handle, one thread.
  */
 #ifndef BOTC_USAGE_H

@@ -8,16 +8,13 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <sqlite3.h>
-
 #include "base/log.h"
+#include "storage/store_feedback.h"
 
 #define FB_KEEP_ANSWERS_S (90L * 86400) /* older answers' buttons stop counting */
 
 struct fb {
-    store *st;
-    sqlite3 *db;
-    sqlite3_stmt *add, *prune, *owner, *vote, *del_a, *del_v;
+    store_feedback *t;
 };
 
 fb *fb_open(store *st, char *err, size_t errlen)
@@ -27,35 +24,9 @@ fb *fb_open(store *st, char *err, size_t errlen)
         snprintf(err, errlen, "out of memory");
         return NULL;
     }
-    f->st = st;
-    f->db = store_sqlite(st);
-    static const char ddl[] =
-        "CREATE TABLE IF NOT EXISTS ai_answers(id INTEGER PRIMARY KEY, user_id INTEGER NOT NULL,"
-        " chat_id INTEGER NOT NULL, at INTEGER NOT NULL);"
-        "CREATE TABLE IF NOT EXISTS votes(answer_id INTEGER PRIMARY KEY,"
-        " user_id INTEGER NOT NULL, chat_id INTEGER NOT NULL, message_id INTEGER NOT NULL,"
-        " vote TEXT NOT NULL, at INTEGER NOT NULL);";
-    struct {
-        sqlite3_stmt **st;
-        const char *sql;
-    } q[] = {
-        {&f->add, "INSERT INTO ai_answers(user_id, chat_id, at)"
-                  " VALUES(?1, ?2, CAST(strftime('%s','now') AS INTEGER))"},
-        {&f->prune, "DELETE FROM ai_answers WHERE at < CAST(strftime('%s','now') AS INTEGER) - ?1"},
-        {&f->owner, "SELECT user_id FROM ai_answers WHERE id = ?1"},
-        {&f->vote, "INSERT INTO votes(answer_id, user_id, chat_id, message_id, vote, at)"
-                   " VALUES(?1, ?2, ?3, ?4, ?5, CAST(strftime('%s','now') AS INTEGER))"
-                   " ON CONFLICT(answer_id) DO UPDATE SET vote = ?5, message_id = ?4,"
-                   " at = CAST(strftime('%s','now') AS INTEGER)"},
-        {&f->del_a, "DELETE FROM ai_answers WHERE user_id = ?1"},
-        {&f->del_v, "DELETE FROM votes WHERE user_id = ?1"},
-    };
-    int ok = sqlite3_exec(f->db, ddl, NULL, NULL, NULL) == SQLITE_OK;
-    for (size_t i = 0; ok && i < sizeof q / sizeof q[0]; i++)
-        ok = sqlite3_prepare_v2(f->db, q[i].sql, -1, q[i].st, NULL) == SQLITE_OK;
-    if (!ok) {
-        snprintf(err, errlen, "feedback tables: %s", sqlite3_errmsg(f->db));
-        fb_free(f);
+    f->t = store_feedback_open(st, err, errlen);
+    if (!f->t) {
+        free(f);
         return NULL;
     }
     return f;
@@ -65,39 +36,18 @@ void fb_free(fb *f)
 {
     if (!f)
         return;
-    sqlite3_finalize(f->add);
-    sqlite3_finalize(f->prune);
-    sqlite3_finalize(f->owner);
-    sqlite3_finalize(f->vote);
-    sqlite3_finalize(f->del_a);
-    sqlite3_finalize(f->del_v);
+    store_feedback_free(f->t);
     free(f);
-}
-
-/* Steps a statement that returns no row; resets it. 0 or -1 (logged). */
-static int run(fb *f, sqlite3_stmt *st)
-{
-    int rc = sqlite3_step(st);
-    sqlite3_reset(st);
-    sqlite3_clear_bindings(st);
-    if (rc != SQLITE_DONE) {
-        log_error("feedback", "%s", sqlite3_errmsg(f->db));
-        return -1;
-    }
-    return 0;
 }
 
 int fb_attach(fb *f, const bm_machine *m, const bm_session *s, const bm_user *u, bm_effect *e)
 {
     if (e->kind != BM_FX_SEND || e->markup.kind != BM_MK_NONE)
         return 0;
-    sqlite3_bind_int64(f->add, 1, s->user_id);
-    sqlite3_bind_int64(f->add, 2, e->chat_id);
-    if (run(f, f->add))
+    int64_t id;
+    if (store_feedback_add_answer(f->t, s->user_id, e->chat_id, &id))
         return -1;
-    int64_t id = sqlite3_last_insert_rowid(f->db);
-    sqlite3_bind_int64(f->prune, 1, FB_KEEP_ANSWERS_S);
-    run(f, f->prune);
+    store_feedback_prune(f->t, FB_KEEP_ANSWERS_S);
 
     char dh[48], dop[48];
     snprintf(dh, sizeof dh, FB_CB_PREFIX "%" PRId64 ":h", id);
@@ -136,27 +86,16 @@ int fb_press(fb *f, const bm_input *in)
         log_info("feedback", "user %" PRId64 ": malformed feedback data ignored", in->user.id);
         return FB_IGNORED;
     }
-    sqlite3_bind_int64(f->owner, 1, id);
-    int rc = sqlite3_step(f->owner);
-    int64_t owner = rc == SQLITE_ROW ? sqlite3_column_int64(f->owner, 0) : 0;
-    sqlite3_reset(f->owner);
-    sqlite3_clear_bindings(f->owner);
-    if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
-        log_error("feedback", "%s", sqlite3_errmsg(f->db));
+    int64_t owner = 0;
+    if (store_feedback_owner(f->t, id, &owner) < 0)
         return -1;
-    }
     if (!owner || owner != in->user.id) {
         /* someone else's answer (a group), a forged id, or a pruned one */
         log_info("feedback", "user %" PRId64 " pressed feedback on answer %lld %s; ignored",
                  in->user.id, id, owner ? "of another user" : "that is not known");
         return FB_IGNORED;
     }
-    sqlite3_bind_int64(f->vote, 1, id);
-    sqlite3_bind_int64(f->vote, 2, in->user.id);
-    sqlite3_bind_int64(f->vote, 3, in->user.chat_id);
-    sqlite3_bind_int64(f->vote, 4, in->message_id);
-    sqlite3_bind_text(f->vote, 5, vote, -1, SQLITE_STATIC);
-    if (run(f, f->vote))
+    if (store_feedback_vote(f->t, id, in->user.id, in->user.chat_id, in->message_id, vote))
         return -1;
     log_info("feedback", "user %" PRId64 ": answer %lld voted '%s'", in->user.id, id, vote);
     return vote[0] == 'h' ? FB_HELPED : FB_OPERATOR;
@@ -166,11 +105,7 @@ int fb_delete_user(fb *f, int64_t user_id)
 {
     if (!f)
         return 0;
-    sqlite3_bind_int64(f->del_a, 1, user_id);
-    if (run(f, f->del_a))
-        return -1;
-    sqlite3_bind_int64(f->del_v, 1, user_id);
-    return run(f, f->del_v);
+    return store_feedback_delete_user(f->t, user_id);
 }
 
 int fb_export_user(fb *f, int64_t user_id, cJSON *root)
@@ -179,11 +114,7 @@ int fb_export_user(fb *f, int64_t user_id, cJSON *root)
         return 0;
     cJSON *a = cJSON_AddArrayToObject(root, "ai_answers");
     cJSON *v = cJSON_AddArrayToObject(root, "votes");
-    if (!a || !v ||
-        store_json_rows(f->st, "SELECT id, chat_id, at FROM ai_answers WHERE user_id = ?1"
-                               " ORDER BY id", user_id, a) < 0 ||
-        store_json_rows(f->st, "SELECT answer_id, chat_id, message_id, vote, at FROM votes"
-                               " WHERE user_id = ?1 ORDER BY answer_id", user_id, v) < 0)
+    if (!a || !v || store_feedback_export(f->t, user_id, a, v))
         return -1;
     return 0;
 }

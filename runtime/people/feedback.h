@@ -2,7 +2,8 @@
  * feedback.h — "👍 Helped" / "Call an operator" under every AI answer, and
  * the votes they leave.
  *
- * Tables (created when missing, in the bot's database):
+ * Tables (storage/store_feedback.h; created when missing, in the bot's
+ * database):
  *   ai_answers(id PK, user_id, chat_id, at)   an AI answer that carries the
  *                                             buttons: whom it was for
  *   votes(answer_id PK, user_id, chat_id, message_id, vote, at)

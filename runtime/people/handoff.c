@@ -16,13 +16,13 @@
 #include <time.h>
 
 #include <cjson/cJSON.h>
-#include <sqlite3.h>
 
 #include "dialogue/deferred.h"
 #include "people/feedback.h"
 #include "base/log.h"
 #include "base/text.h"
 #include "base/json.h"
+#include "storage/store_handoff.h"
 
 #define HO_NAME_MAX 64          /* bytes of a manager's name */
 #define HO_TOPIC_MAX 128        /* bytes of a topic name (Telegram: 1-128 chars) */
@@ -38,55 +38,15 @@
 typedef enum ho_note_kind { HO_NOTE_NONE = 0, HO_NOTE_CREATING, HO_NOTE_THREAD } ho_note_kind;
 
 struct ho {
-    sqlite3 *db;
+    store_handoff *t;
     store *st;
     const bm_machine *m;
     int64_t group, admin, bot_id;
-    sqlite3_stmt *is_mgr, *add_mgr, *del_mgr, *list_mgr;
-    sqlite3_stmt *find_open, *find_thread, *find_id, *insert, *close, *rate, *forget;
-    sqlite3_stmt *find_creating, *mark, *mark_thread, *promote, *unmark;
     struct {
         ho_note_kind kind;
         int64_t user_id, chat_id, thread_id;
     } note;
 };
-
-static const char *const ddl =
-    "CREATE TABLE IF NOT EXISTS managers("
-    "  user_id INTEGER PRIMARY KEY, name TEXT NOT NULL, added INTEGER NOT NULL);"
-    "CREATE TABLE IF NOT EXISTS handoffs("
-    "  id INTEGER PRIMARY KEY AUTOINCREMENT,"
-    "  user_id INTEGER NOT NULL, chat_id INTEGER NOT NULL, thread_id INTEGER NOT NULL,"
-    "  status TEXT NOT NULL DEFAULT 'open',"
-    "  opened INTEGER NOT NULL, closed INTEGER, closed_by INTEGER, rating INTEGER,"
-    "  tries INTEGER NOT NULL DEFAULT 0);"
-    "CREATE UNIQUE INDEX IF NOT EXISTS handoffs_open ON handoffs(user_id)"
-    "  WHERE status = 'open';"
-    "CREATE INDEX IF NOT EXISTS handoffs_thread ON handoffs(thread_id);"
-    /* a topic being created: at most one per user (see ho_start) */
-    "CREATE UNIQUE INDEX IF NOT EXISTS handoffs_creating ON handoffs(user_id)"
-    "  WHERE status = 'creating';";
-
-/* Databases from before the 'creating' rows get the column counting their
- * createForumTopic attempts. */
-static int add_tries_column(sqlite3 *db)
-{
-    sqlite3_stmt *st = NULL;
-    int have = 0;
-    if (sqlite3_prepare_v2(db, "SELECT 1 FROM pragma_table_info('handoffs') WHERE name = 'tries'",
-                           -1, &st, NULL) != SQLITE_OK)
-        return -1;
-    have = sqlite3_step(st) == SQLITE_ROW;
-    sqlite3_finalize(st);
-    if (have)
-        return 0;
-    return sqlite3_exec(db, "ALTER TABLE handoffs ADD COLUMN tries INTEGER NOT NULL DEFAULT 0",
-                        NULL, NULL, NULL) == SQLITE_OK ? 0 : -1;
-}
-
-#define HO_COLS "id, user_id, chat_id, thread_id, status, opened, COALESCE(closed, 0)," \
-                " COALESCE(rating, 0)"
-#define HO_NOW "CAST(strftime('%s','now') AS INTEGER)"
 
 static int64_t env_i64(const char *name)
 {
@@ -154,7 +114,6 @@ ho *ho_open(store *st, const bm_machine *m, char *err, size_t errlen)
         snprintf(err, errlen, "out of memory");
         return NULL;
     }
-    h->db = store_sqlite(st);
     h->st = st;
     h->m = m;
     h->group = env_i64("MANAGER_GROUP_CHAT_ID");
@@ -165,64 +124,22 @@ ho *ho_open(store *st, const bm_machine *m, char *err, size_t errlen)
                  "operators are off");
         h->group = 0;
     }
-    struct {
-        sqlite3_stmt **s;
-        const char *sql;
-    } q[] = {
-        {&h->is_mgr, "SELECT 1 FROM managers WHERE user_id = ?1"},
-        {&h->add_mgr, "INSERT INTO managers(user_id, name, added) VALUES(?1, ?2, " HO_NOW ")"
-                      " ON CONFLICT(user_id) DO UPDATE SET name = excluded.name"},
-        {&h->del_mgr, "DELETE FROM managers WHERE user_id = ?1"},
-        {&h->list_mgr, "SELECT user_id, name FROM managers ORDER BY user_id"},
-        {&h->find_open, "SELECT " HO_COLS " FROM handoffs WHERE user_id = ?1 AND status = 'open'"},
-        {&h->find_thread, "SELECT " HO_COLS " FROM handoffs WHERE thread_id = ?1"
-                          " AND status = 'open' ORDER BY id DESC LIMIT 1"},
-        {&h->find_id, "SELECT " HO_COLS " FROM handoffs WHERE id = ?1"},
-        {&h->insert, "INSERT INTO handoffs(user_id, chat_id, thread_id, status, opened)"
-                     " VALUES(?1, ?2, ?3, 'open', " HO_NOW ")"},
-        {&h->close, "UPDATE handoffs SET status = 'closed', closed = " HO_NOW ", closed_by = ?2"
-                    " WHERE id = ?1 AND status = 'open'"},
-        {&h->rate, "UPDATE handoffs SET rating = ?3 WHERE id = ?1 AND user_id = ?2"
-                   " AND status = 'closed' AND rating IS NULL"},
-        {&h->forget, "DELETE FROM handoffs WHERE user_id = ?1"},
-        {&h->find_creating, "SELECT id, thread_id, tries FROM handoffs WHERE user_id = ?1"
-                            " AND status = 'creating'"},
-        /* before a createForumTopic goes out: the first attempt, or one more */
-        {&h->mark, "INSERT INTO handoffs(user_id, chat_id, thread_id, status, opened, tries)"
-                   " VALUES(?1, ?2, 0, 'creating', " HO_NOW ", 1)"
-                   " ON CONFLICT(user_id) WHERE status = 'creating'"
-                   " DO UPDATE SET tries = tries + 1, opened = excluded.opened,"
-                   " chat_id = excluded.chat_id"},
-        {&h->mark_thread, "UPDATE handoffs SET thread_id = ?2 WHERE user_id = ?1"
-                          " AND status = 'creating'"},
-        {&h->promote, "UPDATE handoffs SET status = 'open', thread_id = ?2, chat_id = ?3,"
-                      " opened = " HO_NOW " WHERE id = ?1 AND status = 'creating'"},
-        {&h->unmark, "DELETE FROM handoffs WHERE user_id = ?1 AND status = 'creating'"},
-    };
-    if (sqlite3_exec(h->db, ddl, NULL, NULL, NULL) != SQLITE_OK || add_tries_column(h->db))
-        goto bad;
-    for (size_t i = 0; i < sizeof q / sizeof q[0]; i++)
-        if (sqlite3_prepare_v2(h->db, q[i].sql, -1, q[i].s, NULL) != SQLITE_OK)
-            goto bad;
+    h->t = store_handoff_open(st, err, errlen);
+    if (!h->t) {
+        free(h);
+        return NULL;
+    }
     if (h->group)
         log_info("handoff", "operators: managers' group %" PRId64 ", admin %" PRId64, h->group,
                  h->admin);
     return h;
-bad:
-    snprintf(err, errlen, "handoff tables: %s", sqlite3_errmsg(h->db));
-    ho_free(h);
-    return NULL;
 }
 
 void ho_free(ho *h)
 {
     if (!h)
         return;
-    sqlite3_stmt *all[] = {h->is_mgr, h->add_mgr, h->del_mgr, h->list_mgr, h->find_open,
-                           h->find_thread, h->find_id, h->insert, h->close, h->rate, h->forget,
-                           h->find_creating, h->mark, h->mark_thread, h->promote, h->unmark};
-    for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
-        sqlite3_finalize(all[i]);
+    store_handoff_free(h->t);
     free(h);
 }
 
@@ -235,30 +152,7 @@ void ho_set_config(ho *h, int64_t group_chat_id, int64_t admin_user_id)
     h->admin = admin_user_id;
 }
 
-/* ---- statements ------------------------------------------------------------ */
-
-static sqlite3_stmt *use(sqlite3_stmt *s)
-{
-    sqlite3_reset(s);
-    sqlite3_clear_bindings(s);
-    return s;
-}
-
-static int db_fail(ho *h, const char *what)
-{
-    log_error("handoff", "%s: %s", what, sqlite3_errmsg(h->db));
-    return -1;
-}
-
-/* Steps a statement that returns no rows; returns the rows changed or -1. */
-static int run_done(ho *h, sqlite3_stmt *s, const char *what)
-{
-    int rc = sqlite3_step(s);
-    sqlite3_reset(s);
-    if (rc != SQLITE_DONE)
-        return db_fail(h, what);
-    return sqlite3_changes(h->db);
-}
+/* ---- the tables (storage/store_handoff.h) ------------------------------------- */
 
 int ho_is_manager(ho *h, int64_t user_id)
 {
@@ -266,139 +160,90 @@ int ho_is_manager(ho *h, int64_t user_id)
         return 0;
     if (h->admin && user_id == h->admin)
         return 1;
-    sqlite3_stmt *s = use(h->is_mgr);
-    sqlite3_bind_int64(s, 1, user_id);
-    int rc = sqlite3_step(s);
-    sqlite3_reset(s);
-    if (rc == SQLITE_ROW)
-        return 1;
-    return rc == SQLITE_DONE ? 0 : db_fail(h, "managers");
+    return store_handoff_is_manager(h->t, user_id);
 }
 
 int ho_add_manager(ho *h, int64_t user_id, const char *name)
 {
-    sqlite3_stmt *s = use(h->add_mgr);
-    sqlite3_bind_int64(s, 1, user_id);
-    sqlite3_bind_text(s, 2, name, -1, SQLITE_TRANSIENT);
-    return run_done(h, s, "add manager") < 0 ? -1 : 0;
+    return store_handoff_add_manager(h->t, user_id, name);
 }
 
 int ho_del_manager(ho *h, int64_t user_id)
 {
-    sqlite3_stmt *s = use(h->del_mgr);
-    sqlite3_bind_int64(s, 1, user_id);
-    int n = run_done(h, s, "delete manager");
-    return n < 0 ? -1 : n > 0;
+    return store_handoff_del_manager(h->t, user_id);
+}
+
+/* "555 Mia\n" onto the text_buf ud. */
+static int add_manager_line(void *ud, int64_t user_id, const char *name)
+{
+    text_buf *tb = ud;
+    char id[32];
+    snprintf(id, sizeof id, "%" PRId64 " ", user_id);
+    return text_buf_adds(tb, id) || text_buf_adds(tb, name) || text_buf_addc(tb, '\n');
 }
 
 char *ho_list_managers(ho *h)
 {
     text_buf tb;
     text_buf_init(&tb, 65536);
-    sqlite3_stmt *s = use(h->list_mgr);
-    int rc, bad = 0;
-    while ((rc = sqlite3_step(s)) == SQLITE_ROW && !bad) {
-        char id[32];
-        snprintf(id, sizeof id, "%" PRId64 " ", (int64_t)sqlite3_column_int64(s, 0));
-        const char *name = (const char *)sqlite3_column_text(s, 1);
-        bad = text_buf_adds(&tb, id) || text_buf_adds(&tb, name ? name : "") ||
-              text_buf_addc(&tb, '\n');
-    }
-    sqlite3_reset(s);
     char *out = NULL;
-    if (!bad && (rc == SQLITE_DONE || rc == SQLITE_ROW))
+    if (store_handoff_list_managers(h->t, add_manager_line, &tb) >= 0)
         out = text_buf_take(&tb);
-    else if (!bad)
-        db_fail(h, "list managers");
     text_buf_free(&tb);
     return out;
 }
 
-/* One row of HO_COLS into *out: 1, 0 none, -1 error. */
-static int one_handoff(ho *h, sqlite3_stmt *s, ho_handoff *out)
+/* The store's row r (all zero when not found) as the handoff.h view into
+ * out (may be NULL); rc, the find's result, passed on. */
+static int as_handoff(int rc, const store_handoff_row *r, ho_handoff *out)
 {
-    int rc = sqlite3_step(s);
-    if (rc == SQLITE_ROW && out) {
-        const char *st = (const char *)sqlite3_column_text(s, 4);
-        *out = (ho_handoff){
-            .id = sqlite3_column_int64(s, 0),
-            .user_id = sqlite3_column_int64(s, 1),
-            .chat_id = sqlite3_column_int64(s, 2),
-            .thread_id = sqlite3_column_int64(s, 3),
-            .status = st && !strcmp(st, "open") ? HO_OPEN : HO_CLOSED,
-            .opened = sqlite3_column_int64(s, 5),
-            .closed = sqlite3_column_int64(s, 6),
-            .rating = sqlite3_column_int(s, 7),
-        };
-    }
-    sqlite3_reset(s);
-    if (rc == SQLITE_ROW)
-        return 1;
-    return rc == SQLITE_DONE ? 0 : db_fail(h, "handoffs");
+    if (out)
+        *out = (ho_handoff){.id = r->id, .user_id = r->user_id, .chat_id = r->chat_id,
+                            .thread_id = r->thread_id, .status = r->open ? HO_OPEN : HO_CLOSED,
+                            .opened = r->opened, .closed = r->closed, .rating = r->rating};
+    return rc;
 }
 
 int ho_find_open(ho *h, int64_t user_id, ho_handoff *out)
 {
-    sqlite3_stmt *s = use(h->find_open);
-    sqlite3_bind_int64(s, 1, user_id);
-    return one_handoff(h, s, out);
+    store_handoff_row r = {0};
+    return as_handoff(store_handoff_find_open(h->t, user_id, &r), &r, out);
 }
 
 int ho_find_thread(ho *h, int64_t thread_id, ho_handoff *out)
 {
-    sqlite3_stmt *s = use(h->find_thread);
-    sqlite3_bind_int64(s, 1, thread_id);
-    return one_handoff(h, s, out);
+    store_handoff_row r = {0};
+    return as_handoff(store_handoff_find_thread(h->t, thread_id, &r), &r, out);
 }
 
 int ho_find_id(ho *h, int64_t id, ho_handoff *out)
 {
-    sqlite3_stmt *s = use(h->find_id);
-    sqlite3_bind_int64(s, 1, id);
-    return one_handoff(h, s, out);
+    store_handoff_row r = {0};
+    return as_handoff(store_handoff_find_id(h->t, id, &r), &r, out);
 }
 
 int ho_insert(ho *h, int64_t user_id, int64_t chat_id, int64_t thread_id, int64_t *id)
 {
-    sqlite3_stmt *s = use(h->insert);
-    sqlite3_bind_int64(s, 1, user_id);
-    sqlite3_bind_int64(s, 2, chat_id);
-    sqlite3_bind_int64(s, 3, thread_id);
-    if (run_done(h, s, "open handoff") < 0)
-        return -1;
-    if (id)
-        *id = sqlite3_last_insert_rowid(h->db);
-    return 0;
+    return store_handoff_insert(h->t, user_id, chat_id, thread_id, id);
 }
 
 int ho_close(ho *h, int64_t id, int64_t by)
 {
-    sqlite3_stmt *s = use(h->close);
-    sqlite3_bind_int64(s, 1, id);
-    sqlite3_bind_int64(s, 2, by);
-    int n = run_done(h, s, "close handoff");
-    return n < 0 ? -1 : n > 0;
+    return store_handoff_close(h->t, id, by);
 }
 
 int ho_rate(ho *h, int64_t id, int64_t user_id, int rating)
 {
     if (rating < 1 || rating > 5)
         return 0;
-    sqlite3_stmt *s = use(h->rate);
-    sqlite3_bind_int64(s, 1, id);
-    sqlite3_bind_int64(s, 2, user_id);
-    sqlite3_bind_int(s, 3, rating);
-    int n = run_done(h, s, "rate handoff");
-    return n < 0 ? -1 : n > 0;
+    return store_handoff_rate(h->t, id, user_id, rating);
 }
 
 int ho_forget_user(ho *h, int64_t user_id)
 {
     if (!h)
         return 0;
-    sqlite3_stmt *s = use(h->forget);
-    sqlite3_bind_int64(s, 1, user_id);
-    return run_done(h, s, "forget handoffs") < 0 ? -1 : 0;
+    return store_handoff_forget(h->t, user_id);
 }
 
 int ho_export_user(ho *h, int64_t user_id, cJSON *root)
@@ -407,12 +252,7 @@ int ho_export_user(ho *h, int64_t user_id, cJSON *root)
         return 0;
     cJSON *hs = cJSON_AddArrayToObject(root, "handoffs");
     cJSON *mg = cJSON_CreateArray();
-    int rc = !hs || !mg ||
-             store_json_rows(h->st, "SELECT id, chat_id, thread_id, status, opened, closed,"
-                                    " closed_by, rating FROM handoffs WHERE user_id = ?1"
-                                    " ORDER BY id", user_id, hs) < 0 ||
-             store_json_rows(h->st, "SELECT name, added FROM managers WHERE user_id = ?1",
-                             user_id, mg) < 0;
+    int rc = !hs || !mg || store_handoff_export(h->t, user_id, hs, mg);
     cJSON *one = rc ? NULL : cJSON_DetachItemFromArray(mg, 0);
     cJSON_Delete(mg);
     if (rc || !cJSON_AddItemToObject(root, "manager", one ? one : cJSON_CreateNull())) {
@@ -1090,27 +930,6 @@ static int send_sys(ho *h, const bm_session *s, const bm_input *in, bm_sys_text 
  *     attempts, then the client is told no operator is reachable.
  */
 
-typedef struct ho_creating {
-    int64_t id, thread_id; /* thread_id 0: no answer stored yet */
-    int tries;
-} ho_creating;
-
-/* The user's 'creating' row: 1 found, 0 none, -1 error. */
-static int find_creating(ho *h, int64_t user_id, ho_creating *out)
-{
-    sqlite3_stmt *st = use(h->find_creating);
-    sqlite3_bind_int64(st, 1, user_id);
-    int rc = sqlite3_step(st);
-    if (rc == SQLITE_ROW)
-        *out = (ho_creating){.id = sqlite3_column_int64(st, 0),
-                             .thread_id = sqlite3_column_int64(st, 1),
-                             .tries = sqlite3_column_int(st, 2)};
-    sqlite3_reset(st);
-    if (rc == SQLITE_ROW)
-        return 1;
-    return rc == SQLITE_DONE ? 0 : db_fail(h, "handoffs");
-}
-
 /* Asks for createForumTopic (the input is deferred) and notes the mark that
  * ho_after_input writes outside the input's savepoint. */
 static int ask_topic(ho *h, const bm_session *s, const bm_input *in, bot_io_req *req)
@@ -1144,9 +963,7 @@ static int give_up(ho *h, const bm_session *s, const bm_input *in, int tries, co
     log_warn("handoff", "user %" PRId64 ": no topic after %d createForumTopic attempts (%s); "
              "up to %d topics may exist for them; they were told operators are unavailable",
              s->user_id, tries, why, tries);
-    sqlite3_stmt *st = use(h->unmark);
-    sqlite3_bind_int64(st, 1, s->user_id);
-    if (run_done(h, st, "unmark topic") < 0)
+    if (store_handoff_unmark(h->t, s->user_id))
         return -1;
     return send_sys(h, s, in, BM_SYS_UNAVAILABLE, out);
 }
@@ -1174,8 +991,8 @@ int ho_start(ho *h, const bm_session *s, const bm_input *in, const bot_io_res *r
             return -1;
         return send_user(h, s, &in->user, BM_SYS_HANDOFF_STARTED, x.id, 0, out);
     }
-    ho_creating cr = {0};
-    int creating = find_creating(h, s->user_id, &cr);
+    store_handoff_creating cr = {0};
+    int creating = store_handoff_find_creating(h->t, s->user_id, &cr);
     if (creating < 0)
         return -1;
     int64_t thread = 0;
@@ -1213,9 +1030,7 @@ int ho_start(ho *h, const bm_session *s, const bm_input *in, const bot_io_res *r
                 log_warn("handoff", "user %" PRId64 ": createForumTopic failed (%s); is %" PRId64
                          " a forum supergroup where the bot may manage topics?", s->user_id,
                          why, h->group);
-                sqlite3_stmt *st = use(h->unmark);
-                sqlite3_bind_int64(st, 1, s->user_id);
-                if (run_done(h, st, "unmark topic") < 0)
+                if (store_handoff_unmark(h->t, s->user_id))
                     return -1;
                 return send_sys(h, s, in, BM_SYS_UNAVAILABLE, out);
             }
@@ -1239,11 +1054,7 @@ int ho_start(ho *h, const bm_session *s, const bm_input *in, const bot_io_res *r
     }
     int64_t id;
     if (creating) {
-        sqlite3_stmt *st = use(h->promote);
-        sqlite3_bind_int64(st, 1, cr.id);
-        sqlite3_bind_int64(st, 2, thread);
-        sqlite3_bind_int64(st, 3, s->chat_id);
-        if (run_done(h, st, "open handoff") < 0)
+        if (store_handoff_promote(h->t, cr.id, thread, s->chat_id))
             return -1;
         id = cr.id;
     } else if (ho_insert(h, s->user_id, s->chat_id, thread, &id)) {
@@ -1270,19 +1081,15 @@ int ho_after_input(ho *h, int outcome)
     /* committed: the rows were written in the input's own savepoint */
     if (kind == HO_NOTE_NONE || outcome == HO_INPUT_COMMITTED)
         return 0;
-    sqlite3_stmt *st;
+    int rc;
     if (kind == HO_NOTE_CREATING) {
         if (outcome != HO_INPUT_DEFERRED)
             return 0; /* the step failed: no request goes out */
-        st = use(h->mark);
-        sqlite3_bind_int64(st, 1, h->note.user_id);
-        sqlite3_bind_int64(st, 2, h->note.chat_id);
+        rc = store_handoff_mark_creating(h->t, h->note.user_id, h->note.chat_id);
     } else {
-        st = use(h->mark_thread);
-        sqlite3_bind_int64(st, 1, h->note.user_id);
-        sqlite3_bind_int64(st, 2, h->note.thread_id);
+        rc = store_handoff_mark_thread(h->t, h->note.user_id, h->note.thread_id);
     }
-    if (run_done(h, st, "topic mark") < 0) {
+    if (rc) {
         log_error("handoff", "user %" PRId64 ": could not record the topic %s; a crash now "
                   "could create a second one unnoticed", h->note.user_id,
                   kind == HO_NOTE_CREATING ? "being created" : "created");

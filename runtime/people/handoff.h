@@ -8,7 +8,7 @@
  *   ADMIN_USER_ID          the one user who may /addmanager, /delmanager,
  *                          /managers; unset = nobody
  *
- * Tables (created by ho_open in the bot's database, through store_sqlite):
+ * Tables (created by ho_open in the bot's database; storage/store_handoff.h):
  *   managers(user_id PK, name, added)
  *   handoffs(id PK, user_id, chat_id, thread_id, status, opened, closed,
  *            closed_by, rating, tries)   status 'creating' | 'open' | 'closed';

@@ -12,12 +12,12 @@
 #include <time.h>
 
 #include <cjson/cJSON.h>
-#include <sqlite3.h>
 
 #include "people/handoff.h"
 #include "base/json.h"
 #include "base/log.h"
 #include "base/text.h"
+#include "storage/store_lead.h"
 
 #define LEAD_TEXT_MAX 4096     /* UTF-16 units: one Telegram message */
 #define LEAD_TOPIC_MAX 128     /* createForumTopic name */
@@ -32,11 +32,9 @@
 
 struct lead_book {
     store *st;
-    sqlite3 *db;
+    store_lead *t;
     const bm_machine *m;
     int64_t group;
-    sqlite3_stmt *add, *next, *posted, *set_thread, *topic_get, *topic_put, *count;
-    sqlite3_stmt *unmark, *topic_unmark;
     bool dirty;          /* a lead may be waiting: look */
     bool busy;           /* a createForumTopic is in flight */
     int64_t busy_lead;   /* the lead it is for */
@@ -53,40 +51,6 @@ static long mono_ms(void)
     return (long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-/* A named topic belongs to one group: a thread id means nothing in another
- * chat. Databases from before the chat_id column keep their topics, as the
- * current group's (the one they were made in, unless it changed meanwhile). */
-static int migrate_topics(lead_book *lb)
-{
-    sqlite3_stmt *st = NULL;
-    int old = 0, cols = 0;
-    if (sqlite3_prepare_v2(lb->db, "SELECT name FROM pragma_table_info('lead_topics')", -1, &st,
-                           NULL) != SQLITE_OK)
-        return -1;
-    while (sqlite3_step(st) == SQLITE_ROW) {
-        cols++;
-        old |= !strcmp((const char *)sqlite3_column_text(st, 0), "chat_id");
-    }
-    sqlite3_finalize(st);
-    if (cols == 0 || old)
-        return 0; /* no table yet, or already with chat_id */
-    char sql[512];
-    snprintf(sql, sizeof sql,
-             "BEGIN;"
-             "CREATE TABLE lead_topics_new(chat_id INTEGER NOT NULL, name TEXT NOT NULL,"
-             " thread_id INTEGER NOT NULL, PRIMARY KEY(chat_id, name));"
-             "INSERT INTO lead_topics_new SELECT %" PRId64 ", name, thread_id FROM lead_topics;"
-             "DROP TABLE lead_topics;"
-             "ALTER TABLE lead_topics_new RENAME TO lead_topics;"
-             "COMMIT;", lb->group);
-    if (sqlite3_exec(lb->db, sql, NULL, NULL, NULL) != SQLITE_OK) {
-        sqlite3_exec(lb->db, "ROLLBACK", NULL, NULL, NULL);
-        return -1;
-    }
-    log_info("lead", "lead_topics: named topics now belong to a group (%" PRId64 ")", lb->group);
-    return 0;
-}
-
 lead_book *lead_open(store *st, const bm_machine *m, int64_t group_chat_id, char *err,
                      size_t errlen)
 {
@@ -96,41 +60,12 @@ lead_book *lead_open(store *st, const bm_machine *m, int64_t group_chat_id, char
         return NULL;
     }
     lb->st = st;
-    lb->db = store_sqlite(st);
     lb->m = m;
     lb->group = group_chat_id;
     lb->dirty = true;
-    static const char ddl[] =
-        "CREATE TABLE IF NOT EXISTS leads(id INTEGER PRIMARY KEY, user_id INTEGER NOT NULL,"
-        " form TEXT NOT NULL, text TEXT NOT NULL, thread_id INTEGER, posted INTEGER NOT NULL"
-        " DEFAULT 0, created TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%SZ','now')));"
-        "CREATE TABLE IF NOT EXISTS lead_topics(chat_id INTEGER NOT NULL, name TEXT NOT NULL,"
-        " thread_id INTEGER NOT NULL, PRIMARY KEY(chat_id, name));";
-    struct {
-        sqlite3_stmt **st;
-        const char *sql;
-    } q[] = {
-        {&lb->add, "INSERT INTO leads(user_id, form, text) VALUES(?1, ?2, ?3)"},
-        {&lb->next, "SELECT id, form, text, thread_id, user_id FROM leads WHERE posted = 0"
-                    " ORDER BY id LIMIT 1"},
-        /* where it went: its topic, or -1 for the group itself */
-        {&lb->posted, "UPDATE leads SET posted = 1, thread_id = ?2 WHERE id = ?1"},
-        {&lb->set_thread, "UPDATE leads SET thread_id = ?2 WHERE id = ?1"},
-        {&lb->topic_get, "SELECT thread_id FROM lead_topics WHERE chat_id = ?2 AND name = ?1"},
-        {&lb->topic_put, "INSERT OR REPLACE INTO lead_topics(chat_id, name, thread_id)"
-                         " VALUES(?3, ?1, ?2)"},
-        {&lb->count, "SELECT count(*) FROM leads WHERE posted = 0"},
-        /* a topic mark taken back: Telegram did not make that topic */
-        {&lb->unmark, "UPDATE leads SET thread_id = NULL WHERE id = ?1 AND thread_id = -2"},
-        {&lb->topic_unmark, "DELETE FROM lead_topics WHERE chat_id = ?2 AND name = ?1"
-                            " AND thread_id = -2"},
-    };
-    int ok = migrate_topics(lb) == 0 && sqlite3_exec(lb->db, ddl, NULL, NULL, NULL) == SQLITE_OK;
-    for (size_t i = 0; ok && i < sizeof q / sizeof q[0]; i++)
-        ok = sqlite3_prepare_v2(lb->db, q[i].sql, -1, q[i].st, NULL) == SQLITE_OK;
-    if (!ok) {
-        snprintf(err, errlen, "lead tables: %s", sqlite3_errmsg(lb->db));
-        lead_free(lb);
+    lb->t = store_lead_open(st, group_chat_id, err, errlen);
+    if (!lb->t) {
+        free(lb);
         return NULL;
     }
     return lb;
@@ -140,10 +75,7 @@ void lead_free(lead_book *lb)
 {
     if (!lb)
         return;
-    sqlite3_stmt *v[] = {lb->add, lb->next, lb->posted, lb->set_thread,
-                         lb->topic_get, lb->topic_put, lb->count, lb->unmark, lb->topic_unmark};
-    for (size_t i = 0; i < sizeof v / sizeof v[0]; i++)
-        sqlite3_finalize(v[i]);
+    store_lead_free(lb->t);
     free(lb->busy_name);
     free(lb);
 }
@@ -240,17 +172,10 @@ int lead_add(lead_book *lb, int form, const char *record_json, const bm_user *u,
     char *text = lead_render(m, form, record_json, u, lang_code);
     if (!text)
         return -1;
-    sqlite3_bind_int64(lb->add, 1, u->id);
-    sqlite3_bind_text(lb->add, 2, m->forms[form].name, -1, SQLITE_STATIC);
-    sqlite3_bind_text(lb->add, 3, text, -1, SQLITE_TRANSIENT);
-    int rc = sqlite3_step(lb->add);
-    sqlite3_reset(lb->add);
-    sqlite3_clear_bindings(lb->add);
+    int rc = store_lead_add(lb->t, u->id, m->forms[form].name, text);
     free(text);
-    if (rc != SQLITE_DONE) {
-        log_error("lead", "%s", sqlite3_errmsg(lb->db));
+    if (rc)
         return -1;
-    }
     log_info("lead", "user %" PRId64 ": a lead from form '%s'%s", u->id, m->forms[form].name,
              lb->group ? "" : " (stored; MANAGER_GROUP_CHAT_ID is not set)");
     lb->dirty = true;
@@ -259,10 +184,7 @@ int lead_add(lead_book *lb, int form, const char *record_json, const bm_user *u,
 
 int lead_pending(lead_book *lb)
 {
-    int rc = sqlite3_step(lb->count);
-    int n = rc == SQLITE_ROW ? sqlite3_column_int(lb->count, 0) : -1;
-    sqlite3_reset(lb->count);
-    return n;
+    return store_lead_pending(lb->t);
 }
 
 /* ---- posting --------------------------------------------------------------- */
@@ -277,50 +199,25 @@ typedef struct pending_lead {
 /* 1 with *p filled (free p->text), 0 when none waits, -1 on error. */
 static int next_lead(lead_book *lb, pending_lead *p)
 {
-    int rc = sqlite3_step(lb->next);
-    if (rc == SQLITE_ROW) {
-        p->id = sqlite3_column_int64(lb->next, 0);
-        p->form = bm_form_by_name(lb->m, (const char *)sqlite3_column_text(lb->next, 1));
-        const char *t = (const char *)sqlite3_column_text(lb->next, 2);
-        p->text = strdup(t ? t : "");
-        p->thread = sqlite3_column_type(lb->next, 3) == SQLITE_NULL
-                        ? 0 : sqlite3_column_int64(lb->next, 3);
-        p->user_id = sqlite3_column_int64(lb->next, 4);
-    }
-    sqlite3_reset(lb->next);
-    if (rc == SQLITE_ROW)
-        return p->text ? 1 : -1;
-    if (rc != SQLITE_DONE) {
-        log_error("lead", "%s", sqlite3_errmsg(lb->db));
-        return -1;
-    }
-    return 0;
+    store_lead_row r;
+    int got = store_lead_next(lb->t, &r);
+    if (got != 1)
+        return got;
+    *p = (pending_lead){.id = r.id, .user_id = r.user_id,
+                        .form = bm_form_by_name(lb->m, r.form), .text = r.text,
+                        .thread = r.thread_id};
+    free(r.form);
+    return 1;
 }
 
+/* The thread of named topic `name` in the group, 0 when none (or on a
+ * database error: the topic is then asked for again). */
 static int64_t named_thread(lead_book *lb, const char *name)
 {
-    sqlite3_bind_text(lb->topic_get, 1, name, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(lb->topic_get, 2, lb->group);
-    int64_t t = sqlite3_step(lb->topic_get) == SQLITE_ROW ? sqlite3_column_int64(lb->topic_get, 0)
-                                                          : 0;
-    sqlite3_reset(lb->topic_get);
-    sqlite3_clear_bindings(lb->topic_get);
+    int64_t t = 0;
+    if (store_lead_topic_get(lb->t, lb->group, name, &t) != 1)
+        return 0;
     return t;
-}
-
-static int exec_id(lead_book *lb, sqlite3_stmt *st, int64_t id, int64_t v, int has_v)
-{
-    sqlite3_bind_int64(st, 1, id);
-    if (has_v)
-        sqlite3_bind_int64(st, 2, v);
-    int rc = sqlite3_step(st);
-    sqlite3_reset(st);
-    sqlite3_clear_bindings(st);
-    if (rc != SQLITE_DONE) {
-        log_error("lead", "%s", sqlite3_errmsg(lb->db));
-        return -1;
-    }
-    return 0;
 }
 
 /* The message staged in the outbox and the lead marked posted, together. */
@@ -338,7 +235,7 @@ static int post(lead_book *lb, outq *q, const pending_lead *p, int64_t thread)
         return -1;
     }
     if (outq_stage(q, lb->group, "sendMessage", params) ||
-        exec_id(lb, lb->posted, p->id, thread > 0 ? thread : -1, 1) ||
+        store_lead_posted(lb->t, p->id, thread > 0 ? thread : -1) ||
         store_commit(lb->st)) {
         store_rollback(lb->st);
         outq_stage_abort(q);
@@ -361,32 +258,17 @@ static void failed(lead_book *lb)
 /* lead_topics(group, name) = thread. 0 or -1. */
 static int put_named(lead_book *lb, const char *name, int64_t thread)
 {
-    sqlite3_bind_text(lb->topic_put, 1, name, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(lb->topic_put, 2, thread);
-    sqlite3_bind_int64(lb->topic_put, 3, lb->group);
-    int rc = sqlite3_step(lb->topic_put);
-    sqlite3_reset(lb->topic_put);
-    sqlite3_clear_bindings(lb->topic_put);
-    if (rc != SQLITE_DONE) {
-        log_error("lead", "%s", sqlite3_errmsg(lb->db));
-        return -1;
-    }
-    return 0;
+    return store_lead_topic_put(lb->t, lb->group, name, thread);
 }
 
-/* Takes back the mark of the topic just asked for (named, else the lead's). */
+/* Takes back the mark of the topic just asked for (named, else the lead's):
+ * Telegram did not make that topic. */
 static void unmark(lead_book *lb, const char *name)
 {
-    if (name) {
-        sqlite3_bind_text(lb->topic_unmark, 1, name, -1, SQLITE_STATIC);
-        sqlite3_bind_int64(lb->topic_unmark, 2, lb->group);
-        if (sqlite3_step(lb->topic_unmark) != SQLITE_DONE)
-            log_error("lead", "%s", sqlite3_errmsg(lb->db));
-        sqlite3_reset(lb->topic_unmark);
-        sqlite3_clear_bindings(lb->topic_unmark);
-    } else {
-        exec_id(lb, lb->unmark, lb->busy_lead, 0, 0);
-    }
+    if (name)
+        store_lead_topic_unmark(lb->t, lb->group, name, LEAD_CREATING);
+    else
+        store_lead_unmark(lb->t, lb->busy_lead, LEAD_CREATING);
 }
 
 static void on_topic(const tg_result *r, void *ud)
@@ -411,7 +293,7 @@ static void on_topic(const tg_result *r, void *ud)
             put_named(lb, name, thread);
             log_info("lead", "created the leads topic '%s' (thread %" PRId64 ")", name, thread);
         } else {
-            exec_id(lb, lb->set_thread, lb->busy_lead, thread, 1);
+            store_lead_set_thread(lb->t, lb->busy_lead, thread);
         }
         free(name);
         return;
@@ -423,7 +305,7 @@ static void on_topic(const tg_result *r, void *ud)
                  "group without a topic, and so are the next hour's (is %" PRId64 " a forum "
                  "where the bot may manage topics?)", r->error_code, r->description,
                  lb->busy_lead, lb->group);
-        exec_id(lb, lb->set_thread, lb->busy_lead, -1, 1);
+        store_lead_set_thread(lb->t, lb->busy_lead, -1);
         if (name)
             unmark(lb, name);
         /* every lead would be refused the same way: one call, not one per lead */
@@ -469,7 +351,7 @@ static void create_topic(lead_book *lb, tg_client *tg, const pending_lead *p, ch
     /* committed before the request can go out (autocommit: the event loop
      * holds no transaction here) */
     if (name ? put_named(lb, name, LEAD_CREATING)
-             : exec_id(lb, lb->set_thread, p->id, LEAD_CREATING, 1)) {
+             : store_lead_set_thread(lb->t, p->id, LEAD_CREATING)) {
         cJSON_Delete(params);
         free(name);
         failed(lb);
@@ -560,18 +442,7 @@ int lead_forget_user(lead_book *lb, int64_t user_id)
 {
     if (!lb)
         return 0;
-    sqlite3_stmt *st = NULL;
-    int rc = sqlite3_prepare_v2(lb->db, "DELETE FROM leads WHERE user_id = ?1", -1, &st, NULL);
-    if (rc == SQLITE_OK) {
-        sqlite3_bind_int64(st, 1, user_id);
-        rc = sqlite3_step(st);
-    }
-    sqlite3_finalize(st);
-    if (rc != SQLITE_DONE) {
-        log_error("lead", "%s", sqlite3_errmsg(lb->db));
-        return -1;
-    }
-    return 0;
+    return store_lead_forget(lb->t, user_id);
 }
 
 int lead_export_user(lead_book *lb, int64_t user_id, cJSON *root)
@@ -579,9 +450,7 @@ int lead_export_user(lead_book *lb, int64_t user_id, cJSON *root)
     if (!lb)
         return 0;
     cJSON *arr = cJSON_AddArrayToObject(root, "leads");
-    if (!arr || store_json_rows(lb->st, "SELECT id, form, text, thread_id, posted, created"
-                                        " FROM leads WHERE user_id = ?1 ORDER BY id",
-                                user_id, arr) < 0)
+    if (!arr || store_lead_export(lb->t, user_id, arr))
         return -1;
     return 0;
 }

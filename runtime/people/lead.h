@@ -21,7 +21,7 @@
  * no right to manage topics: a 400) gets the lead as a plain message.
  * Without MANAGER_GROUP_CHAT_ID leads stay in the database only.
  *
- * Tables (created when missing):
+ * Tables (storage/store_lead.h; created when missing):
  *   leads(id PK, user_id, form, text, thread_id, posted, created)
  *         thread_id: the topic of a `lead: topic` lead once created (and
  *         where a posted lead went), -1 = without a topic, -2 = its

@@ -4,135 +4,17 @@
 #include "storage/store.h"
 
 #include <cJSON.h>
-#include <sqlite3.h>
-#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "base/log.h"
+#include "storage/store_int.h"
 
 #define STORE_SCHEMA_VERSION 4
-#define STORE_CACHE_KIB "512" /* the page cache (PRAGMA cache_size), see store_open */
-#define NOW "strftime('%Y-%m-%dT%H:%M:%SZ','now')"
-
-/* The two hot append-only tables. Their ids are plain rowids (schema 4;
- * AUTOINCREMENT before): SQLite gives a new row max(id) + 1, so a new row
- * still sorts after every row it has, which is all the readers need (a
- * user's turns, a chat's calls in id order); AUTOINCREMENT only added that
- * an id is never given twice even after the newest row went, at the price
- * of reading and rewriting sqlite_sequence on every insert (a page more
- * per commit). The one place that needs never-twice, the outbox ids the
- * outq keeps in memory, gets it from store_outbox_add. */
-#define OUTBOX_COLS \
-    "(id INTEGER PRIMARY KEY," \
-    "  chat_id INTEGER NOT NULL," \
-    "  method TEXT NOT NULL," \
-    "  params TEXT NOT NULL," \
-    "  attempts INTEGER NOT NULL DEFAULT 0," \
-    "  not_before INTEGER NOT NULL DEFAULT 0)"
-#define HISTORY_COLS \
-    "(id INTEGER PRIMARY KEY," \
-    "  user_id INTEGER NOT NULL," \
-    "  role TEXT NOT NULL," \
-    "  text TEXT NOT NULL," \
-    "  at INTEGER NOT NULL," \
-    "  kind TEXT NOT NULL DEFAULT 'menu')"
-
-static const char *const schema_sql =
-    "CREATE TABLE IF NOT EXISTS meta("
-    "  key TEXT PRIMARY KEY, value TEXT NOT NULL);"
-    "CREATE TABLE IF NOT EXISTS users("
-    "  user_id INTEGER PRIMARY KEY,"
-    "  chat_id INTEGER NOT NULL,"
-    "  lang TEXT,"
-    "  first_name TEXT,"
-    "  username TEXT,"
-    "  state TEXT NOT NULL,"
-    "  form TEXT,"
-    "  field TEXT,"
-    "  active INTEGER NOT NULL DEFAULT 1,"
-    "  created TEXT NOT NULL,"
-    "  updated TEXT NOT NULL);"
-    "CREATE TABLE IF NOT EXISTS vars("
-    "  user_id INTEGER NOT NULL REFERENCES users(user_id) ON DELETE CASCADE,"
-    "  name TEXT NOT NULL,"
-    "  value TEXT NOT NULL,"
-    "  PRIMARY KEY(user_id, name)) WITHOUT ROWID;"
-    "CREATE TABLE IF NOT EXISTS records("
-    "  id INTEGER PRIMARY KEY AUTOINCREMENT,"
-    "  user_id INTEGER NOT NULL REFERENCES users(user_id) ON DELETE CASCADE,"
-    "  form TEXT NOT NULL,"
-    "  json TEXT NOT NULL,"
-    "  created TEXT NOT NULL);"
-    "CREATE INDEX IF NOT EXISTS records_user ON records(user_id);"
-    "CREATE TABLE IF NOT EXISTS handled("
-    "  update_id INTEGER PRIMARY KEY,"
-    "  at INTEGER NOT NULL);"
-    /* the prune (Q_PRUNE_HANDLED) finds old marks by time: without this it
-     * read two days of update ids every 1,024 updates */
-    "CREATE INDEX IF NOT EXISTS handled_at ON handled(at);"
-    /* schema 2: the durable inbox and outbox (see store.h) */
-    "CREATE TABLE IF NOT EXISTS inbox("
-    "  update_id INTEGER PRIMARY KEY,"
-    "  chat_id INTEGER NOT NULL,"
-    "  json TEXT NOT NULL,"
-    "  at INTEGER NOT NULL);"
-    "CREATE TABLE IF NOT EXISTS dead_letter("
-    "  update_id INTEGER PRIMARY KEY,"
-    "  chat_id INTEGER NOT NULL,"
-    "  json TEXT NOT NULL,"
-    "  reason TEXT NOT NULL,"
-    "  at INTEGER NOT NULL);"
-    "CREATE TABLE IF NOT EXISTS outbox" OUTBOX_COLS ";"
-    /* the recent conversation of each user (store_history_*) */
-    "CREATE TABLE IF NOT EXISTS history" HISTORY_COLS ";"
-    "CREATE INDEX IF NOT EXISTS history_user ON history(user_id, id);";
-
-/* Schema 2 -> 3: history gains `kind` (its rows were all dialogue traffic
- * as far as anyone can tell: 'menu'), and the model's own log, the
- * llm_history table of the first online-LLM build, goes: its turns are in
- * history too, only not marked, so a user's next question after the
- * upgrade reaches the model without the earlier ones. */
-static const char *const upgrade3_sql =
-    "ALTER TABLE history ADD COLUMN kind TEXT NOT NULL DEFAULT 'menu';";
-static const char *const drop_llm_history_sql = "DROP TABLE IF EXISTS llm_history;";
-
-/* Schema 3 -> 4: outbox and history lose AUTOINCREMENT (see OUTBOX_COLS).
- * A table's declaration cannot change in place: each is copied, ids kept,
- * into one declared anew, inside the open transaction. */
-static const char *const upgrade4_sql =
-    "CREATE TABLE outbox_v4" OUTBOX_COLS ";"
-    "INSERT INTO outbox_v4(id, chat_id, method, params, attempts, not_before)"
-    " SELECT id, chat_id, method, params, attempts, not_before FROM outbox;"
-    "DROP TABLE outbox;"
-    "ALTER TABLE outbox_v4 RENAME TO outbox;"
-    "CREATE TABLE history_v4" HISTORY_COLS ";"
-    "INSERT INTO history_v4(id, user_id, role, text, at, kind)"
-    " SELECT id, user_id, role, text, at, kind FROM history;"
-    "DROP TABLE history;" /* and its index */
-    "ALTER TABLE history_v4 RENAME TO history;"
-    "CREATE INDEX history_user ON history(user_id, id);"
-    "DELETE FROM sqlite_sequence WHERE name IN ('outbox', 'history');";
-
-enum {
-    Q_BEGIN, Q_COMMIT, Q_ROLLBACK,
-    Q_LOAD_USER, Q_LOAD_VARS, Q_SAVE_USER, Q_SET_VAR, Q_DEL_VAR,
-    Q_ADD_RECORD, Q_ALL_USERS, Q_DEL_VARS, Q_DEL_RECORDS, Q_DEL_USER,
-    Q_EXPORT_USER, Q_EXPORT_RECORDS, Q_EXISTS, Q_COUNT, Q_GET_META, Q_SET_META,
-    Q_MARK_HANDLED, Q_PRUNE_HANDLED,
-    Q_SAVEPOINT, Q_RELEASE, Q_ROLLBACK_TO,
-    Q_INBOX_PUT, Q_INBOX_DONE, Q_INBOX_LOAD, Q_DEAD_LETTER,
-    Q_OUTBOX_ADD, Q_OUTBOX_MAX, Q_OUTBOX_DEL, Q_OUTBOX_UPDATE, Q_OUTBOX_DROP_CHAT, Q_OUTBOX_LOAD,
-    Q_SET_ACTIVE,
-    Q_HIST_ADD, Q_HIST_PRUNE, Q_HIST_LIST, Q_HIST_TURNS, Q_HIST_DEL, Q_LIST_RECORDS,
-    Q_EXPORT_HIST, Q_HIST_CLOSE_AI,
-    Q_COUNT_ALL
-};
 
 static const char *const queries[Q_COUNT_ALL] = {
-    [Q_BEGIN] = "BEGIN IMMEDIATE",
+    [Q_BEGIN] = store__sqlite_begin,
     [Q_COMMIT] = "COMMIT",
     [Q_ROLLBACK] = "ROLLBACK",
     [Q_LOAD_USER] = "SELECT chat_id, lang, state, form, field FROM users WHERE user_id = ?1",
@@ -151,7 +33,7 @@ static const char *const queries[Q_COUNT_ALL] = {
                   " ON CONFLICT(user_id, name) DO UPDATE SET value = excluded.value",
     [Q_DEL_VAR] = "DELETE FROM vars WHERE user_id = ?1 AND name = ?2",
     [Q_ADD_RECORD] = "INSERT INTO records(user_id, form, json, created)"
-                     " VALUES(?1, ?2, ?3, " NOW ")",
+                     " VALUES(?1, ?2, ?3, ?4)",
     [Q_ALL_USERS] = "SELECT user_id, chat_id, state, lang, first_name, username"
                     " FROM users ORDER BY user_id",
     [Q_DEL_VARS] = "DELETE FROM vars WHERE user_id = ?1",
@@ -166,21 +48,23 @@ static const char *const queries[Q_COUNT_ALL] = {
     [Q_GET_META] = "SELECT value FROM meta WHERE key = ?1",
     [Q_SET_META] = "INSERT INTO meta(key, value) VALUES(?1, ?2)"
                    " ON CONFLICT(key) DO UPDATE SET value = excluded.value",
-    [Q_MARK_HANDLED] = "INSERT OR IGNORE INTO handled(update_id, at) VALUES(?1, ?2)",
+    [Q_MARK_HANDLED] = "INSERT INTO handled(update_id, at) VALUES(?1, ?2)"
+                       " ON CONFLICT(update_id) DO NOTHING",
     /* Telegram keeps an update for 24 hours; two days covers any redelivery */
     [Q_PRUNE_HANDLED] = "DELETE FROM handled WHERE at < ?1 - 172800",
     [Q_SAVEPOINT] = "SAVEPOINT nested",
     [Q_RELEASE] = "RELEASE nested",
     [Q_ROLLBACK_TO] = "ROLLBACK TO nested",
     /* new only when neither waiting, handled nor dead: exact ids, never "<= max" */
-    [Q_INBOX_PUT] = "INSERT OR IGNORE INTO inbox(update_id, chat_id, json, at)"
+    [Q_INBOX_PUT] = "INSERT INTO inbox(update_id, chat_id, json, at)"
                     " SELECT ?1, ?2, ?3, ?4"
                     " WHERE NOT EXISTS (SELECT 1 FROM handled WHERE update_id = ?1)"
-                    " AND NOT EXISTS (SELECT 1 FROM dead_letter WHERE update_id = ?1)",
+                    " AND NOT EXISTS (SELECT 1 FROM dead_letter WHERE update_id = ?1)"
+                    " ON CONFLICT(update_id) DO NOTHING",
     [Q_INBOX_DONE] = "DELETE FROM inbox WHERE update_id = ?1",
     [Q_INBOX_LOAD] = "SELECT update_id, chat_id, json FROM inbox ORDER BY update_id",
-    [Q_DEAD_LETTER] = "INSERT OR IGNORE INTO dead_letter(update_id, chat_id, json, reason, at)"
-                      " VALUES(?1, ?2, ?3, ?4, ?5)",
+    [Q_DEAD_LETTER] = "INSERT INTO dead_letter(update_id, chat_id, json, reason, at)"
+                      " VALUES(?1, ?2, ?3, ?4, ?5) ON CONFLICT(update_id) DO NOTHING",
     /* ?4: the id, from store_outbox_add; taken already: no row, no error */
     [Q_OUTBOX_ADD] = "INSERT INTO outbox(id, chat_id, method, params, attempts, not_before)"
                      " VALUES(?4, ?1, ?2, ?3, 0, 0) ON CONFLICT(id) DO NOTHING",
@@ -191,7 +75,7 @@ static const char *const queries[Q_COUNT_ALL] = {
     [Q_OUTBOX_DROP_CHAT] = "DELETE FROM outbox WHERE chat_id = ?1",
     [Q_OUTBOX_LOAD] = "SELECT id, chat_id, method, params, attempts, not_before"
                       " FROM outbox ORDER BY id",
-    [Q_SET_ACTIVE] = "UPDATE users SET active = ?2, updated = " NOW " WHERE chat_id = ?1",
+    [Q_SET_ACTIVE] = "UPDATE users SET active = ?2, updated = ?3 WHERE chat_id = ?1",
     [Q_HIST_ADD] = "INSERT INTO history(user_id, role, text, at, kind)"
                    " VALUES(?1, ?2, ?3, ?5, ?4)",
     /* keep the newest ?2 rows of the user, and the newest ?3 'ai' rows
@@ -213,36 +97,7 @@ static const char *const queries[Q_COUNT_ALL] = {
                        " WHERE user_id = ?1 ORDER BY id DESC LIMIT ?2",
 };
 
-#define STORE_TRIM_SLOTS 1024 /* users remembered by store_history_trim_due */
-#define STORE_TRIM_EVERY 8    /* rows a user adds between trims */
-
-struct store {
-    sqlite3 *db;
-    /* Rows added per user since their last trim (store_history_trim_due);
-     * a slot taken by another user means "trim now". */
-    struct { int64_t user; int added; } trim_due[STORE_TRIM_SLOTS];
-    /* The clock of the hot statements, bound from here: SQLite's strftime
-     * costs more than the rest of such an insert. Formatted once a second. */
-    time_t now_s;
-    char now_iso[24];   /* YYYY-MM-DDTHH:MM:SSZ, as the NOW macro writes */
-    const bm_machine *m;
-    sqlite3_stmt *q[Q_COUNT_ALL];
-    int depth; /* store_begin nesting: 1 = the transaction, more = savepoints */
-    /* The newest outbox id given out: store_outbox_add never gives one
-     * twice, though a row deleted as the newest leaves max(id) lower. */
-    int64_t outbox_last;
-    /* The variables as the last store_load_session read them, so that the
-     * save right after it writes only those that changed (a step touches
-     * few of them). Valid from a load until the next save or rollback. */
-    bool snap_valid;
-    int64_t snap_user;
-    char *snap_buf;    /* the values, NUL-terminated, back to back */
-    size_t snap_len, snap_cap;
-    size_t *snap_off;  /* per variable: offset in snap_buf, SIZE_MAX = absent */
-};
-
-/* The wall clock, in seconds and as NOW's text. */
-static time_t clock_now(store *st)
+time_t store__now(store *st)
 {
     time_t t = time(NULL);
     if (t != st->now_s) {
@@ -302,29 +157,26 @@ static bool snap_same(const store *st, int64_t user_id, int i, const char *v)
     return strcmp(st->snap_buf + off, v) == 0;
 }
 
-static int fail(store *st, const char *what)
+int store__fail(store *st, const char *what)
 {
     log_error("store", "%s: %s", what, sqlite3_errmsg(st->db));
     return -1;
 }
 
-/* Reset and clear a kept statement before use. */
-static sqlite3_stmt *stmt(store *st, int q)
+sqlite3_stmt *store__reset(sqlite3_stmt *s)
 {
-    sqlite3_stmt *s = st->q[q];
     sqlite3_reset(s);
     sqlite3_clear_bindings(s);
     return s;
 }
 
-/* Run a statement that returns no rows. */
-static int exec_done(store *st, sqlite3_stmt *s, const char *what)
+int store__run(store *st, sqlite3_stmt *s, const char *what)
 {
     int rc = sqlite3_step(s);
     sqlite3_reset(s);
     if (rc != SQLITE_DONE)
-        return fail(st, what);
-    return 0;
+        return store__fail(st, what);
+    return sqlite3_changes(st->db);
 }
 
 static void bind_text_or_null(sqlite3_stmt *s, int i, const char *v)
@@ -341,91 +193,60 @@ static char *col_dup(sqlite3_stmt *s, int i)
     return t ? strdup((const char *)t) : NULL;
 }
 
-/* SQLite's defaults serialize every call and keep allocation statistics
- * behind a global mutex; a store is used by one thread at a time, and
- * nothing reads the statistics. This must run before SQLite initializes
- * (the first open anywhere); later it is refused, harmlessly. */
-static void configure_sqlite(void)
+int store__prepare_all(store *st, const store__sql *q, size_t n, const char *what, char *err,
+                       size_t errlen)
 {
-    static bool done;
-    if (done)
-        return;
-    done = true;
-    sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
+    for (size_t i = 0; i < n; i++) {
+        if (sqlite3_prepare_v3(st->db, q[i].sql, -1, SQLITE_PREPARE_PERSISTENT, q[i].stmt,
+                               NULL) != SQLITE_OK) {
+            snprintf(err, errlen, "%s: %s", what, sqlite3_errmsg(st->db));
+            return -1;
+        }
+    }
+    return 0;
+}
+
+void store__finalize_all(const store__sql *q, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        sqlite3_finalize(*q[i].stmt);
+        *q[i].stmt = NULL;
+    }
+}
+
+/* Reset and clear one of store.c's kept statements before use. */
+static sqlite3_stmt *stmt(store *st, int q)
+{
+    return store__reset(st->q[q]);
+}
+
+/* Run a statement that returns no rows. 0 or -1. */
+static int exec_done(store *st, sqlite3_stmt *s, const char *what)
+{
+    return store__run(st, s, what) < 0 ? -1 : 0;
 }
 
 static int outbox_seed(store *st);
 
 store *store_open(const char *path, const bm_machine *m, char *err, size_t errlen)
 {
-    configure_sqlite();
     store *st = calloc(1, sizeof *st);
     if (!st) {
         snprintf(err, errlen, "out of memory");
         return NULL;
     }
     st->m = m;
-    /* NOMUTEX: one connection, one thread at a time (store.h) */
-    if (sqlite3_open_v2(path, &st->db,
-                        SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
-                        NULL) != SQLITE_OK) {
-        snprintf(err, errlen, "cannot open %s: %s", path,
-                 st->db ? sqlite3_errmsg(st->db) : "out of memory");
-        goto bad;
-    }
-    sqlite3_busy_timeout(st->db, 5000);
     char *msg = NULL;
-    /* WAL: readers never block the writer; NORMAL sync is durable across
-     * application crashes, which is what WAL needs. The page cache is
-     * 512 KiB, not SQLite's 2 MB: a handled update touches a few pages
-     * near the tails of its tables, and a page the cache dropped is read
-     * back from the OS's cache (the menu benchmark: the same instructions,
-     * 7% more preads, 1.1 MB less private memory). */
-    if (sqlite3_exec(st->db,
-                     "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"
-                     " PRAGMA foreign_keys=ON; PRAGMA cache_size=-" STORE_CACHE_KIB ";",
-                     NULL, NULL, &msg) != SQLITE_OK ||
-        sqlite3_exec(st->db, "BEGIN IMMEDIATE", NULL, NULL, &msg) != SQLITE_OK) {
+    if (store__sqlite_open(st, path, err, errlen))
+        goto bad;
+    if (sqlite3_exec(st->db, store__sqlite_begin, NULL, NULL, &msg) != SQLITE_OK) {
         snprintf(err, errlen, "%s: %s", path, msg ? msg : sqlite3_errmsg(st->db));
         sqlite3_free(msg);
         goto bad;
     }
-    if (sqlite3_exec(st->db, schema_sql, NULL, NULL, &msg) != SQLITE_OK) {
-        snprintf(err, errlen, "%s: schema: %s", path, msg ? msg : "?");
-        sqlite3_free(msg);
+    if (store__sqlite_schema(st, path, err, errlen)) {
         sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
         goto bad;
-    }
-    /* a schema 2 database: history without kind (CREATE IF NOT EXISTS kept it) */
-    sqlite3_stmt *probe = NULL;
-    bool has_kind = sqlite3_prepare_v2(st->db, "SELECT kind FROM history LIMIT 0", -1, &probe,
-                                       NULL) == SQLITE_OK;
-    sqlite3_finalize(probe);
-    if ((!has_kind && sqlite3_exec(st->db, upgrade3_sql, NULL, NULL, &msg) != SQLITE_OK) ||
-        sqlite3_exec(st->db, drop_llm_history_sql, NULL, NULL, &msg) != SQLITE_OK) {
-        snprintf(err, errlen, "%s: schema 3: %s", path, msg ? msg : "?");
-        sqlite3_free(msg);
-        sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
-        goto bad;
-    }
-    if (!has_kind)
-        log_info("store", "%s: upgraded to schema 3 (history.kind)", path);
-    /* a schema 3 database: outbox and history declared AUTOINCREMENT */
-    bool autoinc = false;
-    if (sqlite3_prepare_v2(st->db, "SELECT 1 FROM sqlite_master WHERE name IN ('outbox',"
-                           " 'history') AND sql LIKE '%AUTOINCREMENT%'", -1, &probe,
-                           NULL) == SQLITE_OK)
-        autoinc = sqlite3_step(probe) == SQLITE_ROW;
-    sqlite3_finalize(probe);
-    if (autoinc) {
-        if (sqlite3_exec(st->db, upgrade4_sql, NULL, NULL, &msg) != SQLITE_OK) {
-            snprintf(err, errlen, "%s: schema 4: %s", path, msg ? msg : "?");
-            sqlite3_free(msg);
-            sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
-            goto bad;
-        }
-        log_info("store", "%s: upgraded to schema 4 (outbox and history ids without "
-                 "AUTOINCREMENT)", path);
     }
     for (int i = 0; i < Q_COUNT_ALL; i++) {
         if (sqlite3_prepare_v3(st->db, queries[i], -1, SQLITE_PREPARE_PERSISTENT,
@@ -525,24 +346,12 @@ int store_rollback(store *st)
 
 int store_set_durable(store *st, int full)
 {
-    char *msg = NULL;
-    if (sqlite3_exec(st->db, full ? "PRAGMA synchronous=FULL" : "PRAGMA synchronous=NORMAL",
-                     NULL, NULL, &msg) != SQLITE_OK) {
-        log_error("store", "synchronous: %s", msg ? msg : "?");
-        sqlite3_free(msg);
-        return -1;
-    }
-    return 0;
+    return store__sqlite_synchronous(st, full);
 }
 
 int store_in_transaction(const store *st)
 {
     return !sqlite3_get_autocommit(st->db);
-}
-
-struct sqlite3 *store_sqlite(store *st)
-{
-    return st->db;
 }
 
 char *store_get_meta(store *st, const char *key, int *found)
@@ -556,7 +365,7 @@ char *store_get_meta(store *st, const char *key, int *found)
         v = col_dup(s, 0);
         f = v ? 1 : -1;
     } else if (rc != SQLITE_DONE) {
-        fail(st, "get meta");
+        store__fail(st, "get meta");
         f = -1;
     }
     sqlite3_reset(s);
@@ -606,7 +415,7 @@ int store_load_session(store *st, int64_t user_id, bm_session *out)
     }
     if (rc != SQLITE_ROW) {
         sqlite3_reset(s);
-        return fail(st, "load user");
+        return store__fail(st, "load user");
     }
     bm_session ss;
     if (bm_session_init(m, &ss, NULL)) {
@@ -644,7 +453,7 @@ int store_load_session(store *st, int64_t user_id, bm_session *out)
     sqlite3_reset(s);
     if (rc != SQLITE_DONE) {
         bm_session_free(m, &ss);
-        return fail(st, "load vars");
+        return store__fail(st, "load vars");
     }
     snap_take(st, user_id, ss.vars);
     *out = ss;
@@ -674,7 +483,7 @@ int store_save_session(store *st, const bm_session *ss, const bm_user *u)
     sqlite3_bind_text(s, 6, m->states[ss->state].name, -1, SQLITE_STATIC);
     bind_text_or_null(s, 7, form);
     bind_text_or_null(s, 8, field);
-    clock_now(st);
+    store__now(st);
     sqlite3_bind_text(s, 9, st->now_iso, -1, SQLITE_STATIC);
     if (exec_done(st, s, "save user"))
         return -1;
@@ -704,6 +513,8 @@ int store_add_record(store *st, int64_t user_id, int form, const char *json)
     sqlite3_bind_int64(s, 1, user_id);
     sqlite3_bind_text(s, 2, st->m->forms[form].name, -1, SQLITE_STATIC);
     sqlite3_bind_text(s, 3, json, -1, SQLITE_STATIC);
+    store__now(st);
+    sqlite3_bind_text(s, 4, st->now_iso, -1, SQLITE_STATIC);
     return exec_done(st, s, "add record");
 }
 
@@ -764,7 +575,7 @@ int store_list_stale(store *st, store_user **out, int *n)
         store_users_free(*out, *n);
         *out = NULL;
         *n = 0;
-        return fail(st, "list users");
+        return store__fail(st, "list users");
     }
     return 0;
 }
@@ -795,12 +606,8 @@ static cJSON *col_json(sqlite3_stmt *s, int i)
     }
 }
 
-int store_json_rows(store *st, const char *select_sql, int64_t user_id, cJSON *arr)
+int store__json_rows(store *st, sqlite3_stmt *s, cJSON *arr)
 {
-    sqlite3_stmt *s = NULL;
-    if (sqlite3_prepare_v2(st->db, select_sql, -1, &s, NULL) != SQLITE_OK)
-        return fail(st, "export rows");
-    sqlite3_bind_int64(s, 1, user_id);
     int rc, n = 0;
     while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
         cJSON *o = cJSON_CreateObject();
@@ -814,11 +621,9 @@ int store_json_rows(store *st, const char *select_sql, int64_t user_id, cJSON *a
             cJSON_AddItemToObject(o, sqlite3_column_name(s, i), col_json(s, i));
         n++;
     }
-    if (rc != SQLITE_DONE) {
-        fail(st, "export rows");
-        n = -1;
-    }
-    sqlite3_finalize(s);
+    sqlite3_reset(s);
+    if (rc != SQLITE_DONE)
+        return store__fail(st, "export rows");
     return n;
 }
 
@@ -840,7 +645,7 @@ int store_export_into(store *st, int64_t user_id, cJSON *root)
     sqlite3_reset(s);
     if (!user || !cJSON_AddItemToObject(root, "user", user)) {
         cJSON_Delete(user);
-        return fail(st, "export user");
+        return store__fail(st, "export user");
     }
 
     cJSON *vars = cJSON_AddObjectToObject(root, "variables");
@@ -853,7 +658,7 @@ int store_export_into(store *st, int64_t user_id, cJSON *root)
                               cJSON_CreateString((const char *)sqlite3_column_text(s, 1)));
     sqlite3_reset(s);
     if (rc != SQLITE_DONE)
-        return fail(st, "export vars");
+        return store__fail(st, "export vars");
 
     cJSON *recs = cJSON_AddArrayToObject(root, "records");
     if (!recs)
@@ -874,7 +679,7 @@ int store_export_into(store *st, int64_t user_id, cJSON *root)
     }
     sqlite3_reset(s);
     if (rc != SQLITE_DONE)
-        return fail(st, "export records");
+        return store__fail(st, "export records");
 
     cJSON *hist = cJSON_AddArrayToObject(root, "history");
     if (!hist)
@@ -893,7 +698,7 @@ int store_export_into(store *st, int64_t user_id, cJSON *root)
     }
     sqlite3_reset(s);
     if (rc != SQLITE_DONE)
-        return fail(st, "export history");
+        return store__fail(st, "export history");
     return 0;
 }
 
@@ -922,7 +727,7 @@ int store_user_exists(store *st, int64_t user_id)
         return 1;
     if (rc == SQLITE_DONE)
         return 0;
-    return fail(st, "user exists");
+    return store__fail(st, "user exists");
 }
 
 /* The one non-negative integer query q returns; -1 (logged as `what`) when
@@ -934,7 +739,7 @@ static int64_t query_count(store *st, int q, const char *what)
     int64_t n = rc == SQLITE_ROW ? sqlite3_column_int64(s, 0) : -1;
     sqlite3_reset(s);
     if (n < 0)
-        return fail(st, what);
+        return store__fail(st, what);
     return n;
 }
 
@@ -947,14 +752,14 @@ int store_mark_handled(store *st, int64_t update_id)
 {
     sqlite3_stmt *s = stmt(st, Q_MARK_HANDLED);
     sqlite3_bind_int64(s, 1, update_id);
-    sqlite3_bind_int64(s, 2, (sqlite3_int64)clock_now(st));
+    sqlite3_bind_int64(s, 2, (sqlite3_int64)store__now(st));
     if (exec_done(st, s, "mark update handled"))
         return -1;
     int fresh = sqlite3_changes(st->db) == 1;
     /* prune now and then, inside the same transaction */
     if (fresh && update_id % 1024 == 0) {
         s = stmt(st, Q_PRUNE_HANDLED);
-        sqlite3_bind_int64(s, 1, (sqlite3_int64)clock_now(st));
+        sqlite3_bind_int64(s, 1, (sqlite3_int64)store__now(st));
         if (exec_done(st, s, "prune handled updates"))
             return -1;
     }
@@ -969,7 +774,7 @@ int store_inbox_put(store *st, int64_t update_id, int64_t chat_id, const char *j
     sqlite3_bind_int64(s, 1, update_id);
     sqlite3_bind_int64(s, 2, chat_id);
     sqlite3_bind_text(s, 3, json, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(s, 4, (sqlite3_int64)clock_now(st));
+    sqlite3_bind_int64(s, 4, (sqlite3_int64)store__now(st));
     if (exec_done(st, s, "inbox put"))
         return -1;
     return sqlite3_changes(st->db) == 1;
@@ -996,7 +801,7 @@ int store_inbox_load(store *st, store_inbox_fn fn, void *ud)
     }
     sqlite3_reset(s);
     if (rc != SQLITE_DONE)
-        return fail(st, "inbox load");
+        return store__fail(st, "inbox load");
     return n;
 }
 
@@ -1008,7 +813,7 @@ int store_dead_letter(store *st, int64_t update_id, int64_t chat_id, const char 
     sqlite3_bind_int64(s, 2, chat_id);
     sqlite3_bind_text(s, 3, json ? json : "", -1, SQLITE_STATIC);
     sqlite3_bind_text(s, 4, reason ? reason : "", -1, SQLITE_STATIC);
-    sqlite3_bind_int64(s, 5, (sqlite3_int64)clock_now(st));
+    sqlite3_bind_int64(s, 5, (sqlite3_int64)store__now(st));
     if (exec_done(st, s, "dead letter"))
         return -1;
     int fresh = sqlite3_changes(st->db) == 1;
@@ -1108,7 +913,7 @@ int store_outbox_load(store *st, store_outbox_fn fn, void *ud)
     }
     sqlite3_reset(s);
     if (rc != SQLITE_DONE)
-        return fail(st, "outbox load");
+        return store__fail(st, "outbox load");
     return n;
 }
 
@@ -1117,6 +922,8 @@ int store_set_active(store *st, int64_t chat_id, int active)
     sqlite3_stmt *s = stmt(st, Q_SET_ACTIVE);
     sqlite3_bind_int64(s, 1, chat_id);
     sqlite3_bind_int(s, 2, active);
+    store__now(st);
+    sqlite3_bind_text(s, 3, st->now_iso, -1, SQLITE_STATIC);
     if (exec_done(st, s, "set active"))
         return -1;
     return sqlite3_changes(st->db);
@@ -1154,7 +961,7 @@ int store_history_add(store *st, int64_t user_id, const char *role, store_hist_k
     /* STATIC: stepped right away, and every use binds all parameters again */
     sqlite3_bind_text(s, 3, cut ? cut : text, -1, SQLITE_STATIC);
     sqlite3_bind_text(s, 4, hist_kinds[kind], -1, SQLITE_STATIC);
-    sqlite3_bind_int64(s, 5, (sqlite3_int64)clock_now(st));
+    sqlite3_bind_int64(s, 5, (sqlite3_int64)store__now(st));
     int rc = exec_done(st, s, "history add");
     free(cut);
     return rc ? -1 : 0;
@@ -1164,7 +971,7 @@ int store_history_close_ai(store *st, int64_t user_id)
 {
     sqlite3_stmt *s = stmt(st, Q_HIST_CLOSE_AI);
     sqlite3_bind_int64(s, 1, user_id);
-    return exec_done(st, s, "history close ai") ? -1 : 0;
+    return exec_done(st, s, "history close ai");
 }
 
 int store_history_trim_due(store *st, int64_t user_id, int added)
@@ -1209,7 +1016,7 @@ static int history_rows(store *st, int q, int64_t user_id, int max, store_histor
     }
     sqlite3_reset(s);
     if (rc != SQLITE_DONE)
-        return fail(st, "history list");
+        return store__fail(st, "history list");
     return n;
 }
 
@@ -1242,6 +1049,6 @@ int store_list_records(store *st, int64_t user_id, int max, store_record_fn fn, 
     }
     sqlite3_reset(s);
     if (rc != SQLITE_DONE)
-        return fail(st, "records list");
+        return store__fail(st, "records list");
     return n;
 }

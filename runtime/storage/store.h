@@ -24,6 +24,10 @@
  *   before): a new row's id is above every row's in the table.
  *
  * Every statement is prepared once at open and uses bound parameters only.
+ * The feature modules' tables live in the same database, each behind its
+ * own file here (store_handoff.h, store_lead.h, store_feedback.h,
+ * store_usage.h): only runtime/storage/ speaks SQL (ARCHITECTURE.md,
+ * "Storage boundary").
  * Functions returning int give 0 on success and -1 on a database error
  * (logged) unless said otherwise. One store is used by one thread.
  */
@@ -56,10 +60,6 @@ int store_rollback(store *st);
 int store_set_durable(store *st, int full);
 /* 1 while a transaction is open. */
 int store_in_transaction(const store *st);
-/* The store's SQLite handle, for modules that keep their own tables in the
- * same database and transactions (usage.c). Owned by the store. */
-struct sqlite3;
-struct sqlite3 *store_sqlite(store *st);
 
 /* Load user_id's session into *s, which the store initialises (free it with
  * bm_session_free). Names map back to indices through the machine: a state
@@ -111,12 +111,6 @@ int store_export_into(store *st, int64_t user_id, struct cJSON *root);
 /* store_export_into as pretty-printed JSON. malloc'd, NULL on error. */
 char *store_export_user(store *st, int64_t user_id);
 
-/* For the exports of modules that keep their own tables in the store's
- * database: appends every row of select_sql (one parameter, ?1 = the
- * user id) to the array arr as an object keyed by column name (integers
- * as numbers, text as strings, NULL as null). Returns the number of rows,
- * -1 on error. */
-int store_json_rows(store *st, const char *select_sql, int64_t user_id, struct cJSON *arr);
 
 /* 1 if the user has a row, 0 if not, -1 on error. */
 int store_user_exists(store *st, int64_t user_id);

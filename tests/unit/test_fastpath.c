@@ -26,6 +26,7 @@
 #include "support/tiny_machine.h"
 #include "telegram/tg.h"
 #include "net/loop.h"
+#include "support/sql_int.h"
 
 static fake_tg *g_ft;
 static char g_base[64];
@@ -82,7 +83,7 @@ static const char *stored_var(store *st, int64_t user, const char *name, char *b
 {
     sqlite3_stmt *s = NULL;
     buf[0] = '\0';
-    if (sqlite3_prepare_v2(store_sqlite(st), "SELECT value FROM vars WHERE user_id = ?1 AND name = ?2",
+    if (sqlite3_prepare_v2(sql_store_db(st), "SELECT value FROM vars WHERE user_id = ?1 AND name = ?2",
                            -1, &s, NULL) != SQLITE_OK)
         return buf;
     sqlite3_bind_int64(s, 1, user);

@@ -134,7 +134,7 @@ static void test_lead_topics_migrate(void)
     char err[256];
     store *st = store_open(":memory:", &m, err, sizeof err);
     CU_ASSERT_PTR_NOT_NULL_FATAL(st);
-    CU_ASSERT_EQUAL(sqlite3_exec(store_sqlite(st),
+    CU_ASSERT_EQUAL(sqlite3_exec(sql_store_db(st),
                                  "CREATE TABLE lead_topics(name TEXT PRIMARY KEY, thread_id INTEGER NOT NULL);"
                                  "INSERT INTO lead_topics VALUES('Leads', 77);",
                                  NULL, NULL, NULL), SQLITE_OK);

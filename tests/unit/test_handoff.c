@@ -18,6 +18,7 @@
 #include "storage/store.h"
 #include "base/json.h"
 #include "support/tiny_machine.h"
+#include "support/sql_int.h"
 
 #define GROUP (-100123)
 #define ADMIN 900
@@ -472,7 +473,7 @@ static void row_of_4004(char *out, size_t n)
 {
     sqlite3_stmt *q = NULL;
     out[0] = '\0';
-    sqlite3_prepare_v2(store_sqlite(st), "SELECT status || ':' || thread_id || ':' || tries"
+    sqlite3_prepare_v2(sql_store_db(st), "SELECT status || ':' || thread_id || ':' || tries"
                        " FROM handoffs WHERE user_id = 4004 ORDER BY id DESC LIMIT 1", -1, &q,
                        NULL);
     if (sqlite3_step(q) == SQLITE_ROW)
@@ -566,7 +567,7 @@ static void test_old_table(void)
     char err[256];
     store *s2 = store_open(":memory:", &tiny_machine, err, sizeof err);
     CU_ASSERT_PTR_NOT_NULL_FATAL(s2);
-    CU_ASSERT_EQUAL(sqlite3_exec(store_sqlite(s2),
+    CU_ASSERT_EQUAL(sqlite3_exec(sql_store_db(s2),
         "CREATE TABLE handoffs(id INTEGER PRIMARY KEY AUTOINCREMENT,"
         " user_id INTEGER NOT NULL, chat_id INTEGER NOT NULL, thread_id INTEGER NOT NULL,"
         " status TEXT NOT NULL DEFAULT 'open', opened INTEGER NOT NULL, closed INTEGER,"

@@ -125,7 +125,7 @@ static void test_upgrade_3(void)
     CU_ASSERT_EQUAL(store_history_add(st, 7, "bot", STORE_HIST_AI, "hi"), 0);
     CU_ASSERT_EQUAL(store_history_turns(st, 7, 10, NULL, NULL), 1);
     sqlite3_stmt *q;
-    CU_ASSERT_EQUAL(sqlite3_prepare_v2(store_sqlite(st), "SELECT count(*) FROM sqlite_master"
+    CU_ASSERT_EQUAL(sqlite3_prepare_v2(sql_store_db(st), "SELECT count(*) FROM sqlite_master"
                                        " WHERE name = 'llm_history'", -1, &q, NULL), SQLITE_OK);
     CU_ASSERT_EQUAL(sqlite3_step(q), SQLITE_ROW);
     CU_ASSERT_EQUAL(sqlite3_column_int(q, 0), 0);
@@ -445,7 +445,7 @@ static void test_prune_handled(void)
     char err[256];
     store *st = store_open(db, &tiny_machine, err, sizeof err);
     CU_ASSERT_PTR_NOT_NULL_FATAL(st);
-    sqlite3 *d = store_sqlite(st);
+    sqlite3 *d = sql_store_db(st);
     CU_ASSERT_EQUAL(sqlite3_exec(d, "INSERT INTO handled(update_id, at) VALUES"
                                     " (5, CAST(strftime('%s','now') AS INTEGER) - 200000),"
                                     " (6, CAST(strftime('%s','now') AS INTEGER) - 100)",

@@ -65,7 +65,7 @@ static bool kept(const char *table)
 /* Everything a user can leave behind, for user id. */
 static void fill(bot *b, int64_t id)
 {
-    sqlite3 *db = store_sqlite(bot_store(b));
+    sqlite3 *db = sql_store_db(bot_store(b));
     bm_effects fx;
     bm_effects_init(&fx);
     bm_input in = {.kind = BM_IN_TEXT, .text = "/start",
@@ -123,7 +123,7 @@ static void test_export_and_delete(void)
     snprintf(db, sizeof db, "%s/bot.db", dir);
     bot *b = bot_new(&tiny_machine, db, err, sizeof err);
     CU_ASSERT_PTR_NOT_NULL_FATAL(b);
-    sqlite3 *sq = store_sqlite(bot_store(b));
+    sqlite3 *sq = sql_store_db(bot_store(b));
     fill(b, 42);
     fill(b, 43);
 

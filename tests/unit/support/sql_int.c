@@ -5,6 +5,8 @@
 
 #include <stddef.h>
 
+#include "storage/store_int.h"
+
 int64_t sql_int(sqlite3 *db, const char *sql)
 {
     sqlite3_stmt *q = NULL;
@@ -15,4 +17,6 @@ int64_t sql_int(sqlite3 *db, const char *sql)
     return v;
 }
 
-int64_t store_int(store *st, const char *sql) { return sql_int(store_sqlite(st), sql); }
+sqlite3 *sql_store_db(store *st) { return st->db; }
+
+int64_t store_int(store *st, const char *sql) { return sql_int(sql_store_db(st), sql); }
