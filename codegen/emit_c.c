@@ -580,8 +580,8 @@ const char *emit_c_source(arena *a, const low_machine *m)
     cgen_init(&g, a, m);
     strbuf *sb = &g.sb;
     emit_banner(sb, m);
-    sb_printf(sb, "\n/*\n * The %s bot's machine: const tables that runtime/machine.c interprets.\n"
-                  " * The text matchers are in %s.re. Field layout: runtime/machine.h.\n */\n",
+    sb_printf(sb, "\n/*\n * The %s bot's machine: const tables that runtime/dialogue/machine.c interprets.\n"
+                  " * The text matchers are in %s.re. Field layout: runtime/dialogue/machine.h.\n */\n",
               m->name, m->name);
     sb_printf(sb, "#include <math.h>\n#include <stddef.h>\n\n#include \"%s.h\"\n\n", m->name);
     emit_langs(&g);

@@ -4,7 +4,7 @@
  * build.c fills it from a node tree (names as written, positions for every
  * element); check.c resolves names into indices (the *_idx fields, -1 until
  * resolved or when absent) and reports every error; lower.c flattens it into
- * the tables of runtime/machine.h; emit_c.c and emit_re.c render text.
+ * the tables of runtime/dialogue/machine.h; emit_c.c and emit_re.c render text.
  *
  * All memory belongs to the compilation's arena.
  */

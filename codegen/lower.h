@@ -1,5 +1,5 @@
 /*
- * lower.h — the checked IR flattened into the tables of runtime/machine.h.
+ * lower.h — the checked IR flattened into the tables of runtime/dialogue/machine.h.
  *
  * low_lower() turns an ir_spec (after check, with no errors) into a
  * low_machine: the same flat arrays and indices the generated C holds, plus

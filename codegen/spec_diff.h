@@ -6,7 +6,7 @@
  * when that state existed before too; moved when `moved:` sends its users
  * elsewhere). Without a database, a removed state with no destination is
  * only listed: its users (if any) would restart from the start state. With
- * a database (the runtime's store, see runtime/store.h), a removed state
+ * a database (the runtime's store, see runtime/storage/store.h), a removed state
  * that holds users and has no destination is a blocking problem, and users
  * in the middle of a form at a removed field are counted (the runtime
  * drops such a form when it loads them: they stay in their state and no

@@ -6,7 +6,7 @@
  *   1st call  headers only: path, method, secret and Content-Length are
  *             checked; a failure is answered now (the body is never read).
  *   body      chunks are appended up to max_body (then only counted).
- *   last call the body is checked (a scan, runtime/jsonscan.h); a good
+ *   last call the body is checked (a scan, runtime/base/jsonscan.h); a good
  *             update is queued, the connection suspended and the main
  *             loop woken.
  *   resumed   after wh_drain set the verdict: the answer is queued.

@@ -38,7 +38,7 @@ int bot_handle(bot *b, const bm_input *in, bm_effects *fx);
  * only. ACTION effects are answered inside (unsupported actions become the
  * sys_unavailable text) and RECORD effects are stored, not passed on. */
 
-/* Seams for conversation tests (runtime/convtest.c); NULL turns one off.
+/* Seams for conversation tests (runtime/front/convtest.c); NULL turns one off.
  *
  * bot_set_trace: every session bot_handle steps gets `trace` (coverage).
  * The pointer is borrowed and must outlive the calls that use it.

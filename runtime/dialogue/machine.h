@@ -175,7 +175,7 @@ typedef struct bm_knowledge {
     size_t len;        /* bytes */
 } bm_knowledge;
 
-/* The spec's `llm:` policy (runtime/kb.h grounds answers in it). */
+/* The spec's `llm:` policy (runtime/ai/kb.h grounds answers in it). */
 typedef struct bm_llm {
     const bm_knowledge *knowledge;
     int n_knowledge;
@@ -268,14 +268,14 @@ typedef struct bm_input {
     const char *callback_id;  /* CALLBACK: callback_query id to answer */
     int64_t update_id;        /* Telegram update_id, 0 when none (console) */
     /* Telegram messages only (0 / false elsewhere), for operator handoff
-     * (runtime/handoff.h): */
+     * (runtime/people/handoff.h): */
     int64_t msg_id;           /* the message's own message_id */
     int64_t thread_id;        /* message_thread_id of a forum topic message */
     bool from_bot;            /* the sender is a bot (the bot itself included) */
 } bm_input;
 
 /* An optional observer of the interpreter, for coverage (conversation
- * tests, runtime/convtest.c). Any callback may be NULL. `transition` gets
+ * tests, runtime/front/convtest.c). Any callback may be NULL. `transition` gets
  * the index (into m->transitions) of every transition a step runs, `enter`
  * every state it enters, `done` the session after each successful step. */
 struct bm_session;

@@ -151,7 +151,7 @@ static tgu_status parse_message(tgu_px *x, jscan_span msg, bm_input *in)
         return TGU_ERROR;
     if (parse_chat(x, v[M_CHAT], &in->user.chat_id, "message"))
         return TGU_ERROR;
-    /* what operator handoff routes by (runtime/handoff.h); absent = 0 */
+    /* what operator handoff routes by (runtime/people/handoff.h); absent = 0 */
     jscan_i64(v[M_ID], &in->msg_id);
     jscan_i64(v[M_THREAD], &in->thread_id);
 

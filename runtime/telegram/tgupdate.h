@@ -3,7 +3,7 @@
  * becomes a bm_input; a bm_effect becomes the Bot API calls that deliver it.
  *
  * Pure functions: no I/O, so every mapping is unit-tested. An update is
- * read from its JSON text as it arrived (runtime/jsonscan.h: no tree, no
+ * read from its JSON text as it arrived (runtime/base/jsonscan.h: no tree, no
  * allocation).
  */
 #ifndef BOTC_TGUPDATE_H

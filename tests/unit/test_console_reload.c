@@ -1,6 +1,6 @@
 /*
  * test_console_reload.c — what live reload needs from the console
- * transport (runtime/console.c), over a real pipe as stdin is one:
+ * transport (runtime/front/console.c), over a real pipe as stdin is one:
  *
  *   - it never reads past the line it handles, so the process a reload
  *     executes finds the rest of the input where the user left it;

@@ -1,5 +1,5 @@
 /*
- * test_convtest.c — conversation tests (runtime/convtest.c) against the
+ * test_convtest.c — conversation tests (runtime/front/convtest.c) against the
  * tiny machine. Each transcript in tests/codegen/convtest/tiny_*.yaml is
  * run and its report compared with the .expected file beside it: one that
  * passes, and one broken on purpose for every kind of failure (a text diff,

@@ -1,5 +1,5 @@
 /*
- * test_handoff.c — runtime/handoff.c on a real SQLite database: the
+ * test_handoff.c — runtime/people/handoff.c on a real SQLite database: the
  * managers and handoffs tables, routing decisions for every kind of group
  * and private input, authority checks on buttons and group messages, the
  * topic name, the capped conversation history in store.c, and the
@@ -302,7 +302,7 @@ static void test_take_authority(void)
 }
 
 /* During a handoff the user's menu buttons are answered and dropped, but a
- * vote under an earlier AI answer ("bm:fb:...") goes on to bot.c, where
+ * vote under an earlier AI answer ("bm:fb:...") goes on to the step, where the feedback part's
  * fb_press counts it; a request for an operator too. */
 static void test_feedback_in_handoff(void)
 {
@@ -442,7 +442,7 @@ static void test_history_turns(void)
 
 /* One ho_start for user 4004 with the answer res (NULL: the first run).
  * Returns the deferred flag; *fx gets the effects. After the run the
- * savepoint "ends" the way bot.c ends it. */
+ * savepoint "ends" the way dialogue/bot.c ends it. */
 static int start_once(const bot_io_res *res, bm_effects *fx)
 {
     bm_user u = {.id = 4004, .chat_id = 4004, .first_name = "Dan"};

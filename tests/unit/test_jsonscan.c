@@ -1,5 +1,5 @@
 /*
- * test_jsonscan.c — the allocation-free JSON checks (runtime/jsonscan.h):
+ * test_jsonscan.c — the allocation-free JSON checks (runtime/base/jsonscan.h):
  * what they accept and refuse, member lookup, array walking, and that no
  * cut of a real Bot API answer passes for an accepted call.
  */

@@ -1,5 +1,5 @@
 /*
- * test_jsonw.c — the JSON writer (runtime/jsonw.h): commas and nesting,
+ * test_jsonw.c — the JSON writer (runtime/base/jsonw.h): commas and nesting,
  * escapes that cJSON reads back to the same strings, 64-bit numbers, and
  * refusing what is not one whole value.
  */

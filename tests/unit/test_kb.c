@@ -1,5 +1,5 @@
 /*
- * test_kb.c — runtime/kb.c on the rental bot's real knowledge
+ * test_kb.c — runtime/ai/kb.c on the rental bot's real knowledge
  * (spec/rental/company_context.txt and its Russian twin): chunking,
  * retrieval in both languages, the threshold that hands a question to a
  * human, the extractive answer, the system prompt and the marker watcher.

@@ -1,5 +1,5 @@
 /*
- * test_llm.c — the LLM client (runtime/llm.c) against the fake
+ * test_llm.c — the LLM client (runtime/ai/llm.c) against the fake
  * OpenAI-compatible server over loopback: every server style, usage
  * variants, every error body, retries before the first token, the
  * context-overflow retry, timeouts, cut streams.

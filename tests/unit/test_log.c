@@ -1,5 +1,5 @@
 /*
- * test_log.c — runtime/log.c: format of a line, levels, and redaction of
+ * test_log.c — runtime/base/log.c: format of a line, levels, and redaction of
  * registered secrets, raw and URL-encoded.
  */
 #include <CUnit/Basic.h>

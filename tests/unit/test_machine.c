@@ -1,5 +1,5 @@
 /*
- * test_machine.c — the interpreter (runtime/machine.c) against the
+ * test_machine.c — the interpreter (runtime/dialogue/machine.c) against the
  * hand-written tiny machine: navigation, both languages, inline menus,
  * fallbacks, variables and placeholders, every form validator, /cancel.
  */

@@ -1,6 +1,6 @@
 /*
- * test_outbox.c — the durable outbox and flood control (runtime/outq.c),
- * the inbox tables and nested transactions (runtime/store.c), and long
+ * test_outbox.c — the durable outbox and flood control (runtime/telegram/outq.c),
+ * the inbox tables and nested transactions (runtime/storage/store.c), and long
  * texts split for Telegram, against a real SQLite file and the fake Bot
  * API over loopback.
  */

@@ -1,5 +1,5 @@
 /*
- * test_sse.c — runtime/sse.c, data-driven.
+ * test_sse.c — runtime/ai/sse.c, data-driven.
  *
  * Every .txt file in tests/unit/data/sse/ holds a stream as a server sends it and
  * the events it must give:

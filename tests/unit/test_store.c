@@ -1,5 +1,5 @@
 /*
- * test_store.c — runtime/store.c and runtime/bot.c on a real SQLite file in
+ * test_store.c — runtime/storage/store.c and runtime/dialogue/bot.c on a real SQLite file in
  * a temporary directory: round trips, a restart in the middle of a form,
  * migration after a machine update, delete and export of a user's data,
  * the schema 2 -> 3 and 3 -> 4 upgrades.

@@ -1,5 +1,5 @@
 /*
- * test_text.c — runtime/text.c: placeholders, UTF-8, UTF-16 lengths,
+ * test_text.c — runtime/base/text.c: placeholders, UTF-8, UTF-16 lengths,
  * cutting and splitting without breaking a character.
  */
 #include <CUnit/Basic.h>

@@ -1,6 +1,6 @@
 /*
  * test_webhook.c — the webhook receiver over real loopback HTTP (libcurl
- * easy handles as Telegram, runtime/webhook.c as the bot's server).
+ * easy handles as Telegram, runtime/delivery/webhook.c as the bot's server).
  *
  * A "main loop" thread stands in for the bot: it waits for the wake call
  * and runs wh_drain, recording every update it accepted. Requests that fail
