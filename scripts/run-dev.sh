@@ -6,7 +6,7 @@
 #
 #   - the build works: the bot gets SIGHUP; it finishes the line being read,
 #     prints "(spec reloaded)", closes its database and executes the new
-#     binary in place (runtime/botmain.c). Every user keeps their state; the
+#     binary in place (runtime/front/botmain.c). Every user keeps their state; the
 #     states that are gone are migrated at start, as on any update.
 #   - the spec has errors: botc's diagnostics are printed with the line
 #     "spec has errors; still running the previous bot", and nothing changes.

@@ -1,9 +1,13 @@
 # tests/tests.mk — included by the Makefile.
 #
-#   tests/unit/test_<name>.c   one CUnit program each, linked with the
-#                              generator (minus its main) and the runtime
+#   tests/unit/test_<name>.c   one CUnit program each, linked with
+#                              tests/unit/support/, the generator (minus its
+#                              main), the fakes and the runtime
 #   tests/fake_tg/             the fake Telegram Bot API (library + main)
-#   tests/e2e/                 the end-to-end driver and its transcripts
+#   tests/fake_llm/            the fake OpenAI-compatible server (library)
+#   tests/e2e/                 the end-to-end driver, its transcripts and
+#                              their fixture bots (tests/e2e/specs/)
+#   spec/<bot>/tests/          conversation tests, run in bin/<bot>-test
 
 # The generator as a library, for unit tests.
 LIBBOTC := $(B)/libbotc.a

@@ -1,5 +1,5 @@
 /*
- * tgbot.c — the long-polling Telegram transport (see tgbot.h).
+ * tgbot.c — the Telegram transport, long polling or webhook (see tgbot.h).
  *
  * One event loop over the tg client (libcurl multi): one getUpdates in
  * flight at a time, the outbox's sends, and the HTTP requests of actions
