@@ -4,7 +4,8 @@
 #                   bin/<bot>-test, the same bot with conversation tests
 #   make run        the rental bot (terminal without TELEGRAM_BOT_TOKEN, live with it),
 #                   reloaded in place when its spec changes
-#   make test       unit tests, generated/ freshness, end-to-end tests
+#   make test       unit tests, generated/ freshness, conversation tests,
+#                   end-to-end tests (polling and webhook)
 #   make test SANITIZE=1   the same under AddressSanitizer + UBSan (build-san/)
 #
 # Missing Debian packages are installed by scripts/install-deps.sh (as root)

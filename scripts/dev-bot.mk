@@ -12,11 +12,11 @@
 # Why not bin/<bot>: botc leaves generated files whose content did not change
 # alone, and here the objects follow those files by their times alone, so a
 # reworded text recompiles <bot>.c and not the large re2c matcher (the tree's
-# rules re-run botc as a recipe, and with tests.mk's `.SECONDARY:` make then
-# rebuilds every object of the bot). The objects are built with -O0: a bot
-# under development does not need the optimiser's time. The binary is linked
-# beside its place and renamed over it, so the running bot keeps its image
-# and a reload executes the new one.
+# rule runs botc as a recipe and then touches all four files, or make would
+# run botc again on every build; so every object of the bot is rebuilt). The
+# objects are built with -O0: a bot under development does not need the
+# optimiser's time. The binary is linked beside its place and renamed over
+# it, so the running bot keeps its image and a reload executes the new one.
 
 DEV_GEN = $(DEV_DIR)/gen
 $(eval $(call BOT_BUILD,$(DEV_BOT),,$(DEV_GEN),$(DEV_DIR)/obj,$(DEV_DIR)/bin/$(DEV_BOT),-O0))

@@ -1,9 +1,13 @@
 # tests/tests.mk — included by the Makefile.
 #
-#   tests/unit/test_<name>.c   one CUnit program each, linked with the
-#                              generator (minus its main) and the runtime
+#   tests/unit/test_<name>.c   one CUnit program each, linked with
+#                              tests/unit/support/, the generator (minus its
+#                              main), the fakes and the runtime
 #   tests/fake_tg/             the fake Telegram Bot API (library + main)
-#   tests/e2e/                 the end-to-end driver and its transcripts
+#   tests/fake_llm/            the fake OpenAI-compatible server (library)
+#   tests/e2e/                 the end-to-end driver, its transcripts and
+#                              their fixture bots (tests/e2e/specs/)
+#   spec/<bot>/tests/          conversation tests, run in bin/<bot>-test
 
 # The generator as a library, for unit tests.
 LIBBOTC := $(B)/libbotc.a
@@ -90,7 +94,8 @@ e2e-webhook: all $(BIN)/e2e $(E2E_BOTS:%=$(BIN)/%)
 # state and 90% of the transitions. Then a transcript broken on purpose must
 # fail with exactly the report in tests/codegen/convtest/rental_broken.expected.
 # Last, the production bots carry no test runner: no ct_ symbol but
-# ct_main's stand-in, no libyaml, and `--test` names the test build.
+# ct_main's stand-in (and its .cold part, which the compiler may split off),
+# no libyaml, and `--test` names the test build.
 CONVTEST_BOTS := $(sort $(patsubst spec/%/tests/,%,$(dir $(wildcard spec/*/tests/*.yaml))))
 .PHONY: convtest
 convtest: all
@@ -103,7 +108,7 @@ convtest: all
 	  echo "ok"
 	@echo "== production bots have no conversation-test runner"; \
 	  for b in $(BOT_BINS); do \
-	    if nm $$b | grep -E ' [Tt] ct_' | grep -vq ' ct_main$$'; then \
+	    if nm $$b | grep -E ' [Tt] ct_' | grep -Evq ' ct_main($$|\.)'; then \
 	      echo "convtest: $$b contains the conversation-test runner"; exit 1; fi; \
 	    if readelf -d $$b | grep -q 'NEEDED.*libyaml'; then \
 	      echo "convtest: $$b links libyaml"; exit 1; fi; \

@@ -1,5 +1,5 @@
 /*
- * tgbot.c — the long-polling Telegram transport (see tgbot.h).
+ * tgbot.c — the Telegram transport, long polling or webhook (see tgbot.h).
  *
  * One event loop (net/loop.h, libcurl multi) under the Bot API client and
  * the actions' HTTP requests: one getUpdates in flight at a time, the

@@ -10,7 +10,7 @@
 
 int ct_main(const bm_machine *m, int argc, char **argv)
 {
-    const char *argv0 = argc > 0 ? argv[0] : m->name;
+    const char *argv0 = argv[0]; /* botmain.c calls it with argv[1] == "--test" */
     fprintf(stderr,
             "%s: --test: this is the production bot, built without conversation tests.\n"
             "Run them with its test build: %s-test --test FILE.yaml...\n"
