@@ -205,6 +205,20 @@ void bot_set_action_hook(bot *b, bot_action_hook fn, void *ud)
 
 int bot_user_exists(bot *b, int64_t user_id) { return store_user_exists(b->st, user_id); }
 
+int bot_show(bot *b, const bm_user *user, bm_effects *fx)
+{
+    bm_session s;
+    int found = store_load_session(b->st, user->id, &s);
+    if (found <= 0)
+        return found;
+    int n0 = fx->n;
+    int rc = bm_show(b->m, &s, user, fx);
+    if (rc)
+        bm_effects_truncate(fx, n0);
+    bm_session_free(b->m, &s);
+    return rc ? -1 : 1;
+}
+
 int bot_handle(bot *b, const bm_input *in, bm_effects *fx)
 {
     int rc = bot_handle_tx(b, in, fx, NULL);

@@ -89,6 +89,11 @@ int bot_handle_tx(bot *b, const bm_input *in, bm_effects *fx, bot_tx *tx);
 /* 1 when the store knows user_id, 0 when not, -1 on a storage error. */
 int bot_user_exists(bot *b, int64_t user_id);
 
+/* The screen user is on (bm_show: the form's question, else the state's
+ * messages), appended to fx; nothing is stored. 1 shown, 0 the store has
+ * no session for the user, -1 on error (fx as it was). */
+int bot_show(bot *b, const bm_user *user, bm_effects *fx);
+
 /* delete_data for user_id, inside the caller's transaction (or its own
  * statements): every row about the user in the store's tables (users,
  * vars, records, history) and in every part's (bot_part.forget_user:

@@ -372,6 +372,12 @@ void bm_session_free(const bm_machine *m, bm_session *s);
 int bm_enter(const bm_machine *m, bm_session *s, const bm_user *user,
              int state, bm_effects *fx);
 
+/* The current screen again: the active form's question (with its
+ * keyboard), else the state's messages and keyboards. s is read, not
+ * changed. Appends to fx; 0, or -1 on out-of-memory or a session outside
+ * the machine. */
+int bm_show(const bm_machine *m, bm_session *s, const bm_user *user, bm_effects *fx);
+
 /* Run one input. Returns 0, or -1 on out-of-memory (session unchanged
  * as far as stored fields go; fx may hold partial effects to discard). */
 int bm_step(const bm_machine *m, bm_session *s, const bm_input *in,

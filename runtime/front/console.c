@@ -26,6 +26,7 @@ typedef struct cbtn {
     char *label;
     char *data;
     int64_t message_id;
+    bool gone;     /* its message was edited: the number presses nothing */
 } cbtn;
 
 typedef struct cbtns {
@@ -39,8 +40,12 @@ typedef struct console {
     bm_user user;
     char lang[8];
     const char *phone;
-    cbtns reply;   /* the reply keyboard on screen: numbers 1..n */
-    cbtns inl;     /* inline buttons of the latest messages: n+1.. */
+    /* The numbered buttons: those of the latest reply that brought a
+     * keyboard, numbered from 1 in the order printed. An earlier keyboard
+     * loses its numbers then (its labels can still be typed), so a number
+     * never presses a button printed screens ago, and the same screen
+     * always gets the same numbers. */
+    cbtns shown;
     int64_t next_msg_id;
     int next_cb;
 } console;
@@ -77,6 +82,7 @@ static int btns_push(cbtns *t, const bm_button_out *b, int64_t message_id)
     c->label = strdup(b->label ? b->label : "");
     c->data = b->data ? strdup(b->data) : NULL;
     c->message_id = message_id;
+    c->gone = false;
     if (!c->label || (b->data && !c->data)) {
         free(c->label);
         free(c->data);
@@ -123,11 +129,11 @@ static void show(console *c, const bm_effects *fx)
     bool markup = false;
     for (int i = 0; i < fx->n; i++)
         if ((fx->v[i].kind == BM_FX_SEND || fx->v[i].kind == BM_FX_EDIT) &&
-            fx->v[i].markup.kind != BM_MK_NONE)
+            fx->v[i].chat_id == c->user.chat_id && fx->v[i].markup.kind != BM_MK_NONE)
             markup = true;
-    /* new keyboards make the older inline buttons' numbers meaningless */
+    /* a new keyboard numbers its buttons from 1: the older ones' go */
     if (markup)
-        btns_clear(&c->inl);
+        btns_clear(&c->shown);
     for (int i = 0; i < fx->n; i++) {
         const bm_effect *e = &fx->v[i];
         if (e->kind != BM_FX_SEND && e->kind != BM_FX_EDIT)
@@ -137,22 +143,14 @@ static void show(console *c, const bm_effects *fx)
             continue;
         }
         int64_t id = e->kind == BM_FX_EDIT ? e->message_id : ++c->next_msg_id;
+        if (e->kind == BM_FX_EDIT) /* an edit replaces the message's inline buttons */
+            for (int k = 0; k < c->shown.n; k++)
+                if (c->shown.v[k].message_id == id && (c->shown.v[k].kind == BM_BTN_CALLBACK ||
+                                                       c->shown.v[k].kind == BM_BTN_URL))
+                    c->shown.v[k].gone = true;
         print_text(c, e->kind == BM_FX_EDIT ? "bot (edited)> " : "bot> ", e->text ? e->text : "");
-        switch (e->markup.kind) {
-        case BM_MK_REPLY:
-            btns_clear(&c->reply);
-            btns_clear(&c->inl); /* numbers after the reply buttons shift */
-            print_markup(c, &e->markup, &c->reply, 1, id);
-            break;
-        case BM_MK_REMOVE:
-            btns_clear(&c->reply);
-            break;
-        case BM_MK_INLINE:
-            print_markup(c, &e->markup, &c->inl, c->reply.n + c->inl.n + 1, id);
-            break;
-        case BM_MK_NONE:
-            break;
-        }
+        if (e->markup.kind == BM_MK_REPLY || e->markup.kind == BM_MK_INLINE)
+            print_markup(c, &e->markup, &c->shown, c->shown.n + 1, id);
     }
     fflush(c->out);
 }
@@ -182,13 +180,9 @@ static bool all_digits(const char *s)
 /* Pressing button number n; false when no such button is shown. */
 static bool press(console *c, long n)
 {
-    const cbtn *b;
-    if (n >= 1 && n <= c->reply.n)
-        b = &c->reply.v[n - 1];
-    else if (n > c->reply.n && n <= c->reply.n + c->inl.n)
-        b = &c->inl.v[n - c->reply.n - 1];
-    else
+    if (n < 1 || n > c->shown.n || c->shown.v[n - 1].gone)
         return false;
+    const cbtn *b = &c->shown.v[n - 1];
     bm_input in = {.user = c->user, .text = ""};
     char cbid[32];
     /* the tables are rebuilt by handle(): work on copies */
@@ -268,8 +262,8 @@ static bool is_cmd(const char *line, const char *cmd, const char **arg)
 }
 
 /* The numbered buttons on screen, for the process a reload executes:
- *   "1 NEXT_MSG_ID NEXT_CB N_REPLY" RS, then per button (reply ones first)
- *   "KIND HAS_DATA MESSAGE_ID" FS label FS data RS.
+ *   "2 NEXT_MSG_ID NEXT_CB" RS, then per button in number order
+ *   "KIND HAS_DATA MESSAGE_ID GONE" FS label FS data RS.
  * Labels holding a separator (no spec text does) leave the screen behind. */
 static void screen_save(const console *c)
 {
@@ -279,69 +273,64 @@ static void screen_save(const console *c)
     if (!f)
         return;
     bool ok = true;
-    fprintf(f, "1 %lld %d %d" SCREEN_RS, (long long)c->next_msg_id, c->next_cb, c->reply.n);
-    for (int t = 0; t < 2; t++) {
-        const cbtns *tb = t ? &c->inl : &c->reply;
-        for (int i = 0; i < tb->n; i++) {
-            const cbtn *b = &tb->v[i];
-            const char *data = b->data ? b->data : "";
-            if (strpbrk(b->label, SCREEN_FS SCREEN_RS) || strpbrk(data, SCREEN_FS SCREEN_RS))
-                ok = false;
-            fprintf(f, "%d %d %lld" SCREEN_FS "%s" SCREEN_FS "%s" SCREEN_RS, (int)b->kind,
-                    b->data != NULL, (long long)b->message_id, b->label, data);
-        }
+    fprintf(f, "2 %lld %d" SCREEN_RS, (long long)c->next_msg_id, c->next_cb);
+    for (int i = 0; i < c->shown.n; i++) {
+        const cbtn *b = &c->shown.v[i];
+        const char *data = b->data ? b->data : "";
+        if (strpbrk(b->label, SCREEN_FS SCREEN_RS) || strpbrk(data, SCREEN_FS SCREEN_RS))
+            ok = false;
+        fprintf(f, "%d %d %lld %d" SCREEN_FS "%s" SCREEN_FS "%s" SCREEN_RS, (int)b->kind,
+                b->data != NULL, (long long)b->message_id, b->gone, b->label, data);
     }
     if (fclose(f) == 0 && ok && len < CONSOLE_SCREEN_MAX)
         setenv(CONSOLE_SCREEN_ENV, s, 1);
     free(s);
 }
 
-/* Take back the screen screen_save left in the environment (once). */
-static void screen_restore(console *c)
+/* Take back the screen screen_save left in the environment (once).
+ * 1 when there was one, else 0. */
+static int screen_restore(console *c)
 {
     const char *env = getenv(CONSOLE_SCREEN_ENV);
     if (!env)
-        return;
+        return 0;
     char *s = strlen(env) < CONSOLE_SCREEN_MAX ? strdup(env) : NULL;
     unsetenv(CONSOLE_SCREEN_ENV);
     if (!s)
-        return;
+        return 1;
     char *save = NULL;
     char *rec = strtok_r(s, SCREEN_RS, &save);
     long long next_msg;
-    int ver, next_cb, n_reply, i = 0;
-    if (!rec || sscanf(rec, "%d %lld %d %d", &ver, &next_msg, &next_cb, &n_reply) != 4 ||
-        ver != 1 || n_reply < 0)
+    int ver, next_cb;
+    if (!rec || sscanf(rec, "%d %lld %d", &ver, &next_msg, &next_cb) != 3 || ver != 2)
         goto bad;
     while ((rec = strtok_r(NULL, SCREEN_RS, &save))) {
         char *label = strchr(rec, SCREEN_FS[0]);
         char *data = label ? strchr(label + 1, SCREEN_FS[0]) : NULL;
-        int kind, has_data;
+        int kind, has_data, gone;
         long long msg_id;
         if (!data)
             goto bad;
         *label++ = '\0';
         *data++ = '\0';
-        if (sscanf(rec, "%d %d %lld", &kind, &has_data, &msg_id) != 3 || kind < BM_BTN_REPLY ||
-            kind > BM_BTN_CONTACT)
+        if (sscanf(rec, "%d %d %lld %d", &kind, &has_data, &msg_id, &gone) != 4 ||
+            kind < BM_BTN_REPLY || kind > BM_BTN_CONTACT)
             goto bad;
         bm_button_out b = {.label = label, .data = has_data ? data : NULL,
                            .kind = (bm_button_kind)kind};
-        if (btns_push(i < n_reply ? &c->reply : &c->inl, &b, msg_id))
+        if (btns_push(&c->shown, &b, msg_id))
             goto bad;
-        i++;
+        c->shown.v[c->shown.n - 1].gone = gone != 0;
     }
-    if (i < n_reply)
-        goto bad;
     c->next_msg_id = next_msg;
     c->next_cb = next_cb;
     free(s);
-    return;
+    return 1;
 bad:
     log_warn("console", "the buttons shown before the reload are not pressable by number");
-    btns_clear(&c->reply);
-    btns_clear(&c->inl);
+    btns_clear(&c->shown);
     free(s);
+    return 1;
 }
 
 /* read_line for a stream without a descriptor: stdio, whole lines. */
@@ -409,7 +398,7 @@ int console_run(bot *b, FILE *in, FILE *out, volatile sig_atomic_t *stop)
 {
     console c = {.b = b, .out = out};
     init_user(&c);
-    screen_restore(&c); /* before the migration's keyboards replace it */
+    int reloaded = screen_restore(&c); /* before the migration's keyboards replace it */
     bool tty = isatty(fileno(in));
 
     bm_effects fx;
@@ -423,19 +412,34 @@ int console_run(bot *b, FILE *in, FILE *out, volatile sig_atomic_t *stop)
         bm_effects_free(&fx);
         return -1;
     }
+    bool moved = false;
+    for (int i = 0; i < fx.n; i++)
+        moved |= fx.v[i].chat_id == c.user.chat_id;
     show(&c, &fx);
-    bm_effects_free(&fx);
+    bm_effects_clear(&fx);
     if (tty)
         fprintf(out, "%s — console (/quit to leave)\n", bot_machine(b)->name);
     if (!exists)
         fputs("(a new conversation: type /start; /contact +NUMBER shares a phone,"
               " /voice sends a voice note, /quit leaves)\n", out);
+    /* A new process starts with an empty terminal: the screen the user
+     * left is shown again, so the numbers they type press what they see
+     * (a reload's terminal still shows it, a migration just printed it). */
+    if (exists && !reloaded && !moved) {
+        int shown = bot_show(b, &c.user, &fx);
+        if (shown > 0) {
+            fputs("(where you left off)\n", out);
+            show(&c, &fx);
+        } else if (shown < 0) {
+            log_warn("console", "the screen you left could not be shown again");
+        }
+    }
+    bm_effects_free(&fx);
     fflush(out);
 
     char *line = malloc(CONSOLE_LINE_MAX);
     if (!line) {
-        btns_free(&c.reply);
-        btns_free(&c.inl);
+        btns_free(&c.shown);
         return -1;
     }
     int ended_by_stop = 0;
@@ -482,8 +486,7 @@ int console_run(bot *b, FILE *in, FILE *out, volatile sig_atomic_t *stop)
     fflush(out);
     if (ended_by_stop && *stop == CONSOLE_RELOAD)
         screen_save(&c);
-    btns_free(&c.reply);
-    btns_free(&c.inl);
+    btns_free(&c.shown);
     free(line);
     return ended_by_stop;
 }
