@@ -324,7 +324,7 @@ typedef struct bm_markup {
 typedef enum bm_effect_kind {
     BM_FX_SEND = 0,  /* sendMessage(chat_id, text, markup) */
     BM_FX_EDIT,      /* editMessageText(chat_id, message_id, text, inline) */
-    BM_FX_ANSWER,    /* answerCallbackQuery(callback_id) */
+    BM_FX_ANSWER,    /* answerCallbackQuery(callback_id), `text` its pop-up or NULL */
     BM_FX_ACTION,    /* run `action` for the user (input text attached) */
     BM_FX_RECORD,    /* a completed form: store `text` (JSON) for `form` */
     BM_FX_CALL,      /* a Bot API call as it is: `method`, params JSON in `text`
@@ -335,7 +335,7 @@ typedef struct bm_effect {
     bm_effect_kind kind;
     int64_t chat_id;
     int64_t message_id;   /* EDIT */
-    char *text;           /* SEND/EDIT text, ACTION input, RECORD JSON */
+    char *text;           /* SEND/EDIT text, ACTION input, RECORD JSON, ANSWER pop-up */
     char *callback_id;    /* ANSWER */
     bm_markup markup;     /* SEND/EDIT */
     bm_action action;     /* ACTION */

@@ -136,6 +136,8 @@ static void show(console *c, const bm_effects *fx)
         btns_clear(&c->shown);
     for (int i = 0; i < fx->n; i++) {
         const bm_effect *e = &fx->v[i];
+        if (e->kind == BM_FX_ANSWER && e->text && e->chat_id == c->user.chat_id)
+            fprintf(c->out, INDENT "(%s)\n", e->text); /* a press's pop-up */
         if (e->kind != BM_FX_SEND && e->kind != BM_FX_EDIT)
             continue;
         if (e->chat_id != c->user.chat_id) {

@@ -463,6 +463,10 @@ int tgu_render(const bm_effect *fx, tgu_calls *out, char *err, size_t errlen)
         jw_obj(&w);
         jw_key(&w, "callback_query_id");
         jw_str(&w, fx->callback_id);
+        if (fx->text) {
+            jw_key(&w, "text");
+            jw_str(&w, fx->text);
+        }
         jw_end(&w);
         if (calls_add(out, "answerCallbackQuery", fx->chat_id, jw_take(&w)) != 0)
             return fail(err, errlen, "%s", "out of memory");

@@ -677,7 +677,9 @@ static void expect_keyboard(run *r, user *u, token *t, int n, bool inline_kb)
     cJSON_Delete(want);
 }
 
-static void expect_answered(run *r, user *u)
+/* The next answer to USER's taps; with want, its pop-up text must be want
+ * (NULL: any, or none). */
+static void expect_answered(run *r, user *u, const char *want)
 {
     if (!bot_start(r)) return;
     fake_tg_event ev;
@@ -689,6 +691,9 @@ static void expect_answered(run *r, user *u)
         return;
     }
     u->cur[FAKE_TG_ANSWERED]++;
+    if (want && (!ev.text || strcmp(ev.text, want)))
+        fail(r, "expected the answer to %s's tap to say \"%s\", got %s%s%s", u->name, want,
+             ev.text ? "\"" : "no text", ev.text ? ev.text : "", ev.text ? "\"" : "");
     fake_tg_event_clear(&ev);
 }
 
@@ -1073,7 +1078,7 @@ static void step_topics(run *r, token *t, int n)
 }
 
 /* expect USER (contains STR... | text STR | regex STR) | edit (same) |
- *        keyboard ROWS | inline ROWS | answered | nothing */
+ *        keyboard ROWS | inline ROWS | answered [TEXT] | nothing */
 static void step_expect(run *r, token *t, int n)
 {
     if (n < 3) {
@@ -1097,8 +1102,8 @@ static void step_expect(run *r, token *t, int n)
     if (!strcmp(w, "keyboard") || !strcmp(w, "inline")) {
         if (!bot_start(r)) return;
         expect_keyboard(r, u, t + 3, n - 3, w[0] == 'i');
-    } else if (!strcmp(w, "answered") && n == 3) {
-        expect_answered(r, u);
+    } else if (!strcmp(w, "answered") && (n == 3 || n == 4)) {
+        expect_answered(r, u, n == 4 ? t[3].s : NULL);
     } else if (!strcmp(w, "nothing") && n == 3) {
         expect_nothing(r, u);
     } else if (!strcmp(w, "typing") && n == 3) {
