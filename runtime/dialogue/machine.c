@@ -41,6 +41,7 @@ static void effect_free(bm_effect *e)
 {
     free(e->text);
     free(e->callback_id);
+    free(e->file_name);
     markup_free(&e->markup);
 }
 

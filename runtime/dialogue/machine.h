@@ -329,6 +329,8 @@ typedef enum bm_effect_kind {
     BM_FX_RECORD,    /* a completed form: store `text` (JSON) for `form` */
     BM_FX_CALL,      /* a Bot API call as it is: `method`, params JSON in `text`
                       * (copyMessage, closeForumTopic, ... for handoff) */
+    BM_FX_DOCUMENT,  /* a file for the user: `file_name`, its content in `text`
+                      * (sendDocument; the terminal writes it to a file) */
 } bm_effect_kind;
 
 typedef struct bm_effect {
@@ -341,6 +343,7 @@ typedef struct bm_effect {
     bm_action action;     /* ACTION */
     int form;             /* RECORD */
     const char *method;   /* CALL: a static method name (not freed) */
+    char *file_name;      /* DOCUMENT: the name the user sees, no directory */
 } bm_effect;
 
 /* Effects of one step, in order. Owns every string in it. */

@@ -124,6 +124,28 @@ static void print_markup(console *c, const bm_markup *mk, cbtns *t, int first, i
     }
 }
 
+/* A file the bot sends (export_data's) is written to the working
+ * directory under its name; the path is printed. */
+static void save_document(console *c, const bm_effect *e)
+{
+    const char *name = e->file_name ? e->file_name : "";
+    if (!*name || strchr(name, '/') || !strcmp(name, ".") || !strcmp(name, "..")) {
+        fputs("bot> (a file with a name the console will not write)\n", c->out);
+        return;
+    }
+    FILE *f = fopen(name, "w");
+    size_t len = e->text ? strlen(e->text) : 0;
+    bool ok = f && fwrite(e->text ? e->text : "", 1, len, f) == len;
+    if (f && fclose(f))
+        ok = false;
+    char cwd[4096];
+    const char *dir = getcwd(cwd, sizeof cwd) ? cwd : ".";
+    if (ok)
+        fprintf(c->out, "bot> 📎 %s (%zu bytes), saved to %s/%s\n", name, len, dir, name);
+    else
+        fprintf(c->out, "bot> 📎 %s could not be saved in %s: %s\n", name, dir, strerror(errno));
+}
+
 static void show(console *c, const bm_effects *fx)
 {
     bool markup = false;
@@ -138,6 +160,8 @@ static void show(console *c, const bm_effects *fx)
         const bm_effect *e = &fx->v[i];
         if (e->kind == BM_FX_ANSWER && e->text && e->chat_id == c->user.chat_id)
             fprintf(c->out, INDENT "(%s)\n", e->text); /* a press's pop-up */
+        if (e->kind == BM_FX_DOCUMENT && e->chat_id == c->user.chat_id)
+            save_document(c, e);
         if (e->kind != BM_FX_SEND && e->kind != BM_FX_EDIT)
             continue;
         if (e->chat_id != c->user.chat_id) {
