@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "dialogue/bot.h"
@@ -189,6 +190,35 @@ static void test_restart_shows_the_screen(void)
     snprintf(db, sizeof db, "%s/console.db", dir);
 }
 
+/* export_data in the terminal: one file in the working directory, its
+ * path printed (regression, issue 12: the JSON came as chat messages). */
+static void test_export_writes_a_file(void)
+{
+    char old[4096];
+    CU_ASSERT_PTR_NOT_NULL_FATAL(getcwd(old, sizeof old));
+    CU_ASSERT_EQUAL_FATAL(chdir(dir), 0);
+    int rc;
+    char *out = run(&tiny_machine, "/start\n/export\n", &rc);
+    CU_ASSERT_EQUAL(chdir(old), 0);
+    char name[64], path[256];
+    time_t now = time(NULL);
+    struct tm tm;
+    gmtime_r(&now, &tm);
+    strftime(name, sizeof name, "my-data-%Y-%m-%d.json", &tm);
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    char line[512];
+    FILE *f = fopen(path, "r");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(f);
+    size_t n = fread(line, 1, sizeof line - 1, f);
+    fclose(f);
+    line[n] = '\0';
+    CU_ASSERT_PTR_NOT_NULL(strstr(line, "\"user_id\":\t1"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(out, "bot> 📎 my-data-"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(out, path)); /* where it is */
+    CU_ASSERT_PTR_NULL(strstr(out, "bot> {")); /* not as a message */
+    free(out);
+}
+
 static void test_russian_and_numbers_as_text(void)
 {
     snprintf(db, sizeof db, "%s/ru.db", dir);
@@ -221,6 +251,7 @@ int main(void)
     CU_add_test(s, "a dialogue", test_dialogue);
     CU_add_test(s, "resume and migrate", test_resume_and_migrate);
     CU_add_test(s, "a restart shows the screen", test_restart_shows_the_screen);
+    CU_add_test(s, "export_data writes a file", test_export_writes_a_file);
     CU_add_test(s, "russian, numbers as answers", test_russian_and_numbers_as_text);
     CU_basic_set_mode(CU_BRM_VERBOSE);
     CU_basic_run_tests();
