@@ -73,6 +73,9 @@ typedef struct bot_tx {
     void *ud;
     const bot_io_res *io_res;  /* the answer, when running a deferred input again */
     bot_io_req io_req;         /* out: what a deferred input waits for */
+    uint64_t io_actions;       /* the actions whose deferred I/O the transport
+                                * answers, bit (1 << bm_action); 0 = every one.
+                                * The others run as without an event loop. */
 } bot_tx;
 
 enum { BOT_DEFERRED = 1, BOT_DUPLICATE = 2 };

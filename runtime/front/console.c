@@ -11,7 +11,13 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <cjson/cJSON.h>
+
+#include "ai/kb.h"
+#include "ai/llm.h"
 #include "base/log.h"
+#include "base/text.h"
+#include "net/loop.h"
 
 #define CONSOLE_LINE_MAX 8192
 #define CONSOLE_DEFAULT_PHONE "+15550100000"
@@ -20,6 +26,8 @@
 #define CONSOLE_SCREEN_MAX 65536  /* a bigger screen is not handed to the next process */
 #define SCREEN_FS "\x1f"          /* between the fields of a button */
 #define SCREEN_RS "\x1e"          /* after each record */
+#define CONSOLE_ANSWER_MAX (256 * 1024) /* a model's answer shown as it streams, as draft.c caps it */
+#define CONSOLE_DEFER_MAX 8       /* deferred requests one input may make in a row */
 
 typedef struct cbtn {
     bm_button_kind kind;
@@ -48,6 +56,14 @@ typedef struct console {
     cbtns shown;
     int64_t next_msg_id;
     int next_cb;
+    /* The model (OPENAI_API_BASE set): the console runs the event loop and
+     * the client itself for the llm action's deferred request. NULL: the
+     * action answers offline, as without an event loop. */
+    loop *lp;
+    llm_client *llm;
+    volatile sig_atomic_t *stop;
+    const char *streamed;  /* the answer printed as it streamed, not yet
+                            * matched by its final message (borrowed) */
 } console;
 
 static void btns_clear(cbtns *t)
@@ -174,23 +190,186 @@ static void show(console *c, const bm_effects *fx)
                 if (c->shown.v[k].message_id == id && (c->shown.v[k].kind == BM_BTN_CALLBACK ||
                                                        c->shown.v[k].kind == BM_BTN_URL))
                     c->shown.v[k].gone = true;
-        print_text(c, e->kind == BM_FX_EDIT ? "bot (edited)> " : "bot> ", e->text ? e->text : "");
+        size_t sl = c->streamed && e->kind == BM_FX_SEND && e->text ? strlen(e->text) : 0;
+        if (sl && !strncmp(c->streamed, e->text, sl)) {
+            /* the terminal shows it already, as it streamed: only its
+             * buttons are new (a long answer comes in several parts) */
+            c->streamed += sl;
+            while (*c->streamed == '\n' || *c->streamed == ' ')
+                c->streamed++;
+        } else {
+            print_text(c, e->kind == BM_FX_EDIT ? "bot (edited)> " : "bot> ",
+                       e->text ? e->text : "");
+        }
         if (e->markup.kind == BM_MK_REPLY || e->markup.kind == BM_MK_INLINE)
             print_markup(c, &e->markup, &c->shown, c->shown.n + 1, id);
     }
     fflush(c->out);
 }
 
+/* ---- the model, streamed into the terminal ------------------------------ */
+
+typedef struct stream {
+    console *c;
+    kb_marker mk;      /* the operator marker never shows */
+    text_buf shown;    /* what may be shown so far */
+    size_t fed, printed;
+    bool done;
+    llm_status status;
+    char *text;        /* the whole answer, from on_done (malloc'd) */
+    size_t len;
+    char error[256];
+    long http_status, prompt_tokens, completion_tokens;
+} stream;
+
+/* Prints what became showable since the last call, under "bot> ". */
+static void stream_print(stream *st)
+{
+    console *c = st->c;
+    for (; st->printed < st->shown.len; st->printed++) {
+        if (st->printed == 0)
+            fputs("bot> ", c->out);
+        char ch = st->shown.p[st->printed];
+        fputc(ch, c->out);
+        if (ch == '\n')
+            fputs(INDENT, c->out);
+    }
+    fflush(c->out);
+}
+
+static void on_delta(void *ud, const char *text, size_t len)
+{
+    stream *st = ud;
+    if (len <= st->fed)
+        return;
+    if (kb_marker_feed(&st->mk, text + st->fed, len - st->fed, &st->shown) == 0)
+        st->fed = len;
+    stream_print(st);
+}
+
+static void on_done(void *ud, const llm_result *r)
+{
+    stream *st = ud;
+    st->done = true;
+    st->status = r->status;
+    st->text = strdup(r->text ? r->text : "");
+    st->len = st->text ? r->len : 0;
+    snprintf(st->error, sizeof st->error, "%s", r->error[0] ? r->error : llm_status_str(r->status));
+    st->http_status = r->http_status;
+    st->prompt_tokens = r->prompt_tokens;
+    st->completion_tokens = r->completion_tokens;
+    if (r->status == LLM_OK)
+        kb_marker_end(&st->mk, &st->shown);
+    stream_print(st);
+}
+
+/* Asks the model for tx->io_req (BOT_IO_LLM), printing the answer as it
+ * streams, then runs the input again with it (see dialogue/bot.h). Returns
+ * what bot_handle_tx returns; -1 too when *stop ended the wait (nothing
+ * stored: the input was not handled). */
+static int ask_model(console *c, const bm_input *in, bot_tx *tx, bm_effects *fx)
+{
+    stream st = {.c = c};
+    kb_marker_init(&st.mk);
+    text_buf_init(&st.shown, CONSOLE_ANSWER_MAX);
+    cJSON *arr = cJSON_Parse(tx->io_req.u.llm.messages ? tx->io_req.u.llm.messages : "");
+    int n = cJSON_GetArraySize(arr);
+    llm_msg *msgs = n > 0 ? calloc((size_t)n, sizeof *msgs) : NULL;
+    for (int i = 0; msgs && i < n; i++) {
+        const cJSON *m = cJSON_GetArrayItem(arr, i);
+        msgs[i].role = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(m, "role"));
+        msgs[i].content = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(m, "content"));
+        if (!msgs[i].role)
+            msgs[i].role = "user";
+    }
+    llm_call *call = msgs ? llm_chat(c->llm, tx->io_req.u.llm.model, msgs, n, on_delta, on_done, &st)
+                          : NULL;
+    free(msgs);
+    cJSON_Delete(arr);
+    bool stopped = false;
+    while (call && !st.done) {
+        /* a reload waits for the answer: the input is then handled whole */
+        if (c->stop && *c->stop && *c->stop != CONSOLE_RELOAD) {
+            llm_cancel(call);
+            stopped = true;
+            break;
+        }
+        loop_poll(c->lp, CONSOLE_POLL_MS);
+    }
+    if (st.printed)
+        fputc('\n', c->out);
+    int rc = -1;
+    char *shown = text_buf_take(&st.shown);
+    if (stopped) {
+        fputs("(stopped before the answer was complete; nothing was stored)\n", c->out);
+    } else {
+        bot_io_res res = {
+            .owner = tx->io_req.owner,
+            .ok = call && st.status == LLM_OK && st.text,
+            .status = st.http_status,
+            .body = st.text,
+            .len = st.len,
+            .error = !call ? "the request could not start" : st.status == LLM_OK ? NULL : st.error,
+            .prompt_tokens = call ? st.prompt_tokens : -1,
+            .completion_tokens = call ? st.completion_tokens : -1,
+        };
+        bot_io_req_free(&tx->io_req);
+        tx->io_res = &res;
+        c->streamed = st.printed && shown ? shown : NULL;
+        rc = bot_handle_tx(c->b, in, fx, tx);
+        if (rc == 0)
+            show(c, fx);
+        c->streamed = NULL;
+        tx->io_res = NULL;
+    }
+    bot_io_req_free(&tx->io_req);
+    free(shown);
+    free(st.text);
+    text_buf_free(&st.shown);
+    return rc;
+}
+
 static void handle(console *c, const bm_input *in)
 {
     bm_effects fx;
     bm_effects_init(&fx);
-    if (bot_handle(c->b, in, &fx))
-        fputs("(the bot could not handle that; see the log)\n", c->out);
-    else
+    /* only the model's requests: the console has no managers' group nor a
+     * reason to fetch URLs, so the other actions answer as offline */
+    bot_tx tx = {.io_actions = (uint64_t)1 << BM_ACT_LLM};
+    int rc = bot_handle_tx(c->b, in, &fx, c->llm ? &tx : NULL);
+    if (rc == 0)
         show(c, &fx);
+    for (int k = 0; rc == BOT_DEFERRED && k < CONSOLE_DEFER_MAX; k++) {
+        if (tx.io_req.kind != BOT_IO_LLM) {
+            bot_io_req_free(&tx.io_req);
+            rc = -1;
+            break;
+        }
+        rc = ask_model(c, in, &tx, &fx);
+    }
+    bot_io_req_free(&tx.io_req);
+    if (rc != 0 && !(c->stop && *c->stop))
+        fputs("(the bot could not handle that; see the log)\n", c->out);
     bm_effects_free(&fx);
     fflush(c->out);
+}
+
+/* The model, when OPENAI_API_BASE names one. */
+static void open_model(console *c)
+{
+    llm_options o = llm_options_from_env();
+    if (!o.base || !*o.base)
+        return;
+    char err[256];
+    c->lp = loop_new(NULL, err, sizeof err);
+    c->llm = c->lp ? llm_new(c->lp, &o, err, sizeof err) : NULL;
+    if (!c->llm) {
+        log_warn("console", "no model (%s): AI answers come from the knowledge, offline", err);
+        loop_free(c->lp);
+        c->lp = NULL;
+        return;
+    }
+    log_info("console", "AI answers by the model %s at %s, streamed", llm_model(c->llm), o.base);
 }
 
 static bool all_digits(const char *s)
@@ -420,22 +599,27 @@ static int read_line(FILE *in, char *line, size_t cap, volatile sig_atomic_t *st
     }
 }
 
+static void console_close(console *c)
+{
+    btns_free(&c->shown);
+    llm_free(c->llm);
+    loop_free(c->lp);
+}
+
 int console_run(bot *b, FILE *in, FILE *out, volatile sig_atomic_t *stop)
 {
-    console c = {.b = b, .out = out};
+    console c = {.b = b, .out = out, .stop = stop};
     init_user(&c);
+    open_model(&c);
     int reloaded = screen_restore(&c); /* before the migration's keyboards replace it */
     bool tty = isatty(fileno(in));
 
     bm_effects fx;
     bm_effects_init(&fx);
-    if (bot_migrate(b, &fx) < 0) {
-        bm_effects_free(&fx);
-        return -1;
-    }
-    int exists = bot_user_exists(b, c.user.id);
+    int exists = bot_migrate(b, &fx) < 0 ? -1 : bot_user_exists(b, c.user.id);
     if (exists < 0) {
         bm_effects_free(&fx);
+        console_close(&c);
         return -1;
     }
     bool moved = false;
@@ -465,7 +649,7 @@ int console_run(bot *b, FILE *in, FILE *out, volatile sig_atomic_t *stop)
 
     char *line = malloc(CONSOLE_LINE_MAX);
     if (!line) {
-        btns_free(&c.shown);
+        console_close(&c);
         return -1;
     }
     int ended_by_stop = 0;
@@ -512,7 +696,7 @@ int console_run(bot *b, FILE *in, FILE *out, volatile sig_atomic_t *stop)
     fflush(out);
     if (ended_by_stop && *stop == CONSOLE_RELOAD)
         screen_save(&c);
-    btns_free(&c.shown);
+    console_close(&c);
     free(line);
     return ended_by_stop;
 }
