@@ -154,12 +154,13 @@ static void save_document(console *c, const bm_effect *e)
     bool ok = f && fwrite(e->text ? e->text : "", 1, len, f) == len;
     if (f && fclose(f))
         ok = false;
+    int err = errno;
     char cwd[4096];
     const char *dir = getcwd(cwd, sizeof cwd) ? cwd : ".";
     if (ok)
         fprintf(c->out, "bot> 📎 %s (%zu bytes), saved to %s/%s\n", name, len, dir, name);
     else
-        fprintf(c->out, "bot> 📎 %s could not be saved in %s: %s\n", name, dir, strerror(errno));
+        fprintf(c->out, "bot> 📎 %s could not be saved in %s: %s\n", name, dir, strerror(err));
 }
 
 static void show(console *c, const bm_effects *fx)
@@ -301,6 +302,7 @@ static int ask_model(console *c, const bm_input *in, bot_tx *tx, bm_effects *fx)
     int rc = -1;
     char *shown = text_buf_take(&st.shown);
     if (stopped) {
+        bot_io_req_free(&tx->io_req);
         fputs("(stopped before the answer was complete; nothing was stored)\n", c->out);
     } else {
         bot_io_res res = {
@@ -320,9 +322,8 @@ static int ask_model(console *c, const bm_input *in, bot_tx *tx, bm_effects *fx)
         if (rc == 0)
             show(c, fx);
         c->streamed = NULL;
-        tx->io_res = NULL;
+        tx->io_res = NULL; /* a new request (BOT_DEFERRED again) stays in tx */
     }
-    bot_io_req_free(&tx->io_req);
     free(shown);
     free(st.text);
     text_buf_free(&st.shown);
