@@ -11,7 +11,7 @@
 static const char *const langs[2] = {"en", "ru"};
 
 /* texts[text * 2 + lang]: en ru */
-static const char *const texts[138] = {
+static const char *const texts[140] = {
     /* 0: btn_new_session */
 #line 39 "spec/desk/bot.lua"
     "🚀 New session",
@@ -354,6 +354,9 @@ static const char *const texts[138] = {
     /* 68: sys_session_started (built-in) */
     "New conversation started: I no longer take our earlier messages into account.",
     "Начат новый разговор: прежние сообщения я больше не учитываю.",
+    /* 69: sys_voted (built-in) */
+    "Thank you! Your feedback is counted.",
+    "Спасибо! Ваш отзыв учтён.",
 };
 
 /* the messages each state sends on entry (text indices) */
@@ -688,7 +691,7 @@ static const bm_transition transitions[80] = {
 #line 301 "spec/desk/bot.lua"
     {.target = BM_NONE, .say = BM_NONE, .form = BM_NONE,
      .first_assign = 3, .n_assign = 0, .action = BM_ACT_LLM},
-#line 692 "desk.c"
+#line 695 "desk.c"
 };
 
 static const bm_assign assigns[3] = {
@@ -698,7 +701,7 @@ static const bm_assign assigns[3] = {
     /* 1 */ {.var = 0 /* persona */, .value = "product_manager"},
 #line 266 "spec/desk/bot.lua"
     /* 2 */ {.var = 0 /* persona */, .value = "assistant"},
-#line 702 "desk.c"
+#line 705 "desk.c"
 };
 
 static const bm_button buttons[23] = {
@@ -748,7 +751,7 @@ static const bm_button buttons[23] = {
     /* 21 */ {.kind = BM_BTN_CALLBACK, .label = 28 /* btn_delete_yes */, .transition = 69, .data = "delete:yes"},
 #line 299 "spec/desk/bot.lua"
     /* 22 */ {.kind = BM_BTN_CALLBACK, .label = 29 /* btn_delete_no */, .transition = 70, .data = "delete:no"},
-#line 752 "desk.c"
+#line 755 "desk.c"
 };
 
 static const bm_row rows[17] = {
@@ -803,7 +806,7 @@ static const bm_state states[7] = {
 #line 295 "spec/desk/bot.lua"
     [DESK_S_DELETE_CONFIRM] = {.name = "delete_confirm", .id = 0xfda81a59u, .first_say = 6, .n_say = 1,
         .reply_kb = BM_NONE, .inline_kb = 6, .contact_tr = BM_NONE, .voice_tr = 78, .fallback_tr = 79},
-#line 807 "desk.c"
+#line 810 "desk.c"
 };
 
 static const bm_command commands[8] = {
@@ -823,7 +826,7 @@ static const bm_command commands[8] = {
     /* 6 */ {.name = "delete_my_data", .description = 11 /* cmd_delete_my_data */, .transition = 6},
 #line 240 "spec/desk/bot.lua"
     /* 7 */ {.name = "help", .description = 13 /* cmd_help */, .transition = 7},
-#line 827 "desk.c"
+#line 830 "desk.c"
 };
 
 static const bm_var vars[1] = {
@@ -837,7 +840,7 @@ const bm_machine desk_machine = {
     .n_langs = 2,
     .default_lang = 0, /* en */
     .texts = texts,
-    .n_texts = 69,
+    .n_texts = 70,
     .sys_texts = {
         [BM_SYS_MIGRATED] = 32 /* sys_migrated */,
         [BM_SYS_CANCELLED] = 33 /* sys_cancelled */,
@@ -877,6 +880,7 @@ const bm_machine desk_machine = {
         [BM_SYS_MGR_NOT_MANAGER] = 66 /* sys_mgr_not_manager */,
         [BM_SYS_MGR_LEAD_CLIENT] = 67 /* sys_mgr_lead_client */,
         [BM_SYS_SESSION_STARTED] = 68 /* sys_session_started */,
+        [BM_SYS_VOTED] = 69 /* sys_voted */,
     },
     .states = states,
     .n_states = 7,

@@ -11,7 +11,7 @@
 static const char *const langs[1] = {"en"};
 
 /* texts[text * 1 + lang]: en */
-static const char *const texts[43] = {
+static const char *const texts[44] = {
     /* 0: hello */
 #line 19 "spec/echo/bot.yaml"
     "Hello, {first_name}! Write anything and I repeat it; start with \"ask \" and I ask the web.",
@@ -104,6 +104,8 @@ static const char *const texts[43] = {
     "id {user_id}, language {text}",
     /* 42: sys_session_started (built-in) */
     "New conversation started: I no longer take our earlier messages into account.",
+    /* 43: sys_voted (built-in) */
+    "Thank you! Your feedback is counted.",
 };
 
 /* the messages each state sends on entry (text indices) */
@@ -128,14 +130,14 @@ static const bm_transition transitions[4] = {
 #line 39 "spec/echo/bot.yaml"
     {.target = BM_NONE, .say = 1 /* echo */, .form = BM_NONE,
      .first_assign = 0, .n_assign = 0, .action = BM_ACT_NONE},
-#line 132 "echo.c"
+#line 134 "echo.c"
 };
 
 static const bm_state states[1] = {
 #line 34 "spec/echo/bot.yaml"
     [ECHO_S_MAIN] = {.name = "main", .id = 0xea90e208u, .first_say = 0, .n_say = 1,
         .reply_kb = BM_NONE, .inline_kb = BM_NONE, .contact_tr = BM_NONE, .voice_tr = BM_NONE, .fallback_tr = 3},
-#line 139 "echo.c"
+#line 141 "echo.c"
 };
 
 static const bm_command commands[2] = {
@@ -143,7 +145,7 @@ static const bm_command commands[2] = {
     /* 0 */ {.name = "start", .description = 3 /* cmd_start */, .transition = 0},
 #line 29 "spec/echo/bot.yaml"
     /* 1 */ {.name = "help", .description = 4 /* cmd_help */, .transition = 1},
-#line 147 "echo.c"
+#line 149 "echo.c"
 };
 
 const bm_machine echo_machine = {
@@ -153,7 +155,7 @@ const bm_machine echo_machine = {
     .n_langs = 1,
     .default_lang = 0, /* en */
     .texts = texts,
-    .n_texts = 43,
+    .n_texts = 44,
     .sys_texts = {
         [BM_SYS_MIGRATED] = 5 /* sys_migrated */,
         [BM_SYS_CANCELLED] = 6 /* sys_cancelled */,
@@ -193,6 +195,7 @@ const bm_machine echo_machine = {
         [BM_SYS_MGR_NOT_MANAGER] = 40 /* sys_mgr_not_manager */,
         [BM_SYS_MGR_LEAD_CLIENT] = 41 /* sys_mgr_lead_client */,
         [BM_SYS_SESSION_STARTED] = 42 /* sys_session_started */,
+        [BM_SYS_VOTED] = 43 /* sys_voted */,
     },
     .states = states,
     .n_states = 1,

@@ -11,7 +11,7 @@
 static const char *const langs[2] = {"en", "ru"};
 
 /* texts[text * 2 + lang]: en ru */
-static const char *const texts[206] = {
+static const char *const texts[208] = {
     /* 0: llm_persona */
 #line 310 "spec/rental/bot.yaml"
     "You are the support assistant of YOUR COMPANY, a car rental in Belgrade. You help customers choose a car and explain the rental conditions, politely and briefly.",
@@ -724,6 +724,9 @@ static const char *const texts[206] = {
     /* 102: sys_session_started (built-in) */
     "New conversation started: I no longer take our earlier messages into account.",
     "Начат новый разговор: прежние сообщения я больше не учитываю.",
+    /* 103: sys_voted (built-in) */
+    "Thank you! Your feedback is counted.",
+    "Спасибо! Ваш отзыв учтён.",
 };
 
 /* the messages each state sends on entry (text indices) */
@@ -1103,7 +1106,7 @@ static const bm_transition transitions[89] = {
 #line 293 "spec/rental/bot.yaml"
     {.target = RENTAL_S_MAIN, .say = 67 /* booking_cancelled */, .form = BM_NONE,
      .first_assign = 0, .n_assign = 0, .action = BM_ACT_NONE},
-#line 1107 "rental.c"
+#line 1110 "rental.c"
 };
 
 static const bm_button buttons[59] = {
@@ -1225,7 +1228,7 @@ static const bm_button buttons[59] = {
     /* 57 */ {.kind = BM_BTN_URL, .label = 31 /* btn_whatsapp */, .transition = BM_NONE, .data = "https://wa.me/381641234567"},
 #line 259 "spec/rental/bot.yaml"
     /* 58 */ {.kind = BM_BTN_URL, .label = 24 /* btn_website */, .transition = BM_NONE, .data = "https://rent.example.com"},
-#line 1229 "rental.c"
+#line 1232 "rental.c"
 };
 
 static const bm_row rows[38] = {
@@ -1339,7 +1342,7 @@ static const bm_state states[16] = {
 #line 252 "spec/rental/bot.yaml"
     [RENTAL_S_CONTACTS] = {.name = "contacts", .id = 0xcedcb8f0u, .first_say = 16, .n_say = 2,
         .reply_kb = 16, .inline_kb = 17, .contact_tr = BM_NONE, .voice_tr = BM_NONE, .fallback_tr = 86},
-#line 1343 "rental.c"
+#line 1346 "rental.c"
 };
 
 static const bm_field fields[5] = {
@@ -1368,7 +1371,7 @@ static const bm_field fields[5] = {
     {.name = "full_name", .id = 0x80c34a5fu, .ask = 64 /* ask_full_name */, .retry = 65 /* retry_full_name */,
      .button = BM_NONE, .var = 4, .validator = BM_V_REGEX, .regex = 0,
      .min = -HUGE_VAL, .max = HUGE_VAL, .first_choice = 4, .n_choices = 0},
-#line 1372 "rental.c"
+#line 1375 "rental.c"
 };
 
 static const int choices[4] = {
@@ -1383,7 +1386,7 @@ static const bm_form forms[1] = {
     /* 0 */ {.name = "booking", .id = 0x8c086450u, .first_field = 0, .n_fields = 5,
      .done_tr = 87, .cancel_tr = 88,
      .lead = BM_LEAD_TOPIC},
-#line 1387 "rental.c"
+#line 1390 "rental.c"
 };
 
 static const bm_command commands[5] = {
@@ -1397,7 +1400,7 @@ static const bm_command commands[5] = {
     /* 3 */ {.name = "help", .description = 8 /* cmd_help */, .transition = 3},
 #line 54 "spec/rental/bot.yaml"
     /* 4 */ {.name = "cancel", .description = 9 /* cmd_cancel */, .transition = 4},
-#line 1401 "rental.c"
+#line 1404 "rental.c"
 };
 
 static const bm_var vars[5] = {
@@ -1414,7 +1417,7 @@ static const bm_move moves[2] = {
     {.from = "promo", .to = RENTAL_S_MAIN},
 #line 85 "spec/rental/bot.yaml"
     {.from = "menu", .to = RENTAL_S_MAIN},
-#line 1418 "rental.c"
+#line 1421 "rental.c"
 };
 
 /* knowledge file company_context.txt (9181 bytes) */
@@ -1615,7 +1618,7 @@ static const int llm_handoff[3] = {1, 2, 3};
 
 #line 26 "spec/rental/bot.yaml"
 static const bm_llm llm = {
-#line 1619 "rental.c"
+#line 1622 "rental.c"
     .knowledge = knowledge,
     .n_knowledge = 2,
     .persona = 0 /* llm_persona */,
@@ -1635,7 +1638,7 @@ const bm_machine rental_machine = {
     .n_langs = 2,
     .default_lang = 0, /* en */
     .texts = texts,
-    .n_texts = 103,
+    .n_texts = 104,
     .sys_texts = {
         [BM_SYS_MIGRATED] = 2 /* sys_migrated */,
         [BM_SYS_CANCELLED] = 68 /* sys_cancelled */,
@@ -1675,6 +1678,7 @@ const bm_machine rental_machine = {
         [BM_SYS_MGR_NOT_MANAGER] = 100 /* sys_mgr_not_manager */,
         [BM_SYS_MGR_LEAD_CLIENT] = 101 /* sys_mgr_lead_client */,
         [BM_SYS_SESSION_STARTED] = 102 /* sys_session_started */,
+        [BM_SYS_VOTED] = 103 /* sys_voted */,
     },
     .states = states,
     .n_states = 16,

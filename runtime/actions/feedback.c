@@ -20,7 +20,9 @@ static int part_open(bot *b, void **state, char *err, size_t errlen)
 static void part_close(void *state) { fb_free(state); }
 
 /* A press of a feedback button: answered here (the vote stored when the
- * presser is the answer's user); "Call an operator" then runs the handoff. */
+ * presser is the answer's user); "Call an operator" then runs the handoff,
+ * "👍 Helped" gets sys_voted as the press's pop-up, so the user sees it
+ * counted. */
 static int part_pre_step(void *state, const bm_machine *m, bm_session *s, const bm_input *in,
                          bm_effects *step_fx)
 {
@@ -33,6 +35,8 @@ static int part_pre_step(void *state, const bm_machine *m, bm_session *s, const 
         return act_operator_step(m, s, in, step_fx) ? -1 : 1;
     bm_effect *e = bm_effects_add(step_fx, BM_FX_ANSWER, s->chat_id);
     if (!e || !(e->callback_id = strdup(in->callback_id ? in->callback_id : "")))
+        return -1;
+    if (k == FB_HELPED && !(e->text = bm_render(m, s, &in->user, m->sys_texts[BM_SYS_VOTED], "")))
         return -1;
     return 1;
 }

@@ -205,6 +205,20 @@ void bot_set_action_hook(bot *b, bot_action_hook fn, void *ud)
 
 int bot_user_exists(bot *b, int64_t user_id) { return store_user_exists(b->st, user_id); }
 
+int bot_show(bot *b, const bm_user *user, bm_effects *fx)
+{
+    bm_session s;
+    int found = store_load_session(b->st, user->id, &s);
+    if (found <= 0)
+        return found;
+    int n0 = fx->n;
+    int rc = bm_show(b->m, &s, user, fx);
+    if (rc)
+        bm_effects_truncate(fx, n0);
+    bm_session_free(b->m, &s);
+    return rc ? -1 : 1;
+}
+
 int bot_handle(bot *b, const bm_input *in, bm_effects *fx)
 {
     int rc = bot_handle_tx(b, in, fx, NULL);
@@ -245,6 +259,8 @@ typedef struct act_sum {
     int ai_from, ai_to;
 } act_sum;
 
+_Static_assert(BM_ACT_COUNT <= 64, "bot_tx.io_actions has a bit per action");
+
 /* Answers action effect e (index idx of the step) into fx. 0 or -1. */
 static int run_action(bot *b, bm_session *s, const bm_input *in, const bm_effect *e, int idx,
                       bm_effects *fx, bot_tx *tx, act_sum *sum)
@@ -257,9 +273,10 @@ static int run_action(bot *b, bm_session *s, const bm_input *in, const bm_effect
     if (!row)
         return -1;
     bool resuming = tx && tx->io_res && tx->io_res->owner == idx;
+    bool io = tx && (!tx->io_actions || (tx->io_actions >> e->action & 1));
     bot_act c = {.b = b, .s = s, .in = in, .action = e->action, .text = e->text ? e->text : "", .out = fx,
                  .first = fx->n, .io_res = resuming ? tx->io_res : NULL,
-                 .io_req = tx ? &tx->io_req : NULL};
+                 .io_req = io ? &tx->io_req : NULL};
     int allowed = resuming || !row->gate ? 1 : row->gate(&c);
     if (allowed < 0)
         return -1;

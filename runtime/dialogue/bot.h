@@ -73,6 +73,9 @@ typedef struct bot_tx {
     void *ud;
     const bot_io_res *io_res;  /* the answer, when running a deferred input again */
     bot_io_req io_req;         /* out: what a deferred input waits for */
+    uint64_t io_actions;       /* the actions whose deferred I/O the transport
+                                * answers, bit (1 << bm_action); 0 = every one.
+                                * The others run as without an event loop. */
 } bot_tx;
 
 enum { BOT_DEFERRED = 1, BOT_DUPLICATE = 2 };
@@ -88,6 +91,11 @@ int bot_handle_tx(bot *b, const bm_input *in, bm_effects *fx, bot_tx *tx);
 
 /* 1 when the store knows user_id, 0 when not, -1 on a storage error. */
 int bot_user_exists(bot *b, int64_t user_id);
+
+/* The screen user is on (bm_show: the form's question, else the state's
+ * messages), appended to fx; nothing is stored. 1 shown, 0 the store has
+ * no session for the user, -1 on error (fx as it was). */
+int bot_show(bot *b, const bm_user *user, bm_effects *fx);
 
 /* delete_data for user_id, inside the caller's transaction (or its own
  * statements): every row about the user in the store's tables (users,

@@ -41,6 +41,7 @@ static void effect_free(bm_effect *e)
 {
     free(e->text);
     free(e->callback_id);
+    free(e->file_name);
     markup_free(&e->markup);
 }
 
@@ -360,13 +361,11 @@ static int build_kb(step *st, int kb, bm_markup_kind kind, bm_markup *mk)
 
 /* ---- entering states --------------------------------------------------- */
 
-static int enter(step *st, int state, int64_t edit_id)
+/* The messages and keyboards of `state` (entering it, or showing it again). */
+static int say_state(step *st, int state, int64_t edit_id)
 {
     const bm_machine *m = st->m;
     const bm_state *S = &m->states[state];
-    st->s->state = state;
-    if (st->s->trace && st->s->trace->enter)
-        st->s->trace->enter(st->s->trace->ud, state);
     for (int i = 0; i < S->n_say; i++) {
         bm_markup mk = {0};
         int rc = 0;
@@ -384,6 +383,14 @@ static int enter(step *st, int state, int64_t edit_id)
             return -1;
     }
     return 0;
+}
+
+static int enter(step *st, int state, int64_t edit_id)
+{
+    st->s->state = state;
+    if (st->s->trace && st->s->trace->enter)
+        st->s->trace->enter(st->s->trace->ud, state);
+    return say_state(st, state, edit_id);
 }
 
 int bm_enter(const bm_machine *m, bm_session *s, const bm_user *user, int state,
@@ -433,6 +440,17 @@ static int ask(step *st)
         mk.kind = BM_MK_REMOVE;
     }
     return send_text(st, f->ask, &mk);
+}
+
+int bm_show(const bm_machine *m, bm_session *s, const bm_user *user, bm_effects *fx)
+{
+    step st = {.m = m, .s = s, .user = user, .input = "", .fx = fx};
+    if (s->form >= 0 && s->form < m->n_forms && s->field >= 0 &&
+        s->field < m->forms[s->form].n_fields)
+        return ask(&st);
+    if (s->state < 0 || s->state >= m->n_states)
+        return -1;
+    return say_state(&st, s->state, 0);
 }
 
 static int start_form(step *st, int form)

@@ -324,23 +324,26 @@ typedef struct bm_markup {
 typedef enum bm_effect_kind {
     BM_FX_SEND = 0,  /* sendMessage(chat_id, text, markup) */
     BM_FX_EDIT,      /* editMessageText(chat_id, message_id, text, inline) */
-    BM_FX_ANSWER,    /* answerCallbackQuery(callback_id) */
+    BM_FX_ANSWER,    /* answerCallbackQuery(callback_id), `text` its pop-up or NULL */
     BM_FX_ACTION,    /* run `action` for the user (input text attached) */
     BM_FX_RECORD,    /* a completed form: store `text` (JSON) for `form` */
     BM_FX_CALL,      /* a Bot API call as it is: `method`, params JSON in `text`
                       * (copyMessage, closeForumTopic, ... for handoff) */
+    BM_FX_DOCUMENT,  /* a file for the user: `file_name`, its content in `text`
+                      * (sendDocument; the terminal writes it to a file) */
 } bm_effect_kind;
 
 typedef struct bm_effect {
     bm_effect_kind kind;
     int64_t chat_id;
     int64_t message_id;   /* EDIT */
-    char *text;           /* SEND/EDIT text, ACTION input, RECORD JSON */
+    char *text;           /* SEND/EDIT text, ACTION input, RECORD JSON, ANSWER pop-up */
     char *callback_id;    /* ANSWER */
     bm_markup markup;     /* SEND/EDIT */
     bm_action action;     /* ACTION */
     int form;             /* RECORD */
     const char *method;   /* CALL: a static method name (not freed) */
+    char *file_name;      /* DOCUMENT: the name the user sees, no directory */
 } bm_effect;
 
 /* Effects of one step, in order. Owns every string in it. */
@@ -371,6 +374,12 @@ void bm_session_free(const bm_machine *m, bm_session *s);
 /* Enter state `state`: append its messages and keyboards to fx. */
 int bm_enter(const bm_machine *m, bm_session *s, const bm_user *user,
              int state, bm_effects *fx);
+
+/* The current screen again: the active form's question (with its
+ * keyboard), else the state's messages and keyboards. s is read, not
+ * changed. Appends to fx; 0, or -1 on out-of-memory or a session outside
+ * the machine. */
+int bm_show(const bm_machine *m, bm_session *s, const bm_user *user, bm_effects *fx);
 
 /* Run one input. Returns 0, or -1 on out-of-memory (session unchanged
  * as far as stored fields go; fx may hold partial effects to discard). */

@@ -162,6 +162,10 @@
     /* session_start done: the model no longer sees the earlier conversation */ \
     X(SESSION_STARTED, sys_session_started, \
       "New conversation started: I no longer take our earlier messages into account.", \
-      "Начат новый разговор: прежние сообщения я больше не учитываю.")
+      "Начат новый разговор: прежние сообщения я больше не учитываю.") \
+    /* the pop-up answering a "👍 Helped" press (counted once per answer) */ \
+    X(VOTED, sys_voted, \
+      "Thank you! Your feedback is counted.", \
+      "Спасибо! Ваш отзыв учтён.")
 
 #endif

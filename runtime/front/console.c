@@ -11,7 +11,13 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <cjson/cJSON.h>
+
+#include "ai/kb.h"
+#include "ai/llm.h"
 #include "base/log.h"
+#include "base/text.h"
+#include "net/loop.h"
 
 #define CONSOLE_LINE_MAX 8192
 #define CONSOLE_DEFAULT_PHONE "+15550100000"
@@ -20,12 +26,15 @@
 #define CONSOLE_SCREEN_MAX 65536  /* a bigger screen is not handed to the next process */
 #define SCREEN_FS "\x1f"          /* between the fields of a button */
 #define SCREEN_RS "\x1e"          /* after each record */
+#define CONSOLE_ANSWER_MAX (256 * 1024) /* a model's answer shown as it streams, as draft.c caps it */
+#define CONSOLE_DEFER_MAX 8       /* deferred requests one input may make in a row */
 
 typedef struct cbtn {
     bm_button_kind kind;
     char *label;
     char *data;
     int64_t message_id;
+    bool gone;     /* its message was edited: the number presses nothing */
 } cbtn;
 
 typedef struct cbtns {
@@ -39,10 +48,22 @@ typedef struct console {
     bm_user user;
     char lang[8];
     const char *phone;
-    cbtns reply;   /* the reply keyboard on screen: numbers 1..n */
-    cbtns inl;     /* inline buttons of the latest messages: n+1.. */
+    /* The numbered buttons: those of the latest reply that brought a
+     * keyboard, numbered from 1 in the order printed. An earlier keyboard
+     * loses its numbers then (its labels can still be typed), so a number
+     * never presses a button printed screens ago, and the same screen
+     * always gets the same numbers. */
+    cbtns shown;
     int64_t next_msg_id;
     int next_cb;
+    /* The model (OPENAI_API_BASE set): the console runs the event loop and
+     * the client itself for the llm action's deferred request. NULL: the
+     * action answers offline, as without an event loop. */
+    loop *lp;
+    llm_client *llm;
+    volatile sig_atomic_t *stop;
+    const char *streamed;  /* the answer printed as it streamed, not yet
+                            * matched by its final message (borrowed) */
 } console;
 
 static void btns_clear(cbtns *t)
@@ -77,6 +98,7 @@ static int btns_push(cbtns *t, const bm_button_out *b, int64_t message_id)
     c->label = strdup(b->label ? b->label : "");
     c->data = b->data ? strdup(b->data) : NULL;
     c->message_id = message_id;
+    c->gone = false;
     if (!c->label || (b->data && !c->data)) {
         free(c->label);
         free(c->data);
@@ -118,18 +140,45 @@ static void print_markup(console *c, const bm_markup *mk, cbtns *t, int first, i
     }
 }
 
+/* A file the bot sends (export_data's) is written to the working
+ * directory under its name; the path is printed. */
+static void save_document(console *c, const bm_effect *e)
+{
+    const char *name = e->file_name ? e->file_name : "";
+    if (!*name || strchr(name, '/') || !strcmp(name, ".") || !strcmp(name, "..")) {
+        fputs("bot> (a file with a name the console will not write)\n", c->out);
+        return;
+    }
+    FILE *f = fopen(name, "w");
+    size_t len = e->text ? strlen(e->text) : 0;
+    bool ok = f && fwrite(e->text ? e->text : "", 1, len, f) == len;
+    if (f && fclose(f))
+        ok = false;
+    int err = errno;
+    char cwd[4096];
+    const char *dir = getcwd(cwd, sizeof cwd) ? cwd : ".";
+    if (ok)
+        fprintf(c->out, "bot> 📎 %s (%zu bytes), saved to %s/%s\n", name, len, dir, name);
+    else
+        fprintf(c->out, "bot> 📎 %s could not be saved in %s: %s\n", name, dir, strerror(err));
+}
+
 static void show(console *c, const bm_effects *fx)
 {
     bool markup = false;
     for (int i = 0; i < fx->n; i++)
         if ((fx->v[i].kind == BM_FX_SEND || fx->v[i].kind == BM_FX_EDIT) &&
-            fx->v[i].markup.kind != BM_MK_NONE)
+            fx->v[i].chat_id == c->user.chat_id && fx->v[i].markup.kind != BM_MK_NONE)
             markup = true;
-    /* new keyboards make the older inline buttons' numbers meaningless */
+    /* a new keyboard numbers its buttons from 1: the older ones' go */
     if (markup)
-        btns_clear(&c->inl);
+        btns_clear(&c->shown);
     for (int i = 0; i < fx->n; i++) {
         const bm_effect *e = &fx->v[i];
+        if (e->kind == BM_FX_ANSWER && e->text && e->chat_id == c->user.chat_id)
+            fprintf(c->out, INDENT "(%s)\n", e->text); /* a press's pop-up */
+        if (e->kind == BM_FX_DOCUMENT && e->chat_id == c->user.chat_id)
+            save_document(c, e);
         if (e->kind != BM_FX_SEND && e->kind != BM_FX_EDIT)
             continue;
         if (e->chat_id != c->user.chat_id) {
@@ -137,36 +186,191 @@ static void show(console *c, const bm_effects *fx)
             continue;
         }
         int64_t id = e->kind == BM_FX_EDIT ? e->message_id : ++c->next_msg_id;
-        print_text(c, e->kind == BM_FX_EDIT ? "bot (edited)> " : "bot> ", e->text ? e->text : "");
-        switch (e->markup.kind) {
-        case BM_MK_REPLY:
-            btns_clear(&c->reply);
-            btns_clear(&c->inl); /* numbers after the reply buttons shift */
-            print_markup(c, &e->markup, &c->reply, 1, id);
-            break;
-        case BM_MK_REMOVE:
-            btns_clear(&c->reply);
-            break;
-        case BM_MK_INLINE:
-            print_markup(c, &e->markup, &c->inl, c->reply.n + c->inl.n + 1, id);
-            break;
-        case BM_MK_NONE:
-            break;
+        if (e->kind == BM_FX_EDIT) /* an edit replaces the message's inline buttons */
+            for (int k = 0; k < c->shown.n; k++)
+                if (c->shown.v[k].message_id == id && (c->shown.v[k].kind == BM_BTN_CALLBACK ||
+                                                       c->shown.v[k].kind == BM_BTN_URL))
+                    c->shown.v[k].gone = true;
+        size_t sl = c->streamed && e->kind == BM_FX_SEND && e->text ? strlen(e->text) : 0;
+        if (sl && !strncmp(c->streamed, e->text, sl)) {
+            /* the terminal shows it already, as it streamed: only its
+             * buttons are new (a long answer comes in several parts) */
+            c->streamed += sl;
+            while (*c->streamed == '\n' || *c->streamed == ' ')
+                c->streamed++;
+        } else {
+            print_text(c, e->kind == BM_FX_EDIT ? "bot (edited)> " : "bot> ",
+                       e->text ? e->text : "");
         }
+        if (e->markup.kind == BM_MK_REPLY || e->markup.kind == BM_MK_INLINE)
+            print_markup(c, &e->markup, &c->shown, c->shown.n + 1, id);
     }
     fflush(c->out);
+}
+
+/* ---- the model, streamed into the terminal ------------------------------ */
+
+typedef struct stream {
+    console *c;
+    kb_marker mk;      /* the operator marker never shows */
+    text_buf shown;    /* what may be shown so far */
+    size_t fed, printed;
+    bool done;
+    llm_status status;
+    char *text;        /* the whole answer, from on_done (malloc'd) */
+    size_t len;
+    char error[256];
+    long http_status, prompt_tokens, completion_tokens;
+} stream;
+
+/* Prints what became showable since the last call, under "bot> ". */
+static void stream_print(stream *st)
+{
+    console *c = st->c;
+    for (; st->printed < st->shown.len; st->printed++) {
+        if (st->printed == 0)
+            fputs("bot> ", c->out);
+        char ch = st->shown.p[st->printed];
+        fputc(ch, c->out);
+        if (ch == '\n')
+            fputs(INDENT, c->out);
+    }
+    fflush(c->out);
+}
+
+static void on_delta(void *ud, const char *text, size_t len)
+{
+    stream *st = ud;
+    if (len <= st->fed)
+        return;
+    if (kb_marker_feed(&st->mk, text + st->fed, len - st->fed, &st->shown) == 0)
+        st->fed = len;
+    stream_print(st);
+}
+
+static void on_done(void *ud, const llm_result *r)
+{
+    stream *st = ud;
+    st->done = true;
+    st->status = r->status;
+    st->text = strdup(r->text ? r->text : "");
+    st->len = st->text ? r->len : 0;
+    snprintf(st->error, sizeof st->error, "%s", r->error[0] ? r->error : llm_status_str(r->status));
+    st->http_status = r->http_status;
+    st->prompt_tokens = r->prompt_tokens;
+    st->completion_tokens = r->completion_tokens;
+    if (r->status == LLM_OK)
+        kb_marker_end(&st->mk, &st->shown);
+    stream_print(st);
+}
+
+/* Asks the model for tx->io_req (BOT_IO_LLM), printing the answer as it
+ * streams, then runs the input again with it (see dialogue/bot.h). Returns
+ * what bot_handle_tx returns; -1 too when *stop ended the wait (nothing
+ * stored: the input was not handled). */
+static int ask_model(console *c, const bm_input *in, bot_tx *tx, bm_effects *fx)
+{
+    stream st = {.c = c};
+    kb_marker_init(&st.mk);
+    text_buf_init(&st.shown, CONSOLE_ANSWER_MAX);
+    cJSON *arr = cJSON_Parse(tx->io_req.u.llm.messages ? tx->io_req.u.llm.messages : "");
+    int n = cJSON_GetArraySize(arr);
+    llm_msg *msgs = n > 0 ? calloc((size_t)n, sizeof *msgs) : NULL;
+    for (int i = 0; msgs && i < n; i++) {
+        const cJSON *m = cJSON_GetArrayItem(arr, i);
+        msgs[i].role = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(m, "role"));
+        msgs[i].content = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(m, "content"));
+        if (!msgs[i].role)
+            msgs[i].role = "user";
+    }
+    llm_call *call = msgs ? llm_chat(c->llm, tx->io_req.u.llm.model, msgs, n, on_delta, on_done, &st)
+                          : NULL;
+    free(msgs);
+    cJSON_Delete(arr);
+    bool stopped = false;
+    while (call && !st.done) {
+        /* a reload waits for the answer: the input is then handled whole */
+        if (c->stop && *c->stop && *c->stop != CONSOLE_RELOAD) {
+            llm_cancel(call);
+            stopped = true;
+            break;
+        }
+        loop_poll(c->lp, CONSOLE_POLL_MS);
+    }
+    if (st.printed)
+        fputc('\n', c->out);
+    int rc = -1;
+    char *shown = text_buf_take(&st.shown);
+    if (stopped) {
+        bot_io_req_free(&tx->io_req);
+        fputs("(stopped before the answer was complete; nothing was stored)\n", c->out);
+    } else {
+        bot_io_res res = {
+            .owner = tx->io_req.owner,
+            .ok = call && st.status == LLM_OK && st.text,
+            .status = st.http_status,
+            .body = st.text,
+            .len = st.len,
+            .error = !call ? "the request could not start" : st.status == LLM_OK ? NULL : st.error,
+            .prompt_tokens = call ? st.prompt_tokens : -1,
+            .completion_tokens = call ? st.completion_tokens : -1,
+        };
+        bot_io_req_free(&tx->io_req);
+        tx->io_res = &res;
+        c->streamed = st.printed && shown ? shown : NULL;
+        rc = bot_handle_tx(c->b, in, fx, tx);
+        if (rc == 0)
+            show(c, fx);
+        c->streamed = NULL;
+        tx->io_res = NULL; /* a new request (BOT_DEFERRED again) stays in tx */
+    }
+    free(shown);
+    free(st.text);
+    text_buf_free(&st.shown);
+    return rc;
 }
 
 static void handle(console *c, const bm_input *in)
 {
     bm_effects fx;
     bm_effects_init(&fx);
-    if (bot_handle(c->b, in, &fx))
-        fputs("(the bot could not handle that; see the log)\n", c->out);
-    else
+    /* only the model's requests: the console has no managers' group nor a
+     * reason to fetch URLs, so the other actions answer as offline */
+    bot_tx tx = {.io_actions = (uint64_t)1 << BM_ACT_LLM};
+    int rc = bot_handle_tx(c->b, in, &fx, c->llm ? &tx : NULL);
+    if (rc == 0)
         show(c, &fx);
+    for (int k = 0; rc == BOT_DEFERRED && k < CONSOLE_DEFER_MAX; k++) {
+        if (tx.io_req.kind != BOT_IO_LLM) {
+            bot_io_req_free(&tx.io_req);
+            rc = -1;
+            break;
+        }
+        rc = ask_model(c, in, &tx, &fx);
+    }
+    bot_io_req_free(&tx.io_req);
+    if (rc != 0 && !(c->stop && *c->stop))
+        fputs("(the bot could not handle that; see the log)\n", c->out);
     bm_effects_free(&fx);
     fflush(c->out);
+}
+
+/* The model, when OPENAI_API_BASE names one. */
+static void open_model(console *c)
+{
+    llm_options o = llm_options_from_env();
+    if (!o.base || !*o.base)
+        return;
+    char err[256];
+    c->lp = loop_new(NULL, err, sizeof err);
+    c->llm = c->lp ? llm_new(c->lp, &o, err, sizeof err) : NULL;
+    if (!c->llm) {
+        log_warn("console", "no model (%s): AI answers come from the knowledge, offline", err);
+        loop_free(c->lp);
+        c->lp = NULL;
+        return;
+    }
+    log_info("console", "AI answers by the model %s at %s, streamed", llm_model(c->llm), o.base);
 }
 
 static bool all_digits(const char *s)
@@ -182,13 +386,9 @@ static bool all_digits(const char *s)
 /* Pressing button number n; false when no such button is shown. */
 static bool press(console *c, long n)
 {
-    const cbtn *b;
-    if (n >= 1 && n <= c->reply.n)
-        b = &c->reply.v[n - 1];
-    else if (n > c->reply.n && n <= c->reply.n + c->inl.n)
-        b = &c->inl.v[n - c->reply.n - 1];
-    else
+    if (n < 1 || n > c->shown.n || c->shown.v[n - 1].gone)
         return false;
+    const cbtn *b = &c->shown.v[n - 1];
     bm_input in = {.user = c->user, .text = ""};
     char cbid[32];
     /* the tables are rebuilt by handle(): work on copies */
@@ -268,8 +468,8 @@ static bool is_cmd(const char *line, const char *cmd, const char **arg)
 }
 
 /* The numbered buttons on screen, for the process a reload executes:
- *   "1 NEXT_MSG_ID NEXT_CB N_REPLY" RS, then per button (reply ones first)
- *   "KIND HAS_DATA MESSAGE_ID" FS label FS data RS.
+ *   "2 NEXT_MSG_ID NEXT_CB" RS, then per button in number order
+ *   "KIND HAS_DATA MESSAGE_ID GONE" FS label FS data RS.
  * Labels holding a separator (no spec text does) leave the screen behind. */
 static void screen_save(const console *c)
 {
@@ -279,69 +479,64 @@ static void screen_save(const console *c)
     if (!f)
         return;
     bool ok = true;
-    fprintf(f, "1 %lld %d %d" SCREEN_RS, (long long)c->next_msg_id, c->next_cb, c->reply.n);
-    for (int t = 0; t < 2; t++) {
-        const cbtns *tb = t ? &c->inl : &c->reply;
-        for (int i = 0; i < tb->n; i++) {
-            const cbtn *b = &tb->v[i];
-            const char *data = b->data ? b->data : "";
-            if (strpbrk(b->label, SCREEN_FS SCREEN_RS) || strpbrk(data, SCREEN_FS SCREEN_RS))
-                ok = false;
-            fprintf(f, "%d %d %lld" SCREEN_FS "%s" SCREEN_FS "%s" SCREEN_RS, (int)b->kind,
-                    b->data != NULL, (long long)b->message_id, b->label, data);
-        }
+    fprintf(f, "2 %lld %d" SCREEN_RS, (long long)c->next_msg_id, c->next_cb);
+    for (int i = 0; i < c->shown.n; i++) {
+        const cbtn *b = &c->shown.v[i];
+        const char *data = b->data ? b->data : "";
+        if (strpbrk(b->label, SCREEN_FS SCREEN_RS) || strpbrk(data, SCREEN_FS SCREEN_RS))
+            ok = false;
+        fprintf(f, "%d %d %lld %d" SCREEN_FS "%s" SCREEN_FS "%s" SCREEN_RS, (int)b->kind,
+                b->data != NULL, (long long)b->message_id, b->gone, b->label, data);
     }
     if (fclose(f) == 0 && ok && len < CONSOLE_SCREEN_MAX)
         setenv(CONSOLE_SCREEN_ENV, s, 1);
     free(s);
 }
 
-/* Take back the screen screen_save left in the environment (once). */
-static void screen_restore(console *c)
+/* Take back the screen screen_save left in the environment (once).
+ * 1 when there was one, else 0. */
+static int screen_restore(console *c)
 {
     const char *env = getenv(CONSOLE_SCREEN_ENV);
     if (!env)
-        return;
+        return 0;
     char *s = strlen(env) < CONSOLE_SCREEN_MAX ? strdup(env) : NULL;
     unsetenv(CONSOLE_SCREEN_ENV);
     if (!s)
-        return;
+        return 1;
     char *save = NULL;
     char *rec = strtok_r(s, SCREEN_RS, &save);
     long long next_msg;
-    int ver, next_cb, n_reply, i = 0;
-    if (!rec || sscanf(rec, "%d %lld %d %d", &ver, &next_msg, &next_cb, &n_reply) != 4 ||
-        ver != 1 || n_reply < 0)
+    int ver, next_cb;
+    if (!rec || sscanf(rec, "%d %lld %d", &ver, &next_msg, &next_cb) != 3 || ver != 2)
         goto bad;
     while ((rec = strtok_r(NULL, SCREEN_RS, &save))) {
         char *label = strchr(rec, SCREEN_FS[0]);
         char *data = label ? strchr(label + 1, SCREEN_FS[0]) : NULL;
-        int kind, has_data;
+        int kind, has_data, gone;
         long long msg_id;
         if (!data)
             goto bad;
         *label++ = '\0';
         *data++ = '\0';
-        if (sscanf(rec, "%d %d %lld", &kind, &has_data, &msg_id) != 3 || kind < BM_BTN_REPLY ||
-            kind > BM_BTN_CONTACT)
+        if (sscanf(rec, "%d %d %lld %d", &kind, &has_data, &msg_id, &gone) != 4 ||
+            kind < BM_BTN_REPLY || kind > BM_BTN_CONTACT)
             goto bad;
         bm_button_out b = {.label = label, .data = has_data ? data : NULL,
                            .kind = (bm_button_kind)kind};
-        if (btns_push(i < n_reply ? &c->reply : &c->inl, &b, msg_id))
+        if (btns_push(&c->shown, &b, msg_id))
             goto bad;
-        i++;
+        c->shown.v[c->shown.n - 1].gone = gone != 0;
     }
-    if (i < n_reply)
-        goto bad;
     c->next_msg_id = next_msg;
     c->next_cb = next_cb;
     free(s);
-    return;
+    return 1;
 bad:
     log_warn("console", "the buttons shown before the reload are not pressable by number");
-    btns_clear(&c->reply);
-    btns_clear(&c->inl);
+    btns_clear(&c->shown);
     free(s);
+    return 1;
 }
 
 /* read_line for a stream without a descriptor: stdio, whole lines. */
@@ -405,37 +600,57 @@ static int read_line(FILE *in, char *line, size_t cap, volatile sig_atomic_t *st
     }
 }
 
+static void console_close(console *c)
+{
+    btns_free(&c->shown);
+    llm_free(c->llm);
+    loop_free(c->lp);
+}
+
 int console_run(bot *b, FILE *in, FILE *out, volatile sig_atomic_t *stop)
 {
-    console c = {.b = b, .out = out};
+    console c = {.b = b, .out = out, .stop = stop};
     init_user(&c);
-    screen_restore(&c); /* before the migration's keyboards replace it */
+    open_model(&c);
+    int reloaded = screen_restore(&c); /* before the migration's keyboards replace it */
     bool tty = isatty(fileno(in));
 
     bm_effects fx;
     bm_effects_init(&fx);
-    if (bot_migrate(b, &fx) < 0) {
-        bm_effects_free(&fx);
-        return -1;
-    }
-    int exists = bot_user_exists(b, c.user.id);
+    int exists = bot_migrate(b, &fx) < 0 ? -1 : bot_user_exists(b, c.user.id);
     if (exists < 0) {
         bm_effects_free(&fx);
+        console_close(&c);
         return -1;
     }
+    bool moved = false;
+    for (int i = 0; i < fx.n; i++)
+        moved |= fx.v[i].chat_id == c.user.chat_id;
     show(&c, &fx);
-    bm_effects_free(&fx);
+    bm_effects_clear(&fx);
     if (tty)
         fprintf(out, "%s — console (/quit to leave)\n", bot_machine(b)->name);
     if (!exists)
         fputs("(a new conversation: type /start; /contact +NUMBER shares a phone,"
               " /voice sends a voice note, /quit leaves)\n", out);
+    /* A new process starts with an empty terminal: the screen the user
+     * left is shown again, so the numbers they type press what they see
+     * (a reload's terminal still shows it, a migration just printed it). */
+    if (exists && !reloaded && !moved) {
+        int shown = bot_show(b, &c.user, &fx);
+        if (shown > 0) {
+            fputs("(where you left off)\n", out);
+            show(&c, &fx);
+        } else if (shown < 0) {
+            log_warn("console", "the screen you left could not be shown again");
+        }
+    }
+    bm_effects_free(&fx);
     fflush(out);
 
     char *line = malloc(CONSOLE_LINE_MAX);
     if (!line) {
-        btns_free(&c.reply);
-        btns_free(&c.inl);
+        console_close(&c);
         return -1;
     }
     int ended_by_stop = 0;
@@ -482,8 +697,7 @@ int console_run(bot *b, FILE *in, FILE *out, volatile sig_atomic_t *stop)
     fflush(out);
     if (ended_by_stop && *stop == CONSOLE_RELOAD)
         screen_save(&c);
-    btns_free(&c.reply);
-    btns_free(&c.inl);
+    console_close(&c);
     free(line);
     return ended_by_stop;
 }

@@ -8,9 +8,19 @@
  *
  * The console user is id 1 in chat 1; the first name comes from $USER
  * (else "you"), the language from BOT_CONSOLE_LANG, else the first two
- * letters of $LANG. Typing a shown number presses that button; reply
- * buttons are numbered first and keep their numbers while the keyboard
- * stays, inline buttons of the latest messages continue the count.
+ * letters of $LANG. Typing a shown number presses that button: the
+ * newest keyboard printed owns the numbers, from 1 in the order printed
+ * (a reply keyboard and the inline ones of the same answer together), so
+ * a screen always gets the same numbers; an edited message's inline
+ * buttons stop counting. At start a user the store knows sees their
+ * screen again (bot_show). A press's pop-up (answerCallbackQuery text) is
+ * printed in parentheses; a file the bot sends is written to the working
+ * directory under its name, and its path printed.
+ *
+ * With OPENAI_API_BASE set the console runs an event loop and the model's
+ * client for the llm action's deferred request (dialogue/bot.h,
+ * bot_handle_tx), printing the answer as it streams, then runs the input
+ * again with it; other actions' deferred I/O stays off, as without a loop.
  * `/contact [+NUMBER]` shares a contact (default BOT_CONSOLE_PHONE, else
  * +15550100000), `/voice` sends a fake voice note, `/quit` or end of input
  * ends. When `in` is not a terminal every line read is echoed as "you> ..."

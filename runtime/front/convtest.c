@@ -369,7 +369,8 @@ static int deliver(conv *c, const bm_input *in, int line, const char *key)
     int rc = 0;
     for (int i = 0; i < fx.n && rc == 0; i++) {
         bm_effect *e = &fx.v[i];
-        if (e->kind != BM_FX_SEND && e->kind != BM_FX_EDIT)
+        /* a file the bot sends reads as a message: its content */
+        if (e->kind != BM_FX_SEND && e->kind != BM_FX_EDIT && e->kind != BM_FX_DOCUMENT)
             continue;
         bm_effect *d = bm_effects_add(&c->msgs, e->kind, e->chat_id);
         if (!d) {
@@ -379,7 +380,7 @@ static int deliver(conv *c, const bm_input *in, int line, const char *key)
         }
         *d = *e;
         memset(e, 0, sizeof *e);
-        if (d->kind == BM_FX_SEND)
+        if (d->kind != BM_FX_EDIT)
             d->message_id = ++c->msg_seq;
     }
     bm_effects_free(&fx);

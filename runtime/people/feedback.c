@@ -95,9 +95,13 @@ int fb_press(fb *f, const bm_input *in)
                  in->user.id, id, owner ? "of another user" : "that is not known");
         return FB_IGNORED;
     }
-    if (store_feedback_vote(f->t, id, in->user.id, in->user.chat_id, in->message_id, vote))
+    /* one vote per answer: a second press (a double tap, a stale client)
+     * must not count twice */
+    int stored = store_feedback_vote(f->t, id, in->user.id, in->user.chat_id, in->message_id, vote);
+    if (stored < 0)
         return -1;
-    log_info("feedback", "user %" PRId64 ": answer %lld voted '%s'", in->user.id, id, vote);
+    log_info("feedback", "user %" PRId64 ": answer %lld %s '%s'", in->user.id, id,
+             stored ? "voted" : "already had a vote; not counted again:", vote);
     return vote[0] == 'h' ? FB_HELPED : FB_OPERATOR;
 }
 

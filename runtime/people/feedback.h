@@ -8,7 +8,8 @@
  *                                             buttons: whom it was for
  *   votes(answer_id PK, user_id, chat_id, message_id, vote, at)
  *                                             vote: 'helped' or 'operator';
- *                                             a second press replaces it
+ *                                             the first press; later ones
+ *                                             count nothing
  * The buttons' callback data is "bm:fb:<answer id>:h" / ":o". Callback data
  * carries no authority (a client can send any data for a message): a press
  * counts only when the presser is the user ai_answers says the answer was
@@ -47,8 +48,8 @@ typedef enum fb_press_kind {
     FB_NOT_MINE = 0,   /* not a feedback button: step the machine */
     FB_IGNORED,        /* a feedback button, but not the answer's user (or
                         * an unknown answer): answer the press, nothing else */
-    FB_HELPED,         /* vote stored */
-    FB_OPERATOR,       /* vote stored; the caller starts the handoff */
+    FB_HELPED,         /* vote stored (or the answer had one already) */
+    FB_OPERATOR,       /* likewise; the caller starts the handoff */
 } fb_press_kind;
 
 /* Looks at a BM_IN_CALLBACK input; stores the vote when the presser may

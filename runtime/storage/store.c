@@ -593,11 +593,31 @@ int store_delete_user(store *st, int64_t user_id)
     return 0;
 }
 
-/* Column i as a JSON value: numbers as numbers, text as strings, NULL as null. */
+/* The columns that hold a time as unix seconds (history.at, votes.at,
+ * handoffs.opened, managers.added, ...); the others keep theirs as ISO-8601
+ * text already (users.created, records.created, leads.created). */
+static bool is_time_col(const char *name)
+{
+    static const char *const names[] = {"at", "opened", "closed", "added"};
+    for (size_t i = 0; name && i < sizeof names / sizeof names[0]; i++)
+        if (!strcmp(name, names[i]))
+            return true;
+    return false;
+}
+
+/* Column i as a JSON value: numbers as numbers, text as strings, NULL as
+ * null; a time as ISO-8601 UTC text, so an export speaks one format. */
 static cJSON *col_json(sqlite3_stmt *s, int i)
 {
     switch (sqlite3_column_type(s, i)) {
     case SQLITE_INTEGER:
+        if (is_time_col(sqlite3_column_name(s, i))) {
+            time_t t = (time_t)sqlite3_column_int64(s, i);
+            struct tm tm;
+            char iso[32];
+            if (gmtime_r(&t, &tm) && strftime(iso, sizeof iso, "%Y-%m-%dT%H:%M:%SZ", &tm))
+                return cJSON_CreateString(iso);
+        }
         return cJSON_CreateNumber((double)sqlite3_column_int64(s, i));
     case SQLITE_NULL:
         return cJSON_CreateNull();

@@ -20,8 +20,7 @@ struct store_feedback {
     {&(f)->owner, "SELECT user_id FROM ai_answers WHERE id = ?1"}, \
     {&(f)->vote, "INSERT INTO votes(answer_id, user_id, chat_id, message_id, vote, at)" \
                  " VALUES(?1, ?2, ?3, ?4, ?5, ?6)" \
-                 " ON CONFLICT(answer_id) DO UPDATE SET vote = excluded.vote," \
-                 " message_id = excluded.message_id, at = excluded.at"}, \
+                 " ON CONFLICT(answer_id) DO NOTHING"}, \
     {&(f)->del_a, "DELETE FROM ai_answers WHERE user_id = ?1"}, \
     {&(f)->del_v, "DELETE FROM votes WHERE user_id = ?1"}, \
     {&(f)->export_a, "SELECT id, chat_id, at FROM ai_answers WHERE user_id = ?1 ORDER BY id"}, \
@@ -98,7 +97,8 @@ int store_feedback_vote(store_feedback *f, int64_t answer_id, int64_t user_id, i
     sqlite3_bind_int64(s, 4, message_id);
     sqlite3_bind_text(s, 5, vote, -1, SQLITE_STATIC);
     sqlite3_bind_int64(s, 6, (sqlite3_int64)store__now(f->st));
-    return store__run(f->st, s, "feedback vote") < 0 ? -1 : 0;
+    int n = store__run(f->st, s, "feedback vote");
+    return n < 0 ? -1 : n > 0;
 }
 
 int store_feedback_delete_user(store_feedback *f, int64_t user_id)

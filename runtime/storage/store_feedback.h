@@ -29,8 +29,8 @@ int store_feedback_add_answer(store_feedback *f, int64_t user_id, int64_t chat_i
 int store_feedback_prune(store_feedback *f, int64_t keep_s);
 /* Whom answer id was for, into *user_id: 1 found, 0 no such answer, -1. */
 int store_feedback_owner(store_feedback *f, int64_t id, int64_t *user_id);
-/* Stores vote (a static string, "helped" or "operator") on answer_id,
- * replacing an earlier vote on it. */
+/* Stores vote (a static string, "helped" or "operator") on answer_id
+ * unless the answer has one: 1 stored, 0 it had a vote (kept), -1. */
 int store_feedback_vote(store_feedback *f, int64_t answer_id, int64_t user_id, int64_t chat_id,
                         int64_t message_id, const char *vote);
 /* Deletes the user's answers and votes. */

@@ -90,8 +90,9 @@ int store__prepare_all(store *st, const store__sql *q, size_t n, const char *wha
 void store__finalize_all(const store__sql *q, size_t n);
 
 /* Appends every row of s (bound by the caller; reset here) to arr as an
- * object keyed by column name: integers as numbers, text as strings, NULL
- * as null. The number of rows, -1 on error. For the exports (export_data). */
+ * object keyed by column name: integers as numbers (times in unix seconds
+ * as ISO-8601 UTC text), text as strings, NULL as null. The number of
+ * rows, -1 on error. For the exports (export_data). */
 struct cJSON;
 int store__json_rows(store *st, sqlite3_stmt *s, struct cJSON *arr);
 

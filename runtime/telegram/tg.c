@@ -38,11 +38,13 @@ typedef struct tg_req {
                           * (result_raw), not parsed */
     tg_done_fn cb;
     void *ud;
+    curl_mime *form;     /* an upload's multipart body (tg.h, "Uploads"), else NULL */
 } tg_req;
 
 struct tg_client {
     loop *lp;
     struct curl_slist *headers;
+    struct curl_slist *form_headers; /* an upload's: curl writes its multipart Content-Type */
     char *base;   /* without a trailing slash */
     char *token;
     tg_options opt;
@@ -207,13 +209,15 @@ tg_client *tg_new(loop *lp, const tg_options *opts, char *err, size_t errlen)
     };
     for (size_t i = 0; i < sizeof fixed / sizeof fixed[0]; i++) {
         struct curl_slist *h = curl_slist_append(tg->headers, fixed[i]);
-        if (!h) {
-            curl_slist_free_all(tg->headers);
-            tg->headers = NULL;
+        struct curl_slist *fh = i ? curl_slist_append(tg->form_headers, fixed[i]) : tg->form_headers;
+        if (h)
+            tg->headers = h;
+        if (fh)
+            tg->form_headers = fh;
+        if (!h || (i && !fh)) {
             set_err(err, errlen, "out of memory");
             goto fail;
         }
-        tg->headers = h;
     }
     if (proxy_from_env(tg)) {
         set_err(err, errlen, "out of memory");
@@ -223,6 +227,7 @@ tg_client *tg_new(loop *lp, const tg_options *opts, char *err, size_t errlen)
 
 fail:
     curl_slist_free_all(tg->headers);
+    curl_slist_free_all(tg->form_headers);
     free(tg->base);
     free(tg->token);
     free(tg->proxy);
@@ -235,11 +240,13 @@ fail:
 static void req_free(tg_req *r)
 {
     tg_client *tg = r->tg;
-    if (r->h.x.easy && !tg->closing && tg->n_pool < TG_POOL_MAX)
+    /* an upload's handle still points at its form: not pooled */
+    if (r->h.x.easy && !r->form && !tg->closing && tg->n_pool < TG_POOL_MAX)
         tg->pool[tg->n_pool++] = r->h.x.easy; /* call_start sets the per-call options again */
     else if (r->h.x.easy)
         curl_easy_cleanup(r->h.x.easy);
     curl_url_cleanup(r->own_url);
+    curl_mime_free(r->form);
     http_req_clean(&r->h);
     free(r);
 }
@@ -263,6 +270,7 @@ void tg_free(tg_client *tg)
     while (tg->n_pool > 0)
         curl_easy_cleanup(tg->pool[--tg->n_pool]);
     curl_slist_free_all(tg->headers);
+    curl_slist_free_all(tg->form_headers);
     for (int i = 0; i < tg->n_urls; i++)
         curl_url_cleanup(tg->urls[i].url);
     free(tg->base);
@@ -421,6 +429,62 @@ static void call_complete(http_req *h, const http_result *hr)
     req_free(r);
 }
 
+/* The multipart form of a body that carries an upload (tg.h, "Uploads"):
+ * the file fields as files, every other parameter as a field (strings as
+ * they are, the rest as JSON, as the Bot API reads form fields). 1 with
+ * *out set, 0 when the body uploads nothing, -1 out of memory. */
+static int upload_form(CURL *e, const char *body, curl_mime **out)
+{
+    *out = NULL;
+    if (!strstr(body, "\"" TG_UPLOAD_CONTENT "\""))
+        return 0; /* most calls: no parse */
+    cJSON *params = cJSON_Parse(body);
+    bool any = false;
+    const cJSON *it;
+    cJSON_ArrayForEach(it, params) {
+        any |= cJSON_IsString(cJSON_GetObjectItemCaseSensitive(it, TG_UPLOAD_NAME)) &&
+               cJSON_IsString(cJSON_GetObjectItemCaseSensitive(it, TG_UPLOAD_CONTENT));
+    }
+    if (!any) {
+        cJSON_Delete(params);
+        return params ? 0 : -1;
+    }
+    curl_mime *form = curl_mime_init(e);
+    int rc = form ? 1 : -1;
+    cJSON_ArrayForEach(it, params) {
+        curl_mimepart *part = rc > 0 ? curl_mime_addpart(form) : NULL;
+        if (!part || curl_mime_name(part, it->string) != CURLE_OK) {
+            rc = -1;
+            break;
+        }
+        const cJSON *name = cJSON_GetObjectItemCaseSensitive(it, TG_UPLOAD_NAME);
+        const cJSON *content = cJSON_GetObjectItemCaseSensitive(it, TG_UPLOAD_CONTENT);
+        CURLcode cc;
+        if (cJSON_IsString(name) && cJSON_IsString(content)) {
+            cc = curl_mime_data(part, content->valuestring, CURL_ZERO_TERMINATED);
+            if (cc == CURLE_OK)
+                cc = curl_mime_filename(part, name->valuestring);
+            if (cc == CURLE_OK)
+                cc = curl_mime_type(part, "application/octet-stream");
+        } else if (cJSON_IsString(it)) {
+            cc = curl_mime_data(part, it->valuestring, CURL_ZERO_TERMINATED);
+        } else {
+            char *js = cJSON_PrintUnformatted(it);
+            cc = js ? curl_mime_data(part, js, CURL_ZERO_TERMINATED) : CURLE_OUT_OF_MEMORY;
+            cJSON_free(js);
+        }
+        if (cc != CURLE_OK)
+            rc = -1;
+    }
+    cJSON_Delete(params);
+    if (rc < 0) {
+        curl_mime_free(form);
+        return -1;
+    }
+    *out = form;
+    return 1;
+}
+
 /* Starts a Bot API call whose JSON body is ready; takes body (malloc'd,
  * NULL = out of memory). poll_s: getUpdates' timeout. */
 static tg_err call_start(tg_client *tg, const char *method, char *body, long poll_s,
@@ -455,6 +519,10 @@ static tg_err call_start(tg_client *tg, const char *method, char *body, long pol
     }
 
     CURL *e = r->h.x.easy;
+    if (upload_form(e, r->h.body, &r->form) < 0) {
+        req_free(r);
+        return TG_ERR_NOMEM;
+    }
     long total_ms = is_updates ? poll_s * 1000 + tg->opt.poll_margin_ms : tg->opt.timeout_ms;
     long low_s = tg->opt.low_speed_time_s;
     if (is_updates && low_s < total_ms / 1000)
@@ -474,8 +542,13 @@ static tg_err call_start(tg_client *tg, const char *method, char *body, long pol
         curl_easy_setopt(e, CURLOPT_NOPROXY, tg->noproxy);
     }
     curl_easy_setopt(e, CURLOPT_CURLU, url); /* the client's, or r's own */
-    curl_easy_setopt(e, CURLOPT_POSTFIELDS, r->h.body);
-    curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)strlen(r->h.body));
+    if (r->form) { /* an upload's handle is never pooled: the JSON setup stays */
+        curl_easy_setopt(e, CURLOPT_HTTPHEADER, tg->form_headers);
+        curl_easy_setopt(e, CURLOPT_MIMEPOST, r->form);
+    } else {
+        curl_easy_setopt(e, CURLOPT_POSTFIELDS, r->h.body);
+        curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)strlen(r->h.body));
+    }
     /* A Bot API answer is a few KiB: a 4 KiB receive buffer instead of
      * 16 KiB per call in flight (hundreds at once under load) */
     curl_easy_setopt(e, CURLOPT_BUFFERSIZE, is_updates ? 16384L : 4096L);

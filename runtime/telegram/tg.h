@@ -110,6 +110,15 @@ tg_err tg_call(tg_client *tg, const char *method, cJSON *params,
 tg_err tg_call_body(tg_client *tg, const char *method, const char *body,
                     tg_done_fn cb, void *ud);
 
+/* Uploads. A parameter of type InputFile (sendDocument's document, later
+ * sendVoice's voice) given as the object {"file_name": NAME, "content":
+ * TEXT} is uploaded as that file: the call then goes as multipart/form-data
+ * (the file as a file part, every other parameter as a field) instead of
+ * JSON. The params stay one JSON text, so the outbox keeps an upload in its
+ * row and resends it like any call. */
+#define TG_UPLOAD_NAME "file_name"
+#define TG_UPLOAD_CONTENT "content"
+
 /* Calls in flight (accepted, callback not yet run). */
 int tg_in_flight(const tg_client *tg);
 

@@ -13,6 +13,7 @@
 #include "base/jsonscan.h"
 #include "base/jsonw.h"
 #include "base/text.h"
+#include "telegram/tg.h"
 
 #define TGU_DESC_MAX 256 /* BotCommand.description limit */
 #define TGU_MAX_COMMANDS 100
@@ -463,6 +464,10 @@ int tgu_render(const bm_effect *fx, tgu_calls *out, char *err, size_t errlen)
         jw_obj(&w);
         jw_key(&w, "callback_query_id");
         jw_str(&w, fx->callback_id);
+        if (fx->text) {
+            jw_key(&w, "text");
+            jw_str(&w, fx->text);
+        }
         jw_end(&w);
         if (calls_add(out, "answerCallbackQuery", fx->chat_id, jw_take(&w)) != 0)
             return fail(err, errlen, "%s", "out of memory");
@@ -486,6 +491,28 @@ int tgu_render(const bm_effect *fx, tgu_calls *out, char *err, size_t errlen)
         if (!jscan_is_object(t, strlen(t)))
             return fail(err, errlen, "%s params are not a JSON object", method);
         if (calls_add(out, method, fx->chat_id, strdup(t)) != 0)
+            return fail(err, errlen, "%s", "out of memory");
+        return 0;
+    }
+    case BM_FX_DOCUMENT: {
+        if (!fx->file_name || !*fx->file_name || !fx->text)
+            return fail(err, errlen, "%s without a file", "sendDocument");
+        /* the file travels inside the params, so the outbox row holds the
+         * whole call; tg.c uploads it (tg.h, "Uploads") */
+        jw w;
+        jw_init(&w);
+        jw_obj(&w);
+        jw_key(&w, "chat_id");
+        jw_i64(&w, fx->chat_id);
+        jw_key(&w, "document");
+        jw_obj(&w);
+        jw_key(&w, TG_UPLOAD_NAME);
+        jw_str(&w, fx->file_name);
+        jw_key(&w, TG_UPLOAD_CONTENT);
+        jw_str(&w, fx->text);
+        jw_end(&w);
+        jw_end(&w);
+        if (calls_add(out, "sendDocument", fx->chat_id, jw_take(&w)) != 0)
             return fail(err, errlen, "%s", "out of memory");
         return 0;
     }

@@ -90,8 +90,10 @@ void tgu_calls_free(tgu_calls *c);
  *             (inline only: any other keyboard is dropped, Telegram cannot
  *             edit one in)}; an over-long text edits with its first part
  *             and sends the rest, the markup on the last message.
- *   ANSWER -> answerCallbackQuery {callback_query_id}
+ *   ANSWER -> answerCallbackQuery {callback_query_id, text?}
  *   CALL   -> the method with the effect's params (a JSON object's text)
+ *   DOCUMENT -> sendDocument {chat_id, document: the file as an upload
+ *             (tg.h: {"file_name", "content"})}
  *   ACTION, RECORD -> nothing (bot.c answers them).
  * reply_markup: REPLY  -> {keyboard:[[{text, request_contact?}]],
  *                          resize_keyboard:true, is_persistent:true}

@@ -111,6 +111,7 @@ typedef struct user {
     uint64_t topic_seq, close_seq;   /* calls already consumed by expect topic / closed */
     int group;                       /* a manager: index of their group in users, else -1 */
     uint64_t draft_seq;              /* calls already consumed by expect draft */
+    uint64_t doc_seq;                /* calls already consumed by expect document */
 } user;
 
 typedef struct allow {
@@ -677,7 +678,9 @@ static void expect_keyboard(run *r, user *u, token *t, int n, bool inline_kb)
     cJSON_Delete(want);
 }
 
-static void expect_answered(run *r, user *u)
+/* The next answer to USER's taps; with want, its pop-up text must be want
+ * (NULL: any, or none). */
+static void expect_answered(run *r, user *u, const char *want)
 {
     if (!bot_start(r)) return;
     fake_tg_event ev;
@@ -689,6 +692,9 @@ static void expect_answered(run *r, user *u)
         return;
     }
     u->cur[FAKE_TG_ANSWERED]++;
+    if (want && (!ev.text || strcmp(ev.text, want)))
+        fail(r, "expected the answer to %s's tap to say \"%s\", got %s%s%s", u->name, want,
+             ev.text ? "\"" : "no text", ev.text ? ev.text : "", ev.text ? "\"" : "");
     fake_tg_event_clear(&ev);
 }
 
@@ -1010,6 +1016,55 @@ static bool is_topic_call(const fake_tg_call *c, void *ud)
            (!p->thread || (cJSON_IsNumber(th) && (int64_t)th->valuedouble == p->thread));
 }
 
+/* expect USER document "NAME_REGEX" [contains "S"...] [lacks "S"...]: the
+ * bot's next sendDocument to USER (an upload the fake accepted) has a file
+ * name matching NAME_REGEX and a content holding every `contains` string and
+ * none of the `lacks` ones. It is USER's next message too. */
+static void expect_document(run *r, user *u, token *t, int n)
+{
+    if (!bot_start(r)) return;
+    topic_pred p = { "sendDocument", u->u.id, 0 };
+    fake_tg_call c;
+    if (!fake_tg_wait_call(r->ft, u->doc_seq, is_topic_call, &p, r->timeout_ms, &c)) {
+        char got[256];
+        why_nothing(r, got, sizeof got);
+        fail(r, "expected a document for %s within %d ms, got %s", u->name, r->timeout_ms, got);
+        return;
+    }
+    u->doc_seq = c.seq + 1;
+    fake_tg_event ev;
+    if (fake_tg_wait_event(r->ft, u->u.id, FAKE_TG_SENT, u->cur[FAKE_TG_SENT], r->timeout_ms, &ev)) {
+        if (ev.seq != c.seq)
+            fail(r, "expected the document as %s's next message, got \"%s\" first", u->name,
+                 ev.text ? ev.text : "");
+        u->cur[FAKE_TG_SENT]++;
+        fake_tg_event_clear(&ev);
+    }
+    const cJSON *doc = cJSON_GetObjectItem(c.params, "document");
+    const char *name = cJSON_GetStringValue(cJSON_GetObjectItem(doc, "file_name"));
+    const char *content = cJSON_GetStringValue(cJSON_GetObjectItem(doc, "content"));
+    regex_t re;
+    if (regcomp(&re, t[0].s, REG_EXTENDED | REG_NOSUB) != 0) {
+        fail(r, "bad regex \"%s\"", t[0].s);
+    } else {
+        if (!name || !content || regexec(&re, name, 0, NULL, 0) != 0)
+            fail(r, "expected an uploaded file named like \"%s\", got %s", t[0].s,
+                 name ? name : "no file (document not uploaded)");
+        regfree(&re);
+    }
+    bool lacks = false;
+    for (int i = 1; i < n && content && !r->failed; i++) {
+        if (!strcmp(t[i].s, "contains") || !strcmp(t[i].s, "lacks")) {
+            lacks = t[i].s[0] == 'l';
+            continue;
+        }
+        if (!lacks != !!strstr(content, t[i].s))
+            fail(r, "expected %s's document to %s \"%s\"; it is:\n%s", u->name,
+                 lacks ? "lack" : "contain", t[i].s, content);
+    }
+    fake_tg_call_clear(&c);
+}
+
 /* expect topic GROUP "NAME": the bot's next createForumTopic in GROUP has
  * that name; its thread becomes GROUP's current topic. */
 static void expect_topic(run *r, user *g, const char *name)
@@ -1073,7 +1128,8 @@ static void step_topics(run *r, token *t, int n)
 }
 
 /* expect USER (contains STR... | text STR | regex STR) | edit (same) |
- *        keyboard ROWS | inline ROWS | answered | nothing */
+ *        keyboard ROWS | inline ROWS | answered [TEXT] | nothing |
+ *        document NAME_REGEX [contains S...] [lacks S...] */
 static void step_expect(run *r, token *t, int n)
 {
     if (n < 3) {
@@ -1097,10 +1153,12 @@ static void step_expect(run *r, token *t, int n)
     if (!strcmp(w, "keyboard") || !strcmp(w, "inline")) {
         if (!bot_start(r)) return;
         expect_keyboard(r, u, t + 3, n - 3, w[0] == 'i');
-    } else if (!strcmp(w, "answered") && n == 3) {
-        expect_answered(r, u);
+    } else if (!strcmp(w, "answered") && (n == 3 || n == 4)) {
+        expect_answered(r, u, n == 4 ? t[3].s : NULL);
     } else if (!strcmp(w, "nothing") && n == 3) {
         expect_nothing(r, u);
+    } else if (!strcmp(w, "document") && n >= 4) {
+        expect_document(r, u, t + 3, n - 3);
     } else if (!strcmp(w, "typing") && n == 3) {
         expect_typing(r, u);
     } else if (!strcmp(w, "parts") && (n == 4 || n == 5)) {

@@ -493,6 +493,7 @@ void fake_tg_event_clear(fake_tg_event *e)
 typedef struct vctx {
     const fake_tg *ft;
     const char *method;
+    const cJSON *files;     /* a multipart body's file parts by field name, or NULL */
     bool failed;
     char err[512];          /* "Bad Request: ..." */
     char err_path[PATH_MAX_LEN];
@@ -906,7 +907,11 @@ static void check_params(vctx *c, const cJSON *m, cJSON *params)
         bool is_text = !strcmp(fname, "text") &&
                        (!strcmp(c->method, "sendMessage") || !strcmp(c->method, "editMessageText"));
         size_t old = path_push(c, fname, 0);
-        if (!item || cJSON_IsNull(item)) {
+        if (c->files && cJSON_GetObjectItemCaseSensitive(c->files, fname)) {
+            /* an uploaded file: only where the field takes one */
+            if (!strstr(ftype, "InputFile"))
+                vfail(c, "can't use a file as %s (%s expected)", fname, ftype);
+        } else if (!item || cJSON_IsNull(item)) {
             if (req) {
                 if (is_text)
                     vfail(c, "message text is empty");
@@ -947,6 +952,11 @@ static void check_params(vctx *c, const cJSON *m, cJSON *params)
                 known = true;
                 break;
             }
+        if (!known && c->files && cJSON_GetObjectItemCaseSensitive(c->files, item->string)) {
+            /* a file no field names (the fake knows no attach:// references) */
+            vfail(c, "unexpected file \"%s\"", item->string);
+            return;
+        }
         if (!known) vwarn(c, "%s: unknown parameter \"%s\"", c->method, item->string);
     }
 }
@@ -1584,6 +1594,16 @@ static char *url_decode(const char *s, size_t n)
     return out;
 }
 
+/* s[0..n) as a new string. */
+static char *url_decode_raw(const char *s, size_t n)
+{
+    char *out = malloc(n + 1);
+    if (!out) abort();
+    memcpy(out, s, n);
+    out[n] = 0;
+    return out;
+}
+
 /* a=1&b=x%20y → {"a":"1","b":"x y"} (strings; converted later by type). */
 static void parse_form(const char *body, size_t len, cJSON *into)
 {
@@ -1602,6 +1622,117 @@ static void parse_form(const char *body, size_t len, cJSON *into)
             free(v);
         }
         i = j + 1;
+    }
+}
+
+/* The first n-byte needle in hay[0..len), or NULL. */
+static const char *find_bytes(const char *hay, size_t len, const char *needle, size_t n)
+{
+    for (size_t i = 0; n <= len && i <= len - n; i++)
+        if (!memcmp(hay + i, needle, n)) return hay + i;
+    return NULL;
+}
+
+/* The value of `key="..."` (or key=token) among a header's parameters, as a
+ * new string; NULL when absent. */
+static char *header_param(const char *h, size_t len, const char *key)
+{
+    size_t kl = strlen(key);
+    for (size_t i = 0; i + kl + 1 < len; i++) {
+        if ((i == 0 || h[i - 1] == ';' || h[i - 1] == ' ') && !strncasecmp(h + i, key, kl) &&
+            h[i + kl] == '=') {
+            const char *v = h + i + kl + 1, *end = h + len;
+            if (*v == '"') {
+                const char *q = memchr(v + 1, '"', (size_t)(end - v - 1));
+                if (!q) return NULL;
+                return url_decode_raw(v + 1, (size_t)(q - v - 1));
+            }
+            const char *e = v;
+            while (e < end && *e != ';' && *e != ' ' && *e != '\r') e++;
+            return url_decode_raw(v, (size_t)(e - v));
+        }
+    }
+    return NULL;
+}
+
+/* multipart/form-data (RFC 7578), as strictly as the real server reads it:
+ * the boundary from the Content-Type, a delimiter line first, every part
+ * with `Content-Disposition: form-data; name="..."`, the closing delimiter
+ * last. Fields go into form (strings, converted later by type); a part with
+ * a filename goes into files as {"file_name", "size", "content"}. NULL, or
+ * what is wrong (a static string). */
+static const char *parse_multipart(const char *ctype, const char *body, size_t len,
+                                   cJSON *form, cJSON *files)
+{
+    char *b = header_param(ctype, strlen(ctype), "boundary");
+    if (!b || !*b || strlen(b) > 70) {
+        free(b);
+        return "multipart body without a valid boundary";
+    }
+    char delim[80];
+    int dl = snprintf(delim, sizeof delim, "\r\n--%s", b);
+    free(b);
+    /* the body starts with the delimiter (no preamble: no client sends one) */
+    if (len < (size_t)dl - 2 || memcmp(body, delim + 2, (size_t)dl - 2))
+        return "multipart body does not start with its boundary";
+    const char *p = body + dl - 2, *end = body + len;
+    for (;;) {
+        if (end - p >= 2 && !memcmp(p, "--", 2)) return NULL; /* the closing delimiter */
+        if (end - p < 2 || memcmp(p, "\r\n", 2)) return "malformed multipart boundary line";
+        p += 2;
+        const char *hend = find_bytes(p, (size_t)(end - p), "\r\n\r\n", 4);
+        if (!hend) return "multipart part without the end of its headers";
+        char *name = NULL, *fname = NULL;
+        for (const char *l = p; l < hend;) {
+            const char *le = find_bytes(l, (size_t)(hend + 2 - l), "\r\n", 2);
+            size_t ll = (size_t)(le - l);
+            if (ll > 20 && !strncasecmp(l, "Content-Disposition:", 20)) {
+                const char *v = l + 20;
+                while (*v == ' ') v++;
+                if (strncasecmp(v, "form-data", 9)) {
+                    free(name);
+                    return "multipart part is not form-data";
+                }
+                free(name);
+                free(fname);
+                name = header_param(v, (size_t)(le - v), "name");
+                fname = header_param(v, (size_t)(le - v), "filename");
+            }
+            l = le + 2;
+        }
+        const char *data = hend + 4;
+        const char *dend = find_bytes(data, (size_t)(end - data), delim, (size_t)dl);
+        if (!name || !*name || !dend) {
+            free(name);
+            free(fname);
+            return !dend ? "multipart body without its closing boundary"
+                         : "multipart part without a name";
+        }
+        size_t n = (size_t)(dend - data);
+        char *val = malloc(n + 1);
+        if (!val) abort();
+        memcpy(val, data, n);
+        val[n] = 0;
+        const char *bad = NULL;
+        if (fname) {
+            if (n == 0) bad = "file must be non-empty";
+            else if (cJSON_GetObjectItemCaseSensitive(files, name)) bad = "a file sent twice";
+            else {
+                cJSON *f = cJSON_CreateObject();
+                cJSON_AddStringToObject(f, "file_name", fname);
+                cJSON_AddNumberToObject(f, "size", (double)n);
+                cJSON_AddStringToObject(f, "content", val);
+                cJSON_AddItemToObject(files, name, f);
+            }
+        } else {
+            cJSON_DeleteItemFromObjectCaseSensitive(form, name);
+            cJSON_AddStringToObject(form, name, val);
+        }
+        free(val);
+        free(name);
+        free(fname);
+        if (bad) return bad;
+        p = dend + dl;
     }
 }
 
@@ -1792,6 +1923,7 @@ static int handle(fake_tg *ft, struct MHD_Connection *conn, const char *url,
 {
     char method[64] = "";
     cJSON *params = NULL;
+    cJSON *files = NULL; /* a multipart body's files (v.files) */
     vctx v;
     memset(&v, 0, sizeof v);
     v.ft = ft;
@@ -1854,11 +1986,20 @@ static int handle(fake_tg *ft, struct MHD_Connection *conn, const char *url,
             }
         } else if (!ctype || !strncasecmp(ctype, "application/x-www-form-urlencoded", 33)) {
             parse_form(rq->body, rq->len, form);
+        } else if (!strncasecmp(ctype, "multipart/form-data", 19)) {
+            files = cJSON_CreateObject();
+            const char *bad = parse_multipart(ctype, rq->body, rq->len, form, files);
+            if (bad) {
+                cJSON_Delete(form);
+                status = 400;
+                desc = xprintf("Bad Request: %s", bad);
+                goto out;
+            }
         } else {
             cJSON_Delete(form);
             status = 400;
-            desc = xprintf("Bad Request: unsupported Content-Type %s (the fake takes JSON and "
-                           "urlencoded bodies)", ctype);
+            desc = xprintf("Bad Request: unsupported Content-Type %s (the fake takes JSON, "
+                           "urlencoded and multipart bodies)", ctype);
             goto out;
         }
     }
@@ -1879,6 +2020,13 @@ static int handle(fake_tg *ft, struct MHD_Connection *conn, const char *url,
         cJSON_AddItemToObject(params, fv->string, conv);
     }
     cJSON_Delete(form);
+    /* the files join the params as recorded (name, size, content) */
+    v.files = files;
+    cJSON *fp;
+    cJSON_ArrayForEach(fp, files) {
+        cJSON_DeleteItemFromObjectCaseSensitive(params, fp->string);
+        cJSON_AddItemToObject(params, fp->string, dup_json(fp));
+    }
     if (!v.failed) check_params(&v, mdef, params);
     if (v.failed) {
         status = 400;
@@ -1963,6 +2111,7 @@ static int handle(fake_tg *ft, struct MHD_Connection *conn, const char *url,
     pthread_mutex_unlock(&ft->mu);
     free(desc);
     vctx_free(&v);
+    cJSON_Delete(files);
     *body_out = body;
     return status;
 
@@ -1973,6 +2122,7 @@ out:
     pthread_mutex_unlock(&ft->mu);
     free(desc);
     vctx_free(&v);
+    cJSON_Delete(files);
     *body_out = body;
     return status;
 }

@@ -3,7 +3,8 @@
  *
  * An in-process libmicrohttpd server on 127.0.0.1 that answers
  * `/bot<token>/<method>` (GET query strings, POST JSON bodies, POST
- * application/x-www-form-urlencoded) and checks every request against the
+ * application/x-www-form-urlencoded, POST multipart/form-data uploads)
+ * and checks every request against the
  * Bot API schema (tests/fake_tg/schema.json, derived from the scraped docs by
  * scripts/tg-schema.py) the way the real server does:
  *
@@ -15,6 +16,12 @@
  *   callback_data outside 1..64 bytes             400 "Bad Request: BUTTON_DATA_INVALID"
  *   reply_markup not matching its types, recursively  400
  *   body over opts.max_body                       413
+ *   multipart: no boundary, no closing boundary, a part without a name,
+ *   an empty file, a file where no InputFile field is (or for no field:
+ *   attach:// references are not supported)      400
+ *   a JSON value (not an upload) for an InputFile-only use  400
+ * An upload's file is recorded in the call's params under its field as
+ * {"file_name", "size", "content"}.
  *
  * Unknown fields are accepted (the real server ignores them) but recorded as
  * warnings on the call, so a test can assert there are none.

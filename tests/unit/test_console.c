@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "dialogue/bot.h"
@@ -61,9 +62,10 @@ static void test_dialogue(void)
     const char *script =
         "/start\n"
         "1\n"          /* reply button: Info */
-        "4\n"          /* inline: More (edits the message) */
-        "4\n"          /* inline: Back to info */
-        "6\n"          /* URL button */
+        "1\n"          /* inline: More (edits the message) */
+        "1\n"          /* inline: Back to info */
+        "3\n"          /* URL button */
+        "/start\n"
         "2\n"          /* reply: Book */
         "Ann\n"
         "/cancel\n"
@@ -87,15 +89,18 @@ static void test_dialogue(void)
         "bot> Main menu (en)",
         "you> 1",
         "bot> Info for @ (id 1)",
-        "     [4] More",
-        "     [5] Back  [6] Site <https://example.com>",
-        "you> 4",
+        "     [1] More", /* its own keyboard numbers from 1 */
+        "     [2] Back  [3] Site <https://example.com>",
+        "you> 1",
         "bot (edited)> More details",
-        "     [4] Back",
-        "you> 4",
+        "     [1] Back",
+        "you> 1",
         "bot (edited)> Info for @ (id 1)",
-        "you> 6",
+        "     [1] More", /* the same screen, the same numbers */
+        "     [2] Back  [3] Site <https://example.com>",
+        "you> 3",
         "     (opens https://example.com)",
+        "you> /start",
         "you> 2",
         "bot> Your name?",
         "you> Ann",
@@ -136,7 +141,7 @@ static void test_resume_and_migrate(void)
 
     /* go to "more", then start a version of the bot without that state:
      * the migration message is printed before anything is read */
-    out = run(&tiny_machine, "/start\n1\n4\n", &rc);
+    out = run(&tiny_machine, "/start\n1\n1\n", &rc);
     free(out);
     bm_machine v2;
     tiny_machine_v2(&v2);
@@ -145,6 +150,72 @@ static void test_resume_and_migrate(void)
     static const char *const want2[] = {"bot> The bot was updated; let us start over.",
                                         "bot> Hello, tester!", "bot> Main menu (en)", NULL};
     expect_lines(out, want2);
+    free(out);
+}
+
+/* Regression (issue 12): after a restart the terminal showed nothing, and a
+ * number typed mid-form or in the menu pressed a button no longer shown. */
+static void test_restart_shows_the_screen(void)
+{
+    snprintf(db, sizeof db, "%s/restart.db", dir);
+    int rc;
+    char *out = run(&tiny_machine, "/start\n2\nAnn\n", &rc);
+    free(out);
+    /* mid-form: the question again, and a number answers it */
+    out = run(&tiny_machine, "31\n", &rc);
+    static const char *const form[] = {"(where you left off)", "bot> Your age?", "you> 31",
+                                       "bot> Weight in kg?", NULL};
+    expect_lines(out, form);
+    CU_ASSERT_PTR_NULL(strstr(out, "a new conversation"));
+    free(out);
+    out = run(&tiny_machine, "/cancel\n", &rc);
+    free(out);
+    /* the menu: its messages and keyboard again, numbered as before */
+    out = run(&tiny_machine, "1\n", &rc);
+    static const char *const menu[] = {
+        "(where you left off)", "bot> Hello, tester!", "     [1] ℹ️ Info  [2] 📝 Book",
+        "     [3] 📱 Phone (shares your contact)", "bot> Main menu (en)", "you> 1",
+        "bot> Info for @ (id 1)", "     [1] More", NULL};
+    expect_lines(out, menu);
+    free(out);
+    /* an inline screen: pressing "More" edits it; a number past the keyboard
+     * shown now is text, not a reply button printed screens ago */
+    out = run(&tiny_machine, "1\n1\n3\n", &rc);
+    static const char *const inl[] = {
+        "(where you left off)", "bot> Info for @ (id 1)", "     [1] More", "you> 1",
+        "bot (edited)> More details", "     [1] Back", "you> 1", "bot (edited)> Info for @ (id 1)",
+        "     [1] More", "you> 3", "     (opens https://example.com)", NULL};
+    expect_lines(out, inl);
+    free(out);
+    snprintf(db, sizeof db, "%s/console.db", dir);
+}
+
+/* export_data in the terminal: one file in the working directory, its
+ * path printed (regression, issue 12: the JSON came as chat messages). */
+static void test_export_writes_a_file(void)
+{
+    char old[4096];
+    CU_ASSERT_PTR_NOT_NULL_FATAL(getcwd(old, sizeof old));
+    CU_ASSERT_EQUAL_FATAL(chdir(dir), 0);
+    int rc;
+    char *out = run(&tiny_machine, "/start\n/export\n", &rc);
+    CU_ASSERT_EQUAL(chdir(old), 0);
+    char name[64], path[256];
+    time_t now = time(NULL);
+    struct tm tm;
+    gmtime_r(&now, &tm);
+    strftime(name, sizeof name, "my-data-%Y-%m-%d.json", &tm);
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    char line[512];
+    FILE *f = fopen(path, "r");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(f);
+    size_t n = fread(line, 1, sizeof line - 1, f);
+    fclose(f);
+    line[n] = '\0';
+    CU_ASSERT_PTR_NOT_NULL(strstr(line, "\"user_id\":\t1"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(out, "bot> 📎 my-data-"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(out, path)); /* where it is */
+    CU_ASSERT_PTR_NULL(strstr(out, "bot> {")); /* not as a message */
     free(out);
 }
 
@@ -179,6 +250,8 @@ int main(void)
     CU_pSuite s = CU_add_suite("console", NULL, NULL);
     CU_add_test(s, "a dialogue", test_dialogue);
     CU_add_test(s, "resume and migrate", test_resume_and_migrate);
+    CU_add_test(s, "a restart shows the screen", test_restart_shows_the_screen);
+    CU_add_test(s, "export_data writes a file", test_export_writes_a_file);
     CU_add_test(s, "russian, numbers as answers", test_russian_and_numbers_as_text);
     CU_basic_set_mode(CU_BRM_VERBOSE);
     CU_basic_run_tests();

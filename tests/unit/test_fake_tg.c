@@ -1,7 +1,9 @@
 /*
  * test_fake_tg.c — the fake Telegram Bot API, over real HTTP (libcurl to
  * 127.0.0.1): every rejection gives the exact error JSON the real server
- * gives, valid calls pass, getUpdates confirms by offset and long-polls.
+ * gives, valid calls pass, getUpdates confirms by offset and long-polls;
+ * uploads (multipart/form-data) are read as strictly, and the runtime's
+ * client (telegram/tg.c) sends one the fake accepts.
  */
 #include <pthread.h>
 #include <stdio.h>
@@ -14,6 +16,8 @@
 #include <curl/curl.h>
 
 #include "../fake_tg/fake_tg.h"
+#include "net/loop.h"
+#include "telegram/tg.h"
 
 static fake_tg *g_ft;
 static char g_base[128];
@@ -611,6 +615,138 @@ static void test_wait_helpers(void)
     CU_ASSERT(!fake_tg_wait_event(g_ft, 1001, FAKE_TG_SENT, nsent + 1, 100, NULL));
 }
 
+/* ---- uploads ------------------------------------------------------------- */
+
+#define MP "multipart/form-data; boundary=XyZ"
+#define PART(name) "--XyZ\r\nContent-Disposition: form-data; name=\"" name "\"\r\n\r\n"
+#define FILEPART(name, file) "--XyZ\r\nContent-Disposition: form-data; name=\"" name \
+                             "\"; filename=\"" file "\"\r\nContent-Type: application/json\r\n\r\n"
+#define END "--XyZ--\r\n"
+
+static long upload(const char *method, const char *ctype, const char *body, char **resp)
+{
+    char path[256];
+    snprintf(path, sizeof path, "/bot%s/%s", FAKE_TG_TOKEN, method);
+    return http(g_base, path, ctype, body, resp);
+}
+
+#define EXPECT_UPLOAD(ctype, body, status, answer)                                  \
+    do {                                                                            \
+        char *r_;                                                                   \
+        long s_ = upload("sendDocument", ctype, body, &r_);                         \
+        CU_ASSERT_EQUAL(s_, status);                                                \
+        CU_ASSERT_STRING_EQUAL(r_, answer);                                         \
+        if (s_ != (status) || strcmp(r_, answer))                                   \
+            fprintf(stderr, "\n  sendDocument %s\n  -> %ld %s\n", body, s_, r_);    \
+        free(r_);                                                                   \
+    } while (0)
+
+static bool is_document(const fake_tg_call *c, void *ud)
+{
+    (void)ud;
+    return !strcmp(c->method, "sendDocument") && c->status == 200;
+}
+
+static void test_multipart(void)
+{
+    uint64_t since = fake_tg_ncalls(g_ft);
+    char *r;
+    long st = upload("sendDocument", MP,
+                     PART("chat_id") "1001\r\n" PART("caption") "your data\r\n"
+                     FILEPART("document", "my-data.json") "{\"a\": 1}\r\n" END, &r);
+    CU_ASSERT_EQUAL(st, 200);
+    CU_ASSERT_PTR_NOT_NULL(strstr(r, "\"ok\":true"));
+    free(r);
+    fake_tg_call c;
+    CU_ASSERT_FATAL(fake_tg_wait_call(g_ft, since, is_document, NULL, 1000, &c));
+    const cJSON *doc = cJSON_GetObjectItem(c.params, "document");
+    CU_ASSERT_STRING_EQUAL(cJSON_GetStringValue(cJSON_GetObjectItem(doc, "file_name")), "my-data.json");
+    CU_ASSERT_STRING_EQUAL(cJSON_GetStringValue(cJSON_GetObjectItem(doc, "content")), "{\"a\": 1}");
+    CU_ASSERT_EQUAL(cJSON_GetObjectItem(c.params, "chat_id")->valuedouble, 1001);
+    fake_tg_call_clear(&c);
+
+    /* what the real server refuses */
+    EXPECT_UPLOAD(MP, PART("chat_id") "1001\r\n" END, 400, BAD("document is empty"));
+    EXPECT_UPLOAD(MP, FILEPART("document", "a.json") "x\r\n" END, 400, BAD("chat_id is empty"));
+    EXPECT_UPLOAD(MP, PART("chat_id") "1001\r\n" FILEPART("document", "a.json") "\r\n" END, 400,
+                  BAD("file must be non-empty"));
+    EXPECT_UPLOAD(MP, FILEPART("chat_id", "a.txt") "1001\r\n" FILEPART("document", "a.json") "x\r\n" END,
+                  400, BAD("can't use a file as chat_id (Integer or String expected)"));
+    EXPECT_UPLOAD(MP, PART("chat_id") "1001\r\n" PART("disable_notification") "maybe\r\n"
+                  FILEPART("document", "a.json") "x\r\n" END, 400,
+                  BAD("parameter \\\"disable_notification\\\" must be of type Boolean"));
+    EXPECT_UPLOAD(MP, PART("chat_id") "1001\r\n" FILEPART("document", "a.json") "x\r\n"
+                  FILEPART("thumbnail2", "t.jpg") "x\r\n" END, 400, BAD("unexpected file \\\"thumbnail2\\\""));
+    /* malformed bodies */
+    EXPECT_UPLOAD("multipart/form-data", PART("chat_id") "1001\r\n" END, 400,
+                  BAD("multipart body without a valid boundary"));
+    EXPECT_UPLOAD(MP, PART("chat_id") "1001\r\n" FILEPART("document", "a.json") "x", 400,
+                  BAD("multipart body without its closing boundary"));
+    EXPECT_UPLOAD(MP, "--XyZ\r\nContent-Disposition: form-data\r\n\r\nx\r\n" END, 400,
+                  BAD("multipart part without a name"));
+    EXPECT_UPLOAD(MP, "hello\r\n" PART("chat_id") "1001\r\n" END, 400,
+                  BAD("multipart body does not start with its boundary"));
+    /* a JSON body cannot carry a file */
+    EXPECT_CALL("sendDocument", "{\"chat_id\":1001,\"document\":{\"file_name\":\"a\",\"content\":\"x\"}}",
+                400, BAD("parameter \\\"document\\\" must be of type InputFile or String"));
+}
+
+typedef struct up_done {
+    int calls;
+    tg_err err;
+    char desc[256];
+} up_done;
+
+static void on_upload(const tg_result *r, void *ud)
+{
+    up_done *d = ud;
+    d->calls++;
+    d->err = r->err;
+    snprintf(d->desc, sizeof d->desc, "%s", r->description);
+}
+
+/* The runtime's client turns an upload in the params (tg.h, "Uploads") into
+ * a multipart call the fake takes; the next JSON call on the client works. */
+static void test_client_upload(void)
+{
+    loop *lp = loop_new(NULL, NULL, 0);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(lp);
+    tg_options o = {.api_base = g_base, .token = FAKE_TG_TOKEN};
+    char err[128];
+    tg_client *tg = tg_new(lp, &o, err, sizeof err);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(tg);
+    uint64_t since = fake_tg_ncalls(g_ft);
+    up_done d = {0};
+    const char *body = "{\"chat_id\":1001,\"caption\":\"a \\\"quoted\\\" caption\","
+                       "\"document\":{\"" TG_UPLOAD_NAME "\":\"my-data-2026-01-02.json\","
+                       "\"" TG_UPLOAD_CONTENT "\":\"{\\n  \\\"user\\\": null\\n}\"}}";
+    CU_ASSERT_EQUAL(tg_call_body(tg, "sendDocument", body, on_upload, &d), TG_OK);
+    for (int i = 0; i < 100 && !d.calls; i++)
+        loop_poll(lp, 100);
+    CU_ASSERT_EQUAL(d.calls, 1);
+    CU_ASSERT_EQUAL(d.err, TG_OK);
+    if (d.err != TG_OK) fprintf(stderr, "\n  upload: %s\n", d.desc);
+    fake_tg_call c;
+    CU_ASSERT_FATAL(fake_tg_wait_call(g_ft, since, is_document, NULL, 1000, &c));
+    const cJSON *doc = cJSON_GetObjectItem(c.params, "document");
+    CU_ASSERT_STRING_EQUAL(cJSON_GetStringValue(cJSON_GetObjectItem(doc, "file_name")),
+                           "my-data-2026-01-02.json");
+    CU_ASSERT_STRING_EQUAL(cJSON_GetStringValue(cJSON_GetObjectItem(doc, "content")),
+                           "{\n  \"user\": null\n}");
+    CU_ASSERT_STRING_EQUAL(cJSON_GetStringValue(cJSON_GetObjectItem(c.params, "caption")),
+                           "a \"quoted\" caption");
+    CU_ASSERT_EQUAL(c.n_warnings, 0);
+    fake_tg_call_clear(&c);
+    d = (up_done){0};
+    CU_ASSERT_EQUAL(tg_call_body(tg, "sendMessage", "{\"chat_id\":1001,\"text\":\"after\"}",
+                                 on_upload, &d), TG_OK);
+    for (int i = 0; i < 100 && !d.calls; i++)
+        loop_poll(lp, 100);
+    CU_ASSERT_EQUAL(d.err, TG_OK);
+    tg_free(tg);
+    loop_free(lp);
+}
+
 static void test_body_cap(void)
 {
     char err[256];
@@ -654,6 +790,8 @@ int main(void)
     CU_add_test(s, "other methods and faults", test_other_methods_and_faults);
     CU_add_test(s, "wait helpers", test_wait_helpers);
     CU_add_test(s, "body cap", test_body_cap);
+    CU_add_test(s, "multipart uploads", test_multipart);
+    CU_add_test(s, "the client's upload", test_client_upload);
     CU_basic_set_mode(CU_BRM_VERBOSE);
     CU_basic_run_tests();
     unsigned failures = CU_get_number_of_failures() + CU_get_number_of_tests_failed();

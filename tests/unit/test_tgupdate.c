@@ -16,6 +16,7 @@
 #include "base/json.h"
 #include "support/call_params.h"
 #include "support/slurp.h"
+#include "telegram/tg.h"
 #include "telegram/tgupdate.h"
 
 #define UPDATES_FILE "tests/unit/data/tgupdate/updates.json"
@@ -468,6 +469,23 @@ static void test_render_edit_answer_skip(void)
     CU_ASSERT_STRING_EQUAL(calls.v[0].method, "answerCallbackQuery");
     CU_ASSERT_STRING_EQUAL(json_str(params_of(&calls.v[0]), "callback_query_id"), "cb-123");
     CU_ASSERT_EQUAL(calls.v[0].chat_id, 77);
+    CU_ASSERT_PTR_NULL(get(params_of(&calls.v[0]), "text"));
+    ans.text = "Thank you!"; /* the press's pop-up */
+    tgu_calls_clear(&calls);
+    CU_ASSERT_EQUAL_FATAL(tgu_render(&ans, &calls, NULL, 0), 0);
+    CU_ASSERT_STRING_EQUAL(json_str(params_of(&calls.v[0]), "text"), "Thank you!");
+
+    /* a file: sendDocument with the upload in its params (tg.h), so the
+     * outbox row holds the whole call */
+    bm_effect doc = {.kind = BM_FX_DOCUMENT, .chat_id = 77, .text = "{\"user\": null}",
+                     .file_name = "my-data-2026-12-07.json"};
+    tgu_calls_clear(&calls);
+    CU_ASSERT_EQUAL_FATAL(tgu_render(&doc, &calls, NULL, 0), 0);
+    CU_ASSERT_EQUAL_FATAL(calls.n, 1);
+    CU_ASSERT_STRING_EQUAL(calls.v[0].method, "sendDocument");
+    const cJSON *d = get(params_of(&calls.v[0]), "document");
+    CU_ASSERT_STRING_EQUAL(json_str(d, TG_UPLOAD_NAME), "my-data-2026-12-07.json");
+    CU_ASSERT_STRING_EQUAL(json_str(d, TG_UPLOAD_CONTENT), "{\"user\": null}");
 
     bm_effect act = {.kind = BM_FX_ACTION, .chat_id = 77, .text = "hi", .action = BM_ACT_LLM};
     bm_effect rec = {.kind = BM_FX_RECORD, .chat_id = 77, .text = "{}", .form = 0};

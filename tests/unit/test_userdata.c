@@ -117,6 +117,34 @@ static double num(const cJSON *o, const char *key)
     return cJSON_IsNumber(v) ? v->valuedouble : -1;
 }
 
+/* Every time under root is ISO-8601 UTC text (or null: a handoff not
+ * closed); returns how many it saw. Regression (issue 12): the export mixed
+ * unix seconds and ISO strings. */
+static int check_times(const cJSON *node)
+{
+    static const char *const keys[] = {"at", "opened", "closed", "added", "created", "updated"};
+    int seen = 0;
+    const cJSON *it;
+    cJSON_ArrayForEach(it, node) {
+        for (size_t i = 0; it->string && i < sizeof keys / sizeof keys[0]; i++) {
+            if (strcmp(it->string, keys[i]) || cJSON_IsNull(it))
+                continue;
+            const char *v = cJSON_GetStringValue(it);
+            int y, mo, d, h, mi, sec, n = 0;
+            bool iso = v && sscanf(v, "%4d-%2d-%2dT%2d:%2d:%2dZ%n", &y, &mo, &d, &h, &mi, &sec, &n) == 6 &&
+                       n == 20 && !v[n];
+            if (!iso)
+                fprintf(stderr, "\n  \"%s\" is not ISO-8601 UTC: %s\n", it->string,
+                        v ? v : "(a number)");
+            CU_ASSERT_TRUE(iso);
+            seen++;
+        }
+        if (cJSON_IsObject(it) || cJSON_IsArray(it))
+            seen += check_times(it);
+    }
+    return seen;
+}
+
 static void test_export_and_delete(void)
 {
     char db[128], err[256];
@@ -159,6 +187,9 @@ static void test_export_and_delete(void)
     CU_ASSERT_EQUAL(num(cJSON_GetArrayItem(a, 0), "tokens"), 123);
     a = array(root, "leads", 1);
     CU_ASSERT_STRING_EQUAL(str(cJSON_GetArrayItem(a, 0), "form"), "booking");
+    /* user created/updated, a record, 6 history rows, an answer, a vote,
+     * a handoff opened (still open: closed is null), the manager, a lead */
+    CU_ASSERT_EQUAL(check_times(root), 14);
     cJSON_Delete(root);
 
     /* delete_data, as the action runs it (tiny's /delete) */
