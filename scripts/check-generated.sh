@@ -4,8 +4,8 @@
 # For every spec/<bot>/bot.{yaml,lua}, regenerate into a temporary directory
 # with the given botc and compare with the checked-in generated/<bot>/.
 # Prints the difference and exits 1 on any; run from the repository root
-# (paths in #line directives are the spec paths as given, so they must be
-# the same relative paths the Makefile uses).
+# (the banner names the spec path as given, so it must be the same relative
+# path the Makefile uses).
 set -u
 
 BOTC=${1:?usage: check-generated.sh BOTC}

@@ -81,7 +81,9 @@ build_out=
 build() {
     local rc mk
     mkdir -p "$dev_dir/gen" || return 2
-    build_out=$("$botc" gen "$spec" -o "$dev_dir/gen" 2>&1) || return 1
+    # (#line directives into the spec: the compiler's messages and gdb point
+    # at its lines; the checked-in copy below has none, see README)
+    build_out=$("$botc" gen "$spec" -o "$dev_dir/gen" --line-directives 2>&1) || return 1
     mk=$("$make_cmd" -s --no-print-directory ${sanitize:+SANITIZE=$sanitize} \
         -f Makefile -f scripts/dev-bot.mk "DEV_DIR=$dev_dir" "DEV_BOT=$bot" "$bot_bin" 2>&1)
     rc=$?
