@@ -29,6 +29,7 @@ typedef struct ck {
     int n_text_names;
     const char **form_names;
     int unknown_targets; /* transitions to a state or form that does not exist */
+    bool llm_missing_told; /* `action: llm` without `llm:` was reported once */
 } ck;
 
 /* The action names a spec may write (runtime/dialogue/action_list.h):
@@ -206,6 +207,15 @@ static void ck_transition(ck *c, ir_transition *t)
                    "unknown action '%s'", t->action);
         else
             t->action_id = i + 1;
+        /* Without llm: the action can only answer "not available". */
+        if (i >= 0 && !strcmp(t->action, "llm") && !c->s->llm.present && !c->llm_missing_told) {
+            c->llm_missing_told = true;
+            diag_warning(c->d, t->action_pos,
+                         "add an llm: section (a persona, a policy, knowledge: files): the model "
+                         "answers with OPENAI_API_BASE set, the knowledge files without it",
+                         "action 'llm' without an llm: section answers every message "
+                         "\"not available\"");
+        }
     }
     for (int i = 0; i < t->n_set; i++) {
         ir_assign *as = &t->set[i];
