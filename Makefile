@@ -6,6 +6,7 @@
 #                   reloaded in place when its spec changes
 #   make test       unit tests, generated/ freshness, end-to-end tests
 #   make test SANITIZE=1   the same under AddressSanitizer + UBSan (build-san/)
+#   make help       every target
 #
 # Missing Debian packages are installed by scripts/install-deps.sh (as root)
 # or named with the exact apt-get line.
@@ -149,6 +150,23 @@ BOT_DOTS := $(foreach s,$(BOT_SPECS),$(dir $(s))flow.dot)
 
 all: $(BOTC) $(BOT_BINS) $(BOT_TEST_BINS) $(BOT_DOTS)
 
+# ---- help -------------------------------------------------------------------
+BOT_NAMES = $(sort $(BOTS))
+help:
+	@echo "make                 build bin/botc and every bot under spec/ ($(BOT_NAMES)):"
+	@echo "                     bin/<bot> and bin/<bot>-test, generated/<bot>/, spec/<bot>/flow.dot"
+	@echo "make run             the rental bot in this terminal (on Telegram with"
+	@echo "                     TELEGRAM_BOT_TOKEN set), reloaded when its spec changes"
+	@echo "make run RUN_BOT=b   another bot; RUN_SPEC=path/bot.yaml a spec outside spec/"
+	@echo "make test            unit, generated/ freshness, layers, conversation and e2e tests"
+	@echo "make unit | check-generated | check-layers | convtest | e2e | e2e-webhook"
+	@echo "                     one stage of make test"
+	@echo "make graph           draw spec/<bot>/flow.svg and .png (Graphviz; not checked in)"
+	@echo "make bench           the benchmarks (scripts/bench/run.sh)"
+	@echo "make clean           remove build/, build-san/ and bin/"
+	@echo "SANITIZE=1           any of them under AddressSanitizer + UBSan (build-san/)"
+	@echo "bin/botc --help      the generator: check, gen, graph, diff, test"
+
 # ---- run --------------------------------------------------------------------
 RUN_BOT ?= rental
 # scripts/run-dev.sh: the bot in this terminal (or on Telegram), rebuilt (in
@@ -188,7 +206,7 @@ $(eval $(call BOT_BUILD,slowbench,scripts/bench/slow.yaml,$(B)/bench/slowbench,$
 bench:
 	@bash scripts/bench/run.sh
 
-.PHONY: all deps run test check-generated clean bench
+.PHONY: all deps help run test check-generated clean bench
 clean:
 	rm -rf build build-san bin
 
