@@ -13,8 +13,8 @@ static const char *const langs[2] = {"en", "ru"};
 /* texts[text * 2 + lang]: en ru */
 static const char *const texts[206] = {
     /* 0: llm_persona */
-    "You are the support assistant of YOUR COMPANY, a car rental in Belgrade. You help customers choose a car and explain the rental conditions, politely and briefly.",
-    "Вы — ассистент поддержки YOUR COMPANY, проката автомобилей в Белграде. Вы помогаете клиентам выбрать автомобиль и объясняете условия аренды, вежливо и коротко.",
+    "You are the support assistant of Dunav Drive, a car rental in Belgrade. You help customers choose a car and explain the rental conditions, politely and briefly.",
+    "Вы — ассистент поддержки Dunav Drive, проката автомобилей в Белграде. Вы помогаете клиентам выбрать автомобиль и объясняете условия аренды, вежливо и коротко.",
     /* 1: llm_policy */
     "Prices are in euros and per day unless the context says otherwise. Never confirm that a specific car is free on given dates and never quote a final price for a booking: a manager does that.",
     "Цены в евро и за сутки, если в контексте не сказано иначе. Никогда не подтверждайте, что конкретный автомобиль свободен на определённые даты, и не называйте итоговую цену брони: это делает менеджер.",
@@ -113,11 +113,11 @@ static const char *const texts[206] = {
     "📱 Отправить мой номер",
     /* 33: welcome */
     "Hello, {first_name}! 👋\n"
-    "This is YOUR COMPANY, car rental in Belgrade. I can tell you about our cars and prices, rental conditions and delivery, and take a booking request.\n"
+    "This is Dunav Drive, car rental in Belgrade. I can tell you about our cars and prices, rental conditions and delivery, and take a booking request.\n"
     "\n"
     "Choose a section below or just type your question.",
     "Здравствуйте, {first_name}! 👋\n"
-    "Это YOUR COMPANY, прокат автомобилей в Белграде. Я расскажу об автомобилях и ценах, условиях аренды и доставке, а также приму заявку на бронирование.\n"
+    "Это Dunav Drive, прокат автомобилей в Белграде. Я расскажу об автомобилях и ценах, условиях аренды и доставке, а также приму заявку на бронирование.\n"
     "\n"
     "Выберите раздел ниже или просто напишите свой вопрос.",
     /* 34: main_menu */
@@ -1096,15 +1096,15 @@ static const bm_move moves[2] = {
     {.from = "menu", .to = RENTAL_S_MAIN},
 };
 
-/* knowledge file company_context.txt (9181 bytes) */
+/* knowledge file company_context.txt (9178 bytes) */
 static const char knowledge_0[] =
-    "# YOUR COMPANY — car rental in Belgrade\n"
+    "# Dunav Drive — car rental in Belgrade\n"
     "\n"
-    "This is the knowledge base of YOUR COMPANY, a car rental company in Belgrade, Serbia. The assistant answers customers' questions only from this text. Sections start with \"##\"; each is about one topic.\n"
+    "This is the knowledge base of Dunav Drive, a car rental company in Belgrade, Serbia. The assistant answers customers' questions only from this text. Sections start with \"##\"; each is about one topic.\n"
     "\n"
     "## About the company\n"
     "\n"
-    "YOUR COMPANY rents cars in Belgrade since 2012. Our office is at Bulevar Mihajla Pupina 10, Novi Beograd. We deliver cars to Belgrade Nikola Tesla Airport (BEG), to hotels and apartments in the city, to train and bus stations and to Novi Sad. All cars are less than 4 years old, serviced at official dealers, with air conditioning and summer or winter tyres depending on the season. We speak English, Serbian and Russian.\n"
+    "Dunav Drive rents cars in Belgrade since 2012. Our office is at Bulevar Mihajla Pupina 10, Novi Beograd. We deliver cars to Belgrade Nikola Tesla Airport (BEG), to hotels and apartments in the city, to train and bus stations and to Novi Sad. All cars are less than 4 years old, serviced at official dealers, with air conditioning and summer or winter tyres depending on the season. We speak English, Serbian and Russian.\n"
     "\n"
     "## Fleet and car classes\n"
     "\n"
@@ -1190,15 +1190,15 @@ static const char knowledge_0[] =
     "\n"
     "Return the car at the agreed time and place, with a full tank and reasonably clean. Very dirty interiors cost €30 for cleaning. Smoking in the cars is not allowed (€100 fine). Pets travel in a carrier or with a seat cover; extra cleaning may be charged. A lost key or documents cost €150.\n";
 
-/* knowledge file company_context.ru.txt (15684 bytes) */
+/* knowledge file company_context.ru.txt (15681 bytes) */
 static const char knowledge_1[] =
-    "# YOUR COMPANY — прокат автомобилей в Белграде\n"
+    "# Dunav Drive — прокат автомобилей в Белграде\n"
     "\n"
-    "Это база знаний YOUR COMPANY, компании по прокату автомобилей в Белграде (Сербия). Ассистент отвечает на вопросы клиентов только по этому тексту. Разделы начинаются с «##», каждый посвящён одной теме.\n"
+    "Это база знаний Dunav Drive, компании по прокату автомобилей в Белграде (Сербия). Ассистент отвечает на вопросы клиентов только по этому тексту. Разделы начинаются с «##», каждый посвящён одной теме.\n"
     "\n"
     "## О компании\n"
     "\n"
-    "YOUR COMPANY сдаёт автомобили в аренду в Белграде с 2012 года. Наш офис: Bulevar Mihajla Pupina 10, Новый Белград. Мы доставляем автомобили в аэропорт «Никола Тесла» (BEG), в отели и апартаменты по городу, на вокзал и автовокзал, а также в Нови-Сад. Все автомобили моложе 4 лет, обслуживаются у официальных дилеров, с кондиционером и летней или зимней резиной по сезону. Мы говорим по-английски, по-сербски и по-русски.\n"
+    "Dunav Drive сдаёт автомобили в аренду в Белграде с 2012 года. Наш офис: Bulevar Mihajla Pupina 10, Новый Белград. Мы доставляем автомобили в аэропорт «Никола Тесла» (BEG), в отели и апартаменты по городу, на вокзал и автовокзал, а также в Нови-Сад. Все автомобили моложе 4 лет, обслуживаются у официальных дилеров, с кондиционером и летней или зимней резиной по сезону. Мы говорим по-английски, по-сербски и по-русски.\n"
     "\n"
     "## Автопарк и классы автомобилей\n"
     "\n"
@@ -1285,8 +1285,8 @@ static const char knowledge_1[] =
     "Верните автомобиль в оговорённое время и место, с полным баком и в разумной чистоте. Сильно загрязнённый салон — 30 € за уборку. Курить в автомобилях нельзя (штраф 100 €). Животных перевозите в переноске или с чехлом на сиденье; может взиматься плата за дополнительную уборку. Потеря ключа или документов — 150 €.\n";
 
 static const bm_knowledge knowledge[2] = {
-    {.name = "company_context.txt", .lang = 0 /* en */, .text = knowledge_0, .len = 9181},
-    {.name = "company_context.ru.txt", .lang = 1 /* ru */, .text = knowledge_1, .len = 15684},
+    {.name = "company_context.txt", .lang = 0 /* en */, .text = knowledge_0, .len = 9178},
+    {.name = "company_context.ru.txt", .lang = 1 /* ru */, .text = knowledge_1, .len = 15681},
 };
 
 /* llm handoff_patterns: ids for rental_match_regex */
