@@ -145,11 +145,13 @@ static void yf_syntax_error(yf *y)
             return;
         }
     }
-    if (!strcmp(problem, "did not find expected key") && at.line) {
-        size_t n;
-        int blank = 1;
-        const char *s = yf_line(y, at.line, &n);
-        size_t indent = s ? yf_indent(s, n, &blank) : 0;
+    size_t n;
+    int blank = 1;
+    const char *s = at.line ? yf_line(y, at.line, &n) : NULL;
+    size_t indent = s ? yf_indent(s, n, &blank) : 0;
+    /* at the line's first character: the key itself is misplaced (later on
+     * the line it is something else, e.g. text after a quoted value) */
+    if (!strcmp(problem, "did not find expected key") && s && at.col == indent + 1) {
         unsigned above = at.line;
         size_t above_indent = 0;
         while (--above >= 1) {
