@@ -7,6 +7,7 @@
 #   make test       unit tests, generated/ freshness, conversation tests,
 #                   end-to-end tests (polling and webhook)
 #   make test SANITIZE=1   the same under AddressSanitizer + UBSan (build-san/)
+#   make help       every target
 #
 # Missing Debian packages are installed by scripts/install-deps.sh (as root)
 # or named with the exact apt-get line.
@@ -98,8 +99,11 @@ endef
 define BOT_BUILD
 ifneq ($(2),)
 # (the spec's knowledge files, *.txt beside it, are embedded: they count too)
+# Generated code outside generated/ (fixtures, the benchmark's bot) carries
+# #line directives into the spec; the checked-in files do not, so that a
+# line added to a spec does not renumber them all (README, "Writing a spec").
 $(3)/$(1).c $(3)/$(1).h $(3)/$(1).re $(3)/$(1)_main.c &: $(2) $(wildcard $(dir $(2))*.txt) $$(BOTC)
-	$$(BOTC) gen $(2) -o $(3)
+	$$(BOTC) gen $(2) -o $(3)$(if $(filter generated/%,$(3)),, --line-directives)
 	@touch $(3)/$(1).c $(3)/$(1).h $(3)/$(1).re $(3)/$(1)_main.c
 endif
 
@@ -133,7 +137,36 @@ $(foreach s,$(BOT_SPECS),$(eval $(call BOT_BUILD,$(notdir $(patsubst %/,%,$(dir 
 BOT_BINS := $(BOTS:%=$(BIN)/%)
 BOT_TEST_BINS := $(BOT_BINS:%=%-test)
 
-all: $(BOTC) $(BOT_BINS) $(BOT_TEST_BINS)
+# spec/<bot>/flow.dot, the flow as Graphviz text, is checked in beside the
+# spec and kept current like generated/ (check-generated verifies it). The
+# pictures drawn from it (`make graph`) are not checked in: they depend on
+# the installed Graphviz and fonts, so nothing could tell a stale one.
+define BOT_DOT
+$(dir $(1))flow.dot: $(1) $$(BOTC)
+	$$(BOTC) graph $(1) >$$@.new || { rm -f $$@.new; exit 1; }
+	@mv -f $$@.new $$@
+endef
+$(foreach s,$(BOT_SPECS),$(eval $(call BOT_DOT,$(s))))
+BOT_DOTS := $(foreach s,$(BOT_SPECS),$(dir $(s))flow.dot)
+
+all: $(BOTC) $(BOT_BINS) $(BOT_TEST_BINS) $(BOT_DOTS)
+
+# ---- help -------------------------------------------------------------------
+BOT_NAMES = $(sort $(BOTS))
+help:
+	@echo "make                 build bin/botc and every bot under spec/ ($(BOT_NAMES)):"
+	@echo "                     bin/<bot> and bin/<bot>-test, generated/<bot>/, spec/<bot>/flow.dot"
+	@echo "make run             the rental bot in this terminal (on Telegram with"
+	@echo "                     TELEGRAM_BOT_TOKEN set), reloaded when its spec changes"
+	@echo "make run RUN_BOT=b   another bot; RUN_SPEC=path/bot.yaml a spec outside spec/"
+	@echo "make test            unit, generated/ freshness, layers, conversation and e2e tests"
+	@echo "make unit | check-generated | check-layers | convtest | e2e | e2e-webhook"
+	@echo "                     one stage of make test"
+	@echo "make graph           draw spec/<bot>/flow.svg and .png (Graphviz; not checked in)"
+	@echo "make bench           the benchmarks (scripts/bench/run.sh)"
+	@echo "make clean           remove build/, build-san/ and bin/"
+	@echo "SANITIZE=1           any of them under AddressSanitizer + UBSan (build-san/)"
+	@echo "bin/botc --help      the generator: check, gen, graph, diff, test"
 
 # ---- run --------------------------------------------------------------------
 RUN_BOT ?= rental
@@ -146,7 +179,8 @@ run: $(BOTC)
 	  $(if $(RUN_SPEC),RUN_SPEC="$(RUN_SPEC)") bash scripts/run-dev.sh
 RUN_MAKE = $(MAKE)# not $(MAKE) in the recipe: that would run it under make -n
 
-# ---- pictures: spec/<bot>/flow.dot (+ .svg, .png when Graphviz is installed)
+# ---- pictures: spec/<bot>/flow.svg, .png (Graphviz), from flow.dot ---------
+# (not checked in: see BOT_DOT above; .gitignore names them)
 .PHONY: graph
 graph: $(BOTC)
 	@set -e; for s in $(BOT_SPECS); do \
@@ -173,7 +207,7 @@ $(eval $(call BOT_BUILD,slowbench,scripts/bench/slow.yaml,$(B)/bench/slowbench,$
 bench:
 	@bash scripts/bench/run.sh
 
-.PHONY: all deps run test check-generated clean bench
+.PHONY: all deps help run test check-generated clean bench
 clean:
 	rm -rf build build-san bin
 

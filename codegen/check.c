@@ -28,6 +28,8 @@ typedef struct ck {
     const char **text_names; /* named texts only: suggestions */
     int n_text_names;
     const char **form_names;
+    int unknown_targets; /* transitions to a state or form that does not exist */
+    bool llm_missing_told; /* `action: llm` without `llm:` was reported once */
 } ck;
 
 /* The action names a spec may write (runtime/dialogue/action_list.h):
@@ -194,6 +196,8 @@ static void ck_transition(ck *c, ir_transition *t)
             CK_ERR(c, t->go_pos, "the form's done: decides where to go after it",
                    "a transition starts a form or goes to a state, not both");
     }
+    if ((t->go && t->go_idx < 0) || (t->form && t->form_idx < 0))
+        c->unknown_targets++;
     t->action_id = 0;
     if (t->action) {
         int i = ck_find(CK_ACTIONS, CK_N_ACTIONS, t->action);
@@ -203,6 +207,15 @@ static void ck_transition(ck *c, ir_transition *t)
                    "unknown action '%s'", t->action);
         else
             t->action_id = i + 1;
+        /* Without llm: the action can only answer "not available". */
+        if (i >= 0 && !strcmp(t->action, "llm") && !c->s->llm.present && !c->llm_missing_told) {
+            c->llm_missing_told = true;
+            diag_warning(c->d, t->action_pos,
+                         "add an llm: section (a persona, a policy, knowledge: files): the model "
+                         "answers with OPENAI_API_BASE set, the knowledge files without it",
+                         "action 'llm' without an llm: section answers every message "
+                         "\"not available\"");
+        }
     }
     for (int i = 0; i < t->n_set; i++) {
         ir_assign *as = &t->set[i];
@@ -1027,11 +1040,16 @@ static void ck_reach(ck *c)
             }
         }
     }
+    /* A transition to a mistyped state or form is an error already; the
+     * states it would have reached, or that it would have left by, would be
+     * reported again as unreachable or without a way out. Those warnings
+     * wait until the names are fixed. */
+    int follow_on = c->unknown_targets > 0;
     for (int i = 0; i < n; i++) {
         ir_state *st = &s->states[i];
         st->reachable = reached[i];
         /* One warning per name: duplicates are already errors. */
-        if (ck_find(c->state_names, i, st->name) >= 0)
+        if (follow_on || ck_find(c->state_names, i, st->name) >= 0)
             continue;
         if (!reached[i] && s->start_idx >= 0)
             diag_warning(c->d, st->pos,

@@ -8,6 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#define DIAG_QUOTE_COLS 120 /* characters of a source line quoted at most */
+
 typedef struct diag_item {
     diag_level level;
     src_pos pos;
@@ -185,10 +187,19 @@ static void diag_print_one(const diag_list *d, const diag_item *it, FILE *out)
         size_t len;
         const char *line = diag_line(d, it->pos.line, &len);
         if (line) {
-            fprintf(out, "%5u | %.*s\n      | ", it->pos.line, (int)len, line);
+            /* A long line (a 4,800-character text) is quoted in part: a
+             * window of DIAG_QUOTE_COLS around the caret, "…" for the rest. */
+            unsigned cols = diag_cols(line, len), first = 1;
+            if (cols > DIAG_QUOTE_COLS && it->pos.col > DIAG_QUOTE_COLS / 2)
+                first = it->pos.col - DIAG_QUOTE_COLS / 2;
+            size_t from = diag_col_offset(line, len, first);
+            size_t to = diag_col_offset(line, len, first + DIAG_QUOTE_COLS);
+            const char *cut_left = from > 0 ? "…" : "", *cut_right = to < len ? "…" : "";
+            fprintf(out, "%5u | %s%.*s%s\n      | %s", it->pos.line, cut_left, (int)(to - from),
+                    line + from, cut_right, from > 0 ? " " : "");
             /* Pad with the line's own tabs so the caret lines up. */
             size_t stop = diag_col_offset(line, len, it->pos.col);
-            for (size_t i = 0; i < stop; i++) {
+            for (size_t i = from; i < stop; i++) {
                 if (diag_is_cont((unsigned char)line[i]))
                     continue;
                 fputc(line[i] == '\t' ? '\t' : ' ', out);

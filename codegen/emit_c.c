@@ -20,7 +20,8 @@ typedef struct cgen {
     const low_machine *m;
     strbuf sb;
     const char *upper;  /* bot name, upper case */
-    const char *cfile;  /* "<bot>.c", for restoring line numbers */
+    const char *cfile;  /* the .c file's path as written, for restoring line
+                           numbers; NULL: no #line directives at all */
     int in_spec;        /* a #line into the spec is in force */
 } cgen;
 
@@ -46,7 +47,7 @@ const char *emit_upper(arena *a, const char *name)
 
 static void line_spec(cgen *g, src_pos pos)
 {
-    if (pos.line == 0)
+    if (pos.line == 0 || !g->cfile)
         return;
     sb_printf(&g->sb, "#line %u ", pos.line);
     sb_put_cstr(&g->sb, g->m->spec_path, "");
@@ -59,7 +60,9 @@ static void line_reset(cgen *g)
 {
     if (!g->in_spec)
         return;
-    sb_printf(&g->sb, "#line %u \"%s\"\n", g->sb.line + 1, g->cfile);
+    sb_printf(&g->sb, "#line %u ", g->sb.line + 1);
+    sb_put_cstr(&g->sb, g->cfile, "");
+    sb_putc(&g->sb, '\n');
     g->in_spec = 0;
 }
 
@@ -564,20 +567,20 @@ static void emit_machine(cgen *g)
     sb_puts(sb, "};\n");
 }
 
-static void cgen_init(cgen *g, arena *a, const low_machine *m)
+static void cgen_init(cgen *g, arena *a, const low_machine *m, const char *line_cfile)
 {
     g->a = a;
     g->m = m;
     sb_init(&g->sb, a);
     g->upper = emit_upper(a, m->name);
-    g->cfile = arena_printf(a, "%s.c", m->name);
+    g->cfile = line_cfile;
     g->in_spec = 0;
 }
 
-const char *emit_c_source(arena *a, const low_machine *m)
+const char *emit_c_source(arena *a, const low_machine *m, const char *line_cfile)
 {
     cgen g;
-    cgen_init(&g, a, m);
+    cgen_init(&g, a, m, line_cfile);
     strbuf *sb = &g.sb;
     emit_banner(sb, m);
     sb_printf(sb, "\n/*\n * The %s bot's machine: const tables that runtime/dialogue/machine.c interprets.\n"
@@ -601,7 +604,7 @@ const char *emit_c_source(arena *a, const low_machine *m)
 const char *emit_c_header(arena *a, const low_machine *m)
 {
     cgen g;
-    cgen_init(&g, a, m);
+    cgen_init(&g, a, m, NULL);
     strbuf *sb = &g.sb;
     emit_banner(sb, m);
     sb_printf(sb, "\n#ifndef %s_GENERATED_H\n#define %s_GENERATED_H\n\n", g.upper, g.upper);

@@ -683,8 +683,56 @@ static int lf_open_sandbox(lua_State *L)
     return 0;
 }
 
-/* Turn "chunk:12: message" into a diagnostic at line 12. */
-static void lf_report(lf *f, const char *msg)
+/* What a Lua runtime error means for a spec author, by the start of its
+ * message (Lua 5.4's wording). */
+static const struct {
+    const char *start, *hint;
+} lf_runtime_hints[] = {
+    {"attempt to index a nil value",
+     "a name or field used here has no value: check its spelling, and that it is"
+     " defined above this line (the spec sees only string, table, math and utf8)"},
+    {"attempt to call a nil value",
+     "a function called here does not exist: check its spelling, and that it is"
+     " defined above this line (the spec sees only string, table, math and utf8)"},
+    {"attempt to perform arithmetic on",
+     "a value in this calculation is not a number (nil is a missing name or field)"},
+    {"attempt to concatenate",
+     "a value joined with .. here is not a string or number (nil is a missing name"
+     " or field)"},
+    {"attempt to compare", "the values compared here are of different kinds, or nil"},
+    {"bad argument", "a library function got a value it cannot take (see the Lua 5.4 manual)"},
+};
+
+/* Where on the line [s, e) of the source the error's named variable is
+ * ("... (global 'io')", "(field 'x')"): its first character as a whole
+ * word, or `dflt`. */
+static size_t lf_named_column(const lf *f, const char *text, size_t s, size_t e, size_t dflt)
+{
+    const char *open = strstr(text, " '");
+    const char *paren = strrchr(text, '(');
+    if (!paren || !open || open < paren)
+        return dflt;
+    const char *name = open + 2, *close = strchr(name, '\'');
+    size_t n = close ? (size_t)(close - name) : 0;
+    /* a field or method follows its table's `.` or `:`; a variable does not */
+    int member = !strncmp(paren, "(field ", 7) || !strncmp(paren, "(method ", 8);
+    for (size_t i = s; n && i + n <= e; i++) {
+        char before = i > s ? f->src[i - 1] : ' ';
+        int starts = member ? before == '.' || before == ':'
+                            : !(isalnum((unsigned char)before) || before == '_' || before == '.');
+        int ends = i + n == e ||
+                   !(isalnum((unsigned char)f->src[i + n]) || f->src[i + n] == '_');
+        if (starts && ends && memcmp(f->src + i, name, n) == 0)
+            return i;
+    }
+    return dflt;
+}
+
+/* Turn "chunk:12: message" into a diagnostic at line 12. A runtime error
+ * of Lua's own (`running`: the chunk was loaded and failed while it ran)
+ * says so, points at the variable it names when it names one, and explains
+ * itself. */
+static void lf_report(lf *f, const char *msg, int running)
 {
     src_pos at = { 0, 0 };
     const char *text = msg;
@@ -703,7 +751,8 @@ static void lf_report(lf *f, const char *msg)
         if (line >= 1 && line <= f->n_lines) {
             at.line = (unsigned)line;
             /* Lua gives no column: take the token it names ("near 'x'"),
-             * else the first non-blank character of the line. */
+             * or the variable a runtime error names ("(global 'x')"), else
+             * the first non-blank character of the line. */
             size_t s = f->lines[line - 1];
             size_t e = line < f->n_lines ? f->lines[line] : f->len;
             size_t c = s;
@@ -724,12 +773,23 @@ static void lf_report(lf *f, const char *msg)
                 c = e;
                 while (c > s && isspace((unsigned char)f->src[c - 1]))
                     c--;
+            } else if (running) {
+                c = lf_named_column(f, text, s, e, c);
             }
             at = lf_pos(f, c);
         }
         break;
     }
-    diag_error(f->d, at, NULL, "%s", text);
+    const char *hint = NULL;
+    for (size_t i = 0; running && i < sizeof lf_runtime_hints / sizeof lf_runtime_hints[0]; i++)
+        if (!strncmp(text, lf_runtime_hints[i].start, strlen(lf_runtime_hints[i].start)))
+            hint = lf_runtime_hints[i].hint;
+    /* Lua's own words are said to be Lua's; the spec's error("...") and
+     * the instruction budget's message are meant for the author as they are */
+    if (hint)
+        diag_error(f->d, at, hint, "the spec's Lua code failed while running: %s", text);
+    else
+        diag_error(f->d, at, NULL, "%s", text);
 }
 
 node *lua_front_parse(arena *a, diag_list *d, const char *source, size_t len,
@@ -753,7 +813,7 @@ node *lua_front_parse(arena *a, diag_list *d, const char *source, size_t len,
     node *root = NULL;
     lua_pushcfunction(L, lf_open_sandbox);
     if (lua_pcall(L, 0, 0, 0) != LUA_OK) {
-        lf_report(&f, lua_tostring(L, -1));
+        lf_report(&f, lua_tostring(L, -1), 0);
         goto out;
     }
     char *name = arena_printf(a, "@%s", chunkname ? chunkname : "spec");
@@ -770,7 +830,8 @@ node *lua_front_parse(arena *a, diag_list *d, const char *source, size_t len,
             diag_error(d, at, "build smaller tables, or fewer of them",
                        "spec uses too much memory (over %zu MiB)", LF_MEM_LIMIT >> 20);
         } else if (lua_type(L, -1) == LUA_TSTRING) {
-            lf_report(&f, lua_tostring(L, -1));
+            /* loaded: it failed while running; else a syntax error */
+            lf_report(&f, lua_tostring(L, -1), rc != LUA_ERRSYNTAX);
         } else {
             src_pos at = { 0, 0 };
             diag_error(d, at, "call error() with a string", "the spec raised an error (a %s)",

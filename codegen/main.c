@@ -2,7 +2,8 @@
  * main.c — the botc command line.
  *
  *   botc check SPEC            load and check; print diagnostics
- *   botc gen SPEC -o DIR       ... and write DIR/<bot>.{h,c,re} and <bot>_main.c
+ *   botc gen SPEC -o DIR [--line-directives]
+ *                              ... and write DIR/<bot>.{h,c,re} and <bot>_main.c
  *   botc graph SPEC [-o BASE]  the machine as a Graphviz graph
  *   botc diff OLD NEW [--db FILE]  what a spec change means for live users
  *   botc test SPEC [--bin PATH] [--min-states P] [--min-transitions P]
@@ -31,38 +32,86 @@
 
 #define BOTC_VERSION "0.1.0"
 
-static void usage(FILE *out)
+/* Each command: its synopsis and what it does, for `botc --help` (all of
+ * them) and `botc CMD --help` (its own). */
+typedef struct command_help {
+    const char *name, *synopsis, *what;
+} command_help;
+
+static const command_help commands[] = {
+    {"check", "botc check SPEC",
+     "    read SPEC (bot.yaml or bot.lua, or the folder holding one) and report\n"
+     "    every error and warning\n"},
+    {"gen", "botc gen SPEC -o DIR [--line-directives]",
+     "    check SPEC, then write DIR/<bot>.h, <bot>.c, <bot>.re and <bot>_main.c\n"
+     "    (files whose content is unchanged are not touched). --line-directives\n"
+     "    puts #line directives into <bot>.c, so that compiler messages and gdb\n"
+     "    point at the spec's lines (the build does so outside generated/)\n"},
+    {"graph", "botc graph SPEC [-o BASE]",
+     "    draw the state machine: Graphviz DOT on stdout, or with -o BASE.dot and\n"
+     "    (when Graphviz is installed) BASE.svg, BASE.png\n"},
+    {"diff", "botc diff OLD_SPEC NEW_SPEC [--db FILE]",
+     "    list states, fields and commands added, removed or renamed between two\n"
+     "    versions of a spec; with --db, count the users stranded in removed states\n"},
+    {"test", "botc test SPEC [--bin PATH] [--min-states PCT] [--min-transitions PCT]",
+     "    run the conversation tests SPEC_DIR/tests/*.yaml in the bot's test build\n"
+     "    (bin/<bot>-test, or --bin PATH; run make first) and print coverage; exit 1\n"
+     "    when a test fails or coverage is below a threshold\n"},
+};
+enum { N_COMMANDS = sizeof commands / sizeof commands[0] };
+
+static const command_help *find_command(const char *name)
 {
-    fputs("usage: botc check SPEC\n"
-          "       botc gen SPEC -o DIR\n"
-          "       botc graph SPEC [-o BASE]\n"
-          "       botc diff OLD_SPEC NEW_SPEC [--db FILE]\n"
-          "       botc test SPEC [--bin PATH] [--min-states PCT] [--min-transitions PCT]\n"
-          "       botc --help | --version\n"
-          "\n"
-          "  check   read SPEC (bot.yaml or bot.lua), report every error and warning\n"
-          "  gen     check SPEC, then write DIR/<bot>.h, <bot>.c, <bot>.re and\n"
-          "          <bot>_main.c (files whose content is unchanged are not touched)\n"
-          "  graph   draw the state machine: Graphviz DOT on stdout, or with -o\n"
-          "          BASE.dot and (when Graphviz is installed) BASE.svg, BASE.png\n"
-          "  diff    list states, fields and commands added, removed or renamed\n"
-          "          between two versions of a spec; with --db, count the users\n"
-          "          stranded in removed states\n"
-          "  test    run the conversation tests SPEC_DIR/tests/*.yaml in the bot's test\n"
-          "          build (bin/<bot>-test, or --bin PATH; run make first) and print coverage;\n"
-          "          exit 1 when a test fails or coverage is below a threshold\n"
-          "\n"
-          "exit status: 0 ok, 1 errors in the spec, 2 usage error\n",
-          out);
+    for (int i = 0; i < N_COMMANDS; i++)
+        if (!strcmp(commands[i].name, name))
+            return &commands[i];
+    return NULL;
 }
 
-static int usage_error(const char *fmt, const char *arg)
+/* Every command's usage, or only `only`'s. */
+static void usage(FILE *out, const command_help *only)
+{
+    for (int i = 0; i < N_COMMANDS; i++)
+        if (!only || only == &commands[i])
+            fprintf(out, "%s %s\n", i == 0 || only ? "usage:" : "      ", commands[i].synopsis);
+    if (!only)
+        fputs("       botc --help | --version | COMMAND --help\n", out);
+    fputs("\n", out);
+    for (int i = 0; i < N_COMMANDS; i++)
+        if (!only || only == &commands[i])
+            fprintf(out, "%s%s%s%s", only ? "" : "  ", only ? "" : commands[i].name,
+                    only ? "" : "\n", commands[i].what);
+    fputs("\nexit status: 0 ok, 1 errors in the spec, 2 usage error\n", out);
+}
+
+static int usage_error(const command_help *cmd, const char *fmt, const char *arg)
 {
     fputs("botc: ", stderr);
     fprintf(stderr, fmt, arg);
     fputs("\n", stderr);
-    usage(stderr);
+    usage(stderr, cmd);
     return 2;
+}
+
+/* A folder stands for the spec inside it (as `botc test` takes one): its
+ * bot.yaml, else its bot.lua. Returns the spec's path (arena), or NULL with
+ * the reason printed when the folder holds neither. */
+static const char *spec_in(arena *a, const char *path)
+{
+    struct stat st;
+    if (stat(path, &st) != 0 || !S_ISDIR(st.st_mode))
+        return path;
+    size_t n = strlen(path);
+    while (n > 1 && path[n - 1] == '/')
+        n--;
+    static const char *const names[] = {"bot.yaml", "bot.lua"};
+    for (int i = 0; i < 2; i++) {
+        const char *spec = arena_printf(a, "%.*s/%s", (int)n, path, names[i]);
+        if (stat(spec, &st) == 0)
+            return spec;
+    }
+    fprintf(stderr, "botc: no bot.yaml or bot.lua in %s\n", path);
+    return NULL;
 }
 
 /* Load and check `path`; with `m`, lower it too (lowering reports what
@@ -89,7 +138,7 @@ static int cmd_check(const char *path)
     return rc;
 }
 
-static int cmd_gen(const char *path, const char *dir)
+static int cmd_gen(const char *path, const char *dir, int line_directives)
 {
     arena *a = arena_new();
     int rc = 1;
@@ -97,7 +146,7 @@ static int cmd_gen(const char *path, const char *dir)
     if (load_checked(a, path, &m) && m) {
         out_file files[OUT_N_FILES];
         char err[512];
-        out_render(a, m, files);
+        out_render(a, m, line_directives ? dir : NULL, files);
         if (out_write(dir, files, OUT_N_FILES, err, sizeof err) < 0)
             fprintf(stderr, "botc: %s\n", err);
         else
@@ -262,65 +311,79 @@ static int cmd_test(const char *spec, const char *bin, const char *min_states,
 int main(int argc, char **argv)
 {
     if (argc < 2)
-        return usage_error("%s", "no command given");
-    const char *cmd = argv[1];
-    if (!strcmp(cmd, "--help") || !strcmp(cmd, "-h") || !strcmp(cmd, "help")) {
-        usage(stdout);
+        return usage_error(NULL, "%s", "no command given");
+    const char *name = argv[1];
+    if (!strcmp(name, "--help") || !strcmp(name, "-h") || !strcmp(name, "help")) {
+        usage(stdout, argc > 2 ? find_command(argv[2]) : NULL);
         return 0;
     }
-    if (!strcmp(cmd, "--version")) {
+    if (!strcmp(name, "--version")) {
         printf("botc %s\n", BOTC_VERSION);
         return 0;
     }
+    const command_help *cmd = find_command(name);
+    if (!cmd)
+        return usage_error(NULL, "unknown command '%s'", name);
     const char *pos[2] = {NULL, NULL};
-    int n_pos = 0;
+    int n_pos = 0, line_directives = 0;
     const char *out = NULL, *db = NULL, *bin = NULL, *min_states = NULL, *min_tr = NULL;
     for (int i = 2; i < argc; i++) {
         const char *arg = argv[i];
         const char **test_opt = !strcmp(arg, "--bin") ? &bin
                                 : !strcmp(arg, "--min-states") ? &min_states
                                 : !strcmp(arg, "--min-transitions") ? &min_tr : NULL;
-        if (test_opt) {
+        if (!strcmp(arg, "--help") || !strcmp(arg, "-h")) {
+            usage(stdout, cmd);
+            return 0;
+        } else if (test_opt) {
             if (i + 1 >= argc)
-                return usage_error("%s needs a value", arg);
-            if (strcmp(cmd, "test"))
-                return usage_error("%s applies to 'test' only", arg);
+                return usage_error(cmd, "%s needs a value", arg);
+            if (strcmp(name, "test"))
+                return usage_error(cmd, "%s applies to 'test' only", arg);
             *test_opt = argv[++i];
+        } else if (!strcmp(arg, "--line-directives")) {
+            if (strcmp(name, "gen"))
+                return usage_error(cmd, "%s applies to 'gen' only", arg);
+            line_directives = 1;
         } else if (!strcmp(arg, "-o") || !strcmp(arg, "--db")) {
             if (i + 1 >= argc)
-                return usage_error("%s needs a value", arg);
+                return usage_error(cmd, "%s needs a value", arg);
             if (arg[1] == 'o')
                 out = argv[++i];
             else
                 db = argv[++i];
         } else if (arg[0] == '-' && arg[1] != '\0') {
-            return usage_error("unknown option '%s'", arg);
+            return usage_error(cmd, "unknown option '%s'", arg);
         } else if (n_pos < 2) {
             pos[n_pos++] = arg;
         } else {
-            return usage_error("unexpected argument '%s'", arg);
+            return usage_error(cmd, "unexpected argument '%s'", arg);
         }
     }
-    int want = !strcmp(cmd, "diff") ? 2 : 1;
-    if (strcmp(cmd, "check") && strcmp(cmd, "gen") && strcmp(cmd, "graph") && strcmp(cmd, "diff") &&
-        strcmp(cmd, "test"))
-        return usage_error("unknown command '%s'", cmd);
+    int want = !strcmp(name, "diff") ? 2 : 1;
     if (n_pos != want)
-        return usage_error(n_pos < want ? "'%s': missing SPEC" : "'%s': too many arguments", cmd);
-    if (out && strcmp(cmd, "gen") && strcmp(cmd, "graph"))
-        return usage_error("'%s' takes no -o", cmd);
-    if (db && strcmp(cmd, "diff"))
-        return usage_error("'%s' takes no --db", cmd);
-    if (!strcmp(cmd, "check"))
-        return cmd_check(pos[0]);
-    if (!strcmp(cmd, "gen")) {
-        if (!out)
-            return usage_error("%s", "gen needs -o DIR");
-        return cmd_gen(pos[0], out);
-    }
-    if (!strcmp(cmd, "graph"))
-        return cmd_graph(pos[0], out);
-    if (!strcmp(cmd, "test"))
+        return usage_error(cmd, n_pos < want ? "'%s': missing SPEC" : "'%s': too many arguments",
+                           name);
+    if (out && strcmp(name, "gen") && strcmp(name, "graph"))
+        return usage_error(cmd, "'%s' takes no -o", name);
+    if (db && strcmp(name, "diff"))
+        return usage_error(cmd, "'%s' takes no --db", name);
+    if (!strcmp(name, "gen") && !out)
+        return usage_error(cmd, "%s", "gen needs -o DIR");
+    if (!strcmp(name, "test"))
         return cmd_test(pos[0], bin, min_states, min_tr);
-    return cmd_diff(pos[0], pos[1], db);
+    arena *a = arena_new();
+    const char *spec = spec_in(a, pos[0]);
+    const char *spec2 = want == 2 && spec ? spec_in(a, pos[1]) : NULL;
+    int rc = 1;
+    if (spec && !strcmp(name, "check"))
+        rc = cmd_check(spec);
+    else if (spec && !strcmp(name, "gen"))
+        rc = cmd_gen(spec, out, line_directives);
+    else if (spec && !strcmp(name, "graph"))
+        rc = cmd_graph(spec, out);
+    else if (spec2)
+        rc = cmd_diff(spec, spec2, db);
+    arena_free(a);
+    return rc;
 }

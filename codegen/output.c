@@ -13,12 +13,14 @@
 #include "emit_c.h"
 #include "emit_re.h"
 
-void out_render(arena *a, const low_machine *m, out_file files[OUT_N_FILES])
+void out_render(arena *a, const low_machine *m, const char *line_dir,
+                out_file files[OUT_N_FILES])
 {
     files[OUT_H].name = arena_printf(a, "%s.h", m->name);
     files[OUT_H].text = emit_c_header(a, m);
     files[OUT_C].name = arena_printf(a, "%s.c", m->name);
-    files[OUT_C].text = emit_c_source(a, m);
+    files[OUT_C].text = emit_c_source(
+        a, m, line_dir ? arena_printf(a, "%s/%s", line_dir, files[OUT_C].name) : NULL);
     files[OUT_RE].name = arena_printf(a, "%s.re", m->name);
     files[OUT_RE].text = emit_re(a, m);
     files[OUT_MAIN].name = arena_printf(a, "%s_main.c", m->name);

@@ -21,8 +21,11 @@ typedef struct out_file {
     const char *text;  /* whole content (arena) */
 } out_file;
 
-/* Render <bot>.h, <bot>.c, <bot>.re and <bot>_main.c (arena memory). */
-void out_render(arena *a, const low_machine *m, out_file files[OUT_N_FILES]);
+/* Render <bot>.h, <bot>.c, <bot>.re and <bot>_main.c (arena memory). With
+ * `line_dir` (the directory they will be written to), <bot>.c carries #line
+ * directives into the spec (emit_c.h); NULL leaves them out. */
+void out_render(arena *a, const low_machine *m, const char *line_dir,
+                out_file files[OUT_N_FILES]);
 
 /* Write `text` to dir/name unless it already holds exactly that. Returns 1
  * when written, 0 when unchanged, -1 on error (reason in err). */

@@ -28,6 +28,8 @@ typedef struct yf {
     yaml_parser_t p;
     yf_anchor *anchors;
     int n_anchors, cap_anchors;
+    const char *src; /* the spec's text, to explain syntax errors */
+    size_t len;
 } yf;
 
 static src_pos yf_pos(yaml_mark_t m)
@@ -36,6 +38,86 @@ static src_pos yf_pos(yaml_mark_t m)
     return p;
 }
 
+/* Line `line` (1-based) of the source: its start, and its length in *n;
+ * NULL past the end. */
+static const char *yf_line(const yf *y, unsigned line, size_t *n)
+{
+    const char *p = y->src, *end = y->src + y->len;
+    for (unsigned l = 1; l < line; l++) {
+        const char *nl = memchr(p, '\n', (size_t)(end - p));
+        if (!nl)
+            return NULL;
+        p = nl + 1;
+    }
+    const char *nl = memchr(p, '\n', (size_t)(end - p));
+    *n = nl ? (size_t)(nl - p) : (size_t)(end - p);
+    return p;
+}
+
+/* Leading spaces of a line; 1 in *blank when it holds nothing but spaces
+ * or a comment. */
+static size_t yf_indent(const char *s, size_t n, int *blank)
+{
+    size_t i = 0;
+    while (i < n && s[i] == ' ')
+        i++;
+    *blank = i == n || s[i] == '#' || s[i] == '\r';
+    return i;
+}
+
+/* A tab on `line` before its content or at `col` (libyaml reports tabs as
+ * "found character that cannot start any token" or "found a tab character
+ * that violates indentation"): its position, or line 0. */
+static src_pos yf_find_tab(const yf *y, unsigned line, unsigned col)
+{
+    src_pos none = {0, 0};
+    size_t n;
+    const char *s = line ? yf_line(y, line, &n) : NULL;
+    if (!s)
+        return none;
+    for (size_t i = 0; i < n && (s[i] == ' ' || s[i] == '\t' || i + 1 <= col); i++)
+        if (s[i] == '\t') {
+            src_pos at = {line, (unsigned)i + 1};
+            return at;
+        }
+    return none;
+}
+
+/* `key:value` with no space after the colon, on the last line with content
+ * before `line`: YAML reads it as one plain text that runs on into the
+ * next line, and complains only there ("mapping values are not allowed").
+ * The position after the colon (the key in *key, *key_len), or line 0. */
+static src_pos yf_find_glued_key(const yf *y, unsigned line, const char **key, size_t *key_len)
+{
+    src_pos none = {0, 0};
+    for (unsigned l = line; l-- > 1;) {
+        size_t n;
+        int blank;
+        const char *s = yf_line(y, l, &n);
+        size_t i = s ? yf_indent(s, n, &blank) : 0;
+        if (!s)
+            return none;
+        if (blank)
+            continue;
+        if (i + 1 < n && s[i] == '-' && s[i + 1] == ' ')
+            i += 2;
+        size_t k = i;
+        while (k < n && (isalnum((unsigned char)s[k]) || s[k] == '_'))
+            k++;
+        if (k > i && k + 1 < n && s[k] == ':' && s[k + 1] != ' ' && s[k + 1] != '/') {
+            src_pos at = {l, (unsigned)k + 2};
+            *key = s + i;
+            *key_len = k - i;
+            return at;
+        }
+        return none;
+    }
+    return none;
+}
+
+/* libyaml's words are for YAML experts; the three a spec author meets most
+ * (a tab, a missing space after `key:`, an indentation that fits no map)
+ * get plain ones, at the place to fix. */
 static void yf_syntax_error(yf *y)
 {
     yaml_parser_t *p = &y->p;
@@ -45,6 +127,46 @@ static void yf_syntax_error(yf *y)
         /* Reader errors (bad encoding) carry a byte offset, not a mark. */
         diag_error(y->d, at, "a spec must be UTF-8 text",
                    "invalid YAML: %s (byte %zu)", problem, p->problem_offset);
+        return;
+    }
+    src_pos tab = yf_find_tab(y, at.line, at.col);
+    if (tab.line && (strstr(problem, "tab") || strstr(problem, "cannot start any token"))) {
+        diag_error(y->d, tab, "YAML indents with spaces only: replace the tab with spaces",
+                   "a tab character at line %u, column %u", tab.line, tab.col);
+        return;
+    }
+    if (!strcmp(problem, "mapping values are not allowed in this context")) {
+        const char *key = NULL;
+        size_t key_len = 0;
+        src_pos glued = yf_find_glued_key(y, at.line, &key, &key_len);
+        if (glued.line) {
+            diag_error(y->d, glued, "write a space after the colon: `key: value`",
+                       "a space is missing after `%.*s:`", (int)key_len, key);
+            return;
+        }
+    }
+    size_t n;
+    int blank = 1;
+    const char *s = at.line ? yf_line(y, at.line, &n) : NULL;
+    size_t indent = s ? yf_indent(s, n, &blank) : 0;
+    /* at the line's first character: the key itself is misplaced (later on
+     * the line it is something else, e.g. text after a quoted value) */
+    if (!strcmp(problem, "did not find expected key") && s && at.col == indent + 1) {
+        unsigned above = at.line;
+        size_t above_indent = 0;
+        while (--above >= 1) {
+            const char *t = yf_line(y, above, &n);
+            above_indent = t ? yf_indent(t, n, &blank) : 0;
+            if (t && !blank)
+                break;
+        }
+        char hint[160];
+        snprintf(hint, sizeof hint,
+                 "the keys of one map start in the same column; line %u is indented by %zu"
+                 " space%s", above, above_indent, above_indent == 1 ? "" : "s");
+        diag_error(y->d, at, above >= 1 ? hint : NULL,
+                   "this line's indentation (%zu space%s) fits no map above it", indent,
+                   indent == 1 ? "" : "s");
         return;
     }
     if (p->context) {
@@ -297,6 +419,8 @@ node *yaml_front_parse(arena *a, diag_list *d, const char *source, size_t len)
     memset(&y, 0, sizeof y);
     y.a = a;
     y.d = d;
+    y.src = source;
+    y.len = len;
     if (!yaml_parser_initialize(&y.p)) {
         src_pos at = { 0, 0 };
         diag_error(d, at, NULL, "cannot initialise the YAML parser");

@@ -2,10 +2,11 @@
 # check-generated.sh BOTC — fail when generated/ is stale.
 #
 # For every spec/<bot>/bot.{yaml,lua}, regenerate into a temporary directory
-# with the given botc and compare with the checked-in generated/<bot>/.
+# with the given botc and compare with the checked-in generated/<bot>/ and
+# spec/<bot>/flow.dot (the flow's picture as Graphviz text).
 # Prints the difference and exits 1 on any; run from the repository root
-# (paths in #line directives are the spec paths as given, so they must be
-# the same relative paths the Makefile uses).
+# (the banner names the spec path as given, so it must be the same relative
+# path the Makefile uses).
 set -u
 
 BOTC=${1:?usage: check-generated.sh BOTC}
@@ -36,6 +37,18 @@ for spec in spec/*/bot.yaml spec/*/bot.lua; do
     fi
     if ! diff -r -u "generated/$bot" "$tmp/$bot"; then
         echo "generated/$bot is stale: run make" >&2
+        status=1
+    fi
+    dot="$(dirname "$spec")/flow.dot"
+    if ! "$BOTC" graph "$spec" >"$tmp/$bot.dot" 2>"$tmp/$bot.err"; then
+        cat "$tmp/$bot.err" >&2
+        echo "check-generated: botc graph $spec failed" >&2
+        status=1
+    elif [ ! -f "$dot" ]; then
+        echo "$dot is missing: run make" >&2
+        status=1
+    elif ! diff -u "$dot" "$tmp/$bot.dot"; then
+        echo "$dot is stale: run make" >&2
         status=1
     fi
 done

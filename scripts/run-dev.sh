@@ -53,8 +53,14 @@ std_spec=spec/$bot/bot.yaml
 [ -f "$std_spec" ] || std_spec=spec/$bot/bot.lua
 spec=${RUN_SPEC:-$std_spec}
 case $spec in /*) ;; *) [ -n "${RUN_SPEC:-}" ] && spec=$here/$spec ;; esac
-if [ ! -f "$spec" ]; then
+if [ ! -f "$spec" ] && [ -n "${RUN_SPEC:-}" ]; then
     say "run-dev: no spec at $spec"
+    exit 2
+elif [ ! -f "$spec" ]; then
+    bots=$(for s in spec/*/bot.yaml spec/*/bot.lua; do
+        [ -f "$s" ] && basename "$(dirname "$s")"; done | sort -u | tr '\n' ' ')
+    say "run-dev: no bot '$bot' (no spec/$bot/bot.yaml or bot.lua); the bots: ${bots% }"
+    say "run-dev: make run RUN_BOT=<bot>, or RUN_SPEC=path/to/bot.yaml"
     exit 2
 fi
 tmp_dir=
@@ -81,7 +87,9 @@ build_out=
 build() {
     local rc mk
     mkdir -p "$dev_dir/gen" || return 2
-    build_out=$("$botc" gen "$spec" -o "$dev_dir/gen" 2>&1) || return 1
+    # (#line directives into the spec: the compiler's messages and gdb point
+    # at its lines; the checked-in copy below has none, see README)
+    build_out=$("$botc" gen "$spec" -o "$dev_dir/gen" --line-directives 2>&1) || return 1
     mk=$("$make_cmd" -s --no-print-directory ${sanitize:+SANITIZE=$sanitize} \
         -f Makefile -f scripts/dev-bot.mk "DEV_DIR=$dev_dir" "DEV_BOT=$bot" "$bot_bin" 2>&1)
     rc=$?

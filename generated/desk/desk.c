@@ -11,84 +11,53 @@
 static const char *const langs[2] = {"en", "ru"};
 
 /* texts[text * 2 + lang]: en ru */
-static const char *const texts[140] = {
+static const char *const texts[144] = {
     /* 0: btn_new_session */
-#line 39 "spec/desk/bot.lua"
     "🚀 New session",
-#line 39 "spec/desk/bot.lua"
     "🚀 Новая сессия",
     /* 1: cmd_start_session */
-#line 39 "spec/desk/bot.lua"
     "🚀 Start a new session",
-#line 39 "spec/desk/bot.lua"
     "🚀 Начать новую сессию",
     /* 2: btn_end_session */
-#line 39 "spec/desk/bot.lua"
     "🛑 End session",
-#line 39 "spec/desk/bot.lua"
     "🛑 Завершить сессию",
     /* 3: cmd_end_session */
-#line 39 "spec/desk/bot.lua"
     "🛑 End the current session",
-#line 39 "spec/desk/bot.lua"
     "🛑 Завершить текущую сессию",
     /* 4: btn_sessions */
-#line 39 "spec/desk/bot.lua"
     "📋 My sessions",
-#line 39 "spec/desk/bot.lua"
     "📋 Мои сессии",
     /* 5: cmd_list_sessions */
-#line 39 "spec/desk/bot.lua"
     "📋 Show session history",
-#line 39 "spec/desk/bot.lua"
     "📋 Показать историю сессий",
     /* 6: btn_persona */
-#line 39 "spec/desk/bot.lua"
     "👤 Agent profile",
-#line 39 "spec/desk/bot.lua"
     "👤 Профиль агента",
     /* 7: cmd_personalize */
-#line 39 "spec/desk/bot.lua"
     "👤 Set up the agent's profile",
-#line 39 "spec/desk/bot.lua"
     "👤 Настроить профиль агента",
     /* 8: btn_export */
-#line 39 "spec/desk/bot.lua"
     "📥 Export my data",
-#line 39 "spec/desk/bot.lua"
     "📥 Скачать мои данные",
     /* 9: cmd_export_data */
-#line 39 "spec/desk/bot.lua"
     "📥 Download my data",
-#line 39 "spec/desk/bot.lua"
     "📥 Скачать свои данные",
     /* 10: btn_delete */
-#line 39 "spec/desk/bot.lua"
     "🗑️ Delete my data",
-#line 39 "spec/desk/bot.lua"
     "🗑️ Удалить мои данные",
     /* 11: cmd_delete_my_data */
-#line 39 "spec/desk/bot.lua"
     "🗑️ Delete all my data",
-#line 39 "spec/desk/bot.lua"
     "🗑️ Удалить все свои данные",
     /* 12: btn_help */
-#line 39 "spec/desk/bot.lua"
     "❓ Help",
-#line 39 "spec/desk/bot.lua"
     "❓ Справка",
     /* 13: cmd_help */
-#line 39 "spec/desk/bot.lua"
     "❓ What the bot can do",
-#line 39 "spec/desk/bot.lua"
     "❓ Что умеет бот",
     /* 14: cmd_start */
-#line 39 "spec/desk/bot.lua"
     "▶️ Start / restart the bot",
-#line 39 "spec/desk/bot.lua"
     "▶️ Запустить/перезапустить бота",
     /* 15: welcome */
-#line 251 "spec/desk/bot.lua"
     "Hi, {first_name}! 👋 I'm DESK TOP, your personal AI agent.\n"
     "\n"
     "How it works:\n"
@@ -98,7 +67,6 @@ static const char *const texts[140] = {
     "📥 🗑️ Your data is yours: download or delete it at any time.\n"
     "\n"
     "Just write a message to begin.",
-#line 251 "spec/desk/bot.lua"
     "Привет, {first_name}! 👋 Я DESK TOP — ваш персональный AI-агент.\n"
     "\n"
     "Как это работает:\n"
@@ -109,12 +77,9 @@ static const char *const texts[140] = {
     "\n"
     "Чтобы начать, просто напишите сообщение.",
     /* 16: main_menu */
-#line 39 "spec/desk/bot.lua"
     "Main menu. Write a message to talk to the agent, or choose an action below.",
-#line 39 "spec/desk/bot.lua"
     "Главное меню. Напишите сообщение, чтобы поговорить с агентом, или выберите действие ниже.",
     /* 17: help */
-#line 39 "spec/desk/bot.lua"
     "❓ DESK TOP commands\n"
     "\n"
     "/start — start or restart the bot\n"
@@ -126,7 +91,6 @@ static const char *const texts[140] = {
     "/delete_my_data — delete all your data\n"
     "\n"
     "Anything else you write goes to the agent.",
-#line 39 "spec/desk/bot.lua"
     "❓ Команды DESK TOP\n"
     "\n"
     "/start — запустить или перезапустить бота\n"
@@ -139,222 +103,203 @@ static const char *const texts[140] = {
     "\n"
     "Всё остальное, что вы напишете, получит агент.",
     /* 18: personalize */
-#line 275 "spec/desk/bot.lua"
     "👤 Who should I be for you? The role shapes how I answer.",
-#line 275 "spec/desk/bot.lua"
     "👤 Кем мне для вас быть? От роли зависит, как я отвечаю.",
     /* 19: btn_back */
-#line 39 "spec/desk/bot.lua"
     "⬅️ Back",
-#line 39 "spec/desk/bot.lua"
     "⬅️ Назад",
     /* 20: btn_change_persona */
-#line 39 "spec/desk/bot.lua"
     "🔄 Choose another role",
-#line 39 "spec/desk/bot.lua"
     "🔄 Выбрать другую роль",
     /* 21: btn_persona_coder */
-#line 39 "spec/desk/bot.lua"
     "👨‍💻 Coder",
-#line 39 "spec/desk/bot.lua"
     "👨‍💻 Кодер",
     /* 22: persona_set_coder */
-#line 39 "spec/desk/bot.lua"
     "✅ Persona set: 👨‍💻 Coder\n"
     "\n"
     "I write and review code, explain errors and suggest how to structure a project. Short answers with code examples.\n"
     "\n"
     "I will answer in this role from now on.",
-#line 39 "spec/desk/bot.lua"
     "✅ Роль агента: 👨‍💻 Кодер\n"
     "\n"
     "Пишу и проверяю код, разбираю ошибки, подсказываю, как устроить проект. Отвечаю коротко и с примерами кода.\n"
     "\n"
     "Теперь я буду отвечать в этой роли.",
     /* 23: btn_persona_product_manager */
-#line 39 "spec/desk/bot.lua"
     "📊 Product manager",
-#line 39 "spec/desk/bot.lua"
     "📊 Продакт-менеджер",
     /* 24: persona_set_product_manager */
-#line 39 "spec/desk/bot.lua"
     "✅ Persona set: 📊 Product manager\n"
     "\n"
     "I help with hypotheses, user stories, priorities, metrics and roadmaps, and ask the questions your users would ask.\n"
     "\n"
     "I will answer in this role from now on.",
-#line 39 "spec/desk/bot.lua"
     "✅ Роль агента: 📊 Продакт-менеджер\n"
     "\n"
     "Помогаю с гипотезами, пользовательскими историями, приоритетами, метриками и дорожной картой и задаю вопросы, которые задали бы ваши пользователи.\n"
     "\n"
     "Теперь я буду отвечать в этой роли.",
     /* 25: btn_persona_assistant */
-#line 39 "spec/desk/bot.lua"
     "🗂 Personal assistant",
-#line 39 "spec/desk/bot.lua"
     "🗂 Личный ассистент",
     /* 26: persona_set_assistant */
-#line 39 "spec/desk/bot.lua"
     "✅ Persona set: 🗂 Personal assistant\n"
     "\n"
     "I help you plan the day, sort out tasks, and draft emails and messages.\n"
     "\n"
     "I will answer in this role from now on.",
-#line 39 "spec/desk/bot.lua"
     "✅ Роль агента: 🗂 Личный ассистент\n"
     "\n"
     "Помогаю спланировать день, разобрать задачи, написать письма и сообщения.\n"
     "\n"
     "Теперь я буду отвечать в этой роли.",
-    /* 27: delete_confirm */
-#line 294 "spec/desk/bot.lua"
+    /* 27: llm_persona */
+    "You are DESK TOP, a personal AI agent in Telegram, talking with {first_name}. Act in the role \"{persona}\". The roles:\n"
+    "- coder: I write and review code, explain errors and suggest how to structure a project. Short answers with code examples.\n"
+    "- product_manager: I help with hypotheses, user stories, priorities, metrics and roadmaps, and ask the questions your users would ask.\n"
+    "- assistant: I help you plan the day, sort out tasks, and draft emails and messages.",
+    "Ты DESK TOP, персональный AI-агент в Telegram; твой собеседник — {first_name}. Действуй в роли «{persona}». Роли:\n"
+    "- coder: Пишу и проверяю код, разбираю ошибки, подсказываю, как устроить проект. Отвечаю коротко и с примерами кода.\n"
+    "- product_manager: Помогаю с гипотезами, пользовательскими историями, приоритетами, метриками и дорожной картой и задаю вопросы, которые задали бы ваши пользователи.\n"
+    "- assistant: Помогаю спланировать день, разобрать задачи, написать письма и сообщения.",
+    /* 28: llm_policy */
+    "Answer briefly and in the user's language. When you do not know, say so; never invent facts about the user.",
+    "Отвечай кратко, на языке пользователя. Если не знаешь ответа, так и скажи; не придумывай фактов о пользователе.",
+    /* 29: delete_confirm */
     "🗑️ Delete all your data?\n"
     "\n"
     "This erases your profile, the agent's role, all sessions with their summaries and your long-term memory. It cannot be undone.\n"
     "\n"
     "Tip: download a copy first with /export_data.",
-#line 294 "spec/desk/bot.lua"
     "🗑️ Удалить все ваши данные?\n"
     "\n"
     "Будут удалены ваш профиль, роль агента, все сессии с их итогами и долгосрочная память. Отменить это нельзя.\n"
     "\n"
     "Совет: сначала скачайте копию командой /export_data.",
-    /* 28: btn_delete_yes */
-#line 39 "spec/desk/bot.lua"
+    /* 30: btn_delete_yes */
     "✅ Yes, delete everything",
-#line 39 "spec/desk/bot.lua"
     "✅ Да, удалить всё",
-    /* 29: btn_delete_no */
-#line 39 "spec/desk/bot.lua"
+    /* 31: btn_delete_no */
     "❌ No, keep my data",
-#line 39 "spec/desk/bot.lua"
     "❌ Нет, оставить",
-    /* 30: delete_kept */
-#line 39 "spec/desk/bot.lua"
+    /* 32: delete_kept */
     "👌 Nothing was deleted.",
-#line 39 "spec/desk/bot.lua"
     "👌 Ничего не удалено.",
-    /* 31: sys_data_deleted */
-#line 39 "spec/desk/bot.lua"
+    /* 33: sys_data_deleted */
     "🗑️ Done: all your data has been deleted. You can start again at any time.",
-#line 39 "spec/desk/bot.lua"
     "🗑️ Готово: все ваши данные удалены. Вы можете начать заново в любой момент.",
-    /* 32: sys_migrated */
-#line 39 "spec/desk/bot.lua"
+    /* 34: sys_migrated */
     "DESK TOP has been updated. Here is the main menu.",
-#line 39 "spec/desk/bot.lua"
     "DESK TOP обновился. Вот главное меню.",
-    /* 33: sys_cancelled (built-in) */
-#line 250 "desk.c"
+    /* 35: sys_cancelled (built-in) */
     "Cancelled.",
     "Отменено.",
-    /* 34: sys_invalid (built-in) */
+    /* 36: sys_invalid (built-in) */
     "That doesn't look right. Please try again.",
     "Похоже, это не то, что нужно. Попробуйте ещё раз.",
-    /* 35: sys_share_contact (built-in) */
+    /* 37: sys_share_contact (built-in) */
     "Share my phone number",
     "Отправить мой номер телефона",
-    /* 36: sys_unavailable (built-in) */
+    /* 38: sys_unavailable (built-in) */
     "Sorry, this is not available right now.",
     "Извините, сейчас это недоступно.",
-    /* 37: sys_use_buttons (built-in) */
+    /* 39: sys_use_buttons (built-in) */
     "Please use the buttons below.",
     "Пожалуйста, воспользуйтесь кнопками ниже.",
-    /* 38: sys_no_answer (built-in) */
+    /* 40: sys_no_answer (built-in) */
     "I could not find an answer to that in our information, and I would rather not guess. An operator can help: tap the button below.",
     "В нашей информации нет ответа на этот вопрос, а гадать я не хочу. Вам поможет оператор: нажмите кнопку ниже.",
-    /* 39: sys_operator (built-in) */
+    /* 41: sys_operator (built-in) */
     "👤 Call an operator",
     "👤 Позвать оператора",
-    /* 40: sys_limit_reached (built-in) */
+    /* 42: sys_limit_reached (built-in) */
     "You have used today's allowance of AI answers. It renews at midnight. An operator can still help: tap the button below.",
     "Вы исчерпали дневной лимит ответов ИИ. Он обновится в полночь. Оператор поможет и сейчас: нажмите кнопку ниже.",
-    /* 41: sys_helped (built-in) */
+    /* 43: sys_helped (built-in) */
     "👍 Helped",
     "👍 Помогло",
-    /* 42: sys_lead (built-in) */
+    /* 44: sys_lead (built-in) */
     "📝 New lead",
     "📝 Новая заявка",
-    /* 43: sys_handoff_started (built-in) */
+    /* 45: sys_handoff_started (built-in) */
     "I've called an operator: they will answer right here. Everything you send now goes to them. Tap \"✅ I'm satisfied\" when your question is solved.",
     "Я позвал оператора: он ответит прямо здесь. Всё, что вы сейчас пишете, передаётся ему. Нажмите «✅ Я доволен», когда вопрос будет решён.",
-    /* 44: sys_handoff_off (built-in) */
+    /* 46: sys_handoff_off (built-in) */
     "Our operators answer in Telegram only; none can be reached from here.",
     "Операторы отвечают только в Telegram; отсюда с ними не связаться.",
-    /* 45: sys_handoff_closed (built-in) */
+    /* 47: sys_handoff_closed (built-in) */
     "The conversation with the operator is closed. How would you rate it? Tap 1 to 5:",
     "Разговор с оператором завершён. Как вы его оцените? Нажмите от 1 до 5:",
-    /* 46: sys_handoff_thanks (built-in) */
+    /* 48: sys_handoff_thanks (built-in) */
     "Thank you for your rating!",
     "Спасибо за оценку!",
-    /* 47: sys_satisfied (built-in) */
+    /* 49: sys_satisfied (built-in) */
     "✅ I'm satisfied",
     "✅ Я доволен",
-    /* 48: sys_llm_down (built-in) */
+    /* 50: sys_llm_down (built-in) */
     "Sorry, our AI assistant is not answering right now. An operator can help: tap the button below.",
     "Извините, наш ИИ-помощник сейчас не отвечает. Вам поможет оператор: нажмите кнопку ниже.",
-    /* 49: sys_mgr_client (built-in) */
+    /* 51: sys_mgr_client (built-in) */
     "Client",
     "Клиент",
-    /* 50: sys_mgr_username (built-in) */
+    /* 52: sys_mgr_username (built-in) */
     "Username",
     "Имя пользователя",
-    /* 51: sys_mgr_language (built-in) */
+    /* 53: sys_mgr_language (built-in) */
     "Language",
     "Язык",
-    /* 52: sys_mgr_bookings (built-in) */
+    /* 54: sys_mgr_bookings (built-in) */
     "Bookings",
     "Бронирования",
-    /* 53: sys_mgr_none (built-in) */
+    /* 55: sys_mgr_none (built-in) */
     "none",
     "нет",
-    /* 54: sys_mgr_conversation (built-in) */
+    /* 56: sys_mgr_conversation (built-in) */
     "💬 The conversation so far:",
     "💬 Разговор до сих пор:",
-    /* 55: sys_mgr_nothing_yet (built-in) */
+    /* 57: sys_mgr_nothing_yet (built-in) */
     "(nothing yet)",
     "(пока ничего)",
-    /* 56: sys_mgr_operator (built-in) */
+    /* 58: sys_mgr_operator (built-in) */
     "Operator",
     "Оператор",
-    /* 57: sys_mgr_bot (built-in) */
+    /* 59: sys_mgr_bot (built-in) */
     "Bot",
     "Бот",
-    /* 58: sys_mgr_closed_by (built-in) */
+    /* 60: sys_mgr_closed_by (built-in) */
     "✅ Closed by {first_name}.",
     "✅ Разговор закрыт: {first_name}.",
-    /* 59: sys_mgr_client_closed (built-in) */
+    /* 61: sys_mgr_client_closed (built-in) */
     "✅ The client closed the conversation: satisfied.",
     "✅ Клиент завершил разговор: вопрос решён.",
-    /* 60: sys_mgr_list (built-in) */
+    /* 62: sys_mgr_list (built-in) */
     "Managers:",
     "Менеджеры:",
-    /* 61: sys_mgr_list_empty (built-in) */
+    /* 63: sys_mgr_list_empty (built-in) */
     "No managers yet. Add one with /addmanager USER_ID NAME.",
     "Менеджеров пока нет. Добавьте: /addmanager ID ИМЯ.",
-    /* 62: sys_mgr_add_usage (built-in) */
+    /* 64: sys_mgr_add_usage (built-in) */
     "Usage: /addmanager USER_ID NAME (a name of 1 to 64 bytes)",
     "Формат: /addmanager ID ИМЯ (имя от 1 до 64 байт)",
-    /* 63: sys_mgr_added (built-in) */
+    /* 65: sys_mgr_added (built-in) */
     "✅ {user_id} ({first_name}) is a manager now.",
     "✅ {user_id} ({first_name}) теперь менеджер.",
-    /* 64: sys_mgr_del_usage (built-in) */
+    /* 66: sys_mgr_del_usage (built-in) */
     "Usage: /delmanager USER_ID",
     "Формат: /delmanager ID",
-    /* 65: sys_mgr_removed (built-in) */
+    /* 67: sys_mgr_removed (built-in) */
     "✅ {user_id} is no longer a manager.",
     "✅ {user_id} больше не менеджер.",
-    /* 66: sys_mgr_not_manager (built-in) */
+    /* 68: sys_mgr_not_manager (built-in) */
     "{user_id} was not a manager.",
     "{user_id} не был менеджером.",
-    /* 67: sys_mgr_lead_client (built-in) */
+    /* 69: sys_mgr_lead_client (built-in) */
     "id {user_id}, language {text}",
     "id {user_id}, язык {text}",
-    /* 68: sys_session_started (built-in) */
+    /* 70: sys_session_started (built-in) */
     "New conversation started: I no longer take our earlier messages into account.",
     "Начат новый разговор: прежние сообщения я больше не учитываю.",
-    /* 69: sys_voted (built-in) */
+    /* 71: sys_voted (built-in) */
     "Thank you! Your feedback is counted.",
     "Спасибо! Ваш отзыв учтён.",
 };
@@ -367,391 +312,282 @@ static const int says[7] = {
     /* 3: persona_coder */ 22 /* persona_set_coder */,
     /* 4: persona_product_manager */ 24 /* persona_set_product_manager */,
     /* 5: persona_assistant */ 26 /* persona_set_assistant */,
-    /* 6: delete_confirm */ 27 /* delete_confirm */,
+    /* 6: delete_confirm */ 29 /* delete_confirm */,
 };
 
 static const bm_transition transitions[80] = {
     /* 0: command /start */
-#line 241 "spec/desk/bot.lua"
     {.target = DESK_S_WELCOME, .say = BM_NONE, .form = BM_NONE,
      .first_assign = 0, .n_assign = 0, .action = BM_ACT_NONE},
     /* 1: command /start_session */
-#line 240 "spec/desk/bot.lua"
     {.target = BM_NONE, .say = BM_NONE, .form = BM_NONE,
      .first_assign = 0, .n_assign = 0, .action = BM_ACT_SESSION_START},
     /* 2: command /end_session */
-#line 240 "spec/desk/bot.lua"
     {.target = BM_NONE, .say = BM_NONE, .form = BM_NONE,
      .first_assign = 0, .n_assign = 0, .action = BM_ACT_SESSION_END},
     /* 3: command /list_sessions */
-#line 240 "spec/desk/bot.lua"
     {.target = BM_NONE, .say = BM_NONE, .form = BM_NONE,
      .first_assign = 0, .n_assign = 0, .action = BM_ACT_SESSION_LIST},
     /* 4: command /personalize */
-#line 275 "spec/desk/bot.lua"
     {.target = DESK_S_PERSONALIZE, .say = BM_NONE, .form = BM_NONE,
      .first_assign = 0, .n_assign = 0, .action = BM_ACT_NONE},
     /* 5: command /export_data */
-#line 240 "spec/desk/bot.lua"
     {.target = BM_NONE, .say = BM_NONE, .form = BM_NONE,
      .first_assign = 0, .n_assign = 0, .action = BM_ACT_EXPORT_DATA},
     /* 6: command /delete_my_data */
-#line 240 "spec/desk/bot.lua"
     {.target = DESK_S_DELETE_CONFIRM, .say = BM_NONE, .form = BM_NONE,
      .first_assign = 0, .n_assign = 0, .action = BM_ACT_NONE},
     /* 7: command /help */
-#line 240 "spec/desk/bot.lua"
     {.target = BM_NONE, .say = 17 /* help */, .form = BM_NONE,
      .first_assign = 0, .n_assign = 0, .action = BM_ACT_NONE},
     /* 8: state welcome: button btn_new_session */
-#line 254 "spec/desk/bot.lua"
     {.target = BM_NONE, .say = BM_NONE, .form = BM_NONE,
      .first_assign = 0, .n_assign = 0, .action = BM_ACT_SESSION_START},
     /* 9: state welcome: button btn_end_session */
-#line 254 "spec/desk/bot.lua"
     {.target = BM_NONE, .say = BM_NONE, .form = BM_NONE,
      .first_assign = 0, .n_assign = 0, .action = BM_ACT_SESSION_END},
     /* 10: state welcome: button btn_sessions */
-#line 254 "spec/desk/bot.lua"
     {.target = BM_NONE, .say = BM_NONE, .form = BM_NONE,
      .first_assign = 0, .n_assign = 0, .action = BM_ACT_SESSION_LIST},
     /* 11: state welcome: button btn_persona */
-#line 254 "spec/desk/bot.lua"
     {.target = DESK_S_PERSONALIZE, .say = BM_NONE, .form = BM_NONE,
      .first_assign = 0, .n_assign = 0, .action = BM_ACT_NONE},
     /* 12: state welcome: button btn_export */
-#line 254 "spec/desk/bot.lua"
     {.target = BM_NONE, .say = BM_NONE, .form = BM_NONE,
      .first_assign = 0, .n_assign = 0, .action = BM_ACT_EXPORT_DATA},
     /* 13: state welcome: button btn_delete */
-#line 254 "spec/desk/bot.lua"
     {.target = DESK_S_DELETE_CONFIRM, .say = BM_NONE, .form = BM_NONE,
      .first_assign = 0, .n_assign = 0, .action = BM_ACT_NONE},
     /* 14: state welcome: button btn_help */
-#line 254 "spec/desk/bot.lua"
     {.target = BM_NONE, .say = 17 /* help */, .form = BM_NONE,
      .first_assign = 0, .n_assign = 0, .action = BM_ACT_NONE},
     /* 15: state welcome: on voice */
-#line 255 "spec/desk/bot.lua"
     {.target = BM_NONE, .say = BM_NONE, .form = BM_NONE,
      .first_assign = 0, .n_assign = 0, .action = BM_ACT_TRANSCRIBE},
     /* 16: state welcome: on any */
-#line 255 "spec/desk/bot.lua"
     {.target = BM_NONE, .say = BM_NONE, .form = BM_NONE,
      .first_assign = 0, .n_assign = 0, .action = BM_ACT_LLM},
     /* 17: state main: button btn_new_session */
-#line 260 "spec/desk/bot.lua"
     {.target = BM_NONE, .say = BM_NONE, .form = BM_NONE,
      .first_assign = 0, .n_assign = 0, .action = BM_ACT_SESSION_START},
     /* 18: state main: button btn_end_session */
-#line 260 "spec/desk/bot.lua"
     {.target = BM_NONE, .say = BM_NONE, .form = BM_NONE,
      .first_assign = 0, .n_assign = 0, .action = BM_ACT_SESSION_END},
     /* 19: state main: button btn_sessions */
-#line 260 "spec/desk/bot.lua"
     {.target = BM_NONE, .say = BM_NONE, .form = BM_NONE,
      .first_assign = 0, .n_assign = 0, .action = BM_ACT_SESSION_LIST},
     /* 20: state main: button btn_persona */
-#line 260 "spec/desk/bot.lua"
     {.target = DESK_S_PERSONALIZE, .say = BM_NONE, .form = BM_NONE,
      .first_assign = 0, .n_assign = 0, .action = BM_ACT_NONE},
     /* 21: state main: button btn_export */
-#line 260 "spec/desk/bot.lua"
     {.target = BM_NONE, .say = BM_NONE, .form = BM_NONE,
      .first_assign = 0, .n_assign = 0, .action = BM_ACT_EXPORT_DATA},
     /* 22: state main: button btn_delete */
-#line 260 "spec/desk/bot.lua"
     {.target = DESK_S_DELETE_CONFIRM, .say = BM_NONE, .form = BM_NONE,
      .first_assign = 0, .n_assign = 0, .action = BM_ACT_NONE},
     /* 23: state main: button btn_help */
-#line 260 "spec/desk/bot.lua"
     {.target = BM_NONE, .say = 17 /* help */, .form = BM_NONE,
      .first_assign = 0, .n_assign = 0, .action = BM_ACT_NONE},
     /* 24: state main: on voice */
-#line 261 "spec/desk/bot.lua"
     {.target = BM_NONE, .say = BM_NONE, .form = BM_NONE,
      .first_assign = 0, .n_assign = 0, .action = BM_ACT_TRANSCRIBE},
     /* 25: state main: on any */
-#line 261 "spec/desk/bot.lua"
     {.target = BM_NONE, .say = BM_NONE, .form = BM_NONE,
      .first_assign = 0, .n_assign = 0, .action = BM_ACT_LLM},
     /* 26: state personalize: inline btn_persona_coder */
-#line 266 "spec/desk/bot.lua"
     {.target = DESK_S_PERSONA_CODER, .say = BM_NONE, .form = BM_NONE,
      .first_assign = 0, .n_assign = 1, .action = BM_ACT_NONE},
     /* 27: state personalize: inline btn_persona_product_manager */
-#line 266 "spec/desk/bot.lua"
     {.target = DESK_S_PERSONA_PRODUCT_MANAGER, .say = BM_NONE, .form = BM_NONE,
      .first_assign = 1, .n_assign = 1, .action = BM_ACT_NONE},
     /* 28: state personalize: inline btn_persona_assistant */
-#line 266 "spec/desk/bot.lua"
     {.target = DESK_S_PERSONA_ASSISTANT, .say = BM_NONE, .form = BM_NONE,
      .first_assign = 2, .n_assign = 1, .action = BM_ACT_NONE},
     /* 29: state personalize: inline btn_back */
-#line 266 "spec/desk/bot.lua"
     {.target = DESK_S_MAIN, .say = BM_NONE, .form = BM_NONE,
      .first_assign = 3, .n_assign = 0, .action = BM_ACT_NONE},
     /* 30: state personalize: on text btn_new_session */
-#line 279 "spec/desk/bot.lua"
     {.target = BM_NONE, .say = BM_NONE, .form = BM_NONE,
      .first_assign = 3, .n_assign = 0, .action = BM_ACT_SESSION_START},
     /* 31: state personalize: on text btn_end_session */
-#line 279 "spec/desk/bot.lua"
     {.target = BM_NONE, .say = BM_NONE, .form = BM_NONE,
      .first_assign = 3, .n_assign = 0, .action = BM_ACT_SESSION_END},
     /* 32: state personalize: on text btn_sessions */
-#line 279 "spec/desk/bot.lua"
     {.target = BM_NONE, .say = BM_NONE, .form = BM_NONE,
      .first_assign = 3, .n_assign = 0, .action = BM_ACT_SESSION_LIST},
     /* 33: state personalize: on text btn_persona */
-#line 279 "spec/desk/bot.lua"
     {.target = DESK_S_PERSONALIZE, .say = BM_NONE, .form = BM_NONE,
      .first_assign = 3, .n_assign = 0, .action = BM_ACT_NONE},
     /* 34: state personalize: on text btn_export */
-#line 279 "spec/desk/bot.lua"
     {.target = BM_NONE, .say = BM_NONE, .form = BM_NONE,
      .first_assign = 3, .n_assign = 0, .action = BM_ACT_EXPORT_DATA},
     /* 35: state personalize: on text btn_delete */
-#line 279 "spec/desk/bot.lua"
     {.target = DESK_S_DELETE_CONFIRM, .say = BM_NONE, .form = BM_NONE,
      .first_assign = 3, .n_assign = 0, .action = BM_ACT_NONE},
     /* 36: state personalize: on text btn_help */
-#line 279 "spec/desk/bot.lua"
     {.target = BM_NONE, .say = 17 /* help */, .form = BM_NONE,
      .first_assign = 3, .n_assign = 0, .action = BM_ACT_NONE},
     /* 37: state personalize: on voice */
-#line 279 "spec/desk/bot.lua"
     {.target = BM_NONE, .say = BM_NONE, .form = BM_NONE,
      .first_assign = 3, .n_assign = 0, .action = BM_ACT_TRANSCRIBE},
     /* 38: state personalize: on any */
-#line 279 "spec/desk/bot.lua"
     {.target = BM_NONE, .say = BM_NONE, .form = BM_NONE,
      .first_assign = 3, .n_assign = 0, .action = BM_ACT_LLM},
     /* 39: state persona_coder: inline btn_change_persona */
-#line 250 "spec/desk/bot.lua"
     {.target = DESK_S_PERSONALIZE, .say = BM_NONE, .form = BM_NONE,
      .first_assign = 3, .n_assign = 0, .action = BM_ACT_NONE},
     /* 40: state persona_coder: on text btn_new_session */
-#line 250 "spec/desk/bot.lua"
     {.target = BM_NONE, .say = BM_NONE, .form = BM_NONE,
      .first_assign = 3, .n_assign = 0, .action = BM_ACT_SESSION_START},
     /* 41: state persona_coder: on text btn_end_session */
-#line 250 "spec/desk/bot.lua"
     {.target = BM_NONE, .say = BM_NONE, .form = BM_NONE,
      .first_assign = 3, .n_assign = 0, .action = BM_ACT_SESSION_END},
     /* 42: state persona_coder: on text btn_sessions */
-#line 250 "spec/desk/bot.lua"
     {.target = BM_NONE, .say = BM_NONE, .form = BM_NONE,
      .first_assign = 3, .n_assign = 0, .action = BM_ACT_SESSION_LIST},
     /* 43: state persona_coder: on text btn_persona */
-#line 250 "spec/desk/bot.lua"
     {.target = DESK_S_PERSONALIZE, .say = BM_NONE, .form = BM_NONE,
      .first_assign = 3, .n_assign = 0, .action = BM_ACT_NONE},
     /* 44: state persona_coder: on text btn_export */
-#line 250 "spec/desk/bot.lua"
     {.target = BM_NONE, .say = BM_NONE, .form = BM_NONE,
      .first_assign = 3, .n_assign = 0, .action = BM_ACT_EXPORT_DATA},
     /* 45: state persona_coder: on text btn_delete */
-#line 250 "spec/desk/bot.lua"
     {.target = DESK_S_DELETE_CONFIRM, .say = BM_NONE, .form = BM_NONE,
      .first_assign = 3, .n_assign = 0, .action = BM_ACT_NONE},
     /* 46: state persona_coder: on text btn_help */
-#line 250 "spec/desk/bot.lua"
     {.target = BM_NONE, .say = 17 /* help */, .form = BM_NONE,
      .first_assign = 3, .n_assign = 0, .action = BM_ACT_NONE},
     /* 47: state persona_coder: on voice */
-#line 250 "spec/desk/bot.lua"
     {.target = BM_NONE, .say = BM_NONE, .form = BM_NONE,
      .first_assign = 3, .n_assign = 0, .action = BM_ACT_TRANSCRIBE},
     /* 48: state persona_coder: on any */
-#line 250 "spec/desk/bot.lua"
     {.target = BM_NONE, .say = BM_NONE, .form = BM_NONE,
      .first_assign = 3, .n_assign = 0, .action = BM_ACT_LLM},
     /* 49: state persona_product_manager: inline btn_change_persona */
-#line 250 "spec/desk/bot.lua"
     {.target = DESK_S_PERSONALIZE, .say = BM_NONE, .form = BM_NONE,
      .first_assign = 3, .n_assign = 0, .action = BM_ACT_NONE},
     /* 50: state persona_product_manager: on text btn_new_session */
-#line 250 "spec/desk/bot.lua"
     {.target = BM_NONE, .say = BM_NONE, .form = BM_NONE,
      .first_assign = 3, .n_assign = 0, .action = BM_ACT_SESSION_START},
     /* 51: state persona_product_manager: on text btn_end_session */
-#line 250 "spec/desk/bot.lua"
     {.target = BM_NONE, .say = BM_NONE, .form = BM_NONE,
      .first_assign = 3, .n_assign = 0, .action = BM_ACT_SESSION_END},
     /* 52: state persona_product_manager: on text btn_sessions */
-#line 250 "spec/desk/bot.lua"
     {.target = BM_NONE, .say = BM_NONE, .form = BM_NONE,
      .first_assign = 3, .n_assign = 0, .action = BM_ACT_SESSION_LIST},
     /* 53: state persona_product_manager: on text btn_persona */
-#line 250 "spec/desk/bot.lua"
     {.target = DESK_S_PERSONALIZE, .say = BM_NONE, .form = BM_NONE,
      .first_assign = 3, .n_assign = 0, .action = BM_ACT_NONE},
     /* 54: state persona_product_manager: on text btn_export */
-#line 250 "spec/desk/bot.lua"
     {.target = BM_NONE, .say = BM_NONE, .form = BM_NONE,
      .first_assign = 3, .n_assign = 0, .action = BM_ACT_EXPORT_DATA},
     /* 55: state persona_product_manager: on text btn_delete */
-#line 250 "spec/desk/bot.lua"
     {.target = DESK_S_DELETE_CONFIRM, .say = BM_NONE, .form = BM_NONE,
      .first_assign = 3, .n_assign = 0, .action = BM_ACT_NONE},
     /* 56: state persona_product_manager: on text btn_help */
-#line 250 "spec/desk/bot.lua"
     {.target = BM_NONE, .say = 17 /* help */, .form = BM_NONE,
      .first_assign = 3, .n_assign = 0, .action = BM_ACT_NONE},
     /* 57: state persona_product_manager: on voice */
-#line 250 "spec/desk/bot.lua"
     {.target = BM_NONE, .say = BM_NONE, .form = BM_NONE,
      .first_assign = 3, .n_assign = 0, .action = BM_ACT_TRANSCRIBE},
     /* 58: state persona_product_manager: on any */
-#line 250 "spec/desk/bot.lua"
     {.target = BM_NONE, .say = BM_NONE, .form = BM_NONE,
      .first_assign = 3, .n_assign = 0, .action = BM_ACT_LLM},
     /* 59: state persona_assistant: inline btn_change_persona */
-#line 250 "spec/desk/bot.lua"
     {.target = DESK_S_PERSONALIZE, .say = BM_NONE, .form = BM_NONE,
      .first_assign = 3, .n_assign = 0, .action = BM_ACT_NONE},
     /* 60: state persona_assistant: on text btn_new_session */
-#line 250 "spec/desk/bot.lua"
     {.target = BM_NONE, .say = BM_NONE, .form = BM_NONE,
      .first_assign = 3, .n_assign = 0, .action = BM_ACT_SESSION_START},
     /* 61: state persona_assistant: on text btn_end_session */
-#line 250 "spec/desk/bot.lua"
     {.target = BM_NONE, .say = BM_NONE, .form = BM_NONE,
      .first_assign = 3, .n_assign = 0, .action = BM_ACT_SESSION_END},
     /* 62: state persona_assistant: on text btn_sessions */
-#line 250 "spec/desk/bot.lua"
     {.target = BM_NONE, .say = BM_NONE, .form = BM_NONE,
      .first_assign = 3, .n_assign = 0, .action = BM_ACT_SESSION_LIST},
     /* 63: state persona_assistant: on text btn_persona */
-#line 250 "spec/desk/bot.lua"
     {.target = DESK_S_PERSONALIZE, .say = BM_NONE, .form = BM_NONE,
      .first_assign = 3, .n_assign = 0, .action = BM_ACT_NONE},
     /* 64: state persona_assistant: on text btn_export */
-#line 250 "spec/desk/bot.lua"
     {.target = BM_NONE, .say = BM_NONE, .form = BM_NONE,
      .first_assign = 3, .n_assign = 0, .action = BM_ACT_EXPORT_DATA},
     /* 65: state persona_assistant: on text btn_delete */
-#line 250 "spec/desk/bot.lua"
     {.target = DESK_S_DELETE_CONFIRM, .say = BM_NONE, .form = BM_NONE,
      .first_assign = 3, .n_assign = 0, .action = BM_ACT_NONE},
     /* 66: state persona_assistant: on text btn_help */
-#line 250 "spec/desk/bot.lua"
     {.target = BM_NONE, .say = 17 /* help */, .form = BM_NONE,
      .first_assign = 3, .n_assign = 0, .action = BM_ACT_NONE},
     /* 67: state persona_assistant: on voice */
-#line 250 "spec/desk/bot.lua"
     {.target = BM_NONE, .say = BM_NONE, .form = BM_NONE,
      .first_assign = 3, .n_assign = 0, .action = BM_ACT_TRANSCRIBE},
     /* 68: state persona_assistant: on any */
-#line 250 "spec/desk/bot.lua"
     {.target = BM_NONE, .say = BM_NONE, .form = BM_NONE,
      .first_assign = 3, .n_assign = 0, .action = BM_ACT_LLM},
     /* 69: state delete_confirm: inline btn_delete_yes */
-#line 298 "spec/desk/bot.lua"
     {.target = DESK_S_MAIN, .say = BM_NONE, .form = BM_NONE,
      .first_assign = 3, .n_assign = 0, .action = BM_ACT_DELETE_DATA},
     /* 70: state delete_confirm: inline btn_delete_no */
-#line 299 "spec/desk/bot.lua"
-    {.target = DESK_S_MAIN, .say = 30 /* delete_kept */, .form = BM_NONE,
+    {.target = DESK_S_MAIN, .say = 32 /* delete_kept */, .form = BM_NONE,
      .first_assign = 3, .n_assign = 0, .action = BM_ACT_NONE},
     /* 71: state delete_confirm: on text btn_new_session */
-#line 301 "spec/desk/bot.lua"
     {.target = BM_NONE, .say = BM_NONE, .form = BM_NONE,
      .first_assign = 3, .n_assign = 0, .action = BM_ACT_SESSION_START},
     /* 72: state delete_confirm: on text btn_end_session */
-#line 301 "spec/desk/bot.lua"
     {.target = BM_NONE, .say = BM_NONE, .form = BM_NONE,
      .first_assign = 3, .n_assign = 0, .action = BM_ACT_SESSION_END},
     /* 73: state delete_confirm: on text btn_sessions */
-#line 301 "spec/desk/bot.lua"
     {.target = BM_NONE, .say = BM_NONE, .form = BM_NONE,
      .first_assign = 3, .n_assign = 0, .action = BM_ACT_SESSION_LIST},
     /* 74: state delete_confirm: on text btn_persona */
-#line 301 "spec/desk/bot.lua"
     {.target = DESK_S_PERSONALIZE, .say = BM_NONE, .form = BM_NONE,
      .first_assign = 3, .n_assign = 0, .action = BM_ACT_NONE},
     /* 75: state delete_confirm: on text btn_export */
-#line 301 "spec/desk/bot.lua"
     {.target = BM_NONE, .say = BM_NONE, .form = BM_NONE,
      .first_assign = 3, .n_assign = 0, .action = BM_ACT_EXPORT_DATA},
     /* 76: state delete_confirm: on text btn_delete */
-#line 301 "spec/desk/bot.lua"
     {.target = DESK_S_DELETE_CONFIRM, .say = BM_NONE, .form = BM_NONE,
      .first_assign = 3, .n_assign = 0, .action = BM_ACT_NONE},
     /* 77: state delete_confirm: on text btn_help */
-#line 301 "spec/desk/bot.lua"
     {.target = BM_NONE, .say = 17 /* help */, .form = BM_NONE,
      .first_assign = 3, .n_assign = 0, .action = BM_ACT_NONE},
     /* 78: state delete_confirm: on voice */
-#line 301 "spec/desk/bot.lua"
     {.target = BM_NONE, .say = BM_NONE, .form = BM_NONE,
      .first_assign = 3, .n_assign = 0, .action = BM_ACT_TRANSCRIBE},
     /* 79: state delete_confirm: on any */
-#line 301 "spec/desk/bot.lua"
     {.target = BM_NONE, .say = BM_NONE, .form = BM_NONE,
      .first_assign = 3, .n_assign = 0, .action = BM_ACT_LLM},
-#line 695 "desk.c"
 };
 
 static const bm_assign assigns[3] = {
-#line 266 "spec/desk/bot.lua"
     /* 0 */ {.var = 0 /* persona */, .value = "coder"},
-#line 266 "spec/desk/bot.lua"
     /* 1 */ {.var = 0 /* persona */, .value = "product_manager"},
-#line 266 "spec/desk/bot.lua"
     /* 2 */ {.var = 0 /* persona */, .value = "assistant"},
-#line 705 "desk.c"
 };
 
 static const bm_button buttons[23] = {
-#line 254 "spec/desk/bot.lua"
     /* 0 */ {.kind = BM_BTN_REPLY, .label = 0 /* btn_new_session */, .transition = 8, .data = NULL},
-#line 254 "spec/desk/bot.lua"
     /* 1 */ {.kind = BM_BTN_REPLY, .label = 2 /* btn_end_session */, .transition = 9, .data = NULL},
-#line 254 "spec/desk/bot.lua"
     /* 2 */ {.kind = BM_BTN_REPLY, .label = 4 /* btn_sessions */, .transition = 10, .data = NULL},
-#line 254 "spec/desk/bot.lua"
     /* 3 */ {.kind = BM_BTN_REPLY, .label = 6 /* btn_persona */, .transition = 11, .data = NULL},
-#line 254 "spec/desk/bot.lua"
     /* 4 */ {.kind = BM_BTN_REPLY, .label = 8 /* btn_export */, .transition = 12, .data = NULL},
-#line 254 "spec/desk/bot.lua"
     /* 5 */ {.kind = BM_BTN_REPLY, .label = 10 /* btn_delete */, .transition = 13, .data = NULL},
-#line 254 "spec/desk/bot.lua"
     /* 6 */ {.kind = BM_BTN_REPLY, .label = 12 /* btn_help */, .transition = 14, .data = NULL},
-#line 260 "spec/desk/bot.lua"
     /* 7 */ {.kind = BM_BTN_REPLY, .label = 0 /* btn_new_session */, .transition = 17, .data = NULL},
-#line 260 "spec/desk/bot.lua"
     /* 8 */ {.kind = BM_BTN_REPLY, .label = 2 /* btn_end_session */, .transition = 18, .data = NULL},
-#line 260 "spec/desk/bot.lua"
     /* 9 */ {.kind = BM_BTN_REPLY, .label = 4 /* btn_sessions */, .transition = 19, .data = NULL},
-#line 260 "spec/desk/bot.lua"
     /* 10 */ {.kind = BM_BTN_REPLY, .label = 6 /* btn_persona */, .transition = 20, .data = NULL},
-#line 260 "spec/desk/bot.lua"
     /* 11 */ {.kind = BM_BTN_REPLY, .label = 8 /* btn_export */, .transition = 21, .data = NULL},
-#line 260 "spec/desk/bot.lua"
     /* 12 */ {.kind = BM_BTN_REPLY, .label = 10 /* btn_delete */, .transition = 22, .data = NULL},
-#line 260 "spec/desk/bot.lua"
     /* 13 */ {.kind = BM_BTN_REPLY, .label = 12 /* btn_help */, .transition = 23, .data = NULL},
-#line 266 "spec/desk/bot.lua"
     /* 14 */ {.kind = BM_BTN_CALLBACK, .label = 21 /* btn_persona_coder */, .transition = 26, .data = "persona:coder"},
-#line 266 "spec/desk/bot.lua"
     /* 15 */ {.kind = BM_BTN_CALLBACK, .label = 23 /* btn_persona_product_manager */, .transition = 27, .data = "persona:product_manager"},
-#line 266 "spec/desk/bot.lua"
     /* 16 */ {.kind = BM_BTN_CALLBACK, .label = 25 /* btn_persona_assistant */, .transition = 28, .data = "persona:assistant"},
-#line 266 "spec/desk/bot.lua"
     /* 17 */ {.kind = BM_BTN_CALLBACK, .label = 19 /* btn_back */, .transition = 29, .data = "personalize.3"},
-#line 250 "spec/desk/bot.lua"
     /* 18 */ {.kind = BM_BTN_CALLBACK, .label = 20 /* btn_change_persona */, .transition = 39, .data = "persona_coder.0"},
-#line 250 "spec/desk/bot.lua"
     /* 19 */ {.kind = BM_BTN_CALLBACK, .label = 20 /* btn_change_persona */, .transition = 49, .data = "persona_product_manager.0"},
-#line 250 "spec/desk/bot.lua"
     /* 20 */ {.kind = BM_BTN_CALLBACK, .label = 20 /* btn_change_persona */, .transition = 59, .data = "persona_assistant.0"},
-#line 298 "spec/desk/bot.lua"
-    /* 21 */ {.kind = BM_BTN_CALLBACK, .label = 28 /* btn_delete_yes */, .transition = 69, .data = "delete:yes"},
-#line 299 "spec/desk/bot.lua"
-    /* 22 */ {.kind = BM_BTN_CALLBACK, .label = 29 /* btn_delete_no */, .transition = 70, .data = "delete:no"},
-#line 755 "desk.c"
+    /* 21 */ {.kind = BM_BTN_CALLBACK, .label = 30 /* btn_delete_yes */, .transition = 69, .data = "delete:yes"},
+    /* 22 */ {.kind = BM_BTN_CALLBACK, .label = 31 /* btn_delete_no */, .transition = 70, .data = "delete:no"},
 };
 
 static const bm_row rows[17] = {
@@ -785,52 +621,48 @@ static const bm_keyboard keyboards[7] = {
 };
 
 static const bm_state states[7] = {
-#line 252 "spec/desk/bot.lua"
     [DESK_S_WELCOME] = {.name = "welcome", .id = 0x27e17df3u, .first_say = 0, .n_say = 1,
         .reply_kb = 0, .inline_kb = BM_NONE, .contact_tr = BM_NONE, .voice_tr = 15, .fallback_tr = 16},
-#line 258 "spec/desk/bot.lua"
     [DESK_S_MAIN] = {.name = "main", .id = 0xea90e208u, .first_say = 1, .n_say = 1,
         .reply_kb = 1, .inline_kb = BM_NONE, .contact_tr = BM_NONE, .voice_tr = 24, .fallback_tr = 25},
-#line 276 "spec/desk/bot.lua"
     [DESK_S_PERSONALIZE] = {.name = "personalize", .id = 0xfe1d88c5u, .first_say = 2, .n_say = 1,
         .reply_kb = BM_NONE, .inline_kb = 2, .contact_tr = BM_NONE, .voice_tr = 37, .fallback_tr = 38},
-#line 250 "spec/desk/bot.lua"
     [DESK_S_PERSONA_CODER] = {.name = "persona_coder", .id = 0xb7e0aa99u, .first_say = 3, .n_say = 1,
         .reply_kb = BM_NONE, .inline_kb = 3, .contact_tr = BM_NONE, .voice_tr = 47, .fallback_tr = 48},
-#line 250 "spec/desk/bot.lua"
     [DESK_S_PERSONA_PRODUCT_MANAGER] = {.name = "persona_product_manager", .id = 0xe6a06093u, .first_say = 4, .n_say = 1,
         .reply_kb = BM_NONE, .inline_kb = 4, .contact_tr = BM_NONE, .voice_tr = 57, .fallback_tr = 58},
-#line 250 "spec/desk/bot.lua"
     [DESK_S_PERSONA_ASSISTANT] = {.name = "persona_assistant", .id = 0x252c79a4u, .first_say = 5, .n_say = 1,
         .reply_kb = BM_NONE, .inline_kb = 5, .contact_tr = BM_NONE, .voice_tr = 67, .fallback_tr = 68},
-#line 295 "spec/desk/bot.lua"
     [DESK_S_DELETE_CONFIRM] = {.name = "delete_confirm", .id = 0xfda81a59u, .first_say = 6, .n_say = 1,
         .reply_kb = BM_NONE, .inline_kb = 6, .contact_tr = BM_NONE, .voice_tr = 78, .fallback_tr = 79},
-#line 810 "desk.c"
 };
 
 static const bm_command commands[8] = {
-#line 241 "spec/desk/bot.lua"
     /* 0 */ {.name = "start", .description = 14 /* cmd_start */, .transition = 0},
-#line 240 "spec/desk/bot.lua"
     /* 1 */ {.name = "start_session", .description = 1 /* cmd_start_session */, .transition = 1},
-#line 240 "spec/desk/bot.lua"
     /* 2 */ {.name = "end_session", .description = 3 /* cmd_end_session */, .transition = 2},
-#line 240 "spec/desk/bot.lua"
     /* 3 */ {.name = "list_sessions", .description = 5 /* cmd_list_sessions */, .transition = 3},
-#line 276 "spec/desk/bot.lua"
     /* 4 */ {.name = "personalize", .description = 7 /* cmd_personalize */, .transition = 4},
-#line 240 "spec/desk/bot.lua"
     /* 5 */ {.name = "export_data", .description = 9 /* cmd_export_data */, .transition = 5},
-#line 240 "spec/desk/bot.lua"
     /* 6 */ {.name = "delete_my_data", .description = 11 /* cmd_delete_my_data */, .transition = 6},
-#line 240 "spec/desk/bot.lua"
     /* 7 */ {.name = "help", .description = 13 /* cmd_help */, .transition = 7},
-#line 830 "desk.c"
 };
 
 static const bm_var vars[1] = {
     /* 0 */ {.name = "persona", .initial = "assistant"},
+};
+
+static const bm_llm llm = {
+    .knowledge = NULL,
+    .n_knowledge = 0,
+    .persona = 27 /* llm_persona */,
+    .policy = 28 /* llm_policy */,
+    .strict = false,
+    .daily_tokens = 0,
+    .timezone = NULL,
+    .model = NULL,
+    .handoff = NULL,
+    .n_handoff = 0,
 };
 
 const bm_machine desk_machine = {
@@ -840,47 +672,47 @@ const bm_machine desk_machine = {
     .n_langs = 2,
     .default_lang = 0, /* en */
     .texts = texts,
-    .n_texts = 70,
+    .n_texts = 72,
     .sys_texts = {
-        [BM_SYS_MIGRATED] = 32 /* sys_migrated */,
-        [BM_SYS_CANCELLED] = 33 /* sys_cancelled */,
-        [BM_SYS_INVALID] = 34 /* sys_invalid */,
-        [BM_SYS_SHARE_CONTACT] = 35 /* sys_share_contact */,
-        [BM_SYS_UNAVAILABLE] = 36 /* sys_unavailable */,
-        [BM_SYS_USE_BUTTONS] = 37 /* sys_use_buttons */,
-        [BM_SYS_DATA_DELETED] = 31 /* sys_data_deleted */,
-        [BM_SYS_NO_ANSWER] = 38 /* sys_no_answer */,
-        [BM_SYS_OPERATOR] = 39 /* sys_operator */,
-        [BM_SYS_LIMIT_REACHED] = 40 /* sys_limit_reached */,
-        [BM_SYS_HELPED] = 41 /* sys_helped */,
-        [BM_SYS_LEAD] = 42 /* sys_lead */,
-        [BM_SYS_HANDOFF_STARTED] = 43 /* sys_handoff_started */,
-        [BM_SYS_HANDOFF_OFF] = 44 /* sys_handoff_off */,
-        [BM_SYS_HANDOFF_CLOSED] = 45 /* sys_handoff_closed */,
-        [BM_SYS_HANDOFF_THANKS] = 46 /* sys_handoff_thanks */,
-        [BM_SYS_SATISFIED] = 47 /* sys_satisfied */,
-        [BM_SYS_LLM_DOWN] = 48 /* sys_llm_down */,
-        [BM_SYS_MGR_CLIENT] = 49 /* sys_mgr_client */,
-        [BM_SYS_MGR_USERNAME] = 50 /* sys_mgr_username */,
-        [BM_SYS_MGR_LANGUAGE] = 51 /* sys_mgr_language */,
-        [BM_SYS_MGR_BOOKINGS] = 52 /* sys_mgr_bookings */,
-        [BM_SYS_MGR_NONE] = 53 /* sys_mgr_none */,
-        [BM_SYS_MGR_CONVERSATION] = 54 /* sys_mgr_conversation */,
-        [BM_SYS_MGR_NOTHING_YET] = 55 /* sys_mgr_nothing_yet */,
-        [BM_SYS_MGR_OPERATOR] = 56 /* sys_mgr_operator */,
-        [BM_SYS_MGR_BOT] = 57 /* sys_mgr_bot */,
-        [BM_SYS_MGR_CLOSED_BY] = 58 /* sys_mgr_closed_by */,
-        [BM_SYS_MGR_CLIENT_CLOSED] = 59 /* sys_mgr_client_closed */,
-        [BM_SYS_MGR_LIST] = 60 /* sys_mgr_list */,
-        [BM_SYS_MGR_LIST_EMPTY] = 61 /* sys_mgr_list_empty */,
-        [BM_SYS_MGR_ADD_USAGE] = 62 /* sys_mgr_add_usage */,
-        [BM_SYS_MGR_ADDED] = 63 /* sys_mgr_added */,
-        [BM_SYS_MGR_DEL_USAGE] = 64 /* sys_mgr_del_usage */,
-        [BM_SYS_MGR_REMOVED] = 65 /* sys_mgr_removed */,
-        [BM_SYS_MGR_NOT_MANAGER] = 66 /* sys_mgr_not_manager */,
-        [BM_SYS_MGR_LEAD_CLIENT] = 67 /* sys_mgr_lead_client */,
-        [BM_SYS_SESSION_STARTED] = 68 /* sys_session_started */,
-        [BM_SYS_VOTED] = 69 /* sys_voted */,
+        [BM_SYS_MIGRATED] = 34 /* sys_migrated */,
+        [BM_SYS_CANCELLED] = 35 /* sys_cancelled */,
+        [BM_SYS_INVALID] = 36 /* sys_invalid */,
+        [BM_SYS_SHARE_CONTACT] = 37 /* sys_share_contact */,
+        [BM_SYS_UNAVAILABLE] = 38 /* sys_unavailable */,
+        [BM_SYS_USE_BUTTONS] = 39 /* sys_use_buttons */,
+        [BM_SYS_DATA_DELETED] = 33 /* sys_data_deleted */,
+        [BM_SYS_NO_ANSWER] = 40 /* sys_no_answer */,
+        [BM_SYS_OPERATOR] = 41 /* sys_operator */,
+        [BM_SYS_LIMIT_REACHED] = 42 /* sys_limit_reached */,
+        [BM_SYS_HELPED] = 43 /* sys_helped */,
+        [BM_SYS_LEAD] = 44 /* sys_lead */,
+        [BM_SYS_HANDOFF_STARTED] = 45 /* sys_handoff_started */,
+        [BM_SYS_HANDOFF_OFF] = 46 /* sys_handoff_off */,
+        [BM_SYS_HANDOFF_CLOSED] = 47 /* sys_handoff_closed */,
+        [BM_SYS_HANDOFF_THANKS] = 48 /* sys_handoff_thanks */,
+        [BM_SYS_SATISFIED] = 49 /* sys_satisfied */,
+        [BM_SYS_LLM_DOWN] = 50 /* sys_llm_down */,
+        [BM_SYS_MGR_CLIENT] = 51 /* sys_mgr_client */,
+        [BM_SYS_MGR_USERNAME] = 52 /* sys_mgr_username */,
+        [BM_SYS_MGR_LANGUAGE] = 53 /* sys_mgr_language */,
+        [BM_SYS_MGR_BOOKINGS] = 54 /* sys_mgr_bookings */,
+        [BM_SYS_MGR_NONE] = 55 /* sys_mgr_none */,
+        [BM_SYS_MGR_CONVERSATION] = 56 /* sys_mgr_conversation */,
+        [BM_SYS_MGR_NOTHING_YET] = 57 /* sys_mgr_nothing_yet */,
+        [BM_SYS_MGR_OPERATOR] = 58 /* sys_mgr_operator */,
+        [BM_SYS_MGR_BOT] = 59 /* sys_mgr_bot */,
+        [BM_SYS_MGR_CLOSED_BY] = 60 /* sys_mgr_closed_by */,
+        [BM_SYS_MGR_CLIENT_CLOSED] = 61 /* sys_mgr_client_closed */,
+        [BM_SYS_MGR_LIST] = 62 /* sys_mgr_list */,
+        [BM_SYS_MGR_LIST_EMPTY] = 63 /* sys_mgr_list_empty */,
+        [BM_SYS_MGR_ADD_USAGE] = 64 /* sys_mgr_add_usage */,
+        [BM_SYS_MGR_ADDED] = 65 /* sys_mgr_added */,
+        [BM_SYS_MGR_DEL_USAGE] = 66 /* sys_mgr_del_usage */,
+        [BM_SYS_MGR_REMOVED] = 67 /* sys_mgr_removed */,
+        [BM_SYS_MGR_NOT_MANAGER] = 68 /* sys_mgr_not_manager */,
+        [BM_SYS_MGR_LEAD_CLIENT] = 69 /* sys_mgr_lead_client */,
+        [BM_SYS_SESSION_STARTED] = 70 /* sys_session_started */,
+        [BM_SYS_VOTED] = 71 /* sys_voted */,
     },
     .states = states,
     .n_states = 7,
@@ -904,4 +736,5 @@ const bm_machine desk_machine = {
     .n_moves = 0,
     .match_text = desk_match_text,
     .match_regex = desk_match_regex,
+    .llm = &llm,
 };

@@ -13,22 +13,16 @@ static const char *const langs[1] = {"en"};
 /* texts[text * 1 + lang]: en */
 static const char *const texts[44] = {
     /* 0: hello */
-#line 19 "spec/echo/bot.yaml"
     "Hello, {first_name}! Write anything and I repeat it; start with \"ask \" and I ask the web.",
     /* 1: echo */
-#line 20 "spec/echo/bot.yaml"
     "{text}",
     /* 2: help */
-#line 21 "spec/echo/bot.yaml"
     "I repeat what you write. \"ask something\" fetches an answer over HTTP.",
     /* 3: cmd_start */
-#line 22 "spec/echo/bot.yaml"
     "Start over",
     /* 4: cmd_help */
-#line 23 "spec/echo/bot.yaml"
     "What this bot does",
     /* 5: sys_migrated (built-in) */
-#line 32 "echo.c"
     "This bot has been updated and the section you were in is gone. Let's start again.",
     /* 6: sys_cancelled (built-in) */
     "Cancelled.",
@@ -115,37 +109,27 @@ static const int says[1] = {
 
 static const bm_transition transitions[4] = {
     /* 0: command /start */
-#line 27 "spec/echo/bot.yaml"
     {.target = ECHO_S_MAIN, .say = BM_NONE, .form = BM_NONE,
      .first_assign = 0, .n_assign = 0, .action = BM_ACT_NONE},
     /* 1: command /help */
-#line 30 "spec/echo/bot.yaml"
     {.target = BM_NONE, .say = 2 /* help */, .form = BM_NONE,
      .first_assign = 0, .n_assign = 0, .action = BM_ACT_NONE},
     /* 2: state main: on pattern ask .+ */
-#line 37 "spec/echo/bot.yaml"
     {.target = BM_NONE, .say = BM_NONE, .form = BM_NONE,
      .first_assign = 0, .n_assign = 0, .action = BM_ACT_HTTP_GET},
     /* 3: state main: on any */
-#line 39 "spec/echo/bot.yaml"
     {.target = BM_NONE, .say = 1 /* echo */, .form = BM_NONE,
      .first_assign = 0, .n_assign = 0, .action = BM_ACT_NONE},
-#line 134 "echo.c"
 };
 
 static const bm_state states[1] = {
-#line 34 "spec/echo/bot.yaml"
     [ECHO_S_MAIN] = {.name = "main", .id = 0xea90e208u, .first_say = 0, .n_say = 1,
         .reply_kb = BM_NONE, .inline_kb = BM_NONE, .contact_tr = BM_NONE, .voice_tr = BM_NONE, .fallback_tr = 3},
-#line 141 "echo.c"
 };
 
 static const bm_command commands[2] = {
-#line 26 "spec/echo/bot.yaml"
     /* 0 */ {.name = "start", .description = 3 /* cmd_start */, .transition = 0},
-#line 29 "spec/echo/bot.yaml"
     /* 1 */ {.name = "help", .description = 4 /* cmd_help */, .transition = 1},
-#line 149 "echo.c"
 };
 
 const bm_machine echo_machine = {

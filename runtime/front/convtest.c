@@ -728,6 +728,14 @@ static int run_step(conv *c, const yaml_node_t *st)
         }
         if (need_scalar(c, "llm", llm, &c->llm))
             return -1;
+        /* A bot without llm: answers every llm action "not available",
+         * whatever the model could say: a scripted answer would be one it
+         * can never give. */
+        if (!c->m->llm) {
+            failf(c, yline(llm), "llm: scripts a model's answer, but the bot has no llm: section "
+                                 "(its llm action answers \"not available\"); add llm: to the spec");
+            return -1;
+        }
     }
     int rc = 0;
     for (yaml_node_pair_t *p = st->data.mapping.pairs.start; p < st->data.mapping.pairs.top && !rc; p++)

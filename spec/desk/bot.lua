@@ -212,6 +212,25 @@ for _, p in ipairs(personas) do
       "\n\nТеперь я буду отвечать в этой роли."))
 end
 
+-- What the model is told (llm: below). The persona is rendered for each
+-- question, so {persona} is the role the user picked; what each role means
+-- comes from the same list as the role menu.
+local roles_en, roles_ru = {}, {}
+for _, p in ipairs(personas) do
+  roles_en[#roles_en + 1] = "- " .. p.code .. ": " .. p.about.en
+  roles_ru[#roles_ru + 1] = "- " .. p.code .. ": " .. p.about.ru
+end
+def("llm_persona", t(
+  "You are DESK TOP, a personal AI agent in Telegram, talking with {first_name}. "
+    .. "Act in the role \"{persona}\". The roles:\n" .. table.concat(roles_en, "\n"),
+  "Ты DESK TOP, персональный AI-агент в Telegram; твой собеседник — {first_name}. "
+    .. "Действуй в роли «{persona}». Роли:\n" .. table.concat(roles_ru, "\n")))
+def("llm_policy", t(
+  "Answer briefly and in the user's language. When you do not know, say so; "
+    .. "never invent facts about the user.",
+  "Отвечай кратко, на языке пользователя. Если не знаешь ответа, так и скажи; "
+    .. "не придумывай фактов о пользователе."))
+
 def("delete_confirm", t(
 [[🗑️ Delete all your data?
 
@@ -310,6 +329,14 @@ return {
   },
   variables = {
     persona = "assistant", -- until the user picks one
+  },
+  -- The agent is the model itself: answers need OPENAI_API_BASE (without
+  -- it, and with no knowledge files to answer from, every message gets
+  -- "not available"). strict = false: there is no knowledge to keep to.
+  llm = {
+    persona = "llm_persona",
+    policy = "llm_policy",
+    strict = false,
   },
   texts = texts,
   commands = commands,

@@ -4,7 +4,8 @@
  * run and its report compared with the .expected file beside it: one that
  * passes, and one broken on purpose for every kind of failure (a text diff,
  * a keyboard diff, a link pressed, a missing button, the state, extra
- * messages, an unused LLM script, a misspelled step, invalid YAML).
+ * messages, an unused LLM script, an LLM script for a bot without llm:, a
+ * misspelled step, invalid YAML).
  * Then the coverage report and its thresholds.
  */
 #include <CUnit/Basic.h>
@@ -32,9 +33,9 @@ static char *run_case(ct_run *r, const char *name, int *rc)
     return out;
 }
 
-static void check_case(const char *name, int want_rc)
+static void check_case_on(const bm_machine *m, const char *name, int want_rc)
 {
-    ct_run *r = ct_new(&tiny_machine);
+    ct_run *r = ct_new(m);
     CU_ASSERT_PTR_NOT_NULL_FATAL(r);
     int rc;
     char *got = run_case(r, name, &rc);
@@ -55,6 +56,22 @@ static void check_case(const char *name, int want_rc)
     ct_free(r);
 }
 
+/* The tiny machine with an llm: section (an empty one): a bot whose llm
+ * action can reach a model, so transcripts may script its answers. */
+static const bm_machine *tiny_with_llm(void)
+{
+    static const bm_llm llm = {.persona = BM_NONE, .policy = BM_NONE};
+    static bm_machine m;
+    m = tiny_machine;
+    m.llm = &llm;
+    return &m;
+}
+
+static void check_case(const char *name, int want_rc)
+{
+    check_case_on(tiny_with_llm(), name, want_rc);
+}
+
 static void test_pass(void) { check_case("tiny_pass", 0); }
 static void test_say_diff(void) { check_case("tiny_say", 1); }
 static void test_buttons_diff(void) { check_case("tiny_buttons", 1); }
@@ -63,6 +80,10 @@ static void test_press_missing(void) { check_case("tiny_press_missing", 1); }
 static void test_state(void) { check_case("tiny_state", 1); }
 static void test_nothing(void) { check_case("tiny_nothing", 1); }
 static void test_llm_unused(void) { check_case("tiny_llm", 1); }
+
+/* A scripted model answer for a bot that cannot ask a model (issue 12: desk's
+ * test passed with answers the bot never gives). */
+static void test_llm_absent(void) { check_case_on(&tiny_machine, "tiny_llm_absent", 1); }
 static void test_contains(void) { check_case("tiny_contains", 1); }
 static void test_no_more(void) { check_case("tiny_empty", 1); }
 static void test_unknown_key(void) { check_case("tiny_key", 1); }
@@ -70,7 +91,7 @@ static void test_bad_yaml(void) { check_case("tiny_yaml", 1); }
 
 static void test_missing_file(void)
 {
-    ct_run *r = ct_new(&tiny_machine);
+    ct_run *r = ct_new(tiny_with_llm());
     CU_ASSERT_PTR_NOT_NULL_FATAL(r);
     int rc;
     char *got = run_case(r, "no_such_transcript", &rc);
@@ -84,7 +105,7 @@ static void test_missing_file(void)
  * names it, and thresholds above the measured coverage fail. */
 static void test_coverage(void)
 {
-    ct_run *r = ct_new(&tiny_machine);
+    ct_run *r = ct_new(tiny_with_llm());
     CU_ASSERT_PTR_NOT_NULL_FATAL(r);
     int rc;
     free(run_case(r, "tiny_pass", &rc));
@@ -114,7 +135,7 @@ static void test_coverage(void)
     free(out);
 
     /* a second run that presses the rest adds up: buttons are named */
-    ct_run *r2 = ct_new(&tiny_machine);
+    ct_run *r2 = ct_new(tiny_with_llm());
     CU_ASSERT_PTR_NOT_NULL_FATAL(r2);
     free(run_case(r2, "tiny_say", &rc));
     out = NULL;
@@ -143,6 +164,7 @@ int main(void)
     CU_add_test(s, "state: another state, in a form", test_state);
     CU_add_test(s, "nothing: a message left", test_nothing);
     CU_add_test(s, "llm: scripted but not asked", test_llm_unused);
+    CU_add_test(s, "llm: scripted for a bot without llm:", test_llm_absent);
     CU_add_test(s, "say_contains: wrong language", test_contains);
     CU_add_test(s, "say: no more messages", test_no_more);
     CU_add_test(s, "a misspelled step", test_unknown_key);

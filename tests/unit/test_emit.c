@@ -50,8 +50,10 @@
 #define CFLAGS_GEN "-std=c11 -D_DEFAULT_SOURCE -Wall -Wextra -Werror -Wshadow " \
                    "-Wstrict-prototypes -Wmissing-prototypes -O1 " SAN_FLAGS
 
-/* Load, check and lower a spec; render its files. Returns 0 on success. */
-static int gen(arena *a, const char *path, out_file files[OUT_N_FILES], low_machine **mp)
+/* Load, check and lower a spec; render its files (with #line directives
+ * naming line_dir/<bot>.c when line_dir is given). Returns 0 on success. */
+static int gen_lines(arena *a, const char *path, const char *line_dir,
+                     out_file files[OUT_N_FILES], low_machine **mp)
 {
     diag_list *d = NULL;
     ir_spec *s = load_spec(a, path, &d);
@@ -68,10 +70,16 @@ static int gen(arena *a, const char *path, out_file files[OUT_N_FILES], low_mach
         return -1;
     }
     diag_free(d);
-    out_render(a, m, files);
+    out_render(a, m, line_dir, files);
     if (mp)
         *mp = m;
     return 0;
+}
+
+/* The files as checked in: no #line directives. */
+static int gen(arena *a, const char *path, out_file files[OUT_N_FILES], low_machine **mp)
+{
+    return gen_lines(a, path, NULL, files, mp);
 }
 
 /* `text` without #line lines and without its first line. */
@@ -127,6 +135,32 @@ static int diff_lines(const char *a, const char *b, const char **first)
     return (*a || *b) ? -1 : n;
 }
 
+/* Write `spec` to `path` (the rental spec's knowledge files, which its
+ * `llm:` embeds, are copied beside it first) and render it. */
+static int gen_rental_copy(arena *a, const char *spec, out_file files[OUT_N_FILES])
+{
+    static const char *const kfiles[] = {"company_context.txt", "company_context.ru.txt"};
+    for (int i = 0; i < 2; i++) {
+        char src[128], dst[256];
+        snprintf(src, sizeof src, "spec/rental/%s", kfiles[i]);
+        snprintf(dst, sizeof dst, "%s/%s", tmpdir(), kfiles[i]);
+        char *k = slurp(src);
+        FILE *kf = fopen(dst, "w");
+        if (k && kf)
+            fputs(k, kf);
+        if (kf)
+            fclose(kf);
+        free(k);
+    }
+    const char *path = arena_printf(a, "%s/edit.yaml", tmpdir());
+    FILE *f = fopen(path, "w");
+    if (!f)
+        return -1;
+    fputs(spec, f);
+    fclose(f);
+    return gen(a, path, files, NULL);
+}
+
 /* Editing one text of the rental bot changes exactly the generated line
  * that holds it: reviewers see the wording change, nothing else moves. */
 static void test_one_text_edit(void)
@@ -136,37 +170,12 @@ static void test_one_text_edit(void)
     const char *old_text = "Main menu. What are you interested in?";
     char *at = strstr(orig, old_text);
     CU_ASSERT_PTR_NOT_NULL_FATAL(at);
-    char path[128];
-    snprintf(path, sizeof path, "%s/edit.yaml", tmpdir());
-
-    out_file before[OUT_N_FILES], after[OUT_N_FILES];
     arena *a = arena_new();
-    FILE *f = fopen(path, "w");
-    CU_ASSERT_PTR_NOT_NULL_FATAL(f);
-    fputs(orig, f);
-    fclose(f);
-    /* the knowledge files its `llm:` embeds live beside the spec */
-    static const char *const kfiles[] = {"company_context.txt", "company_context.ru.txt"};
-    for (int i = 0; i < 2; i++) {
-        char src[128], dst[256];
-        snprintf(src, sizeof src, "spec/rental/%s", kfiles[i]);
-        snprintf(dst, sizeof dst, "%s/%s", tmpdir(), kfiles[i]);
-        char *k = slurp(src);
-        FILE *kf = fopen(dst, "w");
-        CU_ASSERT_FATAL(k && kf);
-        fputs(k, kf);
-        fclose(kf);
-        free(k);
-    }
-    CU_ASSERT_EQUAL_FATAL(gen(a, path, before, NULL), 0);
-
-    f = fopen(path, "w");
-    CU_ASSERT_PTR_NOT_NULL_FATAL(f);
-    fwrite(orig, 1, (size_t)(at - orig), f);
-    fputs("Main menu. How can we help?", f);
-    fputs(at + strlen(old_text), f);
-    fclose(f);
-    CU_ASSERT_EQUAL_FATAL(gen(a, path, after, NULL), 0);
+    out_file before[OUT_N_FILES], after[OUT_N_FILES];
+    CU_ASSERT_EQUAL_FATAL(gen_rental_copy(a, orig, before), 0);
+    const char *edited = arena_printf(a, "%.*s%s%s", (int)(at - orig), orig,
+                                      "Main menu. How can we help?", at + strlen(old_text));
+    CU_ASSERT_EQUAL_FATAL(gen_rental_copy(a, edited, after), 0);
 
     int changed = 0;
     for (int i = 0; i < OUT_N_FILES; i++) {
@@ -184,14 +193,41 @@ static void test_one_text_edit(void)
     free(orig);
 }
 
+/* A comment line added at the top of the rental spec shifts every spec line
+ * by one; the generated files must not follow (issue 12: it used to change
+ * 628 lines of rental.c, one per #line). At most 3 lines may differ. */
+static void test_comment_line(void)
+{
+    char *orig = slurp("spec/rental/bot.yaml");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(orig);
+    arena *a = arena_new();
+    out_file before[OUT_N_FILES], after[OUT_N_FILES];
+    CU_ASSERT_EQUAL_FATAL(gen_rental_copy(a, orig, before), 0);
+    const char *edited = arena_printf(a, "# reviewed by the support team\n%s", orig);
+    CU_ASSERT_EQUAL_FATAL(gen_rental_copy(a, edited, after), 0);
+    int changed = 0;
+    for (int i = 0; i < OUT_N_FILES; i++) {
+        const char *line;
+        int n = diff_lines(before[i].text, after[i].text, &line);
+        if (n != 0)
+            fprintf(stderr, "\n%s: %d line(s) changed, the first: %.80s\n", after[i].name, n,
+                    line ? line : "(the line count)");
+        CU_ASSERT(n >= 0);
+        changed += n;
+    }
+    CU_ASSERT(changed <= 3);
+    arena_free(a);
+    free(orig);
+}
+
 /* ---- 1. YAML and Lua agree --------------------------------------------- */
 
 static void test_same_bot(void)
 {
     arena *a = arena_new();
     out_file y[OUT_N_FILES], l[OUT_N_FILES];
-    CU_ASSERT_EQUAL_FATAL(gen(a, SAME_YAML, y, NULL), 0);
-    CU_ASSERT_EQUAL_FATAL(gen(a, SAME_LUA, l, NULL), 0);
+    CU_ASSERT_EQUAL_FATAL(gen_lines(a, SAME_YAML, "out", y, NULL), 0);
+    CU_ASSERT_EQUAL_FATAL(gen_lines(a, SAME_LUA, "out", l, NULL), 0);
     for (int i = 0; i < OUT_N_FILES; i++) {
         CU_ASSERT_STRING_EQUAL(y[i].name, l[i].name);
         char *sy = strip_lines(y[i].text), *sl = strip_lines(l[i].text);
@@ -207,6 +243,8 @@ static void test_same_bot(void)
     }
     CU_ASSERT_PTR_NOT_NULL(strstr(y[OUT_C].text, "#line 14 \"" SAME_YAML "\""));
     CU_ASSERT_PTR_NOT_NULL(strstr(l[OUT_C].text, "\"" SAME_LUA "\""));
+    /* the resets name the file by the path it is written to */
+    CU_ASSERT_PTR_NOT_NULL(strstr(y[OUT_C].text, " \"out/samebot.c\"\n"));
     arena_free(a);
 }
 
@@ -234,8 +272,9 @@ static void test_compile_run(void)
     }
     arena *a = arena_new();
     out_file f[OUT_N_FILES];
-    CU_ASSERT_EQUAL_FATAL(gen(a, SAME_YAML, f, NULL), 0);
+    /* with #line directives, as the build compiles it (emit_c.h) */
     const char *dir = arena_printf(a, "%s/run", tmpdir());
+    CU_ASSERT_EQUAL_FATAL(gen_lines(a, SAME_YAML, dir, f, NULL), 0);
     char err[256];
     CU_ASSERT_EQUAL_FATAL(out_write(dir, f, OUT_N_FILES, err, sizeof err), OUT_N_FILES);
 
@@ -456,6 +495,14 @@ static void test_cli(void)
     CU_ASSERT_EQUAL(WEXITSTATUS(system(arena_printf(a, "%s check%s", botc, q))), 2);
     CU_ASSERT_EQUAL(WEXITSTATUS(system(arena_printf(a, "%s check " SAME_YAML " --bogus%s", botc, q))), 2);
     CU_ASSERT_EQUAL(system(arena_printf(a, "%s check " SAME_YAML "%s", botc, q)), 0);
+    /* each command has its own help; a folder stands for its bot.yaml */
+    CU_ASSERT_EQUAL(system(arena_printf(a, "%s check --help | grep -q '^usage: botc check SPEC$'",
+                                        botc)), 0);
+    CU_ASSERT_EQUAL(system(arena_printf(a, "%s gen -h%s", botc, q)), 0);
+    CU_ASSERT_EQUAL(system(arena_printf(a, "%s check tests/codegen/same_bot/%s", botc, q)), 0);
+    CU_ASSERT_EQUAL(WEXITSTATUS(system(arena_printf(a, "%s check tests/codegen%s", botc, q))), 1);
+    CU_ASSERT_EQUAL(WEXITSTATUS(system(arena_printf(a, "%s check " SAME_YAML
+                                                    " --line-directives%s", botc, q))), 2);
     CU_ASSERT_EQUAL(WEXITSTATUS(system(arena_printf(a, "%s check " BROKEN "%s",
                                                     botc, q))), 1);
     /* errors: nothing written */
@@ -484,6 +531,7 @@ int main(void)
         return 1;
     CU_pSuite s = CU_add_suite("emit", NULL, NULL);
     CU_add_test(s, "one text edited, one line changed", test_one_text_edit);
+    CU_add_test(s, "a comment line added, at most 3 lines changed", test_comment_line);
     CU_add_test(s, "YAML and Lua generate the same code", test_same_bot);
     CU_add_test(s, "generated code compiles and runs", test_compile_run);
     CU_add_test(s, "deterministic, writes only changes", test_determinism);

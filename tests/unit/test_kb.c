@@ -61,8 +61,8 @@ static void test_split(void)
         CU_ASSERT(chars(v[i]) <= KB_CHUNK_MAX);
         CU_ASSERT(v[i][0] != '#');
     }
-    CU_ASSERT_STRING_EQUAL(v[0], "YOUR COMPANY — car rental in Belgrade\n"
-                                 "This is the knowledge base of YOUR COMPANY, a car rental company "
+    CU_ASSERT_STRING_EQUAL(v[0], "Dunav Drive — car rental in Belgrade\n"
+                                 "This is the knowledge base of Dunav Drive, a car rental company "
                                  "in Belgrade, Serbia. The assistant answers customers' questions "
                                  "only from this text. Sections start with \"##\"; each is about "
                                  "one topic.");
@@ -175,10 +175,11 @@ static void test_prompt(void)
     kb_hit h[3];
     int n = kb_search(g_kb, "how much is the deposit?", "en", h, 3);
     CU_ASSERT_FATAL(n > 0);
-    char *p = kb_system_prompt("You are the assistant of YOUR COMPANY.", NULL, true, "en", h, n,
+    char *p = kb_system_prompt("You are the assistant of Dunav Drive.", NULL, true, "en", h, n,
                                6000);
     CU_ASSERT_PTR_NOT_NULL_FATAL(p);
-    CU_ASSERT(!strncmp(p, "You are the assistant of YOUR COMPANY.\n\nRules:\n", 47));
+    static const char head[] = "You are the assistant of Dunav Drive.\n\nRules:\n";
+    CU_ASSERT(!strncmp(p, head, sizeof head - 1));
     CU_ASSERT(strstr(p, "Answer only from the CONTEXT") != NULL);
     CU_ASSERT(strstr(p, "reply with exactly [[CONTACT_MANAGER]]") != NULL);
     CU_ASSERT(strstr(p, "\"en\"") != NULL);

@@ -49,4 +49,6 @@ return {
       done = { say = "done", ["goto"] = "welcome" },
     },
   },
+  -- the llm action above needs it (else botc warns: "not available")
+  llm = { strict = false },
 }

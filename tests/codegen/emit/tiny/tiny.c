@@ -13,33 +13,22 @@ static const char *const langs[2] = {"en", "de"};
 /* texts[text * 2 + lang]: en de */
 static const char *const texts[86] = {
     /* 0: hi */
-#line 10 "tests/codegen/emit/tiny.yaml"
     "Hi {first_name}! 100% {{literal}}",
-#line 11 "tests/codegen/emit/tiny.yaml"
     "Hallo {first_name}!\n"
     "Zweite Zeile",
     /* 1: pick */
-#line 13 "tests/codegen/emit/tiny.yaml"
     "Pick one",
-#line 14 "tests/codegen/emit/tiny.yaml"
     "Wähle",
     /* 2: sys_use_buttons */
-#line 16 "tests/codegen/emit/tiny.yaml"
     "Buttons, please.",
-#line 17 "tests/codegen/emit/tiny.yaml"
     "Bitte Knöpfe.",
     /* 3: a_state_with_a_really_long_name_that_goes_on_and_on_and_on.inline.0.0.text */
-#line 34 "tests/codegen/emit/tiny.yaml"
     "Back",
-#line 34 "tests/codegen/emit/tiny.yaml"
     "Zurück",
     /* 4: a_state_with_a_really_long_name_that_goes_on_and_on_and_on.inline.0.1.text */
-#line 35 "tests/codegen/emit/tiny.yaml"
     "Again",
-#line 35 "tests/codegen/emit/tiny.yaml"
     "Nochmal",
     /* 5: sys_migrated (built-in) */
-#line 43 "tiny.c"
     "This bot has been updated and the section you were in is gone. Let's start again.",
     "This bot has been updated and the section you were in is gone. Let's start again.",
     /* 6: sys_cancelled (built-in) */
@@ -163,40 +152,29 @@ static const int says[2] = {
 
 static const bm_transition transitions[6] = {
     /* 0: command /start */
-#line 21 "tests/codegen/emit/tiny.yaml"
     {.target = TINY_S_START, .say = BM_NONE, .form = BM_NONE,
      .first_assign = 0, .n_assign = 0, .action = BM_ACT_NONE},
     /* 1: state start: inline pick */
-#line 27 "tests/codegen/emit/tiny.yaml"
     {.target = TINY_S_A_STATE_WITH_A_REALLY_LONG_NAME_THAT_GOES_ON_AND_ON_AND_ON, .say = BM_NONE, .form = BM_NONE,
      .first_assign = 0, .n_assign = 0, .action = BM_ACT_NONE},
     /* 2: state start: on pattern ^(yes|да)$ */
-#line 29 "tests/codegen/emit/tiny.yaml"
     {.target = TINY_S_A_STATE_WITH_A_REALLY_LONG_NAME_THAT_GOES_ON_AND_ON_AND_ON, .say = BM_NONE, .form = BM_NONE,
      .first_assign = 0, .n_assign = 0, .action = BM_ACT_NONE},
     /* 3: state a_state_with_a_really_long_name_that_goes_on_and_on_and_on: inline a_state_with_a_really_long_name_that_goes_on_and_on_and_on.inline.0.0.text */
-#line 34 "tests/codegen/emit/tiny.yaml"
     {.target = TINY_S_START, .say = BM_NONE, .form = BM_NONE,
      .first_assign = 0, .n_assign = 0, .action = BM_ACT_NONE},
     /* 4: state a_state_with_a_really_long_name_that_goes_on_and_on_and_on: inline a_state_with_a_really_long_name_that_goes_on_and_on_and_on.inline.0.1.text */
-#line 35 "tests/codegen/emit/tiny.yaml"
     {.target = TINY_S_A_STATE_WITH_A_REALLY_LONG_NAME_THAT_GOES_ON_AND_ON_AND_ON, .say = BM_NONE, .form = BM_NONE,
      .first_assign = 0, .n_assign = 0, .action = BM_ACT_NONE},
     /* 5: state a_state_with_a_really_long_name_that_goes_on_and_on_and_on: on any */
-#line 37 "tests/codegen/emit/tiny.yaml"
     {.target = TINY_S_START, .say = BM_NONE, .form = BM_NONE,
      .first_assign = 0, .n_assign = 0, .action = BM_ACT_NONE},
-#line 190 "tiny.c"
 };
 
 static const bm_button buttons[3] = {
-#line 27 "tests/codegen/emit/tiny.yaml"
     /* 0 */ {.kind = BM_BTN_CALLBACK, .label = 1 /* pick */, .transition = 1, .data = "start.0~1"},
-#line 34 "tests/codegen/emit/tiny.yaml"
     /* 1 */ {.kind = BM_BTN_CALLBACK, .label = 3 /* a_state_with_a_really_long_name_that_goes_on_and_on_and_on.i... */, .transition = 3, .data = "start.0"},
-#line 35 "tests/codegen/emit/tiny.yaml"
     /* 2 */ {.kind = BM_BTN_CALLBACK, .label = 4 /* a_state_with_a_really_long_name_that_goes_on_and_on_and_on.i... */, .transition = 4, .data = "a_state_with_a_really_long_name_that_goe~e9327701.1"},
-#line 200 "tiny.c"
 };
 
 static const bm_row rows[2] = {
@@ -210,19 +188,14 @@ static const bm_keyboard keyboards[2] = {
 };
 
 static const bm_state states[2] = {
-#line 24 "tests/codegen/emit/tiny.yaml"
     [TINY_S_START] = {.name = "start", .id = 0x652b04dfu, .first_say = 0, .n_say = 1,
         .reply_kb = BM_NONE, .inline_kb = 0, .contact_tr = BM_NONE, .voice_tr = BM_NONE, .fallback_tr = BM_NONE},
-#line 31 "tests/codegen/emit/tiny.yaml"
     [TINY_S_A_STATE_WITH_A_REALLY_LONG_NAME_THAT_GOES_ON_AND_ON_AND_ON] = {.name = "a_state_with_a_really_long_name_that_goes_on_and_on_and_on", .id = 0xe9327701u, .first_say = 1, .n_say = 1,
         .reply_kb = BM_NONE, .inline_kb = 1, .contact_tr = BM_NONE, .voice_tr = BM_NONE, .fallback_tr = 5},
-#line 220 "tiny.c"
 };
 
 static const bm_command commands[1] = {
-#line 20 "tests/codegen/emit/tiny.yaml"
     /* 0 */ {.name = "start", .description = BM_NONE, .transition = 0},
-#line 226 "tiny.c"
 };
 
 const bm_machine tiny_machine = {
