@@ -767,7 +767,23 @@ static int read_user(conv *c, const yaml_node_t *u)
     return 0;
 }
 
-/* transcript -> {user?, steps} */
+/* today: YYYY-MM-DD — the bot's today for this transcript (date bounds of
+ * form fields are days from it), set as BOT_TODAY; ct_run_file puts the
+ * previous value back. */
+static int read_today(conv *c, yaml_node_t *n)
+{
+    const char *v = yscalar(n);
+    int y, mo, d;
+    char end;
+    if (!v || sscanf(v, "%4d-%2d-%2d%c", &y, &mo, &d, &end) != 3 || mo < 1 || mo > 12 || d < 1 ||
+        d > 31) {
+        failf(c, yline(n), "today: expected a date YYYY-MM-DD");
+        return -1;
+    }
+    return setenv("BOT_TODAY", v, 1);
+}
+
+/* transcript -> {user?, today?, steps} */
 static int run_doc(conv *c, int *n_steps)
 {
     yaml_node_t *root = yaml_document_get_root_node(c->doc);
@@ -782,13 +798,17 @@ static int run_doc(conv *c, int *n_steps)
     for (yaml_node_pair_t *p = root->data.mapping.pairs.start; p < root->data.mapping.pairs.top; p++) {
         yaml_node_t *kn = ynode(c, p->key);
         const char *k = yscalar(kn);
-        if (!k || (strcmp(k, "user") && strcmp(k, "steps"))) {
-            failf(c, yline(kn), "unknown key '%s'; a transcript has user: and steps:", k ? k : "?");
+        if (!k || (strcmp(k, "user") && strcmp(k, "today") && strcmp(k, "steps"))) {
+            failf(c, yline(kn), "unknown key '%s'; a transcript has user:, today: and steps:",
+                  k ? k : "?");
             return -1;
         }
     }
     yaml_node_t *u = yget(c, root, "user");
     if (u && read_user(c, u))
+        return -1;
+    yaml_node_t *today = yget(c, root, "today");
+    if (today && read_today(c, today))
         return -1;
     yaml_node_t *steps = yget(c, root, "steps");
     if (!steps || steps->type != YAML_SEQUENCE_NODE) {
@@ -855,7 +875,14 @@ int ct_run_file(ct_run *r, const char *path, FILE *out)
     }
     bot_set_trace(c.b, &c.trace);
     bot_set_action_hook(c.b, action_hook, &c);
+    const char *env_today = getenv("BOT_TODAY");
+    char *saved_today = env_today ? strdup(env_today) : NULL;
     rc = run_doc(&c, &n_steps) ? 1 : 0;
+    if (saved_today)
+        setenv("BOT_TODAY", saved_today, 1);
+    else
+        unsetenv("BOT_TODAY");
+    free(saved_today);
 done:
     if (rc == 0)
         fprintf(out, "PASS %s (%d steps)\n", path, n_steps);
