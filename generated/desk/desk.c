@@ -231,9 +231,9 @@ static const char *const texts[142] = {
 #line 39 "spec/desk/bot.lua"
     "❌ Нет, оставить",
     /* 30: delete_kept */
-#line 39 "spec/desk/bot.lua"
+#line 307 "spec/desk/bot.lua"
     "👌 Nothing was deleted.",
-#line 39 "spec/desk/bot.lua"
+#line 307 "spec/desk/bot.lua"
     "👌 Ничего не удалено.",
     /* 31: sys_data_deleted */
 #line 39 "spec/desk/bot.lua"
@@ -363,7 +363,7 @@ static const char *const texts[142] = {
 };
 
 /* the messages each state sends on entry (text indices) */
-static const int says[7] = {
+static const int says[8] = {
     /* 0: welcome */ 15 /* welcome */,
     /* 1: main */ 16 /* main_menu */,
     /* 2: personalize */ 18 /* personalize */,
@@ -371,9 +371,10 @@ static const int says[7] = {
     /* 4: persona_product_manager */ 24 /* persona_set_product_manager */,
     /* 5: persona_assistant */ 26 /* persona_set_assistant */,
     /* 6: delete_confirm */ 27 /* delete_confirm */,
+    /* 7: delete_kept */ 30 /* delete_kept */,
 };
 
-static const bm_transition transitions[80] = {
+static const bm_transition transitions[82] = {
     /* 0: command /start */
 #line 241 "spec/desk/bot.lua"
     {.target = DESK_S_WELCOME, .say = BM_NONE, .form = BM_NONE,
@@ -656,7 +657,7 @@ static const bm_transition transitions[80] = {
      .first_assign = 3, .n_assign = 0, .action = BM_ACT_DELETE_DATA},
     /* 70: state delete_confirm: inline btn_delete_no */
 #line 299 "spec/desk/bot.lua"
-    {.target = DESK_S_MAIN, .say = 30 /* delete_kept */, .form = BM_NONE,
+    {.target = DESK_S_DELETE_KEPT, .say = BM_NONE, .form = BM_NONE,
      .first_assign = 3, .n_assign = 0, .action = BM_ACT_NONE},
     /* 71: state delete_confirm: on text btn_new_session */
 #line 301 "spec/desk/bot.lua"
@@ -694,7 +695,15 @@ static const bm_transition transitions[80] = {
 #line 301 "spec/desk/bot.lua"
     {.target = BM_NONE, .say = BM_NONE, .form = BM_NONE,
      .first_assign = 3, .n_assign = 0, .action = BM_ACT_LLM},
-#line 698 "desk.c"
+    /* 80: state delete_kept: on voice */
+#line 311 "spec/desk/bot.lua"
+    {.target = BM_NONE, .say = BM_NONE, .form = BM_NONE,
+     .first_assign = 3, .n_assign = 0, .action = BM_ACT_TRANSCRIBE},
+    /* 81: state delete_kept: on any */
+#line 311 "spec/desk/bot.lua"
+    {.target = BM_NONE, .say = BM_NONE, .form = BM_NONE,
+     .first_assign = 3, .n_assign = 0, .action = BM_ACT_LLM},
+#line 707 "desk.c"
 };
 
 static const bm_assign assigns[3] = {
@@ -704,7 +713,7 @@ static const bm_assign assigns[3] = {
     /* 1 */ {.var = 0 /* persona */, .value = "product_manager"},
 #line 266 "spec/desk/bot.lua"
     /* 2 */ {.var = 0 /* persona */, .value = "assistant"},
-#line 708 "desk.c"
+#line 717 "desk.c"
 };
 
 static const bm_button buttons[23] = {
@@ -754,7 +763,7 @@ static const bm_button buttons[23] = {
     /* 21 */ {.kind = BM_BTN_CALLBACK, .label = 28 /* btn_delete_yes */, .transition = 69, .data = "delete:yes"},
 #line 299 "spec/desk/bot.lua"
     /* 22 */ {.kind = BM_BTN_CALLBACK, .label = 29 /* btn_delete_no */, .transition = 70, .data = "delete:no"},
-#line 758 "desk.c"
+#line 767 "desk.c"
 };
 
 static const bm_row rows[17] = {
@@ -787,7 +796,7 @@ static const bm_keyboard keyboards[7] = {
     /* 6: delete_confirm inline */ {.first_row = 15, .n_rows = 2},
 };
 
-static const bm_state states[7] = {
+static const bm_state states[8] = {
 #line 252 "spec/desk/bot.lua"
     [DESK_S_WELCOME] = {.name = "welcome", .id = 0x27e17df3u, .first_say = 0, .n_say = 1,
         .reply_kb = 0, .inline_kb = BM_NONE, .contact_tr = BM_NONE, .voice_tr = 15, .fallback_tr = 16},
@@ -809,7 +818,10 @@ static const bm_state states[7] = {
 #line 295 "spec/desk/bot.lua"
     [DESK_S_DELETE_CONFIRM] = {.name = "delete_confirm", .id = 0xfda81a59u, .first_say = 6, .n_say = 1,
         .reply_kb = BM_NONE, .inline_kb = 6, .contact_tr = BM_NONE, .voice_tr = 78, .fallback_tr = 79},
-#line 813 "desk.c"
+#line 308 "spec/desk/bot.lua"
+    [DESK_S_DELETE_KEPT] = {.name = "delete_kept", .id = 0x717f2a6fu, .first_say = 7, .n_say = 1,
+        .reply_kb = BM_NONE, .inline_kb = BM_KB_REMOVE, .contact_tr = BM_NONE, .voice_tr = 80, .fallback_tr = 81},
+#line 825 "desk.c"
 };
 
 static const bm_command commands[8] = {
@@ -829,7 +841,7 @@ static const bm_command commands[8] = {
     /* 6 */ {.name = "delete_my_data", .description = 11 /* cmd_delete_my_data */, .transition = 6},
 #line 240 "spec/desk/bot.lua"
     /* 7 */ {.name = "help", .description = 13 /* cmd_help */, .transition = 7},
-#line 833 "desk.c"
+#line 845 "desk.c"
 };
 
 static const bm_var vars[1] = {
@@ -838,7 +850,7 @@ static const bm_var vars[1] = {
 
 const bm_machine desk_machine = {
     .name = "desk",
-    .shape_hash = 0x63e869656c29bf4eULL,
+    .shape_hash = 0xa7492434ada57f26ULL,
     .langs = langs,
     .n_langs = 2,
     .default_lang = 0, /* en */
@@ -887,11 +899,11 @@ const bm_machine desk_machine = {
         [BM_SYS_SESSION_STARTED] = 70 /* sys_session_started */,
     },
     .states = states,
-    .n_states = 7,
+    .n_states = 8,
     .start_state = DESK_S_WELCOME,
     .says = says,
     .transitions = transitions,
-    .n_transitions = 80,
+    .n_transitions = 82,
     .assigns = assigns,
     .buttons = buttons,
     .rows = rows,

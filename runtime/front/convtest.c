@@ -901,7 +901,8 @@ done:
 
 /* ---- coverage ------------------------------------------------------------ */
 
-enum { W_NONE, W_COMMAND, W_BUTTON, W_CONTACT, W_VOICE, W_ANY, W_TEXT, W_PATTERN, W_DONE, W_CANCEL };
+enum { W_NONE, W_COMMAND, W_BUTTON, W_CONTACT, W_VOICE, W_ANY, W_TEXT, W_PATTERN, W_DONE, W_CANCEL,
+       W_EVERYWHERE };
 
 /* Where a transition comes from, recovered from the tables: the tables do
  * not name a trigger, so text triggers are found by probing the DFA with
@@ -972,6 +973,32 @@ static where *find_origins(const bm_machine *m)
                     w[tr] = (where){W_TEXT, s, t};
                 free(more);
             }
+    /* `everywhere:` transitions come last (codegen/lower.h): its texts are
+     * found by probing, and whatever is left after every other origin */
+    int last = -1;
+    for (int i = 0; i < n; i++)
+        if (w[i].kind != W_NONE)
+            last = i;
+    for (int t = 0; m->match_everywhere && t < m->n_texts; t++)
+        for (int l = 0; l < m->n_langs; l++) {
+            const char *txt = bm_text(m, t, l);
+            int tr = *txt ? m->match_everywhere(txt) : BM_NONE;
+            if (tr <= last || tr >= n || w[tr].kind != W_NONE)
+                continue;
+            /* as above: a text trigger takes the exact text only */
+            size_t len = strlen(txt);
+            char *more = malloc(len + 4);
+            if (!more)
+                continue;
+            memcpy(more, txt, len);
+            memcpy(more + len, " zq", 4);
+            if (m->match_everywhere(more) != tr)
+                w[tr] = (where){W_EVERYWHERE, -1, t};
+            free(more);
+        }
+    for (int i = last + 1; m->match_everywhere && i < n; i++)
+        if (w[i].kind == W_NONE)
+            w[i] = (where){W_EVERYWHERE, -1, -1};
     for (int i = 0; i < n; i++) {
         if (w[i].kind != W_NONE)
             continue;
@@ -1008,6 +1035,12 @@ static void print_where(FILE *out, const bm_machine *m, const where *w, int tr)
     case W_PATTERN: fprintf(out, "state %s: on a pattern", sn); break;
     case W_DONE: fprintf(out, "form %s: done", m->forms[w->owner].name); break;
     case W_CANCEL: fprintf(out, "form %s: cancel", m->forms[w->owner].name); break;
+    case W_EVERYWHERE:
+        if (w->label >= 0)
+            fprintf(out, "everywhere: on text '%s'", bm_text(m, w->label, m->default_lang));
+        else
+            fprintf(out, "everywhere: on a pattern");
+        break;
     default: fprintf(out, "transition #%d", tr); break;
     }
     const bm_transition *t = &m->transitions[tr];
