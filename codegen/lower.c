@@ -510,16 +510,16 @@ static int literal_alts(arena *a, const char *pat, char ***out)
 /* re2c -Werror rejects a rule no input can reach; catch the common case
  * here, with the spec's positions: a literal pattern every text of which
  * already contains an earlier literal pattern ("price" before "price list"). */
-static void check_shadowed(lower_ctx *c, const ir_state *st)
+static void check_shadowed(lower_ctx *c, const ir_on *on, int n_on, const char *where)
 {
-    for (int j = 0; j < st->n_on; j++) {
-        const ir_on *b = &st->on[j];
+    for (int j = 0; j < n_on; j++) {
+        const ir_on *b = &on[j];
         char **bv;
         int nb;
         if (b->trigger != IR_ON_PATTERN || !b->arg || !(nb = literal_alts(c->a, b->arg, &bv)))
             continue;
         for (int i = 0; i < j; i++) {
-            const ir_on *a = &st->on[i];
+            const ir_on *a = &on[i];
             char **av;
             int na;
             if (a->trigger != IR_ON_PATTERN || !a->arg || !(na = literal_alts(c->a, a->arg, &av)))
@@ -534,8 +534,8 @@ static void check_shadowed(lower_ctx *c, const ir_state *st)
             if (all) {
                 diag_error(c->d, b->arg_pos,
                            "put the more specific pattern first, or remove this one",
-                           "pattern '%s' can never match in state '%s': the earlier pattern "
-                           "'%s' (line %u) takes every text it would", b->arg, st->name,
+                           "pattern '%s' can never match in %s: the earlier pattern "
+                           "'%s' (line %u) takes every text it would", b->arg, where,
                            a->arg, a->arg_pos.line);
                 c->errors++;
                 break;
@@ -657,7 +657,7 @@ static void lower_state(lower_ctx *c, int si)
     }
     ls->rules = rules;
     ls->n_rules = n;
-    check_shadowed(c, st);
+    check_shadowed(c, st->on, st->n_on, arena_printf(c->a, "state '%s'", st->name));
 }
 
 /* `everywhere:`: its transitions, and its rules (texts, then patterns) for
@@ -675,6 +675,7 @@ static void lower_everywhere(lower_ctx *c)
                        arena_printf(c->a, "everywhere: on %s %s", trigger_name(on->trigger), arg),
                        arena_printf(c->a, "everywhere on %s %s", trigger_name(on->trigger), arg));
     }
+    check_shadowed(c, s->everywhere, s->n_everywhere, "the everywhere triggers");
     m->everywhere_rules = ARENA_ARRAY(c->a, low_rule, s->n_everywhere * m->n_langs + 1);
     for (int i = 0; i < s->n_everywhere; i++)
         if (s->everywhere[i].trigger == IR_ON_TEXT)
