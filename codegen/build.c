@@ -416,7 +416,8 @@ static void bl_keyboard(bld *b, const node *n, ir_keyboard *kb, int is_inline, c
     }
     if (n->kind != NODE_SEQ) {
         bl_type_error(b, n, "a list of rows",
-                      is_inline ? "a row is a list of buttons: - [ {text: t, goto: s} ]"
+                      is_inline ? "a row is a list of buttons: - [ {text: t, goto: s} ]; "
+                                  "or `remove`: the pressed message loses its buttons"
                                 : "a row is a list of buttons: - [ {text: t, goto: s} ]; "
                                   "or `remove` to remove the keyboard");
         return;
