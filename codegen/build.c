@@ -410,13 +410,14 @@ static void bl_keyboard(bld *b, const node *n, ir_keyboard *kb, int is_inline, c
     const char *kname = is_inline ? "inline" : "keyboard";
     kb->present = true;
     kb->pos = n->pos;
-    if (!is_inline && n->kind == NODE_STR && strcmp(n->str, "remove") == 0) {
+    if (n->kind == NODE_STR && strcmp(n->str, "remove") == 0) {
         kb->remove = true;
         return;
     }
     if (n->kind != NODE_SEQ) {
         bl_type_error(b, n, "a list of rows",
-                      is_inline ? "a row is a list of buttons: - [ {text: t, goto: s} ]"
+                      is_inline ? "a row is a list of buttons: - [ {text: t, goto: s} ]; "
+                                  "or `remove`: the pressed message loses its buttons"
                                 : "a row is a list of buttons: - [ {text: t, goto: s} ]; "
                                   "or `remove` to remove the keyboard");
         return;
@@ -565,6 +566,32 @@ static void bl_state_entry(bld *b, const char *name, src_pos pos, const node *bo
                  "a state name or a list of them");
 }
 
+/* everywhere -> [{text|pattern: ..., transition...}, ...] */
+static void bl_everywhere(bld *b, const node *n)
+{
+    if (!n || n->kind == NODE_NULL)
+        return;
+    if (n->kind != NODE_SEQ) {
+        bl_type_error(b, n, "a list of triggers",
+                      "- {pattern: \"operator|manager\", action: handoff}");
+        return;
+    }
+    ir_spec *s = b->s;
+    s->everywhere = ARENA_ARRAY(b->a, ir_on, n->n ? n->n : 1);
+    s->n_everywhere = n->n;
+    for (int i = 0; i < n->n; i++) {
+        ir_on *on = &s->everywhere[i];
+        bl_on(b, n->items[i], on, arena_printf(b->a, "everywhere.%d", i));
+        if (n->items[i]->kind == NODE_MAP && on->trigger != IR_ON_TEXT &&
+            on->trigger != IR_ON_PATTERN && on->arg_pos.line)
+            diag_error(b->d, on->arg_pos,
+                       on->trigger == IR_ON_COMMAND ? "a command for every state goes under commands:"
+                                                    : "everywhere: applies to typed text; put "
+                                                      "contact:, voice: and any: in a state's on:",
+                       "everywhere: takes text: and pattern: triggers only");
+    }
+}
+
 static void bl_bound(bld *b, const node *n, bool *has, double *out)
 {
     if (n->kind == NODE_NULL)
@@ -577,11 +604,51 @@ static void bl_bound(bld *b, const node *n, bool *has, double *out)
     *out = strtod(n->str, NULL);
 }
 
+/* date-bound -> today | +N days | -N days (days from the bot's today) */
+static void bl_date_bound(bld *b, const node *n, bool *has, double *out, src_pos *pos)
+{
+    *pos = n->pos;
+    const char *v = n->kind == NODE_STR ? n->str : NULL;
+    if (v && strcmp(v, "today") == 0) {
+        *has = true;
+        *out = 0;
+        return;
+    }
+    char sign = v ? v[0] : 0;
+    char *end = NULL;
+    long days = (sign == '+' || sign == '-') ? strtol(v + 1, &end, 10) : -1;
+    if (end && end != v + 1 && days >= 0 && days <= 36500 &&
+        (strcmp(end, " days") == 0 || strcmp(end, " day") == 0)) {
+        *has = true;
+        *out = sign == '-' ? -(double)days : (double)days;
+        return;
+    }
+    diag_error(b->d, n->pos, "today, or a number of days from it: \"+365 days\", \"-1 day\"",
+               "a date bound is today or +N days / -N days (N up to 36500)");
+}
+
+/* date-bounds -> {min: date-bound, max: date-bound} */
+static void bl_date_bounds(bld *b, const node *arg, ir_field *f)
+{
+    static const char *const keys[] = { "min", "max", NULL };
+    if (arg->kind != NODE_MAP) {
+        bl_type_error(b, arg, "a map {min:, max:}", "{date: {min: today, max: \"+365 days\"}}");
+        return;
+    }
+    bl_keys(b, arg, keys, "a date validator");
+    const node *v;
+    if ((v = node_get(arg, "min")))
+        bl_date_bound(b, v, &f->has_min, &f->min, &f->min_pos);
+    if ((v = node_get(arg, "max")))
+        bl_date_bound(b, v, &f->has_max, &f->max, &f->max_pos);
+}
+
 static const char *const BL_VALIDATORS[] = { "text", "integer", "number", "date", "phone",
                                              "regex", "choice", NULL };
 
 /* validate -> text | date | phone | integer | number
- *           | {integer|number: [min, max]} | {regex: re} | {choice: [textref...]} */
+ *           | {integer|number: [min, max]} | {date: date-bounds}
+ *           | {phone: {country: XX}} | {regex: re} | {choice: [textref...]} */
 static void bl_validator(bld *b, const node *n, ir_field *f, const char *place)
 {
     f->v_pos = n->pos;
@@ -641,6 +708,18 @@ static void bl_validator(bld *b, const node *n, ir_field *f, const char *place)
                 bl_bound(b, arg->items[0], &f->has_min, &f->min);
                 bl_bound(b, arg->items[1], &f->has_max, &f->max);
             }
+        }
+    } else if (f->v == IR_V_DATE && arg && arg->kind != NODE_NULL) {
+        bl_date_bounds(b, arg, f);
+    } else if (f->v == IR_V_PHONE && arg && arg->kind != NODE_NULL) {
+        static const char *const keys[] = { "country", NULL };
+        const node *c = arg->kind == NODE_MAP ? node_get(arg, "country") : NULL;
+        if (arg->kind != NODE_MAP) {
+            bl_type_error(b, arg, "a map {country: XX}", "{phone: {country: RS}}");
+        } else {
+            bl_keys(b, arg, keys, "a phone validator");
+            if (c && (f->country = bl_str(b, c, "a country code (ISO 3166, e.g. RS)", 0)))
+                f->country_pos = c->pos;
         }
     } else if (arg && arg->kind != NODE_NULL) {
         diag_error(b->d, arg->pos, NULL, "validator '%s' takes no argument", kind);
@@ -840,14 +919,15 @@ static const char *bl_var_body(bld *b, const node *val, int *max)
 
 /* llm -> {knowledge: [file...], persona: textref, policy: textref,
  *         strict: bool, daily_tokens: int, timezone: name, model: name,
- *         handoff_patterns: [regex...]} */
+ *         handoff_patterns: [regex...], feedback: bool} */
 static void bl_llm(bld *b, const node *n)
 {
     static const char *const keys[] = { "knowledge", "persona", "policy", "strict",
                                         "daily_tokens", "timezone", "model",
-                                        "handoff_patterns", NULL };
+                                        "handoff_patterns", "feedback", NULL };
     ir_llm *l = &b->s->llm;
     l->strict = true;
+    l->feedback = true;
     l->persona.idx = l->policy.idx = -1;
     if (!n || n->kind == NODE_NULL)
         return;
@@ -883,6 +963,12 @@ static void bl_llm(bld *b, const node *n)
         else
             bl_type_error(b, v, "true or false", NULL);
     }
+    if ((v = node_get(n, "feedback"))) {
+        if (v->kind == NODE_BOOL)
+            l->feedback = strcmp(v->str, "true") == 0;
+        else
+            bl_type_error(b, v, "true or false", "feedback: false leaves the vote buttons out");
+    }
     if ((v = node_get(n, "daily_tokens"))) {
         char *end = NULL;
         long t = v->kind == NODE_NUM ? strtol(v->str, &end, 10) : -1;
@@ -909,7 +995,7 @@ static int bl_count(const node *n)
 ir_spec *build_spec(arena *a, diag_list *d, const node *root, const char *path)
 {
     static const char *const keys[] = { "bot", "variables", "texts", "commands", "states",
-                                        "forms", "moved", "llm", NULL };
+                                        "forms", "moved", "llm", "everywhere", NULL };
     bld b = { a, d, ARENA_NEW(a, ir_spec), 0 };
     ir_spec *s = b.s;
     s->path = path;
@@ -952,6 +1038,7 @@ ir_spec *build_spec(arena *a, diag_list *d, const node *root, const char *path)
     bl_collection(&b, v, "forms", bl_form_entry);
 
     bl_llm(&b, node_get(root, "llm"));
+    bl_everywhere(&b, node_get(root, "everywhere"));
 
     v = node_get(root, "moved");
     if (v && v->kind != NODE_NULL) {

@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "base/phone_list.h"
 #include "build.h"
 #include "rx.h"
 
@@ -40,6 +41,12 @@ static const char *const CK_ACTIONS[] = { BM_ACTIONS(CK_ACTION_NAME_) NULL };
 #define CK_N_ACTIONS (BM_ACT_COUNT - 1)
 _Static_assert(sizeof CK_ACTIONS / sizeof CK_ACTIONS[0] == CK_N_ACTIONS + 1,
                "CK_ACTIONS is bm_action without BM_ACT_NONE");
+
+/* The countries a phone validator may name (runtime/base/phone_list.h). */
+#define CK_COUNTRY_NAME_(iso, cc, trunk, intl, min, max) #iso,
+static const char *const CK_COUNTRIES[] = { PHONE_COUNTRIES(CK_COUNTRY_NAME_) NULL };
+#undef CK_COUNTRY_NAME_
+#define CK_N_COUNTRIES ((int)(sizeof CK_COUNTRIES / sizeof CK_COUNTRIES[0]) - 1)
 
 static const char *const CK_BUILTIN_PLACEHOLDERS[] = { "first_name", "last_name", "username",
                                                        "user_id", "language", "text", NULL };
@@ -451,6 +458,21 @@ static void ck_states(ck *c)
     }
 }
 
+/* `everywhere:` triggers: resolved and checked as a state's on: entries. */
+static void ck_everywhere(ck *c)
+{
+    for (int k = 0; k < c->s->n_everywhere; k++) {
+        ir_on *on = &c->s->everywhere[k];
+        if (on->trigger == IR_ON_PATTERN && on->arg)
+            ck_regex(c, on->arg, on->arg_pos, RX_TRIGGER);
+        else if (on->trigger == IR_ON_TEXT)
+            ck_textref(c, &on->text);
+        ck_transition(c, &on->tr);
+        if (!ir_transition_present(&on->tr))
+            CK_ERR(c, on->pos, "add goto:, form:, action:, say: or set:", "trigger does nothing");
+    }
+}
+
 static void ck_commands(ck *c)
 {
     ir_spec *s = c->s;
@@ -547,6 +569,19 @@ static void ck_forms(ck *c)
                 if (fd->regex)
                     ck_regex(c, fd->regex, fd->regex_pos, RX_VALIDATOR);
                 break;
+            case IR_V_DATE:
+                if (fd->has_min && fd->has_max && fd->min > fd->max)
+                    CK_ERR(c, fd->max_pos, "max: is a day on or after min:",
+                           "date max (%+g days) is before min (%+g days)", fd->max, fd->min);
+                break;
+            case IR_V_PHONE:
+                if (fd->country && ck_find(CK_COUNTRIES, CK_N_COUNTRIES, fd->country) < 0)
+                    CK_ERR(c, fd->country_pos,
+                           ck_hint(c, fd->country, CK_COUNTRIES, CK_N_COUNTRIES,
+                                   arena_printf(c->a, "countries: %s",
+                                                ck_list(c, CK_COUNTRIES, CK_N_COUNTRIES))),
+                           "unknown country '%s' for phone numbers", fd->country);
+                break;
             default:
                 break;
             }
@@ -627,6 +662,8 @@ static void ck_placeholders(ck *c)
             ck_template(c, s->texts[i].trs[k].value, s->texts[i].trs[k].pos);
     for (int i = 0; i < s->n_commands; i++)
         ck_tr_templates(c, &s->commands[i].tr);
+    for (int i = 0; i < s->n_everywhere; i++)
+        ck_tr_templates(c, &s->everywhere[i].tr);
     for (int i = 0; i < s->n_forms; i++) {
         ck_tr_templates(c, &s->forms[i].done);
         ck_tr_templates(c, &s->forms[i].cancel);
@@ -833,12 +870,15 @@ typedef struct ck_len {
 
 static long ck_template_max(ck_len *L, const char *v);
 
-/* Call fn on every transition of the spec (commands, forms, states). */
+/* Call fn on every transition of the spec (commands, everywhere, forms,
+ * states). */
 static void ck_each_transition(ck *c, void (*fn)(ck_len *, const ir_transition *), ck_len *L)
 {
     ir_spec *s = c->s;
     for (int i = 0; i < s->n_commands; i++)
         fn(L, &s->commands[i].tr);
+    for (int i = 0; i < s->n_everywhere; i++)
+        fn(L, &s->everywhere[i].tr);
     for (int i = 0; i < s->n_forms; i++) {
         fn(L, &s->forms[i].done);
         fn(L, &s->forms[i].cancel);
@@ -1019,6 +1059,12 @@ static void ck_reach(ck *c)
     for (int i = 0; i < s->n_commands; i++) {
         ck_targets(s, &s->commands[i].tr, roots, forms_seen);
         if (s->commands[i].tr.go_idx >= 0 || s->commands[i].tr.form_idx >= 0)
+            global_exit = 1;
+    }
+    /* everywhere: triggers work in every state, as global commands do */
+    for (int i = 0; i < s->n_everywhere; i++) {
+        ck_targets(s, &s->everywhere[i].tr, roots, forms_seen);
+        if (s->everywhere[i].tr.go_idx >= 0 || s->everywhere[i].tr.form_idx >= 0)
             global_exit = 1;
     }
     for (int i = 0; i < n; i++) {
@@ -1213,6 +1259,7 @@ int check_spec(arena *a, diag_list *d, ir_spec *s)
     ck_llm(&c);
     ck_form_vars(&c);
     ck_commands(&c);
+    ck_everywhere(&c);
     ck_states(&c);
     ck_forms(&c);
     ck_moves(&c);

@@ -337,7 +337,10 @@ static void emit_states(cgen *g)
         else
             put_index(g, s->reply_kb);
         sb_puts(sb, ", .inline_kb = ");
-        put_index(g, s->inline_kb);
+        if (s->inline_kb == BM_KB_REMOVE)
+            sb_puts(sb, "BM_KB_REMOVE");
+        else
+            put_index(g, s->inline_kb);
         sb_puts(sb, ", .contact_tr = ");
         put_index(g, s->contact_tr);
         sb_puts(sb, ", .voice_tr = ");
@@ -375,8 +378,13 @@ static void emit_forms(cgen *g)
             put_double(g, f->has_min, f->min, 0);
             sb_puts(sb, ", .max = ");
             put_double(g, f->has_max, f->max, 1);
-            sb_printf(sb, ", .first_choice = %d, .n_choices = %d},\n",
-                      f->first_choice, f->n_choices);
+            sb_printf(sb, ", .first_choice = %d, .n_choices = %d", f->first_choice,
+                      f->n_choices);
+            if (f->country) {
+                sb_puts(sb, ", .country = ");
+                sb_put_cstr(sb, f->country, "");
+            }
+            sb_puts(sb, "},\n");
         }
         line_reset(g);
         sb_puts(sb, "};\n\n");
@@ -509,8 +517,10 @@ static void emit_llm(cgen *g)
     put_text(g, l->persona);
     sb_puts(sb, ",\n    .policy = ");
     put_text(g, l->policy);
-    sb_printf(sb, ",\n    .strict = %s,\n    .daily_tokens = %ld,\n    .timezone = ",
-              l->strict ? "true" : "false", l->daily_tokens);
+    sb_printf(sb, ",\n    .strict = %s,\n", l->strict ? "true" : "false");
+    if (l->no_feedback)
+        sb_puts(sb, "    .no_feedback = true,\n");
+    sb_printf(sb, "    .daily_tokens = %ld,\n    .timezone = ", l->daily_tokens);
     put_str_or_null(g, l->timezone);
     sb_puts(sb, ",\n    .model = ");
     put_str_or_null(g, l->model);
@@ -562,6 +572,8 @@ static void emit_machine(cgen *g)
     sb_printf(sb, "    .n_moves = %d,\n", m->n_moves);
     sb_printf(sb, "    .match_text = %s_match_text,\n", m->name);
     sb_printf(sb, "    .match_regex = %s_match_regex,\n", m->name);
+    if (m->n_everywhere_rules > 0)
+        sb_printf(sb, "    .match_everywhere = %s_match_everywhere,\n", m->name);
     if (m->llm.present)
         sb_puts(sb, "    .llm = &llm,\n");
     sb_puts(sb, "};\n");
@@ -618,7 +630,10 @@ const char *emit_c_header(arena *a, const low_machine *m)
     sb_printf(sb, "/* The DFA matchers generated from %s.re (see bm_machine.match_text). */\n",
               m->name);
     sb_printf(sb, "int %s_match_text(int state, const char *s);\n", m->name);
-    sb_printf(sb, "int %s_match_regex(int id, const char *s);\n\n", m->name);
+    sb_printf(sb, "int %s_match_regex(int id, const char *s);\n", m->name);
+    if (m->n_everywhere_rules > 0)
+        sb_printf(sb, "int %s_match_everywhere(const char *s);\n", m->name);
+    sb_puts(sb, "\n");
     sb_puts(sb, "#endif\n");
     return sb->s;
 }

@@ -216,6 +216,8 @@ static void put_action_nodes(FILE *out, const ir_spec *s)
     }
     for (int i = 0; i < s->n_commands; i++)
         put_action_node(out, &s->commands[i].tr, seen, &n, cap);
+    for (int i = 0; i < s->n_everywhere; i++)
+        put_action_node(out, &s->everywhere[i].tr, seen, &n, cap);
 }
 
 static void put_state(FILE *out, const ir_spec *s, int i)
@@ -341,10 +343,14 @@ int emit_dot(const ir_spec *s, FILE *out)
         }
     }
 
-    /* Global commands work from every state: draw them from one node. */
+    /* Global commands and everywhere: triggers work from every state: draw
+     * them from one node. */
     int any_cmd = 0;
     for (int i = 0; i < s->n_commands; i++)
         if (leads_somewhere(s, &s->commands[i].tr) || s->commands[i].tr.action_id > 0)
+            any_cmd = 1;
+    for (int i = 0; i < s->n_everywhere; i++)
+        if (leads_somewhere(s, &s->everywhere[i].tr) || s->everywhere[i].tr.action_id > 0)
             any_cmd = 1;
     if (any_cmd) {
         fputs("  \"commands\" [shape=plaintext, style=\"\", label=\"from any state\"];\n", out);
@@ -352,6 +358,12 @@ int emit_dot(const ir_spec *s, FILE *out)
             char label[80];
             snprintf(label, sizeof label, "/%s", s->commands[i].name);
             put_edge(out, s, "", "commands", NULL, label, &s->commands[i].tr, "color=gray40");
+        }
+        for (int i = 0; i < s->n_everywhere; i++) {
+            char label[160];
+            on_label(s, &s->everywhere[i], label, sizeof label);
+            put_edge(out, s, "", "commands", NULL, label, &s->everywhere[i].tr,
+                     "color=gray40, style=bold");
         }
     }
     fputs("}\n", out);

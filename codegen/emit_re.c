@@ -86,6 +86,19 @@ const char *emit_re(arena *a, const low_machine *m)
     }
     sb_puts(sb, "    if (r == BM_NONE)\n        r = match_global(in);\n    return r;\n}\n\n");
 
+    /* everywhere: triggers, a matcher of their own: the runtime tries them
+     * after the state's triggers, the global commands and the reply
+     * buttons still on screen (bm_machine.match_everywhere) */
+    if (m->n_everywhere_rules > 0) {
+        sb_printf(sb, "/* everywhere: text triggers of every state. */\n"
+                      "int %s_match_everywhere(const char *s)\n{\n"
+                      "    const unsigned char *YYCURSOR = (const unsigned char *)s;\n",
+                  m->name);
+        put_block_open(sb);
+        put_rules(sb, m->everywhere_rules, m->n_everywhere_rules);
+        sb_puts(sb, "        * { return BM_NONE; }\n    */\n}\n\n");
+    }
+
     /* form validators */
     for (int i = 0; i < m->n_regexes; i++) {
         const low_regex *rx = &m->regexes[i];

@@ -95,7 +95,7 @@ typedef struct ir_row {
 
 typedef struct ir_keyboard {
     bool present;
-    bool remove;         /* `keyboard: remove` */
+    bool remove;         /* `keyboard: remove`, `inline: remove` */
     src_pos pos;
     ir_row *rows;
     int n_rows;
@@ -155,7 +155,10 @@ typedef struct ir_field {
     ir_validator v;
     src_pos v_pos;
     bool has_min, has_max;
-    double min, max;
+    double min, max;     /* INTEGER/NUMBER bounds; DATE: days from today */
+    src_pos min_pos, max_pos;
+    const char *country; /* PHONE: `{phone: {country: RS}}`, NULL */
+    src_pos country_pos;
     const char *regex;
     src_pos regex_pos;
     ir_textref *choices;
@@ -225,6 +228,7 @@ typedef struct ir_llm {
     ir_textref persona;      /* key NULL = none */
     ir_textref policy;
     bool strict;             /* default true */
+    bool feedback;           /* vote buttons under answers, default true */
     long daily_tokens;       /* 0 = no limit */
     const char *timezone;    /* NULL = UTC */
     src_pos timezone_pos;
@@ -261,6 +265,8 @@ typedef struct ir_spec {
     ir_move *moves;
     int n_moves;
     ir_llm llm;
+    ir_on *everywhere;       /* `everywhere:` triggers (text and pattern) */
+    int n_everywhere;
 } ir_spec;
 
 #endif

@@ -510,16 +510,16 @@ static int literal_alts(arena *a, const char *pat, char ***out)
 /* re2c -Werror rejects a rule no input can reach; catch the common case
  * here, with the spec's positions: a literal pattern every text of which
  * already contains an earlier literal pattern ("price" before "price list"). */
-static void check_shadowed(lower_ctx *c, const ir_state *st)
+static void check_shadowed(lower_ctx *c, const ir_on *on, int n_on, const char *where)
 {
-    for (int j = 0; j < st->n_on; j++) {
-        const ir_on *b = &st->on[j];
+    for (int j = 0; j < n_on; j++) {
+        const ir_on *b = &on[j];
         char **bv;
         int nb;
         if (b->trigger != IR_ON_PATTERN || !b->arg || !(nb = literal_alts(c->a, b->arg, &bv)))
             continue;
         for (int i = 0; i < j; i++) {
-            const ir_on *a = &st->on[i];
+            const ir_on *a = &on[i];
             char **av;
             int na;
             if (a->trigger != IR_ON_PATTERN || !a->arg || !(na = literal_alts(c->a, a->arg, &av)))
@@ -534,8 +534,8 @@ static void check_shadowed(lower_ctx *c, const ir_state *st)
             if (all) {
                 diag_error(c->d, b->arg_pos,
                            "put the more specific pattern first, or remove this one",
-                           "pattern '%s' can never match in state '%s': the earlier pattern "
-                           "'%s' (line %u) takes every text it would", b->arg, st->name,
+                           "pattern '%s' can never match in %s: the earlier pattern "
+                           "'%s' (line %u) takes every text it would", b->arg, where,
                            a->arg, a->arg_pos.line);
                 c->errors++;
                 break;
@@ -657,7 +657,46 @@ static void lower_state(lower_ctx *c, int si)
     }
     ls->rules = rules;
     ls->n_rules = n;
-    check_shadowed(c, st);
+    check_shadowed(c, st->on, st->n_on, arena_printf(c->a, "state '%s'", st->name));
+}
+
+/* `everywhere:`: its transitions, and its rules (texts, then patterns) for
+ * the matcher tried after the state's own and the global commands. */
+static void lower_everywhere(lower_ctx *c)
+{
+    const ir_spec *s = c->spec;
+    low_machine *m = c->m;
+    int *tr = ARENA_ARRAY(c->a, int, s->n_everywhere + 1);
+    for (int i = 0; i < s->n_everywhere; i++) {
+        const ir_on *on = &s->everywhere[i];
+        const char *arg = on->trigger == IR_ON_TEXT ? text_name(c, &on->text) :
+                          on->arg ? on->arg : "";
+        tr[i] = add_tr(c, &on->tr,
+                       arena_printf(c->a, "everywhere: on %s %s", trigger_name(on->trigger), arg),
+                       arena_printf(c->a, "everywhere on %s %s", trigger_name(on->trigger), arg));
+    }
+    check_shadowed(c, s->everywhere, s->n_everywhere, "the everywhere triggers");
+    m->everywhere_rules = ARENA_ARRAY(c->a, low_rule, s->n_everywhere * m->n_langs + 1);
+    for (int i = 0; i < s->n_everywhere; i++)
+        if (s->everywhere[i].trigger == IR_ON_TEXT)
+            add_text_rules(c, m->everywhere_rules, &m->n_everywhere_rules, LOW_R_TEXT,
+                           text_idx(c, &s->everywhere[i].text), tr[i], "everywhere text",
+                           s->everywhere[i].pos);
+    for (int i = 0; i < s->n_everywhere; i++) {
+        const ir_on *on = &s->everywhere[i];
+        if (on->trigger != IR_ON_PATTERN || !on->arg)
+            continue;
+        rx_error err;
+        const char *re = rx_to_re2c(c->a, on->arg, RX_TRIGGER, &err);
+        if (!re) {
+            diag_error(c->d, on->arg_pos, err.hint, "invalid pattern: %s (at byte %zu)",
+                       err.message, err.offset);
+            c->errors++;
+            continue;
+        }
+        add_rule(c, m->everywhere_rules, &m->n_everywhere_rules, LOW_R_PATTERN, re, tr[i],
+                 arena_printf(c->a, "everywhere pattern %s", on->arg));
+    }
 }
 
 /* ---- forms ---------------------------------------------------------------------------- */
@@ -705,6 +744,7 @@ static void lower_form(lower_ctx *c, int fi)
         lf2->min = fd->min;
         lf2->max = fd->max;
         lf2->first_choice = m->n_choices;
+        lf2->country = fd->v == IR_V_PHONE ? fd->country : NULL;
         switch (fd->v) {
         case IR_V_TEXT: lf2->validator = BM_V_TEXT; break;
         case IR_V_INTEGER: lf2->validator = BM_V_INTEGER; break;
@@ -791,6 +831,7 @@ static void lower_llm(lower_ctx *c)
     ll->persona = text_idx(c, &l->persona);
     ll->policy = text_idx(c, &l->policy);
     ll->strict = l->strict;
+    ll->no_feedback = !l->feedback;
     ll->daily_tokens = l->daily_tokens;
     ll->timezone = l->timezone;
     ll->model = l->model;
@@ -840,10 +881,12 @@ low_machine *low_lower(arena *a, const ir_spec *s, diag_list *d)
     }
 
     /* sizes */
-    int n_tr = s->n_commands + 2 * s->n_forms, n_btn = 0, n_rows = 0, n_kb = 0;
-    int n_set = 0, n_say = 0, n_fields = 0, n_choices = 0;
+    int n_tr = s->n_commands + 2 * s->n_forms + s->n_everywhere, n_btn = 0, n_rows = 0;
+    int n_kb = 0, n_set = 0, n_say = 0, n_fields = 0, n_choices = 0;
     for (int i = 0; i < s->n_commands; i++)
         n_set += count_sets(&s->commands[i].tr);
+    for (int i = 0; i < s->n_everywhere; i++)
+        n_set += count_sets(&s->everywhere[i].tr);
     for (int i = 0; i < s->n_states; i++) {
         const ir_state *st = &s->states[i];
         int nb = count_buttons(&st->reply, &n_rows) + count_buttons(&st->inl, &n_rows);
@@ -917,6 +960,7 @@ low_machine *low_lower(arena *a, const ir_spec *s, diag_list *d)
         lower_state(c, i);
     for (int i = 0; i < s->n_forms; i++)
         lower_form(c, i);
+    lower_everywhere(c);
     lower_llm(c);
     pick_callback_data(c);
 

@@ -16,7 +16,8 @@
  *                `sys_unavailable`, `sys_use_buttons`, `sys_data_deleted`);
  *                a missing translation takes the default language's value.
  *   transitions  global commands, then per state: reply buttons, inline
- *                buttons, `on:` entries; then per form: done, cancel.
+ *                buttons, `on:` entries; then per form: done, cancel; then
+ *                the `everywhere:` entries.
  *   callbacks    explicit `data:`, else "<state>.<n>" (n = the button's
  *                position in the inline keyboard); a state name too long for
  *                64 bytes is cut and followed by "~<fnv32 hex>"; a clash with
@@ -29,8 +30,8 @@
  *                transition), and "tr <source> -> [set <var>]... [action
  *                <name>] [form <name>] [goto <state>]" for every transition,
  *                where source is "cmd /<name>", "<state> button|inline|contact
- *                <label text name>", "<state> on <trigger> <arg>", "<form>
- *                done" or "<form> cancel". Names only, never indices, and
+ *                <label text name>", "<state> on <trigger> <arg>", "everywhere
+ *                on <trigger> <arg>", "<form> done" or "<form> cancel". Names only, never indices, and
  *                sorted, so reordering the spec keeps the hash; texts and
  *                their wording, descriptions, URLs, callback data and
  *                `moved:` are not part of the shape.
@@ -39,6 +40,8 @@
  *                `on: pattern`; an exact duplicate keeps the first. A literal
  *                pattern that an earlier literal pattern always beats is an
  *                error here (re2c -Werror would reject the unreachable rule).
+ *                The `everywhere:` rules likewise: `text` entries, then
+ *                `pattern` entries, each in the order written.
  */
 #ifndef BOTC_LOWER_H
 #define BOTC_LOWER_H
@@ -123,8 +126,9 @@ typedef struct low_field {
     bm_validator validator;
     int regex;
     int has_min, has_max;
-    double min, max;
+    double min, max;       /* DATE: days from the bot's today */
     int first_choice, n_choices;
+    const char *country;   /* PHONE: ISO code, NULL */
     src_pos pos;
 } low_field;
 
@@ -174,6 +178,7 @@ typedef struct low_llm {
     int n_knowledge;
     int persona, policy;   /* text indices, BM_NONE */
     bool strict;
+    bool no_feedback;      /* `feedback: false` */
     long daily_tokens;
     const char *timezone, *model; /* NULL when not given */
     int first_handoff, n_handoff; /* regex ids */
@@ -219,6 +224,8 @@ typedef struct low_machine {
     int n_commands;
     low_rule *global_rules; /* global commands with a transition */
     int n_global_rules;
+    low_rule *everywhere_rules; /* `everywhere:` triggers in priority order */
+    int n_everywhere_rules;
 
     low_var *vars;
     int n_vars;

@@ -11,7 +11,7 @@
 static const char *const langs[2] = {"en", "ru"};
 
 /* texts[text * 2 + lang]: en ru */
-static const char *const texts[144] = {
+static const char *const texts[148] = {
     /* 0: btn_new_session */
     "🚀 New session",
     "🚀 Новая сессия",
@@ -206,106 +206,112 @@ static const char *const texts[144] = {
     /* 39: sys_use_buttons (built-in) */
     "Please use the buttons below.",
     "Пожалуйста, воспользуйтесь кнопками ниже.",
-    /* 40: sys_no_answer (built-in) */
+    /* 40: sys_unknown_command (built-in) */
+    "Sorry, I don't know that command. These are the ones I know:",
+    "Извините, такой команды я не знаю. Вот команды, которые я знаю:",
+    /* 41: sys_not_understood (built-in) */
+    "Sorry, I didn't understand that. These commands may help:",
+    "Извините, я не понял. Вам помогут эти команды:",
+    /* 42: sys_no_answer (built-in) */
     "I could not find an answer to that in our information, and I would rather not guess. An operator can help: tap the button below.",
     "В нашей информации нет ответа на этот вопрос, а гадать я не хочу. Вам поможет оператор: нажмите кнопку ниже.",
-    /* 41: sys_operator (built-in) */
+    /* 43: sys_operator (built-in) */
     "👤 Call an operator",
     "👤 Позвать оператора",
-    /* 42: sys_limit_reached (built-in) */
+    /* 44: sys_limit_reached (built-in) */
     "You have used today's allowance of AI answers. It renews at midnight. An operator can still help: tap the button below.",
     "Вы исчерпали дневной лимит ответов ИИ. Он обновится в полночь. Оператор поможет и сейчас: нажмите кнопку ниже.",
-    /* 43: sys_helped (built-in) */
+    /* 45: sys_helped (built-in) */
     "👍 Helped",
     "👍 Помогло",
-    /* 44: sys_lead (built-in) */
+    /* 46: sys_lead (built-in) */
     "📝 New lead",
     "📝 Новая заявка",
-    /* 45: sys_handoff_started (built-in) */
+    /* 47: sys_handoff_started (built-in) */
     "I've called an operator: they will answer right here. Everything you send now goes to them. Tap \"✅ I'm satisfied\" when your question is solved.",
     "Я позвал оператора: он ответит прямо здесь. Всё, что вы сейчас пишете, передаётся ему. Нажмите «✅ Я доволен», когда вопрос будет решён.",
-    /* 46: sys_handoff_off (built-in) */
+    /* 48: sys_handoff_off (built-in) */
     "Our operators answer in Telegram only; none can be reached from here.",
     "Операторы отвечают только в Telegram; отсюда с ними не связаться.",
-    /* 47: sys_handoff_closed (built-in) */
+    /* 49: sys_handoff_closed (built-in) */
     "The conversation with the operator is closed. How would you rate it? Tap 1 to 5:",
     "Разговор с оператором завершён. Как вы его оцените? Нажмите от 1 до 5:",
-    /* 48: sys_handoff_thanks (built-in) */
+    /* 50: sys_handoff_thanks (built-in) */
     "Thank you for your rating!",
     "Спасибо за оценку!",
-    /* 49: sys_satisfied (built-in) */
+    /* 51: sys_satisfied (built-in) */
     "✅ I'm satisfied",
     "✅ Я доволен",
-    /* 50: sys_llm_down (built-in) */
+    /* 52: sys_llm_down (built-in) */
     "Sorry, our AI assistant is not answering right now. An operator can help: tap the button below.",
     "Извините, наш ИИ-помощник сейчас не отвечает. Вам поможет оператор: нажмите кнопку ниже.",
-    /* 51: sys_mgr_client (built-in) */
+    /* 53: sys_mgr_client (built-in) */
     "Client",
     "Клиент",
-    /* 52: sys_mgr_username (built-in) */
+    /* 54: sys_mgr_username (built-in) */
     "Username",
     "Имя пользователя",
-    /* 53: sys_mgr_language (built-in) */
+    /* 55: sys_mgr_language (built-in) */
     "Language",
     "Язык",
-    /* 54: sys_mgr_bookings (built-in) */
+    /* 56: sys_mgr_bookings (built-in) */
     "Bookings",
     "Бронирования",
-    /* 55: sys_mgr_none (built-in) */
+    /* 57: sys_mgr_none (built-in) */
     "none",
     "нет",
-    /* 56: sys_mgr_conversation (built-in) */
+    /* 58: sys_mgr_conversation (built-in) */
     "💬 The conversation so far:",
     "💬 Разговор до сих пор:",
-    /* 57: sys_mgr_nothing_yet (built-in) */
+    /* 59: sys_mgr_nothing_yet (built-in) */
     "(nothing yet)",
     "(пока ничего)",
-    /* 58: sys_mgr_operator (built-in) */
+    /* 60: sys_mgr_operator (built-in) */
     "Operator",
     "Оператор",
-    /* 59: sys_mgr_bot (built-in) */
+    /* 61: sys_mgr_bot (built-in) */
     "Bot",
     "Бот",
-    /* 60: sys_mgr_closed_by (built-in) */
+    /* 62: sys_mgr_closed_by (built-in) */
     "✅ Closed by {first_name}.",
     "✅ Разговор закрыт: {first_name}.",
-    /* 61: sys_mgr_client_closed (built-in) */
+    /* 63: sys_mgr_client_closed (built-in) */
     "✅ The client closed the conversation: satisfied.",
     "✅ Клиент завершил разговор: вопрос решён.",
-    /* 62: sys_mgr_list (built-in) */
+    /* 64: sys_mgr_list (built-in) */
     "Managers:",
     "Менеджеры:",
-    /* 63: sys_mgr_list_empty (built-in) */
+    /* 65: sys_mgr_list_empty (built-in) */
     "No managers yet. Add one with /addmanager USER_ID NAME.",
     "Менеджеров пока нет. Добавьте: /addmanager ID ИМЯ.",
-    /* 64: sys_mgr_add_usage (built-in) */
+    /* 66: sys_mgr_add_usage (built-in) */
     "Usage: /addmanager USER_ID NAME (a name of 1 to 64 bytes)",
     "Формат: /addmanager ID ИМЯ (имя от 1 до 64 байт)",
-    /* 65: sys_mgr_added (built-in) */
+    /* 67: sys_mgr_added (built-in) */
     "✅ {user_id} ({first_name}) is a manager now.",
     "✅ {user_id} ({first_name}) теперь менеджер.",
-    /* 66: sys_mgr_del_usage (built-in) */
+    /* 68: sys_mgr_del_usage (built-in) */
     "Usage: /delmanager USER_ID",
     "Формат: /delmanager ID",
-    /* 67: sys_mgr_removed (built-in) */
+    /* 69: sys_mgr_removed (built-in) */
     "✅ {user_id} is no longer a manager.",
     "✅ {user_id} больше не менеджер.",
-    /* 68: sys_mgr_not_manager (built-in) */
+    /* 70: sys_mgr_not_manager (built-in) */
     "{user_id} was not a manager.",
     "{user_id} не был менеджером.",
-    /* 69: sys_mgr_lead_client (built-in) */
+    /* 71: sys_mgr_lead_client (built-in) */
     "id {user_id}, language {text}",
     "id {user_id}, язык {text}",
-    /* 70: sys_session_started (built-in) */
+    /* 72: sys_session_started (built-in) */
     "New conversation started: I no longer take our earlier messages into account.",
     "Начат новый разговор: прежние сообщения я больше не учитываю.",
-    /* 71: sys_voted (built-in) */
+    /* 73: sys_voted (built-in) */
     "Thank you! Your feedback is counted.",
     "Спасибо! Ваш отзыв учтён.",
 };
 
 /* the messages each state sends on entry (text indices) */
-static const int says[7] = {
+static const int says[8] = {
     /* 0: welcome */ 15 /* welcome */,
     /* 1: main */ 16 /* main_menu */,
     /* 2: personalize */ 18 /* personalize */,
@@ -313,9 +319,10 @@ static const int says[7] = {
     /* 4: persona_product_manager */ 24 /* persona_set_product_manager */,
     /* 5: persona_assistant */ 26 /* persona_set_assistant */,
     /* 6: delete_confirm */ 29 /* delete_confirm */,
+    /* 7: delete_kept */ 32 /* delete_kept */,
 };
 
-static const bm_transition transitions[80] = {
+static const bm_transition transitions[82] = {
     /* 0: command /start */
     {.target = DESK_S_WELCOME, .say = BM_NONE, .form = BM_NONE,
      .first_assign = 0, .n_assign = 0, .action = BM_ACT_NONE},
@@ -527,7 +534,7 @@ static const bm_transition transitions[80] = {
     {.target = DESK_S_MAIN, .say = BM_NONE, .form = BM_NONE,
      .first_assign = 3, .n_assign = 0, .action = BM_ACT_DELETE_DATA},
     /* 70: state delete_confirm: inline btn_delete_no */
-    {.target = DESK_S_MAIN, .say = 32 /* delete_kept */, .form = BM_NONE,
+    {.target = DESK_S_DELETE_KEPT, .say = BM_NONE, .form = BM_NONE,
      .first_assign = 3, .n_assign = 0, .action = BM_ACT_NONE},
     /* 71: state delete_confirm: on text btn_new_session */
     {.target = BM_NONE, .say = BM_NONE, .form = BM_NONE,
@@ -554,6 +561,12 @@ static const bm_transition transitions[80] = {
     {.target = BM_NONE, .say = BM_NONE, .form = BM_NONE,
      .first_assign = 3, .n_assign = 0, .action = BM_ACT_TRANSCRIBE},
     /* 79: state delete_confirm: on any */
+    {.target = BM_NONE, .say = BM_NONE, .form = BM_NONE,
+     .first_assign = 3, .n_assign = 0, .action = BM_ACT_LLM},
+    /* 80: state delete_kept: on voice */
+    {.target = BM_NONE, .say = BM_NONE, .form = BM_NONE,
+     .first_assign = 3, .n_assign = 0, .action = BM_ACT_TRANSCRIBE},
+    /* 81: state delete_kept: on any */
     {.target = BM_NONE, .say = BM_NONE, .form = BM_NONE,
      .first_assign = 3, .n_assign = 0, .action = BM_ACT_LLM},
 };
@@ -620,7 +633,7 @@ static const bm_keyboard keyboards[7] = {
     /* 6: delete_confirm inline */ {.first_row = 15, .n_rows = 2},
 };
 
-static const bm_state states[7] = {
+static const bm_state states[8] = {
     [DESK_S_WELCOME] = {.name = "welcome", .id = 0x27e17df3u, .first_say = 0, .n_say = 1,
         .reply_kb = 0, .inline_kb = BM_NONE, .contact_tr = BM_NONE, .voice_tr = 15, .fallback_tr = 16},
     [DESK_S_MAIN] = {.name = "main", .id = 0xea90e208u, .first_say = 1, .n_say = 1,
@@ -635,6 +648,8 @@ static const bm_state states[7] = {
         .reply_kb = BM_NONE, .inline_kb = 5, .contact_tr = BM_NONE, .voice_tr = 67, .fallback_tr = 68},
     [DESK_S_DELETE_CONFIRM] = {.name = "delete_confirm", .id = 0xfda81a59u, .first_say = 6, .n_say = 1,
         .reply_kb = BM_NONE, .inline_kb = 6, .contact_tr = BM_NONE, .voice_tr = 78, .fallback_tr = 79},
+    [DESK_S_DELETE_KEPT] = {.name = "delete_kept", .id = 0x717f2a6fu, .first_say = 7, .n_say = 1,
+        .reply_kb = BM_NONE, .inline_kb = BM_KB_REMOVE, .contact_tr = BM_NONE, .voice_tr = 80, .fallback_tr = 81},
 };
 
 static const bm_command commands[8] = {
@@ -667,12 +682,12 @@ static const bm_llm llm = {
 
 const bm_machine desk_machine = {
     .name = "desk",
-    .shape_hash = 0x63e869656c29bf4eULL,
+    .shape_hash = 0xa7492434ada57f26ULL,
     .langs = langs,
     .n_langs = 2,
     .default_lang = 0, /* en */
     .texts = texts,
-    .n_texts = 72,
+    .n_texts = 74,
     .sys_texts = {
         [BM_SYS_MIGRATED] = 34 /* sys_migrated */,
         [BM_SYS_CANCELLED] = 35 /* sys_cancelled */,
@@ -680,46 +695,48 @@ const bm_machine desk_machine = {
         [BM_SYS_SHARE_CONTACT] = 37 /* sys_share_contact */,
         [BM_SYS_UNAVAILABLE] = 38 /* sys_unavailable */,
         [BM_SYS_USE_BUTTONS] = 39 /* sys_use_buttons */,
+        [BM_SYS_UNKNOWN_COMMAND] = 40 /* sys_unknown_command */,
+        [BM_SYS_NOT_UNDERSTOOD] = 41 /* sys_not_understood */,
         [BM_SYS_DATA_DELETED] = 33 /* sys_data_deleted */,
-        [BM_SYS_NO_ANSWER] = 40 /* sys_no_answer */,
-        [BM_SYS_OPERATOR] = 41 /* sys_operator */,
-        [BM_SYS_LIMIT_REACHED] = 42 /* sys_limit_reached */,
-        [BM_SYS_HELPED] = 43 /* sys_helped */,
-        [BM_SYS_LEAD] = 44 /* sys_lead */,
-        [BM_SYS_HANDOFF_STARTED] = 45 /* sys_handoff_started */,
-        [BM_SYS_HANDOFF_OFF] = 46 /* sys_handoff_off */,
-        [BM_SYS_HANDOFF_CLOSED] = 47 /* sys_handoff_closed */,
-        [BM_SYS_HANDOFF_THANKS] = 48 /* sys_handoff_thanks */,
-        [BM_SYS_SATISFIED] = 49 /* sys_satisfied */,
-        [BM_SYS_LLM_DOWN] = 50 /* sys_llm_down */,
-        [BM_SYS_MGR_CLIENT] = 51 /* sys_mgr_client */,
-        [BM_SYS_MGR_USERNAME] = 52 /* sys_mgr_username */,
-        [BM_SYS_MGR_LANGUAGE] = 53 /* sys_mgr_language */,
-        [BM_SYS_MGR_BOOKINGS] = 54 /* sys_mgr_bookings */,
-        [BM_SYS_MGR_NONE] = 55 /* sys_mgr_none */,
-        [BM_SYS_MGR_CONVERSATION] = 56 /* sys_mgr_conversation */,
-        [BM_SYS_MGR_NOTHING_YET] = 57 /* sys_mgr_nothing_yet */,
-        [BM_SYS_MGR_OPERATOR] = 58 /* sys_mgr_operator */,
-        [BM_SYS_MGR_BOT] = 59 /* sys_mgr_bot */,
-        [BM_SYS_MGR_CLOSED_BY] = 60 /* sys_mgr_closed_by */,
-        [BM_SYS_MGR_CLIENT_CLOSED] = 61 /* sys_mgr_client_closed */,
-        [BM_SYS_MGR_LIST] = 62 /* sys_mgr_list */,
-        [BM_SYS_MGR_LIST_EMPTY] = 63 /* sys_mgr_list_empty */,
-        [BM_SYS_MGR_ADD_USAGE] = 64 /* sys_mgr_add_usage */,
-        [BM_SYS_MGR_ADDED] = 65 /* sys_mgr_added */,
-        [BM_SYS_MGR_DEL_USAGE] = 66 /* sys_mgr_del_usage */,
-        [BM_SYS_MGR_REMOVED] = 67 /* sys_mgr_removed */,
-        [BM_SYS_MGR_NOT_MANAGER] = 68 /* sys_mgr_not_manager */,
-        [BM_SYS_MGR_LEAD_CLIENT] = 69 /* sys_mgr_lead_client */,
-        [BM_SYS_SESSION_STARTED] = 70 /* sys_session_started */,
-        [BM_SYS_VOTED] = 71 /* sys_voted */,
+        [BM_SYS_NO_ANSWER] = 42 /* sys_no_answer */,
+        [BM_SYS_OPERATOR] = 43 /* sys_operator */,
+        [BM_SYS_LIMIT_REACHED] = 44 /* sys_limit_reached */,
+        [BM_SYS_HELPED] = 45 /* sys_helped */,
+        [BM_SYS_LEAD] = 46 /* sys_lead */,
+        [BM_SYS_HANDOFF_STARTED] = 47 /* sys_handoff_started */,
+        [BM_SYS_HANDOFF_OFF] = 48 /* sys_handoff_off */,
+        [BM_SYS_HANDOFF_CLOSED] = 49 /* sys_handoff_closed */,
+        [BM_SYS_HANDOFF_THANKS] = 50 /* sys_handoff_thanks */,
+        [BM_SYS_SATISFIED] = 51 /* sys_satisfied */,
+        [BM_SYS_LLM_DOWN] = 52 /* sys_llm_down */,
+        [BM_SYS_MGR_CLIENT] = 53 /* sys_mgr_client */,
+        [BM_SYS_MGR_USERNAME] = 54 /* sys_mgr_username */,
+        [BM_SYS_MGR_LANGUAGE] = 55 /* sys_mgr_language */,
+        [BM_SYS_MGR_BOOKINGS] = 56 /* sys_mgr_bookings */,
+        [BM_SYS_MGR_NONE] = 57 /* sys_mgr_none */,
+        [BM_SYS_MGR_CONVERSATION] = 58 /* sys_mgr_conversation */,
+        [BM_SYS_MGR_NOTHING_YET] = 59 /* sys_mgr_nothing_yet */,
+        [BM_SYS_MGR_OPERATOR] = 60 /* sys_mgr_operator */,
+        [BM_SYS_MGR_BOT] = 61 /* sys_mgr_bot */,
+        [BM_SYS_MGR_CLOSED_BY] = 62 /* sys_mgr_closed_by */,
+        [BM_SYS_MGR_CLIENT_CLOSED] = 63 /* sys_mgr_client_closed */,
+        [BM_SYS_MGR_LIST] = 64 /* sys_mgr_list */,
+        [BM_SYS_MGR_LIST_EMPTY] = 65 /* sys_mgr_list_empty */,
+        [BM_SYS_MGR_ADD_USAGE] = 66 /* sys_mgr_add_usage */,
+        [BM_SYS_MGR_ADDED] = 67 /* sys_mgr_added */,
+        [BM_SYS_MGR_DEL_USAGE] = 68 /* sys_mgr_del_usage */,
+        [BM_SYS_MGR_REMOVED] = 69 /* sys_mgr_removed */,
+        [BM_SYS_MGR_NOT_MANAGER] = 70 /* sys_mgr_not_manager */,
+        [BM_SYS_MGR_LEAD_CLIENT] = 71 /* sys_mgr_lead_client */,
+        [BM_SYS_SESSION_STARTED] = 72 /* sys_session_started */,
+        [BM_SYS_VOTED] = 73 /* sys_voted */,
     },
     .states = states,
-    .n_states = 7,
+    .n_states = 8,
     .start_state = DESK_S_WELCOME,
     .says = says,
     .transitions = transitions,
-    .n_transitions = 80,
+    .n_transitions = 82,
     .assigns = assigns,
     .buttons = buttons,
     .rows = rows,

@@ -11,7 +11,7 @@
 static const char *const langs[1] = {"en"};
 
 /* texts[text * 1 + lang]: en */
-static const char *const texts[44] = {
+static const char *const texts[46] = {
     /* 0: hello */
     "Hello, {first_name}! Write anything and I repeat it; start with \"ask \" and I ask the web.",
     /* 1: echo */
@@ -34,71 +34,75 @@ static const char *const texts[44] = {
     "Sorry, this is not available right now.",
     /* 10: sys_use_buttons (built-in) */
     "Please use the buttons below.",
-    /* 11: sys_data_deleted (built-in) */
+    /* 11: sys_unknown_command (built-in) */
+    "Sorry, I don't know that command. These are the ones I know:",
+    /* 12: sys_not_understood (built-in) */
+    "Sorry, I didn't understand that. These commands may help:",
+    /* 13: sys_data_deleted (built-in) */
     "All your data has been deleted.",
-    /* 12: sys_no_answer (built-in) */
+    /* 14: sys_no_answer (built-in) */
     "I could not find an answer to that in our information, and I would rather not guess. An operator can help: tap the button below.",
-    /* 13: sys_operator (built-in) */
+    /* 15: sys_operator (built-in) */
     "👤 Call an operator",
-    /* 14: sys_limit_reached (built-in) */
+    /* 16: sys_limit_reached (built-in) */
     "You have used today's allowance of AI answers. It renews at midnight. An operator can still help: tap the button below.",
-    /* 15: sys_helped (built-in) */
+    /* 17: sys_helped (built-in) */
     "👍 Helped",
-    /* 16: sys_lead (built-in) */
+    /* 18: sys_lead (built-in) */
     "📝 New lead",
-    /* 17: sys_handoff_started (built-in) */
+    /* 19: sys_handoff_started (built-in) */
     "I've called an operator: they will answer right here. Everything you send now goes to them. Tap \"✅ I'm satisfied\" when your question is solved.",
-    /* 18: sys_handoff_off (built-in) */
+    /* 20: sys_handoff_off (built-in) */
     "Our operators answer in Telegram only; none can be reached from here.",
-    /* 19: sys_handoff_closed (built-in) */
+    /* 21: sys_handoff_closed (built-in) */
     "The conversation with the operator is closed. How would you rate it? Tap 1 to 5:",
-    /* 20: sys_handoff_thanks (built-in) */
+    /* 22: sys_handoff_thanks (built-in) */
     "Thank you for your rating!",
-    /* 21: sys_satisfied (built-in) */
+    /* 23: sys_satisfied (built-in) */
     "✅ I'm satisfied",
-    /* 22: sys_llm_down (built-in) */
+    /* 24: sys_llm_down (built-in) */
     "Sorry, our AI assistant is not answering right now. An operator can help: tap the button below.",
-    /* 23: sys_mgr_client (built-in) */
+    /* 25: sys_mgr_client (built-in) */
     "Client",
-    /* 24: sys_mgr_username (built-in) */
+    /* 26: sys_mgr_username (built-in) */
     "Username",
-    /* 25: sys_mgr_language (built-in) */
+    /* 27: sys_mgr_language (built-in) */
     "Language",
-    /* 26: sys_mgr_bookings (built-in) */
+    /* 28: sys_mgr_bookings (built-in) */
     "Bookings",
-    /* 27: sys_mgr_none (built-in) */
+    /* 29: sys_mgr_none (built-in) */
     "none",
-    /* 28: sys_mgr_conversation (built-in) */
+    /* 30: sys_mgr_conversation (built-in) */
     "💬 The conversation so far:",
-    /* 29: sys_mgr_nothing_yet (built-in) */
+    /* 31: sys_mgr_nothing_yet (built-in) */
     "(nothing yet)",
-    /* 30: sys_mgr_operator (built-in) */
+    /* 32: sys_mgr_operator (built-in) */
     "Operator",
-    /* 31: sys_mgr_bot (built-in) */
+    /* 33: sys_mgr_bot (built-in) */
     "Bot",
-    /* 32: sys_mgr_closed_by (built-in) */
+    /* 34: sys_mgr_closed_by (built-in) */
     "✅ Closed by {first_name}.",
-    /* 33: sys_mgr_client_closed (built-in) */
+    /* 35: sys_mgr_client_closed (built-in) */
     "✅ The client closed the conversation: satisfied.",
-    /* 34: sys_mgr_list (built-in) */
+    /* 36: sys_mgr_list (built-in) */
     "Managers:",
-    /* 35: sys_mgr_list_empty (built-in) */
+    /* 37: sys_mgr_list_empty (built-in) */
     "No managers yet. Add one with /addmanager USER_ID NAME.",
-    /* 36: sys_mgr_add_usage (built-in) */
+    /* 38: sys_mgr_add_usage (built-in) */
     "Usage: /addmanager USER_ID NAME (a name of 1 to 64 bytes)",
-    /* 37: sys_mgr_added (built-in) */
+    /* 39: sys_mgr_added (built-in) */
     "✅ {user_id} ({first_name}) is a manager now.",
-    /* 38: sys_mgr_del_usage (built-in) */
+    /* 40: sys_mgr_del_usage (built-in) */
     "Usage: /delmanager USER_ID",
-    /* 39: sys_mgr_removed (built-in) */
+    /* 41: sys_mgr_removed (built-in) */
     "✅ {user_id} is no longer a manager.",
-    /* 40: sys_mgr_not_manager (built-in) */
+    /* 42: sys_mgr_not_manager (built-in) */
     "{user_id} was not a manager.",
-    /* 41: sys_mgr_lead_client (built-in) */
+    /* 43: sys_mgr_lead_client (built-in) */
     "id {user_id}, language {text}",
-    /* 42: sys_session_started (built-in) */
+    /* 44: sys_session_started (built-in) */
     "New conversation started: I no longer take our earlier messages into account.",
-    /* 43: sys_voted (built-in) */
+    /* 45: sys_voted (built-in) */
     "Thank you! Your feedback is counted.",
 };
 
@@ -139,7 +143,7 @@ const bm_machine echo_machine = {
     .n_langs = 1,
     .default_lang = 0, /* en */
     .texts = texts,
-    .n_texts = 44,
+    .n_texts = 46,
     .sys_texts = {
         [BM_SYS_MIGRATED] = 5 /* sys_migrated */,
         [BM_SYS_CANCELLED] = 6 /* sys_cancelled */,
@@ -147,39 +151,41 @@ const bm_machine echo_machine = {
         [BM_SYS_SHARE_CONTACT] = 8 /* sys_share_contact */,
         [BM_SYS_UNAVAILABLE] = 9 /* sys_unavailable */,
         [BM_SYS_USE_BUTTONS] = 10 /* sys_use_buttons */,
-        [BM_SYS_DATA_DELETED] = 11 /* sys_data_deleted */,
-        [BM_SYS_NO_ANSWER] = 12 /* sys_no_answer */,
-        [BM_SYS_OPERATOR] = 13 /* sys_operator */,
-        [BM_SYS_LIMIT_REACHED] = 14 /* sys_limit_reached */,
-        [BM_SYS_HELPED] = 15 /* sys_helped */,
-        [BM_SYS_LEAD] = 16 /* sys_lead */,
-        [BM_SYS_HANDOFF_STARTED] = 17 /* sys_handoff_started */,
-        [BM_SYS_HANDOFF_OFF] = 18 /* sys_handoff_off */,
-        [BM_SYS_HANDOFF_CLOSED] = 19 /* sys_handoff_closed */,
-        [BM_SYS_HANDOFF_THANKS] = 20 /* sys_handoff_thanks */,
-        [BM_SYS_SATISFIED] = 21 /* sys_satisfied */,
-        [BM_SYS_LLM_DOWN] = 22 /* sys_llm_down */,
-        [BM_SYS_MGR_CLIENT] = 23 /* sys_mgr_client */,
-        [BM_SYS_MGR_USERNAME] = 24 /* sys_mgr_username */,
-        [BM_SYS_MGR_LANGUAGE] = 25 /* sys_mgr_language */,
-        [BM_SYS_MGR_BOOKINGS] = 26 /* sys_mgr_bookings */,
-        [BM_SYS_MGR_NONE] = 27 /* sys_mgr_none */,
-        [BM_SYS_MGR_CONVERSATION] = 28 /* sys_mgr_conversation */,
-        [BM_SYS_MGR_NOTHING_YET] = 29 /* sys_mgr_nothing_yet */,
-        [BM_SYS_MGR_OPERATOR] = 30 /* sys_mgr_operator */,
-        [BM_SYS_MGR_BOT] = 31 /* sys_mgr_bot */,
-        [BM_SYS_MGR_CLOSED_BY] = 32 /* sys_mgr_closed_by */,
-        [BM_SYS_MGR_CLIENT_CLOSED] = 33 /* sys_mgr_client_closed */,
-        [BM_SYS_MGR_LIST] = 34 /* sys_mgr_list */,
-        [BM_SYS_MGR_LIST_EMPTY] = 35 /* sys_mgr_list_empty */,
-        [BM_SYS_MGR_ADD_USAGE] = 36 /* sys_mgr_add_usage */,
-        [BM_SYS_MGR_ADDED] = 37 /* sys_mgr_added */,
-        [BM_SYS_MGR_DEL_USAGE] = 38 /* sys_mgr_del_usage */,
-        [BM_SYS_MGR_REMOVED] = 39 /* sys_mgr_removed */,
-        [BM_SYS_MGR_NOT_MANAGER] = 40 /* sys_mgr_not_manager */,
-        [BM_SYS_MGR_LEAD_CLIENT] = 41 /* sys_mgr_lead_client */,
-        [BM_SYS_SESSION_STARTED] = 42 /* sys_session_started */,
-        [BM_SYS_VOTED] = 43 /* sys_voted */,
+        [BM_SYS_UNKNOWN_COMMAND] = 11 /* sys_unknown_command */,
+        [BM_SYS_NOT_UNDERSTOOD] = 12 /* sys_not_understood */,
+        [BM_SYS_DATA_DELETED] = 13 /* sys_data_deleted */,
+        [BM_SYS_NO_ANSWER] = 14 /* sys_no_answer */,
+        [BM_SYS_OPERATOR] = 15 /* sys_operator */,
+        [BM_SYS_LIMIT_REACHED] = 16 /* sys_limit_reached */,
+        [BM_SYS_HELPED] = 17 /* sys_helped */,
+        [BM_SYS_LEAD] = 18 /* sys_lead */,
+        [BM_SYS_HANDOFF_STARTED] = 19 /* sys_handoff_started */,
+        [BM_SYS_HANDOFF_OFF] = 20 /* sys_handoff_off */,
+        [BM_SYS_HANDOFF_CLOSED] = 21 /* sys_handoff_closed */,
+        [BM_SYS_HANDOFF_THANKS] = 22 /* sys_handoff_thanks */,
+        [BM_SYS_SATISFIED] = 23 /* sys_satisfied */,
+        [BM_SYS_LLM_DOWN] = 24 /* sys_llm_down */,
+        [BM_SYS_MGR_CLIENT] = 25 /* sys_mgr_client */,
+        [BM_SYS_MGR_USERNAME] = 26 /* sys_mgr_username */,
+        [BM_SYS_MGR_LANGUAGE] = 27 /* sys_mgr_language */,
+        [BM_SYS_MGR_BOOKINGS] = 28 /* sys_mgr_bookings */,
+        [BM_SYS_MGR_NONE] = 29 /* sys_mgr_none */,
+        [BM_SYS_MGR_CONVERSATION] = 30 /* sys_mgr_conversation */,
+        [BM_SYS_MGR_NOTHING_YET] = 31 /* sys_mgr_nothing_yet */,
+        [BM_SYS_MGR_OPERATOR] = 32 /* sys_mgr_operator */,
+        [BM_SYS_MGR_BOT] = 33 /* sys_mgr_bot */,
+        [BM_SYS_MGR_CLOSED_BY] = 34 /* sys_mgr_closed_by */,
+        [BM_SYS_MGR_CLIENT_CLOSED] = 35 /* sys_mgr_client_closed */,
+        [BM_SYS_MGR_LIST] = 36 /* sys_mgr_list */,
+        [BM_SYS_MGR_LIST_EMPTY] = 37 /* sys_mgr_list_empty */,
+        [BM_SYS_MGR_ADD_USAGE] = 38 /* sys_mgr_add_usage */,
+        [BM_SYS_MGR_ADDED] = 39 /* sys_mgr_added */,
+        [BM_SYS_MGR_DEL_USAGE] = 40 /* sys_mgr_del_usage */,
+        [BM_SYS_MGR_REMOVED] = 41 /* sys_mgr_removed */,
+        [BM_SYS_MGR_NOT_MANAGER] = 42 /* sys_mgr_not_manager */,
+        [BM_SYS_MGR_LEAD_CLIENT] = 43 /* sys_mgr_lead_client */,
+        [BM_SYS_SESSION_STARTED] = 44 /* sys_session_started */,
+        [BM_SYS_VOTED] = 45 /* sys_voted */,
     },
     .states = states,
     .n_states = 1,

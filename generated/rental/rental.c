@@ -11,7 +11,7 @@
 static const char *const langs[2] = {"en", "ru"};
 
 /* texts[text * 2 + lang]: en ru */
-static const char *const texts[208] = {
+static const char *const texts[212] = {
     /* 0: llm_persona */
     "You are the support assistant of Dunav Drive, a car rental in Belgrade. You help customers choose a car and explain the rental conditions, politely and briefly.",
     "Вы — ассистент поддержки Dunav Drive, проката автомобилей в Белграде. Вы помогаете клиентам выбрать автомобиль и объясняете условия аренды, вежливо и коротко.",
@@ -424,8 +424,8 @@ static const char *const texts[208] = {
     "1/5. On what date would you like to pick up the car? For example 15.07.2025 or 2025-07-15.",
     "1/5. В какой день вы хотите получить автомобиль? Например, 15.07.2025 или 2025-07-15.",
     /* 53: retry_pickup_date */
-    "Sorry, I could not read that date.",
-    "Извините, не получилось распознать дату.",
+    "Sorry, I need a date from today to a year ahead, written as in the example.",
+    "Извините, нужна дата от сегодняшнего дня до года вперёд, записанная как в примере.",
     /* 54: ask_days */
     "2/5. For how many days? Send a number from 1 to 30.",
     "2/5. На сколько суток? Отправьте число от 1 до 30.",
@@ -451,8 +451,8 @@ static const char *const texts[208] = {
     "Minivan",
     "Минивэн",
     /* 62: ask_phone */
-    "4/5. Your phone number, so the manager can confirm the booking. Tap the button below or type the number with the country code, e.g. +381 64 123 4567.",
-    "4/5. Ваш номер телефона, чтобы менеджер подтвердил бронирование. Нажмите кнопку ниже или напишите номер с кодом страны, например +381 64 123 4567.",
+    "4/5. Your phone number, so the manager can confirm the booking. Tap the button below or type the number, e.g. 064 123 4567 or +381 64 123 4567.",
+    "4/5. Ваш номер телефона, чтобы менеджер подтвердил бронирование. Нажмите кнопку ниже или напишите номер, например 064 123 4567 или +381 64 123 4567.",
     /* 63: retry_phone */
     "That does not look like a phone number.",
     "Это не похоже на номер телефона.",
@@ -494,100 +494,106 @@ static const char *const texts[208] = {
     /* 71: sys_use_buttons (built-in) */
     "Please use the buttons below.",
     "Пожалуйста, воспользуйтесь кнопками ниже.",
-    /* 72: sys_data_deleted (built-in) */
+    /* 72: sys_unknown_command (built-in) */
+    "Sorry, I don't know that command. These are the ones I know:",
+    "Извините, такой команды я не знаю. Вот команды, которые я знаю:",
+    /* 73: sys_not_understood (built-in) */
+    "Sorry, I didn't understand that. These commands may help:",
+    "Извините, я не понял. Вам помогут эти команды:",
+    /* 74: sys_data_deleted (built-in) */
     "All your data has been deleted.",
     "Все ваши данные удалены.",
-    /* 73: sys_no_answer (built-in) */
+    /* 75: sys_no_answer (built-in) */
     "I could not find an answer to that in our information, and I would rather not guess. An operator can help: tap the button below.",
     "В нашей информации нет ответа на этот вопрос, а гадать я не хочу. Вам поможет оператор: нажмите кнопку ниже.",
-    /* 74: sys_operator (built-in) */
+    /* 76: sys_operator (built-in) */
     "👤 Call an operator",
     "👤 Позвать оператора",
-    /* 75: sys_limit_reached (built-in) */
+    /* 77: sys_limit_reached (built-in) */
     "You have used today's allowance of AI answers. It renews at midnight. An operator can still help: tap the button below.",
     "Вы исчерпали дневной лимит ответов ИИ. Он обновится в полночь. Оператор поможет и сейчас: нажмите кнопку ниже.",
-    /* 76: sys_helped (built-in) */
+    /* 78: sys_helped (built-in) */
     "👍 Helped",
     "👍 Помогло",
-    /* 77: sys_lead (built-in) */
+    /* 79: sys_lead (built-in) */
     "📝 New lead",
     "📝 Новая заявка",
-    /* 78: sys_handoff_started (built-in) */
+    /* 80: sys_handoff_started (built-in) */
     "I've called an operator: they will answer right here. Everything you send now goes to them. Tap \"✅ I'm satisfied\" when your question is solved.",
     "Я позвал оператора: он ответит прямо здесь. Всё, что вы сейчас пишете, передаётся ему. Нажмите «✅ Я доволен», когда вопрос будет решён.",
-    /* 79: sys_handoff_closed (built-in) */
+    /* 81: sys_handoff_closed (built-in) */
     "The conversation with the operator is closed. How would you rate it? Tap 1 to 5:",
     "Разговор с оператором завершён. Как вы его оцените? Нажмите от 1 до 5:",
-    /* 80: sys_handoff_thanks (built-in) */
+    /* 82: sys_handoff_thanks (built-in) */
     "Thank you for your rating!",
     "Спасибо за оценку!",
-    /* 81: sys_satisfied (built-in) */
+    /* 83: sys_satisfied (built-in) */
     "✅ I'm satisfied",
     "✅ Я доволен",
-    /* 82: sys_llm_down (built-in) */
+    /* 84: sys_llm_down (built-in) */
     "Sorry, our AI assistant is not answering right now. An operator can help: tap the button below.",
     "Извините, наш ИИ-помощник сейчас не отвечает. Вам поможет оператор: нажмите кнопку ниже.",
-    /* 83: sys_mgr_client (built-in) */
+    /* 85: sys_mgr_client (built-in) */
     "Client",
     "Клиент",
-    /* 84: sys_mgr_username (built-in) */
+    /* 86: sys_mgr_username (built-in) */
     "Username",
     "Имя пользователя",
-    /* 85: sys_mgr_language (built-in) */
+    /* 87: sys_mgr_language (built-in) */
     "Language",
     "Язык",
-    /* 86: sys_mgr_bookings (built-in) */
+    /* 88: sys_mgr_bookings (built-in) */
     "Bookings",
     "Бронирования",
-    /* 87: sys_mgr_none (built-in) */
+    /* 89: sys_mgr_none (built-in) */
     "none",
     "нет",
-    /* 88: sys_mgr_conversation (built-in) */
+    /* 90: sys_mgr_conversation (built-in) */
     "💬 The conversation so far:",
     "💬 Разговор до сих пор:",
-    /* 89: sys_mgr_nothing_yet (built-in) */
+    /* 91: sys_mgr_nothing_yet (built-in) */
     "(nothing yet)",
     "(пока ничего)",
-    /* 90: sys_mgr_operator (built-in) */
+    /* 92: sys_mgr_operator (built-in) */
     "Operator",
     "Оператор",
-    /* 91: sys_mgr_bot (built-in) */
+    /* 93: sys_mgr_bot (built-in) */
     "Bot",
     "Бот",
-    /* 92: sys_mgr_closed_by (built-in) */
+    /* 94: sys_mgr_closed_by (built-in) */
     "✅ Closed by {first_name}.",
     "✅ Разговор закрыт: {first_name}.",
-    /* 93: sys_mgr_client_closed (built-in) */
+    /* 95: sys_mgr_client_closed (built-in) */
     "✅ The client closed the conversation: satisfied.",
     "✅ Клиент завершил разговор: вопрос решён.",
-    /* 94: sys_mgr_list (built-in) */
+    /* 96: sys_mgr_list (built-in) */
     "Managers:",
     "Менеджеры:",
-    /* 95: sys_mgr_list_empty (built-in) */
+    /* 97: sys_mgr_list_empty (built-in) */
     "No managers yet. Add one with /addmanager USER_ID NAME.",
     "Менеджеров пока нет. Добавьте: /addmanager ID ИМЯ.",
-    /* 96: sys_mgr_add_usage (built-in) */
+    /* 98: sys_mgr_add_usage (built-in) */
     "Usage: /addmanager USER_ID NAME (a name of 1 to 64 bytes)",
     "Формат: /addmanager ID ИМЯ (имя от 1 до 64 байт)",
-    /* 97: sys_mgr_added (built-in) */
+    /* 99: sys_mgr_added (built-in) */
     "✅ {user_id} ({first_name}) is a manager now.",
     "✅ {user_id} ({first_name}) теперь менеджер.",
-    /* 98: sys_mgr_del_usage (built-in) */
+    /* 100: sys_mgr_del_usage (built-in) */
     "Usage: /delmanager USER_ID",
     "Формат: /delmanager ID",
-    /* 99: sys_mgr_removed (built-in) */
+    /* 101: sys_mgr_removed (built-in) */
     "✅ {user_id} is no longer a manager.",
     "✅ {user_id} больше не менеджер.",
-    /* 100: sys_mgr_not_manager (built-in) */
+    /* 102: sys_mgr_not_manager (built-in) */
     "{user_id} was not a manager.",
     "{user_id} не был менеджером.",
-    /* 101: sys_mgr_lead_client (built-in) */
+    /* 103: sys_mgr_lead_client (built-in) */
     "id {user_id}, language {text}",
     "id {user_id}, язык {text}",
-    /* 102: sys_session_started (built-in) */
+    /* 104: sys_session_started (built-in) */
     "New conversation started: I no longer take our earlier messages into account.",
     "Начат новый разговор: прежние сообщения я больше не учитываю.",
-    /* 103: sys_voted (built-in) */
+    /* 105: sys_voted (built-in) */
     "Thank you! Your feedback is counted.",
     "Спасибо! Ваш отзыв учтён.",
 };
@@ -612,7 +618,7 @@ static const int says[18] = {
     /* 16: contacts */ 49 /* contacts */, 50 /* contacts_links */,
 };
 
-static const bm_transition transitions[89] = {
+static const bm_transition transitions[88] = {
     /* 0: command /start */
     {.target = RENTAL_S_WELCOME, .say = BM_NONE, .form = BM_NONE,
      .first_assign = 0, .n_assign = 0, .action = BM_ACT_NONE},
@@ -649,237 +655,234 @@ static const bm_transition transitions[89] = {
     /* 11: state welcome: on pattern price|cost|how much (is|are|for) (a |an |the )?(car|rent|rental|economy|compact|suv|minivan)|цен[аыуе]|стоимост|сколько стоит (машин|авто|... */
     {.target = RENTAL_S_CARS, .say = BM_NONE, .form = BM_NONE,
      .first_assign = 0, .n_assign = 0, .action = BM_ACT_NONE},
-    /* 12: state welcome: on pattern operator|manager|human|оператор|менеджер|человек */
-    {.target = BM_NONE, .say = BM_NONE, .form = BM_NONE,
-     .first_assign = 0, .n_assign = 0, .action = BM_ACT_HANDOFF},
-    /* 13: state welcome: on pattern airport|deliver|аэропорт|достав */
+    /* 12: state welcome: on pattern airport|deliver|аэропорт|достав */
     {.target = RENTAL_S_DELIVERY, .say = BM_NONE, .form = BM_NONE,
      .first_assign = 0, .n_assign = 0, .action = BM_ACT_NONE},
-    /* 14: state welcome: on any */
+    /* 13: state welcome: on any */
     {.target = BM_NONE, .say = BM_NONE, .form = BM_NONE,
      .first_assign = 0, .n_assign = 0, .action = BM_ACT_LLM},
-    /* 15: state main: button btn_cars */
+    /* 14: state main: button btn_cars */
     {.target = RENTAL_S_CARS, .say = BM_NONE, .form = BM_NONE,
      .first_assign = 0, .n_assign = 0, .action = BM_ACT_NONE},
-    /* 16: state main: button btn_terms */
+    /* 15: state main: button btn_terms */
     {.target = RENTAL_S_TERMS, .say = BM_NONE, .form = BM_NONE,
      .first_assign = 0, .n_assign = 0, .action = BM_ACT_NONE},
-    /* 17: state main: button btn_delivery */
+    /* 16: state main: button btn_delivery */
     {.target = RENTAL_S_DELIVERY, .say = BM_NONE, .form = BM_NONE,
      .first_assign = 0, .n_assign = 0, .action = BM_ACT_NONE},
-    /* 18: state main: button btn_contacts */
+    /* 17: state main: button btn_contacts */
     {.target = RENTAL_S_CONTACTS, .say = BM_NONE, .form = BM_NONE,
      .first_assign = 0, .n_assign = 0, .action = BM_ACT_NONE},
-    /* 19: state main: button btn_book */
+    /* 18: state main: button btn_book */
     {.target = BM_NONE, .say = 51 /* booking_intro */, .form = 0 /* booking */,
      .first_assign = 0, .n_assign = 0, .action = BM_ACT_NONE},
-    /* 20: state main: button btn_operator */
+    /* 19: state main: button btn_operator */
     {.target = BM_NONE, .say = BM_NONE, .form = BM_NONE,
      .first_assign = 0, .n_assign = 0, .action = BM_ACT_HANDOFF},
-    /* 21: state main: on pattern price|cost|how much (is|are|for) (a |an |the )?(car|rent|rental|economy|compact|suv|minivan)|цен[аыуе]|стоимост|сколько стоит (машин|авто|ар... */
+    /* 20: state main: on pattern price|cost|how much (is|are|for) (a |an |the )?(car|rent|rental|economy|compact|suv|minivan)|цен[аыуе]|стоимост|сколько стоит (машин|авто|ар... */
     {.target = RENTAL_S_CARS, .say = BM_NONE, .form = BM_NONE,
      .first_assign = 0, .n_assign = 0, .action = BM_ACT_NONE},
-    /* 22: state main: on pattern operator|manager|human|оператор|менеджер|человек */
-    {.target = BM_NONE, .say = BM_NONE, .form = BM_NONE,
-     .first_assign = 0, .n_assign = 0, .action = BM_ACT_HANDOFF},
-    /* 23: state main: on pattern airport|deliver|аэропорт|достав */
+    /* 21: state main: on pattern airport|deliver|аэропорт|достав */
     {.target = RENTAL_S_DELIVERY, .say = BM_NONE, .form = BM_NONE,
      .first_assign = 0, .n_assign = 0, .action = BM_ACT_NONE},
-    /* 24: state main: on any */
+    /* 22: state main: on any */
     {.target = BM_NONE, .say = BM_NONE, .form = BM_NONE,
      .first_assign = 0, .n_assign = 0, .action = BM_ACT_LLM},
-    /* 25: state cars: button btn_book */
+    /* 23: state cars: button btn_book */
     {.target = BM_NONE, .say = 51 /* booking_intro */, .form = 0 /* booking */,
      .first_assign = 0, .n_assign = 0, .action = BM_ACT_NONE},
-    /* 26: state cars: button btn_back */
+    /* 24: state cars: button btn_back */
     {.target = RENTAL_S_MAIN, .say = BM_NONE, .form = BM_NONE,
      .first_assign = 0, .n_assign = 0, .action = BM_ACT_NONE},
-    /* 27: state cars: inline btn_cls_economy */
+    /* 25: state cars: inline btn_cls_economy */
     {.target = RENTAL_S_CAR_ECONOMY, .say = BM_NONE, .form = BM_NONE,
      .first_assign = 0, .n_assign = 0, .action = BM_ACT_NONE},
-    /* 28: state cars: inline btn_cls_compact */
+    /* 26: state cars: inline btn_cls_compact */
     {.target = RENTAL_S_CAR_COMPACT, .say = BM_NONE, .form = BM_NONE,
      .first_assign = 0, .n_assign = 0, .action = BM_ACT_NONE},
-    /* 29: state cars: inline btn_cls_suv */
+    /* 27: state cars: inline btn_cls_suv */
     {.target = RENTAL_S_CAR_SUV, .say = BM_NONE, .form = BM_NONE,
      .first_assign = 0, .n_assign = 0, .action = BM_ACT_NONE},
-    /* 30: state cars: inline btn_cls_minivan */
+    /* 28: state cars: inline btn_cls_minivan */
     {.target = RENTAL_S_CAR_MINIVAN, .say = BM_NONE, .form = BM_NONE,
      .first_assign = 0, .n_assign = 0, .action = BM_ACT_NONE},
-    /* 31: state cars: on any */
+    /* 29: state cars: on any */
     {.target = BM_NONE, .say = BM_NONE, .form = BM_NONE,
      .first_assign = 0, .n_assign = 0, .action = BM_ACT_LLM},
-    /* 32: state cars_classes: inline btn_cls_economy */
+    /* 30: state cars_classes: inline btn_cls_economy */
     {.target = RENTAL_S_CAR_ECONOMY, .say = BM_NONE, .form = BM_NONE,
      .first_assign = 0, .n_assign = 0, .action = BM_ACT_NONE},
-    /* 33: state cars_classes: inline btn_cls_compact */
+    /* 31: state cars_classes: inline btn_cls_compact */
     {.target = RENTAL_S_CAR_COMPACT, .say = BM_NONE, .form = BM_NONE,
      .first_assign = 0, .n_assign = 0, .action = BM_ACT_NONE},
-    /* 34: state cars_classes: inline btn_cls_suv */
+    /* 32: state cars_classes: inline btn_cls_suv */
     {.target = RENTAL_S_CAR_SUV, .say = BM_NONE, .form = BM_NONE,
      .first_assign = 0, .n_assign = 0, .action = BM_ACT_NONE},
-    /* 35: state cars_classes: inline btn_cls_minivan */
+    /* 33: state cars_classes: inline btn_cls_minivan */
     {.target = RENTAL_S_CAR_MINIVAN, .say = BM_NONE, .form = BM_NONE,
      .first_assign = 0, .n_assign = 0, .action = BM_ACT_NONE},
-    /* 36: state cars_classes: on text btn_book */
+    /* 34: state cars_classes: on text btn_book */
     {.target = BM_NONE, .say = 51 /* booking_intro */, .form = 0 /* booking */,
      .first_assign = 0, .n_assign = 0, .action = BM_ACT_NONE},
-    /* 37: state cars_classes: on text btn_back */
+    /* 35: state cars_classes: on text btn_back */
     {.target = RENTAL_S_MAIN, .say = BM_NONE, .form = BM_NONE,
      .first_assign = 0, .n_assign = 0, .action = BM_ACT_NONE},
-    /* 38: state cars_classes: on any */
+    /* 36: state cars_classes: on any */
     {.target = BM_NONE, .say = BM_NONE, .form = BM_NONE,
      .first_assign = 0, .n_assign = 0, .action = BM_ACT_LLM},
-    /* 39: state car_economy: inline btn_all_classes */
+    /* 37: state car_economy: inline btn_all_classes */
     {.target = RENTAL_S_CARS_CLASSES, .say = BM_NONE, .form = BM_NONE,
      .first_assign = 0, .n_assign = 0, .action = BM_ACT_NONE},
-    /* 40: state car_economy: inline btn_book_inline */
+    /* 38: state car_economy: inline btn_book_inline */
     {.target = BM_NONE, .say = 51 /* booking_intro */, .form = 0 /* booking */,
      .first_assign = 0, .n_assign = 0, .action = BM_ACT_NONE},
-    /* 41: state car_economy: on text btn_book */
+    /* 39: state car_economy: on text btn_book */
     {.target = BM_NONE, .say = 51 /* booking_intro */, .form = 0 /* booking */,
      .first_assign = 0, .n_assign = 0, .action = BM_ACT_NONE},
-    /* 42: state car_economy: on text btn_back */
+    /* 40: state car_economy: on text btn_back */
     {.target = RENTAL_S_MAIN, .say = BM_NONE, .form = BM_NONE,
      .first_assign = 0, .n_assign = 0, .action = BM_ACT_NONE},
-    /* 43: state car_economy: on any */
+    /* 41: state car_economy: on any */
     {.target = BM_NONE, .say = BM_NONE, .form = BM_NONE,
      .first_assign = 0, .n_assign = 0, .action = BM_ACT_LLM},
-    /* 44: state car_compact: inline btn_all_classes */
+    /* 42: state car_compact: inline btn_all_classes */
     {.target = RENTAL_S_CARS_CLASSES, .say = BM_NONE, .form = BM_NONE,
      .first_assign = 0, .n_assign = 0, .action = BM_ACT_NONE},
-    /* 45: state car_compact: inline btn_book_inline */
+    /* 43: state car_compact: inline btn_book_inline */
     {.target = BM_NONE, .say = 51 /* booking_intro */, .form = 0 /* booking */,
      .first_assign = 0, .n_assign = 0, .action = BM_ACT_NONE},
-    /* 46: state car_compact: on text btn_book */
+    /* 44: state car_compact: on text btn_book */
     {.target = BM_NONE, .say = 51 /* booking_intro */, .form = 0 /* booking */,
      .first_assign = 0, .n_assign = 0, .action = BM_ACT_NONE},
-    /* 47: state car_compact: on text btn_back */
+    /* 45: state car_compact: on text btn_back */
     {.target = RENTAL_S_MAIN, .say = BM_NONE, .form = BM_NONE,
      .first_assign = 0, .n_assign = 0, .action = BM_ACT_NONE},
-    /* 48: state car_compact: on any */
+    /* 46: state car_compact: on any */
     {.target = BM_NONE, .say = BM_NONE, .form = BM_NONE,
      .first_assign = 0, .n_assign = 0, .action = BM_ACT_LLM},
-    /* 49: state car_suv: inline btn_all_classes */
+    /* 47: state car_suv: inline btn_all_classes */
     {.target = RENTAL_S_CARS_CLASSES, .say = BM_NONE, .form = BM_NONE,
      .first_assign = 0, .n_assign = 0, .action = BM_ACT_NONE},
-    /* 50: state car_suv: inline btn_book_inline */
+    /* 48: state car_suv: inline btn_book_inline */
     {.target = BM_NONE, .say = 51 /* booking_intro */, .form = 0 /* booking */,
      .first_assign = 0, .n_assign = 0, .action = BM_ACT_NONE},
-    /* 51: state car_suv: on text btn_book */
+    /* 49: state car_suv: on text btn_book */
     {.target = BM_NONE, .say = 51 /* booking_intro */, .form = 0 /* booking */,
      .first_assign = 0, .n_assign = 0, .action = BM_ACT_NONE},
-    /* 52: state car_suv: on text btn_back */
+    /* 50: state car_suv: on text btn_back */
     {.target = RENTAL_S_MAIN, .say = BM_NONE, .form = BM_NONE,
      .first_assign = 0, .n_assign = 0, .action = BM_ACT_NONE},
-    /* 53: state car_suv: on any */
+    /* 51: state car_suv: on any */
     {.target = BM_NONE, .say = BM_NONE, .form = BM_NONE,
      .first_assign = 0, .n_assign = 0, .action = BM_ACT_LLM},
-    /* 54: state car_minivan: inline btn_all_classes */
+    /* 52: state car_minivan: inline btn_all_classes */
     {.target = RENTAL_S_CARS_CLASSES, .say = BM_NONE, .form = BM_NONE,
      .first_assign = 0, .n_assign = 0, .action = BM_ACT_NONE},
-    /* 55: state car_minivan: inline btn_book_inline */
+    /* 53: state car_minivan: inline btn_book_inline */
     {.target = BM_NONE, .say = 51 /* booking_intro */, .form = 0 /* booking */,
      .first_assign = 0, .n_assign = 0, .action = BM_ACT_NONE},
-    /* 56: state car_minivan: on text btn_book */
+    /* 54: state car_minivan: on text btn_book */
     {.target = BM_NONE, .say = 51 /* booking_intro */, .form = 0 /* booking */,
      .first_assign = 0, .n_assign = 0, .action = BM_ACT_NONE},
-    /* 57: state car_minivan: on text btn_back */
+    /* 55: state car_minivan: on text btn_back */
     {.target = RENTAL_S_MAIN, .say = BM_NONE, .form = BM_NONE,
      .first_assign = 0, .n_assign = 0, .action = BM_ACT_NONE},
-    /* 58: state car_minivan: on any */
+    /* 56: state car_minivan: on any */
     {.target = BM_NONE, .say = BM_NONE, .form = BM_NONE,
      .first_assign = 0, .n_assign = 0, .action = BM_ACT_LLM},
-    /* 59: state terms: button btn_t_driver */
+    /* 57: state terms: button btn_t_driver */
     {.target = RENTAL_S_TERMS_DRIVER, .say = BM_NONE, .form = BM_NONE,
      .first_assign = 0, .n_assign = 0, .action = BM_ACT_NONE},
-    /* 60: state terms: button btn_t_deposit */
+    /* 58: state terms: button btn_t_deposit */
     {.target = RENTAL_S_TERMS_DEPOSIT, .say = BM_NONE, .form = BM_NONE,
      .first_assign = 0, .n_assign = 0, .action = BM_ACT_NONE},
-    /* 61: state terms: button btn_t_insurance */
+    /* 59: state terms: button btn_t_insurance */
     {.target = RENTAL_S_TERMS_INSURANCE, .say = BM_NONE, .form = BM_NONE,
      .first_assign = 0, .n_assign = 0, .action = BM_ACT_NONE},
-    /* 62: state terms: button btn_t_abroad */
+    /* 60: state terms: button btn_t_abroad */
     {.target = RENTAL_S_TERMS_ABROAD, .say = BM_NONE, .form = BM_NONE,
      .first_assign = 0, .n_assign = 0, .action = BM_ACT_NONE},
-    /* 63: state terms: button btn_t_fuel */
+    /* 61: state terms: button btn_t_fuel */
     {.target = RENTAL_S_TERMS_FUEL, .say = BM_NONE, .form = BM_NONE,
      .first_assign = 0, .n_assign = 0, .action = BM_ACT_NONE},
-    /* 64: state terms: button btn_back */
+    /* 62: state terms: button btn_back */
     {.target = RENTAL_S_MAIN, .say = BM_NONE, .form = BM_NONE,
      .first_assign = 0, .n_assign = 0, .action = BM_ACT_NONE},
-    /* 65: state terms: on any */
+    /* 63: state terms: on any */
     {.target = BM_NONE, .say = BM_NONE, .form = BM_NONE,
      .first_assign = 0, .n_assign = 0, .action = BM_ACT_LLM},
-    /* 66: state terms_driver: button btn_back */
+    /* 64: state terms_driver: button btn_back */
     {.target = RENTAL_S_TERMS, .say = BM_NONE, .form = BM_NONE,
      .first_assign = 0, .n_assign = 0, .action = BM_ACT_NONE},
-    /* 67: state terms_driver: button btn_home */
+    /* 65: state terms_driver: button btn_home */
     {.target = RENTAL_S_MAIN, .say = BM_NONE, .form = BM_NONE,
      .first_assign = 0, .n_assign = 0, .action = BM_ACT_NONE},
-    /* 68: state terms_driver: on any */
+    /* 66: state terms_driver: on any */
     {.target = BM_NONE, .say = BM_NONE, .form = BM_NONE,
      .first_assign = 0, .n_assign = 0, .action = BM_ACT_LLM},
-    /* 69: state terms_deposit: button btn_back */
+    /* 67: state terms_deposit: button btn_back */
     {.target = RENTAL_S_TERMS, .say = BM_NONE, .form = BM_NONE,
      .first_assign = 0, .n_assign = 0, .action = BM_ACT_NONE},
-    /* 70: state terms_deposit: button btn_home */
+    /* 68: state terms_deposit: button btn_home */
     {.target = RENTAL_S_MAIN, .say = BM_NONE, .form = BM_NONE,
      .first_assign = 0, .n_assign = 0, .action = BM_ACT_NONE},
-    /* 71: state terms_deposit: on any */
+    /* 69: state terms_deposit: on any */
     {.target = BM_NONE, .say = BM_NONE, .form = BM_NONE,
      .first_assign = 0, .n_assign = 0, .action = BM_ACT_LLM},
-    /* 72: state terms_insurance: button btn_back */
+    /* 70: state terms_insurance: button btn_back */
     {.target = RENTAL_S_TERMS, .say = BM_NONE, .form = BM_NONE,
      .first_assign = 0, .n_assign = 0, .action = BM_ACT_NONE},
-    /* 73: state terms_insurance: button btn_home */
+    /* 71: state terms_insurance: button btn_home */
     {.target = RENTAL_S_MAIN, .say = BM_NONE, .form = BM_NONE,
      .first_assign = 0, .n_assign = 0, .action = BM_ACT_NONE},
-    /* 74: state terms_insurance: on any */
+    /* 72: state terms_insurance: on any */
     {.target = BM_NONE, .say = BM_NONE, .form = BM_NONE,
      .first_assign = 0, .n_assign = 0, .action = BM_ACT_LLM},
-    /* 75: state terms_abroad: button btn_back */
+    /* 73: state terms_abroad: button btn_back */
     {.target = RENTAL_S_TERMS, .say = BM_NONE, .form = BM_NONE,
      .first_assign = 0, .n_assign = 0, .action = BM_ACT_NONE},
-    /* 76: state terms_abroad: button btn_home */
+    /* 74: state terms_abroad: button btn_home */
     {.target = RENTAL_S_MAIN, .say = BM_NONE, .form = BM_NONE,
      .first_assign = 0, .n_assign = 0, .action = BM_ACT_NONE},
-    /* 77: state terms_abroad: on any */
+    /* 75: state terms_abroad: on any */
     {.target = BM_NONE, .say = BM_NONE, .form = BM_NONE,
      .first_assign = 0, .n_assign = 0, .action = BM_ACT_LLM},
-    /* 78: state terms_fuel: button btn_back */
+    /* 76: state terms_fuel: button btn_back */
     {.target = RENTAL_S_TERMS, .say = BM_NONE, .form = BM_NONE,
      .first_assign = 0, .n_assign = 0, .action = BM_ACT_NONE},
-    /* 79: state terms_fuel: button btn_home */
+    /* 77: state terms_fuel: button btn_home */
     {.target = RENTAL_S_MAIN, .say = BM_NONE, .form = BM_NONE,
      .first_assign = 0, .n_assign = 0, .action = BM_ACT_NONE},
-    /* 80: state terms_fuel: on any */
+    /* 78: state terms_fuel: on any */
     {.target = BM_NONE, .say = BM_NONE, .form = BM_NONE,
      .first_assign = 0, .n_assign = 0, .action = BM_ACT_LLM},
-    /* 81: state delivery: button btn_book */
+    /* 79: state delivery: button btn_book */
     {.target = BM_NONE, .say = 51 /* booking_intro */, .form = 0 /* booking */,
      .first_assign = 0, .n_assign = 0, .action = BM_ACT_NONE},
-    /* 82: state delivery: button btn_back */
+    /* 80: state delivery: button btn_back */
     {.target = RENTAL_S_MAIN, .say = BM_NONE, .form = BM_NONE,
      .first_assign = 0, .n_assign = 0, .action = BM_ACT_NONE},
-    /* 83: state delivery: on any */
+    /* 81: state delivery: on any */
     {.target = BM_NONE, .say = BM_NONE, .form = BM_NONE,
      .first_assign = 0, .n_assign = 0, .action = BM_ACT_LLM},
-    /* 84: state contacts: button btn_operator */
+    /* 82: state contacts: button btn_operator */
     {.target = BM_NONE, .say = BM_NONE, .form = BM_NONE,
      .first_assign = 0, .n_assign = 0, .action = BM_ACT_HANDOFF},
-    /* 85: state contacts: button btn_back */
+    /* 83: state contacts: button btn_back */
     {.target = RENTAL_S_MAIN, .say = BM_NONE, .form = BM_NONE,
      .first_assign = 0, .n_assign = 0, .action = BM_ACT_NONE},
-    /* 86: state contacts: on any */
+    /* 84: state contacts: on any */
     {.target = BM_NONE, .say = BM_NONE, .form = BM_NONE,
      .first_assign = 0, .n_assign = 0, .action = BM_ACT_LLM},
-    /* 87: form booking: done */
+    /* 85: form booking: done */
     {.target = RENTAL_S_MAIN, .say = 66 /* booking_done */, .form = BM_NONE,
      .first_assign = 0, .n_assign = 0, .action = BM_ACT_NONE},
-    /* 88: form booking: cancel */
+    /* 86: form booking: cancel */
     {.target = RENTAL_S_MAIN, .say = 67 /* booking_cancelled */, .form = BM_NONE,
      .first_assign = 0, .n_assign = 0, .action = BM_ACT_NONE},
+    /* 87: everywhere: on pattern operator|manager|human|оператор|менеджер|человек */
+    {.target = BM_NONE, .say = BM_NONE, .form = BM_NONE,
+     .first_assign = 0, .n_assign = 0, .action = BM_ACT_HANDOFF},
 };
 
 static const bm_button buttons[59] = {
@@ -889,56 +892,56 @@ static const bm_button buttons[59] = {
     /* 3 */ {.kind = BM_BTN_REPLY, .label = 13 /* btn_contacts */, .transition = 8, .data = NULL},
     /* 4 */ {.kind = BM_BTN_REPLY, .label = 14 /* btn_book */, .transition = 9, .data = NULL},
     /* 5 */ {.kind = BM_BTN_REPLY, .label = 15 /* btn_operator */, .transition = 10, .data = NULL},
-    /* 6 */ {.kind = BM_BTN_REPLY, .label = 10 /* btn_cars */, .transition = 15, .data = NULL},
-    /* 7 */ {.kind = BM_BTN_REPLY, .label = 11 /* btn_terms */, .transition = 16, .data = NULL},
-    /* 8 */ {.kind = BM_BTN_REPLY, .label = 12 /* btn_delivery */, .transition = 17, .data = NULL},
-    /* 9 */ {.kind = BM_BTN_REPLY, .label = 13 /* btn_contacts */, .transition = 18, .data = NULL},
-    /* 10 */ {.kind = BM_BTN_REPLY, .label = 14 /* btn_book */, .transition = 19, .data = NULL},
-    /* 11 */ {.kind = BM_BTN_REPLY, .label = 15 /* btn_operator */, .transition = 20, .data = NULL},
-    /* 12 */ {.kind = BM_BTN_REPLY, .label = 14 /* btn_book */, .transition = 25, .data = NULL},
-    /* 13 */ {.kind = BM_BTN_REPLY, .label = 16 /* btn_back */, .transition = 26, .data = NULL},
-    /* 14 */ {.kind = BM_BTN_CALLBACK, .label = 18 /* btn_cls_economy */, .transition = 27, .data = "cars.0"},
-    /* 15 */ {.kind = BM_BTN_CALLBACK, .label = 19 /* btn_cls_compact */, .transition = 28, .data = "cars.1"},
-    /* 16 */ {.kind = BM_BTN_CALLBACK, .label = 20 /* btn_cls_suv */, .transition = 29, .data = "cars.2"},
-    /* 17 */ {.kind = BM_BTN_CALLBACK, .label = 21 /* btn_cls_minivan */, .transition = 30, .data = "cars.3"},
+    /* 6 */ {.kind = BM_BTN_REPLY, .label = 10 /* btn_cars */, .transition = 14, .data = NULL},
+    /* 7 */ {.kind = BM_BTN_REPLY, .label = 11 /* btn_terms */, .transition = 15, .data = NULL},
+    /* 8 */ {.kind = BM_BTN_REPLY, .label = 12 /* btn_delivery */, .transition = 16, .data = NULL},
+    /* 9 */ {.kind = BM_BTN_REPLY, .label = 13 /* btn_contacts */, .transition = 17, .data = NULL},
+    /* 10 */ {.kind = BM_BTN_REPLY, .label = 14 /* btn_book */, .transition = 18, .data = NULL},
+    /* 11 */ {.kind = BM_BTN_REPLY, .label = 15 /* btn_operator */, .transition = 19, .data = NULL},
+    /* 12 */ {.kind = BM_BTN_REPLY, .label = 14 /* btn_book */, .transition = 23, .data = NULL},
+    /* 13 */ {.kind = BM_BTN_REPLY, .label = 16 /* btn_back */, .transition = 24, .data = NULL},
+    /* 14 */ {.kind = BM_BTN_CALLBACK, .label = 18 /* btn_cls_economy */, .transition = 25, .data = "cars.0"},
+    /* 15 */ {.kind = BM_BTN_CALLBACK, .label = 19 /* btn_cls_compact */, .transition = 26, .data = "cars.1"},
+    /* 16 */ {.kind = BM_BTN_CALLBACK, .label = 20 /* btn_cls_suv */, .transition = 27, .data = "cars.2"},
+    /* 17 */ {.kind = BM_BTN_CALLBACK, .label = 21 /* btn_cls_minivan */, .transition = 28, .data = "cars.3"},
     /* 18 */ {.kind = BM_BTN_URL, .label = 24 /* btn_website */, .transition = BM_NONE, .data = "https://rent.example.com/cars"},
-    /* 19 */ {.kind = BM_BTN_CALLBACK, .label = 18 /* btn_cls_economy */, .transition = 32, .data = "cars_classes.0"},
-    /* 20 */ {.kind = BM_BTN_CALLBACK, .label = 19 /* btn_cls_compact */, .transition = 33, .data = "cars_classes.1"},
-    /* 21 */ {.kind = BM_BTN_CALLBACK, .label = 20 /* btn_cls_suv */, .transition = 34, .data = "cars_classes.2"},
-    /* 22 */ {.kind = BM_BTN_CALLBACK, .label = 21 /* btn_cls_minivan */, .transition = 35, .data = "cars_classes.3"},
+    /* 19 */ {.kind = BM_BTN_CALLBACK, .label = 18 /* btn_cls_economy */, .transition = 30, .data = "cars_classes.0"},
+    /* 20 */ {.kind = BM_BTN_CALLBACK, .label = 19 /* btn_cls_compact */, .transition = 31, .data = "cars_classes.1"},
+    /* 21 */ {.kind = BM_BTN_CALLBACK, .label = 20 /* btn_cls_suv */, .transition = 32, .data = "cars_classes.2"},
+    /* 22 */ {.kind = BM_BTN_CALLBACK, .label = 21 /* btn_cls_minivan */, .transition = 33, .data = "cars_classes.3"},
     /* 23 */ {.kind = BM_BTN_URL, .label = 24 /* btn_website */, .transition = BM_NONE, .data = "https://rent.example.com/cars"},
-    /* 24 */ {.kind = BM_BTN_CALLBACK, .label = 22 /* btn_all_classes */, .transition = 39, .data = "car_economy.0"},
-    /* 25 */ {.kind = BM_BTN_CALLBACK, .label = 23 /* btn_book_inline */, .transition = 40, .data = "car_economy.1"},
+    /* 24 */ {.kind = BM_BTN_CALLBACK, .label = 22 /* btn_all_classes */, .transition = 37, .data = "car_economy.0"},
+    /* 25 */ {.kind = BM_BTN_CALLBACK, .label = 23 /* btn_book_inline */, .transition = 38, .data = "car_economy.1"},
     /* 26 */ {.kind = BM_BTN_URL, .label = 24 /* btn_website */, .transition = BM_NONE, .data = "https://rent.example.com/cars/economy"},
-    /* 27 */ {.kind = BM_BTN_CALLBACK, .label = 22 /* btn_all_classes */, .transition = 44, .data = "car_compact.0"},
-    /* 28 */ {.kind = BM_BTN_CALLBACK, .label = 23 /* btn_book_inline */, .transition = 45, .data = "car_compact.1"},
+    /* 27 */ {.kind = BM_BTN_CALLBACK, .label = 22 /* btn_all_classes */, .transition = 42, .data = "car_compact.0"},
+    /* 28 */ {.kind = BM_BTN_CALLBACK, .label = 23 /* btn_book_inline */, .transition = 43, .data = "car_compact.1"},
     /* 29 */ {.kind = BM_BTN_URL, .label = 24 /* btn_website */, .transition = BM_NONE, .data = "https://rent.example.com/cars/compact"},
-    /* 30 */ {.kind = BM_BTN_CALLBACK, .label = 22 /* btn_all_classes */, .transition = 49, .data = "car_suv.0"},
-    /* 31 */ {.kind = BM_BTN_CALLBACK, .label = 23 /* btn_book_inline */, .transition = 50, .data = "car_suv.1"},
+    /* 30 */ {.kind = BM_BTN_CALLBACK, .label = 22 /* btn_all_classes */, .transition = 47, .data = "car_suv.0"},
+    /* 31 */ {.kind = BM_BTN_CALLBACK, .label = 23 /* btn_book_inline */, .transition = 48, .data = "car_suv.1"},
     /* 32 */ {.kind = BM_BTN_URL, .label = 24 /* btn_website */, .transition = BM_NONE, .data = "https://rent.example.com/cars/suv"},
-    /* 33 */ {.kind = BM_BTN_CALLBACK, .label = 22 /* btn_all_classes */, .transition = 54, .data = "car_minivan.0"},
-    /* 34 */ {.kind = BM_BTN_CALLBACK, .label = 23 /* btn_book_inline */, .transition = 55, .data = "car_minivan.1"},
+    /* 33 */ {.kind = BM_BTN_CALLBACK, .label = 22 /* btn_all_classes */, .transition = 52, .data = "car_minivan.0"},
+    /* 34 */ {.kind = BM_BTN_CALLBACK, .label = 23 /* btn_book_inline */, .transition = 53, .data = "car_minivan.1"},
     /* 35 */ {.kind = BM_BTN_URL, .label = 24 /* btn_website */, .transition = BM_NONE, .data = "https://rent.example.com/cars/minivan"},
-    /* 36 */ {.kind = BM_BTN_REPLY, .label = 25 /* btn_t_driver */, .transition = 59, .data = NULL},
-    /* 37 */ {.kind = BM_BTN_REPLY, .label = 26 /* btn_t_deposit */, .transition = 60, .data = NULL},
-    /* 38 */ {.kind = BM_BTN_REPLY, .label = 27 /* btn_t_insurance */, .transition = 61, .data = NULL},
-    /* 39 */ {.kind = BM_BTN_REPLY, .label = 28 /* btn_t_abroad */, .transition = 62, .data = NULL},
-    /* 40 */ {.kind = BM_BTN_REPLY, .label = 29 /* btn_t_fuel */, .transition = 63, .data = NULL},
-    /* 41 */ {.kind = BM_BTN_REPLY, .label = 16 /* btn_back */, .transition = 64, .data = NULL},
-    /* 42 */ {.kind = BM_BTN_REPLY, .label = 16 /* btn_back */, .transition = 66, .data = NULL},
-    /* 43 */ {.kind = BM_BTN_REPLY, .label = 17 /* btn_home */, .transition = 67, .data = NULL},
-    /* 44 */ {.kind = BM_BTN_REPLY, .label = 16 /* btn_back */, .transition = 69, .data = NULL},
-    /* 45 */ {.kind = BM_BTN_REPLY, .label = 17 /* btn_home */, .transition = 70, .data = NULL},
-    /* 46 */ {.kind = BM_BTN_REPLY, .label = 16 /* btn_back */, .transition = 72, .data = NULL},
-    /* 47 */ {.kind = BM_BTN_REPLY, .label = 17 /* btn_home */, .transition = 73, .data = NULL},
-    /* 48 */ {.kind = BM_BTN_REPLY, .label = 16 /* btn_back */, .transition = 75, .data = NULL},
-    /* 49 */ {.kind = BM_BTN_REPLY, .label = 17 /* btn_home */, .transition = 76, .data = NULL},
-    /* 50 */ {.kind = BM_BTN_REPLY, .label = 16 /* btn_back */, .transition = 78, .data = NULL},
-    /* 51 */ {.kind = BM_BTN_REPLY, .label = 17 /* btn_home */, .transition = 79, .data = NULL},
-    /* 52 */ {.kind = BM_BTN_REPLY, .label = 14 /* btn_book */, .transition = 81, .data = NULL},
-    /* 53 */ {.kind = BM_BTN_REPLY, .label = 16 /* btn_back */, .transition = 82, .data = NULL},
-    /* 54 */ {.kind = BM_BTN_REPLY, .label = 15 /* btn_operator */, .transition = 84, .data = NULL},
-    /* 55 */ {.kind = BM_BTN_REPLY, .label = 16 /* btn_back */, .transition = 85, .data = NULL},
+    /* 36 */ {.kind = BM_BTN_REPLY, .label = 25 /* btn_t_driver */, .transition = 57, .data = NULL},
+    /* 37 */ {.kind = BM_BTN_REPLY, .label = 26 /* btn_t_deposit */, .transition = 58, .data = NULL},
+    /* 38 */ {.kind = BM_BTN_REPLY, .label = 27 /* btn_t_insurance */, .transition = 59, .data = NULL},
+    /* 39 */ {.kind = BM_BTN_REPLY, .label = 28 /* btn_t_abroad */, .transition = 60, .data = NULL},
+    /* 40 */ {.kind = BM_BTN_REPLY, .label = 29 /* btn_t_fuel */, .transition = 61, .data = NULL},
+    /* 41 */ {.kind = BM_BTN_REPLY, .label = 16 /* btn_back */, .transition = 62, .data = NULL},
+    /* 42 */ {.kind = BM_BTN_REPLY, .label = 16 /* btn_back */, .transition = 64, .data = NULL},
+    /* 43 */ {.kind = BM_BTN_REPLY, .label = 17 /* btn_home */, .transition = 65, .data = NULL},
+    /* 44 */ {.kind = BM_BTN_REPLY, .label = 16 /* btn_back */, .transition = 67, .data = NULL},
+    /* 45 */ {.kind = BM_BTN_REPLY, .label = 17 /* btn_home */, .transition = 68, .data = NULL},
+    /* 46 */ {.kind = BM_BTN_REPLY, .label = 16 /* btn_back */, .transition = 70, .data = NULL},
+    /* 47 */ {.kind = BM_BTN_REPLY, .label = 17 /* btn_home */, .transition = 71, .data = NULL},
+    /* 48 */ {.kind = BM_BTN_REPLY, .label = 16 /* btn_back */, .transition = 73, .data = NULL},
+    /* 49 */ {.kind = BM_BTN_REPLY, .label = 17 /* btn_home */, .transition = 74, .data = NULL},
+    /* 50 */ {.kind = BM_BTN_REPLY, .label = 16 /* btn_back */, .transition = 76, .data = NULL},
+    /* 51 */ {.kind = BM_BTN_REPLY, .label = 17 /* btn_home */, .transition = 77, .data = NULL},
+    /* 52 */ {.kind = BM_BTN_REPLY, .label = 14 /* btn_book */, .transition = 79, .data = NULL},
+    /* 53 */ {.kind = BM_BTN_REPLY, .label = 16 /* btn_back */, .transition = 80, .data = NULL},
+    /* 54 */ {.kind = BM_BTN_REPLY, .label = 15 /* btn_operator */, .transition = 82, .data = NULL},
+    /* 55 */ {.kind = BM_BTN_REPLY, .label = 16 /* btn_back */, .transition = 83, .data = NULL},
     /* 56 */ {.kind = BM_BTN_URL, .label = 30 /* btn_map */, .transition = BM_NONE, .data = "https://www.google.com/maps/search/?api=1&query=Bulevar+Mihajla+Pupina+10+Beograd"},
     /* 57 */ {.kind = BM_BTN_URL, .label = 31 /* btn_whatsapp */, .transition = BM_NONE, .data = "https://wa.me/381641234567"},
     /* 58 */ {.kind = BM_BTN_URL, .label = 24 /* btn_website */, .transition = BM_NONE, .data = "https://rent.example.com"},
@@ -1008,44 +1011,44 @@ static const bm_keyboard keyboards[18] = {
 
 static const bm_state states[16] = {
     [RENTAL_S_WELCOME] = {.name = "welcome", .id = 0x27e17df3u, .first_say = 0, .n_say = 1,
-        .reply_kb = 0, .inline_kb = BM_NONE, .contact_tr = BM_NONE, .voice_tr = BM_NONE, .fallback_tr = 14},
+        .reply_kb = 0, .inline_kb = BM_NONE, .contact_tr = BM_NONE, .voice_tr = BM_NONE, .fallback_tr = 13},
     [RENTAL_S_MAIN] = {.name = "main", .id = 0xea90e208u, .first_say = 1, .n_say = 1,
-        .reply_kb = 1, .inline_kb = BM_NONE, .contact_tr = BM_NONE, .voice_tr = BM_NONE, .fallback_tr = 24},
+        .reply_kb = 1, .inline_kb = BM_NONE, .contact_tr = BM_NONE, .voice_tr = BM_NONE, .fallback_tr = 22},
     [RENTAL_S_CARS] = {.name = "cars", .id = 0x95276dd6u, .first_say = 2, .n_say = 2,
-        .reply_kb = 2, .inline_kb = 3, .contact_tr = BM_NONE, .voice_tr = BM_NONE, .fallback_tr = 31},
+        .reply_kb = 2, .inline_kb = 3, .contact_tr = BM_NONE, .voice_tr = BM_NONE, .fallback_tr = 29},
     [RENTAL_S_CARS_CLASSES] = {.name = "cars_classes", .id = 0x01dd8821u, .first_say = 4, .n_say = 1,
-        .reply_kb = BM_NONE, .inline_kb = 4, .contact_tr = BM_NONE, .voice_tr = BM_NONE, .fallback_tr = 38},
+        .reply_kb = BM_NONE, .inline_kb = 4, .contact_tr = BM_NONE, .voice_tr = BM_NONE, .fallback_tr = 36},
     [RENTAL_S_CAR_ECONOMY] = {.name = "car_economy", .id = 0xd029a276u, .first_say = 5, .n_say = 1,
-        .reply_kb = BM_NONE, .inline_kb = 5, .contact_tr = BM_NONE, .voice_tr = BM_NONE, .fallback_tr = 43},
+        .reply_kb = BM_NONE, .inline_kb = 5, .contact_tr = BM_NONE, .voice_tr = BM_NONE, .fallback_tr = 41},
     [RENTAL_S_CAR_COMPACT] = {.name = "car_compact", .id = 0x49b0e0afu, .first_say = 6, .n_say = 1,
-        .reply_kb = BM_NONE, .inline_kb = 6, .contact_tr = BM_NONE, .voice_tr = BM_NONE, .fallback_tr = 48},
+        .reply_kb = BM_NONE, .inline_kb = 6, .contact_tr = BM_NONE, .voice_tr = BM_NONE, .fallback_tr = 46},
     [RENTAL_S_CAR_SUV] = {.name = "car_suv", .id = 0x5b4a4484u, .first_say = 7, .n_say = 1,
-        .reply_kb = BM_NONE, .inline_kb = 7, .contact_tr = BM_NONE, .voice_tr = BM_NONE, .fallback_tr = 53},
+        .reply_kb = BM_NONE, .inline_kb = 7, .contact_tr = BM_NONE, .voice_tr = BM_NONE, .fallback_tr = 51},
     [RENTAL_S_CAR_MINIVAN] = {.name = "car_minivan", .id = 0xebf98e62u, .first_say = 8, .n_say = 1,
-        .reply_kb = BM_NONE, .inline_kb = 8, .contact_tr = BM_NONE, .voice_tr = BM_NONE, .fallback_tr = 58},
+        .reply_kb = BM_NONE, .inline_kb = 8, .contact_tr = BM_NONE, .voice_tr = BM_NONE, .fallback_tr = 56},
     [RENTAL_S_TERMS] = {.name = "terms", .id = 0xee7a3c2cu, .first_say = 9, .n_say = 1,
-        .reply_kb = 9, .inline_kb = BM_NONE, .contact_tr = BM_NONE, .voice_tr = BM_NONE, .fallback_tr = 65},
+        .reply_kb = 9, .inline_kb = BM_NONE, .contact_tr = BM_NONE, .voice_tr = BM_NONE, .fallback_tr = 63},
     [RENTAL_S_TERMS_DRIVER] = {.name = "terms_driver", .id = 0x497fd2cbu, .first_say = 10, .n_say = 1,
-        .reply_kb = 10, .inline_kb = BM_NONE, .contact_tr = BM_NONE, .voice_tr = BM_NONE, .fallback_tr = 68},
+        .reply_kb = 10, .inline_kb = BM_NONE, .contact_tr = BM_NONE, .voice_tr = BM_NONE, .fallback_tr = 66},
     [RENTAL_S_TERMS_DEPOSIT] = {.name = "terms_deposit", .id = 0x1595f261u, .first_say = 11, .n_say = 1,
-        .reply_kb = 11, .inline_kb = BM_NONE, .contact_tr = BM_NONE, .voice_tr = BM_NONE, .fallback_tr = 71},
+        .reply_kb = 11, .inline_kb = BM_NONE, .contact_tr = BM_NONE, .voice_tr = BM_NONE, .fallback_tr = 69},
     [RENTAL_S_TERMS_INSURANCE] = {.name = "terms_insurance", .id = 0xd189e643u, .first_say = 12, .n_say = 1,
-        .reply_kb = 12, .inline_kb = BM_NONE, .contact_tr = BM_NONE, .voice_tr = BM_NONE, .fallback_tr = 74},
+        .reply_kb = 12, .inline_kb = BM_NONE, .contact_tr = BM_NONE, .voice_tr = BM_NONE, .fallback_tr = 72},
     [RENTAL_S_TERMS_ABROAD] = {.name = "terms_abroad", .id = 0x745c346cu, .first_say = 13, .n_say = 1,
-        .reply_kb = 13, .inline_kb = BM_NONE, .contact_tr = BM_NONE, .voice_tr = BM_NONE, .fallback_tr = 77},
+        .reply_kb = 13, .inline_kb = BM_NONE, .contact_tr = BM_NONE, .voice_tr = BM_NONE, .fallback_tr = 75},
     [RENTAL_S_TERMS_FUEL] = {.name = "terms_fuel", .id = 0x762d79f1u, .first_say = 14, .n_say = 1,
-        .reply_kb = 14, .inline_kb = BM_NONE, .contact_tr = BM_NONE, .voice_tr = BM_NONE, .fallback_tr = 80},
+        .reply_kb = 14, .inline_kb = BM_NONE, .contact_tr = BM_NONE, .voice_tr = BM_NONE, .fallback_tr = 78},
     [RENTAL_S_DELIVERY] = {.name = "delivery", .id = 0xf9c53a55u, .first_say = 15, .n_say = 1,
-        .reply_kb = 15, .inline_kb = BM_NONE, .contact_tr = BM_NONE, .voice_tr = BM_NONE, .fallback_tr = 83},
+        .reply_kb = 15, .inline_kb = BM_NONE, .contact_tr = BM_NONE, .voice_tr = BM_NONE, .fallback_tr = 81},
     [RENTAL_S_CONTACTS] = {.name = "contacts", .id = 0xcedcb8f0u, .first_say = 16, .n_say = 2,
-        .reply_kb = 16, .inline_kb = 17, .contact_tr = BM_NONE, .voice_tr = BM_NONE, .fallback_tr = 86},
+        .reply_kb = 16, .inline_kb = 17, .contact_tr = BM_NONE, .voice_tr = BM_NONE, .fallback_tr = 84},
 };
 
 static const bm_field fields[5] = {
     /* 0: booking.pickup_date */
     {.name = "pickup_date", .id = 0x02a8ff27u, .ask = 52 /* ask_pickup_date */, .retry = 53 /* retry_pickup_date */,
      .button = BM_NONE, .var = 0, .validator = BM_V_DATE, .regex = BM_NONE,
-     .min = -HUGE_VAL, .max = HUGE_VAL, .first_choice = 0, .n_choices = 0},
+     .min = 0.0, .max = 365.0, .first_choice = 0, .n_choices = 0},
     /* 1: booking.days */
     {.name = "days", .id = 0xae918921u, .ask = 54 /* ask_days */, .retry = 55 /* retry_days */,
      .button = BM_NONE, .var = 1, .validator = BM_V_INTEGER, .regex = BM_NONE,
@@ -1057,7 +1060,7 @@ static const bm_field fields[5] = {
     /* 3: booking.phone */
     {.name = "phone", .id = 0x8896b37au, .ask = 62 /* ask_phone */, .retry = 63 /* retry_phone */,
      .button = 32 /* btn_share_phone */, .var = 3, .validator = BM_V_PHONE, .regex = BM_NONE,
-     .min = -HUGE_VAL, .max = HUGE_VAL, .first_choice = 4, .n_choices = 0},
+     .min = -HUGE_VAL, .max = HUGE_VAL, .first_choice = 4, .n_choices = 0, .country = "RS"},
     /* 4: booking.full_name */
     {.name = "full_name", .id = 0x80c34a5fu, .ask = 64 /* ask_full_name */, .retry = 65 /* retry_full_name */,
      .button = BM_NONE, .var = 4, .validator = BM_V_REGEX, .regex = 0,
@@ -1073,7 +1076,7 @@ static const int choices[4] = {
 
 static const bm_form forms[1] = {
     /* 0 */ {.name = "booking", .id = 0x8c086450u, .first_field = 0, .n_fields = 5,
-     .done_tr = 87, .cancel_tr = 88,
+     .done_tr = 85, .cancel_tr = 86,
      .lead = BM_LEAD_TOPIC},
 };
 
@@ -1310,12 +1313,12 @@ static const bm_llm llm = {
 
 const bm_machine rental_machine = {
     .name = "rental",
-    .shape_hash = 0xe815959821148b78ULL,
+    .shape_hash = 0x44b91dc5b5e8f314ULL,
     .langs = langs,
     .n_langs = 2,
     .default_lang = 0, /* en */
     .texts = texts,
-    .n_texts = 104,
+    .n_texts = 106,
     .sys_texts = {
         [BM_SYS_MIGRATED] = 2 /* sys_migrated */,
         [BM_SYS_CANCELLED] = 68 /* sys_cancelled */,
@@ -1323,46 +1326,48 @@ const bm_machine rental_machine = {
         [BM_SYS_SHARE_CONTACT] = 70 /* sys_share_contact */,
         [BM_SYS_UNAVAILABLE] = 3 /* sys_unavailable */,
         [BM_SYS_USE_BUTTONS] = 71 /* sys_use_buttons */,
-        [BM_SYS_DATA_DELETED] = 72 /* sys_data_deleted */,
-        [BM_SYS_NO_ANSWER] = 73 /* sys_no_answer */,
-        [BM_SYS_OPERATOR] = 74 /* sys_operator */,
-        [BM_SYS_LIMIT_REACHED] = 75 /* sys_limit_reached */,
-        [BM_SYS_HELPED] = 76 /* sys_helped */,
-        [BM_SYS_LEAD] = 77 /* sys_lead */,
-        [BM_SYS_HANDOFF_STARTED] = 78 /* sys_handoff_started */,
+        [BM_SYS_UNKNOWN_COMMAND] = 72 /* sys_unknown_command */,
+        [BM_SYS_NOT_UNDERSTOOD] = 73 /* sys_not_understood */,
+        [BM_SYS_DATA_DELETED] = 74 /* sys_data_deleted */,
+        [BM_SYS_NO_ANSWER] = 75 /* sys_no_answer */,
+        [BM_SYS_OPERATOR] = 76 /* sys_operator */,
+        [BM_SYS_LIMIT_REACHED] = 77 /* sys_limit_reached */,
+        [BM_SYS_HELPED] = 78 /* sys_helped */,
+        [BM_SYS_LEAD] = 79 /* sys_lead */,
+        [BM_SYS_HANDOFF_STARTED] = 80 /* sys_handoff_started */,
         [BM_SYS_HANDOFF_OFF] = 4 /* sys_handoff_off */,
-        [BM_SYS_HANDOFF_CLOSED] = 79 /* sys_handoff_closed */,
-        [BM_SYS_HANDOFF_THANKS] = 80 /* sys_handoff_thanks */,
-        [BM_SYS_SATISFIED] = 81 /* sys_satisfied */,
-        [BM_SYS_LLM_DOWN] = 82 /* sys_llm_down */,
-        [BM_SYS_MGR_CLIENT] = 83 /* sys_mgr_client */,
-        [BM_SYS_MGR_USERNAME] = 84 /* sys_mgr_username */,
-        [BM_SYS_MGR_LANGUAGE] = 85 /* sys_mgr_language */,
-        [BM_SYS_MGR_BOOKINGS] = 86 /* sys_mgr_bookings */,
-        [BM_SYS_MGR_NONE] = 87 /* sys_mgr_none */,
-        [BM_SYS_MGR_CONVERSATION] = 88 /* sys_mgr_conversation */,
-        [BM_SYS_MGR_NOTHING_YET] = 89 /* sys_mgr_nothing_yet */,
-        [BM_SYS_MGR_OPERATOR] = 90 /* sys_mgr_operator */,
-        [BM_SYS_MGR_BOT] = 91 /* sys_mgr_bot */,
-        [BM_SYS_MGR_CLOSED_BY] = 92 /* sys_mgr_closed_by */,
-        [BM_SYS_MGR_CLIENT_CLOSED] = 93 /* sys_mgr_client_closed */,
-        [BM_SYS_MGR_LIST] = 94 /* sys_mgr_list */,
-        [BM_SYS_MGR_LIST_EMPTY] = 95 /* sys_mgr_list_empty */,
-        [BM_SYS_MGR_ADD_USAGE] = 96 /* sys_mgr_add_usage */,
-        [BM_SYS_MGR_ADDED] = 97 /* sys_mgr_added */,
-        [BM_SYS_MGR_DEL_USAGE] = 98 /* sys_mgr_del_usage */,
-        [BM_SYS_MGR_REMOVED] = 99 /* sys_mgr_removed */,
-        [BM_SYS_MGR_NOT_MANAGER] = 100 /* sys_mgr_not_manager */,
-        [BM_SYS_MGR_LEAD_CLIENT] = 101 /* sys_mgr_lead_client */,
-        [BM_SYS_SESSION_STARTED] = 102 /* sys_session_started */,
-        [BM_SYS_VOTED] = 103 /* sys_voted */,
+        [BM_SYS_HANDOFF_CLOSED] = 81 /* sys_handoff_closed */,
+        [BM_SYS_HANDOFF_THANKS] = 82 /* sys_handoff_thanks */,
+        [BM_SYS_SATISFIED] = 83 /* sys_satisfied */,
+        [BM_SYS_LLM_DOWN] = 84 /* sys_llm_down */,
+        [BM_SYS_MGR_CLIENT] = 85 /* sys_mgr_client */,
+        [BM_SYS_MGR_USERNAME] = 86 /* sys_mgr_username */,
+        [BM_SYS_MGR_LANGUAGE] = 87 /* sys_mgr_language */,
+        [BM_SYS_MGR_BOOKINGS] = 88 /* sys_mgr_bookings */,
+        [BM_SYS_MGR_NONE] = 89 /* sys_mgr_none */,
+        [BM_SYS_MGR_CONVERSATION] = 90 /* sys_mgr_conversation */,
+        [BM_SYS_MGR_NOTHING_YET] = 91 /* sys_mgr_nothing_yet */,
+        [BM_SYS_MGR_OPERATOR] = 92 /* sys_mgr_operator */,
+        [BM_SYS_MGR_BOT] = 93 /* sys_mgr_bot */,
+        [BM_SYS_MGR_CLOSED_BY] = 94 /* sys_mgr_closed_by */,
+        [BM_SYS_MGR_CLIENT_CLOSED] = 95 /* sys_mgr_client_closed */,
+        [BM_SYS_MGR_LIST] = 96 /* sys_mgr_list */,
+        [BM_SYS_MGR_LIST_EMPTY] = 97 /* sys_mgr_list_empty */,
+        [BM_SYS_MGR_ADD_USAGE] = 98 /* sys_mgr_add_usage */,
+        [BM_SYS_MGR_ADDED] = 99 /* sys_mgr_added */,
+        [BM_SYS_MGR_DEL_USAGE] = 100 /* sys_mgr_del_usage */,
+        [BM_SYS_MGR_REMOVED] = 101 /* sys_mgr_removed */,
+        [BM_SYS_MGR_NOT_MANAGER] = 102 /* sys_mgr_not_manager */,
+        [BM_SYS_MGR_LEAD_CLIENT] = 103 /* sys_mgr_lead_client */,
+        [BM_SYS_SESSION_STARTED] = 104 /* sys_session_started */,
+        [BM_SYS_VOTED] = 105 /* sys_voted */,
     },
     .states = states,
     .n_states = 16,
     .start_state = RENTAL_S_WELCOME,
     .says = says,
     .transitions = transitions,
-    .n_transitions = 89,
+    .n_transitions = 88,
     .assigns = NULL,
     .buttons = buttons,
     .rows = rows,
@@ -1379,5 +1384,6 @@ const bm_machine rental_machine = {
     .n_moves = 2,
     .match_text = rental_match_text,
     .match_regex = rental_match_regex,
+    .match_everywhere = rental_match_everywhere,
     .llm = &llm,
 };

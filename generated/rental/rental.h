@@ -30,5 +30,6 @@ extern const bm_machine rental_machine;
 /* The DFA matchers generated from rental.re (see bm_machine.match_text). */
 int rental_match_text(int state, const char *s);
 int rental_match_regex(int id, const char *s);
+int rental_match_everywhere(const char *s);
 
 #endif

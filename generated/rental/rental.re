@@ -67,10 +67,8 @@ static int match_state_0(const unsigned char *YYCURSOR)
         "\U0001F464 \u041F\u043E\u0437\u0432\u0430\u0442\u044C \u043E\u043F\u0435\u0440\u0430\u0442\u043E\u0440\u0430" "\x00" { return 10; }
         /* on pattern price|cost|how much (is|are|for) (a |an |the )?(car|rent|rental|econo... */
         [^\x00]* ([pP] [rR] [iI] [cC] [eE] | [cC] [oO] [sS] [tT] | [hH] [oO] [wW] " " [mM] [uU] [cC] [hH] " " ([iI] [sS] | [aA] [rR] [eE] | [fF] [oO] [rR]) " " ([aA] " " | [aA] [nN] " " | [tT] [hH] [eE] " ")? ([cC] [aA] [rR] | [rR] [eE] [nN] [tT] | [rR] [eE] [nN] [tT] [aA] [lL] | [eE] [cC] [oO] [nN] [oO] [mM] [yY] | [cC] [oO] [mM] [pP] [aA] [cC] [tT] | [sS] [uU] [vV] | [mM] [iI] [nN] [iI] [vV] [aA] [nN]) | [\u0446\u0426] [\u0435\u0415] [\u043D\u041D] [\u0410\u0415\u0423\u042B\u0430\u0435\u0443\u044B] | [\u0441\u0421] [\u0442\u0422] [\u043E\u041E] [\u0438\u0418] [\u043C\u041C] [\u043E\u041E] [\u0441\u0421] [\u0442\u0422] | [\u0441\u0421] [\u043A\u041A] [\u043E\u041E] [\u043B\u041B] [\u044C\u042C] [\u043A\u041A] [\u043E\u041E] " " [\u0441\u0421] [\u0442\u0422] [\u043E\u041E] [\u0438\u0418] [\u0442\u0422] " " ([\u043C\u041C] [\u0430\u0410] [\u0448\u0428] [\u0438\u0418] [\u043D\u041D] | [\u0430\u0410] [\u0432\u0412] [\u0442\u0422] [\u043E\u041E] | [\u0430\u0410] [\u0440\u0420] [\u0435\u0415] [\u043D\u041D] [\u0434\u0414] | [\u043F\u041F] [\u0440\u0420] [\u043E\u041E] [\u043A\u041A] [\u0430\u0410] [\u0442\u0422] | [\u044D\u042D] [\u043A\u041A] [\u043E\u041E] [\u043D\u041D] [\u043E\u041E] [\u043C\u041C] | [\u043A\u041A] [\u043E\u041E] [\u043C\u041C] [\u043F\u041F] [\u0430\u0410] [\u043A\u041A] [\u0442\u0422] | [\u043A\u041A] [\u0440\u0420] [\u043E\u041E] [\u0441\u0421] [\u0441\u0421] [\u043E\u041E] [\u0432\u0412] [\u0435\u0415] [\u0440\u0420] | [\u043C\u041C] [\u0438\u0418] [\u043D\u041D] [\u0438\u0418] [\u0432\u0412] [\u044D\u042D] [\u043D\u041D]) | [\u043F\u041F] [\u0440\u0420] [\u0430\u0410] [\u0439\u0419] [\u0441\u0421]) [^\x00]* "\x00" { return 11; }
-        /* on pattern operator|manager|human|оператор|менеджер|челове... */
-        [^\x00]* ([oO] [pP] [eE] [rR] [aA] [tT] [oO] [rR] | [mM] [aA] [nN] [aA] [gG] [eE] [rR] | [hH] [uU] [mM] [aA] [nN] | [\u043E\u041E] [\u043F\u041F] [\u0435\u0415] [\u0440\u0420] [\u0430\u0410] [\u0442\u0422] [\u043E\u041E] [\u0440\u0420] | [\u043C\u041C] [\u0435\u0415] [\u043D\u041D] [\u0435\u0415] [\u0434\u0414] [\u0436\u0416] [\u0435\u0415] [\u0440\u0420] | [\u0447\u0427] [\u0435\u0415] [\u043B\u041B] [\u043E\u041E] [\u0432\u0412] [\u0435\u0415] [\u043A\u041A]) [^\x00]* "\x00" { return 12; }
         /* on pattern airport|deliver|аэропорт|достав */
-        [^\x00]* ([aA] [iI] [rR] [pP] [oO] [rR] [tT] | [dD] [eE] [lL] [iI] [vV] [eE] [rR] | [\u0430\u0410] [\u044D\u042D] [\u0440\u0420] [\u043E\u041E] [\u043F\u041F] [\u043E\u041E] [\u0440\u0420] [\u0442\u0422] | [\u0434\u0414] [\u043E\u041E] [\u0441\u0421] [\u0442\u0422] [\u0430\u0410] [\u0432\u0412]) [^\x00]* "\x00" { return 13; }
+        [^\x00]* ([aA] [iI] [rR] [pP] [oO] [rR] [tT] | [dD] [eE] [lL] [iI] [vV] [eE] [rR] | [\u0430\u0410] [\u044D\u042D] [\u0440\u0420] [\u043E\u041E] [\u043F\u041F] [\u043E\u041E] [\u0440\u0420] [\u0442\u0422] | [\u0434\u0414] [\u043E\u041E] [\u0441\u0421] [\u0442\u0422] [\u0430\u0410] [\u0432\u0412]) [^\x00]* "\x00" { return 12; }
         * { return BM_NONE; }
     */
 }
@@ -85,35 +83,33 @@ static int match_state_1(const unsigned char *YYCURSOR)
         re2c:yyfill:enable = 0;
 
         /* button (en): 🚗 Cars and prices */
-        "\U0001F697 Cars and prices" "\x00" { return 15; }
+        "\U0001F697 Cars and prices" "\x00" { return 14; }
         /* button (ru): 🚗 Автомобили и цены */
-        "\U0001F697 \u0410\u0432\u0442\u043E\u043C\u043E\u0431\u0438\u043B\u0438 \u0438 \u0446\u0435\u043D\u044B" "\x00" { return 15; }
+        "\U0001F697 \u0410\u0432\u0442\u043E\u043C\u043E\u0431\u0438\u043B\u0438 \u0438 \u0446\u0435\u043D\u044B" "\x00" { return 14; }
         /* button (en): 📋 Rental conditions */
-        "\U0001F4CB Rental conditions" "\x00" { return 16; }
+        "\U0001F4CB Rental conditions" "\x00" { return 15; }
         /* button (ru): 📋 Условия аренды */
-        "\U0001F4CB \u0423\u0441\u043B\u043E\u0432\u0438\u044F \u0430\u0440\u0435\u043D\u0434\u044B" "\x00" { return 16; }
+        "\U0001F4CB \u0423\u0441\u043B\u043E\u0432\u0438\u044F \u0430\u0440\u0435\u043D\u0434\u044B" "\x00" { return 15; }
         /* button (en): 🚚 Delivery */
-        "\U0001F69A Delivery" "\x00" { return 17; }
+        "\U0001F69A Delivery" "\x00" { return 16; }
         /* button (ru): 🚚 Доставка */
-        "\U0001F69A \u0414\u043E\u0441\u0442\u0430\u0432\u043A\u0430" "\x00" { return 17; }
+        "\U0001F69A \u0414\u043E\u0441\u0442\u0430\u0432\u043A\u0430" "\x00" { return 16; }
         /* button (en): 📞 Contacts */
-        "\U0001F4DE Contacts" "\x00" { return 18; }
+        "\U0001F4DE Contacts" "\x00" { return 17; }
         /* button (ru): 📞 Контакты */
-        "\U0001F4DE \u041A\u043E\u043D\u0442\u0430\u043A\u0442\u044B" "\x00" { return 18; }
+        "\U0001F4DE \u041A\u043E\u043D\u0442\u0430\u043A\u0442\u044B" "\x00" { return 17; }
         /* button (en): 📝 Book a car */
-        "\U0001F4DD Book a car" "\x00" { return 19; }
+        "\U0001F4DD Book a car" "\x00" { return 18; }
         /* button (ru): 📝 Забронировать авто */
-        "\U0001F4DD \u0417\u0430\u0431\u0440\u043E\u043D\u0438\u0440\u043E\u0432\u0430\u0442\u044C \u0430\u0432\u0442\u043E" "\x00" { return 19; }
+        "\U0001F4DD \u0417\u0430\u0431\u0440\u043E\u043D\u0438\u0440\u043E\u0432\u0430\u0442\u044C \u0430\u0432\u0442\u043E" "\x00" { return 18; }
         /* button (en): 👤 Call an operator */
-        "\U0001F464 Call an operator" "\x00" { return 20; }
+        "\U0001F464 Call an operator" "\x00" { return 19; }
         /* button (ru): 👤 Позвать оператора */
-        "\U0001F464 \u041F\u043E\u0437\u0432\u0430\u0442\u044C \u043E\u043F\u0435\u0440\u0430\u0442\u043E\u0440\u0430" "\x00" { return 20; }
+        "\U0001F464 \u041F\u043E\u0437\u0432\u0430\u0442\u044C \u043E\u043F\u0435\u0440\u0430\u0442\u043E\u0440\u0430" "\x00" { return 19; }
         /* on pattern price|cost|how much (is|are|for) (a |an |the )?(car|rent|rental|econo... */
-        [^\x00]* ([pP] [rR] [iI] [cC] [eE] | [cC] [oO] [sS] [tT] | [hH] [oO] [wW] " " [mM] [uU] [cC] [hH] " " ([iI] [sS] | [aA] [rR] [eE] | [fF] [oO] [rR]) " " ([aA] " " | [aA] [nN] " " | [tT] [hH] [eE] " ")? ([cC] [aA] [rR] | [rR] [eE] [nN] [tT] | [rR] [eE] [nN] [tT] [aA] [lL] | [eE] [cC] [oO] [nN] [oO] [mM] [yY] | [cC] [oO] [mM] [pP] [aA] [cC] [tT] | [sS] [uU] [vV] | [mM] [iI] [nN] [iI] [vV] [aA] [nN]) | [\u0446\u0426] [\u0435\u0415] [\u043D\u041D] [\u0410\u0415\u0423\u042B\u0430\u0435\u0443\u044B] | [\u0441\u0421] [\u0442\u0422] [\u043E\u041E] [\u0438\u0418] [\u043C\u041C] [\u043E\u041E] [\u0441\u0421] [\u0442\u0422] | [\u0441\u0421] [\u043A\u041A] [\u043E\u041E] [\u043B\u041B] [\u044C\u042C] [\u043A\u041A] [\u043E\u041E] " " [\u0441\u0421] [\u0442\u0422] [\u043E\u041E] [\u0438\u0418] [\u0442\u0422] " " ([\u043C\u041C] [\u0430\u0410] [\u0448\u0428] [\u0438\u0418] [\u043D\u041D] | [\u0430\u0410] [\u0432\u0412] [\u0442\u0422] [\u043E\u041E] | [\u0430\u0410] [\u0440\u0420] [\u0435\u0415] [\u043D\u041D] [\u0434\u0414] | [\u043F\u041F] [\u0440\u0420] [\u043E\u041E] [\u043A\u041A] [\u0430\u0410] [\u0442\u0422] | [\u044D\u042D] [\u043A\u041A] [\u043E\u041E] [\u043D\u041D] [\u043E\u041E] [\u043C\u041C] | [\u043A\u041A] [\u043E\u041E] [\u043C\u041C] [\u043F\u041F] [\u0430\u0410] [\u043A\u041A] [\u0442\u0422] | [\u043A\u041A] [\u0440\u0420] [\u043E\u041E] [\u0441\u0421] [\u0441\u0421] [\u043E\u041E] [\u0432\u0412] [\u0435\u0415] [\u0440\u0420] | [\u043C\u041C] [\u0438\u0418] [\u043D\u041D] [\u0438\u0418] [\u0432\u0412] [\u044D\u042D] [\u043D\u041D]) | [\u043F\u041F] [\u0440\u0420] [\u0430\u0410] [\u0439\u0419] [\u0441\u0421]) [^\x00]* "\x00" { return 21; }
-        /* on pattern operator|manager|human|оператор|менеджер|челове... */
-        [^\x00]* ([oO] [pP] [eE] [rR] [aA] [tT] [oO] [rR] | [mM] [aA] [nN] [aA] [gG] [eE] [rR] | [hH] [uU] [mM] [aA] [nN] | [\u043E\u041E] [\u043F\u041F] [\u0435\u0415] [\u0440\u0420] [\u0430\u0410] [\u0442\u0422] [\u043E\u041E] [\u0440\u0420] | [\u043C\u041C] [\u0435\u0415] [\u043D\u041D] [\u0435\u0415] [\u0434\u0414] [\u0436\u0416] [\u0435\u0415] [\u0440\u0420] | [\u0447\u0427] [\u0435\u0415] [\u043B\u041B] [\u043E\u041E] [\u0432\u0412] [\u0435\u0415] [\u043A\u041A]) [^\x00]* "\x00" { return 22; }
+        [^\x00]* ([pP] [rR] [iI] [cC] [eE] | [cC] [oO] [sS] [tT] | [hH] [oO] [wW] " " [mM] [uU] [cC] [hH] " " ([iI] [sS] | [aA] [rR] [eE] | [fF] [oO] [rR]) " " ([aA] " " | [aA] [nN] " " | [tT] [hH] [eE] " ")? ([cC] [aA] [rR] | [rR] [eE] [nN] [tT] | [rR] [eE] [nN] [tT] [aA] [lL] | [eE] [cC] [oO] [nN] [oO] [mM] [yY] | [cC] [oO] [mM] [pP] [aA] [cC] [tT] | [sS] [uU] [vV] | [mM] [iI] [nN] [iI] [vV] [aA] [nN]) | [\u0446\u0426] [\u0435\u0415] [\u043D\u041D] [\u0410\u0415\u0423\u042B\u0430\u0435\u0443\u044B] | [\u0441\u0421] [\u0442\u0422] [\u043E\u041E] [\u0438\u0418] [\u043C\u041C] [\u043E\u041E] [\u0441\u0421] [\u0442\u0422] | [\u0441\u0421] [\u043A\u041A] [\u043E\u041E] [\u043B\u041B] [\u044C\u042C] [\u043A\u041A] [\u043E\u041E] " " [\u0441\u0421] [\u0442\u0422] [\u043E\u041E] [\u0438\u0418] [\u0442\u0422] " " ([\u043C\u041C] [\u0430\u0410] [\u0448\u0428] [\u0438\u0418] [\u043D\u041D] | [\u0430\u0410] [\u0432\u0412] [\u0442\u0422] [\u043E\u041E] | [\u0430\u0410] [\u0440\u0420] [\u0435\u0415] [\u043D\u041D] [\u0434\u0414] | [\u043F\u041F] [\u0440\u0420] [\u043E\u041E] [\u043A\u041A] [\u0430\u0410] [\u0442\u0422] | [\u044D\u042D] [\u043A\u041A] [\u043E\u041E] [\u043D\u041D] [\u043E\u041E] [\u043C\u041C] | [\u043A\u041A] [\u043E\u041E] [\u043C\u041C] [\u043F\u041F] [\u0430\u0410] [\u043A\u041A] [\u0442\u0422] | [\u043A\u041A] [\u0440\u0420] [\u043E\u041E] [\u0441\u0421] [\u0441\u0421] [\u043E\u041E] [\u0432\u0412] [\u0435\u0415] [\u0440\u0420] | [\u043C\u041C] [\u0438\u0418] [\u043D\u041D] [\u0438\u0418] [\u0432\u0412] [\u044D\u042D] [\u043D\u041D]) | [\u043F\u041F] [\u0440\u0420] [\u0430\u0410] [\u0439\u0419] [\u0441\u0421]) [^\x00]* "\x00" { return 20; }
         /* on pattern airport|deliver|аэропорт|достав */
-        [^\x00]* ([aA] [iI] [rR] [pP] [oO] [rR] [tT] | [dD] [eE] [lL] [iI] [vV] [eE] [rR] | [\u0430\u0410] [\u044D\u042D] [\u0440\u0420] [\u043E\u041E] [\u043F\u041F] [\u043E\u041E] [\u0440\u0420] [\u0442\u0422] | [\u0434\u0414] [\u043E\u041E] [\u0441\u0421] [\u0442\u0422] [\u0430\u0410] [\u0432\u0412]) [^\x00]* "\x00" { return 23; }
+        [^\x00]* ([aA] [iI] [rR] [pP] [oO] [rR] [tT] | [dD] [eE] [lL] [iI] [vV] [eE] [rR] | [\u0430\u0410] [\u044D\u042D] [\u0440\u0420] [\u043E\u041E] [\u043F\u041F] [\u043E\u041E] [\u0440\u0420] [\u0442\u0422] | [\u0434\u0414] [\u043E\u041E] [\u0441\u0421] [\u0442\u0422] [\u0430\u0410] [\u0432\u0412]) [^\x00]* "\x00" { return 21; }
         * { return BM_NONE; }
     */
 }
@@ -128,13 +124,13 @@ static int match_state_2(const unsigned char *YYCURSOR)
         re2c:yyfill:enable = 0;
 
         /* button (en): 📝 Book a car */
-        "\U0001F4DD Book a car" "\x00" { return 25; }
+        "\U0001F4DD Book a car" "\x00" { return 23; }
         /* button (ru): 📝 Забронировать авто */
-        "\U0001F4DD \u0417\u0430\u0431\u0440\u043E\u043D\u0438\u0440\u043E\u0432\u0430\u0442\u044C \u0430\u0432\u0442\u043E" "\x00" { return 25; }
+        "\U0001F4DD \u0417\u0430\u0431\u0440\u043E\u043D\u0438\u0440\u043E\u0432\u0430\u0442\u044C \u0430\u0432\u0442\u043E" "\x00" { return 23; }
         /* button (en): ⬅️ Back */
-        "\u2B05\uFE0F Back" "\x00" { return 26; }
+        "\u2B05\uFE0F Back" "\x00" { return 24; }
         /* button (ru): ⬅️ Назад */
-        "\u2B05\uFE0F \u041D\u0430\u0437\u0430\u0434" "\x00" { return 26; }
+        "\u2B05\uFE0F \u041D\u0430\u0437\u0430\u0434" "\x00" { return 24; }
         * { return BM_NONE; }
     */
 }
@@ -149,13 +145,13 @@ static int match_state_3(const unsigned char *YYCURSOR)
         re2c:yyfill:enable = 0;
 
         /* on text (en): 📝 Book a car */
-        "\U0001F4DD Book a car" "\x00" { return 36; }
+        "\U0001F4DD Book a car" "\x00" { return 34; }
         /* on text (ru): 📝 Забронировать авто */
-        "\U0001F4DD \u0417\u0430\u0431\u0440\u043E\u043D\u0438\u0440\u043E\u0432\u0430\u0442\u044C \u0430\u0432\u0442\u043E" "\x00" { return 36; }
+        "\U0001F4DD \u0417\u0430\u0431\u0440\u043E\u043D\u0438\u0440\u043E\u0432\u0430\u0442\u044C \u0430\u0432\u0442\u043E" "\x00" { return 34; }
         /* on text (en): ⬅️ Back */
-        "\u2B05\uFE0F Back" "\x00" { return 37; }
+        "\u2B05\uFE0F Back" "\x00" { return 35; }
         /* on text (ru): ⬅️ Назад */
-        "\u2B05\uFE0F \u041D\u0430\u0437\u0430\u0434" "\x00" { return 37; }
+        "\u2B05\uFE0F \u041D\u0430\u0437\u0430\u0434" "\x00" { return 35; }
         * { return BM_NONE; }
     */
 }
@@ -170,13 +166,13 @@ static int match_state_4(const unsigned char *YYCURSOR)
         re2c:yyfill:enable = 0;
 
         /* on text (en): 📝 Book a car */
-        "\U0001F4DD Book a car" "\x00" { return 41; }
+        "\U0001F4DD Book a car" "\x00" { return 39; }
         /* on text (ru): 📝 Забронировать авто */
-        "\U0001F4DD \u0417\u0430\u0431\u0440\u043E\u043D\u0438\u0440\u043E\u0432\u0430\u0442\u044C \u0430\u0432\u0442\u043E" "\x00" { return 41; }
+        "\U0001F4DD \u0417\u0430\u0431\u0440\u043E\u043D\u0438\u0440\u043E\u0432\u0430\u0442\u044C \u0430\u0432\u0442\u043E" "\x00" { return 39; }
         /* on text (en): ⬅️ Back */
-        "\u2B05\uFE0F Back" "\x00" { return 42; }
+        "\u2B05\uFE0F Back" "\x00" { return 40; }
         /* on text (ru): ⬅️ Назад */
-        "\u2B05\uFE0F \u041D\u0430\u0437\u0430\u0434" "\x00" { return 42; }
+        "\u2B05\uFE0F \u041D\u0430\u0437\u0430\u0434" "\x00" { return 40; }
         * { return BM_NONE; }
     */
 }
@@ -191,13 +187,13 @@ static int match_state_5(const unsigned char *YYCURSOR)
         re2c:yyfill:enable = 0;
 
         /* on text (en): 📝 Book a car */
-        "\U0001F4DD Book a car" "\x00" { return 46; }
+        "\U0001F4DD Book a car" "\x00" { return 44; }
         /* on text (ru): 📝 Забронировать авто */
-        "\U0001F4DD \u0417\u0430\u0431\u0440\u043E\u043D\u0438\u0440\u043E\u0432\u0430\u0442\u044C \u0430\u0432\u0442\u043E" "\x00" { return 46; }
+        "\U0001F4DD \u0417\u0430\u0431\u0440\u043E\u043D\u0438\u0440\u043E\u0432\u0430\u0442\u044C \u0430\u0432\u0442\u043E" "\x00" { return 44; }
         /* on text (en): ⬅️ Back */
-        "\u2B05\uFE0F Back" "\x00" { return 47; }
+        "\u2B05\uFE0F Back" "\x00" { return 45; }
         /* on text (ru): ⬅️ Назад */
-        "\u2B05\uFE0F \u041D\u0430\u0437\u0430\u0434" "\x00" { return 47; }
+        "\u2B05\uFE0F \u041D\u0430\u0437\u0430\u0434" "\x00" { return 45; }
         * { return BM_NONE; }
     */
 }
@@ -212,13 +208,13 @@ static int match_state_6(const unsigned char *YYCURSOR)
         re2c:yyfill:enable = 0;
 
         /* on text (en): 📝 Book a car */
-        "\U0001F4DD Book a car" "\x00" { return 51; }
+        "\U0001F4DD Book a car" "\x00" { return 49; }
         /* on text (ru): 📝 Забронировать авто */
-        "\U0001F4DD \u0417\u0430\u0431\u0440\u043E\u043D\u0438\u0440\u043E\u0432\u0430\u0442\u044C \u0430\u0432\u0442\u043E" "\x00" { return 51; }
+        "\U0001F4DD \u0417\u0430\u0431\u0440\u043E\u043D\u0438\u0440\u043E\u0432\u0430\u0442\u044C \u0430\u0432\u0442\u043E" "\x00" { return 49; }
         /* on text (en): ⬅️ Back */
-        "\u2B05\uFE0F Back" "\x00" { return 52; }
+        "\u2B05\uFE0F Back" "\x00" { return 50; }
         /* on text (ru): ⬅️ Назад */
-        "\u2B05\uFE0F \u041D\u0430\u0437\u0430\u0434" "\x00" { return 52; }
+        "\u2B05\uFE0F \u041D\u0430\u0437\u0430\u0434" "\x00" { return 50; }
         * { return BM_NONE; }
     */
 }
@@ -233,13 +229,13 @@ static int match_state_7(const unsigned char *YYCURSOR)
         re2c:yyfill:enable = 0;
 
         /* on text (en): 📝 Book a car */
-        "\U0001F4DD Book a car" "\x00" { return 56; }
+        "\U0001F4DD Book a car" "\x00" { return 54; }
         /* on text (ru): 📝 Забронировать авто */
-        "\U0001F4DD \u0417\u0430\u0431\u0440\u043E\u043D\u0438\u0440\u043E\u0432\u0430\u0442\u044C \u0430\u0432\u0442\u043E" "\x00" { return 56; }
+        "\U0001F4DD \u0417\u0430\u0431\u0440\u043E\u043D\u0438\u0440\u043E\u0432\u0430\u0442\u044C \u0430\u0432\u0442\u043E" "\x00" { return 54; }
         /* on text (en): ⬅️ Back */
-        "\u2B05\uFE0F Back" "\x00" { return 57; }
+        "\u2B05\uFE0F Back" "\x00" { return 55; }
         /* on text (ru): ⬅️ Назад */
-        "\u2B05\uFE0F \u041D\u0430\u0437\u0430\u0434" "\x00" { return 57; }
+        "\u2B05\uFE0F \u041D\u0430\u0437\u0430\u0434" "\x00" { return 55; }
         * { return BM_NONE; }
     */
 }
@@ -254,29 +250,29 @@ static int match_state_8(const unsigned char *YYCURSOR)
         re2c:yyfill:enable = 0;
 
         /* button (en): 🪪 Driver and documents */
-        "\U0001FAAA Driver and documents" "\x00" { return 59; }
+        "\U0001FAAA Driver and documents" "\x00" { return 57; }
         /* button (ru): 🪪 Водитель и документы */
-        "\U0001FAAA \u0412\u043E\u0434\u0438\u0442\u0435\u043B\u044C \u0438 \u0434\u043E\u043A\u0443\u043C\u0435\u043D\u0442\u044B" "\x00" { return 59; }
+        "\U0001FAAA \u0412\u043E\u0434\u0438\u0442\u0435\u043B\u044C \u0438 \u0434\u043E\u043A\u0443\u043C\u0435\u043D\u0442\u044B" "\x00" { return 57; }
         /* button (en): 💶 Deposit and payment */
-        "\U0001F4B6 Deposit and payment" "\x00" { return 60; }
+        "\U0001F4B6 Deposit and payment" "\x00" { return 58; }
         /* button (ru): 💶 Депозит и оплата */
-        "\U0001F4B6 \u0414\u0435\u043F\u043E\u0437\u0438\u0442 \u0438 \u043E\u043F\u043B\u0430\u0442\u0430" "\x00" { return 60; }
+        "\U0001F4B6 \u0414\u0435\u043F\u043E\u0437\u0438\u0442 \u0438 \u043E\u043F\u043B\u0430\u0442\u0430" "\x00" { return 58; }
         /* button (en): 🛡 Insurance */
-        "\U0001F6E1 Insurance" "\x00" { return 61; }
+        "\U0001F6E1 Insurance" "\x00" { return 59; }
         /* button (ru): 🛡 Страховка */
-        "\U0001F6E1 \u0421\u0442\u0440\u0430\u0445\u043E\u0432\u043A\u0430" "\x00" { return 61; }
+        "\U0001F6E1 \u0421\u0442\u0440\u0430\u0445\u043E\u0432\u043A\u0430" "\x00" { return 59; }
         /* button (en): 🌍 Trips abroad */
-        "\U0001F30D Trips abroad" "\x00" { return 62; }
+        "\U0001F30D Trips abroad" "\x00" { return 60; }
         /* button (ru): 🌍 Выезд за границу */
-        "\U0001F30D \u0412\u044B\u0435\u0437\u0434 \u0437\u0430 \u0433\u0440\u0430\u043D\u0438\u0446\u0443" "\x00" { return 62; }
+        "\U0001F30D \u0412\u044B\u0435\u0437\u0434 \u0437\u0430 \u0433\u0440\u0430\u043D\u0438\u0446\u0443" "\x00" { return 60; }
         /* button (en): ⛽ Fuel and mileage */
-        "\u26FD Fuel and mileage" "\x00" { return 63; }
+        "\u26FD Fuel and mileage" "\x00" { return 61; }
         /* button (ru): ⛽ Топливо и пробег */
-        "\u26FD \u0422\u043E\u043F\u043B\u0438\u0432\u043E \u0438 \u043F\u0440\u043E\u0431\u0435\u0433" "\x00" { return 63; }
+        "\u26FD \u0422\u043E\u043F\u043B\u0438\u0432\u043E \u0438 \u043F\u0440\u043E\u0431\u0435\u0433" "\x00" { return 61; }
         /* button (en): ⬅️ Back */
-        "\u2B05\uFE0F Back" "\x00" { return 64; }
+        "\u2B05\uFE0F Back" "\x00" { return 62; }
         /* button (ru): ⬅️ Назад */
-        "\u2B05\uFE0F \u041D\u0430\u0437\u0430\u0434" "\x00" { return 64; }
+        "\u2B05\uFE0F \u041D\u0430\u0437\u0430\u0434" "\x00" { return 62; }
         * { return BM_NONE; }
     */
 }
@@ -291,13 +287,13 @@ static int match_state_9(const unsigned char *YYCURSOR)
         re2c:yyfill:enable = 0;
 
         /* button (en): ⬅️ Back */
-        "\u2B05\uFE0F Back" "\x00" { return 66; }
+        "\u2B05\uFE0F Back" "\x00" { return 64; }
         /* button (ru): ⬅️ Назад */
-        "\u2B05\uFE0F \u041D\u0430\u0437\u0430\u0434" "\x00" { return 66; }
+        "\u2B05\uFE0F \u041D\u0430\u0437\u0430\u0434" "\x00" { return 64; }
         /* button (en): 🏠 Main menu */
-        "\U0001F3E0 Main menu" "\x00" { return 67; }
+        "\U0001F3E0 Main menu" "\x00" { return 65; }
         /* button (ru): 🏠 Главное меню */
-        "\U0001F3E0 \u0413\u043B\u0430\u0432\u043D\u043E\u0435 \u043C\u0435\u043D\u044E" "\x00" { return 67; }
+        "\U0001F3E0 \u0413\u043B\u0430\u0432\u043D\u043E\u0435 \u043C\u0435\u043D\u044E" "\x00" { return 65; }
         * { return BM_NONE; }
     */
 }
@@ -312,13 +308,13 @@ static int match_state_10(const unsigned char *YYCURSOR)
         re2c:yyfill:enable = 0;
 
         /* button (en): ⬅️ Back */
-        "\u2B05\uFE0F Back" "\x00" { return 69; }
+        "\u2B05\uFE0F Back" "\x00" { return 67; }
         /* button (ru): ⬅️ Назад */
-        "\u2B05\uFE0F \u041D\u0430\u0437\u0430\u0434" "\x00" { return 69; }
+        "\u2B05\uFE0F \u041D\u0430\u0437\u0430\u0434" "\x00" { return 67; }
         /* button (en): 🏠 Main menu */
-        "\U0001F3E0 Main menu" "\x00" { return 70; }
+        "\U0001F3E0 Main menu" "\x00" { return 68; }
         /* button (ru): 🏠 Главное меню */
-        "\U0001F3E0 \u0413\u043B\u0430\u0432\u043D\u043E\u0435 \u043C\u0435\u043D\u044E" "\x00" { return 70; }
+        "\U0001F3E0 \u0413\u043B\u0430\u0432\u043D\u043E\u0435 \u043C\u0435\u043D\u044E" "\x00" { return 68; }
         * { return BM_NONE; }
     */
 }
@@ -333,13 +329,13 @@ static int match_state_11(const unsigned char *YYCURSOR)
         re2c:yyfill:enable = 0;
 
         /* button (en): ⬅️ Back */
-        "\u2B05\uFE0F Back" "\x00" { return 72; }
+        "\u2B05\uFE0F Back" "\x00" { return 70; }
         /* button (ru): ⬅️ Назад */
-        "\u2B05\uFE0F \u041D\u0430\u0437\u0430\u0434" "\x00" { return 72; }
+        "\u2B05\uFE0F \u041D\u0430\u0437\u0430\u0434" "\x00" { return 70; }
         /* button (en): 🏠 Main menu */
-        "\U0001F3E0 Main menu" "\x00" { return 73; }
+        "\U0001F3E0 Main menu" "\x00" { return 71; }
         /* button (ru): 🏠 Главное меню */
-        "\U0001F3E0 \u0413\u043B\u0430\u0432\u043D\u043E\u0435 \u043C\u0435\u043D\u044E" "\x00" { return 73; }
+        "\U0001F3E0 \u0413\u043B\u0430\u0432\u043D\u043E\u0435 \u043C\u0435\u043D\u044E" "\x00" { return 71; }
         * { return BM_NONE; }
     */
 }
@@ -354,13 +350,13 @@ static int match_state_12(const unsigned char *YYCURSOR)
         re2c:yyfill:enable = 0;
 
         /* button (en): ⬅️ Back */
-        "\u2B05\uFE0F Back" "\x00" { return 75; }
+        "\u2B05\uFE0F Back" "\x00" { return 73; }
         /* button (ru): ⬅️ Назад */
-        "\u2B05\uFE0F \u041D\u0430\u0437\u0430\u0434" "\x00" { return 75; }
+        "\u2B05\uFE0F \u041D\u0430\u0437\u0430\u0434" "\x00" { return 73; }
         /* button (en): 🏠 Main menu */
-        "\U0001F3E0 Main menu" "\x00" { return 76; }
+        "\U0001F3E0 Main menu" "\x00" { return 74; }
         /* button (ru): 🏠 Главное меню */
-        "\U0001F3E0 \u0413\u043B\u0430\u0432\u043D\u043E\u0435 \u043C\u0435\u043D\u044E" "\x00" { return 76; }
+        "\U0001F3E0 \u0413\u043B\u0430\u0432\u043D\u043E\u0435 \u043C\u0435\u043D\u044E" "\x00" { return 74; }
         * { return BM_NONE; }
     */
 }
@@ -375,13 +371,13 @@ static int match_state_13(const unsigned char *YYCURSOR)
         re2c:yyfill:enable = 0;
 
         /* button (en): ⬅️ Back */
-        "\u2B05\uFE0F Back" "\x00" { return 78; }
+        "\u2B05\uFE0F Back" "\x00" { return 76; }
         /* button (ru): ⬅️ Назад */
-        "\u2B05\uFE0F \u041D\u0430\u0437\u0430\u0434" "\x00" { return 78; }
+        "\u2B05\uFE0F \u041D\u0430\u0437\u0430\u0434" "\x00" { return 76; }
         /* button (en): 🏠 Main menu */
-        "\U0001F3E0 Main menu" "\x00" { return 79; }
+        "\U0001F3E0 Main menu" "\x00" { return 77; }
         /* button (ru): 🏠 Главное меню */
-        "\U0001F3E0 \u0413\u043B\u0430\u0432\u043D\u043E\u0435 \u043C\u0435\u043D\u044E" "\x00" { return 79; }
+        "\U0001F3E0 \u0413\u043B\u0430\u0432\u043D\u043E\u0435 \u043C\u0435\u043D\u044E" "\x00" { return 77; }
         * { return BM_NONE; }
     */
 }
@@ -396,13 +392,13 @@ static int match_state_14(const unsigned char *YYCURSOR)
         re2c:yyfill:enable = 0;
 
         /* button (en): 📝 Book a car */
-        "\U0001F4DD Book a car" "\x00" { return 81; }
+        "\U0001F4DD Book a car" "\x00" { return 79; }
         /* button (ru): 📝 Забронировать авто */
-        "\U0001F4DD \u0417\u0430\u0431\u0440\u043E\u043D\u0438\u0440\u043E\u0432\u0430\u0442\u044C \u0430\u0432\u0442\u043E" "\x00" { return 81; }
+        "\U0001F4DD \u0417\u0430\u0431\u0440\u043E\u043D\u0438\u0440\u043E\u0432\u0430\u0442\u044C \u0430\u0432\u0442\u043E" "\x00" { return 79; }
         /* button (en): ⬅️ Back */
-        "\u2B05\uFE0F Back" "\x00" { return 82; }
+        "\u2B05\uFE0F Back" "\x00" { return 80; }
         /* button (ru): ⬅️ Назад */
-        "\u2B05\uFE0F \u041D\u0430\u0437\u0430\u0434" "\x00" { return 82; }
+        "\u2B05\uFE0F \u041D\u0430\u0437\u0430\u0434" "\x00" { return 80; }
         * { return BM_NONE; }
     */
 }
@@ -417,13 +413,13 @@ static int match_state_15(const unsigned char *YYCURSOR)
         re2c:yyfill:enable = 0;
 
         /* button (en): 👤 Call an operator */
-        "\U0001F464 Call an operator" "\x00" { return 84; }
+        "\U0001F464 Call an operator" "\x00" { return 82; }
         /* button (ru): 👤 Позвать оператора */
-        "\U0001F464 \u041F\u043E\u0437\u0432\u0430\u0442\u044C \u043E\u043F\u0435\u0440\u0430\u0442\u043E\u0440\u0430" "\x00" { return 84; }
+        "\U0001F464 \u041F\u043E\u0437\u0432\u0430\u0442\u044C \u043E\u043F\u0435\u0440\u0430\u0442\u043E\u0440\u0430" "\x00" { return 82; }
         /* button (en): ⬅️ Back */
-        "\u2B05\uFE0F Back" "\x00" { return 85; }
+        "\u2B05\uFE0F Back" "\x00" { return 83; }
         /* button (ru): ⬅️ Назад */
-        "\u2B05\uFE0F \u041D\u0430\u0437\u0430\u0434" "\x00" { return 85; }
+        "\u2B05\uFE0F \u041D\u0430\u0437\u0430\u0434" "\x00" { return 83; }
         * { return BM_NONE; }
     */
 }
@@ -488,6 +484,22 @@ int rental_match_text(int state, const char *s)
     if (r == BM_NONE)
         r = match_global(in);
     return r;
+}
+
+/* everywhere: text triggers of every state. */
+int rental_match_everywhere(const char *s)
+{
+    const unsigned char *YYCURSOR = (const unsigned char *)s;
+    const unsigned char *YYMARKER = NULL;
+    (void)YYMARKER; /* not every DFA needs to back up */
+    /*!re2c
+        re2c:define:YYCTYPE = "unsigned char";
+        re2c:yyfill:enable = 0;
+
+        /* everywhere pattern operator|manager|human|оператор|менеджер|че... */
+        [^\x00]* ([oO] [pP] [eE] [rR] [aA] [tT] [oO] [rR] | [mM] [aA] [nN] [aA] [gG] [eE] [rR] | [hH] [uU] [mM] [aA] [nN] | [\u043E\u041E] [\u043F\u041F] [\u0435\u0415] [\u0440\u0420] [\u0430\u0410] [\u0442\u0422] [\u043E\u041E] [\u0440\u0420] | [\u043C\u041C] [\u0435\u0415] [\u043D\u041D] [\u0435\u0415] [\u0434\u0414] [\u0436\u0416] [\u0435\u0415] [\u0440\u0420] | [\u0447\u0427] [\u0435\u0415] [\u043B\u041B] [\u043E\u041E] [\u0432\u0412] [\u0435\u0415] [\u043A\u041A]) [^\x00]* "\x00" { return 87; }
+        * { return BM_NONE; }
+    */
 }
 
 /* Validator of booking.full_name: ^[A-Za-zÀ-žЀ-џ][A-Za-zÀ-žЀ-џ' .-]{1,59}$ */

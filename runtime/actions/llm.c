@@ -182,6 +182,13 @@ static int llm_gate(bot_act *c)
     return act_offer_operator(c, BM_SYS_LIMIT_REACHED) ? -1 : 0;
 }
 
+/* The vote buttons under an answer, unless the spec says `feedback: false`. */
+static int attach_feedback(bot_act *c)
+{
+    const bm_machine *m = bot_machine(c->b);
+    return m->llm && m->llm->no_feedback ? 0 : act_feedback_attach(c);
+}
+
 static int llm_run(bot_act *c)
 {
     llm_part *p = bot_part_state(c->b, BOT_PART_LLM);
@@ -225,7 +232,7 @@ static int llm_run(bot_act *c)
         return offer_operator(c);
     int rc = bot_act_say_long(c, answer);
     free(answer);
-    return rc || act_feedback_attach(c);
+    return rc || attach_feedback(c);
 }
 
 /* With the whole answer: the marker offers the operator, a failure says
@@ -264,7 +271,7 @@ static int llm_resume(bot_act *c)
         return -1;
     c->ai_to = c->out->n;
     c->ai_answered = true;
-    return act_feedback_attach(c);
+    return attach_feedback(c);
 }
 
 const bot_action act_llm = {.name = "llm", .gate = llm_gate, .run = llm_run,

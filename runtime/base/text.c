@@ -170,6 +170,55 @@ bool text_utf8_valid(const char *s, size_t n)
     return true;
 }
 
+/* The code point at s[0..n) (its bytes in *len), or the byte itself for
+ * an invalid sequence (*len 1). */
+static uint32_t cp_at(const unsigned char *s, size_t n, size_t *len)
+{
+    size_t l = seq_len(s, n);
+    if (l <= 1) {
+        *len = 1;
+        return s[0];
+    }
+    uint32_t cp = s[0] & (l == 2 ? 0x1F : l == 3 ? 0x0F : 0x07);
+    for (size_t i = 1; i < l; i++)
+        cp = (cp << 6) | (s[i] & 0x3F);
+    *len = l;
+    return cp;
+}
+
+/* The lower-case letter of cp in the blocks text_equal_fold folds. */
+static uint32_t fold(uint32_t cp)
+{
+    if ((cp >= 'A' && cp <= 'Z') || (cp >= 0xC0 && cp <= 0xDE && cp != 0xD7) ||
+        (cp >= 0x410 && cp <= 0x42F))
+        return cp + 0x20;
+    if (cp >= 0x400 && cp <= 0x40F) /* Ѐ..Џ */
+        return cp + 0x50;
+    /* Latin Extended-A pairs upper and lower case neighbours: even-odd
+     * (Č č, Š š), and odd-even from Ĺ to Ň and from Ź to Ž */
+    if ((cp >= 0x100 && cp <= 0x137) || (cp >= 0x14A && cp <= 0x177))
+        return cp | 1;
+    if ((cp >= 0x139 && cp <= 0x148) || (cp >= 0x179 && cp <= 0x17E))
+        return cp + (cp & 1);
+    return cp;
+}
+
+bool text_equal_fold(const char *a, const char *b)
+{
+    const unsigned char *p = (const unsigned char *)a, *q = (const unsigned char *)b;
+    size_t np = strlen(a), nq = strlen(b);
+    while (np && nq) {
+        size_t lp, lq;
+        uint32_t x = cp_at(p, np, &lp), y = cp_at(q, nq, &lq);
+        bool raw_x = lp == 1 && x >= 0x80, raw_y = lq == 1 && y >= 0x80;
+        if (raw_x || raw_y ? !(raw_x && raw_y && x == y) : fold(x) != fold(y))
+            return false;
+        p += lp, np -= lp;
+        q += lq, nq -= lq;
+    }
+    return np == 0 && nq == 0;
+}
+
 /* Bytes of the character at s (1 for an invalid byte), and its UTF-16 units. */
 static size_t char_at(const unsigned char *s, size_t n, size_t *units)
 {

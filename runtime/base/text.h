@@ -50,6 +50,12 @@ bool text_utf8_valid(const char *s, size_t n);
  * check) as UTF-8 into out[0..4). Returns how many bytes: 1 to 4. */
 size_t text_utf8_put(uint32_t cp, char *out);
 
+/* Whether a and b are the same text but for letter case: ASCII, Latin-1,
+ * Latin Extended-A (č, š, ž, đ) and Cyrillic letters compare caselessly
+ * ("ЭКОНОМ" = "эконом"); any other character, or invalid UTF-8, only
+ * byte for byte. */
+bool text_equal_fold(const char *a, const char *b);
+
 /* Length in UTF-16 code units (what Telegram counts). Invalid bytes count 1. */
 size_t text_utf16_len(const char *s, size_t n);
 

@@ -15,7 +15,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 
+#include "base/phone.h"
 #include "base/text.h"
 
 /* Cap on one expanded text. Telegram takes 4096 UTF-16 units per message;
@@ -593,31 +595,59 @@ static bool parse_date(const char *t, char *out, size_t outlen)
     return true;
 }
 
-/* A phone number: optional '+', digits with spaces, dashes, parentheses;
- * 7 to 15 digits. Written as "+<digits>". */
-static bool parse_phone(const char *t, bool need_plus, char out[17])
+/* A phone number in E.164: typed (national numbers in the field's
+ * country), or a shared contact's, which Telegram sends with or without
+ * its '+' but always international. */
+static bool parse_phone(const bm_field *f, const char *t, bool contact,
+                        char out[PHONE_E164_MAX])
 {
-    const char *p = t;
-    bool plus = false;
-    if (*p == '+') {
-        plus = true;
-        p++;
-    }
-    if (need_plus && !plus)
-        return false;
-    int n = 0;
-    out[0] = '+';
-    for (; *p; p++) {
-        if (*p >= '0' && *p <= '9') {
-            if (n >= 15)
-                return false;
-            out[1 + n++] = *p;
-        } else if (*p != ' ' && *p != '-' && *p != '(' && *p != ')') {
+    if (contact && *t != '+') {
+        char intl[64];
+        if ((size_t)snprintf(intl, sizeof intl, "+%s", t) >= sizeof intl)
             return false;
-        }
+        return phone_e164(intl, NULL, out);
     }
-    out[1 + n] = '\0';
-    return n >= 7;
+    return phone_e164(t, contact ? NULL : f->country, out);
+}
+
+/* Days from 1970-01-01 to y-mo-d (proleptic Gregorian). */
+static long days_from_civil(int y, int mo, int d)
+{
+    y -= mo <= 2;
+    long era = (y >= 0 ? y : y - 399) / 400;
+    long yoe = y - era * 400;
+    long doy = (153L * (mo + (mo > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+    long doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    return era * 146097 + doe - 719468;
+}
+
+/* The bot's today in days from 1970-01-01: its local date (the process's
+ * zone is the spec's `llm: timezone`), or BOT_TODAY (YYYY-MM-DD), which
+ * conversation and end-to-end tests set to pin the day. */
+static long today(void)
+{
+    const char *fixed = getenv("BOT_TODAY");
+    int y, mo, d;
+    if (fixed && sscanf(fixed, "%4d-%2d-%2d", &y, &mo, &d) == 3)
+        return days_from_civil(y, mo, d);
+    time_t now = time(NULL);
+    struct tm tm;
+    if (!localtime_r(&now, &tm))
+        return (long)(now / 86400);
+    return days_from_civil(tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday);
+}
+
+/* A valid date (YYYY-MM-DD in norm) within the field's bounds, which are
+ * days from the bot's today. */
+static bool date_in_bounds(const bm_field *f, const char *norm)
+{
+    if (isinf(f->min) && isinf(f->max))
+        return true;
+    int y, mo, d;
+    if (sscanf(norm, "%4d-%2d-%2d", &y, &mo, &d) != 3)
+        return false;
+    double rel = (double)(days_from_civil(y, mo, d) - today());
+    return rel >= f->min && rel <= f->max;
 }
 
 /* The label of the choice `t` names (in any language), in language `lang`;
@@ -627,7 +657,7 @@ static const char *choice_label(const bm_machine *m, const bm_field *f, const ch
     for (int i = 0; i < f->n_choices; i++) {
         int text = m->choices[f->first_choice + i];
         for (int l = 0; l < m->n_langs; l++)
-            if (!strcmp(t, bm_text(m, text, l)))
+            if (text_equal_fold(t, bm_text(m, text, l)))
                 return bm_text(m, text, lang);
     }
     return NULL;
@@ -680,11 +710,11 @@ static int validate(step *st, const bm_field *f, const bm_input *in, char **valu
         break;
     }
     case BM_V_DATE:
-        if (parse_date(t, buf, sizeof buf))
+        if (parse_date(t, buf, sizeof buf) && date_in_bounds(f, buf))
             *value = dup_or_oom(buf, &rc);
         break;
     case BM_V_PHONE:
-        if (parse_phone(t, in->kind == BM_IN_TEXT, buf))
+        if (parse_phone(f, t, in->kind == BM_IN_CONTACT, buf))
             *value = dup_or_oom(buf, &rc);
         break;
     case BM_V_REGEX:
@@ -694,16 +724,12 @@ static int validate(step *st, const bm_field *f, const bm_input *in, char **valu
         }
         break;
     case BM_V_CHOICE: {
-        bool known = false;
-        for (int i = 0; i < f->n_choices && !known; i++)
-            for (int l = 0; l < m->n_langs && !known; l++)
-                known = !strcmp(t, bm_text(m, m->choices[f->first_choice + i], l));
-        if (known) {
-            /* the variable speaks the user's language ({booking.car_class}
-             * in a Russian confirmation); the stored record is canonical */
-            *value = strdup(choice_label(m, f, t, st->s->lang));
-            rc = *value ? 1 : -1;
-        }
+        /* typed in any case ("economy", "ЭКОНОМ"); the variable speaks the
+         * user's language ({booking.car_class} in a Russian confirmation);
+         * the stored record is canonical */
+        const char *label = choice_label(m, f, t, st->s->lang);
+        if (label)
+            *value = dup_or_oom(label, &rc);
         break;
     }
     }
@@ -863,28 +889,89 @@ static int run_tr(step *st, int tr, int64_t edit_id)
     if (t->target >= 0 && t->target < m->n_states) {
         const bm_state *T = &m->states[t->target];
         /* An inline menu leading to another inline menu edits the message
-         * in place instead of stacking new ones. */
-        bool edit = edit_id != 0 && t->say < 0 && T->inline_kb >= 0 &&
+         * in place instead of stacking new ones; leading to a state with
+         * `inline: remove`, the message becomes its text with no buttons. */
+        bool edit = edit_id != 0 && t->say < 0 &&
+                    (T->inline_kb >= 0 || T->inline_kb == BM_KB_REMOVE) &&
                     T->reply_kb == BM_NONE && T->n_say == 1;
         return enter(st, t->target, edit ? edit_id : 0);
     }
     return 0;
 }
 
-/* Nothing matched: the state's fallback, else a hint to use its buttons. */
-static int no_match(step *st)
+/* Whether `t` is shaped like a command: "/name", "/name@bot", "/name arg". */
+static bool is_command(const char *t)
+{
+    if (*t++ != '/' || !((*t >= 'a' && *t <= 'z') || (*t >= 'A' && *t <= 'Z')))
+        return false;
+    while ((*t >= 'a' && *t <= 'z') || (*t >= 'A' && *t <= 'Z') || (*t >= '0' && *t <= '9') ||
+           *t == '_')
+        t++;
+    return *t == '\0' || *t == '@' || is_space(*t);
+}
+
+/* Send system text `sys` followed by the bot's published commands, one a
+ * line ("/help — Help"). Returns 1 when sent, 0 when the bot publishes
+ * none (the text would point at nothing), -1 on out-of-memory. */
+static int say_with_commands(step *st, bm_sys_text sys)
+{
+    const bm_machine *m = st->m;
+    text_buf b;
+    text_buf_init(&b, BM_TEXT_MAX);
+    int listed = 0;
+    for (int i = 0; i < m->n_commands; i++) {
+        if (m->commands[i].description < 0)
+            continue;
+        char *desc = render(st, m->commands[i].description);
+        int rc = !desc || text_buf_adds(&b, "\n/") || text_buf_adds(&b, m->commands[i].name) ||
+                 text_buf_adds(&b, " — ") || text_buf_adds(&b, desc);
+        free(desc);
+        if (rc) {
+            text_buf_free(&b);
+            return -1;
+        }
+        listed++;
+    }
+    char *list = text_buf_take(&b);
+    char *head = listed && list ? render(st, m->sys_texts[sys]) : NULL;
+    char *msg = head ? malloc(strlen(head) + strlen(list) + 1) : NULL;
+    if (msg) {
+        strcpy(msg, head);
+        strcat(msg, list);
+    }
+    free(head);
+    free(list);
+    if (!listed)
+        return 0;
+    return msg && !emit(st, BM_FX_SEND, 0, msg, NULL) ? 1 : -1;
+}
+
+/* Nothing matched: an unknown command is told so (before the state's
+ * fallback, which would take it for a question); else the fallback; else
+ * a hint to use the buttons, with them, where the state has some, or the
+ * bot's commands where it has none. */
+static int no_match(step *st, const bm_input *in)
 {
     const bm_machine *m = st->m;
     const bm_state *S = &m->states[st->s->state];
+    if (in->kind == BM_IN_TEXT && is_command(st->input)) {
+        int rc = say_with_commands(st, BM_SYS_UNKNOWN_COMMAND);
+        if (rc)
+            return rc < 0 ? -1 : 0;
+    }
     if (S->fallback_tr >= 0)
         return run_tr(st, S->fallback_tr, 0);
     if (S->reply_kb >= 0 || S->inline_kb >= 0) {
+        /* the buttons come along: a user who never saw the state's screen
+         * (a new user, an inline menu scrolled away) has them below */
         bm_markup mk = {0};
         if (S->reply_kb >= 0 && build_kb(st, S->reply_kb, BM_MK_REPLY, &mk))
             return -1;
+        if (S->reply_kb < 0 && build_kb(st, S->inline_kb, BM_MK_INLINE, &mk))
+            return -1;
         return send_text(st, m->sys_texts[BM_SYS_USE_BUTTONS], &mk);
     }
-    return 0;
+    return say_with_commands(st, BM_SYS_NOT_UNDERSTOOD) < 0 ? -1 : 0;
 }
 
 static int find_callback(const bm_machine *m, int kb, const char *data)
@@ -980,6 +1067,8 @@ static int dispatch(step *st, const bm_input *in)
         t = m->match_text ? m->match_text(s->state, st->input) : BM_NONE;
         if (t < 0)
             t = stale_reply_tr(m, st->input);
+        if (t < 0 && m->match_everywhere)
+            t = m->match_everywhere(st->input);
         break;
     case BM_IN_CONTACT:
         t = S->contact_tr >= 0 ? S->contact_tr : contact_button_tr(m, S);
@@ -992,7 +1081,7 @@ static int dispatch(step *st, const bm_input *in)
     }
     if (t >= 0)
         return run_tr(st, t, 0);
-    return no_match(st);
+    return no_match(st, in);
 }
 
 int bm_step(const bm_machine *m, bm_session *s, const bm_input *in, bm_effects *fx)

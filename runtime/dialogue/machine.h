@@ -23,7 +23,9 @@
 #include "dialogue/sys_text_list.h"
 
 #define BM_NONE (-1)
-#define BM_KB_REMOVE (-2) /* reply_kb: send ReplyKeyboardRemove on entry */
+#define BM_KB_REMOVE (-2) /* reply_kb: send ReplyKeyboardRemove on entry;
+                           * inline_kb: entered from an inline button, the
+                           * message holding it is edited with no buttons */
 
 /* What a transition asks the runtime to do besides moving: one of the
  * actions of action_list.h, reported as a BM_FX_ACTION effect (the
@@ -101,7 +103,7 @@ typedef struct bm_state {
     int first_say;   /* indices into bm_machine.says (text indices) */
     int n_say;
     int reply_kb;    /* keyboard index, BM_NONE, or BM_KB_REMOVE */
-    int inline_kb;   /* keyboard index or BM_NONE */
+    int inline_kb;   /* keyboard index, BM_NONE, or BM_KB_REMOVE */
     int contact_tr;  /* transition on a shared contact, BM_NONE */
     int voice_tr;    /* transition on a voice note, BM_NONE */
     int fallback_tr; /* transition on any other text, BM_NONE */
@@ -112,9 +114,10 @@ typedef enum bm_validator {
     BM_V_INTEGER,  /* whole number within [min, max] */
     BM_V_NUMBER,   /* decimal number within [min, max] */
     BM_V_DATE,     /* a real calendar date: YYYY-MM-DD, DD.MM.YYYY, DD/MM/YYYY */
-    BM_V_PHONE,    /* contact via request_contact button, or a typed number */
+    BM_V_PHONE,    /* contact via request_contact button, or a typed number
+                    * (base/phone.h), stored in E.164 */
     BM_V_REGEX,    /* the generated regex matcher accepts it */
-    BM_V_CHOICE,   /* one of the choice labels (in any language) */
+    BM_V_CHOICE,   /* one of the choice labels (in any language, any case) */
 } bm_validator;
 
 typedef struct bm_field {
@@ -126,9 +129,12 @@ typedef struct bm_field {
     int var;         /* variable that receives the value ("form.field") */
     bm_validator validator;
     int regex;       /* regex id for match_regex (BM_V_REGEX), else BM_NONE */
-    double min, max; /* INTEGER/NUMBER bounds; -inf/+inf when open */
+    double min, max; /* INTEGER/NUMBER bounds; DATE: days from the bot's
+                      * today (0 = today); -inf/+inf when open */
     int first_choice; /* indices into bm_machine.choices (text indices) */
     int n_choices;
+    const char *country; /* PHONE: ISO code national numbers are read in
+                          * ("RS"), NULL = international numbers only */
 } bm_field;
 
 /* Where a completed form goes as a lead for the managers (`lead:`). */
@@ -182,6 +188,7 @@ typedef struct bm_llm {
     int persona;          /* text index of the system prompt's persona, BM_NONE */
     int policy;           /* text index of extra rules for the model, BM_NONE */
     bool strict;          /* answer only from the knowledge (default true) */
+    bool no_feedback;     /* `feedback: false`: answers carry no vote buttons */
     long daily_tokens;    /* per user per day; 0 = no limit */
     const char *timezone; /* where the day ends, e.g. "Europe/Belgrade"; NULL = UTC */
     const char *model;    /* model name, NULL = $OPENAI_MODEL_NAME */
@@ -232,10 +239,13 @@ typedef struct bm_machine {
     /* The generated DFA. `s` is NUL-terminated UTF-8. match_text returns
      * the transition index for a text typed or a reply button pressed in
      * `state` (state-local triggers first, then global commands; pass
-     * BM_NONE for global commands only), or BM_NONE. match_regex returns 1
-     * when regex `id` accepts `s`. */
+     * BM_NONE for global commands only), or BM_NONE. match_everywhere
+     * returns the transition of the spec's `everywhere:` triggers (tried
+     * after the state's own and the global commands; NULL = none) for `s`,
+     * or BM_NONE. match_regex returns 1 when regex `id` accepts `s`. */
     int (*match_text)(int state, const char *s);
     int (*match_regex)(int id, const char *s);
+    int (*match_everywhere)(const char *s);
 
     const bm_llm *llm;        /* NULL: the spec has no `llm:` */
 } bm_machine;

@@ -35,6 +35,14 @@
     X(USE_BUTTONS, sys_use_buttons, \
       "Please use the buttons below.", \
       "Пожалуйста, воспользуйтесь кнопками ниже.") \
+    /* an unknown /command; the bot's published commands follow, one a line */ \
+    X(UNKNOWN_COMMAND, sys_unknown_command, \
+      "Sorry, I don't know that command. These are the ones I know:", \
+      "Извините, такой команды я не знаю. Вот команды, которые я знаю:") \
+    /* a message no trigger takes where the state has no buttons; the commands follow */ \
+    X(NOT_UNDERSTOOD, sys_not_understood, \
+      "Sorry, I didn't understand that. These commands may help:", \
+      "Извините, я не понял. Вам помогут эти команды:") \
     /* confirmation after delete_data */ \
     X(DATA_DELETED, sys_data_deleted, \
       "All your data has been deleted.", \

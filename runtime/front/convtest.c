@@ -776,7 +776,23 @@ static int read_user(conv *c, const yaml_node_t *u)
     return 0;
 }
 
-/* transcript -> {user?, steps} */
+/* today: YYYY-MM-DD — the bot's today for this transcript (date bounds of
+ * form fields are days from it), set as BOT_TODAY; ct_run_file puts the
+ * previous value back. */
+static int read_today(conv *c, yaml_node_t *n)
+{
+    const char *v = yscalar(n);
+    int y, mo, d;
+    char end;
+    if (!v || sscanf(v, "%4d-%2d-%2d%c", &y, &mo, &d, &end) != 3 || mo < 1 || mo > 12 || d < 1 ||
+        d > 31) {
+        failf(c, yline(n), "today: expected a date YYYY-MM-DD");
+        return -1;
+    }
+    return setenv("BOT_TODAY", v, 1);
+}
+
+/* transcript -> {user?, today?, steps} */
 static int run_doc(conv *c, int *n_steps)
 {
     yaml_node_t *root = yaml_document_get_root_node(c->doc);
@@ -791,13 +807,17 @@ static int run_doc(conv *c, int *n_steps)
     for (yaml_node_pair_t *p = root->data.mapping.pairs.start; p < root->data.mapping.pairs.top; p++) {
         yaml_node_t *kn = ynode(c, p->key);
         const char *k = yscalar(kn);
-        if (!k || (strcmp(k, "user") && strcmp(k, "steps"))) {
-            failf(c, yline(kn), "unknown key '%s'; a transcript has user: and steps:", k ? k : "?");
+        if (!k || (strcmp(k, "user") && strcmp(k, "today") && strcmp(k, "steps"))) {
+            failf(c, yline(kn), "unknown key '%s'; a transcript has user:, today: and steps:",
+                  k ? k : "?");
             return -1;
         }
     }
     yaml_node_t *u = yget(c, root, "user");
     if (u && read_user(c, u))
+        return -1;
+    yaml_node_t *today = yget(c, root, "today");
+    if (today && read_today(c, today))
         return -1;
     yaml_node_t *steps = yget(c, root, "steps");
     if (!steps || steps->type != YAML_SEQUENCE_NODE) {
@@ -864,7 +884,14 @@ int ct_run_file(ct_run *r, const char *path, FILE *out)
     }
     bot_set_trace(c.b, &c.trace);
     bot_set_action_hook(c.b, action_hook, &c);
+    const char *env_today = getenv("BOT_TODAY");
+    char *saved_today = env_today ? strdup(env_today) : NULL;
     rc = run_doc(&c, &n_steps) ? 1 : 0;
+    if (saved_today)
+        setenv("BOT_TODAY", saved_today, 1);
+    else
+        unsetenv("BOT_TODAY");
+    free(saved_today);
 done:
     if (rc == 0)
         fprintf(out, "PASS %s (%d steps)\n", path, n_steps);
@@ -883,7 +910,8 @@ done:
 
 /* ---- coverage ------------------------------------------------------------ */
 
-enum { W_NONE, W_COMMAND, W_BUTTON, W_CONTACT, W_VOICE, W_ANY, W_TEXT, W_PATTERN, W_DONE, W_CANCEL };
+enum { W_NONE, W_COMMAND, W_BUTTON, W_CONTACT, W_VOICE, W_ANY, W_TEXT, W_PATTERN, W_DONE, W_CANCEL,
+       W_EVERYWHERE };
 
 /* Where a transition comes from, recovered from the tables: the tables do
  * not name a trigger, so text triggers are found by probing the DFA with
@@ -954,6 +982,32 @@ static where *find_origins(const bm_machine *m)
                     w[tr] = (where){W_TEXT, s, t};
                 free(more);
             }
+    /* `everywhere:` transitions come last (codegen/lower.h): its texts are
+     * found by probing, and whatever is left after every other origin */
+    int last = -1;
+    for (int i = 0; i < n; i++)
+        if (w[i].kind != W_NONE)
+            last = i;
+    for (int t = 0; m->match_everywhere && t < m->n_texts; t++)
+        for (int l = 0; l < m->n_langs; l++) {
+            const char *txt = bm_text(m, t, l);
+            int tr = *txt ? m->match_everywhere(txt) : BM_NONE;
+            if (tr <= last || tr >= n || w[tr].kind != W_NONE)
+                continue;
+            /* as above: a text trigger takes the exact text only */
+            size_t len = strlen(txt);
+            char *more = malloc(len + 4);
+            if (!more)
+                continue;
+            memcpy(more, txt, len);
+            memcpy(more + len, " zq", 4);
+            if (m->match_everywhere(more) != tr)
+                w[tr] = (where){W_EVERYWHERE, -1, t};
+            free(more);
+        }
+    for (int i = last + 1; m->match_everywhere && i < n; i++)
+        if (w[i].kind == W_NONE)
+            w[i] = (where){W_EVERYWHERE, -1, -1};
     for (int i = 0; i < n; i++) {
         if (w[i].kind != W_NONE)
             continue;
@@ -990,6 +1044,12 @@ static void print_where(FILE *out, const bm_machine *m, const where *w, int tr)
     case W_PATTERN: fprintf(out, "state %s: on a pattern", sn); break;
     case W_DONE: fprintf(out, "form %s: done", m->forms[w->owner].name); break;
     case W_CANCEL: fprintf(out, "form %s: cancel", m->forms[w->owner].name); break;
+    case W_EVERYWHERE:
+        if (w->label >= 0)
+            fprintf(out, "everywhere: on text '%s'", bm_text(m, w->label, m->default_lang));
+        else
+            fprintf(out, "everywhere: on a pattern");
+        break;
     default: fprintf(out, "transition #%d", tr); break;
     }
     const bm_transition *t = &m->transitions[tr];

@@ -315,9 +315,19 @@ states[#states + 1] = {
   say = "delete_confirm",
   inline = {
     { { text = "btn_delete_yes", data = "delete:yes", action = "delete_data", ["goto"] = "main" } },
-    { { text = "btn_delete_no", data = "delete:no", say = "delete_kept", ["goto"] = "main" } },
+    { { text = "btn_delete_no", data = "delete:no", ["goto"] = "delete_kept" } },
   },
   on = menu_triggers(),
+}
+
+-- "No" turns the question into the answer, its buttons gone: nothing on
+-- screen still offers to delete. (The menu below works here too: a reply
+-- button still on screen does what it says in every state.)
+states[#states + 1] = {
+  name = "delete_kept",
+  say = "delete_kept",
+  inline = "remove",
+  on = chat_triggers(),
 }
 
 return {

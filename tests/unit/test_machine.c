@@ -356,8 +356,18 @@ static void test_validators(void)
         {3, "01-02-2025", NULL, 0, 0},
         {3, "31.12.99", NULL, 0, 0},
         {3, "2025-1-2x", NULL, 0, 0},
+        /* bounds in days from the bot's today (BOT_TODAY: 2026-07-01) */
+        {3, "2026-07-01", "2026-07-01", 0, 365},
+        {3, "30.06.2026", NULL, 0, 365},
+        {3, "2020-01-01", NULL, 0, 365},
+        {3, "1.7.2027", "2027-07-01", 0, 365},
+        {3, "2027-07-02", NULL, 0, 365},
+        {3, "2026-06-30", "2026-06-30", -1, INFINITY},
         {4, "+381 (60) 123-45-67", "+381601234567", 0, 0},
-        {4, "+1234567", "+1234567", 0, 0},
+        {4, "+6834002", "+6834002", 0, 0},
+        {4, "00381601234567", "+381601234567", 0, 0},
+        {4, "+0000000000", NULL, 0, 0},
+        {4, "060 123 4567", NULL, 0, 0}, /* national: the field names no country */
         {4, "+123456", NULL, 0, 0},
         {4, "+1234567890123456", NULL, 0, 0},
         {4, "381601234567", NULL, 0, 0},
@@ -366,17 +376,20 @@ static void test_validators(void)
         {5, "XYZ999", NULL, 0, 0},
         {6, "Economy", "Economy", 0, 0},
         {6, "Эконом", "Economy", 0, 0},
-        {6, "economy", NULL, 0, 0},
+        {6, "economy", "Economy", 0, 0},
+        {6, "ЭКОНОМ", "Economy", 0, 0},
+        {6, "econom", NULL, 0, 0},
     };
     bm_field fields[8];
     memcpy(fields, tiny_machine.fields, sizeof fields);
     bm_machine m = tiny_machine;
     m.fields = fields;
+    setenv("BOT_TODAY", "2026-07-01", 1);
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         const vcase *c = &cases[i];
         fields[c->field].min = c->min;
         fields[c->field].max = c->max;
-        if (c->field == 1 || c->field == 2) {
+        if (c->field == 1 || c->field == 2 || c->field == 3) {
             if (c->min == 0 && c->max == 0) {
                 fields[c->field].min = -INFINITY;
                 fields[c->field].max = INFINITY;
@@ -400,6 +413,30 @@ static void test_validators(void)
             CU_ASSERT_PTR_NULL(S.vars[var_idx]);
             CU_ASSERT_EQUAL(S.field, c->field);
             CU_ASSERT_EQUAL(FX.n, 2); /* retry + ask */
+        }
+    }
+    unsetenv("BOT_TODAY");
+
+    /* a phone field with a country reads national numbers too */
+    static const struct {
+        const char *country, *input, *stored;
+    } phones[] = {
+        {"RS", "060 123 4567", "+381601234567"},
+        {"RS", "+381 60 123 4567", "+381601234567"},
+        {"RS", "12", NULL},
+        {"RU", "8 (916) 123-45-67", "+79161234567"},
+    };
+    int var_idx = fields[4].var;
+    for (size_t i = 0; i < sizeof phones / sizeof phones[0]; i++) {
+        fields[4].country = phones[i].country;
+        reset_as(&m, "en");
+        S.form = TF_BOOKING;
+        S.field = 4;
+        CU_ASSERT_EQUAL(step_text(phones[i].input), 0);
+        if (phones[i].stored) {
+            CU_ASSERT(S.vars[var_idx] && !strcmp(S.vars[var_idx], phones[i].stored));
+        } else {
+            CU_ASSERT_PTR_NULL(S.vars[var_idx]);
         }
     }
     reset("en");

@@ -183,6 +183,22 @@ static void test_utf8_put(void)
     }
 }
 
+static void test_equal_fold(void)
+{
+    CU_ASSERT_TRUE(text_equal_fold("economy", "Economy"));
+    CU_ASSERT_TRUE(text_equal_fold("ЭКОНОМ", "эконом"));
+    CU_ASSERT_TRUE(text_equal_fold("Ёлка", "ёЛКА"));
+    CU_ASSERT_TRUE(text_equal_fold("Čačak ŠUMADIJA Đ", "čačak šumadija đ"));
+    CU_ASSERT_TRUE(text_equal_fold("ÉTÉ", "été"));
+    CU_ASSERT_TRUE(text_equal_fold("", ""));
+    CU_ASSERT_FALSE(text_equal_fold("econom", "economy"));
+    CU_ASSERT_FALSE(text_equal_fold("эконом", "экономия"));
+    CU_ASSERT_FALSE(text_equal_fold("×", "÷")); /* not letters */
+    CU_ASSERT_FALSE(text_equal_fold("\xC9", "É")); /* an invalid byte is no letter */
+    CU_ASSERT_TRUE(text_equal_fold("\xC9x", "\xC9X"));
+    CU_ASSERT_FALSE(text_equal_fold("SUV 🚙", "suv 🚗"));
+}
+
 int main(void)
 {
     if (CU_initialize_registry() != CUE_SUCCESS)
@@ -196,6 +212,7 @@ int main(void)
     CU_add_test(s, "split a long text", test_split_long);
     CU_add_test(s, "capped buffer", test_buf);
     CU_add_test(s, "code points written as UTF-8", test_utf8_put);
+    CU_add_test(s, "equal but for letter case", test_equal_fold);
     CU_basic_set_mode(CU_BRM_VERBOSE);
     CU_basic_run_tests();
     unsigned fails = CU_get_number_of_failures();

@@ -154,14 +154,14 @@ static const bm_state states[TS_COUNT] = {
 static const int choices[] = {T_CLASS_ECO, T_CLASS_SUV};
 
 static const bm_field fields[] = {
-    {"name", 0, T_ASK_NAME, BM_NONE, BM_NONE, TV_B_NAME, BM_V_TEXT, BM_NONE, -INFINITY, INFINITY, 0, 0},
-    {"age", 0, T_ASK_AGE, T_BAD_AGE, BM_NONE, TV_B_AGE, BM_V_INTEGER, BM_NONE, 18, 99, 0, 0},
-    {"weight", 0, T_ASK_WEIGHT, BM_NONE, BM_NONE, TV_B_WEIGHT, BM_V_NUMBER, BM_NONE, 0.5, 500, 0, 0},
-    {"date", 0, T_ASK_DATE, BM_NONE, BM_NONE, TV_B_DATE, BM_V_DATE, BM_NONE, -INFINITY, INFINITY, 0, 0},
-    {"phone", 0, T_ASK_PHONE, BM_NONE, T_BTN_SHARE, TV_B_PHONE, BM_V_PHONE, BM_NONE, -INFINITY, INFINITY, 0, 0},
-    {"code", 0, T_ASK_CODE, BM_NONE, BM_NONE, TV_B_CODE, BM_V_REGEX, 0, -INFINITY, INFINITY, 0, 0},
-    {"class", 0, T_ASK_CLASS, BM_NONE, BM_NONE, TV_B_CLASS, BM_V_CHOICE, BM_NONE, -INFINITY, INFINITY, 0, 2},
-    {"q", 0, T_ASK_Q, BM_NONE, BM_NONE, TV_Q_Q, BM_V_TEXT, BM_NONE, -INFINITY, INFINITY, 0, 0},
+    {"name", 0, T_ASK_NAME, BM_NONE, BM_NONE, TV_B_NAME, BM_V_TEXT, BM_NONE, -INFINITY, INFINITY, 0, 0, NULL},
+    {"age", 0, T_ASK_AGE, T_BAD_AGE, BM_NONE, TV_B_AGE, BM_V_INTEGER, BM_NONE, 18, 99, 0, 0, NULL},
+    {"weight", 0, T_ASK_WEIGHT, BM_NONE, BM_NONE, TV_B_WEIGHT, BM_V_NUMBER, BM_NONE, 0.5, 500, 0, 0, NULL},
+    {"date", 0, T_ASK_DATE, BM_NONE, BM_NONE, TV_B_DATE, BM_V_DATE, BM_NONE, -INFINITY, INFINITY, 0, 0, NULL},
+    {"phone", 0, T_ASK_PHONE, BM_NONE, T_BTN_SHARE, TV_B_PHONE, BM_V_PHONE, BM_NONE, -INFINITY, INFINITY, 0, 0, NULL},
+    {"code", 0, T_ASK_CODE, BM_NONE, BM_NONE, TV_B_CODE, BM_V_REGEX, 0, -INFINITY, INFINITY, 0, 0, NULL},
+    {"class", 0, T_ASK_CLASS, BM_NONE, BM_NONE, TV_B_CLASS, BM_V_CHOICE, BM_NONE, -INFINITY, INFINITY, 0, 2, NULL},
+    {"q", 0, T_ASK_Q, BM_NONE, BM_NONE, TV_Q_Q, BM_V_TEXT, BM_NONE, -INFINITY, INFINITY, 0, 0, NULL},
 };
 
 static const bm_form forms[] = {
@@ -231,8 +231,11 @@ const bm_machine tiny_machine = {
     .default_lang = 0,
     .texts = texts,
     .n_texts = T_COUNT,
-    .sys_texts = {T_SYS_MIGRATED, T_SYS_CANCELLED, T_SYS_INVALID, T_SYS_SHARE,
-                  T_SYS_UNAVAILABLE, T_SYS_USE_BUTTONS, T_SYS_DELETED,
+    .sys_texts = {[BM_SYS_MIGRATED] = T_SYS_MIGRATED, [BM_SYS_CANCELLED] = T_SYS_CANCELLED,
+                  [BM_SYS_INVALID] = T_SYS_INVALID, [BM_SYS_SHARE_CONTACT] = T_SYS_SHARE,
+                  [BM_SYS_UNAVAILABLE] = T_SYS_UNAVAILABLE,
+                  [BM_SYS_USE_BUTTONS] = T_SYS_USE_BUTTONS,
+                  [BM_SYS_DATA_DELETED] = T_SYS_DELETED,
                   [BM_SYS_LEAD] = T_SYS_LEAD,
                   [BM_SYS_MGR_CLIENT] = T_SYS_MGR_CLIENT,
                   [BM_SYS_MGR_USERNAME] = T_SYS_MGR_USERNAME,

@@ -11,7 +11,7 @@
 static const char *const langs[2] = {"en", "de"};
 
 /* texts[text * 2 + lang]: en de */
-static const char *const texts[86] = {
+static const char *const texts[90] = {
     /* 0: hi */
     "Hi {first_name}! 100% {{literal}}",
     "Hallo {first_name}!\n"
@@ -43,103 +43,109 @@ static const char *const texts[86] = {
     /* 9: sys_unavailable (built-in) */
     "Sorry, this is not available right now.",
     "Sorry, this is not available right now.",
-    /* 10: sys_data_deleted (built-in) */
+    /* 10: sys_unknown_command (built-in) */
+    "Sorry, I don't know that command. These are the ones I know:",
+    "Sorry, I don't know that command. These are the ones I know:",
+    /* 11: sys_not_understood (built-in) */
+    "Sorry, I didn't understand that. These commands may help:",
+    "Sorry, I didn't understand that. These commands may help:",
+    /* 12: sys_data_deleted (built-in) */
     "All your data has been deleted.",
     "All your data has been deleted.",
-    /* 11: sys_no_answer (built-in) */
+    /* 13: sys_no_answer (built-in) */
     "I could not find an answer to that in our information, and I would rather not guess. An operator can help: tap the button below.",
     "I could not find an answer to that in our information, and I would rather not guess. An operator can help: tap the button below.",
-    /* 12: sys_operator (built-in) */
+    /* 14: sys_operator (built-in) */
     "👤 Call an operator",
     "👤 Call an operator",
-    /* 13: sys_limit_reached (built-in) */
+    /* 15: sys_limit_reached (built-in) */
     "You have used today's allowance of AI answers. It renews at midnight. An operator can still help: tap the button below.",
     "You have used today's allowance of AI answers. It renews at midnight. An operator can still help: tap the button below.",
-    /* 14: sys_helped (built-in) */
+    /* 16: sys_helped (built-in) */
     "👍 Helped",
     "👍 Helped",
-    /* 15: sys_lead (built-in) */
+    /* 17: sys_lead (built-in) */
     "📝 New lead",
     "📝 New lead",
-    /* 16: sys_handoff_started (built-in) */
+    /* 18: sys_handoff_started (built-in) */
     "I've called an operator: they will answer right here. Everything you send now goes to them. Tap \"✅ I'm satisfied\" when your question is solved.",
     "I've called an operator: they will answer right here. Everything you send now goes to them. Tap \"✅ I'm satisfied\" when your question is solved.",
-    /* 17: sys_handoff_off (built-in) */
+    /* 19: sys_handoff_off (built-in) */
     "Our operators answer in Telegram only; none can be reached from here.",
     "Our operators answer in Telegram only; none can be reached from here.",
-    /* 18: sys_handoff_closed (built-in) */
+    /* 20: sys_handoff_closed (built-in) */
     "The conversation with the operator is closed. How would you rate it? Tap 1 to 5:",
     "The conversation with the operator is closed. How would you rate it? Tap 1 to 5:",
-    /* 19: sys_handoff_thanks (built-in) */
+    /* 21: sys_handoff_thanks (built-in) */
     "Thank you for your rating!",
     "Thank you for your rating!",
-    /* 20: sys_satisfied (built-in) */
+    /* 22: sys_satisfied (built-in) */
     "✅ I'm satisfied",
     "✅ I'm satisfied",
-    /* 21: sys_llm_down (built-in) */
+    /* 23: sys_llm_down (built-in) */
     "Sorry, our AI assistant is not answering right now. An operator can help: tap the button below.",
     "Sorry, our AI assistant is not answering right now. An operator can help: tap the button below.",
-    /* 22: sys_mgr_client (built-in) */
+    /* 24: sys_mgr_client (built-in) */
     "Client",
     "Client",
-    /* 23: sys_mgr_username (built-in) */
+    /* 25: sys_mgr_username (built-in) */
     "Username",
     "Username",
-    /* 24: sys_mgr_language (built-in) */
+    /* 26: sys_mgr_language (built-in) */
     "Language",
     "Language",
-    /* 25: sys_mgr_bookings (built-in) */
+    /* 27: sys_mgr_bookings (built-in) */
     "Bookings",
     "Bookings",
-    /* 26: sys_mgr_none (built-in) */
+    /* 28: sys_mgr_none (built-in) */
     "none",
     "none",
-    /* 27: sys_mgr_conversation (built-in) */
+    /* 29: sys_mgr_conversation (built-in) */
     "💬 The conversation so far:",
     "💬 The conversation so far:",
-    /* 28: sys_mgr_nothing_yet (built-in) */
+    /* 30: sys_mgr_nothing_yet (built-in) */
     "(nothing yet)",
     "(nothing yet)",
-    /* 29: sys_mgr_operator (built-in) */
+    /* 31: sys_mgr_operator (built-in) */
     "Operator",
     "Operator",
-    /* 30: sys_mgr_bot (built-in) */
+    /* 32: sys_mgr_bot (built-in) */
     "Bot",
     "Bot",
-    /* 31: sys_mgr_closed_by (built-in) */
+    /* 33: sys_mgr_closed_by (built-in) */
     "✅ Closed by {first_name}.",
     "✅ Closed by {first_name}.",
-    /* 32: sys_mgr_client_closed (built-in) */
+    /* 34: sys_mgr_client_closed (built-in) */
     "✅ The client closed the conversation: satisfied.",
     "✅ The client closed the conversation: satisfied.",
-    /* 33: sys_mgr_list (built-in) */
+    /* 35: sys_mgr_list (built-in) */
     "Managers:",
     "Managers:",
-    /* 34: sys_mgr_list_empty (built-in) */
+    /* 36: sys_mgr_list_empty (built-in) */
     "No managers yet. Add one with /addmanager USER_ID NAME.",
     "No managers yet. Add one with /addmanager USER_ID NAME.",
-    /* 35: sys_mgr_add_usage (built-in) */
+    /* 37: sys_mgr_add_usage (built-in) */
     "Usage: /addmanager USER_ID NAME (a name of 1 to 64 bytes)",
     "Usage: /addmanager USER_ID NAME (a name of 1 to 64 bytes)",
-    /* 36: sys_mgr_added (built-in) */
+    /* 38: sys_mgr_added (built-in) */
     "✅ {user_id} ({first_name}) is a manager now.",
     "✅ {user_id} ({first_name}) is a manager now.",
-    /* 37: sys_mgr_del_usage (built-in) */
+    /* 39: sys_mgr_del_usage (built-in) */
     "Usage: /delmanager USER_ID",
     "Usage: /delmanager USER_ID",
-    /* 38: sys_mgr_removed (built-in) */
+    /* 40: sys_mgr_removed (built-in) */
     "✅ {user_id} is no longer a manager.",
     "✅ {user_id} is no longer a manager.",
-    /* 39: sys_mgr_not_manager (built-in) */
+    /* 41: sys_mgr_not_manager (built-in) */
     "{user_id} was not a manager.",
     "{user_id} was not a manager.",
-    /* 40: sys_mgr_lead_client (built-in) */
+    /* 42: sys_mgr_lead_client (built-in) */
     "id {user_id}, language {text}",
     "id {user_id}, language {text}",
-    /* 41: sys_session_started (built-in) */
+    /* 43: sys_session_started (built-in) */
     "New conversation started: I no longer take our earlier messages into account.",
     "New conversation started: I no longer take our earlier messages into account.",
-    /* 42: sys_voted (built-in) */
+    /* 44: sys_voted (built-in) */
     "Thank you! Your feedback is counted.",
     "Thank you! Your feedback is counted.",
 };
@@ -205,7 +211,7 @@ const bm_machine tiny_machine = {
     .n_langs = 2,
     .default_lang = 0, /* en */
     .texts = texts,
-    .n_texts = 43,
+    .n_texts = 45,
     .sys_texts = {
         [BM_SYS_MIGRATED] = 5 /* sys_migrated */,
         [BM_SYS_CANCELLED] = 6 /* sys_cancelled */,
@@ -213,39 +219,41 @@ const bm_machine tiny_machine = {
         [BM_SYS_SHARE_CONTACT] = 8 /* sys_share_contact */,
         [BM_SYS_UNAVAILABLE] = 9 /* sys_unavailable */,
         [BM_SYS_USE_BUTTONS] = 2 /* sys_use_buttons */,
-        [BM_SYS_DATA_DELETED] = 10 /* sys_data_deleted */,
-        [BM_SYS_NO_ANSWER] = 11 /* sys_no_answer */,
-        [BM_SYS_OPERATOR] = 12 /* sys_operator */,
-        [BM_SYS_LIMIT_REACHED] = 13 /* sys_limit_reached */,
-        [BM_SYS_HELPED] = 14 /* sys_helped */,
-        [BM_SYS_LEAD] = 15 /* sys_lead */,
-        [BM_SYS_HANDOFF_STARTED] = 16 /* sys_handoff_started */,
-        [BM_SYS_HANDOFF_OFF] = 17 /* sys_handoff_off */,
-        [BM_SYS_HANDOFF_CLOSED] = 18 /* sys_handoff_closed */,
-        [BM_SYS_HANDOFF_THANKS] = 19 /* sys_handoff_thanks */,
-        [BM_SYS_SATISFIED] = 20 /* sys_satisfied */,
-        [BM_SYS_LLM_DOWN] = 21 /* sys_llm_down */,
-        [BM_SYS_MGR_CLIENT] = 22 /* sys_mgr_client */,
-        [BM_SYS_MGR_USERNAME] = 23 /* sys_mgr_username */,
-        [BM_SYS_MGR_LANGUAGE] = 24 /* sys_mgr_language */,
-        [BM_SYS_MGR_BOOKINGS] = 25 /* sys_mgr_bookings */,
-        [BM_SYS_MGR_NONE] = 26 /* sys_mgr_none */,
-        [BM_SYS_MGR_CONVERSATION] = 27 /* sys_mgr_conversation */,
-        [BM_SYS_MGR_NOTHING_YET] = 28 /* sys_mgr_nothing_yet */,
-        [BM_SYS_MGR_OPERATOR] = 29 /* sys_mgr_operator */,
-        [BM_SYS_MGR_BOT] = 30 /* sys_mgr_bot */,
-        [BM_SYS_MGR_CLOSED_BY] = 31 /* sys_mgr_closed_by */,
-        [BM_SYS_MGR_CLIENT_CLOSED] = 32 /* sys_mgr_client_closed */,
-        [BM_SYS_MGR_LIST] = 33 /* sys_mgr_list */,
-        [BM_SYS_MGR_LIST_EMPTY] = 34 /* sys_mgr_list_empty */,
-        [BM_SYS_MGR_ADD_USAGE] = 35 /* sys_mgr_add_usage */,
-        [BM_SYS_MGR_ADDED] = 36 /* sys_mgr_added */,
-        [BM_SYS_MGR_DEL_USAGE] = 37 /* sys_mgr_del_usage */,
-        [BM_SYS_MGR_REMOVED] = 38 /* sys_mgr_removed */,
-        [BM_SYS_MGR_NOT_MANAGER] = 39 /* sys_mgr_not_manager */,
-        [BM_SYS_MGR_LEAD_CLIENT] = 40 /* sys_mgr_lead_client */,
-        [BM_SYS_SESSION_STARTED] = 41 /* sys_session_started */,
-        [BM_SYS_VOTED] = 42 /* sys_voted */,
+        [BM_SYS_UNKNOWN_COMMAND] = 10 /* sys_unknown_command */,
+        [BM_SYS_NOT_UNDERSTOOD] = 11 /* sys_not_understood */,
+        [BM_SYS_DATA_DELETED] = 12 /* sys_data_deleted */,
+        [BM_SYS_NO_ANSWER] = 13 /* sys_no_answer */,
+        [BM_SYS_OPERATOR] = 14 /* sys_operator */,
+        [BM_SYS_LIMIT_REACHED] = 15 /* sys_limit_reached */,
+        [BM_SYS_HELPED] = 16 /* sys_helped */,
+        [BM_SYS_LEAD] = 17 /* sys_lead */,
+        [BM_SYS_HANDOFF_STARTED] = 18 /* sys_handoff_started */,
+        [BM_SYS_HANDOFF_OFF] = 19 /* sys_handoff_off */,
+        [BM_SYS_HANDOFF_CLOSED] = 20 /* sys_handoff_closed */,
+        [BM_SYS_HANDOFF_THANKS] = 21 /* sys_handoff_thanks */,
+        [BM_SYS_SATISFIED] = 22 /* sys_satisfied */,
+        [BM_SYS_LLM_DOWN] = 23 /* sys_llm_down */,
+        [BM_SYS_MGR_CLIENT] = 24 /* sys_mgr_client */,
+        [BM_SYS_MGR_USERNAME] = 25 /* sys_mgr_username */,
+        [BM_SYS_MGR_LANGUAGE] = 26 /* sys_mgr_language */,
+        [BM_SYS_MGR_BOOKINGS] = 27 /* sys_mgr_bookings */,
+        [BM_SYS_MGR_NONE] = 28 /* sys_mgr_none */,
+        [BM_SYS_MGR_CONVERSATION] = 29 /* sys_mgr_conversation */,
+        [BM_SYS_MGR_NOTHING_YET] = 30 /* sys_mgr_nothing_yet */,
+        [BM_SYS_MGR_OPERATOR] = 31 /* sys_mgr_operator */,
+        [BM_SYS_MGR_BOT] = 32 /* sys_mgr_bot */,
+        [BM_SYS_MGR_CLOSED_BY] = 33 /* sys_mgr_closed_by */,
+        [BM_SYS_MGR_CLIENT_CLOSED] = 34 /* sys_mgr_client_closed */,
+        [BM_SYS_MGR_LIST] = 35 /* sys_mgr_list */,
+        [BM_SYS_MGR_LIST_EMPTY] = 36 /* sys_mgr_list_empty */,
+        [BM_SYS_MGR_ADD_USAGE] = 37 /* sys_mgr_add_usage */,
+        [BM_SYS_MGR_ADDED] = 38 /* sys_mgr_added */,
+        [BM_SYS_MGR_DEL_USAGE] = 39 /* sys_mgr_del_usage */,
+        [BM_SYS_MGR_REMOVED] = 40 /* sys_mgr_removed */,
+        [BM_SYS_MGR_NOT_MANAGER] = 41 /* sys_mgr_not_manager */,
+        [BM_SYS_MGR_LEAD_CLIENT] = 42 /* sys_mgr_lead_client */,
+        [BM_SYS_SESSION_STARTED] = 43 /* sys_session_started */,
+        [BM_SYS_VOTED] = 44 /* sys_voted */,
     },
     .states = states,
     .n_states = 2,
