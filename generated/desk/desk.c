@@ -11,58 +11,46 @@
 static const char *const langs[2] = {"en", "ru"};
 
 /* texts[text * 2 + lang]: en ru */
-static const char *const texts[148] = {
+static const char *const texts[142] = {
     /* 0: btn_new_session */
     "🚀 New session",
     "🚀 Новая сессия",
     /* 1: cmd_start_session */
     "🚀 Start a new session",
     "🚀 Начать новую сессию",
-    /* 2: btn_end_session */
-    "🛑 End session",
-    "🛑 Завершить сессию",
-    /* 3: cmd_end_session */
-    "🛑 End the current session",
-    "🛑 Завершить текущую сессию",
-    /* 4: btn_sessions */
-    "📋 My sessions",
-    "📋 Мои сессии",
-    /* 5: cmd_list_sessions */
-    "📋 Show session history",
-    "📋 Показать историю сессий",
-    /* 6: btn_persona */
+    /* 2: btn_persona */
     "👤 Agent profile",
     "👤 Профиль агента",
-    /* 7: cmd_personalize */
+    /* 3: cmd_personalize */
     "👤 Set up the agent's profile",
     "👤 Настроить профиль агента",
-    /* 8: btn_export */
+    /* 4: btn_export */
     "📥 Export my data",
     "📥 Скачать мои данные",
-    /* 9: cmd_export_data */
+    /* 5: cmd_export_data */
     "📥 Download my data",
     "📥 Скачать свои данные",
-    /* 10: btn_delete */
+    /* 6: btn_delete */
     "🗑️ Delete my data",
     "🗑️ Удалить мои данные",
-    /* 11: cmd_delete_my_data */
+    /* 7: cmd_delete_my_data */
     "🗑️ Delete all my data",
     "🗑️ Удалить все свои данные",
-    /* 12: btn_help */
+    /* 8: btn_help */
     "❓ Help",
     "❓ Справка",
-    /* 13: cmd_help */
+    /* 9: cmd_help */
     "❓ What the bot can do",
     "❓ Что умеет бот",
-    /* 14: cmd_start */
+    /* 10: cmd_start */
     "▶️ Start / restart the bot",
     "▶️ Запустить/перезапустить бота",
-    /* 15: welcome */
+    /* 11: welcome */
     "Hi, {first_name}! 👋 I'm DESK TOP, your personal AI agent.\n"
     "\n"
     "How it works:\n"
-    "🚀 Start a session and talk to me: within a session I keep the whole conversation in mind.\n"
-    "🛑 When you end it, I save a short summary to long-term memory and use it in your next sessions.\n"
+    "💬 Write to me: I keep our recent messages in mind.\n"
+    "🚀 New session: I put our earlier conversation aside and start fresh.\n"
     "👤 Choose my role: coder, product manager or personal assistant.\n"
     "📥 🗑️ Your data is yours: download or delete it at any time.\n"
     "\n"
@@ -70,23 +58,21 @@ static const char *const texts[148] = {
     "Привет, {first_name}! 👋 Я DESK TOP — ваш персональный AI-агент.\n"
     "\n"
     "Как это работает:\n"
-    "🚀 Начните сессию и общайтесь: в пределах сессии я помню весь разговор.\n"
-    "🛑 Когда вы её завершите, я сохраню краткий итог в долгосрочную память и учту его в следующих сессиях.\n"
+    "💬 Пишите мне: я помню наши последние сообщения.\n"
+    "🚀 Новая сессия: я откладываю прежний разговор и начинаю с чистого листа.\n"
     "👤 Выберите мою роль: кодер, продакт-менеджер или личный ассистент.\n"
     "📥 🗑️ Ваши данные принадлежат вам: их можно скачать или удалить в любой момент.\n"
     "\n"
     "Чтобы начать, просто напишите сообщение.",
-    /* 16: main_menu */
+    /* 12: main_menu */
     "Main menu. Write a message to talk to the agent, or choose an action below.",
     "Главное меню. Напишите сообщение, чтобы поговорить с агентом, или выберите действие ниже.",
-    /* 17: help */
+    /* 13: help */
     "❓ DESK TOP commands\n"
     "\n"
     "/start — start or restart the bot\n"
     "/personalize — choose the agent's role\n"
-    "/start_session — start a new session\n"
-    "/end_session — end the session and save its summary to memory\n"
-    "/list_sessions — your session history\n"
+    "/start_session — start a new session (I put our earlier conversation aside)\n"
     "/export_data — download everything stored about you\n"
     "/delete_my_data — delete all your data\n"
     "\n"
@@ -95,26 +81,24 @@ static const char *const texts[148] = {
     "\n"
     "/start — запустить или перезапустить бота\n"
     "/personalize — выбрать роль агента\n"
-    "/start_session — начать новую сессию\n"
-    "/end_session — завершить сессию и сохранить её итог в память\n"
-    "/list_sessions — история ваших сессий\n"
+    "/start_session — начать новую сессию (прежний разговор я откладываю)\n"
     "/export_data — скачать все данные о вас\n"
     "/delete_my_data — удалить все ваши данные\n"
     "\n"
     "Всё остальное, что вы напишете, получит агент.",
-    /* 18: personalize */
+    /* 14: personalize */
     "👤 Who should I be for you? The role shapes how I answer.",
     "👤 Кем мне для вас быть? От роли зависит, как я отвечаю.",
-    /* 19: btn_back */
+    /* 15: btn_back */
     "⬅️ Back",
     "⬅️ Назад",
-    /* 20: btn_change_persona */
+    /* 16: btn_change_persona */
     "🔄 Choose another role",
     "🔄 Выбрать другую роль",
-    /* 21: btn_persona_coder */
+    /* 17: btn_persona_coder */
     "👨‍💻 Coder",
     "👨‍💻 Кодер",
-    /* 22: persona_set_coder */
+    /* 18: persona_set_coder */
     "✅ Persona set: 👨‍💻 Coder\n"
     "\n"
     "I write and review code, explain errors and suggest how to structure a project. Short answers with code examples.\n"
@@ -125,10 +109,10 @@ static const char *const texts[148] = {
     "Пишу и проверяю код, разбираю ошибки, подсказываю, как устроить проект. Отвечаю коротко и с примерами кода.\n"
     "\n"
     "Теперь я буду отвечать в этой роли.",
-    /* 23: btn_persona_product_manager */
+    /* 19: btn_persona_product_manager */
     "📊 Product manager",
     "📊 Продакт-менеджер",
-    /* 24: persona_set_product_manager */
+    /* 20: persona_set_product_manager */
     "✅ Persona set: 📊 Product manager\n"
     "\n"
     "I help with hypotheses, user stories, priorities, metrics and roadmaps, and ask the questions your users would ask.\n"
@@ -139,10 +123,10 @@ static const char *const texts[148] = {
     "Помогаю с гипотезами, пользовательскими историями, приоритетами, метриками и дорожной картой и задаю вопросы, которые задали бы ваши пользователи.\n"
     "\n"
     "Теперь я буду отвечать в этой роли.",
-    /* 25: btn_persona_assistant */
+    /* 21: btn_persona_assistant */
     "🗂 Personal assistant",
     "🗂 Личный ассистент",
-    /* 26: persona_set_assistant */
+    /* 22: persona_set_assistant */
     "✅ Persona set: 🗂 Personal assistant\n"
     "\n"
     "I help you plan the day, sort out tasks, and draft emails and messages.\n"
@@ -153,7 +137,7 @@ static const char *const texts[148] = {
     "Помогаю спланировать день, разобрать задачи, написать письма и сообщения.\n"
     "\n"
     "Теперь я буду отвечать в этой роли.",
-    /* 27: llm_persona */
+    /* 23: llm_persona */
     "You are DESK TOP, a personal AI agent in Telegram, talking with {first_name}. Act in the role \"{persona}\". The roles:\n"
     "- coder: I write and review code, explain errors and suggest how to structure a project. Short answers with code examples.\n"
     "- product_manager: I help with hypotheses, user stories, priorities, metrics and roadmaps, and ask the questions your users would ask.\n"
@@ -162,411 +146,366 @@ static const char *const texts[148] = {
     "- coder: Пишу и проверяю код, разбираю ошибки, подсказываю, как устроить проект. Отвечаю коротко и с примерами кода.\n"
     "- product_manager: Помогаю с гипотезами, пользовательскими историями, приоритетами, метриками и дорожной картой и задаю вопросы, которые задали бы ваши пользователи.\n"
     "- assistant: Помогаю спланировать день, разобрать задачи, написать письма и сообщения.",
-    /* 28: llm_policy */
+    /* 24: llm_policy */
     "Answer briefly and in the user's language. When you do not know, say so; never invent facts about the user.",
     "Отвечай кратко, на языке пользователя. Если не знаешь ответа, так и скажи; не придумывай фактов о пользователе.",
-    /* 29: delete_confirm */
+    /* 25: delete_confirm */
     "🗑️ Delete all your data?\n"
     "\n"
-    "This erases your profile, the agent's role, all sessions with their summaries and your long-term memory. It cannot be undone.\n"
+    "This erases your profile, the agent's role and our whole conversation history. It cannot be undone.\n"
     "\n"
     "Tip: download a copy first with /export_data.",
     "🗑️ Удалить все ваши данные?\n"
     "\n"
-    "Будут удалены ваш профиль, роль агента, все сессии с их итогами и долгосрочная память. Отменить это нельзя.\n"
+    "Будут удалены ваш профиль, роль агента и вся история нашего общения. Отменить это нельзя.\n"
     "\n"
     "Совет: сначала скачайте копию командой /export_data.",
-    /* 30: btn_delete_yes */
+    /* 26: voice_unsupported */
+    "🎙 I can't listen to voice messages yet. Please type your message.",
+    "🎙 Голосовые сообщения я пока не слушаю. Пожалуйста, напишите текстом.",
+    /* 27: btn_delete_yes */
     "✅ Yes, delete everything",
     "✅ Да, удалить всё",
-    /* 31: btn_delete_no */
+    /* 28: btn_delete_no */
     "❌ No, keep my data",
     "❌ Нет, оставить",
-    /* 32: delete_kept */
+    /* 29: delete_kept */
     "👌 Nothing was deleted.",
     "👌 Ничего не удалено.",
-    /* 33: sys_data_deleted */
+    /* 30: sys_data_deleted */
     "🗑️ Done: all your data has been deleted. You can start again at any time.",
     "🗑️ Готово: все ваши данные удалены. Вы можете начать заново в любой момент.",
-    /* 34: sys_migrated */
+    /* 31: sys_migrated */
     "DESK TOP has been updated. Here is the main menu.",
     "DESK TOP обновился. Вот главное меню.",
-    /* 35: sys_cancelled (built-in) */
+    /* 32: sys_cancelled (built-in) */
     "Cancelled.",
     "Отменено.",
-    /* 36: sys_invalid (built-in) */
+    /* 33: sys_invalid (built-in) */
     "That doesn't look right. Please try again.",
     "Похоже, это не то, что нужно. Попробуйте ещё раз.",
-    /* 37: sys_share_contact (built-in) */
+    /* 34: sys_share_contact (built-in) */
     "Share my phone number",
     "Отправить мой номер телефона",
-    /* 38: sys_unavailable (built-in) */
+    /* 35: sys_unavailable (built-in) */
     "Sorry, this is not available right now.",
     "Извините, сейчас это недоступно.",
-    /* 39: sys_use_buttons (built-in) */
+    /* 36: sys_use_buttons (built-in) */
     "Please use the buttons below.",
     "Пожалуйста, воспользуйтесь кнопками ниже.",
-    /* 40: sys_unknown_command (built-in) */
+    /* 37: sys_unknown_command (built-in) */
     "Sorry, I don't know that command. These are the ones I know:",
     "Извините, такой команды я не знаю. Вот команды, которые я знаю:",
-    /* 41: sys_not_understood (built-in) */
+    /* 38: sys_not_understood (built-in) */
     "Sorry, I didn't understand that. These commands may help:",
     "Извините, я не понял. Вам помогут эти команды:",
-    /* 42: sys_no_answer (built-in) */
+    /* 39: sys_no_answer (built-in) */
     "I could not find an answer to that in our information, and I would rather not guess. An operator can help: tap the button below.",
     "В нашей информации нет ответа на этот вопрос, а гадать я не хочу. Вам поможет оператор: нажмите кнопку ниже.",
-    /* 43: sys_operator (built-in) */
+    /* 40: sys_operator (built-in) */
     "👤 Call an operator",
     "👤 Позвать оператора",
-    /* 44: sys_limit_reached (built-in) */
+    /* 41: sys_limit_reached (built-in) */
     "You have used today's allowance of AI answers. It renews at midnight. An operator can still help: tap the button below.",
     "Вы исчерпали дневной лимит ответов ИИ. Он обновится в полночь. Оператор поможет и сейчас: нажмите кнопку ниже.",
-    /* 45: sys_helped (built-in) */
+    /* 42: sys_helped (built-in) */
     "👍 Helped",
     "👍 Помогло",
-    /* 46: sys_lead (built-in) */
+    /* 43: sys_lead (built-in) */
     "📝 New lead",
     "📝 Новая заявка",
-    /* 47: sys_handoff_started (built-in) */
+    /* 44: sys_handoff_started (built-in) */
     "I've called an operator: they will answer right here. Everything you send now goes to them. Tap \"✅ I'm satisfied\" when your question is solved.",
     "Я позвал оператора: он ответит прямо здесь. Всё, что вы сейчас пишете, передаётся ему. Нажмите «✅ Я доволен», когда вопрос будет решён.",
-    /* 48: sys_handoff_off (built-in) */
+    /* 45: sys_handoff_off (built-in) */
     "Our operators answer in Telegram only; none can be reached from here.",
     "Операторы отвечают только в Telegram; отсюда с ними не связаться.",
-    /* 49: sys_handoff_closed (built-in) */
+    /* 46: sys_handoff_closed (built-in) */
     "The conversation with the operator is closed. How would you rate it? Tap 1 to 5:",
     "Разговор с оператором завершён. Как вы его оцените? Нажмите от 1 до 5:",
-    /* 50: sys_handoff_thanks (built-in) */
+    /* 47: sys_handoff_thanks (built-in) */
     "Thank you for your rating!",
     "Спасибо за оценку!",
-    /* 51: sys_satisfied (built-in) */
+    /* 48: sys_satisfied (built-in) */
     "✅ I'm satisfied",
     "✅ Я доволен",
-    /* 52: sys_llm_down (built-in) */
+    /* 49: sys_llm_down (built-in) */
     "Sorry, our AI assistant is not answering right now. An operator can help: tap the button below.",
     "Извините, наш ИИ-помощник сейчас не отвечает. Вам поможет оператор: нажмите кнопку ниже.",
-    /* 53: sys_mgr_client (built-in) */
+    /* 50: sys_mgr_client (built-in) */
     "Client",
     "Клиент",
-    /* 54: sys_mgr_username (built-in) */
+    /* 51: sys_mgr_username (built-in) */
     "Username",
     "Имя пользователя",
-    /* 55: sys_mgr_language (built-in) */
+    /* 52: sys_mgr_language (built-in) */
     "Language",
     "Язык",
-    /* 56: sys_mgr_bookings (built-in) */
+    /* 53: sys_mgr_bookings (built-in) */
     "Bookings",
     "Бронирования",
-    /* 57: sys_mgr_none (built-in) */
+    /* 54: sys_mgr_none (built-in) */
     "none",
     "нет",
-    /* 58: sys_mgr_conversation (built-in) */
+    /* 55: sys_mgr_conversation (built-in) */
     "💬 The conversation so far:",
     "💬 Разговор до сих пор:",
-    /* 59: sys_mgr_nothing_yet (built-in) */
+    /* 56: sys_mgr_nothing_yet (built-in) */
     "(nothing yet)",
     "(пока ничего)",
-    /* 60: sys_mgr_operator (built-in) */
+    /* 57: sys_mgr_operator (built-in) */
     "Operator",
     "Оператор",
-    /* 61: sys_mgr_bot (built-in) */
+    /* 58: sys_mgr_bot (built-in) */
     "Bot",
     "Бот",
-    /* 62: sys_mgr_closed_by (built-in) */
+    /* 59: sys_mgr_closed_by (built-in) */
     "✅ Closed by {first_name}.",
     "✅ Разговор закрыт: {first_name}.",
-    /* 63: sys_mgr_client_closed (built-in) */
+    /* 60: sys_mgr_client_closed (built-in) */
     "✅ The client closed the conversation: satisfied.",
     "✅ Клиент завершил разговор: вопрос решён.",
-    /* 64: sys_mgr_list (built-in) */
+    /* 61: sys_mgr_list (built-in) */
     "Managers:",
     "Менеджеры:",
-    /* 65: sys_mgr_list_empty (built-in) */
+    /* 62: sys_mgr_list_empty (built-in) */
     "No managers yet. Add one with /addmanager USER_ID NAME.",
     "Менеджеров пока нет. Добавьте: /addmanager ID ИМЯ.",
-    /* 66: sys_mgr_add_usage (built-in) */
+    /* 63: sys_mgr_add_usage (built-in) */
     "Usage: /addmanager USER_ID NAME (a name of 1 to 64 bytes)",
     "Формат: /addmanager ID ИМЯ (имя от 1 до 64 байт)",
-    /* 67: sys_mgr_added (built-in) */
+    /* 64: sys_mgr_added (built-in) */
     "✅ {user_id} ({first_name}) is a manager now.",
     "✅ {user_id} ({first_name}) теперь менеджер.",
-    /* 68: sys_mgr_del_usage (built-in) */
+    /* 65: sys_mgr_del_usage (built-in) */
     "Usage: /delmanager USER_ID",
     "Формат: /delmanager ID",
-    /* 69: sys_mgr_removed (built-in) */
+    /* 66: sys_mgr_removed (built-in) */
     "✅ {user_id} is no longer a manager.",
     "✅ {user_id} больше не менеджер.",
-    /* 70: sys_mgr_not_manager (built-in) */
+    /* 67: sys_mgr_not_manager (built-in) */
     "{user_id} was not a manager.",
     "{user_id} не был менеджером.",
-    /* 71: sys_mgr_lead_client (built-in) */
+    /* 68: sys_mgr_lead_client (built-in) */
     "id {user_id}, language {text}",
     "id {user_id}, язык {text}",
-    /* 72: sys_session_started (built-in) */
+    /* 69: sys_session_started (built-in) */
     "New conversation started: I no longer take our earlier messages into account.",
     "Начат новый разговор: прежние сообщения я больше не учитываю.",
-    /* 73: sys_voted (built-in) */
+    /* 70: sys_voted (built-in) */
     "Thank you! Your feedback is counted.",
     "Спасибо! Ваш отзыв учтён.",
 };
 
 /* the messages each state sends on entry (text indices) */
 static const int says[8] = {
-    /* 0: welcome */ 15 /* welcome */,
-    /* 1: main */ 16 /* main_menu */,
-    /* 2: personalize */ 18 /* personalize */,
-    /* 3: persona_coder */ 22 /* persona_set_coder */,
-    /* 4: persona_product_manager */ 24 /* persona_set_product_manager */,
-    /* 5: persona_assistant */ 26 /* persona_set_assistant */,
-    /* 6: delete_confirm */ 29 /* delete_confirm */,
-    /* 7: delete_kept */ 32 /* delete_kept */,
+    /* 0: welcome */ 11 /* welcome */,
+    /* 1: main */ 12 /* main_menu */,
+    /* 2: personalize */ 14 /* personalize */,
+    /* 3: persona_coder */ 18 /* persona_set_coder */,
+    /* 4: persona_product_manager */ 20 /* persona_set_product_manager */,
+    /* 5: persona_assistant */ 22 /* persona_set_assistant */,
+    /* 6: delete_confirm */ 25 /* delete_confirm */,
+    /* 7: delete_kept */ 29 /* delete_kept */,
 };
 
-static const bm_transition transitions[82] = {
+static const bm_transition transitions[66] = {
     /* 0: command /start */
     {.target = DESK_S_WELCOME, .say = BM_NONE, .form = BM_NONE,
      .first_assign = 0, .n_assign = 0, .action = BM_ACT_NONE},
     /* 1: command /start_session */
     {.target = BM_NONE, .say = BM_NONE, .form = BM_NONE,
      .first_assign = 0, .n_assign = 0, .action = BM_ACT_SESSION_START},
-    /* 2: command /end_session */
-    {.target = BM_NONE, .say = BM_NONE, .form = BM_NONE,
-     .first_assign = 0, .n_assign = 0, .action = BM_ACT_SESSION_END},
-    /* 3: command /list_sessions */
-    {.target = BM_NONE, .say = BM_NONE, .form = BM_NONE,
-     .first_assign = 0, .n_assign = 0, .action = BM_ACT_SESSION_LIST},
-    /* 4: command /personalize */
+    /* 2: command /personalize */
     {.target = DESK_S_PERSONALIZE, .say = BM_NONE, .form = BM_NONE,
      .first_assign = 0, .n_assign = 0, .action = BM_ACT_NONE},
-    /* 5: command /export_data */
+    /* 3: command /export_data */
     {.target = BM_NONE, .say = BM_NONE, .form = BM_NONE,
      .first_assign = 0, .n_assign = 0, .action = BM_ACT_EXPORT_DATA},
-    /* 6: command /delete_my_data */
+    /* 4: command /delete_my_data */
     {.target = DESK_S_DELETE_CONFIRM, .say = BM_NONE, .form = BM_NONE,
      .first_assign = 0, .n_assign = 0, .action = BM_ACT_NONE},
-    /* 7: command /help */
-    {.target = BM_NONE, .say = 17 /* help */, .form = BM_NONE,
+    /* 5: command /help */
+    {.target = BM_NONE, .say = 13 /* help */, .form = BM_NONE,
      .first_assign = 0, .n_assign = 0, .action = BM_ACT_NONE},
-    /* 8: state welcome: button btn_new_session */
+    /* 6: state welcome: button btn_new_session */
     {.target = BM_NONE, .say = BM_NONE, .form = BM_NONE,
      .first_assign = 0, .n_assign = 0, .action = BM_ACT_SESSION_START},
-    /* 9: state welcome: button btn_end_session */
-    {.target = BM_NONE, .say = BM_NONE, .form = BM_NONE,
-     .first_assign = 0, .n_assign = 0, .action = BM_ACT_SESSION_END},
-    /* 10: state welcome: button btn_sessions */
-    {.target = BM_NONE, .say = BM_NONE, .form = BM_NONE,
-     .first_assign = 0, .n_assign = 0, .action = BM_ACT_SESSION_LIST},
-    /* 11: state welcome: button btn_persona */
+    /* 7: state welcome: button btn_persona */
     {.target = DESK_S_PERSONALIZE, .say = BM_NONE, .form = BM_NONE,
      .first_assign = 0, .n_assign = 0, .action = BM_ACT_NONE},
-    /* 12: state welcome: button btn_export */
+    /* 8: state welcome: button btn_export */
     {.target = BM_NONE, .say = BM_NONE, .form = BM_NONE,
      .first_assign = 0, .n_assign = 0, .action = BM_ACT_EXPORT_DATA},
-    /* 13: state welcome: button btn_delete */
+    /* 9: state welcome: button btn_delete */
     {.target = DESK_S_DELETE_CONFIRM, .say = BM_NONE, .form = BM_NONE,
      .first_assign = 0, .n_assign = 0, .action = BM_ACT_NONE},
-    /* 14: state welcome: button btn_help */
-    {.target = BM_NONE, .say = 17 /* help */, .form = BM_NONE,
+    /* 10: state welcome: button btn_help */
+    {.target = BM_NONE, .say = 13 /* help */, .form = BM_NONE,
      .first_assign = 0, .n_assign = 0, .action = BM_ACT_NONE},
-    /* 15: state welcome: on voice */
-    {.target = BM_NONE, .say = BM_NONE, .form = BM_NONE,
-     .first_assign = 0, .n_assign = 0, .action = BM_ACT_TRANSCRIBE},
-    /* 16: state welcome: on any */
+    /* 11: state welcome: on voice */
+    {.target = BM_NONE, .say = 26 /* voice_unsupported */, .form = BM_NONE,
+     .first_assign = 0, .n_assign = 0, .action = BM_ACT_NONE},
+    /* 12: state welcome: on any */
     {.target = BM_NONE, .say = BM_NONE, .form = BM_NONE,
      .first_assign = 0, .n_assign = 0, .action = BM_ACT_LLM},
-    /* 17: state main: button btn_new_session */
+    /* 13: state main: button btn_new_session */
     {.target = BM_NONE, .say = BM_NONE, .form = BM_NONE,
      .first_assign = 0, .n_assign = 0, .action = BM_ACT_SESSION_START},
-    /* 18: state main: button btn_end_session */
-    {.target = BM_NONE, .say = BM_NONE, .form = BM_NONE,
-     .first_assign = 0, .n_assign = 0, .action = BM_ACT_SESSION_END},
-    /* 19: state main: button btn_sessions */
-    {.target = BM_NONE, .say = BM_NONE, .form = BM_NONE,
-     .first_assign = 0, .n_assign = 0, .action = BM_ACT_SESSION_LIST},
-    /* 20: state main: button btn_persona */
+    /* 14: state main: button btn_persona */
     {.target = DESK_S_PERSONALIZE, .say = BM_NONE, .form = BM_NONE,
      .first_assign = 0, .n_assign = 0, .action = BM_ACT_NONE},
-    /* 21: state main: button btn_export */
+    /* 15: state main: button btn_export */
     {.target = BM_NONE, .say = BM_NONE, .form = BM_NONE,
      .first_assign = 0, .n_assign = 0, .action = BM_ACT_EXPORT_DATA},
-    /* 22: state main: button btn_delete */
+    /* 16: state main: button btn_delete */
     {.target = DESK_S_DELETE_CONFIRM, .say = BM_NONE, .form = BM_NONE,
      .first_assign = 0, .n_assign = 0, .action = BM_ACT_NONE},
-    /* 23: state main: button btn_help */
-    {.target = BM_NONE, .say = 17 /* help */, .form = BM_NONE,
+    /* 17: state main: button btn_help */
+    {.target = BM_NONE, .say = 13 /* help */, .form = BM_NONE,
      .first_assign = 0, .n_assign = 0, .action = BM_ACT_NONE},
-    /* 24: state main: on voice */
-    {.target = BM_NONE, .say = BM_NONE, .form = BM_NONE,
-     .first_assign = 0, .n_assign = 0, .action = BM_ACT_TRANSCRIBE},
-    /* 25: state main: on any */
+    /* 18: state main: on voice */
+    {.target = BM_NONE, .say = 26 /* voice_unsupported */, .form = BM_NONE,
+     .first_assign = 0, .n_assign = 0, .action = BM_ACT_NONE},
+    /* 19: state main: on any */
     {.target = BM_NONE, .say = BM_NONE, .form = BM_NONE,
      .first_assign = 0, .n_assign = 0, .action = BM_ACT_LLM},
-    /* 26: state personalize: inline btn_persona_coder */
+    /* 20: state personalize: inline btn_persona_coder */
     {.target = DESK_S_PERSONA_CODER, .say = BM_NONE, .form = BM_NONE,
      .first_assign = 0, .n_assign = 1, .action = BM_ACT_NONE},
-    /* 27: state personalize: inline btn_persona_product_manager */
+    /* 21: state personalize: inline btn_persona_product_manager */
     {.target = DESK_S_PERSONA_PRODUCT_MANAGER, .say = BM_NONE, .form = BM_NONE,
      .first_assign = 1, .n_assign = 1, .action = BM_ACT_NONE},
-    /* 28: state personalize: inline btn_persona_assistant */
+    /* 22: state personalize: inline btn_persona_assistant */
     {.target = DESK_S_PERSONA_ASSISTANT, .say = BM_NONE, .form = BM_NONE,
      .first_assign = 2, .n_assign = 1, .action = BM_ACT_NONE},
-    /* 29: state personalize: inline btn_back */
+    /* 23: state personalize: inline btn_back */
     {.target = DESK_S_MAIN, .say = BM_NONE, .form = BM_NONE,
      .first_assign = 3, .n_assign = 0, .action = BM_ACT_NONE},
-    /* 30: state personalize: on text btn_new_session */
+    /* 24: state personalize: on text btn_new_session */
     {.target = BM_NONE, .say = BM_NONE, .form = BM_NONE,
      .first_assign = 3, .n_assign = 0, .action = BM_ACT_SESSION_START},
-    /* 31: state personalize: on text btn_end_session */
-    {.target = BM_NONE, .say = BM_NONE, .form = BM_NONE,
-     .first_assign = 3, .n_assign = 0, .action = BM_ACT_SESSION_END},
-    /* 32: state personalize: on text btn_sessions */
-    {.target = BM_NONE, .say = BM_NONE, .form = BM_NONE,
-     .first_assign = 3, .n_assign = 0, .action = BM_ACT_SESSION_LIST},
-    /* 33: state personalize: on text btn_persona */
+    /* 25: state personalize: on text btn_persona */
     {.target = DESK_S_PERSONALIZE, .say = BM_NONE, .form = BM_NONE,
      .first_assign = 3, .n_assign = 0, .action = BM_ACT_NONE},
-    /* 34: state personalize: on text btn_export */
+    /* 26: state personalize: on text btn_export */
     {.target = BM_NONE, .say = BM_NONE, .form = BM_NONE,
      .first_assign = 3, .n_assign = 0, .action = BM_ACT_EXPORT_DATA},
-    /* 35: state personalize: on text btn_delete */
+    /* 27: state personalize: on text btn_delete */
     {.target = DESK_S_DELETE_CONFIRM, .say = BM_NONE, .form = BM_NONE,
      .first_assign = 3, .n_assign = 0, .action = BM_ACT_NONE},
-    /* 36: state personalize: on text btn_help */
-    {.target = BM_NONE, .say = 17 /* help */, .form = BM_NONE,
+    /* 28: state personalize: on text btn_help */
+    {.target = BM_NONE, .say = 13 /* help */, .form = BM_NONE,
      .first_assign = 3, .n_assign = 0, .action = BM_ACT_NONE},
-    /* 37: state personalize: on voice */
-    {.target = BM_NONE, .say = BM_NONE, .form = BM_NONE,
-     .first_assign = 3, .n_assign = 0, .action = BM_ACT_TRANSCRIBE},
-    /* 38: state personalize: on any */
+    /* 29: state personalize: on voice */
+    {.target = BM_NONE, .say = 26 /* voice_unsupported */, .form = BM_NONE,
+     .first_assign = 3, .n_assign = 0, .action = BM_ACT_NONE},
+    /* 30: state personalize: on any */
     {.target = BM_NONE, .say = BM_NONE, .form = BM_NONE,
      .first_assign = 3, .n_assign = 0, .action = BM_ACT_LLM},
-    /* 39: state persona_coder: inline btn_change_persona */
+    /* 31: state persona_coder: inline btn_change_persona */
     {.target = DESK_S_PERSONALIZE, .say = BM_NONE, .form = BM_NONE,
      .first_assign = 3, .n_assign = 0, .action = BM_ACT_NONE},
-    /* 40: state persona_coder: on text btn_new_session */
+    /* 32: state persona_coder: on text btn_new_session */
     {.target = BM_NONE, .say = BM_NONE, .form = BM_NONE,
      .first_assign = 3, .n_assign = 0, .action = BM_ACT_SESSION_START},
-    /* 41: state persona_coder: on text btn_end_session */
-    {.target = BM_NONE, .say = BM_NONE, .form = BM_NONE,
-     .first_assign = 3, .n_assign = 0, .action = BM_ACT_SESSION_END},
-    /* 42: state persona_coder: on text btn_sessions */
-    {.target = BM_NONE, .say = BM_NONE, .form = BM_NONE,
-     .first_assign = 3, .n_assign = 0, .action = BM_ACT_SESSION_LIST},
-    /* 43: state persona_coder: on text btn_persona */
+    /* 33: state persona_coder: on text btn_persona */
     {.target = DESK_S_PERSONALIZE, .say = BM_NONE, .form = BM_NONE,
      .first_assign = 3, .n_assign = 0, .action = BM_ACT_NONE},
-    /* 44: state persona_coder: on text btn_export */
+    /* 34: state persona_coder: on text btn_export */
     {.target = BM_NONE, .say = BM_NONE, .form = BM_NONE,
      .first_assign = 3, .n_assign = 0, .action = BM_ACT_EXPORT_DATA},
-    /* 45: state persona_coder: on text btn_delete */
+    /* 35: state persona_coder: on text btn_delete */
     {.target = DESK_S_DELETE_CONFIRM, .say = BM_NONE, .form = BM_NONE,
      .first_assign = 3, .n_assign = 0, .action = BM_ACT_NONE},
-    /* 46: state persona_coder: on text btn_help */
-    {.target = BM_NONE, .say = 17 /* help */, .form = BM_NONE,
+    /* 36: state persona_coder: on text btn_help */
+    {.target = BM_NONE, .say = 13 /* help */, .form = BM_NONE,
      .first_assign = 3, .n_assign = 0, .action = BM_ACT_NONE},
-    /* 47: state persona_coder: on voice */
-    {.target = BM_NONE, .say = BM_NONE, .form = BM_NONE,
-     .first_assign = 3, .n_assign = 0, .action = BM_ACT_TRANSCRIBE},
-    /* 48: state persona_coder: on any */
+    /* 37: state persona_coder: on voice */
+    {.target = BM_NONE, .say = 26 /* voice_unsupported */, .form = BM_NONE,
+     .first_assign = 3, .n_assign = 0, .action = BM_ACT_NONE},
+    /* 38: state persona_coder: on any */
     {.target = BM_NONE, .say = BM_NONE, .form = BM_NONE,
      .first_assign = 3, .n_assign = 0, .action = BM_ACT_LLM},
-    /* 49: state persona_product_manager: inline btn_change_persona */
+    /* 39: state persona_product_manager: inline btn_change_persona */
     {.target = DESK_S_PERSONALIZE, .say = BM_NONE, .form = BM_NONE,
      .first_assign = 3, .n_assign = 0, .action = BM_ACT_NONE},
-    /* 50: state persona_product_manager: on text btn_new_session */
+    /* 40: state persona_product_manager: on text btn_new_session */
     {.target = BM_NONE, .say = BM_NONE, .form = BM_NONE,
      .first_assign = 3, .n_assign = 0, .action = BM_ACT_SESSION_START},
-    /* 51: state persona_product_manager: on text btn_end_session */
-    {.target = BM_NONE, .say = BM_NONE, .form = BM_NONE,
-     .first_assign = 3, .n_assign = 0, .action = BM_ACT_SESSION_END},
-    /* 52: state persona_product_manager: on text btn_sessions */
-    {.target = BM_NONE, .say = BM_NONE, .form = BM_NONE,
-     .first_assign = 3, .n_assign = 0, .action = BM_ACT_SESSION_LIST},
-    /* 53: state persona_product_manager: on text btn_persona */
+    /* 41: state persona_product_manager: on text btn_persona */
     {.target = DESK_S_PERSONALIZE, .say = BM_NONE, .form = BM_NONE,
      .first_assign = 3, .n_assign = 0, .action = BM_ACT_NONE},
-    /* 54: state persona_product_manager: on text btn_export */
+    /* 42: state persona_product_manager: on text btn_export */
     {.target = BM_NONE, .say = BM_NONE, .form = BM_NONE,
      .first_assign = 3, .n_assign = 0, .action = BM_ACT_EXPORT_DATA},
-    /* 55: state persona_product_manager: on text btn_delete */
+    /* 43: state persona_product_manager: on text btn_delete */
     {.target = DESK_S_DELETE_CONFIRM, .say = BM_NONE, .form = BM_NONE,
      .first_assign = 3, .n_assign = 0, .action = BM_ACT_NONE},
-    /* 56: state persona_product_manager: on text btn_help */
-    {.target = BM_NONE, .say = 17 /* help */, .form = BM_NONE,
+    /* 44: state persona_product_manager: on text btn_help */
+    {.target = BM_NONE, .say = 13 /* help */, .form = BM_NONE,
      .first_assign = 3, .n_assign = 0, .action = BM_ACT_NONE},
-    /* 57: state persona_product_manager: on voice */
-    {.target = BM_NONE, .say = BM_NONE, .form = BM_NONE,
-     .first_assign = 3, .n_assign = 0, .action = BM_ACT_TRANSCRIBE},
-    /* 58: state persona_product_manager: on any */
+    /* 45: state persona_product_manager: on voice */
+    {.target = BM_NONE, .say = 26 /* voice_unsupported */, .form = BM_NONE,
+     .first_assign = 3, .n_assign = 0, .action = BM_ACT_NONE},
+    /* 46: state persona_product_manager: on any */
     {.target = BM_NONE, .say = BM_NONE, .form = BM_NONE,
      .first_assign = 3, .n_assign = 0, .action = BM_ACT_LLM},
-    /* 59: state persona_assistant: inline btn_change_persona */
+    /* 47: state persona_assistant: inline btn_change_persona */
     {.target = DESK_S_PERSONALIZE, .say = BM_NONE, .form = BM_NONE,
      .first_assign = 3, .n_assign = 0, .action = BM_ACT_NONE},
-    /* 60: state persona_assistant: on text btn_new_session */
+    /* 48: state persona_assistant: on text btn_new_session */
     {.target = BM_NONE, .say = BM_NONE, .form = BM_NONE,
      .first_assign = 3, .n_assign = 0, .action = BM_ACT_SESSION_START},
-    /* 61: state persona_assistant: on text btn_end_session */
-    {.target = BM_NONE, .say = BM_NONE, .form = BM_NONE,
-     .first_assign = 3, .n_assign = 0, .action = BM_ACT_SESSION_END},
-    /* 62: state persona_assistant: on text btn_sessions */
-    {.target = BM_NONE, .say = BM_NONE, .form = BM_NONE,
-     .first_assign = 3, .n_assign = 0, .action = BM_ACT_SESSION_LIST},
-    /* 63: state persona_assistant: on text btn_persona */
+    /* 49: state persona_assistant: on text btn_persona */
     {.target = DESK_S_PERSONALIZE, .say = BM_NONE, .form = BM_NONE,
      .first_assign = 3, .n_assign = 0, .action = BM_ACT_NONE},
-    /* 64: state persona_assistant: on text btn_export */
+    /* 50: state persona_assistant: on text btn_export */
     {.target = BM_NONE, .say = BM_NONE, .form = BM_NONE,
      .first_assign = 3, .n_assign = 0, .action = BM_ACT_EXPORT_DATA},
-    /* 65: state persona_assistant: on text btn_delete */
+    /* 51: state persona_assistant: on text btn_delete */
     {.target = DESK_S_DELETE_CONFIRM, .say = BM_NONE, .form = BM_NONE,
      .first_assign = 3, .n_assign = 0, .action = BM_ACT_NONE},
-    /* 66: state persona_assistant: on text btn_help */
-    {.target = BM_NONE, .say = 17 /* help */, .form = BM_NONE,
+    /* 52: state persona_assistant: on text btn_help */
+    {.target = BM_NONE, .say = 13 /* help */, .form = BM_NONE,
      .first_assign = 3, .n_assign = 0, .action = BM_ACT_NONE},
-    /* 67: state persona_assistant: on voice */
-    {.target = BM_NONE, .say = BM_NONE, .form = BM_NONE,
-     .first_assign = 3, .n_assign = 0, .action = BM_ACT_TRANSCRIBE},
-    /* 68: state persona_assistant: on any */
+    /* 53: state persona_assistant: on voice */
+    {.target = BM_NONE, .say = 26 /* voice_unsupported */, .form = BM_NONE,
+     .first_assign = 3, .n_assign = 0, .action = BM_ACT_NONE},
+    /* 54: state persona_assistant: on any */
     {.target = BM_NONE, .say = BM_NONE, .form = BM_NONE,
      .first_assign = 3, .n_assign = 0, .action = BM_ACT_LLM},
-    /* 69: state delete_confirm: inline btn_delete_yes */
+    /* 55: state delete_confirm: inline btn_delete_yes */
     {.target = DESK_S_MAIN, .say = BM_NONE, .form = BM_NONE,
      .first_assign = 3, .n_assign = 0, .action = BM_ACT_DELETE_DATA},
-    /* 70: state delete_confirm: inline btn_delete_no */
+    /* 56: state delete_confirm: inline btn_delete_no */
     {.target = DESK_S_DELETE_KEPT, .say = BM_NONE, .form = BM_NONE,
      .first_assign = 3, .n_assign = 0, .action = BM_ACT_NONE},
-    /* 71: state delete_confirm: on text btn_new_session */
+    /* 57: state delete_confirm: on text btn_new_session */
     {.target = BM_NONE, .say = BM_NONE, .form = BM_NONE,
      .first_assign = 3, .n_assign = 0, .action = BM_ACT_SESSION_START},
-    /* 72: state delete_confirm: on text btn_end_session */
-    {.target = BM_NONE, .say = BM_NONE, .form = BM_NONE,
-     .first_assign = 3, .n_assign = 0, .action = BM_ACT_SESSION_END},
-    /* 73: state delete_confirm: on text btn_sessions */
-    {.target = BM_NONE, .say = BM_NONE, .form = BM_NONE,
-     .first_assign = 3, .n_assign = 0, .action = BM_ACT_SESSION_LIST},
-    /* 74: state delete_confirm: on text btn_persona */
+    /* 58: state delete_confirm: on text btn_persona */
     {.target = DESK_S_PERSONALIZE, .say = BM_NONE, .form = BM_NONE,
      .first_assign = 3, .n_assign = 0, .action = BM_ACT_NONE},
-    /* 75: state delete_confirm: on text btn_export */
+    /* 59: state delete_confirm: on text btn_export */
     {.target = BM_NONE, .say = BM_NONE, .form = BM_NONE,
      .first_assign = 3, .n_assign = 0, .action = BM_ACT_EXPORT_DATA},
-    /* 76: state delete_confirm: on text btn_delete */
+    /* 60: state delete_confirm: on text btn_delete */
     {.target = DESK_S_DELETE_CONFIRM, .say = BM_NONE, .form = BM_NONE,
      .first_assign = 3, .n_assign = 0, .action = BM_ACT_NONE},
-    /* 77: state delete_confirm: on text btn_help */
-    {.target = BM_NONE, .say = 17 /* help */, .form = BM_NONE,
+    /* 61: state delete_confirm: on text btn_help */
+    {.target = BM_NONE, .say = 13 /* help */, .form = BM_NONE,
      .first_assign = 3, .n_assign = 0, .action = BM_ACT_NONE},
-    /* 78: state delete_confirm: on voice */
-    {.target = BM_NONE, .say = BM_NONE, .form = BM_NONE,
-     .first_assign = 3, .n_assign = 0, .action = BM_ACT_TRANSCRIBE},
-    /* 79: state delete_confirm: on any */
+    /* 62: state delete_confirm: on voice */
+    {.target = BM_NONE, .say = 26 /* voice_unsupported */, .form = BM_NONE,
+     .first_assign = 3, .n_assign = 0, .action = BM_ACT_NONE},
+    /* 63: state delete_confirm: on any */
     {.target = BM_NONE, .say = BM_NONE, .form = BM_NONE,
      .first_assign = 3, .n_assign = 0, .action = BM_ACT_LLM},
-    /* 80: state delete_kept: on voice */
-    {.target = BM_NONE, .say = BM_NONE, .form = BM_NONE,
-     .first_assign = 3, .n_assign = 0, .action = BM_ACT_TRANSCRIBE},
-    /* 81: state delete_kept: on any */
+    /* 64: state delete_kept: on voice */
+    {.target = BM_NONE, .say = 26 /* voice_unsupported */, .form = BM_NONE,
+     .first_assign = 3, .n_assign = 0, .action = BM_ACT_NONE},
+    /* 65: state delete_kept: on any */
     {.target = BM_NONE, .say = BM_NONE, .form = BM_NONE,
      .first_assign = 3, .n_assign = 0, .action = BM_ACT_LLM},
 };
@@ -577,90 +516,82 @@ static const bm_assign assigns[3] = {
     /* 2 */ {.var = 0 /* persona */, .value = "assistant"},
 };
 
-static const bm_button buttons[23] = {
-    /* 0 */ {.kind = BM_BTN_REPLY, .label = 0 /* btn_new_session */, .transition = 8, .data = NULL},
-    /* 1 */ {.kind = BM_BTN_REPLY, .label = 2 /* btn_end_session */, .transition = 9, .data = NULL},
-    /* 2 */ {.kind = BM_BTN_REPLY, .label = 4 /* btn_sessions */, .transition = 10, .data = NULL},
-    /* 3 */ {.kind = BM_BTN_REPLY, .label = 6 /* btn_persona */, .transition = 11, .data = NULL},
-    /* 4 */ {.kind = BM_BTN_REPLY, .label = 8 /* btn_export */, .transition = 12, .data = NULL},
-    /* 5 */ {.kind = BM_BTN_REPLY, .label = 10 /* btn_delete */, .transition = 13, .data = NULL},
-    /* 6 */ {.kind = BM_BTN_REPLY, .label = 12 /* btn_help */, .transition = 14, .data = NULL},
-    /* 7 */ {.kind = BM_BTN_REPLY, .label = 0 /* btn_new_session */, .transition = 17, .data = NULL},
-    /* 8 */ {.kind = BM_BTN_REPLY, .label = 2 /* btn_end_session */, .transition = 18, .data = NULL},
-    /* 9 */ {.kind = BM_BTN_REPLY, .label = 4 /* btn_sessions */, .transition = 19, .data = NULL},
-    /* 10 */ {.kind = BM_BTN_REPLY, .label = 6 /* btn_persona */, .transition = 20, .data = NULL},
-    /* 11 */ {.kind = BM_BTN_REPLY, .label = 8 /* btn_export */, .transition = 21, .data = NULL},
-    /* 12 */ {.kind = BM_BTN_REPLY, .label = 10 /* btn_delete */, .transition = 22, .data = NULL},
-    /* 13 */ {.kind = BM_BTN_REPLY, .label = 12 /* btn_help */, .transition = 23, .data = NULL},
-    /* 14 */ {.kind = BM_BTN_CALLBACK, .label = 21 /* btn_persona_coder */, .transition = 26, .data = "persona:coder"},
-    /* 15 */ {.kind = BM_BTN_CALLBACK, .label = 23 /* btn_persona_product_manager */, .transition = 27, .data = "persona:product_manager"},
-    /* 16 */ {.kind = BM_BTN_CALLBACK, .label = 25 /* btn_persona_assistant */, .transition = 28, .data = "persona:assistant"},
-    /* 17 */ {.kind = BM_BTN_CALLBACK, .label = 19 /* btn_back */, .transition = 29, .data = "personalize.3"},
-    /* 18 */ {.kind = BM_BTN_CALLBACK, .label = 20 /* btn_change_persona */, .transition = 39, .data = "persona_coder.0"},
-    /* 19 */ {.kind = BM_BTN_CALLBACK, .label = 20 /* btn_change_persona */, .transition = 49, .data = "persona_product_manager.0"},
-    /* 20 */ {.kind = BM_BTN_CALLBACK, .label = 20 /* btn_change_persona */, .transition = 59, .data = "persona_assistant.0"},
-    /* 21 */ {.kind = BM_BTN_CALLBACK, .label = 30 /* btn_delete_yes */, .transition = 69, .data = "delete:yes"},
-    /* 22 */ {.kind = BM_BTN_CALLBACK, .label = 31 /* btn_delete_no */, .transition = 70, .data = "delete:no"},
+static const bm_button buttons[19] = {
+    /* 0 */ {.kind = BM_BTN_REPLY, .label = 0 /* btn_new_session */, .transition = 6, .data = NULL},
+    /* 1 */ {.kind = BM_BTN_REPLY, .label = 2 /* btn_persona */, .transition = 7, .data = NULL},
+    /* 2 */ {.kind = BM_BTN_REPLY, .label = 4 /* btn_export */, .transition = 8, .data = NULL},
+    /* 3 */ {.kind = BM_BTN_REPLY, .label = 6 /* btn_delete */, .transition = 9, .data = NULL},
+    /* 4 */ {.kind = BM_BTN_REPLY, .label = 8 /* btn_help */, .transition = 10, .data = NULL},
+    /* 5 */ {.kind = BM_BTN_REPLY, .label = 0 /* btn_new_session */, .transition = 13, .data = NULL},
+    /* 6 */ {.kind = BM_BTN_REPLY, .label = 2 /* btn_persona */, .transition = 14, .data = NULL},
+    /* 7 */ {.kind = BM_BTN_REPLY, .label = 4 /* btn_export */, .transition = 15, .data = NULL},
+    /* 8 */ {.kind = BM_BTN_REPLY, .label = 6 /* btn_delete */, .transition = 16, .data = NULL},
+    /* 9 */ {.kind = BM_BTN_REPLY, .label = 8 /* btn_help */, .transition = 17, .data = NULL},
+    /* 10 */ {.kind = BM_BTN_CALLBACK, .label = 17 /* btn_persona_coder */, .transition = 20, .data = "persona:coder"},
+    /* 11 */ {.kind = BM_BTN_CALLBACK, .label = 19 /* btn_persona_product_manager */, .transition = 21, .data = "persona:product_manager"},
+    /* 12 */ {.kind = BM_BTN_CALLBACK, .label = 21 /* btn_persona_assistant */, .transition = 22, .data = "persona:assistant"},
+    /* 13 */ {.kind = BM_BTN_CALLBACK, .label = 15 /* btn_back */, .transition = 23, .data = "personalize.3"},
+    /* 14 */ {.kind = BM_BTN_CALLBACK, .label = 16 /* btn_change_persona */, .transition = 31, .data = "persona_coder.0"},
+    /* 15 */ {.kind = BM_BTN_CALLBACK, .label = 16 /* btn_change_persona */, .transition = 39, .data = "persona_product_manager.0"},
+    /* 16 */ {.kind = BM_BTN_CALLBACK, .label = 16 /* btn_change_persona */, .transition = 47, .data = "persona_assistant.0"},
+    /* 17 */ {.kind = BM_BTN_CALLBACK, .label = 27 /* btn_delete_yes */, .transition = 55, .data = "delete:yes"},
+    /* 18 */ {.kind = BM_BTN_CALLBACK, .label = 28 /* btn_delete_no */, .transition = 56, .data = "delete:no"},
 };
 
-static const bm_row rows[17] = {
+static const bm_row rows[15] = {
     /* 0 */ {.first_button = 0, .n_buttons = 2},
     /* 1 */ {.first_button = 2, .n_buttons = 2},
-    /* 2 */ {.first_button = 4, .n_buttons = 2},
-    /* 3 */ {.first_button = 6, .n_buttons = 1},
+    /* 2 */ {.first_button = 4, .n_buttons = 1},
+    /* 3 */ {.first_button = 5, .n_buttons = 2},
     /* 4 */ {.first_button = 7, .n_buttons = 2},
-    /* 5 */ {.first_button = 9, .n_buttons = 2},
-    /* 6 */ {.first_button = 11, .n_buttons = 2},
-    /* 7 */ {.first_button = 13, .n_buttons = 1},
-    /* 8 */ {.first_button = 14, .n_buttons = 1},
-    /* 9 */ {.first_button = 15, .n_buttons = 1},
-    /* 10 */ {.first_button = 16, .n_buttons = 1},
-    /* 11 */ {.first_button = 17, .n_buttons = 1},
-    /* 12 */ {.first_button = 18, .n_buttons = 1},
-    /* 13 */ {.first_button = 19, .n_buttons = 1},
-    /* 14 */ {.first_button = 20, .n_buttons = 1},
-    /* 15 */ {.first_button = 21, .n_buttons = 1},
-    /* 16 */ {.first_button = 22, .n_buttons = 1},
+    /* 5 */ {.first_button = 9, .n_buttons = 1},
+    /* 6 */ {.first_button = 10, .n_buttons = 1},
+    /* 7 */ {.first_button = 11, .n_buttons = 1},
+    /* 8 */ {.first_button = 12, .n_buttons = 1},
+    /* 9 */ {.first_button = 13, .n_buttons = 1},
+    /* 10 */ {.first_button = 14, .n_buttons = 1},
+    /* 11 */ {.first_button = 15, .n_buttons = 1},
+    /* 12 */ {.first_button = 16, .n_buttons = 1},
+    /* 13 */ {.first_button = 17, .n_buttons = 1},
+    /* 14 */ {.first_button = 18, .n_buttons = 1},
 };
 
 static const bm_keyboard keyboards[7] = {
-    /* 0: welcome reply */ {.first_row = 0, .n_rows = 4},
-    /* 1: main reply */ {.first_row = 4, .n_rows = 4},
-    /* 2: personalize inline */ {.first_row = 8, .n_rows = 4},
-    /* 3: persona_coder inline */ {.first_row = 12, .n_rows = 1},
-    /* 4: persona_product_manager inline */ {.first_row = 13, .n_rows = 1},
-    /* 5: persona_assistant inline */ {.first_row = 14, .n_rows = 1},
-    /* 6: delete_confirm inline */ {.first_row = 15, .n_rows = 2},
+    /* 0: welcome reply */ {.first_row = 0, .n_rows = 3},
+    /* 1: main reply */ {.first_row = 3, .n_rows = 3},
+    /* 2: personalize inline */ {.first_row = 6, .n_rows = 4},
+    /* 3: persona_coder inline */ {.first_row = 10, .n_rows = 1},
+    /* 4: persona_product_manager inline */ {.first_row = 11, .n_rows = 1},
+    /* 5: persona_assistant inline */ {.first_row = 12, .n_rows = 1},
+    /* 6: delete_confirm inline */ {.first_row = 13, .n_rows = 2},
 };
 
 static const bm_state states[8] = {
     [DESK_S_WELCOME] = {.name = "welcome", .id = 0x27e17df3u, .first_say = 0, .n_say = 1,
-        .reply_kb = 0, .inline_kb = BM_NONE, .contact_tr = BM_NONE, .voice_tr = 15, .fallback_tr = 16},
+        .reply_kb = 0, .inline_kb = BM_NONE, .contact_tr = BM_NONE, .voice_tr = 11, .fallback_tr = 12},
     [DESK_S_MAIN] = {.name = "main", .id = 0xea90e208u, .first_say = 1, .n_say = 1,
-        .reply_kb = 1, .inline_kb = BM_NONE, .contact_tr = BM_NONE, .voice_tr = 24, .fallback_tr = 25},
+        .reply_kb = 1, .inline_kb = BM_NONE, .contact_tr = BM_NONE, .voice_tr = 18, .fallback_tr = 19},
     [DESK_S_PERSONALIZE] = {.name = "personalize", .id = 0xfe1d88c5u, .first_say = 2, .n_say = 1,
-        .reply_kb = BM_NONE, .inline_kb = 2, .contact_tr = BM_NONE, .voice_tr = 37, .fallback_tr = 38},
+        .reply_kb = BM_NONE, .inline_kb = 2, .contact_tr = BM_NONE, .voice_tr = 29, .fallback_tr = 30},
     [DESK_S_PERSONA_CODER] = {.name = "persona_coder", .id = 0xb7e0aa99u, .first_say = 3, .n_say = 1,
-        .reply_kb = BM_NONE, .inline_kb = 3, .contact_tr = BM_NONE, .voice_tr = 47, .fallback_tr = 48},
+        .reply_kb = BM_NONE, .inline_kb = 3, .contact_tr = BM_NONE, .voice_tr = 37, .fallback_tr = 38},
     [DESK_S_PERSONA_PRODUCT_MANAGER] = {.name = "persona_product_manager", .id = 0xe6a06093u, .first_say = 4, .n_say = 1,
-        .reply_kb = BM_NONE, .inline_kb = 4, .contact_tr = BM_NONE, .voice_tr = 57, .fallback_tr = 58},
+        .reply_kb = BM_NONE, .inline_kb = 4, .contact_tr = BM_NONE, .voice_tr = 45, .fallback_tr = 46},
     [DESK_S_PERSONA_ASSISTANT] = {.name = "persona_assistant", .id = 0x252c79a4u, .first_say = 5, .n_say = 1,
-        .reply_kb = BM_NONE, .inline_kb = 5, .contact_tr = BM_NONE, .voice_tr = 67, .fallback_tr = 68},
+        .reply_kb = BM_NONE, .inline_kb = 5, .contact_tr = BM_NONE, .voice_tr = 53, .fallback_tr = 54},
     [DESK_S_DELETE_CONFIRM] = {.name = "delete_confirm", .id = 0xfda81a59u, .first_say = 6, .n_say = 1,
-        .reply_kb = BM_NONE, .inline_kb = 6, .contact_tr = BM_NONE, .voice_tr = 78, .fallback_tr = 79},
+        .reply_kb = BM_NONE, .inline_kb = 6, .contact_tr = BM_NONE, .voice_tr = 62, .fallback_tr = 63},
     [DESK_S_DELETE_KEPT] = {.name = "delete_kept", .id = 0x717f2a6fu, .first_say = 7, .n_say = 1,
-        .reply_kb = BM_NONE, .inline_kb = BM_KB_REMOVE, .contact_tr = BM_NONE, .voice_tr = 80, .fallback_tr = 81},
+        .reply_kb = BM_NONE, .inline_kb = BM_KB_REMOVE, .contact_tr = BM_NONE, .voice_tr = 64, .fallback_tr = 65},
 };
 
-static const bm_command commands[8] = {
-    /* 0 */ {.name = "start", .description = 14 /* cmd_start */, .transition = 0},
+static const bm_command commands[6] = {
+    /* 0 */ {.name = "start", .description = 10 /* cmd_start */, .transition = 0},
     /* 1 */ {.name = "start_session", .description = 1 /* cmd_start_session */, .transition = 1},
-    /* 2 */ {.name = "end_session", .description = 3 /* cmd_end_session */, .transition = 2},
-    /* 3 */ {.name = "list_sessions", .description = 5 /* cmd_list_sessions */, .transition = 3},
-    /* 4 */ {.name = "personalize", .description = 7 /* cmd_personalize */, .transition = 4},
-    /* 5 */ {.name = "export_data", .description = 9 /* cmd_export_data */, .transition = 5},
-    /* 6 */ {.name = "delete_my_data", .description = 11 /* cmd_delete_my_data */, .transition = 6},
-    /* 7 */ {.name = "help", .description = 13 /* cmd_help */, .transition = 7},
+    /* 2 */ {.name = "personalize", .description = 3 /* cmd_personalize */, .transition = 2},
+    /* 3 */ {.name = "export_data", .description = 5 /* cmd_export_data */, .transition = 3},
+    /* 4 */ {.name = "delete_my_data", .description = 7 /* cmd_delete_my_data */, .transition = 4},
+    /* 5 */ {.name = "help", .description = 9 /* cmd_help */, .transition = 5},
 };
 
 static const bm_var vars[1] = {
@@ -670,8 +601,8 @@ static const bm_var vars[1] = {
 static const bm_llm llm = {
     .knowledge = NULL,
     .n_knowledge = 0,
-    .persona = 27 /* llm_persona */,
-    .policy = 28 /* llm_policy */,
+    .persona = 23 /* llm_persona */,
+    .policy = 24 /* llm_policy */,
     .strict = false,
     .daily_tokens = 0,
     .timezone = NULL,
@@ -682,61 +613,61 @@ static const bm_llm llm = {
 
 const bm_machine desk_machine = {
     .name = "desk",
-    .shape_hash = 0xa7492434ada57f26ULL,
+    .shape_hash = 0xa7c8a762ca92dccdULL,
     .langs = langs,
     .n_langs = 2,
     .default_lang = 0, /* en */
     .texts = texts,
-    .n_texts = 74,
+    .n_texts = 71,
     .sys_texts = {
-        [BM_SYS_MIGRATED] = 34 /* sys_migrated */,
-        [BM_SYS_CANCELLED] = 35 /* sys_cancelled */,
-        [BM_SYS_INVALID] = 36 /* sys_invalid */,
-        [BM_SYS_SHARE_CONTACT] = 37 /* sys_share_contact */,
-        [BM_SYS_UNAVAILABLE] = 38 /* sys_unavailable */,
-        [BM_SYS_USE_BUTTONS] = 39 /* sys_use_buttons */,
-        [BM_SYS_UNKNOWN_COMMAND] = 40 /* sys_unknown_command */,
-        [BM_SYS_NOT_UNDERSTOOD] = 41 /* sys_not_understood */,
-        [BM_SYS_DATA_DELETED] = 33 /* sys_data_deleted */,
-        [BM_SYS_NO_ANSWER] = 42 /* sys_no_answer */,
-        [BM_SYS_OPERATOR] = 43 /* sys_operator */,
-        [BM_SYS_LIMIT_REACHED] = 44 /* sys_limit_reached */,
-        [BM_SYS_HELPED] = 45 /* sys_helped */,
-        [BM_SYS_LEAD] = 46 /* sys_lead */,
-        [BM_SYS_HANDOFF_STARTED] = 47 /* sys_handoff_started */,
-        [BM_SYS_HANDOFF_OFF] = 48 /* sys_handoff_off */,
-        [BM_SYS_HANDOFF_CLOSED] = 49 /* sys_handoff_closed */,
-        [BM_SYS_HANDOFF_THANKS] = 50 /* sys_handoff_thanks */,
-        [BM_SYS_SATISFIED] = 51 /* sys_satisfied */,
-        [BM_SYS_LLM_DOWN] = 52 /* sys_llm_down */,
-        [BM_SYS_MGR_CLIENT] = 53 /* sys_mgr_client */,
-        [BM_SYS_MGR_USERNAME] = 54 /* sys_mgr_username */,
-        [BM_SYS_MGR_LANGUAGE] = 55 /* sys_mgr_language */,
-        [BM_SYS_MGR_BOOKINGS] = 56 /* sys_mgr_bookings */,
-        [BM_SYS_MGR_NONE] = 57 /* sys_mgr_none */,
-        [BM_SYS_MGR_CONVERSATION] = 58 /* sys_mgr_conversation */,
-        [BM_SYS_MGR_NOTHING_YET] = 59 /* sys_mgr_nothing_yet */,
-        [BM_SYS_MGR_OPERATOR] = 60 /* sys_mgr_operator */,
-        [BM_SYS_MGR_BOT] = 61 /* sys_mgr_bot */,
-        [BM_SYS_MGR_CLOSED_BY] = 62 /* sys_mgr_closed_by */,
-        [BM_SYS_MGR_CLIENT_CLOSED] = 63 /* sys_mgr_client_closed */,
-        [BM_SYS_MGR_LIST] = 64 /* sys_mgr_list */,
-        [BM_SYS_MGR_LIST_EMPTY] = 65 /* sys_mgr_list_empty */,
-        [BM_SYS_MGR_ADD_USAGE] = 66 /* sys_mgr_add_usage */,
-        [BM_SYS_MGR_ADDED] = 67 /* sys_mgr_added */,
-        [BM_SYS_MGR_DEL_USAGE] = 68 /* sys_mgr_del_usage */,
-        [BM_SYS_MGR_REMOVED] = 69 /* sys_mgr_removed */,
-        [BM_SYS_MGR_NOT_MANAGER] = 70 /* sys_mgr_not_manager */,
-        [BM_SYS_MGR_LEAD_CLIENT] = 71 /* sys_mgr_lead_client */,
-        [BM_SYS_SESSION_STARTED] = 72 /* sys_session_started */,
-        [BM_SYS_VOTED] = 73 /* sys_voted */,
+        [BM_SYS_MIGRATED] = 31 /* sys_migrated */,
+        [BM_SYS_CANCELLED] = 32 /* sys_cancelled */,
+        [BM_SYS_INVALID] = 33 /* sys_invalid */,
+        [BM_SYS_SHARE_CONTACT] = 34 /* sys_share_contact */,
+        [BM_SYS_UNAVAILABLE] = 35 /* sys_unavailable */,
+        [BM_SYS_USE_BUTTONS] = 36 /* sys_use_buttons */,
+        [BM_SYS_UNKNOWN_COMMAND] = 37 /* sys_unknown_command */,
+        [BM_SYS_NOT_UNDERSTOOD] = 38 /* sys_not_understood */,
+        [BM_SYS_DATA_DELETED] = 30 /* sys_data_deleted */,
+        [BM_SYS_NO_ANSWER] = 39 /* sys_no_answer */,
+        [BM_SYS_OPERATOR] = 40 /* sys_operator */,
+        [BM_SYS_LIMIT_REACHED] = 41 /* sys_limit_reached */,
+        [BM_SYS_HELPED] = 42 /* sys_helped */,
+        [BM_SYS_LEAD] = 43 /* sys_lead */,
+        [BM_SYS_HANDOFF_STARTED] = 44 /* sys_handoff_started */,
+        [BM_SYS_HANDOFF_OFF] = 45 /* sys_handoff_off */,
+        [BM_SYS_HANDOFF_CLOSED] = 46 /* sys_handoff_closed */,
+        [BM_SYS_HANDOFF_THANKS] = 47 /* sys_handoff_thanks */,
+        [BM_SYS_SATISFIED] = 48 /* sys_satisfied */,
+        [BM_SYS_LLM_DOWN] = 49 /* sys_llm_down */,
+        [BM_SYS_MGR_CLIENT] = 50 /* sys_mgr_client */,
+        [BM_SYS_MGR_USERNAME] = 51 /* sys_mgr_username */,
+        [BM_SYS_MGR_LANGUAGE] = 52 /* sys_mgr_language */,
+        [BM_SYS_MGR_BOOKINGS] = 53 /* sys_mgr_bookings */,
+        [BM_SYS_MGR_NONE] = 54 /* sys_mgr_none */,
+        [BM_SYS_MGR_CONVERSATION] = 55 /* sys_mgr_conversation */,
+        [BM_SYS_MGR_NOTHING_YET] = 56 /* sys_mgr_nothing_yet */,
+        [BM_SYS_MGR_OPERATOR] = 57 /* sys_mgr_operator */,
+        [BM_SYS_MGR_BOT] = 58 /* sys_mgr_bot */,
+        [BM_SYS_MGR_CLOSED_BY] = 59 /* sys_mgr_closed_by */,
+        [BM_SYS_MGR_CLIENT_CLOSED] = 60 /* sys_mgr_client_closed */,
+        [BM_SYS_MGR_LIST] = 61 /* sys_mgr_list */,
+        [BM_SYS_MGR_LIST_EMPTY] = 62 /* sys_mgr_list_empty */,
+        [BM_SYS_MGR_ADD_USAGE] = 63 /* sys_mgr_add_usage */,
+        [BM_SYS_MGR_ADDED] = 64 /* sys_mgr_added */,
+        [BM_SYS_MGR_DEL_USAGE] = 65 /* sys_mgr_del_usage */,
+        [BM_SYS_MGR_REMOVED] = 66 /* sys_mgr_removed */,
+        [BM_SYS_MGR_NOT_MANAGER] = 67 /* sys_mgr_not_manager */,
+        [BM_SYS_MGR_LEAD_CLIENT] = 68 /* sys_mgr_lead_client */,
+        [BM_SYS_SESSION_STARTED] = 69 /* sys_session_started */,
+        [BM_SYS_VOTED] = 70 /* sys_voted */,
     },
     .states = states,
     .n_states = 8,
     .start_state = DESK_S_WELCOME,
     .says = says,
     .transitions = transitions,
-    .n_transitions = 82,
+    .n_transitions = 66,
     .assigns = assigns,
     .buttons = buttons,
     .rows = rows,
@@ -746,7 +677,7 @@ const bm_machine desk_machine = {
     .fields = NULL,
     .choices = NULL,
     .commands = commands,
-    .n_commands = 8,
+    .n_commands = 6,
     .vars = vars,
     .n_vars = 1,
     .moves = NULL,

@@ -22,18 +22,14 @@ static int match_global(const unsigned char *YYCURSOR)
         "/start" ([ @] [^\x00]*)? "\x00" { return 0; }
         /* command /start_session */
         "/start_session" ([ @] [^\x00]*)? "\x00" { return 1; }
-        /* command /end_session */
-        "/end_session" ([ @] [^\x00]*)? "\x00" { return 2; }
-        /* command /list_sessions */
-        "/list_sessions" ([ @] [^\x00]*)? "\x00" { return 3; }
         /* command /personalize */
-        "/personalize" ([ @] [^\x00]*)? "\x00" { return 4; }
+        "/personalize" ([ @] [^\x00]*)? "\x00" { return 2; }
         /* command /export_data */
-        "/export_data" ([ @] [^\x00]*)? "\x00" { return 5; }
+        "/export_data" ([ @] [^\x00]*)? "\x00" { return 3; }
         /* command /delete_my_data */
-        "/delete_my_data" ([ @] [^\x00]*)? "\x00" { return 6; }
+        "/delete_my_data" ([ @] [^\x00]*)? "\x00" { return 4; }
         /* command /help */
-        "/help" ([ @] [^\x00]*)? "\x00" { return 7; }
+        "/help" ([ @] [^\x00]*)? "\x00" { return 5; }
         * { return BM_NONE; }
     */
 }
@@ -48,33 +44,25 @@ static int match_state_0(const unsigned char *YYCURSOR)
         re2c:yyfill:enable = 0;
 
         /* button (en): 🚀 New session */
-        "\U0001F680 New session" "\x00" { return 8; }
+        "\U0001F680 New session" "\x00" { return 6; }
         /* button (ru): 🚀 Новая сессия */
-        "\U0001F680 \u041D\u043E\u0432\u0430\u044F \u0441\u0435\u0441\u0441\u0438\u044F" "\x00" { return 8; }
-        /* button (en): 🛑 End session */
-        "\U0001F6D1 End session" "\x00" { return 9; }
-        /* button (ru): 🛑 Завершить сессию */
-        "\U0001F6D1 \u0417\u0430\u0432\u0435\u0440\u0448\u0438\u0442\u044C \u0441\u0435\u0441\u0441\u0438\u044E" "\x00" { return 9; }
-        /* button (en): 📋 My sessions */
-        "\U0001F4CB My sessions" "\x00" { return 10; }
-        /* button (ru): 📋 Мои сессии */
-        "\U0001F4CB \u041C\u043E\u0438 \u0441\u0435\u0441\u0441\u0438\u0438" "\x00" { return 10; }
+        "\U0001F680 \u041D\u043E\u0432\u0430\u044F \u0441\u0435\u0441\u0441\u0438\u044F" "\x00" { return 6; }
         /* button (en): 👤 Agent profile */
-        "\U0001F464 Agent profile" "\x00" { return 11; }
+        "\U0001F464 Agent profile" "\x00" { return 7; }
         /* button (ru): 👤 Профиль агента */
-        "\U0001F464 \u041F\u0440\u043E\u0444\u0438\u043B\u044C \u0430\u0433\u0435\u043D\u0442\u0430" "\x00" { return 11; }
+        "\U0001F464 \u041F\u0440\u043E\u0444\u0438\u043B\u044C \u0430\u0433\u0435\u043D\u0442\u0430" "\x00" { return 7; }
         /* button (en): 📥 Export my data */
-        "\U0001F4E5 Export my data" "\x00" { return 12; }
+        "\U0001F4E5 Export my data" "\x00" { return 8; }
         /* button (ru): 📥 Скачать мои данные */
-        "\U0001F4E5 \u0421\u043A\u0430\u0447\u0430\u0442\u044C \u043C\u043E\u0438 \u0434\u0430\u043D\u043D\u044B\u0435" "\x00" { return 12; }
+        "\U0001F4E5 \u0421\u043A\u0430\u0447\u0430\u0442\u044C \u043C\u043E\u0438 \u0434\u0430\u043D\u043D\u044B\u0435" "\x00" { return 8; }
         /* button (en): 🗑️ Delete my data */
-        "\U0001F5D1\uFE0F Delete my data" "\x00" { return 13; }
+        "\U0001F5D1\uFE0F Delete my data" "\x00" { return 9; }
         /* button (ru): 🗑️ Удалить мои данные */
-        "\U0001F5D1\uFE0F \u0423\u0434\u0430\u043B\u0438\u0442\u044C \u043C\u043E\u0438 \u0434\u0430\u043D\u043D\u044B\u0435" "\x00" { return 13; }
+        "\U0001F5D1\uFE0F \u0423\u0434\u0430\u043B\u0438\u0442\u044C \u043C\u043E\u0438 \u0434\u0430\u043D\u043D\u044B\u0435" "\x00" { return 9; }
         /* button (en): ❓ Help */
-        "\u2753 Help" "\x00" { return 14; }
+        "\u2753 Help" "\x00" { return 10; }
         /* button (ru): ❓ Справка */
-        "\u2753 \u0421\u043F\u0440\u0430\u0432\u043A\u0430" "\x00" { return 14; }
+        "\u2753 \u0421\u043F\u0440\u0430\u0432\u043A\u0430" "\x00" { return 10; }
         * { return BM_NONE; }
     */
 }
@@ -89,33 +77,25 @@ static int match_state_1(const unsigned char *YYCURSOR)
         re2c:yyfill:enable = 0;
 
         /* button (en): 🚀 New session */
-        "\U0001F680 New session" "\x00" { return 17; }
+        "\U0001F680 New session" "\x00" { return 13; }
         /* button (ru): 🚀 Новая сессия */
-        "\U0001F680 \u041D\u043E\u0432\u0430\u044F \u0441\u0435\u0441\u0441\u0438\u044F" "\x00" { return 17; }
-        /* button (en): 🛑 End session */
-        "\U0001F6D1 End session" "\x00" { return 18; }
-        /* button (ru): 🛑 Завершить сессию */
-        "\U0001F6D1 \u0417\u0430\u0432\u0435\u0440\u0448\u0438\u0442\u044C \u0441\u0435\u0441\u0441\u0438\u044E" "\x00" { return 18; }
-        /* button (en): 📋 My sessions */
-        "\U0001F4CB My sessions" "\x00" { return 19; }
-        /* button (ru): 📋 Мои сессии */
-        "\U0001F4CB \u041C\u043E\u0438 \u0441\u0435\u0441\u0441\u0438\u0438" "\x00" { return 19; }
+        "\U0001F680 \u041D\u043E\u0432\u0430\u044F \u0441\u0435\u0441\u0441\u0438\u044F" "\x00" { return 13; }
         /* button (en): 👤 Agent profile */
-        "\U0001F464 Agent profile" "\x00" { return 20; }
+        "\U0001F464 Agent profile" "\x00" { return 14; }
         /* button (ru): 👤 Профиль агента */
-        "\U0001F464 \u041F\u0440\u043E\u0444\u0438\u043B\u044C \u0430\u0433\u0435\u043D\u0442\u0430" "\x00" { return 20; }
+        "\U0001F464 \u041F\u0440\u043E\u0444\u0438\u043B\u044C \u0430\u0433\u0435\u043D\u0442\u0430" "\x00" { return 14; }
         /* button (en): 📥 Export my data */
-        "\U0001F4E5 Export my data" "\x00" { return 21; }
+        "\U0001F4E5 Export my data" "\x00" { return 15; }
         /* button (ru): 📥 Скачать мои данные */
-        "\U0001F4E5 \u0421\u043A\u0430\u0447\u0430\u0442\u044C \u043C\u043E\u0438 \u0434\u0430\u043D\u043D\u044B\u0435" "\x00" { return 21; }
+        "\U0001F4E5 \u0421\u043A\u0430\u0447\u0430\u0442\u044C \u043C\u043E\u0438 \u0434\u0430\u043D\u043D\u044B\u0435" "\x00" { return 15; }
         /* button (en): 🗑️ Delete my data */
-        "\U0001F5D1\uFE0F Delete my data" "\x00" { return 22; }
+        "\U0001F5D1\uFE0F Delete my data" "\x00" { return 16; }
         /* button (ru): 🗑️ Удалить мои данные */
-        "\U0001F5D1\uFE0F \u0423\u0434\u0430\u043B\u0438\u0442\u044C \u043C\u043E\u0438 \u0434\u0430\u043D\u043D\u044B\u0435" "\x00" { return 22; }
+        "\U0001F5D1\uFE0F \u0423\u0434\u0430\u043B\u0438\u0442\u044C \u043C\u043E\u0438 \u0434\u0430\u043D\u043D\u044B\u0435" "\x00" { return 16; }
         /* button (en): ❓ Help */
-        "\u2753 Help" "\x00" { return 23; }
+        "\u2753 Help" "\x00" { return 17; }
         /* button (ru): ❓ Справка */
-        "\u2753 \u0421\u043F\u0440\u0430\u0432\u043A\u0430" "\x00" { return 23; }
+        "\u2753 \u0421\u043F\u0440\u0430\u0432\u043A\u0430" "\x00" { return 17; }
         * { return BM_NONE; }
     */
 }
@@ -130,17 +110,42 @@ static int match_state_2(const unsigned char *YYCURSOR)
         re2c:yyfill:enable = 0;
 
         /* on text (en): 🚀 New session */
-        "\U0001F680 New session" "\x00" { return 30; }
+        "\U0001F680 New session" "\x00" { return 24; }
         /* on text (ru): 🚀 Новая сессия */
-        "\U0001F680 \u041D\u043E\u0432\u0430\u044F \u0441\u0435\u0441\u0441\u0438\u044F" "\x00" { return 30; }
-        /* on text (en): 🛑 End session */
-        "\U0001F6D1 End session" "\x00" { return 31; }
-        /* on text (ru): 🛑 Завершить сессию */
-        "\U0001F6D1 \u0417\u0430\u0432\u0435\u0440\u0448\u0438\u0442\u044C \u0441\u0435\u0441\u0441\u0438\u044E" "\x00" { return 31; }
-        /* on text (en): 📋 My sessions */
-        "\U0001F4CB My sessions" "\x00" { return 32; }
-        /* on text (ru): 📋 Мои сессии */
-        "\U0001F4CB \u041C\u043E\u0438 \u0441\u0435\u0441\u0441\u0438\u0438" "\x00" { return 32; }
+        "\U0001F680 \u041D\u043E\u0432\u0430\u044F \u0441\u0435\u0441\u0441\u0438\u044F" "\x00" { return 24; }
+        /* on text (en): 👤 Agent profile */
+        "\U0001F464 Agent profile" "\x00" { return 25; }
+        /* on text (ru): 👤 Профиль агента */
+        "\U0001F464 \u041F\u0440\u043E\u0444\u0438\u043B\u044C \u0430\u0433\u0435\u043D\u0442\u0430" "\x00" { return 25; }
+        /* on text (en): 📥 Export my data */
+        "\U0001F4E5 Export my data" "\x00" { return 26; }
+        /* on text (ru): 📥 Скачать мои данные */
+        "\U0001F4E5 \u0421\u043A\u0430\u0447\u0430\u0442\u044C \u043C\u043E\u0438 \u0434\u0430\u043D\u043D\u044B\u0435" "\x00" { return 26; }
+        /* on text (en): 🗑️ Delete my data */
+        "\U0001F5D1\uFE0F Delete my data" "\x00" { return 27; }
+        /* on text (ru): 🗑️ Удалить мои данные */
+        "\U0001F5D1\uFE0F \u0423\u0434\u0430\u043B\u0438\u0442\u044C \u043C\u043E\u0438 \u0434\u0430\u043D\u043D\u044B\u0435" "\x00" { return 27; }
+        /* on text (en): ❓ Help */
+        "\u2753 Help" "\x00" { return 28; }
+        /* on text (ru): ❓ Справка */
+        "\u2753 \u0421\u043F\u0440\u0430\u0432\u043A\u0430" "\x00" { return 28; }
+        * { return BM_NONE; }
+    */
+}
+
+/* State persona_coder. */
+static int match_state_3(const unsigned char *YYCURSOR)
+{
+    const unsigned char *YYMARKER = NULL;
+    (void)YYMARKER; /* not every DFA needs to back up */
+    /*!re2c
+        re2c:define:YYCTYPE = "unsigned char";
+        re2c:yyfill:enable = 0;
+
+        /* on text (en): 🚀 New session */
+        "\U0001F680 New session" "\x00" { return 32; }
+        /* on text (ru): 🚀 Новая сессия */
+        "\U0001F680 \u041D\u043E\u0432\u0430\u044F \u0441\u0435\u0441\u0441\u0438\u044F" "\x00" { return 32; }
         /* on text (en): 👤 Agent profile */
         "\U0001F464 Agent profile" "\x00" { return 33; }
         /* on text (ru): 👤 Профиль агента */
@@ -161,8 +166,8 @@ static int match_state_2(const unsigned char *YYCURSOR)
     */
 }
 
-/* State persona_coder. */
-static int match_state_3(const unsigned char *YYCURSOR)
+/* State persona_product_manager. */
+static int match_state_4(const unsigned char *YYCURSOR)
 {
     const unsigned char *YYMARKER = NULL;
     (void)YYMARKER; /* not every DFA needs to back up */
@@ -174,71 +179,22 @@ static int match_state_3(const unsigned char *YYCURSOR)
         "\U0001F680 New session" "\x00" { return 40; }
         /* on text (ru): 🚀 Новая сессия */
         "\U0001F680 \u041D\u043E\u0432\u0430\u044F \u0441\u0435\u0441\u0441\u0438\u044F" "\x00" { return 40; }
-        /* on text (en): 🛑 End session */
-        "\U0001F6D1 End session" "\x00" { return 41; }
-        /* on text (ru): 🛑 Завершить сессию */
-        "\U0001F6D1 \u0417\u0430\u0432\u0435\u0440\u0448\u0438\u0442\u044C \u0441\u0435\u0441\u0441\u0438\u044E" "\x00" { return 41; }
-        /* on text (en): 📋 My sessions */
-        "\U0001F4CB My sessions" "\x00" { return 42; }
-        /* on text (ru): 📋 Мои сессии */
-        "\U0001F4CB \u041C\u043E\u0438 \u0441\u0435\u0441\u0441\u0438\u0438" "\x00" { return 42; }
         /* on text (en): 👤 Agent profile */
-        "\U0001F464 Agent profile" "\x00" { return 43; }
+        "\U0001F464 Agent profile" "\x00" { return 41; }
         /* on text (ru): 👤 Профиль агента */
-        "\U0001F464 \u041F\u0440\u043E\u0444\u0438\u043B\u044C \u0430\u0433\u0435\u043D\u0442\u0430" "\x00" { return 43; }
+        "\U0001F464 \u041F\u0440\u043E\u0444\u0438\u043B\u044C \u0430\u0433\u0435\u043D\u0442\u0430" "\x00" { return 41; }
         /* on text (en): 📥 Export my data */
-        "\U0001F4E5 Export my data" "\x00" { return 44; }
+        "\U0001F4E5 Export my data" "\x00" { return 42; }
         /* on text (ru): 📥 Скачать мои данные */
-        "\U0001F4E5 \u0421\u043A\u0430\u0447\u0430\u0442\u044C \u043C\u043E\u0438 \u0434\u0430\u043D\u043D\u044B\u0435" "\x00" { return 44; }
+        "\U0001F4E5 \u0421\u043A\u0430\u0447\u0430\u0442\u044C \u043C\u043E\u0438 \u0434\u0430\u043D\u043D\u044B\u0435" "\x00" { return 42; }
         /* on text (en): 🗑️ Delete my data */
-        "\U0001F5D1\uFE0F Delete my data" "\x00" { return 45; }
+        "\U0001F5D1\uFE0F Delete my data" "\x00" { return 43; }
         /* on text (ru): 🗑️ Удалить мои данные */
-        "\U0001F5D1\uFE0F \u0423\u0434\u0430\u043B\u0438\u0442\u044C \u043C\u043E\u0438 \u0434\u0430\u043D\u043D\u044B\u0435" "\x00" { return 45; }
+        "\U0001F5D1\uFE0F \u0423\u0434\u0430\u043B\u0438\u0442\u044C \u043C\u043E\u0438 \u0434\u0430\u043D\u043D\u044B\u0435" "\x00" { return 43; }
         /* on text (en): ❓ Help */
-        "\u2753 Help" "\x00" { return 46; }
+        "\u2753 Help" "\x00" { return 44; }
         /* on text (ru): ❓ Справка */
-        "\u2753 \u0421\u043F\u0440\u0430\u0432\u043A\u0430" "\x00" { return 46; }
-        * { return BM_NONE; }
-    */
-}
-
-/* State persona_product_manager. */
-static int match_state_4(const unsigned char *YYCURSOR)
-{
-    const unsigned char *YYMARKER = NULL;
-    (void)YYMARKER; /* not every DFA needs to back up */
-    /*!re2c
-        re2c:define:YYCTYPE = "unsigned char";
-        re2c:yyfill:enable = 0;
-
-        /* on text (en): 🚀 New session */
-        "\U0001F680 New session" "\x00" { return 50; }
-        /* on text (ru): 🚀 Новая сессия */
-        "\U0001F680 \u041D\u043E\u0432\u0430\u044F \u0441\u0435\u0441\u0441\u0438\u044F" "\x00" { return 50; }
-        /* on text (en): 🛑 End session */
-        "\U0001F6D1 End session" "\x00" { return 51; }
-        /* on text (ru): 🛑 Завершить сессию */
-        "\U0001F6D1 \u0417\u0430\u0432\u0435\u0440\u0448\u0438\u0442\u044C \u0441\u0435\u0441\u0441\u0438\u044E" "\x00" { return 51; }
-        /* on text (en): 📋 My sessions */
-        "\U0001F4CB My sessions" "\x00" { return 52; }
-        /* on text (ru): 📋 Мои сессии */
-        "\U0001F4CB \u041C\u043E\u0438 \u0441\u0435\u0441\u0441\u0438\u0438" "\x00" { return 52; }
-        /* on text (en): 👤 Agent profile */
-        "\U0001F464 Agent profile" "\x00" { return 53; }
-        /* on text (ru): 👤 Профиль агента */
-        "\U0001F464 \u041F\u0440\u043E\u0444\u0438\u043B\u044C \u0430\u0433\u0435\u043D\u0442\u0430" "\x00" { return 53; }
-        /* on text (en): 📥 Export my data */
-        "\U0001F4E5 Export my data" "\x00" { return 54; }
-        /* on text (ru): 📥 Скачать мои данные */
-        "\U0001F4E5 \u0421\u043A\u0430\u0447\u0430\u0442\u044C \u043C\u043E\u0438 \u0434\u0430\u043D\u043D\u044B\u0435" "\x00" { return 54; }
-        /* on text (en): 🗑️ Delete my data */
-        "\U0001F5D1\uFE0F Delete my data" "\x00" { return 55; }
-        /* on text (ru): 🗑️ Удалить мои данные */
-        "\U0001F5D1\uFE0F \u0423\u0434\u0430\u043B\u0438\u0442\u044C \u043C\u043E\u0438 \u0434\u0430\u043D\u043D\u044B\u0435" "\x00" { return 55; }
-        /* on text (en): ❓ Help */
-        "\u2753 Help" "\x00" { return 56; }
-        /* on text (ru): ❓ Справка */
-        "\u2753 \u0421\u043F\u0440\u0430\u0432\u043A\u0430" "\x00" { return 56; }
+        "\u2753 \u0421\u043F\u0440\u0430\u0432\u043A\u0430" "\x00" { return 44; }
         * { return BM_NONE; }
     */
 }
@@ -253,33 +209,25 @@ static int match_state_5(const unsigned char *YYCURSOR)
         re2c:yyfill:enable = 0;
 
         /* on text (en): 🚀 New session */
-        "\U0001F680 New session" "\x00" { return 60; }
+        "\U0001F680 New session" "\x00" { return 48; }
         /* on text (ru): 🚀 Новая сессия */
-        "\U0001F680 \u041D\u043E\u0432\u0430\u044F \u0441\u0435\u0441\u0441\u0438\u044F" "\x00" { return 60; }
-        /* on text (en): 🛑 End session */
-        "\U0001F6D1 End session" "\x00" { return 61; }
-        /* on text (ru): 🛑 Завершить сессию */
-        "\U0001F6D1 \u0417\u0430\u0432\u0435\u0440\u0448\u0438\u0442\u044C \u0441\u0435\u0441\u0441\u0438\u044E" "\x00" { return 61; }
-        /* on text (en): 📋 My sessions */
-        "\U0001F4CB My sessions" "\x00" { return 62; }
-        /* on text (ru): 📋 Мои сессии */
-        "\U0001F4CB \u041C\u043E\u0438 \u0441\u0435\u0441\u0441\u0438\u0438" "\x00" { return 62; }
+        "\U0001F680 \u041D\u043E\u0432\u0430\u044F \u0441\u0435\u0441\u0441\u0438\u044F" "\x00" { return 48; }
         /* on text (en): 👤 Agent profile */
-        "\U0001F464 Agent profile" "\x00" { return 63; }
+        "\U0001F464 Agent profile" "\x00" { return 49; }
         /* on text (ru): 👤 Профиль агента */
-        "\U0001F464 \u041F\u0440\u043E\u0444\u0438\u043B\u044C \u0430\u0433\u0435\u043D\u0442\u0430" "\x00" { return 63; }
+        "\U0001F464 \u041F\u0440\u043E\u0444\u0438\u043B\u044C \u0430\u0433\u0435\u043D\u0442\u0430" "\x00" { return 49; }
         /* on text (en): 📥 Export my data */
-        "\U0001F4E5 Export my data" "\x00" { return 64; }
+        "\U0001F4E5 Export my data" "\x00" { return 50; }
         /* on text (ru): 📥 Скачать мои данные */
-        "\U0001F4E5 \u0421\u043A\u0430\u0447\u0430\u0442\u044C \u043C\u043E\u0438 \u0434\u0430\u043D\u043D\u044B\u0435" "\x00" { return 64; }
+        "\U0001F4E5 \u0421\u043A\u0430\u0447\u0430\u0442\u044C \u043C\u043E\u0438 \u0434\u0430\u043D\u043D\u044B\u0435" "\x00" { return 50; }
         /* on text (en): 🗑️ Delete my data */
-        "\U0001F5D1\uFE0F Delete my data" "\x00" { return 65; }
+        "\U0001F5D1\uFE0F Delete my data" "\x00" { return 51; }
         /* on text (ru): 🗑️ Удалить мои данные */
-        "\U0001F5D1\uFE0F \u0423\u0434\u0430\u043B\u0438\u0442\u044C \u043C\u043E\u0438 \u0434\u0430\u043D\u043D\u044B\u0435" "\x00" { return 65; }
+        "\U0001F5D1\uFE0F \u0423\u0434\u0430\u043B\u0438\u0442\u044C \u043C\u043E\u0438 \u0434\u0430\u043D\u043D\u044B\u0435" "\x00" { return 51; }
         /* on text (en): ❓ Help */
-        "\u2753 Help" "\x00" { return 66; }
+        "\u2753 Help" "\x00" { return 52; }
         /* on text (ru): ❓ Справка */
-        "\u2753 \u0421\u043F\u0440\u0430\u0432\u043A\u0430" "\x00" { return 66; }
+        "\u2753 \u0421\u043F\u0440\u0430\u0432\u043A\u0430" "\x00" { return 52; }
         * { return BM_NONE; }
     */
 }
@@ -294,33 +242,25 @@ static int match_state_6(const unsigned char *YYCURSOR)
         re2c:yyfill:enable = 0;
 
         /* on text (en): 🚀 New session */
-        "\U0001F680 New session" "\x00" { return 71; }
+        "\U0001F680 New session" "\x00" { return 57; }
         /* on text (ru): 🚀 Новая сессия */
-        "\U0001F680 \u041D\u043E\u0432\u0430\u044F \u0441\u0435\u0441\u0441\u0438\u044F" "\x00" { return 71; }
-        /* on text (en): 🛑 End session */
-        "\U0001F6D1 End session" "\x00" { return 72; }
-        /* on text (ru): 🛑 Завершить сессию */
-        "\U0001F6D1 \u0417\u0430\u0432\u0435\u0440\u0448\u0438\u0442\u044C \u0441\u0435\u0441\u0441\u0438\u044E" "\x00" { return 72; }
-        /* on text (en): 📋 My sessions */
-        "\U0001F4CB My sessions" "\x00" { return 73; }
-        /* on text (ru): 📋 Мои сессии */
-        "\U0001F4CB \u041C\u043E\u0438 \u0441\u0435\u0441\u0441\u0438\u0438" "\x00" { return 73; }
+        "\U0001F680 \u041D\u043E\u0432\u0430\u044F \u0441\u0435\u0441\u0441\u0438\u044F" "\x00" { return 57; }
         /* on text (en): 👤 Agent profile */
-        "\U0001F464 Agent profile" "\x00" { return 74; }
+        "\U0001F464 Agent profile" "\x00" { return 58; }
         /* on text (ru): 👤 Профиль агента */
-        "\U0001F464 \u041F\u0440\u043E\u0444\u0438\u043B\u044C \u0430\u0433\u0435\u043D\u0442\u0430" "\x00" { return 74; }
+        "\U0001F464 \u041F\u0440\u043E\u0444\u0438\u043B\u044C \u0430\u0433\u0435\u043D\u0442\u0430" "\x00" { return 58; }
         /* on text (en): 📥 Export my data */
-        "\U0001F4E5 Export my data" "\x00" { return 75; }
+        "\U0001F4E5 Export my data" "\x00" { return 59; }
         /* on text (ru): 📥 Скачать мои данные */
-        "\U0001F4E5 \u0421\u043A\u0430\u0447\u0430\u0442\u044C \u043C\u043E\u0438 \u0434\u0430\u043D\u043D\u044B\u0435" "\x00" { return 75; }
+        "\U0001F4E5 \u0421\u043A\u0430\u0447\u0430\u0442\u044C \u043C\u043E\u0438 \u0434\u0430\u043D\u043D\u044B\u0435" "\x00" { return 59; }
         /* on text (en): 🗑️ Delete my data */
-        "\U0001F5D1\uFE0F Delete my data" "\x00" { return 76; }
+        "\U0001F5D1\uFE0F Delete my data" "\x00" { return 60; }
         /* on text (ru): 🗑️ Удалить мои данные */
-        "\U0001F5D1\uFE0F \u0423\u0434\u0430\u043B\u0438\u0442\u044C \u043C\u043E\u0438 \u0434\u0430\u043D\u043D\u044B\u0435" "\x00" { return 76; }
+        "\U0001F5D1\uFE0F \u0423\u0434\u0430\u043B\u0438\u0442\u044C \u043C\u043E\u0438 \u0434\u0430\u043D\u043D\u044B\u0435" "\x00" { return 60; }
         /* on text (en): ❓ Help */
-        "\u2753 Help" "\x00" { return 77; }
+        "\u2753 Help" "\x00" { return 61; }
         /* on text (ru): ❓ Справка */
-        "\u2753 \u0421\u043F\u0440\u0430\u0432\u043A\u0430" "\x00" { return 77; }
+        "\u2753 \u0421\u043F\u0440\u0430\u0432\u043A\u0430" "\x00" { return 61; }
         * { return BM_NONE; }
     */
 }

@@ -1,9 +1,12 @@
 -- desk — DESK TOP, a personal AI agent in Telegram.
 --
--- The user picks the agent's role (/personalize), opens and closes AI
--- sessions, lists them, exports or deletes everything stored about them.
--- The AI and data behaviour (llm, session_*, export_data, delete_data) is
--- answered by the runtime; this spec is the dialogue around it.
+-- The user picks the agent's role (/personalize), talks with it, starts a
+-- fresh conversation (/start_session), exports or deletes everything stored
+-- about them. The AI and data behaviour (llm, session_start, export_data,
+-- delete_data) is answered by the runtime; this spec is the dialogue
+-- around it. (Ending and listing sessions, long-term memory and voice notes
+-- come with the runtime actions that do them: until then the menu does not
+-- offer them.)
 --
 -- Written in Lua to show what Lua buys a spec author: the persona menu, its
 -- confirmation screens and texts come from one list, and the main menu is
@@ -77,14 +80,6 @@ local menu = {
     label = t("🚀 New session", "🚀 Новая сессия"),
     desc = t("🚀 Start a new session", "🚀 Начать новую сессию"),
     tr = { action = "session_start" } },
-  { key = "end_session", command = "end_session",
-    label = t("🛑 End session", "🛑 Завершить сессию"),
-    desc = t("🛑 End the current session", "🛑 Завершить текущую сессию"),
-    tr = { action = "session_end" } },
-  { key = "sessions", command = "list_sessions",
-    label = t("📋 My sessions", "📋 Мои сессии"),
-    desc = t("📋 Show session history", "📋 Показать историю сессий"),
-    tr = { action = "session_list" } },
   { key = "persona", command = "personalize",
     label = t("👤 Agent profile", "👤 Профиль агента"),
     desc = t("👤 Set up the agent's profile", "👤 Настроить профиль агента"),
@@ -123,15 +118,15 @@ end
 
 -- Triggers for states without the reply keyboard of their own: the main
 -- menu stays on screen under an inline menu, so its labels must still work
--- there. Then voice notes are transcribed and any other text goes to the
--- agent.
+-- there. Then a voice note gets a polite "please type" and any other text
+-- goes to the agent.
 local function menu_triggers(extra)
   local on = {}
   for _, e in ipairs(extra or {}) do on[#on + 1] = e end
   for _, m in ipairs(menu) do
     on[#on + 1] = with({ text = m.label_name }, m.tr)
   end
-  on[#on + 1] = { voice = true, action = "transcribe" }
+  on[#on + 1] = { voice = true, say = "voice_unsupported" }
   on[#on + 1] = { any = true, action = "llm" }
   return on
 end
@@ -139,7 +134,7 @@ end
 -- Reply-keyboard states need only the free-text triggers.
 local function chat_triggers()
   return {
-    { voice = true, action = "transcribe" },
+    { voice = true, say = "voice_unsupported" },
     { any = true, action = "llm" },
   }
 end
@@ -153,8 +148,8 @@ def("welcome", t(
 [[Hi, {first_name}! 👋 I'm DESK TOP, your personal AI agent.
 
 How it works:
-🚀 Start a session and talk to me: within a session I keep the whole conversation in mind.
-🛑 When you end it, I save a short summary to long-term memory and use it in your next sessions.
+💬 Write to me: I keep our recent messages in mind.
+🚀 New session: I put our earlier conversation aside and start fresh.
 👤 Choose my role: coder, product manager or personal assistant.
 📥 🗑️ Your data is yours: download or delete it at any time.
 
@@ -162,8 +157,8 @@ Just write a message to begin.]],
 [[Привет, {first_name}! 👋 Я DESK TOP — ваш персональный AI-агент.
 
 Как это работает:
-🚀 Начните сессию и общайтесь: в пределах сессии я помню весь разговор.
-🛑 Когда вы её завершите, я сохраню краткий итог в долгосрочную память и учту его в следующих сессиях.
+💬 Пишите мне: я помню наши последние сообщения.
+🚀 Новая сессия: я откладываю прежний разговор и начинаю с чистого листа.
 👤 Выберите мою роль: кодер, продакт-менеджер или личный ассистент.
 📥 🗑️ Ваши данные принадлежат вам: их можно скачать или удалить в любой момент.
 
@@ -178,9 +173,7 @@ def("help", t(
 
 /start — start or restart the bot
 /personalize — choose the agent's role
-/start_session — start a new session
-/end_session — end the session and save its summary to memory
-/list_sessions — your session history
+/start_session — start a new session (I put our earlier conversation aside)
 /export_data — download everything stored about you
 /delete_my_data — delete all your data
 
@@ -189,9 +182,7 @@ Anything else you write goes to the agent.]],
 
 /start — запустить или перезапустить бота
 /personalize — выбрать роль агента
-/start_session — начать новую сессию
-/end_session — завершить сессию и сохранить её итог в память
-/list_sessions — история ваших сессий
+/start_session — начать новую сессию (прежний разговор я откладываю)
 /export_data — скачать все данные о вас
 /delete_my_data — удалить все ваши данные
 
@@ -234,14 +225,17 @@ def("llm_policy", t(
 def("delete_confirm", t(
 [[🗑️ Delete all your data?
 
-This erases your profile, the agent's role, all sessions with their summaries and your long-term memory. It cannot be undone.
+This erases your profile, the agent's role and our whole conversation history. It cannot be undone.
 
 Tip: download a copy first with /export_data.]],
 [[🗑️ Удалить все ваши данные?
 
-Будут удалены ваш профиль, роль агента, все сессии с их итогами и долгосрочная память. Отменить это нельзя.
+Будут удалены ваш профиль, роль агента и вся история нашего общения. Отменить это нельзя.
 
 Совет: сначала скачайте копию командой /export_data.]]))
+def("voice_unsupported", t(
+  "🎙 I can't listen to voice messages yet. Please type your message.",
+  "🎙 Голосовые сообщения я пока не слушаю. Пожалуйста, напишите текстом."))
 def("btn_delete_yes", t("✅ Yes, delete everything", "✅ Да, удалить всё"))
 def("btn_delete_no", t("❌ No, keep my data", "❌ Нет, оставить"))
 def("delete_kept", t("👌 Nothing was deleted.", "👌 Ничего не удалено."))
