@@ -53,7 +53,7 @@ static int open_knowledge(llm_part *p, const bm_machine *m, char *err, size_t er
                            .lang = k->lang >= 0 && k->lang < m->n_langs ? m->langs[k->lang]
                                                                         : NULL};
     }
-    p->kb = kb_open(docs, l->n_knowledge, err, errlen);
+    p->kb = kb_open(docs, l->n_knowledge, l->synonyms, l->n_synonyms, err, errlen);
     free(docs);
     if (!p->kb)
         return -1;

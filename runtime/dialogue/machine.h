@@ -187,6 +187,9 @@ typedef struct bm_llm {
     const char *model;    /* model name, NULL = $OPENAI_MODEL_NAME */
     const int *handoff;   /* match_regex ids: questions that always go to a human */
     int n_handoff;
+    bool ask_without_context; /* strict: ask the model even when retrieval finds nothing */
+    const char *const *synonyms; /* groups "crash = accident" (ai/retr.h), all languages */
+    int n_synonyms;
 } bm_llm;
 
 typedef struct bm_machine {

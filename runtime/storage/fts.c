@@ -13,7 +13,7 @@
 
 struct fts {
     sqlite3 *db;
-    sqlite3_stmt *ins, *search, *term;
+    sqlite3_stmt *ins, *search, *text, *vocab;
 };
 
 void fts_free(fts *f)
@@ -22,7 +22,8 @@ void fts_free(fts *f)
         return;
     sqlite3_finalize(f->ins);
     sqlite3_finalize(f->search);
-    sqlite3_finalize(f->term);
+    sqlite3_finalize(f->text);
+    sqlite3_finalize(f->vocab);
     sqlite3_close(f->db);
     free(f);
 }
@@ -39,9 +40,12 @@ fts *fts_open(char *err, size_t errlen)
         fts_free(f);
         return NULL;
     }
+    /* The text comes analysed (lowercase, folded, stemmed): the tokenizer
+     * only splits it at spaces, and must fold nothing more. */
     if (sqlite3_exec(f->db,
                      "CREATE VIRTUAL TABLE chunk USING fts5(title, body, lang UNINDEXED,"
-                     " tokenize = 'unicode61 remove_diacritics 2')",
+                     " tokenize = 'unicode61 remove_diacritics 0');"
+                     "CREATE VIRTUAL TABLE vocab USING fts5vocab(chunk, 'row')",
                      NULL, NULL, NULL) ||
         sqlite3_prepare_v2(f->db, "INSERT INTO chunk(rowid, title, body, lang) VALUES (?,?,?,?)",
                            -1, &f->ins, NULL) ||
@@ -50,8 +54,9 @@ fts *fts_open(char *err, size_t errlen)
                            " AND (?2 IS NULL OR lang IS NULL OR lang = ?2)"
                            " ORDER BY bm25(chunk, 3.0, 1.0) LIMIT ?3",
                            -1, &f->search, NULL) ||
-        sqlite3_prepare_v2(f->db, "SELECT rowid FROM chunk WHERE chunk MATCH ?", -1, &f->term,
-                           NULL)) {
+        sqlite3_prepare_v2(f->db, "SELECT title, body FROM chunk WHERE rowid = ?", -1, &f->text,
+                           NULL) ||
+        sqlite3_prepare_v2(f->db, "SELECT term, doc FROM vocab", -1, &f->vocab, NULL)) {
         snprintf(err, errlen, "%s (is FTS5 compiled in?)", sqlite3_errmsg(f->db));
         fts_free(f);
         return NULL;
@@ -74,13 +79,12 @@ int fts_commit(fts *f)
     return sqlite3_exec(f->db, "COMMIT", NULL, NULL, NULL) == SQLITE_OK ? 0 : -1;
 }
 
-int fts_add(fts *f, int64_t id, const char *title, size_t title_len, const char *body,
-            const char *lang)
+int fts_add(fts *f, int64_t id, const char *title, const char *body, const char *lang)
 {
     sqlite3_stmt *s = f->ins;
     sqlite3_reset(s);
     sqlite3_bind_int64(s, 1, id);
-    sqlite3_bind_text(s, 2, title, (int)title_len, SQLITE_TRANSIENT);
+    sqlite3_bind_text(s, 2, title, -1, SQLITE_TRANSIENT);
     sqlite3_bind_text(s, 3, body, -1, SQLITE_TRANSIENT);
     if (lang)
         sqlite3_bind_text(s, 4, lang, -1, SQLITE_TRANSIENT);
@@ -89,59 +93,49 @@ int fts_add(fts *f, int64_t id, const char *title, size_t title_len, const char 
     return sqlite3_step(s) == SQLITE_DONE ? 0 : -1;
 }
 
-/* t as an FTS5 query: "word" or "word"* (a quote inside doubled). */
-static int add_term(text_buf *q, const fts_term *t)
+int fts_vocab(fts *f, fts_vocab_fn fn, void *ud)
+{
+    sqlite3_stmt *s = f->vocab;
+    sqlite3_reset(s);
+    int rc, stopped = 0;
+    while (!stopped && (rc = sqlite3_step(s)) == SQLITE_ROW)
+        stopped = fn(ud, (const char *)sqlite3_column_text(s, 0), sqlite3_column_int(s, 1));
+    sqlite3_reset(s);
+    return stopped || (rc != SQLITE_DONE && rc != SQLITE_ROW) ? -1 : 0;
+}
+
+/* An alternative as an FTS5 string: "word" or "word word" (a phrase; a
+ * quote inside doubled). */
+static int add_alt(text_buf *q, const char *alt)
 {
     int rc = text_buf_addc(q, '"');
-    for (const char *p = t->word; *p && !rc; p++)
+    for (const char *p = alt; *p && !rc; p++)
         rc = *p == '"' ? text_buf_adds(q, "\"\"") : text_buf_addc(q, *p);
-    return rc || text_buf_adds(q, t->prefix ? "\"*" : "\"");
+    return rc || text_buf_addc(q, '"');
 }
 
-int fts_each(fts *f, const fts_term *t, fts_id_fn fn, void *ud)
+int fts_search(fts *f, const fts_group *groups, int n_groups, const char *lang, int max,
+               fts_hit_fn fn, void *ud)
 {
     text_buf q;
     text_buf_init(&q, FTS_QUERY_MAX);
-    if (add_term(&q, t)) {
+    int rc = 0;
+    for (int g = 0; g < n_groups && !rc; g++)
+        for (int a = 0; a < groups[g].n_alt && !rc; a++)
+            rc = ((g || a) && text_buf_adds(&q, " OR ")) || add_alt(&q, groups[g].alt[a]);
+    if (rc || !q.p) {
         text_buf_free(&q);
-        return -1;
-    }
-    sqlite3_stmt *s = f->term;
-    sqlite3_reset(s);
-    sqlite3_bind_text(s, 1, q.p, -1, SQLITE_STATIC);
-    int rc, n = 0;
-    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-        n++;
-        if (fn(ud, sqlite3_column_int64(s, 0))) {
-            n = -1;
-            break;
-        }
-    }
-    sqlite3_reset(s);
-    text_buf_free(&q);
-    return rc == SQLITE_DONE || rc == SQLITE_ROW ? n : -1;
-}
-
-int fts_search(fts *f, const fts_term *terms, int n, const char *lang, int max, fts_hit_fn fn,
-               void *ud)
-{
-    text_buf q;
-    text_buf_init(&q, FTS_QUERY_MAX);
-    for (int i = 0; i < n; i++) {
-        if ((i && text_buf_adds(&q, " OR ")) || add_term(&q, &terms[i])) {
-            text_buf_free(&q);
-            return -1;
-        }
+        return rc ? -1 : 0;
     }
     sqlite3_stmt *s = f->search;
     sqlite3_reset(s);
-    sqlite3_bind_text(s, 1, q.p ? q.p : "", -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 1, q.p, -1, SQLITE_STATIC);
     if (lang)
         sqlite3_bind_text(s, 2, lang, -1, SQLITE_STATIC);
     else
         sqlite3_bind_null(s, 2);
     sqlite3_bind_int(s, 3, max);
-    int rc, got = 0;
+    int got = 0;
     while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
         got++;
         if (fn(ud, sqlite3_column_int64(s, 0), -sqlite3_column_double(s, 1))) {
@@ -152,4 +146,19 @@ int fts_search(fts *f, const fts_term *terms, int n, const char *lang, int max, 
     sqlite3_reset(s);
     text_buf_free(&q);
     return rc == SQLITE_DONE || rc == SQLITE_ROW ? got : -1;
+}
+
+int fts_text(fts *f, int64_t id, fts_text_fn fn, void *ud)
+{
+    sqlite3_stmt *s = f->text;
+    sqlite3_reset(s);
+    sqlite3_bind_int64(s, 1, id);
+    int rc = sqlite3_step(s), out;
+    if (rc == SQLITE_ROW)
+        out = fn(ud, (const char *)sqlite3_column_text(s, 0),
+                 (const char *)sqlite3_column_text(s, 1)) ? -1 : 1;
+    else
+        out = rc == SQLITE_DONE ? 0 : -1;
+    sqlite3_reset(s);
+    return out;
 }
