@@ -11,7 +11,7 @@
 static const char *const langs[2] = {"en", "ru"};
 
 /* texts[text * 2 + lang]: en ru */
-static const char *const texts[206] = {
+static const char *const texts[208] = {
     /* 0: llm_persona */
 #line 335 "spec/rental/bot.yaml"
     "You are the support assistant of YOUR COMPANY, a car rental in Belgrade. You help customers choose a car and explain the rental conditions, politely and briefly.",
@@ -637,91 +637,94 @@ static const char *const texts[206] = {
     /* 73: sys_no_answer (built-in) */
     "I could not find an answer to that in our information, and I would rather not guess. An operator can help: tap the button below.",
     "В нашей информации нет ответа на этот вопрос, а гадать я не хочу. Вам поможет оператор: нажмите кнопку ниже.",
-    /* 74: sys_operator (built-in) */
+    /* 74: sys_not_a_question (built-in) */
+    "What would you like to know about it? Please ask in a few words, e.g. \"how much is the deposit?\"",
+    "Что вы хотите узнать? Спросите, пожалуйста, словами, например: «какой депозит?»",
+    /* 75: sys_operator (built-in) */
     "👤 Call an operator",
     "👤 Позвать оператора",
-    /* 75: sys_limit_reached (built-in) */
+    /* 76: sys_limit_reached (built-in) */
     "You have used today's allowance of AI answers. It renews at midnight. An operator can still help: tap the button below.",
     "Вы исчерпали дневной лимит ответов ИИ. Он обновится в полночь. Оператор поможет и сейчас: нажмите кнопку ниже.",
-    /* 76: sys_helped (built-in) */
+    /* 77: sys_helped (built-in) */
     "👍 Helped",
     "👍 Помогло",
-    /* 77: sys_lead (built-in) */
+    /* 78: sys_lead (built-in) */
     "📝 New lead",
     "📝 Новая заявка",
-    /* 78: sys_handoff_started (built-in) */
+    /* 79: sys_handoff_started (built-in) */
     "I've called an operator: they will answer right here. Everything you send now goes to them. Tap \"✅ I'm satisfied\" when your question is solved.",
     "Я позвал оператора: он ответит прямо здесь. Всё, что вы сейчас пишете, передаётся ему. Нажмите «✅ Я доволен», когда вопрос будет решён.",
-    /* 79: sys_handoff_closed (built-in) */
+    /* 80: sys_handoff_closed (built-in) */
     "The conversation with the operator is closed. How would you rate it? Tap 1 to 5:",
     "Разговор с оператором завершён. Как вы его оцените? Нажмите от 1 до 5:",
-    /* 80: sys_handoff_thanks (built-in) */
+    /* 81: sys_handoff_thanks (built-in) */
     "Thank you for your rating!",
     "Спасибо за оценку!",
-    /* 81: sys_satisfied (built-in) */
+    /* 82: sys_satisfied (built-in) */
     "✅ I'm satisfied",
     "✅ Я доволен",
-    /* 82: sys_llm_down (built-in) */
+    /* 83: sys_llm_down (built-in) */
     "Sorry, our AI assistant is not answering right now. An operator can help: tap the button below.",
     "Извините, наш ИИ-помощник сейчас не отвечает. Вам поможет оператор: нажмите кнопку ниже.",
-    /* 83: sys_mgr_client (built-in) */
+    /* 84: sys_mgr_client (built-in) */
     "Client",
     "Клиент",
-    /* 84: sys_mgr_username (built-in) */
+    /* 85: sys_mgr_username (built-in) */
     "Username",
     "Имя пользователя",
-    /* 85: sys_mgr_language (built-in) */
+    /* 86: sys_mgr_language (built-in) */
     "Language",
     "Язык",
-    /* 86: sys_mgr_bookings (built-in) */
+    /* 87: sys_mgr_bookings (built-in) */
     "Bookings",
     "Бронирования",
-    /* 87: sys_mgr_none (built-in) */
+    /* 88: sys_mgr_none (built-in) */
     "none",
     "нет",
-    /* 88: sys_mgr_conversation (built-in) */
+    /* 89: sys_mgr_conversation (built-in) */
     "💬 The conversation so far:",
     "💬 Разговор до сих пор:",
-    /* 89: sys_mgr_nothing_yet (built-in) */
+    /* 90: sys_mgr_nothing_yet (built-in) */
     "(nothing yet)",
     "(пока ничего)",
-    /* 90: sys_mgr_operator (built-in) */
+    /* 91: sys_mgr_operator (built-in) */
     "Operator",
     "Оператор",
-    /* 91: sys_mgr_bot (built-in) */
+    /* 92: sys_mgr_bot (built-in) */
     "Bot",
     "Бот",
-    /* 92: sys_mgr_closed_by (built-in) */
+    /* 93: sys_mgr_closed_by (built-in) */
     "✅ Closed by {first_name}.",
     "✅ Разговор закрыт: {first_name}.",
-    /* 93: sys_mgr_client_closed (built-in) */
+    /* 94: sys_mgr_client_closed (built-in) */
     "✅ The client closed the conversation: satisfied.",
     "✅ Клиент завершил разговор: вопрос решён.",
-    /* 94: sys_mgr_list (built-in) */
+    /* 95: sys_mgr_list (built-in) */
     "Managers:",
     "Менеджеры:",
-    /* 95: sys_mgr_list_empty (built-in) */
+    /* 96: sys_mgr_list_empty (built-in) */
     "No managers yet. Add one with /addmanager USER_ID NAME.",
     "Менеджеров пока нет. Добавьте: /addmanager ID ИМЯ.",
-    /* 96: sys_mgr_add_usage (built-in) */
+    /* 97: sys_mgr_add_usage (built-in) */
     "Usage: /addmanager USER_ID NAME (a name of 1 to 64 bytes)",
     "Формат: /addmanager ID ИМЯ (имя от 1 до 64 байт)",
-    /* 97: sys_mgr_added (built-in) */
+    /* 98: sys_mgr_added (built-in) */
     "✅ {user_id} ({first_name}) is a manager now.",
     "✅ {user_id} ({first_name}) теперь менеджер.",
-    /* 98: sys_mgr_del_usage (built-in) */
+    /* 99: sys_mgr_del_usage (built-in) */
     "Usage: /delmanager USER_ID",
     "Формат: /delmanager ID",
-    /* 99: sys_mgr_removed (built-in) */
+    /* 100: sys_mgr_removed (built-in) */
     "✅ {user_id} is no longer a manager.",
     "✅ {user_id} больше не менеджер.",
-    /* 100: sys_mgr_not_manager (built-in) */
+    /* 101: sys_mgr_not_manager (built-in) */
     "{user_id} was not a manager.",
     "{user_id} не был менеджером.",
-    /* 101: sys_mgr_lead_client (built-in) */
+    /* 102: sys_mgr_lead_client (built-in) */
     "id {user_id}, language {text}",
     "id {user_id}, язык {text}",
-    /* 102: sys_session_started (built-in) */
+    /* 103: sys_session_started (built-in) */
     "New conversation started: I no longer take our earlier messages into account.",
     "Начат новый разговор: прежние сообщения я больше не учитываю.",
 };
@@ -1103,7 +1106,7 @@ static const bm_transition transitions[89] = {
 #line 318 "spec/rental/bot.yaml"
     {.target = RENTAL_S_MAIN, .say = 67 /* booking_cancelled */, .form = BM_NONE,
      .first_assign = 0, .n_assign = 0, .action = BM_ACT_NONE},
-#line 1107 "rental.c"
+#line 1110 "rental.c"
 };
 
 static const bm_button buttons[59] = {
@@ -1225,7 +1228,7 @@ static const bm_button buttons[59] = {
     /* 57 */ {.kind = BM_BTN_URL, .label = 31 /* btn_whatsapp */, .transition = BM_NONE, .data = "https://wa.me/381641234567"},
 #line 284 "spec/rental/bot.yaml"
     /* 58 */ {.kind = BM_BTN_URL, .label = 24 /* btn_website */, .transition = BM_NONE, .data = "https://rent.example.com"},
-#line 1229 "rental.c"
+#line 1232 "rental.c"
 };
 
 static const bm_row rows[38] = {
@@ -1339,7 +1342,7 @@ static const bm_state states[16] = {
 #line 277 "spec/rental/bot.yaml"
     [RENTAL_S_CONTACTS] = {.name = "contacts", .id = 0xcedcb8f0u, .first_say = 16, .n_say = 2,
         .reply_kb = 16, .inline_kb = 17, .contact_tr = BM_NONE, .voice_tr = BM_NONE, .fallback_tr = 86},
-#line 1343 "rental.c"
+#line 1346 "rental.c"
 };
 
 static const bm_field fields[5] = {
@@ -1368,7 +1371,7 @@ static const bm_field fields[5] = {
     {.name = "full_name", .id = 0x80c34a5fu, .ask = 64 /* ask_full_name */, .retry = 65 /* retry_full_name */,
      .button = BM_NONE, .var = 4, .validator = BM_V_REGEX, .regex = 0,
      .min = -HUGE_VAL, .max = HUGE_VAL, .first_choice = 4, .n_choices = 0},
-#line 1372 "rental.c"
+#line 1375 "rental.c"
 };
 
 static const int choices[4] = {
@@ -1383,7 +1386,7 @@ static const bm_form forms[1] = {
     /* 0 */ {.name = "booking", .id = 0x8c086450u, .first_field = 0, .n_fields = 5,
      .done_tr = 87, .cancel_tr = 88,
      .lead = BM_LEAD_TOPIC},
-#line 1387 "rental.c"
+#line 1390 "rental.c"
 };
 
 static const bm_command commands[5] = {
@@ -1397,7 +1400,7 @@ static const bm_command commands[5] = {
     /* 3 */ {.name = "help", .description = 8 /* cmd_help */, .transition = 3},
 #line 79 "spec/rental/bot.yaml"
     /* 4 */ {.name = "cancel", .description = 9 /* cmd_cancel */, .transition = 4},
-#line 1401 "rental.c"
+#line 1404 "rental.c"
 };
 
 static const bm_var vars[5] = {
@@ -1414,7 +1417,7 @@ static const bm_move moves[2] = {
     {.from = "promo", .to = RENTAL_S_MAIN},
 #line 110 "spec/rental/bot.yaml"
     {.from = "menu", .to = RENTAL_S_MAIN},
-#line 1418 "rental.c"
+#line 1421 "rental.c"
 };
 
 /* knowledge file company_context.txt (9181 bytes) */
@@ -1638,7 +1641,7 @@ static const char *const llm_synonyms[20] = {
 
 #line 26 "spec/rental/bot.yaml"
 static const bm_llm llm = {
-#line 1642 "rental.c"
+#line 1645 "rental.c"
     .knowledge = knowledge,
     .n_knowledge = 2,
     .persona = 0 /* llm_persona */,
@@ -1661,7 +1664,7 @@ const bm_machine rental_machine = {
     .n_langs = 2,
     .default_lang = 0, /* en */
     .texts = texts,
-    .n_texts = 103,
+    .n_texts = 104,
     .sys_texts = {
         [BM_SYS_MIGRATED] = 2 /* sys_migrated */,
         [BM_SYS_CANCELLED] = 68 /* sys_cancelled */,
@@ -1671,36 +1674,37 @@ const bm_machine rental_machine = {
         [BM_SYS_USE_BUTTONS] = 71 /* sys_use_buttons */,
         [BM_SYS_DATA_DELETED] = 72 /* sys_data_deleted */,
         [BM_SYS_NO_ANSWER] = 73 /* sys_no_answer */,
-        [BM_SYS_OPERATOR] = 74 /* sys_operator */,
-        [BM_SYS_LIMIT_REACHED] = 75 /* sys_limit_reached */,
-        [BM_SYS_HELPED] = 76 /* sys_helped */,
-        [BM_SYS_LEAD] = 77 /* sys_lead */,
-        [BM_SYS_HANDOFF_STARTED] = 78 /* sys_handoff_started */,
+        [BM_SYS_NOT_A_QUESTION] = 74 /* sys_not_a_question */,
+        [BM_SYS_OPERATOR] = 75 /* sys_operator */,
+        [BM_SYS_LIMIT_REACHED] = 76 /* sys_limit_reached */,
+        [BM_SYS_HELPED] = 77 /* sys_helped */,
+        [BM_SYS_LEAD] = 78 /* sys_lead */,
+        [BM_SYS_HANDOFF_STARTED] = 79 /* sys_handoff_started */,
         [BM_SYS_HANDOFF_OFF] = 4 /* sys_handoff_off */,
-        [BM_SYS_HANDOFF_CLOSED] = 79 /* sys_handoff_closed */,
-        [BM_SYS_HANDOFF_THANKS] = 80 /* sys_handoff_thanks */,
-        [BM_SYS_SATISFIED] = 81 /* sys_satisfied */,
-        [BM_SYS_LLM_DOWN] = 82 /* sys_llm_down */,
-        [BM_SYS_MGR_CLIENT] = 83 /* sys_mgr_client */,
-        [BM_SYS_MGR_USERNAME] = 84 /* sys_mgr_username */,
-        [BM_SYS_MGR_LANGUAGE] = 85 /* sys_mgr_language */,
-        [BM_SYS_MGR_BOOKINGS] = 86 /* sys_mgr_bookings */,
-        [BM_SYS_MGR_NONE] = 87 /* sys_mgr_none */,
-        [BM_SYS_MGR_CONVERSATION] = 88 /* sys_mgr_conversation */,
-        [BM_SYS_MGR_NOTHING_YET] = 89 /* sys_mgr_nothing_yet */,
-        [BM_SYS_MGR_OPERATOR] = 90 /* sys_mgr_operator */,
-        [BM_SYS_MGR_BOT] = 91 /* sys_mgr_bot */,
-        [BM_SYS_MGR_CLOSED_BY] = 92 /* sys_mgr_closed_by */,
-        [BM_SYS_MGR_CLIENT_CLOSED] = 93 /* sys_mgr_client_closed */,
-        [BM_SYS_MGR_LIST] = 94 /* sys_mgr_list */,
-        [BM_SYS_MGR_LIST_EMPTY] = 95 /* sys_mgr_list_empty */,
-        [BM_SYS_MGR_ADD_USAGE] = 96 /* sys_mgr_add_usage */,
-        [BM_SYS_MGR_ADDED] = 97 /* sys_mgr_added */,
-        [BM_SYS_MGR_DEL_USAGE] = 98 /* sys_mgr_del_usage */,
-        [BM_SYS_MGR_REMOVED] = 99 /* sys_mgr_removed */,
-        [BM_SYS_MGR_NOT_MANAGER] = 100 /* sys_mgr_not_manager */,
-        [BM_SYS_MGR_LEAD_CLIENT] = 101 /* sys_mgr_lead_client */,
-        [BM_SYS_SESSION_STARTED] = 102 /* sys_session_started */,
+        [BM_SYS_HANDOFF_CLOSED] = 80 /* sys_handoff_closed */,
+        [BM_SYS_HANDOFF_THANKS] = 81 /* sys_handoff_thanks */,
+        [BM_SYS_SATISFIED] = 82 /* sys_satisfied */,
+        [BM_SYS_LLM_DOWN] = 83 /* sys_llm_down */,
+        [BM_SYS_MGR_CLIENT] = 84 /* sys_mgr_client */,
+        [BM_SYS_MGR_USERNAME] = 85 /* sys_mgr_username */,
+        [BM_SYS_MGR_LANGUAGE] = 86 /* sys_mgr_language */,
+        [BM_SYS_MGR_BOOKINGS] = 87 /* sys_mgr_bookings */,
+        [BM_SYS_MGR_NONE] = 88 /* sys_mgr_none */,
+        [BM_SYS_MGR_CONVERSATION] = 89 /* sys_mgr_conversation */,
+        [BM_SYS_MGR_NOTHING_YET] = 90 /* sys_mgr_nothing_yet */,
+        [BM_SYS_MGR_OPERATOR] = 91 /* sys_mgr_operator */,
+        [BM_SYS_MGR_BOT] = 92 /* sys_mgr_bot */,
+        [BM_SYS_MGR_CLOSED_BY] = 93 /* sys_mgr_closed_by */,
+        [BM_SYS_MGR_CLIENT_CLOSED] = 94 /* sys_mgr_client_closed */,
+        [BM_SYS_MGR_LIST] = 95 /* sys_mgr_list */,
+        [BM_SYS_MGR_LIST_EMPTY] = 96 /* sys_mgr_list_empty */,
+        [BM_SYS_MGR_ADD_USAGE] = 97 /* sys_mgr_add_usage */,
+        [BM_SYS_MGR_ADDED] = 98 /* sys_mgr_added */,
+        [BM_SYS_MGR_DEL_USAGE] = 99 /* sys_mgr_del_usage */,
+        [BM_SYS_MGR_REMOVED] = 100 /* sys_mgr_removed */,
+        [BM_SYS_MGR_NOT_MANAGER] = 101 /* sys_mgr_not_manager */,
+        [BM_SYS_MGR_LEAD_CLIENT] = 102 /* sys_mgr_lead_client */,
+        [BM_SYS_SESSION_STARTED] = 103 /* sys_session_started */,
     },
     .states = states,
     .n_states = 16,

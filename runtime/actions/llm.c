@@ -2,14 +2,18 @@
  * llm.c — the `llm` action: answer the user's text, and the part behind it
  * (the knowledge index, the model's configuration, daily token limits).
  *
- * Offline (no OPENAI_API_BASE), the answer is the best-matching passage of
- * the spec's knowledge (kb_extract: local and fast, so it runs inside the
- * input's transaction). When nothing matches well, or the question is one
- * the spec's handoff_patterns reserve for a human, the user gets
- * sys_no_answer with the "call an operator" button (actions/handoff.h).
- * With OPENAI_API_BASE set the model answers: the request is deferred I/O
- * (dialogue/deferred.h) which the transport streams into the chat as
- * drafts; the input runs again with the whole answer (resume).
+ * Input of only numbers, dates or punctuation is no question: the user is
+ * asked what they mean (sys_not_a_question). Offline (no OPENAI_API_BASE),
+ * the answer is the best-matching passage of the spec's knowledge
+ * (kb_extract: local and fast, so it runs inside the input's transaction).
+ * When nothing matches well, or the question is one the spec's
+ * handoff_patterns reserve for a human, the user gets sys_no_answer with
+ * the "call an operator" button (actions/handoff.h). With OPENAI_API_BASE
+ * set the model answers: the request is deferred I/O (dialogue/deferred.h)
+ * which the transport streams into the chat as drafts; the input runs
+ * again with the whole answer (resume). In strict mode a question the
+ * knowledge does not answer goes to a human without asking the model,
+ * unless the spec says ask_without_context.
  */
 #include <inttypes.h>
 #include <stdio.h>
@@ -29,6 +33,7 @@
 #include "storage/store.h"
 
 #define LLM_TURNS 6 /* earlier messages with the model in its request */
+#define LLM_FOLLOW_UP_MAX 1024 /* bytes of the previous question a follow-up is searched with */
 
 typedef struct llm_part {
     kb *kb;       /* the spec's knowledge, NULL without any */
@@ -132,20 +137,83 @@ static int add_turn(void *ud, const char *role, const char *text, int64_t at)
     return 0;
 }
 
+/* The best chunks for q: in the user's language, or in any language when
+ * those do not answer it. The number of hits, -1 on an error. */
+static int search(llm_part *p, const char *q, const char *lang, kb_hit *hits, int max)
+{
+    int n = kb_search(p->kb, q, lang, hits, max);
+    if (n >= 0 && (n == 0 || !kb_answers(&hits[0]))) {
+        kb_hit any[4];
+        int na = kb_search(p->kb, q, NULL, any, max < 4 ? max : 4);
+        if (na > 0 && kb_answers(&any[0])) {
+            memcpy(hits, any, (size_t)na * sizeof *hits);
+            n = na;
+        }
+    }
+    return n;
+}
+
+/* The user's earlier questions to the model, oldest first (history's
+ * "user" turns), for follow-ups. */
+typedef struct asked {
+    char q[LLM_TURNS][LLM_FOLLOW_UP_MAX];
+    int n;
+} asked;
+
+/* store_history_turns: keeps the user's turns. */
+static int take_asked(void *ud, const char *role, const char *text, int64_t at)
+{
+    asked *a = ud;
+    (void)at;
+    if (!strcmp(role, "user") && a->n < LLM_TURNS)
+        snprintf(a->q[a->n++], LLM_FOLLOW_UP_MAX, "%s", text);
+    return 0;
+}
+
+/* The context for q. A follow-up ("and for a week?", "and for a month?")
+ * names nothing the knowledge knows: when q alone finds no answer, it is
+ * searched together with each earlier question to the model, newest
+ * first, and then with that question alone (the model still says the
+ * marker when its context lacks the answer). The number of hits (0 on an
+ * error, logged). */
+static int context(bot_act *c, llm_part *p, const char *q, kb_hit *hits, int max)
+{
+    if (!p->kb)
+        return 0;
+    const char *lang = bot_machine(c->b)->langs[c->s->lang];
+    int n = search(p, q, lang, hits, max);
+    asked *a = n >= 0 && (n == 0 || !kb_answers(&hits[0])) ? calloc(1, sizeof *a) : NULL;
+    if (a && store_history_turns(bot_store(c->b), c->s->user_id, LLM_TURNS, take_asked, a) < 0)
+        a->n = 0;
+    for (int i = a ? a->n - 1 : -1; i >= 0; i--) {
+        char both[2 * LLM_FOLLOW_UP_MAX + 2];
+        snprintf(both, sizeof both, "%s\n%s", a->q[i], q);
+        kb_hit h2[8];
+        int n2 = search(p, both, lang, h2, max < 8 ? max : 8);
+        if (n2 >= 0 && (n2 == 0 || !kb_answers(&h2[0])))
+            n2 = search(p, a->q[i], lang, h2, max < 8 ? max : 8);
+        if (n2 > 0 && kb_answers(&h2[0])) {
+            memcpy(hits, h2, (size_t)n2 * sizeof *hits);
+            n = n2;
+            break;
+        }
+    }
+    free(a);
+    if (n < 0)
+        log_error("bot", "user %" PRId64 ": knowledge search failed", c->s->user_id);
+    return n < 0 ? 0 : n;
+}
+
 /* The model's request: the grounded system prompt (persona, policy, the
- * best chunks for q in the user's language), the user's recent history, q.
- * A malloc'd JSON array, NULL on out-of-memory. */
+ * best chunks for q), the user's recent history, q. A malloc'd JSON
+ * array, NULL on out-of-memory. */
 static char *llm_messages(bot_act *c, llm_part *p, const char *q)
 {
     const bm_machine *m = bot_machine(c->b);
     const bm_llm *l = m->llm;
     const char *lang = m->langs[c->s->lang];
     kb_hit hits[4];
-    int n = p->kb ? kb_search(p->kb, q, lang, hits, 4) : 0;
-    if (n <= 0 && p->kb) /* nothing in the user's language: any language */
-        n = kb_search(p->kb, q, NULL, hits, 4);
-    if (n < 0)
-        n = 0;
+    int n = context(c, p, q, hits, 4);
     char *persona = l->persona != BM_NONE ? bm_render(m, c->s, &c->in->user, l->persona, q) : NULL;
     char *policy = l->policy != BM_NONE ? bm_render(m, c->s, &c->in->user, l->policy, q) : NULL;
     char *sys = kb_system_prompt(persona, policy, l->strict, lang, hits, n, 6000);
@@ -189,6 +257,8 @@ static int llm_run(bot_act *c)
     const char *q = c->text;
     if (!m->llm || !p || (!p->kb && !p->remote))
         return bot_act_say_sys(c, BM_SYS_UNAVAILABLE);
+    if (!kb_is_question(q))
+        return bot_act_say_sys(c, BM_SYS_NOT_A_QUESTION);
     for (int i = 0; i < m->llm->n_handoff; i++) {
         if (m->match_regex && m->match_regex(m->llm->handoff[i], q)) {
             log_info("bot", "user %" PRId64 ": a question for a human (handoff pattern %d)",
@@ -200,6 +270,13 @@ static int llm_run(bot_act *c)
         /* the model's answer: the transport streams it into the chat */
         if (!bot_act_can_defer(c))
             return 0;
+        kb_hit hits[4];
+        if (m->llm->strict && !m->llm->ask_without_context && p->kb &&
+            (context(c, p, q, hits, 4) == 0 || !kb_answers(&hits[0]))) {
+            log_info("bot", "user %" PRId64 ": the knowledge does not answer; not asking the model",
+                     c->s->user_id);
+            return offer_operator(c);
+        }
         char *msgs = llm_messages(c, p, q);
         if (!msgs)
             return -1;

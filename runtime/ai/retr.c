@@ -29,11 +29,13 @@ static const char *const RETR_BUILTIN_SYNONYMS[] = {
     "kid = child = children = baby",
     "refund = released",
     "gas = petrol = fuel = gasoline",
+    "terms = conditions = rules = requirements = policy",
     "цена = стоимость = дорого = дешево = дороже = дешевле = прайс",
     "бронь = бронирование = забронировать = резерв",
     "бумаги = документы",
     "ребенок = дети = детский = малыш",
     "бензин = топливо = горючее",
+    "условия = правила = требования = правило",
     NULL,
 };
 
@@ -48,7 +50,7 @@ static const char *const STOP_WORDS[] = {
     "there", "here", "not", "no", "yes", "please", "hi", "hello", "thanks", "thank", "much",
     "many", "any", "some", "also", "just", "get", "want", "need", "tell", "know", "cost",
     "costs", "ok", "im", "ill", "dont", "too", "up", "until", "happen", "happens", "take", "bring",
-    "go", "going", "let", "there's", "possible", "allowed", "way",
+    "go", "going", "let", "there's", "possible", "allowed", "way", "like", "all", "every",
     /* Russian (after folding: ё is е) */
     "и", "в", "во", "не", "что", "на", "я", "с", "со", "как", "а", "то", "все", "так", "но",
     "да", "ты", "к", "у", "же", "вы", "за", "бы", "по", "только", "мне", "вот", "от", "меня",
@@ -59,7 +61,8 @@ static const char *const STOP_WORDS[] = {
     "стоит", "стоят", "скажите", "подскажите", "пожалуйста", "здравствуйте", "привет",
     "спасибо", "хочу", "мой", "моя", "мои", "про", "ко", "бывает", "могу", "ли", "тоже",
     "чтобы", "делать", "будет", "когда", "после", "взять", "брать", "забрать", "поехать",
-    "ехать", "попал", "попала", "случилось", "случае", "если",
+    "ехать", "попал", "попала", "случилось", "случае", "расскажите", "расскажи", "объясните",
+    "покажите", "скажи", "весь", "вся", "всю", "всех",
     NULL,
 };
 
@@ -832,9 +835,16 @@ static int score(void *ud, const char *title, const char *body)
     return 0;
 }
 
+/* Hits that answer (coverage reaches the threshold) first, each part by
+ * rank: a passage that repeats a common word of the question ("drive")
+ * must not push the one with its rare word ("Montenegro") out of the
+ * answer. */
 static int by_rank(const void *a, const void *b)
 {
     const retr_hit *x = a, *y = b;
+    bool ax = x->coverage >= RETR_MIN_COVERAGE, ay = y->coverage >= RETR_MIN_COVERAGE;
+    if (ax != ay)
+        return ax ? -1 : 1;
     return x->rank < y->rank ? 1 : x->rank > y->rank ? -1 : (x->id > y->id) - (x->id < y->id);
 }
 

@@ -43,6 +43,10 @@
     X(NO_ANSWER, sys_no_answer, \
       "I could not find an answer to that in our information, and I would rather not guess. " "An operator can help: tap the button below.", \
       "В нашей информации нет ответа на этот вопрос, а гадать я не хочу. " "Вам поможет оператор: нажмите кнопку ниже.") \
+    /* the llm action got only numbers, a date or punctuation */ \
+    X(NOT_A_QUESTION, sys_not_a_question, \
+      "What would you like to know about it? Please ask in a few words, e.g. \"how much is the deposit?\"", \
+      "Что вы хотите узнать? Спросите, пожалуйста, словами, например: «какой депозит?»") \
     /* label of the "call an operator" button it carries */ \
     X(OPERATOR, sys_operator, \
       "👤 Call an operator", \
