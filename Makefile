@@ -173,7 +173,16 @@ $(eval $(call BOT_BUILD,slowbench,scripts/bench/slow.yaml,$(B)/bench/slowbench,$
 bench:
 	@bash scripts/bench/run.sh
 
-.PHONY: all deps run test check-generated clean bench
+# Retrieval at scale (scripts/bench/retrieval.c): 100,000 chunks, the
+# question set's latencies.
+$(BIN)/bench-retrieval: $(B)/scripts/bench/retrieval.o $(SLURP_OBJ) $(LIBBOTRT)
+	@mkdir -p $(@D)
+	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(LDLIBS_ALL)
+
+bench-retrieval: $(BIN)/bench-retrieval
+	@$(BIN)/bench-retrieval
+
+.PHONY: all deps run test check-generated clean bench bench-retrieval
 clean:
 	rm -rf build build-san bin
 

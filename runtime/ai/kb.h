@@ -69,7 +69,7 @@ typedef struct kb_hit {
     const char *text;   /* the chunk (owned by the kb) */
     const char *source; /* the document's name */
     const char *lang;   /* the document's language or NULL */
-    double rank;        /* -bm25: higher is better; compare within one search */
+    double rank;        /* bm25: higher is better; compare within one search */
     double coverage;    /* 0..1, ai/retr.h */
 } kb_hit;
 

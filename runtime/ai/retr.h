@@ -24,13 +24,16 @@
  * index — it searches for that word — or from a stop word: it is dropped
  * ("insurence", "сколко").
  *
- * Ranking and the threshold. Hits are ranked by bm25, headings 3×. Each
- * hit also gets its coverage: the idf-weighted share of the question's
+ * Ranking and the threshold. Hits are ranked by bm25 (k1 2.0, b 0.75,
+ * a heading's word counting 3×) with a synonym group as one term: first
+ * over the postings of the question's rarest words (up to 5,000
+ * documents: a common word costs much and ranks little), then again over
+ * the 16 best with every word. Each hit also gets its coverage: the idf-weighted share of the question's
  * words it holds, where a word the index never saw weighs the most (a
  * question about a Tesla's range is not answered by the fleet). Unlike
- * bm25, coverage is comparable across questions: the caller takes the
- * best-ranked hit and answers with it when its coverage reaches
- * RETR_MIN_COVERAGE, calibrated on tests/retrieval/questions.tsv.
+ * bm25, coverage is comparable across questions: a hit answers when its
+ * coverage reaches RETR_MIN_COVERAGE, calibrated on
+ * tests/retrieval/questions.tsv; hits that answer come first, by rank.
  *
  * Memory: a retr owns copies of everything given to it. One retr is used
  * by one thread.
@@ -44,6 +47,7 @@
 
 #define RETR_MIN_COVERAGE 0.55 /* below: the passage does not answer it */
 #define RETR_MAX_TERMS 16      /* words of a question that are searched */
+#define RETR_MAX_ID 10000000   /* passage ids */
 
 typedef struct retr retr;
 
@@ -59,8 +63,9 @@ int retr_synonyms(retr *r, const char *group);
 /* Brackets a batch of retr_add (one transaction). retr_commit also builds
  * the vocabulary that questions are checked against. 0, -1. */
 int retr_begin(retr *r);
-/* Passage id (>= 1): its heading (may be ""), body and language (NULL =
- * any). 0, -1 (retr_errmsg says why). */
+/* Passage id (1..RETR_MAX_ID; ids index arrays: number passages from 1):
+ * its heading (may be ""), body and language (NULL = any; up to 8
+ * languages). 0, -1 (retr_errmsg says why). */
 int retr_add(retr *r, int64_t id, const char *title, const char *body, const char *lang);
 int retr_commit(retr *r);
 /* The last error of the index, owned by r. */
@@ -68,7 +73,7 @@ const char *retr_errmsg(retr *r);
 
 typedef struct retr_hit {
     int64_t id;
-    double rank;      /* -bm25: higher is better; compare within one search */
+    double rank;      /* bm25: higher is better; compare within one search */
     double coverage;  /* 0..1, see above */
 } retr_hit;
 

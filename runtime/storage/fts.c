@@ -7,13 +7,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#include "base/text.h"
 
-#define FTS_QUERY_MAX 8192 /* bytes of one MATCH expression */
 
 struct fts {
     sqlite3 *db;
-    sqlite3_stmt *ins, *search, *text, *vocab;
+    sqlite3_stmt *ins, *text, *vocab, *postings;
 };
 
 void fts_free(fts *f)
@@ -21,9 +19,9 @@ void fts_free(fts *f)
     if (!f)
         return;
     sqlite3_finalize(f->ins);
-    sqlite3_finalize(f->search);
     sqlite3_finalize(f->text);
     sqlite3_finalize(f->vocab);
+    sqlite3_finalize(f->postings);
     sqlite3_close(f->db);
     free(f);
 }
@@ -45,18 +43,16 @@ fts *fts_open(char *err, size_t errlen)
     if (sqlite3_exec(f->db,
                      "CREATE VIRTUAL TABLE chunk USING fts5(title, body, lang UNINDEXED,"
                      " tokenize = 'unicode61 remove_diacritics 0');"
-                     "CREATE VIRTUAL TABLE vocab USING fts5vocab(chunk, 'row')",
+                     "CREATE VIRTUAL TABLE vocab USING fts5vocab(chunk, 'row');"
+                     "CREATE VIRTUAL TABLE occurrence USING fts5vocab(chunk, 'instance')",
                      NULL, NULL, NULL) ||
         sqlite3_prepare_v2(f->db, "INSERT INTO chunk(rowid, title, body, lang) VALUES (?,?,?,?)",
                            -1, &f->ins, NULL) ||
-        sqlite3_prepare_v2(f->db,
-                           "SELECT rowid, bm25(chunk, 3.0, 1.0) FROM chunk WHERE chunk MATCH ?1"
-                           " AND (?2 IS NULL OR lang IS NULL OR lang = ?2)"
-                           " ORDER BY bm25(chunk, 3.0, 1.0) LIMIT ?3",
-                           -1, &f->search, NULL) ||
         sqlite3_prepare_v2(f->db, "SELECT title, body FROM chunk WHERE rowid = ?", -1, &f->text,
                            NULL) ||
-        sqlite3_prepare_v2(f->db, "SELECT term, doc FROM vocab", -1, &f->vocab, NULL)) {
+        sqlite3_prepare_v2(f->db, "SELECT term, doc FROM vocab", -1, &f->vocab, NULL) ||
+        sqlite3_prepare_v2(f->db, "SELECT doc, col FROM occurrence WHERE term = ?", -1,
+                           &f->postings, NULL)) {
         snprintf(err, errlen, "%s (is FTS5 compiled in?)", sqlite3_errmsg(f->db));
         fts_free(f);
         return NULL;
@@ -104,48 +100,22 @@ int fts_vocab(fts *f, fts_vocab_fn fn, void *ud)
     return stopped || (rc != SQLITE_DONE && rc != SQLITE_ROW) ? -1 : 0;
 }
 
-/* An alternative as an FTS5 string: "word" or "word word" (a phrase; a
- * quote inside doubled). */
-static int add_alt(text_buf *q, const char *alt)
+int fts_postings(fts *f, const char *term, fts_posting_fn fn, void *ud)
 {
-    int rc = text_buf_addc(q, '"');
-    for (const char *p = alt; *p && !rc; p++)
-        rc = *p == '"' ? text_buf_adds(q, "\"\"") : text_buf_addc(q, *p);
-    return rc || text_buf_addc(q, '"');
-}
-
-int fts_search(fts *f, const fts_group *groups, int n_groups, const char *lang, int max,
-               fts_hit_fn fn, void *ud)
-{
-    text_buf q;
-    text_buf_init(&q, FTS_QUERY_MAX);
-    int rc = 0;
-    for (int g = 0; g < n_groups && !rc; g++)
-        for (int a = 0; a < groups[g].n_alt && !rc; a++)
-            rc = ((g || a) && text_buf_adds(&q, " OR ")) || add_alt(&q, groups[g].alt[a]);
-    if (rc || !q.p) {
-        text_buf_free(&q);
-        return rc ? -1 : 0;
-    }
-    sqlite3_stmt *s = f->search;
+    sqlite3_stmt *s = f->postings;
     sqlite3_reset(s);
-    sqlite3_bind_text(s, 1, q.p, -1, SQLITE_STATIC);
-    if (lang)
-        sqlite3_bind_text(s, 2, lang, -1, SQLITE_STATIC);
-    else
-        sqlite3_bind_null(s, 2);
-    sqlite3_bind_int(s, 3, max);
-    int got = 0;
+    sqlite3_bind_text(s, 1, term, -1, SQLITE_STATIC);
+    int rc, n = 0;
     while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-        got++;
-        if (fn(ud, sqlite3_column_int64(s, 0), -sqlite3_column_double(s, 1))) {
-            got = -1;
+        const char *col = (const char *)sqlite3_column_text(s, 1);
+        n++;
+        if (fn(ud, sqlite3_column_int64(s, 0), col && col[0] == 't' ? 0 : 1)) {
+            n = -1;
             break;
         }
     }
     sqlite3_reset(s);
-    text_buf_free(&q);
-    return rc == SQLITE_DONE || rc == SQLITE_ROW ? got : -1;
+    return rc == SQLITE_DONE || rc == SQLITE_ROW ? n : -1;
 }
 
 int fts_text(fts *f, int64_t id, fts_text_fn fn, void *ud)
