@@ -264,99 +264,99 @@ static const char *const texts[140] = {
     /* 38: sys_no_answer (built-in) */
     "I could not find an answer to that in our information, and I would rather not guess. An operator can help: tap the button below.",
     "В нашей информации нет ответа на этот вопрос, а гадать я не хочу. Вам поможет оператор: нажмите кнопку ниже.",
-    /* 39: sys_not_a_question (built-in) */
-    "What would you like to know about it? Please ask in a few words, e.g. \"how much is the deposit?\"",
-    "Что вы хотите узнать? Спросите, пожалуйста, словами, например: «какой депозит?»",
-    /* 40: sys_operator (built-in) */
+    /* 39: sys_operator (built-in) */
     "👤 Call an operator",
     "👤 Позвать оператора",
-    /* 41: sys_limit_reached (built-in) */
+    /* 40: sys_limit_reached (built-in) */
     "You have used today's allowance of AI answers. It renews at midnight. An operator can still help: tap the button below.",
     "Вы исчерпали дневной лимит ответов ИИ. Он обновится в полночь. Оператор поможет и сейчас: нажмите кнопку ниже.",
-    /* 42: sys_helped (built-in) */
+    /* 41: sys_helped (built-in) */
     "👍 Helped",
     "👍 Помогло",
-    /* 43: sys_lead (built-in) */
+    /* 42: sys_lead (built-in) */
     "📝 New lead",
     "📝 Новая заявка",
-    /* 44: sys_handoff_started (built-in) */
+    /* 43: sys_handoff_started (built-in) */
     "I've called an operator: they will answer right here. Everything you send now goes to them. Tap \"✅ I'm satisfied\" when your question is solved.",
     "Я позвал оператора: он ответит прямо здесь. Всё, что вы сейчас пишете, передаётся ему. Нажмите «✅ Я доволен», когда вопрос будет решён.",
-    /* 45: sys_handoff_off (built-in) */
+    /* 44: sys_handoff_off (built-in) */
     "Our operators answer in Telegram only; none can be reached from here.",
     "Операторы отвечают только в Telegram; отсюда с ними не связаться.",
-    /* 46: sys_handoff_closed (built-in) */
+    /* 45: sys_handoff_closed (built-in) */
     "The conversation with the operator is closed. How would you rate it? Tap 1 to 5:",
     "Разговор с оператором завершён. Как вы его оцените? Нажмите от 1 до 5:",
-    /* 47: sys_handoff_thanks (built-in) */
+    /* 46: sys_handoff_thanks (built-in) */
     "Thank you for your rating!",
     "Спасибо за оценку!",
-    /* 48: sys_satisfied (built-in) */
+    /* 47: sys_satisfied (built-in) */
     "✅ I'm satisfied",
     "✅ Я доволен",
-    /* 49: sys_llm_down (built-in) */
+    /* 48: sys_llm_down (built-in) */
     "Sorry, our AI assistant is not answering right now. An operator can help: tap the button below.",
     "Извините, наш ИИ-помощник сейчас не отвечает. Вам поможет оператор: нажмите кнопку ниже.",
-    /* 50: sys_mgr_client (built-in) */
+    /* 49: sys_mgr_client (built-in) */
     "Client",
     "Клиент",
-    /* 51: sys_mgr_username (built-in) */
+    /* 50: sys_mgr_username (built-in) */
     "Username",
     "Имя пользователя",
-    /* 52: sys_mgr_language (built-in) */
+    /* 51: sys_mgr_language (built-in) */
     "Language",
     "Язык",
-    /* 53: sys_mgr_bookings (built-in) */
+    /* 52: sys_mgr_bookings (built-in) */
     "Bookings",
     "Бронирования",
-    /* 54: sys_mgr_none (built-in) */
+    /* 53: sys_mgr_none (built-in) */
     "none",
     "нет",
-    /* 55: sys_mgr_conversation (built-in) */
+    /* 54: sys_mgr_conversation (built-in) */
     "💬 The conversation so far:",
     "💬 Разговор до сих пор:",
-    /* 56: sys_mgr_nothing_yet (built-in) */
+    /* 55: sys_mgr_nothing_yet (built-in) */
     "(nothing yet)",
     "(пока ничего)",
-    /* 57: sys_mgr_operator (built-in) */
+    /* 56: sys_mgr_operator (built-in) */
     "Operator",
     "Оператор",
-    /* 58: sys_mgr_bot (built-in) */
+    /* 57: sys_mgr_bot (built-in) */
     "Bot",
     "Бот",
-    /* 59: sys_mgr_closed_by (built-in) */
+    /* 58: sys_mgr_closed_by (built-in) */
     "✅ Closed by {first_name}.",
     "✅ Разговор закрыт: {first_name}.",
-    /* 60: sys_mgr_client_closed (built-in) */
+    /* 59: sys_mgr_client_closed (built-in) */
     "✅ The client closed the conversation: satisfied.",
     "✅ Клиент завершил разговор: вопрос решён.",
-    /* 61: sys_mgr_list (built-in) */
+    /* 60: sys_mgr_list (built-in) */
     "Managers:",
     "Менеджеры:",
-    /* 62: sys_mgr_list_empty (built-in) */
+    /* 61: sys_mgr_list_empty (built-in) */
     "No managers yet. Add one with /addmanager USER_ID NAME.",
     "Менеджеров пока нет. Добавьте: /addmanager ID ИМЯ.",
-    /* 63: sys_mgr_add_usage (built-in) */
+    /* 62: sys_mgr_add_usage (built-in) */
     "Usage: /addmanager USER_ID NAME (a name of 1 to 64 bytes)",
     "Формат: /addmanager ID ИМЯ (имя от 1 до 64 байт)",
-    /* 64: sys_mgr_added (built-in) */
+    /* 63: sys_mgr_added (built-in) */
     "✅ {user_id} ({first_name}) is a manager now.",
     "✅ {user_id} ({first_name}) теперь менеджер.",
-    /* 65: sys_mgr_del_usage (built-in) */
+    /* 64: sys_mgr_del_usage (built-in) */
     "Usage: /delmanager USER_ID",
     "Формат: /delmanager ID",
-    /* 66: sys_mgr_removed (built-in) */
+    /* 65: sys_mgr_removed (built-in) */
     "✅ {user_id} is no longer a manager.",
     "✅ {user_id} больше не менеджер.",
-    /* 67: sys_mgr_not_manager (built-in) */
+    /* 66: sys_mgr_not_manager (built-in) */
     "{user_id} was not a manager.",
     "{user_id} не был менеджером.",
-    /* 68: sys_mgr_lead_client (built-in) */
+    /* 67: sys_mgr_lead_client (built-in) */
     "id {user_id}, language {text}",
     "id {user_id}, язык {text}",
-    /* 69: sys_session_started (built-in) */
+    /* 68: sys_session_started (built-in) */
     "New conversation started: I no longer take our earlier messages into account.",
     "Начат новый разговор: прежние сообщения я больше не учитываю.",
+    /* 69: sys_not_a_question (built-in) */
+    "What would you like to know about it? Please ask in a few words, e.g. \"how much is the deposit?\"",
+    "Что вы хотите узнать? Спросите, пожалуйста, словами, например: «какой депозит?»",
 };
 
 /* the messages each state sends on entry (text indices) */
@@ -850,37 +850,37 @@ const bm_machine desk_machine = {
         [BM_SYS_USE_BUTTONS] = 37 /* sys_use_buttons */,
         [BM_SYS_DATA_DELETED] = 31 /* sys_data_deleted */,
         [BM_SYS_NO_ANSWER] = 38 /* sys_no_answer */,
-        [BM_SYS_NOT_A_QUESTION] = 39 /* sys_not_a_question */,
-        [BM_SYS_OPERATOR] = 40 /* sys_operator */,
-        [BM_SYS_LIMIT_REACHED] = 41 /* sys_limit_reached */,
-        [BM_SYS_HELPED] = 42 /* sys_helped */,
-        [BM_SYS_LEAD] = 43 /* sys_lead */,
-        [BM_SYS_HANDOFF_STARTED] = 44 /* sys_handoff_started */,
-        [BM_SYS_HANDOFF_OFF] = 45 /* sys_handoff_off */,
-        [BM_SYS_HANDOFF_CLOSED] = 46 /* sys_handoff_closed */,
-        [BM_SYS_HANDOFF_THANKS] = 47 /* sys_handoff_thanks */,
-        [BM_SYS_SATISFIED] = 48 /* sys_satisfied */,
-        [BM_SYS_LLM_DOWN] = 49 /* sys_llm_down */,
-        [BM_SYS_MGR_CLIENT] = 50 /* sys_mgr_client */,
-        [BM_SYS_MGR_USERNAME] = 51 /* sys_mgr_username */,
-        [BM_SYS_MGR_LANGUAGE] = 52 /* sys_mgr_language */,
-        [BM_SYS_MGR_BOOKINGS] = 53 /* sys_mgr_bookings */,
-        [BM_SYS_MGR_NONE] = 54 /* sys_mgr_none */,
-        [BM_SYS_MGR_CONVERSATION] = 55 /* sys_mgr_conversation */,
-        [BM_SYS_MGR_NOTHING_YET] = 56 /* sys_mgr_nothing_yet */,
-        [BM_SYS_MGR_OPERATOR] = 57 /* sys_mgr_operator */,
-        [BM_SYS_MGR_BOT] = 58 /* sys_mgr_bot */,
-        [BM_SYS_MGR_CLOSED_BY] = 59 /* sys_mgr_closed_by */,
-        [BM_SYS_MGR_CLIENT_CLOSED] = 60 /* sys_mgr_client_closed */,
-        [BM_SYS_MGR_LIST] = 61 /* sys_mgr_list */,
-        [BM_SYS_MGR_LIST_EMPTY] = 62 /* sys_mgr_list_empty */,
-        [BM_SYS_MGR_ADD_USAGE] = 63 /* sys_mgr_add_usage */,
-        [BM_SYS_MGR_ADDED] = 64 /* sys_mgr_added */,
-        [BM_SYS_MGR_DEL_USAGE] = 65 /* sys_mgr_del_usage */,
-        [BM_SYS_MGR_REMOVED] = 66 /* sys_mgr_removed */,
-        [BM_SYS_MGR_NOT_MANAGER] = 67 /* sys_mgr_not_manager */,
-        [BM_SYS_MGR_LEAD_CLIENT] = 68 /* sys_mgr_lead_client */,
-        [BM_SYS_SESSION_STARTED] = 69 /* sys_session_started */,
+        [BM_SYS_OPERATOR] = 39 /* sys_operator */,
+        [BM_SYS_LIMIT_REACHED] = 40 /* sys_limit_reached */,
+        [BM_SYS_HELPED] = 41 /* sys_helped */,
+        [BM_SYS_LEAD] = 42 /* sys_lead */,
+        [BM_SYS_HANDOFF_STARTED] = 43 /* sys_handoff_started */,
+        [BM_SYS_HANDOFF_OFF] = 44 /* sys_handoff_off */,
+        [BM_SYS_HANDOFF_CLOSED] = 45 /* sys_handoff_closed */,
+        [BM_SYS_HANDOFF_THANKS] = 46 /* sys_handoff_thanks */,
+        [BM_SYS_SATISFIED] = 47 /* sys_satisfied */,
+        [BM_SYS_LLM_DOWN] = 48 /* sys_llm_down */,
+        [BM_SYS_MGR_CLIENT] = 49 /* sys_mgr_client */,
+        [BM_SYS_MGR_USERNAME] = 50 /* sys_mgr_username */,
+        [BM_SYS_MGR_LANGUAGE] = 51 /* sys_mgr_language */,
+        [BM_SYS_MGR_BOOKINGS] = 52 /* sys_mgr_bookings */,
+        [BM_SYS_MGR_NONE] = 53 /* sys_mgr_none */,
+        [BM_SYS_MGR_CONVERSATION] = 54 /* sys_mgr_conversation */,
+        [BM_SYS_MGR_NOTHING_YET] = 55 /* sys_mgr_nothing_yet */,
+        [BM_SYS_MGR_OPERATOR] = 56 /* sys_mgr_operator */,
+        [BM_SYS_MGR_BOT] = 57 /* sys_mgr_bot */,
+        [BM_SYS_MGR_CLOSED_BY] = 58 /* sys_mgr_closed_by */,
+        [BM_SYS_MGR_CLIENT_CLOSED] = 59 /* sys_mgr_client_closed */,
+        [BM_SYS_MGR_LIST] = 60 /* sys_mgr_list */,
+        [BM_SYS_MGR_LIST_EMPTY] = 61 /* sys_mgr_list_empty */,
+        [BM_SYS_MGR_ADD_USAGE] = 62 /* sys_mgr_add_usage */,
+        [BM_SYS_MGR_ADDED] = 63 /* sys_mgr_added */,
+        [BM_SYS_MGR_DEL_USAGE] = 64 /* sys_mgr_del_usage */,
+        [BM_SYS_MGR_REMOVED] = 65 /* sys_mgr_removed */,
+        [BM_SYS_MGR_NOT_MANAGER] = 66 /* sys_mgr_not_manager */,
+        [BM_SYS_MGR_LEAD_CLIENT] = 67 /* sys_mgr_lead_client */,
+        [BM_SYS_SESSION_STARTED] = 68 /* sys_session_started */,
+        [BM_SYS_NOT_A_QUESTION] = 69 /* sys_not_a_question */,
     },
     .states = states,
     .n_states = 7,

@@ -44,68 +44,68 @@ static const char *const texts[44] = {
     "All your data has been deleted.",
     /* 12: sys_no_answer (built-in) */
     "I could not find an answer to that in our information, and I would rather not guess. An operator can help: tap the button below.",
-    /* 13: sys_not_a_question (built-in) */
-    "What would you like to know about it? Please ask in a few words, e.g. \"how much is the deposit?\"",
-    /* 14: sys_operator (built-in) */
+    /* 13: sys_operator (built-in) */
     "👤 Call an operator",
-    /* 15: sys_limit_reached (built-in) */
+    /* 14: sys_limit_reached (built-in) */
     "You have used today's allowance of AI answers. It renews at midnight. An operator can still help: tap the button below.",
-    /* 16: sys_helped (built-in) */
+    /* 15: sys_helped (built-in) */
     "👍 Helped",
-    /* 17: sys_lead (built-in) */
+    /* 16: sys_lead (built-in) */
     "📝 New lead",
-    /* 18: sys_handoff_started (built-in) */
+    /* 17: sys_handoff_started (built-in) */
     "I've called an operator: they will answer right here. Everything you send now goes to them. Tap \"✅ I'm satisfied\" when your question is solved.",
-    /* 19: sys_handoff_off (built-in) */
+    /* 18: sys_handoff_off (built-in) */
     "Our operators answer in Telegram only; none can be reached from here.",
-    /* 20: sys_handoff_closed (built-in) */
+    /* 19: sys_handoff_closed (built-in) */
     "The conversation with the operator is closed. How would you rate it? Tap 1 to 5:",
-    /* 21: sys_handoff_thanks (built-in) */
+    /* 20: sys_handoff_thanks (built-in) */
     "Thank you for your rating!",
-    /* 22: sys_satisfied (built-in) */
+    /* 21: sys_satisfied (built-in) */
     "✅ I'm satisfied",
-    /* 23: sys_llm_down (built-in) */
+    /* 22: sys_llm_down (built-in) */
     "Sorry, our AI assistant is not answering right now. An operator can help: tap the button below.",
-    /* 24: sys_mgr_client (built-in) */
+    /* 23: sys_mgr_client (built-in) */
     "Client",
-    /* 25: sys_mgr_username (built-in) */
+    /* 24: sys_mgr_username (built-in) */
     "Username",
-    /* 26: sys_mgr_language (built-in) */
+    /* 25: sys_mgr_language (built-in) */
     "Language",
-    /* 27: sys_mgr_bookings (built-in) */
+    /* 26: sys_mgr_bookings (built-in) */
     "Bookings",
-    /* 28: sys_mgr_none (built-in) */
+    /* 27: sys_mgr_none (built-in) */
     "none",
-    /* 29: sys_mgr_conversation (built-in) */
+    /* 28: sys_mgr_conversation (built-in) */
     "💬 The conversation so far:",
-    /* 30: sys_mgr_nothing_yet (built-in) */
+    /* 29: sys_mgr_nothing_yet (built-in) */
     "(nothing yet)",
-    /* 31: sys_mgr_operator (built-in) */
+    /* 30: sys_mgr_operator (built-in) */
     "Operator",
-    /* 32: sys_mgr_bot (built-in) */
+    /* 31: sys_mgr_bot (built-in) */
     "Bot",
-    /* 33: sys_mgr_closed_by (built-in) */
+    /* 32: sys_mgr_closed_by (built-in) */
     "✅ Closed by {first_name}.",
-    /* 34: sys_mgr_client_closed (built-in) */
+    /* 33: sys_mgr_client_closed (built-in) */
     "✅ The client closed the conversation: satisfied.",
-    /* 35: sys_mgr_list (built-in) */
+    /* 34: sys_mgr_list (built-in) */
     "Managers:",
-    /* 36: sys_mgr_list_empty (built-in) */
+    /* 35: sys_mgr_list_empty (built-in) */
     "No managers yet. Add one with /addmanager USER_ID NAME.",
-    /* 37: sys_mgr_add_usage (built-in) */
+    /* 36: sys_mgr_add_usage (built-in) */
     "Usage: /addmanager USER_ID NAME (a name of 1 to 64 bytes)",
-    /* 38: sys_mgr_added (built-in) */
+    /* 37: sys_mgr_added (built-in) */
     "✅ {user_id} ({first_name}) is a manager now.",
-    /* 39: sys_mgr_del_usage (built-in) */
+    /* 38: sys_mgr_del_usage (built-in) */
     "Usage: /delmanager USER_ID",
-    /* 40: sys_mgr_removed (built-in) */
+    /* 39: sys_mgr_removed (built-in) */
     "✅ {user_id} is no longer a manager.",
-    /* 41: sys_mgr_not_manager (built-in) */
+    /* 40: sys_mgr_not_manager (built-in) */
     "{user_id} was not a manager.",
-    /* 42: sys_mgr_lead_client (built-in) */
+    /* 41: sys_mgr_lead_client (built-in) */
     "id {user_id}, language {text}",
-    /* 43: sys_session_started (built-in) */
+    /* 42: sys_session_started (built-in) */
     "New conversation started: I no longer take our earlier messages into account.",
+    /* 43: sys_not_a_question (built-in) */
+    "What would you like to know about it? Please ask in a few words, e.g. \"how much is the deposit?\"",
 };
 
 /* the messages each state sends on entry (text indices) */
@@ -165,37 +165,37 @@ const bm_machine echo_machine = {
         [BM_SYS_USE_BUTTONS] = 10 /* sys_use_buttons */,
         [BM_SYS_DATA_DELETED] = 11 /* sys_data_deleted */,
         [BM_SYS_NO_ANSWER] = 12 /* sys_no_answer */,
-        [BM_SYS_NOT_A_QUESTION] = 13 /* sys_not_a_question */,
-        [BM_SYS_OPERATOR] = 14 /* sys_operator */,
-        [BM_SYS_LIMIT_REACHED] = 15 /* sys_limit_reached */,
-        [BM_SYS_HELPED] = 16 /* sys_helped */,
-        [BM_SYS_LEAD] = 17 /* sys_lead */,
-        [BM_SYS_HANDOFF_STARTED] = 18 /* sys_handoff_started */,
-        [BM_SYS_HANDOFF_OFF] = 19 /* sys_handoff_off */,
-        [BM_SYS_HANDOFF_CLOSED] = 20 /* sys_handoff_closed */,
-        [BM_SYS_HANDOFF_THANKS] = 21 /* sys_handoff_thanks */,
-        [BM_SYS_SATISFIED] = 22 /* sys_satisfied */,
-        [BM_SYS_LLM_DOWN] = 23 /* sys_llm_down */,
-        [BM_SYS_MGR_CLIENT] = 24 /* sys_mgr_client */,
-        [BM_SYS_MGR_USERNAME] = 25 /* sys_mgr_username */,
-        [BM_SYS_MGR_LANGUAGE] = 26 /* sys_mgr_language */,
-        [BM_SYS_MGR_BOOKINGS] = 27 /* sys_mgr_bookings */,
-        [BM_SYS_MGR_NONE] = 28 /* sys_mgr_none */,
-        [BM_SYS_MGR_CONVERSATION] = 29 /* sys_mgr_conversation */,
-        [BM_SYS_MGR_NOTHING_YET] = 30 /* sys_mgr_nothing_yet */,
-        [BM_SYS_MGR_OPERATOR] = 31 /* sys_mgr_operator */,
-        [BM_SYS_MGR_BOT] = 32 /* sys_mgr_bot */,
-        [BM_SYS_MGR_CLOSED_BY] = 33 /* sys_mgr_closed_by */,
-        [BM_SYS_MGR_CLIENT_CLOSED] = 34 /* sys_mgr_client_closed */,
-        [BM_SYS_MGR_LIST] = 35 /* sys_mgr_list */,
-        [BM_SYS_MGR_LIST_EMPTY] = 36 /* sys_mgr_list_empty */,
-        [BM_SYS_MGR_ADD_USAGE] = 37 /* sys_mgr_add_usage */,
-        [BM_SYS_MGR_ADDED] = 38 /* sys_mgr_added */,
-        [BM_SYS_MGR_DEL_USAGE] = 39 /* sys_mgr_del_usage */,
-        [BM_SYS_MGR_REMOVED] = 40 /* sys_mgr_removed */,
-        [BM_SYS_MGR_NOT_MANAGER] = 41 /* sys_mgr_not_manager */,
-        [BM_SYS_MGR_LEAD_CLIENT] = 42 /* sys_mgr_lead_client */,
-        [BM_SYS_SESSION_STARTED] = 43 /* sys_session_started */,
+        [BM_SYS_OPERATOR] = 13 /* sys_operator */,
+        [BM_SYS_LIMIT_REACHED] = 14 /* sys_limit_reached */,
+        [BM_SYS_HELPED] = 15 /* sys_helped */,
+        [BM_SYS_LEAD] = 16 /* sys_lead */,
+        [BM_SYS_HANDOFF_STARTED] = 17 /* sys_handoff_started */,
+        [BM_SYS_HANDOFF_OFF] = 18 /* sys_handoff_off */,
+        [BM_SYS_HANDOFF_CLOSED] = 19 /* sys_handoff_closed */,
+        [BM_SYS_HANDOFF_THANKS] = 20 /* sys_handoff_thanks */,
+        [BM_SYS_SATISFIED] = 21 /* sys_satisfied */,
+        [BM_SYS_LLM_DOWN] = 22 /* sys_llm_down */,
+        [BM_SYS_MGR_CLIENT] = 23 /* sys_mgr_client */,
+        [BM_SYS_MGR_USERNAME] = 24 /* sys_mgr_username */,
+        [BM_SYS_MGR_LANGUAGE] = 25 /* sys_mgr_language */,
+        [BM_SYS_MGR_BOOKINGS] = 26 /* sys_mgr_bookings */,
+        [BM_SYS_MGR_NONE] = 27 /* sys_mgr_none */,
+        [BM_SYS_MGR_CONVERSATION] = 28 /* sys_mgr_conversation */,
+        [BM_SYS_MGR_NOTHING_YET] = 29 /* sys_mgr_nothing_yet */,
+        [BM_SYS_MGR_OPERATOR] = 30 /* sys_mgr_operator */,
+        [BM_SYS_MGR_BOT] = 31 /* sys_mgr_bot */,
+        [BM_SYS_MGR_CLOSED_BY] = 32 /* sys_mgr_closed_by */,
+        [BM_SYS_MGR_CLIENT_CLOSED] = 33 /* sys_mgr_client_closed */,
+        [BM_SYS_MGR_LIST] = 34 /* sys_mgr_list */,
+        [BM_SYS_MGR_LIST_EMPTY] = 35 /* sys_mgr_list_empty */,
+        [BM_SYS_MGR_ADD_USAGE] = 36 /* sys_mgr_add_usage */,
+        [BM_SYS_MGR_ADDED] = 37 /* sys_mgr_added */,
+        [BM_SYS_MGR_DEL_USAGE] = 38 /* sys_mgr_del_usage */,
+        [BM_SYS_MGR_REMOVED] = 39 /* sys_mgr_removed */,
+        [BM_SYS_MGR_NOT_MANAGER] = 40 /* sys_mgr_not_manager */,
+        [BM_SYS_MGR_LEAD_CLIENT] = 41 /* sys_mgr_lead_client */,
+        [BM_SYS_SESSION_STARTED] = 42 /* sys_session_started */,
+        [BM_SYS_NOT_A_QUESTION] = 43 /* sys_not_a_question */,
     },
     .states = states,
     .n_states = 1,

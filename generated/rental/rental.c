@@ -637,96 +637,96 @@ static const char *const texts[208] = {
     /* 73: sys_no_answer (built-in) */
     "I could not find an answer to that in our information, and I would rather not guess. An operator can help: tap the button below.",
     "В нашей информации нет ответа на этот вопрос, а гадать я не хочу. Вам поможет оператор: нажмите кнопку ниже.",
-    /* 74: sys_not_a_question (built-in) */
-    "What would you like to know about it? Please ask in a few words, e.g. \"how much is the deposit?\"",
-    "Что вы хотите узнать? Спросите, пожалуйста, словами, например: «какой депозит?»",
-    /* 75: sys_operator (built-in) */
+    /* 74: sys_operator (built-in) */
     "👤 Call an operator",
     "👤 Позвать оператора",
-    /* 76: sys_limit_reached (built-in) */
+    /* 75: sys_limit_reached (built-in) */
     "You have used today's allowance of AI answers. It renews at midnight. An operator can still help: tap the button below.",
     "Вы исчерпали дневной лимит ответов ИИ. Он обновится в полночь. Оператор поможет и сейчас: нажмите кнопку ниже.",
-    /* 77: sys_helped (built-in) */
+    /* 76: sys_helped (built-in) */
     "👍 Helped",
     "👍 Помогло",
-    /* 78: sys_lead (built-in) */
+    /* 77: sys_lead (built-in) */
     "📝 New lead",
     "📝 Новая заявка",
-    /* 79: sys_handoff_started (built-in) */
+    /* 78: sys_handoff_started (built-in) */
     "I've called an operator: they will answer right here. Everything you send now goes to them. Tap \"✅ I'm satisfied\" when your question is solved.",
     "Я позвал оператора: он ответит прямо здесь. Всё, что вы сейчас пишете, передаётся ему. Нажмите «✅ Я доволен», когда вопрос будет решён.",
-    /* 80: sys_handoff_closed (built-in) */
+    /* 79: sys_handoff_closed (built-in) */
     "The conversation with the operator is closed. How would you rate it? Tap 1 to 5:",
     "Разговор с оператором завершён. Как вы его оцените? Нажмите от 1 до 5:",
-    /* 81: sys_handoff_thanks (built-in) */
+    /* 80: sys_handoff_thanks (built-in) */
     "Thank you for your rating!",
     "Спасибо за оценку!",
-    /* 82: sys_satisfied (built-in) */
+    /* 81: sys_satisfied (built-in) */
     "✅ I'm satisfied",
     "✅ Я доволен",
-    /* 83: sys_llm_down (built-in) */
+    /* 82: sys_llm_down (built-in) */
     "Sorry, our AI assistant is not answering right now. An operator can help: tap the button below.",
     "Извините, наш ИИ-помощник сейчас не отвечает. Вам поможет оператор: нажмите кнопку ниже.",
-    /* 84: sys_mgr_client (built-in) */
+    /* 83: sys_mgr_client (built-in) */
     "Client",
     "Клиент",
-    /* 85: sys_mgr_username (built-in) */
+    /* 84: sys_mgr_username (built-in) */
     "Username",
     "Имя пользователя",
-    /* 86: sys_mgr_language (built-in) */
+    /* 85: sys_mgr_language (built-in) */
     "Language",
     "Язык",
-    /* 87: sys_mgr_bookings (built-in) */
+    /* 86: sys_mgr_bookings (built-in) */
     "Bookings",
     "Бронирования",
-    /* 88: sys_mgr_none (built-in) */
+    /* 87: sys_mgr_none (built-in) */
     "none",
     "нет",
-    /* 89: sys_mgr_conversation (built-in) */
+    /* 88: sys_mgr_conversation (built-in) */
     "💬 The conversation so far:",
     "💬 Разговор до сих пор:",
-    /* 90: sys_mgr_nothing_yet (built-in) */
+    /* 89: sys_mgr_nothing_yet (built-in) */
     "(nothing yet)",
     "(пока ничего)",
-    /* 91: sys_mgr_operator (built-in) */
+    /* 90: sys_mgr_operator (built-in) */
     "Operator",
     "Оператор",
-    /* 92: sys_mgr_bot (built-in) */
+    /* 91: sys_mgr_bot (built-in) */
     "Bot",
     "Бот",
-    /* 93: sys_mgr_closed_by (built-in) */
+    /* 92: sys_mgr_closed_by (built-in) */
     "✅ Closed by {first_name}.",
     "✅ Разговор закрыт: {first_name}.",
-    /* 94: sys_mgr_client_closed (built-in) */
+    /* 93: sys_mgr_client_closed (built-in) */
     "✅ The client closed the conversation: satisfied.",
     "✅ Клиент завершил разговор: вопрос решён.",
-    /* 95: sys_mgr_list (built-in) */
+    /* 94: sys_mgr_list (built-in) */
     "Managers:",
     "Менеджеры:",
-    /* 96: sys_mgr_list_empty (built-in) */
+    /* 95: sys_mgr_list_empty (built-in) */
     "No managers yet. Add one with /addmanager USER_ID NAME.",
     "Менеджеров пока нет. Добавьте: /addmanager ID ИМЯ.",
-    /* 97: sys_mgr_add_usage (built-in) */
+    /* 96: sys_mgr_add_usage (built-in) */
     "Usage: /addmanager USER_ID NAME (a name of 1 to 64 bytes)",
     "Формат: /addmanager ID ИМЯ (имя от 1 до 64 байт)",
-    /* 98: sys_mgr_added (built-in) */
+    /* 97: sys_mgr_added (built-in) */
     "✅ {user_id} ({first_name}) is a manager now.",
     "✅ {user_id} ({first_name}) теперь менеджер.",
-    /* 99: sys_mgr_del_usage (built-in) */
+    /* 98: sys_mgr_del_usage (built-in) */
     "Usage: /delmanager USER_ID",
     "Формат: /delmanager ID",
-    /* 100: sys_mgr_removed (built-in) */
+    /* 99: sys_mgr_removed (built-in) */
     "✅ {user_id} is no longer a manager.",
     "✅ {user_id} больше не менеджер.",
-    /* 101: sys_mgr_not_manager (built-in) */
+    /* 100: sys_mgr_not_manager (built-in) */
     "{user_id} was not a manager.",
     "{user_id} не был менеджером.",
-    /* 102: sys_mgr_lead_client (built-in) */
+    /* 101: sys_mgr_lead_client (built-in) */
     "id {user_id}, language {text}",
     "id {user_id}, язык {text}",
-    /* 103: sys_session_started (built-in) */
+    /* 102: sys_session_started (built-in) */
     "New conversation started: I no longer take our earlier messages into account.",
     "Начат новый разговор: прежние сообщения я больше не учитываю.",
+    /* 103: sys_not_a_question (built-in) */
+    "What would you like to know about it? Please ask in a few words, e.g. \"how much is the deposit?\"",
+    "Что вы хотите узнать? Спросите, пожалуйста, словами, например: «какой депозит?»",
 };
 
 /* the messages each state sends on entry (text indices) */
@@ -1674,37 +1674,37 @@ const bm_machine rental_machine = {
         [BM_SYS_USE_BUTTONS] = 71 /* sys_use_buttons */,
         [BM_SYS_DATA_DELETED] = 72 /* sys_data_deleted */,
         [BM_SYS_NO_ANSWER] = 73 /* sys_no_answer */,
-        [BM_SYS_NOT_A_QUESTION] = 74 /* sys_not_a_question */,
-        [BM_SYS_OPERATOR] = 75 /* sys_operator */,
-        [BM_SYS_LIMIT_REACHED] = 76 /* sys_limit_reached */,
-        [BM_SYS_HELPED] = 77 /* sys_helped */,
-        [BM_SYS_LEAD] = 78 /* sys_lead */,
-        [BM_SYS_HANDOFF_STARTED] = 79 /* sys_handoff_started */,
+        [BM_SYS_OPERATOR] = 74 /* sys_operator */,
+        [BM_SYS_LIMIT_REACHED] = 75 /* sys_limit_reached */,
+        [BM_SYS_HELPED] = 76 /* sys_helped */,
+        [BM_SYS_LEAD] = 77 /* sys_lead */,
+        [BM_SYS_HANDOFF_STARTED] = 78 /* sys_handoff_started */,
         [BM_SYS_HANDOFF_OFF] = 4 /* sys_handoff_off */,
-        [BM_SYS_HANDOFF_CLOSED] = 80 /* sys_handoff_closed */,
-        [BM_SYS_HANDOFF_THANKS] = 81 /* sys_handoff_thanks */,
-        [BM_SYS_SATISFIED] = 82 /* sys_satisfied */,
-        [BM_SYS_LLM_DOWN] = 83 /* sys_llm_down */,
-        [BM_SYS_MGR_CLIENT] = 84 /* sys_mgr_client */,
-        [BM_SYS_MGR_USERNAME] = 85 /* sys_mgr_username */,
-        [BM_SYS_MGR_LANGUAGE] = 86 /* sys_mgr_language */,
-        [BM_SYS_MGR_BOOKINGS] = 87 /* sys_mgr_bookings */,
-        [BM_SYS_MGR_NONE] = 88 /* sys_mgr_none */,
-        [BM_SYS_MGR_CONVERSATION] = 89 /* sys_mgr_conversation */,
-        [BM_SYS_MGR_NOTHING_YET] = 90 /* sys_mgr_nothing_yet */,
-        [BM_SYS_MGR_OPERATOR] = 91 /* sys_mgr_operator */,
-        [BM_SYS_MGR_BOT] = 92 /* sys_mgr_bot */,
-        [BM_SYS_MGR_CLOSED_BY] = 93 /* sys_mgr_closed_by */,
-        [BM_SYS_MGR_CLIENT_CLOSED] = 94 /* sys_mgr_client_closed */,
-        [BM_SYS_MGR_LIST] = 95 /* sys_mgr_list */,
-        [BM_SYS_MGR_LIST_EMPTY] = 96 /* sys_mgr_list_empty */,
-        [BM_SYS_MGR_ADD_USAGE] = 97 /* sys_mgr_add_usage */,
-        [BM_SYS_MGR_ADDED] = 98 /* sys_mgr_added */,
-        [BM_SYS_MGR_DEL_USAGE] = 99 /* sys_mgr_del_usage */,
-        [BM_SYS_MGR_REMOVED] = 100 /* sys_mgr_removed */,
-        [BM_SYS_MGR_NOT_MANAGER] = 101 /* sys_mgr_not_manager */,
-        [BM_SYS_MGR_LEAD_CLIENT] = 102 /* sys_mgr_lead_client */,
-        [BM_SYS_SESSION_STARTED] = 103 /* sys_session_started */,
+        [BM_SYS_HANDOFF_CLOSED] = 79 /* sys_handoff_closed */,
+        [BM_SYS_HANDOFF_THANKS] = 80 /* sys_handoff_thanks */,
+        [BM_SYS_SATISFIED] = 81 /* sys_satisfied */,
+        [BM_SYS_LLM_DOWN] = 82 /* sys_llm_down */,
+        [BM_SYS_MGR_CLIENT] = 83 /* sys_mgr_client */,
+        [BM_SYS_MGR_USERNAME] = 84 /* sys_mgr_username */,
+        [BM_SYS_MGR_LANGUAGE] = 85 /* sys_mgr_language */,
+        [BM_SYS_MGR_BOOKINGS] = 86 /* sys_mgr_bookings */,
+        [BM_SYS_MGR_NONE] = 87 /* sys_mgr_none */,
+        [BM_SYS_MGR_CONVERSATION] = 88 /* sys_mgr_conversation */,
+        [BM_SYS_MGR_NOTHING_YET] = 89 /* sys_mgr_nothing_yet */,
+        [BM_SYS_MGR_OPERATOR] = 90 /* sys_mgr_operator */,
+        [BM_SYS_MGR_BOT] = 91 /* sys_mgr_bot */,
+        [BM_SYS_MGR_CLOSED_BY] = 92 /* sys_mgr_closed_by */,
+        [BM_SYS_MGR_CLIENT_CLOSED] = 93 /* sys_mgr_client_closed */,
+        [BM_SYS_MGR_LIST] = 94 /* sys_mgr_list */,
+        [BM_SYS_MGR_LIST_EMPTY] = 95 /* sys_mgr_list_empty */,
+        [BM_SYS_MGR_ADD_USAGE] = 96 /* sys_mgr_add_usage */,
+        [BM_SYS_MGR_ADDED] = 97 /* sys_mgr_added */,
+        [BM_SYS_MGR_DEL_USAGE] = 98 /* sys_mgr_del_usage */,
+        [BM_SYS_MGR_REMOVED] = 99 /* sys_mgr_removed */,
+        [BM_SYS_MGR_NOT_MANAGER] = 100 /* sys_mgr_not_manager */,
+        [BM_SYS_MGR_LEAD_CLIENT] = 101 /* sys_mgr_lead_client */,
+        [BM_SYS_SESSION_STARTED] = 102 /* sys_session_started */,
+        [BM_SYS_NOT_A_QUESTION] = 103 /* sys_not_a_question */,
     },
     .states = states,
     .n_states = 16,

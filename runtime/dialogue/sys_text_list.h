@@ -43,10 +43,6 @@
     X(NO_ANSWER, sys_no_answer, \
       "I could not find an answer to that in our information, and I would rather not guess. " "An operator can help: tap the button below.", \
       "В нашей информации нет ответа на этот вопрос, а гадать я не хочу. " "Вам поможет оператор: нажмите кнопку ниже.") \
-    /* the llm action got only numbers, a date or punctuation */ \
-    X(NOT_A_QUESTION, sys_not_a_question, \
-      "What would you like to know about it? Please ask in a few words, e.g. \"how much is the deposit?\"", \
-      "Что вы хотите узнать? Спросите, пожалуйста, словами, например: «какой депозит?»") \
     /* label of the "call an operator" button it carries */ \
     X(OPERATOR, sys_operator, \
       "👤 Call an operator", \
@@ -166,6 +162,10 @@
     /* session_start done: the model no longer sees the earlier conversation */ \
     X(SESSION_STARTED, sys_session_started, \
       "New conversation started: I no longer take our earlier messages into account.", \
-      "Начат новый разговор: прежние сообщения я больше не учитываю.")
+      "Начат новый разговор: прежние сообщения я больше не учитываю.") \
+    /* the llm action got only numbers, a date or punctuation */ \
+    X(NOT_A_QUESTION, sys_not_a_question, \
+      "What would you like to know about it? Please ask in a few words, e.g. \"how much is the deposit?\"", \
+      "Что вы хотите узнать? Спросите, пожалуйста, словами, например: «какой депозит?»")
 
 #endif

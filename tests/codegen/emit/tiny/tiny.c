@@ -11,7 +11,7 @@
 static const char *const langs[2] = {"en", "de"};
 
 /* texts[text * 2 + lang]: en de */
-static const char *const texts[84] = {
+static const char *const texts[86] = {
     /* 0: hi */
 #line 10 "tests/codegen/emit/tiny.yaml"
     "Hi {first_name}! 100% {{literal}}",
@@ -150,6 +150,9 @@ static const char *const texts[84] = {
     /* 41: sys_session_started (built-in) */
     "New conversation started: I no longer take our earlier messages into account.",
     "New conversation started: I no longer take our earlier messages into account.",
+    /* 42: sys_not_a_question (built-in) */
+    "What would you like to know about it? Please ask in a few words, e.g. \"how much is the deposit?\"",
+    "What would you like to know about it? Please ask in a few words, e.g. \"how much is the deposit?\"",
 };
 
 /* the messages each state sends on entry (text indices) */
@@ -183,7 +186,7 @@ static const bm_transition transitions[6] = {
 #line 37 "tests/codegen/emit/tiny.yaml"
     {.target = TINY_S_START, .say = BM_NONE, .form = BM_NONE,
      .first_assign = 0, .n_assign = 0, .action = BM_ACT_NONE},
-#line 187 "tiny.c"
+#line 190 "tiny.c"
 };
 
 static const bm_button buttons[3] = {
@@ -193,7 +196,7 @@ static const bm_button buttons[3] = {
     /* 1 */ {.kind = BM_BTN_CALLBACK, .label = 3 /* a_state_with_a_really_long_name_that_goes_on_and_on_and_on.i... */, .transition = 3, .data = "start.0"},
 #line 35 "tests/codegen/emit/tiny.yaml"
     /* 2 */ {.kind = BM_BTN_CALLBACK, .label = 4 /* a_state_with_a_really_long_name_that_goes_on_and_on_and_on.i... */, .transition = 4, .data = "a_state_with_a_really_long_name_that_goe~e9327701.1"},
-#line 197 "tiny.c"
+#line 200 "tiny.c"
 };
 
 static const bm_row rows[2] = {
@@ -213,13 +216,13 @@ static const bm_state states[2] = {
 #line 31 "tests/codegen/emit/tiny.yaml"
     [TINY_S_A_STATE_WITH_A_REALLY_LONG_NAME_THAT_GOES_ON_AND_ON_AND_ON] = {.name = "a_state_with_a_really_long_name_that_goes_on_and_on_and_on", .id = 0xe9327701u, .first_say = 1, .n_say = 1,
         .reply_kb = BM_NONE, .inline_kb = 1, .contact_tr = BM_NONE, .voice_tr = BM_NONE, .fallback_tr = 5},
-#line 217 "tiny.c"
+#line 220 "tiny.c"
 };
 
 static const bm_command commands[1] = {
 #line 20 "tests/codegen/emit/tiny.yaml"
     /* 0 */ {.name = "start", .description = BM_NONE, .transition = 0},
-#line 223 "tiny.c"
+#line 226 "tiny.c"
 };
 
 const bm_machine tiny_machine = {
@@ -229,7 +232,7 @@ const bm_machine tiny_machine = {
     .n_langs = 2,
     .default_lang = 0, /* en */
     .texts = texts,
-    .n_texts = 42,
+    .n_texts = 43,
     .sys_texts = {
         [BM_SYS_MIGRATED] = 5 /* sys_migrated */,
         [BM_SYS_CANCELLED] = 6 /* sys_cancelled */,
@@ -269,6 +272,7 @@ const bm_machine tiny_machine = {
         [BM_SYS_MGR_NOT_MANAGER] = 39 /* sys_mgr_not_manager */,
         [BM_SYS_MGR_LEAD_CLIENT] = 40 /* sys_mgr_lead_client */,
         [BM_SYS_SESSION_STARTED] = 41 /* sys_session_started */,
+        [BM_SYS_NOT_A_QUESTION] = 42 /* sys_not_a_question */,
     },
     .states = states,
     .n_states = 2,
