@@ -33,6 +33,7 @@
 #include "storage/store.h"
 
 #define LLM_TURNS 6 /* earlier messages with the model in its request */
+#define LLM_LONG_QUESTION 5 /* words: a trigger's keyword inside gives way to an answer */
 #define LLM_FOLLOW_UP_MAX 1024 /* bytes of the previous question a follow-up is searched with */
 
 typedef struct llm_part {
@@ -112,10 +113,82 @@ static int part_export(void *state, int64_t user_id, struct cJSON *root)
     return lim_export_user(((llm_part *)state)->lim, user_id, root);
 }
 
+/* The best chunks for q: in the user's language, or in any language when
+ * those do not answer it. The number of hits, -1 on an error. */
+static int search(llm_part *p, const char *q, const char *lang, kb_hit *hits, int max)
+{
+    int n = kb_search(p->kb, q, lang, hits, max);
+    if (n >= 0 && (n == 0 || !kb_answers(&hits[0]))) {
+        kb_hit any[4];
+        int na = kb_search(p->kb, q, NULL, any, max < 4 ? max : 4);
+        if (na > 0 && kb_answers(&any[0])) {
+            memcpy(hits, any, (size_t)na * sizeof *hits);
+            n = na;
+        }
+    }
+    return n;
+}
+
+/* text without the words trigger t needs in state: each word without
+ * which t no longer matches. Into rest (cap bytes). */
+static void without_keyword(const bm_machine *m, int state, int t, const char *text, char *rest,
+                            size_t cap)
+{
+    char other[LLM_FOLLOW_UP_MAX];
+    size_t n = 0;
+    rest[0] = '\0';
+    for (const char *w = text; *w;) {
+        size_t wl = strcspn(w, " ");
+        snprintf(other, sizeof other, "%.*s%s", (int)(w - text), text, w + wl);
+        if (m->match_text(state, other) == t && wl > 0 && n + wl + 2 < cap) {
+            n += (size_t)snprintf(rest + n, cap - n, "%s%.*s", n ? " " : "", (int)wl, w);
+        }
+        w += wl;
+        while (*w == ' ')
+            w++;
+    }
+}
+
+/* The precedence of text triggers and the answerer (spec/REFERENCE.md,
+ * "Triggers and the answerer"): a keyword that a trigger catches inside a
+ * question of LLM_LONG_QUESTION words or more gives way to the state's
+ * any: when that runs llm and the question says more than the keyword:
+ * without the keyword's words it still has two words searched, and the
+ * knowledge answers it. Commands, button labels and short texts keep
+ * their triggers; so does a question for a human (handoff_patterns), one
+ * the knowledge does not answer, and one whose other words say nothing
+ * of their own ("what is the price of a car?" is the price list). */
+static bool part_answers_first(void *state, const bm_machine *m, const bm_session *s,
+                               const bm_input *in)
+{
+    llm_part *p = state;
+    if (!p || !p->kb || !m->llm || in->kind != BM_IN_TEXT || s->form >= 0 || s->state < 0 ||
+        s->state >= m->n_states || in->text[0] == '/' || !m->match_text)
+        return false;
+    int any = m->states[s->state].fallback_tr;
+    if (any < 0 || m->transitions[any].action != BM_ACT_LLM)
+        return false;
+    int words = 0;
+    for (const char *c = in->text; *c; c++)
+        words += *c != ' ' && (c == in->text || c[-1] == ' ');
+    int t = m->match_text(s->state, in->text);
+    if (words < LLM_LONG_QUESTION || t < 0 || t == any)
+        return false;
+    for (int i = 0; i < m->llm->n_handoff; i++)
+        if (m->match_regex && m->match_regex(m->llm->handoff[i], in->text))
+            return false;
+    char rest[LLM_FOLLOW_UP_MAX];
+    without_keyword(m, s->state, t, in->text, rest, sizeof rest);
+    kb_hit h[1];
+    return kb_terms(p->kb, rest) >= 2 && search(p, rest, m->langs[s->lang], h, 1) > 0 &&
+           kb_answers(&h[0]);
+}
+
 const bot_part part_llm = {
     .name = "llm",
     .open = part_open,
     .close = part_close,
+    .answers_first = part_answers_first,
     .forget_user = part_forget,
     .export_user = part_export,
 };
@@ -137,21 +210,6 @@ static int add_turn(void *ud, const char *role, const char *text, int64_t at)
     return 0;
 }
 
-/* The best chunks for q: in the user's language, or in any language when
- * those do not answer it. The number of hits, -1 on an error. */
-static int search(llm_part *p, const char *q, const char *lang, kb_hit *hits, int max)
-{
-    int n = kb_search(p->kb, q, lang, hits, max);
-    if (n >= 0 && (n == 0 || !kb_answers(&hits[0]))) {
-        kb_hit any[4];
-        int na = kb_search(p->kb, q, NULL, any, max < 4 ? max : 4);
-        if (na > 0 && kb_answers(&any[0])) {
-            memcpy(hits, any, (size_t)na * sizeof *hits);
-            n = na;
-        }
-    }
-    return n;
-}
 
 /* The user's earlier questions to the model, oldest first (history's
  * "user" turns), for follow-ups. */

@@ -397,6 +397,11 @@ bool kb_answers(const kb_hit *best)
     return best->coverage >= RETR_MIN_COVERAGE;
 }
 
+int kb_terms(kb *k, const char *question)
+{
+    return retr_terms(k->index, question);
+}
+
 bool kb_is_question(const char *question)
 {
     return retr_has_words(question);

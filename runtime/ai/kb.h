@@ -83,6 +83,9 @@ int kb_search(kb *k, const char *question, const char *lang, kb_hit *hits, int m
  * reaches RETR_MIN_COVERAGE). */
 bool kb_answers(const kb_hit *best);
 
+/* The number of the question's words that are searched. */
+int kb_terms(kb *k, const char *question);
+
 /* False for inputs that are only numbers, dates, times or punctuation:
  * there is nothing to look up, the user is asked what they mean. */
 bool kb_is_question(const char *question);

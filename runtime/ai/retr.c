@@ -1096,6 +1096,12 @@ static int by_rank(const void *a, const void *b)
     return x->rank < y->rank ? 1 : x->rank > y->rank ? -1 : (x->id > y->id) - (x->id < y->id);
 }
 
+int retr_terms(retr *r, const char *q)
+{
+    qterm t[RETR_MAX_TERMS];
+    return question_terms(r, q, t, RETR_MAX_TERMS);
+}
+
 int retr_search(retr *r, const char *q, const char *lang, retr_hit *hits, int max)
 {
     qterm t[RETR_MAX_TERMS];

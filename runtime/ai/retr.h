@@ -82,6 +82,10 @@ typedef struct retr_hit {
  * is in the index), -1 on an error. */
 int retr_search(retr *r, const char *q, const char *lang, retr_hit *hits, int max);
 
+/* The number of q's words that are searched (stop words and numbers
+ * are not). */
+int retr_terms(retr *r, const char *q);
+
 /* False when q has no word with a letter: only numbers, dates, times,
  * punctuation or emoji. */
 bool retr_has_words(const char *q);
