@@ -13,188 +13,188 @@ static const char *const langs[2] = {"en", "ru"};
 /* texts[text * 2 + lang]: en ru */
 static const char *const texts[208] = {
     /* 0: llm_persona */
-#line 335 "spec/rental/bot.yaml"
+#line 344 "spec/rental/bot.yaml"
     "You are the support assistant of YOUR COMPANY, a car rental in Belgrade. You help customers choose a car and explain the rental conditions, politely and briefly.",
-#line 336 "spec/rental/bot.yaml"
+#line 345 "spec/rental/bot.yaml"
     "Вы — ассистент поддержки YOUR COMPANY, проката автомобилей в Белграде. Вы помогаете клиентам выбрать автомобиль и объясняете условия аренды, вежливо и коротко.",
     /* 1: llm_policy */
-#line 338 "spec/rental/bot.yaml"
+#line 347 "spec/rental/bot.yaml"
     "Prices are in euros and per day unless the context says otherwise. Never confirm that a specific car is free on given dates and never quote a final price for a booking: a manager does that.",
-#line 339 "spec/rental/bot.yaml"
+#line 348 "spec/rental/bot.yaml"
     "Цены в евро и за сутки, если в контексте не сказано иначе. Никогда не подтверждайте, что конкретный автомобиль свободен на определённые даты, и не называйте итоговую цену брони: это делает менеджер.",
     /* 2: sys_migrated */
-#line 343 "spec/rental/bot.yaml"
+#line 352 "spec/rental/bot.yaml"
     "We have updated the bot, so here is the main menu again.",
-#line 344 "spec/rental/bot.yaml"
+#line 353 "spec/rental/bot.yaml"
     "Мы обновили бота — вот главное меню.",
     /* 3: sys_unavailable */
-#line 346 "spec/rental/bot.yaml"
+#line 355 "spec/rental/bot.yaml"
     "Sorry, this is not available yet. Please call us: +381 11 123 4567.",
-#line 347 "spec/rental/bot.yaml"
+#line 356 "spec/rental/bot.yaml"
     "К сожалению, это пока недоступно. Позвоните нам: +381 11 123 4567.",
     /* 4: sys_handoff_off */
-#line 350 "spec/rental/bot.yaml"
+#line 359 "spec/rental/bot.yaml"
     "Our operators answer in Telegram only. From here, please call us: +381 11 123 4567.",
-#line 351 "spec/rental/bot.yaml"
+#line 360 "spec/rental/bot.yaml"
     "Операторы отвечают только в Telegram. Отсюда позвоните нам: +381 11 123 4567.",
     /* 5: cmd_start */
-#line 355 "spec/rental/bot.yaml"
+#line 364 "spec/rental/bot.yaml"
     "Start over",
-#line 356 "spec/rental/bot.yaml"
+#line 365 "spec/rental/bot.yaml"
     "Начать сначала",
     /* 6: cmd_menu */
-#line 358 "spec/rental/bot.yaml"
+#line 367 "spec/rental/bot.yaml"
     "Main menu",
-#line 359 "spec/rental/bot.yaml"
+#line 368 "spec/rental/bot.yaml"
     "Главное меню",
     /* 7: cmd_book */
-#line 361 "spec/rental/bot.yaml"
+#line 370 "spec/rental/bot.yaml"
     "Book a car",
-#line 362 "spec/rental/bot.yaml"
+#line 371 "spec/rental/bot.yaml"
     "Забронировать автомобиль",
     /* 8: cmd_help */
-#line 364 "spec/rental/bot.yaml"
+#line 373 "spec/rental/bot.yaml"
     "What this bot can do",
-#line 365 "spec/rental/bot.yaml"
+#line 374 "spec/rental/bot.yaml"
     "Что умеет этот бот",
     /* 9: cmd_cancel */
-#line 367 "spec/rental/bot.yaml"
+#line 376 "spec/rental/bot.yaml"
     "Cancel the booking form",
-#line 368 "spec/rental/bot.yaml"
+#line 377 "spec/rental/bot.yaml"
     "Отменить заполнение заявки",
     /* 10: btn_cars */
-#line 372 "spec/rental/bot.yaml"
+#line 381 "spec/rental/bot.yaml"
     "🚗 Cars and prices",
-#line 373 "spec/rental/bot.yaml"
+#line 382 "spec/rental/bot.yaml"
     "🚗 Автомобили и цены",
     /* 11: btn_terms */
-#line 375 "spec/rental/bot.yaml"
+#line 384 "spec/rental/bot.yaml"
     "📋 Rental conditions",
-#line 376 "spec/rental/bot.yaml"
+#line 385 "spec/rental/bot.yaml"
     "📋 Условия аренды",
     /* 12: btn_delivery */
-#line 378 "spec/rental/bot.yaml"
+#line 387 "spec/rental/bot.yaml"
     "🚚 Delivery",
-#line 379 "spec/rental/bot.yaml"
+#line 388 "spec/rental/bot.yaml"
     "🚚 Доставка",
     /* 13: btn_contacts */
-#line 381 "spec/rental/bot.yaml"
+#line 390 "spec/rental/bot.yaml"
     "📞 Contacts",
-#line 382 "spec/rental/bot.yaml"
+#line 391 "spec/rental/bot.yaml"
     "📞 Контакты",
     /* 14: btn_book */
-#line 384 "spec/rental/bot.yaml"
+#line 393 "spec/rental/bot.yaml"
     "📝 Book a car",
-#line 385 "spec/rental/bot.yaml"
+#line 394 "spec/rental/bot.yaml"
     "📝 Забронировать авто",
     /* 15: btn_operator */
-#line 387 "spec/rental/bot.yaml"
+#line 396 "spec/rental/bot.yaml"
     "👤 Call an operator",
-#line 388 "spec/rental/bot.yaml"
+#line 397 "spec/rental/bot.yaml"
     "👤 Позвать оператора",
     /* 16: btn_back */
-#line 390 "spec/rental/bot.yaml"
+#line 399 "spec/rental/bot.yaml"
     "⬅️ Back",
-#line 391 "spec/rental/bot.yaml"
+#line 400 "spec/rental/bot.yaml"
     "⬅️ Назад",
     /* 17: btn_home */
-#line 393 "spec/rental/bot.yaml"
+#line 402 "spec/rental/bot.yaml"
     "🏠 Main menu",
-#line 394 "spec/rental/bot.yaml"
+#line 403 "spec/rental/bot.yaml"
     "🏠 Главное меню",
     /* 18: btn_cls_economy */
-#line 396 "spec/rental/bot.yaml"
+#line 405 "spec/rental/bot.yaml"
     "Economy · from €25",
-#line 397 "spec/rental/bot.yaml"
+#line 406 "spec/rental/bot.yaml"
     "Эконом · от 25 €",
     /* 19: btn_cls_compact */
-#line 399 "spec/rental/bot.yaml"
+#line 408 "spec/rental/bot.yaml"
     "Compact · from €35",
-#line 400 "spec/rental/bot.yaml"
+#line 409 "spec/rental/bot.yaml"
     "Компакт · от 35 €",
     /* 20: btn_cls_suv */
-#line 402 "spec/rental/bot.yaml"
+#line 411 "spec/rental/bot.yaml"
     "SUV · from €50",
-#line 403 "spec/rental/bot.yaml"
+#line 412 "spec/rental/bot.yaml"
     "Кроссовер · от 50 €",
     /* 21: btn_cls_minivan */
-#line 405 "spec/rental/bot.yaml"
+#line 414 "spec/rental/bot.yaml"
     "Minivan · from €75",
-#line 406 "spec/rental/bot.yaml"
+#line 415 "spec/rental/bot.yaml"
     "Минивэн · от 75 €",
     /* 22: btn_all_classes */
-#line 408 "spec/rental/bot.yaml"
+#line 417 "spec/rental/bot.yaml"
     "⬅️ All classes",
-#line 409 "spec/rental/bot.yaml"
+#line 418 "spec/rental/bot.yaml"
     "⬅️ Все классы",
     /* 23: btn_book_inline */
-#line 411 "spec/rental/bot.yaml"
+#line 420 "spec/rental/bot.yaml"
     "📝 Book",
-#line 412 "spec/rental/bot.yaml"
+#line 421 "spec/rental/bot.yaml"
     "📝 Забронировать",
     /* 24: btn_website */
-#line 414 "spec/rental/bot.yaml"
+#line 423 "spec/rental/bot.yaml"
     "🌐 Website",
-#line 415 "spec/rental/bot.yaml"
+#line 424 "spec/rental/bot.yaml"
     "🌐 Сайт",
     /* 25: btn_t_driver */
-#line 417 "spec/rental/bot.yaml"
+#line 426 "spec/rental/bot.yaml"
     "🪪 Driver and documents",
-#line 418 "spec/rental/bot.yaml"
+#line 427 "spec/rental/bot.yaml"
     "🪪 Водитель и документы",
     /* 26: btn_t_deposit */
-#line 420 "spec/rental/bot.yaml"
+#line 429 "spec/rental/bot.yaml"
     "💶 Deposit and payment",
-#line 421 "spec/rental/bot.yaml"
+#line 430 "spec/rental/bot.yaml"
     "💶 Депозит и оплата",
     /* 27: btn_t_insurance */
-#line 423 "spec/rental/bot.yaml"
+#line 432 "spec/rental/bot.yaml"
     "🛡 Insurance",
-#line 424 "spec/rental/bot.yaml"
+#line 433 "spec/rental/bot.yaml"
     "🛡 Страховка",
     /* 28: btn_t_abroad */
-#line 426 "spec/rental/bot.yaml"
+#line 435 "spec/rental/bot.yaml"
     "🌍 Trips abroad",
-#line 427 "spec/rental/bot.yaml"
+#line 436 "spec/rental/bot.yaml"
     "🌍 Выезд за границу",
     /* 29: btn_t_fuel */
-#line 429 "spec/rental/bot.yaml"
+#line 438 "spec/rental/bot.yaml"
     "⛽ Fuel and mileage",
-#line 430 "spec/rental/bot.yaml"
+#line 439 "spec/rental/bot.yaml"
     "⛽ Топливо и пробег",
     /* 30: btn_map */
-#line 432 "spec/rental/bot.yaml"
+#line 441 "spec/rental/bot.yaml"
     "🗺 Open on the map",
-#line 433 "spec/rental/bot.yaml"
+#line 442 "spec/rental/bot.yaml"
     "🗺 Открыть на карте",
     /* 31: btn_whatsapp */
-#line 435 "spec/rental/bot.yaml"
+#line 444 "spec/rental/bot.yaml"
     "💬 WhatsApp",
-#line 436 "spec/rental/bot.yaml"
+#line 445 "spec/rental/bot.yaml"
     "💬 WhatsApp",
     /* 32: btn_share_phone */
-#line 438 "spec/rental/bot.yaml"
+#line 447 "spec/rental/bot.yaml"
     "📱 Share my phone number",
-#line 439 "spec/rental/bot.yaml"
+#line 448 "spec/rental/bot.yaml"
     "📱 Отправить мой номер",
     /* 33: welcome */
-#line 443 "spec/rental/bot.yaml"
+#line 452 "spec/rental/bot.yaml"
     "Hello, {first_name}! 👋\n"
     "This is YOUR COMPANY, car rental in Belgrade. I can tell you about our cars and prices, rental conditions and delivery, and take a booking request.\n"
     "\n"
     "Choose a section below or just type your question.",
-#line 448 "spec/rental/bot.yaml"
+#line 457 "spec/rental/bot.yaml"
     "Здравствуйте, {first_name}! 👋\n"
     "Это YOUR COMPANY, прокат автомобилей в Белграде. Я расскажу об автомобилях и ценах, условиях аренды и доставке, а также приму заявку на бронирование.\n"
     "\n"
     "Выберите раздел ниже или просто напишите свой вопрос.",
     /* 34: main_menu */
-#line 454 "spec/rental/bot.yaml"
+#line 463 "spec/rental/bot.yaml"
     "Main menu. What are you interested in?",
-#line 455 "spec/rental/bot.yaml"
+#line 464 "spec/rental/bot.yaml"
     "Главное меню. Что вас интересует?",
     /* 35: help */
-#line 457 "spec/rental/bot.yaml"
+#line 466 "spec/rental/bot.yaml"
     "ℹ️ How to use this bot\n"
     "\n"
     "• The buttons below the chat open the sections: cars and prices, rental conditions, delivery, contacts.\n"
@@ -206,7 +206,7 @@ static const char *const texts[208] = {
     "/book — book a car\n"
     "/cancel — stop filling in the booking form\n"
     "/start — start over",
-#line 469 "spec/rental/bot.yaml"
+#line 478 "spec/rental/bot.yaml"
     "ℹ️ Как пользоваться ботом\n"
     "\n"
     "• Кнопки под чатом открывают разделы: автомобили и цены, условия аренды, доставка, контакты.\n"
@@ -219,7 +219,7 @@ static const char *const texts[208] = {
     "/cancel — прервать заполнение заявки\n"
     "/start — начать сначала",
     /* 36: cars_overview */
-#line 484 "spec/rental/bot.yaml"
+#line 493 "spec/rental/bot.yaml"
     "🚗 Our fleet and prices\n"
     "\n"
     "Price per day for 1–2 days / 3–6 days / 7+ days:\n"
@@ -236,7 +236,7 @@ static const char *const texts[208] = {
     "📅 High season (1 June – 15 September and 20 December – 10 January): +20%.\n"
     "Rentals over 30 days — special price, ask the manager.\n"
     "Prices include VAT, basic insurance (CDW) and unlimited mileage from 3 days.",
-#line 501 "spec/rental/bot.yaml"
+#line 510 "spec/rental/bot.yaml"
     "🚗 Автопарк и цены\n"
     "\n"
     "Цена за сутки при аренде на 1–2 / 3–6 / 7+ суток:\n"
@@ -254,12 +254,12 @@ static const char *const texts[208] = {
     "Аренда дольше 30 дней — по специальной цене, уточните у менеджера.\n"
     "В цену входят НДС, базовая страховка (CDW) и безлимитный пробег от 3 суток.",
     /* 37: cars_pick */
-#line 519 "spec/rental/bot.yaml"
+#line 528 "spec/rental/bot.yaml"
     "Tap a class to see the models, equipment and deposit:",
-#line 520 "spec/rental/bot.yaml"
+#line 529 "spec/rental/bot.yaml"
     "Нажмите на класс, чтобы посмотреть модели, комплектацию и депозит:",
     /* 38: car_economy */
-#line 522 "spec/rental/bot.yaml"
+#line 531 "spec/rental/bot.yaml"
     "🚗 Economy\n"
     "\n"
     "Models: Fiat Panda, Renault Clio, Toyota Yaris (or similar)\n"
@@ -269,7 +269,7 @@ static const char *const texts[208] = {
     "\n"
     "Price per day: €35 (1–2 days) · €30 (3–6) · €25 (7+)\n"
     "Deposit: €200",
-#line 532 "spec/rental/bot.yaml"
+#line 541 "spec/rental/bot.yaml"
     "🚗 Эконом\n"
     "\n"
     "Модели: Fiat Panda, Renault Clio, Toyota Yaris (или аналог)\n"
@@ -280,7 +280,7 @@ static const char *const texts[208] = {
     "Цена за сутки: 35 € (1–2 дня) · 30 € (3–6) · 25 € (7+)\n"
     "Депозит: 200 €",
     /* 39: car_compact */
-#line 543 "spec/rental/bot.yaml"
+#line 552 "spec/rental/bot.yaml"
     "🚙 Compact\n"
     "\n"
     "Models: VW Golf, Škoda Octavia, Toyota Corolla (or similar)\n"
@@ -290,7 +290,7 @@ static const char *const texts[208] = {
     "\n"
     "Price per day: €45 (1–2 days) · €40 (3–6) · €35 (7+)\n"
     "Deposit: €300",
-#line 553 "spec/rental/bot.yaml"
+#line 562 "spec/rental/bot.yaml"
     "🚙 Компакт\n"
     "\n"
     "Модели: VW Golf, Škoda Octavia, Toyota Corolla (или аналог)\n"
@@ -301,7 +301,7 @@ static const char *const texts[208] = {
     "Цена за сутки: 45 € (1–2 дня) · 40 € (3–6) · 35 € (7+)\n"
     "Депозит: 300 €",
     /* 40: car_suv */
-#line 564 "spec/rental/bot.yaml"
+#line 573 "spec/rental/bot.yaml"
     "🚙 SUV\n"
     "\n"
     "Models: Dacia Duster 4×4, Nissan Qashqai, Kia Sportage (or similar)\n"
@@ -312,7 +312,7 @@ static const char *const texts[208] = {
     "Price per day: €65 (1–2 days) · €58 (3–6) · €50 (7+)\n"
     "Deposit: €400\n"
     "Good for mountain trips: Zlatibor, Kopaonik, Tara.",
-#line 575 "spec/rental/bot.yaml"
+#line 584 "spec/rental/bot.yaml"
     "🚙 Кроссовер\n"
     "\n"
     "Модели: Dacia Duster 4×4, Nissan Qashqai, Kia Sportage (или аналог)\n"
@@ -324,7 +324,7 @@ static const char *const texts[208] = {
     "Депозит: 400 €\n"
     "Хорош для поездок в горы: Златибор, Копаоник, Тара.",
     /* 41: car_minivan */
-#line 587 "spec/rental/bot.yaml"
+#line 596 "spec/rental/bot.yaml"
     "🚐 Minivan\n"
     "\n"
     "Models: Opel Zafira (7 seats), VW Caravelle and Renault Trafic (9 seats)\n"
@@ -335,7 +335,7 @@ static const char *const texts[208] = {
     "Price per day: €90 (1–2 days) · €82 (3–6) · €75 (7+)\n"
     "Deposit: €500\n"
     "Child seats and boosters free of charge on request.",
-#line 598 "spec/rental/bot.yaml"
+#line 607 "spec/rental/bot.yaml"
     "🚐 Минивэн\n"
     "\n"
     "Модели: Opel Zafira (7 мест), VW Caravelle и Renault Trafic (9 мест)\n"
@@ -347,7 +347,7 @@ static const char *const texts[208] = {
     "Депозит: 500 €\n"
     "Детские кресла и бустеры — бесплатно, по запросу.",
     /* 42: terms */
-#line 612 "spec/rental/bot.yaml"
+#line 621 "spec/rental/bot.yaml"
     "📋 Rental conditions in brief\n"
     "\n"
     "• Driver 21 or older, licence held for at least 2 years\n"
@@ -357,7 +357,7 @@ static const char *const texts[208] = {
     "• Full-to-full fuel, unlimited mileage from 3 days\n"
     "\n"
     "Choose a topic for details:",
-#line 622 "spec/rental/bot.yaml"
+#line 631 "spec/rental/bot.yaml"
     "📋 Условия аренды коротко\n"
     "\n"
     "• Водителю 21 год или больше, водительский стаж от 2 лет\n"
@@ -368,7 +368,7 @@ static const char *const texts[208] = {
     "\n"
     "Выберите тему, чтобы узнать подробности:",
     /* 43: terms_driver */
-#line 633 "spec/rental/bot.yaml"
+#line 642 "spec/rental/bot.yaml"
     "🪪 Driver and documents\n"
     "\n"
     "• Minimum age 21; driving licence held for at least 2 years.\n"
@@ -379,7 +379,7 @@ static const char *const texts[208] = {
     "• passport (or ID card for citizens of Serbia);\n"
     "• driving licence — if it is not in the Latin alphabet (e.g. Russian or Ukrainian), also an International Driving Permit;\n"
     "• a bank card in the main driver's name for the deposit.",
-#line 644 "spec/rental/bot.yaml"
+#line 653 "spec/rental/bot.yaml"
     "🪪 Водитель и документы\n"
     "\n"
     "• Возраст от 21 года, водительский стаж не меньше 2 лет.\n"
@@ -391,7 +391,7 @@ static const char *const texts[208] = {
     "• водительское удостоверение; если оно не на латинице (например, российское или украинское старого образца), — ещё и международное водительское удостоверение;\n"
     "• банковская карта на имя основного водителя для депозита.",
     /* 44: terms_deposit */
-#line 656 "spec/rental/bot.yaml"
+#line 665 "spec/rental/bot.yaml"
     "💶 Deposit and payment\n"
     "\n"
     "Deposit (refundable): Economy €200 · Compact €300 · SUV €400 · Minivan €500.\n"
@@ -403,7 +403,7 @@ static const char *const texts[208] = {
     "• bank transfer for companies (invoice with VAT).\n"
     "\n"
     "Payment is due at pick-up; no prepayment is needed for a booking.",
-#line 668 "spec/rental/bot.yaml"
+#line 677 "spec/rental/bot.yaml"
     "💶 Депозит и оплата\n"
     "\n"
     "Депозит (возвратный): Эконом 200 € · Компакт 300 € · Кроссовер 400 € · Минивэн 500 €.\n"
@@ -416,7 +416,7 @@ static const char *const texts[208] = {
     "\n"
     "Оплата при получении автомобиля, предоплата для бронирования не нужна.",
     /* 45: terms_insurance */
-#line 681 "spec/rental/bot.yaml"
+#line 690 "spec/rental/bot.yaml"
     "🛡 Insurance\n"
     "\n"
     "Included in the price: third-party liability, CDW (damage) and TP (theft) with an excess of €500 (Economy, Compact) or €1,000 (SUV, Minivan).\n"
@@ -426,7 +426,7 @@ static const char *const texts[208] = {
     "• tyres, glass and mirrors: +€3/day.\n"
     "\n"
     "In case of an accident, call the police (192) and us at once: without a police report the insurance does not pay.",
-#line 691 "spec/rental/bot.yaml"
+#line 700 "spec/rental/bot.yaml"
     "🛡 Страховка\n"
     "\n"
     "Включено в цену: ОСАГО, CDW (ущерб) и TP (угон) с франшизой 500 € (Эконом, Компакт) или 1 000 € (Кроссовер, Минивэн).\n"
@@ -437,7 +437,7 @@ static const char *const texts[208] = {
     "\n"
     "При ДТП сразу вызовите полицию (192) и позвоните нам: без полицейского протокола страховка не выплачивается.",
     /* 46: terms_abroad */
-#line 702 "spec/rental/bot.yaml"
+#line 711 "spec/rental/bot.yaml"
     "🌍 Trips abroad\n"
     "\n"
     "You may drive to Montenegro, Bosnia and Herzegovina, North Macedonia and the EU countries (Croatia, Hungary, Romania, Bulgaria, Slovenia, Greece and others).\n"
@@ -445,7 +445,7 @@ static const char *const texts[208] = {
     "• Cross-border fee: €40 per rental (green card insurance and papers).\n"
     "• Tell us about the trip when booking, so the documents are ready at pick-up.\n"
     "• Other countries: on request, ask the manager.",
-#line 710 "spec/rental/bot.yaml"
+#line 719 "spec/rental/bot.yaml"
     "🌍 Выезд за границу\n"
     "\n"
     "Можно ездить в Черногорию, Боснию и Герцеговину, Северную Македонию и страны ЕС (Хорватия, Венгрия, Румыния, Болгария, Словения, Греция и другие).\n"
@@ -454,7 +454,7 @@ static const char *const texts[208] = {
     "• Сообщите о поездке при бронировании — документы подготовим к выдаче.\n"
     "• Другие страны — по запросу, уточните у менеджера.",
     /* 47: terms_fuel */
-#line 719 "spec/rental/bot.yaml"
+#line 728 "spec/rental/bot.yaml"
     "⛽ Fuel and mileage\n"
     "\n"
     "Fuel: full to full. You get the car with a full tank and return it full. Missing fuel is charged at the pump price plus a €10 refuelling fee.\n"
@@ -462,7 +462,7 @@ static const char *const texts[208] = {
     "Mileage:\n"
     "• rentals of 3 days or more — unlimited;\n"
     "• 1–2 days — 300 km per day included, then €0.15 per km.",
-#line 727 "spec/rental/bot.yaml"
+#line 736 "spec/rental/bot.yaml"
     "⛽ Топливо и пробег\n"
     "\n"
     "Топливо: «полный — полный». Вы получаете автомобиль с полным баком и возвращаете с полным. Недостающее топливо — по цене АЗС плюс 10 € за заправку.\n"
@@ -471,7 +471,7 @@ static const char *const texts[208] = {
     "• аренда от 3 суток — без ограничений;\n"
     "• 1–2 суток — 300 км в сутки включено, сверх — 0,15 € за км.",
     /* 48: delivery */
-#line 738 "spec/rental/bot.yaml"
+#line 747 "spec/rental/bot.yaml"
     "🚚 Delivery and return\n"
     "\n"
     "• Our office (Novi Beograd): free.\n"
@@ -481,7 +481,7 @@ static const char *const texts[208] = {
     "• Out of hours (22:00–08:00): +€15.\n"
     "\n"
     "The car can be returned at any of these places; one-way rentals within Serbia on request.",
-#line 748 "spec/rental/bot.yaml"
+#line 757 "spec/rental/bot.yaml"
     "🚚 Доставка и возврат\n"
     "\n"
     "• В нашем офисе (Новый Белград): бесплатно.\n"
@@ -492,7 +492,7 @@ static const char *const texts[208] = {
     "\n"
     "Вернуть автомобиль можно в любом из этих мест; аренда в одну сторону по Сербии — по запросу.",
     /* 49: contacts */
-#line 761 "spec/rental/bot.yaml"
+#line 770 "spec/rental/bot.yaml"
     "📞 Contacts\n"
     "\n"
     "Phone: +381 11 123 4567\n"
@@ -503,7 +503,7 @@ static const char *const texts[208] = {
     "Office hours: every day 08:00–20:00\n"
     "Phone support: every day 08:00–22:00\n"
     "Airport delivery: 24/7 by prior arrangement",
-#line 772 "spec/rental/bot.yaml"
+#line 781 "spec/rental/bot.yaml"
     "📞 Контакты\n"
     "\n"
     "Телефон: +381 11 123 4567\n"
@@ -515,87 +515,87 @@ static const char *const texts[208] = {
     "Телефон: ежедневно 08:00–22:00\n"
     "Доставка в аэропорт: круглосуточно по договорённости",
     /* 50: contacts_links */
-#line 784 "spec/rental/bot.yaml"
+#line 793 "spec/rental/bot.yaml"
     "Quick links:",
-#line 785 "spec/rental/bot.yaml"
+#line 794 "spec/rental/bot.yaml"
     "Быстрые ссылки:",
     /* 51: booking_intro */
-#line 789 "spec/rental/bot.yaml"
+#line 798 "spec/rental/bot.yaml"
     "📝 Booking request: five short questions, and a manager will confirm the booking. Send /cancel at any time to stop.",
-#line 790 "spec/rental/bot.yaml"
+#line 799 "spec/rental/bot.yaml"
     "📝 Заявка на бронирование: пять коротких вопросов, после чего менеджер подтвердит бронь. Чтобы прервать, отправьте /cancel.",
     /* 52: ask_pickup_date */
-#line 792 "spec/rental/bot.yaml"
+#line 801 "spec/rental/bot.yaml"
     "1/5. On what date would you like to pick up the car? For example 15.07.2025 or 2025-07-15.",
-#line 793 "spec/rental/bot.yaml"
+#line 802 "spec/rental/bot.yaml"
     "1/5. В какой день вы хотите получить автомобиль? Например, 15.07.2025 или 2025-07-15.",
     /* 53: retry_pickup_date */
-#line 795 "spec/rental/bot.yaml"
+#line 804 "spec/rental/bot.yaml"
     "Sorry, I could not read that date.",
-#line 796 "spec/rental/bot.yaml"
+#line 805 "spec/rental/bot.yaml"
     "Извините, не получилось распознать дату.",
     /* 54: ask_days */
-#line 798 "spec/rental/bot.yaml"
+#line 807 "spec/rental/bot.yaml"
     "2/5. For how many days? Send a number from 1 to 30.",
-#line 799 "spec/rental/bot.yaml"
+#line 808 "spec/rental/bot.yaml"
     "2/5. На сколько суток? Отправьте число от 1 до 30.",
     /* 55: retry_days */
-#line 801 "spec/rental/bot.yaml"
+#line 810 "spec/rental/bot.yaml"
     "That is not a number from 1 to 30. For a longer rental, send 30 and tell the manager: they will arrange the rest.",
-#line 802 "spec/rental/bot.yaml"
+#line 811 "spec/rental/bot.yaml"
     "Это не число от 1 до 30. Если нужна аренда дольше, укажите 30 и скажите об этом менеджеру — он всё оформит.",
     /* 56: ask_car_class */
-#line 804 "spec/rental/bot.yaml"
+#line 813 "spec/rental/bot.yaml"
     "3/5. Which class of car? Choose with a button below.",
-#line 805 "spec/rental/bot.yaml"
+#line 814 "spec/rental/bot.yaml"
     "3/5. Какой класс автомобиля? Выберите кнопкой ниже.",
     /* 57: retry_car_class */
-#line 807 "spec/rental/bot.yaml"
+#line 816 "spec/rental/bot.yaml"
     "Please pick one of the classes.",
-#line 808 "spec/rental/bot.yaml"
+#line 817 "spec/rental/bot.yaml"
     "Пожалуйста, выберите один из классов.",
     /* 58: class_economy */
-#line 810 "spec/rental/bot.yaml"
+#line 819 "spec/rental/bot.yaml"
     "Economy",
-#line 811 "spec/rental/bot.yaml"
+#line 820 "spec/rental/bot.yaml"
     "Эконом",
     /* 59: class_compact */
-#line 813 "spec/rental/bot.yaml"
+#line 822 "spec/rental/bot.yaml"
     "Compact",
-#line 814 "spec/rental/bot.yaml"
+#line 823 "spec/rental/bot.yaml"
     "Компакт",
     /* 60: class_suv */
-#line 816 "spec/rental/bot.yaml"
+#line 825 "spec/rental/bot.yaml"
     "SUV",
-#line 817 "spec/rental/bot.yaml"
+#line 826 "spec/rental/bot.yaml"
     "Кроссовер",
     /* 61: class_minivan */
-#line 819 "spec/rental/bot.yaml"
+#line 828 "spec/rental/bot.yaml"
     "Minivan",
-#line 820 "spec/rental/bot.yaml"
+#line 829 "spec/rental/bot.yaml"
     "Минивэн",
     /* 62: ask_phone */
-#line 822 "spec/rental/bot.yaml"
+#line 831 "spec/rental/bot.yaml"
     "4/5. Your phone number, so the manager can confirm the booking. Tap the button below or type the number with the country code, e.g. +381 64 123 4567.",
-#line 823 "spec/rental/bot.yaml"
+#line 832 "spec/rental/bot.yaml"
     "4/5. Ваш номер телефона, чтобы менеджер подтвердил бронирование. Нажмите кнопку ниже или напишите номер с кодом страны, например +381 64 123 4567.",
     /* 63: retry_phone */
-#line 825 "spec/rental/bot.yaml"
+#line 834 "spec/rental/bot.yaml"
     "That does not look like a phone number.",
-#line 826 "spec/rental/bot.yaml"
+#line 835 "spec/rental/bot.yaml"
     "Это не похоже на номер телефона.",
     /* 64: ask_full_name */
-#line 828 "spec/rental/bot.yaml"
+#line 837 "spec/rental/bot.yaml"
     "5/5. And your name, as in your passport (first and last name)?",
-#line 829 "spec/rental/bot.yaml"
+#line 838 "spec/rental/bot.yaml"
     "5/5. И ваше имя, как в паспорте (имя и фамилия)?",
     /* 65: retry_full_name */
-#line 831 "spec/rental/bot.yaml"
+#line 840 "spec/rental/bot.yaml"
     "Please use letters only, 2 to 60 characters, for example Marko Petrović.",
-#line 832 "spec/rental/bot.yaml"
+#line 841 "spec/rental/bot.yaml"
     "Пожалуйста, только буквы, от 2 до 60 символов, например Иван Петров.",
     /* 66: booking_done */
-#line 834 "spec/rental/bot.yaml"
+#line 843 "spec/rental/bot.yaml"
     "✅ Thank you, {booking.full_name}! We have your booking request:\n"
     "\n"
     "📅 Pick-up: {booking.pickup_date}\n"
@@ -604,7 +604,7 @@ static const char *const texts[208] = {
     "📞 Phone: {booking.phone}\n"
     "\n"
     "A manager will call or message you within 30 minutes (08:00–22:00) to confirm the car and the final price. No prepayment is needed.",
-#line 843 "spec/rental/bot.yaml"
+#line 852 "spec/rental/bot.yaml"
     "✅ Спасибо, {booking.full_name}! Ваша заявка принята:\n"
     "\n"
     "📅 Получение: {booking.pickup_date}\n"
@@ -614,9 +614,9 @@ static const char *const texts[208] = {
     "\n"
     "Менеджер позвонит или напишет вам в течение 30 минут (с 08:00 до 22:00), чтобы подтвердить автомобиль и итоговую цену. Предоплата не нужна.",
     /* 67: booking_cancelled */
-#line 853 "spec/rental/bot.yaml"
+#line 862 "spec/rental/bot.yaml"
     "Booking cancelled — nothing was sent. You can start again any time with 📝 Book a car.",
-#line 854 "spec/rental/bot.yaml"
+#line 863 "spec/rental/bot.yaml"
     "Заявка отменена, ничего не отправлено. Вы можете начать заново в любой момент — кнопка «📝 Забронировать авто».",
     /* 68: sys_cancelled (built-in) */
 #line 623 "rental.c"
@@ -751,482 +751,482 @@ static const int says[18] = {
 
 static const bm_transition transitions[89] = {
     /* 0: command /start */
-#line 67 "spec/rental/bot.yaml"
+#line 76 "spec/rental/bot.yaml"
     {.target = RENTAL_S_WELCOME, .say = BM_NONE, .form = BM_NONE,
      .first_assign = 0, .n_assign = 0, .action = BM_ACT_NONE},
     /* 1: command /menu */
-#line 70 "spec/rental/bot.yaml"
+#line 79 "spec/rental/bot.yaml"
     {.target = RENTAL_S_MAIN, .say = BM_NONE, .form = BM_NONE,
      .first_assign = 0, .n_assign = 0, .action = BM_ACT_NONE},
     /* 2: command /book */
-#line 73 "spec/rental/bot.yaml"
+#line 82 "spec/rental/bot.yaml"
     {.target = BM_NONE, .say = 51 /* booking_intro */, .form = 0 /* booking */,
      .first_assign = 0, .n_assign = 0, .action = BM_ACT_NONE},
     /* 3: command /help */
-#line 77 "spec/rental/bot.yaml"
+#line 86 "spec/rental/bot.yaml"
     {.target = BM_NONE, .say = 35 /* help */, .form = BM_NONE,
      .first_assign = 0, .n_assign = 0, .action = BM_ACT_NONE},
     /* 4: command /cancel */
-#line 80 "spec/rental/bot.yaml"
+#line 89 "spec/rental/bot.yaml"
     {.target = RENTAL_S_MAIN, .say = BM_NONE, .form = BM_NONE,
      .first_assign = 0, .n_assign = 0, .action = BM_ACT_NONE},
     /* 5: state welcome: button btn_cars */
-#line 93 "spec/rental/bot.yaml"
+#line 102 "spec/rental/bot.yaml"
     {.target = RENTAL_S_CARS, .say = BM_NONE, .form = BM_NONE,
      .first_assign = 0, .n_assign = 0, .action = BM_ACT_NONE},
     /* 6: state welcome: button btn_terms */
-#line 93 "spec/rental/bot.yaml"
+#line 102 "spec/rental/bot.yaml"
     {.target = RENTAL_S_TERMS, .say = BM_NONE, .form = BM_NONE,
      .first_assign = 0, .n_assign = 0, .action = BM_ACT_NONE},
     /* 7: state welcome: button btn_delivery */
-#line 94 "spec/rental/bot.yaml"
+#line 103 "spec/rental/bot.yaml"
     {.target = RENTAL_S_DELIVERY, .say = BM_NONE, .form = BM_NONE,
      .first_assign = 0, .n_assign = 0, .action = BM_ACT_NONE},
     /* 8: state welcome: button btn_contacts */
-#line 94 "spec/rental/bot.yaml"
+#line 103 "spec/rental/bot.yaml"
     {.target = RENTAL_S_CONTACTS, .say = BM_NONE, .form = BM_NONE,
      .first_assign = 0, .n_assign = 0, .action = BM_ACT_NONE},
     /* 9: state welcome: button btn_book */
-#line 95 "spec/rental/bot.yaml"
+#line 104 "spec/rental/bot.yaml"
     {.target = BM_NONE, .say = 51 /* booking_intro */, .form = 0 /* booking */,
      .first_assign = 0, .n_assign = 0, .action = BM_ACT_NONE},
     /* 10: state welcome: button btn_operator */
-#line 96 "spec/rental/bot.yaml"
+#line 105 "spec/rental/bot.yaml"
     {.target = BM_NONE, .say = BM_NONE, .form = BM_NONE,
      .first_assign = 0, .n_assign = 0, .action = BM_ACT_HANDOFF},
     /* 11: state welcome: on pattern price|cost|how much (is|are|for) (a |an |the )?(car|rent|rental|economy|compact|suv|minivan)|цен[аыуе]|стоимост|сколько стоит (машин|авто|... */
-#line 98 "spec/rental/bot.yaml"
+#line 107 "spec/rental/bot.yaml"
     {.target = RENTAL_S_CARS, .say = BM_NONE, .form = BM_NONE,
      .first_assign = 0, .n_assign = 0, .action = BM_ACT_NONE},
     /* 12: state welcome: on pattern operator|manager|human|оператор|менеджер|человек */
-#line 100 "spec/rental/bot.yaml"
+#line 109 "spec/rental/bot.yaml"
     {.target = BM_NONE, .say = BM_NONE, .form = BM_NONE,
      .first_assign = 0, .n_assign = 0, .action = BM_ACT_HANDOFF},
     /* 13: state welcome: on pattern airport|deliver|аэропорт|достав */
-#line 102 "spec/rental/bot.yaml"
+#line 111 "spec/rental/bot.yaml"
     {.target = RENTAL_S_DELIVERY, .say = BM_NONE, .form = BM_NONE,
      .first_assign = 0, .n_assign = 0, .action = BM_ACT_NONE},
     /* 14: state welcome: on any */
-#line 104 "spec/rental/bot.yaml"
+#line 113 "spec/rental/bot.yaml"
     {.target = BM_NONE, .say = BM_NONE, .form = BM_NONE,
      .first_assign = 0, .n_assign = 0, .action = BM_ACT_LLM},
     /* 15: state main: button btn_cars */
-#line 113 "spec/rental/bot.yaml"
+#line 122 "spec/rental/bot.yaml"
     {.target = RENTAL_S_CARS, .say = BM_NONE, .form = BM_NONE,
      .first_assign = 0, .n_assign = 0, .action = BM_ACT_NONE},
     /* 16: state main: button btn_terms */
-#line 113 "spec/rental/bot.yaml"
+#line 122 "spec/rental/bot.yaml"
     {.target = RENTAL_S_TERMS, .say = BM_NONE, .form = BM_NONE,
      .first_assign = 0, .n_assign = 0, .action = BM_ACT_NONE},
     /* 17: state main: button btn_delivery */
-#line 114 "spec/rental/bot.yaml"
+#line 123 "spec/rental/bot.yaml"
     {.target = RENTAL_S_DELIVERY, .say = BM_NONE, .form = BM_NONE,
      .first_assign = 0, .n_assign = 0, .action = BM_ACT_NONE},
     /* 18: state main: button btn_contacts */
-#line 114 "spec/rental/bot.yaml"
+#line 123 "spec/rental/bot.yaml"
     {.target = RENTAL_S_CONTACTS, .say = BM_NONE, .form = BM_NONE,
      .first_assign = 0, .n_assign = 0, .action = BM_ACT_NONE},
     /* 19: state main: button btn_book */
-#line 115 "spec/rental/bot.yaml"
+#line 124 "spec/rental/bot.yaml"
     {.target = BM_NONE, .say = 51 /* booking_intro */, .form = 0 /* booking */,
      .first_assign = 0, .n_assign = 0, .action = BM_ACT_NONE},
     /* 20: state main: button btn_operator */
-#line 116 "spec/rental/bot.yaml"
+#line 125 "spec/rental/bot.yaml"
     {.target = BM_NONE, .say = BM_NONE, .form = BM_NONE,
      .first_assign = 0, .n_assign = 0, .action = BM_ACT_HANDOFF},
     /* 21: state main: on pattern price|cost|how much (is|are|for) (a |an |the )?(car|rent|rental|economy|compact|suv|minivan)|цен[аыуе]|стоимост|сколько стоит (машин|авто|ар... */
-#line 118 "spec/rental/bot.yaml"
+#line 127 "spec/rental/bot.yaml"
     {.target = RENTAL_S_CARS, .say = BM_NONE, .form = BM_NONE,
      .first_assign = 0, .n_assign = 0, .action = BM_ACT_NONE},
     /* 22: state main: on pattern operator|manager|human|оператор|менеджер|человек */
-#line 120 "spec/rental/bot.yaml"
+#line 129 "spec/rental/bot.yaml"
     {.target = BM_NONE, .say = BM_NONE, .form = BM_NONE,
      .first_assign = 0, .n_assign = 0, .action = BM_ACT_HANDOFF},
     /* 23: state main: on pattern airport|deliver|аэропорт|достав */
-#line 122 "spec/rental/bot.yaml"
+#line 131 "spec/rental/bot.yaml"
     {.target = RENTAL_S_DELIVERY, .say = BM_NONE, .form = BM_NONE,
      .first_assign = 0, .n_assign = 0, .action = BM_ACT_NONE},
     /* 24: state main: on any */
-#line 124 "spec/rental/bot.yaml"
+#line 133 "spec/rental/bot.yaml"
     {.target = BM_NONE, .say = BM_NONE, .form = BM_NONE,
      .first_assign = 0, .n_assign = 0, .action = BM_ACT_LLM},
     /* 25: state cars: button btn_book */
-#line 134 "spec/rental/bot.yaml"
+#line 143 "spec/rental/bot.yaml"
     {.target = BM_NONE, .say = 51 /* booking_intro */, .form = 0 /* booking */,
      .first_assign = 0, .n_assign = 0, .action = BM_ACT_NONE},
     /* 26: state cars: button btn_back */
-#line 135 "spec/rental/bot.yaml"
+#line 144 "spec/rental/bot.yaml"
     {.target = RENTAL_S_MAIN, .say = BM_NONE, .form = BM_NONE,
      .first_assign = 0, .n_assign = 0, .action = BM_ACT_NONE},
     /* 27: state cars: inline btn_cls_economy */
-#line 137 "spec/rental/bot.yaml"
+#line 146 "spec/rental/bot.yaml"
     {.target = RENTAL_S_CAR_ECONOMY, .say = BM_NONE, .form = BM_NONE,
      .first_assign = 0, .n_assign = 0, .action = BM_ACT_NONE},
     /* 28: state cars: inline btn_cls_compact */
-#line 137 "spec/rental/bot.yaml"
+#line 146 "spec/rental/bot.yaml"
     {.target = RENTAL_S_CAR_COMPACT, .say = BM_NONE, .form = BM_NONE,
      .first_assign = 0, .n_assign = 0, .action = BM_ACT_NONE},
     /* 29: state cars: inline btn_cls_suv */
-#line 138 "spec/rental/bot.yaml"
+#line 147 "spec/rental/bot.yaml"
     {.target = RENTAL_S_CAR_SUV, .say = BM_NONE, .form = BM_NONE,
      .first_assign = 0, .n_assign = 0, .action = BM_ACT_NONE},
     /* 30: state cars: inline btn_cls_minivan */
-#line 138 "spec/rental/bot.yaml"
+#line 147 "spec/rental/bot.yaml"
     {.target = RENTAL_S_CAR_MINIVAN, .say = BM_NONE, .form = BM_NONE,
      .first_assign = 0, .n_assign = 0, .action = BM_ACT_NONE},
     /* 31: state cars: on any */
-#line 141 "spec/rental/bot.yaml"
+#line 150 "spec/rental/bot.yaml"
     {.target = BM_NONE, .say = BM_NONE, .form = BM_NONE,
      .first_assign = 0, .n_assign = 0, .action = BM_ACT_LLM},
     /* 32: state cars_classes: inline btn_cls_economy */
-#line 147 "spec/rental/bot.yaml"
+#line 156 "spec/rental/bot.yaml"
     {.target = RENTAL_S_CAR_ECONOMY, .say = BM_NONE, .form = BM_NONE,
      .first_assign = 0, .n_assign = 0, .action = BM_ACT_NONE},
     /* 33: state cars_classes: inline btn_cls_compact */
-#line 147 "spec/rental/bot.yaml"
+#line 156 "spec/rental/bot.yaml"
     {.target = RENTAL_S_CAR_COMPACT, .say = BM_NONE, .form = BM_NONE,
      .first_assign = 0, .n_assign = 0, .action = BM_ACT_NONE},
     /* 34: state cars_classes: inline btn_cls_suv */
-#line 148 "spec/rental/bot.yaml"
+#line 157 "spec/rental/bot.yaml"
     {.target = RENTAL_S_CAR_SUV, .say = BM_NONE, .form = BM_NONE,
      .first_assign = 0, .n_assign = 0, .action = BM_ACT_NONE},
     /* 35: state cars_classes: inline btn_cls_minivan */
-#line 148 "spec/rental/bot.yaml"
+#line 157 "spec/rental/bot.yaml"
     {.target = RENTAL_S_CAR_MINIVAN, .say = BM_NONE, .form = BM_NONE,
      .first_assign = 0, .n_assign = 0, .action = BM_ACT_NONE},
     /* 36: state cars_classes: on text btn_book */
-#line 151 "spec/rental/bot.yaml"
+#line 160 "spec/rental/bot.yaml"
     {.target = BM_NONE, .say = 51 /* booking_intro */, .form = 0 /* booking */,
      .first_assign = 0, .n_assign = 0, .action = BM_ACT_NONE},
     /* 37: state cars_classes: on text btn_back */
-#line 154 "spec/rental/bot.yaml"
+#line 163 "spec/rental/bot.yaml"
     {.target = RENTAL_S_MAIN, .say = BM_NONE, .form = BM_NONE,
      .first_assign = 0, .n_assign = 0, .action = BM_ACT_NONE},
     /* 38: state cars_classes: on any */
-#line 156 "spec/rental/bot.yaml"
+#line 165 "spec/rental/bot.yaml"
     {.target = BM_NONE, .say = BM_NONE, .form = BM_NONE,
      .first_assign = 0, .n_assign = 0, .action = BM_ACT_LLM},
     /* 39: state car_economy: inline btn_all_classes */
-#line 162 "spec/rental/bot.yaml"
+#line 171 "spec/rental/bot.yaml"
     {.target = RENTAL_S_CARS_CLASSES, .say = BM_NONE, .form = BM_NONE,
      .first_assign = 0, .n_assign = 0, .action = BM_ACT_NONE},
     /* 40: state car_economy: inline btn_book_inline */
-#line 162 "spec/rental/bot.yaml"
+#line 171 "spec/rental/bot.yaml"
     {.target = BM_NONE, .say = 51 /* booking_intro */, .form = 0 /* booking */,
      .first_assign = 0, .n_assign = 0, .action = BM_ACT_NONE},
     /* 41: state car_economy: on text btn_book */
-#line 165 "spec/rental/bot.yaml"
+#line 174 "spec/rental/bot.yaml"
     {.target = BM_NONE, .say = 51 /* booking_intro */, .form = 0 /* booking */,
      .first_assign = 0, .n_assign = 0, .action = BM_ACT_NONE},
     /* 42: state car_economy: on text btn_back */
-#line 168 "spec/rental/bot.yaml"
+#line 177 "spec/rental/bot.yaml"
     {.target = RENTAL_S_MAIN, .say = BM_NONE, .form = BM_NONE,
      .first_assign = 0, .n_assign = 0, .action = BM_ACT_NONE},
     /* 43: state car_economy: on any */
-#line 170 "spec/rental/bot.yaml"
+#line 179 "spec/rental/bot.yaml"
     {.target = BM_NONE, .say = BM_NONE, .form = BM_NONE,
      .first_assign = 0, .n_assign = 0, .action = BM_ACT_LLM},
     /* 44: state car_compact: inline btn_all_classes */
-#line 176 "spec/rental/bot.yaml"
+#line 185 "spec/rental/bot.yaml"
     {.target = RENTAL_S_CARS_CLASSES, .say = BM_NONE, .form = BM_NONE,
      .first_assign = 0, .n_assign = 0, .action = BM_ACT_NONE},
     /* 45: state car_compact: inline btn_book_inline */
-#line 176 "spec/rental/bot.yaml"
+#line 185 "spec/rental/bot.yaml"
     {.target = BM_NONE, .say = 51 /* booking_intro */, .form = 0 /* booking */,
      .first_assign = 0, .n_assign = 0, .action = BM_ACT_NONE},
     /* 46: state car_compact: on text btn_book */
-#line 179 "spec/rental/bot.yaml"
+#line 188 "spec/rental/bot.yaml"
     {.target = BM_NONE, .say = 51 /* booking_intro */, .form = 0 /* booking */,
      .first_assign = 0, .n_assign = 0, .action = BM_ACT_NONE},
     /* 47: state car_compact: on text btn_back */
-#line 182 "spec/rental/bot.yaml"
+#line 191 "spec/rental/bot.yaml"
     {.target = RENTAL_S_MAIN, .say = BM_NONE, .form = BM_NONE,
      .first_assign = 0, .n_assign = 0, .action = BM_ACT_NONE},
     /* 48: state car_compact: on any */
-#line 184 "spec/rental/bot.yaml"
+#line 193 "spec/rental/bot.yaml"
     {.target = BM_NONE, .say = BM_NONE, .form = BM_NONE,
      .first_assign = 0, .n_assign = 0, .action = BM_ACT_LLM},
     /* 49: state car_suv: inline btn_all_classes */
-#line 190 "spec/rental/bot.yaml"
+#line 199 "spec/rental/bot.yaml"
     {.target = RENTAL_S_CARS_CLASSES, .say = BM_NONE, .form = BM_NONE,
      .first_assign = 0, .n_assign = 0, .action = BM_ACT_NONE},
     /* 50: state car_suv: inline btn_book_inline */
-#line 190 "spec/rental/bot.yaml"
+#line 199 "spec/rental/bot.yaml"
     {.target = BM_NONE, .say = 51 /* booking_intro */, .form = 0 /* booking */,
      .first_assign = 0, .n_assign = 0, .action = BM_ACT_NONE},
     /* 51: state car_suv: on text btn_book */
-#line 193 "spec/rental/bot.yaml"
+#line 202 "spec/rental/bot.yaml"
     {.target = BM_NONE, .say = 51 /* booking_intro */, .form = 0 /* booking */,
      .first_assign = 0, .n_assign = 0, .action = BM_ACT_NONE},
     /* 52: state car_suv: on text btn_back */
-#line 196 "spec/rental/bot.yaml"
+#line 205 "spec/rental/bot.yaml"
     {.target = RENTAL_S_MAIN, .say = BM_NONE, .form = BM_NONE,
      .first_assign = 0, .n_assign = 0, .action = BM_ACT_NONE},
     /* 53: state car_suv: on any */
-#line 198 "spec/rental/bot.yaml"
+#line 207 "spec/rental/bot.yaml"
     {.target = BM_NONE, .say = BM_NONE, .form = BM_NONE,
      .first_assign = 0, .n_assign = 0, .action = BM_ACT_LLM},
     /* 54: state car_minivan: inline btn_all_classes */
-#line 204 "spec/rental/bot.yaml"
+#line 213 "spec/rental/bot.yaml"
     {.target = RENTAL_S_CARS_CLASSES, .say = BM_NONE, .form = BM_NONE,
      .first_assign = 0, .n_assign = 0, .action = BM_ACT_NONE},
     /* 55: state car_minivan: inline btn_book_inline */
-#line 204 "spec/rental/bot.yaml"
+#line 213 "spec/rental/bot.yaml"
     {.target = BM_NONE, .say = 51 /* booking_intro */, .form = 0 /* booking */,
      .first_assign = 0, .n_assign = 0, .action = BM_ACT_NONE},
     /* 56: state car_minivan: on text btn_book */
-#line 207 "spec/rental/bot.yaml"
+#line 216 "spec/rental/bot.yaml"
     {.target = BM_NONE, .say = 51 /* booking_intro */, .form = 0 /* booking */,
      .first_assign = 0, .n_assign = 0, .action = BM_ACT_NONE},
     /* 57: state car_minivan: on text btn_back */
-#line 210 "spec/rental/bot.yaml"
+#line 219 "spec/rental/bot.yaml"
     {.target = RENTAL_S_MAIN, .say = BM_NONE, .form = BM_NONE,
      .first_assign = 0, .n_assign = 0, .action = BM_ACT_NONE},
     /* 58: state car_minivan: on any */
-#line 212 "spec/rental/bot.yaml"
+#line 221 "spec/rental/bot.yaml"
     {.target = BM_NONE, .say = BM_NONE, .form = BM_NONE,
      .first_assign = 0, .n_assign = 0, .action = BM_ACT_LLM},
     /* 59: state terms: button btn_t_driver */
-#line 219 "spec/rental/bot.yaml"
+#line 228 "spec/rental/bot.yaml"
     {.target = RENTAL_S_TERMS_DRIVER, .say = BM_NONE, .form = BM_NONE,
      .first_assign = 0, .n_assign = 0, .action = BM_ACT_NONE},
     /* 60: state terms: button btn_t_deposit */
-#line 219 "spec/rental/bot.yaml"
+#line 228 "spec/rental/bot.yaml"
     {.target = RENTAL_S_TERMS_DEPOSIT, .say = BM_NONE, .form = BM_NONE,
      .first_assign = 0, .n_assign = 0, .action = BM_ACT_NONE},
     /* 61: state terms: button btn_t_insurance */
-#line 220 "spec/rental/bot.yaml"
+#line 229 "spec/rental/bot.yaml"
     {.target = RENTAL_S_TERMS_INSURANCE, .say = BM_NONE, .form = BM_NONE,
      .first_assign = 0, .n_assign = 0, .action = BM_ACT_NONE},
     /* 62: state terms: button btn_t_abroad */
-#line 220 "spec/rental/bot.yaml"
+#line 229 "spec/rental/bot.yaml"
     {.target = RENTAL_S_TERMS_ABROAD, .say = BM_NONE, .form = BM_NONE,
      .first_assign = 0, .n_assign = 0, .action = BM_ACT_NONE},
     /* 63: state terms: button btn_t_fuel */
-#line 221 "spec/rental/bot.yaml"
+#line 230 "spec/rental/bot.yaml"
     {.target = RENTAL_S_TERMS_FUEL, .say = BM_NONE, .form = BM_NONE,
      .first_assign = 0, .n_assign = 0, .action = BM_ACT_NONE},
     /* 64: state terms: button btn_back */
-#line 221 "spec/rental/bot.yaml"
+#line 230 "spec/rental/bot.yaml"
     {.target = RENTAL_S_MAIN, .say = BM_NONE, .form = BM_NONE,
      .first_assign = 0, .n_assign = 0, .action = BM_ACT_NONE},
     /* 65: state terms: on any */
-#line 223 "spec/rental/bot.yaml"
+#line 232 "spec/rental/bot.yaml"
     {.target = BM_NONE, .say = BM_NONE, .form = BM_NONE,
      .first_assign = 0, .n_assign = 0, .action = BM_ACT_LLM},
     /* 66: state terms_driver: button btn_back */
-#line 229 "spec/rental/bot.yaml"
+#line 238 "spec/rental/bot.yaml"
     {.target = RENTAL_S_TERMS, .say = BM_NONE, .form = BM_NONE,
      .first_assign = 0, .n_assign = 0, .action = BM_ACT_NONE},
     /* 67: state terms_driver: button btn_home */
-#line 229 "spec/rental/bot.yaml"
+#line 238 "spec/rental/bot.yaml"
     {.target = RENTAL_S_MAIN, .say = BM_NONE, .form = BM_NONE,
      .first_assign = 0, .n_assign = 0, .action = BM_ACT_NONE},
     /* 68: state terms_driver: on any */
-#line 231 "spec/rental/bot.yaml"
+#line 240 "spec/rental/bot.yaml"
     {.target = BM_NONE, .say = BM_NONE, .form = BM_NONE,
      .first_assign = 0, .n_assign = 0, .action = BM_ACT_LLM},
     /* 69: state terms_deposit: button btn_back */
-#line 237 "spec/rental/bot.yaml"
+#line 246 "spec/rental/bot.yaml"
     {.target = RENTAL_S_TERMS, .say = BM_NONE, .form = BM_NONE,
      .first_assign = 0, .n_assign = 0, .action = BM_ACT_NONE},
     /* 70: state terms_deposit: button btn_home */
-#line 237 "spec/rental/bot.yaml"
+#line 246 "spec/rental/bot.yaml"
     {.target = RENTAL_S_MAIN, .say = BM_NONE, .form = BM_NONE,
      .first_assign = 0, .n_assign = 0, .action = BM_ACT_NONE},
     /* 71: state terms_deposit: on any */
-#line 239 "spec/rental/bot.yaml"
+#line 248 "spec/rental/bot.yaml"
     {.target = BM_NONE, .say = BM_NONE, .form = BM_NONE,
      .first_assign = 0, .n_assign = 0, .action = BM_ACT_LLM},
     /* 72: state terms_insurance: button btn_back */
-#line 245 "spec/rental/bot.yaml"
+#line 254 "spec/rental/bot.yaml"
     {.target = RENTAL_S_TERMS, .say = BM_NONE, .form = BM_NONE,
      .first_assign = 0, .n_assign = 0, .action = BM_ACT_NONE},
     /* 73: state terms_insurance: button btn_home */
-#line 245 "spec/rental/bot.yaml"
+#line 254 "spec/rental/bot.yaml"
     {.target = RENTAL_S_MAIN, .say = BM_NONE, .form = BM_NONE,
      .first_assign = 0, .n_assign = 0, .action = BM_ACT_NONE},
     /* 74: state terms_insurance: on any */
-#line 247 "spec/rental/bot.yaml"
+#line 256 "spec/rental/bot.yaml"
     {.target = BM_NONE, .say = BM_NONE, .form = BM_NONE,
      .first_assign = 0, .n_assign = 0, .action = BM_ACT_LLM},
     /* 75: state terms_abroad: button btn_back */
-#line 253 "spec/rental/bot.yaml"
+#line 262 "spec/rental/bot.yaml"
     {.target = RENTAL_S_TERMS, .say = BM_NONE, .form = BM_NONE,
      .first_assign = 0, .n_assign = 0, .action = BM_ACT_NONE},
     /* 76: state terms_abroad: button btn_home */
-#line 253 "spec/rental/bot.yaml"
+#line 262 "spec/rental/bot.yaml"
     {.target = RENTAL_S_MAIN, .say = BM_NONE, .form = BM_NONE,
      .first_assign = 0, .n_assign = 0, .action = BM_ACT_NONE},
     /* 77: state terms_abroad: on any */
-#line 255 "spec/rental/bot.yaml"
+#line 264 "spec/rental/bot.yaml"
     {.target = BM_NONE, .say = BM_NONE, .form = BM_NONE,
      .first_assign = 0, .n_assign = 0, .action = BM_ACT_LLM},
     /* 78: state terms_fuel: button btn_back */
-#line 261 "spec/rental/bot.yaml"
+#line 270 "spec/rental/bot.yaml"
     {.target = RENTAL_S_TERMS, .say = BM_NONE, .form = BM_NONE,
      .first_assign = 0, .n_assign = 0, .action = BM_ACT_NONE},
     /* 79: state terms_fuel: button btn_home */
-#line 261 "spec/rental/bot.yaml"
+#line 270 "spec/rental/bot.yaml"
     {.target = RENTAL_S_MAIN, .say = BM_NONE, .form = BM_NONE,
      .first_assign = 0, .n_assign = 0, .action = BM_ACT_NONE},
     /* 80: state terms_fuel: on any */
-#line 263 "spec/rental/bot.yaml"
+#line 272 "spec/rental/bot.yaml"
     {.target = BM_NONE, .say = BM_NONE, .form = BM_NONE,
      .first_assign = 0, .n_assign = 0, .action = BM_ACT_LLM},
     /* 81: state delivery: button btn_book */
-#line 270 "spec/rental/bot.yaml"
+#line 279 "spec/rental/bot.yaml"
     {.target = BM_NONE, .say = 51 /* booking_intro */, .form = 0 /* booking */,
      .first_assign = 0, .n_assign = 0, .action = BM_ACT_NONE},
     /* 82: state delivery: button btn_back */
-#line 271 "spec/rental/bot.yaml"
+#line 280 "spec/rental/bot.yaml"
     {.target = RENTAL_S_MAIN, .say = BM_NONE, .form = BM_NONE,
      .first_assign = 0, .n_assign = 0, .action = BM_ACT_NONE},
     /* 83: state delivery: on any */
-#line 273 "spec/rental/bot.yaml"
+#line 282 "spec/rental/bot.yaml"
     {.target = BM_NONE, .say = BM_NONE, .form = BM_NONE,
      .first_assign = 0, .n_assign = 0, .action = BM_ACT_LLM},
     /* 84: state contacts: button btn_operator */
-#line 280 "spec/rental/bot.yaml"
+#line 289 "spec/rental/bot.yaml"
     {.target = BM_NONE, .say = BM_NONE, .form = BM_NONE,
      .first_assign = 0, .n_assign = 0, .action = BM_ACT_HANDOFF},
     /* 85: state contacts: button btn_back */
-#line 281 "spec/rental/bot.yaml"
+#line 290 "spec/rental/bot.yaml"
     {.target = RENTAL_S_MAIN, .say = BM_NONE, .form = BM_NONE,
      .first_assign = 0, .n_assign = 0, .action = BM_ACT_NONE},
     /* 86: state contacts: on any */
-#line 286 "spec/rental/bot.yaml"
+#line 295 "spec/rental/bot.yaml"
     {.target = BM_NONE, .say = BM_NONE, .form = BM_NONE,
      .first_assign = 0, .n_assign = 0, .action = BM_ACT_LLM},
     /* 87: form booking: done */
-#line 317 "spec/rental/bot.yaml"
+#line 326 "spec/rental/bot.yaml"
     {.target = RENTAL_S_MAIN, .say = 66 /* booking_done */, .form = BM_NONE,
      .first_assign = 0, .n_assign = 0, .action = BM_ACT_NONE},
     /* 88: form booking: cancel */
-#line 318 "spec/rental/bot.yaml"
+#line 327 "spec/rental/bot.yaml"
     {.target = RENTAL_S_MAIN, .say = 67 /* booking_cancelled */, .form = BM_NONE,
      .first_assign = 0, .n_assign = 0, .action = BM_ACT_NONE},
 #line 1110 "rental.c"
 };
 
 static const bm_button buttons[59] = {
-#line 93 "spec/rental/bot.yaml"
+#line 102 "spec/rental/bot.yaml"
     /* 0 */ {.kind = BM_BTN_REPLY, .label = 10 /* btn_cars */, .transition = 5, .data = NULL},
-#line 93 "spec/rental/bot.yaml"
+#line 102 "spec/rental/bot.yaml"
     /* 1 */ {.kind = BM_BTN_REPLY, .label = 11 /* btn_terms */, .transition = 6, .data = NULL},
-#line 94 "spec/rental/bot.yaml"
+#line 103 "spec/rental/bot.yaml"
     /* 2 */ {.kind = BM_BTN_REPLY, .label = 12 /* btn_delivery */, .transition = 7, .data = NULL},
-#line 94 "spec/rental/bot.yaml"
+#line 103 "spec/rental/bot.yaml"
     /* 3 */ {.kind = BM_BTN_REPLY, .label = 13 /* btn_contacts */, .transition = 8, .data = NULL},
-#line 95 "spec/rental/bot.yaml"
+#line 104 "spec/rental/bot.yaml"
     /* 4 */ {.kind = BM_BTN_REPLY, .label = 14 /* btn_book */, .transition = 9, .data = NULL},
-#line 96 "spec/rental/bot.yaml"
+#line 105 "spec/rental/bot.yaml"
     /* 5 */ {.kind = BM_BTN_REPLY, .label = 15 /* btn_operator */, .transition = 10, .data = NULL},
-#line 113 "spec/rental/bot.yaml"
+#line 122 "spec/rental/bot.yaml"
     /* 6 */ {.kind = BM_BTN_REPLY, .label = 10 /* btn_cars */, .transition = 15, .data = NULL},
-#line 113 "spec/rental/bot.yaml"
+#line 122 "spec/rental/bot.yaml"
     /* 7 */ {.kind = BM_BTN_REPLY, .label = 11 /* btn_terms */, .transition = 16, .data = NULL},
-#line 114 "spec/rental/bot.yaml"
+#line 123 "spec/rental/bot.yaml"
     /* 8 */ {.kind = BM_BTN_REPLY, .label = 12 /* btn_delivery */, .transition = 17, .data = NULL},
-#line 114 "spec/rental/bot.yaml"
+#line 123 "spec/rental/bot.yaml"
     /* 9 */ {.kind = BM_BTN_REPLY, .label = 13 /* btn_contacts */, .transition = 18, .data = NULL},
-#line 115 "spec/rental/bot.yaml"
+#line 124 "spec/rental/bot.yaml"
     /* 10 */ {.kind = BM_BTN_REPLY, .label = 14 /* btn_book */, .transition = 19, .data = NULL},
-#line 116 "spec/rental/bot.yaml"
+#line 125 "spec/rental/bot.yaml"
     /* 11 */ {.kind = BM_BTN_REPLY, .label = 15 /* btn_operator */, .transition = 20, .data = NULL},
-#line 134 "spec/rental/bot.yaml"
+#line 143 "spec/rental/bot.yaml"
     /* 12 */ {.kind = BM_BTN_REPLY, .label = 14 /* btn_book */, .transition = 25, .data = NULL},
-#line 135 "spec/rental/bot.yaml"
+#line 144 "spec/rental/bot.yaml"
     /* 13 */ {.kind = BM_BTN_REPLY, .label = 16 /* btn_back */, .transition = 26, .data = NULL},
-#line 137 "spec/rental/bot.yaml"
+#line 146 "spec/rental/bot.yaml"
     /* 14 */ {.kind = BM_BTN_CALLBACK, .label = 18 /* btn_cls_economy */, .transition = 27, .data = "cars.0"},
-#line 137 "spec/rental/bot.yaml"
+#line 146 "spec/rental/bot.yaml"
     /* 15 */ {.kind = BM_BTN_CALLBACK, .label = 19 /* btn_cls_compact */, .transition = 28, .data = "cars.1"},
-#line 138 "spec/rental/bot.yaml"
+#line 147 "spec/rental/bot.yaml"
     /* 16 */ {.kind = BM_BTN_CALLBACK, .label = 20 /* btn_cls_suv */, .transition = 29, .data = "cars.2"},
-#line 138 "spec/rental/bot.yaml"
+#line 147 "spec/rental/bot.yaml"
     /* 17 */ {.kind = BM_BTN_CALLBACK, .label = 21 /* btn_cls_minivan */, .transition = 30, .data = "cars.3"},
-#line 139 "spec/rental/bot.yaml"
+#line 148 "spec/rental/bot.yaml"
     /* 18 */ {.kind = BM_BTN_URL, .label = 24 /* btn_website */, .transition = BM_NONE, .data = "https://rent.example.com/cars"},
-#line 147 "spec/rental/bot.yaml"
+#line 156 "spec/rental/bot.yaml"
     /* 19 */ {.kind = BM_BTN_CALLBACK, .label = 18 /* btn_cls_economy */, .transition = 32, .data = "cars_classes.0"},
-#line 147 "spec/rental/bot.yaml"
+#line 156 "spec/rental/bot.yaml"
     /* 20 */ {.kind = BM_BTN_CALLBACK, .label = 19 /* btn_cls_compact */, .transition = 33, .data = "cars_classes.1"},
-#line 148 "spec/rental/bot.yaml"
+#line 157 "spec/rental/bot.yaml"
     /* 21 */ {.kind = BM_BTN_CALLBACK, .label = 20 /* btn_cls_suv */, .transition = 34, .data = "cars_classes.2"},
-#line 148 "spec/rental/bot.yaml"
+#line 157 "spec/rental/bot.yaml"
     /* 22 */ {.kind = BM_BTN_CALLBACK, .label = 21 /* btn_cls_minivan */, .transition = 35, .data = "cars_classes.3"},
-#line 149 "spec/rental/bot.yaml"
+#line 158 "spec/rental/bot.yaml"
     /* 23 */ {.kind = BM_BTN_URL, .label = 24 /* btn_website */, .transition = BM_NONE, .data = "https://rent.example.com/cars"},
-#line 162 "spec/rental/bot.yaml"
+#line 171 "spec/rental/bot.yaml"
     /* 24 */ {.kind = BM_BTN_CALLBACK, .label = 22 /* btn_all_classes */, .transition = 39, .data = "car_economy.0"},
-#line 162 "spec/rental/bot.yaml"
+#line 171 "spec/rental/bot.yaml"
     /* 25 */ {.kind = BM_BTN_CALLBACK, .label = 23 /* btn_book_inline */, .transition = 40, .data = "car_economy.1"},
-#line 163 "spec/rental/bot.yaml"
+#line 172 "spec/rental/bot.yaml"
     /* 26 */ {.kind = BM_BTN_URL, .label = 24 /* btn_website */, .transition = BM_NONE, .data = "https://rent.example.com/cars/economy"},
-#line 176 "spec/rental/bot.yaml"
+#line 185 "spec/rental/bot.yaml"
     /* 27 */ {.kind = BM_BTN_CALLBACK, .label = 22 /* btn_all_classes */, .transition = 44, .data = "car_compact.0"},
-#line 176 "spec/rental/bot.yaml"
+#line 185 "spec/rental/bot.yaml"
     /* 28 */ {.kind = BM_BTN_CALLBACK, .label = 23 /* btn_book_inline */, .transition = 45, .data = "car_compact.1"},
-#line 177 "spec/rental/bot.yaml"
+#line 186 "spec/rental/bot.yaml"
     /* 29 */ {.kind = BM_BTN_URL, .label = 24 /* btn_website */, .transition = BM_NONE, .data = "https://rent.example.com/cars/compact"},
-#line 190 "spec/rental/bot.yaml"
+#line 199 "spec/rental/bot.yaml"
     /* 30 */ {.kind = BM_BTN_CALLBACK, .label = 22 /* btn_all_classes */, .transition = 49, .data = "car_suv.0"},
-#line 190 "spec/rental/bot.yaml"
+#line 199 "spec/rental/bot.yaml"
     /* 31 */ {.kind = BM_BTN_CALLBACK, .label = 23 /* btn_book_inline */, .transition = 50, .data = "car_suv.1"},
-#line 191 "spec/rental/bot.yaml"
+#line 200 "spec/rental/bot.yaml"
     /* 32 */ {.kind = BM_BTN_URL, .label = 24 /* btn_website */, .transition = BM_NONE, .data = "https://rent.example.com/cars/suv"},
-#line 204 "spec/rental/bot.yaml"
+#line 213 "spec/rental/bot.yaml"
     /* 33 */ {.kind = BM_BTN_CALLBACK, .label = 22 /* btn_all_classes */, .transition = 54, .data = "car_minivan.0"},
-#line 204 "spec/rental/bot.yaml"
+#line 213 "spec/rental/bot.yaml"
     /* 34 */ {.kind = BM_BTN_CALLBACK, .label = 23 /* btn_book_inline */, .transition = 55, .data = "car_minivan.1"},
-#line 205 "spec/rental/bot.yaml"
+#line 214 "spec/rental/bot.yaml"
     /* 35 */ {.kind = BM_BTN_URL, .label = 24 /* btn_website */, .transition = BM_NONE, .data = "https://rent.example.com/cars/minivan"},
-#line 219 "spec/rental/bot.yaml"
+#line 228 "spec/rental/bot.yaml"
     /* 36 */ {.kind = BM_BTN_REPLY, .label = 25 /* btn_t_driver */, .transition = 59, .data = NULL},
-#line 219 "spec/rental/bot.yaml"
+#line 228 "spec/rental/bot.yaml"
     /* 37 */ {.kind = BM_BTN_REPLY, .label = 26 /* btn_t_deposit */, .transition = 60, .data = NULL},
-#line 220 "spec/rental/bot.yaml"
+#line 229 "spec/rental/bot.yaml"
     /* 38 */ {.kind = BM_BTN_REPLY, .label = 27 /* btn_t_insurance */, .transition = 61, .data = NULL},
-#line 220 "spec/rental/bot.yaml"
+#line 229 "spec/rental/bot.yaml"
     /* 39 */ {.kind = BM_BTN_REPLY, .label = 28 /* btn_t_abroad */, .transition = 62, .data = NULL},
-#line 221 "spec/rental/bot.yaml"
+#line 230 "spec/rental/bot.yaml"
     /* 40 */ {.kind = BM_BTN_REPLY, .label = 29 /* btn_t_fuel */, .transition = 63, .data = NULL},
-#line 221 "spec/rental/bot.yaml"
+#line 230 "spec/rental/bot.yaml"
     /* 41 */ {.kind = BM_BTN_REPLY, .label = 16 /* btn_back */, .transition = 64, .data = NULL},
-#line 229 "spec/rental/bot.yaml"
+#line 238 "spec/rental/bot.yaml"
     /* 42 */ {.kind = BM_BTN_REPLY, .label = 16 /* btn_back */, .transition = 66, .data = NULL},
-#line 229 "spec/rental/bot.yaml"
+#line 238 "spec/rental/bot.yaml"
     /* 43 */ {.kind = BM_BTN_REPLY, .label = 17 /* btn_home */, .transition = 67, .data = NULL},
-#line 237 "spec/rental/bot.yaml"
+#line 246 "spec/rental/bot.yaml"
     /* 44 */ {.kind = BM_BTN_REPLY, .label = 16 /* btn_back */, .transition = 69, .data = NULL},
-#line 237 "spec/rental/bot.yaml"
+#line 246 "spec/rental/bot.yaml"
     /* 45 */ {.kind = BM_BTN_REPLY, .label = 17 /* btn_home */, .transition = 70, .data = NULL},
-#line 245 "spec/rental/bot.yaml"
+#line 254 "spec/rental/bot.yaml"
     /* 46 */ {.kind = BM_BTN_REPLY, .label = 16 /* btn_back */, .transition = 72, .data = NULL},
-#line 245 "spec/rental/bot.yaml"
+#line 254 "spec/rental/bot.yaml"
     /* 47 */ {.kind = BM_BTN_REPLY, .label = 17 /* btn_home */, .transition = 73, .data = NULL},
-#line 253 "spec/rental/bot.yaml"
+#line 262 "spec/rental/bot.yaml"
     /* 48 */ {.kind = BM_BTN_REPLY, .label = 16 /* btn_back */, .transition = 75, .data = NULL},
-#line 253 "spec/rental/bot.yaml"
+#line 262 "spec/rental/bot.yaml"
     /* 49 */ {.kind = BM_BTN_REPLY, .label = 17 /* btn_home */, .transition = 76, .data = NULL},
-#line 261 "spec/rental/bot.yaml"
-    /* 50 */ {.kind = BM_BTN_REPLY, .label = 16 /* btn_back */, .transition = 78, .data = NULL},
-#line 261 "spec/rental/bot.yaml"
-    /* 51 */ {.kind = BM_BTN_REPLY, .label = 17 /* btn_home */, .transition = 79, .data = NULL},
 #line 270 "spec/rental/bot.yaml"
+    /* 50 */ {.kind = BM_BTN_REPLY, .label = 16 /* btn_back */, .transition = 78, .data = NULL},
+#line 270 "spec/rental/bot.yaml"
+    /* 51 */ {.kind = BM_BTN_REPLY, .label = 17 /* btn_home */, .transition = 79, .data = NULL},
+#line 279 "spec/rental/bot.yaml"
     /* 52 */ {.kind = BM_BTN_REPLY, .label = 14 /* btn_book */, .transition = 81, .data = NULL},
-#line 271 "spec/rental/bot.yaml"
-    /* 53 */ {.kind = BM_BTN_REPLY, .label = 16 /* btn_back */, .transition = 82, .data = NULL},
 #line 280 "spec/rental/bot.yaml"
+    /* 53 */ {.kind = BM_BTN_REPLY, .label = 16 /* btn_back */, .transition = 82, .data = NULL},
+#line 289 "spec/rental/bot.yaml"
     /* 54 */ {.kind = BM_BTN_REPLY, .label = 15 /* btn_operator */, .transition = 84, .data = NULL},
-#line 281 "spec/rental/bot.yaml"
+#line 290 "spec/rental/bot.yaml"
     /* 55 */ {.kind = BM_BTN_REPLY, .label = 16 /* btn_back */, .transition = 85, .data = NULL},
-#line 283 "spec/rental/bot.yaml"
+#line 292 "spec/rental/bot.yaml"
     /* 56 */ {.kind = BM_BTN_URL, .label = 30 /* btn_map */, .transition = BM_NONE, .data = "https://www.google.com/maps/search/?api=1&query=Bulevar+Mihajla+Pupina+10+Beograd"},
-#line 284 "spec/rental/bot.yaml"
+#line 293 "spec/rental/bot.yaml"
     /* 57 */ {.kind = BM_BTN_URL, .label = 31 /* btn_whatsapp */, .transition = BM_NONE, .data = "https://wa.me/381641234567"},
-#line 284 "spec/rental/bot.yaml"
+#line 293 "spec/rental/bot.yaml"
     /* 58 */ {.kind = BM_BTN_URL, .label = 24 /* btn_website */, .transition = BM_NONE, .data = "https://rent.example.com"},
 #line 1232 "rental.c"
 };
@@ -1294,79 +1294,79 @@ static const bm_keyboard keyboards[18] = {
 };
 
 static const bm_state states[16] = {
-#line 90 "spec/rental/bot.yaml"
+#line 99 "spec/rental/bot.yaml"
     [RENTAL_S_WELCOME] = {.name = "welcome", .id = 0x27e17df3u, .first_say = 0, .n_say = 1,
         .reply_kb = 0, .inline_kb = BM_NONE, .contact_tr = BM_NONE, .voice_tr = BM_NONE, .fallback_tr = 14},
-#line 109 "spec/rental/bot.yaml"
+#line 118 "spec/rental/bot.yaml"
     [RENTAL_S_MAIN] = {.name = "main", .id = 0xea90e208u, .first_say = 1, .n_say = 1,
         .reply_kb = 1, .inline_kb = BM_NONE, .contact_tr = BM_NONE, .voice_tr = BM_NONE, .fallback_tr = 24},
-#line 131 "spec/rental/bot.yaml"
+#line 140 "spec/rental/bot.yaml"
     [RENTAL_S_CARS] = {.name = "cars", .id = 0x95276dd6u, .first_say = 2, .n_say = 2,
         .reply_kb = 2, .inline_kb = 3, .contact_tr = BM_NONE, .voice_tr = BM_NONE, .fallback_tr = 31},
-#line 144 "spec/rental/bot.yaml"
+#line 153 "spec/rental/bot.yaml"
     [RENTAL_S_CARS_CLASSES] = {.name = "cars_classes", .id = 0x01dd8821u, .first_say = 4, .n_say = 1,
         .reply_kb = BM_NONE, .inline_kb = 4, .contact_tr = BM_NONE, .voice_tr = BM_NONE, .fallback_tr = 38},
-#line 159 "spec/rental/bot.yaml"
+#line 168 "spec/rental/bot.yaml"
     [RENTAL_S_CAR_ECONOMY] = {.name = "car_economy", .id = 0xd029a276u, .first_say = 5, .n_say = 1,
         .reply_kb = BM_NONE, .inline_kb = 5, .contact_tr = BM_NONE, .voice_tr = BM_NONE, .fallback_tr = 43},
-#line 173 "spec/rental/bot.yaml"
+#line 182 "spec/rental/bot.yaml"
     [RENTAL_S_CAR_COMPACT] = {.name = "car_compact", .id = 0x49b0e0afu, .first_say = 6, .n_say = 1,
         .reply_kb = BM_NONE, .inline_kb = 6, .contact_tr = BM_NONE, .voice_tr = BM_NONE, .fallback_tr = 48},
-#line 187 "spec/rental/bot.yaml"
+#line 196 "spec/rental/bot.yaml"
     [RENTAL_S_CAR_SUV] = {.name = "car_suv", .id = 0x5b4a4484u, .first_say = 7, .n_say = 1,
         .reply_kb = BM_NONE, .inline_kb = 7, .contact_tr = BM_NONE, .voice_tr = BM_NONE, .fallback_tr = 53},
-#line 201 "spec/rental/bot.yaml"
+#line 210 "spec/rental/bot.yaml"
     [RENTAL_S_CAR_MINIVAN] = {.name = "car_minivan", .id = 0xebf98e62u, .first_say = 8, .n_say = 1,
         .reply_kb = BM_NONE, .inline_kb = 8, .contact_tr = BM_NONE, .voice_tr = BM_NONE, .fallback_tr = 58},
-#line 216 "spec/rental/bot.yaml"
+#line 225 "spec/rental/bot.yaml"
     [RENTAL_S_TERMS] = {.name = "terms", .id = 0xee7a3c2cu, .first_say = 9, .n_say = 1,
         .reply_kb = 9, .inline_kb = BM_NONE, .contact_tr = BM_NONE, .voice_tr = BM_NONE, .fallback_tr = 65},
-#line 226 "spec/rental/bot.yaml"
+#line 235 "spec/rental/bot.yaml"
     [RENTAL_S_TERMS_DRIVER] = {.name = "terms_driver", .id = 0x497fd2cbu, .first_say = 10, .n_say = 1,
         .reply_kb = 10, .inline_kb = BM_NONE, .contact_tr = BM_NONE, .voice_tr = BM_NONE, .fallback_tr = 68},
-#line 234 "spec/rental/bot.yaml"
+#line 243 "spec/rental/bot.yaml"
     [RENTAL_S_TERMS_DEPOSIT] = {.name = "terms_deposit", .id = 0x1595f261u, .first_say = 11, .n_say = 1,
         .reply_kb = 11, .inline_kb = BM_NONE, .contact_tr = BM_NONE, .voice_tr = BM_NONE, .fallback_tr = 71},
-#line 242 "spec/rental/bot.yaml"
+#line 251 "spec/rental/bot.yaml"
     [RENTAL_S_TERMS_INSURANCE] = {.name = "terms_insurance", .id = 0xd189e643u, .first_say = 12, .n_say = 1,
         .reply_kb = 12, .inline_kb = BM_NONE, .contact_tr = BM_NONE, .voice_tr = BM_NONE, .fallback_tr = 74},
-#line 250 "spec/rental/bot.yaml"
+#line 259 "spec/rental/bot.yaml"
     [RENTAL_S_TERMS_ABROAD] = {.name = "terms_abroad", .id = 0x745c346cu, .first_say = 13, .n_say = 1,
         .reply_kb = 13, .inline_kb = BM_NONE, .contact_tr = BM_NONE, .voice_tr = BM_NONE, .fallback_tr = 77},
-#line 258 "spec/rental/bot.yaml"
+#line 267 "spec/rental/bot.yaml"
     [RENTAL_S_TERMS_FUEL] = {.name = "terms_fuel", .id = 0x762d79f1u, .first_say = 14, .n_say = 1,
         .reply_kb = 14, .inline_kb = BM_NONE, .contact_tr = BM_NONE, .voice_tr = BM_NONE, .fallback_tr = 80},
-#line 267 "spec/rental/bot.yaml"
+#line 276 "spec/rental/bot.yaml"
     [RENTAL_S_DELIVERY] = {.name = "delivery", .id = 0xf9c53a55u, .first_say = 15, .n_say = 1,
         .reply_kb = 15, .inline_kb = BM_NONE, .contact_tr = BM_NONE, .voice_tr = BM_NONE, .fallback_tr = 83},
-#line 277 "spec/rental/bot.yaml"
+#line 286 "spec/rental/bot.yaml"
     [RENTAL_S_CONTACTS] = {.name = "contacts", .id = 0xcedcb8f0u, .first_say = 16, .n_say = 2,
         .reply_kb = 16, .inline_kb = 17, .contact_tr = BM_NONE, .voice_tr = BM_NONE, .fallback_tr = 86},
 #line 1346 "rental.c"
 };
 
 static const bm_field fields[5] = {
-#line 296 "spec/rental/bot.yaml"
+#line 305 "spec/rental/bot.yaml"
     /* 0: booking.pickup_date */
     {.name = "pickup_date", .id = 0x02a8ff27u, .ask = 52 /* ask_pickup_date */, .retry = 53 /* retry_pickup_date */,
      .button = BM_NONE, .var = 0, .validator = BM_V_DATE, .regex = BM_NONE,
      .min = -HUGE_VAL, .max = HUGE_VAL, .first_choice = 0, .n_choices = 0},
-#line 300 "spec/rental/bot.yaml"
+#line 309 "spec/rental/bot.yaml"
     /* 1: booking.days */
     {.name = "days", .id = 0xae918921u, .ask = 54 /* ask_days */, .retry = 55 /* retry_days */,
      .button = BM_NONE, .var = 1, .validator = BM_V_INTEGER, .regex = BM_NONE,
      .min = 1.0, .max = 30.0, .first_choice = 0, .n_choices = 0},
-#line 304 "spec/rental/bot.yaml"
+#line 313 "spec/rental/bot.yaml"
     /* 2: booking.car_class */
     {.name = "car_class", .id = 0x790141dbu, .ask = 56 /* ask_car_class */, .retry = 57 /* retry_car_class */,
      .button = BM_NONE, .var = 2, .validator = BM_V_CHOICE, .regex = BM_NONE,
      .min = -HUGE_VAL, .max = HUGE_VAL, .first_choice = 0, .n_choices = 4},
-#line 308 "spec/rental/bot.yaml"
+#line 317 "spec/rental/bot.yaml"
     /* 3: booking.phone */
     {.name = "phone", .id = 0x8896b37au, .ask = 62 /* ask_phone */, .retry = 63 /* retry_phone */,
      .button = 32 /* btn_share_phone */, .var = 3, .validator = BM_V_PHONE, .regex = BM_NONE,
      .min = -HUGE_VAL, .max = HUGE_VAL, .first_choice = 4, .n_choices = 0},
-#line 313 "spec/rental/bot.yaml"
+#line 322 "spec/rental/bot.yaml"
     /* 4: booking.full_name */
     {.name = "full_name", .id = 0x80c34a5fu, .ask = 64 /* ask_full_name */, .retry = 65 /* retry_full_name */,
      .button = BM_NONE, .var = 4, .validator = BM_V_REGEX, .regex = 0,
@@ -1382,7 +1382,7 @@ static const int choices[4] = {
 };
 
 static const bm_form forms[1] = {
-#line 294 "spec/rental/bot.yaml"
+#line 303 "spec/rental/bot.yaml"
     /* 0 */ {.name = "booking", .id = 0x8c086450u, .first_field = 0, .n_fields = 5,
      .done_tr = 87, .cancel_tr = 88,
      .lead = BM_LEAD_TOPIC},
@@ -1390,15 +1390,15 @@ static const bm_form forms[1] = {
 };
 
 static const bm_command commands[5] = {
-#line 66 "spec/rental/bot.yaml"
+#line 75 "spec/rental/bot.yaml"
     /* 0 */ {.name = "start", .description = 5 /* cmd_start */, .transition = 0},
-#line 69 "spec/rental/bot.yaml"
+#line 78 "spec/rental/bot.yaml"
     /* 1 */ {.name = "menu", .description = 6 /* cmd_menu */, .transition = 1},
-#line 72 "spec/rental/bot.yaml"
+#line 81 "spec/rental/bot.yaml"
     /* 2 */ {.name = "book", .description = 7 /* cmd_book */, .transition = 2},
-#line 76 "spec/rental/bot.yaml"
+#line 85 "spec/rental/bot.yaml"
     /* 3 */ {.name = "help", .description = 8 /* cmd_help */, .transition = 3},
-#line 79 "spec/rental/bot.yaml"
+#line 88 "spec/rental/bot.yaml"
     /* 4 */ {.name = "cancel", .description = 9 /* cmd_cancel */, .transition = 4},
 #line 1404 "rental.c"
 };
@@ -1413,9 +1413,9 @@ static const bm_var vars[5] = {
 
 /* stored state names that no longer exist, and where their users go */
 static const bm_move moves[2] = {
-#line 326 "spec/rental/bot.yaml"
+#line 335 "spec/rental/bot.yaml"
     {.from = "promo", .to = RENTAL_S_MAIN},
-#line 110 "spec/rental/bot.yaml"
+#line 119 "spec/rental/bot.yaml"
     {.from = "menu", .to = RENTAL_S_MAIN},
 #line 1421 "rental.c"
 };
@@ -1616,7 +1616,7 @@ static const bm_knowledge knowledge[2] = {
 /* llm handoff_patterns: ids for rental_match_regex */
 static const int llm_handoff[3] = {1, 2, 3};
 
-static const char *const llm_synonyms[20] = {
+static const char *const llm_synonyms[29] = {
     "crash = collision = accident",
     "hold = block = blocked",
     "amex = american express",
@@ -1627,6 +1627,10 @@ static const char *const llm_synonyms[20] = {
     "rent = rental = hire",
     "motorway = highway = toll",
     "transmission = gearbox",
+    "second = additional",
+    "scratch = scratched = dent = damage",
+    "dog = cat = pet = pets",
+    "phone = contacts",
     "машина = тачка = авто = автомобиль",
     "авария = дтп = столкновение",
     "разблокируют = разблокировать = блокировка",
@@ -1637,11 +1641,16 @@ static const char *const llm_synonyms[20] = {
     "муж = жена = супруг = супруга = второй водитель = дополнительный водитель",
     "водить = водитель = управлять",
     "залог = депозит",
+    "права = удостоверение",
+    "второй = дополнительный",
+    "царапина = поцарапать = поцарапаю = вмятина = повреждение",
+    "собака = собакой = кошка = питомец = животные",
+    "телефон = контакты",
 };
 
 #line 26 "spec/rental/bot.yaml"
 static const bm_llm llm = {
-#line 1645 "rental.c"
+#line 1654 "rental.c"
     .knowledge = knowledge,
     .n_knowledge = 2,
     .persona = 0 /* llm_persona */,
@@ -1654,7 +1663,7 @@ static const bm_llm llm = {
     .n_handoff = 3,
     .ask_without_context = false,
     .synonyms = llm_synonyms,
-    .n_synonyms = 20,
+    .n_synonyms = 29,
 };
 
 const bm_machine rental_machine = {

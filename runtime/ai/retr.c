@@ -24,7 +24,7 @@
 /* Common customer words and the words a knowledge text uses for them. The
  * spec adds the words of its trade (REFERENCE.md, llm: synonyms:). */
 static const char *const RETR_BUILTIN_SYNONYMS[] = {
-    "price = cost = fee = expensive = cheap = pricey",
+    "price = cost = fee = charge = expensive = cheap = pricey",
     "reservation = booking = reserve = book",
     "papers = documents = document",
     "kid = child = children = baby",
@@ -52,6 +52,7 @@ static const char *const STOP_WORDS[] = {
     "many", "any", "some", "also", "just", "get", "want", "need", "tell", "know", "cost",
     "costs", "ok", "im", "ill", "dont", "too", "up", "until", "happen", "happens", "take", "bring",
     "go", "going", "let", "there's", "possible", "allowed", "way", "like", "all", "every",
+    "number",
     /* Russian (after folding: ё is е) */
     "и", "в", "во", "не", "что", "на", "я", "с", "со", "как", "а", "то", "все", "так", "но",
     "да", "ты", "к", "у", "же", "вы", "за", "бы", "по", "только", "мне", "вот", "от", "меня",
@@ -63,7 +64,7 @@ static const char *const STOP_WORDS[] = {
     "спасибо", "хочу", "мой", "моя", "мои", "про", "ко", "бывает", "могу", "ли", "тоже",
     "чтобы", "делать", "будет", "когда", "после", "взять", "брать", "забрать", "поехать",
     "ехать", "попал", "попала", "случилось", "случае", "расскажите", "расскажи", "объясните",
-    "покажите", "скажи", "весь", "вся", "всю", "всех",
+    "покажите", "скажи", "весь", "вся", "всю", "всех", "номер",
     NULL,
 };
 
