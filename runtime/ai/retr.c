@@ -15,7 +15,7 @@
 #define WORD_MAX 96  /* bytes of one folded word; longer words are cut */
 #define ALT_MAX 8    /* alternatives of one question word */
 #define TYPO_MIN 5   /* letters of a word before it may be a typo */
-#define RETR_CANDIDATES 16 /* hits of FTS5's bm25 ranked again here */
+#define RETR_CANDIDATES 16 /* best documents by the rarest words, ranked again with all */
 #define RETR_POSTINGS 2000 /* documents the candidates' words may match together */
 #define BM25_K1 2.0
 #define BM25_B 0.75
@@ -1151,16 +1151,16 @@ int retr_search(retr *r, const char *q, const char *lang, retr_hit *hits, int ma
     if (used == 0)
         return 0;
     retr_hit cand[RETR_CANDIDATES];
-    struct { int n; } c = {take_candidates(r, lang, cand)};
-    for (int i = 0; i < c.n; i++) {
+    int nc = take_candidates(r, lang, cand);
+    for (int i = 0; i < nc; i++) {
         score_ctx sc = {.r = r, .t = t, .nt = nt};
         if (fts_text(r->index, cand[i].id, score, &sc) < 0)
             return -1;
         cand[i].coverage = total > 0 ? sc.got / total : 0;
         cand[i].rank = sc.rank;
     }
-    qsort(cand, (size_t)c.n, sizeof *cand, by_rank);
-    int n = c.n < max ? c.n : max;
+    qsort(cand, (size_t)nc, sizeof *cand, by_rank);
+    int n = nc < max ? nc : max;
     memcpy(hits, cand, (size_t)n * sizeof *hits);
     return n;
 }

@@ -26,7 +26,7 @@
  *
  * Ranking and the threshold. Hits are ranked by bm25 (k1 2.0, b 0.75,
  * a heading's word counting 3×) with a synonym group as one term: first
- * over the postings of the question's rarest words (up to 5,000
+ * over the postings of the question's rarest words (up to 2,000
  * documents: a common word costs much and ranks little), then again over
  * the 16 best with every word. Each hit also gets its coverage: the idf-weighted share of the question's
  * words it holds, where a word the index never saw weighs the most (a
