@@ -103,7 +103,7 @@ convtest: all
 	  echo "ok"
 	@echo "== production bots have no conversation-test runner"; \
 	  for b in $(BOT_BINS); do \
-	    if nm $$b | grep -E ' [Tt] ct_' | grep -vq ' ct_main$$'; then \
+	    if nm $$b | grep -E ' [Tt] ct_' | grep -vqE ' ct_main(\.cold)?$$'; then \
 	      echo "convtest: $$b contains the conversation-test runner"; exit 1; fi; \
 	    if readelf -d $$b | grep -q 'NEEDED.*libyaml'; then \
 	      echo "convtest: $$b links libyaml"; exit 1; fi; \
