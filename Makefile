@@ -16,6 +16,7 @@ SHELL := /bin/bash
 .DEFAULT_GOAL := all
 
 PKGS := libcurl libcjson sqlite3 lua5.4 yaml-0.1 libmicrohttpd cunit
+# libstemmer (Snowball, ai/retr.c) has no pkg-config file: -lstemmer in LDLIBS_ALL
 
 ifeq ($(SANITIZE),1)
   B := build-san
@@ -33,7 +34,7 @@ WARN := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes 
 CFLAGS ?= -O2 -g
 ALL_CFLAGS = -std=c11 -D_DEFAULT_SOURCE $(WARN) $(CFLAGS) $(SANFLAGS) \
   $(shell pkg-config --cflags $(PKGS) 2>/dev/null) -MMD -MP
-LDLIBS_ALL = $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lm -lpthread
+LDLIBS_ALL = $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lstemmer -lm -lpthread
 # --as-needed: a program maps only the libraries it calls (bots do not map
 # Lua or CUnit; every mapped library costs resident pages at start).
 LDFLAGS_ALL = $(SANFLAGS) -Wl,--as-needed $(LDFLAGS)
@@ -207,7 +208,16 @@ $(eval $(call BOT_BUILD,slowbench,scripts/bench/slow.yaml,$(B)/bench/slowbench,$
 bench:
 	@bash scripts/bench/run.sh
 
-.PHONY: all deps help run test check-generated clean bench
+# Retrieval at scale (scripts/bench/retrieval.c): 100,000 chunks, the
+# question set's latencies.
+$(BIN)/bench-retrieval: $(B)/scripts/bench/retrieval.o $(SLURP_OBJ) $(LIBBOTRT)
+	@mkdir -p $(@D)
+	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(LDLIBS_ALL)
+
+bench-retrieval: $(BIN)/bench-retrieval
+	@$(BIN)/bench-retrieval
+
+.PHONY: all deps help run test check-generated clean bench bench-retrieval
 clean:
 	rm -rf build build-san bin
 

@@ -917,14 +917,47 @@ static const char *bl_var_body(bld *b, const node *val, int *max)
     return init;
 }
 
+/* synonyms -> {lang: ["word = word = ...", ...], ...} */
+static void bl_synonyms(bld *b, const node *n, ir_llm *l)
+{
+    if (n->kind != NODE_MAP) {
+        bl_type_error(b, n, "a map from a language to its groups",
+                      "synonyms: {en: [\"crash = accident\"], ru: [\"машина = автомобиль\"]}");
+        return;
+    }
+    int total = 0;
+    for (int i = 0; i < n->n; i++)
+        total += n->items[i]->kind == NODE_SEQ ? n->items[i]->n : 1;
+    total = total ? total : 1;
+    l->synonyms = ARENA_ARRAY(b->a, const char *, total);
+    l->synonym_pos = ARENA_ARRAY(b->a, src_pos, total);
+    l->synonym_lang = ARENA_ARRAY(b->a, const char *, total);
+    l->synonym_lang_pos = ARENA_ARRAY(b->a, src_pos, total);
+    for (int i = 0; i < n->n; i++) {
+        const char **groups = NULL;
+        src_pos *pos = NULL;
+        int count = 0;
+        bl_names(b, n->items[i], &groups, &pos, &count, "a list of groups like \"a = b\"");
+        for (int k = 0; k < count; k++) {
+            l->synonyms[l->n_synonyms] = groups[k];
+            l->synonym_pos[l->n_synonyms] = pos[k];
+            l->synonym_lang[l->n_synonyms] = n->keys[i];
+            l->synonym_lang_pos[l->n_synonyms] = n->key_pos[i];
+            l->n_synonyms++;
+        }
+    }
+}
+
 /* llm -> {knowledge: [file...], persona: textref, policy: textref,
  *         strict: bool, daily_tokens: int, timezone: name, model: name,
- *         handoff_patterns: [regex...], feedback: bool} */
+ *         handoff_patterns: [regex...], feedback: bool, ask_without_context: bool,
+ *         synonyms: {lang: [group...]}} */
 static void bl_llm(bld *b, const node *n)
 {
     static const char *const keys[] = { "knowledge", "persona", "policy", "strict",
                                         "daily_tokens", "timezone", "model",
-                                        "handoff_patterns", "feedback", NULL };
+                                        "handoff_patterns", "feedback", "ask_without_context",
+                                        "synonyms", NULL };
     ir_llm *l = &b->s->llm;
     l->strict = true;
     l->feedback = true;
@@ -985,6 +1018,14 @@ static void bl_llm(bld *b, const node *n)
     if ((v = node_get(n, "handoff_patterns")))
         bl_names(b, v, &l->handoff, &l->handoff_pos, &l->n_handoff,
                  "a regular expression or a list of them");
+    if ((v = node_get(n, "ask_without_context"))) {
+        if (v->kind == NODE_BOOL)
+            l->ask_without_context = strcmp(v->str, "true") == 0;
+        else
+            bl_type_error(b, v, "true or false", NULL);
+    }
+    if ((v = node_get(n, "synonyms")))
+        bl_synonyms(b, v, l);
 }
 
 static int bl_count(const node *n)

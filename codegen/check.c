@@ -1193,6 +1193,38 @@ static void ck_knowledge(ck *c, ir_knowledge *k)
         k->lang = 0;
 }
 
+/* One synonym group: listed under a language of the bot, two or more
+ * members separated by '=', each with a letter (runtime/ai/retr.h). */
+static void ck_synonyms(ck *c, const ir_llm *l, int i)
+{
+    const ir_spec *s = c->s;
+    const char *lang = l->synonym_lang[i], *g = l->synonyms[i];
+    if (ck_find(s->langs, s->n_langs, lang) < 0 &&
+        (i == 0 || strcmp(l->synonym_lang[i - 1], lang)))
+        CK_ERR(c, l->synonym_lang_pos[i],
+               ck_hint(c, lang, s->langs, s->n_langs,
+                       arena_printf(c->a, "declared languages: %s",
+                                    ck_list(c, s->langs, s->n_langs))),
+               "unknown language '%s' in llm.synonyms", lang);
+    int members = 0;
+    bool empty = false;
+    for (const char *p = g;;) {
+        size_t n = strcspn(p, "=");
+        bool letter = false;
+        for (size_t k = 0; k < n && !letter; k++)
+            letter = (unsigned char)p[k] >= 0x80 || isalpha((unsigned char)p[k]);
+        members += letter;
+        empty = empty || !letter;
+        if (!p[n])
+            break;
+        p += n + 1;
+    }
+    if (members < 2 || empty)
+        CK_ERR(c, l->synonym_pos[i], "words that mean the same, e.g. \"crash = accident = collision\"",
+               "synonym group '%s' needs two or more members with a word each, separated by '='",
+               g);
+}
+
 static void ck_llm(ck *c)
 {
     ir_llm *l = &c->s->llm;
@@ -1212,6 +1244,8 @@ static void ck_llm(ck *c)
     ck_textref(c, &l->policy);
     for (int i = 0; i < l->n_handoff; i++)
         ck_regex(c, l->handoff[i], l->handoff_pos[i], RX_TRIGGER);
+    for (int i = 0; i < l->n_synonyms; i++)
+        ck_synonyms(c, l, i);
     if (l->timezone) {
         int ok = l->timezone[0] != '\0' && l->timezone[0] != '/' && !strstr(l->timezone, "..");
         for (const char *p = l->timezone; *p && ok; p++)

@@ -509,6 +509,15 @@ static void emit_llm(cgen *g)
             sb_printf(sb, "%s%d", i ? ", " : "", l->first_handoff + i);
         sb_puts(sb, "};\n\n");
     }
+    if (l->n_synonyms > 0) {
+        sb_printf(sb, "static const char *const llm_synonyms[%d] = {\n", l->n_synonyms);
+        for (int i = 0; i < l->n_synonyms; i++) {
+            sb_puts(sb, "    ");
+            sb_put_cstr(sb, l->synonyms[i], "    ");
+            sb_puts(sb, ",\n");
+        }
+        sb_puts(sb, "};\n\n");
+    }
     line_spec(g, l->pos);
     sb_puts(sb, "static const bm_llm llm = {\n");
     line_reset(g);
@@ -524,8 +533,11 @@ static void emit_llm(cgen *g)
     put_str_or_null(g, l->timezone);
     sb_puts(sb, ",\n    .model = ");
     put_str_or_null(g, l->model);
-    sb_printf(sb, ",\n    .handoff = %s,\n    .n_handoff = %d,\n};\n\n",
-              l->n_handoff > 0 ? "llm_handoff" : "NULL", l->n_handoff);
+    sb_printf(sb, ",\n    .handoff = %s,\n    .n_handoff = %d,\n", l->n_handoff > 0 ? "llm_handoff" : "NULL",
+              l->n_handoff);
+    sb_printf(sb, "    .ask_without_context = %s,\n    .synonyms = %s,\n    .n_synonyms = %d,\n};\n\n",
+              l->ask_without_context ? "true" : "false", l->n_synonyms > 0 ? "llm_synonyms" : "NULL",
+              l->n_synonyms);
 }
 
 static void field_ptr(cgen *g, const char *field, const char *table, int n)

@@ -236,6 +236,12 @@ typedef struct ir_llm {
     const char **handoff;    /* `handoff_patterns:` regexes */
     src_pos *handoff_pos;
     int n_handoff;
+    bool ask_without_context; /* strict: ask the model when retrieval finds nothing */
+    const char **synonyms;   /* `synonyms:` groups, "crash = accident", all languages */
+    src_pos *synonym_pos;
+    const char **synonym_lang; /* the language each group is listed under */
+    src_pos *synonym_lang_pos;
+    int n_synonyms;
 } ir_llm;
 
 typedef struct ir_spec {

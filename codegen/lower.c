@@ -835,6 +835,9 @@ static void lower_llm(lower_ctx *c)
     ll->daily_tokens = l->daily_tokens;
     ll->timezone = l->timezone;
     ll->model = l->model;
+    ll->ask_without_context = l->ask_without_context;
+    ll->synonyms = l->synonyms;
+    ll->n_synonyms = l->n_synonyms;
     ll->first_handoff = m->n_regexes;
     for (int i = 0; i < l->n_handoff; i++) {
         rx_error err;

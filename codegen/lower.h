@@ -182,6 +182,9 @@ typedef struct low_llm {
     long daily_tokens;
     const char *timezone, *model; /* NULL when not given */
     int first_handoff, n_handoff; /* regex ids */
+    bool ask_without_context;
+    const char *const *synonyms;  /* groups, in spec order */
+    int n_synonyms;
 } low_llm;
 
 typedef struct low_machine {

@@ -11,7 +11,7 @@
 static const char *const langs[2] = {"en", "ru"};
 
 /* texts[text * 2 + lang]: en ru */
-static const char *const texts[142] = {
+static const char *const texts[144] = {
     /* 0: btn_new_session */
     "🚀 New session",
     "🚀 Новая сессия",
@@ -295,6 +295,9 @@ static const char *const texts[142] = {
     /* 70: sys_voted (built-in) */
     "Thank you! Your feedback is counted.",
     "Спасибо! Ваш отзыв учтён.",
+    /* 71: sys_not_a_question (built-in) */
+    "What would you like to know about it? Please ask in a few words, e.g. \"how much is the deposit?\"",
+    "Что вы хотите узнать? Спросите, пожалуйста, словами, например: «какой депозит?»",
 };
 
 /* the messages each state sends on entry (text indices) */
@@ -609,6 +612,9 @@ static const bm_llm llm = {
     .model = NULL,
     .handoff = NULL,
     .n_handoff = 0,
+    .ask_without_context = false,
+    .synonyms = NULL,
+    .n_synonyms = 0,
 };
 
 const bm_machine desk_machine = {
@@ -618,7 +624,7 @@ const bm_machine desk_machine = {
     .n_langs = 2,
     .default_lang = 0, /* en */
     .texts = texts,
-    .n_texts = 71,
+    .n_texts = 72,
     .sys_texts = {
         [BM_SYS_MIGRATED] = 31 /* sys_migrated */,
         [BM_SYS_CANCELLED] = 32 /* sys_cancelled */,
@@ -661,6 +667,7 @@ const bm_machine desk_machine = {
         [BM_SYS_MGR_LEAD_CLIENT] = 68 /* sys_mgr_lead_client */,
         [BM_SYS_SESSION_STARTED] = 69 /* sys_session_started */,
         [BM_SYS_VOTED] = 70 /* sys_voted */,
+        [BM_SYS_NOT_A_QUESTION] = 71 /* sys_not_a_question */,
     },
     .states = states,
     .n_states = 8,

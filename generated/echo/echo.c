@@ -11,7 +11,7 @@
 static const char *const langs[1] = {"en"};
 
 /* texts[text * 1 + lang]: en */
-static const char *const texts[46] = {
+static const char *const texts[47] = {
     /* 0: hello */
     "Hello, {first_name}! Write anything and I repeat it; start with \"ask \" and I ask the web.",
     /* 1: echo */
@@ -104,6 +104,8 @@ static const char *const texts[46] = {
     "New conversation started: I no longer take our earlier messages into account.",
     /* 45: sys_voted (built-in) */
     "Thank you! Your feedback is counted.",
+    /* 46: sys_not_a_question (built-in) */
+    "What would you like to know about it? Please ask in a few words, e.g. \"how much is the deposit?\"",
 };
 
 /* the messages each state sends on entry (text indices) */
@@ -143,7 +145,7 @@ const bm_machine echo_machine = {
     .n_langs = 1,
     .default_lang = 0, /* en */
     .texts = texts,
-    .n_texts = 46,
+    .n_texts = 47,
     .sys_texts = {
         [BM_SYS_MIGRATED] = 5 /* sys_migrated */,
         [BM_SYS_CANCELLED] = 6 /* sys_cancelled */,
@@ -186,6 +188,7 @@ const bm_machine echo_machine = {
         [BM_SYS_MGR_LEAD_CLIENT] = 43 /* sys_mgr_lead_client */,
         [BM_SYS_SESSION_STARTED] = 44 /* sys_session_started */,
         [BM_SYS_VOTED] = 45 /* sys_voted */,
+        [BM_SYS_NOT_A_QUESTION] = 46 /* sys_not_a_question */,
     },
     .states = states,
     .n_states = 1,

@@ -11,7 +11,7 @@
 static const char *const langs[2] = {"en", "ru"};
 
 /* texts[text * 2 + lang]: en ru */
-static const char *const texts[212] = {
+static const char *const texts[214] = {
     /* 0: llm_persona */
     "You are the support assistant of Dunav Drive, a car rental in Belgrade. You help customers choose a car and explain the rental conditions, politely and briefly.",
     "Вы — ассистент поддержки Dunav Drive, проката автомобилей в Белграде. Вы помогаете клиентам выбрать автомобиль и объясняете условия аренды, вежливо и коротко.",
@@ -596,6 +596,9 @@ static const char *const texts[212] = {
     /* 105: sys_voted (built-in) */
     "Thank you! Your feedback is counted.",
     "Спасибо! Ваш отзыв учтён.",
+    /* 106: sys_not_a_question (built-in) */
+    "What would you like to know about it? Please ask in a few words, e.g. \"how much is the deposit?\"",
+    "Что вы хотите узнать? Спросите, пожалуйста, словами, например: «какой депозит?»",
 };
 
 /* the messages each state sends on entry (text indices) */
@@ -1298,6 +1301,38 @@ static const bm_knowledge knowledge[2] = {
 /* llm handoff_patterns: ids for rental_match_regex */
 static const int llm_handoff[3] = {1, 2, 3};
 
+static const char *const llm_synonyms[29] = {
+    "crash = collision = accident",
+    "hold = block = blocked",
+    "amex = american express",
+    "wife = husband = spouse = partner = second driver = additional driver",
+    "summer = july = august = high season",
+    "limit = unlimited",
+    "old = age",
+    "rent = rental = hire",
+    "motorway = highway = toll",
+    "transmission = gearbox",
+    "second = additional",
+    "scratch = scratched = dent = damage",
+    "dog = cat = pet = pets",
+    "phone = contacts",
+    "машина = тачка = авто = автомобиль",
+    "авария = дтп = столкновение",
+    "разблокируют = разблокировать = блокировка",
+    "километраж = пробег",
+    "ограничение = лимит = безлимитный = не ограничен",
+    "лето = летом = летний = высокий сезон",
+    "лет = года = возраст",
+    "муж = жена = супруг = супруга = второй водитель = дополнительный водитель",
+    "водить = водитель = управлять",
+    "залог = депозит",
+    "права = удостоверение",
+    "второй = дополнительный",
+    "царапина = поцарапать = поцарапаю = вмятина = повреждение",
+    "собака = собакой = кошка = питомец = животные",
+    "телефон = контакты",
+};
+
 static const bm_llm llm = {
     .knowledge = knowledge,
     .n_knowledge = 2,
@@ -1309,6 +1344,9 @@ static const bm_llm llm = {
     .model = NULL,
     .handoff = llm_handoff,
     .n_handoff = 3,
+    .ask_without_context = false,
+    .synonyms = llm_synonyms,
+    .n_synonyms = 29,
 };
 
 const bm_machine rental_machine = {
@@ -1318,7 +1356,7 @@ const bm_machine rental_machine = {
     .n_langs = 2,
     .default_lang = 0, /* en */
     .texts = texts,
-    .n_texts = 106,
+    .n_texts = 107,
     .sys_texts = {
         [BM_SYS_MIGRATED] = 2 /* sys_migrated */,
         [BM_SYS_CANCELLED] = 68 /* sys_cancelled */,
@@ -1361,6 +1399,7 @@ const bm_machine rental_machine = {
         [BM_SYS_MGR_LEAD_CLIENT] = 103 /* sys_mgr_lead_client */,
         [BM_SYS_SESSION_STARTED] = 104 /* sys_session_started */,
         [BM_SYS_VOTED] = 105 /* sys_voted */,
+        [BM_SYS_NOT_A_QUESTION] = 106 /* sys_not_a_question */,
     },
     .states = states,
     .n_states = 16,

@@ -2,14 +2,18 @@
  * llm.c — the `llm` action: answer the user's text, and the part behind it
  * (the knowledge index, the model's configuration, daily token limits).
  *
- * Offline (no OPENAI_API_BASE), the answer is the best-matching passage of
- * the spec's knowledge (kb_extract: local and fast, so it runs inside the
- * input's transaction). When nothing matches well, or the question is one
- * the spec's handoff_patterns reserve for a human, the user gets
- * sys_no_answer with the "call an operator" button (actions/handoff.h).
- * With OPENAI_API_BASE set the model answers: the request is deferred I/O
- * (dialogue/deferred.h) which the transport streams into the chat as
- * drafts; the input runs again with the whole answer (resume).
+ * Input of only numbers, dates or punctuation is no question: the user is
+ * asked what they mean (sys_not_a_question). Offline (no OPENAI_API_BASE),
+ * the answer is the best-matching passage of the spec's knowledge
+ * (kb_extract: local and fast, so it runs inside the input's transaction).
+ * When nothing matches well, or the question is one the spec's
+ * handoff_patterns reserve for a human, the user gets sys_no_answer with
+ * the "call an operator" button (actions/handoff.h). With OPENAI_API_BASE
+ * set the model answers: the request is deferred I/O (dialogue/deferred.h)
+ * which the transport streams into the chat as drafts; the input runs
+ * again with the whole answer (resume). In strict mode a question the
+ * knowledge does not answer goes to a human without asking the model,
+ * unless the spec says ask_without_context.
  */
 #include <inttypes.h>
 #include <stdio.h>
@@ -29,6 +33,8 @@
 #include "storage/store.h"
 
 #define LLM_TURNS 6 /* earlier messages with the model in its request */
+#define LLM_LONG_QUESTION 5 /* words: a trigger's keyword inside gives way to an answer */
+#define LLM_FOLLOW_UP_MAX 1024 /* bytes of the previous question a follow-up is searched with */
 
 typedef struct llm_part {
     kb *kb;       /* the spec's knowledge, NULL without any */
@@ -53,7 +59,7 @@ static int open_knowledge(llm_part *p, const bm_machine *m, char *err, size_t er
                            .lang = k->lang >= 0 && k->lang < m->n_langs ? m->langs[k->lang]
                                                                         : NULL};
     }
-    p->kb = kb_open(docs, l->n_knowledge, err, errlen);
+    p->kb = kb_open(docs, l->n_knowledge, l->synonyms, l->n_synonyms, err, errlen);
     free(docs);
     if (!p->kb)
         return -1;
@@ -107,10 +113,82 @@ static int part_export(void *state, int64_t user_id, struct cJSON *root)
     return lim_export_user(((llm_part *)state)->lim, user_id, root);
 }
 
+/* The best chunks for q: in the user's language, or in any language when
+ * those do not answer it. The number of hits, -1 on an error. */
+static int search(llm_part *p, const char *q, const char *lang, kb_hit *hits, int max)
+{
+    int n = kb_search(p->kb, q, lang, hits, max);
+    if (n >= 0 && (n == 0 || !kb_answers(&hits[0]))) {
+        kb_hit any[4];
+        int na = kb_search(p->kb, q, NULL, any, max < 4 ? max : 4);
+        if (na > 0 && kb_answers(&any[0])) {
+            memcpy(hits, any, (size_t)na * sizeof *hits);
+            n = na;
+        }
+    }
+    return n;
+}
+
+/* text without the words trigger t needs in state: each word without
+ * which t no longer matches. Into rest (cap bytes). */
+static void without_keyword(const bm_machine *m, int state, int t, const char *text, char *rest,
+                            size_t cap)
+{
+    char other[LLM_FOLLOW_UP_MAX];
+    size_t n = 0;
+    rest[0] = '\0';
+    for (const char *w = text; *w;) {
+        size_t wl = strcspn(w, " ");
+        snprintf(other, sizeof other, "%.*s%s", (int)(w - text), text, w + wl);
+        if (m->match_text(state, other) == t && wl > 0 && n + wl + 2 < cap) {
+            n += (size_t)snprintf(rest + n, cap - n, "%s%.*s", n ? " " : "", (int)wl, w);
+        }
+        w += wl;
+        while (*w == ' ')
+            w++;
+    }
+}
+
+/* The precedence of text triggers and the answerer (spec/REFERENCE.md,
+ * "Triggers and the answerer"): a keyword that a trigger catches inside a
+ * question of LLM_LONG_QUESTION words or more gives way to the state's
+ * any: when that runs llm and the question says more than the keyword:
+ * without the keyword's words it still has two words searched, and the
+ * knowledge answers it. Commands, button labels and short texts keep
+ * their triggers; so does a question for a human (handoff_patterns), one
+ * the knowledge does not answer, and one whose other words say nothing
+ * of their own ("what is the price of a car?" is the price list). */
+static bool part_answers_first(void *state, const bm_machine *m, const bm_session *s,
+                               const bm_input *in)
+{
+    llm_part *p = state;
+    if (!p || !p->kb || !m->llm || in->kind != BM_IN_TEXT || s->form >= 0 || s->state < 0 ||
+        s->state >= m->n_states || in->text[0] == '/' || !m->match_text)
+        return false;
+    int any = m->states[s->state].fallback_tr;
+    if (any < 0 || m->transitions[any].action != BM_ACT_LLM)
+        return false;
+    int words = 0;
+    for (const char *c = in->text; *c; c++)
+        words += *c != ' ' && (c == in->text || c[-1] == ' ');
+    int t = m->match_text(s->state, in->text);
+    if (words < LLM_LONG_QUESTION || t < 0 || t == any)
+        return false;
+    for (int i = 0; i < m->llm->n_handoff; i++)
+        if (m->match_regex && m->match_regex(m->llm->handoff[i], in->text))
+            return false;
+    char rest[LLM_FOLLOW_UP_MAX];
+    without_keyword(m, s->state, t, in->text, rest, sizeof rest);
+    kb_hit h[1];
+    return kb_terms(p->kb, rest) >= 2 && search(p, rest, m->langs[s->lang], h, 1) > 0 &&
+           kb_answers(&h[0]);
+}
+
 const bot_part part_llm = {
     .name = "llm",
     .open = part_open,
     .close = part_close,
+    .answers_first = part_answers_first,
     .forget_user = part_forget,
     .export_user = part_export,
 };
@@ -132,20 +210,68 @@ static int add_turn(void *ud, const char *role, const char *text, int64_t at)
     return 0;
 }
 
+
+/* The user's earlier questions to the model, oldest first (history's
+ * "user" turns), for follow-ups. */
+typedef struct asked {
+    char q[LLM_TURNS][LLM_FOLLOW_UP_MAX];
+    int n;
+} asked;
+
+/* store_history_turns: keeps the user's turns. */
+static int take_asked(void *ud, const char *role, const char *text, int64_t at)
+{
+    asked *a = ud;
+    (void)at;
+    if (!strcmp(role, "user") && a->n < LLM_TURNS)
+        snprintf(a->q[a->n++], LLM_FOLLOW_UP_MAX, "%s", text);
+    return 0;
+}
+
+/* The context for q. A follow-up ("and for a week?", "and for a month?")
+ * names nothing the knowledge knows: when q alone finds no answer, it is
+ * searched together with each earlier question to the model, newest
+ * first, and then with that question alone (the model still says the
+ * marker when its context lacks the answer). The number of hits (0 on an
+ * error, logged). */
+static int context(bot_act *c, llm_part *p, const char *q, kb_hit *hits, int max)
+{
+    if (!p->kb)
+        return 0;
+    const char *lang = bot_machine(c->b)->langs[c->s->lang];
+    int n = search(p, q, lang, hits, max);
+    asked *a = n >= 0 && (n == 0 || !kb_answers(&hits[0])) ? calloc(1, sizeof *a) : NULL;
+    if (a && store_history_turns(bot_store(c->b), c->s->user_id, LLM_TURNS, take_asked, a) < 0)
+        a->n = 0;
+    for (int i = a ? a->n - 1 : -1; i >= 0; i--) {
+        char both[2 * LLM_FOLLOW_UP_MAX + 2];
+        snprintf(both, sizeof both, "%s\n%s", a->q[i], q);
+        kb_hit h2[8];
+        int n2 = search(p, both, lang, h2, max < 8 ? max : 8);
+        if (n2 >= 0 && (n2 == 0 || !kb_answers(&h2[0])))
+            n2 = search(p, a->q[i], lang, h2, max < 8 ? max : 8);
+        if (n2 > 0 && kb_answers(&h2[0])) {
+            memcpy(hits, h2, (size_t)n2 * sizeof *hits);
+            n = n2;
+            break;
+        }
+    }
+    free(a);
+    if (n < 0)
+        log_error("bot", "user %" PRId64 ": knowledge search failed", c->s->user_id);
+    return n < 0 ? 0 : n;
+}
+
 /* The model's request: the grounded system prompt (persona, policy, the
- * best chunks for q in the user's language), the user's recent history, q.
- * A malloc'd JSON array, NULL on out-of-memory. */
+ * best chunks for q), the user's recent history, q. A malloc'd JSON
+ * array, NULL on out-of-memory. */
 static char *llm_messages(bot_act *c, llm_part *p, const char *q)
 {
     const bm_machine *m = bot_machine(c->b);
     const bm_llm *l = m->llm;
     const char *lang = m->langs[c->s->lang];
     kb_hit hits[4];
-    int n = p->kb ? kb_search(p->kb, q, lang, hits, 4) : 0;
-    if (n <= 0 && p->kb) /* nothing in the user's language: any language */
-        n = kb_search(p->kb, q, NULL, hits, 4);
-    if (n < 0)
-        n = 0;
+    int n = context(c, p, q, hits, 4);
     char *persona = l->persona != BM_NONE ? bm_render(m, c->s, &c->in->user, l->persona, q) : NULL;
     char *policy = l->policy != BM_NONE ? bm_render(m, c->s, &c->in->user, l->policy, q) : NULL;
     char *sys = kb_system_prompt(persona, policy, l->strict, lang, hits, n, 6000);
@@ -196,6 +322,8 @@ static int llm_run(bot_act *c)
     const char *q = c->text;
     if (!m->llm || !p || (!p->kb && !p->remote))
         return bot_act_say_sys(c, BM_SYS_UNAVAILABLE);
+    if (!kb_is_question(q))
+        return bot_act_say_sys(c, BM_SYS_NOT_A_QUESTION);
     for (int i = 0; i < m->llm->n_handoff; i++) {
         if (m->match_regex && m->match_regex(m->llm->handoff[i], q)) {
             log_info("bot", "user %" PRId64 ": a question for a human (handoff pattern %d)",
@@ -207,6 +335,13 @@ static int llm_run(bot_act *c)
         /* the model's answer: the transport streams it into the chat */
         if (!bot_act_can_defer(c))
             return 0;
+        kb_hit hits[4];
+        if (m->llm->strict && !m->llm->ask_without_context && p->kb &&
+            (context(c, p, q, hits, 4) == 0 || !kb_answers(&hits[0]))) {
+            log_info("bot", "user %" PRId64 ": the knowledge does not answer; not asking the model",
+                     c->s->user_id);
+            return offer_operator(c);
+        }
         char *msgs = llm_messages(c, p, q);
         if (!msgs)
             return -1;

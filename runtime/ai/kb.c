@@ -10,7 +10,7 @@
 #include <string.h>
 
 #include "base/text.h"
-#include "storage/fts.h"
+#include "ai/retr.h"
 
 typedef struct kb_chunk {
     char *text;
@@ -19,7 +19,7 @@ typedef struct kb_chunk {
 } kb_chunk;
 
 struct kb {
-    fts *index;
+    retr *index;
     kb_chunk *chunks;
     int n_chunks;
     char **names, **langs; /* copies of the documents' name and lang */
@@ -55,38 +55,6 @@ static size_t count_chars(const char *s, size_t n)
     size_t c = 0;
     for (size_t i = 0; i < n; i++)
         c += ((unsigned char)s[i] & 0xC0) != 0x80;
-    return c;
-}
-
-/* Close to FTS5 unicode61: letters and digits make words; punctuation,
- * symbols, currency signs and emoji separate them. */
-static bool word_char(uint32_t c)
-{
-    if (c < 0x80)
-        return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
-    if (c < 0xC0 || c == 0xD7 || c == 0xF7)
-        return false;
-    if (c >= 0x2000 && c <= 0x2BFF) /* punctuation, currency, arrows, symbols */
-        return false;
-    if (c >= 0x3000 && c <= 0x303F)
-        return false;
-    if (c >= 0xFE00 && c <= 0xFE0F)
-        return false;
-    if (c >= 0x1F000)
-        return false;
-    return true;
-}
-
-static uint32_t lower(uint32_t c)
-{
-    if (c >= 'A' && c <= 'Z')
-        return c + 32;
-    if (c >= 0x410 && c <= 0x42F)
-        return c + 0x20;
-    if (c >= 0x400 && c <= 0x40F)
-        return c + 0x50;
-    if (c >= 0xC0 && c <= 0xDE && c != 0xD7)
-        return c + 0x20;
     return c;
 }
 
@@ -220,10 +188,24 @@ static bool blank(const char *s, size_t n)
     return true;
 }
 
+/* Whether the text has a heading of level 2 or deeper ("## ..."). */
+static bool has_subheadings(const char *text, size_t len)
+{
+    for (const char *p = text; p && p < text + len;) {
+        if (p + 1 < text + len && p[0] == '#' && p[1] == '#')
+            return true;
+        p = memchr(p, '\n', (size_t)(text + len - p));
+        p = p ? p + 1 : NULL;
+    }
+    return false;
+}
+
 int kb_split(const char *text, size_t len, char ***out, int *n_out)
 {
     parts out_p = {0};
     span heading = {"", 0};
+    bool deep = has_subheadings(text, len);
+    bool in_section = false; /* the text since the last heading is served */
     span *paras = NULL;
     int np = 0, cap = 0;
     const char *p = text, *end = text + len;
@@ -252,7 +234,7 @@ int kb_split(const char *text, size_t len, char ***out, int *n_out)
             para_start = NULL;
         }
         if (is_heading || at_end) {
-            if (np > 0 && chunk_section(heading, paras, np, &out_p)) {
+            if (np > 0 && in_section && chunk_section(heading, paras, np, &out_p)) {
                 rc = -1;
                 break;
             }
@@ -265,6 +247,7 @@ int kb_split(const char *text, size_t len, char ***out, int *n_out)
                     hn--;
                 }
                 heading = (span){h, hn};
+                in_section = !deep || p[1] == '#';
             }
         } else if (!is_blank) {
             if (!para_start)
@@ -293,7 +276,7 @@ void kb_free(kb *k)
 {
     if (!k)
         return;
-    fts_free(k->index);
+    retr_free(k->index);
     for (int i = 0; i < k->n_chunks; i++)
         free(k->chunks[i].text);
     free(k->chunks);
@@ -329,12 +312,16 @@ static int add_chunk(kb *k, char *text, int doc, int *cap)
     c->text = text;
     c->source = k->names[doc];
     c->lang = k->langs[doc];
+    /* the heading is the first line; the index takes it apart */
     const char *nl = strchr(text, '\n');
-    size_t tn = nl ? (size_t)(nl - text) : 0;
-    return fts_add(k->index, k->n_chunks, text, tn, nl ? nl + 1 : text, c->lang);
+    char *title = strndup(text, nl ? (size_t)(nl - text) : 0);
+    int rc = title ? retr_add(k->index, k->n_chunks, title, nl ? nl + 1 : text, c->lang) : -1;
+    free(title);
+    return rc;
 }
 
-kb *kb_open(const kb_doc *docs, int n, char *err, size_t errlen)
+kb *kb_open(const kb_doc *docs, int n, const char *const *synonyms, int n_syn, char *err,
+            size_t errlen)
 {
     kb *k = calloc(1, sizeof *k);
     int cap = 0;
@@ -345,13 +332,16 @@ kb *kb_open(const kb_doc *docs, int n, char *err, size_t errlen)
     if (!k->names || !k->langs)
         goto oom;
     char why[256];
-    k->index = fts_open(why, sizeof why);
+    k->index = retr_open(why, sizeof why);
     if (!k->index) {
         snprintf(err, errlen, "knowledge index: %s", why);
         kb_free(k);
         return NULL;
     }
-    if (fts_begin(k->index))
+    for (int i = 0; i < n_syn; i++)
+        if (retr_synonyms(k->index, synonyms[i]) < 0)
+            goto oom;
+    if (retr_begin(k->index))
         goto index_failed;
     for (int d = 0; d < n; d++) {
         k->n_docs++;
@@ -373,11 +363,11 @@ kb *kb_open(const kb_doc *docs, int n, char *err, size_t errlen)
         }
         text_parts_free(v, nv);
     }
-    if (fts_commit(k->index))
+    if (retr_commit(k->index))
         goto index_failed;
     return k;
 index_failed:
-    snprintf(err, errlen, "knowledge index: %s", fts_errmsg(k->index));
+    snprintf(err, errlen, "knowledge index: %s", retr_errmsg(k->index));
     kb_free(k);
     return NULL;
 oom:
@@ -388,242 +378,59 @@ oom:
 
 /* ---- questions -------------------------------------------------------------------- */
 
-static const char *const STOP_WORDS[] = {
-    /* English */
-    "a", "an", "the", "is", "are", "was", "were", "be", "been", "am", "do", "does", "did",
-    "to", "of", "in", "on", "at", "for", "from", "by", "with", "about", "as", "and", "or",
-    "but", "if", "then", "than", "so", "that", "this", "these", "those", "it", "its", "i",
-    "me", "my", "we", "us", "our", "you", "your", "he", "she", "they", "them", "their",
-    "what", "which", "who", "whom", "when", "where", "why", "how", "can", "could", "would",
-    "should", "will", "shall", "may", "might", "must", "have", "has", "had", "there", "here",
-    "not", "no", "yes", "please", "hi", "hello", "thanks", "thank", "much", "many", "any",
-    "some", "also", "just", "get", "want", "need", "tell", "know", "cost", "costs", "ok",
-    /* Russian */
-    "и", "в", "во", "не", "что", "на", "я", "с", "со", "как", "а", "то", "все", "всё", "так",
-    "но", "да", "ты", "к", "у", "же", "вы", "за", "бы", "по", "только", "мне", "вот", "от",
-    "меня", "еще", "ещё", "нет", "о", "об", "из", "ли", "если", "уже", "или", "ни", "быть",
-    "до", "вас", "вам", "ваш", "ваша", "ваше", "ваши", "там", "себя", "может", "они", "тут",
-    "где", "есть", "надо", "нужно", "нужен", "нужна", "для", "мы", "их", "чем", "без", "кто",
-    "этот", "это", "эта", "эти", "какой", "какая", "какие", "какое", "здесь", "можно", "при",
-    "сколько", "стоит", "стоят", "стоимость", "скажите", "подскажите", "пожалуйста",
-    "здравствуйте", "привет", "спасибо", "хочу", "мой", "моя", "мои", "про", "ко", "бывает",
-    NULL,
-};
-
-static bool is_stop(const char *w)
+int kb_search(kb *k, const char *question, const char *lang, kb_hit *hits, int max)
 {
-    for (int i = 0; STOP_WORDS[i]; i++)
-        if (!strcmp(w, STOP_WORDS[i]))
-            return true;
-    return false;
-}
-
-typedef struct term {
-    char word[128];    /* the word searched: the stem or the whole word */
-    bool prefix;       /* the stem: any word starting with it matches */
-    unsigned char *in; /* [n_chunks]: 1 when the chunk matches */
-    double idf;
-} term;
-
-/* Make the query of a lowercased word of `chars` characters. */
-static void make_term(const char *w, size_t bytes, size_t chars, uint32_t first, term *t)
-{
-    bool digits = true;
-    for (size_t i = 0; i < bytes; i++)
-        digits = digits && w[i] >= '0' && w[i] <= '9';
-    size_t keep = bytes;
-    bool prefix = false;
-    if (digits) {
-        /* numbers match exactly: "12" must not find "120" */
-    } else if (first >= 0x400 && first <= 0x4FF) {
-        size_t cut = chars >= 6 ? 2 : chars == 5 ? 1 : 0;
-        /* drop `cut` characters from the end (2 bytes each in Cyrillic) */
-        for (size_t c = 0; c < cut && keep > 0; c++) {
-            keep--;
-            while (keep > 0 && ((unsigned char)w[keep] & 0xC0) == 0x80)
-                keep--;
-        }
-        prefix = chars >= 4;
-    } else {
-        if (bytes >= 6 && !memcmp(w + bytes - 3, "ing", 3))
-            keep = bytes - 3;
-        else if (bytes >= 5 && !memcmp(w + bytes - 2, "ed", 2))
-            keep = bytes - 2;
-        else if (bytes >= 5 && !memcmp(w + bytes - 2, "es", 2))
-            keep = bytes - 2;
-        else if (bytes >= 4 && w[bytes - 1] == 's' && w[bytes - 2] != 's')
-            keep = bytes - 1;
-        prefix = keep >= 3;
-    }
-    snprintf(t->word, sizeof t->word, "%.*s", (int)keep, w);
-    t->prefix = prefix;
-}
-
-/* Cut the question into terms (deduplicated, stop words dropped). */
-static int question_terms(const char *q, term *terms, int max)
-{
-    int n = 0;
-    const unsigned char *s = (const unsigned char *)q;
-    size_t len = strlen(q), i = 0;
-    while (i < len && n < max) {
-        size_t l;
-        uint32_t c = decode(s + i, len - i, &l);
-        if (!word_char(c)) {
-            i += l;
-            continue;
-        }
-        char w[96];
-        size_t wb = 0, wc = 0;
-        uint32_t first = lower(c);
-        while (i < len) {
-            c = decode(s + i, len - i, &l);
-            if (!word_char(c))
-                break;
-            char enc[4];
-            size_t el = text_utf8_put(lower(c), enc);
-            if (wb + el < sizeof w) {
-                memcpy(w + wb, enc, el);
-                wb += el;
-                wc++;
-            }
-            i += l;
-        }
-        w[wb] = '\0';
-        if (is_stop(w))
-            continue;
-        term t;
-        memset(&t, 0, sizeof t);
-        make_term(w, wb, wc, first, &t);
-        bool dup = false;
-        for (int k = 0; k < n && !dup; k++)
-            dup = !strcmp(terms[k].word, t.word) && terms[k].prefix == t.prefix;
-        if (!dup)
-            terms[n++] = t;
+    retr_hit rh[KB_MAX_HITS];
+    if (max > KB_MAX_HITS)
+        max = KB_MAX_HITS;
+    int n = retr_search(k->index, question ? question : "", lang, rh, max);
+    for (int i = 0; i < n; i++) {
+        const kb_chunk *ch = &k->chunks[rh[i].id - 1];
+        hits[i] = (kb_hit){.chunk = (int)rh[i].id - 1, .text = ch->text, .source = ch->source,
+                           .lang = ch->lang, .rank = rh[i].rank, .coverage = rh[i].coverage};
     }
     return n;
 }
 
-typedef struct term_ctx {
-    term *t;
-    int n_chunks;
-    int df;            /* chunks matched */
-} term_ctx;
-
-/* fts_each: marks chunk id as matching the term. */
-static int mark_in(void *ud, int64_t id)
+bool kb_answers(const kb_hit *best)
 {
-    term_ctx *c = ud;
-    if (id >= 1 && id <= c->n_chunks) {
-        c->t->in[id - 1] = 1;
-        c->df++;
-    }
-    return 0;
+    return best->coverage >= RETR_MIN_COVERAGE;
 }
 
-/* Which chunks each term matches, and its idf over the whole knowledge. */
-static int term_stats(kb *k, term *t)
+int kb_terms(kb *k, const char *question)
 {
-    t->in = calloc((size_t)k->n_chunks + 1, 1);
-    if (!t->in)
-        return -1;
-    term_ctx c = {.t = t, .n_chunks = k->n_chunks};
-    if (fts_each(k->index, &(fts_term){.word = t->word, .prefix = t->prefix}, mark_in, &c) < 0)
-        return -1;
-    double N = k->n_chunks;
-    t->idf = log((N - c.df + 0.5) / (c.df + 0.5) + 1.0);
-    return 0;
+    return retr_terms(k->index, question);
 }
 
-typedef struct search_ctx {
-    const kb *k;
-    const term *terms;
-    int nt;
-    double total;      /* the terms' idf summed */
-    kb_hit *hits;
-    int n;
-} search_ctx;
-
-/* fts_search: chunk id as the next hit, with its coverage. */
-static int add_hit(void *ud, int64_t id, double rank)
+bool kb_is_question(const char *question)
 {
-    search_ctx *c = ud;
-    if (id < 1 || id > c->k->n_chunks)
-        return 0;
-    kb_hit *h = &c->hits[c->n++];
-    const kb_chunk *ch = &c->k->chunks[id - 1];
-    h->chunk = (int)id - 1;
-    h->text = ch->text;
-    h->source = ch->source;
-    h->lang = ch->lang;
-    h->rank = rank;
-    double got = 0;
-    for (int i = 0; i < c->nt; i++)
-        if (c->terms[i].in[id - 1])
-            got += c->terms[i].idf;
-    h->coverage = c->total > 0 ? got / c->total : 0;
-    return 0;
-}
-
-int kb_search(kb *k, const char *question, const char *lang, kb_hit *hits, int max)
-{
-    term terms[KB_MAX_TERMS];
-    int nt = question_terms(question ? question : "", terms, KB_MAX_TERMS);
-    if (nt == 0 || max <= 0 || k->n_chunks == 0)
-        return 0;
-    search_ctx c = {.k = k, .terms = terms, .nt = nt, .hits = hits};
-    fts_term q[KB_MAX_TERMS];
-    int rc = 0;
-    for (int i = 0; i < nt && !rc; i++) {
-        rc = term_stats(k, &terms[i]);
-        c.total += terms[i].idf;
-        q[i] = (fts_term){.word = terms[i].word, .prefix = terms[i].prefix};
-    }
-    if (!rc)
-        rc = fts_search(k->index, q, nt, lang, max, add_hit, &c) < 0;
-    for (int i = 0; i < nt; i++)
-        free(terms[i].in);
-    return rc ? -1 : c.n;
-}
-
-/* The best hit by coverage (ties: rank order), -1 when none is enough. */
-static int best_covered(const kb_hit *h, int n)
-{
-    int best = -1;
-    for (int i = 0; i < n; i++)
-        if (h[i].coverage >= KB_MIN_COVERAGE && (best < 0 || h[i].coverage > h[best].coverage + 1e-9))
-            best = i;
-    return best;
+    return retr_has_words(question);
 }
 
 int kb_extract(kb *k, const char *question, const char *lang, char **answer)
 {
     kb_hit hits[8];
     *answer = NULL;
+    if (!kb_is_question(question))
+        return 0;
     int n = kb_search(k, question, lang, hits, 8);
     if (n < 0)
         return -1;
-    int b = best_covered(hits, n);
-    if (b < 0 && lang) {
+    if ((n == 0 || !kb_answers(&hits[0])) && lang) {
         n = kb_search(k, question, NULL, hits, 8);
         if (n < 0)
             return -1;
-        b = best_covered(hits, n);
     }
-    if (b < 0)
+    if (n == 0 || !kb_answers(&hits[0]))
         return 0;
     text_buf out;
     text_buf_init(&out, 3500);
-    int rc = text_buf_adds(&out, hits[b].text);
-    /* a second passage when it is as well covered and ranked close */
-    for (int i = 0; i < n && !rc; i++) {
-        if (i == b || hits[i].coverage + 1e-9 < hits[b].coverage ||
-            hits[i].rank < 0.8 * hits[b].rank)
-            continue;
-        if ((hits[b].lang && hits[i].lang && strcmp(hits[b].lang, hits[i].lang)))
-            continue;
-        rc = text_buf_adds(&out, "\n\n") | text_buf_adds(&out, hits[i].text);
-        break;
-    }
+    int rc = text_buf_adds(&out, hits[0].text);
+    /* the runner-up too when it answers as fully and ranks close */
+    if (!rc && n > 1 && hits[1].coverage + 1e-9 >= hits[0].coverage &&
+        hits[1].rank >= 0.8 * hits[0].rank &&
+        !(hits[0].lang && hits[1].lang && strcmp(hits[0].lang, hits[1].lang)))
+        rc = text_buf_adds(&out, "\n\n") | text_buf_adds(&out, hits[1].text);
     if (rc) {
         text_buf_free(&out);
         return -1;

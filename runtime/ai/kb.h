@@ -21,17 +21,14 @@
  * matters: the rental bot's ~25 KB index in a few milliseconds. The index
  * never needs migrating: it is rebuilt from the text on every start.
  *
- * Retrieval. Tokenizer unicode61 with remove_diacritics 2 (case and
- * diacritics folded: "Škoda" finds "skoda"). A question is cut into words;
- * stop words (en, ru: question words, "how much", "сколько стоит") are
- * dropped; the rest become prefix queries of a crude stem — Russian words
- * lose up to two letters of ending ("депозита" → депози*, so депозит,
- * депозиту, депозитом match), English words a plural/-ing/-ed ending —
- * joined with OR and ranked by bm25 (headings weigh 3×). Besides its bm25
- * rank every hit gets a coverage: the idf-weighted share of the question's
- * words the chunk contains (a word the knowledge never mentions weighs the
- * most). Coverage, unlike bm25, is comparable across questions, so the
- * "is this answered at all" threshold (KB_MIN_COVERAGE) is set on it.
+ * Sections. A chunk is always part of a section: text before the first
+ * heading, and, when the file has "##" headings, the text under its "#"
+ * title (the preamble: notes for the writer, instructions for the model)
+ * is never indexed, so it is never shown to a customer.
+ *
+ * Retrieval is ai/retr.h's: stems, synonyms, typos, bm25, coverage. The
+ * offline answer is the best-ranked chunk when its coverage reaches
+ * RETR_MIN_COVERAGE.
  *
  * Memory: a kb owns copies of everything; hits point into it and stay
  * valid until kb_free. One kb is used by one thread.
@@ -45,8 +42,7 @@
 #include "base/text.h"
 
 #define KB_CHUNK_MAX 1000      /* characters per chunk, heading included */
-#define KB_MIN_COVERAGE 0.40   /* below: the knowledge does not answer it */
-#define KB_MAX_TERMS 16        /* words of a question that are searched */
+#define KB_MAX_HITS 16         /* hits of one kb_search */
 #define KB_MARKER "[[CONTACT_MANAGER]]"
 
 typedef struct kb_doc {
@@ -58,8 +54,11 @@ typedef struct kb_doc {
 
 typedef struct kb kb;
 
-/* Chunk and index n documents. NULL on failure with the reason in err. */
-kb *kb_open(const kb_doc *docs, int n, char *err, size_t errlen);
+/* Chunk and index n documents, with n_syn synonym groups of the spec
+ * ("crash = accident", retr_synonyms) besides the built-in ones. NULL on
+ * failure with the reason in err. */
+kb *kb_open(const kb_doc *docs, int n, const char *const *synonyms, int n_syn, char *err,
+            size_t errlen);
 void kb_free(kb *k);
 
 int kb_chunk_count(const kb *k);
@@ -70,19 +69,32 @@ typedef struct kb_hit {
     const char *text;   /* the chunk (owned by the kb) */
     const char *source; /* the document's name */
     const char *lang;   /* the document's language or NULL */
-    double rank;        /* -bm25: higher is better; compare within one search */
-    double coverage;    /* 0..1, see above */
+    double rank;        /* bm25: higher is better; compare within one search */
+    double coverage;    /* 0..1, ai/retr.h */
 } kb_hit;
 
-/* The best chunks for `question`, best first, at most max. lang (may be
- * NULL) restricts the search to chunks in that language or in none.
- * Returns the number of hits (0 when no word matches), -1 on an error. */
+/* The best chunks for `question`, best first, at most max (up to
+ * KB_MAX_HITS). lang (may be NULL) restricts the search to chunks in that
+ * language or in none. Returns the number of hits (0 when no word
+ * matches), -1 on an error. */
 int kb_search(kb *k, const char *question, const char *lang, kb_hit *hits, int max);
 
-/* Offline answer: the best-covered chunk in the user's language (any
- * language when that finds nothing), plus the runner-up when it is nearly
- * as good. Returns 1 with a malloc'd *answer, 0 when nothing reaches
- * KB_MIN_COVERAGE (offer a human), -1 on an error. */
+/* Whether the best hit of a search answers the question (its coverage
+ * reaches RETR_MIN_COVERAGE). */
+bool kb_answers(const kb_hit *best);
+
+/* The number of the question's words that are searched. */
+int kb_terms(kb *k, const char *question);
+
+/* False for inputs that are only numbers, dates, times or punctuation:
+ * there is nothing to look up, the user is asked what they mean. */
+bool kb_is_question(const char *question);
+
+/* Offline answer: the best-ranked chunk in the user's language (any
+ * language when that does not answer) when it answers, plus the runner-up
+ * when it answers as fully and ranks close. Returns 1 with a malloc'd
+ * *answer, 0 when nothing answers or question is no question (offer a
+ * human), -1 on an error. */
 int kb_extract(kb *k, const char *question, const char *lang, char **answer);
 
 /* The system prompt of a grounded answer: the persona (may be NULL), the

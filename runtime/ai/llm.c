@@ -48,6 +48,9 @@ struct llm_call {
     int first_token_ms;
     /* the attempt in flight */
     sse_parser *sse;
+    enum { BODY_UNKNOWN, BODY_SSE, BODY_JSON } body; /* by its first byte */
+    char *json;               /* BODY_JSON: the completion, capped */
+    size_t json_len;
     long status;
     char *text;               /* answer so far */
     size_t len, cap;
@@ -202,6 +205,7 @@ static void call_free(llm_call *k)
 {
     call_unlink(k);
     sse_free(k->sse);
+    free(k->json);
     cJSON_Delete(k->req);
     free(k->text);
     free(k->errbody);
@@ -388,9 +392,45 @@ static int on_data(void *ud, long status, const char *data, size_t n)
         k->errbody[k->errlen] = '\0';
         return 0;
     }
-    if (sse_feed(k->sse, data, n))
+    /* Some servers and proxies ignore "stream": true and answer with one
+     * application/json completion. An SSE body starts with a field name
+     * or ':', a JSON one with '{': the first byte tells them apart. */
+    while (k->body == BODY_UNKNOWN && n > 0 && strchr(" \t\r\n", *data)) {
+        data++;
+        n--;
+    }
+    if (k->body == BODY_UNKNOWN && n > 0)
+        k->body = *data == '{' ? BODY_JSON : BODY_SSE;
+    if (k->body == BODY_JSON) {
+        size_t cap = k->c->o.max_answer * 2 + LLM_ERRBODY_MAX; /* escapes, the envelope */
+        if (k->json_len + n > cap) {
+            put(k->stream_err, sizeof k->stream_err, "the completion is too large");
+            return 1;
+        }
+        char *p = realloc(k->json, k->json_len + n + 1);
+        if (!p)
+            return 1;
+        k->json = p;
+        memcpy(k->json + k->json_len, data, n);
+        k->json_len += n;
+        k->json[k->json_len] = '\0';
+        return 0;
+    }
+    if (n && sse_feed(k->sse, data, n))
         return 1; /* an error event, the cap, or out of memory: stop reading */
     return 0;
+}
+
+/* A whole JSON completion arrived: its text, finish and usage as if
+ * streamed (one delta). 0, or -1 with stream_err set. */
+static int parse_completion(llm_call *k)
+{
+    int rc = sse_parse_chunk(k->json, k->json_len, on_sse, k);
+    if (rc == 1)
+        put(k->stream_err, sizeof k->stream_err, "the answer is neither a stream nor a completion");
+    else if (rc == 0 && k->len > 0)
+        k->finished = true; /* a completion is whole, with or without a finish_reason */
+    return rc == 0 ? 0 : -1;
 }
 
 static int on_tick(void *ud)
@@ -424,6 +464,10 @@ static int start_attempt(llm_call *k, long delay_ms)
     }
     k->status = 0;
     k->errlen = 0;
+    k->body = BODY_UNKNOWN;
+    free(k->json);
+    k->json = NULL;
+    k->json_len = 0;
     k->stream_err[0] = '\0';
     k->finish[0] = '\0';
     k->finished = k->done_seen = false;
@@ -486,8 +530,10 @@ static void on_finished(const http_result *r, void *ud)
         call_free(k);
         return;
     }
-    if (r->err == HTTP_OK || r->err == HTTP_ERR_CANCELLED)
+    if ((r->err == HTTP_OK || r->err == HTTP_ERR_CANCELLED) && k->body != BODY_JSON)
         sse_end(k->sse);
+    else if (r->err == HTTP_OK && k->status >= 200 && k->status < 300)
+        parse_completion(k);
     char why[LLM_REASON_MAX + 160];
     bool may_retry = !k->got_first && k->attempts <= k->c->o.max_retries;
     if (k->timeout[0]) {

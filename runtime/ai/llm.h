@@ -16,7 +16,9 @@
  * and logged once as a warning.
  *
  * Bytes go to sse.c; deltas reach the caller as they come (on_delta), the
- * whole answer once at the end (on_done). Failures, and what is retried —
+ * whole answer once at the end (on_done). A server that ignores "stream"
+ * and answers with one application/json completion (some proxies and
+ * servers do) is read too: its text arrives as one delta at the end. Failures, and what is retried —
  * only before the first token arrived, at most max_retries times, with
  * exponential backoff (Retry-After when the server gives one):
  *   503 (e.g. "Loading model"), 502/504/500, connect/network errors  retried

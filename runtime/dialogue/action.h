@@ -74,6 +74,11 @@ typedef struct bot_part {
      * BM_FX_ACTION ones included, appended to step_fx), 0 to pass */
     int (*pre_step)(void *state, const bm_machine *m, bm_session *s, const bm_input *in,
                     bm_effects *step_fx);
+    /* before the machine's step: true when the text is a question the
+     * part answers in the state's any:, which then goes before the state's
+     * pattern triggers (bm_input.answer_first) */
+    bool (*answers_first)(void *state, const bm_machine *m, const bm_session *s,
+                          const bm_input *in);
     /* a completed form's record (json), stored by bot.c already */
     int (*record)(void *state, const bm_machine *m, const bm_session *s, const bm_input *in,
                   int form, const char *json);

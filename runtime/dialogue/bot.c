@@ -250,7 +250,11 @@ static int step_input(bot *b, bm_session *s, const bm_input *in, bm_effects *fx)
         if (k)
             return k < 0 ? -1 : 0;
     }
-    return bm_step(b->m, s, in, fx);
+    bm_input step_in = *in;
+    for (int i = 0; i < b->n_open && !step_in.answer_first; i++)
+        step_in.answer_first = bot_parts[i]->answers_first &&
+                               bot_parts[i]->answers_first(b->parts[i], b->m, s, in);
+    return bm_step(b->m, s, &step_in, fx);
 }
 
 /* What the step's actions did, for the history and the commit. */

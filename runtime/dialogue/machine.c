@@ -1065,6 +1065,8 @@ static int dispatch(step *st, const bm_input *in)
     switch (in->kind) {
     case BM_IN_TEXT:
         t = m->match_text ? m->match_text(s->state, st->input) : BM_NONE;
+        if (t >= 0 && in->answer_first && S->fallback_tr >= 0)
+            t = S->fallback_tr;
         if (t < 0)
             t = stale_reply_tr(m, st->input);
         if (t < 0 && m->match_everywhere)

@@ -194,6 +194,9 @@ typedef struct bm_llm {
     const char *model;    /* model name, NULL = $OPENAI_MODEL_NAME */
     const int *handoff;   /* match_regex ids: questions that always go to a human */
     int n_handoff;
+    bool ask_without_context; /* strict: ask the model even when retrieval finds nothing */
+    const char *const *synonyms; /* groups "crash = accident" (ai/retr.h), all languages */
+    int n_synonyms;
 } bm_llm;
 
 typedef struct bm_machine {
@@ -282,6 +285,10 @@ typedef struct bm_input {
     int64_t msg_id;           /* the message's own message_id */
     int64_t thread_id;        /* message_thread_id of a forum topic message */
     bool from_bot;            /* the sender is a bot (the bot itself included) */
+    /* TEXT: a question the state's answerer (its any: runs llm) answers:
+     * the state's pattern triggers give way to it (spec/REFERENCE.md,
+     * "Triggers and the answerer"; set by dialogue/bot.c) */
+    bool answer_first;
 } bm_input;
 
 /* An optional observer of the interpreter, for coverage (conversation

@@ -174,6 +174,10 @@
     /* the pop-up answering a "👍 Helped" press (counted once per answer) */ \
     X(VOTED, sys_voted, \
       "Thank you! Your feedback is counted.", \
-      "Спасибо! Ваш отзыв учтён.")
+      "Спасибо! Ваш отзыв учтён.") \
+    /* the llm action got only numbers, a date or punctuation */ \
+    X(NOT_A_QUESTION, sys_not_a_question, \
+      "What would you like to know about it? Please ask in a few words, e.g. \"how much is the deposit?\"", \
+      "Что вы хотите узнать? Спросите, пожалуйста, словами, например: «какой депозит?»")
 
 #endif

@@ -38,6 +38,7 @@ struct fakellm {
     int first_ms, between_ms;
     int stall_after, stall_ms;  /* a longer gap before content chunk stall_after + 1 */
     int cut, serr, serr_old;
+    bool json;                  /* one application/json completion, stream ignored */
     fl_error err;
     /* record */
     char **reqs;
@@ -244,6 +245,26 @@ static stream *build(const fakellm *f, int prompt_tokens)
     return s;
 }
 
+/* The whole answer as one non-streamed completion, as a server that
+ * ignores "stream": true sends it. malloc'd. */
+static char *completion(const fakellm *f, int prompt_tokens)
+{
+    const char *a = f->answer ? f->answer : "";
+    char u[128];
+    usage_json(prompt_tokens, (int)(strlen(a) / 4) + 1, u, sizeof u);
+    sb b = {0};
+    sb_adds(&b, "{\"id\":\"chatcmpl-1\",\"object\":\"chat.completion\",\"model\":\"fake\","
+                "\"choices\":[{\"index\":0,\"message\":{\"role\":\"assistant\",\"content\":\"");
+    sb_json(&b, a, strlen(a), false);
+    sb_adds(&b, "\"},\"finish_reason\":\"stop\"}]");
+    if (f->usage) {
+        sb_adds(&b, ",\"usage\":");
+        sb_adds(&b, u);
+    }
+    sb_adds(&b, "}\n");
+    return b.p;
+}
+
 static ssize_t stream_read(void *cls, uint64_t pos, char *buf, size_t max)
 {
     stream *s = cls;
@@ -367,6 +388,11 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
             }
             if (f->err.times > 0)
                 f->err.times--;
+        } else if (f->json) {
+            char *b = completion(f, (int)(k->body.n / 4));
+            sleep_ms(f->first_ms);
+            r = MHD_create_response_from_buffer(strlen(b), b, MHD_RESPMEM_MUST_FREE);
+            MHD_add_response_header(r, "Content-Type", "application/json");
         } else {
             stream *s = build(f, (int)(k->body.n / 4));
             r = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 4096, stream_read, s,
@@ -411,6 +437,7 @@ void fakellm_reset(fakellm *f)
     f->stall_after = f->stall_ms = 0;
     f->cut = f->serr = -1;
     f->serr_old = 0;
+    f->json = false;
     free(f->err.body);
     f->err = (fl_error){0};
     pthread_mutex_unlock(&f->mu);
@@ -489,6 +516,7 @@ void fakellm_stall(fakellm *f, int after, int ms)
     SET(f->stall_after = after; f->stall_ms = ms);
 }
 void fakellm_cut(fakellm *f, int after) { SET(f->cut = after); }
+void fakellm_json(fakellm *f, int on) { SET(f->json = on != 0); }
 void fakellm_stream_error(fakellm *f, int after, int old)
 {
     SET(f->serr = after; f->serr_old = old);

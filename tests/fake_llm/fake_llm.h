@@ -50,6 +50,10 @@ void fakellm_delay(fakellm *f, int first_ms, int between_ms);
 /* After `after` content chunks (> 0), a silence of ms before the next one
  * (0 0 = off): a model that stalls mid-answer. */
 void fakellm_stall(fakellm *f, int after, int ms);
+/* on: every answer is one `application/json` chat completion (the text in
+ * choices[0].message), as servers and proxies that ignore "stream": true
+ * send it. */
+void fakellm_json(fakellm *f, int on);
 /* After `after` content chunks the connection breaks (-1 = off). */
 void fakellm_cut(fakellm *f, int after);
 /* After `after` content chunks an error event (vLLM's data: {"error":…},

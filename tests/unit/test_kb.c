@@ -29,7 +29,7 @@ static int setup(void)
         {"company_context.ru.txt", "ru", g_ru, strlen(g_ru)},
     };
     char err[256];
-    g_kb = kb_open(docs, 2, err, sizeof err);
+    g_kb = kb_open(docs, 2, NULL, 0, err, sizeof err);
     if (!g_kb)
         fprintf(stderr, "kb_open: %s\n", err);
     return g_kb ? 0 : 1;
@@ -61,11 +61,20 @@ static void test_split(void)
         CU_ASSERT(chars(v[i]) <= KB_CHUNK_MAX);
         CU_ASSERT(v[i][0] != '#');
     }
-    CU_ASSERT_STRING_EQUAL(v[0], "Dunav Drive — car rental in Belgrade\n"
-                                 "This is the knowledge base of Dunav Drive, a car rental company "
-                                 "in Belgrade, Serbia. The assistant answers customers' questions "
-                                 "only from this text. Sections start with \"##\"; each is about "
-                                 "one topic.");
+    /* the preamble under the "#" title (instructions for the model) was
+     * served to a customer once: it is no chunk */
+    CU_ASSERT(!strncmp(v[0], "About the company\nDunav Drive rents cars", 40));
+    for (int i = 0; i < n; i++)
+        CU_ASSERT(strstr(v[i], "The assistant answers") == NULL);
+    text_parts_free(v, n);
+
+    /* without "##", the "#" headings are the sections; text before the
+     * first heading is in none */
+    const char *flat = "Notes for the writer.\n\n# Hours\nOpen 8-20.\n\n# Phone\nCall us.\n";
+    CU_ASSERT_EQUAL_FATAL(kb_split(flat, strlen(flat), &v, &n), 0);
+    CU_ASSERT_EQUAL_FATAL(n, 2);
+    CU_ASSERT_STRING_EQUAL(v[0], "Hours\nOpen 8-20.");
+    CU_ASSERT_STRING_EQUAL(v[1], "Phone\nCall us.");
     text_parts_free(v, n);
 
     /* a long section is cut at paragraphs, each chunk repeating the
@@ -94,6 +103,7 @@ static void test_split(void)
 
     /* a paragraph longer than a chunk is cut at sentence ends */
     text_buf_init(&b, 1 << 20);
+    text_buf_adds(&b, "## Sentences\n");
     for (int s = 0; s < 40; s++)
         text_buf_adds(&b, "This sentence is about fifty characters long, ok. ");
     CU_ASSERT_EQUAL_FATAL(kb_split(b.p, b.len, &v, &n), 0);
@@ -115,9 +125,9 @@ static void expect_top(const char *q, const char *lang, const char *heading)
     if (strncmp(h[0].text, heading, strlen(heading)))
         fprintf(stderr, "\n'%s': top is '%.40s' (coverage %.2f)\n", q, h[0].text, h[0].coverage);
     CU_ASSERT(!strncmp(h[0].text, heading, strlen(heading)));
-    if (h[0].coverage < KB_MIN_COVERAGE)
+    if (!kb_answers(&h[0]))
         fprintf(stderr, "\n'%s': coverage %.2f\n", q, h[0].coverage);
-    CU_ASSERT(h[0].coverage >= KB_MIN_COVERAGE);
+    CU_ASSERT(kb_answers(&h[0]));
 }
 
 static void test_search(void)
@@ -143,14 +153,27 @@ static void test_search(void)
 
 static void test_threshold(void)
 {
-    /* the Golf is in the fleet list, but "free on 12 May" is not answered
-     * anywhere: below the threshold, a human must answer */
+    /* the Golf is in the fleet list, but whether one is free on 12 May is
+     * for a manager: below the threshold (in English "may" is a stop
+     * word and the fleet's "Golf" covers most of the question, so the
+     * spec's handoff_patterns catch that one: rental_offline.e2e) */
     char *a = NULL;
-    CU_ASSERT_EQUAL(kb_extract(g_kb, "is a Golf free on 12 May?", "en", &a), 0);
-    CU_ASSERT_PTR_NULL(a);
     CU_ASSERT_EQUAL(kb_extract(g_kb, "свободен ли Гольф 12 мая?", "ru", &a), 0);
+    CU_ASSERT_PTR_NULL(a);
     CU_ASSERT_EQUAL(kb_extract(g_kb, "do you sell bitcoin mining rigs?", "en", &a), 0);
     CU_ASSERT_EQUAL(kb_extract(g_kb, "", "en", &a), 0);
+    /* whole stems, no prefixes: "Niš" is not "Nissan" */
+    CU_ASSERT_EQUAL(kb_extract(g_kb, "Can you deliver a car to Niš?", "en", &a), 0);
+    kb_hit h[4];
+    int n = kb_search(g_kb, "Niš", "en", h, 4);
+    CU_ASSERT_EQUAL(n, 0);
+    /* numbers, dates, times and punctuation are no question */
+    CU_ASSERT(!kb_is_question("5"));
+    CU_ASSERT(!kb_is_question("15.08.2027"));
+    CU_ASSERT(!kb_is_question("10:30 ?!"));
+    CU_ASSERT(kb_is_question("5 seats?"));
+    CU_ASSERT_EQUAL(kb_extract(g_kb, "15.08.2027", "en", &a), 0);
+    CU_ASSERT_EQUAL(kb_extract(g_kb, "5", "ru", &a), 0);
 }
 
 static void test_extract(void)

@@ -109,6 +109,29 @@ static void test_styles(void)
     CU_ASSERT_EQUAL(o.completion, -1);
 }
 
+/* A server that ignores "stream": true and answers with one
+ * application/json completion: the answer used to be lost as "the stream
+ * ended early". */
+static void test_json_completion(void)
+{
+    const char *answer = "Депозит — 300 €.\nDeposit: 300 EUR \"class B\".";
+    fakellm_answer(g_f, answer);
+    fakellm_json(g_f, 1);
+    outcome o = run((llm_options){0}, "deposit?");
+    CU_ASSERT_EQUAL(o.st, LLM_OK);
+    CU_ASSERT_STRING_EQUAL(o.text, answer);
+    CU_ASSERT_EQUAL(o.deltas, 1);
+    CU_ASSERT(o.prompt > 0);
+    CU_ASSERT(o.completion > 0);
+    CU_ASSERT(o.first_ms >= 0);
+    /* capped like a stream */
+    fakellm_answer(g_f, "0123456789 0123456789 0123456789");
+    fakellm_json(g_f, 1);
+    o = run((llm_options){.max_answer = 10}, "q");
+    CU_ASSERT_EQUAL(o.st, LLM_OK);
+    CU_ASSERT_STRING_EQUAL(o.text, "0123456789");
+}
+
 static void test_request(void)
 {
     int n0 = fakellm_requests(g_f);
@@ -399,6 +422,7 @@ int main(void)
     CU_pSuite s = CU_add_suite("llm", NULL, NULL);
     CU_add_test(s, "every server style streams the whole answer", test_styles);
     CU_add_test(s, "the request: stream, usage, model, messages", test_request);
+    CU_add_test(s, "a non-streamed JSON completion", test_json_completion);
     CU_add_test(s, "error bodies of every shape", test_error_bodies);
     CU_add_test(s, "HTTP errors: 4xx final, 503/500/429 retried, bounded", test_http_errors);
     CU_add_test(s, "context overflow: history trimmed, retried once", test_overflow);

@@ -11,7 +11,7 @@
 static const char *const langs[2] = {"en", "de"};
 
 /* texts[text * 2 + lang]: en de */
-static const char *const texts[90] = {
+static const char *const texts[92] = {
     /* 0: hi */
     "Hi {first_name}! 100% {{literal}}",
     "Hallo {first_name}!\n"
@@ -148,6 +148,9 @@ static const char *const texts[90] = {
     /* 44: sys_voted (built-in) */
     "Thank you! Your feedback is counted.",
     "Thank you! Your feedback is counted.",
+    /* 45: sys_not_a_question (built-in) */
+    "What would you like to know about it? Please ask in a few words, e.g. \"how much is the deposit?\"",
+    "What would you like to know about it? Please ask in a few words, e.g. \"how much is the deposit?\"",
 };
 
 /* the messages each state sends on entry (text indices) */
@@ -211,7 +214,7 @@ const bm_machine tiny_machine = {
     .n_langs = 2,
     .default_lang = 0, /* en */
     .texts = texts,
-    .n_texts = 45,
+    .n_texts = 46,
     .sys_texts = {
         [BM_SYS_MIGRATED] = 5 /* sys_migrated */,
         [BM_SYS_CANCELLED] = 6 /* sys_cancelled */,
@@ -254,6 +257,7 @@ const bm_machine tiny_machine = {
         [BM_SYS_MGR_LEAD_CLIENT] = 42 /* sys_mgr_lead_client */,
         [BM_SYS_SESSION_STARTED] = 43 /* sys_session_started */,
         [BM_SYS_VOTED] = 44 /* sys_voted */,
+        [BM_SYS_NOT_A_QUESTION] = 45 /* sys_not_a_question */,
     },
     .states = states,
     .n_states = 2,
