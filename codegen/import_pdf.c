@@ -14,7 +14,7 @@
  *    "2.1 Cards": level = how many numbers) or in capitals ("DEPOSIT",
  *    level 1) — the first line of its block of lines — or, alone between
  *    blank lines, starts with a capital and ends with no punctuation
- *    (level 2);
+ *    (the level of the heading before it, 1 for the first);
  *  - other blocks of lines are paragraphs: a line broken after a hyphen
  *    before a lower-case letter is joined without it ("depo-\nsit"), a
  *    line starting with a bullet ("•", "-", "–", "*", "1)") starts a line
@@ -282,8 +282,9 @@ static size_t chars(const char *s, size_t n)
     return c;
 }
 
-/* The heading level of line l (0: none); `alone` when blank lines are
- * around it. */
+/* The heading level of line l: 1-6, -1 for an unnumbered heading in
+ * lower case (its level is the previous heading's), 0 for none. `alone`
+ * when blank lines are around it. */
 static int heading_level(const pline *l, int alone)
 {
     const char *s = l->s;
@@ -324,7 +325,7 @@ static int heading_level(const pline *l, int alone)
         return 1;
     if (alone && letter_case(s, n) == 'u' && endc != ':' && endc != '!' && endc != '?' &&
         chars(s, n) <= IMP_PDF_HEADING * 3 / 4)
-        return 2;
+        return -1;
     return 0;
 }
 
@@ -343,13 +344,16 @@ static size_t bullet(const char *s, size_t n)
     return i > 0 && i + 1 < n && s[i] == ')' && s[i + 1] == ' ' ? i + 2 : 0;
 }
 
-/* Lines v[b..e) (none blank) as one paragraph. */
+/* The lines of v[b..e) as one paragraph (a block that runs across a page
+ * break has blank and dropped lines inside). */
 static void put_block(imp_doc *d, arena *a, const pline *v, int b, int e)
 {
     strbuf sb;
     sb_init(&sb, a);
     for (int i = b; i < e; i++) {
         const char *s = v[i].s;
+        if (!s)
+            continue;
         size_t n = v[i].n, mk = bullet(s, n);
         if (mk) {
             if (sb.len)
@@ -412,7 +416,7 @@ int import_pdf(imp_doc *d, const char *path, char *err, size_t errlen)
     drop_furniture(a, v, n, page);
     /* blocks of lines between blank ones; a page break is a blank line
      * unless a sentence runs on across it */
-    int b = -1, last = -1, any = 0;
+    int b = -1, last = -1, any = 0, prev_level = 1;
     for (int i = 0; i <= n; i++) {
         int at_end = i == n;
         if (!at_end && !v[i].s)
@@ -425,13 +429,16 @@ int import_pdf(imp_doc *d, const char *path, char *err, size_t errlen)
             cont = i == last + 1;
         }
         if (b >= 0 && !cont) {
-            int alone = last == b;
+            int alone = last == b, next = b + 1;
+            while (next < last && !v[next].s)
+                next++;
             /* "1. Passport" over "2. Licence" is a list, not a heading */
-            int listed = !alone && (is_digit(v[b + 1].s[0]) || bullet(v[b + 1].s, v[b + 1].n));
+            int listed = !alone && (is_digit(v[next].s[0]) || bullet(v[next].s, v[next].n));
             int lv = listed ? 0 : heading_level(&v[b], alone);
             if (lv) {
+                prev_level = lv = lv < 0 ? prev_level : lv;
                 imp_heading(d, lv, v[b].s, v[b].n);
-                b++;
+                b = next;
             }
             if (b <= last)
                 put_block(d, a, v, b, last + 1);
