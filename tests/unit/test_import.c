@@ -10,12 +10,14 @@
  *     they pass `botc check`, and kb_split (what the runtime indexes) finds
  *     exactly their `## ` sections, never the header comment.
  *  3. Usage errors exit 2 and say why; a document that cannot be read, a
- *     broken PDF and a document without text exit 1.
+ *     broken PDF, a document without text, a missing pdftotext and one
+ *     that prints more than the cap (a stand-in script) exit 1.
  */
 #include <glob.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -42,12 +44,17 @@ static int run(const char *cmd)
     return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
 }
 
-/* `botc import doc ARGS` with stderr in TMP/err; its exit status. */
-static int botc_import(const char *doc, const char *args)
+/* `ENV botc import doc ARGS` with stderr in TMP/err; its exit status. */
+static int botc_import_env(const char *env, const char *doc, const char *args)
 {
     char cmd[2048];
-    snprintf(cmd, sizeof cmd, BOTC " import %s %s 2>%s/err", doc, args, tmp_dir);
+    snprintf(cmd, sizeof cmd, "%s " BOTC " import %s %s 2>%s/err", env, doc, args, tmp_dir);
     return run(cmd);
+}
+
+static int botc_import(const char *doc, const char *args)
+{
+    return botc_import_env("", doc, args);
 }
 
 /* What the last botc_import printed on stderr (malloc'd). */
@@ -163,16 +170,22 @@ static void test_served_by_a_bot(void)
     free(text);
 }
 
-/* `botc import ARGS` exits `status` and says `why` on stderr. */
-static void expect_failure(const char *doc, const char *args, int status, const char *why)
+/* `ENV botc import DOC ARGS` exits `status` and says `why` on stderr. */
+static void expect_failure_env(const char *env, const char *doc, const char *args, int status,
+                               const char *why)
 {
-    CU_ASSERT_EQUAL(botc_import(doc, args), status);
+    CU_ASSERT_EQUAL(botc_import_env(env, doc, args), status);
     char *e = last_err();
     if (!strstr(e, why)) {
         fprintf(stderr, "\nbotc import %s %s said:\n%s(expected \"%s\")\n", doc, args, e, why);
         CU_FAIL("wrong message");
     }
     free(e);
+}
+
+static void expect_failure(const char *doc, const char *args, int status, const char *why)
+{
+    expect_failure_env("", doc, args, status, why);
 }
 
 static void test_errors(void)
@@ -202,6 +215,19 @@ static void test_errors(void)
     expect_failure(broken, ">/dev/null", 1, "pdftotext cannot read");
     expect_failure(empty, ">/dev/null", 1, "has no text to import");
     expect_failure(IMPORT_DIR "/terms.md", "-o /nonexistent/terms.txt", 1, "cannot write /nonexistent/terms.txt");
+
+    /* pdftotext missing, and one that prints more text than the cap */
+    expect_failure_env("PATH=/nonexistent", IMPORT_DIR "/terms_pdf.pdf", ">/dev/null", 1,
+                       "pdftotext is not installed (apt-get install poppler-utils)");
+    char fake[512], env[600];
+    snprintf(fake, sizeof fake, "%s/pdftotext", tmp_dir);
+    f = fopen(fake, "w");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(f);
+    fputs("#!/bin/sh\nexec head -c 20000000 /dev/zero\n", f);
+    fclose(f);
+    CU_ASSERT_EQUAL(chmod(fake, 0755), 0);
+    snprintf(env, sizeof env, "PATH=%s:/usr/bin:/bin", tmp_dir);
+    expect_failure_env(env, IMPORT_DIR "/terms_pdf.pdf", ">/dev/null", 1, "holds more than 16 MiB of text");
 }
 
 int main(void)
