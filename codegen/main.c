@@ -37,30 +37,31 @@
 #define BOTC_VERSION "0.1.0"
 
 /* Each command: its synopsis and what it does, for `botc --help` (all of
- * them) and `botc CMD --help` (its own). */
+ * them) and `botc CMD --help` (its own); `status` when its exit status
+ * means other than a spec's errors. */
 typedef struct command_help {
-    const char *name, *synopsis, *what;
+    const char *name, *synopsis, *what, *status;
 } command_help;
 
 static const command_help commands[] = {
     {"check", "botc check SPEC",
      "    read SPEC (bot.yaml or bot.lua, or the folder holding one) and report\n"
-     "    every error and warning\n"},
+     "    every error and warning\n", NULL},
     {"gen", "botc gen SPEC -o DIR [--line-directives]",
      "    check SPEC, then write DIR/<bot>.h, <bot>.c, <bot>.re and <bot>_main.c\n"
      "    (files whose content is unchanged are not touched). --line-directives\n"
      "    puts #line directives into <bot>.c, so that compiler messages and gdb\n"
-     "    point at the spec's lines (the build does so outside generated/)\n"},
+     "    point at the spec's lines (the build does so outside generated/)\n", NULL},
     {"graph", "botc graph SPEC [-o BASE]",
      "    draw the state machine: Graphviz DOT on stdout, or with -o BASE.dot and\n"
-     "    (when Graphviz is installed) BASE.svg, BASE.png\n"},
+     "    (when Graphviz is installed) BASE.svg, BASE.png\n", NULL},
     {"diff", "botc diff OLD_SPEC NEW_SPEC [--db FILE]",
      "    list states, fields and commands added, removed or renamed between two\n"
-     "    versions of a spec; with --db, count the users stranded in removed states\n"},
+     "    versions of a spec; with --db, count the users stranded in removed states\n", NULL},
     {"test", "botc test SPEC [--bin PATH] [--min-states PCT] [--min-transitions PCT]",
      "    run the conversation tests SPEC_DIR/tests/*.yaml in the bot's test build\n"
      "    (bin/<bot>-test, or --bin PATH; run make first) and print coverage; exit 1\n"
-     "    when a test fails or coverage is below a threshold\n"},
+     "    when a test fails or coverage is below a threshold\n", NULL},
     {"import", "botc import DOC.md|DOC.pdf [-o FILE.txt] [--lang LANG]",
      "    turn a Markdown or PDF document (contract, terms, FAQ) into a knowledge\n"
      "    file for llm: knowledge: -- every heading a '## ' section of plain\n"
@@ -69,7 +70,8 @@ static const command_help commands[] = {
      "    re-import shows what changed in the diff. --lang LANG: the document's\n"
      "    language, which the file's name must carry (terms.LANG.txt). A PDF is\n"
      "    read with pdftotext (apt-get install poppler-utils) and its headings are\n"
-     "    guessed: review them (spec/REFERENCE.md, \"Importing documents\")\n"},
+     "    guessed: review them (spec/REFERENCE.md, \"Importing documents\")\n",
+     "exit status: 0 written, 1 the document cannot be read or has no text, 2 usage error\n"},
 };
 enum { N_COMMANDS = sizeof commands / sizeof commands[0] };
 
@@ -94,7 +96,9 @@ static void usage(FILE *out, const command_help *only)
         if (!only || only == &commands[i])
             fprintf(out, "%s%s%s%s", only ? "" : "  ", only ? "" : commands[i].name,
                     only ? "" : "\n", commands[i].what);
-    fputs("\nexit status: 0 ok, 1 errors in the spec, 2 usage error\n", out);
+    fputs("\n", out);
+    fputs(only && only->status ? only->status : "exit status: 0 ok, 1 errors in the spec, 2 usage error\n",
+          out);
 }
 
 static int usage_error(const command_help *cmd, const char *fmt, const char *arg)
