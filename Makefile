@@ -167,7 +167,7 @@ help:
 	@echo "make bench           the benchmarks (scripts/bench/run.sh)"
 	@echo "make clean           remove build/, build-san/ and bin/"
 	@echo "SANITIZE=1           any of them under AddressSanitizer + UBSan (build-san/)"
-	@echo "bin/botc --help      the generator: check, gen, graph, diff, test"
+	@echo "bin/botc --help      the generator: check, gen, graph, diff, test, import"
 
 # ---- run --------------------------------------------------------------------
 RUN_BOT ?= rental

@@ -8,6 +8,8 @@
  *   botc diff OLD NEW [--db FILE]  what a spec change means for live users
  *   botc test SPEC [--bin PATH] [--min-states P] [--min-transitions P]
  *                              run the transcripts in spec/<bot>/tests/ (bin/<bot>-test --test)
+ *   botc import DOC.md|DOC.pdf [-o FILE.txt] [--lang LANG]
+ *                              a document as a knowledge file (codegen/import.h)
  *   botc --help | -h | help,  botc --version
  *
  * Exit status: 0 ok (warnings go to stderr), 1 errors in the spec (every
@@ -18,6 +20,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -25,6 +28,7 @@
 #include "arena.h"
 #include "diag.h"
 #include "emit_dot.h"
+#include "import.h"
 #include "load.h"
 #include "lower.h"
 #include "output.h"
@@ -33,30 +37,41 @@
 #define BOTC_VERSION "0.1.0"
 
 /* Each command: its synopsis and what it does, for `botc --help` (all of
- * them) and `botc CMD --help` (its own). */
+ * them) and `botc CMD --help` (its own); `status` when its exit status
+ * means other than a spec's errors. */
 typedef struct command_help {
-    const char *name, *synopsis, *what;
+    const char *name, *synopsis, *what, *status;
 } command_help;
 
 static const command_help commands[] = {
     {"check", "botc check SPEC",
      "    read SPEC (bot.yaml or bot.lua, or the folder holding one) and report\n"
-     "    every error and warning\n"},
+     "    every error and warning\n", NULL},
     {"gen", "botc gen SPEC -o DIR [--line-directives]",
      "    check SPEC, then write DIR/<bot>.h, <bot>.c, <bot>.re and <bot>_main.c\n"
      "    (files whose content is unchanged are not touched). --line-directives\n"
      "    puts #line directives into <bot>.c, so that compiler messages and gdb\n"
-     "    point at the spec's lines (the build does so outside generated/)\n"},
+     "    point at the spec's lines (the build does so outside generated/)\n", NULL},
     {"graph", "botc graph SPEC [-o BASE]",
      "    draw the state machine: Graphviz DOT on stdout, or with -o BASE.dot and\n"
-     "    (when Graphviz is installed) BASE.svg, BASE.png\n"},
+     "    (when Graphviz is installed) BASE.svg, BASE.png\n", NULL},
     {"diff", "botc diff OLD_SPEC NEW_SPEC [--db FILE]",
      "    list states, fields and commands added, removed or renamed between two\n"
-     "    versions of a spec; with --db, count the users stranded in removed states\n"},
+     "    versions of a spec; with --db, count the users stranded in removed states\n", NULL},
     {"test", "botc test SPEC [--bin PATH] [--min-states PCT] [--min-transitions PCT]",
      "    run the conversation tests SPEC_DIR/tests/*.yaml in the bot's test build\n"
      "    (bin/<bot>-test, or --bin PATH; run make first) and print coverage; exit 1\n"
-     "    when a test fails or coverage is below a threshold\n"},
+     "    when a test fails or coverage is below a threshold\n", NULL},
+    {"import", "botc import DOC.md|DOC.pdf [-o FILE.txt] [--lang LANG]",
+     "    turn a Markdown or PDF document (contract, terms, FAQ) into a knowledge\n"
+     "    file for llm: knowledge: -- every heading a '## ' section of plain\n"
+     "    paragraphs -- on stdout or into FILE.txt (beside the spec: -o\n"
+     "    spec/<bot>/terms.txt). The same document gives the same bytes, so a\n"
+     "    re-import shows what changed in the diff. --lang LANG: the document's\n"
+     "    language, which the file's name must carry (terms.LANG.txt). A PDF is\n"
+     "    read with pdftotext (apt-get install poppler-utils) and its headings are\n"
+     "    guessed: review them (spec/REFERENCE.md, \"Importing documents\")\n",
+     "exit status: 0 written, 1 the document cannot be read or has no text, 2 usage error\n"},
 };
 enum { N_COMMANDS = sizeof commands / sizeof commands[0] };
 
@@ -81,7 +96,9 @@ static void usage(FILE *out, const command_help *only)
         if (!only || only == &commands[i])
             fprintf(out, "%s%s%s%s", only ? "" : "  ", only ? "" : commands[i].name,
                     only ? "" : "\n", commands[i].what);
-    fputs("\nexit status: 0 ok, 1 errors in the spec, 2 usage error\n", out);
+    fputs("\n", out);
+    fputs(only && only->status ? only->status : "exit status: 0 ok, 1 errors in the spec, 2 usage error\n",
+          out);
 }
 
 static int usage_error(const command_help *cmd, const char *fmt, const char *arg)
@@ -127,6 +144,96 @@ static ir_spec *load_checked(arena *a, const char *path, low_machine **m)
     diag_print(d, stderr);
     diag_free(d);
     return (s && errors == 0) ? s : NULL;
+}
+
+/* Two or three lower-case letters: "en", "ru", "srp". */
+static int lang_ok(const char *lang)
+{
+    size_t n = strlen(lang);
+    if (n < 2 || n > 3)
+        return 0;
+    for (size_t i = 0; i < n; i++)
+        if (lang[i] < 'a' || lang[i] > 'z')
+            return 0;
+    return 1;
+}
+
+/* s ends with suffix, ignoring ASCII case. */
+static int ends_with(const char *s, const char *suffix)
+{
+    size_t n = strlen(s), m = strlen(suffix);
+    return n >= m && !strcasecmp(s + n - m, suffix);
+}
+
+/* The whole of `path` (arena), at most `max` bytes. NULL with the reason
+ * printed. */
+static char *read_doc(arena *a, const char *path, size_t max, size_t *len)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        fprintf(stderr, "botc: cannot read %s: %s\n", path, strerror(errno));
+        return NULL;
+    }
+    char *buf = arena_alloc(a, max + 1);
+    size_t n = fread(buf, 1, max + 1, f);
+    int bad = ferror(f);
+    fclose(f);
+    if (bad || n > max) {
+        fprintf(stderr, bad ? "botc: cannot read %s\n" : "botc: %s is larger than %zu MiB\n", path,
+                max >> 20);
+        return NULL;
+    }
+    buf[n] = '\0';
+    *len = n;
+    return buf;
+}
+
+/* botc import: the document through its reader (import_md.c,
+ * import_pdf.c) into a knowledge file on stdout or in `out`. */
+static int cmd_import(const char *path, const char *out, const char *lang)
+{
+    arena *a = arena_new();
+    imp_doc *d = imp_new(a, path, lang);
+    int rc = 1;
+    if (ends_with(path, ".pdf")) {
+        char err[1024];
+        if (import_pdf(d, path, err, sizeof err) < 0) {
+            fprintf(stderr, "botc: %s\n", err);
+            goto done;
+        }
+    } else {
+        size_t len;
+        char *text = read_doc(a, path, 4 * IMP_OUT_MAX, &len);
+        if (!text)
+            goto done;
+        import_md(d, text, len);
+    }
+    size_t len;
+    const char *kb = imp_render(d, &len);
+    if (!strstr(kb, "\n## ")) {
+        fprintf(stderr, "botc: %s has no text to import\n", path);
+        goto done;
+    }
+    if (len > IMP_OUT_MAX) {
+        fprintf(stderr, "botc: %s makes %zu KiB of knowledge, more than the %zu KiB a knowledge "
+                        "file may hold: split the document\n", path, len >> 10, IMP_OUT_MAX >> 10);
+        goto done;
+    }
+    FILE *f = out ? fopen(out, "w") : stdout;
+    if (!f) {
+        fprintf(stderr, "botc: cannot write %s: %s\n", out, strerror(errno));
+        goto done;
+    }
+    int bad = fwrite(kb, 1, len, f) != len;
+    bad |= out ? fclose(f) != 0 : fflush(f) != 0;
+    if (bad) {
+        fprintf(stderr, "botc: cannot write %s\n", out ? out : "stdout");
+        goto done;
+    }
+    rc = 0;
+done:
+    arena_free(a);
+    return rc;
 }
 
 static int cmd_check(const char *path)
@@ -327,6 +434,7 @@ int main(int argc, char **argv)
     const char *pos[2] = {NULL, NULL};
     int n_pos = 0, line_directives = 0;
     const char *out = NULL, *db = NULL, *bin = NULL, *min_states = NULL, *min_tr = NULL;
+    const char *lang = NULL;
     for (int i = 2; i < argc; i++) {
         const char *arg = argv[i];
         const char **test_opt = !strcmp(arg, "--bin") ? &bin
@@ -341,6 +449,12 @@ int main(int argc, char **argv)
             if (strcmp(name, "test"))
                 return usage_error(cmd, "%s applies to 'test' only", arg);
             *test_opt = argv[++i];
+        } else if (!strcmp(arg, "--lang")) {
+            if (i + 1 >= argc)
+                return usage_error(cmd, "%s needs a value", arg);
+            if (strcmp(name, "import"))
+                return usage_error(cmd, "%s applies to 'import' only", arg);
+            lang = argv[++i];
         } else if (!strcmp(arg, "--line-directives")) {
             if (strcmp(name, "gen"))
                 return usage_error(cmd, "%s applies to 'gen' only", arg);
@@ -362,9 +476,11 @@ int main(int argc, char **argv)
     }
     int want = !strcmp(name, "diff") ? 2 : 1;
     if (n_pos != want)
-        return usage_error(cmd, n_pos < want ? "'%s': missing SPEC" : "'%s': too many arguments",
+        return usage_error(cmd, n_pos >= want              ? "'%s': too many arguments"
+                                : !strcmp(name, "import") ? "'%s': missing DOC"
+                                                          : "'%s': missing SPEC",
                            name);
-    if (out && strcmp(name, "gen") && strcmp(name, "graph"))
+    if (out && strcmp(name, "gen") && strcmp(name, "graph") && strcmp(name, "import"))
         return usage_error(cmd, "'%s' takes no -o", name);
     if (db && strcmp(name, "diff"))
         return usage_error(cmd, "'%s' takes no --db", name);
@@ -372,6 +488,21 @@ int main(int argc, char **argv)
         return usage_error(cmd, "%s", "gen needs -o DIR");
     if (!strcmp(name, "test"))
         return cmd_test(pos[0], bin, min_states, min_tr);
+    if (!strcmp(name, "import")) {
+        if (!ends_with(pos[0], ".md") && !ends_with(pos[0], ".markdown") && !ends_with(pos[0], ".pdf"))
+            return usage_error(cmd, "cannot import '%s': name a Markdown (.md) or PDF (.pdf) file",
+                               pos[0]);
+        if (lang && !lang_ok(lang))
+            return usage_error(cmd, "--lang '%s': a language code such as en or ru", lang);
+        if (lang && out) {
+            char suffix[16];
+            snprintf(suffix, sizeof suffix, ".%s.txt", lang);
+            if (!ends_with(out, suffix))
+                return usage_error(cmd, "-o '%s': a knowledge file's language is in its name; "
+                                        "with --lang LANG, name it NAME.LANG.txt", out);
+        }
+        return cmd_import(pos[0], out, lang);
+    }
     arena *a = arena_new();
     const char *spec = spec_in(a, pos[0]);
     const char *spec2 = want == 2 && spec ? spec_in(a, pos[1]) : NULL;

@@ -8,6 +8,7 @@ PACKAGES=(
   libcurl4-openssl-dev libcjson-dev libsqlite3-dev liblua5.4-dev
   libyaml-dev libmicrohttpd-dev libcunit1-dev
   libstemmer-dev    # Snowball stemmers: retrieval of the knowledge (ai/retr.c)
+  poppler-utils     # pdftotext: botc import of PDF documents (codegen/import_pdf.c)
   tzdata            # daily token limits count days in the spec's time zone
   ca-certificates   # HTTPS to api.telegram.org and LLM servers
 )

@@ -49,6 +49,9 @@ $(BIN)/tests/test_%: $(B)/tests/unit/test_%.o $(UNIT_SUPPORT_OBJ) $(CONVTEST_OBJ
 	@mkdir -p $(@D)
 	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(LDLIBS_ALL)
 
+# test_import runs bin/botc import (order-only: botc is not linked in).
+$(BIN)/tests/test_import: | $(BOTC)
+
 # Test fixture bots: tests/e2e/specs/<bot>/bot.yaml -> $(BIN)/<bot>, generated
 # under the build dir (fixtures, not product bots: nothing in generated/).
 E2E_SPECS := $(wildcard tests/e2e/specs/*/bot.yaml)
