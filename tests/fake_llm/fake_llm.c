@@ -513,6 +513,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
                 f->err.times--;
         } else if (emb) {
             char *b = embeddings(f, k->body.p, &status);
+            sleep_ms(f->first_ms);
             r = MHD_create_response_from_buffer(strlen(b), b, MHD_RESPMEM_MUST_FREE);
             MHD_add_response_header(r, "Content-Type", "application/json");
         } else if (f->json) {

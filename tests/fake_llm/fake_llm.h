@@ -49,7 +49,8 @@ void fakellm_set_style(fakellm *f, fakellm_style s);
 int fakellm_style_by_name(const char *name); /* -1 if unknown */
 /* usage 0: the stream carries no usage at all. */
 void fakellm_usage(fakellm *f, int on);
-/* Milliseconds before the first event and between events. */
+/* Milliseconds before the first event and between events (an embeddings
+ * answer waits first_ms). */
 void fakellm_delay(fakellm *f, int first_ms, int between_ms);
 /* After `after` content chunks (> 0), a silence of ms before the next one
  * (0 0 = off): a model that stalls mid-answer. */

@@ -74,11 +74,11 @@ static void wait_for(const bool *done)
     CU_ASSERT(*done);
 }
 
-static embed_client *client(int batch, size_t max_answer)
+static embed_client *client(int batch, size_t max_answer, long total_ms)
 {
     char err[256];
     embed_options o = {.base = fakellm_base(g_f), .model = "nomic-embed-text", .key = "sk-emb",
-                       .batch = batch, .max_answer = max_answer, .total_ms = 5000};
+                       .batch = batch, .max_answer = max_answer, .total_ms = total_ms};
     embed_client *c = embed_new(g_lp, &o, err, sizeof err);
     CU_ASSERT_PTR_NOT_NULL_FATAL(c);
     return c;
@@ -88,7 +88,7 @@ static embed_client *client(int batch, size_t max_answer)
 static outcome run(int batch, size_t max_answer, const char *const *texts, int n)
 {
     outcome out = {0};
-    embed_client *c = client(batch, max_answer);
+    embed_client *c = client(batch, max_answer, 5000);
     embed_call *k = embed_texts(c, texts, n, on_done, &out);
     CU_ASSERT_PTR_NOT_NULL(k);
     if (k)
@@ -120,7 +120,7 @@ static void test_batches(void)
     CU_ASSERT_STRING_EQUAL(body, "{\"input\":[\"red car\",\"blue car\"],\"model\":\"nomic-embed-text\"}");
     free(body);
     /* a bad argument starts nothing */
-    embed_client *c = client(0, 0);
+    embed_client *c = client(0, 0, 5000);
     const char *empty[] = {"ok", ""};
     outcome none = {0};
     CU_ASSERT_PTR_NULL(embed_texts(c, empty, 2, on_done, &none));
@@ -157,6 +157,17 @@ static void test_errors(void)
     /* the answer's cap: 64 dims of a few bytes each exceed 100 bytes */
     outcome o = run(0, 100, texts, 1);
     CU_ASSERT_EQUAL(o.st, EMBED_ERR_TOOBIG);
+    /* a server slower than the total timeout */
+    fakellm_delay(g_f, 1500, 0);
+    embed_client *slow = client(0, 0, 300);
+    outcome t = {0};
+    long t0 = mono_ms();
+    CU_ASSERT_PTR_NOT_NULL(embed_texts(slow, texts, 1, on_done, &t));
+    wait_for(&t.done);
+    CU_ASSERT_EQUAL(t.st, EMBED_ERR_TIMEOUT);
+    CU_ASSERT(mono_ms() - t0 < 1400);
+    embed_free(slow);
+    fakellm_reset(g_f);
     /* nothing listens */
     char err[256];
     embed_options bad = {.base = "http://127.0.0.1:1/v1", .model = "m"};
@@ -178,7 +189,7 @@ static void test_errors(void)
 static void test_cancel(void)
 {
     const char *texts[] = {"hello"};
-    embed_client *c = client(0, 0);
+    embed_client *c = client(0, 0, 5000);
     outcome o = {0};
     embed_call *k = embed_texts(c, texts, 1, on_done, &o);
     CU_ASSERT_PTR_NOT_NULL_FATAL(k);
@@ -314,7 +325,7 @@ static void test_cache(void)
     CU_ASSERT_PTR_NOT_NULL_FATAL(st);
     store_vectors *sv = store_vectors_open(st, err, sizeof err);
     CU_ASSERT_PTR_NOT_NULL_FATAL(sv);
-    embed_client *c = client(2, 0);
+    embed_client *c = client(2, 0, 5000);
     int e0 = fakellm_embed_requests(g_f, NULL);
     kb *k = open_kb(knowledge);
     CU_ASSERT_EQUAL(start(k, sv, c), 3);
@@ -394,7 +405,7 @@ static void test_hybrid_rescues(void)
     store_vectors *sv = store_vectors_open(st, err, sizeof err);
     CU_ASSERT_PTR_NOT_NULL_FATAL(sv);
     fakellm_embed_alias(g_f, "zorbling", "refunds");
-    embed_client *c = client(0, 0);
+    embed_client *c = client(0, 0, 5000);
     kb *k = open_kb(knowledge);
     start(k, sv, c);
     const char *q = "how long does zorbling take?";
@@ -498,7 +509,7 @@ int main(void)
         return 1;
     CU_pSuite s = CU_add_suite("embed", NULL, NULL);
     CU_add_test(s, "batches, in order, the request's shape", test_batches);
-    CU_add_test(s, "error bodies, the answer cap, no server, bad options", test_errors);
+    CU_add_test(s, "error bodies, the answer cap, the timeout, no server, bad options", test_errors);
     CU_add_test(s, "cancel and free mid-call", test_cancel);
     CU_add_test(s, "answers: index order, sizes, base64, non-numbers", test_parse);
     CU_add_test(s, "reciprocal rank fusion and the cosine scan", test_fuse);
