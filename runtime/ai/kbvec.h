@@ -5,10 +5,11 @@
  * for chunks that are new or changed.
  *
  * kbvec_open loads the cached vectors into the kb at once and asks the
- * server for the rest in one embed call on the event loop (ai/embed.h,
- * batched): nothing blocks, and until the answer arrives retrieval simply
- * has fewer vectors (kb_search_hybrid ranks what has one; with none it is
- * lexical).
+ * server for the rest on the event loop (ai/embed.h), 64 chunks per call,
+ * one call after the other, each call's vectors stored as it ends: nothing
+ * blocks, and until they arrive retrieval simply has fewer vectors
+ * (kb_search_hybrid ranks what has one; with none it is lexical). A failed
+ * call stops the filling; the next start asks for what is still missing.
  *
  * The hash is 128 bits of two FNV-1a passes over the chunk's text: the
  * text is the spec's own, not an adversary's, so a fast non-cryptographic
@@ -28,7 +29,8 @@
 typedef struct kbvec kbvec;
 
 /* The embeddings of the chunks that were missing have arrived and are
- * stored (ok 1), or the call failed (ok 0, why says it; logged). */
+ * stored (ok 1), or a call failed (ok 0, why says it; logged; the vectors
+ * of the calls before it are kept and stored). */
 typedef void (*kbvec_done_fn)(void *ud, int ok, const char *why);
 
 /* Fills k's vectors for ec's model: from sv, then from ec for the chunks

@@ -371,6 +371,24 @@ static void test_cache(void)
     embed_free(c2);
     kb_free(k);
 
+    /* a large knowledge is asked for 64 chunks a call, each stored */
+    char big[70 * 64];
+    size_t len = 0;
+    for (int i = 0; i < 70; i++)
+        len += (size_t)snprintf(big + len, sizeof big - len, "# Topic %d\nFact number %d.\n\n",
+                                i, i);
+    k = open_kb(big);
+    CU_ASSERT_EQUAL(kb_chunk_count(k), 70);
+    embed_options ob = {.base = fakellm_base(g_f), .model = "big", .batch = 100};
+    embed_client *cb = embed_new(g_lp, &ob, err, sizeof err);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(cb);
+    e1 = fakellm_embed_requests(g_f, NULL);
+    CU_ASSERT_EQUAL(start(k, sv, cb), 70);
+    CU_ASSERT_EQUAL(fakellm_embed_requests(g_f, NULL) - e1, 2); /* 64, then 6 */
+    CU_ASSERT_EQUAL(store_vectors_count(sv), 77);
+    embed_free(cb);
+    kb_free(k);
+
     /* a failed call leaves the kb lexical and caches nothing */
     k = open_kb("# Boats\nWe rent no boats.\n");
     fakellm_error(g_f, 500, NULL, 1, 0);
@@ -383,7 +401,7 @@ static void test_cache(void)
     kbvec_free(v);
     kb_free(k);
     fakellm_reset(g_f);
-    CU_ASSERT_EQUAL(store_vectors_count(sv), 7);
+    CU_ASSERT_EQUAL(store_vectors_count(sv), 77);
     embed_free(c);
     store_vectors_free(sv);
     store_close(st);
