@@ -11,6 +11,7 @@
 
 #include "base/text.h"
 #include "ai/retr.h"
+#include "ai/vec.h"
 
 typedef struct kb_chunk {
     char *text;
@@ -24,6 +25,7 @@ struct kb {
     int n_chunks;
     char **names, **langs; /* copies of the documents' name and lang */
     int n_docs;
+    vec_index *vecs;       /* the chunks' embeddings, NULL until the first */
 };
 
 /* ---- UTF-8 helpers ----------------------------------------------------------- */
@@ -277,6 +279,7 @@ void kb_free(kb *k)
     if (!k)
         return;
     retr_free(k->index);
+    vec_free(k->vecs);
     for (int i = 0; i < k->n_chunks; i++)
         free(k->chunks[i].text);
     free(k->chunks);
@@ -388,6 +391,71 @@ int kb_search(kb *k, const char *question, const char *lang, kb_hit *hits, int m
         const kb_chunk *ch = &k->chunks[rh[i].id - 1];
         hits[i] = (kb_hit){.chunk = (int)rh[i].id - 1, .text = ch->text, .source = ch->source,
                            .lang = ch->lang, .rank = rh[i].rank, .coverage = rh[i].coverage};
+    }
+    return n;
+}
+
+int kb_vector(kb *k, int chunk, const float *v, int dims)
+{
+    if (chunk < 0 || chunk >= k->n_chunks)
+        return -1;
+    if (!k->vecs && !(k->vecs = vec_new(k->n_chunks, dims)))
+        return -1;
+    if (dims != vec_dims(k->vecs))
+        return -1;
+    return vec_set(k->vecs, chunk, v);
+}
+
+int kb_vector_count(const kb *k)
+{
+    return k->vecs ? vec_count(k->vecs) : 0;
+}
+
+int kb_vector_dims(const kb *k)
+{
+    return k->vecs ? vec_dims(k->vecs) : 0;
+}
+
+typedef struct lang_filter {
+    const kb *k;
+    const char *lang;
+} lang_filter;
+
+/* A chunk in the question's language or in none, as retr_search keeps. */
+static bool keep_lang(void *ud, int row)
+{
+    const lang_filter *f = ud;
+    const char *l = f->k->chunks[row].lang;
+    return !f->lang || !l || !strcmp(l, f->lang);
+}
+
+int kb_search_hybrid(kb *k, const char *question, const float *qv, int dims, const char *lang,
+                     kb_hit *hits, int max)
+{
+    if (!qv || !k->vecs || dims != vec_dims(k->vecs))
+        return kb_search(k, question, lang, hits, max);
+    if (max > KB_MAX_HITS)
+        max = KB_MAX_HITS;
+    kb_hit lex[KB_MAX_HITS];
+    int nl = kb_search(k, question, lang, lex, KB_MAX_HITS);
+    if (nl < 0)
+        return -1;
+    vec_hit vh[KB_MAX_HITS];
+    lang_filter lf = {k, lang};
+    int nv = vec_top(k->vecs, qv, keep_lang, &lf, vh, KB_MAX_HITS);
+    int a[KB_MAX_HITS], b[KB_MAX_HITS];
+    for (int i = 0; i < nl; i++)
+        a[i] = lex[i].chunk;
+    for (int i = 0; i < nv; i++)
+        b[i] = vh[i].row;
+    vec_fused f[2 * KB_MAX_HITS];
+    int n = vec_fuse(a, nl, b, nv, f, max);
+    for (int i = 0; i < n; i++) {
+        const kb_chunk *ch = &k->chunks[f[i].id];
+        hits[i] = (kb_hit){.chunk = f[i].id, .text = ch->text, .source = ch->source,
+                           .lang = ch->lang, .rank = f[i].score,
+                           .coverage = f[i].rank_a ? lex[f[i].rank_a - 1].coverage : 0,
+                           .cosine = f[i].rank_b ? vh[f[i].rank_b - 1].cosine : 0};
     }
     return n;
 }

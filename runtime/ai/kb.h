@@ -28,7 +28,9 @@
  *
  * Retrieval is ai/retr.h's: stems, synonyms, typos, bm25, coverage. The
  * offline answer is the best-ranked chunk when its coverage reaches
- * RETR_MIN_COVERAGE.
+ * RETR_MIN_COVERAGE. When an embeddings server is configured the chunks
+ * also get vectors (ai/kbvec.h) and the model's context is found by
+ * hybrid retrieval (kb_search_hybrid); the offline answer stays lexical.
  *
  * Memory: a kb owns copies of everything; hits point into it and stay
  * valid until kb_free. One kb is used by one thread.
@@ -69,8 +71,11 @@ typedef struct kb_hit {
     const char *text;   /* the chunk (owned by the kb) */
     const char *source; /* the document's name */
     const char *lang;   /* the document's language or NULL */
-    double rank;        /* bm25: higher is better; compare within one search */
-    double coverage;    /* 0..1, ai/retr.h */
+    double rank;        /* bm25, or the fused score of kb_search_hybrid: higher
+                         * is better; compare within one search */
+    double coverage;    /* 0..1, ai/retr.h; 0 when only the vectors found it */
+    double cosine;      /* kb_search_hybrid: to the question's vector, 0 when
+                         * the vectors did not rank it */
 } kb_hit;
 
 /* The best chunks for `question`, best first, at most max (up to
@@ -78,6 +83,23 @@ typedef struct kb_hit {
  * language or in none. Returns the number of hits (0 when no word
  * matches), -1 on an error. */
 int kb_search(kb *k, const char *question, const char *lang, kb_hit *hits, int max);
+
+/* Sets the embedding of a chunk (dims floats, copied): the first sets the
+ * size every other must have. 0; -1 on a bad chunk, another size, a zero
+ * vector or out-of-memory. */
+int kb_vector(kb *k, int chunk, const float *v, int dims);
+/* The chunks that have a vector, and their size (0 before any). */
+int kb_vector_count(const kb *k);
+int kb_vector_dims(const kb *k);
+
+/* Hybrid retrieval: kb_search's bm25 ranking and the chunks nearest to the
+ * question's vector qv (cosine, over the chunks that have one, the same
+ * languages kept), each up to KB_MAX_HITS, fused by reciprocal rank
+ * (ai/vec.h, k 60). A chunk only the vectors found has coverage 0: it is
+ * context for the model, never an offline answer (kb_answers). Without
+ * vectors, or qv NULL or of another size, it is kb_search. */
+int kb_search_hybrid(kb *k, const char *question, const float *qv, int dims, const char *lang,
+                     kb_hit *hits, int max);
 
 /* Whether the best hit of a search answers the question (its coverage
  * reaches RETR_MIN_COVERAGE). */

@@ -322,3 +322,12 @@ int store__sqlite_usage_schema(store *st, char *err, size_t errlen)
         "PRIMARY KEY(user_id, day)) WITHOUT ROWID";
     return exec_sql(st, ddl, "usage table", err, errlen);
 }
+
+int store__sqlite_vectors_schema(store *st, char *err, size_t errlen)
+{
+    static const char ddl[] =
+        "CREATE TABLE IF NOT EXISTS embed_cache("
+        "model TEXT NOT NULL, hash TEXT NOT NULL, dims INTEGER NOT NULL, vec BLOB NOT NULL,"
+        "PRIMARY KEY(model, hash)) WITHOUT ROWID";
+    return exec_sql(st, ddl, "vector cache table", err, errlen);
+}

@@ -12,8 +12,17 @@
  * (tests/retrieval/questions.tsv), run PASSES times (default 10): each
  * query's time is measured alone, and p50, p99 and the maximum printed.
  *
+ * Hybrid: every chunk also gets a vector of DIMS floats (default 256,
+ * `bin/bench-retrieval CHUNKS PASSES DIMS`), as kbvec would load them from
+ * the cache; a query is then the bm25 search (top 16), the exact cosine
+ * scan over every vector (top 16, ai/vec.h) and their reciprocal rank
+ * fusion, as kb_search_hybrid runs them. The vectors are random (a
+ * query's is a chunk's plus noise): the cost does not depend on what they
+ * mean.
+ *
  * Prints: the corpus (chunks, distinct words, build time), then the query
- * latencies. Deterministic: the generator's seed is fixed.
+ * latencies, lexical and hybrid. Deterministic: the generator's seed is
+ * fixed.
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -23,6 +32,7 @@
 
 #include "ai/kb.h"
 #include "ai/retr.h"
+#include "ai/vec.h"
 #include "base/text.h"
 #include "../../tests/unit/support/slurp.h"
 
@@ -130,6 +140,7 @@ int main(int argc, char **argv)
 {
     int chunks = argc > 1 ? atoi(argv[1]) : 100000;
     int passes = argc > 2 ? atoi(argv[2]) : 10;
+    int dims = argc > 3 ? atoi(argv[3]) : 256;
     for (int i = 0; i < VOCAB; i++)
         g_cdf[i] = (i ? g_cdf[i - 1] : 0) + 1.0 / (i + 1);
 
@@ -224,6 +235,47 @@ int main(int argc, char **argv)
            hits_total);
     printf("latency: p50 %.3f ms, p99 %.3f ms, max %.3f ms\n", lat[n / 2],
            lat[(int)(n * 0.99)], lat[n - 1]);
+
+    /* hybrid: the vectors as the cache would hold them */
+    vec_index *x = vec_new(chunks, dims);
+    float *v = malloc((size_t)dims * sizeof *v);
+    if (!x || !v) {
+        fprintf(stderr, "bench-retrieval: no memory for %d vectors of %d dims\n", chunks, dims);
+        return 1;
+    }
+    for (int c = 0; c < chunks; c++) {
+        for (int i = 0; i < dims; i++)
+            v[i] = (float)((double)(rnd() >> 11) / (double)(1ULL << 53) - 0.5);
+        vec_set(x, c, v);
+    }
+    n = 0;
+    hits_total = 0;
+    for (int p = 0; p < passes; p++)
+        for (int i = 0; i < nq; i++) {
+            for (int k = 0; k < dims; k++)
+                v[k] = (float)((double)(rnd() >> 11) / (double)(1ULL << 53) - 0.5);
+            double a = now_s();
+            retr_hit lh[16];
+            vec_hit vh[16];
+            int ids_a[16], ids_b[16];
+            int nl = retr_search(r, q[i], lang[i], lh, 16);
+            int nv = vec_top(x, v, NULL, NULL, vh, 16);
+            for (int k = 0; k < nl; k++)
+                ids_a[k] = (int)lh[k].id - 1;
+            for (int k = 0; k < nv; k++)
+                ids_b[k] = vh[k].row;
+            vec_fused f[32];
+            int got = vec_fuse(ids_a, nl > 0 ? nl : 0, ids_b, nv, f, 4);
+            lat[n++] = (now_s() - a) * 1e3;
+            hits_total += got;
+        }
+    qsort(lat, (size_t)n, sizeof *lat, cmp_double);
+    printf("hybrid: + %d vectors of %d dims (%.0f MB), cosine scan and rank fusion, top 4\n",
+           chunks, dims, (double)chunks * dims * sizeof(float) / 1e6);
+    printf("latency: p50 %.3f ms, p99 %.3f ms, max %.3f ms\n", lat[n / 2],
+           lat[(int)(n * 0.99)], lat[n - 1]);
+    vec_free(x);
+    free(v);
     free(lat);
     free(qs);
     retr_free(r);

@@ -15,10 +15,14 @@
 #include <sys/socket.h>
 #include <time.h>
 
+#include <cjson/cJSON.h>
 #include <microhttpd.h>
 
 #define FL_MAX_REQUESTS 20000
 #define FL_MAX_BODY (1024 * 1024)
+#define FL_MAX_ALIASES 16
+#define FL_MAX_DIMS 4096
+#define FL_MAX_WORD 64
 
 typedef struct fl_error {
     int status, times, retry_after;
@@ -40,10 +44,14 @@ struct fakellm {
     int cut, serr, serr_old;
     bool json;                  /* one application/json completion, stream ignored */
     fl_error err;
+    int embed_dims;             /* /v1/embeddings: the size of a vector */
+    char *alias[FL_MAX_ALIASES][2]; /* a word embedded as another */
+    int n_alias;
     /* record */
     char **reqs;
     long *req_at;
     int n_reqs;
+    int embed_reqs, embed_inputs;
 };
 
 static long mono_ms(void)
@@ -340,6 +348,120 @@ const char *fakellm_overflow_body(fakellm_style s)
     }
 }
 
+/* ---- embeddings --------------------------------------------------------------- */
+
+static uint64_t fnv(const char *s, size_t n)
+{
+    uint64_t h = 1469598103934665603ULL;
+    for (size_t i = 0; i < n; i++)
+        h = (h ^ (unsigned char)s[i]) * 1099511628211ULL;
+    return h;
+}
+
+/* A hashed bag of words: every word (a run of ASCII letters and digits,
+ * lowercased, or of non-ASCII bytes) adds ±1 to one of dims coordinates;
+ * a word with an alias counts as the alias. Texts sharing words point the
+ * same way, and an alias makes two words "mean" the same, as a model's
+ * vectors do for synonyms. Caller holds f->mu. */
+static void bag(const fakellm *f, const char *t, float *v, int dims)
+{
+    memset(v, 0, (size_t)dims * sizeof *v);
+    for (const char *p = t; *p;) {
+        char w[FL_MAX_WORD];
+        size_t n = 0;
+        while (*p && !(((unsigned char)*p >= 0x80) || (*p >= '0' && *p <= '9') ||
+                       ((*p | 0x20) >= 'a' && (*p | 0x20) <= 'z')))
+            p++;
+        while (*p && (((unsigned char)*p >= 0x80) || (*p >= '0' && *p <= '9') ||
+                      ((*p | 0x20) >= 'a' && (*p | 0x20) <= 'z'))) {
+            if (n < sizeof w - 1)
+                w[n++] = (unsigned char)*p < 0x80 ? (char)(*p | 0x20) : *p;
+            p++;
+        }
+        if (!n)
+            continue;
+        w[n] = '\0';
+        const char *word = w;
+        for (int i = 0; i < f->n_alias; i++)
+            if (!strcmp(w, f->alias[i][0]))
+                word = f->alias[i][1];
+        uint64_t h = fnv(word, strlen(word));
+        v[h % (uint64_t)dims] += (h >> 63) ? -1.0f : 1.0f;
+    }
+}
+
+/* The answer to a POST /v1/embeddings, strict about its shape as OpenAI
+ * is: "model" a non-empty string, "input" a non-empty string or a
+ * non-empty array of them, "encoding_format" (if any) "float", nothing
+ * else but "dimensions" and "user". Sets *status; malloc'd JSON. Caller
+ * holds f->mu. */
+static char *embeddings(fakellm *f, const char *body, int *status)
+{
+    cJSON *j = cJSON_Parse(body ? body : "");
+    const cJSON *model = cJSON_GetObjectItemCaseSensitive(j, "model");
+    const cJSON *input = cJSON_GetObjectItemCaseSensitive(j, "input");
+    const cJSON *fmt = cJSON_GetObjectItemCaseSensitive(j, "encoding_format");
+    const char *why = NULL;
+    if (!cJSON_IsObject(j))
+        why = "the body is not a JSON object";
+    else if (!cJSON_IsString(model) || !*model->valuestring)
+        why = "'model' must be a non-empty string";
+    else if (fmt && (!cJSON_IsString(fmt) || strcmp(fmt->valuestring, "float")))
+        why = "only encoding_format 'float' is served";
+    else if (!(cJSON_IsString(input) && *input->valuestring) &&
+             !(cJSON_IsArray(input) && cJSON_GetArraySize(input) > 0))
+        why = "'input' must be a non-empty string or array";
+    const cJSON *none = NULL;
+    const cJSON *fields = why ? none : j;
+    const cJSON *list = why || !cJSON_IsArray(input) ? none : input;
+    const cJSON *k;
+    cJSON_ArrayForEach(k, fields) {
+        if (strcmp(k->string, "model") && strcmp(k->string, "input") &&
+            strcmp(k->string, "encoding_format") && strcmp(k->string, "dimensions") &&
+            strcmp(k->string, "user"))
+            why = "unknown field in the request";
+    }
+    cJSON_ArrayForEach(k, list) {
+        if (!cJSON_IsString(k) || !*k->valuestring)
+            why = "every input must be a non-empty string";
+    }
+    sb out = {0};
+    if (why) {
+        *status = 400;
+        sb_adds(&out, "{\"error\":{\"message\":\"");
+        sb_adds(&out, why);
+        sb_adds(&out, "\",\"type\":\"invalid_request_error\",\"param\":null,\"code\":null}}");
+        cJSON_Delete(j);
+        return out.p;
+    }
+    *status = 200;
+    f->embed_reqs++;
+    int n = cJSON_IsArray(input) ? cJSON_GetArraySize(input) : 1;
+    f->embed_inputs += n;
+    float v[FL_MAX_DIMS];
+    sb_adds(&out, "{\"object\":\"list\",\"data\":[");
+    for (int i = 0; i < n; i++) {
+        const cJSON *t = cJSON_IsArray(input) ? cJSON_GetArrayItem(input, i) : input;
+        bag(f, t->valuestring, v, f->embed_dims);
+        char num[80];
+        snprintf(num, sizeof num, "%s{\"object\":\"embedding\",\"index\":%d,\"embedding\":[",
+                 i ? "," : "", i);
+        sb_adds(&out, num);
+        for (int d = 0; d < f->embed_dims; d++) {
+            snprintf(num, sizeof num, "%s%g", d ? "," : "", (double)v[d]);
+            sb_adds(&out, num);
+        }
+        sb_adds(&out, "]}");
+    }
+    sb_adds(&out, "],\"model\":");
+    char *m = cJSON_PrintUnformatted(model);
+    sb_adds(&out, m ? m : "\"\"");
+    cJSON_free(m);
+    sb_adds(&out, ",\"usage\":{\"prompt_tokens\":1,\"total_tokens\":1}}");
+    cJSON_Delete(j);
+    return out.p;
+}
+
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url,
                                   const char *method, const char *version,
                                   const char *upload, size_t *upload_size, void **con_cls)
@@ -364,7 +486,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
     }
     struct MHD_Response *r;
     int status = 200;
-    if (strcmp(method, "POST") || strcmp(url, "/v1/chat/completions") || k->toobig) {
+    bool emb = !strcmp(url, "/v1/embeddings");
+    if (strcmp(method, "POST") || (strcmp(url, "/v1/chat/completions") && !emb) || k->toobig) {
         status = k->toobig ? 413 : 404;
         const char *b = "{\"detail\":\"Not Found\"}";
         r = MHD_create_response_from_buffer(strlen(b), (void *)b, MHD_RESPMEM_MUST_COPY);
@@ -388,6 +511,11 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
             }
             if (f->err.times > 0)
                 f->err.times--;
+        } else if (emb) {
+            char *b = embeddings(f, k->body.p, &status);
+            sleep_ms(f->first_ms);
+            r = MHD_create_response_from_buffer(strlen(b), b, MHD_RESPMEM_MUST_FREE);
+            MHD_add_response_header(r, "Content-Type", "application/json");
         } else if (f->json) {
             char *b = completion(f, (int)(k->body.n / 4));
             sleep_ms(f->first_ms);
@@ -438,6 +566,12 @@ void fakellm_reset(fakellm *f)
     f->cut = f->serr = -1;
     f->serr_old = 0;
     f->json = false;
+    f->embed_dims = 64;
+    for (int i = 0; i < f->n_alias; i++) {
+        free(f->alias[i][0]);
+        free(f->alias[i][1]);
+    }
+    f->n_alias = 0;
     free(f->err.body);
     f->err = (fl_error){0};
     pthread_mutex_unlock(&f->mu);
@@ -485,6 +619,10 @@ void fakellm_stop(fakellm *f)
     free(f->req_at);
     free(f->answer);
     free(f->err.body);
+    for (int i = 0; i < f->n_alias; i++) {
+        free(f->alias[i][0]);
+        free(f->alias[i][1]);
+    }
     pthread_mutex_destroy(&f->mu);
     free(f);
 }
@@ -558,4 +696,30 @@ long fakellm_request_at(fakellm *f, int i)
     long t = -1;
     SET(if (i >= 0 && i < f->n_reqs) t = f->req_at[i]);
     return t;
+}
+
+void fakellm_embed_dims(fakellm *f, int dims)
+{
+    SET(f->embed_dims = dims > 0 && dims <= FL_MAX_DIMS ? dims : 64);
+}
+
+void fakellm_embed_alias(fakellm *f, const char *word, const char *as)
+{
+    pthread_mutex_lock(&f->mu);
+    if (f->n_alias < FL_MAX_ALIASES) {
+        f->alias[f->n_alias][0] = strdup(word);
+        f->alias[f->n_alias][1] = strdup(as);
+        f->n_alias++;
+    }
+    pthread_mutex_unlock(&f->mu);
+}
+
+int fakellm_embed_requests(fakellm *f, int *inputs)
+{
+    pthread_mutex_lock(&f->mu);
+    int n = f->embed_reqs;
+    if (inputs)
+        *inputs = f->embed_inputs;
+    pthread_mutex_unlock(&f->mu);
+    return n;
 }

@@ -8,6 +8,10 @@
  * The script applies to every later request until changed; errors queued
  * with fakellm_error are served first, `times` requests each.
  *
+ * POST /v1/embeddings answers deterministic vectors: a hashed bag of
+ * words (fake_llm.c), 64 dims unless set, strict about the request's shape
+ * (a 400 in OpenAI's error shape otherwise). Queued errors apply to it too.
+ *
  * Styles (what each server really sends):
  *   OPENAI    role chunk, content chunks with "usage": null, a finish chunk,
  *             a `choices: []` usage chunk, [DONE]
@@ -45,7 +49,8 @@ void fakellm_set_style(fakellm *f, fakellm_style s);
 int fakellm_style_by_name(const char *name); /* -1 if unknown */
 /* usage 0: the stream carries no usage at all. */
 void fakellm_usage(fakellm *f, int on);
-/* Milliseconds before the first event and between events. */
+/* Milliseconds before the first event and between events (an embeddings
+ * answer waits first_ms). */
 void fakellm_delay(fakellm *f, int first_ms, int between_ms);
 /* After `after` content chunks (> 0), a silence of ms before the next one
  * (0 0 = off): a model that stalls mid-answer. */
@@ -68,6 +73,13 @@ void fakellm_error(fakellm *f, int status, const char *body, int times, int retr
  * context (OpenAI's error object, vLLM's flat one, llama.cpp's
  * exceed_context_size_error, Ollama's string). Static. */
 const char *fakellm_overflow_body(fakellm_style s);
+/* The size of the vectors /v1/embeddings answers (1..4096; default 64). */
+void fakellm_embed_dims(fakellm *f, int dims);
+/* Embeds `word` (lowercase) as if it were `as`: a synonym the lexical
+ * index does not know (at most 16, until fakellm_reset). */
+void fakellm_embed_alias(fakellm *f, const char *word, const char *as);
+/* The embeddings requests answered with 200 so far, and their inputs. */
+int fakellm_embed_requests(fakellm *f, int *inputs);
 /* Back to the defaults; recorded requests are kept. */
 void fakellm_reset(fakellm *f);
 
