@@ -24,6 +24,7 @@
 
 #include "actions/feedback.h"
 #include "actions/handoff.h"
+#include "actions/llm.h"
 #include "actions/registry.h"
 #include "ai/kb.h"
 #include "ai/token_limits.h"
@@ -115,12 +116,26 @@ static int part_export(void *state, int64_t user_id, struct cJSON *root)
 
 /* The best chunks for q: in the user's language, or in any language when
  * those do not answer it. The number of hits, -1 on an error. */
-static int search(llm_part *p, const char *q, const char *lang, kb_hit *hits, int max)
+/* The question's vector for hybrid retrieval (kb_search_hybrid), or none. */
+typedef struct qvec {
+    const float *v; /* NULL: lexical only */
+    int dims;
+} qvec;
+
+static const qvec NO_VECTOR = {NULL, 0};
+
+static int search_in(llm_part *p, const char *q, qvec qv, const char *lang, kb_hit *hits, int max)
 {
-    int n = kb_search(p->kb, q, lang, hits, max);
+    return qv.v ? kb_search_hybrid(p->kb, q, qv.v, qv.dims, lang, hits, max)
+                : kb_search(p->kb, q, lang, hits, max);
+}
+
+static int search(llm_part *p, const char *q, qvec qv, const char *lang, kb_hit *hits, int max)
+{
+    int n = search_in(p, q, qv, lang, hits, max);
     if (n >= 0 && (n == 0 || !kb_answers(&hits[0]))) {
         kb_hit any[4];
-        int na = kb_search(p->kb, q, NULL, any, max < 4 ? max : 4);
+        int na = search_in(p, q, qv, NULL, any, max < 4 ? max : 4);
         if (na > 0 && kb_answers(&any[0])) {
             memcpy(hits, any, (size_t)na * sizeof *hits);
             n = na;
@@ -180,7 +195,7 @@ static bool part_answers_first(void *state, const bm_machine *m, const bm_sessio
     char rest[LLM_FOLLOW_UP_MAX];
     without_keyword(m, s->state, t, in->text, rest, sizeof rest);
     kb_hit h[1];
-    return kb_terms(p->kb, rest) >= 2 && search(p, rest, m->langs[s->lang], h, 1) > 0 &&
+    return kb_terms(p->kb, rest) >= 2 && search(p, rest, NO_VECTOR, m->langs[s->lang], h, 1) > 0 &&
            kb_answers(&h[0]);
 }
 
@@ -234,12 +249,12 @@ static int take_asked(void *ud, const char *role, const char *text, int64_t at)
  * first, and then with that question alone (the model still says the
  * marker when its context lacks the answer). The number of hits (0 on an
  * error, logged). */
-static int context(bot_act *c, llm_part *p, const char *q, kb_hit *hits, int max)
+static int context(bot_act *c, llm_part *p, const char *q, qvec qv, kb_hit *hits, int max)
 {
     if (!p->kb)
         return 0;
     const char *lang = bot_machine(c->b)->langs[c->s->lang];
-    int n = search(p, q, lang, hits, max);
+    int n = search(p, q, qv, lang, hits, max);
     asked *a = n >= 0 && (n == 0 || !kb_answers(&hits[0])) ? calloc(1, sizeof *a) : NULL;
     if (a && store_history_turns(bot_store(c->b), c->s->user_id, LLM_TURNS, take_asked, a) < 0)
         a->n = 0;
@@ -247,9 +262,9 @@ static int context(bot_act *c, llm_part *p, const char *q, kb_hit *hits, int max
         char both[2 * LLM_FOLLOW_UP_MAX + 2];
         snprintf(both, sizeof both, "%s\n%s", a->q[i], q);
         kb_hit h2[8];
-        int n2 = search(p, both, lang, h2, max < 8 ? max : 8);
+        int n2 = search(p, both, NO_VECTOR, lang, h2, max < 8 ? max : 8);
         if (n2 >= 0 && (n2 == 0 || !kb_answers(&h2[0])))
-            n2 = search(p, a->q[i], lang, h2, max < 8 ? max : 8);
+            n2 = search(p, a->q[i], NO_VECTOR, lang, h2, max < 8 ? max : 8);
         if (n2 > 0 && kb_answers(&h2[0])) {
             memcpy(hits, h2, (size_t)n2 * sizeof *hits);
             n = n2;
@@ -265,13 +280,13 @@ static int context(bot_act *c, llm_part *p, const char *q, kb_hit *hits, int max
 /* The model's request: the grounded system prompt (persona, policy, the
  * best chunks for q), the user's recent history, q. A malloc'd JSON
  * array, NULL on out-of-memory. */
-static char *llm_messages(bot_act *c, llm_part *p, const char *q)
+static char *llm_messages(bot_act *c, llm_part *p, const char *q, qvec qv)
 {
     const bm_machine *m = bot_machine(c->b);
     const bm_llm *l = m->llm;
     const char *lang = m->langs[c->s->lang];
     kb_hit hits[4];
-    int n = context(c, p, q, hits, 4);
+    int n = context(c, p, q, qv, hits, 4);
     char *persona = l->persona != BM_NONE ? bm_render(m, c->s, &c->in->user, l->persona, q) : NULL;
     char *policy = l->policy != BM_NONE ? bm_render(m, c->s, &c->in->user, l->policy, q) : NULL;
     char *sys = kb_system_prompt(persona, policy, l->strict, lang, hits, n, 6000);
@@ -315,6 +330,47 @@ static int attach_feedback(bot_act *c)
     return m->llm && m->llm->no_feedback ? 0 : act_feedback_attach(c);
 }
 
+/* Defers the model's request, its context found with qv when there is one. */
+static int ask_model(bot_act *c, llm_part *p, qvec qv)
+{
+    const bm_machine *m = bot_machine(c->b);
+    char *msgs = llm_messages(c, p, c->text, qv);
+    if (!msgs)
+        return -1;
+    char *model = m->llm->model ? strdup(m->llm->model) : NULL;
+    if (m->llm->model && !model) {
+        free(msgs);
+        return -1;
+    }
+    c->io_req->kind = BOT_IO_LLM;
+    c->io_req->u.llm.messages = msgs;
+    c->io_req->u.llm.model = model;
+    c->io_req->u.llm.chat_id = c->s->chat_id;
+    c->io_req->u.llm.private_chat = c->s->chat_id > 0;
+    return 0;
+}
+
+/* The question's embedding arrived: the model is asked with the context
+ * found by both rankings; without a usable vector (the server failed, or
+ * the vector's size is not the chunks'), by the lexical one alone. */
+static int resume_embedded(bot_act *c, llm_part *p)
+{
+    const bot_io_res *res = c->io_res;
+    qvec qv = NO_VECTOR;
+    int dims = res->ok && res->body ? (int)(res->len / sizeof(float)) : 0;
+    if (dims > 0 && dims == kb_vector_dims(p->kb) && res->len % sizeof(float) == 0) {
+        qv.v = (const float *)(const void *)res->body;
+        qv.dims = dims;
+    } else {
+        log_warn("bot", "user %" PRId64 ": no usable embedding of the question (%s); "
+                 "lexical context only", c->s->user_id,
+                 res->error ? res->error : "its size is not the knowledge's");
+    }
+    if (!c->io_req || !bot_act_can_defer(c))
+        return 0;
+    return ask_model(c, p, qv);
+}
+
 static int llm_run(bot_act *c)
 {
     llm_part *p = bot_part_state(c->b, BOT_PART_LLM);
@@ -337,25 +393,22 @@ static int llm_run(bot_act *c)
             return 0;
         kb_hit hits[4];
         if (m->llm->strict && !m->llm->ask_without_context && p->kb &&
-            (context(c, p, q, hits, 4) == 0 || !kb_answers(&hits[0]))) {
+            (context(c, p, q, NO_VECTOR, hits, 4) == 0 || !kb_answers(&hits[0]))) {
             log_info("bot", "user %" PRId64 ": the knowledge does not answer; not asking the model",
                      c->s->user_id);
             return offer_operator(c);
         }
-        char *msgs = llm_messages(c, p, q);
-        if (!msgs)
-            return -1;
-        char *model = m->llm->model ? strdup(m->llm->model) : NULL;
-        if (m->llm->model && !model) {
-            free(msgs);
-            return -1;
+        if (p->kb && kb_vector_count(p->kb) > 0) {
+            /* the knowledge has vectors: the question's own comes first,
+             * then the model is asked with the hybrid context (resume) */
+            char *text = strdup(q);
+            if (!text)
+                return -1;
+            c->io_req->kind = BOT_IO_EMBED;
+            c->io_req->u.embed.text = text;
+            return 0;
         }
-        c->io_req->kind = BOT_IO_LLM;
-        c->io_req->u.llm.messages = msgs;
-        c->io_req->u.llm.model = model;
-        c->io_req->u.llm.chat_id = c->s->chat_id;
-        c->io_req->u.llm.private_chat = c->s->chat_id > 0;
-        return 0;
+        return ask_model(c, p, NO_VECTOR);
     }
     if (!p->kb) /* the console has no event loop to stream in */
         return bot_act_say_sys(c, BM_SYS_UNAVAILABLE);
@@ -380,12 +433,14 @@ static int llm_resume(bot_act *c)
     llm_part *p = bot_part_state(c->b, BOT_PART_LLM);
     const bot_io_res *res = c->io_res;
     const char *q = c->text;
+    if (res->kind == BOT_IO_EMBED)
+        return resume_embedded(c, p);
     long used = 0;
     if (res->prompt_tokens > 0 || res->completion_tokens > 0) {
         used = (res->prompt_tokens > 0 ? res->prompt_tokens : 0) +
                (res->completion_tokens > 0 ? res->completion_tokens : 0);
     } else {
-        char *msgs = llm_messages(c, p, q); /* the same request, to estimate it */
+        char *msgs = llm_messages(c, p, q, NO_VECTOR); /* about the same request, to estimate it */
         used = (long)((msgs ? strlen(msgs) : strlen(q)) + res->len) / 4 + 1;
         free(msgs);
     }
@@ -407,6 +462,12 @@ static int llm_resume(bot_act *c)
     c->ai_to = c->out->n;
     c->ai_answered = true;
     return attach_feedback(c);
+}
+
+kb *act_llm_kb(bot *b)
+{
+    llm_part *p = bot_part_state(b, BOT_PART_LLM);
+    return p ? p->kb : NULL;
 }
 
 const bot_action act_llm = {.name = "llm", .gate = llm_gate, .run = llm_run,

@@ -10,6 +10,8 @@
 
 #include <cjson/cJSON.h>
 
+#include "ai/embed.h"
+#include "base/log.h"
 #include "delivery/draft.h"
 #include "net/http.h"
 
@@ -19,6 +21,9 @@ struct deferred {
     loop *lp;
     tg_client *tg;
     draft_ctx *drafts; /* model answers streaming into chats */
+    embed_client *ec;  /* questions' embeddings; made on the first request */
+    bool ec_failed;    /* EMBEDDINGS_BASE unset or unusable: asked once */
+    struct deferred_job *embeds; /* jobs waiting for ec (freed with it) */
     long timeout_ms;
     size_t max_body;
 };
@@ -28,6 +33,9 @@ struct deferred_job {
     deferred_done_fn fn;
     void *ud;
     int owner;
+    bot_io_kind kind;
+    deferred *d;                        /* BOT_IO_EMBED: its list ... */
+    struct deferred_job *prev, *next;   /* ... of d->embeds */
 };
 
 deferred *deferred_new(loop *lp, tg_client *tg, outq *q, long timeout_ms, size_t max_body)
@@ -52,6 +60,12 @@ void deferred_free(deferred *d)
     if (!d)
         return;
     draft_free(d->drafts);
+    embed_free(d->ec); /* its callbacks never run: the jobs go here */
+    while (d->embeds) {
+        struct deferred_job *j = d->embeds;
+        d->embeds = j->next;
+        free(j);
+    }
     free(d);
 }
 
@@ -64,6 +78,7 @@ void deferred_abandon(deferred_job *job)
 static void finish(deferred_job *j, bot_io_res *res)
 {
     res->owner = j->owner;
+    res->kind = j->kind;
     if (j->fn)
         j->fn(j->ud, res);
     free(j);
@@ -110,6 +125,55 @@ static void on_fetch(const http_result *r, void *ud)
            r->body, r->body_len, r->maybe_taken);
 }
 
+/* The question's embedding: its vector is the body (float32). */
+static void on_embed(void *ud, const embed_result *r)
+{
+    deferred_job *j = ud;
+    if (j->prev)
+        j->prev->next = j->next;
+    else
+        j->d->embeds = j->next;
+    if (j->next)
+        j->next->prev = j->prev;
+    bool ok = r->status == EMBED_OK && r->n == 1 && r->dims > 0;
+    bot_io_res res = {
+        .ok = ok,
+        .status = r->http_status,
+        .body = ok ? (const char *)r->vecs : NULL,
+        .len = ok ? (size_t)r->dims * sizeof(float) : 0,
+        .error = ok ? NULL : r->error && *r->error ? r->error : embed_status_str(r->status),
+    };
+    finish(j, &res);
+}
+
+/* Starts the embedding of text; NULL-free reason in the return. */
+static const char *start_embed(deferred *d, deferred_job *j, const char *text)
+{
+    if (!d->ec && !d->ec_failed) {
+        embed_options o = embed_options_from_env();
+        char err[256];
+        d->ec = o.base && *o.base ? embed_new(d->lp, &o, err, sizeof err) : NULL;
+        if (!d->ec) {
+            d->ec_failed = true;
+            if (o.base && *o.base)
+                log_error("deferred", "no embeddings client: %s", err);
+        }
+    }
+    if (!d->ec)
+        return "no embeddings server (EMBEDDINGS_BASE)";
+    j->d = d;
+    j->next = d->embeds;
+    if (d->embeds)
+        d->embeds->prev = j;
+    d->embeds = j;
+    if (embed_texts(d->ec, &text, 1, on_embed, j))
+        return NULL;
+    d->embeds = j->next;
+    if (d->embeds)
+        d->embeds->prev = NULL;
+    return "the embeddings request could not start";
+}
+
 deferred_job *deferred_start(deferred *d, const bot_io_req *req, deferred_done_fn fn, void *ud,
                              const char **why)
 {
@@ -118,7 +182,7 @@ deferred_job *deferred_start(deferred *d, const bot_io_req *req, deferred_done_f
         *why = "out of memory";
         return NULL;
     }
-    *j = (deferred_job){.fn = fn, .ud = ud, .owner = req->owner};
+    *j = (deferred_job){.fn = fn, .ud = ud, .owner = req->owner, .kind = req->kind};
     const char *failed = "nothing to do"; /* NULL once started */
     switch (req->kind) {
     case BOT_IO_LLM: /* a model answer, streamed to the chat meanwhile */
@@ -136,6 +200,10 @@ deferred_job *deferred_start(deferred *d, const bot_io_req *req, deferred_done_f
         failed = e == HTTP_OK ? NULL : http_err_str(e);
         break;
     }
+    case BOT_IO_EMBED:
+        failed = req->u.embed.text && *req->u.embed.text ? start_embed(d, j, req->u.embed.text)
+                                                         : "nothing to embed";
+        break;
     case BOT_IO_NONE:
         break;
     }

@@ -457,7 +457,7 @@ static void start_io(inbox *ib, ib_item *it, const bot_io_req *req)
     /* could not even start: answer it as a failed request */
     it->io = IB_IO_DONE;
     it->res_error = strdup(why ? why : "failed");
-    it->res = (bot_io_res){.owner = req->owner, .ok = 0, .error = it->res_error,
+    it->res = (bot_io_res){.owner = req->owner, .kind = req->kind, .ok = 0, .error = it->res_error,
                            .prompt_tokens = -1, .completion_tokens = -1};
 }
 

@@ -27,7 +27,10 @@
 #include <string.h>
 #include <time.h>
 
+#include "actions/llm.h"
 #include "actions/registry.h"
+#include "ai/embed.h"
+#include "ai/kbvec.h"
 #include "delivery/inbox.h"
 #include "dialogue/action.h"
 #include "people/lead.h"
@@ -38,6 +41,7 @@
 #include "telegram/tg.h"
 #include "telegram/tgupdate.h"
 #include "delivery/webhook.h"
+#include "storage/store_vectors.h"
 #include "net/loop.h"
 
 #define TGB_POLL_TIMEOUT_DEFAULT 25
@@ -72,6 +76,12 @@ typedef struct tgb {
 
     wh_server *wh;      /* webhook mode (WEBHOOK_URL set), else NULL: polling */
     wh_config whc;
+
+    /* hybrid retrieval (EMBEDDINGS_BASE set): the knowledge's chunk
+     * vectors, filled on this loop; else all NULL */
+    embed_client *ec;
+    store_vectors *sv;
+    kbvec *kv;
 } tgb;
 
 static long now_ms(void)
@@ -338,6 +348,52 @@ static void drain(tgb *t)
 }
 
 /* The limits from the environment (TELEGRAM_RATE_*), logged once. */
+static void on_vectors(void *ud, int ok, const char *why)
+{
+    (void)ud;
+    if (ok)
+        log_info("tgbot", "knowledge vectors: every chunk has one; retrieval is hybrid");
+    else
+        log_warn("tgbot", "knowledge vectors: %s; the chunks without one are found by their "
+                 "words only until the next start", why);
+}
+
+/* With EMBEDDINGS_BASE set and knowledge to search, the chunks' vectors:
+ * the cached ones at once, the missing ones asked for on the loop (the
+ * question's own is the llm action's deferred request). Optional: any
+ * failure leaves retrieval lexical, and says so. */
+static void start_vectors(tgb *t)
+{
+    kb *k = act_llm_kb(t->b);
+    embed_options o = embed_options_from_env();
+    if (!k || !o.base || !*o.base)
+        return;
+    char err[256];
+    t->ec = embed_new(t->lp, &o, err, sizeof err);
+    t->sv = t->ec ? store_vectors_open(bot_store(t->b), err, sizeof err) : NULL;
+    t->kv = t->sv ? kbvec_open(k, t->sv, t->ec, on_vectors, t, err, sizeof err) : NULL;
+    if (!t->kv) {
+        log_error("tgbot", "hybrid retrieval is off: %s", err);
+        store_vectors_free(t->sv);
+        embed_free(t->ec);
+        t->sv = NULL;
+        t->ec = NULL;
+        return;
+    }
+    log_info("tgbot", "knowledge vectors from %s: %d chunk(s) to embed", embed_model(t->ec),
+             kbvec_missing(t->kv));
+}
+
+static void stop_vectors(tgb *t)
+{
+    kbvec_free(t->kv);
+    embed_free(t->ec);
+    store_vectors_free(t->sv);
+    t->kv = NULL;
+    t->ec = NULL;
+    t->sv = NULL;
+}
+
 static outq_options queue_options(bot *b)
 {
     outq_options o = outq_options_from_env();
@@ -385,6 +441,8 @@ int tgbot_run(bot *b, bm_effects *pending, volatile sig_atomic_t *stop)
         return 1;
     }
 
+    start_vectors(&t);
+
     /* Webhook mode listens before setWebhook, so the first delivery finds
      * the server up. */
     int whmode = wh_config_from_env(&t.whc, err, sizeof err);
@@ -392,6 +450,7 @@ int tgbot_run(bot *b, bm_effects *pending, volatile sig_atomic_t *stop)
         t.wh = wh_new(&t.whc, tgb_wake, &t, err, sizeof err);
     if (whmode < 0 || (whmode == 1 && !t.wh)) {
         log_error("tgbot", "webhook: %s", err);
+        stop_vectors(&t);
         inbox_free(t.ib);
         outq_free(t.q);
         tg_free(t.tg);
@@ -480,6 +539,7 @@ int tgbot_run(bot *b, bm_effects *pending, volatile sig_atomic_t *stop)
     t.wh = NULL;
     if (!t.fatal)
         drain(&t);
+    stop_vectors(&t);
     loop_cancel(t.lp, NULL); /* what did not finish in time */
     outq_stats s = outq_get_stats(t.q);
     inbox_stats is = inbox_get_stats(t.ib);

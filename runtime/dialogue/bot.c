@@ -87,6 +87,9 @@ void bot_io_req_free(bot_io_req *r)
         free(r->u.llm.messages);
         free(r->u.llm.model);
         break;
+    case BOT_IO_EMBED:
+        free(r->u.embed.text);
+        break;
     case BOT_IO_NONE:
         break;
     }

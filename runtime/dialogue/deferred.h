@@ -25,6 +25,9 @@ typedef enum bot_io_kind {
     BOT_IO_LLM,      /* u.llm: a model's answer, streamed into the chat
                       * meanwhile (sendMessageDraft in a private chat,
                       * "typing" in a group) */
+    BOT_IO_EMBED,    /* u.embed: the embedding of a text (the question's,
+                      * for hybrid retrieval); the answer's body is its
+                      * vector, float32 in host order */
 } bot_io_kind;
 
 /* A request. Strings marked malloc'd are owned: free with bot_io_req_free,
@@ -42,6 +45,9 @@ typedef struct bot_io_req {
             char *params;       /* malloc'd JSON object text */
         } tg;
         struct {
+            char *text; /* malloc'd */
+        } embed;
+        struct {
             char *messages; /* malloc'd JSON array of {role, content} */
             char *model;    /* malloc'd; NULL = OPENAI_MODEL_NAME */
             int64_t chat_id;
@@ -55,6 +61,8 @@ void bot_io_req_free(bot_io_req *r);
 /* The outcome of a request. Everything borrowed. */
 typedef struct bot_io_res {
     int owner;           /* the request's owner */
+    bot_io_kind kind;    /* the request's kind (an action may ask twice:
+                          * the question's embedding, then the model) */
     int ok;              /* 1 when a 2xx answer arrived */
     long status;         /* HTTP status, 0 if none */
     const char *body;    /* response bytes (NUL-terminated by the executor), may be NULL */

@@ -155,6 +155,7 @@ typedef struct run {
     fakellm *llm;      /* `llm ...` steps: the fake OpenAI-compatible server */
     char *llm_answer;  /* the model's scripted answer (`llm answer` / `answer-file`) */
     int llm_style;     /* `llm style` (fakellm_style), for `llm error 400 overflow` */
+    char *embed_model; /* `llm embeddings MODEL`: the fake serves EMBEDDINGS_BASE too */
     uint16_t wh_port;  /* where the bot's webhook server listens */
 } run;
 
@@ -235,6 +236,7 @@ static bool bot_start(run *r)
     /* Hermetic: no real LLM, operator group or web app from the caller's env. */
     char *env[] = { e_base, e_token, e_db, "TELEGRAM_POLL_TIMEOUT=1", e_level,
                     "OPENAI_API_BASE", "OPENAI_API_KEY", "OPENAI_MODEL_NAME",
+                    "EMBEDDINGS_BASE", "EMBEDDINGS_MODEL", "EMBEDDINGS_API_KEY",
                     "MANAGER_GROUP_CHAT_ID", "ADMIN_USER_ID", "WEB_APP_URL",
                     e_whurl, e_whlisten, "WEBHOOK_SECRET", NULL };
     /* Flood limits off unless a transcript turns them on with `env` (the
@@ -254,10 +256,16 @@ static bool bot_start(run *r)
         snprintf(e_http, sizeof e_http, "BOT_HTTP_GET_URL=%s", u);
         all[na++] = e_http;
     }
-    char e_llm[160];
+    char e_llm[160], e_emb[160], e_embm[160];
     if (r->llm) {
         snprintf(e_llm, sizeof e_llm, "OPENAI_API_BASE=%s", fakellm_base(r->llm));
         all[na++] = e_llm;
+    }
+    if (r->llm && r->embed_model) {
+        snprintf(e_emb, sizeof e_emb, "EMBEDDINGS_BASE=%s", fakellm_base(r->llm));
+        snprintf(e_embm, sizeof e_embm, "EMBEDDINGS_MODEL=%s", r->embed_model);
+        all[na++] = e_emb;
+        all[na++] = e_embm;
     }
     for (int i = 0; i < r->nenvs; i++) all[na++] = r->envs[i];
     all[na] = NULL;
@@ -916,6 +924,20 @@ static void step_llm(run *r, token *t, int n)
         if (!text) return;
         fakellm_answer(r->llm, text);
         set_answer(r, text);
+    } else if (!strcmp(w, "embeddings") && n == 3) {
+        /* llm embeddings MODEL: the bot's next start has EMBEDDINGS_BASE
+         * (this fake) and EMBEDDINGS_MODEL */
+        free(r->embed_model);
+        r->embed_model = strdup(t[2].s);
+    } else if (!strcmp(w, "alias") && n == 4) {
+        /* llm alias WORD AS: the fake embeds WORD as it embeds AS */
+        fakellm_embed_alias(r->llm, t[2].s, t[3].s);
+    } else if (!strcmp(w, "embedded") && n == 3) {
+        /* llm embedded N: texts embedded so far (chunks and questions) */
+        int inputs = 0;
+        fakellm_embed_requests(r->llm, &inputs);
+        if (inputs != atoi(t[2].s))
+            fail(r, "expected %s text(s) embedded, got %d", t[2].s, inputs);
     } else if (!strcmp(w, "style") && n == 3 && fakellm_style_by_name(t[2].s) >= 0) {
         r->llm_style = fakellm_style_by_name(t[2].s);
         fakellm_set_style(r->llm, (fakellm_style)r->llm_style);
@@ -2136,6 +2158,7 @@ static bool run_file(const char *path, bool verbose)
     fake_tg_free(r.ft);
     slowhttp_stop(r.http);
     fakellm_stop(r.llm);
+    free(r.embed_model);
     free(r.llm_answer);
     for (int i = 0; i < r.nenvs; i++) free(r.envs[i]);
     return ok;
