@@ -17,6 +17,7 @@
 
 #include <cjson/cJSON.h>
 
+#include "ai/oai.h"
 #include "ai/llm.h"
 #include "base/log.h"
 #include "net/http.h"
@@ -26,8 +27,7 @@
 
 struct embed_client {
     loop *lp;
-    char *url;   /* base + /embeddings */
-    char *auth;  /* "Authorization: Bearer ..." or NULL */
+    oai_endpoint ep;  /* the URL and the Authorization header */
     char *model;
     embed_options o;
     struct embed_call *head;
@@ -132,24 +132,13 @@ embed_client *embed_new(loop *lp, const embed_options *o, char *err, size_t errl
     if (c->o.total_ms <= 0) c->o.total_ms = 30000;
     if (c->o.batch <= 0 || c->o.batch > EMBED_MAX_BATCH) c->o.batch = 32;
     if (!c->o.max_answer) c->o.max_answer = (size_t)8 << 20;
-    size_t bl = strlen(o->base);
-    while (bl > 0 && o->base[bl - 1] == '/')
-        bl--;
-    size_t ul = bl + sizeof "/embeddings";
-    c->url = malloc(ul);
-    if (c->url)
-        snprintf(c->url, ul, "%.*s/embeddings", (int)bl, o->base);
-    if (bl < 3 || strncmp(o->base + bl - 3, "/v1", 3))
-        log_warn("embed", "EMBEDDINGS_BASE does not end in /v1; using %s as given", c->url);
-    c->model = dup_s(o->model);
-    if (o->key && *o->key) {
-        log_add_secret(o->key);
-        size_t al = strlen(o->key) + 32;
-        c->auth = malloc(al);
-        if (c->auth)
-            snprintf(c->auth, al, "Authorization: Bearer %s", o->key);
+    if (oai_endpoint_init(&c->ep, o->base, "/embeddings", o->key, "embed",
+                          "EMBEDDINGS_BASE", err, errlen)) {
+        free(c);
+        return NULL;
     }
-    if (!c->url || !c->model || (o->key && *o->key && !c->auth)) {
+    c->model = dup_s(o->model);
+    if (!c->model) {
         embed_free(c);
         snprintf(err, errlen, "out of memory");
         return NULL;
@@ -181,8 +170,7 @@ void embed_free(embed_client *c)
         k->dead = true; /* its transfer's tick or cancel reaps it */
         call_unlink(k);
     }
-    free(c->url);
-    free(c->auth);
+    oai_endpoint_free(&c->ep);
     free(c->model);
     free(c);
 }
@@ -340,10 +328,10 @@ static int start_batch(embed_call *k)
     k->resp_len = 0;
     k->status = 0;
     k->requests++;
-    const char *hdrs[3] = {"Content-Type: application/json", c->auth, NULL};
+    const char *hdrs[3] = {"Content-Type: application/json", c->ep.auth, NULL};
     long left = c->o.total_ms - (now_ms() - k->started);
     /* curl's own total is a backstop a second later: the tick names it */
-    http_stream_opts so = {.url = c->url, .body = body, .headers = hdrs,
+    http_stream_opts so = {.url = c->ep.url, .body = body, .headers = hdrs,
                            .connect_timeout_ms = c->o.connect_ms,
                            .timeout_ms = (left > 1 ? left : 1) + 1000};
     http_err e = http_stream(c->lp, &so, on_data, on_tick, on_finished, k);

@@ -30,28 +30,6 @@ struct kb {
 
 /* ---- UTF-8 helpers ----------------------------------------------------------- */
 
-/* Decode one code point at s (n bytes left); *len gets its byte length.
- * Invalid bytes decode as themselves with length 1. */
-static uint32_t decode(const unsigned char *s, size_t n, size_t *len)
-{
-    uint32_t c = s[0];
-    size_t k = c < 0x80 ? 1 : c >= 0xF0 ? 4 : c >= 0xE0 ? 3 : c >= 0xC0 ? 2 : 1;
-    if (k > n)
-        k = 1;
-    if (k > 1) {
-        c &= 0xFF >> (k + 1);
-        for (size_t i = 1; i < k; i++) {
-            if ((s[i] & 0xC0) != 0x80) {
-                *len = 1;
-                return s[0];
-            }
-            c = (c << 6) | (s[i] & 0x3F);
-        }
-    }
-    *len = k;
-    return c;
-}
-
 static size_t count_chars(const char *s, size_t n)
 {
     size_t c = 0;
@@ -103,7 +81,7 @@ static int cut_paragraph(span para, size_t max, span **out, int *n, int *cap)
             size_t bytes = 0, chars = 0, last_sentence = 0, last_space = 0;
             while (bytes < left && chars < max) {
                 size_t l;
-                decode((const unsigned char *)s + bytes, left - bytes, &l);
+                text_utf8_get((const char *)s + bytes, left - bytes, &l);
                 if (s[bytes] == ' ') {
                     last_space = bytes;
                     if (bytes > 0 && strchr(".!?;", s[bytes - 1]))

@@ -16,6 +16,7 @@
 
 #include <cjson/cJSON.h>
 
+#include "ai/oai.h"
 #include "ai/sse.h"
 #include "base/json.h"
 #include "base/log.h"
@@ -27,8 +28,7 @@
 
 struct llm_client {
     loop *lp;
-    char *url;        /* base + /chat/completions */
-    char *auth;       /* "Authorization: Bearer ..." or NULL */
+    oai_endpoint ep;  /* the URL and the Authorization header */
     char *model;
     llm_options o;
     struct llm_call *head;
@@ -144,24 +144,13 @@ llm_client *llm_new(loop *lp, const llm_options *o, char *err, size_t errlen)
     if (c->o.max_retries < 0) c->o.max_retries = 0;
     if (!c->o.retry_base_ms) c->o.retry_base_ms = 500;
     if (!c->o.max_answer) c->o.max_answer = 65536;
-    size_t bl = strlen(o->base);
-    while (bl > 0 && o->base[bl - 1] == '/')
-        bl--;
-    size_t ul = bl + sizeof "/chat/completions";
-    c->url = malloc(ul);
-    if (c->url)
-        snprintf(c->url, ul, "%.*s/chat/completions", (int)bl, o->base);
-    if (bl < 3 || strncmp(o->base + bl - 3, "/v1", 3))
-        log_warn("llm", "OPENAI_API_BASE does not end in /v1; using %s as given", c->url);
-    c->model = dup_s(o->model && *o->model ? o->model : "gpt-4o-mini");
-    if (o->key && *o->key) {
-        log_add_secret(o->key);
-        size_t al = strlen(o->key) + 32;
-        c->auth = malloc(al);
-        if (c->auth)
-            snprintf(c->auth, al, "Authorization: Bearer %s", o->key);
+    if (oai_endpoint_init(&c->ep, o->base, "/chat/completions", o->key, "llm",
+                          "OPENAI_API_BASE", err, errlen)) {
+        free(c);
+        return NULL;
     }
-    if (!c->url || !c->model || (o->key && *o->key && !c->auth)) {
+    c->model = dup_s(o->model && *o->model ? o->model : "gpt-4o-mini");
+    if (!c->model) {
         llm_free(c);
         snprintf(err, errlen, "out of memory");
         return NULL;
@@ -193,8 +182,7 @@ void llm_free(llm_client *c)
         k->dead = true; /* its transfer's tick or cancel reaps it */
         call_unlink(k);
     }
-    free(c->url);
-    free(c->auth);
+    oai_endpoint_free(&c->ep);
     free(c->model);
     free(c);
 }
@@ -474,9 +462,9 @@ static int start_attempt(llm_call *k, long delay_ms)
     k->attempts++;
     k->attempt_start = now_ms() + delay_ms;
     const char *hdrs[4] = {"Content-Type: application/json", "Accept: text/event-stream",
-                           c->auth, NULL};
+                           c->ep.auth, NULL};
     long left = c->o.total_ms - (now_ms() - k->started);
-    http_stream_opts so = {.url = c->url, .body = body, .headers = hdrs,
+    http_stream_opts so = {.url = c->ep.url, .body = body, .headers = hdrs,
                          .connect_timeout_ms = c->o.connect_ms,
                          .timeout_ms = (left > 1 ? left : 1) + delay_ms + 1000,
                          .delay_ms = delay_ms};

@@ -186,26 +186,6 @@ static int mmap_add(mmap *m, const char *key, int item)
 
 /* ---- words ------------------------------------------------------------------------ */
 
-static uint32_t decode(const unsigned char *s, size_t n, size_t *len)
-{
-    uint32_t c = s[0];
-    size_t k = c < 0x80 ? 1 : c >= 0xF0 ? 4 : c >= 0xE0 ? 3 : c >= 0xC0 ? 2 : 1;
-    if (k > n)
-        k = 1;
-    if (k > 1) {
-        c &= 0xFF >> (k + 1);
-        for (size_t i = 1; i < k; i++) {
-            if ((s[i] & 0xC0) != 0x80) {
-                *len = 1;
-                return s[0];
-            }
-            c = (c << 6) | (s[i] & 0x3F);
-        }
-    }
-    *len = k;
-    return c;
-}
-
 /* Close to FTS5 unicode61: letters and digits make words; punctuation,
  * symbols, currency signs and emoji separate them. */
 static bool word_char(uint32_t c)
@@ -281,7 +261,7 @@ static bool next_word(const char **p, const char *end, word *w)
     const unsigned char *s = (const unsigned char *)*p;
     const unsigned char *e = (const unsigned char *)end;
     size_t l;
-    while (s < e && !word_char(decode(s, (size_t)(e - s), &l)))
+    while (s < e && !word_char(text_utf8_get((const char *)s, (size_t)(e - s), &l)))
         s += l;
     if (s >= e) {
         *p = end;
@@ -289,9 +269,9 @@ static bool next_word(const char **p, const char *end, word *w)
     }
     w->bytes = w->chars = 0;
     w->script = SCRIPT_NUMBER;
-    w->capital = is_capital(decode(s, (size_t)(e - s), &l));
+    w->capital = is_capital(text_utf8_get((const char *)s, (size_t)(e - s), &l));
     while (s < e) {
-        uint32_t c = decode(s, (size_t)(e - s), &l);
+        uint32_t c = text_utf8_get((const char *)s, (size_t)(e - s), &l);
         if (!word_char(c))
             break;
         s += l;
@@ -717,7 +697,7 @@ static int build_neighbours(retr *r)
             return -1;
         size_t l;
         for (size_t at = 0; w[at]; at += l) {
-            decode((const unsigned char *)w + at, strlen(w + at), &l);
+            text_utf8_get((const char *)w + at, strlen(w + at), &l);
             without(w, at, l, buf, sizeof buf);
             if (mmap_add(&r->deletes, buf, i))
                 return -1;
@@ -761,9 +741,9 @@ static bool one_edit(const char *a, const char *b)
     uint32_t x[WORD_MAX], y[WORD_MAX];
     size_t nx = 0, ny = 0, l;
     for (const char *p = a; *p && nx < WORD_MAX; p += l)
-        x[nx++] = decode((const unsigned char *)p, strlen(p), &l);
+        x[nx++] = text_utf8_get((const char *)p, strlen(p), &l);
     for (const char *p = b; *p && ny < WORD_MAX; p += l)
-        y[ny++] = decode((const unsigned char *)p, strlen(p), &l);
+        y[ny++] = text_utf8_get((const char *)p, strlen(p), &l);
     if (nx > ny + 1 || ny > nx + 1)
         return false;
     size_t i = 0;
@@ -911,7 +891,7 @@ static const char *typo(const retr *r, const word *w, bool *stop)
     consider_typo(r, w->s, w->s, &best, &best_df);
     size_t l;
     for (size_t at = 0; w->s[at]; at += l) {
-        decode((const unsigned char *)w->s + at, strlen(w->s + at), &l);
+        text_utf8_get((const char *)w->s + at, strlen(w->s + at), &l);
         without(w->s, at, l, buf, sizeof buf);
         consider_typo(r, w->s, buf, &best, &best_df);
     }

@@ -170,10 +170,9 @@ bool text_utf8_valid(const char *s, size_t n)
     return true;
 }
 
-/* The code point at s[0..n) (its bytes in *len), or the byte itself for
- * an invalid sequence (*len 1). */
-static uint32_t cp_at(const unsigned char *s, size_t n, size_t *len)
+uint32_t text_utf8_get(const char *str, size_t n, size_t *len)
 {
+    const unsigned char *s = (const unsigned char *)str;
     size_t l = seq_len(s, n);
     if (l <= 1) {
         *len = 1;
@@ -209,7 +208,7 @@ bool text_equal_fold(const char *a, const char *b)
     size_t np = strlen(a), nq = strlen(b);
     while (np && nq) {
         size_t lp, lq;
-        uint32_t x = cp_at(p, np, &lp), y = cp_at(q, nq, &lq);
+        uint32_t x = text_utf8_get((const char *)p, np, &lp), y = text_utf8_get((const char *)q, nq, &lq);
         bool raw_x = lp == 1 && x >= 0x80, raw_y = lq == 1 && y >= 0x80;
         if (raw_x || raw_y ? !(raw_x && raw_y && x == y) : fold(x) != fold(y))
             return false;

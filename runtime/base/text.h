@@ -46,6 +46,10 @@ typedef const char *(*text_lookup_fn)(void *ud, const char *name, size_t len);
 char *text_expand(const char *tmpl, text_lookup_fn lookup, void *ud, size_t max);
 
 bool text_utf8_valid(const char *s, size_t n);
+/* The code point at s[0..n) (n >= 1), its byte length in *len; an invalid
+ * sequence gives its first byte as itself (*len 1), so a scan always moves
+ * on. */
+uint32_t text_utf8_get(const char *s, size_t n, size_t *len);
 /* Writes code point cp (at most 0x10FFFF, not a surrogate: the caller's
  * check) as UTF-8 into out[0..4). Returns how many bytes: 1 to 4. */
 size_t text_utf8_put(uint32_t cp, char *out);
