@@ -6,6 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/grapheme.h"
+
 /* ---- capped buffer ----------------------------------------------------- */
 
 void text_buf_init(text_buf *b, size_t max)
@@ -366,7 +368,9 @@ int text_split(const char *s, size_t max_units, char ***parts, int *n_parts)
                 goto oom;
             break;
         }
-        size_t fit = text_utf16_prefix(s, n, max_units);
+        /* whole grapheme clusters only: a flag or a ZWJ family is never
+         * cut in two (base/grapheme.h) */
+        size_t fit = gc_prefix16(s, n, max_units);
         if (fit == 0) /* cannot happen with max_units >= 2; be safe */
             fit = text_utf8_prefix(s, n, 4) ? text_utf8_prefix(s, n, 4) : 1;
         /* A separator right after the fitting prefix is a fine cut too. */

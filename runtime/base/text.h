@@ -77,7 +77,8 @@ char *text_truncate(const char *s, size_t max_units);
 
 /* Split s into non-empty parts of at most max_units UTF-16 units each,
  * cutting at a paragraph break, else a line break, else a space, else at
- * the last whole character. The separator at a cut is dropped. *parts is a
+ * the last whole grapheme cluster (base/grapheme.h: a ZWJ family, a flag
+ * or a letter with its accents stays in one part). The separator at a cut is dropped. *parts is a
  * malloc'd array of malloc'd strings (free with text_parts_free). An empty
  * s gives zero parts. Returns 0, or -1 on out-of-memory. */
 int text_split(const char *s, size_t max_units, char ***parts, int *n_parts);
