@@ -692,31 +692,56 @@ static bool spans_cut(const md_text *t, size_t i, size_t j)
     return false;
 }
 
+/* The last s[i] == c with pos < i <= top (top < t->len), with no entity
+ * spanning it unless `cross`; 0 when none. */
+static size_t last_cut(const md_text *t, size_t pos, size_t top, const char *sep, size_t n,
+                       bool cross)
+{
+    if (top + n > t->len)
+        top = t->len - n;
+    for (size_t i = top; i > pos; i--)
+        if (!memcmp(t->text + i, sep, n) && (cross || !spans_cut(t, i, i + n)))
+            return i;
+    return 0;
+}
+
 /* Where to cut the text from pos whose whole clusters up to pos+fit fit:
- * *cut ends the part, *skip starts the next (past a dropped separator). */
+ * *cut ends the part, *skip starts the next (past a dropped separator).
+ * First where no entity is cut: a paragraph break, a line break, a space.
+ * Else inside the entity (a code block or a quote longer than a message):
+ * the last line break (both of a blank line), else the last space, so that
+ * its pieces are as long as they can be; else between two clusters. */
 static void find_cut(const md_text *t, size_t pos, size_t fit, size_t *cut, size_t *skip)
 {
+    size_t top = pos + fit; /* a separator right after the fit is fine too */
     static const struct { const char *s; size_t n; } seps[] = {
         {"\n\n", 2}, {"\n", 1}, {" ", 1},
     };
-    for (int whole = 1; whole >= 0; whole--) {
-        for (size_t k = 0; k < sizeof seps / sizeof *seps; k++) {
-            size_t n = seps[k].n;
-            if (t->len - pos < n + 1)
-                continue;
-            size_t top = pos + fit; /* a separator right after the fit is fine too */
-            if (top > t->len - n)
-                top = t->len - n;
-            for (size_t i = top; i > pos; i--) {
-                if (memcmp(t->text + i, seps[k].s, n) != 0)
-                    continue;
-                if (whole && spans_cut(t, i, i + n))
-                    continue;
-                *cut = i;
-                *skip = i + n;
-                return;
-            }
+    for (size_t k = 0; k < sizeof seps / sizeof *seps; k++) {
+        if (t->len - pos < seps[k].n + 1)
+            continue;
+        size_t i = last_cut(t, pos, top, seps[k].s, seps[k].n, false);
+        if (i) {
+            *cut = i;
+            *skip = i + seps[k].n;
+            return;
         }
+    }
+    size_t i = last_cut(t, pos, top, "\n", 1, true);
+    if (i) {
+        *cut = i;
+        *skip = i + 1;
+        if (i > pos + 1 && t->text[i - 1] == '\n')
+            (*cut)--;
+        else if (i + 1 < t->len && t->text[i + 1] == '\n')
+            (*skip)++;
+        return;
+    }
+    i = last_cut(t, pos, top, " ", 1, true);
+    if (i) {
+        *cut = i;
+        *skip = i + 1;
+        return;
     }
     *cut = *skip = pos + fit;
 }
