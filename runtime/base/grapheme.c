@@ -17,6 +17,8 @@ enum {
 
 static int prop_of(uint32_t cp)
 {
+    if (cp < 0x80) /* ASCII: no binary search */
+        return cp == '\r' ? GC_CR : cp == '\n' ? GC_LF : cp < 0x20 || cp == 0x7F ? GC_CONTROL : GC_OTHER;
     size_t lo = 0, hi = sizeof gc_ranges / sizeof gc_ranges[0];
     while (lo < hi) {
         size_t mid = (lo + hi) / 2;
@@ -44,6 +46,11 @@ size_t gc_next(const char *s, size_t n)
 {
     if (n == 0)
         return 0;
+    /* printable ASCII before ASCII (or the end): a cluster of its own, as
+     * nothing ASCII extends or joins (most text the bot sends) */
+    unsigned char u0 = (unsigned char)s[0];
+    if (u0 >= 0x20 && u0 < 0x7F && (n == 1 || (unsigned char)s[1] < 0x80))
+        return 1;
     size_t len;
     int prev = prop_at(s, n, &len);
     size_t i = len;
