@@ -640,11 +640,29 @@ static int ent_cmp(const void *pa, const void *pb)
     return (int)a->kind - (int)b->kind;
 }
 
-/* Sorts t's entities and fills in their UTF-16 offsets and lengths. */
+/* Sorts t's entities, drops those inside one of their own kind (bold in a
+ * heading's bold, italic in italic: nothing to add, and Telegram would have
+ * to merge them), and fills in their UTF-16 offsets and lengths. */
 static void units(md_text *t)
 {
     if (t->n > 1)
         qsort(t->ents, (size_t)t->n, sizeof *t->ents, ent_cmp);
+    int kept = 0;
+    for (int i = 0; i < t->n; i++) {
+        md_entity *e = &t->ents[i];
+        bool inside = false;
+        for (int k = 0; k < kept && !inside; k++) {
+            const md_entity *o = &t->ents[k];
+            inside = o->kind == e->kind && o->boff <= e->boff &&
+                     e->boff + e->blen <= o->boff + o->blen &&
+                     (e->kind != MD_LINK || !strcmp(o->arg, e->arg));
+        }
+        if (inside)
+            free(e->arg);
+        else
+            t->ents[kept++] = *e;
+    }
+    t->n = kept;
     size_t at = 0, u = 0;
     for (int i = 0; i < t->n; i++) {
         md_entity *e = &t->ents[i];
