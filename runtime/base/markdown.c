@@ -486,6 +486,22 @@ static bool fence_open(const char *s, size_t a, size_t b, char *fc, size_t *flen
     return true;
 }
 
+/* A fence's info word as a pre's language: a name of at most 32 letters,
+ * digits and + # . _ - ("c++", "objective-c"); anything else is no
+ * language (the code still shows, only unlabelled). */
+static bool lang_ok(const char *s, size_t n)
+{
+    if (n == 0 || n > 32)
+        return false;
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (!((c | 0x20) >= 'a' && (c | 0x20) <= 'z') && !(c >= '0' && c <= '9') &&
+            !(c && strchr("+#._-", c)))
+            return false;
+    }
+    return true;
+}
+
 static bool fence_close(const char *s, size_t a, size_t b, char fc, size_t flen)
 {
     size_t i = indent3(s, a, b);
@@ -603,7 +619,7 @@ int md_render(const char *md, size_t n, md_text *out)
                 pos = next;
             }
             if (from != (size_t)-1)
-                span(&r, MD_PRE, from, ib > ia ? md + ia : NULL, ib - ia);
+                span(&r, MD_PRE, from, lang_ok(md + ia, ib - ia) ? md + ia : NULL, ib - ia);
         } else if (is_quote) {
             size_t a = q + 1;
             if (a < eol && md[a] == ' ')

@@ -225,6 +225,8 @@ static void test_blocks(void)
     /* a fence never closed runs to the end (a draft still being written) */
     check_md("Code:\n```js\nlet a = 1;\nlet b", "Code:\nlet a = 1;\nlet b [pre 6+16 js]");
     check_md("```\n```", "");
+    check_md("```c++\nx\n```", "x [pre 0+1 c++]");
+    check_md("```{weird}\nx\n```", "x [pre 0+1]"); /* no language rather than a strange one */
     check_md("  ```sh\n  ls -l\n  ```", "ls -l [pre 0+5 sh]");
 }
 
