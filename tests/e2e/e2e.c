@@ -728,7 +728,10 @@ typedef struct draft_pred {
     int64_t chat;
     token *want;
     int n;
+    bool open_pre; /* and a pre entity running to the text's end */
 } draft_pred;
+
+static size_t utf16_units(const char *s);
 
 static bool is_draft(const fake_tg_call *c, void *ud)
 {
@@ -741,15 +744,29 @@ static bool is_draft(const fake_tg_call *c, void *ud)
     for (int i = 0; i < p->n; i++)
         if (!cJSON_IsString(t) || !strstr(t->valuestring, p->want[i].s))
             return false;
-    return true;
+    if (!p->open_pre)
+        return true;
+    const cJSON *e;
+    cJSON_ArrayForEach(e, cJSON_GetObjectItemCaseSensitive(c->params, "entities")) {
+        const cJSON *ty = cJSON_GetObjectItemCaseSensitive(e, "type");
+        const cJSON *off = cJSON_GetObjectItemCaseSensitive(e, "offset");
+        const cJSON *len = cJSON_GetObjectItemCaseSensitive(e, "length");
+        if (cJSON_IsString(ty) && !strcmp(ty->valuestring, "pre") && cJSON_IsNumber(off) &&
+            cJSON_IsNumber(len) && cJSON_IsString(t) &&
+            (size_t)(off->valuedouble + len->valuedouble) == utf16_units(t->valuestring))
+            return true;
+    }
+    return false;
 }
 
-/* expect USER draft contains "A"...: a sendMessageDraft to USER's chat,
- * after the drafts consumed so far, whose text contains every string. */
-static void expect_draft(run *r, user *u, token *want, int n)
+/* expect USER draft contains|pre "A"...: a sendMessageDraft to USER's chat,
+ * after the drafts consumed so far, whose text contains every string
+ * (`pre`: and that shows a code block still open, a pre entity running to
+ * the text's end). */
+static void expect_draft(run *r, user *u, token *want, int n, bool open_pre)
 {
     if (!bot_start(r)) return;
-    draft_pred p = {.chat = u->u.id, .want = want, .n = n};
+    draft_pred p = {.chat = u->u.id, .want = want, .n = n, .open_pre = open_pre};
     fake_tg_call c;
     if (!fake_tg_wait_call(r->ft, u->draft_seq, is_draft, &p, r->timeout_ms, &c)) {
         fail(r, "expected a draft to %s containing \"%s\", got none", u->name,
@@ -1291,8 +1308,9 @@ static void step_expect(run *r, token *t, int n)
         expect_typing(r, u);
     } else if (!strcmp(w, "parts") && (n == 4 || n == 5)) {
         expect_parts(r, u, t, n);
-    } else if (!strcmp(w, "draft") && n >= 5 && !strcmp(t[3].s, "contains")) {
-        expect_draft(r, u, t + 4, n - 4);
+    } else if (!strcmp(w, "draft") && n >= 5 &&
+               (!strcmp(t[3].s, "contains") || !strcmp(t[3].s, "pre"))) {
+        expect_draft(r, u, t + 4, n - 4, !strcmp(t[3].s, "pre"));
     } else if (!strcmp(w, "edit") && (n == 5 || (n > 5 && !strcmp(t[3].s, "contains")))) {
         if (parse_match_kind(r, t[3].s, &k))
             expect_text_all(r, u, FAKE_TG_EDITED, k, t + 4, n - 4, r->timeout_ms);
