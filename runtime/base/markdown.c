@@ -817,6 +817,23 @@ static int part_add(const md_text *t, size_t a, size_t b, md_text **parts, int *
     return 0;
 }
 
+/* Where the text from pos must end at the latest (at most `end`) so that
+ * its part carries at most MD_MAX_ENTITIES entities: the start of the first
+ * entity past the limit. Telegram formats only the first 100 of a message
+ * and shows the rest plain. */
+static size_t entity_limit(const md_text *t, size_t pos, size_t end)
+{
+    int count = 0;
+    for (int k = 0; k < t->n && t->ents[k].boff < end; k++) {
+        const md_entity *e = &t->ents[k];
+        if (e->boff + e->blen <= pos)
+            continue;
+        if (++count > MD_MAX_ENTITIES && e->boff > pos)
+            return e->boff;
+    }
+    return end;
+}
+
 int md_split(const md_text *t, size_t max_units, md_text **parts, int *n_parts)
 {
     *parts = NULL;
@@ -826,15 +843,24 @@ int md_split(const md_text *t, size_t max_units, md_text **parts, int *n_parts)
         max_units = 2;
     size_t pos = 0;
     while (pos < t->len) {
-        size_t rest = t->len - pos, cut, skip;
-        if (rest <= max_units || text_utf16_len(t->text + pos, rest) <= max_units) {
-            cut = skip = t->len;
+        size_t rest = t->len - pos, cut, skip, fit;
+        bool all = rest <= max_units || text_utf16_len(t->text + pos, rest) <= max_units;
+        if (all) {
+            fit = rest;
         } else {
-            size_t fit = gc_prefix16(t->text + pos, rest, max_units);
+            fit = gc_prefix16(t->text + pos, rest, max_units);
             if (fit == 0)
                 fit = text_utf8_prefix(t->text + pos, rest, 4) ? text_utf8_prefix(t->text + pos, rest, 4) : 1;
-            find_cut(t, pos, fit, &cut, &skip);
         }
+        size_t lim = entity_limit(t, pos, pos + fit);
+        if (lim < pos + fit) {
+            fit = lim - pos;
+            all = false;
+        }
+        if (all)
+            cut = skip = t->len;
+        else
+            find_cut(t, pos, fit, &cut, &skip);
         if (part_add(t, pos, cut, parts, n_parts, &cap)) {
             md_parts_free(*parts, *n_parts);
             *parts = NULL;

@@ -62,12 +62,17 @@ typedef struct md_text {
 int md_render(const char *md, size_t n, md_text *out);
 void md_text_free(md_text *t);
 
+/* Telegram formats at most this many entities of a message (the rest show
+ * as plain text, without an error); md_split keeps each part within it. */
+#define MD_MAX_ENTITIES 100
+
 /* Splits t into parts of at most max_units (>= 2) UTF-16 units each, as
  * text_split cuts plain text (a paragraph break, else a line break, else a
  * space, the separator dropped; else the last whole grapheme cluster) but
  * first at a place no entity spans, if the window has one. An entity that
  * must be cut (a code block longer than a message) becomes one entity of
  * its kind, language or URL in each part; offsets are re-based per part.
+ * A part also ends before its 101st entity (MD_MAX_ENTITIES).
  * Parts of only blanks are left out. *parts is a malloc'd array of n
  * md_texts (free with md_parts_free); 0 parts for an empty text. Returns 0,
  * or -1 on out-of-memory. */

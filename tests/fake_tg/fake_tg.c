@@ -976,6 +976,9 @@ static void check_entities(vctx *c, const char *text, const cJSON *ents)
             vwarn(c, "%s: a language on a %s entity", c->method, type);
         k++;
     }
+    if (!c->failed && k > 100)
+        vwarn(c, "%s: %d entities; Telegram formats the first 100 and shows the rest plain",
+              c->method, k);
     free(mid);
 }
 

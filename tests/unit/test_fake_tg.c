@@ -265,6 +265,22 @@ static void test_entities(void)
     EXPECT_CALL("sendMessage", SEND("[{\"type\":\"pre\",\"offset\":0,\"length\":1,\"language\":7}]"),
                 400, BAD("field \\\"language\\\" of the MessageEntity must be of type String"));
 #undef SEND
+    /* more than 100: accepted, with a warning (Telegram formats 100) */
+    char json[8192];
+    size_t o = (size_t)snprintf(json, sizeof json, "{\"chat_id\":1001,\"text\":\"%0101d\","
+                                                    "\"entities\":[", 0);
+    for (int i = 0; i < 101; i++)
+        o += (size_t)snprintf(json + o, sizeof json - o, "%s{\"type\":\"bold\",\"offset\":%d,"
+                              "\"length\":1}", i ? "," : "", i);
+    snprintf(json + o, sizeof json - o, "]}");
+    uint64_t since = fake_tg_ncalls(g_ft);
+    CU_ASSERT(ok_answer("sendMessage", json));
+    size_t n;
+    fake_tg_call *c = fake_tg_calls_since(g_ft, since, &n);
+    CU_ASSERT_EQUAL_FATAL(n, 1);
+    CU_ASSERT_EQUAL_FATAL(c[0].n_warnings, 1);
+    CU_ASSERT_PTR_NOT_NULL(strstr(c[0].warnings[0], "101 entities"));
+    fake_tg_calls_free(c, n);
     /* a draft's entities are checked the same way */
     EXPECT_CALL("sendMessageDraft", "{\"chat_id\":1001,\"draft_id\":5,\"text\":\"ab\","
                                     "\"entities\":[{\"type\":\"code\",\"offset\":1,\"length\":2}]}",

@@ -311,6 +311,24 @@ static void test_split_entities(void)
     md_parts_free(p, n);
 }
 
+/* Telegram formats 100 entities a message: 250 bold words (1,500 units,
+ * one message by length) go in three messages of at most 100 each. */
+static void test_split_entity_limit(void)
+{
+    char md[4096];
+    size_t o = 0;
+    for (int i = 0; i < 250; i++)
+        o += (size_t)snprintf(md + o, sizeof md - o, "**w%03d** ", i);
+    int n;
+    md_text *p = split(md, TEXT_TG_MAX, &n);
+    CU_ASSERT_EQUAL_FATAL(n, 3);
+    CU_ASSERT_EQUAL(p[0].n, 100);
+    CU_ASSERT_EQUAL(p[1].n, 100);
+    CU_ASSERT_EQUAL(p[2].n, 50);
+    CU_ASSERT_STRING_EQUAL(p[1].text + strlen(p[1].text) - 4, "w199");
+    md_parts_free(p, n);
+}
+
 /* A long answer: 5,000-character code block between paragraphs, Cyrillic
  * and emoji, split at Telegram's limit. */
 static void test_split_long(void)
@@ -440,6 +458,7 @@ int main(void)
     CU_add_test(s, "offsets in UTF-16 units", test_units);
     CU_add_test(s, "split without cutting entities", test_split_entities);
     CU_add_test(s, "split a long answer with a code block", test_split_long);
+    CU_add_test(s, "at most 100 entities a message", test_split_entity_limit);
     CU_add_test(s, "entities as JSON", test_entities_json);
     CU_add_test(s, "random Markdown keeps the invariants", test_random);
     CU_basic_set_mode(CU_BRM_VERBOSE);
