@@ -459,7 +459,7 @@ static int render_text(const bm_effect *fx, tgu_calls *out, char *err, size_t er
     }
 #define PARTS_FREE()                      \
     do {                                  \
-        if (fparts) {                     \
+        if (fx->markdown) {               \
             md_parts_free(fparts, n);     \
             free(parts);                  \
         } else {                          \
