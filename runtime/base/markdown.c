@@ -743,8 +743,10 @@ static size_t last_cut(const md_text *t, size_t pos, size_t top, const char *sep
  * *cut ends the part, *skip starts the next (past a dropped separator).
  * First where no entity is cut: a paragraph break, a line break, a space.
  * Else inside the entity (a code block or a quote longer than a message):
- * the last line break (both of a blank line), else the last space, so that
- * its pieces are as long as they can be; else between two clusters. */
+ * the last line break before an unindented line in the window's second
+ * half, else the last line break (both of a blank line), else the last
+ * space, so that its pieces are as long as they can be; else between two
+ * clusters. */
 static void find_cut(const md_text *t, size_t pos, size_t fit, size_t *cut, size_t *skip)
 {
     size_t top = pos + fit; /* a separator right after the fit is fine too */
@@ -761,7 +763,16 @@ static void find_cut(const md_text *t, size_t pos, size_t fit, size_t *cut, size
             return;
         }
     }
-    size_t i = last_cut(t, pos, top, "\n", 1, true);
+    /* a piece that starts unindented: Telegram trims a message's leading
+     * blanks, which would eat a code line's indent (in the window's second
+     * half, so that the pieces stay long) */
+    size_t i = top + 1 < t->len ? top : t->len - 1;
+    for (; i > pos + fit / 2; i--)
+        if (t->text[i] == '\n' && t->text[i - 1] != '\n' && i + 1 < t->len &&
+            !is_space((unsigned char)t->text[i + 1]))
+            break;
+    if (i <= pos + fit / 2)
+        i = last_cut(t, pos, top, "\n", 1, true);
     if (i) {
         *cut = i;
         *skip = i + 1;

@@ -294,6 +294,13 @@ static void test_split_entities(void)
     check_part(&p[2], "line3\nline4 [pre 0+11 py]");
     check_part(&p[3], "end");
     md_parts_free(p, n);
+    /* code is cut before an unindented line, not before "    y = 2"
+     * (Telegram trims a message's leading blanks) */
+    p = split("```py\ndef a():\n    x = 1\ndef b():\n    y = 2\n```", 30, &n);
+    CU_ASSERT_EQUAL_FATAL(n, 2);
+    check_part(&p[0], "def a():\n    x = 1 [pre 0+18 py]");
+    check_part(&p[1], "def b():\n    y = 2 [pre 0+18 py]");
+    md_parts_free(p, n);
     /* a bold run with no space outside it: cut inside, reopened */
     p = split("**abcdefghij**", 4, &n);
     CU_ASSERT_EQUAL_FATAL(n, 3);
