@@ -304,7 +304,7 @@ char *text_truncate(const char *s, size_t max_units)
     size_t keep = n;
     int cut = 0;
     if (text_utf16_len(s, n) > max_units) {
-        keep = max_units ? text_utf16_prefix(s, n, max_units - 1) : 0;
+        keep = max_units ? gc_prefix16(s, n, max_units - 1) : 0; /* whole clusters */
         cut = max_units > 0;
     }
     char *out = malloc(keep + (cut ? sizeof ell : 1));
