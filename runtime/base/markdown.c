@@ -5,8 +5,10 @@
  * headings, quotes, list items, rules, plain lines), then each line's
  * inline markup is read: a token list (text, delimiter runs, code spans,
  * links), emphasis matched on it the CommonMark way (flanking runs, nearest
- * opener, the rule of three), then written out with the entities. Offsets
- * are kept in bytes while writing and turned into UTF-16 units at the end.
+ * opener, the rule of three), then written out with the entities. Inline
+ * markup pairs within its line (models close what they open on a line; a
+ * streamed line then never changes what came before it). Offsets are kept
+ * in bytes while writing and turned into UTF-16 units at the end.
  */
 #include "base/markdown.h"
 
@@ -152,8 +154,9 @@ static bool is_space(unsigned char c)
     return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v';
 }
 
-/* The byte before s[i] as a class: 0 space (also the line's edge),
- * 1 punctuation, 2 other. Non-ASCII characters count as other. */
+/* The byte before s[i] (before) or at s[i] as a class, for the flanking
+ * rules: 0 space (also past the line's edge lo..hi), 1 ASCII punctuation,
+ * 2 other. Non-ASCII characters count as other. */
 static int cls(const char *s, size_t lo, size_t hi, size_t i, bool before)
 {
     if (before ? i <= lo : i >= hi)
