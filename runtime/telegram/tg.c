@@ -16,6 +16,7 @@
 
 #include <curl/curl.h>
 
+#include "base/b64.h"
 #include "base/json.h"
 #include "base/jsonscan.h"
 #include "base/log.h"
@@ -436,14 +437,16 @@ static void call_complete(http_req *h, const http_result *hr)
 static int upload_form(CURL *e, const char *body, curl_mime **out)
 {
     *out = NULL;
-    if (!strstr(body, "\"" TG_UPLOAD_CONTENT "\""))
+    if (!strstr(body, "\"" TG_UPLOAD_CONTENT "\"") &&
+        !strstr(body, "\"" TG_UPLOAD_CONTENT_B64 "\""))
         return 0; /* most calls: no parse */
     cJSON *params = cJSON_Parse(body);
     bool any = false;
     const cJSON *it;
     cJSON_ArrayForEach(it, params) {
         any |= cJSON_IsString(cJSON_GetObjectItemCaseSensitive(it, TG_UPLOAD_NAME)) &&
-               cJSON_IsString(cJSON_GetObjectItemCaseSensitive(it, TG_UPLOAD_CONTENT));
+               (cJSON_IsString(cJSON_GetObjectItemCaseSensitive(it, TG_UPLOAD_CONTENT)) ||
+                cJSON_IsString(cJSON_GetObjectItemCaseSensitive(it, TG_UPLOAD_CONTENT_B64)));
     }
     if (!any) {
         cJSON_Delete(params);
@@ -459,8 +462,20 @@ static int upload_form(CURL *e, const char *body, curl_mime **out)
         }
         const cJSON *name = cJSON_GetObjectItemCaseSensitive(it, TG_UPLOAD_NAME);
         const cJSON *content = cJSON_GetObjectItemCaseSensitive(it, TG_UPLOAD_CONTENT);
+        const cJSON *b64 = cJSON_GetObjectItemCaseSensitive(it, TG_UPLOAD_CONTENT_B64);
         CURLcode cc;
-        if (cJSON_IsString(name) && cJSON_IsString(content)) {
+        if (cJSON_IsString(name) && !cJSON_IsString(content) && cJSON_IsString(b64)) {
+            unsigned char *bytes;
+            size_t n;
+            /* not base64: the call cannot be made (the caller wrote it) */
+            cc = b64_decode(b64->valuestring, &bytes, &n) ? CURLE_BAD_FUNCTION_ARGUMENT
+                 : curl_mime_data(part, (const char *)bytes, n);
+            free(bytes);
+            if (cc == CURLE_OK)
+                cc = curl_mime_filename(part, name->valuestring);
+            if (cc == CURLE_OK)
+                cc = curl_mime_type(part, "application/octet-stream");
+        } else if (cJSON_IsString(name) && cJSON_IsString(content)) {
             cc = curl_mime_data(part, content->valuestring, CURL_ZERO_TERMINATED);
             if (cc == CURLE_OK)
                 cc = curl_mime_filename(part, name->valuestring);
