@@ -11,15 +11,21 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <CUnit/Basic.h>
 #include <cjson/cJSON.h>
 
 #include "../fake_llm/fake_speech.h"
+#include "../fake_tg/fake_tg.h"
 #include "ai/tts.h"
 #include "base/b64.h"
 #include "delivery/voice.h"
 #include "net/loop.h"
+#include "storage/store.h"
+#include "support/tiny_machine.h"
+#include "telegram/outq.h"
+#include "telegram/tg.h"
 #include "telegram/tgupdate.h"
 
 static loop *g_lp;
@@ -510,6 +516,138 @@ static void test_stage(void)
     tgu_calls_free(&c);
 }
 
+
+/* ---- the outbox's preparer ------------------------------------------------------------ */
+
+static const char *voice_body(int64_t chat, const char *speak)
+{
+    static char b[512];
+    snprintf(b, sizeof b, "{\"chat_id\":%lld,\"voice\":{\"file_name\":\"answer.ogg\","
+             "\"speak\":\"%s\",\"lang\":\"en\"}}", (long long)chat, speak);
+    return b;
+}
+
+static int rows_cb(void *ud, const store_outbox_row *r)
+{
+    (void)r;
+    (*(int *)ud)++;
+    return 0;
+}
+
+static void pump_all(outq *q, voice_synth *vs, long max_ms)
+{
+    long end = loop_now_ms() + max_ms;
+    while ((outq_pending(q) > 0 || voice_synth_pending(vs) > 0) && loop_now_ms() < end) {
+        voice_synth_dispatch(vs);
+        outq_flush(q);
+        long w = outq_pump(q);
+        loop_poll(g_lp, w < 0 || w > 50 ? 50 : (int)w);
+    }
+    outq_flush(q);
+}
+
+static bool is_call(const fake_tg_call *c, void *ud)
+{
+    (void)ud;
+    return c->status == 200 && (!strcmp(c->method, "sendVoice") || !strcmp(c->method, "sendMessage"));
+}
+
+static void test_outbox_prepare(void)
+{
+    char err[256], dir[64] = "/tmp/botc-tts-XXXXXX", path[128];
+    CU_ASSERT_PTR_NOT_NULL_FATAL(mkdtemp(dir));
+    fake_tg_opts fo = {.allow_unknown_chats = true};
+    fake_tg *ft = fake_tg_new(&fo, err, sizeof err);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(ft);
+    char base[64];
+    fake_tg_base_url(ft, base, sizeof base);
+    tg_options to = {.api_base = base, .token = fake_tg_token(ft)};
+    tg_client *tg = tg_new(g_lp, &to, err, sizeof err);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(tg);
+    snprintf(path, sizeof path, "%s/v.db", dir);
+    store *st = store_open(path, &tiny_machine, err, sizeof err);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(st);
+    voice_synth *vs = voice_synth_new(g_lp);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(vs);
+    outq_options qo = {.st = st, .prepare = voice_synth_prepare, .prepare_method = VOICE_METHOD,
+                       .prepare_ud = vs};
+
+    /* chat 10: a note to speak, then a text; chat 20: a text */
+    outq *q = outq_new(tg, &qo);
+    uint64_t seq0 = fake_tg_ncalls(ft);
+    CU_ASSERT_EQUAL(outq_push_body(q, 10, "sendVoice", strdup(voice_body(10, "A voice answer of several words, spoken first."))), 0);
+    CU_ASSERT_EQUAL(outq_push_body(q, 10, "sendMessage", strdup("{\"chat_id\":10,\"text\":\"after the note\"}")), 0);
+    CU_ASSERT_EQUAL(outq_push_body(q, 20, "sendMessage", strdup("{\"chat_id\":20,\"text\":\"another chat\"}")), 0);
+    pump_all(q, vs, 20000);
+    CU_ASSERT_EQUAL(outq_pending(q), 0);
+    size_t n = 0;
+    fake_tg_call *calls = fake_tg_calls_since(ft, seq0, &n);
+    int voice_at = -1, after_at = -1, other_at = -1;
+    for (size_t i = 0; i < n; i++) {
+        const cJSON *chat = cJSON_GetObjectItem(calls[i].params, "chat_id");
+        if (calls[i].status != 200)
+            fprintf(stderr, "%s: %d %s\n", calls[i].method, calls[i].status, calls[i].description);
+        if (!strcmp(calls[i].method, "sendVoice")) {
+            voice_at = (int)i;
+            const cJSON *v = cJSON_GetObjectItem(calls[i].params, "voice");
+            CU_ASSERT(cJSON_IsNumber(cJSON_GetObjectItem(v, "ogg_opus_seconds")));
+            CU_ASSERT(cJSON_GetObjectItem(calls[i].params, "duration")->valueint >= 2);
+        } else if (chat && chat->valueint == 10) {
+            after_at = (int)i;
+        } else if (chat && chat->valueint == 20) {
+            other_at = (int)i;
+        }
+    }
+    CU_ASSERT(voice_at >= 0 && after_at > voice_at); /* the chat's order */
+    CU_ASSERT(other_at >= 0 && other_at < voice_at);  /* others do not wait for speech */
+    fake_tg_calls_free(calls, n);
+    int rows = 0;
+    store_outbox_load(st, rows_cb, &rows);
+    CU_ASSERT_EQUAL(rows, 0);
+
+    /* stopped while the note is being spoken: the row stays, the next
+     * start speaks it and sends it */
+    CU_ASSERT_EQUAL(outq_push_body(q, 10, "sendVoice", strdup(voice_body(10, "Left by a stop."))), 0);
+    outq_pump(q); /* handed to the preparer */
+    CU_ASSERT_EQUAL(voice_synth_pending(vs), 1);
+    outq_free(q);
+    voice_synth_free(vs); /* cancelled: the orphaned call is freed */
+    rows = 0;
+    store_outbox_load(st, rows_cb, &rows);
+    CU_ASSERT_EQUAL(rows, 1);
+    vs = voice_synth_new(g_lp);
+    qo.prepare_ud = vs;
+    q = outq_new(tg, &qo);
+    seq0 = fake_tg_ncalls(ft);
+    CU_ASSERT_EQUAL(outq_restore(q), 1);
+    pump_all(q, vs, 20000);
+    fake_tg_call c;
+    CU_ASSERT(fake_tg_wait_call(ft, seq0, is_call, NULL, 2000, &c));
+    CU_ASSERT_STRING_EQUAL(c.method, "sendVoice");
+    fake_tg_call_clear(&c);
+    rows = 0;
+    store_outbox_load(st, rows_cb, &rows);
+    CU_ASSERT_EQUAL(rows, 0);
+
+    /* a voice call that is already a file: sent as it is; one Telegram
+     * refuses (not Ogg/Opus) is dropped like any 400 */
+    seq0 = fake_tg_ncalls(ft);
+    CU_ASSERT_EQUAL(outq_push_body(q, 10, "sendVoice", strdup("{\"chat_id\":10,\"voice\":{\"file_name\":\"x.ogg\",\"content\":\"not ogg\"}}")), 0);
+    pump_all(q, vs, 5000);
+    CU_ASSERT(fake_tg_wait_call(ft, seq0, NULL, NULL, 2000, &c));
+    CU_ASSERT_EQUAL(c.status, 400);
+    CU_ASSERT_PTR_NOT_NULL(c.description && strstr(c.description, "not an OGG/Opus voice note"));
+    fake_tg_call_clear(&c);
+
+    outq_free(q);
+    voice_synth_free(vs);
+    store_close(st);
+    tg_free(tg);
+    fake_tg_free(ft);
+    unlink(path);
+    rmdir(dir);
+}
+
 int main(void)
 {
     char err[256];
@@ -528,6 +666,7 @@ int main(void)
     CU_add_test(s, "the worker thread: in order, reported on the loop thread, cancelled at free", test_worker);
     CU_add_test(s, "remote /v1/audio/speech: ok, 5xx, wrong format, timeout, 401, free mid-call", test_remote);
     CU_add_test(s, "staging voice calls for text, both and voice", test_stage);
+    CU_add_test(s, "the outbox's preparer: chat order, other chats, a stop mid-speech, refusals", test_outbox_prepare);
     CU_basic_set_mode(CU_BRM_VERBOSE);
     CU_basic_run_tests();
     unsigned fails = CU_get_number_of_failures();
