@@ -84,6 +84,10 @@ int voice_stage(const bm_machine *m, const bm_input *in, const bm_effect *e, siz
             last = i;
     if (last < 0)
         return 0;
+    /* An inline keyboard stays on a text message: its buttons edit the
+     * message they sit on (editMessageText), which a voice note is not. */
+    if (only_voice && strstr(calls->v[last].body, "\"inline_keyboard\""))
+        only_voice = false;
     char *spoken = tts_clean(e->text);
     if (!spoken)
         return -1;

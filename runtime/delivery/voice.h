@@ -49,8 +49,10 @@ size_t voice_max_chars_from_env(void);
  * calls[first..calls->n)): with m->voice_reply VOICE or BOTH, a user who
  * spoke and a SEND to the input's chat, appends the sendVoice calls (to be
  * spoken, max_chars bytes a piece) and, for VOICE, removes the rendered
- * sendMessage calls (their reply_markup moves to the last note). Anything
- * else is left as it is. 0, or -1 (out of memory; calls as they were). */
+ * sendMessage calls (their reply keyboard moves to the last note; a
+ * message with an inline keyboard keeps its text, as with BOTH, because
+ * its buttons edit the message they sit on). Anything else is left as it
+ * is. 0, or -1 (out of memory; calls as they were). */
 int voice_stage(const bm_machine *m, const bm_input *in, const bm_effect *e, size_t max_chars,
                 tgu_calls *calls, int first);
 

@@ -506,6 +506,24 @@ static void test_stage(void)
     CU_ASSERT(count(&c, "sendMessage") >= 3);
     free(huge);
 
+    /* an inline keyboard stays on the text (its buttons edit that message) */
+    {
+        bm_machine m = {.voice_reply = BM_VOICE_REPLY_VOICE};
+        bm_input in = {.kind = BM_IN_VOICE, .text = "x", .user = {.id = 7, .chat_id = 7}};
+        bm_effect e = {.kind = BM_FX_SEND, .chat_id = 7, .text = "Pick a class."};
+        bm_button_out btn = {.label = "SUV", .data = "suv", .kind = BM_BTN_CALLBACK};
+        int rl = 1;
+        e.markup = (bm_markup){.kind = BM_MK_INLINE, .n_rows = 1, .row_len = &rl,
+                               .n_buttons = 1, .buttons = &btn};
+        char err[128];
+        tgu_calls_clear(&c);
+        CU_ASSERT_EQUAL(tgu_render(&e, &c, err, sizeof err), 0);
+        CU_ASSERT_EQUAL(voice_stage(&m, &in, &e, 600, &c, 0), 0);
+        CU_ASSERT(c.n == 2 && !strcmp(c.v[0].method, "sendMessage") &&
+                  strstr(c.v[0].body, "inline_keyboard") && !strcmp(c.v[1].method, "sendVoice") &&
+                  !strstr(c.v[1].body, "reply_markup") && !strstr(c.v[1].body, "fallback"));
+    }
+
     /* emoji only: nothing to say, the text goes */
     stage(BM_VOICE_REPLY_VOICE, BM_IN_VOICE, false, "👍", &c);
     CU_ASSERT(c.n == 1 && count(&c, "sendMessage") == 1);
