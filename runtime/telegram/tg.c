@@ -433,7 +433,8 @@ static void call_complete(http_req *h, const http_result *hr)
 /* The multipart form of a body that carries an upload (tg.h, "Uploads"):
  * the file fields as files, every other parameter as a field (strings as
  * they are, the rest as JSON, as the Bot API reads form fields). 1 with
- * *out set, 0 when the body uploads nothing, -1 out of memory. */
+ * *out set, 0 when the body uploads nothing, -1 out of memory, -2 a
+ * content_base64 that is not base64. */
 static int upload_form(CURL *e, const char *body, curl_mime **out)
 {
     *out = NULL;
@@ -467,9 +468,11 @@ static int upload_form(CURL *e, const char *body, curl_mime **out)
         if (cJSON_IsString(name) && !cJSON_IsString(content) && cJSON_IsString(b64)) {
             unsigned char *bytes;
             size_t n;
-            /* not base64: the call cannot be made (the caller wrote it) */
-            cc = b64_decode(b64->valuestring, &bytes, &n) ? CURLE_BAD_FUNCTION_ARGUMENT
-                 : curl_mime_data(part, (const char *)bytes, n);
+            if (b64_decode(b64->valuestring, &bytes, &n)) {
+                rc = -2; /* not base64: the call can never be made */
+                break;
+            }
+            cc = curl_mime_data(part, (const char *)bytes, n);
             free(bytes);
             if (cc == CURLE_OK)
                 cc = curl_mime_filename(part, name->valuestring);
@@ -494,7 +497,7 @@ static int upload_form(CURL *e, const char *body, curl_mime **out)
     cJSON_Delete(params);
     if (rc < 0) {
         curl_mime_free(form);
-        return -1;
+        return rc;
     }
     *out = form;
     return 1;
@@ -534,9 +537,10 @@ static tg_err call_start(tg_client *tg, const char *method, char *body, long pol
     }
 
     CURL *e = r->h.x.easy;
-    if (upload_form(e, r->h.body, &r->form) < 0) {
+    int up = upload_form(e, r->h.body, &r->form);
+    if (up < 0) {
         req_free(r);
-        return TG_ERR_NOMEM;
+        return up == -2 ? TG_ERR_CONFIG : TG_ERR_NOMEM;
     }
     long total_ms = is_updates ? poll_s * 1000 + tg->opt.poll_margin_ms : tg->opt.timeout_ms;
     long low_s = tg->opt.low_speed_time_s;

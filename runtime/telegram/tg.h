@@ -119,7 +119,8 @@ tg_err tg_call_body(tg_client *tg, const char *method, const char *body,
 #define TG_UPLOAD_NAME "file_name"
 #define TG_UPLOAD_CONTENT "content"
 /* A binary file (a voice note) goes as {"file_name": NAME,
- * "content_base64": BASE64} instead: uploaded as the decoded bytes. */
+ * "content_base64": BASE64} instead: uploaded as the decoded bytes (a
+ * value that is not base64 makes the call TG_ERR_CONFIG). */
 #define TG_UPLOAD_CONTENT_B64 "content_base64"
 
 /* Calls in flight (accepted, callback not yet run). */

@@ -657,6 +657,11 @@ static void test_outbox_prepare(void)
     CU_ASSERT_PTR_NOT_NULL(c.description && strstr(c.description, "not an OGG/Opus voice note"));
     fake_tg_call_clear(&c);
 
+    /* an upload whose base64 is broken can never go: refused at once */
+    CU_ASSERT_EQUAL(tg_call_body(tg, "sendVoice", "{\"chat_id\":10,\"voice\":{\"file_name\":"
+                                 "\"a.ogg\",\"content_base64\":\"@@@\"}}", NULL, NULL),
+                    TG_ERR_CONFIG);
+
     outq_free(q);
     voice_synth_free(vs);
     store_close(st);
