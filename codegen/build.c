@@ -1068,7 +1068,7 @@ static int bl_count(const node *n)
 ir_spec *build_spec(arena *a, diag_list *d, const node *root, const char *path)
 {
     static const char *const keys[] = { "bot", "variables", "texts", "commands", "states",
-                                        "forms", "moved", "llm", "everywhere", "voice", NULL };
+                                        "forms", "moved", "llm", "voice", "everywhere", NULL };
     bld b = { a, d, ARENA_NEW(a, ir_spec), 0 };
     ir_spec *s = b.s;
     s->path = path;

@@ -40,7 +40,7 @@
 #include "storage/store.h"
 #include "telegram/tg.h"
 #include "telegram/tgupdate.h"
-#include "delivery/speak.h"
+#include "delivery/voice.h"
 #include "delivery/webhook.h"
 #include "storage/store_vectors.h"
 #include "net/loop.h"
@@ -76,7 +76,7 @@ typedef struct tgb {
     tgu_calls calls;
 
     wh_server *wh;      /* webhook mode (WEBHOOK_URL set), else NULL: polling */
-    speak_ctx *vs;    /* answers by voice (spec voice: reply), else NULL */
+    voice_synth *vs;    /* answers by voice (spec voice: reply), else NULL */
     wh_config whc;
 
     /* hybrid retrieval (EMBEDDINGS_BASE set): the knowledge's chunk
@@ -298,7 +298,7 @@ static void on_confirm(const tg_result *r, void *ud)
  * the loop may wait (ms, -1 = no timer). */
 static long turn(tgb *t)
 {
-    speak_pump(t->vs); /* spoken answers, to go out below */
+    voice_synth_dispatch(t->vs); /* spoken answers, to go out below */
     if (inbox_runnable(t->ib))
         inbox_run(t->ib);
     lead_pump(bot_part_state(t->b, BOT_PART_LEADS), t->tg, t->q); /* completed forms to the managers */
@@ -427,10 +427,10 @@ int tgbot_run(bot *b, bm_effects *pending, volatile sig_atomic_t *stop)
     outq_options qo = queue_options(b);
     if (bot_machine(b)->voice_reply != BM_VOICE_REPLY_TEXT) {
         /* the spec answers by voice: the outbox has speech made before a
-         * voice answer goes (delivery/speak.h) */
-        t.vs = speak_new(t.lp);
-        qo.prepare = speak_prepare;
-        qo.prepare_method = SPEAK_METHOD;
+         * voice answer goes (delivery/voice.h) */
+        t.vs = voice_synth_new(t.lp);
+        qo.prepare = voice_synth_prepare;
+        qo.prepare_method = VOICE_METHOD;
         qo.prepare_ud = t.vs;
     }
     t.q = t.vs || bot_machine(b)->voice_reply == BM_VOICE_REPLY_TEXT ? outq_new(t.tg, &qo) : NULL;
@@ -438,7 +438,7 @@ int tgbot_run(bot *b, bm_effects *pending, volatile sig_atomic_t *stop)
     if (!t.ib) {
         log_error("tgbot", "out of memory");
         outq_free(t.q);
-        speak_free(t.vs);
+        voice_synth_free(t.vs);
         tg_free(t.tg);
         loop_free(t.lp);
         return 1;
@@ -448,7 +448,7 @@ int tgbot_run(bot *b, bm_effects *pending, volatile sig_atomic_t *stop)
         log_error("tgbot", "cannot read the outbox / inbox");
         inbox_free(t.ib);
         outq_free(t.q);
-        speak_free(t.vs);
+        voice_synth_free(t.vs);
         tg_free(t.tg);
         loop_free(t.lp);
         return 1;
@@ -466,7 +466,7 @@ int tgbot_run(bot *b, bm_effects *pending, volatile sig_atomic_t *stop)
         stop_vectors(&t);
         inbox_free(t.ib);
         outq_free(t.q);
-        speak_free(t.vs);
+        voice_synth_free(t.vs);
         tg_free(t.tg);
         loop_free(t.lp);
         return 2;
@@ -563,7 +563,7 @@ int tgbot_run(bot *b, bm_effects *pending, volatile sig_atomic_t *stop)
              is.duplicates, s.sent, s.dropped, s.retried, s.rate_waits);
     inbox_free(t.ib);
     outq_free(t.q);
-    speak_free(t.vs); /* after the outbox: what it still speaks is cancelled */
+    voice_synth_free(t.vs); /* after the outbox: what it still speaks is cancelled */
     tg_free(t.tg);
     loop_free(t.lp);
     tgu_calls_free(&t.calls);

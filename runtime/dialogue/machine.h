@@ -259,7 +259,7 @@ typedef struct bm_machine {
     int (*match_everywhere)(const char *s);
 
     const bm_llm *llm;        /* NULL: the spec has no `llm:` */
-    bm_voice_reply voice_reply; /* `voice: reply:` (delivery/speak.h) */
+    bm_voice_reply voice_reply; /* `voice: reply:` (delivery/voice.h) */
 } bm_machine;
 
 /* ---- Interpreter I/O ----------------------------------------------- */
@@ -285,7 +285,7 @@ typedef struct bm_input {
     bm_input_kind kind;
     bm_user user;
     const char *text;         /* see kind; never NULL (may be "") */
-    bool from_voice;          /* TEXT: text is a voice note's transcript */
+    bool from_voice;          /* the text came from a voice note (transcribed) */
     int64_t contact_user_id;  /* CONTACT: whose contact it is, 0 unknown */
     int64_t message_id;       /* CALLBACK: the message holding the button */
     const char *callback_id;  /* CALLBACK: callback_query id to answer */

@@ -4,7 +4,7 @@
  * OpenAI-compatible /v1/audio/speech against tests/fake_llm/fake_speech),
  * the Ogg/Opus check (against the fixtures opusenc made, tests/voice/, and
  * broken files), the text made speakable and cut into pieces, and the
- * staging of voice calls (runtime/delivery/speak.c) for each reply mode.
+ * staging of voice calls (runtime/delivery/voice.c) for each reply mode.
  */
 #include <stdbool.h>
 #include <stdio.h>
@@ -20,7 +20,7 @@
 #include "../fake_tg/fake_tg.h"
 #include "ai/tts.h"
 #include "base/b64.h"
-#include "delivery/speak.h"
+#include "delivery/voice.h"
 #include "net/loop.h"
 #include "storage/store.h"
 #include "support/tiny_machine.h"
@@ -419,7 +419,7 @@ static void stage(bm_voice_reply mode, bm_input_kind kind, bool from_voice, cons
     char err[128];
     tgu_calls_clear(calls);
     CU_ASSERT_EQUAL_FATAL(tgu_render(&e, calls, err, sizeof err), 0);
-    CU_ASSERT_EQUAL(speak_stage(&m, &in, &e, 600, calls, 0), 0);
+    CU_ASSERT_EQUAL(voice_stage(&m, &in, &e, 600, calls, 0), 0);
 }
 
 static void test_stage(void)
@@ -462,7 +462,7 @@ static void test_stage(void)
 
     /* prepared: the upload, its duration; the fallback: the piece as text */
     unsigned char audio[] = {1, 2, 3, 0, 255};
-    char *prep = speak_prepared_body(c.v[0].body, audio, sizeof audio, 2.2);
+    char *prep = voice_prepared_body(c.v[0].body, audio, sizeof audio, 2.2);
     CU_ASSERT_PTR_NOT_NULL_FATAL(prep);
     p = cJSON_Parse(prep);
     v = cJSON_GetObjectItem(p, "voice");
@@ -477,7 +477,7 @@ static void test_stage(void)
     CU_ASSERT_PTR_NULL(cJSON_GetObjectItem(v, "speak"));
     cJSON_Delete(p);
     free(prep);
-    char *fb = speak_fallback_body(c.v[0].body);
+    char *fb = voice_fallback_body(c.v[0].body);
     CU_ASSERT_PTR_NOT_NULL_FATAL(fb);
     p = cJSON_Parse(fb);
     CU_ASSERT_STRING_EQUAL(cJSON_GetStringValue(cJSON_GetObjectItem(p, "text")),
@@ -496,13 +496,13 @@ static void test_stage(void)
     for (int i = 0; i < c.n; i++)
         CU_ASSERT_EQUAL(strstr(c.v[i].body, "reply_markup") != NULL, i == c.n - 1);
 
-    /* too long for SPEAK_MAX_NOTES notes: the text goes too, the first notes are spoken */
+    /* too long for VOICE_MAX_PIECES notes: the text goes too, the first notes are spoken */
     char *huge = malloc(20000);
     huge[0] = '\0';
     for (int i = 0; i < 150; i++)
         strcat(huge, "Every sentence here is spoken or written, nothing is lost at all. ");
     stage(BM_VOICE_REPLY_VOICE, BM_IN_VOICE, false, huge, &c);
-    CU_ASSERT_EQUAL(count(&c, "sendVoice"), SPEAK_MAX_NOTES);
+    CU_ASSERT_EQUAL(count(&c, "sendVoice"), VOICE_MAX_PIECES);
     CU_ASSERT(count(&c, "sendMessage") >= 3);
     free(huge);
 
@@ -518,7 +518,7 @@ static void test_stage(void)
         char err[128];
         tgu_calls_clear(&c);
         CU_ASSERT_EQUAL(tgu_render(&e, &c, err, sizeof err), 0);
-        CU_ASSERT_EQUAL(speak_stage(&m, &in, &e, 600, &c, 0), 0);
+        CU_ASSERT_EQUAL(voice_stage(&m, &in, &e, 600, &c, 0), 0);
         CU_ASSERT(c.n == 2 && !strcmp(c.v[0].method, "sendMessage") &&
                   strstr(c.v[0].body, "inline_keyboard") && !strcmp(c.v[1].method, "sendVoice") &&
                   !strstr(c.v[1].body, "reply_markup") && !strstr(c.v[1].body, "fallback"));
@@ -552,11 +552,11 @@ static int rows_cb(void *ud, const store_outbox_row *r)
     return 0;
 }
 
-static void pump_all(outq *q, speak_ctx *vs, long max_ms)
+static void pump_all(outq *q, voice_synth *vs, long max_ms)
 {
     long end = loop_now_ms() + max_ms;
-    while ((outq_pending(q) > 0 || speak_pending(vs) > 0) && loop_now_ms() < end) {
-        speak_pump(vs);
+    while ((outq_pending(q) > 0 || voice_synth_pending(vs) > 0) && loop_now_ms() < end) {
+        voice_synth_dispatch(vs);
         outq_flush(q);
         long w = outq_pump(q);
         loop_poll(g_lp, w < 0 || w > 50 ? 50 : (int)w);
@@ -585,9 +585,9 @@ static void test_outbox_prepare(void)
     snprintf(path, sizeof path, "%s/v.db", dir);
     store *st = store_open(path, &tiny_machine, err, sizeof err);
     CU_ASSERT_PTR_NOT_NULL_FATAL(st);
-    speak_ctx *vs = speak_new(g_lp);
+    voice_synth *vs = voice_synth_new(g_lp);
     CU_ASSERT_PTR_NOT_NULL_FATAL(vs);
-    outq_options qo = {.st = st, .prepare = speak_prepare, .prepare_method = SPEAK_METHOD,
+    outq_options qo = {.st = st, .prepare = voice_synth_prepare, .prepare_method = VOICE_METHOD,
                        .prepare_ud = vs};
 
     /* chat 10: a note to speak, then a text; chat 20: a text */
@@ -627,13 +627,13 @@ static void test_outbox_prepare(void)
      * start speaks it and sends it */
     CU_ASSERT_EQUAL(outq_push_body(q, 10, "sendVoice", strdup(voice_body(10, "Left by a stop."))), 0);
     outq_pump(q); /* handed to the preparer */
-    CU_ASSERT_EQUAL(speak_pending(vs), 1);
+    CU_ASSERT_EQUAL(voice_synth_pending(vs), 1);
     outq_free(q);
-    speak_free(vs); /* cancelled: the orphaned call is freed */
+    voice_synth_free(vs); /* cancelled: the orphaned call is freed */
     rows = 0;
     store_outbox_load(st, rows_cb, &rows);
     CU_ASSERT_EQUAL(rows, 1);
-    vs = speak_new(g_lp);
+    vs = voice_synth_new(g_lp);
     qo.prepare_ud = vs;
     q = outq_new(tg, &qo);
     seq0 = fake_tg_ncalls(ft);
@@ -663,7 +663,7 @@ static void test_outbox_prepare(void)
                     TG_ERR_CONFIG);
 
     outq_free(q);
-    speak_free(vs);
+    voice_synth_free(vs);
     store_close(st);
     tg_free(tg);
     fake_tg_free(ft);

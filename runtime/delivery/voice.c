@@ -1,7 +1,7 @@
 /*
- * speak.c — see speak.h.
+ * voice.c — see voice.h.
  */
-#include "delivery/speak.h"
+#include "delivery/voice.h"
 
 #include <inttypes.h>
 #include <math.h>
@@ -16,23 +16,23 @@
 #include "base/json.h"
 #include "base/log.h"
 
-#define SPEAK_FILE_NAME "answer.ogg"
+#define VOICE_FILE_NAME "answer.ogg"
 
-bool speak_user_spoke(const bm_input *in)
+bool voice_spoke(const bm_input *in)
 {
     return in->kind == BM_IN_VOICE || in->from_voice;
 }
 
-size_t speak_max_chars_from_env(void)
+size_t voice_max_chars_from_env(void)
 {
     const char *v = getenv("TTS_MAX_CHARS");
     if (!v || !*v)
-        return SPEAK_DEFAULT_CHARS;
+        return VOICE_DEFAULT_CHARS;
     char *end;
     long n = strtol(v, &end, 10);
     if (*end || n < 100 || n > 4000) {
-        log_warn("speak", "TTS_MAX_CHARS=%s is not 100..4000, using %d", v, SPEAK_DEFAULT_CHARS);
-        return SPEAK_DEFAULT_CHARS;
+        log_warn("voice", "TTS_MAX_CHARS=%s is not 100..4000, using %d", v, VOICE_DEFAULT_CHARS);
+        return VOICE_DEFAULT_CHARS;
     }
     return (size_t)n;
 }
@@ -70,10 +70,10 @@ static void calls_remove(tgu_calls *calls, int i)
     calls->n--;
 }
 
-int speak_stage(const bm_machine *m, const bm_input *in, const bm_effect *e, size_t max_chars,
+int voice_stage(const bm_machine *m, const bm_input *in, const bm_effect *e, size_t max_chars,
                 tgu_calls *calls, int first)
 {
-    if (m->voice_reply == BM_VOICE_REPLY_TEXT || !speak_user_spoke(in) || e->kind != BM_FX_SEND ||
+    if (m->voice_reply == BM_VOICE_REPLY_TEXT || !voice_spoke(in) || e->kind != BM_FX_SEND ||
         e->chat_id != in->user.chat_id || !e->text || !*e->text)
         return 0;
     bool only_voice = m->voice_reply == BM_VOICE_REPLY_VOICE;
@@ -104,17 +104,17 @@ int speak_stage(const bm_machine *m, const bm_input *in, const bm_effect *e, siz
     const char *lang = tts_lang_of(spoken);
     free(spoken);
     int n_all = n;
-    /* a text too long for SPEAK_MAX_NOTES notes also goes as text */
-    bool cut = n > SPEAK_MAX_NOTES;
+    /* a text too long for VOICE_MAX_PIECES notes also goes as text */
+    bool cut = n > VOICE_MAX_PIECES;
     if (cut)
-        n = SPEAK_MAX_NOTES;
+        n = VOICE_MAX_PIECES;
     cJSON *markup = NULL;
     cJSON *shared = shared_params(calls->v[last].body, only_voice && !cut ? &markup : NULL);
     int n0 = calls->n, rc = 0;
     for (int i = 0; i < n && shared && !rc; i++) {
         cJSON *p = cJSON_Duplicate(shared, 1);
         cJSON *v = p ? cJSON_AddObjectToObject(p, "voice") : NULL;
-        bool ok = v && cJSON_AddStringToObject(v, "file_name", SPEAK_FILE_NAME) &&
+        bool ok = v && cJSON_AddStringToObject(v, "file_name", VOICE_FILE_NAME) &&
                   cJSON_AddStringToObject(v, "speak", parts[i]) &&
                   cJSON_AddStringToObject(v, "lang", lang);
         if (ok && only_voice && !cut)
@@ -123,7 +123,7 @@ int speak_stage(const bm_machine *m, const bm_input *in, const bm_effect *e, siz
             ok = cJSON_AddItemToObject(p, "reply_markup", cJSON_Duplicate(markup, 1));
         char *body = ok ? cJSON_PrintUnformatted(p) : NULL;
         cJSON_Delete(p);
-        rc = tgu_calls_add(calls, SPEAK_METHOD, calls->v[last].chat_id, body);
+        rc = tgu_calls_add(calls, VOICE_METHOD, calls->v[last].chat_id, body);
     }
     if (!shared)
         rc = -1;
@@ -144,7 +144,7 @@ int speak_stage(const bm_machine *m, const bm_input *in, const bm_effect *e, siz
 
 /* ---- the stored call, prepared ------------------------------------------ */
 
-char *speak_prepared_body(const char *body, const unsigned char *audio, size_t len,
+char *voice_prepared_body(const char *body, const unsigned char *audio, size_t len,
                           double seconds)
 {
     cJSON *p = cJSON_Parse(body);
@@ -174,7 +174,7 @@ char *speak_prepared_body(const char *body, const unsigned char *audio, size_t l
     return out;
 }
 
-char *speak_fallback_body(const char *body)
+char *voice_fallback_body(const char *body)
 {
     cJSON *p = cJSON_Parse(body);
     if (!cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(p, "fallback"))) {
@@ -198,25 +198,25 @@ char *speak_fallback_body(const char *body)
 
 /* ---- synthesis --------------------------------------------------------- */
 
-typedef struct speak_job {
-    struct speak_job *next;    /* the `failed` list */
-    speak_ctx *v;
+typedef struct voice_job {
+    struct voice_job *next;    /* the `failed` list */
+    voice_synth *v;
     outq_call *call;
     int64_t chat_id;
     char *body;                /* the stored params */
     char why[160];             /* a failure before the engine was asked */
-} speak_job;
+} voice_job;
 
-struct speak_ctx {
+struct voice_synth {
     loop *lp;
     tts *engine;               /* NULL: could not start (logged) */
     int pending;
-    speak_job *failed;         /* answered at the next dispatch */
+    voice_job *failed;         /* answered at the next dispatch */
 };
 
-speak_ctx *speak_new(loop *lp)
+voice_synth *voice_synth_new(loop *lp)
 {
-    speak_ctx *v = calloc(1, sizeof *v);
+    voice_synth *v = calloc(1, sizeof *v);
     if (!v)
         return NULL;
     v->lp = lp;
@@ -224,36 +224,36 @@ speak_ctx *speak_new(loop *lp)
     char err[256];
     v->engine = tts_new(lp, &o, err, sizeof err);
     if (v->engine)
-        log_info("speak", "answers by voice speak with %s", tts_engine(v->engine));
+        log_info("voice", "answers by voice speak with %s", tts_engine(v->engine));
     else
-        log_error("speak", "no speech engine (%s): voice answers go as text", err);
+        log_error("voice", "no speech engine (%s): voice answers go as text", err);
     return v;
 }
 
 /* Answers job's call: the voice note, else the fallback, else dropped. */
-static void answer(speak_job *j, const tts_result *r)
+static void answer(voice_job *j, const tts_result *r)
 {
-    speak_ctx *v = j->v;
+    voice_synth *v = j->v;
     v->pending--;
     char *body = NULL;
-    const char *method = SPEAK_METHOD;
+    const char *method = VOICE_METHOD;
     outq_prep what = OUTQ_PREP_SEND;
     if (r && r->status == TTS_OK) {
-        body = speak_prepared_body(j->body, r->audio, r->len, r->seconds);
+        body = voice_prepared_body(j->body, r->audio, r->len, r->seconds);
         if (!body)
-            log_error("speak", "chat %" PRId64 ": out of memory preparing a voice note",
+            log_error("voice", "chat %" PRId64 ": out of memory preparing a voice note",
                       j->chat_id);
     } else if (r && r->status == TTS_ERR_CANCELLED) {
         what = OUTQ_PREP_CANCELLED;
     } else {
-        log_warn("speak", "chat %" PRId64 ": no voice note (%s)", j->chat_id,
+        log_warn("voice", "chat %" PRId64 ": no voice note (%s)", j->chat_id,
                  r ? r->error : j->why);
     }
     if (what == OUTQ_PREP_SEND && !body) {
-        body = speak_fallback_body(j->body);
+        body = voice_fallback_body(j->body);
         method = "sendMessage";
         if (body)
-            log_info("speak", "chat %" PRId64 ": the answer goes as text instead", j->chat_id);
+            log_info("voice", "chat %" PRId64 ": the answer goes as text instead", j->chat_id);
         else
             what = OUTQ_PREP_DROP;
     }
@@ -267,9 +267,9 @@ static void on_spoken(void *ud, const tts_result *r)
     answer(ud, r);
 }
 
-int speak_prepare(void *ud, outq_call *call, int64_t chat_id, const char *body)
+int voice_synth_prepare(void *ud, outq_call *call, int64_t chat_id, const char *body)
 {
-    speak_ctx *v = ud;
+    voice_synth *v = ud;
     cJSON *p = cJSON_Parse(body);
     cJSON *vo = cJSON_GetObjectItemCaseSensitive(p, "voice");
     const char *speak = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(vo, "speak"));
@@ -278,7 +278,7 @@ int speak_prepare(void *ud, outq_call *call, int64_t chat_id, const char *body)
         cJSON_Delete(p);
         return 1;
     }
-    speak_job *j = calloc(1, sizeof *j);
+    voice_job *j = calloc(1, sizeof *j);
     if (!j || !(j->body = strdup(body))) {
         free(j);
         cJSON_Delete(p);
@@ -301,13 +301,13 @@ int speak_prepare(void *ud, outq_call *call, int64_t chat_id, const char *body)
     return 0;
 }
 
-int speak_pump(speak_ctx *v)
+int voice_synth_dispatch(voice_synth *v)
 {
     if (!v)
         return 0;
     int n = v->engine ? tts_dispatch(v->engine) : 0;
     while (v->failed) {
-        speak_job *j = v->failed;
+        voice_job *j = v->failed;
         v->failed = j->next;
         answer(j, NULL);
         n++;
@@ -315,15 +315,15 @@ int speak_pump(speak_ctx *v)
     return n;
 }
 
-int speak_pending(const speak_ctx *v) { return v ? v->pending : 0; }
+int voice_synth_pending(const voice_synth *v) { return v ? v->pending : 0; }
 
-void speak_free(speak_ctx *v)
+void voice_synth_free(voice_synth *v)
 {
     if (!v)
         return;
     tts_free(v->engine); /* answers what it holds: cancelled */
     while (v->failed) {
-        speak_job *j = v->failed;
+        voice_job *j = v->failed;
         v->failed = j->next;
         tts_result r = {.status = TTS_ERR_CANCELLED, .error = "the bot is stopping"};
         answer(j, &r);

@@ -1,5 +1,5 @@
 /*
- * speak.h — answers by voice (the spec's `voice: reply: voice | both`): a
+ * voice.h — answers by voice (the spec's `voice: reply: voice | both`): a
  * user who spoke (a voice note, or a text transcribed from one) hears the
  * bot's answer as voice notes.
  *
@@ -7,7 +7,7 @@
  *   staging   inside the update's transaction, each text message to the
  *             user gains (both) or is replaced by (voice) sendVoice calls,
  *             one per piece of its text (sentences packed up to
- *             TTS_MAX_CHARS, at most SPEAK_MAX_NOTES notes; a longer text
+ *             TTS_MAX_CHARS, at most VOICE_MAX_PIECES notes; a longer text
  *             also goes as text). They are stored still to be spoken:
  *               {"chat_id", "voice": {"file_name", "speak", "lang"},
  *                "reply_markup"?, "fallback"?}
@@ -23,8 +23,8 @@
  * that piece's text instead ("fallback"), a `both` answer's note is
  * dropped (its text went already); either is logged.
  */
-#ifndef BOTC_SPEAK_H
-#define BOTC_SPEAK_H
+#ifndef BOTC_VOICE_H
+#define BOTC_VOICE_H
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -35,15 +35,15 @@
 #include "telegram/outq.h"
 #include "telegram/tgupdate.h"
 
-#define SPEAK_MAX_NOTES 10      /* voice notes one message becomes */
-#define SPEAK_DEFAULT_CHARS 600  /* TTS_MAX_CHARS: about 40 s of speech a note */
-#define SPEAK_METHOD "sendVoice"
+#define VOICE_MAX_PIECES 10      /* voice notes one message becomes */
+#define VOICE_DEFAULT_CHARS 600  /* TTS_MAX_CHARS: about 40 s of speech a note */
+#define VOICE_METHOD "sendVoice"
 
 /* The user spoke: a voice note, or a text transcribed from one. */
-bool speak_user_spoke(const bm_input *in);
+bool voice_spoke(const bm_input *in);
 
 /* TTS_MAX_CHARS (bytes of text per voice note, 100..4000), else the default. */
-size_t speak_max_chars_from_env(void);
+size_t voice_max_chars_from_env(void);
 
 /* For effect e (one the inbox stages for input in, rendered into
  * calls[first..calls->n)): with m->voice_reply VOICE or BOTH, a user who
@@ -53,37 +53,37 @@ size_t speak_max_chars_from_env(void);
  * message with an inline keyboard keeps its text, as with BOTH, because
  * its buttons edit the message they sit on). Anything else is left as it
  * is. 0, or -1 (out of memory; calls as they were). */
-int speak_stage(const bm_machine *m, const bm_input *in, const bm_effect *e, size_t max_chars,
+int voice_stage(const bm_machine *m, const bm_input *in, const bm_effect *e, size_t max_chars,
                 tgu_calls *calls, int first);
 
 /* ---- synthesis: the outbox's preparer ------------------------------------- */
 
-typedef struct speak_ctx speak_ctx;
+typedef struct voice_synth voice_synth;
 
 /* The engine from the environment (ai/tts.h: TTS_API_BASE, else
  * espeak-ng), on lp (borrowed; must outlive it). Never NULL unless out of
  * memory: an engine that cannot start is logged and every voice answer
  * then takes its fallback. */
-speak_ctx *speak_new(loop *lp);
+voice_synth *voice_synth_new(loop *lp);
 /* Calls still being spoken are answered OUTQ_PREP_CANCELLED (their rows
  * stay for the next start). Free the outbox first, then this, then the
  * loop. NULL is fine. */
-void speak_free(speak_ctx *v);
-/* outq_prepare_fn (ud = the speak_ctx). */
-int speak_prepare(void *ud, outq_call *call, int64_t chat_id, const char *body);
+void voice_synth_free(voice_synth *v);
+/* outq_prepare_fn (ud = the voice_synth). */
+int voice_synth_prepare(void *ud, outq_call *call, int64_t chat_id, const char *body);
 /* Answers the calls whose speech is done. Every turn of the loop. */
-int speak_pump(speak_ctx *v);
+int voice_synth_dispatch(voice_synth *v);
 /* Speech in progress. */
-int speak_pending(const speak_ctx *v);
+int voice_synth_pending(const voice_synth *v);
 
 /* The prepared params of a stored voice call (body) given the Ogg/Opus
  * audio and its seconds: voice becomes the upload {"file_name",
  * "content_base64"}, "duration" is set, "fallback" goes. malloc'd, NULL on
  * out of memory or a body that is not a voice call. */
-char *speak_prepared_body(const char *body, const unsigned char *audio, size_t len,
+char *voice_prepared_body(const char *body, const unsigned char *audio, size_t len,
                           double seconds);
 /* The fallback of a stored voice call: sendMessage params with the piece's
  * text (and the reply_markup), or NULL when it has none (or OOM). */
-char *speak_fallback_body(const char *body);
+char *voice_fallback_body(const char *body);
 
 #endif
