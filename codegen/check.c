@@ -857,6 +857,7 @@ static long ck_field_max(ck *c, const ir_field *fd)
         return best;
     }
     case IR_V_REGEX: return fd->regex ? ck_rx_max(fd->regex) : CK_LEN_CAP;
+    case IR_V_TEXT: return fd->has_max ? (long)fd->max : CK_LEN_CAP;
     default: return CK_LEN_CAP;
     }
 }
@@ -1225,6 +1226,47 @@ static void ck_synonyms(ck *c, const ir_llm *l, int i)
                g);
 }
 
+/* `personas:`: names unique, prompts defined, and the variable `persona`
+ * that says which one is active declared, starting at one of them. */
+static void ck_personas(ck *c, ir_llm *l)
+{
+    if (l->n_personas == 0)
+        return;
+    const char **names = ARENA_ARRAY(c->a, const char *, l->n_personas + 1);
+    for (int i = 0; i < l->n_personas; i++) {
+        ir_persona *p = &l->personas[i];
+        names[i] = p->name;
+        ck_textref(c, &p->prompt);
+        if (!p->name[0])
+            CK_ERR(c, p->pos, "name: coder", "empty persona name");
+        for (int j = 0; j < i; j++)
+            if (!strcmp(p->name, l->personas[j].name)) {
+                CK_ERR(c, p->pos, arena_printf(c->a, "first listed at line %u",
+                                               l->personas[j].pos.line),
+                       "duplicate persona '%s'", p->name);
+                break;
+            }
+    }
+    const ir_var *var = NULL;
+    for (int i = 0; i < c->s->n_vars; i++)
+        if (!strcmp(c->s->vars[i].name, "persona"))
+            var = &c->s->vars[i];
+    if (!var || !var->declared) {
+        CK_ERR(c, l->personas_pos, arena_printf(c->a, "declare it: variables: {persona: %s}",
+                                                names[0]),
+               "llm.personas needs the variable 'persona' (it holds the active persona's name)");
+        return;
+    }
+    bool found = false;
+    for (int i = 0; i < l->n_personas; i++)
+        found = found || !strcmp(var->initial, names[i]);
+    if (!found)
+        CK_ERR(c, var->pos, ck_hint(c, var->initial, names, l->n_personas,
+                                    arena_printf(c->a, "personas: %s", names[0])),
+               "the initial value '%s' of variable 'persona' is no persona of llm.personas",
+               var->initial);
+}
+
 static void ck_llm(ck *c)
 {
     ir_llm *l = &c->s->llm;
@@ -1242,6 +1284,7 @@ static void ck_llm(ck *c)
     }
     ck_textref(c, &l->persona);
     ck_textref(c, &l->policy);
+    ck_personas(c, l);
     for (int i = 0; i < l->n_handoff; i++)
         ck_regex(c, l->handoff[i], l->handoff_pos[i], RX_TRIGGER);
     for (int i = 0; i < l->n_synonyms; i++)

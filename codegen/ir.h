@@ -219,6 +219,14 @@ typedef struct ir_knowledge {
     size_t len;
 } ir_knowledge;
 
+/* One of `llm: personas:` — a role the user picks (the variable `persona`
+ * holds its name) and the system prompt it adds. */
+typedef struct ir_persona {
+    const char *name;
+    src_pos pos;
+    ir_textref prompt;
+} ir_persona;
+
 /* `llm:` — grounding and limits of AI answers. present = false when absent. */
 typedef struct ir_llm {
     bool present;
@@ -242,6 +250,10 @@ typedef struct ir_llm {
     const char **synonym_lang; /* the language each group is listed under */
     src_pos *synonym_lang_pos;
     int n_synonyms;
+    ir_persona *personas;    /* `personas:`, in spec order */
+    int n_personas;
+    src_pos personas_pos;
+    long session_idle_minutes; /* `session_idle_minutes:`, 0 = sessions never idle out */
 } ir_llm;
 
 typedef struct ir_spec {

@@ -26,6 +26,7 @@
 #include "actions/handoff.h"
 #include "actions/llm.h"
 #include "actions/registry.h"
+#include "actions/session.h"
 #include "ai/kb.h"
 #include "ai/token_limits.h"
 #include "base/log.h"
@@ -226,6 +227,52 @@ static int add_turn(void *ud, const char *role, const char *text, int64_t at)
 }
 
 
+/* The open session's turns (act_session_turns) as chat messages. */
+static int add_session_turn(void *ud, const char *role, const char *text)
+{
+    return add_turn(ud, role, text, 0);
+}
+
+/* The system prompt's persona: the spec's `persona:` text, then the
+ * prompt of the persona the variable `persona` names (llm: personas:).
+ * malloc'd, NULL when there is neither (or on out-of-memory: *oom). */
+static char *persona_prompt(bot_act *c, const char *q, bool *oom)
+{
+    const bm_machine *m = bot_machine(c->b);
+    const bm_llm *l = m->llm;
+    char *base = l->persona != BM_NONE ? bm_render(m, c->s, &c->in->user, l->persona, q) : NULL;
+    *oom = l->persona != BM_NONE && !base;
+    if (l->n_personas <= 0 || l->persona_var < 0 || l->persona_var >= m->n_vars)
+        return base;
+    const char *v = c->s->vars[l->persona_var] ? c->s->vars[l->persona_var]
+                                               : m->vars[l->persona_var].initial;
+    int which = -1;
+    for (int i = 0; i < l->n_personas && which < 0; i++)
+        if (!strcmp(l->personas[i].name, v))
+            which = i;
+    if (which < 0) {
+        log_warn("bot", "user %" PRId64 ": persona '%s' is none of the spec's; its base prompt only",
+                 c->s->user_id, v);
+        return base;
+    }
+    char *role = bm_render(m, c->s, &c->in->user, l->personas[which].prompt, q);
+    if (!role) {
+        *oom = true;
+        free(base);
+        return NULL;
+    }
+    if (!base)
+        return role;
+    size_t n = strlen(base) + strlen(role) + 3;
+    char *both = malloc(n);
+    if (both)
+        snprintf(both, n, "%s\n\n%s", base, role);
+    *oom = !both;
+    free(base);
+    free(role);
+    return both;
+}
+
 /* The user's earlier questions to the model, oldest first (history's
  * "user" turns), for follow-ups. */
 typedef struct asked {
@@ -287,7 +334,10 @@ static char *llm_messages(bot_act *c, llm_part *p, const char *q, qvec qv)
     const char *lang = m->langs[c->s->lang];
     kb_hit hits[4];
     int n = context(c, p, q, qv, hits, 4);
-    char *persona = l->persona != BM_NONE ? bm_render(m, c->s, &c->in->user, l->persona, q) : NULL;
+    bool oom = false;
+    char *persona = persona_prompt(c, q, &oom);
+    if (oom)
+        return NULL;
     char *policy = l->policy != BM_NONE ? bm_render(m, c->s, &c->in->user, l->policy, q) : NULL;
     char *sys = kb_system_prompt(persona, policy, l->strict, lang, hits, n, 6000);
     free(persona);
@@ -299,7 +349,7 @@ static char *llm_messages(bot_act *c, llm_part *p, const char *q, qvec qv)
     free(sys);
     cJSON *um = NULL;
     ok = ok &&
-         store_history_turns(bot_store(c->b), c->s->user_id, LLM_TURNS, add_turn, arr) >= 0 &&
+         act_session_turns(c, LLM_TURNS, add_session_turn, arr) >= 0 &&
          (um = cJSON_AddObjectToObject(arr, "")) &&
          cJSON_AddStringToObject(um, "role", "user") && cJSON_AddStringToObject(um, "content", q);
     char *js = ok ? cJSON_PrintUnformatted(arr) : NULL;
@@ -391,6 +441,8 @@ static int llm_run(bot_act *c)
         /* the model's answer: the transport streams it into the chat */
         if (!bot_act_can_defer(c))
             return 0;
+        if (act_session_expire(c))
+            return -1;
         kb_hit hits[4];
         if (m->llm->strict && !m->llm->ask_without_context && p->kb &&
             (context(c, p, q, NO_VECTOR, hits, 4) == 0 || !kb_answers(&hits[0]))) {
@@ -457,7 +509,9 @@ static int llm_resume(bot_act *c)
         return offer_operator(c);
     }
     c->ai_from = c->out->n;
-    if (bot_act_say_long(c, res->body))
+    /* run's closing of an idle session was rolled back with the deferral */
+    if (act_session_expire(c) || bot_act_say_long(c, res->body) ||
+        act_session_record(c, q, res->body))
         return -1;
     c->ai_to = c->out->n;
     c->ai_answered = true;

@@ -31,6 +31,7 @@
 #include "actions/registry.h"
 #include "ai/embed.h"
 #include "ai/kbvec.h"
+#include "delivery/idle.h"
 #include "delivery/inbox.h"
 #include "dialogue/action.h"
 #include "people/lead.h"
@@ -58,6 +59,7 @@ typedef struct tgb {
     tg_client *tg;
     outq *q;
     inbox *ib;
+    idle_sweep *idle;   /* sessions idle past the spec's limit, NULL: none */
     volatile sig_atomic_t *stop;
     int poll_timeout_s;
 
@@ -299,6 +301,7 @@ static long turn(tgb *t)
     if (inbox_runnable(t->ib))
         inbox_run(t->ib);
     lead_pump(bot_part_state(t->b, BOT_PART_LEADS), t->tg, t->q); /* completed forms to the managers */
+    idle_sweep_run(t->idle); /* sessions idle past the spec's limit */
     outq_flush(t->q);
     long w = outq_pump(t->q);
     if (inbox_runnable(t->ib))
@@ -442,6 +445,7 @@ int tgbot_run(bot *b, bm_effects *pending, volatile sig_atomic_t *stop)
     }
 
     start_vectors(&t);
+    t.idle = idle_sweep_new(b, t.lp);
 
     /* Webhook mode listens before setWebhook, so the first delivery finds
      * the server up. */
@@ -450,6 +454,7 @@ int tgbot_run(bot *b, bm_effects *pending, volatile sig_atomic_t *stop)
         t.wh = wh_new(&t.whc, tgb_wake, &t, err, sizeof err);
     if (whmode < 0 || (whmode == 1 && !t.wh)) {
         log_error("tgbot", "webhook: %s", err);
+        idle_sweep_free(t.idle);
         stop_vectors(&t);
         inbox_free(t.ib);
         outq_free(t.q);
@@ -539,6 +544,7 @@ int tgbot_run(bot *b, bm_effects *pending, volatile sig_atomic_t *stop)
     t.wh = NULL;
     if (!t.fatal)
         drain(&t);
+    idle_sweep_free(t.idle);
     stop_vectors(&t);
     loop_cancel(t.lp, NULL); /* what did not finish in time */
     outq_stats s = outq_get_stats(t.q);

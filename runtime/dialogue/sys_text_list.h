@@ -169,8 +169,43 @@
       "id {user_id}, язык {text}") \
     /* session_start done: the model no longer sees the earlier conversation */ \
     X(SESSION_STARTED, sys_session_started, \
-      "New conversation started: I no longer take our earlier messages into account.", \
-      "Начат новый разговор: прежние сообщения я больше не учитываю.") \
+      "🚀 New session started: I no longer take our earlier messages into account. Your first question names it.", \
+      "🚀 Начата новая сессия: прежние сообщения я больше не учитываю. Её название — ваш первый вопрос.") \
+    /* session_end (or session_start, or a continued session) closed the open
+     * session: {text} is its summary */ \
+    X(SESSION_ENDED, sys_session_ended, \
+      "✅ Session closed. What we talked about:\n{text}", \
+      "✅ Сессия закрыта. О чём мы говорили:\n{text}") \
+    /* session_end with no session open */ \
+    X(SESSION_NONE, sys_session_none, \
+      "No session is open. Write a message and one opens by itself.", \
+      "Открытой сессии нет. Напишите сообщение — сессия откроется сама.") \
+    /* session_list: the heading above the sessions (each a line: its date,
+     * title and questions; a button under the message continues it) */ \
+    X(SESSIONS_LIST, sys_sessions_list, \
+      "🗂 Your sessions, newest first (🟢 open; 💬 questions). Tap one to continue it:", \
+      "🗂 Ваши сессии, сначала новые (🟢 открыта; 💬 вопросы). Нажмите, чтобы продолжить:") \
+    /* session_list with no session yet */ \
+    X(SESSIONS_EMPTY, sys_sessions_empty, \
+      "You have no sessions yet. Write a message to start one.", \
+      "Сессий пока нет. Напишите сообщение, чтобы начать.") \
+    /* a session_list button pressed: {text} is the session's title */ \
+    X(SESSION_CONTINUED, sys_session_continued, \
+      "▶️ Back to the session «{text}». I remember what we said in it.", \
+      "▶️ Вернулись к сессии «{text}». Я помню, о чём мы в ней говорили.") \
+    /* a session_list button of a session that is gone (deleted data) */ \
+    X(SESSION_GONE, sys_session_gone, \
+      "That session no longer exists.", \
+      "Этой сессии больше нет.") \
+    /* the title of a session with no question yet */ \
+    X(SESSION_UNTITLED, sys_session_untitled, \
+      "(no question yet)", \
+      "(вопросов пока нет)") \
+    /* a summary made without the model (offline, or the model failed):
+     * {text} is the session's questions */ \
+    X(SESSION_DIGEST, sys_session_digest, \
+      "Questions: {text}", \
+      "Вопросы: {text}") \
     /* the pop-up answering a "👍 Helped" press (counted once per answer) */ \
     X(VOTED, sys_voted, \
       "Thank you! Your feedback is counted.", \

@@ -221,6 +221,7 @@ typedef struct stream {
     size_t len;
     char error[256];
     long http_status, prompt_tokens, completion_tokens;
+    bool quiet;        /* the request's u.llm.quiet: not printed as it streams */
 } stream;
 
 /* Prints what became showable since the last call, under "bot> ". */
@@ -245,7 +246,8 @@ static void on_delta(void *ud, const char *text, size_t len)
         return;
     if (kb_marker_feed(&st->mk, text + st->fed, len - st->fed, &st->shown) == 0)
         st->fed = len;
-    stream_print(st);
+    if (!st->quiet)
+        stream_print(st);
 }
 
 static void on_done(void *ud, const llm_result *r)
@@ -261,7 +263,8 @@ static void on_done(void *ud, const llm_result *r)
     st->completion_tokens = r->completion_tokens;
     if (r->status == LLM_OK)
         kb_marker_end(&st->mk, &st->shown);
-    stream_print(st);
+    if (!st->quiet)
+        stream_print(st);
 }
 
 /* Asks the model for tx->io_req (BOT_IO_LLM), printing the answer as it
@@ -270,7 +273,7 @@ static void on_done(void *ud, const llm_result *r)
  * stored: the input was not handled). */
 static int ask_model(console *c, const bm_input *in, bot_tx *tx, bm_effects *fx)
 {
-    stream st = {.c = c};
+    stream st = {.c = c, .quiet = tx->io_req.u.llm.quiet != 0};
     kb_marker_init(&st.mk);
     text_buf_init(&st.shown, CONSOLE_ANSWER_MAX);
     cJSON *arr = cJSON_Parse(tx->io_req.u.llm.messages ? tx->io_req.u.llm.messages : "");
