@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include <cjson/cJSON.h>
 
@@ -63,10 +64,190 @@ static int part_export(void *state, int64_t user_id, struct cJSON *root)
     return a ? store_memory_export(((memory_part *)state)->t, user_id, a) : -1;
 }
 
+/* ---- the screens: /memory's list, /forget's confirmation -------------------- */
+
+#define MEMORY_CB "mem:"         /* callback data: mem:f:<id>, mem:all:y, mem:all:n */
+#define MEMORY_LIST_MAX 20       /* items /memory shows, newest first */
+#define MEMORY_LIST_CHARS 200    /* bytes of one item in the list (cut at a character) */
+#define MEMORY_ROW 5             /* 🗑 buttons a row */
+
+typedef struct listing {
+    int n;
+    int64_t id[MEMORY_LIST_MAX];
+    text_buf text;
+} listing;
+
+static int list_item(void *ud, int64_t id, const char *kind, const char *text, const char *terms,
+                     int64_t at)
+{
+    listing *l = ud;
+    (void)kind, (void)terms, (void)at;
+    if (l->n == MEMORY_LIST_MAX)
+        return 0;
+    size_t n = strlen(text);
+    bool cut = n > MEMORY_LIST_CHARS;
+    if (cut) {
+        n = MEMORY_LIST_CHARS;
+        while (n > 0 && ((unsigned char)text[n] & 0xC0) == 0x80)
+            n--;
+    }
+    char num[24];
+    snprintf(num, sizeof num, "\n%d. ", l->n + 1);
+    l->id[l->n++] = id;
+    return text_buf_adds(&l->text, num) || text_buf_add(&l->text, text, n) ||
+           (cut && text_buf_adds(&l->text, "…"));
+}
+
+/* Frees a markup's buttons (what bm_effects would on clear). */
+static void markup_free(bm_markup *mk)
+{
+    for (int i = 0; i < mk->n_buttons; i++) {
+        free(mk->buttons[i].label);
+        free(mk->buttons[i].data);
+    }
+    free(mk->buttons);
+    free(mk->row_len);
+    *mk = (bm_markup){0};
+}
+
+/* An inline keyboard of n callback buttons, `per_row` a row, into mk. */
+static int inline_keyboard(bm_markup *mk, char **labels, char **data, int n, int per_row)
+{
+    int rows = (n + per_row - 1) / per_row;
+    mk->buttons = calloc((size_t)n, sizeof *mk->buttons);
+    mk->row_len = calloc((size_t)rows, sizeof *mk->row_len);
+    if (!mk->buttons || !mk->row_len) {
+        for (int i = 0; i < n; i++) {
+            free(labels[i]);
+            free(data[i]);
+        }
+        free(mk->buttons);
+        free(mk->row_len);
+        *mk = (bm_markup){0};
+        return -1;
+    }
+    mk->kind = BM_MK_INLINE;
+    mk->n_rows = rows;
+    mk->n_buttons = n;
+    for (int i = 0; i < n; i++) {
+        mk->buttons[i] = (bm_button_out){.label = labels[i], .data = data[i],
+                                         .kind = BM_BTN_CALLBACK};
+        mk->row_len[i / per_row]++;
+    }
+    for (int i = 0; i < n; i++)
+        if (!labels[i] || !data[i]) {
+            markup_free(mk);
+            return -1;
+        }
+    return 0;
+}
+
+/* The user's memory as a message into e (text and markup, e's own): the
+ * heading, the newest items numbered, a 🗑 button each; sys_memory_empty
+ * when nothing is kept. 0 or -1. */
+static int list_screen(memory_part *p, const bm_machine *m, const bm_session *s,
+                       const bm_user *u, bm_effect *e)
+{
+    listing *l = calloc(1, sizeof *l);
+    if (!l)
+        return -1;
+    text_buf_init(&l->text, (size_t)-1);
+    char *head = NULL;
+    int rc = store_memory_each(p->t, s->user_id, MEMORY_LIST_MAX, list_item, l) < 0 ? -1 : 0;
+    if (!rc && l->n == 0) {
+        rc = (e->text = bm_render(m, s, u, m->sys_texts[BM_SYS_MEMORY_EMPTY], "")) ? 0 : -1;
+    } else if (!rc) {
+        head = bm_render(m, s, u, m->sys_texts[BM_SYS_MEMORY_LIST], "");
+        char *body = text_buf_take(&l->text);
+        size_t len = head && body ? strlen(head) + strlen(body) + 1 : 0;
+        e->text = len ? malloc(len) : NULL;
+        if (e->text)
+            snprintf(e->text, len, "%s%s", head, body);
+        free(body);
+        char *labels[MEMORY_LIST_MAX], *data[MEMORY_LIST_MAX];
+        for (int i = 0; i < l->n; i++) {
+            char b[48];
+            snprintf(b, sizeof b, "🗑 %d", i + 1);
+            labels[i] = strdup(b);
+            snprintf(b, sizeof b, MEMORY_CB "f:%" PRId64, l->id[i]);
+            data[i] = strdup(b);
+        }
+        rc = !e->text || inline_keyboard(&e->markup, labels, data, l->n, MEMORY_ROW) ? -1 : 0;
+    }
+    free(head);
+    text_buf_free(&l->text);
+    free(l);
+    return rc;
+}
+
+/* Appends the answer to callback query `in` with the pop-up sys text t
+ * (BM_SYS_COUNT: none, the message itself says what happened). */
+static int answer_press(const bm_machine *m, const bm_session *s, const bm_input *in,
+                        bm_effects *fx, bm_sys_text t)
+{
+    bm_effect *e = bm_effects_add(fx, BM_FX_ANSWER, s->chat_id);
+    if (!e || !(e->callback_id = strdup(in->callback_id ? in->callback_id : "")))
+        return -1;
+    if (t == BM_SYS_COUNT)
+        return 0;
+    return (e->text = bm_render(m, s, &in->user, m->sys_texts[t], "")) ? 0 : -1;
+}
+
+/* A press of a 🗑 button of /memory or of /forget's confirmation: always
+ * answered; the item (of the presser: a forged or another user's id
+ * deletes nothing) forgotten and the list shown again in its message, or
+ * everything forgotten (or kept) and the confirmation replaced by what
+ * happened. */
+static int part_pre_step(void *state, const bm_machine *m, bm_session *s, const bm_input *in,
+                         bm_effects *step_fx)
+{
+    memory_part *p = state;
+    size_t pl = strlen(MEMORY_CB);
+    if (!p || in->kind != BM_IN_CALLBACK || !in->text || strncmp(in->text, MEMORY_CB, pl))
+        return 0;
+    const char *d = in->text + pl;
+    bm_effect *e;
+    if (!strncmp(d, "f:", 2)) {
+        char *end;
+        long long id = strtoll(d + 2, &end, 10);
+        int gone = id > 0 && !*end ? store_memory_forget(p->t, s->user_id, id) : 0;
+        if (gone < 0)
+            return -1;
+        log_info("memory", "user %" PRId64 ": item %lld %s", s->user_id, id,
+                 gone ? "forgotten" : "was not theirs to forget (gone, or never)");
+        if (answer_press(m, s, in, step_fx, gone ? BM_SYS_MEMORY_FORGOTTEN : BM_SYS_MEMORY_GONE))
+            return -1;
+        if (in->message_id <= 0)
+            return 1;
+        e = bm_effects_add(step_fx, BM_FX_EDIT, s->chat_id);
+        if (!e)
+            return -1;
+        e->message_id = in->message_id;
+        return list_screen(p, m, s, &in->user, e) ? -1 : 1;
+    }
+    bool yes = !strcmp(d, "all:y");
+    if (!yes && strcmp(d, "all:n"))
+        return answer_press(m, s, in, step_fx, BM_SYS_MEMORY_GONE) ? -1 : 1;
+    int n = yes ? store_memory_delete_user(p->t, s->user_id) : 0;
+    if (n < 0)
+        return -1;
+    if (yes)
+        log_info("memory", "user %" PRId64 ": forgot all %d items", s->user_id, n);
+    bm_sys_text t = yes ? BM_SYS_MEMORY_ALL_FORGOTTEN : BM_SYS_MEMORY_ALL_KEPT;
+    if (answer_press(m, s, in, step_fx, BM_SYS_COUNT))
+        return -1;
+    e = bm_effects_add(step_fx, in->message_id > 0 ? BM_FX_EDIT : BM_FX_SEND, s->chat_id);
+    if (!e)
+        return -1;
+    e->message_id = in->message_id;
+    return (e->text = bm_render(m, s, &in->user, m->sys_texts[t], "")) ? 1 : -1;
+}
+
 const bot_part part_memory = {
     .name = "memory",
     .open = part_open,
     .close = part_close,
+    .pre_step = part_pre_step,
     .forget_user = part_forget,
     .export_user = part_export,
 };
@@ -190,3 +371,95 @@ char *memory_recall(bot *b, int64_t user_id, const char *q)
     }
     return text_buf_take(&out);
 }
+
+/* ---- the actions --------------------------------------------------------------- */
+
+/* How a request to remember may start; the rest is the fact. Longest
+ * first; ASCII letters match in any case. */
+static const char *const REMEMBER_PREFIXES[] = {
+    "please remember that", "please remember", "remember that", "remember:", "remember",
+    "запомни, пожалуйста, что", "запомни пожалуйста что", "запомни, что", "запомни что",
+    "запомни:", "запомни", "Запомни, пожалуйста, что", "Запомни пожалуйста что",
+    "Запомни, что", "Запомни что", "Запомни:", "Запомни", NULL,
+};
+
+/* The fact in a request to remember: text after its prefix (and the
+ * commas, colons and dashes after that). Borrowed from text. */
+static const char *the_fact(const char *text)
+{
+    for (int i = 0; REMEMBER_PREFIXES[i]; i++) {
+        size_t n = strlen(REMEMBER_PREFIXES[i]);
+        if (strncasecmp(text, REMEMBER_PREFIXES[i], n))
+            continue;
+        /* a whole word: "remembering" is no prefix */
+        unsigned char next = (unsigned char)text[n];
+        if (next && next != ' ' && next != ',' && next != ':' && next != '-' && next != '\n' &&
+            REMEMBER_PREFIXES[i][n - 1] != ':')
+            continue;
+        text += n;
+        break;
+    }
+    while (*text == ' ' || *text == ',' || *text == ':' || *text == '-' || *text == '\n')
+        text++;
+    return text;
+}
+
+/* `remember`: keeps the fact of "remember that …" and says it back. */
+static int remember_run(bot_act *c)
+{
+    char *fact = clean(the_fact(c->text));
+    if (!fact)
+        return -1;
+    int rc;
+    if (!*fact || !retr_has_words(fact)) {
+        rc = bot_act_say_sys(c, BM_SYS_MEMORY_WHAT);
+    } else if (memory_keep(c->b, c->s->user_id, "fact", fact, 0)) {
+        rc = -1;
+    } else {
+        const bm_machine *m = bot_machine(c->b);
+        char *said = bm_render(m, c->s, &c->in->user, m->sys_texts[BM_SYS_MEMORY_KEPT], fact);
+        rc = said ? bot_act_say(c, said) : -1;
+    }
+    free(fact);
+    return rc;
+}
+
+/* `memory_list`: the list with a 🗑 button an item. */
+static int memory_list_run(bot_act *c)
+{
+    memory_part *p = bot_part_state(c->b, BOT_PART_MEMORY);
+    if (!p)
+        return bot_act_say_sys(c, BM_SYS_UNAVAILABLE);
+    bm_effect *e = bm_effects_add(c->out, BM_FX_SEND, c->s->chat_id);
+    return e ? list_screen(p, bot_machine(c->b), c->s, &c->in->user, e) : -1;
+}
+
+/* `memory_forget`: asks to confirm (the press is part_pre_step's). */
+static int memory_forget_run(bot_act *c)
+{
+    memory_part *p = bot_part_state(c->b, BOT_PART_MEMORY);
+    if (!p)
+        return bot_act_say_sys(c, BM_SYS_UNAVAILABLE);
+    long n = store_memory_count(p->t, c->s->user_id);
+    if (n < 0)
+        return -1;
+    if (n == 0)
+        return bot_act_say_sys(c, BM_SYS_MEMORY_EMPTY);
+    const bm_machine *m = bot_machine(c->b);
+    char num[24];
+    snprintf(num, sizeof num, "%ld", n);
+    bm_effect *e = bm_effects_add(c->out, BM_FX_SEND, c->s->chat_id);
+    if (!e || !(e->text = bm_render(m, c->s, &c->in->user,
+                                    m->sys_texts[BM_SYS_MEMORY_FORGET_CONFIRM], num)))
+        return -1;
+    char *labels[2] = {
+        bm_render(m, c->s, &c->in->user, m->sys_texts[BM_SYS_MEMORY_FORGET_YES], ""),
+        bm_render(m, c->s, &c->in->user, m->sys_texts[BM_SYS_MEMORY_FORGET_NO], ""),
+    };
+    char *data[2] = {strdup(MEMORY_CB "all:y"), strdup(MEMORY_CB "all:n")};
+    return inline_keyboard(&e->markup, labels, data, 2, 1);
+}
+
+const bot_action act_remember = {.name = "remember", .run = remember_run};
+const bot_action act_memory_list = {.name = "memory_list", .run = memory_list_run};
+const bot_action act_memory_forget = {.name = "memory_forget", .run = memory_forget_run};
