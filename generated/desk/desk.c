@@ -11,7 +11,7 @@
 static const char *const langs[2] = {"en", "ru"};
 
 /* texts[text * 2 + lang]: en ru */
-static const char *const texts[144] = {
+static const char *const texts[170] = {
     /* 0: btn_new_session */
     "🚀 New session",
     "🚀 Новая сессия",
@@ -75,7 +75,10 @@ static const char *const texts[144] = {
     "/start_session — start a new session (I put our earlier conversation aside)\n"
     "/export_data — download everything stored about you\n"
     "/delete_my_data — delete all your data\n"
+    "/memory — what I remember about you (a button forgets each item)\n"
+    "/forget — forget everything I remember\n"
     "\n"
+    "\"Remember that …\" — I keep a fact and recall it when it matters.\n"
     "Anything else you write goes to the agent.",
     "❓ Команды DESK TOP\n"
     "\n"
@@ -84,7 +87,10 @@ static const char *const texts[144] = {
     "/start_session — начать новую сессию (прежний разговор я откладываю)\n"
     "/export_data — скачать все данные о вас\n"
     "/delete_my_data — удалить все ваши данные\n"
+    "/memory — что я о вас помню (кнопка забывает любой пункт)\n"
+    "/forget — забыть всё, что я помню\n"
     "\n"
+    "«Запомни, что …» — я сохраню факт и вспомню его, когда он пригодится.\n"
     "Всё остальное, что вы напишете, получит агент.",
     /* 14: personalize */
     "👤 Who should I be for you? The role shapes how I answer.",
@@ -152,12 +158,12 @@ static const char *const texts[144] = {
     /* 25: delete_confirm */
     "🗑️ Delete all your data?\n"
     "\n"
-    "This erases your profile, the agent's role and our whole conversation history. It cannot be undone.\n"
+    "This erases your profile, the agent's role, our whole conversation history and everything I remember about you. It cannot be undone.\n"
     "\n"
     "Tip: download a copy first with /export_data.",
     "🗑️ Удалить все ваши данные?\n"
     "\n"
-    "Будут удалены ваш профиль, роль агента и вся история нашего общения. Отменить это нельзя.\n"
+    "Будут удалены ваш профиль, роль агента, вся история нашего общения и всё, что я о вас помню. Отменить это нельзя.\n"
     "\n"
     "Совет: сначала скачайте копию командой /export_data.",
     /* 26: voice_unsupported */
@@ -178,126 +184,165 @@ static const char *const texts[144] = {
     /* 31: sys_migrated */
     "DESK TOP has been updated. Here is the main menu.",
     "DESK TOP обновился. Вот главное меню.",
-    /* 32: sys_cancelled (built-in) */
+    /* 32: cmd_memory */
+    "🧠 What I remember about you",
+    "🧠 Что я о вас помню",
+    /* 33: cmd_forget */
+    "🧽 Forget everything I remember",
+    "🧽 Забыть всё, что я помню",
+    /* 34: sys_cancelled (built-in) */
     "Cancelled.",
     "Отменено.",
-    /* 33: sys_invalid (built-in) */
+    /* 35: sys_invalid (built-in) */
     "That doesn't look right. Please try again.",
     "Похоже, это не то, что нужно. Попробуйте ещё раз.",
-    /* 34: sys_share_contact (built-in) */
+    /* 36: sys_share_contact (built-in) */
     "Share my phone number",
     "Отправить мой номер телефона",
-    /* 35: sys_unavailable (built-in) */
+    /* 37: sys_unavailable (built-in) */
     "Sorry, this is not available right now.",
     "Извините, сейчас это недоступно.",
-    /* 36: sys_use_buttons (built-in) */
+    /* 38: sys_use_buttons (built-in) */
     "Please use the buttons below.",
     "Пожалуйста, воспользуйтесь кнопками ниже.",
-    /* 37: sys_unknown_command (built-in) */
+    /* 39: sys_unknown_command (built-in) */
     "Sorry, I don't know that command. These are the ones I know:",
     "Извините, такой команды я не знаю. Вот команды, которые я знаю:",
-    /* 38: sys_not_understood (built-in) */
+    /* 40: sys_not_understood (built-in) */
     "Sorry, I didn't understand that. These commands may help:",
     "Извините, я не понял. Вам помогут эти команды:",
-    /* 39: sys_no_answer (built-in) */
+    /* 41: sys_no_answer (built-in) */
     "I could not find an answer to that in our information, and I would rather not guess. An operator can help: tap the button below.",
     "В нашей информации нет ответа на этот вопрос, а гадать я не хочу. Вам поможет оператор: нажмите кнопку ниже.",
-    /* 40: sys_operator (built-in) */
+    /* 42: sys_operator (built-in) */
     "👤 Call an operator",
     "👤 Позвать оператора",
-    /* 41: sys_limit_reached (built-in) */
+    /* 43: sys_limit_reached (built-in) */
     "You have used today's allowance of AI answers. It renews at midnight. An operator can still help: tap the button below.",
     "Вы исчерпали дневной лимит ответов ИИ. Он обновится в полночь. Оператор поможет и сейчас: нажмите кнопку ниже.",
-    /* 42: sys_helped (built-in) */
+    /* 44: sys_helped (built-in) */
     "👍 Helped",
     "👍 Помогло",
-    /* 43: sys_lead (built-in) */
+    /* 45: sys_lead (built-in) */
     "📝 New lead",
     "📝 Новая заявка",
-    /* 44: sys_handoff_started (built-in) */
+    /* 46: sys_handoff_started (built-in) */
     "I've called an operator: they will answer right here. Everything you send now goes to them. Tap \"✅ I'm satisfied\" when your question is solved.",
     "Я позвал оператора: он ответит прямо здесь. Всё, что вы сейчас пишете, передаётся ему. Нажмите «✅ Я доволен», когда вопрос будет решён.",
-    /* 45: sys_handoff_off (built-in) */
+    /* 47: sys_handoff_off (built-in) */
     "Our operators answer in Telegram only; none can be reached from here.",
     "Операторы отвечают только в Telegram; отсюда с ними не связаться.",
-    /* 46: sys_handoff_closed (built-in) */
+    /* 48: sys_handoff_closed (built-in) */
     "The conversation with the operator is closed. How would you rate it? Tap 1 to 5:",
     "Разговор с оператором завершён. Как вы его оцените? Нажмите от 1 до 5:",
-    /* 47: sys_handoff_thanks (built-in) */
+    /* 49: sys_handoff_thanks (built-in) */
     "Thank you for your rating!",
     "Спасибо за оценку!",
-    /* 48: sys_satisfied (built-in) */
+    /* 50: sys_satisfied (built-in) */
     "✅ I'm satisfied",
     "✅ Я доволен",
-    /* 49: sys_llm_down (built-in) */
+    /* 51: sys_llm_down (built-in) */
     "Sorry, our AI assistant is not answering right now. An operator can help: tap the button below.",
     "Извините, наш ИИ-помощник сейчас не отвечает. Вам поможет оператор: нажмите кнопку ниже.",
-    /* 50: sys_mgr_client (built-in) */
+    /* 52: sys_mgr_client (built-in) */
     "Client",
     "Клиент",
-    /* 51: sys_mgr_username (built-in) */
+    /* 53: sys_mgr_username (built-in) */
     "Username",
     "Имя пользователя",
-    /* 52: sys_mgr_language (built-in) */
+    /* 54: sys_mgr_language (built-in) */
     "Language",
     "Язык",
-    /* 53: sys_mgr_bookings (built-in) */
+    /* 55: sys_mgr_bookings (built-in) */
     "Bookings",
     "Бронирования",
-    /* 54: sys_mgr_none (built-in) */
+    /* 56: sys_mgr_none (built-in) */
     "none",
     "нет",
-    /* 55: sys_mgr_conversation (built-in) */
+    /* 57: sys_mgr_conversation (built-in) */
     "💬 The conversation so far:",
     "💬 Разговор до сих пор:",
-    /* 56: sys_mgr_nothing_yet (built-in) */
+    /* 58: sys_mgr_nothing_yet (built-in) */
     "(nothing yet)",
     "(пока ничего)",
-    /* 57: sys_mgr_operator (built-in) */
+    /* 59: sys_mgr_operator (built-in) */
     "Operator",
     "Оператор",
-    /* 58: sys_mgr_bot (built-in) */
+    /* 60: sys_mgr_bot (built-in) */
     "Bot",
     "Бот",
-    /* 59: sys_mgr_closed_by (built-in) */
+    /* 61: sys_mgr_closed_by (built-in) */
     "✅ Closed by {first_name}.",
     "✅ Разговор закрыт: {first_name}.",
-    /* 60: sys_mgr_client_closed (built-in) */
+    /* 62: sys_mgr_client_closed (built-in) */
     "✅ The client closed the conversation: satisfied.",
     "✅ Клиент завершил разговор: вопрос решён.",
-    /* 61: sys_mgr_list (built-in) */
+    /* 63: sys_mgr_list (built-in) */
     "Managers:",
     "Менеджеры:",
-    /* 62: sys_mgr_list_empty (built-in) */
+    /* 64: sys_mgr_list_empty (built-in) */
     "No managers yet. Add one with /addmanager USER_ID NAME.",
     "Менеджеров пока нет. Добавьте: /addmanager ID ИМЯ.",
-    /* 63: sys_mgr_add_usage (built-in) */
+    /* 65: sys_mgr_add_usage (built-in) */
     "Usage: /addmanager USER_ID NAME (a name of 1 to 64 bytes)",
     "Формат: /addmanager ID ИМЯ (имя от 1 до 64 байт)",
-    /* 64: sys_mgr_added (built-in) */
+    /* 66: sys_mgr_added (built-in) */
     "✅ {user_id} ({first_name}) is a manager now.",
     "✅ {user_id} ({first_name}) теперь менеджер.",
-    /* 65: sys_mgr_del_usage (built-in) */
+    /* 67: sys_mgr_del_usage (built-in) */
     "Usage: /delmanager USER_ID",
     "Формат: /delmanager ID",
-    /* 66: sys_mgr_removed (built-in) */
+    /* 68: sys_mgr_removed (built-in) */
     "✅ {user_id} is no longer a manager.",
     "✅ {user_id} больше не менеджер.",
-    /* 67: sys_mgr_not_manager (built-in) */
+    /* 69: sys_mgr_not_manager (built-in) */
     "{user_id} was not a manager.",
     "{user_id} не был менеджером.",
-    /* 68: sys_mgr_lead_client (built-in) */
+    /* 70: sys_mgr_lead_client (built-in) */
     "id {user_id}, language {text}",
     "id {user_id}, язык {text}",
-    /* 69: sys_session_started (built-in) */
+    /* 71: sys_session_started (built-in) */
     "New conversation started: I no longer take our earlier messages into account.",
     "Начат новый разговор: прежние сообщения я больше не учитываю.",
-    /* 70: sys_voted (built-in) */
+    /* 72: sys_voted (built-in) */
     "Thank you! Your feedback is counted.",
     "Спасибо! Ваш отзыв учтён.",
-    /* 71: sys_not_a_question (built-in) */
+    /* 73: sys_not_a_question (built-in) */
     "What would you like to know about it? Please ask in a few words, e.g. \"how much is the deposit?\"",
     "Что вы хотите узнать? Спросите, пожалуйста, словами, например: «какой депозит?»",
+    /* 74: sys_memory_kept (built-in) */
+    "🧠 I'll remember that: {text}",
+    "🧠 Запомнил: {text}",
+    /* 75: sys_memory_what (built-in) */
+    "What should I remember? Write, for example: \"remember that I prefer Python\".",
+    "Что запомнить? Напишите, например: «запомни, что я пишу на Python».",
+    /* 76: sys_memory_list (built-in) */
+    "🧠 What I remember about you (🗑 N forgets item N):",
+    "🧠 Что я о вас помню (🗑 N — забыть пункт N):",
+    /* 77: sys_memory_empty (built-in) */
+    "I don't remember anything about you yet. Write \"remember that …\" to keep a fact.",
+    "Я пока ничего о вас не помню. Напишите «запомни, что …», чтобы я запомнил факт.",
+    /* 78: sys_memory_forgotten (built-in) */
+    "Forgotten.",
+    "Забыл.",
+    /* 79: sys_memory_gone (built-in) */
+    "That is already forgotten.",
+    "Это уже забыто.",
+    /* 80: sys_memory_forget_confirm (built-in) */
+    "Forget everything I remember about you ({text} items)? This cannot be undone.",
+    "Забыть всё, что я о вас помню (пунктов: {text})? Это нельзя отменить.",
+    /* 81: sys_memory_forget_yes (built-in) */
+    "Yes, forget everything",
+    "Да, забыть всё",
+    /* 82: sys_memory_forget_no (built-in) */
+    "No, keep it",
+    "Нет, оставить",
+    /* 83: sys_memory_all_forgotten (built-in) */
+    "Done: I have forgotten everything I remembered about you.",
+    "Готово: я забыл всё, что о вас помнил.",
+    /* 84: sys_memory_all_kept (built-in) */
+    "OK, I forgot nothing.",
+    "Хорошо, ничего не забываю.",
 };
 
 /* the messages each state sends on entry (text indices) */
@@ -312,7 +357,7 @@ static const int says[8] = {
     /* 7: delete_kept */ 29 /* delete_kept */,
 };
 
-static const bm_transition transitions[66] = {
+static const bm_transition transitions[69] = {
     /* 0: command /start */
     {.target = DESK_S_WELCOME, .say = BM_NONE, .form = BM_NONE,
      .first_assign = 0, .n_assign = 0, .action = BM_ACT_NONE},
@@ -331,186 +376,195 @@ static const bm_transition transitions[66] = {
     /* 5: command /help */
     {.target = BM_NONE, .say = 13 /* help */, .form = BM_NONE,
      .first_assign = 0, .n_assign = 0, .action = BM_ACT_NONE},
-    /* 6: state welcome: button btn_new_session */
+    /* 6: command /memory */
+    {.target = BM_NONE, .say = BM_NONE, .form = BM_NONE,
+     .first_assign = 0, .n_assign = 0, .action = BM_ACT_MEMORY_LIST},
+    /* 7: command /forget */
+    {.target = BM_NONE, .say = BM_NONE, .form = BM_NONE,
+     .first_assign = 0, .n_assign = 0, .action = BM_ACT_MEMORY_FORGET},
+    /* 8: state welcome: button btn_new_session */
     {.target = BM_NONE, .say = BM_NONE, .form = BM_NONE,
      .first_assign = 0, .n_assign = 0, .action = BM_ACT_SESSION_START},
-    /* 7: state welcome: button btn_persona */
+    /* 9: state welcome: button btn_persona */
     {.target = DESK_S_PERSONALIZE, .say = BM_NONE, .form = BM_NONE,
      .first_assign = 0, .n_assign = 0, .action = BM_ACT_NONE},
-    /* 8: state welcome: button btn_export */
+    /* 10: state welcome: button btn_export */
     {.target = BM_NONE, .say = BM_NONE, .form = BM_NONE,
      .first_assign = 0, .n_assign = 0, .action = BM_ACT_EXPORT_DATA},
-    /* 9: state welcome: button btn_delete */
+    /* 11: state welcome: button btn_delete */
     {.target = DESK_S_DELETE_CONFIRM, .say = BM_NONE, .form = BM_NONE,
      .first_assign = 0, .n_assign = 0, .action = BM_ACT_NONE},
-    /* 10: state welcome: button btn_help */
+    /* 12: state welcome: button btn_help */
     {.target = BM_NONE, .say = 13 /* help */, .form = BM_NONE,
      .first_assign = 0, .n_assign = 0, .action = BM_ACT_NONE},
-    /* 11: state welcome: on voice */
+    /* 13: state welcome: on voice */
     {.target = BM_NONE, .say = 26 /* voice_unsupported */, .form = BM_NONE,
      .first_assign = 0, .n_assign = 0, .action = BM_ACT_NONE},
-    /* 12: state welcome: on any */
+    /* 14: state welcome: on any */
     {.target = BM_NONE, .say = BM_NONE, .form = BM_NONE,
      .first_assign = 0, .n_assign = 0, .action = BM_ACT_LLM},
-    /* 13: state main: button btn_new_session */
+    /* 15: state main: button btn_new_session */
     {.target = BM_NONE, .say = BM_NONE, .form = BM_NONE,
      .first_assign = 0, .n_assign = 0, .action = BM_ACT_SESSION_START},
-    /* 14: state main: button btn_persona */
+    /* 16: state main: button btn_persona */
     {.target = DESK_S_PERSONALIZE, .say = BM_NONE, .form = BM_NONE,
      .first_assign = 0, .n_assign = 0, .action = BM_ACT_NONE},
-    /* 15: state main: button btn_export */
+    /* 17: state main: button btn_export */
     {.target = BM_NONE, .say = BM_NONE, .form = BM_NONE,
      .first_assign = 0, .n_assign = 0, .action = BM_ACT_EXPORT_DATA},
-    /* 16: state main: button btn_delete */
+    /* 18: state main: button btn_delete */
     {.target = DESK_S_DELETE_CONFIRM, .say = BM_NONE, .form = BM_NONE,
      .first_assign = 0, .n_assign = 0, .action = BM_ACT_NONE},
-    /* 17: state main: button btn_help */
+    /* 19: state main: button btn_help */
     {.target = BM_NONE, .say = 13 /* help */, .form = BM_NONE,
      .first_assign = 0, .n_assign = 0, .action = BM_ACT_NONE},
-    /* 18: state main: on voice */
+    /* 20: state main: on voice */
     {.target = BM_NONE, .say = 26 /* voice_unsupported */, .form = BM_NONE,
      .first_assign = 0, .n_assign = 0, .action = BM_ACT_NONE},
-    /* 19: state main: on any */
+    /* 21: state main: on any */
     {.target = BM_NONE, .say = BM_NONE, .form = BM_NONE,
      .first_assign = 0, .n_assign = 0, .action = BM_ACT_LLM},
-    /* 20: state personalize: inline btn_persona_coder */
+    /* 22: state personalize: inline btn_persona_coder */
     {.target = DESK_S_PERSONA_CODER, .say = BM_NONE, .form = BM_NONE,
      .first_assign = 0, .n_assign = 1, .action = BM_ACT_NONE},
-    /* 21: state personalize: inline btn_persona_product_manager */
+    /* 23: state personalize: inline btn_persona_product_manager */
     {.target = DESK_S_PERSONA_PRODUCT_MANAGER, .say = BM_NONE, .form = BM_NONE,
      .first_assign = 1, .n_assign = 1, .action = BM_ACT_NONE},
-    /* 22: state personalize: inline btn_persona_assistant */
+    /* 24: state personalize: inline btn_persona_assistant */
     {.target = DESK_S_PERSONA_ASSISTANT, .say = BM_NONE, .form = BM_NONE,
      .first_assign = 2, .n_assign = 1, .action = BM_ACT_NONE},
-    /* 23: state personalize: inline btn_back */
+    /* 25: state personalize: inline btn_back */
     {.target = DESK_S_MAIN, .say = BM_NONE, .form = BM_NONE,
      .first_assign = 3, .n_assign = 0, .action = BM_ACT_NONE},
-    /* 24: state personalize: on text btn_new_session */
+    /* 26: state personalize: on text btn_new_session */
     {.target = BM_NONE, .say = BM_NONE, .form = BM_NONE,
      .first_assign = 3, .n_assign = 0, .action = BM_ACT_SESSION_START},
-    /* 25: state personalize: on text btn_persona */
+    /* 27: state personalize: on text btn_persona */
     {.target = DESK_S_PERSONALIZE, .say = BM_NONE, .form = BM_NONE,
      .first_assign = 3, .n_assign = 0, .action = BM_ACT_NONE},
-    /* 26: state personalize: on text btn_export */
+    /* 28: state personalize: on text btn_export */
     {.target = BM_NONE, .say = BM_NONE, .form = BM_NONE,
      .first_assign = 3, .n_assign = 0, .action = BM_ACT_EXPORT_DATA},
-    /* 27: state personalize: on text btn_delete */
+    /* 29: state personalize: on text btn_delete */
     {.target = DESK_S_DELETE_CONFIRM, .say = BM_NONE, .form = BM_NONE,
      .first_assign = 3, .n_assign = 0, .action = BM_ACT_NONE},
-    /* 28: state personalize: on text btn_help */
+    /* 30: state personalize: on text btn_help */
     {.target = BM_NONE, .say = 13 /* help */, .form = BM_NONE,
      .first_assign = 3, .n_assign = 0, .action = BM_ACT_NONE},
-    /* 29: state personalize: on voice */
+    /* 31: state personalize: on voice */
     {.target = BM_NONE, .say = 26 /* voice_unsupported */, .form = BM_NONE,
      .first_assign = 3, .n_assign = 0, .action = BM_ACT_NONE},
-    /* 30: state personalize: on any */
+    /* 32: state personalize: on any */
     {.target = BM_NONE, .say = BM_NONE, .form = BM_NONE,
      .first_assign = 3, .n_assign = 0, .action = BM_ACT_LLM},
-    /* 31: state persona_coder: inline btn_change_persona */
+    /* 33: state persona_coder: inline btn_change_persona */
     {.target = DESK_S_PERSONALIZE, .say = BM_NONE, .form = BM_NONE,
      .first_assign = 3, .n_assign = 0, .action = BM_ACT_NONE},
-    /* 32: state persona_coder: on text btn_new_session */
+    /* 34: state persona_coder: on text btn_new_session */
     {.target = BM_NONE, .say = BM_NONE, .form = BM_NONE,
      .first_assign = 3, .n_assign = 0, .action = BM_ACT_SESSION_START},
-    /* 33: state persona_coder: on text btn_persona */
+    /* 35: state persona_coder: on text btn_persona */
     {.target = DESK_S_PERSONALIZE, .say = BM_NONE, .form = BM_NONE,
      .first_assign = 3, .n_assign = 0, .action = BM_ACT_NONE},
-    /* 34: state persona_coder: on text btn_export */
+    /* 36: state persona_coder: on text btn_export */
     {.target = BM_NONE, .say = BM_NONE, .form = BM_NONE,
      .first_assign = 3, .n_assign = 0, .action = BM_ACT_EXPORT_DATA},
-    /* 35: state persona_coder: on text btn_delete */
+    /* 37: state persona_coder: on text btn_delete */
     {.target = DESK_S_DELETE_CONFIRM, .say = BM_NONE, .form = BM_NONE,
      .first_assign = 3, .n_assign = 0, .action = BM_ACT_NONE},
-    /* 36: state persona_coder: on text btn_help */
+    /* 38: state persona_coder: on text btn_help */
     {.target = BM_NONE, .say = 13 /* help */, .form = BM_NONE,
      .first_assign = 3, .n_assign = 0, .action = BM_ACT_NONE},
-    /* 37: state persona_coder: on voice */
+    /* 39: state persona_coder: on voice */
     {.target = BM_NONE, .say = 26 /* voice_unsupported */, .form = BM_NONE,
      .first_assign = 3, .n_assign = 0, .action = BM_ACT_NONE},
-    /* 38: state persona_coder: on any */
+    /* 40: state persona_coder: on any */
     {.target = BM_NONE, .say = BM_NONE, .form = BM_NONE,
      .first_assign = 3, .n_assign = 0, .action = BM_ACT_LLM},
-    /* 39: state persona_product_manager: inline btn_change_persona */
+    /* 41: state persona_product_manager: inline btn_change_persona */
     {.target = DESK_S_PERSONALIZE, .say = BM_NONE, .form = BM_NONE,
      .first_assign = 3, .n_assign = 0, .action = BM_ACT_NONE},
-    /* 40: state persona_product_manager: on text btn_new_session */
+    /* 42: state persona_product_manager: on text btn_new_session */
     {.target = BM_NONE, .say = BM_NONE, .form = BM_NONE,
      .first_assign = 3, .n_assign = 0, .action = BM_ACT_SESSION_START},
-    /* 41: state persona_product_manager: on text btn_persona */
+    /* 43: state persona_product_manager: on text btn_persona */
     {.target = DESK_S_PERSONALIZE, .say = BM_NONE, .form = BM_NONE,
      .first_assign = 3, .n_assign = 0, .action = BM_ACT_NONE},
-    /* 42: state persona_product_manager: on text btn_export */
+    /* 44: state persona_product_manager: on text btn_export */
     {.target = BM_NONE, .say = BM_NONE, .form = BM_NONE,
      .first_assign = 3, .n_assign = 0, .action = BM_ACT_EXPORT_DATA},
-    /* 43: state persona_product_manager: on text btn_delete */
+    /* 45: state persona_product_manager: on text btn_delete */
     {.target = DESK_S_DELETE_CONFIRM, .say = BM_NONE, .form = BM_NONE,
      .first_assign = 3, .n_assign = 0, .action = BM_ACT_NONE},
-    /* 44: state persona_product_manager: on text btn_help */
+    /* 46: state persona_product_manager: on text btn_help */
     {.target = BM_NONE, .say = 13 /* help */, .form = BM_NONE,
      .first_assign = 3, .n_assign = 0, .action = BM_ACT_NONE},
-    /* 45: state persona_product_manager: on voice */
+    /* 47: state persona_product_manager: on voice */
     {.target = BM_NONE, .say = 26 /* voice_unsupported */, .form = BM_NONE,
      .first_assign = 3, .n_assign = 0, .action = BM_ACT_NONE},
-    /* 46: state persona_product_manager: on any */
+    /* 48: state persona_product_manager: on any */
     {.target = BM_NONE, .say = BM_NONE, .form = BM_NONE,
      .first_assign = 3, .n_assign = 0, .action = BM_ACT_LLM},
-    /* 47: state persona_assistant: inline btn_change_persona */
+    /* 49: state persona_assistant: inline btn_change_persona */
     {.target = DESK_S_PERSONALIZE, .say = BM_NONE, .form = BM_NONE,
      .first_assign = 3, .n_assign = 0, .action = BM_ACT_NONE},
-    /* 48: state persona_assistant: on text btn_new_session */
+    /* 50: state persona_assistant: on text btn_new_session */
     {.target = BM_NONE, .say = BM_NONE, .form = BM_NONE,
      .first_assign = 3, .n_assign = 0, .action = BM_ACT_SESSION_START},
-    /* 49: state persona_assistant: on text btn_persona */
+    /* 51: state persona_assistant: on text btn_persona */
     {.target = DESK_S_PERSONALIZE, .say = BM_NONE, .form = BM_NONE,
      .first_assign = 3, .n_assign = 0, .action = BM_ACT_NONE},
-    /* 50: state persona_assistant: on text btn_export */
+    /* 52: state persona_assistant: on text btn_export */
     {.target = BM_NONE, .say = BM_NONE, .form = BM_NONE,
      .first_assign = 3, .n_assign = 0, .action = BM_ACT_EXPORT_DATA},
-    /* 51: state persona_assistant: on text btn_delete */
+    /* 53: state persona_assistant: on text btn_delete */
     {.target = DESK_S_DELETE_CONFIRM, .say = BM_NONE, .form = BM_NONE,
      .first_assign = 3, .n_assign = 0, .action = BM_ACT_NONE},
-    /* 52: state persona_assistant: on text btn_help */
+    /* 54: state persona_assistant: on text btn_help */
     {.target = BM_NONE, .say = 13 /* help */, .form = BM_NONE,
      .first_assign = 3, .n_assign = 0, .action = BM_ACT_NONE},
-    /* 53: state persona_assistant: on voice */
+    /* 55: state persona_assistant: on voice */
     {.target = BM_NONE, .say = 26 /* voice_unsupported */, .form = BM_NONE,
      .first_assign = 3, .n_assign = 0, .action = BM_ACT_NONE},
-    /* 54: state persona_assistant: on any */
+    /* 56: state persona_assistant: on any */
     {.target = BM_NONE, .say = BM_NONE, .form = BM_NONE,
      .first_assign = 3, .n_assign = 0, .action = BM_ACT_LLM},
-    /* 55: state delete_confirm: inline btn_delete_yes */
+    /* 57: state delete_confirm: inline btn_delete_yes */
     {.target = DESK_S_MAIN, .say = BM_NONE, .form = BM_NONE,
      .first_assign = 3, .n_assign = 0, .action = BM_ACT_DELETE_DATA},
-    /* 56: state delete_confirm: inline btn_delete_no */
+    /* 58: state delete_confirm: inline btn_delete_no */
     {.target = DESK_S_DELETE_KEPT, .say = BM_NONE, .form = BM_NONE,
      .first_assign = 3, .n_assign = 0, .action = BM_ACT_NONE},
-    /* 57: state delete_confirm: on text btn_new_session */
+    /* 59: state delete_confirm: on text btn_new_session */
     {.target = BM_NONE, .say = BM_NONE, .form = BM_NONE,
      .first_assign = 3, .n_assign = 0, .action = BM_ACT_SESSION_START},
-    /* 58: state delete_confirm: on text btn_persona */
+    /* 60: state delete_confirm: on text btn_persona */
     {.target = DESK_S_PERSONALIZE, .say = BM_NONE, .form = BM_NONE,
      .first_assign = 3, .n_assign = 0, .action = BM_ACT_NONE},
-    /* 59: state delete_confirm: on text btn_export */
+    /* 61: state delete_confirm: on text btn_export */
     {.target = BM_NONE, .say = BM_NONE, .form = BM_NONE,
      .first_assign = 3, .n_assign = 0, .action = BM_ACT_EXPORT_DATA},
-    /* 60: state delete_confirm: on text btn_delete */
+    /* 62: state delete_confirm: on text btn_delete */
     {.target = DESK_S_DELETE_CONFIRM, .say = BM_NONE, .form = BM_NONE,
      .first_assign = 3, .n_assign = 0, .action = BM_ACT_NONE},
-    /* 61: state delete_confirm: on text btn_help */
+    /* 63: state delete_confirm: on text btn_help */
     {.target = BM_NONE, .say = 13 /* help */, .form = BM_NONE,
      .first_assign = 3, .n_assign = 0, .action = BM_ACT_NONE},
-    /* 62: state delete_confirm: on voice */
+    /* 64: state delete_confirm: on voice */
     {.target = BM_NONE, .say = 26 /* voice_unsupported */, .form = BM_NONE,
      .first_assign = 3, .n_assign = 0, .action = BM_ACT_NONE},
-    /* 63: state delete_confirm: on any */
+    /* 65: state delete_confirm: on any */
     {.target = BM_NONE, .say = BM_NONE, .form = BM_NONE,
      .first_assign = 3, .n_assign = 0, .action = BM_ACT_LLM},
-    /* 64: state delete_kept: on voice */
+    /* 66: state delete_kept: on voice */
     {.target = BM_NONE, .say = 26 /* voice_unsupported */, .form = BM_NONE,
      .first_assign = 3, .n_assign = 0, .action = BM_ACT_NONE},
-    /* 65: state delete_kept: on any */
+    /* 67: state delete_kept: on any */
     {.target = BM_NONE, .say = BM_NONE, .form = BM_NONE,
      .first_assign = 3, .n_assign = 0, .action = BM_ACT_LLM},
+    /* 68: everywhere: on pattern ^(please )?remember[ :,]|^запомни[ :,] */
+    {.target = BM_NONE, .say = BM_NONE, .form = BM_NONE,
+     .first_assign = 3, .n_assign = 0, .action = BM_ACT_REMEMBER},
 };
 
 static const bm_assign assigns[3] = {
@@ -520,25 +574,25 @@ static const bm_assign assigns[3] = {
 };
 
 static const bm_button buttons[19] = {
-    /* 0 */ {.kind = BM_BTN_REPLY, .label = 0 /* btn_new_session */, .transition = 6, .data = NULL},
-    /* 1 */ {.kind = BM_BTN_REPLY, .label = 2 /* btn_persona */, .transition = 7, .data = NULL},
-    /* 2 */ {.kind = BM_BTN_REPLY, .label = 4 /* btn_export */, .transition = 8, .data = NULL},
-    /* 3 */ {.kind = BM_BTN_REPLY, .label = 6 /* btn_delete */, .transition = 9, .data = NULL},
-    /* 4 */ {.kind = BM_BTN_REPLY, .label = 8 /* btn_help */, .transition = 10, .data = NULL},
-    /* 5 */ {.kind = BM_BTN_REPLY, .label = 0 /* btn_new_session */, .transition = 13, .data = NULL},
-    /* 6 */ {.kind = BM_BTN_REPLY, .label = 2 /* btn_persona */, .transition = 14, .data = NULL},
-    /* 7 */ {.kind = BM_BTN_REPLY, .label = 4 /* btn_export */, .transition = 15, .data = NULL},
-    /* 8 */ {.kind = BM_BTN_REPLY, .label = 6 /* btn_delete */, .transition = 16, .data = NULL},
-    /* 9 */ {.kind = BM_BTN_REPLY, .label = 8 /* btn_help */, .transition = 17, .data = NULL},
-    /* 10 */ {.kind = BM_BTN_CALLBACK, .label = 17 /* btn_persona_coder */, .transition = 20, .data = "persona:coder"},
-    /* 11 */ {.kind = BM_BTN_CALLBACK, .label = 19 /* btn_persona_product_manager */, .transition = 21, .data = "persona:product_manager"},
-    /* 12 */ {.kind = BM_BTN_CALLBACK, .label = 21 /* btn_persona_assistant */, .transition = 22, .data = "persona:assistant"},
-    /* 13 */ {.kind = BM_BTN_CALLBACK, .label = 15 /* btn_back */, .transition = 23, .data = "personalize.3"},
-    /* 14 */ {.kind = BM_BTN_CALLBACK, .label = 16 /* btn_change_persona */, .transition = 31, .data = "persona_coder.0"},
-    /* 15 */ {.kind = BM_BTN_CALLBACK, .label = 16 /* btn_change_persona */, .transition = 39, .data = "persona_product_manager.0"},
-    /* 16 */ {.kind = BM_BTN_CALLBACK, .label = 16 /* btn_change_persona */, .transition = 47, .data = "persona_assistant.0"},
-    /* 17 */ {.kind = BM_BTN_CALLBACK, .label = 27 /* btn_delete_yes */, .transition = 55, .data = "delete:yes"},
-    /* 18 */ {.kind = BM_BTN_CALLBACK, .label = 28 /* btn_delete_no */, .transition = 56, .data = "delete:no"},
+    /* 0 */ {.kind = BM_BTN_REPLY, .label = 0 /* btn_new_session */, .transition = 8, .data = NULL},
+    /* 1 */ {.kind = BM_BTN_REPLY, .label = 2 /* btn_persona */, .transition = 9, .data = NULL},
+    /* 2 */ {.kind = BM_BTN_REPLY, .label = 4 /* btn_export */, .transition = 10, .data = NULL},
+    /* 3 */ {.kind = BM_BTN_REPLY, .label = 6 /* btn_delete */, .transition = 11, .data = NULL},
+    /* 4 */ {.kind = BM_BTN_REPLY, .label = 8 /* btn_help */, .transition = 12, .data = NULL},
+    /* 5 */ {.kind = BM_BTN_REPLY, .label = 0 /* btn_new_session */, .transition = 15, .data = NULL},
+    /* 6 */ {.kind = BM_BTN_REPLY, .label = 2 /* btn_persona */, .transition = 16, .data = NULL},
+    /* 7 */ {.kind = BM_BTN_REPLY, .label = 4 /* btn_export */, .transition = 17, .data = NULL},
+    /* 8 */ {.kind = BM_BTN_REPLY, .label = 6 /* btn_delete */, .transition = 18, .data = NULL},
+    /* 9 */ {.kind = BM_BTN_REPLY, .label = 8 /* btn_help */, .transition = 19, .data = NULL},
+    /* 10 */ {.kind = BM_BTN_CALLBACK, .label = 17 /* btn_persona_coder */, .transition = 22, .data = "persona:coder"},
+    /* 11 */ {.kind = BM_BTN_CALLBACK, .label = 19 /* btn_persona_product_manager */, .transition = 23, .data = "persona:product_manager"},
+    /* 12 */ {.kind = BM_BTN_CALLBACK, .label = 21 /* btn_persona_assistant */, .transition = 24, .data = "persona:assistant"},
+    /* 13 */ {.kind = BM_BTN_CALLBACK, .label = 15 /* btn_back */, .transition = 25, .data = "personalize.3"},
+    /* 14 */ {.kind = BM_BTN_CALLBACK, .label = 16 /* btn_change_persona */, .transition = 33, .data = "persona_coder.0"},
+    /* 15 */ {.kind = BM_BTN_CALLBACK, .label = 16 /* btn_change_persona */, .transition = 41, .data = "persona_product_manager.0"},
+    /* 16 */ {.kind = BM_BTN_CALLBACK, .label = 16 /* btn_change_persona */, .transition = 49, .data = "persona_assistant.0"},
+    /* 17 */ {.kind = BM_BTN_CALLBACK, .label = 27 /* btn_delete_yes */, .transition = 57, .data = "delete:yes"},
+    /* 18 */ {.kind = BM_BTN_CALLBACK, .label = 28 /* btn_delete_no */, .transition = 58, .data = "delete:no"},
 };
 
 static const bm_row rows[15] = {
@@ -571,30 +625,32 @@ static const bm_keyboard keyboards[7] = {
 
 static const bm_state states[8] = {
     [DESK_S_WELCOME] = {.name = "welcome", .id = 0x27e17df3u, .first_say = 0, .n_say = 1,
-        .reply_kb = 0, .inline_kb = BM_NONE, .contact_tr = BM_NONE, .voice_tr = 11, .fallback_tr = 12},
+        .reply_kb = 0, .inline_kb = BM_NONE, .contact_tr = BM_NONE, .voice_tr = 13, .fallback_tr = 14},
     [DESK_S_MAIN] = {.name = "main", .id = 0xea90e208u, .first_say = 1, .n_say = 1,
-        .reply_kb = 1, .inline_kb = BM_NONE, .contact_tr = BM_NONE, .voice_tr = 18, .fallback_tr = 19},
+        .reply_kb = 1, .inline_kb = BM_NONE, .contact_tr = BM_NONE, .voice_tr = 20, .fallback_tr = 21},
     [DESK_S_PERSONALIZE] = {.name = "personalize", .id = 0xfe1d88c5u, .first_say = 2, .n_say = 1,
-        .reply_kb = BM_NONE, .inline_kb = 2, .contact_tr = BM_NONE, .voice_tr = 29, .fallback_tr = 30},
+        .reply_kb = BM_NONE, .inline_kb = 2, .contact_tr = BM_NONE, .voice_tr = 31, .fallback_tr = 32},
     [DESK_S_PERSONA_CODER] = {.name = "persona_coder", .id = 0xb7e0aa99u, .first_say = 3, .n_say = 1,
-        .reply_kb = BM_NONE, .inline_kb = 3, .contact_tr = BM_NONE, .voice_tr = 37, .fallback_tr = 38},
+        .reply_kb = BM_NONE, .inline_kb = 3, .contact_tr = BM_NONE, .voice_tr = 39, .fallback_tr = 40},
     [DESK_S_PERSONA_PRODUCT_MANAGER] = {.name = "persona_product_manager", .id = 0xe6a06093u, .first_say = 4, .n_say = 1,
-        .reply_kb = BM_NONE, .inline_kb = 4, .contact_tr = BM_NONE, .voice_tr = 45, .fallback_tr = 46},
+        .reply_kb = BM_NONE, .inline_kb = 4, .contact_tr = BM_NONE, .voice_tr = 47, .fallback_tr = 48},
     [DESK_S_PERSONA_ASSISTANT] = {.name = "persona_assistant", .id = 0x252c79a4u, .first_say = 5, .n_say = 1,
-        .reply_kb = BM_NONE, .inline_kb = 5, .contact_tr = BM_NONE, .voice_tr = 53, .fallback_tr = 54},
+        .reply_kb = BM_NONE, .inline_kb = 5, .contact_tr = BM_NONE, .voice_tr = 55, .fallback_tr = 56},
     [DESK_S_DELETE_CONFIRM] = {.name = "delete_confirm", .id = 0xfda81a59u, .first_say = 6, .n_say = 1,
-        .reply_kb = BM_NONE, .inline_kb = 6, .contact_tr = BM_NONE, .voice_tr = 62, .fallback_tr = 63},
+        .reply_kb = BM_NONE, .inline_kb = 6, .contact_tr = BM_NONE, .voice_tr = 64, .fallback_tr = 65},
     [DESK_S_DELETE_KEPT] = {.name = "delete_kept", .id = 0x717f2a6fu, .first_say = 7, .n_say = 1,
-        .reply_kb = BM_NONE, .inline_kb = BM_KB_REMOVE, .contact_tr = BM_NONE, .voice_tr = 64, .fallback_tr = 65},
+        .reply_kb = BM_NONE, .inline_kb = BM_KB_REMOVE, .contact_tr = BM_NONE, .voice_tr = 66, .fallback_tr = 67},
 };
 
-static const bm_command commands[6] = {
+static const bm_command commands[8] = {
     /* 0 */ {.name = "start", .description = 10 /* cmd_start */, .transition = 0},
     /* 1 */ {.name = "start_session", .description = 1 /* cmd_start_session */, .transition = 1},
     /* 2 */ {.name = "personalize", .description = 3 /* cmd_personalize */, .transition = 2},
     /* 3 */ {.name = "export_data", .description = 5 /* cmd_export_data */, .transition = 3},
     /* 4 */ {.name = "delete_my_data", .description = 7 /* cmd_delete_my_data */, .transition = 4},
     /* 5 */ {.name = "help", .description = 9 /* cmd_help */, .transition = 5},
+    /* 6 */ {.name = "memory", .description = 32 /* cmd_memory */, .transition = 6},
+    /* 7 */ {.name = "forget", .description = 33 /* cmd_forget */, .transition = 7},
 };
 
 static const bm_var vars[1] = {
@@ -619,62 +675,73 @@ static const bm_llm llm = {
 
 const bm_machine desk_machine = {
     .name = "desk",
-    .shape_hash = 0xa7c8a762ca92dccdULL,
+    .shape_hash = 0x4848047012f13307ULL,
     .langs = langs,
     .n_langs = 2,
     .default_lang = 0, /* en */
     .texts = texts,
-    .n_texts = 72,
+    .n_texts = 85,
     .sys_texts = {
         [BM_SYS_MIGRATED] = 31 /* sys_migrated */,
-        [BM_SYS_CANCELLED] = 32 /* sys_cancelled */,
-        [BM_SYS_INVALID] = 33 /* sys_invalid */,
-        [BM_SYS_SHARE_CONTACT] = 34 /* sys_share_contact */,
-        [BM_SYS_UNAVAILABLE] = 35 /* sys_unavailable */,
-        [BM_SYS_USE_BUTTONS] = 36 /* sys_use_buttons */,
-        [BM_SYS_UNKNOWN_COMMAND] = 37 /* sys_unknown_command */,
-        [BM_SYS_NOT_UNDERSTOOD] = 38 /* sys_not_understood */,
+        [BM_SYS_CANCELLED] = 34 /* sys_cancelled */,
+        [BM_SYS_INVALID] = 35 /* sys_invalid */,
+        [BM_SYS_SHARE_CONTACT] = 36 /* sys_share_contact */,
+        [BM_SYS_UNAVAILABLE] = 37 /* sys_unavailable */,
+        [BM_SYS_USE_BUTTONS] = 38 /* sys_use_buttons */,
+        [BM_SYS_UNKNOWN_COMMAND] = 39 /* sys_unknown_command */,
+        [BM_SYS_NOT_UNDERSTOOD] = 40 /* sys_not_understood */,
         [BM_SYS_DATA_DELETED] = 30 /* sys_data_deleted */,
-        [BM_SYS_NO_ANSWER] = 39 /* sys_no_answer */,
-        [BM_SYS_OPERATOR] = 40 /* sys_operator */,
-        [BM_SYS_LIMIT_REACHED] = 41 /* sys_limit_reached */,
-        [BM_SYS_HELPED] = 42 /* sys_helped */,
-        [BM_SYS_LEAD] = 43 /* sys_lead */,
-        [BM_SYS_HANDOFF_STARTED] = 44 /* sys_handoff_started */,
-        [BM_SYS_HANDOFF_OFF] = 45 /* sys_handoff_off */,
-        [BM_SYS_HANDOFF_CLOSED] = 46 /* sys_handoff_closed */,
-        [BM_SYS_HANDOFF_THANKS] = 47 /* sys_handoff_thanks */,
-        [BM_SYS_SATISFIED] = 48 /* sys_satisfied */,
-        [BM_SYS_LLM_DOWN] = 49 /* sys_llm_down */,
-        [BM_SYS_MGR_CLIENT] = 50 /* sys_mgr_client */,
-        [BM_SYS_MGR_USERNAME] = 51 /* sys_mgr_username */,
-        [BM_SYS_MGR_LANGUAGE] = 52 /* sys_mgr_language */,
-        [BM_SYS_MGR_BOOKINGS] = 53 /* sys_mgr_bookings */,
-        [BM_SYS_MGR_NONE] = 54 /* sys_mgr_none */,
-        [BM_SYS_MGR_CONVERSATION] = 55 /* sys_mgr_conversation */,
-        [BM_SYS_MGR_NOTHING_YET] = 56 /* sys_mgr_nothing_yet */,
-        [BM_SYS_MGR_OPERATOR] = 57 /* sys_mgr_operator */,
-        [BM_SYS_MGR_BOT] = 58 /* sys_mgr_bot */,
-        [BM_SYS_MGR_CLOSED_BY] = 59 /* sys_mgr_closed_by */,
-        [BM_SYS_MGR_CLIENT_CLOSED] = 60 /* sys_mgr_client_closed */,
-        [BM_SYS_MGR_LIST] = 61 /* sys_mgr_list */,
-        [BM_SYS_MGR_LIST_EMPTY] = 62 /* sys_mgr_list_empty */,
-        [BM_SYS_MGR_ADD_USAGE] = 63 /* sys_mgr_add_usage */,
-        [BM_SYS_MGR_ADDED] = 64 /* sys_mgr_added */,
-        [BM_SYS_MGR_DEL_USAGE] = 65 /* sys_mgr_del_usage */,
-        [BM_SYS_MGR_REMOVED] = 66 /* sys_mgr_removed */,
-        [BM_SYS_MGR_NOT_MANAGER] = 67 /* sys_mgr_not_manager */,
-        [BM_SYS_MGR_LEAD_CLIENT] = 68 /* sys_mgr_lead_client */,
-        [BM_SYS_SESSION_STARTED] = 69 /* sys_session_started */,
-        [BM_SYS_VOTED] = 70 /* sys_voted */,
-        [BM_SYS_NOT_A_QUESTION] = 71 /* sys_not_a_question */,
+        [BM_SYS_NO_ANSWER] = 41 /* sys_no_answer */,
+        [BM_SYS_OPERATOR] = 42 /* sys_operator */,
+        [BM_SYS_LIMIT_REACHED] = 43 /* sys_limit_reached */,
+        [BM_SYS_HELPED] = 44 /* sys_helped */,
+        [BM_SYS_LEAD] = 45 /* sys_lead */,
+        [BM_SYS_HANDOFF_STARTED] = 46 /* sys_handoff_started */,
+        [BM_SYS_HANDOFF_OFF] = 47 /* sys_handoff_off */,
+        [BM_SYS_HANDOFF_CLOSED] = 48 /* sys_handoff_closed */,
+        [BM_SYS_HANDOFF_THANKS] = 49 /* sys_handoff_thanks */,
+        [BM_SYS_SATISFIED] = 50 /* sys_satisfied */,
+        [BM_SYS_LLM_DOWN] = 51 /* sys_llm_down */,
+        [BM_SYS_MGR_CLIENT] = 52 /* sys_mgr_client */,
+        [BM_SYS_MGR_USERNAME] = 53 /* sys_mgr_username */,
+        [BM_SYS_MGR_LANGUAGE] = 54 /* sys_mgr_language */,
+        [BM_SYS_MGR_BOOKINGS] = 55 /* sys_mgr_bookings */,
+        [BM_SYS_MGR_NONE] = 56 /* sys_mgr_none */,
+        [BM_SYS_MGR_CONVERSATION] = 57 /* sys_mgr_conversation */,
+        [BM_SYS_MGR_NOTHING_YET] = 58 /* sys_mgr_nothing_yet */,
+        [BM_SYS_MGR_OPERATOR] = 59 /* sys_mgr_operator */,
+        [BM_SYS_MGR_BOT] = 60 /* sys_mgr_bot */,
+        [BM_SYS_MGR_CLOSED_BY] = 61 /* sys_mgr_closed_by */,
+        [BM_SYS_MGR_CLIENT_CLOSED] = 62 /* sys_mgr_client_closed */,
+        [BM_SYS_MGR_LIST] = 63 /* sys_mgr_list */,
+        [BM_SYS_MGR_LIST_EMPTY] = 64 /* sys_mgr_list_empty */,
+        [BM_SYS_MGR_ADD_USAGE] = 65 /* sys_mgr_add_usage */,
+        [BM_SYS_MGR_ADDED] = 66 /* sys_mgr_added */,
+        [BM_SYS_MGR_DEL_USAGE] = 67 /* sys_mgr_del_usage */,
+        [BM_SYS_MGR_REMOVED] = 68 /* sys_mgr_removed */,
+        [BM_SYS_MGR_NOT_MANAGER] = 69 /* sys_mgr_not_manager */,
+        [BM_SYS_MGR_LEAD_CLIENT] = 70 /* sys_mgr_lead_client */,
+        [BM_SYS_SESSION_STARTED] = 71 /* sys_session_started */,
+        [BM_SYS_VOTED] = 72 /* sys_voted */,
+        [BM_SYS_NOT_A_QUESTION] = 73 /* sys_not_a_question */,
+        [BM_SYS_MEMORY_KEPT] = 74 /* sys_memory_kept */,
+        [BM_SYS_MEMORY_WHAT] = 75 /* sys_memory_what */,
+        [BM_SYS_MEMORY_LIST] = 76 /* sys_memory_list */,
+        [BM_SYS_MEMORY_EMPTY] = 77 /* sys_memory_empty */,
+        [BM_SYS_MEMORY_FORGOTTEN] = 78 /* sys_memory_forgotten */,
+        [BM_SYS_MEMORY_GONE] = 79 /* sys_memory_gone */,
+        [BM_SYS_MEMORY_FORGET_CONFIRM] = 80 /* sys_memory_forget_confirm */,
+        [BM_SYS_MEMORY_FORGET_YES] = 81 /* sys_memory_forget_yes */,
+        [BM_SYS_MEMORY_FORGET_NO] = 82 /* sys_memory_forget_no */,
+        [BM_SYS_MEMORY_ALL_FORGOTTEN] = 83 /* sys_memory_all_forgotten */,
+        [BM_SYS_MEMORY_ALL_KEPT] = 84 /* sys_memory_all_kept */,
     },
     .states = states,
     .n_states = 8,
     .start_state = DESK_S_WELCOME,
     .says = says,
     .transitions = transitions,
-    .n_transitions = 66,
+    .n_transitions = 69,
     .assigns = assigns,
     .buttons = buttons,
     .rows = rows,
@@ -684,12 +751,13 @@ const bm_machine desk_machine = {
     .fields = NULL,
     .choices = NULL,
     .commands = commands,
-    .n_commands = 6,
+    .n_commands = 8,
     .vars = vars,
     .n_vars = 1,
     .moves = NULL,
     .n_moves = 0,
     .match_text = desk_match_text,
     .match_regex = desk_match_regex,
+    .match_everywhere = desk_match_everywhere,
     .llm = &llm,
 };

@@ -22,5 +22,6 @@ extern const bm_machine desk_machine;
 /* The DFA matchers generated from desk.re (see bm_machine.match_text). */
 int desk_match_text(int state, const char *s);
 int desk_match_regex(int id, const char *s);
+int desk_match_everywhere(const char *s);
 
 #endif

@@ -11,7 +11,7 @@
 static const char *const langs[1] = {"en"};
 
 /* texts[text * 1 + lang]: en */
-static const char *const texts[47] = {
+static const char *const texts[58] = {
     /* 0: hello */
     "Hello, {first_name}! Write anything and I repeat it; start with \"ask \" and I ask the web.",
     /* 1: echo */
@@ -106,6 +106,28 @@ static const char *const texts[47] = {
     "Thank you! Your feedback is counted.",
     /* 46: sys_not_a_question (built-in) */
     "What would you like to know about it? Please ask in a few words, e.g. \"how much is the deposit?\"",
+    /* 47: sys_memory_kept (built-in) */
+    "🧠 I'll remember that: {text}",
+    /* 48: sys_memory_what (built-in) */
+    "What should I remember? Write, for example: \"remember that I prefer Python\".",
+    /* 49: sys_memory_list (built-in) */
+    "🧠 What I remember about you (🗑 N forgets item N):",
+    /* 50: sys_memory_empty (built-in) */
+    "I don't remember anything about you yet. Write \"remember that …\" to keep a fact.",
+    /* 51: sys_memory_forgotten (built-in) */
+    "Forgotten.",
+    /* 52: sys_memory_gone (built-in) */
+    "That is already forgotten.",
+    /* 53: sys_memory_forget_confirm (built-in) */
+    "Forget everything I remember about you ({text} items)? This cannot be undone.",
+    /* 54: sys_memory_forget_yes (built-in) */
+    "Yes, forget everything",
+    /* 55: sys_memory_forget_no (built-in) */
+    "No, keep it",
+    /* 56: sys_memory_all_forgotten (built-in) */
+    "Done: I have forgotten everything I remembered about you.",
+    /* 57: sys_memory_all_kept (built-in) */
+    "OK, I forgot nothing.",
 };
 
 /* the messages each state sends on entry (text indices) */
@@ -145,7 +167,7 @@ const bm_machine echo_machine = {
     .n_langs = 1,
     .default_lang = 0, /* en */
     .texts = texts,
-    .n_texts = 47,
+    .n_texts = 58,
     .sys_texts = {
         [BM_SYS_MIGRATED] = 5 /* sys_migrated */,
         [BM_SYS_CANCELLED] = 6 /* sys_cancelled */,
@@ -189,6 +211,17 @@ const bm_machine echo_machine = {
         [BM_SYS_SESSION_STARTED] = 44 /* sys_session_started */,
         [BM_SYS_VOTED] = 45 /* sys_voted */,
         [BM_SYS_NOT_A_QUESTION] = 46 /* sys_not_a_question */,
+        [BM_SYS_MEMORY_KEPT] = 47 /* sys_memory_kept */,
+        [BM_SYS_MEMORY_WHAT] = 48 /* sys_memory_what */,
+        [BM_SYS_MEMORY_LIST] = 49 /* sys_memory_list */,
+        [BM_SYS_MEMORY_EMPTY] = 50 /* sys_memory_empty */,
+        [BM_SYS_MEMORY_FORGOTTEN] = 51 /* sys_memory_forgotten */,
+        [BM_SYS_MEMORY_GONE] = 52 /* sys_memory_gone */,
+        [BM_SYS_MEMORY_FORGET_CONFIRM] = 53 /* sys_memory_forget_confirm */,
+        [BM_SYS_MEMORY_FORGET_YES] = 54 /* sys_memory_forget_yes */,
+        [BM_SYS_MEMORY_FORGET_NO] = 55 /* sys_memory_forget_no */,
+        [BM_SYS_MEMORY_ALL_FORGOTTEN] = 56 /* sys_memory_all_forgotten */,
+        [BM_SYS_MEMORY_ALL_KEPT] = 57 /* sys_memory_all_kept */,
     },
     .states = states,
     .n_states = 1,

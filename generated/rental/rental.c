@@ -11,7 +11,7 @@
 static const char *const langs[2] = {"en", "ru"};
 
 /* texts[text * 2 + lang]: en ru */
-static const char *const texts[214] = {
+static const char *const texts[236] = {
     /* 0: llm_persona */
     "You are the support assistant of Dunav Drive, a car rental in Belgrade. You help customers choose a car and explain the rental conditions, politely and briefly.",
     "Вы — ассистент поддержки Dunav Drive, проката автомобилей в Белграде. Вы помогаете клиентам выбрать автомобиль и объясняете условия аренды, вежливо и коротко.",
@@ -599,6 +599,39 @@ static const char *const texts[214] = {
     /* 106: sys_not_a_question (built-in) */
     "What would you like to know about it? Please ask in a few words, e.g. \"how much is the deposit?\"",
     "Что вы хотите узнать? Спросите, пожалуйста, словами, например: «какой депозит?»",
+    /* 107: sys_memory_kept (built-in) */
+    "🧠 I'll remember that: {text}",
+    "🧠 Запомнил: {text}",
+    /* 108: sys_memory_what (built-in) */
+    "What should I remember? Write, for example: \"remember that I prefer Python\".",
+    "Что запомнить? Напишите, например: «запомни, что я пишу на Python».",
+    /* 109: sys_memory_list (built-in) */
+    "🧠 What I remember about you (🗑 N forgets item N):",
+    "🧠 Что я о вас помню (🗑 N — забыть пункт N):",
+    /* 110: sys_memory_empty (built-in) */
+    "I don't remember anything about you yet. Write \"remember that …\" to keep a fact.",
+    "Я пока ничего о вас не помню. Напишите «запомни, что …», чтобы я запомнил факт.",
+    /* 111: sys_memory_forgotten (built-in) */
+    "Forgotten.",
+    "Забыл.",
+    /* 112: sys_memory_gone (built-in) */
+    "That is already forgotten.",
+    "Это уже забыто.",
+    /* 113: sys_memory_forget_confirm (built-in) */
+    "Forget everything I remember about you ({text} items)? This cannot be undone.",
+    "Забыть всё, что я о вас помню (пунктов: {text})? Это нельзя отменить.",
+    /* 114: sys_memory_forget_yes (built-in) */
+    "Yes, forget everything",
+    "Да, забыть всё",
+    /* 115: sys_memory_forget_no (built-in) */
+    "No, keep it",
+    "Нет, оставить",
+    /* 116: sys_memory_all_forgotten (built-in) */
+    "Done: I have forgotten everything I remembered about you.",
+    "Готово: я забыл всё, что о вас помнил.",
+    /* 117: sys_memory_all_kept (built-in) */
+    "OK, I forgot nothing.",
+    "Хорошо, ничего не забываю.",
 };
 
 /* the messages each state sends on entry (text indices) */
@@ -1356,7 +1389,7 @@ const bm_machine rental_machine = {
     .n_langs = 2,
     .default_lang = 0, /* en */
     .texts = texts,
-    .n_texts = 107,
+    .n_texts = 118,
     .sys_texts = {
         [BM_SYS_MIGRATED] = 2 /* sys_migrated */,
         [BM_SYS_CANCELLED] = 68 /* sys_cancelled */,
@@ -1400,6 +1433,17 @@ const bm_machine rental_machine = {
         [BM_SYS_SESSION_STARTED] = 104 /* sys_session_started */,
         [BM_SYS_VOTED] = 105 /* sys_voted */,
         [BM_SYS_NOT_A_QUESTION] = 106 /* sys_not_a_question */,
+        [BM_SYS_MEMORY_KEPT] = 107 /* sys_memory_kept */,
+        [BM_SYS_MEMORY_WHAT] = 108 /* sys_memory_what */,
+        [BM_SYS_MEMORY_LIST] = 109 /* sys_memory_list */,
+        [BM_SYS_MEMORY_EMPTY] = 110 /* sys_memory_empty */,
+        [BM_SYS_MEMORY_FORGOTTEN] = 111 /* sys_memory_forgotten */,
+        [BM_SYS_MEMORY_GONE] = 112 /* sys_memory_gone */,
+        [BM_SYS_MEMORY_FORGET_CONFIRM] = 113 /* sys_memory_forget_confirm */,
+        [BM_SYS_MEMORY_FORGET_YES] = 114 /* sys_memory_forget_yes */,
+        [BM_SYS_MEMORY_FORGET_NO] = 115 /* sys_memory_forget_no */,
+        [BM_SYS_MEMORY_ALL_FORGOTTEN] = 116 /* sys_memory_all_forgotten */,
+        [BM_SYS_MEMORY_ALL_KEPT] = 117 /* sys_memory_all_kept */,
     },
     .states = states,
     .n_states = 16,

@@ -25,6 +25,7 @@
 #include "actions/feedback.h"
 #include "actions/handoff.h"
 #include "actions/llm.h"
+#include "actions/memory.h"
 #include "actions/registry.h"
 #include "actions/session.h"
 #include "ai/kb.h"
@@ -324,8 +325,24 @@ static int context(bot_act *c, llm_part *p, const char *q, qvec qv, kb_hit *hits
     return n < 0 ? 0 : n;
 }
 
+/* sys (taken) and, after it, what the user's long-term memory holds about
+ * q (actions/memory.h), marked as memory; NULL on out-of-memory. */
+static char *with_memory(bot_act *c, char *sys, const char *q)
+{
+    char *mem = sys ? memory_recall(c->b, c->s->user_id, q) : NULL;
+    if (!mem)
+        return sys;
+    size_t a = strlen(sys), b = strlen(mem);
+    char *both = malloc(a + b + 3);
+    if (both)
+        snprintf(both, a + b + 3, "%s\n\n%s", sys, mem);
+    free(sys);
+    free(mem);
+    return both;
+}
+
 /* The model's request: the grounded system prompt (persona, policy, the
- * best chunks for q), the user's recent history, q. A malloc'd JSON
+ * best chunks for q, the user's memory of q), the user's recent history, q. A malloc'd JSON
  * array, NULL on out-of-memory. */
 static char *llm_messages(bot_act *c, llm_part *p, const char *q, qvec qv)
 {
@@ -342,6 +359,7 @@ static char *llm_messages(bot_act *c, llm_part *p, const char *q, qvec qv)
     char *sys = kb_system_prompt(persona, policy, l->strict, lang, hits, n, 6000);
     free(persona);
     free(policy);
+    sys = with_memory(c, sys, q);
     cJSON *arr = cJSON_CreateArray();
     cJSON *sm = arr ? cJSON_AddObjectToObject(arr, "") : NULL;
     bool ok = sys && sm && cJSON_AddStringToObject(sm, "role", "system") &&

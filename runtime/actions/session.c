@@ -21,6 +21,7 @@
 
 #include <cjson/cJSON.h>
 
+#include "actions/memory.h"
 #include "actions/registry.h"
 #include "base/log.h"
 #include "storage/store.h"
@@ -219,14 +220,14 @@ static char *summary_request(sess_part *p, int64_t user_id, int64_t id)
     return js;
 }
 
-/* The closed session's summary kept beyond the session row (its
- * /list_sessions line and the export hold it already). */
+/* The closed session's summary becomes a long-term memory item (kind
+ * "summary", actions/memory.h); the session row keeps it too, for
+ * /list_sessions and the export. */
 static int keep_summary(bot *b, int64_t user_id, int64_t id, const char *summary)
 {
-    (void)b;
     log_info("bot", "user %" PRId64 ": session %" PRId64 " closed (summary: %zu bytes)", user_id,
              id, strlen(summary));
-    return 0;
+    return memory_keep(b, user_id, "summary", summary, id);
 }
 
 /* Closes the user's open session (see the top of this file). 0 when done

@@ -213,6 +213,49 @@
     /* the llm action got only numbers, a date or punctuation */ \
     X(NOT_A_QUESTION, sys_not_a_question, \
       "What would you like to know about it? Please ask in a few words, e.g. \"how much is the deposit?\"", \
-      "Что вы хотите узнать? Спросите, пожалуйста, словами, например: «какой депозит?»")
+      "Что вы хотите узнать? Спросите, пожалуйста, словами, например: «какой депозит?»") \
+    /* remember: the fact kept ({text}: the fact) */ \
+    X(MEMORY_KEPT, sys_memory_kept, \
+      "🧠 I'll remember that: {text}", \
+      "🧠 Запомнил: {text}") \
+    /* remember with nothing after "remember that" */ \
+    X(MEMORY_WHAT, sys_memory_what, \
+      "What should I remember? Write, for example: \"remember that I prefer Python\".", \
+      "Что запомнить? Напишите, например: «запомни, что я пишу на Python».") \
+    /* memory_list: the heading above the items; each has a 🗑 button */ \
+    X(MEMORY_LIST, sys_memory_list, \
+      "🧠 What I remember about you (🗑 N forgets item N):", \
+      "🧠 Что я о вас помню (🗑 N — забыть пункт N):") \
+    /* memory_list, memory_forget: nothing is kept */ \
+    X(MEMORY_EMPTY, sys_memory_empty, \
+      "I don't remember anything about you yet. Write \"remember that …\" to keep a fact.", \
+      "Я пока ничего о вас не помню. Напишите «запомни, что …», чтобы я запомнил факт.") \
+    /* the pop-up answering a 🗑 press */ \
+    X(MEMORY_FORGOTTEN, sys_memory_forgotten, \
+      "Forgotten.", \
+      "Забыл.") \
+    /* the pop-up answering a 🗑 press on an item already gone */ \
+    X(MEMORY_GONE, sys_memory_gone, \
+      "That is already forgotten.", \
+      "Это уже забыто.") \
+    /* memory_forget: the confirmation ({text}: the number of items) */ \
+    X(MEMORY_FORGET_CONFIRM, sys_memory_forget_confirm, \
+      "Forget everything I remember about you ({text} items)? This cannot be undone.", \
+      "Забыть всё, что я о вас помню (пунктов: {text})? Это нельзя отменить.") \
+    /* memory_forget: the confirmation's buttons */ \
+    X(MEMORY_FORGET_YES, sys_memory_forget_yes, \
+      "Yes, forget everything", \
+      "Да, забыть всё") \
+    X(MEMORY_FORGET_NO, sys_memory_forget_no, \
+      "No, keep it", \
+      "Нет, оставить") \
+    /* memory_forget confirmed */ \
+    X(MEMORY_ALL_FORGOTTEN, sys_memory_all_forgotten, \
+      "Done: I have forgotten everything I remembered about you.", \
+      "Готово: я забыл всё, что о вас помнил.") \
+    /* memory_forget declined */ \
+    X(MEMORY_ALL_KEPT, sys_memory_all_kept, \
+      "OK, I forgot nothing.", \
+      "Хорошо, ничего не забываю.")
 
 #endif

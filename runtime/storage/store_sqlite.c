@@ -349,3 +349,13 @@ int store__sqlite_vectors_schema(store *st, char *err, size_t errlen)
         "PRIMARY KEY(model, hash)) WITHOUT ROWID";
     return exec_sql(st, ddl, "vector cache table", err, errlen);
 }
+
+int store__sqlite_memory_schema(store *st, char *err, size_t errlen)
+{
+    static const char ddl[] =
+        "CREATE TABLE IF NOT EXISTS memory_items(id INTEGER PRIMARY KEY,"
+        " user_id INTEGER NOT NULL, kind TEXT NOT NULL, text TEXT NOT NULL,"
+        " terms TEXT NOT NULL, session_id INTEGER NOT NULL DEFAULT 0, at INTEGER NOT NULL);"
+        "CREATE INDEX IF NOT EXISTS memory_user ON memory_items(user_id, id);";
+    return exec_sql(st, ddl, "memory table", err, errlen);
+}

@@ -176,7 +176,10 @@ def("help", t(
 /start_session — start a new session (I put our earlier conversation aside)
 /export_data — download everything stored about you
 /delete_my_data — delete all your data
+/memory — what I remember about you (a button forgets each item)
+/forget — forget everything I remember
 
+"Remember that …" — I keep a fact and recall it when it matters.
 Anything else you write goes to the agent.]],
 [[❓ Команды DESK TOP
 
@@ -185,7 +188,10 @@ Anything else you write goes to the agent.]],
 /start_session — начать новую сессию (прежний разговор я откладываю)
 /export_data — скачать все данные о вас
 /delete_my_data — удалить все ваши данные
+/memory — что я о вас помню (кнопка забывает любой пункт)
+/forget — забыть всё, что я помню
 
+«Запомни, что …» — я сохраню факт и вспомню его, когда он пригодится.
 Всё остальное, что вы напишете, получит агент.]]))
 
 def("personalize", t(
@@ -225,12 +231,12 @@ def("llm_policy", t(
 def("delete_confirm", t(
 [[🗑️ Delete all your data?
 
-This erases your profile, the agent's role and our whole conversation history. It cannot be undone.
+This erases your profile, the agent's role, our whole conversation history and everything I remember about you. It cannot be undone.
 
 Tip: download a copy first with /export_data.]],
 [[🗑️ Удалить все ваши данные?
 
-Будут удалены ваш профиль, роль агента и вся история нашего общения. Отменить это нельзя.
+Будут удалены ваш профиль, роль агента, вся история нашего общения и всё, что я о вас помню. Отменить это нельзя.
 
 Совет: сначала скачайте копию командой /export_data.]]))
 def("voice_unsupported", t(
@@ -256,6 +262,14 @@ local commands = {
 for _, m in ipairs(menu) do
   commands[#commands + 1] = with({ name = m.command, description = m.desc_name }, m.tr)
 end
+
+-- Long-term memory (the runtime's memory actions): /memory lists what is
+-- kept with a button to forget each item, /forget forgets it all once
+-- confirmed, and "remember that …" anywhere keeps a fact (everywhere below).
+commands[#commands + 1] = { name = "memory", action = "memory_list",
+  description = def("cmd_memory", t("🧠 What I remember about you", "🧠 Что я о вас помню")) }
+commands[#commands + 1] = { name = "forget", action = "memory_forget",
+  description = def("cmd_forget", t("🧽 Forget everything I remember", "🧽 Забыть всё, что я помню")) }
 
 -- ---------------------------------------------------------------------------
 -- States
@@ -344,5 +358,8 @@ return {
   },
   texts = texts,
   commands = commands,
+  everywhere = {
+    { pattern = [=[^(please )?remember[ :,]|^запомни[ :,]]=], action = "remember" },
+  },
   states = states,
 }

@@ -14,6 +14,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "actions/memory.h"
 #include "actions/registry.h"
 #include "dialogue/action.h"
 #include "dialogue/bot.h"
@@ -81,6 +82,7 @@ static void fill(bot *b, int64_t id)
     int64_t hid;
     CU_ASSERT_EQUAL(ho_insert(bot_part_state(b, BOT_PART_HANDOFF), id, id, 100 + id % 100, &hid), 0);
     CU_ASSERT_EQUAL(ho_add_manager(bot_part_state(b, BOT_PART_HANDOFF), id, "Ann"), 0);
+    CU_ASSERT_EQUAL(memory_keep(b, id, "fact", "I prefer Python", 0), 0);
     char sql[1024];
     snprintf(sql, sizeof sql,
              "INSERT INTO vars(user_id, name, value) VALUES(%lld, 'nick', 'annie');"
@@ -162,7 +164,7 @@ static void test_export_and_delete(void)
     free(js);
     CU_ASSERT_PTR_NOT_NULL_FATAL(root);
     const char *keys[] = {"user", "variables", "records", "history", "ai_answers", "votes",
-                          "handoffs", "manager", "llm_usage", "leads"};
+                          "handoffs", "manager", "llm_usage", "leads", "memory"};
     CU_ASSERT_EQUAL(cJSON_GetArraySize(root), (int)(sizeof keys / sizeof keys[0]));
     for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++)
         CU_ASSERT_PTR_NOT_NULL(cJSON_GetObjectItemCaseSensitive(root, keys[i]));
@@ -187,9 +189,13 @@ static void test_export_and_delete(void)
     CU_ASSERT_EQUAL(num(cJSON_GetArrayItem(a, 0), "tokens"), 123);
     a = array(root, "leads", 1);
     CU_ASSERT_STRING_EQUAL(str(cJSON_GetArrayItem(a, 0), "form"), "booking");
+    a = array(root, "memory", 1);
+    CU_ASSERT_STRING_EQUAL(str(cJSON_GetArrayItem(a, 0), "text"), "I prefer Python");
+    CU_ASSERT_STRING_EQUAL(str(cJSON_GetArrayItem(a, 0), "kind"), "fact");
     /* user created/updated, a record, 6 history rows, an answer, a vote,
-     * a handoff opened (still open: closed is null), the manager, a lead */
-    CU_ASSERT_EQUAL(check_times(root), 14);
+     * a handoff opened (still open: closed is null), the manager, a lead,
+     * a memory item */
+    CU_ASSERT_EQUAL(check_times(root), 15);
     cJSON_Delete(root);
 
     /* delete_data, as the action runs it (tiny's /delete) */
@@ -229,8 +235,9 @@ static void test_export_and_delete(void)
         CU_ASSERT(sql_int(sq, sql) >= 1);
     }
     sqlite3_finalize(t);
-    /* users vars records history ai_answers votes handoffs managers llm_usage leads */
-    CU_ASSERT_EQUAL(with_user, 10);
+    /* users vars records history ai_answers votes handoffs managers llm_usage leads
+     * memory_items */
+    CU_ASSERT_EQUAL(with_user, 11);
 
     /* and the export says so */
     js = bot_export_user(b, 42);
@@ -239,7 +246,7 @@ static void test_export_and_delete(void)
     CU_ASSERT_PTR_NOT_NULL_FATAL(root);
     CU_ASSERT_TRUE(cJSON_IsNull(cJSON_GetObjectItem(root, "user")));
     const char *lists[] = {"records", "history", "ai_answers", "votes", "handoffs", "llm_usage",
-                           "leads"};
+                           "leads", "memory"};
     for (size_t i = 0; i < sizeof lists / sizeof lists[0]; i++)
         array(root, lists[i], 0);
     cJSON_Delete(root);

@@ -1,0 +1,465 @@
+/*
+ * memory.c — long-term memory (see memory.h): the part, memory_keep and
+ * memory_recall.
+ */
+#include "actions/memory.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include <cjson/cJSON.h>
+
+#include "actions/registry.h"
+#include "ai/retr.h"
+#include "base/log.h"
+#include "base/text.h"
+#include "dialogue/action.h"
+#include "storage/store_memory.h"
+
+typedef struct memory_part {
+    store_memory *t;
+    retr *r;  /* analysis and synonyms only: it indexes nothing */
+} memory_part;
+
+static void part_close(void *state)
+{
+    memory_part *p = state;
+    if (!p)
+        return;
+    store_memory_free(p->t);
+    retr_free(p->r);
+    free(p);
+}
+
+static int part_open(bot *b, void **state, char *err, size_t errlen)
+{
+    const bm_machine *m = bot_machine(b);
+    memory_part *p = calloc(1, sizeof *p);
+    *state = p;
+    if (!p) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    if (!(p->t = store_memory_open(bot_store(b), err, errlen)) || !(p->r = retr_open(err, errlen)))
+        return -1;
+    for (int i = 0; m->llm && i < m->llm->n_synonyms; i++)
+        if (retr_synonyms(p->r, m->llm->synonyms[i]) < 0) {
+            snprintf(err, errlen, "out of memory");
+            return -1;
+        }
+    return 0;
+}
+
+static int part_forget(void *state, int64_t user_id)
+{
+    return store_memory_delete_user(((memory_part *)state)->t, user_id) < 0 ? -1 : 0;
+}
+
+static int part_export(void *state, int64_t user_id, struct cJSON *root)
+{
+    cJSON *a = cJSON_AddArrayToObject(root, "memory");
+    return a ? store_memory_export(((memory_part *)state)->t, user_id, a) : -1;
+}
+
+/* ---- the screens: /memory's list, /forget's confirmation -------------------- */
+
+#define MEMORY_CB "mem:"         /* callback data: mem:f:<id>, mem:all:y, mem:all:n */
+#define MEMORY_LIST_MAX 20       /* items /memory shows, newest first */
+#define MEMORY_LIST_CHARS 200    /* bytes of one item in the list (cut at a character) */
+#define MEMORY_ROW 5             /* 🗑 buttons a row */
+
+typedef struct listing {
+    int n;
+    int64_t id[MEMORY_LIST_MAX];
+    text_buf text;
+} listing;
+
+static int list_item(void *ud, int64_t id, const char *kind, const char *text, const char *terms,
+                     int64_t at)
+{
+    listing *l = ud;
+    (void)kind, (void)terms, (void)at;
+    if (l->n == MEMORY_LIST_MAX)
+        return 0;
+    size_t n = strlen(text);
+    bool cut = n > MEMORY_LIST_CHARS;
+    if (cut) {
+        n = MEMORY_LIST_CHARS;
+        while (n > 0 && ((unsigned char)text[n] & 0xC0) == 0x80)
+            n--;
+    }
+    char num[24];
+    snprintf(num, sizeof num, "\n%d. ", l->n + 1);
+    l->id[l->n++] = id;
+    return text_buf_adds(&l->text, num) || text_buf_add(&l->text, text, n) ||
+           (cut && text_buf_adds(&l->text, "…"));
+}
+
+/* Frees a markup's buttons (what bm_effects would on clear). */
+static void markup_free(bm_markup *mk)
+{
+    for (int i = 0; i < mk->n_buttons; i++) {
+        free(mk->buttons[i].label);
+        free(mk->buttons[i].data);
+    }
+    free(mk->buttons);
+    free(mk->row_len);
+    *mk = (bm_markup){0};
+}
+
+/* An inline keyboard of n callback buttons, `per_row` a row, into mk. */
+static int inline_keyboard(bm_markup *mk, char **labels, char **data, int n, int per_row)
+{
+    int rows = (n + per_row - 1) / per_row;
+    mk->buttons = calloc((size_t)n, sizeof *mk->buttons);
+    mk->row_len = calloc((size_t)rows, sizeof *mk->row_len);
+    if (!mk->buttons || !mk->row_len) {
+        for (int i = 0; i < n; i++) {
+            free(labels[i]);
+            free(data[i]);
+        }
+        free(mk->buttons);
+        free(mk->row_len);
+        *mk = (bm_markup){0};
+        return -1;
+    }
+    mk->kind = BM_MK_INLINE;
+    mk->n_rows = rows;
+    mk->n_buttons = n;
+    for (int i = 0; i < n; i++) {
+        mk->buttons[i] = (bm_button_out){.label = labels[i], .data = data[i],
+                                         .kind = BM_BTN_CALLBACK};
+        mk->row_len[i / per_row]++;
+    }
+    for (int i = 0; i < n; i++)
+        if (!labels[i] || !data[i]) {
+            markup_free(mk);
+            return -1;
+        }
+    return 0;
+}
+
+/* The user's memory as a message into e (text and markup, e's own): the
+ * heading, the newest items numbered, a 🗑 button each; sys_memory_empty
+ * when nothing is kept. 0 or -1. */
+static int list_screen(memory_part *p, const bm_machine *m, const bm_session *s,
+                       const bm_user *u, bm_effect *e)
+{
+    listing *l = calloc(1, sizeof *l);
+    if (!l)
+        return -1;
+    text_buf_init(&l->text, (size_t)-1);
+    char *head = NULL;
+    int rc = store_memory_each(p->t, s->user_id, MEMORY_LIST_MAX, list_item, l) < 0 ? -1 : 0;
+    if (!rc && l->n == 0) {
+        rc = (e->text = bm_render(m, s, u, m->sys_texts[BM_SYS_MEMORY_EMPTY], "")) ? 0 : -1;
+    } else if (!rc) {
+        head = bm_render(m, s, u, m->sys_texts[BM_SYS_MEMORY_LIST], "");
+        char *body = text_buf_take(&l->text);
+        size_t len = head && body ? strlen(head) + strlen(body) + 1 : 0;
+        e->text = len ? malloc(len) : NULL;
+        if (e->text)
+            snprintf(e->text, len, "%s%s", head, body);
+        free(body);
+        char *labels[MEMORY_LIST_MAX], *data[MEMORY_LIST_MAX];
+        for (int i = 0; i < l->n; i++) {
+            char b[48];
+            snprintf(b, sizeof b, "🗑 %d", i + 1);
+            labels[i] = strdup(b);
+            snprintf(b, sizeof b, MEMORY_CB "f:%" PRId64, l->id[i]);
+            data[i] = strdup(b);
+        }
+        rc = !e->text || inline_keyboard(&e->markup, labels, data, l->n, MEMORY_ROW) ? -1 : 0;
+    }
+    free(head);
+    text_buf_free(&l->text);
+    free(l);
+    return rc;
+}
+
+/* Appends the answer to callback query `in` with the pop-up sys text t
+ * (BM_SYS_COUNT: none, the message itself says what happened). */
+static int answer_press(const bm_machine *m, const bm_session *s, const bm_input *in,
+                        bm_effects *fx, bm_sys_text t)
+{
+    bm_effect *e = bm_effects_add(fx, BM_FX_ANSWER, s->chat_id);
+    if (!e || !(e->callback_id = strdup(in->callback_id ? in->callback_id : "")))
+        return -1;
+    if (t == BM_SYS_COUNT)
+        return 0;
+    return (e->text = bm_render(m, s, &in->user, m->sys_texts[t], "")) ? 0 : -1;
+}
+
+/* A press of a 🗑 button of /memory or of /forget's confirmation: always
+ * answered; the item (of the presser: a forged or another user's id
+ * deletes nothing) forgotten and the list shown again in its message, or
+ * everything forgotten (or kept) and the confirmation replaced by what
+ * happened. */
+static int part_pre_step(void *state, const bm_machine *m, bm_session *s, const bm_input *in,
+                         bm_effects *step_fx)
+{
+    memory_part *p = state;
+    size_t pl = strlen(MEMORY_CB);
+    if (!p || in->kind != BM_IN_CALLBACK || !in->text || strncmp(in->text, MEMORY_CB, pl))
+        return 0;
+    const char *d = in->text + pl;
+    bm_effect *e;
+    if (!strncmp(d, "f:", 2)) {
+        char *end;
+        long long id = strtoll(d + 2, &end, 10);
+        int gone = id > 0 && !*end ? store_memory_forget(p->t, s->user_id, id) : 0;
+        if (gone < 0)
+            return -1;
+        log_info("memory", "user %" PRId64 ": item %lld %s", s->user_id, id,
+                 gone ? "forgotten" : "was not theirs to forget (gone, or never)");
+        if (answer_press(m, s, in, step_fx, gone ? BM_SYS_MEMORY_FORGOTTEN : BM_SYS_MEMORY_GONE))
+            return -1;
+        if (in->message_id <= 0)
+            return 1;
+        e = bm_effects_add(step_fx, BM_FX_EDIT, s->chat_id);
+        if (!e)
+            return -1;
+        e->message_id = in->message_id;
+        return list_screen(p, m, s, &in->user, e) ? -1 : 1;
+    }
+    bool yes = !strcmp(d, "all:y");
+    if (!yes && strcmp(d, "all:n"))
+        return answer_press(m, s, in, step_fx, BM_SYS_MEMORY_GONE) ? -1 : 1;
+    int n = yes ? store_memory_delete_user(p->t, s->user_id) : 0;
+    if (n < 0)
+        return -1;
+    if (yes)
+        log_info("memory", "user %" PRId64 ": forgot all %d items", s->user_id, n);
+    bm_sys_text t = yes ? BM_SYS_MEMORY_ALL_FORGOTTEN : BM_SYS_MEMORY_ALL_KEPT;
+    if (answer_press(m, s, in, step_fx, BM_SYS_COUNT))
+        return -1;
+    e = bm_effects_add(step_fx, in->message_id > 0 ? BM_FX_EDIT : BM_FX_SEND, s->chat_id);
+    if (!e)
+        return -1;
+    e->message_id = in->message_id;
+    return (e->text = bm_render(m, s, &in->user, m->sys_texts[t], "")) ? 1 : -1;
+}
+
+const bot_part part_memory = {
+    .name = "memory",
+    .open = part_open,
+    .close = part_close,
+    .pre_step = part_pre_step,
+    .forget_user = part_forget,
+    .export_user = part_export,
+};
+
+/* text without surrounding blanks, cut at MEMORY_MAX_TEXT bytes on a
+ * character boundary; malloc'd, NULL on out-of-memory. */
+static char *clean(const char *text)
+{
+    while (*text == ' ' || *text == '\n' || *text == '\t' || *text == '\r')
+        text++;
+    size_t n = strlen(text);
+    while (n > 0 && (text[n - 1] == ' ' || text[n - 1] == '\n' || text[n - 1] == '\t' ||
+                     text[n - 1] == '\r'))
+        n--;
+    if (n > MEMORY_MAX_TEXT) {
+        n = MEMORY_MAX_TEXT;
+        while (n > 0 && ((unsigned char)text[n] & 0xC0) == 0x80)
+            n--;
+    }
+    char *s = malloc(n + 1);
+    if (s) {
+        memcpy(s, text, n);
+        s[n] = '\0';
+    }
+    return s;
+}
+
+int memory_keep(bot *b, int64_t user_id, const char *kind, const char *text, int64_t session_id)
+{
+    memory_part *p = bot_part_state(b, BOT_PART_MEMORY);
+    if (!p || !kind || !text)
+        return -1;
+    char *t = clean(text);
+    char *terms = t ? retr_analyse(p->r, t) : NULL;
+    int64_t id = 0;
+    int rc = !t || !terms ? -1
+             : !*t        ? 0
+             : store_memory_add(p->t, user_id, kind, t, terms, session_id, &id) ||
+                       store_memory_trim(p->t, user_id, MEMORY_MAX_ITEMS) < 0
+                 ? -1
+                 : 0;
+    if (rc == 0 && id)
+        log_info("memory", "user %" PRId64 ": kept %s %" PRId64, user_id, kind, id);
+    free(t);
+    free(terms);
+    return rc;
+}
+
+/* ---- recall ------------------------------------------------------------------ */
+
+#define RECALL_MAX MEMORY_MAX_ITEMS
+
+/* The user's items as read for one question. */
+typedef struct recall {
+    int n;
+    int64_t id[RECALL_MAX];
+    char *kind[RECALL_MAX], *text[RECALL_MAX], *terms[RECALL_MAX];
+} recall;
+
+static int take_item(void *ud, int64_t id, const char *kind, const char *text, const char *terms,
+                     int64_t at)
+{
+    recall *r = ud;
+    (void)at;
+    if (r->n == RECALL_MAX)
+        return 0;
+    int i = r->n;
+    r->id[i] = id;
+    r->kind[i] = strdup(kind);
+    r->text[i] = strdup(text);
+    r->terms[i] = strdup(terms);
+    r->n++;
+    return r->kind[i] && r->text[i] && r->terms[i] ? 0 : -1;
+}
+
+static void recall_free(recall *r)
+{
+    for (int i = 0; r && i < r->n; i++) {
+        free(r->kind[i]);
+        free(r->text[i]);
+        free(r->terms[i]);
+    }
+    free(r);
+}
+
+char *memory_recall(bot *b, int64_t user_id, const char *q)
+{
+    memory_part *p = bot_part_state(b, BOT_PART_MEMORY);
+    if (!p || !q || !retr_has_words(q))
+        return NULL;
+    recall *r = calloc(1, sizeof *r);
+    if (!r)
+        return NULL;
+    if (store_memory_each(p->t, user_id, RECALL_MAX, take_item, r) < 0 || r->n == 0) {
+        recall_free(r);
+        return NULL;
+    }
+    retr_hit hits[MEMORY_HITS];
+    int n = retr_rank(p->r, q, (const char *const *)r->terms, r->n, hits, MEMORY_HITS);
+    text_buf out;
+    text_buf_init(&out, (size_t)-1);
+    int rc = n > 0 ? text_buf_adds(&out, "Long-term memory: what this user asked you to remember and "
+                                         "summaries of earlier sessions with them. Use it when it is "
+                                         "relevant to the question; do not mention it otherwise.\n")
+                   : 0;
+    size_t budget = (size_t)MEMORY_TOKENS * 4, used = 0;
+    for (int i = 0; i < n && !rc; i++) {
+        const char *text = r->text[hits[i].id];
+        size_t len = strlen(text);
+        if (used + len > budget) /* a shorter one further down may fit */
+            continue;
+        used += len;
+        char line[64];
+        snprintf(line, sizeof line, "- (%s) ", r->kind[hits[i].id]);
+        rc = text_buf_adds(&out, line) || text_buf_adds(&out, text) || text_buf_addc(&out, '\n');
+    }
+    recall_free(r);
+    if (rc || n <= 0) {
+        text_buf_free(&out);
+        return NULL;
+    }
+    return text_buf_take(&out);
+}
+
+/* ---- the actions --------------------------------------------------------------- */
+
+/* How a request to remember may start; the rest is the fact. Longest
+ * first; ASCII letters match in any case. */
+static const char *const REMEMBER_PREFIXES[] = {
+    "please remember that", "please remember", "remember that", "remember:", "remember",
+    "запомни, пожалуйста, что", "запомни пожалуйста что", "запомни, что", "запомни что",
+    "запомни:", "запомни", "Запомни, пожалуйста, что", "Запомни пожалуйста что",
+    "Запомни, что", "Запомни что", "Запомни:", "Запомни", NULL,
+};
+
+/* The fact in a request to remember: text after its prefix (and the
+ * commas, colons and dashes after that). Borrowed from text. */
+static const char *the_fact(const char *text)
+{
+    for (int i = 0; REMEMBER_PREFIXES[i]; i++) {
+        size_t n = strlen(REMEMBER_PREFIXES[i]);
+        if (strncasecmp(text, REMEMBER_PREFIXES[i], n))
+            continue;
+        /* a whole word: "remembering" is no prefix */
+        unsigned char next = (unsigned char)text[n];
+        if (next && next != ' ' && next != ',' && next != ':' && next != '-' && next != '\n' &&
+            REMEMBER_PREFIXES[i][n - 1] != ':')
+            continue;
+        text += n;
+        break;
+    }
+    while (*text == ' ' || *text == ',' || *text == ':' || *text == '-' || *text == '\n')
+        text++;
+    return text;
+}
+
+/* `remember`: keeps the fact of "remember that …" and says it back. */
+static int remember_run(bot_act *c)
+{
+    char *fact = clean(the_fact(c->text));
+    if (!fact)
+        return -1;
+    int rc;
+    if (!*fact || !retr_has_words(fact)) {
+        rc = bot_act_say_sys(c, BM_SYS_MEMORY_WHAT);
+    } else if (memory_keep(c->b, c->s->user_id, "fact", fact, 0)) {
+        rc = -1;
+    } else {
+        const bm_machine *m = bot_machine(c->b);
+        char *said = bm_render(m, c->s, &c->in->user, m->sys_texts[BM_SYS_MEMORY_KEPT], fact);
+        rc = said ? bot_act_say(c, said) : -1;
+    }
+    free(fact);
+    return rc;
+}
+
+/* `memory_list`: the list with a 🗑 button an item. */
+static int memory_list_run(bot_act *c)
+{
+    memory_part *p = bot_part_state(c->b, BOT_PART_MEMORY);
+    if (!p)
+        return bot_act_say_sys(c, BM_SYS_UNAVAILABLE);
+    bm_effect *e = bm_effects_add(c->out, BM_FX_SEND, c->s->chat_id);
+    return e ? list_screen(p, bot_machine(c->b), c->s, &c->in->user, e) : -1;
+}
+
+/* `memory_forget`: asks to confirm (the press is part_pre_step's). */
+static int memory_forget_run(bot_act *c)
+{
+    memory_part *p = bot_part_state(c->b, BOT_PART_MEMORY);
+    if (!p)
+        return bot_act_say_sys(c, BM_SYS_UNAVAILABLE);
+    long n = store_memory_count(p->t, c->s->user_id);
+    if (n < 0)
+        return -1;
+    if (n == 0)
+        return bot_act_say_sys(c, BM_SYS_MEMORY_EMPTY);
+    const bm_machine *m = bot_machine(c->b);
+    char num[24];
+    snprintf(num, sizeof num, "%ld", n);
+    bm_effect *e = bm_effects_add(c->out, BM_FX_SEND, c->s->chat_id);
+    if (!e || !(e->text = bm_render(m, c->s, &c->in->user,
+                                    m->sys_texts[BM_SYS_MEMORY_FORGET_CONFIRM], num)))
+        return -1;
+    char *labels[2] = {
+        bm_render(m, c->s, &c->in->user, m->sys_texts[BM_SYS_MEMORY_FORGET_YES], ""),
+        bm_render(m, c->s, &c->in->user, m->sys_texts[BM_SYS_MEMORY_FORGET_NO], ""),
+    };
+    char *data[2] = {strdup(MEMORY_CB "all:y"), strdup(MEMORY_CB "all:n")};
+    return inline_keyboard(&e->markup, labels, data, 2, 1);
+}
+
+const bot_action act_remember = {.name = "remember", .run = remember_run};
+const bot_action act_memory_list = {.name = "memory_list", .run = memory_list_run};
+const bot_action act_memory_forget = {.name = "memory_forget", .run = memory_forget_run};

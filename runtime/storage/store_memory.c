@@ -1,0 +1,150 @@
+/*
+ * store_memory.c — see store_memory.h.
+ */
+#include "storage/store_memory.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "storage/store_int.h"
+
+struct store_memory {
+    store *st;
+    sqlite3_stmt *add, *trim, *each, *get, *forget, *count, *del, *export;
+};
+
+/* Every statement but add names user_id in its WHERE: the index
+ * memory_user (user_id, id) reads the user's rows alone. */
+#define MEMORY_SQL(m) { \
+    {&(m)->add, "INSERT INTO memory_items(user_id, kind, text, terms, session_id, at)" \
+                " VALUES(?1, ?2, ?3, ?4, ?5, ?6) RETURNING id"}, \
+    {&(m)->trim, "DELETE FROM memory_items WHERE user_id = ?1 AND id <" \
+                 " (SELECT min(id) FROM (SELECT id FROM memory_items WHERE user_id = ?1" \
+                 " ORDER BY id DESC LIMIT ?2))"}, \
+    {&(m)->each, "SELECT id, kind, text, terms, at FROM memory_items WHERE user_id = ?1" \
+                 " ORDER BY id DESC LIMIT ?2"}, \
+    {&(m)->get, "SELECT id, kind, text, '', at FROM memory_items WHERE user_id = ?1 AND id = ?2"}, \
+    {&(m)->forget, "DELETE FROM memory_items WHERE user_id = ?1 AND id = ?2"}, \
+    {&(m)->count, "SELECT count(*) FROM memory_items WHERE user_id = ?1"}, \
+    {&(m)->del, "DELETE FROM memory_items WHERE user_id = ?1"}, \
+    {&(m)->export, "SELECT id, kind, text, session_id, at FROM memory_items WHERE user_id = ?1" \
+                   " ORDER BY id"}, \
+}
+
+store_memory *store_memory_open(store *st, char *err, size_t errlen)
+{
+    store_memory *m = calloc(1, sizeof *m);
+    if (!m) {
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+    m->st = st;
+    const store__sql q[] = MEMORY_SQL(m);
+    if (store__sqlite_memory_schema(st, err, errlen) ||
+        store__prepare_all(st, q, sizeof q / sizeof q[0], "memory table", err, errlen)) {
+        store_memory_free(m);
+        return NULL;
+    }
+    return m;
+}
+
+void store_memory_free(store_memory *m)
+{
+    if (!m)
+        return;
+    const store__sql q[] = MEMORY_SQL(m);
+    store__finalize_all(q, sizeof q / sizeof q[0]);
+    free(m);
+}
+
+int store_memory_add(store_memory *m, int64_t user_id, const char *kind, const char *text,
+                     const char *terms, int64_t session_id, int64_t *id)
+{
+    sqlite3_stmt *s = store__reset(m->add);
+    sqlite3_bind_int64(s, 1, user_id);
+    sqlite3_bind_text(s, 2, kind, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 3, text, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 4, terms, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(s, 5, session_id);
+    sqlite3_bind_int64(s, 6, (sqlite3_int64)store__now(m->st));
+    int rc = sqlite3_step(s);
+    if (rc == SQLITE_ROW && id)
+        *id = sqlite3_column_int64(s, 0);
+    sqlite3_reset(s);
+    return rc == SQLITE_ROW ? 0 : store__fail(m->st, "memory add");
+}
+
+int store_memory_trim(store_memory *m, int64_t user_id, int keep)
+{
+    sqlite3_stmt *s = store__reset(m->trim);
+    sqlite3_bind_int64(s, 1, user_id);
+    sqlite3_bind_int(s, 2, keep);
+    return store__run(m->st, s, "memory trim");
+}
+
+/* Steps s (bound), each row to fn. The number of rows, -1. */
+static int rows(store_memory *m, sqlite3_stmt *s, store_memory_fn fn, void *ud, const char *what)
+{
+    int n = 0, rc;
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+        const char *kind = (const char *)sqlite3_column_text(s, 1);
+        const char *text = (const char *)sqlite3_column_text(s, 2);
+        const char *terms = (const char *)sqlite3_column_text(s, 3);
+        n++;
+        if (fn(ud, sqlite3_column_int64(s, 0), kind ? kind : "", text ? text : "",
+               terms ? terms : "", sqlite3_column_int64(s, 4))) {
+            sqlite3_reset(s);
+            return -1;
+        }
+    }
+    sqlite3_reset(s);
+    return rc == SQLITE_DONE ? n : store__fail(m->st, what);
+}
+
+int store_memory_each(store_memory *m, int64_t user_id, int limit, store_memory_fn fn, void *ud)
+{
+    sqlite3_stmt *s = store__reset(m->each);
+    sqlite3_bind_int64(s, 1, user_id);
+    sqlite3_bind_int(s, 2, limit);
+    return rows(m, s, fn, ud, "memory read");
+}
+
+int store_memory_get(store_memory *m, int64_t user_id, int64_t id, store_memory_fn fn, void *ud)
+{
+    sqlite3_stmt *s = store__reset(m->get);
+    sqlite3_bind_int64(s, 1, user_id);
+    sqlite3_bind_int64(s, 2, id);
+    return rows(m, s, fn, ud, "memory get");
+}
+
+int store_memory_forget(store_memory *m, int64_t user_id, int64_t id)
+{
+    sqlite3_stmt *s = store__reset(m->forget);
+    sqlite3_bind_int64(s, 1, user_id);
+    sqlite3_bind_int64(s, 2, id);
+    int n = store__run(m->st, s, "memory forget");
+    return n < 0 ? -1 : n > 0;
+}
+
+long store_memory_count(store_memory *m, int64_t user_id)
+{
+    sqlite3_stmt *s = store__reset(m->count);
+    sqlite3_bind_int64(s, 1, user_id);
+    long n = sqlite3_step(s) == SQLITE_ROW ? (long)sqlite3_column_int64(s, 0) : -1;
+    sqlite3_reset(s);
+    return n < 0 ? store__fail(m->st, "memory count") : n;
+}
+
+int store_memory_delete_user(store_memory *m, int64_t user_id)
+{
+    sqlite3_stmt *s = store__reset(m->del);
+    sqlite3_bind_int64(s, 1, user_id);
+    return store__run(m->st, s, "memory delete");
+}
+
+int store_memory_export(store_memory *m, int64_t user_id, struct cJSON *arr)
+{
+    sqlite3_stmt *s = store__reset(m->export);
+    sqlite3_bind_int64(s, 1, user_id);
+    return store__json_rows(m->st, s, arr) < 0 ? -1 : 0;
+}
