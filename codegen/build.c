@@ -965,10 +965,10 @@ static void bl_synonyms(bld *b, const node *n, ir_llm *l)
     }
 }
 
-/* personas -> [{name: code, prompt: textref}...] */
+/* personas -> [{name: code, prompt: textref, label?: textref}...] */
 static void bl_personas(bld *b, const node *n, ir_llm *l)
 {
-    static const char *const keys[] = { "name", "prompt", NULL };
+    static const char *const keys[] = { "name", "prompt", "label", NULL };
     l->personas_pos = n->pos;
     if (n->kind != NODE_SEQ) {
         bl_type_error(b, n, "a list of personas",
@@ -985,7 +985,7 @@ static void bl_personas(bld *b, const node *n, ir_llm *l)
         bl_keys(b, p, keys, "a persona");
         ir_persona *ps = &l->personas[l->n_personas];
         ps->pos = p->pos;
-        ps->prompt.idx = -1;
+        ps->prompt.idx = ps->label.idx = -1;
         const node *v = node_get(p, "name");
         ps->name = v ? bl_str(b, v, "a persona name (the value of the variable persona)", 0) : NULL;
         if (!v)
@@ -996,6 +996,8 @@ static void bl_personas(bld *b, const node *n, ir_llm *l)
         else
             diag_error(b->d, p->pos, "the system prompt of the role: prompt: prompt_coder",
                        "missing required key 'prompt' in a persona");
+        if ((v = node_get(p, "label")))
+            ps->label = bl_textref(b, v, arena_printf(b->a, "llm.personas.%d.label", i));
         if (ps->name && ps->prompt.key)
             l->n_personas++;
     }

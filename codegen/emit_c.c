@@ -525,6 +525,8 @@ static void emit_llm(cgen *g)
             sb_put_cstr(sb, l->persona_names[i], "    ");
             sb_puts(sb, ", .prompt = ");
             put_text(g, l->persona_prompts[i]);
+            sb_puts(sb, ", .label = ");
+            put_text(g, l->persona_labels[i]);
             sb_puts(sb, "},\n");
         }
         sb_puts(sb, "};\n\n");

@@ -225,6 +225,7 @@ typedef struct ir_persona {
     const char *name;
     src_pos pos;
     ir_textref prompt;
+    ir_textref label;        /* what {persona_label} shows, key NULL = the name */
 } ir_persona;
 
 /* `llm:` — grounding and limits of AI answers. present = false when absent. */

@@ -843,9 +843,12 @@ static void lower_llm(lower_ctx *c)
     ll->n_personas = l->n_personas;
     ll->persona_names = ARENA_ARRAY(c->a, const char *, l->n_personas ? l->n_personas : 1);
     ll->persona_prompts = ARENA_ARRAY(c->a, int, l->n_personas ? l->n_personas : 1);
+    ll->persona_labels = ARENA_ARRAY(c->a, int, l->n_personas ? l->n_personas : 1);
     for (int i = 0; i < l->n_personas; i++) {
         ll->persona_names[i] = l->personas[i].name;
         ll->persona_prompts[i] = text_idx(c, &l->personas[i].prompt);
+        ll->persona_labels[i] = l->personas[i].label.key ? text_idx(c, &l->personas[i].label)
+                                                         : BM_NONE;
     }
     ll->first_handoff = m->n_regexes;
     for (int i = 0; i < l->n_handoff; i++) {

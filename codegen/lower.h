@@ -187,6 +187,7 @@ typedef struct low_llm {
     int n_synonyms;
     const char **persona_names;   /* `personas:`, in spec order */
     int *persona_prompts;         /* their prompts' text indices */
+    int *persona_labels;          /* their labels' text indices, BM_NONE */
     int n_personas;
     int persona_var;              /* index of the variable `persona`, BM_NONE */
     long session_idle;            /* seconds, 0 = never */

@@ -487,26 +487,32 @@ int act_session_expire(bot_act *c)
     return rc;
 }
 
-int act_session_record(bot_act *c, const char *question, const char *answer)
+int act_session_record_user(bot *b, int64_t user_id, int64_t chat_id, const char *question,
+                            const char *answer)
 {
-    sess_part *p = bot_part_state(c->b, BOT_PART_SESSION);
+    sess_part *p = bot_part_state(b, BOT_PART_SESSION);
     if (!p)
         return 0;
     store_session_row r;
     char title[STORE_SESSION_TITLE_MAX + 1];
-    int k = store_session_current(p->ss, c->s->user_id, &r, title);
+    int k = store_session_current(p->ss, user_id, &r, title);
     if (k < 0)
         return -1;
     if (k == 0) {
-        if (store_session_start(p->ss, c->s->user_id, c->s->chat_id, &r.id))
+        if (store_session_start(p->ss, user_id, chat_id, &r.id))
             return -1;
-        log_info("bot", "user %" PRId64 ": session %" PRId64 " opened by a question",
-                 c->s->user_id, r.id);
+        log_info("bot", "user %" PRId64 ": session %" PRId64 " opened by a question", user_id,
+                 r.id);
     }
-    return store_session_add_turn(p->ss, c->s->user_id, r.id, "user", question) ||
-                   store_session_add_turn(p->ss, c->s->user_id, r.id, "assistant", answer)
+    return store_session_add_turn(p->ss, user_id, r.id, "user", question) ||
+                   store_session_add_turn(p->ss, user_id, r.id, "assistant", answer)
                ? -1
                : 0;
+}
+
+int act_session_record(bot_act *c, const char *question, const char *answer)
+{
+    return act_session_record_user(c->b, c->s->user_id, c->s->chat_id, question, answer);
 }
 
 /* ---- the idle sweep -------------------------------------------------------- */

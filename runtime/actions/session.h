@@ -33,6 +33,10 @@ int act_session_expire(bot_act *c);
 /* A question and the model's answer, into the open session (opened now
  * when none is: the implicit session). 0 or -1. */
 int act_session_record(bot_act *c, const char *question, const char *answer);
+/* The same for user_id in chat_id outside an action (the conversation
+ * tests' scripted model), in the store's open transaction. 0 or -1. */
+int act_session_record_user(bot *b, int64_t user_id, int64_t chat_id, const char *question,
+                            const char *answer);
 
 /* ---- the idle sweep (delivery/tgbot.c) ------------------------------------ */
 

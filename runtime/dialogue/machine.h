@@ -187,6 +187,7 @@ typedef struct bm_knowledge {
 typedef struct bm_persona {
     const char *name;
     int prompt;           /* text index */
+    int label;            /* text index of what {persona_label} shows, BM_NONE: the name */
 } bm_persona;
 
 /* The spec's `llm:` policy (runtime/ai/kb.h grounds answers in it). */

@@ -43,7 +43,7 @@ struct store_session {
     {&(f)->reopen, "UPDATE sessions SET closed = NULL, at = ?3" \
                    " WHERE id = ?2 AND user_id = ?1 AND closed IS NOT NULL"}, \
     {&(f)->list, "SELECT " SESSION_COLS " FROM sessions WHERE user_id = ?1" \
-                 " ORDER BY at DESC, id DESC LIMIT ?2"}, \
+                 " ORDER BY closed IS NULL DESC, at DESC, id DESC LIMIT ?2"}, \
     {&(f)->idle, "SELECT " SESSION_COLS " FROM sessions WHERE closed IS NULL AND at < ?1" \
                  " ORDER BY at LIMIT ?2"}, \
     {&(f)->del_s, "DELETE FROM sessions WHERE user_id = ?1"}, \
