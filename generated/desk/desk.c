@@ -11,7 +11,7 @@
 static const char *const langs[2] = {"en", "ru"};
 
 /* texts[text * 2 + lang]: en ru */
-static const char *const texts[214] = {
+static const char *const texts[216] = {
     /* 0: btn_new_session */
     "🚀 New session",
     "🚀 Новая сессия",
@@ -178,36 +178,35 @@ static const char *const texts[214] = {
     "⚠️ That is longer than 1000 characters. Please make it shorter and send it again, or /cancel.",
     "⚠️ Это длиннее 1000 символов. Сократите, пожалуйста, и отправьте ещё раз, или /cancel.",
     /* 31: persona_set_own */
-    "✅ I follow your own instructions from now on:\n"
-    "\n"
+    "✅ I follow your own instructions from now on:",
+    "✅ Теперь я следую вашим инструкциям:",
+    /* 32: own_text */
     "{own.text}",
-    "✅ Теперь я следую вашим инструкциям:\n"
-    "\n"
     "{own.text}",
-    /* 32: btn_edit_own */
+    /* 33: btn_edit_own */
     "✏️ Edit my instructions",
     "✏️ Изменить инструкции",
-    /* 33: llm_persona */
+    /* 34: llm_persona */
     "You are DESK TOP, a personal AI agent in Telegram, talking with {first_name}.",
     "Ты DESK TOP, персональный AI-агент в Telegram; твой собеседник — {first_name}.",
-    /* 34: prompt_coder */
+    /* 35: prompt_coder */
     "Role: a senior software engineer. Write and review code, explain errors, suggest how to structure a project. Answer briefly, with code examples in fenced code blocks.",
     "Роль: опытный программист. Пиши и проверяй код, объясняй ошибки, подсказывай, как устроить проект. Отвечай кратко, с примерами кода в блоках кода.",
-    /* 35: prompt_product_manager */
+    /* 36: prompt_product_manager */
     "Role: an experienced product manager. Help with hypotheses, user stories, priorities, metrics and roadmaps; ask the questions the user's customers would ask.",
     "Роль: опытный продакт-менеджер. Помогай с гипотезами, пользовательскими историями, приоритетами, метриками и дорожной картой; задавай вопросы, которые задали бы клиенты пользователя.",
-    /* 36: prompt_assistant */
+    /* 37: prompt_assistant */
     "Role: a personal assistant. Help plan the day, sort out tasks, draft emails and messages; be concrete and polite.",
     "Роль: личный ассистент. Помогай спланировать день, разобрать задачи, написать письма и сообщения; будь конкретен и вежлив.",
-    /* 37: prompt_own */
+    /* 38: prompt_own */
     "Act as the user asks in their own instructions:\n"
     "{own.text}",
     "Действуй так, как просит пользователь в своих инструкциях:\n"
     "{own.text}",
-    /* 38: llm_policy */
+    /* 39: llm_policy */
     "Answer briefly and in the user's language. When you do not know, say so; never invent facts about the user.",
     "Отвечай кратко, на языке пользователя. Если не знаешь ответа, так и скажи; не придумывай фактов о пользователе.",
-    /* 39: delete_confirm */
+    /* 40: delete_confirm */
     "🗑️ Delete all your data?\n"
     "\n"
     "This erases your profile, the agent's role, our whole conversation history and everything I remember about you. It cannot be undone.\n"
@@ -218,222 +217,222 @@ static const char *const texts[214] = {
     "Будут удалены ваш профиль, роль агента, вся история нашего общения и всё, что я о вас помню. Отменить это нельзя.\n"
     "\n"
     "Совет: сначала скачайте копию командой /export_data.",
-    /* 40: voice_unsupported */
+    /* 41: voice_unsupported */
     "🎙 I can't listen to voice messages yet. Please type your message.",
     "🎙 Голосовые сообщения я пока не слушаю. Пожалуйста, напишите текстом.",
-    /* 41: btn_delete_yes */
+    /* 42: btn_delete_yes */
     "✅ Yes, delete everything",
     "✅ Да, удалить всё",
-    /* 42: btn_delete_no */
+    /* 43: btn_delete_no */
     "❌ No, keep my data",
     "❌ Нет, оставить",
-    /* 43: delete_kept */
+    /* 44: delete_kept */
     "👌 Nothing was deleted.",
     "👌 Ничего не удалено.",
-    /* 44: sys_data_deleted */
+    /* 45: sys_data_deleted */
     "🗑️ Done: all your data has been deleted. You can start again at any time.",
     "🗑️ Готово: все ваши данные удалены. Вы можете начать заново в любой момент.",
-    /* 45: sys_migrated */
+    /* 46: sys_migrated */
     "DESK TOP has been updated. Here is the main menu.",
     "DESK TOP обновился. Вот главное меню.",
-    /* 46: cmd_memory */
+    /* 47: cmd_memory */
     "🧠 What I remember about you",
     "🧠 Что я о вас помню",
-    /* 47: cmd_forget */
+    /* 48: cmd_forget */
     "🧽 Forget everything I remember",
     "🧽 Забыть всё, что я помню",
-    /* 48: sys_cancelled (built-in) */
+    /* 49: sys_cancelled (built-in) */
     "Cancelled.",
     "Отменено.",
-    /* 49: sys_invalid (built-in) */
+    /* 50: sys_invalid (built-in) */
     "That doesn't look right. Please try again.",
     "Похоже, это не то, что нужно. Попробуйте ещё раз.",
-    /* 50: sys_share_contact (built-in) */
+    /* 51: sys_share_contact (built-in) */
     "Share my phone number",
     "Отправить мой номер телефона",
-    /* 51: sys_unavailable (built-in) */
+    /* 52: sys_unavailable (built-in) */
     "Sorry, this is not available right now.",
     "Извините, сейчас это недоступно.",
-    /* 52: sys_use_buttons (built-in) */
+    /* 53: sys_use_buttons (built-in) */
     "Please use the buttons below.",
     "Пожалуйста, воспользуйтесь кнопками ниже.",
-    /* 53: sys_unknown_command (built-in) */
+    /* 54: sys_unknown_command (built-in) */
     "Sorry, I don't know that command. These are the ones I know:",
     "Извините, такой команды я не знаю. Вот команды, которые я знаю:",
-    /* 54: sys_not_understood (built-in) */
+    /* 55: sys_not_understood (built-in) */
     "Sorry, I didn't understand that. These commands may help:",
     "Извините, я не понял. Вам помогут эти команды:",
-    /* 55: sys_no_answer (built-in) */
+    /* 56: sys_no_answer (built-in) */
     "I could not find an answer to that in our information, and I would rather not guess. An operator can help: tap the button below.",
     "В нашей информации нет ответа на этот вопрос, а гадать я не хочу. Вам поможет оператор: нажмите кнопку ниже.",
-    /* 56: sys_operator (built-in) */
+    /* 57: sys_operator (built-in) */
     "👤 Call an operator",
     "👤 Позвать оператора",
-    /* 57: sys_limit_reached (built-in) */
+    /* 58: sys_limit_reached (built-in) */
     "You have used today's allowance of AI answers. It renews at midnight. An operator can still help: tap the button below.",
     "Вы исчерпали дневной лимит ответов ИИ. Он обновится в полночь. Оператор поможет и сейчас: нажмите кнопку ниже.",
-    /* 58: sys_helped (built-in) */
+    /* 59: sys_helped (built-in) */
     "👍 Helped",
     "👍 Помогло",
-    /* 59: sys_lead (built-in) */
+    /* 60: sys_lead (built-in) */
     "📝 New lead",
     "📝 Новая заявка",
-    /* 60: sys_handoff_started (built-in) */
+    /* 61: sys_handoff_started (built-in) */
     "I've called an operator: they will answer right here. Everything you send now goes to them. Tap \"✅ I'm satisfied\" when your question is solved.",
     "Я позвал оператора: он ответит прямо здесь. Всё, что вы сейчас пишете, передаётся ему. Нажмите «✅ Я доволен», когда вопрос будет решён.",
-    /* 61: sys_handoff_off (built-in) */
+    /* 62: sys_handoff_off (built-in) */
     "Our operators answer in Telegram only; none can be reached from here.",
     "Операторы отвечают только в Telegram; отсюда с ними не связаться.",
-    /* 62: sys_handoff_closed (built-in) */
+    /* 63: sys_handoff_closed (built-in) */
     "The conversation with the operator is closed. How would you rate it? Tap 1 to 5:",
     "Разговор с оператором завершён. Как вы его оцените? Нажмите от 1 до 5:",
-    /* 63: sys_handoff_thanks (built-in) */
+    /* 64: sys_handoff_thanks (built-in) */
     "Thank you for your rating!",
     "Спасибо за оценку!",
-    /* 64: sys_satisfied (built-in) */
+    /* 65: sys_satisfied (built-in) */
     "✅ I'm satisfied",
     "✅ Я доволен",
-    /* 65: sys_llm_down (built-in) */
+    /* 66: sys_llm_down (built-in) */
     "Sorry, our AI assistant is not answering right now. An operator can help: tap the button below.",
     "Извините, наш ИИ-помощник сейчас не отвечает. Вам поможет оператор: нажмите кнопку ниже.",
-    /* 66: sys_mgr_client (built-in) */
+    /* 67: sys_mgr_client (built-in) */
     "Client",
     "Клиент",
-    /* 67: sys_mgr_username (built-in) */
+    /* 68: sys_mgr_username (built-in) */
     "Username",
     "Имя пользователя",
-    /* 68: sys_mgr_language (built-in) */
+    /* 69: sys_mgr_language (built-in) */
     "Language",
     "Язык",
-    /* 69: sys_mgr_bookings (built-in) */
+    /* 70: sys_mgr_bookings (built-in) */
     "Bookings",
     "Бронирования",
-    /* 70: sys_mgr_none (built-in) */
+    /* 71: sys_mgr_none (built-in) */
     "none",
     "нет",
-    /* 71: sys_mgr_conversation (built-in) */
+    /* 72: sys_mgr_conversation (built-in) */
     "💬 The conversation so far:",
     "💬 Разговор до сих пор:",
-    /* 72: sys_mgr_nothing_yet (built-in) */
+    /* 73: sys_mgr_nothing_yet (built-in) */
     "(nothing yet)",
     "(пока ничего)",
-    /* 73: sys_mgr_operator (built-in) */
+    /* 74: sys_mgr_operator (built-in) */
     "Operator",
     "Оператор",
-    /* 74: sys_mgr_bot (built-in) */
+    /* 75: sys_mgr_bot (built-in) */
     "Bot",
     "Бот",
-    /* 75: sys_mgr_closed_by (built-in) */
+    /* 76: sys_mgr_closed_by (built-in) */
     "✅ Closed by {first_name}.",
     "✅ Разговор закрыт: {first_name}.",
-    /* 76: sys_mgr_client_closed (built-in) */
+    /* 77: sys_mgr_client_closed (built-in) */
     "✅ The client closed the conversation: satisfied.",
     "✅ Клиент завершил разговор: вопрос решён.",
-    /* 77: sys_mgr_list (built-in) */
+    /* 78: sys_mgr_list (built-in) */
     "Managers:",
     "Менеджеры:",
-    /* 78: sys_mgr_list_empty (built-in) */
+    /* 79: sys_mgr_list_empty (built-in) */
     "No managers yet. Add one with /addmanager USER_ID NAME.",
     "Менеджеров пока нет. Добавьте: /addmanager ID ИМЯ.",
-    /* 79: sys_mgr_add_usage (built-in) */
+    /* 80: sys_mgr_add_usage (built-in) */
     "Usage: /addmanager USER_ID NAME (a name of 1 to 64 bytes)",
     "Формат: /addmanager ID ИМЯ (имя от 1 до 64 байт)",
-    /* 80: sys_mgr_added (built-in) */
+    /* 81: sys_mgr_added (built-in) */
     "✅ {user_id} ({first_name}) is a manager now.",
     "✅ {user_id} ({first_name}) теперь менеджер.",
-    /* 81: sys_mgr_del_usage (built-in) */
+    /* 82: sys_mgr_del_usage (built-in) */
     "Usage: /delmanager USER_ID",
     "Формат: /delmanager ID",
-    /* 82: sys_mgr_removed (built-in) */
+    /* 83: sys_mgr_removed (built-in) */
     "✅ {user_id} is no longer a manager.",
     "✅ {user_id} больше не менеджер.",
-    /* 83: sys_mgr_not_manager (built-in) */
+    /* 84: sys_mgr_not_manager (built-in) */
     "{user_id} was not a manager.",
     "{user_id} не был менеджером.",
-    /* 84: sys_mgr_lead_client (built-in) */
+    /* 85: sys_mgr_lead_client (built-in) */
     "id {user_id}, language {text}",
     "id {user_id}, язык {text}",
-    /* 85: sys_session_started (built-in) */
+    /* 86: sys_session_started (built-in) */
     "🚀 New session started: I no longer take our earlier messages into account. Your first question names it.",
     "🚀 Начата новая сессия: прежние сообщения я больше не учитываю. Её название — ваш первый вопрос.",
-    /* 86: sys_session_ended (built-in) */
+    /* 87: sys_session_ended (built-in) */
     "✅ Session closed. What we talked about:\n"
     "{text}",
     "✅ Сессия закрыта. О чём мы говорили:\n"
     "{text}",
-    /* 87: sys_session_none (built-in) */
+    /* 88: sys_session_none (built-in) */
     "No session is open. Write a message and one opens by itself.",
     "Открытой сессии нет. Напишите сообщение — сессия откроется сама.",
-    /* 88: sys_sessions_list (built-in) */
+    /* 89: sys_sessions_list (built-in) */
     "🗂 Your sessions, newest first (🟢 open; 💬 questions). Tap one to continue it:",
     "🗂 Ваши сессии, сначала новые (🟢 открыта; 💬 вопросы). Нажмите, чтобы продолжить:",
-    /* 89: sys_sessions_empty (built-in) */
+    /* 90: sys_sessions_empty (built-in) */
     "You have no sessions yet. Write a message to start one.",
     "Сессий пока нет. Напишите сообщение, чтобы начать.",
-    /* 90: sys_session_continued (built-in) */
+    /* 91: sys_session_continued (built-in) */
     "▶️ Back to the session «{text}». I remember what we said in it.",
     "▶️ Вернулись к сессии «{text}». Я помню, о чём мы в ней говорили.",
-    /* 91: sys_session_gone (built-in) */
+    /* 92: sys_session_gone (built-in) */
     "That session no longer exists.",
     "Этой сессии больше нет.",
-    /* 92: sys_session_untitled (built-in) */
+    /* 93: sys_session_untitled (built-in) */
     "(no question yet)",
     "(вопросов пока нет)",
-    /* 93: sys_session_digest (built-in) */
+    /* 94: sys_session_digest (built-in) */
     "Questions: {text}",
     "Вопросы: {text}",
-    /* 94: sys_voted (built-in) */
+    /* 95: sys_voted (built-in) */
     "Thank you! Your feedback is counted.",
     "Спасибо! Ваш отзыв учтён.",
-    /* 95: sys_not_a_question (built-in) */
+    /* 96: sys_not_a_question (built-in) */
     "What would you like to know about it? Please ask in a few words, e.g. \"how much is the deposit?\"",
     "Что вы хотите узнать? Спросите, пожалуйста, словами, например: «какой депозит?»",
-    /* 96: sys_memory_kept (built-in) */
+    /* 97: sys_memory_kept (built-in) */
     "🧠 I'll remember that: {text}",
     "🧠 Запомнил: {text}",
-    /* 97: sys_memory_what (built-in) */
+    /* 98: sys_memory_what (built-in) */
     "What should I remember? Write, for example: \"remember that I prefer Python\".",
     "Что запомнить? Напишите, например: «запомни, что я пишу на Python».",
-    /* 98: sys_memory_list (built-in) */
+    /* 99: sys_memory_list (built-in) */
     "🧠 What I remember about you (🗑 N forgets item N):",
     "🧠 Что я о вас помню (🗑 N — забыть пункт N):",
-    /* 99: sys_memory_empty (built-in) */
+    /* 100: sys_memory_empty (built-in) */
     "I don't remember anything about you yet. Write \"remember that …\" to keep a fact.",
     "Я пока ничего о вас не помню. Напишите «запомни, что …», чтобы я запомнил факт.",
-    /* 100: sys_memory_forgotten (built-in) */
+    /* 101: sys_memory_forgotten (built-in) */
     "Forgotten.",
     "Забыл.",
-    /* 101: sys_memory_gone (built-in) */
+    /* 102: sys_memory_gone (built-in) */
     "That is already forgotten.",
     "Это уже забыто.",
-    /* 102: sys_memory_forget_confirm (built-in) */
+    /* 103: sys_memory_forget_confirm (built-in) */
     "Forget everything I remember about you ({text} items)? This cannot be undone.",
     "Забыть всё, что я о вас помню (пунктов: {text})? Это нельзя отменить.",
-    /* 103: sys_memory_forget_yes (built-in) */
+    /* 104: sys_memory_forget_yes (built-in) */
     "Yes, forget everything",
     "Да, забыть всё",
-    /* 104: sys_memory_forget_no (built-in) */
+    /* 105: sys_memory_forget_no (built-in) */
     "No, keep it",
     "Нет, оставить",
-    /* 105: sys_memory_all_forgotten (built-in) */
+    /* 106: sys_memory_all_forgotten (built-in) */
     "Done: I have forgotten everything I remembered about you.",
     "Готово: я забыл всё, что о вас помнил.",
-    /* 106: sys_memory_all_kept (built-in) */
+    /* 107: sys_memory_all_kept (built-in) */
     "OK, I forgot nothing.",
     "Хорошо, ничего не забываю.",
 };
 
 /* the messages each state sends on entry (text indices) */
-static const int says[9] = {
+static const int says[10] = {
     /* 0: welcome */ 15 /* welcome */,
     /* 1: main */ 16 /* main_menu */,
     /* 2: personalize */ 18 /* personalize */,
     /* 3: persona_coder */ 22 /* persona_set_coder */,
     /* 4: persona_product_manager */ 24 /* persona_set_product_manager */,
     /* 5: persona_assistant */ 26 /* persona_set_assistant */,
-    /* 6: persona_own */ 31 /* persona_set_own */,
-    /* 7: delete_confirm */ 39 /* delete_confirm */,
-    /* 8: delete_kept */ 43 /* delete_kept */,
+    /* 6: persona_own */ 31 /* persona_set_own */, 32 /* own_text */,
+    /* 8: delete_confirm */ 40 /* delete_confirm */,
+    /* 9: delete_kept */ 44 /* delete_kept */,
 };
 
 static const bm_transition transitions[99] = {
@@ -489,7 +488,7 @@ static const bm_transition transitions[99] = {
     {.target = BM_NONE, .say = 17 /* help */, .form = BM_NONE,
      .first_assign = 0, .n_assign = 0, .action = BM_ACT_NONE},
     /* 17: state welcome: on voice */
-    {.target = BM_NONE, .say = 40 /* voice_unsupported */, .form = BM_NONE,
+    {.target = BM_NONE, .say = 41 /* voice_unsupported */, .form = BM_NONE,
      .first_assign = 0, .n_assign = 0, .action = BM_ACT_NONE},
     /* 18: state welcome: on any */
     {.target = BM_NONE, .say = BM_NONE, .form = BM_NONE,
@@ -516,7 +515,7 @@ static const bm_transition transitions[99] = {
     {.target = BM_NONE, .say = 17 /* help */, .form = BM_NONE,
      .first_assign = 0, .n_assign = 0, .action = BM_ACT_NONE},
     /* 26: state main: on voice */
-    {.target = BM_NONE, .say = 40 /* voice_unsupported */, .form = BM_NONE,
+    {.target = BM_NONE, .say = 41 /* voice_unsupported */, .form = BM_NONE,
      .first_assign = 0, .n_assign = 0, .action = BM_ACT_NONE},
     /* 27: state main: on any */
     {.target = BM_NONE, .say = BM_NONE, .form = BM_NONE,
@@ -558,7 +557,7 @@ static const bm_transition transitions[99] = {
     {.target = BM_NONE, .say = 17 /* help */, .form = BM_NONE,
      .first_assign = 3, .n_assign = 0, .action = BM_ACT_NONE},
     /* 40: state personalize: on voice */
-    {.target = BM_NONE, .say = 40 /* voice_unsupported */, .form = BM_NONE,
+    {.target = BM_NONE, .say = 41 /* voice_unsupported */, .form = BM_NONE,
      .first_assign = 3, .n_assign = 0, .action = BM_ACT_NONE},
     /* 41: state personalize: on any */
     {.target = BM_NONE, .say = BM_NONE, .form = BM_NONE,
@@ -588,7 +587,7 @@ static const bm_transition transitions[99] = {
     {.target = BM_NONE, .say = 17 /* help */, .form = BM_NONE,
      .first_assign = 3, .n_assign = 0, .action = BM_ACT_NONE},
     /* 50: state persona_coder: on voice */
-    {.target = BM_NONE, .say = 40 /* voice_unsupported */, .form = BM_NONE,
+    {.target = BM_NONE, .say = 41 /* voice_unsupported */, .form = BM_NONE,
      .first_assign = 3, .n_assign = 0, .action = BM_ACT_NONE},
     /* 51: state persona_coder: on any */
     {.target = BM_NONE, .say = BM_NONE, .form = BM_NONE,
@@ -618,7 +617,7 @@ static const bm_transition transitions[99] = {
     {.target = BM_NONE, .say = 17 /* help */, .form = BM_NONE,
      .first_assign = 3, .n_assign = 0, .action = BM_ACT_NONE},
     /* 60: state persona_product_manager: on voice */
-    {.target = BM_NONE, .say = 40 /* voice_unsupported */, .form = BM_NONE,
+    {.target = BM_NONE, .say = 41 /* voice_unsupported */, .form = BM_NONE,
      .first_assign = 3, .n_assign = 0, .action = BM_ACT_NONE},
     /* 61: state persona_product_manager: on any */
     {.target = BM_NONE, .say = BM_NONE, .form = BM_NONE,
@@ -648,40 +647,40 @@ static const bm_transition transitions[99] = {
     {.target = BM_NONE, .say = 17 /* help */, .form = BM_NONE,
      .first_assign = 3, .n_assign = 0, .action = BM_ACT_NONE},
     /* 70: state persona_assistant: on voice */
-    {.target = BM_NONE, .say = 40 /* voice_unsupported */, .form = BM_NONE,
+    {.target = BM_NONE, .say = 41 /* voice_unsupported */, .form = BM_NONE,
      .first_assign = 3, .n_assign = 0, .action = BM_ACT_NONE},
     /* 71: state persona_assistant: on any */
     {.target = BM_NONE, .say = BM_NONE, .form = BM_NONE,
      .first_assign = 3, .n_assign = 0, .action = BM_ACT_LLM},
-    /* 72: state persona_own: inline btn_edit_own */
-    {.target = BM_NONE, .say = BM_NONE, .form = 0 /* own */,
-     .first_assign = 3, .n_assign = 0, .action = BM_ACT_NONE},
-    /* 73: state persona_own: inline btn_change_persona */
-    {.target = DESK_S_PERSONALIZE, .say = BM_NONE, .form = BM_NONE,
-     .first_assign = 3, .n_assign = 0, .action = BM_ACT_NONE},
-    /* 74: state persona_own: on text btn_new_session */
+    /* 72: state persona_own: button btn_new_session */
     {.target = BM_NONE, .say = BM_NONE, .form = BM_NONE,
      .first_assign = 3, .n_assign = 0, .action = BM_ACT_SESSION_START},
-    /* 75: state persona_own: on text btn_end_session */
+    /* 73: state persona_own: button btn_end_session */
     {.target = BM_NONE, .say = BM_NONE, .form = BM_NONE,
      .first_assign = 3, .n_assign = 0, .action = BM_ACT_SESSION_END},
-    /* 76: state persona_own: on text btn_sessions */
+    /* 74: state persona_own: button btn_sessions */
     {.target = BM_NONE, .say = BM_NONE, .form = BM_NONE,
      .first_assign = 3, .n_assign = 0, .action = BM_ACT_SESSION_LIST},
-    /* 77: state persona_own: on text btn_persona */
+    /* 75: state persona_own: button btn_persona */
     {.target = DESK_S_PERSONALIZE, .say = BM_NONE, .form = BM_NONE,
      .first_assign = 3, .n_assign = 0, .action = BM_ACT_NONE},
-    /* 78: state persona_own: on text btn_export */
+    /* 76: state persona_own: button btn_export */
     {.target = BM_NONE, .say = BM_NONE, .form = BM_NONE,
      .first_assign = 3, .n_assign = 0, .action = BM_ACT_EXPORT_DATA},
-    /* 79: state persona_own: on text btn_delete */
+    /* 77: state persona_own: button btn_delete */
     {.target = DESK_S_DELETE_CONFIRM, .say = BM_NONE, .form = BM_NONE,
      .first_assign = 3, .n_assign = 0, .action = BM_ACT_NONE},
-    /* 80: state persona_own: on text btn_help */
+    /* 78: state persona_own: button btn_help */
     {.target = BM_NONE, .say = 17 /* help */, .form = BM_NONE,
      .first_assign = 3, .n_assign = 0, .action = BM_ACT_NONE},
+    /* 79: state persona_own: inline btn_edit_own */
+    {.target = BM_NONE, .say = BM_NONE, .form = 0 /* own */,
+     .first_assign = 3, .n_assign = 0, .action = BM_ACT_NONE},
+    /* 80: state persona_own: inline btn_change_persona */
+    {.target = DESK_S_PERSONALIZE, .say = BM_NONE, .form = BM_NONE,
+     .first_assign = 3, .n_assign = 0, .action = BM_ACT_NONE},
     /* 81: state persona_own: on voice */
-    {.target = BM_NONE, .say = 40 /* voice_unsupported */, .form = BM_NONE,
+    {.target = BM_NONE, .say = 41 /* voice_unsupported */, .form = BM_NONE,
      .first_assign = 3, .n_assign = 0, .action = BM_ACT_NONE},
     /* 82: state persona_own: on any */
     {.target = BM_NONE, .say = BM_NONE, .form = BM_NONE,
@@ -714,13 +713,13 @@ static const bm_transition transitions[99] = {
     {.target = BM_NONE, .say = 17 /* help */, .form = BM_NONE,
      .first_assign = 3, .n_assign = 0, .action = BM_ACT_NONE},
     /* 92: state delete_confirm: on voice */
-    {.target = BM_NONE, .say = 40 /* voice_unsupported */, .form = BM_NONE,
+    {.target = BM_NONE, .say = 41 /* voice_unsupported */, .form = BM_NONE,
      .first_assign = 3, .n_assign = 0, .action = BM_ACT_NONE},
     /* 93: state delete_confirm: on any */
     {.target = BM_NONE, .say = BM_NONE, .form = BM_NONE,
      .first_assign = 3, .n_assign = 0, .action = BM_ACT_LLM},
     /* 94: state delete_kept: on voice */
-    {.target = BM_NONE, .say = 40 /* voice_unsupported */, .form = BM_NONE,
+    {.target = BM_NONE, .say = 41 /* voice_unsupported */, .form = BM_NONE,
      .first_assign = 3, .n_assign = 0, .action = BM_ACT_NONE},
     /* 95: state delete_kept: on any */
     {.target = BM_NONE, .say = BM_NONE, .form = BM_NONE,
@@ -743,7 +742,7 @@ static const bm_assign assigns[4] = {
     /* 3 */ {.var = 0 /* persona */, .value = "own"},
 };
 
-static const bm_button buttons[26] = {
+static const bm_button buttons[33] = {
     /* 0 */ {.kind = BM_BTN_REPLY, .label = 0 /* btn_new_session */, .transition = 10, .data = NULL},
     /* 1 */ {.kind = BM_BTN_REPLY, .label = 2 /* btn_end_session */, .transition = 11, .data = NULL},
     /* 2 */ {.kind = BM_BTN_REPLY, .label = 4 /* btn_sessions */, .transition = 12, .data = NULL},
@@ -766,13 +765,20 @@ static const bm_button buttons[26] = {
     /* 19 */ {.kind = BM_BTN_CALLBACK, .label = 20 /* btn_change_persona */, .transition = 42, .data = "persona_coder.0"},
     /* 20 */ {.kind = BM_BTN_CALLBACK, .label = 20 /* btn_change_persona */, .transition = 52, .data = "persona_product_manager.0"},
     /* 21 */ {.kind = BM_BTN_CALLBACK, .label = 20 /* btn_change_persona */, .transition = 62, .data = "persona_assistant.0"},
-    /* 22 */ {.kind = BM_BTN_CALLBACK, .label = 32 /* btn_edit_own */, .transition = 72, .data = "own:edit"},
-    /* 23 */ {.kind = BM_BTN_CALLBACK, .label = 20 /* btn_change_persona */, .transition = 73, .data = "persona_own.1"},
-    /* 24 */ {.kind = BM_BTN_CALLBACK, .label = 41 /* btn_delete_yes */, .transition = 83, .data = "delete:yes"},
-    /* 25 */ {.kind = BM_BTN_CALLBACK, .label = 42 /* btn_delete_no */, .transition = 84, .data = "delete:no"},
+    /* 22 */ {.kind = BM_BTN_REPLY, .label = 0 /* btn_new_session */, .transition = 72, .data = NULL},
+    /* 23 */ {.kind = BM_BTN_REPLY, .label = 2 /* btn_end_session */, .transition = 73, .data = NULL},
+    /* 24 */ {.kind = BM_BTN_REPLY, .label = 4 /* btn_sessions */, .transition = 74, .data = NULL},
+    /* 25 */ {.kind = BM_BTN_REPLY, .label = 6 /* btn_persona */, .transition = 75, .data = NULL},
+    /* 26 */ {.kind = BM_BTN_REPLY, .label = 8 /* btn_export */, .transition = 76, .data = NULL},
+    /* 27 */ {.kind = BM_BTN_REPLY, .label = 10 /* btn_delete */, .transition = 77, .data = NULL},
+    /* 28 */ {.kind = BM_BTN_REPLY, .label = 12 /* btn_help */, .transition = 78, .data = NULL},
+    /* 29 */ {.kind = BM_BTN_CALLBACK, .label = 33 /* btn_edit_own */, .transition = 79, .data = "own:edit"},
+    /* 30 */ {.kind = BM_BTN_CALLBACK, .label = 20 /* btn_change_persona */, .transition = 80, .data = "persona_own.1"},
+    /* 31 */ {.kind = BM_BTN_CALLBACK, .label = 42 /* btn_delete_yes */, .transition = 83, .data = "delete:yes"},
+    /* 32 */ {.kind = BM_BTN_CALLBACK, .label = 43 /* btn_delete_no */, .transition = 84, .data = "delete:no"},
 };
 
-static const bm_row rows[20] = {
+static const bm_row rows[24] = {
     /* 0 */ {.first_button = 0, .n_buttons = 2},
     /* 1 */ {.first_button = 2, .n_buttons = 2},
     /* 2 */ {.first_button = 4, .n_buttons = 2},
@@ -789,21 +795,26 @@ static const bm_row rows[20] = {
     /* 13 */ {.first_button = 19, .n_buttons = 1},
     /* 14 */ {.first_button = 20, .n_buttons = 1},
     /* 15 */ {.first_button = 21, .n_buttons = 1},
-    /* 16 */ {.first_button = 22, .n_buttons = 1},
-    /* 17 */ {.first_button = 23, .n_buttons = 1},
-    /* 18 */ {.first_button = 24, .n_buttons = 1},
-    /* 19 */ {.first_button = 25, .n_buttons = 1},
+    /* 16 */ {.first_button = 22, .n_buttons = 2},
+    /* 17 */ {.first_button = 24, .n_buttons = 2},
+    /* 18 */ {.first_button = 26, .n_buttons = 2},
+    /* 19 */ {.first_button = 28, .n_buttons = 1},
+    /* 20 */ {.first_button = 29, .n_buttons = 1},
+    /* 21 */ {.first_button = 30, .n_buttons = 1},
+    /* 22 */ {.first_button = 31, .n_buttons = 1},
+    /* 23 */ {.first_button = 32, .n_buttons = 1},
 };
 
-static const bm_keyboard keyboards[8] = {
+static const bm_keyboard keyboards[9] = {
     /* 0: welcome reply */ {.first_row = 0, .n_rows = 4},
     /* 1: main reply */ {.first_row = 4, .n_rows = 4},
     /* 2: personalize inline */ {.first_row = 8, .n_rows = 5},
     /* 3: persona_coder inline */ {.first_row = 13, .n_rows = 1},
     /* 4: persona_product_manager inline */ {.first_row = 14, .n_rows = 1},
     /* 5: persona_assistant inline */ {.first_row = 15, .n_rows = 1},
-    /* 6: persona_own inline */ {.first_row = 16, .n_rows = 2},
-    /* 7: delete_confirm inline */ {.first_row = 18, .n_rows = 2},
+    /* 6: persona_own reply */ {.first_row = 16, .n_rows = 4},
+    /* 7: persona_own inline */ {.first_row = 20, .n_rows = 2},
+    /* 8: delete_confirm inline */ {.first_row = 22, .n_rows = 2},
 };
 
 static const bm_state states[9] = {
@@ -819,11 +830,11 @@ static const bm_state states[9] = {
         .reply_kb = BM_NONE, .inline_kb = 4, .contact_tr = BM_NONE, .voice_tr = 60, .fallback_tr = 61},
     [DESK_S_PERSONA_ASSISTANT] = {.name = "persona_assistant", .id = 0x252c79a4u, .first_say = 5, .n_say = 1,
         .reply_kb = BM_NONE, .inline_kb = 5, .contact_tr = BM_NONE, .voice_tr = 70, .fallback_tr = 71},
-    [DESK_S_PERSONA_OWN] = {.name = "persona_own", .id = 0x65932514u, .first_say = 6, .n_say = 1,
-        .reply_kb = BM_NONE, .inline_kb = 6, .contact_tr = BM_NONE, .voice_tr = 81, .fallback_tr = 82},
-    [DESK_S_DELETE_CONFIRM] = {.name = "delete_confirm", .id = 0xfda81a59u, .first_say = 7, .n_say = 1,
-        .reply_kb = BM_NONE, .inline_kb = 7, .contact_tr = BM_NONE, .voice_tr = 92, .fallback_tr = 93},
-    [DESK_S_DELETE_KEPT] = {.name = "delete_kept", .id = 0x717f2a6fu, .first_say = 8, .n_say = 1,
+    [DESK_S_PERSONA_OWN] = {.name = "persona_own", .id = 0x65932514u, .first_say = 6, .n_say = 2,
+        .reply_kb = 6, .inline_kb = 7, .contact_tr = BM_NONE, .voice_tr = 81, .fallback_tr = 82},
+    [DESK_S_DELETE_CONFIRM] = {.name = "delete_confirm", .id = 0xfda81a59u, .first_say = 8, .n_say = 1,
+        .reply_kb = BM_NONE, .inline_kb = 8, .contact_tr = BM_NONE, .voice_tr = 92, .fallback_tr = 93},
+    [DESK_S_DELETE_KEPT] = {.name = "delete_kept", .id = 0x717f2a6fu, .first_say = 9, .n_say = 1,
         .reply_kb = BM_NONE, .inline_kb = BM_KB_REMOVE, .contact_tr = BM_NONE, .voice_tr = 94, .fallback_tr = 95},
 };
 
@@ -848,8 +859,8 @@ static const bm_command commands[10] = {
     /* 5 */ {.name = "export_data", .description = 9 /* cmd_export_data */, .transition = 5},
     /* 6 */ {.name = "delete_my_data", .description = 11 /* cmd_delete_my_data */, .transition = 6},
     /* 7 */ {.name = "help", .description = 13 /* cmd_help */, .transition = 7},
-    /* 8 */ {.name = "memory", .description = 46 /* cmd_memory */, .transition = 8},
-    /* 9 */ {.name = "forget", .description = 47 /* cmd_forget */, .transition = 9},
+    /* 8 */ {.name = "memory", .description = 47 /* cmd_memory */, .transition = 8},
+    /* 9 */ {.name = "forget", .description = 48 /* cmd_forget */, .transition = 9},
 };
 
 static const bm_var vars[2] = {
@@ -858,17 +869,17 @@ static const bm_var vars[2] = {
 };
 
 static const bm_persona llm_personas[4] = {
-    {.name = "coder", .prompt = 34 /* prompt_coder */, .label = 21 /* btn_persona_coder */},
-    {.name = "product_manager", .prompt = 35 /* prompt_product_manager */, .label = 23 /* btn_persona_product_manager */},
-    {.name = "assistant", .prompt = 36 /* prompt_assistant */, .label = 25 /* btn_persona_assistant */},
-    {.name = "own", .prompt = 37 /* prompt_own */, .label = 28 /* persona_label_own */},
+    {.name = "coder", .prompt = 35 /* prompt_coder */, .label = 21 /* btn_persona_coder */},
+    {.name = "product_manager", .prompt = 36 /* prompt_product_manager */, .label = 23 /* btn_persona_product_manager */},
+    {.name = "assistant", .prompt = 37 /* prompt_assistant */, .label = 25 /* btn_persona_assistant */},
+    {.name = "own", .prompt = 38 /* prompt_own */, .label = 28 /* persona_label_own */},
 };
 
 static const bm_llm llm = {
     .knowledge = NULL,
     .n_knowledge = 0,
-    .persona = 33 /* llm_persona */,
-    .policy = 38 /* llm_policy */,
+    .persona = 34 /* llm_persona */,
+    .policy = 39 /* llm_policy */,
     .strict = false,
     .daily_tokens = 0,
     .timezone = NULL,
@@ -886,74 +897,74 @@ static const bm_llm llm = {
 
 const bm_machine desk_machine = {
     .name = "desk",
-    .shape_hash = 0x0731f6bc4c707533ULL,
+    .shape_hash = 0x3acbf73bb572ac55ULL,
     .langs = langs,
     .n_langs = 2,
     .default_lang = 0, /* en */
     .texts = texts,
-    .n_texts = 107,
+    .n_texts = 108,
     .sys_texts = {
-        [BM_SYS_MIGRATED] = 45 /* sys_migrated */,
-        [BM_SYS_CANCELLED] = 48 /* sys_cancelled */,
-        [BM_SYS_INVALID] = 49 /* sys_invalid */,
-        [BM_SYS_SHARE_CONTACT] = 50 /* sys_share_contact */,
-        [BM_SYS_UNAVAILABLE] = 51 /* sys_unavailable */,
-        [BM_SYS_USE_BUTTONS] = 52 /* sys_use_buttons */,
-        [BM_SYS_UNKNOWN_COMMAND] = 53 /* sys_unknown_command */,
-        [BM_SYS_NOT_UNDERSTOOD] = 54 /* sys_not_understood */,
-        [BM_SYS_DATA_DELETED] = 44 /* sys_data_deleted */,
-        [BM_SYS_NO_ANSWER] = 55 /* sys_no_answer */,
-        [BM_SYS_OPERATOR] = 56 /* sys_operator */,
-        [BM_SYS_LIMIT_REACHED] = 57 /* sys_limit_reached */,
-        [BM_SYS_HELPED] = 58 /* sys_helped */,
-        [BM_SYS_LEAD] = 59 /* sys_lead */,
-        [BM_SYS_HANDOFF_STARTED] = 60 /* sys_handoff_started */,
-        [BM_SYS_HANDOFF_OFF] = 61 /* sys_handoff_off */,
-        [BM_SYS_HANDOFF_CLOSED] = 62 /* sys_handoff_closed */,
-        [BM_SYS_HANDOFF_THANKS] = 63 /* sys_handoff_thanks */,
-        [BM_SYS_SATISFIED] = 64 /* sys_satisfied */,
-        [BM_SYS_LLM_DOWN] = 65 /* sys_llm_down */,
-        [BM_SYS_MGR_CLIENT] = 66 /* sys_mgr_client */,
-        [BM_SYS_MGR_USERNAME] = 67 /* sys_mgr_username */,
-        [BM_SYS_MGR_LANGUAGE] = 68 /* sys_mgr_language */,
-        [BM_SYS_MGR_BOOKINGS] = 69 /* sys_mgr_bookings */,
-        [BM_SYS_MGR_NONE] = 70 /* sys_mgr_none */,
-        [BM_SYS_MGR_CONVERSATION] = 71 /* sys_mgr_conversation */,
-        [BM_SYS_MGR_NOTHING_YET] = 72 /* sys_mgr_nothing_yet */,
-        [BM_SYS_MGR_OPERATOR] = 73 /* sys_mgr_operator */,
-        [BM_SYS_MGR_BOT] = 74 /* sys_mgr_bot */,
-        [BM_SYS_MGR_CLOSED_BY] = 75 /* sys_mgr_closed_by */,
-        [BM_SYS_MGR_CLIENT_CLOSED] = 76 /* sys_mgr_client_closed */,
-        [BM_SYS_MGR_LIST] = 77 /* sys_mgr_list */,
-        [BM_SYS_MGR_LIST_EMPTY] = 78 /* sys_mgr_list_empty */,
-        [BM_SYS_MGR_ADD_USAGE] = 79 /* sys_mgr_add_usage */,
-        [BM_SYS_MGR_ADDED] = 80 /* sys_mgr_added */,
-        [BM_SYS_MGR_DEL_USAGE] = 81 /* sys_mgr_del_usage */,
-        [BM_SYS_MGR_REMOVED] = 82 /* sys_mgr_removed */,
-        [BM_SYS_MGR_NOT_MANAGER] = 83 /* sys_mgr_not_manager */,
-        [BM_SYS_MGR_LEAD_CLIENT] = 84 /* sys_mgr_lead_client */,
-        [BM_SYS_SESSION_STARTED] = 85 /* sys_session_started */,
-        [BM_SYS_SESSION_ENDED] = 86 /* sys_session_ended */,
-        [BM_SYS_SESSION_NONE] = 87 /* sys_session_none */,
-        [BM_SYS_SESSIONS_LIST] = 88 /* sys_sessions_list */,
-        [BM_SYS_SESSIONS_EMPTY] = 89 /* sys_sessions_empty */,
-        [BM_SYS_SESSION_CONTINUED] = 90 /* sys_session_continued */,
-        [BM_SYS_SESSION_GONE] = 91 /* sys_session_gone */,
-        [BM_SYS_SESSION_UNTITLED] = 92 /* sys_session_untitled */,
-        [BM_SYS_SESSION_DIGEST] = 93 /* sys_session_digest */,
-        [BM_SYS_VOTED] = 94 /* sys_voted */,
-        [BM_SYS_NOT_A_QUESTION] = 95 /* sys_not_a_question */,
-        [BM_SYS_MEMORY_KEPT] = 96 /* sys_memory_kept */,
-        [BM_SYS_MEMORY_WHAT] = 97 /* sys_memory_what */,
-        [BM_SYS_MEMORY_LIST] = 98 /* sys_memory_list */,
-        [BM_SYS_MEMORY_EMPTY] = 99 /* sys_memory_empty */,
-        [BM_SYS_MEMORY_FORGOTTEN] = 100 /* sys_memory_forgotten */,
-        [BM_SYS_MEMORY_GONE] = 101 /* sys_memory_gone */,
-        [BM_SYS_MEMORY_FORGET_CONFIRM] = 102 /* sys_memory_forget_confirm */,
-        [BM_SYS_MEMORY_FORGET_YES] = 103 /* sys_memory_forget_yes */,
-        [BM_SYS_MEMORY_FORGET_NO] = 104 /* sys_memory_forget_no */,
-        [BM_SYS_MEMORY_ALL_FORGOTTEN] = 105 /* sys_memory_all_forgotten */,
-        [BM_SYS_MEMORY_ALL_KEPT] = 106 /* sys_memory_all_kept */,
+        [BM_SYS_MIGRATED] = 46 /* sys_migrated */,
+        [BM_SYS_CANCELLED] = 49 /* sys_cancelled */,
+        [BM_SYS_INVALID] = 50 /* sys_invalid */,
+        [BM_SYS_SHARE_CONTACT] = 51 /* sys_share_contact */,
+        [BM_SYS_UNAVAILABLE] = 52 /* sys_unavailable */,
+        [BM_SYS_USE_BUTTONS] = 53 /* sys_use_buttons */,
+        [BM_SYS_UNKNOWN_COMMAND] = 54 /* sys_unknown_command */,
+        [BM_SYS_NOT_UNDERSTOOD] = 55 /* sys_not_understood */,
+        [BM_SYS_DATA_DELETED] = 45 /* sys_data_deleted */,
+        [BM_SYS_NO_ANSWER] = 56 /* sys_no_answer */,
+        [BM_SYS_OPERATOR] = 57 /* sys_operator */,
+        [BM_SYS_LIMIT_REACHED] = 58 /* sys_limit_reached */,
+        [BM_SYS_HELPED] = 59 /* sys_helped */,
+        [BM_SYS_LEAD] = 60 /* sys_lead */,
+        [BM_SYS_HANDOFF_STARTED] = 61 /* sys_handoff_started */,
+        [BM_SYS_HANDOFF_OFF] = 62 /* sys_handoff_off */,
+        [BM_SYS_HANDOFF_CLOSED] = 63 /* sys_handoff_closed */,
+        [BM_SYS_HANDOFF_THANKS] = 64 /* sys_handoff_thanks */,
+        [BM_SYS_SATISFIED] = 65 /* sys_satisfied */,
+        [BM_SYS_LLM_DOWN] = 66 /* sys_llm_down */,
+        [BM_SYS_MGR_CLIENT] = 67 /* sys_mgr_client */,
+        [BM_SYS_MGR_USERNAME] = 68 /* sys_mgr_username */,
+        [BM_SYS_MGR_LANGUAGE] = 69 /* sys_mgr_language */,
+        [BM_SYS_MGR_BOOKINGS] = 70 /* sys_mgr_bookings */,
+        [BM_SYS_MGR_NONE] = 71 /* sys_mgr_none */,
+        [BM_SYS_MGR_CONVERSATION] = 72 /* sys_mgr_conversation */,
+        [BM_SYS_MGR_NOTHING_YET] = 73 /* sys_mgr_nothing_yet */,
+        [BM_SYS_MGR_OPERATOR] = 74 /* sys_mgr_operator */,
+        [BM_SYS_MGR_BOT] = 75 /* sys_mgr_bot */,
+        [BM_SYS_MGR_CLOSED_BY] = 76 /* sys_mgr_closed_by */,
+        [BM_SYS_MGR_CLIENT_CLOSED] = 77 /* sys_mgr_client_closed */,
+        [BM_SYS_MGR_LIST] = 78 /* sys_mgr_list */,
+        [BM_SYS_MGR_LIST_EMPTY] = 79 /* sys_mgr_list_empty */,
+        [BM_SYS_MGR_ADD_USAGE] = 80 /* sys_mgr_add_usage */,
+        [BM_SYS_MGR_ADDED] = 81 /* sys_mgr_added */,
+        [BM_SYS_MGR_DEL_USAGE] = 82 /* sys_mgr_del_usage */,
+        [BM_SYS_MGR_REMOVED] = 83 /* sys_mgr_removed */,
+        [BM_SYS_MGR_NOT_MANAGER] = 84 /* sys_mgr_not_manager */,
+        [BM_SYS_MGR_LEAD_CLIENT] = 85 /* sys_mgr_lead_client */,
+        [BM_SYS_SESSION_STARTED] = 86 /* sys_session_started */,
+        [BM_SYS_SESSION_ENDED] = 87 /* sys_session_ended */,
+        [BM_SYS_SESSION_NONE] = 88 /* sys_session_none */,
+        [BM_SYS_SESSIONS_LIST] = 89 /* sys_sessions_list */,
+        [BM_SYS_SESSIONS_EMPTY] = 90 /* sys_sessions_empty */,
+        [BM_SYS_SESSION_CONTINUED] = 91 /* sys_session_continued */,
+        [BM_SYS_SESSION_GONE] = 92 /* sys_session_gone */,
+        [BM_SYS_SESSION_UNTITLED] = 93 /* sys_session_untitled */,
+        [BM_SYS_SESSION_DIGEST] = 94 /* sys_session_digest */,
+        [BM_SYS_VOTED] = 95 /* sys_voted */,
+        [BM_SYS_NOT_A_QUESTION] = 96 /* sys_not_a_question */,
+        [BM_SYS_MEMORY_KEPT] = 97 /* sys_memory_kept */,
+        [BM_SYS_MEMORY_WHAT] = 98 /* sys_memory_what */,
+        [BM_SYS_MEMORY_LIST] = 99 /* sys_memory_list */,
+        [BM_SYS_MEMORY_EMPTY] = 100 /* sys_memory_empty */,
+        [BM_SYS_MEMORY_FORGOTTEN] = 101 /* sys_memory_forgotten */,
+        [BM_SYS_MEMORY_GONE] = 102 /* sys_memory_gone */,
+        [BM_SYS_MEMORY_FORGET_CONFIRM] = 103 /* sys_memory_forget_confirm */,
+        [BM_SYS_MEMORY_FORGET_YES] = 104 /* sys_memory_forget_yes */,
+        [BM_SYS_MEMORY_FORGET_NO] = 105 /* sys_memory_forget_no */,
+        [BM_SYS_MEMORY_ALL_FORGOTTEN] = 106 /* sys_memory_all_forgotten */,
+        [BM_SYS_MEMORY_ALL_KEPT] = 107 /* sys_memory_all_kept */,
     },
     .states = states,
     .n_states = 9,

@@ -297,34 +297,34 @@ static int match_state_6(const unsigned char *YYCURSOR)
         re2c:define:YYCTYPE = "unsigned char";
         re2c:yyfill:enable = 0;
 
-        /* on text (en): 🚀 New session */
-        "\U0001F680 New session" "\x00" { return 74; }
-        /* on text (ru): 🚀 Новая сессия */
-        "\U0001F680 \u041D\u043E\u0432\u0430\u044F \u0441\u0435\u0441\u0441\u0438\u044F" "\x00" { return 74; }
-        /* on text (en): 🏁 End session */
-        "\U0001F3C1 End session" "\x00" { return 75; }
-        /* on text (ru): 🏁 Завершить сессию */
-        "\U0001F3C1 \u0417\u0430\u0432\u0435\u0440\u0448\u0438\u0442\u044C \u0441\u0435\u0441\u0441\u0438\u044E" "\x00" { return 75; }
-        /* on text (en): 🗂 My sessions */
-        "\U0001F5C2 My sessions" "\x00" { return 76; }
-        /* on text (ru): 🗂 Мои сессии */
-        "\U0001F5C2 \u041C\u043E\u0438 \u0441\u0435\u0441\u0441\u0438\u0438" "\x00" { return 76; }
-        /* on text (en): 👤 Agent profile */
-        "\U0001F464 Agent profile" "\x00" { return 77; }
-        /* on text (ru): 👤 Профиль агента */
-        "\U0001F464 \u041F\u0440\u043E\u0444\u0438\u043B\u044C \u0430\u0433\u0435\u043D\u0442\u0430" "\x00" { return 77; }
-        /* on text (en): 📥 Export my data */
-        "\U0001F4E5 Export my data" "\x00" { return 78; }
-        /* on text (ru): 📥 Скачать мои данные */
-        "\U0001F4E5 \u0421\u043A\u0430\u0447\u0430\u0442\u044C \u043C\u043E\u0438 \u0434\u0430\u043D\u043D\u044B\u0435" "\x00" { return 78; }
-        /* on text (en): 🗑️ Delete my data */
-        "\U0001F5D1\uFE0F Delete my data" "\x00" { return 79; }
-        /* on text (ru): 🗑️ Удалить мои данные */
-        "\U0001F5D1\uFE0F \u0423\u0434\u0430\u043B\u0438\u0442\u044C \u043C\u043E\u0438 \u0434\u0430\u043D\u043D\u044B\u0435" "\x00" { return 79; }
-        /* on text (en): ❓ Help */
-        "\u2753 Help" "\x00" { return 80; }
-        /* on text (ru): ❓ Справка */
-        "\u2753 \u0421\u043F\u0440\u0430\u0432\u043A\u0430" "\x00" { return 80; }
+        /* button (en): 🚀 New session */
+        "\U0001F680 New session" "\x00" { return 72; }
+        /* button (ru): 🚀 Новая сессия */
+        "\U0001F680 \u041D\u043E\u0432\u0430\u044F \u0441\u0435\u0441\u0441\u0438\u044F" "\x00" { return 72; }
+        /* button (en): 🏁 End session */
+        "\U0001F3C1 End session" "\x00" { return 73; }
+        /* button (ru): 🏁 Завершить сессию */
+        "\U0001F3C1 \u0417\u0430\u0432\u0435\u0440\u0448\u0438\u0442\u044C \u0441\u0435\u0441\u0441\u0438\u044E" "\x00" { return 73; }
+        /* button (en): 🗂 My sessions */
+        "\U0001F5C2 My sessions" "\x00" { return 74; }
+        /* button (ru): 🗂 Мои сессии */
+        "\U0001F5C2 \u041C\u043E\u0438 \u0441\u0435\u0441\u0441\u0438\u0438" "\x00" { return 74; }
+        /* button (en): 👤 Agent profile */
+        "\U0001F464 Agent profile" "\x00" { return 75; }
+        /* button (ru): 👤 Профиль агента */
+        "\U0001F464 \u041F\u0440\u043E\u0444\u0438\u043B\u044C \u0430\u0433\u0435\u043D\u0442\u0430" "\x00" { return 75; }
+        /* button (en): 📥 Export my data */
+        "\U0001F4E5 Export my data" "\x00" { return 76; }
+        /* button (ru): 📥 Скачать мои данные */
+        "\U0001F4E5 \u0421\u043A\u0430\u0447\u0430\u0442\u044C \u043C\u043E\u0438 \u0434\u0430\u043D\u043D\u044B\u0435" "\x00" { return 76; }
+        /* button (en): 🗑️ Delete my data */
+        "\U0001F5D1\uFE0F Delete my data" "\x00" { return 77; }
+        /* button (ru): 🗑️ Удалить мои данные */
+        "\U0001F5D1\uFE0F \u0423\u0434\u0430\u043B\u0438\u0442\u044C \u043C\u043E\u0438 \u0434\u0430\u043D\u043D\u044B\u0435" "\x00" { return 77; }
+        /* button (en): ❓ Help */
+        "\u2753 Help" "\x00" { return 78; }
+        /* button (ru): ❓ Справка */
+        "\u2753 \u0421\u043F\u0440\u0430\u0432\u043A\u0430" "\x00" { return 78; }
         * { return BM_NONE; }
     */
 }

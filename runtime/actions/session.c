@@ -29,7 +29,7 @@
 
 #define SESS_CB "sess:"          /* callback_data of a session_list button */
 #define SESS_LIST_MAX 10         /* sessions listed (and buttons) */
-#define SESS_LABEL_MAX 40        /* bytes of a title on a button */
+#define SESS_LABEL_MAX STORE_SESSION_TITLE_MAX /* bytes of a title on a button */
 #define SESS_SUMMARY_TURNS 40    /* turns the model summarises */
 #define SESS_TRANSCRIPT_MAX 12000 /* bytes of them sent */
 #define SESS_DIGEST_QUESTIONS 3  /* questions in an extractive summary */

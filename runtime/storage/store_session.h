@@ -26,7 +26,7 @@
 
 #define STORE_SESSION_TURNS_KEEP 40
 #define STORE_SESSION_TEXT_MAX 4000
-#define STORE_SESSION_TITLE_MAX 64 /* bytes of the first question's first line kept as the title */
+#define STORE_SESSION_TITLE_MAX 96 /* bytes of the first question's first line kept as the title */
 
 typedef struct store_session store_session;
 

@@ -245,8 +245,9 @@ def("own_retry", t(
   "⚠️ That is longer than " .. OWN_MAX .. " characters. Please make it shorter and send it again, or /cancel.",
   "⚠️ Это длиннее " .. OWN_MAX .. " символов. Сократите, пожалуйста, и отправьте ещё раз, или /cancel."))
 def("persona_set_own", t(
-  "✅ I follow your own instructions from now on:\n\n{own.text}",
-  "✅ Теперь я следую вашим инструкциям:\n\n{own.text}"))
+  "✅ I follow your own instructions from now on:",
+  "✅ Теперь я следую вашим инструкциям:"))
+def("own_text", t("{own.text}", "{own.text}"))
 def("btn_edit_own", t("✏️ Edit my instructions", "✏️ Изменить инструкции"))
 
 -- What the model is told (llm: below): who it is, then the active role's
@@ -358,15 +359,18 @@ for _, p in ipairs(personas) do
   }
 end
 
--- Their own instructions, shown back, with a button to edit them.
+-- Their own instructions, shown back, with a button to edit them. The
+-- form took the menu's keyboard away (a text question hides it): the first
+-- message brings it back, the second is the instructions and their buttons.
 states[#states + 1] = {
   name = "persona_own",
-  say = "persona_set_own",
+  say = { "persona_set_own", "own_text" },
+  keyboard = menu_keyboard(),
   inline = {
     { { text = "btn_edit_own", data = "own:edit", form = "own" } },
     { { text = "btn_change_persona", ["goto"] = "personalize" } },
   },
-  on = menu_triggers(),
+  on = chat_triggers(),
 }
 
 -- /delete_my_data asks first.
