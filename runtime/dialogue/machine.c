@@ -707,9 +707,9 @@ static int validate(step *st, const bm_field *f, const bm_input *in, char **valu
     int rc = 0;
     char buf[64];
     switch (f->validator) {
-    case BM_V_TEXT: /* `{text: {max: N}}`: N characters at most */
-        if (*t && text_utf16_len(t, strlen(t)) <= (f->max < BM_FIELD_TEXT_MAX ? f->max
-                                                                              : BM_FIELD_TEXT_MAX)) {
+    case BM_V_TEXT: /* `{text: {max: N}}`: N characters at most (N >= 1; else 4096) */
+        if (*t && text_utf16_len(t, strlen(t)) <=
+                      (f->max >= 1 && f->max < BM_FIELD_TEXT_MAX ? f->max : BM_FIELD_TEXT_MAX)) {
             *value = t;
             return 1;
         }

@@ -130,7 +130,7 @@ typedef struct bm_field {
     bm_validator validator;
     int regex;       /* regex id for match_regex (BM_V_REGEX), else BM_NONE */
     double min, max; /* INTEGER/NUMBER bounds; TEXT: max = the longest answer
-                      * in characters (+inf: 4096); DATE: days from the bot's
+                      * in characters (+inf or below 1: 4096); DATE: days from the bot's
                       * today (0 = today); -inf/+inf when open */
     int first_choice; /* indices into bm_machine.choices (text indices) */
     int n_choices;

@@ -16,6 +16,7 @@
 
 #include "actions/memory.h"
 #include "actions/registry.h"
+#include "actions/session.h"
 #include "dialogue/action.h"
 #include "dialogue/bot.h"
 #include "people/handoff.h"
@@ -83,6 +84,8 @@ static void fill(bot *b, int64_t id)
     CU_ASSERT_EQUAL(ho_insert(bot_part_state(b, BOT_PART_HANDOFF), id, id, 100 + id % 100, &hid), 0);
     CU_ASSERT_EQUAL(ho_add_manager(bot_part_state(b, BOT_PART_HANDOFF), id, "Ann"), 0);
     CU_ASSERT_EQUAL(memory_keep(b, id, "fact", "I prefer Python", 0), 0);
+    /* a session (opened by a question) and its two turns */
+    CU_ASSERT_EQUAL(act_session_record_user(b, id, id, "How do I sort a list?", "sorted(xs)"), 0);
     char sql[1024];
     snprintf(sql, sizeof sql,
              "INSERT INTO vars(user_id, name, value) VALUES(%lld, 'nick', 'annie');"
@@ -164,7 +167,7 @@ static void test_export_and_delete(void)
     free(js);
     CU_ASSERT_PTR_NOT_NULL_FATAL(root);
     const char *keys[] = {"user", "variables", "records", "history", "ai_answers", "votes",
-                          "handoffs", "manager", "llm_usage", "leads", "memory"};
+                          "handoffs", "manager", "llm_usage", "leads", "memory", "sessions"};
     CU_ASSERT_EQUAL(cJSON_GetArraySize(root), (int)(sizeof keys / sizeof keys[0]));
     for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++)
         CU_ASSERT_PTR_NOT_NULL(cJSON_GetObjectItemCaseSensitive(root, keys[i]));
@@ -192,10 +195,15 @@ static void test_export_and_delete(void)
     a = array(root, "memory", 1);
     CU_ASSERT_STRING_EQUAL(str(cJSON_GetArrayItem(a, 0), "text"), "I prefer Python");
     CU_ASSERT_STRING_EQUAL(str(cJSON_GetArrayItem(a, 0), "kind"), "fact");
+    a = array(root, "sessions", 1);
+    CU_ASSERT_STRING_EQUAL(str(cJSON_GetArrayItem(a, 0), "title"), "How do I sort a list?");
+    CU_ASSERT_EQUAL(num(cJSON_GetArrayItem(a, 0), "turns"), 1);
+    CU_ASSERT_EQUAL(cJSON_GetArraySize(cJSON_GetObjectItem(cJSON_GetArrayItem(a, 0), "turns_kept")), 2);
     /* user created/updated, a record, 6 history rows, an answer, a vote,
      * a handoff opened (still open: closed is null), the manager, a lead,
-     * a memory item */
-    CU_ASSERT_EQUAL(check_times(root), 15);
+     * a memory item, a session opened and last used (still open) and its
+     * two turns */
+    CU_ASSERT_EQUAL(check_times(root), 19);
     cJSON_Delete(root);
 
     /* delete_data, as the action runs it (tiny's /delete) */
@@ -236,8 +244,8 @@ static void test_export_and_delete(void)
     }
     sqlite3_finalize(t);
     /* users vars records history ai_answers votes handoffs managers llm_usage leads
-     * memory_items */
-    CU_ASSERT_EQUAL(with_user, 11);
+     * memory_items sessions session_turns */
+    CU_ASSERT_EQUAL(with_user, 13);
 
     /* and the export says so */
     js = bot_export_user(b, 42);
@@ -246,7 +254,7 @@ static void test_export_and_delete(void)
     CU_ASSERT_PTR_NOT_NULL_FATAL(root);
     CU_ASSERT_TRUE(cJSON_IsNull(cJSON_GetObjectItem(root, "user")));
     const char *lists[] = {"records", "history", "ai_answers", "votes", "handoffs", "llm_usage",
-                           "leads", "memory"};
+                           "leads", "memory", "sessions"};
     for (size_t i = 0; i < sizeof lists / sizeof lists[0]; i++)
         array(root, lists[i], 0);
     cJSON_Delete(root);
