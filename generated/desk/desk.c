@@ -232,69 +232,69 @@ static const char *const texts[216] = {
     /* 45: sys_data_deleted */
     "🗑️ Done: all your data has been deleted. You can start again at any time.",
     "🗑️ Готово: все ваши данные удалены. Вы можете начать заново в любой момент.",
-    /* 46: sys_migrated */
+    /* 46: sys_limit_reached */
+    "⏳ You have used today's allowance of AI answers. It renews at midnight (UTC).",
+    "⏳ Дневной лимит ответов ИИ исчерпан. Он обновится в полночь (UTC).",
+    /* 47: sys_llm_down */
+    "😔 Sorry, the AI is not answering right now. Please try again in a minute.",
+    "😔 Извините, ИИ сейчас не отвечает. Попробуйте, пожалуйста, через минуту.",
+    /* 48: sys_no_answer */
+    "I have no answer to that, and I would rather not guess. Try asking another way.",
+    "На это у меня нет ответа, а гадать я не хочу. Попробуйте спросить иначе.",
+    /* 49: sys_migrated */
     "DESK TOP has been updated. Here is the main menu.",
     "DESK TOP обновился. Вот главное меню.",
-    /* 47: cmd_memory */
+    /* 50: cmd_memory */
     "🧠 What I remember about you",
     "🧠 Что я о вас помню",
-    /* 48: cmd_forget */
+    /* 51: cmd_forget */
     "🧽 Forget everything I remember",
     "🧽 Забыть всё, что я помню",
-    /* 49: sys_cancelled (built-in) */
+    /* 52: sys_cancelled (built-in) */
     "Cancelled.",
     "Отменено.",
-    /* 50: sys_invalid (built-in) */
+    /* 53: sys_invalid (built-in) */
     "That doesn't look right. Please try again.",
     "Похоже, это не то, что нужно. Попробуйте ещё раз.",
-    /* 51: sys_share_contact (built-in) */
+    /* 54: sys_share_contact (built-in) */
     "Share my phone number",
     "Отправить мой номер телефона",
-    /* 52: sys_unavailable (built-in) */
+    /* 55: sys_unavailable (built-in) */
     "Sorry, this is not available right now.",
     "Извините, сейчас это недоступно.",
-    /* 53: sys_use_buttons (built-in) */
+    /* 56: sys_use_buttons (built-in) */
     "Please use the buttons below.",
     "Пожалуйста, воспользуйтесь кнопками ниже.",
-    /* 54: sys_unknown_command (built-in) */
+    /* 57: sys_unknown_command (built-in) */
     "Sorry, I don't know that command. These are the ones I know:",
     "Извините, такой команды я не знаю. Вот команды, которые я знаю:",
-    /* 55: sys_not_understood (built-in) */
+    /* 58: sys_not_understood (built-in) */
     "Sorry, I didn't understand that. These commands may help:",
     "Извините, я не понял. Вам помогут эти команды:",
-    /* 56: sys_no_answer (built-in) */
-    "I could not find an answer to that in our information, and I would rather not guess. An operator can help: tap the button below.",
-    "В нашей информации нет ответа на этот вопрос, а гадать я не хочу. Вам поможет оператор: нажмите кнопку ниже.",
-    /* 57: sys_operator (built-in) */
+    /* 59: sys_operator (built-in) */
     "👤 Call an operator",
     "👤 Позвать оператора",
-    /* 58: sys_limit_reached (built-in) */
-    "You have used today's allowance of AI answers. It renews at midnight. An operator can still help: tap the button below.",
-    "Вы исчерпали дневной лимит ответов ИИ. Он обновится в полночь. Оператор поможет и сейчас: нажмите кнопку ниже.",
-    /* 59: sys_helped (built-in) */
+    /* 60: sys_helped (built-in) */
     "👍 Helped",
     "👍 Помогло",
-    /* 60: sys_lead (built-in) */
+    /* 61: sys_lead (built-in) */
     "📝 New lead",
     "📝 Новая заявка",
-    /* 61: sys_handoff_started (built-in) */
+    /* 62: sys_handoff_started (built-in) */
     "I've called an operator: they will answer right here. Everything you send now goes to them. Tap \"✅ I'm satisfied\" when your question is solved.",
     "Я позвал оператора: он ответит прямо здесь. Всё, что вы сейчас пишете, передаётся ему. Нажмите «✅ Я доволен», когда вопрос будет решён.",
-    /* 62: sys_handoff_off (built-in) */
+    /* 63: sys_handoff_off (built-in) */
     "Our operators answer in Telegram only; none can be reached from here.",
     "Операторы отвечают только в Telegram; отсюда с ними не связаться.",
-    /* 63: sys_handoff_closed (built-in) */
+    /* 64: sys_handoff_closed (built-in) */
     "The conversation with the operator is closed. How would you rate it? Tap 1 to 5:",
     "Разговор с оператором завершён. Как вы его оцените? Нажмите от 1 до 5:",
-    /* 64: sys_handoff_thanks (built-in) */
+    /* 65: sys_handoff_thanks (built-in) */
     "Thank you for your rating!",
     "Спасибо за оценку!",
-    /* 65: sys_satisfied (built-in) */
+    /* 66: sys_satisfied (built-in) */
     "✅ I'm satisfied",
     "✅ Я доволен",
-    /* 66: sys_llm_down (built-in) */
-    "Sorry, our AI assistant is not answering right now. An operator can help: tap the button below.",
-    "Извините, наш ИИ-помощник сейчас не отвечает. Вам поможет оператор: нажмите кнопку ниже.",
     /* 67: sys_mgr_client (built-in) */
     "Client",
     "Клиент",
@@ -859,8 +859,8 @@ static const bm_command commands[10] = {
     /* 5 */ {.name = "export_data", .description = 9 /* cmd_export_data */, .transition = 5},
     /* 6 */ {.name = "delete_my_data", .description = 11 /* cmd_delete_my_data */, .transition = 6},
     /* 7 */ {.name = "help", .description = 13 /* cmd_help */, .transition = 7},
-    /* 8 */ {.name = "memory", .description = 47 /* cmd_memory */, .transition = 8},
-    /* 9 */ {.name = "forget", .description = 48 /* cmd_forget */, .transition = 9},
+    /* 8 */ {.name = "memory", .description = 50 /* cmd_memory */, .transition = 8},
+    /* 9 */ {.name = "forget", .description = 51 /* cmd_forget */, .transition = 9},
 };
 
 static const bm_var vars[2] = {
@@ -881,7 +881,8 @@ static const bm_llm llm = {
     .persona = 34 /* llm_persona */,
     .policy = 39 /* llm_policy */,
     .strict = false,
-    .daily_tokens = 0,
+    .no_feedback = true,
+    .daily_tokens = 20000,
     .timezone = NULL,
     .model = NULL,
     .handoff = NULL,
@@ -904,26 +905,26 @@ const bm_machine desk_machine = {
     .texts = texts,
     .n_texts = 108,
     .sys_texts = {
-        [BM_SYS_MIGRATED] = 46 /* sys_migrated */,
-        [BM_SYS_CANCELLED] = 49 /* sys_cancelled */,
-        [BM_SYS_INVALID] = 50 /* sys_invalid */,
-        [BM_SYS_SHARE_CONTACT] = 51 /* sys_share_contact */,
-        [BM_SYS_UNAVAILABLE] = 52 /* sys_unavailable */,
-        [BM_SYS_USE_BUTTONS] = 53 /* sys_use_buttons */,
-        [BM_SYS_UNKNOWN_COMMAND] = 54 /* sys_unknown_command */,
-        [BM_SYS_NOT_UNDERSTOOD] = 55 /* sys_not_understood */,
+        [BM_SYS_MIGRATED] = 49 /* sys_migrated */,
+        [BM_SYS_CANCELLED] = 52 /* sys_cancelled */,
+        [BM_SYS_INVALID] = 53 /* sys_invalid */,
+        [BM_SYS_SHARE_CONTACT] = 54 /* sys_share_contact */,
+        [BM_SYS_UNAVAILABLE] = 55 /* sys_unavailable */,
+        [BM_SYS_USE_BUTTONS] = 56 /* sys_use_buttons */,
+        [BM_SYS_UNKNOWN_COMMAND] = 57 /* sys_unknown_command */,
+        [BM_SYS_NOT_UNDERSTOOD] = 58 /* sys_not_understood */,
         [BM_SYS_DATA_DELETED] = 45 /* sys_data_deleted */,
-        [BM_SYS_NO_ANSWER] = 56 /* sys_no_answer */,
-        [BM_SYS_OPERATOR] = 57 /* sys_operator */,
-        [BM_SYS_LIMIT_REACHED] = 58 /* sys_limit_reached */,
-        [BM_SYS_HELPED] = 59 /* sys_helped */,
-        [BM_SYS_LEAD] = 60 /* sys_lead */,
-        [BM_SYS_HANDOFF_STARTED] = 61 /* sys_handoff_started */,
-        [BM_SYS_HANDOFF_OFF] = 62 /* sys_handoff_off */,
-        [BM_SYS_HANDOFF_CLOSED] = 63 /* sys_handoff_closed */,
-        [BM_SYS_HANDOFF_THANKS] = 64 /* sys_handoff_thanks */,
-        [BM_SYS_SATISFIED] = 65 /* sys_satisfied */,
-        [BM_SYS_LLM_DOWN] = 66 /* sys_llm_down */,
+        [BM_SYS_NO_ANSWER] = 48 /* sys_no_answer */,
+        [BM_SYS_OPERATOR] = 59 /* sys_operator */,
+        [BM_SYS_LIMIT_REACHED] = 46 /* sys_limit_reached */,
+        [BM_SYS_HELPED] = 60 /* sys_helped */,
+        [BM_SYS_LEAD] = 61 /* sys_lead */,
+        [BM_SYS_HANDOFF_STARTED] = 62 /* sys_handoff_started */,
+        [BM_SYS_HANDOFF_OFF] = 63 /* sys_handoff_off */,
+        [BM_SYS_HANDOFF_CLOSED] = 64 /* sys_handoff_closed */,
+        [BM_SYS_HANDOFF_THANKS] = 65 /* sys_handoff_thanks */,
+        [BM_SYS_SATISFIED] = 66 /* sys_satisfied */,
+        [BM_SYS_LLM_DOWN] = 47 /* sys_llm_down */,
         [BM_SYS_MGR_CLIENT] = 67 /* sys_mgr_client */,
         [BM_SYS_MGR_USERNAME] = 68 /* sys_mgr_username */,
         [BM_SYS_MGR_LANGUAGE] = 69 /* sys_mgr_language */,

@@ -288,6 +288,18 @@ def("delete_kept", t("👌 Nothing was deleted.", "👌 Ничего не уда
 def("sys_data_deleted", t(
   "🗑️ Done: all your data has been deleted. You can start again at any time.",
   "🗑️ Готово: все ваши данные удалены. Вы можете начать заново в любой момент."))
+-- desk has no human operators: the runtime's texts that would offer one
+-- (they come without the button in a bot that never hands off) say what
+-- the user can do instead.
+def("sys_limit_reached", t(
+  "⏳ You have used today's allowance of AI answers. It renews at midnight (UTC).",
+  "⏳ Дневной лимит ответов ИИ исчерпан. Он обновится в полночь (UTC)."))
+def("sys_llm_down", t(
+  "😔 Sorry, the AI is not answering right now. Please try again in a minute.",
+  "😔 Извините, ИИ сейчас не отвечает. Попробуйте, пожалуйста, через минуту."))
+def("sys_no_answer", t(
+  "I have no answer to that, and I would rather not guess. Try asking another way.",
+  "На это у меня нет ответа, а гадать я не хочу. Попробуйте спросить иначе."))
 def("sys_migrated", t(
   "DESK TOP has been updated. Here is the main menu.",
   "DESK TOP обновился. Вот главное меню."))
@@ -424,6 +436,8 @@ return {
     strict = false,
     personas = persona_list(),
     session_idle_minutes = 30,
+    daily_tokens = 20000,   -- per user per day ($BOT_DAILY_TOKENS overrides)
+    feedback = false,       -- no "👍 Helped" / "Call an operator": desk has no operators
   },
   forms = {
     {
