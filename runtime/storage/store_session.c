@@ -42,7 +42,7 @@ struct store_session {
     {&(f)->drop_t, "DELETE FROM session_turns WHERE session_id = ?2 AND user_id = ?1"}, \
     {&(f)->reopen, "UPDATE sessions SET closed = NULL, at = ?3" \
                    " WHERE id = ?2 AND user_id = ?1 AND closed IS NOT NULL"}, \
-    {&(f)->list, "SELECT " SESSION_COLS " FROM sessions WHERE user_id = ?1" \
+    {&(f)->list, "SELECT " SESSION_COLS " FROM sessions WHERE user_id = ?1 AND turns > 0" \
                  " ORDER BY closed IS NULL DESC, at DESC, id DESC LIMIT ?2"}, \
     {&(f)->idle, "SELECT " SESSION_COLS " FROM sessions WHERE closed IS NULL AND at < ?1" \
                  " ORDER BY at LIMIT ?2"}, \

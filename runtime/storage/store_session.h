@@ -75,8 +75,8 @@ int store_session_drop(store_session *ss, int64_t user_id, int64_t id);
  * context again; its summary stays until it closes anew): 1 reopened, 0
  * no such closed session, -1. The caller closed any open one first. */
 int store_session_reopen(store_session *ss, int64_t user_id, int64_t id);
-/* Calls fn for the user's newest `max` sessions (-1: all): the open one
- * first, then by last turn, newest first. Same return contract as store_session_turns. */
+/* Calls fn for the user's newest `max` sessions with a turn (-1: all):
+ * the open one first, then by last turn, newest first. Same return contract as store_session_turns. */
 typedef int (*store_session_fn)(void *ud, const store_session_row *row);
 int store_session_list(store_session *ss, int64_t user_id, int max, store_session_fn fn,
                        void *ud);
