@@ -23,6 +23,7 @@ static char dir[64];
 static fakellm *g_f;
 static bm_machine g_m;
 static const bm_llm g_llm = {.persona = BM_NONE, .policy = BM_NONE, .strict = false};
+static bm_transition *g_tr; /* tiny's transitions and a handoff: operators exist */
 
 /* What the console printed, and when each byte arrived (ms from the start),
  * read from a pipe by a thread of its own. */
@@ -130,6 +131,14 @@ static void test_marker_and_failure(void)
     CU_ASSERT_PTR_NULL(strstr(cap.out, "CONTACT_MANAGER"));
     CU_ASSERT_PTR_NOT_NULL(strstr(cap.out, "I could not find an answer to that"));
     CU_ASSERT_PTR_NOT_NULL(strstr(cap.out, "[1] 👤 Call an operator"));
+    /* a spec with no handoff anywhere has no operators to offer: no button */
+    g_m.n_transitions--;
+    fakellm_reset(g_f);
+    fakellm_answer(g_f, "Let me check. [[CONTACT_MANAGER]]");
+    CU_ASSERT_EQUAL(run("/ask\n", &cap), 0);
+    CU_ASSERT_PTR_NOT_NULL(strstr(cap.out, "I could not find an answer to that"));
+    CU_ASSERT_PTR_NULL(strstr(cap.out, "Call an operator"));
+    g_m.n_transitions++;
     /* a model that is down: sys_llm_down, and the console goes on */
     fakellm_reset(g_f);
     fakellm_error(g_f, 400, NULL, 10, 0);
@@ -173,6 +182,15 @@ int main(void)
     }
     g_m.texts = texts;
     g_m.n_texts = nt + ne;
+    int ntr = tiny_machine.n_transitions;
+    g_tr = calloc((size_t)ntr + 1, sizeof *g_tr);
+    if (!g_tr)
+        return 1;
+    memcpy(g_tr, tiny_machine.transitions, (size_t)ntr * sizeof *g_tr);
+    g_tr[ntr] = (bm_transition){.target = BM_NONE, .say = BM_NONE, .form = BM_NONE,
+                                .action = BM_ACT_HANDOFF};
+    g_m.transitions = g_tr;
+    g_m.n_transitions = ntr + 1;
     setenv("OPENAI_API_BASE", fakellm_base(g_f), 1);
     setenv("LLM_TOTAL_TIMEOUT_MS", "10000", 1);
     setenv("USER", "tester", 1);
@@ -189,6 +207,7 @@ int main(void)
     CU_cleanup_registry();
     fakellm_stop(g_f);
     free(texts);
+    free(g_tr);
     char cmd[128];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
     if (system(cmd) != 0)
