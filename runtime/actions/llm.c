@@ -11,9 +11,11 @@
  * the "call an operator" button (actions/handoff.h). With OPENAI_API_BASE
  * set the model answers: the request is deferred I/O (dialogue/deferred.h)
  * which the transport streams into the chat as drafts; the input runs
- * again with the whole answer (resume). In strict mode a question the
- * knowledge does not answer goes to a human without asking the model,
- * unless the spec says ask_without_context.
+ * again with the whole answer (resume), which keeps the question and the
+ * answer in the user's open session (opening one when none is: the
+ * model's context is that session's turns, actions/session.h). In strict
+ * mode a question the knowledge does not answer goes to a human without
+ * asking the model, unless the spec says ask_without_context.
  */
 #include <inttypes.h>
 #include <stdio.h>
@@ -341,8 +343,9 @@ static char *with_memory(bot_act *c, char *sys, const char *q)
     return both;
 }
 
-/* The model's request: the grounded system prompt (persona, policy, the
- * best chunks for q, the user's memory of q), the user's recent history, q. A malloc'd JSON
+/* The model's request: the grounded system prompt (persona and the active
+ * role's prompt, policy, the best chunks for q, the user's memory of q),
+ * the open session's latest turns (actions/session.h), q. A malloc'd JSON
  * array, NULL on out-of-memory. */
 static char *llm_messages(bot_act *c, llm_part *p, const char *q, qvec qv)
 {
