@@ -91,9 +91,12 @@ static void fill(bot *b, int64_t id)
              " VALUES(%lld, %lld, %lld, 77, 'helped', 1700000001);"
              "INSERT INTO llm_usage(user_id, day, tokens) VALUES(%lld, '2026-05-12', 123);"
              "INSERT INTO leads(user_id, form, text, thread_id, posted)"
-             " VALUES(%lld, 'booking', '📝 New lead · booking', 105, 1);",
+             " VALUES(%lld, 'booking', '📝 New lead · booking', 105, 1);"
+             "INSERT INTO memory_vectors(item_id, user_id, model, dims, vec, at)"
+             " SELECT id, user_id, 'embed-model', 1, x'0000803f', 1700000002 FROM memory_items"
+             " WHERE user_id = %lld;",
              (long long)id, (long long)id, (long long)id, (long long)id, (long long)id,
-             (long long)id, (long long)id, (long long)id, (long long)id);
+             (long long)id, (long long)id, (long long)id, (long long)id, (long long)id);
     CU_ASSERT_EQUAL(exec(db, sql), SQLITE_OK);
 }
 
@@ -164,7 +167,8 @@ static void test_export_and_delete(void)
     free(js);
     CU_ASSERT_PTR_NOT_NULL_FATAL(root);
     const char *keys[] = {"user", "variables", "records", "history", "ai_answers", "votes",
-                          "handoffs", "manager", "llm_usage", "leads", "memory"};
+                          "handoffs", "manager", "llm_usage", "leads", "memory",
+                          "memory_vectors"};
     CU_ASSERT_EQUAL(cJSON_GetArraySize(root), (int)(sizeof keys / sizeof keys[0]));
     for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++)
         CU_ASSERT_PTR_NOT_NULL(cJSON_GetObjectItemCaseSensitive(root, keys[i]));
@@ -192,10 +196,13 @@ static void test_export_and_delete(void)
     a = array(root, "memory", 1);
     CU_ASSERT_STRING_EQUAL(str(cJSON_GetArrayItem(a, 0), "text"), "I prefer Python");
     CU_ASSERT_STRING_EQUAL(str(cJSON_GetArrayItem(a, 0), "kind"), "fact");
+    a = array(root, "memory_vectors", 1);
+    CU_ASSERT_STRING_EQUAL(str(cJSON_GetArrayItem(a, 0), "model"), "embed-model");
+    CU_ASSERT_EQUAL(num(cJSON_GetArrayItem(a, 0), "dims"), 1);
     /* user created/updated, a record, 6 history rows, an answer, a vote,
      * a handoff opened (still open: closed is null), the manager, a lead,
-     * a memory item */
-    CU_ASSERT_EQUAL(check_times(root), 15);
+     * a memory item and its vector */
+    CU_ASSERT_EQUAL(check_times(root), 16);
     cJSON_Delete(root);
 
     /* delete_data, as the action runs it (tiny's /delete) */
@@ -236,8 +243,8 @@ static void test_export_and_delete(void)
     }
     sqlite3_finalize(t);
     /* users vars records history ai_answers votes handoffs managers llm_usage leads
-     * memory_items */
-    CU_ASSERT_EQUAL(with_user, 11);
+     * memory_items memory_vectors */
+    CU_ASSERT_EQUAL(with_user, 12);
 
     /* and the export says so */
     js = bot_export_user(b, 42);
@@ -246,7 +253,7 @@ static void test_export_and_delete(void)
     CU_ASSERT_PTR_NOT_NULL_FATAL(root);
     CU_ASSERT_TRUE(cJSON_IsNull(cJSON_GetObjectItem(root, "user")));
     const char *lists[] = {"records", "history", "ai_answers", "votes", "handoffs", "llm_usage",
-                           "leads", "memory"};
+                           "leads", "memory", "memory_vectors"};
     for (size_t i = 0; i < sizeof lists / sizeof lists[0]; i++)
         array(root, lists[i], 0);
     cJSON_Delete(root);
