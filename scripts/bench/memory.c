@@ -19,7 +19,17 @@
  * Latency: one question per user (the set's questions in turn, asked of
  * users who mostly do not hold their fact), each timed alone: the SQL read
  * of the user's items, the question's analysis, the bm25 ranking and the
- * block. p50, p99 and the maximum printed, in wall-clock and in CPU time. Deterministic: the generator's
+ * block. p50, p99 and the maximum printed, in wall-clock and in CPU time.
+ *
+ * Hybrid: then every item gets a vector of DIMS floats (default 256,
+ * `bin/bench-memory USERS ITEMS DIMS`; 0 skips it) in memory_vectors, as
+ * `remember` stores them with an embeddings server, and the same questions
+ * are timed through memory_recall_hybrid with a question vector: the
+ * words' ranking plus the read of the user's 100 vectors, their cosines
+ * and the fusion (the question's embeddings request, a network round
+ * trip, is not counted). The vectors are random: the cost does not depend
+ * on what they mean, and recall by meaning needs a real model, so it is
+ * not measured here. Deterministic: the generator's
  * seed is fixed.
  */
 #include <stdint.h>
@@ -33,6 +43,7 @@
 #include "base/log.h"
 #include "dialogue/bot.h"
 #include "storage/store.h"
+#include "storage/store_memory.h"
 #include "../../generated/desk/desk.h"
 #include "../../tests/unit/support/slurp.h"
 
@@ -168,11 +179,74 @@ static int cmp_d(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
+static int64_t g_ids[4096];
+static int g_nids;
+
+static int take_id(void *ud, int64_t id, const char *kind, const char *text, const char *terms,
+                   int64_t at)
+{
+    (void)ud, (void)kind, (void)text, (void)terms, (void)at;
+    if (g_nids < (int)(sizeof g_ids / sizeof g_ids[0]))
+        g_ids[g_nids++] = id;
+    return 0;
+}
+
+static float frand(void) { return (float)((double)(rnd() >> 11) / 9007199254740992.0 - 0.5); }
+
+/* Vectors for every item, then the questions timed through the hybrid
+ * recall. 0 or -1. */
+static int hybrid(bot *b, int users, int dims, const qa *qs, int nq, double *lat, double *cpu)
+{
+    char err[256];
+    store *st = bot_store(b);
+    store_memory *sm = store_memory_open(st, err, sizeof err);
+    float *v = malloc((size_t)dims * sizeof *v);
+    if (!sm || !v) {
+        fprintf(stderr, "bench-memory: %s\n", sm ? "out of memory" : err);
+        return -1;
+    }
+    double t0 = now_s();
+    long n = 0;
+    for (int u = 1; u <= users; u++) {
+        g_nids = 0;
+        if (store_begin(st) || store_memory_each(sm, u, 4096, take_id, NULL) < 0)
+            return -1;
+        for (int i = 0; i < g_nids; i++, n++) {
+            for (int d = 0; d < dims; d++)
+                v[d] = frand();
+            if (store_memory_put_vec(sm, u, g_ids[i], "bench", v, dims))
+                return -1;
+        }
+        if (store_commit(st))
+            return -1;
+    }
+    printf("hybrid: %ld vectors of %d dims stored in %.1f s\n", n, dims, now_s() - t0);
+    for (int u = 1; u <= users; u++) {
+        const qa *q = &qs[(u * 7) % nq];
+        for (int d = 0; d < dims; d++)
+            v[d] = frand();
+        double s = now_s(), c = cpu_s();
+        char *m = memory_recall_hybrid(b, u, q->q, v, dims);
+        lat[u - 1] = (now_s() - s) * 1e3;
+        cpu[u - 1] = (cpu_s() - c) * 1e3;
+        free(m);
+    }
+    qsort(lat, (size_t)users, sizeof *lat, cmp_d);
+    qsort(cpu, (size_t)users, sizeof *cpu, cmp_d);
+    printf("hybrid retrieval per question (words + %d-dim vectors of the user's items): p50 %.3f ms, "
+           "p99 %.3f ms, max %.3f ms; CPU time p50 %.3f ms, p99 %.3f ms\n", dims, lat[users / 2],
+           lat[(int)(users * 0.99)], lat[users - 1], cpu[users / 2], cpu[(int)(users * 0.99)]);
+    free(v);
+    store_memory_free(sm);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     int users = argc > 1 ? atoi(argv[1]) : 1000, per = argc > 2 ? atoi(argv[2]) : 100;
-    if (users < 50 || per < 2) {
-        fprintf(stderr, "usage: bench-memory [USERS >= 50] [ITEMS >= 2]\n");
+    int dims = argc > 3 ? atoi(argv[3]) : 256;
+    if (users < 50 || per < 2 || dims < 0 || dims > 8192) {
+        fprintf(stderr, "usage: bench-memory [USERS >= 50] [ITEMS >= 2] [DIMS 0..8192]\n");
         return 2;
     }
     log_set_level(LOG_WARN);
@@ -185,6 +259,10 @@ int main(int argc, char **argv)
     if (!mkdtemp(dir))
         return 1;
     snprintf(db, sizeof db, "%s/bot.db", dir);
+    /* the memory part reads its embeddings model at open; nothing here
+     * asks the server */
+    setenv("EMBEDDINGS_BASE", "http://127.0.0.1:9/v1", 1);
+    setenv("EMBEDDINGS_MODEL", "bench", 1);
     bot *b = bot_new(&desk_machine, db, err, sizeof err);
     if (!b) {
         fprintf(stderr, "bench-memory: %s\n", err);
@@ -258,6 +336,8 @@ int main(int argc, char **argv)
     printf("  the same in CPU time (the scheduler's slices for other processes left out): "
            "p50 %.3f ms, p99 %.3f ms, max %.3f ms\n", cpu[users / 2], cpu[(int)(users * 0.99)],
            cpu[users - 1]);
+    if (dims > 0 && hybrid(b, users, dims, qs, nq, lat, cpu))
+        return 1;
     free(lat);
     free(cpu);
     bot_free(b);
