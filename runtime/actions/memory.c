@@ -25,7 +25,11 @@
 
 typedef struct memory_part {
     store_memory *t;
-    retr *r;  /* analysis and synonyms only: it indexes nothing */
+    const bm_machine *m;
+    /* analysis and synonyms only: it indexes nothing. Opened on the first
+     * item kept or read (analyser()): a bot whose users keep nothing (the
+     * rental bot) pays nothing for it. */
+    retr *r;
     char *model;       /* EMBEDDINGS_MODEL when EMBEDDINGS_BASE is set, else NULL */
     double min_cosine; /* MEMORY_MIN_COSINE */
 } memory_part;
@@ -50,13 +54,9 @@ static int part_open(bot *b, void **state, char *err, size_t errlen)
         snprintf(err, errlen, "out of memory");
         return -1;
     }
-    if (!(p->t = store_memory_open(bot_store(b), err, errlen)) || !(p->r = retr_open(err, errlen)))
+    p->m = m;
+    if (!(p->t = store_memory_open(bot_store(b), err, errlen)))
         return -1;
-    for (int i = 0; m->llm && i < m->llm->n_synonyms; i++)
-        if (retr_synonyms(p->r, m->llm->synonyms[i]) < 0) {
-            snprintf(err, errlen, "out of memory");
-            return -1;
-        }
     const char *base = getenv("EMBEDDINGS_BASE"), *model = getenv("EMBEDDINGS_MODEL");
     if (base && *base && model && *model && !(p->model = strdup(model))) {
         snprintf(err, errlen, "out of memory");
@@ -70,6 +70,25 @@ static int part_open(bot *b, void **state, char *err, size_t errlen)
         return -1;
     }
     return 0;
+}
+
+/* The part's retr with the built-in and the spec's synonyms, opened now
+ * if need be; NULL (logged) when it cannot be. */
+static retr *analyser(memory_part *p)
+{
+    if (p->r)
+        return p->r;
+    char err[128];
+    retr *r = retr_open(err, sizeof err);
+    for (int i = 0; r && p->m->llm && i < p->m->llm->n_synonyms; i++)
+        if (retr_synonyms(r, p->m->llm->synonyms[i]) < 0) {
+            snprintf(err, sizeof err, "out of memory");
+            retr_free(r);
+            r = NULL;
+        }
+    if (!r)
+        log_error("memory", "no text analysis: %s", err);
+    return p->r = r;
 }
 
 static int part_forget(void *state, int64_t user_id)
@@ -302,8 +321,9 @@ static int keep(memory_part *p, int64_t user_id, const char *kind, const char *t
     *idp = 0;
     if (!p || !kind || !text)
         return -1;
-    char *t = clean(text);
-    char *terms = t ? retr_analyse(p->r, t) : NULL;
+    retr *r = analyser(p);
+    char *t = r ? clean(text) : NULL;
+    char *terms = t ? retr_analyse(r, t) : NULL;
     int64_t id = 0;
     int rc = !t || !terms ? -1
              : !*t        ? 0
@@ -453,8 +473,13 @@ char *memory_recall_hybrid(bot *b, int64_t user_id, const char *q, const float *
         return NULL;
     }
     /* the words' ranking, and with a vector the meaning's, fused */
+    retr *an = analyser(p);
+    if (!an) {
+        recall_free(r);
+        return NULL;
+    }
     retr_hit hits[MEMORY_FUSE];
-    int nl = retr_rank(p->r, q, (const char *const *)r->terms, r->n, hits, MEMORY_FUSE);
+    int nl = retr_rank(an, q, (const char *const *)r->terms, r->n, hits, MEMORY_FUSE);
     int order[2 * MEMORY_FUSE], n = 0;
     if (qv && dims > 0 && p->model) {
         int lex[MEMORY_FUSE], near[MEMORY_FUSE];
