@@ -11,7 +11,7 @@
 static const char *const langs[2] = {"en", "de"};
 
 /* texts[text * 2 + lang]: en de */
-static const char *const texts[92] = {
+static const char *const texts[114] = {
     /* 0: hi */
     "Hi {first_name}! 100% {{literal}}",
     "Hallo {first_name}!\n"
@@ -151,6 +151,39 @@ static const char *const texts[92] = {
     /* 45: sys_not_a_question (built-in) */
     "What would you like to know about it? Please ask in a few words, e.g. \"how much is the deposit?\"",
     "What would you like to know about it? Please ask in a few words, e.g. \"how much is the deposit?\"",
+    /* 46: sys_memory_kept (built-in) */
+    "🧠 I'll remember that: {text}",
+    "🧠 I'll remember that: {text}",
+    /* 47: sys_memory_what (built-in) */
+    "What should I remember? Write, for example: \"remember that I prefer Python\".",
+    "What should I remember? Write, for example: \"remember that I prefer Python\".",
+    /* 48: sys_memory_list (built-in) */
+    "🧠 What I remember about you (🗑 N forgets item N):",
+    "🧠 What I remember about you (🗑 N forgets item N):",
+    /* 49: sys_memory_empty (built-in) */
+    "I don't remember anything about you yet. Write \"remember that …\" to keep a fact.",
+    "I don't remember anything about you yet. Write \"remember that …\" to keep a fact.",
+    /* 50: sys_memory_forgotten (built-in) */
+    "Forgotten.",
+    "Forgotten.",
+    /* 51: sys_memory_gone (built-in) */
+    "That is already forgotten.",
+    "That is already forgotten.",
+    /* 52: sys_memory_forget_confirm (built-in) */
+    "Forget everything I remember about you ({text} items)? This cannot be undone.",
+    "Forget everything I remember about you ({text} items)? This cannot be undone.",
+    /* 53: sys_memory_forget_yes (built-in) */
+    "Yes, forget everything",
+    "Yes, forget everything",
+    /* 54: sys_memory_forget_no (built-in) */
+    "No, keep it",
+    "No, keep it",
+    /* 55: sys_memory_all_forgotten (built-in) */
+    "Done: I have forgotten everything I remembered about you.",
+    "Done: I have forgotten everything I remembered about you.",
+    /* 56: sys_memory_all_kept (built-in) */
+    "OK, I forgot nothing.",
+    "OK, I forgot nothing.",
 };
 
 /* the messages each state sends on entry (text indices) */
@@ -214,7 +247,7 @@ const bm_machine tiny_machine = {
     .n_langs = 2,
     .default_lang = 0, /* en */
     .texts = texts,
-    .n_texts = 46,
+    .n_texts = 57,
     .sys_texts = {
         [BM_SYS_MIGRATED] = 5 /* sys_migrated */,
         [BM_SYS_CANCELLED] = 6 /* sys_cancelled */,
@@ -258,6 +291,17 @@ const bm_machine tiny_machine = {
         [BM_SYS_SESSION_STARTED] = 43 /* sys_session_started */,
         [BM_SYS_VOTED] = 44 /* sys_voted */,
         [BM_SYS_NOT_A_QUESTION] = 45 /* sys_not_a_question */,
+        [BM_SYS_MEMORY_KEPT] = 46 /* sys_memory_kept */,
+        [BM_SYS_MEMORY_WHAT] = 47 /* sys_memory_what */,
+        [BM_SYS_MEMORY_LIST] = 48 /* sys_memory_list */,
+        [BM_SYS_MEMORY_EMPTY] = 49 /* sys_memory_empty */,
+        [BM_SYS_MEMORY_FORGOTTEN] = 50 /* sys_memory_forgotten */,
+        [BM_SYS_MEMORY_GONE] = 51 /* sys_memory_gone */,
+        [BM_SYS_MEMORY_FORGET_CONFIRM] = 52 /* sys_memory_forget_confirm */,
+        [BM_SYS_MEMORY_FORGET_YES] = 53 /* sys_memory_forget_yes */,
+        [BM_SYS_MEMORY_FORGET_NO] = 54 /* sys_memory_forget_no */,
+        [BM_SYS_MEMORY_ALL_FORGOTTEN] = 55 /* sys_memory_all_forgotten */,
+        [BM_SYS_MEMORY_ALL_KEPT] = 56 /* sys_memory_all_kept */,
     },
     .states = states,
     .n_states = 2,
