@@ -205,8 +205,20 @@ $(BIN)/bench-floor: $(B)/scripts/bench/floor.o
 # is a benchmark fixture, not a product bot, so nothing lands in generated/.
 $(eval $(call BOT_BUILD,slowbench,scripts/bench/slow.yaml,$(B)/bench/slowbench,$(B)/bench/slowbench,$(BIN)/slowbench))
 
-bench:
+bench: $(BIN)/bench-memory
 	@bash scripts/bench/run.sh
+	@echo
+	@$(BIN)/bench-memory
+
+# Long-term memory at scale (scripts/bench/memory.c): 1,000 users x 100
+# items in a real SQLite file behind the desk bot's machine; retrieval
+# latency and the recall of planted facts (scripts/bench/memory_questions.tsv).
+$(BIN)/bench-memory: $(B)/scripts/bench/memory.o $(B)/gen/desk/desk.o $(B)/gen/desk/desk_match.o $(SLURP_OBJ) $(LIBBOTRT)
+	@mkdir -p $(@D)
+	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(LDLIBS_ALL)
+
+bench-memory: $(BIN)/bench-memory
+	@$(BIN)/bench-memory
 
 # Retrieval at scale (scripts/bench/retrieval.c): 100,000 chunks, the
 # question set's latencies.
@@ -217,7 +229,7 @@ $(BIN)/bench-retrieval: $(B)/scripts/bench/retrieval.o $(SLURP_OBJ) $(LIBBOTRT)
 bench-retrieval: $(BIN)/bench-retrieval
 	@$(BIN)/bench-retrieval
 
-.PHONY: all deps help run test check-generated clean bench bench-retrieval
+.PHONY: all deps help run test check-generated clean bench bench-retrieval bench-memory
 clean:
 	rm -rf build build-san bin
 

@@ -328,10 +328,11 @@ static int context(bot_act *c, llm_part *p, const char *q, qvec qv, kb_hit *hits
 }
 
 /* sys (taken) and, after it, what the user's long-term memory holds about
- * q (actions/memory.h), marked as memory; NULL on out-of-memory. */
-static char *with_memory(bot_act *c, char *sys, const char *q)
+ * q (actions/memory.h; by qv too when there is one), marked as memory;
+ * NULL on out-of-memory. */
+static char *with_memory(bot_act *c, char *sys, const char *q, qvec qv)
 {
-    char *mem = sys ? memory_recall(c->b, c->s->user_id, q) : NULL;
+    char *mem = sys ? memory_recall_hybrid(c->b, c->s->user_id, q, qv.v, qv.dims) : NULL;
     if (!mem)
         return sys;
     size_t a = strlen(sys), b = strlen(mem);
@@ -362,7 +363,7 @@ static char *llm_messages(bot_act *c, llm_part *p, const char *q, qvec qv)
     char *sys = kb_system_prompt(persona, policy, l->strict, lang, hits, n, 6000);
     free(persona);
     free(policy);
-    sys = with_memory(c, sys, q);
+    sys = with_memory(c, sys, q, qv);
     cJSON *arr = cJSON_CreateArray();
     cJSON *sm = arr ? cJSON_AddObjectToObject(arr, "") : NULL;
     bool ok = sys && sm && cJSON_AddStringToObject(sm, "role", "system") &&
@@ -422,20 +423,24 @@ static int ask_model(bot_act *c, llm_part *p, qvec qv)
 }
 
 /* The question's embedding arrived: the model is asked with the context
- * found by both rankings; without a usable vector (the server failed, or
- * the vector's size is not the chunks'), by the lexical one alone. */
+ * (and the memory) found by both rankings; without a usable vector (the
+ * server failed, or the vector's size is not the chunks': kb_search_hybrid
+ * and the memory check it), by the lexical one alone. */
 static int resume_embedded(bot_act *c, llm_part *p)
 {
     const bot_io_res *res = c->io_res;
     qvec qv = NO_VECTOR;
     int dims = res->ok && res->body ? (int)(res->len / sizeof(float)) : 0;
-    if (dims > 0 && dims == kb_vector_dims(p->kb) && res->len % sizeof(float) == 0) {
+    if (dims > 0 && res->len % sizeof(float) == 0) {
         qv.v = (const float *)(const void *)res->body;
         qv.dims = dims;
+        if (p->kb && kb_vector_count(p->kb) > 0 && dims != kb_vector_dims(p->kb))
+            log_warn("bot", "user %" PRId64 ": the question's embedding has %d dims, the "
+                     "knowledge's %d; lexical context only", c->s->user_id, dims,
+                     kb_vector_dims(p->kb));
     } else {
         log_warn("bot", "user %" PRId64 ": no usable embedding of the question (%s); "
-                 "lexical context only", c->s->user_id,
-                 res->error ? res->error : "its size is not the knowledge's");
+                 "lexical context only", c->s->user_id, res->error ? res->error : "empty");
     }
     if (!c->io_req || !bot_act_can_defer(c))
         return 0;
@@ -471,9 +476,10 @@ static int llm_run(bot_act *c)
                      c->s->user_id);
             return offer_operator(c);
         }
-        if (p->kb && kb_vector_count(p->kb) > 0) {
-            /* the knowledge has vectors: the question's own comes first,
-             * then the model is asked with the hybrid context (resume) */
+        if ((p->kb && kb_vector_count(p->kb) > 0) || memory_wants_vector(c->b, c->s->user_id)) {
+            /* the knowledge or the user's memory has vectors: the
+             * question's own comes first, then the model is asked with the
+             * hybrid context (resume) */
             char *text = strdup(q);
             if (!text)
                 return -1;

@@ -5,6 +5,7 @@
 #include "actions/memory.h"
 
 #include <inttypes.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,14 +15,23 @@
 
 #include "actions/registry.h"
 #include "ai/retr.h"
+#include "ai/vec.h"
 #include "base/log.h"
 #include "base/text.h"
 #include "dialogue/action.h"
 #include "storage/store_memory.h"
 
+#define MEMORY_FUSE 16 /* items of each ranking fused (hybrid) */
+
 typedef struct memory_part {
     store_memory *t;
-    retr *r;  /* analysis and synonyms only: it indexes nothing */
+    const bm_machine *m;
+    /* analysis and synonyms only: it indexes nothing. Opened on the first
+     * item kept or read (analyser()): a bot whose users keep nothing (the
+     * rental bot) pays nothing for it. */
+    retr *r;
+    char *model;       /* EMBEDDINGS_MODEL when EMBEDDINGS_BASE is set, else NULL */
+    double min_cosine; /* MEMORY_MIN_COSINE */
 } memory_part;
 
 static void part_close(void *state)
@@ -31,6 +41,7 @@ static void part_close(void *state)
         return;
     store_memory_free(p->t);
     retr_free(p->r);
+    free(p->model);
     free(p);
 }
 
@@ -43,14 +54,41 @@ static int part_open(bot *b, void **state, char *err, size_t errlen)
         snprintf(err, errlen, "out of memory");
         return -1;
     }
-    if (!(p->t = store_memory_open(bot_store(b), err, errlen)) || !(p->r = retr_open(err, errlen)))
+    p->m = m;
+    if (!(p->t = store_memory_open(bot_store(b), err, errlen)))
         return -1;
-    for (int i = 0; m->llm && i < m->llm->n_synonyms; i++)
-        if (retr_synonyms(p->r, m->llm->synonyms[i]) < 0) {
-            snprintf(err, errlen, "out of memory");
-            return -1;
-        }
+    const char *base = getenv("EMBEDDINGS_BASE"), *model = getenv("EMBEDDINGS_MODEL");
+    if (base && *base && model && *model && !(p->model = strdup(model))) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    const char *mc = getenv("MEMORY_MIN_COSINE");
+    char *end = NULL;
+    p->min_cosine = mc && *mc ? strtod(mc, &end) : 0.5;
+    if (mc && *mc && (*end || p->min_cosine < -1 || p->min_cosine > 1)) {
+        snprintf(err, errlen, "MEMORY_MIN_COSINE must be a number from -1 to 1, not '%s'", mc);
+        return -1;
+    }
     return 0;
+}
+
+/* The part's retr with the built-in and the spec's synonyms, opened now
+ * if need be; NULL (logged) when it cannot be. */
+static retr *analyser(memory_part *p)
+{
+    if (p->r)
+        return p->r;
+    char err[128];
+    retr *r = retr_open(err, sizeof err);
+    for (int i = 0; r && p->m->llm && i < p->m->llm->n_synonyms; i++)
+        if (retr_synonyms(r, p->m->llm->synonyms[i]) < 0) {
+            snprintf(err, sizeof err, "out of memory");
+            retr_free(r);
+            r = NULL;
+        }
+    if (!r)
+        log_error("memory", "no text analysis: %s", err);
+    return p->r = r;
 }
 
 static int part_forget(void *state, int64_t user_id)
@@ -61,7 +99,8 @@ static int part_forget(void *state, int64_t user_id)
 static int part_export(void *state, int64_t user_id, struct cJSON *root)
 {
     cJSON *a = cJSON_AddArrayToObject(root, "memory");
-    return a ? store_memory_export(((memory_part *)state)->t, user_id, a) : -1;
+    cJSON *v = cJSON_AddArrayToObject(root, "memory_vectors");
+    return a && v ? store_memory_export(((memory_part *)state)->t, user_id, a, v) : -1;
 }
 
 /* ---- the screens: /memory's list, /forget's confirmation -------------------- */
@@ -275,13 +314,16 @@ static char *clean(const char *text)
     return s;
 }
 
-int memory_keep(bot *b, int64_t user_id, const char *kind, const char *text, int64_t session_id)
+/* memory_keep, the item's id into *idp (0 when nothing was kept). */
+static int keep(memory_part *p, int64_t user_id, const char *kind, const char *text,
+                int64_t session_id, int64_t *idp)
 {
-    memory_part *p = bot_part_state(b, BOT_PART_MEMORY);
+    *idp = 0;
     if (!p || !kind || !text)
         return -1;
-    char *t = clean(text);
-    char *terms = t ? retr_analyse(p->r, t) : NULL;
+    retr *r = analyser(p);
+    char *t = r ? clean(text) : NULL;
+    char *terms = t ? retr_analyse(r, t) : NULL;
     int64_t id = 0;
     int rc = !t || !terms ? -1
              : !*t        ? 0
@@ -293,7 +335,14 @@ int memory_keep(bot *b, int64_t user_id, const char *kind, const char *text, int
         log_info("memory", "user %" PRId64 ": kept %s %" PRId64, user_id, kind, id);
     free(t);
     free(terms);
+    *idp = rc == 0 ? id : 0;
     return rc;
+}
+
+int memory_keep(bot *b, int64_t user_id, const char *kind, const char *text, int64_t session_id)
+{
+    int64_t id;
+    return keep(bot_part_state(b, BOT_PART_MEMORY), user_id, kind, text, session_id, &id);
 }
 
 /* ---- recall ------------------------------------------------------------------ */
@@ -333,7 +382,85 @@ static void recall_free(recall *r)
     free(r);
 }
 
-char *memory_recall(bot *b, int64_t user_id, const char *q)
+/* The user's vectors, matched to the items read (r->id is newest first,
+ * so descending): the cosine of each to the question. */
+typedef struct cosines {
+    const recall *r;
+    const float *qv;
+    int dims;
+    double qnorm;
+    float cos[RECALL_MAX];
+    bool has[RECALL_MAX];
+} cosines;
+
+static int take_vec(void *ud, int64_t item_id, const float *v, int dims)
+{
+    cosines *c = ud;
+    if (dims != c->dims)
+        return 0;
+    int lo = 0, hi = c->r->n - 1, at = -1;
+    while (lo <= hi) {
+        int mid = (lo + hi) / 2;
+        if (c->r->id[mid] == item_id) {
+            at = mid;
+            break;
+        }
+        if (c->r->id[mid] > item_id)
+            lo = mid + 1;
+        else
+            hi = mid - 1;
+    }
+    if (at < 0)
+        return 0;
+    double dot = 0, nn = 0;
+    for (int i = 0; i < dims; i++) {
+        dot += (double)v[i] * c->qv[i];
+        nn += (double)v[i] * v[i];
+    }
+    if (nn > 0 && c->qnorm > 0) {
+        c->cos[at] = (float)(dot / (sqrt(nn) * c->qnorm));
+        c->has[at] = true;
+    }
+    return 0;
+}
+
+/* The items nearest to qv whose cosine reaches the part's minimum, best
+ * first, into ids (indices into r->id). Their number (0 on an error,
+ * logged by the store). */
+static int nearest(memory_part *p, int64_t user_id, const recall *r, const float *qv, int dims,
+                   int *ids, int max)
+{
+    cosines *c = calloc(1, sizeof *c);
+    if (!c)
+        return 0;
+    c->r = r;
+    c->qv = qv;
+    c->dims = dims;
+    for (int i = 0; i < dims; i++)
+        c->qnorm += (double)qv[i] * qv[i];
+    c->qnorm = sqrt(c->qnorm);
+    int n = 0;
+    if (store_memory_vecs(p->t, user_id, p->model, take_vec, c) >= 0) {
+        for (int i = 0; i < r->n; i++) {
+            if (!c->has[i] || c->cos[i] < p->min_cosine)
+                continue;
+            if (n < max)
+                n++;
+            else if (c->cos[i] <= c->cos[ids[n - 1]])
+                continue;
+            int k = n - 1; /* insertion into the sorted list */
+            while (k > 0 && c->cos[ids[k - 1]] < c->cos[i]) {
+                ids[k] = ids[k - 1];
+                k--;
+            }
+            ids[k] = i;
+        }
+    }
+    free(c);
+    return n;
+}
+
+char *memory_recall_hybrid(bot *b, int64_t user_id, const char *q, const float *qv, int dims)
 {
     memory_part *p = bot_part_state(b, BOT_PART_MEMORY);
     if (!p || !q || !retr_has_words(q))
@@ -345,8 +472,28 @@ char *memory_recall(bot *b, int64_t user_id, const char *q)
         recall_free(r);
         return NULL;
     }
-    retr_hit hits[MEMORY_HITS];
-    int n = retr_rank(p->r, q, (const char *const *)r->terms, r->n, hits, MEMORY_HITS);
+    /* the words' ranking, and with a vector the meaning's, fused */
+    retr *an = analyser(p);
+    if (!an) {
+        recall_free(r);
+        return NULL;
+    }
+    retr_hit hits[MEMORY_FUSE];
+    int nl = retr_rank(an, q, (const char *const *)r->terms, r->n, hits, MEMORY_FUSE);
+    int order[2 * MEMORY_FUSE], n = 0;
+    if (qv && dims > 0 && p->model) {
+        int lex[MEMORY_FUSE], near[MEMORY_FUSE];
+        for (int i = 0; i < nl; i++)
+            lex[i] = (int)hits[i].id;
+        int nv = nearest(p, user_id, r, qv, dims, near, MEMORY_FUSE);
+        vec_fused f[2 * MEMORY_FUSE];
+        n = vec_fuse(lex, nl, near, nv, f, MEMORY_HITS);
+        for (int i = 0; i < n; i++)
+            order[i] = f[i].id;
+    } else {
+        for (int i = 0; i < nl && i < MEMORY_HITS; i++)
+            order[n++] = (int)hits[i].id;
+    }
     text_buf out;
     text_buf_init(&out, (size_t)-1);
     int rc = n > 0 ? text_buf_adds(&out, "Long-term memory: what this user asked you to remember and "
@@ -355,13 +502,13 @@ char *memory_recall(bot *b, int64_t user_id, const char *q)
                    : 0;
     size_t budget = (size_t)MEMORY_TOKENS * 4, used = 0;
     for (int i = 0; i < n && !rc; i++) {
-        const char *text = r->text[hits[i].id];
+        const char *text = r->text[order[i]];
         size_t len = strlen(text);
         if (used + len > budget) /* a shorter one further down may fit */
             continue;
         used += len;
         char line[64];
-        snprintf(line, sizeof line, "- (%s) ", r->kind[hits[i].id]);
+        snprintf(line, sizeof line, "- (%s) ", r->kind[order[i]]);
         rc = text_buf_adds(&out, line) || text_buf_adds(&out, text) || text_buf_addc(&out, '\n');
     }
     recall_free(r);
@@ -370,6 +517,17 @@ char *memory_recall(bot *b, int64_t user_id, const char *q)
         return NULL;
     }
     return text_buf_take(&out);
+}
+
+char *memory_recall(bot *b, int64_t user_id, const char *q)
+{
+    return memory_recall_hybrid(b, user_id, q, NULL, 0);
+}
+
+bool memory_wants_vector(bot *b, int64_t user_id)
+{
+    memory_part *p = bot_part_state(b, BOT_PART_MEMORY);
+    return p && p->model && store_memory_has_vecs(p->t, user_id, p->model) == 1;
 }
 
 /* ---- the actions --------------------------------------------------------------- */
@@ -404,22 +562,63 @@ static const char *the_fact(const char *text)
     return text;
 }
 
-/* `remember`: keeps the fact of "remember that …" and says it back. */
+/* Keeps fact (with its vector when vec is not NULL) and says it back. */
+static int keep_and_say(bot_act *c, const char *fact, const float *vec, int dims)
+{
+    memory_part *p = bot_part_state(c->b, BOT_PART_MEMORY);
+    int64_t id;
+    if (keep(p, c->s->user_id, "fact", fact, 0, &id))
+        return -1;
+    if (vec && id && store_memory_put_vec(p->t, c->s->user_id, id, p->model, vec, dims))
+        return -1;
+    const bm_machine *m = bot_machine(c->b);
+    char *said = bm_render(m, c->s, &c->in->user, m->sys_texts[BM_SYS_MEMORY_KEPT], fact);
+    return said ? bot_act_say(c, said) : -1;
+}
+
+/* `remember`: keeps the fact of "remember that …" and says it back. With
+ * an embeddings model and an event loop, the fact is embedded first
+ * (remember_resume keeps it). */
 static int remember_run(bot_act *c)
 {
+    memory_part *p = bot_part_state(c->b, BOT_PART_MEMORY);
+    if (!p)
+        return bot_act_say_sys(c, BM_SYS_UNAVAILABLE);
     char *fact = clean(the_fact(c->text));
     if (!fact)
         return -1;
     int rc;
     if (!*fact || !retr_has_words(fact)) {
         rc = bot_act_say_sys(c, BM_SYS_MEMORY_WHAT);
-    } else if (memory_keep(c->b, c->s->user_id, "fact", fact, 0)) {
-        rc = -1;
+    } else if (p->model && c->io_req) {
+        if (!bot_act_can_defer(c)) {
+            free(fact);
+            return 0;
+        }
+        c->io_req->kind = BOT_IO_EMBED;
+        c->io_req->u.embed.text = fact; /* taken */
+        return 0;
     } else {
-        const bm_machine *m = bot_machine(c->b);
-        char *said = bm_render(m, c->s, &c->in->user, m->sys_texts[BM_SYS_MEMORY_KEPT], fact);
-        rc = said ? bot_act_say(c, said) : -1;
+        rc = keep_and_say(c, fact, NULL, 0);
     }
+    free(fact);
+    return rc;
+}
+
+/* The fact's embedding arrived, or failed: then the fact is kept without
+ * one, recalled by its words. */
+static int remember_resume(bot_act *c)
+{
+    const bot_io_res *res = c->io_res;
+    char *fact = clean(the_fact(c->text));
+    if (!fact)
+        return -1;
+    int dims = res->ok && res->body && res->len % sizeof(float) == 0
+                   ? (int)(res->len / sizeof(float)) : 0;
+    if (!dims)
+        log_warn("memory", "user %" PRId64 ": no embedding of the fact (%s); kept for its words",
+                 c->s->user_id, res->error ? res->error : "an empty answer");
+    int rc = keep_and_say(c, fact, dims ? (const float *)(const void *)res->body : NULL, dims);
     free(fact);
     return rc;
 }
@@ -460,6 +659,7 @@ static int memory_forget_run(bot_act *c)
     return inline_keyboard(&e->markup, labels, data, 2, 1);
 }
 
-const bot_action act_remember = {.name = "remember", .run = remember_run};
+const bot_action act_remember = {.name = "remember", .run = remember_run,
+                                  .resume = remember_resume};
 const bot_action act_memory_list = {.name = "memory_list", .run = memory_list_run};
 const bot_action act_memory_forget = {.name = "memory_forget", .run = memory_forget_run};

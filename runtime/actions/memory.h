@@ -11,6 +11,14 @@
  * (retr_rank) and the best ones, within MEMORY_TOKENS, go into the model's
  * system prompt under a "long-term memory" heading (actions/llm.c).
  *
+ * Hybrid: with an embeddings server (EMBEDDINGS_BASE and EMBEDDINGS_MODEL)
+ * a fact kept by `remember` is embedded first (deferred I/O, BOT_IO_EMBED)
+ * and its vector stored with it; a question of a user who has vectors is
+ * embedded too (actions/llm.c), and the items whose cosine to it reaches
+ * MEMORY_MIN_COSINE (env, default 0.5) join the bm25 ranking by
+ * reciprocal rank fusion (ai/vec.h). Items kept without a vector (offline,
+ * or by memory_keep: session summaries) are recalled by their words only.
+ *
  * The part (registry.h: MEMORY) also answers the buttons of /memory (forget
  * one item) and of /forget's confirmation, and takes the items into
  * export_data and delete_data. The actions (`remember`, `memory_list`,
@@ -19,6 +27,7 @@
 #ifndef BOTC_ACT_MEMORY_H
 #define BOTC_ACT_MEMORY_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "dialogue/bot.h"
@@ -42,5 +51,11 @@ int memory_keep(bot *b, int64_t user_id, const char *kind, const char *text, int
  * nothing of their memory concerns q (or on an error, logged: the answer
  * goes on without memory). */
 char *memory_recall(bot *b, int64_t user_id, const char *q);
+/* The same with the question's embedding qv (dims floats; NULL: words
+ * only): hybrid when the user's items have vectors of that size. */
+char *memory_recall_hybrid(bot *b, int64_t user_id, const char *q, const float *qv, int dims);
+/* Whether q's embedding would help recall user_id's memory: an embeddings
+ * model is configured and some of their items have vectors by it. */
+bool memory_wants_vector(bot *b, int64_t user_id);
 
 #endif

@@ -267,6 +267,23 @@ static void on_done(void *ud, const llm_result *r)
         stream_print(st);
 }
 
+/* The terminal embeds nothing: a question's embedding (tx->io_req,
+ * BOT_IO_EMBED: the user's long-term memory has vectors from Telegram)
+ * is answered as failed, and the input runs again to go on by words
+ * alone. Returns what bot_handle_tx returns. */
+static int no_embedding(console *c, const bm_input *in, bot_tx *tx, bm_effects *fx)
+{
+    bot_io_res res = {.owner = tx->io_req.owner, .kind = BOT_IO_EMBED,
+                      .error = "the terminal embeds nothing"};
+    bot_io_req_free(&tx->io_req);
+    tx->io_res = &res;
+    int rc = bot_handle_tx(c->b, in, fx, tx);
+    if (rc == 0)
+        show(c, fx);
+    tx->io_res = NULL;
+    return rc;
+}
+
 /* Asks the model for tx->io_req (BOT_IO_LLM), printing the answer as it
  * streams, then runs the input again with it (see dialogue/bot.h). Returns
  * what bot_handle_tx returns; -1 too when *stop ended the wait (nothing
@@ -344,6 +361,10 @@ static void handle(console *c, const bm_input *in)
     if (rc == 0)
         show(c, &fx);
     for (int k = 0; rc == BOT_DEFERRED && k < CONSOLE_DEFER_MAX; k++) {
+        if (tx.io_req.kind == BOT_IO_EMBED) {
+            rc = no_embedding(c, in, &tx, &fx);
+            continue;
+        }
         if (tx.io_req.kind != BOT_IO_LLM) {
             bot_io_req_free(&tx.io_req);
             rc = -1;

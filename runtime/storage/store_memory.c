@@ -11,6 +11,7 @@
 struct store_memory {
     store *st;
     sqlite3_stmt *add, *trim, *each, *get, *forget, *count, *del, *export;
+    sqlite3_stmt *put_vec, *vecs, *has_vecs, *del_vecs, *export_vecs;
 };
 
 /* Every statement but add names user_id in its WHERE: the index
@@ -29,6 +30,14 @@ struct store_memory {
     {&(m)->del, "DELETE FROM memory_items WHERE user_id = ?1"}, \
     {&(m)->export, "SELECT id, kind, text, session_id, at FROM memory_items WHERE user_id = ?1" \
                    " ORDER BY id"}, \
+    {&(m)->put_vec, "INSERT OR REPLACE INTO memory_vectors(item_id, user_id, model, dims, vec, at)" \
+                    " SELECT id, user_id, ?3, ?4, ?5, ?6 FROM memory_items" \
+                    " WHERE user_id = ?1 AND id = ?2"}, \
+    {&(m)->vecs, "SELECT item_id, dims, vec FROM memory_vectors WHERE user_id = ?1 AND model = ?2"}, \
+    {&(m)->has_vecs, "SELECT 1 FROM memory_vectors WHERE user_id = ?1 AND model = ?2 LIMIT 1"}, \
+    {&(m)->del_vecs, "DELETE FROM memory_vectors WHERE user_id = ?1"}, \
+    {&(m)->export_vecs, "SELECT item_id, model, dims, at FROM memory_vectors WHERE user_id = ?1" \
+                        " ORDER BY item_id"}, \
 }
 
 store_memory *store_memory_open(store *st, char *err, size_t errlen)
@@ -137,14 +146,70 @@ long store_memory_count(store_memory *m, int64_t user_id)
 
 int store_memory_delete_user(store_memory *m, int64_t user_id)
 {
-    sqlite3_stmt *s = store__reset(m->del);
+    /* the vectors go with their items (ON DELETE CASCADE); by user too, so
+     * that none is left whatever the connection's foreign_keys says */
+    sqlite3_stmt *s = store__reset(m->del_vecs);
+    sqlite3_bind_int64(s, 1, user_id);
+    if (store__run(m->st, s, "memory vectors delete") < 0)
+        return -1;
+    s = store__reset(m->del);
     sqlite3_bind_int64(s, 1, user_id);
     return store__run(m->st, s, "memory delete");
 }
 
-int store_memory_export(store_memory *m, int64_t user_id, struct cJSON *arr)
+int store_memory_export(store_memory *m, int64_t user_id, struct cJSON *arr, struct cJSON *vecs)
 {
     sqlite3_stmt *s = store__reset(m->export);
     sqlite3_bind_int64(s, 1, user_id);
-    return store__json_rows(m->st, s, arr) < 0 ? -1 : 0;
+    if (store__json_rows(m->st, s, arr) < 0)
+        return -1;
+    s = store__reset(m->export_vecs);
+    sqlite3_bind_int64(s, 1, user_id);
+    return store__json_rows(m->st, s, vecs) < 0 ? -1 : 0;
+}
+
+int store_memory_put_vec(store_memory *m, int64_t user_id, int64_t item_id, const char *model,
+                         const float *vec, int dims)
+{
+    sqlite3_stmt *s = store__reset(m->put_vec);
+    sqlite3_bind_int64(s, 1, user_id);
+    sqlite3_bind_int64(s, 2, item_id);
+    sqlite3_bind_text(s, 3, model, -1, SQLITE_STATIC);
+    sqlite3_bind_int(s, 4, dims);
+    sqlite3_bind_blob(s, 5, vec, dims * (int)sizeof(float), SQLITE_STATIC);
+    sqlite3_bind_int64(s, 6, (sqlite3_int64)store__now(m->st));
+    return store__run(m->st, s, "memory vector") < 0 ? -1 : 0;
+}
+
+int store_memory_vecs(store_memory *m, int64_t user_id, const char *model, store_memory_vec_fn fn,
+                      void *ud)
+{
+    sqlite3_stmt *s = store__reset(m->vecs);
+    sqlite3_bind_int64(s, 1, user_id);
+    sqlite3_bind_text(s, 2, model, -1, SQLITE_STATIC);
+    int n = 0, rc;
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+        int dims = sqlite3_column_int(s, 1);
+        const void *blob = sqlite3_column_blob(s, 2);
+        int bytes = sqlite3_column_bytes(s, 2);
+        if (dims <= 0 || !blob || bytes != dims * (int)sizeof(float))
+            continue; /* not a vector this build wrote */
+        n++;
+        if (fn(ud, sqlite3_column_int64(s, 0), blob, dims)) {
+            sqlite3_reset(s);
+            return -1;
+        }
+    }
+    sqlite3_reset(s);
+    return rc == SQLITE_DONE ? n : store__fail(m->st, "memory vectors");
+}
+
+int store_memory_has_vecs(store_memory *m, int64_t user_id, const char *model)
+{
+    sqlite3_stmt *s = store__reset(m->has_vecs);
+    sqlite3_bind_int64(s, 1, user_id);
+    sqlite3_bind_text(s, 2, model, -1, SQLITE_STATIC);
+    int rc = sqlite3_step(s);
+    sqlite3_reset(s);
+    return rc == SQLITE_ROW ? 1 : rc == SQLITE_DONE ? 0 : store__fail(m->st, "memory vectors");
 }

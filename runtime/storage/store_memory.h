@@ -2,12 +2,15 @@
  * store_memory.h — long-term memory items (actions/memory.h says what they
  * are for), in the bot's database:
  *   memory_items(id PK, user_id, kind, text, terms, session_id, at)
+ *   memory_vectors(item_id PK → memory_items ON DELETE CASCADE, user_id, model, dims, vec)
  * kind is "summary" (a closed session's summary) or "fact" (what the user
  * asked to keep); terms is the text analysed for retrieval (ai/retr.h:
  * stems separated by spaces), kept beside it so that a question ranks the
  * user's items without analysing them again; session_id is 0 for none;
- * at is unix seconds. Every read names the user in its WHERE clause: one
- * user's items are never read for another.
+ * at is unix seconds. An item's vector is its embedding by `model` (hybrid
+ * recall), dims float32 in host order; it goes with its item. Every read
+ * names the user in its WHERE clause: one user's items are never read for
+ * another.
  *
  * Statements run in whatever transaction the store has open. One handle,
  * one thread; functions return 0 on success and -1 on a database error
@@ -48,11 +51,25 @@ int store_memory_get(store_memory *m, int64_t user_id, int64_t id, store_memory_
 int store_memory_forget(store_memory *m, int64_t user_id, int64_t id);
 /* The number of the user's items, -1. */
 long store_memory_count(store_memory *m, int64_t user_id);
-/* Deletes all the user's items. The rows deleted, -1. */
+/* Deletes all the user's items and vectors. The items deleted, -1. */
 int store_memory_delete_user(store_memory *m, int64_t user_id);
 /* Appends the user's items to arr ({"id", "kind", "text", "session_id",
- * "at"}), in id order. */
+ * "at"}) and their vectors' descriptions to vecs ({"item_id", "model",
+ * "dims", "at"}: the floats themselves are the model's, not the user's
+ * words), in id order. */
 struct cJSON;
-int store_memory_export(store_memory *m, int64_t user_id, struct cJSON *arr);
+int store_memory_export(store_memory *m, int64_t user_id, struct cJSON *arr, struct cJSON *vecs);
+
+/* Stores (or replaces) the vector of the user's item item_id: dims floats
+ * by model. */
+int store_memory_put_vec(store_memory *m, int64_t user_id, int64_t item_id, const char *model,
+                         const float *vec, int dims);
+/* Calls fn for each of the user's vectors by model (vec valid during the
+ * call; fn returns non-zero to stop, then -1). The number, -1. */
+typedef int (*store_memory_vec_fn)(void *ud, int64_t item_id, const float *vec, int dims);
+int store_memory_vecs(store_memory *m, int64_t user_id, const char *model, store_memory_vec_fn fn,
+                      void *ud);
+/* 1 when the user has a vector by model, 0 when not, -1. */
+int store_memory_has_vecs(store_memory *m, int64_t user_id, const char *model);
 
 #endif

@@ -356,6 +356,10 @@ int store__sqlite_memory_schema(store *st, char *err, size_t errlen)
         "CREATE TABLE IF NOT EXISTS memory_items(id INTEGER PRIMARY KEY,"
         " user_id INTEGER NOT NULL, kind TEXT NOT NULL, text TEXT NOT NULL,"
         " terms TEXT NOT NULL, session_id INTEGER NOT NULL DEFAULT 0, at INTEGER NOT NULL);"
-        "CREATE INDEX IF NOT EXISTS memory_user ON memory_items(user_id, id);";
-    return exec_sql(st, ddl, "memory table", err, errlen);
+        "CREATE INDEX IF NOT EXISTS memory_user ON memory_items(user_id, id);"
+        "CREATE TABLE IF NOT EXISTS memory_vectors(item_id INTEGER PRIMARY KEY"
+        " REFERENCES memory_items(id) ON DELETE CASCADE, user_id INTEGER NOT NULL,"
+        " model TEXT NOT NULL, dims INTEGER NOT NULL, vec BLOB NOT NULL, at INTEGER NOT NULL);"
+        "CREATE INDEX IF NOT EXISTS memory_vectors_user ON memory_vectors(user_id, model);";
+    return exec_sql(st, ddl, "memory tables", err, errlen);
 }

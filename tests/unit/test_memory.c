@@ -7,6 +7,7 @@
  * retr_rank itself.
  */
 #include <CUnit/Basic.h>
+#include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -160,6 +161,73 @@ static void test_budget_and_cap(void)
     bot_free(b);
 }
 
+/* Inserts a vector of dims floats for user's item whose text is `text`. */
+static void put_vec(bot *b, int64_t user, const char *text, const float *v, int dims)
+{
+    sqlite3_stmt *st;
+    CU_ASSERT_EQUAL_FATAL(sqlite3_prepare_v2(sql_store_db(bot_store(b)),
+                                             "INSERT INTO memory_vectors(item_id, user_id, model,"
+                                             " dims, vec, at) SELECT id, user_id, 'm', ?3, ?4, 0"
+                                             " FROM memory_items WHERE user_id = ?1 AND text = ?2",
+                                             -1, &st, NULL), SQLITE_OK);
+    sqlite3_bind_int64(st, 1, user);
+    sqlite3_bind_text(st, 2, text, -1, SQLITE_STATIC);
+    sqlite3_bind_int(st, 3, dims);
+    sqlite3_bind_blob(st, 4, v, dims * (int)sizeof(float), SQLITE_STATIC);
+    CU_ASSERT_EQUAL(sqlite3_step(st), SQLITE_DONE);
+    sqlite3_finalize(st);
+}
+
+/* Hybrid: an item whose vector is near the question's is recalled with no
+ * word in common; a far one is not; another user's vectors are never
+ * read (the same vector asked for another user recalls nothing). */
+static void test_hybrid(void)
+{
+    setenv("EMBEDDINGS_BASE", "http://127.0.0.1:9/v1", 1);
+    setenv("EMBEDDINGS_MODEL", "m", 1);
+    bot *b = fresh();
+    unsetenv("EMBEDDINGS_BASE");
+    unsetenv("EMBEDDINGS_MODEL");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(b);
+    CU_ASSERT_EQUAL(memory_keep(b, 1, "fact", "I prefer Python", 0), 0);
+    CU_ASSERT_EQUAL(memory_keep(b, 1, "fact", "My flat is on the fifth floor", 0), 0);
+    CU_ASSERT_EQUAL(memory_keep(b, 2, "fact", "the canary is zebra-7431", 0), 0);
+    CU_ASSERT_FALSE(memory_wants_vector(b, 1));
+    float py[4] = {1, 0, 0, 0}, flat[4] = {0, 1, 0, 0}, canary[4] = {0, 0, 1, 0};
+    put_vec(b, 1, "I prefer Python", py, 4);
+    put_vec(b, 1, "My flat is on the fifth floor", flat, 4);
+    put_vec(b, 2, "the canary is zebra-7431", canary, 4);
+    CU_ASSERT_TRUE(memory_wants_vector(b, 1));
+    CU_ASSERT_FALSE(memory_wants_vector(b, 3));
+
+    float q[4] = {0.9f, 0.1f, 0, 0}; /* "which language should I code in?" */
+    char *m = memory_recall_hybrid(b, 1, "which language should I code in?", q, 4);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(m);
+    CU_ASSERT_PTR_NOT_NULL(strstr(m, "(fact) I prefer Python"));
+    CU_ASSERT_PTR_NULL(strstr(m, "fifth floor")); /* cosine 0.11: below the minimum */
+    free(m);
+    /* words only, the same question finds nothing */
+    CU_ASSERT_PTR_NULL(memory_recall(b, 1, "which language should I code in?"));
+    /* a vector of another size is not compared */
+    CU_ASSERT_PTR_NULL(memory_recall_hybrid(b, 1, "which language should I code in?", q, 3));
+    /* user 2's vector matches this one exactly: never read for user 1 */
+    float qc[4] = {0, 0, 1, 0};
+    CU_ASSERT_PTR_NULL(memory_recall_hybrid(b, 1, "tell me something", qc, 4));
+    m = memory_recall_hybrid(b, 2, "tell me something", qc, 4);
+    CU_ASSERT_TRUE(m && strstr(m, "zebra-7431"));
+    free(m);
+    /* words and vectors together: both items */
+    m = memory_recall_hybrid(b, 1, "which floor is my flat on?", q, 4);
+    CU_ASSERT_TRUE(m && strstr(m, "fifth floor") && strstr(m, "Python"));
+    free(m);
+    /* forgetting an item takes its vector */
+    CU_ASSERT_EQUAL(store_int(bot_store(b), "DELETE FROM memory_items WHERE text ="
+                                            " 'I prefer Python' RETURNING 1"), 1);
+    CU_ASSERT_EQUAL(store_int(bot_store(b), "SELECT count(*) FROM memory_vectors WHERE"
+                                            " user_id = 1"), 1);
+    bot_free(b);
+}
+
 static void test_rank(void)
 {
     char err[128];
@@ -205,6 +273,7 @@ int main(void)
     CU_add_test(s, "Russian stems and built-in synonyms", test_russian_and_synonyms);
     CU_add_test(s, "recall reads only the asking user's items (canary)", test_scoped_to_the_user);
     CU_add_test(s, "the token budget, the item size, the per-user cap", test_budget_and_cap);
+    CU_add_test(s, "hybrid: vectors near the question, the user's own only", test_hybrid);
     CU_add_test(s, "retr_rank over a few analysed documents", test_rank);
     CU_basic_set_mode(CU_BRM_VERBOSE);
     CU_basic_run_tests();

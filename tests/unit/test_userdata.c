@@ -94,9 +94,12 @@ static void fill(bot *b, int64_t id)
              " VALUES(%lld, %lld, %lld, 77, 'helped', 1700000001);"
              "INSERT INTO llm_usage(user_id, day, tokens) VALUES(%lld, '2026-05-12', 123);"
              "INSERT INTO leads(user_id, form, text, thread_id, posted)"
-             " VALUES(%lld, 'booking', '📝 New lead · booking', 105, 1);",
+             " VALUES(%lld, 'booking', '📝 New lead · booking', 105, 1);"
+             "INSERT INTO memory_vectors(item_id, user_id, model, dims, vec, at)"
+             " SELECT id, user_id, 'embed-model', 1, x'0000803f', 1700000002 FROM memory_items"
+             " WHERE user_id = %lld;",
              (long long)id, (long long)id, (long long)id, (long long)id, (long long)id,
-             (long long)id, (long long)id, (long long)id, (long long)id);
+             (long long)id, (long long)id, (long long)id, (long long)id, (long long)id);
     CU_ASSERT_EQUAL(exec(db, sql), SQLITE_OK);
 }
 
@@ -167,7 +170,8 @@ static void test_export_and_delete(void)
     free(js);
     CU_ASSERT_PTR_NOT_NULL_FATAL(root);
     const char *keys[] = {"user", "variables", "records", "history", "ai_answers", "votes",
-                          "handoffs", "manager", "llm_usage", "leads", "memory", "sessions"};
+                          "handoffs", "manager", "llm_usage", "leads", "memory",
+                          "memory_vectors", "sessions"};
     CU_ASSERT_EQUAL(cJSON_GetArraySize(root), (int)(sizeof keys / sizeof keys[0]));
     for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++)
         CU_ASSERT_PTR_NOT_NULL(cJSON_GetObjectItemCaseSensitive(root, keys[i]));
@@ -195,15 +199,18 @@ static void test_export_and_delete(void)
     a = array(root, "memory", 1);
     CU_ASSERT_STRING_EQUAL(str(cJSON_GetArrayItem(a, 0), "text"), "I prefer Python");
     CU_ASSERT_STRING_EQUAL(str(cJSON_GetArrayItem(a, 0), "kind"), "fact");
+    a = array(root, "memory_vectors", 1);
+    CU_ASSERT_STRING_EQUAL(str(cJSON_GetArrayItem(a, 0), "model"), "embed-model");
+    CU_ASSERT_EQUAL(num(cJSON_GetArrayItem(a, 0), "dims"), 1);
     a = array(root, "sessions", 1);
     CU_ASSERT_STRING_EQUAL(str(cJSON_GetArrayItem(a, 0), "title"), "How do I sort a list?");
     CU_ASSERT_EQUAL(num(cJSON_GetArrayItem(a, 0), "turns"), 1);
     CU_ASSERT_EQUAL(cJSON_GetArraySize(cJSON_GetObjectItem(cJSON_GetArrayItem(a, 0), "turns_kept")), 2);
     /* user created/updated, a record, 6 history rows, an answer, a vote,
      * a handoff opened (still open: closed is null), the manager, a lead,
-     * a memory item, a session opened and last used (still open) and its
-     * two turns */
-    CU_ASSERT_EQUAL(check_times(root), 19);
+     * a memory item and its vector, a session opened and last used (still
+     * open) and its two turns */
+    CU_ASSERT_EQUAL(check_times(root), 20);
     cJSON_Delete(root);
 
     /* delete_data, as the action runs it (tiny's /delete) */
@@ -244,8 +251,8 @@ static void test_export_and_delete(void)
     }
     sqlite3_finalize(t);
     /* users vars records history ai_answers votes handoffs managers llm_usage leads
-     * memory_items sessions session_turns */
-    CU_ASSERT_EQUAL(with_user, 13);
+     * memory_items memory_vectors sessions session_turns */
+    CU_ASSERT_EQUAL(with_user, 14);
 
     /* and the export says so */
     js = bot_export_user(b, 42);
@@ -254,7 +261,7 @@ static void test_export_and_delete(void)
     CU_ASSERT_PTR_NOT_NULL_FATAL(root);
     CU_ASSERT_TRUE(cJSON_IsNull(cJSON_GetObjectItem(root, "user")));
     const char *lists[] = {"records", "history", "ai_answers", "votes", "handoffs", "llm_usage",
-                           "leads", "memory", "sessions"};
+                           "leads", "memory", "memory_vectors", "sessions"};
     for (size_t i = 0; i < sizeof lists / sizeof lists[0]; i++)
         array(root, lists[i], 0);
     cJSON_Delete(root);
