@@ -545,6 +545,12 @@ static int llm_resume(bot_act *c)
     return attach_feedback(c);
 }
 
+int act_llm_count(bot *b, int64_t user_id, long tokens)
+{
+    llm_part *p = bot_part_state(b, BOT_PART_LLM);
+    return p && p->lim && tokens > 0 ? lim_record(p->lim, user_id, tokens) : 0;
+}
+
 kb *act_llm_kb(bot *b)
 {
     llm_part *p = bot_part_state(b, BOT_PART_LLM);

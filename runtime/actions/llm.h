@@ -6,10 +6,17 @@
 #ifndef BOTC_ACTIONS_LLM_H
 #define BOTC_ACTIONS_LLM_H
 
+#include <stdint.h>
+
 #include "ai/kb.h"
 #include "dialogue/bot.h"
 
 /* The spec's knowledge, NULL without any. Borrowed; lives as long as b. */
 kb *act_llm_kb(bot *b);
+
+/* Counts `tokens` (> 0; else nothing) of a model request user_id caused
+ * outside the llm action — a session's summary — against their daily
+ * limit, in the store's open transaction. 0 or -1. */
+int act_llm_count(bot *b, int64_t user_id, long tokens);
 
 #endif

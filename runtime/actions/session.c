@@ -21,6 +21,7 @@
 
 #include <cjson/cJSON.h>
 
+#include "actions/llm.h"
 #include "actions/memory.h"
 #include "actions/registry.h"
 #include "base/log.h"
@@ -220,6 +221,15 @@ static char *summary_request(sess_part *p, int64_t user_id, int64_t id)
     return js;
 }
 
+long act_session_summary_tokens(long prompt_tokens, long completion_tokens, size_t asked,
+                               size_t answer)
+{
+    if (prompt_tokens > 0 || completion_tokens > 0)
+        return (prompt_tokens > 0 ? prompt_tokens : 0) +
+               (completion_tokens > 0 ? completion_tokens : 0);
+    return (long)((asked + answer) / 4) + 1; /* the server said nothing: 4 bytes a token */
+}
+
 /* The closed session's summary becomes a long-term memory item (kind
  * "summary", actions/memory.h); the session row keeps it too, for
  * /list_sessions and the export. */
@@ -247,6 +257,15 @@ static int close_open(bot_act *c, sess_part *p, char **shown)
     const bot_io_res *res = c->io_res;
     char *sum = NULL;
     if (res && res->kind == BOT_IO_LLM) {
+        char *asked = summary_request(p, c->s->user_id, r.id); /* to estimate, as llm does */
+        if (act_llm_count(c->b, c->s->user_id,
+                          act_session_summary_tokens(res->prompt_tokens,
+                                                     res->completion_tokens,
+                                                     asked ? strlen(asked) : 0, res->len))) {
+            free(asked);
+            return -1;
+        }
+        free(asked);
         if (res->ok && res->body && *res->body)
             sum = strdup(res->body);
         else
@@ -545,7 +564,7 @@ char *act_session_summary_request(bot *b, const act_idle *k)
     return p ? summary_request(p, k->user_id, k->id) : NULL;
 }
 
-int act_session_idle_close(bot *b, const act_idle *k, const char *summary)
+int act_session_idle_close(bot *b, const act_idle *k, const char *summary, long tokens)
 {
     sess_part *p = bot_part_state(b, BOT_PART_SESSION);
     store *st = bot_store(b);
@@ -556,8 +575,8 @@ int act_session_idle_close(bot *b, const act_idle *k, const char *summary)
         return -1;
     int found = store_load_session(st, k->user_id, &s);
     char *sum = NULL;
-    int rc = found < 0 ? -1 : 0;
-    if (found > 0) {
+    int rc = found < 0 || (found > 0 && act_llm_count(b, k->user_id, tokens)) ? -1 : 0;
+    if (found > 0 && rc == 0) {
         sum = summary && *summary ? strdup(summary) : digest(b, p, &s, k->id);
         rc = !sum ? -1 : store_session_close(p->ss, k->user_id, k->id, sum, k->at);
         if (rc > 0 && keep_summary(b, k->user_id, k->id, sum))

@@ -53,8 +53,13 @@ int act_session_idle_due(bot *b, int64_t now, act_idle *out, int max);
  * {role, content}, NULL when the session has no turns or on out-of-memory. */
 char *act_session_summary_request(bot *b, const act_idle *k);
 /* Closes k with `summary` (the model's; NULL or "": the extractive one)
- * in a transaction of its own, unless a turn came meanwhile. 1 closed, 0
- * not (a turn came, or it is gone), -1 on error. */
-int act_session_idle_close(bot *b, const act_idle *k, const char *summary);
+ * in a transaction of its own, unless a turn came meanwhile; `tokens` the
+ * summary's request used (0: none) count against the user's daily limit.
+ * 1 closed, 0 not (a turn came, or it is gone), -1 on error. */
+int act_session_idle_close(bot *b, const act_idle *k, const char *summary, long tokens);
+/* The tokens a summary's request used: the server's usage, else its bytes
+ * (asked, the request; answer) / 4. */
+long act_session_summary_tokens(long prompt_tokens, long completion_tokens, size_t asked,
+                                size_t answer);
 
 #endif

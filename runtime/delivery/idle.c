@@ -23,6 +23,7 @@ typedef struct idle_job {
     idle_sweep *w;
     act_idle k;
     llm_call *call; /* NULL: the slot is free */
+    size_t asked;   /* bytes of the request, to estimate its tokens */
 } idle_job;
 
 struct idle_sweep {
@@ -82,7 +83,9 @@ static void on_summary(void *ud, const llm_result *r)
     if (r->status != LLM_OK)
         log_warn("idle", "user %" PRId64 ": no summary from the model (%s); an extractive one",
                  j->k.user_id, r->error && *r->error ? r->error : llm_status_str(r->status));
-    act_session_idle_close(j->w->b, &j->k, r->status == LLM_OK ? r->text : NULL);
+    long tokens = act_session_summary_tokens(r->prompt_tokens, r->completion_tokens, j->asked,
+                                             r->len);
+    act_session_idle_close(j->w->b, &j->k, r->status == LLM_OK ? r->text : NULL, tokens);
 }
 
 static void on_delta(void *ud, const char *text, size_t len)
@@ -105,6 +108,7 @@ static bool ask(idle_sweep *w, const act_idle *k)
     if (!j)
         return true; /* all slots busy: the next sweep */
     char *js = act_session_summary_request(w->b, k);
+    j->asked = js ? strlen(js) : 0;
     cJSON *arr = js ? cJSON_Parse(js) : NULL;
     free(js);
     int n = cJSON_GetArraySize(arr);
@@ -130,5 +134,5 @@ void idle_sweep_run(idle_sweep *w)
     int n = act_session_idle_due(w->b, (int64_t)time(NULL), due, IDLE_INFLIGHT * 2);
     for (int i = 0; i < n; i++)
         if (!w->llm || !ask(w, &due[i]))
-            act_session_idle_close(w->b, &due[i], NULL);
+            act_session_idle_close(w->b, &due[i], NULL, 0);
 }

@@ -4,8 +4,8 @@
  * per user, the idle sweep's contract (which sessions are due, a turn that
  * came meanwhile keeps a session open, the model's summary kept as given,
  * else the extractive one in the user's language), the summary kept as a
- * memory item, a gone user's session dropped, and the model's summary
- * request.
+ * memory item, the summary's tokens counted against the user's day, a
+ * gone user's session dropped, and the model's summary request.
  */
 #include <CUnit/Basic.h>
 #include <stdio.h>
@@ -132,34 +132,38 @@ static void test_idle(void)
     CU_ASSERT_EQUAL_FATAL(act_session_idle_due(b, (int64_t)time(NULL), due, 8), 1);
     CU_ASSERT_EQUAL(due[0].user_id, 1);
     CU_ASSERT_EQUAL(act_session_record_user(b, 1, 1, "q3", "a3"), 0);
-    CU_ASSERT_EQUAL(act_session_idle_close(b, &due[0], NULL), 0);
+    CU_ASSERT_EQUAL(act_session_idle_close(b, &due[0], NULL, 0), 0);
     CU_ASSERT_EQUAL(store_int(bot_store(b), "SELECT count(*) FROM sessions WHERE closed IS NULL"), 2);
 
     /* idle again: closed with the extractive summary, kept in memory */
     sql(b, "UPDATE sessions SET at = at - 3600 WHERE user_id = 1");
     CU_ASSERT_EQUAL_FATAL(act_session_idle_due(b, (int64_t)time(NULL), due, 8), 1);
-    CU_ASSERT_EQUAL(act_session_idle_close(b, &due[0], NULL), 1);
+    CU_ASSERT_EQUAL(act_session_idle_close(b, &due[0], NULL, 0), 1);
     char *s = str(b, "SELECT summary FROM sessions WHERE user_id = 1");
     CU_ASSERT_STRING_EQUAL(s ? s : "", "Questions: q1 · q2 · q3");
     free(s);
     CU_ASSERT_EQUAL(store_int(bot_store(b), "SELECT count(*) FROM memory_items WHERE user_id = 1"
                                             " AND kind = 'summary' AND text = 'Questions: q1 · q2 · q3'"), 1);
-    CU_ASSERT_EQUAL(act_session_idle_close(b, &due[0], NULL), 0); /* closed already */
+    CU_ASSERT_EQUAL(act_session_idle_close(b, &due[0], NULL, 0), 0); /* closed already */
 
     /* the model's summary is kept as given; the extractive one would be Russian */
     sql(b, "UPDATE sessions SET at = at - 3600 WHERE user_id = 2");
     CU_ASSERT_EQUAL_FATAL(act_session_idle_due(b, (int64_t)time(NULL), due, 8), 1);
-    CU_ASSERT_EQUAL(act_session_idle_close(b, &due[0], "Речь шла об ответе."), 1);
+    CU_ASSERT_EQUAL(act_session_idle_close(b, &due[0], "Речь шла об ответе.", 42), 1);
     s = str(b, "SELECT summary FROM sessions WHERE user_id = 2");
     CU_ASSERT_STRING_EQUAL(s ? s : "", "Речь шла об ответе.");
     free(s);
+    /* its request's tokens count against the user's day */
+    CU_ASSERT_EQUAL(store_int(bot_store(b), "SELECT sum(tokens) FROM llm_usage WHERE user_id = 2"), 42);
+    CU_ASSERT_EQUAL(act_session_summary_tokens(30, 12, 999, 999), 42);
+    CU_ASSERT_EQUAL(act_session_summary_tokens(-1, -1, 400, 39), 110); /* bytes / 4 + 1 */
 
     /* the next question opens a new session */
     CU_ASSERT_EQUAL(act_session_record_user(b, 2, 2, "ещё вопрос", "ответ"), 0);
     CU_ASSERT_EQUAL(store_int(bot_store(b), "SELECT count(*) FROM sessions WHERE user_id = 2"), 2);
     sql(b, "UPDATE sessions SET at = at - 3600 WHERE user_id = 2 AND closed IS NULL");
     CU_ASSERT_EQUAL_FATAL(act_session_idle_due(b, (int64_t)time(NULL), due, 8), 1);
-    CU_ASSERT_EQUAL(act_session_idle_close(b, &due[0], ""), 1);
+    CU_ASSERT_EQUAL(act_session_idle_close(b, &due[0], "", 0), 1);
     s = str(b, "SELECT summary FROM sessions WHERE user_id = 2 ORDER BY id DESC");
     CU_ASSERT_STRING_EQUAL(s ? s : "", "Вопросы: ещё вопрос");
     free(s);
@@ -168,7 +172,7 @@ static void test_idle(void)
     CU_ASSERT_EQUAL(act_session_record_user(b, 9, 9, "orphan", "a"), 0);
     sql(b, "UPDATE sessions SET at = at - 3600 WHERE user_id = 9");
     CU_ASSERT_EQUAL_FATAL(act_session_idle_due(b, (int64_t)time(NULL), due, 8), 1);
-    CU_ASSERT_EQUAL(act_session_idle_close(b, &due[0], NULL), 0);
+    CU_ASSERT_EQUAL(act_session_idle_close(b, &due[0], NULL, 0), 0);
     CU_ASSERT_EQUAL(store_int(bot_store(b), "SELECT count(*) FROM sessions WHERE user_id = 9"), 0);
     CU_ASSERT_EQUAL(store_int(bot_store(b), "SELECT count(*) FROM session_turns WHERE user_id = 9"), 0);
     bot_free(b);
