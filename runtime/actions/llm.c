@@ -379,6 +379,15 @@ static char *llm_messages(bot_act *c, llm_part *p, const char *q, qvec qv)
     return js;
 }
 
+int act_llm_allowed(bot *b, int64_t user_id)
+{
+    llm_part *p = bot_part_state(b, BOT_PART_LLM);
+    if (!p || !p->lim || lim_daily(p->lim) <= 0)
+        return 1;
+    int manager = ho_is_manager(bot_part_state(b, BOT_PART_HANDOFF), user_id);
+    return lim_check(p->lim, user_id, manager) != 0;
+}
+
 /* Before the action: 1 when the user may have an answer, 0 when the daily
  * limit is reached (sys_limit_reached and the operator button sent), -1 on
  * out-of-memory. Managers and the admin answer customers: the limit is not
@@ -386,11 +395,7 @@ static char *llm_messages(bot_act *c, llm_part *p, const char *q, qvec qv)
  * lim_check): a broken counter should not silence the bot. */
 static int llm_gate(bot_act *c)
 {
-    llm_part *p = bot_part_state(c->b, BOT_PART_LLM);
-    if (!p || !p->lim || lim_daily(p->lim) <= 0)
-        return 1;
-    int manager = ho_is_manager(bot_part_state(c->b, BOT_PART_HANDOFF), c->s->user_id);
-    if (lim_check(p->lim, c->s->user_id, manager) != 0)
+    if (act_llm_allowed(c->b, c->s->user_id))
         return 1;
     return act_offer_operator(c, BM_SYS_LIMIT_REACHED) ? -1 : 0;
 }
@@ -550,6 +555,7 @@ int act_llm_count(bot *b, int64_t user_id, long tokens)
     llm_part *p = bot_part_state(b, BOT_PART_LLM);
     return p && p->lim && tokens > 0 ? lim_record(p->lim, user_id, tokens) : 0;
 }
+
 
 kb *act_llm_kb(bot *b)
 {

@@ -271,7 +271,8 @@ static int close_open(bot_act *c, sess_part *p, char **shown)
         else
             log_warn("bot", "user %" PRId64 ": no summary from the model (%s); an extractive one",
                      c->s->user_id, res->error ? res->error : "empty");
-    } else if (p->remote && bot_act_can_defer(c)) {
+    } else if (p->remote && bot_act_can_defer(c) && act_llm_allowed(c->b, c->s->user_id)) {
+        /* (a user whose daily tokens are spent gets the extractive one) */
         char *msgs = summary_request(p, c->s->user_id, r.id);
         if (msgs) {
             c->io_req->kind = BOT_IO_LLM;

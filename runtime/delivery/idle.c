@@ -11,6 +11,7 @@
 
 #include <cjson/cJSON.h>
 
+#include "actions/llm.h"
 #include "actions/session.h"
 #include "ai/llm.h"
 #include "base/log.h"
@@ -133,6 +134,6 @@ void idle_sweep_run(idle_sweep *w)
     act_idle due[IDLE_INFLIGHT * 2];
     int n = act_session_idle_due(w->b, (int64_t)time(NULL), due, IDLE_INFLIGHT * 2);
     for (int i = 0; i < n; i++)
-        if (!w->llm || !ask(w, &due[i]))
+        if (!w->llm || !act_llm_allowed(w->b, due[i].user_id) || !ask(w, &due[i]))
             act_session_idle_close(w->b, &due[i], NULL, 0);
 }

@@ -3,7 +3,8 @@
  * `llm: session_idle_minutes` (actions/session.h), run from the event
  * loop's turn (delivery/tgbot.c). Each due session gets the model's summary
  * (a quiet chat completion on the loop: nothing is shown to the user) or,
- * without a model or when it fails, the extractive one, and closes in a
+ * without a model, when it fails or when the user's daily tokens are
+ * spent, the extractive one, and closes in a
  * transaction of its own — unless the user wrote meanwhile.
  */
 #ifndef BOTC_DELIVERY_IDLE_H
