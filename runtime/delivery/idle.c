@@ -19,6 +19,7 @@
 
 #define IDLE_SWEEP_MS 5000 /* how often due sessions are looked for */
 #define IDLE_INFLIGHT 4    /* summaries asked of the model at once */
+#define IDLE_BATCH 64      /* due sessions read per look (closed at once without a model) */
 
 typedef struct idle_job {
     idle_sweep *w;
@@ -131,8 +132,10 @@ void idle_sweep_run(idle_sweep *w)
     if (!w || now_ms() < w->next_ms || store_in_transaction(bot_store(w->b)))
         return;
     w->next_ms = now_ms() + IDLE_SWEEP_MS;
-    act_idle due[IDLE_INFLIGHT * 2];
-    int n = act_session_idle_due(w->b, (int64_t)time(NULL), due, IDLE_INFLIGHT * 2);
+    act_idle due[IDLE_BATCH];
+    /* with a model, the oldest few: those being summarised come first */
+    int n = act_session_idle_due(w->b, (int64_t)time(NULL), due,
+                                 w->llm ? IDLE_INFLIGHT * 2 : IDLE_BATCH);
     for (int i = 0; i < n; i++)
         if (!w->llm || !act_llm_allowed(w->b, due[i].user_id) || !ask(w, &due[i]))
             act_session_idle_close(w->b, &due[i], NULL, 0);
