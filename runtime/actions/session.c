@@ -35,6 +35,8 @@
 #define SESS_TRANSCRIPT_MAX 12000 /* bytes of them sent */
 #define SESS_DIGEST_QUESTIONS 3  /* questions in an extractive summary */
 #define SESS_DIGEST_Q_MAX 100    /* bytes of each */
+#define SESS_SUMMARY_MAX 1500    /* bytes of a model's summary kept and shown (a memory
+                                  * item's own cap; asked for 1 to 3 sentences) */
 
 typedef struct sess_part {
     store_session *ss;
@@ -135,6 +137,23 @@ static int utf8_cut(const char *s, size_t cap, bool line)
     while (n > 0 && ((unsigned char)s[n] & 0xC0) == 0x80)
         n--;
     return (int)n;
+}
+
+/* The model's summary, cut to SESS_SUMMARY_MAX bytes on a UTF-8 boundary
+ * and trimmed; malloc'd, NULL on out-of-memory. */
+static char *model_summary(const char *text)
+{
+    while (*text == ' ' || *text == '\n')
+        text++;
+    int n = utf8_cut(text, SESS_SUMMARY_MAX, false);
+    while (n > 0 && (text[n - 1] == ' ' || text[n - 1] == '\n'))
+        n--;
+    char *s = malloc((size_t)n + 1);
+    if (s) {
+        memcpy(s, text, (size_t)n);
+        s[n] = '\0';
+    }
+    return s;
 }
 
 /* The extractive summary of the session: its first questions, rendered in
@@ -266,9 +285,10 @@ static int close_open(bot_act *c, sess_part *p, char **shown)
             return -1;
         }
         free(asked);
-        if (res->ok && res->body && *res->body)
-            sum = strdup(res->body);
-        else
+        if (res->ok && res->body && *res->body) {
+            if (!(sum = model_summary(res->body)))
+                return -1;
+        } else
             log_warn("bot", "user %" PRId64 ": no summary from the model (%s); an extractive one",
                      c->s->user_id, res->error ? res->error : "empty");
     } else if (p->remote && bot_act_can_defer(c) && act_llm_allowed(c->b, c->s->user_id)) {
@@ -578,7 +598,7 @@ int act_session_idle_close(bot *b, const act_idle *k, const char *summary, long 
     char *sum = NULL;
     int rc = found < 0 || (found > 0 && act_llm_count(b, k->user_id, tokens)) ? -1 : 0;
     if (found > 0 && rc == 0) {
-        sum = summary && *summary ? strdup(summary) : digest(b, p, &s, k->id);
+        sum = summary && *summary ? model_summary(summary) : digest(b, p, &s, k->id);
         rc = !sum ? -1 : store_session_close(p->ss, k->user_id, k->id, sum, k->at);
         if (rc > 0 && keep_summary(b, k->user_id, k->id, sum))
             rc = -1;

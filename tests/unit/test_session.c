@@ -168,6 +168,17 @@ static void test_idle(void)
     CU_ASSERT_STRING_EQUAL(s ? s : "", "Вопросы: ещё вопрос");
     free(s);
 
+    /* a model's summary is kept trimmed and at most 1,500 bytes, whole characters */
+    CU_ASSERT_EQUAL(act_session_record_user(b, 2, 2, "третий вопрос", "ответ"), 0);
+    sql(b, "UPDATE sessions SET at = at - 3600 WHERE user_id = 2 AND closed IS NULL");
+    CU_ASSERT_EQUAL_FATAL(act_session_idle_due(b, (int64_t)time(NULL), due, 8), 1);
+    char longer[2100] = "  ";
+    for (int i = 0; i < 1000; i++)
+        strcat(longer, "ж"); /* 2 bytes each */
+    CU_ASSERT_EQUAL(act_session_idle_close(b, &due[0], longer, 0), 1);
+    CU_ASSERT_EQUAL(store_int(bot_store(b), "SELECT length(CAST(summary AS BLOB)) FROM sessions"
+                                            " WHERE user_id = 2 ORDER BY id DESC LIMIT 1"), 1500);
+
     /* a session of a user with no row (deleted meanwhile) is dropped */
     CU_ASSERT_EQUAL(act_session_record_user(b, 9, 9, "orphan", "a"), 0);
     sql(b, "UPDATE sessions SET at = at - 3600 WHERE user_id = 9");
