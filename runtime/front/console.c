@@ -327,6 +327,7 @@ static int ask_model(console *c, const bm_input *in, bot_tx *tx, bm_effects *fx)
     } else {
         bot_io_res res = {
             .owner = tx->io_req.owner,
+            .kind = BOT_IO_LLM,
             .ok = call && st.status == LLM_OK && st.text,
             .status = st.http_status,
             .body = st.text,
@@ -354,9 +355,12 @@ static void handle(console *c, const bm_input *in)
 {
     bm_effects fx;
     bm_effects_init(&fx);
-    /* only the model's requests: the console has no managers' group nor a
-     * reason to fetch URLs, so the other actions answer as offline */
-    bot_tx tx = {.io_actions = (uint64_t)1 << BM_ACT_LLM};
+    /* only the model's requests (answers, and the session actions'
+     * summaries): the console has no managers' group nor a reason to fetch
+     * URLs, so the other actions answer as offline */
+    bot_tx tx = {.io_actions = (uint64_t)1 << BM_ACT_LLM | (uint64_t)1 << BM_ACT_SESSION_START |
+                               (uint64_t)1 << BM_ACT_SESSION_END |
+                               (uint64_t)1 << BM_ACT_SESSION_LIST};
     int rc = bot_handle_tx(c->b, in, &fx, c->llm ? &tx : NULL);
     if (rc == 0)
         show(c, &fx);
