@@ -275,7 +275,7 @@ static int close_open(bot_act *c, sess_part *p, char **shown)
         return store_session_drop(p->ss, c->s->user_id, r.id);
     const bot_io_res *res = c->io_res;
     char *sum = NULL;
-    if (res && res->kind == BOT_IO_LLM) {
+    if (res) { /* the answer to our summary request: the only one we ask */
         char *asked = summary_request(p, c->s->user_id, r.id); /* to estimate, as llm does */
         if (act_llm_count(c->b, c->s->user_id,
                           act_session_summary_tokens(res->prompt_tokens,
