@@ -229,7 +229,16 @@ $(BIN)/bench-retrieval: $(B)/scripts/bench/retrieval.o $(SLURP_OBJ) $(LIBBOTRT)
 bench-retrieval: $(BIN)/bench-retrieval
 	@$(BIN)/bench-retrieval
 
-.PHONY: all deps help run test check-generated clean bench bench-retrieval bench-memory
+# Formatting the model's answers (scripts/bench/markdown.c): render and
+# split a long formatted answer, whole and as its drafts.
+$(BIN)/bench-markdown: $(B)/scripts/bench/markdown.o $(SLURP_OBJ) $(LIBBOTRT)
+	@mkdir -p $(@D)
+	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(LDLIBS_ALL)
+
+bench-markdown: $(BIN)/bench-markdown
+	@$(BIN)/bench-markdown
+
+.PHONY: all deps help run test check-generated clean bench bench-retrieval bench-memory bench-markdown
 clean:
 	rm -rf build build-san bin
 

@@ -542,7 +542,7 @@ static int llm_resume(bot_act *c)
     }
     c->ai_from = c->out->n;
     /* run's closing of an idle session was rolled back with the deferral */
-    if (act_session_expire(c) || bot_act_say_long(c, res->body) ||
+    if (act_session_expire(c) || bot_act_say_markdown(c, res->body) ||
         act_session_record(c, q, res->body))
         return -1;
     c->ai_to = c->out->n;

@@ -375,6 +375,9 @@ typedef struct bm_effect {
     int form;             /* RECORD */
     const char *method;   /* CALL: a static method name (not freed) */
     char *file_name;      /* DOCUMENT: the name the user sees, no directory */
+    bool markdown;        /* SEND: text is the model's Markdown, delivered as
+                             text + entities and split by the transport
+                             (base/markdown.h); history keeps it as written */
 } bm_effect;
 
 /* Effects of one step, in order. Owns every string in it. */

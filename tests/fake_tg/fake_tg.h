@@ -180,6 +180,8 @@ typedef struct fake_tg_event {
                           * or NULL; ACTION: the action */
     char *query_id;      /* ANSWERED */
     cJSON *reply_markup; /* SENT/EDITED: as sent, or NULL */
+    cJSON *entities;     /* SENT/EDITED: the MessageEntity array as sent
+                          * (checked: types, UTF-16 bounds), or NULL */
     int64_t thread_id;   /* SENT: message_thread_id (a forum topic), 0 = none */
 } fake_tg_event;
 
