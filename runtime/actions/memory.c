@@ -15,6 +15,7 @@
 
 #include "actions/registry.h"
 #include "ai/retr.h"
+#include "ai/memvec.h"
 #include "ai/vec.h"
 #include "base/log.h"
 #include "base/text.h"
@@ -31,6 +32,7 @@ typedef struct memory_part {
      * rental bot) pays nothing for it. */
     retr *r;
     char *model;       /* EMBEDDINGS_MODEL when EMBEDDINGS_BASE is set, else NULL */
+    memvec *mv;        /* the transport's filler of missing vectors, or NULL */
     double min_cosine; /* MEMORY_MIN_COSINE */
 } memory_part;
 
@@ -39,6 +41,7 @@ static void part_close(void *state)
     memory_part *p = state;
     if (!p)
         return;
+    memvec_free(p->mv);
     store_memory_free(p->t);
     retr_free(p->r);
     free(p->model);
@@ -331,8 +334,10 @@ static int keep(memory_part *p, int64_t user_id, const char *kind, const char *t
                        store_memory_trim(p->t, user_id, MEMORY_MAX_ITEMS) < 0
                  ? -1
                  : 0;
-    if (rc == 0 && id)
+    if (rc == 0 && id) {
         log_info("memory", "user %" PRId64 ": kept %s %" PRId64, user_id, kind, id);
+        memvec_dirty(p->mv);
+    }
     free(t);
     free(terms);
     *idp = rc == 0 ? id : 0;
@@ -522,6 +527,31 @@ char *memory_recall_hybrid(bot *b, int64_t user_id, const char *q, const float *
 char *memory_recall(bot *b, int64_t user_id, const char *q)
 {
     return memory_recall_hybrid(b, user_id, q, NULL, 0);
+}
+
+int memory_embed_start(bot *b, embed_client *ec)
+{
+    memory_part *p = bot_part_state(b, BOT_PART_MEMORY);
+    if (!p || !p->model || !ec || p->mv)
+        return 0;
+    p->mv = memvec_new(p->t, ec);
+    return p->mv ? 0 : -1;
+}
+
+void memory_embed_pump(bot *b)
+{
+    memory_part *p = bot_part_state(b, BOT_PART_MEMORY);
+    if (p)
+        memvec_pump(p->mv);
+}
+
+void memory_embed_stop(bot *b)
+{
+    memory_part *p = bot_part_state(b, BOT_PART_MEMORY);
+    if (p) {
+        memvec_free(p->mv);
+        p->mv = NULL;
+    }
 }
 
 bool memory_wants_vector(bot *b, int64_t user_id)

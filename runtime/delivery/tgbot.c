@@ -28,6 +28,7 @@
 #include <time.h>
 
 #include "actions/llm.h"
+#include "actions/memory.h"
 #include "actions/registry.h"
 #include "ai/embed.h"
 #include "ai/kbvec.h"
@@ -82,6 +83,9 @@ typedef struct tgb {
     embed_client *ec;
     store_vectors *sv;
     kbvec *kv;
+    /* long-term memory items kept without a vector, embedded on this loop
+     * (actions/memory.h); NULL without EMBEDDINGS_BASE */
+    embed_client *mec;
 } tgb;
 
 static long now_ms(void)
@@ -299,6 +303,7 @@ static long turn(tgb *t)
     if (inbox_runnable(t->ib))
         inbox_run(t->ib);
     lead_pump(bot_part_state(t->b, BOT_PART_LEADS), t->tg, t->q); /* completed forms to the managers */
+    memory_embed_pump(t->b); /* memory items kept without a vector */
     outq_flush(t->q);
     long w = outq_pump(t->q);
     if (inbox_runnable(t->ib))
@@ -384,8 +389,29 @@ static void start_vectors(tgb *t)
              kbvec_missing(t->kv));
 }
 
+/* With EMBEDDINGS_BASE set, the memory items kept without a vector get
+ * one on this loop (a client of their own: the knowledge's exists only
+ * with knowledge). Optional: a failure leaves them recalled by words. */
+static void start_memory_vectors(tgb *t)
+{
+    embed_options o = embed_options_from_env();
+    if (!o.base || !*o.base)
+        return;
+    char err[256];
+    t->mec = embed_new(t->lp, &o, err, sizeof err);
+    if (!t->mec || memory_embed_start(t->b, t->mec)) {
+        log_error("tgbot", "memory items kept without a vector stay so: %s",
+                  t->mec ? "out of memory" : err);
+        embed_free(t->mec);
+        t->mec = NULL;
+    }
+}
+
 static void stop_vectors(tgb *t)
 {
+    memory_embed_stop(t->b);
+    embed_free(t->mec);
+    t->mec = NULL;
     kbvec_free(t->kv);
     embed_free(t->ec);
     store_vectors_free(t->sv);
@@ -442,6 +468,7 @@ int tgbot_run(bot *b, bm_effects *pending, volatile sig_atomic_t *stop)
     }
 
     start_vectors(&t);
+    start_memory_vectors(&t);
 
     /* Webhook mode listens before setWebhook, so the first delivery finds
      * the server up. */
