@@ -11,7 +11,7 @@
 static const char *const langs[2] = {"en", "ru"};
 
 /* texts[text * 2 + lang]: en ru */
-static const char *const texts[170] = {
+static const char *const texts[172] = {
     /* 0: btn_new_session */
     "🚀 New session",
     "🚀 Новая сессия",
@@ -343,6 +343,9 @@ static const char *const texts[170] = {
     /* 84: sys_memory_all_kept (built-in) */
     "OK, I forgot nothing.",
     "Хорошо, ничего не забываю.",
+    /* 85: sys_memory_private (built-in) */
+    "What I remember about you stays between us: ask me in a private chat.",
+    "То, что я о вас помню, остаётся между нами: спросите меня в личном чате.",
 };
 
 /* the messages each state sends on entry (text indices) */
@@ -680,7 +683,7 @@ const bm_machine desk_machine = {
     .n_langs = 2,
     .default_lang = 0, /* en */
     .texts = texts,
-    .n_texts = 85,
+    .n_texts = 86,
     .sys_texts = {
         [BM_SYS_MIGRATED] = 31 /* sys_migrated */,
         [BM_SYS_CANCELLED] = 34 /* sys_cancelled */,
@@ -735,6 +738,7 @@ const bm_machine desk_machine = {
         [BM_SYS_MEMORY_FORGET_NO] = 82 /* sys_memory_forget_no */,
         [BM_SYS_MEMORY_ALL_FORGOTTEN] = 83 /* sys_memory_all_forgotten */,
         [BM_SYS_MEMORY_ALL_KEPT] = 84 /* sys_memory_all_kept */,
+        [BM_SYS_MEMORY_PRIVATE] = 85 /* sys_memory_private */,
     },
     .states = states,
     .n_states = 8,

@@ -11,7 +11,7 @@
 static const char *const langs[2] = {"en", "ru"};
 
 /* texts[text * 2 + lang]: en ru */
-static const char *const texts[236] = {
+static const char *const texts[238] = {
     /* 0: llm_persona */
     "You are the support assistant of Dunav Drive, a car rental in Belgrade. You help customers choose a car and explain the rental conditions, politely and briefly.",
     "Вы — ассистент поддержки Dunav Drive, проката автомобилей в Белграде. Вы помогаете клиентам выбрать автомобиль и объясняете условия аренды, вежливо и коротко.",
@@ -632,6 +632,9 @@ static const char *const texts[236] = {
     /* 117: sys_memory_all_kept (built-in) */
     "OK, I forgot nothing.",
     "Хорошо, ничего не забываю.",
+    /* 118: sys_memory_private (built-in) */
+    "What I remember about you stays between us: ask me in a private chat.",
+    "То, что я о вас помню, остаётся между нами: спросите меня в личном чате.",
 };
 
 /* the messages each state sends on entry (text indices) */
@@ -1389,7 +1392,7 @@ const bm_machine rental_machine = {
     .n_langs = 2,
     .default_lang = 0, /* en */
     .texts = texts,
-    .n_texts = 118,
+    .n_texts = 119,
     .sys_texts = {
         [BM_SYS_MIGRATED] = 2 /* sys_migrated */,
         [BM_SYS_CANCELLED] = 68 /* sys_cancelled */,
@@ -1444,6 +1447,7 @@ const bm_machine rental_machine = {
         [BM_SYS_MEMORY_FORGET_NO] = 115 /* sys_memory_forget_no */,
         [BM_SYS_MEMORY_ALL_FORGOTTEN] = 116 /* sys_memory_all_forgotten */,
         [BM_SYS_MEMORY_ALL_KEPT] = 117 /* sys_memory_all_kept */,
+        [BM_SYS_MEMORY_PRIVATE] = 118 /* sys_memory_private */,
     },
     .states = states,
     .n_states = 16,

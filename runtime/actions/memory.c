@@ -606,18 +606,30 @@ static int keep_and_say(bot_act *c, const char *fact, const float *vec, int dims
     return said ? bot_act_say(c, said) : -1;
 }
 
+/* Memory is private: in a group (chat id < 0) the actions say so instead
+ * (1), and the model's prompts there carry none of it (llm.c). */
+static int in_group(bot_act *c, int *rc)
+{
+    if (c->s->chat_id > 0)
+        return 0;
+    *rc = bot_act_say_sys(c, BM_SYS_MEMORY_PRIVATE);
+    return 1;
+}
+
 /* `remember`: keeps the fact of "remember that …" and says it back. With
  * an embeddings model and an event loop, the fact is embedded first
  * (remember_resume keeps it). */
 static int remember_run(bot_act *c)
 {
     memory_part *p = bot_part_state(c->b, BOT_PART_MEMORY);
+    int rc;
     if (!p)
         return bot_act_say_sys(c, BM_SYS_UNAVAILABLE);
+    if (in_group(c, &rc))
+        return rc;
     char *fact = clean(the_fact(c->text));
     if (!fact)
         return -1;
-    int rc;
     if (!*fact || !retr_has_words(fact)) {
         rc = bot_act_say_sys(c, BM_SYS_MEMORY_WHAT);
     } else if (p->model && c->io_req) {
@@ -657,8 +669,11 @@ static int remember_resume(bot_act *c)
 static int memory_list_run(bot_act *c)
 {
     memory_part *p = bot_part_state(c->b, BOT_PART_MEMORY);
+    int rc;
     if (!p)
         return bot_act_say_sys(c, BM_SYS_UNAVAILABLE);
+    if (in_group(c, &rc))
+        return rc;
     bm_effect *e = bm_effects_add(c->out, BM_FX_SEND, c->s->chat_id);
     return e ? list_screen(p, bot_machine(c->b), c->s, &c->in->user, e) : -1;
 }
@@ -667,8 +682,11 @@ static int memory_list_run(bot_act *c)
 static int memory_forget_run(bot_act *c)
 {
     memory_part *p = bot_part_state(c->b, BOT_PART_MEMORY);
+    int rc;
     if (!p)
         return bot_act_say_sys(c, BM_SYS_UNAVAILABLE);
+    if (in_group(c, &rc))
+        return rc;
     long n = store_memory_count(p->t, c->s->user_id);
     if (n < 0)
         return -1;

@@ -11,7 +11,7 @@
 static const char *const langs[2] = {"en", "de"};
 
 /* texts[text * 2 + lang]: en de */
-static const char *const texts[114] = {
+static const char *const texts[116] = {
     /* 0: hi */
     "Hi {first_name}! 100% {{literal}}",
     "Hallo {first_name}!\n"
@@ -184,6 +184,9 @@ static const char *const texts[114] = {
     /* 56: sys_memory_all_kept (built-in) */
     "OK, I forgot nothing.",
     "OK, I forgot nothing.",
+    /* 57: sys_memory_private (built-in) */
+    "What I remember about you stays between us: ask me in a private chat.",
+    "What I remember about you stays between us: ask me in a private chat.",
 };
 
 /* the messages each state sends on entry (text indices) */
@@ -247,7 +250,7 @@ const bm_machine tiny_machine = {
     .n_langs = 2,
     .default_lang = 0, /* en */
     .texts = texts,
-    .n_texts = 57,
+    .n_texts = 58,
     .sys_texts = {
         [BM_SYS_MIGRATED] = 5 /* sys_migrated */,
         [BM_SYS_CANCELLED] = 6 /* sys_cancelled */,
@@ -302,6 +305,7 @@ const bm_machine tiny_machine = {
         [BM_SYS_MEMORY_FORGET_NO] = 54 /* sys_memory_forget_no */,
         [BM_SYS_MEMORY_ALL_FORGOTTEN] = 55 /* sys_memory_all_forgotten */,
         [BM_SYS_MEMORY_ALL_KEPT] = 56 /* sys_memory_all_kept */,
+        [BM_SYS_MEMORY_PRIVATE] = 57 /* sys_memory_private */,
     },
     .states = states,
     .n_states = 2,
