@@ -565,7 +565,7 @@ static const bm_transition transitions[69] = {
     /* 67: state delete_kept: on any */
     {.target = BM_NONE, .say = BM_NONE, .form = BM_NONE,
      .first_assign = 3, .n_assign = 0, .action = BM_ACT_LLM},
-    /* 68: everywhere: on pattern ^(please )?remember[ :,]|^запомни[ :,] */
+    /* 68: everywhere: on pattern ^(please )?remember( that|:|,)|^запомни[ :,] */
     {.target = BM_NONE, .say = BM_NONE, .form = BM_NONE,
      .first_assign = 3, .n_assign = 0, .action = BM_ACT_REMEMBER},
 };
@@ -678,7 +678,7 @@ static const bm_llm llm = {
 
 const bm_machine desk_machine = {
     .name = "desk",
-    .shape_hash = 0x4848047012f13307ULL,
+    .shape_hash = 0x9697f05f30f95861ULL,
     .langs = langs,
     .n_langs = 2,
     .default_lang = 0, /* en */
