@@ -11,7 +11,7 @@
 static const char *const langs[2] = {"en", "ru"};
 
 /* texts[text * 2 + lang]: en ru */
-static const char *const texts[216] = {
+static const char *const texts[218] = {
     /* 0: btn_new_session */
     "🚀 New session",
     "🚀 Новая сессия",
@@ -420,6 +420,9 @@ static const char *const texts[216] = {
     /* 107: sys_memory_all_kept (built-in) */
     "OK, I forgot nothing.",
     "Хорошо, ничего не забываю.",
+    /* 108: sys_memory_private (built-in) */
+    "What I remember about you stays between us: ask me in a private chat.",
+    "То, что я о вас помню, остаётся между нами: спросите меня в личном чате.",
 };
 
 /* the messages each state sends on entry (text indices) */
@@ -730,7 +733,7 @@ static const bm_transition transitions[99] = {
     /* 97: form own: cancel */
     {.target = DESK_S_PERSONALIZE, .say = BM_NONE, .form = BM_NONE,
      .first_assign = 4, .n_assign = 0, .action = BM_ACT_NONE},
-    /* 98: everywhere: on pattern ^(please )?remember[ :,]|^запомни[ :,] */
+    /* 98: everywhere: on pattern ^(please )?remember( that|:|,)|^запомни[ :,] */
     {.target = BM_NONE, .say = BM_NONE, .form = BM_NONE,
      .first_assign = 4, .n_assign = 0, .action = BM_ACT_REMEMBER},
 };
@@ -898,12 +901,12 @@ static const bm_llm llm = {
 
 const bm_machine desk_machine = {
     .name = "desk",
-    .shape_hash = 0x3acbf73bb572ac55ULL,
+    .shape_hash = 0xd52419e7cc7fff97ULL,
     .langs = langs,
     .n_langs = 2,
     .default_lang = 0, /* en */
     .texts = texts,
-    .n_texts = 108,
+    .n_texts = 109,
     .sys_texts = {
         [BM_SYS_MIGRATED] = 49 /* sys_migrated */,
         [BM_SYS_CANCELLED] = 52 /* sys_cancelled */,
@@ -966,6 +969,7 @@ const bm_machine desk_machine = {
         [BM_SYS_MEMORY_FORGET_NO] = 105 /* sys_memory_forget_no */,
         [BM_SYS_MEMORY_ALL_FORGOTTEN] = 106 /* sys_memory_all_forgotten */,
         [BM_SYS_MEMORY_ALL_KEPT] = 107 /* sys_memory_all_kept */,
+        [BM_SYS_MEMORY_PRIVATE] = 108 /* sys_memory_private */,
     },
     .states = states,
     .n_states = 9,

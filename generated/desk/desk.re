@@ -418,8 +418,8 @@ int desk_match_everywhere(const char *s)
         re2c:define:YYCTYPE = "unsigned char";
         re2c:yyfill:enable = 0;
 
-        /* everywhere pattern ^(please )?remember[ :,]|^запомни[ :,] */
-        (([pP] [lL] [eE] [aA] [sS] [eE] " ")? [rR] [eE] [mM] [eE] [mM] [bB] [eE] [rR] [ \x2C\x3A] [^\x00]* | [\u0437\u0417] [\u0430\u0410] [\u043F\u041F] [\u043E\u041E] [\u043C\u041C] [\u043D\u041D] [\u0438\u0418] [ \x2C\x3A] [^\x00]*) "\x00" { return 98; }
+        /* everywhere pattern ^(please )?remember( that|:|,)|^запомни[ :,] */
+        (([pP] [lL] [eE] [aA] [sS] [eE] " ")? [rR] [eE] [mM] [eE] [mM] [bB] [eE] [rR] (" " [tT] [hH] [aA] [tT] | ":" | ",") [^\x00]* | [\u0437\u0417] [\u0430\u0410] [\u043F\u041F] [\u043E\u041E] [\u043C\u041C] [\u043D\u041D] [\u0438\u0418] [ \x2C\x3A] [^\x00]*) "\x00" { return 98; }
         * { return BM_NONE; }
     */
 }

@@ -11,7 +11,7 @@
 static const char *const langs[1] = {"en"};
 
 /* texts[text * 1 + lang]: en */
-static const char *const texts[66] = {
+static const char *const texts[67] = {
     /* 0: hello */
     "Hello, {first_name}! Write anything and I repeat it; start with \"ask \" and I ask the web.",
     /* 1: echo */
@@ -145,6 +145,8 @@ static const char *const texts[66] = {
     "Done: I have forgotten everything I remembered about you.",
     /* 65: sys_memory_all_kept (built-in) */
     "OK, I forgot nothing.",
+    /* 66: sys_memory_private (built-in) */
+    "What I remember about you stays between us: ask me in a private chat.",
 };
 
 /* the messages each state sends on entry (text indices) */
@@ -184,7 +186,7 @@ const bm_machine echo_machine = {
     .n_langs = 1,
     .default_lang = 0, /* en */
     .texts = texts,
-    .n_texts = 66,
+    .n_texts = 67,
     .sys_texts = {
         [BM_SYS_MIGRATED] = 5 /* sys_migrated */,
         [BM_SYS_CANCELLED] = 6 /* sys_cancelled */,
@@ -247,6 +249,7 @@ const bm_machine echo_machine = {
         [BM_SYS_MEMORY_FORGET_NO] = 63 /* sys_memory_forget_no */,
         [BM_SYS_MEMORY_ALL_FORGOTTEN] = 64 /* sys_memory_all_forgotten */,
         [BM_SYS_MEMORY_ALL_KEPT] = 65 /* sys_memory_all_kept */,
+        [BM_SYS_MEMORY_PRIVATE] = 66 /* sys_memory_private */,
     },
     .states = states,
     .n_states = 1,

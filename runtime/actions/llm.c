@@ -332,7 +332,9 @@ static int context(bot_act *c, llm_part *p, const char *q, qvec qv, kb_hit *hits
  * NULL on out-of-memory. */
 static char *with_memory(bot_act *c, char *sys, const char *q, qvec qv)
 {
-    char *mem = sys ? memory_recall_hybrid(c->b, c->s->user_id, q, qv.v, qv.dims) : NULL;
+    /* private: never in a group's answers, which the group reads */
+    char *mem = sys && c->s->chat_id > 0 ? memory_recall_hybrid(c->b, c->s->user_id, q, qv.v, qv.dims)
+                                         : NULL;
     if (!mem)
         return sys;
     size_t a = strlen(sys), b = strlen(mem);
@@ -481,7 +483,8 @@ static int llm_run(bot_act *c)
                      c->s->user_id);
             return offer_operator(c);
         }
-        if ((p->kb && kb_vector_count(p->kb) > 0) || memory_wants_vector(c->b, c->s->user_id)) {
+        if ((p->kb && kb_vector_count(p->kb) > 0) ||
+            (c->s->chat_id > 0 && memory_wants_vector(c->b, c->s->user_id))) {
             /* the knowledge or the user's memory has vectors: the
              * question's own comes first, then the model is asked with the
              * hybrid context (resume) */

@@ -15,6 +15,7 @@
 
 #include "actions/registry.h"
 #include "ai/retr.h"
+#include "ai/memvec.h"
 #include "ai/vec.h"
 #include "base/log.h"
 #include "base/text.h"
@@ -31,6 +32,7 @@ typedef struct memory_part {
      * rental bot) pays nothing for it. */
     retr *r;
     char *model;       /* EMBEDDINGS_MODEL when EMBEDDINGS_BASE is set, else NULL */
+    memvec *mv;        /* the transport's filler of missing vectors, or NULL */
     double min_cosine; /* MEMORY_MIN_COSINE */
 } memory_part;
 
@@ -39,6 +41,7 @@ static void part_close(void *state)
     memory_part *p = state;
     if (!p)
         return;
+    memvec_free(p->mv);
     store_memory_free(p->t);
     retr_free(p->r);
     free(p->model);
@@ -331,8 +334,10 @@ static int keep(memory_part *p, int64_t user_id, const char *kind, const char *t
                        store_memory_trim(p->t, user_id, MEMORY_MAX_ITEMS) < 0
                  ? -1
                  : 0;
-    if (rc == 0 && id)
+    if (rc == 0 && id) {
         log_info("memory", "user %" PRId64 ": kept %s %" PRId64, user_id, kind, id);
+        memvec_dirty(p->mv);
+    }
     free(t);
     free(terms);
     *idp = rc == 0 ? id : 0;
@@ -524,6 +529,31 @@ char *memory_recall(bot *b, int64_t user_id, const char *q)
     return memory_recall_hybrid(b, user_id, q, NULL, 0);
 }
 
+int memory_embed_start(bot *b, embed_client *ec)
+{
+    memory_part *p = bot_part_state(b, BOT_PART_MEMORY);
+    if (!p || !p->model || !ec || p->mv)
+        return 0;
+    p->mv = memvec_new(p->t, ec);
+    return p->mv ? 0 : -1;
+}
+
+void memory_embed_pump(bot *b)
+{
+    memory_part *p = bot_part_state(b, BOT_PART_MEMORY);
+    if (p)
+        memvec_pump(p->mv);
+}
+
+void memory_embed_stop(bot *b)
+{
+    memory_part *p = bot_part_state(b, BOT_PART_MEMORY);
+    if (p) {
+        memvec_free(p->mv);
+        p->mv = NULL;
+    }
+}
+
 bool memory_wants_vector(bot *b, int64_t user_id)
 {
     memory_part *p = bot_part_state(b, BOT_PART_MEMORY);
@@ -576,18 +606,30 @@ static int keep_and_say(bot_act *c, const char *fact, const float *vec, int dims
     return said ? bot_act_say(c, said) : -1;
 }
 
+/* Memory is private: in a group (chat id < 0) the actions say so instead
+ * (1), and the model's prompts there carry none of it (llm.c). */
+static int in_group(bot_act *c, int *rc)
+{
+    if (c->s->chat_id > 0)
+        return 0;
+    *rc = bot_act_say_sys(c, BM_SYS_MEMORY_PRIVATE);
+    return 1;
+}
+
 /* `remember`: keeps the fact of "remember that …" and says it back. With
  * an embeddings model and an event loop, the fact is embedded first
  * (remember_resume keeps it). */
 static int remember_run(bot_act *c)
 {
     memory_part *p = bot_part_state(c->b, BOT_PART_MEMORY);
+    int rc;
     if (!p)
         return bot_act_say_sys(c, BM_SYS_UNAVAILABLE);
+    if (in_group(c, &rc))
+        return rc;
     char *fact = clean(the_fact(c->text));
     if (!fact)
         return -1;
-    int rc;
     if (!*fact || !retr_has_words(fact)) {
         rc = bot_act_say_sys(c, BM_SYS_MEMORY_WHAT);
     } else if (p->model && c->io_req) {
@@ -627,8 +669,11 @@ static int remember_resume(bot_act *c)
 static int memory_list_run(bot_act *c)
 {
     memory_part *p = bot_part_state(c->b, BOT_PART_MEMORY);
+    int rc;
     if (!p)
         return bot_act_say_sys(c, BM_SYS_UNAVAILABLE);
+    if (in_group(c, &rc))
+        return rc;
     bm_effect *e = bm_effects_add(c->out, BM_FX_SEND, c->s->chat_id);
     return e ? list_screen(p, bot_machine(c->b), c->s, &c->in->user, e) : -1;
 }
@@ -637,8 +682,11 @@ static int memory_list_run(bot_act *c)
 static int memory_forget_run(bot_act *c)
 {
     memory_part *p = bot_part_state(c->b, BOT_PART_MEMORY);
+    int rc;
     if (!p)
         return bot_act_say_sys(c, BM_SYS_UNAVAILABLE);
+    if (in_group(c, &rc))
+        return rc;
     long n = store_memory_count(p->t, c->s->user_id);
     if (n < 0)
         return -1;

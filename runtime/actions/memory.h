@@ -16,8 +16,10 @@
  * and its vector stored with it; a question of a user who has vectors is
  * embedded too (actions/llm.c), and the items whose cosine to it reaches
  * MEMORY_MIN_COSINE (env, default 0.5) join the bm25 ranking by
- * reciprocal rank fusion (ai/vec.h). Items kept without a vector (offline,
- * or by memory_keep: session summaries) are recalled by their words only.
+ * reciprocal rank fusion (ai/vec.h). Items kept without a vector (by
+ * memory_keep: session summaries; offline; when the fact's embedding
+ * failed) get one later on the transport's loop (ai/memvec.h:
+ * memory_embed_start/pump/stop); until then their words recall them.
  *
  * The part (registry.h: MEMORY) also answers the buttons of /memory (forget
  * one item) and of /forget's confirmation, and takes the items into
@@ -30,6 +32,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "ai/embed.h"
 #include "dialogue/bot.h"
 
 #define MEMORY_MAX_ITEMS 1000 /* per user: a new item pushes the oldest out */
@@ -57,5 +60,15 @@ char *memory_recall_hybrid(bot *b, int64_t user_id, const char *q, const float *
 /* Whether q's embedding would help recall user_id's memory: an embeddings
  * model is configured and some of their items have vectors by it. */
 bool memory_wants_vector(bot *b, int64_t user_id);
+
+/* The transport's side (delivery/tgbot.c): memory_embed_start gives the
+ * part ec (borrowed until memory_embed_stop) to embed the items kept
+ * without a vector; pump, every turn of the loop, starts a call when some
+ * wait (cheap otherwise); stop abandons a call in flight, before ec is
+ * freed. Without an embeddings model (EMBEDDINGS_MODEL) they do nothing.
+ * start: 0, or -1 on out-of-memory. */
+int memory_embed_start(bot *b, embed_client *ec);
+void memory_embed_pump(bot *b);
+void memory_embed_stop(bot *b);
 
 #endif

@@ -256,6 +256,10 @@
     /* memory_forget declined */ \
     X(MEMORY_ALL_KEPT, sys_memory_all_kept, \
       "OK, I forgot nothing.", \
-      "Хорошо, ничего не забываю.")
+      "Хорошо, ничего не забываю.") \
+    /* remember, memory_list, memory_forget in a group: memory is private */ \
+    X(MEMORY_PRIVATE, sys_memory_private, \
+      "What I remember about you stays between us: ask me in a private chat.", \
+      "То, что я о вас помню, остаётся между нами: спросите меня в личном чате.")
 
 #endif

@@ -11,7 +11,7 @@
 struct store_memory {
     store *st;
     sqlite3_stmt *add, *trim, *each, *get, *forget, *count, *del, *export;
-    sqlite3_stmt *put_vec, *vecs, *has_vecs, *del_vecs, *export_vecs;
+    sqlite3_stmt *put_vec, *vecs, *has_vecs, *del_vecs, *export_vecs, *unembedded;
 };
 
 /* Every statement but add names user_id in its WHERE: the index
@@ -38,6 +38,9 @@ struct store_memory {
     {&(m)->del_vecs, "DELETE FROM memory_vectors WHERE user_id = ?1"}, \
     {&(m)->export_vecs, "SELECT item_id, model, dims, at FROM memory_vectors WHERE user_id = ?1" \
                         " ORDER BY item_id"}, \
+    {&(m)->unembedded, "SELECT id, user_id, text FROM memory_items i WHERE id > ?2 AND NOT EXISTS" \
+                       " (SELECT 1 FROM memory_vectors v WHERE v.item_id = i.id AND v.model = ?1)" \
+                       " ORDER BY id LIMIT ?3"}, \
 }
 
 store_memory *store_memory_open(store *st, char *err, size_t errlen)
@@ -212,4 +215,24 @@ int store_memory_has_vecs(store_memory *m, int64_t user_id, const char *model)
     int rc = sqlite3_step(s);
     sqlite3_reset(s);
     return rc == SQLITE_ROW ? 1 : rc == SQLITE_DONE ? 0 : store__fail(m->st, "memory vectors");
+}
+
+int store_memory_unembedded(store_memory *m, const char *model, int64_t after_id, int limit,
+                            store_memory_text_fn fn, void *ud)
+{
+    sqlite3_stmt *s = store__reset(m->unembedded);
+    sqlite3_bind_text(s, 1, model, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(s, 2, after_id);
+    sqlite3_bind_int(s, 3, limit);
+    int n = 0, rc;
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+        const char *text = (const char *)sqlite3_column_text(s, 2);
+        n++;
+        if (fn(ud, sqlite3_column_int64(s, 0), sqlite3_column_int64(s, 1), text ? text : "")) {
+            sqlite3_reset(s);
+            return -1;
+        }
+    }
+    sqlite3_reset(s);
+    return rc == SQLITE_DONE ? n : store__fail(m->st, "memory to embed");
 }

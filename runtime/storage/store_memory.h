@@ -69,6 +69,13 @@ int store_memory_put_vec(store_memory *m, int64_t user_id, int64_t item_id, cons
 typedef int (*store_memory_vec_fn)(void *ud, int64_t item_id, const float *vec, int dims);
 int store_memory_vecs(store_memory *m, int64_t user_id, const char *model, store_memory_vec_fn fn,
                       void *ud);
+/* Items of any user with no vector by model and an id above after_id, in
+ * id order, at most limit, to fn (text valid during the call; non-zero
+ * stops, then -1). For the embedding of what was kept without a vector
+ * (ai/memvec.h), never for recall. The number, -1. */
+typedef int (*store_memory_text_fn)(void *ud, int64_t id, int64_t user_id, const char *text);
+int store_memory_unembedded(store_memory *m, const char *model, int64_t after_id, int limit,
+                            store_memory_text_fn fn, void *ud);
 /* 1 when the user has a vector by model, 0 when not, -1. */
 int store_memory_has_vecs(store_memory *m, int64_t user_id, const char *model);
 

@@ -318,14 +318,20 @@ int main(int argc, char **argv)
     if (!lat || !cpu)
         return 1;
     size_t block = 0;
+    long others = 0; /* items recalled for a question whose fact the user does not hold */
+    int asked_others = 0;
     for (int u = 1; u <= users; u++) {
         const qa *q = &qs[(u * 7) % nq];
         double s = now_s(), c = cpu_s();
         char *m = memory_recall(b, u, q->q);
         lat[u - 1] = (now_s() - s) * 1e3;
         cpu[u - 1] = (cpu_s() - c) * 1e3;
-
         block += m ? strlen(m) : 0;
+        if (!m || !strstr(m, q->fact)) {
+            asked_others++;
+            for (const char *l = m; l && (l = strstr(l, "\n- (")); l++)
+                others++;
+        }
         free(m);
     }
     qsort(lat, (size_t)users, sizeof *lat, cmp_d);
@@ -333,6 +339,8 @@ int main(int argc, char **argv)
     printf("retrieval per question (%d questions, %d items a user): p50 %.3f ms, p99 %.3f ms, "
            "max %.3f ms; %.0f bytes of memory a prompt on average\n", users, per,
            lat[users / 2], lat[(int)(users * 0.99)], lat[users - 1], (double)block / users);
+    printf("  questions about a fact the user never kept (%d): %.2f unrelated items recalled "
+           "a question on average\n", asked_others, asked_others ? (double)others / asked_others : 0);
     printf("  the same in CPU time (the scheduler's slices for other processes left out): "
            "p50 %.3f ms, p99 %.3f ms, max %.3f ms\n", cpu[users / 2], cpu[(int)(users * 0.99)],
            cpu[users - 1]);

@@ -453,7 +453,7 @@ return {
   texts = texts,
   commands = commands,
   everywhere = {
-    { pattern = [=[^(please )?remember[ :,]|^запомни[ :,]]=], action = "remember" },
+    { pattern = [=[^(please )?remember( that|:|,)|^запомни[ :,]]=], action = "remember" },
   },
   states = states,
 }

@@ -11,7 +11,7 @@
 static const char *const langs[2] = {"en", "de"};
 
 /* texts[text * 2 + lang]: en de */
-static const char *const texts[130] = {
+static const char *const texts[132] = {
     /* 0: hi */
     "Hi {first_name}! 100% {{literal}}",
     "Hallo {first_name}!\n"
@@ -210,6 +210,9 @@ static const char *const texts[130] = {
     /* 64: sys_memory_all_kept (built-in) */
     "OK, I forgot nothing.",
     "OK, I forgot nothing.",
+    /* 65: sys_memory_private (built-in) */
+    "What I remember about you stays between us: ask me in a private chat.",
+    "What I remember about you stays between us: ask me in a private chat.",
 };
 
 /* the messages each state sends on entry (text indices) */
@@ -273,7 +276,7 @@ const bm_machine tiny_machine = {
     .n_langs = 2,
     .default_lang = 0, /* en */
     .texts = texts,
-    .n_texts = 65,
+    .n_texts = 66,
     .sys_texts = {
         [BM_SYS_MIGRATED] = 5 /* sys_migrated */,
         [BM_SYS_CANCELLED] = 6 /* sys_cancelled */,
@@ -336,6 +339,7 @@ const bm_machine tiny_machine = {
         [BM_SYS_MEMORY_FORGET_NO] = 62 /* sys_memory_forget_no */,
         [BM_SYS_MEMORY_ALL_FORGOTTEN] = 63 /* sys_memory_all_forgotten */,
         [BM_SYS_MEMORY_ALL_KEPT] = 64 /* sys_memory_all_kept */,
+        [BM_SYS_MEMORY_PRIVATE] = 65 /* sys_memory_private */,
     },
     .states = states,
     .n_states = 2,
