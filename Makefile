@@ -205,10 +205,21 @@ $(BIN)/bench-floor: $(B)/scripts/bench/floor.o
 # is a benchmark fixture, not a product bot, so nothing lands in generated/.
 $(eval $(call BOT_BUILD,slowbench,scripts/bench/slow.yaml,$(B)/bench/slowbench,$(B)/bench/slowbench,$(BIN)/slowbench))
 
-bench:
+bench: $(BIN)/bench-memory
 	@bash scripts/bench/run.sh
 	@echo
 	@$(MAKE) --no-print-directory bench-tts
+	@$(BIN)/bench-memory
+
+# Long-term memory at scale (scripts/bench/memory.c): 1,000 users x 100
+# items in a real SQLite file behind the desk bot's machine; retrieval
+# latency and the recall of planted facts (scripts/bench/memory_questions.tsv).
+$(BIN)/bench-memory: $(B)/scripts/bench/memory.o $(B)/gen/desk/desk.o $(B)/gen/desk/desk_match.o $(SLURP_OBJ) $(LIBBOTRT)
+	@mkdir -p $(@D)
+	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(LDLIBS_ALL)
+
+bench-memory: $(BIN)/bench-memory
+	@$(BIN)/bench-memory
 
 # Retrieval at scale (scripts/bench/retrieval.c): 100,000 chunks, the
 # question set's latencies.
@@ -234,10 +245,10 @@ $(BIN)/bench-tts: $(B)/scripts/bench/tts.o $(SLURP_OBJ) $(LIBBOTRT)
 	@mkdir -p $(@D)
 	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(LDLIBS_ALL)
 
-bench-tts: $(BIN)/bench-markdown bench-tts
-	@$(BIN)/bench-markdown bench-tts
+bench-tts: $(BIN)/bench-tts
+	@$(BIN)/bench-tts
 
-.PHONY: all deps help run test check-generated clean bench bench-retrieval bench-markdown bench-tts
+.PHONY: all deps help run test check-generated clean bench bench-retrieval bench-memory bench-markdown bench-tts
 clean:
 	rm -rf build build-san bin
 

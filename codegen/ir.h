@@ -232,6 +232,14 @@ typedef struct ir_voice {
     ir_voice_reply reply;    /* `reply:` */
     src_pos reply_pos;
 } ir_voice;
+/* One of `llm: personas:` — a role the user picks (the variable `persona`
+ * holds its name) and the system prompt it adds. */
+typedef struct ir_persona {
+    const char *name;
+    src_pos pos;
+    ir_textref prompt;
+    ir_textref label;        /* what {persona_label} shows, key NULL = the name */
+} ir_persona;
 
 /* `llm:` — grounding and limits of AI answers. present = false when absent. */
 typedef struct ir_llm {
@@ -256,6 +264,10 @@ typedef struct ir_llm {
     const char **synonym_lang; /* the language each group is listed under */
     src_pos *synonym_lang_pos;
     int n_synonyms;
+    ir_persona *personas;    /* `personas:`, in spec order */
+    int n_personas;
+    src_pos personas_pos;
+    long session_idle_minutes; /* `session_idle_minutes:`, 0 = sessions never idle out */
 } ir_llm;
 
 typedef struct ir_spec {

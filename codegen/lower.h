@@ -185,6 +185,12 @@ typedef struct low_llm {
     bool ask_without_context;
     const char *const *synonyms;  /* groups, in spec order */
     int n_synonyms;
+    const char **persona_names;   /* `personas:`, in spec order */
+    int *persona_prompts;         /* their prompts' text indices */
+    int *persona_labels;          /* their labels' text indices, BM_NONE */
+    int n_personas;
+    int persona_var;              /* index of the variable `persona`, BM_NONE */
+    long session_idle;            /* seconds, 0 = never */
 } low_llm;
 
 typedef struct low_machine {

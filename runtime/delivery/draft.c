@@ -30,6 +30,7 @@ typedef struct draft_job {
     void *ud;
     int64_t chat_id;
     bool private_chat;
+    bool quiet;          /* the request's u.llm.quiet: no drafts, no typing */
     int draft_id;
     kb_marker mk;
     text_buf shown;      /* text that may be shown (marker held back) */
@@ -185,6 +186,8 @@ static void on_delta(void *ud, const char *text, size_t len)
         j->fed = len;
     }
     long now = now_ms();
+    if (j->quiet)
+        return;
     if (!j->private_chat) {
         if (now - j->last_typing >= DRAFT_TYPING_MS)
             push_typing(j, now);
@@ -256,6 +259,7 @@ int draft_start(draft_ctx *d, const bot_io_req *req, draft_done_fn fn, void *ud)
     j->ud = ud;
     j->chat_id = req->u.llm.chat_id;
     j->private_chat = req->u.llm.private_chat != 0;
+    j->quiet = req->u.llm.quiet != 0;
     j->draft_id = d->next_id++;
     if (d->next_id <= 0)
         d->next_id = 1;
@@ -275,7 +279,7 @@ int draft_start(draft_ctx *d, const bot_io_req *req, draft_done_fn fn, void *ud)
         free(j);
         return -1;
     }
-    if (!j->private_chat)
+    if (!j->private_chat && !j->quiet)
         push_typing(j, now_ms());
     return 0;
 }

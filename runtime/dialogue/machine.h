@@ -129,7 +129,8 @@ typedef struct bm_field {
     int var;         /* variable that receives the value ("form.field") */
     bm_validator validator;
     int regex;       /* regex id for match_regex (BM_V_REGEX), else BM_NONE */
-    double min, max; /* INTEGER/NUMBER bounds; DATE: days from the bot's
+    double min, max; /* INTEGER/NUMBER bounds; TEXT: max = the longest answer
+                      * in characters (+inf or below 1: 4096); DATE: days from the bot's
                       * today (0 = today); -inf/+inf when open */
     int first_choice; /* indices into bm_machine.choices (text indices) */
     int n_choices;
@@ -181,6 +182,14 @@ typedef struct bm_knowledge {
     size_t len;        /* bytes */
 } bm_knowledge;
 
+/* One of `llm: personas:`: the value of the variable `persona` that picks
+ * it, and the system prompt it adds. */
+typedef struct bm_persona {
+    const char *name;
+    int prompt;           /* text index */
+    int label;            /* text index of what {persona_label} shows, BM_NONE: the name */
+} bm_persona;
+
 /* The spec's `llm:` policy (runtime/ai/kb.h grounds answers in it). */
 typedef struct bm_llm {
     const bm_knowledge *knowledge;
@@ -197,6 +206,11 @@ typedef struct bm_llm {
     bool ask_without_context; /* strict: ask the model even when retrieval finds nothing */
     const char *const *synonyms; /* groups "crash = accident" (ai/retr.h), all languages */
     int n_synonyms;
+    const bm_persona *personas; /* the roles a user picks; the active one's prompt
+                                 * follows `persona` in the system prompt */
+    int n_personas;
+    int persona_var;      /* index into vars of `persona` (valid when n_personas > 0) */
+    long session_idle;    /* seconds without a turn before a session closes itself; 0 = never */
 } bm_llm;
 
 /* The spec's `voice: reply:`: how the bot answers a user who spoke (a

@@ -289,6 +289,7 @@ typedef struct stream {
     size_t len;
     char error[256];
     long http_status, prompt_tokens, completion_tokens;
+    bool quiet;        /* the request's u.llm.quiet: not printed as it streams */
 } stream;
 
 /* Prints what became showable since the last call, under "bot> ": the
@@ -337,7 +338,8 @@ static void on_delta(void *ud, const char *text, size_t len)
         return;
     if (kb_marker_feed(&st->mk, text + st->fed, len - st->fed, &st->shown) == 0)
         st->fed = len;
-    stream_print(st, false);
+    if (!st->quiet)
+        stream_print(st, false);
 }
 
 static void on_done(void *ud, const llm_result *r)
@@ -353,7 +355,25 @@ static void on_done(void *ud, const llm_result *r)
     st->completion_tokens = r->completion_tokens;
     if (r->status == LLM_OK)
         kb_marker_end(&st->mk, &st->shown);
-    stream_print(st, true);
+    if (!st->quiet)
+        stream_print(st, true);
+}
+
+/* The terminal embeds nothing: a question's embedding (tx->io_req,
+ * BOT_IO_EMBED: the user's long-term memory has vectors from Telegram)
+ * is answered as failed, and the input runs again to go on by words
+ * alone. Returns what bot_handle_tx returns. */
+static int no_embedding(console *c, const bm_input *in, bot_tx *tx, bm_effects *fx)
+{
+    bot_io_res res = {.owner = tx->io_req.owner, .kind = BOT_IO_EMBED,
+                      .error = "the terminal embeds nothing"};
+    bot_io_req_free(&tx->io_req);
+    tx->io_res = &res;
+    int rc = bot_handle_tx(c->b, in, fx, tx);
+    if (rc == 0)
+        show(c, fx);
+    tx->io_res = NULL;
+    return rc;
 }
 
 /* Asks the model for tx->io_req (BOT_IO_LLM), printing the answer as it
@@ -362,7 +382,7 @@ static void on_done(void *ud, const llm_result *r)
  * stored: the input was not handled). */
 static int ask_model(console *c, const bm_input *in, bot_tx *tx, bm_effects *fx)
 {
-    stream st = {.c = c};
+    stream st = {.c = c, .quiet = tx->io_req.u.llm.quiet != 0};
     kb_marker_init(&st.mk);
     text_buf_init(&st.shown, CONSOLE_ANSWER_MAX);
     cJSON *arr = cJSON_Parse(tx->io_req.u.llm.messages ? tx->io_req.u.llm.messages : "");
@@ -399,6 +419,7 @@ static int ask_model(console *c, const bm_input *in, bot_tx *tx, bm_effects *fx)
     } else {
         bot_io_res res = {
             .owner = tx->io_req.owner,
+            .kind = BOT_IO_LLM,
             .ok = call && st.status == LLM_OK && st.text,
             .status = st.http_status,
             .body = st.text,
@@ -427,13 +448,20 @@ static void handle(console *c, const bm_input *in)
 {
     bm_effects fx;
     bm_effects_init(&fx);
-    /* only the model's requests: the console has no managers' group nor a
-     * reason to fetch URLs, so the other actions answer as offline */
-    bot_tx tx = {.io_actions = (uint64_t)1 << BM_ACT_LLM};
+    /* only the model's requests (answers, and the session actions'
+     * summaries): the console has no managers' group nor a reason to fetch
+     * URLs, so the other actions answer as offline */
+    bot_tx tx = {.io_actions = (uint64_t)1 << BM_ACT_LLM | (uint64_t)1 << BM_ACT_SESSION_START |
+                               (uint64_t)1 << BM_ACT_SESSION_END |
+                               (uint64_t)1 << BM_ACT_SESSION_LIST};
     int rc = bot_handle_tx(c->b, in, &fx, c->llm ? &tx : NULL);
     if (rc == 0)
         show(c, &fx);
     for (int k = 0; rc == BOT_DEFERRED && k < CONSOLE_DEFER_MAX; k++) {
+        if (tx.io_req.kind == BOT_IO_EMBED) {
+            rc = no_embedding(c, in, &tx, &fx);
+            continue;
+        }
         if (tx.io_req.kind != BOT_IO_LLM) {
             bot_io_req_free(&tx.io_req);
             rc = -1;

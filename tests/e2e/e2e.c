@@ -1051,6 +1051,8 @@ static void step_llm(run *r, token *t, int n)
     if (!strcmp(w, "answer") && n == 3) {
         fakellm_answer(r->llm, t[2].s);
         set_answer(r, strdup(t[2].s));
+    } else if (!strcmp(w, "summary") && n == 3) {
+        fakellm_summary(r->llm, t[2].s);
     } else if (!strcmp(w, "answer-file") && n == 3) {
         char *text = read_beside(r, t[2].s);
         if (!text) return;
@@ -1136,7 +1138,7 @@ static void step_llm(run *r, token *t, int n)
         if (fakellm_requests(r->llm) != atoi(t[2].s))
             fail(r, "expected %s model requests, got %d", t[2].s, fakellm_requests(r->llm));
     } else {
-        fail(r, "expected `llm answer|answer-file|style|usage|delay|stall|cut|chunk|error|stream-error|request|requests|waited ...`, "
+        fail(r, "expected `llm answer|answer-file|summary|style|usage|delay|stall|cut|chunk|error|stream-error|request|requests|waited ...`, "
                 "got `%s` with %d words", w, n);
     }
 }
