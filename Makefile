@@ -15,7 +15,7 @@
 SHELL := /bin/bash
 .DEFAULT_GOAL := all
 
-PKGS := libcurl libcjson sqlite3 lua5.4 yaml-0.1 libmicrohttpd cunit
+PKGS := libcurl libcjson sqlite3 lua5.4 yaml-0.1 libmicrohttpd cunit opusfile samplerate pocketsphinx
 # libstemmer (Snowball, ai/retr.c) has no pkg-config file: -lstemmer in LDLIBS_ALL
 
 ifeq ($(SANITIZE),1)

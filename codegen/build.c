@@ -1028,6 +1028,38 @@ static void bl_llm(bld *b, const node *n)
         bl_synonyms(b, v, l);
 }
 
+/* voice -> {max_seconds: int, echo: bool} */
+static void bl_voice(bld *b, const node *n)
+{
+    static const char *const keys[] = { "max_seconds", "echo", NULL };
+    ir_voice *v = &b->s->voice;
+    if (!n || n->kind == NODE_NULL)
+        return;
+    if (n->kind != NODE_MAP) {
+        bl_type_error(b, n, "a map with max_seconds:, echo:", "voice: {max_seconds: 60, echo: true}");
+        return;
+    }
+    v->present = true;
+    v->pos = n->pos;
+    bl_keys(b, n, keys, "voice:");
+    const node *x;
+    if ((x = node_get(n, "max_seconds"))) {
+        char *end = NULL;
+        long t = x->kind == NODE_NUM ? strtol(x->str, &end, 10) : -1;
+        if (x->kind != NODE_NUM || !end || *end || t < 1 || t > 3600)
+            diag_error(b->d, x->pos, "the longest voice note transcribed, e.g. max_seconds: 60",
+                       "max_seconds: expects a whole number of seconds from 1 to 3600");
+        else
+            v->max_seconds = t;
+    }
+    if ((x = node_get(n, "echo"))) {
+        if (x->kind == NODE_BOOL)
+            v->echo = strcmp(x->str, "true") == 0;
+        else
+            bl_type_error(b, x, "true or false", "echo: true shows the transcript back");
+    }
+}
+
 static int bl_count(const node *n)
 {
     return n && (n->kind == NODE_MAP || n->kind == NODE_SEQ) ? n->n : 0;
@@ -1036,7 +1068,7 @@ static int bl_count(const node *n)
 ir_spec *build_spec(arena *a, diag_list *d, const node *root, const char *path)
 {
     static const char *const keys[] = { "bot", "variables", "texts", "commands", "states",
-                                        "forms", "moved", "llm", "everywhere", NULL };
+                                        "forms", "moved", "llm", "everywhere", "voice", NULL };
     bld b = { a, d, ARENA_NEW(a, ir_spec), 0 };
     ir_spec *s = b.s;
     s->path = path;
@@ -1079,6 +1111,7 @@ ir_spec *build_spec(arena *a, diag_list *d, const node *root, const char *path)
     bl_collection(&b, v, "forms", bl_form_entry);
 
     bl_llm(&b, node_get(root, "llm"));
+    bl_voice(&b, node_get(root, "voice"));
     bl_everywhere(&b, node_get(root, "everywhere"));
 
     v = node_get(root, "moved");

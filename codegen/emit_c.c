@@ -7,6 +7,7 @@
  * state enum; text indices carry the text's name in a comment.
  */
 #include "emit_c.h"
+#include "emit_jsgf.h"
 
 #include <ctype.h>
 #include <math.h>
@@ -588,6 +589,8 @@ static void emit_machine(cgen *g)
         sb_printf(sb, "    .match_everywhere = %s_match_everywhere,\n", m->name);
     if (m->llm.present)
         sb_puts(sb, "    .llm = &llm,\n");
+    if (m->voice.present)
+        sb_puts(sb, "    .voice = &voice,\n");
     sb_puts(sb, "};\n");
 }
 
@@ -621,6 +624,7 @@ const char *emit_c_source(arena *a, const low_machine *m, const char *line_cfile
     emit_forms(&g);
     emit_commands_vars_moves(&g);
     emit_llm(&g);
+    emit_jsgf(sb, a, m);
     emit_machine(&g);
     return sb->s;
 }

@@ -244,6 +244,15 @@ typedef struct ir_llm {
     int n_synonyms;
 } ir_llm;
 
+/* `voice:` — voice notes transcribed into text (present = false when
+ * absent: voice notes then reach the machine as voice). */
+typedef struct ir_voice {
+    bool present;
+    src_pos pos;
+    long max_seconds;        /* longer notes get sys_voice_too_long; 0 = the default */
+    bool echo;               /* the transcript is shown back ("🎤 ...") */
+} ir_voice;
+
 typedef struct ir_spec {
     const char *path;        /* the spec file as given */
     const char *name;        /* bot.name */
@@ -271,6 +280,7 @@ typedef struct ir_spec {
     ir_move *moves;
     int n_moves;
     ir_llm llm;
+    ir_voice voice;
     ir_on *everywhere;       /* `everywhere:` triggers (text and pattern) */
     int n_everywhere;
 } ir_spec;

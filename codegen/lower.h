@@ -187,6 +187,14 @@ typedef struct low_llm {
     int n_synonyms;
 } low_llm;
 
+/* The spec's `voice:` (present = false without one). */
+typedef struct low_voice {
+    bool present;
+    src_pos pos;
+    long max_seconds;
+    bool echo;
+} low_voice;
+
 typedef struct low_machine {
     const char *name;
     const char *spec_path;
@@ -239,6 +247,7 @@ typedef struct low_machine {
     int n_regexes;
 
     low_llm llm;
+    low_voice voice;
 } low_machine;
 
 /* Lower a checked spec. Reports what check should already have caught

@@ -9,6 +9,9 @@ PACKAGES=(
   libyaml-dev libmicrohttpd-dev libcunit1-dev
   libstemmer-dev    # Snowball stemmers: retrieval of the knowledge (ai/retr.c)
   poppler-utils     # pdftotext: botc import of PDF documents (codegen/import_pdf.c)
+  libopusfile-dev   # voice notes: OGG/Opus decoding (runtime/ai/audio.c)
+  libsamplerate0-dev  # voice notes: resampling to 16 kHz (runtime/ai/audio.c)
+  libpocketsphinx-dev pocketsphinx-en-us  # offline speech recognition, English (runtime/ai/asr.c)
   tzdata            # daily token limits count days in the spec's time zone
   ca-certificates   # HTTPS to api.telegram.org and LLM servers
 )

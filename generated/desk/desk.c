@@ -11,7 +11,7 @@
 static const char *const langs[2] = {"en", "ru"};
 
 /* texts[text * 2 + lang]: en ru */
-static const char *const texts[144] = {
+static const char *const texts[152] = {
     /* 0: btn_new_session */
     "🚀 New session",
     "🚀 Новая сессия",
@@ -161,8 +161,8 @@ static const char *const texts[144] = {
     "\n"
     "Совет: сначала скачайте копию командой /export_data.",
     /* 26: voice_unsupported */
-    "🎙 I can't listen to voice messages yet. Please type your message.",
-    "🎙 Голосовые сообщения я пока не слушаю. Пожалуйста, напишите текстом.",
+    "🎙 I could not make out that voice message. Please type it.",
+    "🎙 Не удалось разобрать голосовое сообщение. Пожалуйста, напишите текстом.",
     /* 27: btn_delete_yes */
     "✅ Yes, delete everything",
     "✅ Да, удалить всё",
@@ -298,6 +298,18 @@ static const char *const texts[144] = {
     /* 71: sys_not_a_question (built-in) */
     "What would you like to know about it? Please ask in a few words, e.g. \"how much is the deposit?\"",
     "Что вы хотите узнать? Спросите, пожалуйста, словами, например: «какой депозит?»",
+    /* 72: sys_voice_too_long (built-in) */
+    "🎙 That voice message is a bit long for me: please keep it under {text} seconds, or type your message.",
+    "🎙 Это голосовое сообщение для меня длинновато: пожалуйста, уложитесь в {text} секунд или напишите текстом.",
+    /* 73: sys_voice_no_engine (built-in) */
+    "🎙 I can only listen to voice messages in English here. Please type your message.",
+    "🎙 Голосовые сообщения на русском я здесь распознать не могу. Пожалуйста, напишите текстом.",
+    /* 74: sys_voice_format (built-in) */
+    "🎙 I can't listen to this kind of recording. Please send a voice message or type.",
+    "🎙 Такую запись я прослушать не могу. Пожалуйста, отправьте голосовое сообщение или напишите текстом.",
+    /* 75: sys_voice_failed (built-in) */
+    "🎙 I could not make out that voice message. Please type it.",
+    "🎙 Не удалось разобрать голосовое сообщение. Пожалуйста, напишите текстом.",
 };
 
 /* the messages each state sends on entry (text indices) */
@@ -617,6 +629,206 @@ static const bm_llm llm = {
     .n_synonyms = 0,
 };
 
+/* ---- voice: the speech grammars (codegen/emit_jsgf.c) ---- */
+
+/* state welcome */
+static const bm_voice_phrase voice_s0_phrases[9] = {
+    {"new session", "🚀 New session"},
+    {"agent profile", "👤 Agent profile"},
+    {"export my data", "📥 Export my data"},
+    {"delete my data", "🗑️ Delete my data"},
+    {"help", "❓ Help"},
+    {"start", "/start"},
+    {"start session", "/start_session"},
+    {"personalize", "/personalize"},
+    {"export data", "/export_data"},
+};
+static const char voice_s0_jsgf[] =
+    "#JSGF V1.0;\n"
+    "grammar voice_s0;\n"
+    "public <phrase> ="
+    " new session"
+    " | agent profile"
+    " | export my data"
+    " | delete my data"
+    " | help"
+    " | start"
+    " | start session"
+    " | personalize"
+    " | export data"
+    ";\n";
+
+/* state main */
+static const bm_voice_phrase voice_s1_phrases[9] = {
+    {"new session", "🚀 New session"},
+    {"agent profile", "👤 Agent profile"},
+    {"export my data", "📥 Export my data"},
+    {"delete my data", "🗑️ Delete my data"},
+    {"help", "❓ Help"},
+    {"start", "/start"},
+    {"start session", "/start_session"},
+    {"personalize", "/personalize"},
+    {"export data", "/export_data"},
+};
+static const char voice_s1_jsgf[] =
+    "#JSGF V1.0;\n"
+    "grammar voice_s1;\n"
+    "public <phrase> ="
+    " new session"
+    " | agent profile"
+    " | export my data"
+    " | delete my data"
+    " | help"
+    " | start"
+    " | start session"
+    " | personalize"
+    " | export data"
+    ";\n";
+
+/* state personalize */
+static const bm_voice_phrase voice_s2_phrases[6] = {
+    {"start", "/start"},
+    {"start session", "/start_session"},
+    {"personalize", "/personalize"},
+    {"export data", "/export_data"},
+    {"delete my data", "/delete_my_data"},
+    {"help", "/help"},
+};
+static const char voice_s2_jsgf[] =
+    "#JSGF V1.0;\n"
+    "grammar voice_s2;\n"
+    "public <phrase> ="
+    " start"
+    " | start session"
+    " | personalize"
+    " | export data"
+    " | delete my data"
+    " | help"
+    ";\n";
+
+/* state persona_coder */
+static const bm_voice_phrase voice_s3_phrases[6] = {
+    {"start", "/start"},
+    {"start session", "/start_session"},
+    {"personalize", "/personalize"},
+    {"export data", "/export_data"},
+    {"delete my data", "/delete_my_data"},
+    {"help", "/help"},
+};
+static const char voice_s3_jsgf[] =
+    "#JSGF V1.0;\n"
+    "grammar voice_s3;\n"
+    "public <phrase> ="
+    " start"
+    " | start session"
+    " | personalize"
+    " | export data"
+    " | delete my data"
+    " | help"
+    ";\n";
+
+/* state persona_product_manager */
+static const bm_voice_phrase voice_s4_phrases[6] = {
+    {"start", "/start"},
+    {"start session", "/start_session"},
+    {"personalize", "/personalize"},
+    {"export data", "/export_data"},
+    {"delete my data", "/delete_my_data"},
+    {"help", "/help"},
+};
+static const char voice_s4_jsgf[] =
+    "#JSGF V1.0;\n"
+    "grammar voice_s4;\n"
+    "public <phrase> ="
+    " start"
+    " | start session"
+    " | personalize"
+    " | export data"
+    " | delete my data"
+    " | help"
+    ";\n";
+
+/* state persona_assistant */
+static const bm_voice_phrase voice_s5_phrases[6] = {
+    {"start", "/start"},
+    {"start session", "/start_session"},
+    {"personalize", "/personalize"},
+    {"export data", "/export_data"},
+    {"delete my data", "/delete_my_data"},
+    {"help", "/help"},
+};
+static const char voice_s5_jsgf[] =
+    "#JSGF V1.0;\n"
+    "grammar voice_s5;\n"
+    "public <phrase> ="
+    " start"
+    " | start session"
+    " | personalize"
+    " | export data"
+    " | delete my data"
+    " | help"
+    ";\n";
+
+/* state delete_confirm */
+static const bm_voice_phrase voice_s6_phrases[6] = {
+    {"start", "/start"},
+    {"start session", "/start_session"},
+    {"personalize", "/personalize"},
+    {"export data", "/export_data"},
+    {"delete my data", "/delete_my_data"},
+    {"help", "/help"},
+};
+static const char voice_s6_jsgf[] =
+    "#JSGF V1.0;\n"
+    "grammar voice_s6;\n"
+    "public <phrase> ="
+    " start"
+    " | start session"
+    " | personalize"
+    " | export data"
+    " | delete my data"
+    " | help"
+    ";\n";
+
+/* state delete_kept */
+static const bm_voice_phrase voice_s7_phrases[6] = {
+    {"start", "/start"},
+    {"start session", "/start_session"},
+    {"personalize", "/personalize"},
+    {"export data", "/export_data"},
+    {"delete my data", "/delete_my_data"},
+    {"help", "/help"},
+};
+static const char voice_s7_jsgf[] =
+    "#JSGF V1.0;\n"
+    "grammar voice_s7;\n"
+    "public <phrase> ="
+    " start"
+    " | start session"
+    " | personalize"
+    " | export data"
+    " | delete my data"
+    " | help"
+    ";\n";
+
+static const bm_voice_grammar voice_states[8] = {
+    {voice_s0_jsgf, voice_s0_phrases, 9}, /* welcome */
+    {voice_s1_jsgf, voice_s1_phrases, 9}, /* main */
+    {voice_s2_jsgf, voice_s2_phrases, 6}, /* personalize */
+    {voice_s3_jsgf, voice_s3_phrases, 6}, /* persona_coder */
+    {voice_s4_jsgf, voice_s4_phrases, 6}, /* persona_product_manager */
+    {voice_s5_jsgf, voice_s5_phrases, 6}, /* persona_assistant */
+    {voice_s6_jsgf, voice_s6_phrases, 6}, /* delete_confirm */
+    {voice_s7_jsgf, voice_s7_phrases, 6}, /* delete_kept */
+};
+
+static const bm_voice voice = {
+    .max_seconds = 120,
+    .echo = true,
+    .states = voice_states,
+    .fields = NULL,
+};
+
 const bm_machine desk_machine = {
     .name = "desk",
     .shape_hash = 0xa7c8a762ca92dccdULL,
@@ -624,7 +836,7 @@ const bm_machine desk_machine = {
     .n_langs = 2,
     .default_lang = 0, /* en */
     .texts = texts,
-    .n_texts = 72,
+    .n_texts = 76,
     .sys_texts = {
         [BM_SYS_MIGRATED] = 31 /* sys_migrated */,
         [BM_SYS_CANCELLED] = 32 /* sys_cancelled */,
@@ -668,6 +880,10 @@ const bm_machine desk_machine = {
         [BM_SYS_SESSION_STARTED] = 69 /* sys_session_started */,
         [BM_SYS_VOTED] = 70 /* sys_voted */,
         [BM_SYS_NOT_A_QUESTION] = 71 /* sys_not_a_question */,
+        [BM_SYS_VOICE_TOO_LONG] = 72 /* sys_voice_too_long */,
+        [BM_SYS_VOICE_NO_ENGINE] = 73 /* sys_voice_no_engine */,
+        [BM_SYS_VOICE_FORMAT] = 74 /* sys_voice_format */,
+        [BM_SYS_VOICE_FAILED] = 75 /* sys_voice_failed */,
     },
     .states = states,
     .n_states = 8,
@@ -692,4 +908,5 @@ const bm_machine desk_machine = {
     .match_text = desk_match_text,
     .match_regex = desk_match_regex,
     .llm = &llm,
+    .voice = &voice,
 };

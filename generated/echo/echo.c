@@ -11,7 +11,7 @@
 static const char *const langs[1] = {"en"};
 
 /* texts[text * 1 + lang]: en */
-static const char *const texts[47] = {
+static const char *const texts[51] = {
     /* 0: hello */
     "Hello, {first_name}! Write anything and I repeat it; start with \"ask \" and I ask the web.",
     /* 1: echo */
@@ -106,6 +106,14 @@ static const char *const texts[47] = {
     "Thank you! Your feedback is counted.",
     /* 46: sys_not_a_question (built-in) */
     "What would you like to know about it? Please ask in a few words, e.g. \"how much is the deposit?\"",
+    /* 47: sys_voice_too_long (built-in) */
+    "🎙 That voice message is a bit long for me: please keep it under {text} seconds, or type your message.",
+    /* 48: sys_voice_no_engine (built-in) */
+    "🎙 I can only listen to voice messages in English here. Please type your message.",
+    /* 49: sys_voice_format (built-in) */
+    "🎙 I can't listen to this kind of recording. Please send a voice message or type.",
+    /* 50: sys_voice_failed (built-in) */
+    "🎙 I could not make out that voice message. Please type it.",
 };
 
 /* the messages each state sends on entry (text indices) */
@@ -145,7 +153,7 @@ const bm_machine echo_machine = {
     .n_langs = 1,
     .default_lang = 0, /* en */
     .texts = texts,
-    .n_texts = 47,
+    .n_texts = 51,
     .sys_texts = {
         [BM_SYS_MIGRATED] = 5 /* sys_migrated */,
         [BM_SYS_CANCELLED] = 6 /* sys_cancelled */,
@@ -189,6 +197,10 @@ const bm_machine echo_machine = {
         [BM_SYS_SESSION_STARTED] = 44 /* sys_session_started */,
         [BM_SYS_VOTED] = 45 /* sys_voted */,
         [BM_SYS_NOT_A_QUESTION] = 46 /* sys_not_a_question */,
+        [BM_SYS_VOICE_TOO_LONG] = 47 /* sys_voice_too_long */,
+        [BM_SYS_VOICE_NO_ENGINE] = 48 /* sys_voice_no_engine */,
+        [BM_SYS_VOICE_FORMAT] = 49 /* sys_voice_format */,
+        [BM_SYS_VOICE_FAILED] = 50 /* sys_voice_failed */,
     },
     .states = states,
     .n_states = 1,

@@ -4,9 +4,9 @@
 -- fresh conversation (/start_session), exports or deletes everything stored
 -- about them. The AI and data behaviour (llm, session_start, export_data,
 -- delete_data) is answered by the runtime; this spec is the dialogue
--- around it. (Ending and listing sessions, long-term memory and voice notes
--- come with the runtime actions that do them: until then the menu does not
--- offer them.)
+-- around it; voice questions reach the agent as their transcript (voice =
+-- ...). (Ending and listing sessions and long-term memory come with the
+-- runtime actions that do them: until then the menu does not offer them.)
 --
 -- Written in Lua to show what Lua buys a spec author: the persona menu, its
 -- confirmation screens and texts come from one list, and the main menu is
@@ -118,7 +118,8 @@ end
 
 -- Triggers for states without the reply keyboard of their own: the main
 -- menu stays on screen under an inline menu, so its labels must still work
--- there. Then a voice note gets a polite "please type" and any other text
+-- there. Then a voice note that could not be transcribed gets a polite
+-- "please type" and any other text
 -- goes to the agent.
 local function menu_triggers(extra)
   local on = {}
@@ -234,8 +235,8 @@ Tip: download a copy first with /export_data.]],
 
 Совет: сначала скачайте копию командой /export_data.]]))
 def("voice_unsupported", t(
-  "🎙 I can't listen to voice messages yet. Please type your message.",
-  "🎙 Голосовые сообщения я пока не слушаю. Пожалуйста, напишите текстом."))
+  "🎙 I could not make out that voice message. Please type it.",
+  "🎙 Не удалось разобрать голосовое сообщение. Пожалуйста, напишите текстом."))
 def("btn_delete_yes", t("✅ Yes, delete everything", "✅ Да, удалить всё"))
 def("btn_delete_no", t("❌ No, keep my data", "❌ Нет, оставить"))
 def("delete_kept", t("👌 Nothing was deleted.", "👌 Ничего не удалено."))
@@ -342,6 +343,9 @@ return {
     policy = "llm_policy",
     strict = false,
   },
+  -- Voice questions reach the agent as their transcript; a note that
+  -- cannot be transcribed gets voice_unsupported (the voice trigger).
+  voice = { max_seconds = 120, echo = true },
   texts = texts,
   commands = commands,
   states = states,
