@@ -1,5 +1,5 @@
 /*
- * voice.h — the executor of BOT_IO_VOICE (dialogue/deferred.h): a voice
+ * listen.h — the executor of BOT_IO_VOICE (dialogue/deferred.h): a voice
  * note's transcript, on the event loop.
  *
  *   getFile (the Bot API) -> download of the file URL (the token is in it:
@@ -10,11 +10,11 @@
  *
  * The worker is one thread, taking notes in arrival order; the inbox keeps
  * each chat's order (a chat's later updates wait behind its voice note).
- * The transport calls voice_pump on its loop turn (the worker wakes the
+ * The transport calls listen_pump on its loop turn (the worker wakes the
  * loop when a note is done).
  */
-#ifndef BOTC_VOICE_H
-#define BOTC_VOICE_H
+#ifndef BOTC_LISTEN_H
+#define BOTC_LISTEN_H
 
 #include <stdbool.h>
 
@@ -22,31 +22,31 @@
 #include "net/loop.h"
 #include "telegram/tg.h"
 
-#define VOICE_MAX_BYTES (20L * 1024 * 1024) /* the Bot API's download cap */
+#define LISTEN_MAX_BYTES (20L * 1024 * 1024) /* the Bot API's download cap */
 
-typedef struct voice_ctx voice_ctx;
+typedef struct listen_ctx listen_ctx;
 
 /* lp and tg borrowed. Never NULL but on out-of-memory; the offline model
  * and the remote client are made on the first note. */
-voice_ctx *voice_new(loop *lp, tg_client *tg);
+listen_ctx *listen_new(loop *lp, tg_client *tg);
 /* Stops the worker (the note it recognises finishes first); callbacks of
  * notes not answered never run. */
-void voice_free(voice_ctx *v);
+void listen_free(listen_ctx *v);
 
-typedef void (*voice_done_fn)(void *ud, const bot_io_res *res);
+typedef void (*listen_done_fn)(void *ud, const bot_io_res *res);
 
 /* Starts req (BOT_IO_VOICE). 0: done runs exactly once, later (res.ok:
  * body = the transcript; else res.status = a bm_voice_fail); -1 with a
  * reason in *why. */
-typedef struct voice_job voice_job;
-voice_job *voice_start(voice_ctx *v, const bot_io_req *req, voice_done_fn done, void *ud,
+typedef struct listen_job listen_job;
+listen_job *listen_start(listen_ctx *v, const bot_io_req *req, listen_done_fn done, void *ud,
                        const char **why);
 /* The job's callback will not run (its owner is gone). */
-void voice_abandon(voice_job *j);
+void listen_abandon(listen_job *j);
 
 /* Runs the callbacks of notes the worker finished (loop thread). */
-void voice_pump(voice_ctx *v);
-/* Whether voice_pump has something to do (any thread). */
-bool voice_ready(const voice_ctx *v);
+void listen_pump(listen_ctx *v);
+/* Whether listen_pump has something to do (any thread). */
+bool listen_ready(const listen_ctx *v);
 
 #endif

@@ -1,7 +1,7 @@
 /*
- * voice.c — see voice.h.
+ * listen.c — see listen.h.
  */
-#include "delivery/voice.h"
+#include "delivery/listen.h"
 
 #include <pthread.h>
 #include <stdatomic.h>
@@ -17,9 +17,9 @@
 #include "base/log.h"
 #include "net/http.h"
 
-#define VOICE_DOWNLOAD_MS 60000L
+#define LISTEN_DOWNLOAD_MS 60000L
 
-struct voice_ctx {
+struct listen_ctx {
     loop *lp;
     tg_client *tg;
     whisper_client *remote; /* ASR_API_BASE, made on the first note */
@@ -29,8 +29,8 @@ struct voice_ctx {
     bool th_started, stop;
     pthread_mutex_t mu;
     pthread_cond_t cv;
-    voice_job *todo_head, *todo_tail; /* for the worker */
-    voice_job *done_head, *done_tail; /* for voice_pump */
+    listen_job *todo_head, *todo_tail; /* for the worker */
+    listen_job *done_head, *done_tail; /* for listen_pump */
     atomic_bool ready;
     asr *engine;            /* the worker's own decoder */
     bool engine_failed;
@@ -38,9 +38,9 @@ struct voice_ctx {
 
 typedef enum job_work { W_RECOGNISE, W_WAV } job_work;
 
-struct voice_job {
-    voice_ctx *v;
-    voice_done_fn done;
+struct listen_job {
+    listen_ctx *v;
+    listen_done_fn done;
     void *ud;
     int owner;
     char *file_id, *mime, *lang;
@@ -53,10 +53,10 @@ struct voice_job {
     int fail;             /* bm_voice_fail */
     char *text;           /* malloc'd transcript */
     char error[200];
-    voice_job *next;
+    listen_job *next;
 };
 
-static void job_free(voice_job *j)
+static void job_free(listen_job *j)
 {
     free(j->file_id);
     free(j->mime);
@@ -67,10 +67,10 @@ static void job_free(voice_job *j)
 }
 
 /* The answer; frees j. */
-static void finish(voice_job *j, int fail, const char *text, const char *error)
+static void finish(listen_job *j, int fail, const char *text, const char *error)
 {
     if (fail && error)
-        log_warn("voice", "a voice note was not transcribed: %s", error);
+        log_warn("listen", "a voice note was not transcribed: %s", error);
     bot_io_res res = {
         .owner = j->owner,
         .kind = BOT_IO_VOICE,
@@ -89,7 +89,7 @@ static void finish(voice_job *j, int fail, const char *text, const char *error)
 
 /* ---- the worker ------------------------------------------------------------------- */
 
-static void work(voice_ctx *v, voice_job *j)
+static void work(listen_ctx *v, listen_job *j)
 {
     char err[200] = "";
     audio_pcm pcm;
@@ -118,7 +118,7 @@ static void work(voice_ctx *v, voice_job *j)
         v->engine = asr_new(NULL, err, sizeof err);
         if (!v->engine) {
             v->engine_failed = true;
-            log_error("voice", "no offline speech engine: %s", err);
+            log_error("listen", "no offline speech engine: %s", err);
         }
     }
     if (!v->engine) {
@@ -137,7 +137,7 @@ static void work(voice_ctx *v, voice_job *j)
         j->fail = BM_VOICE_ERROR;
         snprintf(j->error, sizeof j->error, "%s", err);
     } else {
-        log_info("voice", "%.1f s of speech recognised in %.0f ms (%s)", audio_seconds(&pcm),
+        log_info("listen", "%.1f s of speech recognised in %.0f ms (%s)", audio_seconds(&pcm),
                  r.grammar_ms + r.dictation_ms, r.from_grammar ? "grammar" : "dictation");
         if (!*r.text)
             j->fail = BM_VOICE_EMPTY;
@@ -150,14 +150,14 @@ static void work(voice_ctx *v, voice_job *j)
 
 static void *worker(void *arg)
 {
-    voice_ctx *v = arg;
+    listen_ctx *v = arg;
     pthread_mutex_lock(&v->mu);
     for (;;) {
         while (!v->todo_head && !v->stop)
             pthread_cond_wait(&v->cv, &v->mu);
         if (v->stop)
             break;
-        voice_job *j = v->todo_head;
+        listen_job *j = v->todo_head;
         v->todo_head = j->next;
         if (!v->todo_head)
             v->todo_tail = NULL;
@@ -179,7 +179,7 @@ static void *worker(void *arg)
     return NULL;
 }
 
-static int to_worker(voice_ctx *v, voice_job *j, job_work w)
+static int to_worker(listen_ctx *v, listen_job *j, job_work w)
 {
     j->work = w;
     pthread_mutex_lock(&v->mu);
@@ -203,9 +203,9 @@ static int to_worker(voice_ctx *v, voice_job *j, job_work w)
 
 /* ---- the loop side ---------------------------------------------------------------- */
 
-voice_ctx *voice_new(loop *lp, tg_client *tg)
+listen_ctx *listen_new(loop *lp, tg_client *tg)
 {
-    voice_ctx *v = calloc(1, sizeof *v);
+    listen_ctx *v = calloc(1, sizeof *v);
     if (!v)
         return NULL;
     v->lp = lp;
@@ -215,7 +215,7 @@ voice_ctx *voice_new(loop *lp, tg_client *tg)
     return v;
 }
 
-void voice_free(voice_ctx *v)
+void listen_free(listen_ctx *v)
 {
     if (!v)
         return;
@@ -227,11 +227,11 @@ void voice_free(voice_ctx *v)
         pthread_mutex_unlock(&v->mu);
         pthread_join(v->th, NULL);
     }
-    for (voice_job *j = v->todo_head, *n; j; j = n) {
+    for (listen_job *j = v->todo_head, *n; j; j = n) {
         n = j->next;
         job_free(j);
     }
-    for (voice_job *j = v->done_head, *n; j; j = n) {
+    for (listen_job *j = v->done_head, *n; j; j = n) {
         n = j->next;
         job_free(j);
     }
@@ -240,11 +240,11 @@ void voice_free(voice_ctx *v)
     free(v);
 }
 
-bool voice_ready(const voice_ctx *v) { return v && atomic_load(&v->ready); }
+bool listen_ready(const listen_ctx *v) { return v && atomic_load(&v->ready); }
 
-/* An answer known at once, delivered by the next voice_pump (a callback
- * never runs inside voice_start). */
-static void post_done(voice_ctx *v, voice_job *j, int fail)
+/* An answer known at once, delivered by the next listen_pump (a callback
+ * never runs inside listen_start). */
+static void post_done(listen_ctx *v, listen_job *j, int fail)
 {
     j->fail = fail;
     pthread_mutex_lock(&v->mu);
@@ -261,7 +261,7 @@ static void post_done(voice_ctx *v, voice_job *j, int fail)
 
 static void on_remote(void *ud, const whisper_result *r)
 {
-    voice_job *j = ud;
+    listen_job *j = ud;
     if (!r->ok)
         finish(j, BM_VOICE_ERROR, NULL, r->error);
     else
@@ -283,7 +283,7 @@ static const char *file_name(const char *mime, bool wav)
     return "voice.bin";
 }
 
-static void send_remote(voice_job *j, bool wav)
+static void send_remote(listen_job *j, bool wav)
 {
     const char *mime = wav ? "audio/wav" : j->mime ? j->mime : "audio/ogg";
     if (whisper_transcribe(j->v->remote, j->audio, j->audio_len, file_name(j->mime, wav), mime,
@@ -291,16 +291,16 @@ static void send_remote(voice_job *j, bool wav)
         finish(j, BM_VOICE_ERROR, NULL, "the transcription request could not start");
 }
 
-void voice_pump(voice_ctx *v)
+void listen_pump(listen_ctx *v)
 {
     if (!v || !atomic_exchange(&v->ready, false))
         return;
     pthread_mutex_lock(&v->mu);
-    voice_job *list = v->done_head;
+    listen_job *list = v->done_head;
     v->done_head = v->done_tail = NULL;
     pthread_mutex_unlock(&v->mu);
     while (list) {
-        voice_job *j = list;
+        listen_job *j = list;
         list = j->next;
         if (!j->fail && j->work == W_WAV && v->remote)
             send_remote(j, true);
@@ -312,7 +312,7 @@ void voice_pump(voice_ctx *v)
 /* The download is in: to an engine. */
 static void on_download(const http_result *r, void *ud)
 {
-    voice_job *j = ud;
+    listen_job *j = ud;
     if (!j->done) {
         job_free(j);
         return;
@@ -329,7 +329,7 @@ static void on_download(const http_result *r, void *ud)
         return finish(j, BM_VOICE_ERROR, NULL, "out of memory");
     memcpy(j->audio, r->body, r->body_len);
     j->audio_len = r->body_len;
-    voice_ctx *v = j->v;
+    listen_ctx *v = j->v;
     if (v->remote) {
         if (whisper_wants_wav(v->remote)) {
             if (to_worker(v, j, W_WAV))
@@ -347,7 +347,7 @@ static void on_download(const http_result *r, void *ud)
 /* getFile's answer: the file's path, then its download. */
 static void on_file(const tg_result *r, void *ud)
 {
-    voice_job *j = ud;
+    listen_job *j = ud;
     if (!j->done) {
         job_free(j);
         return;
@@ -359,13 +359,13 @@ static void on_file(const tg_result *r, void *ud)
     }
     const cJSON *path = cJSON_GetObjectItemCaseSensitive(r->result, "file_path");
     const cJSON *size = cJSON_GetObjectItemCaseSensitive(r->result, "file_size");
-    if (cJSON_IsNumber(size) && size->valuedouble > VOICE_MAX_BYTES)
+    if (cJSON_IsNumber(size) && size->valuedouble > LISTEN_MAX_BYTES)
         return finish(j, BM_VOICE_TOO_LONG, NULL, "the file is over 20 MB");
     char *url = cJSON_IsString(path) ? tg_file_url(j->v->tg, path->valuestring) : NULL;
     if (!url) /* files over 20 MB come without a path */
         return finish(j, cJSON_IsString(path) ? BM_VOICE_ERROR : BM_VOICE_TOO_LONG, NULL,
                       "getFile gave no usable file_path");
-    http_err e = http_get(j->v->lp, url, VOICE_DOWNLOAD_MS, VOICE_MAX_BYTES, on_download, j);
+    http_err e = http_get(j->v->lp, url, LISTEN_DOWNLOAD_MS, LISTEN_MAX_BYTES, on_download, j);
     free(url);
     if (e != HTTP_OK)
         finish(j, BM_VOICE_ERROR, NULL, http_err_str(e));
@@ -377,7 +377,7 @@ static bool offline_language(const char *lang)
     return !lang || !*lang || !strncmp(lang, "en", 2);
 }
 
-voice_job *voice_start(voice_ctx *v, const bot_io_req *req, voice_done_fn done, void *ud,
+listen_job *listen_start(listen_ctx *v, const bot_io_req *req, listen_done_fn done, void *ud,
                        const char **why)
 {
     if (!v->remote_tried) {
@@ -385,9 +385,9 @@ voice_job *voice_start(voice_ctx *v, const bot_io_req *req, voice_done_fn done, 
         whisper_options o = whisper_options_from_env();
         char err[200];
         if (o.base && *o.base && !(v->remote = whisper_new(v->lp, &o, err, sizeof err)))
-            log_error("voice", "no remote speech engine: %s", err);
+            log_error("listen", "no remote speech engine: %s", err);
     }
-    voice_job *j = calloc(1, sizeof *j);
+    listen_job *j = calloc(1, sizeof *j);
     if (!j) {
         *why = "out of memory";
         return NULL;
@@ -428,7 +428,7 @@ voice_job *voice_start(voice_ctx *v, const bot_io_req *req, voice_done_fn done, 
     return j;
 }
 
-void voice_abandon(voice_job *j)
+void listen_abandon(listen_job *j)
 {
     if (j)
         j->done = NULL;
