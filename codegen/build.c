@@ -1028,19 +1028,22 @@ static void bl_llm(bld *b, const node *n)
         bl_synonyms(b, v, l);
 }
 
-/* voice -> {max_seconds: int, echo: bool} */
+/* voice -> {max_seconds: int, echo: bool, reply: text | voice | both} */
 static void bl_voice(bld *b, const node *n)
 {
-    static const char *const keys[] = { "max_seconds", "echo", NULL };
-    ir_voice *v = &b->s->voice;
+    static const char *const keys[] = { "max_seconds", "echo", "reply", NULL };
+    static const char *const hint = "reply: voice answers a voice note with voice notes only, "
+                                    "reply: both with the text and voice notes, reply: text "
+                                    "with text (the default)";
+    ir_voice *vo = &b->s->voice;
     if (!n || n->kind == NODE_NULL)
         return;
     if (n->kind != NODE_MAP) {
-        bl_type_error(b, n, "a map with max_seconds:, echo:", "voice: {max_seconds: 60, echo: true}");
+        bl_type_error(b, n, "a map with max_seconds:, echo:, reply:", "voice: {max_seconds: 60, echo: true}");
         return;
     }
-    v->present = true;
-    v->pos = n->pos;
+    vo->present = true;
+    vo->pos = n->pos;
     bl_keys(b, n, keys, "voice:");
     const node *x;
     if ((x = node_get(n, "max_seconds"))) {
@@ -1050,14 +1053,27 @@ static void bl_voice(bld *b, const node *n)
             diag_error(b->d, x->pos, "the longest voice note transcribed, e.g. max_seconds: 60",
                        "max_seconds: expects a whole number of seconds from 1 to 3600");
         else
-            v->max_seconds = t;
+            vo->max_seconds = t;
     }
     if ((x = node_get(n, "echo"))) {
         if (x->kind == NODE_BOOL)
-            v->echo = strcmp(x->str, "true") == 0;
+            vo->echo = strcmp(x->str, "true") == 0;
         else
             bl_type_error(b, x, "true or false", "echo: true shows the transcript back");
     }
+    const node *v = node_get(n, "reply");
+    if (!v)
+        return;
+    vo->reply_pos = v->pos;
+    const char *w = v->kind == NODE_STR ? v->str : NULL;
+    if (w && strcmp(w, "text") == 0)
+        vo->reply = IR_VOICE_REPLY_TEXT;
+    else if (w && strcmp(w, "voice") == 0)
+        vo->reply = IR_VOICE_REPLY_VOICE;
+    else if (w && strcmp(w, "both") == 0)
+        vo->reply = IR_VOICE_REPLY_BOTH;
+    else
+        diag_error(b->d, v->pos, hint, "reply: expects text, voice or both");
 }
 
 static int bl_count(const node *n)
@@ -1068,7 +1084,7 @@ static int bl_count(const node *n)
 ir_spec *build_spec(arena *a, diag_list *d, const node *root, const char *path)
 {
     static const char *const keys[] = { "bot", "variables", "texts", "commands", "states",
-                                        "forms", "moved", "llm", "everywhere", "voice", NULL };
+                                        "forms", "moved", "llm", "voice", "everywhere", NULL };
     bld b = { a, d, ARENA_NEW(a, ir_spec), 0 };
     ir_spec *s = b.s;
     s->path = path;

@@ -591,6 +591,10 @@ static void emit_machine(cgen *g)
         sb_puts(sb, "    .llm = &llm,\n");
     if (m->voice.present)
         sb_puts(sb, "    .voice = &voice,\n");
+    if (m->voice_reply == BM_VOICE_REPLY_VOICE)
+        sb_puts(sb, "    .voice_reply = BM_VOICE_REPLY_VOICE,\n");
+    else if (m->voice_reply == BM_VOICE_REPLY_BOTH)
+        sb_puts(sb, "    .voice_reply = BM_VOICE_REPLY_BOTH,\n");
     sb_puts(sb, "};\n");
 }
 

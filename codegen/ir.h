@@ -219,6 +219,22 @@ typedef struct ir_knowledge {
     size_t len;
 } ir_knowledge;
 
+/* `voice:` — voice notes. present = false when absent. */
+typedef enum ir_voice_reply {
+    IR_VOICE_REPLY_TEXT = 0, /* answers as text (the default) */
+    IR_VOICE_REPLY_VOICE,    /* a voice note answered with voice notes only */
+    IR_VOICE_REPLY_BOTH,     /* with the text, then voice notes */
+} ir_voice_reply;
+
+typedef struct ir_voice {
+    bool present;
+    src_pos pos;
+    ir_voice_reply reply;    /* `reply:` */
+    src_pos reply_pos;
+    long max_seconds;        /* longer notes get sys_voice_too_long; 0 = the default */
+    bool echo;               /* the transcript is shown back ("🎤 ...") */
+} ir_voice;
+
 /* `llm:` — grounding and limits of AI answers. present = false when absent. */
 typedef struct ir_llm {
     bool present;
@@ -243,15 +259,6 @@ typedef struct ir_llm {
     src_pos *synonym_lang_pos;
     int n_synonyms;
 } ir_llm;
-
-/* `voice:` — voice notes transcribed into text (present = false when
- * absent: voice notes then reach the machine as voice). */
-typedef struct ir_voice {
-    bool present;
-    src_pos pos;
-    long max_seconds;        /* longer notes get sys_voice_too_long; 0 = the default */
-    bool echo;               /* the transcript is shown back ("🎤 ...") */
-} ir_voice;
 
 typedef struct ir_spec {
     const char *path;        /* the spec file as given */

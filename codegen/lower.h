@@ -248,6 +248,7 @@ typedef struct low_machine {
 
     low_llm llm;
     low_voice voice;
+    bm_voice_reply voice_reply; /* `voice: reply:` */
 } low_machine;
 
 /* Lower a checked spec. Reports what check should already have caught

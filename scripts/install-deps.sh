@@ -12,6 +12,8 @@ PACKAGES=(
   libopusfile-dev   # voice notes: OGG/Opus decoding (runtime/ai/audio.c)
   libsamplerate0-dev  # voice notes: resampling to 16 kHz (runtime/ai/audio.c)
   libpocketsphinx-dev pocketsphinx-en-us  # offline speech recognition, English (runtime/ai/asr.c)
+  libespeak-ng-dev  # offline speech of answers by voice (ai/tts.c; pulls espeak-ng-data)
+  libopusenc-dev    # their Ogg/Opus voice notes (ai/tts.c; pulls libopus-dev)
   tzdata            # daily token limits count days in the spec's time zone
   ca-certificates   # HTTPS to api.telegram.org and LLM servers
 )

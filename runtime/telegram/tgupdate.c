@@ -322,6 +322,11 @@ static int calls_add(tgu_calls *c, const char *method, int64_t chat_id, char *bo
     return 0;
 }
 
+int tgu_calls_add(tgu_calls *c, const char *method, int64_t chat_id, char *body)
+{
+    return calls_add(c, method, chat_id, body);
+}
+
 /* Drops calls appended after `mark` (on failure, out is left as it was). */
 static void calls_truncate(tgu_calls *c, int mark)
 {

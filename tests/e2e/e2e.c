@@ -36,6 +36,7 @@
 #include <sqlite3.h>
 
 #include "../fake_llm/fake_llm.h"
+#include "../fake_llm/fake_speech.h"
 #include "../fake_tg/fake_tg.h"
 #include "../unit/support/slurp.h"
 #include "proc.h"
@@ -112,6 +113,7 @@ typedef struct user {
     int group;                       /* a manager: index of their group in users, else -1 */
     uint64_t draft_seq;              /* calls already consumed by expect draft */
     uint64_t doc_seq;                /* calls already consumed by expect document */
+    uint64_t voice_seq;              /* calls already consumed by expect voice */
 } user;
 
 typedef struct allow {
@@ -156,6 +158,7 @@ typedef struct run {
     char *llm_answer;  /* the model's scripted answer (`llm answer` / `answer-file`) */
     int llm_style;     /* `llm style` (fakellm_style), for `llm error 400 overflow` */
     char *embed_model; /* `llm embeddings MODEL`: the fake serves EMBEDDINGS_BASE too */
+    fakespeech *tts;   /* `tts ...` steps: the fake speech server (TTS_API_BASE) */
     uint16_t wh_port;  /* where the bot's webhook server listens */
 } run;
 
@@ -237,6 +240,7 @@ static bool bot_start(run *r)
     char *env[] = { e_base, e_token, e_db, "TELEGRAM_POLL_TIMEOUT=1", e_level,
                     "OPENAI_API_BASE", "OPENAI_API_KEY", "OPENAI_MODEL_NAME",
                     "EMBEDDINGS_BASE", "EMBEDDINGS_MODEL", "EMBEDDINGS_API_KEY",
+                    "TTS_API_BASE", "TTS_API_KEY", "TTS_MODEL", "TTS_VOICE",
                     "MANAGER_GROUP_CHAT_ID", "ADMIN_USER_ID", "WEB_APP_URL",
                     e_whurl, e_whlisten, "WEBHOOK_SECRET", NULL };
     /* Flood limits off unless a transcript turns them on with `env` (the
@@ -266,6 +270,11 @@ static bool bot_start(run *r)
         snprintf(e_embm, sizeof e_embm, "EMBEDDINGS_MODEL=%s", r->embed_model);
         all[na++] = e_emb;
         all[na++] = e_embm;
+    }
+    char e_tts[160];
+    if (r->tts) {
+        snprintf(e_tts, sizeof e_tts, "TTS_API_BASE=%s", fakespeech_base(r->tts));
+        all[na++] = e_tts;
     }
     for (int i = 0; i < r->nenvs; i++) all[na++] = r->envs[i];
     all[na] = NULL;
@@ -1009,6 +1018,55 @@ static void step_llm(run *r, token *t, int n)
     }
 }
 
+/* tts start | error STATUS [times=N] | delay MS | wrong-format on|off |
+ * requests N | request [K] contains "A"...: the fake speech server. */
+static void step_tts(run *r, token *t, int n)
+{
+    char err[256];
+    if (!r->tts) {
+        if (r->bot.pid > 0) {
+            fail(r, "expected the first `tts` step before the bot starts, got it after");
+            return;
+        }
+        r->tts = fakespeech_start(0, err, sizeof err);
+        if (!r->tts) {
+            fail(r, "expected the fake speech server to start, got %s", err);
+            return;
+        }
+    }
+    const char *w = n > 1 ? t[1].s : "";
+    if (!strcmp(w, "start") && n == 2) {
+        /* started above */
+    } else if (!strcmp(w, "error") && (n == 3 || n == 4)) {
+        int times = n == 4 && !strncmp(t[3].s, "times=", 6) ? atoi(t[3].s + 6) : -1;
+        fakespeech_error(r->tts, atoi(t[2].s), times);
+    } else if (!strcmp(w, "delay") && n == 3) {
+        fakespeech_delay(r->tts, atoi(t[2].s));
+    } else if (!strcmp(w, "wrong-format") && n == 3) {
+        fakespeech_wrong_format(r->tts, !strcmp(t[2].s, "on"));
+    } else if (!strcmp(w, "requests") && n == 3) {
+        if (fakespeech_requests(r->tts) != atoi(t[2].s))
+            fail(r, "expected %s speech requests, got %d", t[2].s, fakespeech_requests(r->tts));
+    } else if (!strcmp(w, "request") && n >= 4) {
+        int k = strcmp(t[2].s, "contains") ? 3 : 2;
+        int idx = k == 3 ? atoi(t[2].s) - 1 : fakespeech_requests(r->tts) - 1;
+        char *body = fakespeech_request(r->tts, idx);
+        if (!body || strcmp(t[k].s, "contains")) {
+            fail(r, "expected speech request %d with `contains`, got %d request(s)", idx + 1,
+                 fakespeech_requests(r->tts));
+        } else {
+            for (int i = k + 1; i < n && !r->failed; i++)
+                if (!strstr(body, t[i].s))
+                    fail(r, "expected speech request %d to contain \"%s\"; it is:\n%s", idx + 1,
+                         t[i].s, body);
+        }
+        free(body);
+    } else {
+        fail(r, "expected `tts start|error|delay|wrong-format|requests|request ...`, got `%s` "
+                "with %d words", w, n);
+    }
+}
+
 static bool parse_match_kind(run *r, const char *w, match_kind *k)
 {
     if (!strcmp(w, "contains")) *k = M_CONTAINS;
@@ -1083,6 +1141,60 @@ static void expect_document(run *r, user *u, token *t, int n)
         if (!lacks != !!strstr(content, t[i].s))
             fail(r, "expected %s's document to %s \"%s\"; it is:\n%s", u->name,
                  lacks ? "lack" : "contain", t[i].s, content);
+    }
+    fake_tg_call_clear(&c);
+}
+
+/* expect USER voice [min=S] [max=S] [keyboard]: the bot's next sendVoice to
+ * USER, an upload the fake accepted (an Ogg/Opus voice note: fake_tg.c
+ * checks its pages), lasting from min to max seconds by its granule
+ * positions, its `duration` parameter those seconds rounded up; with
+ * `keyboard`, it carries a reply_markup. It is USER's next message too. */
+static void expect_voice(run *r, user *u, token *t, int n)
+{
+    if (!bot_start(r)) return;
+    double lo = 0, hi = 1e9;
+    bool markup = false;
+    for (int i = 0; i < n; i++) {
+        if (!strncmp(t[i].s, "min=", 4)) lo = atof(t[i].s + 4);
+        else if (!strncmp(t[i].s, "max=", 4)) hi = atof(t[i].s + 4);
+        else if (!strcmp(t[i].s, "keyboard")) markup = true;
+        else {
+            fail(r, "expected `expect USER voice [min=S] [max=S] [keyboard]`, got %s", t[i].s);
+            return;
+        }
+    }
+    topic_pred p = { "sendVoice", u->u.id, 0 };
+    fake_tg_call c;
+    if (!fake_tg_wait_call(r->ft, u->voice_seq, is_topic_call, &p, r->timeout_ms, &c)) {
+        char got[256];
+        why_nothing(r, got, sizeof got);
+        fail(r, "expected a voice note for %s within %d ms, got %s", u->name, r->timeout_ms, got);
+        return;
+    }
+    u->voice_seq = c.seq + 1;
+    fake_tg_event ev;
+    if (fake_tg_wait_event(r->ft, u->u.id, FAKE_TG_SENT, u->cur[FAKE_TG_SENT], r->timeout_ms, &ev)) {
+        if (ev.seq != c.seq)
+            fail(r, "expected the voice note as %s's next message, got \"%s\" first", u->name,
+                 ev.text ? ev.text : "");
+        u->cur[FAKE_TG_SENT]++;
+        fake_tg_event_clear(&ev);
+    }
+    const cJSON *v = cJSON_GetObjectItem(c.params, "voice");
+    const cJSON *secs = cJSON_GetObjectItem(v, "ogg_opus_seconds");
+    const cJSON *dur = cJSON_GetObjectItem(c.params, "duration");
+    if (!r->failed && !cJSON_IsNumber(secs)) {
+        fail(r, "expected an uploaded Ogg/Opus voice note, got %s",
+             cJSON_IsObject(v) ? "a file that is not one" : "no upload");
+    } else if (!r->failed && (secs->valuedouble < lo || secs->valuedouble > hi)) {
+        fail(r, "expected a voice note of %g to %g s, got %.2f s", lo, hi, secs->valuedouble);
+    } else if (!r->failed && (!cJSON_IsNumber(dur) || dur->valueint < (int)secs->valuedouble ||
+                              dur->valueint > (int)secs->valuedouble + 1)) {
+        fail(r, "expected the duration parameter to be the note's %.2f s rounded up, got %s",
+             secs->valuedouble, cJSON_IsNumber(dur) ? "another number" : "none");
+    } else if (!r->failed && markup != (cJSON_GetObjectItem(c.params, "reply_markup") != NULL)) {
+        fail(r, "expected the voice note %s a keyboard", markup ? "with" : "without");
     }
     fake_tg_call_clear(&c);
 }
@@ -1181,6 +1293,8 @@ static void step_expect(run *r, token *t, int n)
         expect_nothing(r, u);
     } else if (!strcmp(w, "document") && n >= 4) {
         expect_document(r, u, t + 3, n - 3);
+    } else if (!strcmp(w, "voice") && n >= 3) {
+        expect_voice(r, u, t + 3, n - 3);
     } else if (!strcmp(w, "typing") && n == 3) {
         expect_typing(r, u);
     } else if (!strcmp(w, "parts") && (n == 4 || n == 5)) {
@@ -2014,6 +2128,8 @@ static void run_step(run *r, token *t, int n)
         step_httpserver(r, t, n);
     } else if (!strcmp(v, "llm")) {
         step_llm(r, t, n);
+    } else if (!strcmp(v, "tts")) {
+        step_tts(r, t, n);
     } else if (!strcmp(v, "fault")) {
         step_fault(r, t, n);
     } else if (!strcmp(v, "faults") && n == 2 && !strcmp(t[1].s, "used")) {
@@ -2158,6 +2274,7 @@ static bool run_file(const char *path, bool verbose)
     fake_tg_free(r.ft);
     slowhttp_stop(r.http);
     fakellm_stop(r.llm);
+    fakespeech_stop(r.tts);
     free(r.embed_model);
     free(r.llm_answer);
     for (int i = 0; i < r.nenvs; i++) free(r.envs[i]);

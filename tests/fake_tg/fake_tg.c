@@ -1655,6 +1655,60 @@ static char *header_param(const char *h, size_t len, const char *key)
     return NULL;
 }
 
+/* What Telegram checks of a voice note (sendVoice's `voice`): an Ogg
+ * stream (every page "OggS", version 0, one serial, pages in sequence, the
+ * last one marked end-of-stream) whose first page holds only an OpusHead
+ * (version 1, 1 or 2 channels) and whose second packet is OpusTags. Its
+ * duration, from the last page's granule position less the pre-skip, into
+ * *secs. NULL, or what is wrong. Written apart from the runtime's checker
+ * (ai/tts.c), so the fake does not share its mistakes. */
+static const char *ogg_opus_info(const unsigned char *p, size_t n, double *secs)
+{
+    size_t off = 0;
+    unsigned long serial = 0, seq = 0;
+    int pages = 0;
+    int64_t last_gp = 0;
+    unsigned preskip = 0;
+    bool eos = false;
+    while (off < n) {
+        if (eos) return "data after the end of the Ogg stream";
+        if (n - off < 27 || memcmp(p + off, "OggS", 4)) return "not an Ogg file (no OggS page)";
+        const unsigned char *h = p + off;
+        if (h[4] != 0) return "an Ogg page of an unknown version";
+        unsigned long ser = h[14] | h[15] << 8 | h[16] << 16 | (unsigned long)h[17] << 24;
+        unsigned long sq = h[18] | h[19] << 8 | h[20] << 16 | (unsigned long)h[21] << 24;
+        size_t nseg = h[26], body = 0;
+        if (n - off < 27 + nseg) return "a truncated Ogg page";
+        for (size_t i = 0; i < nseg; i++) body += h[27 + i];
+        if (n - off < 27 + nseg + body) return "a truncated Ogg page";
+        const unsigned char *d = h + 27 + nseg;
+        if (pages == 0) {
+            if (!(h[5] & 2)) return "the first Ogg page does not begin a stream";
+            if (body < 19 || memcmp(d, "OpusHead", 8)) return "no OpusHead: not an Opus stream";
+            if (d[8] != 1) return "OpusHead of an unknown version";
+            if (d[9] < 1 || d[9] > 2) return "OpusHead with an unusual channel count";
+            preskip = d[10] | d[11] << 8;
+            serial = ser;
+            seq = sq;
+        } else {
+            if (ser != serial) return "more than one Ogg stream";
+            if (sq != ++seq) return "Ogg pages out of sequence";
+            if (pages == 1 && (body < 8 || memcmp(d, "OpusTags", 8))) return "no OpusTags after OpusHead";
+        }
+        int64_t gp = 0;
+        for (int i = 7; i >= 0; i--) gp = gp << 8 | h[6 + i];
+        if (gp != -1) last_gp = gp;
+        eos = h[5] & 4;
+        off += 27 + nseg + body;
+        pages++;
+    }
+    if (pages < 3) return "an Ogg/Opus file without audio pages";
+    if (!eos) return "the Ogg stream does not end (no end-of-stream page)";
+    if (last_gp < (int64_t)preskip) return "less audio than the pre-skip";
+    *secs = (double)(last_gp - preskip) / 48000.0;
+    return NULL;
+}
+
 /* multipart/form-data (RFC 7578), as strictly as the real server reads it:
  * the boundary from the Content-Type, a delimiter line first, every part
  * with `Content-Disposition: form-data; name="..."`, the closing delimiter
@@ -1722,6 +1776,13 @@ static const char *parse_multipart(const char *ctype, const char *body, size_t l
                 cJSON_AddStringToObject(f, "file_name", fname);
                 cJSON_AddNumberToObject(f, "size", (double)n);
                 cJSON_AddStringToObject(f, "content", val);
+                /* an audio file: what sendVoice checks of it (handle) */
+                double secs = 0;
+                const char *why = ogg_opus_info((const unsigned char *)data, n, &secs);
+                if (why)
+                    cJSON_AddStringToObject(f, "ogg_opus_error", why);
+                else
+                    cJSON_AddNumberToObject(f, "ogg_opus_seconds", secs);
                 cJSON_AddItemToObject(files, name, f);
             }
         } else {
@@ -2028,6 +2089,16 @@ static int handle(fake_tg *ft, struct MHD_Connection *conn, const char *url,
         cJSON_AddItemToObject(params, fp->string, dup_json(fp));
     }
     if (!v.failed) check_params(&v, mdef, params);
+    /* sendVoice takes an OGG/Opus file (else Telegram would send it as a
+     * document or refuse it): an upload must be one */
+    const cJSON *vf = !v.failed && !strcmp(mdef->string, "sendVoice") && files
+                          ? cJSON_GetObjectItemCaseSensitive(files, "voice") : NULL;
+    const char *vwhy = vf ? cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(vf, "ogg_opus_error")) : NULL;
+    if (vwhy) {
+        status = 400;
+        desc = xprintf("Bad Request: voice is not an OGG/Opus voice note: %s", vwhy);
+        goto out;
+    }
     if (v.failed) {
         status = 400;
         desc = xstrdup(v.err);
