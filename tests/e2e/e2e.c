@@ -510,6 +510,44 @@ static void do_send(run *r, user *u, const char *text)
     fake_tg_push_text(r->ft, &u->u, text);
 }
 
+/* voice USER FILE [duration=N]: a voice note whose audio is FILE (the
+ * repository's path), downloadable from the fake through getFile. */
+static void do_voice(run *r, user *u, const char *path, int duration)
+{
+    static int seq;
+    if (!bot_start(r)) return;
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        fail(r, "expected a readable audio file, got %s", path);
+        return;
+    }
+    static unsigned char buf[4 << 20];
+    size_t len = fread(buf, 1, sizeof buf, f);
+    fclose(f);
+    char id[64];
+    snprintf(id, sizeof id, "AwACAgIAAxkBAAE2E%d", ++seq);
+    fake_tg_add_file(r->ft, id, buf, len);
+    cJSON *up = cJSON_CreateObject(), *m = cJSON_AddObjectToObject(up, "message");
+    cJSON_AddNumberToObject(m, "message_id", 9000 + seq);
+    cJSON_AddNumberToObject(m, "date", 1700000000);
+    cJSON *chat = cJSON_AddObjectToObject(m, "chat");
+    cJSON_AddNumberToObject(chat, "id", (double)u->u.id);
+    cJSON_AddStringToObject(chat, "type", "private");
+    cJSON *from = cJSON_AddObjectToObject(m, "from");
+    cJSON_AddNumberToObject(from, "id", (double)u->u.id);
+    cJSON_AddFalseToObject(from, "is_bot");
+    cJSON_AddStringToObject(from, "first_name", u->u.first_name ? u->u.first_name : "User");
+    if (u->u.language_code)
+        cJSON_AddStringToObject(from, "language_code", u->u.language_code);
+    cJSON *v = cJSON_AddObjectToObject(m, "voice");
+    cJSON_AddStringToObject(v, "file_id", id);
+    cJSON_AddStringToObject(v, "file_unique_id", id + 10);
+    cJSON_AddNumberToObject(v, "duration", duration);
+    cJSON_AddStringToObject(v, "mime_type", "audio/ogg");
+    cJSON_AddNumberToObject(v, "file_size", (double)len);
+    fake_tg_push_update(r->ft, up);
+}
+
 static void do_contact(run *r, user *u, const char *phone, bool own)
 {
     if (!bot_start(r)) return;
@@ -2105,6 +2143,9 @@ static void run_step(run *r, token *t, int n)
     } else if (!strcmp(v, "tap") && n == 3) {
         user *u = find_user(r, t[1].s);
         if (u) do_tap(r, u, t[2].s, r->timeout_ms);
+    } else if (!strcmp(v, "voice") && (n == 3 || (n == 4 && !strncmp(t[3].s, "duration=", 9)))) {
+        user *u = find_user(r, t[1].s);
+        if (u) do_voice(r, u, t[2].s, n == 4 ? atoi(t[3].s + 9) : 2);
     } else if (!strcmp(v, "contact") && (n == 3 || (n == 4 && !strcmp(t[3].s, "other")))) {
         user *u = find_user(r, t[1].s);
         if (u) do_contact(r, u, t[2].s, n == 3);
