@@ -389,21 +389,22 @@ static int ask_transcript(bot *b, const bm_input *in, bot_tx *tx, int *failed)
 }
 
 /* A voice note without a transcript: the answer for it (1 when given), or
- * 0 to let the machine take the note (the state's voice: trigger). */
+ * 0 to let the machine take the note. Too long: always the polite answer.
+ * Otherwise the spec's own answer wins (the state's voice: trigger), and
+ * without one the runtime says why (no engine for the language, a
+ * recording it cannot read, nothing made out). */
 static int voice_failed(bot *b, bm_session *s, const bm_input *in, int failed, bm_effects *fx)
 {
     const bm_machine *m = b->m;
+    if (failed != BM_VOICE_TOO_LONG && s->form < 0 && s->state >= 0 && s->state < m->n_states &&
+        m->states[s->state].voice_tr != BM_NONE)
+        return 0;
     bm_sys_text t;
     switch (failed) {
     case BM_VOICE_TOO_LONG: t = BM_SYS_VOICE_TOO_LONG; break;
     case BM_VOICE_NO_ENGINE: t = BM_SYS_VOICE_NO_ENGINE; break;
     case BM_VOICE_FORMAT: t = BM_SYS_VOICE_FORMAT; break;
-    default:
-        if (s->state >= 0 && s->state < m->n_states && m->states[s->state].voice_tr != BM_NONE &&
-            s->form < 0)
-            return 0;
-        t = BM_SYS_VOICE_FAILED;
-        break;
+    default: t = BM_SYS_VOICE_FAILED; break;
     }
     char secs[24];
     snprintf(secs, sizeof secs, "%d", m->voice ? m->voice->max_seconds : 0);
