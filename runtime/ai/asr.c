@@ -157,6 +157,17 @@ static char *words_of(const char *s)
     return w;
 }
 
+const char *asr_phrase_of(const asr_grammar *g, const char *transcript)
+{
+    char *w = g && transcript ? words_of(transcript) : NULL;
+    const char *text = NULL;
+    for (int i = 0; w && *w && i < g->n && !text; i++)
+        if (!strcmp(g->phrases[i].words, w))
+            text = g->phrases[i].text;
+    free(w);
+    return text;
+}
+
 /* Splits s (modified) into words; n of at most max. */
 static int split(char *s, char **v, int max)
 {

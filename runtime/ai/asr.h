@@ -59,6 +59,11 @@ int asr_dictate(asr *a, const int16_t *pcm, size_t n, char **out, char *err, siz
 
 void asr_result_free(asr_result *r);
 
+/* The phrase of g a transcript says (its words, as asr_wer compares them,
+ * equal the phrase's): a remote engine's "Book a car." presses the button
+ * "📝 Book a car". The phrase's text (borrowed from g), or NULL. */
+const char *asr_phrase_of(const asr_grammar *g, const char *transcript);
+
 /* Word error rate of hyp against ref (words compared lower case, without
  * punctuation): edits / reference words; 0 for two empty texts. */
 double asr_wer(const char *ref, const char *hyp, int *edits, int *words);

@@ -263,9 +263,15 @@ static void on_remote(void *ud, const whisper_result *r)
 {
     listen_job *j = ud;
     if (!r->ok)
-        finish(j, BM_VOICE_ERROR, NULL, r->error);
-    else
-        finish(j, *r->text ? BM_VOICE_OK : BM_VOICE_EMPTY, r->text, "nothing heard");
+        return finish(j, BM_VOICE_ERROR, NULL, r->error);
+    /* a transcript saying one of the state's phrases is that phrase's
+     * text exactly (the button's label, emoji and all) */
+    const char *phrase = NULL;
+    if (j->grammar) {
+        asr_grammar g = {j->grammar->jsgf, (const asr_phrase *)j->grammar->phrases, j->grammar->n};
+        phrase = asr_phrase_of(&g, r->text);
+    }
+    finish(j, *r->text ? BM_VOICE_OK : BM_VOICE_EMPTY, phrase ? phrase : r->text, "nothing heard");
 }
 
 static const char *file_name(const char *mime, bool wav)
