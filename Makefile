@@ -209,6 +209,8 @@ bench:
 	@bash scripts/bench/run.sh
 	@echo
 	@$(MAKE) --no-print-directory bench-tts
+	@echo
+	@$(MAKE) --no-print-directory bench-asr
 
 # Retrieval at scale (scripts/bench/retrieval.c): 100,000 chunks, the
 # question set's latencies.
@@ -228,7 +230,18 @@ $(BIN)/bench-tts: $(B)/scripts/bench/tts.o $(SLURP_OBJ) $(LIBBOTRT)
 bench-tts: $(BIN)/bench-tts
 	@$(BIN)/bench-tts
 
-.PHONY: all deps help run test check-generated clean bench bench-retrieval bench-tts
+# Voice notes understood offline (scripts/bench/asr.c): the real-time
+# factor of decode + recognition with the grammar and of dictation, on the
+# speech fixtures, with the example bots' generated grammars.
+$(BIN)/bench-asr: $(B)/scripts/bench/asr.o $(SLURP_OBJ) $(B)/gen/rental/rental.o \
+  $(B)/gen/rental/rental_match.o $(B)/gen/desk/desk.o $(B)/gen/desk/desk_match.o $(LIBBOTRT)
+	@mkdir -p $(@D)
+	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(LDLIBS_ALL)
+
+bench-asr: $(BIN)/bench-asr
+	@$(BIN)/bench-asr
+
+.PHONY: all deps help run test check-generated clean bench bench-retrieval bench-tts bench-asr
 clean:
 	rm -rf build build-san bin
 
