@@ -11,7 +11,7 @@
 static const char *const langs[2] = {"en", "de"};
 
 /* texts[text * 2 + lang]: en de */
-static const char *const texts[92] = {
+static const char *const texts[100] = {
     /* 0: hi */
     "Hi {first_name}! 100% {{literal}}",
     "Hallo {first_name}!\n"
@@ -151,6 +151,18 @@ static const char *const texts[92] = {
     /* 45: sys_not_a_question (built-in) */
     "What would you like to know about it? Please ask in a few words, e.g. \"how much is the deposit?\"",
     "What would you like to know about it? Please ask in a few words, e.g. \"how much is the deposit?\"",
+    /* 46: sys_voice_too_long (built-in) */
+    "🎙 That voice message is a bit long for me: please keep it under {text} seconds, or type your message.",
+    "🎙 That voice message is a bit long for me: please keep it under {text} seconds, or type your message.",
+    /* 47: sys_voice_no_engine (built-in) */
+    "🎙 I can only listen to voice messages in English here. Please type your message.",
+    "🎙 I can only listen to voice messages in English here. Please type your message.",
+    /* 48: sys_voice_format (built-in) */
+    "🎙 I can't listen to this kind of recording. Please send a voice message or type.",
+    "🎙 I can't listen to this kind of recording. Please send a voice message or type.",
+    /* 49: sys_voice_failed (built-in) */
+    "🎙 I could not make out that voice message. Please type it.",
+    "🎙 I could not make out that voice message. Please type it.",
 };
 
 /* the messages each state sends on entry (text indices) */
@@ -214,7 +226,7 @@ const bm_machine tiny_machine = {
     .n_langs = 2,
     .default_lang = 0, /* en */
     .texts = texts,
-    .n_texts = 46,
+    .n_texts = 50,
     .sys_texts = {
         [BM_SYS_MIGRATED] = 5 /* sys_migrated */,
         [BM_SYS_CANCELLED] = 6 /* sys_cancelled */,
@@ -258,6 +270,10 @@ const bm_machine tiny_machine = {
         [BM_SYS_SESSION_STARTED] = 43 /* sys_session_started */,
         [BM_SYS_VOTED] = 44 /* sys_voted */,
         [BM_SYS_NOT_A_QUESTION] = 45 /* sys_not_a_question */,
+        [BM_SYS_VOICE_TOO_LONG] = 46 /* sys_voice_too_long */,
+        [BM_SYS_VOICE_NO_ENGINE] = 47 /* sys_voice_no_engine */,
+        [BM_SYS_VOICE_FORMAT] = 48 /* sys_voice_format */,
+        [BM_SYS_VOICE_FAILED] = 49 /* sys_voice_failed */,
     },
     .states = states,
     .n_states = 2,
