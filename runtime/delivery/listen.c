@@ -69,7 +69,7 @@ static void job_free(listen_job *j)
 /* The answer; frees j. */
 static void finish(listen_job *j, int fail, const char *text, const char *error)
 {
-    if (fail && error)
+    if (fail && error && j->done)
         log_warn("listen", "a voice note was not transcribed: %s", error);
     bot_io_res res = {
         .owner = j->owner,
@@ -227,13 +227,14 @@ void listen_free(listen_ctx *v)
         pthread_mutex_unlock(&v->mu);
         pthread_join(v->th, NULL);
     }
+    /* notes not answered end here: their owners free what they hold */
     for (listen_job *j = v->todo_head, *n; j; j = n) {
         n = j->next;
-        job_free(j);
+        finish(j, BM_VOICE_ERROR, NULL, NULL);
     }
     for (listen_job *j = v->done_head, *n; j; j = n) {
         n = j->next;
-        job_free(j);
+        finish(j, BM_VOICE_ERROR, NULL, NULL);
     }
     pthread_mutex_destroy(&v->mu);
     pthread_cond_destroy(&v->cv);
@@ -432,10 +433,4 @@ listen_job *listen_start(listen_ctx *v, const bot_io_req *req, listen_done_fn do
         return NULL;
     }
     return j;
-}
-
-void listen_abandon(listen_job *j)
-{
-    if (j)
-        j->done = NULL;
 }

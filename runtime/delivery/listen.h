@@ -29,8 +29,9 @@ typedef struct listen_ctx listen_ctx;
 /* lp and tg borrowed. Never NULL but on out-of-memory; the offline model
  * and the remote client are made on the first note. */
 listen_ctx *listen_new(loop *lp, tg_client *tg);
-/* Stops the worker (the note it recognises finishes first); callbacks of
- * notes not answered never run. */
+/* Stops the worker (the note it recognises finishes first); notes not
+ * answered get their callbacks now, failed (their owners have abandoned
+ * them by then, or free what they hold). */
 void listen_free(listen_ctx *v);
 
 typedef void (*listen_done_fn)(void *ud, const bot_io_res *res);
@@ -41,8 +42,6 @@ typedef void (*listen_done_fn)(void *ud, const bot_io_res *res);
 typedef struct listen_job listen_job;
 listen_job *listen_start(listen_ctx *v, const bot_io_req *req, listen_done_fn done, void *ud,
                        const char **why);
-/* The job's callback will not run (its owner is gone). */
-void listen_abandon(listen_job *j);
 
 /* Runs the callbacks of notes the worker finished (loop thread). */
 void listen_pump(listen_ctx *v);
