@@ -13,6 +13,8 @@
 
 #include <pocketsphinx.h>
 #include <sphinxbase/err.h>
+#include <sphinxbase/fsg_model.h>
+#include <sphinxbase/jsgf.h>
 
 #define ASR_LM "_dictation"
 #define ASR_MAX_GRAMMARS 64 /* searches kept per decoder (states spoken in) */
@@ -114,6 +116,23 @@ static const char *decode(asr *a, const int16_t *pcm, size_t n, int32 *score)
     return h ? h : "";
 }
 
+/* ps_set_jsgf_string, without its leak: Debian's pocketsphinx 5prealpha
+ * never frees the parsed grammar (88 bytes and its rules per call). */
+static int set_jsgf(asr *a, const char *name, const char *text)
+{
+    jsgf_t *j = jsgf_parse_string(text, NULL);
+    jsgf_rule_t *rule = j ? jsgf_get_public_rule(j) : NULL;
+    fsg_model_t *fsg = rule ? jsgf_build_fsg(j, rule, ps_get_logmath(a->ps),
+                                             (float32)cmd_ln_float32_r(a->cfg, "-lw"))
+                            : NULL;
+    int rc = fsg ? ps_set_fsg(a->ps, name, fsg) : -1;
+    if (fsg)
+        fsg_model_free(fsg); /* the search keeps its own reference */
+    if (j)
+        jsgf_grammar_free(j);
+    return rc;
+}
+
 /* The search name of grammar g, loading it the first time. */
 static int use_grammar(asr *a, const asr_grammar *g, char *name, size_t namelen)
 {
@@ -127,7 +146,7 @@ static int use_grammar(asr *a, const asr_grammar *g, char *name, size_t namelen)
     if (slot == ASR_MAX_GRAMMARS - 1 && a->loaded[slot])
         ps_unset_search(a->ps, name);
     a->loaded[slot] = NULL;
-    if (ps_set_jsgf_string(a->ps, name, g->jsgf))
+    if (set_jsgf(a, name, g->jsgf))
         return -1;
     a->loaded[slot] = g->jsgf;
     return ps_set_search(a->ps, name);
