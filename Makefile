@@ -15,7 +15,7 @@
 SHELL := /bin/bash
 .DEFAULT_GOAL := all
 
-PKGS := libcurl libcjson sqlite3 lua5.4 yaml-0.1 libmicrohttpd cunit espeak-ng opus libopusenc
+PKGS := libcurl libcjson sqlite3 lua5.4 yaml-0.1 libmicrohttpd cunit espeak-ng opus libopusenc opusfile samplerate pocketsphinx
 # libstemmer (Snowball, ai/retr.c) has no pkg-config file: -lstemmer in LDLIBS_ALL
 
 ifeq ($(SANITIZE),1)
@@ -220,6 +220,8 @@ $(BIN)/bench-memory: $(B)/scripts/bench/memory.o $(B)/gen/desk/desk.o $(B)/gen/d
 
 bench-memory: $(BIN)/bench-memory
 	@$(BIN)/bench-memory
+	@echo
+	@$(MAKE) --no-print-directory bench-asr
 
 # Retrieval at scale (scripts/bench/retrieval.c): 100,000 chunks, the
 # question set's latencies.
@@ -248,7 +250,18 @@ $(BIN)/bench-tts: $(B)/scripts/bench/tts.o $(SLURP_OBJ) $(LIBBOTRT)
 bench-tts: $(BIN)/bench-tts
 	@$(BIN)/bench-tts
 
-.PHONY: all deps help run test check-generated clean bench bench-retrieval bench-memory bench-markdown bench-tts
+# Voice notes understood offline (scripts/bench/asr.c): the real-time
+# factor of decode + recognition with the grammar and of dictation, on the
+# speech fixtures, with the example bots' generated grammars.
+$(BIN)/bench-asr: $(B)/scripts/bench/asr.o $(SLURP_OBJ) $(B)/gen/rental/rental.o \
+  $(B)/gen/rental/rental_match.o $(B)/gen/desk/desk.o $(B)/gen/desk/desk_match.o $(LIBBOTRT)
+	@mkdir -p $(@D)
+	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(LDLIBS_ALL)
+
+bench-asr: $(BIN)/bench-asr
+	@$(BIN)/bench-asr
+
+.PHONY: all deps help run test check-generated clean bench bench-retrieval bench-memory bench-markdown bench-tts bench-asr
 clean:
 	rm -rf build build-san bin
 

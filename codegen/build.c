@@ -1096,10 +1096,10 @@ static void bl_llm(bld *b, const node *n)
     }
 }
 
-/* voice -> {reply: text | voice | both} */
+/* voice -> {max_seconds: int, echo: bool, reply: text | voice | both} */
 static void bl_voice(bld *b, const node *n)
 {
-    static const char *const keys[] = { "reply", NULL };
+    static const char *const keys[] = { "max_seconds", "echo", "reply", NULL };
     static const char *const hint = "reply: voice answers a voice note with voice notes only, "
                                     "reply: both with the text and voice notes, reply: text "
                                     "with text (the default)";
@@ -1107,12 +1107,28 @@ static void bl_voice(bld *b, const node *n)
     if (!n || n->kind == NODE_NULL)
         return;
     if (n->kind != NODE_MAP) {
-        bl_type_error(b, n, "a map with reply:", "voice: {reply: both}");
+        bl_type_error(b, n, "a map with max_seconds:, echo:, reply:", "voice: {max_seconds: 60, echo: true}");
         return;
     }
     vo->present = true;
     vo->pos = n->pos;
     bl_keys(b, n, keys, "voice:");
+    const node *x;
+    if ((x = node_get(n, "max_seconds"))) {
+        char *end = NULL;
+        long t = x->kind == NODE_NUM ? strtol(x->str, &end, 10) : -1;
+        if (x->kind != NODE_NUM || !end || *end || t < 1 || t > 3600)
+            diag_error(b->d, x->pos, "the longest voice note transcribed, e.g. max_seconds: 60",
+                       "max_seconds: expects a whole number of seconds from 1 to 3600");
+        else
+            vo->max_seconds = t;
+    }
+    if ((x = node_get(n, "echo"))) {
+        if (x->kind == NODE_BOOL)
+            vo->echo = strcmp(x->str, "true") == 0;
+        else
+            bl_type_error(b, x, "true or false", "echo: true shows the transcript back");
+    }
     const node *v = node_get(n, "reply");
     if (!v)
         return;

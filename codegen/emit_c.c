@@ -7,6 +7,7 @@
  * state enum; text indices carry the text's name in a comment.
  */
 #include "emit_c.h"
+#include "emit_jsgf.h"
 
 #include <ctype.h>
 #include <math.h>
@@ -607,6 +608,8 @@ static void emit_machine(cgen *g)
         sb_printf(sb, "    .match_everywhere = %s_match_everywhere,\n", m->name);
     if (m->llm.present)
         sb_puts(sb, "    .llm = &llm,\n");
+    if (m->voice.present)
+        sb_puts(sb, "    .voice = &voice,\n");
     if (m->voice_reply == BM_VOICE_REPLY_VOICE)
         sb_puts(sb, "    .voice_reply = BM_VOICE_REPLY_VOICE,\n");
     else if (m->voice_reply == BM_VOICE_REPLY_BOTH)
@@ -644,6 +647,7 @@ const char *emit_c_source(arena *a, const low_machine *m, const char *line_cfile
     emit_forms(&g);
     emit_commands_vars_moves(&g);
     emit_llm(&g);
+    emit_jsgf(sb, a, m);
     emit_machine(&g);
     return sb->s;
 }

@@ -231,6 +231,8 @@ typedef struct ir_voice {
     src_pos pos;
     ir_voice_reply reply;    /* `reply:` */
     src_pos reply_pos;
+    long max_seconds;        /* longer notes get sys_voice_too_long; 0 = the default */
+    bool echo;               /* the transcript is shown back ("🎤 ...") */
 } ir_voice;
 /* One of `llm: personas:` — a role the user picks (the variable `persona`
  * holds its name) and the system prompt it adds. */

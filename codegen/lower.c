@@ -988,6 +988,8 @@ low_machine *low_lower(arena *a, const ir_spec *s, diag_list *d)
     lower_everywhere(c);
     lower_llm(c);
     lower_voice(c);
+    m->voice = (low_voice){.present = s->voice.present, .pos = s->voice.pos,
+                           .max_seconds = s->voice.max_seconds, .echo = s->voice.echo};
     pick_callback_data(c);
 
     m->start_state = s->start_idx;

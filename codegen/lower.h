@@ -193,6 +193,14 @@ typedef struct low_llm {
     long session_idle;            /* seconds, 0 = never */
 } low_llm;
 
+/* The spec's `voice:` (present = false without one). */
+typedef struct low_voice {
+    bool present;
+    src_pos pos;
+    long max_seconds;
+    bool echo;
+} low_voice;
+
 typedef struct low_machine {
     const char *name;
     const char *spec_path;
@@ -245,6 +253,7 @@ typedef struct low_machine {
     int n_regexes;
 
     low_llm llm;
+    low_voice voice;
     bm_voice_reply voice_reply; /* `voice: reply:` */
 } low_machine;
 

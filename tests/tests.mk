@@ -139,3 +139,8 @@ test: all
 # Named, not a bare .SECONDARY:, which would also stop make from deciding
 # normally whether every other target is out of date.
 .SECONDARY: $(UNIT_SRC:%.c=$(B)/%.o) $(UNIT_SUPPORT_OBJ)
+
+# test_asr recognises the example bots' phrases with the grammars botc
+# wrote for them: it links their generated tables.
+$(BIN)/tests/test_asr: $(B)/gen/rental/rental.o $(B)/gen/rental/rental_match.o \
+  $(B)/gen/desk/desk.o $(B)/gen/desk/desk_match.o

@@ -11,7 +11,7 @@
 static const char *const langs[2] = {"en", "ru"};
 
 /* texts[text * 2 + lang]: en ru */
-static const char *const texts[218] = {
+static const char *const texts[226] = {
     /* 0: btn_new_session */
     "🚀 New session",
     "🚀 Новая сессия",
@@ -218,8 +218,8 @@ static const char *const texts[218] = {
     "\n"
     "Совет: сначала скачайте копию командой /export_data.",
     /* 41: voice_unsupported */
-    "🎙 I can't listen to voice messages yet. Please type your message.",
-    "🎙 Голосовые сообщения я пока не слушаю. Пожалуйста, напишите текстом.",
+    "🎙 I could not make out that voice message. Please type it.",
+    "🎙 Не удалось разобрать голосовое сообщение. Пожалуйста, напишите текстом.",
     /* 42: btn_delete_yes */
     "✅ Yes, delete everything",
     "✅ Да, удалить всё",
@@ -423,6 +423,18 @@ static const char *const texts[218] = {
     /* 108: sys_memory_private (built-in) */
     "What I remember about you stays between us: ask me in a private chat.",
     "То, что я о вас помню, остаётся между нами: спросите меня в личном чате.",
+    /* 109: sys_voice_too_long (built-in) */
+    "🎙 That voice message is a bit long for me: please keep it under {text} seconds, or type your message.",
+    "🎙 Это голосовое сообщение для меня длинновато: пожалуйста, уложитесь в {text} секунд или напишите текстом.",
+    /* 110: sys_voice_no_engine (built-in) */
+    "🎙 I can only listen to voice messages in English here. Please type your message.",
+    "🎙 Голосовые сообщения на русском я здесь распознать не могу. Пожалуйста, напишите текстом.",
+    /* 111: sys_voice_format (built-in) */
+    "🎙 I can't listen to this kind of recording. Please send a voice message or type.",
+    "🎙 Такую запись я прослушать не могу. Пожалуйста, отправьте голосовое сообщение или напишите текстом.",
+    /* 112: sys_voice_failed (built-in) */
+    "🎙 I could not make out that voice message. Please type it.",
+    "🎙 Не удалось разобрать голосовое сообщение. Пожалуйста, напишите текстом.",
 };
 
 /* the messages each state sends on entry (text indices) */
@@ -899,6 +911,327 @@ static const bm_llm llm = {
     .session_idle = 1800,
 };
 
+/* ---- voice: the speech grammars (codegen/emit_jsgf.c) ---- */
+
+/* state welcome */
+static const bm_voice_phrase voice_s0_phrases[14] = {
+    {"new session", "🚀 New session"},
+    {"end session", "🏁 End session"},
+    {"my sessions", "🗂 My sessions"},
+    {"agent profile", "👤 Agent profile"},
+    {"export my data", "📥 Export my data"},
+    {"delete my data", "🗑️ Delete my data"},
+    {"help", "❓ Help"},
+    {"start", "/start"},
+    {"start session", "/start_session"},
+    {"list sessions", "/list_sessions"},
+    {"personalize", "/personalize"},
+    {"export data", "/export_data"},
+    {"memory", "/memory"},
+    {"forget", "/forget"},
+};
+static const char voice_s0_jsgf[] =
+    "#JSGF V1.0;\n"
+    "grammar voice_s0;\n"
+    "public <phrase> ="
+    " new session"
+    " | end session"
+    " | my sessions"
+    " | agent profile"
+    " | export my data"
+    " | delete my data"
+    " | help"
+    " | start"
+    " | start session"
+    " | list sessions"
+    " | personalize"
+    " | export data"
+    " | memory"
+    " | forget"
+    ";\n";
+
+/* state main */
+static const bm_voice_phrase voice_s1_phrases[14] = {
+    {"new session", "🚀 New session"},
+    {"end session", "🏁 End session"},
+    {"my sessions", "🗂 My sessions"},
+    {"agent profile", "👤 Agent profile"},
+    {"export my data", "📥 Export my data"},
+    {"delete my data", "🗑️ Delete my data"},
+    {"help", "❓ Help"},
+    {"start", "/start"},
+    {"start session", "/start_session"},
+    {"list sessions", "/list_sessions"},
+    {"personalize", "/personalize"},
+    {"export data", "/export_data"},
+    {"memory", "/memory"},
+    {"forget", "/forget"},
+};
+static const char voice_s1_jsgf[] =
+    "#JSGF V1.0;\n"
+    "grammar voice_s1;\n"
+    "public <phrase> ="
+    " new session"
+    " | end session"
+    " | my sessions"
+    " | agent profile"
+    " | export my data"
+    " | delete my data"
+    " | help"
+    " | start"
+    " | start session"
+    " | list sessions"
+    " | personalize"
+    " | export data"
+    " | memory"
+    " | forget"
+    ";\n";
+
+/* state personalize */
+static const bm_voice_phrase voice_s2_phrases[10] = {
+    {"start", "/start"},
+    {"start session", "/start_session"},
+    {"end session", "/end_session"},
+    {"list sessions", "/list_sessions"},
+    {"personalize", "/personalize"},
+    {"export data", "/export_data"},
+    {"delete my data", "/delete_my_data"},
+    {"help", "/help"},
+    {"memory", "/memory"},
+    {"forget", "/forget"},
+};
+static const char voice_s2_jsgf[] =
+    "#JSGF V1.0;\n"
+    "grammar voice_s2;\n"
+    "public <phrase> ="
+    " start"
+    " | start session"
+    " | end session"
+    " | list sessions"
+    " | personalize"
+    " | export data"
+    " | delete my data"
+    " | help"
+    " | memory"
+    " | forget"
+    ";\n";
+
+/* state persona_coder */
+static const bm_voice_phrase voice_s3_phrases[10] = {
+    {"start", "/start"},
+    {"start session", "/start_session"},
+    {"end session", "/end_session"},
+    {"list sessions", "/list_sessions"},
+    {"personalize", "/personalize"},
+    {"export data", "/export_data"},
+    {"delete my data", "/delete_my_data"},
+    {"help", "/help"},
+    {"memory", "/memory"},
+    {"forget", "/forget"},
+};
+static const char voice_s3_jsgf[] =
+    "#JSGF V1.0;\n"
+    "grammar voice_s3;\n"
+    "public <phrase> ="
+    " start"
+    " | start session"
+    " | end session"
+    " | list sessions"
+    " | personalize"
+    " | export data"
+    " | delete my data"
+    " | help"
+    " | memory"
+    " | forget"
+    ";\n";
+
+/* state persona_product_manager */
+static const bm_voice_phrase voice_s4_phrases[10] = {
+    {"start", "/start"},
+    {"start session", "/start_session"},
+    {"end session", "/end_session"},
+    {"list sessions", "/list_sessions"},
+    {"personalize", "/personalize"},
+    {"export data", "/export_data"},
+    {"delete my data", "/delete_my_data"},
+    {"help", "/help"},
+    {"memory", "/memory"},
+    {"forget", "/forget"},
+};
+static const char voice_s4_jsgf[] =
+    "#JSGF V1.0;\n"
+    "grammar voice_s4;\n"
+    "public <phrase> ="
+    " start"
+    " | start session"
+    " | end session"
+    " | list sessions"
+    " | personalize"
+    " | export data"
+    " | delete my data"
+    " | help"
+    " | memory"
+    " | forget"
+    ";\n";
+
+/* state persona_assistant */
+static const bm_voice_phrase voice_s5_phrases[10] = {
+    {"start", "/start"},
+    {"start session", "/start_session"},
+    {"end session", "/end_session"},
+    {"list sessions", "/list_sessions"},
+    {"personalize", "/personalize"},
+    {"export data", "/export_data"},
+    {"delete my data", "/delete_my_data"},
+    {"help", "/help"},
+    {"memory", "/memory"},
+    {"forget", "/forget"},
+};
+static const char voice_s5_jsgf[] =
+    "#JSGF V1.0;\n"
+    "grammar voice_s5;\n"
+    "public <phrase> ="
+    " start"
+    " | start session"
+    " | end session"
+    " | list sessions"
+    " | personalize"
+    " | export data"
+    " | delete my data"
+    " | help"
+    " | memory"
+    " | forget"
+    ";\n";
+
+/* state persona_own */
+static const bm_voice_phrase voice_s6_phrases[14] = {
+    {"new session", "🚀 New session"},
+    {"end session", "🏁 End session"},
+    {"my sessions", "🗂 My sessions"},
+    {"agent profile", "👤 Agent profile"},
+    {"export my data", "📥 Export my data"},
+    {"delete my data", "🗑️ Delete my data"},
+    {"help", "❓ Help"},
+    {"start", "/start"},
+    {"start session", "/start_session"},
+    {"list sessions", "/list_sessions"},
+    {"personalize", "/personalize"},
+    {"export data", "/export_data"},
+    {"memory", "/memory"},
+    {"forget", "/forget"},
+};
+static const char voice_s6_jsgf[] =
+    "#JSGF V1.0;\n"
+    "grammar voice_s6;\n"
+    "public <phrase> ="
+    " new session"
+    " | end session"
+    " | my sessions"
+    " | agent profile"
+    " | export my data"
+    " | delete my data"
+    " | help"
+    " | start"
+    " | start session"
+    " | list sessions"
+    " | personalize"
+    " | export data"
+    " | memory"
+    " | forget"
+    ";\n";
+
+/* state delete_confirm */
+static const bm_voice_phrase voice_s7_phrases[10] = {
+    {"start", "/start"},
+    {"start session", "/start_session"},
+    {"end session", "/end_session"},
+    {"list sessions", "/list_sessions"},
+    {"personalize", "/personalize"},
+    {"export data", "/export_data"},
+    {"delete my data", "/delete_my_data"},
+    {"help", "/help"},
+    {"memory", "/memory"},
+    {"forget", "/forget"},
+};
+static const char voice_s7_jsgf[] =
+    "#JSGF V1.0;\n"
+    "grammar voice_s7;\n"
+    "public <phrase> ="
+    " start"
+    " | start session"
+    " | end session"
+    " | list sessions"
+    " | personalize"
+    " | export data"
+    " | delete my data"
+    " | help"
+    " | memory"
+    " | forget"
+    ";\n";
+
+/* state delete_kept */
+static const bm_voice_phrase voice_s8_phrases[10] = {
+    {"start", "/start"},
+    {"start session", "/start_session"},
+    {"end session", "/end_session"},
+    {"list sessions", "/list_sessions"},
+    {"personalize", "/personalize"},
+    {"export data", "/export_data"},
+    {"delete my data", "/delete_my_data"},
+    {"help", "/help"},
+    {"memory", "/memory"},
+    {"forget", "/forget"},
+};
+static const char voice_s8_jsgf[] =
+    "#JSGF V1.0;\n"
+    "grammar voice_s8;\n"
+    "public <phrase> ="
+    " start"
+    " | start session"
+    " | end session"
+    " | list sessions"
+    " | personalize"
+    " | export data"
+    " | delete my data"
+    " | help"
+    " | memory"
+    " | forget"
+    ";\n";
+
+/* field own.text */
+static const bm_voice_phrase voice_f0_phrases[1] = {
+    {"cancel", "/cancel"},
+};
+static const char voice_f0_jsgf[] =
+    "#JSGF V1.0;\n"
+    "grammar voice_f0;\n"
+    "public <phrase> ="
+    " cancel"
+    ";\n";
+
+static const bm_voice_grammar voice_states[9] = {
+    {voice_s0_jsgf, voice_s0_phrases, 14}, /* welcome */
+    {voice_s1_jsgf, voice_s1_phrases, 14}, /* main */
+    {voice_s2_jsgf, voice_s2_phrases, 10}, /* personalize */
+    {voice_s3_jsgf, voice_s3_phrases, 10}, /* persona_coder */
+    {voice_s4_jsgf, voice_s4_phrases, 10}, /* persona_product_manager */
+    {voice_s5_jsgf, voice_s5_phrases, 10}, /* persona_assistant */
+    {voice_s6_jsgf, voice_s6_phrases, 14}, /* persona_own */
+    {voice_s7_jsgf, voice_s7_phrases, 10}, /* delete_confirm */
+    {voice_s8_jsgf, voice_s8_phrases, 10}, /* delete_kept */
+};
+
+static const bm_voice_grammar voice_fields[1] = {
+    {voice_f0_jsgf, voice_f0_phrases, 1}, /* own.text */
+};
+
+static const bm_voice voice = {
+    .max_seconds = 120,
+    .echo = true,
+    .states = voice_states,
+    .fields = voice_fields,
+};
+
 const bm_machine desk_machine = {
     .name = "desk",
     .shape_hash = 0xd52419e7cc7fff97ULL,
@@ -906,7 +1239,7 @@ const bm_machine desk_machine = {
     .n_langs = 2,
     .default_lang = 0, /* en */
     .texts = texts,
-    .n_texts = 109,
+    .n_texts = 113,
     .sys_texts = {
         [BM_SYS_MIGRATED] = 49 /* sys_migrated */,
         [BM_SYS_CANCELLED] = 52 /* sys_cancelled */,
@@ -970,6 +1303,10 @@ const bm_machine desk_machine = {
         [BM_SYS_MEMORY_ALL_FORGOTTEN] = 106 /* sys_memory_all_forgotten */,
         [BM_SYS_MEMORY_ALL_KEPT] = 107 /* sys_memory_all_kept */,
         [BM_SYS_MEMORY_PRIVATE] = 108 /* sys_memory_private */,
+        [BM_SYS_VOICE_TOO_LONG] = 109 /* sys_voice_too_long */,
+        [BM_SYS_VOICE_NO_ENGINE] = 110 /* sys_voice_no_engine */,
+        [BM_SYS_VOICE_FORMAT] = 111 /* sys_voice_format */,
+        [BM_SYS_VOICE_FAILED] = 112 /* sys_voice_failed */,
     },
     .states = states,
     .n_states = 9,
@@ -995,4 +1332,5 @@ const bm_machine desk_machine = {
     .match_regex = desk_match_regex,
     .match_everywhere = desk_match_everywhere,
     .llm = &llm,
+    .voice = &voice,
 };

@@ -11,7 +11,7 @@
 static const char *const langs[1] = {"en"};
 
 /* texts[text * 1 + lang]: en */
-static const char *const texts[67] = {
+static const char *const texts[71] = {
     /* 0: hello */
     "Hello, {first_name}! Write anything and I repeat it; start with \"ask \" and I ask the web.",
     /* 1: echo */
@@ -147,6 +147,14 @@ static const char *const texts[67] = {
     "OK, I forgot nothing.",
     /* 66: sys_memory_private (built-in) */
     "What I remember about you stays between us: ask me in a private chat.",
+    /* 67: sys_voice_too_long (built-in) */
+    "🎙 That voice message is a bit long for me: please keep it under {text} seconds, or type your message.",
+    /* 68: sys_voice_no_engine (built-in) */
+    "🎙 I can only listen to voice messages in English here. Please type your message.",
+    /* 69: sys_voice_format (built-in) */
+    "🎙 I can't listen to this kind of recording. Please send a voice message or type.",
+    /* 70: sys_voice_failed (built-in) */
+    "🎙 I could not make out that voice message. Please type it.",
 };
 
 /* the messages each state sends on entry (text indices) */
@@ -186,7 +194,7 @@ const bm_machine echo_machine = {
     .n_langs = 1,
     .default_lang = 0, /* en */
     .texts = texts,
-    .n_texts = 67,
+    .n_texts = 71,
     .sys_texts = {
         [BM_SYS_MIGRATED] = 5 /* sys_migrated */,
         [BM_SYS_CANCELLED] = 6 /* sys_cancelled */,
@@ -250,6 +258,10 @@ const bm_machine echo_machine = {
         [BM_SYS_MEMORY_ALL_FORGOTTEN] = 64 /* sys_memory_all_forgotten */,
         [BM_SYS_MEMORY_ALL_KEPT] = 65 /* sys_memory_all_kept */,
         [BM_SYS_MEMORY_PRIVATE] = 66 /* sys_memory_private */,
+        [BM_SYS_VOICE_TOO_LONG] = 67 /* sys_voice_too_long */,
+        [BM_SYS_VOICE_NO_ENGINE] = 68 /* sys_voice_no_engine */,
+        [BM_SYS_VOICE_FORMAT] = 69 /* sys_voice_format */,
+        [BM_SYS_VOICE_FAILED] = 70 /* sys_voice_failed */,
     },
     .states = states,
     .n_states = 1,

@@ -11,7 +11,7 @@
 static const char *const langs[2] = {"en", "ru"};
 
 /* texts[text * 2 + lang]: en ru */
-static const char *const texts[254] = {
+static const char *const texts[262] = {
     /* 0: llm_persona */
     "You are the support assistant of Dunav Drive, a car rental in Belgrade. You help customers choose a car and explain the rental conditions, politely and briefly.",
     "Вы — ассистент поддержки Dunav Drive, проката автомобилей в Белграде. Вы помогаете клиентам выбрать автомобиль и объясняете условия аренды, вежливо и коротко.",
@@ -661,6 +661,18 @@ static const char *const texts[254] = {
     /* 126: sys_memory_private (built-in) */
     "What I remember about you stays between us: ask me in a private chat.",
     "То, что я о вас помню, остаётся между нами: спросите меня в личном чате.",
+    /* 127: sys_voice_too_long (built-in) */
+    "🎙 That voice message is a bit long for me: please keep it under {text} seconds, or type your message.",
+    "🎙 Это голосовое сообщение для меня длинновато: пожалуйста, уложитесь в {text} секунд или напишите текстом.",
+    /* 128: sys_voice_no_engine (built-in) */
+    "🎙 I can only listen to voice messages in English here. Please type your message.",
+    "🎙 Голосовые сообщения на русском я здесь распознать не могу. Пожалуйста, напишите текстом.",
+    /* 129: sys_voice_format (built-in) */
+    "🎙 I can't listen to this kind of recording. Please send a voice message or type.",
+    "🎙 Такую запись я прослушать не могу. Пожалуйста, отправьте голосовое сообщение или напишите текстом.",
+    /* 130: sys_voice_failed (built-in) */
+    "🎙 I could not make out that voice message. Please type it.",
+    "🎙 Не удалось разобрать голосовое сообщение. Пожалуйста, напишите текстом.",
 };
 
 /* the messages each state sends on entry (text indices) */
@@ -1411,6 +1423,477 @@ static const bm_llm llm = {
     .n_synonyms = 29,
 };
 
+/* ---- voice: the speech grammars (codegen/emit_jsgf.c) ---- */
+
+/* state welcome */
+static const bm_voice_phrase voice_s0_phrases[11] = {
+    {"cars and prices", "🚗 Cars and prices"},
+    {"rental conditions", "📋 Rental conditions"},
+    {"delivery", "🚚 Delivery"},
+    {"contacts", "📞 Contacts"},
+    {"book a car", "📝 Book a car"},
+    {"call an operator", "👤 Call an operator"},
+    {"start", "/start"},
+    {"menu", "/menu"},
+    {"book", "/book"},
+    {"help", "/help"},
+    {"cancel", "/cancel"},
+};
+static const char voice_s0_jsgf[] =
+    "#JSGF V1.0;\n"
+    "grammar voice_s0;\n"
+    "public <phrase> ="
+    " cars and prices"
+    " | rental conditions"
+    " | delivery"
+    " | contacts"
+    " | book a car"
+    " | call an operator"
+    " | start"
+    " | menu"
+    " | book"
+    " | help"
+    " | cancel"
+    ";\n";
+
+/* state main */
+static const bm_voice_phrase voice_s1_phrases[11] = {
+    {"cars and prices", "🚗 Cars and prices"},
+    {"rental conditions", "📋 Rental conditions"},
+    {"delivery", "🚚 Delivery"},
+    {"contacts", "📞 Contacts"},
+    {"book a car", "📝 Book a car"},
+    {"call an operator", "👤 Call an operator"},
+    {"start", "/start"},
+    {"menu", "/menu"},
+    {"book", "/book"},
+    {"help", "/help"},
+    {"cancel", "/cancel"},
+};
+static const char voice_s1_jsgf[] =
+    "#JSGF V1.0;\n"
+    "grammar voice_s1;\n"
+    "public <phrase> ="
+    " cars and prices"
+    " | rental conditions"
+    " | delivery"
+    " | contacts"
+    " | book a car"
+    " | call an operator"
+    " | start"
+    " | menu"
+    " | book"
+    " | help"
+    " | cancel"
+    ";\n";
+
+/* state cars */
+static const bm_voice_phrase voice_s2_phrases[7] = {
+    {"book a car", "📝 Book a car"},
+    {"back", "⬅️ Back"},
+    {"start", "/start"},
+    {"menu", "/menu"},
+    {"book", "/book"},
+    {"help", "/help"},
+    {"cancel", "/cancel"},
+};
+static const char voice_s2_jsgf[] =
+    "#JSGF V1.0;\n"
+    "grammar voice_s2;\n"
+    "public <phrase> ="
+    " book a car"
+    " | back"
+    " | start"
+    " | menu"
+    " | book"
+    " | help"
+    " | cancel"
+    ";\n";
+
+/* state cars_classes */
+static const bm_voice_phrase voice_s3_phrases[5] = {
+    {"start", "/start"},
+    {"menu", "/menu"},
+    {"book", "/book"},
+    {"help", "/help"},
+    {"cancel", "/cancel"},
+};
+static const char voice_s3_jsgf[] =
+    "#JSGF V1.0;\n"
+    "grammar voice_s3;\n"
+    "public <phrase> ="
+    " start"
+    " | menu"
+    " | book"
+    " | help"
+    " | cancel"
+    ";\n";
+
+/* state car_economy */
+static const bm_voice_phrase voice_s4_phrases[5] = {
+    {"start", "/start"},
+    {"menu", "/menu"},
+    {"book", "/book"},
+    {"help", "/help"},
+    {"cancel", "/cancel"},
+};
+static const char voice_s4_jsgf[] =
+    "#JSGF V1.0;\n"
+    "grammar voice_s4;\n"
+    "public <phrase> ="
+    " start"
+    " | menu"
+    " | book"
+    " | help"
+    " | cancel"
+    ";\n";
+
+/* state car_compact */
+static const bm_voice_phrase voice_s5_phrases[5] = {
+    {"start", "/start"},
+    {"menu", "/menu"},
+    {"book", "/book"},
+    {"help", "/help"},
+    {"cancel", "/cancel"},
+};
+static const char voice_s5_jsgf[] =
+    "#JSGF V1.0;\n"
+    "grammar voice_s5;\n"
+    "public <phrase> ="
+    " start"
+    " | menu"
+    " | book"
+    " | help"
+    " | cancel"
+    ";\n";
+
+/* state car_suv */
+static const bm_voice_phrase voice_s6_phrases[5] = {
+    {"start", "/start"},
+    {"menu", "/menu"},
+    {"book", "/book"},
+    {"help", "/help"},
+    {"cancel", "/cancel"},
+};
+static const char voice_s6_jsgf[] =
+    "#JSGF V1.0;\n"
+    "grammar voice_s6;\n"
+    "public <phrase> ="
+    " start"
+    " | menu"
+    " | book"
+    " | help"
+    " | cancel"
+    ";\n";
+
+/* state car_minivan */
+static const bm_voice_phrase voice_s7_phrases[5] = {
+    {"start", "/start"},
+    {"menu", "/menu"},
+    {"book", "/book"},
+    {"help", "/help"},
+    {"cancel", "/cancel"},
+};
+static const char voice_s7_jsgf[] =
+    "#JSGF V1.0;\n"
+    "grammar voice_s7;\n"
+    "public <phrase> ="
+    " start"
+    " | menu"
+    " | book"
+    " | help"
+    " | cancel"
+    ";\n";
+
+/* state terms */
+static const bm_voice_phrase voice_s8_phrases[11] = {
+    {"driver and documents", "🪪 Driver and documents"},
+    {"deposit and payment", "💶 Deposit and payment"},
+    {"insurance", "🛡 Insurance"},
+    {"trips abroad", "🌍 Trips abroad"},
+    {"fuel and mileage", "⛽ Fuel and mileage"},
+    {"back", "⬅️ Back"},
+    {"start", "/start"},
+    {"menu", "/menu"},
+    {"book", "/book"},
+    {"help", "/help"},
+    {"cancel", "/cancel"},
+};
+static const char voice_s8_jsgf[] =
+    "#JSGF V1.0;\n"
+    "grammar voice_s8;\n"
+    "public <phrase> ="
+    " driver and documents"
+    " | deposit and payment"
+    " | insurance"
+    " | trips abroad"
+    " | fuel and mileage"
+    " | back"
+    " | start"
+    " | menu"
+    " | book"
+    " | help"
+    " | cancel"
+    ";\n";
+
+/* state terms_driver */
+static const bm_voice_phrase voice_s9_phrases[7] = {
+    {"back", "⬅️ Back"},
+    {"main menu", "🏠 Main menu"},
+    {"start", "/start"},
+    {"menu", "/menu"},
+    {"book", "/book"},
+    {"help", "/help"},
+    {"cancel", "/cancel"},
+};
+static const char voice_s9_jsgf[] =
+    "#JSGF V1.0;\n"
+    "grammar voice_s9;\n"
+    "public <phrase> ="
+    " back"
+    " | main menu"
+    " | start"
+    " | menu"
+    " | book"
+    " | help"
+    " | cancel"
+    ";\n";
+
+/* state terms_deposit */
+static const bm_voice_phrase voice_s10_phrases[7] = {
+    {"back", "⬅️ Back"},
+    {"main menu", "🏠 Main menu"},
+    {"start", "/start"},
+    {"menu", "/menu"},
+    {"book", "/book"},
+    {"help", "/help"},
+    {"cancel", "/cancel"},
+};
+static const char voice_s10_jsgf[] =
+    "#JSGF V1.0;\n"
+    "grammar voice_s10;\n"
+    "public <phrase> ="
+    " back"
+    " | main menu"
+    " | start"
+    " | menu"
+    " | book"
+    " | help"
+    " | cancel"
+    ";\n";
+
+/* state terms_insurance */
+static const bm_voice_phrase voice_s11_phrases[7] = {
+    {"back", "⬅️ Back"},
+    {"main menu", "🏠 Main menu"},
+    {"start", "/start"},
+    {"menu", "/menu"},
+    {"book", "/book"},
+    {"help", "/help"},
+    {"cancel", "/cancel"},
+};
+static const char voice_s11_jsgf[] =
+    "#JSGF V1.0;\n"
+    "grammar voice_s11;\n"
+    "public <phrase> ="
+    " back"
+    " | main menu"
+    " | start"
+    " | menu"
+    " | book"
+    " | help"
+    " | cancel"
+    ";\n";
+
+/* state terms_abroad */
+static const bm_voice_phrase voice_s12_phrases[7] = {
+    {"back", "⬅️ Back"},
+    {"main menu", "🏠 Main menu"},
+    {"start", "/start"},
+    {"menu", "/menu"},
+    {"book", "/book"},
+    {"help", "/help"},
+    {"cancel", "/cancel"},
+};
+static const char voice_s12_jsgf[] =
+    "#JSGF V1.0;\n"
+    "grammar voice_s12;\n"
+    "public <phrase> ="
+    " back"
+    " | main menu"
+    " | start"
+    " | menu"
+    " | book"
+    " | help"
+    " | cancel"
+    ";\n";
+
+/* state terms_fuel */
+static const bm_voice_phrase voice_s13_phrases[7] = {
+    {"back", "⬅️ Back"},
+    {"main menu", "🏠 Main menu"},
+    {"start", "/start"},
+    {"menu", "/menu"},
+    {"book", "/book"},
+    {"help", "/help"},
+    {"cancel", "/cancel"},
+};
+static const char voice_s13_jsgf[] =
+    "#JSGF V1.0;\n"
+    "grammar voice_s13;\n"
+    "public <phrase> ="
+    " back"
+    " | main menu"
+    " | start"
+    " | menu"
+    " | book"
+    " | help"
+    " | cancel"
+    ";\n";
+
+/* state delivery */
+static const bm_voice_phrase voice_s14_phrases[7] = {
+    {"book a car", "📝 Book a car"},
+    {"back", "⬅️ Back"},
+    {"start", "/start"},
+    {"menu", "/menu"},
+    {"book", "/book"},
+    {"help", "/help"},
+    {"cancel", "/cancel"},
+};
+static const char voice_s14_jsgf[] =
+    "#JSGF V1.0;\n"
+    "grammar voice_s14;\n"
+    "public <phrase> ="
+    " book a car"
+    " | back"
+    " | start"
+    " | menu"
+    " | book"
+    " | help"
+    " | cancel"
+    ";\n";
+
+/* state contacts */
+static const bm_voice_phrase voice_s15_phrases[7] = {
+    {"call an operator", "👤 Call an operator"},
+    {"back", "⬅️ Back"},
+    {"start", "/start"},
+    {"menu", "/menu"},
+    {"book", "/book"},
+    {"help", "/help"},
+    {"cancel", "/cancel"},
+};
+static const char voice_s15_jsgf[] =
+    "#JSGF V1.0;\n"
+    "grammar voice_s15;\n"
+    "public <phrase> ="
+    " call an operator"
+    " | back"
+    " | start"
+    " | menu"
+    " | book"
+    " | help"
+    " | cancel"
+    ";\n";
+
+/* field booking.pickup_date */
+static const bm_voice_phrase voice_f0_phrases[1] = {
+    {"cancel", "/cancel"},
+};
+static const char voice_f0_jsgf[] =
+    "#JSGF V1.0;\n"
+    "grammar voice_f0;\n"
+    "public <phrase> ="
+    " cancel"
+    ";\n";
+
+/* field booking.days */
+static const bm_voice_phrase voice_f1_phrases[1] = {
+    {"cancel", "/cancel"},
+};
+static const char voice_f1_jsgf[] =
+    "#JSGF V1.0;\n"
+    "grammar voice_f1;\n"
+    "public <phrase> ="
+    " cancel"
+    ";\n";
+
+/* field booking.car_class */
+static const bm_voice_phrase voice_f2_phrases[5] = {
+    {"economy", "Economy"},
+    {"compact", "Compact"},
+    {"suv", "SUV"},
+    {"minivan", "Minivan"},
+    {"cancel", "/cancel"},
+};
+static const char voice_f2_jsgf[] =
+    "#JSGF V1.0;\n"
+    "grammar voice_f2;\n"
+    "public <phrase> ="
+    " economy"
+    " | compact"
+    " | suv"
+    " | minivan"
+    " | cancel"
+    ";\n";
+
+/* field booking.phone */
+static const bm_voice_phrase voice_f3_phrases[1] = {
+    {"cancel", "/cancel"},
+};
+static const char voice_f3_jsgf[] =
+    "#JSGF V1.0;\n"
+    "grammar voice_f3;\n"
+    "public <phrase> ="
+    " cancel"
+    ";\n";
+
+/* field booking.full_name */
+static const bm_voice_phrase voice_f4_phrases[1] = {
+    {"cancel", "/cancel"},
+};
+static const char voice_f4_jsgf[] =
+    "#JSGF V1.0;\n"
+    "grammar voice_f4;\n"
+    "public <phrase> ="
+    " cancel"
+    ";\n";
+
+static const bm_voice_grammar voice_states[16] = {
+    {voice_s0_jsgf, voice_s0_phrases, 11}, /* welcome */
+    {voice_s1_jsgf, voice_s1_phrases, 11}, /* main */
+    {voice_s2_jsgf, voice_s2_phrases, 7}, /* cars */
+    {voice_s3_jsgf, voice_s3_phrases, 5}, /* cars_classes */
+    {voice_s4_jsgf, voice_s4_phrases, 5}, /* car_economy */
+    {voice_s5_jsgf, voice_s5_phrases, 5}, /* car_compact */
+    {voice_s6_jsgf, voice_s6_phrases, 5}, /* car_suv */
+    {voice_s7_jsgf, voice_s7_phrases, 5}, /* car_minivan */
+    {voice_s8_jsgf, voice_s8_phrases, 11}, /* terms */
+    {voice_s9_jsgf, voice_s9_phrases, 7}, /* terms_driver */
+    {voice_s10_jsgf, voice_s10_phrases, 7}, /* terms_deposit */
+    {voice_s11_jsgf, voice_s11_phrases, 7}, /* terms_insurance */
+    {voice_s12_jsgf, voice_s12_phrases, 7}, /* terms_abroad */
+    {voice_s13_jsgf, voice_s13_phrases, 7}, /* terms_fuel */
+    {voice_s14_jsgf, voice_s14_phrases, 7}, /* delivery */
+    {voice_s15_jsgf, voice_s15_phrases, 7}, /* contacts */
+};
+
+static const bm_voice_grammar voice_fields[5] = {
+    {voice_f0_jsgf, voice_f0_phrases, 1}, /* booking.pickup_date */
+    {voice_f1_jsgf, voice_f1_phrases, 1}, /* booking.days */
+    {voice_f2_jsgf, voice_f2_phrases, 5}, /* booking.car_class */
+    {voice_f3_jsgf, voice_f3_phrases, 1}, /* booking.phone */
+    {voice_f4_jsgf, voice_f4_phrases, 1}, /* booking.full_name */
+};
+
+static const bm_voice voice = {
+    .max_seconds = 60,
+    .echo = true,
+    .states = voice_states,
+    .fields = voice_fields,
+};
+
 const bm_machine rental_machine = {
     .name = "rental",
     .shape_hash = 0x44b91dc5b5e8f314ULL,
@@ -1418,7 +1901,7 @@ const bm_machine rental_machine = {
     .n_langs = 2,
     .default_lang = 0, /* en */
     .texts = texts,
-    .n_texts = 127,
+    .n_texts = 131,
     .sys_texts = {
         [BM_SYS_MIGRATED] = 2 /* sys_migrated */,
         [BM_SYS_CANCELLED] = 68 /* sys_cancelled */,
@@ -1482,6 +1965,10 @@ const bm_machine rental_machine = {
         [BM_SYS_MEMORY_ALL_FORGOTTEN] = 124 /* sys_memory_all_forgotten */,
         [BM_SYS_MEMORY_ALL_KEPT] = 125 /* sys_memory_all_kept */,
         [BM_SYS_MEMORY_PRIVATE] = 126 /* sys_memory_private */,
+        [BM_SYS_VOICE_TOO_LONG] = 127 /* sys_voice_too_long */,
+        [BM_SYS_VOICE_NO_ENGINE] = 128 /* sys_voice_no_engine */,
+        [BM_SYS_VOICE_FORMAT] = 129 /* sys_voice_format */,
+        [BM_SYS_VOICE_FAILED] = 130 /* sys_voice_failed */,
     },
     .states = states,
     .n_states = 16,
@@ -1507,4 +1994,5 @@ const bm_machine rental_machine = {
     .match_regex = rental_match_regex,
     .match_everywhere = rental_match_everywhere,
     .llm = &llm,
+    .voice = &voice,
 };

@@ -32,7 +32,7 @@ int oai_endpoint_init(oai_endpoint *e, const char *base, const char *path, const
         snprintf(err, errlen, "out of memory");
         return -1;
     }
-    if (bl < 3 || strncmp(base + bl - 3, "/v1", 3))
+    if (var && (bl < 3 || strncmp(base + bl - 3, "/v1", 3)))
         log_warn(tag, "%s does not end in /v1; using %s as given", var, e->url);
     return 0;
 }

@@ -16,7 +16,8 @@ typedef struct oai_endpoint {
 /* Fills e for base + path ("/chat/completions", "/embeddings"). base must
  * be an http(s) URL (the caller checked); one that does not end in /v1 is
  * used as given, with a warning under log tag `tag` naming the variable
- * `var`. key may be NULL or "". 0, or -1 on out-of-memory (e zeroed, the
+ * `var` (var NULL: a server outside the /v1 rule, no warning). key may be
+ * NULL or "". 0, or -1 on out-of-memory (e zeroed, the
  * reason in err). */
 int oai_endpoint_init(oai_endpoint *e, const char *base, const char *path, const char *key,
                       const char *tag, const char *var, char *err, size_t errlen);

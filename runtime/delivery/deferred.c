@@ -13,6 +13,7 @@
 #include "ai/embed.h"
 #include "base/log.h"
 #include "delivery/draft.h"
+#include "delivery/listen.h"
 #include "net/http.h"
 
 #define DEFERRED_REASON_MAX 300
@@ -24,6 +25,7 @@ struct deferred {
     embed_client *ec;  /* questions' embeddings; made on the first request */
     bool ec_failed;    /* EMBEDDINGS_BASE unset or unusable: asked once */
     struct deferred_job *embeds; /* jobs waiting for ec (freed with it) */
+    listen_ctx *listen;  /* voice notes' transcripts */
     long timeout_ms;
     size_t max_body;
 };
@@ -48,7 +50,10 @@ deferred *deferred_new(loop *lp, tg_client *tg, outq *q, long timeout_ms, size_t
     d->timeout_ms = timeout_ms > 0 ? timeout_ms : 30000;
     d->max_body = max_body ? max_body : 65536;
     d->drafts = draft_new(lp, q);
-    if (!d->drafts) {
+    d->listen = listen_new(lp, tg);
+    if (!d->drafts || !d->listen) {
+        draft_free(d->drafts);
+        listen_free(d->listen);
         free(d);
         return NULL;
     }
@@ -60,6 +65,7 @@ void deferred_free(deferred *d)
     if (!d)
         return;
     draft_free(d->drafts);
+    listen_free(d->listen);
     embed_free(d->ec); /* its callbacks never run: the jobs go here */
     while (d->embeds) {
         struct deferred_job *j = d->embeds;
@@ -174,6 +180,17 @@ static const char *start_embed(deferred *d, deferred_job *j, const char *text)
     return "the embeddings request could not start";
 }
 
+/* A voice note's transcript (delivery/voice.c). */
+static void on_voice(void *ud, const bot_io_res *res)
+{
+    bot_io_res r = *res;
+    finish(ud, &r);
+}
+
+void deferred_pump(deferred *d) { listen_pump(d->listen); }
+
+bool deferred_ready(const deferred *d) { return listen_ready(d->listen); }
+
 deferred_job *deferred_start(deferred *d, const bot_io_req *req, deferred_done_fn fn, void *ud,
                              const char **why)
 {
@@ -204,6 +221,11 @@ deferred_job *deferred_start(deferred *d, const bot_io_req *req, deferred_done_f
         failed = req->u.embed.text && *req->u.embed.text ? start_embed(d, j, req->u.embed.text)
                                                          : "nothing to embed";
         break;
+    case BOT_IO_VOICE: {
+        const char *vwhy = NULL;
+        failed = listen_start(d->listen, req, on_voice, j, &vwhy) ? NULL : vwhy ? vwhy : "failed";
+        break;
+    }
     case BOT_IO_NONE:
         break;
     }

@@ -7,6 +7,7 @@
 #ifndef BOTC_DELIVERY_DEFERRED_H
 #define BOTC_DELIVERY_DEFERRED_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "dialogue/deferred.h"
@@ -36,5 +37,11 @@ deferred_job *deferred_start(deferred *d, const bot_io_req *req, deferred_done_f
                              const char **why);
 /* The waiter is gone: fn will not run for job. */
 void deferred_abandon(deferred_job *job);
+
+/* Runs the callbacks of requests answered off the loop (voice notes
+ * recognised on the worker thread): call on every loop turn. */
+void deferred_pump(deferred *d);
+/* Whether deferred_pump has answers to deliver. */
+bool deferred_ready(const deferred *d);
 
 #endif

@@ -42,6 +42,7 @@ typedef struct ib_item {
     deferred_job *job;   /* while IB_IO_WAITING */
     bot_io_res res;      /* IB_IO_DONE: body and error owned (below) */
     char *res_body, *res_error;
+    char *transcript;    /* a voice note's: in.text once it arrived */
 } ib_item;
 
 struct inbox {
@@ -103,6 +104,7 @@ static void item_free(ib_item *it)
     free(it->json);
     free(it->res_body);
     free(it->res_error);
+    free(it->transcript);
     free(it);
 }
 
@@ -428,6 +430,22 @@ static void on_answer(void *ud, const bot_io_res *res)
     it->job = NULL;
     ib->n_io--;
     ib->kick = true;
+    if (res->kind == BOT_IO_VOICE) {
+        /* the note becomes its transcript, typed text from then on (an
+         * action it reaches may defer again); or it stays a voice note
+         * whose failure is known. A restart transcribes it again. */
+        it->io = IB_IO_NONE;
+        free(it->transcript);
+        it->transcript = res->ok && res->body ? strndup(res->body, res->len) : NULL;
+        if (it->transcript) {
+            it->in.kind = BM_IN_TEXT;
+            it->in.text = it->transcript;
+            it->in.from_voice = true;
+        } else {
+            it->in.voice.failed = res->status > 0 ? (int)res->status : BM_VOICE_ERROR;
+        }
+        return;
+    }
     it->io = IB_IO_DONE;
     if (res->body) {
         it->res_body = malloc(res->len + 1);
@@ -527,7 +545,7 @@ static int handle_one(inbox *ib, ib_item *it)
     return 1;
 }
 
-int inbox_runnable(const inbox *ib) { return ib->kick; }
+int inbox_runnable(const inbox *ib) { return ib->kick || deferred_ready(ib->io); }
 
 /* After a failed batch: the updates it finished are not finished. */
 static void put_back(inbox *ib, ib_item **done, int n_done)
@@ -607,6 +625,7 @@ int inbox_run(inbox *ib)
     long until = now_ms() + ib->opt.run_budget_ms;
     int total = 0;
     ib->kick = false;
+    deferred_pump(ib->io); /* answers from other threads */
     for (;;) {
         int n = run_batch(ib);
         if (n < 0) {

@@ -99,6 +99,11 @@ void bot_io_req_free(bot_io_req *r)
     case BOT_IO_EMBED:
         free(r->u.embed.text);
         break;
+    case BOT_IO_VOICE:
+        free(r->u.voice.file_id);
+        free(r->u.voice.mime);
+        free(r->u.voice.lang);
+        break;
     case BOT_IO_NONE:
         break;
     }
@@ -339,6 +344,89 @@ static int log_history(bot *b, const bm_input *in, const bm_effects *fx, int fir
     return store_history_trim_due(b->st, in->user.id, added);
 }
 
+/* The Bot API's cap on a file a bot may download. */
+#define BOT_VOICE_MAX_BYTES (20L * 1024 * 1024)
+
+/* A voice note in a bot with `voice:`: 1 when its transcript was asked for
+ * (tx->io_req filled: the input waits, the transport turns the answer into
+ * a TEXT input with from_voice, or sets voice.failed), 0 when the input
+ * goes on as it is (*failed set when the note is refused at once). */
+static int ask_transcript(bot *b, const bm_input *in, bot_tx *tx, int *failed)
+{
+    const bm_machine *m = b->m;
+    if (in->kind != BM_IN_VOICE || !m->voice || in->voice.failed || !in->voice.file_id)
+        return 0;
+    if (in->voice.duration > m->voice->max_seconds || in->voice.file_size > BOT_VOICE_MAX_BYTES) {
+        *failed = BM_VOICE_TOO_LONG; /* refused before any download */
+        return 0;
+    }
+    if (!tx || tx->io_req.kind != BOT_IO_NONE) {
+        *failed = BM_VOICE_NO_ENGINE; /* conversation tests: no transport */
+        return 0;
+    }
+    /* the grammar of where the user is: the field asked, else the state */
+    const bm_voice_grammar *g = NULL;
+    bm_session s;
+    int found = store_load_session(b->st, in->user.id, &s);
+    if (found < 0)
+        return -1;
+    if (found) {
+        int field = s.form >= 0 && s.form < m->n_forms ? m->forms[s.form].first_field + s.field : -1;
+        if (field >= 0 && m->voice->fields && m->voice->fields[field].n)
+            g = &m->voice->fields[field];
+        else if (s.state >= 0 && s.state < m->n_states && m->voice->states)
+            g = &m->voice->states[s.state];
+        bm_session_free(m, &s);
+    } else if (m->voice->states) {
+        g = &m->voice->states[m->start_state];
+    }
+    bot_io_req *r = &tx->io_req;
+    r->kind = BOT_IO_VOICE;
+    r->owner = -1; /* no action's: the transport rewrites the input */
+    r->u.voice.file_id = strdup(in->voice.file_id);
+    r->u.voice.mime = in->voice.mime ? strdup(in->voice.mime) : NULL;
+    r->u.voice.lang = in->user.language_code ? strdup(in->user.language_code) : NULL;
+    r->u.voice.duration = in->voice.duration;
+    r->u.voice.file_size = in->voice.file_size;
+    r->u.voice.max_seconds = m->voice->max_seconds;
+    r->u.voice.grammar = g && g->n ? g : NULL;
+    if (!r->u.voice.file_id) {
+        bot_io_req_free(r);
+        return -1;
+    }
+    return 1;
+}
+
+/* A voice note without a transcript: the answer for it (1 when given), or
+ * 0 to let the machine take the note. Too long: always the polite answer.
+ * Otherwise the spec's own answer wins (the state's voice: trigger), and
+ * without one the runtime says why (no engine for the language, a
+ * recording it cannot read, nothing made out). */
+static int voice_failed(bot *b, bm_session *s, const bm_input *in, int failed, bm_effects *fx)
+{
+    const bm_machine *m = b->m;
+    if (failed != BM_VOICE_TOO_LONG && s->form < 0 && s->state >= 0 && s->state < m->n_states &&
+        m->states[s->state].voice_tr != BM_NONE)
+        return 0;
+    bm_sys_text t;
+    switch (failed) {
+    case BM_VOICE_TOO_LONG: t = BM_SYS_VOICE_TOO_LONG; break;
+    case BM_VOICE_NO_ENGINE: t = BM_SYS_VOICE_NO_ENGINE; break;
+    case BM_VOICE_FORMAT: t = BM_SYS_VOICE_FORMAT; break;
+    default: t = BM_SYS_VOICE_FAILED; break;
+    }
+    char secs[24];
+    snprintf(secs, sizeof secs, "%d", m->voice ? m->voice->max_seconds : 0);
+    char *text = bm_render(m, s, &in->user, m->sys_texts[t], secs);
+    bm_effect *e = text ? bm_effects_add(fx, BM_FX_SEND, s->chat_id) : NULL;
+    if (!e) {
+        free(text);
+        return -1;
+    }
+    e->text = text;
+    return 1;
+}
+
 int bot_handle_tx(bot *b, const bm_input *in, bm_effects *fx, bot_tx *tx)
 {
     const bm_machine *m = b->m;
@@ -363,6 +451,17 @@ int bot_handle_tx(bot *b, const bm_input *in, bm_effects *fx, bot_tx *tx)
             return BOT_DUPLICATE;
         }
     }
+    /* a voice note is transcribed first (before the parts: an operator
+     * gets the transcript with the note) */
+    int vfailed = in->voice.failed;
+    int asked = ask_transcript(b, in, tx, &vfailed);
+    if (asked) {
+        store_rollback(b->st);
+        if (asked < 0)
+            return -1;
+        bm_effects_free(&step_fx);
+        return BOT_DEFERRED;
+    }
     /* inputs a part answers without the user's session (the managers'
      * group, users talking to an operator): the machine never sees them */
     int taken = take_input(b, in, fx);
@@ -382,7 +481,23 @@ int bot_handle_tx(bot *b, const bm_input *in, bm_effects *fx, bot_tx *tx)
         goto fail;
     have = true;
     s.trace = b->trace;
-    if (step_input(b, &s, in, &step_fx)) {
+    int said = 0;
+    if (in->kind == BM_IN_VOICE && vfailed && m->voice &&
+        (said = voice_failed(b, &s, in, vfailed, &step_fx)) < 0)
+        goto fail;
+    if (in->kind == BM_IN_TEXT && in->from_voice && m->voice && m->voice->echo) {
+        /* the transcript shown back, so a misheard word is seen at once */
+        size_t n = strlen(in->text) + 8;
+        char *t = malloc(n);
+        bm_effect *e = t ? bm_effects_add(&step_fx, BM_FX_SEND, s.chat_id) : NULL;
+        if (!e) {
+            free(t);
+            goto fail;
+        }
+        snprintf(t, n, "🎤 %s", in->text);
+        e->text = t;
+    }
+    if (!said && step_input(b, &s, in, &step_fx)) {
         snprintf(b->error, sizeof b->error, "out of memory in the step");
         log_error("bot", "user %" PRId64 ": out of memory in the step", in->user.id);
         goto fail;

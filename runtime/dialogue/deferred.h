@@ -16,6 +16,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "dialogue/machine.h"
+
 typedef enum bot_io_kind {
     BOT_IO_NONE = 0,
     BOT_IO_HTTP_GET, /* u.get: GET a URL (http_get) */
@@ -28,6 +30,10 @@ typedef enum bot_io_kind {
     BOT_IO_EMBED,    /* u.embed: the embedding of a text (the question's,
                       * for hybrid retrieval); the answer's body is its
                       * vector, float32 in host order */
+    BOT_IO_VOICE,    /* u.voice: a voice note's transcript (getFile, the
+                      * download, then a remote engine or the offline one
+                      * on a worker thread); the answer's body is the
+                      * transcript; when not ok, status is a bm_voice_fail */
 } bot_io_kind;
 
 /* A request. Strings marked malloc'd are owned: free with bot_io_req_free,
@@ -47,6 +53,15 @@ typedef struct bot_io_req {
         struct {
             char *text; /* malloc'd */
         } embed;
+        struct {
+            char *file_id;   /* malloc'd; never logged */
+            char *mime;      /* malloc'd, NULL = a voice note (OGG/Opus) */
+            char *lang;      /* malloc'd: the user's language ("en", "ru"), NULL unknown */
+            int64_t duration, file_size; /* as Telegram said, 0 unknown */
+            int max_seconds;             /* the spec's voice: max_seconds */
+            const bm_voice_grammar *grammar; /* the state's or the field's
+                                              * (static tables), NULL none */
+        } voice;
         struct {
             char *messages; /* malloc'd JSON array of {role, content} */
             char *model;    /* malloc'd; NULL = OPENAI_MODEL_NAME */

@@ -213,6 +213,31 @@ typedef struct bm_llm {
     long session_idle;    /* seconds without a turn before a session closes itself; 0 = never */
 } bm_llm;
 
+/* One phrase a user may say in a state (a reply button, a command, a
+ * choice of the field asked): the words as spoken (lower case, single
+ * spaces) and the text they stand for, exactly as the machine matches it
+ * ("🚗 Cars and prices", "/help"). */
+typedef struct bm_voice_phrase {
+    const char *words;
+    const char *text;
+} bm_voice_phrase;
+
+/* The speech grammar of one state or form field (codegen/emit_jsgf.c):
+ * JSGF text over its phrases' words, English only. n = 0: none. */
+typedef struct bm_voice_grammar {
+    const char *jsgf;
+    const bm_voice_phrase *phrases;
+    int n;
+} bm_voice_grammar;
+
+/* The spec's `voice:`: voice notes are transcribed and handled as text. */
+typedef struct bm_voice {
+    int max_seconds;                  /* longer notes are refused politely */
+    bool echo;                        /* the transcript is shown back */
+    const bm_voice_grammar *states;   /* [n_states] */
+    const bm_voice_grammar *fields;   /* [fields of all forms] */
+} bm_voice;
+
 /* The spec's `voice: reply:`: how the bot answers a user who spoke (a
  * voice note, or a text transcribed from one). */
 typedef enum bm_voice_reply {
@@ -273,6 +298,7 @@ typedef struct bm_machine {
     int (*match_everywhere)(const char *s);
 
     const bm_llm *llm;        /* NULL: the spec has no `llm:` */
+    const bm_voice *voice;    /* NULL: the spec has no `voice:` */
     bm_voice_reply voice_reply; /* `voice: reply:` (delivery/voice.h) */
 } bm_machine;
 
@@ -291,7 +317,7 @@ typedef enum bm_input_kind {
     BM_IN_TEXT = 0,  /* a text message (commands included) */
     BM_IN_CALLBACK,  /* an inline button press: text = callback_data */
     BM_IN_CONTACT,   /* a shared contact: text = phone number */
-    BM_IN_VOICE,     /* a voice note: text = file_id */
+    BM_IN_VOICE,     /* a voice note: text = "" (its file in `voice`) */
     BM_IN_OTHER,     /* photo, sticker, ...: only a fallback may take it */
 } bm_input_kind;
 
@@ -313,7 +339,29 @@ typedef struct bm_input {
      * the state's pattern triggers give way to it (spec/REFERENCE.md,
      * "Triggers and the answerer"; set by dialogue/bot.c) */
     bool answer_first;
+    /* VOICE (and TEXT from_voice): the note. The file_id is for the
+     * runtime's download only: it never reaches a text, a log or a model.
+     * audio/video_note notes other than voice set mime accordingly. */
+    struct {
+        const char *file_id;  /* NULL when none */
+        const char *mime;     /* "audio/ogg", "audio/mpeg", ... NULL unknown */
+        int64_t duration;     /* seconds, as Telegram says; 0 unknown */
+        int64_t file_size;    /* bytes, 0 unknown */
+        int failed;           /* a bm_voice_fail: transcription was tried
+                               * and gave no text (the machine gets the
+                               * voice note itself) */
+    } voice;
 } bm_input;
+
+/* Why a voice note has no transcript (bm_input.voice.failed). */
+typedef enum bm_voice_fail {
+    BM_VOICE_OK = 0,
+    BM_VOICE_TOO_LONG,   /* over `voice: max_seconds` or 20 MB */
+    BM_VOICE_NO_ENGINE,  /* no engine for the user's language (offline: English only) */
+    BM_VOICE_FORMAT,     /* offline: not OGG/Opus (MP3, M4A, video notes) */
+    BM_VOICE_ERROR,      /* download or recognition failed */
+    BM_VOICE_EMPTY,      /* nothing heard */
+} bm_voice_fail;
 
 /* An optional observer of the interpreter, for coverage (conversation
  * tests, runtime/front/convtest.c). Any callback may be NULL. `transition` gets

@@ -260,6 +260,22 @@
     /* remember, memory_list, memory_forget in a group: memory is private */ \
     X(MEMORY_PRIVATE, sys_memory_private, \
       "What I remember about you stays between us: ask me in a private chat.", \
-      "То, что я о вас помню, остаётся между нами: спросите меня в личном чате.")
+      "То, что я о вас помню, остаётся между нами: спросите меня в личном чате.") \
+    /* voice: a note longer than max_seconds ({text}: the limit in seconds) */ \
+    X(VOICE_TOO_LONG, sys_voice_too_long, \
+      "🎙 That voice message is a bit long for me: please keep it under {text} seconds, or type your message.", \
+      "🎙 Это голосовое сообщение для меня длинновато: пожалуйста, уложитесь в {text} секунд или напишите текстом.") \
+    /* voice: no engine for the user's language (offline: English only) */ \
+    X(VOICE_NO_ENGINE, sys_voice_no_engine, \
+      "🎙 I can only listen to voice messages in English here. Please type your message.", \
+      "🎙 Голосовые сообщения на русском я здесь распознать не могу. Пожалуйста, напишите текстом.") \
+    /* voice: an audio file or video note the offline engine cannot read */ \
+    X(VOICE_FORMAT, sys_voice_format, \
+      "🎙 I can't listen to this kind of recording. Please send a voice message or type.", \
+      "🎙 Такую запись я прослушать не могу. Пожалуйста, отправьте голосовое сообщение или напишите текстом.") \
+    /* voice: no transcript, and the state has no voice: trigger */ \
+    X(VOICE_FAILED, sys_voice_failed, \
+      "🎙 I could not make out that voice message. Please type it.", \
+      "🎙 Не удалось разобрать голосовое сообщение. Пожалуйста, напишите текстом.")
 
 #endif

@@ -13,6 +13,8 @@
 
 #include <cjson/cJSON.h>
 
+#include "ai/asr.h"
+#include "ai/audio.h"
 #include "ai/kb.h"
 #include "ai/llm.h"
 #include "base/log.h"
@@ -65,6 +67,7 @@ typedef struct console {
     volatile sig_atomic_t *stop;
     const char *streamed;  /* the answer printed as it streamed, not yet
                             * matched by its final message (borrowed) */
+    asr *engine;           /* `/voice FILE`: the offline recogniser, made once */
 } console;
 
 static void btns_clear(cbtns *t)
@@ -444,6 +447,70 @@ static int ask_model(console *c, const bm_input *in, bot_tx *tx, bm_effects *fx)
     return rc;
 }
 
+#define CONSOLE_MAX_AUDIO (20L * 1024 * 1024) /* as Telegram's download cap */
+
+/* `/voice FILE`: the voice request answered here, with the file (OGG/Opus
+ * or WAV) as the note and the offline recogniser, the same way a bot
+ * transcribes (the state's grammar first). Fills *out as the input that
+ * runs again: the transcript as typed text (in *text, malloc'd), or the
+ * note with why it has none. */
+static void transcribe_file(console *c, const bot_io_req *req, const bm_input *in, bm_input *out,
+                            char **text)
+{
+    *out = *in;
+    *text = NULL;
+    char err[256] = "";
+    int failed = BM_VOICE_ERROR;
+    unsigned char *buf = NULL;
+    FILE *f = fopen(req->u.voice.file_id, "rb");
+    size_t n = 0;
+    if (f) {
+        buf = malloc(CONSOLE_MAX_AUDIO + 1);
+        n = buf ? fread(buf, 1, CONSOLE_MAX_AUDIO + 1, f) : 0;
+        fclose(f);
+    }
+    if (!buf) {
+        snprintf(err, sizeof err, "cannot read %s", req->u.voice.file_id);
+    } else if (n > CONSOLE_MAX_AUDIO) {
+        failed = BM_VOICE_TOO_LONG;
+    } else if (req->u.voice.lang && *req->u.voice.lang && strncmp(req->u.voice.lang, "en", 2)) {
+        failed = BM_VOICE_NO_ENGINE; /* offline: English only */
+    } else if (!c->engine && !(c->engine = asr_new(NULL, err, sizeof err))) {
+        failed = BM_VOICE_NO_ENGINE;
+    } else {
+        audio_pcm pcm;
+        audio_err ae = audio_decode(buf, n, req->u.voice.max_seconds, &pcm, err, sizeof err);
+        if (ae == AUDIO_OK) {
+            const bm_voice_grammar *g = req->u.voice.grammar;
+            asr_grammar ag = {g ? g->jsgf : NULL, g ? (const asr_phrase *)g->phrases : NULL,
+                              g ? g->n : 0};
+            asr_result r;
+            if (!asr_recognize(c->engine, pcm.s, pcm.n, g ? &ag : NULL, &r, err, sizeof err)) {
+                fprintf(c->out, "(heard %.1f s: \"%s\"%s)\n", audio_seconds(&pcm), r.heard,
+                        r.from_grammar ? ", a phrase of this screen" : "");
+                failed = *r.text ? BM_VOICE_OK : BM_VOICE_EMPTY;
+                *text = r.text;
+                r.text = NULL;
+                asr_result_free(&r);
+            }
+            audio_pcm_free(&pcm);
+        } else {
+            failed = ae == AUDIO_ERR_TOOLONG ? BM_VOICE_TOO_LONG
+                     : ae == AUDIO_ERR_FORMAT ? BM_VOICE_FORMAT : BM_VOICE_ERROR;
+        }
+    }
+    free(buf);
+    if (*err)
+        fprintf(c->out, "(voice: %s)\n", err);
+    if (failed == BM_VOICE_OK) {
+        out->kind = BM_IN_TEXT;
+        out->text = *text;
+        out->from_voice = true;
+    } else {
+        out->voice.failed = failed;
+    }
+}
+
 static void handle(console *c, const bm_input *in)
 {
     bm_effects fx;
@@ -454,7 +521,16 @@ static void handle(console *c, const bm_input *in)
     bot_tx tx = {.io_actions = (uint64_t)1 << BM_ACT_LLM | (uint64_t)1 << BM_ACT_SESSION_START |
                                (uint64_t)1 << BM_ACT_SESSION_END |
                                (uint64_t)1 << BM_ACT_SESSION_LIST};
-    int rc = bot_handle_tx(c->b, in, &fx, c->llm ? &tx : NULL);
+    bool voice = in->kind == BM_IN_VOICE && in->voice.file_id;
+    int rc = bot_handle_tx(c->b, in, &fx, c->llm || voice ? &tx : NULL);
+    bm_input heard;
+    char *transcript = NULL;
+    if (rc == BOT_DEFERRED && tx.io_req.kind == BOT_IO_VOICE) {
+        transcribe_file(c, &tx.io_req, in, &heard, &transcript);
+        bot_io_req_free(&tx.io_req);
+        in = &heard; /* the transcript runs as typed text from here on */
+        rc = bot_handle_tx(c->b, in, &fx, c->llm ? &tx : NULL);
+    }
     if (rc == 0)
         show(c, &fx);
     for (int k = 0; rc == BOT_DEFERRED && k < CONSOLE_DEFER_MAX; k++) {
@@ -470,6 +546,7 @@ static void handle(console *c, const bm_input *in)
         rc = ask_model(c, in, &tx, &fx);
     }
     bot_io_req_free(&tx.io_req);
+    free(transcript);
     if (rc != 0 && !(c->stop && *c->stop))
         fputs("(the bot could not handle that; see the log)\n", c->out);
     bm_effects_free(&fx);
@@ -726,6 +803,7 @@ static void console_close(console *c)
     btns_free(&c->shown);
     llm_free(c->llm);
     loop_free(c->lp);
+    asr_free(c->engine);
 }
 
 int console_run(bot *b, FILE *in, FILE *out, volatile sig_atomic_t *stop)
@@ -753,7 +831,7 @@ int console_run(bot *b, FILE *in, FILE *out, volatile sig_atomic_t *stop)
         fprintf(out, "%s — console (/quit to leave)\n", bot_machine(b)->name);
     if (!exists)
         fputs("(a new conversation: type /start; /contact +NUMBER shares a phone,"
-              " /voice sends a voice note, /quit leaves)\n", out);
+              " /voice FILE.ogg sends a recording, /quit leaves)\n", out);
     /* A new process starts with an empty terminal: the screen the user
      * left is shown again, so the numbers they type press what they see
      * (a reload's terminal still shows it, a migration just printed it). */
@@ -805,9 +883,12 @@ int console_run(bot *b, FILE *in, FILE *out, volatile sig_atomic_t *stop)
             inp.kind = BM_IN_CONTACT;
             inp.text = *arg ? arg : c.phone;
             inp.contact_user_id = c.user.id;
-        } else if (is_cmd(l, "/voice", NULL)) {
+        } else if (is_cmd(l, "/voice", &arg)) {
+            /* `/voice FILE.ogg` (or .wav): a real recording, transcribed
+             * offline; `/voice` alone: a note with nothing to hear */
             inp.kind = BM_IN_VOICE;
-            inp.text = "console-voice";
+            inp.text = "";
+            inp.voice.file_id = *arg ? arg : NULL;
         } else if (all_digits(l) && strlen(l) < 6 && press(&c, strtol(l, NULL, 10))) {
             continue;
         }

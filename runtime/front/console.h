@@ -22,7 +22,8 @@
  * bot_handle_tx), printing the answer as it streams, then runs the input
  * again with it; other actions' deferred I/O stays off, as without a loop.
  * `/contact [+NUMBER]` shares a contact (default BOT_CONSOLE_PHONE, else
- * +15550100000), `/voice` sends a fake voice note, `/quit` or end of input
+ * +15550100000), `/voice FILE` sends a recording (OGG/Opus or WAV, transcribed offline
+ * as a bot would; `/voice` alone a note with nothing to hear), `/quit` or end of input
  * ends. When `in` is not a terminal every line read is echoed as "you> ..."
  * so the output reads as a transcript.
  *

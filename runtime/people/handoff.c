@@ -895,6 +895,18 @@ int ho_take(ho *h, const bm_input *in, bm_effects *out)
         return 1;
     if (copy_msg(out, h->group, x.thread_id, x.chat_id, in->msg_id, NULL))
         return -1;
+    if (in->kind == BM_IN_TEXT && in->from_voice) {
+        /* the voice note went as it is; its transcript follows it */
+        size_t n = strlen(in->text) + 8;
+        char *t = malloc(n);
+        if (!t)
+            return -1;
+        snprintf(t, n, "🎤 %s", in->text);
+        int rc = send_plain(out, h->group, x.thread_id, t);
+        free(t);
+        if (rc)
+            return -1;
+    }
     if (in->kind == BM_IN_TEXT &&
         (store_history_add(h->st, in->user.id, "user", STORE_HIST_HANDOFF, in->text) ||
          store_history_trim(h->st, in->user.id)))

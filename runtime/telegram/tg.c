@@ -262,6 +262,17 @@ void tg_cancel_all(tg_client *tg)
     tg->closing = was;
 }
 
+char *tg_file_url(const tg_client *tg, const char *file_path)
+{
+    if (!file_path || !*file_path || strstr(file_path, ".."))
+        return NULL;
+    size_t n = strlen(tg->base) + strlen(tg->token) + strlen(file_path) + 16;
+    char *u = malloc(n);
+    if (u)
+        snprintf(u, n, "%s/file/bot%s/%s", tg->base, tg->token, file_path);
+    return u;
+}
+
 void tg_free(tg_client *tg)
 {
     if (!tg)

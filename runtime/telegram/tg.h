@@ -89,6 +89,12 @@ typedef struct tg_options {
  * base URL, out of memory). */
 tg_client *tg_new(loop *lp, const tg_options *opts, char *err, size_t errlen);
 
+/* The download URL of a file getFile returned (<base>/file/bot<token>/<path>):
+ * malloc'd, NULL on out-of-memory or a path with "..". It holds the
+ * token: give it to the HTTP client only (which logs no URL), never to a
+ * log line. */
+char *tg_file_url(const tg_client *tg, const char *file_path);
+
 /* Cancels every call of the client still in flight (callbacks run with
  * TG_ERR_CANCELLED), then frees the client. NULL is fine. */
 void tg_free(tg_client *tg);

@@ -179,8 +179,21 @@ static tgu_status parse_message(tgu_px *x, jscan_span msg, bm_input *in)
         jscan_span fid = str_member(v[M_VOICE], "file_id");
         if (!present(fid))
             return fail(x->err, x->errlen, "%s without a file_id string", "message.voice");
+        /* the file_id is for the download only: never the text (a model
+         * or a log would get it); the transcript becomes the text later */
         in->kind = BM_IN_VOICE;
-        return str(x, fid, &in->text, "message.voice.file_id") ? TGU_ERROR : TGU_OK;
+        in->text = "";
+        static const char *const vkeys[] = {"duration", "file_size"};
+        jscan_span n[2] = {{NULL, NULL}, {NULL, NULL}};
+        members(v[M_VOICE], vkeys, n, 2);
+        if ((present(n[0]) && jscan_i64(n[0], &in->voice.duration) != 0) ||
+            (present(n[1]) && jscan_i64(n[1], &in->voice.file_size) != 0))
+            return fail(x->err, x->errlen, "%s: duration or file_size is not an integer",
+                        "message.voice");
+        jscan_span mime = str_member(v[M_VOICE], "mime_type");
+        if (present(mime) && str(x, mime, &in->voice.mime, "message.voice.mime_type"))
+            return TGU_ERROR;
+        return str(x, fid, &in->voice.file_id, "message.voice.file_id") ? TGU_ERROR : TGU_OK;
     }
     for (int i = M_OTHER; i < N_MESSAGE_KEYS; i++) {
         if (present(v[i])) {

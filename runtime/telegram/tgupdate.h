@@ -39,7 +39,7 @@ typedef struct tgu_strings {
  *   message + text                 -> BM_IN_TEXT
  *   message + contact              -> BM_IN_CONTACT (text = phone_number,
  *                                     contact_user_id = contact.user_id or 0)
- *   message + voice                -> BM_IN_VOICE (text = voice.file_id)
+ *   message + voice                -> BM_IN_VOICE (text = "", the note in in->voice)
  *   message + photo/sticker/...    -> BM_IN_OTHER (text = caption or "")
  *   callback_query + data          -> BM_IN_CALLBACK (text = data,
  *                                     callback_id, message_id; chat from

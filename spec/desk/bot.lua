@@ -6,8 +6,8 @@
 -- a session idle for 30 minutes closes itself with a summary), exports or
 -- deletes everything stored about them. The AI and data behaviour (llm,
 -- the session actions, export_data, delete_data) is answered by the
--- runtime; this spec is the dialogue around it. (Voice notes come with the
--- runtime action that does them: until then the bot asks for text.)
+-- runtime; this spec is the dialogue around it. Voice questions reach the
+-- agent as their transcript (voice = ...).
 --
 -- Written in Lua to show what Lua buys a spec author: the persona menu, its
 -- confirmation screens and texts come from one list, and the main menu is
@@ -138,7 +138,8 @@ end
 
 -- Triggers for states without the reply keyboard of their own: the main
 -- menu stays on screen under an inline menu, so its labels must still work
--- there. Then a voice note gets a polite "please type" and any other text
+-- there. Then a voice note that could not be transcribed gets a polite
+-- "please type" and any other text
 -- goes to the agent.
 local function menu_triggers(extra)
   local on = {}
@@ -279,8 +280,8 @@ Tip: download a copy first with /export_data.]],
 
 Совет: сначала скачайте копию командой /export_data.]]))
 def("voice_unsupported", t(
-  "🎙 I can't listen to voice messages yet. Please type your message.",
-  "🎙 Голосовые сообщения я пока не слушаю. Пожалуйста, напишите текстом."))
+  "🎙 I could not make out that voice message. Please type it.",
+  "🎙 Не удалось разобрать голосовое сообщение. Пожалуйста, напишите текстом."))
 def("btn_delete_yes", t("✅ Yes, delete everything", "✅ Да, удалить всё"))
 def("btn_delete_no", t("❌ No, keep my data", "❌ Нет, оставить"))
 def("delete_kept", t("👌 Nothing was deleted.", "👌 Ничего не удалено."))
@@ -450,6 +451,9 @@ return {
       cancel = { ["goto"] = "personalize" },
     },
   },
+  -- Voice questions reach the agent as their transcript; a note that
+  -- cannot be transcribed gets voice_unsupported (the voice trigger).
+  voice = { max_seconds = 120, echo = true },
   texts = texts,
   commands = commands,
   everywhere = {

@@ -39,6 +39,7 @@
 
 #include "../fake_llm/fake_llm.h"
 #include "../fake_llm/fake_speech.h"
+#include "../fake_llm/fake_whisper.h"
 #include "../fake_tg/fake_tg.h"
 #include "../unit/support/slurp.h"
 #include "proc.h"
@@ -161,6 +162,7 @@ typedef struct run {
     int llm_style;     /* `llm style` (fakellm_style), for `llm error 400 overflow` */
     char *embed_model; /* `llm embeddings MODEL`: the fake serves EMBEDDINGS_BASE too */
     fakespeech *tts;   /* `tts ...` steps: the fake speech server (TTS_API_BASE) */
+    fakewhisper *asr;  /* `whisper ...` steps: the fake transcription server (ASR_API_BASE) */
     uint16_t wh_port;  /* where the bot's webhook server listens */
 } run;
 
@@ -277,6 +279,11 @@ static bool bot_start(run *r)
     if (r->tts) {
         snprintf(e_tts, sizeof e_tts, "TTS_API_BASE=%s", fakespeech_base(r->tts));
         all[na++] = e_tts;
+    }
+    char e_asr[160];
+    if (r->asr) {
+        snprintf(e_asr, sizeof e_asr, "ASR_API_BASE=%s", fakewhisper_base(r->asr));
+        all[na++] = e_asr;
     }
     for (int i = 0; i < r->nenvs; i++) all[na++] = r->envs[i];
     all[na] = NULL;
@@ -510,6 +517,44 @@ static void do_send(run *r, user *u, const char *text)
 {
     if (!bot_start(r)) return;
     fake_tg_push_text(r->ft, &u->u, text);
+}
+
+/* voice USER FILE [duration=N]: a voice note whose audio is FILE (the
+ * repository's path), downloadable from the fake through getFile. */
+static void do_voice(run *r, user *u, const char *path, int duration)
+{
+    static int seq;
+    if (!bot_start(r)) return;
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        fail(r, "expected a readable audio file, got %s", path);
+        return;
+    }
+    static unsigned char buf[4 << 20];
+    size_t len = fread(buf, 1, sizeof buf, f);
+    fclose(f);
+    char id[64];
+    snprintf(id, sizeof id, "AwACAgIAAxkBAAE2E%d", ++seq);
+    fake_tg_add_file(r->ft, id, buf, len);
+    cJSON *up = cJSON_CreateObject(), *m = cJSON_AddObjectToObject(up, "message");
+    cJSON_AddNumberToObject(m, "message_id", 9000 + seq);
+    cJSON_AddNumberToObject(m, "date", 1700000000);
+    cJSON *chat = cJSON_AddObjectToObject(m, "chat");
+    cJSON_AddNumberToObject(chat, "id", (double)u->u.id);
+    cJSON_AddStringToObject(chat, "type", "private");
+    cJSON *from = cJSON_AddObjectToObject(m, "from");
+    cJSON_AddNumberToObject(from, "id", (double)u->u.id);
+    cJSON_AddFalseToObject(from, "is_bot");
+    cJSON_AddStringToObject(from, "first_name", u->u.first_name ? u->u.first_name : "User");
+    if (u->u.language_code)
+        cJSON_AddStringToObject(from, "language_code", u->u.language_code);
+    cJSON *v = cJSON_AddObjectToObject(m, "voice");
+    cJSON_AddStringToObject(v, "file_id", id);
+    cJSON_AddStringToObject(v, "file_unique_id", id + 10);
+    cJSON_AddNumberToObject(v, "duration", duration);
+    cJSON_AddStringToObject(v, "mime_type", "audio/ogg");
+    cJSON_AddNumberToObject(v, "file_size", (double)len);
+    fake_tg_push_update(r->ft, up);
 }
 
 static void do_contact(run *r, user *u, const char *phone, bool own)
@@ -1145,6 +1190,56 @@ static void step_llm(run *r, token *t, int n)
 
 /* tts start | error STATUS [times=N] | delay MS | wrong-format on|off |
  * requests N | request [K] contains "A"...: the fake speech server. */
+/* whisper start | answer "TEXT" | error STATUS [times=N] | delay MS |
+ * requests N | request [K] contains "A"...: the fake transcription server. */
+static void step_whisper(run *r, token *t, int n)
+{
+    char err[256];
+    if (!r->asr) {
+        if (r->bot.pid > 0) {
+            fail(r, "expected the first `whisper` step before the bot starts, got it after");
+            return;
+        }
+        r->asr = fakewhisper_start(0, err, sizeof err);
+        if (!r->asr) {
+            fail(r, "expected the fake whisper server to start, got %s", err);
+            return;
+        }
+    }
+    const char *w = n > 1 ? t[1].s : "";
+    if (!strcmp(w, "start") && n == 2) {
+        /* started above */
+    } else if (!strcmp(w, "answer") && n == 3) {
+        fakewhisper_answer(r->asr, t[2].s);
+    } else if (!strcmp(w, "error") && (n == 3 || n == 4)) {
+        int times = n == 4 && !strncmp(t[3].s, "times=", 6) ? atoi(t[3].s + 6) : -1;
+        fakewhisper_error(r->asr, atoi(t[2].s), times);
+    } else if (!strcmp(w, "delay") && n == 3) {
+        fakewhisper_delay(r->asr, atoi(t[2].s));
+    } else if (!strcmp(w, "requests") && n == 3) {
+        if (fakewhisper_requests(r->asr) != atoi(t[2].s))
+            fail(r, "expected %s transcription requests, got %d", t[2].s,
+                 fakewhisper_requests(r->asr));
+    } else if (!strcmp(w, "request") && n >= 4) {
+        int k = strcmp(t[2].s, "contains") ? 3 : 2;
+        int idx = k == 3 ? atoi(t[2].s) - 1 : fakewhisper_requests(r->asr) - 1;
+        char *body = fakewhisper_request(r->asr, idx);
+        if (!body || strcmp(t[k].s, "contains")) {
+            fail(r, "expected transcription request %d with `contains`, got %d request(s)",
+                 idx + 1, fakewhisper_requests(r->asr));
+        } else {
+            for (int i = k + 1; i < n && !r->failed; i++)
+                if (!strstr(body, t[i].s))
+                    fail(r, "expected transcription request %d to contain \"%s\"; it is:\n%s",
+                         idx + 1, t[i].s, body);
+        }
+        free(body);
+    } else {
+        fail(r, "expected `whisper start|answer|error|delay|requests|request ...`, got `%s` "
+                "with %d words", w, n);
+    }
+}
+
 static void step_tts(run *r, token *t, int n)
 {
     char err[256];
@@ -2231,6 +2326,9 @@ static void run_step(run *r, token *t, int n)
     } else if (!strcmp(v, "tap") && n == 3) {
         user *u = find_user(r, t[1].s);
         if (u) do_tap(r, u, t[2].s, r->timeout_ms);
+    } else if (!strcmp(v, "voice") && (n == 3 || (n == 4 && !strncmp(t[3].s, "duration=", 9)))) {
+        user *u = find_user(r, t[1].s);
+        if (u) do_voice(r, u, t[2].s, n == 4 ? atoi(t[3].s + 9) : 2);
     } else if (!strcmp(v, "contact") && (n == 3 || (n == 4 && !strcmp(t[3].s, "other")))) {
         user *u = find_user(r, t[1].s);
         if (u) do_contact(r, u, t[2].s, n == 3);
@@ -2256,6 +2354,8 @@ static void run_step(run *r, token *t, int n)
         step_llm(r, t, n);
     } else if (!strcmp(v, "tts")) {
         step_tts(r, t, n);
+    } else if (!strcmp(v, "whisper")) {
+        step_whisper(r, t, n);
     } else if (!strcmp(v, "fault")) {
         step_fault(r, t, n);
     } else if (!strcmp(v, "faults") && n == 2 && !strcmp(t[1].s, "used")) {
@@ -2401,6 +2501,7 @@ static bool run_file(const char *path, bool verbose)
     slowhttp_stop(r.http);
     fakellm_stop(r.llm);
     fakespeech_stop(r.tts);
+    fakewhisper_stop(r.asr);
     free(r.embed_model);
     free(r.llm_answer);
     for (int i = 0; i < r.nenvs; i++) free(r.envs[i]);

@@ -316,6 +316,13 @@ static void name_index_free(name_index *ix)
     }
 }
 
+/* A file the bot may download (getFile, then /file/bot<token>/<path>). */
+typedef struct fake_file {
+    char *file_id;
+    unsigned char *data;
+    size_t len;
+} fake_file;
+
 struct fake_tg {
     struct MHD_Daemon *daemon;
     uint16_t port;
@@ -326,6 +333,8 @@ struct fake_tg {
     bool allow_unknown_chats;
     bool verbose;
 
+    fake_file *files;        /* fake_tg_add_file, under mu */
+    size_t nfiles;
     cJSON *schema;           /* whole file */
     const cJSON *methods;    /* schema.methods */
     const cJSON *types;      /* schema.types */
@@ -1579,6 +1588,24 @@ static void dispatch(fake_tg *ft, uint64_t seq, const char *method, const cJSON 
         do_topic(ft, method, params, r);
     } else if (!strcmp(method, "copyMessage") || !strcmp(method, "forwardMessage")) {
         do_copy(ft, seq, method, params, r);
+    } else if (!strcmp(method, "getFile")) {
+        const char *id = str_param(params, "file_id");
+        const fake_file *f = NULL;
+        for (size_t i = 0; id && i < ft->nfiles && !f; i++)
+            if (!strcmp(ft->files[i].file_id, id))
+                f = &ft->files[i];
+        if (!f) {
+            reply_err(r, 400, "invalid file_id");
+        } else {
+            cJSON *o = cJSON_CreateObject();
+            cJSON_AddStringToObject(o, "file_id", f->file_id);
+            cJSON_AddStringToObject(o, "file_unique_id", f->file_id);
+            cJSON_AddNumberToObject(o, "file_size", (double)f->len);
+            char *path = xprintf("voice/%s.oga", f->file_id);
+            cJSON_AddStringToObject(o, "file_path", path);
+            free(path);
+            r->result = o;
+        }
     } else {
         const cJSON *ret = cJSON_GetObjectItemCaseSensitive(mdef, "returns");
         if (cJSON_IsString(ret) && !strcmp(ret->valuestring, "Message") &&
@@ -2294,6 +2321,47 @@ out:
     return status;
 }
 
+/* GET /file/bot<token>/voice/<file_id>.oga: a file fake_tg_add_file gave. */
+static enum MHD_Result serve_file(fake_tg *ft, struct MHD_Connection *conn, const char *rest)
+{
+    size_t tl = strlen(ft->token);
+    const char *path = !strncmp(rest, ft->token, tl) && rest[tl] == '/' ? rest + tl + 1 : NULL;
+    struct MHD_Response *resp = NULL;
+    unsigned status = 404;
+    pthread_mutex_lock(&ft->mu);
+    for (size_t i = 0; path && i < ft->nfiles && !resp; i++) {
+        char *want = xprintf("voice/%s.oga", ft->files[i].file_id);
+        if (!strcmp(want, path)) {
+            resp = MHD_create_response_from_buffer(ft->files[i].len, ft->files[i].data,
+                                                   MHD_RESPMEM_MUST_COPY);
+            status = 200;
+        }
+        free(want);
+    }
+    pthread_mutex_unlock(&ft->mu);
+    if (!path)
+        status = 401;
+    if (!resp)
+        resp = MHD_create_response_from_buffer(0, (void *)"", MHD_RESPMEM_PERSISTENT);
+    if (!resp) return MHD_NO;
+    MHD_add_response_header(resp, "Content-Type", "application/octet-stream");
+    enum MHD_Result rc = MHD_queue_response(conn, status, resp);
+    MHD_destroy_response(resp);
+    return rc;
+}
+
+void fake_tg_add_file(fake_tg *ft, const char *file_id, const void *data, size_t len)
+{
+    pthread_mutex_lock(&ft->mu);
+    ft->files = xrealloc(ft->files, (ft->nfiles + 1) * sizeof *ft->files);
+    fake_file *f = &ft->files[ft->nfiles++];
+    f->file_id = xstrdup(file_id);
+    f->data = xrealloc(NULL, len ? len : 1);
+    memcpy(f->data, data, len);
+    f->len = len;
+    pthread_mutex_unlock(&ft->mu);
+}
+
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
                                   const char *http_method, const char *version,
                                   const char *upload_data, size_t *upload_data_size,
@@ -2330,6 +2398,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
         }
     }
+    if (!strncmp(url, "/file/bot", 9))
+        return serve_file(ft, conn, url + 9);
     char *body = NULL;
     fault_act fa;
     memset(&fa, 0, sizeof fa);
@@ -2474,6 +2544,11 @@ void fake_tg_free(fake_tg *ft)
     }
     for (size_t i = 0; i < ft->nchats; i++) chat_free(ft->chats[i]);
     free(ft->chats);
+    for (size_t i = 0; i < ft->nfiles; i++) {
+        free(ft->files[i].file_id);
+        free(ft->files[i].data);
+    }
+    free(ft->files);
     free(ft->chat_ix);
     drop_updates(ft, ft->nupd);
     free(ft->updates);

@@ -132,6 +132,10 @@ int64_t fake_tg_push_callback(fake_tg *ft, const fake_tg_user *u,
 /* Updates queued and not yet confirmed by a getUpdates offset. */
 size_t fake_tg_pending_updates(fake_tg *ft);
 
+/* A file the bot may download: getFile answers its file_path, and GET
+ * /file/bot<token>/<file_path> serves data (copied). */
+void fake_tg_add_file(fake_tg *ft, const char *file_id, const void *data, size_t len);
+
 /* ---- Recorded calls ------------------------------------------------------ */
 
 typedef struct fake_tg_call {

@@ -81,7 +81,7 @@ static void test_dialogue(void)
     char *out = run(&tiny_machine, script, &rc);
     CU_ASSERT_EQUAL(rc, 0);
     static const char *const want[] = {
-        "(a new conversation: type /start; /contact +NUMBER shares a phone, /voice sends a voice note, /quit leaves)",
+        "(a new conversation: type /start; /contact +NUMBER shares a phone, /voice FILE.ogg sends a recording, /quit leaves)",
         "you> /start",
         "bot> Hello, tester!",
         "     [1] ℹ️ Info  [2] 📝 Book",

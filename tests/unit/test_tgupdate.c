@@ -139,6 +139,9 @@ static void check_case(const char *name, const char *json, size_t n, const cJSON
         check_i64(exp, "thread_id", in.thread_id, name);
         check_bool(exp, "from_bot", in.from_bot, name);
         check_str(exp, "callback_id", in.callback_id, name);
+        /* a voice note's file_id is never its text (issue 16, point 5) */
+        check_str(exp, "voice_file_id", in.voice.file_id, name);
+        check_i64(exp, "voice_duration", in.voice.duration, name);
         check_str(exp, "first_name", in.user.first_name, name);
         check_str(exp, "last_name", in.user.last_name, name);
         check_str(exp, "username", in.user.username, name);

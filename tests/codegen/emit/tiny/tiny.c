@@ -11,7 +11,7 @@
 static const char *const langs[2] = {"en", "de"};
 
 /* texts[text * 2 + lang]: en de */
-static const char *const texts[132] = {
+static const char *const texts[140] = {
     /* 0: hi */
     "Hi {first_name}! 100% {{literal}}",
     "Hallo {first_name}!\n"
@@ -213,6 +213,18 @@ static const char *const texts[132] = {
     /* 65: sys_memory_private (built-in) */
     "What I remember about you stays between us: ask me in a private chat.",
     "What I remember about you stays between us: ask me in a private chat.",
+    /* 66: sys_voice_too_long (built-in) */
+    "🎙 That voice message is a bit long for me: please keep it under {text} seconds, or type your message.",
+    "🎙 That voice message is a bit long for me: please keep it under {text} seconds, or type your message.",
+    /* 67: sys_voice_no_engine (built-in) */
+    "🎙 I can only listen to voice messages in English here. Please type your message.",
+    "🎙 I can only listen to voice messages in English here. Please type your message.",
+    /* 68: sys_voice_format (built-in) */
+    "🎙 I can't listen to this kind of recording. Please send a voice message or type.",
+    "🎙 I can't listen to this kind of recording. Please send a voice message or type.",
+    /* 69: sys_voice_failed (built-in) */
+    "🎙 I could not make out that voice message. Please type it.",
+    "🎙 I could not make out that voice message. Please type it.",
 };
 
 /* the messages each state sends on entry (text indices) */
@@ -276,7 +288,7 @@ const bm_machine tiny_machine = {
     .n_langs = 2,
     .default_lang = 0, /* en */
     .texts = texts,
-    .n_texts = 66,
+    .n_texts = 70,
     .sys_texts = {
         [BM_SYS_MIGRATED] = 5 /* sys_migrated */,
         [BM_SYS_CANCELLED] = 6 /* sys_cancelled */,
@@ -340,6 +352,10 @@ const bm_machine tiny_machine = {
         [BM_SYS_MEMORY_ALL_FORGOTTEN] = 63 /* sys_memory_all_forgotten */,
         [BM_SYS_MEMORY_ALL_KEPT] = 64 /* sys_memory_all_kept */,
         [BM_SYS_MEMORY_PRIVATE] = 65 /* sys_memory_private */,
+        [BM_SYS_VOICE_TOO_LONG] = 66 /* sys_voice_too_long */,
+        [BM_SYS_VOICE_NO_ENGINE] = 67 /* sys_voice_no_engine */,
+        [BM_SYS_VOICE_FORMAT] = 68 /* sys_voice_format */,
+        [BM_SYS_VOICE_FAILED] = 69 /* sys_voice_failed */,
     },
     .states = states,
     .n_states = 2,
