@@ -59,6 +59,7 @@ struct inbox {
     size_t seen_cap;
     bool kick;           /* something may have become runnable */
     deferred *io;        /* runs the requests of deferred updates */
+    uint32_t skipped_kinds; /* update kinds (tgu_update_kind) already logged at INFO */
 };
 
 static long now_ms(void)
@@ -227,7 +228,18 @@ static int put_one(inbox *ib, jscan_span t, ib_new *nw, int64_t *max_id)
     if (uid + 1 > *max_id)
         *max_id = uid + 1;
     if (st == TGU_SKIP) {
-        log_debug("inbox", "update %" PRId64 ": not a kind this bot handles", uid);
+        /* once per kind at INFO (an operator sees what Telegram sends that
+         * the bot ignores), then at DEBUG */
+        int k;
+        const char *kind = tgu_update_kind(json, n, &k);
+        if (!(ib->skipped_kinds & (1u << k))) {
+            ib->skipped_kinds |= 1u << k;
+            log_info("inbox", "update %" PRId64 " skipped: %s%s is not something this bot "
+                     "handles (later ones of this kind are logged at DEBUG only)", uid, kind,
+                     strcmp(kind, "message") ? "" : " of this content");
+        } else {
+            log_debug("inbox", "update %" PRId64 ": %s not handled; skipped", uid, kind);
+        }
         free(json);
         return 0;
     }

@@ -268,6 +268,29 @@ tgu_status tgu_parse_text(const char *json, size_t n, tgu_strings *owned,
     return st;
 }
 
+const char *tgu_update_kind(const char *json, size_t n, int *index)
+{
+    /* Update's fields in the Bot API (update_id aside), "unknown" last */
+    static const char *const kinds[TGU_KINDS] = {
+        "message", "edited_message", "channel_post", "edited_channel_post",
+        "business_connection", "business_message", "edited_business_message",
+        "deleted_business_messages", "guest_message", "message_reaction",
+        "message_reaction_count", "inline_query", "chosen_inline_result", "callback_query",
+        "shipping_query", "pre_checkout_query", "purchased_paid_media", "poll", "poll_answer",
+        "my_chat_member", "chat_member", "chat_join_request", "chat_boost",
+        "removed_chat_boost", "managed_bot", "unknown"};
+    jscan_span v[TGU_KINDS - 1];
+    *index = TGU_KINDS - 1;
+    if (!json || jscan_members(json, n, kinds, v, TGU_KINDS - 1) < 0)
+        return kinds[TGU_KINDS - 1];
+    for (int i = 0; i < TGU_KINDS - 1; i++)
+        if (present(v[i])) {
+            *index = i;
+            return kinds[i];
+        }
+    return kinds[TGU_KINDS - 1];
+}
+
 /* ---- call list ------------------------------------------------------------ */
 
 void tgu_calls_init(tgu_calls *c)

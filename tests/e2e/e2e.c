@@ -39,6 +39,7 @@
 #include "../fake_tg/fake_tg.h"
 #include "../unit/support/slurp.h"
 #include "proc.h"
+#include "slowclient.h"
 #include "slowhttp.h"
 
 #define MAX_TOKENS 256
@@ -157,6 +158,8 @@ typedef struct run {
     int llm_style;     /* `llm style` (fakellm_style), for `llm error 400 overflow` */
     char *embed_model; /* `llm embeddings MODEL`: the fake serves EMBEDDINGS_BASE too */
     uint16_t wh_port;  /* where the bot's webhook server listens */
+    slowclient *slow[8]; /* `slowloris` steps: slow clients on the webhook port */
+    int nslow;
 } run;
 
 static int g_default_timeout_ms = 5000;
@@ -1510,6 +1513,65 @@ static void step_env(run *r, token *t, int n)
 
 /* httpserver MS: a slow HTTP service (answers after MS ms) the bot's
  * http_get action asks (BOT_HTTP_GET_URL, from the bot's next start). */
+/* slowloris N [from=ADDR] [every=MS]: N slow clients on the webhook port
+ * (until the end); slowloris stop: stop them all and print what they saw;
+ * slowloris cut|refused >= N: the server closed at least N of their
+ * connections after a while (a deadline) / at once (a per-address cap). */
+static void step_slowloris(run *r, token *t, int n)
+{
+    if (n >= 2 && !strcmp(t[1].s, "stop")) {
+        for (int i = 0; i < r->nslow; i++) {
+            slowclient_stats st = slowclient_get_stats(r->slow[i]);
+            printf("  slowloris %d: %lu connections, %lu cut, %lu refused, longest %lu ms\n", i,
+                   st.opened, st.cut, st.refused, st.max_life_ms);
+            slowclient_stop(r->slow[i]);
+        }
+        r->nslow = 0;
+        return;
+    }
+    if (n == 4 && (!strcmp(t[1].s, "cut") || !strcmp(t[1].s, "refused")) && !strcmp(t[2].s, ">=")) {
+        unsigned long got = 0;
+        for (int i = 0; i < r->nslow; i++) {
+            slowclient_stats st = slowclient_get_stats(r->slow[i]);
+            got += !strcmp(t[1].s, "cut") ? st.cut : st.refused;
+        }
+        if (got < strtoul(t[3].s, NULL, 10))
+            fail(r, "expected the server to have %s at least %s slow connections, got %lu",
+                 !strcmp(t[1].s, "cut") ? "cut" : "refused", t[3].s, got);
+        return;
+    }
+    if (n < 2 || atoi(t[1].s) < 1) {
+        fail(r, "expected `slowloris N [from=ADDR] [every=MS]`, `slowloris stop` or "
+                "`slowloris cut|refused >= N`");
+        return;
+    }
+    if (!r->webhook) {
+        fail(r, "expected webhook mode (`mode webhook`) for slowloris, got polling");
+        return;
+    }
+    if (r->nslow == (int)(sizeof r->slow / sizeof r->slow[0])) {
+        fail(r, "expected at most %d slowloris steps", r->nslow);
+        return;
+    }
+    const char *from = NULL;
+    int every = 500;
+    for (int i = 2; i < n; i++) {
+        if (!strncmp(t[i].s, "from=", 5)) from = t[i].s + 5;
+        else if (!strncmp(t[i].s, "every=", 6)) every = atoi(t[i].s + 6);
+        else {
+            fail(r, "expected from= or every=, got %s", t[i].s);
+            return;
+        }
+    }
+    if (!bot_start(r)) return;
+    char err[256];
+    slowclient *c = slowclient_start(r->wh_port, atoi(t[1].s), from, every, err, sizeof err);
+    if (!c)
+        fail(r, "expected slow clients to start, got %s", err);
+    else
+        r->slow[r->nslow++] = c;
+}
+
 static void step_httpserver(run *r, token *t, int n)
 {
     char err[128];
@@ -1609,6 +1671,21 @@ static void expect_log(run *r, const char *want)
         sleep_ms(50);
     }
     fail(r, "expected a line in the bot's log containing \"%s\", got none", want);
+}
+
+/* log "TEXT" <=|== N: how many lines of the bot's log so far contain TEXT
+ * (no waiting: put it after what must have happened). */
+static void count_log(run *r, const char *want, const char *op, const char *nstr)
+{
+    long limit = strtol(nstr, NULL, 10);
+    FILE *f = fopen(r->log, "r");
+    char line[4096];
+    long got = 0;
+    while (f && fgets(line, sizeof line, f)) got += strstr(line, want) != NULL;
+    if (f) fclose(f);
+    if (!strcmp(op, "<=") ? got > limit : got != limit)
+        fail(r, "expected %s %ld line(s) of the bot's log containing \"%s\", got %ld",
+             !strcmp(op, "<=") ? "at most" : "exactly", limit, want, got);
 }
 
 /* rate all|chat|group <= N per SECONDS: the fake's measured message rate. */
@@ -2018,6 +2095,8 @@ static void run_step(run *r, token *t, int n)
         step_fault(r, t, n);
     } else if (!strcmp(v, "faults") && n == 2 && !strcmp(t[1].s, "used")) {
         expect_faults_used(r);
+    } else if (!strcmp(v, "log") && n == 4 && (!strcmp(t[2].s, "<=") || !strcmp(t[2].s, "=="))) {
+        count_log(r, t[1].s, t[2].s, t[3].s);
     } else if (!strcmp(v, "log") && n == 2) {
         expect_log(r, t[1].s);
     } else if (!strcmp(v, "rate")) {
@@ -2052,6 +2131,8 @@ static void run_step(run *r, token *t, int n)
         unsigned got = r->http ? slowhttp_max_parallel(r->http) : 0;
         if (got < (unsigned)atoi(t[3].s))
             fail(r, "expected at least %s requests in flight at once, got %u", t[3].s, got);
+    } else if (!strcmp(v, "slowloris")) {
+        step_slowloris(r, t, n);
     } else if (!strcmp(v, "mode") && n == 2 && (!strcmp(t[1].s, "webhook") || !strcmp(t[1].s, "polling"))) {
         if (r->bot.pid > 0)
             fail(r, "expected `mode` before the bot starts, got it after");
@@ -2156,6 +2237,8 @@ static bool run_file(const char *path, bool verbose)
     free(r.load_users);
     for (int i = 0; i < r.nallows; i++) free(r.allows[i].desc);
     fake_tg_free(r.ft);
+    for (int i = 0; i < r.nslow; i++)
+        slowclient_stop(r.slow[i]);
     slowhttp_stop(r.http);
     fakellm_stop(r.llm);
     free(r.embed_model);

@@ -110,6 +110,7 @@ static void start(fixture *f, size_t max_body, bool with_loop)
     snprintf(c.secret, sizeof c.secret, SECRET);
     c.max_body = max_body;
     c.timeout_s = 2;
+    c.max_per_address = 64; /* every client here is Telegram, from 127.0.0.1 */
     char err[256];
     f->s = wh_new(&c, wake, NULL, err, sizeof err);
     CU_ASSERT_PTR_NOT_NULL_FATAL(f->s);
@@ -146,12 +147,13 @@ static size_t sink(char *p, size_t sz, size_t n, void *ud)
 }
 
 /* One request; returns the HTTP status (0 on a transport error). secret NULL
- * = no header; chunked sends the body without Content-Length. */
-static long request(const char *url, const char *method, const char *secret, const char *body,
-                    size_t len, bool chunked)
+ * = no header; chunked sends the body without Content-Length; ctype the
+ * Content-Type header's line ("Content-Type:" alone: none at all). */
+static long request_ct(const char *url, const char *method, const char *secret,
+                       const char *body, size_t len, bool chunked, const char *ctype)
 {
     CURL *h = curl_easy_init();
-    struct curl_slist *hd = curl_slist_append(NULL, "Content-Type: application/json");
+    struct curl_slist *hd = curl_slist_append(NULL, ctype);
     hd = curl_slist_append(hd, "Expect:");
     char sh[512];
     if (secret) {
@@ -177,6 +179,12 @@ static long request(const char *url, const char *method, const char *secret, con
     curl_slist_free_all(hd);
     curl_easy_cleanup(h);
     return status;
+}
+
+static long request(const char *url, const char *method, const char *secret, const char *body,
+                    size_t len, bool chunked)
+{
+    return request_ct(url, method, secret, body, len, chunked, "Content-Type: application/json");
 }
 
 static long post(const char *url, const char *secret, const char *body)
@@ -254,7 +262,22 @@ static void test_config(void)
     CU_ASSERT_STRING_EQUAL(cJSON_GetStringValue(cJSON_GetObjectItem(p, "secret_token")), "abc_DEF-123");
     CU_ASSERT_TRUE(cJSON_IsFalse(cJSON_GetObjectItem(p, "drop_pending_updates")));
     CU_ASSERT_EQUAL(cJSON_GetArraySize(cJSON_GetObjectItem(p, "allowed_updates")), 2);
+    CU_ASSERT_EQUAL(cJSON_GetNumberValue(cJSON_GetObjectItem(p, "max_connections")), 20);
     cJSON_Delete(p);
+    CU_ASSERT_EQUAL(c.deadline_s, 5);
+    CU_ASSERT_EQUAL(c.max_per_address, 20);
+    setenv("WEBHOOK_REQUEST_TIMEOUT", "0", 1);
+    CU_ASSERT_EQUAL(wh_config_from_env(&c, err, sizeof err), -1);
+    CU_ASSERT_PTR_NOT_NULL(strstr(err, "WEBHOOK_REQUEST_TIMEOUT"));
+    setenv("WEBHOOK_REQUEST_TIMEOUT", "3", 1);
+    setenv("WEBHOOK_MAX_PER_ADDRESS", "101", 1);
+    CU_ASSERT_EQUAL(wh_config_from_env(&c, err, sizeof err), -1);
+    setenv("WEBHOOK_MAX_PER_ADDRESS", "8", 1);
+    CU_ASSERT_EQUAL(wh_config_from_env(&c, err, sizeof err), 1);
+    CU_ASSERT_EQUAL(c.deadline_s, 3);
+    CU_ASSERT_EQUAL(c.max_per_address, 8);
+    unsetenv("WEBHOOK_REQUEST_TIMEOUT");
+    unsetenv("WEBHOOK_MAX_PER_ADDRESS");
 
     /* a listen address that cannot be bound is an error, not a crash */
     c.listen[0] = '\0';
@@ -328,6 +351,31 @@ static void test_rejections(void)
     CU_ASSERT_EQUAL(st.too_large, 2);
     CU_ASSERT_EQUAL(st.bad_request, 7);
     CU_ASSERT_EQUAL(st.other, 3);
+    stop(&f);
+}
+
+/* Telegram sends application/json: any other Content-Type (or none) is
+ * refused with 415 before the body is read, after the secret check. */
+static void test_content_type(void)
+{
+    fixture f;
+    start(&f, 1024, true);
+    size_t n = strlen(UPDATE);
+    CU_ASSERT_EQUAL(request_ct(f.url, "POST", SECRET, UPDATE, n, false, "Content-Type: text/plain"),
+                    415);
+    CU_ASSERT_EQUAL(request_ct(f.url, "POST", SECRET, UPDATE, n, false, "Content-Type:"), 415);
+    CU_ASSERT_EQUAL(request_ct(f.url, "POST", SECRET, UPDATE, n, false,
+                               "Content-Type: application/x-www-form-urlencoded"), 415);
+    CU_ASSERT_EQUAL(request_ct(f.url, "POST", SECRET, UPDATE, n, false,
+                               "Content-Type: application/jsonp"), 415);
+    /* the secret is checked first: a stranger learns nothing more */
+    CU_ASSERT_EQUAL(request_ct(f.url, "POST", NULL, UPDATE, n, false, "Content-Type: text/plain"),
+                    401);
+    CU_ASSERT_EQUAL(g_nids, 0);
+    CU_ASSERT_EQUAL(request_ct(f.url, "POST", SECRET, UPDATE, n, false,
+                               "Content-Type: Application/JSON; charset=utf-8"), 200);
+    CU_ASSERT_EQUAL(g_nids, 1);
+    CU_ASSERT_EQUAL(wh_get_stats(f.s).media_type, 4);
     stop(&f);
 }
 
@@ -562,6 +610,7 @@ int main(void)
     CU_add_test(s, "200 only after the main loop took it; 503 when not", test_accepts_update);
     CU_add_test(s, "401 / 413 / 400 / 405 / 404", test_rejections);
     CU_add_test(s, "secrets never logged", test_secret_never_logged);
+    CU_add_test(s, "415 for a Content-Type other than application/json", test_content_type);
     CU_add_test(s, "stop answers parked requests 503", test_free_answers_waiting);
     CU_add_test(s, "concurrent deliveries", test_concurrent);
     CU_add_test(s, "parked requests drained as one batch", test_drain_batch);
