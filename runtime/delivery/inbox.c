@@ -60,6 +60,8 @@ struct inbox {
     bool kick;           /* something may have become runnable */
     deferred *io;        /* runs the requests of deferred updates */
     uint32_t skipped_kinds; /* update kinds (tgu_update_kind) already logged at INFO */
+    bool no_id_warned;      /* an item without update_id was logged at WARN; reset by a
+                             * batch without one */
 };
 
 static long now_ms(void)
@@ -221,7 +223,13 @@ static int put_one(inbox *ib, jscan_span t, ib_new *nw, int64_t *max_id)
     tgu_status st = tgu_parse_text(json, n, &strs, &uid, &nw->in, err, sizeof err);
     if (uid < 0) {
         /* without an id it can be neither confirmed nor de-duplicated */
-        log_warn("inbox", "an update without an integer update_id ignored: %s", err);
+        ib->stats.no_id++;
+        if (!ib->no_id_warned)
+            log_warn("inbox", "an update without an integer update_id ignored: %s (more "
+                     "like it are logged at DEBUG until a batch comes without one)", err);
+        else
+            log_debug("inbox", "an update without an integer update_id ignored: %s", err);
+        ib->no_id_warned = true;
         free(json);
         return 0;
     }
@@ -277,6 +285,8 @@ static int put_texts(inbox *ib, const jscan_span *texts, int total, int64_t *nex
         return -1;
     int n = 0, rc = 0;
     int64_t max_id = 0;
+    unsigned long no_id0 = ib->stats.no_id;
+    bool first_no_id = false;
     /* Telegram forgets an update once the offset passes it: the inbox rows
      * must survive a power loss, so this commit is synced (FULL). */
     store_set_durable(ib->st, 1);
@@ -284,11 +294,14 @@ static int put_texts(inbox *ib, const jscan_span *texts, int total, int64_t *nex
         rc = -1;
     } else {
         for (int i = 0; i < total; i++) {
+            unsigned long before = ib->stats.no_id;
             int r = put_one(ib, texts[i], &nw[n], &max_id);
             if (r < 0) {
                 rc = -1;
                 break;
             }
+            if (i == 0 && ib->stats.no_id > before)
+                first_no_id = true;
             n += r;
         }
         if (rc == 0 && store_commit(ib->st))
@@ -312,6 +325,15 @@ static int put_texts(inbox *ib, const jscan_span *texts, int total, int64_t *nex
     }
     if (next_offset && max_id > *next_offset)
         *next_offset = max_id;
+    else if (next_offset && first_no_id && *next_offset > 0) {
+        /* the oldest update held has no usable id and nothing newer moved
+         * the offset: step past it (see inbox.h) */
+        log_warn("inbox", "getUpdates keeps returning an update without an integer update_id "
+                 "first; confirming offset %" PRId64 " to drop it", *next_offset + 1);
+        *next_offset += 1;
+    }
+    if (ib->stats.no_id == no_id0 && total > 0)
+        ib->no_id_warned = false;
     return n;
 }
 

@@ -195,7 +195,14 @@ static void on_updates(const tg_result *r, void *ud)
         return; /* unconfirmed: delivered again after restart */
     if (r->err == TG_OK) {
         /* stored (durably) even when stopping: the offset then confirms them */
+        unsigned long no_id = inbox_get_stats(t->ib).no_id;
         if (inbox_put_raw(t->ib, r->result_raw, r->result_raw_len, &t->offset) < 0) {
+            t->poll_not_before = now_ms() + backoff(++t->poll_failures);
+            return;
+        }
+        if (inbox_get_stats(t->ib).no_id > no_id) {
+            /* a broken item comes back at once (the poll does not wait while
+             * updates are pending): back off as after a failure */
             t->poll_not_before = now_ms() + backoff(++t->poll_failures);
             return;
         }

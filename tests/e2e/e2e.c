@@ -158,6 +158,7 @@ typedef struct run {
     int llm_style;     /* `llm style` (fakellm_style), for `llm error 400 overflow` */
     char *embed_model; /* `llm embeddings MODEL`: the fake serves EMBEDDINGS_BASE too */
     uint16_t wh_port;  /* where the bot's webhook server listens */
+    uint64_t calls_mark; /* `calls mark`: where `calls METHOD <= N` counts from */
     slowclient *slow[8]; /* `slowloris` steps: slow clients on the webhook port */
     int nslow;
 } run;
@@ -1688,6 +1689,29 @@ static void count_log(run *r, const char *want, const char *op, const char *nstr
              !strcmp(op, "<=") ? "at most" : "exactly", limit, want, got);
 }
 
+/* calls mark: remember where the calls stand; calls METHOD <=|>= N: how
+ * many METHOD calls the fake got since the mark (or the start). */
+static void step_calls(run *r, token *t, int n)
+{
+    if (n == 2 && !strcmp(t[1].s, "mark")) {
+        r->calls_mark = fake_tg_ncalls(r->ft);
+        return;
+    }
+    if (n != 4 || (strcmp(t[2].s, "<=") && strcmp(t[2].s, ">="))) {
+        fail(r, "expected `calls mark` or `calls METHOD <=|>= N`, got %d words", n);
+        return;
+    }
+    size_t nc = 0;
+    fake_tg_call *c = fake_tg_calls_since(r->ft, r->calls_mark, &nc);
+    long got = 0, want = strtol(t[3].s, NULL, 10);
+    for (size_t i = 0; i < nc; i++) got += !strcmp(c[i].method, t[1].s);
+    fake_tg_calls_free(c, nc);
+    bool le = !strcmp(t[2].s, "<=");
+    if (le ? got > want : got < want)
+        fail(r, "expected %s %ld %s call(s) since the mark, got %ld", le ? "at most" : "at least",
+             want, t[1].s, got);
+}
+
 /* rate all|chat|group <= N per SECONDS: the fake's measured message rate. */
 static void step_rate(run *r, token *t, int n)
 {
@@ -2123,6 +2147,10 @@ static void run_step(run *r, token *t, int n)
         step_topics(r, t, n);
     } else if (!strcmp(v, "drafts")) {
         step_drafts(r, t, n);
+    } else if (!strcmp(v, "update") && n == 3 && !strcmp(t[2].s, "badid")) {
+        /* getUpdates serves its update_id as a string */
+        if (bot_start(r) && fake_tg_push_update_bad_id(r->ft, cJSON_Parse(t[1].s)) < 0)
+            fail(r, "expected a JSON object, got %s", t[1].s);
     } else if (!strcmp(v, "update") && n == 2) {
         /* a raw Update object, e.g. a malformed one */
         if (bot_start(r) && fake_tg_push_update(r->ft, cJSON_Parse(t[1].s)) < 0)
@@ -2131,6 +2159,8 @@ static void run_step(run *r, token *t, int n)
         unsigned got = r->http ? slowhttp_max_parallel(r->http) : 0;
         if (got < (unsigned)atoi(t[3].s))
             fail(r, "expected at least %s requests in flight at once, got %u", t[3].s, got);
+    } else if (!strcmp(v, "calls")) {
+        step_calls(r, t, n);
     } else if (!strcmp(v, "slowloris")) {
         step_slowloris(r, t, n);
     } else if (!strcmp(v, "mode") && n == 2 && (!strcmp(t[1].s, "webhook") || !strcmp(t[1].s, "polling"))) {
