@@ -66,6 +66,7 @@ typedef struct tgb {
     bool poll_busy;
     long poll_not_before;
     int poll_failures;
+    int retry_after_max_s; /* TELEGRAM_RETRY_AFTER_MAX: the longest 429 wait honoured */
 
     bool webhook_busy, webhook_done;
     bool confirm_busy;
@@ -158,6 +159,14 @@ static void deliver(tgb *t, const bm_effects *fx)
     tgu_calls_clear(&t->calls);
 }
 
+/* A 429's wait for the calls that cannot be given up (polling, setWebhook):
+ * retry_after, at most TELEGRAM_RETRY_AFTER_MAX. */
+static long capped_wait_ms(const tgb *t, const tg_result *r)
+{
+    int s = r->retry_after < t->retry_after_max_s ? r->retry_after : t->retry_after_max_s;
+    return s * 1000L;
+}
+
 /* ---- startup: deleteWebhook -------------------------------------------- */
 
 static void on_webhook(const tg_result *r, void *ud)
@@ -177,7 +186,7 @@ static void on_webhook(const tg_result *r, void *ud)
         t->fatal = 1;
         return;
     }
-    long d = r->error_code == 429 && r->retry_after > 0 ? r->retry_after * 1000L
+    long d = r->error_code == 429 && r->retry_after > 0 ? capped_wait_ms(t, r)
                                                          : backoff(++t->poll_failures);
     char why[320];
     log_warn("tgbot", "%s failed (%s), retrying in %ld ms", r->method,
@@ -217,8 +226,10 @@ static void on_updates(const tg_result *r, void *ud)
     }
     long d;
     if (r->error_code == 429 && r->retry_after > 0) {
-        d = r->retry_after * 1000L;
-        log_warn("tgbot", "getUpdates rate limited, retrying in %d s", r->retry_after);
+        d = capped_wait_ms(t, r);
+        log_warn("tgbot", "getUpdates rate limited, retrying in %ld s%s", d / 1000,
+                 d / 1000 < r->retry_after ? " (retry_after capped by TELEGRAM_RETRY_AFTER_MAX)"
+                                           : "");
     } else if (r->error_code == 409) {
         d = backoff(++t->poll_failures);
         log_warn("tgbot", "getUpdates conflict (409: %s): another instance of this bot "
@@ -429,6 +440,7 @@ int tgbot_run(bot *b, bm_effects *pending, volatile sig_atomic_t *stop)
         return 1;
     }
     outq_options qo = queue_options(b);
+    t.retry_after_max_s = qo.retry_after_max_s;
     t.q = outq_new(t.tg, &qo);
     t.ib = t.q ? inbox_new(b, t.lp, t.tg, t.q, NULL) : NULL;
     if (!t.ib) {
