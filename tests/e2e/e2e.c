@@ -1322,6 +1322,41 @@ static void step_say_in_topic(run *r, token *t, int n)
     fake_tg_push_topic_text(r->ft, &u->u, g->u.id, g->topic, text);
 }
 
+/* gtap MANAGER "DATA": MANAGER presses a callback button carrying DATA on
+ * the bot's last consumed message in their group (the bot puts no buttons
+ * there: a stale or foreign button; its answer still stops the spinner). */
+static void step_gtap(run *r, token *t, int n)
+{
+    user *u = n == 3 ? find_user(r, t[1].s) : NULL;
+    if (!u) {
+        if (n != 3) fail(r, "expected `gtap MANAGER \"DATA\"`, got %d words", n);
+        return;
+    }
+    if (u->group < 0) {
+        fail(r, "expected %s declared with `manager ... in GROUP`, got a plain user", u->name);
+        return;
+    }
+    user *g = &r->users[u->group];
+    if (!bot_start(r)) return;
+    fake_tg_event ev;
+    if (g->cur[FAKE_TG_SENT] == 0 ||
+        !fake_tg_wait_event(r->ft, g->u.id, FAKE_TG_SENT, g->cur[FAKE_TG_SENT] - 1, 0, &ev)) {
+        fail(r, "expected a consumed bot message in %s to press on, got none", g->name);
+        return;
+    }
+    query *q = r->nqueries < MAX_QUERIES ? &r->queries[r->nqueries++] : NULL;
+    char qid[32];
+    if (fake_tg_push_callback_in(r->ft, &u->u, g->u.id, ev.message_id, t[2].s, qid,
+                                 sizeof qid) < 0) {
+        fail(r, "expected message %" PRId64 " to exist, got none", ev.message_id);
+    } else if (q) {
+        snprintf(q->id, sizeof q->id, "%s", qid);
+        q->line = r->line;
+        q->chat = g->u.id;
+    }
+    fake_tg_event_clear(&ev);
+}
+
 /* Joins tokens [from, n) with spaces: `send ann hello there`. */
 static void join(token *t, int from, int n, char *buf, size_t len)
 {
@@ -2159,6 +2194,8 @@ static void run_step(run *r, token *t, int n)
         unsigned got = r->http ? slowhttp_max_parallel(r->http) : 0;
         if (got < (unsigned)atoi(t[3].s))
             fail(r, "expected at least %s requests in flight at once, got %u", t[3].s, got);
+    } else if (!strcmp(v, "gtap")) {
+        step_gtap(r, t, n);
     } else if (!strcmp(v, "calls")) {
         step_calls(r, t, n);
     } else if (!strcmp(v, "slowloris")) {

@@ -2502,8 +2502,15 @@ int64_t fake_tg_push_contact(fake_tg *ft, const fake_tg_user *u, const char *pho
 int64_t fake_tg_push_callback(fake_tg *ft, const fake_tg_user *u, int64_t message_id,
                               const char *data, char *query_id, size_t query_id_len)
 {
+    return fake_tg_push_callback_in(ft, u, u->id, message_id, data, query_id, query_id_len);
+}
+
+int64_t fake_tg_push_callback_in(fake_tg *ft, const fake_tg_user *u, int64_t chat_id,
+                                 int64_t message_id, const char *data, char *query_id,
+                                 size_t query_id_len)
+{
     pthread_mutex_lock(&ft->mu);
-    chat *c = find_chat(ft, u->id);
+    chat *c = find_chat(ft, chat_id);
     bot_msg *m = c ? find_msg(c, message_id) : NULL;
     if (!m) {
         pthread_mutex_unlock(&ft->mu);
@@ -2517,7 +2524,7 @@ int64_t fake_tg_push_callback(fake_tg *ft, const fake_tg_user *u, int64_t messag
     memset(q, 0, sizeof *q);
     /* Telegram's ids are long decimal strings that overflow 32 and 53 bits. */
     snprintf(q->id, sizeof q->id, "%" PRIu64, (uint64_t)6020000000000000000ULL + ft->next_cbq++);
-    q->chat_id = u->id;
+    q->chat_id = chat_id;
     q->message_id = message_id;
     if (query_id) snprintf(query_id, query_id_len, "%s", q->id);
     cJSON *msg = bot_message_json(ft, c, m, false);
