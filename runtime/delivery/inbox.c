@@ -60,6 +60,7 @@ struct inbox {
     bool kick;           /* something may have become runnable */
     deferred *io;        /* runs the requests of deferred updates */
     uint32_t skipped_kinds; /* update kinds (tgu_update_kind) already logged at INFO */
+    char username[64];      /* the bot's (getMe); "" = unknown */
     bool no_id_warned;      /* an item without update_id was logged at WARN; reset by a
                              * batch without one */
 };
@@ -198,6 +199,11 @@ int inbox_restore(inbox *ib)
     return n;
 }
 
+void inbox_set_username(inbox *ib, const char *username)
+{
+    snprintf(ib->username, sizeof ib->username, "%s", username ? username : "");
+}
+
 /* ---- arrival ------------------------------------------------------------- */
 
 /* A staged new update (in memory only after the commit). */
@@ -260,6 +266,12 @@ static int put_one(inbox *ib, jscan_span t, ib_new *nw, int64_t *max_id)
         else if (rc == 0)
             ib->stats.duplicates++;
         return rc < 0 ? -1 : 0;
+    }
+    if (tgu_for_other_bot(&nw->in, ib->username)) {
+        log_info("inbox", "update %" PRId64 ": a command for another bot in chat %" PRId64
+                 "; ignored", uid, nw->in.user.chat_id);
+        free(json);
+        return 0;
     }
     int rc = store_inbox_put(ib->st, uid, nw->in.user.chat_id, json);
     if (rc <= 0) {

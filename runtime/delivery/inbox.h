@@ -71,6 +71,12 @@ void inbox_free(inbox *ib);
  * many, -1 on a storage error. Call once, first. */
 int inbox_restore(inbox *ib);
 
+/* The bot's username (getMe), without '@': commands in groups addressed
+ * to another bot ("/help@OtherBot") are then skipped at arrival, like
+ * kinds the bot does not handle. Copied; NULL or "" = not known (nothing
+ * is skipped for it). */
+void inbox_set_username(inbox *ib, const char *username);
+
 /* Stores a getUpdates result as received (tg's result_raw: the bytes of a
  * JSON array of Update objects) in one durable transaction: each update is
  * stored as it came and parsed once, by itself, from its text

@@ -69,6 +69,7 @@ typedef struct tgb {
     int retry_after_max_s; /* TELEGRAM_RETRY_AFTER_MAX: the longest 429 wait honoured */
 
     bool webhook_busy, webhook_done;
+    bool me_busy, me_done;  /* getMe: the bot's username, for /cmd@bot in groups */
     bool confirm_busy;
     int fatal;          /* exit code 1 once the token proved invalid */
 
@@ -191,6 +192,43 @@ static void on_webhook(const tg_result *r, void *ud)
     char why[320];
     log_warn("tgbot", "%s failed (%s), retrying in %ld ms", r->method,
              describe(r, why, sizeof why), d);
+    t->poll_not_before = now_ms() + d;
+}
+
+/* ---- startup: getMe ------------------------------------------------------ */
+
+/* The bot's own username, so commands in groups addressed to another bot
+ * ("/help@OtherBot") are ignored. Required before updates are taken: a
+ * group command answered for another bot is the bug this prevents. */
+static void on_me(const tg_result *r, void *ud)
+{
+    tgb *t = ud;
+    t->me_busy = false;
+    if (r->err == TG_OK) {
+        const cJSON *u = cJSON_GetObjectItemCaseSensitive(r->result, "username");
+        const char *name = cJSON_IsString(u) ? u->valuestring : "";
+        inbox_set_username(t->ib, name);
+        t->me_done = true;
+        t->poll_failures = 0;
+        if (*name)
+            log_info("tgbot", "this bot is @%s", name);
+        else
+            log_warn("tgbot", "getMe gave no username: commands addressed to other bots "
+                     "in groups are answered too");
+        return;
+    }
+    if (r->err == TG_ERR_CANCELLED)
+        return;
+    if (token_rejected(r)) {
+        log_error("tgbot", "invalid token: getMe answered %d (%s)", r->error_code,
+                  r->description);
+        t->fatal = 1;
+        return;
+    }
+    long d = r->error_code == 429 && r->retry_after > 0 ? capped_wait_ms(t, r)
+                                                         : backoff(++t->poll_failures);
+    char why[320];
+    log_warn("tgbot", "getMe failed (%s), retrying in %ld ms", describe(r, why, sizeof why), d);
     t->poll_not_before = now_ms() + d;
 }
 
@@ -480,9 +518,15 @@ int tgbot_run(bot *b, bm_effects *pending, volatile sig_atomic_t *stop)
     /* Polling and a webhook exclude each other: polling drops any webhook
      * first; webhook mode sets ours (again on every start: the URL or the
      * secret may have changed). */
-    while (!*stop && !t.fatal && !t.webhook_done) {
+    while (!*stop && !t.fatal && !(t.webhook_done && t.me_done)) {
         long now = now_ms();
-        if (!t.webhook_busy && now >= t.poll_not_before) {
+        if (!t.me_done && !t.me_busy && !t.webhook_busy && now >= t.poll_not_before) {
+            if (tg_call(t.tg, "getMe", NULL, on_me, &t) == TG_OK)
+                t.me_busy = true;
+            else
+                t.poll_not_before = now + 1000;
+        }
+        if (t.me_done && !t.webhook_done && !t.webhook_busy && now >= t.poll_not_before) {
             cJSON *wp = t.wh ? wh_set_params(&t.whc) : NULL;
             if ((!t.wh || wp) &&
                 tg_call(t.tg, t.wh ? "setWebhook" : "deleteWebhook", wp, on_webhook, &t) == TG_OK)
@@ -492,7 +536,7 @@ int tgbot_run(bot *b, bm_effects *pending, volatile sig_atomic_t *stop)
         }
         /* the restored outbox and inbox need no webhook answer to go on */
         long w = turn(&t);
-        long d = t.webhook_busy ? TGB_TICK_MS : t.poll_not_before - now;
+        long d = t.webhook_busy || t.me_busy ? TGB_TICK_MS : t.poll_not_before - now;
         if (w < 0 || w > d)
             w = d;
         if (w > TGB_TICK_MS)

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include <cjson/cJSON.h>
 
@@ -266,6 +267,22 @@ tgu_status tgu_parse_text(const char *json, size_t n, tgu_strings *owned,
         in->update_id = uid; /* bot_handle de-duplicates by it */
     }
     return st;
+}
+
+bool tgu_for_other_bot(const bm_input *in, const char *me)
+{
+    if (!me || !*me || in->kind != BM_IN_TEXT || in->user.chat_id >= 0 || !in->text)
+        return false;
+    const char *t = in->text;
+    if (*t++ != '/')
+        return false;
+    while ((*t >= 'a' && *t <= 'z') || (*t >= 'A' && *t <= 'Z') || (*t >= '0' && *t <= '9') ||
+           *t == '_')
+        t++;
+    if (*t++ != '@')
+        return false;
+    size_t n = strcspn(t, " \t\n\r");
+    return n != strlen(me) || strncasecmp(t, me, n) != 0;
 }
 
 const char *tgu_update_kind(const char *json, size_t n, int *index)

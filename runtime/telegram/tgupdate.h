@@ -69,6 +69,11 @@ tgu_status tgu_parse_text(const char *json, size_t n, tgu_strings *owned,
  * kind's place in that list (0..TGU_KINDS-1), for a per-kind bitmask.
  * Static strings; json[0..n) need not be NUL-terminated. */
 #define TGU_KINDS 26
+
+/* Whether in is a command addressed to another bot in a group: its text
+ * starts "/name@Bot" with Bot not `me` (compared without case, as Telegram
+ * does). Private chats, other texts and me NULL or "" give false. */
+bool tgu_for_other_bot(const bm_input *in, const char *me);
 const char *tgu_update_kind(const char *json, size_t n, int *index);
 
 /* One Bot API call to make. */
