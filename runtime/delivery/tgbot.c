@@ -51,6 +51,8 @@
 #define TGB_BACKOFF_MAX_MS 30000
 #define TGB_BACKLOG_MAX 5000     /* stop polling while this much waits to go out */
 #define TGB_INBOX_MAX 2000       /* or while this many updates wait to be handled */
+#define TGB_DEAD_DAYS_DEFAULT 30 /* dead letters kept this long (BOT_DEAD_LETTER_DAYS) */
+#define TGB_PRUNE_EVERY_MS 3600000L
 
 typedef struct tgb {
     bot *b;
@@ -67,6 +69,8 @@ typedef struct tgb {
     long poll_not_before;
     int poll_failures;
     int retry_after_max_s; /* TELEGRAM_RETRY_AFTER_MAX: the longest 429 wait honoured */
+    long dead_max_age_s;   /* BOT_DEAD_LETTER_DAYS in seconds */
+    long pruned_at;        /* when dead letters were last pruned (ms) */
 
     bool webhook_busy, webhook_done;
     bool me_busy, me_done;  /* getMe: the bot's username, for /cmd@bot in groups */
@@ -106,6 +110,33 @@ static int env_poll_timeout(void)
         return TGB_POLL_TIMEOUT_DEFAULT;
     }
     return (int)n;
+}
+
+/* BOT_DEAD_LETTER_DAYS (1..3650, default 30) in seconds. */
+static long env_dead_letter_age(void)
+{
+    const char *v = getenv("BOT_DEAD_LETTER_DAYS");
+    if (!v || !*v)
+        return TGB_DEAD_DAYS_DEFAULT * 86400L;
+    char *end;
+    long n = strtol(v, &end, 10);
+    if (*end || n < 1 || n > 3650) {
+        log_warn("tgbot", "BOT_DEAD_LETTER_DAYS=%s is not 1..3650 days, using %d", v,
+                 TGB_DEAD_DAYS_DEFAULT);
+        return TGB_DEAD_DAYS_DEFAULT * 86400L;
+    }
+    return n * 86400L;
+}
+
+/* Dead letters hold whole updates (names, texts): they age out. At start,
+ * then hourly. */
+static void prune_dead_letters(tgb *t)
+{
+    t->pruned_at = now_ms();
+    int n = store_dead_letter_prune(bot_store(t->b), t->dead_max_age_s);
+    if (n > 0)
+        log_info("tgbot", "%d dead letter(s) older than %ld day(s) removed", n,
+                 t->dead_max_age_s / 86400);
 }
 
 /* 1 s, 2 s, 4 s ... 30 s, each with up to a quarter of random jitter. */
@@ -465,7 +496,8 @@ static outq_options queue_options(bot *b)
 int tgbot_run(bot *b, bm_effects *pending, volatile sig_atomic_t *stop)
 {
     char err[256];
-    tgb t = {.b = b, .stop = stop, .poll_timeout_s = env_poll_timeout()};
+    tgb t = {.b = b, .stop = stop, .poll_timeout_s = env_poll_timeout(),
+             .dead_max_age_s = env_dead_letter_age()};
     bm_effects_init(&t.fx);
     tgu_calls_init(&t.calls);
     srand((unsigned)time(NULL) ^ (unsigned)now_ms());
@@ -498,6 +530,7 @@ int tgbot_run(bot *b, bm_effects *pending, volatile sig_atomic_t *stop)
         return 1;
     }
 
+    prune_dead_letters(&t);
     start_vectors(&t);
 
     /* Webhook mode listens before setWebhook, so the first delivery finds
@@ -569,6 +602,8 @@ int tgbot_run(bot *b, bm_effects *pending, volatile sig_atomic_t *stop)
 
     while (!*stop && !t.fatal) {
         long now = now_ms();
+        if (now - t.pruned_at >= TGB_PRUNE_EVERY_MS)
+            prune_dead_letters(&t);
         /* backpressure: let a large backlog go out before taking more work */
         bool may_poll = !t.poll_busy && outq_pending(t.q) < TGB_BACKLOG_MAX &&
                         inbox_pending(t.ib) < TGB_INBOX_MAX;
