@@ -16,7 +16,9 @@
  * SIGTERM/SIGINT: polling stops; requests of actions in flight get up to
  * TGB_DRAIN_MS to answer (their updates are handled then, else they stay in
  * the inbox for the next start); queued sends get the rest of that time;
- * a last getUpdates confirms what the inbox holds; exit 0.
+ * a last getUpdates confirms what the inbox holds; then Bot API calls
+ * already sent are waited for (within their own timeout) while nothing new
+ * starts, so none is resent by the next start; exit 0.
  */
 #include "delivery/tgbot.h"
 
@@ -48,6 +50,7 @@
 #define TGB_POLL_TIMEOUT_MAX 300
 #define TGB_TICK_MS 500          /* longest wait, so *stop is seen promptly */
 #define TGB_DRAIN_MS 5000        /* time to finish sends after a stop */
+#define TGB_INFLIGHT_MAX_MS 35000 /* then calls already sent: a call's own timeout (30 s) */
 #define TGB_BACKOFF_MAX_MS 30000
 #define TGB_BACKLOG_MAX 5000     /* stop polling while this much waits to go out */
 #define TGB_INBOX_MAX 2000       /* or while this many updates wait to be handled */
@@ -428,6 +431,21 @@ static void drain(tgb *t)
             w = left;
         if (loop_poll(t->lp, (int)w) < 0)
             break;
+    }
+    /* Calls already sent are waited for, past the deadline (each ends
+     * within its own timeout): cancelled, its row would be sent again by
+     * the next start, a duplicate when Telegram had taken it. Only what
+     * has not started stops here. */
+    if (outq_in_flight(t->q) > 0) {
+        log_info("tgbot", "stopping: waiting for %d call(s) already sent; %zu not started "
+                 "stay in the outbox", outq_in_flight(t->q),
+                 outq_pending(t->q) - (size_t)outq_in_flight(t->q));
+        outq_stop_starting(t->q);
+        long until = now_ms() + TGB_INFLIGHT_MAX_MS;
+        while (outq_in_flight(t->q) > 0 && now_ms() < until)
+            if (loop_poll(t->lp, 100) < 0)
+                break;
+        outq_flush(t->q); /* the accepted ones leave the outbox durably */
     }
     if (inbox_pending(t->ib))
         log_info("tgbot", "stopping: %zu update(s) stay in the inbox for the next start",

@@ -71,6 +71,7 @@ struct oq_chat {
 struct outq {
     tg_client *tg;
     outq_options opt;
+    bool no_start;              /* outq_stop_starting: the calls in flight only */
     oq_chat **buckets;
     size_t n_buckets, n_chats;
     oq_chat *ready_head, *ready_tail;
@@ -948,8 +949,12 @@ static void next_due(long *next, long d)
         *next = d;
 }
 
+void outq_stop_starting(outq *q) { q->no_start = true; }
+
 long outq_pump(outq *q)
 {
+    if (q->no_start)
+        return -1;
     long now = now_ms(), next = -1;
     if (now - q->last_sweep > OQ_SWEEP_MS)
         sweep(q, now);

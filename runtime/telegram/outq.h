@@ -142,6 +142,12 @@ int outq_flush(outq *q);
  * is due now), or -1 when none waits: a poll timeout for the event loop. */
 long outq_pump(outq *q);
 
+/* A clean stop's last phase: from now on no call is started (outq_pump
+ * and the completions start none); the calls in flight finish (their rows
+ * go as usual, with outq_flush), the ones queued stay in the outbox for
+ * the next start. */
+void outq_stop_starting(outq *q);
+
 /* Calls queued or in flight (staged ones not counted). */
 size_t outq_pending(const outq *q);
 int outq_in_flight(const outq *q);

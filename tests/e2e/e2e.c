@@ -159,6 +159,7 @@ typedef struct run {
     char *embed_model; /* `llm embeddings MODEL`: the fake serves EMBEDDINGS_BASE too */
     uint16_t wh_port;  /* where the bot's webhook server listens */
     uint64_t calls_mark; /* `calls mark`: where `calls METHOD <= N` counts from */
+    int stop_ms;         /* `stoptime`: how long a SIGTERM stop may take (5 s) */
     slowclient *slow[8]; /* `slowloris` steps: slow clients on the webhook port */
     int nslow;
 } run;
@@ -287,11 +288,13 @@ static void bot_stop(run *r, int sig)
 {
     if (r->bot.pid <= 0) return;
     r->stopped = true;
-    bool in_time = proc_stop(&r->bot, sig, 5000);
+    int limit = r->stop_ms > 0 ? r->stop_ms : 5000;
+    bool in_time = proc_stop(&r->bot, sig, limit);
     if (sig == SIGKILL) return;
     char why[128];
     if (!in_time)
-        fail(r, "expected the bot to exit within 5 s of SIGTERM, got no exit (killed)");
+        fail(r, "expected the bot to exit within %.1f s of SIGTERM, got no exit (killed)",
+             limit / 1000.0);
     else if (!WIFEXITED(r->bot.status) || WEXITSTATUS(r->bot.status) != 0)
         fail(r, "expected exit status 0 after SIGTERM, got %s",
              proc_describe(&r->bot, why, sizeof why));
@@ -2194,6 +2197,8 @@ static void run_step(run *r, token *t, int n)
         unsigned got = r->http ? slowhttp_max_parallel(r->http) : 0;
         if (got < (unsigned)atoi(t[3].s))
             fail(r, "expected at least %s requests in flight at once, got %u", t[3].s, got);
+    } else if (!strcmp(v, "stoptime") && n == 2 && atof(t[1].s) > 0) {
+        r->stop_ms = (int)(atof(t[1].s) * 1000);
     } else if (!strcmp(v, "gtap")) {
         step_gtap(r, t, n);
     } else if (!strcmp(v, "calls")) {
