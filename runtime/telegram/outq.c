@@ -812,6 +812,7 @@ int outq_restore(outq *q)
 
 size_t outq_pending(const outq *q) { return q->n_pending; }
 int outq_in_flight(const outq *q) { return q->n_flight; }
+int outq_retry_after_max_s(const outq *q) { return q->opt.retry_after_max_s; }
 outq_stats outq_get_stats(const outq *q) { return q->stats; }
 
 /* Removes the head call of c (sent or given up). */

@@ -151,6 +151,9 @@ void outq_stop_starting(outq *q);
 /* Calls queued or in flight (staged ones not counted). */
 size_t outq_pending(const outq *q);
 int outq_in_flight(const outq *q);
+/* The cap of a 429's retry_after in seconds (retry_after_max_s), for the
+ * callers that make Bot API calls of their own. */
+int outq_retry_after_max_s(const outq *q);
 outq_stats outq_get_stats(const outq *q);
 
 #endif
