@@ -504,9 +504,12 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
             return answer(conn, MHD_HTTP_CONTENT_TOO_LARGE, "Request Entity Too Large\n");
         }
         if (!is_update(rq)) {
-            count(s, &s->st.bad_request);
-            log_warn("webhook", "a request body that is not an update (JSON object with "
-                     "update_id) answered 400");
+            pthread_mutex_lock(&s->mu);
+            unsigned long nb = ++s->st.bad_request;
+            pthread_mutex_unlock(&s->mu);
+            if (nb <= 10 || nb % 1000 == 0)
+                log_warn("webhook", "a request body that is not an update (JSON object with "
+                         "an integer update_id) answered 400 (%lu so far)", nb);
             return answer(conn, MHD_HTTP_BAD_REQUEST, "Bad Request: expected a JSON Update\n");
         }
         pthread_mutex_lock(&s->mu);
