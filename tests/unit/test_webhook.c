@@ -15,6 +15,11 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
+
 #include <CUnit/Basic.h>
 #include <cjson/cJSON.h>
 #include <curl/curl.h>
@@ -100,10 +105,13 @@ typedef struct fixture {
     char url[128];
 } fixture;
 
+static unsigned g_deadline_s; /* the next start's deadline (0: the default) */
+
 static void start(fixture *f, size_t max_body, bool with_loop)
 {
     wh_config c;
     memset(&c, 0, sizeof c);
+    c.deadline_s = g_deadline_s;
     snprintf(c.url, sizeof c.url, "https://bot.example" PATH);
     snprintf(c.path, sizeof c.path, PATH);
     snprintf(c.listen, sizeof c.listen, "127.0.0.1:0");
@@ -379,6 +387,84 @@ static void test_content_type(void)
     stop(&f);
 }
 
+/* A raw connection to the server that sends `what` (may be ""); -1 on
+ * failure. */
+static int raw_connect(uint16_t port, const char *what)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a;
+    memset(&a, 0, sizeof a);
+    a.sin_family = AF_INET;
+    a.sin_port = htons(port);
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (fd < 0 || connect(fd, (struct sockaddr *)&a, sizeof a) != 0 ||
+        send(fd, what, strlen(what), MSG_NOSIGNAL) != (ssize_t)strlen(what)) {
+        if (fd >= 0)
+            close(fd);
+        return -1;
+    }
+    return fd;
+}
+
+/* Milliseconds until the server closes fd (reads and drops what comes), up
+ * to max_ms (then max_ms). */
+static long ms_until_closed(int fd, long max_ms)
+{
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    for (;;) {
+        clock_gettime(CLOCK_MONOTONIC, &t1);
+        long el = (t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000;
+        if (el >= max_ms)
+            return max_ms;
+        struct pollfd p = {.fd = fd, .events = POLLIN};
+        if (poll(&p, 1, 50) > 0) {
+            char b[256];
+            if (recv(fd, b, sizeof b, 0) <= 0)
+                return el;
+        }
+    }
+}
+
+/* Slow clients: a connection whose request has not fully arrived within
+ * the deadline (1 s here) is shut down although it keeps sending (the idle
+ * timeout, 2 s, never fires), and so is one that sends nothing; a request
+ * parked for the bot is not cut, whatever the time it waits. */
+static void test_deadline(void)
+{
+    fixture f;
+    g_deadline_s = 1;
+    start(&f, 0, false); /* no loop: a good update stays parked */
+    g_deadline_s = 0;
+    int slow = raw_connect(wh_port(f.s), "POST " PATH " HTTP/1.1\r\nHost: x\r\nX-A: ");
+    int idle = raw_connect(wh_port(f.s), "");
+    CU_ASSERT_FATAL(slow >= 0 && idle >= 0);
+    /* a byte every 300 ms: under the idle timeout, not the deadline */
+    long lived = 0;
+    for (int i = 0; i < 20 && lived == 0; i++) {
+        sleep_ms(300);
+        if (send(slow, "a", 1, MSG_NOSIGNAL) != 1 || ms_until_closed(slow, 1) < 1)
+            lived = (i + 1) * 300;
+    }
+    CU_ASSERT(lived >= 900 && lived <= 2400);
+    CU_ASSERT(ms_until_closed(idle, 3000) < 3000);
+    close(slow);
+    close(idle);
+    CU_ASSERT(wh_get_stats(f.s).cut >= 2);
+    /* parked: waits past the deadline with no answer and no cut */
+    char hdr[1024];
+    snprintf(hdr, sizeof hdr,
+             "POST " PATH " HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+             "X-Telegram-Bot-Api-Secret-Token: " SECRET "\r\nContent-Length: %zu\r\n\r\n%s",
+             strlen(UPDATE), UPDATE);
+    int parked = raw_connect(wh_port(f.s), hdr);
+    CU_ASSERT_FATAL(parked >= 0);
+    CU_ASSERT_EQUAL(ms_until_closed(parked, 2500), 2500);
+    CU_ASSERT_EQUAL(wh_waiting(f.s), 1);
+    close(parked);
+    stop(&f);
+}
+
 /* The offered value of a wrong secret header never reaches the log; nor
  * does the real secret. */
 static void test_secret_never_logged(void)
@@ -611,6 +697,7 @@ int main(void)
     CU_add_test(s, "401 / 413 / 400 / 405 / 404", test_rejections);
     CU_add_test(s, "secrets never logged", test_secret_never_logged);
     CU_add_test(s, "415 for a Content-Type other than application/json", test_content_type);
+    CU_add_test(s, "slow and idle clients cut at the deadline, parked ones not", test_deadline);
     CU_add_test(s, "stop answers parked requests 503", test_free_answers_waiting);
     CU_add_test(s, "concurrent deliveries", test_concurrent);
     CU_add_test(s, "parked requests drained as one batch", test_drain_batch);
