@@ -588,6 +588,10 @@ static void emit_machine(cgen *g)
         sb_printf(sb, "    .match_everywhere = %s_match_everywhere,\n", m->name);
     if (m->llm.present)
         sb_puts(sb, "    .llm = &llm,\n");
+    if (m->voice_reply == BM_VOICE_REPLY_VOICE)
+        sb_puts(sb, "    .voice_reply = BM_VOICE_REPLY_VOICE,\n");
+    else if (m->voice_reply == BM_VOICE_REPLY_BOTH)
+        sb_puts(sb, "    .voice_reply = BM_VOICE_REPLY_BOTH,\n");
     sb_puts(sb, "};\n");
 }
 

@@ -239,6 +239,7 @@ typedef struct low_machine {
     int n_regexes;
 
     low_llm llm;
+    bm_voice_reply voice_reply; /* `voice: reply:` */
 } low_machine;
 
 /* Lower a checked spec. Reports what check should already have caught
