@@ -62,6 +62,10 @@ struct inbox {
     bool kick;           /* something may have become runnable */
     deferred *io;        /* runs the requests of deferred updates */
     size_t voice_chars;  /* TTS_MAX_CHARS: a voice answer's piece (delivery/voice.h) */
+    uint32_t skipped_kinds; /* update kinds (tgu_update_kind) already logged at INFO */
+    char username[64];      /* the bot's (getMe); "" = unknown */
+    bool no_id_warned;      /* an item without update_id was logged at WARN; reset by a
+                             * batch without one */
 };
 
 static long now_ms(void)
@@ -201,6 +205,11 @@ int inbox_restore(inbox *ib)
     return n;
 }
 
+void inbox_set_username(inbox *ib, const char *username)
+{
+    snprintf(ib->username, sizeof ib->username, "%s", username ? username : "");
+}
+
 /* ---- arrival ------------------------------------------------------------- */
 
 /* A staged new update (in memory only after the commit). */
@@ -226,14 +235,31 @@ static int put_one(inbox *ib, jscan_span t, ib_new *nw, int64_t *max_id)
     tgu_status st = tgu_parse_text(json, n, &strs, &uid, &nw->in, err, sizeof err);
     if (uid < 0) {
         /* without an id it can be neither confirmed nor de-duplicated */
-        log_warn("inbox", "an update without an integer update_id ignored: %s", err);
+        ib->stats.no_id++;
+        if (!ib->no_id_warned)
+            log_warn("inbox", "an update without an integer update_id ignored: %s (more "
+                     "like it are logged at DEBUG until a batch comes without one)", err);
+        else
+            log_debug("inbox", "an update without an integer update_id ignored: %s", err);
+        ib->no_id_warned = true;
         free(json);
         return 0;
     }
     if (uid + 1 > *max_id)
         *max_id = uid + 1;
     if (st == TGU_SKIP) {
-        log_debug("inbox", "update %" PRId64 ": not a kind this bot handles", uid);
+        /* once per kind at INFO (an operator sees what Telegram sends that
+         * the bot ignores), then at DEBUG */
+        int k;
+        const char *kind = tgu_update_kind(json, n, &k);
+        if (!(ib->skipped_kinds & (1u << k))) {
+            ib->skipped_kinds |= 1u << k;
+            log_info("inbox", "update %" PRId64 " skipped: %s%s is not something this bot "
+                     "handles (later ones of this kind are logged at DEBUG only)", uid, kind,
+                     strcmp(kind, "message") ? "" : " of this content");
+        } else {
+            log_debug("inbox", "update %" PRId64 ": %s not handled; skipped", uid, kind);
+        }
         free(json);
         return 0;
     }
@@ -246,6 +272,12 @@ static int put_one(inbox *ib, jscan_span t, ib_new *nw, int64_t *max_id)
         else if (rc == 0)
             ib->stats.duplicates++;
         return rc < 0 ? -1 : 0;
+    }
+    if (tgu_for_other_bot(&nw->in, ib->username)) {
+        log_info("inbox", "update %" PRId64 ": a command for another bot in chat %" PRId64
+                 "; ignored", uid, nw->in.user.chat_id);
+        free(json);
+        return 0;
     }
     int rc = store_inbox_put(ib->st, uid, nw->in.user.chat_id, json);
     if (rc <= 0) {
@@ -271,6 +303,8 @@ static int put_texts(inbox *ib, const jscan_span *texts, int total, int64_t *nex
         return -1;
     int n = 0, rc = 0;
     int64_t max_id = 0;
+    unsigned long no_id0 = ib->stats.no_id;
+    bool first_no_id = false;
     /* Telegram forgets an update once the offset passes it: the inbox rows
      * must survive a power loss, so this commit is synced (FULL). */
     store_set_durable(ib->st, 1);
@@ -278,11 +312,14 @@ static int put_texts(inbox *ib, const jscan_span *texts, int total, int64_t *nex
         rc = -1;
     } else {
         for (int i = 0; i < total; i++) {
+            unsigned long before = ib->stats.no_id;
             int r = put_one(ib, texts[i], &nw[n], &max_id);
             if (r < 0) {
                 rc = -1;
                 break;
             }
+            if (i == 0 && ib->stats.no_id > before)
+                first_no_id = true;
             n += r;
         }
         if (rc == 0 && store_commit(ib->st))
@@ -306,6 +343,15 @@ static int put_texts(inbox *ib, const jscan_span *texts, int total, int64_t *nex
     }
     if (next_offset && max_id > *next_offset)
         *next_offset = max_id;
+    else if (next_offset && first_no_id && *next_offset > 0) {
+        /* the oldest update held has no usable id and nothing newer moved
+         * the offset: step past it (see inbox.h) */
+        log_warn("inbox", "getUpdates keeps returning an update without an integer update_id "
+                 "first; confirming offset %" PRId64 " to drop it", *next_offset + 1);
+        *next_offset += 1;
+    }
+    if (ib->stats.no_id == no_id0 && total > 0)
+        ib->no_id_warned = false;
     return n;
 }
 

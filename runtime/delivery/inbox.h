@@ -56,6 +56,7 @@ typedef struct inbox_stats {
     unsigned long dead;       /* dead-lettered */
     unsigned long io_started; /* action requests made */
     unsigned long batches;    /* handling transactions committed */
+    unsigned long no_id;      /* items without an integer update_id (ignored) */
 } inbox_stats;
 
 /* Everything borrowed: b, lp, tg and q must outlive the inbox (q with a
@@ -70,14 +71,27 @@ void inbox_free(inbox *ib);
  * many, -1 on a storage error. Call once, first. */
 int inbox_restore(inbox *ib);
 
+/* The bot's username (getMe), without '@': commands in groups addressed
+ * to another bot ("/help@OtherBot") are then skipped at arrival, like
+ * kinds the bot does not handle. Copied; NULL or "" = not known (nothing
+ * is skipped for it). */
+void inbox_set_username(inbox *ib, const char *username);
+
 /* Stores a getUpdates result as received (tg's result_raw: the bytes of a
  * JSON array of Update objects) in one durable transaction: each update is
  * stored as it came and parsed once, by itself, from its text
  * (tgu_parse_text; the parse is kept for the handler). *next_offset is
  * raised to 1 + the highest update_id seen (also for kinds the bot skips),
- * only when everything is stored. Returns the number of new updates, -1
- * when nothing could be stored (do not confirm the offset), also when json
- * is not an array. */
+ * only when everything is stored. An item without an integer update_id
+ * can be neither stored nor confirmed: it is counted (stats.no_id) and, when
+ * it is the batch's first item and nothing after it moved the offset, the
+ * offset (if known, > 0) goes one past the old one — the first item is the
+ * oldest update Telegram still holds and nothing below it is unconfirmed,
+ * so this drops that item and no other (repeated polls walk past a gap in
+ * the ids one by one). Such items are logged once at WARN until a batch
+ * comes without any. Returns the number of new updates, -1 when nothing
+ * could be stored (do not confirm the offset), also when json is not an
+ * array. */
 int inbox_put_raw(inbox *ib, const char *json, size_t len, int64_t *next_offset);
 
 /* The same for n updates' texts (each one JSON object; borrowed for the

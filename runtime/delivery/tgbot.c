@@ -16,7 +16,9 @@
  * SIGTERM/SIGINT: polling stops; requests of actions in flight get up to
  * TGB_DRAIN_MS to answer (their updates are handled then, else they stay in
  * the inbox for the next start); queued sends get the rest of that time;
- * a last getUpdates confirms what the inbox holds; exit 0.
+ * a last getUpdates confirms what the inbox holds; then Bot API calls
+ * already sent are waited for (within their own timeout) while nothing new
+ * starts, so none is resent by the next start; exit 0.
  */
 #include "delivery/tgbot.h"
 
@@ -51,9 +53,12 @@
 #define TGB_POLL_TIMEOUT_MAX 300
 #define TGB_TICK_MS 500          /* longest wait, so *stop is seen promptly */
 #define TGB_DRAIN_MS 5000        /* time to finish sends after a stop */
+#define TGB_INFLIGHT_MAX_MS 35000 /* then calls already sent: a call's own timeout (30 s) */
 #define TGB_BACKOFF_MAX_MS 30000
 #define TGB_BACKLOG_MAX 5000     /* stop polling while this much waits to go out */
 #define TGB_INBOX_MAX 2000       /* or while this many updates wait to be handled */
+#define TGB_DEAD_DAYS_DEFAULT 30 /* dead letters kept this long (BOT_DEAD_LETTER_DAYS) */
+#define TGB_PRUNE_EVERY_MS 3600000L
 
 typedef struct tgb {
     bot *b;
@@ -70,8 +75,12 @@ typedef struct tgb {
     bool poll_busy;
     long poll_not_before;
     int poll_failures;
+    int retry_after_max_s; /* TELEGRAM_RETRY_AFTER_MAX: the longest 429 wait honoured */
+    long dead_max_age_s;   /* BOT_DEAD_LETTER_DAYS in seconds */
+    long pruned_at;        /* when dead letters were last pruned (ms) */
 
     bool webhook_busy, webhook_done;
+    bool me_busy, me_done;  /* getMe: the bot's username, for /cmd@bot in groups */
     bool confirm_busy;
     int fatal;          /* exit code 1 once the token proved invalid */
 
@@ -112,6 +121,33 @@ static int env_poll_timeout(void)
         return TGB_POLL_TIMEOUT_DEFAULT;
     }
     return (int)n;
+}
+
+/* BOT_DEAD_LETTER_DAYS (1..3650, default 30) in seconds. */
+static long env_dead_letter_age(void)
+{
+    const char *v = getenv("BOT_DEAD_LETTER_DAYS");
+    if (!v || !*v)
+        return TGB_DEAD_DAYS_DEFAULT * 86400L;
+    char *end;
+    long n = strtol(v, &end, 10);
+    if (*end || n < 1 || n > 3650) {
+        log_warn("tgbot", "BOT_DEAD_LETTER_DAYS=%s is not 1..3650 days, using %d", v,
+                 TGB_DEAD_DAYS_DEFAULT);
+        return TGB_DEAD_DAYS_DEFAULT * 86400L;
+    }
+    return n * 86400L;
+}
+
+/* Dead letters hold whole updates (names, texts): they age out. At start,
+ * then hourly. */
+static void prune_dead_letters(tgb *t)
+{
+    t->pruned_at = now_ms();
+    int n = store_dead_letter_prune(bot_store(t->b), t->dead_max_age_s);
+    if (n > 0)
+        log_info("tgbot", "%d dead letter(s) older than %ld day(s) removed", n,
+                 t->dead_max_age_s / 86400);
 }
 
 /* 1 s, 2 s, 4 s ... 30 s, each with up to a quarter of random jitter. */
@@ -166,6 +202,14 @@ static void deliver(tgb *t, const bm_effects *fx)
     tgu_calls_clear(&t->calls);
 }
 
+/* A 429's wait for the calls that cannot be given up (polling, setWebhook):
+ * retry_after, at most TELEGRAM_RETRY_AFTER_MAX. */
+static long capped_wait_ms(const tgb *t, const tg_result *r)
+{
+    int s = r->retry_after < t->retry_after_max_s ? r->retry_after : t->retry_after_max_s;
+    return s * 1000L;
+}
+
 /* ---- startup: deleteWebhook -------------------------------------------- */
 
 static void on_webhook(const tg_result *r, void *ud)
@@ -185,11 +229,48 @@ static void on_webhook(const tg_result *r, void *ud)
         t->fatal = 1;
         return;
     }
-    long d = r->error_code == 429 && r->retry_after > 0 ? r->retry_after * 1000L
+    long d = r->error_code == 429 && r->retry_after > 0 ? capped_wait_ms(t, r)
                                                          : backoff(++t->poll_failures);
     char why[320];
     log_warn("tgbot", "%s failed (%s), retrying in %ld ms", r->method,
              describe(r, why, sizeof why), d);
+    t->poll_not_before = now_ms() + d;
+}
+
+/* ---- startup: getMe ------------------------------------------------------ */
+
+/* The bot's own username, so commands in groups addressed to another bot
+ * ("/help@OtherBot") are ignored. Required before updates are taken: a
+ * group command answered for another bot is the bug this prevents. */
+static void on_me(const tg_result *r, void *ud)
+{
+    tgb *t = ud;
+    t->me_busy = false;
+    if (r->err == TG_OK) {
+        const cJSON *u = cJSON_GetObjectItemCaseSensitive(r->result, "username");
+        const char *name = cJSON_IsString(u) ? u->valuestring : "";
+        inbox_set_username(t->ib, name);
+        t->me_done = true;
+        t->poll_failures = 0;
+        if (*name)
+            log_info("tgbot", "this bot is @%s", name);
+        else
+            log_warn("tgbot", "getMe gave no username: commands addressed to other bots "
+                     "in groups are answered too");
+        return;
+    }
+    if (r->err == TG_ERR_CANCELLED)
+        return;
+    if (token_rejected(r)) {
+        log_error("tgbot", "invalid token: getMe answered %d (%s)", r->error_code,
+                  r->description);
+        t->fatal = 1;
+        return;
+    }
+    long d = r->error_code == 429 && r->retry_after > 0 ? capped_wait_ms(t, r)
+                                                         : backoff(++t->poll_failures);
+    char why[320];
+    log_warn("tgbot", "getMe failed (%s), retrying in %ld ms", describe(r, why, sizeof why), d);
     t->poll_not_before = now_ms() + d;
 }
 
@@ -203,7 +284,14 @@ static void on_updates(const tg_result *r, void *ud)
         return; /* unconfirmed: delivered again after restart */
     if (r->err == TG_OK) {
         /* stored (durably) even when stopping: the offset then confirms them */
+        unsigned long no_id = inbox_get_stats(t->ib).no_id;
         if (inbox_put_raw(t->ib, r->result_raw, r->result_raw_len, &t->offset) < 0) {
+            t->poll_not_before = now_ms() + backoff(++t->poll_failures);
+            return;
+        }
+        if (inbox_get_stats(t->ib).no_id > no_id) {
+            /* a broken item comes back at once (the poll does not wait while
+             * updates are pending): back off as after a failure */
             t->poll_not_before = now_ms() + backoff(++t->poll_failures);
             return;
         }
@@ -218,8 +306,10 @@ static void on_updates(const tg_result *r, void *ud)
     }
     long d;
     if (r->error_code == 429 && r->retry_after > 0) {
-        d = r->retry_after * 1000L;
-        log_warn("tgbot", "getUpdates rate limited, retrying in %d s", r->retry_after);
+        d = capped_wait_ms(t, r);
+        log_warn("tgbot", "getUpdates rate limited, retrying in %ld s%s", d / 1000,
+                 d / 1000 < r->retry_after ? " (retry_after capped by TELEGRAM_RETRY_AFTER_MAX)"
+                                           : "");
     } else if (r->error_code == 409) {
         d = backoff(++t->poll_failures);
         log_warn("tgbot", "getUpdates conflict (409: %s): another instance of this bot "
@@ -353,6 +443,21 @@ static void drain(tgb *t)
         if (loop_poll(t->lp, (int)w) < 0)
             break;
     }
+    /* Calls already sent are waited for, past the deadline (each ends
+     * within its own timeout): cancelled, its row would be sent again by
+     * the next start, a duplicate when Telegram had taken it. Only what
+     * has not started stops here. */
+    if (outq_in_flight(t->q) > 0) {
+        log_info("tgbot", "stopping: waiting for %d call(s) already sent; %zu not started "
+                 "stay in the outbox", outq_in_flight(t->q),
+                 outq_pending(t->q) - (size_t)outq_in_flight(t->q));
+        outq_stop_starting(t->q);
+        long until = now_ms() + TGB_INFLIGHT_MAX_MS;
+        while (outq_in_flight(t->q) > 0 && now_ms() < until)
+            if (loop_poll(t->lp, 100) < 0)
+                break;
+        outq_flush(t->q); /* the accepted ones leave the outbox durably */
+    }
     if (inbox_pending(t->ib))
         log_info("tgbot", "stopping: %zu update(s) stay in the inbox for the next start",
                  inbox_pending(t->ib));
@@ -441,7 +546,8 @@ static outq_options queue_options(bot *b)
 int tgbot_run(bot *b, bm_effects *pending, volatile sig_atomic_t *stop)
 {
     char err[256];
-    tgb t = {.b = b, .stop = stop, .poll_timeout_s = env_poll_timeout()};
+    tgb t = {.b = b, .stop = stop, .poll_timeout_s = env_poll_timeout(),
+             .dead_max_age_s = env_dead_letter_age()};
     bm_effects_init(&t.fx);
     tgu_calls_init(&t.calls);
     srand((unsigned)time(NULL) ^ (unsigned)now_ms());
@@ -454,6 +560,7 @@ int tgbot_run(bot *b, bm_effects *pending, volatile sig_atomic_t *stop)
         return 1;
     }
     outq_options qo = queue_options(b);
+    t.retry_after_max_s = qo.retry_after_max_s;
     if (bot_machine(b)->voice_reply != BM_VOICE_REPLY_TEXT) {
         /* the spec answers by voice: the outbox has speech made before a
          * voice answer goes (delivery/voice.h) */
@@ -483,6 +590,7 @@ int tgbot_run(bot *b, bm_effects *pending, volatile sig_atomic_t *stop)
         return 1;
     }
 
+    prune_dead_letters(&t);
     start_vectors(&t);
     t.idle = idle_sweep_new(b, t.lp);
     start_memory_vectors(&t);
@@ -507,9 +615,15 @@ int tgbot_run(bot *b, bm_effects *pending, volatile sig_atomic_t *stop)
     /* Polling and a webhook exclude each other: polling drops any webhook
      * first; webhook mode sets ours (again on every start: the URL or the
      * secret may have changed). */
-    while (!*stop && !t.fatal && !t.webhook_done) {
+    while (!*stop && !t.fatal && !(t.webhook_done && t.me_done)) {
         long now = now_ms();
-        if (!t.webhook_busy && now >= t.poll_not_before) {
+        if (!t.me_done && !t.me_busy && !t.webhook_busy && now >= t.poll_not_before) {
+            if (tg_call(t.tg, "getMe", NULL, on_me, &t) == TG_OK)
+                t.me_busy = true;
+            else
+                t.poll_not_before = now + 1000;
+        }
+        if (t.me_done && !t.webhook_done && !t.webhook_busy && now >= t.poll_not_before) {
             cJSON *wp = t.wh ? wh_set_params(&t.whc) : NULL;
             if ((!t.wh || wp) &&
                 tg_call(t.tg, t.wh ? "setWebhook" : "deleteWebhook", wp, on_webhook, &t) == TG_OK)
@@ -519,7 +633,7 @@ int tgbot_run(bot *b, bm_effects *pending, volatile sig_atomic_t *stop)
         }
         /* the restored outbox and inbox need no webhook answer to go on */
         long w = turn(&t);
-        long d = t.webhook_busy ? TGB_TICK_MS : t.poll_not_before - now;
+        long d = t.webhook_busy || t.me_busy ? TGB_TICK_MS : t.poll_not_before - now;
         if (w < 0 || w > d)
             w = d;
         if (w > TGB_TICK_MS)
@@ -552,6 +666,8 @@ int tgbot_run(bot *b, bm_effects *pending, volatile sig_atomic_t *stop)
 
     while (!*stop && !t.fatal) {
         long now = now_ms();
+        if (now - t.pruned_at >= TGB_PRUNE_EVERY_MS)
+            prune_dead_letters(&t);
         /* backpressure: let a large backlog go out before taking more work */
         bool may_poll = !t.poll_busy && outq_pending(t.q) < TGB_BACKLOG_MAX &&
                         inbox_pending(t.ib) < TGB_INBOX_MAX;

@@ -24,6 +24,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -35,10 +36,35 @@
 #define WH_MAX_BODY_DEFAULT ((size_t)1 << 20)
 #define WH_TIMEOUT_DEFAULT 10
 #define WH_MAX_CONN_DEFAULT 64
+#define WH_DEADLINE_DEFAULT 5     /* s: headers and body of one request, in total */
+#define WH_PER_ADDR_DEFAULT 20    /* connections from one address at once */
+#define WH_SWEEP_MS 200           /* how often deadlines are checked */
+#define WH_LOG_EVERY_MS 10000     /* one line per kind of server message this often */
+#define WH_LOG_KINDS 16
 #define WH_STOP_MS 1000 /* bound on answering parked requests at stop */
 #define WH_HEADER_SECRET "X-Telegram-Bot-Api-Secret-Token"
 
 typedef enum wstate { W_READING, W_QUEUED, W_DONE } wstate;
+
+/* One connection, from its accept to its close (the connection-notify
+ * callback): the deadline's clock. Listed under the server's lock; the
+ * fd is valid while listed (libmicrohttpd notifies the close before it
+ * closes the socket, and the notification takes the lock). */
+typedef struct wconn {
+    struct wconn *prev, *next;
+    int fd;
+    long since_ms;   /* start of the current request: the accept, or the end
+                      * of the previous request on a kept-alive connection */
+    bool parked;     /* waiting for the main loop: the bot's time, not the client's */
+    bool cut;        /* shut down for its deadline */
+} wconn;
+
+/* One kind of libmicrohttpd message (its format string) and its pace. */
+typedef struct wh_logkind {
+    const char *fmt;
+    long last_ms;
+    unsigned long held;
+} wh_logkind;
 
 typedef struct wreq {
     struct wreq *next;          /* queue link (under the lock) */
@@ -66,7 +92,24 @@ struct wh_server {
     size_t nparked;             /* queued or resumed, not yet completed */
     bool stopping;
     wh_stats st;
+
+    wconn *conns;               /* every open connection (under the lock) */
+    pthread_t sweeper;          /* shuts down connections past their deadline */
+    bool sweeper_started, sweeper_quit;
+    pthread_cond_t sweep_cv;
+    long cut_logged_ms;         /* when the sweeper last logged, and cuts since */
+    unsigned long cut_unlogged;
+
+    pthread_mutex_t logmu;      /* the pace of libmicrohttpd's messages */
+    wh_logkind logkinds[WH_LOG_KINDS];
 };
+
+static long mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
 
 /* ---- configuration ------------------------------------------------------- */
 
@@ -158,6 +201,25 @@ static int url_path(const char *url, char *out, size_t len)
     return 0;
 }
 
+/* An optional whole number lo..hi from the environment (def when unset). */
+static int env_uint(const char *name, unsigned lo, unsigned hi, unsigned def, unsigned *out,
+                    char *err, size_t errlen)
+{
+    const char *v = getenv(name);
+    *out = def;
+    if (!v || !*v)
+        return 0;
+    char *end;
+    errno = 0;
+    unsigned long n = strtoul(v, &end, 10);
+    if (errno || *end || v[0] == '-' || n < lo || n > hi) {
+        set_err(err, errlen, "%s=%s is not a whole number %u..%u", name, v, lo, hi);
+        return -1;
+    }
+    *out = (unsigned)n;
+    return 0;
+}
+
 int wh_config_from_env(wh_config *c, char *err, size_t errlen)
 {
     const char *url = getenv("WEBHOOK_URL");
@@ -167,6 +229,12 @@ int wh_config_from_env(wh_config *c, char *err, size_t errlen)
     c->max_body = WH_MAX_BODY_DEFAULT;
     c->timeout_s = WH_TIMEOUT_DEFAULT;
     c->max_connections = WH_MAX_CONN_DEFAULT;
+    /* Telegram's own ceiling of setWebhook's max_connections is 100 */
+    if (env_uint("WEBHOOK_REQUEST_TIMEOUT", 1, 300, WH_DEADLINE_DEFAULT, &c->deadline_s, err,
+                 errlen) ||
+        env_uint("WEBHOOK_MAX_PER_ADDRESS", 1, 100, WH_PER_ADDR_DEFAULT, &c->max_per_address,
+                 err, errlen))
+        return -1;
     if (strlen(url) >= sizeof c->url) {
         set_err(err, errlen, "WEBHOOK_URL is longer than %zu bytes", sizeof c->url - 1);
         return -1;
@@ -213,7 +281,11 @@ cJSON *wh_set_params(const wh_config *c)
     cJSON *allowed = p ? cJSON_AddArrayToObject(p, "allowed_updates") : NULL;
     bool ok = allowed && cJSON_AddStringToObject(p, "url", c->url) &&
               cJSON_AddStringToObject(p, "secret_token", c->secret) &&
-              cJSON_AddFalseToObject(p, "drop_pending_updates");
+              cJSON_AddFalseToObject(p, "drop_pending_updates") &&
+              /* Telegram's connections stay within the per-address cap */
+              cJSON_AddNumberToObject(p, "max_connections",
+                                      c->max_per_address ? c->max_per_address
+                                                         : WH_PER_ADDR_DEFAULT);
     /* the same kinds the long poll asks for */
     static const char *const kinds[] = {"message", "callback_query"};
     for (size_t i = 0; ok && i < sizeof kinds / sizeof kinds[0]; i++) {
@@ -232,15 +304,44 @@ cJSON *wh_set_params(const wh_config *c)
 
 /* ---- the server thread --------------------------------------------------- */
 
+/* libmicrohttpd's messages, at most one line per message kind (its format
+ * string) every WH_LOG_EVERY_MS with how many were held back: a flood of
+ * refused or cut connections must not flood the log. */
 static void mhd_log(void *cls, const char *fmt, va_list ap)
 {
-    (void)cls;
+    wh_server *s = cls;
+    long now = mono_ms();
+    unsigned long held = 0;
+    bool say = true;
+    pthread_mutex_lock(&s->logmu);
+    wh_logkind *k = NULL;
+    for (int i = 0; i < WH_LOG_KINDS && !k; i++)
+        if (s->logkinds[i].fmt == fmt || !s->logkinds[i].fmt)
+            k = &s->logkinds[i];
+    if (k) {
+        if (k->fmt && now - k->last_ms < WH_LOG_EVERY_MS) {
+            k->held++;
+            say = false;
+        } else {
+            held = k->held;
+            k->held = 0;
+            k->fmt = fmt;
+            k->last_ms = now;
+        }
+    }
+    pthread_mutex_unlock(&s->logmu);
+    if (!say)
+        return;
     char buf[512];
     vsnprintf(buf, sizeof buf, fmt, ap);
     size_t n = strlen(buf);
     while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == '\r'))
         buf[--n] = '\0';
-    log_warn("webhook", "http server: %s", buf);
+    if (held)
+        log_warn("webhook", "http server: %s (and %lu more like it in the last %d s)", buf,
+                 held, WH_LOG_EVERY_MS / 1000);
+    else
+        log_warn("webhook", "http server: %s", buf);
 }
 
 static enum MHD_Result answer(struct MHD_Connection *conn, unsigned status, const char *text)
@@ -262,6 +363,23 @@ static void count(wh_server *s, unsigned long *ctr)
     pthread_mutex_lock(&s->mu);
     (*ctr)++;
     pthread_mutex_unlock(&s->mu);
+}
+
+/* Whether a Content-Type is application/json (any case, parameters such as
+ * "; charset=utf-8" allowed): what Telegram sends. */
+static bool is_json_type(const char *ct)
+{
+    static const char want[] = "application/json";
+    if (!ct)
+        return false;
+    while (*ct == ' ' || *ct == '\t')
+        ct++;
+    if (strncasecmp(ct, want, sizeof want - 1) != 0)
+        return false;
+    ct += sizeof want - 1;
+    while (*ct == ' ' || *ct == '\t')
+        ct++;
+    return *ct == '\0' || *ct == ';';
 }
 
 /* Headers only: the checks that need no body. Returns 0 or the status. */
@@ -291,6 +409,16 @@ static unsigned check_headers(wh_server *s, struct MHD_Connection *conn, const c
                      offered ? "with a wrong value in" : "without", n);
         return MHD_HTTP_UNAUTHORIZED;
     }
+    if (!is_json_type(MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
+                                                  MHD_HTTP_HEADER_CONTENT_TYPE))) {
+        pthread_mutex_lock(&s->mu);
+        unsigned long n = ++s->st.media_type;
+        pthread_mutex_unlock(&s->mu);
+        if (n <= 10 || n % 1000 == 0)
+            log_warn("webhook", "a request whose Content-Type is not application/json "
+                     "answered 415 (%lu so far)", n);
+        return MHD_HTTP_UNSUPPORTED_MEDIA_TYPE;
+    }
     const char *cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
                                                  MHD_HTTP_HEADER_CONTENT_LENGTH);
     if (cl) {
@@ -303,6 +431,14 @@ static unsigned check_headers(wh_server *s, struct MHD_Connection *conn, const c
         }
     }
     return 0;
+}
+
+/* The connection's deadline record (NULL when it could not be made). */
+static wconn *conn_of(struct MHD_Connection *conn)
+{
+    const union MHD_ConnectionInfo *i =
+        MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+    return i ? i->socket_context : NULL;
 }
 
 /* Whether the body is an update: one well-formed JSON object with an
@@ -328,6 +464,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         if (st)
             return answer(conn, st, st == MHD_HTTP_UNAUTHORIZED ? "Unauthorized\n"
                                     : st == MHD_HTTP_NOT_FOUND ? "Not Found\n"
+                                    : st == MHD_HTTP_UNSUPPORTED_MEDIA_TYPE
+                                        ? "Unsupported Media Type: expected application/json\n"
                                     : st == MHD_HTTP_METHOD_NOT_ALLOWED ? "Method Not Allowed\n"
                                     : "Request Entity Too Large\n");
         rq = calloc(1, sizeof *rq);
@@ -366,9 +504,12 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
             return answer(conn, MHD_HTTP_CONTENT_TOO_LARGE, "Request Entity Too Large\n");
         }
         if (!is_update(rq)) {
-            count(s, &s->st.bad_request);
-            log_warn("webhook", "a request body that is not an update (JSON object with "
-                     "update_id) answered 400");
+            pthread_mutex_lock(&s->mu);
+            unsigned long nb = ++s->st.bad_request;
+            pthread_mutex_unlock(&s->mu);
+            if (nb <= 10 || nb % 1000 == 0)
+                log_warn("webhook", "a request body that is not an update (JSON object with "
+                         "an integer update_id) answered 400 (%lu so far)", nb);
             return answer(conn, MHD_HTTP_BAD_REQUEST, "Bad Request: expected a JSON Update\n");
         }
         pthread_mutex_lock(&s->mu);
@@ -378,6 +519,9 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
             return answer(conn, MHD_HTTP_SERVICE_UNAVAILABLE, "Service Unavailable\n");
         }
         rq->state = W_QUEUED;
+        wconn *wc = conn_of(conn);
+        if (wc)
+            wc->parked = true; /* the deadline is the client's, not the bot's */
         if (s->tail)
             s->tail->next = rq;
         else
@@ -403,9 +547,16 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
                          enum MHD_RequestTerminationCode toe)
 {
-    (void)conn;
     (void)toe;
     wh_server *s = cls;
+    /* a kept-alive connection's next request gets a deadline of its own */
+    wconn *wc = conn_of(conn);
+    if (wc) {
+        pthread_mutex_lock(&s->mu);
+        wc->since_ms = mono_ms();
+        wc->parked = false;
+        pthread_mutex_unlock(&s->mu);
+    }
     wreq *rq = *con_cls;
     if (!rq)
         return;
@@ -418,6 +569,88 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     free(rq->body);
     free(rq);
     *con_cls = NULL;
+}
+
+/* Connection start and close (MHD_OPTION_NOTIFY_CONNECTION): the record
+ * the sweeper checks. */
+static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_context,
+                          enum MHD_ConnectionNotificationCode code)
+{
+    wh_server *s = cls;
+    if (code == MHD_CONNECTION_NOTIFY_STARTED) {
+        const union MHD_ConnectionInfo *i =
+            MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+        wconn *wc = i ? calloc(1, sizeof *wc) : NULL;
+        *socket_context = wc;
+        if (!wc)
+            return; /* untracked: only the idle timeout applies to it */
+        wc->fd = i->connect_fd;
+        wc->since_ms = mono_ms();
+        pthread_mutex_lock(&s->mu);
+        wc->next = s->conns;
+        if (s->conns)
+            s->conns->prev = wc;
+        s->conns = wc;
+        pthread_mutex_unlock(&s->mu);
+        return;
+    }
+    wconn *wc = *socket_context;
+    if (!wc)
+        return;
+    /* unlisted before libmicrohttpd closes the fd: the sweeper never shuts
+     * down a descriptor that was reused */
+    pthread_mutex_lock(&s->mu);
+    if (wc->prev)
+        wc->prev->next = wc->next;
+    else
+        s->conns = wc->next;
+    if (wc->next)
+        wc->next->prev = wc->prev;
+    pthread_mutex_unlock(&s->mu);
+    free(wc);
+    *socket_context = NULL;
+}
+
+/* Shuts down (SHUT_RDWR) every connection whose request has not fully
+ * arrived within the deadline; libmicrohttpd then sees the end of the
+ * stream and closes it, freeing its slot. */
+static void *sweeper_main(void *arg)
+{
+    wh_server *s = arg;
+    long limit = (long)s->c.deadline_s * 1000;
+    pthread_mutex_lock(&s->mu);
+    while (!s->sweeper_quit) {
+        long now = mono_ms();
+        unsigned long cut = 0;
+        for (wconn *wc = s->conns; wc; wc = wc->next) {
+            if (wc->parked || wc->cut || now - wc->since_ms < limit)
+                continue;
+            wc->cut = true;
+            shutdown(wc->fd, SHUT_RDWR);
+            cut++;
+            s->st.cut++;
+        }
+        /* one line at the first cut, then at most one per WH_LOG_EVERY_MS */
+        s->cut_unlogged += cut;
+        if (s->cut_unlogged && (s->st.cut == s->cut_unlogged ||
+                                now - s->cut_logged_ms >= WH_LOG_EVERY_MS)) {
+            log_warn("webhook", "%lu connection(s) closed: no complete request within %u s "
+                     "(WEBHOOK_REQUEST_TIMEOUT; %lu so far)", s->cut_unlogged, s->c.deadline_s,
+                     s->st.cut);
+            s->cut_unlogged = 0;
+            s->cut_logged_ms = now;
+        }
+        struct timespec until;
+        clock_gettime(CLOCK_REALTIME, &until);
+        until.tv_nsec += WH_SWEEP_MS * 1000000L;
+        if (until.tv_nsec >= 1000000000L) {
+            until.tv_sec++;
+            until.tv_nsec -= 1000000000L;
+        }
+        pthread_cond_timedwait(&s->sweep_cv, &s->mu, &until);
+    }
+    pthread_mutex_unlock(&s->mu);
+    return NULL;
 }
 
 /* ---- lifecycle ------------------------------------------------------------- */
@@ -494,22 +727,31 @@ wh_server *wh_new(const wh_config *c, wh_wake_fn wake, void *wake_ud, char *err,
         s->c.timeout_s = WH_TIMEOUT_DEFAULT;
     if (!s->c.max_connections)
         s->c.max_connections = WH_MAX_CONN_DEFAULT;
+    if (!s->c.deadline_s)
+        s->c.deadline_s = WH_DEADLINE_DEFAULT;
+    if (!s->c.max_per_address)
+        s->c.max_per_address = WH_PER_ADDR_DEFAULT;
+    if (s->c.max_per_address > s->c.max_connections)
+        s->c.max_per_address = s->c.max_connections;
     if (!s->c.path[0])
         snprintf(s->c.path, sizeof s->c.path, "/");
     s->wake = wake;
     s->wake_ud = wake_ud;
     pthread_mutex_init(&s->mu, NULL);
     pthread_cond_init(&s->cv, NULL);
+    pthread_cond_init(&s->sweep_cv, NULL);
+    pthread_mutex_init(&s->logmu, NULL);
 
     unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_AUTO | MHD_ALLOW_SUSPEND_RESUME |
                      MHD_USE_ERROR_LOG | (v6 ? MHD_USE_IPv6 : 0);
     s->d = MHD_start_daemon(flags, 0, NULL, NULL, on_request, s,
-                            MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
+                            MHD_OPTION_EXTERNAL_LOGGER, mhd_log, s,
                             MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
                             MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
+                            MHD_OPTION_NOTIFY_CONNECTION, on_connection, s,
                             MHD_OPTION_CONNECTION_TIMEOUT, s->c.timeout_s,
                             MHD_OPTION_CONNECTION_LIMIT, s->c.max_connections,
-                            MHD_OPTION_PER_IP_CONNECTION_LIMIT, s->c.max_connections,
+                            MHD_OPTION_PER_IP_CONNECTION_LIMIT, s->c.max_per_address,
                             MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)64 * 1024,
                             MHD_OPTION_LISTEN_BACKLOG_SIZE, (unsigned)128,
                             MHD_OPTION_END);
@@ -518,9 +760,22 @@ wh_server *wh_new(const wh_config *c, wh_wake_fn wake, void *wake_ud, char *err,
                              "local", c->listen);
         pthread_mutex_destroy(&s->mu);
         pthread_cond_destroy(&s->cv);
+        pthread_cond_destroy(&s->sweep_cv);
+        pthread_mutex_destroy(&s->logmu);
         free(s);
         return NULL;
     }
+    if (pthread_create(&s->sweeper, NULL, sweeper_main, s) != 0) {
+        set_err(err, errlen, "cannot start the webhook's deadline thread");
+        MHD_stop_daemon(s->d);
+        pthread_mutex_destroy(&s->mu);
+        pthread_cond_destroy(&s->cv);
+        pthread_cond_destroy(&s->sweep_cv);
+        pthread_mutex_destroy(&s->logmu);
+        free(s);
+        return NULL;
+    }
+    s->sweeper_started = true;
     const union MHD_DaemonInfo *info = MHD_get_daemon_info(s->d, MHD_DAEMON_INFO_BIND_PORT);
     s->port = info ? info->port : 0;
     return s;
@@ -532,6 +787,12 @@ void wh_free(wh_server *s)
         return;
     pthread_mutex_lock(&s->mu);
     s->stopping = true;
+    s->sweeper_quit = true;
+    pthread_cond_broadcast(&s->sweep_cv);
+    pthread_mutex_unlock(&s->mu);
+    if (s->sweeper_started)
+        pthread_join(s->sweeper, NULL);
+    pthread_mutex_lock(&s->mu);
     /* every parked request must be resumed before the daemon stops */
     for (wreq *rq = s->head, *next; rq; rq = next) {
         next = rq->next;
@@ -554,6 +815,8 @@ void wh_free(wh_server *s)
     MHD_stop_daemon(s->d);
     pthread_mutex_destroy(&s->mu);
     pthread_cond_destroy(&s->cv);
+    pthread_cond_destroy(&s->sweep_cv);
+    pthread_mutex_destroy(&s->logmu);
     free(s);
 }
 

@@ -19,8 +19,14 @@
  * check is answered at once from the server thread:
  *
  *   other path 404 · not POST 405 · wrong/missing secret 401 ·
- *   body over the cap 413 · not a JSON object with update_id 400 ·
- *   server stopping 503
+ *   Content-Type not application/json 415 · body over the cap 413 ·
+ *   not a JSON object with update_id 400 · server stopping 503
+ *
+ * Slow clients: a connection's request (headers and body) must arrive
+ * within deadline_s of its start, else its socket is shut down (a sweeper
+ * thread checks every 200 ms); one address holds at most max_per_address
+ * connections. So clients trickling bytes (slowloris) cannot keep the
+ * connection slots from Telegram.
  *
  * The secret is compared in constant time and is never logged (it is
  * registered with log_add_secret); neither is the value a client offered.
@@ -48,11 +54,19 @@ typedef struct wh_config {
     char secret[WH_SECRET_MAX + 1];/* WEBHOOK_SECRET, else random */
     size_t max_body;               /* 1 MiB: larger bodies get 413 */
     unsigned timeout_s;            /* 10: idle limit while reading headers and body */
+    unsigned deadline_s;           /* WEBHOOK_REQUEST_TIMEOUT, 5: total time for one
+                                    * request's headers and body (then the socket is shut
+                                    * down); the time a request waits for the bot is not
+                                    * counted */
     unsigned max_connections;      /* 64: connections at once (more wait in the backlog) */
+    unsigned max_per_address;      /* WEBHOOK_MAX_PER_ADDRESS, 20: connections from one
+                                    * client address at once (more are closed at accept);
+                                    * also setWebhook's max_connections */
 } wh_config;
 
-/* Fills c from WEBHOOK_URL, WEBHOOK_LISTEN and WEBHOOK_SECRET (a random
- * secret from /dev/urandom when unset) with the defaults above. Returns 1
+/* Fills c from WEBHOOK_URL, WEBHOOK_LISTEN, WEBHOOK_SECRET (a random
+ * secret from /dev/urandom when unset), WEBHOOK_REQUEST_TIMEOUT and
+ * WEBHOOK_MAX_PER_ADDRESS with the defaults above. Returns 1
  * when WEBHOOK_URL is set and everything is valid, 0 when WEBHOOK_URL is
  * unset (polling mode; c untouched), -1 with a reason in err on a bad value.
  * The secret is registered with log_add_secret. */
@@ -123,6 +137,8 @@ typedef struct wh_stats {
     unsigned long too_large;     /* 413 */
     unsigned long bad_request;   /* 400 */
     unsigned long other;         /* 404, 405 */
+    unsigned long media_type;    /* 415 */
+    unsigned long cut;           /* connections shut down past their deadline */
 } wh_stats;
 wh_stats wh_get_stats(wh_server *s);
 

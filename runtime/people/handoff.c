@@ -864,6 +864,11 @@ int ho_take(ho *h, const bm_input *in, bm_effects *out)
         break;
     case HO_R_IGNORE:
         log_debug("handoff", "group message from %" PRId64 " ignored", in->user.id);
+        /* a press is still answered: else the button spins until Telegram
+         * gives up (the bot puts no buttons there, but a stale or forged
+         * one can be pressed) */
+        if (in->kind == BM_IN_CALLBACK && in->callback_id && *in->callback_id)
+            return answer_cb(in, out) ? -1 : 1;
         return 1;
     case HO_R_GROUP_RELAY:
     case HO_R_GROUP_CLOSE:

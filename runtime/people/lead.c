@@ -42,6 +42,7 @@ struct lead_book {
     long not_before;     /* ms (monotonic): wait after a failure */
     long retry_ms;
     long no_topics_until; /* ms (monotonic): the group refused topics; post plain till then */
+    int retry_after_max_s; /* the outbox's cap of a 429's retry_after (TELEGRAM_RETRY_AFTER_MAX) */
 };
 
 static long mono_ms(void)
@@ -327,8 +328,10 @@ static void on_topic(const tg_result *r, void *ud)
     /* said now: the retry marks its own attempt */
     unmark(lb, name);
     failed(lb);
-    if (r->retry_after > 0)
-        lb->not_before = mono_ms() + r->retry_after * 1000L;
+    if (r->retry_after > 0) /* capped as the outbox caps it: a day's wait helps no one */
+        lb->not_before = mono_ms() + (lb->retry_after_max_s > 0 && r->retry_after >
+                                      lb->retry_after_max_s ? lb->retry_after_max_s
+                                                            : r->retry_after) * 1000L;
     free(name);
 }
 
@@ -372,6 +375,8 @@ void lead_pump(lead_book *lb, tg_client *tg, outq *q)
 {
     if (!lb || !lb->group || lb->busy || !lb->dirty)
         return;
+    if (q)
+        lb->retry_after_max_s = outq_retry_after_max_s(q);
     if (lb->not_before && mono_ms() < lb->not_before)
         return;
     lb->not_before = 0;

@@ -63,8 +63,11 @@ static const char *const queries[Q_COUNT_ALL] = {
                     " ON CONFLICT(update_id) DO NOTHING",
     [Q_INBOX_DONE] = "DELETE FROM inbox WHERE update_id = ?1",
     [Q_INBOX_LOAD] = "SELECT update_id, chat_id, json FROM inbox ORDER BY update_id",
-    [Q_DEAD_LETTER] = "INSERT INTO dead_letter(update_id, chat_id, json, reason, at)"
-                      " VALUES(?1, ?2, ?3, ?4, ?5) ON CONFLICT(update_id) DO NOTHING",
+    /* the user: the sender named in the update (it may be malformed: read
+     * only when it is valid JSON), else a private chat's id, else 0 */
+    [Q_DEAD_LETTER] = "INSERT INTO dead_letter(update_id, chat_id, json, reason, at, user_id)"
+                      " VALUES(?1, ?2, ?3, ?4, ?5, " STORE_DEAD_USER_SQL("?3", "?2") ")"
+                      " ON CONFLICT(update_id) DO NOTHING",
     /* ?4: the id, from store_outbox_add; taken already: no row, no error */
     [Q_OUTBOX_ADD] = "INSERT INTO outbox(id, chat_id, method, params, attempts, not_before)"
                      " VALUES(?4, ?1, ?2, ?3, 0, 0) ON CONFLICT(id) DO NOTHING",
@@ -95,6 +98,10 @@ static const char *const queries[Q_COUNT_ALL] = {
     [Q_HIST_DEL] = "DELETE FROM history WHERE user_id = ?1",
     [Q_LIST_RECORDS] = "SELECT id, form, json, created FROM records"
                        " WHERE user_id = ?1 ORDER BY id DESC LIMIT ?2",
+    [Q_DEAD_DEL] = "DELETE FROM dead_letter WHERE user_id = ?1",
+    [Q_DEAD_EXPORT] = "SELECT update_id, chat_id, reason, at, json FROM dead_letter"
+                      " WHERE user_id = ?1 ORDER BY update_id",
+    [Q_DEAD_PRUNE] = "DELETE FROM dead_letter WHERE at < ?1",
 };
 
 time_t store__now(store *st)
@@ -582,7 +589,7 @@ int store_list_stale(store *st, store_user **out, int *n)
 
 int store_delete_user(store *st, int64_t user_id)
 {
-    static const int qs[] = {Q_DEL_VARS, Q_DEL_RECORDS, Q_HIST_DEL, Q_DEL_USER};
+    static const int qs[] = {Q_DEL_VARS, Q_DEL_RECORDS, Q_HIST_DEL, Q_DEAD_DEL, Q_DEL_USER};
     st->snap_valid = false;
     for (size_t i = 0; i < sizeof qs / sizeof qs[0]; i++) {
         sqlite3_stmt *s = stmt(st, qs[i]);
@@ -719,6 +726,29 @@ int store_export_into(store *st, int64_t user_id, cJSON *root)
     sqlite3_reset(s);
     if (rc != SQLITE_DONE)
         return store__fail(st, "export history");
+
+    /* updates of theirs the bot gave up on, as received */
+    cJSON *dead = cJSON_AddArrayToObject(root, "dead_letters");
+    if (!dead)
+        return -1;
+    s = stmt(st, Q_DEAD_EXPORT);
+    sqlite3_bind_int64(s, 1, user_id);
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+        cJSON *d = cJSON_CreateObject();
+        if (!d || !cJSON_AddItemToArray(dead, d)) {
+            cJSON_Delete(d);
+            rc = SQLITE_NOMEM;
+            break;
+        }
+        for (int i = 0; i < 4; i++)
+            cJSON_AddItemToObject(d, sqlite3_column_name(s, i), col_json(s, i));
+        const char *js = (const char *)sqlite3_column_text(s, 4);
+        cJSON *u = js ? cJSON_Parse(js) : NULL;
+        cJSON_AddItemToObject(d, "update", u ? u : cJSON_CreateString(js ? js : ""));
+    }
+    sqlite3_reset(s);
+    if (rc != SQLITE_DONE)
+        return store__fail(st, "export dead letters");
     return 0;
 }
 
@@ -840,6 +870,15 @@ int store_dead_letter(store *st, int64_t update_id, int64_t chat_id, const char 
     if (store_inbox_done(st, update_id))
         return -1;
     return fresh;
+}
+
+int store_dead_letter_prune(store *st, long max_age_s)
+{
+    sqlite3_stmt *s = stmt(st, Q_DEAD_PRUNE);
+    sqlite3_bind_int64(s, 1, (sqlite3_int64)store__now(st) - max_age_s);
+    if (exec_done(st, s, "prune dead letters"))
+        return -1;
+    return sqlite3_changes(st->db);
 }
 
 /* st->outbox_last from the table: the newest id in it (0: empty). */

@@ -13,7 +13,9 @@
  *   records(id PK, user_id, form, json, created)
  *   handled(update_id PK, at)           Telegram updates already handled
  *   inbox(update_id PK, chat_id, json, at)        updates stored, not yet handled
- *   dead_letter(update_id PK, chat_id, json, reason, at)   updates given up on
+ *   dead_letter(update_id PK, chat_id, json, reason, at, user_id)   updates given up
+ *       on; user_id: the sender (0 when unknown); erased and exported with the
+ *       user's data, pruned by age (store_dead_letter_prune)
  *   history(id PK, user_id, role, text, at, kind)   the recent conversation
  *                                       (store_history_*; at unix seconds;
  *                                       schema 3 added kind)
@@ -142,6 +144,10 @@ int store_inbox_load(store *st, store_inbox_fn fn, void *ud);
  * first reason is kept), -1 on error. */
 int store_dead_letter(store *st, int64_t update_id, int64_t chat_id, const char *json,
                       const char *reason);
+
+/* Removes the dead letters older than max_age_s seconds. Returns how many,
+ * -1 on error. */
+int store_dead_letter_prune(store *st, long max_age_s);
 
 /* ---- outbox: Bot API calls persisted before they are made ---------------- */
 

@@ -20,6 +20,15 @@
 
 #include "storage/store.h"
 
+/* SQL for a dead letter's user from its update text J and chat id C (SQL
+ * expressions): the sender of a message or a press when J is valid JSON,
+ * else C when it is a private chat (C > 0), else 0. */
+#define STORE_DEAD_USER_SQL(J, C)                                                          \
+    "coalesce(CASE WHEN json_valid(" J ") THEN CAST(coalesce("                             \
+    "json_extract(" J ", '$.message.from.id'), json_extract(" J ", '$.callback_query.from.id'), " \
+    "json_extract(" J ", '$.edited_message.from.id')) AS INTEGER) END, "                   \
+    "CASE WHEN " C " > 0 THEN " C " END, 0)"
+
 /* store.c's statements, prepared once at open (store.c's queries[]). */
 enum {
     Q_BEGIN, Q_COMMIT, Q_ROLLBACK,
@@ -33,6 +42,7 @@ enum {
     Q_SET_ACTIVE,
     Q_HIST_ADD, Q_HIST_PRUNE, Q_HIST_LIST, Q_HIST_TURNS, Q_HIST_DEL, Q_LIST_RECORDS,
     Q_EXPORT_HIST, Q_HIST_CLOSE_AI,
+    Q_DEAD_DEL, Q_DEAD_EXPORT, Q_DEAD_PRUNE,
     Q_COUNT_ALL
 };
 

@@ -82,7 +82,8 @@ static const char *const schema_sql =
     "  chat_id INTEGER NOT NULL,"
     "  json TEXT NOT NULL,"
     "  reason TEXT NOT NULL,"
-    "  at INTEGER NOT NULL);"
+    "  at INTEGER NOT NULL,"
+    "  user_id INTEGER NOT NULL DEFAULT 0);"
     "CREATE TABLE IF NOT EXISTS outbox" OUTBOX_COLS ";"
     /* the recent conversation of each user (store_history_*) */
     "CREATE TABLE IF NOT EXISTS history" HISTORY_COLS ";"
@@ -114,6 +115,16 @@ static const char *const upgrade4_sql =
     "CREATE INDEX history_user ON history(user_id, id);"
     "DELETE FROM sqlite_sequence WHERE name IN ('outbox', 'history');";
 
+
+/* Schema 4 -> 5: dead_letter gains user_id (so a user's dead letters are
+ * erased and exported with their data), filled for the rows already there
+ * the way store_dead_letter fills it. */
+static const char *const upgrade5_sql =
+    "ALTER TABLE dead_letter ADD COLUMN user_id INTEGER NOT NULL DEFAULT 0;"
+    "UPDATE dead_letter SET user_id = " STORE_DEAD_USER_SQL("json", "chat_id") ";";
+static const char *const dead_letter_index_sql =
+    "CREATE INDEX IF NOT EXISTS dead_letter_user ON dead_letter(user_id);"
+    "CREATE INDEX IF NOT EXISTS dead_letter_at ON dead_letter(at);";
 
 /* SQLite's defaults serialize every call and keep allocation statistics
  * behind a global mutex; a store is used by one thread at a time, and
@@ -218,7 +229,19 @@ int store__sqlite_schema(store *st, const char *path, char *err, size_t errlen)
         log_info("store", "%s: upgraded to schema 4 (outbox and history ids without "
                  "AUTOINCREMENT)", path);
     }
-    return 0;
+    int dead_user = probe(st, "SELECT 1 FROM pragma_table_info('dead_letter')"
+                              " WHERE name = 'user_id'");
+    snprintf(what, sizeof what, "%.40s: schema 5", path);
+    if (dead_user < 0) {
+        snprintf(err, errlen, "%s: %s", what, sqlite3_errmsg(st->db));
+        return -1;
+    }
+    if (!dead_user) {
+        if (exec_sql(st, upgrade5_sql, what, err, errlen))
+            return -1;
+        log_info("store", "%s: upgraded to schema 5 (dead_letter.user_id)", path);
+    }
+    return exec_sql(st, dead_letter_index_sql, what, err, errlen);
 }
 
 /* ---- the feature modules' tables ------------------------------------------ */

@@ -72,6 +72,7 @@ struct oq_chat {
 struct outq {
     tg_client *tg;
     outq_options opt;
+    bool no_start;              /* outq_stop_starting: the calls in flight only */
     oq_chat **buckets;
     size_t n_buckets, n_chats;
     oq_chat *ready_head, *ready_tail;
@@ -100,6 +101,8 @@ static long now_ms(void)
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
+
+#define OQ_RETRY_AFTER_MAX_DEFAULT 300
 
 static uint64_t rng_next(outq *q)
 {
@@ -140,6 +143,13 @@ outq_options outq_options_from_env(void)
     o.rate_chat = env_rate("TELEGRAM_RATE_CHAT", 1);
     o.chat_burst = env_rate("TELEGRAM_RATE_CHAT_BURST", 3);
     o.group_per_min = env_rate("TELEGRAM_RATE_GROUP_PER_MIN", 20);
+    double ra = env_rate("TELEGRAM_RETRY_AFTER_MAX", OQ_RETRY_AFTER_MAX_DEFAULT);
+    if (ra < 1 || ra > 86400) {
+        log_warn("outq", "TELEGRAM_RETRY_AFTER_MAX=%g is not 1..86400 seconds, using %d", ra,
+                 OQ_RETRY_AFTER_MAX_DEFAULT);
+        ra = OQ_RETRY_AFTER_MAX_DEFAULT;
+    }
+    o.retry_after_max_s = (int)ra;
     return o;
 }
 
@@ -154,6 +164,7 @@ outq *outq_new(tg_client *tg, const outq_options *opts)
     if (q->opt.max_in_flight <= 0) q->opt.max_in_flight = 256;
     if (q->opt.max_attempts <= 0) q->opt.max_attempts = 30;
     if (q->opt.max_rate_waits <= 0) q->opt.max_rate_waits = 100;
+    if (q->opt.retry_after_max_s <= 0) q->opt.retry_after_max_s = OQ_RETRY_AFTER_MAX_DEFAULT;
     if (q->opt.backoff_base_ms <= 0) q->opt.backoff_base_ms = 500;
     if (q->opt.backoff_max_ms <= 0) q->opt.backoff_max_ms = 30000;
     if (q->opt.chat_burst < 1) q->opt.chat_burst = 3;
@@ -802,6 +813,7 @@ int outq_restore(outq *q)
 
 size_t outq_pending(const outq *q) { return q->n_pending; }
 int outq_in_flight(const outq *q) { return q->n_flight; }
+int outq_retry_after_max_s(const outq *q) { return q->opt.retry_after_max_s; }
 outq_stats outq_get_stats(const outq *q) { return q->stats; }
 
 /* Removes the head call of c (sent or given up). */
@@ -825,6 +837,16 @@ static long backoff_ms(outq *q, int attempts)
         d = q->opt.backoff_max_ms;
     /* "equal jitter": half fixed, half random, so retries spread out */
     return d / 2 + (long)(rng_next(q) % (uint64_t)(d / 2 + 1));
+}
+
+/* How long a 429 holds the call: its retry_after (already checked against
+ * the cap), or without one an exponential backoff by the number of 429s. */
+static long rate_wait_ms(outq *q, const tg_result *r, int waits)
+{
+    if (r->retry_after > 0)
+        return (r->retry_after > q->opt.retry_after_max_s ? q->opt.retry_after_max_s
+                                                           : r->retry_after) * 1000L;
+    return backoff_ms(q, waits);
 }
 
 static bool is_not_modified(const tg_result *r)
@@ -1001,8 +1023,12 @@ static void next_due(long *next, long d)
         *next = d;
 }
 
+void outq_stop_starting(outq *q) { q->no_start = true; }
+
 long outq_pump(outq *q)
 {
+    if (q->no_start)
+        return -1;
     long now = now_ms(), next = -1;
     if (now - q->last_sweep > OQ_SWEEP_MS)
         sweep(q, now);
@@ -1110,7 +1136,7 @@ static void on_done(const tg_result *r, void *ud)
     } else if (it->volatile_) {
         /* droppable: never resent; a 429 still holds the chat */
         if (r->error_code == 429)
-            c->not_before = now + (r->retry_after > 0 ? r->retry_after : 1) * 1000L;
+            c->not_before = now + rate_wait_ms(q, r, it->rate_waits + 1);
         log_debug("outq", "%s to chat %lld dropped: %d %s", it->method, (long long)c->id,
                   r->error_code, r->description);
         q->stats.dropped++;
@@ -1123,15 +1149,36 @@ static void on_done(const tg_result *r, void *ud)
         ready_add(q, c);
         c->not_before = now + q->opt.backoff_max_ms; /* not again in this run */
         return;
-    } else if (r->error_code == 429 && ++it->rate_waits <= q->opt.max_rate_waits) {
-        long wait = (r->retry_after > 0 ? r->retry_after : 1) * 1000L;
+    } else if (r->error_code == 429 && r->retry_after > q->opt.retry_after_max_s) {
+        /* a day's wait helps no one and a shorter one earns another 429 */
+        long wait = q->opt.retry_after_max_s * 1000L;
+        log_error("outq", "%s to chat %lld given up: Telegram asks to wait %d s (429), more "
+                  "than TELEGRAM_RETRY_AFTER_MAX=%d s; the %s waits %d s before its next call",
+                  it->method, (long long)c->id, r->retry_after, q->opt.retry_after_max_s,
+                  c->id == 0 ? "bot" : "chat", q->opt.retry_after_max_s);
+        if (c->id == 0)
+            q->global_not_before = now + wait;
+        c->not_before = now + wait;
+        q->stats.dropped++;
+        pop_head(q, c);
+    } else if (r->error_code == 429 && it->rate_waits >= q->opt.max_rate_waits) {
+        log_error("outq", "%s to chat %lld given up after %d rate limits (429) in a row",
+                  it->method, (long long)c->id, it->rate_waits);
+        q->stats.dropped++;
+        pop_head(q, c);
+    } else if (r->error_code == 429) {
+        long wait = rate_wait_ms(q, r, ++it->rate_waits);
         if (c->id == 0) {
             q->global_not_before = now + wait;
-            log_warn("outq", "%s: rate limited bot-wide (429), every chat waits %ld s",
-                     it->method, wait / 1000);
-        } else {
+            log_warn("outq", "%s: rate limited bot-wide (429), every chat waits %ld s%s",
+                     it->method, wait / 1000, r->retry_after > 0 ? "" : " (no retry_after: backing off)");
+        } else if (r->retry_after > 0) {
             log_warn("outq", "%s to chat %lld: rate limited (429), retrying in %ld s",
                      it->method, (long long)c->id, wait / 1000);
+        } else {
+            log_warn("outq", "%s to chat %lld: rate limited (429) without retry_after, "
+                     "retrying in %ld ms (try %d)", it->method, (long long)c->id, wait,
+                     it->rate_waits);
         }
         c->not_before = now + wait;
         q->stats.retried++;

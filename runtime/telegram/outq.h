@@ -78,6 +78,10 @@ typedef struct outq_options {
     int max_in_flight;     /* 256: calls in flight over all chats */
     int max_attempts;      /* 30: tries of one call on 5xx/network errors */
     int max_rate_waits;    /* 100: 429 answers one call may get before drop */
+    int retry_after_max_s; /* TELEGRAM_RETRY_AFTER_MAX, 300: the longest retry_after
+                            * honoured; a 429 asking more gives the call up (the chat
+                            * then waits this long); a 429 without retry_after backs
+                            * off exponentially (backoff_base_ms doubling) */
     long backoff_base_ms;  /* 500: first retry delay (doubles each try) */
     long backoff_max_ms;   /* 30000: cap of the retry delay */
     store *st;             /* NULL: memory only (nothing survives a crash) */
@@ -93,7 +97,8 @@ typedef struct outq_options {
 /* Telegram's published limits (30/s, 1/s per chat with bursts of 3, 20/min
  * per group), overridden by TELEGRAM_RATE_GLOBAL, TELEGRAM_RATE_CHAT,
  * TELEGRAM_RATE_CHAT_BURST, TELEGRAM_RATE_GROUP_PER_MIN (0 = off; a bad
- * value is logged and the default kept). Only the rate fields are set. */
+ * value is logged and the default kept) and TELEGRAM_RETRY_AFTER_MAX. Only
+ * those fields are set. */
 outq_options outq_options_from_env(void);
 
 /* Counters since outq_new. */
@@ -166,9 +171,18 @@ int outq_flush(outq *q);
  * is due now), or -1 when none waits: a poll timeout for the event loop. */
 long outq_pump(outq *q);
 
+/* A clean stop's last phase: from now on no call is started (outq_pump
+ * and the completions start none); the calls in flight finish (their rows
+ * go as usual, with outq_flush), the ones queued stay in the outbox for
+ * the next start. */
+void outq_stop_starting(outq *q);
+
 /* Calls queued or in flight (staged ones not counted). */
 size_t outq_pending(const outq *q);
 int outq_in_flight(const outq *q);
+/* The cap of a 429's retry_after in seconds (retry_after_max_s), for the
+ * callers that make Bot API calls of their own. */
+int outq_retry_after_max_s(const outq *q);
 outq_stats outq_get_stats(const outq *q);
 
 #endif

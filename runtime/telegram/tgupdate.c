@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include <cjson/cJSON.h>
 
@@ -280,6 +281,45 @@ tgu_status tgu_parse_text(const char *json, size_t n, tgu_strings *owned,
         in->update_id = uid; /* bot_handle de-duplicates by it */
     }
     return st;
+}
+
+bool tgu_for_other_bot(const bm_input *in, const char *me)
+{
+    if (!me || !*me || in->kind != BM_IN_TEXT || in->user.chat_id >= 0 || !in->text)
+        return false;
+    const char *t = in->text;
+    if (*t++ != '/')
+        return false;
+    while ((*t >= 'a' && *t <= 'z') || (*t >= 'A' && *t <= 'Z') || (*t >= '0' && *t <= '9') ||
+           *t == '_')
+        t++;
+    if (*t++ != '@')
+        return false;
+    size_t n = strcspn(t, " \t\n\r");
+    return n != strlen(me) || strncasecmp(t, me, n) != 0;
+}
+
+const char *tgu_update_kind(const char *json, size_t n, int *index)
+{
+    /* Update's fields in the Bot API (update_id aside), "unknown" last */
+    static const char *const kinds[TGU_KINDS] = {
+        "message", "edited_message", "channel_post", "edited_channel_post",
+        "business_connection", "business_message", "edited_business_message",
+        "deleted_business_messages", "guest_message", "message_reaction",
+        "message_reaction_count", "inline_query", "chosen_inline_result", "callback_query",
+        "shipping_query", "pre_checkout_query", "purchased_paid_media", "poll", "poll_answer",
+        "my_chat_member", "chat_member", "chat_join_request", "chat_boost",
+        "removed_chat_boost", "managed_bot", "unknown"};
+    jscan_span v[TGU_KINDS - 1];
+    *index = TGU_KINDS - 1;
+    if (!json || jscan_members(json, n, kinds, v, TGU_KINDS - 1) < 0)
+        return kinds[TGU_KINDS - 1];
+    for (int i = 0; i < TGU_KINDS - 1; i++)
+        if (present(v[i])) {
+            *index = i;
+            return kinds[i];
+        }
+    return kinds[TGU_KINDS - 1];
 }
 
 /* ---- call list ------------------------------------------------------------ */

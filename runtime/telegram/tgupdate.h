@@ -63,6 +63,19 @@ typedef struct tgu_strings {
 tgu_status tgu_parse_text(const char *json, size_t n, tgu_strings *owned,
                           int64_t *update_id, bm_input *in, char *err, size_t errlen);
 
+/* The kind of an update (its first member of Bot API's Update fields
+ * after update_id, in that list's order): "message", "edited_message",
+ * "my_chat_member", ...; "unknown" for none of them. *index is set to the
+ * kind's place in that list (0..TGU_KINDS-1), for a per-kind bitmask.
+ * Static strings; json[0..n) need not be NUL-terminated. */
+#define TGU_KINDS 26
+
+/* Whether in is a command addressed to another bot in a group: its text
+ * starts "/name@Bot" with Bot not `me` (compared without case, as Telegram
+ * does). Private chats, other texts and me NULL or "" give false. */
+bool tgu_for_other_bot(const bm_input *in, const char *me);
+const char *tgu_update_kind(const char *json, size_t n, int *index);
+
 /* One Bot API call to make. */
 typedef struct tgu_call {
     const char *method; /* static string, e.g. "sendMessage" */

@@ -43,6 +43,7 @@
 #include "../fake_tg/fake_tg.h"
 #include "../unit/support/slurp.h"
 #include "proc.h"
+#include "slowclient.h"
 #include "slowhttp.h"
 
 #define MAX_TOKENS 256
@@ -164,6 +165,10 @@ typedef struct run {
     fakespeech *tts;   /* `tts ...` steps: the fake speech server (TTS_API_BASE) */
     fakewhisper *asr;  /* `whisper ...` steps: the fake transcription server (ASR_API_BASE) */
     uint16_t wh_port;  /* where the bot's webhook server listens */
+    uint64_t calls_mark; /* `calls mark`: where `calls METHOD <= N` counts from */
+    int stop_ms;         /* `stoptime`: how long a SIGTERM stop may take (5 s) */
+    slowclient *slow[8]; /* `slowloris` steps: slow clients on the webhook port */
+    int nslow;
 } run;
 
 static int g_default_timeout_ms = 5000;
@@ -301,11 +306,13 @@ static void bot_stop(run *r, int sig)
 {
     if (r->bot.pid <= 0) return;
     r->stopped = true;
-    bool in_time = proc_stop(&r->bot, sig, 5000);
+    int limit = r->stop_ms > 0 ? r->stop_ms : 5000;
+    bool in_time = proc_stop(&r->bot, sig, limit);
     if (sig == SIGKILL) return;
     char why[128];
     if (!in_time)
-        fail(r, "expected the bot to exit within 5 s of SIGTERM, got no exit (killed)");
+        fail(r, "expected the bot to exit within %.1f s of SIGTERM, got no exit (killed)",
+             limit / 1000.0);
     else if (!WIFEXITED(r->bot.status) || WEXITSTATUS(r->bot.status) != 0)
         fail(r, "expected exit status 0 after SIGTERM, got %s",
              proc_describe(&r->bot, why, sizeof why));
@@ -1653,6 +1660,41 @@ static void step_say_in_topic(run *r, token *t, int n)
     fake_tg_push_topic_text(r->ft, &u->u, g->u.id, g->topic, text);
 }
 
+/* gtap MANAGER "DATA": MANAGER presses a callback button carrying DATA on
+ * the bot's last consumed message in their group (the bot puts no buttons
+ * there: a stale or foreign button; its answer still stops the spinner). */
+static void step_gtap(run *r, token *t, int n)
+{
+    user *u = n == 3 ? find_user(r, t[1].s) : NULL;
+    if (!u) {
+        if (n != 3) fail(r, "expected `gtap MANAGER \"DATA\"`, got %d words", n);
+        return;
+    }
+    if (u->group < 0) {
+        fail(r, "expected %s declared with `manager ... in GROUP`, got a plain user", u->name);
+        return;
+    }
+    user *g = &r->users[u->group];
+    if (!bot_start(r)) return;
+    fake_tg_event ev;
+    if (g->cur[FAKE_TG_SENT] == 0 ||
+        !fake_tg_wait_event(r->ft, g->u.id, FAKE_TG_SENT, g->cur[FAKE_TG_SENT] - 1, 0, &ev)) {
+        fail(r, "expected a consumed bot message in %s to press on, got none", g->name);
+        return;
+    }
+    query *q = r->nqueries < MAX_QUERIES ? &r->queries[r->nqueries++] : NULL;
+    char qid[32];
+    if (fake_tg_push_callback_in(r->ft, &u->u, g->u.id, ev.message_id, t[2].s, qid,
+                                 sizeof qid) < 0) {
+        fail(r, "expected message %" PRId64 " to exist, got none", ev.message_id);
+    } else if (q) {
+        snprintf(q->id, sizeof q->id, "%s", qid);
+        q->line = r->line;
+        q->chat = g->u.id;
+    }
+    fake_tg_event_clear(&ev);
+}
+
 /* Joins tokens [from, n) with spaces: `send ann hello there`. */
 static void join(token *t, int from, int n, char *buf, size_t len)
 {
@@ -1845,6 +1887,65 @@ static void step_env(run *r, token *t, int n)
 
 /* httpserver MS: a slow HTTP service (answers after MS ms) the bot's
  * http_get action asks (BOT_HTTP_GET_URL, from the bot's next start). */
+/* slowloris N [from=ADDR] [every=MS]: N slow clients on the webhook port
+ * (until the end); slowloris stop: stop them all and print what they saw;
+ * slowloris cut|refused >= N: the server closed at least N of their
+ * connections after a while (a deadline) / at once (a per-address cap). */
+static void step_slowloris(run *r, token *t, int n)
+{
+    if (n >= 2 && !strcmp(t[1].s, "stop")) {
+        for (int i = 0; i < r->nslow; i++) {
+            slowclient_stats st = slowclient_get_stats(r->slow[i]);
+            printf("  slowloris %d: %lu connections, %lu cut, %lu refused, longest %lu ms\n", i,
+                   st.opened, st.cut, st.refused, st.max_life_ms);
+            slowclient_stop(r->slow[i]);
+        }
+        r->nslow = 0;
+        return;
+    }
+    if (n == 4 && (!strcmp(t[1].s, "cut") || !strcmp(t[1].s, "refused")) && !strcmp(t[2].s, ">=")) {
+        unsigned long got = 0;
+        for (int i = 0; i < r->nslow; i++) {
+            slowclient_stats st = slowclient_get_stats(r->slow[i]);
+            got += !strcmp(t[1].s, "cut") ? st.cut : st.refused;
+        }
+        if (got < strtoul(t[3].s, NULL, 10))
+            fail(r, "expected the server to have %s at least %s slow connections, got %lu",
+                 !strcmp(t[1].s, "cut") ? "cut" : "refused", t[3].s, got);
+        return;
+    }
+    if (n < 2 || atoi(t[1].s) < 1) {
+        fail(r, "expected `slowloris N [from=ADDR] [every=MS]`, `slowloris stop` or "
+                "`slowloris cut|refused >= N`");
+        return;
+    }
+    if (!r->webhook) {
+        fail(r, "expected webhook mode (`mode webhook`) for slowloris, got polling");
+        return;
+    }
+    if (r->nslow == (int)(sizeof r->slow / sizeof r->slow[0])) {
+        fail(r, "expected at most %d slowloris steps", r->nslow);
+        return;
+    }
+    const char *from = NULL;
+    int every = 500;
+    for (int i = 2; i < n; i++) {
+        if (!strncmp(t[i].s, "from=", 5)) from = t[i].s + 5;
+        else if (!strncmp(t[i].s, "every=", 6)) every = atoi(t[i].s + 6);
+        else {
+            fail(r, "expected from= or every=, got %s", t[i].s);
+            return;
+        }
+    }
+    if (!bot_start(r)) return;
+    char err[256];
+    slowclient *c = slowclient_start(r->wh_port, atoi(t[1].s), from, every, err, sizeof err);
+    if (!c)
+        fail(r, "expected slow clients to start, got %s", err);
+    else
+        r->slow[r->nslow++] = c;
+}
+
 static void step_httpserver(run *r, token *t, int n)
 {
     char err[128];
@@ -1944,6 +2045,44 @@ static void expect_log(run *r, const char *want)
         sleep_ms(50);
     }
     fail(r, "expected a line in the bot's log containing \"%s\", got none", want);
+}
+
+/* log "TEXT" <=|== N: how many lines of the bot's log so far contain TEXT
+ * (no waiting: put it after what must have happened). */
+static void count_log(run *r, const char *want, const char *op, const char *nstr)
+{
+    long limit = strtol(nstr, NULL, 10);
+    FILE *f = fopen(r->log, "r");
+    char line[4096];
+    long got = 0;
+    while (f && fgets(line, sizeof line, f)) got += strstr(line, want) != NULL;
+    if (f) fclose(f);
+    if (!strcmp(op, "<=") ? got > limit : got != limit)
+        fail(r, "expected %s %ld line(s) of the bot's log containing \"%s\", got %ld",
+             !strcmp(op, "<=") ? "at most" : "exactly", limit, want, got);
+}
+
+/* calls mark: remember where the calls stand; calls METHOD <=|>= N: how
+ * many METHOD calls the fake got since the mark (or the start). */
+static void step_calls(run *r, token *t, int n)
+{
+    if (n == 2 && !strcmp(t[1].s, "mark")) {
+        r->calls_mark = fake_tg_ncalls(r->ft);
+        return;
+    }
+    if (n != 4 || (strcmp(t[2].s, "<=") && strcmp(t[2].s, ">="))) {
+        fail(r, "expected `calls mark` or `calls METHOD <=|>= N`, got %d words", n);
+        return;
+    }
+    size_t nc = 0;
+    fake_tg_call *c = fake_tg_calls_since(r->ft, r->calls_mark, &nc);
+    long got = 0, want = strtol(t[3].s, NULL, 10);
+    for (size_t i = 0; i < nc; i++) got += !strcmp(c[i].method, t[1].s);
+    fake_tg_calls_free(c, nc);
+    bool le = !strcmp(t[2].s, "<=");
+    if (le ? got > want : got < want)
+        fail(r, "expected %s %ld %s call(s) since the mark, got %ld", le ? "at most" : "at least",
+             want, t[1].s, got);
 }
 
 /* rate all|chat|group <= N per SECONDS: the fake's measured message rate. */
@@ -2360,6 +2499,8 @@ static void run_step(run *r, token *t, int n)
         step_fault(r, t, n);
     } else if (!strcmp(v, "faults") && n == 2 && !strcmp(t[1].s, "used")) {
         expect_faults_used(r);
+    } else if (!strcmp(v, "log") && n == 4 && (!strcmp(t[2].s, "<=") || !strcmp(t[2].s, "=="))) {
+        count_log(r, t[1].s, t[2].s, t[3].s);
     } else if (!strcmp(v, "log") && n == 2) {
         expect_log(r, t[1].s);
     } else if (!strcmp(v, "rate")) {
@@ -2386,6 +2527,10 @@ static void run_step(run *r, token *t, int n)
         step_topics(r, t, n);
     } else if (!strcmp(v, "drafts")) {
         step_drafts(r, t, n);
+    } else if (!strcmp(v, "update") && n == 3 && !strcmp(t[2].s, "badid")) {
+        /* getUpdates serves its update_id as a string */
+        if (bot_start(r) && fake_tg_push_update_bad_id(r->ft, cJSON_Parse(t[1].s)) < 0)
+            fail(r, "expected a JSON object, got %s", t[1].s);
     } else if (!strcmp(v, "update") && n == 2) {
         /* a raw Update object, e.g. a malformed one */
         if (bot_start(r) && fake_tg_push_update(r->ft, cJSON_Parse(t[1].s)) < 0)
@@ -2394,6 +2539,14 @@ static void run_step(run *r, token *t, int n)
         unsigned got = r->http ? slowhttp_max_parallel(r->http) : 0;
         if (got < (unsigned)atoi(t[3].s))
             fail(r, "expected at least %s requests in flight at once, got %u", t[3].s, got);
+    } else if (!strcmp(v, "stoptime") && n == 2 && atof(t[1].s) > 0) {
+        r->stop_ms = (int)(atof(t[1].s) * 1000);
+    } else if (!strcmp(v, "gtap")) {
+        step_gtap(r, t, n);
+    } else if (!strcmp(v, "calls")) {
+        step_calls(r, t, n);
+    } else if (!strcmp(v, "slowloris")) {
+        step_slowloris(r, t, n);
     } else if (!strcmp(v, "mode") && n == 2 && (!strcmp(t[1].s, "webhook") || !strcmp(t[1].s, "polling"))) {
         if (r->bot.pid > 0)
             fail(r, "expected `mode` before the bot starts, got it after");
@@ -2498,6 +2651,8 @@ static bool run_file(const char *path, bool verbose)
     free(r.load_users);
     for (int i = 0; i < r.nallows; i++) free(r.allows[i].desc);
     fake_tg_free(r.ft);
+    for (int i = 0; i < r.nslow; i++)
+        slowclient_stop(r.slow[i]);
     slowhttp_stop(r.http);
     fakellm_stop(r.llm);
     fakespeech_stop(r.tts);

@@ -329,6 +329,8 @@ struct fake_tg {
     char *token;
     int64_t bot_id;
     char *bot_username;
+    int64_t *bad_ids;        /* updates whose update_id getUpdates renders as a string */
+    size_t nbad_ids, capbad_ids;
     size_t max_body;
     bool allow_unknown_chats;
     bool verbose;
@@ -1430,8 +1432,19 @@ static void do_get_updates(fake_tg *ft, const cJSON *params, reply *r)
     }
     if (parked) ft->polls_parked--;
     cJSON *arr = cJSON_CreateArray();
-    for (size_t i = 0; i < ft->nupd && (int64_t)i < limit; i++)
-        cJSON_AddItemToArray(arr, dup_json(ft->updates[i]));
+    for (size_t i = 0; i < ft->nupd && (int64_t)i < limit; i++) {
+        cJSON *u = dup_json(ft->updates[i]);
+        int64_t id = upd_id(u);
+        for (size_t k = 0; k < ft->nbad_ids; k++) {
+            if (ft->bad_ids[k] != id) continue;
+            /* a broken server: the id as a string ("123") */
+            char sid[32];
+            snprintf(sid, sizeof sid, "%" PRId64, id);
+            cJSON_ReplaceItemInObjectCaseSensitive(u, "update_id", cJSON_CreateString(sid));
+            break;
+        }
+        cJSON_AddItemToArray(arr, u);
+    }
     r->result = arr;
 }
 
@@ -2568,6 +2581,7 @@ void fake_tg_free(fake_tg *ft)
     cJSON_Delete(ft->schema);
     free(ft->token);
     free(ft->bot_username);
+    free(ft->bad_ids);
     pthread_mutex_destroy(&ft->mu);
     pthread_cond_destroy(&ft->cond);
     free(ft);
@@ -2730,8 +2744,15 @@ int64_t fake_tg_push_contact(fake_tg *ft, const fake_tg_user *u, const char *pho
 int64_t fake_tg_push_callback(fake_tg *ft, const fake_tg_user *u, int64_t message_id,
                               const char *data, char *query_id, size_t query_id_len)
 {
+    return fake_tg_push_callback_in(ft, u, u->id, message_id, data, query_id, query_id_len);
+}
+
+int64_t fake_tg_push_callback_in(fake_tg *ft, const fake_tg_user *u, int64_t chat_id,
+                                 int64_t message_id, const char *data, char *query_id,
+                                 size_t query_id_len)
+{
     pthread_mutex_lock(&ft->mu);
-    chat *c = find_chat(ft, u->id);
+    chat *c = find_chat(ft, chat_id);
     bot_msg *m = c ? find_msg(c, message_id) : NULL;
     if (!m) {
         pthread_mutex_unlock(&ft->mu);
@@ -2745,7 +2766,7 @@ int64_t fake_tg_push_callback(fake_tg *ft, const fake_tg_user *u, int64_t messag
     memset(q, 0, sizeof *q);
     /* Telegram's ids are long decimal strings that overflow 32 and 53 bits. */
     snprintf(q->id, sizeof q->id, "%" PRIu64, (uint64_t)6020000000000000000ULL + ft->next_cbq++);
-    q->chat_id = u->id;
+    q->chat_id = chat_id;
     q->message_id = message_id;
     if (query_id) snprintf(query_id, query_id_len, "%s", q->id);
     cJSON *msg = bot_message_json(ft, c, m, false);
@@ -2764,6 +2785,20 @@ int64_t fake_tg_push_callback(fake_tg *ft, const fake_tg_user *u, int64_t messag
     cJSON *up = cJSON_CreateObject();
     cJSON_AddItemToObject(up, "callback_query", cqj);
     return fake_tg_push_update(ft, up);
+}
+
+int64_t fake_tg_push_update_bad_id(fake_tg *ft, cJSON *update)
+{
+    int64_t id = fake_tg_push_update(ft, update);
+    if (id < 0) return id;
+    pthread_mutex_lock(&ft->mu);
+    if (ft->nbad_ids == ft->capbad_ids) {
+        ft->capbad_ids = ft->capbad_ids ? ft->capbad_ids * 2 : 8;
+        ft->bad_ids = xrealloc(ft->bad_ids, ft->capbad_ids * sizeof *ft->bad_ids);
+    }
+    ft->bad_ids[ft->nbad_ids++] = id;
+    pthread_mutex_unlock(&ft->mu);
+    return id;
 }
 
 size_t fake_tg_pending_updates(fake_tg *ft)

@@ -129,6 +129,17 @@ int64_t fake_tg_push_callback(fake_tg *ft, const fake_tg_user *u,
                               int64_t message_id, const char *data,
                               char *query_id, size_t query_id_len);
 
+/* The same, as a broken server would serve it: getUpdates renders its
+ * update_id as a string ("123"), though the fake keeps it as a number for
+ * the offset (a confirmation past it drops it). Returns the update_id. */
+int64_t fake_tg_push_update_bad_id(fake_tg *ft, cJSON *update);
+
+/* The same press by u on bot message `message_id` in chat chat_id (e.g. a
+ * group u is in): the query's message is in that chat. */
+int64_t fake_tg_push_callback_in(fake_tg *ft, const fake_tg_user *u, int64_t chat_id,
+                                 int64_t message_id, const char *data, char *query_id,
+                                 size_t query_id_len);
+
 /* Updates queued and not yet confirmed by a getUpdates offset. */
 size_t fake_tg_pending_updates(fake_tg *ft);
 

@@ -308,6 +308,64 @@ static void test_global_429(void)
     client_free(tg);
 }
 
+/* A retry_after beyond TELEGRAM_RETRY_AFTER_MAX (here 1 s) gives the call
+ * up at once instead of holding the chat for a day; the chat waits the cap,
+ * then its next call goes. */
+static void test_retry_after_cap(void)
+{
+    tg_client *tg = client();
+    outq_options o = {.retry_after_max_s = 1};
+    outq *q = outq_new(tg, &o);
+    fake_tg_fault f = {.kind = FAKE_TG_FAULT_ERROR, .method = "sendMessage", .status = 429,
+                       .chat_id = 902, .description = "Too Many Requests: retry after 86400",
+                       .retry_after = 86400, .count = 1};
+    fake_tg_add_fault(g_ft, &f);
+    size_t before = fake_tg_count_events(g_ft, 902, FAKE_TG_SENT);
+    long t0 = ms_now();
+    outq_push(q, 902, "sendMessage", msg(902, "held for a day"));
+    outq_push(q, 902, "sendMessage", msg(902, "the next one"));
+    drain(tg, q, 4000);
+    CU_ASSERT_EQUAL(outq_pending(q), 0);
+    CU_ASSERT_EQUAL(outq_get_stats(q).dropped, 1);
+    CU_ASSERT_EQUAL(fake_tg_count_events(g_ft, 902, FAKE_TG_SENT), before + 1);
+    CU_ASSERT(ms_now() - t0 >= 950); /* the chat waited the cap */
+    outq_free(q);
+    client_free(tg);
+}
+
+/* A 429 without parameters backs off exponentially (base 100 ms here:
+ * 50-100, 100-200, 200-400, 400-800 ms), not once a second. */
+static void test_429_without_retry_after(void)
+{
+    tg_client *tg = client();
+    outq_options o = {.backoff_base_ms = 100};
+    outq *q = outq_new(tg, &o);
+    fake_tg_fault f = {.kind = FAKE_TG_FAULT_ERROR, .method = "sendMessage", .status = 429,
+                       .chat_id = 903, .description = "Too Many Requests", .count = 4};
+    fake_tg_add_fault(g_ft, &f);
+    uint64_t since = fake_tg_ncalls(g_ft);
+    outq_push(q, 903, "sendMessage", msg(903, "backing off"));
+    drain(tg, q, 6000);
+    CU_ASSERT_EQUAL(outq_pending(q), 0);
+    size_t n = 0;
+    fake_tg_call *c = fake_tg_calls_since(g_ft, since, &n);
+    double at[8];
+    int k = 0;
+    for (size_t i = 0; i < n && k < 8; i++) {
+        const cJSON *chat = cJSON_GetObjectItem(c[i].params, "chat_id");
+        if (!strcmp(c[i].method, "sendMessage") && cJSON_GetNumberValue(chat) == 903)
+            at[k++] = c[i].at;
+    }
+    fake_tg_calls_free(c, n);
+    CU_ASSERT_EQUAL_FATAL(k, 5);
+    double g1 = at[1] - at[0], g4 = at[4] - at[3];
+    CU_ASSERT(g1 < 0.5);
+    CU_ASSERT(g4 >= 0.38);
+    CU_ASSERT(g4 > 2 * g1);
+    outq_free(q);
+    client_free(tg);
+}
+
 /* The inbox tables: exact-id de-duplication, also after handling and
  * after a dead letter. */
 static void test_inbox_dedupe(void)
@@ -452,6 +510,9 @@ int main(void)
     CU_add_test(s, "token buckets: per chat and overall", test_rate_limits);
     CU_add_test(s, "403: inactive user, queue dropped", test_blocked_user);
     CU_add_test(s, "bot-wide 429 pauses every chat", test_global_429);
+    CU_add_test(s, "retry_after over the cap gives the call up", test_retry_after_cap);
+    CU_add_test(s, "429 without retry_after backs off exponentially",
+                test_429_without_retry_after);
     CU_add_test(s, "inbox de-duplicates by exact update_id", test_inbox_dedupe);
     CU_add_test(s, "long texts split on character boundaries", test_long_text_split);
     CU_add_test(s, "inbox: duplicates, order, poison updates", test_inbox_poison);

@@ -767,6 +767,37 @@ static void test_json_i64(void)
     cJSON_Delete(w);
 }
 
+/* Commands in groups addressed to another bot; every kind of update named. */
+static void test_other_bot(void)
+{
+    bm_input in;
+    memset(&in, 0, sizeof in);
+    in.kind = BM_IN_TEXT;
+    in.user.chat_id = -100500;
+    in.text = "/help@SomeOtherBot";
+    CU_ASSERT_TRUE(tgu_for_other_bot(&in, "fake_test_bot"));
+    in.text = "/help@fake_test_bot_two now";
+    CU_ASSERT_TRUE(tgu_for_other_bot(&in, "fake_test_bot"));
+    in.text = "/help@Fake_Test_Bot now";
+    CU_ASSERT_FALSE(tgu_for_other_bot(&in, "fake_test_bot"));
+    in.text = "/help";
+    CU_ASSERT_FALSE(tgu_for_other_bot(&in, "fake_test_bot"));
+    in.text = "mail me@SomeOtherBot";
+    CU_ASSERT_FALSE(tgu_for_other_bot(&in, "fake_test_bot"));
+    in.text = "/help@SomeOtherBot";
+    CU_ASSERT_FALSE(tgu_for_other_bot(&in, ""));   /* unknown username */
+    in.user.chat_id = 1001;                          /* a private chat */
+    CU_ASSERT_FALSE(tgu_for_other_bot(&in, "fake_test_bot"));
+
+    int k;
+    const char *u = "{\"update_id\":1,\"edited_message\":{}}";
+    CU_ASSERT_STRING_EQUAL(tgu_update_kind(u, strlen(u), &k), "edited_message");
+    CU_ASSERT_EQUAL(k, 1);
+    u = "{\"update_id\":1,\"something_new\":{}}";
+    CU_ASSERT_STRING_EQUAL(tgu_update_kind(u, strlen(u), &k), "unknown");
+    CU_ASSERT_EQUAL(k, TGU_KINDS - 1);
+}
+
 int main(void)
 {
     if (CU_initialize_registry() != CUE_SUCCESS)
@@ -783,6 +814,7 @@ int main(void)
     CU_add_test(s, "render malformed", test_render_malformed);
     CU_add_test(s, "render split long text", test_render_split);
     CU_add_test(s, "render the model's Markdown", test_render_markdown);
+    CU_add_test(s, "commands for other bots, update kinds", test_other_bot);
     CU_add_test(s, "setMyCommands per language", test_commands);
     CU_add_test(s, "64-bit JSON ids", test_json_i64);
     CU_basic_set_mode(CU_BRM_VERBOSE);

@@ -33,7 +33,6 @@ static const char *const KEPT[] = {
     "handled",         /* update ids only */
     "inbox",           /* updates in transit: handled (and removed) next */
     "outbox",          /* calls in transit, the deletion's confirmation among them */
-    "dead_letter",     /* updates given up on: operational, by chat and update id */
     "lead_topics",     /* the managers' named topics */
     "sqlite_sequence", /* SQLite's AUTOINCREMENT counters */
 };
@@ -101,6 +100,15 @@ static void fill(bot *b, int64_t id)
              (long long)id, (long long)id, (long long)id, (long long)id, (long long)id,
              (long long)id, (long long)id, (long long)id, (long long)id, (long long)id);
     CU_ASSERT_EQUAL(exec(db, sql), SQLITE_OK);
+    /* updates given up on: one in their private chat that is not even JSON
+     * (the chat says whose), one in a group (the sender says) */
+    CU_ASSERT_EQUAL(store_dead_letter(st, 7000000 + id * 10, id, "{\"update_id\":", "malformed"), 1);
+    char up[256];
+    snprintf(up, sizeof up, "{\"update_id\":%lld,\"message\":{\"message_id\":1,\"date\":1,"
+             "\"chat\":{\"id\":-100777,\"type\":\"group\"},\"from\":{\"id\":%lld,"
+             "\"is_bot\":false,\"first_name\":\"Ann\"},\"text\":\"my secret\"}}",
+             (long long)(7000001 + id * 10), (long long)id);
+    CU_ASSERT_EQUAL(store_dead_letter(st, 7000001 + id * 10, -100777, up, "handling failed"), 1);
 }
 
 static cJSON *array(const cJSON *root, const char *key, int n)
@@ -171,7 +179,7 @@ static void test_export_and_delete(void)
     CU_ASSERT_PTR_NOT_NULL_FATAL(root);
     const char *keys[] = {"user", "variables", "records", "history", "ai_answers", "votes",
                           "handoffs", "manager", "llm_usage", "leads", "memory",
-                          "memory_vectors", "sessions"};
+                          "memory_vectors", "sessions", "dead_letters"};
     CU_ASSERT_EQUAL(cJSON_GetArraySize(root), (int)(sizeof keys / sizeof keys[0]));
     for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++)
         CU_ASSERT_PTR_NOT_NULL(cJSON_GetObjectItemCaseSensitive(root, keys[i]));
@@ -196,6 +204,12 @@ static void test_export_and_delete(void)
     CU_ASSERT_EQUAL(num(cJSON_GetArrayItem(a, 0), "tokens"), 123);
     a = array(root, "leads", 1);
     CU_ASSERT_STRING_EQUAL(str(cJSON_GetArrayItem(a, 0), "form"), "booking");
+    a = array(root, "dead_letters", 2);
+    CU_ASSERT_STRING_EQUAL(str(cJSON_GetArrayItem(a, 0), "update"), "{\"update_id\":");
+    CU_ASSERT_STRING_EQUAL(str(cJSON_GetArrayItem(a, 1), "reason"), "handling failed");
+    CU_ASSERT_STRING_EQUAL(str(cJSON_GetObjectItem(cJSON_GetObjectItem(cJSON_GetArrayItem(a, 1),
+                                                                       "update"), "message"),
+                               "text"), "my secret");
     a = array(root, "memory", 1);
     CU_ASSERT_STRING_EQUAL(str(cJSON_GetArrayItem(a, 0), "text"), "I prefer Python");
     CU_ASSERT_STRING_EQUAL(str(cJSON_GetArrayItem(a, 0), "kind"), "fact");
@@ -209,8 +223,8 @@ static void test_export_and_delete(void)
     /* user created/updated, a record, 6 history rows, an answer, a vote,
      * a handoff opened (still open: closed is null), the manager, a lead,
      * a memory item and its vector, a session opened and last used (still
-     * open) and its two turns */
-    CU_ASSERT_EQUAL(check_times(root), 20);
+     * open) and its two turns, two dead letters */
+    CU_ASSERT_EQUAL(check_times(root), 22);
     cJSON_Delete(root);
 
     /* delete_data, as the action runs it (tiny's /delete) */
@@ -251,8 +265,8 @@ static void test_export_and_delete(void)
     }
     sqlite3_finalize(t);
     /* users vars records history ai_answers votes handoffs managers llm_usage leads
-     * memory_items memory_vectors sessions session_turns */
-    CU_ASSERT_EQUAL(with_user, 14);
+     * memory_items memory_vectors sessions session_turns dead_letter */
+    CU_ASSERT_EQUAL(with_user, 15);
 
     /* and the export says so */
     js = bot_export_user(b, 42);
@@ -261,11 +275,31 @@ static void test_export_and_delete(void)
     CU_ASSERT_PTR_NOT_NULL_FATAL(root);
     CU_ASSERT_TRUE(cJSON_IsNull(cJSON_GetObjectItem(root, "user")));
     const char *lists[] = {"records", "history", "ai_answers", "votes", "handoffs", "llm_usage",
-                           "leads", "memory", "memory_vectors", "sessions"};
+                           "leads", "memory", "memory_vectors", "sessions", "dead_letters"};
     for (size_t i = 0; i < sizeof lists / sizeof lists[0]; i++)
         array(root, lists[i], 0);
     cJSON_Delete(root);
     bot_free(b);
+}
+
+/* Dead letters age out: store_dead_letter_prune removes those older than
+ * the retention and keeps the rest. */
+static void test_dead_letter_prune(void)
+{
+    char db[128], err[256];
+    snprintf(db, sizeof db, "%s/prune.db", dir);
+    store *st = store_open(db, &tiny_machine, err, sizeof err);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(st);
+    sqlite3 *sq = sql_store_db(st);
+    CU_ASSERT_EQUAL(store_dead_letter(st, 1, 5, "{}", "old"), 1);
+    CU_ASSERT_EQUAL(store_dead_letter(st, 2, 5, "{}", "new"), 1);
+    CU_ASSERT_EQUAL(exec(sq, "UPDATE dead_letter SET at = at - 31 * 86400 WHERE update_id = 1"),
+                    SQLITE_OK);
+    CU_ASSERT_EQUAL(store_dead_letter_prune(st, 30 * 86400L), 1);
+    CU_ASSERT_EQUAL(sql_int(sq, "SELECT count(*) FROM dead_letter WHERE update_id = 2"), 1);
+    CU_ASSERT_EQUAL(sql_int(sq, "SELECT count(*) FROM dead_letter"), 1);
+    CU_ASSERT_EQUAL(store_dead_letter_prune(st, 30 * 86400L), 0);
+    store_close(st);
 }
 
 int main(void)
@@ -283,6 +317,7 @@ int main(void)
     CU_pSuite s = CU_add_suite("user data", NULL, NULL);
     CU_add_test(s, "export_data has every table, delete_data empties them",
                 test_export_and_delete);
+    CU_add_test(s, "dead letters age out", test_dead_letter_prune);
     CU_basic_set_mode(CU_BRM_VERBOSE);
     CU_basic_run_tests();
     unsigned fails = CU_get_number_of_failures();

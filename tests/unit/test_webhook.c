@@ -15,6 +15,11 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
+
 #include <CUnit/Basic.h>
 #include <cjson/cJSON.h>
 #include <curl/curl.h>
@@ -100,16 +105,20 @@ typedef struct fixture {
     char url[128];
 } fixture;
 
+static unsigned g_deadline_s; /* the next start's deadline (0: the default) */
+
 static void start(fixture *f, size_t max_body, bool with_loop)
 {
     wh_config c;
     memset(&c, 0, sizeof c);
+    c.deadline_s = g_deadline_s;
     snprintf(c.url, sizeof c.url, "https://bot.example" PATH);
     snprintf(c.path, sizeof c.path, PATH);
     snprintf(c.listen, sizeof c.listen, "127.0.0.1:0");
     snprintf(c.secret, sizeof c.secret, SECRET);
     c.max_body = max_body;
     c.timeout_s = 2;
+    c.max_per_address = 64; /* every client here is Telegram, from 127.0.0.1 */
     char err[256];
     f->s = wh_new(&c, wake, NULL, err, sizeof err);
     CU_ASSERT_PTR_NOT_NULL_FATAL(f->s);
@@ -146,12 +155,13 @@ static size_t sink(char *p, size_t sz, size_t n, void *ud)
 }
 
 /* One request; returns the HTTP status (0 on a transport error). secret NULL
- * = no header; chunked sends the body without Content-Length. */
-static long request(const char *url, const char *method, const char *secret, const char *body,
-                    size_t len, bool chunked)
+ * = no header; chunked sends the body without Content-Length; ctype the
+ * Content-Type header's line ("Content-Type:" alone: none at all). */
+static long request_ct(const char *url, const char *method, const char *secret,
+                       const char *body, size_t len, bool chunked, const char *ctype)
 {
     CURL *h = curl_easy_init();
-    struct curl_slist *hd = curl_slist_append(NULL, "Content-Type: application/json");
+    struct curl_slist *hd = curl_slist_append(NULL, ctype);
     hd = curl_slist_append(hd, "Expect:");
     char sh[512];
     if (secret) {
@@ -177,6 +187,12 @@ static long request(const char *url, const char *method, const char *secret, con
     curl_slist_free_all(hd);
     curl_easy_cleanup(h);
     return status;
+}
+
+static long request(const char *url, const char *method, const char *secret, const char *body,
+                    size_t len, bool chunked)
+{
+    return request_ct(url, method, secret, body, len, chunked, "Content-Type: application/json");
 }
 
 static long post(const char *url, const char *secret, const char *body)
@@ -254,7 +270,22 @@ static void test_config(void)
     CU_ASSERT_STRING_EQUAL(cJSON_GetStringValue(cJSON_GetObjectItem(p, "secret_token")), "abc_DEF-123");
     CU_ASSERT_TRUE(cJSON_IsFalse(cJSON_GetObjectItem(p, "drop_pending_updates")));
     CU_ASSERT_EQUAL(cJSON_GetArraySize(cJSON_GetObjectItem(p, "allowed_updates")), 2);
+    CU_ASSERT_EQUAL(cJSON_GetNumberValue(cJSON_GetObjectItem(p, "max_connections")), 20);
     cJSON_Delete(p);
+    CU_ASSERT_EQUAL(c.deadline_s, 5);
+    CU_ASSERT_EQUAL(c.max_per_address, 20);
+    setenv("WEBHOOK_REQUEST_TIMEOUT", "0", 1);
+    CU_ASSERT_EQUAL(wh_config_from_env(&c, err, sizeof err), -1);
+    CU_ASSERT_PTR_NOT_NULL(strstr(err, "WEBHOOK_REQUEST_TIMEOUT"));
+    setenv("WEBHOOK_REQUEST_TIMEOUT", "3", 1);
+    setenv("WEBHOOK_MAX_PER_ADDRESS", "101", 1);
+    CU_ASSERT_EQUAL(wh_config_from_env(&c, err, sizeof err), -1);
+    setenv("WEBHOOK_MAX_PER_ADDRESS", "8", 1);
+    CU_ASSERT_EQUAL(wh_config_from_env(&c, err, sizeof err), 1);
+    CU_ASSERT_EQUAL(c.deadline_s, 3);
+    CU_ASSERT_EQUAL(c.max_per_address, 8);
+    unsetenv("WEBHOOK_REQUEST_TIMEOUT");
+    unsetenv("WEBHOOK_MAX_PER_ADDRESS");
 
     /* a listen address that cannot be bound is an error, not a crash */
     c.listen[0] = '\0';
@@ -328,6 +359,109 @@ static void test_rejections(void)
     CU_ASSERT_EQUAL(st.too_large, 2);
     CU_ASSERT_EQUAL(st.bad_request, 7);
     CU_ASSERT_EQUAL(st.other, 3);
+    stop(&f);
+}
+
+/* Telegram sends application/json: any other Content-Type (or none) is
+ * refused with 415 before the body is read, after the secret check. */
+static void test_content_type(void)
+{
+    fixture f;
+    start(&f, 1024, true);
+    size_t n = strlen(UPDATE);
+    CU_ASSERT_EQUAL(request_ct(f.url, "POST", SECRET, UPDATE, n, false, "Content-Type: text/plain"),
+                    415);
+    CU_ASSERT_EQUAL(request_ct(f.url, "POST", SECRET, UPDATE, n, false, "Content-Type:"), 415);
+    CU_ASSERT_EQUAL(request_ct(f.url, "POST", SECRET, UPDATE, n, false,
+                               "Content-Type: application/x-www-form-urlencoded"), 415);
+    CU_ASSERT_EQUAL(request_ct(f.url, "POST", SECRET, UPDATE, n, false,
+                               "Content-Type: application/jsonp"), 415);
+    /* the secret is checked first: a stranger learns nothing more */
+    CU_ASSERT_EQUAL(request_ct(f.url, "POST", NULL, UPDATE, n, false, "Content-Type: text/plain"),
+                    401);
+    CU_ASSERT_EQUAL(g_nids, 0);
+    CU_ASSERT_EQUAL(request_ct(f.url, "POST", SECRET, UPDATE, n, false,
+                               "Content-Type: Application/JSON; charset=utf-8"), 200);
+    CU_ASSERT_EQUAL(g_nids, 1);
+    CU_ASSERT_EQUAL(wh_get_stats(f.s).media_type, 4);
+    stop(&f);
+}
+
+/* A raw connection to the server that sends `what` (may be ""); -1 on
+ * failure. */
+static int raw_connect(uint16_t port, const char *what)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a;
+    memset(&a, 0, sizeof a);
+    a.sin_family = AF_INET;
+    a.sin_port = htons(port);
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (fd < 0 || connect(fd, (struct sockaddr *)&a, sizeof a) != 0 ||
+        send(fd, what, strlen(what), MSG_NOSIGNAL) != (ssize_t)strlen(what)) {
+        if (fd >= 0)
+            close(fd);
+        return -1;
+    }
+    return fd;
+}
+
+/* Milliseconds until the server closes fd (reads and drops what comes), up
+ * to max_ms (then max_ms). */
+static long ms_until_closed(int fd, long max_ms)
+{
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    for (;;) {
+        clock_gettime(CLOCK_MONOTONIC, &t1);
+        long el = (t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000;
+        if (el >= max_ms)
+            return max_ms;
+        struct pollfd p = {.fd = fd, .events = POLLIN};
+        if (poll(&p, 1, 50) > 0) {
+            char b[256];
+            if (recv(fd, b, sizeof b, 0) <= 0)
+                return el;
+        }
+    }
+}
+
+/* Slow clients: a connection whose request has not fully arrived within
+ * the deadline (1 s here) is shut down although it keeps sending (the idle
+ * timeout, 2 s, never fires), and so is one that sends nothing; a request
+ * parked for the bot is not cut, whatever the time it waits. */
+static void test_deadline(void)
+{
+    fixture f;
+    g_deadline_s = 1;
+    start(&f, 0, false); /* no loop: a good update stays parked */
+    g_deadline_s = 0;
+    int slow = raw_connect(wh_port(f.s), "POST " PATH " HTTP/1.1\r\nHost: x\r\nX-A: ");
+    int idle = raw_connect(wh_port(f.s), "");
+    CU_ASSERT_FATAL(slow >= 0 && idle >= 0);
+    /* a byte every 300 ms: under the idle timeout, not the deadline */
+    long lived = 0;
+    for (int i = 0; i < 20 && lived == 0; i++) {
+        sleep_ms(300);
+        if (send(slow, "a", 1, MSG_NOSIGNAL) != 1 || ms_until_closed(slow, 1) < 1)
+            lived = (i + 1) * 300;
+    }
+    CU_ASSERT(lived >= 900 && lived <= 2400);
+    CU_ASSERT(ms_until_closed(idle, 3000) < 3000);
+    close(slow);
+    close(idle);
+    CU_ASSERT(wh_get_stats(f.s).cut >= 2);
+    /* parked: waits past the deadline with no answer and no cut */
+    char hdr[1024];
+    snprintf(hdr, sizeof hdr,
+             "POST " PATH " HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+             "X-Telegram-Bot-Api-Secret-Token: " SECRET "\r\nContent-Length: %zu\r\n\r\n%s",
+             strlen(UPDATE), UPDATE);
+    int parked = raw_connect(wh_port(f.s), hdr);
+    CU_ASSERT_FATAL(parked >= 0);
+    CU_ASSERT_EQUAL(ms_until_closed(parked, 2500), 2500);
+    CU_ASSERT_EQUAL(wh_waiting(f.s), 1);
+    close(parked);
     stop(&f);
 }
 
@@ -562,6 +696,8 @@ int main(void)
     CU_add_test(s, "200 only after the main loop took it; 503 when not", test_accepts_update);
     CU_add_test(s, "401 / 413 / 400 / 405 / 404", test_rejections);
     CU_add_test(s, "secrets never logged", test_secret_never_logged);
+    CU_add_test(s, "415 for a Content-Type other than application/json", test_content_type);
+    CU_add_test(s, "slow and idle clients cut at the deadline, parked ones not", test_deadline);
     CU_add_test(s, "stop answers parked requests 503", test_free_answers_waiting);
     CU_add_test(s, "concurrent deliveries", test_concurrent);
     CU_add_test(s, "parked requests drained as one batch", test_drain_batch);
