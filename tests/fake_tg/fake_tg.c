@@ -2789,16 +2789,23 @@ int64_t fake_tg_push_callback_in(fake_tg *ft, const fake_tg_user *u, int64_t cha
 
 int64_t fake_tg_push_update_bad_id(fake_tg *ft, cJSON *update)
 {
-    int64_t id = fake_tg_push_update(ft, update);
-    if (id < 0) return id;
+    if (!cJSON_IsObject(update)) {
+        cJSON_Delete(update);
+        return -1;
+    }
+    /* The id is marked bad before the update is queued: a poll parked on
+     * the queue wakes at the push and must already see it as broken. */
     pthread_mutex_lock(&ft->mu);
+    int64_t id = ft->next_update_id++;
     if (ft->nbad_ids == ft->capbad_ids) {
         ft->capbad_ids = ft->capbad_ids ? ft->capbad_ids * 2 : 8;
         ft->bad_ids = xrealloc(ft->bad_ids, ft->capbad_ids * sizeof *ft->bad_ids);
     }
     ft->bad_ids[ft->nbad_ids++] = id;
     pthread_mutex_unlock(&ft->mu);
-    return id;
+    cJSON_DeleteItemFromObjectCaseSensitive(update, "update_id");
+    cJSON_AddNumberToObject(update, "update_id", (double)id);
+    return fake_tg_push_update(ft, update);
 }
 
 size_t fake_tg_pending_updates(fake_tg *ft)
