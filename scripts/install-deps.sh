@@ -11,6 +11,8 @@ PACKAGES=(
   poppler-utils     # pdftotext: botc import of PDF documents (codegen/import_pdf.c)
   tzdata            # daily token limits count days in the spec's time zone
   ca-certificates   # HTTPS to api.telegram.org and LLM servers
+  clang             # make fuzz: the libFuzzer targets (tests/fuzz/)
+  libclang-rt-14-dev  # -fsanitize=fuzzer's runtime (clang only recommends it)
 )
 
 missing=()
