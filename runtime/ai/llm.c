@@ -42,6 +42,7 @@ struct llm_call {
     bool trimmed;
     llm_delta_fn on_delta;
     llm_done_fn on_done;
+    llm_tick_fn on_tick;      /* the caller's clock, may be NULL */
     void *ud;
     long started, attempt_start, last_delta;
     int attempts;
@@ -426,6 +427,8 @@ static int on_tick(void *ud)
     llm_call *k = ud;
     if (k->dead || !k->c)
         return 1;
+    if (k->on_tick)
+        k->on_tick(k->ud);
     long now = now_ms();
     const llm_options *o = &k->c->o;
     if (now - k->started > o->total_ms)
@@ -439,6 +442,12 @@ static int on_tick(void *ud)
 }
 
 static void on_finished(const http_result *r, void *ud);
+
+void llm_set_tick(llm_call *call, llm_tick_fn fn)
+{
+    if (call)
+        call->on_tick = fn;
+}
 
 static int start_attempt(llm_call *k, long delay_ms)
 {

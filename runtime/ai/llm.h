@@ -119,6 +119,14 @@ llm_call *llm_chat(llm_client *c, const char *model, const llm_msg *msgs, int n,
 /* Stops a call: no callback runs after this. */
 void llm_cancel(llm_call *call);
 
+/* A clock for the caller: fn(ud) (ud is the call's) runs on every loop_poll
+ * while the call is in flight — waiting for its first token, between
+ * retries, streaming — so that the caller keeps time without a transfer of
+ * its own (delivery/draft.c renews "typing" while the model is silent). It
+ * may queue work but must not cancel the call. NULL turns it off. */
+typedef void (*llm_tick_fn)(void *ud);
+void llm_set_tick(llm_call *call, llm_tick_fn fn);
+
 /* Reads an error body in any of the shapes above into msg (and the code or
  * type into code, "" if none). Returns 0 when it was JSON of a known
  * shape, 1 when msg is the body's start as text. */

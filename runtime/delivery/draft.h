@@ -5,7 +5,8 @@
  * a BOT_IO_LLM bot_io_req, dialogue/deferred.h): the request goes to the
  * model through llm.c on the event loop; as text arrives a private chat sees it grow through
  * sendMessageDraft (Bot API 9.5), a group sees "typing" (sendChatAction,
- * renewed every 4.5 s). Both are volatile outbox calls (outq_push_volatile):
+ * renewed every 4.5 s). While the model has not answered its first token
+ * every chat sees "typing", renewed every 4.5 s on the loop's ticks. Both are volatile outbox calls (outq_push_volatile):
  * under the same flood limits as every call, coalesced to the newest, and
  * dropped on any failure — never resent, never in the way of the final
  * message, which the re-run input commits to the durable outbox.
