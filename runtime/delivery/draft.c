@@ -227,6 +227,8 @@ int draft_start(draft_ctx *d, const bot_io_req *req, draft_done_fn fn, void *ud)
     }
     if (!d->llm || req->kind != BOT_IO_LLM || !req->u.llm.messages)
         return -1;
+    if (llm_circuit_open(d->llm))
+        return DRAFT_CIRCUIT_OPEN; /* answered at once, nothing logged per question */
     cJSON *arr = cJSON_Parse(req->u.llm.messages);
     int n = cJSON_GetArraySize(arr);
     llm_msg *msgs = n > 0 ? calloc((size_t)n, sizeof *msgs) : NULL;

@@ -44,7 +44,11 @@ typedef void (*draft_done_fn)(void *ud, const bot_io_res *res);
 
 /* Starts streaming req (a BOT_IO_LLM request: req->u.llm).
  * Returns 0 (fn runs exactly once, later), -1 when it cannot start (no
- * OPENAI_API_BASE, bad messages, out of memory; fn never runs). */
+ * OPENAI_API_BASE, bad messages, out of memory; fn never runs),
+ * DRAFT_CIRCUIT_OPEN when the model client's circuit breaker is open
+ * (ai/llm.h: the model failed again and again and is being probed; fn
+ * never runs: the question gets its apology at once). */
+#define DRAFT_CIRCUIT_OPEN (-2)
 int draft_start(draft_ctx *d, const bot_io_req *req, draft_done_fn fn, void *ud);
 
 /* Jobs streaming now. */

@@ -455,8 +455,11 @@ static void start_io(inbox *ib, ib_item *it, const bot_io_req *req)
         log_debug("inbox", "update %" PRId64 ": waiting for an action's answer", it->update_id);
         return;
     }
-    /* could not even start: answer it as a failed request */
+    /* could not even start: answer it as a failed request, on the next
+     * turn (kicked: no answer will come to wake it, and a model whose
+     * circuit is open must get its apology out at once) */
     it->io = IB_IO_DONE;
+    ib->kick = true;
     it->res_error = strdup(why ? why : "failed");
     it->res = (bot_io_res){.owner = req->owner, .kind = req->kind, .ok = 0, .error = it->res_error,
                            .prompt_tokens = -1, .completion_tokens = -1};
