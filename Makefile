@@ -15,7 +15,7 @@
 SHELL := /bin/bash
 .DEFAULT_GOAL := all
 
-PKGS := libcurl libcjson sqlite3 lua5.4 yaml-0.1 libmicrohttpd cunit
+PKGS := libcurl libcjson sqlite3 lua5.4 yaml-0.1 libmicrohttpd cunit espeak-ng opus libopusenc
 # libstemmer (Snowball, ai/retr.c) has no pkg-config file: -lstemmer in LDLIBS_ALL
 
 ifeq ($(FUZZ),1)
@@ -173,7 +173,7 @@ help:
 	@echo "make unit | check-generated | check-layers | convtest | e2e | e2e-webhook"
 	@echo "                     one stage of make test"
 	@echo "make graph           draw spec/<bot>/flow.svg and .png (Graphviz; not checked in)"
-	@echo "make bench           the benchmarks (scripts/bench/run.sh)"
+	@echo "make bench           the benchmarks (scripts/bench/run.sh, then bench-tts)"
 	@echo "make fuzz            build the libFuzzer targets (clang, build-fuzz/) and run each"
 	@echo "                     FUZZ_SECONDS (default 60) on its corpus (tests/fuzz/)"
 	@echo "make clean           remove build/, build-san/ and bin/"
@@ -217,8 +217,21 @@ $(BIN)/bench-floor: $(B)/scripts/bench/floor.o
 # is a benchmark fixture, not a product bot, so nothing lands in generated/.
 $(eval $(call BOT_BUILD,slowbench,scripts/bench/slow.yaml,$(B)/bench/slowbench,$(B)/bench/slowbench,$(BIN)/slowbench))
 
-bench:
+bench: $(BIN)/bench-memory
 	@bash scripts/bench/run.sh
+	@echo
+	@$(MAKE) --no-print-directory bench-tts
+	@$(BIN)/bench-memory
+
+# Long-term memory at scale (scripts/bench/memory.c): 1,000 users x 100
+# items in a real SQLite file behind the desk bot's machine; retrieval
+# latency and the recall of planted facts (scripts/bench/memory_questions.tsv).
+$(BIN)/bench-memory: $(B)/scripts/bench/memory.o $(B)/gen/desk/desk.o $(B)/gen/desk/desk_match.o $(SLURP_OBJ) $(LIBBOTRT)
+	@mkdir -p $(@D)
+	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(LDLIBS_ALL)
+
+bench-memory: $(BIN)/bench-memory
+	@$(BIN)/bench-memory
 
 # Retrieval at scale (scripts/bench/retrieval.c): 100,000 chunks, the
 # question set's latencies.
@@ -229,7 +242,25 @@ $(BIN)/bench-retrieval: $(B)/scripts/bench/retrieval.o $(SLURP_OBJ) $(LIBBOTRT)
 bench-retrieval: $(BIN)/bench-retrieval
 	@$(BIN)/bench-retrieval
 
-.PHONY: all deps help run test check-generated clean bench bench-retrieval
+# Formatting the model's answers (scripts/bench/markdown.c): render and
+# split a long formatted answer, whole and as its drafts.
+$(BIN)/bench-markdown: $(B)/scripts/bench/markdown.o $(SLURP_OBJ) $(LIBBOTRT)
+	@mkdir -p $(@D)
+	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(LDLIBS_ALL)
+
+bench-markdown: $(BIN)/bench-markdown
+	@$(BIN)/bench-markdown
+
+# Offline speech of answers by voice (scripts/bench/tts.c): the real-time
+# factor of espeak-ng + libopusenc on the speech fixtures' texts.
+$(BIN)/bench-tts: $(B)/scripts/bench/tts.o $(SLURP_OBJ) $(LIBBOTRT)
+	@mkdir -p $(@D)
+	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(LDLIBS_ALL)
+
+bench-tts: $(BIN)/bench-tts
+	@$(BIN)/bench-tts
+
+.PHONY: all deps help run test check-generated clean bench bench-retrieval bench-memory bench-markdown bench-tts
 clean:
 	rm -rf build build-san build-fuzz bin
 

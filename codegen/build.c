@@ -714,6 +714,23 @@ static void bl_validator(bld *b, const node *n, ir_field *f, const char *place)
                 bl_bound(b, arg->items[1], &f->has_max, &f->max);
             }
         }
+    } else if (f->v == IR_V_TEXT && arg && arg->kind != NODE_NULL) {
+        static const char *const keys[] = { "max", NULL };
+        const node *m = arg->kind == NODE_MAP ? node_get(arg, "max") : NULL;
+        if (arg->kind != NODE_MAP) {
+            bl_type_error(b, arg, "a map {max: N}", "{text: {max: 500}}");
+        } else {
+            bl_keys(b, arg, keys, "a text validator");
+            char *end = NULL;
+            long mx = m && m->kind == NODE_NUM ? strtol(m->str, &end, 10) : 0;
+            if (m && (m->kind != NODE_NUM || !end || *end || mx < 1 || mx > 4096))
+                diag_error(b->d, m->pos, "the longest answer in characters, e.g. {text: {max: 500}}",
+                           "max: expects a whole number from 1 to 4096");
+            else if (m) {
+                f->has_max = true;
+                f->max = (double)mx;
+            }
+        }
     } else if (f->v == IR_V_DATE && arg && arg->kind != NODE_NULL) {
         bl_date_bounds(b, arg, f);
     } else if (f->v == IR_V_PHONE && arg && arg->kind != NODE_NULL) {
@@ -953,16 +970,55 @@ static void bl_synonyms(bld *b, const node *n, ir_llm *l)
     }
 }
 
+/* personas -> [{name: code, prompt: textref, label?: textref}...] */
+static void bl_personas(bld *b, const node *n, ir_llm *l)
+{
+    static const char *const keys[] = { "name", "prompt", "label", NULL };
+    l->personas_pos = n->pos;
+    if (n->kind != NODE_SEQ) {
+        bl_type_error(b, n, "a list of personas",
+                      "personas: [{name: coder, prompt: prompt_coder}, ...]");
+        return;
+    }
+    l->personas = ARENA_ARRAY(b->a, ir_persona, n->n ? n->n : 1);
+    for (int i = 0; i < n->n; i++) {
+        const node *p = n->items[i];
+        if (p->kind != NODE_MAP) {
+            bl_type_error(b, p, "a persona {name:, prompt:}", "{name: coder, prompt: prompt_coder}");
+            continue;
+        }
+        bl_keys(b, p, keys, "a persona");
+        ir_persona *ps = &l->personas[l->n_personas];
+        ps->pos = p->pos;
+        ps->prompt.idx = ps->label.idx = -1;
+        const node *v = node_get(p, "name");
+        ps->name = v ? bl_str(b, v, "a persona name (the value of the variable persona)", 0) : NULL;
+        if (!v)
+            diag_error(b->d, p->pos, "the value the variable persona holds for it: name: coder",
+                       "missing required key 'name' in a persona");
+        if ((v = node_get(p, "prompt")))
+            ps->prompt = bl_textref(b, v, arena_printf(b->a, "llm.personas.%d.prompt", i));
+        else
+            diag_error(b->d, p->pos, "the system prompt of the role: prompt: prompt_coder",
+                       "missing required key 'prompt' in a persona");
+        if ((v = node_get(p, "label")))
+            ps->label = bl_textref(b, v, arena_printf(b->a, "llm.personas.%d.label", i));
+        if (ps->name && ps->prompt.key)
+            l->n_personas++;
+    }
+}
+
 /* llm -> {knowledge: [file...], persona: textref, policy: textref,
  *         strict: bool, daily_tokens: int, timezone: name, model: name,
  *         handoff_patterns: [regex...], feedback: bool, ask_without_context: bool,
- *         synonyms: {lang: [group...]}} */
+ *         synonyms: {lang: [group...]}, personas: [...],
+ *         session_idle_minutes: int} */
 static void bl_llm(bld *b, const node *n)
 {
     static const char *const keys[] = { "knowledge", "persona", "policy", "strict",
                                         "daily_tokens", "timezone", "model",
                                         "handoff_patterns", "feedback", "ask_without_context",
-                                        "synonyms", NULL };
+                                        "synonyms", "personas", "session_idle_minutes", NULL };
     ir_llm *l = &b->s->llm;
     l->strict = true;
     l->feedback = true;
@@ -1031,6 +1087,50 @@ static void bl_llm(bld *b, const node *n)
     }
     if ((v = node_get(n, "synonyms")))
         bl_synonyms(b, v, l);
+    if ((v = node_get(n, "personas")))
+        bl_personas(b, v, l);
+    if ((v = node_get(n, "session_idle_minutes"))) {
+        char *end = NULL;
+        long t = v->kind == NODE_NUM ? strtol(v->str, &end, 10) : -1;
+        if (v->kind != NODE_NUM || !end || *end || t < 0 || t > 10080)
+            diag_error(b->d, v->pos, "minutes without a message before a session closes itself, "
+                       "e.g. session_idle_minutes: 30 (0 = never)",
+                       "session_idle_minutes: expects a whole number from 0 to 10080");
+        else
+            l->session_idle_minutes = t;
+    }
+}
+
+/* voice -> {reply: text | voice | both} */
+static void bl_voice(bld *b, const node *n)
+{
+    static const char *const keys[] = { "reply", NULL };
+    static const char *const hint = "reply: voice answers a voice note with voice notes only, "
+                                    "reply: both with the text and voice notes, reply: text "
+                                    "with text (the default)";
+    ir_voice *vo = &b->s->voice;
+    if (!n || n->kind == NODE_NULL)
+        return;
+    if (n->kind != NODE_MAP) {
+        bl_type_error(b, n, "a map with reply:", "voice: {reply: both}");
+        return;
+    }
+    vo->present = true;
+    vo->pos = n->pos;
+    bl_keys(b, n, keys, "voice:");
+    const node *v = node_get(n, "reply");
+    if (!v)
+        return;
+    vo->reply_pos = v->pos;
+    const char *w = v->kind == NODE_STR ? v->str : NULL;
+    if (w && strcmp(w, "text") == 0)
+        vo->reply = IR_VOICE_REPLY_TEXT;
+    else if (w && strcmp(w, "voice") == 0)
+        vo->reply = IR_VOICE_REPLY_VOICE;
+    else if (w && strcmp(w, "both") == 0)
+        vo->reply = IR_VOICE_REPLY_BOTH;
+    else
+        diag_error(b->d, v->pos, hint, "reply: expects text, voice or both");
 }
 
 static int bl_count(const node *n)
@@ -1041,7 +1141,7 @@ static int bl_count(const node *n)
 ir_spec *build_spec(arena *a, diag_list *d, const node *root, const char *path)
 {
     static const char *const keys[] = { "bot", "variables", "texts", "commands", "states",
-                                        "forms", "moved", "llm", "everywhere", NULL };
+                                        "forms", "moved", "llm", "voice", "everywhere", NULL };
     bld b = { a, d, ARENA_NEW(a, ir_spec), 0 };
     ir_spec *s = b.s;
     s->path = path;
@@ -1084,6 +1184,7 @@ ir_spec *build_spec(arena *a, diag_list *d, const node *root, const char *path)
     bl_collection(&b, v, "forms", bl_form_entry);
 
     bl_llm(&b, node_get(root, "llm"));
+    bl_voice(&b, node_get(root, "voice"));
     bl_everywhere(&b, node_get(root, "everywhere"));
 
     v = node_get(root, "moved");

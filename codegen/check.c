@@ -49,7 +49,9 @@ static const char *const CK_COUNTRIES[] = { PHONE_COUNTRIES(CK_COUNTRY_NAME_) NU
 #define CK_N_COUNTRIES ((int)(sizeof CK_COUNTRIES / sizeof CK_COUNTRIES[0]) - 1)
 
 static const char *const CK_BUILTIN_PLACEHOLDERS[] = { "first_name", "last_name", "username",
-                                                       "user_id", "language", "text", NULL };
+                                                       "user_id", "language", "text",
+                                                       "persona_label", NULL };
+#define CK_N_BUILTIN_PLACEHOLDERS 7
 
 #define CK_ERR(c, pos, hint, ...) ((c)->errors++, diag_error((c)->d, pos, hint, __VA_ARGS__))
 
@@ -631,17 +633,22 @@ static void ck_template(ck *c, const char *v, src_pos pos)
         }
         const char *name = arena_strndup(c->a, p + 1, (size_t)(e - p - 1));
         const char *whole = arena_strndup(c->a, p, (size_t)(e - p + 1));
-        if (ck_find(CK_BUILTIN_PLACEHOLDERS, 6, name) < 0 && ck_var(c, name) < 0) {
-            int n = c->s->n_vars + 6;
+        if (!strcmp(name, "persona_label") && c->s->llm.n_personas == 0) {
+            CK_ERR(c, diag_locate(c->d, pos, whole, 0),
+                   "declare the roles under llm: personas: (each with a label:)",
+                   "placeholder '%s' needs llm.personas", whole);
+        } else if (ck_find(CK_BUILTIN_PLACEHOLDERS, CK_N_BUILTIN_PLACEHOLDERS, name) < 0 &&
+                   ck_var(c, name) < 0) {
+            int n = c->s->n_vars + CK_N_BUILTIN_PLACEHOLDERS;
             const char **cands = ARENA_ARRAY(c->a, const char *, n);
-            for (int i = 0; i < 6; i++)
+            for (int i = 0; i < CK_N_BUILTIN_PLACEHOLDERS; i++)
                 cands[i] = CK_BUILTIN_PLACEHOLDERS[i];
             for (int i = 0; i < c->s->n_vars; i++)
-                cands[6 + i] = c->s->vars[i].name;
+                cands[CK_N_BUILTIN_PLACEHOLDERS + i] = c->s->vars[i].name;
             CK_ERR(c, diag_locate(c->d, pos, whole, 0),
                    ck_hint(c, name, cands, n,
                            "placeholders: first_name, last_name, username, user_id, language, "
-                           "text, a variable, or form.field"),
+                           "text, persona_label, a variable, or form.field"),
                    "unknown placeholder '%s'", whole);
         }
         p = e;
@@ -857,6 +864,7 @@ static long ck_field_max(ck *c, const ir_field *fd)
         return best;
     }
     case IR_V_REGEX: return fd->regex ? ck_rx_max(fd->regex) : CK_LEN_CAP;
+    case IR_V_TEXT: return fd->has_max ? (long)fd->max : CK_LEN_CAP;
     default: return CK_LEN_CAP;
     }
 }
@@ -950,6 +958,7 @@ static long ck_builtin_max(const char *name)
     static const struct { const char *name; long max; } b[] = {
         { "first_name", 64 }, { "last_name", 64 }, { "username", 32 },
         { "user_id", 20 },    { "language", 8 },   { "text", CK_LEN_CAP },
+        { "persona_label", 128 }, /* a role's label: a button's text, 64 or so */
     };
     for (size_t i = 0; i < sizeof b / sizeof *b; i++)
         if (strcmp(b[i].name, name) == 0)
@@ -1225,6 +1234,49 @@ static void ck_synonyms(ck *c, const ir_llm *l, int i)
                g);
 }
 
+/* `personas:`: names unique, prompts defined, and the variable `persona`
+ * that says which one is active declared, starting at one of them. */
+static void ck_personas(ck *c, ir_llm *l)
+{
+    if (l->n_personas == 0)
+        return;
+    const char **names = ARENA_ARRAY(c->a, const char *, l->n_personas + 1);
+    for (int i = 0; i < l->n_personas; i++) {
+        ir_persona *p = &l->personas[i];
+        names[i] = p->name;
+        ck_textref(c, &p->prompt);
+        if (p->label.key)
+            ck_textref(c, &p->label);
+        if (!p->name[0])
+            CK_ERR(c, p->pos, "name: coder", "empty persona name");
+        for (int j = 0; j < i; j++)
+            if (!strcmp(p->name, l->personas[j].name)) {
+                CK_ERR(c, p->pos, arena_printf(c->a, "first listed at line %u",
+                                               l->personas[j].pos.line),
+                       "duplicate persona '%s'", p->name);
+                break;
+            }
+    }
+    const ir_var *var = NULL;
+    for (int i = 0; i < c->s->n_vars; i++)
+        if (!strcmp(c->s->vars[i].name, "persona"))
+            var = &c->s->vars[i];
+    if (!var || !var->declared) {
+        CK_ERR(c, l->personas_pos, arena_printf(c->a, "declare it: variables: {persona: %s}",
+                                                names[0]),
+               "llm.personas needs the variable 'persona' (it holds the active persona's name)");
+        return;
+    }
+    bool found = false;
+    for (int i = 0; i < l->n_personas; i++)
+        found = found || !strcmp(var->initial, names[i]);
+    if (!found)
+        CK_ERR(c, var->pos, ck_hint(c, var->initial, names, l->n_personas,
+                                    arena_printf(c->a, "personas: %s", names[0])),
+               "the initial value '%s' of variable 'persona' is no persona of llm.personas",
+               var->initial);
+}
+
 static void ck_llm(ck *c)
 {
     ir_llm *l = &c->s->llm;
@@ -1242,6 +1294,7 @@ static void ck_llm(ck *c)
     }
     ck_textref(c, &l->persona);
     ck_textref(c, &l->policy);
+    ck_personas(c, l);
     for (int i = 0; i < l->n_handoff; i++)
         ck_regex(c, l->handoff[i], l->handoff_pos[i], RX_TRIGGER);
     for (int i = 0; i < l->n_synonyms; i++)

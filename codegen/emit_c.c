@@ -518,6 +518,19 @@ static void emit_llm(cgen *g)
         }
         sb_puts(sb, "};\n\n");
     }
+    if (l->n_personas > 0) {
+        sb_printf(sb, "static const bm_persona llm_personas[%d] = {\n", l->n_personas);
+        for (int i = 0; i < l->n_personas; i++) {
+            sb_puts(sb, "    {.name = ");
+            sb_put_cstr(sb, l->persona_names[i], "    ");
+            sb_puts(sb, ", .prompt = ");
+            put_text(g, l->persona_prompts[i]);
+            sb_puts(sb, ", .label = ");
+            put_text(g, l->persona_labels[i]);
+            sb_puts(sb, "},\n");
+        }
+        sb_puts(sb, "};\n\n");
+    }
     line_spec(g, l->pos);
     sb_puts(sb, "static const bm_llm llm = {\n");
     line_reset(g);
@@ -535,9 +548,15 @@ static void emit_llm(cgen *g)
     put_str_or_null(g, l->model);
     sb_printf(sb, ",\n    .handoff = %s,\n    .n_handoff = %d,\n", l->n_handoff > 0 ? "llm_handoff" : "NULL",
               l->n_handoff);
-    sb_printf(sb, "    .ask_without_context = %s,\n    .synonyms = %s,\n    .n_synonyms = %d,\n};\n\n",
+    sb_printf(sb, "    .ask_without_context = %s,\n    .synonyms = %s,\n    .n_synonyms = %d,\n",
               l->ask_without_context ? "true" : "false", l->n_synonyms > 0 ? "llm_synonyms" : "NULL",
               l->n_synonyms);
+    if (l->n_personas > 0)
+        sb_printf(sb, "    .personas = llm_personas,\n    .n_personas = %d,\n"
+                      "    .persona_var = %d,\n", l->n_personas, l->persona_var);
+    if (l->session_idle > 0)
+        sb_printf(sb, "    .session_idle = %ld,\n", l->session_idle);
+    sb_puts(sb, "};\n\n");
 }
 
 static void field_ptr(cgen *g, const char *field, const char *table, int n)
@@ -588,6 +607,10 @@ static void emit_machine(cgen *g)
         sb_printf(sb, "    .match_everywhere = %s_match_everywhere,\n", m->name);
     if (m->llm.present)
         sb_puts(sb, "    .llm = &llm,\n");
+    if (m->voice_reply == BM_VOICE_REPLY_VOICE)
+        sb_puts(sb, "    .voice_reply = BM_VOICE_REPLY_VOICE,\n");
+    else if (m->voice_reply == BM_VOICE_REPLY_BOTH)
+        sb_puts(sb, "    .voice_reply = BM_VOICE_REPLY_BOTH,\n");
     sb_puts(sb, "};\n");
 }
 

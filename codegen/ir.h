@@ -219,6 +219,28 @@ typedef struct ir_knowledge {
     size_t len;
 } ir_knowledge;
 
+/* `voice:` — voice notes. present = false when absent. */
+typedef enum ir_voice_reply {
+    IR_VOICE_REPLY_TEXT = 0, /* answers as text (the default) */
+    IR_VOICE_REPLY_VOICE,    /* a voice note answered with voice notes only */
+    IR_VOICE_REPLY_BOTH,     /* with the text, then voice notes */
+} ir_voice_reply;
+
+typedef struct ir_voice {
+    bool present;
+    src_pos pos;
+    ir_voice_reply reply;    /* `reply:` */
+    src_pos reply_pos;
+} ir_voice;
+/* One of `llm: personas:` — a role the user picks (the variable `persona`
+ * holds its name) and the system prompt it adds. */
+typedef struct ir_persona {
+    const char *name;
+    src_pos pos;
+    ir_textref prompt;
+    ir_textref label;        /* what {persona_label} shows, key NULL = the name */
+} ir_persona;
+
 /* `llm:` — grounding and limits of AI answers. present = false when absent. */
 typedef struct ir_llm {
     bool present;
@@ -242,6 +264,10 @@ typedef struct ir_llm {
     const char **synonym_lang; /* the language each group is listed under */
     src_pos *synonym_lang_pos;
     int n_synonyms;
+    ir_persona *personas;    /* `personas:`, in spec order */
+    int n_personas;
+    src_pos personas_pos;
+    long session_idle_minutes; /* `session_idle_minutes:`, 0 = sessions never idle out */
 } ir_llm;
 
 typedef struct ir_spec {
@@ -271,6 +297,7 @@ typedef struct ir_spec {
     ir_move *moves;
     int n_moves;
     ir_llm llm;
+    ir_voice voice;
     ir_on *everywhere;       /* `everywhere:` triggers (text and pattern) */
     int n_everywhere;
 } ir_spec;

@@ -814,6 +814,16 @@ static int count_buttons(const ir_keyboard *kb, int *rows)
     return n;
 }
 
+/* `voice:`: how a voice note is answered. */
+static void lower_voice(lower_ctx *c)
+{
+    switch (c->spec->voice.reply) {
+    case IR_VOICE_REPLY_TEXT: c->m->voice_reply = BM_VOICE_REPLY_TEXT; break;
+    case IR_VOICE_REPLY_VOICE: c->m->voice_reply = BM_VOICE_REPLY_VOICE; break;
+    case IR_VOICE_REPLY_BOTH: c->m->voice_reply = BM_VOICE_REPLY_BOTH; break;
+    }
+}
+
 /* `llm:`: its texts, and its handoff patterns as trigger regexes after the
  * form validators. */
 static void lower_llm(lower_ctx *c)
@@ -838,6 +848,18 @@ static void lower_llm(lower_ctx *c)
     ll->ask_without_context = l->ask_without_context;
     ll->synonyms = l->synonyms;
     ll->n_synonyms = l->n_synonyms;
+    ll->session_idle = l->session_idle_minutes * 60;
+    ll->persona_var = l->n_personas > 0 ? var_by_name(c->spec, "persona") : BM_NONE;
+    ll->n_personas = l->n_personas;
+    ll->persona_names = ARENA_ARRAY(c->a, const char *, l->n_personas ? l->n_personas : 1);
+    ll->persona_prompts = ARENA_ARRAY(c->a, int, l->n_personas ? l->n_personas : 1);
+    ll->persona_labels = ARENA_ARRAY(c->a, int, l->n_personas ? l->n_personas : 1);
+    for (int i = 0; i < l->n_personas; i++) {
+        ll->persona_names[i] = l->personas[i].name;
+        ll->persona_prompts[i] = text_idx(c, &l->personas[i].prompt);
+        ll->persona_labels[i] = l->personas[i].label.key ? text_idx(c, &l->personas[i].label)
+                                                         : BM_NONE;
+    }
     ll->first_handoff = m->n_regexes;
     for (int i = 0; i < l->n_handoff; i++) {
         rx_error err;
@@ -965,6 +987,7 @@ low_machine *low_lower(arena *a, const ir_spec *s, diag_list *d)
         lower_form(c, i);
     lower_everywhere(c);
     lower_llm(c);
+    lower_voice(c);
     pick_callback_data(c);
 
     m->start_state = s->start_idx;

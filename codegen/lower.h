@@ -185,6 +185,12 @@ typedef struct low_llm {
     bool ask_without_context;
     const char *const *synonyms;  /* groups, in spec order */
     int n_synonyms;
+    const char **persona_names;   /* `personas:`, in spec order */
+    int *persona_prompts;         /* their prompts' text indices */
+    int *persona_labels;          /* their labels' text indices, BM_NONE */
+    int n_personas;
+    int persona_var;              /* index of the variable `persona`, BM_NONE */
+    long session_idle;            /* seconds, 0 = never */
 } low_llm;
 
 typedef struct low_machine {
@@ -239,6 +245,7 @@ typedef struct low_machine {
     int n_regexes;
 
     low_llm llm;
+    bm_voice_reply voice_reply; /* `voice: reply:` */
 } low_machine;
 
 /* Lower a checked spec. Reports what check should already have caught

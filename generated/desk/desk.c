@@ -11,94 +11,122 @@
 static const char *const langs[2] = {"en", "ru"};
 
 /* texts[text * 2 + lang]: en ru */
-static const char *const texts[144] = {
+static const char *const texts[218] = {
     /* 0: btn_new_session */
     "🚀 New session",
     "🚀 Новая сессия",
     /* 1: cmd_start_session */
     "🚀 Start a new session",
     "🚀 Начать новую сессию",
-    /* 2: btn_persona */
+    /* 2: btn_end_session */
+    "🏁 End session",
+    "🏁 Завершить сессию",
+    /* 3: cmd_end_session */
+    "🏁 End the session and keep its summary",
+    "🏁 Завершить сессию и сохранить её итог",
+    /* 4: btn_sessions */
+    "🗂 My sessions",
+    "🗂 Мои сессии",
+    /* 5: cmd_list_sessions */
+    "🗂 My sessions: continue one",
+    "🗂 Мои сессии: продолжить любую",
+    /* 6: btn_persona */
     "👤 Agent profile",
     "👤 Профиль агента",
-    /* 3: cmd_personalize */
+    /* 7: cmd_personalize */
     "👤 Set up the agent's profile",
     "👤 Настроить профиль агента",
-    /* 4: btn_export */
+    /* 8: btn_export */
     "📥 Export my data",
     "📥 Скачать мои данные",
-    /* 5: cmd_export_data */
+    /* 9: cmd_export_data */
     "📥 Download my data",
     "📥 Скачать свои данные",
-    /* 6: btn_delete */
+    /* 10: btn_delete */
     "🗑️ Delete my data",
     "🗑️ Удалить мои данные",
-    /* 7: cmd_delete_my_data */
+    /* 11: cmd_delete_my_data */
     "🗑️ Delete all my data",
     "🗑️ Удалить все свои данные",
-    /* 8: btn_help */
+    /* 12: btn_help */
     "❓ Help",
     "❓ Справка",
-    /* 9: cmd_help */
+    /* 13: cmd_help */
     "❓ What the bot can do",
     "❓ Что умеет бот",
-    /* 10: cmd_start */
+    /* 14: cmd_start */
     "▶️ Start / restart the bot",
     "▶️ Запустить/перезапустить бота",
-    /* 11: welcome */
+    /* 15: welcome */
     "Hi, {first_name}! 👋 I'm DESK TOP, your personal AI agent.\n"
     "\n"
     "How it works:\n"
-    "💬 Write to me: I keep our recent messages in mind.\n"
-    "🚀 New session: I put our earlier conversation aside and start fresh.\n"
-    "👤 Choose my role: coder, product manager or personal assistant.\n"
+    "💬 Write to me: our conversation is a session, and I keep it in mind.\n"
+    "🚀 New session: I close the current one with a summary and start fresh.\n"
+    "🗂 My sessions: your earlier sessions, each can be continued.\n"
+    "👤 Choose my role: coder, product manager, personal assistant, or your own instructions.\n"
     "📥 🗑️ Your data is yours: download or delete it at any time.\n"
     "\n"
     "Just write a message to begin.",
     "Привет, {first_name}! 👋 Я DESK TOP — ваш персональный AI-агент.\n"
     "\n"
     "Как это работает:\n"
-    "💬 Пишите мне: я помню наши последние сообщения.\n"
-    "🚀 Новая сессия: я откладываю прежний разговор и начинаю с чистого листа.\n"
-    "👤 Выберите мою роль: кодер, продакт-менеджер или личный ассистент.\n"
+    "💬 Пишите мне: наш разговор — это сессия, и я держу её в голове.\n"
+    "🚀 Новая сессия: я закрываю текущую с кратким итогом и начинаю с чистого листа.\n"
+    "🗂 Мои сессии: прежние сессии, любую можно продолжить.\n"
+    "👤 Выберите мою роль: кодер, продакт-менеджер, личный ассистент или ваши собственные инструкции.\n"
     "📥 🗑️ Ваши данные принадлежат вам: их можно скачать или удалить в любой момент.\n"
     "\n"
     "Чтобы начать, просто напишите сообщение.",
-    /* 12: main_menu */
+    /* 16: main_menu */
     "Main menu. Write a message to talk to the agent, or choose an action below.",
     "Главное меню. Напишите сообщение, чтобы поговорить с агентом, или выберите действие ниже.",
-    /* 13: help */
+    /* 17: help */
     "❓ DESK TOP commands\n"
     "\n"
     "/start — start or restart the bot\n"
-    "/personalize — choose the agent's role\n"
-    "/start_session — start a new session (I put our earlier conversation aside)\n"
+    "/personalize — choose the agent's role or write your own instructions\n"
+    "/start_session — start a new session (the current one closes with a summary)\n"
+    "/end_session — end the session and keep its summary\n"
+    "/list_sessions — your sessions: continue any of them\n"
     "/export_data — download everything stored about you\n"
     "/delete_my_data — delete all your data\n"
+    "/memory — what I remember about you (a button forgets each item)\n"
+    "/forget — forget everything I remember\n"
     "\n"
-    "Anything else you write goes to the agent.",
+    "\"Remember that …\" — I keep a fact and recall it when it matters.\n"
+    "Anything else you write goes to the agent. A session closes by itself after 30 minutes of silence.",
     "❓ Команды DESK TOP\n"
     "\n"
     "/start — запустить или перезапустить бота\n"
     "/personalize — выбрать роль агента\n"
-    "/start_session — начать новую сессию (прежний разговор я откладываю)\n"
+    "/start_session — начать новую сессию (текущая закроется с итогом)\n"
+    "/end_session — завершить сессию и сохранить её итог\n"
+    "/list_sessions — ваши сессии: любую можно продолжить\n"
     "/export_data — скачать все данные о вас\n"
     "/delete_my_data — удалить все ваши данные\n"
+    "/memory — что я о вас помню (кнопка забывает любой пункт)\n"
+    "/forget — забыть всё, что я помню\n"
     "\n"
-    "Всё остальное, что вы напишете, получит агент.",
-    /* 14: personalize */
-    "👤 Who should I be for you? The role shapes how I answer.",
-    "👤 Кем мне для вас быть? От роли зависит, как я отвечаю.",
-    /* 15: btn_back */
+    "«Запомни, что …» — я сохраню факт и вспомню его, когда он пригодится.\n"
+    "Всё остальное, что вы напишете, получит агент. Сессия закрывается сама после 30 минут тишины.",
+    /* 18: personalize */
+    "👤 Who should I be for you? The role shapes how I answer.\n"
+    "\n"
+    "Now: {persona_label}",
+    "👤 Кем мне для вас быть? От роли зависит, как я отвечаю.\n"
+    "\n"
+    "Сейчас: {persona_label}",
+    /* 19: btn_back */
     "⬅️ Back",
     "⬅️ Назад",
-    /* 16: btn_change_persona */
+    /* 20: btn_change_persona */
     "🔄 Choose another role",
     "🔄 Выбрать другую роль",
-    /* 17: btn_persona_coder */
+    /* 21: btn_persona_coder */
     "👨‍💻 Coder",
     "👨‍💻 Кодер",
-    /* 18: persona_set_coder */
+    /* 22: persona_set_coder */
     "✅ Persona set: 👨‍💻 Coder\n"
     "\n"
     "I write and review code, explain errors and suggest how to structure a project. Short answers with code examples.\n"
@@ -109,10 +137,10 @@ static const char *const texts[144] = {
     "Пишу и проверяю код, разбираю ошибки, подсказываю, как устроить проект. Отвечаю коротко и с примерами кода.\n"
     "\n"
     "Теперь я буду отвечать в этой роли.",
-    /* 19: btn_persona_product_manager */
+    /* 23: btn_persona_product_manager */
     "📊 Product manager",
     "📊 Продакт-менеджер",
-    /* 20: persona_set_product_manager */
+    /* 24: persona_set_product_manager */
     "✅ Persona set: 📊 Product manager\n"
     "\n"
     "I help with hypotheses, user stories, priorities, metrics and roadmaps, and ask the questions your users would ask.\n"
@@ -123,10 +151,10 @@ static const char *const texts[144] = {
     "Помогаю с гипотезами, пользовательскими историями, приоритетами, метриками и дорожной картой и задаю вопросы, которые задали бы ваши пользователи.\n"
     "\n"
     "Теперь я буду отвечать в этой роли.",
-    /* 21: btn_persona_assistant */
+    /* 25: btn_persona_assistant */
     "🗂 Personal assistant",
     "🗂 Личный ассистент",
-    /* 22: persona_set_assistant */
+    /* 26: persona_set_assistant */
     "✅ Persona set: 🗂 Personal assistant\n"
     "\n"
     "I help you plan the day, sort out tasks, and draft emails and messages.\n"
@@ -137,477 +165,727 @@ static const char *const texts[144] = {
     "Помогаю спланировать день, разобрать задачи, написать письма и сообщения.\n"
     "\n"
     "Теперь я буду отвечать в этой роли.",
-    /* 23: llm_persona */
-    "You are DESK TOP, a personal AI agent in Telegram, talking with {first_name}. Act in the role \"{persona}\". The roles:\n"
-    "- coder: I write and review code, explain errors and suggest how to structure a project. Short answers with code examples.\n"
-    "- product_manager: I help with hypotheses, user stories, priorities, metrics and roadmaps, and ask the questions your users would ask.\n"
-    "- assistant: I help you plan the day, sort out tasks, and draft emails and messages.",
-    "Ты DESK TOP, персональный AI-агент в Telegram; твой собеседник — {first_name}. Действуй в роли «{persona}». Роли:\n"
-    "- coder: Пишу и проверяю код, разбираю ошибки, подсказываю, как устроить проект. Отвечаю коротко и с примерами кода.\n"
-    "- product_manager: Помогаю с гипотезами, пользовательскими историями, приоритетами, метриками и дорожной картой и задаю вопросы, которые задали бы ваши пользователи.\n"
-    "- assistant: Помогаю спланировать день, разобрать задачи, написать письма и сообщения.",
-    /* 24: llm_policy */
+    /* 27: btn_persona_own */
+    "✍️ My own instructions",
+    "✍️ Мои инструкции",
+    /* 28: persona_label_own */
+    "✍️ Your own instructions",
+    "✍️ Ваши инструкции",
+    /* 29: own_ask */
+    "✍️ Write how I should act and answer: a role, a tone, what to focus on (up to 1000 characters). /cancel keeps things as they are.",
+    "✍️ Напишите, как мне действовать и отвечать: роль, тон, на чём сосредоточиться (до 1000 символов). /cancel оставит всё как есть.",
+    /* 30: own_retry */
+    "⚠️ That is longer than 1000 characters. Please make it shorter and send it again, or /cancel.",
+    "⚠️ Это длиннее 1000 символов. Сократите, пожалуйста, и отправьте ещё раз, или /cancel.",
+    /* 31: persona_set_own */
+    "✅ I follow your own instructions from now on:",
+    "✅ Теперь я следую вашим инструкциям:",
+    /* 32: own_text */
+    "{own.text}",
+    "{own.text}",
+    /* 33: btn_edit_own */
+    "✏️ Edit my instructions",
+    "✏️ Изменить инструкции",
+    /* 34: llm_persona */
+    "You are DESK TOP, a personal AI agent in Telegram, talking with {first_name}.",
+    "Ты DESK TOP, персональный AI-агент в Telegram; твой собеседник — {first_name}.",
+    /* 35: prompt_coder */
+    "Role: a senior software engineer. Write and review code, explain errors, suggest how to structure a project. Answer briefly, with code examples in fenced code blocks.",
+    "Роль: опытный программист. Пиши и проверяй код, объясняй ошибки, подсказывай, как устроить проект. Отвечай кратко, с примерами кода в блоках кода.",
+    /* 36: prompt_product_manager */
+    "Role: an experienced product manager. Help with hypotheses, user stories, priorities, metrics and roadmaps; ask the questions the user's customers would ask.",
+    "Роль: опытный продакт-менеджер. Помогай с гипотезами, пользовательскими историями, приоритетами, метриками и дорожной картой; задавай вопросы, которые задали бы клиенты пользователя.",
+    /* 37: prompt_assistant */
+    "Role: a personal assistant. Help plan the day, sort out tasks, draft emails and messages; be concrete and polite.",
+    "Роль: личный ассистент. Помогай спланировать день, разобрать задачи, написать письма и сообщения; будь конкретен и вежлив.",
+    /* 38: prompt_own */
+    "Act as the user asks in their own instructions:\n"
+    "{own.text}",
+    "Действуй так, как просит пользователь в своих инструкциях:\n"
+    "{own.text}",
+    /* 39: llm_policy */
     "Answer briefly and in the user's language. When you do not know, say so; never invent facts about the user.",
     "Отвечай кратко, на языке пользователя. Если не знаешь ответа, так и скажи; не придумывай фактов о пользователе.",
-    /* 25: delete_confirm */
+    /* 40: delete_confirm */
     "🗑️ Delete all your data?\n"
     "\n"
-    "This erases your profile, the agent's role and our whole conversation history. It cannot be undone.\n"
+    "This erases your profile, the agent's role, our whole conversation history and everything I remember about you. It cannot be undone.\n"
     "\n"
     "Tip: download a copy first with /export_data.",
     "🗑️ Удалить все ваши данные?\n"
     "\n"
-    "Будут удалены ваш профиль, роль агента и вся история нашего общения. Отменить это нельзя.\n"
+    "Будут удалены ваш профиль, роль агента, вся история нашего общения и всё, что я о вас помню. Отменить это нельзя.\n"
     "\n"
     "Совет: сначала скачайте копию командой /export_data.",
-    /* 26: voice_unsupported */
+    /* 41: voice_unsupported */
     "🎙 I can't listen to voice messages yet. Please type your message.",
     "🎙 Голосовые сообщения я пока не слушаю. Пожалуйста, напишите текстом.",
-    /* 27: btn_delete_yes */
+    /* 42: btn_delete_yes */
     "✅ Yes, delete everything",
     "✅ Да, удалить всё",
-    /* 28: btn_delete_no */
+    /* 43: btn_delete_no */
     "❌ No, keep my data",
     "❌ Нет, оставить",
-    /* 29: delete_kept */
+    /* 44: delete_kept */
     "👌 Nothing was deleted.",
     "👌 Ничего не удалено.",
-    /* 30: sys_data_deleted */
+    /* 45: sys_data_deleted */
     "🗑️ Done: all your data has been deleted. You can start again at any time.",
     "🗑️ Готово: все ваши данные удалены. Вы можете начать заново в любой момент.",
-    /* 31: sys_migrated */
+    /* 46: sys_limit_reached */
+    "⏳ You have used today's allowance of AI answers. It renews at midnight (UTC).",
+    "⏳ Дневной лимит ответов ИИ исчерпан. Он обновится в полночь (UTC).",
+    /* 47: sys_llm_down */
+    "😔 Sorry, the AI is not answering right now. Please try again in a minute.",
+    "😔 Извините, ИИ сейчас не отвечает. Попробуйте, пожалуйста, через минуту.",
+    /* 48: sys_no_answer */
+    "I have no answer to that, and I would rather not guess. Try asking another way.",
+    "На это у меня нет ответа, а гадать я не хочу. Попробуйте спросить иначе.",
+    /* 49: sys_migrated */
     "DESK TOP has been updated. Here is the main menu.",
     "DESK TOP обновился. Вот главное меню.",
-    /* 32: sys_cancelled (built-in) */
+    /* 50: cmd_memory */
+    "🧠 What I remember about you",
+    "🧠 Что я о вас помню",
+    /* 51: cmd_forget */
+    "🧽 Forget everything I remember",
+    "🧽 Забыть всё, что я помню",
+    /* 52: sys_cancelled (built-in) */
     "Cancelled.",
     "Отменено.",
-    /* 33: sys_invalid (built-in) */
+    /* 53: sys_invalid (built-in) */
     "That doesn't look right. Please try again.",
     "Похоже, это не то, что нужно. Попробуйте ещё раз.",
-    /* 34: sys_share_contact (built-in) */
+    /* 54: sys_share_contact (built-in) */
     "Share my phone number",
     "Отправить мой номер телефона",
-    /* 35: sys_unavailable (built-in) */
+    /* 55: sys_unavailable (built-in) */
     "Sorry, this is not available right now.",
     "Извините, сейчас это недоступно.",
-    /* 36: sys_use_buttons (built-in) */
+    /* 56: sys_use_buttons (built-in) */
     "Please use the buttons below.",
     "Пожалуйста, воспользуйтесь кнопками ниже.",
-    /* 37: sys_unknown_command (built-in) */
+    /* 57: sys_unknown_command (built-in) */
     "Sorry, I don't know that command. These are the ones I know:",
     "Извините, такой команды я не знаю. Вот команды, которые я знаю:",
-    /* 38: sys_not_understood (built-in) */
+    /* 58: sys_not_understood (built-in) */
     "Sorry, I didn't understand that. These commands may help:",
     "Извините, я не понял. Вам помогут эти команды:",
-    /* 39: sys_no_answer (built-in) */
-    "I could not find an answer to that in our information, and I would rather not guess. An operator can help: tap the button below.",
-    "В нашей информации нет ответа на этот вопрос, а гадать я не хочу. Вам поможет оператор: нажмите кнопку ниже.",
-    /* 40: sys_operator (built-in) */
+    /* 59: sys_operator (built-in) */
     "👤 Call an operator",
     "👤 Позвать оператора",
-    /* 41: sys_limit_reached (built-in) */
-    "You have used today's allowance of AI answers. It renews at midnight. An operator can still help: tap the button below.",
-    "Вы исчерпали дневной лимит ответов ИИ. Он обновится в полночь. Оператор поможет и сейчас: нажмите кнопку ниже.",
-    /* 42: sys_helped (built-in) */
+    /* 60: sys_helped (built-in) */
     "👍 Helped",
     "👍 Помогло",
-    /* 43: sys_lead (built-in) */
+    /* 61: sys_lead (built-in) */
     "📝 New lead",
     "📝 Новая заявка",
-    /* 44: sys_handoff_started (built-in) */
+    /* 62: sys_handoff_started (built-in) */
     "I've called an operator: they will answer right here. Everything you send now goes to them. Tap \"✅ I'm satisfied\" when your question is solved.",
     "Я позвал оператора: он ответит прямо здесь. Всё, что вы сейчас пишете, передаётся ему. Нажмите «✅ Я доволен», когда вопрос будет решён.",
-    /* 45: sys_handoff_off (built-in) */
+    /* 63: sys_handoff_off (built-in) */
     "Our operators answer in Telegram only; none can be reached from here.",
     "Операторы отвечают только в Telegram; отсюда с ними не связаться.",
-    /* 46: sys_handoff_closed (built-in) */
+    /* 64: sys_handoff_closed (built-in) */
     "The conversation with the operator is closed. How would you rate it? Tap 1 to 5:",
     "Разговор с оператором завершён. Как вы его оцените? Нажмите от 1 до 5:",
-    /* 47: sys_handoff_thanks (built-in) */
+    /* 65: sys_handoff_thanks (built-in) */
     "Thank you for your rating!",
     "Спасибо за оценку!",
-    /* 48: sys_satisfied (built-in) */
+    /* 66: sys_satisfied (built-in) */
     "✅ I'm satisfied",
     "✅ Я доволен",
-    /* 49: sys_llm_down (built-in) */
-    "Sorry, our AI assistant is not answering right now. An operator can help: tap the button below.",
-    "Извините, наш ИИ-помощник сейчас не отвечает. Вам поможет оператор: нажмите кнопку ниже.",
-    /* 50: sys_mgr_client (built-in) */
+    /* 67: sys_mgr_client (built-in) */
     "Client",
     "Клиент",
-    /* 51: sys_mgr_username (built-in) */
+    /* 68: sys_mgr_username (built-in) */
     "Username",
     "Имя пользователя",
-    /* 52: sys_mgr_language (built-in) */
+    /* 69: sys_mgr_language (built-in) */
     "Language",
     "Язык",
-    /* 53: sys_mgr_bookings (built-in) */
+    /* 70: sys_mgr_bookings (built-in) */
     "Bookings",
     "Бронирования",
-    /* 54: sys_mgr_none (built-in) */
+    /* 71: sys_mgr_none (built-in) */
     "none",
     "нет",
-    /* 55: sys_mgr_conversation (built-in) */
+    /* 72: sys_mgr_conversation (built-in) */
     "💬 The conversation so far:",
     "💬 Разговор до сих пор:",
-    /* 56: sys_mgr_nothing_yet (built-in) */
+    /* 73: sys_mgr_nothing_yet (built-in) */
     "(nothing yet)",
     "(пока ничего)",
-    /* 57: sys_mgr_operator (built-in) */
+    /* 74: sys_mgr_operator (built-in) */
     "Operator",
     "Оператор",
-    /* 58: sys_mgr_bot (built-in) */
+    /* 75: sys_mgr_bot (built-in) */
     "Bot",
     "Бот",
-    /* 59: sys_mgr_closed_by (built-in) */
+    /* 76: sys_mgr_closed_by (built-in) */
     "✅ Closed by {first_name}.",
     "✅ Разговор закрыт: {first_name}.",
-    /* 60: sys_mgr_client_closed (built-in) */
+    /* 77: sys_mgr_client_closed (built-in) */
     "✅ The client closed the conversation: satisfied.",
     "✅ Клиент завершил разговор: вопрос решён.",
-    /* 61: sys_mgr_list (built-in) */
+    /* 78: sys_mgr_list (built-in) */
     "Managers:",
     "Менеджеры:",
-    /* 62: sys_mgr_list_empty (built-in) */
+    /* 79: sys_mgr_list_empty (built-in) */
     "No managers yet. Add one with /addmanager USER_ID NAME.",
     "Менеджеров пока нет. Добавьте: /addmanager ID ИМЯ.",
-    /* 63: sys_mgr_add_usage (built-in) */
+    /* 80: sys_mgr_add_usage (built-in) */
     "Usage: /addmanager USER_ID NAME (a name of 1 to 64 bytes)",
     "Формат: /addmanager ID ИМЯ (имя от 1 до 64 байт)",
-    /* 64: sys_mgr_added (built-in) */
+    /* 81: sys_mgr_added (built-in) */
     "✅ {user_id} ({first_name}) is a manager now.",
     "✅ {user_id} ({first_name}) теперь менеджер.",
-    /* 65: sys_mgr_del_usage (built-in) */
+    /* 82: sys_mgr_del_usage (built-in) */
     "Usage: /delmanager USER_ID",
     "Формат: /delmanager ID",
-    /* 66: sys_mgr_removed (built-in) */
+    /* 83: sys_mgr_removed (built-in) */
     "✅ {user_id} is no longer a manager.",
     "✅ {user_id} больше не менеджер.",
-    /* 67: sys_mgr_not_manager (built-in) */
+    /* 84: sys_mgr_not_manager (built-in) */
     "{user_id} was not a manager.",
     "{user_id} не был менеджером.",
-    /* 68: sys_mgr_lead_client (built-in) */
+    /* 85: sys_mgr_lead_client (built-in) */
     "id {user_id}, language {text}",
     "id {user_id}, язык {text}",
-    /* 69: sys_session_started (built-in) */
-    "New conversation started: I no longer take our earlier messages into account.",
-    "Начат новый разговор: прежние сообщения я больше не учитываю.",
-    /* 70: sys_voted (built-in) */
+    /* 86: sys_session_started (built-in) */
+    "🚀 New session started: I no longer take our earlier messages into account. Your first question names it.",
+    "🚀 Начата новая сессия: прежние сообщения я больше не учитываю. Её название — ваш первый вопрос.",
+    /* 87: sys_session_ended (built-in) */
+    "✅ Session closed. What we talked about:\n"
+    "{text}",
+    "✅ Сессия закрыта. О чём мы говорили:\n"
+    "{text}",
+    /* 88: sys_session_none (built-in) */
+    "No session is open. Write a message and one opens by itself.",
+    "Открытой сессии нет. Напишите сообщение — сессия откроется сама.",
+    /* 89: sys_sessions_list (built-in) */
+    "🗂 Your sessions, newest first (🟢 open; 💬 questions). Tap one to continue it:",
+    "🗂 Ваши сессии, сначала новые (🟢 открыта; 💬 вопросы). Нажмите, чтобы продолжить:",
+    /* 90: sys_sessions_empty (built-in) */
+    "You have no sessions yet. Write a message to start one.",
+    "Сессий пока нет. Напишите сообщение, чтобы начать.",
+    /* 91: sys_session_continued (built-in) */
+    "▶️ Back to the session «{text}». I remember what we said in it.",
+    "▶️ Вернулись к сессии «{text}». Я помню, о чём мы в ней говорили.",
+    /* 92: sys_session_gone (built-in) */
+    "That session no longer exists.",
+    "Этой сессии больше нет.",
+    /* 93: sys_session_untitled (built-in) */
+    "(no question yet)",
+    "(вопросов пока нет)",
+    /* 94: sys_session_digest (built-in) */
+    "Questions: {text}",
+    "Вопросы: {text}",
+    /* 95: sys_voted (built-in) */
     "Thank you! Your feedback is counted.",
     "Спасибо! Ваш отзыв учтён.",
-    /* 71: sys_not_a_question (built-in) */
+    /* 96: sys_not_a_question (built-in) */
     "What would you like to know about it? Please ask in a few words, e.g. \"how much is the deposit?\"",
     "Что вы хотите узнать? Спросите, пожалуйста, словами, например: «какой депозит?»",
+    /* 97: sys_memory_kept (built-in) */
+    "🧠 I'll remember that: {text}",
+    "🧠 Запомнил: {text}",
+    /* 98: sys_memory_what (built-in) */
+    "What should I remember? Write, for example: \"remember that I prefer Python\".",
+    "Что запомнить? Напишите, например: «запомни, что я пишу на Python».",
+    /* 99: sys_memory_list (built-in) */
+    "🧠 What I remember about you (🗑 N forgets item N):",
+    "🧠 Что я о вас помню (🗑 N — забыть пункт N):",
+    /* 100: sys_memory_empty (built-in) */
+    "I don't remember anything about you yet. Write \"remember that …\" to keep a fact.",
+    "Я пока ничего о вас не помню. Напишите «запомни, что …», чтобы я запомнил факт.",
+    /* 101: sys_memory_forgotten (built-in) */
+    "Forgotten.",
+    "Забыл.",
+    /* 102: sys_memory_gone (built-in) */
+    "That is already forgotten.",
+    "Это уже забыто.",
+    /* 103: sys_memory_forget_confirm (built-in) */
+    "Forget everything I remember about you ({text} items)? This cannot be undone.",
+    "Забыть всё, что я о вас помню (пунктов: {text})? Это нельзя отменить.",
+    /* 104: sys_memory_forget_yes (built-in) */
+    "Yes, forget everything",
+    "Да, забыть всё",
+    /* 105: sys_memory_forget_no (built-in) */
+    "No, keep it",
+    "Нет, оставить",
+    /* 106: sys_memory_all_forgotten (built-in) */
+    "Done: I have forgotten everything I remembered about you.",
+    "Готово: я забыл всё, что о вас помнил.",
+    /* 107: sys_memory_all_kept (built-in) */
+    "OK, I forgot nothing.",
+    "Хорошо, ничего не забываю.",
+    /* 108: sys_memory_private (built-in) */
+    "What I remember about you stays between us: ask me in a private chat.",
+    "То, что я о вас помню, остаётся между нами: спросите меня в личном чате.",
 };
 
 /* the messages each state sends on entry (text indices) */
-static const int says[8] = {
-    /* 0: welcome */ 11 /* welcome */,
-    /* 1: main */ 12 /* main_menu */,
-    /* 2: personalize */ 14 /* personalize */,
-    /* 3: persona_coder */ 18 /* persona_set_coder */,
-    /* 4: persona_product_manager */ 20 /* persona_set_product_manager */,
-    /* 5: persona_assistant */ 22 /* persona_set_assistant */,
-    /* 6: delete_confirm */ 25 /* delete_confirm */,
-    /* 7: delete_kept */ 29 /* delete_kept */,
+static const int says[10] = {
+    /* 0: welcome */ 15 /* welcome */,
+    /* 1: main */ 16 /* main_menu */,
+    /* 2: personalize */ 18 /* personalize */,
+    /* 3: persona_coder */ 22 /* persona_set_coder */,
+    /* 4: persona_product_manager */ 24 /* persona_set_product_manager */,
+    /* 5: persona_assistant */ 26 /* persona_set_assistant */,
+    /* 6: persona_own */ 31 /* persona_set_own */, 32 /* own_text */,
+    /* 8: delete_confirm */ 40 /* delete_confirm */,
+    /* 9: delete_kept */ 44 /* delete_kept */,
 };
 
-static const bm_transition transitions[66] = {
+static const bm_transition transitions[99] = {
     /* 0: command /start */
     {.target = DESK_S_WELCOME, .say = BM_NONE, .form = BM_NONE,
      .first_assign = 0, .n_assign = 0, .action = BM_ACT_NONE},
     /* 1: command /start_session */
     {.target = BM_NONE, .say = BM_NONE, .form = BM_NONE,
      .first_assign = 0, .n_assign = 0, .action = BM_ACT_SESSION_START},
-    /* 2: command /personalize */
+    /* 2: command /end_session */
+    {.target = BM_NONE, .say = BM_NONE, .form = BM_NONE,
+     .first_assign = 0, .n_assign = 0, .action = BM_ACT_SESSION_END},
+    /* 3: command /list_sessions */
+    {.target = BM_NONE, .say = BM_NONE, .form = BM_NONE,
+     .first_assign = 0, .n_assign = 0, .action = BM_ACT_SESSION_LIST},
+    /* 4: command /personalize */
     {.target = DESK_S_PERSONALIZE, .say = BM_NONE, .form = BM_NONE,
      .first_assign = 0, .n_assign = 0, .action = BM_ACT_NONE},
-    /* 3: command /export_data */
+    /* 5: command /export_data */
     {.target = BM_NONE, .say = BM_NONE, .form = BM_NONE,
      .first_assign = 0, .n_assign = 0, .action = BM_ACT_EXPORT_DATA},
-    /* 4: command /delete_my_data */
+    /* 6: command /delete_my_data */
     {.target = DESK_S_DELETE_CONFIRM, .say = BM_NONE, .form = BM_NONE,
      .first_assign = 0, .n_assign = 0, .action = BM_ACT_NONE},
-    /* 5: command /help */
-    {.target = BM_NONE, .say = 13 /* help */, .form = BM_NONE,
+    /* 7: command /help */
+    {.target = BM_NONE, .say = 17 /* help */, .form = BM_NONE,
      .first_assign = 0, .n_assign = 0, .action = BM_ACT_NONE},
-    /* 6: state welcome: button btn_new_session */
+    /* 8: command /memory */
+    {.target = BM_NONE, .say = BM_NONE, .form = BM_NONE,
+     .first_assign = 0, .n_assign = 0, .action = BM_ACT_MEMORY_LIST},
+    /* 9: command /forget */
+    {.target = BM_NONE, .say = BM_NONE, .form = BM_NONE,
+     .first_assign = 0, .n_assign = 0, .action = BM_ACT_MEMORY_FORGET},
+    /* 10: state welcome: button btn_new_session */
     {.target = BM_NONE, .say = BM_NONE, .form = BM_NONE,
      .first_assign = 0, .n_assign = 0, .action = BM_ACT_SESSION_START},
-    /* 7: state welcome: button btn_persona */
+    /* 11: state welcome: button btn_end_session */
+    {.target = BM_NONE, .say = BM_NONE, .form = BM_NONE,
+     .first_assign = 0, .n_assign = 0, .action = BM_ACT_SESSION_END},
+    /* 12: state welcome: button btn_sessions */
+    {.target = BM_NONE, .say = BM_NONE, .form = BM_NONE,
+     .first_assign = 0, .n_assign = 0, .action = BM_ACT_SESSION_LIST},
+    /* 13: state welcome: button btn_persona */
     {.target = DESK_S_PERSONALIZE, .say = BM_NONE, .form = BM_NONE,
      .first_assign = 0, .n_assign = 0, .action = BM_ACT_NONE},
-    /* 8: state welcome: button btn_export */
+    /* 14: state welcome: button btn_export */
     {.target = BM_NONE, .say = BM_NONE, .form = BM_NONE,
      .first_assign = 0, .n_assign = 0, .action = BM_ACT_EXPORT_DATA},
-    /* 9: state welcome: button btn_delete */
+    /* 15: state welcome: button btn_delete */
     {.target = DESK_S_DELETE_CONFIRM, .say = BM_NONE, .form = BM_NONE,
      .first_assign = 0, .n_assign = 0, .action = BM_ACT_NONE},
-    /* 10: state welcome: button btn_help */
-    {.target = BM_NONE, .say = 13 /* help */, .form = BM_NONE,
+    /* 16: state welcome: button btn_help */
+    {.target = BM_NONE, .say = 17 /* help */, .form = BM_NONE,
      .first_assign = 0, .n_assign = 0, .action = BM_ACT_NONE},
-    /* 11: state welcome: on voice */
-    {.target = BM_NONE, .say = 26 /* voice_unsupported */, .form = BM_NONE,
+    /* 17: state welcome: on voice */
+    {.target = BM_NONE, .say = 41 /* voice_unsupported */, .form = BM_NONE,
      .first_assign = 0, .n_assign = 0, .action = BM_ACT_NONE},
-    /* 12: state welcome: on any */
+    /* 18: state welcome: on any */
     {.target = BM_NONE, .say = BM_NONE, .form = BM_NONE,
      .first_assign = 0, .n_assign = 0, .action = BM_ACT_LLM},
-    /* 13: state main: button btn_new_session */
+    /* 19: state main: button btn_new_session */
     {.target = BM_NONE, .say = BM_NONE, .form = BM_NONE,
      .first_assign = 0, .n_assign = 0, .action = BM_ACT_SESSION_START},
-    /* 14: state main: button btn_persona */
+    /* 20: state main: button btn_end_session */
+    {.target = BM_NONE, .say = BM_NONE, .form = BM_NONE,
+     .first_assign = 0, .n_assign = 0, .action = BM_ACT_SESSION_END},
+    /* 21: state main: button btn_sessions */
+    {.target = BM_NONE, .say = BM_NONE, .form = BM_NONE,
+     .first_assign = 0, .n_assign = 0, .action = BM_ACT_SESSION_LIST},
+    /* 22: state main: button btn_persona */
     {.target = DESK_S_PERSONALIZE, .say = BM_NONE, .form = BM_NONE,
      .first_assign = 0, .n_assign = 0, .action = BM_ACT_NONE},
-    /* 15: state main: button btn_export */
+    /* 23: state main: button btn_export */
     {.target = BM_NONE, .say = BM_NONE, .form = BM_NONE,
      .first_assign = 0, .n_assign = 0, .action = BM_ACT_EXPORT_DATA},
-    /* 16: state main: button btn_delete */
+    /* 24: state main: button btn_delete */
     {.target = DESK_S_DELETE_CONFIRM, .say = BM_NONE, .form = BM_NONE,
      .first_assign = 0, .n_assign = 0, .action = BM_ACT_NONE},
-    /* 17: state main: button btn_help */
-    {.target = BM_NONE, .say = 13 /* help */, .form = BM_NONE,
+    /* 25: state main: button btn_help */
+    {.target = BM_NONE, .say = 17 /* help */, .form = BM_NONE,
      .first_assign = 0, .n_assign = 0, .action = BM_ACT_NONE},
-    /* 18: state main: on voice */
-    {.target = BM_NONE, .say = 26 /* voice_unsupported */, .form = BM_NONE,
+    /* 26: state main: on voice */
+    {.target = BM_NONE, .say = 41 /* voice_unsupported */, .form = BM_NONE,
      .first_assign = 0, .n_assign = 0, .action = BM_ACT_NONE},
-    /* 19: state main: on any */
+    /* 27: state main: on any */
     {.target = BM_NONE, .say = BM_NONE, .form = BM_NONE,
      .first_assign = 0, .n_assign = 0, .action = BM_ACT_LLM},
-    /* 20: state personalize: inline btn_persona_coder */
+    /* 28: state personalize: inline btn_persona_coder */
     {.target = DESK_S_PERSONA_CODER, .say = BM_NONE, .form = BM_NONE,
      .first_assign = 0, .n_assign = 1, .action = BM_ACT_NONE},
-    /* 21: state personalize: inline btn_persona_product_manager */
+    /* 29: state personalize: inline btn_persona_product_manager */
     {.target = DESK_S_PERSONA_PRODUCT_MANAGER, .say = BM_NONE, .form = BM_NONE,
      .first_assign = 1, .n_assign = 1, .action = BM_ACT_NONE},
-    /* 22: state personalize: inline btn_persona_assistant */
+    /* 30: state personalize: inline btn_persona_assistant */
     {.target = DESK_S_PERSONA_ASSISTANT, .say = BM_NONE, .form = BM_NONE,
      .first_assign = 2, .n_assign = 1, .action = BM_ACT_NONE},
-    /* 23: state personalize: inline btn_back */
+    /* 31: state personalize: inline btn_persona_own */
+    {.target = BM_NONE, .say = BM_NONE, .form = 0 /* own */,
+     .first_assign = 3, .n_assign = 0, .action = BM_ACT_NONE},
+    /* 32: state personalize: inline btn_back */
     {.target = DESK_S_MAIN, .say = BM_NONE, .form = BM_NONE,
      .first_assign = 3, .n_assign = 0, .action = BM_ACT_NONE},
-    /* 24: state personalize: on text btn_new_session */
+    /* 33: state personalize: on text btn_new_session */
     {.target = BM_NONE, .say = BM_NONE, .form = BM_NONE,
      .first_assign = 3, .n_assign = 0, .action = BM_ACT_SESSION_START},
-    /* 25: state personalize: on text btn_persona */
+    /* 34: state personalize: on text btn_end_session */
+    {.target = BM_NONE, .say = BM_NONE, .form = BM_NONE,
+     .first_assign = 3, .n_assign = 0, .action = BM_ACT_SESSION_END},
+    /* 35: state personalize: on text btn_sessions */
+    {.target = BM_NONE, .say = BM_NONE, .form = BM_NONE,
+     .first_assign = 3, .n_assign = 0, .action = BM_ACT_SESSION_LIST},
+    /* 36: state personalize: on text btn_persona */
     {.target = DESK_S_PERSONALIZE, .say = BM_NONE, .form = BM_NONE,
      .first_assign = 3, .n_assign = 0, .action = BM_ACT_NONE},
-    /* 26: state personalize: on text btn_export */
+    /* 37: state personalize: on text btn_export */
     {.target = BM_NONE, .say = BM_NONE, .form = BM_NONE,
      .first_assign = 3, .n_assign = 0, .action = BM_ACT_EXPORT_DATA},
-    /* 27: state personalize: on text btn_delete */
+    /* 38: state personalize: on text btn_delete */
     {.target = DESK_S_DELETE_CONFIRM, .say = BM_NONE, .form = BM_NONE,
      .first_assign = 3, .n_assign = 0, .action = BM_ACT_NONE},
-    /* 28: state personalize: on text btn_help */
-    {.target = BM_NONE, .say = 13 /* help */, .form = BM_NONE,
+    /* 39: state personalize: on text btn_help */
+    {.target = BM_NONE, .say = 17 /* help */, .form = BM_NONE,
      .first_assign = 3, .n_assign = 0, .action = BM_ACT_NONE},
-    /* 29: state personalize: on voice */
-    {.target = BM_NONE, .say = 26 /* voice_unsupported */, .form = BM_NONE,
+    /* 40: state personalize: on voice */
+    {.target = BM_NONE, .say = 41 /* voice_unsupported */, .form = BM_NONE,
      .first_assign = 3, .n_assign = 0, .action = BM_ACT_NONE},
-    /* 30: state personalize: on any */
+    /* 41: state personalize: on any */
     {.target = BM_NONE, .say = BM_NONE, .form = BM_NONE,
      .first_assign = 3, .n_assign = 0, .action = BM_ACT_LLM},
-    /* 31: state persona_coder: inline btn_change_persona */
+    /* 42: state persona_coder: inline btn_change_persona */
     {.target = DESK_S_PERSONALIZE, .say = BM_NONE, .form = BM_NONE,
      .first_assign = 3, .n_assign = 0, .action = BM_ACT_NONE},
-    /* 32: state persona_coder: on text btn_new_session */
+    /* 43: state persona_coder: on text btn_new_session */
     {.target = BM_NONE, .say = BM_NONE, .form = BM_NONE,
      .first_assign = 3, .n_assign = 0, .action = BM_ACT_SESSION_START},
-    /* 33: state persona_coder: on text btn_persona */
+    /* 44: state persona_coder: on text btn_end_session */
+    {.target = BM_NONE, .say = BM_NONE, .form = BM_NONE,
+     .first_assign = 3, .n_assign = 0, .action = BM_ACT_SESSION_END},
+    /* 45: state persona_coder: on text btn_sessions */
+    {.target = BM_NONE, .say = BM_NONE, .form = BM_NONE,
+     .first_assign = 3, .n_assign = 0, .action = BM_ACT_SESSION_LIST},
+    /* 46: state persona_coder: on text btn_persona */
     {.target = DESK_S_PERSONALIZE, .say = BM_NONE, .form = BM_NONE,
      .first_assign = 3, .n_assign = 0, .action = BM_ACT_NONE},
-    /* 34: state persona_coder: on text btn_export */
+    /* 47: state persona_coder: on text btn_export */
     {.target = BM_NONE, .say = BM_NONE, .form = BM_NONE,
      .first_assign = 3, .n_assign = 0, .action = BM_ACT_EXPORT_DATA},
-    /* 35: state persona_coder: on text btn_delete */
+    /* 48: state persona_coder: on text btn_delete */
     {.target = DESK_S_DELETE_CONFIRM, .say = BM_NONE, .form = BM_NONE,
      .first_assign = 3, .n_assign = 0, .action = BM_ACT_NONE},
-    /* 36: state persona_coder: on text btn_help */
-    {.target = BM_NONE, .say = 13 /* help */, .form = BM_NONE,
+    /* 49: state persona_coder: on text btn_help */
+    {.target = BM_NONE, .say = 17 /* help */, .form = BM_NONE,
      .first_assign = 3, .n_assign = 0, .action = BM_ACT_NONE},
-    /* 37: state persona_coder: on voice */
-    {.target = BM_NONE, .say = 26 /* voice_unsupported */, .form = BM_NONE,
+    /* 50: state persona_coder: on voice */
+    {.target = BM_NONE, .say = 41 /* voice_unsupported */, .form = BM_NONE,
      .first_assign = 3, .n_assign = 0, .action = BM_ACT_NONE},
-    /* 38: state persona_coder: on any */
+    /* 51: state persona_coder: on any */
     {.target = BM_NONE, .say = BM_NONE, .form = BM_NONE,
      .first_assign = 3, .n_assign = 0, .action = BM_ACT_LLM},
-    /* 39: state persona_product_manager: inline btn_change_persona */
+    /* 52: state persona_product_manager: inline btn_change_persona */
     {.target = DESK_S_PERSONALIZE, .say = BM_NONE, .form = BM_NONE,
      .first_assign = 3, .n_assign = 0, .action = BM_ACT_NONE},
-    /* 40: state persona_product_manager: on text btn_new_session */
+    /* 53: state persona_product_manager: on text btn_new_session */
     {.target = BM_NONE, .say = BM_NONE, .form = BM_NONE,
      .first_assign = 3, .n_assign = 0, .action = BM_ACT_SESSION_START},
-    /* 41: state persona_product_manager: on text btn_persona */
+    /* 54: state persona_product_manager: on text btn_end_session */
+    {.target = BM_NONE, .say = BM_NONE, .form = BM_NONE,
+     .first_assign = 3, .n_assign = 0, .action = BM_ACT_SESSION_END},
+    /* 55: state persona_product_manager: on text btn_sessions */
+    {.target = BM_NONE, .say = BM_NONE, .form = BM_NONE,
+     .first_assign = 3, .n_assign = 0, .action = BM_ACT_SESSION_LIST},
+    /* 56: state persona_product_manager: on text btn_persona */
     {.target = DESK_S_PERSONALIZE, .say = BM_NONE, .form = BM_NONE,
      .first_assign = 3, .n_assign = 0, .action = BM_ACT_NONE},
-    /* 42: state persona_product_manager: on text btn_export */
+    /* 57: state persona_product_manager: on text btn_export */
     {.target = BM_NONE, .say = BM_NONE, .form = BM_NONE,
      .first_assign = 3, .n_assign = 0, .action = BM_ACT_EXPORT_DATA},
-    /* 43: state persona_product_manager: on text btn_delete */
+    /* 58: state persona_product_manager: on text btn_delete */
     {.target = DESK_S_DELETE_CONFIRM, .say = BM_NONE, .form = BM_NONE,
      .first_assign = 3, .n_assign = 0, .action = BM_ACT_NONE},
-    /* 44: state persona_product_manager: on text btn_help */
-    {.target = BM_NONE, .say = 13 /* help */, .form = BM_NONE,
+    /* 59: state persona_product_manager: on text btn_help */
+    {.target = BM_NONE, .say = 17 /* help */, .form = BM_NONE,
      .first_assign = 3, .n_assign = 0, .action = BM_ACT_NONE},
-    /* 45: state persona_product_manager: on voice */
-    {.target = BM_NONE, .say = 26 /* voice_unsupported */, .form = BM_NONE,
+    /* 60: state persona_product_manager: on voice */
+    {.target = BM_NONE, .say = 41 /* voice_unsupported */, .form = BM_NONE,
      .first_assign = 3, .n_assign = 0, .action = BM_ACT_NONE},
-    /* 46: state persona_product_manager: on any */
+    /* 61: state persona_product_manager: on any */
     {.target = BM_NONE, .say = BM_NONE, .form = BM_NONE,
      .first_assign = 3, .n_assign = 0, .action = BM_ACT_LLM},
-    /* 47: state persona_assistant: inline btn_change_persona */
+    /* 62: state persona_assistant: inline btn_change_persona */
     {.target = DESK_S_PERSONALIZE, .say = BM_NONE, .form = BM_NONE,
      .first_assign = 3, .n_assign = 0, .action = BM_ACT_NONE},
-    /* 48: state persona_assistant: on text btn_new_session */
+    /* 63: state persona_assistant: on text btn_new_session */
     {.target = BM_NONE, .say = BM_NONE, .form = BM_NONE,
      .first_assign = 3, .n_assign = 0, .action = BM_ACT_SESSION_START},
-    /* 49: state persona_assistant: on text btn_persona */
+    /* 64: state persona_assistant: on text btn_end_session */
+    {.target = BM_NONE, .say = BM_NONE, .form = BM_NONE,
+     .first_assign = 3, .n_assign = 0, .action = BM_ACT_SESSION_END},
+    /* 65: state persona_assistant: on text btn_sessions */
+    {.target = BM_NONE, .say = BM_NONE, .form = BM_NONE,
+     .first_assign = 3, .n_assign = 0, .action = BM_ACT_SESSION_LIST},
+    /* 66: state persona_assistant: on text btn_persona */
     {.target = DESK_S_PERSONALIZE, .say = BM_NONE, .form = BM_NONE,
      .first_assign = 3, .n_assign = 0, .action = BM_ACT_NONE},
-    /* 50: state persona_assistant: on text btn_export */
+    /* 67: state persona_assistant: on text btn_export */
     {.target = BM_NONE, .say = BM_NONE, .form = BM_NONE,
      .first_assign = 3, .n_assign = 0, .action = BM_ACT_EXPORT_DATA},
-    /* 51: state persona_assistant: on text btn_delete */
+    /* 68: state persona_assistant: on text btn_delete */
     {.target = DESK_S_DELETE_CONFIRM, .say = BM_NONE, .form = BM_NONE,
      .first_assign = 3, .n_assign = 0, .action = BM_ACT_NONE},
-    /* 52: state persona_assistant: on text btn_help */
-    {.target = BM_NONE, .say = 13 /* help */, .form = BM_NONE,
+    /* 69: state persona_assistant: on text btn_help */
+    {.target = BM_NONE, .say = 17 /* help */, .form = BM_NONE,
      .first_assign = 3, .n_assign = 0, .action = BM_ACT_NONE},
-    /* 53: state persona_assistant: on voice */
-    {.target = BM_NONE, .say = 26 /* voice_unsupported */, .form = BM_NONE,
+    /* 70: state persona_assistant: on voice */
+    {.target = BM_NONE, .say = 41 /* voice_unsupported */, .form = BM_NONE,
      .first_assign = 3, .n_assign = 0, .action = BM_ACT_NONE},
-    /* 54: state persona_assistant: on any */
+    /* 71: state persona_assistant: on any */
     {.target = BM_NONE, .say = BM_NONE, .form = BM_NONE,
      .first_assign = 3, .n_assign = 0, .action = BM_ACT_LLM},
-    /* 55: state delete_confirm: inline btn_delete_yes */
+    /* 72: state persona_own: button btn_new_session */
+    {.target = BM_NONE, .say = BM_NONE, .form = BM_NONE,
+     .first_assign = 3, .n_assign = 0, .action = BM_ACT_SESSION_START},
+    /* 73: state persona_own: button btn_end_session */
+    {.target = BM_NONE, .say = BM_NONE, .form = BM_NONE,
+     .first_assign = 3, .n_assign = 0, .action = BM_ACT_SESSION_END},
+    /* 74: state persona_own: button btn_sessions */
+    {.target = BM_NONE, .say = BM_NONE, .form = BM_NONE,
+     .first_assign = 3, .n_assign = 0, .action = BM_ACT_SESSION_LIST},
+    /* 75: state persona_own: button btn_persona */
+    {.target = DESK_S_PERSONALIZE, .say = BM_NONE, .form = BM_NONE,
+     .first_assign = 3, .n_assign = 0, .action = BM_ACT_NONE},
+    /* 76: state persona_own: button btn_export */
+    {.target = BM_NONE, .say = BM_NONE, .form = BM_NONE,
+     .first_assign = 3, .n_assign = 0, .action = BM_ACT_EXPORT_DATA},
+    /* 77: state persona_own: button btn_delete */
+    {.target = DESK_S_DELETE_CONFIRM, .say = BM_NONE, .form = BM_NONE,
+     .first_assign = 3, .n_assign = 0, .action = BM_ACT_NONE},
+    /* 78: state persona_own: button btn_help */
+    {.target = BM_NONE, .say = 17 /* help */, .form = BM_NONE,
+     .first_assign = 3, .n_assign = 0, .action = BM_ACT_NONE},
+    /* 79: state persona_own: inline btn_edit_own */
+    {.target = BM_NONE, .say = BM_NONE, .form = 0 /* own */,
+     .first_assign = 3, .n_assign = 0, .action = BM_ACT_NONE},
+    /* 80: state persona_own: inline btn_change_persona */
+    {.target = DESK_S_PERSONALIZE, .say = BM_NONE, .form = BM_NONE,
+     .first_assign = 3, .n_assign = 0, .action = BM_ACT_NONE},
+    /* 81: state persona_own: on voice */
+    {.target = BM_NONE, .say = 41 /* voice_unsupported */, .form = BM_NONE,
+     .first_assign = 3, .n_assign = 0, .action = BM_ACT_NONE},
+    /* 82: state persona_own: on any */
+    {.target = BM_NONE, .say = BM_NONE, .form = BM_NONE,
+     .first_assign = 3, .n_assign = 0, .action = BM_ACT_LLM},
+    /* 83: state delete_confirm: inline btn_delete_yes */
     {.target = DESK_S_MAIN, .say = BM_NONE, .form = BM_NONE,
      .first_assign = 3, .n_assign = 0, .action = BM_ACT_DELETE_DATA},
-    /* 56: state delete_confirm: inline btn_delete_no */
+    /* 84: state delete_confirm: inline btn_delete_no */
     {.target = DESK_S_DELETE_KEPT, .say = BM_NONE, .form = BM_NONE,
      .first_assign = 3, .n_assign = 0, .action = BM_ACT_NONE},
-    /* 57: state delete_confirm: on text btn_new_session */
+    /* 85: state delete_confirm: on text btn_new_session */
     {.target = BM_NONE, .say = BM_NONE, .form = BM_NONE,
      .first_assign = 3, .n_assign = 0, .action = BM_ACT_SESSION_START},
-    /* 58: state delete_confirm: on text btn_persona */
+    /* 86: state delete_confirm: on text btn_end_session */
+    {.target = BM_NONE, .say = BM_NONE, .form = BM_NONE,
+     .first_assign = 3, .n_assign = 0, .action = BM_ACT_SESSION_END},
+    /* 87: state delete_confirm: on text btn_sessions */
+    {.target = BM_NONE, .say = BM_NONE, .form = BM_NONE,
+     .first_assign = 3, .n_assign = 0, .action = BM_ACT_SESSION_LIST},
+    /* 88: state delete_confirm: on text btn_persona */
     {.target = DESK_S_PERSONALIZE, .say = BM_NONE, .form = BM_NONE,
      .first_assign = 3, .n_assign = 0, .action = BM_ACT_NONE},
-    /* 59: state delete_confirm: on text btn_export */
+    /* 89: state delete_confirm: on text btn_export */
     {.target = BM_NONE, .say = BM_NONE, .form = BM_NONE,
      .first_assign = 3, .n_assign = 0, .action = BM_ACT_EXPORT_DATA},
-    /* 60: state delete_confirm: on text btn_delete */
+    /* 90: state delete_confirm: on text btn_delete */
     {.target = DESK_S_DELETE_CONFIRM, .say = BM_NONE, .form = BM_NONE,
      .first_assign = 3, .n_assign = 0, .action = BM_ACT_NONE},
-    /* 61: state delete_confirm: on text btn_help */
-    {.target = BM_NONE, .say = 13 /* help */, .form = BM_NONE,
+    /* 91: state delete_confirm: on text btn_help */
+    {.target = BM_NONE, .say = 17 /* help */, .form = BM_NONE,
      .first_assign = 3, .n_assign = 0, .action = BM_ACT_NONE},
-    /* 62: state delete_confirm: on voice */
-    {.target = BM_NONE, .say = 26 /* voice_unsupported */, .form = BM_NONE,
+    /* 92: state delete_confirm: on voice */
+    {.target = BM_NONE, .say = 41 /* voice_unsupported */, .form = BM_NONE,
      .first_assign = 3, .n_assign = 0, .action = BM_ACT_NONE},
-    /* 63: state delete_confirm: on any */
+    /* 93: state delete_confirm: on any */
     {.target = BM_NONE, .say = BM_NONE, .form = BM_NONE,
      .first_assign = 3, .n_assign = 0, .action = BM_ACT_LLM},
-    /* 64: state delete_kept: on voice */
-    {.target = BM_NONE, .say = 26 /* voice_unsupported */, .form = BM_NONE,
+    /* 94: state delete_kept: on voice */
+    {.target = BM_NONE, .say = 41 /* voice_unsupported */, .form = BM_NONE,
      .first_assign = 3, .n_assign = 0, .action = BM_ACT_NONE},
-    /* 65: state delete_kept: on any */
+    /* 95: state delete_kept: on any */
     {.target = BM_NONE, .say = BM_NONE, .form = BM_NONE,
      .first_assign = 3, .n_assign = 0, .action = BM_ACT_LLM},
+    /* 96: form own: done */
+    {.target = DESK_S_PERSONA_OWN, .say = BM_NONE, .form = BM_NONE,
+     .first_assign = 3, .n_assign = 1, .action = BM_ACT_NONE},
+    /* 97: form own: cancel */
+    {.target = DESK_S_PERSONALIZE, .say = BM_NONE, .form = BM_NONE,
+     .first_assign = 4, .n_assign = 0, .action = BM_ACT_NONE},
+    /* 98: everywhere: on pattern ^(please )?remember( that|:|,)|^запомни[ :,] */
+    {.target = BM_NONE, .say = BM_NONE, .form = BM_NONE,
+     .first_assign = 4, .n_assign = 0, .action = BM_ACT_REMEMBER},
 };
 
-static const bm_assign assigns[3] = {
+static const bm_assign assigns[4] = {
     /* 0 */ {.var = 0 /* persona */, .value = "coder"},
     /* 1 */ {.var = 0 /* persona */, .value = "product_manager"},
     /* 2 */ {.var = 0 /* persona */, .value = "assistant"},
+    /* 3 */ {.var = 0 /* persona */, .value = "own"},
 };
 
-static const bm_button buttons[19] = {
-    /* 0 */ {.kind = BM_BTN_REPLY, .label = 0 /* btn_new_session */, .transition = 6, .data = NULL},
-    /* 1 */ {.kind = BM_BTN_REPLY, .label = 2 /* btn_persona */, .transition = 7, .data = NULL},
-    /* 2 */ {.kind = BM_BTN_REPLY, .label = 4 /* btn_export */, .transition = 8, .data = NULL},
-    /* 3 */ {.kind = BM_BTN_REPLY, .label = 6 /* btn_delete */, .transition = 9, .data = NULL},
-    /* 4 */ {.kind = BM_BTN_REPLY, .label = 8 /* btn_help */, .transition = 10, .data = NULL},
-    /* 5 */ {.kind = BM_BTN_REPLY, .label = 0 /* btn_new_session */, .transition = 13, .data = NULL},
-    /* 6 */ {.kind = BM_BTN_REPLY, .label = 2 /* btn_persona */, .transition = 14, .data = NULL},
-    /* 7 */ {.kind = BM_BTN_REPLY, .label = 4 /* btn_export */, .transition = 15, .data = NULL},
-    /* 8 */ {.kind = BM_BTN_REPLY, .label = 6 /* btn_delete */, .transition = 16, .data = NULL},
-    /* 9 */ {.kind = BM_BTN_REPLY, .label = 8 /* btn_help */, .transition = 17, .data = NULL},
-    /* 10 */ {.kind = BM_BTN_CALLBACK, .label = 17 /* btn_persona_coder */, .transition = 20, .data = "persona:coder"},
-    /* 11 */ {.kind = BM_BTN_CALLBACK, .label = 19 /* btn_persona_product_manager */, .transition = 21, .data = "persona:product_manager"},
-    /* 12 */ {.kind = BM_BTN_CALLBACK, .label = 21 /* btn_persona_assistant */, .transition = 22, .data = "persona:assistant"},
-    /* 13 */ {.kind = BM_BTN_CALLBACK, .label = 15 /* btn_back */, .transition = 23, .data = "personalize.3"},
-    /* 14 */ {.kind = BM_BTN_CALLBACK, .label = 16 /* btn_change_persona */, .transition = 31, .data = "persona_coder.0"},
-    /* 15 */ {.kind = BM_BTN_CALLBACK, .label = 16 /* btn_change_persona */, .transition = 39, .data = "persona_product_manager.0"},
-    /* 16 */ {.kind = BM_BTN_CALLBACK, .label = 16 /* btn_change_persona */, .transition = 47, .data = "persona_assistant.0"},
-    /* 17 */ {.kind = BM_BTN_CALLBACK, .label = 27 /* btn_delete_yes */, .transition = 55, .data = "delete:yes"},
-    /* 18 */ {.kind = BM_BTN_CALLBACK, .label = 28 /* btn_delete_no */, .transition = 56, .data = "delete:no"},
+static const bm_button buttons[33] = {
+    /* 0 */ {.kind = BM_BTN_REPLY, .label = 0 /* btn_new_session */, .transition = 10, .data = NULL},
+    /* 1 */ {.kind = BM_BTN_REPLY, .label = 2 /* btn_end_session */, .transition = 11, .data = NULL},
+    /* 2 */ {.kind = BM_BTN_REPLY, .label = 4 /* btn_sessions */, .transition = 12, .data = NULL},
+    /* 3 */ {.kind = BM_BTN_REPLY, .label = 6 /* btn_persona */, .transition = 13, .data = NULL},
+    /* 4 */ {.kind = BM_BTN_REPLY, .label = 8 /* btn_export */, .transition = 14, .data = NULL},
+    /* 5 */ {.kind = BM_BTN_REPLY, .label = 10 /* btn_delete */, .transition = 15, .data = NULL},
+    /* 6 */ {.kind = BM_BTN_REPLY, .label = 12 /* btn_help */, .transition = 16, .data = NULL},
+    /* 7 */ {.kind = BM_BTN_REPLY, .label = 0 /* btn_new_session */, .transition = 19, .data = NULL},
+    /* 8 */ {.kind = BM_BTN_REPLY, .label = 2 /* btn_end_session */, .transition = 20, .data = NULL},
+    /* 9 */ {.kind = BM_BTN_REPLY, .label = 4 /* btn_sessions */, .transition = 21, .data = NULL},
+    /* 10 */ {.kind = BM_BTN_REPLY, .label = 6 /* btn_persona */, .transition = 22, .data = NULL},
+    /* 11 */ {.kind = BM_BTN_REPLY, .label = 8 /* btn_export */, .transition = 23, .data = NULL},
+    /* 12 */ {.kind = BM_BTN_REPLY, .label = 10 /* btn_delete */, .transition = 24, .data = NULL},
+    /* 13 */ {.kind = BM_BTN_REPLY, .label = 12 /* btn_help */, .transition = 25, .data = NULL},
+    /* 14 */ {.kind = BM_BTN_CALLBACK, .label = 21 /* btn_persona_coder */, .transition = 28, .data = "persona:coder"},
+    /* 15 */ {.kind = BM_BTN_CALLBACK, .label = 23 /* btn_persona_product_manager */, .transition = 29, .data = "persona:product_manager"},
+    /* 16 */ {.kind = BM_BTN_CALLBACK, .label = 25 /* btn_persona_assistant */, .transition = 30, .data = "persona:assistant"},
+    /* 17 */ {.kind = BM_BTN_CALLBACK, .label = 27 /* btn_persona_own */, .transition = 31, .data = "persona:own"},
+    /* 18 */ {.kind = BM_BTN_CALLBACK, .label = 19 /* btn_back */, .transition = 32, .data = "personalize.4"},
+    /* 19 */ {.kind = BM_BTN_CALLBACK, .label = 20 /* btn_change_persona */, .transition = 42, .data = "persona_coder.0"},
+    /* 20 */ {.kind = BM_BTN_CALLBACK, .label = 20 /* btn_change_persona */, .transition = 52, .data = "persona_product_manager.0"},
+    /* 21 */ {.kind = BM_BTN_CALLBACK, .label = 20 /* btn_change_persona */, .transition = 62, .data = "persona_assistant.0"},
+    /* 22 */ {.kind = BM_BTN_REPLY, .label = 0 /* btn_new_session */, .transition = 72, .data = NULL},
+    /* 23 */ {.kind = BM_BTN_REPLY, .label = 2 /* btn_end_session */, .transition = 73, .data = NULL},
+    /* 24 */ {.kind = BM_BTN_REPLY, .label = 4 /* btn_sessions */, .transition = 74, .data = NULL},
+    /* 25 */ {.kind = BM_BTN_REPLY, .label = 6 /* btn_persona */, .transition = 75, .data = NULL},
+    /* 26 */ {.kind = BM_BTN_REPLY, .label = 8 /* btn_export */, .transition = 76, .data = NULL},
+    /* 27 */ {.kind = BM_BTN_REPLY, .label = 10 /* btn_delete */, .transition = 77, .data = NULL},
+    /* 28 */ {.kind = BM_BTN_REPLY, .label = 12 /* btn_help */, .transition = 78, .data = NULL},
+    /* 29 */ {.kind = BM_BTN_CALLBACK, .label = 33 /* btn_edit_own */, .transition = 79, .data = "own:edit"},
+    /* 30 */ {.kind = BM_BTN_CALLBACK, .label = 20 /* btn_change_persona */, .transition = 80, .data = "persona_own.1"},
+    /* 31 */ {.kind = BM_BTN_CALLBACK, .label = 42 /* btn_delete_yes */, .transition = 83, .data = "delete:yes"},
+    /* 32 */ {.kind = BM_BTN_CALLBACK, .label = 43 /* btn_delete_no */, .transition = 84, .data = "delete:no"},
 };
 
-static const bm_row rows[15] = {
+static const bm_row rows[24] = {
     /* 0 */ {.first_button = 0, .n_buttons = 2},
     /* 1 */ {.first_button = 2, .n_buttons = 2},
-    /* 2 */ {.first_button = 4, .n_buttons = 1},
-    /* 3 */ {.first_button = 5, .n_buttons = 2},
+    /* 2 */ {.first_button = 4, .n_buttons = 2},
+    /* 3 */ {.first_button = 6, .n_buttons = 1},
     /* 4 */ {.first_button = 7, .n_buttons = 2},
-    /* 5 */ {.first_button = 9, .n_buttons = 1},
-    /* 6 */ {.first_button = 10, .n_buttons = 1},
-    /* 7 */ {.first_button = 11, .n_buttons = 1},
-    /* 8 */ {.first_button = 12, .n_buttons = 1},
-    /* 9 */ {.first_button = 13, .n_buttons = 1},
-    /* 10 */ {.first_button = 14, .n_buttons = 1},
-    /* 11 */ {.first_button = 15, .n_buttons = 1},
-    /* 12 */ {.first_button = 16, .n_buttons = 1},
-    /* 13 */ {.first_button = 17, .n_buttons = 1},
-    /* 14 */ {.first_button = 18, .n_buttons = 1},
+    /* 5 */ {.first_button = 9, .n_buttons = 2},
+    /* 6 */ {.first_button = 11, .n_buttons = 2},
+    /* 7 */ {.first_button = 13, .n_buttons = 1},
+    /* 8 */ {.first_button = 14, .n_buttons = 1},
+    /* 9 */ {.first_button = 15, .n_buttons = 1},
+    /* 10 */ {.first_button = 16, .n_buttons = 1},
+    /* 11 */ {.first_button = 17, .n_buttons = 1},
+    /* 12 */ {.first_button = 18, .n_buttons = 1},
+    /* 13 */ {.first_button = 19, .n_buttons = 1},
+    /* 14 */ {.first_button = 20, .n_buttons = 1},
+    /* 15 */ {.first_button = 21, .n_buttons = 1},
+    /* 16 */ {.first_button = 22, .n_buttons = 2},
+    /* 17 */ {.first_button = 24, .n_buttons = 2},
+    /* 18 */ {.first_button = 26, .n_buttons = 2},
+    /* 19 */ {.first_button = 28, .n_buttons = 1},
+    /* 20 */ {.first_button = 29, .n_buttons = 1},
+    /* 21 */ {.first_button = 30, .n_buttons = 1},
+    /* 22 */ {.first_button = 31, .n_buttons = 1},
+    /* 23 */ {.first_button = 32, .n_buttons = 1},
 };
 
-static const bm_keyboard keyboards[7] = {
-    /* 0: welcome reply */ {.first_row = 0, .n_rows = 3},
-    /* 1: main reply */ {.first_row = 3, .n_rows = 3},
-    /* 2: personalize inline */ {.first_row = 6, .n_rows = 4},
-    /* 3: persona_coder inline */ {.first_row = 10, .n_rows = 1},
-    /* 4: persona_product_manager inline */ {.first_row = 11, .n_rows = 1},
-    /* 5: persona_assistant inline */ {.first_row = 12, .n_rows = 1},
-    /* 6: delete_confirm inline */ {.first_row = 13, .n_rows = 2},
+static const bm_keyboard keyboards[9] = {
+    /* 0: welcome reply */ {.first_row = 0, .n_rows = 4},
+    /* 1: main reply */ {.first_row = 4, .n_rows = 4},
+    /* 2: personalize inline */ {.first_row = 8, .n_rows = 5},
+    /* 3: persona_coder inline */ {.first_row = 13, .n_rows = 1},
+    /* 4: persona_product_manager inline */ {.first_row = 14, .n_rows = 1},
+    /* 5: persona_assistant inline */ {.first_row = 15, .n_rows = 1},
+    /* 6: persona_own reply */ {.first_row = 16, .n_rows = 4},
+    /* 7: persona_own inline */ {.first_row = 20, .n_rows = 2},
+    /* 8: delete_confirm inline */ {.first_row = 22, .n_rows = 2},
 };
 
-static const bm_state states[8] = {
+static const bm_state states[9] = {
     [DESK_S_WELCOME] = {.name = "welcome", .id = 0x27e17df3u, .first_say = 0, .n_say = 1,
-        .reply_kb = 0, .inline_kb = BM_NONE, .contact_tr = BM_NONE, .voice_tr = 11, .fallback_tr = 12},
+        .reply_kb = 0, .inline_kb = BM_NONE, .contact_tr = BM_NONE, .voice_tr = 17, .fallback_tr = 18},
     [DESK_S_MAIN] = {.name = "main", .id = 0xea90e208u, .first_say = 1, .n_say = 1,
-        .reply_kb = 1, .inline_kb = BM_NONE, .contact_tr = BM_NONE, .voice_tr = 18, .fallback_tr = 19},
+        .reply_kb = 1, .inline_kb = BM_NONE, .contact_tr = BM_NONE, .voice_tr = 26, .fallback_tr = 27},
     [DESK_S_PERSONALIZE] = {.name = "personalize", .id = 0xfe1d88c5u, .first_say = 2, .n_say = 1,
-        .reply_kb = BM_NONE, .inline_kb = 2, .contact_tr = BM_NONE, .voice_tr = 29, .fallback_tr = 30},
+        .reply_kb = BM_NONE, .inline_kb = 2, .contact_tr = BM_NONE, .voice_tr = 40, .fallback_tr = 41},
     [DESK_S_PERSONA_CODER] = {.name = "persona_coder", .id = 0xb7e0aa99u, .first_say = 3, .n_say = 1,
-        .reply_kb = BM_NONE, .inline_kb = 3, .contact_tr = BM_NONE, .voice_tr = 37, .fallback_tr = 38},
+        .reply_kb = BM_NONE, .inline_kb = 3, .contact_tr = BM_NONE, .voice_tr = 50, .fallback_tr = 51},
     [DESK_S_PERSONA_PRODUCT_MANAGER] = {.name = "persona_product_manager", .id = 0xe6a06093u, .first_say = 4, .n_say = 1,
-        .reply_kb = BM_NONE, .inline_kb = 4, .contact_tr = BM_NONE, .voice_tr = 45, .fallback_tr = 46},
+        .reply_kb = BM_NONE, .inline_kb = 4, .contact_tr = BM_NONE, .voice_tr = 60, .fallback_tr = 61},
     [DESK_S_PERSONA_ASSISTANT] = {.name = "persona_assistant", .id = 0x252c79a4u, .first_say = 5, .n_say = 1,
-        .reply_kb = BM_NONE, .inline_kb = 5, .contact_tr = BM_NONE, .voice_tr = 53, .fallback_tr = 54},
-    [DESK_S_DELETE_CONFIRM] = {.name = "delete_confirm", .id = 0xfda81a59u, .first_say = 6, .n_say = 1,
-        .reply_kb = BM_NONE, .inline_kb = 6, .contact_tr = BM_NONE, .voice_tr = 62, .fallback_tr = 63},
-    [DESK_S_DELETE_KEPT] = {.name = "delete_kept", .id = 0x717f2a6fu, .first_say = 7, .n_say = 1,
-        .reply_kb = BM_NONE, .inline_kb = BM_KB_REMOVE, .contact_tr = BM_NONE, .voice_tr = 64, .fallback_tr = 65},
+        .reply_kb = BM_NONE, .inline_kb = 5, .contact_tr = BM_NONE, .voice_tr = 70, .fallback_tr = 71},
+    [DESK_S_PERSONA_OWN] = {.name = "persona_own", .id = 0x65932514u, .first_say = 6, .n_say = 2,
+        .reply_kb = 6, .inline_kb = 7, .contact_tr = BM_NONE, .voice_tr = 81, .fallback_tr = 82},
+    [DESK_S_DELETE_CONFIRM] = {.name = "delete_confirm", .id = 0xfda81a59u, .first_say = 8, .n_say = 1,
+        .reply_kb = BM_NONE, .inline_kb = 8, .contact_tr = BM_NONE, .voice_tr = 92, .fallback_tr = 93},
+    [DESK_S_DELETE_KEPT] = {.name = "delete_kept", .id = 0x717f2a6fu, .first_say = 9, .n_say = 1,
+        .reply_kb = BM_NONE, .inline_kb = BM_KB_REMOVE, .contact_tr = BM_NONE, .voice_tr = 94, .fallback_tr = 95},
 };
 
-static const bm_command commands[6] = {
-    /* 0 */ {.name = "start", .description = 10 /* cmd_start */, .transition = 0},
+static const bm_field fields[1] = {
+    /* 0: own.text */
+    {.name = "text", .id = 0x2e57eee4u, .ask = 29 /* own_ask */, .retry = 30 /* own_retry */,
+     .button = BM_NONE, .var = 1, .validator = BM_V_TEXT, .regex = BM_NONE,
+     .min = -HUGE_VAL, .max = 1000.0, .first_choice = 0, .n_choices = 0},
+};
+
+static const bm_form forms[1] = {
+    /* 0 */ {.name = "own", .id = 0xa515afbfu, .first_field = 0, .n_fields = 1,
+     .done_tr = 96, .cancel_tr = 97},
+};
+
+static const bm_command commands[10] = {
+    /* 0 */ {.name = "start", .description = 14 /* cmd_start */, .transition = 0},
     /* 1 */ {.name = "start_session", .description = 1 /* cmd_start_session */, .transition = 1},
-    /* 2 */ {.name = "personalize", .description = 3 /* cmd_personalize */, .transition = 2},
-    /* 3 */ {.name = "export_data", .description = 5 /* cmd_export_data */, .transition = 3},
-    /* 4 */ {.name = "delete_my_data", .description = 7 /* cmd_delete_my_data */, .transition = 4},
-    /* 5 */ {.name = "help", .description = 9 /* cmd_help */, .transition = 5},
+    /* 2 */ {.name = "end_session", .description = 3 /* cmd_end_session */, .transition = 2},
+    /* 3 */ {.name = "list_sessions", .description = 5 /* cmd_list_sessions */, .transition = 3},
+    /* 4 */ {.name = "personalize", .description = 7 /* cmd_personalize */, .transition = 4},
+    /* 5 */ {.name = "export_data", .description = 9 /* cmd_export_data */, .transition = 5},
+    /* 6 */ {.name = "delete_my_data", .description = 11 /* cmd_delete_my_data */, .transition = 6},
+    /* 7 */ {.name = "help", .description = 13 /* cmd_help */, .transition = 7},
+    /* 8 */ {.name = "memory", .description = 50 /* cmd_memory */, .transition = 8},
+    /* 9 */ {.name = "forget", .description = 51 /* cmd_forget */, .transition = 9},
 };
 
-static const bm_var vars[1] = {
+static const bm_var vars[2] = {
     /* 0 */ {.name = "persona", .initial = "assistant"},
+    /* 1 */ {.name = "own.text", .initial = ""},
+};
+
+static const bm_persona llm_personas[4] = {
+    {.name = "coder", .prompt = 35 /* prompt_coder */, .label = 21 /* btn_persona_coder */},
+    {.name = "product_manager", .prompt = 36 /* prompt_product_manager */, .label = 23 /* btn_persona_product_manager */},
+    {.name = "assistant", .prompt = 37 /* prompt_assistant */, .label = 25 /* btn_persona_assistant */},
+    {.name = "own", .prompt = 38 /* prompt_own */, .label = 28 /* persona_label_own */},
 };
 
 static const bm_llm llm = {
     .knowledge = NULL,
     .n_knowledge = 0,
-    .persona = 23 /* llm_persona */,
-    .policy = 24 /* llm_policy */,
+    .persona = 34 /* llm_persona */,
+    .policy = 39 /* llm_policy */,
     .strict = false,
-    .daily_tokens = 0,
+    .no_feedback = true,
+    .daily_tokens = 20000,
     .timezone = NULL,
     .model = NULL,
     .handoff = NULL,
@@ -615,81 +893,106 @@ static const bm_llm llm = {
     .ask_without_context = false,
     .synonyms = NULL,
     .n_synonyms = 0,
+    .personas = llm_personas,
+    .n_personas = 4,
+    .persona_var = 0,
+    .session_idle = 1800,
 };
 
 const bm_machine desk_machine = {
     .name = "desk",
-    .shape_hash = 0xa7c8a762ca92dccdULL,
+    .shape_hash = 0xd52419e7cc7fff97ULL,
     .langs = langs,
     .n_langs = 2,
     .default_lang = 0, /* en */
     .texts = texts,
-    .n_texts = 72,
+    .n_texts = 109,
     .sys_texts = {
-        [BM_SYS_MIGRATED] = 31 /* sys_migrated */,
-        [BM_SYS_CANCELLED] = 32 /* sys_cancelled */,
-        [BM_SYS_INVALID] = 33 /* sys_invalid */,
-        [BM_SYS_SHARE_CONTACT] = 34 /* sys_share_contact */,
-        [BM_SYS_UNAVAILABLE] = 35 /* sys_unavailable */,
-        [BM_SYS_USE_BUTTONS] = 36 /* sys_use_buttons */,
-        [BM_SYS_UNKNOWN_COMMAND] = 37 /* sys_unknown_command */,
-        [BM_SYS_NOT_UNDERSTOOD] = 38 /* sys_not_understood */,
-        [BM_SYS_DATA_DELETED] = 30 /* sys_data_deleted */,
-        [BM_SYS_NO_ANSWER] = 39 /* sys_no_answer */,
-        [BM_SYS_OPERATOR] = 40 /* sys_operator */,
-        [BM_SYS_LIMIT_REACHED] = 41 /* sys_limit_reached */,
-        [BM_SYS_HELPED] = 42 /* sys_helped */,
-        [BM_SYS_LEAD] = 43 /* sys_lead */,
-        [BM_SYS_HANDOFF_STARTED] = 44 /* sys_handoff_started */,
-        [BM_SYS_HANDOFF_OFF] = 45 /* sys_handoff_off */,
-        [BM_SYS_HANDOFF_CLOSED] = 46 /* sys_handoff_closed */,
-        [BM_SYS_HANDOFF_THANKS] = 47 /* sys_handoff_thanks */,
-        [BM_SYS_SATISFIED] = 48 /* sys_satisfied */,
-        [BM_SYS_LLM_DOWN] = 49 /* sys_llm_down */,
-        [BM_SYS_MGR_CLIENT] = 50 /* sys_mgr_client */,
-        [BM_SYS_MGR_USERNAME] = 51 /* sys_mgr_username */,
-        [BM_SYS_MGR_LANGUAGE] = 52 /* sys_mgr_language */,
-        [BM_SYS_MGR_BOOKINGS] = 53 /* sys_mgr_bookings */,
-        [BM_SYS_MGR_NONE] = 54 /* sys_mgr_none */,
-        [BM_SYS_MGR_CONVERSATION] = 55 /* sys_mgr_conversation */,
-        [BM_SYS_MGR_NOTHING_YET] = 56 /* sys_mgr_nothing_yet */,
-        [BM_SYS_MGR_OPERATOR] = 57 /* sys_mgr_operator */,
-        [BM_SYS_MGR_BOT] = 58 /* sys_mgr_bot */,
-        [BM_SYS_MGR_CLOSED_BY] = 59 /* sys_mgr_closed_by */,
-        [BM_SYS_MGR_CLIENT_CLOSED] = 60 /* sys_mgr_client_closed */,
-        [BM_SYS_MGR_LIST] = 61 /* sys_mgr_list */,
-        [BM_SYS_MGR_LIST_EMPTY] = 62 /* sys_mgr_list_empty */,
-        [BM_SYS_MGR_ADD_USAGE] = 63 /* sys_mgr_add_usage */,
-        [BM_SYS_MGR_ADDED] = 64 /* sys_mgr_added */,
-        [BM_SYS_MGR_DEL_USAGE] = 65 /* sys_mgr_del_usage */,
-        [BM_SYS_MGR_REMOVED] = 66 /* sys_mgr_removed */,
-        [BM_SYS_MGR_NOT_MANAGER] = 67 /* sys_mgr_not_manager */,
-        [BM_SYS_MGR_LEAD_CLIENT] = 68 /* sys_mgr_lead_client */,
-        [BM_SYS_SESSION_STARTED] = 69 /* sys_session_started */,
-        [BM_SYS_VOTED] = 70 /* sys_voted */,
-        [BM_SYS_NOT_A_QUESTION] = 71 /* sys_not_a_question */,
+        [BM_SYS_MIGRATED] = 49 /* sys_migrated */,
+        [BM_SYS_CANCELLED] = 52 /* sys_cancelled */,
+        [BM_SYS_INVALID] = 53 /* sys_invalid */,
+        [BM_SYS_SHARE_CONTACT] = 54 /* sys_share_contact */,
+        [BM_SYS_UNAVAILABLE] = 55 /* sys_unavailable */,
+        [BM_SYS_USE_BUTTONS] = 56 /* sys_use_buttons */,
+        [BM_SYS_UNKNOWN_COMMAND] = 57 /* sys_unknown_command */,
+        [BM_SYS_NOT_UNDERSTOOD] = 58 /* sys_not_understood */,
+        [BM_SYS_DATA_DELETED] = 45 /* sys_data_deleted */,
+        [BM_SYS_NO_ANSWER] = 48 /* sys_no_answer */,
+        [BM_SYS_OPERATOR] = 59 /* sys_operator */,
+        [BM_SYS_LIMIT_REACHED] = 46 /* sys_limit_reached */,
+        [BM_SYS_HELPED] = 60 /* sys_helped */,
+        [BM_SYS_LEAD] = 61 /* sys_lead */,
+        [BM_SYS_HANDOFF_STARTED] = 62 /* sys_handoff_started */,
+        [BM_SYS_HANDOFF_OFF] = 63 /* sys_handoff_off */,
+        [BM_SYS_HANDOFF_CLOSED] = 64 /* sys_handoff_closed */,
+        [BM_SYS_HANDOFF_THANKS] = 65 /* sys_handoff_thanks */,
+        [BM_SYS_SATISFIED] = 66 /* sys_satisfied */,
+        [BM_SYS_LLM_DOWN] = 47 /* sys_llm_down */,
+        [BM_SYS_MGR_CLIENT] = 67 /* sys_mgr_client */,
+        [BM_SYS_MGR_USERNAME] = 68 /* sys_mgr_username */,
+        [BM_SYS_MGR_LANGUAGE] = 69 /* sys_mgr_language */,
+        [BM_SYS_MGR_BOOKINGS] = 70 /* sys_mgr_bookings */,
+        [BM_SYS_MGR_NONE] = 71 /* sys_mgr_none */,
+        [BM_SYS_MGR_CONVERSATION] = 72 /* sys_mgr_conversation */,
+        [BM_SYS_MGR_NOTHING_YET] = 73 /* sys_mgr_nothing_yet */,
+        [BM_SYS_MGR_OPERATOR] = 74 /* sys_mgr_operator */,
+        [BM_SYS_MGR_BOT] = 75 /* sys_mgr_bot */,
+        [BM_SYS_MGR_CLOSED_BY] = 76 /* sys_mgr_closed_by */,
+        [BM_SYS_MGR_CLIENT_CLOSED] = 77 /* sys_mgr_client_closed */,
+        [BM_SYS_MGR_LIST] = 78 /* sys_mgr_list */,
+        [BM_SYS_MGR_LIST_EMPTY] = 79 /* sys_mgr_list_empty */,
+        [BM_SYS_MGR_ADD_USAGE] = 80 /* sys_mgr_add_usage */,
+        [BM_SYS_MGR_ADDED] = 81 /* sys_mgr_added */,
+        [BM_SYS_MGR_DEL_USAGE] = 82 /* sys_mgr_del_usage */,
+        [BM_SYS_MGR_REMOVED] = 83 /* sys_mgr_removed */,
+        [BM_SYS_MGR_NOT_MANAGER] = 84 /* sys_mgr_not_manager */,
+        [BM_SYS_MGR_LEAD_CLIENT] = 85 /* sys_mgr_lead_client */,
+        [BM_SYS_SESSION_STARTED] = 86 /* sys_session_started */,
+        [BM_SYS_SESSION_ENDED] = 87 /* sys_session_ended */,
+        [BM_SYS_SESSION_NONE] = 88 /* sys_session_none */,
+        [BM_SYS_SESSIONS_LIST] = 89 /* sys_sessions_list */,
+        [BM_SYS_SESSIONS_EMPTY] = 90 /* sys_sessions_empty */,
+        [BM_SYS_SESSION_CONTINUED] = 91 /* sys_session_continued */,
+        [BM_SYS_SESSION_GONE] = 92 /* sys_session_gone */,
+        [BM_SYS_SESSION_UNTITLED] = 93 /* sys_session_untitled */,
+        [BM_SYS_SESSION_DIGEST] = 94 /* sys_session_digest */,
+        [BM_SYS_VOTED] = 95 /* sys_voted */,
+        [BM_SYS_NOT_A_QUESTION] = 96 /* sys_not_a_question */,
+        [BM_SYS_MEMORY_KEPT] = 97 /* sys_memory_kept */,
+        [BM_SYS_MEMORY_WHAT] = 98 /* sys_memory_what */,
+        [BM_SYS_MEMORY_LIST] = 99 /* sys_memory_list */,
+        [BM_SYS_MEMORY_EMPTY] = 100 /* sys_memory_empty */,
+        [BM_SYS_MEMORY_FORGOTTEN] = 101 /* sys_memory_forgotten */,
+        [BM_SYS_MEMORY_GONE] = 102 /* sys_memory_gone */,
+        [BM_SYS_MEMORY_FORGET_CONFIRM] = 103 /* sys_memory_forget_confirm */,
+        [BM_SYS_MEMORY_FORGET_YES] = 104 /* sys_memory_forget_yes */,
+        [BM_SYS_MEMORY_FORGET_NO] = 105 /* sys_memory_forget_no */,
+        [BM_SYS_MEMORY_ALL_FORGOTTEN] = 106 /* sys_memory_all_forgotten */,
+        [BM_SYS_MEMORY_ALL_KEPT] = 107 /* sys_memory_all_kept */,
+        [BM_SYS_MEMORY_PRIVATE] = 108 /* sys_memory_private */,
     },
     .states = states,
-    .n_states = 8,
+    .n_states = 9,
     .start_state = DESK_S_WELCOME,
     .says = says,
     .transitions = transitions,
-    .n_transitions = 66,
+    .n_transitions = 99,
     .assigns = assigns,
     .buttons = buttons,
     .rows = rows,
     .keyboards = keyboards,
-    .forms = NULL,
-    .n_forms = 0,
-    .fields = NULL,
+    .forms = forms,
+    .n_forms = 1,
+    .fields = fields,
     .choices = NULL,
     .commands = commands,
-    .n_commands = 6,
+    .n_commands = 10,
     .vars = vars,
-    .n_vars = 1,
+    .n_vars = 2,
     .moves = NULL,
     .n_moves = 0,
     .match_text = desk_match_text,
     .match_regex = desk_match_regex,
+    .match_everywhere = desk_match_everywhere,
     .llm = &llm,
 };

@@ -12,9 +12,10 @@ enum desk_state {
     DESK_S_PERSONA_CODER = 3,
     DESK_S_PERSONA_PRODUCT_MANAGER = 4,
     DESK_S_PERSONA_ASSISTANT = 5,
-    DESK_S_DELETE_CONFIRM = 6,
-    DESK_S_DELETE_KEPT = 7,
-    DESK_N_STATES = 8
+    DESK_S_PERSONA_OWN = 6,
+    DESK_S_DELETE_CONFIRM = 7,
+    DESK_S_DELETE_KEPT = 8,
+    DESK_N_STATES = 9
 };
 
 extern const bm_machine desk_machine;
@@ -22,5 +23,6 @@ extern const bm_machine desk_machine;
 /* The DFA matchers generated from desk.re (see bm_machine.match_text). */
 int desk_match_text(int state, const char *s);
 int desk_match_regex(int id, const char *s);
+int desk_match_everywhere(const char *s);
 
 #endif

@@ -22,14 +22,22 @@ static int match_global(const unsigned char *YYCURSOR)
         "/start" ([ @] [^\x00]*)? "\x00" { return 0; }
         /* command /start_session */
         "/start_session" ([ @] [^\x00]*)? "\x00" { return 1; }
+        /* command /end_session */
+        "/end_session" ([ @] [^\x00]*)? "\x00" { return 2; }
+        /* command /list_sessions */
+        "/list_sessions" ([ @] [^\x00]*)? "\x00" { return 3; }
         /* command /personalize */
-        "/personalize" ([ @] [^\x00]*)? "\x00" { return 2; }
+        "/personalize" ([ @] [^\x00]*)? "\x00" { return 4; }
         /* command /export_data */
-        "/export_data" ([ @] [^\x00]*)? "\x00" { return 3; }
+        "/export_data" ([ @] [^\x00]*)? "\x00" { return 5; }
         /* command /delete_my_data */
-        "/delete_my_data" ([ @] [^\x00]*)? "\x00" { return 4; }
+        "/delete_my_data" ([ @] [^\x00]*)? "\x00" { return 6; }
         /* command /help */
-        "/help" ([ @] [^\x00]*)? "\x00" { return 5; }
+        "/help" ([ @] [^\x00]*)? "\x00" { return 7; }
+        /* command /memory */
+        "/memory" ([ @] [^\x00]*)? "\x00" { return 8; }
+        /* command /forget */
+        "/forget" ([ @] [^\x00]*)? "\x00" { return 9; }
         * { return BM_NONE; }
     */
 }
@@ -44,25 +52,33 @@ static int match_state_0(const unsigned char *YYCURSOR)
         re2c:yyfill:enable = 0;
 
         /* button (en): 🚀 New session */
-        "\U0001F680 New session" "\x00" { return 6; }
+        "\U0001F680 New session" "\x00" { return 10; }
         /* button (ru): 🚀 Новая сессия */
-        "\U0001F680 \u041D\u043E\u0432\u0430\u044F \u0441\u0435\u0441\u0441\u0438\u044F" "\x00" { return 6; }
+        "\U0001F680 \u041D\u043E\u0432\u0430\u044F \u0441\u0435\u0441\u0441\u0438\u044F" "\x00" { return 10; }
+        /* button (en): 🏁 End session */
+        "\U0001F3C1 End session" "\x00" { return 11; }
+        /* button (ru): 🏁 Завершить сессию */
+        "\U0001F3C1 \u0417\u0430\u0432\u0435\u0440\u0448\u0438\u0442\u044C \u0441\u0435\u0441\u0441\u0438\u044E" "\x00" { return 11; }
+        /* button (en): 🗂 My sessions */
+        "\U0001F5C2 My sessions" "\x00" { return 12; }
+        /* button (ru): 🗂 Мои сессии */
+        "\U0001F5C2 \u041C\u043E\u0438 \u0441\u0435\u0441\u0441\u0438\u0438" "\x00" { return 12; }
         /* button (en): 👤 Agent profile */
-        "\U0001F464 Agent profile" "\x00" { return 7; }
+        "\U0001F464 Agent profile" "\x00" { return 13; }
         /* button (ru): 👤 Профиль агента */
-        "\U0001F464 \u041F\u0440\u043E\u0444\u0438\u043B\u044C \u0430\u0433\u0435\u043D\u0442\u0430" "\x00" { return 7; }
+        "\U0001F464 \u041F\u0440\u043E\u0444\u0438\u043B\u044C \u0430\u0433\u0435\u043D\u0442\u0430" "\x00" { return 13; }
         /* button (en): 📥 Export my data */
-        "\U0001F4E5 Export my data" "\x00" { return 8; }
+        "\U0001F4E5 Export my data" "\x00" { return 14; }
         /* button (ru): 📥 Скачать мои данные */
-        "\U0001F4E5 \u0421\u043A\u0430\u0447\u0430\u0442\u044C \u043C\u043E\u0438 \u0434\u0430\u043D\u043D\u044B\u0435" "\x00" { return 8; }
+        "\U0001F4E5 \u0421\u043A\u0430\u0447\u0430\u0442\u044C \u043C\u043E\u0438 \u0434\u0430\u043D\u043D\u044B\u0435" "\x00" { return 14; }
         /* button (en): 🗑️ Delete my data */
-        "\U0001F5D1\uFE0F Delete my data" "\x00" { return 9; }
+        "\U0001F5D1\uFE0F Delete my data" "\x00" { return 15; }
         /* button (ru): 🗑️ Удалить мои данные */
-        "\U0001F5D1\uFE0F \u0423\u0434\u0430\u043B\u0438\u0442\u044C \u043C\u043E\u0438 \u0434\u0430\u043D\u043D\u044B\u0435" "\x00" { return 9; }
+        "\U0001F5D1\uFE0F \u0423\u0434\u0430\u043B\u0438\u0442\u044C \u043C\u043E\u0438 \u0434\u0430\u043D\u043D\u044B\u0435" "\x00" { return 15; }
         /* button (en): ❓ Help */
-        "\u2753 Help" "\x00" { return 10; }
+        "\u2753 Help" "\x00" { return 16; }
         /* button (ru): ❓ Справка */
-        "\u2753 \u0421\u043F\u0440\u0430\u0432\u043A\u0430" "\x00" { return 10; }
+        "\u2753 \u0421\u043F\u0440\u0430\u0432\u043A\u0430" "\x00" { return 16; }
         * { return BM_NONE; }
     */
 }
@@ -77,25 +93,33 @@ static int match_state_1(const unsigned char *YYCURSOR)
         re2c:yyfill:enable = 0;
 
         /* button (en): 🚀 New session */
-        "\U0001F680 New session" "\x00" { return 13; }
+        "\U0001F680 New session" "\x00" { return 19; }
         /* button (ru): 🚀 Новая сессия */
-        "\U0001F680 \u041D\u043E\u0432\u0430\u044F \u0441\u0435\u0441\u0441\u0438\u044F" "\x00" { return 13; }
+        "\U0001F680 \u041D\u043E\u0432\u0430\u044F \u0441\u0435\u0441\u0441\u0438\u044F" "\x00" { return 19; }
+        /* button (en): 🏁 End session */
+        "\U0001F3C1 End session" "\x00" { return 20; }
+        /* button (ru): 🏁 Завершить сессию */
+        "\U0001F3C1 \u0417\u0430\u0432\u0435\u0440\u0448\u0438\u0442\u044C \u0441\u0435\u0441\u0441\u0438\u044E" "\x00" { return 20; }
+        /* button (en): 🗂 My sessions */
+        "\U0001F5C2 My sessions" "\x00" { return 21; }
+        /* button (ru): 🗂 Мои сессии */
+        "\U0001F5C2 \u041C\u043E\u0438 \u0441\u0435\u0441\u0441\u0438\u0438" "\x00" { return 21; }
         /* button (en): 👤 Agent profile */
-        "\U0001F464 Agent profile" "\x00" { return 14; }
+        "\U0001F464 Agent profile" "\x00" { return 22; }
         /* button (ru): 👤 Профиль агента */
-        "\U0001F464 \u041F\u0440\u043E\u0444\u0438\u043B\u044C \u0430\u0433\u0435\u043D\u0442\u0430" "\x00" { return 14; }
+        "\U0001F464 \u041F\u0440\u043E\u0444\u0438\u043B\u044C \u0430\u0433\u0435\u043D\u0442\u0430" "\x00" { return 22; }
         /* button (en): 📥 Export my data */
-        "\U0001F4E5 Export my data" "\x00" { return 15; }
+        "\U0001F4E5 Export my data" "\x00" { return 23; }
         /* button (ru): 📥 Скачать мои данные */
-        "\U0001F4E5 \u0421\u043A\u0430\u0447\u0430\u0442\u044C \u043C\u043E\u0438 \u0434\u0430\u043D\u043D\u044B\u0435" "\x00" { return 15; }
+        "\U0001F4E5 \u0421\u043A\u0430\u0447\u0430\u0442\u044C \u043C\u043E\u0438 \u0434\u0430\u043D\u043D\u044B\u0435" "\x00" { return 23; }
         /* button (en): 🗑️ Delete my data */
-        "\U0001F5D1\uFE0F Delete my data" "\x00" { return 16; }
+        "\U0001F5D1\uFE0F Delete my data" "\x00" { return 24; }
         /* button (ru): 🗑️ Удалить мои данные */
-        "\U0001F5D1\uFE0F \u0423\u0434\u0430\u043B\u0438\u0442\u044C \u043C\u043E\u0438 \u0434\u0430\u043D\u043D\u044B\u0435" "\x00" { return 16; }
+        "\U0001F5D1\uFE0F \u0423\u0434\u0430\u043B\u0438\u0442\u044C \u043C\u043E\u0438 \u0434\u0430\u043D\u043D\u044B\u0435" "\x00" { return 24; }
         /* button (en): ❓ Help */
-        "\u2753 Help" "\x00" { return 17; }
+        "\u2753 Help" "\x00" { return 25; }
         /* button (ru): ❓ Справка */
-        "\u2753 \u0421\u043F\u0440\u0430\u0432\u043A\u0430" "\x00" { return 17; }
+        "\u2753 \u0421\u043F\u0440\u0430\u0432\u043A\u0430" "\x00" { return 25; }
         * { return BM_NONE; }
     */
 }
@@ -110,25 +134,33 @@ static int match_state_2(const unsigned char *YYCURSOR)
         re2c:yyfill:enable = 0;
 
         /* on text (en): 🚀 New session */
-        "\U0001F680 New session" "\x00" { return 24; }
+        "\U0001F680 New session" "\x00" { return 33; }
         /* on text (ru): 🚀 Новая сессия */
-        "\U0001F680 \u041D\u043E\u0432\u0430\u044F \u0441\u0435\u0441\u0441\u0438\u044F" "\x00" { return 24; }
+        "\U0001F680 \u041D\u043E\u0432\u0430\u044F \u0441\u0435\u0441\u0441\u0438\u044F" "\x00" { return 33; }
+        /* on text (en): 🏁 End session */
+        "\U0001F3C1 End session" "\x00" { return 34; }
+        /* on text (ru): 🏁 Завершить сессию */
+        "\U0001F3C1 \u0417\u0430\u0432\u0435\u0440\u0448\u0438\u0442\u044C \u0441\u0435\u0441\u0441\u0438\u044E" "\x00" { return 34; }
+        /* on text (en): 🗂 My sessions */
+        "\U0001F5C2 My sessions" "\x00" { return 35; }
+        /* on text (ru): 🗂 Мои сессии */
+        "\U0001F5C2 \u041C\u043E\u0438 \u0441\u0435\u0441\u0441\u0438\u0438" "\x00" { return 35; }
         /* on text (en): 👤 Agent profile */
-        "\U0001F464 Agent profile" "\x00" { return 25; }
+        "\U0001F464 Agent profile" "\x00" { return 36; }
         /* on text (ru): 👤 Профиль агента */
-        "\U0001F464 \u041F\u0440\u043E\u0444\u0438\u043B\u044C \u0430\u0433\u0435\u043D\u0442\u0430" "\x00" { return 25; }
+        "\U0001F464 \u041F\u0440\u043E\u0444\u0438\u043B\u044C \u0430\u0433\u0435\u043D\u0442\u0430" "\x00" { return 36; }
         /* on text (en): 📥 Export my data */
-        "\U0001F4E5 Export my data" "\x00" { return 26; }
+        "\U0001F4E5 Export my data" "\x00" { return 37; }
         /* on text (ru): 📥 Скачать мои данные */
-        "\U0001F4E5 \u0421\u043A\u0430\u0447\u0430\u0442\u044C \u043C\u043E\u0438 \u0434\u0430\u043D\u043D\u044B\u0435" "\x00" { return 26; }
+        "\U0001F4E5 \u0421\u043A\u0430\u0447\u0430\u0442\u044C \u043C\u043E\u0438 \u0434\u0430\u043D\u043D\u044B\u0435" "\x00" { return 37; }
         /* on text (en): 🗑️ Delete my data */
-        "\U0001F5D1\uFE0F Delete my data" "\x00" { return 27; }
+        "\U0001F5D1\uFE0F Delete my data" "\x00" { return 38; }
         /* on text (ru): 🗑️ Удалить мои данные */
-        "\U0001F5D1\uFE0F \u0423\u0434\u0430\u043B\u0438\u0442\u044C \u043C\u043E\u0438 \u0434\u0430\u043D\u043D\u044B\u0435" "\x00" { return 27; }
+        "\U0001F5D1\uFE0F \u0423\u0434\u0430\u043B\u0438\u0442\u044C \u043C\u043E\u0438 \u0434\u0430\u043D\u043D\u044B\u0435" "\x00" { return 38; }
         /* on text (en): ❓ Help */
-        "\u2753 Help" "\x00" { return 28; }
+        "\u2753 Help" "\x00" { return 39; }
         /* on text (ru): ❓ Справка */
-        "\u2753 \u0421\u043F\u0440\u0430\u0432\u043A\u0430" "\x00" { return 28; }
+        "\u2753 \u0421\u043F\u0440\u0430\u0432\u043A\u0430" "\x00" { return 39; }
         * { return BM_NONE; }
     */
 }
@@ -143,25 +175,33 @@ static int match_state_3(const unsigned char *YYCURSOR)
         re2c:yyfill:enable = 0;
 
         /* on text (en): 🚀 New session */
-        "\U0001F680 New session" "\x00" { return 32; }
+        "\U0001F680 New session" "\x00" { return 43; }
         /* on text (ru): 🚀 Новая сессия */
-        "\U0001F680 \u041D\u043E\u0432\u0430\u044F \u0441\u0435\u0441\u0441\u0438\u044F" "\x00" { return 32; }
+        "\U0001F680 \u041D\u043E\u0432\u0430\u044F \u0441\u0435\u0441\u0441\u0438\u044F" "\x00" { return 43; }
+        /* on text (en): 🏁 End session */
+        "\U0001F3C1 End session" "\x00" { return 44; }
+        /* on text (ru): 🏁 Завершить сессию */
+        "\U0001F3C1 \u0417\u0430\u0432\u0435\u0440\u0448\u0438\u0442\u044C \u0441\u0435\u0441\u0441\u0438\u044E" "\x00" { return 44; }
+        /* on text (en): 🗂 My sessions */
+        "\U0001F5C2 My sessions" "\x00" { return 45; }
+        /* on text (ru): 🗂 Мои сессии */
+        "\U0001F5C2 \u041C\u043E\u0438 \u0441\u0435\u0441\u0441\u0438\u0438" "\x00" { return 45; }
         /* on text (en): 👤 Agent profile */
-        "\U0001F464 Agent profile" "\x00" { return 33; }
+        "\U0001F464 Agent profile" "\x00" { return 46; }
         /* on text (ru): 👤 Профиль агента */
-        "\U0001F464 \u041F\u0440\u043E\u0444\u0438\u043B\u044C \u0430\u0433\u0435\u043D\u0442\u0430" "\x00" { return 33; }
+        "\U0001F464 \u041F\u0440\u043E\u0444\u0438\u043B\u044C \u0430\u0433\u0435\u043D\u0442\u0430" "\x00" { return 46; }
         /* on text (en): 📥 Export my data */
-        "\U0001F4E5 Export my data" "\x00" { return 34; }
+        "\U0001F4E5 Export my data" "\x00" { return 47; }
         /* on text (ru): 📥 Скачать мои данные */
-        "\U0001F4E5 \u0421\u043A\u0430\u0447\u0430\u0442\u044C \u043C\u043E\u0438 \u0434\u0430\u043D\u043D\u044B\u0435" "\x00" { return 34; }
+        "\U0001F4E5 \u0421\u043A\u0430\u0447\u0430\u0442\u044C \u043C\u043E\u0438 \u0434\u0430\u043D\u043D\u044B\u0435" "\x00" { return 47; }
         /* on text (en): 🗑️ Delete my data */
-        "\U0001F5D1\uFE0F Delete my data" "\x00" { return 35; }
+        "\U0001F5D1\uFE0F Delete my data" "\x00" { return 48; }
         /* on text (ru): 🗑️ Удалить мои данные */
-        "\U0001F5D1\uFE0F \u0423\u0434\u0430\u043B\u0438\u0442\u044C \u043C\u043E\u0438 \u0434\u0430\u043D\u043D\u044B\u0435" "\x00" { return 35; }
+        "\U0001F5D1\uFE0F \u0423\u0434\u0430\u043B\u0438\u0442\u044C \u043C\u043E\u0438 \u0434\u0430\u043D\u043D\u044B\u0435" "\x00" { return 48; }
         /* on text (en): ❓ Help */
-        "\u2753 Help" "\x00" { return 36; }
+        "\u2753 Help" "\x00" { return 49; }
         /* on text (ru): ❓ Справка */
-        "\u2753 \u0421\u043F\u0440\u0430\u0432\u043A\u0430" "\x00" { return 36; }
+        "\u2753 \u0421\u043F\u0440\u0430\u0432\u043A\u0430" "\x00" { return 49; }
         * { return BM_NONE; }
     */
 }
@@ -176,25 +216,33 @@ static int match_state_4(const unsigned char *YYCURSOR)
         re2c:yyfill:enable = 0;
 
         /* on text (en): 🚀 New session */
-        "\U0001F680 New session" "\x00" { return 40; }
+        "\U0001F680 New session" "\x00" { return 53; }
         /* on text (ru): 🚀 Новая сессия */
-        "\U0001F680 \u041D\u043E\u0432\u0430\u044F \u0441\u0435\u0441\u0441\u0438\u044F" "\x00" { return 40; }
+        "\U0001F680 \u041D\u043E\u0432\u0430\u044F \u0441\u0435\u0441\u0441\u0438\u044F" "\x00" { return 53; }
+        /* on text (en): 🏁 End session */
+        "\U0001F3C1 End session" "\x00" { return 54; }
+        /* on text (ru): 🏁 Завершить сессию */
+        "\U0001F3C1 \u0417\u0430\u0432\u0435\u0440\u0448\u0438\u0442\u044C \u0441\u0435\u0441\u0441\u0438\u044E" "\x00" { return 54; }
+        /* on text (en): 🗂 My sessions */
+        "\U0001F5C2 My sessions" "\x00" { return 55; }
+        /* on text (ru): 🗂 Мои сессии */
+        "\U0001F5C2 \u041C\u043E\u0438 \u0441\u0435\u0441\u0441\u0438\u0438" "\x00" { return 55; }
         /* on text (en): 👤 Agent profile */
-        "\U0001F464 Agent profile" "\x00" { return 41; }
+        "\U0001F464 Agent profile" "\x00" { return 56; }
         /* on text (ru): 👤 Профиль агента */
-        "\U0001F464 \u041F\u0440\u043E\u0444\u0438\u043B\u044C \u0430\u0433\u0435\u043D\u0442\u0430" "\x00" { return 41; }
+        "\U0001F464 \u041F\u0440\u043E\u0444\u0438\u043B\u044C \u0430\u0433\u0435\u043D\u0442\u0430" "\x00" { return 56; }
         /* on text (en): 📥 Export my data */
-        "\U0001F4E5 Export my data" "\x00" { return 42; }
+        "\U0001F4E5 Export my data" "\x00" { return 57; }
         /* on text (ru): 📥 Скачать мои данные */
-        "\U0001F4E5 \u0421\u043A\u0430\u0447\u0430\u0442\u044C \u043C\u043E\u0438 \u0434\u0430\u043D\u043D\u044B\u0435" "\x00" { return 42; }
+        "\U0001F4E5 \u0421\u043A\u0430\u0447\u0430\u0442\u044C \u043C\u043E\u0438 \u0434\u0430\u043D\u043D\u044B\u0435" "\x00" { return 57; }
         /* on text (en): 🗑️ Delete my data */
-        "\U0001F5D1\uFE0F Delete my data" "\x00" { return 43; }
+        "\U0001F5D1\uFE0F Delete my data" "\x00" { return 58; }
         /* on text (ru): 🗑️ Удалить мои данные */
-        "\U0001F5D1\uFE0F \u0423\u0434\u0430\u043B\u0438\u0442\u044C \u043C\u043E\u0438 \u0434\u0430\u043D\u043D\u044B\u0435" "\x00" { return 43; }
+        "\U0001F5D1\uFE0F \u0423\u0434\u0430\u043B\u0438\u0442\u044C \u043C\u043E\u0438 \u0434\u0430\u043D\u043D\u044B\u0435" "\x00" { return 58; }
         /* on text (en): ❓ Help */
-        "\u2753 Help" "\x00" { return 44; }
+        "\u2753 Help" "\x00" { return 59; }
         /* on text (ru): ❓ Справка */
-        "\u2753 \u0421\u043F\u0440\u0430\u0432\u043A\u0430" "\x00" { return 44; }
+        "\u2753 \u0421\u043F\u0440\u0430\u0432\u043A\u0430" "\x00" { return 59; }
         * { return BM_NONE; }
     */
 }
@@ -209,30 +257,38 @@ static int match_state_5(const unsigned char *YYCURSOR)
         re2c:yyfill:enable = 0;
 
         /* on text (en): 🚀 New session */
-        "\U0001F680 New session" "\x00" { return 48; }
+        "\U0001F680 New session" "\x00" { return 63; }
         /* on text (ru): 🚀 Новая сессия */
-        "\U0001F680 \u041D\u043E\u0432\u0430\u044F \u0441\u0435\u0441\u0441\u0438\u044F" "\x00" { return 48; }
+        "\U0001F680 \u041D\u043E\u0432\u0430\u044F \u0441\u0435\u0441\u0441\u0438\u044F" "\x00" { return 63; }
+        /* on text (en): 🏁 End session */
+        "\U0001F3C1 End session" "\x00" { return 64; }
+        /* on text (ru): 🏁 Завершить сессию */
+        "\U0001F3C1 \u0417\u0430\u0432\u0435\u0440\u0448\u0438\u0442\u044C \u0441\u0435\u0441\u0441\u0438\u044E" "\x00" { return 64; }
+        /* on text (en): 🗂 My sessions */
+        "\U0001F5C2 My sessions" "\x00" { return 65; }
+        /* on text (ru): 🗂 Мои сессии */
+        "\U0001F5C2 \u041C\u043E\u0438 \u0441\u0435\u0441\u0441\u0438\u0438" "\x00" { return 65; }
         /* on text (en): 👤 Agent profile */
-        "\U0001F464 Agent profile" "\x00" { return 49; }
+        "\U0001F464 Agent profile" "\x00" { return 66; }
         /* on text (ru): 👤 Профиль агента */
-        "\U0001F464 \u041F\u0440\u043E\u0444\u0438\u043B\u044C \u0430\u0433\u0435\u043D\u0442\u0430" "\x00" { return 49; }
+        "\U0001F464 \u041F\u0440\u043E\u0444\u0438\u043B\u044C \u0430\u0433\u0435\u043D\u0442\u0430" "\x00" { return 66; }
         /* on text (en): 📥 Export my data */
-        "\U0001F4E5 Export my data" "\x00" { return 50; }
+        "\U0001F4E5 Export my data" "\x00" { return 67; }
         /* on text (ru): 📥 Скачать мои данные */
-        "\U0001F4E5 \u0421\u043A\u0430\u0447\u0430\u0442\u044C \u043C\u043E\u0438 \u0434\u0430\u043D\u043D\u044B\u0435" "\x00" { return 50; }
+        "\U0001F4E5 \u0421\u043A\u0430\u0447\u0430\u0442\u044C \u043C\u043E\u0438 \u0434\u0430\u043D\u043D\u044B\u0435" "\x00" { return 67; }
         /* on text (en): 🗑️ Delete my data */
-        "\U0001F5D1\uFE0F Delete my data" "\x00" { return 51; }
+        "\U0001F5D1\uFE0F Delete my data" "\x00" { return 68; }
         /* on text (ru): 🗑️ Удалить мои данные */
-        "\U0001F5D1\uFE0F \u0423\u0434\u0430\u043B\u0438\u0442\u044C \u043C\u043E\u0438 \u0434\u0430\u043D\u043D\u044B\u0435" "\x00" { return 51; }
+        "\U0001F5D1\uFE0F \u0423\u0434\u0430\u043B\u0438\u0442\u044C \u043C\u043E\u0438 \u0434\u0430\u043D\u043D\u044B\u0435" "\x00" { return 68; }
         /* on text (en): ❓ Help */
-        "\u2753 Help" "\x00" { return 52; }
+        "\u2753 Help" "\x00" { return 69; }
         /* on text (ru): ❓ Справка */
-        "\u2753 \u0421\u043F\u0440\u0430\u0432\u043A\u0430" "\x00" { return 52; }
+        "\u2753 \u0421\u043F\u0440\u0430\u0432\u043A\u0430" "\x00" { return 69; }
         * { return BM_NONE; }
     */
 }
 
-/* State delete_confirm. */
+/* State persona_own. */
 static int match_state_6(const unsigned char *YYCURSOR)
 {
     const unsigned char *YYMARKER = NULL;
@@ -241,26 +297,75 @@ static int match_state_6(const unsigned char *YYCURSOR)
         re2c:define:YYCTYPE = "unsigned char";
         re2c:yyfill:enable = 0;
 
+        /* button (en): 🚀 New session */
+        "\U0001F680 New session" "\x00" { return 72; }
+        /* button (ru): 🚀 Новая сессия */
+        "\U0001F680 \u041D\u043E\u0432\u0430\u044F \u0441\u0435\u0441\u0441\u0438\u044F" "\x00" { return 72; }
+        /* button (en): 🏁 End session */
+        "\U0001F3C1 End session" "\x00" { return 73; }
+        /* button (ru): 🏁 Завершить сессию */
+        "\U0001F3C1 \u0417\u0430\u0432\u0435\u0440\u0448\u0438\u0442\u044C \u0441\u0435\u0441\u0441\u0438\u044E" "\x00" { return 73; }
+        /* button (en): 🗂 My sessions */
+        "\U0001F5C2 My sessions" "\x00" { return 74; }
+        /* button (ru): 🗂 Мои сессии */
+        "\U0001F5C2 \u041C\u043E\u0438 \u0441\u0435\u0441\u0441\u0438\u0438" "\x00" { return 74; }
+        /* button (en): 👤 Agent profile */
+        "\U0001F464 Agent profile" "\x00" { return 75; }
+        /* button (ru): 👤 Профиль агента */
+        "\U0001F464 \u041F\u0440\u043E\u0444\u0438\u043B\u044C \u0430\u0433\u0435\u043D\u0442\u0430" "\x00" { return 75; }
+        /* button (en): 📥 Export my data */
+        "\U0001F4E5 Export my data" "\x00" { return 76; }
+        /* button (ru): 📥 Скачать мои данные */
+        "\U0001F4E5 \u0421\u043A\u0430\u0447\u0430\u0442\u044C \u043C\u043E\u0438 \u0434\u0430\u043D\u043D\u044B\u0435" "\x00" { return 76; }
+        /* button (en): 🗑️ Delete my data */
+        "\U0001F5D1\uFE0F Delete my data" "\x00" { return 77; }
+        /* button (ru): 🗑️ Удалить мои данные */
+        "\U0001F5D1\uFE0F \u0423\u0434\u0430\u043B\u0438\u0442\u044C \u043C\u043E\u0438 \u0434\u0430\u043D\u043D\u044B\u0435" "\x00" { return 77; }
+        /* button (en): ❓ Help */
+        "\u2753 Help" "\x00" { return 78; }
+        /* button (ru): ❓ Справка */
+        "\u2753 \u0421\u043F\u0440\u0430\u0432\u043A\u0430" "\x00" { return 78; }
+        * { return BM_NONE; }
+    */
+}
+
+/* State delete_confirm. */
+static int match_state_7(const unsigned char *YYCURSOR)
+{
+    const unsigned char *YYMARKER = NULL;
+    (void)YYMARKER; /* not every DFA needs to back up */
+    /*!re2c
+        re2c:define:YYCTYPE = "unsigned char";
+        re2c:yyfill:enable = 0;
+
         /* on text (en): 🚀 New session */
-        "\U0001F680 New session" "\x00" { return 57; }
+        "\U0001F680 New session" "\x00" { return 85; }
         /* on text (ru): 🚀 Новая сессия */
-        "\U0001F680 \u041D\u043E\u0432\u0430\u044F \u0441\u0435\u0441\u0441\u0438\u044F" "\x00" { return 57; }
+        "\U0001F680 \u041D\u043E\u0432\u0430\u044F \u0441\u0435\u0441\u0441\u0438\u044F" "\x00" { return 85; }
+        /* on text (en): 🏁 End session */
+        "\U0001F3C1 End session" "\x00" { return 86; }
+        /* on text (ru): 🏁 Завершить сессию */
+        "\U0001F3C1 \u0417\u0430\u0432\u0435\u0440\u0448\u0438\u0442\u044C \u0441\u0435\u0441\u0441\u0438\u044E" "\x00" { return 86; }
+        /* on text (en): 🗂 My sessions */
+        "\U0001F5C2 My sessions" "\x00" { return 87; }
+        /* on text (ru): 🗂 Мои сессии */
+        "\U0001F5C2 \u041C\u043E\u0438 \u0441\u0435\u0441\u0441\u0438\u0438" "\x00" { return 87; }
         /* on text (en): 👤 Agent profile */
-        "\U0001F464 Agent profile" "\x00" { return 58; }
+        "\U0001F464 Agent profile" "\x00" { return 88; }
         /* on text (ru): 👤 Профиль агента */
-        "\U0001F464 \u041F\u0440\u043E\u0444\u0438\u043B\u044C \u0430\u0433\u0435\u043D\u0442\u0430" "\x00" { return 58; }
+        "\U0001F464 \u041F\u0440\u043E\u0444\u0438\u043B\u044C \u0430\u0433\u0435\u043D\u0442\u0430" "\x00" { return 88; }
         /* on text (en): 📥 Export my data */
-        "\U0001F4E5 Export my data" "\x00" { return 59; }
+        "\U0001F4E5 Export my data" "\x00" { return 89; }
         /* on text (ru): 📥 Скачать мои данные */
-        "\U0001F4E5 \u0421\u043A\u0430\u0447\u0430\u0442\u044C \u043C\u043E\u0438 \u0434\u0430\u043D\u043D\u044B\u0435" "\x00" { return 59; }
+        "\U0001F4E5 \u0421\u043A\u0430\u0447\u0430\u0442\u044C \u043C\u043E\u0438 \u0434\u0430\u043D\u043D\u044B\u0435" "\x00" { return 89; }
         /* on text (en): 🗑️ Delete my data */
-        "\U0001F5D1\uFE0F Delete my data" "\x00" { return 60; }
+        "\U0001F5D1\uFE0F Delete my data" "\x00" { return 90; }
         /* on text (ru): 🗑️ Удалить мои данные */
-        "\U0001F5D1\uFE0F \u0423\u0434\u0430\u043B\u0438\u0442\u044C \u043C\u043E\u0438 \u0434\u0430\u043D\u043D\u044B\u0435" "\x00" { return 60; }
+        "\U0001F5D1\uFE0F \u0423\u0434\u0430\u043B\u0438\u0442\u044C \u043C\u043E\u0438 \u0434\u0430\u043D\u043D\u044B\u0435" "\x00" { return 90; }
         /* on text (en): ❓ Help */
-        "\u2753 Help" "\x00" { return 61; }
+        "\u2753 Help" "\x00" { return 91; }
         /* on text (ru): ❓ Справка */
-        "\u2753 \u0421\u043F\u0440\u0430\u0432\u043A\u0430" "\x00" { return 61; }
+        "\u2753 \u0421\u043F\u0440\u0430\u0432\u043A\u0430" "\x00" { return 91; }
         * { return BM_NONE; }
     */
 }
@@ -289,8 +394,11 @@ int desk_match_text(int state, const char *s)
     case DESK_S_PERSONA_ASSISTANT:
         r = match_state_5(in);
         break;
-    case DESK_S_DELETE_CONFIRM:
+    case DESK_S_PERSONA_OWN:
         r = match_state_6(in);
+        break;
+    case DESK_S_DELETE_CONFIRM:
+        r = match_state_7(in);
         break;
     default:
         break;
@@ -298,6 +406,22 @@ int desk_match_text(int state, const char *s)
     if (r == BM_NONE)
         r = match_global(in);
     return r;
+}
+
+/* everywhere: text triggers of every state. */
+int desk_match_everywhere(const char *s)
+{
+    const unsigned char *YYCURSOR = (const unsigned char *)s;
+    const unsigned char *YYMARKER = NULL;
+    (void)YYMARKER; /* not every DFA needs to back up */
+    /*!re2c
+        re2c:define:YYCTYPE = "unsigned char";
+        re2c:yyfill:enable = 0;
+
+        /* everywhere pattern ^(please )?remember( that|:|,)|^запомни[ :,] */
+        (([pP] [lL] [eE] [aA] [sS] [eE] " ")? [rR] [eE] [mM] [eE] [mM] [bB] [eE] [rR] (" " [tT] [hH] [aA] [tT] | ":" | ",") [^\x00]* | [\u0437\u0417] [\u0430\u0410] [\u043F\u041F] [\u043E\u041E] [\u043C\u041C] [\u043D\u041D] [\u0438\u0418] [ \x2C\x3A] [^\x00]*) "\x00" { return 98; }
+        * { return BM_NONE; }
+    */
 }
 
 int desk_match_regex(int id, const char *s)

@@ -11,7 +11,7 @@
 static const char *const langs[1] = {"en"};
 
 /* texts[text * 1 + lang]: en */
-static const char *const texts[47] = {
+static const char *const texts[67] = {
     /* 0: hello */
     "Hello, {first_name}! Write anything and I repeat it; start with \"ask \" and I ask the web.",
     /* 1: echo */
@@ -101,11 +101,52 @@ static const char *const texts[47] = {
     /* 43: sys_mgr_lead_client (built-in) */
     "id {user_id}, language {text}",
     /* 44: sys_session_started (built-in) */
-    "New conversation started: I no longer take our earlier messages into account.",
-    /* 45: sys_voted (built-in) */
+    "🚀 New session started: I no longer take our earlier messages into account. Your first question names it.",
+    /* 45: sys_session_ended (built-in) */
+    "✅ Session closed. What we talked about:\n"
+    "{text}",
+    /* 46: sys_session_none (built-in) */
+    "No session is open. Write a message and one opens by itself.",
+    /* 47: sys_sessions_list (built-in) */
+    "🗂 Your sessions, newest first (🟢 open; 💬 questions). Tap one to continue it:",
+    /* 48: sys_sessions_empty (built-in) */
+    "You have no sessions yet. Write a message to start one.",
+    /* 49: sys_session_continued (built-in) */
+    "▶️ Back to the session «{text}». I remember what we said in it.",
+    /* 50: sys_session_gone (built-in) */
+    "That session no longer exists.",
+    /* 51: sys_session_untitled (built-in) */
+    "(no question yet)",
+    /* 52: sys_session_digest (built-in) */
+    "Questions: {text}",
+    /* 53: sys_voted (built-in) */
     "Thank you! Your feedback is counted.",
-    /* 46: sys_not_a_question (built-in) */
+    /* 54: sys_not_a_question (built-in) */
     "What would you like to know about it? Please ask in a few words, e.g. \"how much is the deposit?\"",
+    /* 55: sys_memory_kept (built-in) */
+    "🧠 I'll remember that: {text}",
+    /* 56: sys_memory_what (built-in) */
+    "What should I remember? Write, for example: \"remember that I prefer Python\".",
+    /* 57: sys_memory_list (built-in) */
+    "🧠 What I remember about you (🗑 N forgets item N):",
+    /* 58: sys_memory_empty (built-in) */
+    "I don't remember anything about you yet. Write \"remember that …\" to keep a fact.",
+    /* 59: sys_memory_forgotten (built-in) */
+    "Forgotten.",
+    /* 60: sys_memory_gone (built-in) */
+    "That is already forgotten.",
+    /* 61: sys_memory_forget_confirm (built-in) */
+    "Forget everything I remember about you ({text} items)? This cannot be undone.",
+    /* 62: sys_memory_forget_yes (built-in) */
+    "Yes, forget everything",
+    /* 63: sys_memory_forget_no (built-in) */
+    "No, keep it",
+    /* 64: sys_memory_all_forgotten (built-in) */
+    "Done: I have forgotten everything I remembered about you.",
+    /* 65: sys_memory_all_kept (built-in) */
+    "OK, I forgot nothing.",
+    /* 66: sys_memory_private (built-in) */
+    "What I remember about you stays between us: ask me in a private chat.",
 };
 
 /* the messages each state sends on entry (text indices) */
@@ -145,7 +186,7 @@ const bm_machine echo_machine = {
     .n_langs = 1,
     .default_lang = 0, /* en */
     .texts = texts,
-    .n_texts = 47,
+    .n_texts = 67,
     .sys_texts = {
         [BM_SYS_MIGRATED] = 5 /* sys_migrated */,
         [BM_SYS_CANCELLED] = 6 /* sys_cancelled */,
@@ -187,8 +228,28 @@ const bm_machine echo_machine = {
         [BM_SYS_MGR_NOT_MANAGER] = 42 /* sys_mgr_not_manager */,
         [BM_SYS_MGR_LEAD_CLIENT] = 43 /* sys_mgr_lead_client */,
         [BM_SYS_SESSION_STARTED] = 44 /* sys_session_started */,
-        [BM_SYS_VOTED] = 45 /* sys_voted */,
-        [BM_SYS_NOT_A_QUESTION] = 46 /* sys_not_a_question */,
+        [BM_SYS_SESSION_ENDED] = 45 /* sys_session_ended */,
+        [BM_SYS_SESSION_NONE] = 46 /* sys_session_none */,
+        [BM_SYS_SESSIONS_LIST] = 47 /* sys_sessions_list */,
+        [BM_SYS_SESSIONS_EMPTY] = 48 /* sys_sessions_empty */,
+        [BM_SYS_SESSION_CONTINUED] = 49 /* sys_session_continued */,
+        [BM_SYS_SESSION_GONE] = 50 /* sys_session_gone */,
+        [BM_SYS_SESSION_UNTITLED] = 51 /* sys_session_untitled */,
+        [BM_SYS_SESSION_DIGEST] = 52 /* sys_session_digest */,
+        [BM_SYS_VOTED] = 53 /* sys_voted */,
+        [BM_SYS_NOT_A_QUESTION] = 54 /* sys_not_a_question */,
+        [BM_SYS_MEMORY_KEPT] = 55 /* sys_memory_kept */,
+        [BM_SYS_MEMORY_WHAT] = 56 /* sys_memory_what */,
+        [BM_SYS_MEMORY_LIST] = 57 /* sys_memory_list */,
+        [BM_SYS_MEMORY_EMPTY] = 58 /* sys_memory_empty */,
+        [BM_SYS_MEMORY_FORGOTTEN] = 59 /* sys_memory_forgotten */,
+        [BM_SYS_MEMORY_GONE] = 60 /* sys_memory_gone */,
+        [BM_SYS_MEMORY_FORGET_CONFIRM] = 61 /* sys_memory_forget_confirm */,
+        [BM_SYS_MEMORY_FORGET_YES] = 62 /* sys_memory_forget_yes */,
+        [BM_SYS_MEMORY_FORGET_NO] = 63 /* sys_memory_forget_no */,
+        [BM_SYS_MEMORY_ALL_FORGOTTEN] = 64 /* sys_memory_all_forgotten */,
+        [BM_SYS_MEMORY_ALL_KEPT] = 65 /* sys_memory_all_kept */,
+        [BM_SYS_MEMORY_PRIVATE] = 66 /* sys_memory_private */,
     },
     .states = states,
     .n_states = 1,

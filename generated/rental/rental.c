@@ -11,7 +11,7 @@
 static const char *const langs[2] = {"en", "ru"};
 
 /* texts[text * 2 + lang]: en ru */
-static const char *const texts[214] = {
+static const char *const texts[254] = {
     /* 0: llm_persona */
     "You are the support assistant of Dunav Drive, a car rental in Belgrade. You help customers choose a car and explain the rental conditions, politely and briefly.",
     "Вы — ассистент поддержки Dunav Drive, проката автомобилей в Белграде. Вы помогаете клиентам выбрать автомобиль и объясняете условия аренды, вежливо и коротко.",
@@ -591,14 +591,76 @@ static const char *const texts[214] = {
     "id {user_id}, language {text}",
     "id {user_id}, язык {text}",
     /* 104: sys_session_started (built-in) */
-    "New conversation started: I no longer take our earlier messages into account.",
-    "Начат новый разговор: прежние сообщения я больше не учитываю.",
-    /* 105: sys_voted (built-in) */
+    "🚀 New session started: I no longer take our earlier messages into account. Your first question names it.",
+    "🚀 Начата новая сессия: прежние сообщения я больше не учитываю. Её название — ваш первый вопрос.",
+    /* 105: sys_session_ended (built-in) */
+    "✅ Session closed. What we talked about:\n"
+    "{text}",
+    "✅ Сессия закрыта. О чём мы говорили:\n"
+    "{text}",
+    /* 106: sys_session_none (built-in) */
+    "No session is open. Write a message and one opens by itself.",
+    "Открытой сессии нет. Напишите сообщение — сессия откроется сама.",
+    /* 107: sys_sessions_list (built-in) */
+    "🗂 Your sessions, newest first (🟢 open; 💬 questions). Tap one to continue it:",
+    "🗂 Ваши сессии, сначала новые (🟢 открыта; 💬 вопросы). Нажмите, чтобы продолжить:",
+    /* 108: sys_sessions_empty (built-in) */
+    "You have no sessions yet. Write a message to start one.",
+    "Сессий пока нет. Напишите сообщение, чтобы начать.",
+    /* 109: sys_session_continued (built-in) */
+    "▶️ Back to the session «{text}». I remember what we said in it.",
+    "▶️ Вернулись к сессии «{text}». Я помню, о чём мы в ней говорили.",
+    /* 110: sys_session_gone (built-in) */
+    "That session no longer exists.",
+    "Этой сессии больше нет.",
+    /* 111: sys_session_untitled (built-in) */
+    "(no question yet)",
+    "(вопросов пока нет)",
+    /* 112: sys_session_digest (built-in) */
+    "Questions: {text}",
+    "Вопросы: {text}",
+    /* 113: sys_voted (built-in) */
     "Thank you! Your feedback is counted.",
     "Спасибо! Ваш отзыв учтён.",
-    /* 106: sys_not_a_question (built-in) */
+    /* 114: sys_not_a_question (built-in) */
     "What would you like to know about it? Please ask in a few words, e.g. \"how much is the deposit?\"",
     "Что вы хотите узнать? Спросите, пожалуйста, словами, например: «какой депозит?»",
+    /* 115: sys_memory_kept (built-in) */
+    "🧠 I'll remember that: {text}",
+    "🧠 Запомнил: {text}",
+    /* 116: sys_memory_what (built-in) */
+    "What should I remember? Write, for example: \"remember that I prefer Python\".",
+    "Что запомнить? Напишите, например: «запомни, что я пишу на Python».",
+    /* 117: sys_memory_list (built-in) */
+    "🧠 What I remember about you (🗑 N forgets item N):",
+    "🧠 Что я о вас помню (🗑 N — забыть пункт N):",
+    /* 118: sys_memory_empty (built-in) */
+    "I don't remember anything about you yet. Write \"remember that …\" to keep a fact.",
+    "Я пока ничего о вас не помню. Напишите «запомни, что …», чтобы я запомнил факт.",
+    /* 119: sys_memory_forgotten (built-in) */
+    "Forgotten.",
+    "Забыл.",
+    /* 120: sys_memory_gone (built-in) */
+    "That is already forgotten.",
+    "Это уже забыто.",
+    /* 121: sys_memory_forget_confirm (built-in) */
+    "Forget everything I remember about you ({text} items)? This cannot be undone.",
+    "Забыть всё, что я о вас помню (пунктов: {text})? Это нельзя отменить.",
+    /* 122: sys_memory_forget_yes (built-in) */
+    "Yes, forget everything",
+    "Да, забыть всё",
+    /* 123: sys_memory_forget_no (built-in) */
+    "No, keep it",
+    "Нет, оставить",
+    /* 124: sys_memory_all_forgotten (built-in) */
+    "Done: I have forgotten everything I remembered about you.",
+    "Готово: я забыл всё, что о вас помнил.",
+    /* 125: sys_memory_all_kept (built-in) */
+    "OK, I forgot nothing.",
+    "Хорошо, ничего не забываю.",
+    /* 126: sys_memory_private (built-in) */
+    "What I remember about you stays between us: ask me in a private chat.",
+    "То, что я о вас помню, остаётся между нами: спросите меня в личном чате.",
 };
 
 /* the messages each state sends on entry (text indices) */
@@ -1356,7 +1418,7 @@ const bm_machine rental_machine = {
     .n_langs = 2,
     .default_lang = 0, /* en */
     .texts = texts,
-    .n_texts = 107,
+    .n_texts = 127,
     .sys_texts = {
         [BM_SYS_MIGRATED] = 2 /* sys_migrated */,
         [BM_SYS_CANCELLED] = 68 /* sys_cancelled */,
@@ -1398,8 +1460,28 @@ const bm_machine rental_machine = {
         [BM_SYS_MGR_NOT_MANAGER] = 102 /* sys_mgr_not_manager */,
         [BM_SYS_MGR_LEAD_CLIENT] = 103 /* sys_mgr_lead_client */,
         [BM_SYS_SESSION_STARTED] = 104 /* sys_session_started */,
-        [BM_SYS_VOTED] = 105 /* sys_voted */,
-        [BM_SYS_NOT_A_QUESTION] = 106 /* sys_not_a_question */,
+        [BM_SYS_SESSION_ENDED] = 105 /* sys_session_ended */,
+        [BM_SYS_SESSION_NONE] = 106 /* sys_session_none */,
+        [BM_SYS_SESSIONS_LIST] = 107 /* sys_sessions_list */,
+        [BM_SYS_SESSIONS_EMPTY] = 108 /* sys_sessions_empty */,
+        [BM_SYS_SESSION_CONTINUED] = 109 /* sys_session_continued */,
+        [BM_SYS_SESSION_GONE] = 110 /* sys_session_gone */,
+        [BM_SYS_SESSION_UNTITLED] = 111 /* sys_session_untitled */,
+        [BM_SYS_SESSION_DIGEST] = 112 /* sys_session_digest */,
+        [BM_SYS_VOTED] = 113 /* sys_voted */,
+        [BM_SYS_NOT_A_QUESTION] = 114 /* sys_not_a_question */,
+        [BM_SYS_MEMORY_KEPT] = 115 /* sys_memory_kept */,
+        [BM_SYS_MEMORY_WHAT] = 116 /* sys_memory_what */,
+        [BM_SYS_MEMORY_LIST] = 117 /* sys_memory_list */,
+        [BM_SYS_MEMORY_EMPTY] = 118 /* sys_memory_empty */,
+        [BM_SYS_MEMORY_FORGOTTEN] = 119 /* sys_memory_forgotten */,
+        [BM_SYS_MEMORY_GONE] = 120 /* sys_memory_gone */,
+        [BM_SYS_MEMORY_FORGET_CONFIRM] = 121 /* sys_memory_forget_confirm */,
+        [BM_SYS_MEMORY_FORGET_YES] = 122 /* sys_memory_forget_yes */,
+        [BM_SYS_MEMORY_FORGET_NO] = 123 /* sys_memory_forget_no */,
+        [BM_SYS_MEMORY_ALL_FORGOTTEN] = 124 /* sys_memory_all_forgotten */,
+        [BM_SYS_MEMORY_ALL_KEPT] = 125 /* sys_memory_all_kept */,
+        [BM_SYS_MEMORY_PRIVATE] = 126 /* sys_memory_private */,
     },
     .states = states,
     .n_states = 16,

@@ -5,6 +5,7 @@
  */
 #include "actions/handoff.h"
 
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -85,9 +86,21 @@ int act_operator_step(const bm_machine *m, bm_session *s, const bm_input *in, bm
     return 0;
 }
 
+/* Whether the spec hands users to operators anywhere (some transition
+ * runs `handoff`): a bot without operators (desk) offers none. */
+static bool spec_has_operators(const bm_machine *m)
+{
+    for (int i = 0; i < m->n_transitions; i++)
+        if (m->transitions[i].action == BM_ACT_HANDOFF)
+            return true;
+    return false;
+}
+
 int act_offer_operator(bot_act *c, bm_sys_text t)
 {
     const bm_machine *m = bot_machine(c->b);
+    if (!spec_has_operators(m))
+        return bot_act_say_sys(c, t);
     char *text = bm_render(m, c->s, &c->in->user, m->sys_texts[t], c->text);
     char *label = bm_render(m, c->s, &c->in->user, m->sys_texts[BM_SYS_OPERATOR], "");
     char *data = strdup(ACT_CB_OPERATOR);

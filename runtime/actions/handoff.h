@@ -11,7 +11,9 @@
  * botc names callback data "<state>.<n>"). */
 #define ACT_CB_OPERATOR "bm:operator"
 
-/* Says sys text t with the inline operator button under it. 0 or -1. */
+/* Says sys text t with the inline operator button under it; without the
+ * button when the spec has no `handoff` action anywhere (no operators to
+ * call). 0 or -1. */
 int act_offer_operator(bot_act *c, bm_sys_text t);
 
 /* The step of an operator request that is not a spec button (the offer

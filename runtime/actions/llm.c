@@ -11,9 +11,11 @@
  * the "call an operator" button (actions/handoff.h). With OPENAI_API_BASE
  * set the model answers: the request is deferred I/O (dialogue/deferred.h)
  * which the transport streams into the chat as drafts; the input runs
- * again with the whole answer (resume). In strict mode a question the
- * knowledge does not answer goes to a human without asking the model,
- * unless the spec says ask_without_context.
+ * again with the whole answer (resume), which keeps the question and the
+ * answer in the user's open session (opening one when none is: the
+ * model's context is that session's turns, actions/session.h). In strict
+ * mode a question the knowledge does not answer goes to a human without
+ * asking the model, unless the spec says ask_without_context.
  */
 #include <inttypes.h>
 #include <stdio.h>
@@ -25,7 +27,9 @@
 #include "actions/feedback.h"
 #include "actions/handoff.h"
 #include "actions/llm.h"
+#include "actions/memory.h"
 #include "actions/registry.h"
+#include "actions/session.h"
 #include "ai/kb.h"
 #include "ai/llm.h"
 #include "ai/token_limits.h"
@@ -227,6 +231,52 @@ static int add_turn(void *ud, const char *role, const char *text, int64_t at)
 }
 
 
+/* The open session's turns (act_session_turns) as chat messages. */
+static int add_session_turn(void *ud, const char *role, const char *text)
+{
+    return add_turn(ud, role, text, 0);
+}
+
+/* The system prompt's persona: the spec's `persona:` text, then the
+ * prompt of the persona the variable `persona` names (llm: personas:).
+ * malloc'd, NULL when there is neither (or on out-of-memory: *oom). */
+static char *persona_prompt(bot_act *c, const char *q, bool *oom)
+{
+    const bm_machine *m = bot_machine(c->b);
+    const bm_llm *l = m->llm;
+    char *base = l->persona != BM_NONE ? bm_render(m, c->s, &c->in->user, l->persona, q) : NULL;
+    *oom = l->persona != BM_NONE && !base;
+    if (l->n_personas <= 0 || l->persona_var < 0 || l->persona_var >= m->n_vars)
+        return base;
+    const char *v = c->s->vars[l->persona_var] ? c->s->vars[l->persona_var]
+                                               : m->vars[l->persona_var].initial;
+    int which = -1;
+    for (int i = 0; i < l->n_personas && which < 0; i++)
+        if (!strcmp(l->personas[i].name, v))
+            which = i;
+    if (which < 0) {
+        log_warn("bot", "user %" PRId64 ": persona '%s' is none of the spec's; its base prompt only",
+                 c->s->user_id, v);
+        return base;
+    }
+    char *role = bm_render(m, c->s, &c->in->user, l->personas[which].prompt, q);
+    if (!role) {
+        *oom = true;
+        free(base);
+        return NULL;
+    }
+    if (!base)
+        return role;
+    size_t n = strlen(base) + strlen(role) + 3;
+    char *both = malloc(n);
+    if (both)
+        snprintf(both, n, "%s\n\n%s", base, role);
+    *oom = !both;
+    free(base);
+    free(role);
+    return both;
+}
+
 /* The user's earlier questions to the model, oldest first (history's
  * "user" turns), for follow-ups. */
 typedef struct asked {
@@ -278,8 +328,28 @@ static int context(bot_act *c, llm_part *p, const char *q, qvec qv, kb_hit *hits
     return n < 0 ? 0 : n;
 }
 
-/* The model's request: the grounded system prompt (persona, policy, the
- * best chunks for q), the user's recent history, q. A malloc'd JSON
+/* sys (taken) and, after it, what the user's long-term memory holds about
+ * q (actions/memory.h; by qv too when there is one), marked as memory;
+ * NULL on out-of-memory. */
+static char *with_memory(bot_act *c, char *sys, const char *q, qvec qv)
+{
+    /* private: never in a group's answers, which the group reads */
+    char *mem = sys && c->s->chat_id > 0 ? memory_recall_hybrid(c->b, c->s->user_id, q, qv.v, qv.dims)
+                                         : NULL;
+    if (!mem)
+        return sys;
+    size_t a = strlen(sys), b = strlen(mem);
+    char *both = malloc(a + b + 3);
+    if (both)
+        snprintf(both, a + b + 3, "%s\n\n%s", sys, mem);
+    free(sys);
+    free(mem);
+    return both;
+}
+
+/* The model's request: the grounded system prompt (persona and the active
+ * role's prompt, policy, the best chunks for q, the user's memory of q),
+ * the open session's latest turns (actions/session.h), q. A malloc'd JSON
  * array, NULL on out-of-memory. */
 static char *llm_messages(bot_act *c, llm_part *p, const char *q, qvec qv)
 {
@@ -288,11 +358,15 @@ static char *llm_messages(bot_act *c, llm_part *p, const char *q, qvec qv)
     const char *lang = m->langs[c->s->lang];
     kb_hit hits[4];
     int n = context(c, p, q, qv, hits, 4);
-    char *persona = l->persona != BM_NONE ? bm_render(m, c->s, &c->in->user, l->persona, q) : NULL;
+    bool oom = false;
+    char *persona = persona_prompt(c, q, &oom);
+    if (oom)
+        return NULL;
     char *policy = l->policy != BM_NONE ? bm_render(m, c->s, &c->in->user, l->policy, q) : NULL;
     char *sys = kb_system_prompt(persona, policy, l->strict, lang, hits, n, 6000);
     free(persona);
     free(policy);
+    sys = with_memory(c, sys, q, qv);
     cJSON *arr = cJSON_CreateArray();
     cJSON *sm = arr ? cJSON_AddObjectToObject(arr, "") : NULL;
     bool ok = sys && sm && cJSON_AddStringToObject(sm, "role", "system") &&
@@ -300,12 +374,21 @@ static char *llm_messages(bot_act *c, llm_part *p, const char *q, qvec qv)
     free(sys);
     cJSON *um = NULL;
     ok = ok &&
-         store_history_turns(bot_store(c->b), c->s->user_id, LLM_TURNS, add_turn, arr) >= 0 &&
+         act_session_turns(c, LLM_TURNS, add_session_turn, arr) >= 0 &&
          (um = cJSON_AddObjectToObject(arr, "")) &&
          cJSON_AddStringToObject(um, "role", "user") && cJSON_AddStringToObject(um, "content", q);
     char *js = ok ? cJSON_PrintUnformatted(arr) : NULL;
     cJSON_Delete(arr);
     return js;
+}
+
+int act_llm_allowed(bot *b, int64_t user_id)
+{
+    llm_part *p = bot_part_state(b, BOT_PART_LLM);
+    if (!p || !p->lim || lim_daily(p->lim) <= 0)
+        return 1;
+    int manager = ho_is_manager(bot_part_state(b, BOT_PART_HANDOFF), user_id);
+    return lim_check(p->lim, user_id, manager) != 0;
 }
 
 /* Before the action: 1 when the user may have an answer, 0 when the daily
@@ -315,11 +398,7 @@ static char *llm_messages(bot_act *c, llm_part *p, const char *q, qvec qv)
  * lim_check): a broken counter should not silence the bot. */
 static int llm_gate(bot_act *c)
 {
-    llm_part *p = bot_part_state(c->b, BOT_PART_LLM);
-    if (!p || !p->lim || lim_daily(p->lim) <= 0)
-        return 1;
-    int manager = ho_is_manager(bot_part_state(c->b, BOT_PART_HANDOFF), c->s->user_id);
-    if (lim_check(p->lim, c->s->user_id, manager) != 0)
+    if (act_llm_allowed(c->b, c->s->user_id))
         return 1;
     return act_offer_operator(c, BM_SYS_LIMIT_REACHED) ? -1 : 0;
 }
@@ -352,20 +431,24 @@ static int ask_model(bot_act *c, llm_part *p, qvec qv)
 }
 
 /* The question's embedding arrived: the model is asked with the context
- * found by both rankings; without a usable vector (the server failed, or
- * the vector's size is not the chunks'), by the lexical one alone. */
+ * (and the memory) found by both rankings; without a usable vector (the
+ * server failed, or the vector's size is not the chunks': kb_search_hybrid
+ * and the memory check it), by the lexical one alone. */
 static int resume_embedded(bot_act *c, llm_part *p)
 {
     const bot_io_res *res = c->io_res;
     qvec qv = NO_VECTOR;
     int dims = res->ok && res->body ? (int)(res->len / sizeof(float)) : 0;
-    if (dims > 0 && dims == kb_vector_dims(p->kb) && res->len % sizeof(float) == 0) {
+    if (dims > 0 && res->len % sizeof(float) == 0) {
         qv.v = (const float *)(const void *)res->body;
         qv.dims = dims;
+        if (p->kb && kb_vector_count(p->kb) > 0 && dims != kb_vector_dims(p->kb))
+            log_warn("bot", "user %" PRId64 ": the question's embedding has %d dims, the "
+                     "knowledge's %d; lexical context only", c->s->user_id, dims,
+                     kb_vector_dims(p->kb));
     } else {
         log_warn("bot", "user %" PRId64 ": no usable embedding of the question (%s); "
-                 "lexical context only", c->s->user_id,
-                 res->error ? res->error : "its size is not the knowledge's");
+                 "lexical context only", c->s->user_id, res->error ? res->error : "empty");
     }
     if (!c->io_req || !bot_act_can_defer(c))
         return 0;
@@ -392,6 +475,8 @@ static int llm_run(bot_act *c)
         /* the model's answer: the transport streams it into the chat */
         if (!bot_act_can_defer(c))
             return 0;
+        if (act_session_expire(c))
+            return -1;
         kb_hit hits[4];
         if (m->llm->strict && !m->llm->ask_without_context && p->kb &&
             (context(c, p, q, NO_VECTOR, hits, 4) == 0 || !kb_answers(&hits[0]))) {
@@ -399,9 +484,11 @@ static int llm_run(bot_act *c)
                      c->s->user_id);
             return offer_operator(c);
         }
-        if (p->kb && kb_vector_count(p->kb) > 0) {
-            /* the knowledge has vectors: the question's own comes first,
-             * then the model is asked with the hybrid context (resume) */
+        if ((p->kb && kb_vector_count(p->kb) > 0) ||
+            (c->s->chat_id > 0 && memory_wants_vector(c->b, c->s->user_id))) {
+            /* the knowledge or the user's memory has vectors: the
+             * question's own comes first, then the model is asked with the
+             * hybrid context (resume) */
             char *text = strdup(q);
             if (!text)
                 return -1;
@@ -461,12 +548,21 @@ static int llm_resume(bot_act *c)
         return offer_operator(c);
     }
     c->ai_from = c->out->n;
-    if (bot_act_say_long(c, res->body))
+    /* run's closing of an idle session was rolled back with the deferral */
+    if (act_session_expire(c) || bot_act_say_markdown(c, res->body) ||
+        act_session_record(c, q, res->body))
         return -1;
     c->ai_to = c->out->n;
     c->ai_answered = true;
     return attach_feedback(c);
 }
+
+int act_llm_count(bot *b, int64_t user_id, long tokens)
+{
+    llm_part *p = bot_part_state(b, BOT_PART_LLM);
+    return p && p->lim && tokens > 0 ? lim_record(p->lim, user_id, tokens) : 0;
+}
+
 
 kb *act_llm_kb(bot *b)
 {

@@ -15,7 +15,9 @@
     X(FEEDBACK, part_feedback) /* "👍 Helped" / "Call an operator" under AI answers */ \
     X(LEADS, part_leads)       /* completed forms posted to the managers */ \
     X(LLM, part_llm)           /* the knowledge index, the model, daily token limits */ \
-    X(HTTP_GET, part_http_get) /* BOT_HTTP_GET_URL */
+    X(HTTP_GET, part_http_get) /* BOT_HTTP_GET_URL */ \
+    X(SESSION, part_session)   /* AI sessions: the model's context, summaries, the idle sweep */ \
+    X(MEMORY, part_memory)     /* long-term memory: facts and session summaries, recalled */
 
 #define BOT_PART_ENUM_(E, row) BOT_PART_##E,
 enum { BOT_PARTS(BOT_PART_ENUM_) BOT_PART_COUNT };

@@ -1144,3 +1144,57 @@ int retr_search(retr *r, const char *q, const char *lang, retr_hit *hits, int ma
     memcpy(hits, cand, (size_t)n * sizeof *hits);
     return n;
 }
+
+char *retr_analyse(retr *r, const char *text) { return analyse(r, text ? text : "", false); }
+
+int retr_rank(retr *r, const char *q, const char *const *docs, int n, retr_hit *hits, int max)
+{
+    qterm t[RETR_MAX_TERMS];
+    int nt = question_terms(r, q ? q : "", t, RETR_MAX_TERMS);
+    if (nt == 0 || n <= 0 || max <= 0)
+        return 0;
+    /* the idf of each term among these documents, a synonym group as one */
+    double total = 0, sum_len = 0;
+    for (int d = 0; d < n; d++)
+        sum_len += words_in(docs[d]);
+    double avg = sum_len > 0 ? sum_len / n : 1;
+    for (int i = 0; i < nt; i++) {
+        int df = 0;
+        for (int d = 0; d < n; d++) {
+            bool has = false;
+            for (int a = 0; a < t[i].n_alt && !has; a++)
+                has = count(docs[d], t[i].alt[a]) > 0;
+            df += has;
+        }
+        t[i].idf = log(((double)n - df + 0.5) / (df + 0.5) + 1.0);
+        total += t[i].idf;
+    }
+    int nh = 0;
+    for (int d = 0; d < n; d++) {
+        double norm = BM25_K1 * (1 - BM25_B + BM25_B * words_in(docs[d]) / avg);
+        double got = 0, rank = 0;
+        for (int i = 0; i < nt; i++) {
+            double tf = 0;
+            for (int a = 0; a < t[i].n_alt; a++)
+                tf += count(docs[d], t[i].alt[a]);
+            if (tf > 0) {
+                got += t[i].idf;
+                rank += t[i].idf * tf * (BM25_K1 + 1) / (tf + norm);
+            }
+        }
+        if (rank <= 0)
+            continue;
+        retr_hit h = {.id = d, .rank = rank, .coverage = total > 0 ? got / total : 0};
+        if (nh < max)
+            nh++;
+        else if (rank <= hits[nh - 1].rank)
+            continue;
+        int k = nh - 1; /* insertion into the sorted list */
+        while (k > 0 && hits[k - 1].rank < rank) {
+            hits[k] = hits[k - 1];
+            k--;
+        }
+        hits[k] = h;
+    }
+    return nh;
+}

@@ -82,6 +82,23 @@ typedef struct retr_hit {
  * is in the index), -1 on an error. */
 int retr_search(retr *r, const char *q, const char *lang, retr_hit *hits, int max);
 
+/* ---- a few passages kept elsewhere ----------------------------------------
+ * Long-term memory (actions/memory.h) keeps each user's items in the bot's
+ * database, analysed once when kept, and ranks only the asking user's
+ * items for a question: a hundred documents, read by one query that names
+ * the user. retr_rank ranks them as retr_search would (bm25, the idf
+ * from these documents, the synonyms given to r; no typo correction, as
+ * r's index may hold nothing), without an index. */
+
+/* text analysed as passages are (stems separated by spaces), malloc'd;
+ * NULL on out-of-memory. */
+char *retr_analyse(retr *r, const char *text);
+
+/* Ranks docs[0..n) (retr_analyse output) for question q: the ones holding
+ * at least one of its words, best first, at most max; hit.id is the index
+ * into docs. The number of hits. */
+int retr_rank(retr *r, const char *q, const char *const *docs, int n, retr_hit *hits, int max);
+
 /* The number of q's words that are searched (stop words and numbers
  * are not). */
 int retr_terms(retr *r, const char *q);

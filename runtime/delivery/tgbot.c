@@ -28,9 +28,11 @@
 #include <time.h>
 
 #include "actions/llm.h"
+#include "actions/memory.h"
 #include "actions/registry.h"
 #include "ai/embed.h"
 #include "ai/kbvec.h"
+#include "delivery/idle.h"
 #include "delivery/inbox.h"
 #include "dialogue/action.h"
 #include "people/lead.h"
@@ -40,6 +42,7 @@
 #include "storage/store.h"
 #include "telegram/tg.h"
 #include "telegram/tgupdate.h"
+#include "delivery/voice.h"
 #include "delivery/webhook.h"
 #include "storage/store_vectors.h"
 #include "net/loop.h"
@@ -58,6 +61,7 @@ typedef struct tgb {
     tg_client *tg;
     outq *q;
     inbox *ib;
+    idle_sweep *idle;   /* sessions idle past the spec's limit, NULL: none */
     volatile sig_atomic_t *stop;
     int poll_timeout_s;
 
@@ -75,6 +79,7 @@ typedef struct tgb {
     tgu_calls calls;
 
     wh_server *wh;      /* webhook mode (WEBHOOK_URL set), else NULL: polling */
+    voice_synth *vs;    /* answers by voice (spec voice: reply), else NULL */
     wh_config whc;
 
     /* hybrid retrieval (EMBEDDINGS_BASE set): the knowledge's chunk
@@ -82,6 +87,9 @@ typedef struct tgb {
     embed_client *ec;
     store_vectors *sv;
     kbvec *kv;
+    /* long-term memory items kept without a vector, embedded on this loop
+     * (actions/memory.h); NULL without EMBEDDINGS_BASE */
+    embed_client *mec;
 } tgb;
 
 static long now_ms(void)
@@ -296,9 +304,12 @@ static void on_confirm(const tg_result *r, void *ud)
  * the loop may wait (ms, -1 = no timer). */
 static long turn(tgb *t)
 {
+    voice_synth_dispatch(t->vs); /* spoken answers, to go out below */
     if (inbox_runnable(t->ib))
         inbox_run(t->ib);
     lead_pump(bot_part_state(t->b, BOT_PART_LEADS), t->tg, t->q); /* completed forms to the managers */
+    idle_sweep_run(t->idle); /* sessions idle past the spec's limit */
+    memory_embed_pump(t->b); /* memory items kept without a vector */
     outq_flush(t->q);
     long w = outq_pump(t->q);
     if (inbox_runnable(t->ib))
@@ -384,8 +395,29 @@ static void start_vectors(tgb *t)
              kbvec_missing(t->kv));
 }
 
+/* With EMBEDDINGS_BASE set, the memory items kept without a vector get
+ * one on this loop (a client of their own: the knowledge's exists only
+ * with knowledge). Optional: a failure leaves them recalled by words. */
+static void start_memory_vectors(tgb *t)
+{
+    embed_options o = embed_options_from_env();
+    if (!o.base || !*o.base)
+        return;
+    char err[256];
+    t->mec = embed_new(t->lp, &o, err, sizeof err);
+    if (!t->mec || memory_embed_start(t->b, t->mec)) {
+        log_error("tgbot", "memory items kept without a vector stay so: %s",
+                  t->mec ? "out of memory" : err);
+        embed_free(t->mec);
+        t->mec = NULL;
+    }
+}
+
 static void stop_vectors(tgb *t)
 {
+    memory_embed_stop(t->b);
+    embed_free(t->mec);
+    t->mec = NULL;
     kbvec_free(t->kv);
     embed_free(t->ec);
     store_vectors_free(t->sv);
@@ -422,11 +454,20 @@ int tgbot_run(bot *b, bm_effects *pending, volatile sig_atomic_t *stop)
         return 1;
     }
     outq_options qo = queue_options(b);
-    t.q = outq_new(t.tg, &qo);
+    if (bot_machine(b)->voice_reply != BM_VOICE_REPLY_TEXT) {
+        /* the spec answers by voice: the outbox has speech made before a
+         * voice answer goes (delivery/voice.h) */
+        t.vs = voice_synth_new(t.lp);
+        qo.prepare = voice_synth_prepare;
+        qo.prepare_method = VOICE_METHOD;
+        qo.prepare_ud = t.vs;
+    }
+    t.q = t.vs || bot_machine(b)->voice_reply == BM_VOICE_REPLY_TEXT ? outq_new(t.tg, &qo) : NULL;
     t.ib = t.q ? inbox_new(b, t.lp, t.tg, t.q, NULL) : NULL;
     if (!t.ib) {
         log_error("tgbot", "out of memory");
         outq_free(t.q);
+        voice_synth_free(t.vs);
         tg_free(t.tg);
         loop_free(t.lp);
         return 1;
@@ -436,12 +477,15 @@ int tgbot_run(bot *b, bm_effects *pending, volatile sig_atomic_t *stop)
         log_error("tgbot", "cannot read the outbox / inbox");
         inbox_free(t.ib);
         outq_free(t.q);
+        voice_synth_free(t.vs);
         tg_free(t.tg);
         loop_free(t.lp);
         return 1;
     }
 
     start_vectors(&t);
+    t.idle = idle_sweep_new(b, t.lp);
+    start_memory_vectors(&t);
 
     /* Webhook mode listens before setWebhook, so the first delivery finds
      * the server up. */
@@ -450,9 +494,11 @@ int tgbot_run(bot *b, bm_effects *pending, volatile sig_atomic_t *stop)
         t.wh = wh_new(&t.whc, tgb_wake, &t, err, sizeof err);
     if (whmode < 0 || (whmode == 1 && !t.wh)) {
         log_error("tgbot", "webhook: %s", err);
+        idle_sweep_free(t.idle);
         stop_vectors(&t);
         inbox_free(t.ib);
         outq_free(t.q);
+        voice_synth_free(t.vs);
         tg_free(t.tg);
         loop_free(t.lp);
         return 2;
@@ -539,6 +585,7 @@ int tgbot_run(bot *b, bm_effects *pending, volatile sig_atomic_t *stop)
     t.wh = NULL;
     if (!t.fatal)
         drain(&t);
+    idle_sweep_free(t.idle);
     stop_vectors(&t);
     loop_cancel(t.lp, NULL); /* what did not finish in time */
     outq_stats s = outq_get_stats(t.q);
@@ -549,6 +596,7 @@ int tgbot_run(bot *b, bm_effects *pending, volatile sig_atomic_t *stop)
              is.duplicates, s.sent, s.dropped, s.retried, s.rate_waits);
     inbox_free(t.ib);
     outq_free(t.q);
+    voice_synth_free(t.vs); /* after the outbox: what it still speaks is cancelled */
     tg_free(t.tg);
     loop_free(t.lp);
     tgu_calls_free(&t.calls);

@@ -21,8 +21,11 @@
     X(EXPORT_DATA, export_data, act_export_data) /* send the user everything stored about them */ \
     X(DELETE_DATA, delete_data, act_delete_data) /* erase everything stored about the user */ \
     X(SESSION_START, session_start, act_session_start) /* open a new AI session */ \
-    X(SESSION_END, session_end, act_unavailable) /* close the current AI session */ \
-    X(SESSION_LIST, session_list, act_unavailable) /* list the user's AI sessions */ \
-    X(HTTP_GET, http_get, act_http_get)      /* answer with GET $BOT_HTTP_GET_URL?text=... */
+    X(SESSION_END, session_end, act_session_end) /* close the current AI session */ \
+    X(SESSION_LIST, session_list, act_session_list) /* list the user's AI sessions */ \
+    X(HTTP_GET, http_get, act_http_get)      /* answer with GET $BOT_HTTP_GET_URL?text=... */ \
+    X(REMEMBER, remember, act_remember)      /* keep "remember that ..." in long-term memory */ \
+    X(MEMORY_LIST, memory_list, act_memory_list) /* list the memory items, a forget button each */ \
+    X(MEMORY_FORGET, memory_forget, act_memory_forget) /* forget every memory item, once confirmed */
 
 #endif

@@ -24,7 +24,7 @@ typedef enum bot_io_kind {
                       * Bot API's JSON reply */
     BOT_IO_LLM,      /* u.llm: a model's answer, streamed into the chat
                       * meanwhile (sendMessageDraft in a private chat,
-                      * "typing" in a group) */
+                      * "typing" in a group) unless quiet */
     BOT_IO_EMBED,    /* u.embed: the embedding of a text (the question's,
                       * for hybrid retrieval); the answer's body is its
                       * vector, float32 in host order */
@@ -52,6 +52,8 @@ typedef struct bot_io_req {
             char *model;    /* malloc'd; NULL = OPENAI_MODEL_NAME */
             int64_t chat_id;
             int private_chat;
+            int quiet;      /* 1: nothing shown meanwhile (no drafts, no
+                             * "typing"): a session's summary */
         } llm;
     } u;
 } bot_io_req;

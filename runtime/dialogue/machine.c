@@ -201,6 +201,22 @@ static const char *var_value(const step *st, int i)
     return v ? v : "";
 }
 
+/* {persona_label}: the label of the persona the variable `persona` names
+ * (llm: personas:), in the user's language; the variable's value when no
+ * persona has that name or a label. */
+static const char *persona_label(const step *st)
+{
+    const bm_llm *l = st->m->llm;
+    if (!l || l->n_personas <= 0 || l->persona_var < 0 || l->persona_var >= st->m->n_vars)
+        return "";
+    const char *v = var_value(st, l->persona_var);
+    for (int i = 0; i < l->n_personas; i++)
+        if (!strcmp(l->personas[i].name, v))
+            return l->personas[i].label >= 0 ? bm_text(st->m, l->personas[i].label, st->s->lang)
+                                             : v;
+    return v;
+}
+
 static bool name_is(const char *name, size_t len, const char *want)
 {
     return strlen(want) == len && !memcmp(name, want, len);
@@ -229,6 +245,8 @@ static const char *lookup(void *ud, const char *name, size_t len)
     }
     if (name_is(name, len, "text"))
         return st->input ? st->input : "";
+    if (name_is(name, len, "persona_label"))
+        return persona_label(st);
     for (int i = 0; i < st->m->n_vars; i++)
         if (name_is(name, len, st->m->vars[i].name))
             return var_value(st, i);
@@ -689,8 +707,9 @@ static int validate(step *st, const bm_field *f, const bm_input *in, char **valu
     int rc = 0;
     char buf[64];
     switch (f->validator) {
-    case BM_V_TEXT:
-        if (*t && text_utf16_len(t, strlen(t)) <= BM_FIELD_TEXT_MAX) {
+    case BM_V_TEXT: /* `{text: {max: N}}`: N characters at most (N >= 1; else 4096) */
+        if (*t && text_utf16_len(t, strlen(t)) <=
+                      (f->max >= 1 && f->max < BM_FIELD_TEXT_MAX ? f->max : BM_FIELD_TEXT_MAX)) {
             *value = t;
             return 1;
         }

@@ -129,7 +129,8 @@ typedef struct bm_field {
     int var;         /* variable that receives the value ("form.field") */
     bm_validator validator;
     int regex;       /* regex id for match_regex (BM_V_REGEX), else BM_NONE */
-    double min, max; /* INTEGER/NUMBER bounds; DATE: days from the bot's
+    double min, max; /* INTEGER/NUMBER bounds; TEXT: max = the longest answer
+                      * in characters (+inf or below 1: 4096); DATE: days from the bot's
                       * today (0 = today); -inf/+inf when open */
     int first_choice; /* indices into bm_machine.choices (text indices) */
     int n_choices;
@@ -181,6 +182,14 @@ typedef struct bm_knowledge {
     size_t len;        /* bytes */
 } bm_knowledge;
 
+/* One of `llm: personas:`: the value of the variable `persona` that picks
+ * it, and the system prompt it adds. */
+typedef struct bm_persona {
+    const char *name;
+    int prompt;           /* text index */
+    int label;            /* text index of what {persona_label} shows, BM_NONE: the name */
+} bm_persona;
+
 /* The spec's `llm:` policy (runtime/ai/kb.h grounds answers in it). */
 typedef struct bm_llm {
     const bm_knowledge *knowledge;
@@ -197,7 +206,20 @@ typedef struct bm_llm {
     bool ask_without_context; /* strict: ask the model even when retrieval finds nothing */
     const char *const *synonyms; /* groups "crash = accident" (ai/retr.h), all languages */
     int n_synonyms;
+    const bm_persona *personas; /* the roles a user picks; the active one's prompt
+                                 * follows `persona` in the system prompt */
+    int n_personas;
+    int persona_var;      /* index into vars of `persona` (valid when n_personas > 0) */
+    long session_idle;    /* seconds without a turn before a session closes itself; 0 = never */
 } bm_llm;
+
+/* The spec's `voice: reply:`: how the bot answers a user who spoke (a
+ * voice note, or a text transcribed from one). */
+typedef enum bm_voice_reply {
+    BM_VOICE_REPLY_TEXT = 0, /* text messages only (the default) */
+    BM_VOICE_REPLY_VOICE,    /* voice notes only; the text stays the record (history) */
+    BM_VOICE_REPLY_BOTH,     /* the text, then the same as voice notes */
+} bm_voice_reply;
 
 typedef struct bm_machine {
     const char *name;        /* the bot's name, a C identifier */
@@ -251,6 +273,7 @@ typedef struct bm_machine {
     int (*match_everywhere)(const char *s);
 
     const bm_llm *llm;        /* NULL: the spec has no `llm:` */
+    bm_voice_reply voice_reply; /* `voice: reply:` (delivery/voice.h) */
 } bm_machine;
 
 /* ---- Interpreter I/O ----------------------------------------------- */
@@ -276,6 +299,7 @@ typedef struct bm_input {
     bm_input_kind kind;
     bm_user user;
     const char *text;         /* see kind; never NULL (may be "") */
+    bool from_voice;          /* the text came from a voice note (transcribed) */
     int64_t contact_user_id;  /* CONTACT: whose contact it is, 0 unknown */
     int64_t message_id;       /* CALLBACK: the message holding the button */
     const char *callback_id;  /* CALLBACK: callback_query id to answer */
@@ -361,6 +385,9 @@ typedef struct bm_effect {
     int form;             /* RECORD */
     const char *method;   /* CALL: a static method name (not freed) */
     char *file_name;      /* DOCUMENT: the name the user sees, no directory */
+    bool markdown;        /* SEND: text is the model's Markdown, delivered as
+                             text + entities and split by the transport
+                             (base/markdown.h); history keeps it as written */
 } bm_effect;
 
 /* Effects of one step, in order. Owns every string in it. */

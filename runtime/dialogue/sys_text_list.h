@@ -169,8 +169,43 @@
       "id {user_id}, язык {text}") \
     /* session_start done: the model no longer sees the earlier conversation */ \
     X(SESSION_STARTED, sys_session_started, \
-      "New conversation started: I no longer take our earlier messages into account.", \
-      "Начат новый разговор: прежние сообщения я больше не учитываю.") \
+      "🚀 New session started: I no longer take our earlier messages into account. Your first question names it.", \
+      "🚀 Начата новая сессия: прежние сообщения я больше не учитываю. Её название — ваш первый вопрос.") \
+    /* session_end (or session_start, or a continued session) closed the open
+     * session: {text} is its summary */ \
+    X(SESSION_ENDED, sys_session_ended, \
+      "✅ Session closed. What we talked about:\n{text}", \
+      "✅ Сессия закрыта. О чём мы говорили:\n{text}") \
+    /* session_end with no session open */ \
+    X(SESSION_NONE, sys_session_none, \
+      "No session is open. Write a message and one opens by itself.", \
+      "Открытой сессии нет. Напишите сообщение — сессия откроется сама.") \
+    /* session_list: the heading above the sessions (each a line: its date,
+     * title and questions; a button under the message continues it) */ \
+    X(SESSIONS_LIST, sys_sessions_list, \
+      "🗂 Your sessions, newest first (🟢 open; 💬 questions). Tap one to continue it:", \
+      "🗂 Ваши сессии, сначала новые (🟢 открыта; 💬 вопросы). Нажмите, чтобы продолжить:") \
+    /* session_list with no session yet */ \
+    X(SESSIONS_EMPTY, sys_sessions_empty, \
+      "You have no sessions yet. Write a message to start one.", \
+      "Сессий пока нет. Напишите сообщение, чтобы начать.") \
+    /* a session_list button pressed: {text} is the session's title */ \
+    X(SESSION_CONTINUED, sys_session_continued, \
+      "▶️ Back to the session «{text}». I remember what we said in it.", \
+      "▶️ Вернулись к сессии «{text}». Я помню, о чём мы в ней говорили.") \
+    /* a session_list button of a session that is gone (deleted data) */ \
+    X(SESSION_GONE, sys_session_gone, \
+      "That session no longer exists.", \
+      "Этой сессии больше нет.") \
+    /* the title of a session with no question yet */ \
+    X(SESSION_UNTITLED, sys_session_untitled, \
+      "(no question yet)", \
+      "(вопросов пока нет)") \
+    /* a summary made without the model (offline, or the model failed):
+     * {text} is the session's questions */ \
+    X(SESSION_DIGEST, sys_session_digest, \
+      "Questions: {text}", \
+      "Вопросы: {text}") \
     /* the pop-up answering a "👍 Helped" press (counted once per answer) */ \
     X(VOTED, sys_voted, \
       "Thank you! Your feedback is counted.", \
@@ -178,6 +213,53 @@
     /* the llm action got only numbers, a date or punctuation */ \
     X(NOT_A_QUESTION, sys_not_a_question, \
       "What would you like to know about it? Please ask in a few words, e.g. \"how much is the deposit?\"", \
-      "Что вы хотите узнать? Спросите, пожалуйста, словами, например: «какой депозит?»")
+      "Что вы хотите узнать? Спросите, пожалуйста, словами, например: «какой депозит?»") \
+    /* remember: the fact kept ({text}: the fact) */ \
+    X(MEMORY_KEPT, sys_memory_kept, \
+      "🧠 I'll remember that: {text}", \
+      "🧠 Запомнил: {text}") \
+    /* remember with nothing after "remember that" */ \
+    X(MEMORY_WHAT, sys_memory_what, \
+      "What should I remember? Write, for example: \"remember that I prefer Python\".", \
+      "Что запомнить? Напишите, например: «запомни, что я пишу на Python».") \
+    /* memory_list: the heading above the items; each has a 🗑 button */ \
+    X(MEMORY_LIST, sys_memory_list, \
+      "🧠 What I remember about you (🗑 N forgets item N):", \
+      "🧠 Что я о вас помню (🗑 N — забыть пункт N):") \
+    /* memory_list, memory_forget: nothing is kept */ \
+    X(MEMORY_EMPTY, sys_memory_empty, \
+      "I don't remember anything about you yet. Write \"remember that …\" to keep a fact.", \
+      "Я пока ничего о вас не помню. Напишите «запомни, что …», чтобы я запомнил факт.") \
+    /* the pop-up answering a 🗑 press */ \
+    X(MEMORY_FORGOTTEN, sys_memory_forgotten, \
+      "Forgotten.", \
+      "Забыл.") \
+    /* the pop-up answering a 🗑 press on an item already gone */ \
+    X(MEMORY_GONE, sys_memory_gone, \
+      "That is already forgotten.", \
+      "Это уже забыто.") \
+    /* memory_forget: the confirmation ({text}: the number of items) */ \
+    X(MEMORY_FORGET_CONFIRM, sys_memory_forget_confirm, \
+      "Forget everything I remember about you ({text} items)? This cannot be undone.", \
+      "Забыть всё, что я о вас помню (пунктов: {text})? Это нельзя отменить.") \
+    /* memory_forget: the confirmation's buttons */ \
+    X(MEMORY_FORGET_YES, sys_memory_forget_yes, \
+      "Yes, forget everything", \
+      "Да, забыть всё") \
+    X(MEMORY_FORGET_NO, sys_memory_forget_no, \
+      "No, keep it", \
+      "Нет, оставить") \
+    /* memory_forget confirmed */ \
+    X(MEMORY_ALL_FORGOTTEN, sys_memory_all_forgotten, \
+      "Done: I have forgotten everything I remembered about you.", \
+      "Готово: я забыл всё, что о вас помнил.") \
+    /* memory_forget declined */ \
+    X(MEMORY_ALL_KEPT, sys_memory_all_kept, \
+      "OK, I forgot nothing.", \
+      "Хорошо, ничего не забываю.") \
+    /* remember, memory_list, memory_forget in a group: memory is private */ \
+    X(MEMORY_PRIVATE, sys_memory_private, \
+      "What I remember about you stays between us: ask me in a private chat.", \
+      "То, что я о вас помню, остаётся между нами: спросите меня в личном чате.")
 
 #endif

@@ -19,6 +19,7 @@
 #include <string.h>
 #include <yaml.h>
 
+#include "actions/session.h"
 #include "dialogue/bot.h"
 #include "base/log.h"
 
@@ -110,8 +111,10 @@ static void on_done(void *ud, const bm_session *s)
     c->stepped = true;
 }
 
-/* The scripted LLM: answers an llm action with this step's `llm:` text;
- * everything else goes to the bot's own handlers. */
+/* The scripted LLM: answers an llm action with this step's `llm:` text,
+ * kept in the user's session as the model's answer would be (so that the
+ * session actions see the turn); everything else goes to the bot's own
+ * handlers. */
 static int action_hook(void *ud, const bm_effect *act, const bm_session *s,
                        const bm_input *in, bm_effects *out)
 {
@@ -126,7 +129,8 @@ static int action_hook(void *ud, const bm_effect *act, const bm_session *s,
     }
     e->text = t;
     c->llm_used = true;
-    return 1;
+    return act_session_record_user(c->b, s->user_id, s->chat_id, act->text ? act->text : "",
+                                   c->llm) ? -1 : 1;
 }
 
 /* ---- output -------------------------------------------------------------- */

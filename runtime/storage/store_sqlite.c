@@ -314,6 +314,24 @@ int store__sqlite_feedback_schema(store *st, char *err, size_t errlen)
     return exec_sql(st, ddl, "feedback tables", err, errlen);
 }
 
+int store__sqlite_session_schema(store *st, char *err, size_t errlen)
+{
+    static const char ddl[] =
+        "CREATE TABLE IF NOT EXISTS sessions(id INTEGER PRIMARY KEY, user_id INTEGER NOT NULL,"
+        " chat_id INTEGER NOT NULL, title TEXT NOT NULL, opened INTEGER NOT NULL,"
+        " at INTEGER NOT NULL, closed INTEGER, turns INTEGER NOT NULL,"
+        " summary TEXT NOT NULL);"
+        "CREATE INDEX IF NOT EXISTS sessions_user ON sessions(user_id, closed);"
+        /* the idle sweep reads open sessions only */
+        "CREATE INDEX IF NOT EXISTS sessions_open ON sessions(at) WHERE closed IS NULL;"
+        "CREATE TABLE IF NOT EXISTS session_turns(id INTEGER PRIMARY KEY,"
+        " session_id INTEGER NOT NULL, user_id INTEGER NOT NULL, role TEXT NOT NULL,"
+        " text TEXT NOT NULL, at INTEGER NOT NULL);"
+        "CREATE INDEX IF NOT EXISTS session_turns_session ON session_turns(session_id, id);"
+        "CREATE INDEX IF NOT EXISTS session_turns_user ON session_turns(user_id);";
+    return exec_sql(st, ddl, "session tables", err, errlen);
+}
+
 int store__sqlite_usage_schema(store *st, char *err, size_t errlen)
 {
     static const char ddl[] =
@@ -330,4 +348,18 @@ int store__sqlite_vectors_schema(store *st, char *err, size_t errlen)
         "model TEXT NOT NULL, hash TEXT NOT NULL, dims INTEGER NOT NULL, vec BLOB NOT NULL,"
         "PRIMARY KEY(model, hash)) WITHOUT ROWID";
     return exec_sql(st, ddl, "vector cache table", err, errlen);
+}
+
+int store__sqlite_memory_schema(store *st, char *err, size_t errlen)
+{
+    static const char ddl[] =
+        "CREATE TABLE IF NOT EXISTS memory_items(id INTEGER PRIMARY KEY,"
+        " user_id INTEGER NOT NULL, kind TEXT NOT NULL, text TEXT NOT NULL,"
+        " terms TEXT NOT NULL, session_id INTEGER NOT NULL DEFAULT 0, at INTEGER NOT NULL);"
+        "CREATE INDEX IF NOT EXISTS memory_user ON memory_items(user_id, id);"
+        "CREATE TABLE IF NOT EXISTS memory_vectors(item_id INTEGER PRIMARY KEY"
+        " REFERENCES memory_items(id) ON DELETE CASCADE, user_id INTEGER NOT NULL,"
+        " model TEXT NOT NULL, dims INTEGER NOT NULL, vec BLOB NOT NULL, at INTEGER NOT NULL);"
+        "CREATE INDEX IF NOT EXISTS memory_vectors_user ON memory_vectors(user_id, model);";
+    return exec_sql(st, ddl, "memory tables", err, errlen);
 }

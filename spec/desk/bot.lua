@@ -1,12 +1,13 @@
 -- desk — DESK TOP, a personal AI agent in Telegram.
 --
--- The user picks the agent's role (/personalize), talks with it, starts a
--- fresh conversation (/start_session), exports or deletes everything stored
--- about them. The AI and data behaviour (llm, session_start, export_data,
--- delete_data) is answered by the runtime; this spec is the dialogue
--- around it. (Ending and listing sessions, long-term memory and voice notes
--- come with the runtime actions that do them: until then the menu does not
--- offer them.)
+-- The user picks the agent's role (/personalize) or writes their own
+-- instructions for it, talks with it in sessions (/start_session,
+-- /end_session, /list_sessions; a question with none open opens one, and
+-- a session idle for 30 minutes closes itself with a summary), exports or
+-- deletes everything stored about them. The AI and data behaviour (llm,
+-- the session actions, export_data, delete_data) is answered by the
+-- runtime; this spec is the dialogue around it. (Voice notes come with the
+-- runtime action that does them: until then the bot asks for text.)
 --
 -- Written in Lua to show what Lua buys a spec author: the persona menu, its
 -- confirmation screens and texts come from one list, and the main menu is
@@ -46,9 +47,10 @@ local function def(name, tr)
 end
 
 -- ---------------------------------------------------------------------------
--- Personas: the roles the agent can take. `code` is what the runtime stores
--- in the `persona` variable and later maps to a system prompt; the label is
--- what the user reads, in their language.
+-- Personas: the roles the agent can take. `code` is what the `persona`
+-- variable holds; llm: personas (at the end) maps it to the role's system
+-- prompt, sent with every question; the label is what the user reads, in
+-- their language ({persona_label}).
 -- ---------------------------------------------------------------------------
 local personas = {
   {
@@ -56,20 +58,30 @@ local personas = {
     label = t("👨‍💻 Coder", "👨‍💻 Кодер"),
     about = t("I write and review code, explain errors and suggest how to structure a project. Short answers with code examples.",
               "Пишу и проверяю код, разбираю ошибки, подсказываю, как устроить проект. Отвечаю коротко и с примерами кода."),
+    prompt = t("Role: a senior software engineer. Write and review code, explain errors, suggest how to structure a project. Answer briefly, with code examples in fenced code blocks.",
+               "Роль: опытный программист. Пиши и проверяй код, объясняй ошибки, подсказывай, как устроить проект. Отвечай кратко, с примерами кода в блоках кода."),
   },
   {
     code = "product_manager",
     label = t("📊 Product manager", "📊 Продакт-менеджер"),
     about = t("I help with hypotheses, user stories, priorities, metrics and roadmaps, and ask the questions your users would ask.",
               "Помогаю с гипотезами, пользовательскими историями, приоритетами, метриками и дорожной картой и задаю вопросы, которые задали бы ваши пользователи."),
+    prompt = t("Role: an experienced product manager. Help with hypotheses, user stories, priorities, metrics and roadmaps; ask the questions the user's customers would ask.",
+               "Роль: опытный продакт-менеджер. Помогай с гипотезами, пользовательскими историями, приоритетами, метриками и дорожной картой; задавай вопросы, которые задали бы клиенты пользователя."),
   },
   {
     code = "assistant",
     label = t("🗂 Personal assistant", "🗂 Личный ассистент"),
     about = t("I help you plan the day, sort out tasks, and draft emails and messages.",
               "Помогаю спланировать день, разобрать задачи, написать письма и сообщения."),
+    prompt = t("Role: a personal assistant. Help plan the day, sort out tasks, draft emails and messages; be concrete and polite.",
+               "Роль: личный ассистент. Помогай спланировать день, разобрать задачи, написать письма и сообщения; будь конкретен и вежлив."),
   },
 }
+
+-- "My own instructions": the user writes the role (the form own below),
+-- up to OWN_MAX characters; it is shown back and can be edited.
+local OWN_MAX = 1000
 
 -- ---------------------------------------------------------------------------
 -- The main menu: each entry is a reply button and, where it has one, a
@@ -80,6 +92,14 @@ local menu = {
     label = t("🚀 New session", "🚀 Новая сессия"),
     desc = t("🚀 Start a new session", "🚀 Начать новую сессию"),
     tr = { action = "session_start" } },
+  { key = "end_session", command = "end_session",
+    label = t("🏁 End session", "🏁 Завершить сессию"),
+    desc = t("🏁 End the session and keep its summary", "🏁 Завершить сессию и сохранить её итог"),
+    tr = { action = "session_end" } },
+  { key = "sessions", command = "list_sessions",
+    label = t("🗂 My sessions", "🗂 Мои сессии"),
+    desc = t("🗂 My sessions: continue one", "🗂 Мои сессии: продолжить любую"),
+    tr = { action = "session_list" } },
   { key = "persona", command = "personalize",
     label = t("👤 Agent profile", "👤 Профиль агента"),
     desc = t("👤 Set up the agent's profile", "👤 Настроить профиль агента"),
@@ -148,18 +168,20 @@ def("welcome", t(
 [[Hi, {first_name}! 👋 I'm DESK TOP, your personal AI agent.
 
 How it works:
-💬 Write to me: I keep our recent messages in mind.
-🚀 New session: I put our earlier conversation aside and start fresh.
-👤 Choose my role: coder, product manager or personal assistant.
+💬 Write to me: our conversation is a session, and I keep it in mind.
+🚀 New session: I close the current one with a summary and start fresh.
+🗂 My sessions: your earlier sessions, each can be continued.
+👤 Choose my role: coder, product manager, personal assistant, or your own instructions.
 📥 🗑️ Your data is yours: download or delete it at any time.
 
 Just write a message to begin.]],
 [[Привет, {first_name}! 👋 Я DESK TOP — ваш персональный AI-агент.
 
 Как это работает:
-💬 Пишите мне: я помню наши последние сообщения.
-🚀 Новая сессия: я откладываю прежний разговор и начинаю с чистого листа.
-👤 Выберите мою роль: кодер, продакт-менеджер или личный ассистент.
+💬 Пишите мне: наш разговор — это сессия, и я держу её в голове.
+🚀 Новая сессия: я закрываю текущую с кратким итогом и начинаю с чистого листа.
+🗂 Мои сессии: прежние сессии, любую можно продолжить.
+👤 Выберите мою роль: кодер, продакт-менеджер, личный ассистент или ваши собственные инструкции.
 📥 🗑️ Ваши данные принадлежат вам: их можно скачать или удалить в любой момент.
 
 Чтобы начать, просто напишите сообщение.]]))
@@ -172,25 +194,35 @@ def("help", t(
 [[❓ DESK TOP commands
 
 /start — start or restart the bot
-/personalize — choose the agent's role
-/start_session — start a new session (I put our earlier conversation aside)
+/personalize — choose the agent's role or write your own instructions
+/start_session — start a new session (the current one closes with a summary)
+/end_session — end the session and keep its summary
+/list_sessions — your sessions: continue any of them
 /export_data — download everything stored about you
 /delete_my_data — delete all your data
+/memory — what I remember about you (a button forgets each item)
+/forget — forget everything I remember
 
-Anything else you write goes to the agent.]],
+"Remember that …" — I keep a fact and recall it when it matters.
+Anything else you write goes to the agent. A session closes by itself after 30 minutes of silence.]],
 [[❓ Команды DESK TOP
 
 /start — запустить или перезапустить бота
 /personalize — выбрать роль агента
-/start_session — начать новую сессию (прежний разговор я откладываю)
+/start_session — начать новую сессию (текущая закроется с итогом)
+/end_session — завершить сессию и сохранить её итог
+/list_sessions — ваши сессии: любую можно продолжить
 /export_data — скачать все данные о вас
 /delete_my_data — удалить все ваши данные
+/memory — что я о вас помню (кнопка забывает любой пункт)
+/forget — забыть всё, что я помню
 
-Всё остальное, что вы напишете, получит агент.]]))
+«Запомни, что …» — я сохраню факт и вспомню его, когда он пригодится.
+Всё остальное, что вы напишете, получит агент. Сессия закрывается сама после 30 минут тишины.]]))
 
 def("personalize", t(
-  "👤 Who should I be for you? The role shapes how I answer.",
-  "👤 Кем мне для вас быть? От роли зависит, как я отвечаю."))
+  "👤 Who should I be for you? The role shapes how I answer.\n\nNow: {persona_label}",
+  "👤 Кем мне для вас быть? От роли зависит, как я отвечаю.\n\nСейчас: {persona_label}"))
 def("btn_back", t("⬅️ Back", "⬅️ Назад"))
 def("btn_change_persona", t("🔄 Choose another role", "🔄 Выбрать другую роль"))
 
@@ -203,19 +235,32 @@ for _, p in ipairs(personas) do
       "\n\nТеперь я буду отвечать в этой роли."))
 end
 
--- What the model is told (llm: below). The persona is rendered for each
--- question, so {persona} is the role the user picked; what each role means
--- comes from the same list as the role menu.
-local roles_en, roles_ru = {}, {}
-for _, p in ipairs(personas) do
-  roles_en[#roles_en + 1] = "- " .. p.code .. ": " .. p.about.en
-  roles_ru[#roles_ru + 1] = "- " .. p.code .. ": " .. p.about.ru
-end
+-- "My own instructions": the form's question, its limit, the screen after.
+def("btn_persona_own", t("✍️ My own instructions", "✍️ Мои инструкции"))
+def("persona_label_own", t("✍️ Your own instructions", "✍️ Ваши инструкции"))
+def("own_ask", t(
+  "✍️ Write how I should act and answer: a role, a tone, what to focus on (up to " .. OWN_MAX .. " characters). /cancel keeps things as they are.",
+  "✍️ Напишите, как мне действовать и отвечать: роль, тон, на чём сосредоточиться (до " .. OWN_MAX .. " символов). /cancel оставит всё как есть."))
+def("own_retry", t(
+  "⚠️ That is longer than " .. OWN_MAX .. " characters. Please make it shorter and send it again, or /cancel.",
+  "⚠️ Это длиннее " .. OWN_MAX .. " символов. Сократите, пожалуйста, и отправьте ещё раз, или /cancel."))
+def("persona_set_own", t(
+  "✅ I follow your own instructions from now on:",
+  "✅ Теперь я следую вашим инструкциям:"))
+def("own_text", t("{own.text}", "{own.text}"))
+def("btn_edit_own", t("✏️ Edit my instructions", "✏️ Изменить инструкции"))
+
+-- What the model is told (llm: below): who it is, then the active role's
+-- prompt (llm: personas), then the policy.
 def("llm_persona", t(
-  "You are DESK TOP, a personal AI agent in Telegram, talking with {first_name}. "
-    .. "Act in the role \"{persona}\". The roles:\n" .. table.concat(roles_en, "\n"),
-  "Ты DESK TOP, персональный AI-агент в Telegram; твой собеседник — {first_name}. "
-    .. "Действуй в роли «{persona}». Роли:\n" .. table.concat(roles_ru, "\n")))
+  "You are DESK TOP, a personal AI agent in Telegram, talking with {first_name}.",
+  "Ты DESK TOP, персональный AI-агент в Telegram; твой собеседник — {first_name}."))
+for _, p in ipairs(personas) do
+  p.prompt_name = def("prompt_" .. p.code, p.prompt)
+end
+def("prompt_own", t(
+  "Act as the user asks in their own instructions:\n{own.text}",
+  "Действуй так, как просит пользователь в своих инструкциях:\n{own.text}"))
 def("llm_policy", t(
   "Answer briefly and in the user's language. When you do not know, say so; "
     .. "never invent facts about the user.",
@@ -225,12 +270,12 @@ def("llm_policy", t(
 def("delete_confirm", t(
 [[🗑️ Delete all your data?
 
-This erases your profile, the agent's role and our whole conversation history. It cannot be undone.
+This erases your profile, the agent's role, our whole conversation history and everything I remember about you. It cannot be undone.
 
 Tip: download a copy first with /export_data.]],
 [[🗑️ Удалить все ваши данные?
 
-Будут удалены ваш профиль, роль агента и вся история нашего общения. Отменить это нельзя.
+Будут удалены ваш профиль, роль агента, вся история нашего общения и всё, что я о вас помню. Отменить это нельзя.
 
 Совет: сначала скачайте копию командой /export_data.]]))
 def("voice_unsupported", t(
@@ -243,6 +288,18 @@ def("delete_kept", t("👌 Nothing was deleted.", "👌 Ничего не уда
 def("sys_data_deleted", t(
   "🗑️ Done: all your data has been deleted. You can start again at any time.",
   "🗑️ Готово: все ваши данные удалены. Вы можете начать заново в любой момент."))
+-- desk has no human operators: the runtime's texts that would offer one
+-- (they come without the button in a bot that never hands off) say what
+-- the user can do instead.
+def("sys_limit_reached", t(
+  "⏳ You have used today's allowance of AI answers. It renews at midnight (UTC).",
+  "⏳ Дневной лимит ответов ИИ исчерпан. Он обновится в полночь (UTC)."))
+def("sys_llm_down", t(
+  "😔 Sorry, the AI is not answering right now. Please try again in a minute.",
+  "😔 Извините, ИИ сейчас не отвечает. Попробуйте, пожалуйста, через минуту."))
+def("sys_no_answer", t(
+  "I have no answer to that, and I would rather not guess. Try asking another way.",
+  "На это у меня нет ответа, а гадать я не хочу. Попробуйте спросить иначе."))
 def("sys_migrated", t(
   "DESK TOP has been updated. Here is the main menu.",
   "DESK TOP обновился. Вот главное меню."))
@@ -256,6 +313,14 @@ local commands = {
 for _, m in ipairs(menu) do
   commands[#commands + 1] = with({ name = m.command, description = m.desc_name }, m.tr)
 end
+
+-- Long-term memory (the runtime's memory actions): /memory lists what is
+-- kept with a button to forget each item, /forget forgets it all once
+-- confirmed, and "remember that …" anywhere keeps a fact (everywhere below).
+commands[#commands + 1] = { name = "memory", action = "memory_list",
+  description = def("cmd_memory", t("🧠 What I remember about you", "🧠 Что я о вас помню")) }
+commands[#commands + 1] = { name = "forget", action = "memory_forget",
+  description = def("cmd_forget", t("🧽 Forget everything I remember", "🧽 Забыть всё, что я помню")) }
 
 -- ---------------------------------------------------------------------------
 -- States
@@ -283,6 +348,9 @@ for _, p in ipairs(personas) do
       set = { persona = p.code }, ["goto"] = "persona_" .. p.code },
   }
 end
+persona_rows[#persona_rows + 1] = {
+  { text = "btn_persona_own", data = "persona:own", form = "own" },
+}
 persona_rows[#persona_rows + 1] = { { text = "btn_back", ["goto"] = "main" } }
 
 states[#states + 1] = {
@@ -302,6 +370,20 @@ for _, p in ipairs(personas) do
     on = menu_triggers(),
   }
 end
+
+-- Their own instructions, shown back, with a button to edit them. The
+-- form took the menu's keyboard away (a text question hides it): the first
+-- message brings it back, the second is the instructions and their buttons.
+states[#states + 1] = {
+  name = "persona_own",
+  say = { "persona_set_own", "own_text" },
+  keyboard = menu_keyboard(),
+  inline = {
+    { { text = "btn_edit_own", data = "own:edit", form = "own" } },
+    { { text = "btn_change_persona", ["goto"] = "personalize" } },
+  },
+  on = chat_triggers(),
+}
 
 -- /delete_my_data asks first.
 states[#states + 1] = {
@@ -324,6 +406,17 @@ states[#states + 1] = {
   on = chat_triggers(),
 }
 
+-- llm: personas: each role's name (the `persona` variable's value), its
+-- prompt and its label; "own" is the user's instructions.
+local function persona_list()
+  local out = {}
+  for _, p in ipairs(personas) do
+    out[#out + 1] = { name = p.code, prompt = p.prompt_name, label = p.button }
+  end
+  out[#out + 1] = { name = "own", prompt = "prompt_own", label = "persona_label_own" }
+  return out
+end
+
 return {
   bot = {
     name = "desk",
@@ -341,8 +434,26 @@ return {
     persona = "llm_persona",
     policy = "llm_policy",
     strict = false,
+    personas = persona_list(),
+    session_idle_minutes = 30,
+    daily_tokens = 20000,   -- per user per day ($BOT_DAILY_TOKENS overrides)
+    feedback = false,       -- no "👍 Helped" / "Call an operator": desk has no operators
+  },
+  forms = {
+    {
+      name = "own",
+      fields = {
+        { name = "text", ask = "own_ask", retry = "own_retry",
+          validate = { text = { max = OWN_MAX } } },
+      },
+      done = { set = { persona = "own" }, ["goto"] = "persona_own" },
+      cancel = { ["goto"] = "personalize" },
+    },
   },
   texts = texts,
   commands = commands,
+  everywhere = {
+    { pattern = [=[^(please )?remember( that|:|,)|^запомни[ :,]]=], action = "remember" },
+  },
   states = states,
 }

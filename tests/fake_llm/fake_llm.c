@@ -36,6 +36,7 @@ struct fakellm {
     pthread_mutex_t mu;
     /* script */
     char *answer;
+    char *summary;              /* the answer to a summary request, NULL: `answer` */
     int chunk;
     fakellm_style style;
     bool usage;
@@ -189,7 +190,7 @@ static const char *usage_json(int prompt, int completion, char *buf, size_t n)
     return buf;
 }
 
-static stream *build(const fakellm *f, int prompt_tokens)
+static stream *build(const fakellm *f, const char *answer, int prompt_tokens)
 {
     stream *s = calloc(1, sizeof *s);
     if (!s)
@@ -213,7 +214,7 @@ static stream *build(const fakellm *f, int prompt_tokens)
     sb_adds(&b, "}");
     sb_adds(&b, end);
     ev_add(s, &b);
-    const char *a = f->answer ? f->answer : "";
+    const char *a = answer;
     size_t len = strlen(a), i = 0;
     int chunks = 0, completion = 0;
     while (i < len) {
@@ -288,9 +289,9 @@ static stream *build(const fakellm *f, int prompt_tokens)
 
 /* The whole answer as one non-streamed completion, as a server that
  * ignores "stream": true sends it. malloc'd. */
-static char *completion(const fakellm *f, int prompt_tokens)
+static char *completion(const fakellm *f, const char *answer, int prompt_tokens)
 {
-    const char *a = f->answer ? f->answer : "";
+    const char *a = answer;
     char u[128];
     usage_json(prompt_tokens, (int)(strlen(a) / 4) + 1, u, sizeof u);
     sb b = {0};
@@ -495,6 +496,23 @@ static char *embeddings(fakellm *f, const char *body, int *status)
     return out.p;
 }
 
+/* The scripted reply to a chat request: the summary (fakellm_summary) when
+ * one is scripted and the request's system message asks for a summary
+ * (starts "Summarize", as a closing session's does), else the answer.
+ * Borrowed from f. Caller holds f->mu. */
+static const char *reply(const fakellm *f, const char *body)
+{
+    const char *a = f->answer ? f->answer : "";
+    if (!f->summary || !body)
+        return a;
+    cJSON *j = cJSON_Parse(body);
+    const cJSON *m0 = cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(j, "messages"), 0);
+    const char *sys = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(m0, "content"));
+    bool summary = sys && !strncmp(sys, "Summarize", 9);
+    cJSON_Delete(j);
+    return summary ? f->summary : a;
+}
+
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url,
                                   const char *method, const char *version,
                                   const char *upload, size_t *upload_size, void **con_cls)
@@ -561,12 +579,12 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
             r = MHD_create_response_from_buffer(strlen(b), b, MHD_RESPMEM_MUST_FREE);
             MHD_add_response_header(r, "Content-Type", "application/json");
         } else if (f->json) {
-            char *b = completion(f, (int)(k->body.n / 4));
+            char *b = completion(f, reply(f, k->body.p), (int)(k->body.n / 4));
             sleep_ms(f->first_ms);
             r = MHD_create_response_from_buffer(strlen(b), b, MHD_RESPMEM_MUST_FREE);
             MHD_add_response_header(r, "Content-Type", "application/json");
         } else {
-            stream *s = build(f, (int)(k->body.n / 4));
+            stream *s = build(f, reply(f, k->body.p), (int)(k->body.n / 4));
             r = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 4096, stream_read, s,
                                                   stream_free);
             MHD_add_response_header(r, "Content-Type", "text/event-stream");
@@ -602,6 +620,8 @@ void fakellm_reset(fakellm *f)
     pthread_mutex_lock(&f->mu);
     free(f->answer);
     f->answer = strdup("Hello from the model.");
+    free(f->summary);
+    f->summary = NULL;
     f->chunk = 8;
     f->style = FAKELLM_OPENAI;
     f->usage = true;
@@ -662,6 +682,7 @@ void fakellm_stop(fakellm *f)
     free(f->reqs);
     free(f->req_at);
     free(f->answer);
+    free(f->summary);
     free(f->err.body);
     for (int i = 0; i < f->n_alias; i++) {
         free(f->alias[i][0]);
@@ -685,6 +706,11 @@ void fakellm_answer(fakellm *f, const char *text)
 {
     char *t = strdup(text ? text : "");
     SET(free(f->answer); f->answer = t);
+}
+void fakellm_summary(fakellm *f, const char *text)
+{
+    char *t = text ? strdup(text) : NULL;
+    SET(free(f->summary); f->summary = t);
 }
 void fakellm_chunk(fakellm *f, int n) { SET(f->chunk = n); }
 void fakellm_set_style(fakellm *f, fakellm_style s) { SET(f->style = s); }

@@ -44,6 +44,11 @@ const char *fakellm_base(const fakellm *f);
 /* The answer text (copied), streamed in chunks of about chunk_chars bytes
  * (at word ends; default 8). */
 void fakellm_answer(fakellm *f, const char *text);
+/* The answer (copied) to a request for a conversation's summary — its
+ * system message starts "Summarize", as a closing session's does
+ * (actions/session.c) — served the same way; NULL: such requests get the
+ * answer too (the default). */
+void fakellm_summary(fakellm *f, const char *text);
 void fakellm_chunk(fakellm *f, int chunk_chars);
 void fakellm_set_style(fakellm *f, fakellm_style s);
 int fakellm_style_by_name(const char *name); /* -1 if unknown */

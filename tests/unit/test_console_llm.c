@@ -7,6 +7,7 @@
  */
 #include <CUnit/Basic.h>
 #include <pthread.h>
+#include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,6 +24,7 @@ static char dir[64];
 static fakellm *g_f;
 static bm_machine g_m;
 static const bm_llm g_llm = {.persona = BM_NONE, .policy = BM_NONE, .strict = false};
+static bm_transition *g_tr; /* tiny's transitions and a handoff: operators exist */
 
 /* What the console printed, and when each byte arrived (ms from the start),
  * read from a pipe by a thread of its own. */
@@ -120,6 +122,29 @@ static void test_streams_the_answer(void)
     free(req);
 }
 
+/* The model's Markdown shows formatted as it streams: no markers, list
+ * bullets, a code block's lines indented; printed once. */
+static void test_formatted(void)
+{
+    fakellm_reset(g_f);
+    fakellm_answer(g_f, "## Steps\n\n- **Open** the `app`\n- pick *Cars*\n\n```sh\nls -l\n```\nDone.");
+    fakellm_chunk(g_f, 3);
+    capture cap;
+    CU_ASSERT_EQUAL(run("/ask\n", &cap), 0);
+    const char *want = "bot> Steps\n"
+                       "     \n"
+                       "     • Open the app\n"
+                       "     • pick Cars\n"
+                       "     \n"
+                       "         ls -l\n"
+                       "     Done.\n";
+    if (!strstr(cap.out, want))
+        fprintf(stderr, "\n--- transcript ---\n%s---\n", cap.out);
+    CU_ASSERT_PTR_NOT_NULL(strstr(cap.out, want));
+    CU_ASSERT_PTR_NULL(strstr(cap.out, "**"));
+    CU_ASSERT_EQUAL(count(cap.out, "Steps"), 1);
+}
+
 static void test_marker_and_failure(void)
 {
     /* the operator marker never shows; the answer becomes sys_no_answer */
@@ -130,6 +155,14 @@ static void test_marker_and_failure(void)
     CU_ASSERT_PTR_NULL(strstr(cap.out, "CONTACT_MANAGER"));
     CU_ASSERT_PTR_NOT_NULL(strstr(cap.out, "I could not find an answer to that"));
     CU_ASSERT_PTR_NOT_NULL(strstr(cap.out, "[1] 👤 Call an operator"));
+    /* a spec with no handoff anywhere has no operators to offer: no button */
+    g_m.n_transitions--;
+    fakellm_reset(g_f);
+    fakellm_answer(g_f, "Let me check. [[CONTACT_MANAGER]]");
+    CU_ASSERT_EQUAL(run("/ask\n", &cap), 0);
+    CU_ASSERT_PTR_NOT_NULL(strstr(cap.out, "I could not find an answer to that"));
+    CU_ASSERT_PTR_NULL(strstr(cap.out, "Call an operator"));
+    g_m.n_transitions++;
     /* a model that is down: sys_llm_down, and the console goes on */
     fakellm_reset(g_f);
     fakellm_error(g_f, 400, NULL, 10, 0);
@@ -137,6 +170,43 @@ static void test_marker_and_failure(void)
     CU_ASSERT_PTR_NOT_NULL(strstr(cap.out, "bot> Sorry, our AI assistant is not answering right now."));
     CU_ASSERT_PTR_NOT_NULL(strstr(cap.out, "bot> Say something"));
     CU_ASSERT_PTR_NULL(strstr(cap.out, "could not handle"));
+}
+
+/* A user whose long-term memory has vectors (kept on Telegram with an
+ * embeddings server), in the terminal with EMBEDDINGS_BASE still set: the
+ * question's embedding is asked for, the terminal answers it as failed,
+ * and the model answers by words alone — no "could not handle". */
+static void test_memory_vectors(void)
+{
+    fakellm_reset(g_f);
+    fakellm_answer(g_f, "Python, as you prefer.");
+    capture cap;
+    CU_ASSERT_EQUAL(run("/start\n", &cap), 0); /* the database and the user */
+    char db[128];
+    snprintf(db, sizeof db, "%s/llm.db", dir);
+    sqlite3 *sq;
+    CU_ASSERT_EQUAL_FATAL(sqlite3_open(db, &sq), SQLITE_OK);
+    CU_ASSERT_EQUAL(sqlite3_exec(sq,
+                                 "INSERT INTO memory_items(user_id, kind, text, terms, at)"
+                                 " SELECT user_id, 'fact', 'I prefer Python for my ask', 'prefer"
+                                 " python ask', 0 FROM users;"
+                                 "INSERT INTO memory_vectors(item_id, user_id, model, dims, vec, at)"
+                                 " SELECT id, user_id, 'fake-embed', 1, x'0000803f', 0"
+                                 " FROM memory_items;", NULL, NULL, NULL), SQLITE_OK);
+    CU_ASSERT_EQUAL(sqlite3_close(sq), SQLITE_OK);
+    setenv("EMBEDDINGS_BASE", fakellm_base(g_f), 1);
+    setenv("EMBEDDINGS_MODEL", "fake-embed", 1);
+    CU_ASSERT_EQUAL(run("/ask\n", &cap), 0);
+    unsetenv("EMBEDDINGS_BASE");
+    unsetenv("EMBEDDINGS_MODEL");
+    CU_ASSERT_PTR_NULL(strstr(cap.out, "could not handle"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(cap.out, "bot> Python, as you prefer."));
+    /* no embeddings request from the terminal; the chat request went */
+    CU_ASSERT_EQUAL(fakellm_embed_requests(g_f, NULL), 0);
+    int n = fakellm_requests(g_f);
+    char *req = n > 0 ? fakellm_request(g_f, n - 1) : NULL;
+    CU_ASSERT_TRUE(req && strstr(req, "\"content\":\"/ask\""));
+    free(req);
 }
 
 int main(void)
@@ -173,6 +243,15 @@ int main(void)
     }
     g_m.texts = texts;
     g_m.n_texts = nt + ne;
+    int ntr = tiny_machine.n_transitions;
+    g_tr = calloc((size_t)ntr + 1, sizeof *g_tr);
+    if (!g_tr)
+        return 1;
+    memcpy(g_tr, tiny_machine.transitions, (size_t)ntr * sizeof *g_tr);
+    g_tr[ntr] = (bm_transition){.target = BM_NONE, .say = BM_NONE, .form = BM_NONE,
+                                .action = BM_ACT_HANDOFF};
+    g_m.transitions = g_tr;
+    g_m.n_transitions = ntr + 1;
     setenv("OPENAI_API_BASE", fakellm_base(g_f), 1);
     setenv("LLM_TOTAL_TIMEOUT_MS", "10000", 1);
     setenv("USER", "tester", 1);
@@ -183,12 +262,15 @@ int main(void)
     CU_pSuite s = CU_add_suite("console with a model", NULL, NULL);
     CU_add_test(s, "the answer streams into the terminal", test_streams_the_answer);
     CU_add_test(s, "the marker, a model that is down", test_marker_and_failure);
+    CU_add_test(s, "memory with vectors: no embedding, words alone", test_memory_vectors);
+    CU_add_test(s, "Markdown shows formatted", test_formatted);
     CU_basic_set_mode(CU_BRM_VERBOSE);
     CU_basic_run_tests();
     unsigned fails = CU_get_number_of_failures();
     CU_cleanup_registry();
     fakellm_stop(g_f);
     free(texts);
+    free(g_tr);
     char cmd[128];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
     if (system(cmd) != 0)

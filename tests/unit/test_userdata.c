@@ -14,7 +14,9 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "actions/memory.h"
 #include "actions/registry.h"
+#include "actions/session.h"
 #include "dialogue/action.h"
 #include "dialogue/bot.h"
 #include "people/handoff.h"
@@ -81,6 +83,9 @@ static void fill(bot *b, int64_t id)
     int64_t hid;
     CU_ASSERT_EQUAL(ho_insert(bot_part_state(b, BOT_PART_HANDOFF), id, id, 100 + id % 100, &hid), 0);
     CU_ASSERT_EQUAL(ho_add_manager(bot_part_state(b, BOT_PART_HANDOFF), id, "Ann"), 0);
+    CU_ASSERT_EQUAL(memory_keep(b, id, "fact", "I prefer Python", 0), 0);
+    /* a session (opened by a question) and its two turns */
+    CU_ASSERT_EQUAL(act_session_record_user(b, id, id, "How do I sort a list?", "sorted(xs)"), 0);
     char sql[1024];
     snprintf(sql, sizeof sql,
              "INSERT INTO vars(user_id, name, value) VALUES(%lld, 'nick', 'annie');"
@@ -89,9 +94,12 @@ static void fill(bot *b, int64_t id)
              " VALUES(%lld, %lld, %lld, 77, 'helped', 1700000001);"
              "INSERT INTO llm_usage(user_id, day, tokens) VALUES(%lld, '2026-05-12', 123);"
              "INSERT INTO leads(user_id, form, text, thread_id, posted)"
-             " VALUES(%lld, 'booking', '📝 New lead · booking', 105, 1);",
+             " VALUES(%lld, 'booking', '📝 New lead · booking', 105, 1);"
+             "INSERT INTO memory_vectors(item_id, user_id, model, dims, vec, at)"
+             " SELECT id, user_id, 'embed-model', 1, x'0000803f', 1700000002 FROM memory_items"
+             " WHERE user_id = %lld;",
              (long long)id, (long long)id, (long long)id, (long long)id, (long long)id,
-             (long long)id, (long long)id, (long long)id, (long long)id);
+             (long long)id, (long long)id, (long long)id, (long long)id, (long long)id);
     CU_ASSERT_EQUAL(exec(db, sql), SQLITE_OK);
 }
 
@@ -162,7 +170,8 @@ static void test_export_and_delete(void)
     free(js);
     CU_ASSERT_PTR_NOT_NULL_FATAL(root);
     const char *keys[] = {"user", "variables", "records", "history", "ai_answers", "votes",
-                          "handoffs", "manager", "llm_usage", "leads"};
+                          "handoffs", "manager", "llm_usage", "leads", "memory",
+                          "memory_vectors", "sessions"};
     CU_ASSERT_EQUAL(cJSON_GetArraySize(root), (int)(sizeof keys / sizeof keys[0]));
     for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++)
         CU_ASSERT_PTR_NOT_NULL(cJSON_GetObjectItemCaseSensitive(root, keys[i]));
@@ -187,9 +196,21 @@ static void test_export_and_delete(void)
     CU_ASSERT_EQUAL(num(cJSON_GetArrayItem(a, 0), "tokens"), 123);
     a = array(root, "leads", 1);
     CU_ASSERT_STRING_EQUAL(str(cJSON_GetArrayItem(a, 0), "form"), "booking");
+    a = array(root, "memory", 1);
+    CU_ASSERT_STRING_EQUAL(str(cJSON_GetArrayItem(a, 0), "text"), "I prefer Python");
+    CU_ASSERT_STRING_EQUAL(str(cJSON_GetArrayItem(a, 0), "kind"), "fact");
+    a = array(root, "memory_vectors", 1);
+    CU_ASSERT_STRING_EQUAL(str(cJSON_GetArrayItem(a, 0), "model"), "embed-model");
+    CU_ASSERT_EQUAL(num(cJSON_GetArrayItem(a, 0), "dims"), 1);
+    a = array(root, "sessions", 1);
+    CU_ASSERT_STRING_EQUAL(str(cJSON_GetArrayItem(a, 0), "title"), "How do I sort a list?");
+    CU_ASSERT_EQUAL(num(cJSON_GetArrayItem(a, 0), "turns"), 1);
+    CU_ASSERT_EQUAL(cJSON_GetArraySize(cJSON_GetObjectItem(cJSON_GetArrayItem(a, 0), "turns_kept")), 2);
     /* user created/updated, a record, 6 history rows, an answer, a vote,
-     * a handoff opened (still open: closed is null), the manager, a lead */
-    CU_ASSERT_EQUAL(check_times(root), 14);
+     * a handoff opened (still open: closed is null), the manager, a lead,
+     * a memory item and its vector, a session opened and last used (still
+     * open) and its two turns */
+    CU_ASSERT_EQUAL(check_times(root), 20);
     cJSON_Delete(root);
 
     /* delete_data, as the action runs it (tiny's /delete) */
@@ -229,8 +250,9 @@ static void test_export_and_delete(void)
         CU_ASSERT(sql_int(sq, sql) >= 1);
     }
     sqlite3_finalize(t);
-    /* users vars records history ai_answers votes handoffs managers llm_usage leads */
-    CU_ASSERT_EQUAL(with_user, 10);
+    /* users vars records history ai_answers votes handoffs managers llm_usage leads
+     * memory_items memory_vectors sessions session_turns */
+    CU_ASSERT_EQUAL(with_user, 14);
 
     /* and the export says so */
     js = bot_export_user(b, 42);
@@ -239,7 +261,7 @@ static void test_export_and_delete(void)
     CU_ASSERT_PTR_NOT_NULL_FATAL(root);
     CU_ASSERT_TRUE(cJSON_IsNull(cJSON_GetObjectItem(root, "user")));
     const char *lists[] = {"records", "history", "ai_answers", "votes", "handoffs", "llm_usage",
-                           "leads"};
+                           "leads", "memory", "memory_vectors", "sessions"};
     for (size_t i = 0; i < sizeof lists / sizeof lists[0]; i++)
         array(root, lists[i], 0);
     cJSON_Delete(root);

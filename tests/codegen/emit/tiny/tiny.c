@@ -11,7 +11,7 @@
 static const char *const langs[2] = {"en", "de"};
 
 /* texts[text * 2 + lang]: en de */
-static const char *const texts[92] = {
+static const char *const texts[132] = {
     /* 0: hi */
     "Hi {first_name}! 100% {{literal}}",
     "Hallo {first_name}!\n"
@@ -143,14 +143,76 @@ static const char *const texts[92] = {
     "id {user_id}, language {text}",
     "id {user_id}, language {text}",
     /* 43: sys_session_started (built-in) */
-    "New conversation started: I no longer take our earlier messages into account.",
-    "New conversation started: I no longer take our earlier messages into account.",
-    /* 44: sys_voted (built-in) */
+    "🚀 New session started: I no longer take our earlier messages into account. Your first question names it.",
+    "🚀 New session started: I no longer take our earlier messages into account. Your first question names it.",
+    /* 44: sys_session_ended (built-in) */
+    "✅ Session closed. What we talked about:\n"
+    "{text}",
+    "✅ Session closed. What we talked about:\n"
+    "{text}",
+    /* 45: sys_session_none (built-in) */
+    "No session is open. Write a message and one opens by itself.",
+    "No session is open. Write a message and one opens by itself.",
+    /* 46: sys_sessions_list (built-in) */
+    "🗂 Your sessions, newest first (🟢 open; 💬 questions). Tap one to continue it:",
+    "🗂 Your sessions, newest first (🟢 open; 💬 questions). Tap one to continue it:",
+    /* 47: sys_sessions_empty (built-in) */
+    "You have no sessions yet. Write a message to start one.",
+    "You have no sessions yet. Write a message to start one.",
+    /* 48: sys_session_continued (built-in) */
+    "▶️ Back to the session «{text}». I remember what we said in it.",
+    "▶️ Back to the session «{text}». I remember what we said in it.",
+    /* 49: sys_session_gone (built-in) */
+    "That session no longer exists.",
+    "That session no longer exists.",
+    /* 50: sys_session_untitled (built-in) */
+    "(no question yet)",
+    "(no question yet)",
+    /* 51: sys_session_digest (built-in) */
+    "Questions: {text}",
+    "Questions: {text}",
+    /* 52: sys_voted (built-in) */
     "Thank you! Your feedback is counted.",
     "Thank you! Your feedback is counted.",
-    /* 45: sys_not_a_question (built-in) */
+    /* 53: sys_not_a_question (built-in) */
     "What would you like to know about it? Please ask in a few words, e.g. \"how much is the deposit?\"",
     "What would you like to know about it? Please ask in a few words, e.g. \"how much is the deposit?\"",
+    /* 54: sys_memory_kept (built-in) */
+    "🧠 I'll remember that: {text}",
+    "🧠 I'll remember that: {text}",
+    /* 55: sys_memory_what (built-in) */
+    "What should I remember? Write, for example: \"remember that I prefer Python\".",
+    "What should I remember? Write, for example: \"remember that I prefer Python\".",
+    /* 56: sys_memory_list (built-in) */
+    "🧠 What I remember about you (🗑 N forgets item N):",
+    "🧠 What I remember about you (🗑 N forgets item N):",
+    /* 57: sys_memory_empty (built-in) */
+    "I don't remember anything about you yet. Write \"remember that …\" to keep a fact.",
+    "I don't remember anything about you yet. Write \"remember that …\" to keep a fact.",
+    /* 58: sys_memory_forgotten (built-in) */
+    "Forgotten.",
+    "Forgotten.",
+    /* 59: sys_memory_gone (built-in) */
+    "That is already forgotten.",
+    "That is already forgotten.",
+    /* 60: sys_memory_forget_confirm (built-in) */
+    "Forget everything I remember about you ({text} items)? This cannot be undone.",
+    "Forget everything I remember about you ({text} items)? This cannot be undone.",
+    /* 61: sys_memory_forget_yes (built-in) */
+    "Yes, forget everything",
+    "Yes, forget everything",
+    /* 62: sys_memory_forget_no (built-in) */
+    "No, keep it",
+    "No, keep it",
+    /* 63: sys_memory_all_forgotten (built-in) */
+    "Done: I have forgotten everything I remembered about you.",
+    "Done: I have forgotten everything I remembered about you.",
+    /* 64: sys_memory_all_kept (built-in) */
+    "OK, I forgot nothing.",
+    "OK, I forgot nothing.",
+    /* 65: sys_memory_private (built-in) */
+    "What I remember about you stays between us: ask me in a private chat.",
+    "What I remember about you stays between us: ask me in a private chat.",
 };
 
 /* the messages each state sends on entry (text indices) */
@@ -214,7 +276,7 @@ const bm_machine tiny_machine = {
     .n_langs = 2,
     .default_lang = 0, /* en */
     .texts = texts,
-    .n_texts = 46,
+    .n_texts = 66,
     .sys_texts = {
         [BM_SYS_MIGRATED] = 5 /* sys_migrated */,
         [BM_SYS_CANCELLED] = 6 /* sys_cancelled */,
@@ -256,8 +318,28 @@ const bm_machine tiny_machine = {
         [BM_SYS_MGR_NOT_MANAGER] = 41 /* sys_mgr_not_manager */,
         [BM_SYS_MGR_LEAD_CLIENT] = 42 /* sys_mgr_lead_client */,
         [BM_SYS_SESSION_STARTED] = 43 /* sys_session_started */,
-        [BM_SYS_VOTED] = 44 /* sys_voted */,
-        [BM_SYS_NOT_A_QUESTION] = 45 /* sys_not_a_question */,
+        [BM_SYS_SESSION_ENDED] = 44 /* sys_session_ended */,
+        [BM_SYS_SESSION_NONE] = 45 /* sys_session_none */,
+        [BM_SYS_SESSIONS_LIST] = 46 /* sys_sessions_list */,
+        [BM_SYS_SESSIONS_EMPTY] = 47 /* sys_sessions_empty */,
+        [BM_SYS_SESSION_CONTINUED] = 48 /* sys_session_continued */,
+        [BM_SYS_SESSION_GONE] = 49 /* sys_session_gone */,
+        [BM_SYS_SESSION_UNTITLED] = 50 /* sys_session_untitled */,
+        [BM_SYS_SESSION_DIGEST] = 51 /* sys_session_digest */,
+        [BM_SYS_VOTED] = 52 /* sys_voted */,
+        [BM_SYS_NOT_A_QUESTION] = 53 /* sys_not_a_question */,
+        [BM_SYS_MEMORY_KEPT] = 54 /* sys_memory_kept */,
+        [BM_SYS_MEMORY_WHAT] = 55 /* sys_memory_what */,
+        [BM_SYS_MEMORY_LIST] = 56 /* sys_memory_list */,
+        [BM_SYS_MEMORY_EMPTY] = 57 /* sys_memory_empty */,
+        [BM_SYS_MEMORY_FORGOTTEN] = 58 /* sys_memory_forgotten */,
+        [BM_SYS_MEMORY_GONE] = 59 /* sys_memory_gone */,
+        [BM_SYS_MEMORY_FORGET_CONFIRM] = 60 /* sys_memory_forget_confirm */,
+        [BM_SYS_MEMORY_FORGET_YES] = 61 /* sys_memory_forget_yes */,
+        [BM_SYS_MEMORY_FORGET_NO] = 62 /* sys_memory_forget_no */,
+        [BM_SYS_MEMORY_ALL_FORGOTTEN] = 63 /* sys_memory_all_forgotten */,
+        [BM_SYS_MEMORY_ALL_KEPT] = 64 /* sys_memory_all_kept */,
+        [BM_SYS_MEMORY_PRIVATE] = 65 /* sys_memory_private */,
     },
     .states = states,
     .n_states = 2,
