@@ -18,7 +18,16 @@ SHELL := /bin/bash
 PKGS := libcurl libcjson sqlite3 lua5.4 yaml-0.1 libmicrohttpd cunit espeak-ng opus libopusenc opusfile samplerate pocketsphinx
 # libstemmer (Snowball, ai/retr.c) has no pkg-config file: -lstemmer in LDLIBS_ALL
 
-ifeq ($(SANITIZE),1)
+ifeq ($(FUZZ),1)
+  # `make fuzz` (tests/fuzz/fuzz.mk): everything with clang, instrumented for
+  # libFuzzer's coverage (the targets link -fsanitize=fuzzer themselves)
+  B := build-fuzz
+  BIN := build-fuzz/bin
+  CC := clang
+  CFLAGS := -O1 -g
+  SANFLAGS := -fsanitize=fuzzer-no-link,address,undefined -fno-omit-frame-pointer \
+    -fno-sanitize-recover=all
+else ifeq ($(SANITIZE),1)
   B := build-san
   BIN := build-san/bin
   SANFLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
@@ -165,6 +174,8 @@ help:
 	@echo "                     one stage of make test"
 	@echo "make graph           draw spec/<bot>/flow.svg and .png (Graphviz; not checked in)"
 	@echo "make bench           the benchmarks (scripts/bench/run.sh, then bench-tts)"
+	@echo "make fuzz            build the libFuzzer targets (clang, build-fuzz/) and run each"
+	@echo "                     FUZZ_SECONDS (default 60) on its corpus (tests/fuzz/)"
 	@echo "make clean           remove build/, build-san/ and bin/"
 	@echo "SANITIZE=1           any of them under AddressSanitizer + UBSan (build-san/)"
 	@echo "bin/botc --help      the generator: check, gen, graph, diff, test, import"
@@ -190,6 +201,7 @@ graph: $(BOTC)
 
 # ---- tests ------------------------------------------------------------------
 -include tests/tests.mk
+-include tests/fuzz/fuzz.mk
 
 # ---- benchmarks (scripts/bench/; always the normal -O2 build) ----------------
 $(BIN)/bench: $(B)/scripts/bench/bench.o $(B)/tests/e2e/proc.o $(LIBFAKE) $(LIBFAKELLM) $(LIBBOTRT)
@@ -263,6 +275,6 @@ bench-asr: $(BIN)/bench-asr
 
 .PHONY: all deps help run test check-generated clean bench bench-retrieval bench-memory bench-markdown bench-tts bench-asr
 clean:
-	rm -rf build build-san bin
+	rm -rf build build-san build-fuzz bin
 
 -include $(shell find $(B) -name '*.d' 2>/dev/null)

@@ -236,7 +236,12 @@ static void bl_transition(bld *b, const node *map, ir_transition *tr, const char
                 bl_type_error(b, v, "a map of variable: value", NULL);
                 continue;
             }
-            tr->set = ARENA_ARRAY(b->a, ir_assign, v->n ? v->n : 1);
+            /* a second set: (a duplicate key, which check.c reports) adds
+             * to the first: the array grows, never written past its end */
+            ir_assign *grown = ARENA_ARRAY(b->a, ir_assign, tr->n_set + (v->n ? v->n : 1));
+            if (tr->n_set)
+                memcpy(grown, tr->set, (size_t)tr->n_set * sizeof *grown);
+            tr->set = grown;
             for (int j = 0; j < v->n; j++) {
                 const node *val = v->items[j];
                 const char *str = val->kind == NODE_NULL ? "" : bl_str(b, val, "a value", 1);

@@ -64,12 +64,20 @@ ir_spec *load_spec(arena *a, const char *path, diag_list **diags)
     size_t len = 0;
     const char *why = NULL;
     char *src = load_read(a, path, &len, &why);
-    *diags = diag_new(path, src ? src : "");
-    diag_list *d = *diags;
     if (!src) {
-        diag_error(d, nowhere, NULL, "cannot read the spec: %s", why);
+        *diags = diag_new(path, "");
+        diag_error(*diags, nowhere, NULL, "cannot read the spec: %s", why);
         return NULL;
     }
+    return load_spec_text(a, path, src, len, diags);
+}
+
+ir_spec *load_spec_text(arena *a, const char *path, const char *src, size_t len,
+                        diag_list **diags)
+{
+    src_pos nowhere = { 0, 0 };
+    *diags = diag_new(path, src);
+    diag_list *d = *diags;
     if (memchr(src, '\0', len)) {
         diag_error(d, nowhere, "a spec is UTF-8 text", "the spec contains a NUL byte");
         return NULL;

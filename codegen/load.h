@@ -17,4 +17,10 @@
  * non-NULL result may still carry errors: see diag_errors(*diags). */
 ir_spec *load_spec(arena *a, const char *path, diag_list **diags);
 
+/* The same for a spec already in memory: src[0..len) followed by a NUL
+ * (borrowed; the language is told by `path`'s extension, as above). The
+ * fuzz target of the front-ends (tests/fuzz/spec.c) feeds it bytes. */
+ir_spec *load_spec_text(arena *a, const char *path, const char *src, size_t len,
+                        diag_list **diags);
+
 #endif

@@ -16,6 +16,8 @@ PACKAGES=(
   libopusenc-dev    # their Ogg/Opus voice notes (ai/tts.c; pulls libopus-dev)
   tzdata            # daily token limits count days in the spec's time zone
   ca-certificates   # HTTPS to api.telegram.org and LLM servers
+  clang             # make fuzz: the libFuzzer targets (tests/fuzz/)
+  libclang-rt-14-dev  # -fsanitize=fuzzer's runtime (clang only recommends it)
 )
 
 missing=()

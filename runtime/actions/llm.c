@@ -31,6 +31,7 @@
 #include "actions/registry.h"
 #include "actions/session.h"
 #include "ai/kb.h"
+#include "ai/llm.h"
 #include "ai/token_limits.h"
 #include "base/log.h"
 #include "dialogue/action.h"
@@ -534,8 +535,11 @@ static int llm_resume(bot_act *c)
     if (p->lim && lim_record(p->lim, c->s->user_id, used))
         return -1;
     if (!res->ok || !res->body) {
-        log_warn("bot", "user %" PRId64 ": no model answer (%s)", c->s->user_id,
-                 res->error ? res->error : "?");
+        /* while the circuit is open the client logged it once: one line a
+         * question would be the flood the breaker is there to stop */
+        bool open = res->error && !strcmp(res->error, LLM_CIRCUIT_REASON);
+        log_msg(open ? LOG_DEBUG : LOG_WARN, "bot", "user %" PRId64 ": no model answer (%s)",
+                c->s->user_id, res->error ? res->error : "?");
         return act_offer_operator(c, BM_SYS_LLM_DOWN);
     }
     if (strstr(res->body, KB_MARKER)) {

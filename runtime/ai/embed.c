@@ -222,7 +222,9 @@ int embed_parse(const char *body, size_t len, int n, int want_dims, float **vecs
         const cJSON *e = cJSON_GetObjectItemCaseSensitive(item, "embedding");
         const cJSON *ix = cJSON_GetObjectItemCaseSensitive(item, "index");
         /* "index" says which input; servers that omit it answer in order */
-        int at = cJSON_IsNumber(ix) ? (int)ix->valuedouble : pos;
+        /* (a number out of int's range does not convert: it is out of range) */
+        int at = !cJSON_IsNumber(ix) ? pos
+                 : ix->valuedouble >= 0 && ix->valuedouble < n ? (int)ix->valuedouble : -1;
         pos++;
         int m = cJSON_GetArraySize(e);
         if (!cJSON_IsArray(e) || m < 1 || m > EMBED_MAX_DIMS) {

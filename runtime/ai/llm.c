@@ -32,6 +32,11 @@ struct llm_client {
     char *model;
     llm_options o;
     struct llm_call *head;
+    /* the circuit breaker (llm.h) */
+    int fails;                /* counted failures since fail_since */
+    long fail_since;
+    bool open;
+    struct llm_call *probe;   /* the probe in flight, or waiting its delay */
 };
 
 struct llm_call {
@@ -42,6 +47,8 @@ struct llm_call {
     bool trimmed;
     llm_delta_fn on_delta;
     llm_done_fn on_done;
+    llm_tick_fn on_tick;      /* the caller's clock, may be NULL */
+    bool probe;               /* the breaker's probe: no retries, no caller */
     void *ud;
     long started, attempt_start, last_delta;
     int attempts;
@@ -111,6 +118,17 @@ llm_options llm_options_from_env(void)
     o.first_token_ms = env_ms("LLM_FIRST_TOKEN_TIMEOUT_MS", 30000);
     o.idle_ms = env_ms("LLM_IDLE_TIMEOUT_MS", 20000);
     o.total_ms = env_ms("LLM_TOTAL_TIMEOUT_MS", 120000);
+    const char *bf = getenv("LLM_BREAKER_FAILURES");
+    if (bf && *bf) {
+        char *end;
+        long n = strtol(bf, &end, 10);
+        if (*end || n < 0 || n > 1000)
+            log_warn("llm", "LLM_BREAKER_FAILURES=%s is not 0..1000, using 3", bf);
+        else
+            o.breaker_failures = n == 0 ? -1 : (int)n;
+    }
+    o.breaker_window_ms = env_ms("LLM_BREAKER_WINDOW_MS", 60000);
+    o.breaker_probe_ms = env_ms("LLM_BREAKER_PROBE_MS", 10000);
     return o;
 }
 
@@ -144,6 +162,9 @@ llm_client *llm_new(loop *lp, const llm_options *o, char *err, size_t errlen)
     if (c->o.max_retries < 0) c->o.max_retries = 0;
     if (!c->o.retry_base_ms) c->o.retry_base_ms = 500;
     if (!c->o.max_answer) c->o.max_answer = 65536;
+    if (!c->o.breaker_failures) c->o.breaker_failures = 3;
+    if (!c->o.breaker_window_ms) c->o.breaker_window_ms = 60000;
+    if (!c->o.breaker_probe_ms) c->o.breaker_probe_ms = 10000;
     if (oai_endpoint_init(&c->ep, o->base, "/chat/completions", o->key, "llm",
                           "OPENAI_API_BASE", err, errlen)) {
         free(c);
@@ -163,6 +184,8 @@ static void call_unlink(llm_call *k)
 {
     if (!k->c)
         return;
+    if (k->c->probe == k)
+        k->c->probe = NULL;
     if (k->prev)
         k->prev->next = k->next;
     else
@@ -426,6 +449,8 @@ static int on_tick(void *ud)
     llm_call *k = ud;
     if (k->dead || !k->c)
         return 1;
+    if (k->on_tick)
+        k->on_tick(k->ud);
     long now = now_ms();
     const llm_options *o = &k->c->o;
     if (now - k->started > o->total_ms)
@@ -439,6 +464,12 @@ static int on_tick(void *ud)
 }
 
 static void on_finished(const http_result *r, void *ud);
+
+void llm_set_tick(llm_call *call, llm_tick_fn fn)
+{
+    if (call)
+        call->on_tick = fn;
+}
 
 static int start_attempt(llm_call *k, long delay_ms)
 {
@@ -475,8 +506,12 @@ static int start_attempt(llm_call *k, long delay_ms)
     return e == HTTP_OK ? 0 : -1;
 }
 
+static void breaker_note(llm_call *k, llm_status st);
+
 static void report(llm_call *k, llm_status st, const char *why)
 {
+    if (!k->dead && k->c)
+        breaker_note(k, st);
     if (!k->dead && k->on_done) {
         llm_result res = {
             .status = st, .text = k->text ? k->text : "", .len = k->len,
@@ -523,7 +558,7 @@ static void on_finished(const http_result *r, void *ud)
     else if (r->err == HTTP_OK && k->status >= 200 && k->status < 300)
         parse_completion(k);
     char why[LLM_REASON_MAX + 160];
-    bool may_retry = !k->got_first && k->attempts <= k->c->o.max_retries;
+    bool may_retry = !k->probe && !k->got_first && k->attempts <= k->c->o.max_retries;
     if (k->timeout[0]) {
         snprintf(why, sizeof why, "%s (after %d attempt(s))", k->timeout, k->attempts);
         report(k, LLM_ERR_TIMEOUT, why);
@@ -590,8 +625,84 @@ static void on_finished(const http_result *r, void *ud)
     report(k, LLM_OK, NULL);
 }
 
+static llm_call *call_start(llm_client *c, const char *model, const llm_msg *msgs, int n,
+                            llm_delta_fn on_delta, llm_done_fn on_done, void *ud, bool probe,
+                            long delay_ms);
+
+/* Starts the breaker's probe after delay_ms (when none is pending). */
+static void probe_start(llm_client *c, long delay_ms)
+{
+    if (c->probe)
+        return;
+    llm_msg ping = {.role = "user", .content = "ping"};
+    c->probe = call_start(c, NULL, &ping, 1, NULL, NULL, NULL, true, delay_ms);
+    if (!c->probe)
+        log_debug("llm", "the probe could not start; the next question starts it");
+}
+
 llm_call *llm_chat(llm_client *c, const char *model, const llm_msg *msgs, int n,
                    llm_delta_fn on_delta, llm_done_fn on_done, void *ud)
+{
+    if (c->open) {
+        probe_start(c, c->o.breaker_probe_ms); /* (none pending: its start had failed) */
+        return NULL; /* the caller answers at once; the probe runs meanwhile */
+    }
+    return call_start(c, model, msgs, n, on_delta, on_done, ud, false, 0);
+}
+
+int llm_circuit_open(const llm_client *c) { return c && c->open; }
+
+/* ---- the circuit breaker ------------------------------------------------------ */
+
+/* A call ended with st (not yet freed): count it, open or close. */
+static void breaker_note(llm_call *k, llm_status st)
+{
+    llm_client *c = k->c;
+    if (c->o.breaker_failures < 0)
+        return;
+    if (k->probe) {
+        c->probe = NULL;
+        if (st == LLM_OK) {
+            c->open = false;
+            c->fails = 0;
+            log_info("llm", "the model answers again: circuit closed");
+        } else {
+            log_debug("llm", "probe failed (%s); next in %ld ms", llm_status_str(st),
+                      c->o.breaker_probe_ms);
+            if (c->open)
+                probe_start(c, c->o.breaker_probe_ms);
+        }
+        return;
+    }
+    if (st == LLM_OK) {
+        c->fails = 0;
+        return;
+    }
+    /* what says the model is down, not what says the question or the answer
+     * was wrong: a failure before the first token, not an overflow, not a
+     * 4xx other than 429, not our shutdown */
+    bool counts = !k->got_first && st != LLM_ERR_OVERFLOW && st != LLM_ERR_CANCELLED &&
+                  st != LLM_ERR_NOMEM &&
+                  !(st == LLM_ERR_HTTP && k->status >= 400 && k->status < 500 && k->status != 429);
+    if (!counts || c->open)
+        return;
+    long now = now_ms();
+    if (!c->fails || now - c->fail_since > c->o.breaker_window_ms) {
+        c->fails = 0;
+        c->fail_since = now;
+    }
+    if (++c->fails >= c->o.breaker_failures) {
+        c->open = true;
+        log_warn("llm", "the model failed %d time(s) within %.1f s: circuit open, questions "
+                 "get the apology at once; probing every %.1f s", c->fails,
+                 (double)(now - c->fail_since) / 1000, (double)c->o.breaker_probe_ms / 1000);
+        probe_start(c, c->o.breaker_probe_ms);
+    }
+}
+
+static llm_call *call_start(llm_client *c, const char *model, const llm_msg *msgs, int n,
+                            llm_delta_fn on_delta, llm_done_fn on_done, void *ud, bool probe,
+                            long delay_ms)
 {
     llm_call *k = calloc(1, sizeof *k);
     if (!k)
@@ -600,7 +711,7 @@ llm_call *llm_chat(llm_client *c, const char *model, const llm_msg *msgs, int n,
     k->on_done = on_done;
     k->ud = ud;
     k->prompt_tokens = k->completion_tokens = -1;
-    k->started = now_ms();
+    k->started = now_ms() + delay_ms; /* a probe's total counts from its start */
     k->req = cJSON_CreateObject();
     cJSON *arr = k->req ? cJSON_AddArrayToObject(k->req, "messages") : NULL;
     cJSON *so = NULL;
@@ -608,6 +719,10 @@ llm_call *llm_chat(llm_client *c, const char *model, const llm_msg *msgs, int n,
               cJSON_AddTrueToObject(k->req, "stream") &&
               (so = cJSON_AddObjectToObject(k->req, "stream_options")) &&
               cJSON_AddTrueToObject(so, "include_usage");
+    /* the probe asks for one token: the cheapest proof of a working model */
+    if (probe)
+        ok = ok && cJSON_AddNumberToObject(k->req, "max_tokens", 1);
+    k->probe = probe;
     for (int i = 0; ok && i < n; i++) {
         cJSON *m = cJSON_CreateObject();
         ok = m && cJSON_AddItemToArray(arr, m) &&
@@ -620,7 +735,7 @@ llm_call *llm_chat(llm_client *c, const char *model, const llm_msg *msgs, int n,
     if (c->head)
         c->head->prev = k;
     c->head = k;
-    if (!ok || start_attempt(k, 0)) {
+    if (!ok || start_attempt(k, delay_ms)) {
         call_free(k);
         return NULL;
     }

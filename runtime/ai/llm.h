@@ -38,6 +38,19 @@
  * Deadlines curl does not know are checked on every loop_poll, so they fire
  * within the loop's tick (<= 500 ms in tgbot).
  *
+ * Circuit breaker (a dead model costs every question its retries and
+ * the chat a 30 s wait): a call that fails without a first token — network,
+ * timeout, 5xx or 429 after its retries, an error event or an empty
+ * stream — counts; breaker_failures of them within breaker_window_ms (a
+ * success starts the count again) open the circuit. While it is open
+ * llm_chat starts nothing and returns NULL (llm_circuit_open says why: the
+ * caller answers at once), and the client probes the model in the
+ * background every breaker_probe_ms: one small request ("ping",
+ * max_tokens 1, no retries); its first success closes the circuit. Opening
+ * and closing are logged once each (WARN, INFO); probes only at DEBUG.
+ * Env LLM_BREAKER_FAILURES (3; 0 = no breaker), LLM_BREAKER_WINDOW_MS
+ * (60000), LLM_BREAKER_PROBE_MS (10000).
+ *
  * Caps: the answer text at max_answer bytes (then it ends as if finished
  * with "length"), an error body at 8 KiB, one SSE event at 256 KiB.
  */
@@ -56,6 +69,8 @@ typedef struct llm_options {
     int max_retries;      /* 3; -1 = none */
     long retry_base_ms;   /* 500, doubled per retry */
     size_t max_answer;    /* 65536 bytes */
+    int breaker_failures; /* 3; -1 = no circuit breaker */
+    long breaker_window_ms, breaker_probe_ms; /* 60000, 10000 */
 } llm_options;
 
 /* The options from the environment (strings borrowed from it). */
@@ -116,8 +131,22 @@ typedef struct llm_call llm_call;
  * out-of-memory or when the transfer cannot start (callbacks never run). */
 llm_call *llm_chat(llm_client *c, const char *model, const llm_msg *msgs, int n,
                    llm_delta_fn on_delta, llm_done_fn on_done, void *ud);
+/* Whether the circuit is open (above): llm_chat refuses until a probe
+ * succeeds. */
+int llm_circuit_open(const llm_client *c);
+/* The reason a caller gives for a question not asked while it is open. */
+#define LLM_CIRCUIT_REASON "the model is not answering (circuit open, probing)"
+
 /* Stops a call: no callback runs after this. */
 void llm_cancel(llm_call *call);
+
+/* A clock for the caller: fn(ud) (ud is the call's) runs on every loop_poll
+ * while the call is in flight — waiting for its first token, between
+ * retries, streaming — so that the caller keeps time without a transfer of
+ * its own (delivery/draft.c renews "typing" while the model is silent). It
+ * may queue work but must not cancel the call. NULL turns it off. */
+typedef void (*llm_tick_fn)(void *ud);
+void llm_set_tick(llm_call *call, llm_tick_fn fn);
 
 /* Reads an error body in any of the shapes above into msg (and the code or
  * type into code, "" if none). Returns 0 when it was JSON of a known

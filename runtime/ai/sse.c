@@ -174,10 +174,21 @@ static int flush_pending(chunk_ctx *c)
     return emit_text(c, SSE_DELTA, REPLACEMENT, 3, NULL);
 }
 
+/* A JSON number as a long when it is one (finite, |v| < 9e18): the server's
+ * number may be anything, and a double out of long's range does not
+ * convert (undefined; found by the sse fuzzer with "code": 5e107). */
+static bool as_long(const cJSON *v, long *out)
+{
+    if (!cJSON_IsNumber(v) || !(v->valuedouble > -9e18 && v->valuedouble < 9e18))
+        return false;
+    *out = (long)v->valuedouble;
+    return true;
+}
+
 static long num_field(const cJSON *o, const char *name)
 {
-    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, name);
-    return cJSON_IsNumber(v) && v->valuedouble >= 0 ? (long)v->valuedouble : -1;
+    long n;
+    return as_long(cJSON_GetObjectItemCaseSensitive(o, name), &n) && n >= 0 ? n : -1;
 }
 
 /* The message and code of an error value: {"message":..., "code"|"type":...},
@@ -201,7 +212,11 @@ static int emit_error(chunk_ctx *c, const cJSON *err)
         if (cJSON_IsString(cd)) {
             code = cd->valuestring;
         } else if (cJSON_IsNumber(cd)) {
-            snprintf(codebuf, sizeof codebuf, "%ld", (long)cd->valuedouble);
+            long n;
+            if (as_long(cd, &n))
+                snprintf(codebuf, sizeof codebuf, "%ld", n);
+            else
+                snprintf(codebuf, sizeof codebuf, "%g", cd->valuedouble);
             code = codebuf;
         } else {
             const cJSON *ty = cJSON_GetObjectItemCaseSensitive(err, "type");

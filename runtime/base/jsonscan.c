@@ -397,44 +397,70 @@ static int hex4(const char *p)
 }
 
 /* \uXXXX at p (after the backslash's 'u' is p[-1]); *cp gets the code
- * point, a surrogate pair taken whole. Returns the end, NULL if invalid. */
+ * point, a surrogate pair taken whole; a lone surrogate (a high one not
+ * followed by a low one's escape, or a low one first) and \u0000 give
+ * U+FFFD, consuming only their own six bytes. Returns the end, NULL when
+ * the four hex digits are not there. */
 static const char *read_u(const char *p, const char *end, long *cp)
 {
     int hi = end - p >= 4 ? hex4(p) : -1;
     if (hi < 0)
         return NULL;
     p += 4;
-    if (hi >= 0xDC00 && hi <= 0xDFFF)
-        return NULL; /* a low surrogate first */
     if (hi >= 0xD800 && hi <= 0xDBFF) {
         int lo = end - p >= 6 && p[0] == '\\' && p[1] == 'u' ? hex4(p + 2) : -1;
-        if (lo < 0xDC00 || lo > 0xDFFF)
-            return NULL; /* a high surrogate alone */
-        *cp = 0x10000 + (((long)hi - 0xD800) << 10) + (lo - 0xDC00);
-        return p + 6;
+        if (lo >= 0xDC00 && lo <= 0xDFFF) {
+            *cp = 0x10000 + (((long)hi - 0xD800) << 10) + (lo - 0xDC00);
+            return p + 6;
+        }
     }
-    *cp = hi;
+    *cp = (hi >= 0xD800 && hi <= 0xDFFF) || hi == 0 ? JSCAN_REPLACEMENT : hi;
     return p;
 }
 
 long jscan_str(jscan_span v, char *out, size_t cap)
 {
     const char *p = v.p, *end = v.end;
-    if (!p || end - p < 2 || *p != '"' || end[-1] != '"' || cap < (size_t)(end - p) - 1)
+    if (!p || end - p < 2 || *p != '"' || end[-1] != '"' || cap < 1)
         return -1;
     end--; /* the closing quote */
-    char *o = out;
+    char *o = out, *o_end = out + cap - 1; /* the last byte is the NUL's */
     for (p++; p < end;) {
         const char *q = plain_run(p, end);
-        memcpy(o, p, (size_t)(q - p));
-        o += q - p;
-        p = q;
+        /* the raw bytes of the run, invalid UTF-8 replaced byte by byte */
+        while (p < q) {
+            const char *a = p;
+            while (p < q && (unsigned char)*p < 0x80)
+                p++;
+            if (o_end - o < p - a)
+                return -1;
+            memcpy(o, a, (size_t)(p - a));
+            o += p - a;
+            if (p >= q)
+                break;
+            size_t l;
+            uint32_t cp = text_utf8_get(p, (size_t)(q - p), &l);
+            if (l == 1) { /* an invalid byte (cp is the byte itself) */
+                cp = JSCAN_REPLACEMENT;
+                if (o_end - o < 3)
+                    return -1;
+                o += text_utf8_put(cp, o);
+            } else {
+                if (o_end - o < (long)l)
+                    return -1;
+                memcpy(o, p, l);
+                o += l;
+            }
+            p += l;
+        }
         if (p >= end)
             break;
         if (*p != '\\' || end - p < 2)
             return -1; /* a control character, an inner quote, a cut escape */
         char c = p[1];
         p += 2;
+        if (c != 'u' && o_end - o < 1)
+            return -1;
         switch (c) {
         case '"': *o++ = '"'; break;
         case '\\': *o++ = '\\'; break;
@@ -446,9 +472,10 @@ long jscan_str(jscan_span v, char *out, size_t cap)
         case 't': *o++ = '\t'; break;
         case 'u': {
             long cp;
-            if (!(p = read_u(p, end, &cp)) || cp == 0)
+            if (!(p = read_u(p, end, &cp)))
                 return -1;
-            /* 6 or 12 source bytes always cover the 1-4 written */
+            if (o_end - o < (cp < 0x80 ? 1 : cp < 0x800 ? 2 : cp < 0x10000 ? 3 : 4))
+                return -1;
             o += text_utf8_put((uint32_t)cp, o);
             break;
         }

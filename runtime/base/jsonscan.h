@@ -74,13 +74,20 @@ int jscan_next(jscan_iter *it, jscan_span *item);
 int jscan_i64(jscan_span v, int64_t *out);
 
 /* Decodes the string value [v.p, v.end) (its quotes included, as a scan
- * returned it) into out as UTF-8 with a terminating NUL: \" \\ \/ \b \f
- * \n \r \t, and \uXXXX (a surrogate pair as one character). Other bytes
- * are copied as they are. Refuses (-1) what is not a string, an unknown
- * escape, a lone or broken surrogate, \u0000 (a C string cannot hold it),
- * a raw control character, and an out too small; cap >= v.end - v.p
- * always suffices (the decoded text plus its NUL is never longer than the
- * quoted source). Returns the decoded length. out is the caller's. */
+ * returned it) into out as valid UTF-8 with a terminating NUL: \" \\ \/ \b
+ * \f \n \r \t, and \uXXXX (a surrogate pair as one character). One rule for
+ * what is not text, raw or escaped: every byte of invalid UTF-8 (FF, C0 AF,
+ * ED A0 80, a cut sequence), a lone surrogate escape (\ud800) and \u0000
+ * (a C string cannot hold it) each become U+FFFD, so what the bot reads of
+ * a string — and stores, sends to the model, writes back to Telegram — is
+ * always valid. Refuses (-1) what is not a string, an unknown escape or
+ * \u without four hex digits, a raw control character, and an out too
+ * small. cap >= JSCAN_STR_CAP(v.end - v.p) always suffices (a U+FFFD
+ * written for one raw byte takes three); v.end - v.p - 1 suffices when the
+ * raw bytes are valid UTF-8. Returns the decoded length. out is the
+ * caller's. */
+#define JSCAN_STR_CAP(quoted_len) (3 * (size_t)(quoted_len))
+#define JSCAN_REPLACEMENT 0xFFFD
 long jscan_str(jscan_span v, char *out, size_t cap);
 
 #endif

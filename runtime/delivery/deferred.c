@@ -11,6 +11,7 @@
 #include <cjson/cJSON.h>
 
 #include "ai/embed.h"
+#include "ai/llm.h"
 #include "base/log.h"
 #include "delivery/draft.h"
 #include "delivery/listen.h"
@@ -202,10 +203,12 @@ deferred_job *deferred_start(deferred *d, const bot_io_req *req, deferred_done_f
     *j = (deferred_job){.fn = fn, .ud = ud, .owner = req->owner, .kind = req->kind};
     const char *failed = "nothing to do"; /* NULL once started */
     switch (req->kind) {
-    case BOT_IO_LLM: /* a model answer, streamed to the chat meanwhile */
-        failed = draft_start(d->drafts, req, on_answer, j) == 0 ? NULL
-                                                                : "no model client";
+    case BOT_IO_LLM: { /* a model answer, streamed to the chat meanwhile */
+        int rc = draft_start(d->drafts, req, on_answer, j);
+        failed = rc == 0 ? NULL : rc == DRAFT_CIRCUIT_OPEN ? LLM_CIRCUIT_REASON
+                                                            : "no model client";
         break;
+    }
     case BOT_IO_TG_CALL: { /* a Bot API call (handoff's createForumTopic) */
         tg_err e = tg_call(d->tg, req->u.tg.method,
                            cJSON_Parse(req->u.tg.params ? req->u.tg.params : "{}"), on_call, j);

@@ -202,6 +202,21 @@ static void on_delta(void *ud, const char *text, size_t len)
         push_draft(j, now);
 }
 
+/* Every loop turn while the model works: "typing" again each
+ * DRAFT_TYPING_MS (Telegram shows an action for 5 s) for as long as the
+ * chat sees nothing else move — a group until the answer is done, a
+ * private chat until its first draft. Before, it was sent once, and a
+ * model slow to its first token left the chat still for up to 30 s. */
+static void on_tick(void *ud)
+{
+    draft_job *j = ud;
+    if (j->private_chat && j->sent_len > 0)
+        return;
+    long now = now_ms();
+    if (now - j->last_typing >= DRAFT_TYPING_MS)
+        push_typing(j, now);
+}
+
 static void on_done(void *ud, const llm_result *r)
 {
     draft_job *j = ud;
@@ -237,6 +252,8 @@ int draft_start(draft_ctx *d, const bot_io_req *req, draft_done_fn fn, void *ud)
     }
     if (!d->llm || req->kind != BOT_IO_LLM || !req->u.llm.messages)
         return -1;
+    if (llm_circuit_open(d->llm))
+        return DRAFT_CIRCUIT_OPEN; /* answered at once, nothing logged per question */
     cJSON *arr = cJSON_Parse(req->u.llm.messages);
     int n = cJSON_GetArraySize(arr);
     llm_msg *msgs = n > 0 ? calloc((size_t)n, sizeof *msgs) : NULL;
@@ -279,7 +296,9 @@ int draft_start(draft_ctx *d, const bot_io_req *req, draft_done_fn fn, void *ud)
         free(j);
         return -1;
     }
-    if (!j->private_chat && !j->quiet)
-        push_typing(j, now_ms());
+    if (!j->quiet) {
+        llm_set_tick(j->call, on_tick);
+        push_typing(j, now_ms()); /* private chats too: no draft before the first token */
+    }
     return 0;
 }

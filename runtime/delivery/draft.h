@@ -5,7 +5,8 @@
  * a BOT_IO_LLM bot_io_req, dialogue/deferred.h): the request goes to the
  * model through llm.c on the event loop; as text arrives a private chat sees it grow through
  * sendMessageDraft (Bot API 9.5), a group sees "typing" (sendChatAction,
- * renewed every 4.5 s). Both are volatile outbox calls (outq_push_volatile):
+ * renewed every 4.5 s). While the model has not answered its first token
+ * every chat sees "typing", renewed every 4.5 s on the loop's ticks. Both are volatile outbox calls (outq_push_volatile):
  * under the same flood limits as every call, coalesced to the newest, and
  * dropped on any failure — never resent, never in the way of the final
  * message, which the re-run input commits to the durable outbox.
@@ -43,7 +44,11 @@ typedef void (*draft_done_fn)(void *ud, const bot_io_res *res);
 
 /* Starts streaming req (a BOT_IO_LLM request: req->u.llm).
  * Returns 0 (fn runs exactly once, later), -1 when it cannot start (no
- * OPENAI_API_BASE, bad messages, out of memory; fn never runs). */
+ * OPENAI_API_BASE, bad messages, out of memory; fn never runs),
+ * DRAFT_CIRCUIT_OPEN when the model client's circuit breaker is open
+ * (ai/llm.h: the model failed again and again and is being probed; fn
+ * never runs: the question gets its apology at once). */
+#define DRAFT_CIRCUIT_OPEN (-2)
 int draft_start(draft_ctx *d, const bot_io_req *req, draft_done_fn fn, void *ud);
 
 /* Jobs streaming now. */

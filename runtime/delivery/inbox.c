@@ -147,15 +147,16 @@ int inbox_waiting_io(const inbox *ib) { return ib->n_io; }
 inbox_stats inbox_get_stats(const inbox *ib) { return ib->stats; }
 
 /* A copy of text[0..n) NUL-terminated, with room for its parse's strings
- * after the NUL (tgu_strings: as much again), in one allocation. */
+ * after the NUL (TGU_STRINGS_CAP: invalid UTF-8 replaced by U+FFFD may
+ * triple them), in one allocation. */
 static char *json_buf(const char *text, size_t n, tgu_strings *strs)
 {
-    char *p = n < SIZE_MAX / 2 - 1 ? malloc(2 * n + 2) : NULL;
+    char *p = n < SIZE_MAX / 8 ? malloc(n + 1 + TGU_STRINGS_CAP(n)) : NULL;
     if (!p)
         return NULL;
     memcpy(p, text, n);
     p[n] = '\0';
-    *strs = (tgu_strings){.p = p + n + 1, .cap = n + 1};
+    *strs = (tgu_strings){.p = p + n + 1, .cap = TGU_STRINGS_CAP(n)};
     return p;
 }
 
@@ -525,8 +526,11 @@ static void start_io(inbox *ib, ib_item *it, const bot_io_req *req)
         log_debug("inbox", "update %" PRId64 ": waiting for an action's answer", it->update_id);
         return;
     }
-    /* could not even start: answer it as a failed request */
+    /* could not even start: answer it as a failed request, on the next
+     * turn (kicked: no answer will come to wake it, and a model whose
+     * circuit is open must get its apology out at once) */
     it->io = IB_IO_DONE;
+    ib->kick = true;
     it->res_error = strdup(why ? why : "failed");
     it->res = (bot_io_res){.owner = req->owner, .kind = req->kind, .ok = 0, .error = it->res_error,
                            .prompt_tokens = -1, .completion_tokens = -1};
@@ -543,7 +547,8 @@ static int handle_one(inbox *ib, ib_item *it)
     tgu_status st = TGU_OK;
     if (!it->parsed) {
         int64_t uid = -1;
-        tgu_strings strs = {.p = it->json + it->json_len + 1, .cap = it->json_len + 1};
+        tgu_strings strs = {.p = it->json + it->json_len + 1,
+                            .cap = TGU_STRINGS_CAP(it->json_len)};
         st = tgu_parse_text(it->json, it->json_len, &strs, &uid, &it->in, err, sizeof err);
         it->parsed = st == TGU_OK;
     }

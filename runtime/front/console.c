@@ -427,7 +427,9 @@ static int ask_model(console *c, const bm_input *in, bot_tx *tx, bm_effects *fx)
             .status = st.http_status,
             .body = st.text,
             .len = st.len,
-            .error = !call ? "the request could not start" : st.status == LLM_OK ? NULL : st.error,
+            .error = !call ? (llm_circuit_open(c->llm) ? LLM_CIRCUIT_REASON
+                                                       : "the request could not start")
+                           : st.status == LLM_OK ? NULL : st.error,
             .prompt_tokens = call ? st.prompt_tokens : -1,
             .completion_tokens = call ? st.completion_tokens : -1,
         };

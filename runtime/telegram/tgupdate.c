@@ -52,14 +52,14 @@ static void members(jscan_span v, const char *const *keys, jscan_span *out, int 
 }
 
 /* The string v decoded into the parse's space: 0, or -1 with a reason
- * naming `what` (a bad escape, a broken surrogate pair, \u0000). */
+ * naming `what` (a bad escape; invalid UTF-8 and lone surrogates are
+ * replaced, not refused). */
 static int str(tgu_px *x, jscan_span v, const char **out, const char *what)
 {
     tgu_strings *s = x->s;
     long n = jscan_str(v, s->p + s->len, s->cap - s->len);
     if (n < 0)
-        return fail(x->err, x->errlen, "%s is not a valid JSON string (a bad escape, a "
-                    "broken surrogate pair or \\u0000)", what);
+        return fail(x->err, x->errlen, "%s is not a valid JSON string (a bad escape)", what);
     *out = s->p + s->len;
     s->len += (size_t)n + 1;
     return 0;

@@ -12,6 +12,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "base/jsonscan.h"
 #include "dialogue/machine.h"
 
 /* Telegram's limit on a message text, in UTF-16 code units. */
@@ -26,13 +27,15 @@ typedef enum tgu_status {
 
 /* Space the strings of a parsed update are decoded into: p[0..cap) is the
  * caller's (e.g. the tail of the buffer holding the update's text, freed
- * with it); len is how much the last parse used. cap >= the text's length
- * is always enough (a decoded string plus its NUL is shorter than its
- * quoted source). */
+ * with it); len is how much the last parse used.
+ * TGU_STRINGS_CAP(the text's length) is always enough (a decoded string
+ * with invalid UTF-8 replaced can be three times its quoted source:
+ * jsonscan.h, jscan_str). */
 typedef struct tgu_strings {
     char *p;
     size_t cap, len;
 } tgu_strings;
+#define TGU_STRINGS_CAP(text_len) (JSCAN_STR_CAP(text_len) + 1)
 
 /* Parses one Update from its JSON text json[0..n) (need not be
  * NUL-terminated; must be exactly one object, blanks around it allowed).
@@ -53,8 +56,11 @@ typedef struct tgu_strings {
  * names, language_code, callback id, phone_number, file_id) are unescaped
  * into owned->p, \uXXXX surrogate pairs included; *in points there (or to
  * static ""), so *in lives as long as that space and is not touched by
- * another parse into it. A bad escape, a lone or broken surrogate or \u0000
- * in one of them is an error; strings the bot does not read are only
+ * another parse into it. They are always valid UTF-8: invalid bytes, lone
+ * surrogate escapes and \u0000 become U+FFFD (one rule at the door, for
+ * raw bytes and escapes alike: jscan_str), so a name like "Al\xffice"
+ * cannot make a sendMessage or a model request fail later. A bad escape
+ * (\x, \u without four hex digits) in one of them is an error; strings the bot does not read are only
  * checked against the JSON grammar. Keys are matched as written (Telegram
  * escapes none); of duplicate keys the first counts. Other members, known
  * or not, are skipped. Text that is not one well-formed JSON object is an

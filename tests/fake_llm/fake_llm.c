@@ -55,6 +55,39 @@ struct fakellm {
     int embed_reqs, embed_inputs;
 };
 
+/* Whether s[0..n) is valid UTF-8 (no overlong forms, no surrogates). */
+static bool utf8_ok(const char *str, size_t n)
+{
+    const unsigned char *s = (const unsigned char *)str, *end = s + n;
+    while (s < end) {
+        unsigned c = *s, k, cp;
+        if (c < 0x80) {
+            s++;
+            continue;
+        }
+        if (c >= 0xC2 && c <= 0xDF)
+            k = 1, cp = c & 0x1F;
+        else if (c >= 0xE0 && c <= 0xEF)
+            k = 2, cp = c & 0x0F;
+        else if (c >= 0xF0 && c <= 0xF4)
+            k = 3, cp = c & 0x07;
+        else
+            return false;
+        if ((size_t)(end - s) <= k)
+            return false;
+        for (unsigned i = 1; i <= k; i++) {
+            if ((s[i] & 0xC0) != 0x80)
+                return false;
+            cp = (cp << 6) | (s[i] & 0x3F);
+        }
+        if ((k == 2 && (cp < 0x800 || (cp >= 0xD800 && cp <= 0xDFFF))) ||
+            (k == 3 && (cp < 0x10000 || cp > 0x10FFFF)))
+            return false;
+        s += k + 1;
+    }
+    return true;
+}
+
 static long mono_ms(void)
 {
     struct timespec ts;
@@ -517,7 +550,18 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
             f->req_at[f->n_reqs] = mono_ms();
             f->n_reqs++;
         }
-        if (f->err.status && f->err.times != 0) {
+        if (!utf8_ok(k->body.p ? k->body.p : "", k->body.n)) {
+            /* what OpenAI answers a body that is not UTF-8 (its JSON
+             * parser refuses it): the bot must never send one */
+            status = 400;
+            const char *b = "{\"error\":{\"message\":\"We could not parse the JSON body of "
+                            "your request. (HINT: This likely means you aren't using your "
+                            "HTTP library correctly. The OpenAI API expects a JSON payload, "
+                            "but what was sent was not valid JSON.)\",\"type\":"
+                            "\"invalid_request_error\",\"param\":null,\"code\":null}}";
+            r = MHD_create_response_from_buffer(strlen(b), (void *)b, MHD_RESPMEM_MUST_COPY);
+            MHD_add_response_header(r, "Content-Type", "application/json");
+        } else if (f->err.status && f->err.times != 0) {
             status = f->err.status;
             const char *b = f->err.body ? f->err.body : typical_error(status);
             r = MHD_create_response_from_buffer(strlen(b), (void *)b, MHD_RESPMEM_MUST_COPY);

@@ -217,6 +217,9 @@ static void test_parse(void)
         {"{\"data\":[{\"embedding\":\"AACAPwAAAEA=\"}]}", 1, 0, -1},          /* base64 */
         {"{\"data\":[{\"index\":0,\"embedding\":[1]},{\"index\":0,\"embedding\":[2]}]}", 2, 0, -1},
         {"{\"data\":[{\"embedding\":[1,\"x\"]}]}", 1, 0, -1},
+        /* an index no int holds: out of range (was an undefined conversion) */
+        {"{\"data\":[{\"index\":1e300,\"embedding\":[1]}]}", 1, 0, -1},
+        {"{\"data\":[{\"index\":-1e300,\"embedding\":[1]}]}", 1, 0, -1},
         {"{\"data\":[{\"embedding\":[]}]}", 1, 0, -1},
         {"[1,2]", 1, 0, -1},
         {"", 1, 0, -1},

@@ -12,6 +12,7 @@
 #include <cjson/cJSON.h>
 
 #include "base/jsonscan.h"
+#include "base/text.h"
 
 static int valid(const char *s)
 {
@@ -213,9 +214,27 @@ static void test_strings(void)
         cJSON_Delete(ref);
         free(got);
     }
+    /* one rule for what is not text: a lone surrogate escape and \u0000
+     * become U+FFFD, each escape by itself (issue #16) */
+    static const char *const replaced[][2] = {
+        {"\"\\ud83d\"", "\xef\xbf\xbd"},
+        {"\"\\ud83dx\"", "\xef\xbf\xbdx"},
+        {"\"\\ude00\"", "\xef\xbf\xbd"},
+        {"\"\\ud83d\\u0041\"", "\xef\xbf\xbd" "A"},
+        {"\"\\ud83d\\ud83d\"", "\xef\xbf\xbd\xef\xbf\xbd"},
+        {"\"\\ud83d\\ud83d\\ude00\"", "\xef\xbf\xbd\xf0\x9f\x98\x80"},
+        {"\"\\ud83d\\n\"", "\xef\xbf\xbd\n"},
+        {"\"a\\u0000b\"", "a\xef\xbf\xbd" "b"},
+    };
+    for (size_t i = 0; i < sizeof replaced / sizeof *replaced; i++) {
+        char *got = decode(replaced[i][0]);
+        if (!got || strcmp(got, replaced[i][1]))
+            printf("\n  %s not replaced as expected", replaced[i][0]);
+        CU_ASSERT(got && !strcmp(got, replaced[i][1]));
+        free(got);
+    }
     static const char *const bad[] = {
-        "\"\\ud83d\"", "\"\\ud83dx\"", "\"\\ude00\"", "\"\\ud83d\\u0041\"",
-        "\"\\ud83d\\ud83d\"", "\"\\ud83d\\n\"", "\"\\u0000\"", "\"\\x\"", "\"\\u12\"",
+        "\"\\x\"", "\"\\u12\"",
         "\"\\u12g4\"", "\"a\tb\"", "\"a\"b\"", "\"abc", "abc\"", "\"", "", "12", "\"\\\"",
     };
     for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
@@ -229,6 +248,39 @@ static void test_strings(void)
     char small[4];
     const char *s = "\"abcdef\"";
     CU_ASSERT_EQUAL(jscan_str((jscan_span){s, s + strlen(s)}, small, sizeof small), -1);
+}
+
+/* Raw bytes that are not UTF-8 become U+FFFD, one for each byte, the
+ * same rule as for escapes: FF FE, C3 28 (a lead byte without its
+ * continuation), C0 AF (overlong), ED A0 80 (an encoded surrogate), a
+ * 4-byte sequence cut by the closing quote. JSCAN_STR_CAP is room enough;
+ * the quoted length alone is not, and is refused, never overrun. */
+static void test_strings_invalid_utf8(void)
+{
+    static const char *const cases[][2] = {
+        {"\"Al\xffice\"", "Al\xef\xbf\xbdice"},
+        {"\"\xff\xfe\"", "\xef\xbf\xbd\xef\xbf\xbd"},
+        {"\"\xc3\x28\"", "\xef\xbf\xbd("},
+        {"\"\xc0\xaf\"", "\xef\xbf\xbd\xef\xbf\xbd"},
+        {"\"\xed\xa0\x80\"", "\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd"},
+        {"\"ok \xf0\x9f\x98\"", "ok \xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd"},
+        {"\"\xd0\x96\xd0\"", "\xd0\x96\xef\xbf\xbd"},
+        {"\"\xf0\x9f\x98\x80\\u00e9\"", "\xf0\x9f\x98\x80\xc3\xa9"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        const char *lit = cases[i][0];
+        size_t n = strlen(lit);
+        char *out = malloc(JSCAN_STR_CAP(n));
+        long got = jscan_str((jscan_span){lit, lit + n}, out, JSCAN_STR_CAP(n));
+        if (got < 0 || strcmp(out, cases[i][1]))
+            printf("\n  invalid UTF-8 case %zu decoded wrong", i);
+        CU_ASSERT(got == (long)strlen(cases[i][1]) && !strcmp(out, cases[i][1]));
+        CU_ASSERT(got >= 0 && text_utf8_valid(out, (size_t)got));
+        free(out);
+    }
+    const char *s = "\"\xff\xff\xff\"";
+    char tight[4]; /* the quoted length less one: enough for valid text only */
+    CU_ASSERT_EQUAL(jscan_str((jscan_span){s, s + strlen(s)}, tight, sizeof tight), -1);
 }
 
 /* Runs of plain bytes: every special byte found at every offset of a
@@ -304,6 +356,7 @@ int main(void)
     CU_add_test(s, "a cut answer never passes", test_cuts);
     CU_add_test(s, "members of a validated object", test_members_of);
     CU_add_test(s, "strings decoded: escapes, surrogate pairs, refusals", test_strings);
+    CU_add_test(s, "strings decoded: invalid UTF-8 becomes U+FFFD", test_strings_invalid_utf8);
     CU_add_test(s, "string runs: every special byte at every offset", test_string_runs);
     CU_add_test(s, "exact 64-bit integers", test_integers);
     CU_basic_set_mode(CU_BRM_VERBOSE);

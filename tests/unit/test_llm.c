@@ -254,6 +254,86 @@ static void test_stream_failures(void)
     CU_ASSERT(strlen(o.text) <= 10);
 }
 
+/* One chat on client c; waits for its end (10 s at most). NULL call: the
+ * outcome is not done. */
+static outcome chat_on(llm_client *c, const char *question, bool *started)
+{
+    outcome out = {0};
+    llm_msg msgs[] = {{"user", question}};
+    llm_call *k = llm_chat(c, NULL, msgs, 1, on_delta, on_done, &out);
+    *started = k != NULL;
+    long end = mono_ms() + 10000;
+    while (k && !out.done && mono_ms() < end)
+        loop_poll(g_lp, 20);
+    return out;
+}
+
+/* The circuit breaker (issue #16, point 11): two failures before a first
+ * token open it; then a question is refused at once (no request reaches
+ * the model) while a probe (max_tokens 1) goes out every probe interval;
+ * the first probe that succeeds closes it and questions go through again.
+ * A 4xx (the request's fault, not the model's) does not count. */
+static void test_circuit_breaker(void)
+{
+    char err[256];
+    llm_options o = {.base = fakellm_base(g_f), .max_retries = -1, .breaker_failures = 2,
+                     .breaker_window_ms = 60000, .breaker_probe_ms = 300};
+    llm_client *c = llm_new(g_lp, &o, err, sizeof err);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(c);
+    bool started;
+    /* 400s do not count */
+    fakellm_error(g_f, 400, NULL, -1, 0);
+    for (int i = 0; i < 3; i++)
+        chat_on(c, "q", &started);
+    CU_ASSERT_FALSE(llm_circuit_open(c));
+    /* the model is down: 503 for ever */
+    fakellm_error(g_f, 503, NULL, -1, 0);
+    outcome r = chat_on(c, "q1", &started);
+    CU_ASSERT(started && r.done && r.st == LLM_ERR_HTTP);
+    CU_ASSERT_FALSE(llm_circuit_open(c));
+    r = chat_on(c, "q2", &started);
+    CU_ASSERT(started && r.done && r.st == LLM_ERR_HTTP);
+    CU_ASSERT_TRUE(llm_circuit_open(c));
+    /* refused at once, nothing sent */
+    int n0 = fakellm_requests(g_f);
+    long t0 = mono_ms();
+    r = chat_on(c, "q3", &started);
+    CU_ASSERT_FALSE(started);
+    CU_ASSERT(mono_ms() - t0 < 100);
+    /* probes go out in the background, each failing */
+    long end = mono_ms() + 1500;
+    while (mono_ms() < end)
+        loop_poll(g_lp, 20);
+    int probes = fakellm_requests(g_f) - n0;
+    CU_ASSERT(probes >= 2 && probes <= 6);
+    char *last = fakellm_request(g_f, fakellm_requests(g_f) - 1);
+    CU_ASSERT(last && strstr(last, "\"max_tokens\":1") && strstr(last, "ping"));
+    free(last);
+    CU_ASSERT_TRUE(llm_circuit_open(c));
+    /* the model is back: the next probe closes the circuit */
+    fakellm_error(g_f, 0, NULL, 0, 0);
+    fakellm_answer(g_f, "pong");
+    end = mono_ms() + 3000;
+    while (llm_circuit_open(c) && mono_ms() < end)
+        loop_poll(g_lp, 20);
+    CU_ASSERT_FALSE(llm_circuit_open(c));
+    r = chat_on(c, "q4", &started);
+    CU_ASSERT(started && r.done && r.st == LLM_OK);
+    /* with the breaker off, failures never refuse */
+    llm_free(c);
+    fakellm_error(g_f, 503, NULL, -1, 0);
+    o.breaker_failures = -1;
+    c = llm_new(g_lp, &o, err, sizeof err);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(c);
+    for (int i = 0; i < 4; i++) {
+        r = chat_on(c, "q", &started);
+        CU_ASSERT(started && r.done);
+    }
+    CU_ASSERT_FALSE(llm_circuit_open(c));
+    llm_free(c);
+    fakellm_reset(g_f);
+}
+
 static void test_timeouts(void)
 {
     /* first token */
@@ -430,6 +510,7 @@ int main(void)
     CU_add_test(s, "first-token, idle and total timeouts", test_timeouts);
     CU_add_test(s, "connection refused, retried then reported", test_connect_refused);
     CU_add_test(s, "cancel and free mid-call", test_cancel);
+    CU_add_test(s, "circuit breaker: open, refuse, probe, close", test_circuit_breaker);
     CU_add_test(s, "drafts: coalesced, superseded, dropped on 429", test_volatile_drafts);
     CU_basic_set_mode(CU_BRM_VERBOSE);
     CU_basic_run_tests();

@@ -90,8 +90,8 @@ static bool owned_or_empty(const char *str, const tgu_strings *s)
     return !str || (str >= s->p && str < s->p + s->cap) || (str[0] == '\0');
 }
 
-/* Parses json[0..n) with exactly n bytes of owned space (the bound the
- * header promises is enough: ASan catches a write past it) and compares
+/* Parses json[0..n) with exactly TGU_STRINGS_CAP(n) bytes of owned space
+ * (the bound the header promises is enough: ASan catches a write past it) and compares
  * with exp: {status, update_id (null: untouched), error_has, kind, text,
  * user_id, chat_id, contact_user_id, message_id, msg_id, thread_id,
  * from_bot, callback_id, first_name, last_name, username,
@@ -104,11 +104,11 @@ static void check_case(const char *name, const char *json, size_t n, const cJSON
     char err[256];
     /* a copy of just n bytes: the parse must not read past them */
     char *text = malloc(n ? n : 1);
-    char *space = malloc(n ? n : 1);
+    char *space = malloc(TGU_STRINGS_CAP(n));
     CU_ASSERT_PTR_NOT_NULL_FATAL(text);
     CU_ASSERT_PTR_NOT_NULL_FATAL(space);
     memcpy(text, json, n);
-    tgu_strings owned = {.p = space, .cap = n};
+    tgu_strings owned = {.p = space, .cap = TGU_STRINGS_CAP(n)};
     tgu_status st = tgu_parse_text(text, n, &owned, &uid, &in, err, sizeof err);
 
     const char *got_status = st == TGU_OK ? "ok" : st == TGU_SKIP ? "skip" : "error";
@@ -229,18 +229,19 @@ static int strings_inside(const bm_input *in, const char *lo, const char *hi)
 }
 
 /* Parses text[0..n) from an exact-size copy, its strings into an
- * exact-size space (the promised cap: n), so the sanitizer build sees any
+ * exact-size space (the promised cap: TGU_STRINGS_CAP(n)), so the sanitizer build sees any
  * byte read or written past either. Returns the status. */
 static tgu_status parse_exact(const char *text, size_t n, bool *inside)
 {
-    char *copy = malloc(n ? n : 1), *space = malloc(n ? n : 1);
+    size_t cap = TGU_STRINGS_CAP(n);
+    char *copy = malloc(n ? n : 1), *space = malloc(cap);
     memcpy(copy, text, n);
     int64_t uid = -1;
     bm_input in;
     char err[128];
-    tgu_strings owned = {.p = space, .cap = n};
+    tgu_strings owned = {.p = space, .cap = cap};
     tgu_status st = tgu_parse_text(copy, n, &owned, &uid, &in, err, sizeof err);
-    *inside = st != TGU_OK || strings_inside(&in, space, space + n);
+    *inside = st != TGU_OK || strings_inside(&in, space, space + cap);
     free(copy);
     free(space);
     return st;

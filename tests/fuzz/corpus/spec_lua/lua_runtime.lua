@@ -1,0 +1,3 @@
+local names = { "a", "b" }
+local n = #names + nil
+return { bot = { name = "t" } }

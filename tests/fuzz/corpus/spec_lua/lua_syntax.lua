@@ -1,0 +1,6 @@
+return {
+  bot = { name = "t", languages = { "en" }, start = "main" },
+  states = {
+    main = { say = "hi" x },
+  },
+}
