@@ -13,12 +13,14 @@
 
 #include "ai/kb.h"
 #include "ai/llm.h"
+#include "ai/tool.h"
 #include "base/json.h"
 #include "base/log.h"
 #include "base/text.h"
 
 #define DRAFT_TYPING_MS 4500
 #define DRAFT_FORCE_MS 1000
+#define DRAFT_TOOL_ROUNDS 3 /* model answers with tool calls, at most, per question */
 
 typedef struct draft_job {
     struct draft_job *prev, *next;
@@ -35,6 +37,14 @@ typedef struct draft_job {
     size_t sent_len;     /* shown.len at the last draft */
     bool full;           /* the draft shows the whole first message: no more drafts */
     long last_draft, last_typing;
+    /* tools (req->u.llm.tools): the model's calls run, then it is asked again */
+    cJSON *tools_env;    /* the offered tools, NULL = none */
+    cJSON *tools;        /* the same in OpenAI's shape, for the request */
+    cJSON *msgs;         /* the conversation so far (with tool calls and answers) */
+    cJSON *log;          /* the calls made: bot_io_res.tool_log */
+    char *model;
+    int calls_left, rounds;
+    tool_batch *batch;   /* calls in flight */
 } draft_job;
 
 struct draft_ctx {
@@ -77,13 +87,28 @@ static void job_unlink(draft_job *j)
     d->n--;
 }
 
+static void job_free(draft_job *j)
+{
+    tool_batch_abandon(j->batch);
+    cJSON_Delete(j->tools_env);
+    cJSON_Delete(j->tools);
+    cJSON_Delete(j->msgs);
+    cJSON_Delete(j->log);
+    free(j->model);
+    text_buf_free(&j->shown);
+    free(j);
+}
+
 static void job_finish(draft_job *j, const bot_io_res *res)
 {
     job_unlink(j);
+    char *log = j->log && cJSON_GetArraySize(j->log) > 0 ? cJSON_PrintUnformatted(j->log) : NULL;
+    bot_io_res r = *res;
+    r.tool_log = log;
     if (j->fn)
-        j->fn(j->ud, res);
-    text_buf_free(&j->shown);
-    free(j);
+        j->fn(j->ud, &r);
+    cJSON_free(log);
+    job_free(j);
 }
 
 void draft_free(draft_ctx *d)
@@ -93,6 +118,7 @@ void draft_free(draft_ctx *d)
     while (d->head) {
         draft_job *j = d->head;
         llm_cancel(j->call);
+        j->call = NULL;
         bot_io_res res = {.ok = 0, .error = "cancelled at shutdown",
                           .prompt_tokens = -1, .completion_tokens = -1};
         job_finish(j, &res);
@@ -177,10 +203,105 @@ static void on_delta(void *ud, const char *text, size_t len)
         push_draft(j, now);
 }
 
+static void on_done(void *ud, const llm_result *r);
+
+/* Tool limits from the environment (TOOL_TIMEOUT_MS, TOOL_MAX_BODY). */
+static long env_num(const char *name, long def, long max)
+{
+    const char *v = getenv(name);
+    char *end;
+    long n = v && *v ? strtol(v, &end, 10) : def;
+    if (v && *v && (*end || n <= 0 || n > max)) {
+        log_warn("draft", "%s=%s is not 1..%ld, using %ld", name, v, max, def);
+        n = def;
+    }
+    return n;
+}
+
+/* Asks the model (again), with the tools while calls are left. 0, or -1
+ * when the request could not start. */
+static int ask(draft_job *j)
+{
+    j->fed = 0; /* a new answer: its text starts again */
+    j->sent_len = 0;
+    j->shown.len = 0;
+    if (j->shown.p)
+        j->shown.p[0] = '\0';
+    kb_marker_init(&j->mk);
+    const char *choice = j->tools && j->calls_left <= 0 ? "none" : NULL;
+    j->call = llm_chat_tools(j->d->llm, j->model, j->msgs, j->tools, choice, on_delta, on_done, j);
+    return j->call ? 0 : -1;
+}
+
+static void fail(draft_job *j, const char *why)
+{
+    bot_io_res res = {.ok = 0, .error = why, .prompt_tokens = -1, .completion_tokens = -1};
+    job_finish(j, &res);
+}
+
+/* The tool calls' answers are in j->msgs: the model is asked again. */
+static void on_tools_done(void *ud)
+{
+    draft_job *j = ud;
+    j->batch = NULL;
+    if (ask(j))
+        fail(j, "the model could not be asked again after its tool calls");
+}
+
+/* The model answered with tool calls (r->tool_calls): its message and the
+ * calls' answers join the conversation. 1 when they run (the job goes on),
+ * 0 when the answer is to be taken as it is, -1 on out-of-memory. */
+static int run_tools(draft_job *j, const llm_result *r)
+{
+    if (!j->tools_env || !r->tool_calls || j->rounds >= DRAFT_TOOL_ROUNDS)
+        return 0;
+    cJSON *calls = cJSON_Parse(r->tool_calls);
+    cJSON *am = cJSON_CreateObject();
+    if (!calls || !am || !cJSON_AddItemToArray(j->msgs, am)) {
+        cJSON_Delete(calls);
+        cJSON_Delete(am);
+        return -1;
+    }
+    cJSON_AddStringToObject(am, "role", "assistant");
+    if (r->len)
+        cJSON_AddStringToObject(am, "content", r->text);
+    else
+        cJSON_AddNullToObject(am, "content");
+    cJSON_AddItemToObject(am, "tool_calls", calls);
+    j->rounds++;
+    int n = cJSON_GetArraySize(calls);
+    int max = j->calls_left;
+    j->calls_left -= n < max ? n : max;
+    log_info("draft", "chat %lld: the model called %d tool(s) (round %d)", (long long)j->chat_id,
+             n, j->rounds);
+    tool_limits lim = {.timeout_ms = env_num("TOOL_TIMEOUT_MS", 10000, 120000),
+                       .max_body = (size_t)env_num("TOOL_MAX_BODY", 65536, 8 << 20)};
+    int rc = tool_batch_start(j->d->lp, j->tools_env, calls, max, &lim, j->msgs, j->log,
+                              on_tools_done, j, &j->batch);
+    if (rc < 0)
+        return -1;
+    if (rc == 0 && ask(j))
+        return -1;
+    return 1;
+}
+
 static void on_done(void *ud, const llm_result *r)
 {
     draft_job *j = ud;
     j->call = NULL;
+    if (r->status == LLM_OK && r->tool_calls) {
+        int rc = run_tools(j, r);
+        if (rc > 0)
+            return;
+        if (rc < 0) {
+            fail(j, "out of memory running the model's tool calls");
+            return;
+        }
+        if (!r->len) {
+            fail(j, "the model answered with tool calls only");
+            return;
+        }
+    }
     bot_io_res res = {
         .ok = r->status == LLM_OK,
         .status = r->http_status,
@@ -213,21 +334,32 @@ int draft_start(draft_ctx *d, const bot_io_req *req, draft_done_fn fn, void *ud)
     if (!d->llm || req->kind != BOT_IO_LLM || !req->u.llm.messages)
         return -1;
     cJSON *arr = cJSON_Parse(req->u.llm.messages);
-    int n = cJSON_GetArraySize(arr);
-    llm_msg *msgs = n > 0 ? calloc((size_t)n, sizeof *msgs) : NULL;
-    draft_job *j = msgs ? calloc(1, sizeof *j) : NULL;
+    draft_job *j = cJSON_GetArraySize(arr) > 0 ? calloc(1, sizeof *j) : NULL;
     if (!j || !cJSON_IsArray(arr)) {
         cJSON_Delete(arr);
-        free(msgs);
         free(j);
         return -1;
     }
-    for (int i = 0; i < n; i++) {
-        const cJSON *m = cJSON_GetArrayItem(arr, i);
-        msgs[i].role = json_str(m, "role");
-        msgs[i].content = json_str(m, "content");
-        if (!msgs[i].role)
-            msgs[i].role = "user";
+    const cJSON *m;
+    cJSON_ArrayForEach(m, arr) {
+        if (!json_str(m, "role"))
+            cJSON_AddStringToObject((cJSON *)m, "role", "user");
+    }
+    j->msgs = arr;
+    j->log = cJSON_CreateArray();
+    j->model = req->u.llm.model ? strdup(req->u.llm.model) : NULL;
+    if (req->u.llm.tools && (j->tools_env = cJSON_Parse(req->u.llm.tools))) {
+        j->tools = tool_openai_list(j->tools_env);
+        const cJSON *mc = cJSON_GetObjectItemCaseSensitive(j->tools_env, "max_calls");
+        j->calls_left = cJSON_IsNumber(mc) ? mc->valueint : 3;
+        if (cJSON_GetArraySize(j->tools) == 0) {
+            cJSON_Delete(j->tools);
+            j->tools = NULL;
+        }
+    }
+    if (!j->log || (req->u.llm.model && !j->model)) {
+        job_free(j);
+        return -1;
     }
     j->d = d;
     j->fn = fn;
@@ -244,13 +376,9 @@ int draft_start(draft_ctx *d, const bot_io_req *req, draft_done_fn fn, void *ud)
         d->head->prev = j;
     d->head = j;
     d->n++;
-    j->call = llm_chat(d->llm, req->u.llm.model, msgs, n, on_delta, on_done, j);
-    free(msgs);
-    cJSON_Delete(arr);
-    if (!j->call) {
+    if (ask(j)) {
         job_unlink(j);
-        text_buf_free(&j->shown);
-        free(j);
+        job_free(j);
         return -1;
     }
     if (!j->private_chat)

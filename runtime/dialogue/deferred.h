@@ -52,6 +52,13 @@ typedef struct bot_io_req {
             char *model;    /* malloc'd; NULL = OPENAI_MODEL_NAME */
             int64_t chat_id;
             int private_chat;
+            char *tools;    /* malloc'd JSON object, NULL = no tools: the
+                             * spec's tools offered to the model (ai/tool.h)
+                             * {"list": [{name, description, parameters,
+                             * method, url, headers, body, result}...],
+                             * "vars": {"user.id": ..., "user.lang": ...},
+                             * "max_calls": N}; the executor runs the
+                             * model's calls and asks it again */
         } llm;
     } u;
 } bot_io_req;
@@ -73,6 +80,9 @@ typedef struct bot_io_res {
     long prompt_tokens, completion_tokens;
     int maybe_taken;     /* a failed Bot API call that may have taken effect
                           * (its answer was lost: tg_result.maybe_taken) */
+    const char *tool_log; /* a model answer: the tool calls made for it, a JSON
+                           * array of {name, arguments, ok, status, result},
+                           * NULL when none */
 } bot_io_res;
 
 #endif
