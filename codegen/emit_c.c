@@ -535,9 +535,63 @@ static void emit_llm(cgen *g)
     put_str_or_null(g, l->model);
     sb_printf(sb, ",\n    .handoff = %s,\n    .n_handoff = %d,\n", l->n_handoff > 0 ? "llm_handoff" : "NULL",
               l->n_handoff);
-    sb_printf(sb, "    .ask_without_context = %s,\n    .synonyms = %s,\n    .n_synonyms = %d,\n};\n\n",
+    sb_printf(sb, "    .ask_without_context = %s,\n    .synonyms = %s,\n    .n_synonyms = %d,\n",
               l->ask_without_context ? "true" : "false", l->n_synonyms > 0 ? "llm_synonyms" : "NULL",
               l->n_synonyms);
+    if (l->max_tool_calls > 0)
+        sb_printf(sb, "    .max_tool_calls = %d,\n", l->max_tool_calls);
+    sb_puts(sb, "};\n\n");
+}
+
+/* `tools:`: each tool's schema (JSON text) and request template. */
+static void emit_tools(cgen *g)
+{
+    const low_machine *m = g->m;
+    strbuf *sb = &g->sb;
+    if (m->n_tools == 0)
+        return;
+    for (int i = 0; i < m->n_tools; i++) {
+        const ir_tool *t = &m->tools[i];
+        if (t->n_headers == 0)
+            continue;
+        sb_printf(sb, "static const char *const tool_%d_headers[%d] = {\n", i, t->n_headers);
+        for (int k = 0; k < t->n_headers; k++) {
+            sb_puts(sb, "    ");
+            sb_put_cstr(sb, t->headers[k], "    ");
+            sb_puts(sb, ",\n");
+        }
+        sb_puts(sb, "};\n\n");
+    }
+    sb_printf(sb, "static const bm_tool tools[%d] = {\n", m->n_tools);
+    for (int i = 0; i < m->n_tools; i++) {
+        const ir_tool *t = &m->tools[i];
+        line_spec(g, t->pos);
+        sb_puts(sb, "    {\n");
+        line_reset(g);
+        sb_puts(sb, "        .name = ");
+        sb_put_cstr(sb, t->name, "        ");
+        sb_puts(sb, ",\n        .description = ");
+        sb_put_cstr(sb, t->description ? t->description : "", "        ");
+        sb_puts(sb, ",\n        .parameters = ");
+        sb_put_cstr(sb, t->parameters ? t->parameters : "{}", "        ");
+        sb_puts(sb, ",\n        .method = ");
+        sb_put_cstr(sb, t->method, "        ");
+        sb_puts(sb, ",\n        .url = ");
+        sb_put_cstr(sb, t->url ? t->url : "", "        ");
+        if (t->n_headers > 0)
+            sb_printf(sb, ",\n        .headers = tool_%d_headers,\n        .n_headers = %d", i,
+                      t->n_headers);
+        if (t->body) {
+            sb_puts(sb, ",\n        .body = ");
+            sb_put_cstr(sb, t->body, "        ");
+        }
+        if (t->result) {
+            sb_puts(sb, ",\n        .result = ");
+            sb_put_cstr(sb, t->result, "        ");
+        }
+        sb_puts(sb, ",\n    },\n");
+    }
+    sb_puts(sb, "};\n\n");
 }
 
 static void field_ptr(cgen *g, const char *field, const char *table, int n)
@@ -588,6 +642,8 @@ static void emit_machine(cgen *g)
         sb_printf(sb, "    .match_everywhere = %s_match_everywhere,\n", m->name);
     if (m->llm.present)
         sb_puts(sb, "    .llm = &llm,\n");
+    if (m->n_tools > 0)
+        sb_printf(sb, "    .tools = tools,\n    .n_tools = %d,\n", m->n_tools);
     sb_puts(sb, "};\n");
 }
 
@@ -621,6 +677,7 @@ const char *emit_c_source(arena *a, const low_machine *m, const char *line_cfile
     emit_forms(&g);
     emit_commands_vars_moves(&g);
     emit_llm(&g);
+    emit_tools(&g);
     emit_machine(&g);
     return sb->s;
 }

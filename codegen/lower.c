@@ -838,6 +838,7 @@ static void lower_llm(lower_ctx *c)
     ll->ask_without_context = l->ask_without_context;
     ll->synonyms = l->synonyms;
     ll->n_synonyms = l->n_synonyms;
+    ll->max_tool_calls = l->max_tool_calls;
     ll->first_handoff = m->n_regexes;
     for (int i = 0; i < l->n_handoff; i++) {
         rx_error err;
@@ -965,6 +966,8 @@ low_machine *low_lower(arena *a, const ir_spec *s, diag_list *d)
         lower_form(c, i);
     lower_everywhere(c);
     lower_llm(c);
+    c->m->tools = c->spec->tools;
+    c->m->n_tools = c->spec->n_tools;
     pick_callback_data(c);
 
     m->start_state = s->start_idx;

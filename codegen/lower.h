@@ -185,6 +185,7 @@ typedef struct low_llm {
     bool ask_without_context;
     const char *const *synonyms;  /* groups, in spec order */
     int n_synonyms;
+    int max_tool_calls;    /* 0 = the runtime's default */
 } low_llm;
 
 typedef struct low_machine {
@@ -239,6 +240,8 @@ typedef struct low_machine {
     int n_regexes;
 
     low_llm llm;
+    const ir_tool *tools;  /* `tools:` as checked (ir.h) */
+    int n_tools;
 } low_machine;
 
 /* Lower a checked spec. Reports what check should already have caught

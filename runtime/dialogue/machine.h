@@ -197,7 +197,22 @@ typedef struct bm_llm {
     bool ask_without_context; /* strict: ask the model even when retrieval finds nothing */
     const char *const *synonyms; /* groups "crash = accident" (ai/retr.h), all languages */
     int n_synonyms;
+    int max_tool_calls;   /* tool calls per answer; 0 = 3 */
 } bm_llm;
+
+/* A tool the model may call (`tools:`, spec/REFERENCE.md "Tools"): an HTTP
+ * request made from a template (ai/tool.h). */
+typedef struct bm_tool {
+    const char *name;
+    const char *description;   /* for the model */
+    const char *parameters;    /* the arguments' JSON schema, JSON text */
+    const char *method;        /* "GET" or "POST" */
+    const char *url;           /* ${ENV}, {arg} and {user.id}-style placeholders */
+    const char *const *headers; /* "Name: value" templates */
+    int n_headers;
+    const char *body;          /* POST's body template, NULL */
+    const char *result;        /* a dotted path into the JSON answer, NULL */
+} bm_tool;
 
 typedef struct bm_machine {
     const char *name;        /* the bot's name, a C identifier */
@@ -251,6 +266,8 @@ typedef struct bm_machine {
     int (*match_everywhere)(const char *s);
 
     const bm_llm *llm;        /* NULL: the spec has no `llm:` */
+    const bm_tool *tools;     /* `tools:`, NULL when none */
+    int n_tools;
 } bm_machine;
 
 /* ---- Interpreter I/O ----------------------------------------------- */
