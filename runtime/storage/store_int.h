@@ -119,6 +119,7 @@ int store__sqlite_handoff_schema(store *st, char *err, size_t errlen);
 int store__sqlite_lead_schema(store *st, int64_t group, char *err, size_t errlen);
 int store__sqlite_feedback_schema(store *st, char *err, size_t errlen);
 int store__sqlite_usage_schema(store *st, char *err, size_t errlen);
+int store__sqlite_tool_calls_schema(store *st, char *err, size_t errlen);
 /* The table of store_vectors.c, created. 0, or -1 with the reason in err. */
 int store__sqlite_vectors_schema(store *st, char *err, size_t errlen);
 

@@ -1,7 +1,7 @@
 /*
  * test_userdata.c — export_data and delete_data cover every table: a user
  * gets rows in each table of the bot's database (store, feedback, handoff,
- * limits, leads), export_data returns all of them, and delete_data leaves
+ * limits, leads, tool calls), export_data returns all of them, and delete_data leaves
  * none. The check walks the database's schema, so a table added later
  * with a user_id column that delete_data forgets fails here, and so does
  * a new table without one that nobody has looked at (KEPT below).
@@ -89,9 +89,13 @@ static void fill(bot *b, int64_t id)
              " VALUES(%lld, %lld, %lld, 77, 'helped', 1700000001);"
              "INSERT INTO llm_usage(user_id, day, tokens) VALUES(%lld, '2026-05-12', 123);"
              "INSERT INTO leads(user_id, form, text, thread_id, posted)"
-             " VALUES(%lld, 'booking', '📝 New lead · booking', 105, 1);",
+             " VALUES(%lld, 'booking', '📝 New lead · booking', 105, 1);"
+             "INSERT INTO tool_calls(user_id, chat_id, at, name, arguments, ok, status, result)"
+             " VALUES(%lld, %lld, 1700000002, 'weather', '{\"city\":\"Moscow\"}', 1, 200,"
+             " '{\"temp\":-3}');",
              (long long)id, (long long)id, (long long)id, (long long)id, (long long)id,
-             (long long)id, (long long)id, (long long)id, (long long)id);
+             (long long)id, (long long)id, (long long)id, (long long)id, (long long)id,
+             (long long)id);
     CU_ASSERT_EQUAL(exec(db, sql), SQLITE_OK);
 }
 
@@ -162,7 +166,7 @@ static void test_export_and_delete(void)
     free(js);
     CU_ASSERT_PTR_NOT_NULL_FATAL(root);
     const char *keys[] = {"user", "variables", "records", "history", "ai_answers", "votes",
-                          "handoffs", "manager", "llm_usage", "leads"};
+                          "handoffs", "manager", "llm_usage", "leads", "tool_calls"};
     CU_ASSERT_EQUAL(cJSON_GetArraySize(root), (int)(sizeof keys / sizeof keys[0]));
     for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++)
         CU_ASSERT_PTR_NOT_NULL(cJSON_GetObjectItemCaseSensitive(root, keys[i]));
@@ -187,9 +191,12 @@ static void test_export_and_delete(void)
     CU_ASSERT_EQUAL(num(cJSON_GetArrayItem(a, 0), "tokens"), 123);
     a = array(root, "leads", 1);
     CU_ASSERT_STRING_EQUAL(str(cJSON_GetArrayItem(a, 0), "form"), "booking");
+    a = array(root, "tool_calls", 1);
+    CU_ASSERT_STRING_EQUAL(str(cJSON_GetArrayItem(a, 0), "arguments"), "{\"city\":\"Moscow\"}");
     /* user created/updated, a record, 6 history rows, an answer, a vote,
-     * a handoff opened (still open: closed is null), the manager, a lead */
-    CU_ASSERT_EQUAL(check_times(root), 14);
+     * a handoff opened (still open: closed is null), the manager, a lead,
+     * a tool call */
+    CU_ASSERT_EQUAL(check_times(root), 15);
     cJSON_Delete(root);
 
     /* delete_data, as the action runs it (tiny's /delete) */
@@ -229,8 +236,9 @@ static void test_export_and_delete(void)
         CU_ASSERT(sql_int(sq, sql) >= 1);
     }
     sqlite3_finalize(t);
-    /* users vars records history ai_answers votes handoffs managers llm_usage leads */
-    CU_ASSERT_EQUAL(with_user, 10);
+    /* users vars records history ai_answers votes handoffs managers llm_usage leads
+     * tool_calls */
+    CU_ASSERT_EQUAL(with_user, 11);
 
     /* and the export says so */
     js = bot_export_user(b, 42);
