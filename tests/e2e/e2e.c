@@ -36,6 +36,7 @@
 #include <sqlite3.h>
 
 #include "../fake_llm/fake_llm.h"
+#include "../fake_tool/fake_tool.h"
 #include "../fake_tg/fake_tg.h"
 #include "../unit/support/slurp.h"
 #include "proc.h"
@@ -156,6 +157,7 @@ typedef struct run {
     char *llm_answer;  /* the model's scripted answer (`llm answer` / `answer-file`) */
     int llm_style;     /* `llm style` (fakellm_style), for `llm error 400 overflow` */
     char *embed_model; /* `llm embeddings MODEL`: the fake serves EMBEDDINGS_BASE too */
+    faketool *tools;   /* `tools ...` steps: the services desk's example tools call */
     uint16_t wh_port;  /* where the bot's webhook server listens */
 } run;
 
@@ -238,7 +240,9 @@ static bool bot_start(run *r)
                     "OPENAI_API_BASE", "OPENAI_API_KEY", "OPENAI_MODEL_NAME",
                     "EMBEDDINGS_BASE", "EMBEDDINGS_MODEL", "EMBEDDINGS_API_KEY",
                     "MANAGER_GROUP_CHAT_ID", "ADMIN_USER_ID", "WEB_APP_URL",
-                    e_whurl, e_whlisten, "WEBHOOK_SECRET", NULL };
+                    e_whurl, e_whlisten, "WEBHOOK_SECRET",
+                    "WEATHER_API_BASE", "RATES_API_BASE", "SEARCH_API_BASE", "SEARCH_API_KEY",
+                    "NOTES_API_BASE", NULL };
     /* Flood limits off unless a transcript turns them on with `env` (the
      * reliability transcripts do): most transcripts test dialogue, not
      * pacing, and 1,000 users at 30 messages/s would take minutes. */
@@ -266,6 +270,16 @@ static bool bot_start(run *r)
         snprintf(e_embm, sizeof e_embm, "EMBEDDINGS_MODEL=%s", r->embed_model);
         all[na++] = e_emb;
         all[na++] = e_embm;
+    }
+    char e_tool[5][160];
+    if (r->tools) {
+        const char *tb = faketool_base(r->tools);
+        snprintf(e_tool[0], sizeof e_tool[0], "WEATHER_API_BASE=%s/wttr", tb);
+        snprintf(e_tool[1], sizeof e_tool[1], "RATES_API_BASE=%s/coingecko", tb);
+        snprintf(e_tool[2], sizeof e_tool[2], "SEARCH_API_BASE=%s/tavily", tb);
+        snprintf(e_tool[3], sizeof e_tool[3], "SEARCH_API_KEY=%s", FAKETOOL_KEY);
+        snprintf(e_tool[4], sizeof e_tool[4], "NOTES_API_BASE=%s", tb);
+        for (int i = 0; i < 5; i++) all[na++] = e_tool[i];
     }
     for (int i = 0; i < r->nenvs; i++) all[na++] = r->envs[i];
     all[na] = NULL;
@@ -1000,12 +1014,86 @@ static void step_llm(run *r, token *t, int n)
         else if (gap < atol(t[2].s))
             fail(r, "expected the last model request at least %s ms after the one before, got %ld ms",
                  t[2].s, gap);
+    } else if (!strcmp(w, "tool-call") && n == 4) {
+        /* llm tool-call NAME ARGS: the next fresh question with tools gets this call */
+        fakellm_tool_call(r->llm, t[2].s, t[3].s);
+    } else if (!strcmp(w, "no-tools") && n == 2) {
+        fakellm_no_tools(r->llm, 1);
     } else if (!strcmp(w, "requests") && n == 3) {
         if (fakellm_requests(r->llm) != atoi(t[2].s))
             fail(r, "expected %s model requests, got %d", t[2].s, fakellm_requests(r->llm));
     } else {
         fail(r, "expected `llm answer|answer-file|style|usage|delay|stall|cut|chunk|error|stream-error|request|requests|waited ...`, "
                 "got `%s` with %d words", w, n);
+    }
+}
+
+/* tools start | fault STATUS|slow [ms=MS] [times=N] | requests N |
+ * request [K] is "LINE" | request [K] contains|lacks "A"... */
+static void step_tools(run *r, token *t, int n)
+{
+    char err[256];
+    if (!r->tools) {
+        if (r->bot.pid > 0) {
+            fail(r, "expected the first `tools` step before the bot starts, got it after");
+            return;
+        }
+        r->tools = faketool_start(err, sizeof err);
+        if (!r->tools) {
+            fail(r, "expected the fake tool server to start, got %s", err);
+            return;
+        }
+    }
+    const char *w = n > 1 ? t[1].s : "";
+    if (!strcmp(w, "start") && n == 2) {
+        return;
+    } else if (!strcmp(w, "fault") && n >= 3) {
+        int times = -1, ms = 0;
+        for (int i = 3; i < n; i++) {
+            if (!strncmp(t[i].s, "times=", 6)) times = atoi(t[i].s + 6);
+            else if (!strncmp(t[i].s, "ms=", 3)) ms = atoi(t[i].s + 3);
+            else {
+                fail(r, "expected times=N or ms=MS, got %s", t[i].s);
+                return;
+            }
+        }
+        faketool_fault(r->tools, strcmp(t[2].s, "slow") ? atoi(t[2].s) : 0, ms, times);
+    } else if (!strcmp(w, "requests") && n == 3) {
+        if (faketool_requests(r->tools) != atoi(t[2].s))
+            fail(r, "expected %s tool request(s), got %d", t[2].s, faketool_requests(r->tools));
+    } else if (!strcmp(w, "request") && n >= 4) {
+        int k = atoi(t[2].s) > 0 ? 3 : 2;
+        int idx = k == 3 ? atoi(t[2].s) - 1 : faketool_requests(r->tools) - 1;
+        if (k + 1 >= n) {
+            fail(r, "expected `tools request [K] is|contains|lacks \"...\"`");
+            return;
+        }
+        char *rec = faketool_request(r->tools, idx);
+        if (!rec) {
+            fail(r, "expected tool request %d, got %d request(s)", idx + 1,
+                 faketool_requests(r->tools));
+            return;
+        }
+        size_t line = strcspn(rec, "\n");
+        if (!strcmp(t[k].s, "is")) {
+            if (strlen(t[k + 1].s) != line || strncmp(rec, t[k + 1].s, line))
+                fail(r, "expected tool request %d to be \"%s\", got \"%s\"", idx + 1, t[k + 1].s, rec);
+        } else if (!strcmp(t[k].s, "contains") || !strcmp(t[k].s, "lacks")) {
+            bool lacks = !strcmp(t[k].s, "lacks");
+            for (int i = k + 1; i < n; i++) {
+                bool at = strstr(rec, t[i].s) != NULL;
+                if (at == lacks) {
+                    fail(r, "expected tool request %d %s \"%s\", got \"%s\"", idx + 1,
+                         lacks ? "not to contain" : "to contain", t[i].s, rec);
+                    break;
+                }
+            }
+        } else {
+            fail(r, "expected is, contains or lacks, got %s", t[k].s);
+        }
+        free(rec);
+    } else {
+        fail(r, "expected `tools start|fault|requests|request ...`, got `%s` with %d words", w, n);
     }
 }
 
@@ -2014,6 +2102,8 @@ static void run_step(run *r, token *t, int n)
         step_httpserver(r, t, n);
     } else if (!strcmp(v, "llm")) {
         step_llm(r, t, n);
+    } else if (!strcmp(v, "tools")) {
+        step_tools(r, t, n);
     } else if (!strcmp(v, "fault")) {
         step_fault(r, t, n);
     } else if (!strcmp(v, "faults") && n == 2 && !strcmp(t[1].s, "used")) {
@@ -2158,6 +2248,7 @@ static bool run_file(const char *path, bool verbose)
     fake_tg_free(r.ft);
     slowhttp_stop(r.http);
     fakellm_stop(r.llm);
+    faketool_stop(r.tools);
     free(r.embed_model);
     free(r.llm_answer);
     for (int i = 0; i < r.nenvs; i++) free(r.envs[i]);
