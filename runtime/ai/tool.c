@@ -338,7 +338,7 @@ static void on_fetched(const http_result *r, void *ud)
                  http_err_str(r->err), r->description[0] ? ": " : "", r->description);
         cJSON_DeleteItemFromObjectCaseSensitive(b->recs[i], "path");
         batch_answer(b, i, false, r->status, why);
-        log_warn("tool", "%s failed: %s %s", json_str(b->recs[i], "name"), http_err_str(r->err),
+        log_warn("tool", "%s failed: %s: %s", json_str(b->recs[i], "name"), http_err_str(r->err),
                  r->description);
     }
     b->pending--;
