@@ -41,7 +41,9 @@ int tool_args_check(const cJSON *schema, const cJSON *args, char *err, size_t er
     const cJSON *req = cJSON_GetObjectItemCaseSensitive(schema, "required");
     const cJSON *r;
     cJSON_ArrayForEach(r, req) {
-        if (cJSON_IsString(r) && !cJSON_GetObjectItemCaseSensitive(args, r->valuestring)) {
+        const cJSON *v = cJSON_IsString(r) ? cJSON_GetObjectItemCaseSensitive(args, r->valuestring)
+                                           : NULL;
+        if (cJSON_IsString(r) && (!v || cJSON_IsNull(v))) {
             snprintf(err, errlen, "the argument '%s' is required", r->valuestring);
             return -1;
         }
