@@ -44,6 +44,7 @@ typedef struct draft_job {
     cJSON *log;          /* the calls made: bot_io_res.tool_log */
     char *model;
     int calls_left, rounds;
+    long prompt_tokens, completion_tokens; /* the earlier rounds' usage, -1 = none reported */
     tool_batch *batch;   /* calls in flight */
 } draft_job;
 
@@ -235,7 +236,8 @@ static int ask(draft_job *j)
 
 static void fail(draft_job *j, const char *why)
 {
-    bot_io_res res = {.ok = 0, .error = why, .prompt_tokens = -1, .completion_tokens = -1};
+    bot_io_res res = {.ok = 0, .error = why, .prompt_tokens = j->prompt_tokens,
+                      .completion_tokens = j->completion_tokens};
     job_finish(j, &res);
 }
 
@@ -269,6 +271,12 @@ static int run_tools(draft_job *j, const llm_result *r)
         cJSON_AddNullToObject(am, "content");
     cJSON_AddItemToObject(am, "tool_calls", calls);
     j->rounds++;
+    /* this round's tokens count too (the daily limits) */
+    if (r->prompt_tokens > 0)
+        j->prompt_tokens = (j->prompt_tokens > 0 ? j->prompt_tokens : 0) + r->prompt_tokens;
+    if (r->completion_tokens > 0)
+        j->completion_tokens =
+            (j->completion_tokens > 0 ? j->completion_tokens : 0) + r->completion_tokens;
     int n = cJSON_GetArraySize(calls);
     int max = j->calls_left;
     j->calls_left -= n < max ? n : max;
@@ -308,8 +316,13 @@ static void on_done(void *ud, const llm_result *r)
         .body = r->text,
         .len = r->len,
         .error = r->status == LLM_OK ? NULL : r->error[0] ? r->error : llm_status_str(r->status),
-        .prompt_tokens = r->prompt_tokens,
-        .completion_tokens = r->completion_tokens,
+        .prompt_tokens = r->prompt_tokens > 0 && j->prompt_tokens > 0
+                             ? r->prompt_tokens + j->prompt_tokens
+                             : r->prompt_tokens > 0 ? r->prompt_tokens : j->prompt_tokens,
+        .completion_tokens = r->completion_tokens > 0 && j->completion_tokens > 0
+                                 ? r->completion_tokens + j->completion_tokens
+                                 : r->completion_tokens > 0 ? r->completion_tokens
+                                                            : j->completion_tokens,
     };
     if (r->status != LLM_OK)
         log_warn("draft", "chat %lld: the model failed (%s: %s) after %d attempt(s)",
@@ -346,6 +359,7 @@ int draft_start(draft_ctx *d, const bot_io_req *req, draft_done_fn fn, void *ud)
             cJSON_AddStringToObject((cJSON *)m, "role", "user");
     }
     j->msgs = arr;
+    j->prompt_tokens = j->completion_tokens = -1;
     j->log = cJSON_CreateArray();
     j->model = req->u.llm.model ? strdup(req->u.llm.model) : NULL;
     if (req->u.llm.tools && (j->tools_env = cJSON_Parse(req->u.llm.tools))) {
