@@ -635,7 +635,7 @@ static void on_finished(const http_result *r, void *ud)
             report(k, LLM_ERR_OVERFLOW, why);
             return;
         }
-        if (st == 400 && !k->tools_dropped &&
+        if ((st == 400 || st == 422) && !k->tools_dropped &&
             cJSON_GetObjectItemCaseSensitive(k->req, "tools")) {
             /* a server without tool calling: plain answers from now on */
             cJSON_DeleteItemFromObjectCaseSensitive(k->req, "tools");

@@ -25,7 +25,7 @@
  *   429                     retried after Retry-After (capped at 30 s)
  *   400 context overflow    the history is trimmed (system prompt and the
  *                           last message kept) and the request sent once more
- *   400 to a request with tools   sent again once without them
+ *   400/422 to a request with tools  sent again once without them
  *   other 4xx               LLM_ERR_HTTP, not retried
  *   error inside a 200 stream (vLLM, llama.cpp)   LLM_ERR_SERVER
  *   the stream ends without a finish / [DONE]      LLM_ERR_CUT (text kept)
@@ -123,9 +123,11 @@ llm_call *llm_chat(llm_client *c, const char *model, const llm_msg *msgs, int n,
 /* The same with tool calling: messages is a JSON array of OpenAI chat
  * messages of any shape (an assistant's tool_calls, role "tool" answers),
  * tools the request's `tools` (OpenAI's function tools) or NULL; both
- * copied. tool_choice ("none", "auto"; NULL = not sent) goes with tools. A server that answers 400 to a request with tools is asked again
- * without them, and the client never sends it tools again (a server
- * without tool calling gets plain questions). */
+ * copied. tool_choice ("none", "auto"; NULL = not sent) goes with tools.
+ * A server that answers 400 (or 422) to a request with tools is asked
+ * again without them, and the client never sends it tools again (a
+ * server without tool calling gets plain questions). The answer's tool
+ * calls are in llm_result.tool_calls. */
 struct cJSON;
 llm_call *llm_chat_tools(llm_client *c, const char *model, const struct cJSON *messages,
                          const struct cJSON *tools, const char *tool_choice,
