@@ -86,7 +86,9 @@ static int put_value(text_buf *b, const char *v, size_t n, tool_enc enc)
         size_t k = 0;
         switch (enc) {
         case TOOL_ENC_URL:
-            if (isalnum(ch) || ch == '-' || ch == '_' || ch == '.' || ch == '~') {
+            /* '.' too: curl removes "." and ".." path segments, and an
+             * argument must not climb out of its place in the path */
+            if (isalnum(ch) || ch == '-' || ch == '_' || ch == '~') {
                 tmp[k++] = (char)ch;
             } else {
                 tmp[k++] = '%';
@@ -244,15 +246,20 @@ cJSON *tool_openai_list(const cJSON *env)
         const cJSON *p = cJSON_GetObjectItemCaseSensitive(t, "parameters");
         const cJSON *name = cJSON_GetObjectItemCaseSensitive(t, "name");
         const cJSON *desc = cJSON_GetObjectItemCaseSensitive(t, "description");
-        if (!o || !cJSON_AddItemToArray(out, o) || !cJSON_AddStringToObject(o, "type", "function") ||
-            !(fn = cJSON_AddObjectToObject(o, "function")) ||
-            !cJSON_AddStringToObject(fn, "name", cJSON_IsString(name) ? name->valuestring : "") ||
-            !cJSON_AddStringToObject(fn, "description",
-                                     cJSON_IsString(desc) ? desc->valuestring : "") ||
-            !(params = cJSON_Duplicate(p, true)) ||
-            !cJSON_AddItemToObject(fn, "parameters", params)) {
-            if (o && !params)
-                cJSON_Delete(params);
+        bool added = o && cJSON_AddItemToArray(out, o);
+        bool ok = added && cJSON_AddStringToObject(o, "type", "function") &&
+                  (fn = cJSON_AddObjectToObject(o, "function")) &&
+                  cJSON_AddStringToObject(fn, "name", cJSON_IsString(name) ? name->valuestring : "") &&
+                  cJSON_AddStringToObject(fn, "description",
+                                          cJSON_IsString(desc) ? desc->valuestring : "") &&
+                  (params = cJSON_Duplicate(p, true));
+        if (ok && !cJSON_AddItemToObject(fn, "parameters", params)) {
+            cJSON_Delete(params);
+            ok = false;
+        }
+        if (!ok) {
+            if (!added)
+                cJSON_Delete(o); /* not in the array: its own */
             cJSON_Delete(out);
             return NULL;
         }

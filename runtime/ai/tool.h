@@ -26,7 +26,8 @@
 
 /* How a value is written into the template. */
 typedef enum tool_enc {
-    TOOL_ENC_URL = 0, /* percent-encoded (all but RFC 3986's unreserved) */
+    TOOL_ENC_URL = 0, /* percent-encoded: all but letters, digits, - _ ~ (a
+                       * '.' too, so ".." cannot climb the path) */
     TOOL_ENC_JSON,    /* escaped for the inside of a JSON string */
     TOOL_ENC_HEADER,  /* as is; a control character (CR, LF) is refused */
 } tool_enc;

@@ -85,7 +85,11 @@ static void test_template(void)
      * scanned again */
     s = expand("u={user.id}&q={q}", "{\"user.id\":\"2002\",\"q\":\"{user.id}\"}", TOOL_ENC_URL,
                err, sizeof err);
-    CU_ASSERT_STRING_EQUAL(s, "u=1001&q=%7Buser.id%7D");
+    CU_ASSERT_STRING_EQUAL(s, "u=1001&q=%7Buser%2Eid%7D");
+    free(s);
+    /* ".." stays one encoded segment: curl cannot resolve it up the path */
+    s = expand("http://x/api/{city}/now", "{\"city\":\"..\"}", TOOL_ENC_URL, err, sizeof err);
+    CU_ASSERT_STRING_EQUAL(s, "http://x/api/%2E%2E/now");
     free(s);
     s = expand("{\"query\": \"{q}\", \"n\": 3}", "{\"q\":\"a \\\"b\\\"\\n\\\\\"}", TOOL_ENC_JSON,
                err, sizeof err);
