@@ -288,6 +288,8 @@ static int run_tools(draft_job *j, const llm_result *r)
                               on_tools_done, j, &j->batch);
     if (rc < 0)
         return -1;
+    if (rc > 0) /* the requests take a while: the chat sees "typing" meanwhile */
+        push_typing(j, now_ms());
     if (rc == 0 && ask(j))
         return -1;
     return 1;

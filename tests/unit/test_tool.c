@@ -331,6 +331,16 @@ static void test_batch(void)
     const char *c3 = cJSON_GetStringValue(cJSON_GetObjectItem(cJSON_GetArrayItem(msgs, 3), "content"));
     CU_ASSERT_PTR_NOT_NULL(c3 ? strstr(c3, "error: the tool failed (HTTP error: HTTP 500)") : NULL);
     CU_ASSERT(cJSON_IsFalse(cJSON_GetObjectItem(cJSON_GetArrayItem(log, 3), "ok")));
+    /* arguments that are not JSON: answered at once, no request */
+    cJSON *bad = cJSON_Parse("[{\"id\":\"e\",\"function\":{\"name\":\"notes\",\"arguments\":\"{q: x\"}}]");
+    int before = faketool_requests(ft);
+    done = false;
+    CU_ASSERT_EQUAL(tool_batch_start(g_lp, env, bad, 2, NULL, msgs, log, on_batch, &done, &b), 0);
+    CU_ASSERT(!done);
+    CU_ASSERT_STRING_EQUAL(cJSON_GetStringValue(cJSON_GetObjectItem(cJSON_GetArrayItem(msgs, 4), "content")),
+                           "error: the arguments are not JSON");
+    CU_ASSERT_EQUAL(faketool_requests(ft), before);
+    cJSON_Delete(bad);
     /* abandoned: done never runs, msgs untouched */
     done = false;
     CU_ASSERT_EQUAL(tool_batch_start(g_lp, env, one, 2, NULL, msgs, log, on_batch, &done, &b), 1);
@@ -339,7 +349,7 @@ static void test_batch(void)
     while (mono_ms() < end)
         loop_poll(g_lp, 20);
     CU_ASSERT(!done);
-    CU_ASSERT_EQUAL(cJSON_GetArraySize(msgs), 4);
+    CU_ASSERT_EQUAL(cJSON_GetArraySize(msgs), 5);
     cJSON_Delete(one);
     cJSON_Delete(calls);
     cJSON_Delete(env);
