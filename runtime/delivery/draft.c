@@ -229,7 +229,9 @@ static int ask(draft_job *j)
     if (j->shown.p)
         j->shown.p[0] = '\0';
     kb_marker_init(&j->mk);
-    const char *choice = j->tools && j->calls_left <= 0 ? "none" : NULL;
+    /* no calls or rounds left: the model must answer now */
+    const char *choice =
+        j->tools && (j->calls_left <= 0 || j->rounds >= DRAFT_TOOL_ROUNDS) ? "none" : NULL;
     j->call = llm_chat_tools(j->d->llm, j->model, j->msgs, j->tools, choice, on_delta, on_done, j);
     return j->call ? 0 : -1;
 }
