@@ -41,7 +41,8 @@ struct llm_client {
     char *model;
     llm_options o;
     struct llm_call *head;
-    bool no_tools;    /* the server refused `tools` once: never sent again */
+    bool no_tools;    /* the server refused `tools` (and answered without
+                       * them): never sent again */
 };
 
 struct llm_call {
@@ -559,7 +560,12 @@ static void report(llm_call *k, llm_status st, const char *why)
             .tool_calls = calls,
         };
         k->on_done(k->ud, &res);
-        free(calls);
+        cJSON_free(calls);
+    }
+    if (st == LLM_OK && k->tools_dropped && k->c && !k->c->no_tools) {
+        /* the answer without tools came: the 400 was about them */
+        k->c->no_tools = true;
+        log_warn("llm", "the server has no tool calling: no tools are offered from now on");
     }
     call_free(k);
 }
@@ -641,8 +647,7 @@ static void on_finished(const http_result *r, void *ud)
             cJSON_DeleteItemFromObjectCaseSensitive(k->req, "tools");
             cJSON_DeleteItemFromObjectCaseSensitive(k->req, "tool_choice");
             k->tools_dropped = true;
-            k->c->no_tools = true;
-            log_warn("llm", "%s; the server refused tools: asking without them from now on", why);
+            log_warn("llm", "%s; the server refused tools: asking again without them", why);
             if (start_attempt(k, 0) == 0)
                 return;
         }

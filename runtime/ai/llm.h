@@ -125,14 +125,14 @@ llm_call *llm_chat(llm_client *c, const char *model, const llm_msg *msgs, int n,
  * tools the request's `tools` (OpenAI's function tools) or NULL; both
  * copied. tool_choice ("none", "auto"; NULL = not sent) goes with tools.
  * A server that answers 400 (or 422) to a request with tools is asked
- * again without them, and the client never sends it tools again (a
- * server without tool calling gets plain questions). The answer's tool
+ * again without them; when that answer comes, the client never sends it
+ * tools again (a server without tool calling gets plain questions). The answer's tool
  * calls are in llm_result.tool_calls. */
 struct cJSON;
 llm_call *llm_chat_tools(llm_client *c, const char *model, const struct cJSON *messages,
                          const struct cJSON *tools, const char *tool_choice,
                          llm_delta_fn on_delta, llm_done_fn on_done, void *ud);
-/* 1 once the server refused tools. */
+/* 1 once the server refused tools and then answered without them. */
 int llm_tools_refused(const llm_client *c);
 
 /* Stops a call: no callback runs after this. */

@@ -264,6 +264,13 @@ static void test_client(void)
     CU_ASSERT_STRING_EQUAL(r.text, "Hello from the model.");
     CU_ASSERT_STRING_EQUAL(r.calls, "");
     CU_ASSERT_EQUAL(llm_tools_refused(c), 0);
+    /* a 400 that was not about tools (the retry without them fails too):
+     * tools are still offered */
+    fakellm_error(g_f, 400, "{\"error\":{\"message\":\"bad request\",\"type\":\"invalid_request_error\"}}",
+                  2, 0);
+    r = ask(c, TOOLS);
+    CU_ASSERT_EQUAL(r.st, LLM_ERR_HTTP);
+    CU_ASSERT_EQUAL(llm_tools_refused(c), 0);
     /* a server without tool calling: 400, asked again without tools, and
      * never offered them again */
     fakellm_no_tools(g_f, 1);
