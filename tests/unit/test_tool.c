@@ -5,7 +5,8 @@
  * the model (result paths, the cap), SSE tool-call pieces (ai/sse.c), the
  * model client with tools against the fake model (calls streamed and in a
  * whole completion, a server without tool calling), and a batch of calls
- * against the fake tool server over loopback (order, max, a 500).
+ * against the fake tool server over loopback (order, max, a 500), and the
+ * whole answer with tools (ai/toolchat.c).
  */
 #include <stdbool.h>
 #include <stdio.h>
@@ -21,6 +22,7 @@
 #include "ai/llm.h"
 #include "ai/sse.h"
 #include "ai/tool.h"
+#include "ai/toolchat.h"
 #include "net/loop.h"
 
 static const char *SCHEMA =
@@ -365,6 +367,115 @@ static void test_batch(void)
     faketool_stop(ft);
 }
 
+/* ---- the whole answer: ai/toolchat ------------------------------------------- */
+
+typedef struct tc_out {
+    bool done;
+    int rounds, tools, deltas;
+    llm_status st;
+    char text[256], log[2048];
+    long prompt, completion;
+} tc_out;
+
+static void tc_delta(void *ud, const char *text, size_t len)
+{
+    (void)text;
+    (void)len;
+    ((tc_out *)ud)->deltas++;
+}
+static void tc_round(void *ud) { ((tc_out *)ud)->rounds++; }
+static void tc_tools(void *ud) { ((tc_out *)ud)->tools++; }
+static void tc_done(void *ud, const toolchat_result *r)
+{
+    tc_out *o = ud;
+    o->done = true;
+    o->st = r->status;
+    snprintf(o->text, sizeof o->text, "%s", r->text);
+    snprintf(o->log, sizeof o->log, "%s", r->tool_log ? r->tool_log : "");
+    o->prompt = r->prompt_tokens;
+    o->completion = r->completion_tokens;
+}
+
+static void test_toolchat(void)
+{
+    char err[256];
+    faketool *ft = faketool_start(err, sizeof err);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(ft);
+    llm_options o = {.base = fakellm_base(g_f), .retry_base_ms = 50};
+    llm_client *c = llm_new(g_lp, &o, err, sizeof err);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(c);
+    char tools[1024];
+    snprintf(tools, sizeof tools,
+             "{\"list\":[{\"name\":\"notes\",\"description\":\"the user's notes\",\"method\":\"GET\","
+             "\"url\":\"%s/notes?user={user.id}&q={q}\",\"headers\":[],"
+             "\"parameters\":{\"type\":\"object\",\"properties\":{\"q\":{\"type\":\"string\"}},"
+             "\"required\":[\"q\"]}}],\"vars\":{\"user.id\":\"7\",\"user.lang\":\"en\"},"
+             "\"max_calls\":3}", faketool_base(ft));
+    fakellm_tool_call(g_f, "notes", "{\"q\": \"plans\", \"user.id\": \"8\"}");
+    fakellm_answer(g_f, "Your plan: rest.");
+    int n0 = fakellm_requests(g_f);
+    tc_out out = {0};
+    toolchat_hooks h = {.on_delta = tc_delta, .on_done = tc_done, .on_round = tc_round,
+                        .on_tools = tc_tools, .ud = &out};
+    toolchat *t = toolchat_start(c, g_lp, NULL, "[{\"role\":\"user\",\"content\":\"my plans?\"}]",
+                                 tools, &h);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(t);
+    long end = mono_ms() + 10000;
+    while (!out.done && mono_ms() < end)
+        loop_poll(g_lp, 20);
+    CU_ASSERT(out.done);
+    CU_ASSERT_EQUAL(out.st, LLM_OK);
+    CU_ASSERT_STRING_EQUAL(out.text, "Your plan: rest.");
+    CU_ASSERT_EQUAL(out.rounds, 1);
+    CU_ASSERT_EQUAL(out.tools, 1);
+    CU_ASSERT(out.deltas > 0);
+    CU_ASSERT_EQUAL(fakellm_requests(g_f), n0 + 2);
+    char *req = faketool_request(ft, 0);
+    CU_ASSERT_PTR_NOT_NULL(req ? strstr(req, "GET /notes?user=7&q=plans") : NULL);
+    free(req);
+    /* the second request: the call and its answer, as a strict server wants */
+    char *second = fakellm_request(g_f, n0 + 1);
+    CU_ASSERT_PTR_NOT_NULL(strstr(second, "\"tool_call_id\":\"call_fake_0\""));
+    CU_ASSERT_PTR_NOT_NULL(strstr(second, "user 7's note about plans"));
+    free(second);
+    cJSON *log = cJSON_Parse(out.log);
+    CU_ASSERT_EQUAL(cJSON_GetArraySize(log), 1);
+    CU_ASSERT(cJSON_IsTrue(cJSON_GetObjectItem(cJSON_GetArrayItem(log, 0), "ok")));
+    cJSON_Delete(log);
+    /* both rounds' tokens: the call's 50 + 10 and the answer's */
+    CU_ASSERT(out.prompt > 50);
+    CU_ASSERT(out.completion > 10);
+    /* without tools: one plain call, no log */
+    tc_out plain = {0};
+    h.ud = &plain;
+    t = toolchat_start(c, g_lp, NULL, "[{\"role\":\"user\",\"content\":\"hi\"}]", NULL, &h);
+    end = mono_ms() + 10000;
+    while (t && !plain.done && mono_ms() < end)
+        loop_poll(g_lp, 20);
+    CU_ASSERT_STRING_EQUAL(plain.text, "Your plan: rest.");
+    CU_ASSERT_STRING_EQUAL(plain.log, "");
+    CU_ASSERT_EQUAL(plain.rounds, 0);
+    /* cancelled while its tool request waits: no hook runs */
+    faketool_fault(ft, 0, 500, 1);
+    fakellm_tool_call(g_f, "notes", "{\"q\": \"slow\"}");
+    tc_out gone = {0};
+    h.ud = &gone;
+    t = toolchat_start(c, g_lp, NULL, "[{\"role\":\"user\",\"content\":\"slow?\"}]", tools, &h);
+    end = mono_ms() + 10000;
+    while (!gone.tools && mono_ms() < end)
+        loop_poll(g_lp, 20);
+    CU_ASSERT_EQUAL(gone.tools, 1);
+    toolchat_cancel(t);
+    end = mono_ms() + 1500;
+    while (mono_ms() < end)
+        loop_poll(g_lp, 20);
+    CU_ASSERT(!gone.done);
+    CU_ASSERT_PTR_NULL(toolchat_start(c, g_lp, NULL, "not json", tools, &h));
+    llm_free(c);
+    fakellm_reset(g_f);
+    faketool_stop(ft);
+}
+
 int main(void)
 {
     char err[256];
@@ -383,6 +494,7 @@ int main(void)
     CU_add_test(s, "SSE tool-call pieces, a whole completion's calls", test_sse_calls);
     CU_add_test(s, "the client: calls streamed, a server without tools", test_client);
     CU_add_test(s, "a batch over loopback: order, unknown tool, max, 500, abandon", test_batch);
+    CU_add_test(s, "toolchat: call, answer, ask again; plain; cancelled", test_toolchat);
     CU_basic_set_mode(CU_BRM_VERBOSE);
     CU_basic_run_tests();
     unsigned fails = CU_get_number_of_failures();
