@@ -588,6 +588,32 @@ static stream *build_calls(fakellm *f)
     return s;
 }
 
+/* The scripted tool calls as one non-streamed completion (message.tool_calls,
+ * arguments whole). Caller holds f->mu; the calls are consumed. malloc'd. */
+static char *completion_calls(fakellm *f)
+{
+    sb b = {0};
+    sb_adds(&b, "{\"id\":\"chatcmpl-2\",\"object\":\"chat.completion\",\"model\":\"fake\","
+                "\"choices\":[{\"index\":0,\"message\":{\"role\":\"assistant\",\"content\":null,"
+                "\"tool_calls\":[");
+    for (int i = 0; i < f->n_calls; i++) {
+        char head[96];
+        snprintf(head, sizeof head, "%s{\"id\":\"call_fake_%d\",\"type\":\"function\",\"function\":{\"name\":\"",
+                 i ? "," : "", i);
+        sb_adds(&b, head);
+        sb_json(&b, f->calls[i][0], strlen(f->calls[i][0]), false);
+        sb_adds(&b, "\",\"arguments\":\"");
+        sb_json(&b, f->calls[i][1], strlen(f->calls[i][1]), false);
+        sb_adds(&b, "\"}}");
+        free(f->calls[i][0]);
+        free(f->calls[i][1]);
+    }
+    f->n_calls = 0;
+    sb_adds(&b, "]},\"finish_reason\":\"tool_calls\"}],"
+                "\"usage\":{\"prompt_tokens\":50,\"completion_tokens\":10,\"total_tokens\":60}}\n");
+    return b.p;
+}
+
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url,
                                   const char *method, const char *version,
                                   const char *upload, size_t *upload_size, void **con_cls)
@@ -657,7 +683,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
             r = MHD_create_response_from_buffer(strlen(b), b, MHD_RESPMEM_MUST_FREE);
             MHD_add_response_header(r, "Content-Type", "application/json");
         } else if (f->json) {
-            char *b = completion(f, (int)(k->body.n / 4));
+            char *b = f->n_calls > 0 && fresh_with_tools(req) ? completion_calls(f)
+                                                              : completion(f, (int)(k->body.n / 4));
             sleep_ms(f->first_ms);
             r = MHD_create_response_from_buffer(strlen(b), b, MHD_RESPMEM_MUST_FREE);
             MHD_add_response_header(r, "Content-Type", "application/json");

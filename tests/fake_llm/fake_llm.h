@@ -85,7 +85,8 @@ int fakellm_embed_requests(fakellm *f, int *inputs);
  * (each fakellm_tool_call adds one: name, arguments JSON text), streamed
  * as OpenAI streams them (id and name first, the arguments in pieces,
  * finish_reason "tool_calls"); they are then used up. Later requests get
- * the scripted answer. Every request's tool calling is checked as a
+ * the scripted answer (with fakellm_json, the calls come in one
+ * completion's message.tool_calls). Every request's tool calling is checked as a
  * strict server does: each tool a function with a name and an object
  * schema, each assistant tool call answered by a "tool" message with its
  * tool_call_id (else 400 in OpenAI's error shape). */

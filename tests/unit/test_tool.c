@@ -260,6 +260,18 @@ static void test_client(void)
     CU_ASSERT_STRING_EQUAL(cJSON_GetStringValue(cJSON_GetObjectItem(cJSON_GetArrayItem(calls, 0), "id")),
                            "call_fake_0");
     cJSON_Delete(calls);
+    /* a server that does not stream: the calls in one completion */
+    fakellm_json(g_f, 1);
+    fakellm_tool_call(g_f, "weather", "{\"city\": \"Niš\"}");
+    r = ask(c, TOOLS);
+    CU_ASSERT_EQUAL(r.st, LLM_OK);
+    calls = cJSON_Parse(r.calls);
+    CU_ASSERT_EQUAL(cJSON_GetArraySize(calls), 1);
+    fn = cJSON_GetObjectItem(cJSON_GetArrayItem(calls, 0), "function");
+    CU_ASSERT_STRING_EQUAL(cJSON_GetStringValue(cJSON_GetObjectItem(fn, "arguments")),
+                           "{\"city\": \"Niš\"}");
+    cJSON_Delete(calls);
+    fakellm_json(g_f, 0);
     /* no calls scripted: a plain answer */
     r = ask(c, TOOLS);
     CU_ASSERT_EQUAL(r.st, LLM_OK);
