@@ -71,6 +71,8 @@ static char *resolve_env(const char *tmpl, int secret, char *missing, size_t cap
         memcpy(out + n, val ? val : p, len);
         n += len;
         p += skip;
+        if (val && len && val[len - 1] == '/' && *p == '/')
+            n--; /* "https://wttr.in/" + "/{city}": one slash */
     }
     if (out)
         out[n] = '\0';

@@ -274,7 +274,7 @@ static bool bot_start(run *r)
     char e_tool[5][160];
     if (r->tools) {
         const char *tb = faketool_base(r->tools);
-        snprintf(e_tool[0], sizeof e_tool[0], "WEATHER_API_BASE=%s/wttr", tb);
+        snprintf(e_tool[0], sizeof e_tool[0], "WEATHER_API_BASE=%s/wttr/", tb); /* a trailing slash is fine */
         snprintf(e_tool[1], sizeof e_tool[1], "RATES_API_BASE=%s/coingecko", tb);
         snprintf(e_tool[2], sizeof e_tool[2], "SEARCH_API_BASE=%s/tavily", tb);
         snprintf(e_tool[3], sizeof e_tool[3], "SEARCH_API_KEY=%s", FAKETOOL_KEY);
