@@ -15,7 +15,7 @@
 SHELL := /bin/bash
 .DEFAULT_GOAL := all
 
-PKGS := libcurl libcjson sqlite3 lua5.4 yaml-0.1 libmicrohttpd cunit
+PKGS := libcurl libcjson sqlite3 lua5.4 yaml-0.1 libmicrohttpd cunit espeak-ng opus libopusenc
 # libstemmer (Snowball, ai/retr.c) has no pkg-config file: -lstemmer in LDLIBS_ALL
 
 ifeq ($(SANITIZE),1)
@@ -164,7 +164,7 @@ help:
 	@echo "make unit | check-generated | check-layers | convtest | e2e | e2e-webhook"
 	@echo "                     one stage of make test"
 	@echo "make graph           draw spec/<bot>/flow.svg and .png (Graphviz; not checked in)"
-	@echo "make bench           the benchmarks (scripts/bench/run.sh)"
+	@echo "make bench           the benchmarks (scripts/bench/run.sh, then bench-tts)"
 	@echo "make clean           remove build/, build-san/ and bin/"
 	@echo "SANITIZE=1           any of them under AddressSanitizer + UBSan (build-san/)"
 	@echo "bin/botc --help      the generator: check, gen, graph, diff, test, import"
@@ -207,6 +207,8 @@ $(eval $(call BOT_BUILD,slowbench,scripts/bench/slow.yaml,$(B)/bench/slowbench,$
 
 bench:
 	@bash scripts/bench/run.sh
+	@echo
+	@$(MAKE) --no-print-directory bench-tts
 
 # Retrieval at scale (scripts/bench/retrieval.c): 100,000 chunks, the
 # question set's latencies.
@@ -217,7 +219,25 @@ $(BIN)/bench-retrieval: $(B)/scripts/bench/retrieval.o $(SLURP_OBJ) $(LIBBOTRT)
 bench-retrieval: $(BIN)/bench-retrieval
 	@$(BIN)/bench-retrieval
 
-.PHONY: all deps help run test check-generated clean bench bench-retrieval
+# Formatting the model's answers (scripts/bench/markdown.c): render and
+# split a long formatted answer, whole and as its drafts.
+$(BIN)/bench-markdown: $(B)/scripts/bench/markdown.o $(SLURP_OBJ) $(LIBBOTRT)
+	@mkdir -p $(@D)
+	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(LDLIBS_ALL)
+
+bench-markdown: $(BIN)/bench-markdown
+	@$(BIN)/bench-markdown
+
+# Offline speech of answers by voice (scripts/bench/tts.c): the real-time
+# factor of espeak-ng + libopusenc on the speech fixtures' texts.
+$(BIN)/bench-tts: $(B)/scripts/bench/tts.o $(SLURP_OBJ) $(LIBBOTRT)
+	@mkdir -p $(@D)
+	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(LDLIBS_ALL)
+
+bench-tts: $(BIN)/bench-markdown bench-tts
+	@$(BIN)/bench-markdown bench-tts
+
+.PHONY: all deps help run test check-generated clean bench bench-retrieval bench-markdown bench-tts
 clean:
 	rm -rf build build-san bin
 

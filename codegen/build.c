@@ -1270,6 +1270,38 @@ static void bl_tool_entry(bld *b, const char *name, src_pos pos, const node *bod
         t->result_pos = v->pos;
 }
 
+/* voice -> {reply: text | voice | both} */
+static void bl_voice(bld *b, const node *n)
+{
+    static const char *const keys[] = { "reply", NULL };
+    static const char *const hint = "reply: voice answers a voice note with voice notes only, "
+                                    "reply: both with the text and voice notes, reply: text "
+                                    "with text (the default)";
+    ir_voice *vo = &b->s->voice;
+    if (!n || n->kind == NODE_NULL)
+        return;
+    if (n->kind != NODE_MAP) {
+        bl_type_error(b, n, "a map with reply:", "voice: {reply: both}");
+        return;
+    }
+    vo->present = true;
+    vo->pos = n->pos;
+    bl_keys(b, n, keys, "voice:");
+    const node *v = node_get(n, "reply");
+    if (!v)
+        return;
+    vo->reply_pos = v->pos;
+    const char *w = v->kind == NODE_STR ? v->str : NULL;
+    if (w && strcmp(w, "text") == 0)
+        vo->reply = IR_VOICE_REPLY_TEXT;
+    else if (w && strcmp(w, "voice") == 0)
+        vo->reply = IR_VOICE_REPLY_VOICE;
+    else if (w && strcmp(w, "both") == 0)
+        vo->reply = IR_VOICE_REPLY_BOTH;
+    else
+        diag_error(b->d, v->pos, hint, "reply: expects text, voice or both");
+}
+
 static int bl_count(const node *n)
 {
     return n && (n->kind == NODE_MAP || n->kind == NODE_SEQ) ? n->n : 0;
@@ -1278,7 +1310,8 @@ static int bl_count(const node *n)
 ir_spec *build_spec(arena *a, diag_list *d, const node *root, const char *path)
 {
     static const char *const keys[] = { "bot", "variables", "texts", "commands", "states",
-                                        "forms", "moved", "llm", "everywhere", "tools", NULL };
+                                        "forms", "moved", "llm", "voice", "everywhere", "tools",
+                                        NULL };
     bld b = { a, d, ARENA_NEW(a, ir_spec), 0 };
     ir_spec *s = b.s;
     s->path = path;
@@ -1321,6 +1354,7 @@ ir_spec *build_spec(arena *a, diag_list *d, const node *root, const char *path)
     bl_collection(&b, v, "forms", bl_form_entry);
 
     bl_llm(&b, node_get(root, "llm"));
+    bl_voice(&b, node_get(root, "voice"));
     bl_everywhere(&b, node_get(root, "everywhere"));
     v = node_get(root, "tools");
     s->tools = ARENA_ARRAY(a, ir_tool, bl_count(v) ? bl_count(v) : 1);

@@ -644,6 +644,10 @@ static void emit_machine(cgen *g)
         sb_puts(sb, "    .llm = &llm,\n");
     if (m->n_tools > 0)
         sb_printf(sb, "    .tools = tools,\n    .n_tools = %d,\n", m->n_tools);
+    if (m->voice_reply == BM_VOICE_REPLY_VOICE)
+        sb_puts(sb, "    .voice_reply = BM_VOICE_REPLY_VOICE,\n");
+    else if (m->voice_reply == BM_VOICE_REPLY_BOTH)
+        sb_puts(sb, "    .voice_reply = BM_VOICE_REPLY_BOTH,\n");
     sb_puts(sb, "};\n");
 }
 

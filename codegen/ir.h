@@ -219,6 +219,20 @@ typedef struct ir_knowledge {
     size_t len;
 } ir_knowledge;
 
+/* `voice:` — voice notes. present = false when absent. */
+typedef enum ir_voice_reply {
+    IR_VOICE_REPLY_TEXT = 0, /* answers as text (the default) */
+    IR_VOICE_REPLY_VOICE,    /* a voice note answered with voice notes only */
+    IR_VOICE_REPLY_BOTH,     /* with the text, then voice notes */
+} ir_voice_reply;
+
+typedef struct ir_voice {
+    bool present;
+    src_pos pos;
+    ir_voice_reply reply;    /* `reply:` */
+    src_pos reply_pos;
+} ir_voice;
+
 /* `llm:` — grounding and limits of AI answers. present = false when absent. */
 typedef struct ir_llm {
     bool present;
@@ -304,6 +318,7 @@ typedef struct ir_spec {
     ir_move *moves;
     int n_moves;
     ir_llm llm;
+    ir_voice voice;
     ir_on *everywhere;       /* `everywhere:` triggers (text and pattern) */
     int n_everywhere;
     ir_tool *tools;          /* `tools:` */

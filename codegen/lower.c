@@ -814,6 +814,16 @@ static int count_buttons(const ir_keyboard *kb, int *rows)
     return n;
 }
 
+/* `voice:`: how a voice note is answered. */
+static void lower_voice(lower_ctx *c)
+{
+    switch (c->spec->voice.reply) {
+    case IR_VOICE_REPLY_TEXT: c->m->voice_reply = BM_VOICE_REPLY_TEXT; break;
+    case IR_VOICE_REPLY_VOICE: c->m->voice_reply = BM_VOICE_REPLY_VOICE; break;
+    case IR_VOICE_REPLY_BOTH: c->m->voice_reply = BM_VOICE_REPLY_BOTH; break;
+    }
+}
+
 /* `llm:`: its texts, and its handoff patterns as trigger regexes after the
  * form validators. */
 static void lower_llm(lower_ctx *c)
@@ -968,6 +978,7 @@ low_machine *low_lower(arena *a, const ir_spec *s, diag_list *d)
     lower_llm(c);
     c->m->tools = c->spec->tools;
     c->m->n_tools = c->spec->n_tools;
+    lower_voice(c);
     pick_callback_data(c);
 
     m->start_state = s->start_idx;

@@ -242,6 +242,7 @@ typedef struct low_machine {
     low_llm llm;
     const ir_tool *tools;  /* `tools:` as checked (ir.h) */
     int n_tools;
+    bm_voice_reply voice_reply; /* `voice: reply:` */
 } low_machine;
 
 /* Lower a checked spec. Reports what check should already have caught

@@ -9,6 +9,8 @@ PACKAGES=(
   libyaml-dev libmicrohttpd-dev libcunit1-dev
   libstemmer-dev    # Snowball stemmers: retrieval of the knowledge (ai/retr.c)
   poppler-utils     # pdftotext: botc import of PDF documents (codegen/import_pdf.c)
+  libespeak-ng-dev  # offline speech of answers by voice (ai/tts.c; pulls espeak-ng-data)
+  libopusenc-dev    # their Ogg/Opus voice notes (ai/tts.c; pulls libopus-dev)
   tzdata            # daily token limits count days in the spec's time zone
   ca-certificates   # HTTPS to api.telegram.org and LLM servers
 )

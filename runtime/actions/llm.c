@@ -462,7 +462,7 @@ static int llm_resume(bot_act *c)
         return offer_operator(c);
     }
     c->ai_from = c->out->n;
-    if (bot_act_say_long(c, res->body))
+    if (bot_act_say_markdown(c, res->body))
         return -1;
     c->ai_to = c->out->n;
     c->ai_answered = true;

@@ -6,6 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/grapheme.h"
+
 /* ---- capped buffer ----------------------------------------------------- */
 
 void text_buf_init(text_buf *b, size_t max)
@@ -302,7 +304,7 @@ char *text_truncate(const char *s, size_t max_units)
     size_t keep = n;
     int cut = 0;
     if (text_utf16_len(s, n) > max_units) {
-        keep = max_units ? text_utf16_prefix(s, n, max_units - 1) : 0;
+        keep = max_units ? gc_prefix16(s, n, max_units - 1) : 0; /* whole clusters */
         cut = max_units > 0;
     }
     char *out = malloc(keep + (cut ? sizeof ell : 1));
@@ -366,7 +368,9 @@ int text_split(const char *s, size_t max_units, char ***parts, int *n_parts)
                 goto oom;
             break;
         }
-        size_t fit = text_utf16_prefix(s, n, max_units);
+        /* whole grapheme clusters only: a flag or a ZWJ family is never
+         * cut in two (base/grapheme.h) */
+        size_t fit = gc_prefix16(s, n, max_units);
         if (fit == 0) /* cannot happen with max_units >= 2; be safe */
             fit = text_utf8_prefix(s, n, 4) ? text_utf8_prefix(s, n, 4) : 1;
         /* A separator right after the fitting prefix is a fine cut too. */

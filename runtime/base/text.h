@@ -71,13 +71,16 @@ size_t text_utf8_prefix(const char *s, size_t n, size_t max_bytes);
  * most max_units, ending on a sequence boundary. */
 size_t text_utf16_prefix(const char *s, size_t n, size_t max_units);
 
-/* A malloc'd copy of s cut to at most max_units UTF-16 units; when cut, the
- * copy ends with "…" (counted within max_units). NULL on out-of-memory. */
+/* A malloc'd copy of s cut to at most max_units UTF-16 units, between
+ * grapheme clusters (a flag or a ZWJ emoji is kept whole or left out); when
+ * cut, the copy ends with "…" (counted within max_units). NULL on
+ * out-of-memory. */
 char *text_truncate(const char *s, size_t max_units);
 
 /* Split s into non-empty parts of at most max_units UTF-16 units each,
  * cutting at a paragraph break, else a line break, else a space, else at
- * the last whole character. The separator at a cut is dropped. *parts is a
+ * the last whole grapheme cluster (base/grapheme.h: a ZWJ family, a flag
+ * or a letter with its accents stays in one part). The separator at a cut is dropped. *parts is a
  * malloc'd array of malloc'd strings (free with text_parts_free). An empty
  * s gives zero parts. Returns 0, or -1 on out-of-memory. */
 int text_split(const char *s, size_t max_units, char ***parts, int *n_parts);

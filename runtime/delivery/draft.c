@@ -15,7 +15,9 @@
 #include "ai/llm.h"
 #include "ai/toolchat.h"
 #include "base/json.h"
+#include "base/jsonw.h"
 #include "base/log.h"
+#include "base/markdown.h"
 #include "base/text.h"
 
 #define DRAFT_TYPING_MS 4500
@@ -118,35 +120,55 @@ static void push_typing(draft_job *j, long now)
     j->last_typing = now;
 }
 
+/* The entities of t as a cJSON array (NULL when none or out of memory). */
+static cJSON *entities_json(const md_text *t)
+{
+    if (t->n == 0)
+        return NULL;
+    jw w;
+    jw_init(&w);
+    md_write_entities(&w, t);
+    char *js = jw_take(&w);
+    cJSON *arr = js ? cJSON_Parse(js) : NULL;
+    free(js);
+    return arr;
+}
+
+/* The draft is formatted as the final answer will be (the shown prefix's
+ * Markdown as entities, tgupdate.c): a code block still open shows as pre
+ * so far, a marker whose partner has not come yet as written. */
 static void push_draft(draft_job *j, long now)
 {
     const char *shown = j->shown.p ? j->shown.p : "";
-    char *t = NULL;
-    if (text_utf16_len(shown, j->shown.len) <= TEXT_TG_MAX) {
-        t = strdup(shown);
-    } else {
-        /* Past one message: the draft shows the first message exactly as
-         * the final answer will cut it (text_split), and stays so — what
-         * follows arrives in the final messages. Resending it as the text
-         * grows would only spend the chat's rate on an unchanged draft. */
-        char **parts;
-        int n;
-        if (text_split(shown, TEXT_TG_MAX, &parts, &n) == 0 && n > 0) {
-            t = parts[0];
-            parts[0] = NULL;
-            text_parts_free(parts, n);
-        }
-        j->full = true;
-    }
-    cJSON *p = t ? cJSON_CreateObject() : NULL;
-    if (!p || !json_add_i64(p, "chat_id", j->chat_id) ||
-        !cJSON_AddNumberToObject(p, "draft_id", j->draft_id) ||
-        !cJSON_AddStringToObject(p, "text", t)) {
-        cJSON_Delete(p);
-        free(t);
+    md_text whole, *parts = NULL;
+    int n = 0;
+    if (md_render(shown, j->shown.len, &whole))
+        return;
+    if (md_split(&whole, TEXT_TG_MAX, &parts, &n) != 0 || n == 0) {
+        md_text_free(&whole);
+        md_parts_free(parts, n);
         return;
     }
-    free(t);
+    /* Past one message: the draft shows the first message exactly as the
+     * final answer will cut it, and stays so — what follows arrives in the
+     * final messages. Resending it as the text grows would only spend the
+     * chat's rate on an unchanged draft. */
+    if (n > 1)
+        j->full = true;
+    md_text_free(&whole);
+    const md_text *t = &parts[0];
+    cJSON *ents = entities_json(t);
+    cJSON *p = cJSON_CreateObject();
+    if (!p || !json_add_i64(p, "chat_id", j->chat_id) ||
+        !cJSON_AddNumberToObject(p, "draft_id", j->draft_id) ||
+        !cJSON_AddStringToObject(p, "text", t->text) ||
+        (ents && !cJSON_AddItemToObject(p, "entities", ents))) {
+        cJSON_Delete(p);
+        cJSON_Delete(ents);
+        md_parts_free(parts, n);
+        return;
+    }
+    md_parts_free(parts, n);
     /* This runs inside curl's write callback, where no transfer may start
      * (curl refuses recursive calls): wake the loop so that its next turn
      * starts the draft instead of waiting out the poll's tick. */

@@ -18,6 +18,7 @@
 
 #include "base/log.h"
 #include "delivery/deferred.h"
+#include "delivery/voice.h"
 #include "base/jsonscan.h"
 #include "storage/store.h"
 #include "telegram/tgupdate.h"
@@ -59,6 +60,7 @@ struct inbox {
     size_t seen_cap;
     bool kick;           /* something may have become runnable */
     deferred *io;        /* runs the requests of deferred updates */
+    size_t voice_chars;  /* TTS_MAX_CHARS: a voice answer's piece (delivery/voice.h) */
 };
 
 static long now_ms(void)
@@ -83,6 +85,8 @@ inbox *inbox_new(bot *b, loop *lp, tg_client *tg, outq *q, const inbox_options *
     ib->st = bot_store(b);
     ib->lp = lp;
     ib->q = q;
+    if (bot_machine(b)->voice_reply != BM_VOICE_REPLY_TEXT)
+        ib->voice_chars = voice_max_chars_from_env();
     bm_effects_init(&ib->fx);
     tgu_calls_init(&ib->calls);
     ib->io = deferred_new(lp, tg, q, ib->opt.io_timeout_ms, ib->opt.io_max_body);
@@ -402,6 +406,9 @@ static int stage_effects(void *ud, const bm_effects *fx, int first)
                       fx->v[i].chat_id, err);
             continue;
         }
+        /* a user who spoke hears the answer (the spec's voice: reply) */
+        if (voice_stage(bot_machine(ib->b), &x->it->in, &fx->v[i], ib->voice_chars, &ib->calls, 0))
+            return -1;
         for (int k = 0; k < ib->calls.n; k++) {
             tgu_call *c = &ib->calls.v[k];
             char *body = c->body;

@@ -40,6 +40,7 @@
 #include "storage/store.h"
 #include "telegram/tg.h"
 #include "telegram/tgupdate.h"
+#include "delivery/voice.h"
 #include "delivery/webhook.h"
 #include "storage/store_vectors.h"
 #include "net/loop.h"
@@ -75,6 +76,7 @@ typedef struct tgb {
     tgu_calls calls;
 
     wh_server *wh;      /* webhook mode (WEBHOOK_URL set), else NULL: polling */
+    voice_synth *vs;    /* answers by voice (spec voice: reply), else NULL */
     wh_config whc;
 
     /* hybrid retrieval (EMBEDDINGS_BASE set): the knowledge's chunk
@@ -296,6 +298,7 @@ static void on_confirm(const tg_result *r, void *ud)
  * the loop may wait (ms, -1 = no timer). */
 static long turn(tgb *t)
 {
+    voice_synth_dispatch(t->vs); /* spoken answers, to go out below */
     if (inbox_runnable(t->ib))
         inbox_run(t->ib);
     lead_pump(bot_part_state(t->b, BOT_PART_LEADS), t->tg, t->q); /* completed forms to the managers */
@@ -422,11 +425,20 @@ int tgbot_run(bot *b, bm_effects *pending, volatile sig_atomic_t *stop)
         return 1;
     }
     outq_options qo = queue_options(b);
-    t.q = outq_new(t.tg, &qo);
+    if (bot_machine(b)->voice_reply != BM_VOICE_REPLY_TEXT) {
+        /* the spec answers by voice: the outbox has speech made before a
+         * voice answer goes (delivery/voice.h) */
+        t.vs = voice_synth_new(t.lp);
+        qo.prepare = voice_synth_prepare;
+        qo.prepare_method = VOICE_METHOD;
+        qo.prepare_ud = t.vs;
+    }
+    t.q = t.vs || bot_machine(b)->voice_reply == BM_VOICE_REPLY_TEXT ? outq_new(t.tg, &qo) : NULL;
     t.ib = t.q ? inbox_new(b, t.lp, t.tg, t.q, NULL) : NULL;
     if (!t.ib) {
         log_error("tgbot", "out of memory");
         outq_free(t.q);
+        voice_synth_free(t.vs);
         tg_free(t.tg);
         loop_free(t.lp);
         return 1;
@@ -436,6 +448,7 @@ int tgbot_run(bot *b, bm_effects *pending, volatile sig_atomic_t *stop)
         log_error("tgbot", "cannot read the outbox / inbox");
         inbox_free(t.ib);
         outq_free(t.q);
+        voice_synth_free(t.vs);
         tg_free(t.tg);
         loop_free(t.lp);
         return 1;
@@ -453,6 +466,7 @@ int tgbot_run(bot *b, bm_effects *pending, volatile sig_atomic_t *stop)
         stop_vectors(&t);
         inbox_free(t.ib);
         outq_free(t.q);
+        voice_synth_free(t.vs);
         tg_free(t.tg);
         loop_free(t.lp);
         return 2;
@@ -549,6 +563,7 @@ int tgbot_run(bot *b, bm_effects *pending, volatile sig_atomic_t *stop)
              is.duplicates, s.sent, s.dropped, s.retried, s.rate_waits);
     inbox_free(t.ib);
     outq_free(t.q);
+    voice_synth_free(t.vs); /* after the outbox: what it still speaks is cancelled */
     tg_free(t.tg);
     loop_free(t.lp);
     tgu_calls_free(&t.calls);

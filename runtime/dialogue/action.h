@@ -106,6 +106,10 @@ int bot_act_say_sys(bot_act *c, bm_sys_text t);
 /* text cut into messages of at most 4096 UTF-16 units (text_split);
  * text is borrowed. */
 int bot_act_say_long(bot_act *c, const char *text);
+/* The model's answer as one message marked Markdown (bm_effect.markdown):
+ * the transport formats it as entities and splits it (md_split), history
+ * stores it as the model wrote it. text is borrowed. 0 or -1. */
+int bot_act_say_markdown(bot_act *c, const char *text);
 /* Whether c may ask for deferred I/O now: an event loop is there and no
  * other action of the step asked. */
 bool bot_act_can_defer(const bot_act *c);

@@ -69,6 +69,15 @@ int bot_act_say_long(bot_act *c, const char *text)
     return rc;
 }
 
+int bot_act_say_markdown(bot_act *c, const char *text)
+{
+    char *copy = strdup(text);
+    if (bot_act_say(c, copy))
+        return -1;
+    c->out->v[c->out->n - 1].markdown = true;
+    return 0;
+}
+
 bool bot_act_can_defer(const bot_act *c)
 {
     return c->io_req && c->io_req->kind == BOT_IO_NONE;

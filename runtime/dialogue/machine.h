@@ -213,6 +213,13 @@ typedef struct bm_tool {
     const char *body;          /* POST's body template, NULL */
     const char *result;        /* a dotted path into the JSON answer, NULL */
 } bm_tool;
+/* The spec's `voice: reply:`: how the bot answers a user who spoke (a
+ * voice note, or a text transcribed from one). */
+typedef enum bm_voice_reply {
+    BM_VOICE_REPLY_TEXT = 0, /* text messages only (the default) */
+    BM_VOICE_REPLY_VOICE,    /* voice notes only; the text stays the record (history) */
+    BM_VOICE_REPLY_BOTH,     /* the text, then the same as voice notes */
+} bm_voice_reply;
 
 typedef struct bm_machine {
     const char *name;        /* the bot's name, a C identifier */
@@ -268,6 +275,7 @@ typedef struct bm_machine {
     const bm_llm *llm;        /* NULL: the spec has no `llm:` */
     const bm_tool *tools;     /* `tools:`, NULL when none */
     int n_tools;
+    bm_voice_reply voice_reply; /* `voice: reply:` (delivery/voice.h) */
 } bm_machine;
 
 /* ---- Interpreter I/O ----------------------------------------------- */
@@ -293,6 +301,7 @@ typedef struct bm_input {
     bm_input_kind kind;
     bm_user user;
     const char *text;         /* see kind; never NULL (may be "") */
+    bool from_voice;          /* the text came from a voice note (transcribed) */
     int64_t contact_user_id;  /* CONTACT: whose contact it is, 0 unknown */
     int64_t message_id;       /* CALLBACK: the message holding the button */
     const char *callback_id;  /* CALLBACK: callback_query id to answer */
@@ -378,6 +387,9 @@ typedef struct bm_effect {
     int form;             /* RECORD */
     const char *method;   /* CALL: a static method name (not freed) */
     char *file_name;      /* DOCUMENT: the name the user sees, no directory */
+    bool markdown;        /* SEND: text is the model's Markdown, delivered as
+                             text + entities and split by the transport
+                             (base/markdown.h); history keeps it as written */
 } bm_effect;
 
 /* Effects of one step, in order. Owns every string in it. */

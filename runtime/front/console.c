@@ -17,6 +17,7 @@
 #include "ai/llm.h"
 #include "ai/toolchat.h"
 #include "base/log.h"
+#include "base/markdown.h"
 #include "base/text.h"
 #include "net/loop.h"
 
@@ -107,6 +108,68 @@ static int btns_push(cbtns *t, const bm_button_out *b, int64_t message_id)
     }
     t->n++;
     return 0;
+}
+
+/* The model's Markdown md[0..n) as the terminal shows it: the text without
+ * its markup (base/markdown.h), a code block's lines indented by four
+ * spaces. malloc'd; NULL on out-of-memory. */
+static char *md_plain(const char *md, size_t n)
+{
+    md_text t;
+    if (md_render(md, n, &t))
+        return NULL;
+    text_buf b;
+    text_buf_init(&b, t.len * 5 + 16);
+    bool line_start = true;
+    int e = 0; /* the first entity that may cover i (sorted by offset) */
+    for (size_t i = 0; i < t.len; i++) {
+        if (line_start) {
+            bool in_pre = false;
+            for (int k = e; k < t.n && t.ents[k].boff <= i && !in_pre; k++)
+                in_pre = t.ents[k].kind == MD_PRE && i < t.ents[k].boff + t.ents[k].blen;
+            if (in_pre)
+                text_buf_adds(&b, "    ");
+        }
+        text_buf_addc(&b, t.text[i]);
+        line_start = t.text[i] == '\n';
+    }
+    md_text_free(&t);
+    char *out = b.overflow ? NULL : text_buf_take(&b);
+    text_buf_free(&b);
+    return out;
+}
+
+/* How much of a streamed answer s[0..n) is formatted for good: its whole
+ * lines, and of the line still coming what no later character can change —
+ * once its block is known (the first character a letter or digit, or a
+ * space after its marker: "- ", "> "; a fence or a heading waits whole), up
+ * to its first inline marker (* _ ~ ` [ ! \ <), since what follows may pair
+ * with it. The formatted prefix then stays a prefix of the formatted whole. */
+static size_t md_stable(const char *s, size_t n)
+{
+    size_t ls = n;
+    while (ls > 0 && s[ls - 1] != '\n')
+        ls--;
+    size_t i = ls;
+    while (i < n && s[i] == ' ')
+        i++;
+    if (i == n)
+        return ls;
+    unsigned char c = (unsigned char)s[i];
+    if (!(c >= 0x80 || (c >= '0' && c <= '9') || ((c | 0x20) >= 'a' && (c | 0x20) <= 'z'))) {
+        size_t m = i; /* a marker run, then it must be followed by a space */
+        while (m < n && s[m] == s[i])
+            m++;
+        if (c == '`' || c == '~' || c == '#' || m >= n || s[m] != ' ' ||
+            memchr(s + m, s[i], n - m))
+            return ls; /* a fence, a heading (its end is trimmed), a rule
+                          ("- - -") or undecided: wait for the whole line */
+        i = m;
+    }
+    for (; i < n; i++)
+        if (strchr("*_~`[!\\<", s[i]))
+            break;
+    return i;
 }
 
 /* Print text, continuing lines under the first one's indent. */
@@ -200,8 +263,10 @@ static void show(console *c, const bm_effects *fx)
             while (*c->streamed == '\n' || *c->streamed == ' ')
                 c->streamed++;
         } else {
+            char *plain = e->markdown && e->text ? md_plain(e->text, strlen(e->text)) : NULL;
             print_text(c, e->kind == BM_FX_EDIT ? "bot (edited)> " : "bot> ",
-                       e->text ? e->text : "");
+                       plain ? plain : e->text ? e->text : "");
+            free(plain);
         }
         if (e->markup.kind == BM_MK_REPLY || e->markup.kind == BM_MK_INLINE)
             print_markup(c, &e->markup, &c->shown, c->shown.n + 1, id);
@@ -214,7 +279,10 @@ static void show(console *c, const bm_effects *fx)
 typedef struct stream {
     console *c;
     kb_marker mk;      /* the operator marker never shows */
-    text_buf shown;    /* what may be shown so far */
+    text_buf shown;    /* what may be shown so far (the model's Markdown) */
+    char *plain;       /* what of it is on screen, formatted (md_plain) */
+    bool diverged;     /* the formatted prefix stopped being a prefix: the
+                          rest shows once the answer is whole */
     size_t fed, printed;
     bool done;
     llm_status status;
@@ -225,18 +293,42 @@ typedef struct stream {
     char *tool_log;    /* the tool calls made, from on_done (malloc'd), NULL */
 } stream;
 
-/* Prints what became showable since the last call, under "bot> ". */
-static void stream_print(stream *st)
+/* Prints what became showable since the last call, under "bot> ": the
+ * answer formatted as far as it is settled (md_stable), all of it once
+ * `whole`. st->printed counts the formatted bytes on screen. */
+static void stream_print(stream *st, bool whole)
 {
     console *c = st->c;
-    for (; st->printed < st->shown.len; st->printed++) {
+    if (st->diverged && !whole)
+        return;
+    const char *s = st->shown.p ? st->shown.p : "";
+    char *plain = md_plain(s, whole ? st->shown.len : md_stable(s, st->shown.len));
+    if (!plain)
+        return;
+    if (strncmp(plain, st->plain ? st->plain : "", st->printed) != 0) {
+        /* a rare reading that changed (e.g. "- -" that became a rule):
+         * nothing more as it streams; once it is whole, the final message
+         * shows it again, formatted, on its own line (show) */
+        st->diverged = true;
+        if (whole && st->printed) {
+            fputc('\n', c->out);
+            st->printed = 0;
+        }
+        free(plain);
+        fflush(c->out);
+        return;
+    }
+    size_t n = strlen(plain);
+    for (; st->printed < n; st->printed++) {
         if (st->printed == 0)
             fputs("bot> ", c->out);
-        char ch = st->shown.p[st->printed];
+        char ch = plain[st->printed];
         fputc(ch, c->out);
         if (ch == '\n')
             fputs(INDENT, c->out);
     }
+    free(st->plain);
+    st->plain = plain;
     fflush(c->out);
 }
 
@@ -247,7 +339,7 @@ static void on_delta(void *ud, const char *text, size_t len)
         return;
     if (kb_marker_feed(&st->mk, text + st->fed, len - st->fed, &st->shown) == 0)
         st->fed = len;
-    stream_print(st);
+    stream_print(st, false);
 }
 
 /* A new round of the answer after tool calls: its text starts again
@@ -273,7 +365,7 @@ static void on_done(void *ud, const toolchat_result *r)
     st->completion_tokens = r->completion_tokens;
     if (r->status == LLM_OK)
         kb_marker_end(&st->mk, &st->shown);
-    stream_print(st);
+    stream_print(st, true);
 }
 
 /* Asks the model for tx->io_req (BOT_IO_LLM), printing the answer as it
@@ -330,6 +422,7 @@ static int ask_model(console *c, const bm_input *in, bot_tx *tx, bm_effects *fx)
     free(shown);
     free(st.text);
     free(st.tool_log);
+    free(st.plain);
     text_buf_free(&st.shown);
     return rc;
 }

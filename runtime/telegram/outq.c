@@ -44,6 +44,7 @@ typedef struct oq_item {
     int migrations;
     bool restored;       /* loaded from a previous run */
     bool volatile_;      /* outq_push_volatile: not stored, dropped on failure */
+    bool prepared;       /* outq_prepared answered SEND (or it needed nothing) */
 } oq_item;
 
 /* A token bucket: `tokens` at `at` (monotonic ms), refilling `rate` per
@@ -922,6 +923,78 @@ static bool start_head(outq *q, oq_chat *c)
     return true;
 }
 
+/* ---- preparation ------------------------------------------------------- */
+
+static bool needs_prepare(const outq *q, const oq_item *it)
+{
+    return q->opt.prepare && !it->prepared && !it->volatile_ && q->opt.prepare_method &&
+           !strcmp(it->method, q->opt.prepare_method);
+}
+
+/* Hands c's head to the preparer: 1 it needs nothing (marked prepared),
+ * 0 taken (the chat is busy until outq_prepared), -1 not now. */
+static int start_prepare(outq *q, oq_chat *c)
+{
+    oq_item *it = c->head;
+    char *printed = NULL;
+    const char *body = it->body;
+    if (!body) {
+        printed = it->params ? cJSON_PrintUnformatted(it->params) : NULL;
+        if (!printed)
+            return -1;
+        body = printed;
+    }
+    int k = q->opt.prepare(q->opt.prepare_ud, it, c->id, body);
+    cJSON_free(printed);
+    if (k > 0) {
+        it->prepared = true;
+        return 1;
+    }
+    if (k < 0)
+        return -1;
+    c->busy = true;
+    q->n_flight++;
+    ready_remove(q, c);
+    return 0;
+}
+
+void outq_prepared(outq_call *it, outq_prep what, const char *method, char *body)
+{
+    outq *q = it->q;
+    if (!q) { /* the queue was freed meanwhile */
+        free(body);
+        item_free(it);
+        return;
+    }
+    oq_chat *c = it->chat;
+    c->busy = false;
+    q->n_flight--;
+    long now = now_ms();
+    if (what == OUTQ_PREP_SEND && body) {
+        snprintf(it->method, sizeof it->method, "%s", method);
+        cJSON_Delete(it->params);
+        it->params = NULL;
+        cJSON_free(it->body);
+        /* cJSON_free is free unless hooks are set (none are) */
+        it->body = body;
+        it->prepared = true;
+        body = NULL;
+    } else if (what == OUTQ_PREP_CANCELLED) {
+        c->not_before = now + q->opt.backoff_max_ms; /* not again in this run */
+    } else {
+        q->stats.dropped++;
+        pop_head(q, c);
+    }
+    free(body);
+    if (c->head) {
+        ready_add(q, c);
+        if (c->not_before <= now)
+            outq_pump(q);
+    } else {
+        chat_drop_if_idle(q, c);
+    }
+}
+
 static void next_due(long *next, long d)
 {
     if (*next < 0 || d < *next)
@@ -946,6 +1019,14 @@ long outq_pump(outq *q)
                    store_in_transaction(q->opt.st)) {
             /* its accepted call's row can only be deleted durably once the
              * open transaction commits; the pump after that commit starts it */
+        } else if (q->n_flight < q->opt.max_in_flight && needs_prepare(q, c->head)) {
+            int k = start_prepare(q, c);
+            if (k < 0) {
+                c->not_before = now + q->opt.backoff_base_ms;
+                next_due(&next, q->opt.backoff_base_ms);
+            } else if (k > 0) {
+                continue; /* needs nothing: the same chat again, now to send */
+            }
         } else if (q->n_flight < q->opt.max_in_flight) {
             bool global;
             long w = rate_wait(q, c, now, &global);

@@ -47,6 +47,32 @@
 
 typedef struct outq outq;
 
+/* A call that needs work before it can go (a voice answer still to be
+ * synthesized): see outq_options.prepare. */
+typedef struct oq_item outq_call;
+
+/* Asked, when its turn in its chat comes, for each call of the method
+ * outq_options.prepare_method; body is the call's params as stored
+ * (borrowed for the call). Return 1: the call goes as it is; 0: the
+ * preparer took it and answers with outq_prepared exactly once, later, on
+ * the loop thread (the chat waits meanwhile, as for a call in flight; the
+ * flood limits apply when the prepared call is sent); -1: not now (tried
+ * again after the retry delay). */
+typedef int (*outq_prepare_fn)(void *ud, outq_call *call, int64_t chat_id, const char *body);
+
+typedef enum outq_prep {
+    OUTQ_PREP_SEND,      /* send method(body) in its place */
+    OUTQ_PREP_DROP,      /* give the call up (the preparer logged why) */
+    OUTQ_PREP_CANCELLED, /* shutting down: the row stays for the next start */
+} outq_prep;
+
+/* The preparer's answer for call. SEND: method (copied) with body
+ * (malloc'd, taken: the params as they go, kept in memory for resends,
+ * while the outbox row keeps what was stored) goes out next in its chat.
+ * body is taken in every case. Safe after outq_free (the call is then
+ * only freed). */
+void outq_prepared(outq_call *call, outq_prep what, const char *method, char *body);
+
 /* 0 picks the default shown, except for the rate limits (0 = off). */
 typedef struct outq_options {
     int max_in_flight;     /* 256: calls in flight over all chats */
@@ -59,6 +85,9 @@ typedef struct outq_options {
     double rate_chat;      /* messages per second per chat; 0 = no limit */
     double chat_burst;     /* 3: messages a chat may get at once */
     double group_per_min;  /* messages per minute per group; 0 = no limit */
+    outq_prepare_fn prepare;    /* NULL: no call needs preparing */
+    const char *prepare_method; /* the method prepare is asked for (static) */
+    void *prepare_ud;
 } outq_options;
 
 /* Telegram's published limits (30/s, 1/s per chat with bursts of 3, 20/min

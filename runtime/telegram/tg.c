@@ -16,6 +16,7 @@
 
 #include <curl/curl.h>
 
+#include "base/b64.h"
 #include "base/json.h"
 #include "base/jsonscan.h"
 #include "base/log.h"
@@ -432,18 +433,21 @@ static void call_complete(http_req *h, const http_result *hr)
 /* The multipart form of a body that carries an upload (tg.h, "Uploads"):
  * the file fields as files, every other parameter as a field (strings as
  * they are, the rest as JSON, as the Bot API reads form fields). 1 with
- * *out set, 0 when the body uploads nothing, -1 out of memory. */
+ * *out set, 0 when the body uploads nothing, -1 out of memory, -2 a
+ * content_base64 that is not base64. */
 static int upload_form(CURL *e, const char *body, curl_mime **out)
 {
     *out = NULL;
-    if (!strstr(body, "\"" TG_UPLOAD_CONTENT "\""))
+    if (!strstr(body, "\"" TG_UPLOAD_CONTENT "\"") &&
+        !strstr(body, "\"" TG_UPLOAD_CONTENT_B64 "\""))
         return 0; /* most calls: no parse */
     cJSON *params = cJSON_Parse(body);
     bool any = false;
     const cJSON *it;
     cJSON_ArrayForEach(it, params) {
         any |= cJSON_IsString(cJSON_GetObjectItemCaseSensitive(it, TG_UPLOAD_NAME)) &&
-               cJSON_IsString(cJSON_GetObjectItemCaseSensitive(it, TG_UPLOAD_CONTENT));
+               (cJSON_IsString(cJSON_GetObjectItemCaseSensitive(it, TG_UPLOAD_CONTENT)) ||
+                cJSON_IsString(cJSON_GetObjectItemCaseSensitive(it, TG_UPLOAD_CONTENT_B64)));
     }
     if (!any) {
         cJSON_Delete(params);
@@ -459,8 +463,22 @@ static int upload_form(CURL *e, const char *body, curl_mime **out)
         }
         const cJSON *name = cJSON_GetObjectItemCaseSensitive(it, TG_UPLOAD_NAME);
         const cJSON *content = cJSON_GetObjectItemCaseSensitive(it, TG_UPLOAD_CONTENT);
+        const cJSON *b64 = cJSON_GetObjectItemCaseSensitive(it, TG_UPLOAD_CONTENT_B64);
         CURLcode cc;
-        if (cJSON_IsString(name) && cJSON_IsString(content)) {
+        if (cJSON_IsString(name) && !cJSON_IsString(content) && cJSON_IsString(b64)) {
+            unsigned char *bytes;
+            size_t n;
+            if (b64_decode(b64->valuestring, &bytes, &n)) {
+                rc = -2; /* not base64: the call can never be made */
+                break;
+            }
+            cc = curl_mime_data(part, (const char *)bytes, n);
+            free(bytes);
+            if (cc == CURLE_OK)
+                cc = curl_mime_filename(part, name->valuestring);
+            if (cc == CURLE_OK)
+                cc = curl_mime_type(part, "application/octet-stream");
+        } else if (cJSON_IsString(name) && cJSON_IsString(content)) {
             cc = curl_mime_data(part, content->valuestring, CURL_ZERO_TERMINATED);
             if (cc == CURLE_OK)
                 cc = curl_mime_filename(part, name->valuestring);
@@ -479,7 +497,7 @@ static int upload_form(CURL *e, const char *body, curl_mime **out)
     cJSON_Delete(params);
     if (rc < 0) {
         curl_mime_free(form);
-        return -1;
+        return rc;
     }
     *out = form;
     return 1;
@@ -519,9 +537,10 @@ static tg_err call_start(tg_client *tg, const char *method, char *body, long pol
     }
 
     CURL *e = r->h.x.easy;
-    if (upload_form(e, r->h.body, &r->form) < 0) {
+    int up = upload_form(e, r->h.body, &r->form);
+    if (up < 0) {
         req_free(r);
-        return TG_ERR_NOMEM;
+        return up == -2 ? TG_ERR_CONFIG : TG_ERR_NOMEM;
     }
     long total_ms = is_updates ? poll_s * 1000 + tg->opt.poll_margin_ms : tg->opt.timeout_ms;
     long low_s = tg->opt.low_speed_time_s;

@@ -110,7 +110,7 @@ tg_err tg_call(tg_client *tg, const char *method, cJSON *params,
 tg_err tg_call_body(tg_client *tg, const char *method, const char *body,
                     tg_done_fn cb, void *ud);
 
-/* Uploads. A parameter of type InputFile (sendDocument's document, later
+/* Uploads. A parameter of type InputFile (sendDocument's document,
  * sendVoice's voice) given as the object {"file_name": NAME, "content":
  * TEXT} is uploaded as that file: the call then goes as multipart/form-data
  * (the file as a file part, every other parameter as a field) instead of
@@ -118,6 +118,10 @@ tg_err tg_call_body(tg_client *tg, const char *method, const char *body,
  * row and resends it like any call. */
 #define TG_UPLOAD_NAME "file_name"
 #define TG_UPLOAD_CONTENT "content"
+/* A binary file (a voice note) goes as {"file_name": NAME,
+ * "content_base64": BASE64} instead: uploaded as the decoded bytes (a
+ * value that is not base64 makes the call TG_ERR_CONFIG). */
+#define TG_UPLOAD_CONTENT_B64 "content_base64"
 
 /* Calls in flight (accepted, callback not yet run). */
 int tg_in_flight(const tg_client *tg);

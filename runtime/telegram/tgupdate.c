@@ -12,6 +12,7 @@
 
 #include "base/jsonscan.h"
 #include "base/jsonw.h"
+#include "base/markdown.h"
 #include "base/text.h"
 #include "telegram/tg.h"
 
@@ -309,6 +310,11 @@ static int calls_add(tgu_calls *c, const char *method, int64_t chat_id, char *bo
     return 0;
 }
 
+int tgu_calls_add(tgu_calls *c, const char *method, int64_t chat_id, char *body)
+{
+    return calls_add(c, method, chat_id, body);
+}
+
 /* Drops calls appended after `mark` (on failure, out is left as it was). */
 static void calls_truncate(tgu_calls *c, int mark)
 {
@@ -385,10 +391,11 @@ static void write_markup(jw *w, const bm_markup *mk)
     jw_end(w);
 }
 
-/* sendMessage {chat_id, text, reply_markup?} or, with message_id > 0,
- * editMessageText {chat_id, message_id, text, reply_markup?}. */
+/* sendMessage {chat_id, text, entities?, reply_markup?} or, with
+ * message_id > 0, editMessageText {chat_id, message_id, text, entities?,
+ * reply_markup?}. fmt (may be NULL) gives the entities of text. */
 static char *text_body(int64_t chat_id, int64_t message_id, const char *text,
-                       const bm_markup *mk)
+                       const md_text *fmt, const bm_markup *mk)
 {
     jw w;
     jw_init(&w);
@@ -401,6 +408,10 @@ static char *text_body(int64_t chat_id, int64_t message_id, const char *text,
     }
     jw_key(&w, "text");
     jw_str(&w, text);
+    if (fmt && fmt->n > 0) {
+        jw_key(&w, "entities");
+        md_write_entities(&w, fmt);
+    }
     if (mk) {
         jw_key(&w, "reply_markup");
         write_markup(&w, mk);
@@ -409,17 +420,59 @@ static char *text_body(int64_t chat_id, int64_t message_id, const char *text,
     return jw_take(&w);
 }
 
+/* A Markdown effect's text as formatted parts (base/markdown.h). A text
+ * that is only markup (renders empty) goes as written rather than not at
+ * all. 0, or -1 on out-of-memory. */
+static int format_parts(const char *md, md_text **fparts, int *n)
+{
+    md_text t;
+    if (md_render(md, strlen(md), &t))
+        return -1;
+    if (t.len == 0 && *md) {
+        md_text_free(&t);
+        t.text = strdup(md);
+        if (!t.text)
+            return -1;
+        t.len = strlen(md);
+    }
+    int rc = md_split(&t, TGU_TEXT_MAX, fparts, n);
+    md_text_free(&t);
+    return rc;
+}
+
 /* SEND / EDIT: split the text; the first part edits (EDIT) or sends, the
- * rest send; the markup rides on the last. */
+ * rest send; the markup rides on the last. The model's Markdown
+ * (fx->markdown) goes as text + entities, never as a parse_mode string. */
 static int render_text(const bm_effect *fx, tgu_calls *out, char *err, size_t errlen)
 {
     bool edit = fx->kind == BM_FX_EDIT;
     char **parts = NULL;
+    md_text *fparts = NULL;
     int n = 0;
-    if (text_split(fx->text ? fx->text : "", TGU_TEXT_MAX, &parts, &n) != 0)
+    if (fx->markdown) {
+        if (format_parts(fx->text ? fx->text : "", &fparts, &n) != 0)
+            return fail(err, errlen, "%s", "out of memory");
+        parts = calloc(n > 0 ? (size_t)n : 1, sizeof *parts);
+        if (!parts) {
+            md_parts_free(fparts, n);
+            return fail(err, errlen, "%s", "out of memory");
+        }
+        for (int i = 0; i < n; i++)
+            parts[i] = fparts[i].text; /* borrowed from fparts */
+    } else if (text_split(fx->text ? fx->text : "", TGU_TEXT_MAX, &parts, &n) != 0) {
         return fail(err, errlen, "%s", "out of memory");
+    }
+#define PARTS_FREE()                      \
+    do {                                  \
+        if (fx->markdown) {               \
+            md_parts_free(fparts, n);     \
+            free(parts);                  \
+        } else {                          \
+            text_parts_free(parts, n);    \
+        }                                 \
+    } while (0)
     if (n == 0) {
-        text_parts_free(parts, n);
+        PARTS_FREE();
         return 0; /* nothing to say: Telegram refuses empty texts */
     }
     /* editMessageText takes only an inline keyboard; a reply keyboard can
@@ -427,7 +480,7 @@ static int render_text(const bm_effect *fx, tgu_calls *out, char *err, size_t er
     const bm_markup *markup = NULL;
     if (fx->markup.kind != BM_MK_NONE && (!edit || fx->markup.kind == BM_MK_INLINE)) {
         if (!markup_ok(&fx->markup)) {
-            text_parts_free(parts, n);
+            PARTS_FREE();
             return fail(err, errlen, "%s", "malformed keyboard in an effect");
         }
         markup = &fx->markup;
@@ -436,15 +489,16 @@ static int render_text(const bm_effect *fx, tgu_calls *out, char *err, size_t er
     for (int i = 0; i < n; i++) {
         bool first_edit = edit && i == 0;
         char *body = text_body(fx->chat_id, first_edit ? fx->message_id : 0, parts[i],
-                               i == n - 1 ? markup : NULL);
+                               fparts ? &fparts[i] : NULL, i == n - 1 ? markup : NULL);
         if (calls_add(out, first_edit ? "editMessageText" : "sendMessage", fx->chat_id,
                       body) != 0) {
             calls_truncate(out, mark);
-            text_parts_free(parts, n);
+            PARTS_FREE();
             return fail(err, errlen, "%s", "out of memory");
         }
     }
-    text_parts_free(parts, n);
+    PARTS_FREE();
+#undef PARTS_FREE
     return 0;
 }
 

@@ -81,6 +81,9 @@ void tgu_calls_init(tgu_calls *c);
 /* Frees every body still owned and empties the list (keeps capacity). */
 void tgu_calls_clear(tgu_calls *c);
 void tgu_calls_free(tgu_calls *c);
+/* Appends method (a static string) for chat_id with body (malloc'd, taken
+ * in every case; NULL = out of memory). 0 or -1. */
+int tgu_calls_add(tgu_calls *c, const char *method, int64_t chat_id, char *body);
 
 /* Appends the calls that deliver fx:
  *   SEND   -> sendMessage {chat_id, text, reply_markup?}; a text over

@@ -35,7 +35,10 @@
 
 #include <sqlite3.h>
 
+#include "base/markdown.h"
+
 #include "../fake_llm/fake_llm.h"
+#include "../fake_llm/fake_speech.h"
 #include "../fake_tool/fake_tool.h"
 #include "../fake_tg/fake_tg.h"
 #include "../unit/support/slurp.h"
@@ -113,6 +116,7 @@ typedef struct user {
     int group;                       /* a manager: index of their group in users, else -1 */
     uint64_t draft_seq;              /* calls already consumed by expect draft */
     uint64_t doc_seq;                /* calls already consumed by expect document */
+    uint64_t voice_seq;              /* calls already consumed by expect voice */
 } user;
 
 typedef struct allow {
@@ -157,6 +161,7 @@ typedef struct run {
     char *llm_answer;  /* the model's scripted answer (`llm answer` / `answer-file`) */
     int llm_style;     /* `llm style` (fakellm_style), for `llm error 400 overflow` */
     char *embed_model; /* `llm embeddings MODEL`: the fake serves EMBEDDINGS_BASE too */
+    fakespeech *tts;   /* `tts ...` steps: the fake speech server (TTS_API_BASE) */
     faketool *tools;   /* `tools ...` steps: the services desk's example tools call */
     uint16_t wh_port;  /* where the bot's webhook server listens */
 } run;
@@ -239,6 +244,7 @@ static bool bot_start(run *r)
     char *env[] = { e_base, e_token, e_db, "TELEGRAM_POLL_TIMEOUT=1", e_level,
                     "OPENAI_API_BASE", "OPENAI_API_KEY", "OPENAI_MODEL_NAME",
                     "EMBEDDINGS_BASE", "EMBEDDINGS_MODEL", "EMBEDDINGS_API_KEY",
+                    "TTS_API_BASE", "TTS_API_KEY", "TTS_MODEL", "TTS_VOICE",
                     "MANAGER_GROUP_CHAT_ID", "ADMIN_USER_ID", "WEB_APP_URL",
                     e_whurl, e_whlisten, "WEBHOOK_SECRET",
                     "WEATHER_API_BASE", "RATES_API_BASE", "SEARCH_API_BASE", "SEARCH_API_KEY",
@@ -246,7 +252,7 @@ static bool bot_start(run *r)
     /* Flood limits off unless a transcript turns them on with `env` (the
      * reliability transcripts do): most transcripts test dialogue, not
      * pacing, and 1,000 users at 30 messages/s would take minutes. */
-    char *all[64];
+    char *all[80];
     int na = 0;
     for (int i = 0; env[i] && na < 40; i++) all[na++] = env[i];
     all[na++] = "TELEGRAM_RATE_GLOBAL=0";
@@ -270,6 +276,11 @@ static bool bot_start(run *r)
         snprintf(e_embm, sizeof e_embm, "EMBEDDINGS_MODEL=%s", r->embed_model);
         all[na++] = e_emb;
         all[na++] = e_embm;
+    }
+    char e_tts[160];
+    if (r->tts) {
+        snprintf(e_tts, sizeof e_tts, "TTS_API_BASE=%s", fakespeech_base(r->tts));
+        all[na++] = e_tts;
     }
     char e_tool[5][160];
     if (r->tools) {
@@ -740,7 +751,10 @@ typedef struct draft_pred {
     int64_t chat;
     token *want;
     int n;
+    bool open_pre; /* and a pre entity running to the text's end */
 } draft_pred;
+
+static size_t utf16_units(const char *s);
 
 static bool is_draft(const fake_tg_call *c, void *ud)
 {
@@ -753,15 +767,29 @@ static bool is_draft(const fake_tg_call *c, void *ud)
     for (int i = 0; i < p->n; i++)
         if (!cJSON_IsString(t) || !strstr(t->valuestring, p->want[i].s))
             return false;
-    return true;
+    if (!p->open_pre)
+        return true;
+    const cJSON *e;
+    cJSON_ArrayForEach(e, cJSON_GetObjectItemCaseSensitive(c->params, "entities")) {
+        const cJSON *ty = cJSON_GetObjectItemCaseSensitive(e, "type");
+        const cJSON *off = cJSON_GetObjectItemCaseSensitive(e, "offset");
+        const cJSON *len = cJSON_GetObjectItemCaseSensitive(e, "length");
+        if (cJSON_IsString(ty) && !strcmp(ty->valuestring, "pre") && cJSON_IsNumber(off) &&
+            cJSON_IsNumber(len) && cJSON_IsString(t) &&
+            (size_t)(off->valuedouble + len->valuedouble) == utf16_units(t->valuestring))
+            return true;
+    }
+    return false;
 }
 
-/* expect USER draft contains "A"...: a sendMessageDraft to USER's chat,
- * after the drafts consumed so far, whose text contains every string. */
-static void expect_draft(run *r, user *u, token *want, int n)
+/* expect USER draft contains|pre "A"...: a sendMessageDraft to USER's chat,
+ * after the drafts consumed so far, whose text contains every string
+ * (`pre`: and that shows a code block still open, a pre entity running to
+ * the text's end). */
+static void expect_draft(run *r, user *u, token *want, int n, bool open_pre)
 {
     if (!bot_start(r)) return;
-    draft_pred p = {.chat = u->u.id, .want = want, .n = n};
+    draft_pred p = {.chat = u->u.id, .want = want, .n = n, .open_pre = open_pre};
     fake_tg_call c;
     if (!fake_tg_wait_call(r->ft, u->draft_seq, is_draft, &p, r->timeout_ms, &c)) {
         fail(r, "expected a draft to %s containing \"%s\", got none", u->name,
@@ -818,19 +846,108 @@ static size_t utf16_units(const char *s)
     return n;
 }
 
-/* expect USER parts N [cut=paragraph|line|word]: the model's long answer
- * (the last `llm answer` / `answer-file`) as the next N messages to USER:
- * each at most 4096 UTF-16 units, none but the last with an inline
- * keyboard, and together the answer with one separator dropped at each cut
- * ("\n\n" paragraph, "\n" line, " " word) — with cut=K, every cut of that
- * kind. The last part's keyboard is what `expect USER inline` then sees. */
+/* The code point at s (valid UTF-8 assumed), its length in *len. */
+static uint32_t cp_at(const char *s, size_t *len)
+{
+    const unsigned char *u = (const unsigned char *)s;
+    if (u[0] < 0x80) { *len = 1; return u[0]; }
+    if (u[0] < 0xE0) { *len = 2; return (uint32_t)(u[0] & 0x1F) << 6 | (u[1] & 0x3F); }
+    if (u[0] < 0xF0) {
+        *len = 3;
+        return (uint32_t)(u[0] & 0x0F) << 12 | (uint32_t)(u[1] & 0x3F) << 6 | (u[2] & 0x3F);
+    }
+    *len = 4;
+    return (uint32_t)(u[0] & 0x07) << 18 | (uint32_t)(u[1] & 0x3F) << 12 |
+           (uint32_t)(u[2] & 0x3F) << 6 | (u[3] & 0x3F);
+}
+
+static bool is_ri(uint32_t c) { return c >= 0x1F1E6 && c <= 0x1F1FF; }
+
+/* Whether a cut between a[0..at) and a[at..] with no separator keeps the
+ * emoji sequences and accents whole (checked here on its own, not with the
+ * runtime's grapheme code): nothing joins across it (ZWJ, a variation
+ * selector, a skin tone, a combining mark) and no flag is halved. */
+static bool cut_between_clusters(const char *a, size_t at)
+{
+    size_t l;
+    uint32_t next = cp_at(a + at, &l);
+    if (next == 0x200D || (next >= 0xFE00 && next <= 0xFE0F) ||
+        (next >= 0x1F3FB && next <= 0x1F3FF) || (next >= 0x0300 && next <= 0x036F))
+        return false;
+    size_t b = at;
+    while (b > 0 && ((unsigned char)a[b - 1] & 0xC0) == 0x80) b--;
+    if (b == 0) return true;
+    b--;
+    while (b > 0 && ((unsigned char)a[b] & 0xC0) == 0x80) b--;
+    if (cp_at(a + b, &l) == 0x200D) return false;
+    int ris = 0; /* regional indicators right before the cut */
+    for (size_t q = at; q >= 4 && is_ri(cp_at(a + q - 4, &l)); q -= 4) ris++;
+    return !(is_ri(next) && ris % 2 == 1);
+}
+
+/* Whether a part's entities (as the fake took them) are the answer's own
+ * entities cut at the part's bounds: each piece with its type, language or
+ * URL, re-based to the part (start: the part's offset in the answer, in
+ * UTF-16 units). Writes what differs into why. */
+static bool part_entities_ok(const md_text *whole, size_t start, size_t units,
+                             const cJSON *got, char *why, size_t whylen)
+{
+    int want_n = 0;
+    for (int k = 0; k < whole->n; k++) {
+        const md_entity *e = &whole->ents[k];
+        size_t a = e->off > start ? e->off : start;
+        size_t b = e->off + e->len < start + units ? e->off + e->len : start + units;
+        if (b <= a) continue;
+        want_n++;
+        bool found = false;
+        const cJSON *g;
+        cJSON_ArrayForEach(g, got) {
+            const cJSON *ty = cJSON_GetObjectItem(g, "type");
+            const cJSON *off = cJSON_GetObjectItem(g, "offset");
+            const cJSON *ln = cJSON_GetObjectItem(g, "length");
+            const cJSON *arg = cJSON_GetObjectItem(g, e->kind == MD_LINK ? "url" : "language");
+            if (!cJSON_IsString(ty) || strcmp(ty->valuestring, md_kind_name(e->kind)) ||
+                !cJSON_IsNumber(off) || (size_t)off->valuedouble != a - start ||
+                !cJSON_IsNumber(ln) || (size_t)ln->valuedouble != b - a)
+                continue;
+            if (e->arg ? !cJSON_IsString(arg) || strcmp(arg->valuestring, e->arg) : arg != NULL)
+                continue;
+            found = true;
+            break;
+        }
+        if (!found) {
+            snprintf(why, whylen, "a %s entity at %zu+%zu%s%s", md_kind_name(e->kind), a - start,
+                     b - a, e->arg ? " " : "", e->arg ? e->arg : "");
+            return false;
+        }
+    }
+    if (cJSON_GetArraySize(got) != want_n) {
+        snprintf(why, whylen, "%d entities, not %d", cJSON_GetArraySize(got), want_n);
+        return false;
+    }
+    return true;
+}
+
+/* expect USER parts N [cut=paragraph|line|word|cluster]: the model's long
+ * answer (the last `llm answer` / `answer-file`), formatted as the bot
+ * formats the model's Markdown (base/markdown.h: the text without its
+ * markup, the markup as entities), as the next N messages to USER: each at
+ * most 4096 UTF-16 units, none but the last with an inline keyboard,
+ * together the answer's text with one separator dropped at each cut
+ * ("\n\n" paragraph, "\n" line, " " word; none at a cut between two
+ * grapheme clusters, which must not halve an emoji sequence or a flag) —
+ * with cut=K, every cut of that kind — and each carrying exactly the
+ * answer's entities cut at its bounds (the fake has checked their UTF-16
+ * offsets). An answer with no Markdown is its own text. The last part's
+ * keyboard is what `expect USER inline` then sees. */
 static void expect_parts(run *r, user *u, token *t, int n)
 {
     int want = atoi(t[3].s);
     const char *cut = n == 5 && !strncmp(t[4].s, "cut=", 4) ? t[4].s + 4 : NULL;
     if (want < 1 || (n == 5 && !cut) ||
-        (cut && strcmp(cut, "paragraph") && strcmp(cut, "line") && strcmp(cut, "word"))) {
-        fail(r, "expected `expect USER parts N [cut=paragraph|line|word]`, got %d words", n);
+        (cut && strcmp(cut, "paragraph") && strcmp(cut, "line") && strcmp(cut, "word") &&
+         strcmp(cut, "cluster"))) {
+        fail(r, "expected `expect USER parts N [cut=paragraph|line|word|cluster]`, got %d words", n);
         return;
     }
     if (!r->llm_answer) {
@@ -838,8 +955,13 @@ static void expect_parts(run *r, user *u, token *t, int n)
         return;
     }
     if (!bot_start(r)) return;
-    const char *a = r->llm_answer;
-    size_t pos = 0, alen = strlen(a);
+    md_text whole;
+    if (md_render(r->llm_answer, strlen(r->llm_answer), &whole)) {
+        fail(r, "expected to format the answer, got out of memory");
+        return;
+    }
+    const char *a = whole.text;
+    size_t pos = 0, alen = whole.len, upos = 0;
     for (int i = 0; i < want && !r->failed; i++) {
         fake_tg_event ev;
         if (!fake_tg_wait_event(r->ft, u->u.id, FAKE_TG_SENT, u->cur[FAKE_TG_SENT], r->timeout_ms, &ev)) {
@@ -847,7 +969,7 @@ static void expect_parts(run *r, user *u, token *t, int n)
             why_nothing(r, got, sizeof got);
             fail(r, "expected part %d of %d of the answer to %s within %d ms, got %s", i + 1, want,
                  u->name, r->timeout_ms, got);
-            return;
+            break;
         }
         u->cur[FAKE_TG_SENT]++;
         const char *txt = ev.text ? ev.text : "";
@@ -860,17 +982,26 @@ static void expect_parts(run *r, user *u, token *t, int n)
                     "\"%.40s...\"", i + 1, u->name, pos, a + pos, txt);
         else if (has_kb && i < want - 1)
             fail(r, "expected no inline keyboard on part %d of %d (only on the last), got one", i + 1, want);
+        char why[160];
+        if (!r->failed && !part_entities_ok(&whole, upos, units, ev.entities, why, sizeof why))
+            fail(r, "expected part %d to %s to carry the answer's entities cut at its bounds, got "
+                    "no match for %s", i + 1, u->name, why);
         pos += tl;
+        upos += units;
         if (!r->failed && i < want - 1) {
             const char *kind = !strncmp(a + pos, "\n\n", 2) ? "paragraph"
-                               : a[pos] == '\n' ? "line" : a[pos] == ' ' ? "word" : NULL;
+                               : a[pos] == '\n' ? "line" : a[pos] == ' ' ? "word"
+                               : a[pos] && cut_between_clusters(a, pos) ? "cluster" : NULL;
             if (!kind)
-                fail(r, "expected part %d to end at a paragraph, line or word break, got a cut "
-                        "before \"%.20s\"", i + 1, a + pos);
+                fail(r, "expected part %d to end at a paragraph, line or word break or between "
+                        "grapheme clusters, got a cut before \"%.20s\"", i + 1, a + pos);
             else if (cut && strcmp(cut, kind))
                 fail(r, "expected part %d cut at a %s break, got a %s break", i + 1, cut, kind);
-            else
-                pos += !strcmp(kind, "paragraph") ? 2 : 1;
+            else if (strcmp(kind, "cluster")) {
+                size_t sl = !strcmp(kind, "paragraph") ? 2 : 1;
+                pos += sl;
+                upos += sl;
+            }
         }
         if (i == want - 1) {
             cJSON_Delete(u->last_inline);
@@ -881,6 +1012,7 @@ static void expect_parts(run *r, user *u, token *t, int n)
     if (!r->failed && pos != alen)
         fail(r, "expected the %d parts to end with the answer (%zu bytes), got %zu bytes of it: "
                 "\"...%.40s\" is missing", want, alen, pos, a + pos);
+    md_text_free(&whole);
 }
 
 /* drafts USER max N: USER's chat got at least one draft, and no draft (a
@@ -1025,6 +1157,55 @@ static void step_llm(run *r, token *t, int n)
     } else {
         fail(r, "expected `llm answer|answer-file|style|usage|delay|stall|cut|chunk|error|stream-error|request|requests|waited ...`, "
                 "got `%s` with %d words", w, n);
+    }
+}
+
+/* tts start | error STATUS [times=N] | delay MS | wrong-format on|off |
+ * requests N | request [K] contains "A"...: the fake speech server. */
+static void step_tts(run *r, token *t, int n)
+{
+    char err[256];
+    if (!r->tts) {
+        if (r->bot.pid > 0) {
+            fail(r, "expected the first `tts` step before the bot starts, got it after");
+            return;
+        }
+        r->tts = fakespeech_start(0, err, sizeof err);
+        if (!r->tts) {
+            fail(r, "expected the fake speech server to start, got %s", err);
+            return;
+        }
+    }
+    const char *w = n > 1 ? t[1].s : "";
+    if (!strcmp(w, "start") && n == 2) {
+        /* started above */
+    } else if (!strcmp(w, "error") && (n == 3 || n == 4)) {
+        int times = n == 4 && !strncmp(t[3].s, "times=", 6) ? atoi(t[3].s + 6) : -1;
+        fakespeech_error(r->tts, atoi(t[2].s), times);
+    } else if (!strcmp(w, "delay") && n == 3) {
+        fakespeech_delay(r->tts, atoi(t[2].s));
+    } else if (!strcmp(w, "wrong-format") && n == 3) {
+        fakespeech_wrong_format(r->tts, !strcmp(t[2].s, "on"));
+    } else if (!strcmp(w, "requests") && n == 3) {
+        if (fakespeech_requests(r->tts) != atoi(t[2].s))
+            fail(r, "expected %s speech requests, got %d", t[2].s, fakespeech_requests(r->tts));
+    } else if (!strcmp(w, "request") && n >= 4) {
+        int k = strcmp(t[2].s, "contains") ? 3 : 2;
+        int idx = k == 3 ? atoi(t[2].s) - 1 : fakespeech_requests(r->tts) - 1;
+        char *body = fakespeech_request(r->tts, idx);
+        if (!body || strcmp(t[k].s, "contains")) {
+            fail(r, "expected speech request %d with `contains`, got %d request(s)", idx + 1,
+                 fakespeech_requests(r->tts));
+        } else {
+            for (int i = k + 1; i < n && !r->failed; i++)
+                if (!strstr(body, t[i].s))
+                    fail(r, "expected speech request %d to contain \"%s\"; it is:\n%s", idx + 1,
+                         t[i].s, body);
+        }
+        free(body);
+    } else {
+        fail(r, "expected `tts start|error|delay|wrong-format|requests|request ...`, got `%s` "
+                "with %d words", w, n);
     }
 }
 
@@ -1175,6 +1356,60 @@ static void expect_document(run *r, user *u, token *t, int n)
     fake_tg_call_clear(&c);
 }
 
+/* expect USER voice [min=S] [max=S] [keyboard]: the bot's next sendVoice to
+ * USER, an upload the fake accepted (an Ogg/Opus voice note: fake_tg.c
+ * checks its pages), lasting from min to max seconds by its granule
+ * positions, its `duration` parameter those seconds rounded up; with
+ * `keyboard`, it carries a reply_markup. It is USER's next message too. */
+static void expect_voice(run *r, user *u, token *t, int n)
+{
+    if (!bot_start(r)) return;
+    double lo = 0, hi = 1e9;
+    bool markup = false;
+    for (int i = 0; i < n; i++) {
+        if (!strncmp(t[i].s, "min=", 4)) lo = atof(t[i].s + 4);
+        else if (!strncmp(t[i].s, "max=", 4)) hi = atof(t[i].s + 4);
+        else if (!strcmp(t[i].s, "keyboard")) markup = true;
+        else {
+            fail(r, "expected `expect USER voice [min=S] [max=S] [keyboard]`, got %s", t[i].s);
+            return;
+        }
+    }
+    topic_pred p = { "sendVoice", u->u.id, 0 };
+    fake_tg_call c;
+    if (!fake_tg_wait_call(r->ft, u->voice_seq, is_topic_call, &p, r->timeout_ms, &c)) {
+        char got[256];
+        why_nothing(r, got, sizeof got);
+        fail(r, "expected a voice note for %s within %d ms, got %s", u->name, r->timeout_ms, got);
+        return;
+    }
+    u->voice_seq = c.seq + 1;
+    fake_tg_event ev;
+    if (fake_tg_wait_event(r->ft, u->u.id, FAKE_TG_SENT, u->cur[FAKE_TG_SENT], r->timeout_ms, &ev)) {
+        if (ev.seq != c.seq)
+            fail(r, "expected the voice note as %s's next message, got \"%s\" first", u->name,
+                 ev.text ? ev.text : "");
+        u->cur[FAKE_TG_SENT]++;
+        fake_tg_event_clear(&ev);
+    }
+    const cJSON *v = cJSON_GetObjectItem(c.params, "voice");
+    const cJSON *secs = cJSON_GetObjectItem(v, "ogg_opus_seconds");
+    const cJSON *dur = cJSON_GetObjectItem(c.params, "duration");
+    if (!r->failed && !cJSON_IsNumber(secs)) {
+        fail(r, "expected an uploaded Ogg/Opus voice note, got %s",
+             cJSON_IsObject(v) ? "a file that is not one" : "no upload");
+    } else if (!r->failed && (secs->valuedouble < lo || secs->valuedouble > hi)) {
+        fail(r, "expected a voice note of %g to %g s, got %.2f s", lo, hi, secs->valuedouble);
+    } else if (!r->failed && (!cJSON_IsNumber(dur) || dur->valueint < (int)secs->valuedouble ||
+                              dur->valueint > (int)secs->valuedouble + 1)) {
+        fail(r, "expected the duration parameter to be the note's %.2f s rounded up, got %s",
+             secs->valuedouble, cJSON_IsNumber(dur) ? "another number" : "none");
+    } else if (!r->failed && markup != (cJSON_GetObjectItem(c.params, "reply_markup") != NULL)) {
+        fail(r, "expected the voice note %s a keyboard", markup ? "with" : "without");
+    }
+    fake_tg_call_clear(&c);
+}
+
 /* expect topic GROUP "NAME": the bot's next createForumTopic in GROUP has
  * that name; its thread becomes GROUP's current topic. */
 static void expect_topic(run *r, user *g, const char *name)
@@ -1269,12 +1504,15 @@ static void step_expect(run *r, token *t, int n)
         expect_nothing(r, u);
     } else if (!strcmp(w, "document") && n >= 4) {
         expect_document(r, u, t + 3, n - 3);
+    } else if (!strcmp(w, "voice") && n >= 3) {
+        expect_voice(r, u, t + 3, n - 3);
     } else if (!strcmp(w, "typing") && n == 3) {
         expect_typing(r, u);
     } else if (!strcmp(w, "parts") && (n == 4 || n == 5)) {
         expect_parts(r, u, t, n);
-    } else if (!strcmp(w, "draft") && n >= 5 && !strcmp(t[3].s, "contains")) {
-        expect_draft(r, u, t + 4, n - 4);
+    } else if (!strcmp(w, "draft") && n >= 5 &&
+               (!strcmp(t[3].s, "contains") || !strcmp(t[3].s, "pre"))) {
+        expect_draft(r, u, t + 4, n - 4, !strcmp(t[3].s, "pre"));
     } else if (!strcmp(w, "edit") && (n == 5 || (n > 5 && !strcmp(t[3].s, "contains")))) {
         if (parse_match_kind(r, t[3].s, &k))
             expect_text_all(r, u, FAKE_TG_EDITED, k, t + 4, n - 4, r->timeout_ms);
@@ -2102,6 +2340,8 @@ static void run_step(run *r, token *t, int n)
         step_httpserver(r, t, n);
     } else if (!strcmp(v, "llm")) {
         step_llm(r, t, n);
+    } else if (!strcmp(v, "tts")) {
+        step_tts(r, t, n);
     } else if (!strcmp(v, "tools")) {
         step_tools(r, t, n);
     } else if (!strcmp(v, "fault")) {
@@ -2248,6 +2488,7 @@ static bool run_file(const char *path, bool verbose)
     fake_tg_free(r.ft);
     slowhttp_stop(r.http);
     fakellm_stop(r.llm);
+    fakespeech_stop(r.tts);
     faketool_stop(r.tools);
     free(r.embed_model);
     free(r.llm_answer);

@@ -471,12 +471,21 @@ static fake_tg_event *add_event(chat *c, fake_tg_event_kind kind, uint64_t seq,
     return e;
 }
 
+/* The entities param of a text call, for its event. */
+static void event_entities(fake_tg_event *e, const cJSON *params)
+{
+    const cJSON *ents = cJSON_GetObjectItemCaseSensitive(params, "entities");
+    if (cJSON_IsArray(ents))
+        e->entities = dup_json(ents);
+}
+
 static void copy_event(fake_tg_event *dst, const fake_tg_event *src)
 {
     *dst = *src;
     dst->text = xstrdup(src->text);
     dst->query_id = xstrdup(src->query_id);
     dst->reply_markup = dup_json(src->reply_markup);
+    dst->entities = dup_json(src->entities);
 }
 
 void fake_tg_event_clear(fake_tg_event *e)
@@ -485,6 +494,7 @@ void fake_tg_event_clear(fake_tg_event *e)
     free(e->text);
     free(e->query_id);
     cJSON_Delete(e->reply_markup);
+    cJSON_Delete(e->entities);
     memset(e, 0, sizeof *e);
 }
 
@@ -894,6 +904,84 @@ static cJSON *convert_form_value(vctx *c, const char *name, const char *type, co
     return NULL;
 }
 
+/* A text's entities as the server checks them ("can't parse entities"):
+ * a known type, offset and length in UTF-16 units inside the text (which
+ * the server counts before trimming), neither end inside a surrogate pair,
+ * a text_link's http(s) or tg url. */
+static void check_entities(vctx *c, const char *text, const cJSON *ents)
+{
+    static const char *const types[] = {
+        "mention", "hashtag", "cashtag", "bot_command", "url", "email", "phone_number",
+        "bold", "italic", "underline", "strikethrough", "spoiler", "blockquote",
+        "expandable_blockquote", "code", "pre", "text_link", "text_mention",
+        "custom_emoji", "date_time",
+    };
+    size_t len = strlen(text), units = utf16_len(text, len);
+    /* the UTF-16 offsets that fall between the halves of a pair */
+    unsigned char *mid = calloc(units + 1, 1);
+    if (!mid) {
+        vfail(c, "out of memory");
+        return;
+    }
+    size_t u = 0;
+    for (size_t i = 0; i < len; i++) {
+        unsigned char b = (unsigned char)text[i];
+        if ((b & 0xC0) == 0x80) continue;
+        if (b >= 0xF0) {
+            mid[u + 1] = 1;
+            u += 2;
+        } else {
+            u++;
+        }
+    }
+    int k = 0;
+    const cJSON *e;
+    cJSON_ArrayForEach(e, ents) {
+        const char *type = cJSON_GetObjectItemCaseSensitive(e, "type")->valuestring;
+        const cJSON *off = cJSON_GetObjectItemCaseSensitive(e, "offset");
+        const cJSON *ln = cJSON_GetObjectItemCaseSensitive(e, "length");
+        bool known = false;
+        for (size_t t = 0; t < sizeof types / sizeof *types; t++)
+            known |= !strcmp(type, types[t]);
+        if (!known) {
+            vfail(c, "can't parse entities: unsupported entity type \"%s\" in entity %d", type, k);
+            break;
+        }
+        if (!json_is_int(off) || !json_is_int(ln) || json_i64(off) < 0 || json_i64(ln) <= 0 ||
+            (uint64_t)json_i64(off) + (uint64_t)json_i64(ln) > units) {
+            vfail(c, "can't parse entities: entity %d (%s) at %lld+%lld is outside the text "
+                     "of %zu UTF-16 units", k, type, (long long)json_i64(off),
+                  (long long)json_i64(ln), units);
+            break;
+        }
+        size_t a = (size_t)json_i64(off), b = a + (size_t)json_i64(ln);
+        if (mid[a] || mid[b]) {
+            vfail(c, "can't parse entities: entity %d (%s) at %zu+%zu splits a surrogate pair",
+                  k, type, a, b - a);
+            break;
+        }
+        const cJSON *url = cJSON_GetObjectItemCaseSensitive(e, "url");
+        if (!strcmp(type, "text_link") && (!cJSON_IsString(url) || !*url->valuestring)) {
+            vfail(c, "can't parse entities: text_link entity %d without a url", k);
+            break;
+        }
+        if (!strcmp(type, "text_link") && strncmp(url->valuestring, "http://", 7) &&
+            strncmp(url->valuestring, "https://", 8) && strncmp(url->valuestring, "tg://", 5)) {
+            vfail(c, "can't parse entities: wrong HTTP URL in entity %d", k);
+            break;
+        }
+        /* (a language that is no string failed the schema's check) */
+        const cJSON *lang = cJSON_GetObjectItemCaseSensitive(e, "language");
+        if (lang && strcmp(type, "pre") != 0)
+            vwarn(c, "%s: a language on a %s entity", c->method, type);
+        k++;
+    }
+    if (!c->failed && k > 100)
+        vwarn(c, "%s: %d entities; Telegram formats the first 100 and shows the rest plain",
+              c->method, k);
+    free(mid);
+}
+
 /* Validates params (an object, normalized in place) against method `m`. */
 static void check_params(vctx *c, const cJSON *m, cJSON *params)
 {
@@ -942,6 +1030,12 @@ static void check_params(vctx *c, const cJSON *m, cJSON *params)
             }
         }
         path_pop(c, old);
+        if (c->failed) return;
+    }
+    const cJSON *ents = cJSON_GetObjectItemCaseSensitive(params, "entities");
+    const cJSON *txt = cJSON_GetObjectItemCaseSensitive(params, "text");
+    if (cJSON_IsArray(ents) && cJSON_IsString(txt)) {
+        check_entities(c, txt->valuestring, ents);
         if (c->failed) return;
     }
     const cJSON *item;
@@ -1112,7 +1206,9 @@ static void do_send(fake_tg *ft, uint64_t seq, const cJSON *params, const char *
         cJSON_Delete(c->reply_kb);
         c->reply_kb = NULL;
     }
-    add_event(c, FAKE_TG_SENT, seq, m->id, text, NULL, mk)->thread_id = thread;
+    fake_tg_event *ev = add_event(c, FAKE_TG_SENT, seq, m->id, text, NULL, mk);
+    ev->thread_id = thread;
+    event_entities(ev, params);
     r->result = bot_message_json(ft, c, m, false);
     if (thread) cJSON_AddNumberToObject(r->result, "message_thread_id", (double)thread);
 }
@@ -1157,7 +1253,7 @@ static void do_edit_text(fake_tg *ft, uint64_t seq, const cJSON *params, reply *
     m->text = xstrdup(text);
     cJSON_Delete(m->markup);
     m->markup = dup_json(mk); /* no reply_markup in an edit removes the keyboard */
-    add_event(c, FAKE_TG_EDITED, seq, m->id, text, NULL, mk);
+    event_entities(add_event(c, FAKE_TG_EDITED, seq, m->id, text, NULL, mk), params);
     r->result = bot_message_json(ft, c, m, true);
 }
 
@@ -1655,6 +1751,60 @@ static char *header_param(const char *h, size_t len, const char *key)
     return NULL;
 }
 
+/* What Telegram checks of a voice note (sendVoice's `voice`): an Ogg
+ * stream (every page "OggS", version 0, one serial, pages in sequence, the
+ * last one marked end-of-stream) whose first page holds only an OpusHead
+ * (version 1, 1 or 2 channels) and whose second packet is OpusTags. Its
+ * duration, from the last page's granule position less the pre-skip, into
+ * *secs. NULL, or what is wrong. Written apart from the runtime's checker
+ * (ai/tts.c), so the fake does not share its mistakes. */
+static const char *ogg_opus_info(const unsigned char *p, size_t n, double *secs)
+{
+    size_t off = 0;
+    unsigned long serial = 0, seq = 0;
+    int pages = 0;
+    int64_t last_gp = 0;
+    unsigned preskip = 0;
+    bool eos = false;
+    while (off < n) {
+        if (eos) return "data after the end of the Ogg stream";
+        if (n - off < 27 || memcmp(p + off, "OggS", 4)) return "not an Ogg file (no OggS page)";
+        const unsigned char *h = p + off;
+        if (h[4] != 0) return "an Ogg page of an unknown version";
+        unsigned long ser = h[14] | h[15] << 8 | h[16] << 16 | (unsigned long)h[17] << 24;
+        unsigned long sq = h[18] | h[19] << 8 | h[20] << 16 | (unsigned long)h[21] << 24;
+        size_t nseg = h[26], body = 0;
+        if (n - off < 27 + nseg) return "a truncated Ogg page";
+        for (size_t i = 0; i < nseg; i++) body += h[27 + i];
+        if (n - off < 27 + nseg + body) return "a truncated Ogg page";
+        const unsigned char *d = h + 27 + nseg;
+        if (pages == 0) {
+            if (!(h[5] & 2)) return "the first Ogg page does not begin a stream";
+            if (body < 19 || memcmp(d, "OpusHead", 8)) return "no OpusHead: not an Opus stream";
+            if (d[8] != 1) return "OpusHead of an unknown version";
+            if (d[9] < 1 || d[9] > 2) return "OpusHead with an unusual channel count";
+            preskip = d[10] | d[11] << 8;
+            serial = ser;
+            seq = sq;
+        } else {
+            if (ser != serial) return "more than one Ogg stream";
+            if (sq != ++seq) return "Ogg pages out of sequence";
+            if (pages == 1 && (body < 8 || memcmp(d, "OpusTags", 8))) return "no OpusTags after OpusHead";
+        }
+        int64_t gp = 0;
+        for (int i = 7; i >= 0; i--) gp = gp << 8 | h[6 + i];
+        if (gp != -1) last_gp = gp;
+        eos = h[5] & 4;
+        off += 27 + nseg + body;
+        pages++;
+    }
+    if (pages < 3) return "an Ogg/Opus file without audio pages";
+    if (!eos) return "the Ogg stream does not end (no end-of-stream page)";
+    if (last_gp < (int64_t)preskip) return "less audio than the pre-skip";
+    *secs = (double)(last_gp - preskip) / 48000.0;
+    return NULL;
+}
+
 /* multipart/form-data (RFC 7578), as strictly as the real server reads it:
  * the boundary from the Content-Type, a delimiter line first, every part
  * with `Content-Disposition: form-data; name="..."`, the closing delimiter
@@ -1722,6 +1872,13 @@ static const char *parse_multipart(const char *ctype, const char *body, size_t l
                 cJSON_AddStringToObject(f, "file_name", fname);
                 cJSON_AddNumberToObject(f, "size", (double)n);
                 cJSON_AddStringToObject(f, "content", val);
+                /* an audio file: what sendVoice checks of it (handle) */
+                double secs = 0;
+                const char *why = ogg_opus_info((const unsigned char *)data, n, &secs);
+                if (why)
+                    cJSON_AddStringToObject(f, "ogg_opus_error", why);
+                else
+                    cJSON_AddNumberToObject(f, "ogg_opus_seconds", secs);
                 cJSON_AddItemToObject(files, name, f);
             }
         } else {
@@ -2028,6 +2185,16 @@ static int handle(fake_tg *ft, struct MHD_Connection *conn, const char *url,
         cJSON_AddItemToObject(params, fp->string, dup_json(fp));
     }
     if (!v.failed) check_params(&v, mdef, params);
+    /* sendVoice takes an OGG/Opus file (else Telegram would send it as a
+     * document or refuse it): an upload must be one */
+    const cJSON *vf = !v.failed && !strcmp(mdef->string, "sendVoice") && files
+                          ? cJSON_GetObjectItemCaseSensitive(files, "voice") : NULL;
+    const char *vwhy = vf ? cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(vf, "ogg_opus_error")) : NULL;
+    if (vwhy) {
+        status = 400;
+        desc = xprintf("Bad Request: voice is not an OGG/Opus voice note: %s", vwhy);
+        goto out;
+    }
     if (v.failed) {
         status = 400;
         desc = xstrdup(v.err);

@@ -20,8 +20,14 @@
  *   an empty file, a file where no InputFile field is (or for no field:
  *   attach:// references are not supported)      400
  *   a JSON value (not an upload) for an InputFile-only use  400
+ *   sendVoice's uploaded voice not an Ogg/Opus voice note (OggS pages in
+ *   sequence, OpusHead alone first, OpusTags, audio, an end-of-stream
+ *   page)                                          400 "Bad Request: voice
+ *                                                  is not an OGG/Opus voice note: ..."
  * An upload's file is recorded in the call's params under its field as
- * {"file_name", "size", "content"}.
+ * {"file_name", "size", "content"} (content up to its first NUL byte), and
+ * "ogg_opus_seconds" (its duration by the granule positions) or
+ * "ogg_opus_error" (what is wrong) as read for sendVoice.
  *
  * Unknown fields are accepted (the real server ignores them) but recorded as
  * warnings on the call, so a test can assert there are none.
@@ -180,6 +186,8 @@ typedef struct fake_tg_event {
                           * or NULL; ACTION: the action */
     char *query_id;      /* ANSWERED */
     cJSON *reply_markup; /* SENT/EDITED: as sent, or NULL */
+    cJSON *entities;     /* SENT/EDITED: the MessageEntity array as sent
+                          * (checked: types, UTF-16 bounds), or NULL */
     int64_t thread_id;   /* SENT: message_thread_id (a forum topic), 0 = none */
 } fake_tg_event;
 

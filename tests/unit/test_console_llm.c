@@ -120,6 +120,29 @@ static void test_streams_the_answer(void)
     free(req);
 }
 
+/* The model's Markdown shows formatted as it streams: no markers, list
+ * bullets, a code block's lines indented; printed once. */
+static void test_formatted(void)
+{
+    fakellm_reset(g_f);
+    fakellm_answer(g_f, "## Steps\n\n- **Open** the `app`\n- pick *Cars*\n\n```sh\nls -l\n```\nDone.");
+    fakellm_chunk(g_f, 3);
+    capture cap;
+    CU_ASSERT_EQUAL(run("/ask\n", &cap), 0);
+    const char *want = "bot> Steps\n"
+                       "     \n"
+                       "     • Open the app\n"
+                       "     • pick Cars\n"
+                       "     \n"
+                       "         ls -l\n"
+                       "     Done.\n";
+    if (!strstr(cap.out, want))
+        fprintf(stderr, "\n--- transcript ---\n%s---\n", cap.out);
+    CU_ASSERT_PTR_NOT_NULL(strstr(cap.out, want));
+    CU_ASSERT_PTR_NULL(strstr(cap.out, "**"));
+    CU_ASSERT_EQUAL(count(cap.out, "Steps"), 1);
+}
+
 static void test_marker_and_failure(void)
 {
     /* the operator marker never shows; the answer becomes sys_no_answer */
@@ -183,6 +206,7 @@ int main(void)
     CU_pSuite s = CU_add_suite("console with a model", NULL, NULL);
     CU_add_test(s, "the answer streams into the terminal", test_streams_the_answer);
     CU_add_test(s, "the marker, a model that is down", test_marker_and_failure);
+    CU_add_test(s, "Markdown shows formatted", test_formatted);
     CU_basic_set_mode(CU_BRM_VERBOSE);
     CU_basic_run_tests();
     unsigned fails = CU_get_number_of_failures();

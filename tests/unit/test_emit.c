@@ -279,7 +279,7 @@ static void test_compile_run(void)
     CU_ASSERT_EQUAL_FATAL(out_write(dir, f, OUT_N_FILES, err, sizeof err), OUT_N_FILES);
 
     const char *cc = arena_printf(a, "cc " CFLAGS_GEN " -Iruntime -I%s", dir);
-    const char *libs = "$(pkg-config --libs libcurl libcjson sqlite3 libmicrohttpd 2>/dev/null) -lstemmer -lm -lpthread";
+    const char *libs = "$(pkg-config --libs libcurl libcjson sqlite3 libmicrohttpd espeak-ng opus libopusenc 2>/dev/null) -lstemmer -lm -lpthread";
     CU_ASSERT_EQUAL_FATAL(run(arena_printf(a, "re2c -W -Werror --utf8 -o %s/samebot_match.c %s/samebot.re",
                                            dir, dir)), 0);
     CU_ASSERT_EQUAL_FATAL(run(arena_printf(a, "%s -c -o %s/samebot.o %s/samebot.c", cc, dir, dir)), 0);

@@ -235,6 +235,58 @@ static void test_text_length(void)
     free(json);
 }
 
+/* Entities are checked as Telegram checks them: a known type, offset and
+ * length in UTF-16 units inside the text, no end inside a surrogate pair,
+ * a text_link's url. "😀" is 2 units, "я" 1. */
+static void test_entities(void)
+{
+#define SEND(ents) "{\"chat_id\":1001,\"text\":\"я😀 bold\",\"entities\":" ents "}"
+    CU_ASSERT(ok_answer("sendMessage", SEND("[{\"type\":\"bold\",\"offset\":4,\"length\":4}]")));
+    CU_ASSERT(ok_answer("sendMessage", SEND("[{\"type\":\"pre\",\"offset\":0,\"length\":8,"
+                                            "\"language\":\"c\"},{\"type\":\"text_link\","
+                                            "\"offset\":1,\"length\":2,\"url\":\"https://x.io\"}]")));
+    /* as a JSON string, as form bodies send it */
+    CU_ASSERT(ok_answer("sendMessage", SEND("\"[{\\\"type\\\":\\\"italic\\\",\\\"offset\\\":0,"
+                                            "\\\"length\\\":1}]\"")));
+    EXPECT_CALL("sendMessage", SEND("[{\"type\":\"bold\",\"offset\":4,\"length\":5}]"), 400,
+                BAD("can't parse entities: entity 0 (bold) at 4+5 is outside the text of 8 UTF-16 units"));
+    EXPECT_CALL("sendMessage", SEND("[{\"type\":\"bold\",\"offset\":2,\"length\":2}]"), 400,
+                BAD("can't parse entities: entity 0 (bold) at 2+2 splits a surrogate pair"));
+    EXPECT_CALL("sendMessage", SEND("[{\"type\":\"bold\",\"offset\":0,\"length\":0}]"), 400,
+                BAD("can't parse entities: entity 0 (bold) at 0+0 is outside the text of 8 UTF-16 units"));
+    EXPECT_CALL("sendMessage", SEND("[{\"type\":\"bold\",\"offset\":0,\"length\":1},"
+                                    "{\"type\":\"shiny\",\"offset\":0,\"length\":1}]"), 400,
+                BAD("can't parse entities: unsupported entity type \\\"shiny\\\" in entity 1"));
+    EXPECT_CALL("sendMessage", SEND("[{\"type\":\"text_link\",\"offset\":0,\"length\":1}]"), 400,
+                BAD("can't parse entities: text_link entity 0 without a url"));
+    EXPECT_CALL("sendMessage", SEND("[{\"type\":\"text_link\",\"offset\":0,\"length\":1,"
+                                    "\"url\":\"javascript:x\"}]"), 400,
+                BAD("can't parse entities: wrong HTTP URL in entity 0"));
+    EXPECT_CALL("sendMessage", SEND("[{\"type\":\"pre\",\"offset\":0,\"length\":1,\"language\":7}]"),
+                400, BAD("field \\\"language\\\" of the MessageEntity must be of type String"));
+#undef SEND
+    /* more than 100: accepted, with a warning (Telegram formats 100) */
+    char json[8192];
+    size_t o = (size_t)snprintf(json, sizeof json, "{\"chat_id\":1001,\"text\":\"%0101d\","
+                                                    "\"entities\":[", 0);
+    for (int i = 0; i < 101; i++)
+        o += (size_t)snprintf(json + o, sizeof json - o, "%s{\"type\":\"bold\",\"offset\":%d,"
+                              "\"length\":1}", i ? "," : "", i);
+    snprintf(json + o, sizeof json - o, "]}");
+    uint64_t since = fake_tg_ncalls(g_ft);
+    CU_ASSERT(ok_answer("sendMessage", json));
+    size_t n;
+    fake_tg_call *c = fake_tg_calls_since(g_ft, since, &n);
+    CU_ASSERT_EQUAL_FATAL(n, 1);
+    CU_ASSERT_EQUAL_FATAL(c[0].n_warnings, 1);
+    CU_ASSERT_PTR_NOT_NULL(strstr(c[0].warnings[0], "101 entities"));
+    fake_tg_calls_free(c, n);
+    /* a draft's entities are checked the same way */
+    EXPECT_CALL("sendMessageDraft", "{\"chat_id\":1001,\"draft_id\":5,\"text\":\"ab\","
+                                    "\"entities\":[{\"type\":\"code\",\"offset\":1,\"length\":2}]}",
+                400, BAD("can't parse entities: entity 0 (code) at 1+2 is outside the text of 2 UTF-16 units"));
+}
+
 static void test_reply_markup(void)
 {
     const char *head = "{\"chat_id\":1001,\"text\":\"menu\",\"reply_markup\":";
@@ -778,6 +830,7 @@ int main(void)
     CU_add_test(s, "required fields and types", test_required_and_types);
     CU_add_test(s, "text length", test_text_length);
     CU_add_test(s, "reply_markup", test_reply_markup);
+    CU_add_test(s, "entities", test_entities);
     CU_add_test(s, "callback_data", test_callback_data);
     CU_add_test(s, "unknown field warning", test_unknown_field_warning);
     CU_add_test(s, "commands", test_commands);

@@ -88,6 +88,13 @@ static void test_truncate(void)
     t = text_truncate("😀😀😀", 4);
     CU_ASSERT_STRING_EQUAL(t, "😀…");
     free(t);
+    /* a flag (two regional indicators, 4 units) is not halved */
+    t = text_truncate("ab🇷🇸🇷🇺", 6);
+    CU_ASSERT_STRING_EQUAL(t, "ab…");
+    free(t);
+    t = text_truncate("ab🇷🇸🇷🇺", 7);
+    CU_ASSERT_STRING_EQUAL(t, "ab🇷🇸…");
+    free(t);
 }
 
 static void check_split(const char *s, size_t max, int n, const char *const *want)

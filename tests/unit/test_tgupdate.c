@@ -583,6 +583,87 @@ static void test_render_split(void)
     free(text);
 }
 
+/* The model's Markdown (bm_effect.markdown): text without its markup plus
+ * entities in UTF-16 units; a long code block in several messages, each
+ * with its own pre; the keyboard on the last; a spec text with the same
+ * characters stays as written. */
+static void test_render_markdown(void)
+{
+    int row_len[] = {1};
+    bm_button_out b[] = {btn(BM_BTN_CALLBACK, "👍 Helped", "fb:1:h")};
+    bm_effect fx = {.kind = BM_FX_SEND, .chat_id = 9, .markdown = true,
+                    .text = "Привет 😀 **мир** and [docs](https://x.io)",
+                    .markup = {.kind = BM_MK_INLINE, .n_rows = 1, .row_len = row_len,
+                               .n_buttons = 1, .buttons = b}};
+    tgu_calls calls;
+    tgu_calls_init(&calls);
+    CU_ASSERT_EQUAL_FATAL(tgu_render(&fx, &calls, NULL, 0), 0);
+    CU_ASSERT_EQUAL_FATAL(calls.n, 1);
+    const cJSON *p = params_of(&calls.v[0]);
+    CU_ASSERT_STRING_EQUAL(json_str(p, "text"), "Привет 😀 мир and docs");
+    CU_ASSERT_PTR_NULL(get(p, "parse_mode"));
+    const cJSON *ents = get(p, "entities");
+    CU_ASSERT_EQUAL_FATAL(cJSON_GetArraySize(ents), 2);
+    const cJSON *e0 = at(ents, 0), *e1 = at(ents, 1);
+    int64_t v = -1;
+    CU_ASSERT_STRING_EQUAL(json_str(e0, "type"), "bold");
+    CU_ASSERT(json_i64(e0, "offset", &v) == 0 && v == 10); /* 6 + 1 + 2 + 1 */
+    CU_ASSERT(json_i64(e0, "length", &v) == 0 && v == 3);
+    CU_ASSERT_STRING_EQUAL(json_str(e1, "type"), "text_link");
+    CU_ASSERT(json_i64(e1, "offset", &v) == 0 && v == 18);
+    CU_ASSERT_STRING_EQUAL(json_str(e1, "url"), "https://x.io");
+    CU_ASSERT_PTR_NOT_NULL(get(p, "reply_markup"));
+
+    /* the same text from the spec: as written, no entities */
+    fx.markdown = false;
+    tgu_calls_clear(&calls);
+    CU_ASSERT_EQUAL_FATAL(tgu_render(&fx, &calls, NULL, 0), 0);
+    CU_ASSERT_STRING_EQUAL(json_str(params_of(&calls.v[0]), "text"), fx.text);
+    CU_ASSERT_PTR_NULL(get(params_of(&calls.v[0]), "entities"));
+
+    /* a 9,000-character code block */
+    size_t cap = 12000, n = 0;
+    char *md = malloc(cap);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(md);
+    n += (size_t)snprintf(md + n, cap - n, "Code:\n```go\n");
+    for (int i = 0; i < 300; i++)
+        n += (size_t)snprintf(md + n, cap - n, "x%03d := f(%03d) // step\n", i, i);
+    snprintf(md + n, cap - n, "```\nDone.");
+    fx.markdown = true;
+    fx.text = md;
+    tgu_calls_clear(&calls);
+    CU_ASSERT_EQUAL_FATAL(tgu_render(&fx, &calls, NULL, 0), 0);
+    CU_ASSERT_FATAL(calls.n >= 3);
+    CU_ASSERT_STRING_EQUAL(json_str(params_of(&calls.v[0]), "text"), "Code:");
+    for (int i = 1; i < calls.n; i++) {
+        const cJSON *q = params_of(&calls.v[i]);
+        const char *t = json_str(q, "text");
+        size_t u = text_utf16_len(t, strlen(t));
+        CU_ASSERT(u <= TGU_TEXT_MAX);
+        const cJSON *pre = at(get(q, "entities"), 0);
+        CU_ASSERT_STRING_EQUAL(json_str(pre, "type"), "pre");
+        CU_ASSERT_STRING_EQUAL(json_str(pre, "language"), "go");
+        CU_ASSERT(json_i64(pre, "offset", &v) == 0 && v == 0);
+        CU_ASSERT(json_i64(pre, "length", &v) == 0 && (size_t)v <= u);
+        CU_ASSERT_EQUAL(get(q, "reply_markup") != NULL, i == calls.n - 1);
+    }
+    const char *last = json_str(params_of(&calls.v[calls.n - 1]), "text");
+    CU_ASSERT(strlen(last) > 5 && !strcmp(last + strlen(last) - 5, "Done."));
+    /* only markup: sent as written rather than not at all */
+    fx.text = "**";
+    tgu_calls_clear(&calls);
+    CU_ASSERT_EQUAL_FATAL(tgu_render(&fx, &calls, NULL, 0), 0);
+    CU_ASSERT_EQUAL_FATAL(calls.n, 1);
+    CU_ASSERT_STRING_EQUAL(json_str(params_of(&calls.v[0]), "text"), "**");
+    fx.text = "```\n```";
+    tgu_calls_clear(&calls);
+    CU_ASSERT_EQUAL_FATAL(tgu_render(&fx, &calls, NULL, 0), 0);
+    CU_ASSERT_EQUAL_FATAL(calls.n, 1);
+    CU_ASSERT_STRING_EQUAL(json_str(params_of(&calls.v[0]), "text"), "```\n```");
+    tgu_calls_free(&calls);
+    free(md);
+}
+
 /* ---- setMyCommands ------------------------------------------------------- */
 
 static const char *const langs[] = {"en", "ru"};
@@ -698,6 +779,7 @@ int main(void)
     CU_add_test(s, "render edit, answer, skipped kinds", test_render_edit_answer_skip);
     CU_add_test(s, "render malformed", test_render_malformed);
     CU_add_test(s, "render split long text", test_render_split);
+    CU_add_test(s, "render the model's Markdown", test_render_markdown);
     CU_add_test(s, "setMyCommands per language", test_commands);
     CU_add_test(s, "64-bit JSON ids", test_json_i64);
     CU_basic_set_mode(CU_BRM_VERBOSE);
