@@ -7,7 +7,11 @@
  * "form.booking.days.ask", ...
  */
 #include "build.h"
+#include "strbuf.h"
 
+#include <ctype.h>
+#include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -1012,13 +1016,14 @@ static void bl_personas(bld *b, const node *n, ir_llm *l)
  *         strict: bool, daily_tokens: int, timezone: name, model: name,
  *         handoff_patterns: [regex...], feedback: bool, ask_without_context: bool,
  *         synonyms: {lang: [group...]}, personas: [...],
- *         session_idle_minutes: int} */
+ *         session_idle_minutes: int, max_tool_calls: int} */
 static void bl_llm(bld *b, const node *n)
 {
     static const char *const keys[] = { "knowledge", "persona", "policy", "strict",
                                         "daily_tokens", "timezone", "model",
                                         "handoff_patterns", "feedback", "ask_without_context",
-                                        "synonyms", "personas", "session_idle_minutes", NULL };
+                                        "synonyms", "personas", "session_idle_minutes",
+                                        "max_tool_calls", NULL };
     ir_llm *l = &b->s->llm;
     l->strict = true;
     l->feedback = true;
@@ -1099,6 +1104,244 @@ static void bl_llm(bld *b, const node *n)
         else
             l->session_idle_minutes = t;
     }
+    if ((v = node_get(n, "max_tool_calls"))) {
+        char *end = NULL;
+        long t = v->kind == NODE_NUM ? strtol(v->str, &end, 10) : -1;
+        if (v->kind != NODE_NUM || !end || *end || t < 1 || t > 10)
+            diag_error(b->d, v->pos, "tool calls the model may make for one answer, e.g. max_tool_calls: 3",
+                       "max_tool_calls: expects a whole number from 1 to 10");
+        else
+            l->max_tool_calls = (int)t;
+    }
+}
+
+/* ---- tools ------------------------------------------------------------------- */
+
+/* A node as JSON text into sb (scalars as written: numbers and booleans
+ * bare, the rest as strings). */
+static void bl_json(strbuf *sb, const node *n)
+{
+    switch (n->kind) {
+    case NODE_NULL:
+        sb_puts(sb, "null");
+        return;
+    case NODE_NUM:
+    case NODE_BOOL:
+        sb_puts(sb, n->str);
+        return;
+    case NODE_STR:
+        sb_putc(sb, '"');
+        for (const unsigned char *c = (const unsigned char *)n->str; *c; c++) {
+            if (*c == '"' || *c == '\\')
+                sb_printf(sb, "\\%c", *c);
+            else if (*c < 0x20)
+                sb_printf(sb, "\\u%04x", *c);
+            else
+                sb_putc(sb, (char)*c);
+        }
+        sb_putc(sb, '"');
+        return;
+    case NODE_SEQ:
+        sb_putc(sb, '[');
+        for (int i = 0; i < n->n; i++) {
+            if (i)
+                sb_putc(sb, ',');
+            bl_json(sb, n->items[i]);
+        }
+        sb_putc(sb, ']');
+        return;
+    case NODE_MAP: {
+        sb_putc(sb, '{');
+        for (int i = 0; i < n->n; i++) {
+            node key = {.kind = NODE_STR, .str = n->keys[i]};
+            if (i)
+                sb_putc(sb, ',');
+            bl_json(sb, &key);
+            sb_putc(sb, ':');
+            bl_json(sb, n->items[i]);
+        }
+        sb_putc(sb, '}');
+        return;
+    }
+    }
+}
+
+static bool bl_param_name_ok(const char *s)
+{
+    if (!(isalpha((unsigned char)*s) || *s == '_'))
+        return false;
+    for (; *s; s++)
+        if (!(isalnum((unsigned char)*s) || *s == '_'))
+            return false;
+    return true;
+}
+
+/* One property of a tool's schema: {type: string|integer|number|boolean,
+ * description: text, enum: [values]}. */
+static void bl_tool_param(bld *b, ir_tool *t, const char *name, src_pos pos, const node *p)
+{
+    static const char *const keys[] = { "type", "description", "enum", NULL };
+    static const char *const types[] = { "string", "integer", "number", "boolean", NULL };
+    if (!bl_param_name_ok(name))
+        diag_error(b->d, pos, "letters, digits and _, e.g. city; {user.id} and the like are "
+                   "filled by the runtime, never by the model",
+                   "tool '%s': bad argument name '%s'", t->name, name);
+    t->params[t->n_params++] = (ir_tool_param){.name = name, .pos = pos};
+    if (!p || p->kind != NODE_MAP) {
+        bl_type_error(b, p ? p : NULL, "a map with type: and description:",
+                      "city: {type: string, description: \"a city name\"}");
+        return;
+    }
+    bl_keys(b, p, keys, "a tool argument's schema");
+    const node *ty = node_get(p, "type");
+    const char *type = ty ? bl_str(b, ty, "a JSON schema type", 0) : NULL;
+    if (!ty)
+        diag_error(b->d, p->pos, "type: string (or integer, number, boolean)",
+                   "tool '%s': argument '%s' has no type", t->name, name);
+    else if (type && !bl_in(type, types)) {
+        type = NULL; /* its enum is not checked against it */
+        const char *sug = build_suggest(ty->str, types, 4);
+        char hint[96];
+        if (sug)
+            snprintf(hint, sizeof hint, "did you mean '%s'?", sug);
+        else
+            snprintf(hint, sizeof hint, "string, integer, number or boolean");
+        diag_error(b->d, ty->pos, hint, "tool '%s': argument '%s' has unknown type '%s'", t->name,
+                   name, ty->str);
+    }
+    const node *d = node_get(p, "description");
+    if (d)
+        bl_str(b, d, "a description for the model", 0);
+    const node *en = node_get(p, "enum");
+    if (en && (en->kind != NODE_SEQ || en->n == 0))
+        bl_type_error(b, en, "a list of the allowed values", "enum: [celsius, fahrenheit]");
+    for (int i = 0; en && en->kind == NODE_SEQ && i < en->n; i++) {
+        const node *v = en->items[i];
+        bool ok = type && ((!strcmp(type, "string") && v->kind == NODE_STR) ||
+                           (strcmp(type, "string") && strcmp(type, "boolean") && v->kind == NODE_NUM) ||
+                           (!strcmp(type, "boolean") && v->kind == NODE_BOOL));
+        if (type && !ok)
+            diag_error(b->d, v->pos, NULL, "tool '%s': enum value of '%s' is not a %s", t->name,
+                       name, type);
+    }
+}
+
+/* parameters -> {type: object, properties: {name: {type:, description:}},
+ *                required: [name...]} */
+static void bl_tool_schema(bld *b, ir_tool *t, const node *n)
+{
+    static const char *const keys[] = { "type", "properties", "required", "description", NULL };
+    t->parameters_pos = n->pos;
+    if (n->kind != NODE_MAP) {
+        bl_type_error(b, n, "a JSON schema of an object",
+                      "parameters: {type: object, properties: {city: {type: string}}, required: [city]}");
+        return;
+    }
+    bl_keys(b, n, keys, "a tool's parameters");
+    const node *ty = node_get(n, "type");
+    if (!ty || ty->kind != NODE_STR || strcmp(ty->str, "object"))
+        diag_error(b->d, ty ? ty->pos : n->pos, "the arguments are an object: type: object",
+                   "tool '%s': parameters must have type: object", t->name);
+    const node *props = node_get(n, "properties");
+    if (props && props->kind != NODE_MAP && !(props->kind == NODE_SEQ && props->n == 0)) {
+        bl_type_error(b, props, "a map of argument: schema", "properties: {city: {type: string}}");
+        props = NULL;
+    }
+    int np = props && props->kind == NODE_MAP ? props->n : 0;
+    t->params = ARENA_ARRAY(b->a, ir_tool_param, np ? np : 1);
+    for (int i = 0; i < np; i++)
+        bl_tool_param(b, t, props->keys[i], props->key_pos[i], props->items[i]);
+    const node *req = node_get(n, "required");
+    if (req && req->kind != NODE_SEQ)
+        bl_type_error(b, req, "a list of argument names", "required: [city]");
+    for (int i = 0; req && req->kind == NODE_SEQ && i < req->n; i++) {
+        const char *r = bl_str(b, req->items[i], "an argument name", 0);
+        bool found = false;
+        for (int k = 0; r && k < t->n_params; k++)
+            found |= !strcmp(t->params[k].name, r);
+        if (r && !found)
+            diag_error(b->d, req->items[i]->pos, "required names an argument under properties:",
+                       "tool '%s': required argument '%s' is not among its properties", t->name, r);
+    }
+    /* the JSON the model gets: properties always present (Lua's empty
+     * table is a list) */
+    strbuf sb;
+    sb_init(&sb, b->a);
+    sb_puts(&sb, "{\"type\":\"object\",\"properties\":");
+    if (np)
+        bl_json(&sb, props);
+    else
+        sb_puts(&sb, "{}");
+    if (req && req->kind == NODE_SEQ && req->n) {
+        sb_puts(&sb, ",\"required\":");
+        bl_json(&sb, req);
+    }
+    const node *d = node_get(n, "description");
+    if (d && d->kind == NODE_STR) {
+        sb_puts(&sb, ",\"description\":");
+        bl_json(&sb, d);
+    }
+    sb_putc(&sb, '}');
+    t->parameters = arena_strdup(b->a, sb_str(&sb));
+}
+
+/* tools -> {name: {description:, parameters:, request: {method:, url:,
+ *                  headers: [...], body:, result:}}} (or a list with name:) */
+static void bl_tool_entry(bld *b, const char *name, src_pos pos, const node *body, int listed,
+                          int index)
+{
+    static const char *const keys[] = { "description", "parameters", "request", NULL };
+    static const char *const rkeys[] = { "method", "url", "headers", "body", "result", NULL };
+    (void)index;
+    ir_tool *t = &b->s->tools[b->s->n_tools++];
+    t->name = name;
+    t->pos = pos;
+    t->method = "GET";
+    if (!body || body->kind != NODE_MAP) {
+        bl_type_error(b, body, "a map with description:, parameters:, request:", NULL);
+        return;
+    }
+    bl_keys(b, body, bl_allowed(b, keys, listed), "a tool");
+    const node *v = node_get(body, "description");
+    if (!v)
+        diag_error(b->d, pos, "description: what the tool does, for the model",
+                   "tool '%s' has no description", name);
+    else if ((t->description = bl_str(b, v, "a description for the model", 0)))
+        t->description_pos = v->pos;
+    v = node_get(body, "parameters");
+    if (v)
+        bl_tool_schema(b, t, v);
+    else {
+        t->parameters = "{\"type\":\"object\",\"properties\":{}}";
+        t->params = ARENA_ARRAY(b->a, ir_tool_param, 1);
+    }
+    const node *r = node_get(body, "request");
+    if (!r || r->kind != NODE_MAP) {
+        if (!r)
+            diag_error(b->d, pos, "request: {url: \"${WEATHER_API_BASE}/forecast?city={city}\"}",
+                       "tool '%s' has no request", name);
+        else
+            bl_type_error(b, r, "a map with url:, method:, ...", NULL);
+        return;
+    }
+    t->request_pos = r->pos;
+    bl_keys(b, r, rkeys, "a tool's request");
+    if ((v = node_get(r, "method")) && (t->method = bl_str(b, v, "GET or POST", 0)))
+        t->method_pos = v->pos;
+    if (!t->method)
+        t->method = "GET";
+    if ((v = node_get(r, "url")) && (t->url = bl_str(b, v, "a URL template", 0)))
+        t->url_pos = v->pos;
+    else if (!v)
+        diag_error(b->d, r->pos, "url: \"${WEATHER_API_BASE}/forecast?city={city}\"",
+                   "tool '%s': request has no url", name);
+    if ((v = node_get(r, "headers")))
+        bl_names(b, v, &t->headers, &t->header_pos, &t->n_headers,
+                 "a list of \"Name: value\" lines");
+    if ((v = node_get(r, "body")) && (t->body = bl_str(b, v, "a body template (JSON text)", 0)))
+        t->body_pos = v->pos;
+    if ((v = node_get(r, "result")) && (t->result = bl_str(b, v, "a dotted path, e.g. current", 0)))
+        t->result_pos = v->pos;
 }
 
 /* voice -> {max_seconds: int, echo: bool, reply: text | voice | both} */
@@ -1157,7 +1400,8 @@ static int bl_count(const node *n)
 ir_spec *build_spec(arena *a, diag_list *d, const node *root, const char *path)
 {
     static const char *const keys[] = { "bot", "variables", "texts", "commands", "states",
-                                        "forms", "moved", "llm", "voice", "everywhere", NULL };
+                                        "forms", "moved", "llm", "voice", "everywhere", "tools",
+                                        NULL };
     bld b = { a, d, ARENA_NEW(a, ir_spec), 0 };
     ir_spec *s = b.s;
     s->path = path;
@@ -1202,6 +1446,9 @@ ir_spec *build_spec(arena *a, diag_list *d, const node *root, const char *path)
     bl_llm(&b, node_get(root, "llm"));
     bl_voice(&b, node_get(root, "voice"));
     bl_everywhere(&b, node_get(root, "everywhere"));
+    v = node_get(root, "tools");
+    s->tools = ARENA_ARRAY(a, ir_tool, bl_count(v) ? bl_count(v) : 1);
+    bl_collection(&b, v, "tools", bl_tool_entry);
 
     v = node_get(root, "moved");
     if (v && v->kind != NODE_NULL) {

@@ -1309,6 +1309,128 @@ static void ck_llm(ck *c)
     }
 }
 
+/* ---- tools ------------------------------------------------------------------- */
+
+/* The values the runtime fills in a tool's request: who is asking. */
+static const char *const ck_tool_vars[] = { "user.id", "user.lang", NULL };
+
+/* The placeholders of a template: {arg} among t's arguments or a runtime
+ * value, ${ENV} a well-formed environment variable name. what: "url",
+ * "header", "body". 0 when well-formed (unknown names are reported too). */
+static int ck_tool_template(ck *c, const ir_tool *t, const char *tmpl, src_pos pos,
+                            const char *what)
+{
+    int bad = 0;
+    for (const char *p = tmpl; *p; p++) {
+        if (p[0] == '$' && p[1] == '{') {
+            const char *e = p + 2;
+            while (isupper((unsigned char)*e) || isdigit((unsigned char)*e) || *e == '_')
+                e++;
+            if (*e != '}' || e == p + 2 || isdigit((unsigned char)p[2])) {
+                CK_ERR(c, pos, "an environment variable in capitals, e.g. ${WEATHER_API_BASE}",
+                       "tool '%s': bad ${...} in its %s", t->name, what);
+                return -1;
+            }
+            p = e;
+            continue;
+        }
+        if (*p != '{' || !(isalpha((unsigned char)p[1]) || p[1] == '_'))
+            continue;
+        const char *e = p + 1;
+        while (isalnum((unsigned char)*e) || *e == '_' || *e == '.')
+            e++;
+        if (*e != '}')
+            continue; /* literal text (a JSON body's braces) */
+        const char *name = arena_strndup(c->a, p + 1, (size_t)(e - p - 1));
+        bool known = false;
+        for (int i = 0; i < t->n_params; i++)
+            known |= !strcmp(t->params[i].name, name);
+        for (int i = 0; ck_tool_vars[i]; i++)
+            known |= !strcmp(ck_tool_vars[i], name);
+        if (!known) {
+            int n = t->n_params + 2;
+            const char **cands = ARENA_ARRAY(c->a, const char *, n + 1);
+            for (int i = 0; i < t->n_params; i++)
+                cands[i] = t->params[i].name;
+            cands[t->n_params] = ck_tool_vars[0];
+            cands[t->n_params + 1] = ck_tool_vars[1];
+            CK_ERR(c, pos, ck_hint(c, name, cands, n,
+                                   "an argument under parameters: properties:, or {user.id}, {user.lang}"),
+                   "tool '%s': unknown placeholder {%s} in its %s", t->name, name, what);
+            bad = 1;
+        }
+        p = e;
+    }
+    return bad ? -1 : 0;
+}
+
+static void ck_tool(ck *c, const ir_tool *t)
+{
+    bool name_ok = t->name[0] != '\0' && strlen(t->name) <= 64;
+    for (const char *p = t->name; *p && name_ok; p++)
+        name_ok = isalnum((unsigned char)*p) || *p == '_' || *p == '-';
+    if (!name_ok)
+        CK_ERR(c, t->pos, "letters, digits, _ and -, at most 64 (the model calls it by this name)",
+               "bad tool name '%s'", t->name);
+    if (strcmp(t->method, "GET") && strcmp(t->method, "POST"))
+        CK_ERR(c, t->method_pos, "method: GET or method: POST",
+               "tool '%s': unknown method '%s'", t->name, t->method);
+    if (t->body && strcmp(t->method, "POST"))
+        CK_ERR(c, t->body_pos, "method: POST sends a body",
+               "tool '%s': a body needs method: POST", t->name);
+    if (t->url) {
+        const char *u = t->url;
+        bool ok = !strncmp(u, "http://", 7) || !strncmp(u, "https://", 8) || !strncmp(u, "${", 2);
+        for (const char *p = u; *p && ok; p++)
+            ok = (unsigned char)*p > ' ' && *p != '"' && *p != '<' && *p != '>';
+        if (!ok)
+            CK_ERR(c, t->url_pos, "an http(s) URL or one starting with ${ENV_BASE}, without spaces, "
+                   "e.g. \"${WEATHER_API_BASE}/forecast?city={city}\"",
+                   "tool '%s': bad URL '%s'", t->name, u);
+        else
+            ck_tool_template(c, t, u, t->url_pos, "url");
+    }
+    for (int i = 0; i < t->n_headers; i++) {
+        const char *h = t->headers[i], *colon = strchr(h, ':');
+        bool ok = colon && colon > h;
+        for (const char *p = h; ok && p < colon; p++)
+            ok = isalnum((unsigned char)*p) || *p == '-' || *p == '_';
+        if (!ok)
+            CK_ERR(c, t->header_pos[i], "\"Name: value\", e.g. \"Authorization: Bearer ${SEARCH_API_KEY}\"",
+                   "tool '%s': bad header '%s'", t->name, h);
+        else
+            ck_tool_template(c, t, h, t->header_pos[i], "header");
+    }
+    if (t->body)
+        ck_tool_template(c, t, t->body, t->body_pos, "body");
+    if (t->result) {
+        bool ok = t->result[0] && t->result[0] != '.';
+        for (const char *p = t->result; *p && ok; p++)
+            ok = isalnum((unsigned char)*p) || *p == '_' || (*p == '.' && p[1] && p[1] != '.');
+        if (!ok)
+            CK_ERR(c, t->result_pos, "keys and list indexes joined by dots, e.g. current or data.0.price",
+                   "tool '%s': bad result path '%s'", t->name, t->result);
+    }
+}
+
+static void ck_tools(ck *c)
+{
+    const ir_spec *s = c->s;
+    for (int i = 0; i < s->n_tools; i++) {
+        for (int j = 0; j < i; j++)
+            if (!strcmp(s->tools[i].name, s->tools[j].name)) {
+                CK_ERR(c, s->tools[i].pos, arena_printf(c->a, "first declared at line %u",
+                                                        s->tools[j].pos.line),
+                       "duplicate tool '%s'", s->tools[i].name);
+                break;
+            }
+        ck_tool(c, &s->tools[i]);
+    }
+    if (s->n_tools > 0 && !s->llm.present)
+        CK_ERR(c, s->tools[0].pos, "the model calls tools: add an llm: section",
+               "tools: without llm:");
+}
+
 int check_spec(arena *a, diag_list *d, ir_spec *s)
 {
     ck c;
@@ -1344,6 +1466,7 @@ int check_spec(arena *a, diag_list *d, ir_spec *s)
             }
     ck_texts(&c);
     ck_llm(&c);
+    ck_tools(&c);
     ck_form_vars(&c);
     ck_commands(&c);
     ck_everywhere(&c);

@@ -557,6 +557,59 @@ static void emit_llm(cgen *g)
                       "    .persona_var = %d,\n", l->n_personas, l->persona_var);
     if (l->session_idle > 0)
         sb_printf(sb, "    .session_idle = %ld,\n", l->session_idle);
+    if (l->max_tool_calls > 0)
+        sb_printf(sb, "    .max_tool_calls = %d,\n", l->max_tool_calls);
+    sb_puts(sb, "};\n\n");
+}
+
+/* `tools:`: each tool's schema (JSON text) and request template. */
+static void emit_tools(cgen *g)
+{
+    const low_machine *m = g->m;
+    strbuf *sb = &g->sb;
+    if (m->n_tools == 0)
+        return;
+    for (int i = 0; i < m->n_tools; i++) {
+        const ir_tool *t = &m->tools[i];
+        if (t->n_headers == 0)
+            continue;
+        sb_printf(sb, "static const char *const tool_%d_headers[%d] = {\n", i, t->n_headers);
+        for (int k = 0; k < t->n_headers; k++) {
+            sb_puts(sb, "    ");
+            sb_put_cstr(sb, t->headers[k], "    ");
+            sb_puts(sb, ",\n");
+        }
+        sb_puts(sb, "};\n\n");
+    }
+    sb_printf(sb, "static const bm_tool tools[%d] = {\n", m->n_tools);
+    for (int i = 0; i < m->n_tools; i++) {
+        const ir_tool *t = &m->tools[i];
+        line_spec(g, t->pos);
+        sb_puts(sb, "    {\n");
+        line_reset(g);
+        sb_puts(sb, "        .name = ");
+        sb_put_cstr(sb, t->name, "        ");
+        sb_puts(sb, ",\n        .description = ");
+        sb_put_cstr(sb, t->description ? t->description : "", "        ");
+        sb_puts(sb, ",\n        .parameters = ");
+        sb_put_cstr(sb, t->parameters ? t->parameters : "{}", "        ");
+        sb_puts(sb, ",\n        .method = ");
+        sb_put_cstr(sb, t->method, "        ");
+        sb_puts(sb, ",\n        .url = ");
+        sb_put_cstr(sb, t->url ? t->url : "", "        ");
+        if (t->n_headers > 0)
+            sb_printf(sb, ",\n        .headers = tool_%d_headers,\n        .n_headers = %d", i,
+                      t->n_headers);
+        if (t->body) {
+            sb_puts(sb, ",\n        .body = ");
+            sb_put_cstr(sb, t->body, "        ");
+        }
+        if (t->result) {
+            sb_puts(sb, ",\n        .result = ");
+            sb_put_cstr(sb, t->result, "        ");
+        }
+        sb_puts(sb, ",\n    },\n");
+    }
     sb_puts(sb, "};\n\n");
 }
 
@@ -610,6 +663,8 @@ static void emit_machine(cgen *g)
         sb_puts(sb, "    .llm = &llm,\n");
     if (m->voice.present)
         sb_puts(sb, "    .voice = &voice,\n");
+    if (m->n_tools > 0)
+        sb_printf(sb, "    .tools = tools,\n    .n_tools = %d,\n", m->n_tools);
     if (m->voice_reply == BM_VOICE_REPLY_VOICE)
         sb_puts(sb, "    .voice_reply = BM_VOICE_REPLY_VOICE,\n");
     else if (m->voice_reply == BM_VOICE_REPLY_BOTH)
@@ -648,6 +703,7 @@ const char *emit_c_source(arena *a, const low_machine *m, const char *line_cfile
     emit_commands_vars_moves(&g);
     emit_llm(&g);
     emit_jsgf(sb, a, m);
+    emit_tools(&g);
     emit_machine(&g);
     return sb->s;
 }

@@ -270,7 +270,40 @@ typedef struct ir_llm {
     int n_personas;
     src_pos personas_pos;
     long session_idle_minutes; /* `session_idle_minutes:`, 0 = sessions never idle out */
+    int max_tool_calls;      /* `max_tool_calls:`, 0 = the runtime's default (3) */
 } ir_llm;
+
+/* A property of a tool's argument schema (`parameters: properties:`). */
+typedef struct ir_tool_param {
+    const char *name;
+    src_pos pos;
+} ir_tool_param;
+
+/* `tools:` — an HTTP request the model may ask for (spec/REFERENCE.md,
+ * "Tools"). build.c checks the schema's shape and keeps it as JSON text;
+ * check.c checks the request template against it. */
+typedef struct ir_tool {
+    const char *name;
+    src_pos pos;
+    const char *description;
+    src_pos description_pos;
+    const char *parameters;  /* the JSON schema, compact JSON text */
+    src_pos parameters_pos;
+    ir_tool_param *params;   /* its properties */
+    int n_params;
+    const char *method;      /* "GET" (default) or "POST" */
+    src_pos method_pos;
+    const char *url;         /* the template: ${ENV}, {arg}, {user.id} */
+    src_pos url_pos;
+    const char **headers;    /* "Name: value" templates */
+    src_pos *header_pos;
+    int n_headers;
+    const char *body;        /* POST: the body template (JSON), NULL */
+    src_pos body_pos;
+    const char *result;      /* a dotted path into the JSON answer, NULL */
+    src_pos result_pos;
+    src_pos request_pos;
+} ir_tool;
 
 typedef struct ir_spec {
     const char *path;        /* the spec file as given */
@@ -302,6 +335,8 @@ typedef struct ir_spec {
     ir_voice voice;
     ir_on *everywhere;       /* `everywhere:` triggers (text and pattern) */
     int n_everywhere;
+    ir_tool *tools;          /* `tools:` */
+    int n_tools;
 } ir_spec;
 
 #endif

@@ -860,6 +860,7 @@ static void lower_llm(lower_ctx *c)
         ll->persona_labels[i] = l->personas[i].label.key ? text_idx(c, &l->personas[i].label)
                                                          : BM_NONE;
     }
+    ll->max_tool_calls = l->max_tool_calls;
     ll->first_handoff = m->n_regexes;
     for (int i = 0; i < l->n_handoff; i++) {
         rx_error err;
@@ -987,6 +988,8 @@ low_machine *low_lower(arena *a, const ir_spec *s, diag_list *d)
         lower_form(c, i);
     lower_everywhere(c);
     lower_llm(c);
+    c->m->tools = c->spec->tools;
+    c->m->n_tools = c->spec->n_tools;
     lower_voice(c);
     m->voice = (low_voice){.present = s->voice.present, .pos = s->voice.pos,
                            .max_seconds = s->voice.max_seconds, .echo = s->voice.echo};

@@ -191,6 +191,7 @@ typedef struct low_llm {
     int n_personas;
     int persona_var;              /* index of the variable `persona`, BM_NONE */
     long session_idle;            /* seconds, 0 = never */
+    int max_tool_calls;    /* 0 = the runtime's default */
 } low_llm;
 
 /* The spec's `voice:` (present = false without one). */
@@ -254,6 +255,8 @@ typedef struct low_machine {
 
     low_llm llm;
     low_voice voice;
+    const ir_tool *tools;  /* `tools:` as checked (ir.h) */
+    int n_tools;
     bm_voice_reply voice_reply; /* `voice: reply:` */
 } low_machine;
 

@@ -35,6 +35,14 @@ $(LIBFAKELLM): $(FAKELLM_OBJ)
 	@mkdir -p $(@D)
 	rm -f $@ && ar rcs $@ $^
 
+# The fake of the services desk's example tools call (tests/fake_tool/,
+# started in-process by the e2e driver).
+FAKETOOL_OBJ := $(patsubst %.c,$(B)/%.o,$(wildcard tests/fake_tool/*.c))
+LIBFAKETOOL := $(B)/libfaketool.a
+$(LIBFAKETOOL): $(FAKETOOL_OBJ)
+	@mkdir -p $(@D)
+	rm -f $@ && ar rcs $@ $^
+
 $(BIN)/fake_tg: $(B)/tests/fake_tg/main.o $(LIBFAKE) $(LIBBOTRT)
 	@mkdir -p $(@D)
 	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(LDLIBS_ALL)
@@ -45,7 +53,7 @@ UNIT_SUPPORT_OBJ := $(patsubst %.c,$(B)/%.o,$(wildcard tests/unit/support/*.c))
 
 # (convtest.o is test_convtest's, but every test links it: it is an object,
 # not in a library, and one pattern rule links them all)
-$(BIN)/tests/test_%: $(B)/tests/unit/test_%.o $(UNIT_SUPPORT_OBJ) $(CONVTEST_OBJ) $(LIBBOTC) $(LIBFAKE) $(LIBFAKELLM) $(LIBBOTRT)
+$(BIN)/tests/test_%: $(B)/tests/unit/test_%.o $(UNIT_SUPPORT_OBJ) $(CONVTEST_OBJ) $(LIBBOTC) $(LIBFAKE) $(LIBFAKELLM) $(LIBFAKETOOL) $(LIBBOTRT)
 	@mkdir -p $(@D)
 	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(LDLIBS_ALL)
 
@@ -60,7 +68,7 @@ $(foreach b,$(E2E_BOTS),$(eval $(call BOT_BUILD,$(b),tests/e2e/specs/$(b)/bot.ya
 
 E2E_SRC := $(wildcard tests/e2e/*.c)
 E2E_OBJ := $(E2E_SRC:%.c=$(B)/%.o)
-$(BIN)/e2e: $(E2E_OBJ) $(SLURP_OBJ) $(LIBFAKE) $(LIBFAKELLM) $(LIBBOTRT)
+$(BIN)/e2e: $(E2E_OBJ) $(LIBFAKETOOL) $(SLURP_OBJ) $(LIBFAKE) $(LIBFAKELLM) $(LIBBOTRT)
 	@mkdir -p $(@D)
 	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(LDLIBS_ALL)
 

@@ -1232,6 +1232,40 @@ static const bm_voice voice = {
     .fields = voice_fields,
 };
 
+static const char *const tool_2_headers[2] = {
+    "Authorization: Bearer ${SEARCH_API_KEY}",
+    "Content-Type: application/json",
+};
+
+static const bm_tool tools[3] = {
+    {
+        .name = "weather",
+        .description = "The current weather in a city: temperature (°C), feels-like, humidity, wind and conditions. Use it for any question about the weather now.",
+        .parameters = "{\"type\":\"object\",\"properties\":{\"city\":{\"description\":\"The city, e.g. Moscow or Belgrade\",\"type\":\"string\"}},\"required\":[\"city\"]}",
+        .method = "GET",
+        .url = "${WEATHER_API_BASE}/{city}?format=j1&lang={user.lang}",
+        .result = "current_condition.0",
+    },
+    {
+        .name = "exchange_rate",
+        .description = "The current price of a cryptocurrency in a currency, e.g. bitcoin in usd.",
+        .parameters = "{\"type\":\"object\",\"properties\":{\"coin\":{\"description\":\"CoinGecko's id of the coin: bitcoin, ethereum, toncoin, ...\",\"type\":\"string\"},\"currency\":{\"description\":\"A currency code in lower case: usd, eur, rub, ...\",\"type\":\"string\"}},\"required\":[\"coin\",\"currency\"]}",
+        .method = "GET",
+        .url = "${RATES_API_BASE}/simple/price?ids={coin}&vs_currencies={currency}",
+    },
+    {
+        .name = "web_search",
+        .description = "Searches the web for recent information; returns titles, links and excerpts.",
+        .parameters = "{\"type\":\"object\",\"properties\":{\"query\":{\"description\":\"What to search for\",\"type\":\"string\"}},\"required\":[\"query\"]}",
+        .method = "POST",
+        .url = "${SEARCH_API_BASE}/search",
+        .headers = tool_2_headers,
+        .n_headers = 2,
+        .body = "{\"query\": \"{query}\", \"max_results\": 3}",
+        .result = "results",
+    },
+};
+
 const bm_machine desk_machine = {
     .name = "desk",
     .shape_hash = 0xd52419e7cc7fff97ULL,
@@ -1333,4 +1367,6 @@ const bm_machine desk_machine = {
     .match_everywhere = desk_match_everywhere,
     .llm = &llm,
     .voice = &voice,
+    .tools = tools,
+    .n_tools = 3,
 };

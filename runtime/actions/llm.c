@@ -30,6 +30,7 @@
 #include "actions/memory.h"
 #include "actions/registry.h"
 #include "actions/session.h"
+#include "actions/tools.h"
 #include "ai/kb.h"
 #include "ai/llm.h"
 #include "ai/token_limits.h"
@@ -427,7 +428,9 @@ static int ask_model(bot_act *c, llm_part *p, qvec qv)
     c->io_req->u.llm.model = model;
     c->io_req->u.llm.chat_id = c->s->chat_id;
     c->io_req->u.llm.private_chat = c->s->chat_id > 0;
-    return 0;
+    int oom;
+    c->io_req->u.llm.tools = act_tools_offer(c, &oom);
+    return oom ? -1 : 0;
 }
 
 /* The question's embedding arrived: the model is asked with the context
@@ -533,6 +536,8 @@ static int llm_resume(bot_act *c)
         free(msgs);
     }
     if (p->lim && lim_record(p->lim, c->s->user_id, used))
+        return -1;
+    if (act_tools_record(c, res->tool_log))
         return -1;
     if (!res->ok || !res->body) {
         /* while the circuit is open the client logged it once: one line a

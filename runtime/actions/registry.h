@@ -15,6 +15,7 @@
     X(FEEDBACK, part_feedback) /* "👍 Helped" / "Call an operator" under AI answers */ \
     X(LEADS, part_leads)       /* completed forms posted to the managers */ \
     X(LLM, part_llm)           /* the knowledge index, the model, daily token limits */ \
+    X(TOOLS, part_tools)       /* the spec's tools offered to the model, their calls stored */ \
     X(HTTP_GET, part_http_get) /* BOT_HTTP_GET_URL */ \
     X(SESSION, part_session)   /* AI sessions: the model's context, summaries, the idle sweep */ \
     X(MEMORY, part_memory)     /* long-term memory: facts and session summaries, recalled */

@@ -20,11 +20,20 @@
 #include "ai/sse.h"
 #include "base/json.h"
 #include "base/log.h"
+#include "base/text.h"
 #include "net/http.h"
 
 #define LLM_ERRBODY_MAX 8192
 #define LLM_RETRY_AFTER_MAX_MS 30000
 #define LLM_REASON_MAX 300
+#define LLM_TOOL_CALLS_MAX 16        /* calls kept of one answer */
+#define LLM_TOOL_ARGS_MAX (64 * 1024) /* bytes of one call's arguments */
+
+/* A tool call being streamed in pieces. */
+typedef struct llm_tool_call {
+    char id[96], name[96];
+    text_buf args;
+} llm_tool_call;
 
 struct llm_client {
     loop *lp;
@@ -37,6 +46,8 @@ struct llm_client {
     long fail_since;
     bool open;
     struct llm_call *probe;   /* the probe in flight, or waiting its delay */
+    bool no_tools;    /* the server refused `tools` (and answered without
+                       * them): never sent again */
 };
 
 struct llm_call {
@@ -68,6 +79,9 @@ struct llm_call {
     char stream_err[LLM_REASON_MAX];
     char timeout[64];         /* which deadline fired, "" if none */
     long prompt_tokens, completion_tokens;
+    llm_tool_call calls[LLM_TOOL_CALLS_MAX]; /* the answer's tool calls */
+    int n_calls;
+    bool tools_dropped;       /* a 400 to a request with tools: sent again without */
 };
 
 static long now_ms(void)
@@ -212,9 +226,17 @@ void llm_free(llm_client *c)
 
 const char *llm_model(const llm_client *c) { return c->model; }
 
+static void calls_clear(llm_call *k)
+{
+    for (int i = 0; i < k->n_calls; i++)
+        text_buf_free(&k->calls[i].args);
+    k->n_calls = 0;
+}
+
 static void call_free(llm_call *k)
 {
     call_unlink(k);
+    calls_clear(k);
     sse_free(k->sse);
     free(k->json);
     cJSON_Delete(k->req);
@@ -382,6 +404,28 @@ static int on_sse(void *ud, const sse_event *ev)
     case SSE_DONE:
         k->done_seen = true;
         return 0;
+    case SSE_TOOL_CALL: {
+        if (ev->index < 0 || ev->index >= LLM_TOOL_CALLS_MAX)
+            return 0; /* more calls than anyone runs: dropped */
+        while (k->n_calls <= ev->index) {
+            llm_tool_call *t = &k->calls[k->n_calls++];
+            t->id[0] = t->name[0] = '\0';
+            text_buf_init(&t->args, LLM_TOOL_ARGS_MAX);
+        }
+        llm_tool_call *t = &k->calls[ev->index];
+        if (ev->id && ev->id[0] && !t->id[0])
+            snprintf(t->id, sizeof t->id, "%s", ev->id);
+        if (ev->name && ev->name[0] && !t->name[0])
+            snprintf(t->name, sizeof t->name, "%s", ev->name);
+        if (ev->len && text_buf_add(&t->args, ev->text, ev->len))
+            return 1;
+        k->last_delta = now_ms();
+        if (!k->got_first) {
+            k->got_first = true;
+            k->first_token_ms = (int)(k->last_delta - k->started);
+        }
+        return 0;
+    }
     }
     return 0;
 }
@@ -439,7 +483,7 @@ static int parse_completion(llm_call *k)
     int rc = sse_parse_chunk(k->json, k->json_len, on_sse, k);
     if (rc == 1)
         put(k->stream_err, sizeof k->stream_err, "the answer is neither a stream nor a completion");
-    else if (rc == 0 && k->len > 0)
+    else if (rc == 0 && (k->len > 0 || k->n_calls > 0))
         k->finished = true; /* a completion is whole, with or without a finish_reason */
     return rc == 0 ? 0 : -1;
 }
@@ -490,6 +534,7 @@ static int start_attempt(llm_call *k, long delay_ms)
     k->stream_err[0] = '\0';
     k->finish[0] = '\0';
     k->finished = k->done_seen = false;
+    calls_clear(k);
     k->attempts++;
     k->attempt_start = now_ms() + delay_ms;
     const char *hdrs[4] = {"Content-Type: application/json", "Accept: text/event-stream",
@@ -508,18 +553,54 @@ static int start_attempt(llm_call *k, long delay_ms)
 
 static void breaker_note(llm_call *k, llm_status st);
 
+/* The answer's tool calls in OpenAI's shape (a malloc'd JSON array), NULL
+ * when there are none (or out of memory). A call without a name is
+ * dropped; one without an id gets "call_<i>". */
+static char *calls_json(const llm_call *k)
+{
+    cJSON *arr = k->n_calls ? cJSON_CreateArray() : NULL;
+    for (int i = 0; arr && i < k->n_calls; i++) {
+        const llm_tool_call *t = &k->calls[i];
+        if (!t->name[0])
+            continue;
+        char id[32];
+        snprintf(id, sizeof id, "call_%d", i);
+        cJSON *o = cJSON_CreateObject(), *fn = NULL;
+        if (!o || !cJSON_AddItemToArray(arr, o) ||
+            !cJSON_AddStringToObject(o, "id", t->id[0] ? t->id : id) ||
+            !cJSON_AddStringToObject(o, "type", "function") ||
+            !(fn = cJSON_AddObjectToObject(o, "function")) ||
+            !cJSON_AddStringToObject(fn, "name", t->name) ||
+            !cJSON_AddStringToObject(fn, "arguments", t->args.len ? t->args.p : "{}")) {
+            cJSON_Delete(arr);
+            return NULL;
+        }
+    }
+    char *js = cJSON_GetArraySize(arr) > 0 ? cJSON_PrintUnformatted(arr) : NULL;
+    cJSON_Delete(arr);
+    return js;
+}
+
 static void report(llm_call *k, llm_status st, const char *why)
 {
     if (!k->dead && k->c)
         breaker_note(k, st);
     if (!k->dead && k->on_done) {
+        char *calls = st == LLM_OK ? calls_json(k) : NULL;
         llm_result res = {
             .status = st, .text = k->text ? k->text : "", .len = k->len,
             .finish = k->finish, .error = why ? why : "", .http_status = k->status,
             .prompt_tokens = k->prompt_tokens, .completion_tokens = k->completion_tokens,
             .attempts = k->attempts, .first_token_ms = k->got_first ? k->first_token_ms : -1,
+            .tool_calls = calls,
         };
         k->on_done(k->ud, &res);
+        cJSON_free(calls);
+    }
+    if (st == LLM_OK && k->tools_dropped && k->c && !k->c->no_tools) {
+        /* the answer without tools came: the 400 was about them */
+        k->c->no_tools = true;
+        log_warn("llm", "the server has no tool calling: no tools are offered from now on");
     }
     call_free(k);
 }
@@ -595,6 +676,16 @@ static void on_finished(const http_result *r, void *ud)
             report(k, LLM_ERR_OVERFLOW, why);
             return;
         }
+        if ((st == 400 || st == 422) && !k->tools_dropped &&
+            cJSON_GetObjectItemCaseSensitive(k->req, "tools")) {
+            /* a server without tool calling: plain answers from now on */
+            cJSON_DeleteItemFromObjectCaseSensitive(k->req, "tools");
+            cJSON_DeleteItemFromObjectCaseSensitive(k->req, "tool_choice");
+            k->tools_dropped = true;
+            log_warn("llm", "%s; the server refused tools: asking again without them", why);
+            if (start_attempt(k, 0) == 0)
+                return;
+        }
         if (may_retry && (st == 429 || st >= 500)) {
             long d = backoff(k);
             if (st == 429 && r->retry_after > 0)
@@ -618,7 +709,7 @@ static void on_finished(const http_result *r, void *ud)
         report(k, k->len ? LLM_ERR_CUT : LLM_ERR_EMPTY, "the stream ended early");
         return;
     }
-    if (!k->len) {
+    if (!k->len && !k->n_calls) {
         report(k, LLM_ERR_EMPTY, "the model sent no text");
         return;
     }
@@ -626,6 +717,7 @@ static void on_finished(const http_result *r, void *ud)
 }
 
 static llm_call *call_start(llm_client *c, const char *model, const llm_msg *msgs, int n,
+                            const cJSON *messages, const cJSON *tools, const char *tool_choice,
                             llm_delta_fn on_delta, llm_done_fn on_done, void *ud, bool probe,
                             long delay_ms);
 
@@ -635,19 +727,23 @@ static void probe_start(llm_client *c, long delay_ms)
     if (c->probe)
         return;
     llm_msg ping = {.role = "user", .content = "ping"};
-    c->probe = call_start(c, NULL, &ping, 1, NULL, NULL, NULL, true, delay_ms);
+    c->probe = call_start(c, NULL, &ping, 1, NULL, NULL, NULL, NULL, NULL, NULL, true, delay_ms);
     if (!c->probe)
         log_debug("llm", "the probe could not start; the next question starts it");
 }
 
-llm_call *llm_chat(llm_client *c, const char *model, const llm_msg *msgs, int n,
-                   llm_delta_fn on_delta, llm_done_fn on_done, void *ud)
+/* A question: refused while the circuit is open (the caller answers at
+ * once; the probe runs meanwhile). */
+static llm_call *chat(llm_client *c, const char *model, const llm_msg *msgs, int n,
+                      const cJSON *messages, const cJSON *tools, const char *tool_choice,
+                      llm_delta_fn on_delta, llm_done_fn on_done, void *ud)
 {
     if (c->open) {
         probe_start(c, c->o.breaker_probe_ms); /* (none pending: its start had failed) */
         return NULL; /* the caller answers at once; the probe runs meanwhile */
     }
-    return call_start(c, model, msgs, n, on_delta, on_done, ud, false, 0);
+    return call_start(c, model, msgs, n, messages, tools, tool_choice, on_delta, on_done, ud, false,
+                      0);
 }
 
 int llm_circuit_open(const llm_client *c) { return c && c->open; }
@@ -701,6 +797,7 @@ static void breaker_note(llm_call *k, llm_status st)
 }
 
 static llm_call *call_start(llm_client *c, const char *model, const llm_msg *msgs, int n,
+                            const cJSON *messages, const cJSON *tools, const char *tool_choice,
                             llm_delta_fn on_delta, llm_done_fn on_done, void *ud, bool probe,
                             long delay_ms)
 {
@@ -723,6 +820,21 @@ static llm_call *call_start(llm_client *c, const char *model, const llm_msg *msg
     if (probe)
         ok = ok && cJSON_AddNumberToObject(k->req, "max_tokens", 1);
     k->probe = probe;
+    if (ok && tools && cJSON_GetArraySize(tools) > 0 && !c->no_tools) {
+        cJSON *t = cJSON_Duplicate(tools, true);
+        ok = t && cJSON_AddItemToObject(k->req, "tools", t);
+        if (!ok)
+            cJSON_Delete(t);
+        if (ok && tool_choice)
+            ok = cJSON_AddStringToObject(k->req, "tool_choice", tool_choice) != NULL;
+    }
+    const cJSON *mi;
+    cJSON_ArrayForEach(mi, messages) {
+        cJSON *m = ok ? cJSON_Duplicate(mi, true) : NULL;
+        ok = m && cJSON_AddItemToArray(arr, m);
+        if (!ok)
+            cJSON_Delete(m);
+    }
     for (int i = 0; ok && i < n; i++) {
         cJSON *m = cJSON_CreateObject();
         ok = m && cJSON_AddItemToArray(arr, m) &&
@@ -741,3 +853,18 @@ static llm_call *call_start(llm_client *c, const char *model, const llm_msg *msg
     }
     return k;
 }
+
+llm_call *llm_chat(llm_client *c, const char *model, const llm_msg *msgs, int n,
+                   llm_delta_fn on_delta, llm_done_fn on_done, void *ud)
+{
+    return chat(c, model, msgs, n, NULL, NULL, NULL, on_delta, on_done, ud);
+}
+
+llm_call *llm_chat_tools(llm_client *c, const char *model, const cJSON *messages,
+                         const cJSON *tools, const char *tool_choice, llm_delta_fn on_delta,
+                         llm_done_fn on_done, void *ud)
+{
+    return chat(c, model, NULL, 0, messages, tools, tool_choice, on_delta, on_done, ud);
+}
+
+int llm_tools_refused(const llm_client *c) { return c->no_tools; }

@@ -25,6 +25,7 @@
  *   429                     retried after Retry-After (capped at 30 s)
  *   400 context overflow    the history is trimmed (system prompt and the
  *                           last message kept) and the request sent once more
+ *   400/422 to a request with tools  sent again once without them
  *   other 4xx               LLM_ERR_HTTP, not retried
  *   error inside a 200 stream (vLLM, llama.cpp)   LLM_ERR_SERVER
  *   the stream ends without a finish / [DONE]      LLM_ERR_CUT (text kept)
@@ -117,6 +118,9 @@ typedef struct llm_result {
     long prompt_tokens, completion_tokens; /* -1 when the server sent no usage */
     int attempts;          /* requests made */
     int first_token_ms;    /* from llm_chat to the first delta, -1 if none */
+    const char *tool_calls; /* LLM_OK: the answer's tool calls, OpenAI's shape
+                             * ([{id, type, function: {name, arguments}}], JSON
+                             * text), NULL when none; text may then be "" */
 } llm_result;
 
 /* on_delta: the text grew; text is the whole answer so far (whole UTF-8
@@ -136,6 +140,20 @@ llm_call *llm_chat(llm_client *c, const char *model, const llm_msg *msgs, int n,
 int llm_circuit_open(const llm_client *c);
 /* The reason a caller gives for a question not asked while it is open. */
 #define LLM_CIRCUIT_REASON "the model is not answering (circuit open, probing)"
+/* The same with tool calling: messages is a JSON array of OpenAI chat
+ * messages of any shape (an assistant's tool_calls, role "tool" answers),
+ * tools the request's `tools` (OpenAI's function tools) or NULL; both
+ * copied. tool_choice ("none", "auto"; NULL = not sent) goes with tools.
+ * A server that answers 400 (or 422) to a request with tools is asked
+ * again without them; when that answer comes, the client never sends it
+ * tools again (a server without tool calling gets plain questions). The answer's tool
+ * calls are in llm_result.tool_calls. */
+struct cJSON;
+llm_call *llm_chat_tools(llm_client *c, const char *model, const struct cJSON *messages,
+                         const struct cJSON *tools, const char *tool_choice,
+                         llm_delta_fn on_delta, llm_done_fn on_done, void *ud);
+/* 1 once the server refused tools and then answered without them. */
+int llm_tools_refused(const llm_client *c);
 
 /* Stops a call: no callback runs after this. */
 void llm_cancel(llm_call *call);

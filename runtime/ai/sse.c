@@ -233,6 +233,38 @@ static int emit_error(chunk_ctx *c, const cJSON *err)
     return rc;
 }
 
+/* Tool calls (OpenAI's tool calling): each element of a delta's (or a
+ * message's) `tool_calls` as one SSE_TOOL_CALL. A stream sends a call's id
+ * and name in its first delta and its arguments in pieces; `index` says
+ * which call a piece belongs to (its position when absent). */
+static int emit_tool_calls(chunk_ctx *c, const cJSON *calls)
+{
+    int pos = 0;
+    const cJSON *tc;
+    cJSON_ArrayForEach(tc, calls) {
+        const cJSON *idx = cJSON_GetObjectItemCaseSensitive(tc, "index");
+        const cJSON *fn = cJSON_GetObjectItemCaseSensitive(tc, "function");
+        const cJSON *id = cJSON_GetObjectItemCaseSensitive(tc, "id");
+        const cJSON *name = cJSON_GetObjectItemCaseSensitive(fn, "name");
+        const cJSON *args = cJSON_GetObjectItemCaseSensitive(fn, "arguments");
+        char *printed = args && !cJSON_IsString(args) && !cJSON_IsNull(args)
+                            ? cJSON_PrintUnformatted(args) /* some servers send an object */
+                            : NULL;
+        const char *a = cJSON_IsString(args) ? args->valuestring : printed ? printed : "";
+        sse_event ev = {.kind = SSE_TOOL_CALL, .text = a, .len = strlen(a),
+                        .index = cJSON_IsNumber(idx) ? idx->valueint : pos,
+                        .id = cJSON_IsString(id) ? id->valuestring : NULL,
+                        .name = cJSON_IsString(name) ? name->valuestring : NULL,
+                        .prompt_tokens = -1, .completion_tokens = -1, .total_tokens = -1};
+        int rc = c->fn(c->ud, &ev) ? -1 : 0;
+        cJSON_free(printed);
+        if (rc)
+            return rc;
+        pos++;
+    }
+    return 0;
+}
+
 static int parse_chunk(chunk_ctx *c, const char *json, size_t len)
 {
     cJSON *root = cJSON_ParseWithLength(json, len);
@@ -269,6 +301,10 @@ static int parse_chunk(chunk_ctx *c, const char *json, size_t len)
         bool finishing = cJSON_IsString(fin) && fin->valuestring[0];
         if (cJSON_IsString(content) && content->valuestring[0])
             rc = emit_delta(c, content->valuestring, strlen(content->valuestring), finishing);
+        const cJSON *calls = cJSON_IsObject(d) ? cJSON_GetObjectItemCaseSensitive(d, "tool_calls")
+                                               : NULL;
+        if (!rc && cJSON_IsArray(calls))
+            rc = emit_tool_calls(c, calls);
         if (!rc && finishing) {
             rc = flush_pending(c);
             if (!rc)

@@ -12,6 +12,9 @@
  *   SSE_USAGE   token counts (the `usage` object; `usage: null` is skipped)
  *   SSE_ERROR   the server reported an error inside the 200 stream
  *   SSE_DONE    `data: [DONE]`
+ *   SSE_TOOL_CALL  a piece of a tool call (choices[0].delta.tool_calls[i]):
+ *               index, and id and name when this piece carries them; text
+ *               is a piece of its arguments (JSON text, joined by the caller)
  *
  * What real servers send, and how it is read:
  *   - events end with a blank line; lines end with "\n", "\r\n" or "\r"
@@ -47,6 +50,7 @@ typedef enum sse_kind {
     SSE_USAGE,
     SSE_ERROR,
     SSE_DONE,
+    SSE_TOOL_CALL,
 } sse_kind;
 
 typedef struct sse_event {
@@ -57,6 +61,8 @@ typedef struct sse_event {
     size_t len;
     const char *code;  /* ERROR: error code or type when given, else NULL */
     long prompt_tokens, completion_tokens, total_tokens; /* USAGE; -1 unknown */
+    int index;             /* TOOL_CALL: which call */
+    const char *id, *name; /* TOOL_CALL: when this piece carries them, else NULL */
 } sse_event;
 
 /* Return 0 to go on, non-zero to stop parsing (sse_feed then returns -1). */

@@ -13,6 +13,7 @@
 
 #include "ai/kb.h"
 #include "ai/llm.h"
+#include "ai/toolchat.h"
 #include "base/json.h"
 #include "base/jsonw.h"
 #include "base/log.h"
@@ -25,7 +26,7 @@
 typedef struct draft_job {
     struct draft_job *prev, *next;
     draft_ctx *d;
-    llm_call *call;
+    toolchat *call;      /* the answer, with the spec's tools (ai/toolchat.h) */
     draft_done_fn fn;
     void *ud;
     int64_t chat_id;
@@ -95,7 +96,8 @@ void draft_free(draft_ctx *d)
         return;
     while (d->head) {
         draft_job *j = d->head;
-        llm_cancel(j->call);
+        toolchat_cancel(j->call);
+        j->call = NULL;
         bot_io_res res = {.ok = 0, .error = "cancelled at shutdown",
                           .prompt_tokens = -1, .completion_tokens = -1};
         job_finish(j, &res);
@@ -217,7 +219,28 @@ static void on_tick(void *ud)
         push_typing(j, now);
 }
 
-static void on_done(void *ud, const llm_result *r)
+/* A new round of the answer (after tool calls): its text starts again. */
+static void on_round(void *ud)
+{
+    draft_job *j = ud;
+    j->fed = 0;
+    j->sent_len = 0;
+    j->shown.len = 0;
+    if (j->shown.p)
+        j->shown.p[0] = '\0';
+    kb_marker_init(&j->mk);
+}
+
+/* Tool requests are running: the chat sees "typing" meanwhile (unless
+ * the request is quiet). */
+static void on_tools(void *ud)
+{
+    draft_job *j = ud;
+    if (!j->quiet)
+        push_typing(j, now_ms());
+}
+
+static void on_done(void *ud, const toolchat_result *r)
 {
     draft_job *j = ud;
     j->call = NULL;
@@ -229,6 +252,7 @@ static void on_done(void *ud, const llm_result *r)
         .error = r->status == LLM_OK ? NULL : r->error[0] ? r->error : llm_status_str(r->status),
         .prompt_tokens = r->prompt_tokens,
         .completion_tokens = r->completion_tokens,
+        .tool_log = r->tool_log,
     };
     if (r->status != LLM_OK)
         log_warn("draft", "chat %lld: the model failed (%s: %s) after %d attempt(s)",
@@ -254,23 +278,9 @@ int draft_start(draft_ctx *d, const bot_io_req *req, draft_done_fn fn, void *ud)
         return -1;
     if (llm_circuit_open(d->llm))
         return DRAFT_CIRCUIT_OPEN; /* answered at once, nothing logged per question */
-    cJSON *arr = cJSON_Parse(req->u.llm.messages);
-    int n = cJSON_GetArraySize(arr);
-    llm_msg *msgs = n > 0 ? calloc((size_t)n, sizeof *msgs) : NULL;
-    draft_job *j = msgs ? calloc(1, sizeof *j) : NULL;
-    if (!j || !cJSON_IsArray(arr)) {
-        cJSON_Delete(arr);
-        free(msgs);
-        free(j);
+    draft_job *j = calloc(1, sizeof *j);
+    if (!j)
         return -1;
-    }
-    for (int i = 0; i < n; i++) {
-        const cJSON *m = cJSON_GetArrayItem(arr, i);
-        msgs[i].role = json_str(m, "role");
-        msgs[i].content = json_str(m, "content");
-        if (!msgs[i].role)
-            msgs[i].role = "user";
-    }
     j->d = d;
     j->fn = fn;
     j->ud = ud;
@@ -287,18 +297,17 @@ int draft_start(draft_ctx *d, const bot_io_req *req, draft_done_fn fn, void *ud)
         d->head->prev = j;
     d->head = j;
     d->n++;
-    j->call = llm_chat(d->llm, req->u.llm.model, msgs, n, on_delta, on_done, j);
-    free(msgs);
-    cJSON_Delete(arr);
+    toolchat_hooks h = {.on_delta = on_delta, .on_done = on_done, .on_round = on_round,
+                        .on_tools = on_tools, .on_tick = j->quiet ? NULL : on_tick, .ud = j};
+    j->call = toolchat_start(d->llm, d->lp, req->u.llm.model, req->u.llm.messages,
+                             req->u.llm.tools, &h);
     if (!j->call) {
         job_unlink(j);
         text_buf_free(&j->shown);
         free(j);
         return -1;
     }
-    if (!j->quiet) {
-        llm_set_tick(j->call, on_tick);
+    if (!j->quiet)
         push_typing(j, now_ms()); /* private chats too: no draft before the first token */
-    }
     return 0;
 }

@@ -3,7 +3,8 @@
  *
  * The transport's half of the llm action (actions/llm.c builds the request:
  * a BOT_IO_LLM bot_io_req, dialogue/deferred.h): the request goes to the
- * model through llm.c on the event loop; as text arrives a private chat sees it grow through
+ * model through ai/toolchat.c (llm.c, and the calls of the spec's tools it
+ * makes, with "typing" while they run) on the event loop; as text arrives a private chat sees it grow through
  * sendMessageDraft (Bot API 9.5), a group sees "typing" (sendChatAction,
  * renewed every 4.5 s). While the model has not answered its first token
  * every chat sees "typing", renewed every 4.5 s on the loop's ticks. Both are volatile outbox calls (outq_push_volatile):

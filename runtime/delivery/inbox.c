@@ -41,7 +41,7 @@ typedef struct ib_item {
     ib_io io;
     deferred_job *job;   /* while IB_IO_WAITING */
     bot_io_res res;      /* IB_IO_DONE: body and error owned (below) */
-    char *res_body, *res_error;
+    char *res_body, *res_error, *res_tools;
     char *transcript;    /* a voice note's: in.text once it arrived */
 } ib_item;
 
@@ -109,6 +109,7 @@ static void item_free(ib_item *it)
     free(it->res_body);
     free(it->res_error);
     free(it->transcript);
+    free(it->res_tools);
     free(it);
 }
 
@@ -503,7 +504,10 @@ static void on_answer(void *ud, const bot_io_res *res)
     }
     if (res->error)
         it->res_error = strdup(res->error);
+    if (res->tool_log)
+        it->res_tools = strdup(res->tool_log);
     it->res = *res;
+    it->res.tool_log = it->res_tools;
     it->res.ok = res->ok && it->res_body;
     it->res.body = it->res_body;
     it->res.len = it->res_body ? res->len : 0;
@@ -516,7 +520,8 @@ static void start_io(inbox *ib, ib_item *it, const bot_io_req *req)
     /* a second request after an answer (createForumTopic asked again) */
     free(it->res_body);
     free(it->res_error);
-    it->res_body = it->res_error = NULL;
+    free(it->res_tools);
+    it->res_body = it->res_error = it->res_tools = NULL;
     const char *why = NULL;
     it->job = deferred_start(ib->io, req, on_answer, it, &why);
     if (it->job) {

@@ -95,6 +95,7 @@ void bot_io_req_free(bot_io_req *r)
     case BOT_IO_LLM:
         free(r->u.llm.messages);
         free(r->u.llm.model);
+        free(r->u.llm.tools);
         break;
     case BOT_IO_EMBED:
         free(r->u.embed.text);

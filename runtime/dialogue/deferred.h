@@ -69,6 +69,13 @@ typedef struct bot_io_req {
             int private_chat;
             int quiet;      /* 1: nothing shown meanwhile (no drafts, no
                              * "typing"): a session's summary */
+            char *tools;    /* malloc'd JSON object, NULL = no tools: the
+                             * spec's tools offered to the model (ai/tool.h)
+                             * {"list": [{name, description, parameters,
+                             * method, url, headers, body, result}...],
+                             * "vars": {"user.id": ..., "user.lang": ...},
+                             * "max_calls": N}; the executor runs the
+                             * model's calls and asks it again */
         } llm;
     } u;
 } bot_io_req;
@@ -90,6 +97,9 @@ typedef struct bot_io_res {
     long prompt_tokens, completion_tokens;
     int maybe_taken;     /* a failed Bot API call that may have taken effect
                           * (its answer was lost: tg_result.maybe_taken) */
+    const char *tool_log; /* a model answer: the tool calls made for it, a JSON
+                           * array of {name, arguments, ok, status, result},
+                           * NULL when none */
 } bot_io_res;
 
 #endif

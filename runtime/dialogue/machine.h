@@ -211,6 +211,7 @@ typedef struct bm_llm {
     int n_personas;
     int persona_var;      /* index into vars of `persona` (valid when n_personas > 0) */
     long session_idle;    /* seconds without a turn before a session closes itself; 0 = never */
+    int max_tool_calls;   /* tool calls per answer; 0 = 3 */
 } bm_llm;
 
 /* One phrase a user may say in a state (a reply button, a command, a
@@ -237,6 +238,20 @@ typedef struct bm_voice {
     const bm_voice_grammar *states;   /* [n_states] */
     const bm_voice_grammar *fields;   /* [fields of all forms] */
 } bm_voice;
+
+/* A tool the model may call (`tools:`, spec/REFERENCE.md "Tools"): an HTTP
+ * request made from a template (ai/tool.h). */
+typedef struct bm_tool {
+    const char *name;
+    const char *description;   /* for the model */
+    const char *parameters;    /* the arguments' JSON schema, JSON text */
+    const char *method;        /* "GET" or "POST" */
+    const char *url;           /* ${ENV}, {arg} and {user.id}-style placeholders */
+    const char *const *headers; /* "Name: value" templates */
+    int n_headers;
+    const char *body;          /* POST's body template, NULL */
+    const char *result;        /* a dotted path into the JSON answer, NULL */
+} bm_tool;
 
 /* The spec's `voice: reply:`: how the bot answers a user who spoke (a
  * voice note, or a text transcribed from one). */
@@ -299,6 +314,8 @@ typedef struct bm_machine {
 
     const bm_llm *llm;        /* NULL: the spec has no `llm:` */
     const bm_voice *voice;    /* NULL: the spec has no `voice:` */
+    const bm_tool *tools;     /* `tools:`, NULL when none */
+    int n_tools;
     bm_voice_reply voice_reply; /* `voice: reply:` (delivery/voice.h) */
 } bm_machine;
 

@@ -17,6 +17,7 @@
 #include "ai/audio.h"
 #include "ai/kb.h"
 #include "ai/llm.h"
+#include "ai/toolchat.h"
 #include "base/log.h"
 #include "base/markdown.h"
 #include "base/text.h"
@@ -293,6 +294,7 @@ typedef struct stream {
     char error[256];
     long http_status, prompt_tokens, completion_tokens;
     bool quiet;        /* the request's u.llm.quiet: not printed as it streams */
+    char *tool_log;    /* the tool calls made, from on_done (malloc'd), NULL */
 } stream;
 
 /* Prints what became showable since the last call, under "bot> ": the
@@ -345,10 +347,20 @@ static void on_delta(void *ud, const char *text, size_t len)
         stream_print(st, false);
 }
 
-static void on_done(void *ud, const llm_result *r)
+/* A new round of the answer after tool calls: its text starts again
+ * (what was printed stays: the model rarely says anything before a call). */
+static void on_round(void *ud)
+{
+    stream *st = ud;
+    st->fed = 0;
+}
+
+static void on_done(void *ud, const toolchat_result *r)
 {
     stream *st = ud;
     st->done = true;
+    free(st->tool_log);
+    st->tool_log = r->tool_log ? strdup(r->tool_log) : NULL;
     st->status = r->status;
     st->text = strdup(r->text ? r->text : "");
     st->len = st->text ? r->len : 0;
@@ -388,25 +400,15 @@ static int ask_model(console *c, const bm_input *in, bot_tx *tx, bm_effects *fx)
     stream st = {.c = c, .quiet = tx->io_req.u.llm.quiet != 0};
     kb_marker_init(&st.mk);
     text_buf_init(&st.shown, CONSOLE_ANSWER_MAX);
-    cJSON *arr = cJSON_Parse(tx->io_req.u.llm.messages ? tx->io_req.u.llm.messages : "");
-    int n = cJSON_GetArraySize(arr);
-    llm_msg *msgs = n > 0 ? calloc((size_t)n, sizeof *msgs) : NULL;
-    for (int i = 0; msgs && i < n; i++) {
-        const cJSON *m = cJSON_GetArrayItem(arr, i);
-        msgs[i].role = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(m, "role"));
-        msgs[i].content = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(m, "content"));
-        if (!msgs[i].role)
-            msgs[i].role = "user";
-    }
-    llm_call *call = msgs ? llm_chat(c->llm, tx->io_req.u.llm.model, msgs, n, on_delta, on_done, &st)
-                          : NULL;
-    free(msgs);
-    cJSON_Delete(arr);
+    /* the model with the spec's tools, as on Telegram */
+    toolchat_hooks h = {.on_delta = on_delta, .on_done = on_done, .on_round = on_round, .ud = &st};
+    toolchat *call = toolchat_start(c->llm, c->lp, tx->io_req.u.llm.model,
+                                    tx->io_req.u.llm.messages, tx->io_req.u.llm.tools, &h);
     bool stopped = false;
     while (call && !st.done) {
         /* a reload waits for the answer: the input is then handled whole */
         if (c->stop && *c->stop && *c->stop != CONSOLE_RELOAD) {
-            llm_cancel(call);
+            toolchat_cancel(call);
             stopped = true;
             break;
         }
@@ -432,6 +434,7 @@ static int ask_model(console *c, const bm_input *in, bot_tx *tx, bm_effects *fx)
                            : st.status == LLM_OK ? NULL : st.error,
             .prompt_tokens = call ? st.prompt_tokens : -1,
             .completion_tokens = call ? st.completion_tokens : -1,
+            .tool_log = call ? st.tool_log : NULL,
         };
         bot_io_req_free(&tx->io_req);
         tx->io_res = &res;
@@ -444,6 +447,7 @@ static int ask_model(console *c, const bm_input *in, bot_tx *tx, bm_effects *fx)
     }
     free(shown);
     free(st.text);
+    free(st.tool_log);
     free(st.plain);
     text_buf_free(&st.shown);
     return rc;

@@ -250,6 +250,54 @@ http_err http_get(loop *lp, const char *url, long timeout_ms, size_t max_body,
     return HTTP_OK;
 }
 
+http_err http_fetch(loop *lp, const http_fetch_opts *o, http_done_fn done, void *ud)
+{
+    bool post = o && o->method && !strcmp(o->method, "POST");
+    if (!lp || !o || !url_ok(o->url) || (o->method && !post && strcmp(o->method, "GET")))
+        return HTTP_ERR_CONFIG;
+    if (loop_closing(lp))
+        return HTTP_ERR_CANCELLED;
+    http_req *r = plain_new(o->url, done, ud);
+    if (!r)
+        return HTTP_ERR_NOMEM;
+    r->resp_max = o->max_body ? o->max_body : HTTP_MAX_BODY;
+    bool ok = true;
+    if (post)
+        ok = (r->body = strdup(o->body ? o->body : "")) != NULL;
+    for (const char *const *h = o->headers; ok && h && *h; h++) {
+        struct curl_slist *l = curl_slist_append(r->hdrs, *h);
+        if (!l)
+            ok = false;
+        else
+            r->hdrs = l;
+    }
+    if (!ok) {
+        plain_free(r);
+        return HTTP_ERR_NOMEM;
+    }
+    CURL *e = r->x.easy;
+    if (r->hdrs)
+        curl_easy_setopt(e, CURLOPT_HTTPHEADER, r->hdrs);
+    if (post) {
+        curl_easy_setopt(e, CURLOPT_POST, 1L);
+        curl_easy_setopt(e, CURLOPT_POSTFIELDS, r->body);
+        curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)strlen(r->body));
+    } else {
+        curl_easy_setopt(e, CURLOPT_HTTPGET, 1L);
+    }
+    curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, HTTP_CONNECT_TIMEOUT_MS);
+    curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, o->timeout_ms > 0 ? o->timeout_ms : HTTP_TIMEOUT_MS);
+    curl_easy_setopt(e, CURLOPT_LOW_SPEED_LIMIT, 1L);
+    curl_easy_setopt(e, CURLOPT_LOW_SPEED_TIME, HTTP_LOW_SPEED_TIME_S);
+    http_err he = http_req_start(lp, r, 0);
+    if (he != HTTP_OK) {
+        plain_free(r);
+        return he;
+    }
+    log_debug("http", "%s started", post ? "POST" : "GET");
+    return HTTP_OK;
+}
+
 http_err http_stream(loop *lp, const http_stream_opts *o, http_data_fn on_data,
                      http_tick_fn tick, http_done_fn done, void *ud)
 {

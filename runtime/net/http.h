@@ -66,6 +66,20 @@ typedef int (*http_tick_fn)(void *ud);
 http_err http_get(loop *lp, const char *url, long timeout_ms, size_t max_body,
                   http_done_fn done, void *ud);
 
+/* A GET or POST with headers, its answer collected under a cap as
+ * http_get's (the spec's tools, ai/tool.h). Strings in o are copied. Same
+ * return contract as http_get. */
+typedef struct http_fetch_opts {
+    const char *method;         /* "GET" (NULL too) or "POST" */
+    const char *url;            /* http(s) */
+    const char *const *headers; /* NULL-terminated "Name: value" lines, may be NULL */
+    const char *body;           /* POST: sent as is, NULL = empty */
+    long timeout_ms;            /* total, 0 = the default */
+    size_t max_body;            /* the answer's cap, 0 = the default */
+} http_fetch_opts;
+
+http_err http_fetch(loop *lp, const http_fetch_opts *o, http_done_fn done, void *ud);
+
 /* A streamed POST (the LLM client's transfers): the response body goes to
  * on_data piece by piece (nothing is buffered here, so the caller caps
  * what it keeps), and tick runs on every loop_poll while it is in flight

@@ -131,6 +131,7 @@ int store__sqlite_feedback_schema(store *st, char *err, size_t errlen);
 int store__sqlite_usage_schema(store *st, char *err, size_t errlen);
 /* The tables of store_session.c. 0, or -1 with the reason in err. */
 int store__sqlite_session_schema(store *st, char *err, size_t errlen);
+int store__sqlite_tool_calls_schema(store *st, char *err, size_t errlen);
 /* The table of store_vectors.c, created. 0, or -1 with the reason in err. */
 int store__sqlite_vectors_schema(store *st, char *err, size_t errlen);
 /* The tables of store_memory.c, created. 0, or -1 with the reason in err. */

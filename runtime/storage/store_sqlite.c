@@ -355,6 +355,17 @@ int store__sqlite_session_schema(store *st, char *err, size_t errlen)
     return exec_sql(st, ddl, "session tables", err, errlen);
 }
 
+int store__sqlite_tool_calls_schema(store *st, char *err, size_t errlen)
+{
+    static const char ddl[] =
+        "CREATE TABLE IF NOT EXISTS tool_calls(id INTEGER PRIMARY KEY, user_id INTEGER NOT NULL,"
+        " chat_id INTEGER NOT NULL, at INTEGER NOT NULL, name TEXT NOT NULL,"
+        " arguments TEXT NOT NULL, ok INTEGER NOT NULL, status INTEGER NOT NULL,"
+        " result TEXT NOT NULL);"
+        "CREATE INDEX IF NOT EXISTS tool_calls_user ON tool_calls(user_id);";
+    return exec_sql(st, ddl, "tool_calls table", err, errlen);
+}
+
 int store__sqlite_usage_schema(store *st, char *err, size_t errlen)
 {
     static const char ddl[] =

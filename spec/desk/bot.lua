@@ -418,6 +418,55 @@ local function persona_list()
   return out
 end
 
+-- ---------------------------------------------------------------------------
+-- Tools the model may call for live data (spec/REFERENCE.md, "Tools"). Each
+-- base URL comes from the environment: a tool whose ${...} is unset is not
+-- offered to the model, so the bot never promises what it cannot fetch.
+-- The model fills the {arguments}; {user.lang} is filled by the runtime.
+-- ---------------------------------------------------------------------------
+local tools = {
+  { name = "weather",
+    description = "The current weather in a city: temperature (°C), feels-like, "
+      .. "humidity, wind and conditions. Use it for any question about the weather now.",
+    parameters = {
+      type = "object",
+      properties = {
+        city = { type = "string", description = "The city, e.g. Moscow or Belgrade" },
+      },
+      required = { "city" },
+    },
+    -- wttr.in's JSON (WEATHER_API_BASE=https://wttr.in)
+    request = { url = "${WEATHER_API_BASE}/{city}?format=j1&lang={user.lang}",
+                result = "current_condition.0" } },
+  { name = "exchange_rate",
+    description = "The current price of a cryptocurrency in a currency, e.g. bitcoin in usd.",
+    parameters = {
+      type = "object",
+      properties = {
+        coin = { type = "string", description = "CoinGecko's id of the coin: bitcoin, ethereum, toncoin, ..." },
+        currency = { type = "string", description = "A currency code in lower case: usd, eur, rub, ..." },
+      },
+      required = { "coin", "currency" },
+    },
+    -- CoinGecko's simple price (RATES_API_BASE=https://api.coingecko.com/api/v3)
+    request = { url = "${RATES_API_BASE}/simple/price?ids={coin}&vs_currencies={currency}" } },
+  { name = "web_search",
+    description = "Searches the web for recent information; returns titles, links and excerpts.",
+    parameters = {
+      type = "object",
+      properties = {
+        query = { type = "string", description = "What to search for" },
+      },
+      required = { "query" },
+    },
+    -- Tavily's search API (SEARCH_API_BASE=https://api.tavily.com, SEARCH_API_KEY)
+    request = { method = "POST", url = "${SEARCH_API_BASE}/search",
+                headers = { "Authorization: Bearer ${SEARCH_API_KEY}",
+                            "Content-Type: application/json" },
+                body = '{"query": "{query}", "max_results": 3}',
+                result = "results" } },
+}
+
 return {
   bot = {
     name = "desk",
@@ -454,6 +503,7 @@ return {
   -- Voice questions reach the agent as their transcript; a note that
   -- cannot be transcribed gets voice_unsupported (the voice trigger).
   voice = { max_seconds = 120, echo = true },
+  tools = tools,
   texts = texts,
   commands = commands,
   everywhere = {

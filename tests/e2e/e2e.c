@@ -39,6 +39,7 @@
 
 #include "../fake_llm/fake_llm.h"
 #include "../fake_llm/fake_speech.h"
+#include "../fake_tool/fake_tool.h"
 #include "../fake_llm/fake_whisper.h"
 #include "../fake_tg/fake_tg.h"
 #include "../unit/support/slurp.h"
@@ -163,6 +164,7 @@ typedef struct run {
     int llm_style;     /* `llm style` (fakellm_style), for `llm error 400 overflow` */
     char *embed_model; /* `llm embeddings MODEL`: the fake serves EMBEDDINGS_BASE too */
     fakespeech *tts;   /* `tts ...` steps: the fake speech server (TTS_API_BASE) */
+    faketool *tools;   /* `tools ...` steps: the services desk's example tools call */
     fakewhisper *asr;  /* `whisper ...` steps: the fake transcription server (ASR_API_BASE) */
     uint16_t wh_port;  /* where the bot's webhook server listens */
     uint64_t calls_mark; /* `calls mark`: where `calls METHOD <= N` counts from */
@@ -251,11 +253,13 @@ static bool bot_start(run *r)
                     "EMBEDDINGS_BASE", "EMBEDDINGS_MODEL", "EMBEDDINGS_API_KEY",
                     "TTS_API_BASE", "TTS_API_KEY", "TTS_MODEL", "TTS_VOICE",
                     "MANAGER_GROUP_CHAT_ID", "ADMIN_USER_ID", "WEB_APP_URL",
-                    e_whurl, e_whlisten, "WEBHOOK_SECRET", NULL };
+                    e_whurl, e_whlisten, "WEBHOOK_SECRET",
+                    "WEATHER_API_BASE", "RATES_API_BASE", "SEARCH_API_BASE", "SEARCH_API_KEY",
+                    "NOTES_API_BASE", NULL };
     /* Flood limits off unless a transcript turns them on with `env` (the
      * reliability transcripts do): most transcripts test dialogue, not
      * pacing, and 1,000 users at 30 messages/s would take minutes. */
-    char *all[64];
+    char *all[80];
     int na = 0;
     for (int i = 0; env[i] && na < 40; i++) all[na++] = env[i];
     all[na++] = "TELEGRAM_RATE_GLOBAL=0";
@@ -289,6 +293,16 @@ static bool bot_start(run *r)
     if (r->asr) {
         snprintf(e_asr, sizeof e_asr, "ASR_API_BASE=%s", fakewhisper_base(r->asr));
         all[na++] = e_asr;
+    }
+    char e_tool[5][160];
+    if (r->tools) {
+        const char *tb = faketool_base(r->tools);
+        snprintf(e_tool[0], sizeof e_tool[0], "WEATHER_API_BASE=%s/wttr/", tb); /* a trailing slash is fine */
+        snprintf(e_tool[1], sizeof e_tool[1], "RATES_API_BASE=%s/coingecko", tb);
+        snprintf(e_tool[2], sizeof e_tool[2], "SEARCH_API_BASE=%s/tavily", tb);
+        snprintf(e_tool[3], sizeof e_tool[3], "SEARCH_API_KEY=%s", FAKETOOL_KEY);
+        snprintf(e_tool[4], sizeof e_tool[4], "NOTES_API_BASE=%s", tb);
+        for (int i = 0; i < 5; i++) all[na++] = e_tool[i];
     }
     for (int i = 0; i < r->nenvs; i++) all[na++] = r->envs[i];
     all[na] = NULL;
@@ -1186,11 +1200,16 @@ static void step_llm(run *r, token *t, int n)
         else if (gap < atol(t[2].s))
             fail(r, "expected the last model request at least %s ms after the one before, got %ld ms",
                  t[2].s, gap);
+    } else if (!strcmp(w, "tool-call") && n == 4) {
+        /* llm tool-call NAME ARGS: the next fresh question with tools gets this call */
+        fakellm_tool_call(r->llm, t[2].s, t[3].s);
+    } else if (!strcmp(w, "no-tools") && n == 2) {
+        fakellm_no_tools(r->llm, 1);
     } else if (!strcmp(w, "requests") && n == 3) {
         if (fakellm_requests(r->llm) != atoi(t[2].s))
             fail(r, "expected %s model requests, got %d", t[2].s, fakellm_requests(r->llm));
     } else {
-        fail(r, "expected `llm answer|answer-file|summary|style|usage|delay|stall|cut|chunk|error|stream-error|request|requests|waited ...`, "
+        fail(r, "expected `llm answer|answer-file|summary|style|usage|delay|stall|cut|chunk|error|stream-error|request|requests|waited|tool-call|no-tools ...`, "
                 "got `%s` with %d words", w, n);
     }
 }
@@ -1291,6 +1310,75 @@ static void step_tts(run *r, token *t, int n)
     } else {
         fail(r, "expected `tts start|error|delay|wrong-format|requests|request ...`, got `%s` "
                 "with %d words", w, n);
+    }
+}
+
+/* tools start | fault STATUS|slow [ms=MS] [times=N] | requests N |
+ * request [K] is "LINE" | request [K] contains|lacks "A"... */
+static void step_tools(run *r, token *t, int n)
+{
+    char err[256];
+    if (!r->tools) {
+        if (r->bot.pid > 0) {
+            fail(r, "expected the first `tools` step before the bot starts, got it after");
+            return;
+        }
+        r->tools = faketool_start(err, sizeof err);
+        if (!r->tools) {
+            fail(r, "expected the fake tool server to start, got %s", err);
+            return;
+        }
+    }
+    const char *w = n > 1 ? t[1].s : "";
+    if (!strcmp(w, "start") && n == 2) {
+        return;
+    } else if (!strcmp(w, "fault") && n >= 3) {
+        int times = -1, ms = 0;
+        for (int i = 3; i < n; i++) {
+            if (!strncmp(t[i].s, "times=", 6)) times = atoi(t[i].s + 6);
+            else if (!strncmp(t[i].s, "ms=", 3)) ms = atoi(t[i].s + 3);
+            else {
+                fail(r, "expected times=N or ms=MS, got %s", t[i].s);
+                return;
+            }
+        }
+        faketool_fault(r->tools, strcmp(t[2].s, "slow") ? atoi(t[2].s) : 0, ms, times);
+    } else if (!strcmp(w, "requests") && n == 3) {
+        if (faketool_requests(r->tools) != atoi(t[2].s))
+            fail(r, "expected %s tool request(s), got %d", t[2].s, faketool_requests(r->tools));
+    } else if (!strcmp(w, "request") && n >= 4) {
+        int k = atoi(t[2].s) > 0 ? 3 : 2;
+        int idx = k == 3 ? atoi(t[2].s) - 1 : faketool_requests(r->tools) - 1;
+        if (k + 1 >= n) {
+            fail(r, "expected `tools request [K] is|contains|lacks \"...\"`");
+            return;
+        }
+        char *rec = faketool_request(r->tools, idx);
+        if (!rec) {
+            fail(r, "expected tool request %d, got %d request(s)", idx + 1,
+                 faketool_requests(r->tools));
+            return;
+        }
+        size_t line = strcspn(rec, "\n");
+        if (!strcmp(t[k].s, "is")) {
+            if (strlen(t[k + 1].s) != line || strncmp(rec, t[k + 1].s, line))
+                fail(r, "expected tool request %d to be \"%s\", got \"%s\"", idx + 1, t[k + 1].s, rec);
+        } else if (!strcmp(t[k].s, "contains") || !strcmp(t[k].s, "lacks")) {
+            bool lacks = !strcmp(t[k].s, "lacks");
+            for (int i = k + 1; i < n; i++) {
+                bool at = strstr(rec, t[i].s) != NULL;
+                if (at == lacks) {
+                    fail(r, "expected tool request %d %s \"%s\", got \"%s\"", idx + 1,
+                         lacks ? "not to contain" : "to contain", t[i].s, rec);
+                    break;
+                }
+            }
+        } else {
+            fail(r, "expected is, contains or lacks, got %s", t[k].s);
+        }
+        free(rec);
+    } else {
+        fail(r, "expected `tools start|fault|requests|request ...`, got `%s` with %d words", w, n);
     }
 }
 
@@ -2493,6 +2581,8 @@ static void run_step(run *r, token *t, int n)
         step_llm(r, t, n);
     } else if (!strcmp(v, "tts")) {
         step_tts(r, t, n);
+    } else if (!strcmp(v, "tools")) {
+        step_tools(r, t, n);
     } else if (!strcmp(v, "whisper")) {
         step_whisper(r, t, n);
     } else if (!strcmp(v, "fault")) {
@@ -2656,6 +2746,7 @@ static bool run_file(const char *path, bool verbose)
     slowhttp_stop(r.http);
     fakellm_stop(r.llm);
     fakespeech_stop(r.tts);
+    faketool_stop(r.tools);
     fakewhisper_stop(r.asr);
     free(r.embed_model);
     free(r.llm_answer);

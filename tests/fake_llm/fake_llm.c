@@ -23,6 +23,7 @@
 #define FL_MAX_ALIASES 16
 #define FL_MAX_DIMS 4096
 #define FL_MAX_WORD 64
+#define FL_MAX_CALLS 8
 
 typedef struct fl_error {
     int status, times, retry_after;
@@ -48,6 +49,9 @@ struct fakellm {
     int embed_dims;             /* /v1/embeddings: the size of a vector */
     char *alias[FL_MAX_ALIASES][2]; /* a word embedded as another */
     int n_alias;
+    char *calls[FL_MAX_CALLS][2]; /* tool calls for the next fresh question: name, arguments */
+    int n_calls;
+    bool no_tools;              /* a server without tool calling: 400 to `tools` */
     /* record */
     char **reqs;
     long *req_at;
@@ -513,6 +517,154 @@ static const char *reply(const fakellm *f, const char *body)
     return summary ? f->summary : a;
 }
 
+/* ---- tool calling -------------------------------------------------------------- */
+
+/* What a strict OpenAI server refuses in a chat request's tool calling
+ * (NULL when fine): `tools` not a list of function tools with a name and
+ * an object schema; an assistant's tool call without a "tool" message
+ * answering its id (a string content) before the next non-tool message; a
+ * "tool" message answering no call. */
+static const char *tool_protocol_error(const cJSON *req)
+{
+    const cJSON *tools = cJSON_GetObjectItemCaseSensitive(req, "tools");
+    const cJSON *t;
+    if (tools && (!cJSON_IsArray(tools) || cJSON_GetArraySize(tools) == 0))
+        return "'tools' must be a non-empty array";
+    cJSON_ArrayForEach(t, tools) {
+        const cJSON *fn = cJSON_GetObjectItemCaseSensitive(t, "function");
+        const cJSON *ty = cJSON_GetObjectItemCaseSensitive(t, "type");
+        const cJSON *params = cJSON_GetObjectItemCaseSensitive(fn, "parameters");
+        const cJSON *name = cJSON_GetObjectItemCaseSensitive(fn, "name");
+        if (!cJSON_IsString(ty) || strcmp(ty->valuestring, "function") || !cJSON_IsString(name) ||
+            !*name->valuestring || !cJSON_IsObject(params))
+            return "every tool must be {type: function, function: {name, parameters}}";
+    }
+    const cJSON *msgs = cJSON_GetObjectItemCaseSensitive(req, "messages");
+    const cJSON *m;
+    const cJSON *open = NULL; /* the last assistant message's tool_calls */
+    int answered = 0;
+    cJSON_ArrayForEach(m, msgs) {
+        const cJSON *role = cJSON_GetObjectItemCaseSensitive(m, "role");
+        const char *r = cJSON_IsString(role) ? role->valuestring : "";
+        if (!strcmp(r, "tool")) {
+            const cJSON *id = cJSON_GetObjectItemCaseSensitive(m, "tool_call_id");
+            const cJSON *content = cJSON_GetObjectItemCaseSensitive(m, "content");
+            bool found = false;
+            const cJSON *tc;
+            cJSON_ArrayForEach(tc, open) {
+                const cJSON *tid = cJSON_GetObjectItemCaseSensitive(tc, "id");
+                found |= cJSON_IsString(id) && cJSON_IsString(tid) &&
+                         !strcmp(id->valuestring, tid->valuestring);
+            }
+            if (!found || !cJSON_IsString(content))
+                return "a 'tool' message must answer a tool call of the assistant message before it";
+            answered++;
+            continue;
+        }
+        if (open && answered < cJSON_GetArraySize(open))
+            return "an assistant message with 'tool_calls' must be followed by tool messages "
+                   "responding to each 'tool_call_id'";
+        open = NULL;
+        answered = 0;
+        const cJSON *calls = cJSON_GetObjectItemCaseSensitive(m, "tool_calls");
+        if (!strcmp(r, "assistant") && cJSON_IsArray(calls))
+            open = calls;
+    }
+    if (open && answered < cJSON_GetArraySize(open))
+        return "an assistant message with 'tool_calls' must be followed by tool messages "
+               "responding to each 'tool_call_id'";
+    return NULL;
+}
+
+/* Whether req is a fresh question (its last message the user's) offered tools. */
+static bool fresh_with_tools(const cJSON *req)
+{
+    const cJSON *msgs = cJSON_GetObjectItemCaseSensitive(req, "messages");
+    const cJSON *last = cJSON_GetArrayItem(msgs, cJSON_GetArraySize(msgs) - 1);
+    const cJSON *role = cJSON_GetObjectItemCaseSensitive(last, "role");
+    return cJSON_GetObjectItemCaseSensitive(req, "tools") && cJSON_IsString(role) &&
+           !strcmp(role->valuestring, "user");
+}
+
+/* The scripted tool calls as a stream, OpenAI's way: each call's id, type
+ * and name in its first delta with empty arguments, then the arguments in
+ * pieces of 5 bytes, then finish_reason "tool_calls", the usage, [DONE].
+ * Caller holds f->mu; the calls are consumed. */
+static stream *build_calls(fakellm *f)
+{
+    stream *s = calloc(1, sizeof *s);
+    if (!s)
+        abort();
+    s->first_ms = f->first_ms;
+    s->between_ms = f->between_ms;
+    s->stall_at = s->cut_at = -1;
+    const char *pre = "data: {\"id\":\"chatcmpl-2\",\"object\":\"chat.completion.chunk\","
+                      "\"model\":\"fake\",\"choices\":[{\"index\":0,";
+    sb b = {0};
+    sb_adds(&b, pre);
+    sb_adds(&b, "\"delta\":{\"role\":\"assistant\",\"content\":null},\"finish_reason\":null}]}\n\n");
+    ev_add(s, &b);
+    for (int i = 0; i < f->n_calls; i++) {
+        char head[128];
+        snprintf(head, sizeof head,
+                 "\"delta\":{\"tool_calls\":[{\"index\":%d,\"id\":\"call_fake_%d\","
+                 "\"type\":\"function\",\"function\":{\"name\":\"", i, i);
+        sb_adds(&b, pre);
+        sb_adds(&b, head);
+        sb_json(&b, f->calls[i][0], strlen(f->calls[i][0]), false);
+        sb_adds(&b, "\",\"arguments\":\"\"}}]},\"finish_reason\":null}]}\n\n");
+        ev_add(s, &b);
+        const char *a = f->calls[i][1];
+        for (size_t k = 0, n = strlen(a); k < n; k += 5) {
+            snprintf(head, sizeof head,
+                     "\"delta\":{\"tool_calls\":[{\"index\":%d,\"function\":{\"arguments\":\"", i);
+            sb_adds(&b, pre);
+            sb_adds(&b, head);
+            sb_json(&b, a + k, n - k < 5 ? n - k : 5, false);
+            sb_adds(&b, "\"}}]},\"finish_reason\":null}]}\n\n");
+            ev_add(s, &b);
+        }
+        free(f->calls[i][0]);
+        free(f->calls[i][1]);
+    }
+    f->n_calls = 0;
+    sb_adds(&b, pre);
+    sb_adds(&b, "\"delta\":{},\"finish_reason\":\"tool_calls\"}]}\n\n");
+    ev_add(s, &b);
+    sb_adds(&b, "data: {\"id\":\"chatcmpl-2\",\"object\":\"chat.completion.chunk\",\"choices\":[],"
+                "\"usage\":{\"prompt_tokens\":50,\"completion_tokens\":10,\"total_tokens\":60}}\n\n");
+    ev_add(s, &b);
+    sb_adds(&b, "data: [DONE]\n\n");
+    ev_add(s, &b);
+    return s;
+}
+
+/* The scripted tool calls as one non-streamed completion (message.tool_calls,
+ * arguments whole). Caller holds f->mu; the calls are consumed. malloc'd. */
+static char *completion_calls(fakellm *f)
+{
+    sb b = {0};
+    sb_adds(&b, "{\"id\":\"chatcmpl-2\",\"object\":\"chat.completion\",\"model\":\"fake\","
+                "\"choices\":[{\"index\":0,\"message\":{\"role\":\"assistant\",\"content\":null,"
+                "\"tool_calls\":[");
+    for (int i = 0; i < f->n_calls; i++) {
+        char head[96];
+        snprintf(head, sizeof head, "%s{\"id\":\"call_fake_%d\",\"type\":\"function\",\"function\":{\"name\":\"",
+                 i ? "," : "", i);
+        sb_adds(&b, head);
+        sb_json(&b, f->calls[i][0], strlen(f->calls[i][0]), false);
+        sb_adds(&b, "\",\"arguments\":\"");
+        sb_json(&b, f->calls[i][1], strlen(f->calls[i][1]), false);
+        sb_adds(&b, "\"}}");
+        free(f->calls[i][0]);
+        free(f->calls[i][1]);
+    }
+    f->n_calls = 0;
+    sb_adds(&b, "]},\"finish_reason\":\"tool_calls\"}],"
+                "\"usage\":{\"prompt_tokens\":50,\"completion_tokens\":10,\"total_tokens\":60}}\n");
+    return b.p;
+}
+
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url,
                                   const char *method, const char *version,
                                   const char *upload, size_t *upload_size, void **con_cls)
@@ -550,6 +702,9 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
             f->req_at[f->n_reqs] = mono_ms();
             f->n_reqs++;
         }
+        cJSON *req = emb ? NULL : cJSON_Parse(k->body.p ? k->body.p : "");
+        const char *proto = req ? tool_protocol_error(req) : NULL;
+        bool has_tools = req && cJSON_GetObjectItemCaseSensitive(req, "tools");
         if (!utf8_ok(k->body.p ? k->body.p : "", k->body.n)) {
             /* what OpenAI answers a body that is not UTF-8 (its JSON
              * parser refuses it): the bot must never send one */
@@ -560,6 +715,17 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
                             "but what was sent was not valid JSON.)\",\"type\":"
                             "\"invalid_request_error\",\"param\":null,\"code\":null}}";
             r = MHD_create_response_from_buffer(strlen(b), (void *)b, MHD_RESPMEM_MUST_COPY);
+            MHD_add_response_header(r, "Content-Type", "application/json");
+        } else if (!emb && (proto || (has_tools && f->no_tools))) {
+            /* a strict server's refusal; without tool calling, vLLM's words */
+            status = 400;
+            sb eb = {0};
+            sb_adds(&eb, "{\"error\":{\"message\":\"");
+            sb_adds(&eb, proto ? proto
+                               : "\\\"auto\\\" tool choice requires --enable-auto-tool-choice and "
+                                 "--tool-call-parser to be set");
+            sb_adds(&eb, "\",\"type\":\"BadRequestError\",\"param\":null,\"code\":400}}");
+            r = MHD_create_response_from_buffer(eb.n, eb.p, MHD_RESPMEM_MUST_FREE);
             MHD_add_response_header(r, "Content-Type", "application/json");
         } else if (f->err.status && f->err.times != 0) {
             status = f->err.status;
@@ -579,17 +745,22 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
             r = MHD_create_response_from_buffer(strlen(b), b, MHD_RESPMEM_MUST_FREE);
             MHD_add_response_header(r, "Content-Type", "application/json");
         } else if (f->json) {
-            char *b = completion(f, reply(f, k->body.p), (int)(k->body.n / 4));
+            char *b = f->n_calls > 0 && fresh_with_tools(req)
+                          ? completion_calls(f)
+                          : completion(f, reply(f, k->body.p), (int)(k->body.n / 4));
             sleep_ms(f->first_ms);
             r = MHD_create_response_from_buffer(strlen(b), b, MHD_RESPMEM_MUST_FREE);
             MHD_add_response_header(r, "Content-Type", "application/json");
         } else {
-            stream *s = build(f, reply(f, k->body.p), (int)(k->body.n / 4));
+            stream *s = f->n_calls > 0 && fresh_with_tools(req)
+                            ? build_calls(f)
+                            : build(f, reply(f, k->body.p), (int)(k->body.n / 4));
             r = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 4096, stream_read, s,
                                                   stream_free);
             MHD_add_response_header(r, "Content-Type", "text/event-stream");
             MHD_add_response_header(r, "Cache-Control", "no-cache");
         }
+        cJSON_Delete(req);
         pthread_mutex_unlock(&f->mu);
     }
     if (!r)
@@ -638,6 +809,12 @@ void fakellm_reset(fakellm *f)
     f->n_alias = 0;
     free(f->err.body);
     f->err = (fl_error){0};
+    for (int i = 0; i < f->n_calls; i++) {
+        free(f->calls[i][0]);
+        free(f->calls[i][1]);
+    }
+    f->n_calls = 0;
+    f->no_tools = false;
     pthread_mutex_unlock(&f->mu);
 }
 
@@ -684,6 +861,10 @@ void fakellm_stop(fakellm *f)
     free(f->answer);
     free(f->summary);
     free(f->err.body);
+    for (int i = 0; i < f->n_calls; i++) {
+        free(f->calls[i][0]);
+        free(f->calls[i][1]);
+    }
     for (int i = 0; i < f->n_alias; i++) {
         free(f->alias[i][0]);
         free(f->alias[i][1]);
@@ -791,5 +972,25 @@ int fakellm_embed_requests(fakellm *f, int *inputs)
     if (inputs)
         *inputs = f->embed_inputs;
     pthread_mutex_unlock(&f->mu);
+    return n;
+}
+
+void fakellm_tool_call(fakellm *f, const char *name, const char *arguments)
+{
+    pthread_mutex_lock(&f->mu);
+    if (f->n_calls < FL_MAX_CALLS) {
+        f->calls[f->n_calls][0] = strdup(name);
+        f->calls[f->n_calls][1] = strdup(arguments ? arguments : "{}");
+        f->n_calls++;
+    }
+    pthread_mutex_unlock(&f->mu);
+}
+
+void fakellm_no_tools(fakellm *f, int on) { SET(f->no_tools = on != 0); }
+
+int fakellm_pending_calls(fakellm *f)
+{
+    int n;
+    SET(n = f->n_calls);
     return n;
 }

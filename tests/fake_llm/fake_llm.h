@@ -85,6 +85,22 @@ void fakellm_embed_dims(fakellm *f, int dims);
 void fakellm_embed_alias(fakellm *f, const char *word, const char *as);
 /* The embeddings requests answered with 200 so far, and their inputs. */
 int fakellm_embed_requests(fakellm *f, int *inputs);
+/* Tool calling. The next chat request that offers `tools` and ends with
+ * the user's message is answered with the tool calls scripted so far
+ * (each fakellm_tool_call adds one: name, arguments JSON text), streamed
+ * as OpenAI streams them (id and name first, the arguments in pieces,
+ * finish_reason "tool_calls"); they are then used up. Later requests get
+ * the scripted answer (with fakellm_json, the calls come in one
+ * completion's message.tool_calls). Every request's tool calling is checked as a
+ * strict server does: each tool a function with a name and an object
+ * schema, each assistant tool call answered by a "tool" message with its
+ * tool_call_id (else 400 in OpenAI's error shape). */
+void fakellm_tool_call(fakellm *f, const char *name, const char *arguments);
+/* Calls scripted and not yet served. */
+int fakellm_pending_calls(fakellm *f);
+/* on: a server without tool calling — a request with `tools` gets 400
+ * (vLLM's words when started without --enable-auto-tool-choice). */
+void fakellm_no_tools(fakellm *f, int on);
 /* Back to the defaults; recorded requests are kept. */
 void fakellm_reset(fakellm *f);
 

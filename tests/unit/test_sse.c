@@ -81,6 +81,12 @@ static int collect(void *ud, const sse_event *ev)
     case SSE_DONE:
         text_buf_adds(&l->out, "done");
         break;
+    case SSE_TOOL_CALL: /* test_tool.c reads these */
+        snprintf(num, sizeof num, "tool_call %d %s %s ", ev->index, ev->id ? ev->id : "-",
+                 ev->name ? ev->name : "-");
+        text_buf_adds(&l->out, num);
+        put_json_string(&l->out, ev->text, ev->len);
+        break;
     }
     text_buf_adds(&l->out, "\n");
     return 0;

@@ -1,7 +1,7 @@
 /*
  * test_userdata.c — export_data and delete_data cover every table: a user
  * gets rows in each table of the bot's database (store, feedback, handoff,
- * limits, leads), export_data returns all of them, and delete_data leaves
+ * limits, leads, tool calls), export_data returns all of them, and delete_data leaves
  * none. The check walks the database's schema, so a table added later
  * with a user_id column that delete_data forgets fails here, and so does
  * a new table without one that nobody has looked at (KEPT below).
@@ -85,7 +85,7 @@ static void fill(bot *b, int64_t id)
     CU_ASSERT_EQUAL(memory_keep(b, id, "fact", "I prefer Python", 0), 0);
     /* a session (opened by a question) and its two turns */
     CU_ASSERT_EQUAL(act_session_record_user(b, id, id, "How do I sort a list?", "sorted(xs)"), 0);
-    char sql[1024];
+    char sql[2048];
     snprintf(sql, sizeof sql,
              "INSERT INTO vars(user_id, name, value) VALUES(%lld, 'nick', 'annie');"
              "INSERT INTO ai_answers(id, user_id, chat_id, at) VALUES(%lld, %lld, %lld, 1700000000);"
@@ -96,9 +96,13 @@ static void fill(bot *b, int64_t id)
              " VALUES(%lld, 'booking', '📝 New lead · booking', 105, 1);"
              "INSERT INTO memory_vectors(item_id, user_id, model, dims, vec, at)"
              " SELECT id, user_id, 'embed-model', 1, x'0000803f', 1700000002 FROM memory_items"
-             " WHERE user_id = %lld;",
+             " WHERE user_id = %lld;"
+             "INSERT INTO tool_calls(user_id, chat_id, at, name, arguments, ok, status, result)"
+             " VALUES(%lld, %lld, 1700000002, 'weather', '{\"city\":\"Moscow\"}', 1, 200,"
+             " '{\"temp\":-3}');",
              (long long)id, (long long)id, (long long)id, (long long)id, (long long)id,
-             (long long)id, (long long)id, (long long)id, (long long)id, (long long)id);
+             (long long)id, (long long)id, (long long)id, (long long)id, (long long)id,
+             (long long)id, (long long)id);
     CU_ASSERT_EQUAL(exec(db, sql), SQLITE_OK);
     /* updates given up on: one in their private chat that is not even JSON
      * (the chat says whose), one in a group (the sender says) */
@@ -179,7 +183,7 @@ static void test_export_and_delete(void)
     CU_ASSERT_PTR_NOT_NULL_FATAL(root);
     const char *keys[] = {"user", "variables", "records", "history", "ai_answers", "votes",
                           "handoffs", "manager", "llm_usage", "leads", "memory",
-                          "memory_vectors", "sessions", "dead_letters"};
+                          "memory_vectors", "sessions", "dead_letters", "tool_calls"};
     CU_ASSERT_EQUAL(cJSON_GetArraySize(root), (int)(sizeof keys / sizeof keys[0]));
     for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++)
         CU_ASSERT_PTR_NOT_NULL(cJSON_GetObjectItemCaseSensitive(root, keys[i]));
@@ -220,11 +224,13 @@ static void test_export_and_delete(void)
     CU_ASSERT_STRING_EQUAL(str(cJSON_GetArrayItem(a, 0), "title"), "How do I sort a list?");
     CU_ASSERT_EQUAL(num(cJSON_GetArrayItem(a, 0), "turns"), 1);
     CU_ASSERT_EQUAL(cJSON_GetArraySize(cJSON_GetObjectItem(cJSON_GetArrayItem(a, 0), "turns_kept")), 2);
+    a = array(root, "tool_calls", 1);
+    CU_ASSERT_STRING_EQUAL(str(cJSON_GetArrayItem(a, 0), "arguments"), "{\"city\":\"Moscow\"}");
     /* user created/updated, a record, 6 history rows, an answer, a vote,
      * a handoff opened (still open: closed is null), the manager, a lead,
      * a memory item and its vector, a session opened and last used (still
-     * open) and its two turns, two dead letters */
-    CU_ASSERT_EQUAL(check_times(root), 22);
+     * open) and its two turns, two dead letters, a tool call */
+    CU_ASSERT_EQUAL(check_times(root), 23);
     cJSON_Delete(root);
 
     /* delete_data, as the action runs it (tiny's /delete) */
@@ -265,8 +271,8 @@ static void test_export_and_delete(void)
     }
     sqlite3_finalize(t);
     /* users vars records history ai_answers votes handoffs managers llm_usage leads
-     * memory_items memory_vectors sessions session_turns dead_letter */
-    CU_ASSERT_EQUAL(with_user, 15);
+     * memory_items memory_vectors sessions session_turns dead_letter tool_calls */
+    CU_ASSERT_EQUAL(with_user, 16);
 
     /* and the export says so */
     js = bot_export_user(b, 42);
