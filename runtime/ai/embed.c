@@ -21,6 +21,7 @@
 #include "ai/llm.h"
 #include "base/log.h"
 #include "net/http.h"
+#include "net/loop.h"
 
 #define EMBED_ERRBODY_MAX 8192
 #define EMBED_REASON_MAX 300
@@ -51,13 +52,6 @@ struct embed_call {
     size_t resp_len;
     bool toobig, timed_out;
 };
-
-static long now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 const char *embed_status_str(embed_status s)
 {
@@ -303,7 +297,7 @@ static int on_tick(void *ud)
     embed_call *k = ud;
     if (k->dead || !k->c)
         return 1;
-    if (now_ms() - k->started > k->c->o.total_ms)
+    if (loop_now_ms() - k->started > k->c->o.total_ms)
         k->timed_out = true;
     return k->timed_out;
 }
@@ -331,7 +325,7 @@ static int start_batch(embed_call *k)
     k->status = 0;
     k->requests++;
     const char *hdrs[3] = {"Content-Type: application/json", c->ep.auth, NULL};
-    long left = c->o.total_ms - (now_ms() - k->started);
+    long left = c->o.total_ms - (loop_now_ms() - k->started);
     /* curl's own total is a backstop a second later: the tick names it */
     http_stream_opts so = {.url = c->ep.url, .body = body, .headers = hdrs,
                            .connect_timeout_ms = c->o.connect_ms,
@@ -429,7 +423,7 @@ embed_call *embed_texts(embed_client *c, const char *const *texts, int n, embed_
         return NULL;
     k->on_done = on_done;
     k->ud = ud;
-    k->started = now_ms();
+    k->started = loop_now_ms();
     k->texts = calloc((size_t)n, sizeof *k->texts);
     bool ok = k->texts != NULL;
     k->n = ok ? n : 0;

@@ -22,6 +22,7 @@
 #include "base/log.h"
 #include "base/text.h"
 #include "net/http.h"
+#include "net/loop.h"
 
 #define LLM_ERRBODY_MAX 8192
 #define LLM_RETRY_AFTER_MAX_MS 30000
@@ -83,13 +84,6 @@ struct llm_call {
     int n_calls;
     bool tools_dropped;       /* a 400 to a request with tools: sent again without */
 };
-
-static long now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 const char *llm_status_str(llm_status s)
 {
@@ -373,7 +367,7 @@ static int on_sse(void *ud, const sse_event *ev)
         memcpy(k->text + k->len, ev->text, n);
         k->len += n;
         k->text[k->len] = '\0';
-        k->last_delta = now_ms();
+        k->last_delta = loop_now_ms();
         if (!k->got_first) {
             k->got_first = true;
             k->first_token_ms = (int)(k->last_delta - k->started);
@@ -419,7 +413,7 @@ static int on_sse(void *ud, const sse_event *ev)
             snprintf(t->name, sizeof t->name, "%s", ev->name);
         if (ev->len && text_buf_add(&t->args, ev->text, ev->len))
             return 1;
-        k->last_delta = now_ms();
+        k->last_delta = loop_now_ms();
         if (!k->got_first) {
             k->got_first = true;
             k->first_token_ms = (int)(k->last_delta - k->started);
@@ -495,7 +489,7 @@ static int on_tick(void *ud)
         return 1;
     if (k->on_tick)
         k->on_tick(k->ud);
-    long now = now_ms();
+    long now = loop_now_ms();
     const llm_options *o = &k->c->o;
     if (now - k->started > o->total_ms)
         put(k->timeout, sizeof k->timeout, "total timeout");
@@ -536,10 +530,10 @@ static int start_attempt(llm_call *k, long delay_ms)
     k->finished = k->done_seen = false;
     calls_clear(k);
     k->attempts++;
-    k->attempt_start = now_ms() + delay_ms;
+    k->attempt_start = loop_now_ms() + delay_ms;
     const char *hdrs[4] = {"Content-Type: application/json", "Accept: text/event-stream",
                            c->ep.auth, NULL};
-    long left = c->o.total_ms - (now_ms() - k->started);
+    long left = c->o.total_ms - (loop_now_ms() - k->started);
     http_stream_opts so = {.url = c->ep.url, .body = body, .headers = hdrs,
                          .connect_timeout_ms = c->o.connect_ms,
                          .timeout_ms = (left > 1 ? left : 1) + delay_ms + 1000,
@@ -782,7 +776,7 @@ static void breaker_note(llm_call *k, llm_status st)
                   !(st == LLM_ERR_HTTP && k->status >= 400 && k->status < 500 && k->status != 429);
     if (!counts || c->open)
         return;
-    long now = now_ms();
+    long now = loop_now_ms();
     if (!c->fails || now - c->fail_since > c->o.breaker_window_ms) {
         c->fails = 0;
         c->fail_since = now;
@@ -808,7 +802,7 @@ static llm_call *call_start(llm_client *c, const char *model, const llm_msg *msg
     k->on_done = on_done;
     k->ud = ud;
     k->prompt_tokens = k->completion_tokens = -1;
-    k->started = now_ms() + delay_ms; /* a probe's total counts from its start */
+    k->started = loop_now_ms() + delay_ms; /* a probe's total counts from its start */
     k->req = cJSON_CreateObject();
     cJSON *arr = k->req ? cJSON_AddArrayToObject(k->req, "messages") : NULL;
     cJSON *so = NULL;

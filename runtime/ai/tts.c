@@ -26,6 +26,7 @@
 #include "base/log.h"
 #include "base/text.h"
 #include "net/http.h"
+#include "net/loop.h"
 
 #define TTS_ERRBODY_MAX 8192
 #define TTS_WHY_MAX 200
@@ -74,13 +75,6 @@ struct tts_job {
     size_t resp_len;
     bool toobig, timed_out;
 };
-
-static long now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 const char *tts_status_str(tts_status s)
 {
@@ -843,7 +837,7 @@ static int on_tick(void *ud)
     tts_job *j = ud;
     if (j->dead || !j->t)
         return 1;
-    if (now_ms() - j->started > j->t->o.total_ms)
+    if (loop_now_ms() - j->started > j->t->o.total_ms)
         j->timed_out = true;
     return j->timed_out;
 }
@@ -904,7 +898,7 @@ static int remote_start(tts *t, tts_job *j)
     cJSON_Delete(req);
     if (!body)
         return -1;
-    j->started = now_ms();
+    j->started = loop_now_ms();
     const char *hdrs[3] = {"Content-Type: application/json", t->ep.auth, NULL};
     http_stream_opts so = {.url = t->ep.url, .body = body, .headers = hdrs,
                            .connect_timeout_ms = t->o.connect_ms,

@@ -19,6 +19,7 @@
 #include "base/log.h"
 #include "base/markdown.h"
 #include "base/text.h"
+#include "net/loop.h"
 
 #define DRAFT_TYPING_MS 4500
 #define DRAFT_FORCE_MS 1000
@@ -50,13 +51,6 @@ struct draft_ctx {
     int n;
     int next_id;
 };
-
-static long now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 draft_ctx *draft_new(loop *lp, outq *q)
 {
@@ -187,7 +181,7 @@ static void on_delta(void *ud, const char *text, size_t len)
             return;
         j->fed = len;
     }
-    long now = now_ms();
+    long now = loop_now_ms();
     if (j->quiet)
         return;
     if (!j->private_chat) {
@@ -214,7 +208,7 @@ static void on_tick(void *ud)
     draft_job *j = ud;
     if (j->private_chat && j->sent_len > 0)
         return;
-    long now = now_ms();
+    long now = loop_now_ms();
     if (now - j->last_typing >= DRAFT_TYPING_MS)
         push_typing(j, now);
 }
@@ -237,7 +231,7 @@ static void on_tools(void *ud)
 {
     draft_job *j = ud;
     if (!j->quiet)
-        push_typing(j, now_ms());
+        push_typing(j, loop_now_ms());
 }
 
 static void on_done(void *ud, const toolchat_result *r)
@@ -308,6 +302,6 @@ int draft_start(draft_ctx *d, const bot_io_req *req, draft_done_fn fn, void *ud)
         return -1;
     }
     if (!j->quiet)
-        push_typing(j, now_ms()); /* private chats too: no draft before the first token */
+        push_typing(j, loop_now_ms()); /* private chats too: no draft before the first token */
     return 0;
 }

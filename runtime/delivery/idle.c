@@ -15,6 +15,7 @@
 #include "actions/session.h"
 #include "ai/llm.h"
 #include "base/log.h"
+#include "net/loop.h"
 #include "storage/store.h"
 
 #define IDLE_SWEEP_MS 5000 /* how often due sessions are looked for */
@@ -35,13 +36,6 @@ struct idle_sweep {
     long next_ms;     /* the next look, monotonic ms */
     idle_job jobs[IDLE_INFLIGHT];
 };
-
-static long now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 idle_sweep *idle_sweep_new(bot *b, loop *lp)
 {
@@ -129,9 +123,9 @@ static bool ask(idle_sweep *w, const act_idle *k)
 
 void idle_sweep_run(idle_sweep *w)
 {
-    if (!w || now_ms() < w->next_ms || store_in_transaction(bot_store(w->b)))
+    if (!w || loop_now_ms() < w->next_ms || store_in_transaction(bot_store(w->b)))
         return;
-    w->next_ms = now_ms() + IDLE_SWEEP_MS;
+    w->next_ms = loop_now_ms() + IDLE_SWEEP_MS;
     act_idle due[IDLE_BATCH];
     /* with a model, the oldest few: those being summarised come first */
     int n = act_session_idle_due(w->b, (int64_t)time(NULL), due,

@@ -20,6 +20,7 @@
 #include "delivery/deferred.h"
 #include "delivery/voice.h"
 #include "base/jsonscan.h"
+#include "net/loop.h"
 #include "storage/store.h"
 #include "telegram/tgupdate.h"
 
@@ -67,13 +68,6 @@ struct inbox {
     bool no_id_warned;      /* an item without update_id was logged at WARN; reset by a
                              * batch without one */
 };
-
-static long now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 inbox *inbox_new(bot *b, loop *lp, tg_client *tg, outq *q, const inbox_options *opts)
 {
@@ -678,7 +672,7 @@ static int run_batch(inbox *ib)
 
 int inbox_run(inbox *ib)
 {
-    long until = now_ms() + ib->opt.run_budget_ms;
+    long until = loop_now_ms() + ib->opt.run_budget_ms;
     int total = 0;
     ib->kick = false;
     deferred_pump(ib->io); /* answers from other threads */
@@ -691,7 +685,7 @@ int inbox_run(inbox *ib)
         total += n;
         if (n < (ib->opt.batch_max < 256 ? ib->opt.batch_max : 256))
             break; /* it ran all it could: another batch would be empty */
-        if (now_ms() >= until) {
+        if (loop_now_ms() >= until) {
             ib->kick = true; /* more may be runnable: the loop comes back */
             break;
         }

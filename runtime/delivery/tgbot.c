@@ -101,13 +101,6 @@ typedef struct tgb {
     embed_client *mec;
 } tgb;
 
-static long now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static int env_poll_timeout(void)
 {
     const char *v = getenv("TELEGRAM_POLL_TIMEOUT");
@@ -143,7 +136,7 @@ static long env_dead_letter_age(void)
  * then hourly. */
 static void prune_dead_letters(tgb *t)
 {
-    t->pruned_at = now_ms();
+    t->pruned_at = loop_now_ms();
     int n = store_dead_letter_prune(bot_store(t->b), t->dead_max_age_s);
     if (n > 0)
         log_info("tgbot", "%d dead letter(s) older than %ld day(s) removed", n,
@@ -234,7 +227,7 @@ static void on_webhook(const tg_result *r, void *ud)
     char why[320];
     log_warn("tgbot", "%s failed (%s), retrying in %ld ms", r->method,
              describe(r, why, sizeof why), d);
-    t->poll_not_before = now_ms() + d;
+    t->poll_not_before = loop_now_ms() + d;
 }
 
 /* ---- startup: getMe ------------------------------------------------------ */
@@ -271,7 +264,7 @@ static void on_me(const tg_result *r, void *ud)
                                                          : backoff(++t->poll_failures);
     char why[320];
     log_warn("tgbot", "getMe failed (%s), retrying in %ld ms", describe(r, why, sizeof why), d);
-    t->poll_not_before = now_ms() + d;
+    t->poll_not_before = loop_now_ms() + d;
 }
 
 /* ---- polling ----------------------------------------------------------- */
@@ -286,13 +279,13 @@ static void on_updates(const tg_result *r, void *ud)
         /* stored (durably) even when stopping: the offset then confirms them */
         unsigned long no_id = inbox_get_stats(t->ib).no_id;
         if (inbox_put_raw(t->ib, r->result_raw, r->result_raw_len, &t->offset) < 0) {
-            t->poll_not_before = now_ms() + backoff(++t->poll_failures);
+            t->poll_not_before = loop_now_ms() + backoff(++t->poll_failures);
             return;
         }
         if (inbox_get_stats(t->ib).no_id > no_id) {
             /* a broken item comes back at once (the poll does not wait while
              * updates are pending): back off as after a failure */
-            t->poll_not_before = now_ms() + backoff(++t->poll_failures);
+            t->poll_not_before = loop_now_ms() + backoff(++t->poll_failures);
             return;
         }
         t->poll_failures = 0;
@@ -321,7 +314,7 @@ static void on_updates(const tg_result *r, void *ud)
         log_warn("tgbot", "getUpdates failed (%s), retrying in %ld ms",
                  describe(r, why, sizeof why), d);
     }
-    t->poll_not_before = now_ms() + d;
+    t->poll_not_before = loop_now_ms() + d;
 }
 
 static void start_poll(tgb *t)
@@ -345,11 +338,11 @@ static void start_poll(tgb *t)
     cJSON_Delete(c);
     if (!ok) {
         cJSON_Delete(p);
-        t->poll_not_before = now_ms() + 1000;
+        t->poll_not_before = loop_now_ms() + 1000;
         return;
     }
     if (tg_call(t->tg, "getUpdates", p, on_updates, t) != TG_OK) {
-        t->poll_not_before = now_ms() + 1000;
+        t->poll_not_before = loop_now_ms() + 1000;
         return;
     }
     t->poll_busy = true;
@@ -409,7 +402,7 @@ static long turn(tgb *t)
 
 static void drain(tgb *t)
 {
-    long deadline = now_ms() + TGB_DRAIN_MS;
+    long deadline = loop_now_ms() + TGB_DRAIN_MS;
     int io = inbox_waiting_io(t->ib);
     if (io)
         log_info("tgbot", "stopping: waiting for %d action request(s) in flight", io);
@@ -433,7 +426,7 @@ static void drain(tgb *t)
         }
         bool busy = inbox_waiting_io(t->ib) > 0 || inbox_runnable(t->ib) ||
                     outq_pending(t->q) > 0 || t->confirm_busy;
-        long left = deadline - now_ms();
+        long left = deadline - loop_now_ms();
         if (!busy || left <= 0)
             break;
         if (w < 0 || w > 100)
@@ -452,8 +445,8 @@ static void drain(tgb *t)
                  "stay in the outbox", outq_in_flight(t->q),
                  outq_pending(t->q) - (size_t)outq_in_flight(t->q));
         outq_stop_starting(t->q);
-        long until = now_ms() + TGB_INFLIGHT_MAX_MS;
-        while (outq_in_flight(t->q) > 0 && now_ms() < until)
+        long until = loop_now_ms() + TGB_INFLIGHT_MAX_MS;
+        while (outq_in_flight(t->q) > 0 && loop_now_ms() < until)
             if (loop_poll(t->lp, 100) < 0)
                 break;
         outq_flush(t->q); /* the accepted ones leave the outbox durably */
@@ -550,7 +543,7 @@ int tgbot_run(bot *b, bm_effects *pending, volatile sig_atomic_t *stop)
              .dead_max_age_s = env_dead_letter_age()};
     bm_effects_init(&t.fx);
     tgu_calls_init(&t.calls);
-    srand((unsigned)time(NULL) ^ (unsigned)now_ms());
+    srand((unsigned)time(NULL) ^ (unsigned)loop_now_ms());
 
     t.lp = loop_new(NULL, err, sizeof err);
     t.tg = t.lp ? tg_new(t.lp, NULL, err, sizeof err) : NULL;
@@ -616,7 +609,7 @@ int tgbot_run(bot *b, bm_effects *pending, volatile sig_atomic_t *stop)
      * first; webhook mode sets ours (again on every start: the URL or the
      * secret may have changed). */
     while (!*stop && !t.fatal && !(t.webhook_done && t.me_done)) {
-        long now = now_ms();
+        long now = loop_now_ms();
         if (!t.me_done && !t.me_busy && !t.webhook_busy && now >= t.poll_not_before) {
             if (tg_call(t.tg, "getMe", NULL, on_me, &t) == TG_OK)
                 t.me_busy = true;
@@ -665,7 +658,7 @@ int tgbot_run(bot *b, bm_effects *pending, volatile sig_atomic_t *stop)
     }
 
     while (!*stop && !t.fatal) {
-        long now = now_ms();
+        long now = loop_now_ms();
         if (now - t.pruned_at >= TGB_PRUNE_EVERY_MS)
             prune_dead_letters(&t);
         /* backpressure: let a large backlog go out before taking more work */

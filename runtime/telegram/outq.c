@@ -9,6 +9,7 @@
  * group's bucket) stays on the list with `not_before` set; when the global
  * bucket is empty the walk stops until it refills.
  */
+#include "net/loop.h"
 #include "telegram/outq.h"
 
 #include <math.h>
@@ -95,13 +96,6 @@ struct outq {
     int n_migrated;
 };
 
-static long now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 #define OQ_RETRY_AFTER_MAX_DEFAULT 300
 
 static uint64_t rng_next(outq *q)
@@ -180,7 +174,7 @@ outq *outq_new(tg_client *tg, const outq_options *opts)
         q->group_rate = (l > 0 ? l : q->opt.group_per_min) / 60.0;
     }
     q->global_b.tokens = q->global_cap;
-    q->global_b.at = now_ms();
+    q->global_b.at = loop_now_ms();
     q->tg = tg;
     q->n_buckets = 64;
     q->buckets = calloc(q->n_buckets, sizeof *q->buckets);
@@ -193,7 +187,7 @@ outq *outq_new(tg_client *tg, const outq_options *opts)
     q->rng = ((uint64_t)ts.tv_nsec << 20) ^ (uint64_t)ts.tv_sec ^ ((uint64_t)getpid() << 40);
     if (!q->rng)
         q->rng = 0x2545F4914F6CDD1Dull;
-    q->last_sweep = now_ms();
+    q->last_sweep = loop_now_ms();
     return q;
 }
 
@@ -296,7 +290,7 @@ static oq_chat *chat_get(outq *q, int64_t id, bool side)
         return NULL;
     c->id = id;
     c->side = side;
-    long now = now_ms();
+    long now = loop_now_ms();
     c->chat_b.tokens = q->opt.chat_burst;
     c->chat_b.at = now;
     c->group_b.tokens = q->group_cap;
@@ -395,7 +389,7 @@ static void chat_drop_if_idle(outq *q, oq_chat *c)
 {
     if (c->head || c->busy)
         return;
-    if (row_undeleted(q, c) || !buckets_full(q, c, now_ms())) {
+    if (row_undeleted(q, c) || !buckets_full(q, c, loop_now_ms())) {
         ready_remove(q, c);
         return;
     }
@@ -790,7 +784,7 @@ static int restore_row(void *ud, const store_outbox_row *r)
     }
     if (r->not_before > x->now_unix && it->chat->head == it) {
         long d = (long)(r->not_before - x->now_unix);
-        it->chat->not_before = now_ms() + (d > q->opt.backoff_max_ms ? q->opt.backoff_max_ms : d);
+        it->chat->not_before = loop_now_ms() + (d > q->opt.backoff_max_ms ? q->opt.backoff_max_ms : d);
     }
     x->n++;
     return 0;
@@ -991,7 +985,7 @@ void outq_prepared(outq_call *it, outq_prep what, const char *method, char *body
     oq_chat *c = it->chat;
     c->busy = false;
     q->n_flight--;
-    long now = now_ms();
+    long now = loop_now_ms();
     if (what == OUTQ_PREP_SEND && body) {
         snprintf(it->method, sizeof it->method, "%s", method);
         cJSON_Delete(it->params);
@@ -1029,7 +1023,7 @@ long outq_pump(outq *q)
 {
     if (q->no_start)
         return -1;
-    long now = now_ms(), next = -1;
+    long now = loop_now_ms(), next = -1;
     if (now - q->last_sweep > OQ_SWEEP_MS)
         sweep(q, now);
     if (q->global_not_before > now)
@@ -1128,7 +1122,7 @@ static void on_done(const tg_result *r, void *ud)
     oq_chat *c = it->chat;
     c->busy = false;
     q->n_flight--;
-    long now = now_ms();
+    long now = loop_now_ms();
 
     if (r->err == TG_OK) {
         q->stats.sent++;
