@@ -348,10 +348,6 @@ static int log_history(bot *b, const bm_input *in, const bm_effects *fx, int fir
 /* The Bot API's cap on a file a bot may download. */
 #define BOT_VOICE_MAX_BYTES (20L * 1024 * 1024)
 
-/* A voice note in a bot with `voice:`: 1 when its transcript was asked for
- * (tx->io_req filled: the input waits, the transport turns the answer into
- * a TEXT input with from_voice, or sets voice.failed), 0 when the input
- * goes on as it is (*failed set when the note is refused at once). */
 /* A recording to transcribe: a voice note, or an audio file, a video note
  * or a document of audio (OTHER inputs with their file: telegram/tgupdate.c). */
 static bool is_recording(const bm_input *in)
@@ -359,6 +355,10 @@ static bool is_recording(const bm_input *in)
     return (in->kind == BM_IN_VOICE || in->kind == BM_IN_OTHER) && in->voice.file_id;
 }
 
+/* A recording (is_recording) in a bot with `voice:`: 1 when its transcript was asked for
+ * (tx->io_req filled: the input waits, the transport turns the answer into
+ * a TEXT input with from_voice, or sets voice.failed), 0 when the input
+ * goes on as it is (*failed set when the note is refused at once). */
 static int ask_transcript(bot *b, const bm_input *in, bot_tx *tx, int *failed)
 {
     const bm_machine *m = b->m;
