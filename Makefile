@@ -173,7 +173,7 @@ help:
 	@echo "make unit | check-generated | check-layers | convtest | e2e | e2e-webhook"
 	@echo "                     one stage of make test"
 	@echo "make graph           draw spec/<bot>/flow.svg and .png (Graphviz; not checked in)"
-	@echo "make bench           the benchmarks (scripts/bench/run.sh, then bench-tts)"
+	@echo "make bench           the benchmarks (scripts/bench/run.sh, then bench-tts, bench-memory, bench-asr, bench-voice)"
 	@echo "make fuzz            build the libFuzzer targets (clang, build-fuzz/) and run each"
 	@echo "                     FUZZ_SECONDS (default 60) on its corpus (tests/fuzz/)"
 	@echo "make clean           remove build/, build-san/ and bin/"
@@ -217,11 +217,23 @@ $(BIN)/bench-floor: $(B)/scripts/bench/floor.o
 # is a benchmark fixture, not a product bot, so nothing lands in generated/.
 $(eval $(call BOT_BUILD,slowbench,scripts/bench/slow.yaml,$(B)/bench/slowbench,$(B)/bench/slowbench,$(BIN)/slowbench))
 
-bench: $(BIN)/bench-memory
+bench: $(BIN)/bench-memory $(BIN)/bench-voice
 	@bash scripts/bench/run.sh
 	@echo
 	@$(MAKE) --no-print-directory bench-tts
 	@$(BIN)/bench-memory
+	@echo
+	@$(BIN)/bench-voice --bot $(BIN)/rental
+
+# Voice notes under load (scripts/bench/voice.c): the menu's reply latency
+# with and without 20 voice notes recognised offline at once, alternating
+# runs; the notes' own latency.
+$(BIN)/bench-voice: $(B)/scripts/bench/voice.o $(B)/tests/e2e/proc.o $(LIBFAKE) $(LIBBOTRT) $(BIN)/rental
+	@mkdir -p $(@D)
+	$(CC) $(LDFLAGS_ALL) -o $@ $(filter %.o %.a,$^) $(LDLIBS_ALL)
+
+bench-voice: $(BIN)/bench-voice
+	@$(BIN)/bench-voice --bot $(BIN)/rental
 
 # Long-term memory at scale (scripts/bench/memory.c): 1,000 users x 100
 # items in a real SQLite file behind the desk bot's machine; retrieval
@@ -273,7 +285,7 @@ $(BIN)/bench-asr: $(B)/scripts/bench/asr.o $(SLURP_OBJ) $(B)/gen/rental/rental.o
 bench-asr: $(BIN)/bench-asr
 	@$(BIN)/bench-asr
 
-.PHONY: all deps help run test check-generated clean bench bench-retrieval bench-memory bench-markdown bench-tts bench-asr
+.PHONY: all deps help run test check-generated clean bench bench-retrieval bench-memory bench-markdown bench-tts bench-asr bench-voice
 clean:
 	rm -rf build build-san build-fuzz bin
 

@@ -103,6 +103,7 @@ void bot_io_req_free(bot_io_req *r)
     case BOT_IO_VOICE:
         free(r->u.voice.file_id);
         free(r->u.voice.mime);
+        free(r->u.voice.file_name);
         free(r->u.voice.lang);
         break;
     case BOT_IO_NONE:
@@ -348,14 +349,21 @@ static int log_history(bot *b, const bm_input *in, const bm_effects *fx, int fir
 /* The Bot API's cap on a file a bot may download. */
 #define BOT_VOICE_MAX_BYTES (20L * 1024 * 1024)
 
-/* A voice note in a bot with `voice:`: 1 when its transcript was asked for
+/* A recording to transcribe: a voice note, or an audio file, a video note
+ * or a document of audio (OTHER inputs with their file: telegram/tgupdate.c). */
+static bool is_recording(const bm_input *in)
+{
+    return (in->kind == BM_IN_VOICE || in->kind == BM_IN_OTHER) && in->voice.file_id;
+}
+
+/* A recording (is_recording) in a bot with `voice:`: 1 when its transcript was asked for
  * (tx->io_req filled: the input waits, the transport turns the answer into
  * a TEXT input with from_voice, or sets voice.failed), 0 when the input
  * goes on as it is (*failed set when the note is refused at once). */
 static int ask_transcript(bot *b, const bm_input *in, bot_tx *tx, int *failed)
 {
     const bm_machine *m = b->m;
-    if (in->kind != BM_IN_VOICE || !m->voice || in->voice.failed || !in->voice.file_id)
+    if (!is_recording(in) || !m->voice || in->voice.failed)
         return 0;
     if (in->voice.duration > m->voice->max_seconds || in->voice.file_size > BOT_VOICE_MAX_BYTES) {
         *failed = BM_VOICE_TOO_LONG; /* refused before any download */
@@ -386,12 +394,14 @@ static int ask_transcript(bot *b, const bm_input *in, bot_tx *tx, int *failed)
     r->owner = -1; /* no action's: the transport rewrites the input */
     r->u.voice.file_id = strdup(in->voice.file_id);
     r->u.voice.mime = in->voice.mime ? strdup(in->voice.mime) : NULL;
+    r->u.voice.file_name = in->voice.file_name ? strdup(in->voice.file_name) : NULL;
     r->u.voice.lang = in->user.language_code ? strdup(in->user.language_code) : NULL;
     r->u.voice.duration = in->voice.duration;
     r->u.voice.file_size = in->voice.file_size;
     r->u.voice.max_seconds = m->voice->max_seconds;
     r->u.voice.grammar = g && g->n ? g : NULL;
-    if (!r->u.voice.file_id) {
+    if (!r->u.voice.file_id || (in->voice.mime && !r->u.voice.mime) ||
+        (in->voice.file_name && !r->u.voice.file_name)) {
         bot_io_req_free(r);
         return -1;
     }
@@ -406,8 +416,10 @@ static int ask_transcript(bot *b, const bm_input *in, bot_tx *tx, int *failed)
 static int voice_failed(bot *b, bm_session *s, const bm_input *in, int failed, bm_effects *fx)
 {
     const bm_machine *m = b->m;
-    if (failed != BM_VOICE_TOO_LONG && s->form < 0 && s->state >= 0 && s->state < m->n_states &&
-        m->states[s->state].voice_tr != BM_NONE)
+    /* (an audio file or a video note always gets the runtime's answer: the
+     * machine would hand it to `any:`, the answerer, with no text) */
+    if (failed != BM_VOICE_TOO_LONG && in->kind == BM_IN_VOICE && s->form < 0 && s->state >= 0 &&
+        s->state < m->n_states && m->states[s->state].voice_tr != BM_NONE)
         return 0;
     bm_sys_text t;
     switch (failed) {
@@ -483,7 +495,7 @@ int bot_handle_tx(bot *b, const bm_input *in, bm_effects *fx, bot_tx *tx)
     have = true;
     s.trace = b->trace;
     int said = 0;
-    if (in->kind == BM_IN_VOICE && vfailed && m->voice &&
+    if (is_recording(in) && vfailed && m->voice &&
         (said = voice_failed(b, &s, in, vfailed, &step_fx)) < 0)
         goto fail;
     if (in->kind == BM_IN_TEXT && in->from_voice && m->voice && m->voice->echo) {

@@ -56,6 +56,7 @@ typedef struct bot_io_req {
         struct {
             char *file_id;   /* malloc'd; never logged */
             char *mime;      /* malloc'd, NULL = a voice note (OGG/Opus) */
+            char *file_name; /* malloc'd: an audio file's own name, NULL none */
             char *lang;      /* malloc'd: the user's language ("en", "ru"), NULL unknown */
             int64_t duration, file_size; /* as Telegram said, 0 unknown */
             int max_seconds;             /* the spec's voice: max_seconds */

@@ -358,10 +358,13 @@ typedef struct bm_input {
     bool answer_first;
     /* VOICE (and TEXT from_voice): the note. The file_id is for the
      * runtime's download only: it never reaches a text, a log or a model.
-     * audio/video_note notes other than voice set mime accordingly. */
+     * Other recordings (an audio file, a video note, a document of audio)
+     * are OTHER inputs with their file here too (mime set: "video/mp4"
+     * for a video note); a spec with `voice:` has them transcribed. */
     struct {
         const char *file_id;  /* NULL when none */
         const char *mime;     /* "audio/ogg", "audio/mpeg", ... NULL unknown */
+        const char *file_name; /* the sender's name of an audio file, NULL none */
         int64_t duration;     /* seconds, as Telegram says; 0 unknown */
         int64_t file_size;    /* bytes, 0 unknown */
         int failed;           /* a bm_voice_fail: transcription was tried

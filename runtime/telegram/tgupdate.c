@@ -143,6 +143,41 @@ static const char *const message_keys[] = {
 };
 #define N_MESSAGE_KEYS ((int)(sizeof message_keys / sizeof message_keys[0]))
 
+/* Recordings other than voice notes: an `audio` (MP3, M4A, ...), a
+ * `video_note` (MP4) and a `document` whose mime_type is audio/... They stay
+ * OTHER inputs (the caption their text: a spec without `voice:` hands them
+ * to `any:` as before), with the file in in->voice, so that a spec with
+ * `voice:` has them transcribed like a voice note (dialogue/bot.c). A
+ * recording without a file_id string is only OTHER. */
+static tgu_status parse_recording(tgu_px *x, const char *what, jscan_span o, bm_input *in)
+{
+    bool video_note = !strcmp(what, "video_note");
+    if (strcmp(what, "audio") && !video_note && strcmp(what, "document"))
+        return TGU_OK;
+    jscan_span fid = str_member(o, "file_id");
+    jscan_span mime = str_member(o, "mime_type");
+    if (!present(fid))
+        return TGU_OK;
+    const char *m = NULL;
+    if (present(mime) && str(x, mime, &m, "message.audio.mime_type"))
+        return TGU_ERROR;
+    if (!strcmp(what, "document") && (!m || strncmp(m, "audio/", 6)))
+        return TGU_OK; /* a document of another kind: only a file */
+    static const char *const keys[] = {"duration", "file_size"};
+    jscan_span n[2] = {{NULL, NULL}, {NULL, NULL}};
+    members(o, keys, n, 2);
+    if ((present(n[0]) && jscan_i64(n[0], &in->voice.duration) != 0) ||
+        (present(n[1]) && jscan_i64(n[1], &in->voice.file_size) != 0))
+        return fail(x->err, x->errlen, "message.%s: duration or file_size is not an integer",
+                    what);
+    /* Telegram gives a video note no mime_type: it is always MP4 */
+    in->voice.mime = m ? m : video_note ? "video/mp4" : NULL;
+    jscan_span name = str_member(o, "file_name");
+    if (present(name) && str(x, name, &in->voice.file_name, "message.audio.file_name"))
+        return TGU_ERROR;
+    return str(x, fid, &in->voice.file_id, "message.audio.file_id") ? TGU_ERROR : TGU_OK;
+}
+
 /* message -> TEXT | CONTACT | VOICE | OTHER, service messages skipped */
 static tgu_status parse_message(tgu_px *x, jscan_span msg, bm_input *in)
 {
@@ -205,7 +240,7 @@ static tgu_status parse_message(tgu_px *x, jscan_span msg, bm_input *in)
                              : fail(x->err, x->errlen, "%s is not a string", "message.caption");
             in->kind = BM_IN_OTHER;
             in->text = cap ? cap : "";
-            return TGU_OK;
+            return parse_recording(x, message_keys[i], v[i], in);
         }
     }
     return TGU_SKIP;

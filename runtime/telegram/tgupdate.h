@@ -44,6 +44,8 @@ typedef struct tgu_strings {
  *                                     contact_user_id = contact.user_id or 0)
  *   message + voice                -> BM_IN_VOICE (text = "", the note in in->voice)
  *   message + photo/sticker/...    -> BM_IN_OTHER (text = caption or "")
+ *     (an audio, a video_note, a document of audio/...: also its file in
+ *     in->voice: file_id, mime, duration, file_size, file_name)
  *   callback_query + data          -> BM_IN_CALLBACK (text = data,
  *                                     callback_id, message_id; chat from
  *                                     message.chat.id)

@@ -540,9 +540,18 @@ static void do_send(run *r, user *u, const char *text)
     fake_tg_push_text(r->ft, &u->u, text);
 }
 
-/* voice USER FILE [duration=N]: a voice note whose audio is FILE (the
- * repository's path), downloadable from the fake through getFile. */
-static void do_voice(run *r, user *u, const char *path, int duration)
+/* voice USER FILE [duration=N] [as=audio|video_note|document] [mime=TYPE]
+ * [name=NAME]: a voice note whose audio is FILE (the repository's path),
+ * downloadable from the fake through getFile; or the same file sent as
+ * another kind of message, under Telegram's folder for it. */
+typedef struct voice_opts {
+    int duration;
+    const char *as;   /* "voice" (default), "audio", "video_note", "document" */
+    const char *mime; /* NULL: audio/ogg for a voice note, none else */
+    const char *name; /* file_name of an audio or a document, NULL none */
+} voice_opts;
+
+static void do_voice(run *r, user *u, const char *path, const voice_opts *o)
 {
     static int seq;
     if (!bot_start(r)) return;
@@ -556,7 +565,16 @@ static void do_voice(run *r, user *u, const char *path, int duration)
     fclose(f);
     char id[64];
     snprintf(id, sizeof id, "AwACAgIAAxkBAAE2E%d", ++seq);
-    fake_tg_add_file(r->ft, id, buf, len);
+    bool is_voice = !strcmp(o->as, "voice");
+    const char *dot = strrchr(path, '.');
+    if (is_voice)
+        fake_tg_add_file(r->ft, id, buf, len);
+    else
+        fake_tg_add_file_as(r->ft, id,
+                            !strcmp(o->as, "audio")        ? "music"
+                            : !strcmp(o->as, "video_note") ? "video_notes"
+                                                           : "documents",
+                            dot ? dot + 1 : "bin", buf, len);
     cJSON *up = cJSON_CreateObject(), *m = cJSON_AddObjectToObject(up, "message");
     cJSON_AddNumberToObject(m, "message_id", 9000 + seq);
     cJSON_AddNumberToObject(m, "date", 1700000000);
@@ -569,11 +587,17 @@ static void do_voice(run *r, user *u, const char *path, int duration)
     cJSON_AddStringToObject(from, "first_name", u->u.first_name ? u->u.first_name : "User");
     if (u->u.language_code)
         cJSON_AddStringToObject(from, "language_code", u->u.language_code);
-    cJSON *v = cJSON_AddObjectToObject(m, "voice");
+    cJSON *v = cJSON_AddObjectToObject(m, o->as);
     cJSON_AddStringToObject(v, "file_id", id);
     cJSON_AddStringToObject(v, "file_unique_id", id + 10);
-    cJSON_AddNumberToObject(v, "duration", duration);
-    cJSON_AddStringToObject(v, "mime_type", "audio/ogg");
+    if (strcmp(o->as, "document")) /* a document has no duration */
+        cJSON_AddNumberToObject(v, "duration", o->duration);
+    if (!strcmp(o->as, "video_note")) /* Telegram's VideoNote: no mime_type */
+        cJSON_AddNumberToObject(v, "length", 240);
+    else if (o->mime || is_voice)
+        cJSON_AddStringToObject(v, "mime_type", o->mime ? o->mime : "audio/ogg");
+    if (o->name && !is_voice)
+        cJSON_AddStringToObject(v, "file_name", o->name);
     cJSON_AddNumberToObject(v, "file_size", (double)len);
     fake_tg_push_update(r->ft, up);
 }
@@ -2553,9 +2577,28 @@ static void run_step(run *r, token *t, int n)
     } else if (!strcmp(v, "tap") && n == 3) {
         user *u = find_user(r, t[1].s);
         if (u) do_tap(r, u, t[2].s, r->timeout_ms);
-    } else if (!strcmp(v, "voice") && (n == 3 || (n == 4 && !strncmp(t[3].s, "duration=", 9)))) {
+    } else if (!strcmp(v, "voice") && n >= 3) {
         user *u = find_user(r, t[1].s);
-        if (u) do_voice(r, u, t[2].s, n == 4 ? atoi(t[3].s + 9) : 2);
+        voice_opts o = {.duration = 2, .as = "voice"};
+        bool ok = true;
+        for (int i = 3; i < n && ok; i++) {
+            if (!strncmp(t[i].s, "duration=", 9))
+                o.duration = atoi(t[i].s + 9);
+            else if (!strncmp(t[i].s, "mime=", 5))
+                o.mime = t[i].s + 5;
+            else if (!strncmp(t[i].s, "name=", 5))
+                o.name = t[i].s + 5;
+            else if (!strcmp(t[i].s, "as=audio") || !strcmp(t[i].s, "as=video_note") ||
+                     !strcmp(t[i].s, "as=document") || !strcmp(t[i].s, "as=voice"))
+                o.as = t[i].s + 3;
+            else
+                ok = false;
+        }
+        if (!ok)
+            fail(r, "expected `voice USER FILE [duration=N] [as=audio|video_note|document] "
+                    "[mime=TYPE] [name=NAME]`, got `%s`", t[n - 1].s);
+        else if (u)
+            do_voice(r, u, t[2].s, &o);
     } else if (!strcmp(v, "contact") && (n == 3 || (n == 4 && !strcmp(t[3].s, "other")))) {
         user *u = find_user(r, t[1].s);
         if (u) do_contact(r, u, t[2].s, n == 3);

@@ -71,6 +71,45 @@ static const char *memfind(const char *h, size_t hn, const char *n, size_t nn)
     return NULL;
 }
 
+/* OpenAI's rule: the file's extension says its format (one of the
+ * supported ones); here its bytes must also be that format, so a name
+ * that lies about them (an MP3 sent as voice.ogg) is refused as a real
+ * decoder would fail on it. NULL when fine, else why not. */
+static const char *check_format(const char *fn, size_t fnl, const unsigned char *d, size_t n)
+{
+    static const char *const bad = "Invalid file format. Supported formats: ['flac', 'm4a', "
+                                   "'mp3', 'mp4', 'mpeg', 'mpga', 'oga', 'ogg', 'wav', 'webm']";
+    const char *dot = NULL;
+    for (size_t i = 0; i < fnl; i++)
+        if (fn[i] == '.')
+            dot = fn + i + 1;
+    char ext[8] = "";
+    if (dot && (size_t)(fn + fnl - dot) < sizeof ext)
+        snprintf(ext, sizeof ext, "%.*s", (int)(fn + fnl - dot), dot);
+    bool ogg = n >= 4 && !memcmp(d, "OggS", 4);
+    bool mp3 = (n >= 3 && !memcmp(d, "ID3", 3)) || (n >= 2 && d[0] == 0xFF && (d[1] & 0xE0) == 0xE0);
+    bool mp4 = n >= 8 && !memcmp(d + 4, "ftyp", 4);
+    bool wav = n >= 12 && !memcmp(d, "RIFF", 4) && !memcmp(d + 8, "WAVE", 4);
+    bool flac = n >= 4 && !memcmp(d, "fLaC", 4);
+    bool webm = n >= 4 && d[0] == 0x1A && d[1] == 0x45 && d[2] == 0xDF && d[3] == 0xA3;
+    bool ok;
+    if (!strcasecmp(ext, "ogg") || !strcasecmp(ext, "oga"))
+        ok = ogg;
+    else if (!strcasecmp(ext, "mp3") || !strcasecmp(ext, "mpga") || !strcasecmp(ext, "mpeg"))
+        ok = mp3;
+    else if (!strcasecmp(ext, "mp4") || !strcasecmp(ext, "m4a"))
+        ok = mp4;
+    else if (!strcasecmp(ext, "wav"))
+        ok = wav;
+    else if (!strcasecmp(ext, "flac"))
+        ok = flac;
+    else if (!strcasecmp(ext, "webm"))
+        ok = webm;
+    else
+        return bad;
+    return ok ? NULL : "The audio file could not be decoded or its format is not supported.";
+}
+
 /* Parses the multipart body into "name=value" lines (out, malloc'd);
  * NULL when it is one a real server takes, else why not. */
 static const char *parse(const char *ctype, const char *body, size_t n, bool cpp, char **out)
@@ -153,8 +192,20 @@ static const char *parse(const char *ctype, const char *body, size_t n, bool cpp
                 why = "whisper.cpp reads WAV files here";
                 break;
             }
-            snprintf(line, sizeof line, "file=%.*s %zu bytes %.4s\n", (int)strcspn(fn + 10, "\""),
-                     fn + 10, dn, data);
+            size_t fnl = strcspn(fn + 10, "\"");
+            if (!cpp && (why = check_format(fn + 10, fnl, (const unsigned char *)data, dn)))
+                break;
+            /* the part's own Content-Type, as sent ("-" when none) */
+            const char *ct = strstr(low, "content-type:");
+            char type[64] = "-";
+            if (ct) {
+                ct = hdr + (ct - low) + 13;
+                while (*ct == ' ')
+                    ct++;
+                snprintf(type, sizeof type, "%.*s", (int)strcspn(ct, "\r\n"), ct);
+            }
+            snprintf(line, sizeof line, "file=%.*s %zu bytes %.4s type=%s\n", (int)fnl, fn + 10,
+                     dn, data, type);
         } else {
             snprintf(line, sizeof line, "%s=%.*s\n", name, (int)(dn < 400 ? dn : 400), data);
             if (k == 2 && (dn != 2 || data[0] < 'a' || data[0] > 'z')) {

@@ -8,7 +8,10 @@
  *     filename and bytes), model (required), language (ISO 639-1, two
  *     letters), response_format (json | text | verbose_json), prompt,
  *     temperature; any other part, a part twice, a missing boundary or a
- *     body not closed by it: 400 in OpenAI's error shape.
+ *     body not closed by it: 400 in OpenAI's error shape. The file's name
+ *     must end in a format OpenAI takes (flac, m4a, mp3, mp4, mpeg, mpga,
+ *     oga, ogg, wav, webm) and its bytes be that format (by their magic):
+ *     else 400 as OpenAI answers.
  *   POST /inference (whisper.cpp's server): the same multipart, file a
  *     RIFF/WAVE file, no model needed.
  *
@@ -34,7 +37,7 @@ void fakewhisper_error(fakewhisper *f, int status, int times);
 void fakewhisper_delay(fakewhisper *f, int ms);
 int fakewhisper_requests(fakewhisper *f);
 /* Request i's form fields as "name=value" lines (file as
- * "file=<filename> <bytes> bytes <first 4 bytes>"), malloc'd; NULL if none. */
+ * "file=<filename> <bytes> bytes <first 4 bytes> type=<its Content-Type>"), malloc'd; NULL if none. */
 char *fakewhisper_request(fakewhisper *f, int i);
 
 #endif

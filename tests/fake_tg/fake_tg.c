@@ -355,6 +355,7 @@ static void name_index_free(name_index *ix)
 /* A file the bot may download (getFile, then /file/bot<token>/<path>). */
 typedef struct fake_file {
     char *file_id;
+    char *path;              /* file_path getFile answers: "voice/<id>.oga" */
     unsigned char *data;
     size_t len;
 } fake_file;
@@ -1650,9 +1651,7 @@ static void dispatch(fake_tg *ft, uint64_t seq, const char *method, const cJSON 
             cJSON_AddStringToObject(o, "file_id", f->file_id);
             cJSON_AddStringToObject(o, "file_unique_id", f->file_id);
             cJSON_AddNumberToObject(o, "file_size", (double)f->len);
-            char *path = xprintf("voice/%s.oga", f->file_id);
-            cJSON_AddStringToObject(o, "file_path", path);
-            free(path);
+            cJSON_AddStringToObject(o, "file_path", f->path);
             r->result = o;
         }
     } else {
@@ -2379,7 +2378,7 @@ out:
     return status;
 }
 
-/* GET /file/bot<token>/voice/<file_id>.oga: a file fake_tg_add_file gave. */
+/* GET /file/bot<token>/<file_path>: a file fake_tg_add_file gave. */
 static enum MHD_Result serve_file(fake_tg *ft, struct MHD_Connection *conn, const char *rest)
 {
     size_t tl = strlen(ft->token);
@@ -2388,13 +2387,11 @@ static enum MHD_Result serve_file(fake_tg *ft, struct MHD_Connection *conn, cons
     unsigned status = 404;
     pthread_mutex_lock(&ft->mu);
     for (size_t i = 0; path && i < ft->nfiles && !resp; i++) {
-        char *want = xprintf("voice/%s.oga", ft->files[i].file_id);
-        if (!strcmp(want, path)) {
+        if (!strcmp(ft->files[i].path, path)) {
             resp = MHD_create_response_from_buffer(ft->files[i].len, ft->files[i].data,
                                                    MHD_RESPMEM_MUST_COPY);
             status = 200;
         }
-        free(want);
     }
     pthread_mutex_unlock(&ft->mu);
     if (!path)
@@ -2410,10 +2407,17 @@ static enum MHD_Result serve_file(fake_tg *ft, struct MHD_Connection *conn, cons
 
 void fake_tg_add_file(fake_tg *ft, const char *file_id, const void *data, size_t len)
 {
+    fake_tg_add_file_as(ft, file_id, "voice", "oga", data, len);
+}
+
+void fake_tg_add_file_as(fake_tg *ft, const char *file_id, const char *dir, const char *ext,
+                         const void *data, size_t len)
+{
     pthread_mutex_lock(&ft->mu);
     ft->files = xrealloc(ft->files, (ft->nfiles + 1) * sizeof *ft->files);
     fake_file *f = &ft->files[ft->nfiles++];
     f->file_id = xstrdup(file_id);
+    f->path = xprintf("%s/%s.%s", dir, file_id, ext);
     f->data = xrealloc(NULL, len ? len : 1);
     memcpy(f->data, data, len);
     f->len = len;
@@ -2604,6 +2608,7 @@ void fake_tg_free(fake_tg *ft)
     free(ft->chats);
     for (size_t i = 0; i < ft->nfiles; i++) {
         free(ft->files[i].file_id);
+        free(ft->files[i].path);
         free(ft->files[i].data);
     }
     free(ft->files);

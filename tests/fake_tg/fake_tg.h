@@ -146,6 +146,11 @@ size_t fake_tg_pending_updates(fake_tg *ft);
 /* A file the bot may download: getFile answers its file_path, and GET
  * /file/bot<token>/<file_path> serves data (copied). */
 void fake_tg_add_file(fake_tg *ft, const char *file_id, const void *data, size_t len);
+/* The same under Telegram's folder for its kind and an extension, as the
+ * real file_path says: "music" + "mp3" (an audio), "video_notes" + "mp4",
+ * "documents" + "m4a"; fake_tg_add_file is "voice" + "oga". */
+void fake_tg_add_file_as(fake_tg *ft, const char *file_id, const char *dir, const char *ext,
+                         const void *data, size_t len);
 
 /* ---- Recorded calls ------------------------------------------------------ */
 

@@ -142,6 +142,9 @@ static void check_case(const char *name, const char *json, size_t n, const cJSON
         /* a voice note's file_id is never its text (issue 16, point 5) */
         check_str(exp, "voice_file_id", in.voice.file_id, name);
         check_i64(exp, "voice_duration", in.voice.duration, name);
+        check_i64(exp, "voice_file_size", in.voice.file_size, name);
+        check_str(exp, "voice_mime", in.voice.mime, name);
+        check_str(exp, "voice_file_name", in.voice.file_name, name);
         check_str(exp, "first_name", in.user.first_name, name);
         check_str(exp, "last_name", in.user.last_name, name);
         check_str(exp, "username", in.user.username, name);
