@@ -328,8 +328,12 @@ static int keep(memory_part *p, int64_t user_id, const char *kind, const char *t
     char *t = r ? clean(text) : NULL;
     char *terms = t ? retr_analyse(r, t) : NULL;
     int64_t id = 0;
-    int rc = !t || !terms ? -1
-             : !*t        ? 0
+    /* a session continued and closed again is summed up whole again: its
+     * new summary replaces the old one rather than standing beside it */
+    bool replaces = t && terms && *t && session_id > 0 && !strcmp(kind, "summary");
+    int rc = !t || !terms                                                          ? -1
+             : !*t                                                                 ? 0
+             : replaces && store_memory_forget_summary(p->t, user_id, session_id) < 0 ? -1
              : store_memory_add(p->t, user_id, kind, t, terms, session_id, &id) ||
                        store_memory_trim(p->t, user_id, MEMORY_MAX_ITEMS) < 0
                  ? -1

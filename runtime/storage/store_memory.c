@@ -11,6 +11,7 @@
 struct store_memory {
     store *st;
     sqlite3_stmt *add, *trim, *each, *get, *forget, *count, *del, *export;
+    sqlite3_stmt *forget_summary_vecs, *forget_summary;
     sqlite3_stmt *put_vec, *vecs, *has_vecs, *del_vecs, *export_vecs, *unembedded;
 };
 
@@ -26,6 +27,11 @@ struct store_memory {
                  " ORDER BY id DESC LIMIT ?2"}, \
     {&(m)->get, "SELECT id, kind, text, '', at FROM memory_items WHERE user_id = ?1 AND id = ?2"}, \
     {&(m)->forget, "DELETE FROM memory_items WHERE user_id = ?1 AND id = ?2"}, \
+    {&(m)->forget_summary_vecs, "DELETE FROM memory_vectors WHERE user_id = ?1 AND item_id IN" \
+                                " (SELECT id FROM memory_items WHERE user_id = ?1" \
+                                " AND session_id = ?2 AND kind = 'summary')"}, \
+    {&(m)->forget_summary, "DELETE FROM memory_items WHERE user_id = ?1 AND session_id = ?2" \
+                           " AND kind = 'summary'"}, \
     {&(m)->count, "SELECT count(*) FROM memory_items WHERE user_id = ?1"}, \
     {&(m)->del, "DELETE FROM memory_items WHERE user_id = ?1"}, \
     {&(m)->export, "SELECT id, kind, text, session_id, at FROM memory_items WHERE user_id = ?1" \
@@ -136,6 +142,21 @@ int store_memory_forget(store_memory *m, int64_t user_id, int64_t id)
     sqlite3_bind_int64(s, 2, id);
     int n = store__run(m->st, s, "memory forget");
     return n < 0 ? -1 : n > 0;
+}
+
+int store_memory_forget_summary(store_memory *m, int64_t user_id, int64_t session_id)
+{
+    /* its vectors first, by name: none is left whatever the connection's
+     * foreign_keys says (as store_memory_delete_user) */
+    sqlite3_stmt *s = store__reset(m->forget_summary_vecs);
+    sqlite3_bind_int64(s, 1, user_id);
+    sqlite3_bind_int64(s, 2, session_id);
+    if (store__run(m->st, s, "memory summary vectors forget") < 0)
+        return -1;
+    s = store__reset(m->forget_summary);
+    sqlite3_bind_int64(s, 1, user_id);
+    sqlite3_bind_int64(s, 2, session_id);
+    return store__run(m->st, s, "memory summary forget");
 }
 
 long store_memory_count(store_memory *m, int64_t user_id)

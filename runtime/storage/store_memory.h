@@ -49,6 +49,10 @@ int store_memory_each(store_memory *m, int64_t user_id, int limit, store_memory_
 int store_memory_get(store_memory *m, int64_t user_id, int64_t id, store_memory_fn fn, void *ud);
 /* Deletes the user's item id: 1 deleted, 0 no such item of this user, -1. */
 int store_memory_forget(store_memory *m, int64_t user_id, int64_t id);
+/* Deletes the user's summary items of session_id and their vectors (a
+ * session closed again: its new summary replaces the old). The items
+ * deleted, -1. */
+int store_memory_forget_summary(store_memory *m, int64_t user_id, int64_t session_id);
 /* The number of the user's items, -1. */
 long store_memory_count(store_memory *m, int64_t user_id);
 /* Deletes all the user's items and vectors. The items deleted, -1. */

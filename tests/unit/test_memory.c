@@ -52,6 +52,17 @@ static void test_keep_and_recall(void)
     CU_ASSERT_EQUAL(store_int(bot_store(b), "SELECT count(*) FROM memory_items"), 3);
     CU_ASSERT_EQUAL(store_int(bot_store(b), "SELECT session_id FROM memory_items WHERE kind ="
                                             " 'summary'"), 7);
+    /* session 7 continued and closed again: its summary is replaced, not
+     * doubled; another session's and the facts stay */
+    CU_ASSERT_EQUAL(memory_keep(b, 1, "summary", "We booked the flights to Lisbon for May", 7), 0);
+    CU_ASSERT_EQUAL(memory_keep(b, 1, "summary", "We compared laptops", 8), 0);
+    CU_ASSERT_EQUAL(memory_keep(b, 2, "summary", "Another user's session 7", 7), 0);
+    CU_ASSERT_EQUAL(store_int(bot_store(b), "SELECT count(*) FROM memory_items WHERE user_id = 1"
+                                            " AND session_id = 7"), 1);
+    CU_ASSERT_EQUAL(store_int(bot_store(b), "SELECT count(*) FROM memory_items WHERE user_id = 1"
+                                            " AND text LIKE '%booked the flights%'"), 1);
+    CU_ASSERT_EQUAL(store_int(bot_store(b), "SELECT count(*) FROM memory_items WHERE user_id = 1"), 4);
+    CU_ASSERT_EQUAL(store_int(bot_store(b), "SELECT count(*) FROM memory_items WHERE user_id = 2"), 1);
 
     char *m = memory_recall(b, 1, "what are my dogs called?"); /* a stem: dogs ~ dog */
     CU_ASSERT_PTR_NOT_NULL_FATAL(m);
@@ -59,7 +70,7 @@ static void test_keep_and_recall(void)
     CU_ASSERT_PTR_NOT_NULL(strstr(m, "- (fact) My dog is called Rex\n"));
     CU_ASSERT_PTR_NULL(strstr(m, "Python"));
     free(m);
-    CU_ASSERT_TRUE(recalls(b, 1, "When do we go to Lisbon?", "(summary) We planned the trip"));
+    CU_ASSERT_TRUE(recalls(b, 1, "When do we go to Lisbon?", "(summary) We booked the flights"));
     /* nothing of the memory concerns it: no block at all */
     m = memory_recall(b, 1, "how do I bake bread?");
     CU_ASSERT_PTR_NULL(m);
